@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub login_id: String,
+    pub display_name: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub login_method: String,
+    pub status: String,
+    pub locked_at: Option<i64>,
+    pub lock_reason: Option<String>,
+    pub failed_password_count: i32,
+    pub failed_secret_answer_count: i32,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<i64>,
+    pub password_must_change: bool,
+    pub secret_question: Option<String>,
+    pub secret_answer_hash: Option<String>,
+    pub totp_secret_sealed: Option<Vec<u8>>,
+    /// Highest device number ever given out; device numbers are never reused.
+    pub last_device_no: i32,
+    /// Sequence of password-history rows, so that pruning keeps the newest by order.
+    pub password_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,43 @@
+//! Numbered schema migrations. Each one runs in its own transaction (savepoint) on both
+//! backends, inside the outer locked transaction of [`crate::Storage::migrate`].
+//! Never edit a published migration: add a new one.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_tenants_users;
+mod m0002_pki;
+mod m0003_tickets_sessions;
+mod m0004_events_mail;
+mod m0005_federation;
+
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_tenants_users::Migration),
+            Box::new(m0002_pki::Migration),
+            Box::new(m0003_tickets_sessions::Migration),
+            Box::new(m0004_events_mail::Migration),
+            Box::new(m0005_federation::Migration),
+        ]
+    }
+}
+
+/// A foreign key from `table.column` to `target.id`.
+fn fk(
+    name: &str,
+    table: impl IntoIden,
+    column: impl IntoIden,
+    target: impl IntoIden,
+    target_id: impl IntoIden,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(table, column)
+        .to(target, target_id)
+        .on_delete(on_delete)
+        .on_update(ForeignKeyAction::Cascade)
+        .take()
+}

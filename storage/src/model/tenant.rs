@@ -1,0 +1,212 @@
+//! Tenants (contracts) and their policy knobs, as in the spec's "per-tenant policy".
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::string_enum;
+
+string_enum! {
+    /// How a user logs in: which factors the login transaction requires.
+    pub enum LoginMethod {
+        Cert => "cert",
+        CertPassword => "cert+password",
+        CertPasswordOtp => "cert+password+otp",
+        Password => "password",
+        PasswordOtp => "password+otp",
+    }
+}
+
+impl LoginMethod {
+    pub fn needs_certificate(self) -> bool {
+        matches!(
+            self,
+            LoginMethod::Cert | LoginMethod::CertPassword | LoginMethod::CertPasswordOtp
+        )
+    }
+
+    pub fn needs_password(self) -> bool {
+        !matches!(self, LoginMethod::Cert)
+    }
+
+    pub fn needs_otp(self) -> bool {
+        matches!(self, LoginMethod::CertPasswordOtp | LoginMethod::PasswordOtp)
+    }
+}
+
+string_enum! {
+    /// Key type of issued client certificates.
+    pub enum CertificateKeyType {
+        P256 => "p256",
+        Rsa2048 => "rsa2048",
+    }
+}
+
+string_enum! {
+    /// PKCS#12 encryption: modern (PBES2/AES) or legacy (3DES/SHA-1) for old devices.
+    pub enum Pkcs12Format {
+        Modern => "modern",
+        Legacy => "legacy",
+    }
+}
+
+string_enum! {
+    /// Where one-time passwords come from.
+    pub enum OtpKind {
+        Totp => "totp",
+        Email => "email",
+    }
+}
+
+/// Character classes a password may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordCharClasses {
+    pub digits: bool,
+    pub upper: bool,
+    pub lower: bool,
+    pub symbols: bool,
+}
+
+impl Default for PasswordCharClasses {
+    fn default() -> Self {
+        PasswordCharClasses { digits: true, upper: true, lower: true, symbols: true }
+    }
+}
+
+/// A tenant's policy. `Default` gives the spec's defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantPolicy {
+    /// Methods users of this tenant may have (a non-empty set).
+    pub allowed_login_methods: Vec<LoginMethod>,
+    /// Method given to new users; must be allowed.
+    pub default_login_method: LoginMethod,
+    pub password_min_length: u32,
+    pub password_max_length: u32,
+    pub password_char_classes: PasswordCharClasses,
+    /// Days until a password expires; 0 = never.
+    pub password_expiry_days: u32,
+    /// How many previous passwords may not be reused (at least 1: the current one).
+    pub password_history_count: u32,
+    pub lockout_threshold_password: u32,
+    pub lockout_threshold_secret_answer: u32,
+    pub lockout_threshold_enrollment_otp: u32,
+    /// Whether the "N more attempts" warning is shown.
+    pub show_attempts_left: bool,
+    pub self_service_enabled: bool,
+    pub password_reissue_enabled: bool,
+    pub device_management_enabled: bool,
+    pub login_method_change_enabled: bool,
+    /// Whether users may ask for a certificate reissue themselves (operators always can).
+    pub user_certificate_reissue_enabled: bool,
+    pub max_devices: u32,
+    pub certificate_validity_days: u32,
+    pub certificate_key_type: CertificateKeyType,
+    pub pkcs12_format: Pkcs12Format,
+    pub otp_kind: OtpKind,
+    pub session_idle_minutes: u32,
+    pub session_absolute_minutes: u32,
+    pub enrollment_ticket_hours: u32,
+    pub download_ticket_hours: u32,
+    pub download_max_count: u32,
+    pub reissue_link_minutes: u32,
+}
+
+impl Default for TenantPolicy {
+    fn default() -> Self {
+        TenantPolicy {
+            // Certificate-based methods only, unless a contract says otherwise.
+            allowed_login_methods: vec![
+                LoginMethod::Cert,
+                LoginMethod::CertPassword,
+                LoginMethod::CertPasswordOtp,
+            ],
+            default_login_method: LoginMethod::CertPassword,
+            password_min_length: 8,
+            password_max_length: 32,
+            password_char_classes: PasswordCharClasses::default(),
+            password_expiry_days: 90,
+            password_history_count: 1,
+            lockout_threshold_password: 5,
+            lockout_threshold_secret_answer: 5,
+            lockout_threshold_enrollment_otp: 5,
+            show_attempts_left: true,
+            self_service_enabled: true,
+            password_reissue_enabled: true,
+            device_management_enabled: true,
+            login_method_change_enabled: true,
+            user_certificate_reissue_enabled: false,
+            max_devices: 3,
+            certificate_validity_days: 365,
+            certificate_key_type: CertificateKeyType::P256,
+            pkcs12_format: Pkcs12Format::Modern,
+            otp_kind: OtpKind::Totp,
+            session_idle_minutes: 30,
+            session_absolute_minutes: 480,
+            enrollment_ticket_hours: 72,
+            download_ticket_hours: 72,
+            download_max_count: 3,
+            reissue_link_minutes: 60,
+        }
+    }
+}
+
+impl TenantPolicy {
+    /// Checks the knobs against each other; the message names the first bad knob.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("password_min_length", self.password_min_length),
+            ("password_history_count", self.password_history_count),
+            ("lockout_threshold_password", self.lockout_threshold_password),
+            ("lockout_threshold_secret_answer", self.lockout_threshold_secret_answer),
+            ("lockout_threshold_enrollment_otp", self.lockout_threshold_enrollment_otp),
+            ("max_devices", self.max_devices),
+            ("certificate_validity_days", self.certificate_validity_days),
+            ("session_idle_minutes", self.session_idle_minutes),
+            ("session_absolute_minutes", self.session_absolute_minutes),
+            ("enrollment_ticket_hours", self.enrollment_ticket_hours),
+            ("download_ticket_hours", self.download_ticket_hours),
+            ("download_max_count", self.download_max_count),
+            ("reissue_link_minutes", self.reissue_link_minutes),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("{name} must be at least 1"));
+        }
+        // Values are stored in 32-bit signed columns.
+        let mut all = positive.to_vec();
+        all.push(("password_max_length", self.password_max_length));
+        all.push(("password_expiry_days", self.password_expiry_days));
+        if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
+            return Err(format!("{name} is too large"));
+        }
+        if self.password_max_length < self.password_min_length {
+            return Err("password_max_length must not be below password_min_length".to_owned());
+        }
+        let classes = self.password_char_classes;
+        if !(classes.digits || classes.upper || classes.lower || classes.symbols) {
+            return Err("password_char_classes must allow at least one class".to_owned());
+        }
+        if self.allowed_login_methods.is_empty() {
+            return Err("allowed_login_methods must not be empty".to_owned());
+        }
+        if !self.allowed_login_methods.contains(&self.default_login_method) {
+            return Err("default_login_method must be one of allowed_login_methods".to_owned());
+        }
+        if self.session_absolute_minutes < self.session_idle_minutes {
+            return Err(
+                "session_absolute_minutes must not be below session_idle_minutes".to_owned()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A tenant: one contract, owning users and relying sites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: Uuid,
+    /// Short unique name used in URLs, e.g. "demo".
+    pub slug: String,
+    pub display_name: String,
+    pub created_at: OffsetDateTime,
+    pub policy: TenantPolicy,
+}

@@ -1,0 +1,146 @@
+//! Devices, with the per-tenant device limit enforced atomically.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QueryTrait,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::update_returning;
+use crate::StorageError;
+use crate::convert::{count, ms, opt_time, parse, time};
+use crate::entity::device::{self, Column, Entity};
+use crate::entity::user;
+use crate::error::db_err;
+use crate::model::{Device, NewDevice};
+use crate::storage::begin_write;
+
+pub struct Devices<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> Devices<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Devices { db }
+    }
+
+    /// Adds a device with the user's next device number, unless the user already has
+    /// `max_devices` active devices (`Conflict("device limit reached")`).
+    pub async fn add_device(
+        &self,
+        new: &NewDevice,
+        max_devices: u32,
+        now: OffsetDateTime,
+    ) -> Result<Device, StorageError> {
+        let txn = begin_write(self.db).await?;
+        // Taking the next number locks the user's row until commit, so concurrent adds for
+        // one user count devices one after the other.
+        let stmt = user::Entity::update_many()
+            .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo).add(1))
+            .filter(user::Column::Id.eq(new.user_id))
+            .into_query();
+        let updated = update_returning::<user::Entity, _>(&txn, stmt).await.map_err(db_err)?;
+        let device_no = updated.first().ok_or(StorageError::NotFound)?.last_device_no;
+
+        let active = Entity::find()
+            .filter(Column::UserId.eq(new.user_id))
+            .filter(Column::DeletedAt.is_null())
+            .count(&txn)
+            .await
+            .map_err(db_err)?;
+        if active >= u64::from(max_devices) {
+            txn.rollback().await.map_err(db_err)?;
+            return Err(StorageError::Conflict("device limit reached"));
+        }
+
+        let model = device::Model {
+            id: Uuid::new_v4(),
+            user_id: new.user_id,
+            device_no,
+            device_type: new.device_type.as_str().to_owned(),
+            email: new.email.clone(),
+            created_at: ms(now),
+            deleted_at: None,
+        };
+        Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        to_device(model)
+    }
+
+    /// A device, deleted or not.
+    pub async fn get(&self, id: Uuid) -> Result<Device, StorageError> {
+        let model = Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
+        to_device(model.ok_or(StorageError::NotFound)?)
+    }
+
+    /// The user's devices by number; deleted ones only when asked for.
+    pub async fn list_for_user(
+        &self,
+        user_id: Uuid,
+        include_deleted: bool,
+    ) -> Result<Vec<Device>, StorageError> {
+        let mut query = Entity::find().filter(Column::UserId.eq(user_id));
+        if !include_deleted {
+            query = query.filter(Column::DeletedAt.is_null());
+        }
+        let models = query.order_by_asc(Column::DeviceNo).all(self.db).await.map_err(db_err)?;
+        models.into_iter().map(to_device).collect()
+    }
+
+    pub async fn count_active(&self, user_id: Uuid) -> Result<u64, StorageError> {
+        Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::DeletedAt.is_null())
+            .count(self.db)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Changes an active device's e-mail address.
+    pub async fn set_email(&self, id: Uuid, email: &str) -> Result<(), StorageError> {
+        let result = Entity::update_many()
+            .col_expr(Column::Email, Expr::val(email).into())
+            .filter(Column::Id.eq(id))
+            .filter(Column::DeletedAt.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Soft-deletes an active device (its certificates should be revoked alongside);
+    /// NotFound if it is missing or already deleted.
+    pub async fn delete(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+        let result = Entity::update_many()
+            .col_expr(Column::DeletedAt, Expr::val(ms(now)).into())
+            .filter(Column::Id.eq(id))
+            .filter(Column::DeletedAt.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn to_device(m: device::Model) -> Result<Device, StorageError> {
+    Ok(Device {
+        id: m.id,
+        user_id: m.user_id,
+        device_no: count(m.device_no),
+        device_type: parse("devices.device_type", &m.device_type)?,
+        email: m.email,
+        created_at: time("devices.created_at", m.created_at)?,
+        deleted_at: opt_time("devices.deleted_at", m.deleted_at)?,
+    })
+}

@@ -1,0 +1,42 @@
+//! Repositories: one small struct per aggregate, borrowed from [`crate::Storage`].
+
+use sea_orm::sea_query::UpdateStatement;
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult};
+
+mod devices;
+mod federation;
+mod login_events;
+mod mail;
+mod pki;
+mod sessions;
+mod tenants;
+mod tickets;
+mod users;
+
+pub use devices::Devices;
+pub use federation::{OidcClients, SamlServiceProviders, SigningKeys};
+pub use login_events::LoginEvents;
+pub use mail::MailOutbox;
+pub use pki::{CertificateAuthorities, Certificates};
+pub use sessions::Sessions;
+pub use tenants::Tenants;
+pub use tickets::Tickets;
+pub use users::Users;
+
+/// Runs an UPDATE with `RETURNING *` and reads the rows back as entity models.
+///
+/// sea-orm only uses RETURNING on SQLite behind a feature flag; SQLite has had it since
+/// 3.35 (bundled here), and it lets one statement both change and report a row, which is
+/// what the atomic counters need.
+pub(crate) async fn update_returning<E, C>(
+    db: &C,
+    mut stmt: UpdateStatement,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    stmt.returning_all();
+    let rows = db.query_all(&stmt).await?;
+    rows.iter().map(|row| E::Model::from_query_result(row, "")).collect()
+}

@@ -1,0 +1,355 @@
+//! Certificate authorities and issued certificates.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QueryTrait,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::update_returning;
+use crate::StorageError;
+use crate::convert::{from_json, ms, normalise_hex, opt_time, parse, time, to_json};
+use crate::entity::{certificate, certificate_authority as ca};
+use crate::error::{db_err, on_conflict};
+use crate::model::{
+    Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
+};
+use crate::storage::begin_write;
+
+pub struct CertificateAuthorities<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> CertificateAuthorities<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        CertificateAuthorities { db }
+    }
+
+    /// Stores a CA that does not issue yet (e.g. a successor prepared for rotation).
+    pub async fn insert(
+        &self,
+        new: &NewCertificateAuthority,
+        now: OffsetDateTime,
+    ) -> Result<CertificateAuthority, StorageError> {
+        let model = ca_model(new, false, now)?;
+        ca::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(self.db)
+            .await
+            .map_err(on_conflict("certificate authority already exists"))?;
+        to_ca(model)
+    }
+
+    /// Stores a CA and makes it the issuing one in a single transaction, so an interrupted
+    /// initialisation leaves either the old state or a complete, active CA.
+    pub async fn insert_and_activate(
+        &self,
+        new: &NewCertificateAuthority,
+        now: OffsetDateTime,
+    ) -> Result<CertificateAuthority, StorageError> {
+        let model = ca_model(new, true, now)?;
+        let txn = begin_write(self.db).await?;
+        deactivate_all(&txn).await?;
+        ca::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(on_conflict("certificate authority already exists"))?;
+        txn.commit().await.map_err(db_err)?;
+        to_ca(model)
+    }
+
+    /// Makes `id` the one issuing CA.
+    pub async fn activate(&self, id: Uuid) -> Result<(), StorageError> {
+        let txn = begin_write(self.db).await?;
+        deactivate_all(&txn).await?;
+        let result = ca::Entity::update_many()
+            .col_expr(ca::Column::IsActive, Expr::val(true).into())
+            .filter(ca::Column::Id.eq(id))
+            .exec(&txn)
+            .await
+            .map_err(on_conflict("another certificate authority was activated concurrently"))?;
+        if result.rows_affected == 0 {
+            txn.rollback().await.map_err(db_err)?;
+            return Err(StorageError::NotFound);
+        }
+        txn.commit().await.map_err(db_err)
+    }
+
+    /// The issuing CA, if one has been set up.
+    pub async fn active(&self) -> Result<Option<CertificateAuthority>, StorageError> {
+        let model = ca::Entity::find()
+            .filter(ca::Column::IsActive.eq(true))
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        model.map(to_ca).transpose()
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<CertificateAuthority, StorageError> {
+        let model = ca::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
+        to_ca(model.ok_or(StorageError::NotFound)?)
+    }
+
+    pub async fn find_by_fingerprint(
+        &self,
+        fingerprint_sha256: &str,
+    ) -> Result<Option<CertificateAuthority>, StorageError> {
+        let model = ca::Entity::find()
+            .filter(ca::Column::FingerprintSha256.eq(normalise_hex(fingerprint_sha256)))
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        model.map(to_ca).transpose()
+    }
+
+    /// All CAs, oldest first (old CAs stay trusted for their certificates' lifetime).
+    pub async fn list(&self) -> Result<Vec<CertificateAuthority>, StorageError> {
+        let models = ca::Entity::find()
+            .order_by_asc(ca::Column::CreatedAt)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_ca).collect()
+    }
+
+    /// Hands out the next CRL number for `ca_id` (1, 2, 3…); concurrent callers always
+    /// get distinct numbers.
+    pub async fn next_crl_number(&self, ca_id: Uuid) -> Result<u64, StorageError> {
+        let stmt = ca::Entity::update_many()
+            .col_expr(ca::Column::CrlNumber, Expr::col(ca::Column::CrlNumber).add(1))
+            .filter(ca::Column::Id.eq(ca_id))
+            .into_query();
+        let updated = update_returning::<ca::Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let number = updated.first().ok_or(StorageError::NotFound)?.crl_number;
+        u64::try_from(number).map_err(|_| StorageError::Backend("negative CRL number".to_owned()))
+    }
+}
+
+async fn deactivate_all(txn: &sea_orm::DatabaseTransaction) -> Result<(), StorageError> {
+    ca::Entity::update_many()
+        .col_expr(ca::Column::IsActive, Expr::val(false).into())
+        .filter(ca::Column::IsActive.eq(true))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+fn ca_model(
+    new: &NewCertificateAuthority,
+    is_active: bool,
+    now: OffsetDateTime,
+) -> Result<ca::Model, StorageError> {
+    Ok(ca::Model {
+        id: Uuid::new_v4(),
+        name: new.name.clone(),
+        certificate_pem: new.certificate_pem.clone(),
+        chain_pem: to_json(&new.chain_pem)?,
+        sealed_private_key: new.sealed_private_key.clone(),
+        key_algorithm: new.key_algorithm.clone(),
+        fingerprint_sha256: normalise_hex(&new.fingerprint_sha256),
+        is_active,
+        crl_number: 0,
+        created_at: ms(now),
+    })
+}
+
+fn to_ca(m: ca::Model) -> Result<CertificateAuthority, StorageError> {
+    Ok(CertificateAuthority {
+        id: m.id,
+        name: m.name,
+        certificate_pem: m.certificate_pem,
+        chain_pem: from_json("certificate_authorities.chain_pem", &m.chain_pem)?,
+        sealed_private_key: m.sealed_private_key,
+        key_algorithm: m.key_algorithm,
+        fingerprint_sha256: m.fingerprint_sha256,
+        is_active: m.is_active,
+        crl_number: u64::try_from(m.crl_number).unwrap_or(0),
+        created_at: time("certificate_authorities.created_at", m.created_at)?,
+    })
+}
+
+pub struct Certificates<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> Certificates<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Certificates { db }
+    }
+
+    /// Records an issued certificate. Serial and fingerprint are stored as lower-case hex.
+    pub async fn insert(
+        &self,
+        new: &NewCertificate,
+        now: OffsetDateTime,
+    ) -> Result<Certificate, StorageError> {
+        let model = certificate::Model {
+            id: Uuid::new_v4(),
+            ca_id: new.ca_id,
+            user_id: new.user_id,
+            device_id: new.device_id,
+            serial_hex: normalise_hex(&new.serial_hex),
+            fingerprint_sha256: normalise_hex(&new.fingerprint_sha256),
+            subject_cn: new.subject_cn.clone(),
+            not_before: ms(new.not_before),
+            not_after: ms(new.not_after),
+            status: CertificateStatus::Active.as_str().to_owned(),
+            revoked_at: None,
+            revocation_reason: None,
+            created_at: ms(now),
+        };
+        certificate::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(self.db)
+            .await
+            .map_err(on_conflict("certificate serial or fingerprint already exists"))?;
+        to_certificate(model)
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Certificate, StorageError> {
+        let model = certificate::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
+        to_certificate(model.ok_or(StorageError::NotFound)?)
+    }
+
+    pub async fn find_by_serial(&self, serial_hex: &str) -> Result<Option<Certificate>, StorageError> {
+        self.find_one(certificate::Column::SerialHex.eq(normalise_hex(serial_hex))).await
+    }
+
+    /// The certificate a TLS client presented: both serial and fingerprint must match, so
+    /// a foreign certificate that reuses a serial is not mistaken for ours.
+    pub async fn find_by_serial_and_fingerprint(
+        &self,
+        serial_hex: &str,
+        fingerprint_sha256: &str,
+    ) -> Result<Option<Certificate>, StorageError> {
+        self.find_one(
+            certificate::Column::SerialHex
+                .eq(normalise_hex(serial_hex))
+                .and(certificate::Column::FingerprintSha256.eq(normalise_hex(fingerprint_sha256))),
+        )
+        .await
+    }
+
+    /// Revokes an active certificate. Revoking again fails with
+    /// `Conflict("certificate already revoked")` and leaves the first revocation as it was.
+    pub async fn revoke(
+        &self,
+        serial_hex: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Certificate, StorageError> {
+        let serial = normalise_hex(serial_hex);
+        let revoked = self
+            .revoke_where(certificate::Column::SerialHex.eq(serial.as_str()), reason, now)
+            .await?;
+        match revoked.into_iter().next() {
+            Some(cert) => Ok(cert),
+            None => match self.find_by_serial(&serial).await? {
+                Some(_) => Err(StorageError::Conflict("certificate already revoked")),
+                None => Err(StorageError::NotFound),
+            },
+        }
+    }
+
+    /// Revokes every active certificate of a device (device deleted or reissued).
+    pub async fn revoke_for_device(
+        &self,
+        device_id: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        self.revoke_where(certificate::Column::DeviceId.eq(device_id), reason, now).await
+    }
+
+    /// Revokes every active certificate of a user.
+    pub async fn revoke_for_user(
+        &self,
+        user_id: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        self.revoke_where(certificate::Column::UserId.eq(user_id), reason, now).await
+    }
+
+    /// Revoked certificates of a CA, for its CRL, oldest revocation first.
+    pub async fn list_revoked(&self, ca_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
+        let models = certificate::Entity::find()
+            .filter(certificate::Column::CaId.eq(ca_id))
+            .filter(certificate::Column::Status.eq(CertificateStatus::Revoked.as_str()))
+            .order_by_asc(certificate::Column::RevokedAt)
+            .order_by_asc(certificate::Column::SerialHex)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_certificate).collect()
+    }
+
+    /// A user's certificates, newest first.
+    pub async fn list_for_user(&self, user_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
+        self.list_where(certificate::Column::UserId.eq(user_id)).await
+    }
+
+    /// A device's certificates, newest first.
+    pub async fn list_for_device(&self, device_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
+        self.list_where(certificate::Column::DeviceId.eq(device_id)).await
+    }
+
+    async fn revoke_where(
+        &self,
+        condition: sea_orm::sea_query::SimpleExpr,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        // Conditional on `status = active`: a second revocation never overwrites the first.
+        let stmt = certificate::Entity::update_many()
+            .col_expr(certificate::Column::Status, Expr::val(CertificateStatus::Revoked.as_str()).into())
+            .col_expr(certificate::Column::RevokedAt, Expr::val(ms(now)).into())
+            .col_expr(certificate::Column::RevocationReason, Expr::val(reason).into())
+            .filter(condition)
+            .filter(certificate::Column::Status.eq(CertificateStatus::Active.as_str()))
+            .into_query();
+        let models = update_returning::<certificate::Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        models.into_iter().map(to_certificate).collect()
+    }
+
+    async fn find_one(
+        &self,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Option<Certificate>, StorageError> {
+        let model = certificate::Entity::find().filter(condition).one(self.db).await.map_err(db_err)?;
+        model.map(to_certificate).transpose()
+    }
+
+    async fn list_where(
+        &self,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        let models = certificate::Entity::find()
+            .filter(condition)
+            .order_by_desc(certificate::Column::CreatedAt)
+            .order_by_desc(certificate::Column::NotAfter)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_certificate).collect()
+    }
+}
+
+fn to_certificate(m: certificate::Model) -> Result<Certificate, StorageError> {
+    Ok(Certificate {
+        id: m.id,
+        ca_id: m.ca_id,
+        user_id: m.user_id,
+        device_id: m.device_id,
+        serial_hex: m.serial_hex,
+        fingerprint_sha256: m.fingerprint_sha256,
+        subject_cn: m.subject_cn,
+        not_before: time("certificates.not_before", m.not_before)?,
+        not_after: time("certificates.not_after", m.not_after)?,
+        status: parse("certificates.status", &m.status)?,
+        revoked_at: opt_time("certificates.revoked_at", m.revoked_at)?,
+        revocation_reason: m.revocation_reason,
+        created_at: time("certificates.created_at", m.created_at)?,
+    })
+}

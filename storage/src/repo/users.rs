@@ -1,0 +1,404 @@
+//! Users: credentials, status, and atomic lockout counting.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::update_returning;
+use crate::StorageError;
+use crate::convert::{count, ms, opt_parse, opt_time, page_bounds, parse, time};
+use crate::entity::password_history;
+use crate::entity::user::{self, Column, Entity};
+use crate::error::{db_err, on_conflict};
+use crate::model::{
+    LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserStatus,
+};
+use crate::storage::begin_write;
+
+pub struct Users<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> Users<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Users { db }
+    }
+
+    /// Creates an active user without credentials (they come at enrollment).
+    pub async fn create(&self, new: &NewUser, now: OffsetDateTime) -> Result<User, StorageError> {
+        if new.login_id.is_empty() {
+            return Err(StorageError::Invalid("user ID must not be empty".to_owned()));
+        }
+        let model = user::Model {
+            id: Uuid::new_v4(),
+            tenant_id: new.tenant_id,
+            login_id: new.login_id.clone(),
+            display_name: new.display_name.clone(),
+            locale: new.locale.as_str().to_owned(),
+            time_zone: new.time_zone.clone(),
+            login_method: new.login_method.as_str().to_owned(),
+            status: UserStatus::Active.as_str().to_owned(),
+            locked_at: None,
+            lock_reason: None,
+            failed_password_count: 0,
+            failed_secret_answer_count: 0,
+            password_hash: None,
+            password_changed_at: None,
+            password_must_change: false,
+            secret_question: None,
+            secret_answer_hash: None,
+            totp_secret_sealed: None,
+            last_device_no: 0,
+            password_seq: 0,
+            created_at: ms(now),
+            updated_at: ms(now),
+        };
+        Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(self.db)
+            .await
+            .map_err(on_conflict("user ID already exists in this tenant"))?;
+        to_user(model)
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<User, StorageError> {
+        let model = Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
+        to_user(model.ok_or(StorageError::NotFound)?)
+    }
+
+    pub async fn get_by_login_id(
+        &self,
+        tenant_id: Uuid,
+        login_id: &str,
+    ) -> Result<Option<User>, StorageError> {
+        let model = Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::LoginId.eq(login_id))
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        model.map(to_user).transpose()
+    }
+
+    /// Users of a tenant ordered by user ID.
+    pub async fn list(
+        &self,
+        tenant_id: Uuid,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<User>, StorageError> {
+        let (offset, limit) = page_bounds(offset, limit);
+        let query = Entity::find().filter(Column::TenantId.eq(tenant_id));
+        let total = query.clone().count(self.db).await.map_err(db_err)?;
+        let models = query
+            .order_by_asc(Column::LoginId)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        let items = models.into_iter().map(to_user).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
+    /// Stores a new current password hash and records it in the history, keeping only
+    /// the newest `keep` entries (at least 1), all in one transaction.
+    pub async fn set_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        must_change: bool,
+        keep: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let txn = begin_write(self.db).await?;
+        let stmt = Entity::update_many()
+            .col_expr(Column::PasswordHash, Expr::val(password_hash).into())
+            .col_expr(Column::PasswordChangedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::PasswordMustChange, Expr::val(must_change).into())
+            .col_expr(Column::PasswordSeq, Expr::col(Column::PasswordSeq).add(1))
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .filter(Column::Id.eq(id))
+            .into_query();
+        let updated = update_returning::<Entity, _>(&txn, stmt).await.map_err(db_err)?;
+        let seq = updated.first().ok_or(StorageError::NotFound)?.password_seq;
+
+        let entry = password_history::Model {
+            id: Uuid::new_v4(),
+            user_id: id,
+            seq,
+            password_hash: password_hash.to_owned(),
+            created_at: ms(now),
+        };
+        password_history::Entity::insert(entry.into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        password_history::Entity::delete_many()
+            .filter(password_history::Column::UserId.eq(id))
+            .filter(password_history::Column::Seq.lte(seq - i64::from(Ord::max(keep, 1))))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    /// The newest `n` password hashes (the current one first), for the reuse rule.
+    pub async fn recent_password_hashes(&self, id: Uuid, n: u32) -> Result<Vec<String>, StorageError> {
+        let rows = password_history::Entity::find()
+            .filter(password_history::Column::UserId.eq(id))
+            .order_by_desc(password_history::Column::Seq)
+            .limit(u64::from(n))
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(|row| row.password_hash).collect())
+    }
+
+    pub async fn set_password_must_change(
+        &self,
+        id: Uuid,
+        must_change: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::PasswordMustChange, Expr::val(must_change).into()))
+            .await
+    }
+
+    /// Stores the secret question's code and the hash of its (normalised) answer.
+    pub async fn set_secret_answer(
+        &self,
+        id: Uuid,
+        question: &str,
+        answer_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| {
+            u.col_expr(Column::SecretQuestion, Expr::val(question).into())
+                .col_expr(Column::SecretAnswerHash, Expr::val(answer_hash).into())
+        })
+        .await
+    }
+
+    pub async fn set_login_method(
+        &self,
+        id: Uuid,
+        method: LoginMethod,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::LoginMethod, Expr::val(method.as_str()).into()))
+            .await
+    }
+
+    /// Stores (or with `None` removes) the sealed TOTP secret.
+    pub async fn set_totp_secret(
+        &self,
+        id: Uuid,
+        sealed: Option<Vec<u8>>,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::TotpSecretSealed, Expr::val(sealed).into()))
+            .await
+    }
+
+    pub async fn set_status(
+        &self,
+        id: Uuid,
+        status: UserStatus,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::Status, Expr::val(status.as_str()).into()))
+            .await
+    }
+
+    pub async fn update_profile(
+        &self,
+        id: Uuid,
+        display_name: &str,
+        locale: crate::model::Locale,
+        time_zone: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| {
+            u.col_expr(Column::DisplayName, Expr::val(display_name).into())
+                .col_expr(Column::Locale, Expr::val(locale.as_str()).into())
+                .col_expr(Column::TimeZone, Expr::val(time_zone).into())
+        })
+        .await
+    }
+
+    /// Counts one wrong password and locks the account when `threshold` is reached.
+    /// Safe under concurrency: N parallel calls count N, and exactly one reports
+    /// `locked_now`.
+    pub async fn record_failed_password(
+        &self,
+        id: Uuid,
+        threshold: u32,
+        now: OffsetDateTime,
+    ) -> Result<LockoutOutcome, StorageError> {
+        self.record_failure(id, Column::FailedPasswordCount, LockReason::Password, threshold, now)
+            .await
+    }
+
+    /// After a successful password check.
+    pub async fn reset_failed_passwords(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::FailedPasswordCount, Expr::val(0).into())).await
+    }
+
+    /// Counts one wrong secret answer; same guarantees as [`Self::record_failed_password`].
+    pub async fn record_failed_secret_answer(
+        &self,
+        id: Uuid,
+        threshold: u32,
+        now: OffsetDateTime,
+    ) -> Result<LockoutOutcome, StorageError> {
+        self.record_failure(
+            id,
+            Column::FailedSecretAnswerCount,
+            LockReason::SecretAnswer,
+            threshold,
+            now,
+        )
+        .await
+    }
+
+    pub async fn reset_failed_secret_answers(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::FailedSecretAnswerCount, Expr::val(0).into()))
+            .await
+    }
+
+    /// Locks the account (e.g. by an operator, or after wrong enrollment one-time
+    /// passwords). Returns whether this call locked it; an existing lock is kept as is.
+    pub async fn lock(&self, id: Uuid, reason: LockReason, now: OffsetDateTime) -> Result<bool, StorageError> {
+        let result = Entity::update_many()
+            .col_expr(Column::LockedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::LockReason, Expr::val(reason.as_str()).into())
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .filter(Column::Id.eq(id))
+            .filter(Column::LockedAt.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            self.get(id).await?;
+        }
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Operator unlock: clears the lock and both failure counters.
+    pub async fn unlock(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| {
+            u.col_expr(Column::LockedAt, Expr::val(Option::<i64>::None).into())
+                .col_expr(Column::LockReason, Expr::val(Option::<String>::None).into())
+                .col_expr(Column::FailedPasswordCount, Expr::val(0).into())
+                .col_expr(Column::FailedSecretAnswerCount, Expr::val(0).into())
+        })
+        .await
+    }
+
+    /// Deletes the user with devices, tickets, sessions and password history; login
+    /// history and certificates remain with the user reference cleared.
+    pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {
+        let result = Entity::delete_by_id(id).exec(self.db).await.map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        id: Uuid,
+        counter: Column,
+        reason: LockReason,
+        threshold: u32,
+        now: OffsetDateTime,
+    ) -> Result<LockoutOutcome, StorageError> {
+        let threshold = Ord::max(threshold, 1);
+        // The increment takes the row lock (PostgreSQL) or the write lock (SQLite) until
+        // commit, so the lock decision below sees every earlier failure and no later one.
+        let txn = begin_write(self.db).await?;
+        let stmt = Entity::update_many()
+            .col_expr(counter, Expr::col(counter).add(1))
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .filter(Column::Id.eq(id))
+            .into_query();
+        let updated = update_returning::<Entity, _>(&txn, stmt).await.map_err(db_err)?;
+        let row = updated.into_iter().next().ok_or(StorageError::NotFound)?;
+        let failures = count(match counter {
+            Column::FailedSecretAnswerCount => row.failed_secret_answer_count,
+            _ => row.failed_password_count,
+        });
+
+        let mut locked_now = false;
+        if row.locked_at.is_none() && failures >= threshold {
+            let result = Entity::update_many()
+                .col_expr(Column::LockedAt, Expr::val(ms(now)).into())
+                .col_expr(Column::LockReason, Expr::val(reason.as_str()).into())
+                .filter(Column::Id.eq(id))
+                .filter(Column::LockedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            locked_now = result.rows_affected == 1;
+        }
+        txn.commit().await.map_err(db_err)?;
+
+        let locked = row.locked_at.is_some() || locked_now;
+        Ok(LockoutOutcome {
+            failures,
+            locked,
+            locked_now,
+            attempts_left: if locked { 0 } else { threshold.saturating_sub(failures) },
+        })
+    }
+
+    /// One-row update that also bumps `updated_at`; NotFound when the user is missing.
+    async fn update(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
+    ) -> Result<(), StorageError> {
+        let update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .filter(Column::Id.eq(id));
+        let result = set(update).exec(self.db).await.map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {
+    Ok(User {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        login_id: m.login_id,
+        display_name: m.display_name,
+        locale: parse("users.locale", &m.locale)?,
+        time_zone: m.time_zone,
+        login_method: parse("users.login_method", &m.login_method)?,
+        status: parse("users.status", &m.status)?,
+        locked_at: opt_time("users.locked_at", m.locked_at)?,
+        lock_reason: opt_parse("users.lock_reason", m.lock_reason.as_deref())?,
+        failed_password_count: count(m.failed_password_count),
+        failed_secret_answer_count: count(m.failed_secret_answer_count),
+        password_hash: m.password_hash,
+        password_changed_at: opt_time("users.password_changed_at", m.password_changed_at)?,
+        password_must_change: m.password_must_change,
+        secret_question: m.secret_question,
+        secret_answer_hash: m.secret_answer_hash,
+        totp_secret_sealed: m.totp_secret_sealed,
+        created_at: time("users.created_at", m.created_at)?,
+        updated_at: time("users.updated_at", m.updated_at)?,
+    })
+}

@@ -1,0 +1,203 @@
+//! Connecting, migrating and handing out repositories.
+
+use std::fmt;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::StorageError;
+use crate::error::db_err;
+use crate::migration::Migrator;
+use crate::repo::{
+    CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients,
+    SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
+};
+
+/// Which database engine a [`Storage`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Key of the PostgreSQL advisory lock that serialises migrations across nodes
+/// ("mamori" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x6d61_6d6f_7269;
+
+/// Pool size for file-backed SQLite: readers run in parallel under WAL; writers queue on
+/// the busy timeout.
+const SQLITE_POOL_SIZE: u32 = 8;
+const POSTGRES_POOL_SIZE: u32 = 10;
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection pool plus the repositories over it. Cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password, so only the backend is shown.
+        f.debug_struct("Storage").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Opens a pool for `sqlite://PATH?mode=rwc` (or `sqlite::memory:`) or
+    /// `postgres://USER@HOST/DB`.
+    ///
+    /// Every SQLite connection gets WAL journaling, enforced foreign keys, a 5 s busy
+    /// timeout and `synchronous = NORMAL`.
+    pub async fn connect(url: &str) -> Result<Storage, StorageError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StorageError::Invalid(
+                "database URL must start with sqlite: or postgres://".to_owned(),
+            ));
+        };
+
+        let mut options = ConnectOptions::new(url);
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10));
+        match backend {
+            Backend::Sqlite => {
+                // Each connection to an in-memory database sees its own database, so such a
+                // pool must hold exactly one connection for its whole life.
+                if url.contains(":memory:") || url.contains("mode=memory") {
+                    options
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                } else {
+                    options.max_connections(SQLITE_POOL_SIZE);
+                }
+                options.map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .foreign_keys(true)
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                        .synchronous(SqliteSynchronous::Normal)
+                });
+            }
+            Backend::Postgres => {
+                options.max_connections(POSTGRES_POOL_SIZE);
+            }
+        }
+
+        let db = Database::connect(options).await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot connect to the database");
+            match db_err(e) {
+                StorageError::Backend(_) => StorageError::Unavailable,
+                other => other,
+            }
+        })?;
+        Ok(Storage { db, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; a no-op when the schema is current.
+    ///
+    /// Everything runs in one transaction. On PostgreSQL it first takes an advisory lock
+    /// (held until commit), so several nodes starting at once migrate exactly once; on
+    /// SQLite `BEGIN IMMEDIATE` does the same job.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        let txn = begin_write(&self.db).await?;
+        if self.backend == Backend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+                .await
+                .map_err(db_err)?;
+        }
+        Migrator::up(&txn, None).await.map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.db.ping().await.map_err(|e| {
+            tracing::warn!(error = %e, "database ping failed");
+            StorageError::Unavailable
+        })
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.db.close().await.map_err(db_err)
+    }
+
+    pub fn tenants(&self) -> Tenants<'_> {
+        Tenants::new(&self.db)
+    }
+
+    pub fn users(&self) -> Users<'_> {
+        Users::new(&self.db)
+    }
+
+    pub fn devices(&self) -> Devices<'_> {
+        Devices::new(&self.db)
+    }
+
+    pub fn certificate_authorities(&self) -> CertificateAuthorities<'_> {
+        CertificateAuthorities::new(&self.db)
+    }
+
+    pub fn certificates(&self) -> Certificates<'_> {
+        Certificates::new(&self.db)
+    }
+
+    pub fn tickets(&self) -> Tickets<'_> {
+        Tickets::new(&self.db)
+    }
+
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions::new(&self.db)
+    }
+
+    pub fn login_events(&self) -> LoginEvents<'_> {
+        LoginEvents::new(&self.db)
+    }
+
+    pub fn oidc_clients(&self) -> OidcClients<'_> {
+        OidcClients::new(&self.db)
+    }
+
+    pub fn saml_service_providers(&self) -> SamlServiceProviders<'_> {
+        SamlServiceProviders::new(&self.db)
+    }
+
+    pub fn signing_keys(&self) -> SigningKeys<'_> {
+        SigningKeys::new(&self.db)
+    }
+
+    pub fn mail_outbox(&self) -> MailOutbox<'_> {
+        MailOutbox::new(&self.db)
+    }
+}
+
+/// A transaction that intends to write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
+/// with SQLITE_BUSY under concurrency instead of waiting.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StorageError> {
+    let options = match db.get_database_backend() {
+        DbBackend::Sqlite => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
+        _ => TransactionOptions::default(),
+    };
+    db.begin_with_options(options).await.map_err(db_err)
+}
