@@ -1,1 +1,13 @@
-//! placeholder
+//! Mamori identity provider: the server and the `mamori` command line.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod blocking;
+pub mod clock;
+pub mod cli;
+pub mod config;
+pub mod hashing;
+pub mod pki;
+pub mod secrets;
+pub mod enrollment;
+pub mod server;

@@ -1,0 +1,85 @@
+//! Everything a request or a CLI command needs, opened once from the config.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mamori_ca::{CertificateUrls, SealingKey};
+use mamori_storage::Storage;
+use mamori_ui::Ui;
+
+use crate::blocking::BlockingPool;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::hashing::SecretHasher;
+use crate::pki::CaService;
+
+pub struct App {
+    pub config: Config,
+    pub storage: Storage,
+    pub hasher: SecretHasher,
+    pub ca: CaService,
+    pub sealing: Arc<SealingKey>,
+    pub clock: Arc<dyn Clock>,
+    pub ui: Ui,
+}
+
+impl App {
+    /// Loads the config file (warning about unknown keys) and opens everything.
+    pub async fn open(config_path: &Path) -> anyhow::Result<App> {
+        let loaded = Config::load(config_path)?;
+        for key in &loaded.unknown_keys {
+            eprintln!("warning: unknown config key `{key}` (in {} or MAMORI_* variables)", config_path.display());
+        }
+        Self::from_config(loaded.config).await
+    }
+
+    pub async fn from_config(config: Config) -> anyhow::Result<App> {
+        let sealing = SealingKey::from_base64(config.master_key_text()?.expose())
+            .context("config key `secrets.master_key`: not a base64 32-byte key")?;
+        let sealing = Arc::new(sealing);
+        let storage = Storage::connect(&config.storage.url)
+            .await
+            .with_context(|| format!("config key `storage.url`: cannot open {}", redact_url(&config.storage.url)))?;
+        storage.migrate().await.context("database migration failed")?;
+        let pool = BlockingPool::new(config.hashing.max_concurrent);
+        let hasher = SecretHasher::new(&config.hashing, pool.clone()).context("config section `hashing`")?;
+        let urls = certificate_urls(&config, &config.main_public_url(config.server.listen.port()));
+        let ca = CaService::new(
+            storage.clone(),
+            Arc::clone(&sealing),
+            pool,
+            urls,
+            Duration::from_secs(u64::from(config.ca.crl_validity_hours.max(1)) * 3600),
+        );
+        Ok(App { config, storage, hasher, ca, sealing, clock: Arc::new(SystemClock), ui: Ui::new() })
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+/// The URLs written into certificates: configured ones, or ours under the public URL.
+pub fn certificate_urls(config: &Config, main_url: &str) -> CertificateUrls {
+    CertificateUrls {
+        crl_distribution_point: Some(config.ca.crl_url.clone().unwrap_or_else(|| format!("{main_url}/ca/crl.der"))),
+        ocsp: config.ca.ocsp_url.clone(),
+        ca_issuers: Some(config.ca.ca_issuers_url.clone().unwrap_or_else(|| format!("{main_url}/ca/ca.der"))),
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,119 @@
+//! `mamori admin …`: tenants, users and enrollment from the shell (directly on the
+//! database, for an operator on the server).
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use mamori_storage::model::{LoginMethod, NewDevice, NewUser, Tenant, TenantPolicy, DeviceType};
+
+use super::{AdminCommand, OutputFormat, TenantCommand, UserCommand};
+use crate::app::App;
+
+pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    match command {
+        AdminCommand::Tenant(TenantCommand::Create { slug, name, output }) => {
+            let tenant = app.storage.tenants().create(&slug, &name, &TenantPolicy::default(), app.now()).await
+                .with_context(|| format!("cannot create tenant `{slug}`"))?;
+            print(output.output, &tenant_json(&tenant), || format!("created tenant {} ({})", tenant.slug, tenant.display_name))
+        }
+        AdminCommand::Tenant(TenantCommand::List(output)) => {
+            let tenants = app.storage.tenants().list().await?;
+            let json: Vec<_> = tenants.iter().map(tenant_json).collect();
+            print(output.output, &json, || tenants.iter().map(|t| format!("{}\t{}", t.slug, t.display_name)).collect::<Vec<_>>().join("\n"))
+        }
+        AdminCommand::User(cmd) => user(&app, cmd).await,
+    }
+}
+
+async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create { tenant, login_id, email, display_name, method, locale, output } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let method: LoginMethod = match method {
+                Some(m) => m.parse().map_err(|_| anyhow::anyhow!(
+                    "--method {m}: not a login method (cert, cert+password, cert+password+otp, password, password+otp)"))?,
+                None => tenant.policy.default_login_method,
+            };
+            if !tenant.policy.allowed_login_methods.contains(&method) {
+                anyhow::bail!("--method {method}: tenant `{}` does not allow this login method", tenant.slug);
+            }
+            let user = create_user_with_device(app, &tenant, &login_id, &email, display_name, method, &locale).await?;
+            print(output.output, &serde_json::json!({"id": user.id, "login_id": user.login_id, "tenant": tenant.slug}),
+                || format!("created user {} in tenant {}", user.login_id, tenant.slug))
+        }
+        UserCommand::List { tenant, output } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let page = app.storage.users().list(tenant.id, 0, 1000).await?;
+            let json: Vec<_> = page.items.iter().map(|u| serde_json::json!({
+                "id": u.id, "login_id": u.login_id, "display_name": u.display_name,
+                "login_method": u.login_method.to_string(), "locked": u.is_locked(),
+            })).collect();
+            print(output.output, &json, || page.items.iter().map(|u| format!("{}\t{}\t{}{}", u.login_id, u.display_name, u.login_method,
+                if u.is_locked() { "\tLOCKED" } else { "" })).collect::<Vec<_>>().join("\n"))
+        }
+        UserCommand::Enroll { tenant, login_id, output } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let user = find_user(app, &tenant, &login_id).await?;
+            let base = app.config.main_public_url(app.config.server.listen.port());
+            let issued = crate::enrollment::issue_enrollment_ticket(app, &tenant, &user, &base).await?;
+            print(output.output, &issued, || format!(
+                "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
+                issued.url, issued.one_time_password, issued.expires_at))
+        }
+        UserCommand::Unlock { tenant, login_id } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let user = find_user(app, &tenant, &login_id).await?;
+            app.storage.users().unlock(user.id, app.now()).await?;
+            println!("unlocked {login_id}");
+            Ok(())
+        }
+    }
+}
+
+/// Creates a user and its first device (device No 1, the given e-mail).
+pub async fn create_user_with_device(
+    app: &App,
+    tenant: &Tenant,
+    login_id: &str,
+    email: &str,
+    display_name: Option<String>,
+    method: LoginMethod,
+    locale: &str,
+) -> anyhow::Result<mamori_storage::model::User> {
+    let mut new = NewUser::new(tenant.id, login_id, method);
+    if let Some(name) = display_name {
+        new.display_name = name;
+    }
+    new.locale = locale.parse().map_err(|_| anyhow::anyhow!("--locale {locale}: use ja or en"))?;
+    let now = app.now();
+    let user = app.storage.users().create(&new, now).await
+        .with_context(|| format!("cannot create user `{login_id}` in tenant `{}`", tenant.slug))?;
+    app.storage.devices()
+        .add_device(&NewDevice { user_id: user.id, device_type: DeviceType::Pc, email: email.to_owned() }, tenant.policy.max_devices, now)
+        .await
+        .with_context(|| format!("cannot add the first device of `{login_id}`"))?;
+    Ok(user)
+}
+
+pub async fn find_tenant(app: &App, slug: &str) -> anyhow::Result<Tenant> {
+    app.storage.tenants().get_by_slug(slug).await?
+        .with_context(|| format!("--tenant {slug}: no such tenant (see `mamori admin tenant list`)"))
+}
+
+async fn find_user(app: &App, tenant: &Tenant, login_id: &str) -> anyhow::Result<mamori_storage::model::User> {
+    app.storage.users().get_by_login_id(tenant.id, login_id).await?
+        .with_context(|| format!("--login-id {login_id}: no such user in tenant `{}`", tenant.slug))
+}
+
+fn tenant_json(t: &Tenant) -> serde_json::Value {
+    serde_json::json!({"id": t.id, "slug": t.slug, "display_name": t.display_name})
+}
+
+fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
+        OutputFormat::Text => println!("{}", text()),
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! `mamori ca …`: create or import the CA, issue, revoke, publish the CRL.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use mamori_ca::{CaSubject, KeyAlgorithm, Pkcs12Format, RevocationReason};
+
+use super::{CaCommand, CaKeyType, DeviceKeyType, OutputFormat};
+use crate::app::App;
+use crate::pki::{CaSource, CertificateOwner};
+
+pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    match command {
+        CaCommand::Init(args) => {
+            let source = match (args.import_cert, args.import_key) {
+                (Some(cert), Some(key)) => CaSource::Import {
+                    certificate_pem: read_text(&cert, "CA certificate")?,
+                    key_pem: read_text(&key, "CA private key")?,
+                    chain_pem: args.import_chain.as_deref().map(|p| read_text(p, "CA chain")).transpose()?,
+                },
+                _ => CaSource::Create {
+                    subject: CaSubject { common_name: args.common_name, organization: args.organization },
+                    key: match args.key_type {
+                        CaKeyType::P256 => KeyAlgorithm::EcP256,
+                        CaKeyType::Rsa3072 => KeyAlgorithm::Rsa3072,
+                    },
+                    years: args.years,
+                    intermediate: args.intermediate,
+                },
+            };
+            let summary = app.ca.init(source, args.replace, app.now()).await?;
+            println!("certificate authority ready: {} ({}), SHA-256 {}", summary.common_name, summary.key_algorithm, summary.fingerprint_sha256);
+            Ok(())
+        }
+        CaCommand::Issue(args) => issue(&app, args).await,
+        CaCommand::Revoke(args) => {
+            let reason: RevocationReason = args.reason.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "--reason {}: not a revocation reason (unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation, certificate-hold, privilege-withdrawn)",
+                    args.reason
+                )
+            })?;
+            app.ca.revoke(&args.serial, reason, app.now()).await?;
+            println!("revoked {} ({reason}); the next CRL lists it", crate::pki::normalise_serial(&args.serial));
+            Ok(())
+        }
+        CaCommand::Crl(args) => {
+            let crl = app.ca.current_crl(app.now()).await?;
+            let bytes = if args.der { crl.der.clone() } else { crl.pem.clone().into_bytes() };
+            write_out(args.out.as_deref(), &bytes, "CRL")?;
+            eprintln!("CRL number {}, next update {}", crl.crl_number, crl.next_update);
+            Ok(())
+        }
+        CaCommand::Show(out) => {
+            let summary = app.ca.summary().await?;
+            match out.output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+                OutputFormat::Text => {
+                    println!("common name:   {}", summary.common_name);
+                    println!("key algorithm: {}", summary.key_algorithm);
+                    println!("SHA-256:       {}", summary.fingerprint_sha256);
+                    println!("valid until:   {}", summary.not_after);
+                    println!("chain length:  {}", summary.chain_length);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn issue(app: &App, args: super::CaIssueArgs) -> anyhow::Result<()> {
+    let now = app.now();
+    let not_after = now + time::Duration::days(i64::from(args.days.max(1)));
+    let owner = CertificateOwner::default();
+    let issued = if let Some(csr_path) = &args.csr {
+        let csr = std::fs::read(csr_path).with_context(|| format!("cannot read CSR file {}", csr_path.display()))?;
+        app.ca
+            .issue_from_csr(owner, csr, args.common_name, args.email, now, not_after)
+            .await
+            .with_context(|| format!("CSR file {}", csr_path.display()))?
+    } else {
+        let Some(p12_path) = &args.p12 else {
+            anyhow::bail!("give --csr FILE (the key stays on the device) or --p12 FILE --password-file FILE (a new key)");
+        };
+        let password_path = args.password_file.as_ref().context("--p12 needs --password-file")?;
+        let password = read_text(password_path, "PKCS#12 password")?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            anyhow::bail!("password file {} is empty", password_path.display());
+        }
+        let key = match args.key_type.unwrap_or(DeviceKeyType::P256) {
+            DeviceKeyType::P256 => KeyAlgorithm::EcP256,
+            DeviceKeyType::Rsa2048 => KeyAlgorithm::Rsa2048,
+        };
+        let cn = args.common_name.clone();
+        let issued = app.ca.issue_device_certificate(owner, args.common_name, args.email, key, now, not_after).await?;
+        let format = if args.legacy { Pkcs12Format::Legacy } else { Pkcs12Format::Modern };
+        let chain = app.ca.pkcs12_chain().await?;
+        let p12 = mamori_ca::export_pkcs12(&issued, &chain, password, &cn, format)?;
+        write_file_atomically(p12_path, &p12).with_context(|| format!("cannot write {}", p12_path.display()))?;
+        eprintln!("wrote {} ({format} PKCS#12)", p12_path.display());
+        issued
+    };
+    write_out(args.out.as_deref(), issued.certificate_pem.as_bytes(), "certificate")?;
+    eprintln!("issued serial {} for {}, valid until {}", issued.serial_hex, issued.subject_common_name, issued.not_after);
+    Ok(())
+}
+
+fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {}", path.display()))
+}
+
+fn write_out(path: Option<&Path>, bytes: &[u8], what: &str) -> anyhow::Result<()> {
+    match path {
+        Some(path) => write_file_atomically(path, bytes).with_context(|| format!("cannot write {what} to {}", path.display())),
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(bytes).context("cannot write to standard output")
+        }
+    }
+}
+
+/// Writes beside the target and renames, so a reader never sees half a file.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

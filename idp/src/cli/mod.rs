@@ -1,0 +1,275 @@
+//! The `mamori` command line: one binary that serves, sets up and administers.
+
+mod admin;
+mod ca;
+mod quickstart;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "mamori", version, about = "Mamori identity provider: client certificates + password + OTP, over OIDC and SAML")]
+pub struct Cli {
+    /// The TOML config file (every key can be overridden by MAMORI_* variables).
+    #[arg(long, short, global = true, env = "MAMORI_CONFIG", default_value = "mamori.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create ./mamori-data (config, SQLite, dev CA, TLS certificate, mail outbox), a demo
+    /// tenant and user, and start the server. Running it again reuses the data.
+    Quickstart(QuickstartArgs),
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// The certificate authority.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Tenants, users and enrollment.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Where the quickstart keeps its data.
+    #[arg(long, env = "MAMORI_DATA_DIR", default_value = "mamori-data")]
+    pub data_dir: PathBuf,
+    /// Set everything up, print what to open, but do not start the server.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the CA (a root, optionally with an issuing intermediate) or import one.
+    Init(CaInitArgs),
+    /// Issue a certificate, for a new key (written as PKCS#12) or from a CSR.
+    Issue(CaIssueArgs),
+    /// Revoke a certificate by serial number.
+    Revoke(CaRevokeArgs),
+    /// Write the current CRL.
+    Crl(CaCrlArgs),
+    /// Show the active CA.
+    Show(OutputArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CaKeyType {
+    P256,
+    Rsa3072,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceKeyType {
+    P256,
+    Rsa2048,
+}
+
+#[derive(Debug, Args)]
+pub struct CaInitArgs {
+    /// Common name of the root CA.
+    #[arg(long, default_value = "Mamori Root CA")]
+    pub common_name: String,
+    /// Organization name in the CA's subject.
+    #[arg(long)]
+    pub organization: Option<String>,
+    #[arg(long, value_enum, default_value = "p256")]
+    pub key_type: CaKeyType,
+    /// Years the root is valid.
+    #[arg(long, default_value_t = 20)]
+    pub years: u16,
+    /// Also create an issuing intermediate under the root; device certificates are issued by it.
+    #[arg(long)]
+    pub intermediate: bool,
+    /// Import an existing CA certificate (PEM) instead of creating one.
+    #[arg(long, requires = "import_key")]
+    pub import_cert: Option<PathBuf>,
+    /// The imported CA's private key (PEM).
+    #[arg(long, requires = "import_cert")]
+    pub import_key: Option<PathBuf>,
+    /// Certificates above the imported CA (PEM), nearest first.
+    #[arg(long, requires = "import_cert")]
+    pub import_chain: Option<PathBuf>,
+    /// Replace an existing active CA (its certificates stay valid until they expire or are revoked).
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CaIssueArgs {
+    /// Subject common name (what the browser's certificate picker shows).
+    #[arg(long)]
+    pub common_name: String,
+    /// E-mail address for the subjectAltName.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Issue for the public key in this CSR (PEM or DER); the key never leaves the device.
+    #[arg(long, conflicts_with_all = ["p12", "key_type"])]
+    pub csr: Option<PathBuf>,
+    /// Generate a key and write it with the certificate to this PKCS#12 file.
+    #[arg(long, requires = "password_file")]
+    pub p12: Option<PathBuf>,
+    /// File holding the PKCS#12 password.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Write the legacy (3DES/SHA-1) PKCS#12 form for old devices.
+    #[arg(long)]
+    pub legacy: bool,
+    #[arg(long, value_enum)]
+    pub key_type: Option<DeviceKeyType>,
+    /// Days the certificate is valid.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Where to write the certificate (PEM); standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaRevokeArgs {
+    /// Serial number in hex, as `ca issue` printed it.
+    #[arg(long)]
+    pub serial: String,
+    /// unspecified, key-compromise, ca-compromise, affiliation-changed, superseded,
+    /// cessation-of-operation, certificate-hold, privilege-withdrawn.
+    #[arg(long, default_value = "unspecified")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CaCrlArgs {
+    /// Where to write the CRL; standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// DER instead of PEM.
+    #[arg(long)]
+    pub der: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with the default policy.
+    Create {
+        /// Short name used in URLs, e.g. `acme`.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List tenants.
+    List(OutputArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with one device.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// The user ID, e.g. `p-01-usr012`.
+        #[arg(long)]
+        login_id: String,
+        /// The e-mail address of the user's first device.
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// cert, cert+password, cert+password+otp, password, password+otp (default: the tenant's).
+        #[arg(long)]
+        method: Option<String>,
+        /// ja or en.
+        #[arg(long, default_value = "ja")]
+        locale: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List a tenant's users.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Create an enrollment ticket: prints the enrollment URL and one-time password.
+    Enroll {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Unlock a locked account.
+    Unlock {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+    },
+}
+
+/// Parses the command line and runs it; the process exit code follows the result.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    crate::server::tls::install_default_provider();
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Quickstart(args) => quickstart::run(args).await,
+        Command::Serve => {
+            let app = crate::app::App::open(&cli.config).await?;
+            crate::server::run(app, None).await
+        }
+        Command::Migrate => {
+            let app = crate::app::App::open(&cli.config).await?;
+            println!("database schema is up to date ({:?})", app.storage.backend());
+            Ok(())
+        }
+        Command::Ca(cmd) => ca::run(&cli.config, cmd).await,
+        Command::Admin(cmd) => admin::run(&cli.config, cmd).await,
+    }
+}

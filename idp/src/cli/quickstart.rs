@@ -1,0 +1,184 @@
+//! `mamori quickstart`: everything a newcomer needs on one machine, from one command.
+//! The data folder is built beside its final place and renamed into it, so an interrupted
+//! first run leaves nothing half-made; later runs reuse it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use mamori_ca::{CaSubject, CertificateAuthority, KeyAlgorithm, SealingKey};
+use mamori_storage::model::{LoginMethod, TenantPolicy};
+
+use super::QuickstartArgs;
+use crate::app::App;
+use crate::enrollment::IssuedEnrollment;
+use crate::pki::CaSource;
+
+const CONFIG_FILE: &str = "mamori.toml";
+const DEMO_TENANT: &str = "demo";
+const DEMO_USER: &str = "demo-user";
+
+pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
+    let dir = args.data_dir;
+    let config_path = dir.join(CONFIG_FILE);
+    if !config_path.exists() {
+        if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            anyhow::bail!("{} exists but has no {CONFIG_FILE}; move it away or pass --data-dir", dir.display());
+        }
+        create_data_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        println!("created {}", dir.display());
+    } else {
+        println!("reusing {}", dir.display());
+    }
+
+    let app = App::open(&config_path).await?;
+    if matches!(app.ca.summary().await, Err(crate::pki::PkiError::NoCa)) {
+        let source = CaSource::Create {
+            subject: CaSubject { common_name: "Mamori Quickstart Root CA".into(), organization: Some("Mamori".into()) },
+            key: KeyAlgorithm::EcP256,
+            years: 10,
+            intermediate: true,
+        };
+        app.ca.init(source, false, app.now()).await?;
+    }
+    let enrollment = ensure_demo_user(&app).await?;
+
+    let outbox = app.config.mail.outbox_dir.clone();
+    let dev_root = dir.join("tls").join("dev-root.pem");
+    let config_shown = config_path.clone();
+    let print_next_steps = move |urls: &crate::server::PublicUrls| {
+        println!();
+        println!("Mamori is running.");
+        println!("  start page:              {}/", urls.main);
+        match &enrollment {
+            Some(e) => {
+                println!("  enroll the demo user:    {}{}", urls.main, e.path);
+                println!("  its one-time password:   {}", e.one_time_password);
+                println!("  (user ID {}, valid until {})", e.login_id, e.expires_at);
+            }
+            None => println!("  the demo user `{DEMO_USER}` has enrolled already; log in from the start page"),
+        }
+        println!("  trust this dev root:     {}", dev_root.display());
+        println!("  mails land in:           {}", outbox.display());
+        println!("  config:                  {}", config_shown.display());
+        println!("Press Ctrl-C to stop.");
+    };
+    if args.no_serve {
+        let port = app.config.server.listen.port();
+        let mtls_port = app.config.server.mtls_listen.port();
+        let urls = crate::server::PublicUrls {
+            main: app.config.main_public_url(port),
+            mtls: app.config.mtls_public_url(mtls_port),
+            main_addr: app.config.server.listen,
+            mtls_addr: app.config.server.mtls_listen,
+        };
+        print_next_steps(&urls);
+        return Ok(());
+    }
+    crate::server::run(app, Some(Box::new(print_next_steps))).await
+}
+
+/// The demo tenant and user; a fresh enrollment ticket while the user has not enrolled
+/// (its one-time password is stored only as a hash, so each run prints a new one).
+async fn ensure_demo_user(app: &App) -> anyhow::Result<Option<IssuedEnrollment>> {
+    let tenant = match app.storage.tenants().get_by_slug(DEMO_TENANT).await? {
+        Some(t) => t,
+        None => app.storage.tenants().create(DEMO_TENANT, "Demo", &TenantPolicy::default(), app.now()).await?,
+    };
+    let user = match app.storage.users().get_by_login_id(tenant.id, DEMO_USER).await? {
+        Some(u) => u,
+        None => {
+            super::admin::create_user_with_device(
+                app, &tenant, DEMO_USER, "demo-user@example.test", Some("Demo User".into()),
+                LoginMethod::CertPassword, "ja",
+            )
+            .await?
+        }
+    };
+    if user.secret_answer_hash.is_some() {
+        return Ok(None);
+    }
+    // The URL printed is built from the bound port; the base here is only a placeholder.
+    Ok(Some(crate::enrollment::issue_enrollment_ticket(app, &tenant, &user, "").await?))
+}
+
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "mamori-data".into());
+    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = populate(&staging);
+    match result {
+        Ok(()) => {
+            if dir.exists() {
+                std::fs::remove_dir(dir).context("the empty target folder could not be replaced")?;
+            }
+            std::fs::rename(&staging, dir).context("cannot move the new data folder into place")?;
+            Ok(())
+        }
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(err)
+        }
+    }
+}
+
+fn populate(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("tls"))?;
+    std::fs::create_dir_all(dir.join("outbox"))?;
+    write_private(&dir.join("master.key"), SealingKey::generate().to_base64().as_bytes())?;
+
+    // A throwaway dev root signs the localhost TLS certificate; its key is never kept,
+    // so trusting it in a browser cannot let anything else be signed.
+    let now = time::OffsetDateTime::now_utc();
+    let root = CertificateAuthority::create_root(
+        &CaSubject { common_name: "Mamori Quickstart Dev TLS Root".into(), organization: Some("Mamori".into()) },
+        KeyAlgorithm::EcP256,
+        now - time::Duration::minutes(5),
+        now + time::Duration::days(3650),
+    )?;
+    let server = root.issue_server_certificate(
+        &["localhost".to_owned()],
+        &[IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
+        now - time::Duration::minutes(5),
+        now + time::Duration::days(397),
+    )?;
+    let key_pem = server.private_key_pem().context("the server certificate came without its key")?;
+    std::fs::write(dir.join("tls/dev-root.pem"), root.certificate_pem())?;
+    std::fs::write(dir.join("tls/server.pem"), format!("{}{}", server.certificate_pem, root.certificate_pem()))?;
+    write_private(&dir.join("tls/server.key"), key_pem.as_bytes())?;
+    std::fs::write(dir.join(CONFIG_FILE), QUICKSTART_CONFIG)?;
+    Ok(())
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &PathBuf, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+const QUICKSTART_CONFIG: &str = r#"# Mamori quickstart configuration. Paths are relative to this file's folder.
+# Every key can be overridden with a MAMORI_* variable, e.g. MAMORI_SERVER__LISTEN.
+# The full reference is deploy/mamori.example.toml in the source tree.
+
+[server]
+listen = "127.0.0.1:8443"        # pages and protocol endpoints; never asks for a certificate
+mtls_listen = "127.0.0.1:8444"   # the certificate step of login
+tls_certificate = "tls/server.pem"
+tls_private_key = "tls/server.key"
+
+[storage]
+url = "sqlite://mamori.db"
+
+[secrets]
+master_key_file = "master.key"   # seals the CA and signing keys; back it up with the database
+
+[mail]
+transport = "outbox"
+outbox_dir = "outbox"
+"#;

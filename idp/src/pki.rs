@@ -1,0 +1,361 @@
+//! Glue between the certificate authority (`mamori-ca`) and storage: the active issuing
+//! CA lives sealed in the database, every certificate it issues is recorded (serial and
+//! fingerprint) so login can map it to a device and the CRL can list it once revoked.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mamori_ca::{
+    CaSubject, CertificateAuthority, CertificateUrls, Crl, CsrIssuanceRequest, DeviceCertificateRequest,
+    IssuedCertificate, KeyAlgorithm, RevocationReason, RevokedCertificate, SealingKey,
+};
+use mamori_storage::Storage;
+use mamori_storage::model::{NewCertificate, NewCertificateAuthority};
+use rustls::DistinguishedName;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use x509_parser::prelude::FromDer;
+
+use crate::blocking::{BlockingPool, PoolError};
+
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("no certificate authority exists yet; create one with `mamori ca init`")]
+    NoCa,
+    #[error("a certificate authority already exists ({common_name}, SHA-256 {fingerprint}); pass --replace to replace it")]
+    CaExists { common_name: String, fingerprint: String },
+    #[error("the stored CA key cannot be opened: the master key (secrets.master_key) is not the one it was sealed with")]
+    WrongMasterKey,
+    #[error("no certificate with serial {0}")]
+    UnknownSerial(String),
+    #[error("certificate {0} is already revoked")]
+    AlreadyRevoked(String),
+    #[error(transparent)]
+    Ca(#[from] mamori_ca::CaError),
+    #[error("storage: {0}")]
+    Storage(#[from] mamori_storage::StorageError),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+}
+
+/// How `ca init` makes the CA.
+pub enum CaSource {
+    Create { subject: CaSubject, key: KeyAlgorithm, years: u16, intermediate: bool },
+    Import { certificate_pem: String, key_pem: String, chain_pem: Option<String> },
+}
+
+struct ActiveCa {
+    id: Uuid,
+    ca: CertificateAuthority,
+}
+
+pub struct CaService {
+    storage: Storage,
+    sealing: Arc<SealingKey>,
+    pool: BlockingPool,
+    urls: RwLock<CertificateUrls>,
+    crl_validity: Duration,
+    active: tokio::sync::RwLock<Option<Arc<ActiveCa>>>,
+    crl: tokio::sync::Mutex<Option<Arc<Crl>>>,
+}
+
+impl CaService {
+    pub fn new(
+        storage: Storage,
+        sealing: Arc<SealingKey>,
+        pool: BlockingPool,
+        urls: CertificateUrls,
+        crl_validity: Duration,
+    ) -> Self {
+        Self {
+            storage,
+            sealing,
+            pool,
+            urls: RwLock::new(urls),
+            crl_validity,
+            active: tokio::sync::RwLock::new(None),
+            crl: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The URLs written into new certificates; the server sets them once it knows its port.
+    pub fn set_urls(&self, urls: CertificateUrls) {
+        if let Ok(mut guard) = self.urls.write() {
+            *guard = urls;
+        }
+    }
+
+    fn urls(&self) -> CertificateUrls {
+        self.urls.read().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// Creates or imports the CA and makes it the active issuer. The records are written
+    /// in one transaction, so an interrupted init leaves no CA that looks usable.
+    pub async fn init(&self, source: CaSource, replace: bool, now: OffsetDateTime) -> Result<CaSummary, PkiError> {
+        if let Some(existing) = self.storage.certificate_authorities().active().await? {
+            if !replace {
+                return Err(PkiError::CaExists { common_name: existing.name, fingerprint: existing.fingerprint_sha256 });
+            }
+        }
+        let sealing = Arc::clone(&self.sealing);
+        let (records, summary) = self
+            .pool
+            .run(move || -> Result<_, PkiError> {
+                let (root, issuing) = match source {
+                    CaSource::Create { subject, key, years, intermediate } => {
+                        let not_after = now + time::Duration::days(365 * i64::from(years));
+                        let root = CertificateAuthority::create_root(&subject, key, now, not_after)?;
+                        if intermediate {
+                            let sub = CaSubject {
+                                common_name: format!("{} Issuing CA", subject.common_name.trim_end_matches(" Root CA")),
+                                organization: subject.organization.clone(),
+                            };
+                            // The issuing CA never outlives its root.
+                            let issuing_after = (now + time::Duration::days(365 * 10)).min(not_after);
+                            let issuing = root.create_intermediate(&sub, key, now, issuing_after)?;
+                            (Some(root), issuing)
+                        } else {
+                            (None, root)
+                        }
+                    }
+                    CaSource::Import { certificate_pem, key_pem, chain_pem } => {
+                        (None, CertificateAuthority::import(&certificate_pem, &key_pem, chain_pem.as_deref())?)
+                    }
+                };
+                let mut records = Vec::new();
+                for ca in root.iter().chain(std::iter::once(&issuing)) {
+                    records.push(new_record(ca, &sealing)?);
+                }
+                Ok((records, CaSummary::of(&issuing)))
+            })
+            .await??;
+        // A root above an intermediate is kept (sealed, inactive) to sign successors; the
+        // issuing CA goes in last, in one transaction with its activation, so an
+        // interruption in between leaves no active CA and the next init starts over.
+        let cas = self.storage.certificate_authorities();
+        let (issuing, above) = records.split_last().ok_or(PkiError::NoCa)?;
+        for record in above {
+            cas.insert(record, now).await?;
+        }
+        cas.insert_and_activate(issuing, now).await?;
+        *self.active.write().await = None;
+        *self.crl.lock().await = None;
+        Ok(summary)
+    }
+
+    async fn active(&self) -> Result<Arc<ActiveCa>, PkiError> {
+        if let Some(active) = self.active.read().await.as_ref() {
+            return Ok(Arc::clone(active));
+        }
+        let record = self.storage.certificate_authorities().active().await?.ok_or(PkiError::NoCa)?;
+        let sealed = mamori_ca::SealedCa {
+            certificate_pem: record.certificate_pem.clone(),
+            chain_pem: record.chain_pem.clone(),
+            sealed_private_key: record.sealed_private_key.clone(),
+            key_algorithm: record.key_algorithm.parse().map_err(mamori_ca::CaError::from)?,
+        };
+        let ca = CertificateAuthority::from_sealed(&sealed, &self.sealing).map_err(|e| match e {
+            mamori_ca::CaError::WrongSealingKey => PkiError::WrongMasterKey,
+            other => PkiError::Ca(other),
+        })?;
+        let active = Arc::new(ActiveCa { id: record.id, ca });
+        *self.active.write().await = Some(Arc::clone(&active));
+        Ok(active)
+    }
+
+    pub async fn summary(&self) -> Result<CaSummary, PkiError> {
+        Ok(CaSummary::of(&self.active().await?.ca))
+    }
+
+    /// Issues a certificate with a fresh key for a device and records it.
+    pub async fn issue_device_certificate(
+        &self,
+        owner: CertificateOwner,
+        common_name: String,
+        email: Option<String>,
+        key_algorithm: KeyAlgorithm,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<IssuedCertificate, PkiError> {
+        let active = self.active().await?;
+        let request = DeviceCertificateRequest { common_name, email, key_algorithm, not_before, not_after, urls: self.urls() };
+        let ca = Arc::clone(&active);
+        let issued = self.pool.run(move || ca.ca.issue_device_certificate(&request)).await??;
+        self.record(&active, owner, &issued).await?;
+        Ok(issued)
+    }
+
+    /// Issues a certificate for the public key of a CSR (the key never leaves the device).
+    pub async fn issue_from_csr(
+        &self,
+        owner: CertificateOwner,
+        csr: Vec<u8>,
+        common_name: String,
+        email: Option<String>,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<IssuedCertificate, PkiError> {
+        let active = self.active().await?;
+        let request = CsrIssuanceRequest { common_name, email, not_before, not_after, urls: self.urls() };
+        let ca = Arc::clone(&active);
+        let issued = self.pool.run(move || ca.ca.issue_from_csr(&csr, &request)).await??;
+        self.record(&active, owner, &issued).await?;
+        Ok(issued)
+    }
+
+    async fn record(&self, active: &ActiveCa, owner: CertificateOwner, issued: &IssuedCertificate) -> Result<(), PkiError> {
+        self.storage
+            .certificates()
+            .insert(&NewCertificate {
+                ca_id: active.id,
+                user_id: owner.user_id,
+                device_id: owner.device_id,
+                serial_hex: issued.serial_hex.clone(),
+                fingerprint_sha256: issued.fingerprint_sha256_hex.clone(),
+                subject_cn: issued.subject_common_name.clone(),
+                not_before: issued.not_before,
+                not_after: issued.not_after,
+            }, issued.not_before)
+            .await?;
+        Ok(())
+    }
+
+    /// The chain to put in a PKCS#12 next to a device certificate: issuing CA first.
+    pub async fn pkcs12_chain(&self) -> Result<Vec<Vec<u8>>, PkiError> {
+        let active = self.active().await?;
+        let mut chain = vec![active.ca.certificate_der().to_vec()];
+        chain.extend(active.ca.chain_der().iter().cloned());
+        Ok(chain)
+    }
+
+    /// Revokes by serial; the next CRL lists it.
+    pub async fn revoke(&self, serial_hex: &str, reason: RevocationReason, now: OffsetDateTime) -> Result<(), PkiError> {
+        let serial = normalise_serial(serial_hex);
+        match self.storage.certificates().revoke(&serial, reason.as_str(), now).await {
+            Ok(_) => {}
+            Err(mamori_storage::StorageError::NotFound) => return Err(PkiError::UnknownSerial(serial)),
+            Err(mamori_storage::StorageError::Conflict(_)) => return Err(PkiError::AlreadyRevoked(serial)),
+            Err(e) => return Err(e.into()),
+        }
+        *self.crl.lock().await = None;
+        Ok(())
+    }
+
+    /// The current CRL, signed anew when none is cached, after a revocation, or when the
+    /// cached one is past half its validity.
+    pub async fn current_crl(&self, now: OffsetDateTime) -> Result<Arc<Crl>, PkiError> {
+        let mut cached = self.crl.lock().await;
+        if let Some(crl) = cached.as_ref() {
+            let half = (crl.next_update - crl.this_update) / 2;
+            if now < crl.this_update + half {
+                return Ok(Arc::clone(crl));
+            }
+        }
+        let active = self.active().await?;
+        let revoked = self
+            .storage
+            .certificates()
+            .list_revoked(active.id)
+            .await?
+            .into_iter()
+            .map(|c| RevokedCertificate {
+                serial_hex: c.serial_hex,
+                revoked_at: c.revoked_at.unwrap_or(c.created_at),
+                reason: c.revocation_reason.as_deref().and_then(|r| r.parse().ok()).unwrap_or(RevocationReason::Unspecified),
+            })
+            .collect::<Vec<_>>();
+        let number = self.storage.certificate_authorities().next_crl_number(active.id).await?;
+        let next_update = now + self.crl_validity;
+        let ca = Arc::clone(&active);
+        let crl = Arc::new(self.pool.run(move || ca.ca.sign_crl(&revoked, number, now, next_update)).await??);
+        *cached = Some(Arc::clone(&crl));
+        Ok(crl)
+    }
+
+    /// Subjects of the issuing CA and the CAs above it, for the TLS CertificateRequest.
+    pub async fn client_ca_subjects(&self) -> Result<Vec<DistinguishedName>, PkiError> {
+        let active = match self.active().await {
+            Ok(active) => active,
+            Err(PkiError::NoCa) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let ders = std::iter::once(active.ca.certificate_der()).chain(active.ca.chain_der().iter().map(Vec::as_slice));
+        Ok(ders
+            .filter_map(|der| x509_parser::certificate::X509Certificate::from_der(der).ok())
+            .map(|(_, cert)| DistinguishedName::from(cert.tbs_certificate.subject.as_raw().to_vec()))
+            .collect())
+    }
+
+    /// The issuing CA and the chain above it, PEM, for relying parties and TLS trust stores.
+    pub async fn published_chain_pem(&self) -> Result<String, PkiError> {
+        let active = self.active().await?;
+        let mut out = active.ca.certificate_pem();
+        for der in active.ca.chain_der() {
+            out.push_str(&pem_encode("CERTIFICATE", der));
+        }
+        Ok(out)
+    }
+
+    pub async fn issuing_certificate_der(&self) -> Result<Vec<u8>, PkiError> {
+        Ok(self.active().await?.ca.certificate_der().to_vec())
+    }
+}
+
+/// Whom a certificate is for; both absent for a certificate an operator issued by hand.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CertificateOwner {
+    pub user_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaSummary {
+    pub common_name: String,
+    pub key_algorithm: String,
+    pub fingerprint_sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub chain_length: usize,
+}
+
+impl CaSummary {
+    fn of(ca: &CertificateAuthority) -> Self {
+        Self {
+            common_name: ca.subject_common_name(),
+            key_algorithm: ca.key_algorithm().to_string(),
+            fingerprint_sha256: ca.fingerprint_sha256_hex(),
+            not_after: ca.not_after(),
+            chain_length: ca.chain_der().len() + 1,
+        }
+    }
+}
+
+fn new_record(ca: &CertificateAuthority, sealing: &SealingKey) -> Result<NewCertificateAuthority, PkiError> {
+    let sealed = ca.to_sealed(sealing)?;
+    Ok(NewCertificateAuthority {
+        name: ca.subject_common_name(),
+        certificate_pem: sealed.certificate_pem,
+        chain_pem: sealed.chain_pem,
+        sealed_private_key: sealed.sealed_private_key,
+        key_algorithm: ca.key_algorithm().to_string(),
+        fingerprint_sha256: ca.fingerprint_sha256_hex(),
+    })
+}
+
+/// Serial numbers as operators type them: any case, with or without colons.
+pub fn normalise_serial(serial: &str) -> String {
+    serial.chars().filter(|c| c.is_ascii_hexdigit()).map(|c| c.to_ascii_lowercase()).collect::<String>()
+}
+
+pub fn pem_encode(tag: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {tag}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {tag}-----\n"));
+    out
+}

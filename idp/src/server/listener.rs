@@ -1,0 +1,85 @@
+//! The accept loop: TLS handshake, then the request goes to axum with the connection's
+//! facts (peer address, verified-possession client chain) in its extensions. Written by
+//! hand rather than with axum-server so failed handshakes can be logged and counted.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::CertificateDer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// What the connection tells a handler.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    pub peer: SocketAddr,
+    /// The client's certificate chain (leaf first) when it sent one on the mTLS listener.
+    pub client_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
+    pub listener: ListenerKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    Main,
+    Mtls,
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    kind: ListenerKind,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // Running out of file descriptors must not end the server.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, ?kind, %err, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, ?kind, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let client_chain = tls.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));
+            let info = ConnectionInfo { peer, client_chain, listener: kind };
+            let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(info.clone());
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            if let Err(err) = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                .await
+            {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            }
+        });
+    }
+}

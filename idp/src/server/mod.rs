@@ -1,0 +1,122 @@
+//! The HTTPS server: two listeners (see `tls`), one router, security headers on every
+//! response, graceful stop on Ctrl-C or SIGTERM.
+
+pub mod listener;
+mod pages;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::App;
+use listener::ListenerKind;
+
+/// The URLs users and relying sites reach the two listeners at.
+#[derive(Clone, Debug)]
+pub struct PublicUrls {
+    pub main: String,
+    pub mtls: String,
+    pub main_addr: SocketAddr,
+    pub mtls_addr: SocketAddr,
+}
+
+pub struct ServerState {
+    pub app: Arc<App>,
+    pub urls: PublicUrls,
+}
+
+pub type SharedState = Arc<ServerState>;
+
+/// Binds both listeners, calls `on_ready` with their URLs, and serves until a stop signal.
+pub async fn run(app: App, on_ready: Option<Box<dyn FnOnce(&PublicUrls) + Send>>) -> anyhow::Result<()> {
+    let config = &app.config.server;
+    let main = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {}", config.listen))?;
+    let mtls = TcpListener::bind(config.mtls_listen)
+        .await
+        .with_context(|| format!("server.mtls_listen: cannot listen on {}", config.mtls_listen))?;
+    let main_addr = main.local_addr()?;
+    let mtls_addr = mtls.local_addr()?;
+    let urls = PublicUrls {
+        main: app.config.main_public_url(main_addr.port()),
+        mtls: app.config.mtls_public_url(mtls_addr.port()),
+        main_addr,
+        mtls_addr,
+    };
+    app.ca.set_urls(crate::app::certificate_urls(&app.config, &urls.main));
+    let client_ca_subjects = app.ca.client_ca_subjects().await?;
+    let tls = tls::listener_tls(&config.tls_certificate, &config.tls_private_key, client_ca_subjects)?;
+
+    let state = Arc::new(ServerState { app: Arc::new(app), urls: urls.clone() });
+    let router = router(state);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let main_task = tokio::spawn(listener::serve(
+        main,
+        TlsAcceptor::from(tls.main),
+        ListenerKind::Main,
+        router.clone(),
+        stop_rx.clone(),
+    ));
+    let mtls_task =
+        tokio::spawn(listener::serve(mtls, TlsAcceptor::from(tls.mtls), ListenerKind::Mtls, router, stop_rx));
+    tracing::info!(main = %urls.main, mtls = %urls.mtls, "listening");
+    println!("mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
+    if let Some(on_ready) = on_ready {
+        on_ready(&urls);
+    }
+    stop_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = tokio::join!(main_task, mtls_task);
+    Ok(())
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+pub fn router(state: SharedState) -> Router {
+    pages::routes()
+        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Headers every response carries: no framing, no foreign scripts or styles, HTTPS only.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    let set = |h: &mut http::HeaderMap, name, value: &'static str| {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https:",
+    );
+    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    response
+}
