@@ -303,14 +303,14 @@ impl Config {
                 .ignore(NOT_CONFIG_KEYS)
                 .split("__"),
         );
-        let mut unknown_keys = Vec::new();
-        let merged: figment::value::Value = figment.extract().map_err(|e| e.to_string())?;
-        // A second pass with serde_ignored names the keys the structs do not know.
-        serde_ignored::deserialize(&merged, |path| unknown_keys.push(path.to_string()))
-            .map(|_: Config| ())
-            .map_err(|e: figment::Error| e.to_string())?;
-        let mut config: Config = figment.extract().map_err(|e| e.to_string())?;
+        let mut config: Config = figment.extract().map_err(describe)?;
         config.resolve_relative_paths(base_dir);
+        // A second pass with serde_ignored names the keys the structs do not know.
+        let mut unknown_keys = Vec::new();
+        if let Ok(merged) = figment.extract::<figment::value::Value>() {
+            let _: Result<Config, figment::Error> =
+                serde_ignored::deserialize(&merged, |path| unknown_keys.push(path.to_string()));
+        }
         Ok(Loaded { config, base_dir: base_dir.to_owned(), unknown_keys })
     }
 
@@ -361,6 +361,26 @@ impl Config {
             "mail.smtp.password",
         )
     }
+}
+
+/// Every problem figment found, each naming its key and where the value came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let source = e.metadata.as_ref().map(|m| m.name.to_string());
+            let mut line = if e.path.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("key `{}`: {}", e.path.join("."), e.kind)
+            };
+            if let Some(source) = source.filter(|s| s.contains("environment")) {
+                line.push_str(&format!(" (from {source})"));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A secret given inline or as `*_file`; both at once is a mistake worth naming.

@@ -52,6 +52,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             eprintln!("CRL number {}, next update {}", crl.crl_number, crl.next_update);
             Ok(())
         }
+        CaCommand::Chain(args) => write_out(args.out.as_deref(), app.ca.published_chain_pem().await?.as_bytes(), "CA chain"),
         CaCommand::Show(out) => {
             let summary = app.ca.summary().await?;
             match out.output {

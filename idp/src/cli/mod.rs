@@ -57,6 +57,8 @@ pub enum CaCommand {
     Crl(CaCrlArgs),
     /// Show the active CA.
     Show(OutputArgs),
+    /// Write the issuing CA certificate and the chain above it (PEM), for trust stores.
+    Chain(CaChainArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -140,6 +142,13 @@ pub struct CaRevokeArgs {
     /// cessation-of-operation, certificate-hold, privilege-withdrawn.
     #[arg(long, default_value = "unspecified")]
     pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CaChainArgs {
+    /// Where to write the chain; standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
