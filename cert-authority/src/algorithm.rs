@@ -69,7 +69,11 @@ impl KeyAlgorithm {
         };
         let algorithm = &spki.algorithm.algorithm;
         if *algorithm == x509_parser::oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY {
-            let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok());
             return match curve {
                 Some(curve) if curve == x509_parser::oid_registry::OID_EC_P256 => Ok(Self::EcP256),
                 Some(curve) => Err(unsupported(format!("an EC key on curve {curve}"))),
@@ -134,7 +138,10 @@ mod tests {
             assert_eq!(json, format!("\"{alg}\""));
             assert_eq!(serde_json::from_str::<KeyAlgorithm>(&json).unwrap(), alg);
         }
-        assert_eq!("RSA2048".parse::<KeyAlgorithm>().unwrap(), KeyAlgorithm::Rsa2048);
+        assert_eq!(
+            "RSA2048".parse::<KeyAlgorithm>().unwrap(),
+            KeyAlgorithm::Rsa2048
+        );
         assert!("ed25519".parse::<KeyAlgorithm>().is_err());
         assert_eq!(KeyAlgorithm::default(), KeyAlgorithm::EcP256);
     }

@@ -125,7 +125,9 @@ impl CertificateAuthority {
         let this_update = certificate_time("this_update", this_update)?;
         let next_update = certificate_time("next_update", next_update)?;
         if next_update <= this_update {
-            return Err(CaError::invalid_request("next_update must be later than this_update"));
+            return Err(CaError::invalid_request(
+                "next_update must be later than this_update",
+            ));
         }
         let revoked_certs = revoked
             .iter()
@@ -153,7 +155,13 @@ impl CertificateAuthority {
             other => CaError::Generation(format!("signing the CRL failed: {other}")),
         })?;
         let der = crl.der().to_vec();
-        Ok(Crl { pem: pem_encode("X509 CRL", &der), der, crl_number, this_update, next_update })
+        Ok(Crl {
+            pem: pem_encode("X509 CRL", &der),
+            der,
+            crl_number,
+            this_update,
+            next_update,
+        })
     }
 }
 
@@ -164,10 +172,16 @@ mod tests {
     #[test]
     fn reason_names_are_kebab_case_everywhere() {
         for reason in RevocationReason::ALL {
-            assert_eq!(reason.to_string().parse::<RevocationReason>().unwrap(), reason);
+            assert_eq!(
+                reason.to_string().parse::<RevocationReason>().unwrap(),
+                reason
+            );
             let json = serde_json::to_string(&reason).unwrap();
             assert_eq!(json, format!("\"{reason}\""));
-            assert_eq!(serde_json::from_str::<RevocationReason>(&json).unwrap(), reason);
+            assert_eq!(
+                serde_json::from_str::<RevocationReason>(&json).unwrap(),
+                reason
+            );
         }
         assert_eq!(RevocationReason::CaCompromise.to_string(), "ca-compromise");
         assert!("stolen".parse::<RevocationReason>().is_err());

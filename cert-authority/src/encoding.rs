@@ -36,13 +36,19 @@ pub(crate) fn parse_pem_blocks(what: &'static str, text: &str) -> Result<Vec<Pem
         reason: format!("it is not valid PEM ({e})"),
     })?;
     if blocks.is_empty() {
-        return Err(CaError::InvalidPem { what, reason: "it contains no PEM block".into() });
+        return Err(CaError::InvalidPem {
+            what,
+            reason: "it contains no PEM block".into(),
+        });
     }
     Ok(blocks)
 }
 
 /// Every block must be a CERTIFICATE; returns their DER in order.
-pub(crate) fn certificates_from_pem(what: &'static str, text: &str) -> Result<Vec<Vec<u8>>, CaError> {
+pub(crate) fn certificates_from_pem(
+    what: &'static str,
+    text: &str,
+) -> Result<Vec<Vec<u8>>, CaError> {
     parse_pem_blocks(what, text)?
         .into_iter()
         .map(|block| {
@@ -51,7 +57,10 @@ pub(crate) fn certificates_from_pem(what: &'static str, text: &str) -> Result<Ve
             } else {
                 Err(CaError::InvalidPem {
                     what,
-                    reason: format!("expected CERTIFICATE blocks but found a {} block", block.tag()),
+                    reason: format!(
+                        "expected CERTIFICATE blocks but found a {} block",
+                        block.tag()
+                    ),
                 })
             }
         })
@@ -65,7 +74,9 @@ pub(crate) fn one_certificate_from_pem(what: &'static str, text: &str) -> Result
         1 => Ok(certificates.remove(0)),
         n => Err(CaError::InvalidPem {
             what,
-            reason: format!("expected one certificate but found {n} (pass the issuers as the chain)"),
+            reason: format!(
+                "expected one certificate but found {n} (pass the issuers as the chain)"
+            ),
         }),
     }
 }
@@ -77,7 +88,10 @@ pub(crate) fn parse_certificate<'a>(
 ) -> Result<X509Certificate<'a>, CaError> {
     match X509Certificate::from_der(der) {
         Ok(([], certificate)) => Ok(certificate),
-        Ok(_) => Err(CaError::InvalidPem { what, reason: "there are bytes after the certificate".into() }),
+        Ok(_) => Err(CaError::InvalidPem {
+            what,
+            reason: "there are bytes after the certificate".into(),
+        }),
         Err(e) => Err(CaError::InvalidPem {
             what,
             reason: format!("it is not an X.509 certificate ({e})"),
@@ -109,7 +123,10 @@ pub(crate) fn random_serial() -> [u8; 16] {
 /// Lowercase hex of the serial's magnitude without leading zero bytes: the same text
 /// for the number whether it came from our generator or from a parsed DER INTEGER.
 pub(crate) fn serial_hex(magnitude: &[u8]) -> String {
-    let start = magnitude.iter().position(|&b| b != 0).unwrap_or(magnitude.len());
+    let start = magnitude
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(magnitude.len());
     let hex = hex::encode(&magnitude[start..]);
     if hex.is_empty() { "00".to_owned() } else { hex }
 }
@@ -120,12 +137,17 @@ pub(crate) fn parse_serial_hex(text: &str) -> Result<Vec<u8>, CaError> {
     if digits.is_empty() {
         return Err(CaError::InvalidSerial("it is empty".into()));
     }
-    let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits };
+    let padded = if digits.len() % 2 == 1 {
+        format!("0{digits}")
+    } else {
+        digits
+    };
     let bytes = hex::decode(&padded)
         .map_err(|_| CaError::InvalidSerial(format!("\"{}\" is not hexadecimal", text.trim())))?;
-    let start = bytes.iter().position(|&b| b != 0).ok_or_else(|| {
-        CaError::InvalidSerial("zero is not a certificate serial number".into())
-    })?;
+    let start = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .ok_or_else(|| CaError::InvalidSerial("zero is not a certificate serial number".into()))?;
     let magnitude = bytes[start..].to_vec();
     // 20 octets once DER adds the sign byte, as RFC 5280 section 4.1.2.2 allows.
     let encoded_len = magnitude.len() + usize::from(magnitude[0] >= 0x80);
@@ -141,7 +163,9 @@ pub(crate) fn parse_serial_hex(text: &str) -> Result<Vec<u8>, CaError> {
 /// UTC, whole seconds (X.509 times have no fractions) and a year X.509 can express.
 pub(crate) fn certificate_time(what: &str, t: OffsetDateTime) -> Result<OffsetDateTime, CaError> {
     let utc = t.to_offset(time::UtcOffset::UTC);
-    let whole = utc.replace_nanosecond(0).map_err(|e| CaError::invalid_request(format!("{what}: {e}")))?;
+    let whole = utc
+        .replace_nanosecond(0)
+        .map_err(|e| CaError::invalid_request(format!("{what}: {e}")))?;
     if !(1950..=9999).contains(&whole.year()) {
         return Err(CaError::invalid_request(format!(
             "{what} must fall between the years 1950 and 9999"
@@ -157,7 +181,9 @@ pub(crate) fn validity(
     let not_before = certificate_time("not_before", not_before)?;
     let not_after = certificate_time("not_after", not_after)?;
     if not_after <= not_before {
-        return Err(CaError::invalid_request("not_after must be later than not_before"));
+        return Err(CaError::invalid_request(
+            "not_after must be later than not_before",
+        ));
     }
     Ok((not_before, not_after))
 }
@@ -166,7 +192,9 @@ pub(crate) fn validity(
 /// and within the RFC 5280 length bound.
 pub(crate) fn check_name(what: &str, value: &str) -> Result<(), CaError> {
     if value.trim().is_empty() {
-        return Err(CaError::invalid_request(format!("the {what} must not be empty")));
+        return Err(CaError::invalid_request(format!(
+            "the {what} must not be empty"
+        )));
     }
     if value.chars().count() > MAX_NAME_CHARS {
         return Err(CaError::invalid_request(format!(
@@ -238,9 +266,18 @@ mod tests {
         assert_eq!(parse_serial_hex("1A:02").unwrap(), vec![0x1a, 0x02]);
         assert_eq!(parse_serial_hex("0001a02").unwrap(), vec![0x1a, 0x02]);
         assert_eq!(parse_serial_hex(" 7 ").unwrap(), vec![0x07]);
-        assert!(matches!(parse_serial_hex("00"), Err(CaError::InvalidSerial(_))));
-        assert!(matches!(parse_serial_hex("xyz"), Err(CaError::InvalidSerial(_))));
-        assert!(matches!(parse_serial_hex(""), Err(CaError::InvalidSerial(_))));
+        assert!(matches!(
+            parse_serial_hex("00"),
+            Err(CaError::InvalidSerial(_))
+        ));
+        assert!(matches!(
+            parse_serial_hex("xyz"),
+            Err(CaError::InvalidSerial(_))
+        ));
+        assert!(matches!(
+            parse_serial_hex(""),
+            Err(CaError::InvalidSerial(_))
+        ));
         assert!(parse_serial_hex(&"7f".repeat(20)).is_ok());
         assert!(parse_serial_hex(&"80".repeat(20)).is_err());
     }
@@ -251,7 +288,13 @@ mod tests {
         assert_eq!(t, datetime!(2050-01-01 04:00:00 UTC));
         assert_eq!(t.offset(), time::UtcOffset::UTC);
         assert!(certificate_time("t", datetime!(1949-12-31 23:59:59 UTC)).is_err());
-        assert!(validity(datetime!(2030-01-01 0:00 UTC), datetime!(2030-01-01 0:00 UTC)).is_err());
+        assert!(
+            validity(
+                datetime!(2030-01-01 0:00 UTC),
+                datetime!(2030-01-01 0:00 UTC)
+            )
+            .is_err()
+        );
     }
 
     #[test]

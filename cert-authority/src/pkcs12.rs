@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use p12_keystore::{
-    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey, PrivateKeyChain,
+    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
+    PrivateKeyChain,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +26,8 @@ pub enum Pkcs12Format {
     #[default]
     Modern,
     /// pbeWithSHAAnd3-KeyTripleDES-CBC with an HMAC-SHA1 MAC, for older systems
-    /// (Windows 7/8, older Android and Java). OpenSSL 3 needs `-legacy` only for RC2,
-    /// which we do not use, but some OpenSSL-3-based tools refuse it.
+    /// (Windows 7/8, older Android and Java). The `openssl` 3.0 CLI opens it with or
+    /// without `-legacy`, but some OpenSSL-3-based tools (Node, so Playwright) refuse it.
     Legacy,
 }
 
@@ -62,9 +63,11 @@ impl FromStr for Pkcs12Format {
 /// Builds a password-protected PKCS#12 file holding the certificate, its private key
 /// and `chain_der` (issuing CA first, then up to the root).
 ///
-/// The key bag carries `friendly_name`; the certificate bags carry their subject names
-/// (p12-keystore names them). Both the leaf certificate and the key carry a local key
-/// ID equal to the SHA-1 of the certificate, as OpenSSL does.
+/// The key bag carries `friendly_name`. The certificate bags carry their subject as
+/// friendlyName (e.g. `CN=Alice's laptop`): p12-keystore 0.4 names them itself and
+/// offers no way to change it. The key and the leaf certificate share a local key ID,
+/// the SHA-1 of the certificate, as OpenSSL writes it. Iterations: 2048, OpenSSL 3's
+/// default, for both PBKDF2 and the MAC.
 pub fn export_pkcs12(
     cert: &IssuedCertificate,
     chain_der: &[Vec<u8>],
@@ -78,7 +81,11 @@ pub fn export_pkcs12(
     if password.is_empty() {
         return Err(CaError::Pkcs12("the password must not be empty".into()));
     }
-    if friendly_name.trim().is_empty() || friendly_name.chars().any(|c| c.is_control() || u32::from(c) > 0xffff) {
+    if friendly_name.trim().is_empty()
+        || friendly_name
+            .chars()
+            .any(|c| c.is_control() || u32::from(c) > 0xffff)
+    {
         return Err(CaError::Pkcs12(
             "the friendly name must be non-empty, without control characters or characters outside the BMP".into(),
         ));
@@ -93,12 +100,17 @@ pub fn export_pkcs12(
         // Our parser first: it refuses trailing bytes, which p12-keystore would keep.
         parse_certificate("certificate chain", der)?;
         certificates.push(Certificate::from_der(der).map_err(|e| {
-            CaError::Pkcs12(format!("chain certificate {} cannot be read ({e})", position + 1))
+            CaError::Pkcs12(format!(
+                "chain certificate {} cannot be read ({e})",
+                position + 1
+            ))
         })?);
     }
     let key = PrivateKey::from_der(key_der)
         .map_err(|e| CaError::Pkcs12(format!("the private key cannot be read ({e})")))?;
-    let local_key_id = digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert.certificate_der).as_ref().to_vec();
+    let local_key_id = digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert.certificate_der)
+        .as_ref()
+        .to_vec();
 
     let mut store = KeyStore::new();
     store.add_entry(
@@ -106,8 +118,14 @@ pub fn export_pkcs12(
         KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certificates)),
     );
     let (encryption, mac) = match format {
-        Pkcs12Format::Modern => (EncryptionAlgorithm::PbeWithHmacSha256AndAes256, MacAlgorithm::HmacSha256),
-        Pkcs12Format::Legacy => (EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc, MacAlgorithm::HmacSha1),
+        Pkcs12Format::Modern => (
+            EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
+            MacAlgorithm::HmacSha256,
+        ),
+        Pkcs12Format::Legacy => (
+            EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc,
+            MacAlgorithm::HmacSha1,
+        ),
     };
     store
         .writer(password)

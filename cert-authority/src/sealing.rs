@@ -88,11 +88,16 @@ impl SealingKey {
             return Err(CaError::WrongSealingKey);
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CaError::WrongSealingKey)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| CaError::WrongSealingKey)?;
         let mut in_out = Zeroizing::new(ciphertext.to_vec());
         let plaintext_len = self
             .aead_key()?
-            .open_in_place(nonce, Aad::from(versioned_aad(version, aad)), in_out.as_mut_slice())
+            .open_in_place(
+                nonce,
+                Aad::from(versioned_aad(version, aad)),
+                in_out.as_mut_slice(),
+            )
             .map_err(|_| CaError::WrongSealingKey)?
             .len();
         in_out.truncate(plaintext_len);
@@ -130,7 +135,10 @@ mod tests {
         assert_eq!(sealed[0], FORMAT_V1);
         assert_eq!(sealed.len(), 1 + NONCE_LEN + 6 + TAG_LEN);
         assert_eq!(key.open(&sealed, b"context").unwrap().as_slice(), b"secret");
-        assert!(matches!(key.open(&sealed, b"other"), Err(CaError::WrongSealingKey)));
+        assert!(matches!(
+            key.open(&sealed, b"other"),
+            Err(CaError::WrongSealingKey)
+        ));
         // Two seals of the same plaintext differ (random nonce).
         assert_ne!(sealed, key.seal(b"secret", b"context").unwrap());
     }
@@ -142,12 +150,18 @@ mod tests {
         for i in 0..sealed.len() {
             let mut tampered = sealed.clone();
             tampered[i] ^= 0x01;
-            assert!(matches!(key.open(&tampered, b""), Err(CaError::WrongSealingKey)), "byte {i}");
+            assert!(
+                matches!(key.open(&tampered, b""), Err(CaError::WrongSealingKey)),
+                "byte {i}"
+            );
         }
         assert!(key.open(&sealed[..sealed.len() - 1], b"").is_err());
         assert!(key.open(&[], b"").is_err());
         let other = SealingKey::generate();
-        assert!(matches!(other.open(&sealed, b""), Err(CaError::WrongSealingKey)));
+        assert!(matches!(
+            other.open(&sealed, b""),
+            Err(CaError::WrongSealingKey)
+        ));
     }
 
     #[test]
