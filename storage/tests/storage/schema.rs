@@ -1,0 +1,132 @@
+//! Connecting, migrating, and what the schema itself enforces.
+
+use mamori_storage::model::{LoginMethod, NewTicket, NewUser, TicketKind};
+use mamori_storage::{Backend, Storage, StorageError};
+use uuid::Uuid;
+
+use crate::harness::{t0, tenant, user};
+
+on_both!(
+    migrations_are_idempotent,
+    foreign_keys_are_enforced,
+    unique_violations_map_to_conflict,
+    ping_and_backend
+);
+on_both_unmigrated!(concurrent_migrations_apply_once);
+
+async fn migrations_are_idempotent(s: Storage) {
+    let t = tenant(&s).await;
+    // Already migrated by the harness: twice more changes nothing and keeps the data.
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+    assert_eq!(s.tenants().get(t.id).await.unwrap(), t);
+}
+
+/// Several nodes starting at once on a fresh database: each migrates, all succeed, and
+/// the schema is usable from every one of them.
+async fn concurrent_migrations_apply_once(url: String) {
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        nodes.push(Storage::connect(&url).await.unwrap());
+    }
+    let runs = nodes.iter().map(|node| {
+        let node = node.clone();
+        tokio::spawn(async move { node.migrate().await })
+    });
+    for result in futures::future::join_all(runs).await {
+        result.unwrap().unwrap();
+    }
+    for node in &nodes {
+        let t = tenant(node).await;
+        assert_eq!(node.tenants().get(t.id).await.unwrap().slug, t.slug);
+    }
+    for node in nodes {
+        node.close().await.unwrap();
+    }
+}
+
+async fn foreign_keys_are_enforced(s: Storage) {
+    // Many concurrent attempts, so that every pooled connection is exercised: each one
+    // must have foreign keys switched on.
+    let attempts = (0..16).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let new = NewUser::new(Uuid::new_v4(), format!("orphan-{i}"), LoginMethod::Cert);
+            s.users().create(&new, t0()).await
+        })
+    });
+    for result in futures::future::join_all(attempts).await {
+        match result.unwrap() {
+            Err(StorageError::Invalid(_)) => {}
+            other => panic!("user without tenant was accepted: {other:?}"),
+        }
+    }
+
+    let t = tenant(&s).await;
+    let ticket = NewTicket {
+        kind: TicketKind::Enrollment,
+        tenant_id: t.id,
+        user_id: Uuid::new_v4(),
+        device_id: None,
+        lookup_hash: mamori_storage::token_lookup_hash("orphan"),
+        secret_hash: None,
+        acquisition_id: None,
+        payload_sealed: None,
+        expires_at: t0() + time::Duration::hours(1),
+        attempts: 5,
+        uses: 1,
+    };
+    assert!(matches!(s.tickets().create(&ticket, t0()).await, Err(StorageError::Invalid(_))));
+
+    // Cascade: deleting the tenant removes its users.
+    let u = user(&s, &t).await;
+    s.tenants().delete(t.id).await.unwrap();
+    assert!(matches!(s.users().get(u.id).await, Err(StorageError::NotFound)));
+}
+
+async fn unique_violations_map_to_conflict(s: Storage) {
+    let t = tenant(&s).await;
+    let err = s
+        .tenants()
+        .create(&t.slug, "again", &t.policy, t0())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Conflict("tenant slug already exists")), "{err:?}");
+    // The text users may see carries no SQL.
+    assert_eq!(err.to_string(), "conflict: tenant slug already exists");
+}
+
+async fn ping_and_backend(s: Storage) {
+    s.ping().await.unwrap();
+    assert!(matches!(s.backend(), Backend::Sqlite | Backend::Postgres));
+}
+
+#[tokio::test]
+async fn connect_rejects_unknown_schemes() {
+    let err = Storage::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(matches!(err, StorageError::Invalid(_)));
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable() {
+    let err = Storage::connect("postgres://postgres@127.0.0.1:1/none").await.unwrap_err();
+    assert!(matches!(err, StorageError::Unavailable), "{err:?}");
+}
+
+#[tokio::test]
+async fn sqlite_file_uses_wal_and_in_memory_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let s = Storage::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    assert_eq!(s.backend(), Backend::Sqlite);
+    s.migrate().await.unwrap();
+    tenant(&s).await;
+    assert!(dir.path().join("wal.db-wal").exists(), "no write-ahead log next to the database");
+    s.close().await.unwrap();
+
+    // One connection for an in-memory database, so that every query sees the same data.
+    let memory = Storage::connect("sqlite::memory:").await.unwrap();
+    memory.migrate().await.unwrap();
+    let t = tenant(&memory).await;
+    assert_eq!(memory.tenants().get(t.id).await.unwrap(), t);
+}

@@ -1,0 +1,184 @@
+//! Users: creation, credentials, password history, lockout.
+
+use mamori_storage::model::{Locale, LockReason, LoginMethod, NewUser, UserStatus};
+use mamori_storage::{Storage, StorageError};
+use time::Duration;
+
+use crate::harness::{t0, tenant, user};
+
+on_both!(
+    create_and_find,
+    login_ids_are_unique_per_tenant,
+    listing_is_paged,
+    password_history_is_pruned,
+    credentials_and_status,
+    concurrent_wrong_passwords_lock_exactly_once,
+    secret_answer_lockout_and_unlock,
+    operator_lock
+);
+
+async fn create_and_find(s: Storage) {
+    let t = tenant(&s).await;
+    let new = NewUser {
+        tenant_id: t.id,
+        login_id: "p-01-usr012".into(),
+        display_name: "Yamada Taro".into(),
+        locale: Locale::En,
+        time_zone: "Europe/Paris".into(),
+        login_method: LoginMethod::CertPasswordOtp,
+    };
+    let u = s.users().create(&new, t0()).await.unwrap();
+    assert_eq!(u.status, UserStatus::Active);
+    assert_eq!((u.locale, u.time_zone.as_str()), (Locale::En, "Europe/Paris"));
+    assert!(u.password_hash.is_none() && u.locked_at.is_none());
+    assert_eq!(s.users().get(u.id).await.unwrap(), u);
+    assert_eq!(s.users().get_by_login_id(t.id, "p-01-usr012").await.unwrap(), Some(u));
+    assert_eq!(s.users().get_by_login_id(t.id, "p-01-usr013").await.unwrap(), None);
+}
+
+async fn login_ids_are_unique_per_tenant(s: Storage) {
+    let (t1, t2) = (tenant(&s).await, tenant(&s).await);
+    let new = NewUser::new(t1.id, "p-01-usr012", LoginMethod::Cert);
+    s.users().create(&new, t0()).await.unwrap();
+    let err = s.users().create(&new, t0()).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict("user ID already exists in this tenant")));
+    // The same user ID in another tenant is someone else.
+    s.users().create(&NewUser { tenant_id: t2.id, ..new }, t0()).await.unwrap();
+}
+
+async fn listing_is_paged(s: Storage) {
+    let t = tenant(&s).await;
+    for i in 0..7 {
+        let new = NewUser::new(t.id, format!("user-{i:02}"), LoginMethod::Cert);
+        s.users().create(&new, t0()).await.unwrap();
+    }
+    let page = s.users().list(t.id, 5, 5).await.unwrap();
+    assert_eq!(page.total, 7);
+    let ids: Vec<_> = page.items.iter().map(|u| u.login_id.as_str()).collect();
+    assert_eq!(ids, ["user-05", "user-06"]);
+}
+
+async fn password_history_is_pruned(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    for i in 1..=5 {
+        let now = t0() + Duration::minutes(i);
+        s.users().set_password(u.id, &format!("$argon2id$hash{i}"), false, 3, now).await.unwrap();
+    }
+    let reread = s.users().get(u.id).await.unwrap();
+    assert_eq!(reread.password_hash.as_deref(), Some("$argon2id$hash5"));
+    assert_eq!(reread.password_changed_at, Some(t0() + Duration::minutes(5)));
+    assert_eq!(
+        s.users().recent_password_hashes(u.id, 10).await.unwrap(),
+        ["$argon2id$hash5", "$argon2id$hash4", "$argon2id$hash3"]
+    );
+    assert_eq!(s.users().recent_password_hashes(u.id, 1).await.unwrap(), ["$argon2id$hash5"]);
+
+    // A reissued password must be changed; `keep` below 1 still keeps the current one.
+    s.users().set_password(u.id, "$argon2id$reissued", true, 0, t0()).await.unwrap();
+    assert!(s.users().get(u.id).await.unwrap().password_must_change);
+    assert_eq!(s.users().recent_password_hashes(u.id, 10).await.unwrap(), ["$argon2id$reissued"]);
+
+    let missing = uuid::Uuid::new_v4();
+    assert!(matches!(
+        s.users().set_password(missing, "$x", false, 1, t0()).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn credentials_and_status(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let later = t0() + Duration::hours(1);
+    let users = s.users();
+    users.set_secret_answer(u.id, "first-car", "$argon2id$answer", later).await.unwrap();
+    users.set_login_method(u.id, LoginMethod::CertPasswordOtp, later).await.unwrap();
+    users.set_totp_secret(u.id, Some(vec![1, 2, 3]), later).await.unwrap();
+    users.set_status(u.id, UserStatus::Disabled, later).await.unwrap();
+    users.update_profile(u.id, "Sato Hanako", Locale::En, "UTC", later).await.unwrap();
+    let reread = users.get(u.id).await.unwrap();
+    assert_eq!(reread.secret_question.as_deref(), Some("first-car"));
+    assert_eq!(reread.secret_answer_hash.as_deref(), Some("$argon2id$answer"));
+    assert_eq!(reread.login_method, LoginMethod::CertPasswordOtp);
+    assert_eq!(reread.totp_secret_sealed, Some(vec![1, 2, 3]));
+    assert_eq!(reread.status, UserStatus::Disabled);
+    assert_eq!(reread.display_name, "Sato Hanako");
+    assert_eq!(reread.updated_at, later);
+    // Debug output leaves secrets out.
+    assert!(!format!("{reread:?}").contains("argon2id"));
+
+    users.set_totp_secret(u.id, None, later).await.unwrap();
+    assert_eq!(users.get(u.id).await.unwrap().totp_secret_sealed, None);
+}
+
+async fn concurrent_wrong_passwords_lock_exactly_once(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let attempts = (0..20).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move { s.users().record_failed_password(u.id, 5, t0()).await })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+
+    assert_eq!(outcomes.iter().filter(|o| o.locked_now).count(), 1);
+    let mut failures: Vec<_> = outcomes.iter().map(|o| o.failures).collect();
+    failures.sort_unstable();
+    assert_eq!(failures, (1..=20).collect::<Vec<_>>());
+    for o in &outcomes {
+        assert_eq!(o.locked, o.failures >= 5, "{o:?}");
+        assert_eq!(o.attempts_left, 5u32.saturating_sub(o.failures), "{o:?}");
+    }
+    let locker = outcomes.iter().find(|o| o.locked_now).unwrap();
+    assert_eq!(locker.failures, 5);
+
+    let reread = s.users().get(u.id).await.unwrap();
+    assert_eq!(reread.failed_password_count, 20);
+    assert_eq!(reread.locked_at, Some(t0()));
+    assert_eq!(reread.lock_reason, Some(LockReason::Password));
+}
+
+async fn secret_answer_lockout_and_unlock(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let users = s.users();
+    let first = users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
+    assert_eq!((first.failures, first.attempts_left, first.locked), (1, 1, false));
+    users.reset_failed_secret_answers(u.id, t0()).await.unwrap();
+    users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
+    let second = users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
+    assert!(second.locked_now && second.locked);
+    assert_eq!(users.get(u.id).await.unwrap().lock_reason, Some(LockReason::SecretAnswer));
+
+    // Locked by secret answer: a wrong password counts but does not re-lock.
+    let pwd = users.record_failed_password(u.id, 1, t0()).await.unwrap();
+    assert!(pwd.locked && !pwd.locked_now);
+
+    users.unlock(u.id, t0()).await.unwrap();
+    let reread = users.get(u.id).await.unwrap();
+    assert!(!reread.is_locked());
+    assert_eq!((reread.failed_password_count, reread.failed_secret_answer_count), (0, 0));
+    assert_eq!(reread.lock_reason, None);
+
+    users.record_failed_password(u.id, 5, t0()).await.unwrap();
+    users.reset_failed_passwords(u.id, t0()).await.unwrap();
+    assert_eq!(users.get(u.id).await.unwrap().failed_password_count, 0);
+
+    assert!(matches!(
+        users.record_failed_password(uuid::Uuid::new_v4(), 5, t0()).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn operator_lock(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    assert!(s.users().lock(u.id, LockReason::Operator, t0()).await.unwrap());
+    assert!(!s.users().lock(u.id, LockReason::EnrollmentOtp, t0()).await.unwrap());
+    assert_eq!(s.users().get(u.id).await.unwrap().lock_reason, Some(LockReason::Operator));
+    s.users().delete(u.id).await.unwrap();
+    assert!(matches!(s.users().delete(u.id).await, Err(StorageError::NotFound)));
+}
