@@ -41,7 +41,10 @@ where
     text.parse().map_err(|e| corrupt(column, e))
 }
 
-pub(crate) fn opt_parse<T>(column: &'static str, text: Option<&str>) -> Result<Option<T>, StorageError>
+pub(crate) fn opt_parse<T>(
+    column: &'static str,
+    text: Option<&str>,
+) -> Result<Option<T>, StorageError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -50,7 +53,8 @@ where
 }
 
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StorageError> {
-    serde_json::to_string(value).map_err(|e| StorageError::Invalid(format!("not serialisable: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| StorageError::Invalid(format!("not serialisable: {e}")))
 }
 
 pub(crate) fn from_json<T: DeserializeOwned>(
@@ -77,5 +81,25 @@ pub(crate) fn page_bounds(offset: u64, limit: u64) -> (u64, u64) {
 
 /// Lower-case hex without separators, for serials and fingerprints.
 pub(crate) fn normalise_hex(text: &str) -> String {
-    text.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_round_trip_at_millisecond_precision() {
+        let t = datetime!(2026-04-01 09:00:00.123456 UTC);
+        assert_eq!(ms(t), 1_775_034_000_123);
+        assert_eq!(
+            time("x", ms(t)).ok(),
+            Some(datetime!(2026-04-01 09:00:00.123 UTC))
+        );
+        assert_eq!(normalise_hex("AB:cd 0F"), "abcd0f");
+    }
 }

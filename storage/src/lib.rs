@@ -40,3 +40,16 @@ pub fn token_lookup_hash(token: &str) -> String {
 
 /// How many times the outbox tries a mail before leaving it for an operator.
 pub const MAIL_MAX_ATTEMPTS: u32 = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_hash_is_hex_sha256() {
+        assert_eq!(
+            token_lookup_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

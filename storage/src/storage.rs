@@ -45,7 +45,9 @@ pub struct Storage {
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may hold a password, so only the backend is shown.
-        f.debug_struct("Storage").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Storage")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,9 +120,11 @@ impl Storage {
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let txn = begin_write(&self.db).await?;
         if self.backend == Backend::Postgres {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
-                .await
-                .map_err(db_err)?;
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await
+            .map_err(db_err)?;
         }
         Migrator::up(&txn, None).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)
@@ -191,7 +195,9 @@ impl Storage {
 /// A transaction that intends to write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
 /// with SQLITE_BUSY under concurrency instead of waiting.
-pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StorageError> {
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<DatabaseTransaction, StorageError> {
     let options = match db.get_database_backend() {
         DbBackend::Sqlite => TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

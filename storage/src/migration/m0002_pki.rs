@@ -127,7 +127,11 @@ impl MigrationTrait for Migration {
         ] {
             manager
                 .create_index(
-                    Index::create().name(name).table(Certificates::Table).col(column).take(),
+                    Index::create()
+                        .name(name)
+                        .table(Certificates::Table)
+                        .col(column)
+                        .take(),
                 )
                 .await?;
         }

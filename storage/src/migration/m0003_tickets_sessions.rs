@@ -58,7 +58,12 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(Tickets::DeviceId))
                     .col(string_uniq(Tickets::LookupHash))
                     .col(text_null(Tickets::SecretHash))
-                    .col(ColumnDef::new(Tickets::AcquisitionId).string().null().unique_key())
+                    .col(
+                        ColumnDef::new(Tickets::AcquisitionId)
+                            .string()
+                            .null()
+                            .unique_key(),
+                    )
                     .col(blob_null(Tickets::PayloadSealed))
                     .col(big_integer(Tickets::ExpiresAt))
                     .col(integer(Tickets::AttemptsLeft))
@@ -146,10 +151,19 @@ impl MigrationTrait for Migration {
         for (name, column) in [
             ("ix_sessions_user", Sessions::UserId),
             ("ix_sessions_idle_expires_at", Sessions::IdleExpiresAt),
-            ("ix_sessions_absolute_expires_at", Sessions::AbsoluteExpiresAt),
+            (
+                "ix_sessions_absolute_expires_at",
+                Sessions::AbsoluteExpiresAt,
+            ),
         ] {
             manager
-                .create_index(Index::create().name(name).table(Sessions::Table).col(column).take())
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(Sessions::Table)
+                        .col(column)
+                        .take(),
+                )
                 .await?;
         }
         Ok(())

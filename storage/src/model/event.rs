@@ -38,9 +38,15 @@ impl LoginResult {
         (LoginResult::NoCertificate, "no-certificate"),
         (LoginResult::UnknownCertificate, "unknown-certificate"),
         (LoginResult::CertificateExpired, "certificate-expired"),
-        (LoginResult::CertificateNotYetValid, "certificate-not-yet-valid"),
+        (
+            LoginResult::CertificateNotYetValid,
+            "certificate-not-yet-valid",
+        ),
         (LoginResult::CertificateRevoked, "certificate-revoked"),
-        (LoginResult::CertificateUserMismatch, "certificate-user-mismatch"),
+        (
+            LoginResult::CertificateUserMismatch,
+            "certificate-user-mismatch",
+        ),
         (LoginResult::DeviceDeleted, "device-deleted"),
         (LoginResult::UserDisabled, "user-disabled"),
         (LoginResult::WrongOtp, "wrong-otp"),
@@ -75,7 +81,10 @@ impl FromStr for LoginResult {
         Ok(LoginResult::NAMED
             .iter()
             .find(|(_, text)| *text == s)
-            .map_or_else(|| LoginResult::Other(s.to_owned()), |(value, _)| value.clone()))
+            .map_or_else(
+                || LoginResult::Other(s.to_owned()),
+                |(value, _)| value.clone(),
+            ))
     }
 }
 

@@ -64,7 +64,10 @@ impl fmt::Debug for OidcClient {
             .field("client_id", &self.client_id)
             .field("name", &self.name)
             .field("redirect_uris", &self.redirect_uris)
-            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
             .finish_non_exhaustive()
     }
 }

@@ -11,14 +11,13 @@ mod user;
 
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{
-    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient,
-    NewSamlServiceProvider, NewSigningKey, OidcClient, SamlServiceProvider, SigningAlgorithm,
-    SigningKey, SingleLogoutService,
+    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider,
+    NewSigningKey, OidcClient, SamlServiceProvider, SigningAlgorithm, SigningKey,
+    SingleLogoutService,
 };
 pub use mail::{NewMail, OutboxMail};
 pub use pki::{
-    Certificate, CertificateAuthority, CertificateStatus, NewCertificate,
-    NewCertificateAuthority,
+    Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
 };
 pub use session::{NewSession, Session};
 pub use tenant::{
@@ -108,3 +107,84 @@ macro_rules! string_enum {
     };
 }
 pub(crate) use string_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_use_their_fixed_spellings() {
+        let spelled: Vec<_> = LoginMethod::ALL.iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            spelled,
+            [
+                "cert",
+                "cert+password",
+                "cert+password+otp",
+                "password",
+                "password+otp"
+            ]
+        );
+        for method in LoginMethod::ALL {
+            assert_eq!(method.as_str().parse::<LoginMethod>(), Ok(*method));
+        }
+        assert_eq!(
+            "cert+otp".parse::<LoginMethod>(),
+            Err(ParseEnumError {
+                kind: "LoginMethod",
+                value: "cert+otp".into()
+            })
+        );
+        assert_eq!(
+            serde_json::to_string(&DeviceType::MobilePhone)
+                .ok()
+                .as_deref(),
+            Some("\"mobile-phone\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<TicketKind>("\"password-reissue\"").ok(),
+            Some(TicketKind::PasswordReissue)
+        );
+        assert!(serde_json::from_str::<Locale>("\"fr\"").is_err());
+        assert_eq!(SigningAlgorithm::Es256.as_str(), "ES256");
+    }
+
+    #[test]
+    fn login_results_keep_unknown_values() {
+        let Ok(known) = "certificate-revoked".parse::<LoginResult>();
+        assert_eq!(known, LoginResult::CertificateRevoked);
+        let Ok(unknown) = "passkey-mismatch".parse::<LoginResult>();
+        assert_eq!(unknown, LoginResult::Other("passkey-mismatch".into()));
+        assert_eq!(unknown.as_str(), "passkey-mismatch");
+    }
+
+    #[test]
+    fn default_policy_is_the_spec_default_and_valid() {
+        let policy = TenantPolicy::default();
+        assert_eq!(policy.validate(), Ok(()));
+        assert_eq!(
+            (policy.password_min_length, policy.password_max_length),
+            (8, 32)
+        );
+        assert_eq!(policy.default_login_method, LoginMethod::CertPassword);
+        assert_eq!(
+            (policy.session_idle_minutes, policy.session_absolute_minutes),
+            (30, 480)
+        );
+
+        let mut bad = policy.clone();
+        bad.password_max_length = 4;
+        assert!(
+            bad.validate()
+                .is_err_and(|m| m.contains("password_max_length"))
+        );
+        let mut bad = policy;
+        bad.password_char_classes = PasswordCharClasses {
+            digits: false,
+            upper: false,
+            lower: false,
+            symbols: false,
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -30,7 +30,10 @@ impl LoginMethod {
     }
 
     pub fn needs_otp(self) -> bool {
-        matches!(self, LoginMethod::CertPasswordOtp | LoginMethod::PasswordOtp)
+        matches!(
+            self,
+            LoginMethod::CertPasswordOtp | LoginMethod::PasswordOtp
+        )
     }
 }
 
@@ -69,7 +72,12 @@ pub struct PasswordCharClasses {
 
 impl Default for PasswordCharClasses {
     fn default() -> Self {
-        PasswordCharClasses { digits: true, upper: true, lower: true, symbols: true }
+        PasswordCharClasses {
+            digits: true,
+            upper: true,
+            lower: true,
+            symbols: true,
+        }
     }
 }
 
@@ -156,9 +164,18 @@ impl TenantPolicy {
         let positive = [
             ("password_min_length", self.password_min_length),
             ("password_history_count", self.password_history_count),
-            ("lockout_threshold_password", self.lockout_threshold_password),
-            ("lockout_threshold_secret_answer", self.lockout_threshold_secret_answer),
-            ("lockout_threshold_enrollment_otp", self.lockout_threshold_enrollment_otp),
+            (
+                "lockout_threshold_password",
+                self.lockout_threshold_password,
+            ),
+            (
+                "lockout_threshold_secret_answer",
+                self.lockout_threshold_secret_answer,
+            ),
+            (
+                "lockout_threshold_enrollment_otp",
+                self.lockout_threshold_enrollment_otp,
+            ),
             ("max_devices", self.max_devices),
             ("certificate_validity_days", self.certificate_validity_days),
             ("session_idle_minutes", self.session_idle_minutes),
@@ -188,12 +205,15 @@ impl TenantPolicy {
         if self.allowed_login_methods.is_empty() {
             return Err("allowed_login_methods must not be empty".to_owned());
         }
-        if !self.allowed_login_methods.contains(&self.default_login_method) {
+        if !self
+            .allowed_login_methods
+            .contains(&self.default_login_method)
+        {
             return Err("default_login_method must be one of allowed_login_methods".to_owned());
         }
         if self.session_absolute_minutes < self.session_idle_minutes {
             return Err(
-                "session_absolute_minutes must not be below session_idle_minutes".to_owned()
+                "session_absolute_minutes must not be below session_idle_minutes".to_owned(),
             );
         }
         Ok(())

@@ -38,11 +38,19 @@ impl<'a> Devices<'a> {
         // Taking the next number locks the user's row until commit, so concurrent adds for
         // one user count devices one after the other.
         let stmt = user::Entity::update_many()
-            .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo).add(1))
+            .col_expr(
+                user::Column::LastDeviceNo,
+                Expr::col(user::Column::LastDeviceNo).add(1),
+            )
             .filter(user::Column::Id.eq(new.user_id))
             .into_query();
-        let updated = update_returning::<user::Entity, _>(&txn, stmt).await.map_err(db_err)?;
-        let device_no = updated.first().ok_or(StorageError::NotFound)?.last_device_no;
+        let updated = update_returning::<user::Entity, _>(&txn, stmt)
+            .await
+            .map_err(db_err)?;
+        let device_no = updated
+            .first()
+            .ok_or(StorageError::NotFound)?
+            .last_device_no;
 
         let active = Entity::find()
             .filter(Column::UserId.eq(new.user_id))
@@ -88,7 +96,11 @@ impl<'a> Devices<'a> {
         if !include_deleted {
             query = query.filter(Column::DeletedAt.is_null());
         }
-        let models = query.order_by_asc(Column::DeviceNo).all(self.db).await.map_err(db_err)?;
+        let models = query
+            .order_by_asc(Column::DeviceNo)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
         models.into_iter().map(to_device).collect()
     }
 
@@ -104,7 +116,7 @@ impl<'a> Devices<'a> {
     /// Changes an active device's e-mail address.
     pub async fn set_email(&self, id: Uuid, email: &str) -> Result<(), StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::Email, Expr::val(email).into())
+            .col_expr(Column::Email, Expr::val(email))
             .filter(Column::Id.eq(id))
             .filter(Column::DeletedAt.is_null())
             .exec(self.db)
@@ -120,7 +132,7 @@ impl<'a> Devices<'a> {
     /// NotFound if it is missing or already deleted.
     pub async fn delete(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::DeletedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::DeletedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .filter(Column::DeletedAt.is_null())
             .exec(self.db)

@@ -25,7 +25,11 @@ impl<'a> OidcClients<'a> {
         OidcClients { db }
     }
 
-    pub async fn create(&self, new: &NewOidcClient, now: OffsetDateTime) -> Result<OidcClient, StorageError> {
+    pub async fn create(
+        &self,
+        new: &NewOidcClient,
+        now: OffsetDateTime,
+    ) -> Result<OidcClient, StorageError> {
         let model = oidc_client::Model {
             id: Uuid::new_v4(),
             tenant_id: new.tenant_id,
@@ -52,7 +56,10 @@ impl<'a> OidcClients<'a> {
         to_oidc_client(model)
     }
 
-    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Option<OidcClient>, StorageError> {
+    pub async fn get_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<OidcClient>, StorageError> {
         let model = oidc_client::Entity::find()
             .filter(oidc_client::Column::ClientId.eq(client_id))
             .one(self.db)
@@ -217,7 +224,11 @@ impl<'a> SigningKeys<'a> {
         SigningKeys { db }
     }
 
-    pub async fn insert(&self, new: &NewSigningKey, now: OffsetDateTime) -> Result<SigningKey, StorageError> {
+    pub async fn insert(
+        &self,
+        new: &NewSigningKey,
+        now: OffsetDateTime,
+    ) -> Result<SigningKey, StorageError> {
         let model = signing_key::Model {
             id: new.kid.clone(),
             tenant_id: new.tenant_id,

@@ -50,7 +50,8 @@ impl<'a> LoginEvents<'a> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<LoginEvent>, StorageError> {
-        self.page(Column::UserId.eq(user_id), since, offset, limit).await
+        self.page(Column::UserId.eq(user_id), since, offset, limit)
+            .await
     }
 
     /// All attempts in a tenant (operators' view), newest first.
@@ -61,7 +62,8 @@ impl<'a> LoginEvents<'a> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<LoginEvent>, StorageError> {
-        self.page(Column::TenantId.eq(tenant_id), since, offset, limit).await
+        self.page(Column::TenantId.eq(tenant_id), since, offset, limit)
+            .await
     }
 
     /// Deletes events older than `cutoff` (retention). Returns how many.
@@ -82,7 +84,9 @@ impl<'a> LoginEvents<'a> {
         limit: u64,
     ) -> Result<Page<LoginEvent>, StorageError> {
         let (offset, limit) = page_bounds(offset, limit);
-        let query = Entity::find().filter(owner).filter(Column::OccurredAt.gte(ms(since)));
+        let query = Entity::find()
+            .filter(owner)
+            .filter(Column::OccurredAt.gte(ms(since)));
         let total = query.clone().count(self.db).await.map_err(db_err)?;
         let models = query
             .order_by_desc(Column::OccurredAt)

@@ -25,7 +25,11 @@ impl<'a> MailOutbox<'a> {
         MailOutbox { db }
     }
 
-    pub async fn enqueue(&self, new: &NewMail, now: OffsetDateTime) -> Result<OutboxMail, StorageError> {
+    pub async fn enqueue(
+        &self,
+        new: &NewMail,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMail, StorageError> {
         let model = mail_outbox::Model {
             id: Uuid::new_v4(),
             tenant_id: new.tenant_id,
@@ -97,19 +101,21 @@ impl<'a> MailOutbox<'a> {
         // The claim condition is repeated on the outer UPDATE: PostgreSQL re-checks it
         // against the latest row version, so a row claimed meanwhile is skipped.
         let stmt = Entity::update_many()
-            .col_expr(Column::ClaimedUntil, Expr::val(ms(lease_until)).into())
+            .col_expr(Column::ClaimedUntil, Expr::val(ms(lease_until)))
             .filter(Column::Id.in_subquery(candidates))
             .filter(claimable(now))
             .into_query();
-        let mut models = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let mut models = update_returning::<Entity, _>(self.db, stmt)
+            .await
+            .map_err(db_err)?;
         models.sort_by_key(|m| m.created_at);
         models.into_iter().map(to_mail).collect()
     }
 
     pub async fn mark_sent(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::SentAt, Expr::val(ms(now)).into())
-            .col_expr(Column::ClaimedUntil, Expr::val(Option::<i64>::None).into())
+            .col_expr(Column::SentAt, Expr::val(ms(now)))
+            .col_expr(Column::ClaimedUntil, Expr::val(Option::<i64>::None))
             .filter(Column::Id.eq(id))
             .exec(self.db)
             .await
@@ -129,8 +135,8 @@ impl<'a> MailOutbox<'a> {
     ) -> Result<(), StorageError> {
         let result = Entity::update_many()
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .col_expr(Column::LastError, Expr::val(error).into())
-            .col_expr(Column::ClaimedUntil, Expr::val(ms(retry_after)).into())
+            .col_expr(Column::LastError, Expr::val(error))
+            .col_expr(Column::ClaimedUntil, Expr::val(ms(retry_after)))
             .filter(Column::Id.eq(id))
             .exec(self.db)
             .await

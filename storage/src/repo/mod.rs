@@ -38,5 +38,7 @@ where
 {
     stmt.returning_all();
     let rows = db.query_all(&stmt).await?;
-    rows.iter().map(|row| E::Model::from_query_result(row, "")).collect()
+    rows.iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect()
 }

@@ -64,11 +64,13 @@ impl<'a> CertificateAuthorities<'a> {
         let txn = begin_write(self.db).await?;
         deactivate_all(&txn).await?;
         let result = ca::Entity::update_many()
-            .col_expr(ca::Column::IsActive, Expr::val(true).into())
+            .col_expr(ca::Column::IsActive, Expr::val(true))
             .filter(ca::Column::Id.eq(id))
             .exec(&txn)
             .await
-            .map_err(on_conflict("another certificate authority was activated concurrently"))?;
+            .map_err(on_conflict(
+                "another certificate authority was activated concurrently",
+            ))?;
         if result.rows_affected == 0 {
             txn.rollback().await.map_err(db_err)?;
             return Err(StorageError::NotFound);
@@ -87,7 +89,10 @@ impl<'a> CertificateAuthorities<'a> {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<CertificateAuthority, StorageError> {
-        let model = ca::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
+        let model = ca::Entity::find_by_id(id)
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
         to_ca(model.ok_or(StorageError::NotFound)?)
     }
 
@@ -117,10 +122,15 @@ impl<'a> CertificateAuthorities<'a> {
     /// get distinct numbers.
     pub async fn next_crl_number(&self, ca_id: Uuid) -> Result<u64, StorageError> {
         let stmt = ca::Entity::update_many()
-            .col_expr(ca::Column::CrlNumber, Expr::col(ca::Column::CrlNumber).add(1))
+            .col_expr(
+                ca::Column::CrlNumber,
+                Expr::col(ca::Column::CrlNumber).add(1),
+            )
             .filter(ca::Column::Id.eq(ca_id))
             .into_query();
-        let updated = update_returning::<ca::Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let updated = update_returning::<ca::Entity, _>(self.db, stmt)
+            .await
+            .map_err(db_err)?;
         let number = updated.first().ok_or(StorageError::NotFound)?.crl_number;
         u64::try_from(number).map_err(|_| StorageError::Backend("negative CRL number".to_owned()))
     }
@@ -128,7 +138,7 @@ impl<'a> CertificateAuthorities<'a> {
 
 async fn deactivate_all(txn: &sea_orm::DatabaseTransaction) -> Result<(), StorageError> {
     ca::Entity::update_many()
-        .col_expr(ca::Column::IsActive, Expr::val(false).into())
+        .col_expr(ca::Column::IsActive, Expr::val(false))
         .filter(ca::Column::IsActive.eq(true))
         .exec(txn)
         .await
@@ -203,17 +213,26 @@ impl<'a> Certificates<'a> {
         certificate::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
             .await
-            .map_err(on_conflict("certificate serial or fingerprint already exists"))?;
+            .map_err(on_conflict(
+                "certificate serial or fingerprint already exists",
+            ))?;
         to_certificate(model)
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Certificate, StorageError> {
-        let model = certificate::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
+        let model = certificate::Entity::find_by_id(id)
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
         to_certificate(model.ok_or(StorageError::NotFound)?)
     }
 
-    pub async fn find_by_serial(&self, serial_hex: &str) -> Result<Option<Certificate>, StorageError> {
-        self.find_one(certificate::Column::SerialHex.eq(normalise_hex(serial_hex))).await
+    pub async fn find_by_serial(
+        &self,
+        serial_hex: &str,
+    ) -> Result<Option<Certificate>, StorageError> {
+        self.find_one(certificate::Column::SerialHex.eq(normalise_hex(serial_hex)))
+            .await
     }
 
     /// The certificate a TLS client presented: both serial and fingerprint must match, so
@@ -241,7 +260,11 @@ impl<'a> Certificates<'a> {
     ) -> Result<Certificate, StorageError> {
         let serial = normalise_hex(serial_hex);
         let revoked = self
-            .revoke_where(certificate::Column::SerialHex.eq(serial.as_str()), reason, now)
+            .revoke_where(
+                certificate::Column::SerialHex.eq(serial.as_str()),
+                reason,
+                now,
+            )
             .await?;
         match revoked.into_iter().next() {
             Some(cert) => Ok(cert),
@@ -259,7 +282,8 @@ impl<'a> Certificates<'a> {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<Certificate>, StorageError> {
-        self.revoke_where(certificate::Column::DeviceId.eq(device_id), reason, now).await
+        self.revoke_where(certificate::Column::DeviceId.eq(device_id), reason, now)
+            .await
     }
 
     /// Revokes every active certificate of a user.
@@ -269,7 +293,8 @@ impl<'a> Certificates<'a> {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<Certificate>, StorageError> {
-        self.revoke_where(certificate::Column::UserId.eq(user_id), reason, now).await
+        self.revoke_where(certificate::Column::UserId.eq(user_id), reason, now)
+            .await
     }
 
     /// Revoked certificates of a CA, for its CRL, oldest revocation first.
@@ -287,12 +312,14 @@ impl<'a> Certificates<'a> {
 
     /// A user's certificates, newest first.
     pub async fn list_for_user(&self, user_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
-        self.list_where(certificate::Column::UserId.eq(user_id)).await
+        self.list_where(certificate::Column::UserId.eq(user_id))
+            .await
     }
 
     /// A device's certificates, newest first.
     pub async fn list_for_device(&self, device_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
-        self.list_where(certificate::Column::DeviceId.eq(device_id)).await
+        self.list_where(certificate::Column::DeviceId.eq(device_id))
+            .await
     }
 
     async fn revoke_where(
@@ -303,13 +330,18 @@ impl<'a> Certificates<'a> {
     ) -> Result<Vec<Certificate>, StorageError> {
         // Conditional on `status = active`: a second revocation never overwrites the first.
         let stmt = certificate::Entity::update_many()
-            .col_expr(certificate::Column::Status, Expr::val(CertificateStatus::Revoked.as_str()).into())
-            .col_expr(certificate::Column::RevokedAt, Expr::val(ms(now)).into())
-            .col_expr(certificate::Column::RevocationReason, Expr::val(reason).into())
+            .col_expr(
+                certificate::Column::Status,
+                Expr::val(CertificateStatus::Revoked.as_str()),
+            )
+            .col_expr(certificate::Column::RevokedAt, Expr::val(ms(now)))
+            .col_expr(certificate::Column::RevocationReason, Expr::val(reason))
             .filter(condition)
             .filter(certificate::Column::Status.eq(CertificateStatus::Active.as_str()))
             .into_query();
-        let models = update_returning::<certificate::Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let models = update_returning::<certificate::Entity, _>(self.db, stmt)
+            .await
+            .map_err(db_err)?;
         models.into_iter().map(to_certificate).collect()
     }
 
@@ -317,7 +349,11 @@ impl<'a> Certificates<'a> {
         &self,
         condition: sea_orm::sea_query::SimpleExpr,
     ) -> Result<Option<Certificate>, StorageError> {
-        let model = certificate::Entity::find().filter(condition).one(self.db).await.map_err(db_err)?;
+        let model = certificate::Entity::find()
+            .filter(condition)
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
         model.map(to_certificate).transpose()
     }
 

@@ -2,7 +2,9 @@
 //! the caller passes, so an expired row is never returned even before it is purged.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,7 +23,11 @@ impl<'a> Sessions<'a> {
         Sessions { db }
     }
 
-    pub async fn create(&self, new: &NewSession, now: OffsetDateTime) -> Result<Session, StorageError> {
+    pub async fn create(
+        &self,
+        new: &NewSession,
+        now: OffsetDateTime,
+    ) -> Result<Session, StorageError> {
         let model = session::Model {
             id: new.id.clone(),
             tenant_id: new.tenant_id,
@@ -40,7 +46,11 @@ impl<'a> Sessions<'a> {
     }
 
     /// The session, unless it is missing or its idle or absolute limit has passed.
-    pub async fn get(&self, id: &str, now: OffsetDateTime) -> Result<Option<Session>, StorageError> {
+    pub async fn get(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StorageError> {
         let model = Entity::find()
             .filter(Column::Id.eq(id))
             .filter(alive(now))
@@ -59,8 +69,8 @@ impl<'a> Sessions<'a> {
         idle_until: OffsetDateTime,
     ) -> Result<bool, StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::LastSeenAt, Expr::val(ms(now)).into())
-            .col_expr(Column::IdleExpiresAt, Expr::val(ms(idle_until)).into())
+            .col_expr(Column::LastSeenAt, Expr::val(ms(now)))
+            .col_expr(Column::IdleExpiresAt, Expr::val(ms(idle_until)))
             .filter(Column::Id.eq(id))
             .filter(alive(now))
             .exec(self.db)
@@ -70,20 +80,26 @@ impl<'a> Sessions<'a> {
     }
 
     /// Replaces the session's state (e.g. the next step of a login transaction).
-    pub async fn update_data(&self, id: &str, data: &serde_json::Value) -> Result<(), StorageError> {
+    pub async fn update_data(
+        &self,
+        id: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StorageError> {
         let data = to_json(data)?;
-        self.update(id, |u| u.col_expr(Column::Data, Expr::val(data).into())).await
+        self.update(id, |u| u.col_expr(Column::Data, Expr::val(data)))
+            .await
     }
 
     /// Binds the session to the user who has just logged in (or unbinds it).
     pub async fn set_user(&self, id: &str, user_id: Option<Uuid>) -> Result<(), StorageError> {
-        self.update(id, |u| u.col_expr(Column::UserId, Expr::val(user_id).into())).await
+        self.update(id, |u| u.col_expr(Column::UserId, Expr::val(user_id)))
+            .await
     }
 
     /// Moves the session to a new id (new cookie after login, against session fixation).
     pub async fn rotate(&self, old_id: &str, new_id: &str) -> Result<(), StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::Id, Expr::val(new_id).into())
+            .col_expr(Column::Id, Expr::val(new_id))
             .filter(Column::Id.eq(old_id))
             .exec(self.db)
             .await
@@ -96,7 +112,10 @@ impl<'a> Sessions<'a> {
 
     /// Logout. Returns whether a session was removed (deleting twice is harmless).
     pub async fn delete(&self, id: &str) -> Result<bool, StorageError> {
-        let result = Entity::delete_by_id(id.to_owned()).exec(self.db).await.map_err(db_err)?;
+        let result = Entity::delete_by_id(id.to_owned())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
         Ok(result.rows_affected > 0)
     }
 

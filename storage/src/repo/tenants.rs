@@ -32,7 +32,9 @@ impl<'a> Tenants<'a> {
         now: OffsetDateTime,
     ) -> Result<Tenant, StorageError> {
         if slug.is_empty() {
-            return Err(StorageError::Invalid("tenant slug must not be empty".to_owned()));
+            return Err(StorageError::Invalid(
+                "tenant slug must not be empty".to_owned(),
+            ));
         }
         let model = tenant::Model {
             id: Uuid::new_v4(),
@@ -54,13 +56,20 @@ impl<'a> Tenants<'a> {
     }
 
     pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StorageError> {
-        let model =
-            Entity::find().filter(Column::Slug.eq(slug)).one(self.db).await.map_err(db_err)?;
+        let model = Entity::find()
+            .filter(Column::Slug.eq(slug))
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
         model.map(to_tenant).transpose()
     }
 
     pub async fn list(&self) -> Result<Vec<Tenant>, StorageError> {
-        let models = Entity::find().order_by_asc(Column::Slug).all(self.db).await.map_err(db_err)?;
+        let models = Entity::find()
+            .order_by_asc(Column::Slug)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
         models.into_iter().map(to_tenant).collect()
     }
 
@@ -101,7 +110,10 @@ impl<'a> Tenants<'a> {
     /// Deletes the tenant and, by cascade, its users, devices, tickets, sessions, clients
     /// and history. Certificates stay (for the CRL) with their user reference cleared.
     pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {
-        let result = Entity::delete_by_id(id).exec(self.db).await.map_err(db_err)?;
+        let result = Entity::delete_by_id(id)
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
@@ -171,7 +183,10 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
 
 fn to_tenant(m: tenant::Model) -> Result<Tenant, StorageError> {
     let policy = TenantPolicy {
-        allowed_login_methods: from_json("tenants.allowed_login_methods", &m.allowed_login_methods)?,
+        allowed_login_methods: from_json(
+            "tenants.allowed_login_methods",
+            &m.allowed_login_methods,
+        )?,
         default_login_method: parse("tenants.default_login_method", &m.default_login_method)?,
         password_min_length: count(m.password_min_length),
         password_max_length: count(m.password_max_length),

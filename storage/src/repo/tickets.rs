@@ -25,7 +25,11 @@ impl<'a> Tickets<'a> {
         Tickets { db }
     }
 
-    pub async fn create(&self, new: &NewTicket, now: OffsetDateTime) -> Result<Ticket, StorageError> {
+    pub async fn create(
+        &self,
+        new: &NewTicket,
+        now: OffsetDateTime,
+    ) -> Result<Ticket, StorageError> {
         let model = ticket::Model {
             id: Uuid::new_v4(),
             kind: new.kind.as_str().to_owned(),
@@ -55,7 +59,10 @@ impl<'a> Tickets<'a> {
     }
 
     /// The ticket behind a URL token, by [`crate::token_lookup_hash`] of the token.
-    pub async fn find_by_lookup_hash(&self, lookup_hash: &str) -> Result<Option<Ticket>, StorageError> {
+    pub async fn find_by_lookup_hash(
+        &self,
+        lookup_hash: &str,
+    ) -> Result<Option<Ticket>, StorageError> {
         self.find_one(Column::LookupHash.eq(lookup_hash)).await
     }
 
@@ -64,7 +71,8 @@ impl<'a> Tickets<'a> {
         &self,
         acquisition_id: &str,
     ) -> Result<Option<Ticket>, StorageError> {
-        self.find_one(Column::AcquisitionId.eq(acquisition_id)).await
+        self.find_one(Column::AcquisitionId.eq(acquisition_id))
+            .await
     }
 
     /// Counts one wrong one-time or download password: an atomic decrement that never
@@ -75,9 +83,13 @@ impl<'a> Tickets<'a> {
             .filter(Column::Id.eq(id))
             .filter(Column::AttemptsLeft.gt(0))
             .into_query();
-        let updated = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let updated = update_returning::<Entity, _>(self.db, stmt)
+            .await
+            .map_err(db_err)?;
         match updated.first() {
-            Some(row) => Ok(AttemptOutcome { attempts_left: count(row.attempts_left) }),
+            Some(row) => Ok(AttemptOutcome {
+                attempts_left: count(row.attempts_left),
+            }),
             // Nothing left to decrement: already locked (or gone).
             None => {
                 self.get(id).await?;
@@ -92,13 +104,15 @@ impl<'a> Tickets<'a> {
     pub async fn redeem(&self, id: Uuid, now: OffsetDateTime) -> Result<Ticket, RedeemError> {
         let stmt = Entity::update_many()
             .col_expr(Column::UsesLeft, Expr::col(Column::UsesLeft).sub(1))
-            .col_expr(Column::LastUsedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::LastUsedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .filter(Column::UsesLeft.gt(0))
             .filter(Column::AttemptsLeft.gt(0))
             .filter(Column::ExpiresAt.gt(ms(now)))
             .into_query();
-        let updated = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let updated = update_returning::<Entity, _>(self.db, stmt)
+            .await
+            .map_err(db_err)?;
         if let Some(row) = updated.into_iter().next() {
             return Ok(to_ticket(row)?);
         }
@@ -121,7 +135,11 @@ impl<'a> Tickets<'a> {
 
     /// Voids the user's unspent tickets of `kind` (a new ticket replaces older ones) and
     /// drops their sealed payloads. Returns how many were voided.
-    pub async fn invalidate_for_user(&self, user_id: Uuid, kind: TicketKind) -> Result<u64, StorageError> {
+    pub async fn invalidate_for_user(
+        &self,
+        user_id: Uuid,
+        kind: TicketKind,
+    ) -> Result<u64, StorageError> {
         self.invalidate(Column::UserId.eq(user_id), kind).await
     }
 
@@ -168,8 +186,8 @@ impl<'a> Tickets<'a> {
         kind: TicketKind,
     ) -> Result<u64, StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::UsesLeft, Expr::val(0).into())
-            .col_expr(Column::PayloadSealed, Expr::val(Option::<Vec<u8>>::None).into())
+            .col_expr(Column::UsesLeft, Expr::val(0))
+            .col_expr(Column::PayloadSealed, Expr::val(Option::<Vec<u8>>::None))
             .filter(owner)
             .filter(Column::Kind.eq(kind.as_str()))
             .filter(Column::UsesLeft.gt(0))
@@ -183,7 +201,11 @@ impl<'a> Tickets<'a> {
         &self,
         condition: sea_orm::sea_query::SimpleExpr,
     ) -> Result<Option<Ticket>, StorageError> {
-        let model = Entity::find().filter(condition).one(self.db).await.map_err(db_err)?;
+        let model = Entity::find()
+            .filter(condition)
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
         model.map(to_ticket).transpose()
     }
 }

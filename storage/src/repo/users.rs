@@ -14,9 +14,7 @@ use crate::convert::{count, ms, opt_parse, opt_time, page_bounds, parse, time};
 use crate::entity::password_history;
 use crate::entity::user::{self, Column, Entity};
 use crate::error::{db_err, on_conflict};
-use crate::model::{
-    LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserStatus,
-};
+use crate::model::{LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserStatus};
 use crate::storage::begin_write;
 
 pub struct Users<'a> {
@@ -31,7 +29,9 @@ impl<'a> Users<'a> {
     /// Creates an active user without credentials (they come at enrollment).
     pub async fn create(&self, new: &NewUser, now: OffsetDateTime) -> Result<User, StorageError> {
         if new.login_id.is_empty() {
-            return Err(StorageError::Invalid("user ID must not be empty".to_owned()));
+            return Err(StorageError::Invalid(
+                "user ID must not be empty".to_owned(),
+            ));
         }
         let model = user::Model {
             id: Uuid::new_v4(),
@@ -116,14 +116,16 @@ impl<'a> Users<'a> {
     ) -> Result<(), StorageError> {
         let txn = begin_write(self.db).await?;
         let stmt = Entity::update_many()
-            .col_expr(Column::PasswordHash, Expr::val(password_hash).into())
-            .col_expr(Column::PasswordChangedAt, Expr::val(ms(now)).into())
-            .col_expr(Column::PasswordMustChange, Expr::val(must_change).into())
+            .col_expr(Column::PasswordHash, Expr::val(password_hash))
+            .col_expr(Column::PasswordChangedAt, Expr::val(ms(now)))
+            .col_expr(Column::PasswordMustChange, Expr::val(must_change))
             .col_expr(Column::PasswordSeq, Expr::col(Column::PasswordSeq).add(1))
-            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .into_query();
-        let updated = update_returning::<Entity, _>(&txn, stmt).await.map_err(db_err)?;
+        let updated = update_returning::<Entity, _>(&txn, stmt)
+            .await
+            .map_err(db_err)?;
         let seq = updated.first().ok_or(StorageError::NotFound)?.password_seq;
 
         let entry = password_history::Model {
@@ -147,7 +149,11 @@ impl<'a> Users<'a> {
     }
 
     /// The newest `n` password hashes (the current one first), for the reuse rule.
-    pub async fn recent_password_hashes(&self, id: Uuid, n: u32) -> Result<Vec<String>, StorageError> {
+    pub async fn recent_password_hashes(
+        &self,
+        id: Uuid,
+        n: u32,
+    ) -> Result<Vec<String>, StorageError> {
         let rows = password_history::Entity::find()
             .filter(password_history::Column::UserId.eq(id))
             .order_by_desc(password_history::Column::Seq)
@@ -164,8 +170,10 @@ impl<'a> Users<'a> {
         must_change: bool,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
-        self.update(id, now, |u| u.col_expr(Column::PasswordMustChange, Expr::val(must_change).into()))
-            .await
+        self.update(id, now, |u| {
+            u.col_expr(Column::PasswordMustChange, Expr::val(must_change))
+        })
+        .await
     }
 
     /// Stores the secret question's code and the hash of its (normalised) answer.
@@ -177,8 +185,8 @@ impl<'a> Users<'a> {
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         self.update(id, now, |u| {
-            u.col_expr(Column::SecretQuestion, Expr::val(question).into())
-                .col_expr(Column::SecretAnswerHash, Expr::val(answer_hash).into())
+            u.col_expr(Column::SecretQuestion, Expr::val(question))
+                .col_expr(Column::SecretAnswerHash, Expr::val(answer_hash))
         })
         .await
     }
@@ -189,8 +197,10 @@ impl<'a> Users<'a> {
         method: LoginMethod,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
-        self.update(id, now, |u| u.col_expr(Column::LoginMethod, Expr::val(method.as_str()).into()))
-            .await
+        self.update(id, now, |u| {
+            u.col_expr(Column::LoginMethod, Expr::val(method.as_str()))
+        })
+        .await
     }
 
     /// Stores (or with `None` removes) the sealed TOTP secret.
@@ -200,8 +210,10 @@ impl<'a> Users<'a> {
         sealed: Option<Vec<u8>>,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
-        self.update(id, now, |u| u.col_expr(Column::TotpSecretSealed, Expr::val(sealed).into()))
-            .await
+        self.update(id, now, |u| {
+            u.col_expr(Column::TotpSecretSealed, Expr::val(sealed))
+        })
+        .await
     }
 
     pub async fn set_status(
@@ -210,8 +222,10 @@ impl<'a> Users<'a> {
         status: UserStatus,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
-        self.update(id, now, |u| u.col_expr(Column::Status, Expr::val(status.as_str()).into()))
-            .await
+        self.update(id, now, |u| {
+            u.col_expr(Column::Status, Expr::val(status.as_str()))
+        })
+        .await
     }
 
     pub async fn update_profile(
@@ -223,9 +237,9 @@ impl<'a> Users<'a> {
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         self.update(id, now, |u| {
-            u.col_expr(Column::DisplayName, Expr::val(display_name).into())
-                .col_expr(Column::Locale, Expr::val(locale.as_str()).into())
-                .col_expr(Column::TimeZone, Expr::val(time_zone).into())
+            u.col_expr(Column::DisplayName, Expr::val(display_name))
+                .col_expr(Column::Locale, Expr::val(locale.as_str()))
+                .col_expr(Column::TimeZone, Expr::val(time_zone))
         })
         .await
     }
@@ -239,13 +253,26 @@ impl<'a> Users<'a> {
         threshold: u32,
         now: OffsetDateTime,
     ) -> Result<LockoutOutcome, StorageError> {
-        self.record_failure(id, Column::FailedPasswordCount, LockReason::Password, threshold, now)
-            .await
+        self.record_failure(
+            id,
+            Column::FailedPasswordCount,
+            LockReason::Password,
+            threshold,
+            now,
+        )
+        .await
     }
 
     /// After a successful password check.
-    pub async fn reset_failed_passwords(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
-        self.update(id, now, |u| u.col_expr(Column::FailedPasswordCount, Expr::val(0).into())).await
+    pub async fn reset_failed_passwords(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.update(id, now, |u| {
+            u.col_expr(Column::FailedPasswordCount, Expr::val(0))
+        })
+        .await
     }
 
     /// Counts one wrong secret answer; same guarantees as [`Self::record_failed_password`].
@@ -270,17 +297,24 @@ impl<'a> Users<'a> {
         id: Uuid,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
-        self.update(id, now, |u| u.col_expr(Column::FailedSecretAnswerCount, Expr::val(0).into()))
-            .await
+        self.update(id, now, |u| {
+            u.col_expr(Column::FailedSecretAnswerCount, Expr::val(0))
+        })
+        .await
     }
 
     /// Locks the account (e.g. by an operator, or after wrong enrollment one-time
     /// passwords). Returns whether this call locked it; an existing lock is kept as is.
-    pub async fn lock(&self, id: Uuid, reason: LockReason, now: OffsetDateTime) -> Result<bool, StorageError> {
+    pub async fn lock(
+        &self,
+        id: Uuid,
+        reason: LockReason,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
         let result = Entity::update_many()
-            .col_expr(Column::LockedAt, Expr::val(ms(now)).into())
-            .col_expr(Column::LockReason, Expr::val(reason.as_str()).into())
-            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::LockedAt, Expr::val(ms(now)))
+            .col_expr(Column::LockReason, Expr::val(reason.as_str()))
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .filter(Column::LockedAt.is_null())
             .exec(self.db)
@@ -295,10 +329,10 @@ impl<'a> Users<'a> {
     /// Operator unlock: clears the lock and both failure counters.
     pub async fn unlock(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
         self.update(id, now, |u| {
-            u.col_expr(Column::LockedAt, Expr::val(Option::<i64>::None).into())
-                .col_expr(Column::LockReason, Expr::val(Option::<String>::None).into())
-                .col_expr(Column::FailedPasswordCount, Expr::val(0).into())
-                .col_expr(Column::FailedSecretAnswerCount, Expr::val(0).into())
+            u.col_expr(Column::LockedAt, Expr::val(Option::<i64>::None))
+                .col_expr(Column::LockReason, Expr::val(Option::<String>::None))
+                .col_expr(Column::FailedPasswordCount, Expr::val(0))
+                .col_expr(Column::FailedSecretAnswerCount, Expr::val(0))
         })
         .await
     }
@@ -306,7 +340,10 @@ impl<'a> Users<'a> {
     /// Deletes the user with devices, tickets, sessions and password history; login
     /// history and certificates remain with the user reference cleared.
     pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {
-        let result = Entity::delete_by_id(id).exec(self.db).await.map_err(db_err)?;
+        let result = Entity::delete_by_id(id)
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
@@ -327,10 +364,12 @@ impl<'a> Users<'a> {
         let txn = begin_write(self.db).await?;
         let stmt = Entity::update_many()
             .col_expr(counter, Expr::col(counter).add(1))
-            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .into_query();
-        let updated = update_returning::<Entity, _>(&txn, stmt).await.map_err(db_err)?;
+        let updated = update_returning::<Entity, _>(&txn, stmt)
+            .await
+            .map_err(db_err)?;
         let row = updated.into_iter().next().ok_or(StorageError::NotFound)?;
         let failures = count(match counter {
             Column::FailedSecretAnswerCount => row.failed_secret_answer_count,
@@ -340,8 +379,8 @@ impl<'a> Users<'a> {
         let mut locked_now = false;
         if row.locked_at.is_none() && failures >= threshold {
             let result = Entity::update_many()
-                .col_expr(Column::LockedAt, Expr::val(ms(now)).into())
-                .col_expr(Column::LockReason, Expr::val(reason.as_str()).into())
+                .col_expr(Column::LockedAt, Expr::val(ms(now)))
+                .col_expr(Column::LockReason, Expr::val(reason.as_str()))
                 .filter(Column::Id.eq(id))
                 .filter(Column::LockedAt.is_null())
                 .exec(&txn)
@@ -356,7 +395,11 @@ impl<'a> Users<'a> {
             failures,
             locked,
             locked_now,
-            attempts_left: if locked { 0 } else { threshold.saturating_sub(failures) },
+            attempts_left: if locked {
+                0
+            } else {
+                threshold.saturating_sub(failures)
+            },
         })
     }
 
@@ -368,7 +411,7 @@ impl<'a> Users<'a> {
         set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
     ) -> Result<(), StorageError> {
         let update = Entity::update_many()
-            .col_expr(Column::UpdatedAt, Expr::val(ms(now)).into())
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id));
         let result = set(update).exec(self.db).await.map_err(db_err)?;
         if result.rows_affected == 0 {

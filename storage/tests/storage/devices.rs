@@ -6,38 +6,68 @@ use time::Duration;
 
 use crate::harness::{t0, tenant, user};
 
-on_both!(numbers_are_never_reused, device_limit_holds_under_concurrency);
+on_both!(
+    numbers_are_never_reused,
+    device_limit_holds_under_concurrency
+);
 
 fn phone(user_id: uuid::Uuid, email: &str) -> NewDevice {
-    NewDevice { user_id, device_type: DeviceType::Smartphone, email: email.to_owned() }
+    NewDevice {
+        user_id,
+        device_type: DeviceType::Smartphone,
+        email: email.to_owned(),
+    }
 }
 
 async fn numbers_are_never_reused(s: Storage) {
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
     let devices = s.devices();
-    let one = devices.add_device(&phone(u.id, "a@example.jp"), 3, t0()).await.unwrap();
-    let two = devices.add_device(&phone(u.id, "b@example.jp"), 3, t0()).await.unwrap();
+    let one = devices
+        .add_device(&phone(u.id, "a@example.jp"), 3, t0())
+        .await
+        .unwrap();
+    let two = devices
+        .add_device(&phone(u.id, "b@example.jp"), 3, t0())
+        .await
+        .unwrap();
     assert_eq!((one.device_no, two.device_no), (1, 2));
 
-    devices.delete(two.id, t0() + Duration::hours(1)).await.unwrap();
-    assert!(matches!(devices.delete(two.id, t0()).await, Err(StorageError::NotFound)));
+    devices
+        .delete(two.id, t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        devices.delete(two.id, t0()).await,
+        Err(StorageError::NotFound)
+    ));
     let deleted = devices.get(two.id).await.unwrap();
     assert_eq!(deleted.deleted_at, Some(t0() + Duration::hours(1)));
     assert!(deleted.is_deleted());
 
-    let three = devices.add_device(&phone(u.id, "c@example.jp"), 3, t0()).await.unwrap();
+    let three = devices
+        .add_device(&phone(u.id, "c@example.jp"), 3, t0())
+        .await
+        .unwrap();
     assert_eq!(three.device_no, 3);
     let active: Vec<_> = devices.list_for_user(u.id, false).await.unwrap();
-    assert_eq!(active.iter().map(|d| d.device_no).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(
+        active.iter().map(|d| d.device_no).collect::<Vec<_>>(),
+        [1, 3]
+    );
     assert_eq!(devices.list_for_user(u.id, true).await.unwrap().len(), 3);
     assert_eq!(devices.count_active(u.id).await.unwrap(), 2);
 
     devices.set_email(one.id, "new@example.jp").await.unwrap();
     assert_eq!(devices.get(one.id).await.unwrap().email, "new@example.jp");
-    assert!(matches!(devices.set_email(two.id, "x@example.jp").await, Err(StorageError::NotFound)));
     assert!(matches!(
-        devices.add_device(&phone(uuid::Uuid::new_v4(), "x@example.jp"), 3, t0()).await,
+        devices.set_email(two.id, "x@example.jp").await,
+        Err(StorageError::NotFound)
+    ));
+    assert!(matches!(
+        devices
+            .add_device(&phone(uuid::Uuid::new_v4(), "x@example.jp"), 3, t0())
+            .await,
         Err(StorageError::NotFound)
     ));
 }
@@ -48,16 +78,24 @@ async fn device_limit_holds_under_concurrency(s: Storage) {
     let adds = (0..10).map(|i| {
         let s = s.clone();
         tokio::spawn(async move {
-            s.devices().add_device(&phone(u.id, &format!("{i}@example.jp")), 3, t0()).await
+            s.devices()
+                .add_device(&phone(u.id, &format!("{i}@example.jp")), 3, t0())
+                .await
         })
     });
-    let results: Vec<_> =
-        futures::future::join_all(adds).await.into_iter().map(|r| r.unwrap()).collect();
+    let results: Vec<_> = futures::future::join_all(adds)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
     let added = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(added, 3);
     for result in &results {
         if let Err(err) = result {
-            assert!(matches!(err, StorageError::Conflict("device limit reached")), "{err:?}");
+            assert!(
+                matches!(err, StorageError::Conflict("device limit reached")),
+                "{err:?}"
+            );
         }
     }
     let numbers: Vec<_> = s

@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mamori_storage::model::{LoginMethod, NewUser, Tenant, TenantPolicy, User};
 use mamori_storage::Storage;
+use mamori_storage::model::{LoginMethod, NewUser, Tenant, TenantPolicy, User};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -59,7 +59,9 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn storage(&self) -> Storage {
-        self.storage.clone().expect("this test database was not migrated")
+        self.storage
+            .clone()
+            .expect("this test database was not migrated")
     }
 }
 
@@ -69,9 +71,16 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("mamori.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("mamori.db").display()
+    );
     let storage = prepare(&url, migrate).await;
-    let outcome = tokio::spawn(test(TestDb { url, storage: storage.clone() })).await;
+    let outcome = tokio::spawn(test(TestDb {
+        url,
+        storage: storage.clone(),
+    }))
+    .await;
     if let Some(storage) = storage {
         storage.close().await.unwrap();
     }
@@ -90,11 +99,18 @@ where
         std::env::var("MAMORI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
     let admin = admin_connection(&admin_url).await;
     let name = format!("mamori_t_{}", uuid::Uuid::new_v4().simple());
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
     let url = with_database(&admin_url, &name);
 
     let storage = prepare(&url, migrate).await;
-    let outcome = tokio::spawn(test(TestDb { url, storage: storage.clone() })).await;
+    let outcome = tokio::spawn(test(TestDb {
+        url,
+        storage: storage.clone(),
+    }))
+    .await;
     if let Some(storage) = storage {
         let _ = storage.close().await;
     }
@@ -111,7 +127,10 @@ where
 
 async fn admin_connection(admin_url: &str) -> DatabaseConnection {
     let mut options = ConnectOptions::new(admin_url);
-    options.max_connections(1).sqlx_logging(false).connect_timeout(std::time::Duration::from_secs(5));
+    options
+        .max_connections(1)
+        .sqlx_logging(false)
+        .connect_timeout(std::time::Duration::from_secs(5));
     match Database::connect(options).await {
         Ok(db) => db,
         Err(err) => panic!(

@@ -76,12 +76,18 @@ async fn foreign_keys_are_enforced(s: Storage) {
         attempts: 5,
         uses: 1,
     };
-    assert!(matches!(s.tickets().create(&ticket, t0()).await, Err(StorageError::Invalid(_))));
+    assert!(matches!(
+        s.tickets().create(&ticket, t0()).await,
+        Err(StorageError::Invalid(_))
+    ));
 
     // Cascade: deleting the tenant removes its users.
     let u = user(&s, &t).await;
     s.tenants().delete(t.id).await.unwrap();
-    assert!(matches!(s.users().get(u.id).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        s.users().get(u.id).await,
+        Err(StorageError::NotFound)
+    ));
 }
 
 async fn unique_violations_map_to_conflict(s: Storage) {
@@ -91,7 +97,10 @@ async fn unique_violations_map_to_conflict(s: Storage) {
         .create(&t.slug, "again", &t.policy, t0())
         .await
         .unwrap_err();
-    assert!(matches!(err, StorageError::Conflict("tenant slug already exists")), "{err:?}");
+    assert!(
+        matches!(err, StorageError::Conflict("tenant slug already exists")),
+        "{err:?}"
+    );
     // The text users may see carries no SQL.
     assert_eq!(err.to_string(), "conflict: tenant slug already exists");
 }
@@ -109,7 +118,9 @@ async fn connect_rejects_unknown_schemes() {
 
 #[tokio::test]
 async fn unreachable_postgres_is_unavailable() {
-    let err = Storage::connect("postgres://postgres@127.0.0.1:1/none").await.unwrap_err();
+    let err = Storage::connect("postgres://postgres@127.0.0.1:1/none")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::Unavailable), "{err:?}");
 }
 
@@ -117,11 +128,16 @@ async fn unreachable_postgres_is_unavailable() {
 async fn sqlite_file_uses_wal_and_in_memory_works() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal.db");
-    let s = Storage::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    let s = Storage::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
     assert_eq!(s.backend(), Backend::Sqlite);
     s.migrate().await.unwrap();
     tenant(&s).await;
-    assert!(dir.path().join("wal.db-wal").exists(), "no write-ahead log next to the database");
+    assert!(
+        dir.path().join("wal.db-wal").exists(),
+        "no write-ahead log next to the database"
+    );
     s.close().await.unwrap();
 
     // One connection for an in-memory database, so that every query sees the same data.

@@ -29,11 +29,26 @@ async fn create_and_find(s: Storage) {
     };
     let u = s.users().create(&new, t0()).await.unwrap();
     assert_eq!(u.status, UserStatus::Active);
-    assert_eq!((u.locale, u.time_zone.as_str()), (Locale::En, "Europe/Paris"));
+    assert_eq!(
+        (u.locale, u.time_zone.as_str()),
+        (Locale::En, "Europe/Paris")
+    );
     assert!(u.password_hash.is_none() && u.locked_at.is_none());
     assert_eq!(s.users().get(u.id).await.unwrap(), u);
-    assert_eq!(s.users().get_by_login_id(t.id, "p-01-usr012").await.unwrap(), Some(u));
-    assert_eq!(s.users().get_by_login_id(t.id, "p-01-usr013").await.unwrap(), None);
+    assert_eq!(
+        s.users()
+            .get_by_login_id(t.id, "p-01-usr012")
+            .await
+            .unwrap(),
+        Some(u)
+    );
+    assert_eq!(
+        s.users()
+            .get_by_login_id(t.id, "p-01-usr013")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn login_ids_are_unique_per_tenant(s: Storage) {
@@ -41,9 +56,21 @@ async fn login_ids_are_unique_per_tenant(s: Storage) {
     let new = NewUser::new(t1.id, "p-01-usr012", LoginMethod::Cert);
     s.users().create(&new, t0()).await.unwrap();
     let err = s.users().create(&new, t0()).await.unwrap_err();
-    assert!(matches!(err, StorageError::Conflict("user ID already exists in this tenant")));
+    assert!(matches!(
+        err,
+        StorageError::Conflict("user ID already exists in this tenant")
+    ));
     // The same user ID in another tenant is someone else.
-    s.users().create(&NewUser { tenant_id: t2.id, ..new }, t0()).await.unwrap();
+    s.users()
+        .create(
+            &NewUser {
+                tenant_id: t2.id,
+                ..new
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
 }
 
 async fn listing_is_paged(s: Storage) {
@@ -63,21 +90,36 @@ async fn password_history_is_pruned(s: Storage) {
     let u = user(&s, &t).await;
     for i in 1..=5 {
         let now = t0() + Duration::minutes(i);
-        s.users().set_password(u.id, &format!("$argon2id$hash{i}"), false, 3, now).await.unwrap();
+        s.users()
+            .set_password(u.id, &format!("$argon2id$hash{i}"), false, 3, now)
+            .await
+            .unwrap();
     }
     let reread = s.users().get(u.id).await.unwrap();
     assert_eq!(reread.password_hash.as_deref(), Some("$argon2id$hash5"));
-    assert_eq!(reread.password_changed_at, Some(t0() + Duration::minutes(5)));
+    assert_eq!(
+        reread.password_changed_at,
+        Some(t0() + Duration::minutes(5))
+    );
     assert_eq!(
         s.users().recent_password_hashes(u.id, 10).await.unwrap(),
         ["$argon2id$hash5", "$argon2id$hash4", "$argon2id$hash3"]
     );
-    assert_eq!(s.users().recent_password_hashes(u.id, 1).await.unwrap(), ["$argon2id$hash5"]);
+    assert_eq!(
+        s.users().recent_password_hashes(u.id, 1).await.unwrap(),
+        ["$argon2id$hash5"]
+    );
 
     // A reissued password must be changed; `keep` below 1 still keeps the current one.
-    s.users().set_password(u.id, "$argon2id$reissued", true, 0, t0()).await.unwrap();
+    s.users()
+        .set_password(u.id, "$argon2id$reissued", true, 0, t0())
+        .await
+        .unwrap();
     assert!(s.users().get(u.id).await.unwrap().password_must_change);
-    assert_eq!(s.users().recent_password_hashes(u.id, 10).await.unwrap(), ["$argon2id$reissued"]);
+    assert_eq!(
+        s.users().recent_password_hashes(u.id, 10).await.unwrap(),
+        ["$argon2id$reissued"]
+    );
 
     let missing = uuid::Uuid::new_v4();
     assert!(matches!(
@@ -91,14 +133,32 @@ async fn credentials_and_status(s: Storage) {
     let u = user(&s, &t).await;
     let later = t0() + Duration::hours(1);
     let users = s.users();
-    users.set_secret_answer(u.id, "first-car", "$argon2id$answer", later).await.unwrap();
-    users.set_login_method(u.id, LoginMethod::CertPasswordOtp, later).await.unwrap();
-    users.set_totp_secret(u.id, Some(vec![1, 2, 3]), later).await.unwrap();
-    users.set_status(u.id, UserStatus::Disabled, later).await.unwrap();
-    users.update_profile(u.id, "Sato Hanako", Locale::En, "UTC", later).await.unwrap();
+    users
+        .set_secret_answer(u.id, "first-car", "$argon2id$answer", later)
+        .await
+        .unwrap();
+    users
+        .set_login_method(u.id, LoginMethod::CertPasswordOtp, later)
+        .await
+        .unwrap();
+    users
+        .set_totp_secret(u.id, Some(vec![1, 2, 3]), later)
+        .await
+        .unwrap();
+    users
+        .set_status(u.id, UserStatus::Disabled, later)
+        .await
+        .unwrap();
+    users
+        .update_profile(u.id, "Sato Hanako", Locale::En, "UTC", later)
+        .await
+        .unwrap();
     let reread = users.get(u.id).await.unwrap();
     assert_eq!(reread.secret_question.as_deref(), Some("first-car"));
-    assert_eq!(reread.secret_answer_hash.as_deref(), Some("$argon2id$answer"));
+    assert_eq!(
+        reread.secret_answer_hash.as_deref(),
+        Some("$argon2id$answer")
+    );
     assert_eq!(reread.login_method, LoginMethod::CertPasswordOtp);
     assert_eq!(reread.totp_secret_sealed, Some(vec![1, 2, 3]));
     assert_eq!(reread.status, UserStatus::Disabled);
@@ -145,13 +205,28 @@ async fn secret_answer_lockout_and_unlock(s: Storage) {
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
     let users = s.users();
-    let first = users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
-    assert_eq!((first.failures, first.attempts_left, first.locked), (1, 1, false));
+    let first = users
+        .record_failed_secret_answer(u.id, 2, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.failures, first.attempts_left, first.locked),
+        (1, 1, false)
+    );
     users.reset_failed_secret_answers(u.id, t0()).await.unwrap();
-    users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
-    let second = users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
+    users
+        .record_failed_secret_answer(u.id, 2, t0())
+        .await
+        .unwrap();
+    let second = users
+        .record_failed_secret_answer(u.id, 2, t0())
+        .await
+        .unwrap();
     assert!(second.locked_now && second.locked);
-    assert_eq!(users.get(u.id).await.unwrap().lock_reason, Some(LockReason::SecretAnswer));
+    assert_eq!(
+        users.get(u.id).await.unwrap().lock_reason,
+        Some(LockReason::SecretAnswer)
+    );
 
     // Locked by secret answer: a wrong password counts but does not re-lock.
     let pwd = users.record_failed_password(u.id, 1, t0()).await.unwrap();
@@ -160,7 +235,13 @@ async fn secret_answer_lockout_and_unlock(s: Storage) {
     users.unlock(u.id, t0()).await.unwrap();
     let reread = users.get(u.id).await.unwrap();
     assert!(!reread.is_locked());
-    assert_eq!((reread.failed_password_count, reread.failed_secret_answer_count), (0, 0));
+    assert_eq!(
+        (
+            reread.failed_password_count,
+            reread.failed_secret_answer_count
+        ),
+        (0, 0)
+    );
     assert_eq!(reread.lock_reason, None);
 
     users.record_failed_password(u.id, 5, t0()).await.unwrap();
@@ -168,7 +249,9 @@ async fn secret_answer_lockout_and_unlock(s: Storage) {
     assert_eq!(users.get(u.id).await.unwrap().failed_password_count, 0);
 
     assert!(matches!(
-        users.record_failed_password(uuid::Uuid::new_v4(), 5, t0()).await,
+        users
+            .record_failed_password(uuid::Uuid::new_v4(), 5, t0())
+            .await,
         Err(StorageError::NotFound)
     ));
 }
@@ -176,9 +259,25 @@ async fn secret_answer_lockout_and_unlock(s: Storage) {
 async fn operator_lock(s: Storage) {
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
-    assert!(s.users().lock(u.id, LockReason::Operator, t0()).await.unwrap());
-    assert!(!s.users().lock(u.id, LockReason::EnrollmentOtp, t0()).await.unwrap());
-    assert_eq!(s.users().get(u.id).await.unwrap().lock_reason, Some(LockReason::Operator));
+    assert!(
+        s.users()
+            .lock(u.id, LockReason::Operator, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.users()
+            .lock(u.id, LockReason::EnrollmentOtp, t0())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.users().get(u.id).await.unwrap().lock_reason,
+        Some(LockReason::Operator)
+    );
     s.users().delete(u.id).await.unwrap();
-    assert!(matches!(s.users().delete(u.id).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        s.users().delete(u.id).await,
+        Err(StorageError::NotFound)
+    ));
 }
