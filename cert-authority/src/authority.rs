@@ -15,7 +15,7 @@ use x509_parser::x509::X509Name;
 use zeroize::Zeroize as _;
 
 use crate::encoding::{
-    check_name, common_name, one_certificate_from_pem, parse_certificate, pem_encode,
+    check_name, common_name, display_time, one_certificate_from_pem, parse_certificate, pem_encode,
     random_serial, sha256, sha256_hex, validity,
 };
 use crate::private_key::load_ca_private_key;
@@ -269,8 +269,9 @@ impl CertificateAuthority {
     pub(crate) fn check_within_validity(&self, not_after: OffsetDateTime) -> Result<(), CaError> {
         if not_after > self.not_after {
             return Err(CaError::invalid_request(format!(
-                "not_after ({not_after}) is later than the issuing CA's own expiry ({})",
-                self.not_after
+                "not_after ({}) is later than the issuing CA's own expiry ({})",
+                display_time(not_after),
+                display_time(self.not_after)
             )));
         }
         Ok(())

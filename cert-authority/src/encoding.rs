@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer as _;
 use x509_parser::x509::X509Name;
+use zeroize::Zeroizing;
 
 use crate::CaError;
 
@@ -28,6 +29,35 @@ pub(crate) fn pem_encode(tag: &str, der: &[u8]) -> String {
         &Pem::new(tag, der),
         EncodeConfig::new().set_line_ending(LineEnding::LF),
     )
+}
+
+/// PEM for secrets: written straight into a buffer that is wiped on drop, because the
+/// `pem` crate copies the contents and builds its base64 in buffers it does not wipe.
+pub(crate) fn pem_encode_secret(tag: &str, der: &[u8]) -> Zeroizing<String> {
+    use base64::Engine as _;
+    let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der));
+    let lines = encoded.len().div_ceil(64);
+    // Sized up front so the String never reallocates and leaves a copy behind.
+    let mut out = Zeroizing::new(String::with_capacity(
+        2 * tag.len() + 40 + encoded.len() + lines,
+    ));
+    out.push_str("-----BEGIN ");
+    out.push_str(tag);
+    out.push_str("-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        out.extend(line.iter().map(|&b| char::from(b)));
+        out.push('\n');
+    }
+    out.push_str("-----END ");
+    out.push_str(tag);
+    out.push_str("-----\n");
+    out
+}
+
+/// RFC 3339 for messages; falls back to `Display`, which cannot fail.
+pub(crate) fn display_time(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 pub(crate) fn parse_pem_blocks(what: &'static str, text: &str) -> Result<Vec<Pem>, CaError> {
@@ -256,6 +286,17 @@ mod tests {
             let serial = random_serial();
             assert!(serial[0] < 0x80);
             assert!(serial.iter().any(|&b| b != 0));
+        }
+    }
+
+    #[test]
+    fn secret_pem_matches_the_pem_crate() {
+        for len in [0, 1, 47, 48, 49, 138, 1217] {
+            let der: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            assert_eq!(
+                pem_encode_secret("PRIVATE KEY", &der).as_str(),
+                pem_encode("PRIVATE KEY", &der)
+            );
         }
     }
 

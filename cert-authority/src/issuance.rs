@@ -15,8 +15,8 @@ use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::csr::public_key_from_csr;
 use crate::encoding::{
-    check_email, check_name, check_url, parse_certificate, pem_encode, random_serial, serial_hex,
-    sha256_hex, validity,
+    check_email, check_name, check_url, parse_certificate, pem_encode, pem_encode_secret,
+    random_serial, serial_hex, sha256_hex, validity,
 };
 use crate::{CaError, CertificateAuthority, KeyAlgorithm};
 
@@ -76,7 +76,7 @@ impl IssuedCertificate {
     pub fn private_key_pem(&self) -> Option<Zeroizing<String>> {
         self.private_key_pkcs8_der
             .as_ref()
-            .map(|der| Zeroizing::new(pem_encode("PRIVATE KEY", der)))
+            .map(|der| pem_encode_secret("PRIVATE KEY", der))
     }
 }
 

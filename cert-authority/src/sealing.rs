@@ -67,12 +67,14 @@ impl SealingKey {
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
         sealed.push(FORMAT_V1);
         sealed.extend_from_slice(&nonce);
-        let mut in_out = plaintext.to_vec();
+        // Room for the tag up front: a reallocation would leave plaintext behind.
+        let mut in_out = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+        in_out.extend_from_slice(plaintext);
         self.aead_key()?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(versioned_aad(FORMAT_V1, aad)),
-                &mut in_out,
+                &mut *in_out,
             )
             .map_err(|_| CaError::generation("sealing with AES-256-GCM failed"))?;
         sealed.extend_from_slice(&in_out);
