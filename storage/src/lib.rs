@@ -28,7 +28,7 @@ pub use repo::{
     CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients,
     SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
-pub use storage::{Backend, Storage};
+pub use storage::{Backend, PoolSettings, Storage};
 
 use sha2::{Digest, Sha256};
 

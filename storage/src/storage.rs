@@ -35,6 +35,28 @@ const SQLITE_POOL_SIZE: u32 = 8;
 const POSTGRES_POOL_SIZE: u32 = 10;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Pool tuning; `Default` suits one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections in the pool; `None` = 8 for SQLite files, 10 for PostgreSQL.
+    /// (An in-memory SQLite database always uses exactly one.)
+    pub max_connections: Option<u32>,
+    /// How long to try to open a connection before reporting `Unavailable`.
+    pub connect_timeout: Duration,
+    /// How long a query waits for a free pooled connection.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: None,
+            connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A connection pool plus the repositories over it. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
@@ -58,6 +80,11 @@ impl Storage {
     /// Every SQLite connection gets WAL journaling, enforced foreign keys, a 5 s busy
     /// timeout and `synchronous = NORMAL`.
     pub async fn connect(url: &str) -> Result<Storage, StorageError> {
+        Storage::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// [`Storage::connect`] with explicit pool settings.
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Storage, StorageError> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -71,8 +98,8 @@ impl Storage {
         let mut options = ConnectOptions::new(url);
         options
             .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10));
+            .connect_timeout(settings.connect_timeout)
+            .acquire_timeout(settings.acquire_timeout);
         match backend {
             Backend::Sqlite => {
                 // Each connection to an in-memory database sees its own database, so such a
@@ -84,7 +111,7 @@ impl Storage {
                         .idle_timeout(None)
                         .max_lifetime(None);
                 } else {
-                    options.max_connections(SQLITE_POOL_SIZE);
+                    options.max_connections(settings.max_connections.unwrap_or(SQLITE_POOL_SIZE));
                 }
                 options.map_sqlx_sqlite_opts(|o| {
                     o.journal_mode(SqliteJournalMode::Wal)
@@ -94,7 +121,7 @@ impl Storage {
                 });
             }
             Backend::Postgres => {
-                options.max_connections(POSTGRES_POOL_SIZE);
+                options.max_connections(settings.max_connections.unwrap_or(POSTGRES_POOL_SIZE));
             }
         }
 

@@ -1,7 +1,7 @@
 //! Connecting, migrating, and what the schema itself enforces.
 
 use mamori_storage::model::{LoginMethod, NewTicket, NewUser, TicketKind};
-use mamori_storage::{Backend, Storage, StorageError};
+use mamori_storage::{Backend, PoolSettings, Storage, StorageError};
 use uuid::Uuid;
 
 use crate::harness::{t0, tenant, user};
@@ -118,7 +118,11 @@ async fn connect_rejects_unknown_schemes() {
 
 #[tokio::test]
 async fn unreachable_postgres_is_unavailable() {
-    let err = Storage::connect("postgres://postgres@127.0.0.1:1/none")
+    let settings = PoolSettings {
+        connect_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    let err = Storage::connect_with("postgres://postgres@127.0.0.1:1/none", &settings)
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Unavailable), "{err:?}");
