@@ -28,6 +28,8 @@ pub struct Model {
     pub password_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Last TOTP time step accepted; a code for it or an earlier step is refused.
+    pub totp_last_step: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

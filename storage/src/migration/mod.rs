@@ -9,6 +9,7 @@ mod m0002_pki;
 mod m0003_tickets_sessions;
 mod m0004_events_mail;
 mod m0005_federation;
+mod m0006_totp_replay;
 
 pub(crate) struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_tickets_sessions::Migration),
             Box::new(m0004_events_mail::Migration),
             Box::new(m0005_federation::Migration),
+            Box::new(m0006_totp_replay::Migration),
         ]
     }
 }

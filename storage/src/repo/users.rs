@@ -56,6 +56,7 @@ impl<'a> Users<'a> {
             password_seq: 0,
             created_at: ms(now),
             updated_at: ms(now),
+            totp_last_step: None,
         };
         Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
@@ -203,17 +204,45 @@ impl<'a> Users<'a> {
         .await
     }
 
-    /// Stores (or with `None` removes) the sealed TOTP secret.
+    /// Stores (or with `None` removes) the sealed TOTP secret. Steps used with an earlier
+    /// secret no longer count.
     pub async fn set_totp_secret(
         &self,
         id: Uuid,
-        sealed: Option<Vec<u8>>,
+        sealed: Option<&[u8]>,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
+        let sealed = sealed.map(<[u8]>::to_vec);
         self.update(id, now, |u| {
             u.col_expr(Column::TotpSecretSealed, Expr::val(sealed))
+                .col_expr(Column::TotpLastStep, Expr::val(Option::<i64>::None))
         })
         .await
+    }
+
+    /// Accepts TOTP time step `step` once: true if it is later than every step accepted
+    /// before, false for a replayed or older one. Atomic, so two nodes receiving the same
+    /// code at once accept it only once.
+    pub async fn consume_totp_step(&self, id: Uuid, step: u64) -> Result<bool, StorageError> {
+        let step = i64::try_from(step)
+            .map_err(|_| StorageError::Invalid("TOTP step out of range".to_owned()))?;
+        let result = Entity::update_many()
+            .col_expr(Column::TotpLastStep, Expr::val(step))
+            .filter(Column::Id.eq(id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(Column::TotpLastStep.is_null())
+                    .add(Column::TotpLastStep.lt(step)),
+            )
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            // Missing user is an error; an existing one just replayed a code.
+            self.get(id).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     pub async fn set_status(

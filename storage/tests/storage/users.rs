@@ -14,7 +14,8 @@ on_both!(
     credentials_and_status,
     concurrent_wrong_passwords_lock_exactly_once,
     secret_answer_lockout_and_unlock,
-    operator_lock
+    operator_lock,
+    totp_steps_are_accepted_once
 );
 
 async fn create_and_find(s: Storage) {
@@ -142,7 +143,7 @@ async fn credentials_and_status(s: Storage) {
         .await
         .unwrap();
     users
-        .set_totp_secret(u.id, Some(vec![1, 2, 3]), later)
+        .set_totp_secret(u.id, Some(&[1, 2, 3]), later)
         .await
         .unwrap();
     users
@@ -278,6 +279,34 @@ async fn operator_lock(s: Storage) {
     s.users().delete(u.id).await.unwrap();
     assert!(matches!(
         s.users().delete(u.id).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn totp_steps_are_accepted_once(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let users = s.users();
+    users
+        .set_totp_secret(u.id, Some(b"sealed"), t0())
+        .await
+        .unwrap();
+    // The same code sent to two nodes at once is accepted once.
+    let (a, b) = tokio::join!(
+        users.consume_totp_step(u.id, 100),
+        users.consume_totp_step(u.id, 100)
+    );
+    assert!(a.unwrap() ^ b.unwrap());
+    assert!(!users.consume_totp_step(u.id, 99).await.unwrap());
+    assert!(users.consume_totp_step(u.id, 101).await.unwrap());
+    // A new secret starts afresh.
+    users
+        .set_totp_secret(u.id, Some(b"other"), t0())
+        .await
+        .unwrap();
+    assert!(users.consume_totp_step(u.id, 101).await.unwrap());
+    assert!(matches!(
+        users.consume_totp_step(uuid::Uuid::new_v4(), 1).await,
         Err(StorageError::NotFound)
     ));
 }
