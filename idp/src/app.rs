@@ -13,7 +13,9 @@ use crate::blocking::BlockingPool;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::hashing::SecretHasher;
+use crate::mail::Mailer;
 use crate::pki::CaService;
+use crate::web::csrf::CsrfKey;
 
 pub struct App {
     pub config: Config,
@@ -23,6 +25,8 @@ pub struct App {
     pub sealing: Arc<SealingKey>,
     pub clock: Arc<dyn Clock>,
     pub ui: Ui,
+    pub csrf: CsrfKey,
+    pub mailer: Mailer,
 }
 
 impl App {
@@ -36,8 +40,10 @@ impl App {
     }
 
     pub async fn from_config(config: Config) -> anyhow::Result<App> {
-        let sealing = SealingKey::from_base64(config.master_key_text()?.expose())
+        let master_key = config.master_key_text()?;
+        let sealing = SealingKey::from_base64(master_key.expose())
             .context("config key `secrets.master_key`: not a base64 32-byte key")?;
+        let csrf = CsrfKey::derive(master_key.expose());
         let sealing = Arc::new(sealing);
         let storage = Storage::connect(&config.storage.url)
             .await
@@ -53,7 +59,9 @@ impl App {
             urls,
             Duration::from_secs(u64::from(config.ca.crl_validity_hours.max(1)) * 3600),
         );
-        Ok(App { config, storage, hasher, ca, sealing, clock: Arc::new(SystemClock), ui: Ui::new() })
+        let ui = Ui::new();
+        let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
+        Ok(App { config, storage, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer })
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

@@ -221,6 +221,11 @@ impl CaService {
         Ok(())
     }
 
+    /// Drops the cached CRL so the next request signs one with the latest revocations.
+    pub async fn forget_crl(&self) {
+        *self.crl.lock().await = None;
+    }
+
     /// The chain to put in a PKCS#12 next to a device certificate: issuing CA first.
     pub async fn pkcs12_chain(&self) -> Result<Vec<Vec<u8>>, PkiError> {
         let active = self.active().await?;

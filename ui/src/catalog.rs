@@ -1,8 +1,9 @@
-//! Message catalogs: one flat JSON object per language, keys shared by both.
+//! Message catalogs: flat JSON objects under messages/<locale>/, one file per area of the
+//! UI; keys are unique across files and both languages have the same keys.
 
 use std::collections::HashMap;
 
-use crate::Locale;
+use crate::{Locale, MESSAGES};
 
 pub struct Catalogs {
     ja: HashMap<String, String>,
@@ -14,10 +15,7 @@ const MISSING: &str = "??";
 
 impl Catalogs {
     pub fn embedded() -> Self {
-        Self {
-            ja: parse(include_str!("../messages/ja.json")),
-            en: parse(include_str!("../messages/en.json")),
-        }
+        Self { ja: merged("ja"), en: merged("en") }
     }
 
     pub fn message(&self, locale: Locale, key: &str) -> &str {
@@ -27,33 +25,37 @@ impl Catalogs {
         };
         catalog.get(key).map(String::as_str).unwrap_or(MISSING)
     }
-
-    pub fn keys(&self, locale: Locale) -> impl Iterator<Item = &str> {
-        match locale {
-            Locale::Ja => self.ja.keys(),
-            Locale::En => self.en.keys(),
-        }
-        .map(String::as_str)
-    }
 }
 
-fn parse(json: &str) -> HashMap<String, String> {
-    // Embedded at build time and checked by the tests below.
-    serde_json::from_str(json).unwrap_or_default()
+fn merged(locale: &str) -> HashMap<String, String> {
+    MESSAGES
+        .iter()
+        .filter(|(l, _, _)| *l == locale)
+        // Embedded at build time and checked by the tests below.
+        .flat_map(|(_, _, json)| serde_json::from_str::<HashMap<String, String>>(json).unwrap_or_default())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
-    fn both_catalogs_parse_and_share_their_keys() {
-        let ja: HashMap<String, String> =
-            serde_json::from_str(include_str!("../messages/ja.json")).expect("ja.json parses");
-        let en: HashMap<String, String> =
-            serde_json::from_str(include_str!("../messages/en.json")).expect("en.json parses");
-        let mut only_ja: Vec<_> = ja.keys().filter(|k| !en.contains_key(*k)).collect();
-        let mut only_en: Vec<_> = en.keys().filter(|k| !ja.contains_key(*k)).collect();
+    fn every_file_parses_keys_are_unique_and_both_languages_match() {
+        let mut keys: HashMap<&str, HashSet<String>> = HashMap::new();
+        for (locale, file, json) in MESSAGES {
+            let map: HashMap<String, String> =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("messages/{locale}/{file}: {e}"));
+            let set = keys.entry(locale).or_default();
+            for key in map.into_keys() {
+                assert!(set.insert(key.clone()), "messages/{locale}: key {key} defined twice");
+            }
+        }
+        let ja = &keys["ja"];
+        let en = &keys["en"];
+        let mut only_ja: Vec<_> = ja.difference(en).collect();
+        let mut only_en: Vec<_> = en.difference(ja).collect();
         only_ja.sort();
         only_en.sort();
         assert!(only_ja.is_empty() && only_en.is_empty(), "ja only: {only_ja:?}, en only: {only_en:?}");

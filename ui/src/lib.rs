@@ -16,12 +16,11 @@ pub use locale::{Locale, negotiate_locale};
 pub const STYLESHEET: &str = include_str!("../assets/mamori.css");
 pub const STYLESHEET_PATH: &str = "/assets/mamori.css";
 
-/// Templates compiled into the binary, by name.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../templates/base.html")),
-    ("index.html", include_str!("../templates/index.html")),
-    ("error.html", include_str!("../templates/error.html")),
-];
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+use embedded::TEMPLATES;
+pub(crate) use embedded::MESSAGES;
 
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +37,7 @@ pub enum UiError {
 #[derive(Clone)]
 pub struct Ui {
     env: Arc<Environment<'static>>,
+    catalogs: Arc<Catalogs>,
 }
 
 impl Ui {
@@ -60,7 +60,13 @@ impl Ui {
                 .unwrap_or_default();
             lookup.message(locale, key).to_owned()
         });
-        Self { env: Arc::new(env) }
+        Self { env: Arc::new(env), catalogs }
+    }
+
+    /// One message from the catalog, for text built outside templates (mail subjects,
+    /// JSON errors).
+    pub fn message(&self, locale: Locale, key: &str) -> String {
+        self.catalogs.message(locale, key).to_owned()
     }
 
     /// Renders `name` for `locale`. `context` is any serialisable value whose fields the
@@ -98,7 +104,8 @@ mod tests {
     fn every_template_renders_in_both_languages() {
         let ui = Ui::new();
         let ctx = minijinja::context! { title => "t", message => "m", status => 404 };
-        for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "base.html") {
+        // Pages only: layouts and mail bodies are checked through the pages and mails that use them.
+        for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "base.html" && !n.starts_with("mail/") && !n.starts_with("_")) {
             for locale in [Locale::Ja, Locale::En] {
                 let html = ui.render(name, locale, &ctx).expect("renders");
                 assert!(html.contains(&format!("lang=\"{}\"", locale.tag())), "{name} {locale:?}");

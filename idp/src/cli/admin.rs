@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use mamori_storage::model::{LoginMethod, NewDevice, NewUser, Tenant, TenantPolicy, DeviceType};
+use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser, Tenant, TenantPolicy, UserStatus};
 
 use super::{AdminCommand, OutputFormat, TenantCommand, UserCommand};
 use crate::app::App;
@@ -68,6 +68,61 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             println!("unlocked {login_id}");
             Ok(())
         }
+        UserCommand::SetStatus { tenant, login_id, status } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let user = find_user(app, &tenant, &login_id).await?;
+            let status: UserStatus = status.parse().map_err(|_| anyhow::anyhow!("--status {status}: use active or disabled"))?;
+            app.storage.users().set_status(user.id, status, app.now()).await?;
+            if status == UserStatus::Disabled {
+                app.storage.sessions().delete_for_user(user.id).await?;
+            }
+            println!("{login_id} is now {status}");
+            Ok(())
+        }
+        UserCommand::ExpirePassword { tenant, login_id } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let user = find_user(app, &tenant, &login_id).await?;
+            app.storage.users().set_password_must_change(user.id, true, app.now()).await?;
+            println!("{login_id} must choose a new password at the next login");
+            Ok(())
+        }
+        UserCommand::IssueCert { tenant, login_id, device, p12, password_file, not_before, not_after } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let user = find_user(app, &tenant, &login_id).await?;
+            let device = find_device(app, &user, device).await?;
+            let password = std::fs::read_to_string(&password_file)
+                .with_context(|| format!("cannot read password file {}", password_file.display()))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let now = app.now();
+            let parse = |flag: &str, v: &str| {
+                time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| anyhow::anyhow!("{flag} {v}: not an RFC 3339 time ({e})"))
+            };
+            let not_before = not_before.as_deref().map(|v| parse("--not-before", v)).transpose()?.unwrap_or(now);
+            let not_after = match not_after.as_deref() {
+                Some(v) => parse("--not-after", v)?,
+                None => not_before + time::Duration::days(i64::from(tenant.policy.certificate_validity_days.max(1))),
+            };
+            if not_after <= not_before {
+                anyhow::bail!("--not-after must be later than --not-before");
+            }
+            let issued = crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
+            crate::cli::ca::write_file_atomically(&p12, &issued.pkcs12)
+                .with_context(|| format!("cannot write {}", p12.display()))?;
+            println!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display());
+            Ok(())
+        }
+        UserCommand::DeleteDevice { tenant, login_id, device } => {
+            let tenant = find_tenant(app, &tenant).await?;
+            let user = find_user(app, &tenant, &login_id).await?;
+            let device = find_device(app, &user, Some(device)).await?;
+            let now = app.now();
+            app.storage.devices().delete(device.id, now).await?;
+            app.storage.certificates().revoke_for_device(device.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
+            app.ca.forget_crl().await;
+            println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);
+            Ok(())
+        }
     }
 }
 
@@ -99,6 +154,15 @@ pub async fn create_user_with_device(
 pub async fn find_tenant(app: &App, slug: &str) -> anyhow::Result<Tenant> {
     app.storage.tenants().get_by_slug(slug).await?
         .with_context(|| format!("--tenant {slug}: no such tenant (see `mamori admin tenant list`)"))
+}
+
+async fn find_device(app: &App, user: &mamori_storage::model::User, device_no: Option<u32>) -> anyhow::Result<mamori_storage::model::Device> {
+    let devices = app.storage.devices().list_for_user(user.id, false).await?;
+    match device_no {
+        Some(no) => devices.into_iter().find(|d| d.device_no == no)
+            .with_context(|| format!("--device {no}: {} has no such active device", user.login_id)),
+        None => devices.into_iter().next().with_context(|| format!("{} has no active device", user.login_id)),
+    }
 }
 
 async fn find_user(app: &App, tenant: &Tenant, login_id: &str) -> anyhow::Result<mamori_storage::model::User> {

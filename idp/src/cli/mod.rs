@@ -1,7 +1,7 @@
 //! The `mamori` command line: one binary that serves, sets up and administers.
 
 mod admin;
-mod ca;
+pub(crate) mod ca;
 mod quickstart;
 
 use std::path::PathBuf;
@@ -243,6 +243,54 @@ pub enum UserCommand {
         tenant: String,
         #[arg(long)]
         login_id: String,
+    },
+    /// Disable or re-enable an account (a disabled account's certificates log no one in).
+    SetStatus {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+        /// active or disabled.
+        #[arg(long)]
+        status: String,
+    },
+    /// Make the user choose a new password at the next login.
+    ExpirePassword {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+    },
+    /// Issue a new certificate for one of the user's devices, revoking the device's
+    /// previous one, and write it as PKCS#12 (instead of mailing a download link).
+    IssueCert {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+        /// Device No (1, 2, …); the first active device when absent.
+        #[arg(long)]
+        device: Option<u32>,
+        #[arg(long)]
+        p12: PathBuf,
+        /// File holding the PKCS#12 password.
+        #[arg(long)]
+        password_file: PathBuf,
+        /// Start of validity (RFC 3339); now when absent.
+        #[arg(long)]
+        not_before: Option<String>,
+        /// End of validity (RFC 3339); the tenant's certificate validity when absent.
+        #[arg(long)]
+        not_after: Option<String>,
+    },
+    /// Delete a device: its certificate is revoked and stops logging in.
+    DeleteDevice {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+        #[arg(long)]
+        device: u32,
     },
 }
 

@@ -2,7 +2,6 @@
 //! response, graceful stop on Ctrl-C or SIGTERM.
 
 pub mod listener;
-mod pages;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -98,7 +97,8 @@ async fn stop_signal() {
 }
 
 pub fn router(state: SharedState) -> Router {
-    pages::routes()
+    crate::web::pages::routes()
+        .merge(crate::web::login::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
 }

@@ -1,0 +1,133 @@
+//! Judging the client certificate a browser presented (flow 3, step 1). The TLS layer
+//! only proved the browser holds the key; here the certificate must chain to one of our
+//! CAs, be inside its validity, be meant for client authentication, and map through its
+//! recorded serial and fingerprint to a live device of an enabled user.
+
+use mamori_storage::model::{Certificate, CertificateStatus, Device, Tenant, User, UserStatus};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use crate::app::App;
+
+/// Why a presented certificate cannot log anyone in; each gets its own page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateRefusal {
+    /// The browser sent none.
+    Missing,
+    /// Not issued by any CA of ours (or its signature does not verify).
+    ForeignCa,
+    /// Issued by us but not for client authentication, or not recorded.
+    Unknown,
+    Expired,
+    NotYetValid,
+    Revoked,
+    DeviceDeleted,
+    UserDisabled,
+}
+
+impl CertificateRefusal {
+    pub fn login_result(self) -> mamori_storage::model::LoginResult {
+        use mamori_storage::model::LoginResult as R;
+        match self {
+            Self::Missing => R::NoCertificate,
+            Self::ForeignCa | Self::Unknown => R::UnknownCertificate,
+            Self::Expired => R::CertificateExpired,
+            Self::NotYetValid => R::CertificateNotYetValid,
+            Self::Revoked => R::CertificateRevoked,
+            Self::DeviceDeleted => R::DeviceDeleted,
+            Self::UserDisabled => R::UserDisabled,
+        }
+    }
+
+    /// The message key of the page shown for it.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Self::Missing => "cert.missing",
+            Self::ForeignCa => "cert.foreign",
+            Self::Unknown => "cert.unknown",
+            Self::Expired => "cert.expired",
+            Self::NotYetValid => "cert.not_yet_valid",
+            Self::Revoked => "cert.revoked",
+            Self::DeviceDeleted => "cert.device_deleted",
+            Self::UserDisabled => "cert.user_disabled",
+        }
+    }
+}
+
+/// A certificate that identifies a user.
+#[derive(Debug, Clone)]
+pub struct CertifiedUser {
+    pub tenant: Tenant,
+    pub user: User,
+    pub device: Option<Device>,
+    pub certificate: Certificate,
+}
+
+pub enum CertificateCheck {
+    Accepted(Box<CertifiedUser>),
+    /// Refused; the user is known when the certificate was ours (for the login event).
+    Refused { refusal: CertificateRefusal, user: Option<User> },
+}
+
+/// Judges the leaf certificate (DER) the client presented, if any.
+pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyhow::Result<CertificateCheck> {
+    use CertificateRefusal as Why;
+    let refused = |refusal| Ok(CertificateCheck::Refused { refusal, user: None });
+    let Some(leaf_der) = leaf else { return refused(Why::Missing) };
+    let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else { return refused(Why::ForeignCa) };
+    if !issued_by_one_of_ours(app, &leaf).await? {
+        return refused(Why::ForeignCa);
+    }
+    let client_auth = leaf.extended_key_usage().ok().flatten().is_some_and(|eku| eku.value.client_auth);
+    let serial = hex::encode(leaf.tbs_certificate.raw_serial()).trim_start_matches("00").to_owned();
+    let fingerprint = hex::encode(Sha256::digest(leaf_der));
+    let recorded = app.storage.certificates().find_by_serial_and_fingerprint(&serial, &fingerprint).await?;
+    let Some(certificate) = recorded.filter(|_| client_auth) else { return refused(Why::Unknown) };
+    let Some(user_id) = certificate.user_id else { return refused(Why::Unknown) };
+    let user = app.storage.users().get(user_id).await?;
+    let refuse_for = |refusal| Ok(CertificateCheck::Refused { refusal, user: Some(user.clone()) });
+    if certificate.status == CertificateStatus::Revoked {
+        return refuse_for(Why::Revoked);
+    }
+    let validity = leaf.validity();
+    if now.unix_timestamp() < validity.not_before.timestamp() {
+        return refuse_for(Why::NotYetValid);
+    }
+    if now.unix_timestamp() > validity.not_after.timestamp() {
+        return refuse_for(Why::Expired);
+    }
+    let device = match certificate.device_id {
+        Some(id) => Some(app.storage.devices().get(id).await?),
+        None => None,
+    };
+    if device.as_ref().is_some_and(Device::is_deleted) {
+        return refuse_for(Why::DeviceDeleted);
+    }
+    if user.status == UserStatus::Disabled {
+        return refuse_for(Why::UserDisabled);
+    }
+    let tenant = app.storage.tenants().get(user.tenant_id).await?;
+    Ok(CertificateCheck::Accepted(Box::new(CertifiedUser { tenant, user, device, certificate })))
+}
+
+/// Whether one of our CAs (the active one or an earlier one) signed `leaf`.
+async fn issued_by_one_of_ours(app: &App, leaf: &X509Certificate<'_>) -> anyhow::Result<bool> {
+    for ca in app.storage.certificate_authorities().list().await? {
+        let Ok(der) = pem_to_der(&ca.certificate_pem) else { continue };
+        let Ok((_, ca_cert)) = X509Certificate::from_der(&der) else { continue };
+        if ca_cert.subject().as_raw() == leaf.issuer().as_raw()
+            && leaf.verify_signature(Some(ca_cert.public_key())).is_ok()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn pem_to_der(pem_text: &str) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine as _;
+    let body: String = pem_text.lines().filter(|l| !l.starts_with("-----")).collect();
+    Ok(base64::engine::general_purpose::STANDARD.decode(body.trim())?)
+}

@@ -1,0 +1,159 @@
+//! Issuing a device's certificate for download (flows 1, 6 and 7): a new key and
+//! certificate, packed as PKCS#12 under a fresh download password, sealed into a download
+//! ticket that works a limited number of times, and a download-guidance mail to the
+//! device's address. The device's previous certificate is revoked (superseded).
+
+use base64::Engine as _;
+use mamori_ca::{KeyAlgorithm, Pkcs12Format, RevocationReason};
+use mamori_storage::model::{CertificateKeyType, Device, NewTicket, Tenant, TicketKind, User};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::pki::CertificateOwner;
+
+/// What the user is shown once (the download password) and told by mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingDownload {
+    pub acquisition_id: String,
+    pub download_password: String,
+    pub certificate_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a download ticket keeps, sealed under the master key: the file, and the download
+/// password so the account page can show it while the download is pending.
+#[derive(Serialize, Deserialize)]
+pub struct SealedDownload {
+    pub pkcs12_base64: String,
+    pub download_password: String,
+    pub file_name: String,
+}
+
+/// The name the browser shows in its certificate picker.
+pub fn certificate_name(tenant: &Tenant, user: &User, device: &Device) -> String {
+    format!("{} {} #{}", tenant.display_name, user.login_id, device.device_no)
+}
+
+pub fn download_aad(acquisition_id: &str) -> Vec<u8> {
+    format!("download:{acquisition_id}").into_bytes()
+}
+
+/// A certificate handed over directly (operator CLI) instead of through a download.
+pub struct IssuedFile {
+    pub serial_hex: String,
+    pub pkcs12: Vec<u8>,
+}
+
+fn key_and_format(tenant: &Tenant) -> (KeyAlgorithm, Pkcs12Format) {
+    let key = match tenant.policy.certificate_key_type {
+        CertificateKeyType::Rsa2048 => KeyAlgorithm::Rsa2048,
+        _ => KeyAlgorithm::EcP256,
+    };
+    let format = match tenant.policy.pkcs12_format {
+        mamori_storage::model::Pkcs12Format::Legacy => Pkcs12Format::Legacy,
+        _ => Pkcs12Format::Modern,
+    };
+    (key, format)
+}
+
+/// Issues a device certificate with explicit validity and returns it as PKCS#12,
+/// superseding the device's previous certificate.
+pub async fn issue_to_file(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    device: &Device,
+    password: &str,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> anyhow::Result<IssuedFile> {
+    let now = app.now();
+    let name = certificate_name(tenant, user, device);
+    let (key, format) = key_and_format(tenant);
+    app.storage.certificates().revoke_for_device(device.id, RevocationReason::Superseded.as_str(), now).await?;
+    app.ca.forget_crl().await;
+    let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
+    let issued =
+        app.ca.issue_device_certificate(owner, name.clone(), Some(device.email.clone()), key, not_before, not_after).await?;
+    let chain = app.ca.pkcs12_chain().await?;
+    let pkcs12 = mamori_ca::export_pkcs12(&issued, &chain, password, &name, format)?;
+    Ok(IssuedFile { serial_hex: issued.serial_hex, pkcs12 })
+}
+
+/// Issues the certificate, stores the download and sends the guidance mail.
+pub async fn issue_for_download(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    device: &Device,
+    public_url: &str,
+) -> anyhow::Result<PendingDownload> {
+    let now = app.now();
+    let policy = &tenant.policy;
+    let name = certificate_name(tenant, user, device);
+    let (key, format) = key_and_format(tenant);
+    let not_after = now + time::Duration::days(i64::from(policy.certificate_validity_days.max(1)));
+    let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
+
+    // One certificate per device at a time: the new one supersedes the old.
+    app.storage.certificates().revoke_for_device(device.id, RevocationReason::Superseded.as_str(), now).await?;
+    app.ca.forget_crl().await;
+    app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
+    let issued = app
+        .ca
+        .issue_device_certificate(owner, name.clone(), Some(device.email.clone()), key, now, not_after)
+        .await?;
+
+    let password = crate::secrets::download_password();
+    let chain = app.ca.pkcs12_chain().await?;
+    let p12 = mamori_ca::export_pkcs12(&issued, &chain, &password, &name, format)?;
+    let acquisition_id = crate::secrets::acquisition_id();
+    let sealed = SealedDownload {
+        pkcs12_base64: base64::engine::general_purpose::STANDARD.encode(&p12),
+        download_password: password.clone(),
+        file_name: format!("{}-{}.p12", user.login_id, device.device_no),
+    };
+    let payload = app.sealing.seal(&serde_json::to_vec(&sealed)?, &download_aad(&acquisition_id))?;
+    let expires_at = now + time::Duration::hours(i64::from(policy.download_ticket_hours.max(1)));
+    let ticket = NewTicket {
+        kind: TicketKind::Download,
+        tenant_id: tenant.id,
+        user_id: user.id,
+        device_id: Some(device.id),
+        lookup_hash: mamori_storage::token_lookup_hash(&crate::secrets::url_token()),
+        secret_hash: Some(app.hasher.hash(&password).await?),
+        acquisition_id: Some(acquisition_id.clone()),
+        payload_sealed: Some(payload),
+        expires_at,
+        attempts: policy.lockout_threshold_enrollment_otp.max(1),
+        uses: policy.download_max_count.max(1),
+    };
+    if let Err(err) = app.storage.tickets().create(&ticket, now).await {
+        // Without a way to download it, the certificate must not stay valid.
+        let _ = app.ca.revoke(&issued.serial_hex, RevocationReason::CessationOfOperation, now).await;
+        return Err(err.into());
+    }
+
+    app.mailer
+        .send(
+            crate::mail::OutgoingMail {
+                tenant_id: Some(tenant.id),
+                to: device.email.clone(),
+                locale: crate::mail::ui_locale(user.locale),
+                template: "download-guidance",
+                context: serde_json::json!({
+                    "login_id": user.login_id,
+                    "certificate_name": name,
+                    "acquisition_id": acquisition_id,
+                    "download_url": format!("{public_url}/download"),
+                    "expires_at": expires_at.date().to_string(),
+                    "download_max_count": policy.download_max_count,
+                }),
+            },
+            now,
+        )
+        .await?;
+    Ok(PendingDownload { acquisition_id, download_password: password, certificate_name: name, expires_at })
+}

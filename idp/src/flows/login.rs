@@ -1,0 +1,283 @@
+//! Login as a state machine (flow 3): the certificate step opens a transaction that
+//! records which factors are done and what the user's method still requires; each step
+//! moves it forward or ends it. Its outcome says which factors were used (`amr`).
+
+use mamori_storage::model::{LockoutOutcome, LoginResult, Tenant, User};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::events::{Attempt, record_login_event};
+use super::otp;
+use super::password_policy::{PasswordProblem, check_password};
+use crate::app::App;
+
+/// A factor, named by its RFC 8176 `amr` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Factor {
+    /// Proof of possession of the device's key (`hwk`).
+    Hwk,
+    Pwd,
+    Otp,
+}
+
+impl Factor {
+    pub fn amr(self) -> &'static str {
+        match self {
+            Factor::Hwk => "hwk",
+            Factor::Pwd => "pwd",
+            Factor::Otp => "otp",
+        }
+    }
+}
+
+pub fn amr(factors: &[Factor]) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = factors.iter().map(|f| f.amr()).collect();
+    if factors.len() > 1 {
+        v.push("mfa");
+    }
+    v
+}
+
+/// What the user must do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum LoginStep {
+    Password,
+    /// The password expired or was reissued: choose a new one before going on.
+    ChangePassword,
+    /// A TOTP authenticator has to be registered first: its sealed secret waits here.
+    TotpSetup { sealed_secret: String },
+    Otp,
+    Done,
+}
+
+/// A login under way, kept in the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginProgress {
+    pub user_id: Uuid,
+    /// Serial of the certificate the login started with; every later step must come
+    /// over a connection presenting the same one.
+    pub certificate_serial: Option<String>,
+    pub factors: Vec<Factor>,
+    pub step: LoginStep,
+    /// A local path to continue to afterwards (e.g. the OIDC authorization resume URL).
+    pub return_to: Option<String>,
+    /// An e-mailed code waiting to be typed (its hash), when the OTP kind is e-mail.
+    #[serde(default)]
+    pub email_code: Option<otp::PendingEmailCode>,
+}
+
+/// A completed login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Authenticated {
+    pub user_id: Uuid,
+    pub factors: Vec<Factor>,
+    /// Unix seconds.
+    pub auth_time: i64,
+}
+
+/// The step after `done`, by the user's login method.
+fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: OffsetDateTime) -> LoginStep {
+    let method = user.login_method;
+    if method.needs_password() && !done.contains(&Factor::Pwd) {
+        return LoginStep::Password;
+    }
+    if method.needs_password() && password_expired(user, tenant, now) {
+        return LoginStep::ChangePassword;
+    }
+    if method.needs_otp() && !done.contains(&Factor::Otp) {
+        return LoginStep::Otp;
+    }
+    LoginStep::Done
+}
+
+fn password_expired(user: &User, tenant: &Tenant, now: OffsetDateTime) -> bool {
+    if user.password_must_change {
+        return true;
+    }
+    match (tenant.policy.password_expiry_days, user.password_changed_at) {
+        (0, _) | (_, None) => false,
+        (days, Some(changed)) => now >= changed + time::Duration::days(i64::from(days)),
+    }
+}
+
+/// Opens the transaction after an accepted certificate.
+pub fn start_with_certificate(user: &User, tenant: &Tenant, serial: &str, return_to: Option<String>, now: OffsetDateTime) -> LoginProgress {
+    let factors = vec![Factor::Hwk];
+    LoginProgress {
+        user_id: user.id,
+        certificate_serial: Some(serial.to_owned()),
+        step: next_step(user, tenant, &factors, now),
+        factors,
+        return_to,
+        email_code: None,
+    }
+}
+
+pub enum PasswordOutcome {
+    /// Accepted; `progress.step` says what follows.
+    Accepted,
+    /// Wrong ID or password. `attempts_left` only when the policy shows it.
+    Failed { attempts_left: Option<u32> },
+    Locked,
+}
+
+/// The ID/password step. The ID must be the certificate owner's: a valid certificate of
+/// user A with the password of user B fails, and counts against A.
+pub async fn submit_password(
+    app: &App,
+    tenant: &Tenant,
+    progress: &mut LoginProgress,
+    login_id: &str,
+    password: &str,
+    attempt: &Attempt<'_>,
+) -> anyhow::Result<PasswordOutcome> {
+    let now = app.now();
+    let user = app.storage.users().get(progress.user_id).await?;
+    if user.is_locked() {
+        record_login_event(app, attempt, LoginResult::Locked, &[]).await;
+        return Ok(PasswordOutcome::Locked);
+    }
+    let id_matches = login_id.trim() == user.login_id;
+    // Always spend one hash, so a wrong ID takes as long as a wrong password.
+    let stored = if id_matches { user.password_hash.as_deref() } else { None };
+    let verified = app.hasher.verify(password, stored).await?;
+    if !verified {
+        let result = if id_matches { LoginResult::WrongPassword } else { LoginResult::CertificateUserMismatch };
+        let outcome = app
+            .storage
+            .users()
+            .record_failed_password(user.id, tenant.policy.lockout_threshold_password, now)
+            .await?;
+        record_login_event(app, attempt, result, &[]).await;
+        return Ok(failure(tenant, outcome));
+    }
+    // A password that raced a lock is still refused.
+    let user = app.storage.users().get(user.id).await?;
+    if user.is_locked() {
+        record_login_event(app, attempt, LoginResult::Locked, &[]).await;
+        return Ok(PasswordOutcome::Locked);
+    }
+    app.storage.users().reset_failed_passwords(user.id, now).await?;
+    progress.factors.push(Factor::Pwd);
+    progress.step = next_step(&user, tenant, &progress.factors, now);
+    if progress.step == LoginStep::ChangePassword {
+        record_login_event(app, attempt, LoginResult::PasswordExpired, &[]).await;
+    }
+    Ok(PasswordOutcome::Accepted)
+}
+
+fn failure(tenant: &Tenant, outcome: LockoutOutcome) -> PasswordOutcome {
+    if outcome.locked {
+        PasswordOutcome::Locked
+    } else {
+        PasswordOutcome::Failed { attempts_left: tenant.policy.show_attempts_left.then_some(outcome.attempts_left) }
+    }
+}
+
+/// The forced password change after an expired or reissued password.
+pub async fn change_expired_password(
+    app: &App,
+    tenant: &Tenant,
+    progress: &mut LoginProgress,
+    new_password: &str,
+    confirmation: &str,
+) -> anyhow::Result<Result<(), Vec<PasswordProblem>>> {
+    let user = app.storage.users().get(progress.user_id).await?;
+    let problems = validate_new_password(app, tenant, &user, new_password, confirmation).await?;
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let now = app.now();
+    let hash = app.hasher.hash(new_password).await?;
+    app.storage.users().set_password(user.id, &hash, false, tenant.policy.password_history_count.max(1), now).await?;
+    let user = app.storage.users().get(user.id).await?;
+    progress.step = next_step(&user, tenant, &progress.factors, now);
+    Ok(Ok(()))
+}
+
+/// Every rule of the spec, reuse of recent passwords included.
+pub async fn validate_new_password(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    new_password: &str,
+    confirmation: &str,
+) -> anyhow::Result<Vec<PasswordProblem>> {
+    let emails: Vec<String> =
+        app.storage.devices().list_for_user(user.id, false).await?.into_iter().map(|d| d.email).collect();
+    let mut problems = check_password(&tenant.policy, new_password, confirmation, &user.login_id, &emails);
+    if problems.is_empty() {
+        let keep = tenant.policy.password_history_count.max(1);
+        let mut recent = app.storage.users().recent_password_hashes(user.id, keep).await?;
+        if let Some(current) = &user.password_hash {
+            recent.push(current.clone());
+        }
+        for old in recent {
+            if app.hasher.verify(new_password, Some(&old)).await? {
+                problems.push(PasswordProblem::Reused);
+                break;
+            }
+        }
+    }
+    Ok(problems)
+}
+
+pub enum OtpOutcome {
+    Accepted,
+    Wrong { attempts_left: Option<u32> },
+    Locked,
+    /// The e-mailed code expired or none was sent: send a new one.
+    Expired,
+}
+
+/// The one-time password step, TOTP or e-mailed code. Wrong codes count towards the
+/// same lockout as wrong passwords, so guessing a 6-digit code is no easier than a password.
+pub async fn submit_otp(
+    app: &App,
+    tenant: &Tenant,
+    progress: &mut LoginProgress,
+    code: &str,
+    attempt: &Attempt<'_>,
+) -> anyhow::Result<OtpOutcome> {
+    let now = app.now();
+    let user = app.storage.users().get(progress.user_id).await?;
+    if user.is_locked() {
+        return Ok(OtpOutcome::Locked);
+    }
+    let accepted = match tenant.policy.otp_kind {
+        mamori_storage::model::OtpKind::Totp => otp::check_totp(app, &user, code, now).await?,
+        mamori_storage::model::OtpKind::Email => match progress.email_code.as_ref() {
+            None => return Ok(OtpOutcome::Expired),
+            Some(pending) if pending.expired(now) => {
+                progress.email_code = None;
+                return Ok(OtpOutcome::Expired);
+            }
+            Some(pending) => app.hasher.verify(code.trim(), Some(&pending.hash)).await?,
+        },
+    };
+    if !accepted {
+        let outcome =
+            app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
+        record_login_event(app, attempt, LoginResult::WrongOtp, &[]).await;
+        return Ok(match failure(tenant, outcome) {
+            PasswordOutcome::Locked => OtpOutcome::Locked,
+            PasswordOutcome::Failed { attempts_left } => OtpOutcome::Wrong { attempts_left },
+            PasswordOutcome::Accepted => OtpOutcome::Accepted,
+        });
+    }
+    // Single use: the e-mailed code is gone once accepted.
+    progress.email_code = None;
+    app.storage.users().reset_failed_passwords(user.id, now).await?;
+    progress.factors.push(Factor::Otp);
+    progress.step = next_step(&user, tenant, &progress.factors, now);
+    Ok(OtpOutcome::Accepted)
+}
+
+/// Closes the transaction: a login event with the factors used.
+pub async fn complete(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) -> Authenticated {
+    record_login_event(app, attempt, LoginResult::Success, &amr(&progress.factors)).await;
+    Authenticated { user_id: progress.user_id, factors: progress.factors.clone(), auth_time: app.now().unix_timestamp() }
+}

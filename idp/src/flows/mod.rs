@@ -1,0 +1,8 @@
+//! User flows, free of HTTP: handlers in `web` parse a request, call a flow, render.
+
+pub mod client_certificate;
+pub mod device_certificate;
+pub mod events;
+pub mod login;
+pub mod otp;
+pub mod password_policy;

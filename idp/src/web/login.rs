@@ -1,0 +1,513 @@
+//! Login pages (flow 3), served on the client-certificate listener: the certificate,
+//! ID/password, a forced password change, the one-time password, and logout. Handlers
+//! parse, check CSRF and the session, call `flows::login`, and render.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use mamori_storage::model::{LoginResult, OtpKind, Tenant, User};
+
+use super::csrf;
+use super::page::{LangQuery, PageLocale};
+use super::request::client_ip;
+use super::session::{self, SessionState, WebSession};
+use crate::flows::client_certificate::{self, CertificateCheck, CertificateRefusal};
+use crate::flows::events::{Attempt, record_login_event};
+use crate::flows::login::{self, LoginProgress, LoginStep, OtpOutcome, PasswordOutcome};
+use crate::flows::otp;
+use crate::server::SharedState;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/login", get(start))
+        .route("/login/password", post(password))
+        .route("/login/change-password", post(change_password))
+        .route("/login/otp", post(one_time_password))
+        .route("/login/otp/send", post(send_code))
+        .route("/login/totp", post(totp_setup))
+        .route("/login/done", get(done))
+        .route("/logout", post(logout))
+}
+
+/// What every handler here works with.
+struct Ctx {
+    state: SharedState,
+    conn: ConnectionInfo,
+    headers: HeaderMap,
+    page: PageLocale,
+}
+
+impl Ctx {
+    fn new(state: SharedState, conn: ConnectionInfo, headers: HeaderMap, lang: &LangQuery) -> Self {
+        let page = PageLocale::from_request(lang, &headers);
+        Self { state, conn, headers, page }
+    }
+
+    fn attempt<'a>(&self, tenant: &Tenant, user: Option<&User>, login_id: Option<&'a str>) -> Attempt<'a> {
+        Attempt {
+            tenant_id: tenant.id,
+            user_id: user.map(|u| u.id),
+            login_id,
+            source_ip: client_ip(&self.conn, &self.headers, &self.state.app.config.server.trusted_proxies).to_string(),
+            user_agent: self.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        }
+    }
+
+    /// Renders a page with a CSRF token in `csrf_token`.
+    fn form(&self, status: StatusCode, template: &str, mut ctx: serde_json::Value) -> Response {
+        let issued = csrf::issue(&self.state.app.csrf, &self.headers);
+        if let Some(map) = ctx.as_object_mut() {
+            map.insert("csrf_token".into(), issued.token.clone().into());
+        }
+        let mut response = self.page.render(&self.state, status, template, ctx);
+        csrf::attach(&mut response, &issued);
+        response
+    }
+
+    fn error(&self, status: StatusCode, key: &str) -> Response {
+        self.page.error_page(&self.state, status, key)
+    }
+
+    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
+        form.get(csrf::CSRF_FIELD).is_some_and(|t| csrf::verify(&self.state.app.csrf, &self.headers, t))
+    }
+
+    /// The leaf certificate the client presented: from the TLS connection, or from the
+    /// configured header when the request comes from a trusted proxy.
+    fn presented_leaf(&self) -> Option<Vec<u8>> {
+        if let Some(chain) = &self.conn.client_chain {
+            return chain.first().map(|c| c.as_ref().to_vec());
+        }
+        let config = &self.state.app.config.server;
+        if !config.trusted_proxies.contains(&self.conn.peer.ip()) {
+            return None;
+        }
+        let value = self.headers.get(config.client_cert_header.as_str())?.to_str().ok()?;
+        let pem = percent_decode(value);
+        rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok().map(|c| c.as_ref().to_vec())
+    }
+}
+
+use rustls::pki_types::pem::PemObject as _;
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A continuation path we may redirect to: local, never another origin.
+fn safe_return_to(value: Option<&String>) -> Option<String> {
+    value.filter(|v| v.starts_with('/') && !v.starts_with("//") && !v.contains('\\')).cloned()
+}
+
+async fn start(
+    State(state): State<SharedState>,
+    axum::Extension(conn): axum::Extension<ConnectionInfo>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = LangQuery { lang: query.get("lang").cloned() };
+    let ctx = Ctx::new(state, conn, headers, &lang);
+    if ctx.conn.listener == ListenerKind::Main && ctx.conn.client_chain.is_none() {
+        // The certificate can only be asked for on the other listener.
+        let qs = serde_urlencoded_pairs(&query);
+        return Redirect::to(&format!("{}/login{qs}", ctx.state.urls.mtls)).into_response();
+    }
+    match begin(&ctx, safe_return_to(query.get("return_to"))).await {
+        Ok(response) => response,
+        Err(err) => internal(&ctx, &err),
+    }
+}
+
+fn serde_urlencoded_pairs(query: &HashMap<String, String>) -> String {
+    if query.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    format!("?{}", pairs.join("&"))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn begin(ctx: &Ctx, return_to: Option<String>) -> anyhow::Result<Response> {
+    let app = &ctx.state.app;
+    let now = app.now();
+    let leaf = ctx.presented_leaf();
+    match client_certificate::check(app, leaf.as_deref(), now).await? {
+        CertificateCheck::Refused { refusal, user } => {
+            if let Some(user) = &user {
+                let tenant = app.storage.tenants().get(user.tenant_id).await?;
+                record_login_event(app, &ctx.attempt(&tenant, Some(user), None), refusal.login_result(), &[]).await;
+            } else {
+                tracing::info!(peer = %ctx.conn.peer, ?refusal, "client certificate refused");
+            }
+            Ok(refused_page(ctx, refusal))
+        }
+        CertificateCheck::Accepted(certified) => {
+            let (tenant, user) = (&certified.tenant, &certified.user);
+            if user.is_locked() {
+                record_login_event(app, &ctx.attempt(tenant, Some(user), None), LoginResult::Locked, &[]).await;
+                return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
+            }
+            let progress = login::start_with_certificate(user, tenant, &certified.certificate.serial_hex, return_to, now);
+            let state = SessionState { login: Some(progress), authenticated: None };
+            let (mut web_session, cookie) = session::create(app, tenant, state).await?;
+            let mut response = advance(ctx, &mut web_session, tenant, user, None).await?;
+            // A login that completed at once already carries the promoted session's cookie.
+            let promoted = response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"mamori_session="));
+            if !promoted {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response)
+        }
+    }
+}
+
+fn refused_page(ctx: &Ctx, refusal: CertificateRefusal) -> Response {
+    let message = ctx.state.app.ui.message(ctx.page.locale, refusal.message_key());
+    let status = if refusal == CertificateRefusal::Missing { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+    ctx.page.render(
+        &ctx.state,
+        status,
+        "login/certificate_refused.html",
+        serde_json::json!({ "message": message, "reason": format!("{refusal:?}") }),
+    )
+}
+
+/// Renders the page for the transaction's current step, or finishes it.
+async fn advance(
+    ctx: &Ctx,
+    web_session: &mut WebSession,
+    tenant: &Tenant,
+    user: &User,
+    problem: Option<serde_json::Value>,
+) -> anyhow::Result<Response> {
+    let app = &ctx.state.app;
+    let Some(progress) = web_session.state.login.clone() else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let base = serde_json::json!({ "login_id": user.login_id, "problem": problem });
+    let page = match &progress.step {
+        LoginStep::Password => ctx.form(StatusCode::OK, "login/password.html", base),
+        LoginStep::ChangePassword => {
+            let mut ctx_json = base;
+            ctx_json["min"] = tenant.policy.password_min_length.into();
+            ctx_json["max"] = tenant.policy.password_max_length.into();
+            ctx.form(StatusCode::OK, "login/change_password.html", ctx_json)
+        }
+        LoginStep::Otp if tenant.policy.otp_kind == OtpKind::Totp && user.totp_secret_sealed.is_none() => {
+            // First TOTP login: register an authenticator before the code can be asked for.
+            let sealed = otp::new_sealed_secret(app, user)?;
+            let mut next = progress.clone();
+            next.step = LoginStep::TotpSetup { sealed_secret: sealed };
+            web_session.state.login = Some(next);
+            session::save(app, web_session).await?;
+            return Box::pin(advance(ctx, web_session, tenant, user, problem)).await;
+        }
+        LoginStep::TotpSetup { sealed_secret } => {
+            let view = otp::enrollment_view(app, user, sealed_secret)?;
+            let mut ctx_json = base;
+            ctx_json["qr_svg"] = view.qr_svg.into();
+            ctx_json["secret"] = view.secret_base32.into();
+            ctx.form(StatusCode::OK, "login/totp_setup.html", ctx_json)
+        }
+        LoginStep::Otp => {
+            let mut ctx_json = base;
+            ctx_json["kind"] = tenant.policy.otp_kind.to_string().into();
+            ctx_json["code_sent"] = progress.email_code.is_some().into();
+            ctx.form(StatusCode::OK, "login/otp.html", ctx_json)
+        }
+        LoginStep::Done => return finish(ctx, web_session, tenant, user, &progress).await,
+    };
+    Ok(page)
+}
+
+async fn finish(
+    ctx: &Ctx,
+    web_session: &mut WebSession,
+    tenant: &Tenant,
+    user: &User,
+    progress: &LoginProgress,
+) -> anyhow::Result<Response> {
+    let app = &ctx.state.app;
+    let authenticated = login::complete(app, progress, &ctx.attempt(tenant, Some(user), Some(&user.login_id))).await;
+    web_session.state.login = None;
+    web_session.state.authenticated = Some(authenticated);
+    let cookie = session::promote(app, web_session, user.id).await?;
+    let target = progress.return_to.clone().unwrap_or_else(|| "/login/done".to_owned());
+    let mut response = Redirect::to(&target).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Loads the session of a login under way and checks the request belongs to it: valid
+/// CSRF token, same certificate as at the start.
+async fn resume(ctx: &Ctx, form: &HashMap<String, String>) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
+    if !ctx.csrf_ok(form) {
+        return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "csrf.invalid")));
+    }
+    let app = &ctx.state.app;
+    let Some(web_session) = session::load(app, &ctx.headers).await? else {
+        return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
+    };
+    let Some(progress) = &web_session.state.login else {
+        return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
+    };
+    if progress.certificate_serial.is_some() {
+        let leaf = ctx.presented_leaf();
+        let serial = leaf.as_deref().and_then(serial_of);
+        if serial.as_deref() != progress.certificate_serial.as_deref() {
+            return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "login.certificate_changed")));
+        }
+    }
+    let user = app.storage.users().get(progress.user_id).await?;
+    let tenant = app.storage.tenants().get(web_session.tenant_id).await?;
+    Ok(Ok((web_session, tenant, user)))
+}
+
+fn serial_of(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    Some(crate::pki::normalise_serial(&hex::encode(cert.tbs_certificate.raw_serial())).trim_start_matches("00").to_owned())
+}
+
+macro_rules! resume_or_return {
+    ($ctx:expr, $form:expr) => {
+        match resume(&$ctx, &$form).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(page)) => return page,
+            Err(err) => return internal(&$ctx, &err),
+        }
+    };
+}
+
+type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
+
+async fn password((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let result = async {
+        let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
+        if progress.step != LoginStep::Password {
+            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
+        }
+        let login_id = form.get("login_id").map(String::as_str).unwrap_or("");
+        let password = form.get("password").map(String::as_str).unwrap_or("");
+        let attempt = ctx.attempt(&tenant, Some(&user), Some(login_id));
+        match login::submit_password(&ctx.state.app, &tenant, &mut progress, login_id, password, &attempt).await? {
+            PasswordOutcome::Accepted => {
+                web_session.state.login = Some(progress);
+                session::save(&ctx.state.app, &web_session).await?;
+                let user = ctx.state.app.storage.users().get(user.id).await?;
+                advance(&ctx, &mut web_session, &tenant, &user, None).await
+            }
+            PasswordOutcome::Failed { attempts_left } => Ok(ctx.form(
+                StatusCode::UNAUTHORIZED,
+                "login/failed.html",
+                serde_json::json!({ "attempts_left": attempts_left }),
+            )),
+            PasswordOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err| internal(&ctx, &err))
+}
+
+async fn change_password((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let result = async {
+        let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
+        if progress.step != LoginStep::ChangePassword {
+            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
+        }
+        let new = form.get("new_password").map(String::as_str).unwrap_or("");
+        let confirm = form.get("new_password_confirmation").map(String::as_str).unwrap_or("");
+        match login::change_expired_password(&ctx.state.app, &tenant, &mut progress, new, confirm).await? {
+            Ok(()) => {
+                web_session.state.login = Some(progress);
+                session::save(&ctx.state.app, &web_session).await?;
+                let user = ctx.state.app.storage.users().get(user.id).await?;
+                advance(&ctx, &mut web_session, &tenant, &user, None).await
+            }
+            Err(problems) => {
+                let messages: Vec<String> =
+                    problems.iter().map(|p| ctx.state.app.ui.message(ctx.page.locale, p.message_key())).collect();
+                let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(messages.into())).await?;
+                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                Ok(response)
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err| internal(&ctx, &err))
+}
+
+async fn totp_setup((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let result = async {
+        let app = &ctx.state.app;
+        let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
+        let LoginStep::TotpSetup { sealed_secret } = progress.step.clone() else {
+            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
+        };
+        let code = form.get("code").map(String::as_str).unwrap_or("");
+        if !otp::confirm_enrollment(app, &user, &sealed_secret, code, app.now()).await? {
+            let attempt = ctx.attempt(&tenant, Some(&user), Some(&user.login_id));
+            record_login_event(app, &attempt, LoginResult::WrongOtp, &[]).await;
+            let message = app.ui.message(ctx.page.locale, "otp.wrong");
+            let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            return Ok(response);
+        }
+        progress.factors.push(login::Factor::Otp);
+        let user = app.storage.users().get(user.id).await?;
+        progress.step = LoginStep::Done;
+        web_session.state.login = Some(progress);
+        session::save(app, &web_session).await?;
+        advance(&ctx, &mut web_session, &tenant, &user, None).await
+    }
+    .await;
+    result.unwrap_or_else(|err| internal(&ctx, &err))
+}
+
+async fn send_code((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let result = async {
+        let app = &ctx.state.app;
+        let now = app.now();
+        let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
+        if progress.step != LoginStep::Otp || tenant.policy.otp_kind != OtpKind::Email {
+            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
+        }
+        if progress.email_code.as_ref().is_some_and(|p| !p.may_resend(now)) {
+            let message = app.ui.message(ctx.page.locale, "otp.wait_before_resend");
+            let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(response);
+        }
+        progress.email_code = Some(otp::send_email_code(app, &user, now).await?);
+        web_session.state.login = Some(progress);
+        session::save(app, &web_session).await?;
+        advance(&ctx, &mut web_session, &tenant, &user, None).await
+    }
+    .await;
+    result.unwrap_or_else(|err| internal(&ctx, &err))
+}
+
+async fn one_time_password((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let result = async {
+        let app = &ctx.state.app;
+        let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
+        if progress.step != LoginStep::Otp {
+            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
+        }
+        let code = form.get("code").map(String::as_str).unwrap_or("");
+        let attempt = ctx.attempt(&tenant, Some(&user), Some(&user.login_id));
+        let outcome = login::submit_otp(app, &tenant, &mut progress, code, &attempt).await?;
+        web_session.state.login = Some(progress);
+        session::save(app, &web_session).await?;
+        match outcome {
+            OtpOutcome::Accepted => advance(&ctx, &mut web_session, &tenant, &user, None).await,
+            OtpOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
+            OtpOutcome::Wrong { attempts_left } => {
+                let mut message = app.ui.message(ctx.page.locale, "otp.wrong");
+                if let Some(left) = attempts_left {
+                    message = format!("{message} {}", app.ui.message(ctx.page.locale, "login.attempts_left").replace("{n}", &left.to_string()));
+                }
+                let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                Ok(response)
+            }
+            OtpOutcome::Expired => {
+                let message = app.ui.message(ctx.page.locale, "otp.expired");
+                let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                Ok(response)
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err| internal(&ctx, &err))
+}
+
+async fn done(
+    State(state): State<SharedState>,
+    axum::Extension(conn): axum::Extension<ConnectionInfo>,
+    headers: HeaderMap,
+    Query(lang): Query<LangQuery>,
+) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &lang);
+    let result = async {
+        let app = &ctx.state.app;
+        let Some(web_session) = session::load(app, &ctx.headers).await? else {
+            return Ok(Redirect::to("/login").into_response());
+        };
+        let Some(auth) = &web_session.state.authenticated else { return Ok(Redirect::to("/login").into_response()) };
+        let user = app.storage.users().get(auth.user_id).await?;
+        let factors = login::amr(&auth.factors);
+        Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors })))
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| internal(&ctx, &err))
+}
+
+async fn logout((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
+    if !ctx.csrf_ok(&form) {
+        return ctx.error(StatusCode::FORBIDDEN, "csrf.invalid");
+    }
+    let result = async {
+        let app = &ctx.state.app;
+        let clear = match session::load(app, &ctx.headers).await? {
+            Some(s) => session::destroy(app, &s.id).await?,
+            None => HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
+        };
+        let mut response = ctx.page.render(&ctx.state, StatusCode::OK, "login/logged_out.html", serde_json::json!({}));
+        response.headers_mut().append(header::SET_COOKIE, clear);
+        Ok(response)
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| internal(&ctx, &err))
+}
+
+fn internal(ctx: &Ctx, err: &anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{err:#}"), "login request failed");
+    let unavailable = err.chain().any(|e| {
+        matches!(e.downcast_ref::<mamori_storage::StorageError>(), Some(mamori_storage::StorageError::Unavailable))
+    });
+    if unavailable {
+        ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable")
+    } else {
+        ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
+    }
+}

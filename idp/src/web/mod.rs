@@ -1,0 +1,8 @@
+//! Browser-facing plumbing shared by every page: language, CSRF, sessions, client facts.
+
+pub mod csrf;
+pub mod login;
+pub mod page;
+pub mod pages;
+pub mod request;
+pub mod session;

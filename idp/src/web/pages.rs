@@ -1,0 +1,72 @@
+//! Pages and files that need no login: the start page, the CA certificate and CRL, the
+//! stylesheet, health, and the error page for anything unknown.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::page::{LangQuery, PageLocale};
+use crate::server::SharedState;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(mamori_ui::STYLESHEET_PATH, get(stylesheet))
+        .route("/ca/ca.pem", get(ca_pem))
+        .route("/ca/ca.der", get(ca_der))
+        .route("/ca/crl.pem", get(crl_pem))
+        .route("/ca/crl.der", get(crl_der))
+        .fallback(not_found)
+}
+
+async fn index(State(state): State<SharedState>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    PageLocale::from_request(&q, &headers).render(&state, StatusCode::OK, "index.html", serde_json::json!({}))
+}
+
+async fn not_found(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::NOT_FOUND, "error.not_found")
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        mamori_ui::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn ca_pem(State(state): State<SharedState>) -> Response {
+    match state.app.ca.published_chain_pem().await {
+        Ok(pem) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response(),
+        Err(err) => unavailable(err),
+    }
+}
+
+async fn ca_der(State(state): State<SharedState>) -> Response {
+    match state.app.ca.issuing_certificate_der().await {
+        Ok(der) => ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
+        Err(err) => unavailable(err),
+    }
+}
+
+async fn crl_pem(State(state): State<SharedState>) -> Response {
+    match state.app.ca.current_crl(state.app.clock.now()).await {
+        Ok(crl) => ([(header::CONTENT_TYPE, "application/x-pem-file")], crl.pem.clone()).into_response(),
+        Err(err) => unavailable(err),
+    }
+}
+
+async fn crl_der(State(state): State<SharedState>) -> Response {
+    match state.app.ca.current_crl(state.app.clock.now()).await {
+        Ok(crl) => ([(header::CONTENT_TYPE, "application/pkix-crl")], crl.der.clone()).into_response(),
+        Err(err) => unavailable(err),
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> Response {
+    tracing::error!(%err, "CA material unavailable");
+    (StatusCode::SERVICE_UNAVAILABLE, "the certificate authority is not available").into_response()
+}
