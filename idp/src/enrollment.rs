@@ -2,13 +2,19 @@
 //! another channel, a one-time password. The URL token is stored as its SHA-256, the
 //! one-time password as an Argon2id hash; wrong passwords count down to a lock.
 
-use mamori_storage::model::{NewTicket, Tenant, TicketKind, User};
+use mamori_ca::SealingKey;
+use mamori_storage::model::{NewTicket, RedeemError, Tenant, Ticket, TicketKind, User, UserStatus};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization as _;
+use uuid::Uuid;
 
 use crate::app::App;
+use crate::flows::device_certificate::{self, PendingDownload, SealedDownload};
+use crate::flows::secret_answer;
 
 /// What the operator hands to the user; shown once, never stored in clear.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct IssuedEnrollment {
     pub login_id: String,
     /// The enrollment page's path, `/enroll/{token}`.
@@ -56,4 +62,345 @@ pub async fn issue_enrollment_ticket(
         one_time_password: otp,
         expires_at,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Redeeming the ticket: first authentication (one-time password), registration of the
+// credentials, completion. Free of HTTP; `web::enroll` renders the outcomes.
+
+/// Why an enrollment URL cannot be used now; each has its own page. A token we do not
+/// know and a ticket whose user is gone or disabled are the same `NotFound`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentUnavailable {
+    NotFound,
+    Expired,
+    Spent,
+    Locked,
+}
+
+/// An enrollment ticket with its tenant and user.
+pub struct OpenEnrollment {
+    pub ticket: Ticket,
+    pub tenant: Tenant,
+    pub user: User,
+}
+
+/// Longest URL token we look up; ours are 43 characters.
+const MAX_TOKEN_LEN: usize = 128;
+
+/// The enrollment behind a URL token, whatever its state (see [`unavailable_reason`]).
+pub async fn find_enrollment(app: &App, token: &str) -> anyhow::Result<Option<OpenEnrollment>> {
+    // Ours are URL-safe base64; anything else is made up (and must not reach a cookie path).
+    let well_formed = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || !well_formed {
+        return Ok(None);
+    }
+    let lookup = mamori_storage::token_lookup_hash(token);
+    let Some(ticket) = app.storage.tickets().find_by_lookup_hash(&lookup).await? else {
+        return Ok(None);
+    };
+    if ticket.kind != TicketKind::Enrollment {
+        return Ok(None);
+    }
+    let user = match app.storage.users().get(ticket.user_id).await {
+        Ok(user) => user,
+        Err(mamori_storage::StorageError::NotFound) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    if user.status == UserStatus::Disabled {
+        return Ok(None);
+    }
+    let tenant = app.storage.tenants().get(ticket.tenant_id).await?;
+    Ok(Some(OpenEnrollment { ticket, tenant, user }))
+}
+
+/// Why the ticket cannot be used at `now`, if it cannot. Spent before locked before
+/// expired: the most useful explanation first (as `redeem` reports it).
+pub fn unavailable_reason(ticket: &Ticket, now: OffsetDateTime) -> Option<EnrollmentUnavailable> {
+    if ticket.uses_left == 0 {
+        Some(EnrollmentUnavailable::Spent)
+    } else if ticket.attempts_left == 0 {
+        Some(EnrollmentUnavailable::Locked)
+    } else if ticket.expires_at <= now {
+        Some(EnrollmentUnavailable::Expired)
+    } else {
+        None
+    }
+}
+
+/// Codes typed by hand (one-time and download passwords, acquisition IDs): full-width
+/// characters from a Japanese input method become ASCII, surrounding blanks go.
+pub fn normalise_typed_code(typed: &str) -> String {
+    typed.nfkc().collect::<String>().trim().to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCheck {
+    Accepted,
+    /// `attempts_left` only when the tenant shows the warning.
+    Wrong { attempts_left: Option<u32> },
+    Locked,
+}
+
+/// First authentication: checks the one-time password; a wrong one counts down the
+/// ticket's attempts (atomically, so parallel guesses all count). The ticket is not
+/// redeemed here: a user who leaves at the next step can come back with the same password.
+pub async fn check_enrollment_otp(app: &App, open: &OpenEnrollment, typed: &str) -> anyhow::Result<OtpCheck> {
+    let otp = normalise_typed_code(typed);
+    if app.hasher.verify(&otp, open.ticket.secret_hash.as_deref()).await? {
+        return Ok(OtpCheck::Accepted);
+    }
+    let outcome = app.storage.tickets().record_failed_attempt(open.ticket.id).await?;
+    tracing::info!(ticket = %open.ticket.id, attempts_left = outcome.attempts_left, "wrong enrollment one-time password");
+    if outcome.is_locked() {
+        return Ok(OtpCheck::Locked);
+    }
+    let shown = open.tenant.policy.show_attempts_left.then_some(outcome.attempts_left);
+    Ok(OtpCheck::Wrong { attempts_left: shown })
+}
+
+// The proof carried between steps. After the one-time password is verified, the browser
+// gets a cookie holding `EnrollmentProof`, sealed (AES-256-GCM under the master key, bound
+// to the ticket by the associated data) with a short expiry. It is stateless, so it holds
+// on every node, cannot be forged or moved to another ticket, and every use re-checks the
+// ticket itself (spent, locked, expired), so it grants nothing once the ticket is done.
+// After registration the same cookie says "completed", so a reload or the language
+// switch shows the completion page again instead of losing the download password.
+
+/// How long a verified one-time password stays good for the registration step.
+const OTP_PROOF_MINUTES: i64 = 30;
+/// How long the completion page can be shown again.
+const COMPLETION_PROOF_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum ProofStage {
+    OtpVerified,
+    Completed { acquisition_id: Option<String> },
+}
+
+#[derive(Serialize, Deserialize)]
+struct EnrollmentProof {
+    ticket: Uuid,
+    #[serde(flatten)]
+    stage: ProofStage,
+    /// Unix seconds.
+    expires: i64,
+}
+
+fn proof_aad(ticket_id: Uuid) -> Vec<u8> {
+    format!("enrollment-proof:{ticket_id}").into_bytes()
+}
+
+/// Seals a proof for `stage` of `ticket_id`, for a cookie.
+pub fn seal_proof(key: &SealingKey, ticket_id: Uuid, stage: ProofStage, now: OffsetDateTime) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let minutes = match stage {
+        ProofStage::OtpVerified => OTP_PROOF_MINUTES,
+        ProofStage::Completed { .. } => COMPLETION_PROOF_MINUTES,
+    };
+    let proof = EnrollmentProof { ticket: ticket_id, stage, expires: (now + time::Duration::minutes(minutes)).unix_timestamp() };
+    let sealed = key.seal(&serde_json::to_vec(&proof)?, &proof_aad(ticket_id))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// The stage a proof attests for `ticket_id`; `None` when absent, forged, for another
+/// ticket, or expired.
+pub fn open_proof(key: &SealingKey, ticket_id: Uuid, value: Option<&str>, now: OffsetDateTime) -> Option<ProofStage> {
+    use base64::Engine as _;
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value?).ok()?;
+    let plain = key.open(&sealed, &proof_aad(ticket_id)).ok()?;
+    let proof: EnrollmentProof = serde_json::from_slice(&plain).ok()?;
+    (proof.ticket == ticket_id && proof.expires > now.unix_timestamp()).then_some(proof.stage)
+}
+
+/// What the user submitted at the registration step.
+pub struct Registration<'a> {
+    pub password: &'a str,
+    pub password_confirmation: &'a str,
+    pub secret_question: &'a str,
+    pub secret_answer: &'a str,
+}
+
+pub enum RegistrationOutcome {
+    /// Message keys of every problem found, in form order.
+    Invalid(Vec<&'static str>),
+    Unavailable(EnrollmentUnavailable),
+    /// The method needs a certificate but the user has no device to issue it for.
+    NoDevice,
+    Completed(EnrollmentCompleted),
+}
+
+pub struct EnrollmentCompleted {
+    /// The certificate waiting for download; `None` for methods without a certificate.
+    pub download: Option<PendingDownload>,
+}
+
+/// Registers the credentials and, for certificate methods, issues the certificate of the
+/// user's first device. Everything that can be refused is checked (and the secrets hashed)
+/// before the ticket is redeemed; the redemption is one atomic update, so of two tabs or a
+/// double submit exactly one proceeds and the other gets `Spent`.
+pub async fn register_credentials(
+    app: &App,
+    open: &OpenEnrollment,
+    form: &Registration<'_>,
+    public_url: &str,
+) -> anyhow::Result<RegistrationOutcome> {
+    let (tenant, user) = (&open.tenant, &open.user);
+    let needs_password = user.login_method.needs_password();
+    let mut problems: Vec<&'static str> = Vec::new();
+    if needs_password {
+        let found =
+            crate::flows::login::validate_new_password(app, tenant, user, form.password, form.password_confirmation)
+                .await?;
+        problems.extend(found.into_iter().map(|p| p.message_key()));
+    }
+    problems.extend(
+        secret_answer::check_question_and_answer(form.secret_question, form.secret_answer)
+            .into_iter()
+            .map(|p| p.message_key()),
+    );
+    if !problems.is_empty() {
+        return Ok(RegistrationOutcome::Invalid(problems));
+    }
+    let device = if user.login_method.needs_certificate() {
+        match app.storage.devices().list_for_user(user.id, false).await?.into_iter().next() {
+            Some(device) => Some(device),
+            None => return Ok(RegistrationOutcome::NoDevice),
+        }
+    } else {
+        None
+    };
+    let password_hash = if needs_password { Some(app.hasher.hash(form.password).await?) } else { None };
+    let answer_hash = secret_answer::hash_secret_answer(app, form.secret_answer).await?;
+
+    let now = app.now();
+    match app.storage.tickets().redeem(open.ticket.id, now).await {
+        Ok(_) => {}
+        Err(RedeemError::Storage(err)) => return Err(err.into()),
+        Err(RedeemError::NotFound) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::NotFound)),
+        Err(RedeemError::Expired) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::Expired)),
+        Err(RedeemError::Spent) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::Spent)),
+        Err(RedeemError::Locked) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::Locked)),
+        Err(other) => return Err(other.into()),
+    }
+    // From here on the ticket is used up: a failure needs a new ticket from the operator.
+    let users = app.storage.users();
+    if let Some(hash) = &password_hash {
+        users.set_password(user.id, hash, false, tenant.policy.password_history_count.max(1), now).await?;
+    }
+    users.set_secret_answer(user.id, form.secret_question, &answer_hash, now).await?;
+    let download = match &device {
+        Some(device) => Some(device_certificate::issue_for_download(app, tenant, user, device, public_url).await?),
+        None => None,
+    };
+    tracing::info!(user = %user.id, certificate = download.is_some(), "enrollment completed");
+    Ok(RegistrationOutcome::Completed(EnrollmentCompleted { download }))
+}
+
+/// The pending download behind a completion proof, to show the completion page again:
+/// only while that download still belongs to the enrolled user and can be redeemed.
+pub async fn pending_download(app: &App, open: &OpenEnrollment, acquisition_id: &str) -> anyhow::Result<Option<PendingDownload>> {
+    let Some(ticket) = app.storage.tickets().find_by_acquisition_id(acquisition_id).await? else {
+        return Ok(None);
+    };
+    let now = app.now();
+    if ticket.kind != TicketKind::Download || ticket.user_id != open.user.id || unavailable_reason(&ticket, now).is_some() {
+        return Ok(None);
+    }
+    let (Some(payload), Some(device_id)) = (&ticket.payload_sealed, ticket.device_id) else {
+        return Ok(None);
+    };
+    let plain = app.sealing.open(payload, &device_certificate::download_aad(acquisition_id))?;
+    let sealed: SealedDownload = serde_json::from_slice(&plain)?;
+    let device = app.storage.devices().get(device_id).await?;
+    Ok(Some(PendingDownload {
+        acquisition_id: acquisition_id.to_owned(),
+        download_password: sealed.download_password,
+        certificate_name: device_certificate::certificate_name(&open.tenant, &open.user, &device),
+        expires_at: ticket.expires_at,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(uses: u32, attempts: u32, expires_in_minutes: i64) -> Ticket {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        Ticket {
+            id: Uuid::new_v4(),
+            kind: TicketKind::Enrollment,
+            tenant_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            device_id: None,
+            lookup_hash: String::new(),
+            secret_hash: None,
+            acquisition_id: None,
+            payload_sealed: None,
+            expires_at: now + time::Duration::minutes(expires_in_minutes),
+            attempts_left: attempts,
+            uses_left: uses,
+            created_at: now,
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn unavailability_is_explained_most_useful_first() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        assert_eq!(unavailable_reason(&ticket(1, 5, 10), now), None);
+        assert_eq!(unavailable_reason(&ticket(0, 5, 10), now), Some(EnrollmentUnavailable::Spent));
+        assert_eq!(unavailable_reason(&ticket(1, 0, 10), now), Some(EnrollmentUnavailable::Locked));
+        assert_eq!(unavailable_reason(&ticket(1, 5, 0), now), Some(EnrollmentUnavailable::Expired));
+        assert_eq!(unavailable_reason(&ticket(1, 5, -1), now), Some(EnrollmentUnavailable::Expired));
+        assert_eq!(unavailable_reason(&ticket(0, 0, -1), now), Some(EnrollmentUnavailable::Spent));
+        assert_eq!(unavailable_reason(&ticket(1, 0, -1), now), Some(EnrollmentUnavailable::Locked));
+    }
+
+    #[test]
+    fn typed_codes_lose_full_width_and_blanks() {
+        assert_eq!(normalise_typed_code(" ＡｂＣ２３ \n"), "AbC23");
+        assert_eq!(normalise_typed_code("\u{3000}YQLSZBDj\u{3000}"), "YQLSZBDj");
+        assert_eq!(normalise_typed_code("Ｃ０１２３"), "C0123");
+    }
+
+    #[test]
+    fn proofs_hold_only_for_their_ticket_key_and_time() {
+        let key = SealingKey::generate();
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let ticket = Uuid::new_v4();
+        let sealed = seal_proof(&key, ticket, ProofStage::OtpVerified, now).expect("seal");
+        assert_eq!(open_proof(&key, ticket, Some(&sealed), now), Some(ProofStage::OtpVerified));
+        assert_eq!(open_proof(&key, ticket, Some(&sealed), now + time::Duration::minutes(29)), Some(ProofStage::OtpVerified));
+        assert_eq!(open_proof(&key, ticket, Some(&sealed), now + time::Duration::minutes(30)), None);
+        assert_eq!(open_proof(&key, Uuid::new_v4(), Some(&sealed), now), None);
+        assert_eq!(open_proof(&SealingKey::generate(), ticket, Some(&sealed), now), None);
+        assert_eq!(open_proof(&key, ticket, Some("not-a-proof"), now), None);
+        assert_eq!(open_proof(&key, ticket, None, now), None);
+        let mut tampered = sealed.into_bytes();
+        if let Some(b) = tampered.get_mut(20) {
+            *b = if *b == b'A' { b'B' } else { b'A' };
+        }
+        assert_eq!(open_proof(&key, ticket, std::str::from_utf8(&tampered).ok(), now), None);
+        let done = ProofStage::Completed { acquisition_id: Some("C00000000001".into()) };
+        let sealed = seal_proof(&key, ticket, done.clone(), now).expect("seal");
+        assert_eq!(open_proof(&key, ticket, Some(&sealed), now), Some(done));
+    }
+
+    #[test]
+    fn proof_stage_serialises_compactly() {
+        let proof = EnrollmentProof { ticket: Uuid::nil(), stage: ProofStage::OtpVerified, expires: 1 };
+        let json = serde_json::to_value(&proof).expect("json");
+        assert_eq!(json["stage"], "otp_verified");
+        let back: EnrollmentProof = serde_json::from_value(json).expect("back");
+        assert_eq!(back.stage, ProofStage::OtpVerified);
+        let done = EnrollmentProof {
+            ticket: Uuid::nil(),
+            stage: ProofStage::Completed { acquisition_id: Some("C1".into()) },
+            expires: 1,
+        };
+        let back: EnrollmentProof = serde_json::from_slice(&serde_json::to_vec(&done).expect("json")).expect("back");
+        assert_eq!(back.stage, ProofStage::Completed { acquisition_id: Some("C1".into()) });
+    }
 }

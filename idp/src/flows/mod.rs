@@ -6,3 +6,4 @@ pub mod events;
 pub mod login;
 pub mod otp;
 pub mod password_policy;
+pub mod download; pub mod secret_answer;

@@ -6,3 +6,4 @@ pub mod page;
 pub mod pages;
 pub mod request;
 pub mod session;
+pub mod context; pub mod enroll; pub mod download;

@@ -1,0 +1,111 @@
+//! Certificate download (flow 2, 電子証明書の取得): the certificate-acquisition ID and the
+//! download password open a download ticket, which hands over the sealed PKCS#12 file a
+//! limited number of times before it expires. Nothing here tells an unknown ID from a
+//! wrong password; the ticket's state is only told to someone who knows the password.
+
+use base64::Engine as _;
+use mamori_storage::model::{RedeemError, TicketKind};
+use zeroize::Zeroizing;
+
+use crate::app::App;
+use crate::enrollment::normalise_typed_code;
+use crate::flows::device_certificate::{SealedDownload, download_aad};
+
+/// The PKCS#12 file for the browser.
+pub struct CertificateFile {
+    pub file_name: String,
+    pub pkcs12: Zeroizing<Vec<u8>>,
+}
+
+pub enum DownloadOutcome {
+    Delivered(CertificateFile),
+    /// Unknown ID, wrong password, or a ticket that is not a download: one answer for all.
+    WrongCredentials,
+    /// Downloaded as often as allowed, or replaced by a newer certificate.
+    Spent,
+    Expired,
+    /// Too many wrong passwords for this ID.
+    Locked,
+}
+
+/// The acquisition ID as printed in the mail (`C` and 11 digits), whatever the user's
+/// input method did to it: full-width characters, lower-case `c`, blanks.
+pub fn normalise_acquisition_id(typed: &str) -> String {
+    normalise_typed_code(typed).to_ascii_uppercase()
+}
+
+/// Checks the download password and, when it matches, uses the ticket once and opens
+/// its file. A wrong password counts against the ticket; a hash is spent whether or not
+/// the ID exists, so timing does not tell either.
+pub async fn redeem_download(app: &App, acquisition_id: &str, password: &str) -> anyhow::Result<DownloadOutcome> {
+    let acquisition_id = normalise_acquisition_id(acquisition_id);
+    let password = normalise_typed_code(password);
+    let tickets = app.storage.tickets();
+    let ticket = tickets.find_by_acquisition_id(&acquisition_id).await?.filter(|t| t.kind == TicketKind::Download);
+    let stored = ticket.as_ref().and_then(|t| t.secret_hash.as_deref());
+    let matched = app.hasher.verify(&password, stored).await?;
+    let Some(ticket) = ticket else {
+        return Ok(DownloadOutcome::WrongCredentials);
+    };
+    if !matched {
+        let outcome = tickets.record_failed_attempt(ticket.id).await?;
+        tracing::info!(ticket = %ticket.id, attempts_left = outcome.attempts_left, "wrong download password");
+        return Ok(DownloadOutcome::WrongCredentials);
+    }
+    let redeemed = match tickets.redeem(ticket.id, app.now()).await {
+        Ok(redeemed) => redeemed,
+        Err(RedeemError::Storage(err)) => return Err(err.into()),
+        Err(RedeemError::NotFound | RedeemError::Spent) => return Ok(DownloadOutcome::Spent),
+        Err(RedeemError::Expired) => return Ok(DownloadOutcome::Expired),
+        Err(RedeemError::Locked) => return Ok(DownloadOutcome::Locked),
+        Err(other) => return Err(other.into()),
+    };
+    // A voided ticket (the certificate was reissued) keeps no payload.
+    let Some(payload) = redeemed.payload_sealed.as_deref() else {
+        return Ok(DownloadOutcome::Spent);
+    };
+    let plain = app.sealing.open(payload, &download_aad(&acquisition_id))?;
+    let sealed: SealedDownload = serde_json::from_slice(&plain)?;
+    let pkcs12 = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(&sealed.pkcs12_base64)?);
+    tracing::info!(ticket = %ticket.id, uses_left = redeemed.uses_left, "certificate downloaded");
+    Ok(DownloadOutcome::Delivered(CertificateFile { file_name: safe_file_name(&sealed.file_name), pkcs12 }))
+}
+
+/// A file name safe inside `Content-Disposition: attachment; filename="…"`: ASCII letters,
+/// digits, `.`, `-` and `_` only, ending in `.p12`.
+pub fn safe_file_name(name: &str) -> String {
+    let mut safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .take(100)
+        .collect();
+    let safe_trimmed = safe.trim_start_matches('.');
+    safe = if safe_trimmed.is_empty() { "certificate".to_owned() } else { safe_trimmed.to_owned() };
+    if !safe.to_ascii_lowercase().ends_with(".p12") {
+        safe.push_str(".p12");
+    }
+    safe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acquisition_ids_are_read_as_printed() {
+        assert_eq!(normalise_acquisition_id(" c01234567890 "), "C01234567890");
+        assert_eq!(normalise_acquisition_id("Ｃ０１２３４５６７８９０"), "C01234567890");
+        assert_eq!(normalise_acquisition_id("\u{3000}C01234567890\u{3000}"), "C01234567890");
+    }
+
+    #[test]
+    fn file_names_cannot_break_the_header() {
+        assert_eq!(safe_file_name("p-01-usr012-1.p12"), "p-01-usr012-1.p12");
+        assert_eq!(safe_file_name("a\"b;c\r\nd.p12"), "a_b_c__d.p12");
+        assert_eq!(safe_file_name("山田-1.p12"), "__-1.p12");
+        assert_eq!(safe_file_name(""), "certificate.p12");
+        assert_eq!(safe_file_name("..."), "certificate.p12");
+        assert_eq!(safe_file_name("x"), "x.p12");
+        assert!(safe_file_name(&"a".repeat(500)).len() <= 104);
+    }
+}

@@ -1,0 +1,143 @@
+//! What a page handler works with: the server state, the connection, the request headers
+//! and the page language; rendering with a CSRF token, CSRF checks, bounded form fields,
+//! and the one mapping of internal failures to an error page (503 when storage is down).
+//! Shared by the enrollment and download pages (login has its own richer `Ctx`).
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::FormRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::csrf;
+use super::page::{LangQuery, PageLocale};
+use crate::app::App;
+use crate::server::SharedState;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+
+/// Longest value accepted in any form field, in characters. Every real value (IDs,
+/// passwords up to the policy's maximum, answers) is far shorter; longer ones are refused
+/// before any hashing or lookup.
+pub const MAX_FIELD_CHARS: usize = 256;
+
+pub type FormFields = HashMap<String, String>;
+
+pub struct PageCtx {
+    pub state: SharedState,
+    pub conn: ConnectionInfo,
+    pub headers: HeaderMap,
+    pub page: PageLocale,
+}
+
+impl PageCtx {
+    pub fn new(state: SharedState, conn: ConnectionInfo, headers: HeaderMap, lang: &LangQuery) -> Self {
+        let page = PageLocale::from_request(lang, &headers);
+        Self { state, conn, headers, page }
+    }
+
+    pub fn app(&self) -> &App {
+        &self.state.app
+    }
+
+    /// One message in the page's language.
+    pub fn message(&self, key: &str) -> String {
+        self.state.app.ui.message(self.page.locale, key)
+    }
+
+    /// Renders a page without a form.
+    pub fn render(&self, status: StatusCode, template: &str, ctx: serde_json::Value) -> Response {
+        self.page.render(&self.state, status, template, ctx)
+    }
+
+    /// Renders a page with a CSRF token in `csrf_token` (and the CSRF cookie if new).
+    pub fn form(&self, status: StatusCode, template: &str, mut ctx: serde_json::Value) -> Response {
+        let issued = csrf::issue(&self.state.app.csrf, &self.headers);
+        if let Some(map) = ctx.as_object_mut() {
+            map.insert(csrf::CSRF_FIELD.into(), issued.token.clone().into());
+        }
+        let mut response = self.page.render(&self.state, status, template, ctx);
+        csrf::attach(&mut response, &issued);
+        response
+    }
+
+    pub fn error(&self, status: StatusCode, key: &str) -> Response {
+        self.page.error_page(&self.state, status, key)
+    }
+
+    pub fn csrf_ok(&self, form: &FormFields) -> bool {
+        form.get(csrf::CSRF_FIELD).is_some_and(|t| csrf::verify(&self.state.app.csrf, &self.headers, t))
+    }
+
+    /// Checks what every POST must pass before anything else: a readable form, a valid
+    /// CSRF token (403 `csrf.invalid`), and no over-long field.
+    // The error is the page to answer with, built once per request: no need to box it.
+    #[allow(clippy::result_large_err)]
+    pub fn accept_form(&self, form: Result<axum::extract::Form<FormFields>, FormRejection>) -> Result<FormFields, Response> {
+        let Ok(axum::extract::Form(form)) = form else {
+            return Err(self.error(StatusCode::BAD_REQUEST, "enroll.form.invalid"));
+        };
+        if !self.csrf_ok(&form) {
+            return Err(self.error(StatusCode::FORBIDDEN, "csrf.invalid"));
+        }
+        if form.values().any(|v| v.chars().count() > MAX_FIELD_CHARS) {
+            return Err(self.error(StatusCode::BAD_REQUEST, "enroll.form.too_long"));
+        }
+        Ok(form)
+    }
+
+    /// Pages that need no client certificate belong on the main listener, where the
+    /// browser is never asked for one; on the other listener, a GET is sent over.
+    pub fn redirect_to_main_listener(&self, path_and_query: &str) -> Option<Response> {
+        (self.conn.listener == ListenerKind::Mtls)
+            .then(|| Redirect::to(&format!("{}{path_and_query}", self.state.urls.main)).into_response())
+    }
+
+    /// The page for a failure we did not plan for: 503 when storage is unreachable (the
+    /// user may retry), else 500. The detail goes to the log, never to the page.
+    pub fn internal(&self, err: &anyhow::Error) -> Response {
+        tracing::error!(error = %format!("{err:#}"), "request failed");
+        if is_unavailable(err) {
+            self.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable")
+        } else {
+            self.error(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
+        }
+    }
+}
+
+/// A form field, or "" when absent.
+pub fn field<'a>(form: &'a FormFields, name: &str) -> &'a str {
+    form.get(name).map_or("", String::as_str)
+}
+
+fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        matches!(e.downcast_ref::<mamori_storage::StorageError>(), Some(mamori_storage::StorageError::Unavailable))
+            || matches!(
+                e.downcast_ref::<mamori_storage::model::RedeemError>(),
+                Some(mamori_storage::model::RedeemError::Storage(mamori_storage::StorageError::Unavailable))
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_outage_is_recognised_through_context() {
+        let err = anyhow::Error::from(mamori_storage::StorageError::Unavailable).context("loading the ticket");
+        assert!(is_unavailable(&err));
+        let err = anyhow::Error::from(mamori_storage::model::RedeemError::Storage(mamori_storage::StorageError::Unavailable));
+        assert!(is_unavailable(&err));
+        assert!(!is_unavailable(&anyhow::anyhow!("something else")));
+        assert!(!is_unavailable(&anyhow::Error::from(mamori_storage::StorageError::NotFound)));
+    }
+
+    #[test]
+    fn missing_fields_read_as_empty() {
+        let mut form = FormFields::new();
+        form.insert("a".into(), "x".into());
+        assert_eq!(field(&form, "a"), "x");
+        assert_eq!(field(&form, "b"), "");
+    }
+}

@@ -1,0 +1,104 @@
+//! Certificate download page (flow 2, 電子証明書の取得), on the main listener: the form
+//! asks for the certificate-acquisition ID and the download password; a match answers
+//! with the PKCS#12 file, anything else with a page that never says which part was wrong.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::context::{FormFields, PageCtx, field};
+use super::page::LangQuery;
+use crate::flows::download::{self as flow, CertificateFile, DownloadOutcome};
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new().route("/download", get(show).post(download))
+}
+
+type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
+
+/// The form; `?acquisition_id=` fills the ID in (e.g. from a link).
+async fn show(
+    (State(state), axum::Extension(conn), headers): Parts,
+    uri: Uri,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: query.get("lang").cloned() });
+    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
+        return redirect;
+    }
+    let prefill = query
+        .get("acquisition_id")
+        .map(|id| flow::normalise_acquisition_id(id))
+        .filter(|id| id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_default();
+    form_page(&ctx, &prefill, None, StatusCode::OK)
+}
+
+async fn download(
+    (State(state), axum::Extension(conn), headers): Parts,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let acquisition_id = field(&form, "acquisition_id");
+    let password = field(&form, "download_password");
+    if acquisition_id.trim().is_empty() || password.trim().is_empty() {
+        let problem = vec![ctx.message("download.required")];
+        return form_page(&ctx, acquisition_id.trim(), Some(problem), StatusCode::BAD_REQUEST);
+    }
+    match flow::redeem_download(ctx.app(), acquisition_id, password).await {
+        Ok(DownloadOutcome::Delivered(file)) => file_response(file),
+        Ok(DownloadOutcome::WrongCredentials) => {
+            let mut response = ctx.render(StatusCode::UNAUTHORIZED, "download/failed.html", serde_json::json!({}));
+            no_store(&mut response);
+            response
+        }
+        Ok(DownloadOutcome::Spent) => unavailable_page(&ctx, StatusCode::GONE, "spent"),
+        Ok(DownloadOutcome::Expired) => unavailable_page(&ctx, StatusCode::GONE, "expired"),
+        Ok(DownloadOutcome::Locked) => unavailable_page(&ctx, StatusCode::FORBIDDEN, "locked"),
+        Err(err) => ctx.internal(&err),
+    }
+}
+
+fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
+    let mut response = ctx.form(
+        status,
+        "download/form.html",
+        serde_json::json!({ "acquisition_id": acquisition_id, "problem": problem }),
+    );
+    no_store(&mut response);
+    response
+}
+
+fn unavailable_page(ctx: &PageCtx, status: StatusCode, reason: &str) -> Response {
+    ctx.render(status, "download/unavailable.html", serde_json::json!({ "reason": reason }))
+}
+
+/// The PKCS#12 file as an attachment, never cached.
+fn file_response(file: CertificateFile) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", file.file_name);
+    let mut response = (StatusCode::OK, file.pkcs12.to_vec()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pkcs12"));
+    // `file_name` is restricted to [A-Za-z0-9._-], so the header is always valid.
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn no_store(response: &mut Response) {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

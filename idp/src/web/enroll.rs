@@ -1,0 +1,274 @@
+//! Enrollment pages (flow 1: 初回認証 → 認証情報登録 → 認証情報登録完了), on the main
+//! listener. `/enroll/{token}` asks for the one-time password; `/enroll/{token}/register`
+//! takes the password and secret answer, redeems the ticket and shows the download
+//! password. Handlers parse, check CSRF, call `crate::enrollment`, and render.
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use axum::routing::get;
+
+use super::context::{FormFields, PageCtx, field};
+use super::page::LangQuery;
+use super::request::cookie_value;
+use crate::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
+use crate::flows::device_certificate::PendingDownload;
+use crate::flows::secret_answer::SECRET_QUESTIONS;
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+/// The cookie carrying the sealed proof between steps (see `crate::enrollment`), scoped
+/// to one enrollment URL by its path.
+const PROOF_COOKIE: &str = "mamori_enroll";
+/// Cookie lifetime; the sealed proof inside carries its own, shorter or equal, expiry.
+const PROOF_COOKIE_SECONDS: u32 = 30 * 60;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/enroll/{token}", get(show).post(submit_otp))
+        .route("/enroll/{token}/register", get(show).post(register))
+}
+
+type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
+
+fn token_of(path: Result<Path<String>, PathRejection>) -> String {
+    path.map(|Path(token)| token).unwrap_or_default()
+}
+
+/// Whatever step the enrollment is at: the completion page while its proof lasts, a page
+/// saying why the URL cannot be used, the registration form once the one-time password
+/// was verified, else the one-time password form. Reloads and the language switch land here.
+async fn show(
+    (State(state), axum::Extension(conn), headers): Parts,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<LangQuery>, QueryRejection>,
+) -> Response {
+    let lang = query.map(|Query(q)| q).unwrap_or_default();
+    let ctx = PageCtx::new(state, conn, headers, &lang);
+    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
+        return redirect;
+    }
+    let token = token_of(path);
+    let result = async {
+        let app = ctx.app();
+        let Some(open) = flow::find_enrollment(app, &token).await? else {
+            return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
+        };
+        let now = app.now();
+        let proof = flow::open_proof(&app.sealing, open.ticket.id, cookie_value(&ctx.headers, PROOF_COOKIE).as_deref(), now);
+        if let Some(ProofStage::Completed { acquisition_id }) = &proof {
+            match acquisition_id {
+                None => return Ok(complete_page(&ctx, &open, None)),
+                Some(id) => {
+                    if let Some(download) = flow::pending_download(app, &open, id).await? {
+                        return Ok(complete_page(&ctx, &open, Some(&download)));
+                    }
+                }
+            }
+        }
+        if let Some(reason) = flow::unavailable_reason(&open.ticket, now) {
+            return Ok(unavailable_page(&ctx, reason));
+        }
+        if proof == Some(ProofStage::OtpVerified) {
+            return Ok(register_page(&ctx, &open, &token, None, "", StatusCode::OK));
+        }
+        Ok(otp_page(&ctx, &open, &token, None, StatusCode::OK))
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
+}
+
+/// Step 1: the one-time password. Right → the registration form (and the proof cookie);
+/// wrong → the same form with "does not match", until the ticket locks.
+async fn submit_otp(
+    (State(state), axum::Extension(conn), headers): Parts,
+    path: Result<Path<String>, PathRejection>,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let token = token_of(path);
+    let result = async {
+        let app = ctx.app();
+        let Some(open) = flow::find_enrollment(app, &token).await? else {
+            return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
+        };
+        if let Some(reason) = flow::unavailable_reason(&open.ticket, app.now()) {
+            return Ok(unavailable_page(&ctx, reason));
+        }
+        let typed = field(&form, "one_time_password");
+        if typed.trim().is_empty() {
+            let problem = vec![ctx.message("enroll.otp.required")];
+            return Ok(otp_page(&ctx, &open, &token, Some(problem), StatusCode::BAD_REQUEST));
+        }
+        match flow::check_enrollment_otp(app, &open, typed).await? {
+            OtpCheck::Accepted => {
+                let proof = flow::seal_proof(&app.sealing, open.ticket.id, ProofStage::OtpVerified, app.now())?;
+                let mut response = register_page(&ctx, &open, &token, None, "", StatusCode::OK);
+                set_proof_cookie(&mut response, &token, &proof);
+                Ok(response)
+            }
+            OtpCheck::Wrong { attempts_left } => {
+                let mut problem = vec![ctx.message("enroll.otp.wrong")];
+                if let Some(left) = attempts_left {
+                    problem.push(ctx.message("enroll.otp.attempts_left").replace("{n}", &left.to_string()));
+                }
+                Ok(otp_page(&ctx, &open, &token, Some(problem), StatusCode::UNAUTHORIZED))
+            }
+            OtpCheck::Locked => Ok(unavailable_page(&ctx, EnrollmentUnavailable::Locked)),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
+}
+
+/// Step 2: password (for methods that use one) and secret question. Valid → the ticket
+/// is redeemed (one winner), the credentials stored, the certificate issued, and the
+/// completion page shows the download password.
+async fn register(
+    (State(state), axum::Extension(conn), headers): Parts,
+    path: Result<Path<String>, PathRejection>,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let token = token_of(path);
+    let result = async {
+        let app = ctx.app();
+        let Some(open) = flow::find_enrollment(app, &token).await? else {
+            return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
+        };
+        // The ticket's state first: the loser of a double submit learns it was used.
+        if let Some(reason) = flow::unavailable_reason(&open.ticket, app.now()) {
+            return Ok(unavailable_page(&ctx, reason));
+        }
+        let proof = flow::open_proof(&app.sealing, open.ticket.id, cookie_value(&ctx.headers, PROOF_COOKIE).as_deref(), app.now());
+        if proof != Some(ProofStage::OtpVerified) {
+            let problem = vec![ctx.message("enroll.otp.verify_first")];
+            return Ok(otp_page(&ctx, &open, &token, Some(problem), StatusCode::FORBIDDEN));
+        }
+        let registration = flow::Registration {
+            password: field(&form, "password"),
+            password_confirmation: field(&form, "password_confirmation"),
+            secret_question: field(&form, "secret_question"),
+            secret_answer: field(&form, "secret_answer"),
+        };
+        match flow::register_credentials(app, &open, &registration, &ctx.state.urls.main).await? {
+            RegistrationOutcome::Invalid(keys) => {
+                let problem = keys.iter().map(|k| ctx.message(k)).collect();
+                let selected = registration.secret_question;
+                Ok(register_page(&ctx, &open, &token, Some(problem), selected, StatusCode::UNPROCESSABLE_ENTITY))
+            }
+            RegistrationOutcome::Unavailable(reason) => Ok(unavailable_page(&ctx, reason)),
+            RegistrationOutcome::NoDevice => Ok(ctx.error(StatusCode::CONFLICT, "enroll.no_device")),
+            RegistrationOutcome::Completed(done) => {
+                let stage = ProofStage::Completed { acquisition_id: done.download.as_ref().map(|d| d.acquisition_id.clone()) };
+                let mut response = complete_page(&ctx, &open, done.download.as_ref());
+                // The user has what matters on screen even if this proof cannot be made.
+                match flow::seal_proof(&app.sealing, open.ticket.id, stage, app.now()) {
+                    Ok(proof) => set_proof_cookie(&mut response, &token, &proof),
+                    Err(err) => tracing::warn!(%err, "could not seal the enrollment completion proof"),
+                }
+                Ok(response)
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
+}
+
+fn otp_page(ctx: &PageCtx, open: &OpenEnrollment, token: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
+    let mut response = ctx.form(
+        status,
+        "enroll/otp.html",
+        serde_json::json!({ "token": token, "login_id": open.user.login_id, "problem": problem }),
+    );
+    no_store(&mut response);
+    response
+}
+
+fn register_page(
+    ctx: &PageCtx,
+    open: &OpenEnrollment,
+    token: &str,
+    problem: Option<Vec<String>>,
+    selected: &str,
+    status: StatusCode,
+) -> Response {
+    let questions: Vec<serde_json::Value> = SECRET_QUESTIONS
+        .iter()
+        .map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) }))
+        .collect();
+    let policy = &open.tenant.policy;
+    let mut response = ctx.form(
+        status,
+        "enroll/register.html",
+        serde_json::json!({
+            "token": token,
+            "login_id": open.user.login_id,
+            "needs_password": open.user.login_method.needs_password(),
+            "min": policy.password_min_length.to_string(),
+            "max": policy.password_max_length.to_string(),
+            "questions": questions,
+            "selected": selected,
+            "problem": problem,
+        }),
+    );
+    no_store(&mut response);
+    response
+}
+
+fn complete_page(ctx: &PageCtx, open: &OpenEnrollment, download: Option<&PendingDownload>) -> Response {
+    let mut response = ctx.render(
+        StatusCode::OK,
+        "enroll/complete.html",
+        serde_json::json!({
+            "login_id": open.user.login_id,
+            "has_certificate": download.is_some(),
+            "download_password": download.map(|d| d.download_password.as_str()),
+            "acquisition_id": download.map(|d| d.acquisition_id.as_str()),
+            "certificate_name": download.map(|d| d.certificate_name.as_str()),
+            "download_expires": download.map(|d| d.expires_at.date().to_string()),
+            "download_max_count": open.tenant.policy.download_max_count.to_string(),
+        }),
+    );
+    // The page shows a secret: never from a cache.
+    no_store(&mut response);
+    response
+}
+
+fn unavailable_page(ctx: &PageCtx, reason: EnrollmentUnavailable) -> Response {
+    let (status, name) = match reason {
+        EnrollmentUnavailable::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        EnrollmentUnavailable::Expired => (StatusCode::GONE, "expired"),
+        EnrollmentUnavailable::Spent => (StatusCode::GONE, "spent"),
+        EnrollmentUnavailable::Locked => (StatusCode::FORBIDDEN, "locked"),
+    };
+    ctx.render(status, "enroll/unavailable.html", serde_json::json!({ "reason": name }))
+}
+
+fn set_proof_cookie(response: &mut Response, token: &str, proof: &str) {
+    // `token` is a known ticket's token, so URL-safe base64 only: nothing to escape.
+    let cookie = format!(
+        "{PROOF_COOKIE}={proof}; Path=/enroll/{token}; Max-Age={PROOF_COOKIE_SECONDS}; Secure; HttpOnly; SameSite=Lax"
+    );
+    match HeaderValue::from_str(&cookie) {
+        Ok(value) => {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        Err(err) => tracing::warn!(%err, "enrollment proof cookie not set"),
+    }
+}
+
+fn no_store(response: &mut Response) {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
