@@ -11,6 +11,6 @@ pub mod hashing;
 pub mod mail;
 pub mod pki;
 pub mod secrets;
-pub mod enrollment;
+
 pub mod server;
 pub mod web;

@@ -56,7 +56,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let tenant = find_tenant(app, &tenant).await?;
             let user = find_user(app, &tenant, &login_id).await?;
             let base = app.config.main_public_url(app.config.server.listen.port());
-            let issued = crate::enrollment::issue_enrollment_ticket(app, &tenant, &user, &base).await?;
+            let issued = crate::flows::enrollment::issue_enrollment_ticket(app, &tenant, &user, &base).await?;
             print(output.output, &issued, || format!(
                 "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
                 issued.url, issued.one_time_password, issued.expires_at))

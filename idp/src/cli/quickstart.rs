@@ -11,7 +11,7 @@ use mamori_storage::model::{LoginMethod, TenantPolicy};
 
 use super::QuickstartArgs;
 use crate::app::App;
-use crate::enrollment::IssuedEnrollment;
+use crate::flows::enrollment::IssuedEnrollment;
 use crate::pki::CaSource;
 
 const CONFIG_FILE: &str = "mamori.toml";
@@ -99,7 +99,7 @@ async fn ensure_demo_user(app: &App) -> anyhow::Result<Option<IssuedEnrollment>>
         return Ok(None);
     }
     // The URL printed is built from the bound port; the base here is only a placeholder.
-    Ok(Some(crate::enrollment::issue_enrollment_ticket(app, &tenant, &user, "").await?))
+    Ok(Some(crate::flows::enrollment::issue_enrollment_ticket(app, &tenant, &user, "").await?))
 }
 
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use mamori_storage::model::{RedeemError, TicketKind};
 use zeroize::Zeroizing;
 
 use crate::app::App;
-use crate::enrollment::normalise_typed_code;
+use crate::flows::enrollment::normalise_typed_code;
 use crate::flows::device_certificate::{SealedDownload, download_aad};
 
 /// The PKCS#12 file for the browser.

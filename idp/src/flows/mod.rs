@@ -2,8 +2,10 @@
 
 pub mod client_certificate;
 pub mod device_certificate;
+pub mod download;
+pub mod enrollment;
 pub mod events;
 pub mod login;
 pub mod otp;
 pub mod password_policy;
-pub mod download; pub mod secret_answer;
+pub mod secret_answer;

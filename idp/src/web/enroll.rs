@@ -1,7 +1,7 @@
 //! Enrollment pages (flow 1: 初回認証 → 認証情報登録 → 認証情報登録完了), on the main
 //! listener. `/enroll/{token}` asks for the one-time password; `/enroll/{token}/register`
 //! takes the password and secret answer, redeems the ticket and shows the download
-//! password. Handlers parse, check CSRF, call `crate::enrollment`, and render.
+//! password. Handlers parse, check CSRF, call `crate::flows::enrollment`, and render.
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
@@ -13,13 +13,13 @@ use axum::routing::get;
 use super::context::{FormFields, PageCtx, field};
 use super::page::LangQuery;
 use super::request::cookie_value;
-use crate::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
+use crate::flows::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
 use crate::flows::device_certificate::PendingDownload;
 use crate::flows::secret_answer::SECRET_QUESTIONS;
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
 
-/// The cookie carrying the sealed proof between steps (see `crate::enrollment`), scoped
+/// The cookie carrying the sealed proof between steps (see `crate::flows::enrollment`), scoped
 /// to one enrollment URL by its path.
 const PROOF_COOKIE: &str = "mamori_enroll";
 /// Cookie lifetime; the sealed proof inside carries its own, shorter or equal, expiry.
