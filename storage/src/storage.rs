@@ -214,6 +214,10 @@ impl Storage {
         SigningKeys::new(&self.db)
     }
 
+    pub fn oidc_grants(&self) -> crate::OidcGrants<'_> {
+        crate::OidcGrants::new(&self.db)
+    }
+
     pub fn mail_outbox(&self) -> MailOutbox<'_> {
         MailOutbox::new(&self.db)
     }

@@ -6,6 +6,7 @@ pub(crate) mod certificate_authority;
 pub(crate) mod device;
 pub(crate) mod login_event;
 pub(crate) mod mail_outbox;
+pub(crate) mod oidc;
 pub(crate) mod oidc_client;
 pub(crate) mod password_history;
 pub(crate) mod saml_service_provider;

@@ -10,6 +10,7 @@ mod m0003_tickets_sessions;
 mod m0004_events_mail;
 mod m0005_federation;
 mod m0006_totp_replay;
+mod m0007_oidc;
 
 pub(crate) struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_events_mail::Migration),
             Box::new(m0005_federation::Migration),
             Box::new(m0006_totp_replay::Migration),
+            Box::new(m0007_oidc::Migration),
         ]
     }
 }

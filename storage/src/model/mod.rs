@@ -3,6 +3,7 @@
 mod event;
 mod federation;
 mod mail;
+mod oidc;
 mod pki;
 mod session;
 mod tenant;
@@ -16,6 +17,7 @@ pub use federation::{
     SingleLogoutService,
 };
 pub use mail::{NewMail, OutboxMail};
+pub use oidc::*;
 pub use pki::{
     Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
 };

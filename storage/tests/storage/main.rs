@@ -13,6 +13,7 @@ mod devices;
 mod events;
 mod federation;
 mod mail;
+mod oidc;
 mod pki;
 mod schema;
 mod sessions;

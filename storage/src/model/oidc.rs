@@ -1,0 +1,159 @@
+//! What the OpenID Connect provider keeps: pending (and pushed) authorization requests,
+//! grants and the codes and tokens issued under them, consents, initial access tokens
+//! and extra client metadata. The `data`/`params` payloads are JSON whose shape the
+//! provider defines; storage only keeps them. Codes and tokens appear here only as their
+//! [`crate::token_lookup_hash`].
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::string_enum;
+use crate::StorageError;
+
+string_enum! {
+    pub enum PendingRequestKind {
+        /// Validated at the authorization endpoint, waiting for the login to finish.
+        Authorization => "authorization",
+        /// Pushed by the client (RFC 9126), waiting for the browser to bring its request_uri.
+        Pushed => "pushed",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingRequest {
+    pub lookup_hash: String,
+    pub kind: PendingRequestKind,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub params: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+    pub consumed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewPendingRequest {
+    pub lookup_hash: String,
+    pub kind: PendingRequestKind,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub params: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+}
+
+/// One authorization of a client (by a user, or by itself for client_credentials): every
+/// code, refresh token and stored access token issued for it hangs on it, so revoking it
+/// revokes them all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcGrant {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub user_id: Option<Uuid>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+impl OidcGrant {
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthorizationCode {
+    pub lookup_hash: String,
+    pub grant_id: Uuid,
+    pub data: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+    pub redeemed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a code could not be redeemed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodeRedeemError {
+    #[error("no such code")]
+    NotFound,
+    #[error("the code has expired")]
+    Expired,
+    /// Redeemed before: the grant (and all it issued) has now been revoked.
+    #[error("the code was already used; its grant is revoked")]
+    AlreadyUsed { grant_id: Uuid },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefreshToken {
+    pub lookup_hash: String,
+    pub grant_id: Uuid,
+    pub data: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+    pub rotated_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a refresh token could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    #[error("no such refresh token")]
+    NotFound,
+    #[error("the refresh token has expired")]
+    Expired,
+    /// Revoked itself, or its grant is.
+    #[error("the refresh token is revoked")]
+    Revoked,
+    /// Already exchanged once: a stolen copy is in play, so the whole family (grant) has
+    /// been revoked.
+    #[error("the refresh token was already used; its grant is revoked")]
+    Reused { grant_id: Uuid },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// An access token kept server-side (opaque tokens, or JWTs recorded for revocation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccessTokenRecord {
+    pub lookup_hash: String,
+    pub grant_id: Option<Uuid>,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub data: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAccessToken {
+    pub lookup_hash: String,
+    pub grant_id: Option<Uuid>,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub data: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Scopes a user has agreed to share with a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub user_id: Uuid,
+    pub scopes: Vec<String>,
+    pub granted_at: OffsetDateTime,
+}
+
+/// A token that lets its bearer register one or more clients (RFC 7591 §3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitialAccessToken {
+    pub lookup_hash: String,
+    pub tenant_id: Uuid,
+    pub expires_at: OffsetDateTime,
+    pub uses_left: u32,
+    pub created_at: OffsetDateTime,
+}
