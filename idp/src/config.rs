@@ -163,6 +163,10 @@ pub struct MailConfig {
     pub from: String,
     /// Folder where the outbox transport writes each mail as an .eml file.
     pub outbox_dir: PathBuf,
+    /// Development only: with `transport = "outbox"`, serve every queued mail (one-time
+    /// passwords included) to anyone who reaches the server at `/dev/mailbox`. Never
+    /// enable it on a server other people can reach.
+    pub dev_mailbox: bool,
     pub smtp: SmtpConfig,
 }
 
@@ -172,6 +176,7 @@ impl Default for MailConfig {
             transport: MailTransport::Outbox,
             from: "Mamori <no-reply@localhost>".into(),
             outbox_dir: PathBuf::from("outbox"),
+            dev_mailbox: false,
             smtp: SmtpConfig::default(),
         }
     }
@@ -299,7 +304,7 @@ impl Config {
         }
         figment = figment.merge(
             Env::prefixed("MAMORI_")
-                .filter(|k| !k.as_str().starts_with("test_"))
+                .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_"))
                 .ignore(NOT_CONFIG_KEYS)
                 .split("__"),
         );

@@ -108,7 +108,8 @@ mod tests {
     fn a_good_password_passes() {
         assert!(check("Blue-Sky7!").is_empty());
         assert!(check("abcdefgh").is_empty(), "no class is mandatory by default");
-        assert!(check(&format!("a{SYMBOLS}")).is_empty(), "every listed symbol is allowed");
+        let (first, second) = SYMBOLS.split_at(16);
+        assert!(check(first).is_empty() && check(second).is_empty(), "every listed symbol is allowed");
     }
 
     #[test]
@@ -119,7 +120,7 @@ mod tests {
         assert_eq!(check("pass word12"), vec![P::NotHalfWidth], "spaces are not allowed");
         assert_eq!(check("xxP-01-USR012xx"), vec![P::ContainsUserId]);
         assert_eq!(check("my-taro.yamada-pw"), vec![P::ContainsEmailLocalPart]);
-        let mismatch = check_password(&TenantPolicy::default(), "Blue-Sky7!", "Blue-Sky8!", "u", &[]);
+        let mismatch = check_password(&TenantPolicy::default(), "Blue-Sky7!", "Blue-Sky8!", "someone", &[]);
         assert_eq!(mismatch, vec![P::ConfirmationMismatch]);
     }
 
