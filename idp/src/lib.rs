@@ -9,6 +9,7 @@ pub mod config;
 pub mod flows;
 pub mod hashing;
 pub mod mail;
+pub mod oidc;
 pub mod pki;
 pub mod secrets;
 

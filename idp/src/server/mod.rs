@@ -99,6 +99,7 @@ async fn stop_signal() {
 pub fn router(state: SharedState) -> Router {
     crate::web::pages::routes()
         .merge(crate::web::login::routes())
+        .merge(crate::oidc::routes())
         .merge(crate::web::enroll::routes()).merge(crate::web::download::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))

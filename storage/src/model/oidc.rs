@@ -16,6 +16,9 @@ string_enum! {
         Authorization => "authorization",
         /// Pushed by the client (RFC 9126), waiting for the browser to bring its request_uri.
         Pushed => "pushed",
+        /// The `jti` of a client assertion (RFC 7523 §3), kept until it expires so that
+        /// it is accepted once.
+        ClientAssertion => "client-assertion",
     }
 }
 

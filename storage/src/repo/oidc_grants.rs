@@ -353,6 +353,19 @@ impl<'a> OidcGrants<'a> {
         to_access(model).map(Some)
     }
 
+    /// Whether a token with this hash was recorded and revoked (JWT access tokens are
+    /// recorded only when revoked).
+    pub async fn is_access_token_revoked(&self, lookup_hash: &str) -> Result<bool, StorageError> {
+        use access_token::{Column, Entity};
+        let model = Entity::find()
+            .filter(Column::LookupHash.eq(lookup_hash))
+            .filter(Column::RevokedAt.is_not_null())
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(model.is_some())
+    }
+
     /// Revokes one access token (RFC 7009); true when it existed and was live.
     pub async fn revoke_access_token(
         &self,
@@ -504,6 +517,30 @@ impl<'a> OidcGrants<'a> {
         model
             .map(|m| from_json("oidc_client_settings.data", &m.data))
             .transpose()
+    }
+
+    // ---- signing keys ----
+
+    /// Stops a token-signing key from signing after `retire_after` and from being
+    /// published after `expires_at` (key rotation).
+    pub async fn retire_signing_key(
+        &self,
+        kid: &str,
+        retire_after: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        use crate::entity::signing_key::{Column, Entity};
+        let result = Entity::update_many()
+            .col_expr(Column::RetireAfter, Expr::val(ms(retire_after)))
+            .col_expr(Column::ExpiresAt, Expr::val(ms(expires_at)))
+            .filter(Column::Id.eq(kid))
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
     }
 
     // ---- housekeeping ----

@@ -1,0 +1,555 @@
+//! The authorization endpoint (OpenID Connect Core §3.1.2, RFC 6749 §4.1) for the code
+//! flow only, with PKCE (RFC 7636), pushed requests (RFC 9126), signed request objects
+//! (RFC 9101), `form_post` (OAuth 2.0 Form Post Response Mode) and `iss` in responses
+//! (RFC 9207); and its continuation on the client-certificate listener,
+//! `/oidc/resume/{id}`, which runs after (or instead of) the certificate login.
+//!
+//! Errors go back to the client only once its redirect URI is known to be registered;
+//! before that they are shown on a Mamori page.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use mamori_storage::model::{NewPendingRequest, PendingRequestKind, User};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::clients::{self, RegisteredClient};
+use super::error::OAuthError;
+use super::grants::authorization_code::CodeData;
+use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, jwt, pkce, split_spaces, with_query};
+use crate::app::App;
+use crate::flows::login;
+use crate::server::SharedState;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::web::context::PageCtx;
+use crate::web::page::LangQuery;
+use crate::web::session;
+
+/// Prefix of the `request_uri` values that pushed requests get (RFC 9126 §2.2).
+pub const PUSHED_REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// Scopes this provider knows; clients may be registered for others (custom scopes).
+pub const STANDARD_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// A validated authorization request, kept while the user logs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub response_mode: ResponseMode,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub acr_values: Vec<String>,
+    pub login_hint: Option<String>,
+    pub ui_locales: Vec<String>,
+    /// Unix seconds: a login completed at or after this moment is fresh for this request.
+    pub created_at: i64,
+}
+
+impl AuthorizationRequest {
+    fn prompts(&self, value: &str) -> bool {
+        self.prompt.iter().any(|p| p == value)
+    }
+}
+
+/// A request refused: shown on our page, or sent back to a trusted redirect URI.
+#[derive(Debug)]
+pub struct Rejection {
+    pub error: OAuthError,
+    pub redirect: Option<(String, ResponseMode, Option<String>)>,
+}
+
+impl Rejection {
+    fn page(error: OAuthError) -> Self {
+        Rejection { error, redirect: None }
+    }
+}
+
+fn single(params: &Params, name: &str) -> Option<String> {
+    params.get(name).map(str::to_owned)
+}
+
+/// Validates an authorization request for `issuer` (OpenID Connect Core §3.1.2.2).
+pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(RegisteredClient, AuthorizationRequest), Rejection> {
+    let Some(client_id) = params.get("client_id") else {
+        return Err(Rejection::page(OAuthError::InvalidRequest("client_id is missing")));
+    };
+    let client = match clients::load(app, issuer.tenant.id, client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(Rejection::page(OAuthError::InvalidRequest("unknown client_id"))),
+        Err(err) => return Err(Rejection::page(OAuthError::internal(&err))),
+    };
+    let mut params = params.clone();
+    // A signed request object (RFC 9101) replaces the query's parameters; the query's
+    // redirect_uri is only used to report a bad object when it is registered.
+    if let Some(object) = params.remove("request") {
+        let fallback = params.get("redirect_uri").filter(|uri| client.client.redirect_uris.iter().any(|r| r == uri));
+        let fallback = fallback.map(|uri| (uri.to_owned(), ResponseMode::Query, single(&params, "state")));
+        match verify_request_object(&client, issuer, &object, app.now().unix_timestamp()) {
+            Ok(claims) => {
+                for (k, v) in claims {
+                    params.insert(&k, v);
+                }
+            }
+            Err(error) => return Err(Rejection { error, redirect: fallback }),
+        }
+    }
+    if params.get("client_id") != Some(client.client_id()) {
+        return Err(Rejection::page(OAuthError::InvalidRequest("client_id does not match the request object")));
+    }
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) if client.client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        _ => return Err(Rejection::page(OAuthError::InvalidRequest("redirect_uri is missing or not registered for this client"))),
+    };
+    let state = single(&params, "state");
+    let response_mode = match params.get("response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => {
+            return Err(Rejection {
+                error: OAuthError::InvalidRequest("unsupported response_mode"),
+                redirect: Some((redirect_uri, ResponseMode::Query, state)),
+            });
+        }
+    };
+    let reject = |error| Rejection { error, redirect: Some((redirect_uri.clone(), response_mode, state.clone())) };
+    match params.get("response_type") {
+        None => return Err(reject(OAuthError::InvalidRequest("response_type is missing"))),
+        Some("code") => {}
+        Some(_) => return Err(reject(OAuthError::UnsupportedResponseType)),
+    }
+    if !client.allows_grant("authorization_code") || !client.client.response_types.iter().any(|r| r == "code") {
+        return Err(reject(OAuthError::UnauthorizedClient("the client may not use the code flow")));
+    }
+    if params.contains("request_uri") {
+        return Err(reject(OAuthError::InvalidRequestUri("request_uri must come from this provider's PAR endpoint")));
+    }
+    let scope = split_spaces(params.get("scope"));
+    if !scope.iter().any(|s| s == "openid") {
+        return Err(reject(OAuthError::InvalidScope("the openid scope is required")));
+    }
+    if scope.iter().any(|s| !client.allows_scope(s)) {
+        return Err(reject(OAuthError::InvalidScope("a requested scope is not allowed for this client")));
+    }
+    let code_challenge = single(&params, "code_challenge");
+    match (params.get("code_challenge_method"), &code_challenge) {
+        (Some("S256"), Some(c)) if pkce::valid_challenge(c) => {}
+        (Some("S256"), Some(_)) => return Err(reject(OAuthError::InvalidRequest("code_challenge is malformed"))),
+        (None, Some(_)) | (Some(_), _) => {
+            return Err(reject(OAuthError::InvalidRequest("code_challenge_method must be S256")));
+        }
+        (None, None) if client.is_public() || client.client.require_pkce => {
+            return Err(reject(OAuthError::InvalidRequest("PKCE (code_challenge with S256) is required")));
+        }
+        (None, None) => {}
+    }
+    let prompt = split_spaces(params.get("prompt"));
+    if prompt.iter().any(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
+        return Err(reject(OAuthError::InvalidRequest("unsupported prompt value")));
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(reject(OAuthError::InvalidRequest("prompt=none cannot be combined with other values")));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(reject(OAuthError::InvalidRequest("max_age must be a non-negative integer"))),
+        },
+    };
+    let mut acr_values = split_spaces(params.get("acr_values"));
+    if let Some(claims) = params.get("claims") {
+        let Ok(claims) = serde_json::from_str::<serde_json::Value>(claims) else {
+            return Err(reject(OAuthError::InvalidRequest("claims is not JSON")));
+        };
+        let acr = &claims["id_token"]["acr"];
+        if let Some(values) = acr["values"].as_array() {
+            acr_values.extend(values.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+        }
+        if let Some(value) = acr["value"].as_str() {
+            acr_values.push(value.to_owned());
+        }
+    }
+    let request = AuthorizationRequest {
+        client_id: client.client_id().to_owned(),
+        redirect_uri: redirect_uri.clone(),
+        scope,
+        state: state.clone(),
+        nonce: single(&params, "nonce"),
+        code_challenge,
+        response_mode,
+        prompt,
+        max_age,
+        acr_values,
+        login_hint: single(&params, "login_hint"),
+        ui_locales: split_spaces(params.get("ui_locales")),
+        created_at: app.now().unix_timestamp(),
+    };
+    Ok((client, request))
+}
+
+/// A request object signed with a key of the client's JWK Set, for this issuer, current.
+fn verify_request_object(
+    client: &RegisteredClient,
+    issuer: &Issuer,
+    object: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, OAuthError> {
+    let invalid = OAuthError::InvalidRequestObject;
+    let parsed = jwt::parse(object).map_err(|_| invalid("the request object is not a signed JWT"))?;
+    let jwks = client
+        .client
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .ok_or(invalid("the client has no registered keys for request objects"))?;
+    parsed.verify(&jwks).map_err(|_| invalid("the request object's signature does not verify"))?;
+    let claims = parsed.claims.as_object().ok_or(invalid("the request object has no claims"))?;
+    if claims.get("iss").and_then(|v| v.as_str()).is_some_and(|iss| iss != client.client_id()) {
+        return Err(invalid("the request object's iss is not the client"));
+    }
+    let aud_ok = match claims.get("aud") {
+        None => true,
+        Some(serde_json::Value::String(aud)) => issuer.is_own_audience(aud),
+        Some(serde_json::Value::Array(auds)) => auds.iter().filter_map(|a| a.as_str()).any(|a| issuer.is_own_audience(a)),
+        Some(_) => false,
+    };
+    if !aud_ok {
+        return Err(invalid("the request object is for another audience"));
+    }
+    if claims.get("exp").and_then(|v| v.as_i64()).is_some_and(|exp| exp <= now) {
+        return Err(invalid("the request object has expired"));
+    }
+    let mut out = Vec::new();
+    for (k, v) in claims {
+        if matches!(k.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "request" | "request_uri") {
+            continue;
+        }
+        let text = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        out.push((k.clone(), text));
+    }
+    Ok(out)
+}
+
+pub async fn authorize_get(State(state): State<SharedState>, Path(tenant): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    authorize(state, tenant, Params::from_query(query.as_deref()), headers).await
+}
+
+pub async fn authorize_post(State(state): State<SharedState>, Path(tenant): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    authorize(state, tenant, Params::from_pairs(super::serde_urlencoded_pairs(&text)), headers).await
+}
+
+async fn authorize(state: SharedState, slug: String, params: Result<Params, String>, headers: HeaderMap) -> Response {
+    let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), &headers);
+    let issuer = match super::issuer(&state, &slug).await {
+        Ok(Some(issuer)) => issuer,
+        Ok(None) => return page.error_page(&state, StatusCode::NOT_FOUND, "error.not_found"),
+        Err(err) => return error_page(&state, &headers, &OAuthError::internal(&err)),
+    };
+    let Ok(mut params) = params else {
+        return error_page(&state, &headers, &OAuthError::InvalidRequest("a parameter was repeated"));
+    };
+    let app = &state.app;
+    // A pushed request (RFC 9126 §4): its stored parameters are the request.
+    if let Some(request_uri) = params.get("request_uri").map(str::to_owned) {
+        if let Some(id) = request_uri.strip_prefix(PUSHED_REQUEST_URI_PREFIX) {
+            let now = app.now();
+            let pushed = app
+                .storage
+                .oidc_grants()
+                .consume_pending(&mamori_storage::token_lookup_hash(id), PendingRequestKind::Pushed, now)
+                .await;
+            let pushed = match pushed {
+                Ok(Some(p)) if Some(p.client_id.as_str()) == params.get("client_id") && p.tenant_id == issuer.tenant.id => p,
+                Ok(_) => return error_page(&state, &headers, &OAuthError::InvalidRequestUri("the request_uri is unknown, used or expired")),
+                Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
+            };
+            let stored: HashMap<String, String> = serde_json::from_value(pushed.params).unwrap_or_default();
+            params = Params::from_pairs(stored.into_iter().collect()).unwrap_or_default();
+        }
+    }
+    let (_client, request) = match validate(app, &issuer, &params).await {
+        Ok(ok) => ok,
+        Err(rejection) => return reject(&state, &headers, &issuer, rejection),
+    };
+    let id = crate::secrets::url_token();
+    let pending = NewPendingRequest {
+        lookup_hash: mamori_storage::token_lookup_hash(&id),
+        kind: PendingRequestKind::Authorization,
+        tenant_id: issuer.tenant.id,
+        client_id: request.client_id.clone(),
+        params: match serde_json::to_value(&request) {
+            Ok(v) => v,
+            Err(err) => return error_page(&state, &headers, &OAuthError::internal(&err.into())),
+        },
+        expires_at: app.now() + AUTHORIZATION_REQUEST_TTL,
+    };
+    if let Err(err) = app.storage.oidc_grants().create_pending(&pending, app.now()).await {
+        return reject(&state, &headers, &issuer, Rejection {
+            error: OAuthError::from(err),
+            redirect: Some((request.redirect_uri, request.response_mode, request.state)),
+        });
+    }
+    Redirect::to(&format!("{}/oidc/resume/{id}", state.urls.mtls)).into_response()
+}
+
+fn reject(state: &SharedState, headers: &HeaderMap, issuer: &Issuer, rejection: Rejection) -> Response {
+    match rejection.redirect {
+        Some((uri, mode, st)) => respond(state, headers, &uri, mode, rejection.error.redirect_params(st.as_deref(), &issuer.url)),
+        None => error_page(state, headers, &rejection.error),
+    }
+}
+
+/// The page for a request whose redirect URI cannot be trusted (or is unknown): the
+/// user is told, the client learns nothing.
+pub fn error_page(state: &SharedState, headers: &HeaderMap, error: &OAuthError) -> Response {
+    let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), headers);
+    let message = state.app.ui.message(page.locale, "oidc.error.untrusted");
+    page.render(
+        state,
+        error.status().max(StatusCode::BAD_REQUEST),
+        "oidc/error.html",
+        serde_json::json!({ "message": message, "error": error.code(), "error_description": error.description() }),
+    )
+}
+
+/// The inline script of the form_post page; its hash is the only script the page's CSP allows.
+pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
+
+/// Answers the client at its redirect URI (RFC 6749 §4.1.2) by redirect or form_post.
+pub fn respond(state: &SharedState, headers: &HeaderMap, redirect_uri: &str, mode: ResponseMode, params: Vec<(&'static str, String)>) -> Response {
+    match mode {
+        ResponseMode::Query => {
+            let mut response = Redirect::to(&with_query(redirect_uri, &params)).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        ResponseMode::FormPost => {
+            let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), headers);
+            let fields: Vec<_> = params.iter().map(|(k, v)| serde_json::json!({ "name": k, "value": v })).collect();
+            let mut response = page.render(
+                state,
+                StatusCode::OK,
+                "oidc/form_post.html",
+                serde_json::json!({ "action": redirect_uri, "fields": fields }),
+            );
+            let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
+            let csp = format!(
+                "default-src 'self'; script-src 'sha256-{hash}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
+                origin_of(redirect_uri)
+            );
+            if let Ok(value) = HeaderValue::from_str(&csp) {
+                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+    }
+}
+
+/// `scheme://authority` of a URI, for a CSP source; `'none'` if it has none we can use.
+fn origin_of(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return "'none'".into() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let clean = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'+'));
+    if clean(scheme) && clean(authority) { format!("{scheme}://{authority}") } else { "'none'".into() }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ResumeQuery {
+    pub lang: Option<String>,
+}
+
+pub async fn resume_get(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ResumeQuery>,
+) -> Response {
+    if conn.listener == ListenerKind::Main {
+        return Redirect::to(&format!("{}/oidc/resume/{id}", state.urls.mtls)).into_response();
+    }
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: q.lang });
+    proceed(&ctx, &id, None).await
+}
+
+pub async fn resume_post(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<axum::extract::Form<crate::web::context::FormFields>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let allow = crate::web::context::field(&form, "decision") == "allow";
+    proceed(&ctx, &id, Some(allow)).await
+}
+
+/// What the continuation decides for a request and the browser's session.
+async fn proceed(ctx: &PageCtx, id: &str, consent: Option<bool>) -> Response {
+    match decide(ctx, id, consent).await {
+        Ok(response) => response,
+        Err(err) => ctx.internal(&err),
+    }
+}
+
+async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Result<Response> {
+    let app = ctx.app();
+    let now = app.now();
+    let lookup = mamori_storage::token_lookup_hash(id);
+    let Some(pending) = app.storage.oidc_grants().find_pending(&lookup, PendingRequestKind::Authorization, now).await? else {
+        return Ok(ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired"));
+    };
+    let request: AuthorizationRequest = serde_json::from_value(pending.params)?;
+    let tenant = app.storage.tenants().get(pending.tenant_id).await?;
+    let issuer = super::issuer_for(&ctx.state, tenant);
+    let Some(client) = clients::load(app, issuer.tenant.id, &request.client_id).await? else {
+        return Ok(ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired"));
+    };
+    let answer = |error: OAuthError| {
+        respond(&ctx.state, &ctx.headers, &request.redirect_uri, request.response_mode, error.redirect_params(request.state.as_deref(), &issuer.url))
+    };
+    let login_again = || {
+        let mut target = format!("/login?return_to={}", super::form_encode(&format!("/oidc/resume/{id}")));
+        if let Some(lang) = request.ui_locales.iter().find_map(|l| mamori_ui::Locale::from_tag(l)) {
+            target.push_str(&format!("&lang={}", lang.tag()));
+        }
+        Redirect::to(&target).into_response()
+    };
+    let none = request.prompts("none");
+
+    // Who is logged in on this listener, in this tenant?
+    let session = session::load(app, &ctx.headers).await?;
+    let authenticated = session.filter(|s| s.tenant_id == issuer.tenant.id).and_then(|s| s.state.authenticated);
+    let mut current: Option<(login::Authenticated, User)> = None;
+    if let Some(auth) = authenticated {
+        if let Ok(user) = app.storage.users().get(auth.user_id).await {
+            if user.status == mamori_storage::model::UserStatus::Active && !user.is_locked() {
+                current = Some((auth, user));
+            }
+        }
+    }
+    let Some((auth, user)) = current else {
+        return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
+    };
+    let fresh = auth.auth_time >= request.created_at;
+    let too_old = request.max_age.is_some_and(|max| now.unix_timestamp() - auth.auth_time > max);
+    if !fresh && (request.prompts("login") || too_old) {
+        return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
+    }
+    let (acr_value, level) = acr::achieved(&auth.factors);
+    if let Some(required) = acr::required(&request.acr_values) {
+        if level < required {
+            if acr::reachable(user.login_method) >= required && !fresh {
+                return Ok(if none { answer(OAuthError::InteractionRequired) } else { login_again() });
+            }
+            return Ok(answer(OAuthError::UnmetAuthenticationRequirements));
+        }
+    }
+
+    // Consent: remembered per client and user; first-party clients skip it unless asked.
+    let repo = app.storage.oidc_grants();
+    let stored = repo.find_consent(client.client_id(), user.id).await?;
+    let covered = stored.as_ref().is_some_and(|c| request.scope.iter().all(|s| c.scopes.contains(s)));
+    let needed = request.prompts("consent") || (!client.client.first_party && !covered);
+    match consent {
+        Some(false) => return Ok(answer(OAuthError::AccessDenied("the user declined"))),
+        Some(true) => {
+            repo.save_consent(issuer.tenant.id, client.client_id(), user.id, &request.scope, now).await?;
+        }
+        None if needed && none => return Ok(answer(OAuthError::ConsentRequired)),
+        None if needed => {
+            let scopes: Vec<_> = request
+                .scope
+                .iter()
+                .map(|s| {
+                    let key = format!("oidc.scope.{s}");
+                    let text = app.ui.message(ctx.page.locale, &key);
+                    serde_json::json!({ "name": s, "text": if text == key || text.starts_with("??") { s.clone() } else { text } })
+                })
+                .collect();
+            return Ok(ctx.form(
+                StatusCode::OK,
+                "oidc/consent.html",
+                serde_json::json!({ "client_name": client.client.name, "scopes": scopes, "action": format!("/oidc/resume/{id}"), "login_id": user.login_id }),
+            ));
+        }
+        None => {}
+    }
+
+    // Issue the code, once.
+    if repo.consume_pending(&lookup, PendingRequestKind::Authorization, now).await?.is_none() {
+        return Ok(ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired"));
+    }
+    let grant = repo.create_grant(issuer.tenant.id, client.client_id(), Some(user.id), now).await?;
+    let code = crate::secrets::url_token();
+    let data = CodeData {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        scope: request.scope.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        user_id: user.id,
+        auth_time: auth.auth_time,
+        acr: acr_value.to_owned(),
+        amr: login::amr(&auth.factors).into_iter().map(str::to_owned).collect(),
+    };
+    repo.insert_code(&mamori_storage::token_lookup_hash(&code), grant.id, &serde_json::to_value(&data)?, now + CODE_TTL, now)
+        .await?;
+    let mut params = vec![("code", code)];
+    if let Some(s) = &request.state {
+        params.push(("state", s.clone()));
+    }
+    params.push(("iss", issuer.url.clone()));
+    Ok(respond(&ctx.state, &ctx.headers, &request.redirect_uri, request.response_mode, params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_post_csp_source_is_the_redirect_origin() {
+        assert_eq!(origin_of("https://rp.example:8443/cb?x=1"), "https://rp.example:8443");
+        assert_eq!(origin_of("http://127.0.0.1:3000/cb"), "http://127.0.0.1:3000");
+        assert_eq!(origin_of("https://evil;script-src *"), "'none'");
+        assert_eq!(origin_of("not a uri"), "'none'");
+    }
+
+    #[test]
+    fn the_form_post_template_carries_the_hashed_script() {
+        let ui = mamori_ui::Ui::new();
+        let html = ui
+            .render("oidc/form_post.html", mamori_ui::Locale::En, serde_json::json!({"action": "https://rp/cb", "fields": [{"name": "code", "value": "a\"b"}]}))
+            .expect("renders");
+        assert!(html.contains(&format!("<script>{FORM_POST_SCRIPT}</script>")), "{html}");
+        assert!(html.contains("<noscript>"), "a button for browsers without scripts");
+        assert!(html.contains("a&quot;b") || html.contains("a&#34;b"), "{html}");
+    }
+}

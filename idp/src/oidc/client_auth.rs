@@ -1,0 +1,214 @@
+//! Client authentication at the token, revocation, introspection and PAR endpoints
+//! (RFC 6749 §2.3, OpenID Connect Core §9): `client_secret_basic`, `client_secret_post`,
+//! `private_key_jwt` (RFC 7523, each assertion accepted once), RFC 8705
+//! `tls_client_auth` / `self_signed_tls_client_auth` on the client-certificate listener,
+//! and `none` for public clients. A client authenticates only with the method it
+//! registered.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+use mamori_storage::model::{NewPendingRequest, PendingRequestKind};
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::FromDer as _;
+
+use super::clients::{self, RegisteredClient};
+use super::error::OAuthError;
+use super::{Issuer, Params, jwt};
+use crate::app::App;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A client that proved who it is, and the certificate it connected with (if any).
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub registered: RegisteredClient,
+    /// base64url SHA-256 of the client certificate's DER (`x5t#S256`), on the mTLS listener.
+    pub certificate_thumbprint: Option<String>,
+}
+
+/// `Authorization: Basic` credentials, form-decoded as RFC 6749 §2.3.1 says.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+        return Ok(None);
+    };
+    let bad = OAuthError::InvalidClient("malformed Basic credentials");
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad.clone())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad.clone())?;
+    let (id, secret) = text.split_once(':').ok_or(bad)?;
+    let decode = |s: &str| super::serde_urlencoded_pairs(&format!("x={s}")).pop().map(|(_, v)| v).unwrap_or_default();
+    Ok(Some((decode(id), decode(secret))))
+}
+
+pub fn certificate_thumbprint(conn: &ConnectionInfo) -> Option<String> {
+    if conn.listener != ListenerKind::Mtls {
+        return None;
+    }
+    let leaf = conn.client_chain.as_ref()?.first()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(leaf.as_ref())))
+}
+
+/// Authenticates the client of a back-channel request to `issuer`.
+pub async fn authenticate(
+    app: &App,
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    conn: &ConnectionInfo,
+    params: &Params,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let assertion = params.get("client_assertion");
+    let presented = [basic.is_some(), params.contains("client_secret"), assertion.is_some()];
+    if presented.iter().filter(|p| **p).count() > 1 {
+        return Err(OAuthError::InvalidRequest("more than one client authentication method was used"));
+    }
+    // Which client claims to be calling.
+    let assertion_parsed = match assertion {
+        Some(a) => {
+            if params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+                return Err(OAuthError::InvalidClient("unsupported client_assertion_type"));
+            }
+            Some(jwt::parse(a).map_err(|_| OAuthError::InvalidClient("the client assertion is not a JWT"))?)
+        }
+        None => None,
+    };
+    let client_id = match (&basic, &assertion_parsed) {
+        (Some((id, _)), _) => id.clone(),
+        (None, Some(parsed)) => parsed.claims["sub"].as_str().unwrap_or("").to_owned(),
+        (None, None) => params.get("client_id").unwrap_or("").to_owned(),
+    };
+    if client_id.is_empty() {
+        return Err(OAuthError::InvalidClient("no client authentication"));
+    }
+    if params.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(OAuthError::InvalidClient("client_id does not match the credentials"));
+    }
+    let unknown = OAuthError::InvalidClient("client authentication failed");
+    let Some(registered) = clients::load(app, issuer.tenant.id, &client_id).await? else {
+        // Spend a hash anyway, so unknown and known clients take as long.
+        if let Some((_, secret)) = &basic {
+            let _ = app.hasher.verify(secret, None).await;
+        }
+        return Err(unknown);
+    };
+    let thumbprint = certificate_thumbprint(conn);
+    let method = registered.client.token_endpoint_auth_method.as_str();
+    let ok = match method {
+        "client_secret_basic" => match &basic {
+            Some((_, secret)) => verify_secret(app, &registered, secret).await?,
+            None => false,
+        },
+        "client_secret_post" => match (params.get("client_secret"), &basic) {
+            (Some(secret), None) => verify_secret(app, &registered, secret).await?,
+            _ => false,
+        },
+        "private_key_jwt" => match &assertion_parsed {
+            Some(parsed) => verify_assertion(app, issuer, &registered, parsed).await?,
+            None => false,
+        },
+        "tls_client_auth" => basic.is_none() && assertion.is_none() && verify_pki_certificate(app, &registered, conn).await?,
+        "self_signed_tls_client_auth" => basic.is_none() && assertion.is_none() && verify_self_signed(&registered, conn),
+        "none" => basic.is_none() && assertion.is_none() && !params.contains("client_secret"),
+        _ => false,
+    };
+    if !ok {
+        return Err(unknown);
+    }
+    Ok(AuthenticatedClient { registered, certificate_thumbprint: thumbprint })
+}
+
+async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Result<bool, OAuthError> {
+    Ok(app.hasher.verify(secret, client.client.client_secret_hash.as_deref()).await.map_err(|e| OAuthError::internal(&e.into()))?)
+}
+
+/// RFC 7523 §3: signed by a key of the client, iss = sub = client_id, our audience,
+/// unexpired, with a jti not seen before.
+async fn verify_assertion(app: &App, issuer: &Issuer, client: &RegisteredClient, parsed: &jwt::Parsed) -> Result<bool, OAuthError> {
+    let Some(jwks) = client.client.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
+        return Ok(false);
+    };
+    if parsed.verify(&jwks).is_err() {
+        return Ok(false);
+    }
+    let claims = &parsed.claims;
+    let now = app.now().unix_timestamp();
+    let id = client.client_id();
+    if claims["iss"].as_str() != Some(id) || claims["sub"].as_str() != Some(id) {
+        return Ok(false);
+    }
+    let aud_ok = match &claims["aud"] {
+        serde_json::Value::String(a) => issuer.is_own_audience(a),
+        serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).any(|a| issuer.is_own_audience(a)),
+        _ => false,
+    };
+    let Some(exp) = claims["exp"].as_i64() else { return Ok(false) };
+    let Some(jti) = claims["jti"].as_str() else { return Ok(false) };
+    if !aud_ok || exp <= now || exp > now + 3600 {
+        return Ok(false);
+    }
+    // Accepted once: the jti is remembered until the assertion expires.
+    let expires_at = time::OffsetDateTime::from_unix_timestamp(exp).map_err(|e| OAuthError::internal(&e.into()))?;
+    let record = NewPendingRequest {
+        lookup_hash: mamori_storage::token_lookup_hash(&format!("{id}\u{0}{jti}")),
+        kind: PendingRequestKind::ClientAssertion,
+        tenant_id: issuer.tenant.id,
+        client_id: id.to_owned(),
+        params: serde_json::json!({}),
+        expires_at,
+    };
+    match app.storage.oidc_grants().create_pending(&record, app.now()).await {
+        Ok(_) => Ok(true),
+        Err(mamori_storage::StorageError::Conflict(_)) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// RFC 8705 §2.1: a certificate from our CA whose subject DN is the registered one.
+async fn verify_pki_certificate(app: &App, client: &RegisteredClient, conn: &ConnectionInfo) -> Result<bool, OAuthError> {
+    let Some(expected) = client.settings.tls_client_auth_subject_dn.as_deref() else { return Ok(false) };
+    if conn.listener != ListenerKind::Mtls {
+        return Ok(false);
+    }
+    let Some(leaf) = conn.client_chain.as_ref().and_then(|c| c.first()) else { return Ok(false) };
+    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf.as_ref()) else { return Ok(false) };
+    if !cert.validity().is_valid() || !same_dn(&cert.subject().to_string(), expected) {
+        return Ok(false);
+    }
+    let issuer_der = app.ca.issuing_certificate_der().await.map_err(|e| OAuthError::internal(&anyhow::anyhow!("{e}")))?;
+    let Ok((_, ca)) = x509_parser::certificate::X509Certificate::from_der(&issuer_der) else { return Ok(false) };
+    Ok(cert.verify_signature(Some(ca.public_key())).is_ok())
+}
+
+fn same_dn(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.split(',').map(|p| p.trim().to_ascii_lowercase()).collect::<Vec<_>>();
+    norm(a) == norm(b)
+}
+
+/// RFC 8705 §2.2: exactly a certificate the client registered.
+fn verify_self_signed(client: &RegisteredClient, conn: &ConnectionInfo) -> bool {
+    if conn.listener != ListenerKind::Mtls {
+        return false;
+    }
+    let Some(leaf) = conn.client_chain.as_ref().and_then(|c| c.first()) else { return false };
+    let fingerprint = hex::encode(Sha256::digest(leaf.as_ref()));
+    client.settings.tls_client_certificate_sha256.iter().any(|f| f.eq_ignore_ascii_case(&fingerprint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%20client:p%40ss+word");
+        headers.insert(header::AUTHORIZATION, format!("Basic {encoded}").parse().expect("header"));
+        assert_eq!(basic_credentials(&headers).expect("parses"), Some(("my client".into(), "p@ss word".into())));
+        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().expect("header"));
+        assert!(basic_credentials(&headers).is_err());
+        assert!(same_dn("CN=rp, O=Example", "cn=rp,o=example"));
+    }
+}

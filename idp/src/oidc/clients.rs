@@ -1,0 +1,183 @@
+//! A registered client as the provider uses it: the `oidc_clients` record plus the
+//! metadata kept beside it (RFC 8705 certificate settings, ID token algorithm, the
+//! registration access token of RFC 7592).
+
+use mamori_storage::model::{OidcClient, SigningAlgorithm};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// `tls_client_auth`: the subject DN the client's certificate must carry (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `self_signed_tls_client_auth`: SHA-256 fingerprints (hex) of the certificates the
+    /// client registered (RFC 8705 §2.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_client_certificate_sha256: Vec<String>,
+    /// Access tokens carry `cnf.x5t#S256` of the certificate the client used (RFC 8705 §3).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// `ES256` or `RS256`; absent means RS256, the default of OpenID Connect Registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<SigningAlgorithm>,
+    /// SHA-256 of the RFC 7592 registration access token, for clients registered dynamically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_hash: Option<String>,
+}
+
+impl ClientSettings {
+    pub fn id_token_algorithm(&self) -> SigningAlgorithm {
+        self.id_token_signed_response_alg.unwrap_or(SigningAlgorithm::Rs256)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub client: OidcClient,
+    pub settings: ClientSettings,
+}
+
+impl RegisteredClient {
+    pub fn client_id(&self) -> &str {
+        &self.client.client_id
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.client.token_endpoint_auth_method == "none"
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.client.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.client.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// The client with its settings, if it exists in `tenant_id`.
+pub async fn load(app: &App, tenant_id: uuid::Uuid, client_id: &str) -> anyhow::Result<Option<RegisteredClient>> {
+    let Some(client) = app.storage.oidc_clients().get_by_client_id(client_id).await? else {
+        return Ok(None);
+    };
+    if client.tenant_id != tenant_id {
+        return Ok(None);
+    }
+    let settings = match app.storage.oidc_grants().client_settings(client_id).await? {
+        Some(json) => serde_json::from_value(json).unwrap_or_default(),
+        None => ClientSettings::default(),
+    };
+    Ok(Some(RegisteredClient { client, settings }))
+}
+
+/// Token endpoint authentication methods a client may register.
+pub const AUTH_METHODS: [&str; 6] =
+    ["client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", "none"];
+
+/// What registering a client takes (from the CLI or dynamic registration).
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    /// Chosen by the operator, or generated when absent.
+    pub client_id: Option<String>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub auth_method: String,
+    /// A JWK Set (JSON text) for private_key_jwt and request objects.
+    pub jwks: Option<String>,
+    pub scopes: Vec<String>,
+    pub access_token_format: mamori_storage::model::AccessTokenFormat,
+    pub first_party: bool,
+    pub require_pkce: bool,
+    pub settings: ClientSettings,
+}
+
+/// A redirect URI we accept: absolute https, or http on the loopback (native and test
+/// clients, RFC 8252 §7.3), without a fragment.
+pub fn acceptable_redirect_uri(uri: &str) -> bool {
+    if uri.contains('#') || uri.chars().any(char::is_whitespace) {
+        return false;
+    }
+    if let Some(rest) = uri.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.starts_with('/');
+    }
+    ["http://localhost:", "http://localhost/", "http://127.0.0.1:", "http://127.0.0.1/", "http://[::1]:"]
+        .iter()
+        .any(|p| uri.starts_with(p))
+}
+
+/// Checks a spec; the error names what is wrong.
+pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
+    if !AUTH_METHODS.contains(&spec.auth_method.as_str()) {
+        return Err(format!("unknown token endpoint auth method {}", spec.auth_method));
+    }
+    for g in &spec.grant_types {
+        if !matches!(g.as_str(), "authorization_code" | "refresh_token" | "client_credentials") {
+            return Err(format!("unsupported grant type {g}"));
+        }
+    }
+    if spec.grant_types.iter().any(|g| g == "authorization_code") && spec.redirect_uris.is_empty() {
+        return Err("the authorization_code grant needs at least one redirect URI".into());
+    }
+    if let Some(bad) = spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris).find(|u| !acceptable_redirect_uri(u)) {
+        return Err(format!("redirect URI {bad} must be https (or http on localhost) without a fragment"));
+    }
+    if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
+        return Err("a public client cannot use client_credentials".into());
+    }
+    if spec.auth_method == "private_key_jwt" {
+        let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
+        if !keys.is_some_and(|k| k["keys"].as_array().is_some_and(|a| !a.is_empty())) {
+            return Err("private_key_jwt needs a JWK Set with at least one key".into());
+        }
+    }
+    if spec.auth_method == "tls_client_auth" && spec.settings.tls_client_auth_subject_dn.is_none() {
+        return Err("tls_client_auth needs the certificate's subject DN".into());
+    }
+    if spec.auth_method == "self_signed_tls_client_auth" && spec.settings.tls_client_certificate_sha256.is_empty() {
+        return Err("self_signed_tls_client_auth needs the certificate".into());
+    }
+    Ok(())
+}
+
+/// Registers a client; returns it and, for secret-based methods, the secret (shown once,
+/// stored only as its Argon2id hash).
+pub async fn create(app: &App, tenant_id: uuid::Uuid, spec: ClientSpec) -> anyhow::Result<(RegisteredClient, Option<String>)> {
+    check_spec(&spec).map_err(|e| anyhow::anyhow!(e))?;
+    let secret = spec.auth_method.starts_with("client_secret_").then(crate::secrets::url_token);
+    let hash = match &secret {
+        Some(s) => Some(app.hasher.hash(s).await?),
+        None => None,
+    };
+    let client_id = spec.client_id.clone().unwrap_or_else(|| format!("c-{}", &crate::secrets::url_token()[..22]));
+    let mut scopes = spec.scopes.clone();
+    if !scopes.iter().any(|s| s == "openid") && spec.grant_types.iter().any(|g| g == "authorization_code") {
+        scopes.insert(0, "openid".into());
+    }
+    let new = mamori_storage::model::NewOidcClient {
+        tenant_id,
+        client_id: client_id.clone(),
+        client_secret_hash: hash,
+        name: spec.name.clone(),
+        redirect_uris: spec.redirect_uris.clone(),
+        post_logout_redirect_uris: spec.post_logout_redirect_uris.clone(),
+        grant_types: spec.grant_types.clone(),
+        response_types: if spec.grant_types.iter().any(|g| g == "authorization_code") { vec!["code".into()] } else { vec![] },
+        token_endpoint_auth_method: spec.auth_method.clone(),
+        jwks: spec.jwks.clone(),
+        jwks_uri: None,
+        scopes,
+        access_token_format: spec.access_token_format,
+        first_party: spec.first_party,
+        require_pkce: spec.require_pkce || spec.auth_method == "none",
+    };
+    let now = app.now();
+    let client = app.storage.oidc_clients().create(&new, now).await?;
+    if spec.settings != ClientSettings::default() {
+        app.storage.oidc_grants().set_client_settings(&client_id, &serde_json::to_value(&spec.settings)?, now).await?;
+    }
+    Ok((RegisteredClient { client, settings: spec.settings }, secret))
+}

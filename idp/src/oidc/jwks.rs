@@ -1,0 +1,25 @@
+//! The JWK Set document (RFC 7517 §5) of the token-signing keys: current and retiring.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::OAuthError;
+use crate::server::SharedState;
+
+pub async fn jwks(State(state): State<SharedState>, Path(slug): Path<String>) -> Response {
+    match super::issuer(&state, &slug).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return OAuthError::InvalidRequest("unknown tenant").into_response(),
+        Err(err) => return OAuthError::internal(&err).into_response(),
+    }
+    match super::keys::published_jwks(&state.app).await {
+        Ok(set) => {
+            let mut response = axum::Json(set).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+            response
+        }
+        Err(err) => OAuthError::internal(&err).into_response(),
+    }
+}

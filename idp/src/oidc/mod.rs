@@ -1,0 +1,232 @@
+//! The OpenID Connect provider (OpenID Connect Core 1.0 on OAuth 2.0, RFC 6749): one
+//! module per endpoint, one issuer per tenant at `{main}/t/{slug}`. Protocol logic lives
+//! in plain functions; the handlers here and in each module parse and render.
+//!
+//! The login itself is the certificate login on the client-certificate listener: the
+//! authorization endpoint stores the validated request (an unguessable id, 30 minutes)
+//! and sends the browser to `{mtls}/oidc/resume/{id}`, which checks the session there,
+//! sends the browser through `/login` when needed, asks for consent, and answers the
+//! client.
+
+pub mod acr;
+pub mod authorize;
+pub mod client_auth;
+pub mod clients;
+pub mod discovery;
+pub mod end_session;
+pub mod error;
+pub mod grants;
+pub mod introspection;
+pub mod jwks;
+pub mod jwt;
+pub mod keys;
+pub mod par;
+pub mod pkce;
+pub mod registration;
+pub mod revocation;
+pub mod token;
+pub mod tokens;
+pub mod userinfo;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::routing::{get, post};
+use mamori_storage::model::Tenant;
+
+use crate::server::SharedState;
+
+/// Lifetimes of what the provider hands out.
+pub const AUTHORIZATION_REQUEST_TTL: time::Duration = time::Duration::minutes(30);
+pub const PUSHED_REQUEST_TTL: time::Duration = time::Duration::seconds(90);
+pub const CODE_TTL: time::Duration = time::Duration::seconds(60);
+pub const ACCESS_TOKEN_TTL: time::Duration = time::Duration::minutes(10);
+pub const ID_TOKEN_TTL: time::Duration = time::Duration::minutes(60);
+pub const REFRESH_TOKEN_TTL: time::Duration = time::Duration::days(30);
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route("/t/{tenant}/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        .route("/t/{tenant}/jwks", get(jwks::jwks))
+        .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
+        .route("/t/{tenant}/token", post(token::token))
+        .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
+        .route("/t/{tenant}/revoke", post(revocation::revoke))
+        .route("/t/{tenant}/introspect", post(introspection::introspect))
+        .route("/t/{tenant}/par", post(par::pushed_authorization_request))
+        .route("/t/{tenant}/register", post(registration::register))
+        .route(
+            "/t/{tenant}/register/{client_id}",
+            get(registration::read).put(registration::update).delete(registration::delete),
+        )
+}
+
+/// A tenant seen as an issuer: where its endpoints are, on both listeners.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    pub tenant: Tenant,
+    /// `{main}/t/{slug}`.
+    pub url: String,
+    /// `{mtls}/t/{slug}`: the RFC 8705 endpoint aliases.
+    pub mtls_url: String,
+}
+
+impl Issuer {
+    pub fn endpoint(&self, name: &str) -> String {
+        format!("{}/{name}", self.url)
+    }
+
+    pub fn mtls_endpoint(&self, name: &str) -> String {
+        format!("{}/{name}", self.mtls_url)
+    }
+
+    /// Whether `aud` names this issuer or one of its endpoints, on either listener.
+    pub fn is_own_audience(&self, aud: &str) -> bool {
+        let own = |base: &str| aud == base || aud.strip_prefix(base).is_some_and(|rest| rest.starts_with('/'));
+        own(&self.url) || own(&self.mtls_url)
+    }
+}
+
+pub async fn issuer(state: &SharedState, slug: &str) -> anyhow::Result<Option<Issuer>> {
+    let Some(tenant) = state.app.storage.tenants().get_by_slug(slug).await? else {
+        return Ok(None);
+    };
+    Ok(Some(issuer_for(state, tenant)))
+}
+
+pub fn issuer_for(state: &SharedState, tenant: Tenant) -> Issuer {
+    Issuer {
+        url: format!("{}/t/{}", state.urls.main, tenant.slug),
+        mtls_url: format!("{}/t/{}", state.urls.mtls, tenant.slug),
+        tenant,
+    }
+}
+
+/// Request parameters, each at most once (RFC 6749 §3.1: "parameters MUST NOT be
+/// included more than once").
+#[derive(Debug, Clone, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    /// Parameters from pairs; `Err(name)` names one that was repeated. Empty values count
+    /// as absent (RFC 6749 §3.1).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Params, String> {
+        let mut map = HashMap::new();
+        for (k, v) in pairs {
+            if v.is_empty() {
+                continue;
+            }
+            if map.insert(k.clone(), v).is_some() {
+                return Err(k);
+            }
+        }
+        Ok(Params(map))
+    }
+
+    pub fn from_query(query: Option<&str>) -> Result<Params, String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query.unwrap_or(""));
+        Params::from_pairs(pairs)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    pub fn insert(&mut self, name: &str, value: String) {
+        self.0.insert(name.to_owned(), value);
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    pub fn into_map(self) -> HashMap<String, String> {
+        self.0
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs (also query strings).
+pub fn serde_urlencoded_pairs(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                match s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes a value for a query string or form body.
+pub fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `uri` with `params` appended to its query (keeping any query it has).
+pub fn with_query(uri: &str, params: &[(&str, String)]) -> String {
+    let (base, fragment) = match uri.split_once('#') {
+        Some((b, _)) => (b, ""),
+        None => (uri, ""),
+    };
+    let encoded: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}{fragment}", encoded.join("&"))
+}
+
+/// Space-separated values (scope, prompt, acr_values, ui_locales).
+pub fn split_spaces(value: Option<&str>) -> Vec<String> {
+    value.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_appear_once_and_decode() {
+        let p = Params::from_query(Some("a=1&b=x%20y+z&c=&d=%E3%81%82")).expect("parses");
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("x y z"));
+        assert_eq!(p.get("c"), None);
+        assert_eq!(p.get("d"), Some("あ"));
+        assert_eq!(Params::from_query(Some("a=1&a=2")).unwrap_err(), "a");
+        assert_eq!(with_query("https://rp/cb", &[("code", "a b".into())]), "https://rp/cb?code=a%20b");
+        assert_eq!(with_query("https://rp/cb?x=1", &[("state", "s".into())]), "https://rp/cb?x=1&state=s");
+        assert_eq!(split_spaces(Some(" openid  profile ")), ["openid", "profile"]);
+    }
+}

@@ -1,0 +1,165 @@
+//! Dynamic client registration (RFC 7591) behind an initial access token issued by
+//! `mamori admin oidc-client initial-access-token`, and client configuration
+//! (RFC 7592) with the registration access token handed out at registration.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mamori_storage::model::{AccessTokenFormat, SigningAlgorithm};
+use serde_json::{Value, json};
+
+use super::clients::{self, ClientSettings, ClientSpec, RegisteredClient};
+use super::error::OAuthError;
+use super::userinfo::bearer_token;
+use super::{Issuer, split_spaces};
+use crate::server::SharedState;
+
+pub async fn register(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    match run_register(&state, &slug, &headers, &body).await {
+        Ok(json) => super::token::no_store((StatusCode::CREATED, axum::Json(json)).into_response()),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+    let issuer = super::token::issuer_of(state, slug).await?;
+    let app = &state.app;
+    let token = bearer_token(headers, None)?;
+    let spent = app.storage.oidc_grants().spend_initial_access_token(&mamori_storage::token_lookup_hash(&token), app.now()).await?;
+    if !spent.is_some_and(|t| t.tenant_id == issuer.tenant.id) {
+        return Err(OAuthError::InvalidToken("the initial access token is invalid, expired or used up"));
+    }
+    let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
+    let mut spec = spec_from_metadata(&metadata)?;
+    let registration_token = crate::secrets::url_token();
+    spec.settings.registration_access_token_hash = Some(mamori_storage::token_lookup_hash(&registration_token));
+    let (client, secret) = clients::create(app, issuer.tenant.id, spec).await.map_err(|e| {
+        tracing::info!(error = %e, "dynamic registration refused");
+        OAuthError::InvalidClientMetadata("the client metadata is not acceptable")
+    })?;
+    let mut out = describe(&issuer, &client);
+    out["registration_access_token"] = registration_token.into();
+    if let Some(secret) = secret {
+        out["client_secret"] = secret.into();
+        out["client_secret_expires_at"] = 0.into();
+    }
+    Ok(out)
+}
+
+/// A client spec from RFC 7591 §2 metadata.
+pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
+    let strings = |name: &str| -> Result<Vec<String>, OAuthError> {
+        match &m[name] {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or(OAuthError::InvalidClientMetadata("list values must be strings")))
+                .collect(),
+            _ => Err(OAuthError::InvalidClientMetadata("a list field is not an array")),
+        }
+    };
+    let redirect_uris = strings("redirect_uris")?;
+    if redirect_uris.iter().any(|u| !clients::acceptable_redirect_uri(u)) {
+        return Err(OAuthError::InvalidRedirectUri("redirect URIs must be https (or http on localhost) without a fragment"));
+    }
+    let mut grant_types = strings("grant_types")?;
+    if grant_types.is_empty() {
+        grant_types.push("authorization_code".into());
+    }
+    let auth_method = m["token_endpoint_auth_method"].as_str().unwrap_or("client_secret_basic").to_owned();
+    let jwks = match &m["jwks"] {
+        Value::Null => None,
+        Value::Object(_) => Some(m["jwks"].to_string()),
+        _ => return Err(OAuthError::InvalidClientMetadata("jwks must be a JWK Set")),
+    };
+    let id_token_signed_response_alg = match m["id_token_signed_response_alg"].as_str() {
+        None => None,
+        Some(alg) => Some(alg.parse::<SigningAlgorithm>().map_err(|_| OAuthError::InvalidClientMetadata("unsupported id_token_signed_response_alg"))?),
+    };
+    let mut scopes = split_spaces(m["scope"].as_str());
+    if scopes.is_empty() {
+        scopes = vec!["openid".into(), "profile".into(), "email".into()];
+    }
+    let spec = ClientSpec {
+        client_id: None,
+        name: m["client_name"].as_str().unwrap_or("Registered client").to_owned(),
+        redirect_uris,
+        post_logout_redirect_uris: strings("post_logout_redirect_uris")?,
+        grant_types,
+        auth_method,
+        jwks,
+        scopes,
+        access_token_format: AccessTokenFormat::Jwt,
+        first_party: false,
+        require_pkce: true,
+        settings: ClientSettings {
+            tls_client_auth_subject_dn: m["tls_client_auth_subject_dn"].as_str().map(str::to_owned),
+            tls_client_certificate_sha256: Vec::new(),
+            tls_client_certificate_bound_access_tokens: m["tls_client_certificate_bound_access_tokens"].as_bool().unwrap_or(false),
+            id_token_signed_response_alg,
+            registration_access_token_hash: None,
+        },
+    };
+    clients::check_spec(&spec).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
+    Ok(spec)
+}
+
+/// The client's metadata as RFC 7591 §3.2.1 returns it.
+fn describe(issuer: &Issuer, registered: &RegisteredClient) -> Value {
+    let c = &registered.client;
+    let mut out = json!({
+        "client_id": c.client_id,
+        "client_id_issued_at": c.created_at.unix_timestamp(),
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types,
+        "response_types": c.response_types,
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+        "scope": c.scopes.join(" "),
+        "id_token_signed_response_alg": registered.settings.id_token_algorithm().as_str(),
+        "tls_client_certificate_bound_access_tokens": registered.settings.tls_client_certificate_bound_access_tokens,
+        "registration_client_uri": issuer.endpoint(&format!("register/{}", c.client_id)),
+    });
+    if let Some(jwks) = c.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
+        out["jwks"] = jwks;
+    }
+    out
+}
+
+/// The client a registration access token manages (RFC 7592 §2).
+async fn managed(state: &SharedState, slug: &str, client_id: &str, headers: &HeaderMap) -> Result<(Issuer, RegisteredClient), OAuthError> {
+    let issuer = super::token::issuer_of(state, slug).await?;
+    let token = bearer_token(headers, None)?;
+    let client = clients::load(&state.app, issuer.tenant.id, client_id).await?;
+    let expected = mamori_storage::token_lookup_hash(&token);
+    match client {
+        Some(c) if c.settings.registration_access_token_hash.as_deref() == Some(expected.as_str()) => Ok((issuer, c)),
+        _ => Err(OAuthError::InvalidToken("the registration access token is invalid")),
+    }
+}
+
+pub async fn read(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    match managed(&state, &slug, &client_id, &headers).await {
+        Ok((issuer, client)) => super::token::no_store(axum::Json(describe(&issuer, &client)).into_response()),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Replacing metadata is not offered: delete and register again.
+pub async fn update(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    match managed(&state, &slug, &client_id, &headers).await {
+        Ok(_) => OAuthError::InvalidClientMetadata("updating a registration is not supported; delete it and register again").into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+pub async fn delete(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    match managed(&state, &slug, &client_id, &headers).await {
+        Ok(_) => match state.app.storage.oidc_clients().delete(&client_id).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(err) => OAuthError::from(err).into_response(),
+        },
+        Err(err) => err.into_response(),
+    }
+}

@@ -1,0 +1,51 @@
+//! Token revocation (RFC 7009): a client revokes its own tokens. Revoking a refresh token
+//! revokes its grant (and so the access tokens issued with it, §2.1). The answer is 200
+//! whether or not the token was known.
+
+use axum::Extension;
+use axum::extract::{Path, RawForm, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::client_auth;
+use super::error::OAuthError;
+use super::tokens;
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+pub async fn revoke(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    match run(&state, &conn, &slug, &headers, &body).await {
+        Ok(()) => super::token::no_store(StatusCode::OK.into_response()),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
+    let issuer = super::token::issuer_of(state, slug).await?;
+    let params = super::token::form_params(body)?;
+    let app = &state.app;
+    let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
+    let token = params.get("token").ok_or(OAuthError::InvalidRequest("token is missing"))?;
+    let client_id = client.registered.client_id();
+    let repo = app.storage.oidc_grants();
+    let lookup = mamori_storage::token_lookup_hash(token);
+    // The hint only orders the lookups (§2.1); both kinds are tried.
+    if let Some(refresh) = repo.find_refresh_token(&lookup).await? {
+        if refresh.data["client_id"].as_str() == Some(client_id) {
+            repo.revoke_grant(refresh.grant_id, app.now()).await?;
+        }
+        return Ok(());
+    }
+    if let Some(claims) = tokens::validate(app, &issuer.url, issuer.tenant.id, token).await? {
+        if claims.client_id == client_id {
+            tokens::revoke(app, &claims, token).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The token endpoint (RFC 6749 §3.2, OpenID Connect Core §3.1.3): authenticates the
+//! client, dispatches on `grant_type`, and answers with `Cache-Control: no-store`.
+//! Also builds what every grant hands out: access tokens in the client's format, ID
+//! tokens, and refresh tokens bound to the grant.
+
+use axum::Extension;
+use axum::extract::{Path, RawForm, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use mamori_storage::model::User;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::client_auth::{self, AuthenticatedClient};
+use super::error::OAuthError;
+use super::grants::{authorization_code, client_credentials, refresh_token};
+use super::tokens::{self, AccessTokenClaims};
+use super::{ACCESS_TOKEN_TTL, ID_TOKEN_TTL, Issuer, Params, REFRESH_TOKEN_TTL, jwt};
+use crate::app::App;
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+/// Parses a form body into parameters, refusing repeated ones.
+pub fn form_params(body: &[u8]) -> Result<Params, OAuthError> {
+    let text = std::str::from_utf8(body).map_err(|_| OAuthError::InvalidRequest("the body is not UTF-8"))?;
+    Params::from_pairs(super::serde_urlencoded_pairs(text)).map_err(|_| OAuthError::InvalidRequest("a parameter was repeated"))
+}
+
+/// The issuer of a back-channel request, or `invalid_request` for an unknown tenant.
+pub async fn issuer_of(state: &SharedState, slug: &str) -> Result<Issuer, OAuthError> {
+    super::issuer(state, slug).await?.ok_or(OAuthError::InvalidRequest("unknown tenant"))
+}
+
+pub async fn token(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    match exchange(&state, &conn, &slug, &headers, &body).await {
+        Ok(json) => no_store(axum::Json(json).into_response()),
+        Err(err) => err.into_response(),
+    }
+}
+
+pub fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn exchange(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+    let issuer = issuer_of(state, slug).await?;
+    let params = form_params(body)?;
+    let app = &state.app;
+    let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
+    let grant_type = params.get("grant_type").ok_or(OAuthError::InvalidRequest("grant_type is missing"))?;
+    let known = matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials");
+    if !known {
+        return Err(OAuthError::UnsupportedGrantType);
+    }
+    if !client.registered.allows_grant(grant_type) {
+        return Err(OAuthError::UnauthorizedClient("the client may not use this grant type"));
+    }
+    match grant_type {
+        "authorization_code" => authorization_code::exchange(app, &issuer, &client, &params).await,
+        "refresh_token" => refresh_token::exchange(app, &issuer, &client, &params).await,
+        _ => client_credentials::exchange(app, &issuer, &client, &params).await,
+    }
+}
+
+/// The `cnf` claim for a client that registered certificate-bound tokens (RFC 8705 §3).
+pub fn confirmation(client: &AuthenticatedClient) -> Result<Option<Value>, OAuthError> {
+    if !client.registered.settings.tls_client_certificate_bound_access_tokens {
+        return Ok(None);
+    }
+    match &client.certificate_thumbprint {
+        Some(t) => Ok(Some(json!({ "x5t#S256": t }))),
+        None => Err(OAuthError::InvalidRequest("certificate-bound tokens need the client certificate: use the mTLS endpoint")),
+    }
+}
+
+/// What a user grant hands out: the authentication facts the tokens repeat.
+pub struct UserIssue<'a> {
+    pub user: &'a User,
+    pub grant_id: Uuid,
+    pub scope: &'a [String],
+    pub auth_time: i64,
+    pub acr: &'a str,
+    pub amr: &'a [String],
+    pub nonce: Option<&'a str>,
+}
+
+/// Access token, ID token (with `openid`) and, when the client may refresh, a refresh
+/// token under the same grant.
+pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedClient, issue: UserIssue<'_>) -> Result<Value, OAuthError> {
+    let now = app.now();
+    let registered = &client.registered;
+    let scope = issue.scope.join(" ");
+    let claims = AccessTokenClaims {
+        iss: issuer.url.clone(),
+        sub: issue.user.id.to_string(),
+        aud: issuer.url.clone(),
+        client_id: registered.client_id().to_owned(),
+        scope: scope.clone(),
+        iat: now.unix_timestamp(),
+        exp: (now + ACCESS_TOKEN_TTL).unix_timestamp(),
+        jti: crate::secrets::url_token(),
+        auth_time: Some(issue.auth_time),
+        acr: Some(issue.acr.to_owned()),
+        amr: Some(issue.amr.to_vec()),
+        cnf: confirmation(client)?,
+        gid: Some(issue.grant_id),
+        tid: issuer.tenant.id,
+    };
+    let access_token = tokens::issue(app, registered.client.access_token_format, &claims).await?;
+    let mut response = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL.whole_seconds(),
+        "scope": scope,
+    });
+    if issue.scope.iter().any(|s| s == "openid") {
+        let mut id_claims = json!({
+            "iss": issuer.url,
+            "sub": issue.user.id.to_string(),
+            "aud": registered.client_id(),
+            "azp": registered.client_id(),
+            "exp": (now + ID_TOKEN_TTL).unix_timestamp(),
+            "iat": now.unix_timestamp(),
+            "auth_time": issue.auth_time,
+            "acr": issue.acr,
+            "amr": issue.amr,
+            "at_hash": jwt::half_hash(&access_token),
+        });
+        if let Some(nonce) = issue.nonce {
+            id_claims["nonce"] = nonce.into();
+        }
+        let id_token = jwt::sign(app, registered.settings.id_token_algorithm(), "JWT", &id_claims).await?;
+        response["id_token"] = id_token.into();
+    }
+    if registered.allows_grant("refresh_token") {
+        let refresh = crate::secrets::url_token();
+        let data = json!({
+            "client_id": registered.client_id(),
+            "user_id": issue.user.id,
+            "scope": issue.scope,
+            "auth_time": issue.auth_time,
+            "acr": issue.acr,
+            "amr": issue.amr,
+        });
+        app.storage
+            .oidc_grants()
+            .insert_refresh_token(&mamori_storage::token_lookup_hash(&refresh), issue.grant_id, &data, now + REFRESH_TOKEN_TTL, now)
+            .await?;
+        response["refresh_token"] = refresh.into();
+    }
+    Ok(response)
+}
+
+/// The user behind a grant, if still allowed to use it.
+pub async fn active_user(app: &App, user_id: Uuid) -> Result<User, OAuthError> {
+    match app.storage.users().get(user_id).await {
+        Ok(user) if user.status == mamori_storage::model::UserStatus::Active && !user.is_locked() => Ok(user),
+        Ok(_) | Err(mamori_storage::StorageError::NotFound) => Err(OAuthError::InvalidGrant("the user can no longer log in")),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,107 @@
+//! The UserInfo endpoint (OpenID Connect Core §5.3): claims about the user by scope,
+//! for a live bearer token (RFC 6750) carrying `openid`; a certificate-bound token only
+//! with the same certificate on the mTLS listener (RFC 8705 §3).
+
+use axum::Extension;
+use axum::extract::{Path, RawForm, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use mamori_storage::model::User;
+use serde_json::{Value, json};
+
+use super::client_auth::certificate_thumbprint;
+use super::error::{OAuthError, bearer_error};
+use super::tokens::{self, AccessTokenClaims};
+use crate::app::App;
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+pub async fn userinfo_get(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(&state, &conn, &slug, &headers, None).await
+}
+
+pub async fn userinfo_post(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let form = super::token::form_params(&body).ok();
+    let token = form.as_ref().and_then(|f| f.get("access_token")).map(str::to_owned);
+    respond(&state, &conn, &slug, &headers, token).await
+}
+
+/// The bearer token of a request: the Authorization header, or (POST only) the form.
+pub fn bearer_token(headers: &HeaderMap, form_token: Option<String>) -> Result<String, OAuthError> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match (header, form_token) {
+        (Some(_), Some(_)) => Err(OAuthError::InvalidRequest("the token was sent more than once")),
+        (Some(h), None) => {
+            let (scheme, token) = h.split_once(' ').ok_or(OAuthError::InvalidToken("malformed Authorization header"))?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(OAuthError::InvalidToken("a Bearer token is required"));
+            }
+            Ok(token.trim().to_owned())
+        }
+        (None, Some(t)) => Ok(t),
+        (None, None) => Err(OAuthError::InvalidToken("no access token")),
+    }
+}
+
+async fn respond(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, form_token: Option<String>) -> Response {
+    match claims_for(state, conn, slug, headers, form_token).await {
+        Ok(claims) => super::token::no_store(axum::Json(claims).into_response()),
+        Err(err) => bearer_error(&err),
+    }
+}
+
+async fn claims_for(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, form_token: Option<String>) -> Result<Value, OAuthError> {
+    let issuer = super::token::issuer_of(state, slug).await?;
+    let token = bearer_token(headers, form_token)?;
+    let app = &state.app;
+    let claims = tokens::validate(app, &issuer.url, issuer.tenant.id, &token)
+        .await?
+        .ok_or(OAuthError::InvalidToken("the access token is invalid, expired or revoked"))?;
+    check_binding(&claims, conn)?;
+    if !claims.scopes().any(|s| s == "openid") || claims.gid.is_none() {
+        return Err(OAuthError::InsufficientScope);
+    }
+    let user_id = claims.sub.parse().map_err(|_| OAuthError::InvalidToken("the token is not about a user"))?;
+    let user = app.storage.users().get(user_id).await.map_err(|_| OAuthError::InvalidToken("the user is gone"))?;
+    user_claims(app, &user, &claims).await.map_err(|e| OAuthError::internal(&e))
+}
+
+/// RFC 8705 §3: a bound token is accepted only with the certificate it is bound to.
+pub fn check_binding(claims: &AccessTokenClaims, conn: &ConnectionInfo) -> Result<(), OAuthError> {
+    match claims.bound_thumbprint() {
+        None => Ok(()),
+        Some(bound) if certificate_thumbprint(conn).as_deref() == Some(bound) => Ok(()),
+        Some(_) => Err(OAuthError::InvalidToken("the token is bound to another client certificate")),
+    }
+}
+
+/// `sub` and the claims the token's scopes release.
+pub async fn user_claims(app: &App, user: &User, token: &AccessTokenClaims) -> anyhow::Result<Value> {
+    let mut claims = json!({ "sub": user.id.to_string() });
+    if token.scopes().any(|s| s == "profile") {
+        claims["name"] = user.display_name.clone().into();
+        claims["preferred_username"] = user.login_id.clone().into();
+        claims["locale"] = user.locale.to_string().into();
+        claims["zoneinfo"] = user.time_zone.clone().into();
+        claims["updated_at"] = user.updated_at.unix_timestamp().into();
+    }
+    if token.scopes().any(|s| s == "email") {
+        let devices = app.storage.devices().list_for_user(user.id, false).await?;
+        if let Some(device) = devices.first() {
+            claims["email"] = device.email.clone().into();
+            claims["email_verified"] = false.into();
+        }
+    }
+    Ok(claims)
+}
