@@ -23,6 +23,8 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
             print(output.output, &json, || tenants.iter().map(|t| format!("{}\t{}", t.slug, t.display_name)).collect::<Vec<_>>().join("\n"))
         }
         AdminCommand::User(cmd) => user(&app, cmd).await,
+        AdminCommand::Keys(cmd) => super::oidc::keys(&app, cmd).await,
+        AdminCommand::OidcClient(cmd) => super::oidc::client(&app, cmd).await,
     }
 }
 

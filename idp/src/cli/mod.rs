@@ -2,6 +2,7 @@
 
 mod admin;
 pub(crate) mod ca;
+mod oidc;
 mod quickstart;
 
 use std::path::PathBuf;
@@ -180,6 +181,12 @@ pub enum AdminCommand {
     Tenant(TenantCommand),
     #[command(subcommand)]
     User(UserCommand),
+    /// Token-signing keys of the OpenID Connect provider.
+    #[command(subcommand)]
+    Keys(oidc::KeysCommand),
+    /// Relying sites of the OpenID Connect provider.
+    #[command(subcommand)]
+    OidcClient(oidc::OidcClientCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,250 @@
+//! `mamori admin keys …` and `mamori admin oidc-client …`: token-signing keys and the
+//! relying sites of the OpenID Connect provider.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use mamori_storage::model::{AccessTokenFormat, KeyPurpose, SigningAlgorithm};
+use sha2::{Digest, Sha256};
+
+use super::OutputArgs;
+use super::OutputFormat;
+use crate::app::App;
+use crate::oidc::clients::{self, ClientSettings, ClientSpec};
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// New ES256 and RS256 keys sign from now on; the previous ones stay in the JWKS
+    /// until every token they signed has expired.
+    Rotate(OutputArgs),
+    /// The keys published in the JWKS now.
+    List(OutputArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcClientCommand {
+    /// Register a relying site. A client secret (for client_secret_*) is printed once.
+    Create(Box<CreateClientArgs>),
+    /// A tenant's relying sites.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Remove a relying site (its grants and tokens stop working).
+    Delete {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// An initial access token for dynamic client registration (RFC 7591), printed once.
+    InitialAccessToken {
+        #[arg(long)]
+        tenant: String,
+        /// How many clients it may register.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// Hours it stays valid.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateClientArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The client ID; generated when absent.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Shown on the consent page.
+    #[arg(long)]
+    pub name: String,
+    /// An allowed redirect URI, matched exactly (repeat for several).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// An allowed post-logout redirect URI (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials (repeat; default the first two).
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+    /// client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth,
+    /// self_signed_tls_client_auth or none (a public client, PKCE required).
+    #[arg(long, default_value = "client_secret_basic")]
+    pub auth_method: String,
+    /// JWK Set (JSON file) of the client's public keys, for private_key_jwt and request objects.
+    #[arg(long)]
+    pub jwks_file: Option<PathBuf>,
+    /// An allowed scope (repeat; default openid profile email).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// jwt (RFC 9068) or opaque.
+    #[arg(long, default_value = "jwt")]
+    pub access_token_format: String,
+    /// Operated by the tenant itself: users are not asked for consent.
+    #[arg(long)]
+    pub first_party: bool,
+    /// Require PKCE from a confidential client too (always required for public clients).
+    #[arg(long)]
+    pub require_pkce: bool,
+    /// ES256 or RS256 for ID tokens.
+    #[arg(long, default_value = "ES256")]
+    pub id_token_alg: String,
+    /// tls_client_auth: the subject DN of the client's certificate (from this Mamori's CA).
+    #[arg(long)]
+    pub tls_subject_dn: Option<String>,
+    /// self_signed_tls_client_auth: the client's certificate (PEM).
+    #[arg(long)]
+    pub tls_certificate: Option<PathBuf>,
+    /// Bind access tokens to the client's certificate (RFC 8705 `cnf.x5t#S256`).
+    #[arg(long)]
+    pub bound_tokens: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub async fn keys(app: &App, command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Rotate(output) => {
+            let kids = crate::oidc::keys::rotate(app).await?;
+            print(output.output, &serde_json::json!({ "activated": kids }), || format!("activated signing keys: {}", kids.join(", ")))
+        }
+        KeysCommand::List(output) => {
+            let keys = app.storage.signing_keys().list_published(None, KeyPurpose::Oidc, app.now()).await?;
+            let json: Vec<_> = keys
+                .iter()
+                .map(|k| serde_json::json!({
+                    "kid": k.kid, "alg": k.algorithm.as_str(), "activated_at": k.activated_at.unix_timestamp(),
+                    "retire_after": k.retire_after.map(|t| t.unix_timestamp()), "expires_at": k.expires_at.map(|t| t.unix_timestamp()),
+                }))
+                .collect();
+            print(output.output, &json, || {
+                keys.iter()
+                    .map(|k| format!("{}\t{}\t{}", k.kid, k.algorithm, if k.retire_after.is_some() { "retired" } else { "active" }))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()> {
+    match command {
+        OidcClientCommand::Create(args) => create(app, *args).await,
+        OidcClientCommand::List { tenant, output } => {
+            let tenant = super::admin::find_tenant(app, &tenant).await?;
+            let list = app.storage.oidc_clients().list(tenant.id).await?;
+            let json: Vec<_> = list
+                .iter()
+                .map(|c| serde_json::json!({
+                    "client_id": c.client_id, "name": c.name, "redirect_uris": c.redirect_uris,
+                    "grant_types": c.grant_types, "token_endpoint_auth_method": c.token_endpoint_auth_method,
+                    "scopes": c.scopes, "access_token_format": c.access_token_format.as_str(), "first_party": c.first_party,
+                }))
+                .collect();
+            print(output.output, &json, || {
+                list.iter()
+                    .map(|c| format!("{}\t{}\t{}\t{}", c.client_id, c.name, c.token_endpoint_auth_method, c.redirect_uris.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        OidcClientCommand::Delete { client_id } => {
+            app.storage.oidc_clients().delete(&client_id).await.with_context(|| format!("--client-id {client_id}: no such client"))?;
+            println!("deleted client {client_id}");
+            Ok(())
+        }
+        OidcClientCommand::InitialAccessToken { tenant, uses, hours, output } => {
+            let tenant = super::admin::find_tenant(app, &tenant).await?;
+            let token = crate::secrets::url_token();
+            let now = app.now();
+            let expires = now + time::Duration::hours(i64::from(hours.max(1)));
+            app.storage
+                .oidc_grants()
+                .create_initial_access_token(&mamori_storage::token_lookup_hash(&token), tenant.id, uses.max(1), expires, now)
+                .await?;
+            print(output.output, &serde_json::json!({ "initial_access_token": token, "uses": uses, "expires_at": expires.unix_timestamp() }), || {
+                format!("initial access token (shown once): {token}")
+            })
+        }
+    }
+}
+
+async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
+    let tenant = super::admin::find_tenant(app, &args.tenant).await?;
+    let jwks = match &args.jwks_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("--jwks-file {}: cannot read", path.display()))?;
+            let parsed: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("--jwks-file {}: not JSON", path.display()))?;
+            Some(parsed.to_string())
+        }
+        None => None,
+    };
+    let fingerprints = match &args.tls_certificate {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject as _;
+            let der = rustls::pki_types::CertificateDer::from_pem_file(path)
+                .map_err(|e| anyhow::anyhow!("--tls-certificate {}: not a PEM certificate ({e})", path.display()))?;
+            vec![hex::encode(Sha256::digest(der.as_ref()))]
+        }
+        None => Vec::new(),
+    };
+    let access_token_format: AccessTokenFormat = args
+        .access_token_format
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--access-token-format {}: use jwt or opaque", args.access_token_format))?;
+    let id_token_alg: SigningAlgorithm =
+        args.id_token_alg.parse().map_err(|_| anyhow::anyhow!("--id-token-alg {}: use ES256 or RS256", args.id_token_alg))?;
+    let grant_types =
+        if args.grant_types.is_empty() { vec!["authorization_code".to_owned(), "refresh_token".to_owned()] } else { args.grant_types };
+    let scopes = if args.scopes.is_empty() { vec!["openid".into(), "profile".into(), "email".into()] } else { args.scopes };
+    let spec = ClientSpec {
+        client_id: args.client_id,
+        name: args.name,
+        redirect_uris: args.redirect_uris,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+        grant_types,
+        auth_method: args.auth_method,
+        jwks,
+        scopes,
+        access_token_format,
+        first_party: args.first_party,
+        require_pkce: args.require_pkce,
+        settings: ClientSettings {
+            tls_client_auth_subject_dn: args.tls_subject_dn,
+            tls_client_certificate_sha256: fingerprints,
+            tls_client_certificate_bound_access_tokens: args.bound_tokens,
+            id_token_signed_response_alg: Some(id_token_alg),
+            registration_access_token_hash: None,
+        },
+    };
+    let (registered, secret) = clients::create(app, tenant.id, spec).await.context("cannot register the client")?;
+    let c = &registered.client;
+    let json = serde_json::json!({
+        "client_id": c.client_id,
+        "client_secret": secret,
+        "tenant": tenant.slug,
+        "redirect_uris": c.redirect_uris,
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+    });
+    print(args.output.output, &json, || {
+        let mut text = format!("created client {} in tenant {}", c.client_id, tenant.slug);
+        if let Some(s) = &secret {
+            text.push_str(&format!("\nclient secret (shown once): {s}"));
+        }
+        text
+    })
+}
+
+fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
+        OutputFormat::Text => println!("{}", text()),
+    }
+    Ok(())
+}
