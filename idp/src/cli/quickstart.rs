@@ -59,7 +59,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             None => println!("  the demo user `{DEMO_USER}` has enrolled already; log in from the start page"),
         }
         println!("  trust this dev root:     {}", dev_root.display());
-        println!("  mails land in:           {}", outbox.display());
+        println!("  mails land in:           {} (read them at {}/dev/mailbox)", outbox.display(), urls.main);
         println!("  config:                  {}", config_shown.display());
         println!("Press Ctrl-C to stop.");
     };
@@ -181,4 +181,5 @@ master_key_file = "master.key"   # seals the CA and signing keys; back it up wit
 [mail]
 transport = "outbox"
 outbox_dir = "outbox"
+dev_mailbox = true               # read the mails at /dev/mailbox; development only
 "#;

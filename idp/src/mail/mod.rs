@@ -1,13 +1,31 @@
 //! Mail: every mail is rendered in the recipient's language from `ui/templates/mail/`,
 //! written to the database outbox first (so nothing is lost if sending fails), then
-//! delivered by the configured transport.
+//! delivered by the configured transport:
+//!
+//! - `outbox` (development): the mail is also written to `mail.outbox_dir` as an .eml
+//!   file and counts as sent; with `mail.dev_mailbox` the server shows it at `/dev/mailbox`.
+//! - `smtp`: [`Mailer::send`] only queues and wakes the dispatcher ([`smtp`]), which
+//!   sends through the configured relay, retrying with back-off.
+//!
+//! Both build the message with [`message::build`], so an .eml file is byte for byte what
+//! SMTP would have carried.
 
+pub mod message;
+pub mod smtp;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use lettre::message::Mailbox;
 use mamori_storage::Storage;
-use mamori_storage::model::{Locale as StoredLocale, NewMail};
+use mamori_storage::model::{Locale as StoredLocale, NewMail, OutboxMail};
 use mamori_ui::{Locale, Ui};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::{Config, MailTransport};
+
+pub use smtp::DispatchReport;
 
 /// A mail to send: `template` names `mail/{template}.{locale}.txt`, whose first line is
 /// `Subject: …` and the rest the body.
@@ -25,28 +43,53 @@ pub struct Mailer {
     ui: Ui,
     transport: MailTransport,
     outbox_dir: std::path::PathBuf,
-    from: String,
+    from: Mailbox,
+    /// The SMTP transport, when `mail.transport = "smtp"`.
+    smtp: Option<smtp::SmtpTransport>,
+    /// Wakes this node's dispatcher when a mail is queued.
+    wake: Arc<Notify>,
 }
 
 impl Mailer {
     pub fn new(config: &Config, storage: Storage, ui: Ui) -> anyhow::Result<Self> {
-        if config.mail.transport == MailTransport::Outbox {
-            std::fs::create_dir_all(&config.mail.outbox_dir).map_err(|e| {
-                anyhow::anyhow!("config key `mail.outbox_dir`: cannot create {}: {e}", config.mail.outbox_dir.display())
-            })?;
-        }
+        let from: Mailbox = config.mail.from.parse().map_err(|e| {
+            anyhow::anyhow!("config key `mail.from`: {:?} is not a mail address: {e}", config.mail.from)
+        })?;
+        let smtp = match config.mail.transport {
+            MailTransport::Outbox => {
+                std::fs::create_dir_all(&config.mail.outbox_dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "config key `mail.outbox_dir`: cannot create {}: {e}",
+                        config.mail.outbox_dir.display()
+                    )
+                })?;
+                if config.mail.dev_mailbox && !config.server.listen.ip().is_loopback() {
+                    tracing::warn!(
+                        listen = %config.server.listen,
+                        "mail.dev_mailbox is on and the server listens beyond this machine: \
+                         anyone who reaches it can read every mail at /dev/mailbox"
+                    );
+                }
+                None
+            }
+            MailTransport::Smtp => Some(smtp::transport(config)?),
+        };
         Ok(Self {
             storage,
             ui,
             transport: config.mail.transport,
             outbox_dir: config.mail.outbox_dir.clone(),
-            from: config.mail.from.clone(),
+            from,
+            smtp,
+            wake: Arc::new(Notify::new()),
         })
     }
 
     /// Renders and queues the mail. With the outbox transport it is also written as an
-    /// .eml file a person can open.
+    /// .eml file a person can open (and counts as sent); with SMTP the dispatcher is woken.
     pub async fn send(&self, mail: OutgoingMail, now: time::OffsetDateTime) -> anyhow::Result<()> {
+        // A mail that could never be addressed is the caller's mistake: say so now.
+        message::recipient(&mail.to)?;
         let name = format!("mail/{}.{}.txt", mail.template, mail.locale.tag());
         let rendered = self.ui.render(&name, mail.locale, &mail.context)?;
         let (subject, body) = split_subject(&rendered);
@@ -56,9 +99,9 @@ impl Mailer {
             .enqueue(
                 &NewMail {
                     tenant_id: mail.tenant_id,
-                    to_address: mail.to.clone(),
-                    subject: subject.clone(),
-                    body_text: body.clone(),
+                    to_address: mail.to.trim().to_owned(),
+                    subject,
+                    body_text: body,
                     body_html: None,
                     locale: stored_locale(mail.locale),
                     kind: mail.template.to_owned(),
@@ -66,16 +109,26 @@ impl Mailer {
                 now,
             )
             .await?;
-        if self.transport == MailTransport::Outbox {
-            let file = self.outbox_dir.join(format!("{}-{}.eml", now.unix_timestamp(), queued.id));
-            let eml = format!(
-                "From: {}\r\nTo: {}\r\nSubject: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
-                self.from, mail.to, subject, body
-            );
-            tokio::fs::write(&file, eml).await?;
-            self.storage.mail_outbox().mark_sent(queued.id, now).await?;
+        match self.transport {
+            MailTransport::Outbox => {
+                let eml = message::eml(&queued, &self.from)?;
+                let file = self.outbox_dir.join(format!("{}-{}.eml", now.unix_timestamp(), queued.id));
+                tokio::fs::write(&file, eml).await.with_context(|| format!("cannot write {}", file.display()))?;
+                self.storage.mail_outbox().mark_sent(queued.id, now).await?;
+            }
+            MailTransport::Smtp => self.wake.notify_one(),
         }
         Ok(())
+    }
+
+    /// The message a queued mail is (or was) sent as: the .eml bytes.
+    pub fn eml(&self, mail: &OutboxMail) -> anyhow::Result<Vec<u8>> {
+        Ok(message::eml(mail, &self.from)?)
+    }
+
+    /// The From header's mailbox.
+    pub fn from_mailbox(&self) -> &Mailbox {
+        &self.from
     }
 }
 

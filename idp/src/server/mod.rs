@@ -54,6 +54,7 @@ pub async fn run(app: App, on_ready: Option<Box<dyn FnOnce(&PublicUrls) + Send>>
     let client_ca_subjects = app.ca.client_ca_subjects().await?;
     let tls = tls::listener_tls(&config.tls_certificate, &config.tls_private_key, client_ca_subjects)?;
 
+    let _mail_dispatcher = app.mailer.spawn_dispatcher();
     let state = Arc::new(ServerState { app: Arc::new(app), urls: urls.clone() });
     let router = router(state);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -101,6 +102,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::login::routes())
         .merge(crate::oidc::routes())
         .merge(crate::web::enroll::routes()).merge(crate::web::download::routes())
+        .merge(crate::web::mailbox::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
 }

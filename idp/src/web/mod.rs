@@ -2,6 +2,7 @@
 
 pub mod csrf;
 pub mod login;
+pub mod mailbox;
 pub mod page;
 pub mod pages;
 pub mod request;
