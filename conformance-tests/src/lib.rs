@@ -168,3 +168,183 @@ pub fn tool(program: &str, args: &[&str], cwd: &Path) -> Output {
         .output()
         .unwrap_or_else(|e| panic!("{program} is not available ({e}); scripts/test installs it"))
 }
+
+impl Quickstart {
+    /// The port of the main listener (no client certificate asked).
+    pub fn main_port(&self) -> u16 {
+        port_of(&self.main_url)
+    }
+
+    /// The port of the listener that asks for a client certificate.
+    pub fn mtls_port(&self) -> u16 {
+        port_of(&self.mtls_url)
+    }
+
+    /// `curl` against the certificate listener, trusting only the dev root; `extra` can
+    /// carry `--cert-type P12 --cert file.p12:PASSWORD`, cookie jars, form data, …
+    pub fn curl_mtls(&self, path: &str, extra: &[&str]) -> Output {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(self.dev_root())
+            .args(extra)
+            .arg(format!("{}{path}", self.mtls_url))
+            .output()
+            .expect("curl runs")
+    }
+
+    /// `mamori admin user issue-cert` for a user of the demo tenant: a device certificate
+    /// written as a modern PKCS#12 into the data folder. Returns (file, password, serial).
+    pub fn issue_device_certificate(&self, login_id: &str, validity: &[&str]) -> (PathBuf, String, String) {
+        let dir = self.data_dir();
+        let password = format!("P12-{login_id}-pw");
+        let password_file = dir.join(format!("{login_id}.p12.pw"));
+        std::fs::write(&password_file, format!("{password}\n")).expect("write the password file");
+        let p12 = dir.join(format!("{login_id}.p12"));
+        let mut args = vec!["admin", "user", "issue-cert", "--tenant", "demo", "--login-id", login_id, "--p12"];
+        let (p12_arg, pw_arg) = (p12.display().to_string(), password_file.display().to_string());
+        args.extend([p12_arg.as_str(), "--password-file", pw_arg.as_str()]);
+        args.extend(validity);
+        let out = ok(mamori(&self.config(), &args));
+        let serial = out.split_whitespace().skip_while(|w| *w != "serial").nth(1).expect("issue-cert prints the serial").to_owned();
+        (p12, password, serial)
+    }
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or_else(|| panic!("no port in {url}"))
+}
+
+/// A form found in a page: where it posts and the values it carries (hidden fields,
+/// pre-filled inputs, the first real option of each select), HTML entities decoded.
+#[derive(Debug, Clone, Default)]
+pub struct HtmlForm {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl HtmlForm {
+    /// The form that contains `marker` (e.g. `id="one_time_password"` or `id="login-form"`).
+    pub fn containing(html: &str, marker: &str) -> Option<HtmlForm> {
+        let at = html.find(marker)?;
+        let start = html[..at + marker.len()].rfind("<form")?;
+        let end = html[start..].find("</form>").map_or(html.len(), |e| start + e);
+        let body = &html[start..end];
+        let form_tag = &body[..body.find('>')?];
+        let mut form = HtmlForm { action: attribute(form_tag, "action").unwrap_or_default(), fields: Vec::new() };
+        let mut rest = body;
+        while let Some(i) = rest.find('<') {
+            rest = &rest[i..];
+            let tag_end = rest.find('>').unwrap_or(rest.len());
+            let tag = &rest[..tag_end];
+            if tag.starts_with("<input") {
+                let kind = attribute(tag, "type").unwrap_or_else(|| "text".into());
+                if let (Some(name), false) = (attribute(tag, "name"), matches!(kind.as_str(), "submit" | "button" | "checkbox" | "radio")) {
+                    form.fields.push((name, attribute(tag, "value").unwrap_or_default()));
+                }
+            } else if tag.starts_with("<select")
+                && let Some(name) = attribute(tag, "name")
+            {
+                let select_end = rest.find("</select>").unwrap_or(rest.len());
+                let value = rest[..select_end]
+                    .split("<option")
+                    .skip(1)
+                    .filter_map(|o| attribute(&o[..o.find('>').unwrap_or(o.len())], "value"))
+                    .find(|v| !v.is_empty())
+                    .unwrap_or_default();
+                form.fields.push((name, value));
+            }
+            rest = &rest[tag_end.min(rest.len())..];
+            if rest.len() <= 1 {
+                break;
+            }
+            rest = &rest[1..];
+        }
+        Some(form)
+    }
+
+    /// Sets a field, adding it when the form has none of that name.
+    pub fn set(&mut self, name: &str, value: &str) -> &mut Self {
+        match self.fields.iter_mut().find(|(n, _)| n == name) {
+            Some(field) => field.1 = value.to_owned(),
+            None => self.fields.push((name.to_owned(), value.to_owned())),
+        }
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The fields as curl `--data-urlencode name=value` arguments.
+    pub fn curl_data(&self) -> Vec<String> {
+        self.fields.iter().flat_map(|(n, v)| ["--data-urlencode".to_owned(), format!("{n}={v}")]).collect()
+    }
+}
+
+/// The value of `name="…"` in a tag, entities decoded.
+pub fn attribute(tag: &str, name: &str) -> Option<String> {
+    let mut search = tag;
+    loop {
+        let i = search.find(&format!("{name}="))?;
+        let before = search[..i].chars().last();
+        let after = &search[i + name.len() + 1..];
+        if before.is_some_and(|c| c.is_whitespace()) {
+            let quote = after.chars().next()?;
+            let value = if quote == '"' || quote == '\'' {
+                let rest = &after[1..];
+                &rest[..rest.find(quote)?]
+            } else {
+                &after[..after.find(|c: char| c.is_whitespace() || c == '>').unwrap_or(after.len())]
+            };
+            return Some(decode_entities(value));
+        }
+        search = after;
+    }
+}
+
+/// Decodes the entities an auto-escaping template engine writes.
+pub fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ if entity.starts_with("#x") || entity.starts_with("#X") => {
+                u32::from_str_radix(&entity[2..], 16).ok().and_then(char::from_u32)
+            }
+            _ if entity.starts_with('#') => entity[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Splits curl output made with `-w '\n%{http_code}'` into (body, status).
+pub fn body_and_status(o: &Output) -> (String, u16) {
+    let text = stdout(o);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+    (body.to_owned(), code.trim().parse().unwrap_or_else(|_| panic!("no status code at the end of: {text}\n{}", stderr(o))))
+}
