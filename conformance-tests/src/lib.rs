@@ -2,6 +2,8 @@
 //! drives it with tools nobody on the team wrote (curl, openssl, browsers, RP libraries).
 #![forbid(unsafe_code)]
 
+pub mod login_client;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,9 +15,13 @@ pub fn mamori_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("MAMORI_BIN") {
         return PathBuf::from(path);
     }
-    // target/debug/deps/<test> → target/debug/mamori
+    // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>/mamori
     let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe.parent().and_then(Path::parent).map(|d| d.join("mamori")).expect("target dir");
+    let dir = exe.parent().expect("target dir");
+    let bin = [dir.join("mamori"), dir.parent().map(|d| d.join("mamori")).unwrap_or_default()]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| dir.join("mamori"));
     assert!(bin.exists(), "{} is missing: run `cargo build --bin mamori` first (scripts/test does)", bin.display());
     bin
 }

@@ -25,11 +25,13 @@ use crate::server::listener::{ConnectionInfo, ListenerKind};
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/login", get(start))
-        .route("/login/password", post(password))
-        .route("/login/change-password", post(change_password))
-        .route("/login/otp", post(one_time_password))
-        .route("/login/otp/send", post(send_code))
-        .route("/login/totp", post(totp_setup))
+        // A GET on a step's address (the language switch, a reload) starts the login
+        // again from the certificate step, in the chosen language, instead of a 405.
+        .route("/login/password", post(password).get(restart))
+        .route("/login/change-password", post(change_password).get(restart))
+        .route("/login/otp", post(one_time_password).get(restart))
+        .route("/login/otp/send", post(send_code).get(restart))
+        .route("/login/totp", post(totp_setup).get(restart))
         .route("/login/done", get(done))
         .route("/logout", post(logout))
 }
@@ -458,6 +460,13 @@ async fn one_time_password((State(state), axum::Extension(conn), headers): Parts
     }
     .await;
     result.unwrap_or_else(|err| internal(&ctx, &err))
+}
+
+async fn restart(Query(lang): Query<LangQuery>) -> Response {
+    match lang.lang.as_deref().and_then(mamori_ui::Locale::from_tag) {
+        Some(locale) => Redirect::to(&format!("/login?lang={}", locale.tag())).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
 }
 
 async fn done(

@@ -1,0 +1,122 @@
+//! Load run of full certificate + password logins against the real `mamori` binary.
+//!
+//! Each login opens a new TLS connection presenting the user's client certificate,
+//! fetches the login page (certificate step, session, CSRF), posts ID and password, and
+//! expects the redirect of a completed login. Users, passwords and certificates are set
+//! up through the library beforehand; nothing in the measured path is in-process.
+//!
+//! `cargo run --release -p mamori-conformance --bin login-load -- [USERS] [SECONDS] [CONCURRENCY...]`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use mamori_conformance::login_client::{dev_roots, login, provision_user};
+
+const PASSWORD: &str = "Load-Test-Pw1!";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let users: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(50);
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(15);
+    let mut levels: Vec<usize> = args.iter().skip(2).filter_map(|a| a.parse().ok()).collect();
+    if levels.is_empty() {
+        levels = vec![1, 2, 4, 8];
+    }
+    mamori::server::tls::install_default_provider();
+    let bin = mamori_conformance::mamori_bin();
+    let work = tempfile::tempdir()?;
+    let status = std::process::Command::new(&bin).args(["quickstart", "--no-serve"]).current_dir(work.path()).output()?;
+    anyhow::ensure!(status.status.success(), "quickstart failed: {}", String::from_utf8_lossy(&status.stderr));
+    let config_path = work.path().join("mamori-data/mamori.toml");
+    let app = mamori::app::App::open(&config_path).await?;
+    let tenant = app.storage.tenants().get_by_slug("demo").await?.context("demo tenant")?;
+
+    let roots = dev_roots(&work.path().join("mamori-data"))?;
+    let hash = app.hasher.hash(PASSWORD).await?;
+    let mut login_users = Vec::new();
+    for i in 0..users {
+        login_users.push(provision_user(&app, &tenant, &format!("load-{i:04}"), &hash, PASSWORD, &roots).await?);
+    }
+    // The Argon2id cost of one login, measured alone with the server's parameters.
+    let hash_time = {
+        let start = Instant::now();
+        for _ in 0..10 {
+            app.hasher.verify(PASSWORD, Some(&hash)).await?;
+        }
+        start.elapsed() / 10
+    };
+    drop(app);
+
+    let mut server = std::process::Command::new(&bin)
+        .args(["--config"])
+        .arg(&config_path)
+        .arg("serve")
+        .env("MAMORI_SERVER__LISTEN", "127.0.0.1:0")
+        .env("MAMORI_SERVER__MTLS_LISTEN", "127.0.0.1:0")
+        .env("MAMORI_LOG__LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mtls_port = read_mtls_port(&mut server)?;
+    let addr = format!("127.0.0.1:{mtls_port}");
+    let users = Arc::new(login_users);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+
+    println!("hash time (one Argon2id verify, alone): {:.2} ms", ms(hash_time));
+    println!("expected ceiling: {cores} cores / hash time = {:.0} logins/s", cores as f64 / hash_time.as_secs_f64());
+    println!("| concurrency | logins/s | p50 ms | p99 ms | failures | beyond hash, ms |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &concurrency in &levels {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for worker in 0..concurrency {
+            let users = Arc::clone(&users);
+            let addr = addr.clone();
+            tasks.push(tokio::spawn(async move {
+                let (mut latencies, mut failures, mut i) = (Vec::new(), 0usize, worker);
+                while Instant::now() < deadline {
+                    let user = &users[i % users.len()];
+                    i += concurrency;
+                    let start = Instant::now();
+                    match login(&addr, user).await {
+                        Ok(()) => latencies.push(start.elapsed()),
+                        Err(_) => failures += 1,
+                    }
+                }
+                (latencies, failures)
+            }));
+        }
+        let (mut all, mut failures) = (Vec::new(), 0);
+        for task in tasks {
+            let (l, f) = task.await?;
+            all.extend(l);
+            failures += f;
+        }
+        all.sort();
+        let rate = all.len() as f64 / seconds as f64;
+        let p = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+        let beyond = if concurrency == 1 { format!("{:.2}", ms(p(0.5)) - ms(hash_time)) } else { "—".into() };
+        println!("| {concurrency} | {rate:.0} | {:.1} | {:.1} | {failures} | {beyond} |", ms(p(0.5)), ms(p(0.99)));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn read_mtls_port(server: &mut std::process::Child) -> anyhow::Result<u16> {
+    use std::io::BufRead as _;
+    let out = server.stdout.take().context("stdout")?;
+    for line in std::io::BufReader::new(out).lines() {
+        let line = line?;
+        if line.starts_with("mamori: listening on") {
+            let url = line.split_whitespace().filter(|w| w.starts_with("https://")).nth(1).context("mtls url")?;
+            return Ok(url.rsplit(':').next().context("port")?.parse()?);
+        }
+    }
+    anyhow::bail!("the server did not start")
+}
