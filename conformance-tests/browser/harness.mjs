@@ -223,13 +223,13 @@ class Server {
     return { p12Path, passphrase, serial };
   }
 
-  /** The mails in the outbox, oldest first, as text. */
+  /** The mails in the outbox, oldest first, as their headers and decoded text body. */
   mails() {
     if (!existsSync(this.outbox)) return [];
     return readdirSync(this.outbox)
       .filter((f) => f.endsWith('.eml'))
       .sort()
-      .map((f) => readFileSync(join(this.outbox, f), 'utf8'));
+      .map((f) => decodeMail(readFileSync(join(this.outbox, f), 'latin1')));
   }
 
   /**
@@ -254,6 +254,39 @@ class Server {
     });
     if (spki !== this.serverSpki) throw new Error(`${url} serves a key other than server.pem's`);
   }
+}
+
+/**
+ * A mail as text: its header block as written, then the text/plain body decoded (base64
+ * or quoted-printable, UTF-8; the first text/plain part of a multipart mail).
+ */
+export function decodeMail(raw) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = split < 0 ? raw : raw.slice(0, split);
+  const body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const header = (name) => {
+    const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
+    return unfolded.match(new RegExp(`^${name}:[ \\t]*(.*)$`, 'im'))?.[1]?.trim() ?? '';
+  };
+  const type = header('Content-Type');
+  const boundary = type.match(/boundary="?([^";]+)"?/i)?.[1];
+  if (/^multipart\//i.test(type) && boundary) {
+    const parts = body.split(`--${boundary}`).slice(1).filter((p) => !p.startsWith('--'));
+    const decoded = parts.map((p) => decodeMail(p.replace(/^\r?\n/, '')));
+    const text = decoded.find((d) => /^content-type:\s*text\/plain/im.test(d)) ?? decoded[0] ?? '';
+    return `${head}\n\n${text.slice(text.search(/\n\n/) + 2)}`;
+  }
+  const encoding = header('Content-Transfer-Encoding').toLowerCase();
+  let bytes;
+  if (encoding === 'base64') {
+    bytes = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+  } else if (encoding === 'quoted-printable') {
+    const soft = body.replace(/=\r?\n/g, '');
+    bytes = Buffer.from(soft.replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  } else {
+    bytes = Buffer.from(body, 'latin1');
+  }
+  return `${head}\n\n${bytes.toString('utf8')}`;
 }
 
 /**
