@@ -274,7 +274,7 @@ pub struct Loaded {
 }
 
 /// Environment variables of ours that are not config keys.
-const NOT_CONFIG_KEYS: &[&str] = &["config", "data_dir"];
+const NOT_CONFIG_KEYS: &[&str] = &["config", "data_dir", "bin"];
 
 impl Config {
     /// Loads `path` (required to exist) with the environment layered on top.

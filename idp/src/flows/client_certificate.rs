@@ -88,6 +88,15 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     let Some(user_id) = certificate.user_id else { return refused(Why::Unknown) };
     let user = app.storage.users().get(user_id).await?;
     let refuse_for = |refusal| Ok(CertificateCheck::Refused { refusal, user: Some(user.clone()) });
+    let device = match certificate.device_id {
+        Some(id) => Some(app.storage.devices().get(id).await?),
+        None => None,
+    };
+    // Deleting a device also revokes its certificate: the deletion is the more useful
+    // thing to tell the user, so it is checked first.
+    if device.as_ref().is_some_and(Device::is_deleted) {
+        return refuse_for(Why::DeviceDeleted);
+    }
     if certificate.status == CertificateStatus::Revoked {
         return refuse_for(Why::Revoked);
     }
@@ -97,13 +106,6 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     }
     if now.unix_timestamp() > validity.not_after.timestamp() {
         return refuse_for(Why::Expired);
-    }
-    let device = match certificate.device_id {
-        Some(id) => Some(app.storage.devices().get(id).await?),
-        None => None,
-    };
-    if device.as_ref().is_some_and(Device::is_deleted) {
-        return refuse_for(Why::DeviceDeleted);
     }
     if user.status == UserStatus::Disabled {
         return refuse_for(Why::UserDisabled);

@@ -32,7 +32,11 @@ pub enum ListenerKind {
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` on `listener` until `shutdown` turns true.
+/// How long a stopping server waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener` until `shutdown` turns true, then stops accepting and
+/// lets the connections it has finish their requests (up to [`DRAIN_TIMEOUT`]).
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
@@ -40,6 +44,7 @@ pub async fn serve(
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -55,6 +60,7 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -74,12 +80,15 @@ pub async fn serve(
                 req.extensions_mut().insert(info.clone());
                 router.clone().oneshot(req.map(axum::body::Body::new))
             });
-            if let Err(err) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                .await
-            {
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %err, "connection ended with an error");
             }
         });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?kind, "requests still in flight after the drain timeout");
     }
 }

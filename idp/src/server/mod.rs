@@ -35,6 +35,7 @@ pub type SharedState = Arc<ServerState>;
 
 /// Binds both listeners, calls `on_ready` with their URLs, and serves until a stop signal.
 pub async fn run(app: App, on_ready: Option<Box<dyn FnOnce(&PublicUrls) + Send>>) -> anyhow::Result<()> {
+    init_logging(&app.config.log);
     let config = &app.config.server;
     let main = TcpListener::bind(config.listen)
         .await
@@ -97,6 +98,20 @@ async fn stop_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// Logs to standard error as text or JSON, per `[log]`; `RUST_LOG` overrides the level.
+pub fn init_logging(config: &crate::config::LogConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second initialisation (tests starting several servers) keeps the first.
+    let _ = match config.format {
+        crate::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        crate::config::LogFormat::Text => builder.try_init(),
+    };
+}
+
 pub fn router(state: SharedState) -> Router {
     crate::web::pages::routes()
         .merge(crate::web::login::routes())
@@ -105,7 +120,36 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::mailbox::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(request_id))
 }
+
+/// Gives every request an ID (echoed in `x-request-id`) and logs it with its outcome, so a
+/// user's report, a proxy log line and ours can be matched.
+async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if path == "/healthz" || path == "/readyz" {
+            tracing::debug!(status, millis, "request");
+        } else {
+            tracing::info!(status, millis, "request");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// The ID of the request being handled.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
 
 /// Headers every response carries: no framing, no foreign scripts or styles, HTTPS only.
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {

@@ -14,6 +14,7 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route(mamori_ui::STYLESHEET_PATH, get(stylesheet))
         .route("/ca/ca.pem", get(ca_pem))
         .route("/ca/ca.der", get(ca_der))
@@ -28,6 +29,15 @@ async fn index(State(state): State<SharedState>, Query(q): Query<LangQuery>, hea
 
 async fn not_found(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::NOT_FOUND, "error.not_found")
+}
+
+/// Readiness: the database answers. A node that cannot reach it is taken out of the
+/// load balancer instead of failing users' requests.
+async fn ready(State(state): State<SharedState>) -> Response {
+    match state.app.storage.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
 }
 
 async fn stylesheet() -> Response {
