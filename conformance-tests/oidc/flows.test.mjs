@@ -1,0 +1,196 @@
+// openid-client 6 as the relying site, through the REAL certificate login in Chromium:
+// discovery, code + PKCE, ID token validation (and an independent signature check with
+// jose), userinfo, refresh rotation with reuse detection, introspection and revocation,
+// private_key_jwt, consent, tls_client_auth with a certificate-bound token, logout.
+
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import * as jose from 'jose';
+
+import { enrolledUser, openBrowser, screenshots, startServer, submitPassword } from '../browser/harness.mjs';
+import { authorizationRequest, callbackServer, client, discover, issuerUrl, jwtHeader, jwtPayload, registerClient, request } from './rp.mjs';
+
+/** Sends the browser to `url` and returns the callback it ends at (logging in when asked). */
+async function browse(page, cb, url, user, snap, name) {
+  const arrived = cb.next();
+  await page.goto(String(url));
+  if (user && (await page.isVisible('#login-form').catch(() => false))) {
+    await snap?.(page, `${name}-login`);
+    await submitPassword(page, user.loginId, user.password);
+  }
+  if (await page.isVisible('#consent-form').catch(() => false)) {
+    await snap?.(page, `${name}-consent`);
+    await page.click('#consent-allow');
+  }
+  const hit = await arrived;
+  await snap?.(page, `${name}-callback`);
+  return hit;
+}
+
+async function verifyIdToken(server, idToken, audience) {
+  const res = await request(server, `${issuerUrl(server)}/jwks`);
+  assert.equal(res.status, 200);
+  const jwks = jose.createLocalJWKSet(JSON.parse(res.body));
+  const { payload, protectedHeader } = await jose.jwtVerify(idToken, jwks, { issuer: issuerUrl(server), audience });
+  return { payload, protectedHeader };
+}
+
+test('openid-client logs a user in through the certificate login and uses every endpoint', async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('oidc-flows');
+  const user = await enrolledUser(t, server, 'oidc-user-1');
+  const cb = await callbackServer(t, server);
+  const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'en-US' });
+
+  const rp = registerClient(server, {
+    name: 'Shop',
+    redirectUris: [cb.redirectUri],
+    postLogout: [cb.logoutUri],
+    scopes: ['openid', 'profile', 'email'],
+    idTokenAlg: 'ES256',
+  });
+  const rpAuth = client.ClientSecretBasic(rp.client_secret);
+  const config = await discover(server, rp.client_id, { id_token_signed_response_alg: 'ES256' }, rpAuth);
+  let first;
+
+  await t.test('discovery', () => {
+    const meta = config.serverMetadata();
+    assert.equal(meta.issuer, issuerUrl(server));
+    assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
+    assert.ok(meta.id_token_signing_alg_values_supported.includes('ES256') && meta.id_token_signing_alg_values_supported.includes('RS256'));
+    assert.ok(meta.mtls_endpoint_aliases.token_endpoint.startsWith(server.mtls));
+    assert.ok(meta.acr_values_supported.includes('urn:mamori:acr:cert-password'));
+  });
+
+  await t.test('code + PKCE through the certificate login; the ID token says which factors', async () => {
+    const req = await authorizationRequest(config, cb.redirectUri);
+    const hit = await browse(page, cb, req.url, user, snap, 'code');
+    assert.equal(hit.query.get('iss'), issuerUrl(server), 'RFC 9207 iss in the response');
+    const tokens = await client.authorizationCodeGrant(config, new URL(hit.url), {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+      expectedNonce: req.nonce,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims();
+    assert.equal(claims.nonce, req.nonce);
+    assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    assert.equal(claims.acr, 'urn:mamori:acr:cert-password');
+    assert.ok(claims.auth_time <= Math.floor(Date.now() / 1000));
+    const { protectedHeader } = await verifyIdToken(server, tokens.id_token, rp.client_id);
+    assert.equal(protectedHeader.alg, 'ES256');
+    assert.equal(jwtHeader(tokens.access_token).typ, 'at+jwt', 'RFC 9068 access token');
+    assert.ok(tokens.refresh_token);
+    first = tokens;
+  });
+
+  await t.test('userinfo', async () => {
+    const info = await client.fetchUserInfo(config, first.access_token, first.claims().sub);
+    assert.equal(info.preferred_username, user.loginId);
+    assert.equal(info.email, `${user.loginId}@example.test`);
+  });
+
+  await t.test('refresh rotates; reusing a spent refresh token revokes the family', async () => {
+    const second = await client.refreshTokenGrant(config, first.refresh_token);
+    assert.notEqual(second.refresh_token, first.refresh_token);
+    assert.equal(second.claims().sub, first.claims().sub);
+    await client.fetchUserInfo(config, second.access_token, first.claims().sub);
+    await assert.rejects(client.refreshTokenGrant(config, first.refresh_token), (e) => e.error === 'invalid_grant');
+    await assert.rejects(client.refreshTokenGrant(config, second.refresh_token), (e) => e.error === 'invalid_grant', 'the successor died with the family');
+    await assert.rejects(client.fetchUserInfo(config, second.access_token, first.claims().sub), 'access tokens of the family are revoked too');
+  });
+
+  await t.test('introspection and revocation', async () => {
+    const req = await authorizationRequest(config, cb.redirectUri);
+    const hit = await browse(page, cb, req.url, null, snap, 'sso');
+    const tokens = await client.authorizationCodeGrant(config, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
+    const live = await client.tokenIntrospection(config, tokens.access_token);
+    assert.equal(live.active, true);
+    assert.equal(live.client_id, rp.client_id);
+    await client.tokenRevocation(config, tokens.refresh_token);
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
+    assert.equal((await client.tokenIntrospection(config, tokens.refresh_token)).active, false);
+  });
+
+  await t.test('private_key_jwt client (RS256 ID tokens, opaque access tokens)', async () => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'rp-key-1', alg: 'ES256', use: 'sig' };
+    const pk = registerClient(server, { name: 'Key RP', redirectUris: [cb.redirectUri], auth: 'private_key_jwt', jwks: { keys: [jwk] }, idTokenAlg: 'RS256', format: 'opaque' });
+    const pkConfig = await discover(server, pk.client_id, { token_endpoint_auth_method: 'private_key_jwt' }, client.PrivateKeyJwt({ key: privateKey, kid: 'rp-key-1' }));
+    const req = await authorizationRequest(pkConfig, cb.redirectUri);
+    const hit = await browse(page, cb, req.url, user, snap, 'pkjwt');
+    const tokens = await client.authorizationCodeGrant(pkConfig, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
+    const { protectedHeader } = await verifyIdToken(server, tokens.id_token, pk.client_id);
+    assert.equal(protectedHeader.alg, 'RS256');
+    assert.equal(tokens.access_token.split('.').length, 1, 'an opaque access token');
+    const info = await client.fetchUserInfo(pkConfig, tokens.access_token, tokens.claims().sub);
+    assert.equal(info.sub, tokens.claims().sub);
+  });
+
+  await t.test('a third-party client asks for consent once', async () => {
+    const tp = registerClient(server, { name: 'Partner', redirectUris: [cb.redirectUri], firstParty: false, idTokenAlg: 'ES256' });
+    const tpConfig = await discover(server, tp.client_id, { id_token_signed_response_alg: 'ES256' }, client.ClientSecretBasic(tp.client_secret));
+    const req = await authorizationRequest(tpConfig, cb.redirectUri);
+    const arrived = cb.next();
+    await page.goto(String(req.url));
+    assert.ok(await page.isVisible('#consent-form'), 'the consent page');
+    await snap(page, 'consent');
+    assert.equal((await page.textContent('#consent-client')).trim(), 'Partner');
+    await page.click('#consent-allow');
+    const hit = await arrived;
+    await client.authorizationCodeGrant(tpConfig, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
+    // Remembered: the next request goes straight back.
+    const again = await authorizationRequest(tpConfig, cb.redirectUri);
+    const hit2 = await browse(page, cb, again.url, null, null, 'consented');
+    assert.ok(hit2.query.get('code'), 'no consent page the second time');
+  });
+
+  await t.test('tls_client_auth with a certificate-bound access token (RFC 8705)', async () => {
+    const dir = server.dataDir;
+    const pw = join(dir, 'rp-mtls.pw');
+    writeFileSync(pw, 'Rp-mtls-1\n');
+    const p12 = join(dir, 'rp-mtls.p12');
+    const certPem = join(dir, 'rp-mtls.pem');
+    server.cli('ca', 'issue', '--common-name', 'rp-mtls', '--p12', p12, '--password-file', pw, '--out', certPem);
+    const der = new X509Certificate(readFileSync(certPem)).raw;
+    const thumbprint = createHash('sha256').update(der).digest('base64url');
+    const mt = registerClient(server, {
+      name: 'mTLS RP',
+      redirectUris: [cb.redirectUri],
+      auth: 'tls_client_auth',
+      idTokenAlg: 'ES256',
+      extra: ['--tls-subject-dn', 'CN=rp-mtls', '--bound-tokens'],
+    });
+    const mtConfig = await discover(
+      server,
+      mt.client_id,
+      { use_mtls_endpoint_aliases: true, tls_client_certificate_bound_access_tokens: true, id_token_signed_response_alg: 'ES256' },
+      client.TlsClientAuth(),
+      { pfx: readFileSync(p12), passphrase: 'Rp-mtls-1' },
+    );
+    const req = await authorizationRequest(mtConfig, cb.redirectUri);
+    const hit = await browse(page, cb, req.url, user, snap, 'mtls');
+    const tokens = await client.authorizationCodeGrant(mtConfig, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
+    assert.equal(jwtPayload(tokens.access_token).cnf['x5t#S256'], thumbprint, 'bound to the client certificate');
+    const info = await client.fetchUserInfo(mtConfig, tokens.access_token, tokens.claims().sub);
+    assert.equal(info.sub, tokens.claims().sub);
+    const stolen = await request(server, `${issuerUrl(server)}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(stolen.status, 401, 'the bound token is refused without its certificate');
+    assert.match(stolen.headers['www-authenticate'], /invalid_token/);
+  });
+
+  await t.test('RP-initiated logout, then prompt=none answers login_required', async () => {
+    const url = client.buildEndSessionUrl(config, { id_token_hint: first.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'bye' });
+    const hit = await browse(page, cb, url, null, snap, 'logout');
+    assert.equal(hit.path, '/logged-out');
+    assert.equal(hit.query.get('state'), 'bye');
+    const req = await authorizationRequest(config, cb.redirectUri, { prompt: 'none' });
+    const back = await browse(page, cb, req.url, null, null, 'prompt-none');
+    assert.equal(back.query.get('error'), 'login_required');
+    assert.equal(back.query.get('state'), req.state);
+  });
+});
