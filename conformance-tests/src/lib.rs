@@ -65,9 +65,15 @@ pub struct Quickstart {
 impl Quickstart {
     /// Starts `mamori quickstart` in `workdir` (created data stays there between starts).
     pub fn start(workdir: &Path) -> Quickstart {
+        Self::start_with_env(workdir, &[])
+    }
+
+    /// Starts it with extra `MAMORI_*` settings.
+    pub fn start_with_env(workdir: &Path, env: &[(&str, &str)]) -> Quickstart {
         let mut child = Command::new(mamori_bin())
             .arg("quickstart")
             .current_dir(workdir)
+            .envs(env.iter().copied())
             .env("MAMORI_SERVER__LISTEN", "127.0.0.1:0")
             .env("MAMORI_SERVER__MTLS_LISTEN", "127.0.0.1:0")
             .env("MAMORI_HASHING__ARGON2_MEMORY_KIB", "8192")

@@ -26,8 +26,21 @@ pub async fn provision_user(
     password: &str,
     roots: &rustls::RootCertStore,
 ) -> anyhow::Result<LoginUser> {
+    provision_user_with(app, tenant, login_id, LoginMethod::CertPassword, password_hash, password, roots).await
+}
+
+/// Creates a user with `method`, a password and a certificate for its first device.
+pub async fn provision_user_with(
+    app: &mamori::app::App,
+    tenant: &Tenant,
+    login_id: &str,
+    method: LoginMethod,
+    password_hash: &str,
+    password: &str,
+    roots: &rustls::RootCertStore,
+) -> anyhow::Result<LoginUser> {
     let now = app.now();
-    let user = app.storage.users().create(&NewUser::new(tenant.id, login_id, LoginMethod::CertPassword), now).await?;
+    let user = app.storage.users().create(&NewUser::new(tenant.id, login_id, method), now).await?;
     let device = app
         .storage
         .devices()
@@ -91,6 +104,72 @@ pub async fn login_with(addr: &str, user: &LoginUser, password: &str) -> anyhow:
         form.len()
     );
     request(&mut tls, &post).await
+}
+
+/// A browser-like session over one TLS connection: keeps cookies, reads CSRF tokens.
+pub struct TlsSession {
+    stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    cookies: Vec<(String, String)>,
+}
+
+impl TlsSession {
+    pub async fn connect(addr: &str, tls: Arc<rustls::ClientConfig>) -> anyhow::Result<Self> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let stream = tokio_rustls::TlsConnector::from(tls).connect(ServerName::try_from("localhost")?, tcp).await?;
+        Ok(Self { stream, cookies: Vec::new() })
+    }
+
+    fn remember(&mut self, response: &Response) {
+        for pair in &response.cookies {
+            if let Some((name, value)) = pair.split_once('=') {
+                self.cookies.retain(|(n, _)| n != name);
+                if !value.is_empty() {
+                    self.cookies.push((name.to_owned(), value.to_owned()));
+                }
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<Response> {
+        let text = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept-Language: en\r\nCookie: {}\r\n\r\n", self.cookie_header());
+        let response = request(&mut self.stream, &text).await?;
+        self.remember(&response);
+        Ok(response)
+    }
+
+    /// Posts `fields` with the CSRF token found in `page`.
+    pub async fn post(&mut self, path: &str, page: &Response, fields: &[(&str, &str)]) -> anyhow::Result<Response> {
+        let token = csrf_token(&page.body).context("the page has no CSRF token")?;
+        let mut form = format!("csrf_token={token}");
+        for (name, value) in fields {
+            form.push_str(&format!("&{name}={}", form_encode(value)));
+        }
+        let text = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nAccept-Language: en\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            self.cookie_header(),
+            form.len()
+        );
+        let response = request(&mut self.stream, &text).await?;
+        self.remember(&response);
+        Ok(response)
+    }
+}
+
+pub fn csrf_token(html: &str) -> Option<&str> {
+    html.split("name=\"csrf_token\" value=\"").nth(1).and_then(|s| s.split('"').next())
+}
+
+/// The text of the element with `id`, if the page has one.
+pub fn element_text<'a>(html: &'a str, id: &str) -> Option<&'a str> {
+    let start = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[start..];
+    let open_end = rest.find('>')? + 1;
+    let close = rest[open_end..].find('<')?;
+    Some(rest[open_end..open_end + close].trim())
 }
 
 fn form_encode(s: &str) -> String {

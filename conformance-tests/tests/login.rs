@@ -51,3 +51,178 @@ async fn twenty_concurrent_wrong_passwords_lock_at_exactly_the_threshold() -> an
     qs.stop();
     Ok(())
 }
+
+use mamori_conformance::login_client::{TlsSession, element_text, provision_user_with};
+use mamori_storage::model::{LoginMethod, OtpKind, TenantPolicy};
+
+/// Logs `user` in up to the step after the password; returns the session and that page.
+async fn past_password(addr: &str, user: &mamori_conformance::login_client::LoginUser) -> anyhow::Result<(TlsSession, mamori_conformance::login_client::Response)> {
+    let mut session = TlsSession::connect(addr, std::sync::Arc::clone(&user.tls)).await?;
+    let page = session.get("/login").await?;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let next = session.post("/login/password", &page, &[("login_id", &user.login_id), ("password", &user.password)]).await?;
+    Ok((session, next))
+}
+
+fn totp_code(secret_base32: &str, unix: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32 secret");
+    let totp = totp_rs::Builder::new().with_secret(secret).with_digits(6).with_step_duration(30).with_skew(1)
+        .with_account_name("x").build().expect("totp");
+    totp.generate(unix).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_totp_code_is_accepted_once() -> anyhow::Result<()> {
+    mamori::server::tls::install_default_provider();
+    let work = tempfile::tempdir()?;
+    let qs = Quickstart::start(work.path());
+    let app = mamori::app::App::open(&qs.config()).await?;
+    let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
+    let hash = app.hasher.hash("Totp-Pass-1").await?;
+    let user = provision_user_with(&app, &tenant, "totp-user", LoginMethod::CertPasswordOtp, &hash, "Totp-Pass-1", &dev_roots(&qs.data_dir())?).await?;
+    let addr = qs.mtls_url.replace("https://localhost", "127.0.0.1");
+
+    // First login: register the authenticator with a code of the current step.
+    let (mut session, setup) = past_password(&addr, &user).await?;
+    let secret = element_text(&setup.body, "totp-secret").expect("the set-up page shows the secret").to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let code = totp_code(&secret, now);
+    let done = session.post("/login/totp", &setup, &[("code", &code)]).await?;
+    assert_eq!(done.status, 303, "{}", done.body);
+
+    // Second login: the very same code (same step) is refused; the next step's code works.
+    let (mut session, otp_page) = past_password(&addr, &user).await?;
+    assert!(otp_page.body.contains("id=\"otp-form\""), "{}", otp_page.body);
+    let replay = session.post("/login/otp", &otp_page, &[("code", &code)]).await?;
+    assert_eq!(replay.status, 401, "a used TOTP code was accepted again");
+    let next = totp_code(&secret, now + 30);
+    let done = session.post("/login/otp", &replay, &[("code", &next)]).await?;
+    assert_eq!(done.status, 303, "{}", done.body);
+    qs.stop();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_mailed_codes_are_single_use_rate_limited_and_hashed() -> anyhow::Result<()> {
+    mamori::server::tls::install_default_provider();
+    let work = tempfile::tempdir()?;
+    let qs = Quickstart::start(work.path());
+    let app = mamori::app::App::open(&qs.config()).await?;
+    let policy = TenantPolicy { otp_kind: OtpKind::Email, ..TenantPolicy::default() };
+    let tenant = app.storage.tenants().create("mailotp", "Mail OTP", &policy, app.now()).await?;
+    let hash = app.hasher.hash("Mail-Pass-1").await?;
+    let user = provision_user_with(&app, &tenant, "mail-user", LoginMethod::CertPasswordOtp, &hash, "Mail-Pass-1", &dev_roots(&qs.data_dir())?).await?;
+    let addr = qs.mtls_url.replace("https://localhost", "127.0.0.1");
+
+    let (mut session, otp_page) = past_password(&addr, &user).await?;
+    assert!(otp_page.body.contains("id=\"otp-send\""), "{}", otp_page.body);
+    // Typing a code before one was sent asks for a new one.
+    let early = session.post("/login/otp", &otp_page, &[("code", "123456")]).await?;
+    assert_eq!(early.status, 401);
+    let sent = session.post("/login/otp/send", &early, &[]).await?;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let code = latest_code(&qs.data_dir().join("outbox"), "mail-user@example.test");
+    // The code is in the mail, never in the database in clear (file and write-ahead log).
+    for file in ["mamori.db", "mamori.db-wal"] {
+        let bytes = std::fs::read(qs.data_dir().join(file)).unwrap_or_default();
+        let needle = format!("\"{code}\"");
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "the code is stored in clear in {file}");
+    }
+
+    let again = session.post("/login/otp/send", &sent, &[]).await?;
+    assert_eq!(again.status, 429, "a second code within a minute was sent");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = session.post("/login/otp", &again, &[("code", wrong)]).await?;
+    assert_eq!(refused.status, 401);
+    let done = session.post("/login/otp", &refused, &[("code", &code)]).await?;
+    assert_eq!(done.status, 303, "{}", done.body);
+
+    // The code does not open a second login.
+    let (mut session, otp_page) = past_password(&addr, &user).await?;
+    let replay = session.post("/login/otp", &otp_page, &[("code", &code)]).await?;
+    assert_eq!(replay.status, 401, "an e-mailed code worked twice");
+    qs.stop();
+    Ok(())
+}
+
+/// The six-digit code of the newest login-code mail to `to`.
+fn latest_code(outbox: &std::path::Path, to: &str) -> String {
+    let mut mails: Vec<_> = std::fs::read_dir(outbox).expect("outbox").flatten().map(|e| e.path()).collect();
+    mails.sort();
+    let text = mails
+        .iter()
+        .rev()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|m| m.contains(to))
+        .map(|m| decoded_body(&m))
+        .find(|m| m.lines().any(|l| l.trim().len() == 6 && l.trim().chars().all(|c| c.is_ascii_digit())))
+        .expect("a login-code mail");
+    text.lines().map(str::trim).find(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit())).expect("code").to_owned()
+}
+
+#[test]
+fn an_expired_enrollment_ticket_is_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let qs = Quickstart::start(work.path());
+    let url = qs.banner_value("enroll the demo user:").expect("enrollment URL");
+    let path = url.trim_start_matches(&qs.main_url).to_owned();
+    let fresh = qs.curl(&path, &["-w", "\n%{http_code}", "-H", "Accept-Language: en"]);
+    assert!(mamori_conformance::stdout(&fresh).ends_with("200"));
+    // Time passes: the ticket's expiry is moved into the past in the database.
+    let db = qs.data_dir().join("mamori.db");
+    let out = mamori_conformance::tool("sqlite3", &[&db.display().to_string(), "UPDATE tickets SET expires_at = 1000 WHERE kind = 'enrollment';"], work.path());
+    assert!(out.status.success(), "{}", mamori_conformance::stderr(&out));
+    let stale = mamori_conformance::stdout(&qs.curl(&path, &["-w", "\n%{http_code}", "-H", "Accept-Language: en"]));
+    let status: u16 = stale.rsplit('\n').next().and_then(|s| s.parse().ok()).expect("status");
+    assert!((400..500).contains(&status), "an expired ticket answered {status}");
+    assert!(stale.to_lowercase().contains("expired"), "the page says it expired: {stale}");
+    assert!(!stale.contains("one_time_password"), "an expired ticket still asks for the one-time password");
+    qs.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_may_pass_the_certificate_in_a_header_and_no_one_else() -> anyhow::Result<()> {
+    mamori::server::tls::install_default_provider();
+    for trusted in [true, false] {
+        let work = tempfile::tempdir()?;
+        let env: &[(&str, &str)] = if trusted { &[("MAMORI_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]")] } else { &[] };
+        let qs = Quickstart::start_with_env(work.path(), env);
+        let config = qs.config();
+        ok(mamori(&config, &["admin", "user", "create", "--tenant", "demo", "--login-id", "proxied", "--email", "p@example.test"]));
+        std::fs::write(work.path().join("pw"), "p12-pass\n")?;
+        let p12 = work.path().join("p.p12");
+        ok(mamori(&config, &["admin", "user", "issue-cert", "--tenant", "demo", "--login-id", "proxied",
+            "--p12", &p12.display().to_string(), "--password-file", &work.path().join("pw").display().to_string()]));
+        let pem = mamori_conformance::tool("openssl", &["pkcs12", "-in", "p.p12", "-passin", "pass:p12-pass", "-nokeys", "-clcerts"], work.path());
+        let pem = mamori_conformance::stdout(&pem);
+        let pem = &pem[pem.find("-----BEGIN CERTIFICATE-----").expect("certificate")..];
+        let encoded: String = pem.bytes().map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        }).collect();
+        // The proxy talks to the certificate listener without a certificate of its own.
+        let out = mamori_conformance::tool("curl", &["-sS", "--cacert", &qs.dev_root().display().to_string(),
+            "-H", &format!("x-client-cert: {encoded}"), "-H", "Accept-Language: en", &format!("{}/login", qs.mtls_url)], work.path());
+        let page = mamori_conformance::stdout(&out);
+        if trusted {
+            assert!(page.contains("id=\"login-form\""), "a trusted proxy's header was not honoured: {page}");
+        } else {
+            assert!(page.contains("data-reason=\"Missing\""), "an untrusted client's header was honoured: {page}");
+        }
+        qs.stop();
+    }
+    Ok(())
+}
+
+/// The text body of an .eml file, decoded from base64 when the mail says it is.
+fn decoded_body(eml: &str) -> String {
+    use base64::Engine as _;
+    let (head, body) = eml.split_once("\r\n\r\n").or_else(|| eml.split_once("\n\n")).unwrap_or((eml, ""));
+    if head.to_ascii_lowercase().contains("content-transfer-encoding: base64") {
+        let compact: String = body.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        body.to_owned()
+    }
+}
