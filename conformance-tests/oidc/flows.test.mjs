@@ -183,6 +183,21 @@ test('openid-client logs a user in through the certificate login and uses every 
     assert.match(stolen.headers['www-authenticate'], /invalid_token/);
   });
 
+  await t.test('the quickstart demo relying site shows the verified ID token claims', async () => {
+    const url = server.banner.match(/demo relying site:\s+(\S+)/)?.[1];
+    assert.ok(url, `the banner names the demo site:\n${server.banner}`);
+    await page.goto(url);
+    await snap(page, 'demo-rp-home');
+    await page.click('#demo-login');
+    await page.waitForSelector('#claims');
+    await snap(page, 'demo-rp-claims');
+    const claims = JSON.parse(await page.textContent('#claims'));
+    assert.equal(claims.aud, 'demo-rp');
+    assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    await page.click('#demo-logout');
+    await page.waitForSelector('#demo-login');
+  });
+
   await t.test('RP-initiated logout, then prompt=none answers login_required', async () => {
     const url = client.buildEndSessionUrl(config, { id_token_hint: first.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'bye' });
     const hit = await browse(page, cb, url, null, snap, 'logout');

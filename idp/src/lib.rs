@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod clock;
 pub mod cli;
 pub mod config;
+pub mod demo_rp;
 pub mod flows;
 pub mod hashing;
 pub mod mail;

@@ -45,6 +45,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 
     let outbox = app.config.mail.outbox_dir.clone();
     let dev_root = dir.join("tls").join("dev-root.pem");
+    let demo_rp = if args.no_serve { None } else { Some(crate::demo_rp::prepare(&app, DEMO_TENANT, &dev_root).await?) };
     let config_shown = config_path.clone();
     let print_next_steps = move |urls: &crate::server::PublicUrls| {
         println!();
@@ -61,6 +62,10 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         println!("  trust this dev root:     {}", dev_root.display());
         println!("  mails land in:           {} (read them at {}/dev/mailbox)", outbox.display(), urls.main);
         println!("  config:                  {}", config_shown.display());
+        if let Some(rp) = demo_rp {
+            println!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
+            rp.start(&urls.main, DEMO_TENANT);
+        }
         println!("Press Ctrl-C to stop.");
     };
     if args.no_serve {
