@@ -1,7 +1,7 @@
 //! What a page handler works with: the server state, the connection, the request headers
 //! and the page language; rendering with a CSRF token, CSRF checks, bounded form fields,
 //! and the one mapping of internal failures to an error page (503 when storage is down).
-//! Shared by the enrollment and download pages (login has its own richer `Ctx`).
+//! Shared by the login, enrollment and download pages.
 
 use std::collections::HashMap;
 

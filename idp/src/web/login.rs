@@ -5,14 +5,15 @@
 use std::collections::HashMap;
 
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mamori_storage::model::{LoginResult, OtpKind, Tenant, User};
 
-use super::csrf;
-use super::page::{LangQuery, PageLocale};
+use super::context::{FormFields, PageCtx};
+use super::page::LangQuery;
 use super::request::client_ip;
 use super::session::{self, SessionState, WebSession};
 use crate::flows::client_certificate::{self, CertificateCheck, CertificateRefusal};
@@ -36,63 +37,32 @@ pub fn routes() -> Router<SharedState> {
         .route("/logout", post(logout))
 }
 
-/// What every handler here works with.
-struct Ctx {
-    state: SharedState,
-    conn: ConnectionInfo,
-    headers: HeaderMap,
-    page: PageLocale,
+type Ctx = PageCtx;
+
+/// Who is attempting, for the login history.
+fn attempt<'a>(ctx: &Ctx, tenant: &Tenant, user: Option<&User>, login_id: Option<&'a str>) -> Attempt<'a> {
+    Attempt {
+        tenant_id: tenant.id,
+        user_id: user.map(|u| u.id),
+        login_id,
+        source_ip: client_ip(&ctx.conn, &ctx.headers, &ctx.state.app.config.server.trusted_proxies).to_string(),
+        user_agent: ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    }
 }
 
-impl Ctx {
-    fn new(state: SharedState, conn: ConnectionInfo, headers: HeaderMap, lang: &LangQuery) -> Self {
-        let page = PageLocale::from_request(lang, &headers);
-        Self { state, conn, headers, page }
+/// The leaf certificate the client presented: from the TLS connection, or from the
+/// configured header when the request comes from a trusted proxy.
+fn presented_leaf(ctx: &Ctx) -> Option<Vec<u8>> {
+    if let Some(chain) = &ctx.conn.client_chain {
+        return chain.first().map(|c| c.as_ref().to_vec());
     }
-
-    fn attempt<'a>(&self, tenant: &Tenant, user: Option<&User>, login_id: Option<&'a str>) -> Attempt<'a> {
-        Attempt {
-            tenant_id: tenant.id,
-            user_id: user.map(|u| u.id),
-            login_id,
-            source_ip: client_ip(&self.conn, &self.headers, &self.state.app.config.server.trusted_proxies).to_string(),
-            user_agent: self.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        }
+    let config = &ctx.state.app.config.server;
+    if !config.trusted_proxies.contains(&ctx.conn.peer.ip()) {
+        return None;
     }
-
-    /// Renders a page with a CSRF token in `csrf_token`.
-    fn form(&self, status: StatusCode, template: &str, mut ctx: serde_json::Value) -> Response {
-        let issued = csrf::issue(&self.state.app.csrf, &self.headers);
-        if let Some(map) = ctx.as_object_mut() {
-            map.insert("csrf_token".into(), issued.token.clone().into());
-        }
-        let mut response = self.page.render(&self.state, status, template, ctx);
-        csrf::attach(&mut response, &issued);
-        response
-    }
-
-    fn error(&self, status: StatusCode, key: &str) -> Response {
-        self.page.error_page(&self.state, status, key)
-    }
-
-    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
-        form.get(csrf::CSRF_FIELD).is_some_and(|t| csrf::verify(&self.state.app.csrf, &self.headers, t))
-    }
-
-    /// The leaf certificate the client presented: from the TLS connection, or from the
-    /// configured header when the request comes from a trusted proxy.
-    fn presented_leaf(&self) -> Option<Vec<u8>> {
-        if let Some(chain) = &self.conn.client_chain {
-            return chain.first().map(|c| c.as_ref().to_vec());
-        }
-        let config = &self.state.app.config.server;
-        if !config.trusted_proxies.contains(&self.conn.peer.ip()) {
-            return None;
-        }
-        let value = self.headers.get(config.client_cert_header.as_str())?.to_str().ok()?;
-        let pem = percent_decode(value);
-        rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok().map(|c| c.as_ref().to_vec())
-    }
+    let value = ctx.headers.get(config.client_cert_header.as_str())?.to_str().ok()?;
+    let pem = percent_decode(value);
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok().map(|c| c.as_ref().to_vec())
 }
 
 use rustls::pki_types::pem::PemObject as _;
@@ -135,7 +105,7 @@ async fn start(
     }
     match begin(&ctx, safe_return_to(query.get("return_to"))).await {
         Ok(response) => response,
-        Err(err) => internal(&ctx, &err),
+        Err(err) => ctx.internal(&err),
     }
 }
 
@@ -159,12 +129,12 @@ fn encode(s: &str) -> String {
 async fn begin(ctx: &Ctx, return_to: Option<String>) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
     let now = app.now();
-    let leaf = ctx.presented_leaf();
+    let leaf = presented_leaf(ctx);
     match client_certificate::check(app, leaf.as_deref(), now).await? {
         CertificateCheck::Refused { refusal, user } => {
             if let Some(user) = &user {
                 let tenant = app.storage.tenants().get(user.tenant_id).await?;
-                record_login_event(app, &ctx.attempt(&tenant, Some(user), None), refusal.login_result(), &[]).await;
+                record_login_event(app, &attempt(&ctx, &tenant, Some(user), None), refusal.login_result(), &[]).await;
             } else {
                 tracing::info!(peer = %ctx.conn.peer, ?refusal, "client certificate refused");
             }
@@ -173,7 +143,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>) -> anyhow::Result<Response>
         CertificateCheck::Accepted(certified) => {
             let (tenant, user) = (&certified.tenant, &certified.user);
             if user.is_locked() {
-                record_login_event(app, &ctx.attempt(tenant, Some(user), None), LoginResult::Locked, &[]).await;
+                record_login_event(app, &attempt(ctx, tenant, Some(user), None), LoginResult::Locked, &[]).await;
                 return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
             }
             let progress = login::start_with_certificate(user, tenant, &certified.certificate.serial_hex, return_to, now);
@@ -257,7 +227,7 @@ async fn finish(
     progress: &LoginProgress,
 ) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
-    let authenticated = login::complete(app, progress, &ctx.attempt(tenant, Some(user), Some(&user.login_id))).await;
+    let authenticated = login::complete(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id))).await;
     web_session.state.login = None;
     web_session.state.authenticated = Some(authenticated);
     let cookie = session::promote(app, web_session, user.id).await?;
@@ -267,12 +237,9 @@ async fn finish(
     Ok(response)
 }
 
-/// Loads the session of a login under way and checks the request belongs to it: valid
-/// CSRF token, same certificate as at the start.
-async fn resume(ctx: &Ctx, form: &HashMap<String, String>) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
-    if !ctx.csrf_ok(form) {
-        return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "csrf.invalid")));
-    }
+/// Loads the session of a login under way and checks the request belongs to it: the
+/// same certificate as at the start (the form's CSRF token was checked on arrival).
+async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
     let app = &ctx.state.app;
     let Some(web_session) = session::load(app, &ctx.headers).await? else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
@@ -281,7 +248,7 @@ async fn resume(ctx: &Ctx, form: &HashMap<String, String>) -> anyhow::Result<Res
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
     };
     if progress.certificate_serial.is_some() {
-        let leaf = ctx.presented_leaf();
+        let leaf = presented_leaf(ctx);
         let serial = leaf.as_deref().and_then(serial_of);
         if serial.as_deref() != progress.certificate_serial.as_deref() {
             return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "login.certificate_changed")));
@@ -299,20 +266,24 @@ fn serial_of(der: &[u8]) -> Option<String> {
 }
 
 macro_rules! resume_or_return {
-    ($ctx:expr, $form:expr) => {
-        match resume(&$ctx, &$form).await {
+    ($ctx:expr) => {
+        match resume(&$ctx).await {
             Ok(Ok(found)) => found,
             Ok(Err(page)) => return page,
-            Err(err) => return internal(&$ctx, &err),
+            Err(err) => return $ctx.internal(&err),
         }
     };
 }
 
 type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
 
-async fn password((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn password((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         if progress.step != LoginStep::Password {
@@ -320,7 +291,7 @@ async fn password((State(state), axum::Extension(conn), headers): Parts, Form(fo
         }
         let login_id = form.get("login_id").map(String::as_str).unwrap_or("");
         let password = form.get("password").map(String::as_str).unwrap_or("");
-        let attempt = ctx.attempt(&tenant, Some(&user), Some(login_id));
+        let attempt = attempt(&ctx, &tenant, Some(&user), Some(login_id));
         match login::submit_password(&ctx.state.app, &tenant, &mut progress, login_id, password, &attempt).await? {
             PasswordOutcome::Accepted => {
                 web_session.state.login = Some(progress);
@@ -337,12 +308,16 @@ async fn password((State(state), axum::Extension(conn), headers): Parts, Form(fo
         }
     }
     .await;
-    result.unwrap_or_else(|err| internal(&ctx, &err))
+    result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn change_password((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn change_password((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         if progress.step != LoginStep::ChangePassword {
@@ -367,12 +342,16 @@ async fn change_password((State(state), axum::Extension(conn), headers): Parts, 
         }
     }
     .await;
-    result.unwrap_or_else(|err| internal(&ctx, &err))
+    result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn totp_setup((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn totp_setup((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let app = &ctx.state.app;
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
@@ -381,7 +360,7 @@ async fn totp_setup((State(state), axum::Extension(conn), headers): Parts, Form(
         };
         let code = form.get("code").map(String::as_str).unwrap_or("");
         if !otp::confirm_enrollment(app, &user, &sealed_secret, code, app.now()).await? {
-            let attempt = ctx.attempt(&tenant, Some(&user), Some(&user.login_id));
+            let attempt = attempt(&ctx, &tenant, Some(&user), Some(&user.login_id));
             record_login_event(app, &attempt, LoginResult::WrongOtp, &[]).await;
             let message = app.ui.message(ctx.page.locale, "otp.wrong");
             let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
@@ -396,12 +375,15 @@ async fn totp_setup((State(state), axum::Extension(conn), headers): Parts, Form(
         advance(&ctx, &mut web_session, &tenant, &user, None).await
     }
     .await;
-    result.unwrap_or_else(|err| internal(&ctx, &err))
+    result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn send_code((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn send_code((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    if let Err(page) = ctx.accept_form(form) {
+        return page;
+    }
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let app = &ctx.state.app;
         let now = app.now();
@@ -421,12 +403,16 @@ async fn send_code((State(state), axum::Extension(conn), headers): Parts, Form(f
         advance(&ctx, &mut web_session, &tenant, &user, None).await
     }
     .await;
-    result.unwrap_or_else(|err| internal(&ctx, &err))
+    result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn one_time_password((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn one_time_password((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let app = &ctx.state.app;
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
@@ -434,7 +420,7 @@ async fn one_time_password((State(state), axum::Extension(conn), headers): Parts
             return advance(&ctx, &mut web_session, &tenant, &user, None).await;
         }
         let code = form.get("code").map(String::as_str).unwrap_or("");
-        let attempt = ctx.attempt(&tenant, Some(&user), Some(&user.login_id));
+        let attempt = attempt(&ctx, &tenant, Some(&user), Some(&user.login_id));
         let outcome = login::submit_otp(app, &tenant, &mut progress, code, &attempt).await?;
         web_session.state.login = Some(progress);
         session::save(app, &web_session).await?;
@@ -459,7 +445,7 @@ async fn one_time_password((State(state), axum::Extension(conn), headers): Parts
         }
     }
     .await;
-    result.unwrap_or_else(|err| internal(&ctx, &err))
+    result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
 async fn restart(Query(lang): Query<LangQuery>) -> Response {
@@ -487,13 +473,13 @@ async fn done(
         Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors })))
     }
     .await;
-    result.unwrap_or_else(|err: anyhow::Error| internal(&ctx, &err))
+    result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
 }
 
-async fn logout((State(state), axum::Extension(conn), headers): Parts, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn logout((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    if !ctx.csrf_ok(&form) {
-        return ctx.error(StatusCode::FORBIDDEN, "csrf.invalid");
+    if let Err(page) = ctx.accept_form(form) {
+        return page;
     }
     let result = async {
         let app = &ctx.state.app;
@@ -506,17 +492,5 @@ async fn logout((State(state), axum::Extension(conn), headers): Parts, Form(form
         Ok(response)
     }
     .await;
-    result.unwrap_or_else(|err: anyhow::Error| internal(&ctx, &err))
-}
-
-fn internal(ctx: &Ctx, err: &anyhow::Error) -> Response {
-    tracing::error!(error = %format!("{err:#}"), "login request failed");
-    let unavailable = err.chain().any(|e| {
-        matches!(e.downcast_ref::<mamori_storage::StorageError>(), Some(mamori_storage::StorageError::Unavailable))
-    });
-    if unavailable {
-        ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable")
-    } else {
-        ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
-    }
+    result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
 }
