@@ -226,3 +226,51 @@ fn decoded_body(eml: &str) -> String {
         body.to_owned()
     }
 }
+
+/// curl with a cookie jar against the main listener.
+fn curl_jar(qs: &Quickstart, jar: &std::path::Path, args: &[&str], path: &str) -> String {
+    let out = mamori_conformance::tool("curl", &[&["-sS", "--cacert", &qs.dev_root().display().to_string(),
+        "-b", &jar.display().to_string(), "-c", &jar.display().to_string(), "-H", "Accept-Language: en",
+        "-w", "\n%{http_code}"], args, &[&format!("{}{path}", qs.main_url)]].concat(), &qs.workdir);
+    mamori_conformance::stdout(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_works_the_allowed_number_of_times_then_is_spent() -> anyhow::Result<()> {
+    mamori::server::tls::install_default_provider();
+    let work = tempfile::tempdir()?;
+    let qs = Quickstart::start(work.path());
+    let app = mamori::app::App::open(&qs.config()).await?;
+    let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
+    let user = app.storage.users().get_by_login_id(tenant.id, "demo-user").await?.expect("demo user");
+    let device = app.storage.devices().list_for_user(user.id, false).await?.remove(0);
+    let pending = mamori::flows::device_certificate::issue_for_download(&app, &tenant, &user, &device, &qs.main_url).await?;
+    assert_eq!(tenant.policy.download_max_count, 3);
+
+    let jar = work.path().join("jar");
+    let mut statuses = Vec::new();
+    let mut last_body = String::new();
+    for round in 0..4 {
+        let form = curl_jar(&qs, &jar, &[], "/download");
+        let token = mamori_conformance::login_client::csrf_token(&form).expect("CSRF token").to_owned();
+        let file = work.path().join(format!("dl-{round}.p12"));
+        let out = mamori_conformance::tool("curl", &["-sS", "--cacert", &qs.dev_root().display().to_string(),
+            "-b", &jar.display().to_string(), "-H", "Accept-Language: en", "-o", &file.display().to_string(), "-w", "%{http_code} %{content_type}",
+            "--data-urlencode", &format!("csrf_token={token}"), "--data-urlencode", &format!("acquisition_id={}", pending.acquisition_id),
+            "--data-urlencode", &format!("download_password={}", pending.download_password), &format!("{}/download", qs.main_url)], work.path());
+        statuses.push(mamori_conformance::stdout(&out));
+        last_body = std::fs::read_to_string(&file).unwrap_or_default();
+        if round < 3 {
+            let info = mamori_conformance::tool("openssl", &["pkcs12", "-info", "-in", &file.display().to_string(),
+                "-passin", &format!("pass:{}", pending.download_password), "-noout"], work.path());
+            assert!(info.status.success(), "download {round} is not a PKCS#12 that opens: {}", mamori_conformance::stderr(&info));
+        }
+    }
+    for status in &statuses[..3] {
+        assert!(status.starts_with("200 application/x-pkcs12"), "{statuses:?}");
+    }
+    assert!(statuses[3].starts_with("410") || statuses[3].starts_with("403"), "the fourth download was not refused: {statuses:?}");
+    assert!(last_body.contains("downloaded as many times as allowed"), "{last_body}");
+    qs.stop();
+    Ok(())
+}
