@@ -22,6 +22,8 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
             let json: Vec<_> = tenants.iter().map(tenant_json).collect();
             print(output.output, &json, || tenants.iter().map(|t| format!("{}\t{}", t.slug, t.display_name)).collect::<Vec<_>>().join("\n"))
         }
+        AdminCommand::Tenant(TenantCommand::Policy(args)) => super::account::tenant_policy(&app, args).await,
+        AdminCommand::User(UserCommand::ReissueCert(args)) => super::account::reissue_cert(&app, args).await,
         AdminCommand::User(cmd) => user(&app, cmd).await,
         AdminCommand::Keys(cmd) => super::oidc::keys(&app, cmd).await,
         AdminCommand::OidcClient(cmd) => super::oidc::client(&app, cmd).await,
@@ -114,6 +116,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             println!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display());
             Ok(())
         }
+        UserCommand::ReissueCert(args) => super::account::reissue_cert(app, args).await,
         UserCommand::DeleteDevice { tenant, login_id, device } => {
             let tenant = find_tenant(app, &tenant).await?;
             let user = find_user(app, &tenant, &login_id).await?;

@@ -1,5 +1,6 @@
 //! The `mamori` command line: one binary that serves, sets up and administers.
 
+mod account;
 mod admin;
 pub(crate) mod ca;
 mod oidc;
@@ -203,6 +204,8 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List(OutputArgs),
+    /// Show a tenant's policy, or change knobs with --set KEY=VALUE.
+    Policy(account::TenantPolicyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +293,8 @@ pub enum UserCommand {
         #[arg(long)]
         not_after: Option<String>,
     },
+    /// Start a certificate reissue (flow 6): a single-use link is mailed to the device's address.
+    ReissueCert(account::ReissueCertArgs),
     /// Delete a device: its certificate is revoked and stops logging in.
     DeleteDevice {
         #[arg(long)]

@@ -1,5 +1,6 @@
 //! User flows, free of HTTP: handlers in `web` parse a request, call a flow, render.
 
+pub mod account;
 pub mod client_certificate;
 pub mod device_certificate;
 pub mod download;
@@ -8,4 +9,5 @@ pub mod events;
 pub mod login;
 pub mod otp;
 pub mod password_policy;
+pub mod reissue;
 pub mod secret_answer;

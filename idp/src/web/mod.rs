@@ -1,10 +1,12 @@
 //! Browser-facing plumbing shared by every page: language, CSRF, sessions, client facts.
 
+pub mod account;
 pub mod csrf;
 pub mod login;
 pub mod mailbox;
 pub mod page;
 pub mod pages;
+pub mod reissue;
 pub mod request;
 pub mod session;
 pub mod context; pub mod enroll; pub mod download;

@@ -1,0 +1,244 @@
+//! Devices (flow 7, 端末の追加・変更・削除): add with e-mail, its confirmation and the
+//! device type → confirmation page (Back / Register) → the certificate is issued and the
+//! download mail goes to the new address; change a device's e-mail; delete a device
+//! (its certificate is revoked). The tenant's maximum number of devices is enforced.
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use mamori_storage::model::Device;
+
+use super::{Parts, Portal, back_to_account, page_ctx, portal_or_return, require_or_return};
+use crate::flows::account::{self as flow, AddDeviceOutcome, DEVICE_TYPES, DeleteDeviceOutcome, Feature};
+use crate::server::SharedState;
+use crate::web::context::{FormFields, field};
+use crate::web::page::LangQuery;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/account/devices/new", get(show_new).post(confirm_new))
+        .route("/account/devices/register", post(register))
+        .route("/account/devices/{device_no}/email", get(show_email).post(change_email))
+        .route("/account/devices/{device_no}/delete", get(show_delete).post(delete))
+}
+
+struct NewDeviceFields<'a> {
+    email: &'a str,
+    confirmation: &'a str,
+    device_type: &'a str,
+}
+
+impl<'a> NewDeviceFields<'a> {
+    fn from(form: &'a FormFields) -> Self {
+        Self {
+            email: field(form, "device_email"),
+            confirmation: field(form, "device_email_confirmation"),
+            device_type: field(form, "device_type"),
+        }
+    }
+}
+
+fn device_types(portal: &Portal) -> Vec<serde_json::Value> {
+    DEVICE_TYPES
+        .iter()
+        .map(|(t, key)| serde_json::json!({ "code": t.as_str(), "label": portal.ctx.message(key) }))
+        .collect()
+}
+
+fn new_device_page(portal: &Portal, fields: &NewDeviceFields<'_>, problem: Option<Vec<String>>, status: StatusCode) -> Response {
+    portal.page(
+        status,
+        "account/device_new.html",
+        serde_json::json!({
+            "types": device_types(portal),
+            "email": fields.email,
+            "email_confirmation": fields.confirmation,
+            "selected": fields.device_type,
+            "max_devices": portal.tenant.policy.max_devices,
+            "problem": problem,
+        }),
+    )
+}
+
+async fn show_new(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
+    let portal = portal_or_return!(page_ctx(parts, &lang), "/account/devices/new");
+    require_or_return!(portal, Feature::Devices);
+    let empty = NewDeviceFields { email: "", confirmation: "", device_type: "" };
+    // At the limit already: say so before anything is typed.
+    match portal.ctx.app().storage.devices().count_active(portal.user.id).await {
+        Ok(n) if n >= u64::from(portal.tenant.policy.max_devices) => {
+            let problem = portal.messages(&["account.device.limit"]);
+            new_device_page(&portal, &empty, Some(problem), StatusCode::CONFLICT)
+        }
+        Ok(_) => new_device_page(&portal, &empty, None, StatusCode::OK),
+        Err(err) => portal.internal(&err.into()),
+    }
+}
+
+/// Step 2: the values are checked, then shown for confirmation (Back / Register).
+async fn confirm_new(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
+    let ctx = page_ctx(parts, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let portal = portal_or_return!(ctx, "/account/devices/new");
+    require_or_return!(portal, Feature::Devices);
+    let fields = NewDeviceFields::from(&form);
+    let app = portal.ctx.app();
+    match flow::check_new_device(app, &portal.tenant, &portal.user, fields.email, fields.confirmation, fields.device_type).await {
+        Ok(Ok(device_type)) => {
+            let label = DEVICE_TYPES.iter().find(|(t, _)| *t == device_type).map(|(_, k)| portal.ctx.message(k));
+            portal.page(
+                StatusCode::OK,
+                "account/device_confirm.html",
+                serde_json::json!({
+                    "email": fields.email.trim(),
+                    "email_confirmation": fields.confirmation.trim(),
+                    "device_type": device_type.as_str(),
+                    "device_type_label": label,
+                    "issues_certificate": portal.user.login_method.needs_certificate(),
+                }),
+            )
+        }
+        Ok(Err(keys)) => {
+            let status = if keys.contains(&"account.device.limit") { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            new_device_page(&portal, &fields, Some(portal.messages(&keys)), status)
+        }
+        Err(err) => portal.internal(&err),
+    }
+}
+
+/// Step 3: Back (the form again, filled in) or Register (device added, certificate issued).
+async fn register(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
+    let ctx = page_ctx(parts, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let portal = portal_or_return!(ctx, "/account/devices/new");
+    require_or_return!(portal, Feature::Devices);
+    let fields = NewDeviceFields::from(&form);
+    if field(&form, "action") == "back" {
+        return new_device_page(&portal, &fields, None, StatusCode::OK);
+    }
+    let app = portal.ctx.app();
+    let main = portal.ctx.state.urls.main.clone();
+    let outcome = flow::add_device(
+        app,
+        &portal.tenant,
+        &portal.user,
+        fields.email,
+        fields.confirmation,
+        fields.device_type,
+        &main,
+        &portal.attempt(),
+    )
+    .await;
+    match outcome {
+        Ok(AddDeviceOutcome::Added { device, download }) => portal.page(
+            StatusCode::OK,
+            "account/device_added.html",
+            serde_json::json!({
+                "device_no": device.device_no,
+                "email": device.email,
+                "has_certificate": download.is_some(),
+                "download_password": download.as_ref().map(|d| d.download_password.as_str()),
+                "acquisition_id": download.as_ref().map(|d| d.acquisition_id.as_str()),
+                "certificate_name": download.as_ref().map(|d| d.certificate_name.as_str()),
+                "download_url": format!("{main}/download"),
+            }),
+        ),
+        Ok(AddDeviceOutcome::Invalid(keys)) => {
+            let status = if keys.contains(&"account.device.limit") { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            new_device_page(&portal, &fields, Some(portal.messages(&keys)), status)
+        }
+        Err(err) => portal.internal(&err),
+    }
+}
+
+/// The device `device_no` of the portal's user, or the not-found page.
+async fn device_or_page(portal: &Portal, device_no: u32) -> Result<Device, Response> {
+    match flow::find_device(portal.ctx.app(), &portal.user, device_no).await {
+        Ok(Some(device)) => Ok(device),
+        Ok(None) => Err(portal.ctx.error(StatusCode::NOT_FOUND, "account.device.not_found")),
+        Err(err) => Err(portal.internal(&err)),
+    }
+}
+
+fn email_page(portal: &Portal, device: &Device, email: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
+    portal.page(
+        status,
+        "account/device_email.html",
+        serde_json::json!({ "device_no": device.device_no, "current_email": device.email, "email": email, "problem": problem }),
+    )
+}
+
+async fn show_email(parts: Parts, Path(device_no): Path<u32>, Query(lang): Query<LangQuery>) -> Response {
+    let portal = portal_or_return!(page_ctx(parts, &lang), &format!("/account/devices/{device_no}/email"));
+    require_or_return!(portal, Feature::Devices);
+    match device_or_page(&portal, device_no).await {
+        Ok(device) => email_page(&portal, &device, "", None, StatusCode::OK),
+        Err(page) => page,
+    }
+}
+
+async fn change_email(parts: Parts, Path(device_no): Path<u32>, form: Result<Form<FormFields>, FormRejection>) -> Response {
+    let ctx = page_ctx(parts, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/email"));
+    require_or_return!(portal, Feature::Devices);
+    let device = match device_or_page(&portal, device_no).await {
+        Ok(device) => device,
+        Err(page) => return page,
+    };
+    let (email, confirmation) = (field(&form, "device_email"), field(&form, "device_email_confirmation"));
+    match flow::change_device_email(portal.ctx.app(), &portal.user, &device, email, confirmation, &portal.attempt()).await {
+        Ok(Ok(())) => back_to_account("device-email-changed"),
+        Ok(Err(keys)) => email_page(&portal, &device, email, Some(portal.messages(&keys)), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(err) => portal.internal(&err),
+    }
+}
+
+fn delete_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, status: StatusCode) -> Response {
+    portal.page(
+        status,
+        "account/device_delete.html",
+        serde_json::json!({ "device_no": device.device_no, "email": device.email, "problem": problem }),
+    )
+}
+
+async fn show_delete(parts: Parts, Path(device_no): Path<u32>, Query(lang): Query<LangQuery>) -> Response {
+    let portal = portal_or_return!(page_ctx(parts, &lang), &format!("/account/devices/{device_no}/delete"));
+    require_or_return!(portal, Feature::Devices);
+    match device_or_page(&portal, device_no).await {
+        Ok(device) => delete_page(&portal, &device, None, StatusCode::OK),
+        Err(page) => page,
+    }
+}
+
+async fn delete(parts: Parts, Path(device_no): Path<u32>, form: Result<Form<FormFields>, FormRejection>) -> Response {
+    let ctx = page_ctx(parts, &LangQuery::default());
+    if let Err(page) = ctx.accept_form(form) {
+        return page;
+    }
+    let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/delete"));
+    require_or_return!(portal, Feature::Devices);
+    let device = match device_or_page(&portal, device_no).await {
+        Ok(device) => device,
+        Err(page) => return page,
+    };
+    match flow::delete_device(portal.ctx.app(), &portal.user, &device, &portal.attempt()).await {
+        Ok(DeleteDeviceOutcome::Deleted) => back_to_account("device-deleted"),
+        Ok(DeleteDeviceOutcome::LastCertificateDevice) => {
+            delete_page(&portal, &device, Some(portal.messages(&["account.device.last"])), StatusCode::CONFLICT)
+        }
+        Err(err) => portal.internal(&err),
+    }
+}

@@ -1,0 +1,193 @@
+//! The account portal (flow 4, アカウント管理画面) on the client-certificate listener,
+//! where the session cookie of a login lives. Every handler starts with [`open_portal`]
+//! (an authenticated session of an active, unlocked user, or a redirect to the login)
+//! and, for a feature behind a policy knob, [`Portal::require`]: a hidden menu item is
+//! refused too, not only hidden. One file per page group:
+//!
+//! - `overview`: the account page (user ID, device table) and the user's own request
+//!   for a certificate reissue;
+//! - `credentials`: password change and secret-question change;
+//! - `history`: the login history of the last month;
+//! - `devices`: add (form → confirmation → certificate), change e-mail, delete;
+//! - `login_method`: choose → confirm (before/after) → authenticator → done.
+
+mod credentials;
+mod devices;
+mod history;
+mod login_method;
+mod overview;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_storage::model::{Tenant, User, UserStatus};
+
+use super::context::PageCtx;
+use super::page::LangQuery;
+use super::request::client_ip;
+use super::session::{self, WebSession};
+use crate::flows::account::{self as flow, Feature};
+use crate::flows::events::Attempt;
+use crate::server::SharedState;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .merge(overview::routes())
+        .merge(credentials::routes())
+        .merge(history::routes())
+        .merge(devices::routes())
+        .merge(login_method::routes())
+}
+
+type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
+
+/// A request of a logged-in user, with what every portal page shows.
+pub(super) struct Portal {
+    pub ctx: PageCtx,
+    pub session: WebSession,
+    pub tenant: Tenant,
+    pub user: User,
+}
+
+/// The authorization check at the top of every portal handler. `path` is where to come
+/// back to after a login (a GET's own address).
+pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Response> {
+    if ctx.conn.listener == ListenerKind::Main {
+        // The session cookie comes from the login on the certificate listener.
+        return Err(Redirect::to(&format!("{}{path}", ctx.state.urls.mtls)).into_response());
+    }
+    let app = ctx.app();
+    let loaded = match session::load(app, &ctx.headers).await {
+        Ok(s) => s,
+        Err(err) => return Err(ctx.internal(&err)),
+    };
+    let Some(web_session) = loaded.filter(|s| s.state.authenticated.is_some()) else {
+        return Err(Redirect::to(&format!("/login?return_to={}", encode_component(path))).into_response());
+    };
+    let Some(user_id) = web_session.state.authenticated.as_ref().map(|a| a.user_id) else {
+        return Err(ctx.internal(&anyhow::anyhow!("authenticated session without a user")));
+    };
+    let found = async {
+        let user = app.storage.users().get(user_id).await?;
+        let tenant = app.storage.tenants().get(user.tenant_id).await?;
+        anyhow::Ok((user, tenant))
+    }
+    .await;
+    let (user, tenant) = match found {
+        Ok(found) => found,
+        Err(err) => return Err(ctx.internal(&err)),
+    };
+    if user.status != UserStatus::Active || user.is_locked() || user.tenant_id != web_session.tenant_id {
+        // Locked or disabled since the login: the session ends here.
+        let clear = session::destroy(app, &web_session.id).await.ok();
+        let mut response = ctx.render(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}));
+        if let Some(clear) = clear {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+        return Err(response);
+    }
+    Ok(Portal { ctx, session: web_session, tenant, user })
+}
+
+impl Portal {
+    /// Refuses a feature the tenant's policy disables (403, "not available").
+    #[allow(clippy::result_large_err)]
+    pub fn require(&self, feature: Feature) -> Result<(), Response> {
+        if flow::feature_enabled(&self.tenant.policy, &self.user, feature) {
+            return Ok(());
+        }
+        Err(self.page(StatusCode::FORBIDDEN, "account/unavailable.html", serde_json::json!({})))
+    }
+
+    /// Renders a portal page: the menu, the user ID and a CSRF token are added; never cached.
+    pub fn page(&self, status: StatusCode, template: &str, mut ctx: serde_json::Value) -> Response {
+        if let Some(map) = ctx.as_object_mut() {
+            map.insert("menu".into(), serde_json::json!(flow::menu(&self.tenant.policy, &self.user)));
+            map.entry("login_id").or_insert_with(|| self.user.login_id.clone().into());
+        }
+        let mut response = self.ctx.form(status, template, ctx);
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    /// Who did it, from where: for the audit events.
+    pub fn attempt(&self) -> Attempt<'_> {
+        let headers = &self.ctx.headers;
+        Attempt {
+            tenant_id: self.tenant.id,
+            user_id: Some(self.user.id),
+            login_id: Some(&self.user.login_id),
+            source_ip: client_ip(&self.ctx.conn, headers, &self.ctx.app().config.server.trusted_proxies).to_string(),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        }
+    }
+
+    pub fn internal(&self, err: &anyhow::Error) -> Response {
+        self.ctx.internal(err)
+    }
+
+    pub fn messages(&self, keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| self.ctx.message(k)).collect()
+    }
+}
+
+/// A notice shown on the account page after a change (`/account?notice=…`); only these.
+pub(super) const NOTICES: &[&str] = &[
+    "password-changed",
+    "secret-question-changed",
+    "device-email-changed",
+    "device-deleted",
+    "certificate-reissue-sent",
+];
+
+pub(super) fn back_to_account(notice: &str) -> Response {
+    Redirect::to(&format!("/account?notice={notice}")).into_response()
+}
+
+fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Builds a `PageCtx` from the handler's parts and language.
+pub(super) fn page_ctx((State(state), axum::Extension(conn), headers): Parts, lang: &LangQuery) -> PageCtx {
+    PageCtx::new(state, conn, headers, lang)
+}
+
+/// `open_portal`, returning the response from the handler when it refuses.
+macro_rules! portal_or_return {
+    ($ctx:expr, $path:expr) => {
+        match super::open_portal($ctx, $path).await {
+            Ok(portal) => portal,
+            Err(response) => return response,
+        }
+    };
+}
+pub(super) use portal_or_return;
+
+/// `Portal::require`, returning the refusal from the handler.
+macro_rules! require_or_return {
+    ($portal:expr, $feature:expr) => {
+        if let Err(response) = $portal.require($feature) {
+            return response;
+        }
+    };
+}
+pub(super) use require_or_return;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_paths_are_encoded() {
+        assert_eq!(encode_component("/account/history?page=2"), "/account/history%3Fpage%3D2");
+        assert_eq!(encode_component("/account"), "/account");
+    }
+}

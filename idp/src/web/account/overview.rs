@@ -1,0 +1,89 @@
+//! The account page (flow 4): the user ID and the device table (device No, e-mail,
+//! certificate expiry, the download password while a download is pending), with the
+//! device actions and the user's own certificate-reissue request where the policy allows.
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::{NOTICES, Parts, back_to_account, page_ctx, portal_or_return, require_or_return};
+use crate::flows::account::{self as flow, Feature};
+use crate::flows::reissue;
+use crate::server::SharedState;
+use crate::web::context::FormFields;
+use crate::web::page::LangQuery;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/account", get(show))
+        .route("/account/devices/{device_no}/reissue", post(request_certificate_reissue))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct AccountQuery {
+    lang: Option<String>,
+    notice: Option<String>,
+}
+
+async fn show(parts: Parts, Query(query): Query<AccountQuery>) -> Response {
+    let ctx = page_ctx(parts, &LangQuery { lang: query.lang.clone() });
+    let portal = portal_or_return!(ctx, "/account");
+    require_or_return!(portal, Feature::AccountManagement);
+    let app = portal.ctx.app();
+    let devices = match flow::device_rows(app, &portal.user).await {
+        Ok(rows) => rows,
+        Err(err) => return portal.internal(&err),
+    };
+    let devices: Vec<serde_json::Value> = devices
+        .into_iter()
+        .map(|d| {
+            let label = flow::DEVICE_TYPES.iter().find(|(t, _)| t.as_str() == d.device_type).map(|(_, k)| *k);
+            let mut row = serde_json::json!(d);
+            row["device_type_label"] = label.map(|k| portal.ctx.message(k)).unwrap_or_default().into();
+            row
+        })
+        .collect();
+    let notice = query.notice.as_deref().filter(|n| NOTICES.contains(n)).map(|n| portal.ctx.message(&format!("account.notice.{n}")));
+    portal.page(
+        StatusCode::OK,
+        "account/index.html",
+        serde_json::json!({
+            "devices": devices,
+            "device_count": devices.len(),
+            "max_devices": portal.tenant.policy.max_devices,
+            "can_add_device": (devices.len() as u64) < u64::from(portal.tenant.policy.max_devices),
+            "login_method": portal.ctx.message(&format!("account.method.{}", portal.user.login_method)),
+            "notice": notice,
+        }),
+    )
+}
+
+/// The user asks for a certificate reissue of one device (flow 6, "or the user asks, per
+/// policy"): the link goes to that device's address.
+async fn request_certificate_reissue(
+    parts: Parts,
+    Path(device_no): Path<u32>,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
+    let ctx = page_ctx(parts, &LangQuery::default());
+    if let Err(page) = ctx.accept_form(form) {
+        return page;
+    }
+    let portal = portal_or_return!(ctx, "/account");
+    require_or_return!(portal, Feature::CertificateReissue);
+    let app = portal.ctx.app();
+    let result = async {
+        let Some(device) = flow::find_device(app, &portal.user, device_no).await? else {
+            return Ok(portal.ctx.error(StatusCode::NOT_FOUND, "account.device.not_found"));
+        };
+        let main = portal.ctx.state.urls.main.clone();
+        reissue::start_certificate_reissue(app, &portal.tenant, &portal.user, &device, &main, &portal.attempt()).await?;
+        Ok(back_to_account("certificate-reissue-sent"))
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| portal.internal(&err))
+}
