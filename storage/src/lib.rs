@@ -26,7 +26,7 @@ mod storage;
 pub use error::StorageError;
 pub use repo::{
     CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
-    SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
+    SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
 pub use storage::{Backend, PoolSettings, Storage};
 

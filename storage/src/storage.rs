@@ -218,6 +218,10 @@ impl Storage {
         crate::OidcGrants::new(&self.db)
     }
 
+    pub fn saml_records(&self) -> crate::SamlRecords<'_> {
+        crate::SamlRecords::new(&self.db)
+    }
+
     pub fn mail_outbox(&self) -> MailOutbox<'_> {
         MailOutbox::new(&self.db)
     }

@@ -11,6 +11,7 @@ mod m0004_events_mail;
 mod m0005_federation;
 mod m0006_totp_replay;
 mod m0007_oidc;
+mod m0008_saml;
 
 pub(crate) struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_federation::Migration),
             Box::new(m0006_totp_replay::Migration),
             Box::new(m0007_oidc::Migration),
+            Box::new(m0008_saml::Migration),
         ]
     }
 }

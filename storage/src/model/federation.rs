@@ -19,6 +19,8 @@ string_enum! {
     pub enum KeyPurpose {
         Oidc => "oidc",
         Saml => "saml",
+        /// The SAML identity provider's decryption key (published for encryption).
+        SamlEncryption => "saml-encryption",
     }
 }
 

@@ -5,6 +5,7 @@ mod federation;
 mod mail;
 mod oidc;
 mod pki;
+mod saml;
 mod session;
 mod tenant;
 mod ticket;
@@ -21,6 +22,7 @@ pub use oidc::*;
 pub use pki::{
     Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
 };
+pub use saml::*;
 pub use session::{NewSession, Session};
 pub use tenant::{
     CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, Tenant,

@@ -15,6 +15,7 @@ mod federation;
 mod mail;
 mod oidc;
 mod pki;
+mod saml;
 mod schema;
 mod sessions;
 mod tenants;
