@@ -12,6 +12,7 @@ pub mod hashing;
 pub mod mail;
 pub mod oidc;
 pub mod pki;
+pub mod saml;
 pub mod secrets;
 
 pub mod server;

@@ -116,6 +116,7 @@ pub fn router(state: SharedState) -> Router {
     crate::web::pages::routes()
         .merge(crate::web::login::routes())
         .merge(crate::oidc::routes())
+        .merge(crate::saml::routes())
         .merge(crate::web::enroll::routes()).merge(crate::web::download::routes())
         .merge(crate::web::mailbox::routes())
         .merge(crate::web::account::routes()).merge(crate::web::reissue::routes())

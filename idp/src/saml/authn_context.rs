@@ -1,0 +1,213 @@
+//! Authentication context classes (SAML Authn Context 2.0; SAML Core §3.3.2.2.1
+//! RequestedAuthnContext) and how a Mamori login satisfies them.
+//!
+//! A class is satisfied by a login that used what the class describes:
+//!
+//! | class | satisfied by | strength |
+//! | --- | --- | --- |
+//! | `…:ac:classes:X509` (and `…:TLSClient`) | the client certificate (`hwk`) | 1 |
+//! | `…:ac:classes:PasswordProtectedTransport`, `…:Password` | the password, always over TLS (`pwd`) | 1 |
+//! | `…:ac:classes:TimeSyncToken` | a one-time password (`otp`) | 1 |
+//! | `https://refeds.org/profile/mfa`, `…:MobileTwoFactorContract` | two or more factors | 2 |
+//! | `urn:mamori:acr:cert`, `…:cert-password`, `…:mfa` | the OIDC levels 1, 2, 3 | 1, 2, 3 |
+//!
+//! A response names the class the login reached when nothing was asked for (X509 for
+//! the certificate alone, the REFEDS multi-factor class for two factors or more), else
+//! the first requested class the login satisfies. Comparison `exact` (the default)
+//! needs a requested class satisfied; `minimum` a login at least as strong as the
+//! weakest requested class; `better` a stronger one; `maximum` one satisfied class no
+//! stronger than the strongest requested. Unknown classes and AuthnContextDeclRef are
+//! never satisfied (`NoAuthnContext`).
+
+use samael::schema::{AuthnContextComparison, RequestedAuthnContext};
+use serde::{Deserialize, Serialize};
+
+use crate::flows::login::Factor;
+use crate::oidc::acr;
+
+pub const X509: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
+pub const TLS_CLIENT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient";
+pub const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+pub const PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password";
+pub const TIME_SYNC_TOKEN: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken";
+pub const MOBILE_TWO_FACTOR: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+pub const REFEDS_MFA: &str = "https://refeds.org/profile/mfa";
+
+/// Every class this IdP can assert.
+pub const SUPPORTED: [&str; 10] = [
+    X509,
+    TLS_CLIENT,
+    PASSWORD_PROTECTED_TRANSPORT,
+    PASSWORD,
+    TIME_SYNC_TOKEN,
+    MOBILE_TWO_FACTOR,
+    REFEDS_MFA,
+    acr::ACR_CERT,
+    acr::ACR_CERT_PASSWORD,
+    acr::ACR_MFA,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Comparison {
+    Exact,
+    Minimum,
+    Maximum,
+    Better,
+}
+
+/// A RequestedAuthnContext, kept with the pending request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requested {
+    pub comparison: Comparison,
+    pub classes: Vec<String>,
+    /// AuthnContextDeclRef values were asked for: never satisfiable here.
+    #[serde(default)]
+    pub declarations: bool,
+}
+
+impl Requested {
+    pub fn from_request(r: &RequestedAuthnContext) -> Requested {
+        let comparison = match r.comparison {
+            None | Some(AuthnContextComparison::Exact) => Comparison::Exact,
+            Some(AuthnContextComparison::Minimum) => Comparison::Minimum,
+            Some(AuthnContextComparison::Maximum) => Comparison::Maximum,
+            Some(AuthnContextComparison::Better) => Comparison::Better,
+        };
+        let classes = r
+            .authn_context_class_refs
+            .iter()
+            .flatten()
+            .filter_map(|c| c.value.as_deref())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let declarations = r.authn_context_decl_refs.as_ref().is_some_and(|d| !d.is_empty());
+        Requested { comparison, classes, declarations }
+    }
+
+    /// Whether any login at all could satisfy this request (checked before the login).
+    pub fn is_satisfiable(&self) -> bool {
+        !self.declarations && self.classes.iter().any(|c| strength(c).is_some())
+    }
+}
+
+/// How strong a class is; `None` for classes we do not know.
+pub fn strength(class: &str) -> Option<u8> {
+    match class {
+        X509 | TLS_CLIENT | PASSWORD_PROTECTED_TRANSPORT | PASSWORD | TIME_SYNC_TOKEN => Some(1),
+        MOBILE_TWO_FACTOR | REFEDS_MFA => Some(2),
+        other => acr::level_of(other),
+    }
+}
+
+/// How strong a login with these factors is: its number of factors, or the OIDC level.
+fn login_strength(factors: &[Factor]) -> u8 {
+    let (_, level) = acr::achieved(factors);
+    level.max(u8::try_from(factors.len()).unwrap_or(u8::MAX))
+}
+
+/// Whether a login with `factors` used what `class` describes.
+pub fn satisfies(factors: &[Factor], class: &str) -> bool {
+    let has = |f| factors.contains(&f);
+    match class {
+        X509 | TLS_CLIENT => has(Factor::Hwk),
+        PASSWORD_PROTECTED_TRANSPORT | PASSWORD => has(Factor::Pwd),
+        TIME_SYNC_TOKEN => has(Factor::Otp),
+        MOBILE_TWO_FACTOR | REFEDS_MFA => factors.len() >= 2,
+        other => acr::level_of(other).is_some_and(|level| acr::achieved(factors).1 >= level),
+    }
+}
+
+/// The class a login with `factors` reached, when nothing was asked for.
+pub fn default_class(factors: &[Factor]) -> &'static str {
+    if factors.len() >= 2 {
+        REFEDS_MFA
+    } else if factors.contains(&Factor::Hwk) {
+        X509
+    } else if factors.contains(&Factor::Pwd) {
+        PASSWORD_PROTECTED_TRANSPORT
+    } else {
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+    }
+}
+
+/// The class to assert for a login with `factors` under `requested`; `None` when the
+/// login does not meet it (`NoAuthnContext`).
+pub fn choose(factors: &[Factor], requested: Option<&Requested>) -> Option<String> {
+    let Some(requested) = requested else {
+        return Some(default_class(factors).to_owned());
+    };
+    if requested.declarations {
+        return None;
+    }
+    let known: Vec<(&str, u8)> = requested.classes.iter().filter_map(|c| strength(c).map(|s| (c.as_str(), s))).collect();
+    if known.is_empty() {
+        return None;
+    }
+    let ours = login_strength(factors);
+    let first_satisfied = || known.iter().find(|(c, _)| satisfies(factors, c)).map(|(c, _)| (*c).to_owned());
+    match requested.comparison {
+        Comparison::Exact => first_satisfied(),
+        Comparison::Minimum => {
+            let weakest = known.iter().map(|(_, s)| *s).min().unwrap_or(u8::MAX);
+            (ours >= weakest).then(|| first_satisfied().unwrap_or_else(|| default_class(factors).to_owned()))
+        }
+        Comparison::Better => {
+            let weakest = known.iter().map(|(_, s)| *s).min().unwrap_or(u8::MAX);
+            (ours > weakest).then(|| default_class(factors).to_owned())
+        }
+        Comparison::Maximum => {
+            let strongest = known.iter().map(|(_, s)| *s).max().unwrap_or(0);
+            known.iter().find(|(c, s)| *s <= strongest && satisfies(factors, c)).map(|(c, _)| (*c).to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Factor::*;
+
+    fn req(comparison: Comparison, classes: &[&str]) -> Requested {
+        Requested { comparison, classes: classes.iter().map(|c| (*c).to_owned()).collect(), declarations: false }
+    }
+
+    #[test]
+    fn default_classes_tell_the_factors() {
+        assert_eq!(choose(&[Hwk], None).as_deref(), Some(X509));
+        assert_eq!(choose(&[Hwk, Pwd], None).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Hwk, Pwd, Otp], None).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Pwd], None).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
+    }
+
+    #[test]
+    fn exact_requests_get_a_requested_class_or_nothing() {
+        let ppt = req(Comparison::Exact, &[PASSWORD_PROTECTED_TRANSPORT]);
+        assert_eq!(choose(&[Hwk, Pwd], Some(&ppt)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
+        assert_eq!(choose(&[Hwk], Some(&ppt)), None);
+        let mfa = req(Comparison::Exact, &[REFEDS_MFA]);
+        assert_eq!(choose(&[Hwk], Some(&mfa)), None);
+        assert_eq!(choose(&[Hwk, Pwd], Some(&mfa)).as_deref(), Some(REFEDS_MFA));
+        let mamori = req(Comparison::Exact, &[acr::ACR_MFA]);
+        assert_eq!(choose(&[Hwk, Pwd], Some(&mamori)), None);
+        assert_eq!(choose(&[Hwk, Pwd, Otp], Some(&mamori)).as_deref(), Some(acr::ACR_MFA));
+        let unknown = req(Comparison::Exact, &["urn:example:smartcard"]);
+        assert!(!unknown.is_satisfiable());
+        assert_eq!(choose(&[Hwk, Pwd, Otp], Some(&unknown)), None);
+        let decl = Requested { declarations: true, ..req(Comparison::Exact, &[X509]) };
+        assert_eq!(choose(&[Hwk], Some(&decl)), None);
+    }
+
+    #[test]
+    fn comparisons_order_by_strength() {
+        let min = req(Comparison::Minimum, &[REFEDS_MFA]);
+        assert_eq!(choose(&[Hwk], Some(&min)), None);
+        assert_eq!(choose(&[Hwk, Pwd], Some(&min)).as_deref(), Some(REFEDS_MFA));
+        let better = req(Comparison::Better, &[X509]);
+        assert_eq!(choose(&[Hwk], Some(&better)), None);
+        assert_eq!(choose(&[Hwk, Pwd], Some(&better)).as_deref(), Some(REFEDS_MFA));
+        let max = req(Comparison::Maximum, &[PASSWORD_PROTECTED_TRANSPORT]);
+        assert_eq!(choose(&[Hwk, Pwd], Some(&max)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
+    }
+}

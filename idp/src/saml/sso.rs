@@ -1,0 +1,522 @@
+//! Single sign-on (SAML Profiles §4.1 Web Browser SSO): the SingleSignOnService for
+//! AuthnRequests over HTTP-Redirect and HTTP-POST (§4.1.4.1), IdP-initiated (unsolicited)
+//! SSO to a registered ACS, and the continuation on the client-certificate listener that
+//! answers once the user is logged in (§4.1.4.2).
+//!
+//! AuthnRequest checks, in order: screened XML whose root is a protocol AuthnRequest;
+//! a known Issuer; the signature (query signature for Redirect, enveloped XML signature
+//! for POST — required when the SP's metadata says `AuthnRequestsSigned`); Destination;
+//! the ACS taken from metadata only (by URL or index, default otherwise). Up to here a
+//! failure is shown on a page. With a trusted ACS known, the rest answer the SP with a
+//! status: Version, IssueInstant freshness, request-ID replay, Subject (unsupported),
+//! NameIDPolicy, RequestedAuthnContext, and IsPassive with ForceAuthn.
+
+use axum::Extension;
+use axum::extract::{Path, Query, RawForm, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User, UserStatus};
+use samael::schema::AuthnRequest;
+use serde::{Deserialize, Serialize};
+
+use super::authn_context::{self, Requested};
+use super::binding::{self, Binding, Incoming, MessageKind};
+use super::error::{Reply, SamlError, reject};
+use super::keys::{self, KeyUse};
+use super::name_id::{self, NameIdChoice};
+use super::response::{self, AssertionContent, Protection};
+use super::service_providers::{self, RegisteredSp};
+use super::xml::{self, MESSAGE_LIMITS};
+use super::{Idp, from_chrono, limits, ns, signing};
+use crate::app::App;
+use crate::flows::login;
+use crate::server::SharedState;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::web::context::PageCtx;
+use crate::web::page::LangQuery;
+use crate::web::session;
+
+/// A request accepted and waiting for the login (the `data` of a pending entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthn {
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    /// The AuthnRequest's ID; `None` for IdP-initiated SSO.
+    pub request_id: Option<String>,
+    pub relay_state: Option<String>,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    pub name_id: NameIdChoice,
+    pub requested_context: Option<Requested>,
+    /// Unix seconds: a login at or after this moment is fresh for `ForceAuthn`.
+    pub created_at: i64,
+    /// The login session the browser had when it was sent to log in again; its
+    /// participants move to the new session afterwards.
+    #[serde(default)]
+    pub previous_session: Option<String>,
+}
+
+impl PendingAuthn {
+    fn reply(&self) -> Reply {
+        Reply::Acs {
+            sp_entity_id: self.sp_entity_id.clone(),
+            acs_url: self.acs_url.clone(),
+            in_response_to: self.request_id.clone(),
+            relay_state: self.relay_state.clone(),
+        }
+    }
+}
+
+/// An error, with the trusted endpoint to answer at when one is known.
+#[derive(Debug)]
+pub struct Rejection {
+    pub error: SamlError,
+    pub reply: Option<Reply>,
+}
+
+impl From<SamlError> for Rejection {
+    fn from(error: SamlError) -> Self {
+        Rejection { error, reply: None }
+    }
+}
+
+/// Screens and parses an AuthnRequest (what the fuzz target drives).
+pub fn parse_authn_request(bytes: &[u8]) -> Result<(String, AuthnRequest), SamlError> {
+    let (text, root) = xml::screen(bytes, &MESSAGE_LIMITS)?;
+    if !root.is(ns::PROTOCOL, "AuthnRequest") {
+        return Err(SamlError::WrongMessage { expected: "AuthnRequest" });
+    }
+    let request: AuthnRequest = text.parse().map_err(|e: samael::schema::authn_request::Error| SamlError::Parse(e.to_string()))?;
+    if root.id.as_deref() != Some(request.id.as_str()) {
+        return Err(SamlError::Parse("ID".into()));
+    }
+    Ok((text.to_owned(), request))
+}
+
+/// Whether an IssueInstant is acceptable at `now`.
+pub fn is_fresh(issue_instant: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
+    issue_instant >= now - limits::MAX_REQUEST_AGE - limits::CLOCK_SKEW && issue_instant <= now + limits::CLOCK_SKEW
+}
+
+/// Checks that a message's signature is what the SP's registration asks for; returns the
+/// XML to parse (for a POST-signed message, only what the signature covers) and whether
+/// it was signed.
+pub fn authenticate_message(
+    incoming: &Incoming,
+    text: &str,
+    root_id: &str,
+    sp: &RegisteredSp,
+    required: bool,
+) -> Result<(String, bool), SamlError> {
+    let certificates = sp.certificates_der();
+    match (incoming.binding, &incoming.query_signature) {
+        (Binding::Redirect, Some(sig)) => {
+            binding::verify_query_signature(sig, &certificates)?;
+            Ok((text.to_owned(), true))
+        }
+        (Binding::Redirect, None) => {
+            if required {
+                return Err(SamlError::Unsigned);
+            }
+            Ok((text.to_owned(), false))
+        }
+        (Binding::Post, _) => {
+            if signing::signature_shape(text).total == 0 {
+                if required {
+                    return Err(SamlError::Unsigned);
+                }
+                return Ok((text.to_owned(), false));
+            }
+            Ok((signing::verify_enveloped(text, root_id, &certificates)?, true))
+        }
+    }
+}
+
+/// Validates an AuthnRequest for `idp` (SAML Profiles §4.1.4.1; Core §3.4.1).
+pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> Result<(RegisteredSp, PendingAuthn), Rejection> {
+    if incoming.kind != MessageKind::Request {
+        return Err(SamlError::WrongMessage { expected: "AuthnRequest" }.into());
+    }
+    let (text, request) = parse_authn_request(&incoming.xml)?;
+    let issuer = request.issuer.as_ref().and_then(|i| i.value.as_deref()).map(str::trim).filter(|i| !i.is_empty());
+    let issuer = issuer.ok_or(SamlError::NoIssuer)?.to_owned();
+    let sp = service_providers::load(app, idp.tenant.id, &issuer)
+        .await
+        .map_err(SamlError::Internal)?
+        .ok_or(SamlError::UnknownServiceProvider)?;
+    let (signed_text, signed) = authenticate_message(incoming, &text, &request.id, &sp, sp.sp.want_authn_requests_signed)?;
+    // Parse again what the signature covered (identical for Redirect and unsigned POST).
+    let request = if signed && incoming.binding == Binding::Post { parse_authn_request(signed_text.as_bytes())?.1 } else { request };
+    match request.destination.as_deref() {
+        Some(d) if d != idp.sso_url() => return Err(SamlError::WrongDestination.into()),
+        None if signed => return Err(SamlError::WrongDestination.into()),
+        _ => {}
+    }
+    let acs = sp.resolve_acs(request.assertion_consumer_service_url.as_deref(), request.assertion_consumer_service_index)
+        .map_err(SamlError::from)?;
+    let reply = Reply::Acs {
+        sp_entity_id: sp.entity_id().to_owned(),
+        acs_url: acs.url.clone(),
+        in_response_to: Some(request.id.clone()),
+        relay_state: incoming.relay_state.clone(),
+    };
+    let reject = |error: SamlError| Rejection { error, reply: Some(reply.clone()) };
+
+    if request.version != "2.0" {
+        return Err(reject(SamlError::Version));
+    }
+    if request.id.is_empty() || request.id.len() > 256 {
+        return Err(reject(SamlError::Unsupported("request IDs longer than 256 characters")));
+    }
+    if request.protocol_binding.as_deref().is_some_and(|b| b != ns::BINDING_POST) {
+        return Err(reject(SamlError::Unsupported("only HTTP-POST responses are sent")));
+    }
+    let now = app.now();
+    let issued = from_chrono(&request.issue_instant).ok_or_else(|| reject(SamlError::Stale))?;
+    if !is_fresh(issued, now) {
+        return Err(reject(SamlError::Stale));
+    }
+    let first = app
+        .storage
+        .saml_records()
+        .remember_request_id(idp.tenant.id, sp.entity_id(), &request.id, now + limits::REQUEST_ID_MEMORY, now)
+        .await
+        .map_err(|e| reject(e.into()))?;
+    if !first {
+        return Err(reject(SamlError::Replay));
+    }
+    if request.subject.is_some() {
+        return Err(reject(SamlError::Unsupported("a Subject in the AuthnRequest")));
+    }
+    let name_id = name_id::choose(&sp, request.name_id_policy.as_ref()).map_err(reject)?;
+    let requested_context = request.requested_authn_context.as_ref().map(Requested::from_request);
+    if requested_context.as_ref().is_some_and(|r| !r.is_satisfiable()) {
+        return Err(reject(SamlError::NoAuthnContext));
+    }
+    let force_authn = request.force_authn.unwrap_or(false);
+    let is_passive = request.is_passive.unwrap_or(false);
+    if force_authn && is_passive {
+        return Err(reject(SamlError::NoPassive));
+    }
+    let pending = PendingAuthn {
+        sp_entity_id: sp.entity_id().to_owned(),
+        acs_url: acs.url.clone(),
+        request_id: Some(request.id.clone()),
+        relay_state: incoming.relay_state.clone(),
+        force_authn,
+        is_passive,
+        name_id,
+        requested_context,
+        created_at: now.unix_timestamp(),
+        previous_session: None,
+    };
+    Ok((sp, pending))
+}
+
+/// `GET /t/{tenant}/saml/sso` (HTTP-Redirect)
+pub async fn sso_redirect(State(state): State<SharedState>, Path(slug): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let incoming = binding::from_redirect_query(query.as_deref().unwrap_or(""));
+    receive(state, slug, incoming, headers).await
+}
+
+/// `POST /t/{tenant}/saml/sso` (HTTP-POST)
+pub async fn sso_post(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+    let incoming = binding::from_post_form(&body);
+    receive(state, slug, incoming, headers).await
+}
+
+async fn receive(state: SharedState, slug: String, incoming: Result<Incoming, binding::BindingError>, headers: HeaderMap) -> Response {
+    let idp = match super::idp(&state, &slug).await {
+        Ok(Some(idp)) => idp,
+        Ok(None) => return reject(&state, &headers, None, SamlError::UnknownTenant, None).await,
+        Err(err) => return reject(&state, &headers, None, SamlError::Internal(err), None).await,
+    };
+    let incoming = match incoming {
+        Ok(i) => i,
+        Err(err) => return reject(&state, &headers, Some(&idp), err.into(), None).await,
+    };
+    match accept_authn_request(&state.app, &idp, &incoming).await {
+        Ok((_, pending)) => store_and_continue(&state, &headers, &idp, pending).await,
+        Err(rejection) => reject(&state, &headers, Some(&idp), rejection.error, rejection.reply.as_ref()).await,
+    }
+}
+
+/// Keeps the request and sends the browser to the continuation on the certificate listener.
+async fn store_and_continue(state: &SharedState, headers: &HeaderMap, idp: &Idp, pending: PendingAuthn) -> Response {
+    let app = &state.app;
+    let id = crate::secrets::url_token();
+    let reply = pending.reply();
+    let data = match serde_json::to_value(&pending) {
+        Ok(v) => v,
+        Err(err) => return reject(state, headers, Some(idp), SamlError::Internal(err.into()), Some(&reply)).await,
+    };
+    let new = NewSamlPending {
+        lookup_hash: mamori_storage::token_lookup_hash(&id),
+        kind: SamlPendingKind::Authn,
+        tenant_id: idp.tenant.id,
+        sp_entity_id: pending.sp_entity_id.clone(),
+        data,
+        expires_at: app.now() + limits::PENDING_AUTHN_TTL,
+    };
+    if let Err(err) = app.storage.saml_records().create_pending(&new, app.now()).await {
+        return reject(state, headers, Some(idp), err.into(), Some(&reply)).await;
+    }
+    Redirect::to(&format!("{}/saml/resume/{id}", state.urls.mtls)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UnsolicitedQuery {
+    #[serde(rename = "providerId")]
+    pub provider_id: Option<String>,
+    #[serde(rename = "acsIndex")]
+    pub acs_index: Option<usize>,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+/// `GET /t/{tenant}/saml/sso/unsolicited?providerId=…[&acsIndex=…][&RelayState=…]`:
+/// IdP-initiated SSO to an ACS from the SP's metadata (SAML Profiles §4.1.5).
+pub async fn unsolicited(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<UnsolicitedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let idp = match super::idp(&state, &slug).await {
+        Ok(Some(idp)) => idp,
+        Ok(None) => return reject(&state, &headers, None, SamlError::UnknownTenant, None).await,
+        Err(err) => return reject(&state, &headers, None, SamlError::Internal(err), None).await,
+    };
+    let Ok(Query(query)) = query else {
+        return reject(&state, &headers, Some(&idp), SamlError::Parse("query".into()), None).await;
+    };
+    let Some(provider_id) = query.provider_id.filter(|p| !p.is_empty()) else {
+        return reject(&state, &headers, Some(&idp), SamlError::NoIssuer, None).await;
+    };
+    if query.relay_state.as_ref().is_some_and(|r| r.len() > limits::MAX_RELAY_STATE) {
+        return reject(&state, &headers, Some(&idp), binding::BindingError::RelayStateTooLong.into(), None).await;
+    }
+    let sp = match service_providers::load(&state.app, idp.tenant.id, &provider_id).await {
+        Ok(Some(sp)) => sp,
+        Ok(None) => return reject(&state, &headers, Some(&idp), SamlError::UnknownServiceProvider, None).await,
+        Err(err) => return reject(&state, &headers, Some(&idp), SamlError::Internal(err), None).await,
+    };
+    let acs = match sp.resolve_acs(None, query.acs_index) {
+        Ok(acs) => acs.url.clone(),
+        Err(err) => return reject(&state, &headers, Some(&idp), err.into(), None).await,
+    };
+    let pending = PendingAuthn {
+        sp_entity_id: sp.entity_id().to_owned(),
+        acs_url: acs,
+        request_id: None,
+        relay_state: query.relay_state.filter(|r| !r.is_empty()),
+        force_authn: false,
+        is_passive: false,
+        name_id: NameIdChoice { format: name_id::registered_format(&sp).to_owned(), allow_create: true },
+        requested_context: None,
+        created_at: state.app.now().unix_timestamp(),
+        previous_session: None,
+    };
+    store_and_continue(&state, &headers, &idp, pending).await
+}
+
+/// `GET /saml/resume/{id}`: answers the SP once the browser's session allows it.
+pub async fn resume(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(lang): Query<LangQuery>,
+) -> Response {
+    if conn.listener == ListenerKind::Main {
+        return Redirect::to(&format!("{}/saml/resume/{id}", state.urls.mtls)).into_response();
+    }
+    let ctx = PageCtx::new(state, conn, headers, &lang);
+    match continue_sso(&ctx, &id).await {
+        Ok(response) => response,
+        Err(err) => ctx.internal(&err),
+    }
+}
+
+async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
+    let app = ctx.app();
+    let state = &ctx.state;
+    let now = app.now();
+    let lookup = mamori_storage::token_lookup_hash(id);
+    let records = app.storage.saml_records();
+    let Some(entry) = records.find_pending(&lookup, SamlPendingKind::Authn, now).await? else {
+        return Ok(reject(state, &ctx.headers, None, SamlError::Expired, None).await);
+    };
+    let mut pending: PendingAuthn = serde_json::from_value(entry.data.clone())?;
+    let tenant = app.storage.tenants().get(entry.tenant_id).await?;
+    let idp = Idp::for_tenant(state, tenant);
+    let reply = pending.reply();
+    let answer = |error: SamlError| reject(state, &ctx.headers, Some(&idp), error, Some(&reply));
+    let Some(sp) = service_providers::load(app, idp.tenant.id, &pending.sp_entity_id).await? else {
+        return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::UnknownServiceProvider, None).await);
+    };
+
+    // Who is logged in, in this tenant, freshly enough?
+    let web = session::load(app, &ctx.headers).await?;
+    let fresh = |auth: &login::Authenticated| auth.auth_time >= pending.created_at;
+    let mut current: Option<(session::WebSession, login::Authenticated, User)> = None;
+    if let Some(web) = web {
+        if let Some(auth) = web.state.authenticated.clone() {
+            if web.tenant_id != idp.tenant.id {
+                // A fresh login that landed in another tenant would loop: refuse instead.
+                if fresh(&auth) {
+                    return Ok(answer(SamlError::AuthnFailed).await);
+                }
+            } else if let Ok(user) = app.storage.users().get(auth.user_id).await {
+                if user.status != UserStatus::Active || user.is_locked() {
+                    return Ok(answer(SamlError::AuthnFailed).await);
+                }
+                current = Some((web, auth, user));
+            }
+        }
+    }
+    let needs_login = match &current {
+        None => true,
+        Some((_, auth, _)) => pending.force_authn && !fresh(auth),
+    };
+    if needs_login {
+        if pending.is_passive {
+            return Ok(answer(SamlError::NoPassive).await);
+        }
+        if let Some((web, _, _)) = &current {
+            // ForceAuthn: remember the session being replaced, so its SPs follow.
+            let mut next = pending.clone();
+            next.previous_session = Some(web.id.clone());
+            records.update_pending_data(&lookup, SamlPendingKind::Authn, &entry.data, &serde_json::to_value(&next)?, now).await?;
+        }
+        let target = format!("/login?return_to={}", binding::form_encode(&format!("/saml/resume/{id}")));
+        return Ok(Redirect::to(&target).into_response());
+    }
+    let Some((web, auth, user)) = current else {
+        return Ok(answer(SamlError::AuthnFailed).await);
+    };
+    let Some(class) = authn_context::choose(&auth.factors, pending.requested_context.as_ref()) else {
+        return Ok(answer(SamlError::NoAuthnContext).await);
+    };
+    // From here on the request is answered once.
+    if records.consume_pending(&lookup, SamlPendingKind::Authn, now).await?.is_none() {
+        return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::Expired, None).await);
+    }
+    let name_id = match name_id::issue(app, &sp, &user, &pending.name_id).await {
+        Ok(n) => n,
+        Err(err) => return Ok(answer(err).await),
+    };
+    let session_row = app.storage.sessions().get(&web.id, now).await?;
+    let session_ends = session_row.map(|s| s.absolute_expires_at).unwrap_or(now + time::Duration::hours(1));
+    if let Some(previous) = pending.previous_session.take().filter(|p| *p != web.id) {
+        records.move_participants(&previous, &web.id, session_ends, now).await?;
+    }
+    let session_index = super::new_id();
+    records
+        .record_participant(
+            &NewSamlParticipant {
+                tenant_id: idp.tenant.id,
+                user_id: user.id,
+                web_session_id: web.id.clone(),
+                sp_entity_id: sp.entity_id().to_owned(),
+                session_index: session_index.clone(),
+                name_id: name_id.clone(),
+                name_id_format: pending.name_id.format.clone(),
+                expires_at: session_ends,
+            },
+            now,
+        )
+        .await?;
+    let attributes = released_attributes(app, &sp, &user, &auth).await?;
+    let encrypt_for = if sp.sp.encrypt_assertion {
+        match sp.encryption_certificate() {
+            Some(cert) => Some(cert),
+            None => return Ok(answer(SamlError::Internal(anyhow::anyhow!("no encryption certificate for {}", sp.entity_id()))).await),
+        }
+    } else {
+        None
+    };
+    let content = AssertionContent {
+        idp_entity_id: idp.entity_id(),
+        sp_entity_id: sp.entity_id().to_owned(),
+        acs_url: pending.acs_url.clone(),
+        in_response_to: pending.request_id.clone(),
+        name_id,
+        name_id_format: pending.name_id.format.clone(),
+        session_index,
+        authn_instant: time::OffsetDateTime::from_unix_timestamp(auth.auth_time).unwrap_or(now),
+        session_not_on_or_after: session_ends,
+        authn_context_class: class,
+        attributes,
+        now,
+    };
+    // Every response is signed: the assertion and/or the response as registered, the
+    // response when neither was asked for.
+    let protection = Protection {
+        sign_assertion: sp.sp.sign_assertion,
+        sign_response: sp.sp.sign_response || !sp.sp.sign_assertion,
+        encrypt_for,
+    };
+    let key = keys::active(app, KeyUse::Signing).await?;
+    let xml = keys::pool().run(move || response::success(&content, &protection, &key)).await??;
+    tracing::info!(sp = %sp.entity_id(), user = %user.id, "SAML assertion issued");
+    Ok(binding::post_page(state, &ctx.headers, &pending.acs_url, MessageKind::Response, &xml, pending.relay_state.as_deref()))
+}
+
+/// The attributes `sp` is given, in its release order.
+async fn released_attributes(
+    app: &App,
+    sp: &RegisteredSp,
+    user: &User,
+    auth: &login::Authenticated,
+) -> anyhow::Result<Vec<(response::AttributeDef, Vec<String>)>> {
+    let mut out = Vec::new();
+    for key in &sp.release.attributes {
+        let Some(def) = response::attribute(key) else { continue };
+        let values = match def.key {
+            "login_id" => vec![user.login_id.clone()],
+            "display_name" => vec![user.display_name.clone()],
+            "locale" => vec![user.locale.as_str().to_owned()],
+            "amr" => login::amr(&auth.factors).into_iter().map(str::to_owned).collect(),
+            "email" => {
+                let devices = app.storage.devices().list_for_user(user.id, false).await?;
+                devices.into_iter().map(|d| d.email).filter(|e| !e.is_empty()).take(1).collect()
+            }
+            _ => continue,
+        };
+        if !out.iter().any(|(d, _): &(response::AttributeDef, Vec<String>)| d.key == def.key) {
+            out.push((*def, values));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_instants_are_fresh_within_the_window() {
+        let now = time::macros::datetime!(2026-04-01 09:00 UTC);
+        assert!(is_fresh(now, now));
+        assert!(is_fresh(now - time::Duration::minutes(5), now));
+        assert!(!is_fresh(now - time::Duration::minutes(7), now));
+        assert!(is_fresh(now + time::Duration::seconds(30), now));
+        assert!(!is_fresh(now + time::Duration::minutes(2), now));
+    }
+
+    #[test]
+    fn authn_requests_parse_only_as_what_they_are() {
+        let ok = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="2026-04-01T09:00:00Z" ForceAuthn="true" AssertionConsumerServiceIndex="1"><saml:Issuer>https://sp.example</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="true"/></samlp:AuthnRequest>"#;
+        let (_, r) = parse_authn_request(ok.as_bytes()).expect("parses");
+        assert_eq!(r.id, "_r1");
+        assert_eq!(r.force_authn, Some(true));
+        assert_eq!(r.assertion_consumer_service_index, Some(1));
+        let logout = ok.replace("AuthnRequest", "LogoutRequest");
+        assert!(matches!(parse_authn_request(logout.as_bytes()), Err(SamlError::WrongMessage { .. })));
+        let other_ns = ok.replace("urn:oasis:names:tc:SAML:2.0:protocol", "urn:example:evil");
+        assert!(matches!(parse_authn_request(other_ns.as_bytes()), Err(SamlError::WrongMessage { .. })));
+        let no_instant = ok.replace(r#" IssueInstant="2026-04-01T09:00:00Z""#, "");
+        assert!(matches!(parse_authn_request(no_instant.as_bytes()), Err(SamlError::Parse(_))));
+    }
+}
