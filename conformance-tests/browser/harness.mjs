@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import https from 'node:https';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
@@ -447,4 +448,112 @@ export async function submitPassword(page, loginId, password) {
 
 export async function text(page, selector) {
   return (await page.textContent(selector))?.trim() ?? '';
+}
+
+// ---------------------------------------------------------------------------------------
+// Account self-service (flows 4 to 8): mails with links, downloads, the CRL.
+
+/** Waits until a mail to `to` whose text matches `pattern` appears in the outbox, beyond
+ * the first `skip` mails; returns its decoded text. */
+export async function waitForMail(server, { to, pattern = /./, skip = 0, timeout = 15_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = server.mails().slice(skip).find((m) => (!to || mailHeader(m, 'To').includes(to)) && pattern.test(m));
+    if (found) return found;
+    if (Date.now() > deadline) {
+      const seen = server.mails().map((m) => `${mailHeader(m, 'To')}: ${mailHeader(m, 'Subject')}`);
+      throw new Error(`no mail to ${to} matching ${pattern} within ${timeout} ms; the outbox has:\n${seen.join('\n')}`);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** A header of a decoded mail, its RFC 2047 encoded words decoded. */
+export function mailHeader(mail, name) {
+  const head = mail.slice(0, mail.search(/\r?\n\r?\n/));
+  const raw = head.replace(/\r?\n[ \t]+/g, ' ').match(new RegExp(`^${name}:[ \\t]*(.*)$`, 'im'))?.[1]?.trim() ?? '';
+  return raw
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?utf-8\?([bq])\?([^?]*)\?=/gi, (_, enc, text) => (enc.toLowerCase() === 'b'
+      ? Buffer.from(text, 'base64').toString('utf8')
+      : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (__, h) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8')));
+}
+
+/** The path (and query) of the first https link in a mail whose path starts with `prefix`. */
+export function mailLinkPath(mail, prefix) {
+  for (const m of mail.matchAll(/https:\/\/[^\s]+/g)) {
+    const url = new URL(m[0]);
+    if (url.pathname.startsWith(prefix)) return url.pathname + url.search;
+  }
+  throw new Error(`no ${prefix} link in the mail:\n${mail}`);
+}
+
+/** Logs in with the browser's certificate and lands on `returnTo` (the account portal by
+ * default). `otp` is called for a code when the login asks for one. */
+export async function loginTo(page, server, loginId, password, { returnTo = '/account', otp } = {}) {
+  await page.goto(`${server.mtls}/login?return_to=${encodeURIComponent(returnTo)}`);
+  if (await page.isVisible('#login-submit')) {
+    await submitPassword(page, loginId, password);
+  }
+  if (otp && (await page.isVisible('#otp-form'))) {
+    await page.fill('#code', otp());
+    await submit(page, '#otp-submit');
+  }
+}
+
+/** The download page (flow 2) in `page`: saves the PKCS#12 and returns {pfxPath, passphrase}. */
+export async function downloadCertificate(t, page, server, acquisitionId, passphrase) {
+  await page.goto(`${server.main}/download`);
+  await page.fill('#acquisition_id', acquisitionId);
+  await page.fill('#download_password', passphrase);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-submit')]);
+  const pfxPath = join(tempDir(t, 'mamori-p12-'), download.suggestedFilename() || 'certificate.p12');
+  await download.saveAs(pfxPath);
+  return { pfxPath, passphrase };
+}
+
+/** Changes knobs of the demo tenant's policy (`mamori admin tenant policy --set K=V …`). */
+export function setPolicy(server, settings, tenant = 'demo') {
+  const args = Object.entries(settings).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]);
+  return server.cli('admin', 'tenant', 'policy', '--tenant', tenant, ...args);
+}
+
+/** The serial (upper-case hex, as `openssl x509 -serial` prints it) of a PKCS#12's certificate. */
+export function p12Serial(pfxPath, passphrase) {
+  const pem = execFileSync('openssl', ['pkcs12', '-in', pfxPath, '-nokeys', '-clcerts', '-passin', `pass:${passphrase}`], { encoding: 'utf8' });
+  const out = execFileSync('openssl', ['x509', '-noout', '-serial'], { input: pem, encoding: 'utf8' });
+  return out.trim().replace(/^serial=/i, '').toUpperCase();
+}
+
+/** `openssl crl -text` of the CRL the server publishes at {main}/ca/crl.pem (fetched over
+ * TLS verified against the dev root). */
+export async function crlText(t, server) {
+  const url = new URL(`${server.main}/ca/crl.pem`);
+  const pem = await new Promise((res, rej) => {
+    const req = https.get(
+      { host: '127.0.0.1', port: Number(url.port), path: url.pathname, servername: url.hostname, ca: readFileSync(server.devRoot) },
+      (resp) => {
+        let body = '';
+        resp.setEncoding('utf8');
+        resp.on('data', (d) => { body += d; });
+        resp.on('end', () => (resp.statusCode === 200 ? res(body) : rej(new Error(`${url}: HTTP ${resp.statusCode}`))));
+      },
+    );
+    req.once('error', rej);
+  });
+  const file = join(tempDir(t, 'mamori-crl-'), 'crl.pem');
+  writeFileSync(file, pem);
+  return execFileSync('openssl', ['crl', '-in', file, '-text', '-noout'], { encoding: 'utf8' });
+}
+
+/** Whether `serial` (hex, any case, leading zeros ignored) is listed in `openssl crl -text` output. */
+export function crlLists(crlOutput, serial) {
+  const norm = (s) => s.replace(/[^0-9a-f]/gi, '').toUpperCase().replace(/^0+/, '');
+  const listed = [...crlOutput.matchAll(/Serial Number:\s*([0-9A-Fa-f:]+)/g)].map((m) => norm(m[1]));
+  return listed.includes(norm(serial));
+}
+
+/** The problems listed on a page (`.problems li`). */
+export async function problemsOn(page) {
+  return page.$$eval('.problems li', (items) => items.map((li) => li.textContent.trim()));
 }

@@ -431,8 +431,9 @@ async fn pending_downloads(app: &App, user: &User, now: OffsetDateTime) -> anyho
         else {
             continue;
         };
-        if found.contains_key(&device) {
-            continue; // newest first: keep the newest
+        // Pending until the first download; newest first, so the newest one wins.
+        if ticket.last_used_at.is_some() || found.contains_key(&device) {
+            continue;
         }
         match app.sealing.open(payload, &device_certificate::download_aad(acquisition_id)) {
             Ok(plain) => match serde_json::from_slice::<SealedDownload>(&plain) {
