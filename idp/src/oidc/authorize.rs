@@ -272,8 +272,10 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
     };
     let app = &state.app;
     // A pushed request (RFC 9126 §4): its stored parameters are the request.
-    if let Some(request_uri) = params.get("request_uri").map(str::to_owned) {
-        if let Some(id) = request_uri.strip_prefix(PUSHED_REQUEST_URI_PREFIX) {
+    if let Some(request_uri) = params.get("request_uri").map(str::to_owned)
+        && let Some(id) = request_uri.strip_prefix(PUSHED_REQUEST_URI_PREFIX)
+    {
+        {
             let now = app.now();
             let pushed = app
                 .storage
@@ -448,12 +450,12 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
     let session = session::load(app, &ctx.headers).await?;
     let authenticated = session.filter(|s| s.tenant_id == issuer.tenant.id).and_then(|s| s.state.authenticated);
     let mut current: Option<(login::Authenticated, User)> = None;
-    if let Some(auth) = authenticated {
-        if let Ok(user) = app.storage.users().get(auth.user_id).await {
-            if user.status == mamori_storage::model::UserStatus::Active && !user.is_locked() {
-                current = Some((auth, user));
-            }
-        }
+    if let Some(auth) = authenticated
+        && let Ok(user) = app.storage.users().get(auth.user_id).await
+        && user.status == mamori_storage::model::UserStatus::Active
+        && !user.is_locked()
+    {
+        current = Some((auth, user));
     }
     let Some((auth, user)) = current else {
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
@@ -464,13 +466,13 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
     }
     let (acr_value, level) = acr::achieved(&auth.factors);
-    if let Some(required) = acr::required(&request.acr_values) {
-        if level < required {
-            if acr::reachable(user.login_method) >= required && !fresh {
-                return Ok(if none { answer(OAuthError::InteractionRequired) } else { login_again() });
-            }
-            return Ok(answer(OAuthError::UnmetAuthenticationRequirements));
+    if let Some(required) = acr::required(&request.acr_values)
+        && level < required
+    {
+        if acr::reachable(user.login_method) >= required && !fresh {
+            return Ok(if none { answer(OAuthError::InteractionRequired) } else { login_again() });
         }
+        return Ok(answer(OAuthError::UnmetAuthenticationRequirements));
     }
 
     // Consent: remembered per client and user; first-party clients skip it unless asked.

@@ -121,7 +121,7 @@ pub async fn authenticate(
 }
 
 async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Result<bool, OAuthError> {
-    Ok(app.hasher.verify(secret, client.client.client_secret_hash.as_deref()).await.map_err(|e| OAuthError::internal(&e.into()))?)
+    app.hasher.verify(secret, client.client.client_secret_hash.as_deref()).await.map_err(|e| OAuthError::internal(&e.into()))
 }
 
 /// RFC 7523 §3: signed by a key of the client, iss = sub = client_id, our audience,

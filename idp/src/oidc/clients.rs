@@ -130,7 +130,7 @@ pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
     }
     if spec.auth_method == "private_key_jwt" {
         let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
-        if !keys.is_some_and(|k| k["keys"].as_array().is_some_and(|a| !a.is_empty())) {
+        if keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty())) {
             return Err("private_key_jwt needs a JWK Set with at least one key".into());
         }
     }

@@ -202,12 +202,11 @@ fn forget_cached_active() {
 
 /// The key to sign with for `algorithm`, created on first use.
 pub async fn signing_key(app: &App, algorithm: SigningAlgorithm) -> anyhow::Result<Arc<DatabaseKey>> {
-    if let Ok(cache) = active_cache().lock() {
-        if let Some((at, key)) = cache.get(&algorithm) {
-            if at.elapsed() < ACTIVE_KEY_TTL {
-                return Ok(Arc::clone(key));
-            }
-        }
+    if let Ok(cache) = active_cache().lock()
+        && let Some((at, key)) = cache.get(&algorithm)
+        && at.elapsed() < ACTIVE_KEY_TTL
+    {
+        return Ok(Arc::clone(key));
     }
     let now = app.now();
     let stored = match app.storage.signing_keys().active(None, KeyPurpose::Oidc, algorithm, now).await? {

@@ -26,7 +26,7 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     let app = &state.app;
     let token = bearer_token(headers, None)?;
     let spent = app.storage.oidc_grants().spend_initial_access_token(&mamori_storage::token_lookup_hash(&token), app.now()).await?;
-    if !spent.is_some_and(|t| t.tenant_id == issuer.tenant.id) {
+    if spent.is_none_or(|t| t.tenant_id != issuer.tenant.id) {
         return Err(OAuthError::InvalidToken("the initial access token is invalid, expired or used up"));
     }
     let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;

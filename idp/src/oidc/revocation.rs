@@ -42,10 +42,10 @@ async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &H
         }
         return Ok(());
     }
-    if let Some(claims) = tokens::validate(app, &issuer.url, issuer.tenant.id, token).await? {
-        if claims.client_id == client_id {
-            tokens::revoke(app, &claims, token).await?;
-        }
+    if let Some(claims) = tokens::validate(app, &issuer.url, issuer.tenant.id, token).await?
+        && claims.client_id == client_id
+    {
+        tokens::revoke(app, &claims, token).await?;
     }
     Ok(())
 }

@@ -21,8 +21,8 @@ use crate::entity::oidc::{
 use crate::error::{db_err, on_conflict};
 use crate::model::{
     AccessTokenRecord, AuthorizationCode, CodeRedeemError, Consent, InitialAccessToken,
-    NewAccessToken, NewPendingRequest, OidcGrant, PendingRequest, PendingRequestKind,
-    RefreshError, RefreshToken,
+    NewAccessToken, NewPendingRequest, OidcGrant, PendingRequest, PendingRequestKind, RefreshError,
+    RefreshToken,
 };
 
 pub struct OidcGrants<'a> {
@@ -201,16 +201,13 @@ impl<'a> OidcGrants<'a> {
             .filter(Column::LookupHash.eq(lookup_hash))
             .filter(Column::RedeemedAt.is_null())
             .filter(Column::ExpiresAt.gt(ms(now)))
+            .filter(Column::GrantId.in_subquery(live_grants()))
             .into_query();
         let rows = update_returning::<Entity, _>(self.db, stmt)
             .await
             .map_err(db_err)?;
         if let Some(row) = rows.into_iter().next() {
-            let code = to_code(row)?;
-            if self.get_grant(code.grant_id).await?.is_revoked() {
-                return Err(CodeRedeemError::AlreadyUsed { grant_id: code.grant_id });
-            }
-            return Ok(code);
+            return Ok(to_code(row)?);
         }
         let row = Entity::find_by_id(lookup_hash.to_owned())
             .one(self.db)
@@ -219,9 +216,11 @@ impl<'a> OidcGrants<'a> {
         let Some(row) = row else {
             return Err(CodeRedeemError::NotFound);
         };
-        if row.redeemed_at.is_some() {
+        if row.redeemed_at.is_some() || self.get_grant(row.grant_id).await?.is_revoked() {
             self.revoke_grant(row.grant_id, now).await?;
-            return Err(CodeRedeemError::AlreadyUsed { grant_id: row.grant_id });
+            return Err(CodeRedeemError::AlreadyUsed {
+                grant_id: row.grant_id,
+            });
         }
         Err(CodeRedeemError::Expired)
     }
@@ -266,16 +265,13 @@ impl<'a> OidcGrants<'a> {
             .filter(Column::RotatedAt.is_null())
             .filter(Column::RevokedAt.is_null())
             .filter(Column::ExpiresAt.gt(ms(now)))
+            .filter(Column::GrantId.in_subquery(live_grants()))
             .into_query();
         let rows = update_returning::<Entity, _>(self.db, stmt)
             .await
             .map_err(db_err)?;
         if let Some(row) = rows.into_iter().next() {
-            let token = to_refresh(row)?;
-            if self.get_grant(token.grant_id).await?.is_revoked() {
-                return Err(RefreshError::Revoked);
-            }
-            return Ok(token);
+            return Ok(to_refresh(row)?);
         }
         let row = Entity::find_by_id(lookup_hash.to_owned())
             .one(self.db)
@@ -284,12 +280,14 @@ impl<'a> OidcGrants<'a> {
         let Some(row) = row else {
             return Err(RefreshError::NotFound);
         };
-        if row.revoked_at.is_some() {
+        if row.revoked_at.is_some() || self.get_grant(row.grant_id).await?.is_revoked() {
             return Err(RefreshError::Revoked);
         }
         if row.rotated_at.is_some() {
             self.revoke_grant(row.grant_id, now).await?;
-            return Err(RefreshError::Reused { grant_id: row.grant_id });
+            return Err(RefreshError::Reused {
+                grant_id: row.grant_id,
+            });
         }
         Err(RefreshError::Expired)
     }
@@ -345,10 +343,10 @@ impl<'a> OidcGrants<'a> {
             .await
             .map_err(db_err)?;
         let Some(model) = model else { return Ok(None) };
-        if let Some(grant_id) = model.grant_id {
-            if self.get_grant(grant_id).await?.is_revoked() {
-                return Ok(None);
-            }
+        if let Some(grant_id) = model.grant_id
+            && self.get_grant(grant_id).await?.is_revoked()
+        {
+            return Ok(None);
         }
         to_access(model).map(Some)
     }
@@ -428,7 +426,11 @@ impl<'a> OidcGrants<'a> {
         to_consent(model)
     }
 
-    pub async fn delete_consent(&self, client_id: &str, user_id: Uuid) -> Result<bool, StorageError> {
+    pub async fn delete_consent(
+        &self,
+        client_id: &str,
+        user_id: Uuid,
+    ) -> Result<bool, StorageError> {
         let result = consent::Entity::delete_many()
             .filter(consent::Column::ClientId.eq(client_id))
             .filter(consent::Column::UserId.eq(user_id))
@@ -497,7 +499,10 @@ impl<'a> OidcGrants<'a> {
         client_settings::Entity::insert(model.into_active_model())
             .on_conflict(
                 OnConflict::column(client_settings::Column::ClientId)
-                    .update_columns([client_settings::Column::Data, client_settings::Column::UpdatedAt])
+                    .update_columns([
+                        client_settings::Column::Data,
+                        client_settings::Column::UpdatedAt,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(self.db)
@@ -586,6 +591,16 @@ impl<'a> OidcGrants<'a> {
             .rows_affected;
         Ok(total)
     }
+}
+
+/// `SELECT id FROM oidc_grants WHERE revoked_at IS NULL`: spending a code or refresh
+/// token checks its grant in the same statement.
+fn live_grants() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(grant::Column::Id)
+        .from(grant::Entity)
+        .and_where(grant::Column::RevokedAt.is_null())
+        .to_owned()
 }
 
 fn to_pending(m: pending_request::Model) -> Result<PendingRequest, StorageError> {
