@@ -27,6 +27,7 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::User(cmd) => user(&app, cmd).await,
         AdminCommand::Keys(cmd) => super::oidc::keys(&app, cmd).await,
         AdminCommand::OidcClient(cmd) => super::oidc::client(&app, cmd).await,
+        AdminCommand::SamlSp(cmd) => super::saml::run(&app, cmd).await,
     }
 }
 

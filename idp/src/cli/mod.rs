@@ -5,6 +5,7 @@ mod admin;
 pub(crate) mod ca;
 mod oidc;
 mod quickstart;
+mod saml;
 
 use std::path::PathBuf;
 
@@ -188,6 +189,9 @@ pub enum AdminCommand {
     /// Relying sites of the OpenID Connect provider.
     #[command(subcommand)]
     OidcClient(oidc::OidcClientCommand),
+    /// Service providers of the SAML identity provider.
+    #[command(subcommand)]
+    SamlSp(saml::SamlSpCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,252 @@
+//! `mamori admin saml-sp …`: the service providers of the SAML identity provider,
+//! registered from their metadata (a file, or an https URL fetched once).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use mamori_storage::model::NewSamlServiceProvider;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::{OutputArgs, OutputFormat};
+use crate::app::App;
+use crate::saml::service_providers::{ReleasePolicy, SpMetadata, parse_sp_metadata};
+use crate::saml::{ns, response};
+
+#[derive(Debug, Subcommand)]
+pub enum SamlSpCommand {
+    /// Register a service provider from its metadata.
+    Add(Box<AddSpArgs>),
+    /// A tenant's service providers.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Remove a service provider.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        entity_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddSpArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The SP's metadata: a file, or an https:// URL (http:// only for localhost).
+    #[arg(long)]
+    pub metadata: String,
+    /// The entity ID the metadata must be for (refused otherwise).
+    #[arg(long)]
+    pub entity_id: Option<String>,
+    /// A display name (default: the entity ID).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// persistent (pairwise, the default), email or transient.
+    #[arg(long, default_value = "persistent")]
+    pub name_id_format: String,
+    /// Sign the Response. With neither --sign-response nor --sign-assertion, both are signed.
+    #[arg(long)]
+    pub sign_response: bool,
+    /// Sign the Assertion.
+    #[arg(long)]
+    pub sign_assertion: bool,
+    /// Encrypt the assertion for the SP (AES-256-GCM, RSA-OAEP).
+    #[arg(long)]
+    pub encrypt: bool,
+    /// Require signed AuthnRequests even if the metadata does not say AuthnRequestsSigned.
+    #[arg(long)]
+    pub require_signed_requests: bool,
+    /// An attribute to release: login_id, email, display_name, locale, amr (repeat, or
+    /// comma-separated). Default: those the metadata's AttributeConsumingService asks for.
+    #[arg(long = "attribute", value_delimiter = ',')]
+    pub attributes: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
+    match command {
+        SamlSpCommand::Add(args) => add(app, *args).await,
+        SamlSpCommand::List { tenant, output } => {
+            let tenant = super::admin::find_tenant(app, &tenant).await?;
+            let sps = app.storage.saml_service_providers().list(tenant.id).await?;
+            let json: Vec<_> = sps.iter().map(sp_json).collect();
+            print(output.output, &json, || {
+                sps.iter().map(|s| format!("{}\t{}\t{}", s.entity_id, s.name, s.name_id_format)).collect::<Vec<_>>().join("\n")
+            })
+        }
+        SamlSpCommand::Delete { tenant, entity_id } => {
+            let tenant = super::admin::find_tenant(app, &tenant).await?;
+            app.storage
+                .saml_service_providers()
+                .delete(tenant.id, &entity_id)
+                .await
+                .with_context(|| format!("--entity-id {entity_id}: no such service provider in tenant `{}`", tenant.slug))?;
+            println!("deleted service provider {entity_id}");
+            Ok(())
+        }
+    }
+}
+
+async fn add(app: &App, args: AddSpArgs) -> anyhow::Result<()> {
+    let tenant = super::admin::find_tenant(app, &args.tenant).await?;
+    let bytes = read_metadata(&args.metadata).await?;
+    let meta: SpMetadata = parse_sp_metadata(&bytes, args.entity_id.as_deref())
+        .with_context(|| format!("--metadata {}: not usable SP metadata", args.metadata))?;
+    let name_id_format = match args.name_id_format.as_str() {
+        "persistent" | ns::NAMEID_PERSISTENT => ns::NAMEID_PERSISTENT,
+        "email" | "emailAddress" | ns::NAMEID_EMAIL => ns::NAMEID_EMAIL,
+        "transient" | ns::NAMEID_TRANSIENT => ns::NAMEID_TRANSIENT,
+        other => anyhow::bail!("--name-id-format {other}: not one of persistent, email, transient"),
+    };
+    let mut attributes = Vec::new();
+    if args.attributes.is_empty() {
+        for requested in &meta.requested_attributes {
+            if let Some(def) = response::attribute(requested) {
+                if !attributes.contains(&def.key.to_owned()) {
+                    attributes.push(def.key.to_owned());
+                }
+            }
+        }
+    } else {
+        for key in args.attributes.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            let def = response::attribute(key).with_context(|| {
+                let known: Vec<&str> = response::ATTRIBUTES.iter().map(|a| a.key).collect();
+                format!("--attribute {key}: not one of {}", known.join(", "))
+            })?;
+            if !attributes.contains(&def.key.to_owned()) {
+                attributes.push(def.key.to_owned());
+            }
+        }
+    }
+    if args.encrypt && meta.encryption_certificates.is_empty() {
+        anyhow::bail!("--encrypt: the metadata has no certificate to encrypt for");
+    }
+    if (args.require_signed_requests || meta.want_authn_requests_signed) && meta.certificates.is_empty() {
+        anyhow::bail!("signed requests are required but the metadata has no signing certificate");
+    }
+    let (sign_response, sign_assertion) = match (args.sign_response, args.sign_assertion) {
+        (false, false) => (true, true),
+        other => other,
+    };
+    let new = NewSamlServiceProvider {
+        tenant_id: tenant.id,
+        entity_id: meta.entity_id.clone(),
+        name: args.name.unwrap_or_else(|| meta.entity_id.clone()),
+        metadata_xml: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        acs: meta.acs.clone(),
+        slo: meta.slo.clone(),
+        certificates: meta.certificates.clone(),
+        want_authn_requests_signed: args.require_signed_requests || meta.want_authn_requests_signed,
+        name_id_format: name_id_format.to_owned(),
+        attribute_release: serde_json::to_value(ReleasePolicy { attributes })?,
+        sign_response,
+        sign_assertion,
+        encrypt_assertion: args.encrypt,
+    };
+    let sp = app
+        .storage
+        .saml_service_providers()
+        .create(&new, app.now())
+        .await
+        .with_context(|| format!("cannot register {} in tenant `{}`", meta.entity_id, tenant.slug))?;
+    print(args.output.output, &sp_json(&sp), || format!("registered service provider {} in tenant {}", sp.entity_id, tenant.slug))
+}
+
+fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value {
+    serde_json::json!({
+        "entity_id": sp.entity_id,
+        "name": sp.name,
+        "acs": sp.acs.iter().map(|a| serde_json::json!({"url": a.url, "binding": a.binding, "index": a.index, "default": a.is_default})).collect::<Vec<_>>(),
+        "slo": sp.slo.iter().map(|s| serde_json::json!({"url": s.url, "binding": s.binding})).collect::<Vec<_>>(),
+        "certificates": sp.certificates.len(),
+        "want_authn_requests_signed": sp.want_authn_requests_signed,
+        "name_id_format": sp.name_id_format,
+        "attribute_release": sp.attribute_release,
+        "sign_response": sp.sign_response,
+        "sign_assertion": sp.sign_assertion,
+        "encrypt_assertion": sp.encrypt_assertion,
+    })
+}
+
+fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
+        OutputFormat::Text => println!("{}", text()),
+    }
+    Ok(())
+}
+
+/// Largest metadata document fetched or read.
+const MAX_METADATA: usize = crate::saml::xml::METADATA_LIMITS.max_bytes;
+
+async fn read_metadata(source: &str) -> anyhow::Result<Vec<u8>> {
+    if source.starts_with("https://") || source.starts_with("http://") {
+        return tokio::time::timeout(Duration::from_secs(20), fetch(source))
+            .await
+            .with_context(|| format!("--metadata {source}: timed out"))?
+            .with_context(|| format!("--metadata {source}: cannot fetch"));
+    }
+    let bytes = tokio::fs::read(Path::new(source)).await.with_context(|| format!("--metadata {source}: cannot read"))?;
+    anyhow::ensure!(bytes.len() <= MAX_METADATA, "--metadata {source}: larger than {MAX_METADATA} bytes");
+    Ok(bytes)
+}
+
+/// A plain HTTP/1.0 GET (no redirects): https with the system's trust roots
+/// (`SSL_CERT_FILE`, else Debian's bundle), http only to localhost.
+async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
+    let (tls, rest) = match url.split_once("://") {
+        Some(("https", rest)) => (true, rest),
+        Some(("http", rest)) => (false, rest),
+        _ => anyhow::bail!("only https:// (or http://localhost) URLs"),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, p.parse::<u16>().context("port")?),
+        _ => (authority, if tls { 443 } else { 80 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if !tls && !matches!(host, "localhost" | "127.0.0.1" | "::1") {
+        anyhow::bail!("plain http is accepted for localhost only");
+    }
+    let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nAccept: application/samlmetadata+xml, application/xml\r\nConnection: close\r\n\r\n");
+    let mut raw = Vec::new();
+    if tls {
+        let mut roots = rustls::RootCertStore::empty();
+        let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
+        use rustls_pki_types::pem::PemObject as _;
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(&bundle).with_context(|| format!("trust roots {bundle}"))? {
+            let _ = roots.add(cert?);
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls_pki_types::ServerName::try_from(host.to_owned())?;
+        let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
+        stream.write_all(request.as_bytes()).await?;
+        (&mut stream).take(MAX_METADATA as u64 + 64 * 1024).read_to_end(&mut raw).await?;
+    } else {
+        let mut stream = tcp;
+        stream.write_all(request.as_bytes()).await?;
+        (&mut stream).take(MAX_METADATA as u64 + 64 * 1024).read_to_end(&mut raw).await?;
+    }
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").context("no HTTP header end")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    anyhow::ensure!(status == "200", "HTTP status {status}");
+    let body = raw[split + 4..].to_vec();
+    anyhow::ensure!(body.len() <= MAX_METADATA, "larger than {MAX_METADATA} bytes");
+    Ok(body)
+}
