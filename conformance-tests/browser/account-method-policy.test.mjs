@@ -102,6 +102,15 @@ test('tenant policy: disabled menu items are hidden and refused; the user may as
   assert.ok(await page.isVisible('#device-add') && await page.isVisible('#menu-login-method'));
   assert.ok(!(await page.isVisible('#device-1-reissue-submit')), 'user reissue is off by default');
 
+  // Every portal form needs its CSRF token: a post without one, or with a forged one, is refused.
+  for (const form of [{}, { csrf_token: 'forged' }]) {
+    const forged = await page.request.post(`${server.mtls}/account/devices/1/delete`, { form, maxRedirects: 0 });
+    assert.equal(forged.status(), 403, `CSRF refused: ${JSON.stringify(form)}`);
+    assert.match(await forged.text(), /did not come from this site|このサイトから送信されたものではありません/);
+  }
+  await page.goto(`${server.mtls}/account`);
+  assert.ok(await page.isVisible('#device-1'), 'the device is still there');
+
   setPolicy(server, { device_management_enabled: false, login_method_change_enabled: false, user_certificate_reissue_enabled: true });
   await page.goto(`${server.mtls}/account`);
   await snap(page, 'devices-and-method-disabled');
