@@ -120,8 +120,54 @@ pub async fn authenticate(
     Ok(AuthenticatedClient { registered, certificate_thumbprint: thumbprint })
 }
 
+/// Client secrets are stored as Argon2id hashes; checking one costs tens of milliseconds
+/// by design. A secret that verified is remembered for a few minutes as a keyed SHA-256
+/// (a per-process random key, the client ID, the stored hash and the secret), so a busy
+/// client pays Argon2id once, not per request; a changed stored hash misses the cache.
+const VERIFIED_SECRET_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+const VERIFIED_SECRET_MAX: usize = 10_000;
+
+type VerifiedSecrets = std::collections::HashMap<String, ([u8; 32], std::time::Instant)>;
+
+fn verified_secrets() -> &'static std::sync::Mutex<VerifiedSecrets> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<VerifiedSecrets>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| std::sync::Mutex::new(VerifiedSecrets::new()))
+}
+
+fn secret_digest(client_id: &str, stored: &str, secret: &str) -> [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    let mut h = Sha256::new();
+    for part in [key.as_slice(), client_id.as_bytes(), stored.as_bytes(), secret.as_bytes()] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
 async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Result<bool, OAuthError> {
-    app.hasher.verify(secret, client.client.client_secret_hash.as_deref()).await.map_err(|e| OAuthError::internal(&e.into()))
+    use subtle::ConstantTimeEq as _;
+    let Some(stored) = client.client.client_secret_hash.as_deref() else {
+        let _ = app.hasher.verify(secret, None).await;
+        return Ok(false);
+    };
+    let id = client.client_id();
+    let digest = secret_digest(id, stored, secret);
+    if let Ok(cache) = verified_secrets().lock()
+        && let Some((known, at)) = cache.get(id)
+        && at.elapsed() < VERIFIED_SECRET_TTL
+        && bool::from(known.ct_eq(&digest))
+    {
+        return Ok(true);
+    }
+    let ok = app.hasher.verify(secret, Some(stored)).await.map_err(|e| OAuthError::internal(&e.into()))?;
+    if ok && let Ok(mut cache) = verified_secrets().lock() {
+        if cache.len() >= VERIFIED_SECRET_MAX {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), (digest, std::time::Instant::now()));
+    }
+    Ok(ok)
 }
 
 /// RFC 7523 §3: signed by a key of the client, iss = sub = client_id, our audience,
@@ -210,5 +256,11 @@ mod tests {
         headers.insert(header::AUTHORIZATION, "Basic !!!".parse().expect("header"));
         assert!(basic_credentials(&headers).is_err());
         assert!(same_dn("CN=rp, O=Example", "cn=rp,o=example"));
+        // The verified-secret cache key changes with the secret and with the stored hash.
+        let a = secret_digest("rp", "$argon2id$1", "s3cret");
+        assert_eq!(a, secret_digest("rp", "$argon2id$1", "s3cret"));
+        assert_ne!(a, secret_digest("rp", "$argon2id$1", "s3cret2"));
+        assert_ne!(a, secret_digest("rp", "$argon2id$2", "s3cret"));
+        assert_ne!(a, secret_digest("rp2", "$argon2id$1", "s3cret"));
     }
 }
