@@ -236,7 +236,13 @@ async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
         let name = rustls_pki_types::ServerName::try_from(host.to_owned())?;
         let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
         stream.write_all(request.as_bytes()).await?;
-        (&mut stream).take(MAX_METADATA as u64 + 64 * 1024).read_to_end(&mut raw).await?;
+        // Many servers close without a TLS close_notify; the HTTP/1.0 body ends at the
+        // connection's end either way.
+        match (&mut stream).take(MAX_METADATA as u64 + 64 * 1024).read_to_end(&mut raw).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+            Err(e) => return Err(e.into()),
+        }
     } else {
         let mut stream = tcp;
         stream.write_all(request.as_bytes()).await?;

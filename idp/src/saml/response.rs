@@ -102,7 +102,10 @@ pub fn assertion(content: &AssertionContent, id: &str) -> Assertion {
             name_format: Some(ns::ATTRNAME_URI.to_owned()),
             values: values
                 .iter()
-                .map(|v| AttributeValue { attribute_type: Some("xs:string".to_owned()), value: Some(escape(v)) })
+                // No xsi:type: a QName in an attribute value names a prefix that
+                // namespace clean-ups drop (python3-saml after decrypting), leaving an
+                // invalid document; untyped values read as strings everywhere.
+                .map(|v| AttributeValue { attribute_type: None, value: Some(escape(v)) })
                 .collect(),
         })
         .collect();

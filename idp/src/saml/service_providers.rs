@@ -5,7 +5,6 @@
 //! attributes it is given.
 
 use mamori_storage::model::{AssertionConsumerService, SamlServiceProvider, SingleLogoutService};
-use samael::metadata::EntityDescriptor;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -157,6 +156,96 @@ pub enum MetadataError {
     BadCertificate,
 }
 
+/// The parts of SP metadata this IdP reads. samael's metadata model refuses valid
+/// metadata (an empty `md:ServiceName`, as pysaml2 writes, fails its `$value` field), so
+/// the SPSSODescriptor is read with these lenient structs; the root is checked by
+/// namespace in [`xml::screen`] first.
+mod wire {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub struct EntityDescriptor {
+        #[serde(rename = "@entityID")]
+        pub entity_id: Option<String>,
+        #[serde(rename = "SPSSODescriptor", default)]
+        pub sp_sso_descriptors: Vec<SpSsoDescriptor>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SpSsoDescriptor {
+        #[serde(rename = "@protocolSupportEnumeration")]
+        pub protocol_support_enumeration: Option<String>,
+        #[serde(rename = "@AuthnRequestsSigned")]
+        pub authn_requests_signed: Option<bool>,
+        #[serde(rename = "@WantAssertionsSigned")]
+        pub want_assertions_signed: Option<bool>,
+        #[serde(rename = "KeyDescriptor", default)]
+        pub key_descriptors: Vec<KeyDescriptor>,
+        #[serde(rename = "SingleLogoutService", default)]
+        pub single_logout_services: Vec<Endpoint>,
+        #[serde(rename = "NameIDFormat", default)]
+        pub name_id_formats: Vec<Text>,
+        #[serde(rename = "AssertionConsumerService", default)]
+        pub assertion_consumer_services: Vec<Endpoint>,
+        #[serde(rename = "AttributeConsumingService", default)]
+        pub attribute_consuming_services: Vec<AttributeConsumingService>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct KeyDescriptor {
+        #[serde(rename = "@use")]
+        pub key_use: Option<String>,
+        #[serde(rename = "KeyInfo")]
+        pub key_info: Option<KeyInfo>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct KeyInfo {
+        #[serde(rename = "X509Data", default)]
+        pub x509_data: Vec<X509Data>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct X509Data {
+        #[serde(rename = "X509Certificate", default)]
+        pub certificates: Vec<Text>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Endpoint {
+        #[serde(rename = "@Binding")]
+        pub binding: String,
+        #[serde(rename = "@Location")]
+        pub location: String,
+        #[serde(rename = "@ResponseLocation")]
+        pub response_location: Option<String>,
+        #[serde(rename = "@index")]
+        pub index: Option<u32>,
+        #[serde(rename = "@isDefault")]
+        pub is_default: Option<bool>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct AttributeConsumingService {
+        #[serde(rename = "RequestedAttribute", default)]
+        pub requested_attributes: Vec<RequestedAttribute>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct RequestedAttribute {
+        #[serde(rename = "@Name")]
+        pub name: String,
+        #[serde(rename = "@FriendlyName")]
+        pub friendly_name: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Text {
+        #[serde(rename = "$text", default)]
+        pub value: String,
+    }
+}
+
 /// Reads SP metadata (an md:EntityDescriptor with an SPSSODescriptor), screened like any
 /// XML from outside.
 pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Result<SpMetadata, MetadataError> {
@@ -165,7 +254,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     if !root.is(ns::METADATA, "EntityDescriptor") {
         return Err(MetadataError::NotEntityDescriptor);
     }
-    let descriptor: EntityDescriptor = text.parse().map_err(|e| MetadataError::Parse(format!("{e}")))?;
+    let descriptor: wire::EntityDescriptor = quick_xml::de::from_str(text).map_err(|e| MetadataError::Parse(e.to_string()))?;
     let entity_id = descriptor.entity_id.clone().filter(|e| !e.is_empty()).ok_or(MetadataError::NoEntityId)?;
     if let Some(expected) = expected_entity_id {
         if expected != entity_id {
@@ -174,7 +263,6 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     }
     let sp = descriptor
         .sp_sso_descriptors
-        .unwrap_or_default()
         .into_iter()
         .find(|d| d.protocol_support_enumeration.as_deref().is_some_and(|p| p.split_whitespace().any(|p| p == ns::PROTOCOL)))
         .ok_or(MetadataError::NoSpDescriptor)?;
@@ -191,7 +279,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
         acs.push(AssertionConsumerService {
             url: e.location.clone(),
             binding: e.binding.clone(),
-            index: u32::try_from(e.index).unwrap_or(u32::MAX),
+            index: e.index.unwrap_or(0),
             is_default: e.is_default.unwrap_or(false),
         });
     }
@@ -199,7 +287,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
         return Err(MetadataError::NoAcs);
     }
     let mut slo = Vec::new();
-    for e in sp.single_logout_services.unwrap_or_default() {
+    for e in sp.single_logout_services {
         check_url(&e.location)?;
         if let Some(r) = &e.response_location {
             check_url(r)?;
@@ -208,9 +296,10 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     }
     let mut certificates = Vec::new();
     let mut encryption_certificates = Vec::new();
-    for kd in sp.key_descriptors.unwrap_or_default() {
-        for text in kd.key_info.x509_data.map(|d| d.certificates).unwrap_or_default() {
-            let clean: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    for kd in sp.key_descriptors {
+        let texts = kd.key_info.into_iter().flat_map(|k| k.x509_data).flat_map(|d| d.certificates);
+        for text in texts {
+            let clean: String = text.value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let der = base64::engine::general_purpose::STANDARD.decode(clean).map_err(|_| MetadataError::BadCertificate)?;
             x509_parser::parse_x509_certificate(&der).map_err(|_| MetadataError::BadCertificate)?;
             if kd.key_use.as_deref() != Some("signing") && !encryption_certificates.contains(&der) {
@@ -224,9 +313,8 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     }
     let requested_attributes = sp
         .attribute_consuming_services
-        .unwrap_or_default()
         .into_iter()
-        .flat_map(|s| s.request_attributes)
+        .flat_map(|s| s.requested_attributes)
         .flat_map(|a| [Some(a.name), a.friendly_name])
         .flatten()
         .collect();
@@ -238,7 +326,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
         encryption_certificates,
         want_authn_requests_signed: sp.authn_requests_signed.unwrap_or(false),
         want_assertions_signed: sp.want_assertions_signed.unwrap_or(false),
-        name_id_formats: sp.name_id_formats.unwrap_or_default(),
+        name_id_formats: sp.name_id_formats.into_iter().map(|t| t.value.trim().to_owned()).collect(),
         requested_attributes,
     })
 }
@@ -260,7 +348,7 @@ pub(crate) mod tests {
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://sp.example/artifact" index="0"/>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="1" isDefault="true"/>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs2" index="2"/>
-    <md:AttributeConsumingService index="0"><md:ServiceName xml:lang="en">Shop</md:ServiceName>
+    <md:AttributeConsumingService index="0"><md:ServiceName xml:lang="en"/>
       <md:RequestedAttribute Name="urn:oid:0.9.2342.19200300.100.1.3" FriendlyName="mail"/>
     </md:AttributeConsumingService>
   </md:SPSSODescriptor>

@@ -99,13 +99,14 @@ fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// A service provider still to be told, with what it knows the user by.
+/// A service provider still to be told, with what it knows the user by: one
+/// LogoutRequest per SP and NameID, naming every SessionIndex it was given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     pub sp_entity_id: String,
     pub name_id: String,
     pub name_id_format: String,
-    pub session_index: String,
+    pub session_indexes: Vec<String>,
 }
 
 /// The LogoutRequest we are waiting on.
@@ -274,13 +275,15 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
         let ended = records.end_session_participants(web_session, now).await.map_err(|e| fail(e.into()))?;
         crate::web::session::destroy(app, web_session).await.map_err(|e| fail(SamlError::Internal(e)))?;
         for p in ended.into_iter().filter(|p| p.sp_entity_id != sp.entity_id()) {
-            if !queue.iter().any(|n: &Notice| n.sp_entity_id == p.sp_entity_id && n.session_index == p.session_index) {
-                queue.push(Notice {
+            let same = |n: &&mut Notice| n.sp_entity_id == p.sp_entity_id && n.name_id == p.name_id && n.name_id_format == p.name_id_format;
+            match queue.iter_mut().find(same) {
+                Some(notice) => notice.session_indexes.push(p.session_index),
+                None => queue.push(Notice {
                     sp_entity_id: p.sp_entity_id,
                     name_id: p.name_id,
                     name_id_format: p.name_id_format,
-                    session_index: p.session_index,
-                });
+                    session_indexes: vec![p.session_index],
+                }),
             }
         }
     }
@@ -362,7 +365,7 @@ async fn advance(
             destination: url.clone(),
             name_id: notice.name_id,
             name_id_format: notice.name_id_format,
-            session_index: notice.session_index,
+            session_indexes: notice.session_indexes,
             now: app.now(),
         };
         let relay = id.to_owned();
@@ -466,7 +469,7 @@ pub struct LogoutRequestOut {
     pub destination: String,
     pub name_id: String,
     pub name_id_format: String,
-    pub session_index: String,
+    pub session_indexes: Vec<String>,
     pub now: time::OffsetDateTime,
 }
 
@@ -479,8 +482,7 @@ impl LogoutRequestOut {
             concat!(
                 r#"<saml2p:LogoutRequest xmlns:saml2p="{p}" xmlns:saml2="{a}" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" NotOnOrAfter="{until}" Reason="urn:oasis:names:tc:SAML:2.0:logout:user">"#,
                 r#"<saml2:Issuer>{issuer}</saml2:Issuer>{sig}"#,
-                r#"<saml2:NameID Format="{format}">{name}</saml2:NameID>"#,
-                r#"<saml2p:SessionIndex>{index}</saml2p:SessionIndex></saml2p:LogoutRequest>"#
+                r#"<saml2:NameID Format="{format}">{name}</saml2:NameID>{indexes}</saml2p:LogoutRequest>"#
             ),
             p = ns::PROTOCOL,
             a = ns::ASSERTION,
@@ -492,7 +494,11 @@ impl LogoutRequestOut {
             sig = signature.unwrap_or(""),
             format = escape(&self.name_id_format),
             name = escape(&self.name_id),
-            index = escape(&self.session_index),
+            indexes = self
+                .session_indexes
+                .iter()
+                .map(|i| format!("<saml2p:SessionIndex>{}</saml2p:SessionIndex>", escape(i)))
+                .collect::<String>(),
         )
     }
 }
@@ -569,7 +575,7 @@ mod tests {
             destination: "https://sp/slo".into(),
             name_id: "a<b".into(),
             name_id_format: ns::NAMEID_PERSISTENT.into(),
-            session_index: "_s".into(),
+            session_indexes: vec!["_s".into(), "_t".into()],
             now: time::OffsetDateTime::now_utc(),
         };
         let xml = out.to_xml(None);
@@ -577,7 +583,7 @@ mod tests {
         assert!(xml.find("<saml2:NameID").expect("nameid") < xml.find("<saml2p:SessionIndex>").expect("index"));
         assert!(xml.contains("a&lt;b"));
         let (_, parsed) = parse_logout_request(xml.as_bytes()).expect("our own request parses");
-        assert_eq!(parsed.session_indexes, ["_s"]);
+        assert_eq!(parsed.session_indexes, ["_s", "_t"]);
     }
 
     #[test]
@@ -590,7 +596,7 @@ mod tests {
                 in_response_to: "_r".into(),
                 relay_state: None,
             }),
-            queue: vec![Notice { sp_entity_id: "b".into(), name_id: "n".into(), name_id_format: "f".into(), session_index: "i".into() }],
+            queue: vec![Notice { sp_entity_id: "b".into(), name_id: "n".into(), name_id_format: "f".into(), session_indexes: vec!["i".into()] }],
             current: Some(Outstanding { sp_entity_id: "c".into(), request_id: "_q".into() }),
             partial: true,
         };

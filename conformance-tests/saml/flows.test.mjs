@@ -1,0 +1,182 @@
+// Mamori as a SAML 2.0 IdP for two independent service-provider libraries, through the
+// REAL certificate login in Chromium with the user's PKCS#12:
+// - python3-saml (OneLogin) in strict mode with wantAssertionsSigned and
+//   wantMessagesSigned, signed AuthnRequests over HTTP-Redirect;
+// - pysaml2 with signed AuthnRequests over HTTP-POST, signed Response and Assertion.
+// Checked: NameID (persistent, pairwise, stable), attributes, AuthnContextClassRef,
+// ForceAuthn, IsPassive, RequestedAuthnContext, IdP-initiated SSO, encrypted assertions,
+// single logout across both SPs, and every signature again with xmlsec1.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { enrolledUser, openBrowser, screenshots, startServer } from '../browser/harness.mjs';
+import { NS, idpEntityId, idpMetadata, request, sso, startSp, xmlsecVerify, resultOf } from './sp.mjs';
+
+function verifiedBoth(file, cert) {
+  const response = xmlsecVerify(file, cert, 'Response');
+  const assertion = xmlsecVerify(file, cert, 'Assertion');
+  assert.ok(response.ok, `xmlsec1 verifies the Response signature of ${file}:\n${response.output}`);
+  assert.ok(assertion.ok, `xmlsec1 verifies the Assertion signature of ${file}:\n${assertion.output}`);
+}
+
+test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate login', async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('saml-flows');
+  const user = await enrolledUser(t, server, 'saml-user-1');
+  const email = `${user.loginId}@example.test`;
+  const idp = await idpMetadata(t, server);
+  const onelogin = await startSp(t, server, idp, 'onelogin', { register: ['--attribute', 'login_id,email,display_name,amr'] });
+  const pysaml2 = await startSp(t, server, idp, 'pysaml2', { register: ['--attribute', 'login_id,email'] });
+  const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'en-US' });
+
+  await t.test('metadata: signed, verified by xmlsec1, with keys, endpoints and formats', () => {
+    assert.match(idp.contentType, /application\/samlmetadata\+xml/);
+    assert.ok(idp.xml.includes(`entityID="${idpEntityId(server)}"`));
+    for (const binding of ['HTTP-Redirect', 'HTTP-POST']) {
+      assert.ok(idp.xml.includes(`<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:${binding}"`), binding);
+      assert.ok(idp.xml.includes(`<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:${binding}"`), binding);
+    }
+    assert.ok(idp.xml.includes('<md:KeyDescriptor use="signing">') && idp.xml.includes('<md:KeyDescriptor use="encryption">'));
+    for (const f of [NS.persistent, NS.transient, NS.email]) assert.ok(idp.xml.includes(`<md:NameIDFormat>${f}</md:NameIDFormat>`), f);
+    const checked = xmlsecVerify(idp.path, idp.signingCert, 'EntityDescriptor');
+    assert.ok(checked.ok, checked.output);
+  });
+
+  let firstNameId;
+  await t.test('python3-saml (strict, HTTP-Redirect): login through the certificate login', async () => {
+    const { result, loggedIn } = await sso(page, `${onelogin.base}/login?relay=%2Fafter`, user, snap, 'onelogin-first');
+    assert.ok(loggedIn, 'the certificate login asked for the password');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.relay_state, '/after');
+    assert.equal(result.nameid_format, NS.persistent);
+    assert.match(result.nameid, /^[A-Za-z0-9_-]{43}$/, 'a random pairwise identifier');
+    assert.notEqual(result.nameid, user.loginId);
+    assert.deepEqual(result.friendly_attributes.uid, [user.loginId]);
+    assert.deepEqual(result.friendly_attributes.mail, [email]);
+    assert.deepEqual(result.attributes['urn:oid:0.9.2342.19200300.100.1.3'], [email]);
+    assert.deepEqual([...result.friendly_attributes.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    assert.deepEqual(result.authn_contexts, [NS.mfa], 'certificate + password is multi-factor');
+    assert.ok(result.session_index);
+    verifiedBoth(result.file, idp.signingCert);
+    const xml = readFileSync(result.file, 'utf8');
+    assert.match(xml, /<saml2:SubjectConfirmationData NotOnOrAfter="[^"]+" Recipient="[^"]+\/acs" InResponseTo="ONELOGIN_/);
+    assert.match(xml, /<saml2:Conditions NotBefore="[^"]+" NotOnOrAfter="[^"]+"><saml2:AudienceRestriction><saml2:Audience>https:\/\/localhost:\d+\/metadata</);
+    assert.match(xml, /DigestMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmlenc#sha256"/);
+    assert.doesNotMatch(xml, /xmldsig#sha1/);
+    firstNameId = result.nameid;
+  });
+
+  await t.test('python3-saml: the session is reused and the persistent NameID is stable', async () => {
+    const { result, loggedIn } = await sso(page, `${onelogin.base}/login`, user, snap, 'onelogin-again');
+    assert.equal(loggedIn, false, 'no second login');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.nameid, firstNameId);
+  });
+
+  await t.test('python3-saml: ForceAuthn asks for the login again', async () => {
+    const { result, loggedIn } = await sso(page, `${onelogin.base}/login?force=1`, user, snap, 'onelogin-force');
+    assert.ok(loggedIn, 'ForceAuthn runs the login again');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.nameid, firstNameId);
+  });
+
+  await t.test('python3-saml: IsPassive with a session answers without interaction', async () => {
+    const { result, loggedIn } = await sso(page, `${onelogin.base}/login?passive=1`, user, snap, 'onelogin-passive');
+    assert.equal(loggedIn, false);
+    assert.equal(result.ok, true, JSON.stringify(result));
+  });
+
+  await t.test('python3-saml: RequestedAuthnContext honoured, or refused with NoAuthnContext', async () => {
+    let { result } = await sso(page, `${onelogin.base}/login?ctx=${encodeURIComponent(NS.x509)}`, user, snap, 'onelogin-x509');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(result.authn_contexts, [NS.x509]);
+    ({ result } = await sso(page, `${onelogin.base}/login?ctx=${encodeURIComponent(NS.ppt)}`, user, snap, 'onelogin-ppt'));
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(result.authn_contexts, [NS.ppt]);
+    ({ result } = await sso(page, `${onelogin.base}/login?ctx=urn:mamori:acr:mfa`, user, snap, 'onelogin-acr-mfa'));
+    assert.equal(result.ok, false, 'cert + password does not reach the OTP level');
+    assert.match(readFileSync(result.file, 'utf8'), /status:Responder"><saml2p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"/);
+    const status = xmlsecVerify(result.file, idp.signingCert, 'Response');
+    assert.ok(status.ok, `error responses are signed too:\n${status.output}`);
+    ({ result } = await sso(page, `${onelogin.base}/login?ctx=urn:example:smartcard`, user, snap, 'onelogin-unknown-ctx'));
+    assert.equal(result.ok, false);
+    assert.match(readFileSync(result.file, 'utf8'), /NoAuthnContext/);
+  });
+
+  let pysamlNameId;
+  await t.test('pysaml2 (HTTP-POST): login in the same session, its own pairwise NameID', async () => {
+    const { result, loggedIn } = await sso(page, `${pysaml2.base}/login?relay=p2`, user, snap, 'pysaml2-first');
+    assert.equal(loggedIn, false, 'single sign-on: the session is reused');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.nameid_format, NS.persistent);
+    assert.notEqual(result.nameid, firstNameId, 'pairwise: another SP gets another identifier');
+    assert.deepEqual(result.attributes.uid, [user.loginId]);
+    assert.deepEqual(result.attributes.mail, [email]);
+    assert.equal(result.attributes.displayName, undefined, 'only the attributes released to this SP');
+    assert.ok(result.in_response_to);
+    verifiedBoth(result.file, idp.signingCert);
+    pysamlNameId = result.nameid;
+  });
+
+  await t.test('IdP-initiated SSO to a registered ACS (pysaml2 and python3-saml)', async () => {
+    const url = `${server.main}/t/demo/saml/sso/unsolicited?providerId=${encodeURIComponent(pysaml2.entityId)}&RelayState=from-idp`;
+    await page.goto(url);
+    let result = await resultOf(page);
+    await snap(page, 'unsolicited-pysaml2');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.in_response_to, null);
+    assert.equal(result.relay_state, 'from-idp');
+    assert.equal(result.nameid, pysamlNameId);
+    await page.goto(`${server.main}/t/demo/saml/sso/unsolicited?providerId=${encodeURIComponent(onelogin.entityId)}`);
+    result = await resultOf(page);
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.doesNotMatch(readFileSync(result.file, 'utf8'), /InResponseTo=/);
+    const unknown = await request(server, `${server.main}/t/demo/saml/sso/unsolicited?providerId=https%3A%2F%2Fnot-registered.example`);
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body, /id="saml-error">unknown_sp</);
+  });
+
+  await t.test('single logout from python3-saml ends the session and tells pysaml2', async () => {
+    const before = pysaml2.events().length;
+    await page.goto(`${onelogin.base}/logout`);
+    const result = await resultOf(page);
+    await snap(page, 'slo-done');
+    assert.equal(result.event, 'logout-response');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    const why = server.log().split('\n').filter((l) => /LogoutResponse|logout/i.test(l)).join('\n');
+    assert.deepEqual(result.status, [NS.status('Success')], `every SP confirmed; server log:\n${why}`);
+    const told = pysaml2.events().slice(before);
+    assert.equal(told.length, 1, JSON.stringify(told));
+    assert.equal(told[0].event, 'logout-request');
+    assert.equal(told[0].ok, true, JSON.stringify(told[0]));
+    assert.ok(told[0].name_id_matched, 'the LogoutRequest names the NameID pysaml2 was given');
+    // The Mamori session is gone: IsPassive now gets NoPassive, a normal request the login.
+    const { result: passive } = await sso(page, `${onelogin.base}/login?passive=1`, user, snap, 'after-slo-passive');
+    assert.equal(passive.ok, false);
+    assert.match(readFileSync(passive.file, 'utf8'), /status:NoPassive/);
+    await page.goto(`${pysaml2.base}/login`);
+    await page.waitForSelector('#login-form', { timeout: 30_000 });
+  });
+});
+
+test('an encrypted assertion (AES-256-GCM, RSA-OAEP) to python3-saml requiring encryption', async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('saml-encrypted');
+  const user = await enrolledUser(t, server, 'saml-user-2');
+  const idp = await idpMetadata(t, server);
+  const sp = await startSp(t, server, idp, 'onelogin', { encrypted: true, register: ['--encrypt', '--attribute', 'email'] });
+  const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'ja-JP' });
+  const { result } = await sso(page, `${sp.base}/login`, user, snap, 'encrypted');
+  assert.equal(result.ok, true, JSON.stringify(result));
+  assert.deepEqual(result.friendly_attributes.mail, [`${user.loginId}@example.test`]);
+  const xml = readFileSync(result.file, 'utf8');
+  assert.match(xml, /<saml2:EncryptedAssertion/);
+  assert.match(xml, /xmlenc11#aes256-gcm/);
+  assert.match(xml, /xmlenc#rsa-oaep-mgf1p/);
+  assert.doesNotMatch(xml, /<saml2:Assertion/);
+  assert.doesNotMatch(xml, new RegExp(user.loginId), 'nothing about the user in clear');
+  const checked = xmlsecVerify(result.file, idp.signingCert, 'Response');
+  assert.ok(checked.ok, checked.output);
+});
