@@ -1,0 +1,275 @@
+// Hostile and broken requests against the real binary, without a browser: every one is
+// refused — with a page when the request cannot be trusted, with a signed SAML status to
+// the ACS from metadata when it can — and the server keeps serving.
+//
+// Requests are made here: Redirect-binding signatures with node:crypto, POST-binding XML
+// signatures with the xmlsec1 command line.
+
+import assert from 'node:assert/strict';
+import { createHash, sign as cryptoSign } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { deflateRawSync } from 'node:zlib';
+
+import { startServer, tempDir } from '../browser/harness.mjs';
+import { NS, XMLSEC1, idpEntityId, idpMetadata, request, spKeyPair, xmlsecVerify } from './sp.mjs';
+
+const SP = 'https://sp.negative.example/metadata';
+const ACS = 'https://sp.negative.example/acs';
+const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+const RSA_SHA1 = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
+
+const b64cert = (pemPath) => readFileSync(pemPath, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+
+function spMetadata(entityId, certPem, { signed = true } = {}) {
+  return `<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${entityId}">
+  <md:SPSSODescriptor AuthnRequestsSigned="${signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${b64cert(certPem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${entityId.replace('/metadata', '/slo')}"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${entityId.replace('/metadata', '/acs')}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>`;
+}
+
+let counter = 0;
+const newId = () => `_neg${Date.now()}${counter++}`;
+
+function authnRequest(server, { id = newId(), issuer = SP, instant = new Date(), acsUrl, acsIndex, version = '2.0', signatureTemplate = false, inner = '' } = {}) {
+  const attrs = [
+    `ID="${id}"`,
+    `Version="${version}"`,
+    `IssueInstant="${instant.toISOString()}"`,
+    `Destination="${server.main}/t/demo/saml/sso"`,
+  ];
+  if (acsUrl) attrs.push(`AssertionConsumerServiceURL="${acsUrl}"`);
+  if (acsIndex !== undefined) attrs.push(`AssertionConsumerServiceIndex="${acsIndex}"`);
+  const sig = signatureTemplate ? template(id) : '';
+  return `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ${attrs.join(' ')}><saml:Issuer>${issuer}</saml:Issuer>${sig}${inner}<samlp:NameIDPolicy Format="${NS.persistent}" AllowCreate="true"/></samlp:AuthnRequest>`;
+}
+
+function template(id) {
+  return `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="${RSA_SHA256}"/><ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>`;
+}
+
+/** Signs a message carrying a signature template with xmlsec1. */
+function xmlsecSign(t, xml, keys, root = 'AuthnRequest') {
+  const dir = tempDir(t, 'mamori-saml-sign-');
+  const input = join(dir, 'in.xml');
+  const output = join(dir, 'out.xml');
+  writeFileSync(input, xml);
+  execFileSync(XMLSEC1, ['--sign', '--privkey-pem', `${keys.key},${keys.cert}`, '--id-attr:ID', `urn:oasis:names:tc:SAML:2.0:protocol:${root}`, '--output', output, input], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return readFileSync(output, 'utf8').replace(/^<\?xml[^>]*\?>\s*/, '');
+}
+
+const enc = encodeURIComponent;
+
+/** The query of an HTTP-Redirect message, signed with `keyPem` when given. */
+function redirectQuery(xml, { keyPem, sigAlg = RSA_SHA256, relayState, param = 'SAMLRequest', hash = 'sha256' } = {}) {
+  let q = `${param}=${enc(deflateRawSync(Buffer.from(xml)).toString('base64'))}`;
+  if (relayState) q += `&RelayState=${enc(relayState)}`;
+  if (!keyPem) return q;
+  q += `&SigAlg=${enc(sigAlg)}`;
+  const signature = cryptoSign(hash, Buffer.from(q), readFileSync(keyPem));
+  return `${q}&Signature=${enc(signature.toString('base64'))}`;
+}
+
+const get = (server, path, query) => request(server, `${server.main}${path}?${query}`);
+const post = (server, path, fields) =>
+  request(server, `${server.main}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: Object.entries(fields).map(([k, v]) => `${k}=${enc(v)}`).join('&'),
+  });
+
+/** HTML attribute text back to plain text (minijinja escapes `/` too). */
+const unescapeHtml = (s) =>
+  s
+    .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
+    .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(Number(d)))
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+
+/** What Mamori answered: a page with an error code, a status response to the ACS, or a redirect. */
+function outcome(res) {
+  const page = res.body.match(/id="saml-error">([^<]*)</)?.[1];
+  if (page) return { kind: 'page', code: page, status: res.status };
+  const field = res.body.match(/name="SAMLResponse" value="([^"]*)"/)?.[1];
+  if (field) {
+    const xml = Buffer.from(unescapeHtml(field), 'base64').toString('utf8');
+    const action = unescapeHtml(res.body.match(/action="([^"]*)"/)?.[1] ?? '');
+    return { kind: 'status', xml, action, codes: [...xml.matchAll(/StatusCode Value="([^"]+)"/g)].map((m) => m[1].split(':').pop()) };
+  }
+  if (res.status === 303 || res.status === 302) return { kind: 'redirect', location: res.headers.location };
+  return { kind: 'other', status: res.status, body: res.body.slice(0, 300) };
+}
+
+test('hostile and invalid SAML requests are refused', async (t) => {
+  const server = await startServer(t);
+  const dir = tempDir(t, 'mamori-saml-neg-');
+  const keys = spKeyPair(t, 'negative-sp');
+  const other = spKeyPair(t, 'attacker');
+  const mdPath = join(dir, 'sp.xml');
+  writeFileSync(mdPath, spMetadata(SP, keys.cert));
+  server.cli('admin', 'saml-sp', 'add', '--tenant', 'demo', '--metadata', mdPath);
+  const idp = await idpMetadata(t, server);
+  const SSO = '/t/demo/saml/sso';
+
+  await t.test('a well-formed signed request is accepted (baseline)', async () => {
+    const res = outcome(await get(server, SSO, redirectQuery(authnRequest(server), { keyPem: keys.key, relayState: 'rs' })));
+    assert.equal(res.kind, 'redirect', JSON.stringify(res));
+    assert.match(res.location, /\/saml\/resume\//);
+    const posted = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(xmlsecSign(t, authnRequest(server, { signatureTemplate: true, id: 'post-ok' }), keys)).toString('base64') }));
+    assert.equal(posted.kind, 'redirect', JSON.stringify(posted));
+  });
+
+  await t.test('unknown service provider: a page', async () => {
+    const res = outcome(await get(server, SSO, redirectQuery(authnRequest(server, { issuer: 'https://unknown.example/sp' }), { keyPem: keys.key })));
+    assert.deepEqual([res.kind, res.code, res.status], ['page', 'unknown_sp', 400]);
+  });
+
+  await t.test('an ACS that is not in the metadata: a page, never an answer to it', async () => {
+    for (const opts of [{ acsUrl: 'https://evil.example/acs' }, { acsIndex: 7 }, { acsUrl: ACS, acsIndex: 0 }]) {
+      const res = outcome(await get(server, SSO, redirectQuery(authnRequest(server, opts), { keyPem: keys.key })));
+      assert.deepEqual([res.kind, res.code], ['page', 'acs'], JSON.stringify(opts));
+    }
+    const ok = outcome(await get(server, SSO, redirectQuery(authnRequest(server, { acsUrl: ACS }), { keyPem: keys.key })));
+    assert.equal(ok.kind, 'redirect', 'the registered ACS named by URL is fine');
+  });
+
+  await t.test('unsigned where the SP requires signatures: a page', async () => {
+    const redirect = outcome(await get(server, SSO, redirectQuery(authnRequest(server))));
+    assert.deepEqual([redirect.kind, redirect.code], ['page', 'signature']);
+    const posted = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(authnRequest(server)).toString('base64') }));
+    assert.deepEqual([posted.kind, posted.code], ['page', 'signature']);
+  });
+
+  await t.test('forged, tampered and weak signatures: a page', async () => {
+    const forged = outcome(await get(server, SSO, redirectQuery(authnRequest(server), { keyPem: other.key })));
+    assert.deepEqual([forged.kind, forged.code], ['page', 'signature'], 'signed by another key');
+    const tampered = redirectQuery(authnRequest(server), { keyPem: keys.key, relayState: 'original' }).replace('RelayState=original', 'RelayState=changed');
+    assert.deepEqual(Object.values(outcome(await get(server, SSO, tampered))).slice(0, 2), ['page', 'signature'], 'RelayState changed after signing');
+    const sha1 = outcome(await get(server, SSO, redirectQuery(authnRequest(server), { keyPem: keys.key, sigAlg: RSA_SHA1, hash: 'sha1' })));
+    assert.deepEqual([sha1.kind, sha1.code], ['page', 'signature'], 'RSA-SHA1 is refused');
+    const signed = xmlsecSign(t, authnRequest(server, { signatureTemplate: true, id: 'post-tampered' }), keys);
+    const changed = signed.replace('AllowCreate="true"', 'AllowCreate="false"');
+    assert.notEqual(changed, signed);
+    const res = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(changed).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'signature'], 'POST content changed after signing');
+    const foreign = xmlsecSign(t, authnRequest(server, { signatureTemplate: true, id: 'post-foreign' }), other);
+    const res2 = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(foreign).toString('base64') }));
+    assert.deepEqual([res2.kind, res2.code], ['page', 'signature'], 'POST signed by another key');
+  });
+
+  await t.test('wrapped signatures (XSW): a page', async () => {
+    const genuine = xmlsecSign(t, authnRequest(server, { signatureTemplate: true, id: 'genuine1' }), keys);
+    // 1. The genuine signed request hidden in the Extensions of a forged, unsigned one.
+    const wrapped = authnRequest(server, { id: 'forged1', acsUrl: ACS, inner: `<samlp:Extensions>${genuine}</samlp:Extensions>` });
+    let res = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(wrapped).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'signature'], 'signature inside Extensions');
+    // 2. The genuine signature moved onto a forged root, the genuine request inside it.
+    const sig = genuine.match(/<ds:Signature[\s\S]*<\/ds:Signature>/)[0];
+    const unsignedGenuine = genuine.replace(sig, '');
+    const moved = authnRequest(server, { id: 'forged2', inner: `${sig}<samlp:Extensions>${unsignedGenuine}</samlp:Extensions>` });
+    res = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(moved).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'signature'], 'signature referencing a nested element');
+    // 3. Duplicate IDs: a forged twin of the genuine element.
+    const twin = genuine.replace('<samlp:NameIDPolicy', `<samlp:Extensions><samlp:AuthnRequest ID="genuine1" Version="2.0" IssueInstant="${new Date().toISOString()}"/></samlp:Extensions><samlp:NameIDPolicy`);
+    res = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(twin).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'malformed'], 'duplicate ID');
+  });
+
+  await t.test('a replayed request ID: RequestDenied to the registered ACS, signed', async () => {
+    const query = redirectQuery(authnRequest(server, { id: 'replayed-1' }), { keyPem: keys.key });
+    assert.equal(outcome(await get(server, SSO, query)).kind, 'redirect');
+    const res = outcome(await get(server, SSO, query));
+    assert.equal(res.kind, 'status', JSON.stringify(res));
+    assert.equal(res.action, ACS);
+    assert.deepEqual(res.codes, ['Requester', 'RequestDenied']);
+    assert.match(res.xml, /InResponseTo="replayed-1"/);
+    const file = join(dir, 'replay.xml');
+    writeFileSync(file, res.xml);
+    const checked = xmlsecVerify(file, idp.signingCert, 'Response');
+    assert.ok(checked.ok, checked.output);
+    // The same ID again over POST is a replay too.
+    const posted = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(xmlsecSign(t, authnRequest(server, { signatureTemplate: true, id: 'replayed-1' }), keys)).toString('base64') }));
+    assert.deepEqual(posted.codes, ['Requester', 'RequestDenied']);
+  });
+
+  await t.test('a stale or future IssueInstant: RequestDenied', async () => {
+    for (const minutes of [-10, 5]) {
+      const instant = new Date(Date.now() + minutes * 60_000);
+      const res = outcome(await get(server, SSO, redirectQuery(authnRequest(server, { instant }), { keyPem: keys.key })));
+      assert.equal(res.kind, 'status', `${minutes} min: ${JSON.stringify(res)}`);
+      assert.deepEqual(res.codes, ['Requester', 'RequestDenied']);
+    }
+  });
+
+  await t.test('Version 1.1: VersionMismatch', async () => {
+    const res = outcome(await get(server, SSO, redirectQuery(authnRequest(server, { version: '1.1' }), { keyPem: keys.key })));
+    assert.deepEqual(res.codes, ['VersionMismatch']);
+  });
+
+  await t.test('XXE and billion laughs are refused before any parser, quickly', async () => {
+    const xxe = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>${authnRequest(server).replace('</saml:Issuer>', '&xxe;</saml:Issuer>')}`;
+    const lol = ['<!ENTITY lol0 "lol">'];
+    for (let i = 1; i < 10; i += 1) lol.push(`<!ENTITY lol${i} "${`&lol${i - 1};`.repeat(10)}">`);
+    const laughs = `<?xml version="1.0"?><!DOCTYPE r [${lol.join('')}]>${authnRequest(server).replace('</saml:Issuer>', '&lol9;</saml:Issuer>')}`;
+    const external = authnRequest(server).replace('</saml:Issuer>', '&ext;</saml:Issuer>');
+    for (const [name, xml] of [['xxe', xxe], ['billion laughs', laughs], ['undeclared entity', external]]) {
+      const started = Date.now();
+      for (const res of [
+        outcome(await post(server, SSO, { SAMLRequest: Buffer.from(xml).toString('base64') })),
+        outcome(await get(server, SSO, redirectQuery(xml, { keyPem: keys.key }))),
+      ]) {
+        assert.deepEqual([res.kind, res.code], ['page', 'malformed'], name);
+      }
+      assert.ok(Date.now() - started < 5000, `${name} answered quickly`);
+    }
+    const slo = outcome(await post(server, '/t/demo/saml/slo', { SAMLRequest: Buffer.from(xxe.replaceAll('AuthnRequest', 'LogoutRequest')).toString('base64') }));
+    assert.deepEqual([slo.kind, slo.code], ['page', 'malformed'], 'LogoutRequest with a DTD');
+  });
+
+  await t.test('oversized, deep and compressed-bomb messages are refused', async () => {
+    const deep = authnRequest(server).replace('</saml:Issuer>', `</saml:Issuer><samlp:Extensions>${'<x>'.repeat(5000)}${'</x>'.repeat(5000)}</samlp:Extensions>`);
+    let res = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(deep).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'malformed'], 'deep nesting');
+    const bomb = `SAMLRequest=${enc(deflateRawSync(Buffer.alloc(20 * 1024 * 1024, 'a')).toString('base64'))}`;
+    res = outcome(await get(server, SSO, bomb));
+    assert.deepEqual([res.kind, res.code], ['page', 'malformed'], 'DEFLATE bomb');
+    const big = authnRequest(server).replace('</saml:Issuer>', `</saml:Issuer><samlp:Extensions><x>${'a'.repeat(200 * 1024)}</x></samlp:Extensions>`);
+    res = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(big).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'malformed'], 'oversized');
+    res = outcome(await post(server, SSO, { SAMLRequest: 'not base64 at all!' }));
+    assert.deepEqual([res.kind, res.code], ['page', 'malformed'], 'garbage');
+    const wrongRoot = authnRequest(server).replaceAll('AuthnRequest', 'LogoutRequest');
+    res = outcome(await get(server, SSO, redirectQuery(wrongRoot, { keyPem: keys.key })));
+    assert.deepEqual([res.kind, res.code], ['page', 'malformed'], 'a LogoutRequest sent to the SSO endpoint');
+  });
+
+  await t.test('logout requests must be signed', async () => {
+    const logout = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${newId()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${server.main}/t/demo/saml/slo"><saml:Issuer>${SP}</saml:Issuer><saml:NameID>x</saml:NameID></samlp:LogoutRequest>`;
+    let res = outcome(await get(server, '/t/demo/saml/slo', redirectQuery(logout)));
+    assert.deepEqual([res.kind, res.code], ['page', 'signature'], 'unsigned LogoutRequest');
+    res = outcome(await get(server, '/t/demo/saml/slo', redirectQuery(logout, { keyPem: other.key })));
+    assert.deepEqual([res.kind, res.code], ['page', 'signature'], 'forged LogoutRequest');
+    res = outcome(await get(server, '/t/demo/saml/slo', redirectQuery(logout, { keyPem: keys.key })));
+    assert.equal(res.kind, 'redirect', 'a signed one for an unknown session is answered with Success');
+    assert.match(res.location, /^https:\/\/sp\.negative\.example\/slo\?SAMLResponse=/);
+    const response = `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="${newId()}" Version="2.0" IssueInstant="${new Date().toISOString()}" InResponseTo="_nothing"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">${SP}</saml:Issuer></samlp:LogoutResponse>`;
+    res = outcome(await get(server, '/t/demo/saml/slo', `${redirectQuery(response, { param: 'SAMLResponse' })}&RelayState=made-up`));
+    assert.deepEqual([res.kind, res.code], ['page', 'expired'], 'a LogoutResponse to no logout under way');
+  });
+
+  await t.test('the server still serves after all of this', async () => {
+    const md = await request(server, idpEntityId(server));
+    assert.equal(md.status, 200);
+    assert.equal(createHash('sha256').update(md.body).digest('hex').length, 64);
+  });
+});
