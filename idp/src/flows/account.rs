@@ -514,6 +514,7 @@ pub enum AddDeviceOutcome {
 
 /// Adds the device (the limit is enforced atomically by storage) and, for certificate
 /// methods, issues its certificate: the download-guidance mail goes to the new address.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_device(
     app: &App,
     tenant: &Tenant,
@@ -838,8 +839,7 @@ mod tests {
         let m = menu(&policy, &u);
         assert!(!(m.account || m.password || m.secret_question || m.history || m.devices || m.certificate_reissue));
         // Only one method allowed, and it is the user's: nothing to change to.
-        let mut policy = TenantPolicy::default();
-        policy.allowed_login_methods = vec![LoginMethod::CertPassword];
+        let policy = TenantPolicy { allowed_login_methods: vec![LoginMethod::CertPassword], ..TenantPolicy::default() };
         assert!(!menu(&policy, &u).login_method);
     }
 
@@ -904,8 +904,7 @@ mod tests {
         assert!(p.issue_certificates && !p.set_password && !p.revoke_certificates);
         let p = plan_method_change(M::CertPassword, M::Password, &policy, false);
         assert!(p.revoke_certificates && !p.issue_certificates);
-        let mut email = TenantPolicy::default();
-        email.otp_kind = OtpKind::Email;
+        let email = TenantPolicy { otp_kind: OtpKind::Email, ..TenantPolicy::default() };
         assert!(!plan_method_change(M::CertPassword, M::CertPasswordOtp, &email, false).enroll_totp, "codes come by mail");
         let u = user(M::CertPassword);
         assert_eq!(method_choices(&policy, &u), vec![M::Cert, M::CertPasswordOtp]);
