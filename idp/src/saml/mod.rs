@@ -18,6 +18,7 @@ pub mod authn_context;
 pub mod binding;
 pub mod encryption;
 pub mod error;
+pub mod fuzzing;
 pub mod keys;
 pub mod metadata;
 pub mod name_id;

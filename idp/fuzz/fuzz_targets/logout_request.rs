@@ -1,0 +1,7 @@
+//! LogoutRequest parsing: screening, the LogoutRequest reader, and libxml2/xmlsec
+//! signature verification, over raw XML and HTTP-Redirect query strings.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    mamori::saml::fuzzing::logout_request(data);
+});
