@@ -109,10 +109,10 @@ async fn add(app: &App, args: AddSpArgs) -> anyhow::Result<()> {
     let mut attributes = Vec::new();
     if args.attributes.is_empty() {
         for requested in &meta.requested_attributes {
-            if let Some(def) = response::attribute(requested) {
-                if !attributes.contains(&def.key.to_owned()) {
-                    attributes.push(def.key.to_owned());
-                }
+            if let Some(def) = response::attribute(requested)
+                && !attributes.contains(&def.key.to_owned())
+            {
+                attributes.push(def.key.to_owned());
             }
         }
     } else {

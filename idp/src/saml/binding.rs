@@ -350,22 +350,22 @@ mod tests {
 
     #[test]
     fn malformed_bindings_are_refused() {
-        assert_eq!(from_redirect_query("RelayState=x").unwrap_err(), BindingError::Missing);
-        assert_eq!(from_redirect_query("SAMLRequest=a&SAMLRequest=b").unwrap_err(), BindingError::Repeated("SAMLRequest".into()));
-        assert_eq!(from_redirect_query("SAMLRequest=a&SAMLResponse=b").unwrap_err(), BindingError::Both);
-        assert_eq!(from_redirect_query("SAMLRequest=%%%").unwrap_err(), BindingError::Base64);
-        assert_eq!(from_redirect_query("SAMLRequest=AAAA").unwrap_err(), BindingError::Inflate);
+        assert_eq!(from_redirect_query("RelayState=x").err(), Some(BindingError::Missing));
+        assert_eq!(from_redirect_query("SAMLRequest=a&SAMLRequest=b").err(), Some(BindingError::Repeated("SAMLRequest".into())));
+        assert_eq!(from_redirect_query("SAMLRequest=a&SAMLResponse=b").err(), Some(BindingError::Both));
+        assert_eq!(from_redirect_query("SAMLRequest=%%%").err(), Some(BindingError::Base64));
+        assert_eq!(from_redirect_query("SAMLRequest=AAAA").err(), Some(BindingError::Inflate));
         let ok = form_encode(&STANDARD.encode(deflate(b"<a/>")));
-        assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&SigAlg=x")).unwrap_err(), BindingError::IncompleteSignature);
+        assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&SigAlg=x")).err(), Some(BindingError::IncompleteSignature));
         let long = "x".repeat(2000);
-        assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&RelayState={long}")).unwrap_err(), BindingError::RelayStateTooLong);
+        assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&RelayState={long}")).err(), Some(BindingError::RelayStateTooLong));
     }
 
     #[test]
     fn deflate_bombs_are_cut_off() {
         let bomb = deflate(&vec![b'a'; 10 * 1024 * 1024]);
         assert!(bomb.len() < 20 * 1024);
-        assert_eq!(inflate(&bomb).unwrap_err(), BindingError::TooLarge);
+        assert_eq!(inflate(&bomb).err(), Some(BindingError::TooLarge));
     }
 
     #[test]

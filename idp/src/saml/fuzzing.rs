@@ -25,10 +25,10 @@ pub fn authn_request(data: &[u8]) {
     if let Ok((text, request)) = sso::parse_authn_request(data) {
         let _ = signing::verify_enveloped(&text, &request.id, certificate());
     }
-    if let Ok(query) = std::str::from_utf8(data) {
-        if let Ok(incoming) = binding::from_redirect_query(query) {
-            let _ = sso::parse_authn_request(&incoming.xml);
-        }
+    if let Ok(query) = std::str::from_utf8(data)
+        && let Ok(incoming) = binding::from_redirect_query(query)
+    {
+        let _ = sso::parse_authn_request(&incoming.xml);
     }
 }
 
@@ -37,10 +37,10 @@ pub fn logout_request(data: &[u8]) {
     if let Ok((text, request)) = slo::parse_logout_request(data) {
         let _ = signing::verify_enveloped(&text, &request.id, certificate());
     }
-    if let Ok(query) = std::str::from_utf8(data) {
-        if let Ok(incoming) = binding::from_redirect_query(query) {
-            let _ = slo::parse_logout_request(&incoming.xml);
-        }
+    if let Ok(query) = std::str::from_utf8(data)
+        && let Ok(incoming) = binding::from_redirect_query(query)
+    {
+        let _ = slo::parse_logout_request(&incoming.xml);
     }
 }
 

@@ -179,12 +179,11 @@ fn active_cache() -> &'static Mutex<ActiveCache> {
 
 /// The key to use now for `key_use`, created on first use.
 pub async fn active(app: &App, key_use: KeyUse) -> anyhow::Result<Arc<IdpKey>> {
-    if let Ok(cache) = active_cache().lock() {
-        if let Some((at, key)) = cache.get(&key_use) {
-            if at.elapsed() < ACTIVE_KEY_TTL {
-                return Ok(Arc::clone(key));
-            }
-        }
+    if let Ok(cache) = active_cache().lock()
+        && let Some((at, key)) = cache.get(&key_use)
+        && at.elapsed() < ACTIVE_KEY_TTL
+    {
+        return Ok(Arc::clone(key));
     }
     let now = app.now();
     let repo = app.storage.signing_keys();

@@ -256,10 +256,10 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     }
     let descriptor: wire::EntityDescriptor = quick_xml::de::from_str(text).map_err(|e| MetadataError::Parse(e.to_string()))?;
     let entity_id = descriptor.entity_id.clone().filter(|e| !e.is_empty()).ok_or(MetadataError::NoEntityId)?;
-    if let Some(expected) = expected_entity_id {
-        if expected != entity_id {
-            return Err(MetadataError::OtherEntity { found: entity_id, expected: expected.to_owned() });
-        }
+    if let Some(expected) = expected_entity_id
+        && expected != entity_id
+    {
+        return Err(MetadataError::OtherEntity { found: entity_id, expected: expected.to_owned() });
     }
     let sp = descriptor
         .sp_sso_descriptors

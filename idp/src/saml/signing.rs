@@ -118,11 +118,7 @@ pub fn signature_shape(xml: &str) -> SignatureShape {
     let mut reader = NsReader::from_str(xml);
     let mut depth = 0usize;
     let mut shape = SignatureShape { total: 0, under_root: 0 };
-    loop {
-        let (resolved, event) = match reader.read_resolved_event() {
-            Ok(x) => x,
-            Err(_) => break,
-        };
+    while let Ok((resolved, event)) = reader.read_resolved_event() {
         let (start, nests) = match &event {
             Event::Start(e) => (Some(e), true),
             Event::Empty(e) => (Some(e), false),

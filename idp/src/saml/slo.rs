@@ -237,10 +237,10 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
     if !is_fresh(issued, now) {
         return Err(fail(SamlError::Stale));
     }
-    if let Some(limit) = message.not_on_or_after.as_deref() {
-        if parse_instant(limit).is_none_or(|l| l + limits::CLOCK_SKEW <= now) {
-            return Err(fail(SamlError::Stale));
-        }
+    if let Some(limit) = message.not_on_or_after.as_deref()
+        && parse_instant(limit).is_none_or(|l| l + limits::CLOCK_SKEW <= now)
+    {
+        return Err(fail(SamlError::Stale));
     }
     let records = app.storage.saml_records();
     let first = records

@@ -261,6 +261,16 @@ async fn store_and_continue(state: &SharedState, headers: &HeaderMap, idp: &Idp,
     if let Err(err) = app.storage.saml_records().create_pending(&new, app.now()).await {
         return reject(state, headers, Some(idp), err.into(), Some(&reply)).await;
     }
+    // Expired replay-cache entries, pending requests and participants are swept now and
+    // then, by whichever node happens to be answering.
+    if rand::random::<u8>() < 4 {
+        let app = std::sync::Arc::clone(&state.app);
+        tokio::spawn(async move {
+            if let Err(err) = app.storage.saml_records().purge_expired(app.now()).await {
+                tracing::warn!(error = %err.log_detail(), "purging expired SAML state failed");
+            }
+        });
+    }
     Redirect::to(&format!("{}/saml/resume/{id}", state.urls.mtls)).into_response()
 }
 
@@ -360,19 +370,19 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
     let web = session::load(app, &ctx.headers).await?;
     let fresh = |auth: &login::Authenticated| auth.auth_time >= pending.created_at;
     let mut current: Option<(session::WebSession, login::Authenticated, User)> = None;
-    if let Some(web) = web {
-        if let Some(auth) = web.state.authenticated.clone() {
-            if web.tenant_id != idp.tenant.id {
-                // A fresh login that landed in another tenant would loop: refuse instead.
-                if fresh(&auth) {
-                    return Ok(answer(SamlError::AuthnFailed).await);
-                }
-            } else if let Ok(user) = app.storage.users().get(auth.user_id).await {
-                if user.status != UserStatus::Active || user.is_locked() {
-                    return Ok(answer(SamlError::AuthnFailed).await);
-                }
-                current = Some((web, auth, user));
+    if let Some(web) = web
+        && let Some(auth) = web.state.authenticated.clone()
+    {
+        if web.tenant_id != idp.tenant.id {
+            // A fresh login that landed in another tenant would loop: refuse instead.
+            if fresh(&auth) {
+                return Ok(answer(SamlError::AuthnFailed).await);
             }
+        } else if let Ok(user) = app.storage.users().get(auth.user_id).await {
+            if user.status != UserStatus::Active || user.is_locked() {
+                return Ok(answer(SamlError::AuthnFailed).await);
+            }
+            current = Some((web, auth, user));
         }
     }
     let needs_login = match &current {

@@ -113,10 +113,10 @@ pub fn screen<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(&'a str, Root), X
                     return Err(XmlRefusal::Malformed("misplaced XML declaration".into()));
                 }
                 seen_decl = true;
-                if let Some(Ok(encoding)) = decl.encoding() {
-                    if !encoding.eq_ignore_ascii_case(b"utf-8") {
-                        return Err(XmlRefusal::NotUtf8);
-                    }
+                if let Some(Ok(encoding)) = decl.encoding()
+                    && !encoding.eq_ignore_ascii_case(b"utf-8")
+                {
+                    return Err(XmlRefusal::NotUtf8);
                 }
             }
             Event::DocType(_) => return Err(XmlRefusal::Dtd),
