@@ -57,19 +57,29 @@ impl RegisteredClient {
     }
 }
 
-/// The client with its settings, if it exists in `tenant_id`.
+static CLIENTS: super::RecentRecords<RegisteredClient> = super::RecentRecords::new();
+
+/// The client with its settings, if it exists in `tenant_id` (read at most every
+/// [`super::RECORD_CACHE_TTL`] per node).
 pub async fn load(app: &App, tenant_id: uuid::Uuid, client_id: &str) -> anyhow::Result<Option<RegisteredClient>> {
+    if let Some(found) = CLIENTS.get(client_id) {
+        return Ok((found.client.tenant_id == tenant_id).then_some(found));
+    }
     let Some(client) = app.storage.oidc_clients().get_by_client_id(client_id).await? else {
         return Ok(None);
     };
-    if client.tenant_id != tenant_id {
-        return Ok(None);
-    }
     let settings = match app.storage.oidc_grants().client_settings(client_id).await? {
         Some(json) => serde_json::from_value(json).unwrap_or_default(),
         None => ClientSettings::default(),
     };
-    Ok(Some(RegisteredClient { client, settings }))
+    let found = RegisteredClient { client, settings };
+    CLIENTS.put(client_id, found.clone());
+    Ok((found.client.tenant_id == tenant_id).then_some(found))
+}
+
+/// Drops a client this node remembers (after deleting or changing it here).
+pub fn forget(client_id: &str) {
+    CLIENTS.forget(client_id);
 }
 
 /// Token endpoint authentication methods a client may register.

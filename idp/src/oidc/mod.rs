@@ -90,10 +90,63 @@ impl Issuer {
     }
 }
 
+/// How long a node keeps a tenant or client record it read. Changes made elsewhere (the
+/// CLI, another node) take effect within this time; the token endpoint then needs no
+/// database read for a client it has just seen.
+pub const RECORD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A small map of recently read records, each kept for [`RECORD_CACHE_TTL`].
+pub struct RecentRecords<V> {
+    map: std::sync::OnceLock<std::sync::Mutex<HashMap<String, (std::time::Instant, V)>>>,
+}
+
+impl<V: Clone> RecentRecords<V> {
+    pub const fn new() -> Self {
+        RecentRecords { map: std::sync::OnceLock::new() }
+    }
+
+    fn map(&self) -> &std::sync::Mutex<HashMap<String, (std::time::Instant, V)>> {
+        self.map.get_or_init(|| std::sync::Mutex::new(HashMap::new()))
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let map = self.map().lock().ok()?;
+        let (at, value) = map.get(key)?;
+        (at.elapsed() < RECORD_CACHE_TTL).then(|| value.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        if let Ok(mut map) = self.map().lock() {
+            if map.len() >= 10_000 {
+                map.clear();
+            }
+            map.insert(key.to_owned(), (std::time::Instant::now(), value));
+        }
+    }
+
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut map) = self.map().lock() {
+            map.remove(key);
+        }
+    }
+}
+
+impl<V: Clone> Default for RecentRecords<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+static TENANTS: RecentRecords<Tenant> = RecentRecords::new();
+
 pub async fn issuer(state: &SharedState, slug: &str) -> anyhow::Result<Option<Issuer>> {
+    if let Some(tenant) = TENANTS.get(slug) {
+        return Ok(Some(issuer_for(state, tenant)));
+    }
     let Some(tenant) = state.app.storage.tenants().get_by_slug(slug).await? else {
         return Ok(None);
     };
+    TENANTS.put(slug, tenant.clone());
     Ok(Some(issuer_for(state, tenant)))
 }
 

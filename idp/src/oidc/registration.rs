@@ -157,7 +157,10 @@ pub async fn update(State(state): State<SharedState>, Path((slug, client_id)): P
 pub async fn delete(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     match managed(&state, &slug, &client_id, &headers).await {
         Ok(_) => match state.app.storage.oidc_clients().delete(&client_id).await {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Ok(()) => {
+                clients::forget(&client_id);
+                StatusCode::NO_CONTENT.into_response()
+            }
             Err(err) => OAuthError::from(err).into_response(),
         },
         Err(err) => err.into_response(),
