@@ -105,6 +105,21 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     assert.match(readFileSync(result.file, 'utf8'), /NoAuthnContext/);
   });
 
+  await t.test('python3-saml: a transient NameID on request, new every time', async () => {
+    const url = `${onelogin.base}/login?nameid=${encodeURIComponent(NS.transient)}`;
+    const first = (await sso(page, url, user, snap, 'onelogin-transient-1')).result;
+    const second = (await sso(page, url, user, snap, 'onelogin-transient-2')).result;
+    for (const r of [first, second]) {
+      assert.equal(r.ok, true, JSON.stringify(r));
+      assert.equal(r.nameid_format, NS.transient);
+      assert.notEqual(r.nameid, firstNameId);
+    }
+    assert.notEqual(first.nameid, second.nameid);
+    const email = (await sso(page, `${onelogin.base}/login?nameid=${encodeURIComponent(NS.email)}`, user, snap, 'onelogin-email')).result;
+    assert.equal(email.ok, false, 'e-mail reveals more than the registered persistent format');
+    assert.match(readFileSync(email.file, 'utf8'), /status:InvalidNameIDPolicy/);
+  });
+
   let pysamlNameId;
   await t.test('pysaml2 (HTTP-POST): login in the same session, its own pairwise NameID', async () => {
     const { result, loggedIn } = await sso(page, `${pysaml2.base}/login?relay=p2`, user, snap, 'pysaml2-first');
@@ -159,24 +174,47 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     await page.goto(`${pysaml2.base}/login`);
     await page.waitForSelector('#login-form', { timeout: 30_000 });
   });
+
+  await t.test('single logout from pysaml2 tells python3-saml, which checks the signed LogoutRequest', async () => {
+    assert.equal((await sso(page, `${pysaml2.base}/login`, user, snap, 'relogin-pysaml2')).result.ok, true);
+    assert.equal((await sso(page, `${onelogin.base}/login`, user, snap, 'relogin-onelogin')).result.ok, true);
+    const before = onelogin.events().length;
+    await page.goto(`${pysaml2.base}/logout`);
+    const result = await resultOf(page);
+    await snap(page, 'slo-from-pysaml2');
+    assert.equal(result.event, 'logout-response');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(result.status, [NS.status('Success')]);
+    const told = onelogin.events().slice(before);
+    assert.equal(told.length, 1, JSON.stringify(told));
+    assert.equal(told[0].event, 'logout-request');
+    assert.equal(told[0].ok, true, `python3-saml (strict, wantMessagesSigned) accepts Mamori's LogoutRequest: ${JSON.stringify(told[0])}`);
+    assert.ok(told[0].session_cleared);
+  });
 });
 
-test('an encrypted assertion (AES-256-GCM, RSA-OAEP) to python3-saml requiring encryption', async (t) => {
+test('an encrypted, signed assertion (AES-256-GCM, RSA-OAEP) with an e-mail NameID to python3-saml', async (t) => {
   const server = await startServer(t);
   const snap = screenshots('saml-encrypted');
   const user = await enrolledUser(t, server, 'saml-user-2');
   const idp = await idpMetadata(t, server);
-  const sp = await startSp(t, server, idp, 'onelogin', { encrypted: true, register: ['--encrypt', '--attribute', 'email'] });
+  const sp = await startSp(t, server, idp, 'onelogin', {
+    encrypted: true,
+    register: ['--encrypt', '--attribute', 'email', '--name-id-format', 'email'],
+  });
   const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'ja-JP' });
-  const { result } = await sso(page, `${sp.base}/login`, user, snap, 'encrypted');
+  const { result } = await sso(page, `${sp.base}/login?nameid=${encodeURIComponent(NS.email)}`, user, snap, 'encrypted');
   assert.equal(result.ok, true, JSON.stringify(result));
   assert.deepEqual(result.friendly_attributes.mail, [`${user.loginId}@example.test`]);
+  assert.equal(result.nameid_format, NS.email);
+  assert.equal(result.nameid, `${user.loginId}@example.test`);
   const xml = readFileSync(result.file, 'utf8');
   assert.match(xml, /<saml2:EncryptedAssertion/);
   assert.match(xml, /xmlenc11#aes256-gcm/);
   assert.match(xml, /xmlenc#rsa-oaep-mgf1p/);
   assert.doesNotMatch(xml, /<saml2:Assertion/);
   assert.doesNotMatch(xml, new RegExp(user.loginId), 'nothing about the user in clear');
+  assert.equal((xml.match(/<ds:Signature /g) ?? []).length, 1, 'the assertion\'s signature is inside the encryption');
   const checked = xmlsecVerify(result.file, idp.signingCert, 'Response');
   assert.ok(checked.ok, checked.output);
 });
