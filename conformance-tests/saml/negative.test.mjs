@@ -262,6 +262,15 @@ test('hostile and invalid SAML requests are refused', async (t) => {
     res = outcome(await get(server, '/t/demo/saml/slo', redirectQuery(logout, { keyPem: keys.key })));
     assert.equal(res.kind, 'redirect', 'a signed one for an unknown session is answered with Success');
     assert.match(res.location, /^https:\/\/sp\.negative\.example\/slo\?SAMLResponse=/);
+    // HTTP-POST: an enveloped XML signature, checked by xmlsec; tampering is caught.
+    const postId = newId();
+    const postLogout = logout.replace(/ID="[^"]+"/, `ID="${postId}"`).replace('</saml:Issuer>', `</saml:Issuer>${template(postId)}`);
+    const signedLogout = xmlsecSign(t, postLogout, keys, 'LogoutRequest');
+    res = outcome(await post(server, '/t/demo/saml/slo', { SAMLRequest: Buffer.from(signedLogout).toString('base64') }));
+    assert.equal(res.kind, 'redirect', `a POST-signed LogoutRequest is accepted: ${JSON.stringify(res)}`);
+    const tamperedLogout = xmlsecSign(t, postLogout.replace(postId, `${postId}b`).replace(`#${postId}`, `#${postId}b`), keys, 'LogoutRequest').replace('<saml:NameID>x<', '<saml:NameID>y<');
+    res = outcome(await post(server, '/t/demo/saml/slo', { SAMLRequest: Buffer.from(tamperedLogout).toString('base64') }));
+    assert.deepEqual([res.kind, res.code], ['page', 'signature'], 'NameID changed after signing');
     const response = `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="${newId()}" Version="2.0" IssueInstant="${new Date().toISOString()}" InResponseTo="_nothing"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">${SP}</saml:Issuer></samlp:LogoutResponse>`;
     res = outcome(await get(server, '/t/demo/saml/slo', `${redirectQuery(response, { param: 'SAMLResponse' })}&RelayState=made-up`));
     assert.deepEqual([res.kind, res.code], ['page', 'expired'], 'a LogoutResponse to no logout under way');
