@@ -2,6 +2,9 @@
 // token (RFC 7591/7592) and signing-key rotation — over HTTPS, without a browser.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import * as jose from 'jose';
@@ -72,6 +75,30 @@ test('PAR, dynamic registration and key rotation', async (t) => {
     assert.equal((await request(server, reg.registration_client_uri, { headers: { authorization: 'Bearer nope' } })).status, 401);
     assert.equal((await request(server, reg.registration_client_uri, { method: 'DELETE', headers: manage })).status, 204);
     await assert.rejects(client.clientCredentialsGrant(config, { scope: 'api.read' }), (e) => e.status === 401, 'the deleted client no longer authenticates');
+  });
+
+  await t.test('self_signed_tls_client_auth on the mTLS alias; another certificate is refused', async () => {
+    const make = (name) => {
+      const key = join(server.dataDir, `${name}.key`);
+      const cert = join(server.dataDir, `${name}.pem`);
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+        '-days', '2', '-subj', `/CN=${name}`, '-addext', 'extendedKeyUsage=clientAuth'], { stdio: 'ignore' });
+      return { key: readFileSync(key), cert: readFileSync(cert), certPath: cert };
+    };
+    const mine = make('self-signed-rp');
+    const other = make('someone-else');
+    const rp = registerClient(server, { name: 'Self-signed', grants: ['client_credentials'], scopes: ['api.read'], auth: 'self_signed_tls_client_auth', extra: ['--tls-certificate', mine.certPath, '--bound-tokens'] });
+    const tokenAt = `${server.mtls}/t/demo/token`;
+    const body = `grant_type=client_credentials&client_id=${rp.client_id}&scope=api.read`;
+    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+    const ok = await request(server, tokenAt, { method: 'POST', headers, body, key: mine.key, cert: mine.cert });
+    assert.equal(ok.status, 200, ok.body);
+    assert.ok(JSON.parse(Buffer.from(JSON.parse(ok.body).access_token.split('.')[1], 'base64url')).cnf['x5t#S256']);
+    const wrong = await request(server, tokenAt, { method: 'POST', headers, body, key: other.key, cert: other.cert });
+    assert.equal(wrong.status, 401);
+    assert.equal(JSON.parse(wrong.body).error, 'invalid_client');
+    const none = await request(server, `${issuerUrl(server)}/token`, { method: 'POST', headers, body });
+    assert.equal(none.status, 401, 'the main listener carries no client certificate');
   });
 
   await t.test('mamori admin keys rotate: new tokens use the new key, the old key stays published', async () => {

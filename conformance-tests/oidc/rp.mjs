@@ -50,9 +50,9 @@ export function tlsFetch({ ca, pfx, passphrase } = {}) {
 }
 
 /** A raw HTTPS request (no redirect following) against the dev root; returns {status, headers, body}. */
-export function request(server, url, { method = 'GET', headers = {}, body, pfx, passphrase } = {}) {
+export function request(server, url, { method = 'GET', headers = {}, body, pfx, passphrase, key, cert } = {}) {
   return new Promise((resolve, reject) => {
-    const req = https.request(new URL(url), { method, headers, ca: readFileSync(server.devRoot), pfx, passphrase }, (res) => {
+    const req = https.request(new URL(url), { method, headers, ca: readFileSync(server.devRoot), pfx, passphrase, key, cert }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
