@@ -295,6 +295,7 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
         Ok(ok) => ok,
         Err(rejection) => return reject(&state, &headers, &issuer, rejection),
     };
+    super::purge_expired_now_and_then(&state.app);
     let id = crate::secrets::url_token();
     let pending = NewPendingRequest {
         lookup_hash: mamori_storage::token_lookup_hash(&id),

@@ -139,6 +139,31 @@ impl<V: Clone> Default for RecentRecords<V> {
 
 static TENANTS: RecentRecords<Tenant> = RecentRecords::new();
 
+/// How often a node deletes expired requests, codes and tokens.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes expired OIDC records in the background, at most every [`PURGE_EVERY`] per
+/// node; called on the way through busy endpoints, so an idle node does no work.
+pub fn purge_expired_now_and_then(app: &std::sync::Arc<crate::app::App>) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let due = match LAST.lock() {
+        Ok(mut last) if last.is_none_or(|at| at.elapsed() >= PURGE_EVERY) => {
+            *last = Some(std::time::Instant::now());
+            true
+        }
+        _ => false,
+    };
+    if due {
+        let app = std::sync::Arc::clone(app);
+        tokio::spawn(async move {
+            match app.storage.oidc_grants().purge_expired(app.now()).await {
+                Ok(n) => tracing::debug!(deleted = n, "expired OIDC records purged"),
+                Err(err) => tracing::warn!(error = %err.log_detail(), "purging expired OIDC records failed"),
+            }
+        });
+    }
+}
+
 pub async fn issuer(state: &SharedState, slug: &str) -> anyhow::Result<Option<Issuer>> {
     if let Some(tenant) = TENANTS.get(slug) {
         return Ok(Some(issuer_for(state, tenant)));
