@@ -276,6 +276,30 @@ test('hostile and invalid SAML requests are refused', async (t) => {
     assert.deepEqual([res.kind, res.code], ['page', 'expired'], 'a LogoutResponse to no logout under way');
   });
 
+  await t.test('key rotation: both keys published, the new one signs', async () => {
+    server.cli('admin', 'saml-keys', 'rotate', '--grace-days', '0');
+    // A node re-reads the active key at most 10 s after another process rotated it.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const md = await request(server, idpEntityId(server));
+    const certs = [...md.body.matchAll(/<md:KeyDescriptor use="signing">[\s\S]*?<ds:X509Certificate>([\s\S]*?)<\/ds:X509Certificate>/g)].map((m) => m[1]);
+    assert.equal(certs.length, 2, 'old and new signing certificates are published');
+    const pemOf = (b64, name) => {
+      const path = join(dir, name);
+      writeFileSync(path, `-----BEGIN CERTIFICATE-----\n${b64.replace(/\s+/g, '').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`);
+      return path;
+    };
+    const [fresh, old] = [pemOf(certs[0], 'new.pem'), pemOf(certs[1], 'old.pem')];
+    assert.equal(readFileSync(old, 'utf8'), readFileSync(idp.signingCert, 'utf8'), 'the previous key is still listed');
+    const res = outcome(await get(server, SSO, redirectQuery(authnRequest(server, { instant: new Date(Date.now() - 3_600_000) }), { keyPem: keys.key })));
+    const file = join(dir, 'after-rotation.xml');
+    writeFileSync(file, res.xml);
+    assert.ok(xmlsecVerify(file, fresh, 'Response').ok, 'signed with the new key');
+    assert.equal(xmlsecVerify(file, old, 'Response').ok, false, 'not with the old one');
+    const mdFile = join(dir, 'md-after.xml');
+    writeFileSync(mdFile, md.body);
+    assert.ok(xmlsecVerify(mdFile, fresh, 'EntityDescriptor').ok, 'the metadata is signed with the new key');
+  });
+
   await t.test('the server still serves after all of this', async () => {
     const md = await request(server, idpEntityId(server));
     assert.equal(md.status, 200);

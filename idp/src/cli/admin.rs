@@ -28,6 +28,7 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Keys(cmd) => super::oidc::keys(&app, cmd).await,
         AdminCommand::OidcClient(cmd) => super::oidc::client(&app, cmd).await,
         AdminCommand::SamlSp(cmd) => super::saml::run(&app, cmd).await,
+        AdminCommand::SamlKeys(cmd) => super::saml::keys(&app, cmd).await,
     }
 }
 

@@ -192,6 +192,9 @@ pub enum AdminCommand {
     /// Service providers of the SAML identity provider.
     #[command(subcommand)]
     SamlSp(saml::SamlSpCommand),
+    /// Signing and encryption keys of the SAML identity provider.
+    #[command(subcommand)]
+    SamlKeys(saml::SamlKeysCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,54 @@ pub enum SamlSpCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SamlKeysCommand {
+    /// New signing and encryption keys: published in the metadata now, used after the
+    /// grace period (while SPs refresh their copy); the current ones until then.
+    Rotate {
+        /// Days between publishing the new keys and signing with them.
+        #[arg(long, default_value_t = 7)]
+        grace_days: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The keys the metadata publishes now.
+    List(OutputArgs),
+}
+
+pub async fn keys(app: &App, command: SamlKeysCommand) -> anyhow::Result<()> {
+    use crate::saml::keys::{self, KeyUse};
+    match command {
+        SamlKeysCommand::Rotate { grace_days, output } => {
+            let kids = keys::rotate(app, time::Duration::days(i64::from(grace_days))).await?;
+            print(output.output, &serde_json::json!({ "published": kids, "grace_days": grace_days }), || {
+                format!("published SAML keys {} (used from {grace_days} days on)", kids.join(", "))
+            })
+        }
+        SamlKeysCommand::List(output) => {
+            // The first keys are made on first use; listing makes them too.
+            keys::active(app, KeyUse::Signing).await?;
+            keys::active(app, KeyUse::Encryption).await?;
+            let mut rows = Vec::new();
+            for key_use in [KeyUse::Signing, KeyUse::Encryption] {
+                for k in app.storage.signing_keys().list_published(None, key_use.purpose(), app.now()).await? {
+                    rows.push(serde_json::json!({
+                        "kid": k.kid, "use": format!("{key_use:?}").to_lowercase(),
+                        "activated_at": k.activated_at.to_string(), "retire_after": k.retire_after.map(|t| t.to_string()),
+                        "expires_at": k.expires_at.map(|t| t.to_string()),
+                    }));
+                }
+            }
+            print(output.output, &rows, || {
+                rows.iter()
+                    .map(|r| format!("{}\t{}\tfrom {}", r["kid"].as_str().unwrap_or(""), r["use"].as_str().unwrap_or(""), r["activated_at"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AddSpArgs {
     #[arg(long)]

@@ -153,6 +153,11 @@ fn unseal(key: &SigningKey, key_use: KeyUse, app: &App) -> anyhow::Result<IdpKey
 
 /// Creates and stores a new key, active from `now`.
 pub async fn create(app: &App, key_use: KeyUse, now: OffsetDateTime) -> anyhow::Result<SigningKey> {
+    create_activated_at(app, key_use, now, now).await
+}
+
+/// Creates and stores a new key, published from `now` and used from `activate_at`.
+async fn create_activated_at(app: &App, key_use: KeyUse, now: OffsetDateTime, activate_at: OffsetDateTime) -> anyhow::Result<SigningKey> {
     let (kid, pkcs8, cert_der) = pool().run(move || generate(key_use, now)).await??;
     let sealed = app.sealing.seal(&pkcs8, &aad(&kid, key_use)).map_err(|e| anyhow::anyhow!("cannot seal the key: {e}"))?;
     let new = NewSigningKey {
@@ -163,11 +168,38 @@ pub async fn create(app: &App, key_use: KeyUse, now: OffsetDateTime) -> anyhow::
         public_jwk: None,
         certificate_pem: Some(pem::encode(&pem::Pem::new("CERTIFICATE", cert_der))),
         sealed_private_key: sealed,
-        activated_at: now,
+        activated_at: activate_at,
         retire_after: None,
         expires_at: Some(now + CERTIFICATE_VALIDITY),
     };
     Ok(app.storage.signing_keys().insert(&new, now).await?)
+}
+
+/// Staged rotation (SAML Metadata §2.4.1.1: SPs learn keys from metadata): new signing and
+/// encryption keys are published at once and used from `now + grace`; the keys in use
+/// now keep being used until then and stay published a day longer, for messages in
+/// flight. Returns the new key IDs.
+pub async fn rotate(app: &App, grace: time::Duration) -> anyhow::Result<Vec<String>> {
+    let now = app.now();
+    let switch = now + grace;
+    let mut kids = Vec::new();
+    for key_use in [KeyUse::Signing, KeyUse::Encryption] {
+        let repo = app.storage.signing_keys();
+        let current = repo.active(None, key_use.purpose(), SigningAlgorithm::Rs256, now).await?;
+        // A key an earlier rotation scheduled but never used is replaced by this one.
+        for pending in repo.list_published(None, key_use.purpose(), now).await?.into_iter().filter(|k| k.activated_at > now) {
+            app.storage.oidc_grants().retire_signing_key(&pending.kid, now, now).await?;
+        }
+        let created = create_activated_at(app, key_use, now, switch).await?;
+        if let Some(old) = current {
+            app.storage.oidc_grants().retire_signing_key(&old.kid, switch, switch + time::Duration::days(1)).await?;
+        }
+        kids.push(created.kid);
+    }
+    if let Ok(mut cache) = active_cache().lock() {
+        cache.clear();
+    }
+    Ok(kids)
 }
 
 type ActiveCache = std::collections::HashMap<KeyUse, (Instant, Arc<IdpKey>)>;
