@@ -140,12 +140,13 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
   });
 
   await t.test('max_age=0 and prompt=login force a new login', async () => {
-    for (const params of [{ max_age: '0' }, { prompt: 'login' }]) {
+    for (const params of [{ max_age: '0' }, { prompt: 'login', ui_locales: 'ja en' }]) {
       await new Promise((r) => setTimeout(r, 1100));
       const req = await authorizationRequest(config, cb.redirectUri, params);
       const arrived = cb.next();
       await page.goto(String(req.url));
       assert.ok(await page.isVisible('#login-form'), `the login form again for ${JSON.stringify(params)}`);
+      if (params.ui_locales) assert.equal(await page.getAttribute('html', 'lang'), 'ja', 'ui_locales picks the login page language');
       await snap(page, `relogin-${Object.keys(params)[0]}`);
       const before = Math.floor(Date.now() / 1000);
       await submitPassword(page, user.loginId, user.password);

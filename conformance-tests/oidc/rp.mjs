@@ -77,6 +77,13 @@ export async function callbackServer(t, server) {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const url = new URL(req.url, `https://${req.headers.host}`);
+      // Only the redirect URIs count: a browser also asks for /favicon.ico, sometimes late
+      // enough to be taken for the next callback.
+      if (!['/cb', '/logged-out'].includes(url.pathname)) {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
       const hit = { method: req.method, url: url.href, path: url.pathname, query: url.searchParams, form: new URLSearchParams(body) };
       hits.push(hit);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

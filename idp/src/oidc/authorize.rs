@@ -314,7 +314,9 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
             redirect: Some((request.redirect_uri, request.response_mode, request.state)),
         });
     }
-    Redirect::to(&format!("{}/oidc/resume/{id}", state.urls.mtls)).into_response()
+    // ui_locales picks the language of the login and consent pages (ja or en).
+    let lang = request.ui_locales.iter().find_map(|l| mamori_ui::Locale::from_tag(l)).map(|l| format!("?lang={}", l.tag()));
+    Redirect::to(&format!("{}/oidc/resume/{id}{}", state.urls.mtls, lang.unwrap_or_default())).into_response()
 }
 
 fn reject(state: &SharedState, headers: &HeaderMap, issuer: &Issuer, rejection: Rejection) -> Response {
