@@ -217,4 +217,15 @@ test('an encrypted, signed assertion (AES-256-GCM, RSA-OAEP) with an e-mail Name
   assert.equal((xml.match(/<ds:Signature /g) ?? []).length, 1, 'the assertion\'s signature is inside the encryption');
   const checked = xmlsecVerify(result.file, idp.signingCert, 'Response');
   assert.ok(checked.ok, checked.output);
+
+  // Single logout with the NameID encrypted to the key of Mamori's metadata.
+  await page.goto(`${sp.base}/logout`);
+  const logout = await resultOf(page);
+  assert.equal(logout.event, 'logout-response');
+  assert.equal(logout.ok, true, JSON.stringify(logout));
+  assert.deepEqual(logout.status, [NS.status('Success')]);
+  const sent = sp.events().find((e) => e.event === 'sent-logout-request');
+  assert.match(readFileSync(sent.file, 'utf8'), /<saml:EncryptedID>/, 'the SP encrypted the NameID');
+  const { result: after } = await sso(page, `${sp.base}/login?passive=1&nameid=${encodeURIComponent(NS.email)}`, user, snap, 'after-logout');
+  assert.match(readFileSync(after.file, 'utf8'), /status:NoPassive/, 'the session found through the encrypted NameID was ended');
 });

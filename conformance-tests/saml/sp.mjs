@@ -161,7 +161,12 @@ function rootOf(file) {
 
 /** The text of the SP's result page as JSON. */
 export async function resultOf(page) {
-  await page.waitForSelector('#result', { timeout: 30_000 });
+  try {
+    await page.waitForSelector('#result', { timeout: 30_000 });
+  } catch (err) {
+    const body = (await page.textContent('body').catch(() => ''))?.replace(/\s+/g, ' ').slice(0, 800);
+    throw new Error(`no SP result page at ${page.url()}: ${body}`, { cause: err });
+  }
   return JSON.parse(await page.textContent('#result'));
 }
 

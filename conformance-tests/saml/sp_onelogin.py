@@ -41,7 +41,7 @@ def main():
     p = argparse.ArgumentParser()
     for name in ["idp-metadata", "tls-cert", "tls-key", "sp-cert", "sp-key", "out"]:
         p.add_argument("--" + name, required=True)
-    p.add_argument("--encrypted", action="store_true")
+    p.add_argument("--encrypted", action="store_true", help="want encrypted assertions; encrypt the NameID of logout requests")
     args = p.parse_args()
     idp = OneLogin_Saml2_IdPMetadataParser.parse(open(args.idp_metadata).read())["idp"]
     sp_cert = open(args.sp_cert).read()
@@ -77,6 +77,7 @@ def main():
                     "wantMessagesSigned": True,
                     "wantAssertionsSigned": True,
                     "wantAssertionsEncrypted": args.encrypted,
+                    "nameIdEncrypted": args.encrypted,
                     "wantNameId": True,
                     "wantXMLValidation": True,
                     "requestedAuthnContext": False,
@@ -173,6 +174,7 @@ def main():
                 spnq=sess.get("spnq"),
             )
             state["logout_requests"].add(auth.get_last_request_id())
+            rec.outcome({"event": "sent-logout-request", "file": rec.message("sent-logout-request", auth.get_last_request_xml())})
             return common.redirect(url)
 
         def slo(req):

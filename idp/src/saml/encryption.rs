@@ -1,9 +1,11 @@
-//! Encrypted assertions (SAML Core §2.3.4, §6; XML Encryption 1.1): the signed assertion
+//! Encrypted assertions and identifiers (SAML Core §2.3.4, §2.2.4, §6; XML Encryption
+//! 1.1). Out: the signed assertion
 //! is encrypted with a fresh AES-256-GCM key (`xmlenc11#aes256-gcm`: 96-bit IV, then the
 //! ciphertext, then the 128-bit tag, base64 in one CipherValue), and that key with the
 //! service provider's RSA key under RSA-OAEP (`xmlenc#rsa-oaep-mgf1p`, the OAEP variant
-//! every libxmlsec1 reads). samael only decrypts (and not AES-256-GCM), so this is
-//! written here on aws-lc-rs.
+//! every libxmlsec1 reads). In: an EncryptedID in a LogoutRequest, encrypted to the key
+//! our metadata publishes for encryption ([`decrypt`]). samael only decrypts assertions
+//! (and not AES-256-GCM), so both directions are written here on aws-lc-rs.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OaepPublicEncryptingKey, PublicEncryptingKey};
@@ -100,5 +102,214 @@ mod tests {
             .expect("opens");
         assert_eq!(plain, assertion.as_bytes());
         assert_eq!(between(&xml, "<xenc:EncryptionMethod Algorithm=\"", "\""), AES256_GCM);
+    }
+}
+
+/// An `xenc:EncryptedData` (with its EncryptedKey inside its KeyInfo or beside it), as
+/// an EncryptedID holds it (SAML Core §2.2.4), read namespace-agnostically.
+pub mod wire {
+    use serde::Deserialize;
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct EncryptedElement {
+        #[serde(rename = "EncryptedData")]
+        pub data: EncryptedData,
+        #[serde(rename = "EncryptedKey", default)]
+        pub keys: Vec<EncryptedKey>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct EncryptedData {
+        #[serde(rename = "EncryptionMethod")]
+        pub method: Option<Method>,
+        #[serde(rename = "KeyInfo")]
+        pub key_info: Option<KeyInfo>,
+        #[serde(rename = "CipherData")]
+        pub cipher_data: CipherData,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct KeyInfo {
+        #[serde(rename = "EncryptedKey", default)]
+        pub keys: Vec<EncryptedKey>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct EncryptedKey {
+        #[serde(rename = "EncryptionMethod")]
+        pub method: Option<Method>,
+        #[serde(rename = "CipherData")]
+        pub cipher_data: CipherData,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Method {
+        #[serde(rename = "@Algorithm")]
+        pub algorithm: String,
+        #[serde(rename = "DigestMethod")]
+        pub digest: Option<Digest>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Digest {
+        #[serde(rename = "@Algorithm")]
+        pub algorithm: String,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct CipherData {
+        #[serde(rename = "CipherValue")]
+        pub value: CipherValue,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct CipherValue {
+        #[serde(rename = "$text", default)]
+        pub text: String,
+    }
+}
+
+/// Why an encrypted element could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecryptError {
+    #[error("unsupported algorithm {0}")]
+    Algorithm(String),
+    #[error("no EncryptedKey that one of our keys opens")]
+    NoKey,
+    #[error("the ciphertext is malformed or does not authenticate")]
+    Cipher,
+}
+
+const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
+const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+const RSA_OAEP_11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
+
+/// Decrypts an EncryptedID's content with one of our encryption keys (PKCS#8 DER).
+/// Key transport: RSA-OAEP with SHA-1 and MGF1-SHA-1 (`rsa-oaep-mgf1p`, or xmlenc 1.1
+/// `rsa-oaep` with its defaults); RSA PKCS#1 v1.5 is refused (Bleichenbacher). Content:
+/// AES-128/256 in CBC or GCM.
+pub fn decrypt(element: &wire::EncryptedElement, private_keys: &[&[u8]]) -> Result<Vec<u8>, DecryptError> {
+    use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey};
+    let b64 = |t: &str| {
+        let clean: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        STANDARD.decode(clean).map_err(|_| DecryptError::Cipher)
+    };
+    let content_alg = element.data.method.as_ref().map(|m| m.algorithm.as_str()).unwrap_or("");
+    let key_len = match content_alg {
+        AES128_CBC | AES128_GCM => 16,
+        AES256_CBC | AES256_GCM => 32,
+        other => return Err(DecryptError::Algorithm(other.to_owned())),
+    };
+    let candidates = element.data.key_info.iter().flat_map(|k| k.keys.iter()).chain(element.keys.iter());
+    let mut content_key = None;
+    for encrypted_key in candidates {
+        let method = encrypted_key.method.as_ref().ok_or_else(|| DecryptError::Algorithm(String::new()))?;
+        if !matches!(method.algorithm.as_str(), RSA_OAEP_MGF1P | RSA_OAEP_11) {
+            return Err(DecryptError::Algorithm(method.algorithm.clone()));
+        }
+        if method.digest.as_ref().is_some_and(|d| d.algorithm != SHA1_DIGEST) {
+            return Err(DecryptError::Algorithm(method.digest.as_ref().map(|d| d.algorithm.clone()).unwrap_or_default()));
+        }
+        let wrapped = b64(&encrypted_key.cipher_data.value.text)?;
+        for pkcs8 in private_keys {
+            let Ok(private) = PrivateDecryptingKey::from_pkcs8(pkcs8) else { continue };
+            let Ok(oaep) = OaepPrivateDecryptingKey::new(private) else { continue };
+            let mut out = vec![0u8; oaep.min_output_size()];
+            if let Ok(plain) = oaep.decrypt(&OAEP_SHA1_MGF1SHA1, &wrapped, &mut out, None)
+                && plain.len() == key_len
+            {
+                content_key = Some(Zeroizing::new(plain.to_vec()));
+                break;
+            }
+        }
+        if content_key.is_some() {
+            break;
+        }
+    }
+    let content_key = content_key.ok_or(DecryptError::NoKey)?;
+    let data = b64(&element.data.cipher_data.value.text)?;
+    match content_alg {
+        AES128_GCM | AES256_GCM => {
+            let algorithm = if key_len == 16 { &aws_lc_rs::aead::AES_128_GCM } else { &AES_256_GCM };
+            if data.len() < NONCE_LEN + 16 {
+                return Err(DecryptError::Cipher);
+            }
+            let (iv, sealed) = data.split_at(NONCE_LEN);
+            let key = LessSafeKey::new(UnboundKey::new(algorithm, &content_key).map_err(|_| DecryptError::Cipher)?);
+            let nonce = Nonce::try_assume_unique_for_key(iv).map_err(|_| DecryptError::Cipher)?;
+            let mut sealed = sealed.to_vec();
+            let plain = key.open_in_place(nonce, Aad::empty(), &mut sealed).map_err(|_| DecryptError::Cipher)?;
+            Ok(plain.to_vec())
+        }
+        _ => {
+            use aws_lc_rs::cipher::{AES_128, AES_256, DecryptingKey, DecryptionContext, UnboundCipherKey};
+            if data.len() < 32 || data.len() % 16 != 0 {
+                return Err(DecryptError::Cipher);
+            }
+            let algorithm = if key_len == 16 { &AES_128 } else { &AES_256 };
+            let key = DecryptingKey::cbc(UnboundCipherKey::new(algorithm, &content_key).map_err(|_| DecryptError::Cipher)?)
+                .map_err(|_| DecryptError::Cipher)?;
+            let (iv, body) = data.split_at(16);
+            let iv: [u8; 16] = iv.try_into().map_err(|_| DecryptError::Cipher)?;
+            let mut body = body.to_vec();
+            let plain = key.decrypt(&mut body, DecryptionContext::Iv128(iv.into())).map_err(|_| DecryptError::Cipher)?;
+            // XML Encryption padding: the last byte says how many bytes to drop (the
+            // others are arbitrary, so this is not PKCS#7).
+            let pad = usize::from(*plain.last().ok_or(DecryptError::Cipher)?);
+            if pad == 0 || pad > 16 || pad > plain.len() {
+                return Err(DecryptError::Cipher);
+            }
+            let keep = plain.len() - pad;
+            Ok(plain[..keep].to_vec())
+        }
+    }
+}
+
+#[cfg(test)]
+mod decrypt_tests {
+    use super::super::keys::{KeyUse, tests::test_key};
+    use super::*;
+    use aws_lc_rs::cipher::{AES_128, EncryptingKey, EncryptionContext, UnboundCipherKey};
+
+    fn cbc_element(plain: &[u8], cert: &[u8]) -> wire::EncryptedElement {
+        let key = [7u8; 16];
+        let iv = [9u8; 16];
+        let pad = 16 - plain.len() % 16;
+        let mut data = plain.to_vec();
+        data.extend(std::iter::repeat_n(0xAB, pad - 1));
+        data.push(pad as u8);
+        let enc = EncryptingKey::cbc(UnboundCipherKey::new(&AES_128, &key).expect("key")).expect("cbc");
+        enc.less_safe_encrypt(&mut data, EncryptionContext::Iv128(iv.into())).expect("encrypts");
+        let mut value = iv.to_vec();
+        value.extend(data);
+        let (_, cert) = x509_parser::parse_x509_certificate(cert).expect("cert");
+        let public = PublicEncryptingKey::from_der(cert.tbs_certificate.subject_pki.raw).expect("rsa");
+        let oaep = OaepPublicEncryptingKey::new(public).expect("oaep");
+        let mut wrapped = vec![0u8; oaep.ciphertext_size()];
+        let wrapped = oaep.encrypt(&OAEP_SHA1_MGF1SHA1, &key, &mut wrapped, None).expect("wraps").to_vec();
+        let xml = format!(
+            r#"<saml:EncryptedID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"><xenc:EncryptionMethod Algorithm="{AES128_CBC}"/><dsig:KeyInfo xmlns:dsig="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{RSA_OAEP_MGF1P}"/><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></dsig:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedID>"#,
+            STANDARD.encode(wrapped),
+            STANDARD.encode(value)
+        );
+        quick_xml::de::from_str(&xml).expect("parses")
+    }
+
+    #[test]
+    fn encrypted_ids_decrypt_with_our_key_only() {
+        let key = test_key(KeyUse::Encryption);
+        let element = cbc_element(b"<saml:NameID>alice</saml:NameID>", key.certificate_der());
+        assert_eq!(decrypt(&element, &[key.private_key_der()]).expect("decrypts"), b"<saml:NameID>alice</saml:NameID>");
+        let other = test_key(KeyUse::Signing);
+        assert_eq!(decrypt(&element, &[other.private_key_der()]), Err(DecryptError::NoKey));
+        let mut weak = element.clone();
+        if let Some(k) = weak.data.key_info.as_mut().and_then(|k| k.keys.first_mut()) {
+            k.method = Some(wire::Method { algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-1_5".into(), digest: None });
+        }
+        assert!(matches!(decrypt(&weak, &[key.private_key_der()]), Err(DecryptError::Algorithm(_))));
+        let mut tampered = element;
+        tampered.data.cipher_data.value.text = STANDARD.encode([0u8; 20]);
+        assert_eq!(decrypt(&tampered, &[key.private_key_der()]), Err(DecryptError::Cipher));
     }
 }

@@ -51,7 +51,7 @@ pub struct LogoutRequestMessage {
     #[serde(rename = "NameID")]
     pub name_id: Option<NameIdElement>,
     #[serde(rename = "EncryptedID")]
-    pub encrypted_id: Option<serde::de::IgnoredAny>,
+    pub encrypted_id: Option<super::encryption::wire::EncryptedElement>,
     #[serde(rename = "BaseID")]
     pub base_id: Option<serde::de::IgnoredAny>,
     #[serde(rename = "SessionIndex", default)]
@@ -250,10 +250,14 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
     if !first {
         return Err(fail(SamlError::Replay));
     }
-    if message.encrypted_id.is_some() || message.base_id.is_some() {
-        return Err(fail(SamlError::Unsupported("only a plain NameID identifies the principal")));
+    if message.base_id.is_some() {
+        return Err(fail(SamlError::Unsupported("a BaseID does not identify a principal here")));
     }
-    let name_id = message.name_id.as_ref().map(|n| n.value.trim().to_owned()).ok_or_else(|| fail(SamlError::UnknownPrincipal))?;
+    let name_id = match (&message.name_id, &message.encrypted_id) {
+        (Some(plain), None) => plain.value.trim().to_owned(),
+        (None, Some(encrypted)) => decrypt_name_id(app, encrypted).await.map_err(fail)?,
+        _ => return Err(fail(SamlError::UnknownPrincipal)),
+    };
 
     // The login sessions this NameID (and SessionIndex, when given) belong to at this SP.
     let mut found: Vec<SamlParticipant> = Vec::new();
@@ -295,6 +299,41 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
         HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
     );
     Ok(response)
+}
+
+/// The NameID inside an EncryptedID, opened with one of our published encryption keys.
+async fn decrypt_name_id(app: &crate::app::App, encrypted: &super::encryption::wire::EncryptedElement) -> Result<String, SamlError> {
+    let keys = keys::all_unexpired(app, KeyUse::Encryption).await?;
+    let encrypted = encrypted.clone();
+    let plain = keys::pool()
+        .run(move || {
+            let ders: Vec<&[u8]> = keys.iter().map(|k| k.private_key_der()).collect();
+            super::encryption::decrypt(&encrypted, &ders)
+        })
+        .await
+        .map_err(|e| SamlError::Internal(e.into()))?
+        .map_err(|err| {
+            tracing::info!(error = %err, "EncryptedID not readable");
+            SamlError::Unsupported("the EncryptedID cannot be decrypted")
+        })?;
+    // The plaintext is element content serialised in the EncryptedID's context, so its
+    // prefix may be declared only there (python3-saml writes `<saml:NameID>` alone): it
+    // is read inside a wrapper that declares the SAML assertion prefixes.
+    let unreadable = || SamlError::Unsupported("the EncryptedID does not hold a readable NameID");
+    let plain = std::str::from_utf8(&plain).map_err(|_| unreadable())?;
+    let wrapped = format!(
+        r#"<mamori:decrypted xmlns:mamori="urn:mamori:decrypted" xmlns:saml="{a}" xmlns:saml2="{a}">{}</mamori:decrypted>"#,
+        xml::without_declaration(plain),
+        a = ns::ASSERTION
+    );
+    let (text, _) = xml::screen(wrapped.as_bytes(), &MESSAGE_LIMITS).map_err(|_| unreadable())?;
+    #[derive(Deserialize)]
+    struct Decrypted {
+        #[serde(rename = "NameID")]
+        name_id: NameIdElement,
+    }
+    let decrypted: Decrypted = quick_xml::de::from_str(text).map_err(|_| unreadable())?;
+    Ok(decrypted.name_id.value.trim().to_owned())
 }
 
 /// Stores a chain and tells its first service provider (or finishes at once).
