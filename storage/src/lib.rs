@@ -25,6 +25,7 @@ mod storage;
 
 pub use error::StorageError;
 pub use repo::{
+    AdminRoles, ApiTokens, AuditEvents,
     CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
     SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };

@@ -225,6 +225,18 @@ impl Storage {
     pub fn mail_outbox(&self) -> MailOutbox<'_> {
         MailOutbox::new(&self.db)
     }
+
+    pub fn api_tokens(&self) -> crate::ApiTokens<'_> {
+        crate::ApiTokens::new(&self.db)
+    }
+
+    pub fn admin_roles(&self) -> crate::AdminRoles<'_> {
+        crate::AdminRoles::new(&self.db)
+    }
+
+    pub fn audit_events(&self) -> crate::AuditEvents<'_> {
+        crate::AuditEvents::new(&self.db)
+    }
 }
 
 /// A transaction that intends to write. On SQLite it takes the write lock up front

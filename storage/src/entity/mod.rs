@@ -1,6 +1,9 @@
 //! sea-orm entities, one per table. Crate-private: repositories convert them into
 //! [`crate::model`] types. Times are Unix milliseconds; lists are JSON text.
 
+pub(crate) mod admin_role;
+pub(crate) mod api_token;
+pub(crate) mod audit_event;
 pub(crate) mod certificate;
 pub(crate) mod certificate_authority;
 pub(crate) mod device;

@@ -12,6 +12,7 @@ mod m0005_federation;
 mod m0006_totp_replay;
 mod m0007_oidc;
 mod m0008_saml;
+mod m0009_admin;
 
 pub(crate) struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_totp_replay::Migration),
             Box::new(m0007_oidc::Migration),
             Box::new(m0008_saml::Migration),
+            Box::new(m0009_admin::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Plain Rust types that the repositories take and return. Nothing here names sea-orm.
 
+mod admin;
 mod event;
 mod federation;
 mod mail;
@@ -11,6 +12,10 @@ mod tenant;
 mod ticket;
 mod user;
 
+pub use admin::{
+    AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, CertificateQuery,
+    LoginEventQuery, NewApiToken, NewAuditEvent, UserQuery,
+};
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{
     AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider,

@@ -66,6 +66,44 @@ impl<'a> LoginEvents<'a> {
             .await
     }
 
+    /// A tenant's attempts matching `q`, newest first (the operators' query and export).
+    pub async fn search(
+        &self,
+        tenant_id: Uuid,
+        q: &crate::model::LoginEventQuery,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<LoginEvent>, StorageError> {
+        let (offset, limit) = page_bounds(offset, limit);
+        let mut query = Entity::find().filter(Column::TenantId.eq(tenant_id));
+        if let Some(user_id) = q.user_id {
+            query = query.filter(Column::UserId.eq(user_id));
+        }
+        if let Some(login_id) = &q.attempted_login_id {
+            query = query.filter(Column::AttemptedLoginId.eq(login_id.as_str()));
+        }
+        if let Some(since) = q.since {
+            query = query.filter(Column::OccurredAt.gte(ms(since)));
+        }
+        if let Some(until) = q.until {
+            query = query.filter(Column::OccurredAt.lt(ms(until)));
+        }
+        if let Some(result) = &q.result {
+            query = query.filter(Column::Result.eq(result.as_str()));
+        }
+        let total = query.clone().count(self.db).await.map_err(db_err)?;
+        let models = query
+            .order_by_desc(Column::OccurredAt)
+            .order_by_desc(Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        let items = models.into_iter().map(to_event).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
     /// Deletes events older than `cutoff` (retention). Returns how many.
     pub async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StorageError> {
         let result = Entity::delete_many()

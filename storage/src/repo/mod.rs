@@ -3,6 +3,7 @@
 use sea_orm::sea_query::UpdateStatement;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult};
 
+mod admin;
 mod devices;
 mod federation;
 mod login_events;
@@ -15,6 +16,7 @@ mod tenants;
 mod tickets;
 mod users;
 
+pub use admin::{AdminRoles, ApiTokens, AuditEvents};
 pub use devices::Devices;
 pub use federation::{OidcClients, SamlServiceProviders, SigningKeys};
 pub use login_events::LoginEvents;

@@ -310,6 +310,49 @@ impl<'a> Certificates<'a> {
         models.into_iter().map(to_certificate).collect()
     }
 
+    /// Certificates of a tenant's users matching `q`, newest first. (Certificates of
+    /// deleted users have no owner any more and belong to no tenant.)
+    pub async fn search_for_tenant(
+        &self,
+        tenant_id: Uuid,
+        q: &crate::model::CertificateQuery,
+        offset: u64,
+        limit: u64,
+    ) -> Result<crate::model::Page<Certificate>, StorageError> {
+        use sea_orm::{PaginatorTrait, QuerySelect};
+        use crate::entity::user;
+        let (offset, limit) = crate::convert::page_bounds(offset, limit);
+        let owners = sea_orm::sea_query::Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .and_where(Expr::col(user::Column::TenantId).eq(tenant_id))
+            .to_owned();
+        let mut query = certificate::Entity::find().filter(certificate::Column::UserId.in_subquery(owners));
+        if let Some(user_id) = q.user_id {
+            query = query.filter(certificate::Column::UserId.eq(user_id));
+        }
+        if let Some(status) = q.status {
+            query = query.filter(certificate::Column::Status.eq(status.as_str()));
+        }
+        if let Some(serial) = &q.serial_hex {
+            query = query.filter(certificate::Column::SerialHex.eq(normalise_hex(serial)));
+        }
+        if let Some(text) = q.subject_contains.as_deref().filter(|t| !t.is_empty()) {
+            query = query.filter(certificate::Column::SubjectCn.contains(text));
+        }
+        let total = query.clone().count(self.db).await.map_err(db_err)?;
+        let models = query
+            .order_by_desc(certificate::Column::CreatedAt)
+            .order_by_desc(certificate::Column::SerialHex)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        let items = models.into_iter().map(to_certificate).collect::<Result<_, _>>()?;
+        Ok(crate::model::Page { items, total })
+    }
+
     /// A user's certificates, newest first.
     pub async fn list_for_user(&self, user_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
         self.list_where(certificate::Column::UserId.eq(user_id))

@@ -105,6 +105,43 @@ impl<'a> Users<'a> {
         Ok(Page { items, total })
     }
 
+    /// A tenant's users matching `q`, ordered by user ID (the operators' user list).
+    pub async fn search(
+        &self,
+        tenant_id: Uuid,
+        q: &crate::model::UserQuery,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<User>, StorageError> {
+        let (offset, limit) = page_bounds(offset, limit);
+        let mut query = Entity::find().filter(Column::TenantId.eq(tenant_id));
+        if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(Column::LoginId.contains(text))
+                    .add(Column::DisplayName.contains(text)),
+            );
+        }
+        if let Some(status) = q.status {
+            query = query.filter(Column::Status.eq(status.as_str()));
+        }
+        match q.locked {
+            Some(true) => query = query.filter(Column::LockedAt.is_not_null()),
+            Some(false) => query = query.filter(Column::LockedAt.is_null()),
+            None => {}
+        }
+        let total = query.clone().count(self.db).await.map_err(db_err)?;
+        let models = query
+            .order_by_asc(Column::LoginId)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        let items = models.into_iter().map(to_user).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
     /// Stores a new current password hash and records it in the history, keeping only
     /// the newest `keep` entries (at least 1), all in one transaction.
     pub async fn set_password(

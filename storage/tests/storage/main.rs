@@ -9,6 +9,7 @@
 #[macro_use]
 mod harness;
 
+mod admin;
 mod devices;
 mod events;
 mod federation;
