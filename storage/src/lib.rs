@@ -21,6 +21,7 @@ mod error;
 mod migration;
 pub mod model;
 mod repo;
+pub mod shared;
 mod storage;
 
 pub use error::StorageError;
@@ -29,6 +30,7 @@ pub use repo::{
     CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
     SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
+pub use shared::{RedisSettings, SharedStore};
 pub use storage::{Backend, PoolSettings, Storage};
 
 use sha2::{Digest, Sha256};

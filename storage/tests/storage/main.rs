@@ -19,6 +19,7 @@ mod pki;
 mod saml;
 mod schema;
 mod sessions;
+mod shared_state;
 mod tenants;
 mod tickets;
 mod users;
