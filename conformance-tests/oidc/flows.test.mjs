@@ -192,7 +192,7 @@ test('openid-client logs a user in through the certificate login and uses every 
     await page.waitForSelector('#claims');
     await snap(page, 'demo-rp-claims');
     const claims = JSON.parse(await page.textContent('#claims'));
-    assert.equal(claims.aud, 'demo-rp');
+    assert.deepEqual(claims.aud, ['demo-rp'], 'openidconnect writes aud as an array (Core §2 allows either form)');
     assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
     await page.click('#demo-logout');
     await page.waitForSelector('#demo-login');

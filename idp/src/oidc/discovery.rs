@@ -1,9 +1,21 @@
 //! Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414), with the RFC 8705
-//! `mtls_endpoint_aliases` on the client-certificate listener.
+//! `mtls_endpoint_aliases` on the client-certificate listener. Built with openidconnect's
+//! `ProviderMetadata` (Core and RP-Initiated Logout fields) plus [`Extra`] for the OAuth
+//! extensions the crate has no fields for.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, EndSessionUrl, IssuerUrl, JsonWebKeySetUrl,
+    LanguageTag, LogoutProviderMetadata, ProviderMetadata, RegistrationUrl, ResponseTypes, Scope, TokenUrl,
+    UserInfoUrl,
+};
+use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
 use super::{Issuer, acr};
@@ -11,66 +23,211 @@ use crate::server::SharedState;
 
 pub async fn openid_configuration(State(state): State<SharedState>, Path(slug): Path<String>) -> Response {
     match super::issuer(&state, &slug).await {
-        Ok(Some(issuer)) => axum::Json(metadata(&issuer)).into_response(),
+        Ok(Some(issuer)) => match metadata(&issuer) {
+            Ok(document) => axum::Json(document).into_response(),
+            Err(err) => OAuthError::internal(&err).into_response(),
+        },
         Ok(None) => OAuthError::InvalidRequest("unknown tenant").into_response(),
         Err(err) => OAuthError::internal(&err).into_response(),
     }
 }
 
-pub fn metadata(issuer: &Issuer) -> Value {
-    let auth_methods = [
-        "client_secret_basic",
-        "client_secret_post",
-        "private_key_jwt",
-        "tls_client_auth",
-        "self_signed_tls_client_auth",
-        "none",
+/// The discovery document: Core metadata, `end_session_endpoint` from RP-Initiated
+/// Logout, and [`Extra`].
+pub type Metadata = ProviderMetadata<
+    LogoutProviderMetadata<Extra>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// Metadata from OAuth specifications that openidconnect's `ProviderMetadata` lacks:
+/// RFC 7009, 7662, 9126, 8705, 7636, 9207, and the OpenID logout/prompt registries.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Extra {
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
+    pub pushed_authorization_request_endpoint: String,
+    pub mtls_endpoint_aliases: MtlsAliases,
+    pub revocation_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
+    pub introspection_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
+    pub code_challenge_methods_supported: Vec<String>,
+    pub require_pushed_authorization_requests: bool,
+    pub prompt_values_supported: Vec<String>,
+    pub authorization_response_iss_parameter_supported: bool,
+    pub tls_client_certificate_bound_access_tokens: bool,
+    pub frontchannel_logout_supported: bool,
+    pub backchannel_logout_supported: bool,
+}
+
+impl AdditionalProviderMetadata for Extra {}
+
+/// RFC 8705 §5: the endpoints that clients authenticating with a certificate call.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct MtlsAliases {
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
+    pub pushed_authorization_request_endpoint: String,
+}
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
+    let auth_methods = vec![
+        CoreClientAuthMethod::ClientSecretBasic,
+        CoreClientAuthMethod::ClientSecretPost,
+        CoreClientAuthMethod::PrivateKeyJwt,
+        CoreClientAuthMethod::Extension("tls_client_auth".into()),
+        CoreClientAuthMethod::Extension("self_signed_tls_client_auth".into()),
+        CoreClientAuthMethod::None,
     ];
-    let signing = ["ES256", "RS256"];
-    let assertion_algs = ["ES256", "RS256", "PS256"];
-    json!({
-        "issuer": issuer.url,
-        "authorization_endpoint": issuer.endpoint("authorize"),
-        "token_endpoint": issuer.endpoint("token"),
-        "userinfo_endpoint": issuer.endpoint("userinfo"),
-        "jwks_uri": issuer.endpoint("jwks"),
-        "registration_endpoint": issuer.endpoint("register"),
-        "end_session_endpoint": issuer.endpoint("end_session"),
-        "revocation_endpoint": issuer.endpoint("revoke"),
-        "introspection_endpoint": issuer.endpoint("introspect"),
-        "pushed_authorization_request_endpoint": issuer.endpoint("par"),
-        "mtls_endpoint_aliases": {
-            "token_endpoint": issuer.mtls_endpoint("token"),
-            "userinfo_endpoint": issuer.mtls_endpoint("userinfo"),
-            "revocation_endpoint": issuer.mtls_endpoint("revoke"),
-            "introspection_endpoint": issuer.mtls_endpoint("introspect"),
-            "pushed_authorization_request_endpoint": issuer.mtls_endpoint("par"),
+    let signing = vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
+    let assertion_algs = vec![
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    ];
+    let extra = Extra {
+        revocation_endpoint: issuer.endpoint("revoke"),
+        introspection_endpoint: issuer.endpoint("introspect"),
+        pushed_authorization_request_endpoint: issuer.endpoint("par"),
+        mtls_endpoint_aliases: MtlsAliases {
+            token_endpoint: issuer.mtls_endpoint("token"),
+            userinfo_endpoint: issuer.mtls_endpoint("userinfo"),
+            revocation_endpoint: issuer.mtls_endpoint("revoke"),
+            introspection_endpoint: issuer.mtls_endpoint("introspect"),
+            pushed_authorization_request_endpoint: issuer.mtls_endpoint("par"),
         },
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": signing,
-        "request_object_signing_alg_values_supported": assertion_algs,
-        "token_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
-        "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-            "name", "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified"],
-        "claims_parameter_supported": true,
-        "request_parameter_supported": true,
-        "request_uri_parameter_supported": false,
-        "require_pushed_authorization_requests": false,
-        "acr_values_supported": acr::SUPPORTED,
-        "ui_locales_supported": ["ja", "en"],
-        "claims_locales_supported": ["ja", "en"],
-        "prompt_values_supported": ["none", "login", "consent"],
-        "authorization_response_iss_parameter_supported": true,
-        "tls_client_certificate_bound_access_tokens": true,
-        "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
-    })
+        revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+        introspection_endpoint_auth_methods_supported: auth_methods.clone(),
+        code_challenge_methods_supported: strings(&["S256"]),
+        require_pushed_authorization_requests: false,
+        prompt_values_supported: strings(&["none", "login", "consent"]),
+        authorization_response_iss_parameter_supported: true,
+        tls_client_certificate_bound_access_tokens: true,
+        frontchannel_logout_supported: false,
+        backchannel_logout_supported: false,
+    };
+    let logout = LogoutProviderMetadata {
+        end_session_endpoint: Some(EndSessionUrl::new(issuer.endpoint("end_session"))?),
+        additional_metadata: extra,
+    };
+    let locales = || Some(vec![LanguageTag::new("ja".into()), LanguageTag::new("en".into())]);
+    let claims = [
+        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "name",
+        "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified",
+    ];
+    Ok(Metadata::new(
+        IssuerUrl::new(issuer.url.clone())?,
+        AuthUrl::new(issuer.endpoint("authorize"))?,
+        JsonWebKeySetUrl::new(issuer.endpoint("jwks"))?,
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        signing,
+        logout,
+    )
+    .set_token_endpoint(Some(TokenUrl::new(issuer.endpoint("token"))?))
+    .set_userinfo_endpoint(Some(UserInfoUrl::new(issuer.endpoint("userinfo"))?))
+    .set_registration_endpoint(Some(RegistrationUrl::new(issuer.endpoint("register"))?))
+    .set_scopes_supported(Some(["openid", "profile", "email", "offline_access"].map(|s| Scope::new(s.into())).to_vec()))
+    .set_response_modes_supported(Some(vec![CoreResponseMode::Query, CoreResponseMode::FormPost]))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::RefreshToken,
+        CoreGrantType::ClientCredentials,
+    ]))
+    .set_request_object_signing_alg_values_supported(Some(assertion_algs.clone()))
+    .set_token_endpoint_auth_methods_supported(Some(auth_methods))
+    .set_token_endpoint_auth_signing_alg_values_supported(Some(assertion_algs))
+    .set_claims_supported(Some(claims.map(|c| CoreClaimName::new(c.into())).to_vec()))
+    .set_claims_parameter_supported(Some(true))
+    .set_request_parameter_supported(Some(true))
+    .set_request_uri_parameter_supported(Some(false))
+    .set_acr_values_supported(Some(acr::SUPPORTED.map(|a| AuthenticationContextClass::new(a.into())).to_vec()))
+    .set_ui_locales_supported(locales())
+    .set_claims_locales_supported(locales()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The document the crate builds has exactly the fields and values of the JSON that
+    /// Mamori published before it was built with openidconnect.
+    #[test]
+    fn metadata_keeps_every_published_field() {
+        let tenant = mamori_storage::model::Tenant {
+            id: uuid::Uuid::new_v4(),
+            slug: "acme".into(),
+            display_name: "Acme".into(),
+            policy: Default::default(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let issuer = Issuer { tenant, url: "https://idp.example/t/acme".into(), mtls_url: "https://mtls.idp.example:8443/t/acme".into() };
+        let document = serde_json::to_value(metadata(&issuer).expect("builds")).expect("serializes");
+        let (base, mtls) = ("https://idp.example/t/acme", "https://mtls.idp.example:8443/t/acme");
+        let auth_methods =
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", "none"];
+        let assertion_algs = ["ES256", "RS256", "PS256"];
+        let expected = json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "userinfo_endpoint": format!("{base}/userinfo"),
+            "jwks_uri": format!("{base}/jwks"),
+            "registration_endpoint": format!("{base}/register"),
+            "end_session_endpoint": format!("{base}/end_session"),
+            "revocation_endpoint": format!("{base}/revoke"),
+            "introspection_endpoint": format!("{base}/introspect"),
+            "pushed_authorization_request_endpoint": format!("{base}/par"),
+            "mtls_endpoint_aliases": {
+                "token_endpoint": format!("{mtls}/token"),
+                "userinfo_endpoint": format!("{mtls}/userinfo"),
+                "revocation_endpoint": format!("{mtls}/revoke"),
+                "introspection_endpoint": format!("{mtls}/introspect"),
+                "pushed_authorization_request_endpoint": format!("{mtls}/par"),
+            },
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+            "request_object_signing_alg_values_supported": assertion_algs,
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_methods_supported": auth_methods,
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+                "name", "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified"],
+            "claims_parameter_supported": true,
+            "request_parameter_supported": true,
+            "request_uri_parameter_supported": false,
+            "require_pushed_authorization_requests": false,
+            "acr_values_supported": acr::SUPPORTED,
+            "ui_locales_supported": ["ja", "en"],
+            "claims_locales_supported": ["ja", "en"],
+            "prompt_values_supported": ["none", "login", "consent"],
+            "authorization_response_iss_parameter_supported": true,
+            "tls_client_certificate_bound_access_tokens": true,
+            "frontchannel_logout_supported": false,
+            "backchannel_logout_supported": false,
+        });
+        assert_eq!(document, expected);
+    }
 }

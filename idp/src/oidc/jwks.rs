@@ -1,4 +1,5 @@
-//! The JWK Set document (RFC 7517 §5) of the token-signing keys: current and retiring.
+//! The JWK Set document (RFC 7517 §5) of the token-signing keys, current and retiring,
+//! as openidconnect's `CoreJsonWebKeySet`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -13,7 +14,7 @@ pub async fn jwks(State(state): State<SharedState>, Path(slug): Path<String>) ->
         Ok(None) => return OAuthError::InvalidRequest("unknown tenant").into_response(),
         Err(err) => return OAuthError::internal(&err).into_response(),
     }
-    match super::keys::published_jwks(&state.app).await {
+    match super::keys::published_key_set(&state.app).await {
         Ok(set) => {
             let mut response = axum::Json(set).into_response();
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));

@@ -1,5 +1,8 @@
-//! Compact JWS (RFC 7515) signing and verification for ID tokens, JWT access tokens
-//! (RFC 9068), client assertions (RFC 7523) and request objects (RFC 9101).
+//! Compact JWS (RFC 7515) for what openidconnect has no public type for: signing RFC 9068
+//! access tokens (`typ: at+jwt`), and verifying client assertions (RFC 7523), request
+//! objects (RFC 9101) and this provider's own tokens against a JWK Set. ID tokens are
+//! built and signed by openidconnect (see [`super::id_token`]); both sign through the
+//! same [`PrivateSigningKey`] implementation in [`super::keys`].
 
 use std::sync::Arc;
 
@@ -10,13 +13,14 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mamori_storage::model::SigningAlgorithm;
+use openidconnect::PrivateSigningKey as _;
 use serde_json::{Value, json};
 
-use super::keys::{self, DatabaseKey, TokenSigner as _};
+use super::keys::{self, DatabaseKey};
 use crate::app::App;
 
 /// Signs `claims` with the active key of `algorithm`; `typ` goes into the header
-/// (`JWT`, `at+jwt`).
+/// (`at+jwt`).
 pub async fn sign(app: &App, algorithm: SigningAlgorithm, typ: &str, claims: &Value) -> anyhow::Result<String> {
     let key = keys::signing_key(app, algorithm).await?;
     sign_with(key, typ, claims).await
@@ -29,8 +33,11 @@ pub async fn sign_with(key: Arc<DatabaseKey>, typ: &str, claims: &Value) -> anyh
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
     );
-    let signature = keys::sign(key, input.clone().into_bytes()).await?;
-    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    keys::with_key(key, move |key| {
+        let signature = key.sign(&keys::jws_algorithm(key.algorithm()), input.as_bytes())?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    })
+    .await?
 }
 
 /// A compact JWS taken apart, not yet verified.
@@ -125,13 +132,6 @@ pub fn verify_with_jwk(jwk: &Value, alg: &str, message: &[u8], signature: &[u8])
     }
 }
 
-/// `at_hash`/`c_hash` (OpenID Connect Core §3.1.3.6): the left half of SHA-256, base64url.
-pub fn half_hash(value: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(value.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,11 +153,5 @@ mod tests {
             URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#)
         );
         assert_eq!(parse(&hs).expect("parses").verify(&json!({"keys": []})), Err(JwtError::UnsupportedAlgorithm));
-    }
-
-    #[test]
-    fn at_hash_is_the_left_half_of_sha256() {
-        // Computed independently: base64url(sha256(token)[:16]) in Python's hashlib.
-        assert_eq!(half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNTkQDl1ZYDc7xeMyUDr"), "nhL_SNRgfbam_9Os9mk4pw");
     }
 }

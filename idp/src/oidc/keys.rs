@@ -3,9 +3,13 @@
 //! published in the JWKS from creation until their last token has expired, and rotated
 //! with `mamori admin keys rotate` (the old key keeps being published, no longer used).
 //!
-//! Private-key operations sit behind [`TokenSigner`]. RSA signing (about a millisecond)
-//! runs on the bounded blocking pool; ECDSA P-256 signing takes microseconds and runs
-//! inline.
+//! A loaded key implements openidconnect's [`PrivateSigningKey`], so the crate builds and
+//! signs ID tokens with it; the few JWTs the crate has no type for (RFC 9068 access
+//! tokens) are signed through the same trait method, the one place that signs with
+//! aws-lc-rs. The crate's own RSA signer is not used: it relies on the `rsa` crate
+//! (RUSTSEC-2023-0071), and it has no ES256 signer at all. RSA signing (about a
+//! millisecond) runs on the bounded blocking pool; ECDSA P-256 takes microseconds and
+//! runs inline.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,13 +19,10 @@ use anyhow::Context as _;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256,
-};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256};
 use mamori_storage::model::{KeyPurpose, NewSigningKey, SigningAlgorithm, SigningKey};
-use serde_json::json;
+use openidconnect::core::{CoreJsonCurveType, CoreJsonWebKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKeyId, PrivateSigningKey, SigningError};
 use time::OffsetDateTime;
 
 use crate::app::App;
@@ -30,13 +31,12 @@ use crate::blocking::BlockingPool;
 /// How long a retired key stays published: longer than any token it signed lives.
 pub const RETIRED_KEY_PUBLISHED_FOR: time::Duration = time::Duration::hours(25);
 
-/// Signs JWS signing inputs; one implementation per key storage (database key today, an
-/// HSM later).
-pub trait TokenSigner: Send + Sync {
-    fn kid(&self) -> &str;
-    fn algorithm(&self) -> SigningAlgorithm;
-    /// The JWS signature over `message` (raw r||s for ES256, PKCS#1 v1.5 for RS256).
-    fn sign(&self, message: &[u8]) -> anyhow::Result<Vec<u8>>;
+/// The JWS `alg` of a stored key.
+pub fn jws_algorithm(algorithm: SigningAlgorithm) -> CoreJwsSigningAlgorithm {
+    match algorithm {
+        SigningAlgorithm::Es256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        SigningAlgorithm::Rs256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    }
 }
 
 enum Pair {
@@ -44,44 +44,107 @@ enum Pair {
     Rsa(RsaKeyPair),
 }
 
+impl Pair {
+    fn from_pkcs8(algorithm: SigningAlgorithm, pkcs8: &[u8]) -> anyhow::Result<Self> {
+        Ok(match algorithm {
+            SigningAlgorithm::Es256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(|_| anyhow::anyhow!("not a P-256 key"))?,
+            ),
+            SigningAlgorithm::Rs256 => {
+                Pair::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| anyhow::anyhow!("not an RSA key"))?)
+            }
+        })
+    }
+
+    /// The public half as the JWK the JWKS publishes, with `kid`, `use: sig` and `alg`.
+    fn public_jwk(&self, kid: &str, algorithm: SigningAlgorithm) -> anyhow::Result<CoreJsonWebKey> {
+        let kid = Some(JsonWebKeyId::new(kid.to_owned()));
+        let jwk = match self {
+            Pair::Ec(pair) => {
+                let point = pair.public_key().as_ref();
+                anyhow::ensure!(point.len() == 65 && point[0] == 4, "unexpected P-256 public key encoding");
+                CoreJsonWebKey::new_ec(point[1..33].to_vec(), point[33..].to_vec(), CoreJsonCurveType::P256, kid)
+            }
+            Pair::Rsa(pair) => {
+                let public = pair.public_key();
+                CoreJsonWebKey::new_rsa(
+                    public.modulus().big_endian_without_leading_zero().to_vec(),
+                    public.exponent().big_endian_without_leading_zero().to_vec(),
+                    kid,
+                )
+            }
+        };
+        // The crate's constructors leave `alg` unset and offer no setter; pinning each key
+        // to its one algorithm (RFC 7517 §4.4) goes through the type's own serde.
+        let mut value = serde_json::to_value(&jwk)?;
+        value["alg"] = algorithm.as_str().into();
+        Ok(serde_json::from_value(value)?)
+    }
+}
+
 /// A key unsealed from the database.
 pub struct DatabaseKey {
     kid: String,
     algorithm: SigningAlgorithm,
     pair: Pair,
+    jwk: CoreJsonWebKey,
 }
 
-impl TokenSigner for DatabaseKey {
-    fn kid(&self) -> &str {
+impl DatabaseKey {
+    pub fn kid(&self) -> &str {
         &self.kid
     }
 
-    fn algorithm(&self) -> SigningAlgorithm {
+    pub fn algorithm(&self) -> SigningAlgorithm {
         self.algorithm
     }
+}
 
-    fn sign(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+#[cfg(test)]
+impl DatabaseKey {
+    /// A fresh key that never touches the database.
+    pub fn generated(algorithm: SigningAlgorithm) -> Self {
+        let (kid, pkcs8, jwk) = generate(algorithm).expect("generates");
+        let pair = Pair::from_pkcs8(algorithm, &pkcs8).expect("loads");
+        DatabaseKey { kid, algorithm, pair, jwk }
+    }
+}
+
+impl PrivateSigningKey for DatabaseKey {
+    type VerificationKey = CoreJsonWebKey;
+
+    /// The JWS signature over `message`: raw r||s for ES256, PKCS#1 v1.5 for RS256. A key
+    /// signs only with its own algorithm.
+    fn sign(&self, alg: &CoreJwsSigningAlgorithm, message: &[u8]) -> Result<Vec<u8>, SigningError> {
+        if *alg != jws_algorithm(self.algorithm) {
+            return Err(SigningError::UnsupportedAlg(format!("{alg:?} with an {} key", self.algorithm)));
+        }
         let rng = SystemRandom::new();
         match &self.pair {
-            Pair::Ec(pair) => {
-                let sig = pair.sign(&rng, message).map_err(|_| anyhow::anyhow!("ECDSA signing failed"))?;
-                Ok(sig.as_ref().to_vec())
-            }
+            Pair::Ec(pair) => Ok(pair.sign(&rng, message).map_err(|_| SigningError::CryptoError)?.as_ref().to_vec()),
             Pair::Rsa(pair) => {
                 let mut sig = vec![0; pair.public_modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
-                    .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig).map_err(|_| SigningError::CryptoError)?;
                 Ok(sig)
             }
         }
     }
+
+    fn as_verification_key(&self) -> CoreJsonWebKey {
+        self.jwk.clone()
+    }
 }
 
-/// Signs on the blocking pool when the algorithm is slow (RSA), inline otherwise.
-pub async fn sign(signer: Arc<DatabaseKey>, message: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    match signer.algorithm {
-        SigningAlgorithm::Es256 => signer.sign(&message),
-        SigningAlgorithm::Rs256 => pool().run(move || signer.sign(&message)).await?,
+/// Runs `work` with the key: on the blocking pool when the algorithm is slow (RSA),
+/// inline otherwise.
+pub async fn with_key<T: Send + 'static>(
+    key: Arc<DatabaseKey>,
+    work: impl FnOnce(&DatabaseKey) -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    match key.algorithm {
+        SigningAlgorithm::Es256 => Ok(work(&key)),
+        SigningAlgorithm::Rs256 => Ok(pool().run(move || work(&key)).await?),
     }
 }
 
@@ -95,39 +158,23 @@ fn aad(kid: &str, algorithm: SigningAlgorithm) -> Vec<u8> {
     format!("mamori-oidc-signing-key:{kid}:{algorithm}").into_bytes()
 }
 
-/// A fresh key pair: its PKCS#8 document and public JWK.
-pub fn generate(algorithm: SigningAlgorithm) -> anyhow::Result<(String, Vec<u8>, serde_json::Value)> {
+/// A fresh key pair: its kid, PKCS#8 document and public JWK.
+pub fn generate(algorithm: SigningAlgorithm) -> anyhow::Result<(String, Vec<u8>, CoreJsonWebKey)> {
     let kid = format!("{}-{}", algorithm.as_str().to_lowercase(), &crate::secrets::url_token()[..16]);
-    let (pkcs8, jwk) = match algorithm {
-        SigningAlgorithm::Es256 => {
-            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| anyhow::anyhow!("P-256 key generation failed"))?;
-            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
-                .map_err(|_| anyhow::anyhow!("generated P-256 key does not load"))?;
-            (doc.as_ref().to_vec(), ec_jwk(&kid, pair.public_key().as_ref())?)
-        }
-        SigningAlgorithm::Rs256 => {
-            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
-            let der = pair.as_der().map_err(|_| anyhow::anyhow!("RSA key does not encode"))?;
-            let public = pair.public_key();
-            let jwk = json!({
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-            });
-            (der.as_ref().to_vec(), jwk)
-        }
+    let pkcs8 = match algorithm {
+        SigningAlgorithm::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| anyhow::anyhow!("P-256 key generation failed"))?
+            .as_ref()
+            .to_vec(),
+        SigningAlgorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| anyhow::anyhow!("RSA key generation failed"))?
+            .as_der()
+            .map_err(|_| anyhow::anyhow!("RSA key does not encode"))?
+            .as_ref()
+            .to_vec(),
     };
+    let jwk = Pair::from_pkcs8(algorithm, &pkcs8).context("the generated key does not load")?.public_jwk(&kid, algorithm)?;
     Ok((kid, pkcs8, jwk))
-}
-
-fn ec_jwk(kid: &str, uncompressed: &[u8]) -> anyhow::Result<serde_json::Value> {
-    anyhow::ensure!(uncompressed.len() == 65 && uncompressed[0] == 4, "unexpected P-256 public key encoding");
-    Ok(json!({
-        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
-        "x": URL_SAFE_NO_PAD.encode(&uncompressed[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&uncompressed[33..65]),
-    }))
 }
 
 fn load(key: &SigningKey, app: &App) -> anyhow::Result<DatabaseKey> {
@@ -135,16 +182,9 @@ fn load(key: &SigningKey, app: &App) -> anyhow::Result<DatabaseKey> {
         .sealing
         .open(&key.sealed_private_key, &aad(&key.kid, key.algorithm))
         .map_err(|e| anyhow::anyhow!("signing key {} does not unseal: {e}", key.kid))?;
-    let pair = match key.algorithm {
-        SigningAlgorithm::Es256 => Pair::Ec(
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
-                .map_err(|_| anyhow::anyhow!("signing key {} is not a P-256 key", key.kid))?,
-        ),
-        SigningAlgorithm::Rs256 => Pair::Rsa(
-            RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| anyhow::anyhow!("signing key {} is not an RSA key", key.kid))?,
-        ),
-    };
-    Ok(DatabaseKey { kid: key.kid.clone(), algorithm: key.algorithm, pair })
+    let pair = Pair::from_pkcs8(key.algorithm, &pkcs8).with_context(|| format!("signing key {}", key.kid))?;
+    let jwk = pair.public_jwk(&key.kid, key.algorithm)?;
+    Ok(DatabaseKey { kid: key.kid.clone(), algorithm: key.algorithm, pair, jwk })
 }
 
 /// Creates and stores a new key, active from `now`.
@@ -156,7 +196,7 @@ pub async fn create(app: &App, algorithm: SigningAlgorithm, now: OffsetDateTime)
         tenant_id: None,
         purpose: KeyPurpose::Oidc,
         algorithm,
-        public_jwk: Some(jwk.to_string()),
+        public_jwk: Some(serde_json::to_string(&jwk)?),
         certificate_pem: None,
         sealed_private_key: sealed,
         activated_at: now,
@@ -222,7 +262,7 @@ pub async fn signing_key(app: &App, algorithm: SigningAlgorithm) -> anyhow::Resu
 
 /// The published JWK Set: every unexpired key (RFC 7517 §5), creating the first keys
 /// when there are none so that discovery never advertises an empty set.
-pub async fn published_jwks(app: &App) -> anyhow::Result<serde_json::Value> {
+pub async fn published_key_set(app: &App) -> anyhow::Result<CoreJsonWebKeySet> {
     let now = app.now();
     let mut keys = app.storage.signing_keys().list_published(None, KeyPurpose::Oidc, now).await?;
     if keys.is_empty() {
@@ -230,54 +270,70 @@ pub async fn published_jwks(app: &App) -> anyhow::Result<serde_json::Value> {
         signing_key(app, SigningAlgorithm::Rs256).await?;
         keys = app.storage.signing_keys().list_published(None, KeyPurpose::Oidc, now).await?;
     }
-    let jwks: Vec<serde_json::Value> = keys
-        .iter()
-        .filter_map(|k| k.public_jwk.as_deref())
-        .filter_map(|j| serde_json::from_str(j).ok())
-        .collect();
-    Ok(json!({ "keys": jwks }))
+    let mut jwks = Vec::with_capacity(keys.len());
+    for key in &keys {
+        match key.public_jwk.as_deref().map(serde_json::from_str::<CoreJsonWebKey>) {
+            Some(Ok(jwk)) => jwks.push(jwk),
+            _ => tracing::warn!(kid = %key.kid, "signing key without a readable public JWK is not published"),
+        }
+    }
+    Ok(CoreJsonWebKeySet::new(jwks))
+}
+
+/// [`published_key_set`] as JSON, for verifying this provider's own tokens with
+/// [`super::jwt`].
+pub async fn published_jwks(app: &App) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::to_value(published_key_set(app).await?)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn b64(v: &serde_json::Value, field: &str) -> Vec<u8> {
         URL_SAFE_NO_PAD.decode(v[field].as_str().expect("field")).expect("base64url")
     }
 
-    /// Each algorithm's signature verifies with an independent verifier built from the
-    /// published JWK alone.
+    /// Each algorithm's signature, made through openidconnect's signing trait, verifies
+    /// with aws-lc-rs from the published JWK alone; the JWK names its kid, use and alg.
     #[test]
     fn signatures_verify_against_the_published_jwk() {
         for algorithm in [SigningAlgorithm::Es256, SigningAlgorithm::Rs256] {
             let (kid, pkcs8, jwk) = generate(algorithm).expect("generates");
-            assert_eq!(jwk["kid"], kid.as_str());
-            assert_eq!(jwk["alg"], algorithm.as_str());
-            let pair = match algorithm {
-                SigningAlgorithm::Es256 => Pair::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).expect("loads")),
-                SigningAlgorithm::Rs256 => Pair::Rsa(RsaKeyPair::from_pkcs8(&pkcs8).expect("loads")),
-            };
-            let key = DatabaseKey { kid, algorithm, pair };
+            let published = serde_json::to_value(&jwk).expect("serializes");
+            assert_eq!(published["kid"], kid.as_str());
+            assert_eq!(published["alg"], algorithm.as_str());
+            assert_eq!(published["use"], "sig");
+            assert!(published.get("d").is_none(), "no private part");
+            let pair = Pair::from_pkcs8(algorithm, &pkcs8).expect("loads");
+            let loaded = pair.public_jwk(&kid, algorithm).expect("public JWK");
+            let key = DatabaseKey { kid, algorithm, pair, jwk: loaded };
+            assert_eq!(key.as_verification_key(), jwk, "the loaded key publishes the same JWK");
             let message = b"header.payload";
-            let sig = key.sign(message).expect("signs");
+            let sig = key.sign(&jws_algorithm(algorithm), message).expect("signs");
             let ok = match algorithm {
                 SigningAlgorithm::Es256 => {
                     let mut point = vec![4];
-                    point.extend(b64(&jwk, "x"));
-                    point.extend(b64(&jwk, "y"));
+                    point.extend(b64(&published, "x"));
+                    point.extend(b64(&published, "y"));
+                    assert_eq!(published["crv"], "P-256");
                     assert_eq!(sig.len(), 64, "JWS ES256 signatures are r||s");
                     UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(message, &sig).is_ok()
                 }
                 SigningAlgorithm::Rs256 => {
-                    let (n, e) = (b64(&jwk, "n"), b64(&jwk, "e"));
+                    let (n, e) = (b64(&published, "n"), b64(&published, "e"));
                     RsaPublicKeyComponents { n: &n, e: &e }.verify(&RSA_PKCS1_2048_8192_SHA256, message, &sig).is_ok()
                 }
             };
             assert!(ok, "{algorithm} signature verifies");
-            let tampered = key.sign(b"header.payload2").expect("signs");
-            assert_ne!(tampered, sig);
+            let other = match algorithm {
+                SigningAlgorithm::Es256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                SigningAlgorithm::Rs256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            };
+            assert!(matches!(key.sign(&other, message), Err(SigningError::UnsupportedAlg(_))), "one algorithm per key");
         }
     }
 }

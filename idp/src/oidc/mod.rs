@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod end_session;
 pub mod error;
 pub mod grants;
+pub mod id_token;
 pub mod introspection;
 pub mod jwks;
 pub mod jwt;

@@ -15,7 +15,7 @@ use super::client_auth::{self, AuthenticatedClient};
 use super::error::OAuthError;
 use super::grants::{authorization_code, client_credentials, refresh_token};
 use super::tokens::{self, AccessTokenClaims};
-use super::{ACCESS_TOKEN_TTL, ID_TOKEN_TTL, Issuer, Params, REFRESH_TOKEN_TTL, jwt};
+use super::{ACCESS_TOKEN_TTL, Issuer, Params, REFRESH_TOKEN_TTL, id_token};
 use crate::app::App;
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
@@ -123,22 +123,8 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
         "scope": scope,
     });
     if issue.scope.iter().any(|s| s == "openid") {
-        let mut id_claims = json!({
-            "iss": issuer.url,
-            "sub": issue.user.id.to_string(),
-            "aud": registered.client_id(),
-            "azp": registered.client_id(),
-            "exp": (now + ID_TOKEN_TTL).unix_timestamp(),
-            "iat": now.unix_timestamp(),
-            "auth_time": issue.auth_time,
-            "acr": issue.acr,
-            "amr": issue.amr,
-            "at_hash": jwt::half_hash(&access_token),
-        });
-        if let Some(nonce) = issue.nonce {
-            id_claims["nonce"] = nonce.into();
-        }
-        let id_token = jwt::sign(app, registered.settings.id_token_algorithm(), "JWT", &id_claims).await?;
+        let algorithm = registered.settings.id_token_algorithm();
+        let id_token = id_token::issue(app, issuer, registered.client_id(), algorithm, &issue, &access_token).await?;
         response["id_token"] = id_token.into();
     }
     if registered.allows_grant("refresh_token") {
