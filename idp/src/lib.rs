@@ -1,6 +1,7 @@
 //! Mamori identity provider: the server and the `mamori` command line.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod blocking;
 pub mod clock;

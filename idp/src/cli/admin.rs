@@ -29,6 +29,7 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::OidcClient(cmd) => super::oidc::client(&app, cmd).await,
         AdminCommand::SamlSp(cmd) => super::saml::run(&app, cmd).await,
         AdminCommand::SamlKeys(cmd) => super::saml::keys(&app, cmd).await,
+        AdminCommand::ApiToken(cmd) => super::api_token::run(&app, cmd).await,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod api_token;
 pub(crate) mod ca;
 mod oidc;
 mod quickstart;
@@ -195,6 +196,9 @@ pub enum AdminCommand {
     /// Signing and encryption keys of the SAML identity provider.
     #[command(subcommand)]
     SamlKeys(saml::SamlKeysCommand),
+    /// Tokens for the admin REST API (/admin/api/v1).
+    #[command(subcommand)]
+    ApiToken(api_token::ApiTokenCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,86 @@
+//! Extractors whose rejections are problem documents: the authenticated caller, JSON
+//! bodies, query strings and path parameters.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::Problem;
+use crate::admin::{AdminError, Principal};
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+/// The principal behind the request's bearer token.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<SharedState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let app = &state.app;
+        let source_ip = match parts.extensions.get::<ConnectionInfo>() {
+            Some(conn) => crate::web::request::client_ip(conn, &parts.headers, &app.config.server.trusted_proxies).to_string(),
+            None => "unknown".to_owned(),
+        };
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| {
+                Problem::from(AdminError::Unauthenticated("send an API token as `Authorization: Bearer mamori_at_…`".to_owned()))
+            })?;
+        let principal = crate::admin::tokens::authenticate(app, token, source_ip).await?;
+        Ok(Caller(principal))
+    }
+}
+
+/// A JSON body; malformed JSON is 400, a wrong content type 415, wrong fields 422.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "send the body as application/json"))
+            }
+            Err(JsonRejection::JsonDataError(e)) => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.body_text())),
+            Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+        }
+    }
+}
+
+/// Query parameters; unparsable ones are 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+            Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+        }
+    }
+}
+
+/// Path parameters; ones that cannot be decoded are 400.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+            Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The admin REST API under `/admin/api/v1`: thin axum handlers over the service layer
+//! (`crate::admin`), authenticated by `Authorization: Bearer mamori_at_…` tokens, every
+//! error an RFC 9457 problem document, described by the OpenAPI 3.1 document at
+//! `/admin/api/v1/openapi.json` that `openapi` generates from these handlers.
+
+mod extract;
+mod federation;
+pub mod openapi;
+mod problem;
+mod records;
+pub mod schema;
+mod tenants;
+mod users;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::server::SharedState;
+pub use problem::Problem;
+
+pub const BASE: &str = "/admin/api/v1";
+
+pub fn routes() -> Router<SharedState> {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route("/tenants/{tenant}", get(tenants::get).patch(tenants::update).delete(tenants::delete))
+        .route("/tenants/{tenant}/policy", get(tenants::get_policy).put(tenants::put_policy))
+        .route("/tenants/{tenant}/users", get(users::list).post(users::create))
+        .route("/tenants/{tenant}/users/import", post(records::import_users))
+        .route("/tenants/{tenant}/users/{login_id}", get(users::get).patch(users::update).delete(users::delete))
+        .route("/tenants/{tenant}/users/{login_id}/disable", post(users::disable))
+        .route("/tenants/{tenant}/users/{login_id}/enable", post(users::enable))
+        .route("/tenants/{tenant}/users/{login_id}/unlock", post(users::unlock))
+        .route("/tenants/{tenant}/users/{login_id}/force-password-change", post(users::force_password_change))
+        .route("/tenants/{tenant}/users/{login_id}/enrollment-ticket", post(users::enrollment_ticket))
+        .route("/tenants/{tenant}/users/{login_id}/reissue-certificate", post(users::reissue_certificate))
+        .route("/tenants/{tenant}/users/{login_id}/devices", get(users::devices))
+        .route("/tenants/{tenant}/users/{login_id}/certificates", get(users::certificates))
+        .route("/tenants/{tenant}/certificates", get(records::certificates))
+        .route("/tenants/{tenant}/certificates/{serial}", get(records::certificate))
+        .route("/tenants/{tenant}/certificates/{serial}/revoke", post(records::revoke))
+        .route("/tenants/{tenant}/login-events", get(records::login_events))
+        .route("/tenants/{tenant}/login-events.csv", get(records::login_events_csv))
+        .route("/tenants/{tenant}/audit-events", get(records::tenant_audit_events))
+        .route("/audit-events", get(records::audit_events))
+        .route("/tenants/{tenant}/oidc-clients", get(federation::oidc_clients))
+        .route("/tenants/{tenant}/oidc-clients/{client_id}", get(federation::oidc_client).delete(federation::delete_oidc_client))
+        .route("/tenants/{tenant}/saml-sps", get(federation::saml_sps))
+        .route("/tenants/{tenant}/saml-sps/{sp_id}", get(federation::saml_sp).delete(federation::delete_saml_sp))
+        .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed);
+    Router::new().nest(BASE, api)
+}

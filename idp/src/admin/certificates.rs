@@ -1,0 +1,39 @@
+//! Certificates of a tenant's users: search and revocation.
+
+use mamori_ca::RevocationReason;
+use mamori_storage::model::{ApiScope, Certificate, CertificateQuery};
+
+use super::{AdminError, Listed, Paging, Principal, audit};
+use crate::app::App;
+
+pub async fn search(app: &App, principal: &Principal, slug: &str, query: &CertificateQuery, paging: Paging) -> Result<Listed<Certificate>, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
+    let page = app.storage.certificates().search_for_tenant(tenant.id, query, paging.offset, paging.limit).await?;
+    Ok(Listed::from_page(page, paging))
+}
+
+/// The certificate with this serial, if it belongs to a user of the tenant.
+pub async fn get(app: &App, principal: &Principal, slug: &str, serial: &str, scope: ApiScope) -> Result<(mamori_storage::model::Tenant, Certificate), AdminError> {
+    let tenant = principal.tenant(app, slug, scope).await?;
+    let query = CertificateQuery { serial_hex: Some(serial.to_owned()), ..CertificateQuery::default() };
+    let page = app.storage.certificates().search_for_tenant(tenant.id, &query, 0, 1).await?;
+    let cert = page.items.into_iter().next().ok_or_else(|| AdminError::NotFound(format!("no certificate with serial `{serial}` in tenant `{slug}`")))?;
+    Ok((tenant, cert))
+}
+
+/// Revokes a certificate with an RFC 5280 reason; the next CRL lists it.
+pub async fn revoke(app: &App, principal: &Principal, slug: &str, serial: &str, reason: &str) -> Result<Certificate, AdminError> {
+    let reason: RevocationReason = reason.parse().map_err(|_| {
+        let known: Vec<_> = RevocationReason::ALL.iter().map(|r| r.as_str()).collect();
+        AdminError::Invalid(format!("reason: `{reason}` is not one of {}", known.join(", ")))
+    })?;
+    let (tenant, cert) = get(app, principal, slug, serial, ApiScope::Write).await?;
+    match app.ca.revoke(&cert.serial_hex, reason, app.now()).await {
+        Ok(()) => {}
+        Err(crate::pki::PkiError::AlreadyRevoked(_)) => return Err(AdminError::Conflict("the certificate is already revoked".to_owned())),
+        Err(crate::pki::PkiError::UnknownSerial(_)) => return Err(AdminError::NotFound("no such certificate".to_owned())),
+        Err(err) => return Err(AdminError::Internal(err.to_string())),
+    }
+    audit::record(app, principal, Some(tenant.id), "certificate.revoke", &format!("tenant:{}/certificate:{}", tenant.slug, cert.serial_hex), serde_json::json!({"reason": reason.as_str(), "subject": cert.subject_cn})).await;
+    Ok(app.storage.certificates().get(cert.id).await?)
+}

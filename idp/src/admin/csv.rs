@@ -1,0 +1,119 @@
+//! Just enough RFC 4180 CSV for user imports and exports: quoted fields with doubled
+//! quotes, CRLF or LF line ends, and line numbers for the per-row report.
+
+/// One record with the (1-based) line it starts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub line: usize,
+    pub fields: Vec<String>,
+}
+
+/// A record that cannot be read (an unterminated quote); the rest are still returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Splits `text` into records; blank lines are skipped.
+pub fn parse(text: &str) -> (Vec<Record>, Vec<Malformed>) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = Vec::new();
+    let mut malformed = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    while chars.peek().is_some() {
+        let start = line;
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut was_quoted = false;
+        let mut bad = None;
+        loop {
+            let Some(c) = chars.next() else {
+                if quoted {
+                    bad = Some("a quoted field is not closed".to_owned());
+                }
+                break;
+            };
+            if quoted {
+                match c {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    '"' => quoted = false,
+                    '\n' => {
+                        line += 1;
+                        field.push('\n');
+                    }
+                    _ => field.push(c),
+                }
+                continue;
+            }
+            match c {
+                '"' if field.is_empty() && !was_quoted => {
+                    quoted = true;
+                    was_quoted = true;
+                }
+                '"' => {
+                    if bad.is_none() {
+                        bad = Some("a quote inside an unquoted field".to_owned());
+                    }
+                }
+                ',' => {
+                    fields.push(std::mem::take(&mut field));
+                    was_quoted = false;
+                }
+                '\r' if chars.peek() == Some(&'\n') => {}
+                '\n' => {
+                    line += 1;
+                    break;
+                }
+                _ => field.push(c),
+            }
+        }
+        fields.push(field);
+        match bad {
+            Some(reason) => malformed.push(Malformed { line: start, reason }),
+            None if fields.len() == 1 && fields[0].trim().is_empty() => {}
+            None => records.push(Record { line: start, fields }),
+        }
+    }
+    (records, malformed)
+}
+
+/// A field for export: quoted when it holds a comma, quote or line break, and prefixed
+/// with `'` when a spreadsheet would take it for a formula.
+pub fn quote(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{field}") } else { field.to_owned() };
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_their_line_numbers() {
+        let (records, bad) = parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\n\"multi\nline\",z\nq,\"open\n");
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1], Record { line: 2, fields: vec!["x, y".into(), "say \"hi\"".into()] });
+        assert_eq!(records[2], Record { line: 4, fields: vec!["multi\nline".into(), "z".into()] });
+        assert_eq!(bad, [Malformed { line: 6, reason: "a quoted field is not closed".into() }]);
+        let (_, bad) = parse("a\"b,c\n");
+        assert_eq!(bad.len(), 1);
+    }
+
+    #[test]
+    fn exports_are_quoted_and_formula_safe() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote("a,b"), "\"a,b\"");
+        assert_eq!(quote("=1+1"), "'=1+1");
+        assert_eq!(quote("say \"x\""), "\"say \"\"x\"\"\"");
+    }
+}

@@ -1,0 +1,87 @@
+//! Tenants and their policy.
+
+use mamori_storage::model::{ApiScope, Tenant, TenantPolicy};
+
+use super::{AdminError, Listed, Paging, Principal, audit};
+use crate::app::App;
+
+/// Tenants the principal reaches, by slug.
+pub async fn list(app: &App, principal: &Principal, paging: Paging) -> Result<Listed<Tenant>, AdminError> {
+    principal.require(ApiScope::Read)?;
+    let all: Vec<Tenant> = app.storage.tenants().list().await?.into_iter().filter(|t| principal.reaches(t.id)).collect();
+    let total = all.len() as u64;
+    let items = all.into_iter().skip(usize::try_from(paging.offset).unwrap_or(usize::MAX)).take(paging.limit as usize).collect();
+    Ok(Listed { items, total, paging })
+}
+
+pub async fn get(app: &App, principal: &Principal, slug: &str) -> Result<Tenant, AdminError> {
+    principal.tenant(app, slug, ApiScope::Read).await
+}
+
+/// A slug is what URLs carry: lower-case ASCII letters, digits and hyphens.
+pub fn check_slug(slug: &str) -> Result<(), AdminError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid("slug: 1 to 63 lower-case letters, digits or hyphens, not starting with a hyphen".to_owned()))
+    }
+}
+
+fn check_display_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid("display_name: 1 to 200 characters, no control characters".to_owned()));
+    }
+    Ok(())
+}
+
+pub async fn create(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    display_name: &str,
+    policy: Option<TenantPolicy>,
+) -> Result<Tenant, AdminError> {
+    principal.require_super_admin(ApiScope::Write)?;
+    check_slug(slug)?;
+    check_display_name(display_name)?;
+    let policy = policy.unwrap_or_default();
+    policy.validate().map_err(AdminError::Invalid)?;
+    let tenant = app.storage.tenants().create(slug, display_name, &policy, app.now()).await?;
+    audit::record(app, principal, Some(tenant.id), "tenant.create", &format!("tenant:{slug}"), serde_json::json!({"display_name": display_name})).await;
+    Ok(tenant)
+}
+
+pub async fn rename(app: &App, principal: &Principal, slug: &str, display_name: &str) -> Result<Tenant, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    check_display_name(display_name)?;
+    app.storage.tenants().set_display_name(tenant.id, display_name).await?;
+    audit::record(app, principal, Some(tenant.id), "tenant.update", &format!("tenant:{slug}"), serde_json::json!({"display_name": display_name})).await;
+    Ok(Tenant { display_name: display_name.to_owned(), ..tenant })
+}
+
+/// Deletes a tenant with everything it owns (super-admin only).
+pub async fn delete(app: &App, principal: &Principal, slug: &str) -> Result<(), AdminError> {
+    principal.require_super_admin(ApiScope::Write)?;
+    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    app.storage.tenants().delete(tenant.id).await?;
+    audit::record(app, principal, Some(tenant.id), "tenant.delete", &format!("tenant:{slug}"), serde_json::json!({})).await;
+    Ok(())
+}
+
+pub async fn policy(app: &App, principal: &Principal, slug: &str) -> Result<TenantPolicy, AdminError> {
+    Ok(principal.tenant(app, slug, ApiScope::Read).await?.policy)
+}
+
+/// Replaces the policy after checking its knobs against each other.
+pub async fn replace_policy(app: &App, principal: &Principal, slug: &str, policy: TenantPolicy) -> Result<TenantPolicy, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    policy.validate().map_err(AdminError::Invalid)?;
+    app.storage.tenants().update_policy(tenant.id, &policy).await?;
+    let details = serde_json::to_value(&policy).unwrap_or_default();
+    audit::record(app, principal, Some(tenant.id), "tenant.policy.update", &format!("tenant:{slug}"), details).await;
+    Ok(policy)
+}

@@ -1,0 +1,256 @@
+//! Users: the operators' everyday tasks, on top of the same flows the user pages and the
+//! CLI use (enrollment tickets, certificate reissue, lockout).
+
+use mamori_storage::model::{
+    ApiScope, Certificate, Device, DeviceType, Locale, LoginMethod, NewDevice, NewUser, Tenant, User, UserQuery, UserStatus,
+};
+
+use super::{AdminError, Listed, Paging, Principal, audit};
+use crate::app::App;
+use crate::flows::enrollment::IssuedEnrollment;
+use crate::flows::events::Attempt;
+
+/// What an operator gives to create a user.
+#[derive(Clone, Debug, Default)]
+pub struct NewUserInput {
+    pub login_id: String,
+    /// The address of the first device.
+    pub email: String,
+    pub display_name: Option<String>,
+    /// The tenant's default when absent.
+    pub login_method: Option<String>,
+    /// `ja` when absent.
+    pub locale: Option<String>,
+    /// `Asia/Tokyo` when absent.
+    pub time_zone: Option<String>,
+}
+
+/// Changes to a user; absent fields stay.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+    pub login_method: Option<String>,
+}
+
+pub fn check_login_id(login_id: &str) -> Result<(), AdminError> {
+    let ok = !login_id.is_empty()
+        && login_id.chars().count() <= 64
+        && !login_id.chars().any(|c| c.is_control() || c.is_whitespace() || "/?#%\\".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid("login_id: 1 to 64 characters without spaces, control characters or / ? # % \\".to_owned()))
+    }
+}
+
+pub fn check_email(email: &str) -> Result<(), AdminError> {
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+    if valid { Ok(()) } else { Err(AdminError::Invalid(format!("email: `{email}` is not an e-mail address"))) }
+}
+
+fn check_display_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid("display_name: 1 to 200 characters, no control characters".to_owned()));
+    }
+    Ok(())
+}
+
+fn parse_method(tenant: &Tenant, text: &str) -> Result<LoginMethod, AdminError> {
+    let method: LoginMethod = text.parse().map_err(|_| {
+        AdminError::Invalid(format!("login_method: `{text}` is not one of cert, cert+password, cert+password+otp, password, password+otp"))
+    })?;
+    if !tenant.policy.allowed_login_methods.contains(&method) {
+        return Err(AdminError::Invalid(format!("login_method: the tenant's policy does not allow `{method}`")));
+    }
+    Ok(method)
+}
+
+fn parse_locale(text: &str) -> Result<Locale, AdminError> {
+    text.parse().map_err(|_| AdminError::Invalid(format!("locale: `{text}` is not ja or en")))
+}
+
+fn check_time_zone(tz: &str) -> Result<(), AdminError> {
+    if tz.len() <= 64 && jiff::tz::TimeZone::get(tz).is_ok() {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!("time_zone: `{tz}` is not an IANA time zone")))
+    }
+}
+
+fn target(tenant: &Tenant, login_id: &str) -> String {
+    format!("tenant:{}/user:{login_id}", tenant.slug)
+}
+
+/// The user `login_id` of a tenant the principal reaches.
+pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, scope: ApiScope) -> Result<(Tenant, User), AdminError> {
+    let tenant = principal.tenant(app, slug, scope).await?;
+    let user = app
+        .storage
+        .users()
+        .get_by_login_id(tenant.id, login_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no user `{login_id}` in tenant `{slug}`")))?;
+    Ok((tenant, user))
+}
+
+pub async fn list(app: &App, principal: &Principal, slug: &str, query: &UserQuery, paging: Paging) -> Result<Listed<User>, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
+    let page = app.storage.users().search(tenant.id, query, paging.offset, paging.limit).await?;
+    Ok(Listed::from_page(page, paging))
+}
+
+pub async fn get(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<User, AdminError> {
+    Ok(find(app, principal, slug, login_id, ApiScope::Read).await?.1)
+}
+
+/// Checks a new user's values without writing anything (also used by the CSV import).
+pub fn prepare_new_user(tenant: &Tenant, input: &NewUserInput) -> Result<NewUser, AdminError> {
+    check_login_id(&input.login_id)?;
+    check_email(&input.email)?;
+    let method = match input.login_method.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => parse_method(tenant, m)?,
+        None => tenant.policy.default_login_method,
+    };
+    let mut new = NewUser::new(tenant.id, input.login_id.clone(), method);
+    if let Some(name) = input.display_name.as_deref().filter(|n| !n.is_empty()) {
+        check_display_name(name)?;
+        new.display_name = name.to_owned();
+    }
+    if let Some(locale) = input.locale.as_deref().filter(|l| !l.is_empty()) {
+        new.locale = parse_locale(locale)?;
+    }
+    if let Some(tz) = input.time_zone.as_deref().filter(|t| !t.is_empty()) {
+        check_time_zone(tz)?;
+        new.time_zone = tz.to_owned();
+    }
+    Ok(new)
+}
+
+/// Creates a user with its first device; no half-made user remains if the device fails.
+pub async fn create_in(app: &App, principal: &Principal, tenant: &Tenant, input: &NewUserInput) -> Result<User, AdminError> {
+    let new = prepare_new_user(tenant, input)?;
+    let now = app.now();
+    let user = app.storage.users().create(&new, now).await?;
+    let device = NewDevice { user_id: user.id, device_type: DeviceType::Pc, email: input.email.clone() };
+    if let Err(err) = app.storage.devices().add_device(&device, tenant.policy.max_devices, now).await {
+        if let Err(undo) = app.storage.users().delete(user.id).await {
+            tracing::error!(error = %undo.log_detail(), "cannot remove a user whose first device failed");
+        }
+        return Err(err.into());
+    }
+    audit::record(app, principal, Some(tenant.id), "user.create", &target(tenant, &user.login_id), serde_json::json!({"email": input.email, "login_method": user.login_method})).await;
+    Ok(user)
+}
+
+pub async fn create(app: &App, principal: &Principal, slug: &str, input: &NewUserInput) -> Result<User, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    create_in(app, principal, &tenant, input).await
+}
+
+pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str, changes: &UserChanges) -> Result<User, AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let display_name = changes.display_name.clone().unwrap_or_else(|| user.display_name.clone());
+    check_display_name(&display_name)?;
+    let locale = changes.locale.as_deref().map(parse_locale).transpose()?.unwrap_or(user.locale);
+    let time_zone = changes.time_zone.clone().unwrap_or_else(|| user.time_zone.clone());
+    if changes.time_zone.is_some() {
+        check_time_zone(&time_zone)?;
+    }
+    let method = changes.login_method.as_deref().map(|m| parse_method(&tenant, m)).transpose()?;
+    let now = app.now();
+    app.storage.users().update_profile(user.id, &display_name, locale, &time_zone, now).await?;
+    if let Some(method) = method.filter(|m| *m != user.login_method) {
+        app.storage.users().set_login_method(user.id, method, now).await?;
+    }
+    let details = serde_json::json!({"display_name": changes.display_name, "locale": changes.locale, "time_zone": changes.time_zone, "login_method": changes.login_method});
+    audit::record(app, principal, Some(tenant.id), "user.update", &target(&tenant, login_id), details).await;
+    Ok(app.storage.users().get(user.id).await?)
+}
+
+/// Disables (ending the user's sessions) or re-enables an account.
+pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: &str, status: UserStatus) -> Result<User, AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    app.storage.users().set_status(user.id, status, app.now()).await?;
+    if status == UserStatus::Disabled {
+        app.storage.sessions().delete_for_user(user.id).await?;
+    }
+    let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };
+    audit::record(app, principal, Some(tenant.id), action, &target(&tenant, login_id), serde_json::json!({})).await;
+    Ok(app.storage.users().get(user.id).await?)
+}
+
+/// Deletes the user; their certificates are revoked first so none keeps working.
+pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<(), AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let now = app.now();
+    app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
+    app.ca.forget_crl().await;
+    app.storage.users().delete(user.id).await?;
+    audit::record(app, principal, Some(tenant.id), "user.delete", &target(&tenant, login_id), serde_json::json!({})).await;
+    Ok(())
+}
+
+pub async fn unlock(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<User, AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    app.storage.users().unlock(user.id, app.now()).await?;
+    audit::record(app, principal, Some(tenant.id), "user.unlock", &target(&tenant, login_id), serde_json::json!({"was_locked": user.is_locked()})).await;
+    Ok(app.storage.users().get(user.id).await?)
+}
+
+pub async fn force_password_change(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<User, AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    app.storage.users().set_password_must_change(user.id, true, app.now()).await?;
+    audit::record(app, principal, Some(tenant.id), "user.force-password-change", &target(&tenant, login_id), serde_json::json!({})).await;
+    Ok(app.storage.users().get(user.id).await?)
+}
+
+/// A fresh enrollment ticket (flow 1); the URL and one-time password are shown once.
+pub async fn enrollment_ticket(app: &App, principal: &Principal, slug: &str, login_id: &str, public_url: &str) -> Result<IssuedEnrollment, AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    if user.status == UserStatus::Disabled {
+        return Err(AdminError::Conflict("the account is disabled: enable it first".to_owned()));
+    }
+    let issued = crate::flows::enrollment::issue_enrollment_ticket(app, &tenant, &user, public_url).await?;
+    audit::record(app, principal, Some(tenant.id), "user.enrollment-ticket", &target(&tenant, login_id), serde_json::json!({"expires_at": issued.expires_at.unix_timestamp()})).await;
+    Ok(issued)
+}
+
+/// Outcome of starting a certificate reissue.
+#[derive(Clone, Debug)]
+pub struct ReissueStarted {
+    pub device_no: u32,
+    pub mailed_to: String,
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// Starts a certificate reissue (flow 6) for one device: a single-use link goes by mail
+/// to the device's address.
+pub async fn reissue_certificate(app: &App, principal: &Principal, slug: &str, login_id: &str, device_no: Option<u32>, public_url: &str) -> Result<ReissueStarted, AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let devices = app.storage.devices().list_for_user(user.id, false).await?;
+    let device = match device_no {
+        Some(no) => devices.into_iter().find(|d| d.device_no == no).ok_or_else(|| AdminError::NotFound(format!("`{login_id}` has no active device {no}")))?,
+        None => devices.into_iter().next().ok_or_else(|| AdminError::Conflict(format!("`{login_id}` has no active device")))?,
+    };
+    if user.secret_answer_hash.is_none() {
+        return Err(AdminError::Conflict(format!("`{login_id}` has not enrolled yet: create an enrollment ticket instead")));
+    }
+    let attempt = Attempt { tenant_id: tenant.id, user_id: Some(user.id), login_id: Some(&user.login_id), source_ip: principal.source_ip.clone(), user_agent: None };
+    let expires_at = crate::flows::reissue::start_certificate_reissue(app, &tenant, &user, &device, public_url, &attempt).await?;
+    audit::record(app, principal, Some(tenant.id), "user.reissue-certificate", &target(&tenant, login_id), serde_json::json!({"device_no": device.device_no})).await;
+    Ok(ReissueStarted { device_no: device.device_no, mailed_to: device.email, expires_at })
+}
+
+pub async fn devices(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<Vec<Device>, AdminError> {
+    let (_, user) = find(app, principal, slug, login_id, ApiScope::Read).await?;
+    Ok(app.storage.devices().list_for_user(user.id, true).await?)
+}
+
+pub async fn certificates(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<Vec<Certificate>, AdminError> {
+    let (_, user) = find(app, principal, slug, login_id, ApiScope::Read).await?;
+    Ok(app.storage.certificates().list_for_user(user.id).await?)
+}

@@ -1,0 +1,110 @@
+//! `mamori admin api-token …`: tokens for the admin REST API, made on the server's shell
+//! (as the local super-admin).
+
+use clap::{Args, Subcommand};
+use mamori_storage::model::ApiScope;
+
+use super::{OutputArgs, OutputFormat};
+use crate::admin::{Principal, tokens};
+use crate::app::App;
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token and print it once (it is stored only as a keyed hash).
+    Create(CreateArgs),
+    /// List tokens (never their text).
+    List {
+        /// Only the tokens of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("reach").required(true).args(["tenant", "super_admin"])))]
+pub struct CreateArgs {
+    /// A tenant admin token confined to this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// A super-admin token for every tenant.
+    #[arg(long)]
+    pub super_admin: bool,
+    /// read, write (repeat or separate with commas).
+    #[arg(long = "scope", value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Lifetime: 90d, 12h, 30m, 45s.
+    #[arg(long, default_value = "90d")]
+    pub expires_in: String,
+    /// A label for lists and the audit trail.
+    #[arg(long, default_value = "api")]
+    pub name: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
+    let principal = Principal::local_cli();
+    match command {
+        ApiTokenCommand::Create(args) => {
+            let scopes = args
+                .scopes
+                .iter()
+                .map(|s| s.trim().parse::<ApiScope>().map_err(|_| anyhow::anyhow!("--scope {s}: use read or write")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let lifetime = tokens::parse_lifetime(&args.expires_in).map_err(|e| anyhow::anyhow!("--expires-in {e}"))?;
+            let created = tokens::create(app, &principal, &args.name, args.tenant.as_deref(), &scopes, lifetime)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the token: {e}"))?;
+            match args.output.output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&created)?),
+                OutputFormat::Text => println!(
+                    "API token (shown once, keep it secret):\n{}\nid {}, {}, scopes {}, expires {}",
+                    created.token,
+                    created.id,
+                    created.tenant.as_deref().map_or("super-admin".to_owned(), |t| format!("tenant {t}")),
+                    created.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+                    created.expires_at
+                ),
+            }
+            Ok(())
+        }
+        ApiTokenCommand::List { tenant, output } => {
+            let tenant_id = match tenant {
+                Some(slug) => Some(super::admin::find_tenant(app, &slug).await?.id),
+                None => None,
+            };
+            let list = app.storage.api_tokens().list(tenant_id).await?;
+            let json: Vec<_> = list
+                .iter()
+                .map(|t| serde_json::json!({
+                    "id": t.id, "name": t.name, "tenant_id": t.tenant_id, "scopes": t.scopes,
+                    "expires_at": t.expires_at.unix_timestamp(), "revoked": t.revoked_at.is_some(),
+                    "last_used_at": t.last_used_at.map(|x| x.unix_timestamp()),
+                }))
+                .collect();
+            match output.output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+                OutputFormat::Text => {
+                    for t in &list {
+                        let state = if t.revoked_at.is_some() { "revoked" } else if t.expires_at <= app.now() { "expired" } else { "active" };
+                        println!("{}\t{}\t{}\t{state}", t.id, t.name, t.expires_at);
+                    }
+                }
+            }
+            Ok(())
+        }
+        ApiTokenCommand::Revoke { id } => {
+            app.storage.api_tokens().revoke(id, app.now()).await.map_err(|e| anyhow::anyhow!("--id {id}: {e}"))?;
+            crate::admin::audit::record(app, &principal, None, "api-token.revoke", &format!("api-token:{id}"), serde_json::json!({})).await;
+            println!("revoked token {id}");
+            Ok(())
+        }
+    }
+}
