@@ -1,6 +1,11 @@
 //! Login as a state machine (flow 3): the certificate step opens a transaction that
 //! records which factors are done and what the user's method still requires; each step
 //! moves it forward or ends it. Its outcome says which factors were used (`amr`).
+//!
+//! Users whose method needs no certificate (`password`, `password+otp`) open it with the
+//! ID/password instead (`flows::password_login`). The method is read from the user record
+//! after the ID is typed, and a certificate method is never satisfied without `hwk`: every
+//! step re-derives what is missing from the current record.
 
 use mamori_storage::model::{LockoutOutcome, LoginResult, Tenant, User};
 use serde::{Deserialize, Serialize};
@@ -45,6 +50,8 @@ pub fn amr(factors: &[Factor]) -> Vec<&'static str> {
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum LoginStep {
     Password,
+    /// The user's method needs a certificate this login does not have: refused.
+    CertificateRequired,
     /// The password expired or was reissued: choose a new one before going on.
     ChangePassword,
     /// A TOTP authenticator has to be registered first: its sealed secret waits here.
@@ -79,8 +86,11 @@ pub struct Authenticated {
 }
 
 /// The step after `done`, by the user's login method.
-fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: OffsetDateTime) -> LoginStep {
+pub(super) fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: OffsetDateTime) -> LoginStep {
     let method = user.login_method;
+    if method.needs_certificate() && !done.contains(&Factor::Hwk) {
+        return LoginStep::CertificateRequired;
+    }
     if method.needs_password() && !done.contains(&Factor::Pwd) {
         return LoginStep::Password;
     }
@@ -114,6 +124,14 @@ pub fn start_with_certificate(user: &User, tenant: &Tenant, serial: &str, return
         return_to,
         email_code: None,
     }
+}
+
+/// Whether `factors` are everything the user's `method` asks for: the last check before
+/// a login completes, so that a method changed during the login is still honoured.
+pub fn satisfies(method: mamori_storage::model::LoginMethod, factors: &[Factor]) -> bool {
+    (!method.needs_certificate() || factors.contains(&Factor::Hwk))
+        && (!method.needs_password() || factors.contains(&Factor::Pwd))
+        && (!method.needs_otp() || factors.contains(&Factor::Otp))
 }
 
 pub enum PasswordOutcome {
@@ -169,7 +187,7 @@ pub async fn submit_password(
     Ok(PasswordOutcome::Accepted)
 }
 
-fn failure(tenant: &Tenant, outcome: LockoutOutcome) -> PasswordOutcome {
+pub(super) fn failure(tenant: &Tenant, outcome: LockoutOutcome) -> PasswordOutcome {
     if outcome.locked {
         PasswordOutcome::Locked
     } else {

@@ -8,6 +8,7 @@ pub mod enrollment;
 pub mod events;
 pub mod login;
 pub mod otp;
+pub mod password_login;
 pub mod password_policy;
 pub mod reissue;
 pub mod secret_answer;

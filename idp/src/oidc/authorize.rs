@@ -441,7 +441,12 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         respond(&ctx.state, &ctx.headers, &request.redirect_uri, request.response_mode, error.redirect_params(request.state.as_deref(), &issuer.url))
     };
     let login_again = || {
-        let mut target = format!("/login?return_to={}", super::form_encode(&format!("/oidc/resume/{id}")));
+        // The tenant lets a user without a certificate log in by ID in the right tenant.
+        let mut target = format!(
+            "/login?return_to={}&tenant={}",
+            super::form_encode(&format!("/oidc/resume/{id}")),
+            super::form_encode(&issuer.tenant.slug)
+        );
         if let Some(lang) = request.ui_locales.iter().find_map(|l| mamori_ui::Locale::from_tag(l)) {
             target.push_str(&format!("&lang={}", lang.tag()));
         }

@@ -399,7 +399,12 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
             next.previous_session = Some(web.id.clone());
             records.update_pending_data(&lookup, SamlPendingKind::Authn, &entry.data, &serde_json::to_value(&next)?, now).await?;
         }
-        let target = format!("/login?return_to={}", binding::form_encode(&format!("/saml/resume/{id}")));
+        // The tenant lets a user without a certificate log in by ID in the right tenant.
+        let target = format!(
+            "/login?return_to={}&tenant={}",
+            binding::form_encode(&format!("/saml/resume/{id}")),
+            binding::form_encode(&idp.tenant.slug)
+        );
         return Ok(Redirect::to(&target).into_response());
     }
     let Some((web, auth, user)) = current else {

@@ -1,6 +1,8 @@
 //! Login pages (flow 3), served on the client-certificate listener: the certificate,
 //! ID/password, a forced password change, the one-time password, and logout. Handlers
-//! parse, check CSRF and the session, call `flows::login`, and render.
+//! parse, check CSRF and the session, call `flows::login`, and render. Without a
+//! certificate, `login_password` opens the login with the ID/password instead, for the
+//! methods that need none.
 
 use std::collections::HashMap;
 
@@ -20,6 +22,7 @@ use crate::flows::client_certificate::{self, CertificateCheck, CertificateRefusa
 use crate::flows::events::{Attempt, record_login_event};
 use crate::flows::login::{self, LoginProgress, LoginStep, OtpOutcome, PasswordOutcome};
 use crate::flows::otp;
+use crate::flows::password_login;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 
@@ -35,12 +38,13 @@ pub fn routes() -> Router<SharedState> {
         .route("/login/totp", post(totp_setup).get(restart))
         .route("/login/done", get(done))
         .route("/logout", post(logout))
+        .merge(super::login_password::routes())
 }
 
 type Ctx = PageCtx;
 
 /// Who is attempting, for the login history.
-fn attempt<'a>(ctx: &Ctx, tenant: &Tenant, user: Option<&User>, login_id: Option<&'a str>) -> Attempt<'a> {
+pub(super) fn attempt<'a>(ctx: &Ctx, tenant: &Tenant, user: Option<&User>, login_id: Option<&'a str>) -> Attempt<'a> {
     Attempt {
         tenant_id: tenant.id,
         user_id: user.map(|u| u.id),
@@ -86,7 +90,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// A continuation path we may redirect to: local, never another origin.
-fn safe_return_to(value: Option<&String>) -> Option<String> {
+pub(super) fn safe_return_to(value: Option<&String>) -> Option<String> {
     value.filter(|v| v.starts_with('/') && !v.starts_with("//") && !v.contains('\\')).cloned()
 }
 
@@ -98,12 +102,20 @@ async fn start(
 ) -> Response {
     let lang = LangQuery { lang: query.get("lang").cloned() };
     let ctx = Ctx::new(state, conn, headers, &lang);
+    let tenant = query.get("tenant").map(String::as_str).filter(|s| password_login::valid_slug(s));
+    let return_to = safe_return_to(query.get("return_to"));
     if ctx.conn.listener == ListenerKind::Main && ctx.conn.client_chain.is_none() {
-        // The certificate can only be asked for on the other listener.
+        // A tenant none of whose methods needs a certificate logs in right here; for the
+        // others the certificate can only be asked for on the other listener.
+        match super::login_password::form_on_main_listener(&ctx, tenant, return_to.as_deref()).await {
+            Ok(Some(page)) => return page,
+            Ok(None) => {}
+            Err(err) => return ctx.internal(&err),
+        }
         let qs = serde_urlencoded_pairs(&query);
         return Redirect::to(&format!("{}/login{qs}", ctx.state.urls.mtls)).into_response();
     }
-    match begin(&ctx, safe_return_to(query.get("return_to"))).await {
+    match begin(&ctx, return_to, tenant).await {
         Ok(response) => response,
         Err(err) => ctx.internal(&err),
     }
@@ -126,11 +138,17 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn begin(ctx: &Ctx, return_to: Option<String>) -> anyhow::Result<Response> {
+async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
     let now = app.now();
     let leaf = presented_leaf(ctx);
     match client_certificate::check(app, leaf.as_deref(), now).await? {
+        CertificateCheck::Refused { refusal: CertificateRefusal::Missing, .. }
+            if password_login::offered(app, tenant_slug).await? =>
+        {
+            // No certificate, and a method of this tenant needs none: the ID decides.
+            Ok(super::login_password::form(ctx, tenant_slug, return_to.as_deref(), StatusCode::OK))
+        }
         CertificateCheck::Refused { refusal, user } => {
             if let Some(user) = &user {
                 let tenant = app.storage.tenants().get(user.tenant_id).await?;
@@ -147,17 +165,23 @@ async fn begin(ctx: &Ctx, return_to: Option<String>) -> anyhow::Result<Response>
                 return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
             }
             let progress = login::start_with_certificate(user, tenant, &certified.certificate.serial_hex, return_to, now);
-            let state = SessionState { login: Some(progress), authenticated: None };
-            let (mut web_session, cookie) = session::create(app, tenant, state).await?;
-            let mut response = advance(ctx, &mut web_session, tenant, user, None).await?;
-            // A login that completed at once already carries the promoted session's cookie.
-            let promoted = response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"mamori_session="));
-            if !promoted {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            Ok(response)
+            open_transaction(ctx, tenant, user, progress).await
         }
     }
+}
+
+/// Starts the session of a login whose first step passed, and shows the next step.
+pub(super) async fn open_transaction(ctx: &Ctx, tenant: &Tenant, user: &User, progress: LoginProgress) -> anyhow::Result<Response> {
+    let app = &ctx.state.app;
+    let state = SessionState { login: Some(progress), authenticated: None };
+    let (mut web_session, cookie) = session::create(app, tenant, state).await?;
+    let mut response = advance(ctx, &mut web_session, tenant, user, None).await?;
+    // A login that completed at once already carries the promoted session's cookie.
+    let promoted = response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"mamori_session="));
+    if !promoted {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 fn refused_page(ctx: &Ctx, refusal: CertificateRefusal) -> Response {
@@ -186,6 +210,7 @@ async fn advance(
     let base = serde_json::json!({ "login_id": user.login_id, "problem": problem });
     let page = match &progress.step {
         LoginStep::Password => ctx.form(StatusCode::OK, "login/password.html", base),
+        LoginStep::CertificateRequired => return refuse_without_certificate(ctx, web_session, tenant, user).await,
         LoginStep::ChangePassword => {
             let mut ctx_json = base;
             ctx_json["min"] = tenant.policy.password_min_length.into();
@@ -227,6 +252,17 @@ async fn finish(
     progress: &LoginProgress,
 ) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
+    // The method may have changed during the login: it must still be met in full.
+    let current = app.storage.users().get(user.id).await?;
+    if !login::satisfies(current.login_method, &progress.factors) {
+        if current.login_method.needs_certificate() && !progress.factors.contains(&login::Factor::Hwk) {
+            return refuse_without_certificate(ctx, web_session, tenant, &current).await;
+        }
+        // Another factor became due meanwhile: this login starts again.
+        web_session.state.login = None;
+        session::save(app, web_session).await?;
+        return Ok(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired"));
+    }
     let authenticated = login::complete(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id))).await;
     web_session.state.login = None;
     web_session.state.authenticated = Some(authenticated);
@@ -235,6 +271,16 @@ async fn finish(
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// Ends a login that lacks the certificate the user's method needs, with the clear page
+/// of a missing certificate.
+async fn refuse_without_certificate(ctx: &Ctx, web_session: &mut WebSession, tenant: &Tenant, user: &User) -> anyhow::Result<Response> {
+    let app = &ctx.state.app;
+    web_session.state.login = None;
+    session::save(app, web_session).await?;
+    record_login_event(app, &attempt(ctx, tenant, Some(user), Some(&user.login_id)), LoginResult::NoCertificate, &[]).await;
+    Ok(refused_page(ctx, CertificateRefusal::Missing))
 }
 
 /// Loads the session of a login under way and checks the request belongs to it: the

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod csrf;
 pub mod login;
+pub mod login_password;
 pub mod mailbox;
 pub mod page;
 pub mod pages;

@@ -1,0 +1,123 @@
+//! The ID/password form of a login without a client certificate (`password` and
+//! `password+otp` methods): shown on the client-certificate listener when the browser
+//! presents none and the tenant allows such a method, and on the main listener for a
+//! tenant none of whose methods needs a certificate. The steps after it (OTP, forced
+//! password change, return to the relying site) are the certificate login's.
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+
+use super::context::{FormFields, PageCtx, field};
+use super::login::{open_transaction, safe_return_to};
+use super::page::LangQuery;
+use super::request::client_ip;
+use crate::flows::password_login::{self, Origin, StartOutcome};
+use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new().route("/login/identify", post(identify).get(restart))
+}
+
+/// The form. `tenant` and `return_to` ride along as hidden fields, so the ID is looked up
+/// in the relying site's tenant and the login resumes its OIDC or SAML request.
+pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>, status: StatusCode) -> Response {
+    ctx.form(
+        status,
+        "login/password.html",
+        serde_json::json!({
+            "without_certificate": true,
+            "tenant": tenant.unwrap_or(""),
+            "return_to": return_to.unwrap_or(""),
+        }),
+    )
+}
+
+/// The form on the main listener, when no method of the tenant (of every tenant, when
+/// none is named) needs a certificate; `None` sends the login to the certificate listener.
+pub(super) async fn form_on_main_listener(
+    ctx: &PageCtx,
+    tenant: Option<&str>,
+    return_to: Option<&str>,
+) -> anyhow::Result<Option<Response>> {
+    let app = ctx.app();
+    let tenants = match tenant {
+        Some(slug) => app.storage.tenants().get_by_slug(slug).await?.into_iter().collect(),
+        None => app.storage.tenants().list().await?,
+    };
+    let never = !tenants.is_empty() && tenants.iter().all(password_login::certificate_never_needed);
+    Ok(never.then(|| form(ctx, tenant, return_to, StatusCode::OK)))
+}
+
+/// The login page this form came from, to try again.
+fn back_link(tenant: Option<&str>, return_to: Option<&str>) -> String {
+    let mut pairs = Vec::new();
+    if let Some(t) = tenant {
+        pairs.push(format!("tenant={}", crate::oidc::form_encode(t)));
+    }
+    if let Some(r) = return_to {
+        pairs.push(format!("return_to={}", crate::oidc::form_encode(r)));
+    }
+    if pairs.is_empty() { "/login".to_owned() } else { format!("/login?{}", pairs.join("&")) }
+}
+
+type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
+
+async fn identify((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
+    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let tenant = Some(field(&form, "tenant")).filter(|s| password_login::valid_slug(s));
+    let return_to = safe_return_to(form.get("return_to").filter(|r| !r.is_empty()));
+    let origin = Origin {
+        source_ip: client_ip(&ctx.conn, &ctx.headers, &ctx.state.app.config.server.trusted_proxies).to_string(),
+        user_agent: ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    };
+    let result = async {
+        let app = ctx.app();
+        let outcome =
+            password_login::submit(app, tenant, field(&form, "login_id"), field(&form, "password"), return_to.clone(), &origin)
+                .await?;
+        match outcome {
+            StartOutcome::Accepted { tenant, user, progress } => open_transaction(&ctx, &tenant, &user, *progress).await,
+            StartOutcome::Failed { attempts_left } => Ok(ctx.form(
+                StatusCode::UNAUTHORIZED,
+                "login/failed.html",
+                serde_json::json!({
+                    "attempts_left": attempts_left,
+                    "without_certificate": true,
+                    "back": back_link(tenant, return_to.as_deref()),
+                }),
+            )),
+            StartOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
+}
+
+async fn restart(axum::extract::Query(lang): axum::extract::Query<LangQuery>) -> Response {
+    use axum::response::{IntoResponse, Redirect};
+    match lang.lang.as_deref().and_then(mamori_ui::Locale::from_tag) {
+        Some(locale) => Redirect::to(&format!("/login?lang={}", locale.tag())).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_without_certificate_comes_back_to_its_tenant_and_request() {
+        assert_eq!(back_link(None, None), "/login");
+        assert_eq!(back_link(Some("demo"), Some("/oidc/resume/abc")), "/login?tenant=demo&return_to=%2Foidc%2Fresume%2Fabc");
+        assert_eq!(back_link(None, Some("/account")), "/login?return_to=%2Faccount");
+    }
+}
