@@ -58,6 +58,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub hashing: HashingConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +262,30 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Serve Prometheus metrics at `/metrics` on `listen`. Never on the public listeners.
+    pub enabled: bool,
+    /// Address of the plain-HTTP metrics listener; keep it on a private network.
+    pub listen: SocketAddr,
+    /// Networks allowed to scrape; any other peer gets 403.
+    pub allow_from: Vec<ipnet::IpNet>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            allow_from: vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ],
+        }
+    }
 }
 
 /// A loaded configuration and what loading it noticed.

@@ -11,6 +11,7 @@ pub mod demo_rp;
 pub mod flows;
 pub mod hashing;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod pki;
 pub mod saml;

@@ -183,6 +183,7 @@ impl CaService {
         let ca = Arc::clone(&active);
         let issued = self.pool.run(move || ca.ca.issue_device_certificate(&request)).await??;
         self.record(&active, owner, &issued).await?;
+        crate::metrics::metrics().certificate_issued("generated");
         Ok(issued)
     }
 
@@ -201,6 +202,7 @@ impl CaService {
         let ca = Arc::clone(&active);
         let issued = self.pool.run(move || ca.ca.issue_from_csr(&csr, &request)).await??;
         self.record(&active, owner, &issued).await?;
+        crate::metrics::metrics().certificate_issued("csr");
         Ok(issued)
     }
 

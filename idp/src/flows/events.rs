@@ -15,6 +15,7 @@ pub struct Attempt<'a> {
 
 /// Records an event; a storage failure is logged, never shown to the user as a login error.
 pub async fn record_login_event(app: &App, attempt: &Attempt<'_>, result: LoginResult, factors: &[&str]) {
+    crate::metrics::metrics().login(result.as_str(), factors);
     let event = NewLoginEvent {
         tenant_id: attempt.tenant_id,
         user_id: attempt.user_id,

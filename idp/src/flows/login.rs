@@ -188,6 +188,7 @@ pub async fn submit_password(
 }
 
 pub(super) fn failure(tenant: &Tenant, outcome: LockoutOutcome) -> PasswordOutcome {
+    crate::metrics::metrics().lockout("password", &outcome);
     if outcome.locked {
         PasswordOutcome::Locked
     } else {

@@ -38,7 +38,10 @@ pub async fn token(
     headers: HeaderMap,
     RawForm(body): RawForm,
 ) -> Response {
-    match exchange(&state, &conn, &slug, &headers, &body).await {
+    let outcome = exchange(&state, &conn, &slug, &headers, &body).await;
+    let grant_type = form_params(&body).ok().and_then(|p| p.get("grant_type").map(str::to_owned)).unwrap_or_default();
+    crate::metrics::metrics().token_request(&grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
+    match outcome {
         Ok(json) => no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
     }

@@ -57,8 +57,9 @@ pub async fn run(app: App, on_ready: Option<Box<dyn FnOnce(&PublicUrls) + Send>>
 
     let _mail_dispatcher = app.mailer.spawn_dispatcher();
     let state = Arc::new(ServerState { app: Arc::new(app), urls: urls.clone() });
-    let router = router(state);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, stop_rx.clone()).await?;
+    let router = router(state);
     let main_task = tokio::spawn(listener::serve(
         main,
         TlsAcceptor::from(tls.main),
@@ -77,6 +78,9 @@ pub async fn run(app: App, on_ready: Option<Box<dyn FnOnce(&PublicUrls) + Send>>
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(main_task, mtls_task);
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     Ok(())
 }
 
@@ -132,11 +136,18 @@ async fn request_id(mut request: axum::extract::Request, next: axum::middleware:
     let id = uuid::Uuid::new_v4().simple().to_string();
     request.extensions_mut().insert(RequestId(id.clone()));
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    // The route pattern, not the path: IDs and tokens in paths must not become series.
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let listener = match request.extensions().get::<listener::ConnectionInfo>().map(|c| c.listener) {
+        Some(ListenerKind::Mtls) => "mtls",
+        _ => "main",
+    };
     let started = std::time::Instant::now();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
+    crate::metrics::metrics().http_request(listener, &route, method.as_str(), status, millis / 1000.0);
     span.in_scope(|| {
         if path == "/healthz" || path == "/readyz" {
             tracing::debug!(status, millis, "request");
