@@ -1,0 +1,255 @@
+//! Devices (flow 7): the device table, add with confirmation and the tenant's maximum,
+//! change of e-mail address, delete (revoking the certificate).
+
+use std::collections::HashMap;
+
+use mamori_ca::RevocationReason;
+use mamori_storage::model::{CertificateStatus, Device, DeviceType, NewDevice, Tenant, TicketKind, User};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::history::format_date;
+use super::notices::{AccountChange, notify, record_change};
+use crate::app::App;
+use crate::flows::device_certificate::{self, PendingDownload, SealedDownload};
+use crate::flows::events::Attempt;
+
+/// Device types offered, with the message key of their label.
+pub const DEVICE_TYPES: &[(DeviceType, &str)] = &[
+    (DeviceType::Pc, "account.device_type.pc"),
+    (DeviceType::MobilePhone, "account.device_type.mobile-phone"),
+    (DeviceType::Smartphone, "account.device_type.smartphone"),
+];
+
+/// One row of the device table.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRow {
+    pub device_no: u32,
+    pub device_type: String,
+    pub email: String,
+    /// Expiry of the device's live certificate, in the user's zone.
+    pub certificate_expires: Option<String>,
+    /// While a download is pending: its acquisition ID and download password.
+    pub acquisition_id: Option<String>,
+    pub download_password: Option<String>,
+}
+
+/// The device table of the account page.
+pub async fn device_rows(app: &App, user: &User) -> anyhow::Result<Vec<DeviceRow>> {
+    let now = app.now();
+    let devices = app.storage.devices().list_for_user(user.id, false).await?;
+    let certificates = app.storage.certificates().list_for_user(user.id).await?;
+    let downloads = pending_downloads(app, user, now).await?;
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let expires = certificates
+                .iter()
+                .filter(|c| c.device_id == Some(d.id) && c.status == CertificateStatus::Active && c.not_after > now)
+                .map(|c| c.not_after)
+                .max();
+            let download = downloads.get(&d.id);
+            DeviceRow {
+                device_no: d.device_no,
+                device_type: d.device_type.as_str().to_owned(),
+                email: d.email.clone(),
+                certificate_expires: expires.map(|t| format_date(t, &user.time_zone)),
+                acquisition_id: download.map(|(id, _)| id.clone()),
+                download_password: download.map(|(_, pw)| pw.clone()),
+            }
+        })
+        .collect())
+}
+
+/// Downloads still pending per device: (acquisition ID, download password), opened from
+/// the sealed ticket payload.
+async fn pending_downloads(app: &App, user: &User, now: OffsetDateTime) -> anyhow::Result<HashMap<Uuid, (String, String)>> {
+    let mut found = HashMap::new();
+    for ticket in app.storage.tickets().list_pending_for_user(user.id, now).await? {
+        let (TicketKind::Download, Some(device), Some(acquisition_id), Some(payload)) =
+            (ticket.kind, ticket.device_id, &ticket.acquisition_id, &ticket.payload_sealed)
+        else {
+            continue;
+        };
+        // Pending until the first download; newest first, so the newest one wins.
+        if ticket.last_used_at.is_some() || found.contains_key(&device) {
+            continue;
+        }
+        match app.sealing.open(payload, &device_certificate::download_aad(acquisition_id)) {
+            Ok(plain) => match serde_json::from_slice::<SealedDownload>(&plain) {
+                Ok(sealed) => {
+                    found.insert(device, (acquisition_id.clone(), sealed.download_password));
+                }
+                Err(err) => tracing::warn!(%err, "unreadable download payload"),
+            },
+            Err(err) => tracing::warn!(%err, "download payload does not open"),
+        }
+    }
+    Ok(found)
+}
+
+/// The user's active device with number `device_no`.
+pub async fn find_device(app: &App, user: &User, device_no: u32) -> anyhow::Result<Option<Device>> {
+    Ok(app.storage.devices().list_for_user(user.id, false).await?.into_iter().find(|d| d.device_no == device_no))
+}
+
+/// Longest e-mail address accepted (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A plausible single address: one `@`, a non-empty local part, a dotted domain, no
+/// blanks or angle brackets, and accepted by the mail builder.
+pub fn email_is_valid(email: &str) -> bool {
+    let email = email.trim();
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && email.len() <= MAX_EMAIL_LEN
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && crate::mail::message::recipient(email).is_ok()
+}
+
+/// Problems of an address and its confirmation, as message keys.
+pub fn check_device_email(email: &str, confirmation: &str) -> Vec<&'static str> {
+    let mut problems = Vec::new();
+    if !email_is_valid(email) {
+        problems.push("account.device.email_invalid");
+    }
+    if email.trim() != confirmation.trim() {
+        problems.push("account.device.email_mismatch");
+    }
+    problems
+}
+
+/// Checks a device to add before the confirmation page: address, confirmation, type and
+/// the tenant's maximum number of devices.
+pub async fn check_new_device(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    email: &str,
+    confirmation: &str,
+    device_type: &str,
+) -> anyhow::Result<Result<DeviceType, Vec<&'static str>>> {
+    let mut problems = check_device_email(email, confirmation);
+    let parsed = device_type.parse::<DeviceType>().ok();
+    if parsed.is_none() {
+        problems.push("account.device.type_required");
+    }
+    if app.storage.devices().count_active(user.id).await? >= u64::from(tenant.policy.max_devices) {
+        problems.push("account.device.limit");
+    }
+    match (parsed, problems.is_empty()) {
+        (Some(t), true) => Ok(Ok(t)),
+        _ => Ok(Err(problems)),
+    }
+}
+
+pub enum AddDeviceOutcome {
+    Invalid(Vec<&'static str>),
+    Added { device: Device, download: Option<PendingDownload> },
+}
+
+/// Adds the device (the limit is enforced atomically by storage) and, for certificate
+/// methods, issues its certificate: the download-guidance mail goes to the new address.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_device(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    email: &str,
+    confirmation: &str,
+    device_type: &str,
+    public_url: &str,
+    attempt: &Attempt<'_>,
+) -> anyhow::Result<AddDeviceOutcome> {
+    let device_type = match check_new_device(app, tenant, user, email, confirmation, device_type).await? {
+        Ok(t) => t,
+        Err(problems) => return Ok(AddDeviceOutcome::Invalid(problems)),
+    };
+    let new = NewDevice { user_id: user.id, device_type, email: email.trim().to_owned() };
+    let device = match app.storage.devices().add_device(&new, tenant.policy.max_devices, app.now()).await {
+        Ok(d) => d,
+        Err(mamori_storage::StorageError::Conflict(_)) => return Ok(AddDeviceOutcome::Invalid(vec!["account.device.limit"])),
+        Err(err) => return Err(err.into()),
+    };
+    let download = if user.login_method.needs_certificate() {
+        Some(device_certificate::issue_for_download(app, tenant, user, &device, public_url).await?)
+    } else {
+        None
+    };
+    record_change(app, attempt, AccountChange::DeviceAdded).await;
+    let extra = serde_json::json!({ "device_no": device.device_no, "email": device.email });
+    notify(app, user, "notice-device-added", extra, &[]).await;
+    Ok(AddDeviceOutcome::Added { device, download })
+}
+
+/// Changes a device's address; the notice goes to the old and the new address.
+pub async fn change_device_email(
+    app: &App,
+    user: &User,
+    device: &Device,
+    email: &str,
+    confirmation: &str,
+    attempt: &Attempt<'_>,
+) -> anyhow::Result<Result<(), Vec<&'static str>>> {
+    let problems = check_device_email(email, confirmation);
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let old = device.email.clone();
+    app.storage.devices().set_email(device.id, email.trim()).await?;
+    record_change(app, attempt, AccountChange::DeviceEmailChanged).await;
+    let extra = serde_json::json!({ "device_no": device.device_no, "email": email.trim() });
+    notify(app, user, "notice-device-changed", extra, &[old]).await;
+    Ok(Ok(()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteDeviceOutcome {
+    Deleted,
+    /// The last device of a certificate method: deleting it would lock the user out.
+    LastCertificateDevice,
+}
+
+/// Deletes a device and revokes its certificate (cessation of operation): it stops
+/// logging in at once and is on the next CRL. The notice also reaches the deleted address.
+pub async fn delete_device(app: &App, user: &User, device: &Device, attempt: &Attempt<'_>) -> anyhow::Result<DeleteDeviceOutcome> {
+    let now = app.now();
+    if user.login_method.needs_certificate() && app.storage.devices().count_active(user.id).await? <= 1 {
+        return Ok(DeleteDeviceOutcome::LastCertificateDevice);
+    }
+    app.storage.devices().delete(device.id, now).await?;
+    app.storage.certificates().revoke_for_device(device.id, RevocationReason::CessationOfOperation.as_str(), now).await?;
+    app.ca.forget_crl().await;
+    app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
+    app.storage.tickets().invalidate_for_device(device.id, TicketKind::CertificateReissue).await?;
+    record_change(app, attempt, AccountChange::DeviceDeleted).await;
+    let extra = serde_json::json!({ "device_no": device.device_no, "email": device.email });
+    notify(app, user, "notice-device-deleted", extra, std::slice::from_ref(&device.email)).await;
+    Ok(DeleteDeviceOutcome::Deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::account::unique_addresses;
+
+    #[test]
+    fn addresses_are_checked_and_deduplicated() {
+        assert!(email_is_valid("taro.yamada@example.jp"));
+        assert!(!email_is_valid("taro.yamada"));
+        assert!(!email_is_valid("taro@localhost"));
+        assert!(!email_is_valid("a b@example.jp"));
+        assert!(!email_is_valid("a@b@example.jp"));
+        assert!(!email_is_valid("<a@example.jp>"));
+        assert_eq!(check_device_email("a@example.jp", "a@example.jp"), Vec::<&str>::new());
+        assert_eq!(check_device_email("a@example.jp", "b@example.jp"), vec!["account.device.email_mismatch"]);
+        assert_eq!(check_device_email("nope", "nope"), vec!["account.device.email_invalid"]);
+        let unique = unique_addresses(["a@x.jp".to_owned(), "A@X.jp".to_owned(), "b@x.jp".to_owned(), " ".to_owned()]);
+        assert_eq!(unique, vec!["a@x.jp".to_owned(), "b@x.jp".to_owned()]);
+    }
+}
