@@ -60,13 +60,13 @@ pub async fn reissue_cert(app: &App, args: ReissueCertArgs) -> anyhow::Result<()
     let attempt = Attempt { tenant_id: tenant.id, user_id: Some(user.id), login_id: Some(&user.login_id), source_ip: "cli".into(), user_agent: None };
     let expires = crate::flows::reissue::start_certificate_reissue(app, &tenant, &user, &device, &base, &attempt).await?;
     let json = serde_json::json!({
-        "login_id": user.login_id, "device": device.device_no, "mailed_to": device.email, "expires_at": expires.to_string(),
+        "login_id": user.login_id, "device": device.device_no, "mailed_to": device.email, "expires_at": super::quickstart::utc_seconds(expires),
     });
     match args.output.output {
         super::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
         super::OutputFormat::Text => println!(
-            "certificate reissue for device {} of {}: the link was mailed to {} (valid until {expires})",
-            device.device_no, user.login_id, device.email
+            "certificate reissue for device {} of {}: the link was mailed to {} (valid until {})",
+            device.device_no, user.login_id, device.email, super::quickstart::utc_seconds(expires)
         ),
     }
     Ok(())

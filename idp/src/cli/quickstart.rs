@@ -55,7 +55,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             Some(e) => {
                 println!("  enroll the demo user:    {}{}", urls.main, e.path);
                 println!("  its one-time password:   {}", e.one_time_password);
-                println!("  (user ID {}, valid until {})", e.login_id, e.expires_at);
+                println!("  (user ID {}, valid until {})", e.login_id, utc_seconds(e.expires_at));
             }
             None => println!("  the demo user `{DEMO_USER}` has enrolled already; log in from the start page"),
         }
@@ -188,3 +188,10 @@ transport = "outbox"
 outbox_dir = "outbox"
 dev_mailbox = true               # read the mails at /dev/mailbox; development only
 "#;
+
+/// `2026-12-02T14:05:50Z`: what a person reads at a glance, unlike `OffsetDateTime`'s
+/// `Display` with nanoseconds and a `+00:00:00` offset.
+pub(crate) fn utc_seconds(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}
