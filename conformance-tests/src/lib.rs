@@ -2,6 +2,7 @@
 //! drives it with tools nobody on the team wrote (curl, openssl, browsers, RP libraries).
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod login_client;
 
 use std::io::{BufRead, BufReader};
