@@ -27,17 +27,27 @@ async fn main() -> anyhow::Result<()> {
     mamori::server::tls::install_default_provider();
     let bin = mamori_conformance::mamori_bin();
     let work = tempfile::tempdir()?;
-    let status = std::process::Command::new(&bin).args(["quickstart", "--no-serve"]).current_dir(work.path()).output()?;
-    anyhow::ensure!(status.status.success(), "quickstart failed: {}", String::from_utf8_lossy(&status.stderr));
-    let config_path = work.path().join("mamori-data/mamori.toml");
+    // MAMORI_TEST_LOAD_CONFIG: an existing quickstart-made data folder's config (e.g. on a
+    // PostgreSQL seeded with conformance-tests/bench/seed-users.sh) and
+    // MAMORI_TEST_LOAD_TENANT its tenant; otherwise a fresh quickstart.
+    let (config_path, slug) = match std::env::var_os("MAMORI_TEST_LOAD_CONFIG") {
+        Some(path) => (std::path::PathBuf::from(path), std::env::var("MAMORI_TEST_LOAD_TENANT").unwrap_or_else(|_| "demo".into())),
+        None => {
+            let status = std::process::Command::new(&bin).args(["quickstart", "--no-serve"]).current_dir(work.path()).output()?;
+            anyhow::ensure!(status.status.success(), "quickstart failed: {}", String::from_utf8_lossy(&status.stderr));
+            (work.path().join("mamori-data/mamori.toml"), "demo".to_owned())
+        }
+    };
     let app = mamori::app::App::open(&config_path).await?;
-    let tenant = app.storage.tenants().get_by_slug("demo").await?.context("demo tenant")?;
+    let tenant = app.storage.tenants().get_by_slug(&slug).await?.context("the tenant")?;
 
-    let roots = dev_roots(&work.path().join("mamori-data"))?;
+    let roots = dev_roots(config_path.parent().context("config folder")?)?;
     let hash = app.hasher.hash(PASSWORD).await?;
     let mut login_users = Vec::new();
+    // A run tag keeps the IDs of repeated runs on one database apart.
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 100_000;
     for i in 0..users {
-        login_users.push(provision_user(&app, &tenant, &format!("load-{i:04}"), &hash, PASSWORD, &roots).await?);
+        login_users.push(provision_user(&app, &tenant, &format!("load-{run}-{i:04}"), &hash, PASSWORD, &roots).await?);
     }
     // The Argon2id cost of one login, measured alone with the server's parameters: wall
     // time, and CPU time (which other processes on the machine cannot inflate).
