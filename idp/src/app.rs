@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use mamori_ca::{CertificateUrls, SealingKey};
-use mamori_storage::Storage;
+use mamori_storage::{RedisSettings, SharedStore, Storage};
 use mamori_ui::Ui;
 
 use crate::blocking::BlockingPool;
@@ -20,6 +20,8 @@ use crate::web::csrf::CsrfKey;
 pub struct App {
     pub config: Config,
     pub storage: Storage,
+    /// Sessions, authorization codes and the SAML replay cache: in the database or Redis.
+    pub shared: SharedStore,
     pub hasher: SecretHasher,
     pub ca: CaService,
     pub sealing: Arc<SealingKey>,
@@ -49,6 +51,7 @@ impl App {
             .await
             .with_context(|| format!("config key `storage.url`: cannot open {}", redact_url(&config.storage.url)))?;
         storage.migrate().await.context("database migration failed")?;
+        let shared = shared_store(&config, &storage)?;
         let pool = BlockingPool::new(config.hashing.max_concurrent);
         let hasher = SecretHasher::new(&config.hashing, pool.clone()).context("config section `hashing`")?;
         let urls = certificate_urls(&config, &config.main_public_url(config.server.listen.port()));
@@ -61,11 +64,28 @@ impl App {
         );
         let ui = Ui::new();
         let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
-        Ok(App { config, storage, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer })
+        Ok(App { config, storage, shared, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer })
     }
 
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
+    }
+}
+
+/// The shared-state store `storage.shared_state` asks for. Redis is reached lazily: a node
+/// starts while Redis is down and answers 503 (and /readyz "not ready") until it is back.
+fn shared_store(config: &Config, storage: &Storage) -> anyhow::Result<SharedStore> {
+    match config.storage.shared_state {
+        crate::config::SharedState::Database => Ok(SharedStore::database(storage.clone())),
+        crate::config::SharedState::Redis => {
+            let url = config
+                .storage
+                .redis_url
+                .as_deref()
+                .context("config key `storage.redis_url` is required when `storage.shared_state = \"redis\"`")?;
+            let settings = RedisSettings::new(url, config.storage.redis_key_prefix.clone());
+            SharedStore::redis(storage.clone(), &settings).context("config key `storage.redis_url`")
+        }
     }
 }
 

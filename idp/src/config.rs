@@ -109,11 +109,13 @@ pub struct StorageConfig {
     pub shared_state: SharedState,
     /// Redis URL when `shared_state = "redis"`.
     pub redis_url: Option<String>,
+    /// Put before every Redis key, so that several deployments can share one Redis.
+    pub redis_key_prefix: String,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { url: "sqlite://mamori.db".into(), shared_state: SharedState::Database, redis_url: None }
+        Self { url: "sqlite://mamori.db".into(), shared_state: SharedState::Database, redis_url: None, redis_key_prefix: "mamori:".into() }
     }
 }
 

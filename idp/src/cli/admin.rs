@@ -81,7 +81,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let status: UserStatus = status.parse().map_err(|_| anyhow::anyhow!("--status {status}: use active or disabled"))?;
             app.storage.users().set_status(user.id, status, app.now()).await?;
             if status == UserStatus::Disabled {
-                app.storage.sessions().delete_for_user(user.id).await?;
+                app.shared.sessions().delete_for_user(user.id).await?;
             }
             println!("{login_id} is now {status}");
             Ok(())

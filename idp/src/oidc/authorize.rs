@@ -530,7 +530,9 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         acr: acr_value.to_owned(),
         amr: login::amr(&auth.factors).into_iter().map(str::to_owned).collect(),
     };
-    repo.insert_code(&mamori_storage::token_lookup_hash(&code), grant.id, &serde_json::to_value(&data)?, now + CODE_TTL, now)
+    app.shared
+        .authorization_codes()
+        .insert(&mamori_storage::token_lookup_hash(&code), grant.id, &serde_json::to_value(&data)?, now + CODE_TTL, now)
         .await?;
     let mut params = vec![("code", code)];
     if let Some(s) = &request.state {

@@ -242,14 +242,16 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
     {
         return Err(fail(SamlError::Stale));
     }
-    let records = app.storage.saml_records();
-    let first = records
-        .remember_request_id(idp.tenant.id, sp.entity_id(), &message.id, now + limits::REQUEST_ID_MEMORY, now)
+    let first = app
+        .shared
+        .saml_replay_cache()
+        .remember(idp.tenant.id, sp.entity_id(), &message.id, now + limits::REQUEST_ID_MEMORY, now)
         .await
         .map_err(|e| fail(e.into()))?;
     if !first {
         return Err(fail(SamlError::Replay));
     }
+    let records = app.storage.saml_records();
     if message.base_id.is_some() {
         return Err(fail(SamlError::Unsupported("a BaseID does not identify a principal here")));
     }

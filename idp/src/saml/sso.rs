@@ -177,9 +177,9 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         return Err(reject(SamlError::Stale));
     }
     let first = app
-        .storage
-        .saml_records()
-        .remember_request_id(idp.tenant.id, sp.entity_id(), &request.id, now + limits::REQUEST_ID_MEMORY, now)
+        .shared
+        .saml_replay_cache()
+        .remember(idp.tenant.id, sp.entity_id(), &request.id, now + limits::REQUEST_ID_MEMORY, now)
         .await
         .map_err(|e| reject(e.into()))?;
     if !first {
@@ -421,7 +421,7 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         Ok(n) => n,
         Err(err) => return Ok(answer(err).await),
     };
-    let session_row = app.storage.sessions().get(&web.id, now).await?;
+    let session_row = app.shared.sessions().get(&web.id, now).await?;
     let session_ends = session_row.map(|s| s.absolute_expires_at).unwrap_or(now + time::Duration::hours(1));
     if let Some(previous) = pending.previous_session.take().filter(|p| *p != web.id) {
         records.move_participants(&previous, &web.id, session_ends, now).await?;

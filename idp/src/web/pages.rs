@@ -31,12 +31,15 @@ async fn not_found(State(state): State<SharedState>, headers: HeaderMap) -> Resp
     PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::NOT_FOUND, "error.not_found")
 }
 
-/// Readiness: the database answers. A node that cannot reach it is taken out of the
-/// load balancer instead of failing users' requests.
+/// Readiness: the database answers, and Redis too when shared state lives there. A node
+/// that cannot reach them is taken out of the load balancer instead of failing users'
+/// requests.
 async fn ready(State(state): State<SharedState>) -> Response {
-    match state.app.storage.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    let (database, shared) = tokio::join!(state.app.storage.ping(), state.app.shared.ping());
+    match (database, shared) {
+        (Ok(()), Ok(())) => (StatusCode::OK, "ready").into_response(),
+        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        (Ok(()), Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable").into_response(),
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn load(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSe
     };
     let id = mamori_storage::token_lookup_hash(&token);
     let now = app.now();
-    let sessions = app.storage.sessions();
+    let sessions = app.shared.sessions();
     let Some(row) = sessions.get(&id, now).await? else {
         return Ok(None);
     };
@@ -58,7 +58,7 @@ pub async fn create(app: &App, tenant: &Tenant, state: SessionState) -> anyhow::
     let id = mamori_storage::token_lookup_hash(&token);
     let now = app.now();
     let (idle, absolute) = limits(tenant, now);
-    app.storage
+    app.shared
         .sessions()
         .create(
             &NewSession {
@@ -76,7 +76,7 @@ pub async fn create(app: &App, tenant: &Tenant, state: SessionState) -> anyhow::
 }
 
 pub async fn save(app: &App, session: &WebSession) -> anyhow::Result<()> {
-    app.storage.sessions().update_data(&session.id, &serde_json::to_value(&session.state)?).await?;
+    app.shared.sessions().update_data(&session.id, &serde_json::to_value(&session.state)?).await?;
     Ok(())
 }
 
@@ -84,7 +84,7 @@ pub async fn save(app: &App, session: &WebSession) -> anyhow::Result<()> {
 pub async fn promote(app: &App, session: &mut WebSession, user_id: Uuid) -> anyhow::Result<HeaderValue> {
     let token = crate::secrets::url_token();
     let new_id = mamori_storage::token_lookup_hash(&token);
-    let sessions = app.storage.sessions();
+    let sessions = app.shared.sessions();
     sessions.rotate(&session.id, &new_id).await?;
     sessions.set_user(&new_id, Some(user_id)).await?;
     session.id = new_id;
@@ -95,7 +95,7 @@ pub async fn promote(app: &App, session: &mut WebSession, user_id: Uuid) -> anyh
 
 /// Ends the session; returns the header that clears the cookie.
 pub async fn destroy(app: &App, session_id: &str) -> anyhow::Result<HeaderValue> {
-    app.storage.sessions().delete(session_id).await?;
+    app.shared.sessions().delete(session_id).await?;
     Ok(HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"))
 }
 

@@ -29,7 +29,7 @@ pub struct CodeData {
 
 pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, params: &Params) -> Result<serde_json::Value, OAuthError> {
     let code = params.get("code").ok_or(OAuthError::InvalidRequest("code is missing"))?;
-    let redeemed = match app.storage.oidc_grants().redeem_code(&mamori_storage::token_lookup_hash(code), app.now()).await {
+    let redeemed = match app.shared.authorization_codes().redeem(&mamori_storage::token_lookup_hash(code), app.now()).await {
         Ok(r) => r,
         Err(CodeRedeemError::AlreadyUsed { grant_id }) => {
             tracing::warn!(%grant_id, client = client.registered.client_id(), "authorization code reused; grant revoked");
