@@ -65,8 +65,9 @@ pub async fn rename(app: &App, principal: &Principal, slug: &str, display_name: 
 
 /// Deletes a tenant with everything it owns (super-admin only).
 pub async fn delete(app: &App, principal: &Principal, slug: &str) -> Result<(), AdminError> {
-    principal.require_super_admin(ApiScope::Write)?;
+    // Reach first: another tenant is "not found" even here, as everywhere.
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    principal.require_super_admin(ApiScope::Write)?;
     app.storage.tenants().delete(tenant.id).await?;
     audit::record(app, principal, Some(tenant.id), "tenant.delete", &format!("tenant:{slug}"), serde_json::json!({})).await;
     Ok(())

@@ -57,6 +57,11 @@ impl Modify for Conventions {
         for item in openapi.paths.paths.values_mut() {
             let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
+                // Handler names repeat across modules (`list`, `get`): prefix the tag so
+                // every operationId is unique, as OpenAPI requires.
+                if let (Some(tag), Some(id)) = (operation.tags.as_ref().and_then(|t| t.first()), operation.operation_id.as_mut()) {
+                    *id = format!("{}_{id}", tag.replace('-', "_"));
+                }
                 for (status, description) in PROBLEMS {
                     let response = ResponseBuilder::new()
                         .description(*description)

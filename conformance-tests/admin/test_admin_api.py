@@ -1,0 +1,364 @@
+"""The admin REST API against the real binary: the OpenAPI document, token scopes and
+expiry, tenant isolation for every operation of the document, the CSV import's per-row
+report, the audit trail, and schemathesis fuzzing every operation as a super-admin.
+
+Run by scripts/test with conformance-tests/.venv/bin/pytest.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+MAMORI = os.environ.get("MAMORI_BIN", str(ROOT / "target" / "debug" / "mamori"))
+VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+API = "/admin/api/v1"
+
+SP_METADATA = """<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.beta.test/metadata">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.beta.test/acs" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"""
+
+
+class Server:
+    def __init__(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="mamori-admin-"))
+        env = {k: v for k, v in os.environ.items() if k != "MAMORI_CONFIG"}
+        env.update(MAMORI_SERVER__LISTEN="127.0.0.1:0", MAMORI_SERVER__MTLS_LISTEN="127.0.0.1:0", MAMORI_HASHING__ARGON2_MEMORY_KIB="8192")
+        self.env = env
+        self.proc = subprocess.Popen([MAMORI, "quickstart"], cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        banner = []
+        for line in self.proc.stdout:
+            banner.append(line)
+            if line.startswith("mamori: listening on"):
+                urls = [w for w in line.split() if w.startswith("https://")]
+                self.main = urls[0]
+            if line.startswith("Press Ctrl-C"):
+                break
+        else:
+            raise RuntimeError("quickstart did not start:\n" + "".join(banner))
+        self.data = self.workdir / "mamori-data"
+        self.config = self.data / "mamori.toml"
+        self.dev_root = str(self.data / "tls" / "dev-root.pem")
+
+    def cli(self, *args, check=True):
+        out = subprocess.run([MAMORI, "--config", str(self.config), *args], cwd=self.workdir, env=self.env, capture_output=True, text=True)
+        if check:
+            assert out.returncode == 0, f"mamori {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out
+
+    def cli_json(self, *args):
+        return json.loads(self.cli(*args, "--output", "json").stdout)
+
+    def token(self, *reach, scopes="read,write", expires="1d"):
+        return self.cli_json("admin", "api-token", "create", *reach, "--scope", scopes, "--expires-in", expires)["token"]
+
+    def call(self, method, path, token=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, f"{self.main}{API}{path}", headers=headers, verify=self.dev_root, timeout=30, **kwargs)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def is_problem(response, status):
+    assert response.status_code == status, f"{response.request.method} {response.url}: {response.status_code} {response.text}"
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"], body
+    return body
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    # Two tenants: acme (the tenant admin's own) and beta (someone else's), each with a
+    # user, a device certificate, an OIDC client and a SAML service provider.
+    for slug in ("acme", "beta"):
+        s.cli("admin", "tenant", "create", "--slug", slug, "--name", slug.title())
+        s.cli("admin", "user", "create", "--tenant", slug, "--login-id", f"{slug}-user", "--email", f"user@{slug}.test")
+        pw = s.data / f"{slug}.pw"
+        pw.write_text("p12-password")
+        s.cli("admin", "user", "issue-cert", "--tenant", slug, "--login-id", f"{slug}-user", "--p12", str(s.data / f"{slug}.p12"), "--password-file", str(pw))
+        s.cli("admin", "oidc-client", "create", "--tenant", slug, "--client-id", f"{slug}-rp", "--name", f"{slug} RP", "--redirect-uri", f"https://rp.{slug}.test/cb")
+        md = s.data / f"{slug}-sp.xml"
+        md.write_text(SP_METADATA.replace("beta", slug))
+        s.cli("admin", "saml-sp", "add", "--tenant", slug, "--metadata", str(md))
+    s.super_token = s.token("--super-admin")
+    s.acme_token = s.token("--tenant", "acme")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def openapi(server):
+    response = server.call("GET", "/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_openapi_document_is_valid_3_1(openapi):
+    assert openapi["openapi"].startswith("3.1")
+    validate(openapi)
+    assert openapi["servers"] == [{"url": API}]
+    assert openapi["components"]["securitySchemes"]["api_token"]["scheme"] == "bearer"
+    # Every operation documents its problem responses.
+    for path, item in openapi["paths"].items():
+        for method, op in item.items():
+            for status in ("401", "403", "404", "422"):
+                assert op["responses"][status]["content"]["application/problem+json"], (method, path, status)
+
+
+def test_tokens_are_required_and_checked(server):
+    is_problem(server.call("GET", "/tenants"), 401)
+    assert 'Bearer' in server.call("GET", "/tenants").headers["www-authenticate"]
+    is_problem(server.call("GET", "/tenants", token="mamori_at_" + "A" * 43), 401)
+    is_problem(server.call("GET", "/tenants", headers={"Authorization": "Basic Zm9vOmJhcg=="}), 401)
+    # The token is shown once and stored only as a keyed hash.
+    created = server.cli_json("admin", "api-token", "create", "--tenant", "acme", "--scope", "read", "--expires-in", "1h")
+    assert created["token"].startswith("mamori_at_") and created["tenant"] == "acme" and created["scopes"] == ["read"]
+    listed = server.cli_json("admin", "api-token", "list")
+    assert created["id"] in [t["id"] for t in listed]
+    assert created["token"] not in json.dumps(listed)
+    # A token needs a reach and a scope.
+    assert server.cli("admin", "api-token", "create", "--scope", "read", check=False).returncode != 0
+    assert server.cli("admin", "api-token", "create", "--super-admin", "--scope", "admin", check=False).returncode != 0
+    assert server.cli("admin", "api-token", "create", "--tenant", "nope", "--scope", "read", check=False).returncode != 0
+
+
+def test_token_expiry_and_revocation(server):
+    short = server.cli_json("admin", "api-token", "create", "--super-admin", "--scope", "read", "--expires-in", "3s")
+    assert server.call("GET", "/tenants", token=short["token"]).status_code == 200
+    time.sleep(4)
+    is_problem(server.call("GET", "/tenants", token=short["token"]), 401)
+    revoked = server.cli_json("admin", "api-token", "create", "--super-admin", "--scope", "read")
+    assert server.call("GET", "/tenants", token=revoked["token"]).status_code == 200
+    server.cli("admin", "api-token", "revoke", "--id", revoked["id"])
+    is_problem(server.call("GET", "/tenants", token=revoked["token"]), 401)
+
+
+def test_read_scope_cannot_write(server):
+    reader = server.token("--tenant", "acme", scopes="read")
+    assert server.call("GET", "/tenants/acme/users", token=reader).status_code == 200
+    is_problem(server.call("POST", "/tenants/acme/users/acme-user/unlock", token=reader), 403)
+    is_problem(server.call("POST", "/tenants/acme/users", token=reader, json={"login_id": "x1", "email": "x1@acme.test"}), 403)
+    writer_only = server.token("--tenant", "acme", scopes="write")
+    is_problem(server.call("GET", "/tenants/acme/users", token=writer_only), 403)
+    # Only a super-admin creates tenants.
+    is_problem(server.call("POST", "/tenants", token=server.acme_token, json={"slug": "gamma", "display_name": "G"}), 403)
+
+
+def beta_objects(server):
+    """Path values that name real objects of tenant beta."""
+    sps = server.call("GET", "/tenants/beta/saml-sps", token=server.super_token).json()
+    certs = server.call("GET", "/tenants/beta/certificates", token=server.super_token).json()["items"]
+    assert len(sps) == 1 and len(certs) == 1
+    return {"tenant": "beta", "login_id": "beta-user", "serial": certs[0]["serial"], "client_id": "beta-rp", "sp_id": sps[0]["id"]}
+
+
+# A valid body for each writing operation, so that a missing tenant check would show as
+# a success rather than hide behind a validation error.
+BODIES = {
+    ("patch", "/tenants/{tenant}"): {"json": {"display_name": "Taken over"}},
+    ("put", "/tenants/{tenant}/policy"): "policy",
+    ("post", "/tenants/{tenant}/users"): {"json": {"login_id": "intruder", "email": "i@acme.test"}},
+    ("post", "/tenants/{tenant}/users/import"): {"data": "login_id,email\nintruder2,i2@acme.test\n", "headers": {"Content-Type": "text/csv"}},
+    ("patch", "/tenants/{tenant}/users/{login_id}"): {"json": {"display_name": "Taken over"}},
+    ("post", "/tenants/{tenant}/users/{login_id}/reissue-certificate"): {"json": {}},
+    ("post", "/tenants/{tenant}/certificates/{serial}/revoke"): {"json": {"reason": "key-compromise"}},
+}
+
+
+def test_tenant_admin_reaches_no_other_tenant_through_any_operation(server, openapi):
+    values = beta_objects(server)
+    policy = server.call("GET", "/tenants/beta/policy", token=server.super_token).json()
+    tenant_scoped = 0
+    for path, item in sorted(openapi["paths"].items()):
+        for method in item:
+            if "{tenant}" not in path:
+                continue
+            tenant_scoped += 1
+            concrete = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+            body = BODIES.get((method, path), {})
+            if body == "policy":
+                body = {"json": policy}
+            if method in ("post", "put", "patch") and (method, path) not in BODIES and item[method].get("requestBody"):
+                pytest.fail(f"{method} {path}: add a valid body to BODIES so its tenant check is tested")
+            response = server.call(method.upper(), concrete, token=server.acme_token, **body)
+            is_problem(response, 404)
+            # The same values reach beta's objects for its own admin (reads only: no
+            # change to beta's data), so the 404 above is the tenant check.
+            if method == "get":
+                assert server.call("GET", concrete, token=server.super_token).status_code == 200, concrete
+    assert tenant_scoped >= 30
+    # Nothing of beta changed.
+    user = server.call("GET", "/tenants/beta/users/beta-user", token=server.super_token).json()
+    assert user["display_name"] == "beta-user" and user["status"] == "active"
+    cert = server.call("GET", f"/tenants/beta/certificates/{values['serial']}", token=server.super_token).json()
+    assert cert["status"] == "active"
+    assert server.call("GET", "/tenants/beta", token=server.super_token).json()["display_name"] == "Beta"
+    assert server.call("GET", "/tenants/beta/users/intruder", token=server.super_token).status_code == 404
+    # Operations on no tenant: lists show only the own tenant, the rest is refused.
+    slugs = [t["slug"] for t in server.call("GET", "/tenants", token=server.acme_token).json()["items"]]
+    assert slugs == ["acme"]
+    for path, item in openapi["paths"].items():
+        if "{tenant}" in path:
+            continue
+        for method in item:
+            if (method, path) == ("get", "/tenants"):
+                continue
+            body = {"json": {"slug": "gamma", "display_name": "G"}} if method == "post" else {}
+            is_problem(server.call(method.upper(), path, token=server.acme_token, **body), 403)
+
+
+def test_csv_import_reports_bad_rows_and_keeps_good_ones(server):
+    csv = (
+        "login_id,email,display_name,login_method,locale\r\n"  # line 1
+        "imp-1,imp1@acme.test,First,,en\r\n"  # 2: good
+        "imp-2,not-an-address,Second,,\r\n"  # 3: bad e-mail
+        "imp-3,imp3@acme.test,\"Third, quoted\",cert+password,ja\r\n"  # 4: good
+        "acme-user,dup@acme.test,Dup,,\r\n"  # 5: exists
+        "imp-5,imp5@acme.test,Fifth,sms,\r\n"  # 6: unknown method
+        "imp-6,imp6@acme.test\r\n"  # 7: too few fields
+        "\r\n"  # 8: blank, skipped
+        "imp-8,imp8@acme.test,Eighth,,xx\r\n"  # 9: bad locale
+        "imp-9,imp9@acme.test,Ninth,,\r\n"  # 10: good
+        "imp-10,\"imp10@acme.test,Tenth,,\r\n"  # 11: unterminated quote (to the end)
+    )
+    response = server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=csv.encode(), headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["created"] == ["imp-1", "imp-3", "imp-9"]
+    failed = {f["line"]: f for f in report["failed"]}
+    assert sorted(failed) == [3, 5, 6, 7, 9, 11], report
+    assert "e-mail" in failed[3]["reason"] and failed[3]["login_id"] == "imp-2"
+    assert "already exists" in failed[5]["reason"]
+    assert "login_method" in failed[6]["reason"]
+    assert "fields" in failed[7]["reason"]
+    assert "locale" in failed[9]["reason"]
+    assert "quoted" in failed[11]["reason"]
+    third = server.call("GET", "/tenants/acme/users/imp-3", token=server.acme_token).json()
+    assert third["display_name"] == "Third, quoted" and third["login_method"] == "cert+password"
+    assert server.call("GET", "/tenants/acme/users/imp-2", token=server.acme_token).status_code == 404
+    # Unusable files are refused whole.
+    is_problem(server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=b"email\nx@acme.test\n", headers={"Content-Type": "text/csv"}), 422)
+    is_problem(server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=b"login_id,email\n", headers={"Content-Type": "application/json"}), 415)
+    is_problem(server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=b"login_id,email\n\xff\xfe,x\n", headers={"Content-Type": "text/csv"}), 422)
+
+
+def test_user_lifecycle_and_audit_trail(server):
+    t = server.acme_token
+    created = server.call("POST", "/tenants/acme/users", token=t, json={"login_id": "life", "email": "life@acme.test", "locale": "en"})
+    assert created.status_code == 201, created.text
+    is_problem(server.call("POST", "/tenants/acme/users", token=t, json={"login_id": "life", "email": "life@acme.test"}), 409)
+    is_problem(server.call("POST", "/tenants/acme/users", token=t, json={"login_id": "bad id", "email": "x@acme.test"}), 422)
+    is_problem(server.call("POST", "/tenants/acme/users", token=t, json={"login_id": "x", "email": "x@acme.test", "extra": 1}), 422)
+    is_problem(server.call("POST", "/tenants/acme/users", token=t, data="{not json", headers={"Content-Type": "application/json"}), 400)
+    ticket = server.call("POST", "/tenants/acme/users/life/enrollment-ticket", token=t)
+    assert ticket.status_code == 201
+    ticket = ticket.json()
+    assert ticket["url"].startswith(server.main + "/enroll/") and len(ticket["one_time_password"]) >= 6
+    page = requests.get(ticket["url"], verify=server.dev_root, timeout=30)
+    assert page.status_code == 200
+    # Not enrolled yet: a reissue is refused with a reason.
+    is_problem(server.call("POST", "/tenants/acme/users/life/reissue-certificate", token=t, json={}), 409)
+    assert server.call("POST", "/tenants/acme/users/life/disable", token=t).json()["status"] == "disabled"
+    is_problem(server.call("POST", "/tenants/acme/users/life/enrollment-ticket", token=t), 409)
+    assert server.call("POST", "/tenants/acme/users/life/enable", token=t).json()["status"] == "active"
+    assert server.call("POST", "/tenants/acme/users/life/force-password-change", token=t).json()["password_must_change"] is True
+    assert server.call("POST", "/tenants/acme/users/life/unlock", token=t).json()["locked"] is False
+    updated = server.call("PATCH", "/tenants/acme/users/life", token=t, json={"display_name": "Life", "time_zone": "Europe/Paris"}).json()
+    assert (updated["display_name"], updated["time_zone"], updated["locale"]) == ("Life", "Europe/Paris", "en")
+    is_problem(server.call("PATCH", "/tenants/acme/users/life", token=t, json={"time_zone": "Mars/Base"}), 422)
+    devices = server.call("GET", "/tenants/acme/users/life/devices", token=t).json()
+    assert [d["email"] for d in devices] == ["life@acme.test"]
+    listed = server.call("GET", "/tenants/acme/users", token=t, params={"q": "lif", "limit": 5}).json()
+    assert [u["login_id"] for u in listed["items"]] == ["life"] and listed["page"]["total"] == 1
+    is_problem(server.call("GET", "/tenants/acme/users", token=t, params={"limit": 0}), 422)
+    is_problem(server.call("GET", "/tenants/acme/users", token=t, params={"limit": "many"}), 400)
+    # Certificates: search and revoke with a reason.
+    certs = server.call("GET", "/tenants/acme/certificates", token=t, params={"login_id": "acme-user", "status": "active"}).json()
+    serial = certs["items"][0]["serial"]
+    is_problem(server.call("POST", f"/tenants/acme/certificates/{serial}/revoke", token=t, json={"reason": "bored"}), 422)
+    revoked = server.call("POST", f"/tenants/acme/certificates/{serial}/revoke", token=t, json={"reason": "key-compromise"}).json()
+    assert revoked["status"] == "revoked" and revoked["revocation_reason"] == "key-compromise"
+    is_problem(server.call("POST", f"/tenants/acme/certificates/{serial}/revoke", token=t, json={"reason": "key-compromise"}), 409)
+    assert server.call("DELETE", "/tenants/acme/users/life", token=t).status_code == 204
+    is_problem(server.call("GET", "/tenants/acme/users/life", token=t), 404)
+    # Every action above is in the audit trail with actor, target, time and source IP.
+    trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "user:life", "limit": 100}).json()["items"]
+    actions = sorted(e["action"] for e in trail)
+    assert actions == sorted([
+        "user.create", "user.enrollment-ticket", "user.disable", "user.enable", "user.force-password-change",
+        "user.unlock", "user.update", "user.delete",
+    ]), actions
+    assert trail[-1]["action"] == "user.create" and trail[0]["action"] == "user.delete", "newest first"
+    for event in trail:
+        assert event["actor"].startswith("token:") and event["source_ip"] == "127.0.0.1" and event["occurred_at"]
+    revoke_events = server.call("GET", "/tenants/acme/audit-events", token=t, params={"action": "certificate.revoke"}).json()["items"]
+    assert revoke_events[0]["details"]["reason"] == "key-compromise"
+
+
+def test_policy_is_validated(server):
+    t = server.acme_token
+    policy = server.call("GET", "/tenants/acme/policy", token=t).json()
+    policy["max_devices"] = 2
+    assert server.call("PUT", "/tenants/acme/policy", token=t, json=policy).json()["max_devices"] == 2
+    bad = dict(policy, default_login_method="password")
+    is_problem(server.call("PUT", "/tenants/acme/policy", token=t, json=bad), 422)
+    is_problem(server.call("PUT", "/tenants/acme/policy", token=t, json=dict(policy, otp_kind="pigeon")), 422)
+    is_problem(server.call("PUT", "/tenants/acme/policy", token=t, json=dict(policy, session_idle_minutes=0)), 422)
+    assert server.call("GET", "/tenants/acme/policy", token=t).json()["max_devices"] == 2
+
+
+def test_login_history_query_and_csv(server):
+    t = server.acme_token
+    events = server.call("GET", "/tenants/acme/login-events", token=t, params={"login_id": "acme-user"}).json()
+    assert events["page"]["total"] == len(events["items"])
+    is_problem(server.call("GET", "/tenants/acme/login-events", token=t, params={"since": "yesterday"}), 422)
+    csv = server.call("GET", "/tenants/acme/login-events.csv", token=t, params={"result": "success"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0] == "occurred_at,login_id,result,factors,source_ip,user_agent"
+
+
+def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(server):
+    """Every operation, fuzzed as a super-admin (beta's objects and the demo tenant are
+    fair game), must answer within its documented statuses, types and schemas."""
+    report = Path(server.workdir) / "st-report"
+    out = subprocess.run(
+        [
+            str(VENV_BIN / "st"), "run", f"{server.main}{API}/openapi.json",
+            "--header", f"Authorization: Bearer {server.super_token}",
+            "--tls-verify", server.dev_root,
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples", os.environ.get("MAMORI_SCHEMATHESIS_EXAMPLES", "25"),
+            "--phases", "examples,coverage,fuzzing",
+            "--request-timeout", "20",
+            "--max-time", "240",
+            "--seed", "1",
+            "--no-color",
+            "--report-dir", str(report),
+        ],
+        capture_output=True, text=True, timeout=420,
+    )
+    assert out.returncode == 0, out.stdout[-20000:] + out.stderr[-5000:]
