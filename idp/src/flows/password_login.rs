@@ -34,9 +34,15 @@ impl Origin {
     }
 }
 
+/// A login opened by a right password: `progress.step` says what follows.
+pub struct Started {
+    pub tenant: Tenant,
+    pub user: User,
+    pub progress: LoginProgress,
+}
+
 pub enum StartOutcome {
-    /// The password is right: the transaction is open, `progress.step` says what follows.
-    Accepted { tenant: Tenant, user: User, progress: Box<LoginProgress> },
+    Accepted(Box<Started>),
     /// Wrong password, unknown ID or a method that needs a certificate: one answer for all.
     /// `attempts_left` only for a password user's wrong password when the policy shows it.
     Failed { attempts_left: Option<u32> },
@@ -75,7 +81,7 @@ pub async fn offered(app: &App, tenant_slug: Option<&str>) -> anyhow::Result<boo
         Some(slug) => app.storage.tenants().get_by_slug(slug).await?.into_iter().collect(),
         None => app.storage.tenants().list().await?,
     };
-    Ok(tenants.iter().any(|t| certificate_optional(t)))
+    Ok(tenants.iter().any(certificate_optional))
 }
 
 /// Whether a method the tenant allows needs no certificate.
@@ -159,7 +165,7 @@ pub async fn submit(
     if progress.step == super::login::LoginStep::ChangePassword {
         record_login_event(app, &attempt, LoginResult::PasswordExpired, &[]).await;
     }
-    Ok(StartOutcome::Accepted { tenant: tenant.clone(), user, progress: Box::new(progress) })
+    Ok(StartOutcome::Accepted(Box::new(Started { tenant: tenant.clone(), user, progress })))
 }
 
 #[cfg(test)]

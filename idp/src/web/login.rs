@@ -76,12 +76,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -152,7 +153,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>) 
         CertificateCheck::Refused { refusal, user } => {
             if let Some(user) = &user {
                 let tenant = app.storage.tenants().get(user.tenant_id).await?;
-                record_login_event(app, &attempt(&ctx, &tenant, Some(user), None), refusal.login_result(), &[]).await;
+                record_login_event(app, &attempt(ctx, &tenant, Some(user), None), refusal.login_result(), &[]).await;
             } else {
                 tracing::info!(peer = %ctx.conn.peer, ?refusal, "client certificate refused");
             }

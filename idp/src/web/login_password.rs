@@ -85,7 +85,7 @@ async fn identify((State(state), axum::Extension(conn), headers): Parts, form: R
             password_login::submit(app, tenant, field(&form, "login_id"), field(&form, "password"), return_to.clone(), &origin)
                 .await?;
         match outcome {
-            StartOutcome::Accepted { tenant, user, progress } => open_transaction(&ctx, &tenant, &user, *progress).await,
+            StartOutcome::Accepted(started) => open_transaction(&ctx, &started.tenant, &started.user, started.progress).await,
             StartOutcome::Failed { attempts_left } => Ok(ctx.form(
                 StatusCode::UNAUTHORIZED,
                 "login/failed.html",
