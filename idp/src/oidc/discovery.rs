@@ -6,14 +6,14 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
+    CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
     CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode,
     CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, EndSessionUrl, IssuerUrl, JsonWebKeySetUrl,
-    LanguageTag, LogoutProviderMetadata, ProviderMetadata, RegistrationUrl, ResponseTypes, Scope, TokenUrl,
-    UserInfoUrl,
+    LanguageTag, LogoutProviderMetadata, PkceCodeChallengeMethod, ProviderMetadata, RegistrationUrl, ResponseTypes,
+    Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +59,9 @@ pub struct Extra {
     pub mtls_endpoint_aliases: MtlsAliases,
     pub revocation_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
     pub introspection_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
-    pub code_challenge_methods_supported: Vec<String>,
+    pub code_challenge_methods_supported: Vec<PkceCodeChallengeMethod>,
     pub require_pushed_authorization_requests: bool,
-    pub prompt_values_supported: Vec<String>,
+    pub prompt_values_supported: Vec<CoreAuthPrompt>,
     pub authorization_response_iss_parameter_supported: bool,
     pub tls_client_certificate_bound_access_tokens: bool,
     pub frontchannel_logout_supported: bool,
@@ -78,10 +78,6 @@ pub struct MtlsAliases {
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
     pub pushed_authorization_request_endpoint: String,
-}
-
-fn strings(values: &[&str]) -> Vec<String> {
-    values.iter().map(|v| (*v).to_owned()).collect()
 }
 
 pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
@@ -112,9 +108,9 @@ pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
         },
         revocation_endpoint_auth_methods_supported: auth_methods.clone(),
         introspection_endpoint_auth_methods_supported: auth_methods.clone(),
-        code_challenge_methods_supported: strings(&["S256"]),
+        code_challenge_methods_supported: vec![PkceCodeChallengeMethod::new("S256".into())],
         require_pushed_authorization_requests: false,
-        prompt_values_supported: strings(&["none", "login", "consent"]),
+        prompt_values_supported: vec![CoreAuthPrompt::None, CoreAuthPrompt::Login, CoreAuthPrompt::Consent],
         authorization_response_iss_parameter_supported: true,
         tls_client_certificate_bound_access_tokens: true,
         frontchannel_logout_supported: false,
