@@ -176,7 +176,7 @@ pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: 
     let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
     app.storage.users().set_status(user.id, status, app.now()).await?;
     if status == UserStatus::Disabled {
-        app.storage.sessions().delete_for_user(user.id).await?;
+        app.shared.sessions().delete_for_user(user.id).await?;
     }
     let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };
     audit::record(app, principal, Some(tenant.id), action, &target(&tenant, login_id), serde_json::json!({})).await;
@@ -189,6 +189,8 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str
     let now = app.now();
     app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
     app.ca.forget_crl().await;
+    // Sessions in Redis are out of reach of the database's cascade.
+    app.shared.sessions().delete_for_user(user.id).await?;
     app.storage.users().delete(user.id).await?;
     audit::record(app, principal, Some(tenant.id), "user.delete", &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(())
