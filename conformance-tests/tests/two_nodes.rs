@@ -21,6 +21,11 @@ macro_rules! on_each_store {
                 async fn database() -> anyhow::Result<()> {
                     super::$name(mamori_conformance::cluster::SharedStateKind::Database).await
                 }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn redis() -> anyhow::Result<()> {
+                    super::$name(mamori_conformance::cluster::SharedStateKind::Redis).await
+                }
             }
         )+
     };

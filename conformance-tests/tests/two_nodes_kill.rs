@@ -28,6 +28,11 @@ async fn sigkill_mid_load_loses_no_login_event_and_no_certificate() -> anyhow::R
     run(SharedStateKind::Database).await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_mid_load_with_redis_shared_state() -> anyhow::Result<()> {
+    run(SharedStateKind::Redis).await
+}
+
 async fn run(kind: SharedStateKind) -> anyhow::Result<()> {
     mamori::server::tls::install_default_provider();
     let cluster = Cluster::create(kind);
