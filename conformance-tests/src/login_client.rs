@@ -208,10 +208,10 @@ pub async fn request<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(st
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
         }
-        if lower.starts_with("set-cookie:") {
-            if let Some(pair) = line.split_once(':').map(|(_, v)| v.trim()).and_then(|v| v.split(';').next()) {
-                cookies.push(pair.to_owned());
-            }
+        if lower.starts_with("set-cookie:")
+            && let Some(pair) = line.split_once(':').map(|(_, v)| v.trim()).and_then(|v| v.split(';').next())
+        {
+            cookies.push(pair.to_owned());
         }
     }
     while buf.len() < head_end + length {

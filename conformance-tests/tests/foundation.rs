@@ -146,7 +146,9 @@ fn bad_input_fails_with_a_message_that_names_the_culprit() {
     let (work, config) = prepared();
     let dir = work.path();
 
-    let cases: Vec<(Vec<&str>, Option<(&str, &str)>, &str)> = vec![
+    // (arguments, an optional (file, contents) to write first, what the error must name)
+    type Case<'a> = (Vec<&'a str>, Option<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--config", "/nonexistent/mamori.toml", "ca", "show"], None, "/nonexistent/mamori.toml"),
         (vec!["admin", "user", "list", "--tenant", "nope"], None, "--tenant nope"),
         (vec!["admin", "user", "enroll", "--tenant", "demo", "--login-id", "nobody"], None, "--login-id nobody"),

@@ -65,8 +65,8 @@ async fn run(kind: SharedStateKind) -> anyhow::Result<()> {
     let next_enrollment = Arc::new(AtomicUsize::new(0));
     let anonymous = Browser::anonymous(&cluster.data_dir())?;
     let mut workers = Vec::new();
-    for w in 0..3 {
-        let (user, mtls, stop, counter) = (Arc::clone(&login_users[w]), mtls.clone(), Arc::clone(&stop), Arc::clone(&counter));
+    for login_user in login_users.iter().take(3) {
+        let (user, mtls, stop, counter) = (Arc::clone(login_user), mtls.clone(), Arc::clone(&stop), Arc::clone(&counter));
         workers.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {

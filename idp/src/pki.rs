@@ -93,10 +93,10 @@ impl CaService {
     /// Creates or imports the CA and makes it the active issuer. The records are written
     /// in one transaction, so an interrupted init leaves no CA that looks usable.
     pub async fn init(&self, source: CaSource, replace: bool, now: OffsetDateTime) -> Result<CaSummary, PkiError> {
-        if let Some(existing) = self.storage.certificate_authorities().active().await? {
-            if !replace {
-                return Err(PkiError::CaExists { common_name: existing.name, fingerprint: existing.fingerprint_sha256 });
-            }
+        if let Some(existing) = self.storage.certificate_authorities().active().await?
+            && !replace
+        {
+            return Err(PkiError::CaExists { common_name: existing.name, fingerprint: existing.fingerprint_sha256 });
         }
         let sealing = Arc::clone(&self.sealing);
         let (records, summary) = self
@@ -153,7 +153,7 @@ impl CaService {
             certificate_pem: record.certificate_pem.clone(),
             chain_pem: record.chain_pem.clone(),
             sealed_private_key: record.sealed_private_key.clone(),
-            key_algorithm: record.key_algorithm.parse().map_err(mamori_ca::CaError::from)?,
+            key_algorithm: record.key_algorithm.parse()?,
         };
         let ca = CertificateAuthority::from_sealed(&sealed, &self.sealing).map_err(|e| match e {
             mamori_ca::CaError::WrongSealingKey => PkiError::WrongMasterKey,

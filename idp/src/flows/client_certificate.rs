@@ -68,7 +68,7 @@ pub struct CertifiedUser {
 pub enum CertificateCheck {
     Accepted(Box<CertifiedUser>),
     /// Refused; the user is known when the certificate was ours (for the login event).
-    Refused { refusal: CertificateRefusal, user: Option<User> },
+    Refused { refusal: CertificateRefusal, user: Option<Box<User>> },
 }
 
 /// Judges the leaf certificate (DER) the client presented, if any.
@@ -87,7 +87,7 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     let Some(certificate) = recorded.filter(|_| client_auth) else { return refused(Why::Unknown) };
     let Some(user_id) = certificate.user_id else { return refused(Why::Unknown) };
     let user = app.storage.users().get(user_id).await?;
-    let refuse_for = |refusal| Ok(CertificateCheck::Refused { refusal, user: Some(user.clone()) });
+    let refuse_for = |refusal| Ok(CertificateCheck::Refused { refusal, user: Some(Box::new(user.clone())) });
     let device = match certificate.device_id {
         Some(id) => Some(app.storage.devices().get(id).await?),
         None => None,

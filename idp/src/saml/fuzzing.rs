@@ -172,7 +172,8 @@ mod tests {
     /// inputs that reach the parsers rather than being refused at the first byte.
     #[test]
     fn committed_corpus_replays_and_real_requests_parse() {
-        let targets: [(&str, fn(&[u8]), fn(&[u8]) -> bool); 2] = [
+        type Target = (&'static str, fn(&[u8]), fn(&[u8]) -> bool);
+        let targets: [Target; 2] = [
             ("authn_request", authn_request, |xml| sso::parse_authn_request(xml).is_ok()),
             ("logout_request", logout_request, |xml| slo::parse_logout_request(xml).is_ok()),
         ];

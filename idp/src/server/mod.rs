@@ -33,8 +33,11 @@ pub struct ServerState {
 
 pub type SharedState = Arc<ServerState>;
 
+/// Called once both listeners are bound, with their URLs (quickstart prints next steps).
+pub type OnReady = Box<dyn FnOnce(&PublicUrls) + Send>;
+
 /// Binds both listeners, calls `on_ready` with their URLs, and serves until a stop signal.
-pub async fn run(app: App, on_ready: Option<Box<dyn FnOnce(&PublicUrls) + Send>>) -> anyhow::Result<()> {
+pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     init_logging(&app.config.log);
     let config = &app.config.server;
     let main = TcpListener::bind(config.listen)

@@ -151,7 +151,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>) 
             Ok(super::login_password::form(ctx, tenant_slug, return_to.as_deref(), StatusCode::OK))
         }
         CertificateCheck::Refused { refusal, user } => {
-            if let Some(user) = &user {
+            if let Some(user) = user.as_deref() {
                 let tenant = app.storage.tenants().get(user.tenant_id).await?;
                 record_login_event(app, &attempt(ctx, &tenant, Some(user), None), refusal.login_result(), &[]).await;
             } else {
