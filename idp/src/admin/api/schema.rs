@@ -33,6 +33,7 @@ pub struct PageParams {
     /// How many items to skip.
     pub offset: Option<u64>,
     /// How many items to return (1 to 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -205,6 +206,7 @@ pub struct UserFilter {
     pub status: Option<String>,
     pub locked: Option<bool>,
     pub offset: Option<u64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -326,6 +328,7 @@ pub struct CertificateFilter {
     /// Subject common names containing this text.
     pub subject: Option<String>,
     pub offset: Option<u64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -334,6 +337,7 @@ pub struct CertificateFilter {
 pub struct RevokeIn {
     /// RFC 5280 reason: unspecified, key-compromise, ca-compromise, affiliation-changed,
     /// superseded, cessation-of-operation, certificate-hold, privilege-withdrawn.
+    #[schema(pattern = "^(unspecified|key-compromise|ca-compromise|affiliation-changed|superseded|cessation-of-operation|certificate-hold|privilege-withdrawn)$")]
     pub reason: String,
 }
 
@@ -399,6 +403,7 @@ pub struct LoginEventFilterParams {
     /// A result such as success or wrong-password.
     pub result: Option<String>,
     pub offset: Option<u64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -450,6 +455,7 @@ pub struct AuditFilterParams {
     /// RFC 3339 time; events before it.
     pub until: Option<String>,
     pub offset: Option<u64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
