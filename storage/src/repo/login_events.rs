@@ -91,17 +91,7 @@ impl<'a> LoginEvents<'a> {
         if let Some(result) = &q.result {
             query = query.filter(Column::Result.eq(result.as_str()));
         }
-        let total = query.clone().count(self.db).await.map_err(db_err)?;
-        let models = query
-            .order_by_desc(Column::OccurredAt)
-            .order_by_desc(Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
-        let items = models.into_iter().map(to_event).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        self.newest_first(query, offset, limit).await
     }
 
     /// Deletes events older than `cutoff` (retention). Returns how many.
@@ -125,6 +115,16 @@ impl<'a> LoginEvents<'a> {
         let query = Entity::find()
             .filter(owner)
             .filter(Column::OccurredAt.gte(ms(since)));
+        self.newest_first(query, offset, limit).await
+    }
+
+    /// One page of `query`, newest first, with the total count of matching events.
+    async fn newest_first(
+        &self,
+        query: sea_orm::Select<Entity>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<LoginEvent>, StorageError> {
         let total = query.clone().count(self.db).await.map_err(db_err)?;
         let models = query
             .order_by_desc(Column::OccurredAt)
