@@ -1,11 +1,229 @@
-//! Relying sites of a tenant: OIDC clients and SAML service providers (registration
-//! itself stays with `mamori admin oidc-client|saml-sp` for now).
+//! Relying sites of a tenant: OIDC clients and SAML service providers, registered,
+//! changed and removed here by the API, the CLI and the console alike.
 
-use mamori_storage::model::{ApiScope, OidcClient, SamlServiceProvider};
+use mamori_storage::model::{AccessTokenFormat, ApiScope, OidcClient, SamlServiceProvider, SigningAlgorithm};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{AdminError, Principal, audit};
 use crate::app::App;
+use crate::oidc::clients::{self, ClientSettings, ClientSpec};
+
+/// What an operator registers an OIDC client with. Empty lists take the defaults noted;
+/// `ClientRegistration { name, redirect_uris, ..Default::default() }` is a confidential
+/// web site using the authorization code flow with `client_secret_basic`.
+#[derive(Debug, Clone)]
+pub struct ClientRegistration {
+    /// The client ID; generated (`c-…`) when absent.
+    pub client_id: Option<String>,
+    /// Shown to users on the consent page.
+    pub name: String,
+    /// Allowed redirect URIs, matched exactly: https, or http on the loopback.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials; empty = the first two.
+    pub grant_types: Vec<String>,
+    /// One of [`clients::AUTH_METHODS`]; `none` is a public client (PKCE required).
+    pub token_endpoint_auth_method: String,
+    /// The client's public keys (a JWK Set), needed for `private_key_jwt`.
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its keys (recorded; `private_key_jwt` needs `jwks`).
+    pub jwks_uri: Option<String>,
+    /// Scopes the client may ask for; empty = openid profile email.
+    pub scopes: Vec<String>,
+    pub access_token_format: AccessTokenFormat,
+    /// Operated by the tenant itself: users are not asked for consent.
+    pub first_party: bool,
+    /// Require PKCE from a confidential client too (public clients always need it).
+    pub require_pkce: bool,
+    pub id_token_signed_response_alg: SigningAlgorithm,
+    /// `tls_client_auth`: the subject DN of the client's certificate.
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `self_signed_tls_client_auth`: the client's certificate, PEM.
+    pub tls_client_certificate_pem: Option<String>,
+    /// Bind access tokens to the client's certificate (RFC 8705 `cnf.x5t#S256`).
+    pub tls_client_certificate_bound_access_tokens: bool,
+}
+
+impl Default for ClientRegistration {
+    fn default() -> Self {
+        ClientRegistration {
+            client_id: None,
+            name: String::new(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            token_endpoint_auth_method: "client_secret_basic".to_owned(),
+            jwks: None,
+            jwks_uri: None,
+            scopes: Vec::new(),
+            access_token_format: AccessTokenFormat::Jwt,
+            first_party: false,
+            require_pkce: false,
+            id_token_signed_response_alg: SigningAlgorithm::Es256,
+            tls_client_auth_subject_dn: None,
+            tls_client_certificate_pem: None,
+            tls_client_certificate_bound_access_tokens: false,
+        }
+    }
+}
+
+/// A client just registered, or one whose secret was just replaced.
+#[derive(Clone)]
+pub struct CreatedClient {
+    pub client: OidcClient,
+    pub settings: ClientSettings,
+    /// The client secret for `client_secret_*` methods: shown this once, stored only as
+    /// its Argon2id hash.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for CreatedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedClient").field("client", &self.client).field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Longest name, URI or DN an operator may give (they end up in pages and tokens).
+const MAX_TEXT: usize = 2000;
+/// Most redirect URIs, grant types or scopes in one list.
+const MAX_ITEMS: usize = 50;
+
+fn check_texts<'a>(what: &str, items: impl IntoIterator<Item = &'a String>) -> Result<(), AdminError> {
+    let mut n = 0;
+    for item in items {
+        n += 1;
+        if item.is_empty() || item.len() > MAX_TEXT || item.chars().any(char::is_control) {
+            return Err(AdminError::Invalid(format!("{what}: `{}` is empty, too long or has control characters", item.chars().take(80).collect::<String>())));
+        }
+    }
+    if n > MAX_ITEMS {
+        return Err(AdminError::Invalid(format!("{what}: at most {MAX_ITEMS} entries")));
+    }
+    Ok(())
+}
+
+fn check_client_id(client_id: &str) -> Result<(), AdminError> {
+    let ok = (1..=128).contains(&client_id.len()) && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok { Ok(()) } else { Err(AdminError::Invalid("client_id: 1 to 128 letters, digits, `-`, `.`, `_` or `~`".to_owned())) }
+}
+
+/// A JWK Set as stored: a JSON object with a non-empty `keys` array.
+fn jwks_text(jwks: &serde_json::Value) -> Result<String, AdminError> {
+    match jwks.get("keys").and_then(|k| k.as_array()) {
+        Some(keys) if !keys.is_empty() && keys.iter().all(|k| k.is_object() && k.get("kty").is_some_and(|t| t.is_string())) => {
+            Ok(jwks.to_string())
+        }
+        _ => Err(AdminError::Invalid("jwks: a JWK Set {\"keys\": [...]} with at least one key, each with `kty`".to_owned())),
+    }
+}
+
+fn check_jwks_uri(uri: &str) -> Result<(), AdminError> {
+    if uri.len() <= MAX_TEXT && clients::acceptable_redirect_uri(uri) {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid("jwks_uri: an https URL (or http on localhost) without a fragment".to_owned()))
+    }
+}
+
+/// SHA-256 (hex) of a PEM certificate, as `self_signed_tls_client_auth` compares it.
+fn certificate_fingerprint(pem: &str) -> Result<String, AdminError> {
+    use rustls::pki_types::pem::PemObject as _;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| AdminError::Invalid(format!("tls_client_certificate: not a PEM certificate ({e})")))?;
+    Ok(hex::encode(Sha256::digest(der.as_ref())))
+}
+
+/// The checked spec for `reg`, in the terms of `oidc::clients`.
+fn client_spec(reg: ClientRegistration) -> Result<(ClientSpec, Option<String>), AdminError> {
+    if reg.name.trim().is_empty() {
+        return Err(AdminError::Invalid("name: give the name users see on the consent page".to_owned()));
+    }
+    check_texts("name", [&reg.name])?;
+    if let Some(id) = &reg.client_id {
+        check_client_id(id)?;
+    }
+    check_texts("redirect_uris", &reg.redirect_uris)?;
+    check_texts("post_logout_redirect_uris", &reg.post_logout_redirect_uris)?;
+    check_texts("grant_types", &reg.grant_types)?;
+    check_texts("scopes", &reg.scopes)?;
+    check_texts("tls_client_auth_subject_dn", &reg.tls_client_auth_subject_dn)?;
+    if let Some(bad) = reg.scopes.iter().find(|s| s.contains(' ') || s.contains('"') || s.contains('\\')) {
+        return Err(AdminError::Invalid(format!("scopes: `{bad}` is not a scope token")));
+    }
+    let jwks = reg.jwks.as_ref().map(jwks_text).transpose()?;
+    if let Some(uri) = &reg.jwks_uri {
+        check_jwks_uri(uri)?;
+        if jwks.is_some() {
+            return Err(AdminError::Invalid("give jwks or jwks_uri, not both".to_owned()));
+        }
+    }
+    let fingerprints = reg.tls_client_certificate_pem.as_deref().map(certificate_fingerprint).transpose()?.into_iter().collect();
+    let grant_types =
+        if reg.grant_types.is_empty() { vec!["authorization_code".to_owned(), "refresh_token".to_owned()] } else { dedup(reg.grant_types) };
+    let scopes = if reg.scopes.is_empty() { vec!["openid".into(), "profile".into(), "email".into()] } else { dedup(reg.scopes) };
+    let spec = ClientSpec {
+        client_id: reg.client_id,
+        name: reg.name,
+        redirect_uris: dedup(reg.redirect_uris),
+        post_logout_redirect_uris: dedup(reg.post_logout_redirect_uris),
+        grant_types,
+        auth_method: reg.token_endpoint_auth_method,
+        jwks,
+        scopes,
+        access_token_format: reg.access_token_format,
+        first_party: reg.first_party,
+        require_pkce: reg.require_pkce,
+        settings: ClientSettings {
+            tls_client_auth_subject_dn: reg.tls_client_auth_subject_dn,
+            tls_client_certificate_sha256: fingerprints,
+            tls_client_certificate_bound_access_tokens: reg.tls_client_certificate_bound_access_tokens,
+            id_token_signed_response_alg: Some(reg.id_token_signed_response_alg),
+            registration_access_token_hash: None,
+        },
+    };
+    clients::check_spec(&spec).map_err(AdminError::Invalid)?;
+    Ok((spec, reg.jwks_uri))
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// Registers an OIDC client (a relying site) in the tenant `slug`, for a super-admin or
+/// that tenant's admin holding the write scope; another tenant is "not found". The
+/// registration is checked as dynamic registration checks it (redirect URIs, grant types
+/// against the auth method, keys or certificate the method needs) and audited as
+/// `oidc-client.create`. For `client_secret_basic`/`client_secret_post` the result holds
+/// the secret, which is never shown again. Errors: `Invalid` for an unacceptable
+/// registration, `Conflict` when the client ID is taken.
+pub async fn create_oidc_client(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    registration: ClientRegistration,
+) -> Result<CreatedClient, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    let (spec, jwks_uri) = client_spec(registration)?;
+    let (registered, secret) = clients::create_with_jwks_uri(app, tenant.id, spec, jwks_uri).await?;
+    let c = &registered.client;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "oidc-client.create",
+        &format!("tenant:{slug}/oidc-client:{}", c.client_id),
+        serde_json::json!({"name": c.name, "token_endpoint_auth_method": c.token_endpoint_auth_method, "grant_types": c.grant_types}),
+    )
+    .await;
+    Ok(CreatedClient { client: registered.client, settings: registered.settings, secret })
+}
 
 pub async fn oidc_clients(app: &App, principal: &Principal, slug: &str) -> Result<Vec<OidcClient>, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Read).await?;

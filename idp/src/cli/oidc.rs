@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use mamori_storage::model::{AccessTokenFormat, KeyPurpose, SigningAlgorithm};
-use sha2::{Digest, Sha256};
 
 use super::OutputArgs;
 use super::OutputFormat;
 use crate::app::App;
-use crate::oidc::clients::{self, ClientSettings, ClientSpec};
+use crate::admin::Principal;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -175,24 +174,17 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
 }
 
 async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
-    let tenant = super::admin::find_tenant(app, &args.tenant).await?;
+    use crate::admin::federation::{self, ClientRegistration};
     let jwks = match &args.jwks_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("--jwks-file {}: cannot read", path.display()))?;
-            let parsed: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("--jwks-file {}: not JSON", path.display()))?;
-            Some(parsed.to_string())
+            Some(serde_json::from_str(&text).with_context(|| format!("--jwks-file {}: not JSON", path.display()))?)
         }
         None => None,
     };
-    let fingerprints = match &args.tls_certificate {
-        Some(path) => {
-            use rustls::pki_types::pem::PemObject as _;
-            let der = rustls::pki_types::CertificateDer::from_pem_file(path)
-                .map_err(|e| anyhow::anyhow!("--tls-certificate {}: not a PEM certificate ({e})", path.display()))?;
-            vec![hex::encode(Sha256::digest(der.as_ref()))]
-        }
-        None => Vec::new(),
+    let tls_client_certificate_pem = match &args.tls_certificate {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("--tls-certificate {}: cannot read", path.display()))?),
+        None => None,
     };
     let access_token_format: AccessTokenFormat = args
         .access_token_format
@@ -200,41 +192,38 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("--access-token-format {}: use jwt or opaque", args.access_token_format))?;
     let id_token_alg: SigningAlgorithm =
         args.id_token_alg.parse().map_err(|_| anyhow::anyhow!("--id-token-alg {}: use ES256 or RS256", args.id_token_alg))?;
-    let grant_types =
-        if args.grant_types.is_empty() { vec!["authorization_code".to_owned(), "refresh_token".to_owned()] } else { args.grant_types };
-    let scopes = if args.scopes.is_empty() { vec!["openid".into(), "profile".into(), "email".into()] } else { args.scopes };
-    let spec = ClientSpec {
+    let registration = ClientRegistration {
         client_id: args.client_id,
         name: args.name,
         redirect_uris: args.redirect_uris,
         post_logout_redirect_uris: args.post_logout_redirect_uris,
-        grant_types,
-        auth_method: args.auth_method,
+        grant_types: args.grant_types,
+        token_endpoint_auth_method: args.auth_method,
         jwks,
-        scopes,
+        jwks_uri: None,
+        scopes: args.scopes,
         access_token_format,
         first_party: args.first_party,
         require_pkce: args.require_pkce,
-        settings: ClientSettings {
-            tls_client_auth_subject_dn: args.tls_subject_dn,
-            tls_client_certificate_sha256: fingerprints,
-            tls_client_certificate_bound_access_tokens: args.bound_tokens,
-            id_token_signed_response_alg: Some(id_token_alg),
-            registration_access_token_hash: None,
-        },
+        id_token_signed_response_alg: id_token_alg,
+        tls_client_auth_subject_dn: args.tls_subject_dn,
+        tls_client_certificate_pem,
+        tls_client_certificate_bound_access_tokens: args.bound_tokens,
     };
-    let (registered, secret) = clients::create(app, tenant.id, spec).await.context("cannot register the client")?;
-    let c = &registered.client;
+    let created = federation::create_oidc_client(app, &Principal::local_cli(), &args.tenant, registration)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot register the client: {e}"))?;
+    let (c, secret) = (&created.client, &created.secret);
     let json = serde_json::json!({
         "client_id": c.client_id,
         "client_secret": secret,
-        "tenant": tenant.slug,
+        "tenant": args.tenant,
         "redirect_uris": c.redirect_uris,
         "token_endpoint_auth_method": c.token_endpoint_auth_method,
     });
     print(args.output.output, &json, || {
-        let mut text = format!("created client {} in tenant {}", c.client_id, tenant.slug);
-        if let Some(s) = &secret {
+        let mut text = format!("created client {} in tenant {}", c.client_id, args.tenant);
+        if let Some(s) = secret {
             text.push_str(&format!("\nclient secret (shown once): {s}"));
         }
         text

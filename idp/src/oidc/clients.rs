@@ -156,6 +156,17 @@ pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
 /// Registers a client; returns it and, for secret-based methods, the secret (shown once,
 /// stored only as its Argon2id hash).
 pub async fn create(app: &App, tenant_id: uuid::Uuid, spec: ClientSpec) -> anyhow::Result<(RegisteredClient, Option<String>)> {
+    create_with_jwks_uri(app, tenant_id, spec, None).await
+}
+
+/// [`create`], also recording where the client publishes its keys (operators may give a
+/// `jwks_uri`; dynamic registration and the demo site do not).
+pub async fn create_with_jwks_uri(
+    app: &App,
+    tenant_id: uuid::Uuid,
+    spec: ClientSpec,
+    jwks_uri: Option<String>,
+) -> anyhow::Result<(RegisteredClient, Option<String>)> {
     check_spec(&spec).map_err(|e| anyhow::anyhow!(e))?;
     let secret = spec.auth_method.starts_with("client_secret_").then(crate::secrets::url_token);
     let hash = match &secret {
@@ -178,7 +189,7 @@ pub async fn create(app: &App, tenant_id: uuid::Uuid, spec: ClientSpec) -> anyho
         response_types: if spec.grant_types.iter().any(|g| g == "authorization_code") { vec!["code".into()] } else { vec![] },
         token_endpoint_auth_method: spec.auth_method.clone(),
         jwks: spec.jwks.clone(),
-        jwks_uri: None,
+        jwks_uri,
         scopes,
         access_token_format: spec.access_token_format,
         first_party: spec.first_party,
