@@ -186,6 +186,18 @@ BODIES = {
     ("patch", "/tenants/{tenant}/users/{login_id}"): {"json": {"display_name": "Taken over"}},
     ("post", "/tenants/{tenant}/users/{login_id}/reissue-certificate"): {"json": {}},
     ("post", "/tenants/{tenant}/certificates/{serial}/revoke"): {"json": {"reason": "key-compromise"}},
+    ("post", "/tenants/{tenant}/oidc-clients"): {"json": {"name": "Intruder", "grant_types": ["client_credentials"]}},
+    ("patch", "/tenants/{tenant}/oidc-clients/{client_id}"): {"json": {"name": "Taken over"}},
+    ("post", "/tenants/{tenant}/saml-sps"): {"json": {"metadata": SP_METADATA.replace("beta", "intruder")}},
+    ("patch", "/tenants/{tenant}/saml-sps/{sp_id}"): {"json": {"name": "Taken over"}},
+    ("post", "/tenants/{tenant}/signing-keys/rotate"): {"json": {"kind": "oidc"}},
+}
+
+
+# Valid bodies for the operations on no tenant (a tenant admin must get 403, not 422).
+NO_TENANT_BODIES = {
+    ("post", "/tenants"): {"json": {"slug": "gamma", "display_name": "G"}},
+    ("post", "/api-tokens"): {"json": {"name": "escalate", "scopes": ["read", "write"]}},
 }
 
 
@@ -218,6 +230,11 @@ def test_tenant_admin_reaches_no_other_tenant_through_any_operation(server, open
     assert cert["status"] == "active"
     assert server.call("GET", "/tenants/beta", token=server.super_token).json()["display_name"] == "Beta"
     assert server.call("GET", "/tenants/beta/users/intruder", token=server.super_token).status_code == 404
+    client = server.call("GET", "/tenants/beta/oidc-clients/beta-rp", token=server.super_token).json()
+    assert client["name"] == "beta RP"
+    assert [c["client_id"] for c in server.call("GET", "/tenants/beta/oidc-clients", token=server.super_token).json()] == ["beta-rp"]
+    sps = server.call("GET", "/tenants/beta/saml-sps", token=server.super_token).json()
+    assert [sp["name"] for sp in sps] == ["https://sp.beta.test/metadata"]
     # Operations on no tenant: lists show only the own tenant, the rest is refused.
     slugs = [t["slug"] for t in server.call("GET", "/tenants", token=server.acme_token).json()["items"]]
     assert slugs == ["acme"]
@@ -227,8 +244,9 @@ def test_tenant_admin_reaches_no_other_tenant_through_any_operation(server, open
         for method in item:
             if (method, path) == ("get", "/tenants"):
                 continue
-            body = {"json": {"slug": "gamma", "display_name": "G"}} if method == "post" else {}
-            is_problem(server.call(method.upper(), path, token=server.acme_token, **body), 403)
+            body = NO_TENANT_BODIES.get((method, path), {}) if method == "post" else {}
+            concrete = path.replace("{token_id}", str(uuid.uuid4()))
+            is_problem(server.call(method.upper(), concrete, token=server.acme_token, **body), 403)
 
 
 def test_csv_import_reports_bad_rows_and_keeps_good_ones(server):
@@ -365,3 +383,184 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(s
         capture_output=True, text=True, timeout=420,
     )
     assert out.returncode == 0, out.stdout[-20000:] + out.stderr[-5000:]
+
+
+def discovery(server, tenant):
+    response = requests.get(f"{server.main}/t/{tenant}/.well-known/openid-configuration", verify=server.dev_root, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def client_credentials(server, tenant, client_id, secret):
+    token_endpoint = discovery(server, tenant)["token_endpoint"]
+    return requests.post(token_endpoint, data={"grant_type": "client_credentials"}, auth=(client_id, secret), verify=server.dev_root, timeout=30)
+
+
+def test_oidc_client_create_use_update_and_rotate_secret(server):
+    t = server.acme_token
+    created = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
+        "client_id": "acme-batch", "name": "Acme batch", "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post", "scopes": ["api.read"], "access_token_format": "opaque",
+    })
+    assert created.status_code == 201, created.text
+    body = created.json()
+    secret = body["client_secret"]
+    assert secret and body["client"]["client_id"] == "acme-batch" and body["client"]["access_token_format"] == "opaque"
+    shown = server.call("GET", "/tenants/acme/oidc-clients/acme-batch", token=t).json()
+    assert shown["token_endpoint_auth_method"] == "client_secret_post" and shown["grant_types"] == ["client_credentials"]
+    assert secret not in json.dumps(shown), "the secret is shown only at creation"
+    # The client works at the tenant's token endpoint (client_secret_post sends it in the body).
+    token_endpoint = discovery(server, "acme")["token_endpoint"]
+    issued = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme-batch", "client_secret": secret}, verify=server.dev_root, timeout=30)
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["access_token"] and issued.json()["token_type"].lower() == "bearer"
+    # Rotation: the new secret works, the old one no longer does.
+    rotated = server.call("POST", "/tenants/acme/oidc-clients/acme-batch/rotate-secret", token=t)
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["client_secret"]
+    assert new_secret and new_secret != secret
+    old = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme-batch", "client_secret": secret}, verify=server.dev_root, timeout=30)
+    assert old.status_code == 401 and old.json()["error"] == "invalid_client", old.text
+    new = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme-batch", "client_secret": new_secret}, verify=server.dev_root, timeout=30)
+    assert new.status_code == 200, new.text
+    # A confidential web site with defaults, then changed.
+    site = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "Acme web", "redirect_uris": ["https://web.acme.test/cb"]})
+    assert site.status_code == 201, site.text
+    site = site.json()
+    cid = site["client"]["client_id"]
+    assert site["client"]["token_endpoint_auth_method"] == "client_secret_basic"
+    assert site["client"]["grant_types"] == ["authorization_code", "refresh_token"] and site["client"]["first_party"] is False
+    assert client_credentials(server, "acme", cid, site["client_secret"]).status_code in (400, 401), "client_credentials is not one of its grants"
+    patched = server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=t, json={
+        "redirect_uris": ["https://web.acme.test/cb", "https://web.acme.test/cb2"], "first_party": True, "jwks_uri": "https://web.acme.test/jwks",
+    })
+    assert patched.status_code == 200, patched.text
+    patched = patched.json()
+    assert patched["redirect_uris"] == ["https://web.acme.test/cb", "https://web.acme.test/cb2"]
+    assert patched["first_party"] is True and patched["jwks_uri"] == "https://web.acme.test/jwks"
+    assert server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=t, json={"jwks_uri": None}).json()["jwks_uri"] is None
+    # A public client has no secret to rotate; a key-authenticated one needs its keys.
+    public = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
+        "name": "Acme app", "redirect_uris": ["http://127.0.0.1:8123/cb"], "token_endpoint_auth_method": "none",
+    })
+    assert public.status_code == 201 and public.json()["client_secret"] is None and public.json()["client"]["require_pkce"] is True
+    is_problem(server.call("POST", f"/tenants/acme/oidc-clients/{public.json()['client']['client_id']}/rotate-secret", token=t), 409)
+    jwk = {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+    keyed = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
+        "name": "Acme keyed", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]},
+    })
+    assert keyed.status_code == 201 and keyed.json()["client_secret"] is None and keyed.json()["client"]["has_jwks"] is True, keyed.text
+    # Validation errors are problems.
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"]}), 422)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "redirect_uris": ["http://evil.test/cb"]}), 422)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x"}), 422)  # authorization_code without a redirect URI
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "grant_types": ["password"]}), 422)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]}), 422)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "tls_client_auth", "grant_types": ["client_credentials"]}), 422)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, data="{", headers={"Content-Type": "application/json"}), 400)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"client_id": "acme-batch", "name": "Again", "grant_types": ["client_credentials"]}), 409)
+    is_problem(server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=t, json={"redirect_uris": ["https://x.test/#frag"]}), 422)
+    is_problem(server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=t, json={"token_endpoint_auth_method": "none"}), 422)
+    # Another tenant's client is not found, even by its own name.
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients/beta-rp/rotate-secret", token=t), 404)
+    # The CLI registers through the same service layer.
+    cli = server.cli_json("admin", "oidc-client", "create", "--tenant", "acme", "--name", "CLI batch", "--grant-type", "client_credentials")
+    assert cli["client_secret"] and client_credentials(server, "acme", cli["client_id"], cli["client_secret"]).status_code == 200
+    bad = server.cli("admin", "oidc-client", "create", "--tenant", "acme", "--name", "x", "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", check=False)
+    assert bad.returncode != 0 and "private_key_jwt" in bad.stderr
+    trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "oidc-client:acme-batch"}).json()["items"]
+    assert sorted(e["action"] for e in trail) == ["oidc-client.create", "oidc-client.rotate-secret"]
+
+
+def test_saml_sp_create_from_metadata_and_update(server):
+    t = server.acme_token
+    xml = SP_METADATA.replace("beta", "gamma-xml")
+    created = server.call("POST", "/tenants/acme/saml-sps", token=t, data=xml.encode(), headers={"Content-Type": "application/samlmetadata+xml"})
+    assert created.status_code == 201, created.text
+    sp = created.json()
+    assert sp["entity_id"] == "https://sp.gamma-xml.test/metadata" and sp["acs_urls"] == ["https://sp.gamma-xml.test/acs"]
+    assert sp["name_id_format"].endswith(":persistent") and sp["sign_response"] and sp["sign_assertion"]
+    listed = server.call("GET", "/tenants/acme/saml-sps", token=t).json()
+    assert sp["id"] in [s["id"] for s in listed]
+    # The IdP's metadata is unaffected; the SP can now be addressed.
+    shown = server.call("GET", f"/tenants/acme/saml-sps/{sp['id']}", token=t).json()
+    assert shown == sp
+    as_json = server.call("POST", "/tenants/acme/saml-sps", token=t, json={
+        "metadata": SP_METADATA.replace("beta", "gamma-json"), "name": "Gamma", "name_id_format": "email", "attributes": ["email", "display_name"],
+    })
+    assert as_json.status_code == 201, as_json.text
+    as_json = as_json.json()
+    assert as_json["name"] == "Gamma" and as_json["name_id_format"].endswith(":emailAddress")
+    assert as_json["attribute_release"] == {"attributes": ["email", "display_name"]}
+    patched = server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"name_id_format": "transient", "attributes": ["login_id"]})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["name_id_format"].endswith(":transient") and patched.json()["attribute_release"] == {"attributes": ["login_id"]}
+    # Signed requests need a certificate the metadata does not have; other mistakes too.
+    is_problem(server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"want_authn_requests_signed": True}), 422)
+    is_problem(server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"attributes": ["salary"]}), 422)
+    is_problem(server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"name_id_format": "unspecified"}), 422)
+    is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=xml.encode(), headers={"Content-Type": "application/samlmetadata+xml"}), 409)
+    is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=b"<not-metadata/>", headers={"Content-Type": "application/samlmetadata+xml"}), 422)
+    is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, json={"metadata": SP_METADATA.replace("https://sp.beta.test/acs", "http://sp.beta.test/acs")}), 422)
+    is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, json={"metadata": xml, "encrypt_assertion": True}), 422)
+    is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=b"{", headers={"Content-Type": "application/json"}), 400)
+    is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=b"x", headers={"Content-Type": "text/plain"}), 415)
+    trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "saml-sp:https://sp.gamma-json.test"}).json()["items"]
+    assert sorted(e["action"] for e in trail) == ["saml-sp.create", "saml-sp.update"]
+
+
+def test_signing_keys_list_and_rotate(server):
+    keys = server.call("GET", "/tenants/acme/signing-keys", token=server.acme_token)
+    assert keys.status_code == 200, keys.text
+    keys = keys.json()
+    assert all(set(k) == {"kid", "purpose", "alg", "state", "shared", "created_at", "activated_at", "retire_after", "expires_at"} for k in keys)
+    jwks_uri = discovery(server, "acme")["jwks_uri"]
+    before = {k["kid"] for k in requests.get(jwks_uri, verify=server.dev_root, timeout=30).json()["keys"]}
+    # Keys are shared by every tenant: a tenant admin may look, only a super-admin rotates.
+    is_problem(server.call("POST", "/tenants/acme/signing-keys/rotate", token=server.acme_token, json={"kind": "oidc"}), 403)
+    rotated = server.call("POST", "/tenants/acme/signing-keys/rotate", token=server.super_token, json={"kind": "oidc"})
+    assert rotated.status_code == 200, rotated.text
+    kids = rotated.json()["kids"]
+    assert len(kids) == 2
+    after = {k["kid"] for k in requests.get(jwks_uri, verify=server.dev_root, timeout=30).json()["keys"]}
+    assert set(kids) <= after and set(kids).isdisjoint(before) and before <= after, "the new keys are published beside the old"
+    listed = {k["kid"]: k for k in server.call("GET", "/tenants/acme/signing-keys", token=server.acme_token).json()}
+    assert all(listed[kid]["state"] == "active" and listed[kid]["purpose"] == "oidc" for kid in kids)
+    assert all(listed[kid]["state"] == "retired" for kid in before if kid in listed)
+    saml = server.call("POST", "/tenants/acme/signing-keys/rotate", token=server.super_token, json={"kind": "saml", "grace_days": 3})
+    assert saml.status_code == 200, saml.text
+    listed = {k["kid"]: k for k in server.call("GET", "/tenants/acme/signing-keys", token=server.acme_token).json()}
+    assert {listed[kid]["state"] for kid in saml.json()["kids"]} == {"next"}
+    is_problem(server.call("POST", "/tenants/acme/signing-keys/rotate", token=server.super_token, json={"kind": "saml", "grace_days": 1000}), 422)
+    is_problem(server.call("POST", "/tenants/acme/signing-keys/rotate", token=server.super_token, json={"kind": "pgp"}), 422)
+    # The CLI rotates through the same service layer.
+    out = server.cli_json("admin", "keys", "rotate")
+    assert len(out["activated"]) == 2
+
+
+def test_api_tokens_through_the_api(server):
+    created = server.call("POST", "/api-tokens", token=server.super_token, json={"name": "automation", "tenant": "acme", "scopes": ["read"], "expires_in": "2h"})
+    assert created.status_code == 201, created.text
+    created = created.json()
+    assert created["token"].startswith("mamori_at_") and created["tenant"] == "acme" and created["scopes"] == ["read"]
+    assert server.call("GET", "/tenants/acme/users", token=created["token"]).status_code == 200
+    is_problem(server.call("GET", "/tenants/beta/users", token=created["token"]), 404)
+    listed = server.call("GET", "/api-tokens", token=server.super_token, params={"tenant": "acme"}).json()
+    mine = [x for x in listed if x["id"] == created["id"]]
+    assert mine and mine[0]["name"] == "automation" and mine[0]["revoked_at"] is None and mine[0]["tenant"] == "acme"
+    assert created["token"] not in json.dumps(listed), "the token text is shown once"
+    # Only a super-admin manages tokens, so a tenant token cannot mint a wider one.
+    is_problem(server.call("POST", "/api-tokens", token=server.acme_token, json={"name": "wider", "scopes": ["write"]}), 403)
+    is_problem(server.call("GET", "/api-tokens", token=server.acme_token), 403)
+    is_problem(server.call("POST", f"/api-tokens/{created['id']}/revoke", token=server.acme_token), 403)
+    is_problem(server.call("POST", "/api-tokens", token=server.super_token, json={"name": "x", "scopes": []}), 422)
+    is_problem(server.call("POST", "/api-tokens", token=server.super_token, json={"name": "x", "scopes": ["read"], "expires_in": "forever"}), 422)
+    is_problem(server.call("POST", "/api-tokens", token=server.super_token, json={"name": "x", "scopes": ["read"], "tenant": "nope"}), 404)
+    revoked = server.call("POST", f"/api-tokens/{created['id']}/revoke", token=server.super_token)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"], revoked.text
+    is_problem(server.call("GET", "/tenants/acme/users", token=created["token"]), 401)
+    is_problem(server.call("POST", f"/api-tokens/{created['id']}/revoke", token=server.super_token), 409)
+    is_problem(server.call("POST", f"/api-tokens/{uuid.uuid4()}/revoke", token=server.super_token), 404)
+    is_problem(server.call("POST", "/api-tokens/not-an-id/revoke", token=server.super_token), 404)
+    trail = server.call("GET", "/audit-events", token=server.super_token, params={"target": f"api-token:{created['id']}"}).json()["items"]
+    assert sorted(e["action"] for e in trail) == ["api-token.create", "api-token.revoke"]

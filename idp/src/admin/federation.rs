@@ -143,14 +143,8 @@ fn client_spec(reg: ClientRegistration) -> Result<(ClientSpec, Option<String>), 
     if let Some(id) = &reg.client_id {
         check_client_id(id)?;
     }
-    check_texts("redirect_uris", &reg.redirect_uris)?;
-    check_texts("post_logout_redirect_uris", &reg.post_logout_redirect_uris)?;
-    check_texts("grant_types", &reg.grant_types)?;
-    check_texts("scopes", &reg.scopes)?;
+    check_lists(&reg.redirect_uris, &reg.post_logout_redirect_uris, &reg.grant_types, &reg.scopes)?;
     check_texts("tls_client_auth_subject_dn", &reg.tls_client_auth_subject_dn)?;
-    if let Some(bad) = reg.scopes.iter().find(|s| s.contains(' ') || s.contains('"') || s.contains('\\')) {
-        return Err(AdminError::Invalid(format!("scopes: `{bad}` is not a scope token")));
-    }
     let jwks = reg.jwks.as_ref().map(jwks_text).transpose()?;
     if let Some(uri) = &reg.jwks_uri {
         check_jwks_uri(uri)?;
@@ -184,6 +178,17 @@ fn client_spec(reg: ClientRegistration) -> Result<(ClientSpec, Option<String>), 
     };
     clients::check_spec(&spec).map_err(AdminError::Invalid)?;
     Ok((spec, reg.jwks_uri))
+}
+
+fn check_lists(redirect_uris: &[String], post_logout: &[String], grant_types: &[String], scopes: &[String]) -> Result<(), AdminError> {
+    check_texts("redirect_uris", redirect_uris)?;
+    check_texts("post_logout_redirect_uris", post_logout)?;
+    check_texts("grant_types", grant_types)?;
+    check_texts("scopes", scopes)?;
+    if let Some(bad) = scopes.iter().find(|s| s.contains(' ') || s.contains('"') || s.contains('\\')) {
+        return Err(AdminError::Invalid(format!("scopes: `{bad}` is not a scope token")));
+    }
+    Ok(())
 }
 
 fn dedup(items: Vec<String>) -> Vec<String> {
@@ -242,8 +247,164 @@ pub async fn oidc_client(app: &App, principal: &Principal, slug: &str, client_id
 pub async fn delete_oidc_client(app: &App, principal: &Principal, slug: &str, client_id: &str) -> Result<(), AdminError> {
     let client = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
     app.storage.oidc_clients().delete(&client.client_id).await?;
+    clients::forget(&client.client_id);
     audit::record(app, principal, Some(client.tenant_id), "oidc-client.delete", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"name": client.name})).await;
     Ok(())
+}
+
+/// Changes to an OIDC client; `None` leaves a field as it is. The token endpoint auth
+/// method is fixed at registration (its secret, keys or certificate come with it): to
+/// change it, register a new client.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    /// `Some(None)` removes the JWK Set.
+    pub jwks: Option<Option<serde_json::Value>>,
+    /// `Some(None)` removes the JWKS URI.
+    pub jwks_uri: Option<Option<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub access_token_format: Option<AccessTokenFormat>,
+    pub first_party: Option<bool>,
+    pub require_pkce: Option<bool>,
+    pub id_token_signed_response_alg: Option<SigningAlgorithm>,
+}
+
+/// The client with its settings, read afresh (not from this node's cache).
+async fn registered(app: &App, tenant_id: Uuid, client_id: &str) -> Result<clients::RegisteredClient, AdminError> {
+    clients::forget(client_id);
+    clients::load(app, tenant_id, client_id).await?.ok_or_else(|| AdminError::NotFound(format!("no OIDC client `{client_id}`")))
+}
+
+/// Changes an OIDC client, checked as a new registration would be; audited as
+/// `oidc-client.update` with the names of the fields changed.
+pub async fn update_oidc_client(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    client_id: &str,
+    update: ClientUpdate,
+) -> Result<OidcClient, AdminError> {
+    let current = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
+    let clients::RegisteredClient { mut client, mut settings } = registered(app, current.tenant_id, client_id).await?;
+    let empty = Vec::new();
+    check_lists(
+        update.redirect_uris.as_ref().unwrap_or(&empty),
+        update.post_logout_redirect_uris.as_ref().unwrap_or(&empty),
+        update.grant_types.as_ref().unwrap_or(&empty),
+        update.scopes.as_ref().unwrap_or(&empty),
+    )?;
+    let mut changed = Vec::new();
+    if let Some(name) = update.name {
+        if name.trim().is_empty() {
+            return Err(AdminError::Invalid("name: must not be empty".to_owned()));
+        }
+        check_texts("name", [&name])?;
+        client.name = name;
+        changed.push("name");
+    }
+    if let Some(uris) = update.redirect_uris {
+        client.redirect_uris = dedup(uris);
+        changed.push("redirect_uris");
+    }
+    if let Some(uris) = update.post_logout_redirect_uris {
+        client.post_logout_redirect_uris = dedup(uris);
+        changed.push("post_logout_redirect_uris");
+    }
+    if let Some(grants) = update.grant_types {
+        if grants.is_empty() {
+            return Err(AdminError::Invalid("grant_types: give at least one".to_owned()));
+        }
+        client.grant_types = dedup(grants);
+        changed.push("grant_types");
+    }
+    if let Some(jwks) = update.jwks {
+        client.jwks = jwks.as_ref().map(jwks_text).transpose()?;
+        changed.push("jwks");
+    }
+    if let Some(uri) = update.jwks_uri {
+        if let Some(uri) = &uri {
+            check_jwks_uri(uri)?;
+        }
+        client.jwks_uri = uri;
+        changed.push("jwks_uri");
+    }
+    if client.jwks.is_some() && client.jwks_uri.is_some() {
+        return Err(AdminError::Invalid("give jwks or jwks_uri, not both".to_owned()));
+    }
+    if let Some(scopes) = update.scopes {
+        if scopes.is_empty() {
+            return Err(AdminError::Invalid("scopes: give at least one".to_owned()));
+        }
+        client.scopes = dedup(scopes);
+        changed.push("scopes");
+    }
+    if let Some(format) = update.access_token_format {
+        client.access_token_format = format;
+        changed.push("access_token_format");
+    }
+    if let Some(first_party) = update.first_party {
+        client.first_party = first_party;
+        changed.push("first_party");
+    }
+    if let Some(require_pkce) = update.require_pkce {
+        client.require_pkce = require_pkce;
+        changed.push("require_pkce");
+    }
+    if let Some(alg) = update.id_token_signed_response_alg {
+        settings.id_token_signed_response_alg = Some(alg);
+        changed.push("id_token_signed_response_alg");
+    }
+    // The same rules as at registration, on the client as it would be.
+    let spec = ClientSpec {
+        client_id: Some(client.client_id.clone()),
+        name: client.name.clone(),
+        redirect_uris: client.redirect_uris.clone(),
+        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+        grant_types: client.grant_types.clone(),
+        auth_method: client.token_endpoint_auth_method.clone(),
+        jwks: client.jwks.clone(),
+        scopes: client.scopes.clone(),
+        access_token_format: client.access_token_format,
+        first_party: client.first_party,
+        require_pkce: client.require_pkce,
+        settings: settings.clone(),
+    };
+    clients::check_spec(&spec).map_err(AdminError::Invalid)?;
+    let authorization_code = client.grant_types.iter().any(|g| g == "authorization_code");
+    if authorization_code && !client.scopes.iter().any(|s| s == "openid") {
+        client.scopes.insert(0, "openid".into());
+    }
+    client.response_types = if authorization_code { vec!["code".into()] } else { Vec::new() };
+    client.require_pkce = client.require_pkce || client.token_endpoint_auth_method == "none";
+    app.storage.oidc_clients().update(&client).await?;
+    if update.id_token_signed_response_alg.is_some() {
+        app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(anyhow::Error::from)?, app.now()).await?;
+    }
+    clients::forget(client_id);
+    audit::record(app, principal, Some(client.tenant_id), "oidc-client.update", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"changed": changed}))
+        .await;
+    Ok(client)
+}
+
+/// Gives a `client_secret_*` client a new secret, returned this once; the old one stops
+/// working at once (on other nodes within their short record cache). Audited as
+/// `oidc-client.rotate-secret`. A client without a secret is a `Conflict`.
+pub async fn rotate_oidc_client_secret(app: &App, principal: &Principal, slug: &str, client_id: &str) -> Result<CreatedClient, AdminError> {
+    let current = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
+    let clients::RegisteredClient { mut client, settings } = registered(app, current.tenant_id, client_id).await?;
+    if !client.token_endpoint_auth_method.starts_with("client_secret_") {
+        return Err(AdminError::Conflict(format!("the client authenticates with {}, not a secret", client.token_endpoint_auth_method)));
+    }
+    let secret = crate::secrets::url_token();
+    client.client_secret_hash = Some(app.hasher.hash(&secret).await.map_err(|e| AdminError::Internal(format!("hashing a client secret: {e}")))?);
+    app.storage.oidc_clients().update(&client).await?;
+    clients::forget(client_id);
+    audit::record(app, principal, Some(client.tenant_id), "oidc-client.rotate-secret", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({}))
+        .await;
+    Ok(CreatedClient { client, settings, secret: Some(secret) })
 }
 
 pub async fn saml_sps(app: &App, principal: &Principal, slug: &str) -> Result<Vec<SamlServiceProvider>, AdminError> {

@@ -54,6 +54,9 @@ pub async fn create(
     if scopes.is_empty() {
         return Err(AdminError::Invalid("give at least one scope (read, write)".to_owned()));
     }
+    if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid("the name: 1 to 200 characters, no control characters".to_owned()));
+    }
     if lifetime <= time::Duration::ZERO || lifetime > time::Duration::days(MAX_LIFETIME_DAYS) {
         return Err(AdminError::Invalid(format!("the lifetime must be positive and at most {MAX_LIFETIME_DAYS} days")));
     }
@@ -96,6 +99,55 @@ pub async fn create(
         scopes: record.scopes,
         expires_at: record.expires_at,
     })
+}
+
+/// A token's record with its tenant's slug (for a tenant token).
+#[derive(Debug, Clone)]
+pub struct ListedToken {
+    pub token: ApiToken,
+    pub tenant: Option<String>,
+}
+
+/// Every token, or those of tenant `slug`; never their text. Super-admin only.
+pub async fn list(app: &App, principal: &Principal, tenant: Option<&str>) -> Result<Vec<ListedToken>, AdminError> {
+    principal.require_super_admin(ApiScope::Read)?;
+    let tenant_id = match tenant {
+        Some(slug) => Some(principal.tenant(app, slug, ApiScope::Read).await?.id),
+        None => None,
+    };
+    let slugs: std::collections::HashMap<Uuid, String> =
+        app.storage.tenants().list().await?.into_iter().map(|t| (t.id, t.slug)).collect();
+    let tokens = app.storage.api_tokens().list(tenant_id).await?;
+    Ok(tokens
+        .into_iter()
+        .map(|token| {
+            let tenant = token.tenant_id.and_then(|id| slugs.get(&id).cloned());
+            ListedToken { token, tenant }
+        })
+        .collect())
+}
+
+/// Revokes the token `id` (text, so that a malformed id is "not found" after the role
+/// check, like any other). Super-admin only; audited as `api-token.revoke`.
+pub async fn revoke(app: &App, principal: &Principal, id: &str) -> Result<ListedToken, AdminError> {
+    principal.require_super_admin(ApiScope::Write)?;
+    let not_found = || AdminError::NotFound(format!("no API token `{}`", id.chars().take(60).collect::<String>()));
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    let token = app.storage.api_tokens().get(id).await.map_err(|e| match e {
+        mamori_storage::StorageError::NotFound => not_found(),
+        other => other.into(),
+    })?;
+    if token.revoked_at.is_some() {
+        return Err(AdminError::Conflict("the token is already revoked".to_owned()));
+    }
+    app.storage.api_tokens().revoke(id, app.now()).await?;
+    super::audit::record(app, principal, token.tenant_id, "api-token.revoke", &format!("api-token:{id}"), serde_json::json!({"name": token.name})).await;
+    let token = app.storage.api_tokens().get(id).await?;
+    let tenant = match token.tenant_id {
+        Some(tid) => Some(app.storage.tenants().get(tid).await?.slug),
+        None => None,
+    };
+    Ok(ListedToken { token, tenant })
 }
 
 /// The principal an `Authorization: Bearer` token stands for. Unknown, expired and

@@ -109,7 +109,7 @@ pub struct CreateClientArgs {
 pub async fn keys(app: &App, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Rotate(output) => {
-            let kids = crate::oidc::keys::rotate(app).await?;
+            let kids = crate::admin::keys::rotate_shared(app, crate::admin::keys::KeyKind::Oidc).await.map_err(cli_error)?;
             print(output.output, &serde_json::json!({ "activated": kids }), || format!("activated signing keys: {}", kids.join(", ")))
         }
         KeysCommand::List(output) => {
@@ -212,7 +212,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
     };
     let created = federation::create_oidc_client(app, &Principal::local_cli(), &args.tenant, registration)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot register the client: {e}"))?;
+        .map_err(|e| cli_error(e).context("cannot register the client"))?;
     let (c, secret) = (&created.client, &created.secret);
     let json = serde_json::json!({
         "client_id": c.client_id,
@@ -228,6 +228,15 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         }
         text
     })
+}
+
+/// An admin error as the operator at the shell should read it (with the detail an API
+/// caller is not shown).
+pub(super) fn cli_error(err: crate::admin::AdminError) -> anyhow::Error {
+    match err {
+        crate::admin::AdminError::Internal(detail) => anyhow::anyhow!(detail),
+        other => anyhow::anyhow!(other),
+    }
 }
 
 fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {

@@ -7,13 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use mamori_storage::model::NewSamlServiceProvider;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::{OutputArgs, OutputFormat};
 use crate::app::App;
-use crate::saml::service_providers::{ReleasePolicy, SpMetadata, parse_sp_metadata};
-use crate::saml::{ns, response};
 
 #[derive(Debug, Subcommand)]
 pub enum SamlSpCommand {
@@ -54,7 +51,8 @@ pub async fn keys(app: &App, command: SamlKeysCommand) -> anyhow::Result<()> {
     use crate::saml::keys::{self, KeyUse};
     match command {
         SamlKeysCommand::Rotate { grace_days, output } => {
-            let kids = keys::rotate(app, time::Duration::days(i64::from(grace_days))).await?;
+            let grace = time::Duration::days(i64::from(grace_days));
+            let kids = crate::admin::keys::rotate_shared(app, crate::admin::keys::KeyKind::Saml { grace }).await.map_err(super::oidc::cli_error)?;
             print(output.output, &serde_json::json!({ "published": kids, "grace_days": grace_days }), || {
                 format!("published SAML keys {} (used from {grace_days} days on)", kids.join(", "))
             })
@@ -144,68 +142,22 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
 }
 
 async fn add(app: &App, args: AddSpArgs) -> anyhow::Result<()> {
-    let tenant = super::admin::find_tenant(app, &args.tenant).await?;
-    let bytes = read_metadata(&args.metadata).await?;
-    let meta: SpMetadata = parse_sp_metadata(&bytes, args.entity_id.as_deref())
-        .with_context(|| format!("--metadata {}: not usable SP metadata", args.metadata))?;
-    let name_id_format = match args.name_id_format.as_str() {
-        "persistent" | ns::NAMEID_PERSISTENT => ns::NAMEID_PERSISTENT,
-        "email" | "emailAddress" | ns::NAMEID_EMAIL => ns::NAMEID_EMAIL,
-        "transient" | ns::NAMEID_TRANSIENT => ns::NAMEID_TRANSIENT,
-        other => anyhow::bail!("--name-id-format {other}: not one of persistent, email, transient"),
-    };
-    let mut attributes = Vec::new();
-    if args.attributes.is_empty() {
-        for requested in &meta.requested_attributes {
-            if let Some(def) = response::attribute(requested)
-                && !attributes.contains(&def.key.to_owned())
-            {
-                attributes.push(def.key.to_owned());
-            }
-        }
-    } else {
-        for key in args.attributes.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
-            let def = response::attribute(key).with_context(|| {
-                let known: Vec<&str> = response::ATTRIBUTES.iter().map(|a| a.key).collect();
-                format!("--attribute {key}: not one of {}", known.join(", "))
-            })?;
-            if !attributes.contains(&def.key.to_owned()) {
-                attributes.push(def.key.to_owned());
-            }
-        }
-    }
-    if args.encrypt && meta.encryption_certificates.is_empty() {
-        anyhow::bail!("--encrypt: the metadata has no certificate to encrypt for");
-    }
-    if (args.require_signed_requests || meta.want_authn_requests_signed) && meta.certificates.is_empty() {
-        anyhow::bail!("signed requests are required but the metadata has no signing certificate");
-    }
-    let (sign_response, sign_assertion) = match (args.sign_response, args.sign_assertion) {
-        (false, false) => (true, true),
-        other => other,
-    };
-    let new = NewSamlServiceProvider {
-        tenant_id: tenant.id,
-        entity_id: meta.entity_id.clone(),
-        name: args.name.unwrap_or_else(|| meta.entity_id.clone()),
-        metadata_xml: Some(String::from_utf8_lossy(&bytes).into_owned()),
-        acs: meta.acs.clone(),
-        slo: meta.slo.clone(),
-        certificates: meta.certificates.clone(),
-        want_authn_requests_signed: args.require_signed_requests || meta.want_authn_requests_signed,
-        name_id_format: name_id_format.to_owned(),
-        attribute_release: serde_json::to_value(ReleasePolicy { attributes })?,
-        sign_response,
-        sign_assertion,
+    use crate::admin::saml_sps::{self, SpRegistration};
+    let registration = SpRegistration {
+        metadata: read_metadata(&args.metadata).await?,
+        entity_id: args.entity_id,
+        name: args.name,
+        name_id_format: Some(args.name_id_format),
+        attributes: (!args.attributes.is_empty()).then_some(args.attributes),
+        sign_response: args.sign_response,
+        sign_assertion: args.sign_assertion,
         encrypt_assertion: args.encrypt,
+        require_signed_requests: args.require_signed_requests,
     };
-    let sp = app
-        .storage
-        .saml_service_providers()
-        .create(&new, app.now())
+    let sp = saml_sps::create_saml_sp(app, &crate::admin::Principal::local_cli(), &args.tenant, registration)
         .await
-        .with_context(|| format!("cannot register {} in tenant `{}`", meta.entity_id, tenant.slug))?;
-    print(args.output.output, &sp_json(&sp), || format!("registered service provider {} in tenant {}", sp.entity_id, tenant.slug))
+        .map_err(|e| super::oidc::cli_error(e).context(format!("--metadata {}: cannot register the service provider", args.metadata)))?;
+    print(args.output.output, &sp_json(&sp), || format!("registered service provider {} in tenant {}", sp.entity_id, args.tenant))
 }
 
 fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value {
@@ -233,7 +185,7 @@ fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce(
 }
 
 /// Largest metadata document fetched or read.
-const MAX_METADATA: usize = crate::saml::xml::METADATA_LIMITS.max_bytes;
+const MAX_METADATA: usize = crate::admin::saml_sps::MAX_METADATA;
 
 async fn read_metadata(source: &str) -> anyhow::Result<Vec<u8>> {
     if source.starts_with("https://") || source.starts_with("http://") {

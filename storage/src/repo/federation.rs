@@ -1,5 +1,6 @@
 //! Relying sites (OIDC clients, SAML service providers) and signing keys.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
@@ -76,6 +77,44 @@ impl<'a> OidcClients<'a> {
             .await
             .map_err(db_err)?;
         models.into_iter().map(to_oidc_client).collect()
+    }
+
+    /// Writes every changeable field of `client` (all but its ids, tenant and creation
+    /// time), the secret hash included.
+    pub async fn update(&self, client: &OidcClient) -> Result<(), StorageError> {
+        use oidc_client::Column as C;
+        let result = oidc_client::Entity::update_many()
+            .col_expr(C::ClientSecretHash, Expr::val(client.client_secret_hash.clone()))
+            .col_expr(C::Name, Expr::val(client.name.clone()))
+            .col_expr(C::RedirectUris, Expr::val(to_json(&client.redirect_uris)?))
+            .col_expr(
+                C::PostLogoutRedirectUris,
+                Expr::val(to_json(&client.post_logout_redirect_uris)?),
+            )
+            .col_expr(C::GrantTypes, Expr::val(to_json(&client.grant_types)?))
+            .col_expr(C::ResponseTypes, Expr::val(to_json(&client.response_types)?))
+            .col_expr(
+                C::TokenEndpointAuthMethod,
+                Expr::val(client.token_endpoint_auth_method.clone()),
+            )
+            .col_expr(C::Jwks, Expr::val(client.jwks.clone()))
+            .col_expr(C::JwksUri, Expr::val(client.jwks_uri.clone()))
+            .col_expr(C::Scopes, Expr::val(to_json(&client.scopes)?))
+            .col_expr(
+                C::AccessTokenFormat,
+                Expr::val(client.access_token_format.as_str()),
+            )
+            .col_expr(C::FirstParty, Expr::val(client.first_party))
+            .col_expr(C::RequirePkce, Expr::val(client.require_pkce))
+            .filter(C::ClientId.eq(client.client_id.as_str()))
+            .filter(C::TenantId.eq(client.tenant_id))
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
     }
 
     pub async fn delete(&self, client_id: &str) -> Result<(), StorageError> {
@@ -176,6 +215,32 @@ impl<'a> SamlServiceProviders<'a> {
             .await
             .map_err(db_err)?;
         models.into_iter().map(to_saml_sp).collect()
+    }
+
+    /// Writes the operator's settings of `sp`: name, NameID format, attribute release,
+    /// signing and encryption choices (the metadata-derived fields stay).
+    pub async fn update_settings(&self, sp: &SamlServiceProvider) -> Result<(), StorageError> {
+        use saml_sp::Column as C;
+        let result = saml_sp::Entity::update_many()
+            .col_expr(C::Name, Expr::val(sp.name.clone()))
+            .col_expr(C::NameIdFormat, Expr::val(sp.name_id_format.clone()))
+            .col_expr(C::AttributeRelease, Expr::val(to_json(&sp.attribute_release)?))
+            .col_expr(
+                C::WantAuthnRequestsSigned,
+                Expr::val(sp.want_authn_requests_signed),
+            )
+            .col_expr(C::SignResponse, Expr::val(sp.sign_response))
+            .col_expr(C::SignAssertion, Expr::val(sp.sign_assertion))
+            .col_expr(C::EncryptAssertion, Expr::val(sp.encrypt_assertion))
+            .filter(C::Id.eq(sp.id))
+            .filter(C::TenantId.eq(sp.tenant_id))
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
     }
 
     pub async fn delete(&self, tenant_id: Uuid, entity_id: &str) -> Result<(), StorageError> {

@@ -3,12 +3,14 @@
 //! error an RFC 9457 problem document, described by the OpenAPI 3.1 document at
 //! `/admin/api/v1/openapi.json` that `openapi` generates from these handlers.
 
+mod credentials;
 mod extract;
 mod federation;
 pub mod openapi;
 mod problem;
 mod records;
 pub mod schema;
+mod sites_schema;
 mod tenants;
 mod users;
 
@@ -44,10 +46,18 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/login-events.csv", get(records::login_events_csv))
         .route("/tenants/{tenant}/audit-events", get(records::tenant_audit_events))
         .route("/audit-events", get(records::audit_events))
-        .route("/tenants/{tenant}/oidc-clients", get(federation::oidc_clients))
-        .route("/tenants/{tenant}/oidc-clients/{client_id}", get(federation::oidc_client).delete(federation::delete_oidc_client))
-        .route("/tenants/{tenant}/saml-sps", get(federation::saml_sps))
-        .route("/tenants/{tenant}/saml-sps/{sp_id}", get(federation::saml_sp).delete(federation::delete_saml_sp))
+        .route("/tenants/{tenant}/oidc-clients", get(federation::oidc_clients).post(federation::create_oidc_client))
+        .route(
+            "/tenants/{tenant}/oidc-clients/{client_id}",
+            get(federation::oidc_client).patch(federation::update_oidc_client).delete(federation::delete_oidc_client),
+        )
+        .route("/tenants/{tenant}/oidc-clients/{client_id}/rotate-secret", post(federation::rotate_oidc_client_secret))
+        .route("/tenants/{tenant}/saml-sps", get(federation::saml_sps).post(federation::create_saml_sp))
+        .route("/tenants/{tenant}/saml-sps/{sp_id}", get(federation::saml_sp).patch(federation::update_saml_sp).delete(federation::delete_saml_sp))
+        .route("/tenants/{tenant}/signing-keys", get(credentials::signing_keys))
+        .route("/tenants/{tenant}/signing-keys/rotate", post(credentials::rotate_signing_keys))
+        .route("/api-tokens", get(credentials::api_tokens).post(credentials::create_api_token))
+        .route("/api-tokens/{token_id}/revoke", post(credentials::revoke_api_token))
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed);
     Router::new().nest(BASE, api)

@@ -6,14 +6,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use super::{federation, records, schema, tenants, users};
+use super::{credentials, federation, records, schema, tenants, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Mamori admin API",
         description = "Administration of the Mamori identity provider. Authenticate with `Authorization: Bearer mamori_at_…` \
-            (create tokens with `mamori admin api-token create`). Every error is an RFC 9457 problem document.",
+            (create tokens with `mamori admin api-token create` or, as a super-admin, `POST /api-tokens`). Every error is an RFC 9457 problem document.",
         version = "1"
     ),
     paths(
@@ -24,6 +24,10 @@ use super::{federation, records, schema, tenants, users};
         records::login_events_csv, records::tenant_audit_events, records::audit_events,
         federation::oidc_clients, federation::oidc_client, federation::delete_oidc_client,
         federation::saml_sps, federation::saml_sp, federation::delete_saml_sp,
+        federation::create_oidc_client, federation::update_oidc_client, federation::rotate_oidc_client_secret,
+        federation::create_saml_sp, federation::update_saml_sp,
+        credentials::signing_keys, credentials::rotate_signing_keys,
+        credentials::api_tokens, credentials::create_api_token, credentials::revoke_api_token,
     ),
     components(schemas(super::Problem, schema::PageInfo)),
     modifiers(&Conventions),

@@ -1,0 +1,192 @@
+//! Registering and changing SAML service providers from their metadata, for the API, the
+//! CLI (`mamori admin saml-sp add`) and the console alike.
+
+use mamori_storage::model::{ApiScope, NewSamlServiceProvider, SamlServiceProvider};
+
+use super::federation::saml_sp;
+use super::{AdminError, Principal, audit};
+use crate::app::App;
+use crate::saml::service_providers::{ReleasePolicy, parse_sp_metadata};
+use crate::saml::{ns, response};
+
+/// Largest metadata document accepted.
+pub const MAX_METADATA: usize = crate::saml::xml::METADATA_LIMITS.max_bytes;
+
+/// What an operator registers a service provider with.
+#[derive(Debug, Clone, Default)]
+pub struct SpRegistration {
+    /// The SP's metadata (an `md:EntityDescriptor`).
+    pub metadata: Vec<u8>,
+    /// The entity ID the metadata must be for (refused otherwise).
+    pub entity_id: Option<String>,
+    /// A display name; the entity ID when absent.
+    pub name: Option<String>,
+    /// persistent (pairwise, the default), email or transient, or their URNs.
+    pub name_id_format: Option<String>,
+    /// Attributes to release (login_id, email, display_name, locale, amr); `None` = those
+    /// the metadata's AttributeConsumingService asks for.
+    pub attributes: Option<Vec<String>>,
+    /// With neither `sign_response` nor `sign_assertion`, both are signed.
+    pub sign_response: bool,
+    pub sign_assertion: bool,
+    /// Encrypt assertions for the SP (needs an encryption certificate in the metadata).
+    pub encrypt_assertion: bool,
+    /// Require signed AuthnRequests even if the metadata does not say so.
+    pub require_signed_requests: bool,
+}
+
+/// Changes to a service provider's settings; `None` leaves a field as it is. The
+/// endpoints and certificates come from the metadata: register again to change them.
+#[derive(Debug, Clone, Default)]
+pub struct SpUpdate {
+    pub name: Option<String>,
+    pub name_id_format: Option<String>,
+    pub attributes: Option<Vec<String>>,
+    pub want_authn_requests_signed: Option<bool>,
+    pub sign_response: Option<bool>,
+    pub sign_assertion: Option<bool>,
+    pub encrypt_assertion: Option<bool>,
+}
+
+/// The NameID format URN for a short name or URN.
+pub fn name_id_format(text: &str) -> Result<&'static str, AdminError> {
+    match text {
+        "persistent" | ns::NAMEID_PERSISTENT => Ok(ns::NAMEID_PERSISTENT),
+        "email" | "emailAddress" | ns::NAMEID_EMAIL => Ok(ns::NAMEID_EMAIL),
+        "transient" | ns::NAMEID_TRANSIENT => Ok(ns::NAMEID_TRANSIENT),
+        other => Err(AdminError::Invalid(format!(
+            "name_id_format: `{}` is not one of persistent, email, transient",
+            other.chars().take(100).collect::<String>()
+        ))),
+    }
+}
+
+/// The release policy for attribute names (any of each attribute's names), deduplicated.
+pub fn release_policy<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<ReleasePolicy, AdminError> {
+    let mut attributes = Vec::new();
+    for name in names.into_iter().map(str::trim).filter(|a| !a.is_empty()) {
+        let def = response::attribute(name).ok_or_else(|| {
+            let known: Vec<&str> = response::ATTRIBUTES.iter().map(|a| a.key).collect();
+            AdminError::Invalid(format!("attributes: `{}` is not one of {}", name.chars().take(100).collect::<String>(), known.join(", ")))
+        })?;
+        if !attributes.contains(&def.key.to_owned()) {
+            attributes.push(def.key.to_owned());
+        }
+    }
+    Ok(ReleasePolicy { attributes })
+}
+
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.len() > 500 || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid("name: 1 to 500 characters, no control characters".to_owned()));
+    }
+    Ok(())
+}
+
+/// Registers a service provider in the tenant `slug` from its metadata (checked: an SP
+/// descriptor with https endpoints and parsable certificates), for a super-admin or the
+/// tenant's admin holding the write scope. Audited as `saml-sp.create`.
+pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: SpRegistration) -> Result<SamlServiceProvider, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    if reg.metadata.len() > MAX_METADATA {
+        return Err(AdminError::Invalid(format!("metadata: larger than {MAX_METADATA} bytes")));
+    }
+    let meta = parse_sp_metadata(&reg.metadata, reg.entity_id.as_deref()).map_err(|e| AdminError::Invalid(format!("metadata: {e}")))?;
+    let name_id_format = name_id_format(reg.name_id_format.as_deref().unwrap_or("persistent"))?;
+    let release = match &reg.attributes {
+        Some(names) => release_policy(names.iter().map(String::as_str))?,
+        // Only what this IdP knows of what the SP asks for.
+        None => release_policy(meta.requested_attributes.iter().map(String::as_str).filter(|a| response::attribute(a).is_some()))?,
+    };
+    if let Some(name) = &reg.name {
+        check_name(name)?;
+    }
+    if reg.encrypt_assertion && meta.encryption_certificates.is_empty() {
+        return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
+    }
+    let want_signed = reg.require_signed_requests || meta.want_authn_requests_signed;
+    if want_signed && meta.certificates.is_empty() {
+        return Err(AdminError::Invalid("signed requests are required but the metadata has no signing certificate".to_owned()));
+    }
+    let (sign_response, sign_assertion) = match (reg.sign_response, reg.sign_assertion) {
+        (false, false) => (true, true),
+        other => other,
+    };
+    let new = NewSamlServiceProvider {
+        tenant_id: tenant.id,
+        entity_id: meta.entity_id.clone(),
+        name: reg.name.unwrap_or_else(|| meta.entity_id.clone()),
+        metadata_xml: Some(String::from_utf8_lossy(&reg.metadata).into_owned()),
+        acs: meta.acs.clone(),
+        slo: meta.slo.clone(),
+        certificates: meta.certificates.clone(),
+        want_authn_requests_signed: want_signed,
+        name_id_format: name_id_format.to_owned(),
+        attribute_release: serde_json::to_value(&release).map_err(anyhow::Error::from)?,
+        sign_response,
+        sign_assertion,
+        encrypt_assertion: reg.encrypt_assertion,
+    };
+    let sp = app.storage.saml_service_providers().create(&new, app.now()).await?;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "saml-sp.create",
+        &format!("tenant:{slug}/saml-sp:{}", sp.entity_id),
+        serde_json::json!({"name": sp.name, "name_id_format": sp.name_id_format, "attributes": release.attributes}),
+    )
+    .await;
+    Ok(sp)
+}
+
+/// Changes a service provider's settings (the SP named by its id); audited as
+/// `saml-sp.update` with the names of the fields changed.
+pub async fn update_saml_sp(app: &App, principal: &Principal, slug: &str, id: &str, update: SpUpdate) -> Result<SamlServiceProvider, AdminError> {
+    let mut sp = saml_sp(app, principal, slug, id, ApiScope::Write).await?;
+    let mut changed = Vec::new();
+    if let Some(name) = update.name {
+        check_name(&name)?;
+        sp.name = name;
+        changed.push("name");
+    }
+    if let Some(format) = update.name_id_format {
+        sp.name_id_format = name_id_format(&format)?.to_owned();
+        changed.push("name_id_format");
+    }
+    if let Some(names) = update.attributes {
+        let release = release_policy(names.iter().map(String::as_str))?;
+        sp.attribute_release = serde_json::to_value(&release).map_err(anyhow::Error::from)?;
+        changed.push("attributes");
+    }
+    if let Some(want) = update.want_authn_requests_signed {
+        if want && sp.certificates.is_empty() {
+            return Err(AdminError::Invalid("want_authn_requests_signed: the metadata has no signing certificate".to_owned()));
+        }
+        sp.want_authn_requests_signed = want;
+        changed.push("want_authn_requests_signed");
+    }
+    if let Some(sign) = update.sign_response {
+        sp.sign_response = sign;
+        changed.push("sign_response");
+    }
+    if let Some(sign) = update.sign_assertion {
+        sp.sign_assertion = sign;
+        changed.push("sign_assertion");
+    }
+    if !sp.sign_response && !sp.sign_assertion {
+        return Err(AdminError::Invalid("sign the response, the assertion, or both".to_owned()));
+    }
+    if let Some(encrypt) = update.encrypt_assertion {
+        let registered = crate::saml::service_providers::RegisteredSp::new(sp.clone());
+        if encrypt && registered.encryption_certificate().is_none() {
+            return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
+        }
+        sp.encrypt_assertion = encrypt;
+        changed.push("encrypt_assertion");
+    }
+    app.storage.saml_service_providers().update_settings(&sp).await?;
+    audit::record(app, principal, Some(sp.tenant_id), "saml-sp.update", &format!("tenant:{slug}/saml-sp:{}", sp.entity_id), serde_json::json!({"changed": changed}))
+        .await;
+    Ok(sp)
+}
