@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    mamori::saml::fuzzing::logout_request(data);
+    mamori_saml_wire::fuzzing::logout_request(data);
 });

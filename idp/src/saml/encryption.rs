@@ -105,69 +105,8 @@ mod tests {
     }
 }
 
-/// An `xenc:EncryptedData` (with its EncryptedKey inside its KeyInfo or beside it), as
-/// an EncryptedID holds it (SAML Core §2.2.4), read namespace-agnostically.
-pub mod wire {
-    use serde::Deserialize;
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct EncryptedElement {
-        #[serde(rename = "EncryptedData")]
-        pub data: EncryptedData,
-        #[serde(rename = "EncryptedKey", default)]
-        pub keys: Vec<EncryptedKey>,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct EncryptedData {
-        #[serde(rename = "EncryptionMethod")]
-        pub method: Option<Method>,
-        #[serde(rename = "KeyInfo")]
-        pub key_info: Option<KeyInfo>,
-        #[serde(rename = "CipherData")]
-        pub cipher_data: CipherData,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct KeyInfo {
-        #[serde(rename = "EncryptedKey", default)]
-        pub keys: Vec<EncryptedKey>,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct EncryptedKey {
-        #[serde(rename = "EncryptionMethod")]
-        pub method: Option<Method>,
-        #[serde(rename = "CipherData")]
-        pub cipher_data: CipherData,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Method {
-        #[serde(rename = "@Algorithm")]
-        pub algorithm: String,
-        #[serde(rename = "DigestMethod")]
-        pub digest: Option<Digest>,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Digest {
-        #[serde(rename = "@Algorithm")]
-        pub algorithm: String,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct CipherData {
-        #[serde(rename = "CipherValue")]
-        pub value: CipherValue,
-    }
-
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct CipherValue {
-        #[serde(rename = "$text", default)]
-        pub text: String,
-    }
-}
+/// Encrypted elements as they arrive (parsed in the fuzzed wire crate).
+pub use mamori_saml_wire::encrypted as wire;
 
 /// Why an encrypted element could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -85,6 +85,17 @@ pub enum SamlError {
     Internal(anyhow::Error),
 }
 
+impl From<mamori_saml_wire::messages::ParseError> for SamlError {
+    fn from(err: mamori_saml_wire::messages::ParseError) -> Self {
+        use mamori_saml_wire::messages::ParseError;
+        match err {
+            ParseError::Xml(refusal) => SamlError::Xml(refusal),
+            ParseError::WrongMessage { expected } => SamlError::WrongMessage { expected },
+            ParseError::Parse(what) => SamlError::Parse(what),
+        }
+    }
+}
+
 impl From<anyhow::Error> for SamlError {
     fn from(err: anyhow::Error) -> Self {
         SamlError::Internal(err)

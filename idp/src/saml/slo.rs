@@ -29,71 +29,10 @@ use super::response::status_xml;
 use super::service_providers;
 use super::sso::{authenticate_message, is_fresh};
 use super::xml::{self, MESSAGE_LIMITS, escape};
+pub use mamori_saml_wire::messages::{LogoutRequestMessage, NameIdElement, TextElement, parse_logout_request, parse_logout_response};
 use super::{Idp, chrono_time, limits, new_id, ns, signing};
 use crate::server::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
-
-/// A LogoutRequest as read from the wire.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LogoutRequestMessage {
-    #[serde(rename = "@ID")]
-    pub id: String,
-    #[serde(rename = "@Version")]
-    pub version: String,
-    #[serde(rename = "@IssueInstant")]
-    pub issue_instant: String,
-    #[serde(rename = "@Destination")]
-    pub destination: Option<String>,
-    #[serde(rename = "@NotOnOrAfter")]
-    pub not_on_or_after: Option<String>,
-    #[serde(rename = "Issuer")]
-    pub issuer: Option<TextElement>,
-    #[serde(rename = "NameID")]
-    pub name_id: Option<NameIdElement>,
-    #[serde(rename = "EncryptedID")]
-    pub encrypted_id: Option<super::encryption::wire::EncryptedElement>,
-    #[serde(rename = "BaseID")]
-    pub base_id: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "SessionIndex", default)]
-    pub session_indexes: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TextElement {
-    #[serde(rename = "$text", default)]
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct NameIdElement {
-    #[serde(rename = "@Format")]
-    pub format: Option<String>,
-    #[serde(rename = "$text", default)]
-    pub value: String,
-}
-
-/// Screens and parses a LogoutRequest (what the fuzz target drives).
-pub fn parse_logout_request(bytes: &[u8]) -> Result<(String, LogoutRequestMessage), SamlError> {
-    let (text, root) = xml::screen(bytes, &MESSAGE_LIMITS)?;
-    if !root.is(ns::PROTOCOL, "LogoutRequest") {
-        return Err(SamlError::WrongMessage { expected: "LogoutRequest" });
-    }
-    let message: LogoutRequestMessage = quick_xml::de::from_str(text).map_err(|e| SamlError::Parse(e.to_string()))?;
-    if root.id.as_deref() != Some(message.id.as_str()) {
-        return Err(SamlError::Parse("ID".into()));
-    }
-    Ok((text.to_owned(), message))
-}
-
-/// Screens and parses a LogoutResponse.
-pub fn parse_logout_response(bytes: &[u8]) -> Result<(String, LogoutResponse), SamlError> {
-    let (text, root) = xml::screen(bytes, &MESSAGE_LIMITS)?;
-    if !root.is(ns::PROTOCOL, "LogoutResponse") {
-        return Err(SamlError::WrongMessage { expected: "LogoutResponse" });
-    }
-    let message: LogoutResponse = text.parse().map_err(|e: samael::schema::LogoutResponseError| SamlError::Parse(e.to_string()))?;
-    Ok((text.to_owned(), message))
-}
 
 fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
@@ -593,6 +532,7 @@ pub async fn send_logout_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mamori_saml_wire::messages::ParseError;
 
     const REQUEST: &str = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l1" Version="2.0" IssueInstant="2026-04-01T09:00:00Z" Destination="https://idp/slo"><saml:Issuer>https://sp.example</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">abc&amp;d</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex><samlp:SessionIndex>_s2</samlp:SessionIndex></samlp:LogoutRequest>"#;
 
@@ -605,7 +545,7 @@ mod tests {
         assert_eq!(m.session_indexes, ["_s1", "_s2"]);
         assert!(m.encrypted_id.is_none());
         let wrong = REQUEST.replace("LogoutRequest", "AuthnRequest");
-        assert!(matches!(parse_logout_request(wrong.as_bytes()), Err(SamlError::WrongMessage { .. })));
+        assert!(matches!(parse_logout_request(wrong.as_bytes()), Err(ParseError::WrongMessage { .. })));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use axum::extract::{Path, Query, RawForm, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User, UserStatus};
-use samael::schema::AuthnRequest;
 use serde::{Deserialize, Serialize};
 
 use super::authn_context::{self, Requested};
@@ -26,7 +25,7 @@ use super::keys::{self, KeyUse};
 use super::name_id::{self, NameIdChoice};
 use super::response::{self, AssertionContent, Protection};
 use super::service_providers::{self, RegisteredSp};
-use super::xml::{self, MESSAGE_LIMITS};
+pub use mamori_saml_wire::messages::parse_authn_request;
 use super::{Idp, from_chrono, limits, ns, signing};
 use crate::app::App;
 use crate::flows::login;
@@ -80,19 +79,6 @@ impl From<SamlError> for Rejection {
     }
 }
 
-/// Screens and parses an AuthnRequest (what the fuzz target drives).
-pub fn parse_authn_request(bytes: &[u8]) -> Result<(String, AuthnRequest), SamlError> {
-    let (text, root) = xml::screen(bytes, &MESSAGE_LIMITS)?;
-    if !root.is(ns::PROTOCOL, "AuthnRequest") {
-        return Err(SamlError::WrongMessage { expected: "AuthnRequest" });
-    }
-    let request: AuthnRequest = text.parse().map_err(|e: samael::schema::authn_request::Error| SamlError::Parse(e.to_string()))?;
-    if root.id.as_deref() != Some(request.id.as_str()) {
-        return Err(SamlError::Parse("ID".into()));
-    }
-    Ok((text.to_owned(), request))
-}
-
 /// Whether an IssueInstant is acceptable at `now`.
 pub fn is_fresh(issue_instant: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
     issue_instant >= now - limits::MAX_REQUEST_AGE - limits::CLOCK_SKEW && issue_instant <= now + limits::CLOCK_SKEW
@@ -137,7 +123,7 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
     if incoming.kind != MessageKind::Request {
         return Err(SamlError::WrongMessage { expected: "AuthnRequest" }.into());
     }
-    let (text, request) = parse_authn_request(&incoming.xml)?;
+    let (text, request) = parse_authn_request(&incoming.xml).map_err(SamlError::from)?;
     let issuer = request.issuer.as_ref().and_then(|i| i.value.as_deref()).map(str::trim).filter(|i| !i.is_empty());
     let issuer = issuer.ok_or(SamlError::NoIssuer)?.to_owned();
     let sp = service_providers::load(app, idp.tenant.id, &issuer)
@@ -146,7 +132,7 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         .ok_or(SamlError::UnknownServiceProvider)?;
     let (signed_text, signed) = authenticate_message(incoming, &text, &request.id, &sp, sp.sp.want_authn_requests_signed)?;
     // Parse again what the signature covered (identical for Redirect and unsigned POST).
-    let request = if signed && incoming.binding == Binding::Post { parse_authn_request(signed_text.as_bytes())?.1 } else { request };
+    let request = if signed && incoming.binding == Binding::Post { parse_authn_request(signed_text.as_bytes()).map_err(SamlError::from)?.1 } else { request };
     match request.destination.as_deref() {
         Some(d) if d != idp.sso_url() => return Err(SamlError::WrongDestination.into()),
         None if signed => return Err(SamlError::WrongDestination.into()),
@@ -509,6 +495,7 @@ async fn released_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mamori_saml_wire::messages::ParseError;
 
     #[test]
     fn issue_instants_are_fresh_within_the_window() {
@@ -528,10 +515,10 @@ mod tests {
         assert_eq!(r.force_authn, Some(true));
         assert_eq!(r.assertion_consumer_service_index, Some(1));
         let logout = ok.replace("AuthnRequest", "LogoutRequest");
-        assert!(matches!(parse_authn_request(logout.as_bytes()), Err(SamlError::WrongMessage { .. })));
+        assert!(matches!(parse_authn_request(logout.as_bytes()), Err(ParseError::WrongMessage { .. })));
         let other_ns = ok.replace("urn:oasis:names:tc:SAML:2.0:protocol", "urn:example:evil");
-        assert!(matches!(parse_authn_request(other_ns.as_bytes()), Err(SamlError::WrongMessage { .. })));
+        assert!(matches!(parse_authn_request(other_ns.as_bytes()), Err(ParseError::WrongMessage { .. })));
         let no_instant = ok.replace(r#" IssueInstant="2026-04-01T09:00:00Z""#, "");
-        assert!(matches!(parse_authn_request(no_instant.as_bytes()), Err(SamlError::Parse(_))));
+        assert!(matches!(parse_authn_request(no_instant.as_bytes()), Err(ParseError::Parse(_))));
     }
 }

@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn a_plain_request_passes_and_its_root_is_named() {
         let (_, root) = screen(REQ.as_bytes(), &MESSAGE_LIMITS).expect("passes");
-        assert!(root.is(super::super::ns::PROTOCOL, "AuthnRequest"));
+        assert!(root.is(crate::ns::PROTOCOL, "AuthnRequest"));
         assert_eq!(root.id.as_deref(), Some("_a1"));
         let with_decl = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{REQ}\n");
         assert!(screen(with_decl.as_bytes(), &MESSAGE_LIMITS).is_ok());

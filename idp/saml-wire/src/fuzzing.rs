@@ -1,4 +1,4 @@
-//! What the fuzz targets drive (`idp/fuzz`, cargo-fuzz on nightly) and what the bounded
+//! What the fuzz targets drive (`idp/fuzz`, cargo-fuzz) and what the bounded
 //! mutation test below drives on stable Rust in every `cargo test`: an untrusted message
 //! through screening, parsing and, when it carries a signature, libxml2/xmlsec
 //! verification — the whole path an AuthnRequest or LogoutRequest takes before any
@@ -7,16 +7,19 @@
 
 use std::sync::OnceLock;
 
-use super::{binding, signing, slo, sso};
+use base64::Engine as _;
 
-/// A fixed certificate to verify against (its key is never used to sign fuzz input, so a
-/// verification can only fail — but libxml2 and xmlsec parse and canonicalise first).
+use crate::messages::{parse_authn_request, parse_logout_request};
+use crate::{binding, verify};
+
+/// A fixed certificate to verify against. Its key was discarded when it was made, so a
+/// verification can only fail — but libxml2 and xmlsec parse and canonicalise first.
 fn certificate() -> &'static [Vec<u8>] {
     static CERT: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     CERT.get_or_init(|| {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).ok();
-        let cert = key.as_ref().and_then(|k| rcgen::CertificateParams::new(Vec::<String>::new()).ok()?.self_signed(k).ok());
-        cert.map(|c| vec![c.der().to_vec()]).unwrap_or_default()
+        let pem = include_str!("fuzz-certificate.pem");
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD.decode(body).map(|der| vec![der]).unwrap_or_default()
     })
 }
 
@@ -24,8 +27,8 @@ fn certificate() -> &'static [Vec<u8>] {
 /// body (the bytes the SSO endpoint receives).
 pub fn authn_request(data: &[u8]) {
     let parse = |xml: &[u8]| {
-        if let Ok((text, request)) = sso::parse_authn_request(xml) {
-            let _ = signing::verify_enveloped(&text, &request.id, certificate());
+        if let Ok((text, request)) = parse_authn_request(xml) {
+            let _ = verify::verify_enveloped(&text, &request.id, certificate());
         }
     };
     parse(data);
@@ -37,8 +40,8 @@ pub fn authn_request(data: &[u8]) {
 /// A LogoutRequest as raw XML, then as an HTTP-Redirect query and an HTTP-POST form body.
 pub fn logout_request(data: &[u8]) {
     let parse = |xml: &[u8]| {
-        if let Ok((text, request)) = slo::parse_logout_request(xml) {
-            let _ = signing::verify_enveloped(&text, &request.id, certificate());
+        if let Ok((text, request)) = parse_logout_request(xml) {
+            let _ = verify::verify_enveloped(&text, &request.id, certificate());
         }
     };
     parse(data);
@@ -156,7 +159,7 @@ mod tests {
     use super::*;
 
     fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("corpus dir")
             .map(|e| e.expect("entry").path())
@@ -174,8 +177,8 @@ mod tests {
     fn committed_corpus_replays_and_real_requests_parse() {
         type Target = (&'static str, fn(&[u8]), fn(&[u8]) -> bool);
         let targets: [Target; 2] = [
-            ("authn_request", authn_request, |xml| sso::parse_authn_request(xml).is_ok()),
-            ("logout_request", logout_request, |xml| slo::parse_logout_request(xml).is_ok()),
+            ("authn_request", authn_request, |xml| parse_authn_request(xml).is_ok()),
+            ("logout_request", logout_request, |xml| parse_logout_request(xml).is_ok()),
         ];
         for (target, run, parses) in targets {
             let files = corpus(target);
@@ -204,6 +207,7 @@ mod tests {
     /// xmlsec crashing would abort it.
     #[test]
     fn mutated_requests_never_panic() {
+        assert_eq!(certificate().len(), 1, "the verifier certificate decodes");
         let iterations: usize = std::env::var("MAMORI_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
         let seeds = seeds();
         let mut mutator = Mutator::new(0x5eed_5a31);
