@@ -30,6 +30,7 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::SamlSp(cmd) => super::saml::run(&app, cmd).await,
         AdminCommand::SamlKeys(cmd) => super::saml::keys(&app, cmd).await,
         AdminCommand::ApiToken(cmd) => super::api_token::run(&app, cmd).await,
+        AdminCommand::Operator(cmd) => super::operator::run(&app, cmd).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod api_token;
 pub(crate) mod ca;
 mod oidc;
+mod operator;
 mod quickstart;
 mod saml;
 
@@ -199,6 +200,9 @@ pub enum AdminCommand {
     /// Tokens for the admin REST API (/admin/api/v1).
     #[command(subcommand)]
     ApiToken(api_token::ApiTokenCommand),
+    /// Operators of the web console (/console): users with an admin role.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
 }
 
 #[derive(Debug, Subcommand)]
