@@ -128,6 +128,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::mailbox::routes())
         .merge(crate::web::account::routes()).merge(crate::web::reissue::routes())
         .merge(crate::admin::api::routes())
+        .merge(crate::web::console::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_id))

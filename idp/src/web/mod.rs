@@ -1,6 +1,7 @@
 //! Browser-facing plumbing shared by every page: language, CSRF, sessions, client facts.
 
 pub mod account;
+pub mod console;
 pub mod csrf;
 pub mod login;
 pub mod login_password;

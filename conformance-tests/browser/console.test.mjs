@@ -1,0 +1,238 @@
+// The operators' web console (/console): an operator logs in with their own PKCS#12 and
+// password, finds and unlocks a locked user, hands out an enrollment ticket, reissues a
+// certificate, registers a relying site and reads the login history; a tenant admin
+// cannot reach another tenant, a user without a role gets a 403 page, a POST without
+// the CSRF token is refused, and the pages come in Japanese too.
+
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import {
+  enrollAndDownload, enrolledUser, gotoLogin, loginTo, mailLinkPath, openBrowser, screenshots, startServer, submit,
+  submitPassword, text, waitForMail,
+} from './harness.mjs';
+
+/** Logs `user` in through Mamori's login and lands on the console. */
+async function openConsole(t, server, user, options = { locale: 'en-US' }) {
+  const { context, page } = await openBrowser(t, server, { certificate: user, ...options });
+  await loginTo(page, server, user.loginId, user.password, { returnTo: '/console' });
+  return { context, page };
+}
+
+/** POSTs a form to the main listener (TLS checked against the dev root); returns {status, json}. */
+function postForm(server, url, form, headers = {}) {
+  const target = new URL(url);
+  const body = new URLSearchParams(form).toString();
+  return new Promise((res, rej) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1', port: Number(target.port), path: target.pathname, method: 'POST', servername: target.hostname,
+        ca: readFileSync(server.devRoot),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (resp) => {
+        let data = '';
+        resp.setEncoding('utf8');
+        resp.on('data', (d) => { data += d; });
+        resp.on('end', () => {
+          let json = null;
+          try { json = JSON.parse(data); } catch { /* not JSON */ }
+          res({ status: resp.statusCode, json, body: data });
+        });
+      },
+    );
+    req.once('error', rej);
+    req.end(body);
+  });
+}
+
+/** Wrong passwords until the account locks (the tenant's threshold); the user's own browser. */
+async function lockOut(t, server, user) {
+  const { page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
+  for (let attempt = 1; attempt <= 10; attempt += 1) {
+    await gotoLogin(page, server);
+    if (await page.isVisible('#locked-message')) return page;
+    await submitPassword(page, user.loginId, `Wrong-${attempt}-password`);
+    if (await page.isVisible('#locked-message')) return page;
+  }
+  throw new Error(`${user.loginId} did not lock: ${await text(page, 'main')}`);
+}
+
+test('an operator unlocks, hands out enrollment, reissues, registers a site and reads the history', { timeout: 420_000 }, async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('console');
+  const operator = await enrolledUser(t, server, 'op-admin');
+  server.cli('admin', 'operator', 'grant', '--tenant', 'demo', '--login-id', 'op-admin', '--role', 'tenant-admin');
+  const victim = await enrolledUser(t, server, 'u-locked');
+  const victimPage = await lockOut(t, server, victim);
+
+  const { page } = await openConsole(t, server, operator);
+  await snap(page, 'users');
+  assert.match(page.url(), /\/console\/t\/demo\/users$/, page.url());
+  assert.equal(await text(page, '#console-tenant'), 'demo');
+
+  // Find the locked user: the "locked" filter, then by ID.
+  await page.selectOption('#show', 'locked');
+  await submit(page, '#user-search-submit');
+  await snap(page, 'users-locked');
+  const locked = await page.$$eval('.user-row', (rows) => rows.map((r) => r.dataset.loginId));
+  assert.deepEqual(locked, ['u-locked']);
+  await page.selectOption('#show', '');
+  await page.fill('#q', 'u-lo');
+  await submit(page, '#user-search-submit');
+  await Promise.all([page.waitForNavigation(), page.click('.user-row[data-login-id="u-locked"] a.user-login-id')]);
+  await snap(page, 'user-locked');
+  assert.equal(await text(page, '#user-login-id'), 'u-locked');
+  assert.match(await text(page, '#user-lock'), /^Locked/);
+  assert.ok((await page.$$('.device-row')).length >= 1, 'the devices');
+  assert.ok((await page.$$('.certificate-row')).length >= 1, 'the certificates');
+  assert.ok((await page.$$('.login-row[data-result="wrong-password"]')).length >= 1, 'recent failed logins');
+
+  // A POST without the CSRF token is refused and changes nothing.
+  await page.$eval('#unlock-submit', (b) => b.form.querySelector('input[name="csrf_token"]').remove());
+  const [refused] = await Promise.all([page.waitForNavigation(), page.click('#unlock-submit')]);
+  await snap(page, 'unlock-without-csrf');
+  assert.equal(refused.status(), 403);
+  await page.goBack();
+  await page.reload();
+  assert.match(await text(page, '#user-lock'), /^Locked/, 'still locked after the refused POST');
+
+  await submit(page, '#unlock-submit');
+  await snap(page, 'unlocked');
+  assert.equal(await text(page, '#notice'), 'The account has been unlocked.');
+  assert.equal(await text(page, '#user-lock'), 'Not locked');
+  // The user logs in again.
+  await gotoLogin(victimPage, server);
+  await submitPassword(victimPage, victim.loginId, victim.password);
+  assert.ok(await victimPage.isVisible('#logged-in'), `logged in after the unlock: ${await text(victimPage, 'main')}`);
+
+  // Certificate reissue: a mail with a one-use link; the user answers and gets a new download.
+  const before = server.mails().length;
+  await submit(page, '#reissue-submit');
+  await snap(page, 'reissue-sent');
+  assert.match(await text(page, '#notice'), /certificate reissue link has been sent/);
+  const mail = await waitForMail(server, { to: 'u-locked@example.test', pattern: /\/reissue\/certificate\//, skip: before });
+  const reissue = await openBrowser(t, server, { locale: 'en-US' });
+  await reissue.page.goto(`${server.main}${mailLinkPath(mail, '/reissue/certificate/')}`);
+  await reissue.page.fill('#secret_answer', 'Kyoto ramen');
+  await submit(reissue.page, '#certificate-reissue-submit');
+  await snap(reissue.page, 'reissued');
+  assert.match(await text(reissue.page, '#download-password'), /^[A-Za-z]{8}$/, await text(reissue.page, 'main'));
+
+  // Enrollment ticket for a new user: the URL and one-time password work in a fresh browser.
+  server.cli('admin', 'user', 'create', '--tenant', 'demo', '--login-id', 'u-new', '--email', 'u-new@example.test');
+  await page.goto(`${server.mtls}/console/t/demo/users/u-new`);
+  assert.equal(await text(page, '#user-enrolled'), 'No');
+  await submit(page, '#enrollment-ticket-submit');
+  await snap(page, 'enrollment-ticket');
+  const url = await text(page, '#enrollment-url');
+  const otp = await text(page, '#enrollment-otp');
+  assert.ok(url.startsWith(`${server.main}/enroll/`), url);
+  const fresh = await openBrowser(t, server, { locale: 'en-US' });
+  const enrolled = await enrollAndDownload(t, fresh.page, { url, otp, password: 'Hibari-2026!' }, snap, 'u-new-');
+  assert.ok(enrolled.pfxPath);
+
+  // Register a relying site; its client_id and secret get a token, and it is listed.
+  await page.click('#menu-sites');
+  await page.waitForURL(/\/sites$/);
+  await Promise.all([page.waitForNavigation(), page.click('#site-new')]);
+  await page.fill('#name', 'Batch job');
+  await page.fill('#redirect_uris', 'https://rp.example.test/callback');
+  await page.check('#machine');
+  await submit(page, '#site-submit');
+  await snap(page, 'site-created');
+  const clientId = await text(page, '#site-client-id');
+  const secret = await text(page, '#site-client-secret');
+  assert.ok(clientId && secret, await text(page, 'main'));
+  const tokenEndpoint = await text(page, '#site-token-endpoint');
+  assert.equal(tokenEndpoint, `${server.main}/t/demo/token`);
+  const basic = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const token = await postForm(server, tokenEndpoint, { grant_type: 'client_credentials' }, { authorization: basic });
+  assert.equal(token.status, 200, token.body);
+  assert.ok(token.json.access_token);
+  const wrong = await postForm(server, tokenEndpoint, { grant_type: 'client_credentials' }, {
+    authorization: `Basic ${Buffer.from(`${clientId}:not-the-secret`).toString('base64')}`,
+  });
+  assert.equal(wrong.status, 401);
+  await page.click('#back-to-sites');
+  await page.waitForURL(/\/sites$/);
+  const listed = await page.$$eval('.site-client-id', (cells) => cells.map((c) => c.textContent.trim()));
+  assert.ok(listed.includes(clientId), JSON.stringify(listed));
+  // A bad redirect URI is explained on the form.
+  await page.goto(`${server.mtls}/console/t/demo/sites/new`);
+  await page.fill('#name', 'Bad');
+  await page.fill('#redirect_uris', 'http://evil.example.test/cb');
+  await submit(page, '#site-submit');
+  assert.ok((await text(page, '.problems')).includes('redirect URI'), await text(page, 'main'));
+
+  // Login history: by user and result.
+  await page.click('#menu-events');
+  await page.waitForURL(/\/events$/);
+  await page.fill('#login_id', 'u-locked');
+  await page.selectOption('#result', 'wrong-password');
+  await submit(page, '#events-filter-submit');
+  await snap(page, 'events-wrong-password');
+  const failed = await page.$$eval('.login-row', (rows) => rows.map((r) => [r.dataset.result, r.querySelector('.login-user').textContent]));
+  assert.ok(failed.length >= 3, JSON.stringify(failed));
+  assert.ok(failed.every(([result, user]) => result === 'wrong-password' && user === 'u-locked'), JSON.stringify(failed));
+  await page.selectOption('#result', 'success');
+  await submit(page, '#events-filter-submit');
+  assert.ok((await page.$$('.login-row[data-result="success"]')).length >= 1, 'the login after the unlock');
+
+  // The same console in Japanese, by Accept-Language.
+  const ja = await openConsole(t, server, operator, { locale: 'ja-JP', acceptLanguage: 'ja' });
+  await snap(ja.page, 'users-ja');
+  assert.equal(await text(ja.page, '#console-users-title'), '利用者の検索');
+  assert.equal(await ja.page.getAttribute('html', 'lang'), 'ja');
+  await ja.page.goto(`${server.mtls}/console/t/demo/users/u-locked`);
+  assert.equal(await text(ja.page, '#user-lock'), 'ロックなし');
+  assert.ok(await ja.page.isVisible('a.lang[hreflang="en"]'), 'the language switch');
+});
+
+test('a tenant admin stays in their tenant, a user without a role gets 403', { timeout: 300_000 }, async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('console-isolation');
+  server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other Co');
+  server.cli('admin', 'user', 'create', '--tenant', 'other', '--login-id', 'o-secret', '--email', 'o-secret@example.test');
+  const admin = await enrolledUser(t, server, 'op-demo');
+  server.cli('admin', 'operator', 'grant', '--tenant', 'demo', '--login-id', 'op-demo', '--role', 'tenant-admin');
+  const plain = await enrolledUser(t, server, 'u-plain');
+
+  const { page } = await openConsole(t, server, admin);
+  for (const path of ['/console/t/other/users/o-secret', '/console/t/other/users', '/console/t/other/events', '/console/t/other/sites/new', '/console/t/demo/users/o-secret']) {
+    const response = await page.goto(`${server.mtls}${path}`);
+    assert.equal(response.status(), 404, path);
+    assert.ok(!(await text(page, 'main')).includes('o-secret'), `${path} names nothing`);
+  }
+  await snap(page, 'other-tenant-404');
+  // Nor can it act there.
+  await page.goto(`${server.mtls}/console/t/demo/users/op-demo`);
+  const posted = await page.evaluate(async (base) => {
+    const token = document.querySelector('input[name="csrf_token"]').value;
+    const r = await fetch(`${base}/console/t/other/users/o-secret/disable`, {
+      method: 'POST', body: new URLSearchParams({ csrf_token: token }), credentials: 'same-origin',
+    });
+    return r.status;
+  }, server.mtls);
+  assert.equal(posted, 404);
+
+  // A logged-in user without an operator role: 403, and nothing about anyone.
+  const other = await openConsole(t, server, plain);
+  await snap(other.page, 'no-role-403');
+  assert.ok(await other.page.isVisible('#console-forbidden'), await text(other.page, 'main'));
+  assert.equal(await text(other.page, '#console-forbidden'), 'You are not allowed to use this page.');
+  const refused = await other.page.goto(`${server.mtls}/console/t/demo/users/op-demo`);
+  assert.equal(refused.status(), 403);
+  assert.ok(!(await text(other.page, 'main')).includes('op-demo'));
+
+  // Made a super-admin, the same user reaches the other tenant.
+  server.cli('admin', 'operator', 'grant', '--tenant', 'demo', '--login-id', 'u-plain', '--role', 'super-admin');
+  const reached = await other.page.goto(`${server.mtls}/console/t/other/users/o-secret`);
+  assert.equal(reached.status(), 200);
+  assert.equal(await text(other.page, '#user-login-id'), 'o-secret');
+  assert.equal(await text(other.page, '#user-status'), 'Active', 'the refused POST changed nothing');
+  server.cli('admin', 'operator', 'revoke', '--tenant', 'demo', '--login-id', 'u-plain', '--role', 'super-admin');
+  assert.equal((await other.page.goto(`${server.mtls}/console`)).status(), 403);
+});

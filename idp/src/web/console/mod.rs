@@ -1,0 +1,300 @@
+//! The operators' web console under `/console`, on the client-certificate listener where
+//! the session of Mamori's own login lives. An operator is a user with a row in
+//! `admin_roles`; [`open_console`] turns the session's user into a [`Principal`] and
+//! every page then calls the same service-layer functions (`crate::admin`) as the REST
+//! API, so tenant confinement, validation and the audit trail are the API's own.
+//!
+//! - `users`: find a user, the user's page, unlock, disable/enable, enrollment ticket,
+//!   certificate reissue;
+//! - `sites`: the tenant's OIDC clients and registering one;
+//! - `events`: the tenant's login history.
+//!
+//! URLs name the tenant (`/console/t/{tenant}/…`) so that a super-admin can work in any
+//! tenant; a tenant admin asking for another tenant gets the same 404 as for an absent
+//! object, and a logged-in user without a role a 403 page that says nothing else.
+
+mod events;
+mod sites;
+mod users;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use mamori_storage::model::{AdminRole, AdminRoleKind, ApiScope, Tenant, User, UserStatus};
+
+use super::context::PageCtx;
+use super::page::LangQuery;
+use super::request::client_ip;
+use super::session;
+use crate::admin::{AdminError, Paging, Principal, Reach};
+use crate::flows::login::Factor;
+use crate::server::SharedState;
+use crate::server::listener::{ConnectionInfo, ListenerKind};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/console", get(home))
+        .merge(users::routes())
+        .merge(sites::routes())
+        .merge(events::routes())
+}
+
+/// `open_console`, returning the response from the handler when it refuses.
+macro_rules! console_or_return {
+    ($ctx:expr, $path:expr) => {
+        match open_console($ctx, $path).await {
+            Ok(console) => console,
+            Err(response) => return response,
+        }
+    };
+}
+use console_or_return;
+
+type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
+
+/// Builds a `PageCtx` from the handler's parts and language.
+fn page_ctx((State(state), axum::Extension(conn), headers): Parts, lang: Option<String>) -> PageCtx {
+    PageCtx::new(state, conn, headers, &LangQuery { lang })
+}
+
+/// A request of a logged-in operator.
+struct Console {
+    ctx: PageCtx,
+    principal: Principal,
+    /// The operator's own tenant (where a tenant admin works and a super-admin starts).
+    home: Tenant,
+    operator: User,
+}
+
+/// The check at the top of every console handler: a session of Mamori's own login with
+/// the certificate and the password, of an active, unlocked user holding an operator
+/// role. `path` is where the login comes back to.
+async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
+    if ctx.conn.listener == ListenerKind::Main {
+        return Err(Redirect::to(&format!("{}{path}", ctx.state.urls.mtls)).into_response());
+    }
+    let app = ctx.app();
+    let loaded = match session::load(app, &ctx.headers).await {
+        Ok(s) => s,
+        Err(err) => return Err(ctx.internal(&err)),
+    };
+    let Some((web_session, authenticated)) =
+        loaded.and_then(|s| s.state.authenticated.clone().map(|a| (s, a)))
+    else {
+        return Err(Redirect::to(&format!("/login?return_to={}", encode_component(path))).into_response());
+    };
+    let found = async {
+        let user = app.storage.users().get(authenticated.user_id).await?;
+        let tenant = app.storage.tenants().get(user.tenant_id).await?;
+        let roles = app.storage.admin_roles().list_for_user(user.id).await?;
+        anyhow::Ok((user, tenant, roles))
+    }
+    .await;
+    let (operator, home, roles) = match found {
+        Ok(found) => found,
+        Err(err) => return Err(ctx.internal(&err)),
+    };
+    if operator.status != UserStatus::Active || operator.is_locked() || operator.tenant_id != web_session.tenant_id {
+        let clear = session::destroy(app, &web_session.id).await.ok();
+        let mut response = ctx.render(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}));
+        if let Some(clear) = clear {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+        return Err(response);
+    }
+    let Some(reach) = reach_of(&roles, home.id) else {
+        return Err(forbidden(&ctx, "console.forbidden.message"));
+    };
+    // The console acts for every user of a tenant: a password alone, or a certificate
+    // alone, is not enough for it even where the tenant lets users log in so.
+    let factors = &authenticated.factors;
+    if !(factors.contains(&Factor::Hwk) && factors.contains(&Factor::Pwd)) {
+        return Err(forbidden(&ctx, "console.forbidden.factors"));
+    }
+    let principal = Principal {
+        actor: format!("user:{}/{}", home.slug, operator.login_id),
+        reach,
+        scopes: vec![ApiScope::Read, ApiScope::Write],
+        source_ip: client_ip(&ctx.conn, &ctx.headers, &app.config.server.trusted_proxies).to_string(),
+    };
+    Ok(Console { ctx, principal, home, operator })
+}
+
+/// What the operator's roles reach: every tenant for a super-admin, else the tenant of a
+/// tenant-admin role (the operator's own tenant first when there are several).
+fn reach_of(roles: &[AdminRole], own_tenant: uuid::Uuid) -> Option<Reach> {
+    if roles.iter().any(|r| r.role == AdminRoleKind::SuperAdmin) {
+        return Some(Reach::AllTenants);
+    }
+    let tenants: Vec<uuid::Uuid> =
+        roles.iter().filter(|r| r.role == AdminRoleKind::TenantAdmin).filter_map(|r| r.tenant_id).collect();
+    tenants.iter().find(|t| **t == own_tenant).or(tenants.first()).map(|t| Reach::Tenant(*t))
+}
+
+fn forbidden(ctx: &PageCtx, key: &str) -> Response {
+    let mut response =
+        ctx.render(StatusCode::FORBIDDEN, "console/forbidden.html", serde_json::json!({ "message": ctx.message(key) }));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+impl Console {
+    /// The tenant a tenant admin works in, or a super-admin's own.
+    fn home_slug(&self) -> String {
+        self.home.slug.clone()
+    }
+
+    /// Renders a console page with the menu (tenant, operator, tenant switch for a
+    /// super-admin) and a CSRF token; never cached, since pages show secrets once.
+    async fn page(&self, status: StatusCode, template: &str, tenant: &str, mut ctx: serde_json::Value) -> Response {
+        let tenants: Vec<serde_json::Value> = if self.principal.is_super_admin() {
+            match crate::admin::tenants::list(self.ctx.app(), &self.principal, Paging { offset: 0, limit: Paging::MAX_LIMIT }).await {
+                Ok(listed) => listed
+                    .items
+                    .iter()
+                    .filter(|t| t.slug != tenant)
+                    .map(|t| serde_json::json!({"slug": t.slug, "href": format!("{}/users", tenant_base(&t.slug))}))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let role = if self.principal.is_super_admin() { "console.role.super-admin" } else { "console.role.tenant-admin" };
+        if let Some(map) = ctx.as_object_mut() {
+            map.insert(
+                "console".into(),
+                serde_json::json!({
+                    "tenant": tenant,
+                    "base": tenant_base(tenant),
+                    "operator": self.operator.login_id,
+                    "role": self.ctx.message(role),
+                    "tenants": tenants,
+                }),
+            );
+        }
+        let mut response = self.ctx.form(status, template, ctx);
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    /// The page for a refused or failed service call. Not-found and another tenant's
+    /// objects look the same; the service's own texts (English, sometimes naming
+    /// objects) stay in the log.
+    fn refused(&self, err: &AdminError) -> Response {
+        match err {
+            AdminError::NotFound(_) => self.ctx.error(StatusCode::NOT_FOUND, "console.error.not_found"),
+            AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => {
+                self.ctx.error(StatusCode::FORBIDDEN, "console.forbidden.message")
+            }
+            AdminError::Conflict(_) => self.ctx.error(StatusCode::CONFLICT, "console.error.conflict"),
+            AdminError::Invalid(_) => self.ctx.error(StatusCode::BAD_REQUEST, "console.error.invalid"),
+            AdminError::Unavailable => self.ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
+            AdminError::Internal(detail) => {
+                tracing::error!(error = %detail, "console request failed");
+                self.ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
+            }
+        }
+    }
+
+    /// Time as the operator reads it, in their own time zone.
+    fn time(&self, at: time::OffsetDateTime) -> String {
+        crate::flows::account::format_date_time(at, &self.operator.time_zone)
+    }
+}
+
+/// `/console`: the operator's own tenant's user search.
+async fn home(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
+    let ctx = page_ctx(parts, lang.lang);
+    let console = console_or_return!(ctx, "/console");
+    Redirect::to(&format!("{}/users", tenant_base(&console.home_slug()))).into_response()
+}
+
+/// Where a tenant's console pages live.
+fn tenant_base(slug: &str) -> String {
+    format!("/console/t/{}", encode_component(slug))
+}
+
+/// Percent-encodes a path segment or query value (`/` too).
+fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(role: AdminRoleKind, tenant_id: Option<uuid::Uuid>) -> AdminRole {
+        AdminRole { id: uuid::Uuid::new_v4(), user_id: uuid::Uuid::nil(), role, tenant_id, created_at: time::OffsetDateTime::UNIX_EPOCH }
+    }
+
+    #[test]
+    fn roles_decide_the_reach() {
+        let own = uuid::Uuid::new_v4();
+        let other = uuid::Uuid::new_v4();
+        assert_eq!(reach_of(&[], own), None);
+        assert_eq!(reach_of(&[role(AdminRoleKind::TenantAdmin, Some(own))], own), Some(Reach::Tenant(own)));
+        assert_eq!(
+            reach_of(&[role(AdminRoleKind::TenantAdmin, Some(other)), role(AdminRoleKind::TenantAdmin, Some(own))], own),
+            Some(Reach::Tenant(own))
+        );
+        assert_eq!(
+            reach_of(&[role(AdminRoleKind::TenantAdmin, Some(own)), role(AdminRoleKind::SuperAdmin, None)], own),
+            Some(Reach::AllTenants)
+        );
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(encode_component("a/b?c"), "a%2Fb%3Fc");
+        assert_eq!(encode_component("p-01-usr012"), "p-01-usr012");
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use mamori_ui::{Locale, Ui};
+
+    fn console() -> serde_json::Value {
+        serde_json::json!({"tenant": "demo", "base": "/console/t/demo", "operator": "op", "role": "tenant admin",
+            "tenants": [{"slug": "other", "href": "/console/t/other/users"}]})
+    }
+
+    /// The pages with the values the handlers give them, in both languages.
+    #[test]
+    fn console_pages_render_with_real_values() {
+        let ui = Ui::new();
+        let login = serde_json::json!({"at": "2026-11-29 10:00:00 JST", "login_id": "u1", "result": "success", "label": "ok", "success": true, "factors": "hwk pwd", "source_ip": "127.0.0.1"});
+        let pages = [
+            ("console/users.html", serde_json::json!({"console": console(), "csrf_token": "x", "q": "u", "show": "locked", "summary": "1 ~ 1 / 1", "page_label": "1/1", "prev": null, "next": "/n",
+                "rows": [{"login_id": "u1", "href": "/console/t/demo/users/u1", "display_name": "U", "status": "Active", "locked": true, "method": "cert"}]})),
+            ("console/user.html", serde_json::json!({"console": console(), "csrf_token": "x", "notice": "done", "href": "/console/t/demo/users/u1",
+                "user": {"login_id": "u1", "display_name": "U", "status": "Active", "disabled": false, "locked": "2026 (pw)", "method": "cert", "enrolled": true, "created": "2026"},
+                "devices": [{"device_no": 1, "type": "PC", "email": "a@b.c", "deleted": false}],
+                "certificates": [{"serial": "0a", "subject": "u1", "not_after": "2027", "status": "Active", "revocation_reason": null}],
+                "rows": [login.clone()], "events_href": "/e"})),
+            ("console/events.html", serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "results": [{"value": "success", "label": "ok", "selected": true}],
+                "rows": [login], "summary": "s", "page_label": "1/1", "prev": "/p", "next": null})),
+            ("console/enrollment.html", serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "href": "/h", "url": "https://x/enroll/t", "one_time_password": "123456", "expires_at": "2026"})),
+            ("console/sites.html", serde_json::json!({"console": console(), "csrf_token": "x", "clients": [{"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code"}]})),
+            ("console/site_new.html", serde_json::json!({"console": console(), "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "problem": ["bad"], "action": "/console/t/demo/sites"})),
+            ("console/site_created.html", serde_json::json!({"console": console(), "csrf_token": "x", "client": {"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "g"},
+                "client_secret": "s3cret", "issuer_config": "https://x/t/demo/.well-known/openid-configuration", "token_endpoint": "https://x/t/demo/token", "sites_href": "/s"})),
+            ("console/forbidden.html", serde_json::json!({"message": "no"})),
+        ];
+        for (name, ctx) in pages {
+            for locale in [Locale::Ja, Locale::En] {
+                let html = ui.render(name, locale, &ctx).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
+                assert!(!html.contains("??"), "{name} {locale:?}: a missing message");
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Relying sites in the console: the tenant's OIDC clients, and registering one (name,
+//! redirect URIs, confidential or public, optionally machine-to-machine). The client ID
+//! and, for a confidential client, the secret are shown once on the answer.
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use mamori_storage::model::{ApiScope, OidcClient};
+
+use super::{Console, Parts, console_or_return, encode_component, open_console, page_ctx};
+use crate::admin::AdminError;
+use crate::admin::federation::{self, ClientRegistration};
+use crate::oidc::clients;
+use crate::server::SharedState;
+use crate::web::context::{FormFields, field};
+use crate::web::page::LangQuery;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/console/t/{tenant}/sites", get(list).post(create))
+        .route("/console/t/{tenant}/sites/new", get(new_form))
+}
+
+/// Longest redirect URI list accepted from the form (the other fields keep the usual
+/// 256-character bound).
+const MAX_REDIRECT_URIS_CHARS: usize = 4000;
+const MAX_REDIRECT_URIS: usize = 20;
+
+fn sites_path(tenant: &str) -> String {
+    format!("/console/t/{}/sites", encode_component(tenant))
+}
+
+async fn list(parts: Parts, Path(tenant): Path<String>, Query(lang): Query<LangQuery>) -> Response {
+    let ctx = page_ctx(parts, lang.lang);
+    let console = console_or_return!(ctx, &sites_path(&tenant));
+    let clients = match federation::oidc_clients(console.ctx.app(), &console.principal, &tenant).await {
+        Ok(c) => c,
+        Err(err) => return console.refused(&err),
+    };
+    let rows: Vec<serde_json::Value> = clients.iter().map(|c| client_row(&console, c)).collect();
+    console.page(StatusCode::OK, "console/sites.html", &tenant, serde_json::json!({ "clients": rows })).await
+}
+
+fn client_row(console: &Console, c: &OidcClient) -> serde_json::Value {
+    let kind = if c.token_endpoint_auth_method == "none" { "public" } else { "confidential" };
+    serde_json::json!({
+        "client_id": c.client_id,
+        "name": c.name,
+        "kind": console.ctx.message(&format!("console.sites.kind.{kind}")),
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types.join(" "),
+    })
+}
+
+async fn new_form(parts: Parts, Path(tenant): Path<String>, Query(lang): Query<LangQuery>) -> Response {
+    let ctx = page_ctx(parts, lang.lang);
+    let console = console_or_return!(ctx, &format!("{}/new", sites_path(&tenant)));
+    // The tenant check before the form, so another tenant's form is a 404 too.
+    if let Err(err) = console.principal.tenant(console.ctx.app(), &tenant, ApiScope::Write).await {
+        return console.refused(&err);
+    }
+    form_page(&console, &tenant, StatusCode::OK, &SiteForm::default(), &[]).await
+}
+
+/// What the registration form holds.
+#[derive(Debug, Default, serde::Serialize)]
+struct SiteForm {
+    name: String,
+    redirect_uris: String,
+    kind: String,
+    machine: bool,
+}
+
+async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &SiteForm, problems: &[String]) -> Response {
+    let ctx = serde_json::json!({
+        "form": form,
+        "problem": problems,
+        "action": sites_path(tenant),
+    });
+    console.page(status, "console/site_new.html", tenant, ctx).await
+}
+
+async fn create(
+    parts: Parts,
+    Path(tenant): Path<String>,
+    Query(lang): Query<LangQuery>,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
+    let ctx = page_ctx(parts, lang.lang);
+    let console = console_or_return!(ctx, &sites_path(&tenant));
+    let Ok(Form(fields)) = form else {
+        return console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid");
+    };
+    if !console.ctx.csrf_ok(&fields) {
+        return console.ctx.error(StatusCode::FORBIDDEN, "csrf.invalid");
+    }
+    let too_long = fields.iter().any(|(k, v)| {
+        let limit = if k == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
+        v.chars().count() > limit
+    });
+    if too_long {
+        return console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.too_long");
+    }
+    let form = SiteForm {
+        name: field(&fields, "name").trim().to_owned(),
+        redirect_uris: field(&fields, "redirect_uris").to_owned(),
+        kind: if field(&fields, "kind") == "public" { "public".to_owned() } else { "confidential".to_owned() },
+        machine: field(&fields, "machine") == "on",
+    };
+    let spec = match check_form(&form) {
+        Ok(spec) => spec,
+        Err(keys) => {
+            let problems: Vec<String> = keys.iter().map(|k| console.ctx.message(k)).collect();
+            return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems).await;
+        }
+    };
+    let (client, secret) = match federation::create_oidc_client(console.ctx.app(), &console.principal, &tenant, spec).await {
+        Ok(created) => (created.client, created.secret),
+        Err(AdminError::Invalid(why) | AdminError::Conflict(why)) => {
+            // Checked above; what remains is told in general terms.
+            tracing::info!(why, "console: OIDC client refused");
+            let problems = vec![console.ctx.message("console.sites.problem.refused")];
+            return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems).await;
+        }
+        Err(err) => return console.refused(&err),
+    };
+    let main = &console.ctx.state.urls.main;
+    let slug = encode_component(&tenant);
+    console
+        .page(
+            StatusCode::CREATED,
+            "console/site_created.html",
+            &tenant,
+            serde_json::json!({
+                "client": client_row(&console, &client),
+                "client_secret": secret,
+                "issuer_config": format!("{main}/t/{slug}/.well-known/openid-configuration"),
+                "token_endpoint": format!("{main}/t/{slug}/token"),
+                "sites_href": sites_path(&tenant),
+            }),
+        )
+        .await
+}
+
+/// The registration for a filled-in form, or the message keys of what is wrong (checked
+/// here first so the page can say it in the operator's language; the service layer
+/// checks again).
+fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'static str>> {
+    let mut problems = Vec::new();
+    if form.name.is_empty() || form.name.chars().count() > 200 || form.name.chars().any(char::is_control) {
+        problems.push("console.sites.problem.name");
+    }
+    let redirect_uris: Vec<String> =
+        form.redirect_uris.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    if redirect_uris.len() > MAX_REDIRECT_URIS || redirect_uris.iter().any(|u| !clients::acceptable_redirect_uri(u)) {
+        problems.push("console.sites.problem.redirect_uri");
+    }
+    let public = form.kind == "public";
+    if public && form.machine {
+        problems.push("console.sites.problem.public_machine");
+    }
+    // Browsers log in through the authorization code flow, which needs a redirect URI;
+    // a machine-only client may have none.
+    if redirect_uris.is_empty() && !form.machine {
+        problems.push("console.sites.problem.no_redirect_uri");
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut grant_types = Vec::new();
+    if !redirect_uris.is_empty() {
+        grant_types.extend(["authorization_code".to_owned(), "refresh_token".to_owned()]);
+    }
+    if form.machine {
+        grant_types.push("client_credentials".to_owned());
+    }
+    Ok(ClientRegistration {
+        name: form.name.clone(),
+        redirect_uris,
+        grant_types,
+        token_endpoint_auth_method: if public { "none".to_owned() } else { "client_secret_basic".to_owned() },
+        require_pkce: public,
+        ..ClientRegistration::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(name: &str, uris: &str, kind: &str, machine: bool) -> SiteForm {
+        SiteForm { name: name.into(), redirect_uris: uris.into(), kind: kind.into(), machine }
+    }
+
+    #[test]
+    fn the_form_becomes_a_client_spec() {
+        let spec = check_form(&form("Shop", "https://shop.example/cb\r\n\r\nhttp://localhost:8080/cb", "confidential", false)).expect("valid");
+        assert_eq!(spec.redirect_uris, ["https://shop.example/cb", "http://localhost:8080/cb"]);
+        assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
+        assert_eq!(spec.token_endpoint_auth_method, "client_secret_basic");
+
+        let spec = check_form(&form("App", "https://app.example/cb", "public", false)).expect("valid");
+        assert_eq!(spec.token_endpoint_auth_method, "none");
+        assert!(spec.require_pkce);
+
+        let spec = check_form(&form("Batch", "", "confidential", true)).expect("valid");
+        assert_eq!(spec.grant_types, ["client_credentials"]);
+    }
+
+    #[test]
+    fn bad_forms_name_their_problems() {
+        assert_eq!(check_form(&form("", "https://a.example/cb", "confidential", false)).err(), Some(vec!["console.sites.problem.name"]));
+        assert_eq!(
+            check_form(&form("X", "http://evil.example/cb", "confidential", false)).err(),
+            Some(vec!["console.sites.problem.redirect_uri"])
+        );
+        assert_eq!(
+            check_form(&form("X", "", "public", true)).err(),
+            Some(vec!["console.sites.problem.public_machine"])
+        );
+        assert_eq!(check_form(&form("X", "", "confidential", false)).err(), Some(vec!["console.sites.problem.no_redirect_uri"]));
+    }
+}
