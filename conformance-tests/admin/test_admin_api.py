@@ -536,6 +536,11 @@ def test_signing_keys_list_and_rotate(server):
     # The CLI rotates through the same service layer.
     out = server.cli_json("admin", "keys", "rotate")
     assert len(out["activated"]) == 2
+    out = server.cli_json("admin", "saml-keys", "rotate", "--grace-days", "1")
+    assert len(out["published"]) == 2 and out["grace_days"] == 1
+    listed = {k["kid"]: k for k in server.call("GET", "/tenants/acme/signing-keys", token=server.acme_token).json()}
+    assert {listed[kid]["state"] for kid in out["published"]} == {"next"}
+    assert not set(saml.json()["kids"]) & set(listed), "a staged key never used is replaced by the next rotation"
 
 
 def test_api_tokens_through_the_api(server):
