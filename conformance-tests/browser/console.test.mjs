@@ -48,6 +48,26 @@ function postForm(server, url, form, headers = {}) {
   });
 }
 
+/** GETs JSON from the main listener with a bearer token (TLS checked against the dev root). */
+function getJson(server, path, token) {
+  const target = new URL(`${server.main}${path}`);
+  return new Promise((res, rej) => {
+    const req = https.get(
+      {
+        host: '127.0.0.1', port: Number(target.port), path: target.pathname + target.search, servername: target.hostname,
+        ca: readFileSync(server.devRoot), headers: { authorization: `Bearer ${token}` },
+      },
+      (resp) => {
+        let data = '';
+        resp.setEncoding('utf8');
+        resp.on('data', (d) => { data += d; });
+        resp.on('end', () => (resp.statusCode === 200 ? res(JSON.parse(data)) : rej(new Error(`${path}: HTTP ${resp.statusCode} ${data}`))));
+      },
+    );
+    req.once('error', rej);
+  });
+}
+
 /** Wrong passwords until the account locks (the tenant's threshold); the user's own browser. */
 async function lockOut(t, server, user) {
   const { page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
@@ -180,6 +200,23 @@ test('an operator unlocks, hands out enrollment, reissues, registers a site and 
   await page.selectOption('#result', 'success');
   await submit(page, '#events-filter-submit');
   assert.ok((await page.$$('.login-row[data-result="success"]')).length >= 1, 'the login after the unlock');
+
+  // Every action is in the audit trail with the operator, the target, the time and the address.
+  const { token: apiToken } = server.cliJson('admin', 'api-token', 'create', '--tenant', 'demo', '--scope', 'read');
+  const audit = await getJson(server, '/admin/api/v1/tenants/demo/audit-events?limit=500', apiToken);
+  const byOperator = audit.items.filter((e) => e.actor === 'user:demo/op-admin');
+  for (const [action, target] of [
+    ['user.unlock', 'tenant:demo/user:u-locked'],
+    ['user.reissue-certificate', 'tenant:demo/user:u-locked'],
+    ['user.enrollment-ticket', 'tenant:demo/user:u-new'],
+    ['oidc-client.create', `tenant:demo/oidc-client:${clientId}`],
+  ]) {
+    const event = byOperator.find((e) => e.action === action && e.target === target);
+    assert.ok(event, `${action} ${target} in ${JSON.stringify(byOperator)}`);
+    assert.equal(event.source_ip, '127.0.0.1');
+    assert.ok(Date.parse(event.occurred_at) > Date.now() - 10 * 60_000, event.occurred_at);
+  }
+  assert.equal(byOperator.filter((e) => e.action === 'user.unlock').length, 1, 'the refused POST did nothing');
 
   // The same console in Japanese, by Accept-Language.
   const ja = await openConsole(t, server, operator, { locale: 'ja-JP', acceptLanguage: 'ja' });

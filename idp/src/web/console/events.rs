@@ -76,10 +76,10 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Even
     // The events are the tenant's (the search confined them); their users' IDs for display.
     let mut names: HashMap<Uuid, String> = HashMap::new();
     for id in listed.items.iter().filter_map(|e| e.user_id) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
-            if let Ok(user) = app.storage.users().get(id).await {
-                slot.insert(user.login_id);
-            }
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
+            && let Ok(user) = app.storage.users().get(id).await
+        {
+            slot.insert(user.login_id);
         }
     }
     let rows = rows(&console, &listed.items, |e| e.user_id.and_then(|id| names.get(&id).cloned()));
