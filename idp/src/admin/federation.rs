@@ -425,3 +425,38 @@ pub async fn delete_saml_sp(app: &App, principal: &Principal, slug: &str, id: &s
     audit::record(app, principal, Some(sp.tenant_id), "saml-sp.delete", &format!("tenant:{slug}/saml-sp:{}", sp.entity_id), serde_json::json!({"name": sp.name})).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration() -> ClientRegistration {
+        ClientRegistration { name: "Site".into(), redirect_uris: vec!["https://rp.test/cb".into()], ..Default::default() }
+    }
+
+    #[test]
+    fn defaults_make_a_confidential_code_flow_client() {
+        let (spec, jwks_uri) = client_spec(registration()).expect("valid");
+        assert_eq!(spec.auth_method, "client_secret_basic");
+        assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
+        assert_eq!(spec.scopes, ["openid", "profile", "email"]);
+        assert_eq!(jwks_uri, None);
+    }
+
+    #[test]
+    fn unacceptable_registrations_are_invalid() {
+        let cases = [
+            ClientRegistration { name: " ".into(), ..registration() },
+            ClientRegistration { client_id: Some("has space".into()), ..registration() },
+            ClientRegistration { redirect_uris: vec!["http://rp.test/cb".into()], ..registration() },
+            ClientRegistration { scopes: vec!["a b".into()], ..registration() },
+            ClientRegistration { jwks: Some(serde_json::json!({"keys": []})), ..registration() },
+            ClientRegistration { jwks_uri: Some("ftp://rp.test/jwks".into()), ..registration() },
+            ClientRegistration { token_endpoint_auth_method: "private_key_jwt".into(), ..registration() },
+            ClientRegistration { tls_client_certificate_pem: Some("not pem".into()), ..registration() },
+        ];
+        for case in cases {
+            assert!(matches!(client_spec(case.clone()), Err(AdminError::Invalid(_))), "{case:?}");
+        }
+    }
+}

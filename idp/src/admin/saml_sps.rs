@@ -190,3 +190,23 @@ pub async fn update_saml_sp(app: &App, principal: &Principal, slug: &str, id: &s
         .await;
     Ok(sp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_id_formats_by_short_name_or_urn() {
+        assert_eq!(name_id_format("persistent").ok(), Some(ns::NAMEID_PERSISTENT));
+        assert_eq!(name_id_format("emailAddress").ok(), Some(ns::NAMEID_EMAIL));
+        assert_eq!(name_id_format(ns::NAMEID_TRANSIENT).ok(), Some(ns::NAMEID_TRANSIENT));
+        assert!(matches!(name_id_format("unspecified"), Err(AdminError::Invalid(_))));
+    }
+
+    #[test]
+    fn release_policy_knows_the_attributes_and_dedups() {
+        let policy = release_policy(["email", " email ", "login_id", ""]).ok();
+        assert_eq!(policy.map(|p| p.attributes), Some(vec!["email".to_owned(), "login_id".to_owned()]));
+        assert!(matches!(release_policy(["salary"]), Err(AdminError::Invalid(_))));
+    }
+}
