@@ -6,6 +6,10 @@
 //! up through the library beforehand; nothing in the measured path is in-process.
 //!
 //! `cargo run --release -p mamori-conformance --bin login-load -- [USERS] [SECONDS] [CONCURRENCY...]`
+//!
+//! MAMORI_TEST_LOAD_NODES=2 starts two `mamori serve` nodes on the same config (give them
+//! a shared database and `MAMORI_STORAGE__SHARED_STATE=redis`) and sends the logins to
+//! them in turn, as a round-robin load balancer would; server CPU is the sum of both.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,39 +64,52 @@ async fn main() -> anyhow::Result<()> {
     };
     drop(app);
 
-    let mut server = std::process::Command::new(&bin)
-        .args(["--config"])
-        .arg(&config_path)
-        .arg("serve")
-        .env("MAMORI_SERVER__LISTEN", "127.0.0.1:0")
-        .env("MAMORI_SERVER__MTLS_LISTEN", "127.0.0.1:0")
-        .env("MAMORI_LOG__LEVEL", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let mtls_port = read_mtls_port(&mut server)?;
-    let addr = format!("127.0.0.1:{mtls_port}");
+    let nodes: usize = std::env::var("MAMORI_TEST_LOAD_NODES").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
+    let (mut servers, mut addrs) = (Vec::new(), Vec::new());
+    for _ in 0..nodes {
+        let mut server = std::process::Command::new(&bin)
+            .args(["--config"])
+            .arg(&config_path)
+            .arg("serve")
+            .env("MAMORI_SERVER__LISTEN", "127.0.0.1:0")
+            .env("MAMORI_SERVER__MTLS_LISTEN", "127.0.0.1:0")
+            .env("MAMORI_LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        addrs.push(format!("127.0.0.1:{}", read_mtls_port(&mut server)?));
+        servers.push(server);
+    }
+    let addrs = Arc::new(addrs);
     let users = Arc::new(login_users);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
 
     println!("hash time (one Argon2id verify, alone): {:.2} ms wall, {:.2} ms CPU", ms(hash_time), hash_cpu * 1000.0);
     println!("expected ceiling: {cores} cores / hash time = {:.0} logins/s", cores as f64 / hash_time.as_secs_f64());
-    println!("| concurrency | logins/s | p50 ms | p99 ms | failures | server CPU per login, ms | of which beyond the hash, ms | CPU ceiling, logins/s |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let server_pid = server.id();
+    println!("nodes: {nodes}");
+    // The last two columns say where the machine's CPU went: the load generator shares the
+    // cores with the servers, and "machine busy" (all processes, from /proc/stat) near
+    // 100 % means the cores, not Mamori, set the rate.
+    println!(
+        "| concurrency | logins/s | p50 ms | p99 ms | failures | server CPU per login, ms | of which beyond the hash, ms | CPU ceiling, logins/s | load generator CPU per login, ms | machine busy, % |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let server_pids: Vec<u32> = servers.iter().map(std::process::Child::id).collect();
+    let servers_cpu = || server_pids.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>();
     for &concurrency in &levels {
         let deadline = Instant::now() + Duration::from_secs(seconds);
-        let cpu_before = cpu_seconds(server_pid);
+        let (cpu_before, own_before, machine_before) = (servers_cpu(), cpu_seconds(std::process::id()), machine_ticks());
         let mut tasks = Vec::new();
         for worker in 0..concurrency {
             let users = Arc::clone(&users);
-            let addr = addr.clone();
+            let addrs = Arc::clone(&addrs);
             tasks.push(tokio::spawn(async move {
                 let (mut latencies, mut failures, mut i) = (Vec::new(), 0usize, worker);
                 while Instant::now() < deadline {
                     let user = &users[i % users.len()];
+                    let addr = &addrs[i % addrs.len()];
                     i += concurrency;
                     let start = Instant::now();
-                    match login(&addr, user).await {
+                    match login(addr, user).await {
                         Ok(()) => latencies.push(start.elapsed()),
                         Err(_) => failures += 1,
                     }
@@ -109,20 +126,36 @@ async fn main() -> anyhow::Result<()> {
         all.sort();
         let rate = all.len() as f64 / seconds as f64;
         let p = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
-        let cpu_per_login = (cpu_seconds(server_pid) - cpu_before) / all.len().max(1) as f64;
+        let cpu_per_login = (servers_cpu() - cpu_before) / all.len().max(1) as f64;
+        let own_per_login = (cpu_seconds(std::process::id()) - own_before) / all.len().max(1) as f64;
+        let (busy, total) = machine_ticks();
+        let busy_percent = 100.0 * (busy - machine_before.0) / (total - machine_before.1).max(1.0);
         let beyond = cpu_per_login - hash_cpu;
         let ceiling = cores as f64 / cpu_per_login;
         println!(
-            "| {concurrency} | {rate:.0} | {:.1} | {:.1} | {failures} | {:.2} | {:.2} | {ceiling:.0} |",
+            "| {concurrency} | {rate:.0} | {:.1} | {:.1} | {failures} | {:.2} | {:.2} | {ceiling:.0} | {:.2} | {busy_percent:.0} |",
             ms(p(0.5)),
             ms(p(0.99)),
             cpu_per_login * 1000.0,
-            beyond * 1000.0
+            beyond * 1000.0,
+            own_per_login * 1000.0
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    for mut server in servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
     Ok(())
+}
+
+/// Busy and total clock ticks of all cores since boot (the first line of /proc/stat;
+/// idle and iowait count as not busy).
+fn machine_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
 }
 
 /// User + system CPU seconds a process has used (Linux /proc; clock ticks of 1/100 s).
