@@ -426,6 +426,20 @@ impl<'a> OidcGrants<'a> {
         to_consent(model)
     }
 
+    /// Every client a user has consented to, most recent first (the account page where
+    /// the user can withdraw a consent).
+    pub async fn list_consents(&self, user_id: Uuid) -> Result<Vec<Consent>, StorageError> {
+        use sea_orm::QueryOrder;
+        let models = consent::Entity::find()
+            .filter(consent::Column::UserId.eq(user_id))
+            .order_by_desc(consent::Column::GrantedAt)
+            .order_by_asc(consent::Column::ClientId)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_consent).collect()
+    }
+
     pub async fn delete_consent(
         &self,
         client_id: &str,

@@ -20,6 +20,7 @@ on_both!(
     concurrent_refresh_rotation_succeeds_once,
     access_tokens_follow_their_grant,
     consents_are_remembered_and_replaced,
+    consents_are_listed_per_user_and_withdrawn,
     initial_access_tokens_and_client_settings,
     purge_removes_only_expired
 );
@@ -374,6 +375,58 @@ async fn consents_are_remembered_and_replaced(s: Storage) {
     assert!(repo.find_consent("other", u.id).await.unwrap().is_none());
     assert!(repo.delete_consent("shop", u.id).await.unwrap());
     assert!(repo.find_consent("shop", u.id).await.unwrap().is_none());
+}
+
+async fn consents_are_listed_per_user_and_withdrawn(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let other = user(&s, &t).await;
+    let repo = s.oidc_grants();
+    assert!(repo.list_consents(u.id).await.unwrap().is_empty());
+    repo.save_consent(t.id, "shop", u.id, &["openid".into()], t0())
+        .await
+        .unwrap();
+    repo.save_consent(
+        t.id,
+        "news",
+        u.id,
+        &["openid".into(), "email".into()],
+        t0() + Duration::minutes(5),
+    )
+    .await
+    .unwrap();
+    repo.save_consent(t.id, "shop", other.id, &["openid".into()], t0())
+        .await
+        .unwrap();
+    let listed = repo.list_consents(u.id).await.unwrap();
+    let clients: Vec<_> = listed.iter().map(|c| c.client_id.as_str()).collect();
+    assert_eq!(clients, ["news", "shop"], "newest first, only this user's");
+    assert_eq!(listed[0].scopes, ["openid", "email"]);
+    assert_eq!(listed[0].granted_at, t0() + Duration::minutes(5));
+
+    // Withdrawing: the consent goes and the user's grants with that client are revoked,
+    // the other user's consent stays.
+    let grant = repo
+        .create_grant(t.id, "shop", Some(u.id), t0())
+        .await
+        .unwrap();
+    let others = repo
+        .create_grant(t.id, "shop", Some(other.id), t0())
+        .await
+        .unwrap();
+    assert!(repo.delete_consent("shop", u.id).await.unwrap());
+    assert_eq!(repo.revoke_grants_of("shop", u.id, t0()).await.unwrap(), 1);
+    assert!(repo.get_grant(grant.id).await.unwrap().is_revoked());
+    assert!(!repo.get_grant(others.id).await.unwrap().is_revoked());
+    let clients: Vec<_> = repo
+        .list_consents(u.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(clients, ["news"]);
+    assert_eq!(repo.list_consents(other.id).await.unwrap().len(), 1);
 }
 
 async fn initial_access_tokens_and_client_settings(s: Storage) {

@@ -9,13 +9,15 @@
 //! - `credentials`: password change and secret-question change;
 //! - `history`: the login history of the last month;
 //! - `devices`: add (form → confirmation → certificate), change e-mail, delete;
-//! - `login_method`: choose → confirm (before/after) → authenticator → done.
+//! - `login_method`: choose → confirm (before/after) → authenticator → done;
+//! - `sites`: the relying sites the user consented to, each consent withdrawable.
 
 mod credentials;
 mod devices;
 mod history;
 mod login_method;
 mod overview;
+mod sites;
 
 use axum::Router;
 use axum::extract::State;
@@ -39,6 +41,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(history::routes())
         .merge(devices::routes())
         .merge(login_method::routes())
+        .merge(sites::routes())
 }
 
 type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
