@@ -2,16 +2,23 @@
 //! (which lives on the client-certificate listener, so the browser is sent there) and
 //! returns to a `post_logout_redirect_uri` registered by the client the `id_token_hint`
 //! or `client_id` names, with `state`.
+//!
+//! Without an `id_token_hint` anyone can send a logged-in browser here (a link on any
+//! page), so §2/§3 of the spec have the OP ask the user first: a Mamori page with a
+//! CSRF-protected "log out" button that posts to `end_session/confirm`. With a valid hint
+//! the request comes from a site the user logged in to, and the logout happens at once.
 
 use axum::Extension;
-use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, RawForm, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::OAuthError;
-use super::{Params, clients, jwt, with_query};
+use super::{Issuer, Params, clients, jwt, with_query};
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::web::context::{FormFields, PageCtx, field};
 use crate::web::page::{LangQuery, PageLocale};
 use crate::web::session;
 
@@ -35,24 +42,50 @@ pub async fn end_session_post(
     run(state, conn, slug, headers, String::from_utf8_lossy(&body).into_owned()).await
 }
 
+/// The user's answer on the confirmation page: log out (with the CSRF token), then go
+/// where the original request asked, checked again.
+pub async fn confirm(
+    State(state): State<SharedState>,
+    Extension(conn): Extension<ConnectionInfo>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
+    let ctx = PageCtx::new(state.clone(), conn, headers.clone(), &LangQuery::default());
+    let form = match ctx.accept_form(form) {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let result = async {
+        let issuer = super::token::issuer_of(&state, &slug).await?;
+        let optional = |name: &str| Some(field(&form, name)).filter(|v| !v.is_empty()).map(str::to_owned);
+        let client_id = optional("client_id");
+        let target = redirect_target(&state, &issuer, client_id.as_deref(), optional("post_logout_redirect_uri").as_deref()).await?;
+        finish(&state, &headers, target, optional("state").as_deref()).await
+    }
+    .await;
+    result.unwrap_or_else(|err| super::authorize::error_page(&state, &headers, &err))
+}
+
 async fn run(state: SharedState, conn: ConnectionInfo, slug: String, headers: HeaderMap, query: String) -> Response {
     if conn.listener == ListenerKind::Main {
         // The session cookie belongs to the other listener's origin.
         let qs = if query.is_empty() { String::new() } else { format!("?{query}") };
         return Redirect::to(&format!("{}/t/{slug}/end_session{qs}", state.urls.mtls)).into_response();
     }
-    match logout(&state, &slug, &headers, &query).await {
+    match logout(&state, conn, &slug, &headers, &query).await {
         Ok(response) => response,
         Err(err) => super::authorize::error_page(&state, &headers, &err),
     }
 }
 
-async fn logout(state: &SharedState, slug: &str, headers: &HeaderMap, query: &str) -> Result<Response, OAuthError> {
+async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: &HeaderMap, query: &str) -> Result<Response, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
     let params = Params::from_query(Some(query)).map_err(|_| OAuthError::InvalidRequest("a parameter was repeated"))?;
     let app = &state.app;
     // The hint must be an ID token we issued (expired is fine: it only names the client).
     let mut client_id = params.get("client_id").map(str::to_owned);
+    let hinted = params.get("id_token_hint").is_some();
     if let Some(hint) = params.get("id_token_hint") {
         let parsed = jwt::parse(hint).map_err(|_| OAuthError::InvalidRequest("id_token_hint is not a JWT"))?;
         let jwks = super::keys::published_jwks(app).await?;
@@ -69,29 +102,60 @@ async fn logout(state: &SharedState, slug: &str, headers: &HeaderMap, query: &st
         }
         client_id = aud;
     }
-    let target = match params.get("post_logout_redirect_uri") {
+    let uri = params.get("post_logout_redirect_uri");
+    let target = redirect_target(state, &issuer, client_id.as_deref(), uri).await?;
+    let logged_in = session::load(app, headers).await?.is_some_and(|s| s.state.authenticated.is_some());
+    if !hinted && logged_in {
+        // ui_locales picks the page's language, like on the login and consent pages.
+        let lang = params.get("ui_locales").and_then(|v| v.split_whitespace().find_map(mamori_ui::Locale::from_tag)).map(|l| l.tag().to_owned());
+        let ctx = PageCtx::new(state.clone(), conn, headers.clone(), &LangQuery { lang });
+        let client_name = match &client_id {
+            Some(id) => clients::load(app, issuer.tenant.id, id).await?.map(|c| c.client.name),
+            None => None,
+        };
+        return Ok(ctx.form(
+            StatusCode::OK,
+            "oidc/logout_confirm.html",
+            serde_json::json!({
+                "action": format!("/t/{slug}/end_session/confirm"),
+                "client_name": client_name,
+                // Carried to the confirmation and checked again there.
+                "client_id": client_id,
+                "post_logout_redirect_uri": target,
+                "state": params.get("state"),
+            }),
+        ));
+    }
+    finish(state, headers, target, params.get("state")).await
+}
+
+/// The `post_logout_redirect_uri`, only when registered for the client named by the hint
+/// or `client_id`.
+async fn redirect_target(state: &SharedState, issuer: &Issuer, client_id: Option<&str>, uri: Option<&str>) -> Result<Option<String>, OAuthError> {
+    let Some(uri) = uri else { return Ok(None) };
+    let client = match client_id {
+        Some(id) => clients::load(&state.app, issuer.tenant.id, id).await?,
         None => None,
-        Some(uri) => {
-            let client = match &client_id {
-                Some(id) => clients::load(app, issuer.tenant.id, id).await?,
-                None => None,
-            };
-            let Some(client) = client else {
-                return Err(OAuthError::InvalidRequest("post_logout_redirect_uri needs id_token_hint or client_id"));
-            };
-            if !client.client.post_logout_redirect_uris.iter().any(|u| u == uri) {
-                return Err(OAuthError::InvalidRequest("post_logout_redirect_uri is not registered for this client"));
-            }
-            Some(uri.to_owned())
-        }
     };
+    let Some(client) = client else {
+        return Err(OAuthError::InvalidRequest("post_logout_redirect_uri needs id_token_hint or client_id"));
+    };
+    if !client.client.post_logout_redirect_uris.iter().any(|u| u == uri) {
+        return Err(OAuthError::InvalidRequest("post_logout_redirect_uri is not registered for this client"));
+    }
+    Ok(Some(uri.to_owned()))
+}
+
+/// Ends the session and goes back to the site (with `state`) or shows "logged out".
+async fn finish(state: &SharedState, headers: &HeaderMap, target: Option<String>, rp_state: Option<&str>) -> Result<Response, OAuthError> {
+    let app = &state.app;
     let clear = match session::load(app, headers).await? {
         Some(s) => session::destroy(app, &s.id).await?,
         None => axum::http::HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
     };
     let mut response = match target {
         Some(uri) => {
-            let extra: Vec<(&str, String)> = params.get("state").map(|s| ("state", s.to_owned())).into_iter().collect();
+            let extra: Vec<(&str, String)> = rp_state.map(|s| ("state", s.to_owned())).into_iter().collect();
             let to = if extra.is_empty() { uri } else { with_query(&uri, &extra) };
             Redirect::to(&to).into_response()
         }

@@ -55,6 +55,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/t/{tenant}/token", post(token::token))
         .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
         .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
+        .route("/t/{tenant}/end_session/confirm", post(end_session::confirm))
         .route("/t/{tenant}/revoke", post(revocation::revoke))
         .route("/t/{tenant}/introspect", post(introspection::introspect))
         .route("/t/{tenant}/par", post(par::pushed_authorization_request))
