@@ -74,6 +74,10 @@ pub struct LoginProgress {
     /// An e-mailed code waiting to be typed (its hash), when the OTP kind is e-mail.
     #[serde(default)]
     pub email_code: Option<otp::PendingEmailCode>,
+    /// The relying site's `login_hint` (already checked against the ID syntax): it only
+    /// prefills the ID field of the password step, the certificate still decides who logs in.
+    #[serde(default)]
+    pub login_hint: Option<String>,
 }
 
 /// A completed login.
@@ -123,6 +127,7 @@ pub fn start_with_certificate(user: &User, tenant: &Tenant, serial: &str, return
         factors,
         return_to,
         email_code: None,
+        login_hint: None,
     }
 }
 

@@ -105,6 +105,7 @@ pub fn start_without_certificate(user: &User, tenant: &Tenant, return_to: Option
         factors,
         return_to,
         email_code: None,
+        login_hint: None,
     }
 }
 

@@ -450,6 +450,10 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         if let Some(lang) = request.ui_locales.iter().find_map(|l| mamori_ui::Locale::from_tag(l)) {
             target.push_str(&format!("&lang={}", lang.tag()));
         }
+        // login_hint only prefills the ID field; the login page checks it again.
+        if let Some(hint) = request.login_hint.as_deref().filter(|h| crate::admin::users::check_login_id(h).is_ok()) {
+            target.push_str(&format!("&login_hint={}", super::form_encode(hint)));
+        }
         Redirect::to(&target).into_response()
     };
     let none = request.prompts("none");

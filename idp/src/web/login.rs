@@ -105,10 +105,11 @@ async fn start(
     let ctx = Ctx::new(state, conn, headers, &lang);
     let tenant = query.get("tenant").map(String::as_str).filter(|s| password_login::valid_slug(s));
     let return_to = safe_return_to(query.get("return_to"));
+    let login_hint = query.get("login_hint").map(String::as_str).filter(|h| valid_login_hint(h));
     if ctx.conn.listener == ListenerKind::Main && ctx.conn.client_chain.is_none() {
         // A tenant none of whose methods needs a certificate logs in right here; for the
         // others the certificate can only be asked for on the other listener.
-        match super::login_password::form_on_main_listener(&ctx, tenant, return_to.as_deref()).await {
+        match super::login_password::form_on_main_listener(&ctx, tenant, return_to.as_deref(), login_hint).await {
             Ok(Some(page)) => return page,
             Ok(None) => {}
             Err(err) => return ctx.internal(&err),
@@ -116,7 +117,7 @@ async fn start(
         let qs = serde_urlencoded_pairs(&query);
         return Redirect::to(&format!("{}/login{qs}", ctx.state.urls.mtls)).into_response();
     }
-    match begin(&ctx, return_to, tenant).await {
+    match begin(&ctx, return_to, tenant, login_hint).await {
         Ok(response) => response,
         Err(err) => ctx.internal(&err),
     }
@@ -139,7 +140,13 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>) -> anyhow::Result<Response> {
+/// A `login_hint` is used only when it could be a user ID (the admin API's rule); anything
+/// else is ignored rather than shown back.
+pub(super) fn valid_login_hint(hint: &str) -> bool {
+    crate::admin::users::check_login_id(hint).is_ok()
+}
+
+async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, login_hint: Option<&str>) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
     let now = app.now();
     let leaf = presented_leaf(ctx);
@@ -148,7 +155,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>) 
             if password_login::offered(app, tenant_slug).await? =>
         {
             // No certificate, and a method of this tenant needs none: the ID decides.
-            Ok(super::login_password::form(ctx, tenant_slug, return_to.as_deref(), StatusCode::OK))
+            Ok(super::login_password::form(ctx, tenant_slug, return_to.as_deref(), login_hint, StatusCode::OK))
         }
         CertificateCheck::Refused { refusal, user } => {
             if let Some(user) = user.as_deref() {
@@ -165,7 +172,9 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>) 
                 record_login_event(app, &attempt(ctx, tenant, Some(user), None), LoginResult::Locked, &[]).await;
                 return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
             }
-            let progress = login::start_with_certificate(user, tenant, &certified.certificate.serial_hex, return_to, now);
+            let mut progress = login::start_with_certificate(user, tenant, &certified.certificate.serial_hex, return_to, now);
+            // Only a prefill: the ID typed (or left) there must still be the certificate's user.
+            progress.login_hint = login_hint.map(str::to_owned);
             open_transaction(ctx, tenant, user, progress).await
         }
     }
@@ -210,7 +219,11 @@ async fn advance(
     };
     let base = serde_json::json!({ "login_id": user.login_id, "problem": problem });
     let page = match &progress.step {
-        LoginStep::Password => ctx.form(StatusCode::OK, "login/password.html", base),
+        LoginStep::Password => {
+            let mut ctx_json = base;
+            ctx_json["login_hint"] = progress.login_hint.clone().into();
+            ctx.form(StatusCode::OK, "login/password.html", ctx_json)
+        }
         LoginStep::CertificateRequired => return refuse_without_certificate(ctx, web_session, tenant, user).await,
         LoginStep::ChangePassword => {
             let mut ctx_json = base;
@@ -540,4 +553,29 @@ async fn logout((State(state), axum::Extension(conn), headers): Parts, form: Res
     }
     .await;
     result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_hint_that_could_be_a_user_id_is_used() {
+        assert!(valid_login_hint("p-01-usr012"));
+        assert!(!valid_login_hint(""));
+        assert!(!valid_login_hint("a b"));
+        assert!(!valid_login_hint("../account?x"));
+        assert!(!valid_login_hint(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn the_password_step_prefills_the_hint_escaped() {
+        let ui = mamori_ui::Ui::new();
+        let html = ui
+            .render("login/password.html", mamori_ui::Locale::En, serde_json::json!({"login_hint": "p-01\"<x>", "csrf_token": "t"}))
+            .expect("renders");
+        assert!(html.contains(r#"value="p-01&quot;&lt;x&gt;""#) || html.contains(r#"value="p-01&#34;&lt;x&gt;""#), "{html}");
+        let plain = ui.render("login/password.html", mamori_ui::Locale::En, serde_json::json!({"csrf_token": "t"})).expect("renders");
+        assert!(!plain.contains(r#"id="login_id" name="login_id" value"#), "{plain}");
+    }
 }

@@ -25,7 +25,7 @@ pub fn routes() -> Router<SharedState> {
 
 /// The form. `tenant` and `return_to` ride along as hidden fields, so the ID is looked up
 /// in the relying site's tenant and the login resumes its OIDC or SAML request.
-pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>, login_hint: Option<&str>, status: StatusCode) -> Response {
     ctx.form(
         status,
         "login/password.html",
@@ -33,6 +33,7 @@ pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>,
             "without_certificate": true,
             "tenant": tenant.unwrap_or(""),
             "return_to": return_to.unwrap_or(""),
+            "login_hint": login_hint,
         }),
     )
 }
@@ -43,6 +44,7 @@ pub(super) async fn form_on_main_listener(
     ctx: &PageCtx,
     tenant: Option<&str>,
     return_to: Option<&str>,
+    login_hint: Option<&str>,
 ) -> anyhow::Result<Option<Response>> {
     let app = ctx.app();
     let tenants = match tenant {
@@ -50,7 +52,7 @@ pub(super) async fn form_on_main_listener(
         None => app.storage.tenants().list().await?,
     };
     let never = !tenants.is_empty() && tenants.iter().all(password_login::certificate_never_needed);
-    Ok(never.then(|| form(ctx, tenant, return_to, StatusCode::OK)))
+    Ok(never.then(|| form(ctx, tenant, return_to, login_hint, StatusCode::OK)))
 }
 
 /// The login page this form came from, to try again.
