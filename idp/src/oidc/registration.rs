@@ -146,12 +146,87 @@ pub async fn read(State(state): State<SharedState>, Path((slug, client_id)): Pat
     }
 }
 
-/// Replacing metadata is not offered: delete and register again.
-pub async fn update(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    match managed(&state, &slug, &client_id, &headers).await {
-        Ok(_) => OAuthError::InvalidClientMetadata("updating a registration is not supported; delete it and register again").into_response(),
+/// RFC 7592 §2.2: the body replaces the client's metadata, checked exactly like a
+/// registration. The client secret is kept (only its hash is stored, so it is never sent
+/// back); a client moving to a secret-based method without one gets a new secret, and one
+/// leaving those methods loses its secret. What Mamori decides (access-token format,
+/// first-party, keys it pinned) stays.
+pub async fn update(
+    State(state): State<SharedState>,
+    Path((slug, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match run_update(&state, &slug, &client_id, &headers, &body).await {
+        Ok(json) => super::token::no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
     }
+}
+
+/// Fields the server sets; §2.2 forbids them in an update request.
+const SERVER_FIELDS: [&str; 4] = ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
+
+async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+    let (issuer, current) = managed(state, slug, client_id, headers).await?;
+    let app = &state.app;
+    let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
+    if !metadata.is_object() {
+        return Err(OAuthError::InvalidClientMetadata("the body is not a JSON object"));
+    }
+    if metadata["client_id"].as_str() != Some(client_id) {
+        return Err(OAuthError::InvalidClientMetadata("client_id must be the client's own"));
+    }
+    if SERVER_FIELDS.iter().any(|f| metadata.get(f).is_some()) {
+        return Err(OAuthError::InvalidClientMetadata("registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's"));
+    }
+    let spec = spec_from_metadata(&metadata)?;
+    let old_hash = current.client.client_secret_hash.clone();
+    if let Some(presented) = metadata.get("client_secret") {
+        // §2.2: a client_secret in the request must be the current one; it never sets one.
+        let presented = presented.as_str().ok_or(OAuthError::InvalidClientMetadata("client_secret must be a string"))?;
+        let ok = app.hasher.verify(presented, old_hash.as_deref()).await.map_err(|e| OAuthError::internal(&e.into()))?;
+        if !ok || old_hash.is_none() {
+            return Err(OAuthError::InvalidClientMetadata("client_secret is not the client's current secret"));
+        }
+    }
+    let wants_secret = spec.auth_method.starts_with("client_secret_");
+    let new_secret = (wants_secret && old_hash.is_none()).then(crate::secrets::url_token);
+    let secret_hash = match (&new_secret, wants_secret) {
+        (Some(secret), _) => Some(app.hasher.hash(secret).await.map_err(|e| OAuthError::internal(&e.into()))?),
+        (None, true) => old_hash,
+        (None, false) => None,
+    };
+    let mut scopes = spec.scopes.clone();
+    if !scopes.iter().any(|s| s == "openid") && spec.grant_types.iter().any(|g| g == "authorization_code") {
+        scopes.insert(0, "openid".into());
+    }
+    let mut client = current.client.clone();
+    client.client_secret_hash = secret_hash;
+    client.name = spec.name;
+    client.redirect_uris = spec.redirect_uris;
+    client.post_logout_redirect_uris = spec.post_logout_redirect_uris;
+    client.response_types = if spec.grant_types.iter().any(|g| g == "authorization_code") { vec!["code".into()] } else { vec![] };
+    client.grant_types = spec.grant_types;
+    client.token_endpoint_auth_method = spec.auth_method.clone();
+    client.jwks = spec.jwks;
+    client.scopes = scopes;
+    client.require_pkce = current.client.require_pkce || spec.auth_method == "none";
+    let settings = ClientSettings {
+        tls_client_certificate_sha256: current.settings.tls_client_certificate_sha256.clone(),
+        registration_access_token_hash: current.settings.registration_access_token_hash.clone(),
+        ..spec.settings
+    };
+    app.storage.oidc_clients().update(&client).await?;
+    app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(|e| OAuthError::internal(&e.into()))?, app.now()).await?;
+    clients::forget(client_id);
+    let mut out = describe(&issuer, &RegisteredClient { client, settings });
+    // The token the client used stays valid; §3 has it in every client information response.
+    out["registration_access_token"] = bearer_token(headers, None)?.into();
+    if let Some(secret) = new_secret {
+        out["client_secret"] = secret.into();
+        out["client_secret_expires_at"] = 0.into();
+    }
+    Ok(out)
 }
 
 pub async fn delete(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {

@@ -1,0 +1,74 @@
+// RFC 7592 client configuration: PUT replaces the metadata (validated like a registration,
+// the client secret kept), errors are RFC 7591 §3.2.2 JSON, GET shows the change, DELETE
+// removes the client.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { startServer } from '../browser/harness.mjs';
+import { client, discover, issuerUrl, request } from './rp.mjs';
+
+test('a dynamically registered client updates its metadata', async (t) => {
+  const server = await startServer(t);
+  const { initial_access_token: iat } = server.cliJson('admin', 'oidc-client', 'initial-access-token', '--tenant', 'demo', '--uses', '1');
+  const metadata = { client_name: 'Dynamic', redirect_uris: ['https://localhost:9/cb'], grant_types: ['authorization_code', 'client_credentials'], scope: 'openid api.read' };
+  const created = await request(server, `${issuerUrl(server)}/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${iat}` }, body: JSON.stringify(metadata),
+  });
+  assert.equal(created.status, 201, created.body);
+  const reg = JSON.parse(created.body);
+  const manage = { 'content-type': 'application/json', authorization: `Bearer ${reg.registration_access_token}` };
+  const put = (body, headers = manage) => request(server, reg.registration_client_uri, { method: 'PUT', headers, body: JSON.stringify(body) });
+  const replacement = {
+    client_id: reg.client_id,
+    client_name: 'Dynamic v2',
+    redirect_uris: ['https://localhost:9/cb2'],
+    post_logout_redirect_uris: ['https://localhost:9/bye'],
+    grant_types: ['authorization_code', 'client_credentials'],
+    scope: 'openid api.read api.write',
+  };
+
+  await t.test('errors are RFC 7591 JSON and change nothing', async () => {
+    const wrongToken = await put(replacement, { ...manage, authorization: 'Bearer nope' });
+    assert.equal(wrongToken.status, 401);
+    const badUri = await put({ ...replacement, redirect_uris: ['http://evil.example/cb'] });
+    assert.equal(badUri.status, 400);
+    assert.equal(JSON.parse(badUri.body).error, 'invalid_redirect_uri');
+    assert.match(badUri.headers['content-type'], /application\/json/);
+    const otherId = await put({ ...replacement, client_id: 'someone-else' });
+    assert.equal(JSON.parse(otherId.body).error, 'invalid_client_metadata');
+    const serverField = await put({ ...replacement, registration_access_token: reg.registration_access_token });
+    assert.equal(JSON.parse(serverField.body).error, 'invalid_client_metadata');
+    const wrongSecret = await put({ ...replacement, client_secret: 'not-the-secret' });
+    assert.equal(JSON.parse(wrongSecret.body).error, 'invalid_client_metadata');
+    const badMethod = await put({ ...replacement, token_endpoint_auth_method: 'private_key_jwt' });
+    assert.equal(JSON.parse(badMethod.body).error, 'invalid_client_metadata', 'private_key_jwt without keys');
+    const read = JSON.parse((await request(server, reg.registration_client_uri, { headers: manage })).body);
+    assert.equal(read.client_name, 'Dynamic');
+    assert.deepEqual(read.redirect_uris, ['https://localhost:9/cb']);
+  });
+
+  await t.test('PUT replaces the metadata; the secret is kept', async () => {
+    const res = await put({ ...replacement, client_secret: reg.client_secret });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    const out = JSON.parse(res.body);
+    assert.equal(out.client_name, 'Dynamic v2');
+    assert.deepEqual(out.redirect_uris, ['https://localhost:9/cb2']);
+    assert.deepEqual(out.post_logout_redirect_uris, ['https://localhost:9/bye']);
+    assert.equal(out.client_secret, undefined, 'no new secret');
+    assert.equal(out.registration_access_token, reg.registration_access_token);
+    const read = JSON.parse((await request(server, reg.registration_client_uri, { headers: manage })).body);
+    assert.equal(read.client_name, 'Dynamic v2');
+    assert.equal(read.scope, 'openid api.read api.write');
+    // The old secret still authenticates and the new scope is granted.
+    const config = await discover(server, reg.client_id, {}, client.ClientSecretBasic(reg.client_secret));
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'api.write' });
+    assert.equal(tokens.scope, 'api.write');
+  });
+
+  await t.test('DELETE still removes the client', async () => {
+    assert.equal((await request(server, reg.registration_client_uri, { method: 'DELETE', headers: manage })).status, 204);
+    assert.equal((await request(server, reg.registration_client_uri, { headers: manage })).status, 401);
+  });
+});
