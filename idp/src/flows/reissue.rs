@@ -300,6 +300,9 @@ pub async fn reissue_certificate(
     if device.is_deleted() {
         return Ok(AnswerOutcome::Unavailable(LinkUnavailable::NotFound));
     }
+    // The link came to this address and was completed: the address works. (Changing the
+    // address voids the device's reissue links, so it is still the one mailed to.)
+    app.storage.devices().mark_email_verified(device.id, &device.email, app.now()).await?;
     let download = device_certificate::issue_for_download(app, &open.tenant, &open.user, &device, public_url).await?;
     record_change(app, attempt, AccountChange::CertificateReissued).await;
     let extra = serde_json::json!({ "device_no": device.device_no });

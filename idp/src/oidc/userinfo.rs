@@ -100,7 +100,8 @@ pub async fn user_claims(app: &App, user: &User, token: &AccessTokenClaims) -> a
         let devices = app.storage.devices().list_for_user(user.id, false).await?;
         if let Some(device) = devices.first() {
             claims["email"] = device.email.clone().into();
-            claims["email_verified"] = false.into();
+            // True only once a link mailed to this address was completed (a reissue).
+            claims["email_verified"] = device.email_verified_at.is_some().into();
         }
     }
     Ok(claims)

@@ -11,6 +11,7 @@ pub struct Model {
     pub email: String,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
+    pub email_verified_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

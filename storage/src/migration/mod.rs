@@ -13,6 +13,7 @@ mod m0006_totp_replay;
 mod m0007_oidc;
 mod m0008_saml;
 mod m0009_admin;
+mod m0010_email_verified;
 
 pub(crate) struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_oidc::Migration),
             Box::new(m0008_saml::Migration),
             Box::new(m0009_admin::Migration),
+            Box::new(m0010_email_verified::Migration),
         ]
     }
 }

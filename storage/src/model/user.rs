@@ -150,6 +150,8 @@ pub struct Device {
     pub created_at: OffsetDateTime,
     /// Soft delete: kept so that its certificates are recognised as a deleted device's.
     pub deleted_at: Option<OffsetDateTime>,
+    /// When a link mailed to `email` was last completed; cleared when `email` changes.
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
 impl Device {

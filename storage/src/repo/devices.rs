@@ -71,6 +71,7 @@ impl<'a> Devices<'a> {
             email: new.email.clone(),
             created_at: ms(now),
             deleted_at: None,
+            email_verified_at: None,
         };
         Entity::insert(model.clone().into_active_model())
             .exec_without_returning(&txn)
@@ -113,10 +114,11 @@ impl<'a> Devices<'a> {
             .map_err(db_err)
     }
 
-    /// Changes an active device's e-mail address.
+    /// Changes an active device's e-mail address; the new one is not proven yet.
     pub async fn set_email(&self, id: Uuid, email: &str) -> Result<(), StorageError> {
         let result = Entity::update_many()
             .col_expr(Column::Email, Expr::val(email))
+            .col_expr(Column::EmailVerifiedAt, Expr::val(None::<i64>))
             .filter(Column::Id.eq(id))
             .filter(Column::DeletedAt.is_null())
             .exec(self.db)
@@ -126,6 +128,25 @@ impl<'a> Devices<'a> {
             return Err(StorageError::NotFound);
         }
         Ok(())
+    }
+
+    /// Records that a link mailed to `email` was completed. Only while the device still
+    /// has that address (a change in between leaves the new one unproven); false if not.
+    pub async fn mark_email_verified(
+        &self,
+        id: Uuid,
+        email: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let result = Entity::update_many()
+            .col_expr(Column::EmailVerifiedAt, Expr::val(ms(now)))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Email.eq(email))
+            .filter(Column::DeletedAt.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected > 0)
     }
 
     /// Soft-deletes an active device (its certificates should be revoked alongside);
@@ -154,5 +175,6 @@ pub(crate) fn to_device(m: device::Model) -> Result<Device, StorageError> {
         email: m.email,
         created_at: time("devices.created_at", m.created_at)?,
         deleted_at: opt_time("devices.deleted_at", m.deleted_at)?,
+        email_verified_at: opt_time("devices.email_verified_at", m.email_verified_at)?,
     })
 }

@@ -8,7 +8,8 @@ use crate::harness::{t0, tenant, user};
 
 on_both!(
     numbers_are_never_reused,
-    device_limit_holds_under_concurrency
+    device_limit_holds_under_concurrency,
+    email_verification_is_recorded_and_cleared_by_a_change
 );
 
 fn phone(user_id: uuid::Uuid, email: &str) -> NewDevice {
@@ -107,4 +108,32 @@ async fn device_limit_holds_under_concurrency(s: Storage) {
         .map(|d| d.device_no)
         .collect();
     assert_eq!(numbers, [1, 2, 3]);
+}
+
+async fn email_verification_is_recorded_and_cleared_by_a_change(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let devices = s.devices();
+    let d = devices
+        .add_device(&phone(u.id, "a@example.jp"), 3, t0())
+        .await
+        .unwrap();
+    assert_eq!(d.email_verified_at, None, "a new address is unproven");
+    // A link mailed to another address proves nothing here.
+    assert!(
+        !devices
+            .mark_email_verified(d.id, "b@example.jp", t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        devices
+            .mark_email_verified(d.id, "a@example.jp", t0() + Duration::minutes(1))
+            .await
+            .unwrap()
+    );
+    let got = devices.get(d.id).await.unwrap();
+    assert_eq!(got.email_verified_at, Some(t0() + Duration::minutes(1)));
+    devices.set_email(d.id, "b@example.jp").await.unwrap();
+    assert_eq!(devices.get(d.id).await.unwrap().email_verified_at, None);
 }

@@ -202,6 +202,8 @@ pub async fn change_device_email(
     }
     let old = device.email.clone();
     app.storage.devices().set_email(device.id, email.trim()).await?;
+    // A reissue link already mailed to the old address must not prove the new one.
+    app.storage.tickets().invalidate_for_device(device.id, mamori_storage::model::TicketKind::CertificateReissue).await?;
     record_change(app, attempt, AccountChange::DeviceEmailChanged).await;
     let extra = serde_json::json!({ "device_no": device.device_no, "email": email.trim() });
     notify(app, user, "notice-device-changed", extra, &[old]).await;
