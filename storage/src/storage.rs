@@ -49,10 +49,14 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
+        // While the database is down, every request waits this long before its 503 (the
+        // pool keeps retrying the connection until then), so it is kept short; with a
+        // healthy database a connection is free within milliseconds, and a wait this long
+        // means overload, where a 503 is the right answer too.
         PoolSettings {
             max_connections: None,
-            connect_timeout: Duration::from_secs(10),
-            acquire_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -96,7 +100,11 @@ impl Storage {
         };
 
         let mut options = ConnectOptions::new(url);
+        // Each pooled connection is pinged before use (sqlx's default, kept on purpose):
+        // connections that died with a database restart are dropped and replaced, so the
+        // pool heals by itself once the database is back.
         options
+            .test_before_acquire(true)
             .sqlx_logging(false)
             .connect_timeout(settings.connect_timeout)
             .acquire_timeout(settings.acquire_timeout);

@@ -169,12 +169,21 @@ async fn request_id(mut request: axum::extract::Request, next: axum::middleware:
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// `Retry-After` of a 503: about how long a database or Redis restart takes.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 /// Headers every response carries: no framing, no foreign scripts or styles, HTTPS only.
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    // Every 503 is an outage we expect to end (database, Redis, CA not loaded): say when
+    // to try again, so clients and proxies retry instead of giving up or hammering.
+    let unavailable = response.status() == http::StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
     let set = |h: &mut http::HeaderMap, name, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     };
+    if unavailable {
+        set(headers, header::RETRY_AFTER, RETRY_AFTER_SECONDS);
+    }
     set(
         headers,
         header::CONTENT_SECURITY_POLICY,
