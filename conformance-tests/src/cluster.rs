@@ -36,6 +36,12 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub fn create(prefix: &str) -> TestDatabase {
         let admin_url = std::env::var("MAMORI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+        TestDatabase::create_on(&admin_url, prefix)
+    }
+
+    /// A fresh database on the server behind `admin_url` (a throw-away server of a test).
+    pub fn create_on(admin_url: &str, prefix: &str) -> TestDatabase {
+        let admin_url = admin_url.to_owned();
         let name = format!("{prefix}_{}", random_suffix());
         psql(&admin_url, &format!("CREATE DATABASE {name}"));
         let url = with_database(&admin_url, &name);
@@ -103,7 +109,11 @@ pub struct Cluster {
 impl Cluster {
     /// A fresh database, a quickstart data folder pointed at it (CA, demo tenant).
     pub fn create(shared: SharedStateKind) -> Cluster {
-        let db = TestDatabase::create("test_two_nodes");
+        Cluster::on_database(TestDatabase::create("test_two_nodes"), shared)
+    }
+
+    /// Like [`Cluster::create`], on a database the caller made (e.g. on its own server).
+    pub fn on_database(db: TestDatabase, shared: SharedStateKind) -> Cluster {
         let work = tempfile::tempdir().expect("tempdir");
         let mut env = vec![("MAMORI_STORAGE__URL".to_owned(), db.url.clone())];
         let mut redis_prefix = None;
