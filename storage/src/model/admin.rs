@@ -141,7 +141,8 @@ pub struct LoginEventQuery {
 /// Filters of a tenant's user list, ordered by user ID.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserQuery {
-    /// User IDs or display names containing this text (case as stored).
+    /// User IDs, display names or (active devices') e-mail addresses containing this
+    /// text, ignoring case.
     pub text: Option<String>,
     pub status: Option<UserStatus>,
     pub locked: Option<bool>,

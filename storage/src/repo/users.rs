@@ -1,6 +1,6 @@
 //! Users: credentials, status, and atomic lockout counting.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::update_returning;
 use crate::StorageError;
 use crate::convert::{count, ms, opt_parse, opt_time, page_bounds, parse, time};
-use crate::entity::password_history;
+use crate::entity::{device, password_history};
 use crate::entity::user::{self, Column, Entity};
 use crate::error::{db_err, on_conflict};
 use crate::model::{LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserStatus};
@@ -116,10 +116,19 @@ impl<'a> Users<'a> {
         let (offset, limit) = page_bounds(offset, limit);
         let mut query = Entity::find().filter(Column::TenantId.eq(tenant_id));
         if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            // The e-mail addresses live on the devices; a deleted device's address no
+            // longer finds its user.
+            let by_email = sea_orm::sea_query::Query::select()
+                .column(device::Column::UserId)
+                .from(device::Entity)
+                .and_where(contains_ignoring_case(device::Column::Email, text))
+                .and_where(Expr::col(device::Column::DeletedAt).is_null())
+                .to_owned();
             query = query.filter(
                 sea_orm::Condition::any()
-                    .add(Column::LoginId.contains(text))
-                    .add(Column::DisplayName.contains(text)),
+                    .add(contains_ignoring_case(Column::LoginId, text))
+                    .add(contains_ignoring_case(Column::DisplayName, text))
+                    .add(Column::Id.in_subquery(by_email)),
             );
         }
         if let Some(status) = q.status {
@@ -485,6 +494,23 @@ impl<'a> Users<'a> {
         }
         Ok(())
     }
+}
+
+/// `LOWER(column) LIKE '%text%'` with the wildcards in `text` taken literally, so the
+/// match ignores case on both backends alike (PostgreSQL's LIKE does not, SQLite's does
+/// for ASCII). SQLite's LOWER folds ASCII only, which is what e-mail addresses and user
+/// IDs hold.
+fn contains_ignoring_case(column: impl sea_orm::sea_query::IntoColumnRef, text: &str) -> Expr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '!' | '%' | '_') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('!'))
 }
 
 pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {

@@ -1,6 +1,8 @@
 //! Users: creation, credentials, password history, lockout.
 
-use mamori_storage::model::{Locale, LockReason, LoginMethod, NewUser, UserStatus};
+use mamori_storage::model::{
+    DeviceType, Locale, LockReason, LoginMethod, NewDevice, NewUser, UserQuery, UserStatus,
+};
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
 
@@ -15,7 +17,8 @@ on_both!(
     concurrent_wrong_passwords_lock_exactly_once,
     secret_answer_lockout_and_unlock,
     operator_lock,
-    totp_steps_are_accepted_once
+    totp_steps_are_accepted_once,
+    search_matches_email_ignoring_case
 );
 
 async fn create_and_find(s: Storage) {
@@ -309,4 +312,45 @@ async fn totp_steps_are_accepted_once(s: Storage) {
         users.consume_totp_step(uuid::Uuid::new_v4(), 1).await,
         Err(StorageError::NotFound)
     ));
+}
+
+/// The operators' search (`q` of the API, the console's find box) finds a user by any
+/// active device's e-mail address, whatever its case, and by user ID or name ignoring
+/// case, on both backends; LIKE wildcards in the text are literal.
+async fn search_matches_email_ignoring_case(s: Storage) {
+    let t = tenant(&s).await;
+    let other = tenant(&s).await;
+    let hanako = s
+        .users()
+        .create(&NewUser { display_name: "Sato Hanako".into(), ..NewUser::new(t.id, "p-01-hanako", LoginMethod::Cert) }, t0())
+        .await
+        .unwrap();
+    let taro = s.users().create(&NewUser::new(t.id, "p-01-taro", LoginMethod::Cert), t0()).await.unwrap();
+    let foreign = s.users().create(&NewUser::new(other.id, "p-01-x", LoginMethod::Cert), t0()).await.unwrap();
+    let add = |user_id, email: &str| NewDevice { user_id, device_type: DeviceType::Pc, email: email.to_owned() };
+    s.devices().add_device(&add(hanako.id, "Hanako.Sato@Example.JP"), 5, t0()).await.unwrap();
+    let old = s.devices().add_device(&add(taro.id, "old_phone@mobile.example"), 5, t0()).await.unwrap();
+    s.devices().add_device(&add(taro.id, "taro@example.jp"), 5, t0()).await.unwrap();
+    s.devices().add_device(&add(foreign.id, "hanako.sato@example.jp"), 5, t0()).await.unwrap();
+
+    let found = |text: &str| {
+        let q = UserQuery { text: Some(text.to_owned()), ..UserQuery::default() };
+        let users = s.users();
+        let tenant_id = t.id;
+        async move {
+            let page = users.search(tenant_id, &q, 0, 10).await.unwrap();
+            assert_eq!(page.total, page.items.len() as u64);
+            page.items.into_iter().map(|u| u.login_id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("hanako.sato@example.jp").await, ["p-01-hanako"], "whole address, other case, own tenant only");
+    assert_eq!(found("EXAMPLE.JP").await, ["p-01-hanako", "p-01-taro"], "part of the address");
+    assert_eq!(found("SATO h").await, ["p-01-hanako"], "display name ignoring case");
+    assert_eq!(found("P-01-TARO").await, ["p-01-taro"], "user ID ignoring case");
+    assert_eq!(found("old_phone").await, ["p-01-taro"]);
+    assert_eq!(found("example").await, ["p-01-hanako", "p-01-taro"], "two matching devices, one row");
+    assert!(found("old%phone").await.is_empty(), "% is literal");
+    assert!(found("old_phone@mobile_example").await.is_empty(), "_ is literal");
+    s.devices().delete(old.id, t0()).await.unwrap();
+    assert!(found("old_phone").await.is_empty(), "a deleted device's address finds no one");
 }

@@ -200,7 +200,8 @@ pub struct UserList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserFilter {
-    /// User IDs or display names containing this text.
+    /// User IDs, display names or e-mail addresses (of active devices) containing this
+    /// text, ignoring case.
     pub q: Option<String>,
     /// active or disabled.
     pub status: Option<String>,
