@@ -359,32 +359,6 @@ def test_login_history_query_and_csv(server):
     assert csv.text.splitlines()[0] == "occurred_at,login_id,result,factors,source_ip,user_agent"
 
 
-def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(server):
-    """Every operation, fuzzed as a super-admin (beta's objects and the demo tenant are
-    fair game), must answer within its documented statuses, types and schemas."""
-    report = Path(server.workdir) / "st-report"
-    out = subprocess.run(
-        [
-            str(VENV_BIN / "st"), "run", f"{server.main}{API}/openapi.json",
-            "--header", f"Authorization: Bearer {server.super_token}",
-            "--tls-verify", server.dev_root,
-            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            "--max-examples", os.environ.get("MAMORI_SCHEMATHESIS_EXAMPLES", "25"),
-            # The coverage phase is left out for now: on POST /tenants and POST .../revoke
-            # some of its requests end in a TLS connection closed without a response
-            # ("EOF occurred in violation of protocol"), still to be investigated.
-            "--phases", "examples,fuzzing",
-            "--request-timeout", "20",
-            "--max-time", os.environ.get("MAMORI_SCHEMATHESIS_SECONDS", "180"),
-            "--seed", "1",
-            "--no-color",
-            "--report-dir", str(report),
-        ],
-        capture_output=True, text=True, timeout=420,
-    )
-    assert out.returncode == 0, out.stdout[-20000:] + out.stderr[-5000:]
-
-
 def discovery(server, tenant):
     response = requests.get(f"{server.main}/t/{tenant}/.well-known/openid-configuration", verify=server.dev_root, timeout=30)
     assert response.status_code == 200, response.text
@@ -569,3 +543,34 @@ def test_api_tokens_through_the_api(server):
     is_problem(server.call("POST", "/api-tokens/not-an-id/revoke", token=server.super_token), 404)
     trail = server.call("GET", "/audit-events", token=server.super_token, params={"target": f"api-token:{created['id']}"}).json()["items"]
     assert sorted(e["action"] for e in trail) == ["api-token.create", "api-token.revoke"]
+
+
+# Last: it changes and deletes objects as a super-admin, so no test after it can rely on the fixture.
+def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(server):
+    """Every operation, fuzzed as a super-admin (beta's objects and the demo tenant are
+    fair game), must answer within its documented statuses, types and schemas."""
+    report = Path(server.workdir) / "st-report"
+    out = subprocess.run(
+        [
+            str(VENV_BIN / "st"), "run", f"{server.main}{API}/openapi.json",
+            "--header", f"Authorization: Bearer {server.super_token}",
+            "--tls-verify", server.dev_root,
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples", os.environ.get("MAMORI_SCHEMATHESIS_EXAMPLES", "25"),
+            # The coverage phase is left out for now: on POST /tenants and POST .../revoke
+            # some of its requests end in a TLS connection closed without a response
+            # ("EOF occurred in violation of protocol"), still to be investigated.
+            "--phases", "examples,fuzzing",
+            # Revocation would take the values of GET /api-tokens and revoke the fuzzer's
+            # own token, leaving every later request a 401; test_api_tokens_through_the_api
+            # covers it.
+            "--exclude-operation-id", "api_tokens_revoke_api_token",
+            "--request-timeout", "20",
+            "--max-time", os.environ.get("MAMORI_SCHEMATHESIS_SECONDS", "180"),
+            "--seed", "1",
+            "--no-color",
+            "--report-dir", str(report),
+        ],
+        capture_output=True, text=True, timeout=420,
+    )
+    assert out.returncode == 0, out.stdout[-20000:] + out.stderr[-5000:]
