@@ -60,6 +60,11 @@ test('a user withdraws a consent on the account page and is asked again next tim
   assert.equal(await page.isVisible(row), false, 'the site is gone from the list');
   assert.ok(await page.isVisible('#sites-empty'));
 
+  // The login history says so.
+  await page.goto(`${server.mtls}/account/history`);
+  assert.ok(await page.isVisible('.history-row[data-result="consent-withdrawn"]'), 'in the login history');
+  assert.match(await page.textContent('.history-row[data-result="consent-withdrawn"] .history-result'), /Consent to a site withdrawn/);
+
   // The site's refresh token is dead.
   await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), (e) => e.error === 'invalid_grant');
 

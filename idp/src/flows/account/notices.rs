@@ -22,6 +22,8 @@ pub enum AccountChange {
     CertificateReissued,
     WrongSecretAnswer,
     WrongCurrentPassword,
+    /// An OpenID Connect consent withdrawn on the Connected sites page.
+    ConsentWithdrawn,
 }
 
 impl AccountChange {
@@ -40,6 +42,7 @@ impl AccountChange {
             Self::CertificateReissued => "certificate-reissued",
             Self::WrongSecretAnswer => "wrong-secret-answer",
             Self::WrongCurrentPassword => "wrong-password",
+            Self::ConsentWithdrawn => "consent-withdrawn",
         }
     }
 }
@@ -70,6 +73,7 @@ pub const HISTORY_RESULTS: &[&str] = &[
     "certificate-reissue-requested",
     "certificate-reissued",
     "wrong-secret-answer",
+    "consent-withdrawn",
 ];
 
 pub async fn record_change(app: &App, attempt: &Attempt<'_>, change: AccountChange) {
@@ -147,6 +151,7 @@ mod tests {
             C::CertificateReissued,
             C::WrongSecretAnswer,
             C::WrongCurrentPassword,
+            C::ConsentWithdrawn,
         ] {
             assert!(HISTORY_RESULTS.contains(&c.result()), "{c:?}");
         }

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Parts, Portal, page_ctx, portal_or_return, require_or_return};
-use crate::flows::account::{Feature, format_date_time};
+use crate::flows::account::{AccountChange, Feature, format_date_time, record_change};
 use crate::server::SharedState;
 use crate::web::context::{FormFields, field};
 use crate::web::page::LangQuery;
@@ -89,7 +89,11 @@ async fn withdraw(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -
     }
     .await;
     match done {
-        Ok(true) => Redirect::to("/account/sites?notice=withdrawn").into_response(),
+        Ok(true) => {
+            // In the user's login history, like the other account changes.
+            record_change(app, &portal.attempt(), AccountChange::ConsentWithdrawn).await;
+            Redirect::to("/account/sites?notice=withdrawn").into_response()
+        }
         Ok(false) => Redirect::to("/account/sites").into_response(),
         Err(err) => portal.internal(&err),
     }
