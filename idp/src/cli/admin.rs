@@ -23,6 +23,7 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
             print(output.output, &json, || tenants.iter().map(|t| format!("{}\t{}", t.slug, t.display_name)).collect::<Vec<_>>().join("\n"))
         }
         AdminCommand::Tenant(TenantCommand::Policy(args)) => super::account::tenant_policy(&app, args).await,
+        AdminCommand::Tenant(TenantCommand::Change(cmd)) => super::tenants::run(&app, cmd).await,
         AdminCommand::User(UserCommand::ReissueCert(args)) => super::account::reissue_cert(&app, args).await,
         AdminCommand::User(cmd) => user(&app, cmd).await,
         AdminCommand::Keys(cmd) => super::oidc::keys(&app, cmd).await,
@@ -31,6 +32,8 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::SamlKeys(cmd) => super::saml::keys(&app, cmd).await,
         AdminCommand::ApiToken(cmd) => super::api_token::run(&app, cmd).await,
         AdminCommand::Operator(cmd) => super::operator::run(&app, cmd).await,
+        AdminCommand::Certificate(cmd) => super::records::certificate(&app, cmd).await,
+        AdminCommand::Events(cmd) => super::records::events(&app, cmd).await,
     }
 }
 
@@ -121,6 +124,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
         UserCommand::ReissueCert(args) => super::account::reissue_cert(app, args).await,
+        UserCommand::Record(cmd) => super::users::run(app, cmd).await,
         UserCommand::DeleteDevice { tenant, login_id, device } => {
             let tenant = find_tenant(app, &tenant).await?;
             let user = find_user(app, &tenant, &login_id).await?;

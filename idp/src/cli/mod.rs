@@ -6,8 +6,13 @@ mod api_token;
 pub(crate) mod ca;
 mod oidc;
 mod operator;
+mod output;
 mod quickstart;
+mod records;
 mod saml;
+mod sites;
+mod tenants;
+mod users;
 
 use std::path::PathBuf;
 
@@ -203,6 +208,12 @@ pub enum AdminCommand {
     /// Operators of the web console (/console): users with an admin role.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Certificates of a tenant's users: search and revoke.
+    #[command(subcommand, visible_alias = "certificates")]
+    Certificate(records::CertificateCommand),
+    /// The login history and the audit trail.
+    #[command(subcommand)]
+    Events(records::EventsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +232,8 @@ pub enum TenantCommand {
     List(OutputArgs),
     /// Show a tenant's policy, or change knobs with --set KEY=VALUE.
     Policy(account::TenantPolicyArgs),
+    #[command(flatten)]
+    Change(tenants::TenantChangeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,6 +332,8 @@ pub enum UserCommand {
         #[arg(long)]
         device: u32,
     },
+    #[command(flatten)]
+    Record(users::UserRecordCommand),
 }
 
 /// Parses the command line and runs it; the process exit code follows the result.

@@ -50,6 +50,8 @@ pub enum OidcClientCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(flatten)]
+    Change(super::sites::OidcClientChangeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +136,7 @@ pub async fn keys(app: &App, command: KeysCommand) -> anyhow::Result<()> {
 pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()> {
     match command {
         OidcClientCommand::Create(args) => create(app, *args).await,
+        OidcClientCommand::Change(cmd) => super::sites::oidc_client(app, cmd).await,
         OidcClientCommand::List { tenant, output } => {
             let tenant = super::admin::find_tenant(app, &tenant).await?;
             let list = app.storage.oidc_clients().list(tenant.id).await?;

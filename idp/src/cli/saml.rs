@@ -30,6 +30,8 @@ pub enum SamlSpCommand {
         #[arg(long)]
         entity_id: String,
     },
+    #[command(flatten)]
+    Change(super::sites::SamlSpChangeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +122,7 @@ pub struct AddSpArgs {
 pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
     match command {
         SamlSpCommand::Add(args) => add(app, *args).await,
+        SamlSpCommand::Change(cmd) => super::sites::saml_sp(app, cmd).await,
         SamlSpCommand::List { tenant, output } => {
             let tenant = super::admin::find_tenant(app, &tenant).await?;
             let sps = app.storage.saml_service_providers().list(tenant.id).await?;
