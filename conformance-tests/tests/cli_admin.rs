@@ -169,6 +169,15 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     let ids: Vec<&str> = listed.as_array().expect("list").iter().filter_map(|u| u["login_id"].as_str()).collect();
     assert_eq!(ids, ["hanako", "jiro", "taro"], "{listed}");
 
+    // The older user commands go through the same audited service layer.
+    ok(mamori(config, &["admin", "user", "set-status", "--tenant", "acme", "--login-id", "jiro", "--status", "disabled"]));
+    assert_eq!(admin_json(config, &["user", "show", "--tenant", "acme", "--login-id", "jiro"])["status"], "disabled");
+    ok(mamori(config, &["admin", "user", "set-status", "--tenant", "acme", "--login-id", "jiro", "--status", "active"]));
+    ok(mamori(config, &["admin", "user", "unlock", "--tenant", "acme", "--login-id", "jiro"]));
+    ok(mamori(config, &["admin", "user", "expire-password", "--tenant", "acme", "--login-id", "jiro"]));
+    ok(mamori(config, &["admin", "user", "enroll", "--tenant", "acme", "--login-id", "hanako"]));
+    failed(mamori(config, &["admin", "user", "unlock", "--tenant", "acme", "--login-id", "nobody"]));
+
     // Every change is in acme's audit trail, by the CLI, from the local shell.
     let trail = admin_json(config, &["events", "audit", "--tenant", "acme", "--limit", "500"]);
     let events = trail["items"].as_array().expect("items");
@@ -190,6 +199,11 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
         ("oidc-client.rotate-secret", "oidc-client:wiki"),
         ("saml-sp.update", entity),
         ("user.delete", "user:saburo"),
+        ("user.disable", "user:jiro"),
+        ("user.enable", "user:jiro"),
+        ("user.unlock", "user:jiro"),
+        ("user.force-password-change", "user:jiro"),
+        ("user.enrollment-ticket", "user:hanako"),
     ] {
         assert!(has(action, target), "no {action} on {target} in the audit trail: {trail}");
     }

@@ -81,7 +81,7 @@ fn check_time_zone(tz: &str) -> Result<(), AdminError> {
     }
 }
 
-fn target(tenant: &Tenant, login_id: &str) -> String {
+pub(crate) fn target(tenant: &Tenant, login_id: &str) -> String {
     format!("tenant:{}/user:{login_id}", tenant.slug)
 }
 

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser, Tenant, TenantPolicy, UserStatus};
 
 use super::{AdminCommand, OutputFormat, TenantCommand, UserCommand};
+use crate::admin::{self, Principal};
 use crate::app::App;
 
 pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
@@ -63,37 +64,28 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             print(output.output, &json, || page.items.iter().map(|u| format!("{}\t{}\t{}{}", u.login_id, u.display_name, u.login_method,
                 if u.is_locked() { "\tLOCKED" } else { "" })).collect::<Vec<_>>().join("\n"))
         }
+        // These go through the admin service layer, as the API and the console do, so that
+        // every change made at the shell is in the audit trail too (actor `cli`).
         UserCommand::Enroll { tenant, login_id, output } => {
-            let tenant = find_tenant(app, &tenant).await?;
-            let user = find_user(app, &tenant, &login_id).await?;
             let base = app.config.main_public_url(app.config.server.listen.port());
-            let issued = crate::flows::enrollment::issue_enrollment_ticket(app, &tenant, &user, &base).await?;
+            let issued = admin::users::enrollment_ticket(app, &Principal::local_cli(), &tenant, &login_id, &base).await.map_err(super::oidc::cli_error)?;
             print(output.output, &issued, || format!(
                 "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
                 issued.url, issued.one_time_password, issued.expires_at))
         }
         UserCommand::Unlock { tenant, login_id } => {
-            let tenant = find_tenant(app, &tenant).await?;
-            let user = find_user(app, &tenant, &login_id).await?;
-            app.storage.users().unlock(user.id, app.now()).await?;
+            admin::users::unlock(app, &Principal::local_cli(), &tenant, &login_id).await.map_err(super::oidc::cli_error)?;
             println!("unlocked {login_id}");
             Ok(())
         }
         UserCommand::SetStatus { tenant, login_id, status } => {
-            let tenant = find_tenant(app, &tenant).await?;
-            let user = find_user(app, &tenant, &login_id).await?;
             let status: UserStatus = status.parse().map_err(|_| anyhow::anyhow!("--status {status}: use active or disabled"))?;
-            app.storage.users().set_status(user.id, status, app.now()).await?;
-            if status == UserStatus::Disabled {
-                app.shared.sessions().delete_for_user(user.id).await?;
-            }
+            admin::users::set_status(app, &Principal::local_cli(), &tenant, &login_id, status).await.map_err(super::oidc::cli_error)?;
             println!("{login_id} is now {status}");
             Ok(())
         }
         UserCommand::ExpirePassword { tenant, login_id } => {
-            let tenant = find_tenant(app, &tenant).await?;
-            let user = find_user(app, &tenant, &login_id).await?;
-            app.storage.users().set_password_must_change(user.id, true, app.now()).await?;
+            admin::users::force_password_change(app, &Principal::local_cli(), &tenant, &login_id).await.map_err(super::oidc::cli_error)?;
             println!("{login_id} must choose a new password at the next login");
             Ok(())
         }
@@ -120,6 +112,8 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let issued = crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
             crate::cli::ca::write_file_atomically(&p12, &issued.pkcs12)
                 .with_context(|| format!("cannot write {}", p12.display()))?;
+            let details = serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex});
+            admin::audit::record(app, &Principal::local_cli(), Some(tenant.id), "user.issue-certificate", &admin::users::target(&tenant, &login_id), details).await;
             println!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display());
             Ok(())
         }
@@ -133,6 +127,8 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             app.storage.devices().delete(device.id, now).await?;
             app.storage.certificates().revoke_for_device(device.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
             app.ca.forget_crl().await;
+            let details = serde_json::json!({"device_no": device.device_no});
+            admin::audit::record(app, &Principal::local_cli(), Some(tenant.id), "user.delete-device", &admin::users::target(&tenant, &login_id), details).await;
             println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);
             Ok(())
         }

@@ -156,7 +156,13 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
             })
         }
         OidcClientCommand::Delete { client_id } => {
-            app.storage.oidc_clients().delete(&client_id).await.with_context(|| format!("--client-id {client_id}: no such client"))?;
+            // Through the service layer (audited, the client cache forgotten) in its tenant.
+            let client = app.storage.oidc_clients().get_by_client_id(&client_id).await?
+                .with_context(|| format!("--client-id {client_id}: no such client"))?;
+            let tenant = app.storage.tenants().get(client.tenant_id).await?;
+            crate::admin::federation::delete_oidc_client(app, &crate::admin::Principal::local_cli(), &tenant.slug, &client_id)
+                .await
+                .map_err(cli_error)?;
             println!("deleted client {client_id}");
             Ok(())
         }

@@ -132,12 +132,17 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
             })
         }
         SamlSpCommand::Delete { tenant, entity_id } => {
-            let tenant = super::admin::find_tenant(app, &tenant).await?;
-            app.storage
-                .saml_service_providers()
-                .delete(tenant.id, &entity_id)
+            // Through the service layer, so the deletion is in the audit trail.
+            let principal = crate::admin::Principal::local_cli();
+            let sp = crate::admin::federation::saml_sps(app, &principal, &tenant)
                 .await
-                .with_context(|| format!("--entity-id {entity_id}: no such service provider in tenant `{}`", tenant.slug))?;
+                .map_err(super::oidc::cli_error)?
+                .into_iter()
+                .find(|s| s.entity_id == entity_id)
+                .with_context(|| format!("--entity-id {entity_id}: no such service provider in tenant `{tenant}`"))?;
+            crate::admin::federation::delete_saml_sp(app, &principal, &tenant, &sp.id.to_string())
+                .await
+                .map_err(super::oidc::cli_error)?;
             println!("deleted service provider {entity_id}");
             Ok(())
         }
