@@ -59,6 +59,7 @@ pub struct Config {
     pub hashing: HashingConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -290,6 +291,21 @@ impl Default for MetricsConfig {
     }
 }
 
+/// How this provider reaches out to OIDC clients (today: fetching a client's JWK Set from
+/// its registered `jwks_uri` for `private_key_jwt`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct OidcConfig {
+    /// PEM file of CA certificates trusted for `jwks_uri` fetches in addition to the
+    /// system roots (a private PKI of the relying sites; the end-to-end tests use it for
+    /// their own test CA).
+    pub jwks_fetch_extra_ca_file: Option<PathBuf>,
+    /// Development only: also fetch `jwks_uri`s that are plain `http://` on the loopback
+    /// (`127.0.0.1`, `[::1]`, `localhost`). Everything else must be https; keep it off
+    /// in production, like `mail.dev_mailbox`.
+    pub jwks_fetch_allow_loopback_http: bool,
+}
+
 /// A loaded configuration and what loading it noticed.
 #[derive(Debug)]
 pub struct Loaded {
@@ -359,6 +375,9 @@ impl Config {
             resolve(p);
         }
         if let Some(p) = self.mail.smtp.password_file.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = self.oidc.jwks_fetch_extra_ca_file.as_mut() {
             resolve(p);
         }
         if let Some(rest) = self.storage.url.strip_prefix("sqlite://") {

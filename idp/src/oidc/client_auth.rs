@@ -13,7 +13,7 @@ use x509_parser::prelude::FromDer as _;
 
 use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
-use super::{Issuer, Params, jwt};
+use super::{Issuer, Params, jwks_fetch, jwt};
 use crate::app::App;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 
@@ -173,10 +173,7 @@ async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Re
 /// RFC 7523 §3: signed by a key of the client, iss = sub = client_id, our audience,
 /// unexpired, with a jti not seen before.
 async fn verify_assertion(app: &App, issuer: &Issuer, client: &RegisteredClient, parsed: &jwt::Parsed) -> Result<bool, OAuthError> {
-    let Some(jwks) = client.client.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
-        return Ok(false);
-    };
-    if parsed.verify(&jwks).is_err() {
+    if !signed_by_client_key(app, client, parsed).await {
         return Ok(false);
     }
     let claims = &parsed.claims;
@@ -209,6 +206,21 @@ async fn verify_assertion(app: &App, issuer: &Issuer, client: &RegisteredClient,
         Ok(_) => Ok(true),
         Err(mamori_storage::StorageError::Conflict(_)) => Ok(false),
         Err(err) => Err(err.into()),
+    }
+}
+
+/// The assertion verifies with the client's inline JWK Set, or else with the set at its
+/// `jwks_uri` (fetched and cached per node by [`jwks_fetch`]). A set that cannot be fetched
+/// fails the authentication (`invalid_client`), logged there, never a server error.
+async fn signed_by_client_key(app: &App, client: &RegisteredClient, parsed: &jwt::Parsed) -> bool {
+    if let Some(jwks) = client.client.jwks.as_deref() {
+        return serde_json::from_str::<serde_json::Value>(jwks).is_ok_and(|jwks| parsed.verify(&jwks).is_ok());
+    }
+    let Some(uri) = client.client.jwks_uri.as_deref() else { return false };
+    let kid = parsed.header["kid"].as_str();
+    match jwks_fetch::keys_for(&app.config.oidc, uri, kid).await {
+        Ok(jwks) => parsed.verify(&jwks).is_ok(),
+        Err(_) => false,
     }
 }
 

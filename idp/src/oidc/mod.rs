@@ -19,6 +19,7 @@ pub mod grants;
 pub mod id_token;
 pub mod introspection;
 pub mod jwks;
+pub mod jwks_fetch;
 pub mod jwt;
 pub mod keys;
 pub mod par;
