@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{AdminError, Principal, audit};
 use crate::app::App;
 use crate::oidc::clients::{self, ClientSettings, ClientSpec};
+use crate::oidc::userinfo::{ALWAYS_RELEASED, USER_CLAIMS};
 
 /// What an operator registers an OIDC client with. Empty lists take the defaults noted;
 /// `ClientRegistration { name, redirect_uris, ..Default::default() }` is a confidential
@@ -31,6 +32,10 @@ pub struct ClientRegistration {
     pub jwks_uri: Option<String>,
     /// Scopes the client may ask for; empty = openid profile email.
     pub scopes: Vec<String>,
+    /// User claims the client may receive, from [`USER_CLAIMS`] (or [`ALWAYS_RELEASED`],
+    /// to no effect); `None` = every claim
+    /// the granted scopes allow.
+    pub claims: Option<Vec<String>>,
     pub access_token_format: AccessTokenFormat,
     /// Operated by the tenant itself: users are not asked for consent.
     pub first_party: bool,
@@ -57,6 +62,7 @@ impl Default for ClientRegistration {
             jwks: None,
             jwks_uri: None,
             scopes: Vec::new(),
+            claims: None,
             access_token_format: AccessTokenFormat::Jwt,
             first_party: false,
             require_pkce: false,
@@ -134,8 +140,27 @@ fn certificate_fingerprint(pem: &str) -> Result<String, AdminError> {
     Ok(hex::encode(Sha256::digest(der.as_ref())))
 }
 
-/// The checked spec for `reg`, in the terms of `oidc::clients`.
-fn client_spec(reg: ClientRegistration) -> Result<(ClientSpec, Option<String>), AdminError> {
+/// A claim release list as stored: only claims discovery lists as supported (a typo would
+/// otherwise silently withhold a claim), each once. `sub` and the protocol claims may be
+/// listed but are released anyway.
+fn checked_claims(claims: Vec<String>) -> Result<Vec<String>, AdminError> {
+    let known = |c: &str| USER_CLAIMS.contains(&c) || ALWAYS_RELEASED.contains(&c);
+    if let Some(bad) = claims.iter().find(|c| !known(c)) {
+        return Err(AdminError::Invalid(format!(
+            "claims: `{}` is not a claim Mamori releases (one of {}; sub and the protocol claims are always released)",
+            bad.chars().take(80).collect::<String>(),
+            USER_CLAIMS.join(", ")
+        )));
+    }
+    Ok(dedup(claims))
+}
+
+/// A spec, its JWKS URI and its claim release list.
+type CheckedRegistration = (ClientSpec, Option<String>, Option<Vec<String>>);
+
+/// The checked spec for `reg`, in the terms of `oidc::clients`, with its JWKS URI and
+/// claim release list (kept beside the spec, which dynamic registration shares).
+fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminError> {
     if reg.name.trim().is_empty() {
         return Err(AdminError::Invalid("name: give the name users see on the consent page".to_owned()));
     }
@@ -152,6 +177,7 @@ fn client_spec(reg: ClientRegistration) -> Result<(ClientSpec, Option<String>), 
             return Err(AdminError::Invalid("give jwks or jwks_uri, not both".to_owned()));
         }
     }
+    let claims = reg.claims.map(checked_claims).transpose()?;
     let fingerprints = reg.tls_client_certificate_pem.as_deref().map(certificate_fingerprint).transpose()?.into_iter().collect();
     let grant_types =
         if reg.grant_types.is_empty() { vec!["authorization_code".to_owned(), "refresh_token".to_owned()] } else { dedup(reg.grant_types) };
@@ -177,7 +203,7 @@ fn client_spec(reg: ClientRegistration) -> Result<(ClientSpec, Option<String>), 
         },
     };
     clients::check_spec(&spec).map_err(AdminError::Invalid)?;
-    Ok((spec, reg.jwks_uri))
+    Ok((spec, reg.jwks_uri, claims))
 }
 
 fn check_lists(redirect_uris: &[String], post_logout: &[String], grant_types: &[String], scopes: &[String]) -> Result<(), AdminError> {
@@ -215,8 +241,8 @@ pub async fn create_oidc_client(
     registration: ClientRegistration,
 ) -> Result<CreatedClient, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
-    let (spec, jwks_uri) = client_spec(registration)?;
-    let (registered, secret) = clients::create_with_jwks_uri(app, tenant.id, spec, jwks_uri).await?;
+    let (spec, jwks_uri, claims) = client_spec(registration)?;
+    let (registered, secret) = clients::create_with_jwks_uri(app, tenant.id, spec, jwks_uri, claims).await?;
     let c = &registered.client;
     audit::record(
         app,
@@ -224,7 +250,7 @@ pub async fn create_oidc_client(
         Some(tenant.id),
         "oidc-client.create",
         &format!("tenant:{slug}/oidc-client:{}", c.client_id),
-        serde_json::json!({"name": c.name, "token_endpoint_auth_method": c.token_endpoint_auth_method, "grant_types": c.grant_types}),
+        serde_json::json!({"name": c.name, "token_endpoint_auth_method": c.token_endpoint_auth_method, "grant_types": c.grant_types, "claims": c.claims}),
     )
     .await;
     Ok(CreatedClient { client: registered.client, settings: registered.settings, secret })
@@ -266,6 +292,8 @@ pub struct ClientUpdate {
     /// `Some(None)` removes the JWKS URI.
     pub jwks_uri: Option<Option<String>>,
     pub scopes: Option<Vec<String>>,
+    /// `Some(None)` removes the claim release list (every claim the scopes allow).
+    pub claims: Option<Option<Vec<String>>>,
     pub access_token_format: Option<AccessTokenFormat>,
     pub first_party: Option<bool>,
     pub require_pkce: Option<bool>,
@@ -340,6 +368,10 @@ pub async fn update_oidc_client(
         }
         client.scopes = dedup(scopes);
         changed.push("scopes");
+    }
+    if let Some(claims) = update.claims {
+        client.claims = claims.map(checked_claims).transpose()?;
+        changed.push("claims");
     }
     if let Some(format) = update.access_token_format {
         client.access_token_format = format;
@@ -436,11 +468,24 @@ mod tests {
 
     #[test]
     fn defaults_make_a_confidential_code_flow_client() {
-        let (spec, jwks_uri) = client_spec(registration()).expect("valid");
+        let (spec, jwks_uri, claims) = client_spec(registration()).expect("valid");
         assert_eq!(spec.auth_method, "client_secret_basic");
         assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
         assert_eq!(spec.scopes, ["openid", "profile", "email"]);
         assert_eq!(jwks_uri, None);
+        assert_eq!(claims, None);
+    }
+
+    #[test]
+    fn claim_lists_name_only_released_claims() {
+        let listed = ClientRegistration { claims: Some(vec!["email".into(), "name".into(), "email".into()]), ..registration() };
+        let (_, _, claims) = client_spec(listed).expect("valid");
+        assert_eq!(claims, Some(vec!["email".to_owned(), "name".to_owned()]));
+        assert!(client_spec(ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() }).is_ok());
+        for bad in ["mail", "Email", "", "address"] {
+            let case = ClientRegistration { claims: Some(vec!["email".into(), bad.into()]), ..registration() };
+            assert!(matches!(client_spec(case), Err(AdminError::Invalid(m)) if m.starts_with("claims:")), "{bad}");
+        }
     }
 
     #[test]

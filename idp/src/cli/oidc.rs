@@ -83,6 +83,13 @@ pub struct CreateClientArgs {
     /// An allowed scope (repeat; default openid profile email).
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
+    /// The user claims the client may receive, comma-separated (e.g. `email,email_verified`);
+    /// empty or absent: every claim the granted scopes allow.
+    #[arg(long, value_name = "CLAIM,...", conflicts_with = "all_claims")]
+    pub claims: Option<String>,
+    /// Release every claim the granted scopes allow (the default).
+    #[arg(long)]
+    pub all_claims: bool,
     /// jwt (RFC 9068) or opaque.
     #[arg(long, default_value = "jwt")]
     pub access_token_format: String,
@@ -211,6 +218,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         jwks,
         jwks_uri: None,
         scopes: args.scopes,
+        claims: args.claims.as_deref().and_then(claim_list),
         access_token_format,
         first_party: args.first_party,
         require_pkce: args.require_pkce,
@@ -229,6 +237,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         "tenant": args.tenant,
         "redirect_uris": c.redirect_uris,
         "token_endpoint_auth_method": c.token_endpoint_auth_method,
+        "claims": c.claims,
     });
     print(args.output.output, &json, || {
         let mut text = format!("created client {} in tenant {}", c.client_id, args.tenant);
@@ -237,6 +246,13 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         }
         text
     })
+}
+
+/// `--claims a,b,c` as a claim release list; empty (`--claims ''`) means none, that is
+/// every claim the granted scopes allow.
+pub(super) fn claim_list(arg: &str) -> Option<Vec<String>> {
+    let claims: Vec<String> = arg.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    (!claims.is_empty()).then_some(claims)
 }
 
 /// An admin error as the operator at the shell should read it (with the detail an API

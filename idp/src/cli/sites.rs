@@ -69,6 +69,13 @@ pub struct OidcUpdateArgs {
     /// An allowed scope (repeat; replaces the list).
     #[arg(long = "scope")]
     pub scopes: Option<Vec<String>>,
+    /// The user claims the client may receive, comma-separated (replaces the list);
+    /// `--claims ''` releases every claim the granted scopes allow again.
+    #[arg(long, value_name = "CLAIM,...", conflicts_with = "all_claims")]
+    pub claims: Option<String>,
+    /// Remove the claim list: every claim the granted scopes allow.
+    #[arg(long)]
+    pub all_claims: bool,
     /// JWK Set (JSON file) of the client's public keys.
     #[arg(long, conflicts_with = "no_jwks")]
     pub jwks_file: Option<PathBuf>,
@@ -189,6 +196,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
                 jwks,
                 jwks_uri: if a.no_jwks_uri { Some(None) } else { a.jwks_uri.map(Some) },
                 scopes: a.scopes,
+                claims: if a.all_claims { Some(None) } else { a.claims.as_deref().map(super::oidc::claim_list) },
                 access_token_format,
                 first_party: a.first_party,
                 require_pkce: a.require_pkce,
@@ -221,6 +229,7 @@ fn client_fields(c: &OidcClientOut) -> String {
         ("post-logout URIs", or_dash(Some(&c.post_logout_redirect_uris.join(" ")))),
         ("grant types", c.grant_types.join(" ")),
         ("scopes", c.scopes.join(" ")),
+        ("claims", c.claims.as_ref().map_or_else(|| "all the scopes allow".to_owned(), |l| l.join(" "))),
         ("access tokens", c.access_token_format.clone()),
         ("JWKS", if c.has_jwks { "registered".to_owned() } else { or_dash(c.jwks_uri.as_deref()) }),
         ("first party", c.first_party.to_string()),

@@ -55,6 +55,11 @@ impl RegisteredClient {
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.client.scopes.iter().any(|s| s == scope)
     }
+
+    /// The client's claim release list (`None`: every claim its granted scopes allow).
+    pub fn claim_list(&self) -> Option<&[String]> {
+        self.client.claims.as_deref()
+    }
 }
 
 static CLIENTS: super::RecentRecords<RegisteredClient> = super::RecentRecords::new();
@@ -156,16 +161,18 @@ pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
 /// Registers a client; returns it and, for secret-based methods, the secret (shown once,
 /// stored only as its Argon2id hash).
 pub async fn create(app: &App, tenant_id: uuid::Uuid, spec: ClientSpec) -> anyhow::Result<(RegisteredClient, Option<String>)> {
-    create_with_jwks_uri(app, tenant_id, spec, None).await
+    create_with_jwks_uri(app, tenant_id, spec, None, None).await
 }
 
-/// [`create`], also recording where the client publishes its keys (operators may give a
-/// `jwks_uri`; dynamic registration and the demo site do not).
+/// [`create`], also recording where the client publishes its keys and which user claims
+/// it may receive (operators may give these; dynamic registration and the demo site do
+/// not). `claims` must already be checked against [`super::userinfo::USER_CLAIMS`].
 pub async fn create_with_jwks_uri(
     app: &App,
     tenant_id: uuid::Uuid,
     spec: ClientSpec,
     jwks_uri: Option<String>,
+    claims: Option<Vec<String>>,
 ) -> anyhow::Result<(RegisteredClient, Option<String>)> {
     check_spec(&spec).map_err(|e| anyhow::anyhow!(e))?;
     let secret = spec.auth_method.starts_with("client_secret_").then(crate::secrets::url_token);
@@ -191,6 +198,7 @@ pub async fn create_with_jwks_uri(
         jwks: spec.jwks.clone(),
         jwks_uri,
         scopes,
+        claims,
         access_token_format: spec.access_token_format,
         first_party: spec.first_party,
         require_pkce: spec.require_pkce || spec.auth_method == "none",

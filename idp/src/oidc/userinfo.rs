@@ -1,6 +1,7 @@
 //! The UserInfo endpoint (OpenID Connect Core §5.3): claims about the user by scope,
 //! for a live bearer token (RFC 6750) carrying `openid`; a certificate-bound token only
-//! with the same certificate on the mTLS listener (RFC 8705 §3).
+//! with the same certificate on the mTLS listener (RFC 8705 §3). A client registered
+//! with a claim release list gets only the claims on it (and always `sub`).
 
 use axum::Extension;
 use axum::extract::{Path, RawForm, State};
@@ -74,7 +75,31 @@ async fn claims_for(state: &SharedState, conn: &ConnectionInfo, slug: &str, head
     }
     let user_id = claims.sub.parse().map_err(|_| OAuthError::InvalidToken("the token is not about a user"))?;
     let user = app.storage.users().get(user_id).await.map_err(|_| OAuthError::InvalidToken("the user is gone"))?;
-    user_claims(app, &user, &claims).await.map_err(|e| OAuthError::internal(&e))
+    let client = super::clients::load(app, issuer.tenant.id, &claims.client_id)
+        .await
+        .map_err(|e| OAuthError::internal(&e))?
+        .ok_or(OAuthError::InvalidToken("the client is gone"))?;
+    let mut released = user_claims(app, &user, &claims).await.map_err(|e| OAuthError::internal(&e))?;
+    restrict(&mut released, client.claim_list());
+    Ok(released)
+}
+
+/// The user claims Mamori can release (by scope: `profile` the first five, `email` the
+/// last two); a client's claim release list names some of these. `sub` and the protocol
+/// claims of the ID token are not on it: they are always present.
+pub const USER_CLAIMS: [&str; 7] = ["name", "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified"];
+
+/// The claims of `claims_supported` that every ID token (or UserInfo response, for `sub`)
+/// carries whatever a client's list says: they identify the user and make the token valid.
+pub const ALWAYS_RELEASED: [&str; 11] = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash"];
+
+/// Removes from `claims` every user claim not on the client's list (`None`: keep all the
+/// scopes released). `sub` always stays: without it the response identifies nobody.
+pub fn restrict(claims: &mut Value, allowed: Option<&[String]>) {
+    let (Some(allowed), Some(object)) = (allowed, claims.as_object_mut()) else {
+        return;
+    };
+    object.retain(|name, _| name == "sub" || allowed.iter().any(|a| a == name));
 }
 
 /// RFC 8705 §3: a bound token is accepted only with the certificate it is bound to.
@@ -105,4 +130,42 @@ pub async fn user_claims(app: &App, user: &User, token: &AccessTokenClaims) -> a
         }
     }
     Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `user_claims` gives for the scopes `openid profile email`.
+    fn all_scopes() -> Value {
+        json!({
+            "sub": "8d1f2c3a-0000-4000-8000-000000000001", "name": "Hanako Yamada", "preferred_username": "hanako",
+            "locale": "ja", "zoneinfo": "Asia/Tokyo", "updated_at": 1_700_000_000, "email": "hanako@example.jp",
+            "email_verified": true,
+        })
+    }
+
+    #[test]
+    fn a_client_allowed_only_email_gets_email_but_not_the_profile() {
+        let mut claims = all_scopes();
+        restrict(&mut claims, Some(&["email".to_owned()]));
+        assert_eq!(claims, json!({"sub": "8d1f2c3a-0000-4000-8000-000000000001", "email": "hanako@example.jp"}));
+    }
+
+    #[test]
+    fn without_a_list_every_claim_the_scopes_allow_is_released() {
+        let mut claims = all_scopes();
+        restrict(&mut claims, None);
+        assert_eq!(claims, all_scopes());
+    }
+
+    #[test]
+    fn the_list_never_adds_a_claim_the_scopes_did_not_allow_and_sub_always_stays() {
+        // Scope `openid profile`: no e-mail claims, even though the list names them.
+        let mut claims = json!({"sub": "u", "name": "Hanako Yamada", "preferred_username": "hanako"});
+        restrict(&mut claims, Some(&["email".to_owned(), "name".to_owned()]));
+        assert_eq!(claims, json!({"sub": "u", "name": "Hanako Yamada"}));
+        restrict(&mut claims, Some(&[]));
+        assert_eq!(claims, json!({"sub": "u"}));
+    }
 }

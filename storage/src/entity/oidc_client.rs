@@ -18,6 +18,8 @@ pub struct Model {
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub scopes: String,
+    /// JSON array of claim names; null = all the granted scopes allow.
+    pub claims: Option<String>,
     pub access_token_format: String,
     pub first_party: bool,
     pub require_pkce: bool,

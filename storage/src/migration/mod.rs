@@ -14,6 +14,7 @@ mod m0007_oidc;
 mod m0008_saml;
 mod m0009_admin;
 mod m0010_email_verified;
+mod m0011_client_claims;
 
 pub(crate) struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_saml::Migration),
             Box::new(m0009_admin::Migration),
             Box::new(m0010_email_verified::Migration),
+            Box::new(m0011_client_claims::Migration),
         ]
     }
 }

@@ -51,6 +51,9 @@ pub struct OidcClient {
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub scopes: Vec<String>,
+    /// The user claims the client may receive (where its granted scopes allow them);
+    /// `None` = every claim the scopes allow.
+    pub claims: Option<Vec<String>>,
     pub access_token_format: AccessTokenFormat,
     /// Operated by the tenant itself: consent can be skipped.
     pub first_party: bool,
@@ -89,6 +92,7 @@ pub struct NewOidcClient {
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub scopes: Vec<String>,
+    pub claims: Option<Vec<String>>,
     pub access_token_format: AccessTokenFormat,
     pub first_party: bool,
     pub require_pkce: bool,

@@ -45,6 +45,7 @@ impl<'a> OidcClients<'a> {
             jwks: new.jwks.clone(),
             jwks_uri: new.jwks_uri.clone(),
             scopes: to_json(&new.scopes)?,
+            claims: new.claims.as_ref().map(to_json).transpose()?,
             access_token_format: new.access_token_format.as_str().to_owned(),
             first_party: new.first_party,
             require_pkce: new.require_pkce,
@@ -101,6 +102,10 @@ impl<'a> OidcClients<'a> {
             .col_expr(C::JwksUri, Expr::val(client.jwks_uri.clone()))
             .col_expr(C::Scopes, Expr::val(to_json(&client.scopes)?))
             .col_expr(
+                C::Claims,
+                Expr::val(client.claims.as_ref().map(to_json).transpose()?),
+            )
+            .col_expr(
                 C::AccessTokenFormat,
                 Expr::val(client.access_token_format.as_str()),
             )
@@ -148,6 +153,11 @@ fn to_oidc_client(m: oidc_client::Model) -> Result<OidcClient, StorageError> {
         jwks: m.jwks,
         jwks_uri: m.jwks_uri,
         scopes: from_json("oidc_clients.scopes", &m.scopes)?,
+        claims: m
+            .claims
+            .as_deref()
+            .map(|c| from_json("oidc_clients.claims", c))
+            .transpose()?,
         access_token_format: parse("oidc_clients.access_token_format", &m.access_token_format)?,
         first_party: m.first_party,
         require_pkce: m.require_pkce,

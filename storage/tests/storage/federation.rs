@@ -27,6 +27,7 @@ async fn oidc_clients(s: Storage) {
         jwks: None,
         jwks_uri: None,
         scopes: vec!["openid".into(), "profile".into()],
+        claims: None,
         access_token_format: AccessTokenFormat::Jwt,
         first_party: false,
         require_pkce: true,
@@ -43,7 +44,35 @@ async fn oidc_clients(s: Storage) {
         err,
         StorageError::Conflict("client ID already exists")
     ));
-    assert_eq!(s.oidc_clients().list(t.id).await.unwrap(), vec![client]);
+    assert_eq!(client.claims, None, "no list: every claim the scopes allow");
+    assert_eq!(s.oidc_clients().list(t.id).await.unwrap(), vec![client.clone()]);
+
+    // The claim release list survives a round trip: set, changed, cleared, and given at
+    // creation; an empty list (release nothing but `sub`) is not the same as none.
+    let mut changed = client.clone();
+    changed.claims = Some(vec!["email".into(), "email_verified".into()]);
+    s.oidc_clients().update(&changed).await.unwrap();
+    let read = s.oidc_clients().get_by_client_id("shop").await.unwrap().unwrap();
+    assert_eq!(read.claims.as_deref(), Some(&["email".to_owned(), "email_verified".to_owned()][..]));
+    changed.claims = Some(vec![]);
+    s.oidc_clients().update(&changed).await.unwrap();
+    let read = s.oidc_clients().get_by_client_id("shop").await.unwrap().unwrap();
+    assert_eq!(read.claims, Some(vec![]));
+    changed.claims = None;
+    s.oidc_clients().update(&changed).await.unwrap();
+    assert_eq!(s.oidc_clients().get_by_client_id("shop").await.unwrap(), Some(client));
+    let listed = NewOidcClient {
+        client_id: "listed".into(),
+        claims: Some(vec!["name".into()]),
+        ..new.clone()
+    };
+    let created = s.oidc_clients().create(&listed, t0()).await.unwrap();
+    assert_eq!(created.claims, Some(vec!["name".to_owned()]));
+    assert_eq!(
+        s.oidc_clients().get_by_client_id("listed").await.unwrap(),
+        Some(created)
+    );
+    s.oidc_clients().delete("listed").await.unwrap();
     s.oidc_clients().delete("shop").await.unwrap();
     assert_eq!(
         s.oidc_clients().get_by_client_id("shop").await.unwrap(),

@@ -482,6 +482,7 @@ async fn initial_access_tokens_and_client_settings(s: Storage) {
                 jwks: None,
                 jwks_uri: None,
                 scopes: vec!["openid".into()],
+                claims: None,
                 access_token_format: AccessTokenFormat::Opaque,
                 first_party: false,
                 require_pkce: true,

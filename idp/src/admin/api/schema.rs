@@ -472,6 +472,8 @@ pub struct OidcClientOut {
     pub jwks_uri: Option<String>,
     pub has_jwks: bool,
     pub scopes: Vec<String>,
+    /// The user claims the client may receive; null = every claim its scopes allow.
+    pub claims: Option<Vec<String>>,
     pub access_token_format: String,
     /// First-party clients skip the consent screen.
     pub first_party: bool,
@@ -492,6 +494,7 @@ impl From<&mamori_storage::model::OidcClient> for OidcClientOut {
             jwks_uri: c.jwks_uri.clone(),
             has_jwks: c.jwks.is_some(),
             scopes: c.scopes.clone(),
+            claims: c.claims.clone(),
             access_token_format: c.access_token_format.to_string(),
             first_party: c.first_party,
             require_pkce: c.require_pkce,

@@ -113,6 +113,11 @@ pub struct OidcClientCreate {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The user claims the client may receive where its granted scopes allow them: name,
+    /// preferred_username, locale, zoneinfo, updated_at, email, email_verified (`sub` and
+    /// the protocol claims are always released). Absent or null: every claim the scopes
+    /// allow. An unknown name is a 422.
+    pub claims: Option<Vec<String>>,
     /// Default jwt.
     pub access_token_format: Option<TokenFormat>,
     /// Operated by the tenant itself: users are not asked for consent.
@@ -145,6 +150,7 @@ impl From<OidcClientCreate> for ClientRegistration {
             jwks: c.jwks,
             jwks_uri: c.jwks_uri,
             scopes: c.scopes,
+            claims: c.claims,
             access_token_format: c.access_token_format.map_or(defaults.access_token_format, Into::into),
             first_party: c.first_party,
             require_pkce: c.require_pkce,
@@ -178,6 +184,11 @@ pub struct OidcClientPatch {
     #[schema(value_type = Option<String>)]
     pub jwks_uri: Option<Option<String>>,
     pub scopes: Option<Vec<String>>,
+    /// The user claims the client may receive (see the create body), or null for every
+    /// claim the granted scopes allow.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub claims: Option<Option<Vec<String>>>,
     pub access_token_format: Option<TokenFormat>,
     /// Skip the consent screen (first-party) or not.
     pub first_party: Option<bool>,
@@ -195,6 +206,7 @@ impl From<OidcClientPatch> for ClientUpdate {
             jwks: p.jwks,
             jwks_uri: p.jwks_uri,
             scopes: p.scopes,
+            claims: p.claims,
             access_token_format: p.access_token_format.map(Into::into),
             first_party: p.first_party,
             require_pkce: p.require_pkce,
