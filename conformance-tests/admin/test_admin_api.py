@@ -446,6 +446,54 @@ def test_oidc_client_create_use_update_and_rotate_secret(server):
     assert sorted(e["action"] for e in trail) == ["oidc-client.create", "oidc-client.rotate-secret"]
 
 
+def test_oidc_client_claim_release_list(server, openapi):
+    """Which user claims a client may receive: set at creation, shown, changed, cleared
+    (null = every claim the scopes allow), checked against the claims Mamori releases,
+    and the same through the CLI."""
+    t = server.acme_token
+    schemas = openapi["components"]["schemas"]
+    for schema in ("OidcClientCreate", "OidcClientPatch", "OidcClientOut"):
+        assert "claims" in schemas[schema]["properties"], schema
+    created = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
+        "client_id": "acme-mail", "name": "Acme mail", "redirect_uris": ["https://mail.acme.test/cb"],
+        "scopes": ["openid", "profile", "email"], "claims": ["email", "email_verified"],
+    })
+    assert created.status_code == 201, created.text
+    assert created.json()["client"]["claims"] == ["email", "email_verified"]
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme-mail", token=t).json()["claims"] == ["email", "email_verified"]
+    listed = {c["client_id"]: c for c in server.call("GET", "/tenants/acme/oidc-clients", token=t).json()}
+    assert listed["acme-mail"]["claims"] == ["email", "email_verified"] and listed["acme-rp"]["claims"] is None
+    # PATCH replaces the list; other changes leave it; null clears it.
+    patched = server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"claims": ["name", "email"]})
+    assert patched.status_code == 200 and patched.json()["claims"] == ["name", "email"], patched.text
+    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"name": "Acme mail 2"}).json()["claims"] == ["name", "email"]
+    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"claims": None}).json()["claims"] is None
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme-mail", token=t).json()["claims"] is None
+    # A claim Mamori does not release is a 422 problem naming it, and changes nothing.
+    bad = is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
+        "name": "x", "redirect_uris": ["https://x.acme.test/cb"], "claims": ["email", "phone_number"],
+    }), 422)
+    assert "phone_number" in bad["detail"]
+    assert "x" not in [c["name"] for c in server.call("GET", "/tenants/acme/oidc-clients", token=t).json()]
+    is_problem(server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"claims": ["mail"]}), 422)
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme-mail", token=t).json()["claims"] is None
+    # The CLI: create with --claims, show, update, clear with --claims '' and --all-claims.
+    cli = server.cli_json("admin", "oidc-client", "create", "--tenant", "acme", "--client-id", "acme-cli-claims", "--name", "CLI claims",
+                          "--redirect-uri", "https://cli.acme.test/cb", "--claims", "email,preferred_username")
+    assert cli["claims"] == ["email", "preferred_username"]
+    shown = server.cli_json("admin", "oidc-client", "show", "--tenant", "acme", "--client-id", "acme-cli-claims")
+    assert shown["claims"] == ["email", "preferred_username"]
+    text = server.cli("admin", "oidc-client", "show", "--tenant", "acme", "--client-id", "acme-cli-claims").stdout
+    assert "email preferred_username" in text, text
+    update = ("admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "acme-cli-claims")
+    assert server.cli_json(*update, "--claims", "name")["claims"] == ["name"]
+    assert server.cli_json(*update, "--claims", "")["claims"] is None
+    assert server.cli_json(*update, "--claims", "email")["claims"] == ["email"]
+    assert server.cli_json(*update, "--all-claims")["claims"] is None
+    bad = server.cli(*update, "--claims", "email,shoe_size", check=False)
+    assert bad.returncode != 0 and "shoe_size" in bad.stderr, bad.stderr
+
+
 def test_saml_sp_create_from_metadata_and_update(server):
     t = server.acme_token
     xml = SP_METADATA.replace("beta", "gamma-xml")
