@@ -67,6 +67,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
         // These go through the admin service layer, as the API and the console do, so that
         // every change made at the shell is in the audit trail too (actor `cli`).
         UserCommand::Enroll { tenant, login_id, output } => {
+            user_exists(app, &tenant, &login_id).await?;
             let base = app.config.main_public_url(app.config.server.listen.port());
             let issued = admin::users::enrollment_ticket(app, &Principal::local_cli(), &tenant, &login_id, &base).await.map_err(super::oidc::cli_error)?;
             print(output.output, &issued, || format!(
@@ -74,17 +75,20 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 issued.url, issued.one_time_password, issued.expires_at))
         }
         UserCommand::Unlock { tenant, login_id } => {
+            user_exists(app, &tenant, &login_id).await?;
             admin::users::unlock(app, &Principal::local_cli(), &tenant, &login_id).await.map_err(super::oidc::cli_error)?;
             println!("unlocked {login_id}");
             Ok(())
         }
         UserCommand::SetStatus { tenant, login_id, status } => {
+            user_exists(app, &tenant, &login_id).await?;
             let status: UserStatus = status.parse().map_err(|_| anyhow::anyhow!("--status {status}: use active or disabled"))?;
             admin::users::set_status(app, &Principal::local_cli(), &tenant, &login_id, status).await.map_err(super::oidc::cli_error)?;
             println!("{login_id} is now {status}");
             Ok(())
         }
         UserCommand::ExpirePassword { tenant, login_id } => {
+            user_exists(app, &tenant, &login_id).await?;
             admin::users::force_password_change(app, &Principal::local_cli(), &tenant, &login_id).await.map_err(super::oidc::cli_error)?;
             println!("{login_id} must choose a new password at the next login");
             Ok(())
@@ -172,6 +176,12 @@ async fn find_device(app: &App, user: &mamori_storage::model::User, device_no: O
             .with_context(|| format!("--device {no}: {} has no such active device", user.login_id)),
         None => devices.into_iter().next().with_context(|| format!("{} has no active device", user.login_id)),
     }
+}
+
+/// Checks `--tenant` and `--login-id` first, so that an error names the flag that was
+/// wrong (the service layer's "not found" knows nothing of flags).
+async fn user_exists(app: &App, slug: &str, login_id: &str) -> anyhow::Result<()> {
+    find_user(app, &find_tenant(app, slug).await?, login_id).await.map(|_| ())
 }
 
 async fn find_user(app: &App, tenant: &Tenant, login_id: &str) -> anyhow::Result<mamori_storage::model::User> {
