@@ -27,6 +27,9 @@ fn instant(unix: i64) -> anyhow::Result<DateTime<Utc>> {
 }
 
 /// The claims of an ID token for `client_id`, issued at `now` alongside `issue`'s grant.
+/// Only `sub` and protocol claims (all in `userinfo::ALWAYS_RELEASED`): the user claims
+/// come from UserInfo, so a client's claim release list has nothing to remove here. Any
+/// user claim added here must go through `userinfo::restrict` with that list.
 pub fn claims(issuer: &Issuer, client_id: &str, issue: &UserIssue<'_>, now: OffsetDateTime) -> anyhow::Result<CoreIdTokenClaims> {
     Ok(CoreIdTokenClaims::new(
         IssuerUrl::new(issuer.url.clone()).context("the issuer is not a URL")?,
