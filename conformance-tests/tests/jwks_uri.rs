@@ -133,26 +133,13 @@ impl JwksServer {
     }
 }
 
-/// Registers a private_key_jwt client for client_credentials and points it at `jwks_uri`.
-///
-/// Registration paths still insist on inline keys for private_key_jwt (the admin service
-/// layer checks `jwks` only; see the report of issue #4), so the client is created with a
-/// placeholder key and then switched to its `jwks_uri` in the database, before the server
-/// has read it.
+/// Registers a private_key_jwt client for client_credentials that publishes its keys at
+/// `jwks_uri`, as an operator does (`mamori admin oidc-client create --jwks-uri`).
 async fn register(qs: &Quickstart, client_id: &str, jwks_uri: &str) {
-    let placeholder = qs.data_dir().join(format!("{client_id}-placeholder.jwks"));
-    std::fs::write(&placeholder, serde_json::json!({"keys": [ClientKey::new("placeholder").jwk()]}).to_string()).expect("write");
-    let placeholder = placeholder.display().to_string();
     ok(mamori(&qs.config(), &[
         "admin", "oidc-client", "create", "--tenant", "demo", "--client-id", client_id, "--name", client_id,
-        "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks-file", &placeholder,
+        "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks-uri", jwks_uri,
     ]));
-    let config = mamori::config::Config::load(&qs.config()).expect("config").config;
-    let storage = mamori_storage::Storage::connect(&config.storage.url).await.expect("storage");
-    let mut client = storage.oidc_clients().get_by_client_id(client_id).await.expect("read").expect("client exists");
-    client.jwks = None;
-    client.jwks_uri = Some(jwks_uri.to_owned());
-    storage.oidc_clients().update(&client).await.expect("update");
 }
 
 /// POSTs a client_credentials request authenticated by `assertion`; (status, JSON body).

@@ -28,7 +28,7 @@ pub struct ClientRegistration {
     pub token_endpoint_auth_method: String,
     /// The client's public keys (a JWK Set), needed for `private_key_jwt`.
     pub jwks: Option<serde_json::Value>,
-    /// Where the client publishes its keys (recorded; `private_key_jwt` needs `jwks`).
+    /// Where the client publishes its keys (instead of `jwks`; fetched and cached per node).
     pub jwks_uri: Option<String>,
     /// Scopes the client may ask for; empty = openid profile email.
     pub scopes: Vec<String>,
@@ -202,7 +202,7 @@ fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminErro
             registration_access_token_hash: None,
         },
     };
-    clients::check_spec(&spec).map_err(AdminError::Invalid)?;
+    clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref()).map_err(AdminError::Invalid)?;
     Ok((spec, reg.jwks_uri, claims))
 }
 
@@ -404,7 +404,7 @@ pub async fn update_oidc_client(
         require_pkce: client.require_pkce,
         settings: settings.clone(),
     };
-    clients::check_spec(&spec).map_err(AdminError::Invalid)?;
+    clients::check_spec_with_keys_at(&spec, client.jwks_uri.as_deref()).map_err(AdminError::Invalid)?;
     let authorization_code = client.grant_types.iter().any(|g| g == "authorization_code");
     if authorization_code && !client.scopes.iter().any(|s| s == "openid") {
         client.scopes.insert(0, "openid".into());

@@ -78,8 +78,11 @@ pub struct CreateClientArgs {
     #[arg(long, default_value = "client_secret_basic")]
     pub auth_method: String,
     /// JWK Set (JSON file) of the client's public keys, for private_key_jwt and request objects.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "jwks_uri")]
     pub jwks_file: Option<PathBuf>,
+    /// Where the client publishes its JWK Set instead (https; fetched and cached by Mamori).
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
     /// An allowed scope (repeat; default openid profile email).
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
@@ -216,7 +219,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         grant_types: args.grant_types,
         token_endpoint_auth_method: args.auth_method,
         jwks,
-        jwks_uri: None,
+        jwks_uri: args.jwks_uri,
         scopes: args.scopes,
         claims: args.claims.as_deref().and_then(claim_list),
         access_token_format,

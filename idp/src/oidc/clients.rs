@@ -126,6 +126,12 @@ pub fn acceptable_redirect_uri(uri: &str) -> bool {
 
 /// Checks a spec; the error names what is wrong.
 pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
+    check_spec_with_keys_at(spec, None)
+}
+
+/// [`check_spec`] for a client that may publish its keys at `jwks_uri` instead of inline:
+/// `private_key_jwt` needs one or the other (the token endpoint fetches the URI).
+pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Result<(), String> {
     if !AUTH_METHODS.contains(&spec.auth_method.as_str()) {
         return Err(format!("unknown token endpoint auth method {}", spec.auth_method));
     }
@@ -143,10 +149,10 @@ pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
         return Err("a public client cannot use client_credentials".into());
     }
-    if spec.auth_method == "private_key_jwt" {
+    if spec.auth_method == "private_key_jwt" && jwks_uri.is_none() {
         let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
         if keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty())) {
-            return Err("private_key_jwt needs a JWK Set with at least one key".into());
+            return Err("private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
         }
     }
     if spec.auth_method == "tls_client_auth" && spec.settings.tls_client_auth_subject_dn.is_none() {
@@ -174,7 +180,7 @@ pub async fn create_with_jwks_uri(
     jwks_uri: Option<String>,
     claims: Option<Vec<String>>,
 ) -> anyhow::Result<(RegisteredClient, Option<String>)> {
-    check_spec(&spec).map_err(|e| anyhow::anyhow!(e))?;
+    check_spec_with_keys_at(&spec, jwks_uri.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
     let secret = spec.auth_method.starts_with("client_secret_").then(crate::secrets::url_token);
     let hash = match &secret {
         Some(s) => Some(app.hasher.hash(s).await?),
