@@ -80,6 +80,11 @@ pub struct LoginProgress {
     pub login_hint: Option<String>,
 }
 
+/// Unix milliseconds of `t`.
+pub fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// A completed login.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Authenticated {
@@ -87,6 +92,11 @@ pub struct Authenticated {
     pub factors: Vec<Factor>,
     /// Unix seconds.
     pub auth_time: i64,
+    /// The same moment in Unix milliseconds: ForceAuthn and prompt=login compare it with
+    /// the request's, since a request and the login just before it can share a second.
+    /// 0 in sessions made before it existed (never fresh, so the login is asked again).
+    #[serde(default)]
+    pub auth_time_ms: i64,
 }
 
 /// The step after `done`, by the user's login method.
@@ -303,5 +313,6 @@ pub async fn submit_otp(
 /// Closes the transaction: a login event with the factors used.
 pub async fn complete(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) -> Authenticated {
     record_login_event(app, attempt, LoginResult::Success, &amr(&progress.factors)).await;
-    Authenticated { user_id: progress.user_id, factors: progress.factors.clone(), auth_time: app.now().unix_timestamp() }
+    let now = app.now();
+    Authenticated { user_id: progress.user_id, factors: progress.factors.clone(), auth_time: now.unix_timestamp(), auth_time_ms: unix_ms(now) }
 }

@@ -60,6 +60,9 @@ pub struct AuthorizationRequest {
     pub ui_locales: Vec<String>,
     /// Unix seconds: a login completed at or after this moment is fresh for this request.
     pub created_at: i64,
+    /// The same in milliseconds (what is compared; 0 in requests stored before it).
+    #[serde(default)]
+    pub created_at_ms: i64,
 }
 
 impl AuthorizationRequest {
@@ -200,6 +203,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         login_hint: single(&params, "login_hint"),
         ui_locales: split_spaces(params.get("ui_locales")),
         created_at: app.now().unix_timestamp(),
+        created_at_ms: crate::flows::login::unix_ms(app.now()),
     };
     Ok((client, request))
 }
@@ -472,7 +476,7 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
     let Some((auth, user)) = current else {
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
     };
-    let fresh = auth.auth_time >= request.created_at;
+    let fresh = auth.auth_time_ms >= request.created_at_ms.max(request.created_at * 1000);
     let too_old = request.max_age.is_some_and(|max| now.unix_timestamp() - auth.auth_time > max);
     if !fresh && (request.prompts("login") || too_old) {
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });

@@ -49,6 +49,9 @@ pub struct PendingAuthn {
     pub requested_context: Option<Requested>,
     /// Unix seconds: a login at or after this moment is fresh for `ForceAuthn`.
     pub created_at: i64,
+    /// The same in milliseconds (what is compared; 0 in requests stored before it).
+    #[serde(default)]
+    pub created_at_ms: i64,
     /// The login session the browser had when it was sent to log in again; its
     /// participants move to the new session afterwards.
     #[serde(default)]
@@ -194,6 +197,7 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         name_id,
         requested_context,
         created_at: now.unix_timestamp(),
+        created_at_ms: login::unix_ms(now),
         previous_session: None,
     };
     Ok((sp, pending))
@@ -311,6 +315,7 @@ pub async fn unsolicited(
         name_id: NameIdChoice { format: name_id::registered_format(&sp).to_owned(), allow_create: true },
         requested_context: None,
         created_at: state.app.now().unix_timestamp(),
+        created_at_ms: login::unix_ms(state.app.now()),
         previous_session: None,
     };
     store_and_continue(&state, &headers, &idp, pending).await
@@ -354,7 +359,8 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
 
     // Who is logged in, in this tenant, freshly enough?
     let web = session::load(app, &ctx.headers).await?;
-    let fresh = |auth: &login::Authenticated| auth.auth_time >= pending.created_at;
+    let requested_ms = pending.created_at_ms.max(pending.created_at * 1000);
+    let fresh = |auth: &login::Authenticated| auth.auth_time_ms >= requested_ms;
     let mut current: Option<(session::WebSession, login::Authenticated, User)> = None;
     if let Some(web) = web
         && let Some(auth) = web.state.authenticated.clone()
