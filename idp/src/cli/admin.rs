@@ -6,8 +6,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser, Tenant, TenantPolicy, UserStatus};
 
-use super::{AdminCommand, OutputFormat, TenantCommand, UserCommand};
+use super::{AdminCommand, TenantCommand, UserCommand};
 use crate::admin::{self, Principal};
+use super::output::print;
 use crate::app::App;
 
 pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
@@ -193,10 +194,3 @@ fn tenant_json(t: &Tenant) -> serde_json::Value {
     serde_json::json!({"id": t.id, "slug": t.slug, "display_name": t.display_name})
 }
 
-fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
-        OutputFormat::Text => println!("{}", text()),
-    }
-    Ok(())
-}

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use mamori_storage::model::{AccessTokenFormat, KeyPurpose, SigningAlgorithm};
 
 use super::OutputArgs;
-use super::OutputFormat;
+use super::output::print;
 use crate::app::App;
 use crate::admin::Principal;
 
@@ -267,10 +267,3 @@ pub(super) fn cli_error(err: crate::admin::AdminError) -> anyhow::Error {
     }
 }
 
-fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
-        OutputFormat::Text => println!("{}", text()),
-    }
-    Ok(())
-}

@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{OutputArgs, OutputFormat};
+use super::OutputArgs;
+use super::output::print;
 use crate::app::App;
 
 #[derive(Debug, Subcommand)]
@@ -184,13 +185,6 @@ fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value
     })
 }
 
-fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
-        OutputFormat::Text => println!("{}", text()),
-    }
-    Ok(())
-}
 
 /// Largest metadata document fetched or read.
 const MAX_METADATA: usize = crate::admin::saml_sps::MAX_METADATA;
