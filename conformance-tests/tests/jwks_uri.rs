@@ -166,7 +166,12 @@ async fn jwks_uri_client_gets_tokens_follows_rotation_and_fails_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, ca_file) = start_jwks_server(dir.path()).await;
     let ca = ca_file.display().to_string();
-    let qs = Quickstart::start_with_env(dir.path(), &[("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str())]);
+    // The key server is on 127.0.0.1, which the provider refuses to fetch from unless
+    // the operator allows non-public destinations.
+    let qs = Quickstart::start_with_env(dir.path(), &[
+        ("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str()),
+        ("MAMORI_OIDC__OUTBOUND_ALLOW_PRIVATE", "true"),
+    ]);
     let aud = format!("{}/t/demo/token", qs.main_url);
 
     let first = ClientKey::new("key-1");

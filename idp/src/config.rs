@@ -291,8 +291,8 @@ impl Default for MetricsConfig {
     }
 }
 
-/// How this provider reaches out to OIDC clients (today: fetching a client's JWK Set from
-/// its registered `jwks_uri` for `private_key_jwt`).
+/// How this provider reaches out to OIDC clients: fetching a client's JWK Set from its
+/// registered `jwks_uri`, and request objects from its registered `request_uris`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct OidcConfig {
@@ -304,6 +304,11 @@ pub struct OidcConfig {
     /// (`127.0.0.1`, `[::1]`, `localhost`). Everything else must be https; keep it off
     /// in production, like `mail.dev_mailbox`.
     pub jwks_fetch_allow_loopback_http: bool,
+    /// Development and closed networks only: let fetches of client-given URLs (`jwks_uri`,
+    /// `request_uri`) reach loopback, private (RFC 1918, ULA), link-local (the cloud
+    /// metadata address), CGNAT and other non-public addresses. Off: such destinations are
+    /// refused before connecting (`jwks_fetch_allow_loopback_http` still allows loopback).
+    pub outbound_allow_private: bool,
 }
 
 /// A loaded configuration and what loading it noticed.

@@ -13,6 +13,7 @@ pub mod hashing;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
+pub mod outbound;
 pub mod pki;
 pub mod saml;
 pub mod secrets;

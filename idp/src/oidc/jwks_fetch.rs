@@ -1,7 +1,7 @@
 //! The JWK Set of a `private_key_jwt` client that registered a `jwks_uri` instead of
-//! inline keys (OpenID Connect Core §10.1.1, RFC 7591 §2): fetched over https with hyper
-//! and this binary's one rustls (aws-lc-rs), trusting the system roots plus
-//! `oidc.jwks_fetch_extra_ca_file`, within 5 s and 64 KiB, and cached per URI.
+//! inline keys (OpenID Connect Core §10.1.1, RFC 7591 §2), for `private_key_jwt` and
+//! signed request objects: fetched over https through [`crate::outbound`] (its destination
+//! guard included) within 5 s and 64 KiB, and cached per URI.
 //!
 //! The cache lives in this process: in a cluster every node fetches and caches on its
 //! own (the keys are public, so nothing needs sharing, and a node never waits on another
@@ -15,13 +15,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::OidcConfig;
+use crate::outbound::{self, OutboundError};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 64 * 1024;
@@ -34,16 +31,8 @@ const MAX_URIS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("jwks_uri is not an acceptable URL: {0}")]
-    BadUri(&'static str),
-    #[error("jwks_uri fetch failed: {0}")]
-    Failed(String),
-    #[error("jwks_uri fetch timed out")]
-    Timeout,
-    #[error("jwks_uri answered HTTP {0}")]
-    Status(u16),
-    #[error("jwks_uri response is larger than {MAX_BODY} bytes")]
-    TooLarge,
+    #[error("jwks_uri: {0}")]
+    Outbound(#[from] OutboundError),
     #[error("jwks_uri response is not a JWK Set")]
     NotJwks,
     #[error("jwks_uri failed recently; not retried yet")]
@@ -123,115 +112,12 @@ pub async fn keys_for(config: &OidcConfig, uri: &str, kid: Option<&str>) -> Resu
     }
 }
 
-/// The TLS settings for fetches, built once per process: the system roots and the extra
-/// CA file of the first configuration that asks (one configuration per server process).
-fn tls_config(config: &OidcConfig) -> Result<Arc<rustls::ClientConfig>, FetchError> {
-    static TLS: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    TLS.get_or_init(|| build_tls_config(config)).clone().map_err(FetchError::Failed)
-}
-
-fn build_tls_config(config: &OidcConfig) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::warn!(%error, "a system root certificate could not be loaded for jwks_uri fetches");
-    }
-    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if let Some(path) = &config.jwks_fetch_extra_ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
-        for cert in certs {
-            roots.add(cert).map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(tls))
-}
-
-fn loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// One GET, whole: TCP + TLS + HTTP/1.1 within [`FETCH_TIMEOUT`].
+/// One GET of the set, with its lifetime.
 async fn fetch(config: &OidcConfig, uri: &str) -> Result<(Value, Duration), FetchError> {
-    let parsed: http::Uri = uri.parse().map_err(|_| FetchError::BadUri("not a URL"))?;
-    let host = parsed.host().ok_or(FetchError::BadUri("no host"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let https = match parsed.scheme_str() {
-        Some("https") => true,
-        Some("http") if config.jwks_fetch_allow_loopback_http && loopback_host(&host) => false,
-        _ => return Err(FetchError::BadUri("not https")),
-    };
-    let port = parsed.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let authority = parsed.authority().map(|a| a.as_str().to_owned()).ok_or(FetchError::BadUri("no host"))?;
-    let path = parsed.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned());
-    let tls = if https { Some(tls_config(config)?) } else { None };
-    let attempt = async move {
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| FetchError::Failed(e.to_string()))?;
-        match tls {
-            Some(tls) => {
-                let name = rustls::pki_types::ServerName::try_from(host).map_err(|_| FetchError::BadUri("bad host name"))?;
-                let stream = tokio_rustls::TlsConnector::from(tls)
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| FetchError::Failed(format!("TLS: {e}")))?;
-                get(stream, &authority, &path).await
-            }
-            None => get(tcp, &authority, &path).await,
-        }
-    };
-    tokio::time::timeout(FETCH_TIMEOUT, attempt).await.map_err(|_| FetchError::Timeout)?
-}
-
-/// Stops the connection task when the fetch ends or is dropped (its timeout).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn get<S>(stream: S, authority: &str, path: &str) -> Result<(Value, Duration), FetchError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let failed = |e: hyper::Error| FetchError::Failed(e.to_string());
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(failed)?;
-    let _connection = AbortOnDrop(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
-    let request = http::Request::get(path)
-        .header(http::header::HOST, authority)
-        .header(http::header::ACCEPT, "application/jwk-set+json, application/json")
-        .header(http::header::USER_AGENT, concat!("mamori/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| FetchError::BadUri("not a request target"))?;
-    let response = sender.send_request(request).await.map_err(failed)?;
-    if response.status() != http::StatusCode::OK {
-        return Err(FetchError::Status(response.status().as_u16()));
-    }
-    if response
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY)
-    {
-        return Err(FetchError::TooLarge);
-    }
-    let ttl = max_age(response.headers()).map_or(MAX_TTL, |age| age.clamp(MIN_REFETCH, MAX_TTL));
-    let body = Limited::new(response.into_body(), MAX_BODY).collect().await.map_err(|e| {
-        if e.is::<http_body_util::LengthLimitError>() { FetchError::TooLarge } else { FetchError::Failed(e.to_string()) }
-    })?;
-    let keys: Value = serde_json::from_slice(&body.to_bytes()).map_err(|_| FetchError::NotJwks)?;
+    let limits = outbound::Limits::for_clients(config, FETCH_TIMEOUT, MAX_BODY);
+    let fetched = outbound::get(config, uri, "application/jwk-set+json, application/json", limits).await?;
+    let ttl = max_age(&fetched.headers).map_or(MAX_TTL, |age| age.clamp(MIN_REFETCH, MAX_TTL));
+    let keys: Value = serde_json::from_slice(&fetched.body).map_err(|_| FetchError::NotJwks)?;
     if !keys["keys"].as_array().is_some_and(|ks| ks.iter().all(Value::is_object)) {
         return Err(FetchError::NotJwks);
     }
@@ -248,9 +134,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_https_unless_loopback_http_is_allowed() {
-        assert!(loopback_host("localhost") && loopback_host("127.0.0.1") && loopback_host("::1"));
-        assert!(!loopback_host("example.com") && !loopback_host("10.0.0.1"));
+    fn cache_lifetimes_and_kids() {
         let headers = http::HeaderMap::from_iter([(http::header::CACHE_CONTROL, "public, max-age=60".parse().expect("value"))]);
         assert_eq!(max_age(&headers), Some(Duration::from_secs(60)));
         assert!(has_kid(&serde_json::json!({"keys": [{"kid": "a"}]}), "a"));
@@ -258,10 +142,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn plain_http_and_bad_urls_are_refused_without_a_request() {
+    async fn plain_http_bad_urls_and_private_addresses_are_refused_without_a_request() {
         let config = OidcConfig::default();
         for uri in ["http://127.0.0.1:9/jwks", "ftp://example.com/jwks", "not a url"] {
-            assert!(matches!(fetch(&config, uri).await, Err(FetchError::BadUri(_))), "{uri}");
+            assert!(matches!(fetch(&config, uri).await, Err(FetchError::Outbound(OutboundError::BadUri(_)))), "{uri}");
         }
+        let refused = fetch(&config, "https://10.0.0.1/jwks").await;
+        assert!(matches!(refused, Err(FetchError::Outbound(OutboundError::Forbidden(_)))), "{refused:?}");
     }
 }
