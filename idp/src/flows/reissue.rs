@@ -2,11 +2,13 @@
 //! link by mail, the secret answer behind it, then a new password shown once (and to be
 //! changed at the next login) or a new certificate download. Wrong answers count against
 //! the account and lock it at the tenant's threshold until an operator unlocks it.
+//! A completed link proves the address it was mailed to (the `email_verified` claim).
 //! Nothing here tells whether a user ID or address exists.
 
 use mamori_storage::model::{Device, NewTicket, RedeemError, Tenant, TenantPolicy, Ticket, TicketKind, User, UserStatus};
 use rand::Rng as _;
 use rand::seq::IndexedRandom as _;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::account::{AccountChange, format_date_time, notify, record_change};
@@ -75,6 +77,19 @@ pub async fn find_password_reissue_target(
     Ok(found.filter(|(tenant, user)| tenant.policy.password_reissue_enabled && user.status == UserStatus::Active))
 }
 
+/// What a password-reissue ticket keeps, sealed under the master key: the address the
+/// link was mailed to, so that completing the link proves that address (the ticket has no
+/// device of its own, and the address may change before the link is used).
+#[derive(Serialize, Deserialize)]
+struct SealedDestination {
+    email: String,
+}
+
+/// Binds the sealed destination to its own ticket.
+fn destination_aad(lookup_hash: &str) -> Vec<u8> {
+    format!("password-reissue:{lookup_hash}").into_bytes()
+}
+
 /// Creates the link (voiding older ones of the same kind) and mails it to `to`.
 async fn issue_link(
     app: &App,
@@ -88,6 +103,15 @@ async fn issue_link(
     let now = app.now();
     let token = crate::secrets::url_token();
     let expires_at = now + time::Duration::minutes(i64::from(tenant.policy.reissue_link_minutes.max(1)));
+    let lookup_hash = mamori_storage::token_lookup_hash(&token);
+    // A certificate link names its device; a password link records where it was mailed.
+    let payload_sealed = match kind {
+        ReissueKind::Password => {
+            let destination = serde_json::to_vec(&SealedDestination { email: to.to_owned() })?;
+            Some(app.sealing.seal(&destination, &destination_aad(&lookup_hash))?)
+        }
+        ReissueKind::Certificate => None,
+    };
     let tickets = app.storage.tickets();
     match device {
         Some(d) => tickets.invalidate_for_device(d.id, kind.ticket_kind()).await?,
@@ -100,10 +124,10 @@ async fn issue_link(
                 tenant_id: tenant.id,
                 user_id: user.id,
                 device_id: device.map(|d| d.id),
-                lookup_hash: mamori_storage::token_lookup_hash(&token),
+                lookup_hash,
                 secret_hash: None,
                 acquisition_id: None,
-                payload_sealed: None,
+                payload_sealed,
                 expires_at,
                 attempts: tenant.policy.lockout_threshold_secret_answer.max(1),
                 uses: 1,
@@ -273,8 +297,36 @@ pub async fn reissue_password(
     users.set_password(user.id, &hash, true, tenant.policy.password_history_count.max(1), now).await?;
     users.reset_failed_passwords(user.id, now).await?;
     record_change(app, attempt, AccountChange::PasswordReissued).await;
+    // Best effort: the password is set and must be shown whatever happens here.
+    if let Err(err) = mark_destination_verified(app, open).await {
+        tracing::warn!(error = %format!("{err:#}"), user = %user.id, "mailed address not marked verified");
+    }
     notify(app, user, "notice-password-changed", serde_json::json!({ "reissued": true }), &[]).await;
     Ok(AnswerOutcome::Accepted(password))
+}
+
+/// The password link came to the address sealed on its ticket and was completed: that
+/// address works. Marks each of the user's devices that still has exactly that address;
+/// one changed since the mail keeps its new address unproven. Returns how many.
+async fn mark_destination_verified(app: &App, open: &OpenReissue) -> anyhow::Result<usize> {
+    // Links issued before the destination was recorded prove nothing.
+    let Some(sealed) = open.ticket.payload_sealed.as_deref() else {
+        return Ok(0);
+    };
+    let plain = app.sealing.open(sealed, &destination_aad(&open.ticket.lookup_hash))?;
+    let destination: SealedDestination = serde_json::from_slice(&plain)?;
+    let devices = app.storage.devices();
+    let now = app.now();
+    let mut marked = 0;
+    for device in devices.list_for_user(open.user.id, false).await? {
+        // Exact match only: the mail went to what the user typed, and only that mailbox
+        // is proven. The storage update re-checks the address, so a change racing this
+        // one is not verified either.
+        if device.email == destination.email && devices.mark_email_verified(device.id, &destination.email, now).await? {
+            marked += 1;
+        }
+    }
+    Ok(marked)
 }
 
 /// Flow 6, steps 2–4: the answer; a match issues a new certificate for the link's device
