@@ -2,8 +2,11 @@
 //! the real binary fetches the JWK Set over HTTPS from a small server in this test (its
 //! certificate from a test CA trusted through `oidc.jwks_fetch_extra_ca_file`), gets a
 //! token with it, follows a key rotation, and refuses unknown keys, an unreachable URI
-//! and an oversized set with `invalid_client` rather than a server error.
+//! and an oversized set with `invalid_client` rather than a server error. Signed request
+//! objects verify with the same keys, given by value or fetched from a registered
+//! `request_uri` (OpenID Connect Core §6.2) on the same server.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,11 +43,15 @@ impl ClientKey {
     fn assertion(&self, client_id: &str, aud: &str) -> String {
         static JTI: AtomicUsize = AtomicUsize::new(0);
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-        let header = serde_json::json!({"alg": "ES256", "kid": self.kid, "typ": "JWT"});
         let claims = serde_json::json!({
             "iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 120,
             "jti": format!("jti-{now}-{}", JTI.fetch_add(1, Ordering::SeqCst)),
         });
+        self.sign("JWT", &claims)
+    }
+
+    fn sign(&self, typ: &str, claims: &serde_json::Value) -> String {
+        let header = serde_json::json!({"alg": "ES256", "kid": self.kid, "typ": typ});
         let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
@@ -52,11 +59,14 @@ impl ClientKey {
 }
 
 /// The relying site's key server: `/jwks` serves the current set (counting requests),
-/// `/big` a set larger than the provider accepts.
+/// `/big` a set larger than the provider accepts, other paths what [`JwksServer::put`]
+/// stored there (each request's path is kept in `paths`).
 struct JwksServer {
     port: u16,
     jwks: Arc<Mutex<String>>,
     hits: Arc<AtomicUsize>,
+    documents: Arc<Mutex<HashMap<String, String>>>,
+    paths: Arc<Mutex<Vec<String>>>,
 }
 
 async fn start_jwks_server(dir: &std::path::Path) -> (JwksServer, std::path::PathBuf) {
@@ -87,11 +97,14 @@ async fn start_jwks_server(dir: &std::path::Path) -> (JwksServer, std::path::Pat
     let port = listener.local_addr().expect("addr").port();
     let jwks = Arc::new(Mutex::new(String::new()));
     let hits = Arc::new(AtomicUsize::new(0));
-    let (served, counted) = (jwks.clone(), hits.clone());
+    let documents = Arc::new(Mutex::new(HashMap::new()));
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let (served, counted, stored, seen) = (jwks.clone(), hits.clone(), documents.clone(), paths.clone());
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else { continue };
             let (acceptor, served, counted) = (acceptor.clone(), served.clone(), counted.clone());
+            let (stored, seen) = (stored.clone(), seen.clone());
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(tcp).await else { return };
                 let mut request = Vec::new();
@@ -104,13 +117,15 @@ async fn start_jwks_server(dir: &std::path::Path) -> (JwksServer, std::path::Pat
                 }
                 let text = String::from_utf8_lossy(&request);
                 let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                seen.lock().expect("lock").push(path.clone());
+                let stored = stored.lock().expect("lock").get(&path).cloned();
                 let body = match path.as_str() {
                     "/jwks" => {
                         counted.fetch_add(1, Ordering::SeqCst);
                         served.lock().expect("lock").clone()
                     }
                     "/big" => format!(r#"{{"keys":[],"padding":"{}"}}"#, "x".repeat(200 * 1024)),
-                    _ => String::new(),
+                    _ => stored.unwrap_or_default(),
                 };
                 let status = if body.is_empty() { "404 Not Found" } else { "200 OK" };
                 let head = format!(
@@ -123,13 +138,25 @@ async fn start_jwks_server(dir: &std::path::Path) -> (JwksServer, std::path::Pat
             });
         }
     });
-    (JwksServer { port, jwks, hits }, ca_file)
+    (JwksServer { port, jwks, hits, documents, paths }, ca_file)
 }
 
 impl JwksServer {
     fn serve(&self, keys: &[&ClientKey]) {
         let set = serde_json::json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()});
         *self.jwks.lock().expect("lock") = set.to_string();
+    }
+
+    fn put(&self, path: &str, body: &str) {
+        self.documents.lock().expect("lock").insert(path.to_owned(), body.to_owned());
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn requested(&self, path: &str) -> bool {
+        self.paths.lock().expect("lock").iter().any(|p| p == path)
     }
 }
 
@@ -217,5 +244,97 @@ async fn jwks_uri_client_gets_tokens_follows_rotation_and_fails_closed() {
     // The failures were logged, not turned into server errors; the server is still up.
     let health = qs.curl("/t/demo/.well-known/openid-configuration", &["-o", "/dev/null", "-w", "%{http_code}"]);
     assert_eq!(mamori_conformance::stdout(&health), "200");
+    qs.stop();
+}
+
+/// A GET of the authorization endpoint; (status, Location).
+fn authorize(qs: &Quickstart, query: &[(&str, &str)]) -> (u16, String) {
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", mamori_conformance::cluster::encode(v))).collect();
+    let out = qs.curl(&format!("/t/demo/authorize?{}", query.join("&")), &["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"]);
+    let (status, location) = status_and_location(&out);
+    // An accepted request continues at the certificate listener (where prompt=none is
+    // answered); a refused one goes straight back to the client.
+    if !location.contains("/oidc/resume/") {
+        return (status, location);
+    }
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert"])
+        .arg(qs.dev_root())
+        .args(["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", &location])
+        .output()
+        .expect("curl runs");
+    status_and_location(&out)
+}
+
+fn status_and_location(out: &std::process::Output) -> (u16, String) {
+    let text = mamori_conformance::stdout(out);
+    let (status, location) = text.split_once(' ').unwrap_or((text.as_str(), ""));
+    (status.parse().unwrap_or(0), location.to_owned())
+}
+
+#[track_caller]
+fn assert_answer(answer: (u16, String), error: &str, state: &str) {
+    let (status, location) = answer;
+    assert!((300..400).contains(&status) && location.starts_with("https://rp.test/cb?"), "HTTP {status} to {location}");
+    assert_eq!(mamori_conformance::cluster::query_param(&location, "error").as_deref(), Some(error), "{location}");
+    assert_eq!(mamori_conformance::cluster::query_param(&location, "state").as_deref(), Some(state), "{location}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, ca_file) = start_jwks_server(dir.path()).await;
+    let ca = ca_file.display().to_string();
+    let qs = Quickstart::start_with_env(dir.path(), &[
+        ("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str()),
+        ("MAMORI_OIDC__OUTBOUND_ALLOW_PRIVATE", "true"),
+    ]);
+    let key = ClientKey::new("ro-key");
+    server.serve(&[&key]);
+    // Registered with a hash fragment, as Dynamic Registration suggests; matched without it.
+    ok(mamori(&qs.config(), &[
+        "admin", "oidc-client", "create", "--tenant", "demo", "--client-id", "ro-rp", "--name", "ro-rp",
+        "--redirect-uri", "https://rp.test/cb", "--grant-type", "authorization_code", "--auth-method", "private_key_jwt",
+        "--jwks-uri", &server.url("/jwks"), "--request-uri", &server.url("/ro/good#v1"), "--request-uri", &server.url("/ro/gone"),
+    ]));
+    let discovery = qs.curl("/t/demo/.well-known/openid-configuration", &[]);
+    let discovery: serde_json::Value = serde_json::from_str(&mamori_conformance::stdout(&discovery)).expect("discovery JSON");
+    assert_eq!(discovery["request_uri_parameter_supported"], true);
+    assert_eq!(discovery["require_request_uri_registration"], true);
+
+    // prompt=none without a session: the answer at the redirect URI carries the object's
+    // state, so the object (not the query) was the request.
+    let object = |state: &str| {
+        key.sign("oauth-authz-req+jwt", &serde_json::json!({
+            "iss": "ro-rp", "aud": format!("{}/t/demo", qs.main_url), "client_id": "ro-rp", "response_type": "code",
+            "redirect_uri": "https://rp.test/cb", "scope": "openid", "state": state, "nonce": "n", "prompt": "none",
+        }))
+    };
+    let by_value = object("by-value");
+    assert_answer(authorize(&qs, &[("client_id", "ro-rp"), ("request", &by_value)]), "login_required", "by-value");
+
+    server.put("/ro/good", &object("by-reference"));
+    let good = server.url("/ro/good");
+    assert_answer(authorize(&qs, &[("client_id", "ro-rp"), ("request_uri", &good)]), "login_required", "by-reference");
+
+    // A request object signed by a key the client does not publish is refused.
+    server.put("/ro/good", &ClientKey::new("ro-key").sign("oauth-authz-req+jwt", &serde_json::json!({"iss": "ro-rp", "state": "forged"})));
+    let fallback = [("client_id", "ro-rp"), ("redirect_uri", "https://rp.test/cb"), ("state", "query")];
+    let with = |uri: &str| {
+        let mut q = fallback.to_vec();
+        q.push(("request_uri", uri));
+        authorize(&qs, &q)
+    };
+    assert_answer(with(&good), "invalid_request_object", "query");
+
+    // Not registered: refused without fetching it.
+    let other = server.url("/ro/other");
+    server.put("/ro/other", &object("unregistered"));
+    assert_answer(with(&other), "invalid_request_uri", "query");
+    assert!(!server.requested("/ro/other"), "an unregistered request_uri is never fetched");
+    // Registered, but the fetch fails (404) or returns no JWT.
+    assert_answer(with(&server.url("/ro/gone")), "invalid_request_uri", "query");
+    server.put("/ro/gone", "<html>not a request object</html>");
+    assert_answer(with(&server.url("/ro/gone")), "invalid_request_uri", "query");
     qs.stop();
 }

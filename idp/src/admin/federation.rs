@@ -48,6 +48,8 @@ pub struct ClientRegistration {
     pub tls_client_certificate_pem: Option<String>,
     /// Bind access tokens to the client's certificate (RFC 8705 `cnf.x5t#S256`).
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// URLs the client may pass as `request_uri` (request objects by reference).
+    pub request_uris: Vec<String>,
 }
 
 impl Default for ClientRegistration {
@@ -70,6 +72,7 @@ impl Default for ClientRegistration {
             tls_client_auth_subject_dn: None,
             tls_client_certificate_pem: None,
             tls_client_certificate_bound_access_tokens: false,
+            request_uris: Vec::new(),
         }
     }
 }
@@ -200,6 +203,7 @@ fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminErro
             tls_client_certificate_bound_access_tokens: reg.tls_client_certificate_bound_access_tokens,
             id_token_signed_response_alg: Some(reg.id_token_signed_response_alg),
             registration_access_token_hash: None,
+            request_uris: dedup(reg.request_uris),
         },
     };
     clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref()).map_err(AdminError::Invalid)?;
@@ -298,6 +302,8 @@ pub struct ClientUpdate {
     pub first_party: Option<bool>,
     pub require_pkce: Option<bool>,
     pub id_token_signed_response_alg: Option<SigningAlgorithm>,
+    /// Replaces the registered `request_uris`.
+    pub request_uris: Option<Vec<String>>,
 }
 
 /// The client with its settings, read afresh (not from this node's cache).
@@ -389,6 +395,11 @@ pub async fn update_oidc_client(
         settings.id_token_signed_response_alg = Some(alg);
         changed.push("id_token_signed_response_alg");
     }
+    let request_uris_changed = update.request_uris.is_some();
+    if let Some(uris) = update.request_uris {
+        settings.request_uris = dedup(uris);
+        changed.push("request_uris");
+    }
     // The same rules as at registration, on the client as it would be.
     let spec = ClientSpec {
         client_id: Some(client.client_id.clone()),
@@ -412,7 +423,7 @@ pub async fn update_oidc_client(
     client.response_types = if authorization_code { vec!["code".into()] } else { Vec::new() };
     client.require_pkce = client.require_pkce || client.token_endpoint_auth_method == "none";
     app.storage.oidc_clients().update(&client).await?;
-    if update.id_token_signed_response_alg.is_some() {
+    if update.id_token_signed_response_alg.is_some() || request_uris_changed {
         app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(anyhow::Error::from)?, app.now()).await?;
     }
     clients::forget(client_id);

@@ -114,6 +114,9 @@ pub struct CreateClientArgs {
     /// Bind access tokens to the client's certificate (RFC 8705 `cnf.x5t#S256`).
     #[arg(long)]
     pub bound_tokens: bool,
+    /// A URL the client may pass as `request_uri` (a request object Mamori fetches; repeat).
+    #[arg(long = "request-uri")]
+    pub request_uris: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -229,6 +232,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         tls_client_auth_subject_dn: args.tls_subject_dn,
         tls_client_certificate_pem,
         tls_client_certificate_bound_access_tokens: args.bound_tokens,
+        request_uris: args.request_uris,
     };
     let created = federation::create_oidc_client(app, &Principal::local_cli(), &args.tenant, registration)
         .await

@@ -201,6 +201,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
                 first_party: a.first_party,
                 require_pkce: a.require_pkce,
                 id_token_signed_response_alg,
+                request_uris: None,
             };
             let client = federation::update_oidc_client(app, &principal, &a.tenant, &a.client_id, update)
                 .await

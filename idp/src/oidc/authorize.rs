@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
 use super::grants::authorization_code::CodeData;
-use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, jwt, pkce, split_spaces, with_query};
+use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, request_object, split_spaces, with_query};
 use crate::app::App;
 use crate::flows::login;
 use crate::server::SharedState;
@@ -99,12 +99,24 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         Err(err) => return Err(Rejection::page(OAuthError::internal(&err))),
     };
     let mut params = params.clone();
-    // A signed request object (RFC 9101) replaces the query's parameters; the query's
+    // A signed request object (RFC 9101), given or fetched from a registered request_uri
+    // (OpenID Connect Core §6.2), replaces the query's parameters; the query's
     // redirect_uri is only used to report a bad object when it is registered.
-    if let Some(object) = params.remove("request") {
-        let fallback = params.get("redirect_uri").filter(|uri| client.client.redirect_uris.iter().any(|r| r == uri));
-        let fallback = fallback.map(|uri| (uri.to_owned(), ResponseMode::Query, single(&params, "state")));
-        match verify_request_object(&client, issuer, &object, app.now().unix_timestamp()) {
+    let fallback = params.get("redirect_uri").filter(|uri| client.client.redirect_uris.iter().any(|r| r == uri));
+    let fallback = fallback.map(|uri| (uri.to_owned(), ResponseMode::Query, single(&params, "state")));
+    let mut object = params.remove("request");
+    if let Some(uri) = params.get("request_uri").filter(|u| !u.starts_with(PUSHED_REQUEST_URI_PREFIX)).map(str::to_owned) {
+        if object.is_some() {
+            return Err(Rejection { error: OAuthError::InvalidRequest("give request or request_uri, not both"), redirect: fallback });
+        }
+        match request_object::fetch(app, &client, &uri).await {
+            Ok(fetched) => object = Some(fetched),
+            Err(error) => return Err(Rejection { error, redirect: fallback }),
+        }
+        params.remove("request_uri");
+    }
+    if let Some(object) = object {
+        match request_object::verify(app, &client, issuer, &object).await {
             Ok(claims) => {
                 for (k, v) in claims {
                     params.insert(&k, v);
@@ -141,7 +153,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         return Err(reject(OAuthError::UnauthorizedClient("the client may not use the code flow")));
     }
     if params.contains("request_uri") {
-        return Err(reject(OAuthError::InvalidRequestUri("request_uri must come from this provider's PAR endpoint")));
+        return Err(reject(OAuthError::InvalidRequestUri("a pushed request_uri cannot be used here")));
     }
     let scope = split_spaces(params.get("scope"));
     if !scope.iter().any(|s| s == "openid") {
@@ -206,53 +218,6 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         created_at_ms: crate::flows::login::unix_ms(app.now()),
     };
     Ok((client, request))
-}
-
-/// A request object signed with a key of the client's JWK Set, for this issuer, current.
-fn verify_request_object(
-    client: &RegisteredClient,
-    issuer: &Issuer,
-    object: &str,
-    now: i64,
-) -> Result<Vec<(String, String)>, OAuthError> {
-    let invalid = OAuthError::InvalidRequestObject;
-    let parsed = jwt::parse(object).map_err(|_| invalid("the request object is not a signed JWT"))?;
-    let jwks = client
-        .client
-        .jwks
-        .as_deref()
-        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-        .ok_or(invalid("the client has no registered keys for request objects"))?;
-    parsed.verify(&jwks).map_err(|_| invalid("the request object's signature does not verify"))?;
-    let claims = parsed.claims.as_object().ok_or(invalid("the request object has no claims"))?;
-    if claims.get("iss").and_then(|v| v.as_str()).is_some_and(|iss| iss != client.client_id()) {
-        return Err(invalid("the request object's iss is not the client"));
-    }
-    let aud_ok = match claims.get("aud") {
-        None => true,
-        Some(serde_json::Value::String(aud)) => issuer.is_own_audience(aud),
-        Some(serde_json::Value::Array(auds)) => auds.iter().filter_map(|a| a.as_str()).any(|a| issuer.is_own_audience(a)),
-        Some(_) => false,
-    };
-    if !aud_ok {
-        return Err(invalid("the request object is for another audience"));
-    }
-    if claims.get("exp").and_then(|v| v.as_i64()).is_some_and(|exp| exp <= now) {
-        return Err(invalid("the request object has expired"));
-    }
-    let mut out = Vec::new();
-    for (k, v) in claims {
-        if matches!(k.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "request" | "request_uri") {
-            continue;
-        }
-        let text = match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Number(n) => n.to_string(),
-            other => other.to_string(),
-        };
-        out.push((k.clone(), text));
-    }
-    Ok(out)
 }
 
 pub async fn authorize_get(State(state): State<SharedState>, Path(tenant): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {

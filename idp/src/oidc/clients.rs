@@ -25,13 +25,31 @@ pub struct ClientSettings {
     /// SHA-256 of the RFC 7592 registration access token, for clients registered dynamically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_access_token_hash: Option<String>,
+    /// URLs the client publishes request objects at, for `request_uri` by reference
+    /// (OpenID Connect Core §6.2; Dynamic Registration §2 `request_uris`). A fragment, if
+    /// any, is ignored when matching.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
 }
 
 impl ClientSettings {
     pub fn id_token_algorithm(&self) -> SigningAlgorithm {
         self.id_token_signed_response_alg.unwrap_or(SigningAlgorithm::Rs256)
     }
+
+    /// `uri` is one of the registered `request_uris`, both compared without a fragment.
+    pub fn registered_request_uri(&self, uri: &str) -> bool {
+        let uri = without_fragment(uri);
+        self.request_uris.iter().any(|r| without_fragment(r) == uri)
+    }
 }
+
+pub fn without_fragment(uri: &str) -> &str {
+    uri.split_once('#').map_or(uri, |(before, _)| before)
+}
+
+/// Most `request_uris` a client may register.
+pub const MAX_REQUEST_URIS: usize = 20;
 
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
@@ -145,6 +163,12 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     }
     if let Some(bad) = spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris).find(|u| !acceptable_redirect_uri(u)) {
         return Err(format!("redirect URI {bad} must be https (or http on localhost) without a fragment"));
+    }
+    if spec.settings.request_uris.len() > MAX_REQUEST_URIS {
+        return Err(format!("at most {MAX_REQUEST_URIS} request URIs"));
+    }
+    if let Some(bad) = spec.settings.request_uris.iter().find(|u| u.len() > 2000 || !acceptable_redirect_uri(without_fragment(u))) {
+        return Err(format!("request URI {bad} must be https (or http on localhost)"));
     }
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
         return Err("a public client cannot use client_credentials".into());

@@ -150,7 +150,9 @@ pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
     .set_claims_supported(Some(claims.map(|c| CoreClaimName::new(c.into())).to_vec()))
     .set_claims_parameter_supported(Some(true))
     .set_request_parameter_supported(Some(true))
-    .set_request_uri_parameter_supported(Some(false))
+    .set_request_uri_parameter_supported(Some(true))
+    // Only URLs the client registered in `request_uris` are fetched (no open fetcher).
+    .set_require_request_uri_registration(Some(true))
     .set_acr_values_supported(Some(acr::SUPPORTED.map(|a| AuthenticationContextClass::new(a.into())).to_vec()))
     .set_ui_locales_supported(locales())
     .set_claims_locales_supported(locales()))
@@ -213,7 +215,8 @@ mod tests {
                 "name", "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified"],
             "claims_parameter_supported": true,
             "request_parameter_supported": true,
-            "request_uri_parameter_supported": false,
+            "request_uri_parameter_supported": true,
+            "require_request_uri_registration": true,
             "require_pushed_authorization_requests": false,
             "acr_values_supported": acr::SUPPORTED,
             "ui_locales_supported": ["ja", "en"],

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod par;
 pub mod pkce;
 pub mod registration;
+pub mod request_object;
 pub mod revocation;
 pub mod token;
 pub mod tokens;

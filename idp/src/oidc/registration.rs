@@ -98,6 +98,7 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
             tls_client_certificate_bound_access_tokens: m["tls_client_certificate_bound_access_tokens"].as_bool().unwrap_or(false),
             id_token_signed_response_alg,
             registration_access_token_hash: None,
+            request_uris: strings("request_uris")?,
         },
     };
     clients::check_spec(&spec).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
@@ -123,6 +124,9 @@ fn describe(issuer: &Issuer, registered: &RegisteredClient) -> Value {
     });
     if let Some(jwks) = c.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
         out["jwks"] = jwks;
+    }
+    if !registered.settings.request_uris.is_empty() {
+        out["request_uris"] = json!(registered.settings.request_uris);
     }
     out
 }

@@ -135,6 +135,10 @@ pub struct OidcClientCreate {
     /// Bind access tokens to the client's certificate (RFC 8705).
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// URLs the client may pass as `request_uri` (request objects by reference, fetched
+    /// by the provider); matched without their fragment.
+    #[serde(default)]
+    pub request_uris: Vec<String>,
 }
 
 impl From<OidcClientCreate> for ClientRegistration {
@@ -158,6 +162,7 @@ impl From<OidcClientCreate> for ClientRegistration {
             tls_client_auth_subject_dn: c.tls_client_auth_subject_dn,
             tls_client_certificate_pem: c.tls_client_certificate,
             tls_client_certificate_bound_access_tokens: c.tls_client_certificate_bound_access_tokens,
+            request_uris: c.request_uris,
         }
     }
 }
@@ -194,6 +199,8 @@ pub struct OidcClientPatch {
     pub first_party: Option<bool>,
     pub require_pkce: Option<bool>,
     pub id_token_signed_response_alg: Option<IdTokenAlg>,
+    /// Replaces the URLs the client may pass as `request_uri`.
+    pub request_uris: Option<Vec<String>>,
 }
 
 impl From<OidcClientPatch> for ClientUpdate {
@@ -211,6 +218,7 @@ impl From<OidcClientPatch> for ClientUpdate {
             first_party: p.first_party,
             require_pkce: p.require_pkce,
             id_token_signed_response_alg: p.id_token_signed_response_alg.map(Into::into),
+            request_uris: p.request_uris,
         }
     }
 }
