@@ -338,3 +338,37 @@ async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
     assert_answer(with(&server.url("/ro/gone")), "invalid_request_uri", "query");
     qs.stop();
 }
+
+/// `mamori admin saml-sp add --metadata https://…` fetches through the same outbound
+/// client (and its trust settings) as the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_sp_metadata_is_fetched_from_an_https_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, ca_file) = start_jwks_server(dir.path()).await;
+    let qs = Quickstart::start(dir.path());
+    server.put("/sp.xml", r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.fetched.test/metadata">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.fetched.test/acs" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#);
+    let cli = |args: &[&str], trust: bool| {
+        let mut command = std::process::Command::new(mamori_conformance::mamori_bin());
+        command.arg("--config").arg(qs.config()).args(args).env_remove("MAMORI_CONFIG");
+        if trust {
+            command.env("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", &ca_file);
+        }
+        command.output().expect("mamori runs")
+    };
+    let add = |url: &str, trust: bool| cli(&["admin", "saml-sp", "add", "--tenant", "demo", "--metadata", url], trust);
+    // Without the test CA the certificate is not trusted; a missing document is an error.
+    let untrusted = add(&server.url("/sp.xml"), false);
+    assert!(!untrusted.status.success(), "{}", mamori_conformance::stdout(&untrusted));
+    let missing = add(&server.url("/nothing.xml"), true);
+    assert!(!missing.status.success() && mamori_conformance::stderr(&missing).contains("404"), "{}", mamori_conformance::stderr(&missing));
+    ok(add(&server.url("/sp.xml"), true));
+    let listed = ok(cli(&["admin", "saml-sp", "list", "--tenant", "demo"], false));
+    assert!(listed.contains("https://sp.fetched.test/metadata"), "{listed}");
+    qs.stop();
+}

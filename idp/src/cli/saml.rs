@@ -2,16 +2,15 @@
 //! registered from their metadata (a file, or an https URL fetched once).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::OutputArgs;
 use super::output::print;
 use crate::app::App;
+use crate::outbound;
 
 #[derive(Debug, Subcommand)]
 pub enum SamlSpCommand {
@@ -153,7 +152,7 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
 async fn add(app: &App, args: AddSpArgs) -> anyhow::Result<()> {
     use crate::admin::saml_sps::{self, SpRegistration};
     let registration = SpRegistration {
-        metadata: read_metadata(&args.metadata).await?,
+        metadata: read_metadata(app, &args.metadata).await?,
         entity_id: args.entity_id,
         name: args.name,
         name_id_format: Some(args.name_id_format),
@@ -189,72 +188,21 @@ fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value
 /// Largest metadata document fetched or read.
 const MAX_METADATA: usize = crate::admin::saml_sps::MAX_METADATA;
 
-async fn read_metadata(source: &str) -> anyhow::Result<Vec<u8>> {
+async fn read_metadata(app: &App, source: &str) -> anyhow::Result<Vec<u8>> {
     if source.starts_with("https://") || source.starts_with("http://") {
-        return tokio::time::timeout(Duration::from_secs(20), fetch(source))
-            .await
-            .with_context(|| format!("--metadata {source}: timed out"))?
-            .with_context(|| format!("--metadata {source}: cannot fetch"));
+        return fetch(app, source).await.with_context(|| format!("--metadata {source}: cannot fetch"));
     }
     let bytes = tokio::fs::read(Path::new(source)).await.with_context(|| format!("--metadata {source}: cannot read"))?;
     anyhow::ensure!(bytes.len() <= MAX_METADATA, "--metadata {source}: larger than {MAX_METADATA} bytes");
     Ok(bytes)
 }
 
-/// A plain HTTP/1.0 GET (no redirects): https with the system's trust roots
-/// (`SSL_CERT_FILE`, else Debian's bundle), http only to localhost.
-async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
-    let (tls, rest) = match url.split_once("://") {
-        Some(("https", rest)) => (true, rest),
-        Some(("http", rest)) => (false, rest),
-        _ => anyhow::bail!("only https:// (or http://localhost) URLs"),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, p.parse::<u16>().context("port")?),
-        _ => (authority, if tls { 443 } else { 80 }),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if !tls && !matches!(host, "localhost" | "127.0.0.1" | "::1") {
-        anyhow::bail!("plain http is accepted for localhost only");
-    }
-    let tcp = tokio::net::TcpStream::connect((host, port)).await?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nAccept: application/samlmetadata+xml, application/xml\r\nConnection: close\r\n\r\n");
-    let mut raw = Vec::new();
-    if tls {
-        let mut roots = rustls::RootCertStore::empty();
-        let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
-        use rustls_pki_types::pem::PemObject as _;
-        for cert in rustls_pki_types::CertificateDer::pem_file_iter(&bundle).with_context(|| format!("trust roots {bundle}"))? {
-            let _ = roots.add(cert?);
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = rustls_pki_types::ServerName::try_from(host.to_owned())?;
-        let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
-        stream.write_all(request.as_bytes()).await?;
-        // Many servers close without a TLS close_notify; the HTTP/1.0 body ends at the
-        // connection's end either way.
-        match (&mut stream).take(MAX_METADATA as u64 + 64 * 1024).read_to_end(&mut raw).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        let mut stream = tcp;
-        stream.write_all(request.as_bytes()).await?;
-        (&mut stream).take(MAX_METADATA as u64 + 64 * 1024).read_to_end(&mut raw).await?;
-    }
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").context("no HTTP header end")?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    anyhow::ensure!(status == "200", "HTTP status {status}");
-    let body = raw[split + 4..].to_vec();
-    anyhow::ensure!(body.len() <= MAX_METADATA, "larger than {MAX_METADATA} bytes");
-    Ok(body)
+/// One GET through the server's outbound client (no redirects; the system roots plus
+/// `oidc.jwks_fetch_extra_ca_file`). The URL comes from the operator running this
+/// command, not from a client, so private addresses are allowed, and plain http on the
+/// loopback as before.
+async fn fetch(app: &App, url: &str) -> anyhow::Result<Vec<u8>> {
+    let limits = outbound::Limits { timeout: Duration::from_secs(20), max_body: MAX_METADATA, allow_private: true, allow_loopback_http: true };
+    let fetched = outbound::get(&app.config.oidc, url, "application/samlmetadata+xml, application/xml", limits).await?;
+    Ok(fetched.body.to_vec())
 }
