@@ -1,6 +1,7 @@
 //! The authorization endpoint (OpenID Connect Core §3.1.2, RFC 6749 §4.1) for the code
 //! flow only, with PKCE (RFC 7636), pushed requests (RFC 9126), signed request objects
-//! (RFC 9101), `form_post` (OAuth 2.0 Form Post Response Mode) and `iss` in responses
+//! (RFC 9101) by value or by a registered `request_uri` (see [`super::request_object`]),
+//! `form_post` (OAuth 2.0 Form Post Response Mode) and `iss` in responses
 //! (RFC 9207); and its continuation on the client-certificate listener,
 //! `/oidc/resume/{id}`, which runs after (or instead of) the certificate login.
 //!

@@ -240,3 +240,33 @@ pub async fn create_with_jwks_uri(
     }
     Ok((RegisteredClient { client, settings: spec.settings }, secret))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_uris_match_without_fragment_and_must_be_https() {
+        let settings = ClientSettings { request_uris: vec!["https://rp.test/ro#abc".into()], ..ClientSettings::default() };
+        assert!(settings.registered_request_uri("https://rp.test/ro"));
+        assert!(settings.registered_request_uri("https://rp.test/ro#other"));
+        assert!(!settings.registered_request_uri("https://rp.test/ro2") && !settings.registered_request_uri("https://rp.test/"));
+        let spec = |uris: &[&str]| ClientSpec {
+            client_id: None,
+            name: "RP".into(),
+            redirect_uris: vec!["https://rp.test/cb".into()],
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec!["authorization_code".into()],
+            auth_method: "client_secret_basic".into(),
+            jwks: None,
+            scopes: vec!["openid".into()],
+            access_token_format: mamori_storage::model::AccessTokenFormat::Jwt,
+            first_party: false,
+            require_pkce: false,
+            settings: ClientSettings { request_uris: uris.iter().map(|u| (*u).to_owned()).collect(), ..ClientSettings::default() },
+        };
+        assert!(check_spec(&spec(&["https://rp.test/ro#hash"])).is_ok());
+        assert!(check_spec(&spec(&["http://rp.test/ro"])).is_err());
+        assert!(check_spec(&spec(&["urn:x"])).is_err());
+    }
+}
