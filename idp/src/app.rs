@@ -29,6 +29,7 @@ pub struct App {
     pub ui: Ui,
     pub csrf: CsrfKey,
     pub mailer: Mailer,
+    pub refresh_rotator: crate::oidc::rotation::RefreshRotator,
 }
 
 impl App {
@@ -64,7 +65,8 @@ impl App {
         );
         let ui = Ui::new();
         let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
-        Ok(App { config, storage, shared, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer })
+        let refresh_rotator = crate::oidc::rotation::RefreshRotator::new(storage.clone());
+        Ok(App { config, storage, shared, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer, refresh_rotator })
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

@@ -7,7 +7,7 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 /// `Display` never contains SQL or driver text: `Backend` carries that detail in its field
 /// for logs only, so `err.to_string()` is safe to show, though callers should still choose
 /// their own wording for users.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
     /// The record asked for does not exist (or no longer matches the request).

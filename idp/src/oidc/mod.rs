@@ -27,6 +27,7 @@ pub mod pkce;
 pub mod registration;
 pub mod request_object;
 pub mod revocation;
+pub mod rotation;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

@@ -94,6 +94,9 @@ pub struct UserIssue<'a> {
     pub acr: &'a str,
     pub amr: &'a [String],
     pub nonce: Option<&'a str>,
+    /// The successor a refresh-token rotation already stored; `None` makes a new refresh
+    /// token when the client may refresh.
+    pub rotated_refresh: Option<String>,
 }
 
 /// Access token, ID token (with `openid`) and, when the client may refresh, a refresh
@@ -130,7 +133,9 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
         let id_token = id_token::issue(app, issuer, registered.client_id(), algorithm, &issue, &access_token).await?;
         response["id_token"] = id_token.into();
     }
-    if registered.allows_grant("refresh_token") {
+    if let Some(successor) = issue.rotated_refresh {
+        response["refresh_token"] = successor.into();
+    } else if registered.allows_grant("refresh_token") {
         let refresh = crate::secrets::url_token();
         let data = json!({
             "client_id": registered.client_id(),

@@ -99,6 +99,35 @@ pub struct RefreshToken {
     pub created_at: OffsetDateTime,
 }
 
+/// A refresh token presented by a client, and the successor to store in its place.
+pub struct RefreshRotation {
+    pub lookup_hash: String,
+    /// The authenticated client: another client's token is neither spent nor revealed.
+    pub client_id: String,
+    pub successor_hash: String,
+    pub successor_expires_at: OffsetDateTime,
+    /// Sees the token before anything is committed; refusing it (a scope beyond the
+    /// grant, say) leaves the token unspent.
+    pub accept: Box<dyn FnOnce(&RefreshToken) -> bool + Send>,
+}
+
+impl std::fmt::Debug for RefreshRotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRotation").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+/// What became of one rotation in a batch.
+#[derive(Debug)]
+pub enum Rotated {
+    /// Spent; its successor is stored.
+    Spent(RefreshToken),
+    /// Refused by its `accept`; nothing changed.
+    Refused,
+    /// Not live, unknown or another client's: ask `why_not_rotated`.
+    NotSpent,
+}
+
 /// Why a refresh token could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -114,6 +143,9 @@ pub enum RefreshError {
     /// been revoked.
     #[error("the refresh token was already used; its grant is revoked")]
     Reused { grant_id: Uuid },
+    /// The caller refused the request after seeing the token; nothing was spent.
+    #[error("the request was refused; the refresh token is unspent")]
+    Refused,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

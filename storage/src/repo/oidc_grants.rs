@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::update_returning;
+
+mod refresh;
 use crate::StorageError;
 use crate::convert::{count, from_json, ms, opt_time, parse, small, time, to_json};
 use crate::entity::oidc::{
@@ -21,7 +23,7 @@ use crate::entity::oidc::{
 use crate::error::{db_err, on_conflict};
 use crate::model::{
     AccessTokenRecord, AuthorizationCode, CodeRedeemError, Consent, InitialAccessToken,
-    NewAccessToken, NewPendingRequest, OidcGrant, PendingRequest, PendingRequestKind, RefreshError,
+    NewAccessToken, NewPendingRequest, OidcGrant, PendingRequest, PendingRequestKind,
     RefreshToken,
 };
 
@@ -223,85 +225,6 @@ impl<'a> OidcGrants<'a> {
             });
         }
         Err(CodeRedeemError::Expired)
-    }
-
-    // ---- refresh tokens ----
-
-    pub async fn insert_refresh_token(
-        &self,
-        lookup_hash: &str,
-        grant_id: Uuid,
-        data: &serde_json::Value,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<RefreshToken, StorageError> {
-        let model = refresh_token::Model {
-            lookup_hash: lookup_hash.to_owned(),
-            grant_id,
-            data: to_json(data)?,
-            expires_at: ms(expires_at),
-            rotated_at: None,
-            revoked_at: None,
-            created_at: ms(now),
-        };
-        refresh_token::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(on_conflict("refresh token already exists"))?;
-        to_refresh(model)
-    }
-
-    /// Spends a refresh token for its successor (the caller inserts the new one under the
-    /// same grant). Presenting a token that was already rotated revokes the whole family.
-    pub async fn rotate_refresh_token(
-        &self,
-        lookup_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<RefreshToken, RefreshError> {
-        use refresh_token::{Column, Entity};
-        let stmt = Entity::update_many()
-            .col_expr(Column::RotatedAt, Expr::val(ms(now)))
-            .filter(Column::LookupHash.eq(lookup_hash))
-            .filter(Column::RotatedAt.is_null())
-            .filter(Column::RevokedAt.is_null())
-            .filter(Column::ExpiresAt.gt(ms(now)))
-            .filter(Column::GrantId.in_subquery(live_grants()))
-            .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
-        if let Some(row) = rows.into_iter().next() {
-            return Ok(to_refresh(row)?);
-        }
-        let row = Entity::find_by_id(lookup_hash.to_owned())
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
-        let Some(row) = row else {
-            return Err(RefreshError::NotFound);
-        };
-        if row.revoked_at.is_some() || self.get_grant(row.grant_id).await?.is_revoked() {
-            return Err(RefreshError::Revoked);
-        }
-        if row.rotated_at.is_some() {
-            self.revoke_grant(row.grant_id, now).await?;
-            return Err(RefreshError::Reused {
-                grant_id: row.grant_id,
-            });
-        }
-        Err(RefreshError::Expired)
-    }
-
-    /// The refresh token, live or not (for introspection and revocation).
-    pub async fn find_refresh_token(
-        &self,
-        lookup_hash: &str,
-    ) -> Result<Option<RefreshToken>, StorageError> {
-        let model = refresh_token::Entity::find_by_id(lookup_hash.to_owned())
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
-        model.map(to_refresh).transpose()
     }
 
     // ---- access tokens ----

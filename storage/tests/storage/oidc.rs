@@ -4,13 +4,39 @@
 
 use mamori_storage::model::{
     AccessTokenFormat, CodeRedeemError, NewAccessToken, NewOidcClient, NewPendingRequest,
-    PendingRequestKind, RefreshError,
+    PendingRequestKind, RefreshError, RefreshRotation, RefreshToken, Rotated,
 };
+use mamori_storage::OidcGrants;
 use mamori_storage::{Storage, token_lookup_hash};
 use serde_json::json;
 use time::Duration;
 
 use crate::harness::{t0, tenant, unique, user};
+
+/// Presents refresh token `lookup` as client "shop", with `successor` to take its place.
+async fn rotate(
+    repo: &OidcGrants<'_>,
+    lookup: &str,
+    successor: &str,
+    now: time::OffsetDateTime,
+) -> Result<RefreshToken, RefreshError> {
+    repo.rotate_refresh_token(rotation(lookup, successor, now, |_| true), now).await
+}
+
+fn rotation(
+    lookup: &str,
+    successor: &str,
+    now: time::OffsetDateTime,
+    accept: impl FnOnce(&RefreshToken) -> bool + Send + 'static,
+) -> RefreshRotation {
+    RefreshRotation {
+        lookup_hash: lookup.to_owned(),
+        client_id: "shop".to_owned(),
+        successor_hash: successor.to_owned(),
+        successor_expires_at: now + Duration::days(1),
+        accept: Box::new(accept),
+    }
+}
 
 on_both!(
     pending_requests,
@@ -18,6 +44,7 @@ on_both!(
     concurrent_code_redemption_succeeds_once,
     refresh_rotation_and_reuse_detection,
     concurrent_refresh_rotation_succeeds_once,
+    refresh_rotations_in_one_batch,
     access_tokens_follow_their_grant,
     consents_are_remembered_and_replaced,
     consents_are_listed_per_user_and_withdrawn,
@@ -121,7 +148,7 @@ async fn codes_are_single_use_and_reuse_revokes_the_grant(s: Storage) {
     assert!(matches!(again, CodeRedeemError::AlreadyUsed { grant_id } if grant_id == grant.id));
     assert!(repo.get_grant(grant.id).await.unwrap().is_revoked());
     assert!(matches!(
-        repo.rotate_refresh_token(&rt, t0()).await,
+        rotate(&repo, &rt, &token_lookup_hash("rt-2"), t0()).await,
         Err(RefreshError::Revoked)
     ));
 
@@ -204,18 +231,13 @@ async fn refresh_rotation_and_reuse_detection(s: Storage) {
     )
     .await
     .unwrap();
-    let spent = repo.rotate_refresh_token(&first, t0()).await.unwrap();
-    assert_eq!(spent.data["scope"], "openid");
     let second = token_lookup_hash("rt-b");
-    repo.insert_refresh_token(
-        &second,
-        grant.id,
-        &spent.data,
-        t0() + Duration::days(1),
-        t0(),
-    )
-    .await
-    .unwrap();
+    let spent = rotate(&repo, &first, &second, t0()).await.unwrap();
+    assert_eq!(spent.data["scope"], "openid");
+    // The successor was stored with the spending: same grant, same data, live.
+    let successor = repo.find_refresh_token(&second).await.unwrap().unwrap();
+    assert_eq!((successor.grant_id, &successor.data), (grant.id, &spent.data));
+    assert!(successor.rotated_at.is_none());
     assert_eq!(
         repo.find_refresh_token(&first)
             .await
@@ -226,15 +248,15 @@ async fn refresh_rotation_and_reuse_detection(s: Storage) {
     );
 
     // The old one again: reuse, the family dies, the successor with it.
-    let reuse = repo
-        .rotate_refresh_token(&first, t0() + Duration::minutes(1))
+    let reuse = rotate(&repo, &first, &token_lookup_hash("rt-b2"), t0() + Duration::minutes(1))
         .await
         .unwrap_err();
     assert!(matches!(reuse, RefreshError::Reused { grant_id } if grant_id == grant.id));
     assert!(matches!(
-        repo.rotate_refresh_token(&second, t0()).await,
+        rotate(&repo, &second, &token_lookup_hash("rt-b3"), t0()).await,
         Err(RefreshError::Revoked)
     ));
+    assert!(repo.find_refresh_token(&token_lookup_hash("rt-b2")).await.unwrap().is_none());
 
     // Expired and unknown tokens.
     let g2 = repo
@@ -246,15 +268,103 @@ async fn refresh_rotation_and_reuse_detection(s: Storage) {
         .await
         .unwrap();
     assert!(matches!(
-        repo.rotate_refresh_token(&short, t0() + Duration::hours(2))
-            .await,
+        rotate(&repo, &short, &token_lookup_hash("rt-c2"), t0() + Duration::hours(2)).await,
         Err(RefreshError::Expired)
     ));
     assert!(matches!(
-        repo.rotate_refresh_token(&token_lookup_hash("x"), t0())
-            .await,
+        rotate(&repo, &token_lookup_hash("x"), &token_lookup_hash("x2"), t0()).await,
         Err(RefreshError::NotFound)
     ));
+
+    // Another client's token: refused as unknown, left unspent, its grant alive.
+    let g3 = repo
+        .create_grant(t.id, "other-shop", Some(u.id), t0())
+        .await
+        .unwrap();
+    let theirs = token_lookup_hash("rt-d");
+    repo.insert_refresh_token(&theirs, g3.id, &json!({}), t0() + Duration::days(1), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        rotate(&repo, &theirs, &token_lookup_hash("rt-d2"), t0()).await,
+        Err(RefreshError::NotFound)
+    ));
+    let untouched = repo.find_refresh_token(&theirs).await.unwrap().unwrap();
+    assert!(untouched.rotated_at.is_none());
+    assert!(!repo.get_grant(g3.id).await.unwrap().is_revoked());
+
+    // Refused by the caller after seeing it: nothing spent, no successor.
+    let g4 = repo
+        .create_grant(t.id, "shop", Some(u.id), t0())
+        .await
+        .unwrap();
+    let mine = token_lookup_hash("rt-e");
+    repo.insert_refresh_token(&mine, g4.id, &json!({"scope": ["openid"]}), t0() + Duration::days(1), t0())
+        .await
+        .unwrap();
+    let refused = repo
+        .rotate_refresh_token(
+            rotation(&mine, &token_lookup_hash("rt-e2"), t0(), |found| found.data["scope"][0] == "admin"),
+            t0(),
+        )
+        .await;
+    assert!(matches!(refused, Err(RefreshError::Refused)));
+    assert!(repo.find_refresh_token(&mine).await.unwrap().unwrap().rotated_at.is_none());
+    assert!(repo.find_refresh_token(&token_lookup_hash("rt-e2")).await.unwrap().is_none());
+    // Its successor hash taken already: the spending rolls back with the failed insert.
+    assert!(matches!(
+        repo.rotate_refresh_token(rotation(&mine, &theirs, t0(), |_| true), t0()).await,
+        Err(RefreshError::Storage(_))
+    ));
+    assert!(repo.find_refresh_token(&mine).await.unwrap().unwrap().rotated_at.is_none());
+    assert!(rotate(&repo, &mine, &token_lookup_hash("rt-e3"), t0()).await.is_ok());
+}
+
+/// One transaction for many presentations: each gets the answer it would get alone, and
+/// only spent tokens get a successor.
+async fn refresh_rotations_in_one_batch(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let repo = s.oidc_grants();
+    let mine = repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap();
+    let theirs = repo.create_grant(t.id, "other-shop", Some(u.id), t0()).await.unwrap();
+    let h = |n: &str| token_lookup_hash(&format!("{n}-{}", t.id));
+    for (name, grant) in [("a", mine.id), ("b", mine.id), ("c", theirs.id)] {
+        repo.insert_refresh_token(&h(name), grant, &json!({"n": name}), t0() + Duration::days(1), t0())
+            .await
+            .unwrap();
+    }
+    let batch = vec![
+        rotation(&h("a"), &h("a2"), t0(), |_| true),
+        rotation(&h("a"), &h("a3"), t0(), |_| true),
+        rotation(&h("b"), &h("b2"), t0(), |_| false),
+        rotation(&h("c"), &h("c2"), t0(), |_| true),
+        rotation(&h("unknown"), &h("u2"), t0(), |_| true),
+    ];
+    let answers = repo.rotate_refresh_tokens(batch, t0()).await.unwrap();
+    assert!(matches!(&answers[0], Rotated::Spent(token) if token.data["n"] == "a"), "{answers:?}");
+    assert!(matches!(answers[1], Rotated::NotSpent), "{answers:?}");
+    assert!(matches!(answers[2], Rotated::Refused), "{answers:?}");
+    assert!(matches!(answers[3], Rotated::NotSpent), "{answers:?}");
+    assert!(matches!(answers[4], Rotated::NotSpent), "{answers:?}");
+    let stored = |n: &'static str| {
+        let repo = s.oidc_grants();
+        let hash = h(n);
+        async move { repo.find_refresh_token(&hash).await.unwrap() }
+    };
+    assert_eq!(stored("a2").await.unwrap().data["n"], "a");
+    for absent in ["a3", "b2", "c2", "u2"] {
+        assert!(stored(absent).await.is_none(), "{absent} was stored");
+    }
+    assert!(stored("b").await.unwrap().rotated_at.is_none());
+    assert!(stored("c").await.unwrap().rotated_at.is_none());
+    // The second presentation of "a" was a reuse: asking why revokes the family.
+    assert!(matches!(
+        repo.why_not_rotated(&h("a"), "shop", t0()).await,
+        RefreshError::Reused { grant_id } if grant_id == mine.id
+    ));
+    assert!(matches!(repo.why_not_rotated(&h("c"), "shop", t0()).await, RefreshError::NotFound));
+    assert!(!repo.get_grant(theirs.id).await.unwrap().is_revoked());
 }
 
 async fn concurrent_refresh_rotation_succeeds_once(s: Storage) {
@@ -272,7 +382,10 @@ async fn concurrent_refresh_rotation_succeeds_once(s: Storage) {
         .unwrap();
     let tries = (0..8).map(|_| {
         let (s, rt) = (s.clone(), rt.clone());
-        tokio::spawn(async move { s.oidc_grants().rotate_refresh_token(&rt, t0()).await })
+        tokio::spawn(async move {
+            let successor = token_lookup_hash(&unique("rt-next"));
+            rotate(&s.oidc_grants(), &rt, &successor, t0()).await
+        })
     });
     let results: Vec<_> = futures::future::join_all(tries)
         .await

@@ -56,6 +56,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             acr: &data.acr,
             amr: &data.amr,
             nonce: data.nonce.as_deref(),
+            rotated_refresh: None,
         },
     )
     .await

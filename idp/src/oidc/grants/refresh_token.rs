@@ -2,27 +2,42 @@
 //! hands out a successor under the same grant; presenting a spent token again revokes
 //! the whole family (OAuth 2.0 Security BCP, refresh token rotation).
 
-use mamori_storage::model::RefreshError;
+use mamori_storage::model::{RefreshError, RefreshRotation, RefreshToken};
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::oidc::client_auth::AuthenticatedClient;
 use crate::oidc::error::OAuthError;
 use crate::oidc::token::{UserIssue, active_user, issue_for_user};
-use crate::oidc::{Issuer, Params, split_spaces};
+use crate::oidc::{Issuer, Params, REFRESH_TOKEN_TTL, split_spaces};
 
 pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, params: &Params) -> Result<serde_json::Value, OAuthError> {
     let token = params.get("refresh_token").ok_or(OAuthError::InvalidRequest("refresh_token is missing"))?;
-    let lookup = mamori_storage::token_lookup_hash(token);
-    let repo = app.storage.oidc_grants();
     let invalid = OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked");
-    // Another client's token is refused before it is spent.
-    let Some(found) = repo.find_refresh_token(&lookup).await? else { return Err(invalid) };
-    if found.data["client_id"].as_str() != Some(client.registered.client_id()) {
-        return Err(invalid);
-    }
-    let spent = match repo.rotate_refresh_token(&lookup, app.now()).await {
+    let now = app.now();
+    // The successor is stored in the same transaction that spends the token (batched
+    // with other rotations, see `rotation`); another client's token is left unspent.
+    let successor = crate::secrets::url_token();
+    // A narrower scope applies to this access token only; the successor keeps the grant's
+    // scope (RFC 6749 §6). A scope beyond the grant is refused before anything is spent.
+    let requested = params.get("scope").map(|s| split_spaces(Some(s)));
+    let accept = {
+        let requested = requested.clone();
+        move |found: &RefreshToken| {
+            let original: Vec<String> = serde_json::from_value(found.data["scope"].clone()).unwrap_or_default();
+            requested.is_none_or(|r| r.iter().all(|s| original.contains(s)))
+        }
+    };
+    let rotation = RefreshRotation {
+        lookup_hash: mamori_storage::token_lookup_hash(token),
+        client_id: client.registered.client_id().to_owned(),
+        successor_hash: mamori_storage::token_lookup_hash(&successor),
+        successor_expires_at: now + REFRESH_TOKEN_TTL,
+        accept: Box::new(accept),
+    };
+    let spent = match app.refresh_rotator.rotate(rotation, now).await {
         Ok(t) => t,
+        Err(RefreshError::Refused) => return Err(OAuthError::InvalidScope("a requested scope exceeds the original grant")),
         Err(RefreshError::Reused { grant_id }) => {
             tracing::warn!(%grant_id, client = client.registered.client_id(), "refresh token reused; grant revoked");
             return Err(invalid);
@@ -31,16 +46,9 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         Err(_) => return Err(invalid),
     };
     let data = &spent.data;
-    let original: Vec<String> = serde_json::from_value(data["scope"].clone()).unwrap_or_default();
-    let scope = match params.get("scope") {
-        None => original,
-        Some(requested) => {
-            let requested = split_spaces(Some(requested));
-            if requested.iter().any(|s| !original.contains(s)) {
-                return Err(OAuthError::InvalidScope("a requested scope exceeds the original grant"));
-            }
-            requested
-        }
+    let scope = match requested {
+        Some(requested) => requested,
+        None => serde_json::from_value(data["scope"].clone()).unwrap_or_default(),
     };
     let user_id: Uuid = serde_json::from_value(data["user_id"].clone()).map_err(|e| OAuthError::internal(&e.into()))?;
     let user = active_user(app, user_id).await?;
@@ -57,6 +65,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             acr: data["acr"].as_str().unwrap_or(""),
             amr: &amr,
             nonce: None,
+            rotated_refresh: Some(successor),
         },
     )
     .await
