@@ -178,13 +178,31 @@ impl CaService {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<IssuedCertificate, PkiError> {
+        let (issued, record) =
+            self.sign_device_certificate(owner, common_name, email, key_algorithm, not_before, not_after).await?;
+        self.storage.certificates().insert(&record, issued.not_before).await?;
+        crate::metrics::metrics().certificate_issued("generated");
+        Ok(issued)
+    }
+
+    /// Signs a certificate with a fresh key for a device without recording it: the
+    /// caller stores the returned record in the transaction that also stores how the
+    /// certificate is handed over, and discards the certificate if that fails.
+    pub async fn sign_device_certificate(
+        &self,
+        owner: CertificateOwner,
+        common_name: String,
+        email: Option<String>,
+        key_algorithm: KeyAlgorithm,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<(IssuedCertificate, NewCertificate), PkiError> {
         let active = self.active().await?;
         let request = DeviceCertificateRequest { common_name, email, key_algorithm, not_before, not_after, urls: self.urls() };
         let ca = Arc::clone(&active);
         let issued = self.pool.run(move || ca.ca.issue_device_certificate(&request)).await??;
-        self.record(&active, owner, &issued).await?;
-        crate::metrics::metrics().certificate_issued("generated");
-        Ok(issued)
+        let record = new_certificate(&active, owner, &issued);
+        Ok((issued, record))
     }
 
     /// Issues a certificate for the public key of a CSR (the key never leaves the device).
@@ -207,19 +225,7 @@ impl CaService {
     }
 
     async fn record(&self, active: &ActiveCa, owner: CertificateOwner, issued: &IssuedCertificate) -> Result<(), PkiError> {
-        self.storage
-            .certificates()
-            .insert(&NewCertificate {
-                ca_id: active.id,
-                user_id: owner.user_id,
-                device_id: owner.device_id,
-                serial_hex: issued.serial_hex.clone(),
-                fingerprint_sha256: issued.fingerprint_sha256_hex.clone(),
-                subject_cn: issued.subject_common_name.clone(),
-                not_before: issued.not_before,
-                not_after: issued.not_after,
-            }, issued.not_before)
-            .await?;
+        self.storage.certificates().insert(&new_certificate(active, owner, issued), issued.not_before).await?;
         Ok(())
     }
 
@@ -335,6 +341,20 @@ impl CaSummary {
             not_after: ca.not_after(),
             chain_length: ca.chain_der().len() + 1,
         }
+    }
+}
+
+/// The record of a certificate `active` signed.
+fn new_certificate(active: &ActiveCa, owner: CertificateOwner, issued: &IssuedCertificate) -> NewCertificate {
+    NewCertificate {
+        ca_id: active.id,
+        user_id: owner.user_id,
+        device_id: owner.device_id,
+        serial_hex: issued.serial_hex.clone(),
+        fingerprint_sha256: issued.fingerprint_sha256_hex.clone(),
+        subject_cn: issued.subject_common_name.clone(),
+        not_before: issued.not_before,
+        not_after: issued.not_after,
     }
 }
 

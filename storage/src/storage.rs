@@ -203,6 +203,11 @@ impl Storage {
         Tickets::new(&self.db)
     }
 
+    /// Atomic completion of a flow (ticket redemption plus everything it records).
+    pub fn completions(&self) -> crate::Completions<'_> {
+        crate::Completions::new(&self.db)
+    }
+
     pub fn sessions(&self) -> Sessions<'_> {
         Sessions::new(&self.db)
     }

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use mamori_ca::{KeyAlgorithm, Pkcs12Format, RevocationReason};
-use mamori_storage::model::{CertificateKeyType, Device, NewTicket, Tenant, TicketKind, User};
+use mamori_storage::model::{CertificateDownload, CertificateKeyType, Completion, Device, NewTicket, Tenant, TicketKind, User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -82,7 +82,9 @@ pub async fn issue_to_file(
     Ok(IssuedFile { serial_hex: issued.serial_hex, pkcs12 })
 }
 
-/// Issues the certificate, stores the download and sends the guidance mail.
+/// Issues the certificate, stores it with its download (one transaction) and sends the
+/// guidance mail. For flows that record nothing else; a flow that also redeems a ticket
+/// puts [`prepare_download`]'s record into its own completion instead.
 pub async fn issue_for_download(
     app: &App,
     tenant: &Tenant,
@@ -90,20 +92,34 @@ pub async fn issue_for_download(
     device: &Device,
     public_url: &str,
 ) -> anyhow::Result<PendingDownload> {
+    let prepared = prepare_download(app, tenant, user, device).await?;
+    let completion = Completion { user_id: user.id, certificate: Some(prepared.record), ..Completion::default() };
+    app.storage.completions().complete(&completion, app.now()).await?;
+    announce_download(app, tenant, user, device, &prepared.pending, public_url).await;
+    Ok(prepared.pending)
+}
+
+/// A device certificate signed, packed and sealed for download, not recorded yet.
+pub struct PreparedDownload {
+    /// For the flow's completion transaction. Until that commits the certificate exists
+    /// nowhere but here; if it fails the certificate is dropped, never handed out.
+    pub record: CertificateDownload,
+    /// What the user is shown once the completion committed.
+    pub pending: PendingDownload,
+}
+
+/// The slow part of issuing (key generation, signing, PKCS#12, sealing, hashing the
+/// download password), done before any write so that the transaction only writes.
+pub async fn prepare_download(app: &App, tenant: &Tenant, user: &User, device: &Device) -> anyhow::Result<PreparedDownload> {
     let now = app.now();
     let policy = &tenant.policy;
     let name = certificate_name(tenant, user, device);
     let (key, format) = key_and_format(tenant);
     let not_after = now + time::Duration::days(i64::from(policy.certificate_validity_days.max(1)));
     let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
-
-    // One certificate per device at a time: the new one supersedes the old.
-    app.storage.certificates().revoke_for_device(device.id, RevocationReason::Superseded.as_str(), now).await?;
-    app.ca.forget_crl().await;
-    app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
-    let issued = app
+    let (issued, certificate) = app
         .ca
-        .issue_device_certificate(owner, name.clone(), Some(device.email.clone()), key, now, not_after)
+        .sign_device_certificate(owner, name.clone(), Some(device.email.clone()), key, now, not_after)
         .await?;
 
     let password = crate::secrets::download_password();
@@ -117,7 +133,7 @@ pub async fn issue_for_download(
     };
     let payload = app.sealing.seal(&serde_json::to_vec(&sealed)?, &download_aad(&acquisition_id))?;
     let expires_at = now + time::Duration::hours(i64::from(policy.download_ticket_hours.max(1)));
-    let ticket = NewTicket {
+    let download = NewTicket {
         kind: TicketKind::Download,
         tenant_id: tenant.id,
         user_id: user.id,
@@ -130,30 +146,45 @@ pub async fn issue_for_download(
         attempts: policy.lockout_threshold_enrollment_otp.max(1),
         uses: policy.download_max_count.max(1),
     };
-    if let Err(err) = app.storage.tickets().create(&ticket, now).await {
-        // Without a way to download it, the certificate must not stay valid.
-        let _ = app.ca.revoke(&issued.serial_hex, RevocationReason::CessationOfOperation, now).await;
-        return Err(err.into());
-    }
+    Ok(PreparedDownload {
+        record: CertificateDownload {
+            device_id: device.id,
+            certificate,
+            supersede_reason: RevocationReason::Superseded.as_str().to_owned(),
+            download,
+        },
+        pending: PendingDownload { acquisition_id, download_password: password, certificate_name: name, expires_at },
+    })
+}
 
-    app.mailer
-        .send(
-            crate::mail::OutgoingMail {
-                tenant_id: Some(tenant.id),
-                to: device.email.clone(),
-                locale: crate::mail::ui_locale(user.locale),
-                template: "download-guidance",
-                context: serde_json::json!({
-                    "login_id": user.login_id,
-                    "certificate_name": name,
-                    "acquisition_id": acquisition_id,
-                    "download_url": format!("{public_url}/download"),
-                    "expires_at": expires_at.date().to_string(),
-                    "download_max_count": policy.download_max_count,
-                }),
-            },
-            now,
-        )
-        .await?;
-    Ok(PendingDownload { acquisition_id, download_password: password, certificate_name: name, expires_at })
+/// After the completion committed: the next CRL lists the superseded certificate, and
+/// the guidance mail goes to the device's address. A mail that cannot be queued is logged,
+/// not returned: the certificate is recorded and the page shows how to download it.
+pub async fn announce_download(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    device: &Device,
+    pending: &PendingDownload,
+    public_url: &str,
+) {
+    app.ca.forget_crl().await;
+    crate::metrics::metrics().certificate_issued("generated");
+    let mail = crate::mail::OutgoingMail {
+        tenant_id: Some(tenant.id),
+        to: device.email.clone(),
+        locale: crate::mail::ui_locale(user.locale),
+        template: "download-guidance",
+        context: serde_json::json!({
+            "login_id": user.login_id,
+            "certificate_name": pending.certificate_name,
+            "acquisition_id": pending.acquisition_id,
+            "download_url": format!("{public_url}/download"),
+            "expires_at": pending.expires_at.date().to_string(),
+            "download_max_count": tenant.policy.download_max_count,
+        }),
+    };
+    if let Err(err) = app.mailer.send(mail, app.now()).await {
+        tracing::warn!(error = %format!("{err:#}"), device = %device.id, "download guidance mail not queued");
+    }
 }

@@ -3,7 +3,9 @@
 //! one-time password as an Argon2id hash; wrong passwords count down to a lock.
 
 use mamori_ca::SealingKey;
-use mamori_storage::model::{NewTicket, RedeemError, Tenant, Ticket, TicketKind, User, UserStatus};
+use mamori_storage::model::{
+    Completion, NewTicket, PasswordChange, RedeemError, SecretAnswerChange, Tenant, Ticket, TicketKind, User, UserStatus,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization as _;
@@ -237,9 +239,11 @@ pub struct EnrollmentCompleted {
 }
 
 /// Registers the credentials and, for certificate methods, issues the certificate of the
-/// user's first device. Everything that can be refused is checked (and the secrets hashed)
-/// before the ticket is redeemed; the redemption is one atomic update, so of two tabs or a
-/// double submit exactly one proceeds and the other gets `Spent`.
+/// user's first device. Everything that can be refused is checked, and everything slow
+/// done (hashing, key generation, signing, sealing), before anything is written; then the
+/// ticket's redemption and all the records go in one transaction. So of two tabs or a
+/// double submit exactly one proceeds and the other gets `Spent`, and a failure half-way
+/// leaves the ticket usable with nothing recorded (the signed certificate is dropped).
 pub async fn register_credentials(
     app: &App,
     open: &OpenEnrollment,
@@ -271,31 +275,47 @@ pub async fn register_credentials(
     } else {
         None
     };
-    let password_hash = if needs_password { Some(app.hasher.hash(form.password).await?) } else { None };
+    // A ticket already unusable is refused before the expensive preparation below (the
+    // transaction re-checks it anyway).
+    if let Some(reason) = unavailable_reason(&open.ticket, app.now()) {
+        return Ok(RegistrationOutcome::Unavailable(reason));
+    }
+    let password = if needs_password {
+        let hash = app.hasher.hash(form.password).await?;
+        Some(PasswordChange { hash, must_change: false, keep: tenant.policy.password_history_count.max(1) })
+    } else {
+        None
+    };
     let answer_hash = secret_answer::hash_secret_answer(app, form.secret_answer).await?;
-
-    let now = app.now();
-    match app.storage.tickets().redeem(open.ticket.id, now).await {
-        Ok(_) => {}
-        Err(RedeemError::Storage(err)) => return Err(err.into()),
-        Err(RedeemError::NotFound) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::NotFound)),
-        Err(RedeemError::Expired) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::Expired)),
-        Err(RedeemError::Spent) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::Spent)),
-        Err(RedeemError::Locked) => return Ok(RegistrationOutcome::Unavailable(EnrollmentUnavailable::Locked)),
-        Err(other) => return Err(other.into()),
-    }
-    // From here on the ticket is used up: a failure needs a new ticket from the operator.
-    let users = app.storage.users();
-    if let Some(hash) = &password_hash {
-        users.set_password(user.id, hash, false, tenant.policy.password_history_count.max(1), now).await?;
-    }
-    users.set_secret_answer(user.id, form.secret_question, &answer_hash, now).await?;
-    let download = match &device {
-        Some(device) => Some(device_certificate::issue_for_download(app, tenant, user, device, public_url).await?),
+    let prepared = match &device {
+        Some(device) => Some(device_certificate::prepare_download(app, tenant, user, device).await?),
         None => None,
     };
-    tracing::info!(user = %user.id, certificate = download.is_some(), "enrollment completed");
-    Ok(RegistrationOutcome::Completed(EnrollmentCompleted { download }))
+    let (certificate, pending) = prepared.map(|p| (p.record, p.pending)).unzip();
+    let completion = Completion {
+        ticket_id: Some(open.ticket.id),
+        user_id: user.id,
+        password,
+        secret_answer: Some(SecretAnswerChange { question: form.secret_question.to_owned(), answer_hash }),
+        certificate,
+    };
+    let unavailable = match app.storage.completions().complete(&completion, app.now()).await {
+        Ok(()) => None,
+        Err(RedeemError::Storage(err)) => return Err(err.into()),
+        Err(RedeemError::NotFound) => Some(EnrollmentUnavailable::NotFound),
+        Err(RedeemError::Expired) => Some(EnrollmentUnavailable::Expired),
+        Err(RedeemError::Spent) => Some(EnrollmentUnavailable::Spent),
+        Err(RedeemError::Locked) => Some(EnrollmentUnavailable::Locked),
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(reason) = unavailable {
+        return Ok(RegistrationOutcome::Unavailable(reason));
+    }
+    if let (Some(device), Some(pending)) = (&device, &pending) {
+        device_certificate::announce_download(app, tenant, user, device, pending, public_url).await;
+    }
+    tracing::info!(user = %user.id, certificate = pending.is_some(), "enrollment completed");
+    Ok(RegistrationOutcome::Completed(EnrollmentCompleted { download: pending }))
 }
 
 /// The pending download behind a completion proof, to show the completion page again:

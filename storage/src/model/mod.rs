@@ -1,6 +1,7 @@
 //! Plain Rust types that the repositories take and return. Nothing here names sea-orm.
 
 mod admin;
+mod completion;
 mod event;
 mod federation;
 mod mail;
@@ -16,6 +17,7 @@ pub use admin::{
     AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, CertificateQuery,
     LoginEventQuery, NewApiToken, NewAuditEvent, UserQuery,
 };
+pub use completion::{CertificateDownload, Completion, PasswordChange, SecretAnswerChange};
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{
     AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider,

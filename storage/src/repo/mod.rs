@@ -4,6 +4,7 @@ use sea_orm::sea_query::UpdateStatement;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult};
 
 mod admin;
+mod completion;
 mod devices;
 mod federation;
 mod login_events;
@@ -17,6 +18,7 @@ mod tickets;
 mod users;
 
 pub use admin::{AdminRoles, ApiTokens, AuditEvents};
+pub use completion::Completions;
 pub use devices::Devices;
 pub use federation::{OidcClients, SamlServiceProviders, SigningKeys};
 pub use login_events::LoginEvents;

@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -195,28 +195,7 @@ impl<'a> Certificates<'a> {
         new: &NewCertificate,
         now: OffsetDateTime,
     ) -> Result<Certificate, StorageError> {
-        let model = certificate::Model {
-            id: Uuid::new_v4(),
-            ca_id: new.ca_id,
-            user_id: new.user_id,
-            device_id: new.device_id,
-            serial_hex: normalise_hex(&new.serial_hex),
-            fingerprint_sha256: normalise_hex(&new.fingerprint_sha256),
-            subject_cn: new.subject_cn.clone(),
-            not_before: ms(new.not_before),
-            not_after: ms(new.not_after),
-            status: CertificateStatus::Active.as_str().to_owned(),
-            revoked_at: None,
-            revocation_reason: None,
-            created_at: ms(now),
-        };
-        certificate::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(on_conflict(
-                "certificate serial or fingerprint already exists",
-            ))?;
-        to_certificate(model)
+        insert_certificate_on(self.db, new, now).await
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Certificate, StorageError> {
@@ -371,21 +350,7 @@ impl<'a> Certificates<'a> {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<Certificate>, StorageError> {
-        // Conditional on `status = active`: a second revocation never overwrites the first.
-        let stmt = certificate::Entity::update_many()
-            .col_expr(
-                certificate::Column::Status,
-                Expr::val(CertificateStatus::Revoked.as_str()),
-            )
-            .col_expr(certificate::Column::RevokedAt, Expr::val(ms(now)))
-            .col_expr(certificate::Column::RevocationReason, Expr::val(reason))
-            .filter(condition)
-            .filter(certificate::Column::Status.eq(CertificateStatus::Active.as_str()))
-            .into_query();
-        let models = update_returning::<certificate::Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
-        models.into_iter().map(to_certificate).collect()
+        revoke_where_on(self.db, condition, reason, now).await
     }
 
     async fn find_one(
@@ -413,6 +378,60 @@ impl<'a> Certificates<'a> {
             .map_err(db_err)?;
         models.into_iter().map(to_certificate).collect()
     }
+}
+
+/// [`Certificates::insert`] on any connection, so a flow records a certificate in the
+/// transaction that also stores how it is handed over.
+pub(crate) async fn insert_certificate_on<C: ConnectionTrait>(
+    db: &C,
+    new: &NewCertificate,
+    now: OffsetDateTime,
+) -> Result<Certificate, StorageError> {
+    let model = certificate::Model {
+        id: Uuid::new_v4(),
+        ca_id: new.ca_id,
+        user_id: new.user_id,
+        device_id: new.device_id,
+        serial_hex: normalise_hex(&new.serial_hex),
+        fingerprint_sha256: normalise_hex(&new.fingerprint_sha256),
+        subject_cn: new.subject_cn.clone(),
+        not_before: ms(new.not_before),
+        not_after: ms(new.not_after),
+        status: CertificateStatus::Active.as_str().to_owned(),
+        revoked_at: None,
+        revocation_reason: None,
+        created_at: ms(now),
+    };
+    certificate::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(on_conflict(
+            "certificate serial or fingerprint already exists",
+        ))?;
+    to_certificate(model)
+}
+
+pub(crate) async fn revoke_where_on<C: ConnectionTrait>(
+    db: &C,
+    condition: sea_orm::sea_query::SimpleExpr,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<Certificate>, StorageError> {
+    // Conditional on `status = active`: a second revocation never overwrites the first.
+    let stmt = certificate::Entity::update_many()
+        .col_expr(
+            certificate::Column::Status,
+            Expr::val(CertificateStatus::Revoked.as_str()),
+        )
+        .col_expr(certificate::Column::RevokedAt, Expr::val(ms(now)))
+        .col_expr(certificate::Column::RevocationReason, Expr::val(reason))
+        .filter(condition)
+        .filter(certificate::Column::Status.eq(CertificateStatus::Active.as_str()))
+        .into_query();
+    let models = update_returning::<certificate::Entity, _>(db, stmt)
+        .await
+        .map_err(db_err)?;
+    models.into_iter().map(to_certificate).collect()
 }
 
 fn to_certificate(m: certificate::Model) -> Result<Certificate, StorageError> {

@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -30,27 +30,7 @@ impl<'a> Tickets<'a> {
         new: &NewTicket,
         now: OffsetDateTime,
     ) -> Result<Ticket, StorageError> {
-        let model = ticket::Model {
-            id: Uuid::new_v4(),
-            kind: new.kind.as_str().to_owned(),
-            tenant_id: new.tenant_id,
-            user_id: new.user_id,
-            device_id: new.device_id,
-            lookup_hash: new.lookup_hash.clone(),
-            secret_hash: new.secret_hash.clone(),
-            acquisition_id: new.acquisition_id.clone(),
-            payload_sealed: new.payload_sealed.clone(),
-            expires_at: ms(new.expires_at),
-            attempts_left: small("attempts", new.attempts)?,
-            uses_left: small("uses", new.uses)?,
-            created_at: ms(now),
-            last_used_at: None,
-        };
-        Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(on_conflict("ticket token or acquisition ID already exists"))?;
-        to_ticket(model)
+        insert_on(self.db, new, now).await
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Ticket, StorageError> {
@@ -102,35 +82,7 @@ impl<'a> Tickets<'a> {
     /// concurrent redemptions of a single-use ticket exactly one succeeds. Returns the
     /// ticket as it is after this use.
     pub async fn redeem(&self, id: Uuid, now: OffsetDateTime) -> Result<Ticket, RedeemError> {
-        let stmt = Entity::update_many()
-            .col_expr(Column::UsesLeft, Expr::col(Column::UsesLeft).sub(1))
-            .col_expr(Column::LastUsedAt, Expr::val(ms(now)))
-            .filter(Column::Id.eq(id))
-            .filter(Column::UsesLeft.gt(0))
-            .filter(Column::AttemptsLeft.gt(0))
-            .filter(Column::ExpiresAt.gt(ms(now)))
-            .into_query();
-        let updated = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
-        if let Some(row) = updated.into_iter().next() {
-            return Ok(to_ticket(row)?);
-        }
-        // Not redeemed: read the row only to say why.
-        let row = Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
-        let Some(row) = row else {
-            return Err(RedeemError::NotFound);
-        };
-        Err(if row.uses_left <= 0 {
-            RedeemError::Spent
-        } else if row.attempts_left <= 0 {
-            RedeemError::Locked
-        } else if row.expires_at <= ms(now) {
-            RedeemError::Expired
-        } else {
-            // The conditions held on re-read; only a concurrent change explains the miss.
-            RedeemError::Spent
-        })
+        redeem_on(self.db, id, now).await
     }
 
     /// Voids the user's unspent tickets of `kind` (a new ticket replaces older ones) and
@@ -185,16 +137,7 @@ impl<'a> Tickets<'a> {
         owner: sea_orm::sea_query::SimpleExpr,
         kind: TicketKind,
     ) -> Result<u64, StorageError> {
-        let result = Entity::update_many()
-            .col_expr(Column::UsesLeft, Expr::val(0))
-            .col_expr(Column::PayloadSealed, Expr::val(Option::<Vec<u8>>::None))
-            .filter(owner)
-            .filter(Column::Kind.eq(kind.as_str()))
-            .filter(Column::UsesLeft.gt(0))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+        invalidate_on(self.db, owner, kind).await
     }
 
     async fn find_one(
@@ -208,6 +151,89 @@ impl<'a> Tickets<'a> {
             .map_err(db_err)?;
         model.map(to_ticket).transpose()
     }
+}
+
+pub(crate) async fn insert_on<C: ConnectionTrait>(
+    db: &C,
+    new: &NewTicket,
+    now: OffsetDateTime,
+) -> Result<Ticket, StorageError> {
+    let model = ticket::Model {
+        id: Uuid::new_v4(),
+        kind: new.kind.as_str().to_owned(),
+        tenant_id: new.tenant_id,
+        user_id: new.user_id,
+        device_id: new.device_id,
+        lookup_hash: new.lookup_hash.clone(),
+        secret_hash: new.secret_hash.clone(),
+        acquisition_id: new.acquisition_id.clone(),
+        payload_sealed: new.payload_sealed.clone(),
+        expires_at: ms(new.expires_at),
+        attempts_left: small("attempts", new.attempts)?,
+        uses_left: small("uses", new.uses)?,
+        created_at: ms(now),
+        last_used_at: None,
+    };
+    Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(on_conflict("ticket token or acquisition ID already exists"))?;
+    to_ticket(model)
+}
+
+/// [`Tickets::redeem`] on any connection, so a flow can redeem inside the transaction
+/// that also records what the ticket was for.
+pub(crate) async fn redeem_on<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Ticket, RedeemError> {
+    let stmt = Entity::update_many()
+        .col_expr(Column::UsesLeft, Expr::col(Column::UsesLeft).sub(1))
+        .col_expr(Column::LastUsedAt, Expr::val(ms(now)))
+        .filter(Column::Id.eq(id))
+        .filter(Column::UsesLeft.gt(0))
+        .filter(Column::AttemptsLeft.gt(0))
+        .filter(Column::ExpiresAt.gt(ms(now)))
+        .into_query();
+    let updated = update_returning::<Entity, _>(db, stmt)
+        .await
+        .map_err(db_err)?;
+    if let Some(row) = updated.into_iter().next() {
+        return Ok(to_ticket(row)?);
+    }
+    // Not redeemed: read the row only to say why.
+    let row = Entity::find_by_id(id).one(db).await.map_err(db_err)?;
+    let Some(row) = row else {
+        return Err(RedeemError::NotFound);
+    };
+    Err(if row.uses_left <= 0 {
+        RedeemError::Spent
+    } else if row.attempts_left <= 0 {
+        RedeemError::Locked
+    } else if row.expires_at <= ms(now) {
+        RedeemError::Expired
+    } else {
+        // The conditions held on re-read; only a concurrent change explains the miss.
+        RedeemError::Spent
+    })
+}
+
+pub(crate) async fn invalidate_on<C: ConnectionTrait>(
+    db: &C,
+    owner: sea_orm::sea_query::SimpleExpr,
+    kind: TicketKind,
+) -> Result<u64, StorageError> {
+    let result = Entity::update_many()
+        .col_expr(Column::UsesLeft, Expr::val(0))
+        .col_expr(Column::PayloadSealed, Expr::val(Option::<Vec<u8>>::None))
+        .filter(owner)
+        .filter(Column::Kind.eq(kind.as_str()))
+        .filter(Column::UsesLeft.gt(0))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected)
 }
 
 fn to_ticket(m: ticket::Model) -> Result<Ticket, StorageError> {

@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -162,36 +162,7 @@ impl<'a> Users<'a> {
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         let txn = begin_write(self.db).await?;
-        let stmt = Entity::update_many()
-            .col_expr(Column::PasswordHash, Expr::val(password_hash))
-            .col_expr(Column::PasswordChangedAt, Expr::val(ms(now)))
-            .col_expr(Column::PasswordMustChange, Expr::val(must_change))
-            .col_expr(Column::PasswordSeq, Expr::col(Column::PasswordSeq).add(1))
-            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
-            .filter(Column::Id.eq(id))
-            .into_query();
-        let updated = update_returning::<Entity, _>(&txn, stmt)
-            .await
-            .map_err(db_err)?;
-        let seq = updated.first().ok_or(StorageError::NotFound)?.password_seq;
-
-        let entry = password_history::Model {
-            id: Uuid::new_v4(),
-            user_id: id,
-            seq,
-            password_hash: password_hash.to_owned(),
-            created_at: ms(now),
-        };
-        password_history::Entity::insert(entry.into_active_model())
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err)?;
-        password_history::Entity::delete_many()
-            .filter(password_history::Column::UserId.eq(id))
-            .filter(password_history::Column::Seq.lte(seq - i64::from(Ord::max(keep, 1))))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
+        set_password_on(&txn, id, password_hash, must_change, keep, now).await?;
         txn.commit().await.map_err(db_err)
     }
 
@@ -485,15 +456,67 @@ impl<'a> Users<'a> {
         now: OffsetDateTime,
         set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
     ) -> Result<(), StorageError> {
-        let update = Entity::update_many()
-            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
-            .filter(Column::Id.eq(id));
-        let result = set(update).exec(self.db).await.map_err(db_err)?;
-        if result.rows_affected == 0 {
-            return Err(StorageError::NotFound);
-        }
-        Ok(())
+        update_on(self.db, id, now, set).await
     }
+}
+
+/// [`Users::set_password`] inside the caller's transaction.
+pub(crate) async fn set_password_on<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    password_hash: &str,
+    must_change: bool,
+    keep: u32,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    let stmt = Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::val(password_hash))
+        .col_expr(Column::PasswordChangedAt, Expr::val(ms(now)))
+        .col_expr(Column::PasswordMustChange, Expr::val(must_change))
+        .col_expr(Column::PasswordSeq, Expr::col(Column::PasswordSeq).add(1))
+        .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+        .filter(Column::Id.eq(id))
+        .into_query();
+    let updated = update_returning::<Entity, _>(db, stmt)
+        .await
+        .map_err(db_err)?;
+    let seq = updated.first().ok_or(StorageError::NotFound)?.password_seq;
+
+    let entry = password_history::Model {
+        id: Uuid::new_v4(),
+        user_id: id,
+        seq,
+        password_hash: password_hash.to_owned(),
+        created_at: ms(now),
+    };
+    password_history::Entity::insert(entry.into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err)?;
+    password_history::Entity::delete_many()
+        .filter(password_history::Column::UserId.eq(id))
+        .filter(password_history::Column::Seq.lte(seq - i64::from(Ord::max(keep, 1))))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// One-row update that also bumps `updated_at`; NotFound when the user is missing.
+pub(crate) async fn update_on<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    now: OffsetDateTime,
+    set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
+) -> Result<(), StorageError> {
+    let update = Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+        .filter(Column::Id.eq(id));
+    let result = set(update).exec(db).await.map_err(db_err)?;
+    if result.rows_affected == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
 }
 
 /// `LOWER(column) LIKE '%text%'` with the wildcards in `text` taken literally, so the

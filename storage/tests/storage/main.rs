@@ -10,6 +10,7 @@
 mod harness;
 
 mod admin;
+mod completion;
 mod devices;
 mod events;
 mod federation;

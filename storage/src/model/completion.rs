@@ -1,0 +1,65 @@
+//! Everything a flow records when it finishes, prepared beforehand (hashes computed, the
+//! certificate signed and sealed) so that storage only writes, in one transaction.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use super::{NewCertificate, NewTicket};
+
+/// The writes that finish a flow: either all are recorded or none is, and then its
+/// ticket stays usable. See [`crate::Completions::complete`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Completion {
+    /// The ticket this completion uses up (redeemed first: of two concurrent completions
+    /// exactly one commits); `None` when no ticket is involved.
+    pub ticket_id: Option<Uuid>,
+    /// Whose password and secret answer are set.
+    pub user_id: Uuid,
+    pub password: Option<PasswordChange>,
+    pub secret_answer: Option<SecretAnswerChange>,
+    pub certificate: Option<CertificateDownload>,
+}
+
+/// A new current password (hash), added to the history.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordChange {
+    pub hash: String,
+    pub must_change: bool,
+    /// History entries to keep (at least 1).
+    pub keep: u32,
+}
+
+/// The secret question's code and the hash of its normalised answer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretAnswerChange {
+    pub question: String,
+    pub answer_hash: String,
+}
+
+/// A device certificate already signed, and the download ticket that holds it sealed.
+/// Recording it supersedes the device's active certificates and pending downloads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateDownload {
+    pub device_id: Uuid,
+    pub certificate: NewCertificate,
+    /// Revocation reason for the certificates it replaces (`superseded`).
+    pub supersede_reason: String,
+    pub download: NewTicket,
+}
+
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("must_change", &self.must_change)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SecretAnswerChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretAnswerChange")
+            .field("question", &self.question)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,82 @@
+//! Completing a flow in one transaction: the ticket's redemption together with all it
+//! records, so a database failure or a crash half-way leaves neither a spent ticket
+//! without its outcome nor a valid certificate without the download that hands it over.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection};
+
+use super::pki::{insert_certificate_on, revoke_where_on};
+use super::tickets::{insert_on, invalidate_on, redeem_on};
+use super::users::{set_password_on, update_on};
+use crate::entity::{certificate, ticket, user};
+use crate::error::db_err;
+use crate::model::{Completion, RedeemError, TicketKind};
+use crate::storage::begin_write;
+use time::OffsetDateTime;
+
+pub struct Completions<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> Completions<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Completions { db }
+    }
+
+    /// Applies `completion` atomically. The ticket is redeemed first, so a second
+    /// concurrent completion waits for the first and then fails with `Spent`; any
+    /// failure after that rolls everything back, the redemption included. Nothing slow
+    /// happens inside: the caller has hashed, signed and sealed beforehand.
+    pub async fn complete(
+        &self,
+        completion: &Completion,
+        now: OffsetDateTime,
+    ) -> Result<(), RedeemError> {
+        // Dropping the transaction on any early return rolls it back.
+        let txn = begin_write(self.db).await?;
+        if let Some(ticket_id) = completion.ticket_id {
+            redeem_on(&txn, ticket_id, now).await?;
+        }
+        let user_id = completion.user_id;
+        if let Some(password) = &completion.password {
+            set_password_on(
+                &txn,
+                user_id,
+                &password.hash,
+                password.must_change,
+                password.keep,
+                now,
+            )
+            .await?;
+        }
+        if let Some(answer) = &completion.secret_answer {
+            update_on(&txn, user_id, now, |u| {
+                u.col_expr(
+                    user::Column::SecretQuestion,
+                    Expr::val(answer.question.as_str()),
+                )
+                .col_expr(
+                    user::Column::SecretAnswerHash,
+                    Expr::val(answer.answer_hash.as_str()),
+                )
+            })
+            .await?;
+        }
+        if let Some(issued) = &completion.certificate {
+            // One certificate per device at a time: the new one supersedes the old ones
+            // and their pending downloads.
+            let device = certificate::Column::DeviceId.eq(issued.device_id);
+            revoke_where_on(&txn, device, &issued.supersede_reason, now).await?;
+            invalidate_on(
+                &txn,
+                ticket::Column::DeviceId.eq(issued.device_id),
+                TicketKind::Download,
+            )
+            .await?;
+            insert_certificate_on(&txn, &issued.certificate, now).await?;
+            insert_on(&txn, &issued.download, now).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+}
