@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use mamori_storage::model::{RefreshError, RefreshRotation, RefreshToken, Rotated};
+use mamori_storage::model::{RefreshError, RefreshRotation, RefreshToken, Rotated, User};
 use mamori_storage::{Storage, StorageError};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -26,8 +26,9 @@ impl RefreshRotator {
     }
 
     /// Spends the presented token and stores its successor (see
-    /// [`mamori_storage::OidcGrants::rotate_refresh_tokens`]).
-    pub async fn rotate(&self, rotation: RefreshRotation, now: OffsetDateTime) -> Result<RefreshToken, RefreshError> {
+    /// [`mamori_storage::OidcGrants::rotate_refresh_tokens`]); also answers the grant's
+    /// user as the same transaction read it.
+    pub async fn rotate(&self, rotation: RefreshRotation, now: OffsetDateTime) -> Result<(RefreshToken, Option<Box<User>>), RefreshError> {
         let (lookup, client) = (rotation.lookup_hash.clone(), rotation.client_id.clone());
         let (reply, answer) = oneshot::channel();
         // Started on first use, so that only a serving runtime runs the task.
@@ -38,7 +39,7 @@ impl RefreshRotator {
         });
         queue.send((rotation, now, reply)).await.map_err(|_| StorageError::Unavailable)?;
         match answer.await.map_err(|_| StorageError::Unavailable)?? {
-            Rotated::Spent(token) => Ok(token),
+            Rotated::Spent { token, user } => Ok((token, user)),
             Rotated::Refused => Err(RefreshError::Refused),
             Rotated::NotSpent => Err(self.storage.oidc_grants().why_not_rotated(&lookup, &client, now).await),
         }

@@ -157,8 +157,16 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
 /// The user behind a grant, if still allowed to use it.
 pub async fn active_user(app: &App, user_id: Uuid) -> Result<User, OAuthError> {
     match app.storage.users().get(user_id).await {
-        Ok(user) if user.status == mamori_storage::model::UserStatus::Active && !user.is_locked() => Ok(user),
-        Ok(_) | Err(mamori_storage::StorageError::NotFound) => Err(OAuthError::InvalidGrant("the user can no longer log in")),
+        Ok(user) => still_active(Some(user)),
+        Err(mamori_storage::StorageError::NotFound) => still_active(None),
         Err(err) => Err(err.into()),
+    }
+}
+
+/// A grant's user (`None`: deleted) may use it while active and not locked.
+pub fn still_active<U: std::borrow::Borrow<User>>(user: Option<U>) -> Result<U, OAuthError> {
+    match user {
+        Some(user) if user.borrow().status == mamori_storage::model::UserStatus::Active && !user.borrow().is_locked() => Ok(user),
+        _ => Err(OAuthError::InvalidGrant("the user can no longer log in")),
     }
 }

@@ -120,8 +120,9 @@ impl std::fmt::Debug for RefreshRotation {
 /// What became of one rotation in a batch.
 #[derive(Debug)]
 pub enum Rotated {
-    /// Spent; its successor is stored.
-    Spent(RefreshToken),
+    /// Spent; its successor is stored. The grant's user as it is now, read in the same
+    /// transaction (absent for a grant without a user, or a deleted one).
+    Spent { token: RefreshToken, user: Option<Box<crate::model::User>> },
     /// Refused by its `accept`; nothing changed.
     Refused,
     /// Not live, unknown or another client's: ask `why_not_rotated`.

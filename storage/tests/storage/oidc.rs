@@ -342,7 +342,10 @@ async fn refresh_rotations_in_one_batch(s: Storage) {
         rotation(&h("unknown"), &h("u2"), t0(), |_| true),
     ];
     let answers = repo.rotate_refresh_tokens(batch, t0()).await.unwrap();
-    assert!(matches!(&answers[0], Rotated::Spent(token) if token.data["n"] == "a"), "{answers:?}");
+    assert!(
+        matches!(&answers[0], Rotated::Spent { token, user: Some(owner) } if token.data["n"] == "a" && owner.id == u.id),
+        "{answers:?}"
+    );
     assert!(matches!(answers[1], Rotated::NotSpent), "{answers:?}");
     assert!(matches!(answers[2], Rotated::Refused), "{answers:?}");
     assert!(matches!(answers[3], Rotated::NotSpent), "{answers:?}");

@@ -3,12 +3,11 @@
 //! the whole family (OAuth 2.0 Security BCP, refresh token rotation).
 
 use mamori_storage::model::{RefreshError, RefreshRotation, RefreshToken};
-use uuid::Uuid;
 
 use crate::app::App;
 use crate::oidc::client_auth::AuthenticatedClient;
 use crate::oidc::error::OAuthError;
-use crate::oidc::token::{UserIssue, active_user, issue_for_user};
+use crate::oidc::token::{UserIssue, issue_for_user, still_active};
 use crate::oidc::{Issuer, Params, REFRESH_TOKEN_TTL, split_spaces};
 
 pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, params: &Params) -> Result<serde_json::Value, OAuthError> {
@@ -35,8 +34,8 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         successor_expires_at: now + REFRESH_TOKEN_TTL,
         accept: Box::new(accept),
     };
-    let spent = match app.refresh_rotator.rotate(rotation, now).await {
-        Ok(t) => t,
+    let (spent, user) = match app.refresh_rotator.rotate(rotation, now).await {
+        Ok(found) => found,
         Err(RefreshError::Refused) => return Err(OAuthError::InvalidScope("a requested scope exceeds the original grant")),
         Err(RefreshError::Reused { grant_id }) => {
             tracing::warn!(%grant_id, client = client.registered.client_id(), "refresh token reused; grant revoked");
@@ -50,8 +49,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         Some(requested) => requested,
         None => serde_json::from_value(data["scope"].clone()).unwrap_or_default(),
     };
-    let user_id: Uuid = serde_json::from_value(data["user_id"].clone()).map_err(|e| OAuthError::internal(&e.into()))?;
-    let user = active_user(app, user_id).await?;
+    let user = still_active(user)?;
     let amr: Vec<String> = serde_json::from_value(data["amr"].clone()).unwrap_or_default();
     issue_for_user(
         app,

@@ -17,8 +17,10 @@ use super::{OidcGrants, live_grants, to_refresh};
 use crate::StorageError;
 use crate::convert::{ms, to_json};
 use crate::entity::oidc::{grant, refresh_token};
+use crate::entity::user;
 use crate::error::{db_err, on_conflict};
-use crate::model::{RefreshError, RefreshRotation, RefreshToken, Rotated};
+use crate::model::{RefreshError, RefreshRotation, RefreshToken, Rotated, User};
+use crate::repo::users::to_user;
 use crate::repo::update_returning;
 use crate::storage::{begin_write, write_gate};
 
@@ -57,7 +59,7 @@ impl OidcGrants<'_> {
     ) -> Result<RefreshToken, RefreshError> {
         let (lookup, client) = (rotation.lookup_hash.clone(), rotation.client_id.clone());
         match self.rotate_refresh_tokens(vec![rotation], now).await?.pop() {
-            Some(Rotated::Spent(token)) => Ok(token),
+            Some(Rotated::Spent { token, .. }) => Ok(token),
             Some(Rotated::Refused) => Err(RefreshError::Refused),
             _ => Err(self.why_not_rotated(&lookup, &client, now).await),
         }
@@ -88,20 +90,30 @@ impl OidcGrants<'_> {
         let mut spent: HashMap<String, refresh_token::Model> =
             update_returning::<Entity, _>(&txn, spend).await.map_err(db_err)?.into_iter().map(|m| (m.lookup_hash.clone(), m)).collect();
         let grant_ids: HashSet<Uuid> = spent.values().map(|m| m.grant_id).collect();
-        let clients: HashMap<Uuid, String> = if grant_ids.is_empty() {
+        // Each spent token's client (to refuse another client's token) and user (whom the
+        // new tokens are about), in two reads for the whole batch.
+        let grants: HashMap<Uuid, (String, Option<Uuid>)> = if grant_ids.is_empty() {
             HashMap::new()
         } else {
             grant::Entity::find()
                 .select_only()
-                .columns([grant::Column::Id, grant::Column::ClientId])
+                .columns([grant::Column::Id, grant::Column::ClientId, grant::Column::UserId])
                 .filter(grant::Column::Id.is_in(grant_ids))
-                .into_tuple::<(Uuid, String)>()
+                .into_tuple::<(Uuid, String, Option<Uuid>)>()
                 .all(&txn)
                 .await
                 .map_err(db_err)?
                 .into_iter()
+                .map(|(id, client, user)| (id, (client, user)))
                 .collect()
         };
+        let user_ids: HashSet<Uuid> = grants.values().filter_map(|(_, user)| *user).collect();
+        let mut users: HashMap<Uuid, User> = HashMap::new();
+        if !user_ids.is_empty() {
+            for model in user::Entity::find().filter(user::Column::Id.is_in(user_ids)).all(&txn).await.map_err(db_err)? {
+                users.insert(model.id, to_user(model)?);
+            }
+        }
 
         let mut answers = Vec::with_capacity(batch.len());
         let (mut successors, mut unspend) = (Vec::new(), Vec::new());
@@ -112,7 +124,12 @@ impl OidcGrants<'_> {
                 answers.push(Rotated::NotSpent);
                 continue;
             };
-            if clients.get(&row.grant_id) != Some(&rotation.client_id) {
+            let Some((client_id, user_id)) = grants.get(&row.grant_id) else {
+                unspend.push(row.lookup_hash);
+                answers.push(Rotated::NotSpent);
+                continue;
+            };
+            if *client_id != rotation.client_id {
                 unspend.push(row.lookup_hash);
                 answers.push(Rotated::NotSpent);
                 continue;
@@ -135,7 +152,8 @@ impl OidcGrants<'_> {
                 }
                 .into_active_model(),
             );
-            answers.push(Rotated::Spent(token));
+            let user = user_id.and_then(|id| users.get(&id)).cloned().map(Box::new);
+            answers.push(Rotated::Spent { token, user });
         }
         if !unspend.is_empty() {
             Entity::update_many()
