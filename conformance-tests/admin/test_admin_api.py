@@ -446,6 +446,31 @@ def test_oidc_client_create_use_update_and_rotate_secret(server):
     assert sorted(e["action"] for e in trail) == ["oidc-client.create", "oidc-client.rotate-secret"]
 
 
+def test_oidc_client_request_uris_are_shown_and_changed(server, openapi):
+    """The URLs a client may pass as request_uri: documented in the schema, in the POST,
+    GET, list and PATCH answers, replaced by PATCH, kept by other changes, emptied."""
+    t = server.acme_token
+    out = openapi["components"]["schemas"]["OidcClientOut"]
+    assert "request_uris" in out["properties"] and "request_uris" in out.get("required", []), out
+    created = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
+        "client_id": "acme-ro", "name": "Acme request objects", "redirect_uris": ["https://ro.acme.test/cb"],
+        "request_uris": ["https://ro.acme.test/req/1"],
+    })
+    assert created.status_code == 201, created.text
+    assert created.json()["client"]["request_uris"] == ["https://ro.acme.test/req/1"]
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme-ro", token=t).json()["request_uris"] == ["https://ro.acme.test/req/1"]
+    listed = {c["client_id"]: c for c in server.call("GET", "/tenants/acme/oidc-clients", token=t).json()}
+    assert listed["acme-ro"]["request_uris"] == ["https://ro.acme.test/req/1"] and listed["acme-rp"]["request_uris"] == []
+    patched = server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"request_uris": ["https://ro.acme.test/req/2#x"]})
+    assert patched.status_code == 200 and patched.json()["request_uris"] == ["https://ro.acme.test/req/2#x"], patched.text
+    renamed = server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"name": "Acme RO"}).json()
+    assert renamed["request_uris"] == ["https://ro.acme.test/req/2#x"]
+    is_problem(server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"request_uris": ["http://ro.acme.test/req"]}), 422)
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme-ro", token=t).json()["request_uris"] == ["https://ro.acme.test/req/2#x"]
+    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"request_uris": []}).json()["request_uris"] == []
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme-ro", token=t).json()["request_uris"] == []
+
+
 def test_oidc_client_claim_release_list(server, openapi):
     """Which user claims a client may receive: set at creation, shown, changed, cleared
     (null = every claim the scopes allow), checked against the claims Mamori releases,

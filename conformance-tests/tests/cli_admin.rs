@@ -125,13 +125,30 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
 
     // Relying sites: an OIDC client changed and given a new secret, a SAML SP changed.
     let created = admin_json(config, &["oidc-client", "create", "--tenant", "acme", "--client-id", "wiki", "--name", "Wiki",
-        "--redirect-uri", "https://wiki.acme.test/cb"]);
+        "--redirect-uri", "https://wiki.acme.test/cb", "--request-uri", "https://wiki.acme.test/ro/1"]);
+    assert_eq!(strings(&created["request_uris"]), ["https://wiki.acme.test/ro/1"], "{created}");
     let first_secret = created["client_secret"].as_str().expect("a secret").to_owned();
     let client = admin_json(config, &["oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--name", "ACME Wiki",
         "--redirect-uri", "https://wiki.acme.test/cb", "--redirect-uri", "https://wiki.acme.test/cb2", "--first-party", "true"]);
     assert_eq!(strings(&client["redirect_uris"]), ["https://wiki.acme.test/cb", "https://wiki.acme.test/cb2"]);
     let shown = admin_json(config, &["oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]);
     assert_eq!((&shown["name"], &shown["first_party"]), (&"ACME Wiki".into(), &true.into()), "{shown}");
+    // An update that does not name request URIs keeps them; --request-uri replaces them,
+    // --clear-request-uris removes them, and show reads back what is stored.
+    assert_eq!(strings(&shown["request_uris"]), ["https://wiki.acme.test/ro/1"], "{shown}");
+    let client = admin_json(config, &["oidc-client", "update", "--tenant", "acme", "--client-id", "wiki",
+        "--request-uri", "https://wiki.acme.test/ro/2", "--request-uri", "https://wiki.acme.test/ro/3#v1"]);
+    assert_eq!(strings(&client["request_uris"]), ["https://wiki.acme.test/ro/2", "https://wiki.acme.test/ro/3#v1"], "{client}");
+    let shown = admin_json(config, &["oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]);
+    assert_eq!(strings(&shown["request_uris"]), ["https://wiki.acme.test/ro/2", "https://wiki.acme.test/ro/3#v1"], "{shown}");
+    let text = ok(mamori(config, &["admin", "oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]));
+    assert!(text.contains("https://wiki.acme.test/ro/2 https://wiki.acme.test/ro/3#v1"), "{text}");
+    let err = failed(mamori(config, &["admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--request-uri", "http://wiki.acme.test/ro"]));
+    assert!(err.contains("http://wiki.acme.test/ro"), "{err}");
+    let client = admin_json(config, &["oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--clear-request-uris"]);
+    assert_eq!(client["request_uris"], serde_json::json!([]), "{client}");
+    let shown = admin_json(config, &["oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]);
+    assert_eq!((&shown["request_uris"], &shown["name"]), (&serde_json::json!([]), &"ACME Wiki".into()), "{shown}");
     let err = failed(mamori(config, &["admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--redirect-uri", "http://wiki.acme.test/cb"]));
     assert!(err.contains("http://wiki.acme.test/cb"), "{err}");
     let rotated = admin_json(config, &["oidc-client", "rotate-secret", "--tenant", "acme", "--client-id", "wiki"]);

@@ -146,7 +146,7 @@ fn certificate_fingerprint(pem: &str) -> Result<String, AdminError> {
 /// A claim release list as stored: only claims discovery lists as supported (a typo would
 /// otherwise silently withhold a claim), each once. `sub` and the protocol claims may be
 /// listed but are released anyway.
-fn checked_claims(claims: Vec<String>) -> Result<Vec<String>, AdminError> {
+pub fn checked_claims(claims: Vec<String>) -> Result<Vec<String>, AdminError> {
     let known = |c: &str| USER_CLAIMS.contains(&c) || ALWAYS_RELEASED.contains(&c);
     if let Some(bad) = claims.iter().find(|c| !known(c)) {
         return Err(AdminError::Invalid(format!(
@@ -265,6 +265,31 @@ pub async fn oidc_clients(app: &App, principal: &Principal, slug: &str) -> Resul
     Ok(app.storage.oidc_clients().list(tenant.id).await?)
 }
 
+/// A tenant's clients with their settings (read afresh: one read per client, as an
+/// operator's list is short and should not lag behind a change made on another node).
+pub async fn registered_oidc_clients(app: &App, principal: &Principal, slug: &str) -> Result<Vec<clients::RegisteredClient>, AdminError> {
+    let mut out = Vec::new();
+    for client in oidc_clients(app, principal, slug).await? {
+        let settings = stored_settings(app, &client.client_id).await?;
+        out.push(clients::RegisteredClient { client, settings });
+    }
+    Ok(out)
+}
+
+/// [`oidc_client`] with its settings, read afresh.
+pub async fn registered_oidc_client(app: &App, principal: &Principal, slug: &str, client_id: &str) -> Result<clients::RegisteredClient, AdminError> {
+    let client = oidc_client(app, principal, slug, client_id, ApiScope::Read).await?;
+    let settings = stored_settings(app, client_id).await?;
+    Ok(clients::RegisteredClient { client, settings })
+}
+
+async fn stored_settings(app: &App, client_id: &str) -> Result<ClientSettings, AdminError> {
+    Ok(match app.storage.oidc_grants().client_settings(client_id).await? {
+        Some(json) => serde_json::from_value(json).unwrap_or_default(),
+        None => ClientSettings::default(),
+    })
+}
+
 /// The client `client_id` if it belongs to the tenant.
 pub async fn oidc_client(app: &App, principal: &Principal, slug: &str, client_id: &str, scope: ApiScope) -> Result<OidcClient, AdminError> {
     let tenant = principal.tenant(app, slug, scope).await?;
@@ -320,7 +345,7 @@ pub async fn update_oidc_client(
     slug: &str,
     client_id: &str,
     update: ClientUpdate,
-) -> Result<OidcClient, AdminError> {
+) -> Result<clients::RegisteredClient, AdminError> {
     let current = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
     let clients::RegisteredClient { mut client, mut settings } = registered(app, current.tenant_id, client_id).await?;
     let empty = Vec::new();
@@ -429,7 +454,7 @@ pub async fn update_oidc_client(
     clients::forget(client_id);
     audit::record(app, principal, Some(client.tenant_id), "oidc-client.update", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"changed": changed}))
         .await;
-    Ok(client)
+    Ok(clients::RegisteredClient { client, settings })
 }
 
 /// Gives a `client_secret_*` client a new secret, returned this once; the old one stops

@@ -245,6 +245,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         "redirect_uris": c.redirect_uris,
         "token_endpoint_auth_method": c.token_endpoint_auth_method,
         "claims": c.claims,
+        "request_uris": created.settings.request_uris,
     });
     print(args.output.output, &json, || {
         let mut text = format!("created client {} in tenant {}", c.client_id, args.tenant);

@@ -100,6 +100,12 @@ pub struct OidcUpdateArgs {
     /// ES256 or RS256 for ID tokens.
     #[arg(long)]
     pub id_token_alg: Option<String>,
+    /// A URL the client may pass as `request_uri` (repeat; replaces the list).
+    #[arg(long = "request-uri", conflicts_with = "clear_request_uris")]
+    pub request_uris: Option<Vec<String>>,
+    /// Remove every registered request URI (`request_uri` is then refused).
+    #[arg(long)]
+    pub clear_request_uris: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -164,7 +170,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
     let principal = Principal::local_cli();
     match command {
         OidcClientChangeCommand::Show { tenant, client_id, output } => {
-            let client = federation::oidc_client(app, &principal, &tenant, &client_id, ApiScope::Read).await.map_err(cli_error)?;
+            let client = federation::registered_oidc_client(app, &principal, &tenant, &client_id).await.map_err(cli_error)?;
             let out = OidcClientOut::from(&client);
             print(output.output, &out, || client_fields(&out))
         }
@@ -201,7 +207,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
                 first_party: a.first_party,
                 require_pkce: a.require_pkce,
                 id_token_signed_response_alg,
-                request_uris: None,
+                request_uris: if a.clear_request_uris { Some(Vec::new()) } else { a.request_uris },
             };
             let client = federation::update_oidc_client(app, &principal, &a.tenant, &a.client_id, update)
                 .await
@@ -213,7 +219,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
             let created = federation::rotate_oidc_client_secret(app, &principal, &tenant, &client_id)
                 .await
                 .map_err(|e| cli_error(e).context(format!("--client-id {client_id}")))?;
-            let json = serde_json::json!({"client": OidcClientOut::from(&created.client), "client_secret": created.secret});
+            let json = serde_json::json!({"client": OidcClientOut::new(&created.client, &created.settings), "client_secret": created.secret});
             print(output.output, &json, || {
                 format!("new client secret for {client_id} (shown once; the old one no longer works): {}", created.secret.as_deref().unwrap_or_default())
             })
@@ -235,6 +241,7 @@ fn client_fields(c: &OidcClientOut) -> String {
         ("JWKS", if c.has_jwks { "registered".to_owned() } else { or_dash(c.jwks_uri.as_deref()) }),
         ("first party", c.first_party.to_string()),
         ("require PKCE", c.require_pkce.to_string()),
+        ("request URIs", or_dash(Some(&c.request_uris.join(" ")))),
         ("created", c.created_at.clone()),
     ])
 }

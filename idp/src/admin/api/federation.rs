@@ -20,7 +20,7 @@ type Result<T> = std::result::Result<T, Problem>;
 #[utoipa::path(get, path = "/tenants/{tenant}/oidc-clients", tag = "relying-sites", params(("tenant" = String, Path, description = "Tenant slug")),
     responses((status = 200, description = "Clients", body = Vec<OidcClientOut>)))]
 pub async fn oidc_clients(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>) -> Result<Json<Vec<OidcClientOut>>> {
-    Ok(Json(federation::oidc_clients(&s.app, &p, &slug).await?.iter().map(OidcClientOut::from).collect()))
+    Ok(Json(federation::registered_oidc_clients(&s.app, &p, &slug).await?.iter().map(OidcClientOut::from).collect()))
 }
 
 /// Show an OIDC client.
@@ -28,7 +28,7 @@ pub async fn oidc_clients(State(s): State<SharedState>, Caller(p): Caller, ApiPa
     params(("tenant" = String, Path, description = "Tenant slug"), ("client_id" = String, Path, description = "Client ID")),
     responses((status = 200, description = "The client", body = OidcClientOut)))]
 pub async fn oidc_client(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, client_id)): ApiPath<(String, String)>) -> Result<Json<OidcClientOut>> {
-    Ok(Json(OidcClientOut::from(&federation::oidc_client(&s.app, &p, &slug, &client_id, ApiScope::Read).await?)))
+    Ok(Json(OidcClientOut::from(&federation::registered_oidc_client(&s.app, &p, &slug, &client_id).await?)))
 }
 
 /// Register an OIDC client. For client_secret_basic/post the response holds the client

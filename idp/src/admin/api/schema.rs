@@ -478,11 +478,15 @@ pub struct OidcClientOut {
     /// First-party clients skip the consent screen.
     pub first_party: bool,
     pub require_pkce: bool,
+    /// URLs the client may pass as `request_uri` (request objects by reference, fetched
+    /// by the provider); matched without their fragment. Empty: none registered.
+    pub request_uris: Vec<String>,
     pub created_at: String,
 }
 
-impl From<&mamori_storage::model::OidcClient> for OidcClientOut {
-    fn from(c: &mamori_storage::model::OidcClient) -> Self {
+impl OidcClientOut {
+    /// The client's record with the settings kept beside it (`request_uris`).
+    pub fn new(c: &mamori_storage::model::OidcClient, settings: &crate::oidc::clients::ClientSettings) -> Self {
         OidcClientOut {
             client_id: c.client_id.clone(),
             name: c.name.clone(),
@@ -498,8 +502,15 @@ impl From<&mamori_storage::model::OidcClient> for OidcClientOut {
             access_token_format: c.access_token_format.to_string(),
             first_party: c.first_party,
             require_pkce: c.require_pkce,
+            request_uris: settings.request_uris.clone(),
             created_at: rfc3339(c.created_at),
         }
+    }
+}
+
+impl From<&crate::oidc::clients::RegisteredClient> for OidcClientOut {
+    fn from(r: &crate::oidc::clients::RegisteredClient) -> Self {
+        OidcClientOut::new(&r.client, &r.settings)
     }
 }
 

@@ -233,7 +233,7 @@ pub struct OidcClientCreated {
 
 impl From<&CreatedClient> for OidcClientCreated {
     fn from(c: &CreatedClient) -> Self {
-        OidcClientCreated { client: OidcClientOut::from(&c.client), client_secret: c.secret.clone() }
+        OidcClientCreated { client: OidcClientOut::new(&c.client, &c.settings), client_secret: c.secret.clone() }
     }
 }
 
