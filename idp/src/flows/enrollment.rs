@@ -298,6 +298,7 @@ pub async fn register_credentials(
         password,
         secret_answer: Some(SecretAnswerChange { question: form.secret_question.to_owned(), answer_hash }),
         certificate,
+        ..Completion::default()
     };
     let unavailable = match app.storage.completions().complete(&completion, app.now()).await {
         Ok(()) => None,

@@ -5,7 +5,10 @@
 //! A completed link proves the address it was mailed to (the `email_verified` claim).
 //! Nothing here tells whether a user ID or address exists.
 
-use mamori_storage::model::{Device, NewTicket, RedeemError, Tenant, TenantPolicy, Ticket, TicketKind, User, UserStatus};
+use mamori_storage::model::{
+    Completion, Device, EmailVerification, NewTicket, PasswordChange, RedeemError, Tenant, TenantPolicy, Ticket, TicketKind, User,
+    UserStatus,
+};
 use rand::Rng as _;
 use rand::seq::IndexedRandom as _;
 use serde::{Deserialize, Serialize};
@@ -234,7 +237,8 @@ pub enum AnswerOutcome<T> {
 }
 
 /// Checks the secret question (when the form asks for it) and answer; counts a mismatch
-/// against the account; on a match uses the link up (atomically: one winner).
+/// against the account. A match spends nothing yet: the link is redeemed by the flow's
+/// completion, together with what it records.
 async fn check_answer(
     app: &App,
     open: &OpenReissue,
@@ -249,10 +253,9 @@ async fn check_answer(
     let now = app.now();
     let question_matches = question.is_none_or(|q| Some(q) == user.secret_question.as_deref());
     let answer_matches = secret_answer::verify_secret_answer(app, user.secret_answer_hash.as_deref(), answer).await?;
-    let users = app.storage.users();
     if !(question_matches && answer_matches) {
         let threshold = open.tenant.policy.lockout_threshold_secret_answer;
-        let outcome = users.record_failed_secret_answer(user.id, threshold, now).await?;
+        let outcome = app.storage.users().record_failed_secret_answer(user.id, threshold, now).await?;
         crate::metrics::metrics().lockout("secret_answer", &outcome);
         record_change(app, attempt, AccountChange::WrongSecretAnswer).await;
         if outcome.locked {
@@ -261,16 +264,25 @@ async fn check_answer(
         let shown = open.tenant.policy.show_attempts_left.then_some(outcome.attempts_left);
         return Ok(AnswerOutcome::Mismatch { attempts_left: shown });
     }
-    match app.storage.tickets().redeem(open.ticket.id, now).await {
-        Ok(_) => {}
-        Err(RedeemError::Storage(err)) => return Err(err.into()),
-        Err(RedeemError::NotFound) => return Ok(AnswerOutcome::Unavailable(LinkUnavailable::NotFound)),
-        Err(RedeemError::Expired) => return Ok(AnswerOutcome::Unavailable(LinkUnavailable::Expired)),
-        Err(RedeemError::Locked) => return Ok(AnswerOutcome::Unavailable(LinkUnavailable::Locked)),
-        Err(_) => return Ok(AnswerOutcome::Unavailable(LinkUnavailable::Spent)),
+    // A link already unusable is refused before the flow's slow preparation (the
+    // completion re-checks it anyway).
+    if let Some(reason) = link_unavailable(open, now) {
+        return Ok(AnswerOutcome::Unavailable(reason));
     }
-    users.reset_failed_secret_answers(user.id, now).await?;
     Ok(AnswerOutcome::Accepted(()))
+}
+
+/// Redeems the link and records `completion` in one transaction (one of concurrent
+/// submits wins); when it fails nothing is recorded and the link stays usable.
+async fn complete(app: &App, completion: &Completion) -> anyhow::Result<Option<LinkUnavailable>> {
+    match app.storage.completions().complete(completion, app.now()).await {
+        Ok(()) => Ok(None),
+        Err(RedeemError::Storage(err)) => Err(err.into()),
+        Err(RedeemError::NotFound) => Ok(Some(LinkUnavailable::NotFound)),
+        Err(RedeemError::Expired) => Ok(Some(LinkUnavailable::Expired)),
+        Err(RedeemError::Locked) => Ok(Some(LinkUnavailable::Locked)),
+        Err(_) => Ok(Some(LinkUnavailable::Spent)),
+    }
 }
 
 /// Flow 5, step 3–4: the question and answer; a match sets a new random password, marked
@@ -292,41 +304,45 @@ pub async fn reissue_password(
     let emails = super::account::registered_addresses(app, user).await?;
     let password = generate_password(&tenant.policy, &user.login_id, &emails);
     let hash = app.hasher.hash(&password).await?;
-    let now = app.now();
-    let users = app.storage.users();
-    users.set_password(user.id, &hash, true, tenant.policy.password_history_count.max(1), now).await?;
-    users.reset_failed_passwords(user.id, now).await?;
-    record_change(app, attempt, AccountChange::PasswordReissued).await;
-    // Best effort: the password is set and must be shown whatever happens here.
-    if let Err(err) = mark_destination_verified(app, open).await {
+    // Best effort: an unreadable destination only means no address is marked proven.
+    let verified_emails = destination_proofs(app, open).await.unwrap_or_else(|err| {
         tracing::warn!(error = %format!("{err:#}"), user = %user.id, "mailed address not marked verified");
+        Vec::new()
+    });
+    let completion = Completion {
+        ticket_id: Some(open.ticket.id),
+        user_id: user.id,
+        password: Some(PasswordChange { hash, must_change: true, keep: tenant.policy.password_history_count.max(1) }),
+        reset_failed_passwords: true,
+        reset_failed_secret_answers: true,
+        verified_emails,
+        ..Completion::default()
+    };
+    if let Some(reason) = complete(app, &completion).await? {
+        return Ok(AnswerOutcome::Unavailable(reason));
     }
+    record_change(app, attempt, AccountChange::PasswordReissued).await;
     notify(app, user, "notice-password-changed", serde_json::json!({ "reissued": true }), &[]).await;
     Ok(AnswerOutcome::Accepted(password))
 }
 
-/// The password link came to the address sealed on its ticket and was completed: that
-/// address works. Marks each of the user's devices that still has exactly that address;
-/// one changed since the mail keeps its new address unproven. Returns how many.
-async fn mark_destination_verified(app: &App, open: &OpenReissue) -> anyhow::Result<usize> {
+/// The password link came to the address sealed on its ticket: completing it proves that
+/// address for each of the user's devices that has exactly it (the mail went to what the
+/// user typed, and only that mailbox is proven). The completion re-checks the address, so
+/// a change racing this one is not verified either.
+async fn destination_proofs(app: &App, open: &OpenReissue) -> anyhow::Result<Vec<EmailVerification>> {
     // Links issued before the destination was recorded prove nothing.
     let Some(sealed) = open.ticket.payload_sealed.as_deref() else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
     let plain = app.sealing.open(sealed, &destination_aad(&open.ticket.lookup_hash))?;
     let destination: SealedDestination = serde_json::from_slice(&plain)?;
-    let devices = app.storage.devices();
-    let now = app.now();
-    let mut marked = 0;
-    for device in devices.list_for_user(open.user.id, false).await? {
-        // Exact match only: the mail went to what the user typed, and only that mailbox
-        // is proven. The storage update re-checks the address, so a change racing this
-        // one is not verified either.
-        if device.email == destination.email && devices.mark_email_verified(device.id, &destination.email, now).await? {
-            marked += 1;
-        }
-    }
-    Ok(marked)
+    let devices = app.storage.devices().list_for_user(open.user.id, false).await?;
+    Ok(devices
+        .into_iter()
+        .filter(|d| d.email == destination.email)
+        .map(|d| EmailVerification { device_id: d.id, email: destination.email.clone() })
+        .collect())
 }
 
 /// Flow 6, steps 2–4: the answer; a match issues a new certificate for the link's device
@@ -352,13 +368,26 @@ pub async fn reissue_certificate(
     if device.is_deleted() {
         return Ok(AnswerOutcome::Unavailable(LinkUnavailable::NotFound));
     }
-    // The link came to this address and was completed: the address works. (Changing the
-    // address voids the device's reissue links, so it is still the one mailed to.)
-    app.storage.devices().mark_email_verified(device.id, &device.email, app.now()).await?;
-    let download = device_certificate::issue_for_download(app, &open.tenant, &open.user, &device, public_url).await?;
+    let (tenant, user) = (&open.tenant, &open.user);
+    let prepared = device_certificate::prepare_download(app, tenant, user, &device).await?;
+    let completion = Completion {
+        ticket_id: Some(open.ticket.id),
+        user_id: user.id,
+        certificate: Some(prepared.record),
+        reset_failed_secret_answers: true,
+        // The link came to this address and was completed: the address works. (Changing
+        // the address voids the device's reissue links, so it is still the one mailed to.)
+        verified_emails: vec![EmailVerification { device_id: device.id, email: device.email.clone() }],
+        ..Completion::default()
+    };
+    if let Some(reason) = complete(app, &completion).await? {
+        return Ok(AnswerOutcome::Unavailable(reason));
+    }
+    let download = prepared.pending;
+    device_certificate::announce_download(app, tenant, user, &device, &download, public_url).await;
     record_change(app, attempt, AccountChange::CertificateReissued).await;
     let extra = serde_json::json!({ "device_no": device.device_no });
-    notify(app, &open.user, "notice-certificate-reissued", extra, &[]).await;
+    notify(app, user, "notice-certificate-reissued", extra, &[]).await;
     Ok(AnswerOutcome::Accepted(download))
 }
 

@@ -19,6 +19,21 @@ pub struct Completion {
     pub password: Option<PasswordChange>,
     pub secret_answer: Option<SecretAnswerChange>,
     pub certificate: Option<CertificateDownload>,
+    /// Clears the wrong-secret-answer count (the answer was just given right).
+    pub reset_failed_secret_answers: bool,
+    /// Clears the wrong-password count (a new password replaces the one being guessed).
+    pub reset_failed_passwords: bool,
+    /// Addresses proven by completing a link mailed to them.
+    pub verified_emails: Vec<EmailVerification>,
+}
+
+/// A device's address proven: recorded only while the device is active and still has
+/// exactly this address (a change racing the completion leaves the new one unproven);
+/// otherwise skipped, not an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailVerification {
+    pub device_id: Uuid,
+    pub email: String,
 }
 
 /// A new current password (hash), added to the history.

@@ -17,7 +17,9 @@ pub use admin::{
     AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, CertificateQuery,
     LoginEventQuery, NewApiToken, NewAuditEvent, UserQuery,
 };
-pub use completion::{CertificateDownload, Completion, PasswordChange, SecretAnswerChange};
+pub use completion::{
+    CertificateDownload, Completion, EmailVerification, PasswordChange, SecretAnswerChange,
+};
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{
     AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider,

@@ -3,12 +3,13 @@
 //! without its outcome nor a valid certificate without the download that hands it over.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::pki::{insert_certificate_on, revoke_where_on};
 use super::tickets::{insert_on, invalidate_on, redeem_on};
 use super::users::{set_password_on, update_on};
-use crate::entity::{certificate, ticket, user};
+use crate::convert::ms;
+use crate::entity::{certificate, device, ticket, user};
 use crate::error::db_err;
 use crate::model::{Completion, RedeemError, TicketKind};
 use crate::storage::begin_write;
@@ -61,6 +62,31 @@ impl<'a> Completions<'a> {
                 )
             })
             .await?;
+        }
+        if completion.reset_failed_secret_answers || completion.reset_failed_passwords {
+            update_on(&txn, user_id, now, |mut u| {
+                if completion.reset_failed_secret_answers {
+                    u = u.col_expr(user::Column::FailedSecretAnswerCount, Expr::val(0));
+                }
+                if completion.reset_failed_passwords {
+                    u = u.col_expr(user::Column::FailedPasswordCount, Expr::val(0));
+                }
+                u
+            })
+            .await?;
+        }
+        for proof in &completion.verified_emails {
+            // The address is re-checked here, so a change committed meanwhile stays
+            // unproven; no match is not a failure.
+            device::Entity::update_many()
+                .col_expr(device::Column::EmailVerifiedAt, Expr::val(ms(now)))
+                .filter(device::Column::Id.eq(proof.device_id))
+                .filter(device::Column::UserId.eq(user_id))
+                .filter(device::Column::Email.eq(proof.email.as_str()))
+                .filter(device::Column::DeletedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
         }
         if let Some(issued) = &completion.certificate {
             // One certificate per device at a time: the new one supersedes the old ones

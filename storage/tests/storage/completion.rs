@@ -16,16 +16,16 @@ on_both!(
     concurrent_completions_record_one_certificate
 );
 
-struct Fixture {
-    ca: CertificateAuthority,
-    tenant: Tenant,
-    user: User,
-    device: Device,
+pub(crate) struct Fixture {
+    pub(crate) ca: CertificateAuthority,
+    pub(crate) tenant: Tenant,
+    pub(crate) user: User,
+    pub(crate) device: Device,
     /// The user's enrollment ticket, single use.
-    ticket_id: uuid::Uuid,
+    pub(crate) ticket_id: uuid::Uuid,
 }
 
-async fn fixture(s: &Storage) -> Fixture {
+pub(crate) async fn fixture(s: &Storage) -> Fixture {
     let ca = s
         .certificate_authorities()
         .insert_and_activate(
@@ -78,7 +78,7 @@ fn ticket(t: &Tenant, u: &User, kind: TicketKind, acquisition_id: Option<&str>) 
 }
 
 /// An enrollment completion as the flow prepares it, with a fresh serial and acquisition ID.
-fn completion(f: &Fixture) -> Completion {
+pub(crate) fn completion(f: &Fixture) -> Completion {
     let mut download = ticket(
         &f.tenant,
         &f.user,
@@ -113,6 +113,7 @@ fn completion(f: &Fixture) -> Completion {
             supersede_reason: "superseded".into(),
             download,
         }),
+        ..Completion::default()
     }
 }
 
