@@ -38,9 +38,13 @@ pub async fn token(
     headers: HeaderMap,
     RawForm(body): RawForm,
 ) -> Response {
-    let outcome = exchange(&state, &conn, &slug, &headers, &body).await;
-    let grant_type = form_params(&body).ok().and_then(|p| p.get("grant_type").map(str::to_owned)).unwrap_or_default();
-    crate::metrics::metrics().token_request(&grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
+    let params = form_params(&body);
+    let outcome = match &params {
+        Ok(params) => exchange(&state, &conn, &slug, &headers, params).await,
+        Err(err) => Err(err.clone()),
+    };
+    let grant_type = params.as_ref().ok().and_then(|p| p.get("grant_type")).unwrap_or_default();
+    crate::metrics::metrics().token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
     match outcome {
         Ok(json) => no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
@@ -54,11 +58,10 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-async fn exchange(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+async fn exchange(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
     let issuer = issuer_of(state, slug).await?;
-    let params = form_params(body)?;
     let app = &state.app;
-    let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
+    let client = client_auth::authenticate(app, &issuer, headers, conn, params).await?;
     let grant_type = params.get("grant_type").ok_or(OAuthError::InvalidRequest("grant_type is missing"))?;
     let known = matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials");
     if !known {
@@ -68,9 +71,9 @@ async fn exchange(state: &SharedState, conn: &ConnectionInfo, slug: &str, header
         return Err(OAuthError::UnauthorizedClient("the client may not use this grant type"));
     }
     match grant_type {
-        "authorization_code" => authorization_code::exchange(app, &issuer, &client, &params).await,
-        "refresh_token" => refresh_token::exchange(app, &issuer, &client, &params).await,
-        _ => client_credentials::exchange(app, &issuer, &client, &params).await,
+        "authorization_code" => authorization_code::exchange(app, &issuer, &client, params).await,
+        "refresh_token" => refresh_token::exchange(app, &issuer, &client, params).await,
+        _ => client_credentials::exchange(app, &issuer, &client, params).await,
     }
 }
 
