@@ -259,8 +259,9 @@ impl Storage {
 /// SQLite has one writer at a time. Without the queue, writers that find the write lock
 /// taken retry in SQLite's busy handler, which sleeps in steps of 1 to 100 ms: under
 /// load most of a write's latency became sleeping, with the lock free most of the time.
-/// Hold the guard across the whole write transaction, and never begin another write on
-/// the same database while holding it.
+/// The hot write path (refresh-token rotation) takes it; rare writers (enrollment,
+/// administration) still rely on the busy handler. Hold the guard across the whole write
+/// transaction, and never begin another write on the same database while holding it.
 pub(crate) async fn write_gate(db: &DatabaseConnection) -> Option<tokio::sync::OwnedMutexGuard<()>> {
     use std::collections::HashMap;
     use std::path::PathBuf;
