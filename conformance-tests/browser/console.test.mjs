@@ -161,8 +161,18 @@ test('an operator unlocks, hands out enrollment, reissues, registers a site and 
   await page.fill('#name', 'Batch job');
   await page.fill('#redirect_uris', 'https://rp.example.test/callback');
   await page.check('#machine');
+  // The optional claim release list: an unknown claim is explained and the form keeps
+  // what was typed; a valid list is registered and shown.
+  await page.fill('#claims', 'email, phone_number');
+  await submit(page, '#site-submit');
+  assert.ok((await text(page, '.problems')).includes('preferred_username'), await text(page, 'main'));
+  assert.equal(await page.inputValue('#name'), 'Batch job');
+  assert.equal(await page.inputValue('#claims'), 'email, phone_number');
+  assert.ok(await page.isChecked('#machine'));
+  await page.fill('#claims', 'email, email_verified');
   await submit(page, '#site-submit');
   await snap(page, 'site-created');
+  assert.equal(await text(page, '#site-claims'), 'email email_verified');
   const clientId = await text(page, '#site-client-id');
   const secret = await text(page, '#site-client-secret');
   assert.ok(clientId && secret, await text(page, 'main'));
@@ -178,8 +188,11 @@ test('an operator unlocks, hands out enrollment, reissues, registers a site and 
   assert.equal(wrong.status, 401);
   await page.click('#back-to-sites');
   await page.waitForURL(/\/sites$/);
-  const listed = await page.$$eval('.site-client-id', (cells) => cells.map((c) => c.textContent.trim()));
-  assert.ok(listed.includes(clientId), JSON.stringify(listed));
+  const listed = await page.$$eval('.site-row', (rows) => rows.map((r) => [r.querySelector('.site-client-id').textContent.trim(), r.querySelector('.site-claims').textContent.trim()]));
+  assert.ok(listed.some(([id, claims]) => id === clientId && claims === 'email email_verified'), JSON.stringify(listed));
+  // The stored registration holds the same list (registered, not just displayed).
+  const stored = server.cliJson('admin', 'oidc-client', 'show', '--tenant', 'demo', '--client-id', clientId);
+  assert.deepEqual(stored.claims, ['email', 'email_verified'], JSON.stringify(stored));
   // A bad redirect URI is explained on the form.
   await page.goto(`${server.mtls}/console/t/demo/sites/new`);
   await page.fill('#name', 'Bad');

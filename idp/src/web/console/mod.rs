@@ -284,9 +284,9 @@ mod render_tests {
             ("console/events.html", serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "results": [{"value": "success", "label": "ok", "selected": true}],
                 "rows": [login], "summary": "s", "page_label": "1/1", "prev": "/p", "next": null})),
             ("console/enrollment.html", serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "href": "/h", "url": "https://x/enroll/t", "one_time_password": "123456", "expires_at": "2026"})),
-            ("console/sites.html", serde_json::json!({"console": console(), "csrf_token": "x", "clients": [{"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code"}]})),
-            ("console/site_new.html", serde_json::json!({"console": console(), "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "problem": ["bad"], "action": "/console/t/demo/sites"})),
-            ("console/site_created.html", serde_json::json!({"console": console(), "csrf_token": "x", "client": {"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "g"},
+            ("console/sites.html", serde_json::json!({"console": console(), "csrf_token": "x", "clients": [{"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code", "claims": "email"}]})),
+            ("console/site_new.html", serde_json::json!({"console": console(), "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites"})),
+            ("console/site_created.html", serde_json::json!({"console": console(), "csrf_token": "x", "client": {"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "g", "claims": "email"},
                 "client_secret": "s3cret", "issuer_config": "https://x/t/demo/.well-known/openid-configuration", "token_endpoint": "https://x/t/demo/token", "sites_href": "/s"})),
             ("console/forbidden.html", serde_json::json!({"message": "no"})),
         ];

@@ -1,6 +1,7 @@
 //! Relying sites in the console: the tenant's OIDC clients, and registering one (name,
-//! redirect URIs, confidential or public, optionally machine-to-machine). The client ID
-//! and, for a confidential client, the secret are shown once on the answer.
+//! redirect URIs, confidential or public, optionally machine-to-machine, optionally the
+//! user claims it may receive). The client ID and, for a confidential client, the secret
+//! are shown once on the answer.
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -52,6 +53,10 @@ fn client_row(console: &Console, c: &OidcClient) -> serde_json::Value {
         "kind": console.ctx.message(&format!("console.sites.kind.{kind}")),
         "redirect_uris": c.redirect_uris,
         "grant_types": c.grant_types.join(" "),
+        "claims": match &c.claims {
+            Some(list) => list.join(" "),
+            None => console.ctx.message("console.sites.claims.all"),
+        },
     })
 }
 
@@ -72,14 +77,18 @@ struct SiteForm {
     redirect_uris: String,
     kind: String,
     machine: bool,
+    /// The claim release list as typed (comma- or space-separated); empty: every claim
+    /// the granted scopes allow.
+    claims: String,
 }
 
 async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &SiteForm, problems: &[String]) -> Response {
-    let ctx = serde_json::json!({
-        "form": form,
-        "problem": problems,
-        "action": sites_path(tenant),
-    });
+    // The form's fields at the top level, as the template reads them (refilled after a problem).
+    let mut ctx = serde_json::to_value(form).unwrap_or_default();
+    if let Some(map) = ctx.as_object_mut() {
+        map.insert("problem".to_owned(), serde_json::json!(problems));
+        map.insert("action".to_owned(), serde_json::json!(sites_path(tenant)));
+    }
     console.page(status, "console/site_new.html", tenant, ctx).await
 }
 
@@ -109,6 +118,7 @@ async fn create(
         redirect_uris: field(&fields, "redirect_uris").to_owned(),
         kind: if field(&fields, "kind") == "public" { "public".to_owned() } else { "confidential".to_owned() },
         machine: field(&fields, "machine") == "on",
+        claims: field(&fields, "claims").trim().to_owned(),
     };
     let spec = match check_form(&form) {
         Ok(spec) => spec,
@@ -167,6 +177,13 @@ fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'static str>> 
     if redirect_uris.is_empty() && !form.machine {
         problems.push("console.sites.problem.no_redirect_uri");
     }
+    let listed: Vec<String> =
+        form.claims.split(|c: char| c == ',' || c.is_whitespace()).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    // The API's check, so the console accepts exactly the names the API does.
+    let claims = if listed.is_empty() { None } else { federation::checked_claims(listed).ok() };
+    if claims.is_none() && form.claims.split(|c: char| c == ',' || c.is_whitespace()).any(|c| !c.is_empty()) {
+        problems.push("console.sites.problem.claims");
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -183,6 +200,7 @@ fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'static str>> 
         grant_types,
         token_endpoint_auth_method: if public { "none".to_owned() } else { "client_secret_basic".to_owned() },
         require_pkce: public,
+        claims,
         ..ClientRegistration::default()
     })
 }
@@ -192,7 +210,17 @@ mod tests {
     use super::*;
 
     fn form(name: &str, uris: &str, kind: &str, machine: bool) -> SiteForm {
-        SiteForm { name: name.into(), redirect_uris: uris.into(), kind: kind.into(), machine }
+        SiteForm { name: name.into(), redirect_uris: uris.into(), kind: kind.into(), machine, claims: String::new() }
+    }
+
+    #[test]
+    fn the_claim_list_is_optional_and_checked_as_the_api_checks_it() {
+        let with = |claims: &str| check_form(&SiteForm { claims: claims.into(), ..form("Shop", "https://shop.example/cb", "confidential", false) });
+        assert_eq!(with("").expect("valid").claims, None);
+        assert_eq!(with("email, email_verified name,email").expect("valid").claims, Some(vec!["email".into(), "email_verified".into(), "name".into()]));
+        for bad in ["phone_number", "email,Email", "email;name"] {
+            assert_eq!(with(bad).err(), Some(vec!["console.sites.problem.claims"]), "{bad}");
+        }
     }
 
     #[test]
