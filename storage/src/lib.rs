@@ -27,7 +27,7 @@ mod storage;
 pub use error::StorageError;
 pub use repo::{
     AdminRoles, ApiTokens, AuditEvents,
-    CertificateAuthorities, Certificates, Completions, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
+    CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
     SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
 pub use shared::{RedisSettings, SharedStore};

@@ -5,7 +5,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use super::{NewCertificate, NewTicket};
+use super::{Device, NewCertificate, NewTicket};
 
 /// The writes that finish a flow: either all are recorded or none is, and then its
 /// ticket stays usable. See [`crate::Completions::complete`].
@@ -16,6 +16,8 @@ pub struct Completion {
     pub ticket_id: Option<Uuid>,
     /// Whose password and secret answer are set.
     pub user_id: Uuid,
+    /// A device added with its certificate; written first, within the tenant's limit.
+    pub new_device: Option<DeviceAddition>,
     pub password: Option<PasswordChange>,
     pub secret_answer: Option<SecretAnswerChange>,
     pub certificate: Option<CertificateDownload>,
@@ -25,6 +27,15 @@ pub struct Completion {
     pub reset_failed_passwords: bool,
     /// Addresses proven by completing a link mailed to them.
     pub verified_emails: Vec<EmailVerification>,
+}
+
+/// A device whose number was reserved ([`crate::Devices::reserve`]) and whose row is
+/// written by the completion, unless the user already has `max_devices` active devices
+/// (`Conflict(DEVICE_LIMIT_REACHED)`, and nothing is recorded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAddition {
+    pub device: Device,
+    pub max_devices: u32,
 }
 
 /// A device's address proven: recorded only while the device is active and still has

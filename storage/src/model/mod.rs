@@ -18,7 +18,8 @@ pub use admin::{
     LoginEventQuery, NewApiToken, NewAuditEvent, UserQuery,
 };
 pub use completion::{
-    CertificateDownload, Completion, EmailVerification, PasswordChange, SecretAnswerChange,
+    CertificateDownload, Completion, DeviceAddition, EmailVerification, PasswordChange,
+    SecretAnswerChange,
 };
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{

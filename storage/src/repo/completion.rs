@@ -5,6 +5,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use super::devices::add_reserved_on;
 use super::pki::{insert_certificate_on, revoke_where_on};
 use super::tickets::{insert_on, invalidate_on, redeem_on};
 use super::users::{set_password_on, update_on};
@@ -39,6 +40,10 @@ impl<'a> Completions<'a> {
             redeem_on(&txn, ticket_id, now).await?;
         }
         let user_id = completion.user_id;
+        if let Some(added) = &completion.new_device {
+            // Before the certificate, which refers to it.
+            add_reserved_on(&txn, &added.device, added.max_devices).await?;
+        }
         if let Some(password) = &completion.password {
             set_password_on(
                 &txn,

@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -52,17 +52,6 @@ impl<'a> Devices<'a> {
             .ok_or(StorageError::NotFound)?
             .last_device_no;
 
-        let active = Entity::find()
-            .filter(Column::UserId.eq(new.user_id))
-            .filter(Column::DeletedAt.is_null())
-            .count(&txn)
-            .await
-            .map_err(db_err)?;
-        if active >= u64::from(max_devices) {
-            txn.rollback().await.map_err(db_err)?;
-            return Err(StorageError::Conflict("device limit reached"));
-        }
-
         let model = device::Model {
             id: Uuid::new_v4(),
             user_id: new.user_id,
@@ -73,12 +62,44 @@ impl<'a> Devices<'a> {
             deleted_at: None,
             email_verified_at: None,
         };
-        Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err)?;
+        insert_within_limit_on(&txn, &model, max_devices).await?;
         txn.commit().await.map_err(db_err)?;
         to_device(model)
+    }
+
+    /// A device to be added by a completion (with its certificate, in one transaction):
+    /// its number is taken now, since the certificate names it, and the row is written
+    /// by [`crate::Completions::complete`], which enforces the limit. Numbers are never
+    /// reused, so a completion that fails leaves a gap in the user's numbering.
+    pub async fn reserve(
+        &self,
+        new: &NewDevice,
+        now: OffsetDateTime,
+    ) -> Result<Device, StorageError> {
+        let stmt = user::Entity::update_many()
+            .col_expr(
+                user::Column::LastDeviceNo,
+                Expr::col(user::Column::LastDeviceNo).add(1),
+            )
+            .filter(user::Column::Id.eq(new.user_id))
+            .into_query();
+        let updated = update_returning::<user::Entity, _>(self.db, stmt)
+            .await
+            .map_err(db_err)?;
+        let device_no = updated
+            .first()
+            .ok_or(StorageError::NotFound)?
+            .last_device_no;
+        to_device(device::Model {
+            id: Uuid::new_v4(),
+            user_id: new.user_id,
+            device_no,
+            device_type: new.device_type.as_str().to_owned(),
+            email: new.email.clone(),
+            created_at: ms(now),
+            deleted_at: None,
+            email_verified_at: None,
+        })
     }
 
     /// A device, deleted or not.
@@ -165,6 +186,66 @@ impl<'a> Devices<'a> {
         Ok(())
     }
 }
+
+/// Inserts `model` unless its user already has `max_devices` active devices
+/// (`Conflict("device limit reached")`). The caller's transaction must hold the user's
+/// row (a write to it), so that concurrent adds for one user count one after the other.
+pub(crate) async fn insert_within_limit_on<C: ConnectionTrait>(
+    db: &C,
+    model: &device::Model,
+    max_devices: u32,
+) -> Result<(), StorageError> {
+    let active = Entity::find()
+        .filter(Column::UserId.eq(model.user_id))
+        .filter(Column::DeletedAt.is_null())
+        .count(db)
+        .await
+        .map_err(db_err)?;
+    if active >= u64::from(max_devices) {
+        return Err(StorageError::Conflict(DEVICE_LIMIT_REACHED));
+    }
+    Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// [`crate::Completions::complete`]'s device: the user's row locked first (a no-op write),
+/// then the limit counted and the row inserted.
+pub(crate) async fn add_reserved_on<C: ConnectionTrait>(
+    db: &C,
+    device: &Device,
+    max_devices: u32,
+) -> Result<(), StorageError> {
+    let locked = user::Entity::update_many()
+        .col_expr(
+            user::Column::LastDeviceNo,
+            Expr::col(user::Column::LastDeviceNo),
+        )
+        .filter(user::Column::Id.eq(device.user_id))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    if locked.rows_affected == 0 {
+        return Err(StorageError::NotFound);
+    }
+    let model = device::Model {
+        id: device.id,
+        user_id: device.user_id,
+        device_no: i32::try_from(device.device_no)
+            .map_err(|_| StorageError::Invalid("device number out of range".into()))?,
+        device_type: device.device_type.as_str().to_owned(),
+        email: device.email.clone(),
+        created_at: ms(device.created_at),
+        deleted_at: None,
+        email_verified_at: None,
+    };
+    insert_within_limit_on(db, &model, max_devices).await
+}
+
+/// The conflict of a device beyond the tenant's maximum.
+pub const DEVICE_LIMIT_REACHED: &str = "device limit reached";
 
 pub(crate) fn to_device(m: device::Model) -> Result<Device, StorageError> {
     Ok(Device {

@@ -11,6 +11,7 @@ mod harness;
 
 mod admin;
 mod completion;
+mod completion_device;
 mod completion_reissue;
 mod devices;
 mod events;

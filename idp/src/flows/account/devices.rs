@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 
 use mamori_ca::RevocationReason;
-use mamori_storage::model::{CertificateStatus, Device, DeviceType, NewDevice, Tenant, TicketKind, User};
+use mamori_storage::model::{
+    CertificateStatus, Completion, Device, DeviceAddition, DeviceType, NewDevice, RedeemError, Tenant, TicketKind, User,
+};
+use mamori_storage::{DEVICE_LIMIT_REACHED, StorageError};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -153,8 +156,9 @@ pub enum AddDeviceOutcome {
     Added { device: Device, download: Option<PendingDownload> },
 }
 
-/// Adds the device (the limit is enforced atomically by storage) and, for certificate
-/// methods, issues its certificate: the download-guidance mail goes to the new address.
+/// Adds the device and, for certificate methods, issues its certificate: both in one
+/// transaction (storage enforces the limit there), so a failure leaves no device without
+/// its certificate. The download-guidance mail goes to the new address.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_device(
     app: &App,
@@ -171,16 +175,30 @@ pub async fn add_device(
         Err(problems) => return Ok(AddDeviceOutcome::Invalid(problems)),
     };
     let new = NewDevice { user_id: user.id, device_type, email: email.trim().to_owned() };
-    let device = match app.storage.devices().add_device(&new, tenant.policy.max_devices, app.now()).await {
-        Ok(d) => d,
-        Err(mamori_storage::StorageError::Conflict(_)) => return Ok(AddDeviceOutcome::Invalid(vec!["account.device.limit"])),
+    // The certificate names the device's number, so the number is taken first; the row
+    // itself is written with the certificate.
+    let device = app.storage.devices().reserve(&new, app.now()).await?;
+    let prepared = match user.login_method.needs_certificate() {
+        true => Some(device_certificate::prepare_download(app, tenant, user, &device).await?),
+        false => None,
+    };
+    let (certificate, download) = prepared.map(|p| (p.record, p.pending)).unzip();
+    let completion = Completion {
+        user_id: user.id,
+        new_device: Some(DeviceAddition { device: device.clone(), max_devices: tenant.policy.max_devices }),
+        certificate,
+        ..Completion::default()
+    };
+    match app.storage.completions().complete(&completion, app.now()).await {
+        Ok(()) => {}
+        Err(RedeemError::Storage(StorageError::Conflict(DEVICE_LIMIT_REACHED))) => {
+            return Ok(AddDeviceOutcome::Invalid(vec!["account.device.limit"]));
+        }
         Err(err) => return Err(err.into()),
-    };
-    let download = if user.login_method.needs_certificate() {
-        Some(device_certificate::issue_for_download(app, tenant, user, &device, public_url).await?)
-    } else {
-        None
-    };
+    }
+    if let Some(pending) = &download {
+        device_certificate::announce_download(app, tenant, user, &device, pending, public_url).await;
+    }
     record_change(app, attempt, AccountChange::DeviceAdded).await;
     let extra = serde_json::json!({ "device_no": device.device_no, "email": device.email });
     notify(app, user, "notice-device-added", extra, &[]).await;
