@@ -112,7 +112,10 @@ impl Mailer {
         match self.transport {
             MailTransport::Outbox => {
                 let eml = message::eml(&queued, &self.from)?;
-                let file = self.outbox_dir.join(format!("{}-{}.eml", now.unix_timestamp(), queued.id));
+                // Named by the wall clock in nanoseconds, zero-padded, so that sorting the
+                // names lists mails in the order they were written, even within one second.
+                let written = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+                let file = self.outbox_dir.join(format!("{written:020}-{}.eml", queued.id));
                 tokio::fs::write(&file, eml).await.with_context(|| format!("cannot write {}", file.display()))?;
                 self.storage.mail_outbox().mark_sent(queued.id, now).await?;
             }
