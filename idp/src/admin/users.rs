@@ -2,7 +2,7 @@
 //! CLI use (enrollment tickets, certificate reissue, lockout).
 
 use mamori_storage::model::{
-    ApiScope, Certificate, Device, DeviceType, Locale, LoginMethod, NewDevice, NewUser, Tenant, User, UserQuery, UserStatus,
+    ApiScope, Certificate, Device, DeviceType, Locale, LoginMethod, NewUser, Tenant, User, UserQuery, UserStatus,
 };
 
 use super::{AdminError, Listed, Paging, Principal, audit};
@@ -133,15 +133,10 @@ pub fn prepare_new_user(tenant: &Tenant, input: &NewUserInput) -> Result<NewUser
 /// Creates a user with its first device; no half-made user remains if the device fails.
 pub async fn create_in(app: &App, principal: &Principal, tenant: &Tenant, input: &NewUserInput) -> Result<User, AdminError> {
     let new = prepare_new_user(tenant, input)?;
-    let now = app.now();
-    let user = app.storage.users().create(&new, now).await?;
-    let device = NewDevice { user_id: user.id, device_type: DeviceType::Pc, email: input.email.clone() };
-    if let Err(err) = app.storage.devices().add_device(&device, tenant.policy.max_devices, now).await {
-        if let Err(undo) = app.storage.users().delete(user.id).await {
-            tracing::error!(error = %undo.log_detail(), "cannot remove a user whose first device failed");
-        }
-        return Err(err.into());
-    }
+    // The user and the device its enrollment needs are one transaction: neither without
+    // the other, even if the database goes away in between.
+    let (user, _device) =
+        app.storage.devices().create_user_with_device(&new, DeviceType::Pc, &input.email, tenant.policy.max_devices, app.now()).await?;
     audit::record(app, principal, Some(tenant.id), "user.create", &target(tenant, &user.login_id), serde_json::json!({"email": input.email, "login_method": user.login_method})).await;
     Ok(user)
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser, Tenant, TenantPolicy, UserStatus};
+use mamori_storage::model::{DeviceType, LoginMethod, NewUser, Tenant, TenantPolicy, UserStatus};
 
 use super::{AdminCommand, TenantCommand, UserCommand};
 use crate::admin::{self, Principal};
@@ -155,13 +155,11 @@ pub async fn create_user_with_device(
         new.display_name = name;
     }
     new.locale = locale.parse().map_err(|_| anyhow::anyhow!("--locale {locale}: use ja or en"))?;
-    let now = app.now();
-    let user = app.storage.users().create(&new, now).await
-        .with_context(|| format!("cannot create user `{login_id}` in tenant `{}`", tenant.slug))?;
-    app.storage.devices()
-        .add_device(&NewDevice { user_id: user.id, device_type: DeviceType::Pc, email: email.to_owned() }, tenant.policy.max_devices, now)
+    // One transaction: a refused first device leaves no user behind.
+    let (user, _device) = app.storage.devices()
+        .create_user_with_device(&new, DeviceType::Pc, email, tenant.policy.max_devices, app.now())
         .await
-        .with_context(|| format!("cannot add the first device of `{login_id}`"))?;
+        .with_context(|| format!("cannot create user `{login_id}` with its first device in tenant `{}`", tenant.slug))?;
     Ok(user)
 }
 

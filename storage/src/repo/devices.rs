@@ -14,7 +14,8 @@ use crate::convert::{count, ms, opt_time, parse, time};
 use crate::entity::device::{self, Column, Entity};
 use crate::entity::user;
 use crate::error::db_err;
-use crate::model::{Device, NewDevice};
+use crate::model::{Device, DeviceType, NewDevice, NewUser, User};
+use super::users::{insert_user_on, new_user_model, to_user};
 use crate::storage::begin_write;
 
 pub struct Devices<'a> {
@@ -65,6 +66,36 @@ impl<'a> Devices<'a> {
         insert_within_limit_on(&txn, &model, max_devices).await?;
         txn.commit().await.map_err(db_err)?;
         to_device(model)
+    }
+
+    /// Creates a user together with its first device (number 1), in one transaction: an
+    /// operator's new user never exists without the device its enrollment needs, and a
+    /// refused device (the tenant allows none) leaves no user behind.
+    pub async fn create_user_with_device(
+        &self,
+        new_user: &NewUser,
+        device_type: DeviceType,
+        email: &str,
+        max_devices: u32,
+        now: OffsetDateTime,
+    ) -> Result<(User, Device), StorageError> {
+        let mut user_model = new_user_model(new_user, now)?;
+        user_model.last_device_no = 1;
+        let device_model = device::Model {
+            id: Uuid::new_v4(),
+            user_id: user_model.id,
+            device_no: 1,
+            device_type: device_type.as_str().to_owned(),
+            email: email.to_owned(),
+            created_at: ms(now),
+            deleted_at: None,
+            email_verified_at: None,
+        };
+        let txn = begin_write(self.db).await?;
+        insert_user_on(&txn, &user_model).await?;
+        insert_within_limit_on(&txn, &device_model, max_devices).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok((to_user(user_model)?, to_device(device_model)?))
     }
 
     /// A device to be added by a completion (with its certificate, in one transaction):

@@ -28,40 +28,8 @@ impl<'a> Users<'a> {
 
     /// Creates an active user without credentials (they come at enrollment).
     pub async fn create(&self, new: &NewUser, now: OffsetDateTime) -> Result<User, StorageError> {
-        if new.login_id.is_empty() {
-            return Err(StorageError::Invalid(
-                "user ID must not be empty".to_owned(),
-            ));
-        }
-        let model = user::Model {
-            id: Uuid::new_v4(),
-            tenant_id: new.tenant_id,
-            login_id: new.login_id.clone(),
-            display_name: new.display_name.clone(),
-            locale: new.locale.as_str().to_owned(),
-            time_zone: new.time_zone.clone(),
-            login_method: new.login_method.as_str().to_owned(),
-            status: UserStatus::Active.as_str().to_owned(),
-            locked_at: None,
-            lock_reason: None,
-            failed_password_count: 0,
-            failed_secret_answer_count: 0,
-            password_hash: None,
-            password_changed_at: None,
-            password_must_change: false,
-            secret_question: None,
-            secret_answer_hash: None,
-            totp_secret_sealed: None,
-            last_device_no: 0,
-            password_seq: 0,
-            created_at: ms(now),
-            updated_at: ms(now),
-            totp_last_step: None,
-        };
-        Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(on_conflict("user ID already exists in this tenant"))?;
+        let model = new_user_model(new, now)?;
+        insert_user_on(self.db, &model).await?;
         to_user(model)
     }
 
@@ -559,4 +527,44 @@ pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {
         created_at: time("users.created_at", m.created_at)?,
         updated_at: time("users.updated_at", m.updated_at)?,
     })
+}
+
+/// The row of a new user: active, no credentials yet, no devices.
+pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user::Model, StorageError> {
+    if new.login_id.is_empty() {
+        return Err(StorageError::Invalid("user ID must not be empty".to_owned()));
+    }
+    Ok(user::Model {
+        id: Uuid::new_v4(),
+        tenant_id: new.tenant_id,
+        login_id: new.login_id.clone(),
+        display_name: new.display_name.clone(),
+        locale: new.locale.as_str().to_owned(),
+        time_zone: new.time_zone.clone(),
+        login_method: new.login_method.as_str().to_owned(),
+        status: UserStatus::Active.as_str().to_owned(),
+        locked_at: None,
+        lock_reason: None,
+        failed_password_count: 0,
+        failed_secret_answer_count: 0,
+        password_hash: None,
+        password_changed_at: None,
+        password_must_change: false,
+        secret_question: None,
+        secret_answer_hash: None,
+        totp_secret_sealed: None,
+        last_device_no: 0,
+        password_seq: 0,
+        created_at: ms(now),
+        updated_at: ms(now),
+        totp_last_step: None,
+    })
+}
+
+pub(crate) async fn insert_user_on<C: ConnectionTrait>(db: &C, model: &user::Model) -> Result<(), StorageError> {
+    Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(on_conflict("user ID already exists in this tenant"))?;
+    Ok(())
 }

@@ -1,15 +1,16 @@
 //! Devices: numbering and the device limit.
 
-use mamori_storage::model::{DeviceType, NewDevice};
+use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser};
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
 
-use crate::harness::{t0, tenant, user};
+use crate::harness::{t0, tenant, unique, user};
 
 on_both!(
     numbers_are_never_reused,
     device_limit_holds_under_concurrency,
-    email_verification_is_recorded_and_cleared_by_a_change
+    email_verification_is_recorded_and_cleared_by_a_change,
+    a_user_is_created_with_its_first_device_or_not_at_all
 );
 
 fn phone(user_id: uuid::Uuid, email: &str) -> NewDevice {
@@ -136,4 +137,34 @@ async fn email_verification_is_recorded_and_cleared_by_a_change(s: Storage) {
     assert_eq!(got.email_verified_at, Some(t0() + Duration::minutes(1)));
     devices.set_email(d.id, "b@example.jp").await.unwrap();
     assert_eq!(devices.get(d.id).await.unwrap().email_verified_at, None);
+}
+
+async fn a_user_is_created_with_its_first_device_or_not_at_all(s: Storage) {
+    let t = tenant(&s).await;
+    let login_id = unique("first-device");
+    let new = NewUser::new(t.id, login_id.clone(), LoginMethod::CertPassword);
+    let (created, device) = s
+        .devices()
+        .create_user_with_device(&new, DeviceType::Pc, "a@example.jp", 3, t0())
+        .await
+        .unwrap();
+    assert_eq!((device.user_id, device.device_no, device.email.as_str()), (created.id, 1, "a@example.jp"));
+    // The next device continues the numbering.
+    let next = s.devices().add_device(&phone(created.id, "b@example.jp"), 3, t0()).await.unwrap();
+    assert_eq!(next.device_no, 2);
+
+    // A tenant that allows no device: refused, and no user is left behind.
+    let refused = NewUser::new(t.id, unique("no-device"), LoginMethod::CertPassword);
+    assert!(matches!(
+        s.devices().create_user_with_device(&refused, DeviceType::Pc, "c@example.jp", 0, t0()).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(s.users().get_by_login_id(t.id, &refused.login_id).await.unwrap().is_none());
+
+    // A taken user ID: refused as a conflict, the existing user untouched.
+    assert!(matches!(
+        s.devices().create_user_with_device(&new, DeviceType::Pc, "d@example.jp", 3, t0()).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert_eq!(s.devices().list_for_user(created.id, false).await.unwrap().len(), 2);
 }
