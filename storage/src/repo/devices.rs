@@ -53,16 +53,7 @@ impl<'a> Devices<'a> {
             .ok_or(StorageError::NotFound)?
             .last_device_no;
 
-        let model = device::Model {
-            id: Uuid::new_v4(),
-            user_id: new.user_id,
-            device_no,
-            device_type: new.device_type.as_str().to_owned(),
-            email: new.email.clone(),
-            created_at: ms(now),
-            deleted_at: None,
-            email_verified_at: None,
-        };
+        let model = new_device_model(new, device_no, now);
         insert_within_limit_on(&txn, &model, max_devices).await?;
         txn.commit().await.map_err(db_err)?;
         to_device(model)
@@ -81,16 +72,8 @@ impl<'a> Devices<'a> {
     ) -> Result<(User, Device), StorageError> {
         let mut user_model = new_user_model(new_user, now)?;
         user_model.last_device_no = 1;
-        let device_model = device::Model {
-            id: Uuid::new_v4(),
-            user_id: user_model.id,
-            device_no: 1,
-            device_type: device_type.as_str().to_owned(),
-            email: email.to_owned(),
-            created_at: ms(now),
-            deleted_at: None,
-            email_verified_at: None,
-        };
+        let first = NewDevice { user_id: user_model.id, device_type, email: email.to_owned() };
+        let device_model = new_device_model(&first, 1, now);
         let txn = begin_write(self.db).await?;
         insert_user_on(&txn, &user_model).await?;
         insert_within_limit_on(&txn, &device_model, max_devices).await?;
@@ -121,16 +104,7 @@ impl<'a> Devices<'a> {
             .first()
             .ok_or(StorageError::NotFound)?
             .last_device_no;
-        to_device(device::Model {
-            id: Uuid::new_v4(),
-            user_id: new.user_id,
-            device_no,
-            device_type: new.device_type.as_str().to_owned(),
-            email: new.email.clone(),
-            created_at: ms(now),
-            deleted_at: None,
-            email_verified_at: None,
-        })
+        to_device(new_device_model(new, device_no, now))
     }
 
     /// A device, deleted or not.
@@ -273,6 +247,20 @@ pub(crate) async fn add_reserved_on<C: ConnectionTrait>(
         email_verified_at: None,
     };
     insert_within_limit_on(db, &model, max_devices).await
+}
+
+/// The row of a new, active device numbered `device_no`.
+fn new_device_model(new: &NewDevice, device_no: i32, now: OffsetDateTime) -> device::Model {
+    device::Model {
+        id: Uuid::new_v4(),
+        user_id: new.user_id,
+        device_no,
+        device_type: new.device_type.as_str().to_owned(),
+        email: new.email.clone(),
+        created_at: ms(now),
+        deleted_at: None,
+        email_verified_at: None,
+    }
 }
 
 /// The conflict of a device beyond the tenant's maximum.
