@@ -253,31 +253,6 @@ impl Storage {
     }
 }
 
-/// Queues this process's SQLite writers in line (first come, first served) until the
-/// returned guard drops; `None` on PostgreSQL, whose row locks need no help.
-///
-/// SQLite has one writer at a time. Without the queue, writers that find the write lock
-/// taken retry in SQLite's busy handler, which sleeps in steps of 1 to 100 ms: under
-/// load most of a write's latency became sleeping, with the lock free most of the time.
-/// The hot write path (refresh-token rotation) takes it; rare writers (enrollment,
-/// administration) still rely on the busy handler. Hold the guard across the whole write
-/// transaction, and never begin another write on the same database while holding it.
-pub(crate) async fn write_gate(db: &DatabaseConnection) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-    use std::collections::HashMap;
-    use std::path::PathBuf;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static GATES: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return None;
-    }
-    let file = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
-    let gate = {
-        let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(gates.entry(file).or_default())
-    };
-    Some(gate.lock_owned().await)
-}
-
 /// A transaction that intends to write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
 /// with SQLITE_BUSY under concurrency instead of waiting.

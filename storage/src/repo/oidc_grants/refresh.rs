@@ -22,7 +22,7 @@ use crate::error::{db_err, on_conflict};
 use crate::model::{RefreshError, RefreshRotation, RefreshToken, Rotated, User};
 use crate::repo::users::to_user;
 use crate::repo::update_returning;
-use crate::storage::{begin_write, write_gate};
+use crate::storage::begin_write;
 
 impl OidcGrants<'_> {
     pub async fn insert_refresh_token(
@@ -85,7 +85,6 @@ impl OidcGrants<'_> {
             .filter(Column::GrantId.in_subquery(live_grants()))
             .into_query();
 
-        let _gate = write_gate(self.db).await;
         let txn = begin_write(self.db).await?;
         let mut spent: HashMap<String, refresh_token::Model> =
             update_returning::<Entity, _>(&txn, spend).await.map_err(db_err)?.into_iter().map(|m| (m.lookup_hash.clone(), m)).collect();
