@@ -65,7 +65,8 @@ impl App {
         );
         let ui = Ui::new();
         let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
-        let refresh_rotator = crate::oidc::rotation::RefreshRotator::new(storage.clone());
+        let writer = storage.dedicated_writer(&config.storage.url).await.context("config key `storage.url`")?;
+        let refresh_rotator = crate::oidc::rotation::RefreshRotator::new(writer);
         Ok(App { config, storage, shared, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer, refresh_rotator })
     }
 

@@ -45,6 +45,8 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
     /// How long a query waits for a free pooled connection.
     pub acquire_timeout: Duration,
+    /// Page cache per SQLite connection in KiB; `None` keeps SQLite's 2 MiB.
+    pub sqlite_cache_kib: Option<u32>,
 }
 
 impl Default for PoolSettings {
@@ -57,6 +59,7 @@ impl Default for PoolSettings {
             max_connections: None,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
+            sqlite_cache_kib: None,
         }
     }
 }
@@ -122,11 +125,21 @@ impl Storage {
                 } else {
                     options.max_connections(settings.max_connections.unwrap_or(SQLITE_POOL_SIZE));
                 }
-                options.map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(SqliteJournalMode::Wal)
+                let cache_kib = settings.sqlite_cache_kib;
+                options.map_sqlx_sqlite_opts(move |o| {
+                    // Temporary tables and statement journals in memory: a multi-row
+                    // UPDATE inside a transaction spills its statement journal to a temp
+                    // file (open, write, close, unlink per statement) otherwise.
+                    let o = o
+                        .journal_mode(SqliteJournalMode::Wal)
                         .foreign_keys(true)
                         .busy_timeout(SQLITE_BUSY_TIMEOUT)
                         .synchronous(SqliteSynchronous::Normal)
+                        .pragma("temp_store", "memory");
+                    match cache_kib {
+                        Some(kib) => o.pragma("cache_size", format!("-{kib}")),
+                        None => o,
+                    }
                 });
             }
             Backend::Postgres => {
@@ -142,6 +155,20 @@ impl Storage {
             }
         })?;
         Ok(Storage { db, backend })
+    }
+
+    /// A handle for one task that writes often (refresh-token rotations): on a SQLite
+    /// file, a connection of its own with a 16 MiB page cache. SQLite drops a
+    /// connection's whole page cache when another connection has written since its last
+    /// transaction, so a writer drawing a different pooled connection for each batch
+    /// re-read the indexes it touches every time; a connection only that task writes
+    /// through keeps them. PostgreSQL and in-memory SQLite answer this same pool.
+    pub async fn dedicated_writer(&self, url: &str) -> Result<Storage, StorageError> {
+        if self.backend != Backend::Sqlite || url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(self.clone());
+        }
+        let settings = PoolSettings { max_connections: Some(1), sqlite_cache_kib: Some(16 * 1024), ..PoolSettings::default() };
+        Storage::connect_with(url, &settings).await
     }
 
     pub fn backend(&self) -> Backend {
