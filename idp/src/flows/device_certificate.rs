@@ -93,7 +93,7 @@ pub async fn issue_for_download(
     public_url: &str,
 ) -> anyhow::Result<PendingDownload> {
     let prepared = prepare_download(app, tenant, user, device).await?;
-    let completion = Completion { user_id: user.id, certificate: Some(prepared.record), ..Completion::default() };
+    let completion = Completion { user_id: user.id, certificates: vec![prepared.record], ..Completion::default() };
     app.storage.completions().complete(&completion, app.now()).await?;
     announce_download(app, tenant, user, device, &prepared.pending, public_url).await;
     Ok(prepared.pending)

@@ -297,7 +297,7 @@ pub async fn register_credentials(
         user_id: user.id,
         password,
         secret_answer: Some(SecretAnswerChange { question: form.secret_question.to_owned(), answer_hash }),
-        certificate,
+        certificates: certificate.into_iter().collect(),
         ..Completion::default()
     };
     let unavailable = match app.storage.completions().complete(&completion, app.now()).await {

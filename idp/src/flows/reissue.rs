@@ -373,7 +373,7 @@ pub async fn reissue_certificate(
     let completion = Completion {
         ticket_id: Some(open.ticket.id),
         user_id: user.id,
-        certificate: Some(prepared.record),
+        certificates: vec![prepared.record],
         reset_failed_secret_answers: true,
         // The link came to this address and was completed: the address works. (Changing
         // the address voids the device's reissue links, so it is still the one mailed to.)

@@ -5,7 +5,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use super::{Device, NewCertificate, NewTicket};
+use super::{Device, LoginMethod, NewCertificate, NewTicket};
 
 /// The writes that finish a flow: either all are recorded or none is, and then its
 /// ticket stays usable. See [`crate::Completions::complete`].
@@ -20,7 +20,15 @@ pub struct Completion {
     pub new_device: Option<DeviceAddition>,
     pub password: Option<PasswordChange>,
     pub secret_answer: Option<SecretAnswerChange>,
-    pub certificate: Option<CertificateDownload>,
+    /// The user's new login method (flow 8).
+    pub login_method: Option<LoginMethod>,
+    /// Forgets the TOTP authenticator (the new method asks for no one-time password).
+    pub clear_totp: bool,
+    /// Revokes every active certificate of the user with this reason and voids their
+    /// pending downloads (the new method uses no certificate).
+    pub revoke_certificates: Option<String>,
+    /// Certificates issued, at most one per device.
+    pub certificates: Vec<CertificateDownload>,
     /// Clears the wrong-secret-answer count (the answer was just given right).
     pub reset_failed_secret_answers: bool,
     /// Clears the wrong-password count (a new password replaces the one being guessed).

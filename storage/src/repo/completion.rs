@@ -93,7 +93,25 @@ impl<'a> Completions<'a> {
                 .await
                 .map_err(db_err)?;
         }
-        if let Some(issued) = &completion.certificate {
+        if completion.login_method.is_some() || completion.clear_totp {
+            update_on(&txn, user_id, now, |mut u| {
+                if let Some(method) = completion.login_method {
+                    u = u.col_expr(user::Column::LoginMethod, Expr::val(method.as_str()));
+                }
+                if completion.clear_totp {
+                    u = u
+                        .col_expr(user::Column::TotpSecretSealed, Expr::val(Option::<Vec<u8>>::None))
+                        .col_expr(user::Column::TotpLastStep, Expr::val(Option::<i64>::None));
+                }
+                u
+            })
+            .await?;
+        }
+        if let Some(reason) = &completion.revoke_certificates {
+            revoke_where_on(&txn, certificate::Column::UserId.eq(user_id), reason, now).await?;
+            invalidate_on(&txn, ticket::Column::UserId.eq(user_id), TicketKind::Download).await?;
+        }
+        for issued in &completion.certificates {
             // One certificate per device at a time: the new one supersedes the old ones
             // and their pending downloads.
             let device = certificate::Column::DeviceId.eq(issued.device_id);

@@ -98,7 +98,7 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
             question: "q1".into(),
             answer_hash: "$argon2id$answer".into(),
         }),
-        certificate: Some(CertificateDownload {
+        certificates: vec![CertificateDownload {
             device_id: f.device.id,
             certificate: NewCertificate {
                 ca_id: f.ca.id,
@@ -112,13 +112,13 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
             },
             supersede_reason: "superseded".into(),
             download,
-        }),
+        }],
         ..Completion::default()
     }
 }
 
 fn record(c: &Completion) -> &CertificateDownload {
-    c.certificate.as_ref().unwrap()
+    &c.certificates[0]
 }
 
 async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: Storage) {
@@ -141,20 +141,10 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     // the download's acquisition ID already recorded (a unique violation in the database).
     let mut clashing_serial = completion(&f);
     let serial = old_cert.serial_hex.clone();
-    clashing_serial
-        .certificate
-        .as_mut()
-        .unwrap()
-        .certificate
-        .serial_hex = serial;
+    clashing_serial.certificates[0].certificate.serial_hex = serial;
     let mut clashing_download = completion(&f);
     let taken = old_download.acquisition_id.clone();
-    clashing_download
-        .certificate
-        .as_mut()
-        .unwrap()
-        .download
-        .acquisition_id = taken;
+    clashing_download.certificates[0].download.acquisition_id = taken;
     for failing in [clashing_serial, clashing_download] {
         let result = s.completions().complete(&failing, now).await;
         assert!(

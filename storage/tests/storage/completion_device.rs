@@ -26,7 +26,7 @@ async fn reserved(s: &Storage, f: &Fixture, email: &str) -> Device {
 
 /// A new device and its certificate, as the device-addition flow completes them.
 fn addition(f: &Fixture, device: &Device, max_devices: u32) -> Completion {
-    let mut issued: CertificateDownload = completion(f).certificate.unwrap();
+    let mut issued: CertificateDownload = completion(f).certificates.remove(0);
     issued.device_id = device.id;
     issued.certificate.device_id = Some(device.id);
     issued.download.device_id = Some(device.id);
@@ -36,7 +36,7 @@ fn addition(f: &Fixture, device: &Device, max_devices: u32) -> Completion {
             device: device.clone(),
             max_devices,
         }),
-        certificate: Some(issued),
+        certificates: vec![issued],
         ..Completion::default()
     }
 }
@@ -46,13 +46,13 @@ async fn a_failed_addition_leaves_no_device(s: Storage) {
     let now = t0() + Duration::minutes(5);
     let taken = s
         .certificates()
-        .insert(&completion(&f).certificate.unwrap().certificate, t0())
+        .insert(&completion(&f).certificates[0].certificate, t0())
         .await
         .unwrap();
     let device = reserved(&s, &f, "b@example.jp").await;
     assert_eq!(device.device_no, 2);
     let mut failing = addition(&f, &device, 3);
-    failing.certificate.as_mut().unwrap().certificate.serial_hex = taken.serial_hex.clone();
+    failing.certificates[0].certificate.serial_hex = taken.serial_hex.clone();
     let result = s.completions().complete(&failing, now).await;
     assert!(
         matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))),
@@ -81,7 +81,7 @@ async fn a_failed_addition_leaves_no_device(s: Storage) {
     );
     let certs = s.certificates().list_for_device(device.id).await.unwrap();
     assert_eq!(certs.len(), 1);
-    let acquisition_id = good.certificate.unwrap().download.acquisition_id.unwrap();
+    let acquisition_id = good.certificates[0].download.acquisition_id.clone().unwrap();
     let download = s
         .tickets()
         .find_by_acquisition_id(&acquisition_id)

@@ -46,12 +46,12 @@ async fn a_failed_reissue_clears_no_counter_and_proves_no_address(s: Storage) {
     // The certificate's serial already recorded: the transaction fails at its last write.
     let old = s
         .certificates()
-        .insert(&good.certificate.as_ref().unwrap().certificate, t0())
+        .insert(&good.certificates[0].certificate, t0())
         .await
         .unwrap();
     let mut failing = reissue(&s, &f).await;
     let serial = old.serial_hex.clone();
-    failing.certificate.as_mut().unwrap().certificate.serial_hex = serial;
+    failing.certificates[0].certificate.serial_hex = serial;
     let result = s.completions().complete(&failing, now).await;
     assert!(
         matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))),
@@ -74,7 +74,7 @@ async fn a_failed_reissue_clears_no_counter_and_proves_no_address(s: Storage) {
 
     // The link then completes, once, with everything.
     let good = Completion {
-        certificate: reissue(&s, &f).await.certificate,
+        certificates: reissue(&s, &f).await.certificates,
         ..good
     };
     s.completions().complete(&good, now).await.unwrap();

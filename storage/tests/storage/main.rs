@@ -12,6 +12,7 @@ mod harness;
 mod admin;
 mod completion;
 mod completion_device;
+mod completion_method;
 mod completion_reissue;
 mod devices;
 mod events;

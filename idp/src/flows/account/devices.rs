@@ -186,7 +186,7 @@ pub async fn add_device(
     let completion = Completion {
         user_id: user.id,
         new_device: Some(DeviceAddition { device: device.clone(), max_devices: tenant.policy.max_devices }),
-        certificate,
+        certificates: certificate.into_iter().collect(),
         ..Completion::default()
     };
     match app.storage.completions().complete(&completion, app.now()).await {

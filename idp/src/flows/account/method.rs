@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use mamori_ca::RevocationReason;
-use mamori_storage::model::{LoginMethod, OtpKind, Tenant, TenantPolicy, TicketKind, User};
+use mamori_storage::model::{Completion, LoginMethod, OtpKind, PasswordChange, Tenant, TenantPolicy, User};
 use serde::{Deserialize, Serialize};
 
 use super::notices::{AccountChange, notify, record_change};
@@ -176,33 +176,38 @@ async fn apply_method_change(
     public_url: &str,
     attempt: &Attempt<'_>,
 ) -> anyhow::Result<MethodChangeDone> {
-    let now = app.now();
-    let users = app.storage.users();
-    if let Some(hash) = password_hash {
-        users.set_password(user.id, hash, false, tenant.policy.password_history_count.max(1), now).await?;
-    }
-    users.set_login_method(user.id, to, now).await?;
-    if plan.clear_totp {
-        users.set_totp_secret(user.id, None, now).await?;
-    }
-    let mut downloads = Vec::new();
-    let devices = app.storage.devices().list_for_user(user.id, false).await?;
-    if plan.revoke_certificates {
-        for device in &devices {
-            app.storage
-                .certificates()
-                .revoke_for_device(device.id, RevocationReason::CessationOfOperation.as_str(), now)
-                .await?;
-            app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
+    // The slow parts first (signing, PKCS#12, sealing, hashing); then one transaction,
+    // so a failure half-way never leaves a method without the factor it asks for, nor
+    // certificates still working for a method that gave them up.
+    let mut prepared = Vec::new();
+    if plan.issue_certificates {
+        for device in app.storage.devices().list_for_user(user.id, false).await? {
+            let download = device_certificate::prepare_download(app, tenant, user, &device).await?;
+            prepared.push((device, download));
         }
+    }
+    let (certificates, pending): (Vec<_>, Vec<_>) = prepared.into_iter().map(|(device, p)| (p.record, (device, p.pending))).unzip();
+    let completion = Completion {
+        user_id: user.id,
+        password: password_hash.map(|hash| PasswordChange {
+            hash: hash.to_owned(),
+            must_change: false,
+            keep: tenant.policy.password_history_count.max(1),
+        }),
+        login_method: Some(to),
+        clear_totp: plan.clear_totp,
+        revoke_certificates: plan.revoke_certificates.then(|| RevocationReason::CessationOfOperation.as_str().to_owned()),
+        certificates,
+        ..Completion::default()
+    };
+    app.storage.completions().complete(&completion, app.now()).await?;
+    if plan.revoke_certificates {
         app.ca.forget_crl().await;
     }
-    if plan.issue_certificates {
-        let user = users.get(user.id).await?;
-        for device in &devices {
-            let download = device_certificate::issue_for_download(app, tenant, &user, device, public_url).await?;
-            downloads.push((device.device_no, download));
-        }
+    let mut downloads = Vec::new();
+    for (device, download) in pending {
+        device_certificate::announce_download(app, tenant, user, &device, &download, public_url).await;
+        downloads.push((device.device_no, download));
     }
     record_change(app, attempt, AccountChange::LoginMethodChanged).await;
     let extra = serde_json::json!({ "before": user.login_method.as_str(), "after": to.as_str() });
