@@ -1,7 +1,7 @@
 // The operators' web console (/console): an operator logs in with their own PKCS#12 and
 // password, finds and unlocks a locked user, hands out an enrollment ticket, reissues a
-// certificate, registers a relying site and reads the login history; a tenant admin
-// cannot reach another tenant, a user without a role gets a 403 page, a POST without
+// certificate, registers a relying site, changes it, gives it a new secret and removes it,
+// and reads the login history; a tenant admin cannot reach another tenant or its sites, a user without a role gets a 403 page, a POST without
 // the CSRF token is refused, and the pages come in Japanese too.
 
 import assert from 'node:assert/strict';
@@ -80,7 +80,7 @@ async function lockOut(t, server, user) {
   throw new Error(`${user.loginId} did not lock: ${await text(page, 'main')}`);
 }
 
-test('an operator unlocks, hands out enrollment, reissues, registers a site and reads the history', { timeout: 420_000 }, async (t) => {
+test('an operator unlocks, hands out enrollment, reissues, registers, changes and removes a site and reads the history', { timeout: 420_000 }, async (t) => {
   const server = await startServer(t);
   const snap = screenshots('console');
   const operator = await enrolledUser(t, server, 'op-admin');
@@ -193,6 +193,78 @@ test('an operator unlocks, hands out enrollment, reissues, registers a site and 
   // The stored registration holds the same list (registered, not just displayed).
   const stored = server.cliJson('admin', 'oidc-client', 'show', '--tenant', 'demo', '--client-id', clientId);
   assert.deepEqual(stored.claims, ['email', 'email_verified'], JSON.stringify(stored));
+  // The site's own page, from the list: what it is, and the form filled in as registered.
+  await Promise.all([page.waitForNavigation(), page.click(`.site-client-id a[href$="/sites/${encodeURIComponent(clientId)}"]`)]);
+  await snap(page, 'site');
+  const sitePath = new URL(page.url()).pathname;
+  assert.equal(await text(page, '#site-client-id'), clientId);
+  assert.match(await text(page, '#site-kind'), /^Confidential/);
+  assert.equal(await text(page, '#site-grants'), 'authorization_code refresh_token client_credentials');
+  assert.equal(await page.inputValue('#name'), 'Batch job');
+  assert.equal(await page.inputValue('#redirect_uris'), 'https://rp.example.test/callback');
+  assert.ok(await page.isChecked('#machine'));
+  assert.equal(await page.inputValue('#claims'), 'email, email_verified');
+  // A bad redirect URI is explained, the typed values kept, and nothing saved.
+  await page.fill('#name', 'Nightly batch');
+  await page.fill('#redirect_uris', 'https://rp.example.test/callback\nhttp://evil.example.test/cb');
+  const [unsaved] = await Promise.all([page.waitForNavigation(), page.click('#site-save')]);
+  assert.equal(unsaved.status(), 422);
+  assert.ok((await text(page, '.problems')).includes('redirect URI'), await text(page, 'main'));
+  assert.equal(await page.inputValue('#name'), 'Nightly batch');
+  assert.equal(await text(page, '#site-name'), 'Batch job', 'not saved');
+  // A new name and a second redirect URI: saved, shown on the page and in the list.
+  await page.fill('#redirect_uris', 'https://rp.example.test/callback\nhttps://rp.example.test/second');
+  await submit(page, '#site-save');
+  await snap(page, 'site-saved');
+  assert.equal(new URL(page.url()).pathname, sitePath);
+  assert.equal(await text(page, '#notice'), 'The changes have been saved.');
+  assert.equal(await text(page, '#site-name'), 'Nightly batch');
+  const shownUris = await page.$$eval('#site-redirect-uris code', (codes) => codes.map((c) => c.textContent));
+  assert.deepEqual(shownUris, ['https://rp.example.test/callback', 'https://rp.example.test/second']);
+  assert.equal(await text(page, '#site-claims'), 'email email_verified', 'the claims as they were');
+  assert.equal(await page.inputValue('#redirect_uris'), 'https://rp.example.test/callback\nhttps://rp.example.test/second');
+  const changed = server.cliJson('admin', 'oidc-client', 'show', '--tenant', 'demo', '--client-id', clientId);
+  assert.equal(changed.name, 'Nightly batch', JSON.stringify(changed));
+  assert.deepEqual(changed.redirect_uris, ['https://rp.example.test/callback', 'https://rp.example.test/second']);
+  assert.deepEqual(changed.grant_types, ['authorization_code', 'refresh_token', 'client_credentials']);
+  assert.deepEqual(changed.claims, ['email', 'email_verified']);
+  await page.click('#back-to-sites');
+  await page.waitForURL(/\/sites$/);
+  const row = await page.$eval(`.site-client-id a[href$="/sites/${encodeURIComponent(clientId)}"]`, (a) => {
+    const tr = a.closest('tr');
+    return [tr.querySelector('.site-name').textContent.trim(), [...tr.querySelectorAll('.site-redirect-uris code')].map((c) => c.textContent)];
+  });
+  assert.deepEqual(row, ['Nightly batch', ['https://rp.example.test/callback', 'https://rp.example.test/second']]);
+  // A new client secret, shown once: it gets a token, the old one no longer does.
+  await page.goto(`${server.mtls}${sitePath}`);
+  await submit(page, '#secret-submit');
+  await snap(page, 'site-new-secret');
+  assert.equal(await text(page, '#site-client-id'), clientId);
+  const newSecret = await text(page, '#site-client-secret');
+  assert.ok(newSecret && newSecret !== secret, await text(page, 'main'));
+  const basicFor = (s) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(s)}`).toString('base64')}`;
+  const renewed = await postForm(server, tokenEndpoint, { grant_type: 'client_credentials' }, { authorization: basicFor(newSecret) });
+  assert.equal(renewed.status, 200, renewed.body);
+  const old = await postForm(server, tokenEndpoint, { grant_type: 'client_credentials' }, { authorization: basic });
+  assert.equal(old.status, 401, 'the old secret stops working');
+  // Removing it needs the confirmation ticked; then it is gone from the list and its secret fails.
+  await page.click('#back-to-site');
+  await page.waitForURL((u) => u.pathname === sitePath);
+  const [unconfirmed] = await Promise.all([page.waitForNavigation(), page.click('#delete-submit')]);
+  assert.equal(unconfirmed.status(), 422);
+  assert.ok((await text(page, '.problems')).includes('Tick the confirmation'), await text(page, 'main'));
+  assert.equal(await text(page, '#site-client-id'), clientId, 'still there');
+  await page.check('#confirm-delete');
+  await submit(page, '#delete-submit');
+  await snap(page, 'site-removed');
+  assert.match(page.url(), /\/console\/t\/demo\/sites\?notice=removed$/, page.url());
+  assert.match(await text(page, '#notice'), /has been removed/);
+  const remaining = await page.$$eval('.site-client-id', (cells) => cells.map((c) => c.textContent.trim()));
+  assert.ok(!remaining.includes(clientId), JSON.stringify(remaining));
+  assert.ok(!server.cliJson('admin', 'oidc-client', 'list', '--tenant', 'demo').some((c) => c.client_id === clientId), 'removed from storage');
+  const gone = await postForm(server, tokenEndpoint, { grant_type: 'client_credentials' }, { authorization: basicFor(newSecret) });
+  assert.equal(gone.status, 401);
+  assert.equal((await page.goto(`${server.mtls}${sitePath}`)).status(), 404);
   // A bad redirect URI is explained on the form.
   await page.goto(`${server.mtls}/console/t/demo/sites/new`);
   await page.fill('#name', 'Bad');
@@ -223,6 +295,9 @@ test('an operator unlocks, hands out enrollment, reissues, registers a site and 
     ['user.reissue-certificate', 'tenant:demo/user:u-locked'],
     ['user.enrollment-ticket', 'tenant:demo/user:u-new'],
     ['oidc-client.create', `tenant:demo/oidc-client:${clientId}`],
+    ['oidc-client.update', `tenant:demo/oidc-client:${clientId}`],
+    ['oidc-client.rotate-secret', `tenant:demo/oidc-client:${clientId}`],
+    ['oidc-client.delete', `tenant:demo/oidc-client:${clientId}`],
   ]) {
     const event = byOperator.find((e) => e.action === action && e.target === target);
     assert.ok(event, `${action} ${target} in ${JSON.stringify(byOperator)}`);
@@ -230,6 +305,7 @@ test('an operator unlocks, hands out enrollment, reissues, registers a site and 
     assert.ok(Date.parse(event.occurred_at) > Date.now() - 10 * 60_000, event.occurred_at);
   }
   assert.equal(byOperator.filter((e) => e.action === 'user.unlock').length, 1, 'the refused POST did nothing');
+  assert.equal(byOperator.filter((e) => e.action === 'oidc-client.update').length, 1, 'the refused change saved nothing');
 
   // The same console in Japanese, by Accept-Language.
   const ja = await openConsole(t, server, operator, { locale: 'ja-JP', acceptLanguage: 'ja' });
@@ -246,12 +322,15 @@ test('a tenant admin stays in their tenant, a user without a role gets 403', { t
   const snap = screenshots('console-isolation');
   server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other Co');
   server.cli('admin', 'user', 'create', '--tenant', 'other', '--login-id', 'o-secret', '--email', 'o-secret@example.test');
+  const { client_id: otherSite } = server.cliJson('admin', 'oidc-client', 'create', '--tenant', 'other', '--name', 'o-secret shop',
+    '--redirect-uri', 'https://other.example.test/cb');
   const admin = await enrolledUser(t, server, 'op-demo');
   server.cli('admin', 'operator', 'grant', '--tenant', 'demo', '--login-id', 'op-demo', '--role', 'tenant-admin');
   const plain = await enrolledUser(t, server, 'u-plain');
 
   const { page } = await openConsole(t, server, admin);
-  for (const path of ['/console/t/other/users/o-secret', '/console/t/other/users', '/console/t/other/events', '/console/t/other/sites/new', '/console/t/demo/users/o-secret']) {
+  for (const path of ['/console/t/other/users/o-secret', '/console/t/other/users', '/console/t/other/events', '/console/t/other/sites/new', '/console/t/demo/users/o-secret',
+    `/console/t/other/sites/${otherSite}`, `/console/t/demo/sites/${otherSite}`, '/console/t/demo/sites/no-such-site']) {
     const response = await page.goto(`${server.mtls}${path}`);
     assert.equal(response.status(), 404, path);
     assert.ok(!(await text(page, 'main')).includes('o-secret'), `${path} names nothing`);
@@ -267,6 +346,20 @@ test('a tenant admin stays in their tenant, a user without a role gets 403', { t
     return r.status;
   }, server.mtls);
   assert.equal(posted, 404);
+  // Nor change, give a new secret to or remove another tenant's site, by either tenant's URL.
+  for (const path of [`/console/t/other/sites/${otherSite}`, `/console/t/demo/sites/${otherSite}`]) {
+    for (const [action, form] of [['', { name: 'Taken', redirect_uris: 'https://evil.example.test/cb' }], ['/secret', {}], ['/delete', { confirm: 'on' }]]) {
+      const status = await page.evaluate(async ([url, fields]) => {
+        const token = document.querySelector('input[name="csrf_token"]').value;
+        const r = await fetch(url, { method: 'POST', body: new URLSearchParams({ csrf_token: token, ...fields }), credentials: 'same-origin' });
+        return r.status;
+      }, [`${server.mtls}${path}${action}`, form]);
+      assert.equal(status, 404, `${path}${action}`);
+    }
+  }
+  const untouched = server.cliJson('admin', 'oidc-client', 'show', '--tenant', 'other', '--client-id', otherSite);
+  assert.equal(untouched.name, 'o-secret shop');
+  assert.deepEqual(untouched.redirect_uris, ['https://other.example.test/cb']);
 
   // A logged-in user without an operator role: 403, and nothing about anyone.
   const other = await openConsole(t, server, plain);

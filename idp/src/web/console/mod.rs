@@ -7,6 +7,7 @@
 //! - `users`: find a user, the user's page, unlock, disable/enable, enrollment ticket,
 //!   certificate reissue;
 //! - `sites`: the tenant's OIDC clients and registering one;
+//! - `site_edit`: a site's page: changing it, a new client secret, removing it;
 //! - `events`: the tenant's login history.
 //!
 //! URLs name the tenant (`/console/t/{tenant}/…`) so that a super-admin can work in any
@@ -14,6 +15,7 @@
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
 mod events;
+mod site_edit;
 mod sites;
 mod users;
 
@@ -38,6 +40,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/console", get(home))
         .merge(users::routes())
         .merge(sites::routes())
+        .merge(site_edit::routes())
         .merge(events::routes())
 }
 

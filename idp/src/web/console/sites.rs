@@ -1,7 +1,8 @@
 //! Relying sites in the console: the tenant's OIDC clients, and registering one (name,
 //! redirect URIs, confidential or public, optionally machine-to-machine, optionally the
 //! user claims it may receive). The client ID and, for a confidential client, the secret
-//! are shown once on the answer.
+//! are shown once on the answer. A site's own page, where it is changed, given a new
+//! secret or removed, is in `site_edit`.
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -30,23 +31,54 @@ pub fn routes() -> Router<SharedState> {
 const MAX_REDIRECT_URIS_CHARS: usize = 4000;
 const MAX_REDIRECT_URIS: usize = 20;
 
-fn sites_path(tenant: &str) -> String {
+pub(super) fn sites_path(tenant: &str) -> String {
     format!("/console/t/{}/sites", encode_component(tenant))
 }
 
-async fn list(parts: Parts, Path(tenant): Path<String>, Query(lang): Query<LangQuery>) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
+/// Notices on the list after an action (`?notice=…`); only these are shown.
+const LIST_NOTICES: &[&str] = &["removed"];
+
+#[derive(Debug, serde::Deserialize, Default)]
+struct ListQuery {
+    lang: Option<String>,
+    notice: Option<String>,
+}
+
+async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<ListQuery>) -> Response {
+    let ctx = page_ctx(parts, query.lang);
     let console = console_or_return!(ctx, &sites_path(&tenant));
     let clients = match federation::oidc_clients(console.ctx.app(), &console.principal, &tenant).await {
         Ok(c) => c,
         Err(err) => return console.refused(&err),
     };
-    let rows: Vec<serde_json::Value> = clients.iter().map(|c| client_row(&console, c)).collect();
-    console.page(StatusCode::OK, "console/sites.html", &tenant, serde_json::json!({ "clients": rows })).await
+    let rows: Vec<serde_json::Value> = clients
+        .iter()
+        .map(|c| {
+            let mut row = client_row(&console, c);
+            row["href"] = serde_json::json!(site_path(&tenant, &c.client_id));
+            row
+        })
+        .collect();
+    let notice = query
+        .notice
+        .as_deref()
+        .filter(|n| LIST_NOTICES.contains(n))
+        .map(|n| console.ctx.message(&format!("console.sites.notice.{n}")));
+    console.page(StatusCode::OK, "console/sites.html", &tenant, serde_json::json!({ "clients": rows, "notice": notice })).await
 }
 
-fn client_row(console: &Console, c: &OidcClient) -> serde_json::Value {
-    let kind = if c.token_endpoint_auth_method == "none" { "public" } else { "confidential" };
+/// A site's own page.
+pub(super) fn site_path(tenant: &str, client_id: &str) -> String {
+    format!("{}/{}", sites_path(tenant), encode_component(client_id))
+}
+
+/// `public` for a client without a secret or keys (`none`), else `confidential`.
+pub(super) fn kind_of(c: &OidcClient) -> &'static str {
+    if c.token_endpoint_auth_method == "none" { "public" } else { "confidential" }
+}
+
+pub(super) fn client_row(console: &Console, c: &OidcClient) -> serde_json::Value {
+    let kind = kind_of(c);
     serde_json::json!({
         "client_id": c.client_id,
         "name": c.name,
@@ -70,16 +102,50 @@ async fn new_form(parts: Parts, Path(tenant): Path<String>, Query(lang): Query<L
     form_page(&console, &tenant, StatusCode::OK, &SiteForm::default(), &[]).await
 }
 
-/// What the registration form holds.
+/// What the registration form, and a site's edit form, hold.
 #[derive(Debug, Default, serde::Serialize)]
-struct SiteForm {
-    name: String,
-    redirect_uris: String,
-    kind: String,
-    machine: bool,
+pub(super) struct SiteForm {
+    pub(super) name: String,
+    pub(super) redirect_uris: String,
+    pub(super) kind: String,
+    pub(super) machine: bool,
     /// The claim release list as typed (comma- or space-separated); empty: every claim
     /// the granted scopes allow.
-    claims: String,
+    pub(super) claims: String,
+}
+
+impl SiteForm {
+    /// The form as posted; `kind` comes from the form at registration and from the
+    /// client afterwards (it is fixed at registration).
+    pub(super) fn from_fields(fields: &FormFields, kind: &str) -> SiteForm {
+        SiteForm {
+            name: field(fields, "name").trim().to_owned(),
+            redirect_uris: field(fields, "redirect_uris").to_owned(),
+            kind: if kind == "public" { "public".to_owned() } else { "confidential".to_owned() },
+            machine: field(fields, "machine") == "on",
+            claims: field(fields, "claims").trim().to_owned(),
+        }
+    }
+}
+
+/// A site form's fields with the CSRF token checked, or the answer refusing it: the
+/// redirect URI list may be longer than the usual field bound.
+#[allow(clippy::result_large_err)] // the refusal is the page itself, answered at once
+pub(super) fn accept_site_form(console: &Console, form: Result<Form<FormFields>, FormRejection>) -> Result<FormFields, Response> {
+    let Ok(Form(fields)) = form else {
+        return Err(console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid"));
+    };
+    if !console.ctx.csrf_ok(&fields) {
+        return Err(console.ctx.error(StatusCode::FORBIDDEN, "csrf.invalid"));
+    }
+    let too_long = fields.iter().any(|(k, v)| {
+        let limit = if k == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
+        v.chars().count() > limit
+    });
+    if too_long {
+        return Err(console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.too_long"));
+    }
+    Ok(fields)
 }
 
 async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &SiteForm, problems: &[String]) -> Response {
@@ -100,26 +166,11 @@ async fn create(
 ) -> Response {
     let ctx = page_ctx(parts, lang.lang);
     let console = console_or_return!(ctx, &sites_path(&tenant));
-    let Ok(Form(fields)) = form else {
-        return console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid");
+    let fields = match accept_site_form(&console, form) {
+        Ok(fields) => fields,
+        Err(response) => return response,
     };
-    if !console.ctx.csrf_ok(&fields) {
-        return console.ctx.error(StatusCode::FORBIDDEN, "csrf.invalid");
-    }
-    let too_long = fields.iter().any(|(k, v)| {
-        let limit = if k == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
-        v.chars().count() > limit
-    });
-    if too_long {
-        return console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.too_long");
-    }
-    let form = SiteForm {
-        name: field(&fields, "name").trim().to_owned(),
-        redirect_uris: field(&fields, "redirect_uris").to_owned(),
-        kind: if field(&fields, "kind") == "public" { "public".to_owned() } else { "confidential".to_owned() },
-        machine: field(&fields, "machine") == "on",
-        claims: field(&fields, "claims").trim().to_owned(),
-    };
+    let form = SiteForm::from_fields(&fields, field(&fields, "kind"));
     let spec = match check_form(&form) {
         Ok(spec) => spec,
         Err(keys) => {
@@ -158,7 +209,7 @@ async fn create(
 /// The registration for a filled-in form, or the message keys of what is wrong (checked
 /// here first so the page can say it in the operator's language; the service layer
 /// checks again).
-fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'static str>> {
+pub(super) fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'static str>> {
     let mut problems = Vec::new();
     if form.name.is_empty() || form.name.chars().count() > 200 || form.name.chars().any(char::is_control) {
         problems.push("console.sites.problem.name");
