@@ -340,8 +340,17 @@ export function screenshots(testName) {
   return async (page, name) => {
     n += 1;
     const file = join(dir, `${String(n).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    return file;
+    // Headless Chromium now and then answers "Unable to capture screenshot" while it is
+    // still compositing a page that just loaded; a moment later the same capture works.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await page.screenshot({ path: file, fullPage: true });
+        return file;
+      } catch (err) {
+        if (attempt === 3 || !/Unable to capture screenshot/.test(String(err?.message))) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   };
 }
 
