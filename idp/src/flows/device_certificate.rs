@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use mamori_ca::{KeyAlgorithm, Pkcs12Format, RevocationReason};
-use mamori_storage::model::{CertificateDownload, CertificateKeyType, Device, NewTicket, Tenant, TicketKind, User};
+use mamori_storage::model::{CertificateDownload, CertificateKeyType, Completion, Device, NewTicket, Tenant, TicketKind, User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -80,6 +80,23 @@ pub async fn issue_to_file(
     let chain = app.ca.pkcs12_chain().await?;
     let pkcs12 = mamori_ca::export_pkcs12(&issued, &chain, password, &name, format)?;
     Ok(IssuedFile { serial_hex: issued.serial_hex, pkcs12 })
+}
+
+/// Issues the certificate, stores it with its download (one transaction) and sends the
+/// guidance mail. For flows that record nothing else; a flow that also redeems a ticket
+/// puts [`prepare_download`]'s record into its own completion instead.
+pub async fn issue_for_download(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    device: &Device,
+    public_url: &str,
+) -> anyhow::Result<PendingDownload> {
+    let prepared = prepare_download(app, tenant, user, device).await?;
+    let completion = Completion { user_id: user.id, certificates: vec![prepared.record], ..Completion::default() };
+    app.storage.completions().complete(&completion, app.now()).await?;
+    announce_download(app, tenant, user, device, &prepared.pending, public_url).await;
+    Ok(prepared.pending)
 }
 
 /// A device certificate signed, packed and sealed for download, not recorded yet.
