@@ -2,7 +2,9 @@
 // CPU time read from /proc before and after, so the figure holds on a busy machine where
 // requests per second do not. wrk's own CPU per request is read the same way (it is
 // this process's child), since on one machine the two share the cores: their sum bounds
-// the requests per second the machine can carry at all. Usage (from the repository root, after a release build):
+// the requests per second the machine can carry at all.
+//
+// Usage (from the repository root, after a release build):
 //
 //   node conformance-tests/oidc/bench/cpu.mjs [--duration 10] [--connections 32]
 import { execFileSync } from 'node:child_process';
