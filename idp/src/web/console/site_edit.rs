@@ -11,9 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mamori_storage::model::{ApiScope, OidcClient};
-use serde::Deserialize;
 
-use super::sites::{SiteForm, accept_site_form, check_form, client_row, kind_of, site_path, sites_path};
+use super::sites::{NoticeQuery, SiteForm, accept_site_form, check_form, client_row, kind_of, site_path, sites_path};
 use super::{Console, Parts, console_or_return, open_console, page_ctx};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration, ClientUpdate};
@@ -31,24 +30,14 @@ pub fn routes() -> Router<SharedState> {
 /// Notices on the site's page after an action (`?notice=…`); only these are shown.
 const NOTICES: &[&str] = &["saved"];
 
-#[derive(Debug, Deserialize, Default)]
-struct ShowQuery {
-    lang: Option<String>,
-    notice: Option<String>,
-}
-
-async fn show(parts: Parts, Path((tenant, client_id)): Path<(String, String)>, Query(query): Query<ShowQuery>) -> Response {
-    let ctx = page_ctx(parts, query.lang);
+async fn show(parts: Parts, Path((tenant, client_id)): Path<(String, String)>, Query(query): Query<NoticeQuery>) -> Response {
+    let ctx = page_ctx(parts, query.lang.clone());
     let console = console_or_return!(ctx, &site_path(&tenant, &client_id));
     let client = match federation::oidc_client(console.ctx.app(), &console.principal, &tenant, &client_id, ApiScope::Read).await {
         Ok(c) => c,
         Err(err) => return console.refused(&err),
     };
-    let notice = query
-        .notice
-        .as_deref()
-        .filter(|n| NOTICES.contains(n))
-        .map(|n| console.ctx.message(&format!("console.site.notice.{n}")));
+    let notice = query.text(&console, NOTICES, "console.site.notice");
     site_page(&console, &tenant, &client, StatusCode::OK, &form_of(&client), &[], notice).await
 }
 

@@ -38,14 +38,24 @@ pub(super) fn sites_path(tenant: &str) -> String {
 /// Notices on the list after an action (`?notice=…`); only these are shown.
 const LIST_NOTICES: &[&str] = &["removed"];
 
+/// The query of a page that may show a notice after an action: `?notice=…`.
 #[derive(Debug, serde::Deserialize, Default)]
-struct ListQuery {
-    lang: Option<String>,
+pub(super) struct NoticeQuery {
+    pub(super) lang: Option<String>,
     notice: Option<String>,
 }
 
-async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<ListQuery>) -> Response {
-    let ctx = page_ctx(parts, query.lang);
+impl NoticeQuery {
+    /// The notice's text, when it is one of `allowed` (message `{prefix}.{notice}`).
+    pub(super) fn text(&self, console: &Console, allowed: &[&str], prefix: &str) -> Option<String> {
+        let notice = self.notice.as_deref().filter(|n| allowed.contains(n))?;
+        Some(console.ctx.message(&format!("{prefix}.{notice}")))
+    }
+}
+
+async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<NoticeQuery>) -> Response {
+    let lang = query.lang.clone();
+    let ctx = page_ctx(parts, lang);
     let console = console_or_return!(ctx, &sites_path(&tenant));
     let clients = match federation::oidc_clients(console.ctx.app(), &console.principal, &tenant).await {
         Ok(c) => c,
@@ -59,11 +69,7 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<List
             row
         })
         .collect();
-    let notice = query
-        .notice
-        .as_deref()
-        .filter(|n| LIST_NOTICES.contains(n))
-        .map(|n| console.ctx.message(&format!("console.sites.notice.{n}")));
+    let notice = query.text(&console, LIST_NOTICES, "console.sites.notice");
     console.page(StatusCode::OK, "console/sites.html", &tenant, serde_json::json!({ "clients": rows, "notice": notice })).await
 }
 
