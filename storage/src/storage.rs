@@ -116,7 +116,7 @@ impl Storage {
             Backend::Sqlite => {
                 // Each connection to an in-memory database sees its own database, so such a
                 // pool must hold exactly one connection for its whole life.
-                if url.contains(":memory:") || url.contains("mode=memory") {
+                if in_memory(url) {
                     options
                         .max_connections(1)
                         .min_connections(1)
@@ -164,7 +164,7 @@ impl Storage {
     /// re-read the indexes it touches every time; a connection only that task writes
     /// through keeps them. PostgreSQL and in-memory SQLite answer this same pool.
     pub async fn dedicated_writer(&self, url: &str) -> Result<Storage, StorageError> {
-        if self.backend != Backend::Sqlite || url.contains(":memory:") || url.contains("mode=memory") {
+        if self.backend != Backend::Sqlite || in_memory(url) {
             return Ok(self.clone());
         }
         let settings = PoolSettings { max_connections: Some(1), sqlite_cache_kib: Some(16 * 1024), ..PoolSettings::default() };
@@ -278,6 +278,11 @@ impl Storage {
     pub fn audit_events(&self) -> crate::AuditEvents<'_> {
         crate::AuditEvents::new(&self.db)
     }
+}
+
+/// Whether a SQLite URL names an in-memory database (each connection sees its own).
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// A transaction that intends to write. On SQLite it takes the write lock up front
