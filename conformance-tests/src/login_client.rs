@@ -130,6 +130,17 @@ impl TlsSession {
         }
     }
 
+    /// The value of cookie `name` this session holds.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Sends cookie `name` from now on, as a browser that was given it (or stole it) would.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(n, _)| n != name);
+        self.cookies.push((name.to_owned(), value.to_owned()));
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
     }
@@ -183,8 +194,18 @@ fn form_encode(s: &str) -> String {
 
 pub struct Response {
     pub status: u16,
+    /// `name=value` of each Set-Cookie, without attributes.
     pub cookies: Vec<String>,
+    /// Every header line, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Response {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 pub async fn request<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(stream: &mut S, text: &str) -> anyhow::Result<Response> {
@@ -203,7 +224,11 @@ pub async fn request<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(st
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut length = 0usize;
     let mut cookies = Vec::new();
+    let mut headers = Vec::new();
     for line in head.lines() {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
         let lower = line.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
@@ -219,5 +244,5 @@ pub async fn request<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(st
         anyhow::ensure!(n > 0, "connection closed early");
         buf.extend_from_slice(&chunk[..n]);
     }
-    Ok(Response { status, cookies, body: String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned() })
+    Ok(Response { status, cookies, headers, body: String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned() })
 }

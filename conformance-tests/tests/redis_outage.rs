@@ -71,7 +71,7 @@ fn readyz(qs: &Quickstart) -> (String, u16) {
 fn account_page(qs: &Quickstart) -> (String, u16) {
     body_and_status(&qs.curl_mtls(
         "/account",
-        &["-H", "Cookie: mamori_session=some-old-cookie", "-H", "Accept-Language: en", "-w", "\n%{http_code}"],
+        &["-H", "Cookie: __Host-mamori_session=some-old-cookie", "-H", "Accept-Language: en", "-w", "\n%{http_code}"],
     ))
 }
 

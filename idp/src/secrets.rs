@@ -10,6 +10,12 @@ pub fn url_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `s` could be a token of [`url_token`]: what a path that carries one accepts
+/// before anything else, so that no other text reaches a lookup or a `Location` header.
+pub fn is_url_token(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Letters and digits that cannot be mistaken for one another when read aloud or typed
 /// from paper (no 0/O, 1/l/I).
 const UNAMBIGUOUS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";

@@ -70,7 +70,7 @@ async function mamoriRefreshTokens(server, clientId, basic, n) {
     let url = `${server.main}/t/demo/authorize?response_type=code&client_id=${clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&scope=openid&state=s${i}`;
     for (let hop = 0; hop < 10 && !url.startsWith(REDIRECT); hop += 1) {
       const r = await get(url, { ...tls, cookie });
-      const set = [r.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('mamori_session='));
+      const set = [r.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('__Host-mamori_session='));
       if (set) cookie = set.split(';')[0];
       if (!r.headers.location) throw new Error(`${url} answered ${r.statusCode}`);
       url = new URL(r.headers.location, url).href;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::events::{Attempt, record_login_event};
 use super::otp;
 use super::password_policy::{PasswordProblem, check_password};
+use super::session_binding::CertificateBinding;
 use crate::app::App;
 
 /// A factor, named by its RFC 8176 `amr` value.
@@ -64,9 +65,9 @@ pub enum LoginStep {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginProgress {
     pub user_id: Uuid,
-    /// Serial of the certificate the login started with; every later step must come
-    /// over a connection presenting the same one.
-    pub certificate_serial: Option<String>,
+    /// The certificate the login started with; every later step must come over a
+    /// connection presenting the same one, and so must every use of the session after it.
+    pub certificate: Option<CertificateBinding>,
     pub factors: Vec<Factor>,
     pub step: LoginStep,
     /// A local path to continue to afterwards (e.g. the OIDC authorization resume URL).
@@ -97,6 +98,10 @@ pub struct Authenticated {
     /// 0 in sessions made before it existed (never fresh, so the login is asked again).
     #[serde(default)]
     pub auth_time_ms: i64,
+    /// The certificate of a certificate login: the session is honoured only where it is
+    /// presented, while it is still good (`flows::session_binding`).
+    #[serde(default)]
+    pub certificate: Option<CertificateBinding>,
 }
 
 /// The step after `done`, by the user's login method.
@@ -128,11 +133,17 @@ fn password_expired(user: &User, tenant: &Tenant, now: OffsetDateTime) -> bool {
 }
 
 /// Opens the transaction after an accepted certificate.
-pub fn start_with_certificate(user: &User, tenant: &Tenant, serial: &str, return_to: Option<String>, now: OffsetDateTime) -> LoginProgress {
+pub fn start_with_certificate(
+    user: &User,
+    tenant: &Tenant,
+    certificate: CertificateBinding,
+    return_to: Option<String>,
+    now: OffsetDateTime,
+) -> LoginProgress {
     let factors = vec![Factor::Hwk];
     LoginProgress {
         user_id: user.id,
-        certificate_serial: Some(serial.to_owned()),
+        certificate: Some(certificate),
         step: next_step(user, tenant, &factors, now),
         factors,
         return_to,
@@ -314,5 +325,11 @@ pub async fn submit_otp(
 pub async fn complete(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) -> Authenticated {
     record_login_event(app, attempt, LoginResult::Success, &amr(&progress.factors)).await;
     let now = app.now();
-    Authenticated { user_id: progress.user_id, factors: progress.factors.clone(), auth_time: now.unix_timestamp(), auth_time_ms: unix_ms(now) }
+    Authenticated {
+        user_id: progress.user_id,
+        factors: progress.factors.clone(),
+        auth_time: now.unix_timestamp(),
+        auth_time_ms: unix_ms(now),
+        certificate: progress.certificate.clone(),
+    }
 }

@@ -12,3 +12,4 @@ pub mod password_login;
 pub mod password_policy;
 pub mod reissue;
 pub mod secret_answer;
+pub mod session_binding;

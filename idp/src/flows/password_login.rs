@@ -13,7 +13,7 @@ use mamori_storage::model::{LoginResult, Tenant, User, UserStatus};
 use time::OffsetDateTime;
 
 use super::events::{Attempt, record_login_event};
-use super::login::{Factor, LoginProgress, PasswordOutcome, failure, next_step};
+use super::login::{Factor, LoginProgress, failure, next_step};
 use crate::app::App;
 
 /// Where an attempt comes from, for the login history.
@@ -43,10 +43,11 @@ pub struct Started {
 
 pub enum StartOutcome {
     Accepted(Box<Started>),
-    /// Wrong password, unknown ID or a method that needs a certificate: one answer for all.
-    /// `attempts_left` only for a password user's wrong password when the policy shows it.
-    Failed { attempts_left: Option<u32> },
-    Locked,
+    /// Wrong password, unknown ID, a locked account or a method that needs a certificate:
+    /// one answer for all. Without a certificate nothing has named the user yet, so no
+    /// "N attempts left" and no lock page either, whatever the policy shows elsewhere:
+    /// they would tell a stranger that the ID exists.
+    Failed,
 }
 
 /// A tenant slug as it may appear in a URL or a form; anything else is ignored.
@@ -100,7 +101,7 @@ pub fn start_without_certificate(user: &User, tenant: &Tenant, return_to: Option
     let factors = vec![Factor::Pwd];
     LoginProgress {
         user_id: user.id,
-        certificate_serial: None,
+        certificate: None,
         step: next_step(user, tenant, &factors, now),
         factors,
         return_to,
@@ -134,32 +135,31 @@ pub async fn submit(
             }
             None => tracing::info!(source_ip = %origin.source_ip, "login without certificate for an unknown user ID"),
         }
-        return Ok(StartOutcome::Failed { attempts_left: None });
+        return Ok(StartOutcome::Failed);
     };
     let attempt = origin.attempt(tenant, Some(user), typed);
     if user.is_locked() {
         let _ = app.hasher.verify(password, None).await?;
         record_login_event(app, &attempt, LoginResult::Locked, &[]).await;
-        return Ok(StartOutcome::Locked);
+        return Ok(StartOutcome::Failed);
     }
     if !app.hasher.verify(password, user.password_hash.as_deref()).await? {
         let outcome =
             app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
         record_login_event(app, &attempt, LoginResult::WrongPassword, &[]).await;
-        return Ok(match failure(tenant, outcome) {
-            PasswordOutcome::Failed { attempts_left } => StartOutcome::Failed { attempts_left },
-            _ => StartOutcome::Locked,
-        });
+        // Counted (and locked at the threshold) all the same; only the page says less.
+        let _ = failure(tenant, outcome);
+        return Ok(StartOutcome::Failed);
     }
     // A password that raced a lock, or a method change to a certificate method, is refused.
     let user = app.storage.users().get(user.id).await?;
     if user.is_locked() {
         record_login_event(app, &attempt, LoginResult::Locked, &[]).await;
-        return Ok(StartOutcome::Locked);
+        return Ok(StartOutcome::Failed);
     }
     if user.login_method.needs_certificate() {
         record_login_event(app, &attempt, LoginResult::NoCertificate, &[]).await;
-        return Ok(StartOutcome::Failed { attempts_left: None });
+        return Ok(StartOutcome::Failed);
     }
     app.storage.users().reset_failed_passwords(user.id, now).await?;
     let progress = start_without_certificate(&user, tenant, return_to, now);
@@ -223,7 +223,7 @@ mod tests {
         let t = tenant(vec![M::Password, M::PasswordOtp]);
         let p = start_without_certificate(&user(M::Password), &t, Some("/oidc/resume/x".into()), now());
         assert_eq!((p.step.clone(), p.factors.clone()), (LoginStep::Done, vec![Factor::Pwd]));
-        assert_eq!(p.certificate_serial, None);
+        assert_eq!(p.certificate, None);
         assert_eq!(p.return_to.as_deref(), Some("/oidc/resume/x"), "OIDC/SAML resumption is kept");
         assert_eq!(crate::flows::login::amr(&p.factors), vec!["pwd"], "no hwk without a certificate");
         let p = start_without_certificate(&user(M::PasswordOtp), &t, None, now());

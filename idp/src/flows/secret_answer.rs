@@ -39,6 +39,8 @@ pub fn find_question(code: &str) -> Option<&'static SecretQuestion> {
 pub enum AnswerProblem {
     UnknownQuestion,
     EmptyAnswer,
+    /// Shorter than [`min_answer_chars`]: guessed in a few tries.
+    AnswerTooShort,
     AnswerTooLong,
 }
 
@@ -47,6 +49,7 @@ impl AnswerProblem {
         match self {
             Self::UnknownQuestion => "secret_answer.problem.choose_question",
             Self::EmptyAnswer => "secret_answer.problem.empty",
+            Self::AnswerTooShort => "secret_answer.problem.too_short",
             Self::AnswerTooLong => "secret_answer.problem.too_long",
         }
     }
@@ -62,6 +65,13 @@ pub fn normalise_answer(answer: &str) -> String {
 }
 
 /// Checks a question code and answer as submitted; empty when they may be stored.
+/// The fewest characters an answer may have: 3 in Latin script, 2 where it has other
+/// characters (a kanji surname such as 山田 is a real answer, and each of its characters
+/// is one of thousands, not of 26).
+pub fn min_answer_chars(normalised: &str) -> usize {
+    if normalised.is_ascii() { 3 } else { 2 }
+}
+
 pub fn check_question_and_answer(question_code: &str, answer: &str) -> Vec<AnswerProblem> {
     let mut problems = Vec::new();
     if find_question(question_code).is_none() {
@@ -70,6 +80,8 @@ pub fn check_question_and_answer(question_code: &str, answer: &str) -> Vec<Answe
     let normalised = normalise_answer(answer);
     if normalised.is_empty() {
         problems.push(AnswerProblem::EmptyAnswer);
+    } else if normalised.chars().count() < min_answer_chars(&normalised) {
+        problems.push(AnswerProblem::AnswerTooShort);
     } else if normalised.chars().count() > MAX_ANSWER_CHARS {
         problems.push(AnswerProblem::AnswerTooLong);
     }
@@ -135,7 +147,12 @@ mod tests {
     #[test]
     fn answers_are_checked() {
         assert!(check_question_and_answer("first-car", "Toyota").is_empty());
-        assert_eq!(check_question_and_answer("nope", "x"), vec![AnswerProblem::UnknownQuestion]);
+        assert_eq!(check_question_and_answer("nope", "xyz"), vec![AnswerProblem::UnknownQuestion]);
+        assert_eq!(check_question_and_answer("first-car", "x"), vec![AnswerProblem::AnswerTooShort]);
+        assert_eq!(check_question_and_answer("first-car", " ab "), vec![AnswerProblem::AnswerTooShort]);
+        assert!(check_question_and_answer("first-car", "VW1").is_empty());
+        assert!(check_question_and_answer("mother-maiden-name", "山田").is_empty(), "two kanji are enough");
+        assert_eq!(check_question_and_answer("mother-maiden-name", "林"), vec![AnswerProblem::AnswerTooShort]);
         assert_eq!(check_question_and_answer("first-car", " \u{3000} "), vec![AnswerProblem::EmptyAnswer]);
         assert_eq!(check_question_and_answer("first-car", &"a".repeat(101)), vec![AnswerProblem::AnswerTooLong]);
         assert!(check_question_and_answer("first-car", &"あ".repeat(100)).is_empty());

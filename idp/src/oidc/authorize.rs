@@ -363,10 +363,13 @@ pub async fn resume_get(
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<ResumeQuery>,
 ) -> Response {
-    if conn.listener == ListenerKind::Main {
-        return Redirect::to(&format!("{}/oidc/resume/{id}", state.urls.mtls)).into_response();
-    }
     let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: q.lang });
+    if !crate::secrets::is_url_token(&id) {
+        return ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired");
+    }
+    if ctx.conn.listener == ListenerKind::Main {
+        return Redirect::to(&format!("{}/oidc/resume/{id}", ctx.state.urls.mtls)).into_response();
+    }
     proceed(&ctx, &id, None).await
 }
 
@@ -378,6 +381,9 @@ pub async fn resume_post(
     form: Result<axum::extract::Form<crate::web::context::FormFields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+    if !crate::secrets::is_url_token(&id) {
+        return ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired");
+    }
     let form = match ctx.accept_form(form) {
         Ok(form) => form,
         Err(page) => return page,
@@ -428,9 +434,9 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
     };
     let none = request.prompts("none");
 
-    // Who is logged in on this listener, in this tenant?
-    let session = session::load(app, &ctx.headers).await?;
-    let authenticated = session.filter(|s| s.tenant_id == issuer.tenant.id).and_then(|s| s.state.authenticated);
+    // Who is logged in, in this tenant, on this connection (its certificate, if any)?
+    let session = session::logged_in(ctx).await?;
+    let authenticated = session.filter(|s| s.session.tenant_id == issuer.tenant.id).map(|s| s.auth);
     let mut current: Option<(login::Authenticated, User)> = None;
     if let Some(auth) = authenticated
         && let Ok(user) = app.storage.users().get(auth.user_id).await

@@ -68,6 +68,9 @@ pub async fn confirm(
 }
 
 async fn run(state: SharedState, conn: ConnectionInfo, slug: String, headers: HeaderMap, query: String) -> Response {
+    if !crate::flows::password_login::valid_slug(&slug) {
+        return super::authorize::error_page(&state, &headers, &OAuthError::InvalidRequest("unknown tenant"));
+    }
     if conn.listener == ListenerKind::Main {
         // The session cookie belongs to the other listener's origin.
         let qs = if query.is_empty() { String::new() } else { format!("?{query}") };
@@ -151,7 +154,7 @@ async fn finish(state: &SharedState, headers: &HeaderMap, target: Option<String>
     let app = &state.app;
     let clear = match session::load(app, headers).await? {
         Some(s) => session::destroy(app, &s.id).await?,
-        None => axum::http::HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
+        None => session::clear_cookie(session::SESSION_COOKIE),
     };
     let mut response = match target {
         Some(uri) => {

@@ -15,7 +15,7 @@
 //! NameID (both against the schema), so LogoutRequests are read and written here.
 
 use axum::extract::{Path, RawForm, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{NewSamlPending, SamlParticipant, SamlPendingKind};
 use samael::schema::{Issuer, LogoutResponse};
@@ -237,7 +237,7 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
     let mut response = start_chain(state, headers, idp, chain).await.map_err(|e| (SamlError::Internal(e), None))?;
     response.headers_mut().append(
         header::SET_COOKIE,
-        HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
+        crate::web::session::clear_cookie(crate::web::session::SESSION_COOKIE),
     );
     Ok(response)
 }

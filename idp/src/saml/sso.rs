@@ -329,6 +329,9 @@ pub async fn resume(
     headers: HeaderMap,
     Query(lang): Query<LangQuery>,
 ) -> Response {
+    if !crate::secrets::is_url_token(&id) {
+        return reject(&state, &headers, None, SamlError::Expired, None).await;
+    }
     if conn.listener == ListenerKind::Main {
         return Redirect::to(&format!("{}/saml/resume/{id}", state.urls.mtls)).into_response();
     }
@@ -358,13 +361,11 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
     };
 
     // Who is logged in, in this tenant, freshly enough?
-    let web = session::load(app, &ctx.headers).await?;
+    let web = session::logged_in(ctx).await?;
     let requested_ms = pending.created_at_ms.max(pending.created_at * 1000);
     let fresh = |auth: &login::Authenticated| auth.auth_time_ms >= requested_ms;
     let mut current: Option<(session::WebSession, login::Authenticated, User)> = None;
-    if let Some(web) = web
-        && let Some(auth) = web.state.authenticated.clone()
-    {
+    if let Some(session::LoggedIn { session: web, auth }) = web {
         if web.tenant_id != idp.tenant.id {
             // A fresh login that landed in another tenant would loop: refuse instead.
             if fresh(&auth) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
@@ -31,6 +31,9 @@ pub enum ListenerKind {
 }
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request head may take to arrive, on a new or a kept-alive connection.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a stopping server waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,7 +83,11 @@ pub async fn serve(
                 req.extensions_mut().insert(info.clone());
                 router.clone().oneshot(req.map(axum::body::Body::new))
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A client that sends its request head slowly (or not at all) is dropped
+            // instead of holding a connection and a task for as long as it likes.
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+            builder.http2().timer(TokioTimer::new()).keep_alive_interval(HEADER_TIMEOUT).keep_alive_timeout(HEADER_TIMEOUT);
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %err, "connection ended with an error");

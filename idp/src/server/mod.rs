@@ -184,6 +184,13 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     if unavailable {
         set(headers, header::RETRY_AFTER, RETRY_AFTER_SECONDS);
     }
+    // Every page is made for one browser, and several show secrets (download passwords,
+    // TOTP secrets, reissued passwords): no HTML page is ever kept by a cache or the
+    // browser's history. Responses that choose their own caching (JWKS, CRL) keep it.
+    let html = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
     set(
         headers,
         header::CONTENT_SECURITY_POLICY,

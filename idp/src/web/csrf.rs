@@ -9,7 +9,7 @@ use base64::Engine as _;
 
 use super::request::cookie_value;
 
-pub const CSRF_COOKIE: &str = "mamori_csrf";
+pub const CSRF_COOKIE: &str = "__Host-mamori_csrf";
 /// The hidden form field every form carries.
 pub const CSRF_FIELD: &str = "csrf_token";
 

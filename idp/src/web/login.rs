@@ -9,20 +9,21 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mamori_storage::model::{LoginResult, OtpKind, Tenant, User};
 
 use super::context::{FormFields, PageCtx};
 use super::page::LangQuery;
-use super::request::client_ip;
-use super::session::{self, SessionState, WebSession};
+use super::request::{client_ip, local_return_target, presented_certificate};
+use super::session::{self, WebSession};
 use crate::flows::client_certificate::{self, CertificateCheck, CertificateRefusal};
 use crate::flows::events::{Attempt, record_login_event};
 use crate::flows::login::{self, LoginProgress, LoginStep, OtpOutcome, PasswordOutcome};
 use crate::flows::otp;
 use crate::flows::password_login;
+use crate::flows::session_binding::CertificateBinding;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 
@@ -54,45 +55,14 @@ pub(super) fn attempt<'a>(ctx: &Ctx, tenant: &Tenant, user: Option<&User>, login
     }
 }
 
-/// The leaf certificate the client presented: from the TLS connection, or from the
-/// configured header when the request comes from a trusted proxy.
+/// The leaf certificate the client presented on this connection.
 fn presented_leaf(ctx: &Ctx) -> Option<Vec<u8>> {
-    if let Some(chain) = &ctx.conn.client_chain {
-        return chain.first().map(|c| c.as_ref().to_vec());
-    }
-    let config = &ctx.state.app.config.server;
-    if !config.trusted_proxies.contains(&ctx.conn.peer.ip()) {
-        return None;
-    }
-    let value = ctx.headers.get(config.client_cert_header.as_str())?.to_str().ok()?;
-    let pem = percent_decode(value);
-    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok().map(|c| c.as_ref().to_vec())
-}
-
-use rustls::pki_types::pem::PemObject as _;
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    presented_certificate(&ctx.conn, &ctx.headers, &ctx.state.app.config.server)
 }
 
 /// A continuation path we may redirect to: local, never another origin.
 pub(super) fn safe_return_to(value: Option<&String>) -> Option<String> {
-    value.filter(|v| v.starts_with('/') && !v.starts_with("//") && !v.contains('\\')).cloned()
+    value.and_then(|v| local_return_target(v))
 }
 
 async fn start(
@@ -172,7 +142,9 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
                 record_login_event(app, &attempt(ctx, tenant, Some(user), None), LoginResult::Locked, &[]).await;
                 return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
             }
-            let mut progress = login::start_with_certificate(user, tenant, &certified.certificate.serial_hex, return_to, now);
+            let Some(leaf) = leaf.as_deref() else { return Ok(refused_page(ctx, CertificateRefusal::Missing)) };
+            let binding = CertificateBinding::of(&certified.certificate.serial_hex, leaf);
+            let mut progress = login::start_with_certificate(user, tenant, binding, return_to, now);
             // Only a prefill: the ID typed (or left) there must still be the certificate's user.
             progress.login_hint = login_hint.map(str::to_owned);
             open_transaction(ctx, tenant, user, progress).await
@@ -180,15 +152,16 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
     }
 }
 
-/// Starts the session of a login whose first step passed, and shows the next step.
+/// Opens the record of a login whose first step passed, and shows the next step. The
+/// browser's session, if it has one, stays as it is until this login completes.
 pub(super) async fn open_transaction(ctx: &Ctx, tenant: &Tenant, user: &User, progress: LoginProgress) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
-    let state = SessionState { login: Some(progress), authenticated: None };
-    let (mut web_session, cookie) = session::create(app, tenant, state).await?;
-    let mut response = advance(ctx, &mut web_session, tenant, user, None).await?;
-    // A login that completed at once already carries the promoted session's cookie.
-    let promoted = response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"mamori_session="));
-    if !promoted {
+    let (mut login_record, cookie) = session::begin_login(app, tenant, progress).await?;
+    let mut response = advance(ctx, &mut login_record, tenant, user, None).await?;
+    // A login that completed (or ended) at once already says what becomes of its cookie.
+    let settled =
+        response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(session::LOGIN_COOKIE.as_bytes()));
+    if !settled {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -273,17 +246,18 @@ async fn finish(
             return refuse_without_certificate(ctx, web_session, tenant, &current).await;
         }
         // Another factor became due meanwhile: this login starts again.
-        web_session.state.login = None;
-        session::save(app, web_session).await?;
-        return Ok(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired"));
+        let clear = session::abandon_login(app, web_session).await?;
+        let mut response = ctx.error(StatusCode::BAD_REQUEST, "login.session_expired");
+        response.headers_mut().append(header::SET_COOKIE, clear);
+        return Ok(response);
     }
     let authenticated = login::complete(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id))).await;
-    web_session.state.login = None;
-    web_session.state.authenticated = Some(authenticated);
-    let cookie = session::promote(app, web_session, user.id).await?;
+    let (_, cookies) = session::complete_login(app, &ctx.headers, web_session, tenant, authenticated).await?;
     let target = progress.return_to.clone().unwrap_or_else(|| "/login/done".to_owned());
     let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     Ok(response)
 }
 
@@ -291,38 +265,32 @@ async fn finish(
 /// of a missing certificate.
 async fn refuse_without_certificate(ctx: &Ctx, web_session: &mut WebSession, tenant: &Tenant, user: &User) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
-    web_session.state.login = None;
-    session::save(app, web_session).await?;
+    let clear = session::abandon_login(app, web_session).await?;
     record_login_event(app, &attempt(ctx, tenant, Some(user), Some(&user.login_id)), LoginResult::NoCertificate, &[]).await;
-    Ok(refused_page(ctx, CertificateRefusal::Missing))
+    let mut response = refused_page(ctx, CertificateRefusal::Missing);
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(response)
 }
 
-/// Loads the session of a login under way and checks the request belongs to it: the
-/// same certificate as at the start (the form's CSRF token was checked on arrival).
+/// Loads the record of a login under way and checks the request belongs to it: the very
+/// certificate it started with, by fingerprint (the form's CSRF token was checked on
+/// arrival).
 async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
     let app = &ctx.state.app;
-    let Some(web_session) = session::load(app, &ctx.headers).await? else {
+    let Some(login_record) = session::load_login(app, &ctx.headers).await? else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
     };
-    let Some(progress) = &web_session.state.login else {
+    let Some(progress) = &login_record.state.login else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
     };
-    if progress.certificate_serial.is_some() {
-        let leaf = presented_leaf(ctx);
-        let serial = leaf.as_deref().and_then(serial_of);
-        if serial.as_deref() != progress.certificate_serial.as_deref() {
-            return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "login.certificate_changed")));
-        }
+    if let Some(bound) = &progress.certificate
+        && !bound.presented_by(presented_leaf(ctx).as_deref())
+    {
+        return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "login.certificate_changed")));
     }
     let user = app.storage.users().get(progress.user_id).await?;
-    let tenant = app.storage.tenants().get(web_session.tenant_id).await?;
-    Ok(Ok((web_session, tenant, user)))
-}
-
-fn serial_of(der: &[u8]) -> Option<String> {
-    use x509_parser::prelude::FromDer;
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    Some(crate::pki::normalise_serial(&hex::encode(cert.tbs_certificate.raw_serial())).trim_start_matches("00").to_owned())
+    let tenant = app.storage.tenants().get(login_record.tenant_id).await?;
+    Ok(Ok((login_record, tenant, user)))
 }
 
 macro_rules! resume_or_return {
@@ -524,11 +492,11 @@ async fn done(
     let ctx = Ctx::new(state, conn, headers, &lang);
     let result = async {
         let app = &ctx.state.app;
-        let Some(web_session) = session::load(app, &ctx.headers).await? else {
+        let Some(logged_in) = session::logged_in(&ctx).await? else {
             return Ok(Redirect::to("/login").into_response());
         };
-        let Some(auth) = &web_session.state.authenticated else { return Ok(Redirect::to("/login").into_response()) };
-        let user = app.storage.users().get(auth.user_id).await?;
+        let user = app.storage.users().get(logged_in.auth.user_id).await?;
+        let auth = &logged_in.auth;
         let factors = login::amr(&auth.factors);
         Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors })))
     }
@@ -543,12 +511,16 @@ async fn logout((State(state), axum::Extension(conn), headers): Parts, form: Res
     }
     let result = async {
         let app = &ctx.state.app;
-        let clear = match session::load(app, &ctx.headers).await? {
-            Some(s) => session::destroy(app, &s.id).await?,
-            None => HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
-        };
+        if let Some(s) = session::load(app, &ctx.headers).await? {
+            session::destroy(app, &s.id).await?;
+        }
+        if let Some(login_record) = session::load_login(app, &ctx.headers).await? {
+            session::abandon_login(app, &login_record).await?;
+        }
         let mut response = ctx.page.render(&ctx.state, StatusCode::OK, "login/logged_out.html", serde_json::json!({}));
-        response.headers_mut().append(header::SET_COOKIE, clear);
+        for name in [session::SESSION_COOKIE, session::LOGIN_COOKIE] {
+            response.headers_mut().append(header::SET_COOKIE, session::clear_cookie(name));
+        }
         Ok(response)
     }
     .await;

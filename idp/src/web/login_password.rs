@@ -88,16 +88,11 @@ async fn identify((State(state), axum::Extension(conn), headers): Parts, form: R
                 .await?;
         match outcome {
             StartOutcome::Accepted(started) => open_transaction(&ctx, &started.tenant, &started.user, started.progress).await,
-            StartOutcome::Failed { attempts_left } => Ok(ctx.form(
+            StartOutcome::Failed => Ok(ctx.form(
                 StatusCode::UNAUTHORIZED,
                 "login/failed.html",
-                serde_json::json!({
-                    "attempts_left": attempts_left,
-                    "without_certificate": true,
-                    "back": back_link(tenant, return_to.as_deref()),
-                }),
+                serde_json::json!({ "without_certificate": true, "back": back_link(tenant, return_to.as_deref()) }),
             )),
-            StartOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
         }
     }
     .await;

@@ -1,6 +1,13 @@
-//! Server-side sessions: the cookie holds a random token, the database row its SHA-256.
-//! Cookies are `Secure; HttpOnly; SameSite=Lax`; a login gets a fresh token (no
-//! fixation); idle and absolute limits come from the tenant's policy.
+//! Server-side sessions and login transactions: each cookie holds a random token, the
+//! store row its SHA-256.
+//!
+//! A login under way is a record of its own (cookie [`LOGIN_COOKIE`]), apart from the
+//! session (cookie [`SESSION_COOKIE`]): opening or abandoning a login never touches the
+//! browser's session, which is replaced, under a fresh token, only when a login
+//! completes. Both cookies carry the `__Host-` prefix (Secure, `Path=/`, no Domain), so no
+//! other host can set or shadow them; the two listeners share the host name and so share
+//! the cookies, which is why a session is checked against the connection's certificate
+//! on every request ([`logged_in`]) rather than trusted by listener.
 
 use axum::http::{HeaderMap, HeaderValue};
 use mamori_storage::model::{NewSession, Tenant};
@@ -8,19 +15,25 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::request::cookie_value;
+use super::context::PageCtx;
+use super::request::{cookie_value, presented_certificate};
 use crate::app::App;
 use crate::flows::login::{Authenticated, LoginProgress};
+use crate::flows::session_binding::{self, Binding};
 
-pub const SESSION_COOKIE: &str = "mamori_session";
+pub const SESSION_COOKIE: &str = "__Host-mamori_session";
+pub const LOGIN_COOKIE: &str = "__Host-mamori_login";
 
-/// Everything a session remembers between requests.
+/// The longest a login may stay unfinished, whatever the tenant's session lifetime.
+const LOGIN_MINUTES: i64 = 30;
+
+/// Everything a session or a login record remembers between requests.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SessionState {
-    /// A login under way: which factors are done and what is still required.
+    /// A login under way (in a login record): which factors are done, what is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<LoginProgress>,
-    /// Set once a login has completed.
+    /// A completed login (in a session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticated: Option<Authenticated>,
 }
@@ -33,10 +46,26 @@ pub struct WebSession {
     pub state: SessionState,
 }
 
-/// The browser's live session, with its idle limit pushed forward; `None` when it has
-/// none, or it expired, or it belongs to nothing we know.
+/// The browser's session, with its idle limit pushed forward; `None` when it has none,
+/// or it expired, or it belongs to nothing we know. It is not yet checked against the
+/// connection: pages that a session opens use [`logged_in`].
 pub async fn load(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSession>> {
-    let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
+    load_by_cookie(app, headers, SESSION_COOKIE).await
+}
+
+/// The login under way in this browser, if any.
+pub async fn load_login(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSession>> {
+    Ok(load_by_cookie(app, headers, LOGIN_COOKIE)
+        .await?
+        .filter(|s| s.state.login.is_some()))
+}
+
+async fn load_by_cookie(
+    app: &App,
+    headers: &HeaderMap,
+    cookie: &str,
+) -> anyhow::Result<Option<WebSession>> {
+    let Some(token) = cookie_value(headers, cookie) else {
         return Ok(None);
     };
     let id = mamori_storage::token_lookup_hash(&token);
@@ -47,56 +76,181 @@ pub async fn load(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSe
     };
     let tenant = app.storage.tenants().get(row.tenant_id).await?;
     let idle_until = now + time::Duration::minutes(i64::from(tenant.policy.session_idle_minutes));
-    sessions.touch(&id, now, idle_until.min(row.absolute_expires_at)).await?;
-    let state = serde_json::from_value(row.data).unwrap_or_default();
-    Ok(Some(WebSession { id, tenant_id: row.tenant_id, user_id: row.user_id, state }))
+    sessions
+        .touch(&id, now, idle_until.min(row.absolute_expires_at))
+        .await?;
+    // A state this version cannot read is no session at all, never a default one.
+    let Ok(state) = serde_json::from_value(row.data) else {
+        tracing::info!("unreadable session state: treated as logged out");
+        return Ok(None);
+    };
+    Ok(Some(WebSession {
+        id,
+        tenant_id: row.tenant_id,
+        user_id: row.user_id,
+        state,
+    }))
 }
 
-/// Starts a session for `tenant`; returns it with the cookie to set.
-pub async fn create(app: &App, tenant: &Tenant, state: SessionState) -> anyhow::Result<(WebSession, HeaderValue)> {
-    let token = crate::secrets::url_token();
-    let id = mamori_storage::token_lookup_hash(&token);
+/// A logged-in browser on a connection its session may be used on.
+pub struct LoggedIn {
+    pub session: WebSession,
+    pub auth: Authenticated,
+}
+
+/// The browser's completed login, if this connection may use it: a certificate login's
+/// session needs the same certificate on this connection, still good (see
+/// `flows::session_binding`). A session whose certificate went bad ends here, on
+/// every node, at its next request.
+pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
+    let app = ctx.app();
+    let Some(session) = load(app, &ctx.headers).await? else {
+        return Ok(None);
+    };
+    let Some(auth) = session.state.authenticated.clone() else {
+        return Ok(None);
+    };
+    let leaf = presented_certificate(&ctx.conn, &ctx.headers, &app.config.server);
+    match session_binding::check(app, &auth, leaf.as_deref(), app.now()).await? {
+        Binding::Holds => Ok(Some(LoggedIn { session, auth })),
+        Binding::NotThisConnection => Ok(None),
+        Binding::Ended(why) => {
+            tracing::info!(reason = ?why, "session ended: its certificate can no longer be used");
+            app.shared.sessions().delete(&session.id).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Opens the record of a login whose first step passed; returns it with its cookie.
+pub async fn begin_login(
+    app: &App,
+    tenant: &Tenant,
+    progress: LoginProgress,
+) -> anyhow::Result<(WebSession, HeaderValue)> {
     let now = app.now();
     let (idle, absolute) = limits(tenant, now);
-    app.shared
-        .sessions()
-        .create(
-            &NewSession {
-                id: id.clone(),
-                tenant_id: tenant.id,
-                user_id: None,
-                data: serde_json::to_value(&state)?,
-                idle_expires_at: idle,
-                absolute_expires_at: absolute,
-            },
-            now,
-        )
-        .await?;
-    Ok((WebSession { id, tenant_id: tenant.id, user_id: None, state }, cookie(&token)?))
+    let login_ends = now + time::Duration::minutes(LOGIN_MINUTES);
+    let state = SessionState {
+        login: Some(progress),
+        authenticated: None,
+    };
+    let (session, token) = insert(
+        app,
+        tenant.id,
+        None,
+        state,
+        idle.min(login_ends),
+        absolute.min(login_ends),
+    )
+    .await?;
+    Ok((session, cookie(LOGIN_COOKIE, &token)?))
 }
 
 pub async fn save(app: &App, session: &WebSession) -> anyhow::Result<()> {
-    app.shared.sessions().update_data(&session.id, &serde_json::to_value(&session.state)?).await?;
+    app.shared
+        .sessions()
+        .update_data(&session.id, &serde_json::to_value(&session.state)?)
+        .await?;
     Ok(())
 }
 
-/// Binds the session to `user_id` under a fresh token (against session fixation).
-pub async fn promote(app: &App, session: &mut WebSession, user_id: Uuid) -> anyhow::Result<HeaderValue> {
-    let token = crate::secrets::url_token();
-    let new_id = mamori_storage::token_lookup_hash(&token);
+/// Completes a login: its record ends, and the browser's session is replaced by a new
+/// one under a fresh token (against fixation). Returns the cookies to set.
+pub async fn complete_login(
+    app: &App,
+    headers: &HeaderMap,
+    login: &WebSession,
+    tenant: &Tenant,
+    authenticated: Authenticated,
+) -> anyhow::Result<(WebSession, [HeaderValue; 2])> {
     let sessions = app.shared.sessions();
-    sessions.rotate(&session.id, &new_id).await?;
-    sessions.set_user(&new_id, Some(user_id)).await?;
-    session.id = new_id;
-    session.user_id = Some(user_id);
-    save(app, session).await?;
-    cookie(&token)
+    if let Some(previous) = load(app, headers).await? {
+        sessions.delete(&previous.id).await?;
+    }
+    sessions.delete(&login.id).await?;
+    let (idle, absolute) = limits(tenant, app.now());
+    let user_id = authenticated.user_id;
+    let state = SessionState {
+        login: None,
+        authenticated: Some(authenticated),
+    };
+    let (session, token) = insert(app, tenant.id, Some(user_id), state, idle, absolute).await?;
+    Ok((
+        session,
+        [cookie(SESSION_COOKIE, &token)?, clear_cookie(LOGIN_COOKIE)],
+    ))
 }
 
-/// Ends the session; returns the header that clears the cookie.
+/// Ends a login under way (the method changed, the certificate is missing).
+pub async fn abandon_login(app: &App, login: &WebSession) -> anyhow::Result<HeaderValue> {
+    app.shared.sessions().delete(&login.id).await?;
+    Ok(clear_cookie(LOGIN_COOKIE))
+}
+
+/// Ends the session; returns the header that clears its cookie.
 pub async fn destroy(app: &App, session_id: &str) -> anyhow::Result<HeaderValue> {
     app.shared.sessions().delete(session_id).await?;
-    Ok(HeaderValue::from_static("mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"))
+    Ok(clear_cookie(SESSION_COOKIE))
+}
+
+/// Ends every session of `user_id` on every node, after a change of its credentials.
+/// `keep`, the session that made the change, goes on under a fresh token: the cookie to
+/// set is returned.
+pub async fn end_other_sessions(
+    app: &App,
+    user_id: Uuid,
+    keep: Option<&WebSession>,
+) -> anyhow::Result<Option<HeaderValue>> {
+    let sessions = app.shared.sessions();
+    let kept = match keep {
+        Some(current) => sessions.get(&current.id, app.now()).await?,
+        None => None,
+    };
+    let ended = sessions.delete_for_user(user_id).await?;
+    tracing::info!(%user_id, ended, "sessions ended after a credential change");
+    let Some(row) = kept else { return Ok(None) };
+    let state: SessionState = serde_json::from_value(row.data)?;
+    let (_, token) = insert(
+        app,
+        row.tenant_id,
+        row.user_id,
+        state,
+        row.idle_expires_at,
+        row.absolute_expires_at,
+    )
+    .await?;
+    Ok(Some(cookie(SESSION_COOKIE, &token)?))
+}
+
+async fn insert(
+    app: &App,
+    tenant_id: Uuid,
+    user_id: Option<Uuid>,
+    state: SessionState,
+    idle_expires_at: OffsetDateTime,
+    absolute_expires_at: OffsetDateTime,
+) -> anyhow::Result<(WebSession, String)> {
+    let token = crate::secrets::url_token();
+    let id = mamori_storage::token_lookup_hash(&token);
+    let new = NewSession {
+        id: id.clone(),
+        tenant_id,
+        user_id,
+        data: serde_json::to_value(&state)?,
+        idle_expires_at,
+        absolute_expires_at,
+    };
+    app.shared.sessions().create(&new, app.now()).await?;
+    Ok((
+        WebSession {
+            id,
+            tenant_id,
+            user_id,
+            state,
+        },
+        token,
+    ))
 }
 
 fn limits(tenant: &Tenant, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
@@ -105,6 +259,55 @@ fn limits(tenant: &Tenant, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTi
     (idle.min(absolute), absolute)
 }
 
-fn cookie(token: &str) -> anyhow::Result<HeaderValue> {
-    Ok(HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax"))?)
+fn cookie(name: &str, token: &str) -> anyhow::Result<HeaderValue> {
+    Ok(HeaderValue::from_str(&format!(
+        "{name}={token}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    ))?)
+}
+
+/// The header that removes the session or login cookie from the browser.
+pub fn clear_cookie(name: &'static str) -> HeaderValue {
+    if name == LOGIN_COOKIE {
+        HeaderValue::from_static(
+            "__Host-mamori_login=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        )
+    } else {
+        HeaderValue::from_static(
+            "__Host-mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_host_only_and_secure() {
+        for value in [
+            cookie(SESSION_COOKIE, "t").expect("valid"),
+            cookie(LOGIN_COOKIE, "t").expect("valid"),
+            clear_cookie(LOGIN_COOKIE),
+        ] {
+            let text = value.to_str().expect("ascii");
+            assert!(text.starts_with("__Host-"), "{text}");
+            assert!(
+                text.contains("; Path=/;")
+                    && text.contains("; Secure;")
+                    && text.contains("HttpOnly"),
+                "{text}"
+            );
+            assert!(!text.to_ascii_lowercase().contains("domain="), "{text}");
+        }
+        assert!(
+            clear_cookie(SESSION_COOKIE)
+                .to_str()
+                .is_ok_and(|t| t.starts_with(SESSION_COOKIE))
+        );
+        assert!(
+            clear_cookie(LOGIN_COOKIE)
+                .to_str()
+                .is_ok_and(|t| t.starts_with(LOGIN_COOKIE))
+        );
+    }
 }

@@ -61,7 +61,7 @@ async fn change_password(parts: Parts, form: Result<Form<FormFields>, FormReject
     )
     .await;
     match outcome {
-        Ok(PasswordChangeOutcome::Changed) => back_to_account("password-changed"),
+        Ok(PasswordChangeOutcome::Changed) => portal.ending_other_sessions(back_to_account("password-changed")).await,
         Ok(PasswordChangeOutcome::Invalid(problems)) => {
             let keys: Vec<&str> = problems.iter().map(|p| p.message_key()).collect();
             password_page(&portal, Some(portal.messages(&keys)), StatusCode::UNPROCESSABLE_ENTITY)

@@ -161,7 +161,7 @@ async fn execute(parts: Parts, form: Result<Form<FormFields>, FormRejection>) ->
     )
     .await;
     match step {
-        Ok(MethodChangeStep::Done(done)) => done_page(&portal, &done),
+        Ok(MethodChangeStep::Done(done)) => portal.ending_other_sessions(done_page(&portal, &done)).await,
         Ok(MethodChangeStep::NeedsTotp { pending, sealed_secret }) => totp_page(&portal, &pending, &sealed_secret, None, StatusCode::OK),
         Ok(MethodChangeStep::Invalid(keys)) => confirm_page(&portal, to, Some(portal.messages(&keys)), StatusCode::UNPROCESSABLE_ENTITY).await,
         Err(err) => portal.internal(&err),
@@ -183,7 +183,7 @@ async fn totp(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Re
         flow::confirm_method_change_totp(app, &portal.tenant, &portal.user, pending, field(&form, "code"), &main, &portal.attempt())
             .await;
     match outcome {
-        Ok(TotpConfirmation::Done(done)) => done_page(&portal, &done),
+        Ok(TotpConfirmation::Done(done)) => portal.ending_other_sessions(done_page(&portal, &done)).await,
         Ok(TotpConfirmation::WrongCode) => match flow::pending_totp_secret(app, &portal.user, pending) {
             Some(secret) => totp_page(&portal, pending, &secret, Some(portal.messages(&["otp.wrong"])), StatusCode::UNAUTHORIZED),
             None => choices_page(&portal, Some(portal.messages(&["account.login_method.expired"])), StatusCode::BAD_REQUEST),

@@ -62,16 +62,15 @@ pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Resp
         return Err(Redirect::to(&format!("{}{path}", ctx.state.urls.mtls)).into_response());
     }
     let app = ctx.app();
-    let loaded = match session::load(app, &ctx.headers).await {
+    // Only on a connection presenting the certificate the session was opened with.
+    let loaded = match session::logged_in(&ctx).await {
         Ok(s) => s,
         Err(err) => return Err(ctx.internal(&err)),
     };
-    let Some(web_session) = loaded.filter(|s| s.state.authenticated.is_some()) else {
+    let Some(session::LoggedIn { session: web_session, auth }) = loaded else {
         return Err(Redirect::to(&format!("/login?return_to={}", encode_component(path))).into_response());
     };
-    let Some(user_id) = web_session.state.authenticated.as_ref().map(|a| a.user_id) else {
-        return Err(ctx.internal(&anyhow::anyhow!("authenticated session without a user")));
-    };
+    let user_id = auth.user_id;
     let found = async {
         let user = app.storage.users().get(user_id).await?;
         let tenant = app.storage.tenants().get(user.tenant_id).await?;
@@ -129,6 +128,20 @@ impl Portal {
 
     pub fn internal(&self, err: &anyhow::Error) -> Response {
         self.ctx.internal(err)
+    }
+
+    /// After a change of the user's credentials: every other session of the user ends,
+    /// on every node; this one goes on under a fresh token, set on `response`.
+    pub async fn ending_other_sessions(&self, mut response: Response) -> Response {
+        match session::end_other_sessions(self.ctx.app(), self.user.id, Some(&self.session)).await {
+            Ok(cookie) => {
+                if let Some(cookie) = cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
+            }
+            Err(err) => self.internal(&err),
+        }
     }
 
     pub fn messages(&self, keys: &[&str]) -> Vec<String> {

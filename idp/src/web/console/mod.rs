@@ -79,13 +79,12 @@ async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
         return Err(Redirect::to(&format!("{}{path}", ctx.state.urls.mtls)).into_response());
     }
     let app = ctx.app();
-    let loaded = match session::load(app, &ctx.headers).await {
+    // Only on a connection presenting the certificate the session was opened with.
+    let loaded = match session::logged_in(&ctx).await {
         Ok(s) => s,
         Err(err) => return Err(ctx.internal(&err)),
     };
-    let Some((web_session, authenticated)) =
-        loaded.and_then(|s| s.state.authenticated.clone().map(|a| (s, a)))
-    else {
+    let Some(session::LoggedIn { session: web_session, auth: authenticated }) = loaded else {
         return Err(Redirect::to(&format!("/login?return_to={}", encode_component(path))).into_response());
     };
     let found = async {
