@@ -10,7 +10,7 @@ use mamori_ca::{
     IssuedCertificate, KeyAlgorithm, RevocationReason, RevokedCertificate, SealingKey,
 };
 use mamori_storage::Storage;
-use mamori_storage::model::{NewCertificate, NewCertificateAuthority};
+use mamori_storage::model::{Certificate, NewCertificate, NewCertificateAuthority};
 use rustls::DistinguishedName;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -242,17 +242,17 @@ impl CaService {
         Ok(chain)
     }
 
-    /// Revokes by serial; the next CRL lists it.
-    pub async fn revoke(&self, serial_hex: &str, reason: RevocationReason, now: OffsetDateTime) -> Result<(), PkiError> {
+    /// Revokes by serial; the next CRL lists it. Returns the revoked record.
+    pub async fn revoke(&self, serial_hex: &str, reason: RevocationReason, now: OffsetDateTime) -> Result<Certificate, PkiError> {
         let serial = normalise_serial(serial_hex);
-        match self.storage.certificates().revoke(&serial, reason.as_str(), now).await {
-            Ok(_) => {}
+        let revoked = match self.storage.certificates().revoke(&serial, reason.as_str(), now).await {
+            Ok(cert) => cert,
             Err(mamori_storage::StorageError::NotFound) => return Err(PkiError::UnknownSerial(serial)),
             Err(mamori_storage::StorageError::Conflict(_)) => return Err(PkiError::AlreadyRevoked(serial)),
             Err(e) => return Err(e.into()),
-        }
+        };
         *self.crl.lock().await = None;
-        Ok(())
+        Ok(revoked)
     }
 
     /// The current CRL, signed anew when none is cached, after a revocation, or when the

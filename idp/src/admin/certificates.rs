@@ -29,10 +29,14 @@ pub async fn revoke(app: &App, principal: &Principal, slug: &str, serial: &str, 
     })?;
     let (tenant, cert) = get(app, principal, slug, serial, ApiScope::Write).await?;
     match app.ca.revoke(&cert.serial_hex, reason, app.now()).await {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(crate::pki::PkiError::AlreadyRevoked(_)) => return Err(AdminError::Conflict("the certificate is already revoked".to_owned())),
         Err(crate::pki::PkiError::UnknownSerial(_)) => return Err(AdminError::NotFound("no such certificate".to_owned())),
         Err(err) => return Err(AdminError::Internal(err.to_string())),
+    }
+    // Its sessions would end at their next request anyway; the user's others end too.
+    if let Some(user_id) = cert.user_id {
+        app.shared.sessions().delete_for_user(user_id).await?;
     }
     audit::record(app, principal, Some(tenant.id), "certificate.revoke", &format!("tenant:{}/certificate:{}", tenant.slug, cert.serial_hex), serde_json::json!({"reason": reason.as_str(), "subject": cert.subject_cn})).await;
     Ok(app.storage.certificates().get(cert.id).await?)

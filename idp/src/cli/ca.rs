@@ -41,7 +41,11 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                     args.reason
                 )
             })?;
-            app.ca.revoke(&args.serial, reason, app.now()).await?;
+            let revoked = app.ca.revoke(&args.serial, reason, app.now()).await?;
+            // Its sessions would end at their next request anyway; the user's others too.
+            if let Some(user_id) = revoked.user_id {
+                app.shared.sessions().delete_for_user(user_id).await?;
+            }
             println!("revoked {} ({reason}); the next CRL lists it", crate::pki::normalise_serial(&args.serial));
             Ok(())
         }

@@ -449,7 +449,12 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
     };
     let fresh = auth.auth_time_ms >= request.created_at_ms.max(request.created_at * 1000);
-    let too_old = request.max_age.is_some_and(|max| now.unix_timestamp() - auth.auth_time > max);
+    // In milliseconds, like `fresh`: max_age=0 within the second of the last login still
+    // asks for a new one (Core §3.1.2.1).
+    let too_old = request.max_age.is_some_and(|max| {
+        let elapsed_ms = login::unix_ms(now).saturating_sub(auth.auth_time_ms);
+        elapsed_ms > max.saturating_mul(1000)
+    });
     if !fresh && (request.prompts("login") || too_old) {
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
     }

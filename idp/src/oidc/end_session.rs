@@ -6,7 +6,8 @@
 //! Without an `id_token_hint` anyone can send a logged-in browser here (a link on any
 //! page), so §2/§3 of the spec have the OP ask the user first: a Mamori page with a
 //! CSRF-protected "log out" button that posts to `end_session/confirm`. With a valid hint
-//! the request comes from a site the user logged in to, and the logout happens at once.
+//! naming the logged-in user the request comes from a site that user logged in to, and
+//! the logout happens at once; a hint naming another user asks first, like no hint.
 
 use axum::Extension;
 use axum::extract::rejection::FormRejection;
@@ -88,7 +89,7 @@ async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: 
     let app = &state.app;
     // The hint must be an ID token we issued (expired is fine: it only names the client).
     let mut client_id = params.get("client_id").map(str::to_owned);
-    let hinted = params.get("id_token_hint").is_some();
+    let mut hinted_subject = None;
     if let Some(hint) = params.get("id_token_hint") {
         let parsed = jwt::parse(hint).map_err(|_| OAuthError::InvalidRequest("id_token_hint is not a JWT"))?;
         let jwks = super::keys::published_jwks(app).await?;
@@ -104,11 +105,15 @@ async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: 
             return Err(OAuthError::InvalidRequest("client_id does not match id_token_hint"));
         }
         client_id = aud;
+        hinted_subject = parsed.claims["sub"].as_str().map(str::to_owned);
     }
     let uri = params.get("post_logout_redirect_uri");
     let target = redirect_target(state, &issuer, client_id.as_deref(), uri).await?;
-    let logged_in = session::load(app, headers).await?.is_some_and(|s| s.state.authenticated.is_some());
-    if !hinted && logged_in {
+    // Who is logged in here: a hint that names someone else (any user's old ID token)
+    // must not log this user out unasked (RP-Initiated Logout §2).
+    let logged_in = session::load(app, headers).await?.and_then(|s| s.state.authenticated).map(|a| a.user_id.to_string());
+    let hint_names_this_user = logged_in.is_some() && hinted_subject == logged_in;
+    if logged_in.is_some() && !hint_names_this_user {
         // ui_locales picks the page's language, like on the login and consent pages.
         let lang = params.get("ui_locales").and_then(|v| v.split_whitespace().find_map(mamori_ui::Locale::from_tag)).map(|l| l.tag().to_owned());
         let ctx = PageCtx::new(state.clone(), conn, headers.clone(), &LangQuery { lang });

@@ -1,0 +1,64 @@
+// What the browser's session decides at the OP, tried with hostile inputs beside honest
+// ones: max_age=0 right after a login (the same second) asks for a new login
+// (OpenID Connect Core §3.1.2.1, compared in milliseconds), and an id_token_hint naming
+// another user never logs the current user out unasked (RP-Initiated Logout 1.0 §2).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { enrolledUser, openBrowser, screenshots, startServer, submitPassword } from '../browser/harness.mjs';
+import { authorizationRequest, callbackServer, client, discover, issuerUrl, registerClient } from './rp.mjs';
+
+test('the session answers only for its own user and its own age', async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('oidc-session-hints');
+  const alice = await enrolledUser(t, server, 'oidc-hint-alice');
+  const bob = await enrolledUser(t, server, 'oidc-hint-bob');
+  const cb = await callbackServer(t, server);
+  const rp = registerClient(server, { name: 'Hint RP', redirectUris: [cb.redirectUri], postLogout: [cb.logoutUri], idTokenAlg: 'ES256' });
+  const config = await discover(server, rp.client_id, { id_token_signed_response_alg: 'ES256' }, client.ClientSecretBasic(rp.client_secret));
+  const browserOf = async (user) => (await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'en-US' })).page;
+  const alicePage = await browserOf(alice);
+  const bobPage = await browserOf(bob);
+
+  const login = async (page, user, params = {}) => {
+    const req = await authorizationRequest(config, cb.redirectUri, params);
+    const arrived = cb.next();
+    await page.goto(String(req.url));
+    const askedToLogIn = await page.isVisible('#login-form').catch(() => false);
+    if (askedToLogIn) await submitPassword(page, user.loginId, user.password);
+    const hit = await arrived;
+    const tokens = await client.authorizationCodeGrant(config, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce, maxAge: params.max_age ? Number(params.max_age) : undefined });
+    return { tokens, askedToLogIn };
+  };
+  const loggedIn = async (page) => {
+    await page.goto(`${server.mtls}/account`);
+    return page.isVisible('#account-menu');
+  };
+
+  await t.test('max_age=0 at once after a login asks for a new login', async () => {
+    await login(alicePage, alice);
+    // No pause: the request may well fall in the same second as the login.
+    const again = await login(alicePage, alice, { max_age: '0' });
+    assert.ok(again.askedToLogIn, 'max_age=0 returned a code without a new login');
+    // Honest: without max_age the session answers at once.
+    const quiet = await login(alicePage, alice);
+    assert.equal(quiet.askedToLogIn, false, 'a plain request needs no new login');
+  });
+
+  await t.test("another user's ID token does not log this user out unasked", async () => {
+    const bobs = await login(bobPage, bob);
+    await alicePage.goto(String(client.buildEndSessionUrl(config, { id_token_hint: bobs.tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'x' })));
+    assert.ok(await alicePage.isVisible('#logout-confirm-form'), 'asked to confirm');
+    await snap(alicePage, 'foreign-hint-confirm');
+    assert.ok(await loggedIn(alicePage), 'Alice is still logged in');
+    // Honest: Alice's own hint logs her out at once.
+    const alices = await login(alicePage, alice);
+    const arrived = cb.next();
+    await alicePage.goto(String(client.buildEndSessionUrl(config, { id_token_hint: alices.tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'now' })));
+    const hit = await arrived;
+    assert.equal(hit.query.get('state'), 'now');
+    assert.equal(await loggedIn(alicePage), false);
+    assert.ok(await loggedIn(bobPage), "Bob's session is untouched");
+  });
+});
