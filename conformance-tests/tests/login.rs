@@ -274,3 +274,41 @@ async fn a_download_works_the_allowed_number_of_times_then_is_spent() -> anyhow:
     qs.stop();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_download_answers_the_same_for_the_right_password_as_for_a_wrong_one() -> anyhow::Result<()> {
+    mamori::server::tls::install_default_provider();
+    let work = tempfile::tempdir()?;
+    let qs = Quickstart::start(work.path());
+    let app = mamori::app::App::open(&qs.config()).await?;
+    let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
+    let user = app.storage.users().get_by_login_id(tenant.id, "demo-user").await?.expect("demo user");
+    let device = app.storage.devices().list_for_user(user.id, false).await?.remove(0);
+    let pending = mamori::flows::device_certificate::issue_for_download(&app, &tenant, &user, &device, &qs.main_url).await?;
+    let jar = work.path().join("jar");
+    let attempt = |password: &str| {
+        let form = curl_jar(&qs, &jar, &[], "/download");
+        let token = mamori_conformance::login_client::csrf_token(&form).expect("CSRF token").to_owned();
+        let answer = curl_jar(&qs, &jar, &["--data-urlencode", &format!("csrf_token={token}"), "--data-urlencode",
+            &format!("acquisition_id={}", pending.acquisition_id), "--data-urlencode", &format!("download_password={password}")], "/download");
+        // The page without its CSRF token, which differs on every form.
+        answer.replace(mamori_conformance::login_client::csrf_token(&answer).unwrap_or("-"), "")
+    };
+    // Wrong passwords until the ticket locks (the answer changes from "wrong" to "locked").
+    let first_wrong = attempt("Wrong-Pass");
+    let mut locked = None;
+    for _ in 0..20 {
+        let answer = attempt("Wrong-Pass");
+        if answer != first_wrong {
+            locked = Some(answer);
+            break;
+        }
+    }
+    let locked = locked.expect("wrong download passwords never locked the ticket");
+    assert!(locked.ends_with("403"), "{locked}");
+    // Hostile: the right password now gets exactly the locked answer, no file.
+    assert_eq!(attempt(&pending.download_password), locked, "a locked ticket told the right password apart");
+    assert_eq!(attempt("Another-Wrong"), locked);
+    qs.stop();
+    Ok(())
+}

@@ -47,10 +47,15 @@ pub async fn redeem_download(app: &App, acquisition_id: &str, password: &str) ->
     let Some(ticket) = ticket else {
         return Ok(DownloadOutcome::WrongCredentials);
     };
+    // A locked ticket answers the same whatever the password: telling a right one apart
+    // would let guessing go on past the lock.
+    if ticket.attempts_left == 0 {
+        return Ok(DownloadOutcome::Locked);
+    }
     if !matched {
         let outcome = tickets.record_failed_attempt(ticket.id).await?;
         tracing::info!(ticket = %ticket.id, attempts_left = outcome.attempts_left, "wrong download password");
-        return Ok(DownloadOutcome::WrongCredentials);
+        return Ok(if outcome.is_locked() { DownloadOutcome::Locked } else { DownloadOutcome::WrongCredentials });
     }
     let redeemed = match tickets.redeem(ticket.id, app.now()).await {
         Ok(redeemed) => redeemed,
