@@ -485,3 +485,27 @@ async fn the_password_only_login_never_tells_whether_an_id_exists() -> anyhow::R
     s.qs.stop();
     Ok(())
 }
+
+/// A certificate of tenant X at a site of tenant Y: told plainly at the login's start,
+/// not sent round the password form for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_of_another_tenant_is_told_so() -> anyhow::Result<()> {
+    use mamori_storage::model::TenantPolicy;
+    let work = tempfile::tempdir()?;
+    let s = setup(work.path()).await?;
+    let acme = s.app.storage.tenants().create("acme", "ACME", &TenantPolicy::default(), s.app.now()).await?;
+    let hash = s.app.hasher.hash("Right-Password1").await?;
+    let outsider = provision_user(&s.app, &acme, "outsider", &hash, "Right-Password1", &dev_roots(&s.qs.data_dir())?).await?;
+    let mut browser = TlsSession::connect(&s.addr, Arc::clone(&outsider.tls)).await?;
+    // Hostile: the demo tenant's site sent an ACME user here.
+    let page = browser.get("/login?tenant=demo&return_to=%2Faccount").await?;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("another site"), "{}", page.body);
+    assert!(!page.body.contains("name=\"password\""), "no password form that can never succeed");
+    // Honest: at its own tenant's site, the same certificate gets the password step.
+    let own = browser.get("/login?tenant=acme").await?;
+    assert_eq!(own.status, 200);
+    assert!(own.body.contains("name=\"password\""), "{}", own.body);
+    s.qs.stop();
+    Ok(())
+}

@@ -25,6 +25,9 @@ pub enum CertificateRefusal {
     Revoked,
     DeviceDeleted,
     UserDisabled,
+    /// A good certificate, of an account in another tenant than the site's that sent the
+    /// user here: told plainly, instead of a login that can never reach that site.
+    OtherTenant,
 }
 
 impl CertificateRefusal {
@@ -38,6 +41,7 @@ impl CertificateRefusal {
             Self::Revoked => R::CertificateRevoked,
             Self::DeviceDeleted => R::DeviceDeleted,
             Self::UserDisabled => R::UserDisabled,
+            Self::OtherTenant => R::Other(OTHER_TENANT_RESULT.to_owned()),
         }
     }
 
@@ -52,9 +56,13 @@ impl CertificateRefusal {
             Self::Revoked => "cert.revoked",
             Self::DeviceDeleted => "cert.device_deleted",
             Self::UserDisabled => "cert.user_disabled",
+            Self::OtherTenant => "cert.other_tenant",
         }
     }
 }
+
+/// The login history's name for a certificate login refused at another tenant's site.
+pub const OTHER_TENANT_RESULT: &str = "other-tenant";
 
 /// A certificate that identifies a user.
 #[derive(Debug, Clone)]

@@ -138,6 +138,13 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
         }
         CertificateCheck::Accepted(certified) => {
             let (tenant, user) = (&certified.tenant, &certified.user);
+            // The site that sent the user here belongs to another tenant: this account can
+            // never log in there, so say so instead of asking for a password in vain.
+            if tenant_slug.is_some_and(|slug| slug != tenant.slug) {
+                let refusal = CertificateRefusal::OtherTenant;
+                record_login_event(app, &attempt(ctx, tenant, Some(user), None), refusal.login_result(), &[]).await;
+                return Ok(refused_page(ctx, refusal));
+            }
             if user.is_locked() {
                 record_login_event(app, &attempt(ctx, tenant, Some(user), None), LoginResult::Locked, &[]).await;
                 return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
