@@ -34,30 +34,7 @@ pub struct UserChanges {
     pub login_method: Option<String>,
 }
 
-pub fn check_login_id(login_id: &str) -> Result<(), AdminError> {
-    let ok = !login_id.is_empty()
-        && login_id.chars().count() <= 64
-        && !login_id.chars().any(|c| c.is_control() || c.is_whitespace() || "/?#%\\".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid("login_id: 1 to 64 characters without spaces, control characters or / ? # % \\".to_owned()))
-    }
-}
-
-pub fn check_email(email: &str) -> Result<(), AdminError> {
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
-        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
-    if valid { Ok(()) } else { Err(AdminError::Invalid(format!("email: `{email}` is not an e-mail address"))) }
-}
-
-fn check_display_name(name: &str) -> Result<(), AdminError> {
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AdminError::Invalid("display_name: 1 to 200 characters, no control characters".to_owned()));
-    }
-    Ok(())
-}
+pub use super::fields::{check_display_name, check_email, check_login_id};
 
 fn parse_method(tenant: &Tenant, text: &str) -> Result<LoginMethod, AdminError> {
     let method: LoginMethod = text.parse().map_err(|_| {
@@ -148,8 +125,12 @@ pub async fn create(app: &App, principal: &Principal, slug: &str, input: &NewUse
 
 pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str, changes: &UserChanges) -> Result<User, AdminError> {
     let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    // Only a new name is checked: a stored one from before a stricter rule must not block
+    // changing the language or the method.
+    if let Some(name) = &changes.display_name {
+        check_display_name(name)?;
+    }
     let display_name = changes.display_name.clone().unwrap_or_else(|| user.display_name.clone());
-    check_display_name(&display_name)?;
     let locale = changes.locale.as_deref().map(parse_locale).transpose()?.unwrap_or(user.locale);
     let time_zone = changes.time_zone.clone().unwrap_or_else(|| user.time_zone.clone());
     if changes.time_zone.is_some() {
