@@ -8,6 +8,10 @@ use utoipa::ToSchema;
 
 use crate::admin::AdminError;
 
+/// The problem type of a refusal to act on a user with a wider operator role (its own
+/// type, so that a client can tell it from a missing scope).
+const WIDER_ROLE: &str = "wider-role";
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
@@ -53,6 +57,7 @@ impl From<AdminError> for Problem {
         match err {
             AdminError::Unauthenticated(d) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", d),
             AdminError::Forbidden(d) => Problem::new(StatusCode::FORBIDDEN, "forbidden", d),
+            AdminError::WiderRole => Problem::new(StatusCode::FORBIDDEN, WIDER_ROLE, AdminError::WiderRole.to_string()),
             AdminError::NotFound(d) => Problem::new(StatusCode::NOT_FOUND, "not-found", d),
             AdminError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", d),
             AdminError::Invalid(d) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", d),

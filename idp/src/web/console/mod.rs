@@ -192,6 +192,7 @@ impl Console {
             AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => {
                 self.ctx.error(StatusCode::FORBIDDEN, "console.forbidden.message")
             }
+            AdminError::WiderRole => forbidden(&self.ctx, "console.forbidden.wider_role"),
             AdminError::Conflict(_) => self.ctx.error(StatusCode::CONFLICT, "console.error.conflict"),
             AdminError::Invalid(_) => self.ctx.error(StatusCode::BAD_REQUEST, "console.error.invalid"),
             AdminError::Unavailable => self.ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
