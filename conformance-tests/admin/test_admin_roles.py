@@ -176,3 +176,41 @@ def test_invisible_characters_in_display_names_are_refused(server, name):
     assert out.returncode != 0, out.stdout
     out = server.cli("admin", "user", "create", "--tenant", "acme", "--login-id", login_id + "x", "--email", "y@acme.test", "--display-name", name, check=False)
     assert out.returncode != 0 and "--display-name" in out.stderr, out.stderr
+
+
+def refused_events(server):
+    return server.call("GET", "/audit-events", token=server.super_token, params={"action": "api.refused", "limit": 500}).json()["items"]
+
+
+def test_refused_calls_leave_a_trace_with_the_token_id(server):
+    server.cli("admin", "tenant", "create", "--slug", "beta", "--name", "Beta")
+    server.cli("admin", "user", "create", "--tenant", "beta", "--login-id", "beta-user", "--email", "user@beta.test")
+    reader = server.cli_json("admin", "api-token", "create", "--tenant", "acme", "--scope", "read", "--expires-in", "1d")
+    plain = make_target(server, "plain")
+    # Allowed calls leave no refusal.
+    assert server.call("GET", f"/tenants/acme/users/{plain}", token=server.acme_token).status_code == 200
+    assert not [e for e in refused_events(server) if plain in e["target"]]
+    # Another tenant's object (404), a missing scope (403).
+    is_problem(server.call("GET", "/tenants/beta/users/beta-user", token=server.acme_token), 404)
+    is_problem(server.call("POST", f"/tenants/acme/users/{plain}/unlock", token=reader["token"]), 403)
+    events = refused_events(server)
+    by_target = {e["target"]: e for e in events}
+    foreign = by_target["GET /admin/api/v1/tenants/beta/users/beta-user"]
+    assert foreign["actor"] == f"token:{server.acme_token_id}" and foreign["source_ip"] == "127.0.0.1" and foreign["outcome"] == "failure", foreign
+    assert foreign["details"]["status"] == 404, foreign
+    scope = by_target[f"POST /admin/api/v1/tenants/acme/users/{plain}/unlock"]
+    assert scope["actor"] == f"token:{reader['id']}" and scope["details"]["status"] == 403, scope
+    # The tenant admin sees its own refusals in its tenant's trail; never a token's text.
+    own = server.call("GET", "/tenants/acme/audit-events", token=server.acme_token, params={"action": "api.refused"}).json()["items"]
+    assert "GET /admin/api/v1/tenants/beta/users/beta-user" in [e["target"] for e in own], own
+    dumped = str(events)
+    assert server.acme_token not in dumped and reader["token"] not in dumped and "mamori_at_" not in dumped
+    # Unauthenticated calls are logged, not written: no row for a 401.
+    count = len(events)
+    is_problem(server.call("GET", "/tenants/acme/users", token="mamori_at_" + "B" * 43), 401)
+    is_problem(server.call("GET", "/tenants/acme/users"), 401)
+    assert len(refused_events(server)) == count
+    # A wider-role refusal is audited once, by the service layer, not again here.
+    root = make_target(server, "super-admin")
+    is_problem(server.call("POST", f"/tenants/acme/users/{root}/disable", token=server.acme_token), 403)
+    assert not [e for e in refused_events(server) if root in e["target"]]
