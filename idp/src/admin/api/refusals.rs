@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -41,7 +41,9 @@ const MAX_PATH: usize = 300;
 pub(super) async fn record_refusals(mut request: Request, next: Next) -> Response {
     let slot = CallerSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let tried = format!("{} {}", request.method(), request.uri().path());
+    // The path as sent: inside the nested router the URI has lost the API's prefix.
+    let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path().to_owned(), |u| u.path().to_owned());
+    let tried = format!("{} {path}", request.method());
     let response = next.run(request).await;
     let status = response.status();
     if !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) || response.extensions().get::<AlreadyAudited>().is_some() {
