@@ -62,7 +62,8 @@ pub(crate) fn target(tenant: &Tenant, login_id: &str) -> String {
     format!("tenant:{}/user:{login_id}", tenant.slug)
 }
 
-/// The user `login_id` of a tenant the principal reaches.
+/// The user `login_id` of a tenant the principal reaches, for reading: whatever changes
+/// the user goes through [`find_to_change`].
 pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, scope: ApiScope) -> Result<(Tenant, User), AdminError> {
     let tenant = principal.tenant(app, slug, scope).await?;
     let user = app

@@ -24,11 +24,21 @@ pub fn parse(text: &str) -> Result<Address, BadAddress> {
     if text.is_empty() || text.len() > MAX_LEN {
         return Err(bad());
     }
-    if !text.bytes().all(|b| b.is_ascii_graphic() && !b"\"()<>[],;\\".contains(&b)) {
+    if !text
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"()<>[],;\\".contains(&b))
+    {
         return Err(bad());
     }
-    let Some((local, domain)) = text.split_once('@') else { return Err(bad()) };
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    let Some((local, domain)) = text.split_once('@') else {
+        return Err(bad());
+    };
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err(bad());
     }
     text.parse::<Address>().map_err(|_| bad())
@@ -40,7 +50,12 @@ mod tests {
 
     #[test]
     fn plain_addresses_parse() {
-        for ok in ["taro.yamada@example.jp", "u+tag@acme.test", "a_b-c@sub.example.co.jp", "o'brien@example.ie"] {
+        for ok in [
+            "taro.yamada@example.jp",
+            "u+tag@acme.test",
+            "a_b-c@sub.example.co.jp",
+            "o'brien@example.ie",
+        ] {
             assert!(parse(ok).is_ok(), "{ok}");
         }
     }
@@ -71,6 +86,9 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        assert!(parse(&format!("{}@example.jp", "a".repeat(250))).is_err(), "over 254 characters");
+        assert!(
+            parse(&format!("{}@example.jp", "a".repeat(250))).is_err(),
+            "over 254 characters"
+        );
     }
 }
