@@ -2,6 +2,7 @@
 // super-admin's page of its own tenant and asks for an enrollment ticket or a disable gets
 // the console's 403 page saying why, no URL or one-time password, an unchanged account and
 // an audit record of the attempt; the same buttons work on a plain user of the tenant.
+// Another tenant's user answers 404 and the attempt is audited too.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -45,6 +46,23 @@ test('a tenant admin cannot hand out or disable a super-admin account from the c
   const [ja] = await Promise.all([page.waitForNavigation(), page.click('#disable-submit')]);
   assert.equal(ja.status(), 403);
   assert.match(await text(page, '#console-forbidden'), /より広い運用者権限/);
+
+  // Another tenant's user: the same 404 as for none, and the attempt in the audit trail.
+  server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other Co');
+  server.cli('admin', 'user', 'create', '--tenant', 'other', '--login-id', 'o-secret', '--email', 'o-secret@example.test');
+  await page.goto(`${server.mtls}/console/t/demo/users/u-plain`);
+  const posted = await page.evaluate(async (base) => {
+    const token = document.querySelector('input[name="csrf_token"]').value;
+    const r = await fetch(`${base}/console/t/other/users/o-secret/enrollment-ticket`, {
+      method: 'POST', body: new URLSearchParams({ csrf_token: token }), credentials: 'same-origin',
+    });
+    return r.status;
+  }, server.mtls);
+  assert.equal(posted, 404);
+  const consoleRefused = server.cliJson('admin', 'events', 'audit', '--tenant', 'demo', '--action', 'console.refused').items;
+  assert.deepEqual(consoleRefused.map((e) => [e.target, e.actor, e.outcome, e.details.status]),
+    [['/console/t/other/users/o-secret/enrollment-ticket', 'user:demo/op-tenant', 'failure', 404]], JSON.stringify(consoleRefused));
+  assert.ok(!JSON.stringify(consoleRefused).includes('one_time_password'));
 
   // The honest twin: the same buttons on a plain user of the tenant work.
   await page.goto(`${server.mtls}/console/t/demo/users/u-plain?lang=en`);
