@@ -16,6 +16,33 @@ pub async fn record(
     target: &str,
     details: serde_json::Value,
 ) {
+    write(app, principal, tenant_id, action, target, "success", details).await;
+}
+
+/// Records that `principal` tried `action` on `target` and was refused (outcome
+/// `failure`, `details.reason` saying why), and logs it as a security event: an operator
+/// reviewing the trail sees attempts, not only what happened.
+pub async fn record_refused(
+    app: &App,
+    principal: &Principal,
+    tenant_id: Option<Uuid>,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) {
+    tracing::warn!(actor = %principal.actor, source_ip = %principal.source_ip, action, target, %details, "admin action refused");
+    write(app, principal, tenant_id, action, target, "failure", details).await;
+}
+
+async fn write(
+    app: &App,
+    principal: &Principal,
+    tenant_id: Option<Uuid>,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    details: serde_json::Value,
+) {
     let event = NewAuditEvent {
         tenant_id,
         actor: principal.actor.clone(),
@@ -23,7 +50,7 @@ pub async fn record(
         target: target.to_owned(),
         occurred_at: app.now(),
         source_ip: principal.source_ip.clone(),
-        outcome: "success".to_owned(),
+        outcome: outcome.to_owned(),
         details,
     };
     if let Err(err) = app.storage.audit_events().record(&event).await {

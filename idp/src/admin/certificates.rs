@@ -28,6 +28,11 @@ pub async fn revoke(app: &App, principal: &Principal, slug: &str, serial: &str, 
         AdminError::Invalid(format!("reason: `{reason}` is not one of {}", known.join(", ")))
     })?;
     let (tenant, cert) = get(app, principal, slug, serial, ApiScope::Write).await?;
+    // Revoking takes a user's device away: the same rule as every other change to a user.
+    if let Some(user_id) = cert.user_id {
+        let user = app.storage.users().get(user_id).await?;
+        super::users::check_may_act_on(app, principal, &tenant, &user, "certificate.revoke").await?;
+    }
     match app.ca.revoke(&cert.serial_hex, reason, app.now()).await {
         Ok(_) => {}
         Err(crate::pki::PkiError::AlreadyRevoked(_)) => return Err(AdminError::Conflict("the certificate is already revoked".to_owned())),

@@ -14,6 +14,10 @@ pub enum AdminError {
     /// No such object, or one outside the caller's tenant (the two look the same).
     #[error("{0}")]
     NotFound(String),
+    /// The target user holds an operator role wider than the caller's (a 403 of its own
+    /// so that the console can say why).
+    #[error("this user holds an operator role wider than yours")]
+    WiderRole,
     #[error("{0}")]
     Conflict(String),
     /// The request is well-formed but its values are not acceptable.

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod error;
 pub mod events;
 pub mod federation;
+pub mod fields;
 pub mod import;
 pub mod keys;
 pub mod principal;

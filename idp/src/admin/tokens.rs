@@ -165,6 +165,8 @@ pub async fn authenticate(app: &App, token: &str, source_ip: String) -> Result<P
         .await?
         .ok_or_else(unauthenticated)?;
     if !record.is_usable_at(now) {
+        // The id, never the token: which credential someone still holds and tries.
+        tracing::warn!(token_id = %record.id, source_ip, revoked = record.revoked_at.is_some(), "refused an expired or revoked API token");
         return Err(unauthenticated());
     }
     if let Err(err) = app.storage.api_tokens().touch(record.id, now).await {

@@ -34,30 +34,7 @@ pub struct UserChanges {
     pub login_method: Option<String>,
 }
 
-pub fn check_login_id(login_id: &str) -> Result<(), AdminError> {
-    let ok = !login_id.is_empty()
-        && login_id.chars().count() <= 64
-        && !login_id.chars().any(|c| c.is_control() || c.is_whitespace() || "/?#%\\".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid("login_id: 1 to 64 characters without spaces, control characters or / ? # % \\".to_owned()))
-    }
-}
-
-pub fn check_email(email: &str) -> Result<(), AdminError> {
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
-        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
-    if valid { Ok(()) } else { Err(AdminError::Invalid(format!("email: `{email}` is not an e-mail address"))) }
-}
-
-fn check_display_name(name: &str) -> Result<(), AdminError> {
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AdminError::Invalid("display_name: 1 to 200 characters, no control characters".to_owned()));
-    }
-    Ok(())
-}
+pub use super::fields::{check_display_name, check_email, check_login_id};
 
 fn parse_method(tenant: &Tenant, text: &str) -> Result<LoginMethod, AdminError> {
     let method: LoginMethod = text.parse().map_err(|_| {
@@ -85,7 +62,8 @@ pub(crate) fn target(tenant: &Tenant, login_id: &str) -> String {
     format!("tenant:{}/user:{login_id}", tenant.slug)
 }
 
-/// The user `login_id` of a tenant the principal reaches.
+/// The user `login_id` of a tenant the principal reaches, for reading: whatever changes
+/// the user goes through [`find_to_change`].
 pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, scope: ApiScope) -> Result<(Tenant, User), AdminError> {
     let tenant = principal.tenant(app, slug, scope).await?;
     let user = app
@@ -95,6 +73,30 @@ pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, 
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no user `{login_id}` in tenant `{slug}`")))?;
     Ok((tenant, user))
+}
+
+/// The user `login_id`, for `action`, which changes the user or hands out its
+/// credentials: the one place where the rule "no principal acts on a user whose operator
+/// role is wider than its own" ([`Principal::may_act_on`]) is applied, for every surface.
+/// A refusal is audited and answers 403 (the user's existence is no secret to someone
+/// who may list the tenant's users).
+pub(crate) async fn find_to_change(app: &App, principal: &Principal, slug: &str, login_id: &str, action: &str) -> Result<(Tenant, User), AdminError> {
+    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    check_may_act_on(app, principal, &tenant, &user, action).await?;
+    Ok((tenant, user))
+}
+
+/// [`Principal::may_act_on`] for `user`, auditing a refusal; for callers that found the
+/// user by other means (a certificate's serial).
+pub(crate) async fn check_may_act_on(app: &App, principal: &Principal, tenant: &Tenant, user: &User, action: &str) -> Result<(), AdminError> {
+    let roles = app.storage.admin_roles().list_for_user(user.id).await?;
+    if principal.may_act_on(&roles) {
+        return Ok(());
+    }
+    let held: Vec<&str> = roles.iter().map(|r| r.role.as_str()).collect();
+    let details = serde_json::json!({"reason": "target-holds-wider-role", "target_roles": held});
+    audit::record_refused(app, principal, Some(tenant.id), action, &target(tenant, &user.login_id), details).await;
+    Err(AdminError::WiderRole)
 }
 
 pub async fn list(app: &App, principal: &Principal, slug: &str, query: &UserQuery, paging: Paging) -> Result<Listed<User>, AdminError> {
@@ -147,9 +149,13 @@ pub async fn create(app: &App, principal: &Principal, slug: &str, input: &NewUse
 }
 
 pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str, changes: &UserChanges) -> Result<User, AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.update").await?;
+    // Only a new name is checked: a stored one from before a stricter rule must not block
+    // changing the language or the method.
+    if let Some(name) = &changes.display_name {
+        check_display_name(name)?;
+    }
     let display_name = changes.display_name.clone().unwrap_or_else(|| user.display_name.clone());
-    check_display_name(&display_name)?;
     let locale = changes.locale.as_deref().map(parse_locale).transpose()?.unwrap_or(user.locale);
     let time_zone = changes.time_zone.clone().unwrap_or_else(|| user.time_zone.clone());
     if changes.time_zone.is_some() {
@@ -168,19 +174,19 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
 
 /// Disables (ending the user's sessions) or re-enables an account.
 pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: &str, status: UserStatus) -> Result<User, AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, action).await?;
     app.storage.users().set_status(user.id, status, app.now()).await?;
     if status == UserStatus::Disabled {
         app.shared.sessions().delete_for_user(user.id).await?;
     }
-    let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };
     audit::record(app, principal, Some(tenant.id), action, &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(app.storage.users().get(user.id).await?)
 }
 
 /// Deletes the user; their certificates are revoked first so none keeps working.
 pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<(), AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.delete").await?;
     let now = app.now();
     app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
     app.ca.forget_crl().await;
@@ -192,14 +198,14 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str
 }
 
 pub async fn unlock(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<User, AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.unlock").await?;
     app.storage.users().unlock(user.id, app.now()).await?;
     audit::record(app, principal, Some(tenant.id), "user.unlock", &target(&tenant, login_id), serde_json::json!({"was_locked": user.is_locked()})).await;
     Ok(app.storage.users().get(user.id).await?)
 }
 
 pub async fn force_password_change(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<User, AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.force-password-change").await?;
     app.storage.users().set_password_must_change(user.id, true, app.now()).await?;
     audit::record(app, principal, Some(tenant.id), "user.force-password-change", &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(app.storage.users().get(user.id).await?)
@@ -207,7 +213,7 @@ pub async fn force_password_change(app: &App, principal: &Principal, slug: &str,
 
 /// A fresh enrollment ticket (flow 1); the URL and one-time password are shown once.
 pub async fn enrollment_ticket(app: &App, principal: &Principal, slug: &str, login_id: &str, public_url: &str) -> Result<IssuedEnrollment, AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.enrollment-ticket").await?;
     if user.status == UserStatus::Disabled {
         return Err(AdminError::Conflict("the account is disabled: enable it first".to_owned()));
     }
@@ -227,7 +233,7 @@ pub struct ReissueStarted {
 /// Starts a certificate reissue (flow 6) for one device: a single-use link goes by mail
 /// to the device's address.
 pub async fn reissue_certificate(app: &App, principal: &Principal, slug: &str, login_id: &str, device_no: Option<u32>, public_url: &str) -> Result<ReissueStarted, AdminError> {
-    let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.reissue-certificate").await?;
     let devices = app.storage.devices().list_for_user(user.id, false).await?;
     let device = match device_no {
         Some(no) => devices.into_iter().find(|d| d.device_no == no).ok_or_else(|| AdminError::NotFound(format!("`{login_id}` has no active device {no}")))?,

@@ -150,6 +150,12 @@ pub async fn create_user_with_device(
     method: LoginMethod,
     locale: &str,
 ) -> anyhow::Result<mamori_storage::model::User> {
+    // The same field checks as the API, the console and the CSV import.
+    admin::users::check_login_id(login_id).map_err(|e| anyhow::anyhow!("--login-id {login_id:?}: {e}"))?;
+    admin::users::check_email(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    if let Some(name) = &display_name {
+        admin::users::check_display_name(name).map_err(|e| anyhow::anyhow!("--display-name: {e}"))?;
+    }
     let mut new = NewUser::new(tenant.id, login_id, method);
     if let Some(name) = display_name {
         new.display_name = name;

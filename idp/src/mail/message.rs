@@ -19,9 +19,11 @@ pub enum MessageError {
     Build(#[from] lettre::error::Error),
 }
 
-/// Parses a recipient (a bare address or `Name <address>`).
+/// Parses a recipient: a bare address by the same rule as every address Mamori stores
+/// ([`super::address::parse`]), so that what was accepted can be mailed.
 pub fn recipient(to: &str) -> Result<Mailbox, MessageError> {
-    to.trim().parse::<Mailbox>().map_err(|_| MessageError::BadRecipient(to.to_owned()))
+    let address = super::address::parse(to.trim()).map_err(|_| MessageError::BadRecipient(to.to_owned()))?;
+    Ok(Mailbox::new(None, address))
 }
 
 /// The Message-ID of a queued mail: its outbox id at the sender's domain. It stays the

@@ -10,6 +10,7 @@
 //! Both build the message with [`message::build`], so an .eml file is byte for byte what
 //! SMTP would have carried.
 
+pub mod address;
 pub mod message;
 pub mod smtp;
 

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::Problem;
+use super::refusals::CallerSlot;
 use crate::admin::{AdminError, Principal};
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
@@ -25,15 +26,26 @@ impl FromRequestParts<SharedState> for Caller {
             None => "unknown".to_owned(),
         };
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = header
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| {
-                Problem::from(AdminError::Unauthenticated("send an API token as `Authorization: Bearer mamori_at_…`".to_owned()))
-            })?;
-        let principal = crate::admin::tokens::authenticate(app, token, source_ip).await?;
-        Ok(Caller(principal))
+        let token = header.and_then(|h| h.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, token)| token.trim());
+        let authenticated = match token {
+            Some(token) => crate::admin::tokens::authenticate(app, token, source_ip.clone()).await,
+            None => Err(AdminError::Unauthenticated("send an API token as `Authorization: Bearer mamori_at_…`".to_owned())),
+        };
+        match authenticated {
+            Ok(principal) => {
+                if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+                    slot.fill(state, &principal);
+                }
+                Ok(Caller(principal))
+            }
+            Err(err) => {
+                // A security event in the log, not an audit row: see `refusals`.
+                if matches!(err, AdminError::Unauthenticated(_)) {
+                    tracing::warn!(source_ip, method = %parts.method, path = parts.uri.path(), sent_token = token.is_some(), "admin API call without a valid token");
+                }
+                Err(Problem::from(err))
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod federation;
 pub mod openapi;
 mod problem;
 mod records;
+mod refusals;
 pub mod schema;
 mod sites_schema;
 mod tenants;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api-tokens", get(credentials::api_tokens).post(credentials::create_api_token))
         .route("/api-tokens/{token_id}/revoke", post(credentials::revoke_api_token))
         .fallback(problem::not_found)
-        .method_not_allowed_fallback(problem::method_not_allowed);
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(axum::middleware::from_fn(refusals::record_refusals));
     Router::new().nest(BASE, api)
 }

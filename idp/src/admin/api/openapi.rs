@@ -38,7 +38,7 @@ pub struct ApiDoc;
 const PROBLEMS: &[(&str, &str)] = &[
     ("400", "The request could not be read"),
     ("401", "No valid API token"),
-    ("403", "The token's role or scope does not allow this"),
+    ("403", "The token's role or scope does not allow this, or the user holds a wider operator role"),
     ("404", "No such object in a tenant the token reaches"),
     ("409", "Conflicts with the current state"),
     ("415", "Unsupported request body type"),

@@ -8,6 +8,10 @@ use utoipa::ToSchema;
 
 use crate::admin::AdminError;
 
+/// The problem type of a refusal to act on a user with a wider operator role (its own
+/// type, so that a client can tell it from a missing scope).
+const WIDER_ROLE: &str = "wider-role";
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
@@ -37,7 +41,11 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let unauthenticated = status == StatusCode::UNAUTHORIZED;
+        let audited = self.kind.ends_with(WIDER_ROLE);
         let mut response = (status, Json(self)).into_response();
+        if audited {
+            response.extensions_mut().insert(super::refusals::AlreadyAudited);
+        }
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -53,6 +61,7 @@ impl From<AdminError> for Problem {
         match err {
             AdminError::Unauthenticated(d) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", d),
             AdminError::Forbidden(d) => Problem::new(StatusCode::FORBIDDEN, "forbidden", d),
+            AdminError::WiderRole => Problem::new(StatusCode::FORBIDDEN, WIDER_ROLE, AdminError::WiderRole.to_string()),
             AdminError::NotFound(d) => Problem::new(StatusCode::NOT_FOUND, "not-found", d),
             AdminError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", d),
             AdminError::Invalid(d) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", d),

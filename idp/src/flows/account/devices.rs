@@ -98,21 +98,12 @@ pub async fn find_device(app: &App, user: &User, device_no: u32) -> anyhow::Resu
 }
 
 /// Longest e-mail address accepted (RFC 5321 path limit).
-pub const MAX_EMAIL_LEN: usize = 254;
+pub const MAX_EMAIL_LEN: usize = crate::mail::address::MAX_LEN;
 
-/// A plausible single address: one `@`, a non-empty local part, a dotted domain, no
-/// blanks or angle brackets, and accepted by the mail builder.
+/// An address the mailer can send to, by the one rule of [`crate::mail::address::parse`]
+/// (surrounding blanks, as typed into a form, are ignored).
 pub fn email_is_valid(email: &str) -> bool {
-    let email = email.trim();
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && email.len() <= MAX_EMAIL_LEN
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        && crate::mail::message::recipient(email).is_ok()
+    crate::mail::address::parse(email.trim()).is_ok()
 }
 
 /// Problems of an address and its confirmation, as message keys.

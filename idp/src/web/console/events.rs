@@ -71,7 +71,7 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Even
     let app = console.ctx.app();
     let listed = match search(app, &console.principal, &tenant, &filter, paging).await {
         Ok(l) => l,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     // The events are the tenant's (the search confined them); their users' IDs for display.
     let mut names: HashMap<Uuid, String> = HashMap::new();

@@ -69,6 +69,8 @@ struct Console {
     /// The operator's own tenant (where a tenant admin works and a super-admin starts).
     home: Tenant,
     operator: User,
+    /// The page asked for, as recorded when the service refuses it.
+    path: String,
 }
 
 /// The check at the top of every console handler: a session of Mamori's own login with
@@ -121,7 +123,7 @@ async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
         scopes: vec![ApiScope::Read, ApiScope::Write],
         source_ip: client_ip(&ctx.conn, &ctx.headers, &app.config.server.trusted_proxies).to_string(),
     };
-    Ok(Console { ctx, principal, home, operator })
+    Ok(Console { ctx, principal, home, operator, path: path.to_owned() })
 }
 
 /// What the operator's roles reach: every tenant for a super-admin, else the tenant of a
@@ -185,12 +187,24 @@ impl Console {
     /// The page for a refused or failed service call. Not-found and another tenant's
     /// objects look the same; the service's own texts (English, sometimes naming
     /// objects) stay in the log.
-    fn refused(&self, err: &AdminError) -> Response {
+    async fn refused(&self, err: &AdminError) -> Response {
+        // Another tenant's object, or a role that does not allow it: the attempt is
+        // audited as the API's are (a wider-role refusal the service already audited).
+        if let AdminError::NotFound(_) | AdminError::Forbidden(_) = err {
+            let status = if matches!(err, AdminError::NotFound(_)) { 404 } else { 403 };
+            let tenant = match self.principal.reach {
+                Reach::Tenant(id) => Some(id),
+                Reach::AllTenants => None,
+            };
+            let details = serde_json::json!({"status": status});
+            crate::admin::audit::record_refused(self.ctx.app(), &self.principal, tenant, "console.refused", &self.path, details).await;
+        }
         match err {
             AdminError::NotFound(_) => self.ctx.error(StatusCode::NOT_FOUND, "console.error.not_found"),
             AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => {
                 self.ctx.error(StatusCode::FORBIDDEN, "console.forbidden.message")
             }
+            AdminError::WiderRole => forbidden(&self.ctx, "console.forbidden.wider_role"),
             AdminError::Conflict(_) => self.ctx.error(StatusCode::CONFLICT, "console.error.conflict"),
             AdminError::Invalid(_) => self.ctx.error(StatusCode::BAD_REQUEST, "console.error.invalid"),
             AdminError::Unavailable => self.ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),

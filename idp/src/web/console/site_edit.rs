@@ -35,7 +35,7 @@ async fn show(parts: Parts, Path((tenant, client_id)): Path<(String, String)>, Q
     let console = console_or_return!(ctx, &site_path(&tenant, &client_id));
     let client = match federation::oidc_client(console.ctx.app(), &console.principal, &tenant, &client_id, ApiScope::Read).await {
         Ok(c) => c,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let notice = query.text(&console, NOTICES, "console.site.notice");
     site_page(&console, &tenant, &client, StatusCode::OK, &form_of(&client), &[], notice).await
@@ -129,7 +129,7 @@ async fn save(
     let app = console.ctx.app();
     let client = match federation::oidc_client(app, &console.principal, &tenant, &client_id, ApiScope::Write).await {
         Ok(c) => c,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let form = SiteForm::from_fields(&fields, kind_of(&client));
     let problems = match check_form(&form) {
@@ -142,7 +142,7 @@ async fn save(
                     tracing::info!(why, "console: OIDC client change refused");
                     vec![console.ctx.message("console.site.problem.refused")]
                 }
-                Err(err) => return console.refused(&err),
+                Err(err) => return console.refused(&err).await,
             }
         }
         Err(keys) => keys.iter().map(|k| console.ctx.message(k)).collect(),
@@ -165,7 +165,7 @@ async fn new_secret(
     }
     let rotated = match federation::rotate_oidc_client_secret(console.ctx.app(), &console.principal, &tenant, &client_id).await {
         Ok(rotated) => rotated,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     console
         .page(
@@ -199,14 +199,14 @@ async fn remove(
         // Not confirmed: the page again, saying so (another tenant's site is still a 404).
         let client = match federation::oidc_client(app, &console.principal, &tenant, &client_id, ApiScope::Write).await {
             Ok(c) => c,
-            Err(err) => return console.refused(&err),
+            Err(err) => return console.refused(&err).await,
         };
         let problems = [console.ctx.message("console.site.problem.confirm")];
         return site_page(&console, &tenant, &client, StatusCode::UNPROCESSABLE_ENTITY, &form_of(&client), &problems, None).await;
     }
     match federation::delete_oidc_client(app, &console.principal, &tenant, &client_id).await {
         Ok(()) => Redirect::to(&format!("{}?notice=removed", sites_path(&tenant))).into_response(),
-        Err(err) => console.refused(&err),
+        Err(err) => console.refused(&err).await,
     }
 }
 

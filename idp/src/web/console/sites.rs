@@ -59,7 +59,7 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Noti
     let console = console_or_return!(ctx, &sites_path(&tenant));
     let clients = match federation::oidc_clients(console.ctx.app(), &console.principal, &tenant).await {
         Ok(c) => c,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let rows: Vec<serde_json::Value> = clients
         .iter()
@@ -103,7 +103,7 @@ async fn new_form(parts: Parts, Path(tenant): Path<String>, Query(lang): Query<L
     let console = console_or_return!(ctx, &format!("{}/new", sites_path(&tenant)));
     // The tenant check before the form, so another tenant's form is a 404 too.
     if let Err(err) = console.principal.tenant(console.ctx.app(), &tenant, ApiScope::Write).await {
-        return console.refused(&err);
+        return console.refused(&err).await;
     }
     form_page(&console, &tenant, StatusCode::OK, &SiteForm::default(), &[]).await
 }
@@ -192,7 +192,7 @@ async fn create(
             let problems = vec![console.ctx.message("console.sites.problem.refused")];
             return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems).await;
         }
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let main = &console.ctx.state.urls.main;
     let slug = encode_component(&tenant);

@@ -61,7 +61,7 @@ async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Se
     let paging = Paging { offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE };
     let listed = match users::list(console.ctx.app(), &console.principal, &tenant, &user_query, paging).await {
         Ok(l) => l,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let rows: Vec<serde_json::Value> = listed
         .items
@@ -124,7 +124,7 @@ async fn detail(parts: Parts, Path((tenant, login_id)): Path<(String, String)>, 
     let p = &console.principal;
     let user = match users::get(app, p, &tenant, &login_id).await {
         Ok(u) => u,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let found = async {
         let devices = users::devices(app, p, &tenant, &login_id).await?;
@@ -136,7 +136,7 @@ async fn detail(parts: Parts, Path((tenant, login_id)): Path<(String, String)>, 
     .await;
     let (devices, certificates, logins) = match found {
         Ok(found) => found,
-        Err(err) => return console.refused(&err),
+        Err(err) => return console.refused(&err).await,
     };
     let devices: Vec<serde_json::Value> = devices
         .iter()
@@ -206,7 +206,8 @@ async fn act(
 ) -> Response {
     let ctx = page_ctx(parts, lang.lang);
     let href = user_href(&tenant, &login_id);
-    let console = console_or_return!(ctx, &href);
+    let mut console = console_or_return!(ctx, &href);
+    console.path = format!("{href}/{action}");
     let form = match console.ctx.accept_form(form) {
         Ok(form) => form,
         Err(response) => return response,
@@ -230,7 +231,10 @@ async fn act(
         },
         _ => return console.ctx.error(StatusCode::NOT_FOUND, "error.not_found"),
     };
-    result.unwrap_or_else(|err| console.refused(&err))
+    match result {
+        Ok(response) => response,
+        Err(err) => console.refused(&err).await,
+    }
 }
 
 /// The one time the enrollment URL and one-time password are shown.
