@@ -81,7 +81,7 @@ test('login without a certificate, then password → certificate + password: a c
   await submitPassword(page, loginId, password);
   await snap(page, 'back-at-the-site');
   const claims = await claimsOn(page);
-  assert.deepEqual(claims.amr, ['pwd'], `no hwk without a certificate: ${JSON.stringify(claims)}`);
+  assert.deepEqual(claims.amr, ['pwd'], `no swk without a certificate: ${JSON.stringify(claims)}`);
 
   // Flow 8: password → certificate + password. The portal's login is the certificate-less one.
   await page.goto(`${server.mtls}/account/login-method`);
@@ -107,14 +107,14 @@ test('login without a certificate, then password → certificate + password: a c
   const certificate = await downloadCertificate(t, page, server, issued[0].acquisitionId, issued[0].passphrase);
   await context.close();
 
-  // The certificate it downloaded logs in, with the password: hwk + pwd.
+  // The certificate it downloaded logs in, with the password: swk + pwd.
   const { page: withCert } = await openBrowser(t, server, { certificate, locale: 'en-US' });
   await withCert.goto(`${site}/`);
   await submit(withCert, '#demo-login');
   assert.equal(await withCert.getAttribute('#login-lead', 'data-certificate'), 'accepted', await text(withCert, 'main'));
   await submitPassword(withCert, loginId, password);
   await snap(withCert, 'certificate-login-at-the-site');
-  assert.deepEqual((await claimsOn(withCert)).amr.sort(), ['hwk', 'mfa', 'pwd']);
+  assert.deepEqual((await claimsOn(withCert)).amr.sort(), ['mfa', 'pwd', 'swk']);
 
   // Without the certificate the right password no longer logs in (same page as an unknown ID).
   const { page: bare } = await openBrowser(t, server, { locale: 'en-US' });

@@ -119,7 +119,7 @@ test('account portal: devices, password and secret-question change, paged login 
   assert.ok(Math.abs(Date.now() - shown) < 5 * 60_000, `shown in Tokyo time: ${newest.at}`);
   assert.equal(newest.result, 'success');
   assert.equal(newest.ip, '127.0.0.1');
-  assert.deepEqual(newest.factors.split(' ').sort(), ['hwk', 'mfa', 'pwd']);
+  assert.deepEqual(newest.factors.split(' ').sort(), ['mfa', 'pwd', 'swk']);
   await page.click('#history-next');
   await page.waitForSelector('#history-page');
   await snap(page, 'history-page-2');

@@ -36,7 +36,7 @@ test('TOTP: the first login sets up the authenticator, the next one asks for a c
   await snap(page, 'logged-in');
   assert.ok(await page.isVisible('#logged-in'), `logged in: ${await page.textContent('main')}`);
   const factors = (await text(page, '#factors')).split(/\s+/).sort();
-  assert.deepEqual(factors, ['hwk', 'mfa', 'otp', 'pwd']);
+  assert.deepEqual(factors, ['mfa', 'otp', 'pwd', 'swk']);
   await submit(page, '#logout');
   await snap(page, 'logged-out');
 

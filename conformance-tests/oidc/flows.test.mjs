@@ -78,7 +78,7 @@ test('openid-client logs a user in through the certificate login and uses every 
     });
     const claims = tokens.claims();
     assert.equal(claims.nonce, req.nonce);
-    assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    assert.deepEqual([...claims.amr].sort(), ['mfa', 'pwd', 'swk']);
     assert.equal(claims.acr, 'urn:mamori:acr:cert-password');
     assert.ok(claims.auth_time <= Math.floor(Date.now() / 1000));
     const { protectedHeader } = await verifyIdToken(server, tokens.id_token, rp.client_id);
@@ -193,7 +193,7 @@ test('openid-client logs a user in through the certificate login and uses every 
     await snap(page, 'demo-rp-claims');
     const claims = JSON.parse(await page.textContent('#claims'));
     assert.deepEqual(claims.aud, ['demo-rp'], 'openidconnect writes aud as an array (Core §2 allows either form)');
-    assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    assert.deepEqual([...claims.amr].sort(), ['mfa', 'pwd', 'swk']);
     await page.click('#demo-logout');
     await page.waitForSelector('#demo-login');
   });

@@ -131,7 +131,7 @@ def test_code_flow_with_pkce(server, user_cert):
         "nonce": {"essential": True, "value": nonce},
     })
     claims.validate()
-    assert claims["amr"] == ["hwk"], "a certificate-only login"
+    assert claims["amr"] == ["swk"], "a certificate-only login"
     assert claims["acr"] == "urn:mamori:acr:cert"
 
     info = session.get(meta["userinfo_endpoint"]).json()

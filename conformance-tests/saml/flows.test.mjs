@@ -56,7 +56,7 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     assert.deepEqual(result.friendly_attributes.uid, [user.loginId]);
     assert.deepEqual(result.friendly_attributes.mail, [email]);
     assert.deepEqual(result.attributes['urn:oid:0.9.2342.19200300.100.1.3'], [email]);
-    assert.deepEqual([...result.friendly_attributes.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    assert.deepEqual([...result.friendly_attributes.amr].sort(), ['mfa', 'pwd', 'swk']);
     assert.deepEqual(result.authn_contexts, [NS.mfa], 'certificate + password is multi-factor');
     assert.ok(result.session_index);
     verifiedBoth(result.file, idp.signingCert);

@@ -33,7 +33,7 @@ test('SAML SSO through the login without a certificate (password method)', { tim
   assert.equal(result.ok, true, JSON.stringify(result));
   assert.equal(result.relay_state, '/pw');
   assert.deepEqual(result.friendly_attributes.uid, [user.loginId]);
-  assert.deepEqual(result.friendly_attributes.amr, ['pwd'], 'no hwk without a certificate');
+  assert.deepEqual(result.friendly_attributes.amr, ['pwd'], 'no swk without a certificate');
   assert.deepEqual(result.authn_contexts, [NS.ppt]);
   const checked = xmlsecVerify(result.file, idp.signingCert, 'Response');
   assert.ok(checked.ok, checked.output);

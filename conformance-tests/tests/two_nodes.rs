@@ -104,7 +104,7 @@ async fn a_login_moves_between_nodes_and_a_logout_ends_it_on_both(kind: SharedSt
         assert_eq!(element_text(&page.body, "logged-in-user"), Some("mover"));
     }
     // The node that finished the login counted it; the other did not.
-    let success = r#"mamori_logins_total{factors="hwk+pwd+mfa",result="success"}"#;
+    let success = r#"mamori_logins_total{factors="swk+pwd+mfa",result="success"}"#;
     assert_eq!(series(&metrics(&s.n2).await?, success), 1.0);
     assert_eq!(series(&metrics(&s.n1).await?, success), 0.0);
 

@@ -194,11 +194,11 @@ mod tests {
     #[test]
     fn counts_show_up_in_the_exposition() {
         let m = metrics();
-        m.login("success", &["hwk", "pwd"]);
+        m.login("success", &["swk", "pwd"]);
         m.token_request("password", "unsupported_grant_type");
         m.http_request("main", "/t/{tenant}/token", "POST", 200, 0.003);
         let text = m.render();
-        assert!(text.contains(r#"mamori_logins_total{factors="hwk+pwd",result="success"}"#), "{text}");
+        assert!(text.contains(r#"mamori_logins_total{factors="swk+pwd",result="success"}"#), "{text}");
         assert!(text.contains(r#"mamori_token_requests_total{grant_type="other",result="unsupported_grant_type"}"#), "{text}");
         assert!(text.contains(r#"mamori_http_request_duration_seconds_bucket{listener="main",method="POST",route="/t/{tenant}/token",status="200",le="0.005"}"#), "{text}");
     }

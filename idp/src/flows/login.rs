@@ -4,7 +4,7 @@
 //!
 //! Users whose method needs no certificate (`password`, `password+otp`) open it with the
 //! ID/password instead (`flows::password_login`). The method is read from the user record
-//! after the ID is typed, and a certificate method is never satisfied without `hwk`: every
+//! after the ID is typed, and a certificate method is never satisfied without the certificate: every
 //! step re-derives what is missing from the current record.
 
 use mamori_storage::model::{LockoutOutcome, LoginResult, Tenant, User};
@@ -18,12 +18,15 @@ use super::password_policy::{PasswordProblem, check_password};
 use super::session_binding::CertificateBinding;
 use crate::app::App;
 
-/// A factor, named by its RFC 8176 `amr` value.
+/// A factor, stored and reported by its RFC 8176 `amr` value (docs/authentication-context.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Factor {
-    /// Proof of possession of the device's key (`hwk`).
-    Hwk,
+    /// Proof of possession of the device certificate's key. Mamori's CA makes that key and
+    /// delivers it in a PKCS#12 file, so nothing proves it lives in hardware: `swk`
+    /// (software-secured key), never `hwk`. Sessions stored before were written `hwk`.
+    #[serde(rename = "swk", alias = "hwk")]
+    Certificate,
     Pwd,
     Otp,
 }
@@ -31,7 +34,7 @@ pub enum Factor {
 impl Factor {
     pub fn amr(self) -> &'static str {
         match self {
-            Factor::Hwk => "hwk",
+            Factor::Certificate => "swk",
             Factor::Pwd => "pwd",
             Factor::Otp => "otp",
         }
@@ -107,7 +110,7 @@ pub struct Authenticated {
 /// The step after `done`, by the user's login method.
 pub(super) fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: OffsetDateTime) -> LoginStep {
     let method = user.login_method;
-    if method.needs_certificate() && !done.contains(&Factor::Hwk) {
+    if method.needs_certificate() && !done.contains(&Factor::Certificate) {
         return LoginStep::CertificateRequired;
     }
     if method.needs_password() && !done.contains(&Factor::Pwd) {
@@ -140,7 +143,7 @@ pub fn start_with_certificate(
     return_to: Option<String>,
     now: OffsetDateTime,
 ) -> LoginProgress {
-    let factors = vec![Factor::Hwk];
+    let factors = vec![Factor::Certificate];
     LoginProgress {
         user_id: user.id,
         certificate: Some(certificate),
@@ -155,7 +158,7 @@ pub fn start_with_certificate(
 /// Whether `factors` are everything the user's `method` asks for: the last check before
 /// a login completes, so that a method changed during the login is still honoured.
 pub fn satisfies(method: mamori_storage::model::LoginMethod, factors: &[Factor]) -> bool {
-    (!method.needs_certificate() || factors.contains(&Factor::Hwk))
+    (!method.needs_certificate() || factors.contains(&Factor::Certificate))
         && (!method.needs_password() || factors.contains(&Factor::Pwd))
         && (!method.needs_otp() || factors.contains(&Factor::Otp))
 }
@@ -331,5 +334,24 @@ pub async fn complete(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>
         auth_time: now.unix_timestamp(),
         auth_time_ms: unix_ms(now),
         certificate: progress.certificate.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_from_our_pkcs12_is_a_software_key() {
+        assert_eq!(amr(&[Factor::Certificate, Factor::Pwd]), vec!["swk", "pwd", "mfa"]);
+        assert_eq!(amr(&[Factor::Pwd]), vec!["pwd"]);
+        assert!(!amr(&[Factor::Certificate, Factor::Pwd, Factor::Otp]).contains(&"hwk"));
+    }
+
+    #[test]
+    fn sessions_stored_with_the_old_name_still_read() {
+        let old: Vec<Factor> = serde_json::from_str(r#"["hwk","pwd"]"#).expect("old sessions read");
+        assert_eq!(old, vec![Factor::Certificate, Factor::Pwd]);
+        assert_eq!(serde_json::to_string(&old).expect("serialises"), r#"["swk","pwd"]"#);
     }
 }

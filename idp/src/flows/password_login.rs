@@ -225,7 +225,7 @@ mod tests {
         assert_eq!((p.step.clone(), p.factors.clone()), (LoginStep::Done, vec![Factor::Pwd]));
         assert_eq!(p.certificate, None);
         assert_eq!(p.return_to.as_deref(), Some("/oidc/resume/x"), "OIDC/SAML resumption is kept");
-        assert_eq!(crate::flows::login::amr(&p.factors), vec!["pwd"], "no hwk without a certificate");
+        assert_eq!(crate::flows::login::amr(&p.factors), vec!["pwd"], "no swk without a certificate");
         let p = start_without_certificate(&user(M::PasswordOtp), &t, None, now());
         assert_eq!(p.step, LoginStep::Otp);
         let mut expired = user(M::PasswordOtp);
@@ -241,7 +241,7 @@ mod tests {
             let p = start_without_certificate(&user(method), &t, None, now());
             assert_eq!(p.step, LoginStep::CertificateRequired, "{method:?}");
             assert!(!satisfies(method, &[Factor::Pwd, Factor::Otp]), "{method:?}");
-            assert!(satisfies(method, &[Factor::Hwk, Factor::Pwd, Factor::Otp]), "{method:?}");
+            assert!(satisfies(method, &[Factor::Certificate, Factor::Pwd, Factor::Otp]), "{method:?}");
         }
         assert!(satisfies(M::Password, &[Factor::Pwd]));
         assert!(!satisfies(M::PasswordOtp, &[Factor::Pwd]));

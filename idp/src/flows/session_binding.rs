@@ -67,7 +67,7 @@ pub async fn check(
     leaf_der: Option<&[u8]>,
     now: OffsetDateTime,
 ) -> anyhow::Result<Binding> {
-    if !auth.factors.contains(&Factor::Hwk) {
+    if !auth.factors.contains(&Factor::Certificate) {
         // A login without a certificate (password methods) binds to none.
         return Ok(Binding::Holds);
     }

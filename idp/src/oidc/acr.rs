@@ -5,9 +5,9 @@
 //!
 //! | level | `acr` | factors |
 //! | --- | --- | --- |
-//! | 1 | `urn:mamori:acr:cert` | client certificate (`hwk`) |
-//! | 2 | `urn:mamori:acr:cert-password` | certificate and password (`hwk pwd mfa`) |
-//! | 3 | `urn:mamori:acr:mfa` | certificate, password and one-time password (`hwk pwd otp mfa`) |
+//! | 1 | `urn:mamori:acr:cert` | client certificate (`swk`) |
+//! | 2 | `urn:mamori:acr:cert-password` | certificate and password (`swk pwd mfa`) |
+//! | 3 | `urn:mamori:acr:mfa` | certificate, password and one-time password (`swk pwd otp mfa`) |
 
 use mamori_storage::model::LoginMethod;
 
@@ -34,7 +34,7 @@ pub fn level_of(acr: &str) -> Option<u8> {
 /// password alone).
 pub fn achieved(factors: &[Factor]) -> (&'static str, u8) {
     let has = |f| factors.contains(&f);
-    match (has(Factor::Hwk), has(Factor::Pwd), has(Factor::Otp)) {
+    match (has(Factor::Certificate), has(Factor::Pwd), has(Factor::Otp)) {
         (true, true, true) => (ACR_MFA, 3),
         (true, true, false) => (ACR_CERT_PASSWORD, 2),
         (true, false, _) => (ACR_CERT, 1),
@@ -64,9 +64,9 @@ mod tests {
 
     #[test]
     fn levels_follow_the_factors() {
-        assert_eq!(achieved(&[Factor::Hwk]), (ACR_CERT, 1));
-        assert_eq!(achieved(&[Factor::Hwk, Factor::Pwd]), (ACR_CERT_PASSWORD, 2));
-        assert_eq!(achieved(&[Factor::Hwk, Factor::Pwd, Factor::Otp]), (ACR_MFA, 3));
+        assert_eq!(achieved(&[Factor::Certificate]), (ACR_CERT, 1));
+        assert_eq!(achieved(&[Factor::Certificate, Factor::Pwd]), (ACR_CERT_PASSWORD, 2));
+        assert_eq!(achieved(&[Factor::Certificate, Factor::Pwd, Factor::Otp]), (ACR_MFA, 3));
         assert_eq!(achieved(&[Factor::Pwd]).1, 0);
         assert_eq!(required(&["urn:mamori:acr:mfa".into(), "urn:mamori:acr:cert-password".into()]), Some(2));
         assert_eq!(required(&["urn:other".into()]), None);

@@ -103,7 +103,7 @@ mod tests {
             .set_authorized_party(Some(ClientId::new("shop".into())))
             .set_auth_time(Some(instant(now - 5).expect("auth_time")))
             .set_auth_context_ref(Some(AuthenticationContextClass::new("urn:mamori:acr:mfa".into())))
-            .set_auth_method_refs(Some(["hwk", "pwd", "otp", "mfa"].map(|m| AuthenticationMethodReference::new(m.into())).to_vec()))
+            .set_auth_method_refs(Some(["swk", "pwd", "otp", "mfa"].map(|m| AuthenticationMethodReference::new(m.into())).to_vec()))
             .set_nonce(Some(Nonce::new("n-0S6".into())));
             let token = sign_with(&key, claims, access_token).expect("signs");
 
@@ -118,7 +118,7 @@ mod tests {
             assert_eq!((c["azp"].as_str(), c["sub"].as_str(), c["nonce"].as_str()), (Some("shop"), Some("user-1"), Some("n-0S6")));
             assert_eq!((c["iat"].as_i64(), c["exp"].as_i64(), c["auth_time"].as_i64()), (Some(now), Some(now + 300), Some(now - 5)));
             assert_eq!(c["acr"], "urn:mamori:acr:mfa");
-            assert_eq!(c["amr"], serde_json::json!(["hwk", "pwd", "otp", "mfa"]));
+            assert_eq!(c["amr"], serde_json::json!(["swk", "pwd", "otp", "mfa"]));
 
             let set: CoreJsonWebKeySet = serde_json::from_value(jwks).expect("a JWK Set");
             let verifier = CoreIdTokenVerifier::new_public_client(

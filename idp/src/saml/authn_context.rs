@@ -5,7 +5,7 @@
 //!
 //! | class | satisfied by | strength |
 //! | --- | --- | --- |
-//! | `…:ac:classes:X509` (and `…:TLSClient`) | the client certificate (`hwk`) | 1 |
+//! | `…:ac:classes:X509` (and `…:TLSClient`) | the client certificate (`swk`) | 1 |
 //! | `…:ac:classes:PasswordProtectedTransport`, `…:Password` | the password, always over TLS (`pwd`) | 1 |
 //! | `…:ac:classes:TimeSyncToken` | a one-time password (`otp`) | 1 |
 //! | `https://refeds.org/profile/mfa`, `…:MobileTwoFactorContract` | two or more factors | 2 |
@@ -111,7 +111,7 @@ fn login_strength(factors: &[Factor]) -> u8 {
 pub fn satisfies(factors: &[Factor], class: &str) -> bool {
     let has = |f| factors.contains(&f);
     match class {
-        X509 | TLS_CLIENT => has(Factor::Hwk),
+        X509 | TLS_CLIENT => has(Factor::Certificate),
         PASSWORD_PROTECTED_TRANSPORT | PASSWORD => has(Factor::Pwd),
         TIME_SYNC_TOKEN => has(Factor::Otp),
         MOBILE_TWO_FACTOR | REFEDS_MFA => factors.len() >= 2,
@@ -123,7 +123,7 @@ pub fn satisfies(factors: &[Factor], class: &str) -> bool {
 pub fn default_class(factors: &[Factor]) -> &'static str {
     if factors.len() >= 2 {
         REFEDS_MFA
-    } else if factors.contains(&Factor::Hwk) {
+    } else if factors.contains(&Factor::Certificate) {
         X509
     } else if factors.contains(&Factor::Pwd) {
         PASSWORD_PROTECTED_TRANSPORT
@@ -175,39 +175,39 @@ mod tests {
 
     #[test]
     fn default_classes_tell_the_factors() {
-        assert_eq!(choose(&[Hwk], None).as_deref(), Some(X509));
-        assert_eq!(choose(&[Hwk, Pwd], None).as_deref(), Some(REFEDS_MFA));
-        assert_eq!(choose(&[Hwk, Pwd, Otp], None).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Certificate], None).as_deref(), Some(X509));
+        assert_eq!(choose(&[Certificate, Pwd], None).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Certificate, Pwd, Otp], None).as_deref(), Some(REFEDS_MFA));
         assert_eq!(choose(&[Pwd], None).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
     }
 
     #[test]
     fn exact_requests_get_a_requested_class_or_nothing() {
         let ppt = req(Comparison::Exact, &[PASSWORD_PROTECTED_TRANSPORT]);
-        assert_eq!(choose(&[Hwk, Pwd], Some(&ppt)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
-        assert_eq!(choose(&[Hwk], Some(&ppt)), None);
+        assert_eq!(choose(&[Certificate, Pwd], Some(&ppt)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
+        assert_eq!(choose(&[Certificate], Some(&ppt)), None);
         let mfa = req(Comparison::Exact, &[REFEDS_MFA]);
-        assert_eq!(choose(&[Hwk], Some(&mfa)), None);
-        assert_eq!(choose(&[Hwk, Pwd], Some(&mfa)).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Certificate], Some(&mfa)), None);
+        assert_eq!(choose(&[Certificate, Pwd], Some(&mfa)).as_deref(), Some(REFEDS_MFA));
         let mamori = req(Comparison::Exact, &[acr::ACR_MFA]);
-        assert_eq!(choose(&[Hwk, Pwd], Some(&mamori)), None);
-        assert_eq!(choose(&[Hwk, Pwd, Otp], Some(&mamori)).as_deref(), Some(acr::ACR_MFA));
+        assert_eq!(choose(&[Certificate, Pwd], Some(&mamori)), None);
+        assert_eq!(choose(&[Certificate, Pwd, Otp], Some(&mamori)).as_deref(), Some(acr::ACR_MFA));
         let unknown = req(Comparison::Exact, &["urn:example:smartcard"]);
         assert!(!unknown.is_satisfiable());
-        assert_eq!(choose(&[Hwk, Pwd, Otp], Some(&unknown)), None);
+        assert_eq!(choose(&[Certificate, Pwd, Otp], Some(&unknown)), None);
         let decl = Requested { declarations: true, ..req(Comparison::Exact, &[X509]) };
-        assert_eq!(choose(&[Hwk], Some(&decl)), None);
+        assert_eq!(choose(&[Certificate], Some(&decl)), None);
     }
 
     #[test]
     fn comparisons_order_by_strength() {
         let min = req(Comparison::Minimum, &[REFEDS_MFA]);
-        assert_eq!(choose(&[Hwk], Some(&min)), None);
-        assert_eq!(choose(&[Hwk, Pwd], Some(&min)).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Certificate], Some(&min)), None);
+        assert_eq!(choose(&[Certificate, Pwd], Some(&min)).as_deref(), Some(REFEDS_MFA));
         let better = req(Comparison::Better, &[X509]);
-        assert_eq!(choose(&[Hwk], Some(&better)), None);
-        assert_eq!(choose(&[Hwk, Pwd], Some(&better)).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(choose(&[Certificate], Some(&better)), None);
+        assert_eq!(choose(&[Certificate, Pwd], Some(&better)).as_deref(), Some(REFEDS_MFA));
         let max = req(Comparison::Maximum, &[PASSWORD_PROTECTED_TRANSPORT]);
-        assert_eq!(choose(&[Hwk, Pwd], Some(&max)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
+        assert_eq!(choose(&[Certificate, Pwd], Some(&max)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
     }
 }

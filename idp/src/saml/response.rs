@@ -257,7 +257,7 @@ pub(crate) mod tests {
             authn_instant: now,
             session_not_on_or_after: now + time::Duration::hours(8),
             authn_context_class: super::super::authn_context::X509.into(),
-            attributes: vec![(ATTRIBUTES[1], vec!["a&b@example.com".into()]), (ATTRIBUTES[4], vec!["hwk".into(), "pwd".into()])],
+            attributes: vec![(ATTRIBUTES[1], vec!["a&b@example.com".into()]), (ATTRIBUTES[4], vec!["swk".into(), "pwd".into()])],
             now,
         }
     }

@@ -249,7 +249,7 @@ async fn finish(
     // The method may have changed during the login: it must still be met in full.
     let current = app.storage.users().get(user.id).await?;
     if !login::satisfies(current.login_method, &progress.factors) {
-        if current.login_method.needs_certificate() && !progress.factors.contains(&login::Factor::Hwk) {
+        if current.login_method.needs_certificate() && !progress.factors.contains(&login::Factor::Certificate) {
             return refuse_without_certificate(ctx, web_session, tenant, &current).await;
         }
         // Another factor became due meanwhile: this login starts again.

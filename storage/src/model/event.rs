@@ -114,7 +114,7 @@ pub struct LoginEvent {
     pub occurred_at: OffsetDateTime,
     pub source_ip: String,
     pub result: LoginResult,
-    /// Factors completed, as `amr` values such as "hwk", "pwd", "otp".
+    /// Factors completed, as `amr` values such as "swk", "pwd", "otp".
     pub factors: Vec<String>,
     pub user_agent: Option<String>,
     pub detail: Option<String>,

@@ -366,7 +366,7 @@ pub struct LoginEventOut {
     pub attempted_login_id: Option<String>,
     /// success, wrong-password, locked, unknown-user, …
     pub result: String,
-    /// Factors completed (amr values: hwk, pwd, otp).
+    /// Factors completed (amr values: swk, pwd, otp).
     pub factors: Vec<String>,
     pub source_ip: String,
     pub user_agent: Option<String>,

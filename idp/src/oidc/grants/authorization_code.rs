@@ -93,7 +93,7 @@ mod tests {
             user_id: Uuid::nil(),
             auth_time: 0,
             acr: "urn:mamori:acr:cert".into(),
-            amr: vec!["hwk".into()],
+            amr: vec!["swk".into()],
         }
     }
 

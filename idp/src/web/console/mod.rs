@@ -114,7 +114,7 @@ async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
     // The console acts for every user of a tenant: a password alone, or a certificate
     // alone, is not enough for it even where the tenant lets users log in so.
     let factors = &authenticated.factors;
-    if !(factors.contains(&Factor::Hwk) && factors.contains(&Factor::Pwd)) {
+    if !(factors.contains(&Factor::Certificate) && factors.contains(&Factor::Pwd)) {
         return Err(forbidden(&ctx, "console.forbidden.factors"));
     }
     let principal = Principal {
@@ -288,7 +288,7 @@ mod render_tests {
     #[test]
     fn console_pages_render_with_real_values() {
         let ui = Ui::new();
-        let login = serde_json::json!({"at": "2026-11-29 10:00:00 JST", "login_id": "u1", "result": "success", "label": "ok", "success": true, "factors": "hwk pwd", "source_ip": "127.0.0.1"});
+        let login = serde_json::json!({"at": "2026-11-29 10:00:00 JST", "login_id": "u1", "result": "success", "label": "ok", "success": true, "factors": "swk pwd", "source_ip": "127.0.0.1"});
         let pages = [
             ("console/users.html", serde_json::json!({"console": console(), "csrf_token": "x", "q": "u", "show": "locked", "summary": "1 ~ 1 / 1", "page_label": "1/1", "prev": null, "next": "/n",
                 "rows": [{"login_id": "u1", "href": "/console/t/demo/users/u1", "display_name": "U", "status": "Active", "locked": true, "method": "cert"}]})),
