@@ -312,3 +312,42 @@ async fn a_locked_download_answers_the_same_for_the_right_password_as_for_a_wron
     qs.stop();
     Ok(())
 }
+
+/// A tenant may let a password lock end by itself after some minutes; without that
+/// knob (the default) only the operator unlocks, however old the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_lock_ends_by_itself_only_where_the_tenant_says_so() -> anyhow::Result<()> {
+    mamori::server::tls::install_default_provider();
+    let work = tempfile::tempdir()?;
+    let qs = Quickstart::start(work.path());
+    let app = mamori::app::App::open(&qs.config()).await?;
+    let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
+    let hash = app.hasher.hash("Right-Password1").await?;
+    let user = provision_user(&app, &tenant, "sleeper", &hash, "Right-Password1", &dev_roots(&qs.data_dir())?).await?;
+    let addr = qs.mtls_url.replace("https://localhost", "127.0.0.1");
+    for i in 0..5 {
+        login_with(&addr, &user, &format!("Wrong-{i}")).await?;
+    }
+    assert_eq!(login_with(&addr, &user, "Right-Password1").await?.status, 403, "locked");
+    let db = qs.data_dir().join("mamori.db");
+    let age_lock = |minutes: i64| {
+        let sql = format!("UPDATE users SET locked_at = locked_at - {} WHERE login_id = 'sleeper';", minutes * 60_000);
+        let out = mamori_conformance::tool("sqlite3", &[&db.display().to_string(), &sql], work.path());
+        assert!(out.status.success(), "sqlite3: {}", mamori_conformance::stderr(&out));
+    };
+    // Hostile: a day-old lock, the default policy (operator only): still locked.
+    age_lock(24 * 60);
+    assert_eq!(login_with(&addr, &user, "Right-Password1").await?.status, 403, "the default policy released a lock");
+    // A 30-minute release: a lock taken 10 minutes ago stays...
+    let policy = mamori_storage::model::TenantPolicy { lockout_release_minutes: 30, ..tenant.policy.clone() };
+    app.storage.tenants().update_policy(tenant.id, &policy).await?;
+    let out = mamori_conformance::tool("sqlite3", &[&db.display().to_string(),
+        &format!("UPDATE users SET locked_at = {} WHERE login_id = 'sleeper';", (time::OffsetDateTime::now_utc().unix_timestamp() - 600) * 1000)], work.path());
+    assert!(out.status.success());
+    assert_eq!(login_with(&addr, &user, "Right-Password1").await?.status, 403, "released before its time");
+    // ...and one taken 31 minutes ago has ended: the right password logs in.
+    age_lock(21);
+    assert_eq!(login_with(&addr, &user, "Right-Password1").await?.status, 303, "the timed release did not end the lock");
+    qs.stop();
+    Ok(())
+}

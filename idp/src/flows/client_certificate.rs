@@ -119,6 +119,7 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
         return refuse_for(Why::UserDisabled);
     }
     let tenant = app.storage.tenants().get(user.tenant_id).await?;
+    let user = super::login::release_expired_lock(app, &tenant, user, now).await?;
     Ok(CertificateCheck::Accepted(Box::new(CertifiedUser { tenant, user, device, certificate })))
 }
 

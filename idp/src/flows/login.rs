@@ -135,6 +135,22 @@ fn password_expired(user: &User, tenant: &Tenant, now: OffsetDateTime) -> bool {
     }
 }
 
+/// The user, with a password lock that the tenant's timed release has ended lifted
+/// first (`lockout_release_minutes`; 0 keeps every lock until an operator unlocks).
+pub async fn release_expired_lock(app: &App, tenant: &Tenant, user: User, now: OffsetDateTime) -> anyhow::Result<User> {
+    let minutes = tenant.policy.lockout_release_minutes;
+    let wait = time::Duration::minutes(i64::from(minutes));
+    let expired = user.locked_at.and_then(|at| at.checked_add(wait)).is_some_and(|ends| ends <= now);
+    let Some(released_before) = now.checked_sub(wait) else { return Ok(user) };
+    if minutes == 0 || user.lock_reason != Some(mamori_storage::model::LockReason::Password) || !expired {
+        return Ok(user);
+    }
+    if app.storage.users().release_password_lock(user.id, released_before, now).await? {
+        tracing::info!(user = %user.id, minutes, "password lock ended by the tenant's timed release");
+    }
+    Ok(app.storage.users().get(user.id).await?)
+}
+
 /// Opens the transaction after an accepted certificate.
 pub fn start_with_certificate(
     user: &User,

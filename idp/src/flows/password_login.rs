@@ -137,6 +137,7 @@ pub async fn submit(
         }
         return Ok(StartOutcome::Failed);
     };
+    let user = &super::login::release_expired_lock(app, tenant, user.clone(), now).await?;
     let attempt = origin.attempt(tenant, Some(user), typed);
     if user.is_locked() {
         let _ = app.hasher.verify(password, None).await?;

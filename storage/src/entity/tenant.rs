@@ -40,6 +40,7 @@ pub struct Model {
     pub download_ticket_hours: i32,
     pub download_max_count: i32,
     pub reissue_link_minutes: i32,
+    pub lockout_release_minutes: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

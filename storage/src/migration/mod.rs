@@ -15,6 +15,7 @@ mod m0008_saml;
 mod m0009_admin;
 mod m0010_email_verified;
 mod m0011_client_claims;
+mod m0012_lockout_release;
 
 pub(crate) struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_admin::Migration),
             Box::new(m0010_email_verified::Migration),
             Box::new(m0011_client_claims::Migration),
+            Box::new(m0012_lockout_release::Migration),
         ]
     }
 }

@@ -98,6 +98,11 @@ pub struct TenantPolicy {
     pub lockout_threshold_password: u32,
     pub lockout_threshold_secret_answer: u32,
     pub lockout_threshold_enrollment_otp: u32,
+    /// Minutes after which a lock for wrong passwords or one-time passwords ends by itself;
+    /// 0 = only an operator unlocks (the default, as in the spec). Locks for wrong secret
+    /// answers always wait for an operator: they guard the reissue of credentials.
+    #[serde(default)]
+    pub lockout_release_minutes: u32,
     /// Whether the "N more attempts" warning is shown.
     pub show_attempts_left: bool,
     pub self_service_enabled: bool,
@@ -137,6 +142,7 @@ impl Default for TenantPolicy {
             lockout_threshold_password: 5,
             lockout_threshold_secret_answer: 5,
             lockout_threshold_enrollment_otp: 5,
+            lockout_release_minutes: 0,
             show_attempts_left: true,
             self_service_enabled: true,
             password_reissue_enabled: true,
@@ -192,6 +198,7 @@ impl TenantPolicy {
         let mut all = positive.to_vec();
         all.push(("password_max_length", self.password_max_length));
         all.push(("password_expiry_days", self.password_expiry_days));
+        all.push(("lockout_release_minutes", self.lockout_release_minutes));
         if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
             return Err(format!("{name} is too large"));
         }

@@ -178,6 +178,7 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
         download_ticket_hours: small("download_ticket_hours", policy.download_ticket_hours)?,
         download_max_count: small("download_max_count", policy.download_max_count)?,
         reissue_link_minutes: small("reissue_link_minutes", policy.reissue_link_minutes)?,
+        lockout_release_minutes: small("lockout_release_minutes", policy.lockout_release_minutes)?,
     })
 }
 
@@ -218,6 +219,7 @@ fn to_tenant(m: tenant::Model) -> Result<Tenant, StorageError> {
         download_ticket_hours: count(m.download_ticket_hours),
         download_max_count: count(m.download_max_count),
         reissue_link_minutes: count(m.reissue_link_minutes),
+        lockout_release_minutes: count(m.lockout_release_minutes),
     };
     Ok(Tenant {
         id: m.id,

@@ -351,6 +351,29 @@ impl<'a> Users<'a> {
         .await
     }
 
+    /// Ends a lock for wrong passwords taken at or before `locked_until_then` (a tenant's
+    /// timed release), counters cleared; true when this call ended it. Conditional, so
+    /// of many nodes releasing at once exactly one does, and a newer lock is kept.
+    pub async fn release_password_lock(
+        &self,
+        id: Uuid,
+        locked_until_then: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let result = Entity::update_many()
+            .col_expr(Column::LockedAt, Expr::val(Option::<i64>::None))
+            .col_expr(Column::LockReason, Expr::val(Option::<String>::None))
+            .col_expr(Column::FailedPasswordCount, Expr::val(0))
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .filter(Column::Id.eq(id))
+            .filter(Column::LockReason.eq(LockReason::Password.as_str()))
+            .filter(Column::LockedAt.lte(ms(locked_until_then)))
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// Deletes the user with devices, tickets, sessions and password history; login
     /// history and certificates remain with the user reference cleared.
     pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {

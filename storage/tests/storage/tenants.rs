@@ -48,6 +48,7 @@ fn custom_policy() -> TenantPolicy {
         download_ticket_hours: 12,
         download_max_count: 1,
         reissue_link_minutes: 15,
+        lockout_release_minutes: 30,
     }
 }
 

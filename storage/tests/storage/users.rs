@@ -18,7 +18,8 @@ on_both!(
     secret_answer_lockout_and_unlock,
     operator_lock,
     totp_steps_are_accepted_once,
-    search_matches_email_ignoring_case
+    search_matches_email_ignoring_case,
+    a_timed_release_ends_only_an_old_enough_password_lock
 );
 
 async fn create_and_find(s: Storage) {
@@ -353,4 +354,24 @@ async fn search_matches_email_ignoring_case(s: Storage) {
     assert!(found("old_phone@mobile_example").await.is_empty(), "_ is literal");
     s.devices().delete(old.id, t0()).await.unwrap();
     assert!(found("old_phone").await.is_empty(), "a deleted device's address finds no one");
+}
+
+async fn a_timed_release_ends_only_an_old_enough_password_lock(s: Storage) {
+    let t = tenant(&s).await;
+    let users = s.users();
+    let u = user(&s, &t).await;
+    assert!(users.record_failed_password(u.id, 1, t0()).await.unwrap().locked_now);
+    // A lock taken after the cut-off stays; one taken at or before it ends, once.
+    assert!(!users.release_password_lock(u.id, t0() - Duration::seconds(1), t0()).await.unwrap());
+    assert!(users.get(u.id).await.unwrap().is_locked());
+    assert!(users.release_password_lock(u.id, t0(), t0()).await.unwrap());
+    let released = users.get(u.id).await.unwrap();
+    assert!(!released.is_locked());
+    assert_eq!((released.failed_password_count, released.lock_reason), (0, None));
+    assert!(!users.release_password_lock(u.id, t0(), t0()).await.unwrap(), "only one caller ends it");
+    // A secret-answer lock is never released by time.
+    let v = users.create(&NewUser::new(t.id, "answer-locked", LoginMethod::CertPassword), t0()).await.unwrap();
+    assert!(users.record_failed_secret_answer(v.id, 1, t0()).await.unwrap().locked_now);
+    assert!(!users.release_password_lock(v.id, t0() + Duration::days(1), t0()).await.unwrap());
+    assert!(users.get(v.id).await.unwrap().is_locked());
 }

@@ -112,6 +112,10 @@ pub struct PolicyDoc {
     pub lockout_threshold_password: u32,
     pub lockout_threshold_secret_answer: u32,
     pub lockout_threshold_enrollment_otp: u32,
+    /// Minutes after which a lock for wrong passwords ends by itself; 0 (the default) =
+    /// only an operator unlocks.
+    #[serde(default)]
+    pub lockout_release_minutes: u32,
     pub show_attempts_left: bool,
     pub self_service_enabled: bool,
     pub password_reissue_enabled: bool,
