@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
 use super::grants::authorization_code::CodeData;
-use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, request_object, split_spaces, with_query};
+use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redirect_uri, request_object, split_spaces, with_query};
 use crate::app::App;
 use crate::flows::login;
 use crate::server::SharedState;
@@ -103,7 +103,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
     // A signed request object (RFC 9101), given or fetched from a registered request_uri
     // (OpenID Connect Core §6.2), replaces the query's parameters; the query's
     // redirect_uri is only used to report a bad object when it is registered.
-    let fallback = params.get("redirect_uri").filter(|uri| client.client.redirect_uris.iter().any(|r| r == uri));
+    let fallback = params.get("redirect_uri").filter(|uri| redirect_uri::matches(&client.client.redirect_uris, uri));
     let fallback = fallback.map(|uri| (uri.to_owned(), ResponseMode::Query, single(&params, "state")));
     let mut object = params.remove("request");
     if let Some(uri) = params.get("request_uri").filter(|u| !u.starts_with(PUSHED_REQUEST_URI_PREFIX)).map(str::to_owned) {
@@ -130,7 +130,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         return Err(Rejection::page(OAuthError::InvalidRequest("client_id does not match the request object")));
     }
     let redirect_uri = match params.get("redirect_uri") {
-        Some(uri) if client.client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(uri) if redirect_uri::matches(&client.client.redirect_uris, uri) => uri.to_owned(),
         _ => return Err(Rejection::page(OAuthError::InvalidRequest("redirect_uri is missing or not registered for this client"))),
     };
     let state = single(&params, "state");

@@ -24,6 +24,7 @@ pub mod jwt;
 pub mod keys;
 pub mod par;
 pub mod pkce;
+pub mod redirect_uri;
 pub mod registration;
 pub mod request_object;
 pub mod revocation;
