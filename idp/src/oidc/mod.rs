@@ -56,7 +56,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/t/{tenant}/jwks", get(jwks::jwks))
         .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
-        .route("/t/{tenant}/token", post(token::token))
+        .route("/t/{tenant}/token", post(token::token).fallback(token::post_only))
         .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
         .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
         .route("/t/{tenant}/end_session/confirm", post(end_session::confirm))
