@@ -27,7 +27,8 @@ pub async fn openid_configuration(State(state): State<SharedState>, Path(slug): 
             Ok(document) => axum::Json(document).into_response(),
             Err(err) => OAuthError::internal(&err).into_response(),
         },
-        Ok(None) => OAuthError::InvalidRequest("unknown tenant").into_response(),
+        // No such issuer: its metadata does not exist (a 400 would say the request was at fault).
+        Ok(None) => OAuthError::NotFound("no such issuer").into_response(),
         Err(err) => OAuthError::internal(&err).into_response(),
     }
 }

@@ -53,6 +53,8 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/t/{tenant}/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        // RFC 8414 §3.1: the well-known suffix goes between the host and the issuer's path.
+        .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::openid_configuration))
         .route("/t/{tenant}/jwks", get(jwks::jwks))
         .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
