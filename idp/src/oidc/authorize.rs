@@ -245,21 +245,27 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
     if let Some(request_uri) = params.get("request_uri").map(str::to_owned)
         && let Some(id) = request_uri.strip_prefix(PUSHED_REQUEST_URI_PREFIX)
     {
-        {
-            let now = app.now();
-            let pushed = app
-                .storage
-                .oidc_grants()
-                .consume_pending(&mamori_storage::token_lookup_hash(id), PendingRequestKind::Pushed, now)
-                .await;
-            let pushed = match pushed {
-                Ok(Some(p)) if Some(p.client_id.as_str()) == params.get("client_id") && p.tenant_id == issuer.tenant.id => p,
-                Ok(_) => return error_page(&state, &headers, &OAuthError::InvalidRequestUri("the request_uri is unknown, used or expired")),
-                Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
-            };
-            let stored: HashMap<String, String> = serde_json::from_value(pushed.params).unwrap_or_default();
-            params = Params::from_pairs(stored.into_iter().collect()).unwrap_or_default();
+        let now = app.now();
+        let lookup = mamori_storage::token_lookup_hash(id);
+        let unknown = OAuthError::InvalidRequestUri("the request_uri is unknown, used or expired");
+        // Looked at before it is spent: another client presenting it (or the right one at
+        // another tenant) must not burn it for its owner.
+        let owned = match app.storage.oidc_grants().find_pending(&lookup, PendingRequestKind::Pushed, now).await {
+            Ok(Some(p)) => Some(p.client_id.as_str()) == params.get("client_id") && p.tenant_id == issuer.tenant.id,
+            Ok(None) => false,
+            Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
+        };
+        if !owned {
+            return error_page(&state, &headers, &unknown);
         }
+        // Spent once: of two uses by its owner, only one gets here.
+        let pushed = match app.storage.oidc_grants().consume_pending(&lookup, PendingRequestKind::Pushed, now).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return error_page(&state, &headers, &unknown),
+            Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
+        };
+        let stored: HashMap<String, String> = serde_json::from_value(pushed.params).unwrap_or_default();
+        params = Params::from_pairs(stored.into_iter().collect()).unwrap_or_default();
     }
     let (_client, request) = match validate(app, &issuer, &params).await {
         Ok(ok) => ok,
