@@ -366,12 +366,30 @@ fn the_token_endpoint_answers_every_error_in_json_never_cached() {
         );
         assert_json_error(answer, (400, "invalid_request"), content_type);
     }
+    // A tenant segment that does not decode to UTF-8: JSON too, not the router's text.
+    let bad_tenant = post(
+        &qs,
+        "/t/%FF/token",
+        "application/x-www-form-urlencoded",
+        "grant_type=client_credentials",
+        &[],
+    );
+    assert_json_error(bad_tenant, (400, "invalid_request"), "undecodable tenant");
     for endpoint in ["/t/demo/revoke", "/t/demo/introspect", "/t/demo/par"] {
         assert_json_error(
             post(&qs, endpoint, "text/plain", "token=x", &[]),
             (400, "invalid_request"),
             endpoint,
         );
+        let undecodable = endpoint.replace("demo", "%FF");
+        let answer = post(
+            &qs,
+            &undecodable,
+            "application/x-www-form-urlencoded",
+            "token=x",
+            &[],
+        );
+        assert_json_error(answer, (400, "invalid_request"), &undecodable);
     }
     // A GET is 405 with Allow, in JSON too.
     let (text, status) =
@@ -409,6 +427,7 @@ fn discovery_is_404_for_an_unknown_issuer_and_served_at_the_rfc_8414_address() {
     for path in [
         "/t/nosuch/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server/t/nosuch",
+        "/t/%FF/.well-known/openid-configuration",
     ] {
         let (body, status) = get(path);
         assert_eq!(status, 404, "{path}: {body}");

@@ -3,7 +3,7 @@
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -18,10 +18,14 @@ use crate::server::listener::ConnectionInfo;
 pub async fn introspect(
     State(state): State<SharedState>,
     Extension(conn): Extension<ConnectionInfo>,
-    Path(slug): Path<String>,
+    slug: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // A tenant segment that is not UTF-8 once decoded names no tenant (JSON, not axum's text).
+    let Ok(Path(slug)) = slug else {
+        return OAuthError::InvalidRequest("unknown tenant").into_response();
+    };
     match run(&state, &conn, &slug, &headers, body).await {
         Ok(json) => super::token::no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),

@@ -5,7 +5,7 @@
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -60,14 +60,16 @@ pub async fn issuer_of(state: &SharedState, slug: &str) -> Result<Issuer, OAuthE
 pub async fn token(
     State(state): State<SharedState>,
     Extension(conn): Extension<ConnectionInfo>,
-    Path(slug): Path<String>,
+    slug: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let params = form_body(&headers, body);
-    let outcome = match &params {
-        Ok(params) => exchange(&state, &conn, &slug, &headers, params).await,
-        Err(err) => Err(err.clone()),
+    let outcome = match (&params, slug) {
+        (Ok(params), Ok(Path(slug))) => exchange(&state, &conn, &slug, &headers, params).await,
+        (Err(err), _) => Err(err.clone()),
+        // A tenant segment that is not UTF-8 once decoded names no tenant.
+        (Ok(_), Err(_)) => Err(OAuthError::InvalidRequest("unknown tenant")),
     };
     let grant_type = params.as_ref().ok().and_then(|p| p.get("grant_type")).unwrap_or_default();
     crate::metrics::metrics().token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
