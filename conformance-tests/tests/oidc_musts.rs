@@ -310,6 +310,48 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
         let (status, location) = ask(uri);
         assert_eq!((status, location.as_str()), (400, ""), "{uri} was followed");
     }
+
+    // A client registered before the validator, its hostile URI still in the database:
+    // the authorization endpoint does not follow it, while its honest URI still works.
+    ok(cli_create(
+        &qs,
+        &[
+            "--client-id",
+            "legacy",
+            "--name",
+            "Legacy",
+            "--redirect-uri",
+            "https://rp.test/cb",
+        ],
+    ));
+    let db = qs.data_dir().join("mamori.db");
+    let tamper = "UPDATE oidc_clients SET redirect_uris = '[\"http://localhost:@evil.example/cb\",\"https://rp.test/cb\"]' WHERE client_id = 'legacy'; SELECT changes();";
+    let out =
+        mamori_conformance::tool("sqlite3", &[&db.display().to_string(), tamper], work.path());
+    assert_eq!(stdout(&out).trim(), "1", "sqlite3: {}", stderr(&out));
+    let legacy = |redirect_uri: &str| {
+        authorize(
+            &qs,
+            &[
+                ("client_id", "legacy"),
+                ("redirect_uri", redirect_uri),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "s2"),
+            ],
+        )
+    };
+    let (status, location) = legacy("http://localhost:@evil.example/cb");
+    assert_eq!(
+        (status, location.as_str()),
+        (400, ""),
+        "a stored hostile redirect URI was followed"
+    );
+    let (status, location) = legacy("https://rp.test/cb");
+    assert!(
+        (300..400).contains(&status) && location.contains("/oidc/resume/"),
+        "HTTP {status} to {location}"
+    );
     qs.stop();
 }
 
