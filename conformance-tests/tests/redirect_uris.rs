@@ -113,6 +113,11 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
                     .is_some_and(|d| d.starts_with("redirect_uris:")),
             "{uri}: {body}"
         );
+        // The field and a catalogue key, for a front end to say it in its own language.
+        let problem = json(&body);
+        assert_eq!(problem["field"], "redirect_uris", "{body}");
+        let key = problem["message_key"].as_str().unwrap_or_default();
+        assert!(key.starts_with("oidc.redirect_uri."), "{body}");
     }
     let body = serde_json::json!({"name": "API RP", "redirect_uris": ["https://rp.test/cb", "http://127.0.0.1:8080/cb"]}).to_string();
     let (status, _, created) = post(
