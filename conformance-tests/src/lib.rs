@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod login_client;
+pub mod oidc;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

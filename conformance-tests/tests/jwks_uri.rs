@@ -304,14 +304,26 @@ async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
 
     // prompt=none without a session: the answer at the redirect URI carries the object's
     // state, so the object (not the query) was the request.
-    let object = |state: &str| {
-        key.sign("oauth-authz-req+jwt", &serde_json::json!({
-            "iss": "ro-rp", "aud": format!("{}/t/demo", qs.main_url), "client_id": "ro-rp", "response_type": "code",
-            "redirect_uri": "https://rp.test/cb", "scope": "openid", "state": state, "nonce": "n", "prompt": "none",
-        }))
-    };
+    let in_five_minutes = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 300;
+    let claims = |state: &str| serde_json::json!({
+        "iss": "ro-rp", "aud": format!("{}/t/demo", qs.main_url), "client_id": "ro-rp", "response_type": "code",
+        "redirect_uri": "https://rp.test/cb", "scope": "openid", "state": state, "nonce": "n", "prompt": "none",
+        "exp": in_five_minutes,
+    });
+    let object = |state: &str| key.sign("oauth-authz-req+jwt", &claims(state));
     let by_value = object("by-value");
     assert_answer(authorize(&qs, &[("client_id", "ro-rp"), ("request", &by_value)]), "login_required", "by-value");
+    // The same object without exp could be replayed forever: refused (the query's state
+    // answers, as the object was not honoured).
+    let mut unbounded = claims("no-exp");
+    if let Some(c) = unbounded.as_object_mut() {
+        c.remove("exp");
+    }
+    let fallback_query = [("client_id", "ro-rp"), ("redirect_uri", "https://rp.test/cb"), ("state", "query")];
+    let mut q = fallback_query.to_vec();
+    let no_exp = key.sign("oauth-authz-req+jwt", &unbounded);
+    q.push(("request", &no_exp));
+    assert_answer(authorize(&qs, &q), "invalid_request_object", "query");
 
     server.put("/ro/good", &object("by-reference"));
     let good = server.url("/ro/good");

@@ -19,7 +19,8 @@ pub struct ClientRegistration {
     pub client_id: Option<String>,
     /// Shown to users on the consent page.
     pub name: String,
-    /// Allowed redirect URIs, matched exactly: https, or http on the loopback.
+    /// Allowed redirect URIs, matched exactly (on a loopback IP literal, any port): see
+    /// [`crate::oidc::redirect_uri::check`].
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     /// authorization_code, refresh_token, client_credentials; empty = the first two.
@@ -128,11 +129,7 @@ fn jwks_text(jwks: &serde_json::Value) -> Result<String, AdminError> {
 }
 
 fn check_jwks_uri(uri: &str) -> Result<(), AdminError> {
-    if uri.len() <= MAX_TEXT && clients::acceptable_redirect_uri(uri) {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid("jwks_uri: an https URL (or http on localhost) without a fragment".to_owned()))
-    }
+    clients::check_fetch_url("jwks_uri", uri).map_err(|problem| AdminError::Invalid(problem.to_string()))
 }
 
 /// SHA-256 (hex) of a PEM certificate, as `self_signed_tls_client_auth` compares it.

@@ -64,7 +64,8 @@ pub struct CreateClientArgs {
     /// Shown on the consent page.
     #[arg(long)]
     pub name: String,
-    /// An allowed redirect URI, matched exactly (repeat for several).
+    /// An allowed redirect URI, matched exactly (repeat for several): https, or http on
+    /// 127.0.0.1 or [::1] (where any port matches); no userinfo, no fragment.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
     /// An allowed post-logout redirect URI (repeat for several).

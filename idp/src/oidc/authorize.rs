@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
 use super::grants::authorization_code::CodeData;
-use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, request_object, split_spaces, with_query};
+use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redirect_uri, request_object, split_spaces, with_query};
 use crate::app::App;
 use crate::flows::login;
 use crate::server::SharedState;
@@ -103,7 +103,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
     // A signed request object (RFC 9101), given or fetched from a registered request_uri
     // (OpenID Connect Core §6.2), replaces the query's parameters; the query's
     // redirect_uri is only used to report a bad object when it is registered.
-    let fallback = params.get("redirect_uri").filter(|uri| client.client.redirect_uris.iter().any(|r| r == uri));
+    let fallback = params.get("redirect_uri").filter(|uri| redirect_uri::matches(&client.client.redirect_uris, uri));
     let fallback = fallback.map(|uri| (uri.to_owned(), ResponseMode::Query, single(&params, "state")));
     let mut object = params.remove("request");
     if let Some(uri) = params.get("request_uri").filter(|u| !u.starts_with(PUSHED_REQUEST_URI_PREFIX)).map(str::to_owned) {
@@ -130,7 +130,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         return Err(Rejection::page(OAuthError::InvalidRequest("client_id does not match the request object")));
     }
     let redirect_uri = match params.get("redirect_uri") {
-        Some(uri) if client.client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(uri) if redirect_uri::matches(&client.client.redirect_uris, uri) => uri.to_owned(),
         _ => return Err(Rejection::page(OAuthError::InvalidRequest("redirect_uri is missing or not registered for this client"))),
     };
     let state = single(&params, "state");
@@ -245,21 +245,27 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
     if let Some(request_uri) = params.get("request_uri").map(str::to_owned)
         && let Some(id) = request_uri.strip_prefix(PUSHED_REQUEST_URI_PREFIX)
     {
-        {
-            let now = app.now();
-            let pushed = app
-                .storage
-                .oidc_grants()
-                .consume_pending(&mamori_storage::token_lookup_hash(id), PendingRequestKind::Pushed, now)
-                .await;
-            let pushed = match pushed {
-                Ok(Some(p)) if Some(p.client_id.as_str()) == params.get("client_id") && p.tenant_id == issuer.tenant.id => p,
-                Ok(_) => return error_page(&state, &headers, &OAuthError::InvalidRequestUri("the request_uri is unknown, used or expired")),
-                Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
-            };
-            let stored: HashMap<String, String> = serde_json::from_value(pushed.params).unwrap_or_default();
-            params = Params::from_pairs(stored.into_iter().collect()).unwrap_or_default();
+        let now = app.now();
+        let lookup = mamori_storage::token_lookup_hash(id);
+        let unknown = OAuthError::InvalidRequestUri("the request_uri is unknown, used or expired");
+        // Looked at before it is spent: another client presenting it (or the right one at
+        // another tenant) must not burn it for its owner.
+        let owned = match app.storage.oidc_grants().find_pending(&lookup, PendingRequestKind::Pushed, now).await {
+            Ok(Some(p)) => Some(p.client_id.as_str()) == params.get("client_id") && p.tenant_id == issuer.tenant.id,
+            Ok(None) => false,
+            Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
+        };
+        if !owned {
+            return error_page(&state, &headers, &unknown);
         }
+        // Spent once: of two uses by its owner, only one gets here.
+        let pushed = match app.storage.oidc_grants().consume_pending(&lookup, PendingRequestKind::Pushed, now).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return error_page(&state, &headers, &unknown),
+            Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
+        };
+        let stored: HashMap<String, String> = serde_json::from_value(pushed.params).unwrap_or_default();
+        params = Params::from_pairs(stored.into_iter().collect()).unwrap_or_default();
     }
     let (_client, request) = match validate(app, &issuer, &params).await {
         Ok(ok) => ok,

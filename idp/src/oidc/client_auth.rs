@@ -87,11 +87,10 @@ pub async fn authenticate(
         return Err(OAuthError::InvalidClient("client_id does not match the credentials"));
     }
     let unknown = OAuthError::InvalidClient("client authentication failed");
+    // An unknown client is refused at once, without a dummy Argon2id hash: client IDs are
+    // not secrets (they travel in every authorization request), so equal timing would hide
+    // nothing, while a hash per guess would let anyone spend our CPU for free.
     let Some(registered) = clients::load(app, issuer.tenant.id, &client_id).await? else {
-        // Spend a hash anyway, so unknown and known clients take as long.
-        if let Some((_, secret)) = &basic {
-            let _ = app.hasher.verify(secret, None).await;
-        }
         return Err(unknown);
     };
     let thumbprint = certificate_thumbprint(conn);

@@ -5,6 +5,7 @@
 use mamori_storage::model::{OidcClient, SigningAlgorithm};
 use serde::{Deserialize, Serialize};
 
+use super::redirect_uri;
 use crate::app::App;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -128,18 +129,10 @@ pub struct ClientSpec {
     pub settings: ClientSettings,
 }
 
-/// A redirect URI we accept: absolute https, or http on the loopback (native and test
-/// clients, RFC 8252 §7.3), without a fragment.
-pub fn acceptable_redirect_uri(uri: &str) -> bool {
-    if uri.contains('#') || uri.chars().any(char::is_whitespace) {
-        return false;
-    }
-    if let Some(rest) = uri.strip_prefix("https://") {
-        return !rest.is_empty() && !rest.starts_with('/');
-    }
-    ["http://localhost:", "http://localhost/", "http://127.0.0.1:", "http://127.0.0.1/", "http://[::1]:"]
-        .iter()
-        .any(|p| uri.starts_with(p))
+/// A URL the provider fetches from (`jwks_uri`, `request_uris` without their fragment):
+/// the redirect URI rules of [`redirect_uri::check`], for `field`.
+pub fn check_fetch_url(field: &'static str, uri: &str) -> Result<(), redirect_uri::UriProblem> {
+    redirect_uri::check(field, uri).map(|_| ())
 }
 
 /// Checks a spec; the error names what is wrong.
@@ -161,14 +154,9 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     if spec.grant_types.iter().any(|g| g == "authorization_code") && spec.redirect_uris.is_empty() {
         return Err("the authorization_code grant needs at least one redirect URI".into());
     }
-    if let Some(bad) = spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris).find(|u| !acceptable_redirect_uri(u)) {
-        return Err(format!("redirect URI {bad} must be https (or http on localhost) without a fragment"));
-    }
+    check_uris(spec).map_err(|problem| problem.to_string())?;
     if spec.settings.request_uris.len() > MAX_REQUEST_URIS {
         return Err(format!("at most {MAX_REQUEST_URIS} request URIs"));
-    }
-    if let Some(bad) = spec.settings.request_uris.iter().find(|u| u.len() > 2000 || !acceptable_redirect_uri(without_fragment(u))) {
-        return Err(format!("request URI {bad} must be https (or http on localhost)"));
     }
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
         return Err("a public client cannot use client_credentials".into());
@@ -186,6 +174,14 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
         return Err("self_signed_tls_client_auth needs the certificate".into());
     }
     Ok(())
+}
+
+/// The spec's redirect, post-logout and request URIs, each by [`redirect_uri::check`]
+/// (request URIs without their fragment, which is only a version marker for them).
+pub fn check_uris(spec: &ClientSpec) -> Result<(), redirect_uri::UriProblem> {
+    redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &spec.redirect_uris)?;
+    redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &spec.post_logout_redirect_uris)?;
+    spec.settings.request_uris.iter().try_for_each(|u| check_fetch_url("request_uris", without_fragment(u)))
 }
 
 /// Registers a client; returns it and, for secret-based methods, the secret (shown once,

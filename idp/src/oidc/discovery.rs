@@ -3,6 +3,7 @@
 //! `ProviderMetadata` (Core and RP-Initiated Logout fields) plus [`Extra`] for the OAuth
 //! extensions the crate has no fields for.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use openidconnect::core::{
@@ -21,13 +22,18 @@ use super::error::OAuthError;
 use super::{Issuer, acr};
 use crate::server::SharedState;
 
-pub async fn openid_configuration(State(state): State<SharedState>, Path(slug): Path<String>) -> Response {
+pub async fn openid_configuration(State(state): State<SharedState>, slug: Result<Path<String>, PathRejection>) -> Response {
+    // A tenant segment that is not UTF-8 once decoded names no issuer.
+    let Ok(Path(slug)) = slug else {
+        return OAuthError::NotFound("no such issuer").into_response();
+    };
     match super::issuer(&state, &slug).await {
         Ok(Some(issuer)) => match metadata(&issuer) {
             Ok(document) => axum::Json(document).into_response(),
             Err(err) => OAuthError::internal(&err).into_response(),
         },
-        Ok(None) => OAuthError::InvalidRequest("unknown tenant").into_response(),
+        // No such issuer: its metadata does not exist (a 400 would say the request was at fault).
+        Ok(None) => OAuthError::NotFound("no such issuer").into_response(),
         Err(err) => OAuthError::internal(&err).into_response(),
     }
 }

@@ -52,6 +52,9 @@ pub enum OAuthError {
     InvalidClientMetadata(&'static str),
     #[error("invalid_redirect_uri: {0}")]
     InvalidRedirectUri(&'static str),
+    /// No such resource (the metadata of an unknown issuer): 404, in the same JSON shape.
+    #[error("not_found: {0}")]
+    NotFound(&'static str),
     #[error("server_error")]
     ServerError,
     #[error("temporarily_unavailable")]
@@ -80,6 +83,7 @@ impl OAuthError {
             OAuthError::InsufficientScope => "insufficient_scope",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            OAuthError::NotFound(_) => "not_found",
             OAuthError::ServerError => "server_error",
             OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -97,7 +101,8 @@ impl OAuthError {
             | OAuthError::InvalidRequestObject(d)
             | OAuthError::InvalidToken(d)
             | OAuthError::InvalidClientMetadata(d)
-            | OAuthError::InvalidRedirectUri(d) => Some(d),
+            | OAuthError::InvalidRedirectUri(d)
+            | OAuthError::NotFound(d) => Some(d),
             OAuthError::UnmetAuthenticationRequirements => {
                 Some("the login cannot reach the requested authentication level")
             }
@@ -109,6 +114,7 @@ impl OAuthError {
         match self {
             OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope => StatusCode::FORBIDDEN,
+            OAuthError::NotFound(_) => StatusCode::NOT_FOUND,
             OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthError::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -202,6 +208,7 @@ mod tests {
             (OAuthError::InvalidToken("x"), "invalid_token", StatusCode::UNAUTHORIZED),
             (OAuthError::LoginRequired, "login_required", StatusCode::BAD_REQUEST),
             (OAuthError::ServerError, "server_error", StatusCode::INTERNAL_SERVER_ERROR),
+            (OAuthError::NotFound("x"), "not_found", StatusCode::NOT_FOUND),
         ];
         for (err, code, status) in cases {
             assert_eq!(err.code(), code);

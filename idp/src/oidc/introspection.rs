@@ -2,7 +2,9 @@
 //! for a live token, its claims. A client sees details only of its own tokens.
 
 use axum::Extension;
-use axum::extract::{Path, RawForm, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -16,19 +18,23 @@ use crate::server::listener::ConnectionInfo;
 pub async fn introspect(
     State(state): State<SharedState>,
     Extension(conn): Extension<ConnectionInfo>,
-    Path(slug): Path<String>,
+    slug: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match run(&state, &conn, &slug, &headers, &body).await {
+    // A tenant segment that is not UTF-8 once decoded names no tenant (JSON, not axum's text).
+    let Ok(Path(slug)) = slug else {
+        return OAuthError::InvalidRequest("unknown tenant").into_response();
+    };
+    match run(&state, &conn, &slug, &headers, body).await {
         Ok(json) => super::token::no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
     }
 }
 
-async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
-    let params = super::token::form_params(body)?;
+    let params = super::token::form_body(headers, body)?;
     let app = &state.app;
     let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
     let token = params.get("token").ok_or(OAuthError::InvalidRequest("token is missing"))?;

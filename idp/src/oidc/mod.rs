@@ -24,6 +24,7 @@ pub mod jwt;
 pub mod keys;
 pub mod par;
 pub mod pkce;
+pub mod redirect_uri;
 pub mod registration;
 pub mod request_object;
 pub mod revocation;
@@ -52,10 +53,12 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/t/{tenant}/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        // RFC 8414 §3.1: the well-known suffix goes between the host and the issuer's path.
+        .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::openid_configuration))
         .route("/t/{tenant}/jwks", get(jwks::jwks))
         .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
-        .route("/t/{tenant}/token", post(token::token))
+        .route("/t/{tenant}/token", post(token::token).fallback(token::post_only))
         .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
         .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
         .route("/t/{tenant}/end_session/confirm", post(end_session::confirm))

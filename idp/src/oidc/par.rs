@@ -3,7 +3,9 @@
 //! seconds under a one-time `request_uri`.
 
 use axum::Extension;
-use axum::extract::{Path, RawForm, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mamori_storage::model::{NewPendingRequest, PendingRequestKind};
@@ -19,19 +21,23 @@ use crate::server::listener::ConnectionInfo;
 pub async fn pushed_authorization_request(
     State(state): State<SharedState>,
     Extension(conn): Extension<ConnectionInfo>,
-    Path(slug): Path<String>,
+    slug: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match run(&state, &conn, &slug, &headers, &body).await {
+    // A tenant segment that is not UTF-8 once decoded names no tenant (JSON, not axum's text).
+    let Ok(Path(slug)) = slug else {
+        return OAuthError::InvalidRequest("unknown tenant").into_response();
+    };
+    match run(&state, &conn, &slug, &headers, body).await {
         Ok(json) => super::token::no_store((StatusCode::CREATED, axum::Json(json)).into_response()),
         Err(err) => err.into_response(),
     }
 }
 
-async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
-    let mut params = super::token::form_params(body)?;
+    let mut params = super::token::form_body(headers, body)?;
     let app = &state.app;
     let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
     if params.contains("request_uri") {

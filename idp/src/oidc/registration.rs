@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::clients::{self, ClientSettings, ClientSpec, RegisteredClient};
 use super::error::OAuthError;
+use super::redirect_uri;
 use super::userinfo::bearer_token;
 use super::{Issuer, split_spaces};
 use crate::server::SharedState;
@@ -59,9 +60,11 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
         }
     };
     let redirect_uris = strings("redirect_uris")?;
-    if redirect_uris.iter().any(|u| !clients::acceptable_redirect_uri(u)) {
-        return Err(OAuthError::InvalidRedirectUri("redirect URIs must be https (or http on localhost) without a fragment"));
-    }
+    // RFC 7591 §3.2.2: invalid_redirect_uri for redirect_uris; other URIs are metadata.
+    let post_logout_redirect_uris = strings("post_logout_redirect_uris")?;
+    redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &redirect_uris).map_err(|p| OAuthError::InvalidRedirectUri(p.text()))?;
+    redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris)
+        .map_err(|_| OAuthError::InvalidClientMetadata("post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment"))?;
     let mut grant_types = strings("grant_types")?;
     if grant_types.is_empty() {
         grant_types.push("authorization_code".into());
@@ -84,7 +87,7 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
         client_id: None,
         name: m["client_name"].as_str().unwrap_or("Registered client").to_owned(),
         redirect_uris,
-        post_logout_redirect_uris: strings("post_logout_redirect_uris")?,
+        post_logout_redirect_uris,
         grant_types,
         auth_method,
         jwks,

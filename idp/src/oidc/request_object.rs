@@ -76,8 +76,12 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
     if !aud_ok {
         return Err(invalid("the request object is for another audience"));
     }
-    if claims.get("exp").and_then(|v| v.as_i64()).is_some_and(|exp| exp <= now) {
-        return Err(invalid("the request object has expired"));
+    // Without `exp` a captured object would be replayable forever (RFC 9101 §10.8; FAPI 2.0
+    // requires it): refused like an expired one.
+    match claims.get("exp").and_then(|v| v.as_i64()) {
+        None => return Err(invalid("the request object has no exp")),
+        Some(exp) if exp <= now => return Err(invalid("the request object has expired")),
+        Some(_) => {}
     }
     let mut out = Vec::new();
     for (k, v) in claims {

@@ -4,8 +4,10 @@
 //! tokens, and refresh tokens bound to the grant.
 
 use axum::Extension;
-use axum::extract::{Path, RawForm, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mamori_storage::model::User;
 use serde_json::{Value, json};
@@ -19,6 +21,30 @@ use super::{ACCESS_TOKEN_TTL, Issuer, Params, REFRESH_TOKEN_TTL, id_token};
 use crate::app::App;
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
+
+/// The parameters of a back-channel POST (RFC 6749 §3.2: `application/x-www-form-urlencoded`).
+/// Any other body, and a body that cannot be read, is `invalid_request` in the protocol's
+/// JSON, not the framework's plain-text 415 or 413 that a client cannot parse.
+pub fn form_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Params, OAuthError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !form {
+        return Err(OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded"));
+    }
+    let body = body.map_err(|_| OAuthError::InvalidRequest("the body could not be read (too large?)"))?;
+    form_params(&body)
+}
+
+/// The answer to a method the endpoint does not take: 405 with `Allow: POST`, in JSON.
+pub async fn post_only() -> Response {
+    let mut response = OAuthError::InvalidRequest("this endpoint takes POST").into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
 
 /// Parses a form body into parameters, refusing repeated ones.
 pub fn form_params(body: &[u8]) -> Result<Params, OAuthError> {
@@ -34,14 +60,16 @@ pub async fn issuer_of(state: &SharedState, slug: &str) -> Result<Issuer, OAuthE
 pub async fn token(
     State(state): State<SharedState>,
     Extension(conn): Extension<ConnectionInfo>,
-    Path(slug): Path<String>,
+    slug: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let params = form_params(&body);
-    let outcome = match &params {
-        Ok(params) => exchange(&state, &conn, &slug, &headers, params).await,
-        Err(err) => Err(err.clone()),
+    let params = form_body(&headers, body);
+    let outcome = match (&params, slug) {
+        (Ok(params), Ok(Path(slug))) => exchange(&state, &conn, &slug, &headers, params).await,
+        (Err(err), _) => Err(err.clone()),
+        // A tenant segment that is not UTF-8 once decoded names no tenant.
+        (Ok(_), Err(_)) => Err(OAuthError::InvalidRequest("unknown tenant")),
     };
     let grant_type = params.as_ref().ok().and_then(|p| p.get("grant_type")).unwrap_or_default();
     crate::metrics::metrics().token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));

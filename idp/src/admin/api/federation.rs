@@ -42,7 +42,8 @@ pub async fn create_oidc_client(
     ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<OidcClientCreate>,
 ) -> Result<(StatusCode, Json<OidcClientCreated>)> {
-    let created = federation::create_oidc_client(&s.app, &p, &slug, body.into()).await?;
+    let uris = (body.redirect_uris.clone(), body.post_logout_redirect_uris.clone());
+    let created = federation::create_oidc_client(&s.app, &p, &slug, body.into()).await.map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
     Ok((StatusCode::CREATED, Json(OidcClientCreated::from(&created))))
 }
 
@@ -57,7 +58,9 @@ pub async fn update_oidc_client(
     ApiPath((slug, client_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<OidcClientPatch>,
 ) -> Result<Json<OidcClientOut>> {
-    Ok(Json(OidcClientOut::from(&federation::update_oidc_client(&s.app, &p, &slug, &client_id, body.into()).await?)))
+    let uris = (body.redirect_uris.clone().unwrap_or_default(), body.post_logout_redirect_uris.clone().unwrap_or_default());
+    let updated = federation::update_oidc_client(&s.app, &p, &slug, &client_id, body.into()).await.map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
+    Ok(Json(OidcClientOut::from(&updated)))
 }
 
 /// Give a client_secret_* client a new secret, shown this once; the old one stops working.

@@ -24,6 +24,13 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request.
     pub detail: String,
+    /// For a refused value: the request field it came from (e.g. `redirect_uris`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// For a refused value: a key of Mamori's message catalogues (ja, en) that says why,
+    /// for a front end to show in its user's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_key: Option<&'static str>,
 }
 
 impl Problem {
@@ -33,7 +40,24 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            field: None,
+            message_key: None,
         }
+    }
+
+    /// `err` for a request with these redirect URIs: when it is the redirect URI
+    /// validator's refusal, with the field and message key of the URI at fault.
+    pub fn for_uris(err: AdminError, redirect_uris: &[String], post_logout_redirect_uris: &[String]) -> Problem {
+        use crate::oidc::redirect_uri::{POST_LOGOUT_REDIRECT_URIS, REDIRECT_URIS, check_all};
+        let found = check_all(REDIRECT_URIS, redirect_uris).and_then(|()| check_all(POST_LOGOUT_REDIRECT_URIS, post_logout_redirect_uris));
+        // Only when the service refused for that very reason (it checks other fields first).
+        let same = matches!((&err, &found), (AdminError::Invalid(detail), Err(uri)) if *detail == uri.to_string());
+        let mut problem = Problem::from(err);
+        if let (true, Err(uri)) = (same, found) {
+            problem.field = Some(uri.field);
+            problem.message_key = Some(uri.key);
+        }
+        problem
     }
 }
 
@@ -88,4 +112,23 @@ pub async fn not_found() -> Problem {
 
 pub async fn method_not_allowed() -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this resource does not support the method")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_redirect_uri_names_its_field_and_message_key() {
+        let uris = ["https://rp.test/cb".to_owned(), "http://localhost:@evil.example/cb".to_owned()];
+        let refusal = crate::oidc::redirect_uri::check("redirect_uris", &uris[1]).err().map(|p| p.to_string()).unwrap_or_default();
+        let problem = Problem::for_uris(AdminError::Invalid(refusal), &uris, &[]);
+        assert_eq!(problem.field, Some("redirect_uris"));
+        assert_eq!(problem.message_key, Some("oidc.redirect_uri.userinfo"));
+        // Refused for another reason first: the URI is not blamed.
+        let problem = Problem::for_uris(AdminError::Invalid("name: give the name".into()), &uris, &[]);
+        assert_eq!((problem.field, problem.message_key), (None, None));
+        let json = serde_json::to_value(Problem::new(StatusCode::NOT_FOUND, "not-found", "x")).unwrap_or_default();
+        assert!(json.get("field").is_none() && json.get("message_key").is_none(), "{json}");
+    }
 }

@@ -97,7 +97,8 @@ pub struct OidcClientCreate {
     pub client_id: Option<String>,
     /// Shown to users on the consent page.
     pub name: String,
-    /// Matched exactly; https, or http on the loopback. Required for authorization_code.
+    /// Matched exactly (on a loopback IP literal, any port); https, or http on 127.0.0.0/8 or
+    /// [::1]; no userinfo, no fragment, in normal form. Required for authorization_code.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]

@@ -15,7 +15,7 @@ use mamori_storage::model::{ApiScope, OidcClient};
 use super::{Console, Parts, console_or_return, encode_component, open_console, page_ctx};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
-use crate::oidc::clients;
+use crate::oidc::redirect_uri;
 use crate::server::SharedState;
 use crate::web::context::{FormFields, field};
 use crate::web::page::LangQuery;
@@ -222,8 +222,13 @@ pub(super) fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'st
     }
     let redirect_uris: Vec<String> =
         form.redirect_uris.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
-    if redirect_uris.len() > MAX_REDIRECT_URIS || redirect_uris.iter().any(|u| !clients::acceptable_redirect_uri(u)) {
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
         problems.push("console.sites.problem.redirect_uri");
+    }
+    // The API's validator, so the console accepts exactly the URIs the API does; its
+    // message key says what is wrong in the operator's language.
+    if let Err(problem) = redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &redirect_uris) {
+        problems.push(problem.key);
     }
     let public = form.kind == "public";
     if public && form.machine {
@@ -282,8 +287,8 @@ mod tests {
 
     #[test]
     fn the_form_becomes_a_client_spec() {
-        let spec = check_form(&form("Shop", "https://shop.example/cb\r\n\r\nhttp://localhost:8080/cb", "confidential", false)).expect("valid");
-        assert_eq!(spec.redirect_uris, ["https://shop.example/cb", "http://localhost:8080/cb"]);
+        let spec = check_form(&form("Shop", "https://shop.example/cb\r\n\r\nhttp://127.0.0.1:8080/cb", "confidential", false)).expect("valid");
+        assert_eq!(spec.redirect_uris, ["https://shop.example/cb", "http://127.0.0.1:8080/cb"]);
         assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
         assert_eq!(spec.token_endpoint_auth_method, "client_secret_basic");
 
@@ -298,10 +303,16 @@ mod tests {
     #[test]
     fn bad_forms_name_their_problems() {
         assert_eq!(check_form(&form("", "https://a.example/cb", "confidential", false)).err(), Some(vec!["console.sites.problem.name"]));
-        assert_eq!(
-            check_form(&form("X", "http://evil.example/cb", "confidential", false)).err(),
-            Some(vec!["console.sites.problem.redirect_uri"])
-        );
+        for (uri, key) in [
+            ("http://evil.example/cb", "oidc.redirect_uri.not_https"),
+            ("http://localhost:@evil.example/cb", "oidc.redirect_uri.userinfo"),
+            ("http://127.0.0.1:80@evil.example/cb", "oidc.redirect_uri.userinfo"),
+            ("https://shop.example/cb#x", "oidc.redirect_uri.fragment"),
+        ] {
+            assert_eq!(check_form(&form("X", uri, "confidential", false)).err(), Some(vec![key]), "{uri}");
+        }
+        let many = vec!["https://a.example/cb"; MAX_REDIRECT_URIS + 1].join("\n");
+        assert_eq!(check_form(&form("X", &many, "confidential", false)).err(), Some(vec!["console.sites.problem.redirect_uri"]));
         assert_eq!(
             check_form(&form("X", "", "public", true)).err(),
             Some(vec!["console.sites.problem.public_machine"])
