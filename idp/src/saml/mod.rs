@@ -9,7 +9,8 @@
 //! - [`keys`], [`signing`], [`encryption`]: the IdP's keys, XML signatures (RSA-SHA256,
 //!   exclusive c14n, SHA-256 digests) and encrypted assertions (AES-256-GCM, RSA-OAEP).
 //! - [`metadata`], [`sso`], [`response`], [`slo`]: the endpoints and what they send.
-//! - [`service_providers`]: registered SPs and their metadata.
+//! - [`service_providers`]: registered SPs and their metadata; [`endpoint`]: the rule
+//!   for where their messages may be sent.
 //! - [`error`]: every failure mapped, in one place, to a SAML status or a page.
 //!
 //! Like the OIDC provider, the SSO endpoint on the main listener validates and stores the
@@ -19,6 +20,7 @@
 pub mod authn_context;
 pub mod binding;
 pub mod encryption;
+pub mod endpoint;
 pub mod error;
 pub mod keys;
 pub mod metadata;

@@ -97,10 +97,10 @@ pub fn authenticate_message(
     sp: &RegisteredSp,
     required: bool,
 ) -> Result<(String, bool), SamlError> {
-    let certificates = sp.certificates_der();
+    let certificates = sp.signature_certificates();
     match (incoming.binding, &incoming.query_signature) {
         (Binding::Redirect, Some(sig)) => {
-            binding::verify_query_signature(sig, &certificates)?;
+            binding::verify_query_signature(sig, certificates)?;
             Ok((text.to_owned(), true))
         }
         (Binding::Redirect, None) => {
@@ -116,7 +116,7 @@ pub fn authenticate_message(
                 }
                 return Ok((text.to_owned(), false));
             }
-            Ok((signing::verify_enveloped(text, root_id, &certificates)?, true))
+            Ok((signing::verify_enveloped(text, root_id, certificates)?, true))
         }
     }
 }
