@@ -26,7 +26,7 @@ use super::name_id::{self, NameIdChoice};
 use super::response::{self, AssertionContent, Protection};
 use super::service_providers::{self, RegisteredSp};
 pub use mamori_saml_wire::messages::parse_authn_request;
-use super::{Idp, from_chrono, limits, ns, signing};
+use super::{Idp, earlier, from_chrono, later, limits, ns, signing};
 use crate::app::App;
 use crate::flows::login;
 use crate::server::SharedState;
@@ -82,9 +82,12 @@ impl From<SamlError> for Rejection {
     }
 }
 
-/// Whether an IssueInstant is acceptable at `now`.
+/// Whether an IssueInstant is acceptable at `now`. The window's ends are checked sums:
+/// with a clock at the end of the calendar nothing is fresh, and nothing panics.
 pub fn is_fresh(issue_instant: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
-    issue_instant >= now - limits::MAX_REQUEST_AGE - limits::CLOCK_SKEW && issue_instant <= now + limits::CLOCK_SKEW
+    let oldest = earlier(now, limits::MAX_REQUEST_AGE).and_then(|t| earlier(t, limits::CLOCK_SKEW));
+    let newest = later(now, limits::CLOCK_SKEW);
+    matches!((oldest, newest), (Ok(oldest), Ok(newest)) if issue_instant >= oldest && issue_instant <= newest)
 }
 
 /// Checks that a message's signature is what the SP's registration asks for; returns the
@@ -161,14 +164,16 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         return Err(reject(SamlError::Unsupported("only HTTP-POST responses are sent")));
     }
     let now = app.now();
-    let issued = from_chrono(&request.issue_instant).ok_or_else(|| reject(SamlError::Stale))?;
+    // Beyond `time`'s range (chrono reads years past 9999): out of range, not a panic.
+    let issued = from_chrono(&request.issue_instant).ok_or_else(|| reject(SamlError::TimeOutOfRange))?;
     if !is_fresh(issued, now) {
         return Err(reject(SamlError::Stale));
     }
+    let remember_until = later(now, limits::REQUEST_ID_MEMORY).map_err(|e| reject(SamlError::Internal(e.into())))?;
     let first = app
         .shared
         .saml_replay_cache()
-        .remember(idp.tenant.id, sp.entity_id(), &request.id, now + limits::REQUEST_ID_MEMORY, now)
+        .remember(idp.tenant.id, sp.entity_id(), &request.id, remember_until, now)
         .await
         .map_err(|e| reject(e.into()))?;
     if !first {
@@ -240,13 +245,17 @@ async fn store_and_continue(state: &SharedState, headers: &HeaderMap, idp: &Idp,
         Ok(v) => v,
         Err(err) => return reject(state, headers, Some(idp), SamlError::Internal(err.into()), Some(&reply)).await,
     };
+    let expires_at = match later(app.now(), limits::PENDING_AUTHN_TTL) {
+        Ok(t) => t,
+        Err(err) => return reject(state, headers, Some(idp), SamlError::Internal(err.into()), Some(&reply)).await,
+    };
     let new = NewSamlPending {
         lookup_hash: mamori_storage::token_lookup_hash(&id),
         kind: SamlPendingKind::Authn,
         tenant_id: idp.tenant.id,
         sp_entity_id: pending.sp_entity_id.clone(),
         data,
-        expires_at: app.now() + limits::PENDING_AUTHN_TTL,
+        expires_at,
     };
     if let Err(err) = app.storage.saml_records().create_pending(&new, app.now()).await {
         return reject(state, headers, Some(idp), err.into(), Some(&reply)).await;
@@ -414,7 +423,10 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         Err(err) => return Ok(answer(err).await),
     };
     let session_row = app.shared.sessions().get(&web.id, now).await?;
-    let session_ends = session_row.map(|s| s.absolute_expires_at).unwrap_or(now + time::Duration::hours(1));
+    let session_ends = match session_row {
+        Some(s) => s.absolute_expires_at,
+        None => later(now, time::Duration::hours(1))?,
+    };
     if let Some(previous) = pending.previous_session.take().filter(|p| *p != web.id) {
         records.move_participants(&previous, &web.id, session_ends, now).await?;
     }
@@ -511,6 +523,29 @@ mod tests {
         assert!(!is_fresh(now - time::Duration::minutes(7), now));
         assert!(is_fresh(now + time::Duration::seconds(30), now));
         assert!(!is_fresh(now + time::Duration::minutes(2), now));
+    }
+
+    #[test]
+    fn issue_instants_at_the_ends_of_the_calendar_are_refused_without_panic() {
+        let now = time::macros::datetime!(2026-04-01 09:00 UTC);
+        let (max, min) = (time::PrimitiveDateTime::MAX.assume_utc(), time::PrimitiveDateTime::MIN.assume_utc());
+        for instant in [max, min, time::macros::datetime!(0001-01-01 00:00 UTC), time::macros::datetime!(9999-12-31 23:59:59 UTC)] {
+            assert!(!is_fresh(instant, now), "{instant}");
+        }
+        // The IdP's own clock at either end: nothing is fresh, nothing panics.
+        assert!(!is_fresh(max, max));
+        assert!(!is_fresh(min, min));
+        // AuthnRequests carrying such instants parse; their instant converts or is out of range.
+        let request = |instant: &str| {
+            format!(
+                r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="{instant}"><saml:Issuer>https://sp.example</saml:Issuer></samlp:AuthnRequest>"#
+            )
+        };
+        for instant in ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"] {
+            let (_, r) = parse_authn_request(request(instant).as_bytes()).expect("parses");
+            let converted = from_chrono(&r.issue_instant).expect("in range");
+            assert!(!is_fresh(converted, now), "{instant}");
+        }
     }
 
     #[test]
