@@ -3,6 +3,8 @@
 //! messages lives in `mamori_saml_wire::binding` (fuzzed on its own); this module adds
 //! what the IdP sends.
 
+use axum::extract::RawForm;
+use axum::extract::rejection::RawFormRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
@@ -13,6 +15,18 @@ use sha2::{Digest, Sha256};
 use super::keys::IdpKey;
 use crate::server::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
+
+/// An HTTP-POST message from the form body the framework read. Its refusals (a body over
+/// the limit, not a form) become binding errors, so that they are answered with Mamori's
+/// page in the user's language like any other bad message, not the framework's bare
+/// 413 or 415.
+pub fn from_post_body(body: Result<RawForm, RawFormRejection>) -> Result<Incoming, BindingError> {
+    match body {
+        Ok(RawForm(body)) => from_post_form(&body),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(BindingError::TooLarge),
+        Err(_) => Err(BindingError::Missing),
+    }
+}
 
 /// The URL that sends `xml` to `endpoint` over HTTP-Redirect, signed with RSA-SHA256.
 pub fn redirect_url(endpoint: &str, kind: MessageKind, xml: &str, relay_state: Option<&str>, key: &IdpKey) -> anyhow::Result<String> {

@@ -141,6 +141,7 @@ impl SamlError {
         let status = |code, sub_code, message| Answer::Status(Status { code, sub_code, message });
         let answer = match self {
             SamlError::UnknownTenant => Answer::Page(StatusCode::NOT_FOUND, "error.not_found"),
+            SamlError::Binding(BindingError::TooLarge) => Answer::Page(StatusCode::PAYLOAD_TOO_LARGE, "saml.error.malformed"),
             SamlError::Binding(_) | SamlError::Xml(_) | SamlError::WrongMessage { .. } | SamlError::Parse(_) => {
                 Answer::Page(StatusCode::BAD_REQUEST, "saml.error.malformed")
             }

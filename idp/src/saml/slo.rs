@@ -14,6 +14,7 @@
 //! samael's LogoutRequest reads SessionIndex as an attribute and writes it before the
 //! NameID (both against the schema), so LogoutRequests are read and written here.
 
+use axum::extract::rejection::RawFormRejection;
 use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -131,8 +132,13 @@ pub async fn slo_redirect(State(state): State<SharedState>, Path(slug): Path<Str
 }
 
 /// `POST /t/{tenant}/saml/slo` (HTTP-POST)
-pub async fn slo_post(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
-    let incoming = binding::from_post_form(&body);
+pub async fn slo_post(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Result<RawForm, RawFormRejection>,
+) -> Response {
+    let incoming = binding::from_post_body(body);
     receive(state, slug, incoming, headers).await
 }
 

@@ -12,6 +12,7 @@
 //! NameIDPolicy, RequestedAuthnContext, and IsPassive with ForceAuthn.
 
 use axum::Extension;
+use axum::extract::rejection::RawFormRejection;
 use axum::extract::{Path, Query, RawForm, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -215,8 +216,13 @@ pub async fn sso_redirect(State(state): State<SharedState>, Path(slug): Path<Str
 }
 
 /// `POST /t/{tenant}/saml/sso` (HTTP-POST)
-pub async fn sso_post(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
-    let incoming = binding::from_post_form(&body);
+pub async fn sso_post(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Result<RawForm, RawFormRejection>,
+) -> Response {
+    let incoming = binding::from_post_body(body);
     receive(state, slug, incoming, headers).await
 }
 
