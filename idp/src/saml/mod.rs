@@ -23,6 +23,8 @@ pub mod encryption;
 pub mod endpoint;
 pub mod error;
 pub mod keys;
+#[cfg(test)]
+mod key_use_tests;
 pub mod metadata;
 pub mod name_id;
 pub mod response;
