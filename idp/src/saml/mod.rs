@@ -34,7 +34,6 @@ pub mod slo;
 pub mod sso;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use mamori_storage::model::Tenant;
 
@@ -59,7 +58,7 @@ pub mod limits {
     pub const REQUEST_ID_MEMORY: Duration = Duration::minutes(10);
     /// Lifetime of an assertion (Conditions and SubjectConfirmationData NotOnOrAfter).
     pub const ASSERTION_TTL: Duration = Duration::minutes(5);
-    pub use mamori_saml_wire::binding::{MAX_POST_BODY, MAX_RELAY_STATE};
+    pub use mamori_saml_wire::binding::MAX_RELAY_STATE;
 }
 
 pub fn routes() -> Router<SharedState> {
@@ -69,8 +68,6 @@ pub fn routes() -> Router<SharedState> {
         .route("/t/{tenant}/saml/sso/unsolicited", get(sso::unsolicited))
         .route("/saml/resume/{id}", get(sso::resume))
         .route("/t/{tenant}/saml/slo", get(slo::slo_redirect).post(slo::slo_post))
-        // No more is read than a message may be; a larger body is refused with our page.
-        .layer(DefaultBodyLimit::max(limits::MAX_POST_BODY))
 }
 
 /// A tenant seen as a SAML identity provider: its entity ID and endpoints.

@@ -14,8 +14,7 @@
 //! samael's LogoutRequest reads SessionIndex as an attribute and writes it before the
 //! NameID (both against the schema), so LogoutRequests are read and written here.
 
-use axum::extract::rejection::RawFormRejection;
-use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{NewSamlPending, SamlParticipant, SamlPendingKind};
@@ -136,9 +135,9 @@ pub async fn slo_post(
     State(state): State<SharedState>,
     Path(slug): Path<String>,
     headers: HeaderMap,
-    body: Result<RawForm, RawFormRejection>,
+    body: axum::body::Body,
 ) -> Response {
-    let incoming = binding::from_post_body(body);
+    let incoming = binding::read_post_body(body).await;
     receive(state, slug, incoming, headers).await
 }
 

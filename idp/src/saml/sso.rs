@@ -12,8 +12,7 @@
 //! NameIDPolicy, RequestedAuthnContext, and IsPassive with ForceAuthn.
 
 use axum::Extension;
-use axum::extract::rejection::RawFormRejection;
-use axum::extract::{Path, Query, RawForm, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User, UserStatus};
@@ -220,9 +219,9 @@ pub async fn sso_post(
     State(state): State<SharedState>,
     Path(slug): Path<String>,
     headers: HeaderMap,
-    body: Result<RawForm, RawFormRejection>,
+    body: axum::body::Body,
 ) -> Response {
-    let incoming = binding::from_post_body(body);
+    let incoming = binding::read_post_body(body).await;
     receive(state, slug, incoming, headers).await
 }
 
