@@ -36,11 +36,18 @@ function spMetadata(entityId, keys, { acs = ACS, slo = SLO } = {}) {
 </md:EntityDescriptor>`;
 }
 
-/** POSTs a form body from a file with curl; returns {status, contentType, body, headers}. */
-function curlPost(server, url, bodyFile, headers, version) {
-  const args = ['-s', '-S', version, '--cacert', server.devRoot, '-o', '-', '-w', '\n%{http_code} %{content_type}', '-H', 'content-type: application/x-www-form-urlencoded'];
+/**
+ * A request with curl (which, like a browser, reads an answer the server gives before the
+ * whole body is sent): a POST of `bodyFile` when given, else a GET. The URL goes through
+ * a config file, as an oversized one is longer than a command line may be.
+ * Returns {status, contentType, body, headers}.
+ */
+function curl(t, server, url, { bodyFile, headers = {}, version }) {
+  const config = join(tempDir(t, 'mamori-curl-'), 'config');
+  writeFileSync(config, `url = "${url}"\n`);
+  const args = ['-s', '-S', version, '--cacert', server.devRoot, '-o', '-', '-w', '\n%{http_code} %{content_type}', '-K', config];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  args.push('--data-binary', `@${bodyFile}`, url);
+  if (bodyFile) args.push('-H', 'content-type: application/x-www-form-urlencoded', '--data-binary', `@${bodyFile}`);
   let out;
   try {
     out = execFileSync('curl', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -127,7 +134,7 @@ test('SAML hardening', async (t) => {
     for (const path of [SSO_PATH, SLO_PATH]) {
       for (const [language, text] of [['en', /cannot read/], ['ja', /[\u3040-\u30ff]/]]) {
         for (const version of ['--http1.1', '--http2']) {
-          const res = curlPost(server, `${server.main}${path}`, bodyFile, { 'accept-language': language }, version);
+          const res = curl(t, server, `${server.main}${path}`, { bodyFile, headers: { 'accept-language': language }, version });
           assert.equal(res.status, 413, `${path} ${language} ${version}`);
           assert.match(res.contentType, /^text\/html/);
           assert.deepEqual([outcome(res).kind, outcome(res).code], ['page', 'malformed'], `${path} ${language}`);
@@ -138,6 +145,28 @@ test('SAML hardening', async (t) => {
     }
     const small = outcome(await post(server, SSO_PATH, { SAMLRequest: 'not base64 at all!' }));
     assert.deepEqual([small.kind, small.code], ['page', 'malformed'], 'a small bad body: the same page');
+  });
+
+  await t.test('an oversized Redirect URL gets Mamori\'s page in the page language, not a bare 414/431', async () => {
+    const url = (size) => `${server.main}${SSO_PATH}?SAMLRequest=${'A'.repeat(size)}`;
+    for (const [language, text] of [['en', /too large|cannot read/], ['ja', /[\u3040-\u30ff]/]]) {
+      const check = (res, status, what) => {
+        assert.ok([status].flat().includes(res.status), `${what}: ${res.status}`);
+        assert.match(res.contentType ?? res.headers['content-type'], /^text\/html/, what);
+        assert.match(res.body, new RegExp(`<html[^>]*lang="${language}"`), `${what}: the page is in ${language}`);
+        assert.match(res.body, text, `${what}: the message is in ${language}`);
+      };
+      const headers = { 'accept-language': language };
+      // HTTP/1.1 past hyper's request-line limit (64 KiB) and past its head buffer
+      // (about 400 KiB; which limit hyper meets first depends on how the head arrives):
+      // hyper's bare 414 or 431, rewritten to our page.
+      check(await request(server, url(70_000), { headers }), 414, `HTTP/1.1, 70 kB, ${language}`);
+      check(await request(server, url(500_000), { headers }), [414, 431], `HTTP/1.1, 500 kB, ${language}`);
+      // HTTP/2 past h2's default header list (16 KiB): the route answers.
+      check(curl(t, server, url(30_000), { headers, version: '--http2' }), 400, `HTTP/2, 30 kB, ${language}`);
+      check(curl(t, server, url(60_000), { headers, version: '--http2' }), 400, `HTTP/2, 60 kB, ${language}`);
+    }
+    assert.equal((await request(server, idpEntityId(server))).status, 200, 'the server still serves');
   });
 
   await t.test('SP endpoints that only look like loopback are refused, real loopback is accepted', async () => {

@@ -15,6 +15,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::oversized::{OversizedPages, RewriteOversized};
+
 /// What the connection tells a handler.
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
@@ -35,13 +37,22 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopping server waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest HTTP/2 header list read. h2's default, 16 KiB, answered a SAML URL of
+/// 20 KiB with a bare 431 before any route ran; with this, every URL the `http` crate can
+/// hold (64 KiB) reaches the route, which answers an oversized message with Mamori's page.
+/// Header memory per stream stays far below what the 1 MiB stream windows allow.
+const MAX_HEADER_LIST: u32 = 80 * 1024;
+
 /// Serves `router` on `listener` until `shutdown` turns true, then stops accepting and
-/// lets the connections it has finish their requests (up to [`DRAIN_TIMEOUT`]).
+/// lets the connections it has finish their requests (up to [`DRAIN_TIMEOUT`]). With
+/// `oversized` pages, hyper's own bare answers to oversized HTTP/1 heads are replaced by
+/// them ([`super::oversized`]).
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     kind: ListenerKind,
     router: Router,
+    oversized: Option<Arc<OversizedPages>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -60,6 +71,7 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let oversized = oversized.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
@@ -80,8 +92,10 @@ pub async fn serve(
                 req.extensions_mut().insert(info.clone());
                 router.clone().oneshot(req.map(axum::body::Body::new))
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http2().max_header_list_size(MAX_HEADER_LIST);
+            let io = RewriteOversized::new(tls, oversized);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %err, "connection ended with an error");
             }
