@@ -11,6 +11,7 @@
 //! - [`metadata`], [`sso`], [`response`], [`slo`]: the endpoints and what they send.
 //! - [`service_providers`]: registered SPs and their metadata; [`endpoint`]: the rule
 //!   for where their messages may be sent.
+//! - [`times`]: time arithmetic, checked, and the freshness rules for request times.
 //! - [`error`]: every failure mapped, in one place, to a SAML status or a page.
 //!
 //! Like the OIDC provider, the SSO endpoint on the main listener validates and stores the
@@ -32,6 +33,7 @@ pub mod service_providers;
 pub mod signing;
 pub mod slo;
 pub mod sso;
+pub mod times;
 
 use axum::Router;
 use axum::routing::get;
@@ -40,6 +42,7 @@ use mamori_storage::model::Tenant;
 use crate::server::SharedState;
 
 pub use mamori_saml_wire::{ns, xml};
+pub use times::{TimeOutOfRange, chrono_time, earlier, from_chrono, later};
 
 /// Lifetimes and clock limits.
 pub mod limits {
@@ -107,33 +110,6 @@ pub fn new_id() -> String {
     format!("_{}", hex::encode(bytes))
 }
 
-/// A sum or difference of times outside what `time` holds (years -9999 to 9999).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a time is out of range")]
-pub struct TimeOutOfRange;
-
-/// `t + d`, checked. Times reach SAML code from requests (any xs:dateTime, up to year
-/// 9999 and beyond) and from operators (grace periods), so a sum can leave `time`'s
-/// range; that is an error to answer, never a panic.
-pub fn later(t: time::OffsetDateTime, d: time::Duration) -> Result<time::OffsetDateTime, TimeOutOfRange> {
-    t.checked_add(d).ok_or(TimeOutOfRange)
-}
-
-/// `t - d`, checked (see [`later`]).
-pub fn earlier(t: time::OffsetDateTime, d: time::Duration) -> Result<time::OffsetDateTime, TimeOutOfRange> {
-    t.checked_sub(d).ok_or(TimeOutOfRange)
-}
-
-/// `time` to samael's chrono (whose range holds all of `time`'s).
-pub fn chrono_time(t: time::OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond()).unwrap_or_default()
-}
-
-/// samael's chrono to `time`; `None` beyond `time`'s range (chrono reaches ±262143).
-pub fn from_chrono(t: &chrono::DateTime<chrono::Utc>) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp(t.timestamp()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,35 +119,5 @@ mod tests {
         let (a, b) = (new_id(), new_id());
         assert_ne!(a, b);
         assert!(a.starts_with('_') && a.len() == 41);
-    }
-
-    #[test]
-    fn times_convert_both_ways() {
-        let t = time::macros::datetime!(2026-04-01 09:00:05 UTC);
-        assert_eq!(from_chrono(&chrono_time(t)), Some(t));
-        for extreme in [
-            time::macros::datetime!(0001-01-01 00:00:00 UTC),
-            time::macros::datetime!(9999-12-31 23:59:59 UTC),
-            time::macros::datetime!(-9999-01-01 00:00:00 UTC),
-        ] {
-            assert_eq!(from_chrono(&chrono_time(extreme)), Some(extreme));
-        }
-        let far: chrono::DateTime<chrono::Utc> = "+10000-01-01T00:00:00Z".parse().expect("chrono reads five-digit years");
-        assert_eq!(from_chrono(&far), None);
-        assert_eq!(from_chrono(&chrono::DateTime::<chrono::Utc>::MIN_UTC), None);
-        assert_eq!(from_chrono(&chrono::DateTime::<chrono::Utc>::MAX_UTC), None);
-    }
-
-    #[test]
-    fn time_arithmetic_is_checked_at_both_ends() {
-        // The ends of `time`'s range (year ±9999, or ±999999 with its `large-dates`).
-        let (max, min) = (time::PrimitiveDateTime::MAX.assume_utc(), time::PrimitiveDateTime::MIN.assume_utc());
-        assert_eq!(later(max, limits::CLOCK_SKEW), Err(TimeOutOfRange));
-        assert_eq!(earlier(min, limits::CLOCK_SKEW), Err(TimeOutOfRange));
-        assert_eq!(later(min, time::Duration::MAX), Err(TimeOutOfRange));
-        assert_eq!(earlier(max, time::Duration::MIN), Err(TimeOutOfRange));
-        let year1 = time::macros::datetime!(0001-01-01 00:00:00 UTC);
-        assert_eq!(earlier(year1, time::Duration::days(1)), Ok(time::macros::datetime!(0000-12-31 00:00:00 UTC)));
-        assert_eq!(later(year1, limits::CLOCK_SKEW), Ok(time::macros::datetime!(0001-01-01 00:01:00 UTC)));
     }
 }
