@@ -98,6 +98,16 @@ test('SAML hardening', async (t) => {
     assert.deepEqual([hostilePost.kind, hostilePost.code], ['page', 'signature'], 'encryption key, POST');
   });
 
+  await t.test('signed requests cannot be required of an SP that publishes only an encryption key', () => {
+    const register = (name, keys) => {
+      const path = join(dir, `${name}.xml`);
+      writeFileSync(path, spMetadata(`https://${name}.example/metadata`, keys, { acs: `https://${name}.example/acs`, slo: `https://${name}.example/slo` }));
+      return server.cli('admin', 'saml-sp', 'add', '--tenant', 'demo', '--metadata', path);
+    };
+    assert.throws(() => register('encryption-only', [keyDescriptor('encryption', encryption.cert)]), /no signing certificate/);
+    register('no-use', [keyDescriptor(undefined, signing.cert)]);
+  });
+
   await t.test('LogoutRequest times at the ends of the calendar: a Requester status, no crash', async () => {
     const soon = new Date(Date.now() + 5 * 60_000).toISOString();
     const honest = outcome(await get(server, SLO_PATH, redirectQuery(logout({ notOnOrAfter: soon }), { keyPem: signing.key })));
