@@ -6,22 +6,18 @@
 // signatures with the xmlsec1 command line.
 
 import assert from 'node:assert/strict';
-import { createHash, sign as cryptoSign } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 
 import { startServer, tempDir } from '../browser/harness.mjs';
-import { NS, XMLSEC1, idpEntityId, idpMetadata, request, spKeyPair, xmlsecVerify } from './sp.mjs';
+import { RSA_SHA1, authnRequest as anyAuthnRequest, b64cert, enc, get, newId, outcome, post, redirectQuery, template, xmlsecSign } from './requests.mjs';
+import { idpEntityId, idpMetadata, request, spKeyPair, xmlsecVerify } from './sp.mjs';
 
 const SP = 'https://sp.negative.example/metadata';
 const ACS = 'https://sp.negative.example/acs';
-const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
-const RSA_SHA1 = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
-
-const b64cert = (pemPath) => readFileSync(pemPath, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
 
 function spMetadata(entityId, certPem, { signed = true } = {}) {
   return `<?xml version="1.0"?>
@@ -34,81 +30,8 @@ function spMetadata(entityId, certPem, { signed = true } = {}) {
 </md:EntityDescriptor>`;
 }
 
-let counter = 0;
-const newId = () => `_neg${Date.now()}${counter++}`;
-
-function authnRequest(server, { id = newId(), issuer = SP, instant = new Date(), acsUrl, acsIndex, version = '2.0', signatureTemplate = false, inner = '' } = {}) {
-  const attrs = [
-    `ID="${id}"`,
-    `Version="${version}"`,
-    `IssueInstant="${instant.toISOString()}"`,
-    `Destination="${server.main}/t/demo/saml/sso"`,
-  ];
-  if (acsUrl) attrs.push(`AssertionConsumerServiceURL="${acsUrl}"`);
-  if (acsIndex !== undefined) attrs.push(`AssertionConsumerServiceIndex="${acsIndex}"`);
-  const sig = signatureTemplate ? template(id) : '';
-  return `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ${attrs.join(' ')}><saml:Issuer>${issuer}</saml:Issuer>${sig}${inner}<samlp:NameIDPolicy Format="${NS.persistent}" AllowCreate="true"/></samlp:AuthnRequest>`;
-}
-
-function template(id) {
-  return `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="${RSA_SHA256}"/><ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>`;
-}
-
-/** Signs a message carrying a signature template with xmlsec1. */
-function xmlsecSign(t, xml, keys, root = 'AuthnRequest') {
-  const dir = tempDir(t, 'mamori-saml-sign-');
-  const input = join(dir, 'in.xml');
-  const output = join(dir, 'out.xml');
-  writeFileSync(input, xml);
-  execFileSync(XMLSEC1, ['--sign', '--privkey-pem', `${keys.key},${keys.cert}`, '--id-attr:ID', `urn:oasis:names:tc:SAML:2.0:protocol:${root}`, '--output', output, input], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return readFileSync(output, 'utf8').replace(/^<\?xml[^>]*\?>\s*/, '');
-}
-
-const enc = encodeURIComponent;
-
-/** The query of an HTTP-Redirect message, signed with `keyPem` when given. */
-function redirectQuery(xml, { keyPem, sigAlg = RSA_SHA256, relayState, param = 'SAMLRequest', hash = 'sha256' } = {}) {
-  let q = `${param}=${enc(deflateRawSync(Buffer.from(xml)).toString('base64'))}`;
-  if (relayState) q += `&RelayState=${enc(relayState)}`;
-  if (!keyPem) return q;
-  q += `&SigAlg=${enc(sigAlg)}`;
-  const signature = cryptoSign(hash, Buffer.from(q), readFileSync(keyPem));
-  return `${q}&Signature=${enc(signature.toString('base64'))}`;
-}
-
-const get = (server, path, query) => request(server, `${server.main}${path}?${query}`);
-const post = (server, path, fields) =>
-  request(server, `${server.main}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: Object.entries(fields).map(([k, v]) => `${k}=${enc(v)}`).join('&'),
-  });
-
-/** HTML attribute text back to plain text (minijinja escapes `/` too). */
-const unescapeHtml = (s) =>
-  s
-    .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(Number(d)))
-    .replace(/&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-
-/** What Mamori answered: a page with an error code, a status response to the ACS, or a redirect. */
-function outcome(res) {
-  const page = res.body.match(/id="saml-error">([^<]*)</)?.[1];
-  if (page) return { kind: 'page', code: page, status: res.status };
-  const field = res.body.match(/name="SAMLResponse" value="([^"]*)"/)?.[1];
-  if (field) {
-    const xml = Buffer.from(unescapeHtml(field), 'base64').toString('utf8');
-    const action = unescapeHtml(res.body.match(/action="([^"]*)"/)?.[1] ?? '');
-    return { kind: 'status', xml, action, codes: [...xml.matchAll(/StatusCode Value="([^"]+)"/g)].map((m) => m[1].split(':').pop()) };
-  }
-  if (res.status === 303 || res.status === 302) return { kind: 'redirect', location: res.headers.location };
-  return { kind: 'other', status: res.status, body: res.body.slice(0, 300) };
-}
+/** An AuthnRequest from this file's service provider. */
+const authnRequest = (server, options = {}) => anyAuthnRequest(server, { issuer: SP, ...options });
 
 test('hostile and invalid SAML requests are refused', async (t) => {
   const server = await startServer(t);

@@ -114,7 +114,7 @@ impl DemoRp {
         let acceptor = tokio_rustls::TlsAcceptor::from(self.server_tls);
         tokio::spawn(async move {
             let _keep_open = stop_tx;
-            crate::server::listener::serve(self.listener, acceptor, crate::server::listener::ListenerKind::Main, router, stop_rx).await;
+            crate::server::listener::serve(self.listener, acceptor, crate::server::listener::ListenerKind::Main, router, None, stop_rx).await;
         });
     }
 }

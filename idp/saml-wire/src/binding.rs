@@ -24,6 +24,8 @@ const MAX_ENCODED: usize = 256 * 1024;
 /// Longest RelayState accepted (SAML Bindings §3.4.3 asks SPs for 80 bytes; real SPs
 /// send return URLs).
 pub const MAX_RELAY_STATE: usize = 1024;
+/// The largest HTTP-POST body read: the encoded message, RelayState and field names.
+pub const MAX_POST_BODY: usize = MAX_ENCODED + 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding {
@@ -199,7 +201,7 @@ pub fn from_redirect_query(query: &str) -> Result<Incoming, BindingError> {
 
 /// A message from an HTTP-POST form body (SAML Bindings §3.5.4).
 pub fn from_post_form(body: &[u8]) -> Result<Incoming, BindingError> {
-    if body.len() > MAX_ENCODED + 4096 {
+    if body.len() > MAX_POST_BODY {
         return Err(BindingError::TooLarge);
     }
     let text = std::str::from_utf8(body).map_err(|_| BindingError::Base64)?;

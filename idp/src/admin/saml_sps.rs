@@ -105,7 +105,7 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
         return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
     }
     let want_signed = reg.require_signed_requests || meta.want_authn_requests_signed;
-    if want_signed && meta.certificates.is_empty() {
+    if want_signed && meta.signing_certificates.is_empty() {
         return Err(AdminError::Invalid("signed requests are required but the metadata has no signing certificate".to_owned()));
     }
     let (sign_response, sign_assertion) = match (reg.sign_response, reg.sign_assertion) {
@@ -160,7 +160,7 @@ pub async fn update_saml_sp(app: &App, principal: &Principal, slug: &str, id: &s
         changed.push("attributes");
     }
     if let Some(want) = update.want_authn_requests_signed {
-        if want && sp.certificates.is_empty() {
+        if want && crate::saml::service_providers::RegisteredSp::new(sp.clone()).signature_certificates().is_empty() {
             return Err(AdminError::Invalid("want_authn_requests_signed: the metadata has no signing certificate".to_owned()));
         }
         sp.want_authn_requests_signed = want;

@@ -3,6 +3,7 @@
 //! messages lives in `mamori_saml_wire::binding` (fuzzed on its own); this module adds
 //! what the IdP sends.
 
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
@@ -13,6 +14,34 @@ use sha2::{Digest, Sha256};
 use super::keys::IdpKey;
 use crate::server::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
+
+/// How much of an oversized POST body is still read (and dropped) before answering: a
+/// server that answers and closes while the browser is still sending has the connection
+/// reset, and the reset can destroy the answer before the browser shows it.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+/// An HTTP-POST message from the request body, read here rather than by the framework's
+/// form extractor, whose refusals (413 over its limit, 415 for another content type) were
+/// bare text: every refusal is a binding error, answered with Mamori's page in the
+/// user's language like any other bad message.
+pub async fn read_post_body(body: Body) -> Result<Incoming, BindingError> {
+    use futures::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let (mut kept, mut total) = (Vec::new(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BindingError::Missing)?;
+        total = total.saturating_add(chunk.len());
+        if total <= MAX_POST_BODY {
+            kept.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if total > MAX_POST_BODY {
+        return Err(BindingError::TooLarge);
+    }
+    from_post_form(&kept)
+}
 
 /// The URL that sends `xml` to `endpoint` over HTTP-Redirect, signed with RSA-SHA256.
 pub fn redirect_url(endpoint: &str, kind: MessageKind, xml: &str, relay_state: Option<&str>, key: &IdpKey) -> anyhow::Result<String> {

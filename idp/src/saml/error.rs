@@ -67,6 +67,8 @@ pub enum SamlError {
     Replay,
     #[error("IssueInstant outside the accepted window")]
     Stale,
+    #[error("a time in the request is out of the range this IdP can compute with")]
+    TimeOutOfRange,
     #[error("Version is not 2.0")]
     Version,
     #[error("NameIDPolicy: {0}")]
@@ -139,6 +141,7 @@ impl SamlError {
         let status = |code, sub_code, message| Answer::Status(Status { code, sub_code, message });
         let answer = match self {
             SamlError::UnknownTenant => Answer::Page(StatusCode::NOT_FOUND, "error.not_found"),
+            SamlError::Binding(BindingError::TooLarge) => Answer::Page(StatusCode::PAYLOAD_TOO_LARGE, "saml.error.malformed"),
             SamlError::Binding(_) | SamlError::Xml(_) | SamlError::WrongMessage { .. } | SamlError::Parse(_) => {
                 Answer::Page(StatusCode::BAD_REQUEST, "saml.error.malformed")
             }
@@ -154,6 +157,7 @@ impl SamlError {
             SamlError::UnexpectedLogoutResponse => Answer::Page(StatusCode::BAD_REQUEST, "saml.error.logout_response"),
             SamlError::Replay => status(REQUESTER, Some(REQUEST_DENIED), "The request ID was already used."),
             SamlError::Stale => status(REQUESTER, Some(REQUEST_DENIED), "The request is too old or from the future."),
+            SamlError::TimeOutOfRange => status(REQUESTER, None, "A time in the request is out of range."),
             SamlError::Version => status(VERSION_MISMATCH, None, "Only SAML 2.0 is supported."),
             SamlError::NameIdPolicy(_) => status(RESPONDER, Some(INVALID_NAME_ID_POLICY), "The NameID policy cannot be met."),
             SamlError::NoAuthnContext => {
@@ -252,6 +256,7 @@ mod tests {
         };
         assert_eq!(code(SamlError::Replay), (status::REQUESTER, Some(status::REQUEST_DENIED)));
         assert_eq!(code(SamlError::Stale), (status::REQUESTER, Some(status::REQUEST_DENIED)));
+        assert_eq!(code(SamlError::TimeOutOfRange), (status::REQUESTER, None));
         assert_eq!(code(SamlError::Version), (status::VERSION_MISMATCH, None));
         assert_eq!(code(SamlError::NoPassive), (status::RESPONDER, Some(status::NO_PASSIVE)));
         assert_eq!(code(SamlError::NoAuthnContext), (status::RESPONDER, Some(status::NO_AUTHN_CONTEXT)));

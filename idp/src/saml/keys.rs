@@ -130,8 +130,8 @@ pub fn generate(key_use: KeyUse, now: OffsetDateTime) -> anyhow::Result<(String,
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(rcgen::DnType::CommonName, key_use.common_name());
     params.distinguished_name.push(rcgen::DnType::OrganizationName, kid.as_str());
-    params.not_before = now - time::Duration::minutes(5);
-    params.not_after = now + CERTIFICATE_VALIDITY;
+    params.not_before = super::earlier(now, time::Duration::minutes(5))?;
+    params.not_after = super::later(now, CERTIFICATE_VALIDITY)?;
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = match key_use {
         KeyUse::Signing => vec![rcgen::KeyUsagePurpose::DigitalSignature],
@@ -170,7 +170,7 @@ async fn create_activated_at(app: &App, key_use: KeyUse, now: OffsetDateTime, ac
         sealed_private_key: sealed,
         activated_at: activate_at,
         retire_after: None,
-        expires_at: Some(now + CERTIFICATE_VALIDITY),
+        expires_at: Some(super::later(now, CERTIFICATE_VALIDITY)?),
     };
     Ok(app.storage.signing_keys().insert(&new, now).await?)
 }
@@ -181,7 +181,9 @@ async fn create_activated_at(app: &App, key_use: KeyUse, now: OffsetDateTime, ac
 /// flight. Returns the new key IDs.
 pub async fn rotate(app: &App, grace: time::Duration) -> anyhow::Result<Vec<String>> {
     let now = app.now();
-    let switch = now + grace;
+    // The grace period comes from the operator: a sum past year 9999 is an error.
+    let switch = super::later(now, grace).context("the grace period ends beyond the range of dates")?;
+    let retire_at = super::later(switch, time::Duration::days(1)).context("the grace period ends beyond the range of dates")?;
     let mut kids = Vec::new();
     for key_use in [KeyUse::Signing, KeyUse::Encryption] {
         let repo = app.storage.signing_keys();
@@ -192,7 +194,7 @@ pub async fn rotate(app: &App, grace: time::Duration) -> anyhow::Result<Vec<Stri
         }
         let created = create_activated_at(app, key_use, now, switch).await?;
         if let Some(old) = current {
-            app.storage.oidc_grants().retire_signing_key(&old.kid, switch, switch + time::Duration::days(1)).await?;
+            app.storage.oidc_grants().retire_signing_key(&old.kid, switch, retire_at).await?;
         }
         kids.push(created.kid);
     }

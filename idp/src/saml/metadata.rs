@@ -31,7 +31,8 @@ pub fn document(
     use base64::Engine as _;
     let b64 = |der: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(der);
     let id = new_id();
-    let valid_until = (now + VALID_FOR).replace_nanosecond(0).unwrap_or(now).format(&Rfc3339).unwrap_or_default();
+    // Our own clock; saturating, as this builder cannot fail (only at year 9999).
+    let valid_until = now.saturating_add(VALID_FOR).replace_nanosecond(0).unwrap_or(now).format(&Rfc3339).unwrap_or_default();
     let mut out = String::new();
     out.push_str(&format!(
         r#"<md:EntityDescriptor xmlns:md="{md}" xmlns:ds="{ds}" ID="{id}" entityID="{entity}" validUntil="{valid_until}" cacheDuration="PT1H">"#,

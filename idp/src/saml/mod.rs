@@ -9,7 +9,9 @@
 //! - [`keys`], [`signing`], [`encryption`]: the IdP's keys, XML signatures (RSA-SHA256,
 //!   exclusive c14n, SHA-256 digests) and encrypted assertions (AES-256-GCM, RSA-OAEP).
 //! - [`metadata`], [`sso`], [`response`], [`slo`]: the endpoints and what they send.
-//! - [`service_providers`]: registered SPs and their metadata.
+//! - [`service_providers`]: registered SPs and their metadata; [`endpoint`]: the rule
+//!   for where their messages may be sent.
+//! - [`times`]: time arithmetic, checked, and the freshness rules for request times.
 //! - [`error`]: every failure mapped, in one place, to a SAML status or a page.
 //!
 //! Like the OIDC provider, the SSO endpoint on the main listener validates and stores the
@@ -19,8 +21,11 @@
 pub mod authn_context;
 pub mod binding;
 pub mod encryption;
+pub mod endpoint;
 pub mod error;
 pub mod keys;
+#[cfg(test)]
+mod key_use_tests;
 pub mod metadata;
 pub mod name_id;
 pub mod response;
@@ -28,6 +33,7 @@ pub mod service_providers;
 pub mod signing;
 pub mod slo;
 pub mod sso;
+pub mod times;
 
 use axum::Router;
 use axum::routing::get;
@@ -36,6 +42,7 @@ use mamori_storage::model::Tenant;
 use crate::server::SharedState;
 
 pub use mamori_saml_wire::{ns, xml};
+pub use times::{TimeOutOfRange, chrono_time, earlier, from_chrono, later};
 
 /// Lifetimes and clock limits.
 pub mod limits {
@@ -103,16 +110,6 @@ pub fn new_id() -> String {
     format!("_{}", hex::encode(bytes))
 }
 
-/// `time` to samael's chrono.
-pub fn chrono_time(t: time::OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond()).unwrap_or_default()
-}
-
-/// samael's chrono to `time`.
-pub fn from_chrono(t: &chrono::DateTime<chrono::Utc>) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp(t.timestamp()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,11 +119,5 @@ mod tests {
         let (a, b) = (new_id(), new_id());
         assert_ne!(a, b);
         assert!(a.starts_with('_') && a.len() == 41);
-    }
-
-    #[test]
-    fn times_convert_both_ways() {
-        let t = time::macros::datetime!(2026-04-01 09:00:05 UTC);
-        assert_eq!(from_chrono(&chrono_time(t)), Some(t));
     }
 }

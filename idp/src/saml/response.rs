@@ -91,7 +91,9 @@ fn err(e: Box<dyn std::error::Error>) -> anyhow::Error {
 /// The assertion, unsigned (samael struct).
 pub fn assertion(content: &AssertionContent, id: &str) -> Assertion {
     let now = content.now;
-    let valid_until = chrono_time(now + limits::ASSERTION_TTL);
+    // Our own clock: saturating sums, as this builder cannot fail (they only saturate at
+    // the end of the calendar, where nothing is valid anyway).
+    let valid_until = chrono_time(now.saturating_add(limits::ASSERTION_TTL));
     let attributes: Vec<Attribute> = content
         .attributes
         .iter()
@@ -131,7 +133,7 @@ pub fn assertion(content: &AssertionContent, id: &str) -> Assertion {
             }]),
         }),
         conditions: Some(Conditions {
-            not_before: Some(chrono_time(now - limits::CLOCK_SKEW)),
+            not_before: Some(chrono_time(now.saturating_sub(limits::CLOCK_SKEW))),
             not_on_or_after: Some(valid_until),
             audience_restrictions: Some(vec![AudienceRestriction { audience: vec![escape(&content.sp_entity_id)] }]),
             one_time_use: None,

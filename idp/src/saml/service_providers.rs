@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::binding::Binding;
+use super::endpoint::{EndpointUrlError, check_endpoint_url};
 use super::ns;
 use super::xml::{self, METADATA_LIMITS};
 use crate::app::App;
@@ -21,11 +22,16 @@ pub struct ReleasePolicy {
     pub attributes: Vec<String>,
 }
 
-/// A registration, with its release policy read.
+/// A registration, with its release policy and key uses read.
 #[derive(Debug, Clone)]
 pub struct RegisteredSp {
     pub sp: SamlServiceProvider,
     pub release: ReleasePolicy,
+    /// DER of the certificates that may verify this SP's signatures (see
+    /// [`RegisteredSp::signature_certificates`]).
+    signing: Vec<Vec<u8>>,
+    /// DER of the certificates the metadata marks for encryption or any use.
+    encryption: Vec<Vec<u8>>,
 }
 
 pub async fn load(app: &App, tenant_id: Uuid, entity_id: &str) -> anyhow::Result<Option<RegisteredSp>> {
@@ -47,30 +53,52 @@ pub enum AcsError {
 }
 
 impl RegisteredSp {
-    pub fn new(sp: SamlServiceProvider) -> RegisteredSp {
+    pub fn new(mut sp: SamlServiceProvider) -> RegisteredSp {
+        // A registration stored before the endpoint rule was strict may hold a location
+        // it refuses now: such an endpoint is never answered at.
+        let (acs, slo) = (sp.acs.len(), sp.slo.len());
+        sp.acs.retain(|a| check_endpoint_url(&a.url).is_ok());
+        sp.slo.retain(|s| check_endpoint_url(&s.url).is_ok() && s.response_url.as_deref().is_none_or(|r| check_endpoint_url(r).is_ok()));
+        if sp.acs.len() != acs || sp.slo.len() != slo {
+            tracing::warn!(sp = %sp.entity_id, "stored SP endpoints the endpoint rule refuses are ignored");
+        }
         let release = serde_json::from_value(sp.attribute_release.clone()).unwrap_or_default();
-        RegisteredSp { sp, release }
+        // The stored certificate list has no `use`: the metadata it came from says which
+        // key is for what, so it is read again here.
+        let (signing, encryption) = match sp.metadata_xml.as_deref() {
+            Some(xml) => match parse_sp_metadata(xml.as_bytes(), Some(&sp.entity_id)) {
+                Ok(meta) => (meta.signing_certificates, meta.encryption_certificates),
+                Err(err) => {
+                    // Fail closed: with unreadable metadata no key is trusted to sign.
+                    tracing::warn!(sp = %sp.entity_id, error = %err, "stored SP metadata no longer reads; its signatures are refused");
+                    (Vec::new(), Vec::new())
+                }
+            },
+            // A registration without metadata has no `use` to go by; a key without
+            // `use` may sign and encrypt (SAML Metadata §2.4.1.1).
+            None => {
+                let all = der_of(&sp.certificates);
+                (all.clone(), all)
+            }
+        };
+        RegisteredSp { sp, release, signing, encryption }
     }
 
     pub fn entity_id(&self) -> &str {
         &self.sp.entity_id
     }
 
-    /// Every registered certificate, DER.
-    pub fn certificates_der(&self) -> Vec<Vec<u8>> {
-        self.sp.certificates.iter().filter_map(|p| pem::parse(p).ok()).map(|p| p.into_contents()).collect()
+    /// The certificates that may verify this SP's AuthnRequests, LogoutRequests and
+    /// LogoutResponses, DER: those its metadata publishes with `use="signing"` or without
+    /// `use`. A key published for encryption only never verifies a signature.
+    pub fn signature_certificates(&self) -> &[Vec<u8>] {
+        &self.signing
     }
 
-    /// The certificate to encrypt assertions for: one its metadata marks for encryption
-    /// (or for any use), else the first registered one.
+    /// The certificate to encrypt assertions for: the first its metadata marks for
+    /// encryption or for any use.
     pub fn encryption_certificate(&self) -> Option<Vec<u8>> {
-        let from_metadata = self
-            .sp
-            .metadata_xml
-            .as_deref()
-            .and_then(|m| parse_sp_metadata(m.as_bytes(), Some(&self.sp.entity_id)).ok())
-            .and_then(|m| m.encryption_certificates.into_iter().next());
-        from_metadata.or_else(|| self.certificates_der().into_iter().next())
+        self.encryption.first().cloned()
     }
 
     /// The ACS a request names by URL or index, or the default; only HTTP-POST ones are
@@ -116,6 +144,11 @@ impl RegisteredSp {
     }
 }
 
+/// DER of PEM certificates (unparsable ones skipped).
+fn der_of(pems: &[String]) -> Vec<Vec<u8>> {
+    pems.iter().filter_map(|p| pem::parse(p).ok()).map(|p| p.into_contents()).collect()
+}
+
 /// What an SP's metadata says, ready to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpMetadata {
@@ -126,6 +159,8 @@ pub struct SpMetadata {
     pub certificates: Vec<String>,
     /// DER of those usable for encryption (`use="encryption"` or no `use`).
     pub encryption_certificates: Vec<Vec<u8>>,
+    /// DER of those usable to verify signatures (`use="signing"` or no `use`).
+    pub signing_certificates: Vec<Vec<u8>>,
     pub want_authn_requests_signed: bool,
     pub want_assertions_signed: bool,
     pub name_id_formats: Vec<String>,
@@ -150,10 +185,12 @@ pub enum MetadataError {
     NoSpDescriptor,
     #[error("the metadata has no AssertionConsumerService")]
     NoAcs,
-    #[error("an endpoint URL is not https (or http://localhost): {0}")]
-    InsecureUrl(String),
+    #[error("endpoint {url}: {reason}")]
+    InsecureUrl { url: String, reason: EndpointUrlError },
     #[error("a certificate in the metadata does not parse")]
     BadCertificate,
+    #[error("a KeyDescriptor's use is neither signing nor encryption")]
+    KeyUse,
 }
 
 /// The parts of SP metadata this IdP reads. samael's metadata model refuses valid
@@ -267,11 +304,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
         .find(|d| d.protocol_support_enumeration.as_deref().is_some_and(|p| p.split_whitespace().any(|p| p == ns::PROTOCOL)))
         .ok_or(MetadataError::NoSpDescriptor)?;
     let check_url = |url: &str| -> Result<(), MetadataError> {
-        let ok = url.starts_with("https://")
-            || url.starts_with("http://localhost")
-            || url.starts_with("http://127.0.0.1")
-            || url.starts_with("http://[::1]");
-        if ok { Ok(()) } else { Err(MetadataError::InsecureUrl(url.to_owned())) }
+        check_endpoint_url(url).map(drop).map_err(|reason| MetadataError::InsecureUrl { url: url.chars().take(200).collect(), reason })
     };
     let mut acs = Vec::new();
     for e in &sp.assertion_consumer_services {
@@ -296,14 +329,26 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     }
     let mut certificates = Vec::new();
     let mut encryption_certificates = Vec::new();
+    let mut signing_certificates = Vec::new();
     for kd in sp.key_descriptors {
+        // SAML Metadata §2.4.1.1: `use` is "signing" or "encryption"; without it the key
+        // serves both. Any other value is refused rather than guessed at.
+        let (signs, encrypts) = match kd.key_use.as_deref().map(str::trim) {
+            None => (true, true),
+            Some("signing") => (true, false),
+            Some("encryption") => (false, true),
+            Some(_) => return Err(MetadataError::KeyUse),
+        };
         let texts = kd.key_info.into_iter().flat_map(|k| k.x509_data).flat_map(|d| d.certificates);
         for text in texts {
             let clean: String = text.value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let der = base64::engine::general_purpose::STANDARD.decode(clean).map_err(|_| MetadataError::BadCertificate)?;
             x509_parser::parse_x509_certificate(&der).map_err(|_| MetadataError::BadCertificate)?;
-            if kd.key_use.as_deref() != Some("signing") && !encryption_certificates.contains(&der) {
+            if encrypts && !encryption_certificates.contains(&der) {
                 encryption_certificates.push(der.clone());
+            }
+            if signs && !signing_certificates.contains(&der) {
+                signing_certificates.push(der.clone());
             }
             let pem_text = pem::encode(&pem::Pem::new("CERTIFICATE", der));
             if !certificates.contains(&pem_text) {
@@ -324,6 +369,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
         slo,
         certificates,
         encryption_certificates,
+        signing_certificates,
         want_authn_requests_signed: sp.authn_requests_signed.unwrap_or(false),
         want_assertions_signed: sp.want_assertions_signed.unwrap_or(false),
         name_id_formats: sp.name_id_formats.into_iter().map(|t| t.value.trim().to_owned()).collect(),
@@ -411,6 +457,93 @@ pub(crate) mod tests {
         let xml = sp_metadata("https://sp.example/metadata", &key.certificate_base64());
         assert!(matches!(parse_sp_metadata(xml.as_bytes(), Some("https://other")), Err(MetadataError::OtherEntity { .. })));
         let insecure = xml.replace("https://sp.example/acs2", "http://sp.example/acs2");
-        assert!(matches!(parse_sp_metadata(insecure.as_bytes(), None), Err(MetadataError::InsecureUrl(_))));
+        assert!(matches!(parse_sp_metadata(insecure.as_bytes(), None), Err(MetadataError::InsecureUrl { .. })));
+        for lookalike in ["http://localhost.evil.example/acs2", "http://localhost:80@evil.example/acs2", "https://sp.example/acs2#x"] {
+            let bad = xml.replace("https://sp.example/acs2", lookalike);
+            assert!(matches!(parse_sp_metadata(bad.as_bytes(), None), Err(MetadataError::InsecureUrl { .. })), "{lookalike}");
+            let bad_slo = xml.replace("https://sp.example/slo", lookalike);
+            assert!(matches!(parse_sp_metadata(bad_slo.as_bytes(), None), Err(MetadataError::InsecureUrl { .. })), "SLO {lookalike}");
+        }
+        let loopback = xml.replace("https://sp.example/acs2", "http://127.0.0.1:8080/acs2");
+        assert!(parse_sp_metadata(loopback.as_bytes(), None).is_ok());
+    }
+
+    /// Metadata with one KeyDescriptor per `(use, certificate)`; `None` leaves `use` out.
+    fn metadata_with_keys(keys: &[(Option<&str>, String)]) -> String {
+        let descriptors: String = keys
+            .iter()
+            .map(|(key_use, cert)| {
+                let attr = key_use.map(|u| format!(r#" use="{u}""#)).unwrap_or_default();
+                format!(
+                    r#"<md:KeyDescriptor{attr}><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/metadata"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{descriptors}<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    fn der(b64: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")
+    }
+
+    #[test]
+    fn an_encryption_only_key_never_verifies_signatures() {
+        use super::super::keys::{KeyUse, tests::test_key};
+        let (signing, encryption) = (test_key(KeyUse::Signing).certificate_base64(), test_key(KeyUse::Encryption).certificate_base64());
+        let xml = metadata_with_keys(&[(Some("signing"), signing.clone()), (Some("encryption"), encryption.clone())]);
+        let meta = parse_sp_metadata(xml.as_bytes(), None).expect("parses");
+        assert_eq!(meta.signing_certificates, [der(&signing)]);
+        assert_eq!(meta.encryption_certificates, [der(&encryption)]);
+        let mut sp = registered(&meta);
+        sp.sp.metadata_xml = Some(xml);
+        let sp = RegisteredSp::new(sp.sp);
+        assert_eq!(sp.signature_certificates(), [der(&signing)], "the registration verifies with the signing key only");
+        assert_eq!(sp.encryption_certificate(), Some(der(&encryption)));
+
+        // Only an encryption key: nothing may verify a signature.
+        let xml = metadata_with_keys(&[(Some("encryption"), encryption.clone())]);
+        let meta = parse_sp_metadata(xml.as_bytes(), None).expect("parses");
+        assert!(meta.signing_certificates.is_empty());
+        let mut sp = registered(&meta);
+        sp.sp.metadata_xml = Some(xml);
+        assert!(RegisteredSp::new(sp.sp).signature_certificates().is_empty());
+    }
+
+    #[test]
+    fn a_key_without_use_signs_and_encrypts_and_an_unknown_use_is_refused() {
+        use super::super::keys::{KeyUse, tests::test_key};
+        let cert = test_key(KeyUse::Signing).certificate_base64();
+        let meta = parse_sp_metadata(metadata_with_keys(&[(None, cert.clone())]).as_bytes(), None).expect("parses");
+        assert_eq!(meta.signing_certificates, [der(&cert)]);
+        assert_eq!(meta.encryption_certificates, [der(&cert)]);
+        let bogus = metadata_with_keys(&[(Some("both"), cert)]);
+        assert_eq!(parse_sp_metadata(bogus.as_bytes(), None), Err(MetadataError::KeyUse));
+    }
+
+    #[test]
+    fn unreadable_stored_metadata_trusts_no_key() {
+        use super::super::keys::{KeyUse, tests::test_key};
+        let cert = test_key(KeyUse::Signing).certificate_base64();
+        let meta = parse_sp_metadata(metadata_with_keys(&[(None, cert)]).as_bytes(), None).expect("parses");
+        let mut sp = registered(&meta);
+        assert!(!RegisteredSp::new(sp.sp.clone()).signature_certificates().is_empty(), "no metadata: the stored keys, use unknown");
+        sp.sp.metadata_xml = Some("<not-metadata/>".into());
+        assert!(RegisteredSp::new(sp.sp).signature_certificates().is_empty());
+    }
+
+    #[test]
+    fn stored_endpoints_the_rule_refuses_are_never_answered_at() {
+        let key = super::super::keys::tests::test_key(super::super::keys::KeyUse::Signing);
+        let meta = parse_sp_metadata(sp_metadata("https://sp.example/metadata", &key.certificate_base64()).as_bytes(), None).expect("parses");
+        let mut stored = registered(&meta).sp;
+        stored.acs.iter_mut().for_each(|a| a.url = a.url.replace("https://sp.example", "http://localhost:80@evil.example"));
+        stored.slo.iter_mut().for_each(|s| s.url = "http://localhost.evil.example/slo".into());
+        let sp = RegisteredSp::new(stored);
+        assert_eq!(sp.resolve_acs(None, None), Err(AcsError::NoPostEndpoint));
+        assert_eq!(sp.resolve_acs(Some("http://localhost:80@evil.example/acs"), None), Err(AcsError::NotRegistered));
+        assert_eq!(sp.slo_endpoint(Binding::Redirect, false), None);
     }
 }

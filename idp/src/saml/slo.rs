@@ -14,7 +14,7 @@
 //! samael's LogoutRequest reads SessionIndex as an attribute and writes it before the
 //! NameID (both against the schema), so LogoutRequests are read and written here.
 
-use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{NewSamlPending, SamlParticipant, SamlPendingKind};
@@ -27,16 +27,13 @@ use super::error::{Reply, SamlError, Status, reject, status};
 use super::keys::{self, KeyUse};
 use super::response::status_xml;
 use super::service_providers;
-use super::sso::{authenticate_message, is_fresh};
+use super::sso::authenticate_message;
+use super::times::check_logout_request_times;
 use super::xml::{self, MESSAGE_LIMITS, escape};
 pub use mamori_saml_wire::messages::{LogoutRequestMessage, NameIdElement, TextElement, parse_logout_request, parse_logout_response};
-use super::{Idp, chrono_time, limits, new_id, ns, signing};
+use super::{Idp, chrono_time, later, limits, new_id, ns, signing};
 use crate::server::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
-
-fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
-}
 
 /// A service provider still to be told, with what it knows the user by: one
 /// LogoutRequest per SP and NameID, naming every SessionIndex it was given.
@@ -114,8 +111,13 @@ pub async fn slo_redirect(State(state): State<SharedState>, Path(slug): Path<Str
 }
 
 /// `POST /t/{tenant}/saml/slo` (HTTP-POST)
-pub async fn slo_post(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
-    let incoming = binding::from_post_form(&body);
+pub async fn slo_post(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let incoming = binding::read_post_body(body).await;
     receive(state, slug, incoming, headers).await
 }
 
@@ -172,19 +174,12 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
         return Err(fail(SamlError::Version));
     }
     let now = app.now();
-    let issued = parse_instant(&message.issue_instant).ok_or_else(|| fail(SamlError::Stale))?;
-    if !is_fresh(issued, now) {
-        return Err(fail(SamlError::Stale));
-    }
-    if let Some(limit) = message.not_on_or_after.as_deref()
-        && parse_instant(limit).is_none_or(|l| l + limits::CLOCK_SKEW <= now)
-    {
-        return Err(fail(SamlError::Stale));
-    }
+    check_logout_request_times(&message.issue_instant, message.not_on_or_after.as_deref(), now).map_err(fail)?;
+    let remember_until = later(now, limits::REQUEST_ID_MEMORY).map_err(|e| fail(SamlError::Internal(e.into())))?;
     let first = app
         .shared
         .saml_replay_cache()
-        .remember(idp.tenant.id, sp.entity_id(), &message.id, now + limits::REQUEST_ID_MEMORY, now)
+        .remember(idp.tenant.id, sp.entity_id(), &message.id, remember_until, now)
         .await
         .map_err(|e| fail(e.into()))?;
     if !first {
@@ -295,7 +290,7 @@ async fn start_chain(state: &SharedState, headers: &HeaderMap, idp: &Idp, chain:
                 tenant_id: idp.tenant.id,
                 sp_entity_id: chain.requester.as_ref().map(reply_sp).unwrap_or_default(),
                 data: data.clone(),
-                expires_at: app.now() + limits::PENDING_LOGOUT_TTL,
+                expires_at: later(app.now(), limits::PENDING_LOGOUT_TTL)?,
             },
             app.now(),
         )
@@ -457,7 +452,8 @@ impl LogoutRequestOut {
     /// The XML, with `signature` (a template) after the Issuer when given.
     pub fn to_xml(&self, signature: Option<&str>) -> String {
         let instant = chrono_time(self.now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let until = chrono_time(self.now + limits::ASSERTION_TTL).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // Our own clock; saturating, as this builder cannot fail (only at year 9999).
+        let until = chrono_time(self.now.saturating_add(limits::ASSERTION_TTL)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         format!(
             concat!(
                 r#"<saml2p:LogoutRequest xmlns:saml2p="{p}" xmlns:saml2="{a}" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" NotOnOrAfter="{until}" Reason="urn:oasis:names:tc:SAML:2.0:logout:user">"#,

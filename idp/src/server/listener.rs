@@ -15,6 +15,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::oversized::{OversizedPages, RewriteOversized};
+
 /// What the connection tells a handler.
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
@@ -38,13 +40,22 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopping server waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest HTTP/2 header list read. h2's default, 16 KiB, answered a SAML URL of
+/// 20 KiB with a bare 431 before any route ran; with this, every URL the `http` crate can
+/// hold (64 KiB) reaches the route, which answers an oversized message with Mamori's page.
+/// Header memory per stream stays far below what the 1 MiB stream windows allow.
+const MAX_HEADER_LIST: u32 = 80 * 1024;
+
 /// Serves `router` on `listener` until `shutdown` turns true, then stops accepting and
-/// lets the connections it has finish their requests (up to [`DRAIN_TIMEOUT`]).
+/// lets the connections it has finish their requests (up to [`DRAIN_TIMEOUT`]). With
+/// `oversized` pages, hyper's own bare answers to oversized HTTP/1 heads are replaced by
+/// them ([`super::oversized`]).
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     kind: ListenerKind,
     router: Router,
+    oversized: Option<Arc<OversizedPages>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -63,6 +74,7 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let oversized = oversized.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
@@ -88,7 +100,9 @@ pub async fn serve(
             // instead of holding a connection and a task for as long as it likes.
             builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
             builder.http2().timer(TokioTimer::new()).keep_alive_interval(HEADER_TIMEOUT).keep_alive_timeout(HEADER_TIMEOUT);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            builder.http2().max_header_list_size(MAX_HEADER_LIST);
+            let io = RewriteOversized::new(tls, oversized);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %err, "connection ended with an error");
             }

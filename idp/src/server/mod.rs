@@ -2,6 +2,7 @@
 //! response, graceful stop on Ctrl-C or SIGTERM.
 
 pub mod listener;
+pub mod oversized;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -62,16 +63,18 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let state = Arc::new(ServerState { app: Arc::new(app), urls: urls.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
     let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, stop_rx.clone()).await?;
+    let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
     let router = router(state);
     let main_task = tokio::spawn(listener::serve(
         main,
         TlsAcceptor::from(tls.main),
         ListenerKind::Main,
         router.clone(),
+        oversized.clone(),
         stop_rx.clone(),
     ));
     let mtls_task =
-        tokio::spawn(listener::serve(mtls, TlsAcceptor::from(tls.mtls), ListenerKind::Mtls, router, stop_rx));
+        tokio::spawn(listener::serve(mtls, TlsAcceptor::from(tls.mtls), ListenerKind::Mtls, router, oversized, stop_rx));
     tracing::info!(main = %urls.main, mtls = %urls.mtls, "listening");
     println!("mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
     if let Some(on_ready) = on_ready {
@@ -173,6 +176,15 @@ pub struct RequestId(pub String);
 const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Headers every response carries: no framing, no foreign scripts or styles, HTTPS only.
+/// (Also on the pages written below the router, [`oversized`].)
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("content-security-policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https:"),
+    ("strict-transport-security", "max-age=31536000"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+];
+
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
     // Every 503 is an outage we expect to end (database, Redis, CA not loaded): say when
     // to try again, so clients and proxies retry instead of giving up or hammering.
@@ -191,14 +203,8 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     if html {
         set(headers, header::CACHE_CONTROL, "no-store");
     }
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https:",
-    );
-    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
+    for (name, value) in SECURITY_HEADERS {
+        set(headers, http::HeaderName::from_static(name), value);
+    }
     response
 }
