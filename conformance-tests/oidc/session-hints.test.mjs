@@ -1,7 +1,8 @@
 // What the browser's session decides at the OP, tried with hostile inputs beside honest
 // ones: max_age=0 right after a login (the same second) asks for a new login
 // (OpenID Connect Core §3.1.2.1, compared in milliseconds), and an id_token_hint naming
-// another user never logs the current user out unasked (RP-Initiated Logout 1.0 §2).
+// another user never logs the current user out unasked (RP-Initiated Logout 1.0 §2), nor
+// gets a code for the current user at the authorization endpoint (Core §3.1.2.1).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -44,6 +45,34 @@ test('the session answers only for its own user and its own age', async (t) => {
     // Honest: without max_age the session answers at once.
     const quiet = await login(alicePage, alice);
     assert.equal(quiet.askedToLogIn, false, 'a plain request needs no new login');
+  });
+
+  await t.test("an id_token_hint for another user is never answered with this user's session", async () => {
+    const bobs = await login(bobPage, bob);
+    const alices = await login(alicePage, alice);
+    const outcome = async (params) => {
+      const req = await authorizationRequest(config, cb.redirectUri, params);
+      const arrived = cb.next();
+      await alicePage.goto(String(req.url));
+      if (await alicePage.isVisible('#login-form').catch(() => false)) return { loginForm: true, req, arrived };
+      return { hit: await arrived, req };
+    };
+    // Hostile, silently: Bob's hint on Alice's browser is login_required, no code.
+    const silent = await outcome({ prompt: 'none', id_token_hint: bobs.tokens.id_token });
+    assert.equal(silent.hit.query.get('error'), 'login_required');
+    assert.equal(silent.hit.query.get('code'), null);
+    // Hostile, interactively: asked to log in; logging in as Alice again is still not Bob.
+    const asked = await outcome({ id_token_hint: bobs.tokens.id_token });
+    assert.ok(asked.loginForm, 'a login is asked for');
+    await snap(alicePage, 'foreign-hint-login');
+    await submitPassword(alicePage, alice.loginId, alice.password);
+    const hit = await asked.arrived;
+    assert.equal(hit.query.get('error'), 'login_required', 'a code for the wrong user');
+    // Honest: Alice's own hint with prompt=none gets a code for Alice.
+    const own = await outcome({ prompt: 'none', id_token_hint: alices.tokens.id_token });
+    assert.ok(own.hit.query.get('code'), `no code: ${own.hit.url}`);
+    const tokens = await client.authorizationCodeGrant(config, new URL(own.hit.url), { pkceCodeVerifier: own.req.verifier, expectedState: own.req.state, expectedNonce: own.req.nonce });
+    assert.equal(tokens.claims().sub, alices.tokens.claims().sub);
   });
 
   await t.test("another user's ID token does not log this user out unasked", async () => {

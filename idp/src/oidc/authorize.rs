@@ -58,6 +58,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
+    /// The user an `id_token_hint` names (Core §3.1.2.1): the login must be that user's.
+    #[serde(default)]
+    pub hinted_subject: Option<String>,
     pub ui_locales: Vec<String>,
     /// Unix seconds: a login completed at or after this moment is fresh for this request.
     pub created_at: i64,
@@ -202,6 +205,13 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
             acr_values.push(value.to_owned());
         }
     }
+    let hinted_subject = match params.get("id_token_hint") {
+        Some(hint) => match super::id_token::read_hint(app, issuer, hint).await {
+            Ok(read) => read.subject,
+            Err(error) => return Err(reject(error)),
+        },
+        None => None,
+    };
     let request = AuthorizationRequest {
         client_id: client.client_id().to_owned(),
         redirect_uri: redirect_uri.clone(),
@@ -214,6 +224,7 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         max_age,
         acr_values,
         login_hint: single(&params, "login_hint"),
+        hinted_subject,
         ui_locales: split_spaces(params.get("ui_locales")),
         created_at: app.now().unix_timestamp(),
         created_at_ms: crate::flows::login::unix_ms(app.now()),
@@ -455,6 +466,15 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
     };
     let fresh = auth.auth_time_ms >= request.created_at_ms.max(request.created_at * 1000);
+    // The site named the user it expects: another user's session does not answer for it.
+    if request.hinted_subject.as_ref().is_some_and(|sub| *sub != user.id.to_string()) {
+        return Ok(if none || fresh {
+            // A new login that is still someone else's would only loop: tell the site.
+            answer(OAuthError::LoginRequired)
+        } else {
+            login_again()
+        });
+    }
     // In milliseconds, like `fresh`: max_age=0 within the second of the last login still
     // asks for a new one (Core §3.1.2.1).
     let too_old = request.max_age.is_some_and(|max| {

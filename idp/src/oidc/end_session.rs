@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::OAuthError;
-use super::{Issuer, Params, clients, jwt, with_query};
+use super::{Issuer, Params, clients, with_query};
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::{FormFields, PageCtx, field};
@@ -91,21 +91,12 @@ async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: 
     let mut client_id = params.get("client_id").map(str::to_owned);
     let mut hinted_subject = None;
     if let Some(hint) = params.get("id_token_hint") {
-        let parsed = jwt::parse(hint).map_err(|_| OAuthError::InvalidRequest("id_token_hint is not a JWT"))?;
-        let jwks = super::keys::published_jwks(app).await?;
-        if parsed.verify(&jwks).is_err() || parsed.claims["iss"].as_str() != Some(issuer.url.as_str()) {
-            return Err(OAuthError::InvalidRequest("id_token_hint was not issued by this provider"));
-        }
-        let aud = match &parsed.claims["aud"] {
-            serde_json::Value::String(a) => Some(a.clone()),
-            serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()).map(str::to_owned),
-            _ => None,
-        };
-        if client_id.is_some() && client_id != aud {
+        let hint = super::id_token::read_hint(app, &issuer, hint).await?;
+        if client_id.is_some() && client_id != hint.audience {
             return Err(OAuthError::InvalidRequest("client_id does not match id_token_hint"));
         }
-        client_id = aud;
-        hinted_subject = parsed.claims["sub"].as_str().map(str::to_owned);
+        client_id = hint.audience;
+        hinted_subject = hint.subject;
     }
     let uri = params.get("post_logout_redirect_uri");
     let target = redirect_target(state, &issuer, client_id.as_deref(), uri).await?;

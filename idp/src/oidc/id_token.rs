@@ -73,6 +73,33 @@ pub async fn issue(
     keys::with_key(key, move |key| sign_with(key, claims, &access_token)).await?
 }
 
+/// What an `id_token_hint` (Core §3.1.2.1, RP-Initiated Logout §2) says, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenHint {
+    /// The client it was issued to (its first audience).
+    pub audience: Option<String>,
+    /// The user it names.
+    pub subject: Option<String>,
+}
+
+/// Reads an `id_token_hint`: an ID token this issuer signed (an expired one is fine: it
+/// only names a user and a client). The one check for the authorization and logout
+/// endpoints.
+pub async fn read_hint(app: &App, issuer: &Issuer, hint: &str) -> Result<IdTokenHint, super::error::OAuthError> {
+    use super::error::OAuthError;
+    let parsed = super::jwt::parse(hint).map_err(|_| OAuthError::InvalidRequest("id_token_hint is not a JWT"))?;
+    let jwks = keys::published_jwks(app).await?;
+    if parsed.verify(&jwks).is_err() || parsed.claims["iss"].as_str() != Some(issuer.url.as_str()) {
+        return Err(OAuthError::InvalidRequest("id_token_hint was not issued by this provider"));
+    }
+    let audience = match &parsed.claims["aud"] {
+        serde_json::Value::String(a) => Some(a.clone()),
+        serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()).map(str::to_owned),
+        _ => None,
+    };
+    Ok(IdTokenHint { audience, subject: parsed.claims["sub"].as_str().map(str::to_owned) })
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
