@@ -75,6 +75,20 @@ test('the session answers only for its own user and its own age', async (t) => {
     assert.equal(tokens.claims().sub, alices.tokens.claims().sub);
   });
 
+  await t.test("a disabled user's tokens are inactive at once", async () => {
+    const carol = await enrolledUser(t, server, 'oidc-hint-carol');
+    const carolPage = await browserOf(carol);
+    const { tokens } = await login(carolPage, carol);
+    const sub = tokens.claims().sub;
+    // Honest: a live user's token answers.
+    assert.equal((await client.fetchUserInfo(config, tokens.access_token, sub)).sub, sub);
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
+    server.cli('admin', 'user', 'set-status', '--tenant', 'demo', '--login-id', carol.loginId, '--status', 'disabled');
+    // Hostile: the same token after the operator disabled the user.
+    await assert.rejects(client.fetchUserInfo(config, tokens.access_token, sub), 'userinfo answered for a disabled user');
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
+  });
+
   await t.test("another user's ID token does not log this user out unasked", async () => {
     const bobs = await login(bobPage, bob);
     await alicePage.goto(String(client.buildEndSessionUrl(config, { id_token_hint: bobs.tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'x' })));

@@ -110,13 +110,15 @@ pub async fn login_with(addr: &str, user: &LoginUser, password: &str) -> anyhow:
 pub struct TlsSession {
     stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
     cookies: Vec<(String, String)>,
+    /// Sent as `Origin` with every POST, as a browser would for the page it posts from.
+    origin: Option<String>,
 }
 
 impl TlsSession {
     pub async fn connect(addr: &str, tls: Arc<rustls::ClientConfig>) -> anyhow::Result<Self> {
         let tcp = tokio::net::TcpStream::connect(addr).await?;
         let stream = tokio_rustls::TlsConnector::from(tls).connect(ServerName::try_from("localhost")?, tcp).await?;
-        Ok(Self { stream, cookies: Vec::new() })
+        Ok(Self { stream, cookies: Vec::new(), origin: None })
     }
 
     fn remember(&mut self, response: &Response) {
@@ -128,6 +130,11 @@ impl TlsSession {
                 }
             }
         }
+    }
+
+    /// Posts from now on as a page of `origin` would (`None`: no Origin, like curl).
+    pub fn post_from_origin(&mut self, origin: Option<&str>) {
+        self.origin = origin.map(str::to_owned);
     }
 
     /// The value of cookie `name` this session holds.
@@ -159,8 +166,9 @@ impl TlsSession {
         for (name, value) in fields {
             form.push_str(&format!("&{name}={}", form_encode(value)));
         }
+        let origin = self.origin.as_ref().map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
         let text = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nAccept-Language: en\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nAccept-Language: en\r\n{origin}Cookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
             self.cookie_header(),
             form.len()
         );
@@ -172,6 +180,14 @@ impl TlsSession {
 
 pub fn csrf_token(html: &str) -> Option<&str> {
     html.split("name=\"csrf_token\" value=\"").nth(1).and_then(|s| s.split('"').next())
+}
+
+/// The page without its CSRF token (which differs on every form), to compare two pages.
+pub fn without_csrf_token(html: &str) -> String {
+    match csrf_token(html).filter(|t| !t.is_empty()) {
+        Some(token) => html.replace(token, ""),
+        None => html.to_owned(),
+    }
 }
 
 /// The text of the element with `id`, if the page has one.

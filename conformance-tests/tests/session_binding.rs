@@ -448,10 +448,7 @@ async fn the_password_only_login_never_tells_whether_an_id_exists() -> anyhow::R
                 .await?;
             anyhow::Ok((
                 r.status,
-                r.body.replace(
-                    mamori_conformance::login_client::csrf_token(&r.body).unwrap_or("-"),
-                    "",
-                ),
+                mamori_conformance::login_client::without_csrf_token(&r.body),
             ))
         }
     };
@@ -506,6 +503,68 @@ async fn a_certificate_of_another_tenant_is_told_so() -> anyhow::Result<()> {
     let own = browser.get("/login?tenant=acme").await?;
     assert_eq!(own.status, 200);
     assert!(own.body.contains("name=\"password\""), "{}", own.body);
+    s.qs.stop();
+    Ok(())
+}
+
+/// Another site on the same host name (another port) shares Mamori's cookies, so it can
+/// plant a CSRF cookie whose token it knows: a form posted from there is refused all the
+/// same, by the origin the browser names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_posted_from_another_origin_of_the_same_host_is_refused() -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let s = setup(work.path()).await?;
+    let (mut alice, _) = logged_in(&s.addr, &s.alice, "/login").await?;
+    let change = |answer: &'static str| [("secret_question", "first-car"), ("secret_answer", answer)];
+    for hostile in ["https://localhost:9443", "https://evil.example", "null"] {
+        let form = alice.get("/account/secret-question").await?;
+        alice.post_from_origin(Some(hostile));
+        let r = alice.post("/account/secret-question", &form, &change("Planted-answer")).await?;
+        assert_eq!(r.status, 403, "a post from {hostile} was taken: {}", r.body);
+    }
+    // Honest: from Mamori's own page (its listener's origin), or with no Origin at all.
+    let own = s.qs.mtls_url.clone();
+    for origin in [Some(own.as_str()), None] {
+        let form = alice.get("/account/secret-question").await?;
+        alice.post_from_origin(origin);
+        let r = alice.post("/account/secret-question", &form, &change("Kyoto ramen")).await?;
+        assert_eq!(r.status, 303, "{origin:?}: {}", r.body);
+    }
+    s.qs.stop();
+    Ok(())
+}
+
+/// An operator's change of a user's login method ends the user's sessions: one opened
+/// under the old method may lack a factor the new one needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_method_change_ends_the_users_sessions() -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let s = setup(work.path()).await?;
+    let (mut alice, _) = logged_in(&s.addr, &s.alice, "/login").await?;
+    let (mut bob, _) = logged_in(&s.addr, &s.bob, "/login").await?;
+    ok(mamori(&s.qs.config(), &["admin", "user", "update", "--tenant", "demo", "--login-id", "alice", "--method", "cert+password+otp"]));
+    assert!(!is_account_page(&alice.get("/account").await?), "a session of the old method survived");
+    // Honest: another user's session is untouched.
+    assert!(is_account_page(&bob.get("/account").await?));
+    s.qs.stop();
+    Ok(())
+}
+
+/// A known address asked with the wrong method answers with a page, never an empty 405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_gets_a_page_not_an_empty_answer() -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let s = setup(work.path()).await?;
+    let mut browser = TlsSession::connect(&s.addr, Arc::clone(&s.alice.tls)).await?;
+    for path in ["/logout", "/account/login-method/execute"] {
+        let r = browser.get(path).await?;
+        assert_eq!(r.status, 405, "{path}");
+        assert!(r.body.contains("<html") && r.body.contains("does not take that kind of request"), "{path}: {}", r.body);
+    }
+    // Honest: the protocol endpoints keep their own JSON answer.
+    let token = browser.get("/t/demo/token").await?;
+    assert_eq!(token.status, 405);
+    assert!(token.header("content-type").is_some_and(|t| t.starts_with("application/json")), "{:?}", token.headers);
     s.qs.stop();
     Ok(())
 }

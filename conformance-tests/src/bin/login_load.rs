@@ -7,6 +7,11 @@
 //!
 //! `cargo run --release -p mamori-conformance --bin login-load -- [USERS] [SECONDS] [CONCURRENCY...]`
 //!
+//! MAMORI_TEST_LOAD_PAGE=/account measures a page of a logged-in session instead: each
+//! worker logs in once, then asks for that page again and again on its connection, so
+//! server CPU per request is what a session costs (load, certificate binding, render);
+//! MAMORI_TEST_LOAD_PAGE=/ gives the same for a page without a session, to compare.
+//!
 //! MAMORI_TEST_LOAD_NODES=2 starts two `mamori serve` nodes on the same config (give them
 //! a shared database and `MAMORI_STORAGE__SHARED_STATE=redis`) and sends the logins to
 //! them in turn, as a round-robin load balancer would; server CPU is the sum of both.
@@ -94,6 +99,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let server_pids: Vec<u32> = servers.iter().map(std::process::Child::id).collect();
+    if let Ok(page) = std::env::var("MAMORI_TEST_LOAD_PAGE") {
+        let servers_cpu = || server_pids.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>();
+        return page_load(&page, &users, &addrs, seconds, &levels, servers_cpu, servers).await;
+    }
     let servers_cpu = || server_pids.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>();
     for &concurrency in &levels {
         let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -139,6 +148,73 @@ async fn main() -> anyhow::Result<()> {
             cpu_per_login * 1000.0,
             beyond * 1000.0,
             own_per_login * 1000.0
+        );
+    }
+    for mut server in servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+    Ok(())
+}
+
+/// Requests for `page` by logged-in sessions, one per worker, each on its own connection.
+async fn page_load(
+    page: &str,
+    users: &Arc<Vec<mamori_conformance::login_client::LoginUser>>,
+    addrs: &Arc<Vec<String>>,
+    seconds: u64,
+    levels: &[usize],
+    servers_cpu: impl Fn() -> f64,
+    servers: Vec<std::process::Child>,
+) -> anyhow::Result<()> {
+    use mamori_conformance::login_client::TlsSession;
+    println!("page: {page}");
+    println!("| concurrency | requests/s | p50 ms | p99 ms | failures | server CPU per request, µs |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &concurrency in levels {
+        let mut sessions = Vec::new();
+        for worker in 0..concurrency {
+            let user = &users[worker % users.len()];
+            let mut session = TlsSession::connect(&addrs[worker % addrs.len()], Arc::clone(&user.tls)).await?;
+            let form = session.get("/login").await?;
+            let done = session.post("/login/password", &form, &[("login_id", &user.login_id), ("password", &user.password)]).await?;
+            anyhow::ensure!(done.status == 303, "login for the page run: {}", done.status);
+            sessions.push(session);
+        }
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let cpu_before = servers_cpu();
+        let tasks: Vec<_> = sessions
+            .into_iter()
+            .map(|mut session| {
+                let page = page.to_owned();
+                tokio::spawn(async move {
+                    let (mut latencies, mut failures) = (Vec::new(), 0usize);
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        match session.get(&page).await {
+                            Ok(r) if r.status == 200 => latencies.push(start.elapsed()),
+                            _ => failures += 1,
+                        }
+                    }
+                    (latencies, failures)
+                })
+            })
+            .collect();
+        let (mut all, mut failures) = (Vec::new(), 0);
+        for task in tasks {
+            let (l, f) = task.await?;
+            all.extend(l);
+            failures += f;
+        }
+        all.sort();
+        let p = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+        let cpu_per_request = (servers_cpu() - cpu_before) / all.len().max(1) as f64;
+        println!(
+            "| {concurrency} | {:.0} | {:.2} | {:.2} | {failures} | {:.0} |",
+            all.len() as f64 / seconds as f64,
+            ms(p(0.5)),
+            ms(p(0.99)),
+            cpu_per_request * 1e6
         );
     }
     for mut server in servers {

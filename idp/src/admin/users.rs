@@ -166,6 +166,8 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
     app.storage.users().update_profile(user.id, &display_name, locale, &time_zone, now).await?;
     if let Some(method) = method.filter(|m| *m != user.login_method) {
         app.storage.users().set_login_method(user.id, method, now).await?;
+        // Sessions opened under the old method may lack a factor the new one needs.
+        app.shared.sessions().delete_for_user(user.id).await?;
     }
     let details = serde_json::json!({"display_name": changes.display_name, "locale": changes.locale, "time_zone": changes.time_zone, "login_method": changes.login_method});
     audit::record(app, principal, Some(tenant.id), "user.update", &target(&tenant, login_id), details).await;

@@ -319,6 +319,34 @@ pub async fn register_credentials(
     Ok(RegistrationOutcome::Completed(EnrollmentCompleted { download: pending }))
 }
 
+/// How long after completing the enrollment its URL and one-time password show the
+/// completion page again, for a user whose browser never received it (tab closed,
+/// network dropped): short, since URL and one-time password are all it asks for.
+const SHOW_AGAIN_MINUTES: i64 = 15;
+
+/// Whether a completed enrollment may still show its completion page to its one-time
+/// password: completed within [`SHOW_AGAIN_MINUTES`], not locked by wrong passwords.
+pub fn may_show_completion_again(ticket: &Ticket, now: OffsetDateTime) -> bool {
+    let window = time::Duration::minutes(SHOW_AGAIN_MINUTES);
+    ticket.uses_left == 0
+        && ticket.attempts_left > 0
+        && ticket.last_used_at.and_then(|at| at.checked_add(window)).is_some_and(|until| now < until)
+}
+
+/// The certificate download this enrollment created, while it can still be redeemed
+/// (`None` for a method without a certificate, or once it is used up or replaced).
+pub async fn enrollment_download(app: &App, open: &OpenEnrollment) -> anyhow::Result<Option<PendingDownload>> {
+    let pending = app.storage.tickets().list_pending_for_user(open.user.id, app.now()).await?;
+    let made_by_it = pending
+        .into_iter()
+        .filter(|t| t.kind == TicketKind::Download && t.created_at >= open.ticket.created_at)
+        .find_map(|t| t.acquisition_id);
+    match made_by_it {
+        Some(id) => pending_download(app, open, &id).await,
+        None => Ok(None),
+    }
+}
+
 /// The pending download behind a completion proof, to show the completion page again:
 /// only while that download still belongs to the enrolled user and can be redeemed.
 pub async fn pending_download(app: &App, open: &OpenEnrollment, acquisition_id: &str) -> anyhow::Result<Option<PendingDownload>> {

@@ -78,7 +78,10 @@ pub fn check_question_and_answer(question_code: &str, answer: &str) -> Vec<Answe
         problems.push(AnswerProblem::UnknownQuestion);
     }
     let normalised = normalise_answer(answer);
-    if normalised.is_empty() {
+    if normalised.chars().any(char::is_control) {
+        // Nothing anyone types: an answer of control characters is no answer.
+        problems.push(AnswerProblem::EmptyAnswer);
+    } else if normalised.is_empty() {
         problems.push(AnswerProblem::EmptyAnswer);
     } else if normalised.chars().count() < min_answer_chars(&normalised) {
         problems.push(AnswerProblem::AnswerTooShort);
@@ -149,6 +152,7 @@ mod tests {
         assert!(check_question_and_answer("first-car", "Toyota").is_empty());
         assert_eq!(check_question_and_answer("nope", "xyz"), vec![AnswerProblem::UnknownQuestion]);
         assert_eq!(check_question_and_answer("first-car", "x"), vec![AnswerProblem::AnswerTooShort]);
+        assert_eq!(check_question_and_answer("first-car", &"\u{0}\u{1}".repeat(10)), vec![AnswerProblem::EmptyAnswer]);
         assert_eq!(check_question_and_answer("first-car", " ab "), vec![AnswerProblem::AnswerTooShort]);
         assert!(check_question_and_answer("first-car", "VW1").is_empty());
         assert!(check_question_and_answer("mother-maiden-name", "山田").is_empty(), "two kanji are enough");

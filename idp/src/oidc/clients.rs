@@ -140,6 +140,10 @@ pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
     check_spec_with_keys_at(spec, None)
 }
 
+/// The most keys a client's JWK Set may hold, inline or at its `jwks_uri`: key rotation
+/// needs two or three, and each key more is memory every node keeps for the client.
+pub const MAX_JWKS_KEYS: usize = 20;
+
 /// [`check_spec`] for a client that may publish its keys at `jwks_uri` instead of inline:
 /// `private_key_jwt` needs one or the other (the token endpoint fetches the URI).
 pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Result<(), String> {
@@ -161,8 +165,11 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
         return Err("a public client cannot use client_credentials".into());
     }
+    let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
+    if keys.as_ref().and_then(|k| k["keys"].as_array()).is_some_and(|a| a.len() > MAX_JWKS_KEYS) {
+        return Err(format!("at most {MAX_JWKS_KEYS} keys in jwks"));
+    }
     if spec.auth_method == "private_key_jwt" && jwks_uri.is_none() {
-        let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
         if keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty())) {
             return Err("private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
         }

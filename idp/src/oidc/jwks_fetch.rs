@@ -118,7 +118,8 @@ async fn fetch(config: &OidcConfig, uri: &str) -> Result<(Value, Duration), Fetc
     let fetched = outbound::get(config, uri, "application/jwk-set+json, application/json", limits).await?;
     let ttl = max_age(&fetched.headers).map_or(MAX_TTL, |age| age.clamp(MIN_REFETCH, MAX_TTL));
     let keys: Value = serde_json::from_slice(&fetched.body).map_err(|_| FetchError::NotJwks)?;
-    if !keys["keys"].as_array().is_some_and(|ks| ks.iter().all(Value::is_object)) {
+    // A set of more keys than a client may register is not taken either (key caps).
+    if !keys["keys"].as_array().is_some_and(|ks| ks.len() <= super::clients::MAX_JWKS_KEYS && ks.iter().all(Value::is_object)) {
         return Err(FetchError::NotJwks);
     }
     Ok((keys, ttl))

@@ -80,28 +80,35 @@ impl Parsed {
         self.header["alg"].as_str().unwrap_or("")
     }
 
-    /// Verifies against a JWK Set: the key named by `kid`, or else every key that fits
-    /// the algorithm. `alg: none` and symmetric algorithms are refused.
+    /// Verifies against a JWK Set with one key, chosen by `kid` and algorithm: the first
+    /// signing key of the right type with that `kid`, or, without a `kid`, the only one
+    /// of the right type. Never every key in turn: a set of many keys must not make an
+    /// anonymous request cost many signature checks. `alg: none` and symmetric
+    /// algorithms are refused.
     pub fn verify(&self, jwks: &Value) -> Result<(), JwtError> {
         let alg = self.alg();
-        if !matches!(alg, "ES256" | "RS256" | "PS256") {
-            return Err(JwtError::UnsupportedAlgorithm);
-        }
+        let key_type = match alg {
+            "ES256" => "EC",
+            "RS256" | "PS256" => "RSA",
+            _ => return Err(JwtError::UnsupportedAlgorithm),
+        };
         let kid = self.header["kid"].as_str();
-        let candidates: Vec<&Value> = jwks["keys"]
+        let mut fitting = jwks["keys"]
             .as_array()
-            .map(|keys| {
-                keys.iter()
-                    .filter(|k| kid.is_none() || k["kid"].as_str() == kid)
-                    .filter(|k| k["use"].as_str().is_none_or(|u| u == "sig"))
-                    .filter(|k| k["alg"].as_str().is_none_or(|a| a == alg))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if candidates.is_empty() {
-            return Err(JwtError::NoKey);
-        }
-        if candidates.iter().any(|jwk| verify_with_jwk(jwk, alg, self.signing_input.as_bytes(), &self.signature)) {
+            .into_iter()
+            .flatten()
+            .filter(|k| k["kty"].as_str() == Some(key_type))
+            .filter(|k| k["use"].as_str().is_none_or(|u| u == "sig"))
+            .filter(|k| k["alg"].as_str().is_none_or(|a| a == alg));
+        let chosen = match kid {
+            Some(kid) => fitting.find(|k| k["kid"].as_str() == Some(kid)),
+            None => match (fitting.next(), fitting.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            },
+        };
+        let Some(jwk) = chosen else { return Err(JwtError::NoKey) };
+        if verify_with_jwk(jwk, alg, self.signing_input.as_bytes(), &self.signature) {
             Ok(())
         } else {
             Err(JwtError::BadSignature)
@@ -153,5 +160,45 @@ mod tests {
             URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#)
         );
         assert_eq!(parse(&hs).expect("parses").verify(&json!({"keys": []})), Err(JwtError::UnsupportedAlgorithm));
+    }
+
+    /// A JWK Set with `n` copies of one P-256 key under `kid`, and a token it signs.
+    fn copies(n: usize, kid: Option<&str>) -> (Value, String) {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("key");
+        let point = pair.public_key().as_ref();
+        let mut jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])});
+        if let Some(kid) = kid {
+            jwk["kid"] = kid.into();
+        }
+        let mut header = json!({"alg": "ES256"});
+        if let Some(kid) = kid {
+            header["kid"] = kid.into();
+        }
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#));
+        let signature = pair.sign(&rng, input.as_bytes()).expect("signs");
+        (json!({"keys": vec![jwk; n]}), format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref())))
+    }
+
+    #[test]
+    fn one_key_is_chosen_by_kid_never_all_in_turn() {
+        // Honest: one key, with or without a kid.
+        let (set, token) = copies(1, Some("k1"));
+        assert!(parse(&token).expect("parses").verify(&set).is_ok());
+        let (set, token) = copies(1, None);
+        assert!(parse(&token).expect("parses").verify(&set).is_ok());
+        // Many copies under one kid: the first is the one checked.
+        let (set, token) = copies(50, Some("k1"));
+        assert!(parse(&token).expect("parses").verify(&set).is_ok());
+        // Hostile: without a kid, several fitting keys are ambiguous, not tried in turn.
+        let (set, token) = copies(3, None);
+        assert!(matches!(parse(&token).expect("parses").verify(&set), Err(JwtError::NoKey)));
+        // An RSA key never stands in for an EC one.
+        let (_, token) = copies(1, Some("k1"));
+        let rsa = json!({"keys": [{"kty": "RSA", "kid": "k1", "n": "AQAB", "e": "AQAB"}]});
+        assert!(matches!(parse(&token).expect("parses").verify(&rsa), Err(JwtError::NoKey)));
     }
 }

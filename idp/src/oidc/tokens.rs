@@ -110,13 +110,6 @@ pub async fn validate(app: &App, issuer: &str, tenant_id: Uuid, token: &str) -> 
         if app.storage.oidc_grants().is_access_token_revoked(&lookup).await? {
             return Ok(None);
         }
-        if let Some(gid) = claims.gid {
-            match app.storage.oidc_grants().get_grant(gid).await {
-                Ok(grant) if !grant.is_revoked() => {}
-                Ok(_) | Err(mamori_storage::StorageError::NotFound) => return Ok(None),
-                Err(err) => return Err(err.into()),
-            }
-        }
         claims
     } else {
         let Some(record) = app.storage.oidc_grants().find_active_access_token(&lookup, now).await? else {
@@ -128,7 +121,27 @@ pub async fn validate(app: &App, issuer: &str, tenant_id: Uuid, token: &str) -> 
     if claims.exp <= now.unix_timestamp() || claims.iss != issuer || claims.tid != tenant_id {
         return Ok(None);
     }
+    if !grant_still_allowed(app, &claims).await? {
+        return Ok(None);
+    }
     Ok(Some(claims))
+}
+
+/// A token ends when its reason ends: its grant revoked or gone, or its user disabled or
+/// deleted, at once, on every node.
+async fn grant_still_allowed(app: &App, claims: &AccessTokenClaims) -> anyhow::Result<bool> {
+    let Some(gid) = claims.gid else { return Ok(true) };
+    let grant = match app.storage.oidc_grants().get_grant(gid).await {
+        Ok(grant) if !grant.is_revoked() => grant,
+        Ok(_) | Err(mamori_storage::StorageError::NotFound) => return Ok(false),
+        Err(err) => return Err(err.into()),
+    };
+    let Some(user_id) = grant.user_id else { return Ok(true) };
+    match app.storage.users().get(user_id).await {
+        Ok(user) => Ok(user.status == mamori_storage::model::UserStatus::Active),
+        Err(mamori_storage::StorageError::NotFound) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Revokes an access token (RFC 7009): an opaque token's record is marked; a JWT's hash

@@ -132,6 +132,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::account::routes()).merge(crate::web::reissue::routes())
         .merge(crate::admin::api::routes())
         .merge(crate::web::console::routes())
+        // After every route is in: those without their own answer get a page.
+        .method_not_allowed_fallback(crate::web::pages::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_id))
@@ -182,7 +184,11 @@ pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("strict-transport-security", "max-age=31536000"),
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
+    // Nothing of our URLs (they carry enrollment and reissue tokens) leaves for another
+    // origin; same-origin requests keep it, so a form posted from our own page carries
+    // its real `Origin` (under `no-referrer` browsers send `Origin: null`, which the CSRF
+    // check must refuse: any other page can send it too).
+    ("referrer-policy", "same-origin"),
 ];
 
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {

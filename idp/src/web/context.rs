@@ -64,8 +64,11 @@ impl PageCtx {
         self.page.error_page(&self.state, status, key)
     }
 
+    /// The form's CSRF token matches the browser's CSRF cookie, and the browser says the
+    /// form was posted from one of Mamori's own pages.
     pub fn csrf_ok(&self, form: &FormFields) -> bool {
-        form.get(csrf::CSRF_FIELD).is_some_and(|t| csrf::verify(&self.state.app.csrf, &self.headers, t))
+        csrf::posted_from(&self.headers, &[&self.state.urls.main, &self.state.urls.mtls])
+            && form.get(csrf::CSRF_FIELD).is_some_and(|t| csrf::verify(&self.state.app.csrf, &self.headers, t))
     }
 
     /// Checks what every POST must pass before anything else: a readable form, a valid

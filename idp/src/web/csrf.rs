@@ -56,6 +56,27 @@ pub fn verify(key: &CsrfKey, headers: &HeaderMap, submitted: &str) -> bool {
     hmac::verify(&key.0, cookie.as_bytes(), &tag).is_ok()
 }
 
+/// Whether a form POST comes from a page of one of `own_urls`' origins, as the browser
+/// tells it. Cookies do not keep ports apart: a site on another port of the same host
+/// name can set Mamori's CSRF cookie (even with the `__Host-` prefix) and knows a token
+/// for it, so the token alone does not prove the form is ours. Browsers send `Origin`
+/// with every POST (and `Sec-Fetch-Site`); a request with neither (curl, a very old
+/// browser) is judged by the token alone.
+pub fn posted_from(headers: &HeaderMap, own_urls: &[&str]) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else { return false };
+        return own_urls
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .any(|u| u.origin().is_tuple() && u.origin().ascii_serialization() == origin);
+    }
+    match headers.get("sec-fetch-site").map(|v| v.to_str()) {
+        None => true,
+        Some(Ok(site)) => matches!(site, "same-origin" | "none"),
+        Some(Err(_)) => false,
+    }
+}
+
 /// Adds the CSRF cookie to a response when [`issue`] made a new one.
 pub fn attach(response: &mut axum::response::Response, issued: &CsrfIssue) {
     if let Some(cookie) = issued.set_cookie.clone() {
@@ -71,6 +92,23 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_str(&format!("a=b; {CSRF_COOKIE}={value}")).expect("header"));
         h
+    }
+
+    #[test]
+    fn only_our_own_origins_may_post() {
+        let own = ["https://idp.example:8443", "https://idp.example:8444/"];
+        let with = |name: &'static str, value: &'static str| HeaderMap::from_iter([(axum::http::HeaderName::from_static(name), HeaderValue::from_static(value))]);
+        assert!(posted_from(&with("origin", "https://idp.example:8443"), &own));
+        assert!(posted_from(&with("origin", "https://idp.example:8444"), &own));
+        assert!(posted_from(&HeaderMap::new(), &own), "no Origin, no Sec-Fetch-Site: the token decides");
+        assert!(posted_from(&with("sec-fetch-site", "same-origin"), &own));
+        // Hostile: the same host on another port, another site, an opaque origin.
+        for origin in ["https://idp.example:9443", "https://evil.example", "null", "https://idp.example:8443.evil.example"] {
+            let headers = HeaderMap::from_iter([(header::ORIGIN, HeaderValue::from_str(origin).expect("value"))]);
+            assert!(!posted_from(&headers, &own), "{origin}");
+        }
+        assert!(!posted_from(&with("sec-fetch-site", "same-site"), &own), "another port of the same host");
+        assert!(!posted_from(&with("sec-fetch-site", "cross-site"), &own));
     }
 
     #[test]

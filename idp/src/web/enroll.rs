@@ -69,6 +69,11 @@ async fn show(
                 }
             }
         }
+        if flow::may_show_completion_again(&open.ticket, now) {
+            // Completed moments ago, maybe without the browser ever seeing the page.
+            let notice = vec![ctx.message("enroll.otp.show_again")];
+            return Ok(otp_page(&ctx, &open, &token, Some(notice), StatusCode::OK));
+        }
         if let Some(reason) = flow::unavailable_reason(&open.ticket, now) {
             return Ok(unavailable_page(&ctx, reason));
         }
@@ -99,7 +104,8 @@ async fn submit_otp(
         let Some(open) = flow::find_enrollment(app, &token).await? else {
             return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
         };
-        if let Some(reason) = flow::unavailable_reason(&open.ticket, app.now()) {
+        let show_again = flow::may_show_completion_again(&open.ticket, app.now());
+        if !show_again && let Some(reason) = flow::unavailable_reason(&open.ticket, app.now()) {
             return Ok(unavailable_page(&ctx, reason));
         }
         let typed = field(&form, "one_time_password");
@@ -108,6 +114,15 @@ async fn submit_otp(
             return Ok(otp_page(&ctx, &open, &token, Some(problem), StatusCode::BAD_REQUEST));
         }
         match flow::check_enrollment_otp(app, &open, typed).await? {
+            OtpCheck::Accepted if show_again => {
+                // The same one-time password, shortly after completion: the page again.
+                let download = flow::enrollment_download(app, &open).await?;
+                let stage = ProofStage::Completed { acquisition_id: download.as_ref().map(|d| d.acquisition_id.clone()) };
+                let mut response = complete_page(&ctx, &open, download.as_ref());
+                let proof = flow::seal_proof(&app.sealing, open.ticket.id, stage, app.now())?;
+                set_proof_cookie(&mut response, &token, &proof);
+                Ok(response)
+            }
             OtpCheck::Accepted => {
                 let proof = flow::seal_proof(&app.sealing, open.ticket.id, ProofStage::OtpVerified, app.now())?;
                 let mut response = register_page(&ctx, &open, &token, None, "", StatusCode::OK);

@@ -31,6 +31,12 @@ async fn not_found(State(state): State<SharedState>, headers: HeaderMap) -> Resp
     PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::NOT_FOUND, "error.not_found")
 }
 
+/// A known address asked with a method it does not take (a reload of a form's target,
+/// a link to a POST-only action): a page that says so instead of an empty 405.
+pub async fn method_not_allowed(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::METHOD_NOT_ALLOWED, "error.method_not_allowed")
+}
+
 /// Readiness: the database answers, and Redis too when shared state lives there. A node
 /// that cannot reach them is taken out of the load balancer instead of failing users'
 /// requests.
