@@ -169,10 +169,11 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     if keys.as_ref().and_then(|k| k["keys"].as_array()).is_some_and(|a| a.len() > MAX_JWKS_KEYS) {
         return Err(format!("at most {MAX_JWKS_KEYS} keys in jwks"));
     }
-    if spec.auth_method == "private_key_jwt" && jwks_uri.is_none() {
-        if keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty())) {
-            return Err("private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
-        }
+    if spec.auth_method == "private_key_jwt"
+        && jwks_uri.is_none()
+        && keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty()))
+    {
+        return Err("private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
     }
     if spec.auth_method == "tls_client_auth" && spec.settings.tls_client_auth_subject_dn.is_none() {
         return Err("tls_client_auth needs the certificate's subject DN".into());
