@@ -561,6 +561,12 @@ async fn a_wrong_method_gets_a_page_not_an_empty_answer() -> anyhow::Result<()> 
         assert_eq!(r.status, 405, "{path}");
         assert!(r.body.contains("<html") && r.body.contains("does not take that kind of request"), "{path}: {}", r.body);
     }
+    // A path segment no route can read (not UTF-8, not a number): a page too.
+    for path in ["/account/devices/%ff/delete", "/account/devices/99999999999999999999999/delete"] {
+        let r = browser.get(path).await?;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("<html") && r.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{path}: {}", r.body);
+    }
     // Honest: the protocol endpoints keep their own JSON answer.
     let token = browser.get("/t/demo/token").await?;
     assert_eq!(token.status, 405);

@@ -134,9 +134,41 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::console::routes())
         // After every route is in: those without their own answer get a page.
         .method_not_allowed_fallback(crate::web::pages::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_id))
+}
+
+/// A request refused by an extractor before any handler ran (a path segment that is not
+/// UTF-8 or not a number, a body of the wrong type) gets axum's plain-text answer; a
+/// person gets Mamori's page instead, in their language. The admin API answers in
+/// problem+json itself, and protocol endpoints answer JSON: only plain text is replaced.
+async fn plain_errors_as_pages(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let headers = request.headers().clone();
+    let api = request.uri().path().starts_with("/admin/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if api || !status.is_client_error() || !plain {
+        return response;
+    }
+    let key = match status {
+        http::StatusCode::NOT_FOUND => "error.not_found",
+        http::StatusCode::METHOD_NOT_ALLOWED => "error.method_not_allowed",
+        http::StatusCode::PAYLOAD_TOO_LARGE => "error.too_large",
+        _ => "error.bad_request",
+    };
+    let page = crate::web::page::PageLocale::from_request(&crate::web::page::LangQuery::default(), &headers);
+    page.error_page(&state, status, key)
 }
 
 /// Gives every request an ID (echoed in `x-request-id`) and logs it with its outcome, so a
