@@ -340,10 +340,10 @@ pub async fn submit_otp(
     Ok(OtpOutcome::Accepted)
 }
 
-/// Closes the transaction: a login event with the factors used.
-pub async fn complete(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) -> Authenticated {
-    record_login_event(app, attempt, LoginResult::Success, &amr(&progress.factors)).await;
-    let now = app.now();
+/// The completed login a transaction's factors make, at `now`. The caller stores it as
+/// the session and only then calls [`record_success`]: the history says "success"
+/// exactly when the session exists.
+pub fn completed(progress: &LoginProgress, now: OffsetDateTime) -> Authenticated {
     Authenticated {
         user_id: progress.user_id,
         factors: progress.factors.clone(),
@@ -351,6 +351,11 @@ pub async fn complete(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>
         auth_time_ms: unix_ms(now),
         certificate: progress.certificate.clone(),
     }
+}
+
+/// The login event of a completed login, with the factors used.
+pub async fn record_success(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) {
+    record_login_event(app, attempt, LoginResult::Success, &amr(&progress.factors)).await;
 }
 
 #[cfg(test)]

@@ -258,8 +258,10 @@ async fn finish(
         response.headers_mut().append(header::SET_COOKIE, clear);
         return Ok(response);
     }
-    let authenticated = login::complete(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id))).await;
+    let authenticated = login::completed(progress, app.now());
     let (_, cookies) = session::complete_login(app, &ctx.headers, web_session, tenant, authenticated).await?;
+    // Recorded once the session exists: a failed session store leaves no "success".
+    login::record_success(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id))).await;
     let target = progress.return_to.clone().unwrap_or_else(|| "/login/done".to_owned());
     let mut response = Redirect::to(&target).into_response();
     for cookie in cookies {
