@@ -37,6 +37,17 @@ impl Principal {
         }
     }
 
+    /// A relying site registering itself (RFC 7591) with an initial access token, named
+    /// in the audit trail by the first characters of the token's hash (never the token).
+    pub fn dynamic_registration(token_lookup_hash: &str, tenant_id: Uuid, source_ip: String) -> Principal {
+        Principal {
+            actor: format!("initial-access-token:{}", token_lookup_hash.get(..12).unwrap_or(token_lookup_hash)),
+            reach: Reach::Tenant(tenant_id),
+            scopes: Vec::new(),
+            source_ip,
+        }
+    }
+
     pub fn is_super_admin(&self) -> bool {
         self.reach == Reach::AllTenants
     }

@@ -189,6 +189,9 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
                 .oidc_grants()
                 .create_initial_access_token(&mamori_storage::token_lookup_hash(&token), tenant.id, uses.max(1), expires, now)
                 .await?;
+            let details = serde_json::json!({ "uses": uses.max(1), "expires_at": expires.unix_timestamp() });
+            let target = format!("tenant:{}/initial-access-token:{}", tenant.slug, &mamori_storage::token_lookup_hash(&token)[..12]);
+            crate::admin::audit::record(app, &crate::admin::Principal::local_cli(), Some(tenant.id), "oidc.initial-access-token.create", &target, details).await;
             print(output.output, &serde_json::json!({ "initial_access_token": token, "uses": uses, "expires_at": expires.unix_timestamp() }), || {
                 format!("initial access token (shown once): {token}")
             })

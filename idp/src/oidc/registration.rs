@@ -15,18 +15,26 @@ use super::userinfo::bearer_token;
 use super::{Issuer, split_spaces};
 use crate::server::SharedState;
 
-pub async fn register(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    match run_register(&state, &slug, &headers, &body).await {
+pub async fn register(
+    State(state): State<SharedState>,
+    axum::Extension(conn): axum::Extension<crate::server::listener::ConnectionInfo>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let source_ip = crate::web::request::client_ip(&conn, &headers, &state.app.config.server.trusted_proxies).to_string();
+    match run_register(&state, &slug, &headers, &body, source_ip).await {
         Ok(json) => super::token::no_store((StatusCode::CREATED, axum::Json(json)).into_response()),
         Err(err) => err.into_response(),
     }
 }
 
-async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body: &[u8], source_ip: String) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
     let app = &state.app;
     let token = bearer_token(headers, None)?;
-    let spent = app.storage.oidc_grants().spend_initial_access_token(&mamori_storage::token_lookup_hash(&token), app.now()).await?;
+    let token_hash = mamori_storage::token_lookup_hash(&token);
+    let spent = app.storage.oidc_grants().spend_initial_access_token(&token_hash, app.now()).await?;
     if spent.is_none_or(|t| t.tenant_id != issuer.tenant.id) {
         return Err(OAuthError::InvalidToken("the initial access token is invalid, expired or used up"));
     }
@@ -38,6 +46,10 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
         tracing::info!(error = %e, "dynamic registration refused");
         OAuthError::InvalidClientMetadata("the client metadata is not acceptable")
     })?;
+    // A new client is a write like any other: on the audit trail, by the token that made it.
+    let principal = crate::admin::Principal::dynamic_registration(&token_hash, issuer.tenant.id, source_ip);
+    let target = format!("tenant:{}/oidc-client:{}", issuer.tenant.slug, client.client_id());
+    crate::admin::audit::record(app, &principal, Some(issuer.tenant.id), "oidc-client.register", &target, serde_json::json!({ "name": client.client.name })).await;
     let mut out = describe(&issuer, &client);
     out["registration_access_token"] = registration_token.into();
     if let Some(secret) = secret {
