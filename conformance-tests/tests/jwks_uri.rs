@@ -328,8 +328,16 @@ async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
     server.put("/ro/good", &object("by-reference"));
     let good = server.url("/ro/good");
     assert_answer(authorize(&qs, &[("client_id", "ro-rp"), ("request_uri", &good)]), "login_required", "by-reference");
+    // Anonymous requests naming it again reuse the object until its exp: one fetch, not one
+    // per request.
+    for _ in 0..3 {
+        assert_answer(authorize(&qs, &[("client_id", "ro-rp"), ("request_uri", &good)]), "login_required", "by-reference");
+    }
+    let fetches = server.paths.lock().expect("lock").iter().filter(|p| *p == "/ro/good").count();
+    assert_eq!(fetches, 1, "the request object was fetched for every request");
 
-    // A request object signed by a key the client does not publish is refused.
+    // A request object signed by a key the client does not publish is refused (a changed
+    // object comes with a new fragment, Core §6.2, so it is fetched anew).
     server.put("/ro/good", &ClientKey::new("ro-key").sign("oauth-authz-req+jwt", &serde_json::json!({"iss": "ro-rp", "state": "forged"})));
     let fallback = [("client_id", "ro-rp"), ("redirect_uri", "https://rp.test/cb"), ("state", "query")];
     let with = |uri: &str| {
@@ -337,7 +345,7 @@ async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
         q.push(("request_uri", uri));
         authorize(&qs, &q)
     };
-    assert_answer(with(&good), "invalid_request_object", "query");
+    assert_answer(with(&format!("{good}#v2")), "invalid_request_object", "query");
 
     // Not registered: refused without fetching it.
     let other = server.url("/ro/other");

@@ -30,6 +30,8 @@ pub struct App {
     pub csrf: CsrfKey,
     pub mailer: Mailer,
     pub refresh_rotator: crate::oidc::rotation::RefreshRotator,
+    /// Request objects fetched by reference, reused until they expire (per node).
+    pub request_objects: crate::oidc::request_object::RequestObjectCache,
 }
 
 impl App {
@@ -67,7 +69,20 @@ impl App {
         let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
         let writer = storage.dedicated_writer(&config.storage.url).await.context("config key `storage.url`")?;
         let refresh_rotator = crate::oidc::rotation::RefreshRotator::new(writer);
-        Ok(App { config, storage, shared, hasher, ca, sealing, clock: Arc::new(SystemClock), ui, csrf, mailer, refresh_rotator })
+        Ok(App {
+            config,
+            storage,
+            shared,
+            hasher,
+            ca,
+            sealing,
+            clock: Arc::new(SystemClock),
+            ui,
+            csrf,
+            mailer,
+            refresh_rotator,
+            request_objects: Default::default(),
+        })
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

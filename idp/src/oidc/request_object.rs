@@ -11,6 +11,46 @@ use crate::app::App;
 use crate::outbound::{self, Limits};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a fetched object is reused, whatever its `exp` says.
+const MAX_CACHED: Duration = Duration::from_secs(300);
+/// Objects kept per node: beyond this the oldest go (each is at most [`MAX_OBJECT`]).
+const MAX_CACHED_OBJECTS: usize = 1_000;
+
+/// Request objects fetched from `request_uri`s, per node, each until its own `exp` (at
+/// most [`MAX_CACHED`]): an anonymous `/authorize` naming a registered `request_uri` must
+/// not make every request a fetch from the client's server. Keyed by client and URI with
+/// its fragment, so a client that changes the object changes the fragment (Core §6.2).
+#[derive(Default)]
+pub struct RequestObjectCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, String), (String, std::time::Instant)>>,
+}
+
+impl RequestObjectCache {
+    fn get(&self, key: &(String, String)) -> Option<String> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.get(key).filter(|(_, until)| *until > std::time::Instant::now()).map(|(jwt, _)| jwt.clone())
+    }
+
+    fn put(&self, key: (String, String), jwt: String, lifetime: Duration) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        entries.retain(|_, (_, until)| *until > now);
+        if entries.len() >= MAX_CACHED_OBJECTS {
+            let oldest = entries.iter().min_by_key(|(_, (_, until))| *until).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (jwt, now + lifetime));
+    }
+}
+
+/// How long a fetched object may be reused: until its `exp`, at most [`MAX_CACHED`].
+fn reuse_for(jwt_text: &str, now_unix: i64) -> Duration {
+    let exp = jwt::parse(jwt_text).ok().and_then(|p| p.claims["exp"].as_i64());
+    let left = exp.map_or(0, |exp| exp.saturating_sub(now_unix).max(0));
+    Duration::from_secs(u64::try_from(left).unwrap_or(0)).min(MAX_CACHED)
+}
 /// Request objects are small; this is generous.
 const MAX_OBJECT: usize = 64 * 1024;
 
@@ -23,6 +63,10 @@ pub async fn fetch(app: &App, client: &RegisteredClient, uri: &str) -> Result<St
     if !client.settings.registered_request_uri(uri) {
         return Err(refused("the request_uri is not registered for this client"));
     }
+    let key = (client.client_id().to_owned(), uri.to_owned());
+    if let Some(cached) = app.request_objects.get(&key) {
+        return Ok(cached);
+    }
     let config = &app.config.oidc;
     let limits = Limits::for_clients(config, FETCH_TIMEOUT, MAX_OBJECT);
     let fetched = outbound::get(config, without_fragment(uri), "application/oauth-authz-req+jwt, application/jwt", limits)
@@ -34,6 +78,11 @@ pub async fn fetch(app: &App, client: &RegisteredClient, uri: &str) -> Result<St
     let text = std::str::from_utf8(&fetched.body).map_err(|_| refused("the request_uri did not return a JWT"))?.trim();
     if !looks_like_jws(text) {
         return Err(refused("the request_uri did not return a JWT"));
+    }
+    // Kept only as long as it can be used; verification still runs on every request.
+    let lifetime = reuse_for(text, app.now().unix_timestamp());
+    if !lifetime.is_zero() {
+        app.request_objects.put(key, text.to_owned(), lifetime);
     }
     Ok(text.to_owned())
 }
@@ -101,6 +150,20 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_object_is_reused_until_its_exp_and_never_beyond_the_cap() {
+        use base64::Engine as _;
+        let token = |claims: &str| {
+            let enc = |p: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(p);
+            format!("{}.{}.{}", enc(r#"{"alg":"ES256"}"#), enc(claims), enc("sig"))
+        };
+        assert_eq!(reuse_for(&token(r#"{"exp":1060}"#), 1000), Duration::from_secs(60));
+        assert_eq!(reuse_for(&token(r#"{"exp":999999}"#), 1000), MAX_CACHED);
+        assert_eq!(reuse_for(&token(r#"{"exp":900}"#), 1000), Duration::ZERO, "expired: not kept");
+        assert_eq!(reuse_for(&token(r#"{}"#), 1000), Duration::ZERO, "no exp: not kept");
+        assert_eq!(reuse_for("not a jwt", 1000), Duration::ZERO);
+    }
+
     use super::*;
 
     #[test]
