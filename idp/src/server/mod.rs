@@ -1,6 +1,7 @@
 //! The HTTPS server: two listeners (see `tls`), one router, security headers on every
 //! response, graceful stop on Ctrl-C or SIGTERM.
 
+pub mod body_limit;
 pub mod listener;
 pub mod oversized;
 pub mod tls;
@@ -135,6 +136,7 @@ pub fn router(state: SharedState) -> Router {
         // After every route is in: those without their own answer get a page.
         .method_not_allowed_fallback(crate::web::pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
+        .layer(axum::middleware::from_fn(body_limit::refuse_declared_oversize))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_id))

@@ -30,7 +30,10 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}", get(tenants::get).patch(tenants::update).delete(tenants::delete))
         .route("/tenants/{tenant}/policy", get(tenants::get_policy).put(tenants::put_policy))
         .route("/tenants/{tenant}/users", get(users::list).post(users::create))
-        .route("/tenants/{tenant}/users/import", post(records::import_users))
+        .route(
+            "/tenants/{tenant}/users/import",
+            post(records::import_users).layer(axum::extract::DefaultBodyLimit::max(crate::server::body_limit::CSV_IMPORT_BYTES)),
+        )
         .route("/tenants/{tenant}/users/{login_id}", get(users::get).patch(users::update).delete(users::delete))
         .route("/tenants/{tenant}/users/{login_id}/disable", post(users::disable))
         .route("/tenants/{tenant}/users/{login_id}/enable", post(users::enable))

@@ -23,7 +23,7 @@ use crate::server::SharedState;
 type Result<T> = std::result::Result<T, Problem>;
 
 /// The most bytes one CSV import takes.
-const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+const MAX_IMPORT_BYTES: usize = crate::server::body_limit::CSV_IMPORT_BYTES;
 
 /// Import users from CSV (header line: login_id, email and optionally display_name,
 /// login_method, locale, time_zone). Each row succeeds or fails alone; the report gives
