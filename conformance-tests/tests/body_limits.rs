@@ -22,6 +22,12 @@ fn declared_oversized_bodies_are_refused_before_authentication_and_without_waiti
     // Honest: a small body goes on to authentication as before.
     let (_, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &["--http1.1", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"]));
     assert_eq!(status, 401);
+    // Over HTTP/2 too, every time: an answer given before the body was read used to end
+    // in a stream reset that curl reports as an error (and no answer) now and then.
+    for i in 0..20 {
+        let (body, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &["--http2", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"]));
+        assert_eq!(status, 401, "attempt {i}: {body}");
+    }
     qs.stop();
 }
 

@@ -1,7 +1,7 @@
 //! How large a request body each machine-facing endpoint takes, refused at once from the
 //! declared `Content-Length`: before authentication work (an Argon2 hash, an API token
-//! lookup) and before waiting for the body. A body sent without a length is still cut at
-//! the same size by the extractor (`DefaultBodyLimit`, set from [`limit_for`]).
+//! lookup) and before waiting for the body. A body within the limit (or sent without a
+//! length) is read here, up to the limit, before the handler runs.
 //!
 //! Browser-facing pages are left to their own handling: a browser still uploading when
 //! the connection closes may never show the answer, so the SAML endpoints read and drop
@@ -54,11 +54,19 @@ pub async fn refuse_declared_oversize(request: Request, next: Next) -> Response 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_none_or(|length| length <= limit as u64) {
-        return next.run(request).await;
+    if declared.is_some_and(|length| length > limit as u64) {
+        tracing::info!(path = %request.uri().path(), ?declared, limit, "request body larger than the endpoint takes");
+        return too_large(surface, limit);
     }
-    tracing::info!(path = %request.uri().path(), ?declared, limit, "request body larger than the endpoint takes");
-    too_large(surface, limit)
+    // The body is read in full before the handler, within the limit: a handler that
+    // answers without reading it (a missing token: 401) would otherwise leave the client
+    // still sending, which HTTP/2 ends with a stream reset that clients report as an
+    // error instead of the answer. These bodies are small; a chunked one is cut here too.
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => too_large(surface, limit),
+    }
 }
 
 fn too_large(surface: Surface, limit: usize) -> Response {
