@@ -61,6 +61,8 @@ test('the session answers only for its own user and its own age', async (t) => {
     const silent = await outcome({ prompt: 'none', id_token_hint: bobs.tokens.id_token });
     assert.equal(silent.hit.query.get('error'), 'login_required');
     assert.equal(silent.hit.query.get('code'), null);
+    // RFC 9207 §2: iss in error responses too.
+    assert.equal(silent.hit.query.get('iss'), issuerUrl(server));
     // Hostile, interactively: asked to log in; logging in as Alice again is still not Bob.
     const asked = await outcome({ id_token_hint: bobs.tokens.id_token });
     assert.ok(asked.loginForm, 'a login is asked for');
