@@ -134,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
         }
         all.sort();
         let rate = all.len() as f64 / seconds as f64;
-        let p = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+        let p = |q: f64| quantile(&all, q);
         let cpu_per_login = (servers_cpu() - cpu_before) / all.len().max(1) as f64;
         let own_per_login = (cpu_seconds(std::process::id()) - own_before) / all.len().max(1) as f64;
         let (busy, total) = machine_ticks();
@@ -207,7 +207,7 @@ async fn page_load(
             failures += f;
         }
         all.sort();
-        let p = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+        let p = |q: f64| quantile(&all, q);
         let cpu_per_request = (servers_cpu() - cpu_before) / all.len().max(1) as f64;
         println!(
             "| {concurrency} | {:.0} | {:.2} | {:.2} | {failures} | {:.0} |",
@@ -241,6 +241,11 @@ fn cpu_seconds(pid: u32) -> f64 {
     let fields: Vec<&str> = after.split(' ').collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The `q` quantile of sorted latencies (zero when there are none).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted.get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
 }
 
 fn ms(d: Duration) -> f64 {

@@ -16,7 +16,8 @@ use crate::admin::{Principal, import};
 use crate::app::App;
 
 /// The largest CSV file `user import` reads (as the API takes).
-const MAX_IMPORT_BYTES: u64 = 4 * 1024 * 1024;
+/// The same limit as the API's (one number for both surfaces).
+const MAX_IMPORT_BYTES: u64 = crate::server::body_limit::CSV_IMPORT_BYTES as u64;
 
 #[derive(Debug, Subcommand)]
 pub enum UserRecordCommand {

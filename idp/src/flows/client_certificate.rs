@@ -4,7 +4,6 @@
 //! recorded serial and fingerprint to a live device of an enabled user.
 
 use mamori_storage::model::{Certificate, CertificateStatus, Device, Tenant, User, UserStatus};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
@@ -90,7 +89,7 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     }
     let client_auth = leaf.extended_key_usage().ok().flatten().is_some_and(|eku| eku.value.client_auth);
     let serial = hex::encode(leaf.tbs_certificate.raw_serial()).trim_start_matches("00").to_owned();
-    let fingerprint = hex::encode(Sha256::digest(leaf_der));
+    let fingerprint = super::session_binding::fingerprint(leaf_der);
     let recorded = app.storage.certificates().find_by_serial_and_fingerprint(&serial, &fingerprint).await?;
     let Some(certificate) = recorded.filter(|_| client_auth) else { return refused(Why::Unknown) };
     let Some(user_id) = certificate.user_id else { return refused(Why::Unknown) };

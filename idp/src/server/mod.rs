@@ -151,8 +151,17 @@ async fn plain_errors_as_pages(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let headers = request.headers().clone();
-    let api = request.uri().path().starts_with("/admin/api/");
+    // Machine endpoints answer in their own formats (problem+json, OAuth JSON).
+    if body_limit::limit_for(request.uri().path()).is_some() {
+        return next.run(request).await;
+    }
+    // Only what picks the page's language is kept for after the handler.
+    let mut headers = axum::http::HeaderMap::new();
+    for name in [header::ACCEPT_LANGUAGE, header::COOKIE] {
+        if let Some(value) = request.headers().get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
     let response = next.run(request).await;
     let status = response.status();
     let plain = response
@@ -160,7 +169,7 @@ async fn plain_errors_as_pages(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/plain"));
-    if api || !status.is_client_error() || !plain {
+    if !status.is_client_error() || !plain {
         return response;
     }
     let key = match status {

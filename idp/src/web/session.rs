@@ -165,8 +165,9 @@ pub async fn complete_login(
     authenticated: Authenticated,
 ) -> anyhow::Result<(WebSession, [HeaderValue; 2])> {
     let sessions = app.shared.sessions();
-    if let Some(previous) = load(app, headers).await? {
-        sessions.delete(&previous.id).await?;
+    // The session this login replaces, if the browser had one: gone, not touched first.
+    if let Some(previous) = cookie_value(headers, SESSION_COOKIE) {
+        sessions.delete(&mamori_storage::token_lookup_hash(&previous)).await?;
     }
     sessions.delete(&login.id).await?;
     let (idle, absolute) = limits(tenant, app.now());

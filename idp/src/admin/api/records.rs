@@ -22,9 +22,6 @@ use crate::server::SharedState;
 
 type Result<T> = std::result::Result<T, Problem>;
 
-/// The most bytes one CSV import takes.
-const MAX_IMPORT_BYTES: usize = crate::server::body_limit::CSV_IMPORT_BYTES;
-
 /// Import users from CSV (header line: login_id, email and optionally display_name,
 /// login_method, locale, time_zone). Each row succeeds or fails alone; the report gives
 /// the line number and reason of every failed row.
@@ -36,9 +33,7 @@ pub async fn import_users(State(s): State<SharedState>, Caller(p): Caller, ApiPa
     if !content_type.to_ascii_lowercase().starts_with("text/csv") {
         return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "send the CSV as text/csv"));
     }
-    if body.len() > MAX_IMPORT_BYTES {
-        return Err(AdminError::Invalid(format!("the CSV is larger than {MAX_IMPORT_BYTES} bytes: split it")).into());
-    }
+    // Larger bodies never get here: server::body_limit refuses them with 413.
     let text = std::str::from_utf8(&body).map_err(|_| AdminError::Invalid("the CSV is not UTF-8".to_owned()))?;
     let report = import::import_users(&s.app, &p, &slug, text).await?;
     Ok(Json(ImportReportOut {
