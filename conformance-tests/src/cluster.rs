@@ -311,11 +311,13 @@ pub struct Browser {
     tls: Arc<rustls::ClientConfig>,
     cookies: Vec<(String, String)>,
     pub user_agent: String,
+    /// The local address to connect from (another 127.x address is another client).
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl Browser {
     pub fn new(tls: Arc<rustls::ClientConfig>) -> Browser {
-        Browser { tls, cookies: Vec::new(), user_agent: "mamori-two-nodes-test".into() }
+        Browser { tls, cookies: Vec::new(), user_agent: "mamori-two-nodes-test".into(), source: None }
     }
 
     /// A client without a certificate, trusting the cluster's dev root.
@@ -342,7 +344,14 @@ impl Browser {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> anyhow::Result<HttpResponse> {
-        let tcp = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(addr)).await??;
+        let connect = async {
+            let Some(source) = self.source else { return tokio::net::TcpStream::connect(addr).await };
+            let socket = if source.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+            socket.bind(std::net::SocketAddr::new(source, 0))?;
+            let target = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| std::io::Error::other("no address"))?;
+            socket.connect(target).await
+        };
+        let tcp = tokio::time::timeout(Duration::from_secs(10), connect).await??;
         tcp.set_nodelay(true)?;
         let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
         let mut tls = connector.connect(ServerName::try_from("localhost")?, tcp).await?;

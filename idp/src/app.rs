@@ -32,6 +32,8 @@ pub struct App {
     pub refresh_rotator: crate::oidc::rotation::RefreshRotator,
     /// Request objects fetched by reference, reused until they expire (per node).
     pub request_objects: crate::oidc::request_object::RequestObjectCache,
+    /// When this node last purged ended throttle windows.
+    pub throttle_purger: crate::throttle::Purger,
 }
 
 impl App {
@@ -82,6 +84,7 @@ impl App {
             mailer,
             refresh_rotator,
             request_objects: Default::default(),
+            throttle_purger: Default::default(),
         })
     }
 

@@ -19,4 +19,5 @@ pub mod saml;
 pub mod secrets;
 
 pub mod server;
+pub mod throttle;
 pub mod web;

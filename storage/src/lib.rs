@@ -28,9 +28,9 @@ pub use error::StorageError;
 pub use repo::{
     AdminRoles, ApiTokens, AuditEvents,
     CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
-    SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
+    SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Throttle, Tickets, Users,
 };
-pub use shared::{RedisSettings, SharedStore};
+pub use shared::{RedisSettings, SharedStore, ThrottleWindow};
 pub use storage::{Backend, PoolSettings, Storage};
 
 use sha2::{Digest, Sha256};

@@ -259,6 +259,10 @@ impl Storage {
         crate::OidcGrants::new(&self.db)
     }
 
+    pub fn throttle(&self) -> crate::Throttle<'_> {
+        crate::Throttle::new(&self.db)
+    }
+
     pub fn saml_records(&self) -> crate::SamlRecords<'_> {
         crate::SamlRecords::new(&self.db)
     }

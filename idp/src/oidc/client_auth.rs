@@ -15,6 +15,7 @@ use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
 use super::{Issuer, Params, jwks_fetch, jwt};
 use crate::app::App;
+use crate::throttle::{self, Subject};
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -87,22 +88,36 @@ pub async fn authenticate(
         return Err(OAuthError::InvalidClient("client_id does not match the credentials"));
     }
     let unknown = OAuthError::InvalidClient("client authentication failed");
+    let source = Subject::client_source(crate::web::request::client_ip(conn, headers, &app.config.server.trusted_proxies));
     // An unknown client is refused at once, without a dummy Argon2id hash: client IDs are
     // not secrets (they travel in every authorization request), so equal timing would hide
-    // nothing, while a hash per guess would let anyone spend our CPU for free.
+    // nothing, while a hash per guess would let anyone spend our CPU for free. It still
+    // counts against the source, which may be probing.
     let Some(registered) = clients::load(app, issuer.tenant.id, &client_id).await? else {
+        throttle::check(app, std::slice::from_ref(&source)).await?;
+        throttle::record_failure(app, &[source]).await;
         return Err(unknown);
     };
     let thumbprint = certificate_thumbprint(conn);
     let method = registered.client.token_endpoint_auth_method.as_str();
+    let secret = match method {
+        "client_secret_basic" => basic.as_ref().map(|(_, secret)| secret.as_str()),
+        "client_secret_post" if basic.is_none() => params.get("client_secret"),
+        _ => None,
+    };
+    // A secret this node verified recently costs no hash and counts nothing; everything
+    // else is throttled first, so a throttled guess costs no hash either.
+    if let Some(secret) = secret
+        && secret_recently_verified(&registered, secret)
+    {
+        return Ok(AuthenticatedClient { registered, certificate_thumbprint: thumbprint });
+    }
+    let subjects = [Subject::client(issuer.tenant.id, &client_id), source];
+    throttle::check(app, &subjects).await?;
     let ok = match method {
-        "client_secret_basic" => match &basic {
-            Some((_, secret)) => verify_secret(app, &registered, secret).await?,
+        "client_secret_basic" | "client_secret_post" => match secret {
+            Some(secret) => verify_secret(app, &registered, secret).await?,
             None => false,
-        },
-        "client_secret_post" => match (params.get("client_secret"), &basic) {
-            (Some(secret), None) => verify_secret(app, &registered, secret).await?,
-            _ => false,
         },
         "private_key_jwt" => match &assertion_parsed {
             Some(parsed) => verify_assertion(app, issuer, &registered, parsed).await?,
@@ -114,6 +129,7 @@ pub async fn authenticate(
         _ => false,
     };
     if !ok {
+        throttle::record_failure(app, &subjects).await;
         return Err(unknown);
     }
     Ok(AuthenticatedClient { registered, certificate_thumbprint: thumbprint })
@@ -144,27 +160,30 @@ fn secret_digest(client_id: &str, stored: &str, secret: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Result<bool, OAuthError> {
+/// True when this node verified exactly this secret for this client (and stored hash)
+/// within [`VERIFIED_SECRET_TTL`].
+fn secret_recently_verified(client: &RegisteredClient, secret: &str) -> bool {
     use subtle::ConstantTimeEq as _;
+    let Some(stored) = client.client.client_secret_hash.as_deref() else { return false };
+    let id = client.client_id();
+    let digest = secret_digest(id, stored, secret);
+    verified_secrets().lock().is_ok_and(|cache| {
+        cache.get(id).is_some_and(|(known, at)| at.elapsed() < VERIFIED_SECRET_TTL && bool::from(known.ct_eq(&digest)))
+    })
+}
+
+async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Result<bool, OAuthError> {
     let Some(stored) = client.client.client_secret_hash.as_deref() else {
         let _ = app.hasher.verify(secret, None).await;
         return Ok(false);
     };
-    let id = client.client_id();
-    let digest = secret_digest(id, stored, secret);
-    if let Ok(cache) = verified_secrets().lock()
-        && let Some((known, at)) = cache.get(id)
-        && at.elapsed() < VERIFIED_SECRET_TTL
-        && bool::from(known.ct_eq(&digest))
-    {
-        return Ok(true);
-    }
     let ok = app.hasher.verify(secret, Some(stored)).await.map_err(|e| OAuthError::internal(&e.into()))?;
     if ok && let Ok(mut cache) = verified_secrets().lock() {
         if cache.len() >= VERIFIED_SECRET_MAX {
             cache.clear();
         }
-        cache.insert(id.to_owned(), (digest, std::time::Instant::now()));
+        let id = client.client_id();
+        cache.insert(id.to_owned(), (secret_digest(id, stored, secret), std::time::Instant::now()));
     }
     Ok(ok)
 }

@@ -59,6 +59,10 @@ pub enum OAuthError {
     ServerError,
     #[error("temporarily_unavailable")]
     TemporarilyUnavailable,
+    /// Too many failed client authentications (per client or source address): 429 with
+    /// `Retry-After` in seconds. No credential was checked.
+    #[error("temporarily_unavailable: throttled for {0} s")]
+    Throttled(u64),
 }
 
 impl OAuthError {
@@ -85,7 +89,7 @@ impl OAuthError {
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::NotFound(_) => "not_found",
             OAuthError::ServerError => "server_error",
-            OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthError::TemporarilyUnavailable | OAuthError::Throttled(_) => "temporarily_unavailable",
         }
     }
 
@@ -106,6 +110,7 @@ impl OAuthError {
             OAuthError::UnmetAuthenticationRequirements => {
                 Some("the login cannot reach the requested authentication level")
             }
+            OAuthError::Throttled(_) => Some("too many failed client authentications; retry later"),
             _ => None,
         }
     }
@@ -117,6 +122,7 @@ impl OAuthError {
             OAuthError::NotFound(_) => StatusCode::NOT_FOUND,
             OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthError::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -159,6 +165,15 @@ impl From<anyhow::Error> for OAuthError {
     }
 }
 
+impl From<crate::throttle::ThrottleError> for OAuthError {
+    fn from(err: crate::throttle::ThrottleError) -> Self {
+        match err {
+            crate::throttle::ThrottleError::Throttled(t) => OAuthError::Throttled(t.retry_after_secs),
+            crate::throttle::ThrottleError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<mamori_storage::StorageError> for OAuthError {
     fn from(err: mamori_storage::StorageError) -> Self {
         OAuthError::internal(&anyhow::Error::from(err))
@@ -172,8 +187,14 @@ impl IntoResponse for OAuthError {
         let mut response = (self.status(), axum::Json(self.json_body())).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let OAuthError::InvalidClient(_) = self {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mamori\""));
+        match self {
+            OAuthError::InvalidClient(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mamori\""));
+            }
+            OAuthError::Throttled(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            _ => {}
         }
         response
     }

@@ -16,6 +16,7 @@ mod m0009_admin;
 mod m0010_email_verified;
 mod m0011_client_claims;
 mod m0012_lockout_release;
+mod m0013_throttle;
 
 pub(crate) struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_email_verified::Migration),
             Box::new(m0011_client_claims::Migration),
             Box::new(m0012_lockout_release::Migration),
+            Box::new(m0013_throttle::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod pki;
 mod saml;
 mod sessions;
 mod tenants;
+mod throttle;
 mod tickets;
 mod users;
 
@@ -28,6 +29,7 @@ pub use pki::{CertificateAuthorities, Certificates};
 pub use saml::SamlRecords;
 pub use sessions::Sessions;
 pub use tenants::Tenants;
+pub use throttle::Throttle;
 pub use tickets::Tickets;
 pub use users::Users;
 

@@ -68,6 +68,10 @@ impl SharedStore {
     pub fn saml_replay_cache(&self) -> SamlReplayCache<'_> {
         SamlReplayCache { store: self }
     }
+
+    pub fn throttle(&self) -> SharedThrottle<'_> {
+        SharedThrottle { store: self }
+    }
 }
 
 /// Browser sessions; the same contract as [`crate::Sessions`].
@@ -218,6 +222,52 @@ impl SamlReplayCache<'_> {
             None => {
                 self.store.storage.saml_records().remember_request_id(tenant_id, issuer, request_id, expires_at, now).await
             }
+        }
+    }
+}
+
+/// Failures counted in a fixed window, for one throttled key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleWindow {
+    pub failures: u64,
+    pub ends_at: OffsetDateTime,
+}
+
+/// Failure counters every node shares (client authentication, admin tokens), keyed by
+/// what is throttled (a client, a source address). Keys are hashed before storage.
+pub struct SharedThrottle<'a> {
+    store: &'a SharedStore,
+}
+
+impl SharedThrottle<'_> {
+    /// The failures counted for `key` in its current window, if any.
+    pub async fn failures(&self, key: &str, now: OffsetDateTime) -> Result<Option<ThrottleWindow>, StorageError> {
+        let hash = crate::token_lookup_hash(key);
+        match &self.store.redis {
+            Some(r) => r.throttle_failures(&hash, now).await,
+            None => self.store.storage.throttle().failures(&hash, now).await,
+        }
+    }
+
+    /// Counts one failure for `key`; the first in a window opens one of `length`.
+    pub async fn record_failure(
+        &self,
+        key: &str,
+        length: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<ThrottleWindow, StorageError> {
+        let hash = crate::token_lookup_hash(key);
+        match &self.store.redis {
+            Some(r) => r.throttle_record_failure(&hash, length, now).await,
+            None => self.store.storage.throttle().record_failure(&hash, length, now).await,
+        }
+    }
+
+    /// Deletes ended windows. In Redis their keys expire by themselves (returns 0).
+    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
+        match &self.store.redis {
+            Some(_) => Ok(0),
+            None => self.store.storage.throttle().purge_expired(now).await,
         }
     }
 }

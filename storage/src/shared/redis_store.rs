@@ -316,6 +316,56 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    // ---- failure counters ----
+
+    pub(super) async fn throttle_failures(&self, hash: &str, now: OffsetDateTime) -> Result<Option<super::ThrottleWindow>, StorageError> {
+        let key = self.key("throttle", hash);
+        let (failures, ttl): (Option<u64>, i64) = self.run(&THROTTLE_READ, &[&key], &[]).await?;
+        Ok(match failures {
+            Some(failures) if ttl > 0 => Some(super::ThrottleWindow { failures, ends_at: now.saturating_add(time::Duration::milliseconds(ttl)) }),
+            _ => None,
+        })
+    }
+
+    pub(super) async fn throttle_record_failure(
+        &self,
+        hash: &str,
+        length: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<super::ThrottleWindow, StorageError> {
+        let key = self.key("throttle", hash);
+        let length_ms = i64::try_from(length.whole_milliseconds()).unwrap_or(i64::MAX).max(1);
+        let (failures, ttl): (u64, i64) = self.run(&THROTTLE_COUNT, &[&key], &[&length_ms.to_string()]).await?;
+        Ok(super::ThrottleWindow { failures, ends_at: now.saturating_add(time::Duration::milliseconds(ttl.max(1))) })
+    }
+}
+
+// KEYS: counter. Replies {failures or nil, ttl in ms (negative when absent)}.
+static THROTTLE_READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
+",
+    )
+});
+
+// KEYS: counter. ARGV: window length in ms. The first failure of a window sets its
+// expiry; the reply is {failures, ttl in ms}.
+static THROTTLE_COUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if n == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+",
+    )
+});
+
 /// Milliseconds from `now` to `until`, at least 1 (a TTL of 0 or less would delete the
 /// key at once, and for the user index would drop other sessions' entries).
 fn ttl_ms(until: i64, now: i64) -> i64 {

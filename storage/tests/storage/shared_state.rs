@@ -50,6 +50,8 @@ on_every_store!(
     twenty_parallel_takes_of_one_code_on_two_nodes,
     replay_cache_accepts_an_id_once,
     replay_cache_forgets_after_expiry,
+    throttle_counts_every_failure_on_two_nodes,
+    throttle_windows_end,
 );
 
 // Counters that stay in the database whatever `shared_state` says: exact under
@@ -363,6 +365,44 @@ async fn replay_cache_forgets_after_expiry(u: Under) {
     tokio::time::sleep(StdDuration::from_millis(600)).await;
     let later = OffsetDateTime::now_utc();
     assert!(cache.remember(t.id, "https://sp.example", "_short", later + Duration::minutes(5), later).await.unwrap());
+}
+
+async fn throttle_counts_every_failure_on_two_nodes(u: Under) {
+    let now = OffsetDateTime::now_utc();
+    let key = unique("client-auth:shop");
+    assert_eq!(u.store.throttle().failures(&key, now).await.unwrap(), None);
+    let tries = (0..20).map(|i| {
+        let store = if i % 2 == 0 { u.store.clone() } else { u.node2.clone() };
+        let key = key.clone();
+        tokio::spawn(async move { store.throttle().record_failure(&key, Duration::minutes(1), now).await.unwrap() })
+    });
+    let mut counts: Vec<u64> = futures::future::join_all(tries).await.into_iter().map(|r| r.unwrap().failures).collect();
+    counts.sort_unstable();
+    // Every failure counted once, whichever node saw it.
+    assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
+    let seen = u.node2.throttle().failures(&key, now).await.unwrap().expect("counted");
+    assert_eq!(seen.failures, 20);
+    assert!(seen.ends_at > now && seen.ends_at <= now + Duration::minutes(1) + Duration::seconds(1), "{seen:?}");
+    // Another key is another counter.
+    assert_eq!(u.store.throttle().failures(&unique("client-auth:other"), now).await.unwrap(), None);
+    u.assert_every_key_expires().await;
+}
+
+async fn throttle_windows_end(u: Under) {
+    let key = unique("admin-token:192.0.2.7");
+    let now = OffsetDateTime::now_utc();
+    for _ in 0..3 {
+        u.store.throttle().record_failure(&key, Duration::milliseconds(300), now).await.unwrap();
+    }
+    assert_eq!(u.store.throttle().failures(&key, now).await.unwrap().map(|w| w.failures), Some(3));
+    tokio::time::sleep(StdDuration::from_millis(600)).await;
+    let later = OffsetDateTime::now_utc();
+    assert_eq!(u.store.throttle().failures(&key, later).await.unwrap(), None);
+    // The next failure opens a new window, counting from one.
+    let fresh = u.node2.throttle().record_failure(&key, Duration::minutes(1), later).await.unwrap();
+    assert_eq!(fresh.failures, 1);
+    assert!(fresh.ends_at > later + Duration::seconds(50), "{fresh:?}");
+    assert!(u.store.throttle().purge_expired(later + Duration::minutes(2)).await.unwrap() <= 1);
 }
 
 async fn lockout_counts_exactly_under_concurrency(s: Storage) {

@@ -12,6 +12,7 @@ use super::refusals::CallerSlot;
 use crate::admin::{AdminError, Principal};
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
+use crate::throttle::{self, Subject, ThrottleError};
 
 /// The principal behind the request's bearer token.
 pub struct Caller(pub Principal);
@@ -21,16 +22,34 @@ impl FromRequestParts<SharedState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
         let app = &state.app;
-        let source_ip = match parts.extensions.get::<ConnectionInfo>() {
-            Some(conn) => crate::web::request::client_ip(conn, &parts.headers, &app.config.server.trusted_proxies).to_string(),
-            None => "unknown".to_owned(),
-        };
+        let source = parts
+            .extensions
+            .get::<ConnectionInfo>()
+            .map(|conn| crate::web::request::client_ip(conn, &parts.headers, &app.config.server.trusted_proxies));
+        let source_ip = source.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header.and_then(|h| h.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, token)| token.trim());
+        // Failed tokens are counted per source address on every node; a source past its
+        // limit is refused before its token is even looked up.
+        let throttled = match (token, source) {
+            (Some(_), Some(ip)) => vec![Subject::admin_token_source(ip)],
+            _ => Vec::new(),
+        };
+        match throttle::check(app, &throttled).await {
+            Ok(()) => {}
+            Err(ThrottleError::Throttled(t)) => {
+                tracing::warn!(source_ip, method = %parts.method, path = parts.uri.path(), "admin API call refused: too many failed tokens from this address");
+                return Err(Problem::throttled(t.retry_after_secs));
+            }
+            Err(ThrottleError::Storage(e)) => return Err(Problem::from(AdminError::from(e))),
+        }
         let authenticated = match token {
             Some(token) => crate::admin::tokens::authenticate(app, token, source_ip.clone()).await,
             None => Err(AdminError::Unauthenticated("send an API token as `Authorization: Bearer mamori_at_…`".to_owned())),
         };
+        if matches!(authenticated, Err(AdminError::Unauthenticated(_))) {
+            throttle::record_failure(app, &throttled).await;
+        }
         match authenticated {
             Ok(principal) => {
                 if let Some(slot) = parts.extensions.get::<CallerSlot>() {

@@ -31,6 +31,10 @@ pub struct Problem {
     /// for a front end to show in its user's language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_key: Option<&'static str>,
+    /// Seconds for `Retry-After` (a throttled caller), sent as a header, not in the body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub retry_after: Option<u16>,
 }
 
 impl Problem {
@@ -42,7 +46,19 @@ impl Problem {
             detail: detail.into(),
             field: None,
             message_key: None,
+            retry_after: None,
         }
+    }
+
+    /// 429: too many failed attempts from the caller's address; retry after `secs`.
+    pub fn throttled(secs: u64) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "too many failed API token attempts from this address; retry later",
+        );
+        problem.retry_after = Some(u16::try_from(secs).unwrap_or(u16::MAX));
+        problem
     }
 
     /// `err` for a request with these redirect URIs: when it is the redirect URI
@@ -66,6 +82,7 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let unauthenticated = status == StatusCode::UNAUTHORIZED;
         let audited = self.kind.ends_with(WIDER_ROLE);
+        let retry_after = self.retry_after;
         let mut response = (status, Json(self)).into_response();
         if audited {
             response.extensions_mut().insert(super::refusals::AlreadyAudited);
@@ -75,6 +92,9 @@ impl IntoResponse for Problem {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if unauthenticated {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mamori-admin\""));
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
