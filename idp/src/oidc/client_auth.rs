@@ -52,6 +52,19 @@ pub fn certificate_thumbprint(conn: &ConnectionInfo) -> Option<String> {
     Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(leaf.as_ref())))
 }
 
+/// The client a request names, before any check: the Basic user name, else the client
+/// assertion's `sub`, else `client_id` (what [`authenticate`] then authenticates). For
+/// choosing CORS headers only (cors.rs): it proves nothing.
+pub fn named_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
+    if let Ok(Some((id, _))) = basic_credentials(headers) {
+        return Some(id);
+    }
+    if let Some(assertion) = params.get("client_assertion") {
+        return jwt::parse(assertion).ok().and_then(|parsed| parsed.claims["sub"].as_str().map(str::to_owned));
+    }
+    params.get("client_id").map(str::to_owned)
+}
+
 /// Authenticates the client of a back-channel request to `issuer`.
 pub async fn authenticate(
     app: &App,

@@ -5,6 +5,7 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
@@ -22,12 +23,21 @@ use super::error::OAuthError;
 use super::{Issuer, acr};
 use crate::server::SharedState;
 
-pub async fn openid_configuration(State(state): State<SharedState>, slug: Result<Path<String>, PathRejection>) -> Response {
+pub async fn openid_configuration(
+    State(state): State<SharedState>,
+    slug: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
     // A tenant segment that is not UTF-8 once decoded names no issuer.
     let Ok(Path(slug)) = slug else {
-        return OAuthError::NotFound("no such issuer").into_response();
+        return super::cors::vary_only(OAuthError::NotFound("no such issuer").into_response());
     };
-    match super::issuer(&state, &slug).await {
+    let response = document(&state, &slug).await;
+    super::cors::for_tenant(&state, &slug, &headers, response).await
+}
+
+async fn document(state: &SharedState, slug: &str) -> Response {
+    match super::issuer(state, slug).await {
         Ok(Some(issuer)) => match metadata(&issuer) {
             Ok(document) => axum::Json(document).into_response(),
             Err(err) => OAuthError::internal(&err).into_response(),

@@ -2,14 +2,19 @@
 //! as openidconnect's `CoreJsonWebKeySet`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OAuthError;
 use crate::server::SharedState;
 
-pub async fn jwks(State(state): State<SharedState>, Path(slug): Path<String>) -> Response {
-    match super::issuer(&state, &slug).await {
+pub async fn jwks(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    let response = key_set(&state, &slug).await;
+    super::cors::for_tenant(&state, &slug, &headers, response).await
+}
+
+async fn key_set(state: &SharedState, slug: &str) -> Response {
+    match super::issuer(state, slug).await {
         Ok(Some(_)) => {}
         Ok(None) => return OAuthError::InvalidRequest("unknown tenant").into_response(),
         Err(err) => return OAuthError::internal(&err).into_response(),

@@ -12,6 +12,7 @@ pub mod acr;
 pub mod authorize;
 pub mod client_auth;
 pub mod clients;
+pub mod cors;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
@@ -51,18 +52,22 @@ pub const REFRESH_TOKEN_TTL: time::Duration = time::Duration::days(30);
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
-        .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
-        .route("/t/{tenant}/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        // The five endpoints a browser app calls from its own script answer CORS (cors.rs).
+        .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration).options(cors::preflight_get))
+        .route("/t/{tenant}/.well-known/oauth-authorization-server", get(discovery::openid_configuration).options(cors::preflight_get))
         // RFC 8414 §3.1: the well-known suffix goes between the host and the issuer's path.
-        .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::openid_configuration))
-        .route("/t/{tenant}/jwks", get(jwks::jwks))
+        .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::openid_configuration).options(cors::preflight_get))
+        .route("/t/{tenant}/jwks", get(jwks::jwks).options(cors::preflight_get))
         .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
-        .route("/t/{tenant}/token", post(token::token).fallback(token::post_only))
-        .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route("/t/{tenant}/token", post(token::token).options(cors::preflight_post).fallback(token::post_only))
+        .route(
+            "/t/{tenant}/userinfo",
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post).options(cors::preflight_get_post),
+        )
         .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
         .route("/t/{tenant}/end_session/confirm", post(end_session::confirm))
-        .route("/t/{tenant}/revoke", post(revocation::revoke))
+        .route("/t/{tenant}/revoke", post(revocation::revoke).options(cors::preflight_post))
         .route("/t/{tenant}/introspect", post(introspection::introspect))
         .route("/t/{tenant}/par", post(par::pushed_authorization_request))
         .route("/t/{tenant}/register", post(registration::register))

@@ -24,19 +24,29 @@ pub async fn revoke(
 ) -> Response {
     // A tenant segment that is not UTF-8 once decoded names no tenant (JSON, not axum's text).
     let Ok(Path(slug)) = slug else {
-        return OAuthError::InvalidRequest("unknown tenant").into_response();
+        return super::cors::vary_only(OAuthError::InvalidRequest("unknown tenant").into_response());
     };
-    match run(&state, &conn, &slug, &headers, body).await {
+    let params = super::token::form_body(&headers, body);
+    let response = match run(&state, &conn, &slug, &headers, &params).await {
         Ok(()) => super::token::no_store(StatusCode::OK.into_response()),
         Err(err) => err.into_response(),
-    }
+    };
+    // As at the token endpoint: only the named client's origins read the answer.
+    let named = params.as_ref().ok().and_then(|p| client_auth::named_client_id(&headers, p));
+    super::cors::for_named_client(&state, Some(&slug), named.as_deref(), &headers, response).await
 }
 
-async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<(), OAuthError> {
+async fn run(
+    state: &SharedState,
+    conn: &ConnectionInfo,
+    slug: &str,
+    headers: &HeaderMap,
+    params: &Result<super::Params, OAuthError>,
+) -> Result<(), OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
-    let params = super::token::form_body(headers, body)?;
+    let params = params.as_ref().map_err(Clone::clone)?;
     let app = &state.app;
-    let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
+    let client = client_auth::authenticate(app, &issuer, headers, conn, params).await?;
     let token = params.get("token").ok_or(OAuthError::InvalidRequest("token is missing"))?;
     let client_id = client.registered.client_id();
     let repo = app.storage.oidc_grants();

@@ -65,18 +65,22 @@ pub async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let params = form_body(&headers, body);
-    let outcome = match (&params, slug) {
-        (Ok(params), Ok(Path(slug))) => exchange(&state, &conn, &slug, &headers, params).await,
+    let slug = slug.ok().map(|Path(slug)| slug);
+    let outcome = match (&params, &slug) {
+        (Ok(params), Some(slug)) => exchange(&state, &conn, slug, &headers, params).await,
         (Err(err), _) => Err(err.clone()),
         // A tenant segment that is not UTF-8 once decoded names no tenant.
-        (Ok(_), Err(_)) => Err(OAuthError::InvalidRequest("unknown tenant")),
+        (Ok(_), None) => Err(OAuthError::InvalidRequest("unknown tenant")),
     };
     let grant_type = params.as_ref().ok().and_then(|p| p.get("grant_type")).unwrap_or_default();
     crate::metrics::metrics().token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
-    match outcome {
+    let response = match outcome {
         Ok(json) => no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
-    }
+    };
+    // A browser app reads the answer (tokens, or the error) only from its client's origins.
+    let named = params.as_ref().ok().and_then(|p| client_auth::named_client_id(&headers, p));
+    super::cors::for_named_client(&state, slug.as_deref(), named.as_deref(), &headers, response).await
 }
 
 pub fn no_store(mut response: Response) -> Response {

@@ -11,6 +11,7 @@ use mamori_storage::model::User;
 use serde_json::{Value, json};
 
 use super::client_auth::certificate_thumbprint;
+use super::clients::RegisteredClient;
 use super::error::{OAuthError, bearer_error};
 use super::tokens::{self, AccessTokenClaims};
 use crate::app::App;
@@ -56,29 +57,45 @@ pub fn bearer_token(headers: &HeaderMap, form_token: Option<String>) -> Result<S
 }
 
 async fn respond(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, form_token: Option<String>) -> Response {
-    match claims_for(state, conn, slug, headers, form_token).await {
+    let mut client = None;
+    let response = match claims_for(state, conn, slug, headers, form_token, &mut client).await {
         Ok(claims) => super::token::no_store(axum::Json(claims).into_response()),
         Err(err) => bearer_error(&err),
+    };
+    match client {
+        // A live token: only its client's origins may read about its user.
+        Some(client) => super::cors::for_client(Some(&client), headers, response),
+        // No live token, so no client and nothing about anyone in the answer: the tenant's
+        // apps may read the 401 (and refresh) instead of seeing a network error.
+        None => super::cors::for_tenant(state, slug, headers, response).await,
     }
 }
 
-async fn claims_for(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, form_token: Option<String>) -> Result<Value, OAuthError> {
+async fn claims_for(
+    state: &SharedState,
+    conn: &ConnectionInfo,
+    slug: &str,
+    headers: &HeaderMap,
+    form_token: Option<String>,
+    token_client: &mut Option<RegisteredClient>,
+) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
     let token = bearer_token(headers, form_token)?;
     let app = &state.app;
     let claims = tokens::validate(app, &issuer.url, issuer.tenant.id, &token)
         .await?
         .ok_or(OAuthError::InvalidToken("the access token is invalid, expired or revoked"))?;
+    let client = super::clients::load(app, issuer.tenant.id, &claims.client_id)
+        .await
+        .map_err(|e| OAuthError::internal(&e))?
+        .ok_or(OAuthError::InvalidToken("the client is gone"))?;
+    let client = token_client.insert(client);
     check_binding(&claims, conn)?;
     if !claims.scopes().any(|s| s == "openid") || claims.gid.is_none() {
         return Err(OAuthError::InsufficientScope);
     }
     let user_id = claims.sub.parse().map_err(|_| OAuthError::InvalidToken("the token is not about a user"))?;
     let user = app.storage.users().get(user_id).await.map_err(|_| OAuthError::InvalidToken("the user is gone"))?;
-    let client = super::clients::load(app, issuer.tenant.id, &claims.client_id)
-        .await
-        .map_err(|e| OAuthError::internal(&e))?
-        .ok_or(OAuthError::InvalidToken("the client is gone"))?;
     let mut released = user_claims(app, &user, &claims).await.map_err(|e| OAuthError::internal(&e))?;
     restrict(&mut released, client.claim_list());
     Ok(released)
