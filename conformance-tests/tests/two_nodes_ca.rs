@@ -243,6 +243,23 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
         assert!(!crl.lists(&kept.serial), "{} lists an unrevoked serial:\n{}", node.main_url, crl.text);
     }
 
+    // Self-service on node A: the user adds a second PC, then deletes the first, which
+    // revokes its certificate; node B lists it from its next request.
+    let mut self_service = s.user("crl-self").await?;
+    assert_eq!(self_service.login(&s.a).await?.0, 303);
+    add_device_and_download(&s, &mut self_service, &s.a).await?;
+    let page = self_service.browser.get(&s.a.mtls_addr(), "/account/devices/1/delete").await?;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = csrf_token(&page.body).expect("csrf token").to_owned();
+    let deleted = self_service.browser.post_form(&s.a.mtls_addr(), "/account/devices/1/delete", &[("csrf_token", &token)]).await?;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let revoked_at = Instant::now();
+    let crl = s.crl(&s.b);
+    let elapsed = revoked_at.elapsed();
+    assert!(crl.lists(&self_service.serial), "node B does not list the certificate of a device deleted on node A:\n{}", crl.text);
+    assert!(!crl.lists(&kept.serial));
+    println!("self-service device deletion on node A listed by node B after {elapsed:?} (one CRL fetch)");
+
     // Unchanged revocations: the CRL is served from the cache, not signed again per request.
     let (first, second) = (s.crl(&s.b), s.crl(&s.b));
     assert_eq!(std::fs::read(&first.der)?, std::fs::read(&second.der)?, "node B re-signed an unchanged CRL");

@@ -249,7 +249,8 @@ impl CaService {
         Ok(())
     }
 
-    /// Drops the cached CRL so the next request signs one with the latest revocations.
+    /// Drops this node's cached CRL. Not needed for correctness: [`Self::current_crl`]
+    /// notices any revocation in the database by itself.
     pub async fn forget_crl(&self) {
         *self.crl.lock().await = None;
     }
