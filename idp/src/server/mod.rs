@@ -109,6 +109,7 @@ async fn follow_client_cas(
 ) {
     let mut tick = tokio::time::interval(CLIENT_CA_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -117,11 +118,16 @@ async fn follow_client_cas(
         let subjects = match app.ca.client_ca_subjects().await {
             Ok(subjects) => subjects,
             Err(err) => {
-                // The database may be away for a moment; the list in use stays valid.
-                tracing::warn!(%err, "reading the client CAs failed");
+                // The database may be away for a while; the list in use stays valid, and
+                // one warning per outage is enough.
+                if !failing {
+                    tracing::warn!(%err, "reading the client CAs failed; the mTLS listener keeps its list");
+                }
+                failing = true;
                 continue;
             }
         };
+        failing = false;
         if subjects.iter().map(AsRef::as_ref).eq(current.iter().map(AsRef::as_ref)) {
             continue;
         }
