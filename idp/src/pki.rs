@@ -50,8 +50,8 @@ struct ActiveCa {
     ca: CertificateAuthority,
 }
 
-/// A signed CRL and the database facts it was signed from: the CA and its
-/// [`revocation mark`](mamori_storage::repo::pki::Certificates::revocation_mark).
+/// A signed CRL and the database facts it was signed from: the CA and its revocation
+/// mark (how many of its certificates are revoked, and the latest revocation time).
 struct CachedCrl {
     mark: CrlMark,
     crl: Arc<Crl>,
