@@ -2,7 +2,7 @@
 // runs its CLI, drives Debian's Chromium through playwright-core, takes a screenshot of
 // every page visited, and computes TOTP codes the way an authenticator app does.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHash, createHmac, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,7 +79,7 @@ export function spkiSha256(pemPath) {
  * Starts `mamori quickstart` in a fresh temporary folder and waits for "Press Ctrl-C".
  * The server is stopped with SIGTERM when the test ends.
  */
-export async function startServer(t) {
+export async function startServer(t, { env = {} } = {}) {
   assertExists(MAMORI_BIN, 'run `cargo build --bin mamori` first (scripts/test does)');
   const workdir = tempDir(t, 'mamori-browser-');
   const child = spawn(MAMORI_BIN, ['quickstart'], {
@@ -89,6 +89,7 @@ export async function startServer(t) {
       MAMORI_SERVER__LISTEN: '127.0.0.1:0',
       MAMORI_SERVER__MTLS_LISTEN: '127.0.0.1:0',
       MAMORI_HASHING__ARGON2_MEMORY_KIB: '8192',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -128,6 +129,8 @@ export async function startServer(t) {
     demo: { loginId: 'demo-user', url: value('enroll the demo user:'), otp: value('its one-time password:') },
     banner: banner.join('\n'),
     log: () => log,
+    // The same settings for the CLI as for the server it administers.
+    env,
   });
 }
 
@@ -175,13 +178,25 @@ class Server {
     try {
       return execFileSync(MAMORI_BIN, ['--config', this.config, ...args], {
         cwd: this.workdir,
-        env: withoutMamoriConfig(process.env),
+        env: { ...withoutMamoriConfig(process.env), ...(this.env ?? {}) },
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     } catch (err) {
       throw new Error(`mamori ${args.join(' ')} failed (${err.status}):\n${err.stdout}\n${err.stderr}`);
     }
+  }
+
+  /** `cli` without blocking this process: servers the test runs (a relying site's
+   * back-channel endpoint, say) keep answering while the command runs. */
+  cliAsync(...args) {
+    return new Promise((resolve, reject) => {
+      execFile(MAMORI_BIN, ['--config', this.config, ...args], {
+        cwd: this.workdir,
+        env: { ...withoutMamoriConfig(process.env), ...(this.env ?? {}) },
+        encoding: 'utf8',
+      }, (err, stdout, stderr) => (err ? reject(new Error(`mamori ${args.join(' ')} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)));
+    });
   }
 
   cliJson(...args) {

@@ -34,6 +34,9 @@ pub struct App {
     pub request_objects: crate::oidc::request_object::RequestObjectCache,
     /// When this node last purged ended throttle windows.
     pub throttle_purger: crate::throttle::Purger,
+    /// The main listener's public URL once it is bound (issuer URLs in back-channel
+    /// tokens made outside a request).
+    pub bound_main_url: std::sync::OnceLock<String>,
 }
 
 impl App {
@@ -85,7 +88,16 @@ impl App {
             refresh_rotator,
             request_objects: Default::default(),
             throttle_purger: Default::default(),
+            bound_main_url: Default::default(),
         })
+    }
+
+    /// The main listener's public URL: as bound when serving, else as configured.
+    pub fn main_url(&self) -> String {
+        match self.bound_main_url.get() {
+            Some(url) => url.clone(),
+            None => self.config.main_public_url(self.config.server.listen.port()),
+        }
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

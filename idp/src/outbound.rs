@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Either, Empty, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -187,6 +187,16 @@ fn loopback_host(host: &str) -> bool {
 /// One GET of `uri`, whole: resolution, TCP, TLS and HTTP/1.1 within `limits.timeout`;
 /// anything but 200 is an error.
 pub async fn get(config: &OidcConfig, uri: &str, accept: &str, limits: Limits) -> Result<Fetched, OutboundError> {
+    exchange(config, uri, accept, None, limits).await
+}
+
+/// One POST of a form (`application/x-www-form-urlencoded`) to `uri`, under the same
+/// guard and limits as [`get`]; 200 and 204 are success, anything else an error.
+pub async fn post_form(config: &OidcConfig, uri: &str, form: String, limits: Limits) -> Result<Fetched, OutboundError> {
+    exchange(config, uri, "*/*", Some(form), limits).await
+}
+
+async fn exchange(config: &OidcConfig, uri: &str, accept: &str, form: Option<String>, limits: Limits) -> Result<Fetched, OutboundError> {
     let parsed: http::Uri = uri.parse().map_err(|_| OutboundError::BadUri("not a URL"))?;
     let authority = parsed.authority().ok_or(OutboundError::BadUri("no host"))?.as_str().to_owned();
     if authority.contains('@') {
@@ -213,9 +223,9 @@ pub async fn get(config: &OidcConfig, uri: &str, accept: &str, limits: Limits) -
                     .connect(name, tcp)
                     .await
                     .map_err(|e| OutboundError::Failed(format!("TLS: {e}")))?;
-                send(stream, &authority, &path, &accept, limits.max_body).await
+                send(stream, &authority, &path, &accept, form, limits.max_body).await
             }
-            None => send(tcp, &authority, &path, &accept, limits.max_body).await,
+            None => send(tcp, &authority, &path, &accept, form, limits.max_body).await,
         }
     };
     tokio::time::timeout(limits.timeout, attempt).await.map_err(|_| OutboundError::Timeout)?
@@ -242,7 +252,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn send<S>(stream: S, authority: &str, path: &str, accept: &str, max_body: usize) -> Result<Fetched, OutboundError>
+async fn send<S>(stream: S, authority: &str, path: &str, accept: &str, form: Option<String>, max_body: usize) -> Result<Fetched, OutboundError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -251,14 +261,23 @@ where
     let _connection = AbortOnDrop(tokio::spawn(async move {
         let _ = connection.await;
     }));
-    let request = http::Request::get(path)
+    let builder = http::Request::builder()
+        .uri(path)
         .header(http::header::HOST, authority)
         .header(http::header::ACCEPT, accept)
-        .header(http::header::USER_AGENT, concat!("mamori/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| OutboundError::BadUri("not a request target"))?;
+        .header(http::header::USER_AGENT, concat!("mamori/", env!("CARGO_PKG_VERSION")));
+    let posting = form.is_some();
+    let request = match form {
+        None => builder.method(http::Method::GET).body(Either::Left(Empty::<Bytes>::new())),
+        Some(form) => builder
+            .method(http::Method::POST)
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Either::Right(Full::new(Bytes::from(form)))),
+    }
+    .map_err(|_| OutboundError::BadUri("not a request target"))?;
     let response = sender.send_request(request).await.map_err(failed)?;
-    if response.status() != http::StatusCode::OK {
+    let accepted = response.status() == http::StatusCode::OK || (posting && response.status() == http::StatusCode::NO_CONTENT);
+    if !accepted {
         return Err(OutboundError::Status(response.status().as_u16()));
     }
     if response

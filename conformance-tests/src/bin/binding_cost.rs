@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let presented = issued.certificate_der.clone();
     let bound = CertificateBinding::of(&issued.serial_hex, &presented);
-    let auth = Authenticated { user_id: user.id, factors: vec![Factor::Certificate, Factor::Pwd], auth_time: 0, auth_time_ms: 0, certificate: None };
+    let auth = Authenticated { user_id: user.id, factors: vec![Factor::Certificate, Factor::Pwd], auth_time: 0, auth_time_ms: 0, sid: String::new(), certificate: None };
     let auth = Authenticated { certificate: Some(bound), ..auth };
 
     // The check as a request makes it (certificate and device read from the database).

@@ -41,7 +41,7 @@ pub async fn revoke(app: &App, principal: &Principal, slug: &str, serial: &str, 
     }
     // Its sessions would end at their next request anyway; the user's others end too.
     if let Some(user_id) = cert.user_id {
-        app.shared.sessions().delete_for_user(user_id).await?;
+        crate::flows::session_end::end_all(app, user_id).await?;
     }
     audit::record(app, principal, Some(tenant.id), "certificate.revoke", &format!("tenant:{}/certificate:{}", tenant.slug, cert.serial_hex), serde_json::json!({"reason": reason.as_str(), "subject": cert.subject_cn})).await;
     Ok(app.storage.certificates().get(cert.id).await?)

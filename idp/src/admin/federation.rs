@@ -51,6 +51,8 @@ pub struct ClientRegistration {
     pub tls_client_certificate_bound_access_tokens: bool,
     /// URLs the client may pass as `request_uri` (request objects by reference).
     pub request_uris: Vec<String>,
+    /// Where to POST a logout token when a session the client took part in ends.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Default for ClientRegistration {
@@ -74,6 +76,7 @@ impl Default for ClientRegistration {
             tls_client_certificate_pem: None,
             tls_client_certificate_bound_access_tokens: false,
             request_uris: Vec::new(),
+            backchannel_logout_uri: None,
         }
     }
 }
@@ -201,6 +204,7 @@ fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminErro
             id_token_signed_response_alg: Some(reg.id_token_signed_response_alg),
             registration_access_token_hash: None,
             request_uris: dedup(reg.request_uris),
+            backchannel_logout_uri: reg.backchannel_logout_uri,
         },
     };
     clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref()).map_err(AdminError::Invalid)?;
@@ -326,6 +330,8 @@ pub struct ClientUpdate {
     pub id_token_signed_response_alg: Option<SigningAlgorithm>,
     /// Replaces the registered `request_uris`.
     pub request_uris: Option<Vec<String>>,
+    /// Sets (`Some(Some)`) or removes (`Some(None)`) the back-channel logout URI.
+    pub backchannel_logout_uri: Option<Option<String>>,
 }
 
 /// The client with its settings, read afresh (not from this node's cache).
@@ -422,6 +428,11 @@ pub async fn update_oidc_client(
         settings.request_uris = dedup(uris);
         changed.push("request_uris");
     }
+    let backchannel_changed = update.backchannel_logout_uri.is_some();
+    if let Some(uri) = update.backchannel_logout_uri {
+        settings.backchannel_logout_uri = uri;
+        changed.push("backchannel_logout_uri");
+    }
     // The same rules as at registration, on the client as it would be.
     let spec = ClientSpec {
         client_id: Some(client.client_id.clone()),
@@ -445,7 +456,7 @@ pub async fn update_oidc_client(
     client.response_types = if authorization_code { vec!["code".into()] } else { Vec::new() };
     client.require_pkce = client.require_pkce || client.token_endpoint_auth_method == "none";
     app.storage.oidc_clients().update(&client).await?;
-    if update.id_token_signed_response_alg.is_some() || request_uris_changed {
+    if update.id_token_signed_response_alg.is_some() || request_uris_changed || backchannel_changed {
         app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(anyhow::Error::from)?, app.now()).await?;
     }
     clients::forget(client_id);

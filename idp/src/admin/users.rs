@@ -167,7 +167,7 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
     if let Some(method) = method.filter(|m| *m != user.login_method) {
         app.storage.users().set_login_method(user.id, method, now).await?;
         // Sessions opened under the old method may lack a factor the new one needs.
-        app.shared.sessions().delete_for_user(user.id).await?;
+        crate::flows::session_end::end_all(app, user.id).await?;
     }
     let details = serde_json::json!({"display_name": changes.display_name, "locale": changes.locale, "time_zone": changes.time_zone, "login_method": changes.login_method});
     audit::record(app, principal, Some(tenant.id), "user.update", &target(&tenant, login_id), details).await;
@@ -180,7 +180,7 @@ pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: 
     let (tenant, user) = find_to_change(app, principal, slug, login_id, action).await?;
     app.storage.users().set_status(user.id, status, app.now()).await?;
     if status == UserStatus::Disabled {
-        app.shared.sessions().delete_for_user(user.id).await?;
+        crate::flows::session_end::end_all(app, user.id).await?;
     }
     audit::record(app, principal, Some(tenant.id), action, &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(app.storage.users().get(user.id).await?)
@@ -193,7 +193,7 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str
     app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
     app.ca.forget_crl().await;
     // Sessions in Redis are out of reach of the database's cascade.
-    app.shared.sessions().delete_for_user(user.id).await?;
+    crate::flows::session_end::end_all(app, user.id).await?;
     app.storage.users().delete(user.id).await?;
     audit::record(app, principal, Some(tenant.id), "user.delete", &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(())

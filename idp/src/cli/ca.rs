@@ -44,7 +44,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             let revoked = app.ca.revoke(&args.serial, reason, app.now()).await?;
             // Its sessions would end at their next request anyway; the user's others too.
             if let Some(user_id) = revoked.user_id {
-                app.shared.sessions().delete_for_user(user_id).await?;
+                crate::flows::session_end::end_all(&app, user_id).await?;
             }
             println!("revoked {} ({reason}); the next CRL lists it", crate::pki::normalise_serial(&args.serial));
             Ok(())

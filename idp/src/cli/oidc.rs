@@ -118,6 +118,10 @@ pub struct CreateClientArgs {
     /// A URL the client may pass as `request_uri` (a request object Mamori fetches; repeat).
     #[arg(long = "request-uri")]
     pub request_uris: Vec<String>,
+    /// Where Mamori POSTs a logout token when a session the client took part in ends
+    /// (OpenID Connect Back-Channel Logout).
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -237,6 +241,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         tls_client_certificate_pem,
         tls_client_certificate_bound_access_tokens: args.bound_tokens,
         request_uris: args.request_uris,
+        backchannel_logout_uri: args.backchannel_logout_uri,
     };
     let created = federation::create_oidc_client(app, &Principal::local_cli(), &args.tenant, registration)
         .await
@@ -250,6 +255,7 @@ async fn create(app: &App, args: CreateClientArgs) -> anyhow::Result<()> {
         "token_endpoint_auth_method": c.token_endpoint_auth_method,
         "claims": c.claims,
         "request_uris": created.settings.request_uris,
+        "backchannel_logout_uri": created.settings.backchannel_logout_uri,
     });
     print(args.output.output, &json, || {
         let mut text = format!("created client {} in tenant {}", c.client_id, args.tenant);

@@ -106,6 +106,12 @@ pub struct OidcUpdateArgs {
     /// Remove every registered request URI (`request_uri` is then refused).
     #[arg(long)]
     pub clear_request_uris: bool,
+    /// Where Mamori POSTs a logout token when a session the client took part in ends.
+    #[arg(long, conflicts_with = "no_backchannel_logout_uri")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Remove the back-channel logout URI.
+    #[arg(long)]
+    pub no_backchannel_logout_uri: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -208,6 +214,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
                 require_pkce: a.require_pkce,
                 id_token_signed_response_alg,
                 request_uris: if a.clear_request_uris { Some(Vec::new()) } else { a.request_uris },
+                backchannel_logout_uri: if a.no_backchannel_logout_uri { Some(None) } else { a.backchannel_logout_uri.map(Some) },
             };
             let client = federation::update_oidc_client(app, &principal, &a.tenant, &a.client_id, update)
                 .await

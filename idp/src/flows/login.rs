@@ -105,6 +105,10 @@ pub struct Authenticated {
     /// presented, while it is still good (`flows::session_binding`).
     #[serde(default)]
     pub certificate: Option<CertificateBinding>,
+    /// The session's ID for relying sites (`sid` in ID tokens and logout tokens): random,
+    /// fixed for the session's life, unrelated to its cookie. Empty in older sessions.
+    #[serde(default)]
+    pub sid: String,
 }
 
 /// The step after `done`, by the user's login method.
@@ -350,6 +354,7 @@ pub fn completed(progress: &LoginProgress, now: OffsetDateTime) -> Authenticated
         auth_time: now.unix_timestamp(),
         auth_time_ms: unix_ms(now),
         certificate: progress.certificate.clone(),
+        sid: crate::secrets::url_token(),
     }
 }
 

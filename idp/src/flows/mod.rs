@@ -13,3 +13,4 @@ pub mod password_policy;
 pub mod reissue;
 pub mod secret_answer;
 pub mod session_binding;
+pub mod session_end;

@@ -322,7 +322,7 @@ pub async fn reissue_password(
         return Ok(AnswerOutcome::Unavailable(reason));
     }
     // Whoever knew the old password is logged out everywhere.
-    app.shared.sessions().delete_for_user(user.id).await?;
+    crate::flows::session_end::end_all(app, user.id).await?;
     record_change(app, attempt, AccountChange::PasswordReissued).await;
     notify(app, user, "notice-password-changed", serde_json::json!({ "reissued": true }), &[]).await;
     Ok(AnswerOutcome::Accepted(password))
@@ -386,7 +386,7 @@ pub async fn reissue_certificate(
         return Ok(AnswerOutcome::Unavailable(reason));
     }
     // The old certificate is revoked: its sessions and the user's others end everywhere.
-    app.shared.sessions().delete_for_user(user.id).await?;
+    crate::flows::session_end::end_all(app, user.id).await?;
     let download = prepared.pending;
     device_certificate::announce_download(app, tenant, user, &device, &download, public_url).await;
     record_change(app, attempt, AccountChange::CertificateReissued).await;

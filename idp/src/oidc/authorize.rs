@@ -528,7 +528,10 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
     if repo.consume_pending(&lookup, PendingRequestKind::Authorization, now).await?.is_none() {
         return Ok(ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired"));
     }
-    let grant = repo.create_grant(issuer.tenant.id, client.client_id(), Some(user.id), now).await?;
+    // A grant ends with the session it came from, unless it asked for offline access.
+    let sid = Some(auth.sid.as_str()).filter(|s| !s.is_empty());
+    let offline = request.scope.iter().any(|s| s == "offline_access");
+    let grant = repo.create_grant_in_session(issuer.tenant.id, client.client_id(), Some(user.id), sid, offline, now).await?;
     let code = crate::secrets::url_token();
     let data = CodeData {
         client_id: request.client_id.clone(),
@@ -540,6 +543,7 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         auth_time: auth.auth_time,
         acr: acr_value.to_owned(),
         amr: login::amr(&auth.factors).into_iter().map(str::to_owned).collect(),
+        sid: sid.map(str::to_owned),
     };
     app.shared
         .authorization_codes()

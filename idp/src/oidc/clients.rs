@@ -31,6 +31,10 @@ pub struct ClientSettings {
     /// any, is ignored when matching.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub request_uris: Vec<String>,
+    /// Back-Channel Logout 1.0 §2.2: where to POST a logout token when a session the
+    /// client took part in ends (https, or http to a loopback address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl ClientSettings {
@@ -159,6 +163,9 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
         return Err("the authorization_code grant needs at least one redirect URI".into());
     }
     check_uris(spec).map_err(|problem| problem.to_string())?;
+    if let Some(uri) = &spec.settings.backchannel_logout_uri {
+        super::redirect_uri::check(super::redirect_uri::BACKCHANNEL_LOGOUT_URI, uri).map_err(|problem| problem.to_string())?;
+    }
     if spec.settings.request_uris.len() > MAX_REQUEST_URIS {
         return Err(format!("at most {MAX_REQUEST_URIS} request URIs"));
     }

@@ -82,6 +82,8 @@ pub struct Extra {
     pub tls_client_certificate_bound_access_tokens: bool,
     pub frontchannel_logout_supported: bool,
     pub backchannel_logout_supported: bool,
+    /// Logout tokens carry `sid`, and so do ID tokens of grants from a session.
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl AdditionalProviderMetadata for Extra {}
@@ -130,7 +132,8 @@ pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
         authorization_response_iss_parameter_supported: true,
         tls_client_certificate_bound_access_tokens: true,
         frontchannel_logout_supported: false,
-        backchannel_logout_supported: false,
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
     };
     let logout = LogoutProviderMetadata {
         end_session_endpoint: Some(EndSessionUrl::new(issuer.endpoint("end_session"))?),
@@ -138,7 +141,7 @@ pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
     };
     let locales = || Some(vec![LanguageTag::new("ja".into()), LanguageTag::new("en".into())]);
     let claims = [
-        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "name",
+        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid", "name",
         "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified",
     ];
     Ok(Metadata::new(
@@ -227,7 +230,7 @@ mod tests {
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "introspection_endpoint_auth_methods_supported": auth_methods,
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
                 "name", "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified"],
             "claims_parameter_supported": true,
             "request_parameter_supported": true,
@@ -241,7 +244,8 @@ mod tests {
             "authorization_response_iss_parameter_supported": true,
             "tls_client_certificate_bound_access_tokens": true,
             "frontchannel_logout_supported": false,
-            "backchannel_logout_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         });
         assert_eq!(document, expected);
     }

@@ -1,8 +1,8 @@
 //! ID tokens (OpenID Connect Core §2, §3.1.3.6), built and signed by openidconnect:
-//! `CoreIdTokenClaims` carries every claim Mamori emits (`acr`, `amr`, `azp` and
-//! `auth_time` are standard there, so no additional claims are needed), and
-//! `CoreIdToken::new` fills `at_hash` and signs with the tenant's key through
-//! [`PrivateSigningKey`](openidconnect::PrivateSigningKey) over aws-lc-rs.
+//! its standard claims carry `acr`, `amr`, `azp` and `auth_time`; [`SessionClaims`] adds
+//! `sid` (Back-Channel Logout §2.1), and `IdToken::new` fills `at_hash` and signs with
+//! the tenant's key through [`PrivateSigningKey`](openidconnect::PrivateSigningKey) over
+//! aws-lc-rs.
 //!
 //! The crate always writes `aud` as an array (allowed by Core §2); relying parties that
 //! accept only a string are not spec-conformant.
@@ -10,17 +10,31 @@
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use mamori_storage::model::SigningAlgorithm;
-use openidconnect::core::{CoreIdToken, CoreIdTokenClaims};
+use openidconnect::core::{CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AccessToken, Audience, AuthenticationContextClass, AuthenticationMethodReference, ClientId, EmptyAdditionalClaims,
-    IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
+    AccessToken, AdditionalClaims, Audience, AuthenticationContextClass, AuthenticationMethodReference, ClientId,
+    IdToken, IdTokenClaims, IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
 };
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::keys::{self, DatabaseKey};
 use super::token::UserIssue;
 use super::{ID_TOKEN_TTL, Issuer};
 use crate::app::App;
+
+/// The claims Mamori adds to the standard ones: the session ID, which back-channel
+/// logout tokens name (Back-Channel Logout §2.1), when the grant came from a session.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl AdditionalClaims for SessionClaims {}
+
+pub type MamoriIdTokenClaims = IdTokenClaims<SessionClaims, CoreGenderClaim>;
+pub type MamoriIdToken = IdToken<SessionClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 fn instant(unix: i64) -> anyhow::Result<DateTime<Utc>> {
     DateTime::from_timestamp(unix, 0).context("timestamp out of range")
@@ -30,14 +44,14 @@ fn instant(unix: i64) -> anyhow::Result<DateTime<Utc>> {
 /// Only `sub` and protocol claims (all in `userinfo::ALWAYS_RELEASED`): the user claims
 /// come from UserInfo, so a client's claim release list has nothing to remove here. Any
 /// user claim added here must go through `userinfo::restrict` with that list.
-pub fn claims(issuer: &Issuer, client_id: &str, issue: &UserIssue<'_>, now: OffsetDateTime) -> anyhow::Result<CoreIdTokenClaims> {
-    Ok(CoreIdTokenClaims::new(
+pub fn claims(issuer: &Issuer, client_id: &str, issue: &UserIssue<'_>, now: OffsetDateTime) -> anyhow::Result<MamoriIdTokenClaims> {
+    Ok(MamoriIdTokenClaims::new(
         IssuerUrl::new(issuer.url.clone()).context("the issuer is not a URL")?,
         vec![Audience::new(client_id.to_owned())],
         instant((now + ID_TOKEN_TTL).unix_timestamp())?,
         instant(now.unix_timestamp())?,
         StandardClaims::new(SubjectIdentifier::new(issue.user.id.to_string())),
-        EmptyAdditionalClaims {},
+        SessionClaims { sid: issue.sid.map(str::to_owned) },
     )
     .set_authorized_party(Some(ClientId::new(client_id.to_owned())))
     .set_auth_time(Some(instant(issue.auth_time)?))
@@ -47,8 +61,8 @@ pub fn claims(issuer: &Issuer, client_id: &str, issue: &UserIssue<'_>, now: Offs
 }
 
 /// Signs `claims` with `key`, with `at_hash` for the access token handed out beside it.
-pub fn sign_with(key: &DatabaseKey, claims: CoreIdTokenClaims, access_token: &str) -> anyhow::Result<String> {
-    let token = CoreIdToken::new(
+pub fn sign_with(key: &DatabaseKey, claims: MamoriIdTokenClaims, access_token: &str) -> anyhow::Result<String> {
+    let token = MamoriIdToken::new(
         claims,
         key,
         keys::jws_algorithm(key.algorithm()),
@@ -105,7 +119,7 @@ mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use openidconnect::PrivateSigningKey as _;
-    use openidconnect::core::{CoreIdTokenVerifier, CoreJsonWebKeySet};
+    use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 
     use super::*;
 
@@ -119,13 +133,13 @@ mod tests {
         for algorithm in [SigningAlgorithm::Es256, SigningAlgorithm::Rs256] {
             let key = DatabaseKey::generated(algorithm);
             let now = Utc::now().timestamp();
-            let claims = CoreIdTokenClaims::new(
+            let claims = MamoriIdTokenClaims::new(
                 IssuerUrl::new("https://idp.example/t/acme".into()).expect("url"),
                 vec![Audience::new("shop".into())],
                 instant(now + 300).expect("exp"),
                 instant(now).expect("iat"),
                 StandardClaims::new(SubjectIdentifier::new("user-1".into())),
-                EmptyAdditionalClaims {},
+                SessionClaims { sid: Some("s-1".into()) },
             )
             .set_authorized_party(Some(ClientId::new("shop".into())))
             .set_auth_time(Some(instant(now - 5).expect("auth_time")))
@@ -146,6 +160,7 @@ mod tests {
             assert_eq!((c["iat"].as_i64(), c["exp"].as_i64(), c["auth_time"].as_i64()), (Some(now), Some(now + 300), Some(now - 5)));
             assert_eq!(c["acr"], "urn:mamori:acr:mfa");
             assert_eq!(c["amr"], serde_json::json!(["swk", "pwd", "otp", "mfa"]));
+            assert_eq!(c["sid"], "s-1");
 
             let set: CoreJsonWebKeySet = serde_json::from_value(jwks).expect("a JWK Set");
             let verifier = CoreIdTokenVerifier::new_public_client(

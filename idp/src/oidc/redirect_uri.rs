@@ -74,6 +74,8 @@ pub const KEYS: [&str; 5] = [
 /// Field names, as the registration metadata and the admin API spell them.
 pub const REDIRECT_URIS: &str = "redirect_uris";
 pub const POST_LOGOUT_REDIRECT_URIS: &str = "post_logout_redirect_uris";
+/// Back-Channel Logout §2.2: the same rules (https or loopback http, no fragment).
+pub const BACKCHANNEL_LOGOUT_URI: &str = "backchannel_logout_uri";
 
 /// `uri` parsed, if it is a redirect URI we register for `field`.
 pub fn check(field: &'static str, uri: &str) -> Result<Url, UriProblem> {

@@ -114,6 +114,11 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
             id_token_signed_response_alg,
             registration_access_token_hash: None,
             request_uris: strings("request_uris")?,
+            backchannel_logout_uri: match &m["backchannel_logout_uri"] {
+                Value::Null => None,
+                Value::String(uri) => Some(uri.clone()),
+                _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri must be a string")),
+            },
         },
     };
     clients::check_spec(&spec).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
@@ -142,6 +147,10 @@ fn describe(issuer: &Issuer, registered: &RegisteredClient) -> Value {
     }
     if !registered.settings.request_uris.is_empty() {
         out["request_uris"] = json!(registered.settings.request_uris);
+    }
+    if let Some(uri) = &registered.settings.backchannel_logout_uri {
+        out["backchannel_logout_uri"] = json!(uri);
+        out["backchannel_logout_session_required"] = json!(false);
     }
     out
 }

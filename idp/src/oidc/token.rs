@@ -129,6 +129,8 @@ pub struct UserIssue<'a> {
     pub acr: &'a str,
     pub amr: &'a [String],
     pub nonce: Option<&'a str>,
+    /// The browser session the grant came from (`sid`), if any.
+    pub sid: Option<&'a str>,
     /// The successor a refresh-token rotation already stored; `None` makes a new refresh
     /// token when the client may refresh.
     pub rotated_refresh: Option<String>,
@@ -179,6 +181,7 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
             "auth_time": issue.auth_time,
             "acr": issue.acr,
             "amr": issue.amr,
+            "sid": issue.sid,
         });
         app.storage
             .oidc_grants()

@@ -108,7 +108,7 @@ pub const USER_CLAIMS: [&str; 7] = ["name", "preferred_username", "locale", "zon
 
 /// The claims of `claims_supported` that every ID token (or UserInfo response, for `sub`)
 /// carries whatever a client's list says: they identify the user and make the token valid.
-pub const ALWAYS_RELEASED: [&str; 11] = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash"];
+pub const ALWAYS_RELEASED: [&str; 12] = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid"];
 
 /// Removes from `claims` every user claim not on the client's list (`None`: keep all the
 /// scopes released). `sub` always stays: without it the response identifies nobody.

@@ -57,6 +57,7 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
         mtls_addr,
     };
     app.ca.set_urls(crate::app::certificate_urls(&app.config, &urls.main));
+    let _ = app.bound_main_url.set(urls.main.clone());
     let client_ca_subjects = app.ca.client_ca_subjects().await?;
     let tls = tls::listener_tls(&config.tls_certificate, &config.tls_private_key, client_ca_subjects.clone())?;
     let (_, main_acceptor) = watch::channel(TlsAcceptor::from(Arc::clone(&tls.main)));

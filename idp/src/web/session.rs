@@ -20,6 +20,7 @@ use super::request::{cookie_value, presented_certificate};
 use crate::app::App;
 use crate::flows::login::{Authenticated, LoginProgress};
 use crate::flows::session_binding::{self, Binding};
+use crate::flows::session_end::{self, Ended};
 
 pub const SESSION_COOKIE: &str = "__Host-mamori_session";
 pub const LOGIN_COOKIE: &str = "__Host-mamori_login";
@@ -116,7 +117,7 @@ pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
         Binding::NotThisConnection => Ok(None),
         Binding::Ended(why) => {
             tracing::info!(reason = ?why, "session ended: its certificate can no longer be used");
-            app.shared.sessions().delete(&session.id).await?;
+            end(app, &session.id).await?;
             Ok(None)
         }
     }
@@ -191,9 +192,26 @@ pub async fn abandon_login(app: &App, login: &WebSession) -> anyhow::Result<Head
 
 /// Ends the session; returns the header that clears its cookie.
 pub async fn destroy(app: &App, session_id: &str) -> anyhow::Result<HeaderValue> {
-    app.shared.sessions().delete(session_id).await?;
+    end(app, session_id).await?;
     Ok(clear_cookie(SESSION_COOKIE))
 }
+
+/// Ends the session `session_id` on every node, and with it the grants that came from it
+/// (`flows::session_end`).
+pub async fn end(app: &App, session_id: &str) -> anyhow::Result<()> {
+    let sessions = app.shared.sessions();
+    let row = sessions.get(session_id, app.now()).await?;
+    sessions.delete(session_id).await?;
+    let ended = row.and_then(|row| {
+        let state: SessionState = serde_json::from_value(row.data).ok()?;
+        state.authenticated
+    });
+    if let Some(auth) = ended {
+        session_end::grants_of_ended_sessions(app, auth.user_id, Ended::One(&auth.sid)).await?;
+    }
+    Ok(())
+}
+
 
 /// Ends every session of `user_id` on every node, after a change of its credentials.
 /// `keep`, the session that made the change, goes on under a fresh token: the cookie to
@@ -210,8 +228,10 @@ pub async fn end_other_sessions(
     };
     let ended = sessions.delete_for_user(user_id).await?;
     tracing::info!(%user_id, ended, "sessions ended after a credential change");
-    let Some(row) = kept else { return Ok(None) };
-    let state: SessionState = serde_json::from_value(row.data)?;
+    let state: Option<SessionState> = kept.as_ref().map(|row| serde_json::from_value(row.data.clone())).transpose()?;
+    let kept_sid = state.as_ref().and_then(|s| s.authenticated.as_ref()).map(|a| a.sid.as_str());
+    session_end::grants_of_ended_sessions(app, user_id, Ended::AllBut(kept_sid)).await?;
+    let (Some(row), Some(state)) = (kept, state) else { return Ok(None) };
     let (_, token) = insert(
         app,
         row.tenant_id,

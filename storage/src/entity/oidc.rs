@@ -36,6 +36,8 @@ pub(crate) mod grant {
         pub user_id: Option<Uuid>,
         pub revoked_at: Option<i64>,
         pub created_at: i64,
+        pub session_id: Option<String>,
+        pub offline: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

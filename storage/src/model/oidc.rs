@@ -53,6 +53,10 @@ pub struct OidcGrant {
     pub tenant_id: Uuid,
     pub client_id: String,
     pub user_id: Option<Uuid>,
+    /// The browser session (its `sid`) whose login the grant came from, if any.
+    pub session_id: Option<String>,
+    /// Asked for `offline_access`: its tokens outlive the session's logout.
+    pub offline: bool,
     pub revoked_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }

@@ -111,6 +111,20 @@ impl<'a> OidcGrants<'a> {
         user_id: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<OidcGrant, StorageError> {
+        self.create_grant_in_session(tenant_id, client_id, user_id, None, false, now).await
+    }
+
+    /// A grant that came from the browser session `session_id` (its `sid`): unless
+    /// `offline`, it ends when that session does.
+    pub async fn create_grant_in_session(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        user_id: Option<Uuid>,
+        session_id: Option<&str>,
+        offline: bool,
+        now: OffsetDateTime,
+    ) -> Result<OidcGrant, StorageError> {
         let model = grant::Model {
             id: Uuid::new_v4(),
             tenant_id,
@@ -118,6 +132,8 @@ impl<'a> OidcGrants<'a> {
             user_id,
             revoked_at: None,
             created_at: ms(now),
+            session_id: session_id.map(str::to_owned),
+            offline,
         };
         grant::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
@@ -145,6 +161,32 @@ impl<'a> OidcGrants<'a> {
             .await
             .map_err(db_err)?;
         Ok(result.rows_affected > 0)
+    }
+
+    /// The grants that came from browser sessions of `user_id` (`sid` given: of that one
+    /// session only), revoked or not: who took part in a session, for its logout.
+    pub async fn session_grants(&self, user_id: Uuid, session_id: Option<&str>) -> Result<Vec<OidcGrant>, StorageError> {
+        let mut query = grant::Entity::find().filter(grant::Column::UserId.eq(user_id));
+        query = match session_id {
+            Some(sid) => query.filter(grant::Column::SessionId.eq(sid)),
+            None => query.filter(grant::Column::SessionId.is_not_null()),
+        };
+        query.all(self.db).await.map_err(db_err)?.into_iter().map(to_grant).collect()
+    }
+
+    /// Revokes the given grants (those still live); returns how many.
+    pub async fn revoke_grants(&self, ids: &[Uuid], now: OffsetDateTime) -> Result<u64, StorageError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
+            .filter(grant::Column::Id.is_in(ids.iter().copied()))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected)
     }
 
     /// Revokes every live grant of a user with a client (e.g. consent withdrawn).
@@ -559,6 +601,8 @@ fn to_grant(m: grant::Model) -> Result<OidcGrant, StorageError> {
         tenant_id: m.tenant_id,
         client_id: m.client_id,
         user_id: m.user_id,
+        session_id: m.session_id,
+        offline: m.offline,
         revoked_at: opt_time("oidc_grants.revoked_at", m.revoked_at)?,
         created_at: time("oidc_grants.created_at", m.created_at)?,
     })

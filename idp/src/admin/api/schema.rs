@@ -485,6 +485,10 @@ pub struct OidcClientOut {
     /// URLs the client may pass as `request_uri` (request objects by reference, fetched
     /// by the provider); matched without their fragment. Empty: none registered.
     pub request_uris: Vec<String>,
+    /// Where Mamori POSTs a logout token (Back-Channel Logout 1.0) when a session the
+    /// client took part in ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
     pub created_at: String,
 }
 
@@ -507,6 +511,7 @@ impl OidcClientOut {
             first_party: c.first_party,
             require_pkce: c.require_pkce,
             request_uris: settings.request_uris.clone(),
+            backchannel_logout_uri: settings.backchannel_logout_uri.clone(),
             created_at: rfc3339(c.created_at),
         }
     }

@@ -140,6 +140,10 @@ pub struct OidcClientCreate {
     /// by the provider); matched without their fragment.
     #[serde(default)]
     pub request_uris: Vec<String>,
+    /// Where Mamori POSTs a logout token when a session the client took part in ends
+    /// (Back-Channel Logout 1.0): https, or http on a loopback IP address.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl From<OidcClientCreate> for ClientRegistration {
@@ -164,6 +168,7 @@ impl From<OidcClientCreate> for ClientRegistration {
             tls_client_certificate_pem: c.tls_client_certificate,
             tls_client_certificate_bound_access_tokens: c.tls_client_certificate_bound_access_tokens,
             request_uris: c.request_uris,
+            backchannel_logout_uri: c.backchannel_logout_uri,
         }
     }
 }
@@ -202,6 +207,10 @@ pub struct OidcClientPatch {
     pub id_token_signed_response_alg: Option<IdTokenAlg>,
     /// Replaces the URLs the client may pass as `request_uri`.
     pub request_uris: Option<Vec<String>>,
+    /// Sets the back-channel logout URI; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub backchannel_logout_uri: Option<Option<String>>,
 }
 
 impl From<OidcClientPatch> for ClientUpdate {
@@ -220,6 +229,7 @@ impl From<OidcClientPatch> for ClientUpdate {
             require_pkce: p.require_pkce,
             id_token_signed_response_alg: p.id_token_signed_response_alg.map(Into::into),
             request_uris: p.request_uris,
+            backchannel_logout_uri: p.backchannel_logout_uri,
         }
     }
 }

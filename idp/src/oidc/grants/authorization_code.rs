@@ -25,6 +25,9 @@ pub struct CodeData {
     pub auth_time: i64,
     pub acr: String,
     pub amr: Vec<String>,
+    /// The session the code came from (`sid`), absent in codes of older versions.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, params: &Params) -> Result<serde_json::Value, OAuthError> {
@@ -56,6 +59,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             acr: &data.acr,
             amr: &data.amr,
             nonce: data.nonce.as_deref(),
+            sid: data.sid.as_deref(),
             rotated_refresh: None,
         },
     )
@@ -94,6 +98,7 @@ mod tests {
             auth_time: 0,
             acr: "urn:mamori:acr:cert".into(),
             amr: vec!["swk".into()],
+            sid: None,
         }
     }
 

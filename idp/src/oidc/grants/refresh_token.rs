@@ -63,6 +63,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             acr: data["acr"].as_str().unwrap_or(""),
             amr: &amr,
             nonce: None,
+            sid: data["sid"].as_str(),
             rotated_refresh: Some(successor),
         },
     )
