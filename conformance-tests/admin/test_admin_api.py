@@ -446,6 +446,32 @@ def test_oidc_client_create_use_update_and_rotate_secret(server):
     assert sorted(e["action"] for e in trail) == ["oidc-client.create", "oidc-client.rotate-secret"]
 
 
+def test_a_tenant_admin_chooses_client_ids_only_in_its_own_namespace(server):
+    """Client IDs are one namespace across tenants: a tenant admin's chosen ID starts with
+    its slug and a hyphen, so "taken" can only be about its own clients. Beta's client
+    `beta-rp` exists; acme's admin can neither probe it nor squat names like `shop`."""
+    t = server.acme_token
+    body = {"name": "Probe", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}
+    for chosen in ("beta-rp", "shop", "acme", "acme-", "acmeshop", "ACME-shop"):
+        r = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": chosen})
+        is_problem(r, 422)
+        assert "slug" in r.json()["detail"], r.text
+    # The same answer whether or not another tenant uses the ID: nothing learnt.
+    taken = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "beta-rp"}).json()
+    free = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "beta-nobody"}).json()
+    assert taken["detail"] == free["detail"] and taken["status"] == free["status"] == 422
+    # Its own namespace works, and a clash there is its own business (409).
+    own = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "acme-namespaced"})
+    assert own.status_code == 201, own.text
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "acme-namespaced"}), 409)
+    # Left out, the ID is generated; a super-admin (who sees every tenant) may choose any.
+    generated = server.call("POST", "/tenants/acme/oidc-clients", token=t, json=body)
+    assert generated.status_code == 201 and generated.json()["client"]["client_id"].startswith("c-"), generated.text
+    chosen = server.call("POST", "/tenants/acme/oidc-clients", token=server.super_token, json={**body, "client_id": "acme-batch-by-super"})
+    assert chosen.status_code == 201, chosen.text
+    assert server.call("GET", "/tenants/beta/oidc-clients/beta-rp", token=server.super_token).json()["name"] == "beta RP"
+
+
 def test_oidc_client_request_uris_are_shown_and_changed(server, openapi):
     """The URLs a client may pass as request_uri: documented in the schema, in the POST,
     GET, list and PATCH answers, replaced by PATCH, kept by other changes, emptied."""

@@ -5,7 +5,7 @@ use mamori_storage::model::{AccessTokenFormat, ApiScope, OidcClient, SamlService
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{AdminError, Principal, audit};
+use super::{AdminError, Principal, Reach, audit};
 use crate::app::App;
 use crate::oidc::clients::{self, ClientSettings, ClientSpec};
 use crate::oidc::userinfo::{ALWAYS_RELEASED, USER_CLAIMS};
@@ -246,6 +246,9 @@ pub async fn create_oidc_client(
     registration: ClientRegistration,
 ) -> Result<CreatedClient, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
+    if let Some(id) = &registration.client_id {
+        check_client_id_namespace(principal, &tenant.slug, id)?;
+    }
     let (spec, jwks_uri, claims) = client_spec(registration)?;
     let (registered, secret) = clients::create_with_jwks_uri(app, tenant.id, spec, jwks_uri, claims).await?;
     let c = &registered.client;
@@ -259,6 +262,22 @@ pub async fn create_oidc_client(
     )
     .await;
     Ok(CreatedClient { client: registered.client, settings: registered.settings, secret })
+}
+
+/// Client IDs are one namespace across tenants. An ID a tenant administrator chooses
+/// starts with its tenant's slug and a hyphen, so a refusal ("taken") can only be about
+/// its own tenant's clients: it learns nothing of other tenants' IDs and cannot squat
+/// them. IDs Mamori generates (`c-` and 128 random bits) and IDs chosen by operators who
+/// see every tenant are not restricted.
+fn check_client_id_namespace(principal: &Principal, slug: &str, id: &str) -> Result<(), AdminError> {
+    let own = id.strip_prefix(slug).is_some_and(|rest| rest.starts_with('-') && rest.len() > 1);
+    match principal.reach {
+        Reach::AllTenants => Ok(()),
+        Reach::Tenant(_) if own => Ok(()),
+        Reach::Tenant(_) => Err(AdminError::Invalid(format!(
+            "client_id: an ID you choose starts with your tenant's slug and a hyphen (e.g. `{slug}-shop`); leave it out for a generated one"
+        ))),
+    }
 }
 
 pub async fn oidc_clients(app: &App, principal: &Principal, slug: &str) -> Result<Vec<OidcClient>, AdminError> {

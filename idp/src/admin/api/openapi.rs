@@ -43,6 +43,7 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("409", "Conflicts with the current state"),
     ("415", "Unsupported request body type"),
     ("422", "Invalid values"),
+    ("429", "Too many failed API token attempts from this address; see Retry-After"),
     ("503", "Temporarily unavailable"),
 ];
 
