@@ -4,12 +4,11 @@
 //! signatures and the one that encrypts for it, its SingleLogoutService, and which
 //! attributes it is given.
 
+use mamori_saml_wire::metadata;
+pub use mamori_saml_wire::metadata::MetadataError;
 use mamori_storage::model::{AssertionConsumerService, SamlServiceProvider, SingleLogoutService};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-use mamori_saml_wire::metadata;
-pub use mamori_saml_wire::metadata::MetadataError;
 
 use super::binding::Binding;
 use super::endpoint::check_endpoint_url;
