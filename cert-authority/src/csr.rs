@@ -80,6 +80,11 @@ fn csr_der(input: &[u8]) -> Result<Vec<u8>, CaError> {
     }
 }
 
+/// The key type rule, for the fuzz target's invariant.
+pub(crate) fn fuzzing_key_type_accepted(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> bool {
+    check_key_type(spki).is_ok()
+}
+
 /// Client keys TLS stacks accept: P-256, P-384, Ed25519, or RSA of 2048 to 8192 bits.
 fn check_key_type(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<(), CaError> {
     let algorithm = &spki.algorithm.algorithm;

@@ -36,6 +36,8 @@ mod crl;
 mod csr;
 mod encoding;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod issuance;
 mod pkcs12;
 mod private_key;

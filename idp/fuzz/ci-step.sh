@@ -1,5 +1,6 @@
-# Sourced by scripts/test at the repository root: the SAML request parsers under
-# cargo-fuzz (idp/fuzz, which builds only the mamori-saml-wire crate), 30 s per target
+# Sourced by scripts/test at the repository root: the parsers of untrusted input under
+# cargo-fuzz (idp/fuzz, which builds only mamori-saml-wire, mamori-untrusted and
+# mamori-ca, never the whole IdP), 30 s per target
 # from the committed corpus; a crash fails the suite (fuzz_status). cargo-fuzz is pinned
 # and installed under $CARGO_HOME/tools/cargo-fuzz-VERSION: outside the checkout, so a
 # clean checkout on the same machine reuses it, and beside (not over) any cargo-fuzz of
@@ -14,7 +15,7 @@ fuzz_bin="${CARGO_HOME:-$HOME/.cargo}/tools/cargo-fuzz-$CARGO_FUZZ_VERSION/bin"
 fuzz_status=0
 fuzz_summary=""
 fuzz_start=$SECONDS
-for target in authn_request logout_request; do
+for target in authn_request logout_request sp_metadata jwt csr client_certificate csv_import; do
   mkdir -p "target/fuzz/corpus/$target" "target/fuzz/artifacts/$target"
   fuzz_log=$(mktemp)
   status=0

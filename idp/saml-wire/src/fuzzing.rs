@@ -50,6 +50,40 @@ pub fn logout_request(data: &[u8]) {
     }
 }
 
+/// SP metadata as an administrator uploads it. Whatever is accepted names its entity
+/// (the one expected, when one is), has an AssertionConsumerService, sends nothing
+/// anywhere but https or http to a loopback host, without user name or fragment (the
+/// rule of [`crate::endpoint`], checked here by the URL's parts again), and carries
+/// only certificates that parse, each sorted by its key use.
+pub fn sp_metadata(data: &[u8]) {
+    use crate::metadata::parse_sp_metadata;
+    const EXPECTED: &str = "https://sp.example/onelogin/metadata";
+    if let Ok(meta) = parse_sp_metadata(data, Some(EXPECTED)) {
+        assert_eq!(meta.entity_id, EXPECTED);
+    }
+    let Ok(meta) = parse_sp_metadata(data, None) else { return };
+    assert!(!meta.entity_id.is_empty() && !meta.acs.is_empty());
+    let urls = meta.acs.iter().map(|a| &a.url).chain(meta.slo.iter().flat_map(|s| std::iter::once(&s.url).chain(&s.response_url)));
+    for text in urls {
+        let url = url::Url::parse(text).expect("an accepted endpoint parses");
+        assert!(url.username().is_empty() && url.password().is_none() && url.fragment().is_none(), "{text}");
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        assert!((url.scheme() == "https" && url.host().is_some()) || (url.scheme() == "http" && loopback), "{text}");
+        assert!(!text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\'), "{text:?}");
+    }
+    let ders: Vec<Vec<u8>> = meta.certificates.iter().map(|p| pem::parse(p).expect("PEM").into_contents()).collect();
+    for der in meta.signing_certificates.iter().chain(&meta.encryption_certificates) {
+        assert!(x509_parser::parse_x509_certificate(der).is_ok());
+        assert!(ders.contains(der), "a key-use certificate is not among the certificates");
+    }
+    assert!(ders.iter().all(|d| meta.signing_certificates.contains(d) || meta.encryption_certificates.contains(d)));
+}
+
 /// The messages `data` carries read as a Redirect query (its query signature checked, as
 /// the endpoint does before parsing) and as a POST form body.
 fn decoded(data: &[u8]) -> Vec<binding::Incoming> {
@@ -167,6 +201,31 @@ mod tests {
             .collect();
         files.sort();
         files
+    }
+
+    /// The committed SP metadata corpus replays; what python3-saml and pysaml2 publish is
+    /// accepted, and the hostile seeds are refused; a bounded mutation run keeps the
+    /// target's invariants.
+    #[test]
+    fn sp_metadata_corpus_replays_real_metadata_parses_and_mutations_keep_the_invariants() {
+        let files = corpus("sp_metadata");
+        let mut real = 0;
+        for (name, data) in &files {
+            sp_metadata(data);
+            let parsed = crate::metadata::parse_sp_metadata(data, None);
+            if name.starts_with("onelogin-") || name.starts_with("pysaml2-") {
+                real += 1;
+                let meta = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(!meta.signing_certificates.is_empty(), "{name}");
+            } else if name.starts_with("seed-") {
+                assert!(parsed.is_err(), "{name} is accepted");
+            }
+        }
+        assert!(real >= 3, "the real metadata seeds are missing");
+        let mut mutator = Mutator::new(7);
+        for round in 0..1500 {
+            sp_metadata(&mutator.mutate(&files[round % files.len()].1));
+        }
     }
 
     /// The committed corpus (the seeds from python3-saml and pysaml2, `make_seeds.py`, and

@@ -1,14 +1,17 @@
 //! SAML 2.0 messages as they arrive from outside, up to the point where the IdP can
 //! decide anything about them: hostile-XML screening ([`xml`]), the HTTP-Redirect and
 //! HTTP-POST encodings and query signatures ([`binding`]), parsing of the requests the
-//! IdP accepts ([`messages`], [`encrypted`]) and XML signature verification
-//! ([`verify`]). None of it may panic, hang or grow without bound on any input; the fuzz
+//! IdP accepts ([`messages`], [`encrypted`]), XML signature verification ([`verify`]), and
+//! service provider metadata with the rule for its endpoints ([`metadata`],
+//! [`endpoint`]). None of it may panic, hang or grow without bound on any input; the fuzz
 //! targets in `idp/fuzz` drive exactly this crate ([`fuzzing`]).
 
 pub mod binding;
 pub mod encrypted;
+pub mod endpoint;
 pub mod fuzzing;
 pub mod messages;
+pub mod metadata;
 pub mod verify;
 pub mod xml;
 

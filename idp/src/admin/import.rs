@@ -3,14 +3,15 @@
 
 use mamori_storage::model::ApiScope;
 
+use super::csv::TableError;
 use super::users::{NewUserInput, create_in, prepare_new_user};
 use super::{AdminError, Principal, audit};
 use crate::app::App;
 
 /// The most rows one import takes (bigger files: split them).
-pub const MAX_ROWS: usize = 10_000;
+pub const MAX_ROWS: usize = super::csv::MAX_IMPORT_ROWS;
 
-const COLUMNS: [&str; 6] = ["login_id", "email", "display_name", "login_method", "locale", "time_zone"];
+const COLUMNS: [&str; 6] = super::csv::USER_COLUMNS;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RowFailure {
@@ -30,25 +31,16 @@ pub struct ImportReport {
 /// are required; `display_name`, `login_method`, `locale` and `time_zone` are optional.
 pub async fn import_users(app: &App, principal: &Principal, slug: &str, text: &str) -> Result<ImportReport, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
-    let (records, malformed) = super::csv::parse(text);
-    let mut records = records.into_iter();
-    let header = records.next().ok_or_else(|| AdminError::Invalid("the CSV is empty: the first line must name the columns".to_owned()))?;
-    if header.line != 1 {
-        return Err(AdminError::Invalid("the first line must name the columns".to_owned()));
-    }
-    let names: Vec<String> = header.fields.iter().map(|f| f.trim().to_ascii_lowercase()).collect();
-    if let Some(unknown) = names.iter().find(|n| !COLUMNS.contains(&n.as_str())) {
-        return Err(AdminError::Invalid(format!("unknown column `{unknown}` (known: {})", COLUMNS.join(", "))));
-    }
-    for required in ["login_id", "email"] {
-        if !names.iter().any(|n| n == required) {
-            return Err(AdminError::Invalid(format!("the header lacks the `{required}` column")));
-        }
-    }
-    let rows: Vec<_> = records.collect();
-    if rows.len() > MAX_ROWS {
-        return Err(AdminError::Invalid(format!("at most {MAX_ROWS} rows per import")));
-    }
+    let table = super::csv::table(text, &COLUMNS, &["login_id", "email"], MAX_ROWS).map_err(|e| {
+        AdminError::Invalid(match e {
+            TableError::Empty => "the CSV is empty: the first line must name the columns".to_owned(),
+            TableError::HeaderNotFirst => "the first line must name the columns".to_owned(),
+            TableError::UnknownColumn(unknown) => format!("unknown column `{unknown}` (known: {})", COLUMNS.join(", ")),
+            TableError::MissingColumn(required) => format!("the header lacks the `{required}` column"),
+            TableError::TooManyRows => format!("at most {MAX_ROWS} rows per import"),
+        })
+    })?;
+    let (names, rows, malformed) = (table.names, table.rows, table.malformed);
     let mut report = ImportReport { created: Vec::new(), failed: malformed.into_iter().map(|m| RowFailure { line: m.line, login_id: None, reason: m.reason }).collect() };
     for row in rows {
         let get = |name: &str| names.iter().position(|n| n == name).and_then(|i| row.fields.get(i)).map(|v| v.trim().to_owned());

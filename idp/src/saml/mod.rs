@@ -21,7 +21,7 @@
 pub mod authn_context;
 pub mod binding;
 pub mod encryption;
-pub mod endpoint;
+pub use mamori_saml_wire::endpoint;
 pub mod error;
 pub mod keys;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Just enough RFC 4180 CSV for user imports and exports: quoted fields with doubled
-//! quotes, CRLF or LF line ends, and line numbers for the per-row report.
+//! quotes, CRLF or LF line ends, and line numbers for the per-row report; and the header
+//! and row limit an import reads with ([`table`]).
 
 /// One record with the (1-based) line it starts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +82,57 @@ pub fn parse(text: &str) -> (Vec<Record>, Vec<Malformed>) {
         }
     }
     (records, malformed)
+}
+
+/// The columns of the user import; the first two are required.
+pub const USER_COLUMNS: [&str; 6] = ["login_id", "email", "display_name", "login_method", "locale", "time_zone"];
+/// The most rows one user import takes (bigger files: split them).
+pub const MAX_IMPORT_ROWS: usize = 10_000;
+
+/// A CSV whose first line names its columns, read as an import reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    /// The header's column names, trimmed and lower-cased.
+    pub names: Vec<String>,
+    /// The records after the header, at most the `max_rows` asked for.
+    pub rows: Vec<Record>,
+    pub malformed: Vec<Malformed>,
+}
+
+/// Why a whole file is refused (a bad row is reported with its line instead).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableError {
+    Empty,
+    /// The first record does not start on line 1 (the first line was unreadable).
+    HeaderNotFirst,
+    UnknownColumn(String),
+    MissingColumn(&'static str),
+    TooManyRows,
+}
+
+/// Reads `text` with a header naming columns among `known`, all of `required` present,
+/// and at most `max_rows` rows after it.
+pub fn table(text: &str, known: &[&str], required: &[&'static str], max_rows: usize) -> Result<Table, TableError> {
+    let (records, malformed) = parse(text);
+    let mut records = records.into_iter();
+    let header = records.next().ok_or(TableError::Empty)?;
+    if header.line != 1 {
+        return Err(TableError::HeaderNotFirst);
+    }
+    let names: Vec<String> = header.fields.iter().map(|f| f.trim().to_ascii_lowercase()).collect();
+    if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(TableError::UnknownColumn(unknown.clone()));
+    }
+    for &column in required {
+        if !names.iter().any(|n| n == column) {
+            return Err(TableError::MissingColumn(column));
+        }
+    }
+    let rows: Vec<_> = records.collect();
+    if rows.len() > max_rows {
+        return Err(TableError::TooManyRows);
+    }
+    Ok(Table { names, rows, malformed })
 }
 
 /// A field for export: quoted when it holds a comma, quote or line break, and prefixed
