@@ -11,5 +11,9 @@ pub mod otp;
 pub mod password_login;
 pub mod password_policy;
 pub mod reissue;
+pub mod resume;
 pub mod secret_answer;
 pub mod session_binding;
+
+#[cfg(test)]
+mod layering_tests;

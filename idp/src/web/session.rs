@@ -103,6 +103,13 @@ pub struct LoggedIn {
 /// `flows::session_binding`). A session whose certificate went bad ends here, on
 /// every node, at its next request.
 pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
+    Ok(presented(ctx).await?.and_then(|(logged_in, binding)| (binding == Binding::Holds).then_some(logged_in)))
+}
+
+/// The browser's completed login, if any, with what its certificate allows on this
+/// connection (for decisions that take the binding as an input, `flows::resume`); a
+/// session whose certificate went bad is ended here, as in [`logged_in`].
+pub async fn presented(ctx: &PageCtx) -> anyhow::Result<Option<(LoggedIn, Binding)>> {
     let app = ctx.app();
     let Some(session) = load(app, &ctx.headers).await? else {
         return Ok(None);
@@ -111,15 +118,12 @@ pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
         return Ok(None);
     };
     let leaf = presented_certificate(&ctx.conn, &ctx.headers, &app.config.server);
-    match session_binding::check(app, &auth, leaf.as_deref(), app.now()).await? {
-        Binding::Holds => Ok(Some(LoggedIn { session, auth })),
-        Binding::NotThisConnection => Ok(None),
-        Binding::Ended(why) => {
-            tracing::info!(reason = ?why, "session ended: its certificate can no longer be used");
-            app.shared.sessions().delete(&session.id).await?;
-            Ok(None)
-        }
+    let binding = session_binding::check(app, &auth, leaf.as_deref(), app.now()).await?;
+    if let Binding::Ended(why) = binding {
+        tracing::info!(reason = ?why, "session ended: its certificate can no longer be used");
+        app.shared.sessions().delete(&session.id).await?;
     }
+    Ok(Some((LoggedIn { session, auth }, binding)))
 }
 
 /// Opens the record of a login whose first step passed; returns it with its cookie.
