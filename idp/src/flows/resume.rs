@@ -1,9 +1,11 @@
 //! What a waiting sign-in request gets once the browser comes back to it, shared by
 //! OpenID Connect (`/oidc/resume/{id}`, `oidc::authorize`) and SAML (`/saml/resume/{id}`,
 //! `saml::sso`): answer it now, send the user to log in (again), or refuse it. Plain
-//! values in, an [`Outcome`] out; the handlers load the inputs (pending request, session
-//! and its certificate binding, user, stored consent) and render the outcome in their
-//! protocol. Nothing here knows HTTP (a test fails if `flows/` imports axum or the server).
+//! values in, an [`Outcome`] out; the handlers load the inputs (the pending request; the
+//! session, its certificate binding and its user through `web::session::resuming`; the
+//! stored consent; the assurance by `oidc::acr::assurance` or
+//! `saml::authn_context::assurance`) and render the outcome in their protocol. Nothing
+//! here knows HTTP (a test fails if `flows/` imports axum or the server).
 //!
 //! The checks, in order:
 //! 1. A session usable on this connection (its certificate binding holds) is needed,

@@ -26,7 +26,6 @@ use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redi
 use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
-use crate::flows::session_binding::Binding;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::PageCtx;
@@ -451,26 +450,17 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         }
         Redirect::to(&target).into_response()
     };
-    // What the browser's session proves on this connection, and its user as stored now
-    // (looked up only for a session of this tenant that this connection may use).
-    let presented = session::presented(ctx).await?;
-    let user = match &presented {
-        Some((logged_in, Binding::Holds)) if logged_in.session.tenant_id == issuer.tenant.id => {
-            app.storage.users().get(logged_in.auth.user_id).await.ok()
-        }
-        _ => None,
-    };
-    let subject = user.as_ref().map(|u| u.id.to_string());
+    let resuming = session::resuming(ctx, issuer.tenant.id).await?;
     // Consent: remembered per client and user; first-party clients skip it unless asked.
     let repo = app.storage.oidc_grants();
-    let (assurance, consent_needed) = match (&presented, &user) {
-        (Some((logged_in, _)), Some(user)) => {
+    let (assurance, consent_needed) = match resuming.current() {
+        Some((logged_in, user)) => {
             let stored = repo.find_consent(client.client_id(), user.id).await?;
             let covered = stored.as_ref().is_some_and(|c| request.scope.iter().all(|s| c.scopes.contains(s)));
             let needed = request.prompts("consent") || (!client.client.first_party && !covered);
             (acr::assurance(&logged_in.auth.factors, user.login_method, &request.acr_values), needed)
         }
-        _ => (resume::Assurance::Met, false),
+        None => (resume::Assurance::Met, false),
     };
     let asked = resume::Request {
         tenant_id: issuer.tenant.id,
@@ -484,18 +474,8 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         consent_needed,
         consent_answer: consent,
     };
-    let session = presented.as_ref().map(|(logged_in, binding)| resume::Session {
-        tenant_id: logged_in.session.tenant_id,
-        binding: *binding,
-        auth_time_ms: logged_in.auth.auth_time_ms,
-        user: user.as_ref().zip(subject.as_deref()).map(|(u, subject)| resume::Account {
-            subject,
-            active: u.status == mamori_storage::model::UserStatus::Active,
-            locked: u.is_locked(),
-        }),
-    });
-    let outcome = resume::decide(&asked, session.as_ref());
-    let (Some((session::LoggedIn { auth, .. }, _)), Some(user)) = (presented, user) else {
+    let outcome = resume::decide(&asked, resuming.session().as_ref());
+    let Some((session::LoggedIn { auth, .. }, user)) = resuming.into_current() else {
         return Ok(match outcome {
             Outcome::Refuse(refusal) => answer(refused(refusal)),
             _ => login_again(),

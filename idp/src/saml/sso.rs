@@ -15,7 +15,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User, UserStatus};
+use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User};
 use serde::{Deserialize, Serialize};
 
 use super::authn_context::{self, Requested};
@@ -31,7 +31,6 @@ use super::{Idp, from_chrono, later, limits, ns, signing};
 use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, Outcome, Refusal};
-use crate::flows::session_binding::Binding as CertificateUse;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::PageCtx;
@@ -369,20 +368,11 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::UnknownServiceProvider, None).await);
     };
 
-    // What the browser's session proves on this connection, and its user as stored now
-    // (looked up only for a session of this tenant that this connection may use).
-    let presented = session::presented(ctx).await?;
-    let user = match &presented {
-        Some((logged_in, CertificateUse::Holds)) if logged_in.session.tenant_id == idp.tenant.id => {
-            app.storage.users().get(logged_in.auth.user_id).await.ok()
-        }
-        _ => None,
-    };
-    let subject = user.as_ref().map(|u| u.id.to_string());
+    let resuming = session::resuming(ctx, idp.tenant.id).await?;
     let requested = pending.requested_context.as_ref();
-    let assurance = match (&presented, &user) {
-        (Some((logged_in, _)), Some(user)) => authn_context::assurance(&logged_in.auth.factors, user.login_method, requested),
-        _ => resume::Assurance::Met,
+    let assurance = match resuming.current() {
+        Some((logged_in, user)) => authn_context::assurance(&logged_in.auth.factors, user.login_method, requested),
+        None => resume::Assurance::Met,
     };
     let asked = resume::Request {
         tenant_id: idp.tenant.id,
@@ -396,21 +386,11 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         consent_needed: false,
         consent_answer: None,
     };
-    let session = presented.as_ref().map(|(logged_in, binding)| resume::Session {
-        tenant_id: logged_in.session.tenant_id,
-        binding: *binding,
-        auth_time_ms: logged_in.auth.auth_time_ms,
-        user: user.as_ref().zip(subject.as_deref()).map(|(u, subject)| resume::Account {
-            subject,
-            active: u.status == UserStatus::Active,
-            locked: u.is_locked(),
-        }),
-    });
-    match resume::decide(&asked, session.as_ref()) {
+    match resume::decide(&asked, resuming.session().as_ref()) {
         Outcome::Proceed { .. } => {}
         Outcome::Login(reason) => {
             if reason.replaces_session()
-                && let Some((logged_in, _)) = &presented
+                && let Some((logged_in, _)) = resuming.current()
             {
                 // ForceAuthn or a step-up: remember the session being replaced, so its
                 // SPs follow.
@@ -431,7 +411,7 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         // No consent is asked in SAML (the decision never asks it without a need).
         Outcome::AskConsent | Outcome::Refuse(_) => return Ok(answer(SamlError::AuthnFailed).await),
     }
-    let (Some((session::LoggedIn { session: web, auth }, _)), Some(user)) = (presented, user) else {
+    let Some((session::LoggedIn { session: web, auth }, user)) = resuming.into_current() else {
         return Ok(answer(SamlError::AuthnFailed).await);
     };
     let Some(class) = authn_context::choose(&auth.factors, requested) else {
