@@ -555,6 +555,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_refusal_has_its_oauth_error() {
+        let rows = [
+            (Refusal::Passive(LoginReason::NoSession), "login_required"),
+            (Refusal::Passive(LoginReason::TooOld), "login_required"),
+            (Refusal::Passive(LoginReason::HintedOtherUser), "login_required"),
+            (Refusal::Passive(LoginReason::OtherTenant), "login_required"),
+            (Refusal::Passive(LoginReason::StepUp), "interaction_required"),
+            (Refusal::HintedOtherUser, "login_required"),
+            (Refusal::ConsentRequired, "consent_required"),
+            (Refusal::OtherTenant, "access_denied"),
+            (Refusal::UserDisabled, "access_denied"),
+            (Refusal::Unmet, "unmet_authentication_requirements"),
+            (Refusal::Declined, "access_denied"),
+        ];
+        for (refusal, code) in rows {
+            assert_eq!(refused(refusal).code(), code, "{refusal:?}");
+        }
+    }
+
+    #[test]
     fn form_post_csp_source_is_the_redirect_origin() {
         assert_eq!(origin_of("https://rp.example:8443/cb?x=1"), "https://rp.example:8443");
         assert_eq!(origin_of("http://127.0.0.1:3000/cb"), "http://127.0.0.1:3000");
