@@ -11,6 +11,10 @@ pub mod otp;
 pub mod password_login;
 pub mod password_policy;
 pub mod reissue;
+pub mod resume;
 pub mod secret_answer;
 pub mod session_binding;
 pub mod session_end;
+
+#[cfg(test)]
+mod layering_tests;

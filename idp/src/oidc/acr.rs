@@ -12,6 +12,7 @@
 use mamori_storage::model::LoginMethod;
 
 use crate::flows::login::Factor;
+use crate::flows::resume::Assurance;
 
 pub const ACR_CERT: &str = "urn:mamori:acr:cert";
 pub const ACR_CERT_PASSWORD: &str = "urn:mamori:acr:cert-password";
@@ -58,6 +59,17 @@ pub fn required(acr_values: &[String]) -> Option<u8> {
     acr_values.iter().filter_map(|v| level_of(v)).min()
 }
 
+/// How a login with `factors`, by a user whose login method is `method`, stands against
+/// the `acr_values` of a request: met, reachable by a new login (a step-up), or neither.
+pub fn assurance(factors: &[Factor], method: LoginMethod, acr_values: &[String]) -> Assurance {
+    match required(acr_values) {
+        Some(level) if achieved(factors).1 < level => {
+            if reachable(method) >= level { Assurance::Reachable } else { Assurance::Unreachable }
+        }
+        _ => Assurance::Met,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +86,19 @@ mod tests {
         for (i, acr) in SUPPORTED.iter().enumerate() {
             assert_eq!(level_of(acr), Some(i as u8 + 1));
         }
+    }
+
+    #[test]
+    fn assurance_is_met_reachable_or_not() {
+        let ask = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let cert_pwd = [Factor::Certificate, Factor::Pwd];
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &[]), Assurance::Met);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &ask(&["urn:other"])), Assurance::Met);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &ask(&[ACR_CERT_PASSWORD])), Assurance::Met);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &ask(&[ACR_MFA])), Assurance::Unreachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, &ask(&[ACR_MFA])), Assurance::Reachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, &ask(&[ACR_MFA, ACR_CERT])), Assurance::Met);
+        assert_eq!(assurance(&[Factor::Certificate], LoginMethod::CertPassword, &ask(&[ACR_CERT_PASSWORD])), Assurance::Reachable);
+        assert_eq!(assurance(&[Factor::Pwd], LoginMethod::Password, &ask(&[ACR_CERT])), Assurance::Unreachable);
     }
 }

@@ -15,7 +15,7 @@ use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
-use mamori_storage::model::{NewPendingRequest, PendingRequestKind, User};
+use mamori_storage::model::{NewPendingRequest, PendingRequestKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +25,7 @@ use super::grants::authorization_code::CodeData;
 use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redirect_uri, request_object, split_spaces, with_query};
 use crate::app::App;
 use crate::flows::login;
+use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::PageCtx;
@@ -449,63 +450,45 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         }
         Redirect::to(&target).into_response()
     };
-    let none = request.prompts("none");
-
-    // Who is logged in, in this tenant, on this connection (its certificate, if any)?
-    let session = session::logged_in(ctx).await?;
-    let authenticated = session.filter(|s| s.session.tenant_id == issuer.tenant.id).map(|s| s.auth);
-    let mut current: Option<(login::Authenticated, User)> = None;
-    if let Some(auth) = authenticated
-        && let Ok(user) = app.storage.users().get(auth.user_id).await
-        && user.status == mamori_storage::model::UserStatus::Active
-        && !user.is_locked()
-    {
-        current = Some((auth, user));
-    }
-    let Some((auth, user)) = current else {
-        return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
-    };
-    let fresh = auth.auth_time_ms >= request.created_at_ms.max(request.created_at * 1000);
-    // The site named the user it expects: another user's session does not answer for it.
-    if request.hinted_subject.as_ref().is_some_and(|sub| *sub != user.id.to_string()) {
-        return Ok(if none || fresh {
-            // A new login that is still someone else's would only loop: tell the site.
-            answer(OAuthError::LoginRequired)
-        } else {
-            login_again()
-        });
-    }
-    // In milliseconds, like `fresh`: max_age=0 within the second of the last login still
-    // asks for a new one (Core §3.1.2.1).
-    let too_old = request.max_age.is_some_and(|max| {
-        let elapsed_ms = login::unix_ms(now).saturating_sub(auth.auth_time_ms);
-        elapsed_ms > max.saturating_mul(1000)
-    });
-    if !fresh && (request.prompts("login") || too_old) {
-        return Ok(if none { answer(OAuthError::LoginRequired) } else { login_again() });
-    }
-    let (acr_value, level) = acr::achieved(&auth.factors);
-    if let Some(required) = acr::required(&request.acr_values)
-        && level < required
-    {
-        if acr::reachable(user.login_method) >= required && !fresh {
-            return Ok(if none { answer(OAuthError::InteractionRequired) } else { login_again() });
-        }
-        return Ok(answer(OAuthError::UnmetAuthenticationRequirements));
-    }
-
+    let resuming = session::resuming(ctx, issuer.tenant.id).await?;
     // Consent: remembered per client and user; first-party clients skip it unless asked.
     let repo = app.storage.oidc_grants();
-    let stored = repo.find_consent(client.client_id(), user.id).await?;
-    let covered = stored.as_ref().is_some_and(|c| request.scope.iter().all(|s| c.scopes.contains(s)));
-    let needed = request.prompts("consent") || (!client.client.first_party && !covered);
-    match consent {
-        Some(false) => return Ok(answer(OAuthError::AccessDenied("the user declined"))),
-        Some(true) => {
+    let (assurance, consent_needed) = match resuming.current() {
+        Some((logged_in, user)) => {
+            let stored = repo.find_consent(client.client_id(), user.id).await?;
+            let covered = stored.as_ref().is_some_and(|c| request.scope.iter().all(|s| c.scopes.contains(s)));
+            let needed = request.prompts("consent") || (!client.client.first_party && !covered);
+            (acr::assurance(&logged_in.auth.factors, user.login_method, &request.acr_values), needed)
+        }
+        None => (resume::Assurance::Met, false),
+    };
+    let asked = resume::Request {
+        tenant_id: issuer.tenant.id,
+        requested_at_ms: request.created_at_ms.max(request.created_at * 1000),
+        now_ms: login::unix_ms(now),
+        force_login: request.prompts("login"),
+        max_age: request.max_age,
+        passive: request.prompts("none"),
+        hinted_subject: request.hinted_subject.as_deref(),
+        assurance,
+        consent_needed,
+        consent_answer: consent,
+    };
+    let outcome = resume::decide(&asked, resuming.session().as_ref());
+    let Some((session::LoggedIn { auth, .. }, user)) = resuming.into_current() else {
+        return Ok(match outcome {
+            Outcome::Refuse(refusal) => answer(refused(refusal)),
+            _ => login_again(),
+        });
+    };
+    match outcome {
+        Outcome::Proceed { save_consent: false } => {}
+        Outcome::Proceed { save_consent: true } => {
             repo.save_consent(issuer.tenant.id, client.client_id(), user.id, &request.scope, now).await?;
         }
-        None if needed && none => return Ok(answer(OAuthError::ConsentRequired)),
-        None if needed => {
+        Outcome::Login(_) => return Ok(login_again()),
+        Outcome::Refuse(refusal) => return Ok(answer(refused(refusal))),
+        Outcome::AskConsent => {
             let scopes: Vec<_> = request
                 .scope
                 .iter()
@@ -521,8 +504,8 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
                 serde_json::json!({ "client_name": client.client.name, "scopes": scopes, "action": format!("/oidc/resume/{id}"), "login_id": user.login_id }),
             ));
         }
-        None => {}
     }
+    let (acr_value, _) = acr::achieved(&auth.factors);
 
     // Issue the code, once.
     if repo.consume_pending(&lookup, PendingRequestKind::Authorization, now).await?.is_none() {
@@ -557,9 +540,43 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
     Ok(respond(&ctx.state, &ctx.headers, &request.redirect_uri, request.response_mode, params))
 }
 
+/// The error a refused request gets at the client's redirect URI.
+fn refused(refusal: Refusal) -> OAuthError {
+    match refusal {
+        Refusal::Passive(LoginReason::StepUp) => OAuthError::InteractionRequired,
+        // A new login that is still someone else's would only loop: tell the site.
+        Refusal::Passive(_) | Refusal::HintedOtherUser => OAuthError::LoginRequired,
+        Refusal::ConsentRequired => OAuthError::ConsentRequired,
+        Refusal::OtherTenant => OAuthError::AccessDenied("the login is of another tenant"),
+        Refusal::UserDisabled => OAuthError::AccessDenied("the account is disabled or locked"),
+        Refusal::Unmet => OAuthError::UnmetAuthenticationRequirements,
+        Refusal::Declined => OAuthError::AccessDenied("the user declined"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_refusal_has_its_oauth_error() {
+        let rows = [
+            (Refusal::Passive(LoginReason::NoSession), "login_required"),
+            (Refusal::Passive(LoginReason::TooOld), "login_required"),
+            (Refusal::Passive(LoginReason::HintedOtherUser), "login_required"),
+            (Refusal::Passive(LoginReason::OtherTenant), "login_required"),
+            (Refusal::Passive(LoginReason::StepUp), "interaction_required"),
+            (Refusal::HintedOtherUser, "login_required"),
+            (Refusal::ConsentRequired, "consent_required"),
+            (Refusal::OtherTenant, "access_denied"),
+            (Refusal::UserDisabled, "access_denied"),
+            (Refusal::Unmet, "unmet_authentication_requirements"),
+            (Refusal::Declined, "access_denied"),
+        ];
+        for (refusal, code) in rows {
+            assert_eq!(refused(refusal).code(), code, "{refusal:?}");
+        }
+    }
 
     #[test]
     fn form_post_csp_source_is_the_redirect_origin() {

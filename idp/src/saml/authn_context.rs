@@ -22,7 +22,10 @@
 use samael::schema::{AuthnContextComparison, RequestedAuthnContext};
 use serde::{Deserialize, Serialize};
 
+use mamori_storage::model::LoginMethod;
+
 use crate::flows::login::Factor;
+use crate::flows::resume::{self, Assurance};
 use crate::oidc::acr;
 
 pub const X509: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
@@ -164,6 +167,18 @@ pub fn choose(factors: &[Factor], requested: Option<&Requested>) -> Option<Strin
     }
 }
 
+/// How a login with `factors`, by a user whose login method is `method`, stands against
+/// `requested`: met, reachable by a new login (a step-up), or neither.
+pub fn assurance(factors: &[Factor], method: LoginMethod, requested: Option<&Requested>) -> Assurance {
+    if choose(factors, requested).is_some() {
+        Assurance::Met
+    } else if choose(&resume::factors_of(method), requested).is_some() {
+        Assurance::Reachable
+    } else {
+        Assurance::Unreachable
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +212,19 @@ mod tests {
         assert_eq!(choose(&[Certificate, Pwd, Otp], Some(&unknown)), None);
         let decl = Requested { declarations: true, ..req(Comparison::Exact, &[X509]) };
         assert_eq!(choose(&[Certificate], Some(&decl)), None);
+    }
+
+    #[test]
+    fn assurance_steps_up_only_where_the_method_reaches() {
+        let ask = |classes: &[&str]| req(Comparison::Exact, classes);
+        assert_eq!(assurance(&[Certificate], LoginMethod::Cert, None), Assurance::Met);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&ask(&[PASSWORD_PROTECTED_TRANSPORT]))), Assurance::Met);
+        assert_eq!(assurance(&[Certificate], LoginMethod::CertPassword, Some(&ask(&[REFEDS_MFA]))), Assurance::Reachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&ask(&[acr::ACR_MFA]))), Assurance::Unreachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordOtp, Some(&ask(&[acr::ACR_MFA]))), Assurance::Reachable);
+        assert_eq!(assurance(&[Certificate, Pwd, Otp], LoginMethod::CertPasswordOtp, Some(&ask(&["urn:example:smartcard"]))), Assurance::Unreachable);
+        let decl = Requested { declarations: true, ..ask(&[X509]) };
+        assert_eq!(assurance(&[Certificate], LoginMethod::Cert, Some(&decl)), Assurance::Unreachable);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User, UserStatus};
+use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User};
 use serde::{Deserialize, Serialize};
 
 use super::authn_context::{self, Requested};
@@ -30,6 +30,7 @@ use super::times::is_fresh;
 use super::{Idp, from_chrono, later, limits, ns, signing};
 use crate::app::App;
 use crate::flows::login;
+use crate::flows::resume::{self, Outcome, Refusal};
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::PageCtx;
@@ -367,50 +368,53 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::UnknownServiceProvider, None).await);
     };
 
-    // Who is logged in, in this tenant, freshly enough?
-    let web = session::logged_in(ctx).await?;
-    let requested_ms = pending.created_at_ms.max(pending.created_at * 1000);
-    let fresh = |auth: &login::Authenticated| auth.auth_time_ms >= requested_ms;
-    let mut current: Option<(session::WebSession, login::Authenticated, User)> = None;
-    if let Some(session::LoggedIn { session: web, auth }) = web {
-        if web.tenant_id != idp.tenant.id {
-            // A fresh login that landed in another tenant would loop: refuse instead.
-            if fresh(&auth) {
-                return Ok(answer(SamlError::AuthnFailed).await);
-            }
-        } else if let Ok(user) = app.storage.users().get(auth.user_id).await {
-            if user.status != UserStatus::Active || user.is_locked() {
-                return Ok(answer(SamlError::AuthnFailed).await);
-            }
-            current = Some((web, auth, user));
-        }
-    }
-    let needs_login = match &current {
-        None => true,
-        Some((_, auth, _)) => pending.force_authn && !fresh(auth),
+    let resuming = session::resuming(ctx, idp.tenant.id).await?;
+    let requested = pending.requested_context.as_ref();
+    let assurance = match resuming.current() {
+        Some((logged_in, user)) => authn_context::assurance(&logged_in.auth.factors, user.login_method, requested),
+        None => resume::Assurance::Met,
     };
-    if needs_login {
-        if pending.is_passive {
-            return Ok(answer(SamlError::NoPassive).await);
+    let asked = resume::Request {
+        tenant_id: idp.tenant.id,
+        requested_at_ms: pending.created_at_ms.max(pending.created_at * 1000),
+        now_ms: login::unix_ms(now),
+        force_login: pending.force_authn,
+        max_age: None,
+        passive: pending.is_passive,
+        hinted_subject: None,
+        assurance,
+        consent_needed: false,
+        consent_answer: None,
+    };
+    match resume::decide(&asked, resuming.session().as_ref()) {
+        Outcome::Proceed { .. } => {}
+        Outcome::Login(reason) => {
+            if reason.replaces_session()
+                && let Some((logged_in, _)) = resuming.current()
+            {
+                // ForceAuthn or a step-up: remember the session being replaced, so its
+                // SPs follow.
+                let mut next = pending.clone();
+                next.previous_session = Some(logged_in.session.id.clone());
+                records.update_pending_data(&lookup, SamlPendingKind::Authn, &entry.data, &serde_json::to_value(&next)?, now).await?;
+            }
+            // The tenant lets a user without a certificate log in by ID in the right tenant.
+            let target = format!(
+                "/login?return_to={}&tenant={}",
+                binding::form_encode(&format!("/saml/resume/{id}")),
+                binding::form_encode(&idp.tenant.slug)
+            );
+            return Ok(Redirect::to(&target).into_response());
         }
-        if let Some((web, _, _)) = &current {
-            // ForceAuthn: remember the session being replaced, so its SPs follow.
-            let mut next = pending.clone();
-            next.previous_session = Some(web.id.clone());
-            records.update_pending_data(&lookup, SamlPendingKind::Authn, &entry.data, &serde_json::to_value(&next)?, now).await?;
-        }
-        // The tenant lets a user without a certificate log in by ID in the right tenant.
-        let target = format!(
-            "/login?return_to={}&tenant={}",
-            binding::form_encode(&format!("/saml/resume/{id}")),
-            binding::form_encode(&idp.tenant.slug)
-        );
-        return Ok(Redirect::to(&target).into_response());
+        Outcome::Refuse(Refusal::Passive(_) | Refusal::ConsentRequired) => return Ok(answer(SamlError::NoPassive).await),
+        Outcome::Refuse(Refusal::Unmet) => return Ok(answer(SamlError::NoAuthnContext).await),
+        // No consent is asked in SAML (the decision never asks it without a need).
+        Outcome::AskConsent | Outcome::Refuse(_) => return Ok(answer(SamlError::AuthnFailed).await),
     }
-    let Some((web, auth, user)) = current else {
+    let Some((session::LoggedIn { session: web, auth }, user)) = resuming.into_current() else {
         return Ok(answer(SamlError::AuthnFailed).await);
     };
-    let Some(class) = authn_context::choose(&auth.factors, pending.requested_context.as_ref()) else {
+    let Some(class) = authn_context::choose(&auth.factors, requested) else {
         return Ok(answer(SamlError::NoAuthnContext).await);
     };
     // From here on the request is answered once.

@@ -10,7 +10,7 @@
 //! on every request ([`logged_in`]) rather than trusted by listener.
 
 use axum::http::{HeaderMap, HeaderValue};
-use mamori_storage::model::{NewSession, Tenant};
+use mamori_storage::model::{NewSession, Tenant, User, UserStatus};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use super::context::PageCtx;
 use super::request::{cookie_value, presented_certificate};
 use crate::app::App;
 use crate::flows::login::{Authenticated, LoginProgress};
+use crate::flows::resume;
 use crate::flows::session_binding::{self, Binding};
 use crate::flows::session_end::{self, Ended};
 
@@ -104,6 +105,13 @@ pub struct LoggedIn {
 /// `flows::session_binding`). A session whose certificate went bad ends here, on
 /// every node, at its next request.
 pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
+    Ok(presented(ctx).await?.and_then(|(logged_in, binding)| (binding == Binding::Holds).then_some(logged_in)))
+}
+
+/// The browser's completed login, if any, with what its certificate allows on this
+/// connection (for decisions that take the binding as an input, `flows::resume`); a
+/// session whose certificate went bad is ended here, as in [`logged_in`].
+pub async fn presented(ctx: &PageCtx) -> anyhow::Result<Option<(LoggedIn, Binding)>> {
     let app = ctx.app();
     let Some(session) = load(app, &ctx.headers).await? else {
         return Ok(None);
@@ -112,13 +120,64 @@ pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
         return Ok(None);
     };
     let leaf = presented_certificate(&ctx.conn, &ctx.headers, &app.config.server);
-    match session_binding::check(app, &auth, leaf.as_deref(), app.now()).await? {
-        Binding::Holds => Ok(Some(LoggedIn { session, auth })),
-        Binding::NotThisConnection => Ok(None),
-        Binding::Ended(why) => {
-            tracing::info!(reason = ?why, "session ended: its certificate can no longer be used");
-            end(app, &session.id).await?;
-            Ok(None)
+    let binding = session_binding::check(app, &auth, leaf.as_deref(), app.now()).await?;
+    if let Binding::Ended(why) = binding {
+        tracing::info!(reason = ?why, "session ended: its certificate can no longer be used");
+        end(app, &session.id).await?;
+    }
+    Ok(Some((LoggedIn { session, auth }, binding)))
+}
+
+/// What a waiting sign-in request of `tenant_id` finds in the browser, for
+/// `flows::resume`: the session with its certificate binding, and its user as stored now
+/// (looked up only for a session of that tenant that this connection may use).
+pub struct Resuming {
+    presented: Option<(LoggedIn, Binding)>,
+    user: Option<(User, String)>,
+}
+
+pub async fn resuming(ctx: &PageCtx, tenant_id: Uuid) -> anyhow::Result<Resuming> {
+    let presented = presented(ctx).await?;
+    let user = match &presented {
+        // A user that cannot be read counts as gone: the decision asks for a login.
+        Some((logged_in, Binding::Holds)) if logged_in.session.tenant_id == tenant_id => {
+            ctx.app().storage.users().get(logged_in.auth.user_id).await.ok().map(|u| {
+                let subject = u.id.to_string();
+                (u, subject)
+            })
+        }
+        _ => None,
+    };
+    Ok(Resuming { presented, user })
+}
+
+impl Resuming {
+    /// The session as the decision sees it.
+    pub fn session(&self) -> Option<resume::Session<'_>> {
+        self.presented.as_ref().map(|(logged_in, binding)| resume::Session {
+            tenant_id: logged_in.session.tenant_id,
+            binding: *binding,
+            auth_time_ms: logged_in.auth.auth_time_ms,
+            user: self.user.as_ref().map(|(u, subject)| resume::Account {
+                subject,
+                active: u.status == UserStatus::Active,
+                locked: u.is_locked(),
+            }),
+        })
+    }
+
+    /// The login and its user, when the session may be used here by a user of the tenant.
+    pub fn current(&self) -> Option<(&LoggedIn, &User)> {
+        match (&self.presented, &self.user) {
+            (Some((logged_in, Binding::Holds)), Some((user, _))) => Some((logged_in, user)),
+            _ => None,
+        }
+    }
+
+    pub fn into_current(self) -> Option<(LoggedIn, User)> {
+        match (self.presented, self.user) {
+            (Some((logged_in, Binding::Holds)), Some((user, _))) => Some((logged_in, user)),
+            _ => None,
         }
     }
 }
