@@ -17,6 +17,7 @@ mod m0010_email_verified;
 mod m0011_client_claims;
 mod m0012_lockout_release;
 mod m0013_throttle;
+mod m0015_relying_site_versions;
 
 pub(crate) struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_client_claims::Migration),
             Box::new(m0012_lockout_release::Migration),
             Box::new(m0013_throttle::Migration),
+            Box::new(m0015_relying_site_versions::Migration),
         ]
     }
 }
