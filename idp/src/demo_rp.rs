@@ -111,7 +111,7 @@ impl DemoRp {
             .route("/logout", get(logout))
             .with_state(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.server_tls);
+        let (_, acceptor) = tokio::sync::watch::channel(tokio_rustls::TlsAcceptor::from(self.server_tls));
         tokio::spawn(async move {
             let _keep_open = stop_tx;
             crate::server::listener::serve(self.listener, acceptor, crate::server::listener::ListenerKind::Main, router, None, stop_rx).await;

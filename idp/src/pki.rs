@@ -50,6 +50,20 @@ struct ActiveCa {
     ca: CertificateAuthority,
 }
 
+/// A signed CRL and the database facts it was signed from: the CA and its revocation
+/// mark (how many of its certificates are revoked, and the latest revocation time).
+struct CachedCrl {
+    mark: CrlMark,
+    crl: Arc<Crl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CrlMark {
+    ca_id: Uuid,
+    revoked: i64,
+    latest: Option<i64>,
+}
+
 pub struct CaService {
     storage: Storage,
     sealing: Arc<SealingKey>,
@@ -57,7 +71,7 @@ pub struct CaService {
     urls: RwLock<CertificateUrls>,
     crl_validity: Duration,
     active: tokio::sync::RwLock<Option<Arc<ActiveCa>>>,
-    crl: tokio::sync::Mutex<Option<Arc<Crl>>>,
+    crl: tokio::sync::Mutex<Option<CachedCrl>>,
 }
 
 impl CaService {
@@ -144,11 +158,17 @@ impl CaService {
         Ok(summary)
     }
 
+    /// The issuing CA. The one held is used only while the database still names it
+    /// active (one indexed query on a table of a few rows), so every node issues from a
+    /// replacement CA from the request after `ca init --replace`, wherever that ran.
     async fn active(&self) -> Result<Arc<ActiveCa>, PkiError> {
-        if let Some(active) = self.active.read().await.as_ref() {
+        let id = self.storage.certificate_authorities().active_id().await?.ok_or(PkiError::NoCa)?;
+        if let Some(active) = self.active.read().await.as_ref()
+            && active.id == id
+        {
             return Ok(Arc::clone(active));
         }
-        let record = self.storage.certificate_authorities().active().await?.ok_or(PkiError::NoCa)?;
+        let record = self.storage.certificate_authorities().get(id).await?;
         let sealed = mamori_ca::SealedCa {
             certificate_pem: record.certificate_pem.clone(),
             chain_pem: record.chain_pem.clone(),
@@ -229,7 +249,8 @@ impl CaService {
         Ok(())
     }
 
-    /// Drops the cached CRL so the next request signs one with the latest revocations.
+    /// Drops this node's cached CRL. Not needed for correctness: [`Self::current_crl`]
+    /// notices any revocation in the database by itself.
     pub async fn forget_crl(&self) {
         *self.crl.lock().await = None;
     }
@@ -255,17 +276,24 @@ impl CaService {
         Ok(revoked)
     }
 
-    /// The current CRL, signed anew when none is cached, after a revocation, or when the
-    /// cached one is past half its validity.
+    /// The current CRL. It is signed anew when the active CA or the database's revocation
+    /// mark differs from the cached one's (so a revocation made by any node or the CLI is
+    /// listed from the next request on, on every node), or past half its validity.
     pub async fn current_crl(&self, now: OffsetDateTime) -> Result<Arc<Crl>, PkiError> {
+        let active = self.active().await?;
+        // Read before the list below: a revocation landing in between is then listed
+        // under the older mark, which only costs one more signature later.
+        let (revoked, latest) = self.storage.certificates().revocation_mark(active.id).await?;
+        let mark = CrlMark { ca_id: active.id, revoked, latest };
         let mut cached = self.crl.lock().await;
-        if let Some(crl) = cached.as_ref() {
-            let half = (crl.next_update - crl.this_update) / 2;
-            if now < crl.this_update + half {
-                return Ok(Arc::clone(crl));
+        if let Some(entry) = cached.as_ref()
+            && entry.mark == mark
+        {
+            let half = (entry.crl.next_update - entry.crl.this_update) / 2;
+            if now < entry.crl.this_update + half {
+                return Ok(Arc::clone(&entry.crl));
             }
         }
-        let active = self.active().await?;
         let revoked = self
             .storage
             .certificates()
@@ -282,22 +310,26 @@ impl CaService {
         let next_update = now + self.crl_validity;
         let ca = Arc::clone(&active);
         let crl = Arc::new(self.pool.run(move || ca.ca.sign_crl(&revoked, number, now, next_update)).await??);
-        *cached = Some(Arc::clone(&crl));
+        *cached = Some(CachedCrl { mark, crl: Arc::clone(&crl) });
         Ok(crl)
     }
 
-    /// Subjects of the issuing CA and the CAs above it, for the TLS CertificateRequest.
+    /// Subjects of every CA in the database and the CAs above them, for the TLS
+    /// CertificateRequest: login accepts a certificate of any of them (an earlier CA's
+    /// too, until it expires or is revoked), so browsers must be told to offer those.
     pub async fn client_ca_subjects(&self) -> Result<Vec<DistinguishedName>, PkiError> {
-        let active = match self.active().await {
-            Ok(active) => active,
-            Err(PkiError::NoCa) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let ders = std::iter::once(active.ca.certificate_der()).chain(active.ca.chain_der().iter().map(Vec::as_slice));
-        Ok(ders
-            .filter_map(|der| x509_parser::certificate::X509Certificate::from_der(der).ok())
-            .map(|(_, cert)| DistinguishedName::from(cert.tbs_certificate.subject.as_raw().to_vec()))
-            .collect())
+        let mut subjects: Vec<DistinguishedName> = Vec::new();
+        for record in self.storage.certificate_authorities().list().await? {
+            for pem in std::iter::once(&record.certificate_pem).chain(record.chain_pem.iter()) {
+                let Some(der) = pem_to_der(pem) else { continue };
+                let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(&der) else { continue };
+                let subject = DistinguishedName::from(cert.tbs_certificate.subject.as_raw().to_vec());
+                if !subjects.iter().any(|s| s.as_ref() == subject.as_ref()) {
+                    subjects.push(subject);
+                }
+            }
+        }
+        Ok(subjects)
     }
 
     /// The issuing CA and the chain above it, PEM, for relying parties and TLS trust stores.
@@ -373,6 +405,13 @@ fn new_record(ca: &CertificateAuthority, sealing: &SealingKey) -> Result<NewCert
 /// Serial numbers as operators type them: any case, with or without colons.
 pub fn normalise_serial(serial: &str) -> String {
     serial.chars().filter(|c| c.is_ascii_hexdigit()).map(|c| c.to_ascii_lowercase()).collect::<String>()
+}
+
+/// The DER inside one PEM block (`None` if it is not base64).
+fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()
 }
 
 pub fn pem_encode(tag: &str, der: &[u8]) -> String {

@@ -49,10 +49,12 @@ const MAX_HEADER_LIST: u32 = 80 * 1024;
 /// Serves `router` on `listener` until `shutdown` turns true, then stops accepting and
 /// lets the connections it has finish their requests (up to [`DRAIN_TIMEOUT`]). With
 /// `oversized` pages, hyper's own bare answers to oversized HTTP/1 heads are replaced by
-/// them ([`super::oversized`]).
+/// them ([`super::oversized`]). Each connection is accepted with the TLS config
+/// `acceptor` holds at that moment, so a new one (the client-CA list after a CA
+/// replacement) applies to the next handshake.
 pub async fn serve(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: watch::Receiver<TlsAcceptor>,
     kind: ListenerKind,
     router: Router,
     oversized: Option<Arc<OversizedPages>>,
@@ -72,7 +74,7 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
-        let acceptor = acceptor.clone();
+        let acceptor = acceptor.borrow().clone();
         let router = router.clone();
         let oversized = oversized.clone();
         let watcher = graceful.watcher();

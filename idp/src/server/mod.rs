@@ -58,24 +58,27 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     };
     app.ca.set_urls(crate::app::certificate_urls(&app.config, &urls.main));
     let client_ca_subjects = app.ca.client_ca_subjects().await?;
-    let tls = tls::listener_tls(&config.tls_certificate, &config.tls_private_key, client_ca_subjects)?;
+    let tls = tls::listener_tls(&config.tls_certificate, &config.tls_private_key, client_ca_subjects.clone())?;
+    let (_, main_acceptor) = watch::channel(TlsAcceptor::from(Arc::clone(&tls.main)));
+    let (mtls_acceptor_tx, mtls_acceptor) = watch::channel(TlsAcceptor::from(Arc::clone(&tls.mtls)));
 
     let _mail_dispatcher = app.mailer.spawn_dispatcher();
     let state = Arc::new(ServerState { app: Arc::new(app), urls: urls.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
     let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, stop_rx.clone()).await?;
     let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
+    let ca_task = tokio::spawn(follow_client_cas(Arc::clone(&state.app), tls, client_ca_subjects, mtls_acceptor_tx, stop_rx.clone()));
     let router = router(state);
     let main_task = tokio::spawn(listener::serve(
         main,
-        TlsAcceptor::from(tls.main),
+        main_acceptor,
         ListenerKind::Main,
         router.clone(),
         oversized.clone(),
         stop_rx.clone(),
     ));
     let mtls_task =
-        tokio::spawn(listener::serve(mtls, TlsAcceptor::from(tls.mtls), ListenerKind::Mtls, router, oversized, stop_rx));
+        tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, router, oversized, stop_rx));
     tracing::info!(main = %urls.main, mtls = %urls.mtls, "listening");
     println!("mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
     if let Some(on_ready) = on_ready {
@@ -84,11 +87,59 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     stop_signal().await;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(main_task, mtls_task);
+    let _ = tokio::join!(main_task, mtls_task, ca_task);
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// How often a node looks for a CA added or replaced elsewhere (another node, the CLI);
+/// the bound deploy/OPERATIONS.md states for the client-CA list of the mTLS listener.
+pub const CLIENT_CA_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the client-CA list the mTLS listener sends equal to the CAs in the database: a
+/// new TLS config for the next handshakes whenever that list changed.
+async fn follow_client_cas(
+    app: Arc<App>,
+    tls: tls::ListenerTls,
+    mut current: Vec<rustls::DistinguishedName>,
+    acceptor: watch::Sender<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CLIENT_CA_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let subjects = match app.ca.client_ca_subjects().await {
+            Ok(subjects) => subjects,
+            Err(err) => {
+                // The database may be away for a while; the list in use stays valid, and
+                // one warning per outage is enough.
+                if !failing {
+                    tracing::warn!(%err, "reading the client CAs failed; the mTLS listener keeps its list");
+                }
+                failing = true;
+                continue;
+            }
+        };
+        failing = false;
+        if subjects.iter().map(AsRef::as_ref).eq(current.iter().map(AsRef::as_ref)) {
+            continue;
+        }
+        match tls.mtls_for(subjects.clone()) {
+            Ok(config) => {
+                tracing::info!(cas = subjects.len(), "client-CA list changed; new mTLS handshakes use it");
+                acceptor.send_replace(TlsAcceptor::from(config));
+                current = subjects;
+            }
+            Err(err) => tracing::warn!(%err, "building the mTLS config for the new client-CA list failed"),
+        }
+    }
 }
 
 async fn stop_signal() {

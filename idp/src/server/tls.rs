@@ -38,10 +38,14 @@ pub fn install_default_provider() {
 pub struct ListenerTls {
     pub main: Arc<ServerConfig>,
     pub mtls: Arc<ServerConfig>,
+    /// What [`ListenerTls::mtls_for`] builds the mTLS config again from.
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    provider: Arc<CryptoProvider>,
 }
 
 /// Builds both server configs from the PEM files. `client_ca_subjects` are sent in the
-/// CertificateRequest so browsers offer only certificates from Mamori's CA.
+/// CertificateRequest so browsers offer only certificates from Mamori's CAs.
 pub fn listener_tls(
     certificate_path: &Path,
     key_path: &Path,
@@ -53,24 +57,43 @@ pub fn listener_tls(
         reason: e.to_string(),
     })?;
     let provider = crypto_provider();
-    let alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-
     let mut main = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain.clone(), key.clone_key())?;
-    main.alpn_protocols = alpn.clone();
+    main.alpn_protocols = alpn();
+    let mtls = mtls_config(&provider, chain.clone(), key.clone_key(), client_ca_subjects)?;
+    Ok(ListenerTls { main: Arc::new(main), mtls, chain, key, provider })
+}
 
+impl ListenerTls {
+    /// The mTLS config again with other client-CA subjects (after a CA was replaced or
+    /// added); the server certificate and everything else stay as they are.
+    pub fn mtls_for(&self, client_ca_subjects: Vec<DistinguishedName>) -> Result<Arc<ServerConfig>, TlsSetupError> {
+        mtls_config(&self.provider, self.chain.clone(), self.key.clone_key(), client_ca_subjects)
+    }
+}
+
+fn alpn() -> Vec<Vec<u8>> {
+    vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+}
+
+fn mtls_config(
+    provider: &Arc<CryptoProvider>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca_subjects: Vec<DistinguishedName>,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let verifier = Arc::new(RecordingClientVerifier {
         subjects: client_ca_subjects,
         algorithms: provider.signature_verification_algorithms,
     });
-    let mut mtls = ServerConfig::builder_with_provider(provider)
+    let mut mtls = ServerConfig::builder_with_provider(Arc::clone(provider))
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
-    mtls.alpn_protocols = alpn;
-    Ok(ListenerTls { main: Arc::new(main), mtls: Arc::new(mtls) })
+    mtls.alpn_protocols = alpn();
+    Ok(Arc::new(mtls))
 }
 
 fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {

@@ -88,6 +88,20 @@ impl<'a> CertificateAuthorities<'a> {
         model.map(to_ca).transpose()
     }
 
+    /// The issuing CA's id alone: the cheap check every node makes before using the CA
+    /// it holds, so a `ca init --replace` on any node or the CLI takes effect everywhere.
+    pub async fn active_id(&self) -> Result<Option<Uuid>, StorageError> {
+        use sea_orm::QuerySelect;
+        ca::Entity::find()
+            .select_only()
+            .column(ca::Column::Id)
+            .filter(ca::Column::IsActive.eq(true))
+            .into_tuple::<Uuid>()
+            .one(self.db)
+            .await
+            .map_err(db_err)
+    }
+
     pub async fn get(&self, id: Uuid) -> Result<CertificateAuthority, StorageError> {
         let model = ca::Entity::find_by_id(id)
             .one(self.db)
@@ -287,6 +301,24 @@ impl<'a> Certificates<'a> {
             .await
             .map_err(db_err)?;
         models.into_iter().map(to_certificate).collect()
+    }
+
+    /// How many of a CA's certificates are revoked and the latest revocation time (epoch
+    /// ms): one indexed query. Revocations are never undone, so every revocation changes
+    /// the pair; a node re-signs its CRL exactly when it changed.
+    pub async fn revocation_mark(&self, ca_id: Uuid) -> Result<(i64, Option<i64>), StorageError> {
+        use sea_orm::QuerySelect;
+        let row = certificate::Entity::find()
+            .select_only()
+            .column_as(Expr::col(certificate::Column::Id).count(), "revoked")
+            .column_as(Expr::col(certificate::Column::RevokedAt).max(), "latest")
+            .filter(certificate::Column::CaId.eq(ca_id))
+            .filter(certificate::Column::Status.eq(CertificateStatus::Revoked.as_str()))
+            .into_tuple::<(i64, Option<i64>)>()
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(row.unwrap_or((0, None)))
     }
 
     /// Certificates of a tenant's users matching `q`, newest first. (Certificates of

@@ -57,8 +57,10 @@ fn new_cert(
 async fn one_active_ca(s: Storage) {
     let cas = s.certificate_authorities();
     assert_eq!(cas.active().await.unwrap(), None);
+    assert_eq!(cas.active_id().await.unwrap(), None);
     let first = issuing_ca(&s).await;
     assert!(first.is_active);
+    assert_eq!(cas.active_id().await.unwrap(), Some(first.id));
     assert_eq!(first.chain_pem, ["root"]);
     // Stored as lower-case hex without separators.
     assert!(
@@ -73,6 +75,8 @@ async fn one_active_ca(s: Storage) {
     assert_eq!(cas.active().await.unwrap().unwrap().id, first.id);
     cas.activate(second.id).await.unwrap();
     assert_eq!(cas.active().await.unwrap().unwrap().id, second.id);
+    // What every node checks before using the CA it holds.
+    assert_eq!(cas.active_id().await.unwrap(), Some(second.id));
     assert!(!cas.get(first.id).await.unwrap().is_active);
     assert!(matches!(
         cas.activate(Uuid::new_v4()).await,
@@ -165,6 +169,9 @@ async fn certificates_and_revocation(s: Storage) {
         Err(StorageError::Conflict(_))
     ));
 
+    // The mark a node keys its cached CRL on: no revocation yet.
+    assert_eq!(certs.revocation_mark(ca.id).await.unwrap(), (0, None));
+
     let later = t0() + Duration::days(2);
     let revoked = certs
         .revoke(&cert.serial_hex, "superseded", later)
@@ -206,6 +213,12 @@ async fn certificates_and_revocation(s: Storage) {
 
     let crl = certs.list_revoked(ca.id).await.unwrap();
     assert_eq!(crl.len(), 2);
+    // Both revocations at the same instant still move the mark (its count).
+    let later_ms = i64::try_from(later.unix_timestamp_nanos() / 1_000_000).unwrap();
+    assert_eq!(
+        certs.revocation_mark(ca.id).await.unwrap(),
+        (2, Some(later_ms))
+    );
     assert_eq!(certs.list_for_user(u.id).await.unwrap().len(), 2);
     assert_eq!(certs.list_for_device(device.id).await.unwrap().len(), 2);
     let other_ca = s
@@ -214,6 +227,10 @@ async fn certificates_and_revocation(s: Storage) {
         .await
         .unwrap();
     assert!(certs.list_revoked(other_ca.id).await.unwrap().is_empty());
+    assert_eq!(
+        certs.revocation_mark(other_ca.id).await.unwrap(),
+        (0, None)
+    );
 }
 
 async fn certificates_outlive_their_user(s: Storage) {

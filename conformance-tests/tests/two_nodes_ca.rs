@@ -1,0 +1,395 @@
+//! Two real `mamori serve` nodes on one PostgreSQL database agree on the CA: a revocation
+//! made through the CLI or through one node's admin API is in every node's CRL at once,
+//! and after `ca init --replace` the running nodes issue from the new CA, sign the CRL
+//! with it and ask browsers for its certificates (deploy/OPERATIONS.md, "Propagation
+//! bounds across nodes"). CRLs are fetched over HTTPS with curl and read by openssl.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mamori::pki::CertificateOwner;
+use mamori_conformance::cluster::{Browser, Cluster, Node, SharedStateKind};
+use mamori_conformance::login_client::{csrf_token, dev_roots, element_text};
+use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
+use x509_parser::prelude::FromDer;
+
+const PASSWORD: &str = "Two-Nodes-Ca1!";
+
+/// How long the client-CA list of a running node may lag a CA replacement (the check
+/// runs every second; OPERATIONS.md states 1 s), plus scheduling slack on a busy machine.
+const CLIENT_CA_BOUND: Duration = Duration::from_millis(1500);
+
+/// Fields drop in order: the nodes stop before their database is dropped.
+struct Setup {
+    a: Node,
+    b: Node,
+    app: mamori::app::App,
+    cluster: Cluster,
+}
+
+async fn setup() -> anyhow::Result<Setup> {
+    mamori::server::tls::install_default_provider();
+    let cluster = Cluster::create(SharedStateKind::Database);
+    let (a, b) = (cluster.start_node(), cluster.start_node());
+    let app = cluster.app().await?;
+    Ok(Setup { a, b, app, cluster })
+}
+
+/// A user of the demo tenant with one device and a certificate from the CA active now,
+/// presented the way a browser does: only when the server's CertificateRequest names
+/// the certificate's issuer.
+struct CertUser {
+    login_id: String,
+    serial: String,
+    tls: Arc<rustls::ClientConfig>,
+    /// The browser of the last successful login (its session cookie).
+    browser: Browser,
+    offered: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Setup {
+    async fn user(&self, login_id: &str) -> anyhow::Result<CertUser> {
+        let app = &self.app;
+        let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
+        let now = app.now();
+        let user = app.storage.users().create(&NewUser::new(tenant.id, login_id, LoginMethod::CertPassword), now).await?;
+        let device = app
+            .storage
+            .devices()
+            .add_device(&NewDevice { user_id: user.id, device_type: DeviceType::Pc, email: format!("{login_id}@example.test") }, 3, now)
+            .await?;
+        app.storage.users().set_password(user.id, &app.hasher.hash(PASSWORD).await?, false, 1, now).await?;
+        let issued = app
+            .ca
+            .issue_device_certificate(
+                CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) },
+                login_id.to_owned(),
+                None,
+                mamori_ca::KeyAlgorithm::EcP256,
+                now,
+                now + time::Duration::days(1),
+            )
+            .await?;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.private_key_pkcs8_der.as_ref().expect("a generated key").to_vec()));
+        let mut chain = vec![CertificateDer::from(issued.certificate_der.clone())];
+        chain.extend(app.ca.pkcs12_chain().await?.into_iter().map(CertificateDer::from));
+        let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(&issued.certificate_der)?;
+        let offered = Arc::new(Mutex::new(Vec::new()));
+        let resolver = AsksForIssuer {
+            issuer: leaf.issuer().as_raw().to_vec(),
+            key: Arc::new(CertifiedKey::new(chain, rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)?)),
+            offered: Arc::clone(&offered),
+        };
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(dev_roots(&self.cluster.data_dir())?)
+            .with_client_cert_resolver(Arc::new(resolver));
+        let tls = Arc::new(tls);
+        Ok(CertUser { login_id: login_id.to_owned(), serial: issued.serial_hex, browser: Browser::new(Arc::clone(&tls)), tls, offered })
+    }
+
+    /// The CRL `node` serves at the URL written into every certificate, parsed by openssl.
+    fn crl(&self, node: &Node) -> Crl {
+        let der = self.cluster.work.path().join(format!("crl-{}.der", rand_name()));
+        let root = self.cluster.data_dir().join("tls/dev-root.pem");
+        let got = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert", root.to_str().expect("utf-8"), "-o", der.to_str().expect("utf-8")])
+            .arg(format!("{}/ca/crl.der", node.main_url))
+            .output()
+            .expect("curl runs");
+        assert!(got.status.success(), "GET /ca/crl.der: {}", String::from_utf8_lossy(&got.stderr));
+        let text = mamori_conformance::ok(
+            Command::new("openssl").args(["crl", "-inform", "DER", "-noout", "-text", "-in", der.to_str().expect("utf-8")]).output().expect("openssl runs"),
+        );
+        Crl { der, text }
+    }
+
+    /// The active CA's chain (PEM) in a file, for `openssl … -CAfile`.
+    async fn chain_file(&self, name: &str) -> anyhow::Result<std::path::PathBuf> {
+        let path = self.cluster.work.path().join(name);
+        std::fs::write(&path, self.app.ca.published_chain_pem().await?)?;
+        Ok(path)
+    }
+}
+
+fn rand_name() -> String {
+    mamori_conformance::cluster::random_suffix()
+}
+
+struct Crl {
+    der: std::path::PathBuf,
+    text: String,
+}
+
+impl Crl {
+    /// Whether the CRL lists `serial` (hex as Mamori prints it).
+    fn lists(&self, serial: &str) -> bool {
+        let wanted = serial.trim_start_matches('0').to_ascii_uppercase();
+        self.text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Serial Number:"))
+            .any(|s| s.trim().trim_start_matches('0').eq_ignore_ascii_case(&wanted))
+    }
+
+    /// Whether openssl verifies the CRL's signature with the CA chain in `ca_file`.
+    fn signed_by(&self, ca_file: &std::path::Path) -> bool {
+        let out = Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-in", self.der.to_str().expect("utf-8"), "-CAfile", ca_file.to_str().expect("utf-8")])
+            .output()
+            .expect("openssl runs");
+        out.status.success() && String::from_utf8_lossy(&out.stderr).contains("verify OK")
+    }
+}
+
+/// Offers its certificate only when the server's CertificateRequest names its issuer
+/// (as browsers do); records each decision.
+#[derive(Debug)]
+struct AsksForIssuer {
+    issuer: Vec<u8>,
+    key: Arc<CertifiedKey>,
+    offered: Arc<Mutex<Vec<bool>>>,
+}
+
+impl ResolvesClientCert for AsksForIssuer {
+    fn resolve(&self, root_hint_subjects: &[&[u8]], _schemes: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        let named = root_hint_subjects.contains(&self.issuer.as_slice());
+        if let Ok(mut offered) = self.offered.lock() {
+            offered.push(named);
+        }
+        named.then(|| Arc::clone(&self.key))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+impl CertUser {
+    /// Whether the last handshake offered the certificate.
+    fn was_offered(&self) -> bool {
+        self.offered.lock().map(|o| o.last().copied().unwrap_or(false)).unwrap_or(false)
+    }
+
+    /// A fresh login on `node`: certificate step, then the password. The password step's
+    /// answer (303 when logged in), or the certificate step's refusal.
+    async fn login(&mut self, node: &Node) -> anyhow::Result<(u16, String)> {
+        let mut browser = Browser::new(Arc::clone(&self.tls));
+        let page = browser.get(&node.mtls_addr(), "/login").await?;
+        if page.status != 200 {
+            return Ok((page.status, page.body));
+        }
+        let Some(token) = csrf_token(&page.body).map(str::to_owned) else { return Ok((page.status, page.body)) };
+        let done = browser
+            .post_form(&node.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", &self.login_id), ("password", PASSWORD)])
+            .await?;
+        if done.status == 303 {
+            self.browser = browser;
+        }
+        Ok((done.status, done.body))
+    }
+}
+
+fn api_token(cluster: &Cluster) -> String {
+    let out = cluster.run(&["admin", "api-token", "create", "--super-admin", "--scope", "read,write", "--output", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    json["token"].as_str().expect("a token").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
+    let s = setup().await?;
+    let (by_cli, by_api, kept) = (s.user("crl-cli").await?, s.user("crl-api").await?, s.user("crl-kept").await?);
+    let ca_file = s.chain_file("ca.pem").await?;
+
+    // Both nodes sign and cache a CRL before anything is revoked.
+    for node in [&s.a, &s.b] {
+        let crl = s.crl(node);
+        assert!(crl.signed_by(&ca_file), "node {}'s CRL does not verify with the CA", node.main_url);
+        for u in [&by_cli, &by_api, &kept] {
+            assert!(!crl.lists(&u.serial), "{} is listed before any revocation:\n{}", u.serial, crl.text);
+        }
+    }
+
+    // Revoked by an operator's CLI process: listed by the next request to either node.
+    s.cluster.run(&["ca", "revoke", "--serial", &by_cli.serial, "--reason", "key-compromise"]);
+    let revoked_at = Instant::now();
+    for node in [&s.a, &s.b] {
+        let crl = s.crl(node);
+        assert!(crl.lists(&by_cli.serial), "{} does not list the serial the CLI revoked:\n{}", node.main_url, crl.text);
+        assert!(crl.signed_by(&ca_file));
+    }
+    println!("CLI revocation listed by both nodes after {:?} (two CRL fetches)", revoked_at.elapsed());
+
+    // Revoked through node A's admin API: node B lists it from its next request.
+    let bearer = format!("Bearer {}", api_token(&s.cluster));
+    let mut client = Browser::anonymous(&s.cluster.data_dir())?;
+    let path = format!("/admin/api/v1/tenants/demo/certificates/{}/revoke", by_api.serial);
+    let r = client
+        .send(&s.a.main_addr(), "POST", &path, &[("Authorization", &bearer), ("Content-Type", "application/json")], Some(r#"{"reason":"superseded"}"#))
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let revoked_at = Instant::now();
+    let crl = s.crl(&s.b);
+    let elapsed = revoked_at.elapsed();
+    assert!(crl.lists(&by_api.serial), "node B does not list the serial node A revoked:\n{}", crl.text);
+    println!("API revocation on node A listed by node B after {elapsed:?} (one CRL fetch)");
+    for node in [&s.a, &s.b] {
+        let crl = s.crl(node);
+        assert!(crl.lists(&by_cli.serial) && crl.lists(&by_api.serial), "{}:\n{}", node.main_url, crl.text);
+        // The certificate nobody revoked is listed by neither node.
+        assert!(!crl.lists(&kept.serial), "{} lists an unrevoked serial:\n{}", node.main_url, crl.text);
+    }
+
+    // Self-service on node A: the user adds a second PC, then deletes the first, which
+    // revokes its certificate; node B lists it from its next request.
+    let mut self_service = s.user("crl-self").await?;
+    assert_eq!(self_service.login(&s.a).await?.0, 303);
+    add_device_and_download(&s, &mut self_service, &s.a).await?;
+    let page = self_service.browser.get(&s.a.mtls_addr(), "/account/devices/1/delete").await?;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = csrf_token(&page.body).expect("csrf token").to_owned();
+    let deleted = self_service.browser.post_form(&s.a.mtls_addr(), "/account/devices/1/delete", &[("csrf_token", &token)]).await?;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let revoked_at = Instant::now();
+    let crl = s.crl(&s.b);
+    let elapsed = revoked_at.elapsed();
+    assert!(crl.lists(&self_service.serial), "node B does not list the certificate of a device deleted on node A:\n{}", crl.text);
+    assert!(!crl.lists(&kept.serial));
+    println!("self-service device deletion on node A listed by node B after {elapsed:?} (one CRL fetch)");
+
+    // Unchanged revocations: the CRL is served from the cache, not signed again per request.
+    let (first, second) = (s.crl(&s.b), s.crl(&s.b));
+    assert_eq!(std::fs::read(&first.der)?, std::fs::read(&second.der)?, "node B re-signed an unchanged CRL");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn running_nodes_follow_a_replaced_ca() -> anyhow::Result<()> {
+    let s = setup().await?;
+    let mut before = s.user("before-replace").await?;
+    let old_ca = s.chain_file("old-ca.pem").await?;
+    // Both nodes hold the old CA (they issued nothing yet but served its CRL and logins).
+    for node in [&s.a, &s.b] {
+        assert!(s.crl(node).signed_by(&old_ca));
+        assert_eq!(before.login(node).await?.0, 303, "the old CA's certificate does not log in on {}", node.mtls_url);
+        assert!(before.was_offered());
+    }
+
+    s.cluster.run(&["ca", "init", "--replace", "--common-name", "Replacement Root CA"]);
+    let replaced_at = Instant::now();
+    let new_ca = s.chain_file("new-ca.pem").await?;
+    assert_ne!(std::fs::read(&old_ca)?, std::fs::read(&new_ca)?);
+
+    // The CRL: signed by the new CA from the next request on, on both nodes.
+    for node in [&s.a, &s.b] {
+        let crl = s.crl(node);
+        assert!(crl.signed_by(&new_ca), "{} still signs its CRL with the old CA:\n{}", node.main_url, crl.text);
+        assert!(!crl.signed_by(&old_ca));
+    }
+
+    // A certificate of the new CA: both running nodes ask for it and log it in.
+    let mut after = s.user("after-replace").await?;
+    for node in [&s.a, &s.b] {
+        loop {
+            let (status, body) = after.login(node).await?;
+            if status == 303 {
+                break;
+            }
+            assert!(
+                replaced_at.elapsed() < CLIENT_CA_BOUND,
+                "{} does not take the new CA's certificate {:?} after the replacement: {status} {}",
+                node.mtls_url,
+                replaced_at.elapsed(),
+                element_text(&body, "certificate-refusal").unwrap_or(""),
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(after.was_offered());
+        println!("{} asks for and accepts the new CA's certificates {:?} after the replacement", node.mtls_url, replaced_at.elapsed());
+    }
+
+    // As design.md and OPERATIONS.md say: the old CA's certificates keep logging in (and
+    // are still asked for) until they expire or are revoked; revoked, they are refused.
+    for node in [&s.a, &s.b] {
+        assert_eq!(before.login(node).await?.0, 303, "the old CA's certificate stopped logging in on {}", node.mtls_url);
+        assert!(before.was_offered(), "{} no longer asks for the old CA's certificates", node.mtls_url);
+    }
+    s.cluster.run(&["ca", "revoke", "--serial", &before.serial]);
+    let (status, body) = before.login(&s.b).await?;
+    assert_eq!(status, 403, "a revoked certificate of the old CA: {body}");
+    assert_eq!(element_text(&body, "certificate-refusal"), Some("The certificate presented has been revoked."));
+
+    // Node B issues a certificate for a new device (self-service, a node's own issuance):
+    // from the new CA, not the old one.
+    let p12 = add_device_and_download(&s, &mut after, &s.b).await?;
+    let pem = s.cluster.work.path().join("issued-by-b.pem");
+    let out = Command::new("openssl")
+        .args(["pkcs12", "-in", p12.file.to_str().expect("utf-8"), "-passin", &format!("pass:{}", p12.password), "-nokeys", "-clcerts"])
+        .args(["-out", pem.to_str().expect("utf-8")])
+        .output()?;
+    assert!(out.status.success(), "the download is not a PKCS#12 that opens: {}", String::from_utf8_lossy(&out.stderr));
+    let verify = |ca: &std::path::Path| {
+        Command::new("openssl")
+            .args(["verify", "-partial_chain", "-CAfile", ca.to_str().expect("utf-8"), pem.to_str().expect("utf-8")])
+            .output()
+            .map(|o| o.status.success())
+    };
+    assert!(verify(&new_ca)?, "node B's new certificate does not chain to the new CA");
+    assert!(!verify(&old_ca)?, "node B issued from the old CA after the replacement");
+    Ok(())
+}
+
+struct Download {
+    file: std::path::PathBuf,
+    password: String,
+}
+
+/// Logged in on `node`: adds a PC, then downloads its PKCS#12 from the same node.
+async fn add_device_and_download(s: &Setup, user: &mut CertUser, node: &Node) -> anyhow::Result<Download> {
+    let addr = node.mtls_addr();
+    let form = user.browser.get(&addr, "/account/devices/new").await?;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let token = csrf_token(&form.body).expect("csrf token").to_owned();
+    let email = format!("{}-2@example.test", user.login_id);
+    let added = user
+        .browser
+        .post_form(&addr, "/account/devices/register", &[
+            ("csrf_token", &token),
+            ("device_email", &email),
+            ("device_email_confirmation", &email),
+            ("device_type", "pc"),
+            ("action", "register"),
+        ])
+        .await?;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let acquisition_id = element_text(&added.body, "acquisition-id").expect("acquisition id").trim().to_owned();
+    let password = element_text(&added.body, "download-password").expect("download password").trim().to_owned();
+    // With curl: the answer is binary (the test client keeps text only).
+    let (root, jar) = (s.cluster.data_dir().join("tls/dev-root.pem"), s.cluster.work.path().join("download-jar"));
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-sS", "--fail", "--cacert", root.to_str().expect("utf-8"), "-b", jar.to_str().expect("utf-8")])
+            .args(["-c", jar.to_str().expect("utf-8"), "-H", "Accept-Language: en"])
+            .args(extra)
+            .arg(format!("{}/download", node.main_url))
+            .output()
+    };
+    let page = mamori_conformance::ok(curl(&[])?);
+    let token = csrf_token(&page).expect("csrf token").to_owned();
+    let file = s.cluster.work.path().join("download.p12");
+    let got = curl(&[
+        "-o",
+        file.to_str().expect("utf-8"),
+        "--data-urlencode",
+        &format!("csrf_token={token}"),
+        "--data-urlencode",
+        &format!("acquisition_id={acquisition_id}"),
+        "--data-urlencode",
+        &format!("download_password={password}"),
+    ])?;
+    assert!(got.status.success(), "download: {}", String::from_utf8_lossy(&got.stderr));
+    Ok(Download { file, password })
+}
