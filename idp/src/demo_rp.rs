@@ -57,7 +57,7 @@ pub async fn prepare(app: &App, tenant_slug: &str, dev_root: &Path) -> anyhow::R
     let port = listener.local_addr()?.port();
     let url = format!("https://localhost:{port}");
     let tenant = app.storage.tenants().get_by_slug(tenant_slug).await?.context("the demo tenant is missing")?;
-    match app.storage.oidc_clients().delete(DEMO_CLIENT_ID).await {
+    match app.storage.oidc_clients().delete(DEMO_CLIENT_ID, app.now()).await {
         Ok(()) | Err(mamori_storage::StorageError::NotFound) => {}
         Err(err) => return Err(err.into()),
     }

@@ -14,7 +14,7 @@ use crate::StorageError;
 use crate::error::db_err;
 use crate::migration::Migrator;
 use crate::repo::{
-    CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients,
+    CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, RelyingSiteVersions,
     SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
 
@@ -245,6 +245,10 @@ impl Storage {
 
     pub fn oidc_clients(&self) -> OidcClients<'_> {
         OidcClients::new(&self.db)
+    }
+
+    pub fn relying_site_versions(&self) -> RelyingSiteVersions<'_> {
+        RelyingSiteVersions::new(&self.db)
     }
 
     pub fn saml_service_providers(&self) -> SamlServiceProviders<'_> {

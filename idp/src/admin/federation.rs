@@ -321,7 +321,7 @@ pub async fn oidc_client(app: &App, principal: &Principal, slug: &str, client_id
 
 pub async fn delete_oidc_client(app: &App, principal: &Principal, slug: &str, client_id: &str) -> Result<(), AdminError> {
     let client = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
-    app.storage.oidc_clients().delete(&client.client_id).await?;
+    app.storage.oidc_clients().delete(&client.client_id, app.now()).await?;
     clients::forget(&client.client_id);
     audit::record(app, principal, Some(client.tenant_id), "oidc-client.delete", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"name": client.name})).await;
     Ok(())

@@ -85,24 +85,29 @@ impl RegisteredClient {
     }
 }
 
-static CLIENTS: super::RecentRecords<RegisteredClient> = super::RecentRecords::new();
+static CLIENTS: super::site_version::VersionedRecords<RegisteredClient> = super::site_version::VersionedRecords::new();
 
-/// The client with its settings, if it exists in `tenant_id` (read at most every
-/// [`super::RECORD_CACHE_TTL`] per node).
+/// The client with its settings, if it exists in `tenant_id`: from this node's cache
+/// while the tenant's relying-site version is unchanged (a change through any node is
+/// seen within [`super::site_version::VERSION_CHECK_EVERY`] and one read).
 pub async fn load(app: &App, tenant_id: uuid::Uuid, client_id: &str) -> anyhow::Result<Option<RegisteredClient>> {
-    if let Some(found) = CLIENTS.get(client_id) {
-        return Ok((found.client.tenant_id == tenant_id).then_some(found));
-    }
+    let version = match CLIENTS.get(app, tenant_id, client_id).await? {
+        Ok(found) => return Ok(Some(found)),
+        Err(version) => version,
+    };
     let Some(client) = app.storage.oidc_clients().get_by_client_id(client_id).await? else {
         return Ok(None);
     };
+    if client.tenant_id != tenant_id {
+        return Ok(None);
+    }
     let settings = match app.storage.oidc_grants().client_settings(client_id).await? {
         Some(json) => serde_json::from_value(json).unwrap_or_default(),
         None => ClientSettings::default(),
     };
     let found = RegisteredClient { client, settings };
-    CLIENTS.put(client_id, found.clone());
-    Ok((found.client.tenant_id == tenant_id).then_some(found))
+    CLIENTS.put(tenant_id, version, client_id, found.clone());
+    Ok(Some(found))
 }
 
 /// Drops a client this node remembers (after deleting or changing it here).

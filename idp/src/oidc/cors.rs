@@ -58,20 +58,21 @@ pub fn request_origin(headers: &HeaderMap) -> Option<&str> {
     (origin != "null" && !origin.is_empty()).then_some(origin)
 }
 
-static TENANT_ORIGINS: super::RecentRecords<Arc<BTreeSet<String>>> = super::RecentRecords::new();
+static TENANT_ORIGINS: super::site_version::VersionedRecords<Arc<BTreeSet<String>>> = super::site_version::VersionedRecords::new();
 
-/// The web origins of every client of the tenant (read at most every
-/// [`super::RECORD_CACHE_TTL`] per node, and only for requests that carry an `Origin`).
+/// The web origins of every client of the tenant (read only for requests that carry an
+/// `Origin`, and again after the tenant's relying-site version changes).
 async fn tenant_origins(state: &SharedState, tenant_id: uuid::Uuid) -> anyhow::Result<Arc<BTreeSet<String>>> {
     let key = tenant_id.to_string();
-    if let Some(found) = TENANT_ORIGINS.get(&key) {
-        return Ok(found);
-    }
+    let version = match TENANT_ORIGINS.get(&state.app, tenant_id, &key).await? {
+        Ok(found) => return Ok(found),
+        Err(version) => version,
+    };
     let clients = state.app.storage.oidc_clients().list(tenant_id).await?;
     let origins: BTreeSet<String> =
         clients.iter().flat_map(|c| c.redirect_uris.iter()).filter_map(|u| web_origin(u)).collect();
     let origins = Arc::new(origins);
-    TENANT_ORIGINS.put(&key, Arc::clone(&origins));
+    TENANT_ORIGINS.put(tenant_id, version, &key, Arc::clone(&origins));
     Ok(origins)
 }
 

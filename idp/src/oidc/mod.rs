@@ -31,6 +31,7 @@ pub mod registration;
 pub mod request_object;
 pub mod revocation;
 pub mod rotation;
+pub mod site_version;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
@@ -104,9 +105,10 @@ impl Issuer {
     }
 }
 
-/// How long a node keeps a tenant or client record it read. Changes made elsewhere (the
-/// CLI, another node) take effect within this time; the token endpoint then needs no
-/// database read for a client it has just seen.
+/// How long a node keeps a tenant or client record it read. A tenant's settings changed
+/// elsewhere (the CLI, another node) take effect within this time; clients and CORS
+/// origins follow their tenant's relying-site version ([`site_version`]) within a second,
+/// and this bounds them only for changes made outside Mamori.
 pub const RECORD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A small map of recently read records, each kept for [`RECORD_CACHE_TTL`].

@@ -259,7 +259,7 @@ async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &
 
 pub async fn delete(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     match managed(&state, &slug, &client_id, &headers).await {
-        Ok(_) => match state.app.storage.oidc_clients().delete(&client_id).await {
+        Ok(_) => match state.app.storage.oidc_clients().delete(&client_id, state.app.now()).await {
             Ok(()) => {
                 clients::forget(&client_id);
                 StatusCode::NO_CONTENT.into_response()

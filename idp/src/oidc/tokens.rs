@@ -121,7 +121,7 @@ pub async fn validate(app: &App, issuer: &str, tenant_id: Uuid, token: &str) -> 
     if claims.exp <= now.unix_timestamp() || claims.iss != issuer || claims.tid != tenant_id {
         return Ok(None);
     }
-    if !grant_still_allowed(app, &claims).await? {
+    if !grant_still_allowed(app, &claims).await? || !client_still_registered(app, &claims).await? {
         return Ok(None);
     }
     Ok(Some(claims))
@@ -142,6 +142,16 @@ async fn grant_still_allowed(app: &App, claims: &AccessTokenClaims) -> anyhow::R
         Err(mamori_storage::StorageError::NotFound) => Ok(false),
         Err(err) => Err(err.into()),
     }
+}
+
+/// A deleted client's tokens end with it, on every node within the relying-site version
+/// bound: its grants and recorded tokens are revoked as it is deleted, but a JWT access
+/// token is not recorded. A client registered again under the same ID later does not
+/// bring back tokens issued before it existed.
+async fn client_still_registered(app: &App, claims: &AccessTokenClaims) -> anyhow::Result<bool> {
+    Ok(super::clients::load(app, claims.tid, &claims.client_id)
+        .await?
+        .is_some_and(|c| c.client.created_at.unix_timestamp() <= claims.iat))
 }
 
 /// Revokes an access token (RFC 7009): an opaque token's record is marked; a JWT's hash

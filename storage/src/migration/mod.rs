@@ -17,7 +17,8 @@ mod m0010_email_verified;
 mod m0011_client_claims;
 mod m0012_lockout_release;
 mod m0013_throttle;
-mod m0016_grant_sessions;
+mod m0014_relying_site_versions;
+mod m0015_grant_sessions;
 
 pub(crate) struct Migrator;
 
@@ -37,7 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_client_claims::Migration),
             Box::new(m0012_lockout_release::Migration),
             Box::new(m0013_throttle::Migration),
-            Box::new(m0016_grant_sessions::Migration),
+            Box::new(m0014_relying_site_versions::Migration),
+            Box::new(m0015_grant_sessions::Migration),
         ]
     }
 }

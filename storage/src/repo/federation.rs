@@ -1,21 +1,65 @@
 //! Relying sites (OIDC clients, SAML service providers) and signing keys.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StorageError;
 use crate::convert::{from_json, ms, opt_ms, opt_time, parse, time, to_json};
-use crate::entity::{oidc_client, saml_service_provider as saml_sp, signing_key};
+use crate::entity::oidc::{access_token, grant};
+use crate::entity::{
+    oidc_client, relying_site_version as site_version, saml_service_provider as saml_sp,
+    signing_key,
+};
 use crate::error::{db_err, on_conflict};
 use crate::model::{
     KeyPurpose, NewOidcClient, NewSamlServiceProvider, NewSigningKey, OidcClient,
     SamlServiceProvider, SigningAlgorithm, SigningKey,
 };
+
+/// Bumps the tenant's relying-site version on `conn`, the transaction that changes one of
+/// its clients or service providers (see migration 0014): every node's cached client is
+/// then stale as soon as, and not before, the change itself is visible.
+pub(crate) async fn bump_site_version<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+) -> Result<(), StorageError> {
+    use site_version::Column as V;
+    let first = site_version::Model { tenant_id, version: 1 };
+    site_version::Entity::insert(first.into_active_model())
+        .on_conflict(
+            OnConflict::column(V::TenantId)
+                .value(V::Version, Expr::col((site_version::Entity, V::Version)).add(1))
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The tenant's relying-site version (0 before its first change).
+pub struct RelyingSiteVersions<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> RelyingSiteVersions<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        RelyingSiteVersions { db }
+    }
+
+    pub async fn get(&self, tenant_id: Uuid) -> Result<i64, StorageError> {
+        let model = site_version::Entity::find_by_id(tenant_id)
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(model.map_or(0, |m| m.version))
+    }
+}
 
 pub struct OidcClients<'a> {
     db: &'a DatabaseConnection,
@@ -51,10 +95,13 @@ impl<'a> OidcClients<'a> {
             require_pkce: new.require_pkce,
             created_at: ms(now),
         };
+        let txn = self.db.begin().await.map_err(db_err)?;
         oidc_client::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(on_conflict("client ID already exists"))?;
+        bump_site_version(&txn, new.tenant_id).await?;
+        txn.commit().await.map_err(db_err)?;
         to_oidc_client(model)
     }
 
@@ -84,6 +131,7 @@ impl<'a> OidcClients<'a> {
     /// time), the secret hash included.
     pub async fn update(&self, client: &OidcClient) -> Result<(), StorageError> {
         use oidc_client::Column as C;
+        let txn = self.db.begin().await.map_err(db_err)?;
         let result = oidc_client::Entity::update_many()
             .col_expr(C::ClientSecretHash, Expr::val(client.client_secret_hash.clone()))
             .col_expr(C::Name, Expr::val(client.name.clone()))
@@ -113,24 +161,50 @@ impl<'a> OidcClients<'a> {
             .col_expr(C::RequirePkce, Expr::val(client.require_pkce))
             .filter(C::ClientId.eq(client.client_id.as_str()))
             .filter(C::TenantId.eq(client.tenant_id))
-            .exec(self.db)
+            .exec(&txn)
             .await
             .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
+        bump_site_version(&txn, client.tenant_id).await?;
+        txn.commit().await.map_err(db_err)?;
         Ok(())
     }
 
-    pub async fn delete(&self, client_id: &str) -> Result<(), StorageError> {
-        let result = oidc_client::Entity::delete_many()
+    /// Deletes the client and, in the same transaction, revokes every grant it holds and
+    /// every access token recorded for it: its refresh tokens, opaque access tokens and
+    /// unredeemed codes end with it, on every node. (Its JWT access tokens are not
+    /// recorded; a validator refuses a token whose client is gone.)
+    pub async fn delete(&self, client_id: &str, now: OffsetDateTime) -> Result<(), StorageError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let found = oidc_client::Entity::find()
             .filter(oidc_client::Column::ClientId.eq(client_id))
-            .exec(self.db)
+            .one(&txn)
             .await
             .map_err(db_err)?;
-        if result.rows_affected == 0 {
-            return Err(StorageError::NotFound);
-        }
+        let Some(found) = found else { return Err(StorageError::NotFound) };
+        oidc_client::Entity::delete_many()
+            .filter(oidc_client::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
+            .filter(grant::Column::ClientId.eq(client_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        access_token::Entity::update_many()
+            .col_expr(access_token::Column::RevokedAt, Expr::val(ms(now)))
+            .filter(access_token::Column::ClientId.eq(client_id))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        bump_site_version(&txn, found.tenant_id).await?;
+        txn.commit().await.map_err(db_err)?;
         Ok(())
     }
 }
@@ -196,10 +270,13 @@ impl<'a> SamlServiceProviders<'a> {
             encrypt_assertion: new.encrypt_assertion,
             created_at: ms(now),
         };
+        let txn = self.db.begin().await.map_err(db_err)?;
         saml_sp::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(on_conflict("entity ID already exists in this tenant"))?;
+        bump_site_version(&txn, new.tenant_id).await?;
+        txn.commit().await.map_err(db_err)?;
         to_saml_sp(model)
     }
 
@@ -231,6 +308,7 @@ impl<'a> SamlServiceProviders<'a> {
     /// signing and encryption choices (the metadata-derived fields stay).
     pub async fn update_settings(&self, sp: &SamlServiceProvider) -> Result<(), StorageError> {
         use saml_sp::Column as C;
+        let txn = self.db.begin().await.map_err(db_err)?;
         let result = saml_sp::Entity::update_many()
             .col_expr(C::Name, Expr::val(sp.name.clone()))
             .col_expr(C::NameIdFormat, Expr::val(sp.name_id_format.clone()))
@@ -244,25 +322,30 @@ impl<'a> SamlServiceProviders<'a> {
             .col_expr(C::EncryptAssertion, Expr::val(sp.encrypt_assertion))
             .filter(C::Id.eq(sp.id))
             .filter(C::TenantId.eq(sp.tenant_id))
-            .exec(self.db)
+            .exec(&txn)
             .await
             .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
+        bump_site_version(&txn, sp.tenant_id).await?;
+        txn.commit().await.map_err(db_err)?;
         Ok(())
     }
 
     pub async fn delete(&self, tenant_id: Uuid, entity_id: &str) -> Result<(), StorageError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
         let result = saml_sp::Entity::delete_many()
             .filter(saml_sp::Column::TenantId.eq(tenant_id))
             .filter(saml_sp::Column::EntityId.eq(entity_id))
-            .exec(self.db)
+            .exec(&txn)
             .await
             .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
+        bump_site_version(&txn, tenant_id).await?;
+        txn.commit().await.map_err(db_err)?;
         Ok(())
     }
 }

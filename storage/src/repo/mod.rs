@@ -21,7 +21,7 @@ mod users;
 pub use admin::{AdminRoles, ApiTokens, AuditEvents};
 pub use completion::Completions;
 pub use devices::{DEVICE_LIMIT_REACHED, Devices};
-pub use federation::{OidcClients, SamlServiceProviders, SigningKeys};
+pub use federation::{OidcClients, RelyingSiteVersions, SamlServiceProviders, SigningKeys};
 pub use login_events::LoginEvents;
 pub use mail::MailOutbox;
 pub use oidc_grants::OidcGrants;

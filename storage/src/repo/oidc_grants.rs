@@ -6,7 +6,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryTrait,
+    QueryTrait, TransactionTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -475,6 +475,14 @@ impl<'a> OidcGrants<'a> {
             data: to_json(data)?,
             updated_at: ms(now),
         };
+        // The settings are part of the client every node caches: the same transaction
+        // bumps its tenant's relying-site version.
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let owner = crate::entity::oidc_client::Entity::find()
+            .filter(crate::entity::oidc_client::Column::ClientId.eq(client_id))
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
         client_settings::Entity::insert(model.into_active_model())
             .on_conflict(
                 OnConflict::column(client_settings::Column::ClientId)
@@ -484,9 +492,13 @@ impl<'a> OidcGrants<'a> {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(db_err)?;
+        if let Some(owner) = owner {
+            super::federation::bump_site_version(&txn, owner.tenant_id).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
         Ok(())
     }
 

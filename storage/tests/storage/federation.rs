@@ -1,16 +1,16 @@
 //! OIDC clients, SAML service providers and signing keys.
 
 use mamori_storage::model::{
-    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider,
-    NewSigningKey, SigningAlgorithm, SingleLogoutService,
+    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewAccessToken, NewOidcClient,
+    NewSamlServiceProvider, NewSigningKey, SigningAlgorithm, SingleLogoutService,
 };
-use mamori_storage::{Storage, StorageError};
+use mamori_storage::{Storage, StorageError, token_lookup_hash};
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{t0, tenant};
+use crate::harness::{t0, tenant, user};
 
-on_both!(oidc_clients, saml_service_providers, signing_key_rotation);
+on_both!(oidc_clients, saml_service_providers, signing_key_rotation, client_changes_bump_the_version_and_deletion_revokes);
 
 async fn oidc_clients(s: Storage) {
     let t = tenant(&s).await;
@@ -72,14 +72,14 @@ async fn oidc_clients(s: Storage) {
         s.oidc_clients().get_by_client_id("listed").await.unwrap(),
         Some(created)
     );
-    s.oidc_clients().delete("listed").await.unwrap();
-    s.oidc_clients().delete("shop").await.unwrap();
+    s.oidc_clients().delete("listed", t0()).await.unwrap();
+    s.oidc_clients().delete("shop", t0()).await.unwrap();
     assert_eq!(
         s.oidc_clients().get_by_client_id("shop").await.unwrap(),
         None
     );
     assert!(matches!(
-        s.oidc_clients().delete("shop").await,
+        s.oidc_clients().delete("shop", t0()).await,
         Err(StorageError::NotFound)
     ));
 }
@@ -245,4 +245,67 @@ async fn signing_key_rotation(s: Storage) {
             .unwrap()
             .is_none()
     );
+}
+
+/// Every change to a tenant's clients bumps its relying-site version (nodes drop their
+/// cached clients on it), and deleting a client revokes its grants and recorded tokens in
+/// the same transaction.
+async fn client_changes_bump_the_version_and_deletion_revokes(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let versions = s.relying_site_versions();
+    assert_eq!(versions.get(t.id).await.unwrap(), 0);
+    let new = NewOidcClient {
+        tenant_id: t.id,
+        client_id: "bumped".into(),
+        client_secret_hash: Some("$argon2id$one".into()),
+        name: "Bumped".into(),
+        redirect_uris: vec!["https://rp.example/cb".into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec!["authorization_code".into(), "client_credentials".into()],
+        response_types: vec!["code".into()],
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        jwks: None,
+        jwks_uri: None,
+        scopes: vec!["openid".into()],
+        claims: None,
+        access_token_format: AccessTokenFormat::Opaque,
+        first_party: false,
+        require_pkce: true,
+    };
+    let mut client = s.oidc_clients().create(&new, t0()).await.unwrap();
+    assert_eq!(versions.get(t.id).await.unwrap(), 1);
+    client.client_secret_hash = Some("$argon2id$two".into());
+    s.oidc_clients().update(&client).await.unwrap();
+    assert_eq!(versions.get(t.id).await.unwrap(), 2);
+    s.oidc_grants().set_client_settings("bumped", &json!({}), t0()).await.unwrap();
+    assert_eq!(versions.get(t.id).await.unwrap(), 3);
+    // A failed change bumps nothing.
+    assert!(s.oidc_clients().create(&new, t0()).await.is_err());
+    assert_eq!(versions.get(t.id).await.unwrap(), 3);
+
+    let grants = s.oidc_grants();
+    let grant = grants.create_grant(t.id, "bumped", Some(u.id), t0()).await.unwrap();
+    let token = |name: &str, grant_id| NewAccessToken {
+        lookup_hash: token_lookup_hash(name),
+        grant_id,
+        tenant_id: t.id,
+        client_id: "bumped".into(),
+        data: json!({}),
+        expires_at: t0() + Duration::minutes(10),
+    };
+    grants.insert_access_token(&token("user", Some(grant.id)), t0()).await.unwrap();
+    grants.insert_access_token(&token("cc", None), t0()).await.unwrap();
+    // Another client's token is not touched.
+    let other = NewAccessToken { client_id: "other".into(), ..token("other", None) };
+    grants.insert_access_token(&other, t0()).await.unwrap();
+    s.oidc_clients().delete("bumped", t0()).await.unwrap();
+    assert_eq!(versions.get(t.id).await.unwrap(), 4);
+    assert!(grants.get_grant(grant.id).await.unwrap().is_revoked());
+    for name in ["user", "cc"] {
+        assert!(grants.find_active_access_token(&token_lookup_hash(name), t0()).await.unwrap().is_none(), "{name}");
+    }
+    assert!(grants.find_active_access_token(&token_lookup_hash("other"), t0()).await.unwrap().is_some());
+    assert!(matches!(s.oidc_clients().delete("bumped", t0()).await, Err(StorageError::NotFound)));
+    assert_eq!(versions.get(t.id).await.unwrap(), 4);
 }

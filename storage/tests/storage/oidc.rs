@@ -618,7 +618,7 @@ async fn initial_access_tokens_and_client_settings(s: Storage) {
         repo.client_settings(&client_id).await.unwrap(),
         Some(json!({"a": 2}))
     );
-    s.oidc_clients().delete(&client_id).await.unwrap();
+    s.oidc_clients().delete(&client_id, t0()).await.unwrap();
     assert!(repo.client_settings(&client_id).await.unwrap().is_none());
     // Not for a client that does not exist.
     assert!(
