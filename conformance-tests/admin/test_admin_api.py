@@ -427,6 +427,10 @@ def test_oidc_client_create_use_update_and_rotate_secret(server):
     # Validation errors are problems.
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"]}), 422)
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "redirect_uris": ["http://evil.test/cb"]}), 422)
+    # A tenant cannot make every authorization request compare a long list: 20 at most.
+    many = [f"https://rp.acme.test/cb{i}" for i in range(21)]
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "redirect_uris": many}), 422)
+    assert server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "twenty", "redirect_uris": many[:20]}).status_code == 201
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x"}), 422)  # authorization_code without a redirect URI
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "grant_types": ["password"]}), 422)
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]}), 422)

@@ -55,6 +55,10 @@ pub fn without_fragment(uri: &str) -> &str {
 
 /// Most `request_uris` a client may register.
 pub const MAX_REQUEST_URIS: usize = 20;
+/// The most redirect URIs (and, separately, post-logout redirect URIs) a client may
+/// register: each is compared on every authorization request, and every one is CORS
+/// origin material (`oidc::cors`), so a tenant must not be able to make the list long.
+pub const MAX_REDIRECT_URIS: usize = 20;
 
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
@@ -166,6 +170,9 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     }
     if spec.grant_types.iter().any(|g| g == "authorization_code") && spec.redirect_uris.is_empty() {
         return Err("the authorization_code grant needs at least one redirect URI".into());
+    }
+    if spec.redirect_uris.len() > MAX_REDIRECT_URIS || spec.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(format!("at most {MAX_REDIRECT_URIS} redirect URIs and {MAX_REDIRECT_URIS} post-logout redirect URIs"));
     }
     check_uris(spec).map_err(|problem| problem.to_string())?;
     if let Some(uri) = &spec.settings.backchannel_logout_uri {

@@ -29,7 +29,7 @@ pub fn routes() -> Router<SharedState> {
 /// Longest redirect URI list accepted from the form (the other fields keep the usual
 /// 256-character bound).
 const MAX_REDIRECT_URIS_CHARS: usize = 4000;
-const MAX_REDIRECT_URIS: usize = 20;
+const MAX_REDIRECT_URIS: usize = crate::oidc::clients::MAX_REDIRECT_URIS;
 
 pub(super) fn sites_path(tenant: &str) -> String {
     format!("/console/t/{}/sites", encode_component(tenant))
