@@ -16,7 +16,15 @@ pub struct Attempt<'a> {
 /// Records an event; a storage failure is logged, never shown to the user as a login error.
 pub async fn record_login_event(app: &App, attempt: &Attempt<'_>, result: LoginResult, factors: &[&str]) {
     crate::metrics::metrics().login(result.as_str(), factors);
-    let event = NewLoginEvent {
+    let event = login_event(app, attempt, result, factors);
+    if let Err(err) = app.storage.login_events().record(&event).await {
+        tracing::error!(%err, "could not record a login event");
+    }
+}
+
+/// The event of an attempt at `app.now()`.
+pub fn login_event(app: &App, attempt: &Attempt<'_>, result: LoginResult, factors: &[&str]) -> NewLoginEvent {
+    NewLoginEvent {
         tenant_id: attempt.tenant_id,
         user_id: attempt.user_id,
         attempted_login_id: attempt.login_id.map(str::to_owned),
@@ -26,8 +34,5 @@ pub async fn record_login_event(app: &App, attempt: &Attempt<'_>, result: LoginR
         factors: factors.iter().map(|f| (*f).to_owned()).collect(),
         user_agent: attempt.user_agent.clone(),
         detail: None,
-    };
-    if let Err(err) = app.storage.login_events().record(&event).await {
-        tracing::error!(%err, "could not record a login event");
     }
 }

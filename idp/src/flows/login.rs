@@ -345,8 +345,7 @@ pub async fn submit_otp(
 }
 
 /// The completed login a transaction's factors make, at `now`. The caller stores it as
-/// the session and only then calls [`record_success`]: the history says "success"
-/// exactly when the session exists.
+/// the session together with [`success_event`].
 pub fn completed(progress: &LoginProgress, now: OffsetDateTime) -> Authenticated {
     Authenticated {
         user_id: progress.user_id,
@@ -358,9 +357,16 @@ pub fn completed(progress: &LoginProgress, now: OffsetDateTime) -> Authenticated
     }
 }
 
-/// The login event of a completed login, with the factors used.
-pub async fn record_success(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) {
-    record_login_event(app, attempt, LoginResult::Success, &amr(&progress.factors)).await;
+/// The success event of a completed login, with the factors used: stored together with
+/// its session (`SharedSessions::create_with_success`), so the history says "success"
+/// exactly when the session exists.
+pub fn success_event(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>) -> mamori_storage::model::NewLoginEvent {
+    super::events::login_event(app, attempt, LoginResult::Success, &amr(&progress.factors))
+}
+
+/// Counts a completed login in the metrics, once its session is stored.
+pub fn count_success(progress: &LoginProgress) {
+    crate::metrics::metrics().login(LoginResult::Success.as_str(), &amr(&progress.factors));
 }
 
 #[cfg(test)]

@@ -259,9 +259,10 @@ async fn finish(
         return Ok(response);
     }
     let authenticated = login::completed(progress, app.now());
-    let (_, cookies) = session::complete_login(app, &ctx.headers, web_session, tenant, authenticated).await?;
-    // Recorded once the session exists: a failed session store leaves no "success".
-    login::record_success(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id))).await;
+    // The session and its "success" in the history are stored together, or neither.
+    let success = login::success_event(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id)));
+    let (_, cookies) = session::complete_login(app, &ctx.headers, web_session, tenant, authenticated, &success).await?;
+    login::count_success(progress);
     let target = progress.return_to.clone().unwrap_or_else(|| "/login/done".to_owned());
     let mut response = Redirect::to(&target).into_response();
     for cookie in cookies {

@@ -10,7 +10,7 @@
 //! on every request ([`logged_in`]) rather than trusted by listener.
 
 use axum::http::{HeaderMap, HeaderValue};
-use mamori_storage::model::{NewSession, Tenant, User, UserStatus};
+use mamori_storage::model::{NewLoginEvent, NewSession, Tenant, User, UserStatus};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -223,6 +223,7 @@ pub async fn complete_login(
     login: &WebSession,
     tenant: &Tenant,
     authenticated: Authenticated,
+    success: &NewLoginEvent,
 ) -> anyhow::Result<(WebSession, [HeaderValue; 2])> {
     let sessions = app.shared.sessions();
     // The session this login replaces, if the browser had one: gone, not touched first.
@@ -236,7 +237,7 @@ pub async fn complete_login(
         login: None,
         authenticated: Some(authenticated),
     };
-    let (session, token) = insert(app, tenant.id, Some(user_id), state, idle, absolute).await?;
+    let (session, token) = insert_recording(app, tenant.id, Some(user_id), state, idle, absolute, Some(success)).await?;
     Ok((
         session,
         [cookie(SESSION_COOKIE, &token)?, clear_cookie(LOGIN_COOKIE)],
@@ -311,6 +312,19 @@ async fn insert(
     idle_expires_at: OffsetDateTime,
     absolute_expires_at: OffsetDateTime,
 ) -> anyhow::Result<(WebSession, String)> {
+    insert_recording(app, tenant_id, user_id, state, idle_expires_at, absolute_expires_at, None).await
+}
+
+/// [`insert`], with the login's success event stored together with the session.
+async fn insert_recording(
+    app: &App,
+    tenant_id: Uuid,
+    user_id: Option<Uuid>,
+    state: SessionState,
+    idle_expires_at: OffsetDateTime,
+    absolute_expires_at: OffsetDateTime,
+    success: Option<&NewLoginEvent>,
+) -> anyhow::Result<(WebSession, String)> {
     let token = crate::secrets::url_token();
     let id = mamori_storage::token_lookup_hash(&token);
     let new = NewSession {
@@ -321,7 +335,10 @@ async fn insert(
         idle_expires_at,
         absolute_expires_at,
     };
-    app.shared.sessions().create(&new, app.now()).await?;
+    match success {
+        Some(event) => app.shared.sessions().create_with_success(&new, event, app.now()).await?,
+        None => app.shared.sessions().create(&new, app.now()).await?,
+    };
     Ok((
         WebSession {
             id,

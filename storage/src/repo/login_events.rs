@@ -23,23 +23,18 @@ impl<'a> LoginEvents<'a> {
     }
 
     pub async fn record(&self, new: &NewLoginEvent) -> Result<LoginEvent, StorageError> {
-        let model = login_event::Model {
-            id: Uuid::new_v4(),
-            tenant_id: new.tenant_id,
-            user_id: new.user_id,
-            attempted_login_id: new.attempted_login_id.clone(),
-            occurred_at: ms(new.occurred_at),
-            source_ip: new.source_ip.clone(),
-            result: new.result.as_str().to_owned(),
-            factors: to_json(&new.factors)?,
-            user_agent: new.user_agent.clone(),
-            detail: new.detail.clone(),
-        };
+        let model = model(new)?;
         Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
             .await
             .map_err(db_err)?;
         to_event(model)
+    }
+
+    /// Deletes one event: the success of a login whose session could not be stored.
+    pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {
+        Entity::delete_by_id(id).exec(self.db).await.map_err(db_err)?;
+        Ok(())
     }
 
     /// A user's attempts at or after `since`, newest first, with the total count.
@@ -152,5 +147,22 @@ fn to_event(m: login_event::Model) -> Result<LoginEvent, StorageError> {
         factors: from_json("login_events.factors", &m.factors)?,
         user_agent: m.user_agent,
         detail: m.detail,
+    })
+}
+
+/// The row of a new event (shared with the session store, which writes a login's success
+/// in the same transaction as its session).
+pub(crate) fn model(new: &NewLoginEvent) -> Result<login_event::Model, StorageError> {
+    Ok(login_event::Model {
+        id: Uuid::new_v4(),
+        tenant_id: new.tenant_id,
+        user_id: new.user_id,
+        attempted_login_id: new.attempted_login_id.clone(),
+        occurred_at: ms(new.occurred_at),
+        source_ip: new.source_ip.clone(),
+        result: new.result.as_str().to_owned(),
+        factors: to_json(&new.factors)?,
+        user_agent: new.user_agent.clone(),
+        detail: new.detail.clone(),
     })
 }

@@ -4,6 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use crate::StorageError;
 use crate::convert::{from_json, ms, time, to_json};
 use crate::entity::session::{self, Column, Entity};
 use crate::error::{db_err, on_conflict};
-use crate::model::{NewSession, Session};
+use crate::model::{NewLoginEvent, NewSession, Session};
 
 pub struct Sessions<'a> {
     db: &'a DatabaseConnection,
@@ -42,6 +43,38 @@ impl<'a> Sessions<'a> {
             .exec_without_returning(self.db)
             .await
             .map_err(on_conflict("session already exists"))?;
+        to_session(model)
+    }
+
+    /// [`Self::create`] and the login's success event in one transaction: the history
+    /// says "success" exactly when the session exists.
+    pub async fn create_with_event(
+        &self,
+        new: &NewSession,
+        event: &NewLoginEvent,
+        now: OffsetDateTime,
+    ) -> Result<Session, StorageError> {
+        let model = session::Model {
+            id: new.id.clone(),
+            tenant_id: new.tenant_id,
+            user_id: new.user_id,
+            data: to_json(&new.data)?,
+            created_at: ms(now),
+            last_seen_at: ms(now),
+            idle_expires_at: ms(new.idle_expires_at),
+            absolute_expires_at: ms(new.absolute_expires_at),
+        };
+        let event = super::login_events::model(event)?;
+        let txn = self.db.begin().await.map_err(db_err)?;
+        Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(on_conflict("session already exists"))?;
+        crate::entity::login_event::Entity::insert(event.into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
         to_session(model)
     }
 

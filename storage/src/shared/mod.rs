@@ -17,7 +17,7 @@ mod redis_store;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::model::{AuthorizationCode, CodeRedeemError, NewSession, Session};
+use crate::model::{AuthorizationCode, CodeRedeemError, NewLoginEvent, NewSession, Session};
 use crate::{Storage, StorageError};
 pub use redis_store::RedisSettings;
 use redis_store::RedisStore;
@@ -84,6 +84,32 @@ impl SharedSessions<'_> {
         match &self.store.redis {
             Some(r) => r.session_create(new, now).await,
             None => self.store.storage.sessions().create(new, now).await,
+        }
+    }
+
+    /// Stores a completed login's session and its success event, so that the history says
+    /// "success" exactly when the session exists. In the database both are one
+    /// transaction; with Redis the event is written first and deleted again if the
+    /// session cannot be stored.
+    pub async fn create_with_success(
+        &self,
+        new: &NewSession,
+        event: &NewLoginEvent,
+        now: OffsetDateTime,
+    ) -> Result<Session, StorageError> {
+        let Some(r) = &self.store.redis else {
+            return self.store.storage.sessions().create_with_event(new, event, now).await;
+        };
+        let events = self.store.storage.login_events();
+        let recorded = events.record(event).await?;
+        match r.session_create(new, now).await {
+            Ok(session) => Ok(session),
+            Err(err) => {
+                if let Err(undo) = events.delete(recorded.id).await {
+                    tracing::error!(error = %undo, "a login's session failed and its success event could not be withdrawn");
+                }
+                Err(err)
+            }
         }
     }
 

@@ -52,6 +52,7 @@ on_every_store!(
     replay_cache_forgets_after_expiry,
     throttle_counts_every_failure_on_two_nodes,
     throttle_windows_end,
+    a_logins_success_is_stored_with_its_session_or_not_at_all,
 );
 
 // Counters that stay in the database whatever `shared_state` says: exact under
@@ -365,6 +366,35 @@ async fn replay_cache_forgets_after_expiry(u: Under) {
     tokio::time::sleep(StdDuration::from_millis(600)).await;
     let later = OffsetDateTime::now_utc();
     assert!(cache.remember(t.id, "https://sp.example", "_short", later + Duration::minutes(5), later).await.unwrap());
+}
+
+async fn a_logins_success_is_stored_with_its_session_or_not_at_all(u: Under) {
+    let t = tenant(&u.storage).await;
+    let usr = user(&u.storage, &t).await;
+    let success = |agent: &str| mamori_storage::model::NewLoginEvent {
+        tenant_id: t.id,
+        user_id: Some(usr.id),
+        attempted_login_id: Some(usr.login_id.clone()),
+        occurred_at: t0(),
+        source_ip: "192.0.2.10".into(),
+        result: mamori_storage::model::LoginResult::Success,
+        factors: vec!["swk".into(), "pwd".into()],
+        user_agent: Some(agent.into()),
+        detail: None,
+    };
+    let agents = |page: mamori_storage::model::Page<mamori_storage::model::LoginEvent>| {
+        page.items.into_iter().filter_map(|e| e.user_agent).collect::<Vec<_>>()
+    };
+    // Stored: the session exists on the other node, and the history says success once.
+    let new = new_session(t.id, Some(usr.id), t0(), Duration::minutes(30), Duration::minutes(480));
+    u.store.sessions().create_with_success(&new, &success("stored"), t0()).await.unwrap();
+    assert!(u.node2.sessions().get(&new.id, t0()).await.unwrap().is_some());
+    // Not stored (the session store refuses it): no success in the history either.
+    let refused = u.store.sessions().create_with_success(&new, &success("refused"), t0()).await;
+    assert!(matches!(refused, Err(StorageError::Conflict(_))), "{refused:?}");
+    let history = u.storage.login_events().list_for_user(usr.id, t0() - Duration::days(1), 0, 10).await.unwrap();
+    assert_eq!(agents(history), vec!["stored".to_owned()]);
+    u.assert_every_key_expires().await;
 }
 
 async fn throttle_counts_every_failure_on_two_nodes(u: Under) {
