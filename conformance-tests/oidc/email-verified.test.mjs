@@ -1,6 +1,10 @@
 // email_verified in userinfo: false for an address nobody has proven (the operator typed
 // it), true once a link mailed to it was completed (a certificate or a password reissue),
 // and never for an address set after the link was mailed.
+//
+// The sites ask for offline_access: a reissue ends the user's sessions and the grants
+// that came from them (deploy/OPERATIONS.md, "Logout and the tokens a session gave
+// out"), while an offline grant keeps its tokens, so one token reads userinfo throughout.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,9 +18,9 @@ test('email_verified turns true when a mailed link to the address is completed',
   const address = `${user.loginId}@example.test`;
   const cb = await callbackServer(t, server);
   const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'en-US' });
-  const rp = registerClient(server, { name: 'Mail RP', redirectUris: [cb.redirectUri], scopes: ['openid', 'email'], idTokenAlg: 'ES256' });
+  const rp = registerClient(server, { name: 'Mail RP', redirectUris: [cb.redirectUri], scopes: ['openid', 'email', 'offline_access'], idTokenAlg: 'ES256' });
   const config = await discover(server, rp.client_id, { id_token_signed_response_alg: 'ES256' }, client.ClientSecretBasic(rp.client_secret));
-  const req = await authorizationRequest(config, cb.redirectUri, { scope: 'openid email' });
+  const req = await authorizationRequest(config, cb.redirectUri, { scope: 'openid email offline_access' });
   const arrived = cb.next();
   await page.goto(String(req.url));
   if (await page.isVisible('#login-form').catch(() => false)) await submitPassword(page, user.loginId, user.password);
@@ -84,9 +88,9 @@ test('a completed password-reissue link proves the address it was mailed to, not
   const moved = `${user.loginId}.moved@example.test`;
   const cb = await callbackServer(t, server);
   const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'en-US' });
-  const rp = registerClient(server, { name: 'Mail RP 2', redirectUris: [cb.redirectUri], scopes: ['openid', 'email'], idTokenAlg: 'ES256' });
+  const rp = registerClient(server, { name: 'Mail RP 2', redirectUris: [cb.redirectUri], scopes: ['openid', 'email', 'offline_access'], idTokenAlg: 'ES256' });
   const config = await discover(server, rp.client_id, { id_token_signed_response_alg: 'ES256' }, client.ClientSecretBasic(rp.client_secret));
-  const req = await authorizationRequest(config, cb.redirectUri, { scope: 'openid email' });
+  const req = await authorizationRequest(config, cb.redirectUri, { scope: 'openid email offline_access' });
   const arrived = cb.next();
   await page.goto(String(req.url));
   if (await page.isVisible('#login-form').catch(() => false)) await submitPassword(page, user.loginId, user.password);

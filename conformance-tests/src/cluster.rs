@@ -496,3 +496,24 @@ fn decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// `mod NAME { database(), redis() }` around `async fn NAME(SharedStateKind)`: one
+/// multi-node scenario per shared-state store.
+#[macro_export]
+macro_rules! on_each_store {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn database() -> anyhow::Result<()> {
+                    super::$name(mamori_conformance::cluster::SharedStateKind::Database).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn redis() -> anyhow::Result<()> {
+                    super::$name(mamori_conformance::cluster::SharedStateKind::Redis).await
+                }
+            }
+        )+
+    };
+}

@@ -8,23 +8,7 @@ use std::net::IpAddr;
 
 use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind};
 
-macro_rules! on_each_store {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn database() -> anyhow::Result<()> {
-                    super::$name(mamori_conformance::cluster::SharedStateKind::Database).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn redis() -> anyhow::Result<()> {
-                    super::$name(mamori_conformance::cluster::SharedStateKind::Redis).await
-                }
-            }
-        )+
-    };
-}
+use mamori_conformance::on_each_store;
 
 on_each_store!(client_authentication_is_throttled_across_nodes, admin_tokens_are_throttled_across_nodes);
 

@@ -12,24 +12,7 @@ use base64::Engine as _;
 use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind, encode, query_param};
 use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, element_text, login_with, provision_user};
 
-/// `mod NAME { database(), redis() }` around `async fn NAME(SharedStateKind)`.
-macro_rules! on_each_store {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn database() -> anyhow::Result<()> {
-                    super::$name(mamori_conformance::cluster::SharedStateKind::Database).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn redis() -> anyhow::Result<()> {
-                    super::$name(mamori_conformance::cluster::SharedStateKind::Redis).await
-                }
-            }
-        )+
-    };
-}
+use mamori_conformance::on_each_store;
 
 on_each_store!(
     a_login_moves_between_nodes_and_a_logout_ends_it_on_both,

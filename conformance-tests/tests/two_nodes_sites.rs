@@ -10,24 +10,7 @@ use std::time::{Duration, Instant};
 use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind, encode, query_param};
 use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, provision_user};
 
-/// `mod NAME { database(), redis() }` around `async fn NAME(SharedStateKind)`.
-macro_rules! on_each_store {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn database() -> anyhow::Result<()> {
-                    super::$name(mamori_conformance::cluster::SharedStateKind::Database).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn redis() -> anyhow::Result<()> {
-                    super::$name(mamori_conformance::cluster::SharedStateKind::Redis).await
-                }
-            }
-        )+
-    };
-}
+use mamori_conformance::on_each_store;
 
 on_each_store!(a_client_deleted_on_one_node_stops_on_both_and_its_tokens_end, a_secret_rotated_on_one_node_changes_on_both);
 

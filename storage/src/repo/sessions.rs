@@ -29,16 +29,7 @@ impl<'a> Sessions<'a> {
         new: &NewSession,
         now: OffsetDateTime,
     ) -> Result<Session, StorageError> {
-        let model = session::Model {
-            id: new.id.clone(),
-            tenant_id: new.tenant_id,
-            user_id: new.user_id,
-            data: to_json(&new.data)?,
-            created_at: ms(now),
-            last_seen_at: ms(now),
-            idle_expires_at: ms(new.idle_expires_at),
-            absolute_expires_at: ms(new.absolute_expires_at),
-        };
+        let model = model(new, now)?;
         Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
             .await
@@ -54,16 +45,7 @@ impl<'a> Sessions<'a> {
         event: &NewLoginEvent,
         now: OffsetDateTime,
     ) -> Result<Session, StorageError> {
-        let model = session::Model {
-            id: new.id.clone(),
-            tenant_id: new.tenant_id,
-            user_id: new.user_id,
-            data: to_json(&new.data)?,
-            created_at: ms(now),
-            last_seen_at: ms(now),
-            idle_expires_at: ms(new.idle_expires_at),
-            absolute_expires_at: ms(new.absolute_expires_at),
-        };
+        let model = model(new, now)?;
         let event = super::login_events::model(event)?;
         let txn = self.db.begin().await.map_err(db_err)?;
         Entity::insert(model.clone().into_active_model())
@@ -208,5 +190,18 @@ fn to_session(m: session::Model) -> Result<Session, StorageError> {
         last_seen_at: time("sessions.last_seen_at", m.last_seen_at)?,
         idle_expires_at: time("sessions.idle_expires_at", m.idle_expires_at)?,
         absolute_expires_at: time("sessions.absolute_expires_at", m.absolute_expires_at)?,
+    })
+}
+
+fn model(new: &NewSession, now: OffsetDateTime) -> Result<session::Model, StorageError> {
+    Ok(session::Model {
+        id: new.id.clone(),
+        tenant_id: new.tenant_id,
+        user_id: new.user_id,
+        data: to_json(&new.data)?,
+        created_at: ms(now),
+        last_seen_at: ms(now),
+        idle_expires_at: ms(new.idle_expires_at),
+        absolute_expires_at: ms(new.absolute_expires_at),
     })
 }
