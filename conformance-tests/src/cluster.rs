@@ -497,6 +497,37 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Follows `authorize_path` on `node` through the certificate login (the password form,
+/// when it is asked for) to the redirect back to `redirect_uri`; returns that redirect.
+pub async fn follow_authorization(
+    browser: &mut Browser,
+    node: &Node,
+    authorize_path: &str,
+    redirect_uri: &str,
+    login_id: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let mut response = browser.get(&node.main_addr(), authorize_path).await?;
+    for _ in 0..8 {
+        let location = response.header("location").map(str::to_owned);
+        match (response.status, location) {
+            (302 | 303 | 307, Some(location)) if location.starts_with(redirect_uri) => return Ok(location),
+            (302 | 303 | 307, Some(location)) => {
+                let path = location.strip_prefix(&node.mtls_url).unwrap_or(&location).to_owned();
+                response = browser.get(&node.mtls_addr(), &path).await?;
+            }
+            (200, _) if response.body.contains("name=\"password\"") => {
+                let token = crate::login_client::csrf_token(&response.body).context("no CSRF token on the password form")?.to_owned();
+                response = browser
+                    .post_form(&node.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", password)])
+                    .await?;
+            }
+            (status, _) => anyhow::bail!("unexpected answer {status}: {}", response.body),
+        }
+    }
+    anyhow::bail!("too many redirects")
+}
+
 /// `mod NAME { database(), redis() }` around `async fn NAME(SharedStateKind)`: one
 /// multi-node scenario per shared-state store.
 #[macro_export]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind, encode, query_param};
+use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind, encode, follow_authorization, query_param};
 use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, element_text, login_with, provision_user};
 
 use mamori_conformance::on_each_store;
@@ -137,28 +137,9 @@ async fn authorization_code(browser: &mut Browser, node: &Node, rp: &RelyingSite
         encode(&rp.client_id),
         encode(REDIRECT_URI)
     );
-    let mut response = browser.get(&node.main_addr(), &query).await?;
-    for _ in 0..8 {
-        let location = response.header("location").map(str::to_owned);
-        match (response.status, location) {
-            (302 | 303 | 307, Some(location)) if location.starts_with(REDIRECT_URI) => {
-                assert_eq!(query_param(&location, "state").as_deref(), Some(state));
-                return Ok(query_param(&location, "code").expect("a code in the redirect"));
-            }
-            (302 | 303 | 307, Some(location)) => {
-                let path = location.strip_prefix(&node.mtls_url).unwrap_or(&location).to_owned();
-                response = browser.get(&node.mtls_addr(), &path).await?;
-            }
-            (200, _) if response.body.contains("name=\"password\"") => {
-                let token = csrf_token(&response.body).expect("csrf").to_owned();
-                response = browser
-                    .post_form(&node.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", PASSWORD)])
-                    .await?;
-            }
-            (status, _) => anyhow::bail!("unexpected answer {status}: {}", response.body),
-        }
-    }
-    anyhow::bail!("too many redirects")
+    let location = follow_authorization(browser, node, &query, REDIRECT_URI, login_id, PASSWORD).await?;
+    assert_eq!(query_param(&location, "state").as_deref(), Some(state));
+    Ok(query_param(&location, "code").expect("a code in the redirect"))
 }
 
 async fn redeem(node: &Node, data_dir: &std::path::Path, rp: &RelyingSite, code: &str) -> anyhow::Result<HttpResponse> {

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind, encode, query_param};
-use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, provision_user};
+use mamori_conformance::cluster::{Browser, Cluster, HttpResponse, Node, SharedStateKind, encode, follow_authorization, query_param};
+use mamori_conformance::login_client::{LoginUser, dev_roots, provision_user};
 
 use mamori_conformance::on_each_store;
 
@@ -115,27 +115,8 @@ fn authorize_path(rp: &RelyingSite, state: &str) -> String {
 /// Follows the authorization request through the certificate login on `node` to the
 /// redirect back to the relying site; returns the code.
 async fn authorization_code(browser: &mut Browser, node: &Node, rp: &RelyingSite, login_id: &str) -> anyhow::Result<String> {
-    let mut response = browser.get(&node.main_addr(), &authorize_path(rp, "s1")).await?;
-    for _ in 0..8 {
-        let location = response.header("location").map(str::to_owned);
-        match (response.status, location) {
-            (302 | 303 | 307, Some(location)) if location.starts_with(REDIRECT_URI) => {
-                return Ok(query_param(&location, "code").expect("a code in the redirect"));
-            }
-            (302 | 303 | 307, Some(location)) => {
-                let path = location.strip_prefix(&node.mtls_url).unwrap_or(&location).to_owned();
-                response = browser.get(&node.mtls_addr(), &path).await?;
-            }
-            (200, _) if response.body.contains("name=\"password\"") => {
-                let token = csrf_token(&response.body).expect("csrf").to_owned();
-                response = browser
-                    .post_form(&node.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", PASSWORD)])
-                    .await?;
-            }
-            (status, _) => anyhow::bail!("unexpected answer {status}: {}", response.body),
-        }
-    }
-    anyhow::bail!("too many redirects")
+    let location = follow_authorization(browser, node, &authorize_path(rp, "s1"), REDIRECT_URI, login_id, PASSWORD).await?;
+    Ok(query_param(&location, "code").expect("a code in the redirect"))
 }
 
 fn field(r: &HttpResponse, name: &str) -> String {
