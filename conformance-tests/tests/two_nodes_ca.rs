@@ -45,6 +45,9 @@ async fn setup() -> anyhow::Result<Setup> {
 struct CertUser {
     login_id: String,
     serial: String,
+    /// The CRL and CA-issuer URLs written into the certificate.
+    crl_url: String,
+    ca_issuers_url: String,
     tls: Arc<rustls::ClientConfig>,
     /// The browser of the last successful login (its session cookie).
     browser: Browser,
@@ -78,6 +81,7 @@ impl Setup {
         let mut chain = vec![CertificateDer::from(issued.certificate_der.clone())];
         chain.extend(app.ca.pkcs12_chain().await?.into_iter().map(CertificateDer::from));
         let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(&issued.certificate_der)?;
+        let (crl_url, ca_issuers_url) = certificate_urls(&leaf);
         let offered = Arc::new(Mutex::new(Vec::new()));
         let resolver = AsksForIssuer {
             issuer: leaf.issuer().as_raw().to_vec(),
@@ -88,23 +92,33 @@ impl Setup {
             .with_root_certificates(dev_roots(&self.cluster.data_dir())?)
             .with_client_cert_resolver(Arc::new(resolver));
         let tls = Arc::new(tls);
-        Ok(CertUser { login_id: login_id.to_owned(), serial: issued.serial_hex, browser: Browser::new(Arc::clone(&tls)), tls, offered })
+        Ok(CertUser { login_id: login_id.to_owned(), serial: issued.serial_hex, crl_url, ca_issuers_url, browser: Browser::new(Arc::clone(&tls)), tls, offered })
     }
 
-    /// The CRL `node` serves at the URL written into every certificate, parsed by openssl.
+    /// The CRL `node` serves at `/ca/crl.der` (the active CA's), parsed by openssl.
     fn crl(&self, node: &Node) -> Crl {
+        self.crl_at(&format!("{}/ca/crl.der", node.main_url))
+    }
+
+    /// The CRL at `url` (one a certificate names, say), fetched with curl and parsed by
+    /// openssl.
+    fn crl_at(&self, url: &str) -> Crl {
         let der = self.cluster.work.path().join(format!("crl-{}.der", rand_name()));
-        let root = self.cluster.data_dir().join("tls/dev-root.pem");
-        let got = Command::new("curl")
-            .args(["-sS", "--fail", "--cacert", root.to_str().expect("utf-8"), "-o", der.to_str().expect("utf-8")])
-            .arg(format!("{}/ca/crl.der", node.main_url))
-            .output()
-            .expect("curl runs");
-        assert!(got.status.success(), "GET /ca/crl.der: {}", String::from_utf8_lossy(&got.stderr));
+        let got = self.curl(url, &der);
+        assert!(got.status.success(), "GET {url}: {}", String::from_utf8_lossy(&got.stderr));
         let text = mamori_conformance::ok(
             Command::new("openssl").args(["crl", "-inform", "DER", "-noout", "-text", "-in", der.to_str().expect("utf-8")]).output().expect("openssl runs"),
         );
         Crl { der, text }
+    }
+
+    /// GET `url` into the file `out`, trusting the cluster's dev root.
+    fn curl(&self, url: &str, out: &std::path::Path) -> std::process::Output {
+        let root = self.cluster.data_dir().join("tls/dev-root.pem");
+        Command::new("curl")
+            .args(["-sS", "--fail", "--cacert", root.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), url])
+            .output()
+            .expect("curl runs")
     }
 
     /// The active CA's chain (PEM) in a file, for `openssl … -CAfile`.
@@ -124,7 +138,46 @@ struct Crl {
     text: String,
 }
 
+/// The CRL distribution point and the AIA caIssuers URL of a certificate.
+fn certificate_urls(cert: &x509_parser::certificate::X509Certificate<'_>) -> (String, String) {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let (mut crl, mut issuers) = (None, None);
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                        for name in names {
+                            if let GeneralName::URI(uri) = name {
+                                crl = Some((*uri).to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for desc in &aia.accessdescs {
+                    if desc.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
+                        && let GeneralName::URI(uri) = &desc.access_location
+                    {
+                        issuers = Some((*uri).to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (crl.expect("a CRL distribution point"), issuers.expect("a caIssuers URL"))
+}
+
 impl Crl {
+    /// The CRL number, as openssl prints it.
+    fn number(&self) -> u64 {
+        let mut lines = self.text.lines();
+        lines.find(|l| l.contains("X509v3 CRL Number"));
+        lines.next().and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("no CRL number in:\n{}", self.text))
+    }
+
     /// Whether the CRL lists `serial` (hex as Mamori prints it).
     fn lists(&self, serial: &str) -> bool {
         let wanted = serial.trim_start_matches('0').to_ascii_uppercase();
@@ -263,7 +316,34 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
     // Unchanged revocations: the CRL is served from the cache, not signed again per request.
     let (first, second) = (s.crl(&s.b), s.crl(&s.b));
     assert_eq!(std::fs::read(&first.der)?, std::fs::read(&second.der)?, "node B re-signed an unchanged CRL");
+
+    // The URL written into the certificates is the active CA's own CRL, the same as
+    // /ca/crl.der. Both nodes serve one published CRL (the same bytes), and a relying
+    // party polling node after node never sees the CRL number go back (RFC 5280 §5.2.3).
+    assert!(kept.crl_url.contains("/ca/") && kept.crl_url.ends_with("/crl.der") && !kept.crl_url.ends_with("/ca/crl.der"), "{}", kept.crl_url);
+    let mut last = 0;
+    for round in 0..3 {
+        let (from_a, from_b) = (s.crl_at(&on(&s.a, &kept.crl_url)), s.crl_at(&on(&s.b, &kept.crl_url)));
+        assert_eq!(std::fs::read(&from_a.der)?, std::fs::read(&from_b.der)?, "round {round}: nodes A and B serve different CRLs");
+        assert_eq!(std::fs::read(&from_a.der)?, std::fs::read(&s.crl(&s.a).der)?, "the certificate's CRL URL and /ca/crl.der differ");
+        assert!(from_a.number() >= last, "round {round}: CRL number {} after {last}", from_a.number());
+        last = from_a.number();
+        let next = s.user(&format!("crl-round-{round}")).await?;
+        s.cluster.run(&["ca", "revoke", "--serial", &next.serial]);
+        // Node B signs the next one; node A must serve it too, not its older copy.
+        let (from_b, from_a) = (s.crl(&s.b), s.crl(&s.a));
+        assert!(from_b.lists(&next.serial) && from_a.lists(&next.serial));
+        assert!(from_b.number() > last, "round {round}: a new revocation did not raise the CRL number ({} after {last})", from_b.number());
+        assert_eq!(from_a.number(), from_b.number(), "round {round}: node A serves CRL {} after node B served {}", from_a.number(), from_b.number());
+        last = from_b.number();
+    }
     Ok(())
+}
+
+/// `url` (written into a certificate, naming one node's public URL) on `node`.
+fn on(node: &Node, url: &str) -> String {
+    let parsed = url::Url::parse(url).expect("a URL");
+    format!("{}{}", node.main_url, parsed.path())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -271,6 +351,7 @@ async fn running_nodes_follow_a_replaced_ca() -> anyhow::Result<()> {
     let s = setup().await?;
     let mut before = s.user("before-replace").await?;
     let old_ca = s.chain_file("old-ca.pem").await?;
+    let old_ca_der = s.app.ca.issuing_certificate_der().await?;
     // Both nodes hold the old CA (they issued nothing yet but served its CRL and logins).
     for node in [&s.a, &s.b] {
         assert!(s.crl(node).signed_by(&old_ca));
@@ -321,6 +402,24 @@ async fn running_nodes_follow_a_replaced_ca() -> anyhow::Result<()> {
     let (status, body) = before.login(&s.b).await?;
     assert_eq!(status, 403, "a revoked certificate of the old CA: {body}");
     assert_eq!(element_text(&body, "certificate-refusal"), Some("The certificate presented has been revoked."));
+
+    // The old CA's certificates name that CA's own CRL and certificate, not "the
+    // active CA's": after the replacement both still answer on every node, the CRL
+    // signed by the old CA and listing the revocation made after the replacement.
+    assert_ne!(before.crl_url, after.crl_url, "both CAs' certificates name one CRL");
+    assert_ne!(before.ca_issuers_url, after.ca_issuers_url);
+    for node in [&s.a, &s.b] {
+        let crl = s.crl_at(&on(node, &before.crl_url));
+        assert!(crl.signed_by(&old_ca), "{}'s CRL for the old CA is not signed by it:\n{}", node.main_url, crl.text);
+        assert!(crl.lists(&before.serial), "{}: the old CA's CRL does not list its revoked certificate:\n{}", node.main_url, crl.text);
+        let issuer = s.cluster.work.path().join(format!("issuer-{}.der", rand_name()));
+        assert!(s.curl(&on(node, &before.ca_issuers_url), &issuer).status.success());
+        assert_eq!(std::fs::read(&issuer)?, old_ca_der, "{}: the caIssuers URL of an old certificate answers another CA", node.main_url);
+        assert!(!s.crl_at(&on(node, &after.crl_url)).lists(&before.serial), "the new CA's CRL lists the old CA's serial");
+    }
+    // An unknown CA key is a 404, not another CA's CRL.
+    let missing = s.curl(&format!("{}/ca/0123456789abcdef/crl.der", s.a.main_url), &s.cluster.work.path().join("missing.der"));
+    assert!(!missing.status.success(), "a CRL for a CA that does not exist");
 
     // Node B issues a certificate for a new device (self-service, a node's own issuance):
     // from the new CA, not the old one.

@@ -123,11 +123,13 @@ fn shared_store(config: &Config, storage: &Storage) -> anyhow::Result<SharedStor
 }
 
 /// The URLs written into certificates: configured ones, or ours under the public URL.
+/// `{ca}` stands for the signing CA's key (`pki::url_key`), filled in at issuance, so
+/// an earlier CA's certificates keep naming that CA's CRL after a replacement.
 pub fn certificate_urls(config: &Config, main_url: &str) -> CertificateUrls {
     CertificateUrls {
-        crl_distribution_point: Some(config.ca.crl_url.clone().unwrap_or_else(|| format!("{main_url}/ca/crl.der"))),
+        crl_distribution_point: Some(config.ca.crl_url.clone().unwrap_or_else(|| format!("{main_url}/ca/{{ca}}/crl.der"))),
         ocsp: config.ca.ocsp_url.clone(),
-        ca_issuers: Some(config.ca.ca_issuers_url.clone().unwrap_or_else(|| format!("{main_url}/ca/ca.der"))),
+        ca_issuers: Some(config.ca.ca_issuers_url.clone().unwrap_or_else(|| format!("{main_url}/ca/{{ca}}/ca.der"))),
     }
 }
 

@@ -141,11 +141,13 @@ pub struct SecretsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct CaConfig {
-    /// CRL distribution point written into certificates; defaults to `{public_url}/ca/crl.der`.
+    /// CRL distribution point written into certificates; `{ca}` becomes the signing CA's
+    /// key. Defaults to `{public_url}/ca/{ca}/crl.der`.
     pub crl_url: Option<String>,
     /// OCSP responder URL written into certificates' AIA extension, if any.
     pub ocsp_url: Option<String>,
-    /// CA issuers URL for the AIA extension; defaults to `{public_url}/ca/ca.der`.
+    /// CA issuers URL for the AIA extension (`{ca}` as above); defaults to
+    /// `{public_url}/ca/{ca}/ca.der`.
     pub ca_issuers_url: Option<String>,
     /// How long a published CRL is valid (its nextUpdate), in hours.
     pub crl_validity_hours: u32,

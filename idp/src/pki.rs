@@ -2,12 +2,13 @@
 //! CA lives sealed in the database, every certificate it issues is recorded (serial and
 //! fingerprint) so login can map it to a device and the CRL can list it once revoked.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use mamori_ca::{
     CaSubject, CertificateAuthority, CertificateUrls, Crl, CsrIssuanceRequest, DeviceCertificateRequest,
-    IssuedCertificate, KeyAlgorithm, RevocationReason, RevokedCertificate, SealingKey,
+    IssuedCertificate, KeyAlgorithm, RevocationReason, SealingKey,
 };
 use mamori_storage::Storage;
 use mamori_storage::model::{Certificate, NewCertificate, NewCertificateAuthority};
@@ -17,6 +18,18 @@ use uuid::Uuid;
 use x509_parser::prelude::FromDer;
 
 use crate::blocking::{BlockingPool, PoolError};
+
+mod crl;
+
+/// How many hex digits of a CA's SHA-256 fingerprint name it in URLs: 64 bits, unique
+/// among the few CAs one installation ever has, short enough for every certificate.
+const URL_KEY_LEN: usize = 16;
+
+/// The CA's name in its URLs (`/ca/{key}/crl.der`, `/ca/{key}/ca.der`): the start of its
+/// certificate's fingerprint, so it never changes and says nothing about the database.
+pub fn url_key(fingerprint_sha256: &str) -> &str {
+    fingerprint_sha256.get(..URL_KEY_LEN).unwrap_or(fingerprint_sha256)
+}
 
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -45,23 +58,13 @@ pub enum CaSource {
     Import { certificate_pem: String, key_pem: String, chain_pem: Option<String> },
 }
 
+/// A CA unsealed from the database: the active one, or an earlier one that still signs
+/// the CRL for its certificates.
 struct ActiveCa {
     id: Uuid,
+    /// Names the CA in its URLs (`/ca/{key}/crl.der`): see [`url_key`].
+    key: String,
     ca: CertificateAuthority,
-}
-
-/// A signed CRL and the database facts it was signed from: the CA and its revocation
-/// mark (how many of its certificates are revoked, and the latest revocation time).
-struct CachedCrl {
-    mark: CrlMark,
-    crl: Arc<Crl>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct CrlMark {
-    ca_id: Uuid,
-    revoked: i64,
-    latest: Option<i64>,
 }
 
 pub struct CaService {
@@ -71,7 +74,12 @@ pub struct CaService {
     urls: RwLock<CertificateUrls>,
     crl_validity: Duration,
     active: tokio::sync::RwLock<Option<Arc<ActiveCa>>>,
-    crl: tokio::sync::Mutex<Option<CachedCrl>>,
+    /// Earlier CAs, unsealed when their CRL is asked for.
+    retired: tokio::sync::Mutex<HashMap<Uuid, Arc<ActiveCa>>>,
+    /// This node's copy of each CA's published CRL (see `crl.rs`).
+    crls: tokio::sync::Mutex<HashMap<Uuid, Arc<Crl>>>,
+    /// One CRL signature at a time on this node.
+    crl_signing: tokio::sync::Mutex<()>,
 }
 
 impl CaService {
@@ -89,7 +97,9 @@ impl CaService {
             urls: RwLock::new(urls),
             crl_validity,
             active: tokio::sync::RwLock::new(None),
-            crl: tokio::sync::Mutex::new(None),
+            retired: tokio::sync::Mutex::new(HashMap::new()),
+            crls: tokio::sync::Mutex::new(HashMap::new()),
+            crl_signing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -100,8 +110,17 @@ impl CaService {
         }
     }
 
-    fn urls(&self) -> CertificateUrls {
-        self.urls.read().map(|u| u.clone()).unwrap_or_default()
+    /// The URLs for a certificate `ca` signs: `{ca}` in a configured URL (and in the
+    /// defaults) becomes the CA's key, so each CA's certificates name its own CRL and
+    /// certificate, and still do after the CA is replaced.
+    fn urls_for(&self, ca: &ActiveCa) -> CertificateUrls {
+        let urls = self.urls.read().map(|u| u.clone()).unwrap_or_default();
+        let fill = |url: Option<String>| url.map(|u| u.replace("{ca}", &ca.key));
+        CertificateUrls {
+            crl_distribution_point: fill(urls.crl_distribution_point),
+            ocsp: fill(urls.ocsp),
+            ca_issuers: fill(urls.ca_issuers),
+        }
     }
 
     /// Creates or imports the CA and makes it the active issuer. The records are written
@@ -154,7 +173,6 @@ impl CaService {
         }
         cas.insert_and_activate(issuing, now).await?;
         *self.active.write().await = None;
-        *self.crl.lock().await = None;
         Ok(summary)
     }
 
@@ -168,6 +186,13 @@ impl CaService {
         {
             return Ok(Arc::clone(active));
         }
+        let active = self.unseal(id).await?;
+        *self.active.write().await = Some(Arc::clone(&active));
+        Ok(active)
+    }
+
+    /// The CA `id` with its key opened.
+    async fn unseal(&self, id: Uuid) -> Result<Arc<ActiveCa>, PkiError> {
         let record = self.storage.certificate_authorities().get(id).await?;
         let sealed = mamori_ca::SealedCa {
             certificate_pem: record.certificate_pem.clone(),
@@ -179,9 +204,33 @@ impl CaService {
             mamori_ca::CaError::WrongSealingKey => PkiError::WrongMasterKey,
             other => PkiError::Ca(other),
         })?;
-        let active = Arc::new(ActiveCa { id: record.id, ca });
-        *self.active.write().await = Some(Arc::clone(&active));
-        Ok(active)
+        Ok(Arc::new(ActiveCa { id: record.id, key: url_key(&record.fingerprint_sha256).to_owned(), ca }))
+    }
+
+    /// The CA named by `key` in a URL, any CA in the database, unsealed.
+    async fn by_key(&self, key: &str) -> Result<Option<Arc<ActiveCa>>, PkiError> {
+        let Some(record) = self.record_by_key(key).await? else { return Ok(None) };
+        let active = self.active().await?;
+        if active.id == record.id {
+            return Ok(Some(active));
+        }
+        let mut retired = self.retired.lock().await;
+        if let Some(ca) = retired.get(&record.id) {
+            return Ok(Some(Arc::clone(ca)));
+        }
+        let ca = self.unseal(record.id).await?;
+        retired.insert(record.id, Arc::clone(&ca));
+        Ok(Some(ca))
+    }
+
+    /// The stored CA named by `key` (see [`url_key`]); `None` for a malformed key or no
+    /// such CA. The table holds a few rows, one per CA ever made here.
+    pub async fn record_by_key(&self, key: &str) -> Result<Option<mamori_storage::model::CertificateAuthority>, PkiError> {
+        if key.len() != URL_KEY_LEN || !key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Ok(None);
+        }
+        let records = self.storage.certificate_authorities().list().await?;
+        Ok(records.into_iter().find(|r| url_key(&r.fingerprint_sha256) == key))
     }
 
     pub async fn summary(&self) -> Result<CaSummary, PkiError> {
@@ -218,7 +267,7 @@ impl CaService {
         not_after: OffsetDateTime,
     ) -> Result<(IssuedCertificate, NewCertificate), PkiError> {
         let active = self.active().await?;
-        let request = DeviceCertificateRequest { common_name, email, key_algorithm, not_before, not_after, urls: self.urls() };
+        let request = DeviceCertificateRequest { common_name, email, key_algorithm, not_before, not_after, urls: self.urls_for(&active) };
         let ca = Arc::clone(&active);
         let issued = self.pool.run(move || ca.ca.issue_device_certificate(&request)).await??;
         let record = new_certificate(&active, owner, &issued);
@@ -236,7 +285,7 @@ impl CaService {
         not_after: OffsetDateTime,
     ) -> Result<IssuedCertificate, PkiError> {
         let active = self.active().await?;
-        let request = CsrIssuanceRequest { common_name, email, not_before, not_after, urls: self.urls() };
+        let request = CsrIssuanceRequest { common_name, email, not_before, not_after, urls: self.urls_for(&active) };
         let ca = Arc::clone(&active);
         let issued = self.pool.run(move || ca.ca.issue_from_csr(&csr, &request)).await??;
         self.record(&active, owner, &issued).await?;
@@ -247,12 +296,6 @@ impl CaService {
     async fn record(&self, active: &ActiveCa, owner: CertificateOwner, issued: &IssuedCertificate) -> Result<(), PkiError> {
         self.storage.certificates().insert(&new_certificate(active, owner, issued), issued.not_before).await?;
         Ok(())
-    }
-
-    /// Drops this node's cached CRL. Not needed for correctness: [`Self::current_crl`]
-    /// notices any revocation in the database by itself.
-    pub async fn forget_crl(&self) {
-        *self.crl.lock().await = None;
     }
 
     /// The chain to put in a PKCS#12 next to a device certificate: issuing CA first.
@@ -272,46 +315,7 @@ impl CaService {
             Err(mamori_storage::StorageError::Conflict(_)) => return Err(PkiError::AlreadyRevoked(serial)),
             Err(e) => return Err(e.into()),
         };
-        *self.crl.lock().await = None;
         Ok(revoked)
-    }
-
-    /// The current CRL. It is signed anew when the active CA or the database's revocation
-    /// mark differs from the cached one's (so a revocation made by any node or the CLI is
-    /// listed from the next request on, on every node), or past half its validity.
-    pub async fn current_crl(&self, now: OffsetDateTime) -> Result<Arc<Crl>, PkiError> {
-        let active = self.active().await?;
-        // Read before the list below: a revocation landing in between is then listed
-        // under the older mark, which only costs one more signature later.
-        let (revoked, latest) = self.storage.certificates().revocation_mark(active.id).await?;
-        let mark = CrlMark { ca_id: active.id, revoked, latest };
-        let mut cached = self.crl.lock().await;
-        if let Some(entry) = cached.as_ref()
-            && entry.mark == mark
-        {
-            let half = (entry.crl.next_update - entry.crl.this_update) / 2;
-            if now < entry.crl.this_update + half {
-                return Ok(Arc::clone(&entry.crl));
-            }
-        }
-        let revoked = self
-            .storage
-            .certificates()
-            .list_revoked(active.id)
-            .await?
-            .into_iter()
-            .map(|c| RevokedCertificate {
-                serial_hex: c.serial_hex,
-                revoked_at: c.revoked_at.unwrap_or(c.created_at),
-                reason: c.revocation_reason.as_deref().and_then(|r| r.parse().ok()).unwrap_or(RevocationReason::Unspecified),
-            })
-            .collect::<Vec<_>>();
-        let number = self.storage.certificate_authorities().next_crl_number(active.id).await?;
-        let next_update = now + self.crl_validity;
-        let ca = Arc::clone(&active);
-        let crl = Arc::new(self.pool.run(move || ca.ca.sign_crl(&revoked, number, now, next_update)).await??);
-        *cached = Some(CachedCrl { mark, crl: Arc::clone(&crl) });
-        Ok(crl)
     }
 
     /// Subjects of every CA in the database and the CAs above them, for the TLS
@@ -359,6 +363,8 @@ pub struct CaSummary {
     pub common_name: String,
     pub key_algorithm: String,
     pub fingerprint_sha256: String,
+    /// Names the CA in its URLs: `/ca/{url_key}/crl.der` and `/ca/{url_key}/ca.der`.
+    pub url_key: String,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
     pub chain_length: usize,
@@ -369,6 +375,7 @@ impl CaSummary {
         Self {
             common_name: ca.subject_common_name(),
             key_algorithm: ca.key_algorithm().to_string(),
+            url_key: url_key(&ca.fingerprint_sha256_hex()).to_owned(),
             fingerprint_sha256: ca.fingerprint_sha256_hex(),
             not_after: ca.not_after(),
             chain_length: ca.chain_der().len() + 1,
@@ -408,7 +415,7 @@ pub fn normalise_serial(serial: &str) -> String {
 }
 
 /// The DER inside one PEM block (`None` if it is not base64).
-fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()

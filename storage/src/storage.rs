@@ -14,7 +14,7 @@ use crate::StorageError;
 use crate::error::db_err;
 use crate::migration::Migrator;
 use crate::repo::{
-    CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, RelyingSiteVersions,
+    CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, PublishedCrls, RelyingSiteVersions,
     SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
 
@@ -220,6 +220,10 @@ impl Storage {
 
     pub fn certificate_authorities(&self) -> CertificateAuthorities<'_> {
         CertificateAuthorities::new(&self.db)
+    }
+
+    pub fn published_crls(&self) -> PublishedCrls<'_> {
+        PublishedCrls::new(&self.db)
     }
 
     pub fn certificates(&self) -> Certificates<'_> {

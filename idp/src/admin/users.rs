@@ -191,7 +191,6 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str
     let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.delete").await?;
     let now = app.now();
     app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
-    app.ca.forget_crl().await;
     // Sessions in Redis are out of reach of the database's cascade.
     crate::flows::session_end::end_all(app, user.id).await?;
     app.storage.users().delete(user.id).await?;

@@ -131,7 +131,6 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let now = app.now();
             app.storage.devices().delete(device.id, now).await?;
             app.storage.certificates().revoke_for_device(device.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
-            app.ca.forget_crl().await;
             let details = serde_json::json!({"device_no": device.device_no});
             admin::audit::record(app, &Principal::local_cli(), Some(tenant.id), "user.delete-device", &admin::users::target(&tenant, &login_id), details).await;
             println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);

@@ -65,6 +65,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                     println!("common name:   {}", summary.common_name);
                     println!("key algorithm: {}", summary.key_algorithm);
                     println!("SHA-256:       {}", summary.fingerprint_sha256);
+                    println!("CRL:           /ca/{}/crl.der (also /ca/crl.der while active)", summary.url_key);
                     println!("valid until:   {}", summary.not_after);
                     println!("chain length:  {}", summary.chain_length);
                 }

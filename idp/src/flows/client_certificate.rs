@@ -122,11 +122,5 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
 /// DER of our CAs' certificates (the active one and earlier ones): a leaf any of them
 /// signed is ours.
 async fn our_ca_certificates(app: &App) -> anyhow::Result<Vec<Vec<u8>>> {
-    Ok(app.storage.certificate_authorities().list().await?.iter().filter_map(|ca| pem_to_der(&ca.certificate_pem).ok()).collect())
-}
-
-fn pem_to_der(pem_text: &str) -> anyhow::Result<Vec<u8>> {
-    use base64::Engine as _;
-    let body: String = pem_text.lines().filter(|l| !l.starts_with("-----")).collect();
-    Ok(base64::engine::general_purpose::STANDARD.decode(body.trim())?)
+    Ok(app.storage.certificate_authorities().list().await?.iter().filter_map(|ca| crate::pki::pem_to_der(&ca.certificate_pem)).collect())
 }

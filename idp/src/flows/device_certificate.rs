@@ -73,7 +73,6 @@ pub async fn issue_to_file(
     let name = certificate_name(tenant, user, device);
     let (key, format) = key_and_format(tenant);
     app.storage.certificates().revoke_for_device(device.id, RevocationReason::Superseded.as_str(), now).await?;
-    app.ca.forget_crl().await;
     let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
     let issued =
         app.ca.issue_device_certificate(owner, name.clone(), Some(device.email.clone()), key, not_before, not_after).await?;
@@ -168,7 +167,6 @@ pub async fn announce_download(
     pending: &PendingDownload,
     public_url: &str,
 ) {
-    app.ca.forget_crl().await;
     crate::metrics::metrics().certificate_issued("generated");
     let mail = crate::mail::OutgoingMail {
         tenant_id: Some(tenant.id),

@@ -2,7 +2,7 @@
 //! stylesheet, health, and the error page for anything unknown.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,6 +20,10 @@ pub fn routes() -> Router<SharedState> {
         .route("/ca/ca.der", get(ca_der))
         .route("/ca/crl.pem", get(crl_pem))
         .route("/ca/crl.der", get(crl_der))
+        .route("/ca/{ca}/ca.pem", get(ca_pem_of))
+        .route("/ca/{ca}/ca.der", get(ca_der_of))
+        .route("/ca/{ca}/crl.pem", get(crl_pem_of))
+        .route("/ca/{ca}/crl.der", get(crl_der_of))
         .fallback(not_found)
 }
 
@@ -81,6 +85,47 @@ async fn crl_pem(State(state): State<SharedState>) -> Response {
 async fn crl_der(State(state): State<SharedState>) -> Response {
     match state.app.ca.current_crl(state.app.clock.now()).await {
         Ok(crl) => ([(header::CONTENT_TYPE, "application/pkix-crl")], crl.der.clone()).into_response(),
+        Err(err) => unavailable(err),
+    }
+}
+
+// Each CA by its key (`crate::pki::url_key`): the URLs written into its certificates,
+// which keep answering for that CA after it is replaced.
+
+async fn ca_pem_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    match state.app.ca.record_by_key(&key).await {
+        Ok(Some(ca)) => {
+            let pem = std::iter::once(&ca.certificate_pem).chain(ca.chain_pem.iter()).map(String::as_str).collect::<String>();
+            ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+        }
+        Ok(None) => not_found(State(state), headers).await,
+        Err(err) => unavailable(err),
+    }
+}
+
+async fn ca_der_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    match state.app.ca.record_by_key(&key).await {
+        Ok(Some(ca)) => match crate::pki::pem_to_der(&ca.certificate_pem) {
+            Some(der) => ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
+            None => unavailable("a stored CA certificate is not PEM"),
+        },
+        Ok(None) => not_found(State(state), headers).await,
+        Err(err) => unavailable(err),
+    }
+}
+
+async fn crl_pem_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    match state.app.ca.crl_by_key(&key, state.app.clock.now()).await {
+        Ok(Some(crl)) => ([(header::CONTENT_TYPE, "application/x-pem-file")], crl.pem.clone()).into_response(),
+        Ok(None) => not_found(State(state), headers).await,
+        Err(err) => unavailable(err),
+    }
+}
+
+async fn crl_der_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    match state.app.ca.crl_by_key(&key, state.app.clock.now()).await {
+        Ok(Some(crl)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], crl.der.clone()).into_response(),
+        Ok(None) => not_found(State(state), headers).await,
         Err(err) => unavailable(err),
     }
 }

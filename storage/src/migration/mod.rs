@@ -19,6 +19,7 @@ mod m0012_lockout_release;
 mod m0013_throttle;
 mod m0014_relying_site_versions;
 mod m0015_grant_sessions;
+mod m0016_published_crls;
 
 pub(crate) struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_throttle::Migration),
             Box::new(m0014_relying_site_versions::Migration),
             Box::new(m0015_grant_sessions::Migration),
+            Box::new(m0016_published_crls::Migration),
         ]
     }
 }

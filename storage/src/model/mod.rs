@@ -30,7 +30,8 @@ pub use federation::{
 pub use mail::{NewMail, OutboxMail};
 pub use oidc::*;
 pub use pki::{
-    Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
+    Certificate, CertificateAuthority, CertificateStatus, CrlHeader, NewCertificate, NewCertificateAuthority,
+    PublishedCrl, RevocationMark,
 };
 pub use saml::*;
 pub use session::{NewSession, Session};

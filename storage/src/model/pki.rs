@@ -106,3 +106,34 @@ pub struct NewCertificate {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
 }
+
+/// What a CRL is signed from: how many of the CA's certificates are revoked and the
+/// latest revocation time (Unix milliseconds). Any revocation changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationMark {
+    pub revoked: i64,
+    pub latest: Option<i64>,
+}
+
+/// The CRL a CA last published, without its bytes: what a node checks per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrlHeader {
+    pub ca_id: Uuid,
+    pub crl_number: u64,
+    pub this_update: OffsetDateTime,
+    pub next_update: OffsetDateTime,
+    pub mark: RevocationMark,
+}
+
+/// A published CRL: its header and its DER.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublishedCrl {
+    pub header: CrlHeader,
+    pub der: Vec<u8>,
+}
+
+impl fmt::Debug for PublishedCrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublishedCrl").field("header", &self.header).field("der_len", &self.der.len()).finish()
+    }
+}

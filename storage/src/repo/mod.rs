@@ -5,6 +5,7 @@ use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult};
 
 mod admin;
 mod completion;
+mod crls;
 mod devices;
 mod federation;
 mod login_events;
@@ -20,6 +21,7 @@ mod users;
 
 pub use admin::{AdminRoles, ApiTokens, AuditEvents};
 pub use completion::Completions;
+pub use crls::PublishedCrls;
 pub use devices::{DEVICE_LIMIT_REACHED, Devices};
 pub use federation::{OidcClients, RelyingSiteVersions, SamlServiceProviders, SigningKeys};
 pub use login_events::LoginEvents;

@@ -15,6 +15,7 @@ use crate::entity::{certificate, certificate_authority as ca};
 use crate::error::{db_err, on_conflict};
 use crate::model::{
     Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
+    RevocationMark,
 };
 use crate::storage::begin_write;
 
@@ -306,7 +307,7 @@ impl<'a> Certificates<'a> {
     /// How many of a CA's certificates are revoked and the latest revocation time (epoch
     /// ms): one indexed query. Revocations are never undone, so every revocation changes
     /// the pair; a node re-signs its CRL exactly when it changed.
-    pub async fn revocation_mark(&self, ca_id: Uuid) -> Result<(i64, Option<i64>), StorageError> {
+    pub async fn revocation_mark(&self, ca_id: Uuid) -> Result<RevocationMark, StorageError> {
         use sea_orm::QuerySelect;
         let row = certificate::Entity::find()
             .select_only()
@@ -318,7 +319,8 @@ impl<'a> Certificates<'a> {
             .one(self.db)
             .await
             .map_err(db_err)?;
-        Ok(row.unwrap_or((0, None)))
+        let (revoked, latest) = row.unwrap_or((0, None));
+        Ok(RevocationMark { revoked, latest })
     }
 
     /// Certificates of a tenant's users matching `q`, newest first. (Certificates of

@@ -1,8 +1,8 @@
 //! Certificate authorities, certificates, revocation and CRL numbers.
 
 use mamori_storage::model::{
-    CertificateAuthority, CertificateStatus, DeviceType, NewCertificate, NewCertificateAuthority,
-    NewDevice,
+    CertificateAuthority, CertificateStatus, CrlHeader, DeviceType, NewCertificate,
+    NewCertificateAuthority, NewDevice, PublishedCrl, RevocationMark,
 };
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
@@ -13,6 +13,7 @@ use crate::harness::{t0, tenant, unique, user};
 on_both!(
     one_active_ca,
     crl_numbers_are_distinct_under_concurrency,
+    a_published_crl_only_moves_forward,
     certificates_and_revocation,
     certificates_outlive_their_user
 );
@@ -125,6 +126,49 @@ async fn crl_numbers_are_distinct_under_concurrency(s: Storage) {
     );
 }
 
+fn crl(ca: &CertificateAuthority, number: u64, revoked: i64) -> PublishedCrl {
+    PublishedCrl {
+        header: CrlHeader {
+            ca_id: ca.id,
+            crl_number: number,
+            this_update: t0(),
+            next_update: t0() + Duration::hours(24),
+            mark: RevocationMark { revoked, latest: (revoked > 0).then_some(revoked * 1000) },
+        },
+        der: vec![0x30, number as u8],
+    }
+}
+
+/// Nodes publish through this table: whatever order their writes land in, the stored
+/// CRL is the one with the highest number, so no node can serve an older one after it.
+async fn a_published_crl_only_moves_forward(s: Storage) {
+    let ca = issuing_ca(&s).await;
+    let crls = s.published_crls();
+    assert_eq!(crls.header(ca.id).await.unwrap(), None);
+    assert!(crls.publish(&crl(&ca, 2, 0)).await.unwrap(), "the first CRL is published");
+    assert!(crls.publish(&crl(&ca, 5, 1)).await.unwrap(), "a higher number replaces it");
+    assert!(!crls.publish(&crl(&ca, 4, 1)).await.unwrap(), "a lower number, signed earlier elsewhere, is refused");
+    assert!(!crls.publish(&crl(&ca, 5, 2)).await.unwrap(), "a second CRL under the same number is refused");
+    let stored = crls.get(ca.id).await.unwrap().unwrap();
+    assert_eq!(stored, crl(&ca, 5, 1));
+    assert_eq!(crls.header(ca.id).await.unwrap(), Some(stored.header));
+
+    // Racing publishers: the highest number wins, whatever the order.
+    let calls = (10..30u64).rev().map(|n| {
+        let (s, c) = (s.clone(), crl(&ca, n, n as i64));
+        tokio::spawn(async move { s.published_crls().publish(&c).await })
+    });
+    for r in futures::future::join_all(calls).await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(crls.header(ca.id).await.unwrap().unwrap().crl_number, 29);
+
+    // Another CA's CRL is its own row.
+    let other = s.certificate_authorities().insert(&new_ca("Next CA"), t0()).await.unwrap();
+    assert!(crls.publish(&crl(&other, 1, 0)).await.unwrap());
+    assert_eq!(crls.header(ca.id).await.unwrap().unwrap().crl_number, 29);
+}
+
 async fn certificates_and_revocation(s: Storage) {
     let ca = issuing_ca(&s).await;
     let t = tenant(&s).await;
@@ -170,7 +214,7 @@ async fn certificates_and_revocation(s: Storage) {
     ));
 
     // The mark a node keys its cached CRL on: no revocation yet.
-    assert_eq!(certs.revocation_mark(ca.id).await.unwrap(), (0, None));
+    assert_eq!(certs.revocation_mark(ca.id).await.unwrap(), RevocationMark { revoked: 0, latest: None });
 
     let later = t0() + Duration::days(2);
     let revoked = certs
@@ -217,7 +261,7 @@ async fn certificates_and_revocation(s: Storage) {
     let later_ms = i64::try_from(later.unix_timestamp_nanos() / 1_000_000).unwrap();
     assert_eq!(
         certs.revocation_mark(ca.id).await.unwrap(),
-        (2, Some(later_ms))
+        RevocationMark { revoked: 2, latest: Some(later_ms) }
     );
     assert_eq!(certs.list_for_user(u.id).await.unwrap().len(), 2);
     assert_eq!(certs.list_for_device(device.id).await.unwrap().len(), 2);
@@ -229,7 +273,7 @@ async fn certificates_and_revocation(s: Storage) {
     assert!(certs.list_revoked(other_ca.id).await.unwrap().is_empty());
     assert_eq!(
         certs.revocation_mark(other_ca.id).await.unwrap(),
-        (0, None)
+        RevocationMark { revoked: 0, latest: None }
     );
 }
 

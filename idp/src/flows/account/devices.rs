@@ -235,7 +235,6 @@ pub async fn delete_device(app: &App, user: &User, device: &Device, attempt: &At
     }
     app.storage.devices().delete(device.id, now).await?;
     app.storage.certificates().revoke_for_device(device.id, RevocationReason::CessationOfOperation.as_str(), now).await?;
-    app.ca.forget_crl().await;
     app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
     app.storage.tickets().invalidate_for_device(device.id, TicketKind::CertificateReissue).await?;
     record_change(app, attempt, AccountChange::DeviceDeleted).await;

@@ -201,9 +201,6 @@ async fn apply_method_change(
         ..Completion::default()
     };
     app.storage.completions().complete(&completion, app.now()).await?;
-    if plan.revoke_certificates {
-        app.ca.forget_crl().await;
-    }
     let mut downloads = Vec::new();
     for (device, download) in pending {
         device_certificate::announce_download(app, tenant, user, &device, &download, public_url).await;
