@@ -362,3 +362,13 @@ pub fn body_and_status(o: &Output) -> (String, u16) {
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
     (body.to_owned(), code.trim().parse().unwrap_or_else(|_| panic!("no status code at the end of: {text}\n{}", stderr(o))))
 }
+
+/// User + system CPU seconds a process has used, for the load runs and benchmarks (Linux
+/// /proc, in clock ticks of 1/100 s; 0 when the process is gone).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}

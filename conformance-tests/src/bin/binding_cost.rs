@@ -47,26 +47,18 @@ async fn main() -> anyhow::Result<()> {
     println!("calls: {calls}");
     println!("| what | wall µs per call | CPU µs per call |");
     println!("|---|---:|---:|");
-    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let (start, cpu0) = (Instant::now(), mamori_conformance::cpu_seconds(std::process::id()));
     for _ in 0..calls {
         let verdict = session_binding::check(&app, &auth, Some(&presented), app.now()).await?;
         anyhow::ensure!(verdict == Binding::Holds, "{verdict:?}");
     }
-    measure("certificate binding check", start.elapsed(), cpu_seconds() - cpu0);
+    measure("certificate binding check", start.elapsed(), mamori_conformance::cpu_seconds(std::process::id()) - cpu0);
     // For scale: reading the user, which every portal page does as well.
-    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let (start, cpu0) = (Instant::now(), mamori_conformance::cpu_seconds(std::process::id()));
     for _ in 0..calls {
         app.storage.users().get(user.id).await?;
     }
-    measure("one user read (for scale)", start.elapsed(), cpu_seconds() - cpu0);
+    measure("one user read (for scale)", start.elapsed(), mamori_conformance::cpu_seconds(std::process::id()) - cpu0);
     Ok(())
 }
 
-/// This process's user + system CPU seconds (Linux /proc, clock ticks of 1/100 s).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
-    let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}

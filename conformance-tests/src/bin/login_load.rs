@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use mamori_conformance::cpu_seconds;
 use mamori_conformance::login_client::{dev_roots, login, provision_user};
 
 const PASSWORD: &str = "Load-Test-Pw1!";
@@ -232,15 +233,6 @@ fn machine_ticks() -> (f64, f64) {
     let total: f64 = ticks.iter().take(8).sum();
     let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
     (total - idle, total)
-}
-
-/// User + system CPU seconds a process has used (Linux /proc; clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
-    let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The `q` quantile of sorted latencies (zero when there are none).

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use mamori_conformance::cpu_seconds;
 use mamori_conformance::cluster::{Browser, encode, query_param};
 use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, provision_user, request};
 use rustls::pki_types::ServerName;
@@ -257,15 +258,6 @@ fn start_server(bin: &std::path::Path, config: &std::path::Path) -> anyhow::Resu
 
 fn pct(sorted: &[Duration], q: f64) -> Duration {
     sorted.get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
-}
-
-/// User + system CPU seconds a process has used (Linux /proc; clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
-    let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn ms(d: Duration) -> f64 {
