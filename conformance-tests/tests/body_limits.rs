@@ -19,6 +19,21 @@ fn declared_oversized_bodies_are_refused_before_authentication_and_without_waiti
     let (body, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &[&declared[..], &["-H", "Content-Type: application/json"]].concat()));
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("payload-too-large"), "{body}");
+    // Pages too: every form, SAML's HTTP-POST binding and the portal on the mTLS
+    // listener answer the error page in the user's language at once, instead of reading
+    // megabytes or waiting for bytes that never come.
+    let form = ["-H", "Content-Type: application/x-www-form-urlencoded", "-H", "Accept-Language: ja"];
+    for path in ["/download", "/reissue/password", "/enroll/some-ticket", "/t/demo/authorize", "/t/demo/saml/sso", "/t/demo/saml/slo"] {
+        let (body, status) = body_and_status(&qs.curl(path, &[&declared[..], &form[..]].concat()));
+        assert_eq!(status, 413, "POST {path}: {body}");
+        assert!(body.contains("<html") && body.contains("lang=\"ja\""), "POST {path}: not the Japanese error page: {body}");
+    }
+    let (body, status) = body_and_status(&qs.curl_mtls("/account/password", &[&declared[..], &form[..]].concat()));
+    assert_eq!(status, 413, "POST /account/password: {body}");
+    // Honest: a form of ordinary size still reaches its page (the download form answers
+    // its own refusal for a missing CSRF token, not 413).
+    let (body, status) = body_and_status(&qs.curl("/download", &["--http1.1", "-X", "POST", "--data", "acquisition_id=x", "-w", "\n%{http_code}", "-H", "Accept-Language: en"]));
+    assert!(status != 413 && status < 500, "{status}: {body}");
     // Honest: a small body goes on to authentication as before.
     let (_, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &["--http1.1", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"]));
     assert_eq!(status, 401);

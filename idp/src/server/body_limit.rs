@@ -1,11 +1,13 @@
-//! How large a request body each machine-facing endpoint takes, refused at once from the
-//! declared `Content-Length`: before authentication work (an Argon2 hash, an API token
-//! lookup) and before waiting for the body. A body within the limit (or sent without a
-//! length) is read here, up to the limit, before the handler runs.
+//! How large a request body each endpoint takes, refused at once from the declared
+//! `Content-Length`: before authentication work (an Argon2 hash, an API token lookup)
+//! and before waiting for the body, so a client that declares 100 MB and sends nothing
+//! holds no request open. For machine-facing endpoints a body within the limit (or sent
+//! without a length) is read here, up to the limit, before the handler runs.
 //!
-//! Browser-facing pages are left to their own handling: a browser still uploading when
-//! the connection closes may never show the answer, so the SAML endpoints read and drop
-//! an oversized body before their page (`saml::binding`).
+//! Pages read their own bodies (forms, SAML's HTTP-POST binding, which reads and drops an
+//! oversized body sent without a length before its page: `saml::binding`). A declared
+//! length over a page's limit gets the error page at once: no browser sends a form that
+//! large, so nobody is left uploading into a closed connection.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,37 +20,46 @@ pub const CSV_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 pub const ADMIN_API_BYTES: usize = 256 * 1024;
 /// OAuth endpoints' forms and registration documents (RFC 7591 metadata, JWT assertions).
 pub const OAUTH_BYTES: usize = 64 * 1024;
+/// Browser forms (a few fields; the largest, a request object posted to `/authorize`).
+pub const PAGE_BYTES: usize = 64 * 1024;
 
 /// What a path is, for the body limit and the format of the refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Surface {
     AdminApi,
     OAuth,
+    Page,
 }
 
-fn surface_of(path: &str) -> Option<(Surface, usize)> {
+fn surface_of(path: &str) -> (Surface, usize) {
     if let Some(rest) = path.strip_prefix("/admin/api/") {
         let limit = if rest.ends_with("/users/import") { CSV_IMPORT_BYTES } else { ADMIN_API_BYTES };
-        return Some((Surface::AdminApi, limit));
+        return (Surface::AdminApi, limit);
     }
-    // /t/{tenant}/{endpoint}: the OAuth endpoints that read a body.
-    let mut parts = path.strip_prefix("/t/")?.splitn(2, '/');
-    let (_tenant, endpoint) = (parts.next()?, parts.next()?);
-    matches!(endpoint, "token" | "register" | "introspect" | "revoke" | "par" | "userinfo")
-        .then_some((Surface::OAuth, OAUTH_BYTES))
+    // /t/{tenant}/{endpoint}: the OAuth endpoints that read a body, and SAML's.
+    let endpoint = path.strip_prefix("/t/").and_then(|rest| rest.split_once('/')).map(|(_tenant, endpoint)| endpoint);
+    match endpoint {
+        Some("token" | "register" | "introspect" | "revoke" | "par" | "userinfo") => (Surface::OAuth, OAUTH_BYTES),
+        Some("saml/sso" | "saml/slo") => (Surface::Page, mamori_saml_wire::binding::MAX_POST_BODY),
+        _ => (Surface::Page, PAGE_BYTES),
+    }
 }
 
-/// The most bytes a body to `path` may have, when the path is a machine-facing endpoint.
-pub fn limit_for(path: &str) -> Option<usize> {
-    surface_of(path).map(|(_, limit)| limit)
+/// The most bytes a body to `path` may have.
+pub fn limit_for(path: &str) -> usize {
+    surface_of(path).1
+}
+
+/// Whether `path` is an endpoint for programs, which answers in its own format
+/// (problem+json, OAuth JSON) rather than with a page.
+pub fn is_machine_endpoint(path: &str) -> bool {
+    surface_of(path).0 != Surface::Page
 }
 
 /// Refuses a request whose declared body is larger than its endpoint takes (413), in the
 /// endpoint's own format, before any handler runs.
 pub async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
-    let Some((surface, limit)) = surface_of(request.uri().path()) else {
-        return next.run(request).await;
-    };
+    let (surface, limit) = surface_of(request.uri().path());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -57,6 +68,9 @@ pub async fn refuse_declared_oversize(request: Request, next: Next) -> Response 
     if declared.is_some_and(|length| length > limit as u64) {
         tracing::info!(path = %request.uri().path(), ?declared, limit, "request body larger than the endpoint takes");
         return too_large(surface, limit);
+    }
+    if surface == Surface::Page {
+        return next.run(request).await;
     }
     // The body is read in full before the handler, within the limit: a handler that
     // answers without reading it (a missing token: 401) would otherwise leave the client
@@ -72,6 +86,9 @@ pub async fn refuse_declared_oversize(request: Request, next: Next) -> Response 
 fn too_large(surface: Surface, limit: usize) -> Response {
     let detail = format!("the request body is larger than the {limit} bytes this endpoint takes");
     match surface {
+        // Plain text, which the page layer outside this one turns into the error page in
+        // the user's language.
+        Surface::Page => (StatusCode::PAYLOAD_TOO_LARGE, detail).into_response(),
         Surface::AdminApi => crate::admin::api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", detail).into_response(),
         Surface::OAuth => {
             let body = serde_json::json!({ "error": "invalid_request", "error_description": detail });
@@ -87,13 +104,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_machine_endpoint_has_its_limit_and_pages_have_none() {
-        assert_eq!(limit_for("/admin/api/v1/tenants/acme/users/import"), Some(CSV_IMPORT_BYTES));
-        assert_eq!(limit_for("/admin/api/v1/tenants/acme/users"), Some(ADMIN_API_BYTES));
-        assert_eq!(limit_for("/t/acme/token"), Some(OAUTH_BYTES));
-        assert_eq!(limit_for("/t/acme/register"), Some(OAUTH_BYTES));
-        assert_eq!(limit_for("/t/acme/saml/sso"), None, "SAML pages answer themselves");
-        assert_eq!(limit_for("/login/password"), None);
-        assert_eq!(limit_for("/t/acme"), None);
+    fn each_endpoint_has_its_limit() {
+        assert_eq!(limit_for("/admin/api/v1/tenants/acme/users/import"), CSV_IMPORT_BYTES);
+        assert_eq!(limit_for("/admin/api/v1/tenants/acme/users"), ADMIN_API_BYTES);
+        assert_eq!(limit_for("/t/acme/token"), OAUTH_BYTES);
+        assert_eq!(limit_for("/t/acme/register"), OAUTH_BYTES);
+        assert_eq!(limit_for("/t/acme/saml/sso"), mamori_saml_wire::binding::MAX_POST_BODY);
+        assert_eq!(limit_for("/login/password"), PAGE_BYTES);
+        assert_eq!(limit_for("/t/acme/authorize"), PAGE_BYTES);
+        assert!(is_machine_endpoint("/t/acme/token") && is_machine_endpoint("/admin/api/v1/tenants"));
+        for page in ["/t/acme/saml/sso", "/login/password", "/download", "/t/acme/authorize", "/t/acme"] {
+            assert!(!is_machine_endpoint(page), "{page}");
+        }
     }
 }

@@ -187,8 +187,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::console::routes())
         // After every route is in: those without their own answer get a page.
         .method_not_allowed_fallback(crate::web::pages::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
         .layer(axum::middleware::from_fn(body_limit::refuse_declared_oversize))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_id))
@@ -204,7 +204,7 @@ async fn plain_errors_as_pages(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     // Machine endpoints answer in their own formats (problem+json, OAuth JSON).
-    if body_limit::limit_for(request.uri().path()).is_some() {
+    if body_limit::is_machine_endpoint(request.uri().path()) {
         return next.run(request).await;
     }
     // Only what picks the page's language is kept for after the handler.
