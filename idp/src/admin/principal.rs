@@ -48,6 +48,16 @@ impl Principal {
         }
     }
 
+    /// A client managing its own registration (RFC 7592) with its registration access token.
+    pub fn registration_access(token_lookup_hash: &str, tenant_id: Uuid, source_ip: String) -> Principal {
+        Principal {
+            actor: format!("registration-access-token:{}", token_lookup_hash.get(..12).unwrap_or(token_lookup_hash)),
+            reach: Reach::Tenant(tenant_id),
+            scopes: Vec::new(),
+            source_ip,
+        }
+    }
+
     pub fn is_super_admin(&self) -> bool {
         self.reach == Reach::AllTenants
     }

@@ -2,6 +2,8 @@
 //! `mamori admin oidc-client initial-access-token`, and client configuration
 //! (RFC 7592) with the registration access token handed out at registration.
 
+use std::net::IpAddr;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,31 +15,59 @@ use super::error::OAuthError;
 use super::redirect_uri;
 use super::userinfo::bearer_token;
 use super::{Issuer, split_spaces};
+use crate::admin::Principal;
 use crate::server::SharedState;
+use crate::server::listener::ConnectionInfo;
+use crate::throttle::{self, Subject};
+
+type Conn = axum::Extension<ConnectionInfo>;
+
+/// The caller's address, for throttling and the audit trail.
+fn source_of(state: &SharedState, conn: &ConnectionInfo, headers: &HeaderMap) -> IpAddr {
+    crate::web::request::client_ip(conn, headers, &state.app.config.server.trusted_proxies)
+}
+
+/// Failed initial and registration access tokens count against the caller's address
+/// like failed admin API tokens (the same per-source limit, on every node); a source
+/// past it is refused before its token is looked up.
+async fn check_throttle(state: &SharedState, source: IpAddr) -> Result<(), OAuthError> {
+    Ok(throttle::check(&state.app, &[Subject::admin_token_source(source)]).await?)
+}
+
+/// A refused token: counted for throttling and logged as a security event (never the
+/// token itself).
+async fn refuse_token(state: &SharedState, source: IpAddr, path: &str, error: &'static str) -> OAuthError {
+    throttle::record_failure(&state.app, &[Subject::admin_token_source(source)]).await;
+    tracing::warn!(source_ip = %source, path, "client registration call with an invalid token");
+    OAuthError::InvalidToken(error)
+}
 
 pub async fn register(
     State(state): State<SharedState>,
-    axum::Extension(conn): axum::Extension<crate::server::listener::ConnectionInfo>,
+    axum::Extension(conn): Conn,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let source_ip = crate::web::request::client_ip(&conn, &headers, &state.app.config.server.trusted_proxies).to_string();
-    match run_register(&state, &slug, &headers, &body, source_ip).await {
+    let source = source_of(&state, &conn, &headers);
+    match run_register(&state, &slug, &headers, &body, source).await {
         Ok(json) => super::token::no_store((StatusCode::CREATED, axum::Json(json)).into_response()),
         Err(err) => err.into_response(),
     }
 }
 
-async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body: &[u8], source_ip: String) -> Result<Value, OAuthError> {
+async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body: &[u8], source: IpAddr) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
     let app = &state.app;
+    check_throttle(state, source).await?;
     let token = bearer_token(headers, None)?;
     let token_hash = mamori_storage::token_lookup_hash(&token);
     let spent = app.storage.oidc_grants().spend_initial_access_token(&token_hash, app.now()).await?;
     if spent.is_none_or(|t| t.tenant_id != issuer.tenant.id) {
-        return Err(OAuthError::InvalidToken("the initial access token is invalid, expired or used up"));
+        let path = format!("/t/{slug}/register");
+        return Err(refuse_token(state, source, &path, "the initial access token is invalid, expired or used up").await);
     }
+    let source_ip = source.to_string();
     let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
     let mut spec = spec_from_metadata(&metadata)?;
     let registration_token = crate::secrets::url_token();
@@ -155,21 +185,43 @@ fn describe(issuer: &Issuer, registered: &RegisteredClient) -> Value {
     out
 }
 
-/// The client a registration access token manages (RFC 7592 §2).
-async fn managed(state: &SharedState, slug: &str, client_id: &str, headers: &HeaderMap) -> Result<(Issuer, RegisteredClient), OAuthError> {
+/// The client a registration access token manages (RFC 7592 §2), and who is acting on
+/// it (for the audit trail of changes).
+async fn managed(
+    state: &SharedState,
+    slug: &str,
+    client_id: &str,
+    headers: &HeaderMap,
+    source: IpAddr,
+) -> Result<(Issuer, RegisteredClient, Principal), OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
+    check_throttle(state, source).await?;
     let token = bearer_token(headers, None)?;
     let client = clients::load(&state.app, issuer.tenant.id, client_id).await?;
     let expected = mamori_storage::token_lookup_hash(&token);
     match client {
-        Some(c) if c.settings.registration_access_token_hash.as_deref() == Some(expected.as_str()) => Ok((issuer, c)),
-        _ => Err(OAuthError::InvalidToken("the registration access token is invalid")),
+        Some(c) if c.settings.registration_access_token_hash.as_deref() == Some(expected.as_str()) => {
+            let principal = Principal::registration_access(&expected, issuer.tenant.id, source.to_string());
+            Ok((issuer, c, principal))
+        }
+        _ => Err(refuse_token(state, source, &format!("/t/{slug}/register/{client_id}"), "the registration access token is invalid").await),
     }
 }
 
-pub async fn read(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    match managed(&state, &slug, &client_id, &headers).await {
-        Ok((issuer, client)) => super::token::no_store(axum::Json(describe(&issuer, &client)).into_response()),
+/// Where an RFC 7592 change goes on the audit trail.
+fn audit_target(issuer: &Issuer, client_id: &str) -> String {
+    format!("tenant:{}/oidc-client:{client_id}", issuer.tenant.slug)
+}
+
+pub async fn read(
+    State(state): State<SharedState>,
+    axum::Extension(conn): Conn,
+    Path((slug, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let source = source_of(&state, &conn, &headers);
+    match managed(&state, &slug, &client_id, &headers, source).await {
+        Ok((issuer, client, _)) => super::token::no_store(axum::Json(describe(&issuer, &client)).into_response()),
         Err(err) => err.into_response(),
     }
 }
@@ -181,11 +233,13 @@ pub async fn read(State(state): State<SharedState>, Path((slug, client_id)): Pat
 /// first-party, keys it pinned) stays.
 pub async fn update(
     State(state): State<SharedState>,
+    axum::Extension(conn): Conn,
     Path((slug, client_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match run_update(&state, &slug, &client_id, &headers, &body).await {
+    let source = source_of(&state, &conn, &headers);
+    match run_update(&state, &slug, &client_id, &headers, &body, source).await {
         Ok(json) => super::token::no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
     }
@@ -194,8 +248,8 @@ pub async fn update(
 /// Fields the server sets; §2.2 forbids them in an update request.
 const SERVER_FIELDS: [&str; 4] = ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
 
-async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let (issuer, current) = managed(state, slug, client_id, headers).await?;
+async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &HeaderMap, body: &[u8], source: IpAddr) -> Result<Value, OAuthError> {
+    let (issuer, current, principal) = managed(state, slug, client_id, headers, source).await?;
     let app = &state.app;
     let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
     if !metadata.is_object() {
@@ -247,6 +301,8 @@ async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &
     app.storage.oidc_clients().update(&client).await?;
     app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(|e| OAuthError::internal(&e.into()))?, app.now()).await?;
     clients::forget(client_id);
+    let details = json!({ "redirect_uris": client.redirect_uris, "grant_types": client.grant_types, "token_endpoint_auth_method": client.token_endpoint_auth_method, "new_secret": new_secret.is_some() });
+    crate::admin::audit::record(app, &principal, Some(issuer.tenant.id), "oidc-client.update", &audit_target(&issuer, client_id), details).await;
     let mut out = describe(&issuer, &RegisteredClient { client, settings });
     // The token the client used stays valid; §3 has it in every client information response.
     out["registration_access_token"] = bearer_token(headers, None)?.into();
@@ -257,11 +313,19 @@ async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &
     Ok(out)
 }
 
-pub async fn delete(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    match managed(&state, &slug, &client_id, &headers).await {
-        Ok(_) => match state.app.storage.oidc_clients().delete(&client_id, state.app.now()).await {
+pub async fn delete(
+    State(state): State<SharedState>,
+    axum::Extension(conn): Conn,
+    Path((slug, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let source = source_of(&state, &conn, &headers);
+    match managed(&state, &slug, &client_id, &headers, source).await {
+        Ok((issuer, _, principal)) => match state.app.storage.oidc_clients().delete(&client_id, state.app.now()).await {
             Ok(()) => {
                 clients::forget(&client_id);
+                let target = audit_target(&issuer, &client_id);
+                crate::admin::audit::record(&state.app, &principal, Some(issuer.tenant.id), "oidc-client.delete", &target, json!({})).await;
                 StatusCode::NO_CONTENT.into_response()
             }
             Err(err) => OAuthError::from(err).into_response(),
