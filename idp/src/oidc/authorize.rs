@@ -59,7 +59,8 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
-    /// The user an `id_token_hint` names (Core §3.1.2.1): the login must be that user's.
+    /// The user an `id_token_hint` (Core §3.1.2.1) or a `sub` value in `claims` (§5.5.1)
+    /// names: the login must be that user's.
     #[serde(default)]
     pub hinted_subject: Option<String>,
     pub ui_locales: Vec<String>,
@@ -194,6 +195,9 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         },
     };
     let mut acr_values = split_spaces(params.get("acr_values"));
+    // Core §5.5.1: a `sub` asked for with a value binds the request to that user, as an
+    // id_token_hint does.
+    let mut claimed_subject = None;
     if let Some(claims) = params.get("claims") {
         let Ok(claims) = serde_json::from_str::<serde_json::Value>(claims) else {
             return Err(reject(OAuthError::InvalidRequest("claims is not JSON")));
@@ -205,13 +209,20 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         if let Some(value) = acr["value"].as_str() {
             acr_values.push(value.to_owned());
         }
+        claimed_subject = claims["id_token"]["sub"]["value"].as_str().map(str::to_owned);
     }
-    let hinted_subject = match params.get("id_token_hint") {
+    let hint_subject = match params.get("id_token_hint") {
         Some(hint) => match super::id_token::read_hint(app, issuer, hint).await {
             Ok(read) => read.subject,
             Err(error) => return Err(reject(error)),
         },
         None => None,
+    };
+    let hinted_subject = match (hint_subject, claimed_subject) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(reject(OAuthError::InvalidRequest("id_token_hint and the claims parameter name different users")));
+        }
+        (a, b) => a.or(b),
     };
     let request = AuthorizationRequest {
         client_id: client.client_id().to_owned(),
