@@ -58,6 +58,10 @@ test('client authentication at the token endpoint', async (t) => {
     // RFC 6749 §5.1: tokens are never cached.
     assert.equal(ok.headers['cache-control'], 'no-store');
     assert.equal(ok.headers.pragma, 'no-cache');
+    // A client's own token names no user: UserInfo refuses it (Core §5.3, RFC 6750 §3.1).
+    const info = await request(server, `${issuerUrl(server)}/userinfo`, { headers: { authorization: `Bearer ${JSON.parse(ok.body).access_token}` } });
+    assert.equal(info.status, 403, info.body);
+    assert.match(info.headers['www-authenticate'], /error="insufficient_scope"/);
     // The issuer identifier as the audience is accepted too (Core §9 errata, RFC 7523).
     assert.equal((await withAssertion(assertion({ aud: issuerUrl(server) }))).status, 200);
     // Hostile: the same assertion replayed.
