@@ -36,6 +36,8 @@ async function verifyIdToken(server, idToken, audience) {
   assert.equal(res.status, 200);
   const jwks = jose.createLocalJWKSet(JSON.parse(res.body));
   const { payload, protectedHeader } = await jose.jwtVerify(idToken, jwks, { issuer: issuerUrl(server), audience });
+  // Core §2: no x5u, x5c, jku or jwk: the key is found by kid in the published set only.
+  assert.deepEqual(Object.keys(protectedHeader).filter((k) => !['alg', 'kid', 'typ'].includes(k)), []);
   return { payload, protectedHeader };
 }
 

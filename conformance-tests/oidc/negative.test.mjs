@@ -200,6 +200,14 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const bad = await follow(server, `${base}&state=outer&request=${h}.${tamperedPayload}.${s}`, cb.base);
     assert.equal(bad.url.searchParams.get('error'), 'invalid_request_object');
     assert.equal(bad.url.searchParams.get('state'), 'outer');
+    // Core §6.1: the query's response_type must be the object's; request and request_uri
+    // never together.
+    const torn = await follow(server, `${base.replace('response_type=code', 'response_type=token')}&state=outer&request=${signed}`, cb.base);
+    assert.equal(torn.url.searchParams.get('error'), 'invalid_request');
+    assert.equal(torn.url.searchParams.get('code'), null);
+    const both = await follow(server, `${base}&state=outer&request=${signed}&request_uri=${encodeURIComponent('https://rp.example/ro')}`, cb.base);
+    assert.equal(both.url.searchParams.get('error'), 'invalid_request');
+    assert.equal(both.url.searchParams.get('state'), 'outer');
   });
 
   await t.test('a refresh token works only for its own client', async () => {

@@ -124,6 +124,12 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
     if let Some(object) = object {
         match request_object::verify(app, &client, issuer, &object).await {
             Ok(claims) => {
+                // Core §6.1: a response_type outside the object must be the object's.
+                let outer = params.get("response_type");
+                if claims.iter().any(|(k, v)| k == "response_type" && outer.is_some_and(|o| o != v)) {
+                    let error = OAuthError::InvalidRequest("response_type does not match the request object");
+                    return Err(Rejection { error, redirect: fallback });
+                }
                 for (k, v) in claims {
                     params.insert(&k, v);
                 }
