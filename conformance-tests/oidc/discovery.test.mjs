@@ -48,6 +48,12 @@ test('discovery documents and the JWK Set', async (t) => {
     assert.ok(oidc.id_token_signing_alg_values_supported.includes('RS256'), 'RS256 MUST be included');
     assert.ok(!oidc.token_endpoint_auth_signing_alg_values_supported.includes('none'), 'none MUST NOT be used');
     assert.ok(oidc.response_types_supported.includes('code'));
+    // RFC 8414 §2: with private_key_jwt offered at an endpoint, its algorithms MUST be listed.
+    for (const endpoint of ['token_endpoint', 'revocation_endpoint', 'introspection_endpoint']) {
+      if (!oidc[`${endpoint}_auth_methods_supported`].includes('private_key_jwt')) continue;
+      const algs = oidc[`${endpoint}_auth_signing_alg_values_supported`];
+      assert.ok(algs?.length > 0 && !algs.includes('none'), `${endpoint}_auth_signing_alg_values_supported: ${algs}`);
+    }
   });
 
   await t.test('every endpoint is an https URL (Discovery §3, RFC 8414 §2)', () => {
