@@ -165,6 +165,12 @@ test('openid-client logs a user in through the certificate login and uses every 
     assert.ok(await page.isVisible('#consent-form'), 'the consent page');
     await snap(page, 'consent');
     assert.equal((await page.textContent('#consent-client')).trim(), 'Partner');
+    // RFC 6749 §10.12: a forged "allow" without the page's CSRF token is refused.
+    const forged = await page.evaluate(async () => {
+      const body = new URLSearchParams({ decision: 'allow' });
+      return (await fetch(document.querySelector('#consent-form').action, { method: 'POST', body, redirect: 'manual' })).status;
+    });
+    assert.equal(forged, 403);
     await page.click('#consent-allow');
     const hit = await arrived;
     await client.authorizationCodeGrant(tpConfig, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });

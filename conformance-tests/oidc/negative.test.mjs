@@ -216,8 +216,16 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const other = registerClient(server, { name: 'Other', redirectUris: [cb.redirectUri] });
     const res = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { basic: [other.client_id, other.client_secret] });
     assert.equal(JSON.parse(res.body).error, 'invalid_grant');
+    // RFC 6749 §6: a scope beyond the grant is refused (and spends nothing).
+    const wider = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'openid profile email offline_access' }, { basic });
+    assert.equal(JSON.parse(wider.body).error, 'invalid_scope');
     const mine = await client.refreshTokenGrant(config, tokens.refresh_token);
-    assert.ok(mine.access_token, 'still usable by its client: the failed attempt did not spend it');
+    assert.ok(mine.access_token, 'still usable by its client: the failed attempts did not spend it');
+    // A narrower scope applies to that access token only; the successor keeps the grant's.
+    const narrow = await client.refreshTokenGrant(config, mine.refresh_token, { scope: 'openid' });
+    assert.equal(narrow.scope, 'openid');
+    const full = await client.refreshTokenGrant(config, narrow.refresh_token);
+    assert.deepEqual(full.scope.split(' ').sort(), ['email', 'openid', 'profile']);
   });
 
   await t.test('repeated parameters and unknown grant types', async () => {
