@@ -2,7 +2,8 @@
 // one of its old requests: private_key_jwt assertions (OpenID Connect Core §9, RFC 7523
 // §3) are accepted only signed by the client's key, with iss = sub = client_id, for this
 // provider, unexpired and once; a client uses only the method it registered and only one
-// at a time (RFC 6749 §2.3). Successful answers are never cached (RFC 6749 §5.1).
+// at a time, a secret only in the body (RFC 6749 §2.3); client_credentials only for
+// confidential clients (§4.4). Successful answers are never cached (§5.1).
 // Over HTTPS with client_credentials, without a browser.
 
 import assert from 'node:assert/strict';
@@ -99,6 +100,16 @@ test('client authentication at the token endpoint', async (t) => {
     assertRefused(await tokenRequest(server, { grant_type: 'client_credentials', client_id: sid, client_secret: secret }), 'client_secret_post');
     // A private_key_jwt client cannot fall back to a secret, nor to no authentication.
     assertRefused(await tokenRequest(server, { grant_type: 'client_credentials', client_id: id }), 'no authentication');
+    // client_secret_post: in the body only, never in the URI (RFC 6749 §2.3.1).
+    const post = registerClient(server, { name: 'Post RP', grants: ['client_credentials'], auth: 'client_secret_post' });
+    const credentials = { client_id: post.client_id, client_secret: post.client_secret };
+    assert.equal((await tokenRequest(server, { grant_type: 'client_credentials', ...credentials })).status, 200);
+    const inQuery = await request(server, `${issuerUrl(server)}/token?${new URLSearchParams(credentials)}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials',
+    });
+    assertRefused(inQuery, 'the secret in the URI');
+    // RFC 6749 §4.4: client_credentials is for confidential clients only.
+    assert.throws(() => registerClient(server, { name: 'Public backend', grants: ['client_credentials'], auth: 'none' }), /public client/);
     // Two methods in one request.
     assertRefused(
       await tokenRequest(server, { grant_type: 'client_credentials', client_secret: secret }, basic(sid, secret)),
