@@ -161,8 +161,13 @@ test('openid-client logs a user in through the certificate login and uses every 
     assert.equal(refused.query.get('code'), null);
     const req = await authorizationRequest(tpConfig, cb.redirectUri);
     const arrived = cb.next();
-    await page.goto(String(req.url));
+    const shown = await page.goto(String(req.url));
     assert.ok(await page.isVisible('#consent-form'), 'the consent page');
+    // RFC 6749 §10.13, RFC 9700 §4.2.4: never framed, no Referer beyond the site.
+    const headers = await shown.allHeaders();
+    assert.equal(headers['x-frame-options'], 'DENY');
+    assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+    assert.equal(headers['referrer-policy'], 'same-origin');
     await snap(page, 'consent');
     assert.equal((await page.textContent('#consent-client')).trim(), 'Partner');
     // RFC 6749 §10.12: a forged "allow" without the page's CSRF token is refused.

@@ -95,6 +95,18 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const b = await code();
     const wrong = await tokenRequest(server, { grant_type: 'authorization_code', code: b.code, redirect_uri: cb.redirectUri, code_verifier: client.randomPKCECodeVerifier() }, { basic });
     assert.equal(JSON.parse(wrong.body).error, 'invalid_grant');
+    // PKCE downgrade (RFC 9700 §4.8.2): a client that may skip PKCE, and a verifier sent for
+    // a request that had no challenge.
+    const loose = registerClient(server, { name: 'No PKCE RP', redirectUris: [cb.redirectUri] });
+    const looseConfig = await discover(server, loose.client_id, {}, client.ClientSecretBasic(loose.client_secret));
+    const looseCode = async () => {
+      const arrived = cb.next();
+      await page.goto(String(client.buildAuthorizationUrl(looseConfig, { redirect_uri: cb.redirectUri, scope: 'openid', state: 'no-pkce' })));
+      return (await arrived).query.get('code');
+    };
+    const exchange = async (extra) => tokenRequest(server, { grant_type: 'authorization_code', code: await looseCode(), redirect_uri: cb.redirectUri, ...extra }, { basic: [loose.client_id, loose.client_secret] });
+    assert.equal(JSON.parse((await exchange({ code_verifier: client.randomPKCECodeVerifier() })).body).error, 'invalid_grant');
+    assert.equal((await exchange({})).status, 200, 'honest: no challenge, no verifier');
   });
 
   await t.test('PKCE is required, and only S256', async () => {
