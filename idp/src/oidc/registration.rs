@@ -169,7 +169,14 @@ async fn managed(state: &SharedState, slug: &str, client_id: &str, headers: &Hea
 
 pub async fn read(State(state): State<SharedState>, Path((slug, client_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     match managed(&state, &slug, &client_id, &headers).await {
-        Ok((issuer, client)) => super::token::no_store(axum::Json(describe(&issuer, &client)).into_response()),
+        Ok((issuer, client)) => {
+            let mut out = describe(&issuer, &client);
+            // RFC 7592 §3: every client information response carries the token (checked above).
+            if let Ok(token) = bearer_token(&headers, None) {
+                out["registration_access_token"] = token.into();
+            }
+            super::token::no_store(axum::Json(out).into_response())
+        }
         Err(err) => err.into_response(),
     }
 }
