@@ -107,6 +107,9 @@ test('openid-client logs a user in through the certificate login and uses every 
     const forged = await request(server, url, { headers: { authorization: `Bearer ${first.access_token}x` } });
     assert.equal(forged.status, 401);
     assert.match(forged.headers['www-authenticate'], /^Bearer .*error="invalid_token"/);
+    // RFC 9068 §4: only an at+jwt is an access token; the ID token, signed by the same key, is not.
+    const confused = await request(server, url, { headers: { authorization: `Bearer ${first.id_token}` } });
+    assert.equal(confused.status, 401);
   });
 
   await t.test('refresh rotates; reusing a spent refresh token revokes the family', async () => {
