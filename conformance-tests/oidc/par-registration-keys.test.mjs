@@ -45,6 +45,21 @@ test('PAR, dynamic registration and key rotation', async (t) => {
     const again = await follow(server, url);
     assert.equal(again.status, 400, 'a request_uri works once');
     await assert.rejects(client.buildAuthorizationUrlWithPAR(config, { ...params, code_challenge_method: 'plain' }), (e) => e.error === 'invalid_request');
+    // RFC 9126 §2: the client authenticates; §2.1: a request_uri is never pushed.
+    const push = (form, headers = {}) => request(server, `${issuerUrl(server)}/par`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ client_id: rp.client_id, response_type: 'code', ...form }).toString(),
+    });
+    const basic = { authorization: `Basic ${Buffer.from(`${encodeURIComponent(rp.client_id)}:${encodeURIComponent(rp.client_secret)}`).toString('base64')}` };
+    const honest = await push(params, basic);
+    assert.equal(honest.status, 201, honest.body);
+    assert.equal(honest.headers['cache-control'], 'no-store');
+    assert.ok(JSON.parse(honest.body).expires_in > 0);
+    const anonymous = await push(params);
+    assert.equal(anonymous.status, 401);
+    assert.equal(JSON.parse(anonymous.body).error, 'invalid_client');
+    const nested = await push({ ...params, request_uri: url.searchParams.get('request_uri') }, basic);
+    assert.equal(nested.status, 400);
+    assert.equal(JSON.parse(nested.body).error, 'invalid_request');
   });
 
   await t.test('dynamic registration needs an initial access token and hands out a registration access token', async () => {
