@@ -86,6 +86,15 @@ test('openid-client logs a user in through the certificate login and uses every 
     const { protectedHeader } = await verifyIdToken(server, tokens.id_token, rp.client_id);
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(jwtHeader(tokens.access_token).typ, 'at+jwt', 'RFC 9068 access token');
+    // RFC 9068 §2.2: verified with the published keys, its required claims, and the
+    // authentication it came from.
+    const jwks = jose.createLocalJWKSet(JSON.parse((await request(server, `${issuerUrl(server)}/jwks`)).body));
+    const { payload: at } = await jose.jwtVerify(tokens.access_token, jwks, { issuer: issuerUrl(server), audience: issuerUrl(server), typ: 'at+jwt' });
+    assert.equal(at.client_id, rp.client_id);
+    assert.equal(at.sub, claims.sub);
+    assert.ok(at.jti && at.iat && at.exp > at.iat);
+    assert.deepEqual(at.scope.split(' ').sort(), ['email', 'openid', 'profile']);
+    assert.deepEqual([at.auth_time, at.acr, [...at.amr].sort()], [claims.auth_time, claims.acr, [...claims.amr].sort()]);
     assert.ok(tokens.refresh_token);
     first = tokens;
   });

@@ -73,6 +73,19 @@ test('tls_client_auth and certificate-bound tokens', async (t) => {
     }
   });
 
+  await t.test('a client registered for bound tokens gets none without a certificate (§3)', async () => {
+    const secretRp = registerClient(server, { name: 'Bound secret', grants: ['client_credentials'], scopes: ['api.read'], extra: ['--bound-tokens'] });
+    const headers = { ...FORM, authorization: `Basic ${Buffer.from(`${secretRp.client_id}:${secretRp.client_secret}`).toString('base64')}` };
+    const ask = (url, cert) => request(server, url, { method: 'POST', headers, body: 'grant_type=client_credentials&scope=api.read', ...cert });
+    const unbound = await ask(meta.token_endpoint);
+    assert.equal(unbound.status, 400, unbound.body);
+    assert.equal(JSON.parse(unbound.body).error, 'invalid_request');
+    const withCert = await ask(alias.token_endpoint, { pfx: stranger.pfx, passphrase: stranger.passphrase });
+    assert.equal(withCert.status, 200, withCert.body);
+    const strangerPrint = createHash('sha256').update(stranger.der).digest('base64url');
+    assert.equal(jwtPayload(JSON.parse(withCert.body).access_token).cnf['x5t#S256'], strangerPrint);
+  });
+
   await t.test('a certificate the CA revoked no longer authenticates its client', async () => {
     server.cli('ca', 'revoke', '--serial', mine.serial, '--reason', 'key-compromise');
     const res = await tokenWith(mine);

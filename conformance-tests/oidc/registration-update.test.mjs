@@ -34,6 +34,7 @@ test('a dynamically registered client updates its metadata', async (t) => {
     assert.equal(reg.client_secret_expires_at, 0);
     assert.ok(Number.isInteger(reg.client_id_issued_at));
     assert.deepEqual(reg.redirect_uris, metadata.redirect_uris);
+    assert.equal(reg.token_endpoint_auth_method, 'client_secret_basic', 'the RFC 7591 §2 default');
     // RFC 7592 §3: registration_client_uri and registration_access_token in every one.
     const read = await request(server, reg.registration_client_uri, { headers: manage });
     assert.equal(read.status, 200, read.body);
@@ -53,6 +54,8 @@ test('a dynamically registered client updates its metadata', async (t) => {
     assert.equal(res.status, 201, res.body);
     const out = JSON.parse(res.body);
     assert.equal(out.token_endpoint_auth_method, 'none');
+    assert.deepEqual(out.grant_types, ['authorization_code'], 'the RFC 7591 §2 default');
+    assert.deepEqual(out.response_types, ['code'], 'consistent with the grant types (§2.1)');
     assert.equal(out.client_secret, undefined);
     assert.equal(out.client_secret_expires_at, undefined);
     assert.equal(out.x_unknown, undefined, 'what was not registered is not echoed');
