@@ -217,6 +217,11 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const torn = await follow(server, `${base.replace('response_type=code', 'response_type=token')}&state=outer&request=${signed}`, cb.base);
     assert.equal(torn.url.searchParams.get('error'), 'invalid_request');
     assert.equal(torn.url.searchParams.get('code'), null);
+    // An object naming another client, signed by this one: refused on Mamori's page.
+    const foreign = await new jose.SignJWT({ ...claims, client_id: rp.client_id }).setProtectedHeader({ alg: 'ES256', kid: 'ro-1' }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const swapped = await follow(server, `${base}&state=outer&request=${foreign}`, cb.base);
+    assert.equal(swapped.status, 400, 'client_id of the object differs from the query');
+    assert.match(swapped.body, /id="oauth-error">invalid_request</);
     const both = await follow(server, `${base}&state=outer&request=${signed}&request_uri=${encodeURIComponent('https://rp.example/ro')}`, cb.base);
     assert.equal(both.url.searchParams.get('error'), 'invalid_request');
     assert.equal(both.url.searchParams.get('state'), 'outer');

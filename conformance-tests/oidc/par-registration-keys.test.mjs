@@ -62,6 +62,35 @@ test('PAR, dynamic registration and key rotation', async (t) => {
     assert.equal(JSON.parse(nested.body).error, 'invalid_request');
   });
 
+  await t.test('a pushed request object is verified at push time (RFC 9126 §3)', async () => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'par-ro', alg: 'ES256', use: 'sig' };
+    const ro = registerClient(server, { name: 'PAR RO', redirectUris: [REDIRECT], jwks: { keys: [jwk] } });
+    const verifier = client.randomPKCECodeVerifier();
+    const claims = {
+      iss: ro.client_id, aud: issuerUrl(server), client_id: ro.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid',
+      state: 'par-ro', prompt: 'none', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    };
+    const signed = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'par-ro' }).setIssuedAt().setExpirationTime('2m').sign(privateKey);
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(ro.client_id)}:${encodeURIComponent(ro.client_secret)}`).toString('base64')}`,
+    };
+    const push = (object) => request(server, `${issuerUrl(server)}/par`, { method: 'POST', headers, body: new URLSearchParams({ client_id: ro.client_id, request: object }).toString() });
+    const ok = await push(signed);
+    assert.equal(ok.status, 201, ok.body);
+    const uri = JSON.parse(ok.body).request_uri;
+    const r = await follow(server, `${issuerUrl(server)}/authorize?client_id=${encodeURIComponent(ro.client_id)}&request_uri=${encodeURIComponent(uri)}`);
+    assert.equal(r.url.searchParams.get('state'), 'par-ro', 'the object was the request');
+    assert.equal(r.url.searchParams.get('error'), 'login_required');
+    // Hostile: the same object with a changed scope no longer verifies.
+    const [h, , sig] = signed.split('.');
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scope: 'openid email' })).toString('base64url')}.${sig}`;
+    const bad = await push(tampered);
+    assert.equal(bad.status, 400);
+    assert.equal(JSON.parse(bad.body).error, 'invalid_request_object');
+  });
+
   await t.test('dynamic registration needs an initial access token and hands out a registration access token', async () => {
     const endpoint = `${issuerUrl(server)}/register`;
     const metadata = { client_name: 'Dynamic', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'client_credentials'], scope: 'openid api.read' };
