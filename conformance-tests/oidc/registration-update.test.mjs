@@ -68,6 +68,9 @@ test('a dynamically registered client updates its metadata', async (t) => {
     assert.equal(badUri.status, 400);
     assert.equal(JSON.parse(badUri.body).error, 'invalid_redirect_uri');
     assert.match(badUri.headers['content-type'], /application\/json/);
+    // RFC 6749 §3.1.2.2: a code-flow client must register a redirect URI.
+    const noUri = await put({ ...replacement, redirect_uris: [] });
+    assert.equal(JSON.parse(noUri.body).error, 'invalid_client_metadata');
     const otherId = await put({ ...replacement, client_id: 'someone-else' });
     assert.equal(JSON.parse(otherId.body).error, 'invalid_client_metadata');
     const serverField = await put({ ...replacement, registration_access_token: reg.registration_access_token });
