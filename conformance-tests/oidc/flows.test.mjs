@@ -36,6 +36,8 @@ async function verifyIdToken(server, idToken, audience) {
   assert.equal(res.status, 200);
   const jwks = jose.createLocalJWKSet(JSON.parse(res.body));
   const { payload, protectedHeader } = await jose.jwtVerify(idToken, jwks, { issuer: issuerUrl(server), audience });
+  // Core §2: no x5u, x5c, jku or jwk: the key is found by kid in the published set only.
+  assert.deepEqual(Object.keys(protectedHeader).filter((k) => !['alg', 'kid', 'typ'].includes(k)), []);
   return { payload, protectedHeader };
 }
 
@@ -84,6 +86,15 @@ test('openid-client logs a user in through the certificate login and uses every 
     const { protectedHeader } = await verifyIdToken(server, tokens.id_token, rp.client_id);
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(jwtHeader(tokens.access_token).typ, 'at+jwt', 'RFC 9068 access token');
+    // RFC 9068 §2.2: verified with the published keys, its required claims, and the
+    // authentication it came from.
+    const jwks = jose.createLocalJWKSet(JSON.parse((await request(server, `${issuerUrl(server)}/jwks`)).body));
+    const { payload: at } = await jose.jwtVerify(tokens.access_token, jwks, { issuer: issuerUrl(server), audience: issuerUrl(server), typ: 'at+jwt' });
+    assert.equal(at.client_id, rp.client_id);
+    assert.equal(at.sub, claims.sub);
+    assert.ok(at.jti && at.iat && at.exp > at.iat);
+    assert.deepEqual(at.scope.split(' ').sort(), ['email', 'openid', 'profile']);
+    assert.deepEqual([at.auth_time, at.acr, [...at.amr].sort()], [claims.auth_time, claims.acr, [...claims.amr].sort()]);
     assert.ok(tokens.refresh_token);
     first = tokens;
   });
@@ -92,12 +103,33 @@ test('openid-client logs a user in through the certificate login and uses every 
     const info = await client.fetchUserInfo(config, first.access_token, first.claims().sub);
     assert.equal(info.preferred_username, user.loginId);
     assert.equal(info.email, `${user.loginId}@example.test`);
+    // Core §5.3.1: POST too, the token in the header or (RFC 6750 §2.2) in the form.
+    const url = `${issuerUrl(server)}/userinfo`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const posted = await request(server, url, { method: 'POST', headers: { ...form, authorization: `Bearer ${first.access_token}` } });
+    assert.equal(posted.status, 200, posted.body);
+    assert.equal(JSON.parse(posted.body).sub, first.claims().sub, 'sub is always returned (Core §5.3.2)');
+    assert.match(posted.headers['content-type'], /^application\/json/);
+    const inForm = await request(server, url, { method: 'POST', headers: form, body: `access_token=${first.access_token}` });
+    assert.equal(JSON.parse(inForm.body).sub, first.claims().sub);
+    // Hostile: a forged token is 401 with the RFC 6750 challenge (Core §5.3.3).
+    const forged = await request(server, url, { headers: { authorization: `Bearer ${first.access_token}x` } });
+    assert.equal(forged.status, 401);
+    assert.match(forged.headers['www-authenticate'], /^Bearer .*error="invalid_token"/);
+    // RFC 9068 §4: only an at+jwt is an access token; the ID token, signed by the same key, is not.
+    const confused = await request(server, url, { headers: { authorization: `Bearer ${first.id_token}` } });
+    assert.equal(confused.status, 401);
   });
 
   await t.test('refresh rotates; reusing a spent refresh token revokes the family', async () => {
     const second = await client.refreshTokenGrant(config, first.refresh_token);
     assert.notEqual(second.refresh_token, first.refresh_token);
     assert.equal(second.claims().sub, first.claims().sub);
+    // Core §12.2: the new ID token keeps iss, sub, aud, azp and the original auth_time; no nonce.
+    const [a, b] = [first.claims(), second.claims()];
+    for (const claim of ['iss', 'aud', 'azp', 'auth_time', 'acr']) assert.deepEqual(b[claim], a[claim], claim);
+    assert.equal(b.nonce, undefined, 'a refreshed ID token carries no nonce');
+    assert.ok(b.iat >= a.iat, 'iat is the time of the new token');
     await client.fetchUserInfo(config, second.access_token, first.claims().sub);
     await assert.rejects(client.refreshTokenGrant(config, first.refresh_token), (e) => e.error === 'invalid_grant');
     await assert.rejects(client.refreshTokenGrant(config, second.refresh_token), (e) => e.error === 'invalid_grant', 'the successor died with the family');
@@ -134,12 +166,28 @@ test('openid-client logs a user in through the certificate login and uses every 
   await t.test('a third-party client asks for consent once', async () => {
     const tp = registerClient(server, { name: 'Partner', redirectUris: [cb.redirectUri], firstParty: false, idTokenAlg: 'ES256' });
     const tpConfig = await discover(server, tp.client_id, { id_token_signed_response_alg: 'ES256' }, client.ClientSecretBasic(tp.client_secret));
+    // Core §3.1.2.6: without consent, prompt=none is consent_required, never a code.
+    const silent = await authorizationRequest(tpConfig, cb.redirectUri, { prompt: 'none' });
+    const refused = await browse(page, cb, silent.url, null, null, 'consent-none');
+    assert.equal(refused.query.get('error'), 'consent_required');
+    assert.equal(refused.query.get('code'), null);
     const req = await authorizationRequest(tpConfig, cb.redirectUri);
     const arrived = cb.next();
-    await page.goto(String(req.url));
+    const shown = await page.goto(String(req.url));
     assert.ok(await page.isVisible('#consent-form'), 'the consent page');
+    // RFC 6749 §10.13, RFC 9700 §4.2.4: never framed, no Referer beyond the site.
+    const headers = await shown.allHeaders();
+    assert.equal(headers['x-frame-options'], 'DENY');
+    assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+    assert.equal(headers['referrer-policy'], 'same-origin');
     await snap(page, 'consent');
     assert.equal((await page.textContent('#consent-client')).trim(), 'Partner');
+    // RFC 6749 §10.12: a forged "allow" without the page's CSRF token is refused.
+    const forged = await page.evaluate(async () => {
+      const body = new URLSearchParams({ decision: 'allow' });
+      return (await fetch(document.querySelector('#consent-form').action, { method: 'POST', body, redirect: 'manual' })).status;
+    });
+    assert.equal(forged, 403);
     await page.click('#consent-allow');
     const hit = await arrived;
     await client.authorizationCodeGrant(tpConfig, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
@@ -147,6 +195,13 @@ test('openid-client logs a user in through the certificate login and uses every 
     const again = await authorizationRequest(tpConfig, cb.redirectUri);
     const hit2 = await browse(page, cb, again.url, null, null, 'consented');
     assert.ok(hit2.query.get('code'), 'no consent page the second time');
+    // Core §3.1.2.1: prompt=consent asks again even so.
+    const asked = await authorizationRequest(tpConfig, cb.redirectUri, { prompt: 'consent' });
+    const arrived3 = cb.next();
+    await page.goto(String(asked.url));
+    assert.ok(await page.isVisible('#consent-form'), 'prompt=consent shows the consent page');
+    await page.click('#consent-allow');
+    assert.ok((await arrived3).query.get('code'));
   });
 
   await t.test('tls_client_auth with a certificate-bound access token (RFC 8705)', async () => {

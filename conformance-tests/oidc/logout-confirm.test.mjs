@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { enrolledUser, openBrowser, screenshots, startServer, submit, submitPassword } from '../browser/harness.mjs';
-import { authorizationRequest, callbackServer, client, discover, issuerUrl, registerClient } from './rp.mjs';
+import { authorizationRequest, callbackServer, client, discover, issuerUrl, jwtPayload, registerClient } from './rp.mjs';
 
 test('logout without id_token_hint asks the user first', async (t) => {
   const server = await startServer(t);
@@ -72,6 +72,38 @@ test('logout without id_token_hint asks the user first', async (t) => {
     await page.goto(`${issuerUrl(server)}/end_session?client_id=${encodeURIComponent(rp.client_id)}&post_logout_redirect_uri=${encodeURIComponent(`${cb.base}/elsewhere`)}`);
     assert.equal(await page.isVisible('#logout-confirm-form'), false);
     assert.ok(await loggedIn(), 'still logged in');
+    // A registered URI, but no hint or client_id to say whose: it names no client.
+    const res = await page.goto(`${issuerUrl(server)}/end_session?post_logout_redirect_uri=${encodeURIComponent(cb.logoutUri)}`);
+    assert.equal(res.status(), 400);
+    assert.ok(await loggedIn(), 'still logged in');
+  });
+
+  await t.test('a hint Mamori did not sign, or one for another client_id, ends nothing (§2, §4)', async () => {
+    const tokens = await login();
+    const [h, p, sig] = tokens.id_token.split('.');
+    const forgedPayload = Buffer.from(JSON.stringify({ ...jwtPayload(tokens.id_token), sub: 'someone-else' })).toString('base64url');
+    const other = registerClient(server, { name: 'Other RP', redirectUris: [cb.redirectUri], postLogout: [cb.logoutUri] });
+    for (const [what, params] of [
+      ['a forged signature', { id_token_hint: `${h}.${forgedPayload}.${sig}` }],
+      ['client_id of another client', { id_token_hint: tokens.id_token, client_id: other.client_id }],
+    ]) {
+      const url = new URL(`${issuerUrl(server)}/end_session`);
+      for (const [k, v] of Object.entries({ ...params, post_logout_redirect_uri: cb.logoutUri, state: 'x' })) url.searchParams.set(k, v);
+      const res = await page.goto(String(url));
+      assert.equal(res.status(), 400, what);
+      assert.match(await page.textContent('#oauth-error'), /invalid_request/, what);
+      assert.ok(await loggedIn(), `${what}: still logged in`);
+    }
+    // Honest, by POST (§2: GET and POST): the logout happens and returns with state.
+    const arrived = cb.next();
+    await page.evaluate(({ action, fields }) => {
+      const form = Object.assign(document.createElement('form'), { method: 'POST', action });
+      for (const [name, value] of Object.entries(fields)) form.append(Object.assign(document.createElement('input'), { type: 'hidden', name, value }));
+      document.body.append(form);
+      form.submit();
+    }, { action: `${issuerUrl(server)}/end_session`, fields: { id_token_hint: tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'posted' } });
+    assert.equal((await arrived).query.get('state'), 'posted');
+    assert.equal(await loggedIn(), false);
   });
 
   await t.test('with a valid id_token_hint the logout happens at once', async () => {

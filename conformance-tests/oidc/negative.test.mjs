@@ -95,6 +95,18 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const b = await code();
     const wrong = await tokenRequest(server, { grant_type: 'authorization_code', code: b.code, redirect_uri: cb.redirectUri, code_verifier: client.randomPKCECodeVerifier() }, { basic });
     assert.equal(JSON.parse(wrong.body).error, 'invalid_grant');
+    // PKCE downgrade (RFC 9700 §4.8.2): a client that may skip PKCE, and a verifier sent for
+    // a request that had no challenge.
+    const loose = registerClient(server, { name: 'No PKCE RP', redirectUris: [cb.redirectUri] });
+    const looseConfig = await discover(server, loose.client_id, {}, client.ClientSecretBasic(loose.client_secret));
+    const looseCode = async () => {
+      const arrived = cb.next();
+      await page.goto(String(client.buildAuthorizationUrl(looseConfig, { redirect_uri: cb.redirectUri, scope: 'openid', state: 'no-pkce' })));
+      return (await arrived).query.get('code');
+    };
+    const exchange = async (extra) => tokenRequest(server, { grant_type: 'authorization_code', code: await looseCode(), redirect_uri: cb.redirectUri, ...extra }, { basic: [loose.client_id, loose.client_secret] });
+    assert.equal(JSON.parse((await exchange({ code_verifier: client.randomPKCECodeVerifier() })).body).error, 'invalid_grant');
+    assert.equal((await exchange({})).status, 200, 'honest: no challenge, no verifier');
   });
 
   await t.test('PKCE is required, and only S256', async () => {
@@ -162,12 +174,20 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const ok = await code({ acr_values: 'urn:mamori:acr:cert-password' });
     const tokens = await client.authorizationCodeGrant(config, new URL(ok.hit.url), { pkceCodeVerifier: ok.req.verifier, expectedState: ok.req.state, expectedNonce: ok.req.nonce });
     assert.equal(tokens.claims().acr, 'urn:mamori:acr:cert-password');
+    // The same through the claims parameter, acr as an Essential Claim (Core §5.5.1.1).
+    const essential = (values) => JSON.stringify({ id_token: { acr: { essential: true, values } } });
+    const { hit: unmet } = await code({ claims: essential(['urn:mamori:acr:mfa']) });
+    assert.equal(unmet.query.get('error'), 'unmet_authentication_requirements');
+    const met = await code({ claims: essential(['urn:mamori:acr:cert-password']) });
+    const metTokens = await client.authorizationCodeGrant(config, new URL(met.hit.url), { pkceCodeVerifier: met.req.verifier, expectedState: met.req.state, expectedNonce: met.req.nonce });
+    assert.equal(metTokens.claims().acr, 'urn:mamori:acr:cert-password');
   });
 
   await t.test('response_mode=form_post posts the code to the client', async () => {
     const { req, hit } = await code({ response_mode: 'form_post' });
     assert.equal(hit.method, 'POST');
     assert.equal(hit.form.get('state'), req.state);
+    assert.equal(hit.form.get('iss'), issuerUrl(server), 'RFC 9207 iss in the form too');
     assert.ok(hit.form.get('code'));
   });
 
@@ -192,6 +212,19 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const bad = await follow(server, `${base}&state=outer&request=${h}.${tamperedPayload}.${s}`, cb.base);
     assert.equal(bad.url.searchParams.get('error'), 'invalid_request_object');
     assert.equal(bad.url.searchParams.get('state'), 'outer');
+    // Core §6.1: the query's response_type must be the object's; request and request_uri
+    // never together.
+    const torn = await follow(server, `${base.replace('response_type=code', 'response_type=token')}&state=outer&request=${signed}`, cb.base);
+    assert.equal(torn.url.searchParams.get('error'), 'invalid_request');
+    assert.equal(torn.url.searchParams.get('code'), null);
+    // An object naming another client, signed by this one: refused on Mamori's page.
+    const foreign = await new jose.SignJWT({ ...claims, client_id: rp.client_id }).setProtectedHeader({ alg: 'ES256', kid: 'ro-1' }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const swapped = await follow(server, `${base}&state=outer&request=${foreign}`, cb.base);
+    assert.equal(swapped.status, 400, 'client_id of the object differs from the query');
+    assert.match(swapped.body, /id="oauth-error">invalid_request</);
+    const both = await follow(server, `${base}&state=outer&request=${signed}&request_uri=${encodeURIComponent('https://rp.example/ro')}`, cb.base);
+    assert.equal(both.url.searchParams.get('error'), 'invalid_request');
+    assert.equal(both.url.searchParams.get('state'), 'outer');
   });
 
   await t.test('a refresh token works only for its own client', async () => {
@@ -200,8 +233,16 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const other = registerClient(server, { name: 'Other', redirectUris: [cb.redirectUri] });
     const res = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { basic: [other.client_id, other.client_secret] });
     assert.equal(JSON.parse(res.body).error, 'invalid_grant');
+    // RFC 6749 §6: a scope beyond the grant is refused (and spends nothing).
+    const wider = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'openid profile email offline_access' }, { basic });
+    assert.equal(JSON.parse(wider.body).error, 'invalid_scope');
     const mine = await client.refreshTokenGrant(config, tokens.refresh_token);
-    assert.ok(mine.access_token, 'still usable by its client: the failed attempt did not spend it');
+    assert.ok(mine.access_token, 'still usable by its client: the failed attempts did not spend it');
+    // A narrower scope applies to that access token only; the successor keeps the grant's.
+    const narrow = await client.refreshTokenGrant(config, mine.refresh_token, { scope: 'openid' });
+    assert.equal(narrow.scope, 'openid');
+    const full = await client.refreshTokenGrant(config, narrow.refresh_token);
+    assert.deepEqual(full.scope.split(' ').sort(), ['email', 'openid', 'profile']);
   });
 
   await t.test('repeated parameters and unknown grant types', async () => {
@@ -209,6 +250,56 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     assert.equal(dup.status, 400);
     const grant = await tokenRequest(server, { grant_type: 'password', username: 'x', password: 'y' }, { basic });
     assert.equal(JSON.parse(grant.body).error, 'unsupported_grant_type');
+  });
+
+  await t.test('the request is validated as Core §3.1.2.2 says; optional parameters never fail it', async () => {
+    const answer = async (params, edit = () => {}) => {
+      const req = await authorizationRequest(config, cb.redirectUri, params);
+      edit(req.url);
+      return (await follow(server, req.url, cb.base)).url.searchParams;
+    };
+    // Hostile: not an OpenID request, no response_type, prompt=none with another value.
+    const noOpenid = await answer({ scope: 'profile email', state: 's5' });
+    assert.equal(noOpenid.get('error'), 'invalid_scope');
+    assert.equal(noOpenid.get('state'), 's5');
+    assert.equal(noOpenid.get('iss'), issuerUrl(server), 'RFC 9207 iss in error responses');
+    assert.equal((await answer({}, (url) => url.searchParams.delete('response_type'))).get('error'), 'invalid_request');
+    assert.equal((await answer({ prompt: 'none login' })).get('error'), 'invalid_request');
+    assert.equal((await answer({ max_age: '-1' })).get('error'), 'invalid_request');
+    // Core §3.1.2.1: POST works like GET (form serialization).
+    const posted = await authorizationRequest(config, cb.redirectUri, { prompt: 'none', state: 's6' });
+    const form = new URLSearchParams(posted.url.search);
+    const res = await request(server, `${issuerUrl(server)}/authorize`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+    });
+    assert.ok([302, 303].includes(res.status), `${res.status} ${res.body}`);
+    const viaPost = await follow(server, new URL(res.headers.location, `${issuerUrl(server)}/authorize`), cb.base);
+    assert.equal(viaPost.url.searchParams.get('error'), 'login_required', 'no session on this connection');
+    assert.equal(viaPost.url.searchParams.get('state'), 's6');
+    // Honest (Core §15.1): display, claims_locales, ui_locales and a voluntary acr claim
+    // request do not cause an error.
+    const claims = JSON.stringify({ id_token: { auth_time: { essential: true }, email: null } });
+    const { hit } = await code({ display: 'popup', claims_locales: 'en ja', ui_locales: 'en', claims });
+    assert.ok(hit.query.get('code'), `no code: ${hit.url}`);
+  });
+
+  await t.test('a code is redeemed only by the client it was issued to', async () => {
+    const { req, code: c } = await code();
+    const other = registerClient(server, { name: 'Thief', redirectUris: [cb.redirectUri] });
+    const form = { grant_type: 'authorization_code', code: c, redirect_uri: cb.redirectUri, code_verifier: req.verifier };
+    const stolen = await tokenRequest(server, form, { basic: [other.client_id, other.client_secret] });
+    assert.equal(stolen.status, 400);
+    assert.equal(JSON.parse(stolen.body).error, 'invalid_grant');
+    assert.equal(JSON.parse(stolen.body).access_token, undefined);
+  });
+
+  await t.test('prompt=consent asks even a first-party client\'s user', async () => {
+    const req = await authorizationRequest(config, cb.redirectUri, { prompt: 'consent' });
+    const arrived = cb.next();
+    await page.goto(String(req.url));
+    assert.ok(await page.isVisible('#consent-form'), 'the consent page');
+    await page.click('#consent-allow');
+    assert.ok((await arrived).query.get('code'));
   });
 
   await t.test('an expired code is invalid_grant', async () => {

@@ -45,6 +45,50 @@ test('PAR, dynamic registration and key rotation', async (t) => {
     const again = await follow(server, url);
     assert.equal(again.status, 400, 'a request_uri works once');
     await assert.rejects(client.buildAuthorizationUrlWithPAR(config, { ...params, code_challenge_method: 'plain' }), (e) => e.error === 'invalid_request');
+    // RFC 9126 §2: the client authenticates; §2.1: a request_uri is never pushed.
+    const push = (form, headers = {}) => request(server, `${issuerUrl(server)}/par`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ client_id: rp.client_id, response_type: 'code', ...form }).toString(),
+    });
+    const basic = { authorization: `Basic ${Buffer.from(`${encodeURIComponent(rp.client_id)}:${encodeURIComponent(rp.client_secret)}`).toString('base64')}` };
+    const honest = await push(params, basic);
+    assert.equal(honest.status, 201, honest.body);
+    assert.equal(honest.headers['cache-control'], 'no-store');
+    assert.ok(JSON.parse(honest.body).expires_in > 0);
+    const anonymous = await push(params);
+    assert.equal(anonymous.status, 401);
+    assert.equal(JSON.parse(anonymous.body).error, 'invalid_client');
+    const nested = await push({ ...params, request_uri: url.searchParams.get('request_uri') }, basic);
+    assert.equal(nested.status, 400);
+    assert.equal(JSON.parse(nested.body).error, 'invalid_request');
+  });
+
+  await t.test('a pushed request object is verified at push time (RFC 9126 §3)', async () => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'par-ro', alg: 'ES256', use: 'sig' };
+    const ro = registerClient(server, { name: 'PAR RO', redirectUris: [REDIRECT], jwks: { keys: [jwk] } });
+    const verifier = client.randomPKCECodeVerifier();
+    const claims = {
+      iss: ro.client_id, aud: issuerUrl(server), client_id: ro.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid',
+      state: 'par-ro', prompt: 'none', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    };
+    const signed = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'par-ro' }).setIssuedAt().setExpirationTime('2m').sign(privateKey);
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(ro.client_id)}:${encodeURIComponent(ro.client_secret)}`).toString('base64')}`,
+    };
+    const push = (object) => request(server, `${issuerUrl(server)}/par`, { method: 'POST', headers, body: new URLSearchParams({ client_id: ro.client_id, request: object }).toString() });
+    const ok = await push(signed);
+    assert.equal(ok.status, 201, ok.body);
+    const uri = JSON.parse(ok.body).request_uri;
+    const r = await follow(server, `${issuerUrl(server)}/authorize?client_id=${encodeURIComponent(ro.client_id)}&request_uri=${encodeURIComponent(uri)}`);
+    assert.equal(r.url.searchParams.get('state'), 'par-ro', 'the object was the request');
+    assert.equal(r.url.searchParams.get('error'), 'login_required');
+    // Hostile: the same object with a changed scope no longer verifies.
+    const [h, , sig] = signed.split('.');
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scope: 'openid email' })).toString('base64url')}.${sig}`;
+    const bad = await push(tampered);
+    assert.equal(bad.status, 400);
+    assert.equal(JSON.parse(bad.body).error, 'invalid_request_object');
   });
 
   await t.test('dynamic registration needs an initial access token and hands out a registration access token', async () => {

@@ -1,6 +1,7 @@
 // RFC 7592 client configuration: PUT replaces the metadata (validated like a registration,
-// the client secret kept), errors are RFC 7591 §3.2.2 JSON, GET shows the change, DELETE
-// removes the client.
+// the client secret kept, a left-out field deleted), errors are RFC 7591 §3.2.2 JSON, GET
+// shows the change with the registration access token, DELETE removes the client. And
+// RFC 7591 registration answers: unknown metadata ignored, no secret for a public client.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -28,6 +29,38 @@ test('a dynamically registered client updates its metadata', async (t) => {
     scope: 'openid api.read api.write',
   };
 
+  await t.test('the registration answer and GET are full client information responses', async () => {
+    // RFC 7591 §3.2.1: a secret comes with its expiry (0: never); the metadata as registered.
+    assert.equal(reg.client_secret_expires_at, 0);
+    assert.ok(Number.isInteger(reg.client_id_issued_at));
+    assert.deepEqual(reg.redirect_uris, metadata.redirect_uris);
+    assert.equal(reg.token_endpoint_auth_method, 'client_secret_basic', 'the RFC 7591 §2 default');
+    // RFC 7592 §3: registration_client_uri and registration_access_token in every one.
+    const read = await request(server, reg.registration_client_uri, { headers: manage });
+    assert.equal(read.status, 200, read.body);
+    assert.equal(read.headers['cache-control'], 'no-store');
+    const info = JSON.parse(read.body);
+    assert.equal(info.registration_access_token, reg.registration_access_token);
+    assert.equal(info.registration_client_uri, reg.registration_client_uri);
+    assert.equal(info.client_secret, undefined, 'the secret is never shown again');
+  });
+
+  await t.test('unknown metadata is ignored; a public client gets no secret (RFC 7591 §2, §5)', async () => {
+    const { initial_access_token: token } = server.cliJson('admin', 'oidc-client', 'initial-access-token', '--tenant', 'demo', '--uses', '1');
+    const body = { client_name: 'Native', 'client_name#ja': 'ネイティブ', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none', software_version: '1.0', x_unknown: { a: 1 } };
+    const res = await request(server, `${issuerUrl(server)}/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 201, res.body);
+    const out = JSON.parse(res.body);
+    assert.equal(out.token_endpoint_auth_method, 'none');
+    assert.deepEqual(out.grant_types, ['authorization_code'], 'the RFC 7591 §2 default');
+    assert.deepEqual(out.response_types, ['code'], 'consistent with the grant types (§2.1)');
+    assert.equal(out.client_secret, undefined);
+    assert.equal(out.client_secret_expires_at, undefined);
+    assert.equal(out.x_unknown, undefined, 'what was not registered is not echoed');
+  });
+
   await t.test('errors are RFC 7591 JSON and change nothing', async () => {
     const wrongToken = await put(replacement, { ...manage, authorization: 'Bearer nope' });
     assert.equal(wrongToken.status, 401);
@@ -35,6 +68,9 @@ test('a dynamically registered client updates its metadata', async (t) => {
     assert.equal(badUri.status, 400);
     assert.equal(JSON.parse(badUri.body).error, 'invalid_redirect_uri');
     assert.match(badUri.headers['content-type'], /application\/json/);
+    // RFC 6749 §3.1.2.2: a code-flow client must register a redirect URI.
+    const noUri = await put({ ...replacement, redirect_uris: [] });
+    assert.equal(JSON.parse(noUri.body).error, 'invalid_client_metadata');
     const otherId = await put({ ...replacement, client_id: 'someone-else' });
     assert.equal(JSON.parse(otherId.body).error, 'invalid_client_metadata');
     const serverField = await put({ ...replacement, registration_access_token: reg.registration_access_token });
@@ -61,6 +97,11 @@ test('a dynamically registered client updates its metadata', async (t) => {
     const read = JSON.parse((await request(server, reg.registration_client_uri, { headers: manage })).body);
     assert.equal(read.client_name, 'Dynamic v2');
     assert.equal(read.scope, 'openid api.read api.write');
+    // RFC 7592 §2.2: a field left out of a PUT is deleted.
+    const { post_logout_redirect_uris: _dropped, ...without } = replacement;
+    assert.equal((await put(without)).status, 200);
+    const after = JSON.parse((await request(server, reg.registration_client_uri, { headers: manage })).body);
+    assert.deepEqual(after.post_logout_redirect_uris ?? [], []);
     // The old secret still authenticates and the new scope is granted.
     const config = await discover(server, reg.client_id, {}, client.ClientSecretBasic(reg.client_secret));
     const tokens = await client.clientCredentialsGrant(config, { scope: 'api.write' });

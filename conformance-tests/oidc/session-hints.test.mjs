@@ -2,7 +2,8 @@
 // ones: max_age=0 right after a login (the same second) asks for a new login
 // (OpenID Connect Core §3.1.2.1, compared in milliseconds), and an id_token_hint naming
 // another user never logs the current user out unasked (RP-Initiated Logout 1.0 §2), nor
-// gets a code for the current user at the authorization endpoint (Core §3.1.2.1).
+// gets a code for the current user at the authorization endpoint (Core §3.1.2.1), nor does
+// a `sub` value asked for in the claims parameter (§5.5.1).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -75,6 +76,31 @@ test('the session answers only for its own user and its own age', async (t) => {
     assert.ok(own.hit.query.get('code'), `no code: ${own.hit.url}`);
     const tokens = await client.authorizationCodeGrant(config, new URL(own.hit.url), { pkceCodeVerifier: own.req.verifier, expectedState: own.req.state, expectedNonce: own.req.nonce });
     assert.equal(tokens.claims().sub, alices.tokens.claims().sub);
+  });
+
+  await t.test('a sub asked for in the claims parameter binds the request like a hint', async () => {
+    const bobSub = (await login(bobPage, bob)).tokens.claims().sub;
+    const alices = await login(alicePage, alice);
+    const aliceSub = alices.tokens.claims().sub;
+    const silently = async (params) => {
+      const req = await authorizationRequest(config, cb.redirectUri, { prompt: 'none', ...params });
+      const arrived = cb.next();
+      await alicePage.goto(String(req.url));
+      return { hit: await arrived, req };
+    };
+    const subClaim = (sub) => JSON.stringify({ id_token: { sub: { value: sub } } });
+    // Hostile (Core §5.5.1): Bob's sub asked for on Alice's browser gets no code.
+    const bobs = await silently({ claims: subClaim(bobSub) });
+    assert.equal(bobs.hit.query.get('error'), 'login_required');
+    assert.equal(bobs.hit.query.get('code'), null);
+    // A hint and a sub value that disagree are a malformed request.
+    const torn = await silently({ claims: subClaim(bobSub), id_token_hint: alices.tokens.id_token });
+    assert.equal(torn.hit.query.get('error'), 'invalid_request');
+    // Honest: Alice's own sub gets a code for Alice.
+    const own = await silently({ claims: subClaim(aliceSub) });
+    assert.ok(own.hit.query.get('code'), `no code: ${own.hit.url}`);
+    const tokens = await client.authorizationCodeGrant(config, new URL(own.hit.url), { pkceCodeVerifier: own.req.verifier, expectedState: own.req.state, expectedNonce: own.req.nonce });
+    assert.equal(tokens.claims().sub, aliceSub);
   });
 
   await t.test("a disabled user's tokens are inactive at once", async () => {

@@ -59,7 +59,8 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
-    /// The user an `id_token_hint` names (Core §3.1.2.1): the login must be that user's.
+    /// The user an `id_token_hint` (Core §3.1.2.1) or a `sub` value in `claims` (§5.5.1)
+    /// names: the login must be that user's.
     #[serde(default)]
     pub hinted_subject: Option<String>,
     pub ui_locales: Vec<String>,
@@ -123,6 +124,12 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
     if let Some(object) = object {
         match request_object::verify(app, &client, issuer, &object).await {
             Ok(claims) => {
+                // Core §6.1: a response_type outside the object must be the object's.
+                let outer = params.get("response_type");
+                if claims.iter().any(|(k, v)| k == "response_type" && outer.is_some_and(|o| o != v)) {
+                    let error = OAuthError::InvalidRequest("response_type does not match the request object");
+                    return Err(Rejection { error, redirect: fallback });
+                }
                 for (k, v) in claims {
                     params.insert(&k, v);
                 }
@@ -194,6 +201,9 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         },
     };
     let mut acr_values = split_spaces(params.get("acr_values"));
+    // Core §5.5.1: a `sub` asked for with a value binds the request to that user, as an
+    // id_token_hint does.
+    let mut claimed_subject = None;
     if let Some(claims) = params.get("claims") {
         let Ok(claims) = serde_json::from_str::<serde_json::Value>(claims) else {
             return Err(reject(OAuthError::InvalidRequest("claims is not JSON")));
@@ -205,13 +215,20 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         if let Some(value) = acr["value"].as_str() {
             acr_values.push(value.to_owned());
         }
+        claimed_subject = claims["id_token"]["sub"]["value"].as_str().map(str::to_owned);
     }
-    let hinted_subject = match params.get("id_token_hint") {
+    let hint_subject = match params.get("id_token_hint") {
         Some(hint) => match super::id_token::read_hint(app, issuer, hint).await {
             Ok(read) => read.subject,
             Err(error) => return Err(reject(error)),
         },
         None => None,
+    };
+    let hinted_subject = match (hint_subject, claimed_subject) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(reject(OAuthError::InvalidRequest("id_token_hint and the claims parameter name different users")));
+        }
+        (a, b) => a.or(b),
     };
     let request = AuthorizationRequest {
         client_id: client.client_id().to_owned(),
@@ -555,45 +572,5 @@ fn refused(refusal: Refusal) -> OAuthError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_refusal_has_its_oauth_error() {
-        let rows = [
-            (Refusal::Passive(LoginReason::NoSession), "login_required"),
-            (Refusal::Passive(LoginReason::TooOld), "login_required"),
-            (Refusal::Passive(LoginReason::HintedOtherUser), "login_required"),
-            (Refusal::Passive(LoginReason::OtherTenant), "login_required"),
-            (Refusal::Passive(LoginReason::StepUp), "interaction_required"),
-            (Refusal::HintedOtherUser, "login_required"),
-            (Refusal::ConsentRequired, "consent_required"),
-            (Refusal::OtherTenant, "access_denied"),
-            (Refusal::UserDisabled, "access_denied"),
-            (Refusal::Unmet, "unmet_authentication_requirements"),
-            (Refusal::Declined, "access_denied"),
-        ];
-        for (refusal, code) in rows {
-            assert_eq!(refused(refusal).code(), code, "{refusal:?}");
-        }
-    }
-
-    #[test]
-    fn form_post_csp_source_is_the_redirect_origin() {
-        assert_eq!(origin_of("https://rp.example:8443/cb?x=1"), "https://rp.example:8443");
-        assert_eq!(origin_of("http://127.0.0.1:3000/cb"), "http://127.0.0.1:3000");
-        assert_eq!(origin_of("https://evil;script-src *"), "'none'");
-        assert_eq!(origin_of("not a uri"), "'none'");
-    }
-
-    #[test]
-    fn the_form_post_template_carries_the_hashed_script() {
-        let ui = mamori_ui::Ui::new();
-        let html = ui
-            .render("oidc/form_post.html", mamori_ui::Locale::En, serde_json::json!({"action": "https://rp/cb", "fields": [{"name": "code", "value": "a\"b"}]}))
-            .expect("renders");
-        assert!(html.contains(&format!("<script>{FORM_POST_SCRIPT}</script>")), "{html}");
-        assert!(html.contains("<noscript>"), "a button for browsers without scripts");
-        assert!(html.contains("a&quot;b") || html.contains("a&#34;b"), "{html}");
-    }
-}
+#[path = "authorize_tests.rs"]
+mod tests;

@@ -255,7 +255,8 @@ async fn signed_by_client_key(app: &App, client: &RegisteredClient, parsed: &jwt
     }
 }
 
-/// RFC 8705 §2.1: a certificate from our CA whose subject DN is the registered one.
+/// RFC 8705 §2.1: a certificate from our CA, recorded and not revoked, whose subject DN is
+/// the registered one.
 async fn verify_pki_certificate(app: &App, client: &RegisteredClient, conn: &ConnectionInfo) -> Result<bool, OAuthError> {
     let Some(expected) = client.settings.tls_client_auth_subject_dn.as_deref() else { return Ok(false) };
     if conn.listener != ListenerKind::Mtls {
@@ -268,7 +269,15 @@ async fn verify_pki_certificate(app: &App, client: &RegisteredClient, conn: &Con
     }
     let issuer_der = app.ca.issuing_certificate_der().await.map_err(|e| OAuthError::internal(&anyhow::anyhow!("{e}")))?;
     let Ok((_, ca)) = x509_parser::certificate::X509Certificate::from_der(&issuer_der) else { return Ok(false) };
-    Ok(cert.verify_signature(Some(ca.public_key())).is_ok())
+    if cert.verify_signature(Some(ca.public_key())).is_err() {
+        return Ok(false);
+    }
+    // Our CA's own records decide whether it still vouches for the certificate: one it
+    // revoked (or does not know) authenticates no client, as at the login.
+    let serial = hex::encode(cert.tbs_certificate.raw_serial());
+    let fingerprint = hex::encode(Sha256::digest(leaf.as_ref()));
+    let recorded = app.storage.certificates().find_by_serial_and_fingerprint(serial.trim_start_matches("00"), &fingerprint).await?;
+    Ok(recorded.is_some_and(|c| c.status != mamori_storage::model::CertificateStatus::Revoked))
 }
 
 fn same_dn(a: &str, b: &str) -> bool {

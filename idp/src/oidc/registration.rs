@@ -221,7 +221,14 @@ pub async fn read(
 ) -> Response {
     let source = source_of(&state, &conn, &headers);
     match managed(&state, &slug, &client_id, &headers, source).await {
-        Ok((issuer, client, _)) => super::token::no_store(axum::Json(describe(&issuer, &client)).into_response()),
+        Ok((issuer, client, _)) => {
+            let mut out = describe(&issuer, &client);
+            // RFC 7592 §3: every client information response carries the token (checked above).
+            if let Ok(token) = bearer_token(&headers, None) {
+                out["registration_access_token"] = token.into();
+            }
+            super::token::no_store(axum::Json(out).into_response())
+        }
         Err(err) => err.into_response(),
     }
 }
