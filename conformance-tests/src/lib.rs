@@ -62,6 +62,8 @@ pub struct Quickstart {
     pub mtls_url: String,
     /// Everything it printed up to "Press Ctrl-C to stop."
     pub banner: String,
+    /// Its log (stderr), line by line.
+    log: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl Quickstart {
@@ -81,9 +83,19 @@ impl Quickstart {
             .env("MAMORI_HASHING__ARGON2_MEMORY_KIB", "8192")
             .env_remove("MAMORI_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("quickstart starts");
+        // The log (stderr) is passed on to the test's own output as before, and kept for
+        // `log_lines`.
+        let err = child.stderr.take().expect("stderr");
+        let (log_tx, log_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let _ = log_tx.send(line);
+            }
+        });
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -117,7 +129,24 @@ impl Quickstart {
             main_url: urls[0].to_owned(),
             mtls_url: urls[1].to_owned(),
             banner,
+            log: std::sync::Mutex::new(log_rx),
         }
+    }
+
+    /// The log lines the server printed since the start (or the last call), waiting up
+    /// to a second for one containing `until` (a request's line comes after its answer).
+    pub fn log_lines(&self, until: &str) -> Vec<String> {
+        let Ok(rx) = self.log.lock() else { return Vec::new() };
+        let mut lines = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            let done = line.contains(until);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -247,7 +247,9 @@ async fn request_id(mut request: axum::extract::Request, next: axum::middleware:
         _ => "main",
     };
     let started = std::time::Instant::now();
-    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    // `actor` and `source_ip` are filled in by the admin API once it knows the caller, so
+    // each admin call's line names the token (its id, never the token) and its address.
+    let span = tracing::info_span!("request", request_id = %id, %method, %path, actor = tracing::field::Empty, source_ip = tracing::field::Empty);
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;

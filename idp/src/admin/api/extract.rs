@@ -27,6 +27,8 @@ impl FromRequestParts<SharedState> for Caller {
             .get::<ConnectionInfo>()
             .map(|conn| crate::web::request::client_ip(conn, &parts.headers, &app.config.server.trusted_proxies));
         let source_ip = source.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let span = tracing::Span::current();
+        span.record("source_ip", tracing::field::display(&source_ip));
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header.and_then(|h| h.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, token)| token.trim());
         // Failed tokens are counted per source address on every node; a source past its
@@ -52,6 +54,7 @@ impl FromRequestParts<SharedState> for Caller {
         }
         match authenticated {
             Ok(principal) => {
+                span.record("actor", tracing::field::display(&principal.actor));
                 if let Some(slot) = parts.extensions.get::<CallerSlot>() {
                     slot.fill(state, &principal);
                 }
