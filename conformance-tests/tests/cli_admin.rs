@@ -281,3 +281,36 @@ async fn cli_admin_events_login_reports_the_login_history() -> anyhow::Result<()
     qs.stop();
     Ok(())
 }
+
+/// The longest names the admin surfaces accept (a 200-character tenant name, a
+/// 64-character user ID) still make a certificate: its common name is shortened to
+/// RFC 5280's 64 characters instead of the issuance failing with a server error.
+#[test]
+fn the_longest_names_allowed_still_get_a_certificate() {
+    let (work, config) = prepared();
+    let tenant_name = "Long Tenant Name ".repeat(12);
+    let tenant_name = tenant_name.trim_end().chars().take(200).collect::<String>();
+    ok(mamori(&config, &["admin", "tenant", "update", "--tenant", "demo", "--name", &tenant_name]));
+    let login_id = "u".repeat(64);
+    ok(mamori(&config, &["admin", "user", "create", "--tenant", "demo", "--login-id", &login_id, "--email", "long@example.test", "--method", "cert"]));
+    let password_file = work.path().join("p12.pw");
+    std::fs::write(&password_file, "Long-Names-P12-pw\n").expect("write");
+    let p12 = work.path().join("long.p12");
+    let out = ok(mamori(&config, &[
+        "admin", "user", "issue-cert", "--tenant", "demo", "--login-id", &login_id,
+        "--p12", p12.to_str().expect("utf-8"), "--password-file", password_file.to_str().expect("utf-8"),
+    ]));
+    assert!(out.contains("serial"), "{out}");
+    // openssl reads the subject: within 64 characters, ending in the device number.
+    let pem = work.path().join("long.pem");
+    ok(std::process::Command::new("openssl")
+        .args(["pkcs12", "-in", p12.to_str().expect("utf-8"), "-passin", "pass:Long-Names-P12-pw", "-nokeys", "-clcerts", "-out", pem.to_str().expect("utf-8")])
+        .output()
+        .expect("openssl runs"));
+    let subject = ok(std::process::Command::new("openssl")
+        .args(["x509", "-in", pem.to_str().expect("utf-8"), "-noout", "-subject", "-nameopt", "oneline,-esc_msb"])
+        .output()
+        .expect("openssl runs"));
+    let cn = subject.split("CN = ").nth(1).unwrap_or_else(|| panic!("no CN in {subject}")).trim().to_owned();
+    assert!(cn.chars().count() <= 64 && cn.ends_with(" #1"), "{cn}");
+}

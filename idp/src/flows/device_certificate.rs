@@ -33,7 +33,37 @@ pub struct SealedDownload {
 
 /// The name the browser shows in its certificate picker.
 pub fn certificate_name(tenant: &Tenant, user: &User, device: &Device) -> String {
-    format!("{} {} #{}", tenant.display_name, user.login_id, device.device_no)
+    common_name(&tenant.display_name, &user.login_id, device.device_no)
+}
+
+/// RFC 5280's ub-common-name, which the CA enforces.
+const MAX_COMMON_NAME_CHARS: usize = 64;
+
+/// "{tenant} {login ID} #{device}" within 64 characters, whatever the lengths the
+/// tenant's name (up to 200) and the login ID (up to 64) are allowed: the tenant's name
+/// is shortened first (ending in "…", or left out), then the login ID; the device number
+/// always stays. The name is for people choosing a certificate; the serial, not the
+/// name, ties it to the device, so a shortened name loses nothing.
+fn common_name(tenant: &str, login_id: &str, device_no: u32) -> String {
+    let suffix = format!(" #{device_no}");
+    let room = MAX_COMMON_NAME_CHARS.saturating_sub(suffix.chars().count());
+    let login_chars = login_id.chars().count();
+    let login = if login_chars <= room { login_id.to_owned() } else { shorten(login_id, room) };
+    let left = room.saturating_sub(login.chars().count() + 1);
+    let tenant_part = match tenant.chars().count() {
+        0 => String::new(),
+        n if n <= left => format!("{tenant} "),
+        _ if left >= 2 => format!("{} ", shorten(tenant, left)),
+        _ => String::new(),
+    };
+    format!("{tenant_part}{login}{suffix}")
+}
+
+/// `text` cut to `max` characters, the last one an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 pub fn download_aad(acquisition_id: &str) -> Vec<u8> {
@@ -184,5 +214,33 @@ pub async fn announce_download(
     };
     if let Err(err) = app.mailer.send(mail, app.now()).await {
         tracing::warn!(error = %format!("{err:#}"), device = %device.id, "download guidance mail not queued");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_names_fit_rfc_5280_whatever_the_lengths() {
+        assert_eq!(common_name("Acme", "alice", 1), "Acme alice #1");
+        let long_tenant = "T".repeat(200);
+        let login64 = "u".repeat(64);
+        for (tenant, login, device) in [
+            (long_tenant.as_str(), "alice", 3),
+            ("Acme", login64.as_str(), 1),
+            (long_tenant.as_str(), login64.as_str(), 10),
+            ("", login64.as_str(), 100),
+            ("日本語のテナント名".repeat(10).as_str(), "ユーザー", 2),
+        ] {
+            let name = common_name(tenant, login, device);
+            assert!(name.chars().count() <= MAX_COMMON_NAME_CHARS, "{} characters: {name}", name.chars().count());
+            assert!(name.ends_with(&format!(" #{device}")), "{name}");
+        }
+        // The login ID stays whole while it fits; the tenant's name gives way first.
+        let name = common_name(&long_tenant, "alice", 3);
+        assert!(name.ends_with(" alice #3") && name.starts_with("TTT") && name.contains('…'), "{name}");
+        let name = common_name("Acme", &login64, 1);
+        assert!(name.ends_with("… #1") && !name.contains("Acme"), "{name}");
     }
 }
