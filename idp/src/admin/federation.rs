@@ -212,6 +212,12 @@ fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminErro
 }
 
 fn check_lists(redirect_uris: &[String], post_logout: &[String], grant_types: &[String], scopes: &[String]) -> Result<(), AdminError> {
+    // The one cap every surface applies (clients::check_spec), said the same way here
+    // before the generic list limit below could answer with another number.
+    if redirect_uris.len() > clients::MAX_REDIRECT_URIS || post_logout.len() > clients::MAX_REDIRECT_URIS {
+        let max = clients::MAX_REDIRECT_URIS;
+        return Err(AdminError::Invalid(format!("at most {max} redirect URIs and {max} post-logout redirect URIs")));
+    }
     check_texts("redirect_uris", redirect_uris)?;
     check_texts("post_logout_redirect_uris", post_logout)?;
     check_texts("grant_types", grant_types)?;
