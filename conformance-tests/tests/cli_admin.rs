@@ -314,3 +314,36 @@ fn the_longest_names_allowed_still_get_a_certificate() {
     let cn = subject.split("CN = ").nth(1).unwrap_or_else(|| panic!("no CN in {subject}")).trim().to_owned();
     assert!(cn.chars().count() <= 64 && cn.ends_with(" #1"), "{cn}");
 }
+
+/// Deleting a tenant revokes its users' certificates: they outlive the tenant on the
+/// devices, so the CRL must list them, or a relying party that trusts Mamori's CA would
+/// keep accepting them until they expire.
+#[test]
+fn deleting_a_tenant_revokes_its_certificates_on_the_crl() {
+    let (work, config) = prepared();
+    ok(mamori(&config, &["admin", "tenant", "create", "--slug", "gone", "--name", "Gone"]));
+    ok(mamori(&config, &["admin", "user", "create", "--tenant", "gone", "--login-id", "leaver", "--email", "leaver@example.test", "--method", "cert"]));
+    ok(mamori(&config, &["admin", "user", "create", "--tenant", "demo", "--login-id", "stayer", "--email", "stayer@example.test", "--method", "cert"]));
+    let password_file = work.path().join("p12.pw");
+    std::fs::write(&password_file, "Tenant-Gone-P12-pw\n").expect("write");
+    let issue = |tenant: &str, login_id: &str| {
+        let p12 = work.path().join(format!("{login_id}.p12"));
+        let out = ok(mamori(&config, &[
+            "admin", "user", "issue-cert", "--tenant", tenant, "--login-id", login_id,
+            "--p12", p12.to_str().expect("utf-8"), "--password-file", password_file.to_str().expect("utf-8"),
+        ]));
+        out.split_whitespace().skip_while(|w| *w != "serial").nth(1).expect("issue-cert prints the serial").to_owned()
+    };
+    let (leaver, stayer) = (issue("gone", "leaver"), issue("demo", "stayer"));
+    let listed = |serial: &str| {
+        let crl = work.path().join("crl.pem");
+        ok(mamori(&config, &["ca", "crl", "--out", crl.to_str().expect("utf-8")]));
+        let text = ok(std::process::Command::new("openssl").args(["crl", "-noout", "-text", "-in", crl.to_str().expect("utf-8")]).output().expect("openssl runs"));
+        let wanted = serial.trim_start_matches('0').to_ascii_uppercase();
+        text.lines().filter_map(|l| l.trim().strip_prefix("Serial Number:")).any(|s| s.trim().trim_start_matches('0').eq_ignore_ascii_case(&wanted))
+    };
+    assert!(!listed(&leaver) && !listed(&stayer));
+    ok(mamori(&config, &["admin", "tenant", "delete", "--tenant", "gone", "--yes"]));
+    assert!(listed(&leaver), "the deleted tenant's certificate is not on the CRL");
+    assert!(!listed(&stayer), "another tenant's certificate was revoked");
+}

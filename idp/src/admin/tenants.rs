@@ -68,8 +68,9 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str) -> Result<(), 
     // Reach first: another tenant is "not found" even here, as everywhere.
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
     principal.require_super_admin(ApiScope::Write)?;
-    app.storage.tenants().delete(tenant.id).await?;
-    audit::record(app, principal, Some(tenant.id), "tenant.delete", &format!("tenant:{slug}"), serde_json::json!({})).await;
+    let reason = mamori_ca::RevocationReason::CessationOfOperation.as_str();
+    let revoked = app.storage.tenants().delete(tenant.id, reason, app.now()).await?;
+    audit::record(app, principal, Some(tenant.id), "tenant.delete", &format!("tenant:{slug}"), serde_json::json!({ "certificates_revoked": revoked })).await;
     Ok(())
 }
 

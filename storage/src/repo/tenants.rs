@@ -109,15 +109,23 @@ impl<'a> Tenants<'a> {
 
     /// Deletes the tenant and, by cascade, its users, devices, tickets, sessions, clients
     /// and history. Certificates stay (for the CRL) with their user reference cleared.
-    pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {
-        let result = Entity::delete_by_id(id)
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+    /// Deletes a tenant with everything it owns, and revokes its users' certificates
+    /// with `reason` in the same transaction. The certificates outlive their users (CRLs
+    /// must keep listing them): deleted unrevoked, they would stay valid and be listed
+    /// by no CRL until they expire. Returns how many were revoked.
+    pub async fn delete(&self, id: Uuid, reason: &str, now: OffsetDateTime) -> Result<usize, StorageError> {
+        use sea_orm::sea_query::{Expr, ExprTrait, Query};
+        use crate::entity::{certificate, user};
+        let txn = crate::storage::begin_write(self.db).await?;
+        let users = Query::select().column(user::Column::Id).from(user::Entity).and_where(Expr::col(user::Column::TenantId).eq(id)).to_owned();
+        let revoked = crate::repo::pki::revoke_where_on(&txn, certificate::Column::UserId.in_subquery(users), reason, now).await?;
+        let result = Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
         if result.rows_affected == 0 {
+            txn.rollback().await.map_err(db_err)?;
             return Err(StorageError::NotFound);
         }
-        Ok(())
+        txn.commit().await.map_err(db_err)?;
+        Ok(revoked.len())
     }
 }
 

@@ -55,7 +55,7 @@ async fn api_tokens_are_found_by_hash_and_revoked(s: Storage) {
     assert!(matches!(tokens.revoke(uuid::Uuid::new_v4(), t0()).await, Err(StorageError::NotFound)));
 
     // Tokens of a deleted tenant go with it.
-    s.tenants().delete(t.id).await.unwrap();
+    s.tenants().delete(t.id, "cessationOfOperation", t0()).await.unwrap();
     assert!(tokens.find_by_lookup_hash(&new.lookup_hash).await.unwrap().is_none());
 }
 

@@ -290,8 +290,15 @@ async fn certificates_outlive_their_user(s: Storage) {
         .revoke_for_user(u.id, "affiliationChanged", t0())
         .await
         .unwrap();
-    s.tenants().delete(t.id).await.unwrap();
+    // A second user's certificate, still good when the tenant goes.
+    let other = user(&s, &t).await;
+    let active = s.certificates().insert(&new_cert(&ca, Some(other.id), None), t0()).await.unwrap();
+    let later = t0() + Duration::minutes(5);
+    assert_eq!(s.tenants().delete(t.id, "cessationOfOperation", later).await.unwrap(), 1, "the active certificate is revoked");
     let kept = s.certificates().get(cert.id).await.unwrap();
     assert_eq!(kept.user_id, None);
-    assert_eq!(s.certificates().list_revoked(ca.id).await.unwrap().len(), 1);
+    assert_eq!(kept.revocation_reason.as_deref(), Some("affiliationChanged"), "an earlier revocation is not overwritten");
+    let revoked = s.certificates().get(active.id).await.unwrap();
+    assert_eq!((revoked.status, revoked.revoked_at), (CertificateStatus::Revoked, Some(later)));
+    assert_eq!(s.certificates().list_revoked(ca.id).await.unwrap().len(), 2);
 }

@@ -83,7 +83,7 @@ async fn foreign_keys_are_enforced(s: Storage) {
 
     // Cascade: deleting the tenant removes its users.
     let u = user(&s, &t).await;
-    s.tenants().delete(t.id).await.unwrap();
+    s.tenants().delete(t.id, "cessationOfOperation", t0()).await.unwrap();
     assert!(matches!(
         s.users().get(u.id).await,
         Err(StorageError::NotFound)
