@@ -157,6 +157,7 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
         cnf: confirmation(client)?,
         gid: Some(issue.grant_id),
         tid: issuer.tenant.id,
+        crg: Some(registered.client.id),
     };
     let access_token = tokens::issue(app, registered.client.access_token_format, &claims).await?;
     let mut response = json!({

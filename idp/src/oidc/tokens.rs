@@ -37,6 +37,11 @@ pub struct AccessTokenClaims {
     pub gid: Option<Uuid>,
     /// The tenant (private claim).
     pub tid: Uuid,
+    /// The client's registration the token was issued under (private claim): a client
+    /// deleted and registered again under the same ID is another registration, and the
+    /// first one's tokens stay dead. Absent from tokens issued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crg: Option<Uuid>,
 }
 
 impl AccessTokenClaims {
@@ -146,12 +151,15 @@ async fn grant_still_allowed(app: &App, claims: &AccessTokenClaims) -> anyhow::R
 
 /// A deleted client's tokens end with it, on every node within the relying-site version
 /// bound: its grants and recorded tokens are revoked as it is deleted, but a JWT access
-/// token is not recorded. A client registered again under the same ID later does not
-/// bring back tokens issued before it existed.
+/// token is not recorded. A client registered again under the same ID does not bring
+/// back tokens of the earlier registration: the token names its registration (`crg`).
+/// Tokens from before that claim fall back to the registration time, in whole seconds.
 async fn client_still_registered(app: &App, claims: &AccessTokenClaims) -> anyhow::Result<bool> {
-    Ok(super::clients::load(app, claims.tid, &claims.client_id)
-        .await?
-        .is_some_and(|c| c.client.created_at.unix_timestamp() <= claims.iat))
+    let Some(current) = super::clients::load(app, claims.tid, &claims.client_id).await? else { return Ok(false) };
+    Ok(match claims.crg {
+        Some(registration) => registration == current.client.id,
+        None => current.client.created_at.unix_timestamp() <= claims.iat,
+    })
 }
 
 /// Revokes an access token (RFC 7009): an opaque token's record is marked; a JWT's hash

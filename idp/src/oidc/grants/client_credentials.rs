@@ -42,6 +42,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         cnf: confirmation(client)?,
         gid: None,
         tid: issuer.tenant.id,
+        crg: Some(registered.client.id),
     };
     let access_token = tokens::issue(app, registered.client.access_token_format, &claims).await?;
     Ok(serde_json::json!({
