@@ -12,7 +12,11 @@ use mamori_conformance::login_client::{LoginUser, dev_roots, provision_user};
 
 use mamori_conformance::on_each_store;
 
-on_each_store!(a_client_deleted_on_one_node_stops_on_both_and_its_tokens_end, a_secret_rotated_on_one_node_changes_on_both);
+on_each_store!(
+    a_client_deleted_on_one_node_stops_on_both_and_its_tokens_end,
+    a_secret_rotated_on_one_node_changes_on_both,
+    a_tenant_deleted_on_one_node_leaves_no_server_error_on_the_other
+);
 
 /// The bound deploy/OPERATIONS.md states for client deletion and secret rotation.
 const BOUND: Duration = Duration::from_secs(1);
@@ -248,5 +252,40 @@ async fn a_secret_rotated_on_one_node_changes_on_both(kind: SharedStateKind) -> 
         assert_eq!(r.status, 200, "the new secret fails on {}: {}", node.main_url, r.body);
         assert_eq!(s.introspect(node, &new, &field(&r, "access_token")).await?["active"], true);
     }
+    Ok(())
+}
+
+/// A tenant deleted through node 1 while node 2 still holds its client: node 2's token
+/// requests are refused as the client's (401 invalid_client), never a server error from
+/// writes whose tenant is gone, and within the bound not even that.
+async fn a_tenant_deleted_on_one_node_leaves_no_server_error_on_the_other(kind: SharedStateKind) -> anyhow::Result<()> {
+    let s = setup(kind).await?;
+    s.cluster.run(&["admin", "tenant", "create", "--slug", "doomed", "--name", "Doomed"]);
+    let args = ["admin", "oidc-client", "create", "--tenant", "doomed", "--name", "Opaque", "--grant-type", "client_credentials", "--auth-method", "client_secret_post"];
+    let created: serde_json::Value = serde_json::from_str(&s.cluster.run(&[&args[..], &["--access-token-format", "opaque", "--output", "json"]].concat()))?;
+    let fields = [
+        ("grant_type", "client_credentials"),
+        ("client_id", created["client_id"].as_str().expect("client_id")),
+        ("client_secret", created["client_secret"].as_str().expect("client_secret")),
+    ];
+    // Node 2 authenticates the client (and keeps it, and its verified secret).
+    let first = s.browser().post_form(&s.n2.main_addr(), "/t/doomed/token", &fields).await?;
+    assert_eq!(first.status, 200, "{}", first.body);
+
+    let gone = s.browser().send(&s.n1.main_addr(), "DELETE", "/admin/api/v1/tenants/doomed", &[("Authorization", &s.admin)], None).await?;
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    let deleted_at = Instant::now();
+    let mut statuses = Vec::new();
+    loop {
+        let r = s.browser().post_form(&s.n2.main_addr(), "/t/doomed/token", &fields).await?;
+        assert!(r.status < 500, "node 2 answered {} {} {:?} after the tenant's deletion", r.status, r.body, deleted_at.elapsed());
+        statuses.push(r.status);
+        if r.status != 200 {
+            assert!(matches!(r.status, 400 | 401 | 404), "{} {}", r.status, r.body);
+            break;
+        }
+        assert!(deleted_at.elapsed() < BOUND, "node 2 still issues tokens for a deleted tenant: {statuses:?}");
+    }
+    println!("node 2 refused the deleted tenant's client {:?} after the deletion ({statuses:?})", deleted_at.elapsed());
     Ok(())
 }

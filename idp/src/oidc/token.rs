@@ -72,6 +72,12 @@ pub async fn token(
         // A tenant segment that is not UTF-8 once decoded names no tenant.
         (Ok(_), None) => Err(OAuthError::InvalidRequest("unknown tenant")),
     };
+    let outcome = match (outcome, &params) {
+        (Err(OAuthError::ServerError), Ok(params)) if client_vanished(&state, &headers, params).await => {
+            Err(OAuthError::InvalidClient("client authentication failed"))
+        }
+        (outcome, _) => outcome,
+    };
     let grant_type = params.as_ref().ok().and_then(|p| p.get("grant_type")).unwrap_or_default();
     crate::metrics::metrics().token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
     let response = match outcome {
@@ -81,6 +87,14 @@ pub async fn token(
     // A browser app reads the answer (tokens, or the error) only from its client's origins.
     let named = params.as_ref().ok().and_then(|p| client_auth::named_client_id(&headers, p));
     super::cors::for_named_client(&state, slug.as_deref(), named.as_deref(), &headers, response).await
+}
+
+/// Whether the client a failed request named is gone from the database (deleted, or
+/// its tenant deleted, on another node while this one still had it cached): its writes
+/// then fail on their references, which is the client being unknown, not a server error.
+async fn client_vanished(state: &SharedState, headers: &HeaderMap, params: &Params) -> bool {
+    let Some(client_id) = client_auth::named_client_id(headers, params) else { return false };
+    matches!(state.app.storage.oidc_clients().get_by_client_id(&client_id).await, Ok(None))
 }
 
 pub fn no_store(mut response: Response) -> Response {
