@@ -34,7 +34,8 @@ impl<'a> CertificateAuthorities<'a> {
         new: &NewCertificateAuthority,
         now: OffsetDateTime,
     ) -> Result<CertificateAuthority, StorageError> {
-        let model = ca_model(new, false, now)?;
+        let mut model = ca_model(new, false, now)?;
+        model.crl_number = highest_crl_number(self.db).await?;
         ca::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
             .await
@@ -49,8 +50,9 @@ impl<'a> CertificateAuthorities<'a> {
         new: &NewCertificateAuthority,
         now: OffsetDateTime,
     ) -> Result<CertificateAuthority, StorageError> {
-        let model = ca_model(new, true, now)?;
+        let mut model = ca_model(new, true, now)?;
         let txn = begin_write(self.db).await?;
+        model.crl_number = highest_crl_number(&txn).await?;
         deactivate_all(&txn).await?;
         ca::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(&txn)
@@ -149,6 +151,21 @@ impl<'a> CertificateAuthorities<'a> {
         let number = updated.first().ok_or(StorageError::NotFound)?.crl_number;
         u64::try_from(number).map_err(|_| StorageError::Backend("negative CRL number".to_owned()))
     }
+}
+
+/// The highest CRL number any CA here has handed out: a new CA's numbers continue from
+/// it. A replacement often keeps its predecessor's subject name, and relying parties that
+/// key CRLs on the issuer's name would take a restart at 1 for an older CRL.
+async fn highest_crl_number<C: ConnectionTrait>(db: &C) -> Result<i64, StorageError> {
+    use sea_orm::QuerySelect;
+    let highest = ca::Entity::find()
+        .select_only()
+        .column_as(Expr::col(ca::Column::CrlNumber).max(), "highest")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await
+        .map_err(db_err)?;
+    Ok(highest.flatten().unwrap_or(0))
 }
 
 async fn deactivate_all(txn: &sea_orm::DatabaseTransaction) -> Result<(), StorageError> {

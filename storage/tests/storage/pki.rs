@@ -163,8 +163,17 @@ async fn a_published_crl_only_moves_forward(s: Storage) {
     }
     assert_eq!(crls.header(ca.id).await.unwrap().unwrap().crl_number, 29);
 
+    // A CA made later continues the numbering: a replacement that keeps its
+    // predecessor's name must not start a relying party's CRL numbers over.
+    for _ in 0..3 {
+        s.certificate_authorities().next_crl_number(ca.id).await.unwrap();
+    }
+    let handed_out = s.certificate_authorities().get(ca.id).await.unwrap().crl_number;
+    assert_eq!(handed_out, 3);
+    let other = s.certificate_authorities().insert_and_activate(&new_ca("Next CA"), t0()).await.unwrap();
+    assert_eq!(other.crl_number, handed_out);
+    assert_eq!(s.certificate_authorities().next_crl_number(other.id).await.unwrap(), handed_out + 1);
     // Another CA's CRL is its own row.
-    let other = s.certificate_authorities().insert(&new_ca("Next CA"), t0()).await.unwrap();
     assert!(crls.publish(&crl(&other, 1, 0)).await.unwrap());
     assert_eq!(crls.header(ca.id).await.unwrap().unwrap().crl_number, 29);
 }
