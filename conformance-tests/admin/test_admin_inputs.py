@@ -4,6 +4,8 @@ next to each hostile one.
 
 - Tenant display names (shown to users and written into certificate names) follow the
   users' display-name rule: no bidirectional override, zero-width or invisible character.
+- E-mail domains are hostnames (LDH labels): `acme_x.test` or `acme.test%0a` would be
+  mailed as typed.
 
 Run by scripts/test with conformance-tests/.venv/bin/pytest.
 """
@@ -60,3 +62,25 @@ def test_the_cli_creates_tenants_by_the_api_rules(server):
     assert created["slug"] == slug and created["display_name"] == "山田商店", created
     renamed = server.cli_json("admin", "tenant", "update", "--tenant", slug, "--name", "Yamada Shoten")
     assert renamed["display_name"] == "Yamada Shoten", renamed
+
+
+BAD_DOMAINS = ["acme_x.test", "acme.test%0a", "acme.test%0d%0aBcc:x", "acme..test", "-acme.test", "acme.test:25", "10.0.0.1"]
+
+
+@pytest.mark.parametrize("domain", BAD_DOMAINS)
+def test_email_domains_must_be_hostnames(server, domain):
+    login_id = f"e-{uuid.uuid4().hex[:8]}"
+    email = f"{login_id}@{domain}"
+    problem = is_problem(server.call("POST", "/tenants/acme/users", token=server.acme_token, json={"login_id": login_id, "email": email}), 422)
+    assert problem["detail"].startswith("email:"), problem
+    out = server.cli("admin", "user", "create", "--tenant", "acme", "--login-id", login_id, "--email", email, check=False)
+    assert out.returncode != 0 and "--email" in out.stderr, out.stdout + out.stderr
+    csv = f"login_id,email\n{login_id},{email}\n{login_id}-ok,{login_id}@mail-1.acme.test\n"
+    report = server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=csv.encode(), headers={"Content-Type": "text/csv"}).json()
+    assert report["created"] == [f"{login_id}-ok"] and [f["line"] for f in report["failed"]] == [2], report
+    assert report["failed"][0]["reason"].startswith("email:"), report
+    is_problem(server.call("GET", f"/tenants/acme/users/{login_id}", token=server.acme_token), 404)
+    # The honest twin: a hostname with a hyphen and a digit, and an IDN in its A-label form.
+    for ok in (f"{login_id}@mail-1.acme.test", f"{login_id}@xn--r8jz45g.jp"):
+        created = server.call("POST", "/tenants/acme/users", token=server.acme_token, json={"login_id": f"{login_id}-{len(ok)}", "email": ok})
+        assert created.status_code == 201, created.text
