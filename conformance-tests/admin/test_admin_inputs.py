@@ -6,13 +6,18 @@ next to each hostile one.
   users' display-name rule: no bidirectional override, zero-width or invisible character.
 - E-mail domains are hostnames (LDH labels): `acme_x.test` or `acme.test%0a` would be
   mailed as typed.
+- RSA keys in a client's inline `jwks` are 2048 to 8192 bits with an odd exponent from 3
+  to 2^33-1: a larger key could never verify, and only costs CPU.
 
 Run by scripts/test with conformance-tests/.venv/bin/pytest.
 """
 
+import base64
+import json
 import uuid
 
 import pytest
+import requests
 
 from test_admin_api import Server, is_problem
 
@@ -84,3 +89,50 @@ def test_email_domains_must_be_hostnames(server, domain):
     for ok in (f"{login_id}@mail-1.acme.test", f"{login_id}@xn--r8jz45g.jp"):
         created = server.call("POST", "/tenants/acme/users", token=server.acme_token, json={"login_id": f"{login_id}-{len(ok)}", "email": ok})
         assert created.status_code == 201, created.text
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def rsa_jwk(bits, e=65537):
+    """A public RSA JWK of a modulus of exactly `bits` bits (never used to sign: the
+    registration judges its size and exponent)."""
+    n = bytearray(b"\x5a" * ((bits + 7) // 8))
+    n[0] = 1 << ((bits - 1) % 8)
+    n[-1] |= 1
+    return {"kty": "RSA", "kid": f"k{bits}", "n": b64(bytes(n)), "e": b64(e.to_bytes((e.bit_length() + 7) // 8, "big"))}
+
+
+BAD_KEYS = {"8200-bit": rsa_jwk(8200), "16384-bit": rsa_jwk(16384), "1024-bit": rsa_jwk(1024), "e=1": rsa_jwk(2048, 1), "e=2^33+1": rsa_jwk(2048, 2**33 + 1), "even e": rsa_jwk(2048, 65536)}
+
+
+def register_dynamically(server, jwks):
+    token = server.cli_json("admin", "oidc-client", "initial-access-token", "--tenant", "acme")["initial_access_token"]
+    metadata = {"client_name": "Keyed", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}
+    return requests.post(f"{server.main}/t/acme/register", json=metadata, headers={"Authorization": f"Bearer {token}"}, verify=server.dev_root, timeout=30)
+
+
+@pytest.mark.parametrize("label", list(BAD_KEYS))
+def test_rsa_keys_that_could_never_verify_are_refused_on_every_surface(server, label):
+    bad, good = {"keys": [rsa_jwk(2048), BAD_KEYS[label]]}, {"keys": [rsa_jwk(2048), rsa_jwk(8192)]}
+    body = {"name": "Keyed", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}
+    problem = is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=server.acme_token, json={**body, "jwks": bad}), 422)
+    assert "jwks: key 2" in problem["detail"], problem
+    created = server.call("POST", "/tenants/acme/oidc-clients", token=server.acme_token, json={**body, "jwks": good})
+    assert created.status_code == 201, created.text
+    cid = created.json()["client"]["client_id"]
+    is_problem(server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=server.acme_token, json={"jwks": bad}), 422)
+    # The CLI, with the same set from a file.
+    path = server.data / f"jwks-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps(bad))
+    out = server.cli("admin", "oidc-client", "create", "--tenant", "acme", "--name", "Keyed", "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks-file", str(path), check=False)
+    assert out.returncode != 0 and "jwks: key 2" in out.stderr, out.stdout + out.stderr
+    path.write_text(json.dumps(good))
+    out = server.cli("admin", "oidc-client", "create", "--tenant", "acme", "--name", "Keyed", "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks-file", str(path), check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # Dynamic registration (RFC 7591): invalid_client_metadata.
+    refused = register_dynamically(server, bad)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_client_metadata", refused.text
+    registered = register_dynamically(server, good)
+    assert registered.status_code == 201, registered.text
