@@ -6,6 +6,9 @@ next to each hostile one.
   users' display-name rule: no bidirectional override, zero-width or invisible character.
 - E-mail domains are hostnames (LDH labels): `acme_x.test` or `acme.test%0a` would be
   mailed as typed.
+- User IDs and display names follow the PRECIS/TR 39 profile (README): no default-ignorable
+  (U+FE0F, U+17B4), fullwidth, decomposed, slash look-alike or mixed-script look-alike
+  (Cyrillic in `rооt-admin`); user IDs are unique ignoring case.
 - RSA keys in a client's inline `jwks` are 2048 to 8192 bits with an odd exponent from 3
   to 2^33-1: a larger key could never verify, and only costs CPU.
 
@@ -136,3 +139,83 @@ def test_rsa_keys_that_could_never_verify_are_refused_on_every_surface(server, l
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_client_metadata", refused.text
     registered = register_dynamically(server, good)
     assert registered.status_code == 201, registered.text
+
+
+# Each a look-alike of `root-admin` (or of a path) that the profile refuses.
+LOOK_ALIKE_IDS = {
+    "Cyrillic o": "r\u043e\u043et-admin",
+    "fullwidth r": "\uff52oot-admin",
+    "decomposed n-acute": "root-admin\u0301",
+    "U+FE0F": "root-admin\ufe0f",
+    "U+17B4": "root\u17b4-admin",
+    "U+FF0F": "root\uff0fadmin",
+    "U+2215": "root\u2215admin",
+    "U+29F8": "root\u29f8admin",
+    "Greek alpha": "root-\u03b1dmin",
+}
+
+
+@pytest.mark.parametrize("label", list(LOOK_ALIKE_IDS))
+def test_look_alike_login_ids_are_refused_on_every_surface(server, label):
+    login_id = LOOK_ALIKE_IDS[label]
+    problem = is_problem(server.call("POST", "/tenants/acme/users", token=server.acme_token, json={"login_id": login_id, "email": "x@acme.test"}), 422)
+    assert problem["detail"].startswith("login_id:"), problem
+    out = server.cli("admin", "user", "create", "--tenant", "acme", "--login-id", login_id, "--email", "x@acme.test", check=False)
+    assert out.returncode != 0 and "--login-id" in out.stderr, out.stdout + out.stderr
+    csv = f"login_id,email\n{login_id},x@acme.test\n"
+    report = server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=csv.encode(), headers={"Content-Type": "text/csv; charset=utf-8"}).json()
+    assert report["created"] == [] and report["failed"][0]["reason"].startswith("login_id:"), report
+    listed = server.call("GET", "/tenants/acme/users", token=server.acme_token, params={"limit": 500}).json()["items"]
+    assert login_id not in [u["login_id"] for u in listed]
+
+
+def test_honest_login_ids_pass_and_case_only_twins_are_refused(server):
+    """The honest twins: ASCII, Japanese mixing Han, Hiragana and Katakana, a precomposed
+    accent, a Cyrillic name in Cyrillic only. A second ID that differs only in case is a
+    conflict on every surface, and the first keeps its spelling."""
+    for honest in ("root-admin", "山田たろう", "ヤマダ-01", "root-admi\u0144", "\u0438\u0432\u0430\u043d"):
+        created = server.call("POST", "/tenants/acme/users", token=server.acme_token, json={"login_id": honest, "email": "x@acme.test"})
+        assert created.status_code == 201, (honest, created.text)
+    for twin in ("ROOT-ADMIN", "Root-Admin", "ROOT-ADMI\u0143", "\u0418\u0412\u0410\u041d"):
+        is_problem(server.call("POST", "/tenants/acme/users", token=server.acme_token, json={"login_id": twin, "email": "x@acme.test"}), 409)
+        out = server.cli("admin", "user", "create", "--tenant", "acme", "--login-id", twin, "--email", "x@acme.test", check=False)
+        assert out.returncode != 0, out.stdout + out.stderr
+        report = server.call("POST", "/tenants/acme/users/import", token=server.acme_token, data=f"login_id,email\n{twin},x@acme.test\n".encode(), headers={"Content-Type": "text/csv; charset=utf-8"}).json()
+        assert report["created"] == [] and len(report["failed"]) == 1, report
+        is_problem(server.call("GET", f"/tenants/acme/users/{twin}", token=server.acme_token), 404)
+    assert server.call("GET", "/tenants/acme/users/root-admin", token=server.acme_token).json()["login_id"] == "root-admin"
+    # Another tenant may hold the same ID in any case.
+    assert server.call("POST", "/tenants", token=server.super_token, json={"slug": "other", "display_name": "Other"}).status_code == 201
+    assert server.call("POST", "/tenants/other/users", token=server.super_token, json={"login_id": "ROOT-ADMIN", "email": "x@other.test"}).status_code == 201
+
+
+LOOK_ALIKE_NAMES = {
+    "Cyrillic o": "R\u043e\u043et Admin",
+    "fullwidth R": "\uff32oot Admin",
+    "decomposed e-diaeresis": "Zoe\u0308",
+    "U+FE0F": "\u2764\ufe0f fan",
+    "U+17B4": "Taro\u17b4",
+    "U+2215": "Sales \u2215 Tokyo",
+    "U+29F8": "Sales \u29f8 Tokyo",
+    "U+FF0F": "Sales \uff0f Tokyo",
+    "halfwidth katakana": "\uff80\uff9b\uff73",
+}
+
+
+@pytest.mark.parametrize("label", list(LOOK_ALIKE_NAMES))
+def test_look_alike_display_names_are_refused_on_every_surface(server, label):
+    name = LOOK_ALIKE_NAMES[label]
+    login_id = f"n-{uuid.uuid4().hex[:8]}"
+    body = {"login_id": login_id, "email": f"{login_id}@acme.test"}
+    problem = is_problem(server.call("POST", "/tenants/acme/users", token=server.acme_token, json={**body, "display_name": name}), 422)
+    assert problem["detail"].startswith("display_name:"), problem
+    honest = "山田\u3000タロウ"
+    assert server.call("POST", "/tenants/acme/users", token=server.acme_token, json={**body, "display_name": honest}).status_code == 201
+    is_problem(server.call("PATCH", f"/tenants/acme/users/{login_id}", token=server.acme_token, json={"display_name": name}), 422)
+    out = server.cli("admin", "user", "update", "--tenant", "acme", "--login-id", login_id, "--display-name", name, check=False)
+    assert out.returncode != 0 and "display_name:" in out.stderr, out.stdout + out.stderr
+    assert server.call("GET", f"/tenants/acme/users/{login_id}", token=server.acme_token).json()["display_name"] == honest
+    # The tenant's own name, which goes into certificate names, follows the same rule.
+    is_problem(server.call("POST", "/tenants", token=server.super_token, json={"slug": fresh_slug(), "display_name": name}), 422)
+    for fine in ("Zo\u00eb O'Brien-Smith", "Taro 山田", "\u2764 fan", "Sales / Tokyo", "\u0418\u0432\u0430\u043d \u041f\u0435\u0442\u0440\u043e\u0432"):
+        assert server.call("PATCH", f"/tenants/acme/users/{login_id}", token=server.acme_token, json={"display_name": fine}).status_code == 200, fine
