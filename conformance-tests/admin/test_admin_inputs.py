@@ -11,12 +11,17 @@ next to each hostile one.
   (Cyrillic in `rооt-admin`); user IDs are unique ignoring case.
 - RSA keys in a client's inline `jwks` are 2048 to 8192 bits with an odd exponent from 3
   to 2^33-1: a larger key could never verify, and only costs CPU.
+- SAML SP metadata holds at most 20 AssertionConsumerService and 20 SingleLogoutService
+  endpoints and 4 signing certificates, whether uploaded (API, CLI) or fetched by URL.
 
 Run by scripts/test with conformance-tests/.venv/bin/pytest.
 """
 
 import base64
+import http.server
 import json
+import subprocess
+import threading
 import uuid
 
 import pytest
@@ -219,3 +224,105 @@ def test_look_alike_display_names_are_refused_on_every_surface(server, label):
     is_problem(server.call("POST", "/tenants", token=server.super_token, json={"slug": fresh_slug(), "display_name": name}), 422)
     for fine in ("Zo\u00eb O'Brien-Smith", "Taro 山田", "\u2764 fan", "Sales / Tokyo", "\u0418\u0432\u0430\u043d \u041f\u0435\u0442\u0440\u043e\u0432"):
         assert server.call("PATCH", f"/tenants/acme/users/{login_id}", token=server.acme_token, json={"display_name": fine}).status_code == 200, fine
+
+
+def self_signed_certificate(workdir, i):
+    """A fresh P-256 certificate (base64 DER) made by openssl."""
+    key, der = workdir / f"sp{i}.key", workdir / f"sp{i}.der"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key),
+                    "-subj", f"/CN=sp{i}.example", "-days", "30", "-outform", "DER", "-out", str(der)], check=True, capture_output=True)
+    return base64.b64encode(der.read_bytes()).decode()
+
+
+def sp_metadata(entity, acs=1, slo=0, certificates=()):
+    keys = "".join(
+        f'<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
+        for c in certificates)
+    slos = "".join(f'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://{entity}/slo{i}"/>' for i in range(slo))
+    acss = "".join(f'<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://{entity}/acs{i}" index="{i}"/>' for i in range(acs))
+    return (f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://{entity}/metadata">'
+            f'<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}{slos}{acss}</md:SPSSODescriptor></md:EntityDescriptor>')
+
+
+@pytest.fixture(scope="module")
+def certificates(server):
+    return [self_signed_certificate(server.data, i) for i in range(5)]
+
+
+def oversized(certificates):
+    return {
+        "21 ACS": ({"acs": 21}, "AssertionConsumerService"),
+        "1700 ACS": ({"acs": 1700}, "AssertionConsumerService"),
+        "21 SLO": ({"slo": 21}, "SingleLogoutService"),
+        "5 signing keys": ({"certificates": certificates[:5]}, "signing certificates"),
+    }
+
+
+class MetadataServer:
+    """Serves one metadata document over http on 127.0.0.1, as an SP publishes it."""
+
+    def __init__(self, body):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/samlmetadata+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/metadata.xml"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("label", ["21 ACS", "1700 ACS", "21 SLO", "5 signing keys"])
+def test_sp_metadata_over_the_caps_is_refused_on_every_surface(server, certificates, label):
+    shape, what = oversized(certificates)[label]
+    entity = f"sp-{uuid.uuid4().hex[:8]}.acme.test"
+    xml = sp_metadata(entity, **{"acs": 1, **shape})
+    for response in (
+        server.call("POST", "/tenants/acme/saml-sps", token=server.acme_token, json={"metadata": xml}),
+        server.call("POST", "/tenants/acme/saml-sps", token=server.acme_token, data=xml.encode(), headers={"Content-Type": "application/samlmetadata+xml"}),
+    ):
+        problem = is_problem(response, 422)
+        assert "more than" in problem["detail"] and what in problem["detail"], problem
+    path = server.data / f"{entity}.xml"
+    path.write_text(xml)
+    out = server.cli("admin", "saml-sp", "add", "--tenant", "acme", "--metadata", str(path), check=False)
+    assert out.returncode != 0 and what in out.stderr, out.stdout + out.stderr
+    with MetadataServer(xml.encode()) as published:
+        out = server.cli("admin", "saml-sp", "add", "--tenant", "acme", "--metadata", published.url, check=False)
+    assert out.returncode != 0 and what in out.stderr, out.stdout + out.stderr
+    listed = server.call("GET", "/tenants/acme/saml-sps", token=server.acme_token).json()
+    assert f"https://{entity}/metadata" not in [sp["entity_id"] for sp in listed]
+
+
+def test_sp_metadata_at_the_caps_is_registered(server, certificates):
+    """The honest twin: 20 ACS, 20 SLO and 4 signing keys, through the API, a file and a URL."""
+    for surface in ("api", "file", "url"):
+        entity = f"sp-{surface}-{uuid.uuid4().hex[:6]}.acme.test"
+        xml = sp_metadata(entity, acs=20, slo=20, certificates=certificates[:4])
+        if surface == "api":
+            created = server.call("POST", "/tenants/acme/saml-sps", token=server.acme_token, json={"metadata": xml})
+            assert created.status_code == 201, created.text
+            assert len(created.json()["acs_urls"]) == 20, created.json()
+        elif surface == "file":
+            path = server.data / f"{entity}.xml"
+            path.write_text(xml)
+            server.cli("admin", "saml-sp", "add", "--tenant", "acme", "--metadata", str(path))
+        else:
+            with MetadataServer(xml.encode()) as published:
+                server.cli("admin", "saml-sp", "add", "--tenant", "acme", "--metadata", published.url)
+        listed = server.call("GET", "/tenants/acme/saml-sps", token=server.acme_token).json()
+        assert f"https://{entity}/metadata" in [sp["entity_id"] for sp in listed], surface
