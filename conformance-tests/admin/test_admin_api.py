@@ -373,29 +373,29 @@ def client_credentials(server, tenant, client_id, secret):
 def test_oidc_client_create_use_update_and_rotate_secret(server):
     t = server.acme_token
     created = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
-        "client_id": "acme-batch", "name": "Acme batch", "grant_types": ["client_credentials"],
+        "client_id": "acme.batch", "name": "Acme batch", "grant_types": ["client_credentials"],
         "token_endpoint_auth_method": "client_secret_post", "scopes": ["api.read"], "access_token_format": "opaque",
     })
     assert created.status_code == 201, created.text
     body = created.json()
     secret = body["client_secret"]
-    assert secret and body["client"]["client_id"] == "acme-batch" and body["client"]["access_token_format"] == "opaque"
-    shown = server.call("GET", "/tenants/acme/oidc-clients/acme-batch", token=t).json()
+    assert secret and body["client"]["client_id"] == "acme.batch" and body["client"]["access_token_format"] == "opaque"
+    shown = server.call("GET", "/tenants/acme/oidc-clients/acme.batch", token=t).json()
     assert shown["token_endpoint_auth_method"] == "client_secret_post" and shown["grant_types"] == ["client_credentials"]
     assert secret not in json.dumps(shown), "the secret is shown only at creation"
     # The client works at the tenant's token endpoint (client_secret_post sends it in the body).
     token_endpoint = discovery(server, "acme")["token_endpoint"]
-    issued = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme-batch", "client_secret": secret}, verify=server.dev_root, timeout=30)
+    issued = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme.batch", "client_secret": secret}, verify=server.dev_root, timeout=30)
     assert issued.status_code == 200, issued.text
     assert issued.json()["access_token"] and issued.json()["token_type"].lower() == "bearer"
     # Rotation: the new secret works, the old one no longer does.
-    rotated = server.call("POST", "/tenants/acme/oidc-clients/acme-batch/rotate-secret", token=t)
+    rotated = server.call("POST", "/tenants/acme/oidc-clients/acme.batch/rotate-secret", token=t)
     assert rotated.status_code == 200, rotated.text
     new_secret = rotated.json()["client_secret"]
     assert new_secret and new_secret != secret
-    old = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme-batch", "client_secret": secret}, verify=server.dev_root, timeout=30)
+    old = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme.batch", "client_secret": secret}, verify=server.dev_root, timeout=30)
     assert old.status_code == 401 and old.json()["error"] == "invalid_client", old.text
-    new = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme-batch", "client_secret": new_secret}, verify=server.dev_root, timeout=30)
+    new = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": "acme.batch", "client_secret": new_secret}, verify=server.dev_root, timeout=30)
     assert new.status_code == 200, new.text
     # A confidential web site with defaults, then changed.
     site = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "Acme web", "redirect_uris": ["https://web.acme.test/cb"]})
@@ -436,7 +436,7 @@ def test_oidc_client_create_use_update_and_rotate_secret(server):
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]}), 422)
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"name": "x", "token_endpoint_auth_method": "tls_client_auth", "grant_types": ["client_credentials"]}), 422)
     is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, data="{", headers={"Content-Type": "application/json"}), 400)
-    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"client_id": "acme-batch", "name": "Again", "grant_types": ["client_credentials"]}), 409)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={"client_id": "acme.batch", "name": "Again", "grant_types": ["client_credentials"]}), 409)
     is_problem(server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=t, json={"redirect_uris": ["https://x.test/#frag"]}), 422)
     is_problem(server.call("PATCH", f"/tenants/acme/oidc-clients/{cid}", token=t, json={"token_endpoint_auth_method": "none"}), 422)
     # Another tenant's client is not found, even by its own name.
@@ -446,34 +446,41 @@ def test_oidc_client_create_use_update_and_rotate_secret(server):
     assert cli["client_secret"] and client_credentials(server, "acme", cli["client_id"], cli["client_secret"]).status_code == 200
     bad = server.cli("admin", "oidc-client", "create", "--tenant", "acme", "--name", "x", "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", check=False)
     assert bad.returncode != 0 and "private_key_jwt" in bad.stderr
-    trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "oidc-client:acme-batch"}).json()["items"]
+    trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "oidc-client:acme.batch"}).json()["items"]
     assert sorted(e["action"] for e in trail) == ["oidc-client.create", "oidc-client.rotate-secret"]
 
 
 def test_a_tenant_admin_chooses_client_ids_only_in_its_own_namespace(server):
-    """Client IDs are one namespace across tenants: a tenant admin's chosen ID starts with
-    its slug and a hyphen, so "taken" can only be about its own clients. Beta's client
-    `beta-rp` exists; acme's admin can neither probe it nor squat names like `shop`."""
+    """Client IDs are one namespace across tenants: a tenant admin's chosen ID is its slug,
+    a dot and a name, and a dot never occurs in a slug, so no tenant's namespace covers
+    another's (acme's `acme-…` once covered tenant `acme-foo`'s IDs) nor the generated
+    `c-…` IDs, and "taken" can only be about its own clients."""
     t = server.acme_token
     body = {"name": "Probe", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}
-    for chosen in ("beta-rp", "shop", "acme", "acme-", "acmeshop", "ACME-shop"):
+    # A tenant whose slug starts with acme's, with a client in its own namespace.
+    assert server.call("POST", "/tenants", token=server.super_token, json={"slug": "acme-foo", "display_name": "Acme Foo"}).status_code == 201
+    foo = server.token("--tenant", "acme-foo")
+    assert server.call("POST", "/tenants/acme-foo/oidc-clients", token=foo, json={**body, "client_id": "acme-foo.shop"}).status_code == 201
+    for chosen in ("beta-rp", "shop", "acme", "acme.", "acme-", "acmeshop", "ACME.shop", "acme-shop", "acme-foo-crm", "acme-foo.shop", "acme-foo.crm", "c-0123456789abcdefghijkl"):
         r = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": chosen})
         is_problem(r, 422)
-        assert "slug" in r.json()["detail"], r.text
+        assert "slug, a dot" in r.json()["detail"], r.text
     # The same answer whether or not another tenant uses the ID: nothing learnt.
-    taken = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "beta-rp"}).json()
-    free = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "beta-nobody"}).json()
-    assert taken["detail"] == free["detail"] and taken["status"] == free["status"] == 422
+    for taken_id, free_id in (("beta-rp", "beta-nobody"), ("acme-foo.shop", "acme-foo.nobody")):
+        taken = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": taken_id}).json()
+        free = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": free_id}).json()
+        assert taken["detail"] == free["detail"] and taken["status"] == free["status"] == 422
     # Its own namespace works, and a clash there is its own business (409).
-    own = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "acme-namespaced"})
+    own = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "acme.namespaced"})
     assert own.status_code == 201, own.text
-    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "acme-namespaced"}), 409)
+    is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={**body, "client_id": "acme.namespaced"}), 409)
     # Left out, the ID is generated; a super-admin (who sees every tenant) may choose any.
     generated = server.call("POST", "/tenants/acme/oidc-clients", token=t, json=body)
     assert generated.status_code == 201 and generated.json()["client"]["client_id"].startswith("c-"), generated.text
     chosen = server.call("POST", "/tenants/acme/oidc-clients", token=server.super_token, json={**body, "client_id": "acme-batch-by-super"})
     assert chosen.status_code == 201, chosen.text
     assert server.call("GET", "/tenants/beta/oidc-clients/beta-rp", token=server.super_token).json()["name"] == "beta RP"
+    assert server.call("DELETE", "/tenants/acme-foo", token=server.super_token).status_code == 204
 
 
 def test_oidc_client_request_uris_are_shown_and_changed(server, openapi):
@@ -483,22 +490,22 @@ def test_oidc_client_request_uris_are_shown_and_changed(server, openapi):
     out = openapi["components"]["schemas"]["OidcClientOut"]
     assert "request_uris" in out["properties"] and "request_uris" in out.get("required", []), out
     created = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
-        "client_id": "acme-ro", "name": "Acme request objects", "redirect_uris": ["https://ro.acme.test/cb"],
+        "client_id": "acme.ro", "name": "Acme request objects", "redirect_uris": ["https://ro.acme.test/cb"],
         "request_uris": ["https://ro.acme.test/req/1"],
     })
     assert created.status_code == 201, created.text
     assert created.json()["client"]["request_uris"] == ["https://ro.acme.test/req/1"]
-    assert server.call("GET", "/tenants/acme/oidc-clients/acme-ro", token=t).json()["request_uris"] == ["https://ro.acme.test/req/1"]
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme.ro", token=t).json()["request_uris"] == ["https://ro.acme.test/req/1"]
     listed = {c["client_id"]: c for c in server.call("GET", "/tenants/acme/oidc-clients", token=t).json()}
-    assert listed["acme-ro"]["request_uris"] == ["https://ro.acme.test/req/1"] and listed["acme-rp"]["request_uris"] == []
-    patched = server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"request_uris": ["https://ro.acme.test/req/2#x"]})
+    assert listed["acme.ro"]["request_uris"] == ["https://ro.acme.test/req/1"] and listed["acme-rp"]["request_uris"] == []
+    patched = server.call("PATCH", "/tenants/acme/oidc-clients/acme.ro", token=t, json={"request_uris": ["https://ro.acme.test/req/2#x"]})
     assert patched.status_code == 200 and patched.json()["request_uris"] == ["https://ro.acme.test/req/2#x"], patched.text
-    renamed = server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"name": "Acme RO"}).json()
+    renamed = server.call("PATCH", "/tenants/acme/oidc-clients/acme.ro", token=t, json={"name": "Acme RO"}).json()
     assert renamed["request_uris"] == ["https://ro.acme.test/req/2#x"]
-    is_problem(server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"request_uris": ["http://ro.acme.test/req"]}), 422)
-    assert server.call("GET", "/tenants/acme/oidc-clients/acme-ro", token=t).json()["request_uris"] == ["https://ro.acme.test/req/2#x"]
-    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme-ro", token=t, json={"request_uris": []}).json()["request_uris"] == []
-    assert server.call("GET", "/tenants/acme/oidc-clients/acme-ro", token=t).json()["request_uris"] == []
+    is_problem(server.call("PATCH", "/tenants/acme/oidc-clients/acme.ro", token=t, json={"request_uris": ["http://ro.acme.test/req"]}), 422)
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme.ro", token=t).json()["request_uris"] == ["https://ro.acme.test/req/2#x"]
+    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme.ro", token=t, json={"request_uris": []}).json()["request_uris"] == []
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme.ro", token=t).json()["request_uris"] == []
 
 
 def test_oidc_client_claim_release_list(server, openapi):
@@ -510,28 +517,28 @@ def test_oidc_client_claim_release_list(server, openapi):
     for schema in ("OidcClientCreate", "OidcClientPatch", "OidcClientOut"):
         assert "claims" in schemas[schema]["properties"], schema
     created = server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
-        "client_id": "acme-mail", "name": "Acme mail", "redirect_uris": ["https://mail.acme.test/cb"],
+        "client_id": "acme.mail", "name": "Acme mail", "redirect_uris": ["https://mail.acme.test/cb"],
         "scopes": ["openid", "profile", "email"], "claims": ["email", "email_verified"],
     })
     assert created.status_code == 201, created.text
     assert created.json()["client"]["claims"] == ["email", "email_verified"]
-    assert server.call("GET", "/tenants/acme/oidc-clients/acme-mail", token=t).json()["claims"] == ["email", "email_verified"]
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme.mail", token=t).json()["claims"] == ["email", "email_verified"]
     listed = {c["client_id"]: c for c in server.call("GET", "/tenants/acme/oidc-clients", token=t).json()}
-    assert listed["acme-mail"]["claims"] == ["email", "email_verified"] and listed["acme-rp"]["claims"] is None
+    assert listed["acme.mail"]["claims"] == ["email", "email_verified"] and listed["acme-rp"]["claims"] is None
     # PATCH replaces the list; other changes leave it; null clears it.
-    patched = server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"claims": ["name", "email"]})
+    patched = server.call("PATCH", "/tenants/acme/oidc-clients/acme.mail", token=t, json={"claims": ["name", "email"]})
     assert patched.status_code == 200 and patched.json()["claims"] == ["name", "email"], patched.text
-    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"name": "Acme mail 2"}).json()["claims"] == ["name", "email"]
-    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"claims": None}).json()["claims"] is None
-    assert server.call("GET", "/tenants/acme/oidc-clients/acme-mail", token=t).json()["claims"] is None
+    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme.mail", token=t, json={"name": "Acme mail 2"}).json()["claims"] == ["name", "email"]
+    assert server.call("PATCH", "/tenants/acme/oidc-clients/acme.mail", token=t, json={"claims": None}).json()["claims"] is None
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme.mail", token=t).json()["claims"] is None
     # A claim Mamori does not release is a 422 problem naming it, and changes nothing.
     bad = is_problem(server.call("POST", "/tenants/acme/oidc-clients", token=t, json={
         "name": "x", "redirect_uris": ["https://x.acme.test/cb"], "claims": ["email", "phone_number"],
     }), 422)
     assert "phone_number" in bad["detail"]
     assert "x" not in [c["name"] for c in server.call("GET", "/tenants/acme/oidc-clients", token=t).json()]
-    is_problem(server.call("PATCH", "/tenants/acme/oidc-clients/acme-mail", token=t, json={"claims": ["mail"]}), 422)
-    assert server.call("GET", "/tenants/acme/oidc-clients/acme-mail", token=t).json()["claims"] is None
+    is_problem(server.call("PATCH", "/tenants/acme/oidc-clients/acme.mail", token=t, json={"claims": ["mail"]}), 422)
+    assert server.call("GET", "/tenants/acme/oidc-clients/acme.mail", token=t).json()["claims"] is None
     # The CLI: create with --claims, show, update, clear with --claims '' and --all-claims.
     cli = server.cli_json("admin", "oidc-client", "create", "--tenant", "acme", "--client-id", "acme-cli-claims", "--name", "CLI claims",
                           "--redirect-uri", "https://cli.acme.test/cb", "--claims", "email,preferred_username")

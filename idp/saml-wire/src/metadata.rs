@@ -8,6 +8,13 @@ use crate::endpoint::{EndpointUrlError, check_endpoint_url};
 use crate::ns;
 use crate::xml::{self, METADATA_LIMITS};
 
+/// The most AssertionConsumerService and SingleLogoutService endpoints an SP registers:
+/// an SP has a handful; each one more is work for every anonymous AuthnRequest naming it.
+pub const MAX_ENDPOINTS: usize = 20;
+/// The most distinct signing (and, apart, encryption) certificates an SP registers: key
+/// rollover needs two; a badly signed request is tried against each.
+pub const MAX_KEYS: usize = 4;
+
 /// An AssertionConsumerService endpoint as the metadata gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcsEndpoint {
@@ -68,6 +75,8 @@ pub enum MetadataError {
     BadCertificate,
     #[error("a KeyDescriptor's use is neither signing nor encryption")]
     KeyUse,
+    #[error("the metadata has more than {max} {what}")]
+    TooMany { what: &'static str, max: usize },
 }
 
 /// The parts of SP metadata this IdP reads. samael's metadata model refuses valid
@@ -183,6 +192,14 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     let check_url = |url: &str| -> Result<(), MetadataError> {
         check_endpoint_url(url).map(drop).map_err(|reason| MetadataError::InsecureUrl { url: url.chars().take(200).collect(), reason })
     };
+    // Counted before any endpoint is checked or certificate parsed.
+    let too_many = |what, max| MetadataError::TooMany { what, max };
+    if sp.assertion_consumer_services.len() > MAX_ENDPOINTS {
+        return Err(too_many("AssertionConsumerService endpoints", MAX_ENDPOINTS));
+    }
+    if sp.single_logout_services.len() > MAX_ENDPOINTS {
+        return Err(too_many("SingleLogoutService endpoints", MAX_ENDPOINTS));
+    }
     let mut acs = Vec::new();
     for e in &sp.assertion_consumer_services {
         check_url(&e.location)?;
@@ -222,9 +239,15 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
             let der = base64::engine::general_purpose::STANDARD.decode(clean).map_err(|_| MetadataError::BadCertificate)?;
             x509_parser::parse_x509_certificate(&der).map_err(|_| MetadataError::BadCertificate)?;
             if encrypts && !encryption_certificates.contains(&der) {
+                if encryption_certificates.len() == MAX_KEYS {
+                    return Err(too_many("encryption certificates", MAX_KEYS));
+                }
                 encryption_certificates.push(der.clone());
             }
             if signs && !signing_certificates.contains(&der) {
+                if signing_certificates.len() == MAX_KEYS {
+                    return Err(too_many("signing certificates", MAX_KEYS));
+                }
                 signing_certificates.push(der.clone());
             }
             let pem_text = pem::encode(&pem::Pem::new("CERTIFICATE", der));

@@ -270,18 +270,19 @@ pub async fn create_oidc_client(
     Ok(CreatedClient { client: registered.client, settings: registered.settings, secret })
 }
 
-/// Client IDs are one namespace across tenants. An ID a tenant administrator chooses
-/// starts with its tenant's slug and a hyphen, so a refusal ("taken") can only be about
-/// its own tenant's clients: it learns nothing of other tenants' IDs and cannot squat
-/// them. IDs Mamori generates (`c-` and 128 random bits) and IDs chosen by operators who
-/// see every tenant are not restricted.
+/// Client IDs are one namespace across tenants. An ID a tenant administrator chooses is
+/// its tenant's slug, a dot and a name (`acme.shop`). Slugs are `[a-z0-9-]`, so no
+/// tenant's prefix is a prefix of another's (`acme.` never covers `acme-foo.`) nor of the
+/// IDs Mamori generates (`c-` and 128 random bits): a refusal ("taken") can only be about
+/// its own tenant's clients, and it learns nothing of other tenants' IDs nor can squat
+/// them. Operators who see every tenant choose freely.
 fn check_client_id_namespace(principal: &Principal, slug: &str, id: &str) -> Result<(), AdminError> {
-    let own = id.strip_prefix(slug).is_some_and(|rest| rest.starts_with('-') && rest.len() > 1);
+    let own = id.strip_prefix(slug).and_then(|rest| rest.strip_prefix('.')).is_some_and(|name| !name.is_empty());
     match principal.reach {
         Reach::AllTenants => Ok(()),
         Reach::Tenant(_) if own => Ok(()),
         Reach::Tenant(_) => Err(AdminError::Invalid(format!(
-            "client_id: an ID you choose starts with your tenant's slug and a hyphen (e.g. `{slug}-shop`); leave it out for a generated one"
+            "client_id: an ID you choose is your tenant's slug, a dot and a name (e.g. `{slug}.shop`); leave it out for a generated one"
         ))),
     }
 }
@@ -572,5 +573,21 @@ mod tests {
         for case in cases {
             assert!(matches!(client_spec(case.clone()), Err(AdminError::Invalid(_))), "{case:?}");
         }
+    }
+
+    #[test]
+    fn a_tenant_admin_chooses_ids_only_in_a_namespace_no_other_tenant_shares() {
+        let admin = Principal { reach: Reach::Tenant(uuid::Uuid::nil()), ..Principal::local_cli() };
+        for own in ["acme.shop", "acme.foo-crm", "acme.a.b"] {
+            assert!(check_client_id_namespace(&admin, "acme", own).is_ok(), "{own}");
+        }
+        // Another tenant's namespace (`acme-foo.`, `c.`), the old `acme-` form that covers
+        // tenant `acme-foo`'s, generated IDs, and near misses.
+        for other in ["acme-foo.crm", "acme-shop", "acme-foo-shop", "acme.", "acme", "acmeshop", "ACME.shop", "c-0123456789abcdef", ".acme.shop", "beta.rp"] {
+            assert!(matches!(check_client_id_namespace(&admin, "acme", other), Err(AdminError::Invalid(m)) if m.contains("`acme.shop`")), "{other}");
+        }
+        let generated_like = check_client_id_namespace(&admin, "c", "c-0123456789abcdef");
+        assert!(generated_like.is_err(), "tenant `c` must not reach generated IDs");
+        assert!(check_client_id_namespace(&Principal::local_cli(), "acme", "anything-goes").is_ok());
     }
 }

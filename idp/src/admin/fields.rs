@@ -38,25 +38,30 @@ pub fn is_invisible(c: char) -> bool {
 }
 
 /// A user ID: 1 to 64 characters, no space of any kind, no [`is_invisible`] character,
-/// none of `/ ? # % \` (it appears in URLs).
+/// none of `/ ? # % \` (it appears in URLs), and the user-ID profile of
+/// [`super::profile`] (PRECIS UsernameCasePreserved-like, TR 39 "Highly Restrictive").
 pub fn check_login_id(login_id: &str) -> Result<(), AdminError> {
+    const RULE: &str = "login_id: 1 to 64 characters without spaces, control, invisible or bidirectional characters, or / ? # % \\";
     let ok = !login_id.is_empty()
         && login_id.chars().count() <= 64
         && !login_id
             .chars()
             .any(|c| is_invisible(c) || c.is_whitespace() || "/?#%\\".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(
-            "login_id: 1 to 64 characters without spaces, control, invisible or bidirectional characters, or / ? # % \\".to_owned(),
-        ))
+    if !ok {
+        return Err(AdminError::Invalid(RULE.to_owned()));
+    }
+    match super::profile::login_id_fault(login_id) {
+        None => Ok(()),
+        Some(fault) => Err(AdminError::Invalid(format!(
+            "login_id: {fault} (user IDs are NFC, without compatibility, invisible or look-alike characters, in one script or Japanese, Chinese or Korean with Latin)"
+        ))),
     }
 }
 
 /// A display name: 1 to 200 characters, not only blanks, no [`is_invisible`] character,
-/// and of the spaces only U+0020 and the ideographic space U+3000 (Japanese names use
-/// it); the other spaces (no-break, en, em, thin, …) only make look-alikes.
+/// of the spaces only U+0020 and the ideographic space U+3000 (Japanese names use it;
+/// the other spaces, no-break, en, em, thin, …, only make look-alikes), and the
+/// display-name profile of [`super::profile`] (TR 39 "Moderately Restrictive").
 pub fn check_display_name(name: &str) -> Result<(), AdminError> {
     let odd_space =
         |c: char| c.general_category() == G::SpaceSeparator && c != ' ' && c != '\u{3000}';
@@ -69,7 +74,12 @@ pub fn check_display_name(name: &str) -> Result<(), AdminError> {
                 .to_owned(),
         ));
     }
-    Ok(())
+    match super::profile::display_name_fault(name) {
+        None => Ok(()),
+        Some(fault) => Err(AdminError::Invalid(format!(
+            "display_name: {fault} (names are NFC, without invisible, fullwidth or look-alike characters, in scripts used together)"
+        ))),
+    }
 }
 
 /// A device's e-mail address, by the mailer's own rule ([`crate::mail::address::parse`]).
@@ -95,7 +105,7 @@ mod tests {
             "山田\u{3000}太郎",
             "O'Brien-Smith",
             "Zoë",
-            "❤\u{FE0F} fan",
+            "❤ fan",
         ] {
             assert!(check_display_name(name).is_ok(), "{name}");
         }

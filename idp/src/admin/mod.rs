@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod federation;
 pub mod fields;
+pub mod profile;
 pub mod import;
 pub mod keys;
 pub mod principal;

@@ -3,6 +3,9 @@
 use mamori_storage::model::{ApiScope, Tenant, TenantPolicy};
 
 use super::{AdminError, Listed, Paging, Principal, audit};
+// A tenant's name is shown to its users and written into certificate names: the users'
+// display-name rule, so it hides no reordering or invisible character either.
+use super::fields::check_display_name;
 use crate::app::App;
 
 /// Tenants the principal reaches, by slug.
@@ -29,13 +32,6 @@ pub fn check_slug(slug: &str) -> Result<(), AdminError> {
     } else {
         Err(AdminError::Invalid("slug: 1 to 63 lower-case letters, digits or hyphens, not starting with a hyphen".to_owned()))
     }
-}
-
-fn check_display_name(name: &str) -> Result<(), AdminError> {
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AdminError::Invalid("display_name: 1 to 200 characters, no control characters".to_owned()));
-    }
-    Ok(())
 }
 
 pub async fn create(

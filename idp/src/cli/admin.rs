@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use mamori_storage::model::{DeviceType, LoginMethod, NewUser, Tenant, TenantPolicy, UserStatus};
+use mamori_storage::model::{DeviceType, LoginMethod, NewUser, Tenant, UserStatus};
 
 use super::{AdminCommand, TenantCommand, UserCommand};
 use crate::admin::{self, Principal};
@@ -15,8 +15,10 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
     let app = App::open(config).await?;
     match command {
         AdminCommand::Tenant(TenantCommand::Create { slug, name, output }) => {
-            let tenant = app.storage.tenants().create(&slug, &name, &TenantPolicy::default(), app.now()).await
-                .with_context(|| format!("cannot create tenant `{slug}`"))?;
+            // The service layer, so the CLI checks the slug and name as the API does.
+            let tenant = admin::tenants::create(&app, &Principal::local_cli(), &slug, &name, None)
+                .await
+                .map_err(|e| super::oidc::cli_error(e).context(format!("cannot create tenant `{slug}`")))?;
             print(output.output, &tenant_json(&tenant), || format!("created tenant {} ({})", tenant.slug, tenant.display_name))
         }
         AdminCommand::Tenant(TenantCommand::List(output)) => {

@@ -18,7 +18,8 @@ pub struct BadAddress(pub String);
 /// Beyond lettre's own [`Address`] parsing, it must be printable ASCII (the certificate's
 /// rfc822Name cannot carry anything else), without quoted local parts, comments, address
 /// literals or list separators (`"`, `(`, `)`, `<`, `>`, `[`, `]`, `,`, `;`, `\`), and
-/// its domain must have a dot (no mail for `localhost`).
+/// its domain must be a hostname of at least two labels ([`is_hostname`]; no mail for
+/// `localhost`).
 pub fn parse(text: &str) -> Result<Address, BadAddress> {
     let bad = || BadAddress(text.to_owned());
     if text.is_empty() || text.len() > MAX_LEN {
@@ -33,15 +34,27 @@ pub fn parse(text: &str) -> Result<Address, BadAddress> {
     let Some((local, domain)) = text.split_once('@') else {
         return Err(bad());
     };
-    if local.is_empty()
-        || domain.contains('@')
-        || !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-    {
+    if local.is_empty() || !domain.contains('.') || !is_hostname(domain) {
         return Err(bad());
     }
     text.parse::<Address>().map_err(|_| bad())
+}
+
+/// A DNS hostname in ASCII (RFC 1123 "LDH" labels; an internationalised domain in its
+/// `xn--` A-label form is one): labels of 1 to 63 letters, digits and hyphens, neither
+/// starting nor ending with a hyphen, at most 253 characters, and a last label that is
+/// not all digits (an IPv4 address is not a mail domain). Lettre's own parsing lets
+/// through `_`, `%` and other characters that no DNS name for mail carries.
+pub fn is_hostname(domain: &str) -> bool {
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    domain.len() <= 253
+        && domain.split('.').all(label_ok)
+        && domain.rsplit('.').next().is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -55,6 +68,9 @@ mod tests {
             "u+tag@acme.test",
             "a_b-c@sub.example.co.jp",
             "o'brien@example.ie",
+            "a@xn--r8jz45g.jp",
+            "a@mail-1.acme.test",
+            "a@123.example.jp",
         ] {
             assert!(parse(ok).is_ok(), "{ok}");
         }
@@ -83,6 +99,17 @@ mod tests {
             "taro@example.jp\r\nBcc: x@evil.test",
             " taro@example.jp",
             "a..b@example.jp",
+            // Domains that are not hostnames: what lettre lets through.
+            "a@acme_x.test",
+            "a@acme.test%0a",
+            "a@acme.test%0d%0aBcc:x",
+            "a@acme..test",
+            "a@-acme.test",
+            "a@acme-.test",
+            "a@acme.te~st",
+            "a@acme.test:25",
+            "a@10.0.0.1",
+            "a@acme.123",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -90,5 +117,7 @@ mod tests {
             parse(&format!("{}@example.jp", "a".repeat(250))).is_err(),
             "over 254 characters"
         );
+        assert!(parse(&format!("a@{}.jp", "b".repeat(64))).is_err(), "a label over 63");
+        assert!(parse(&format!("a@{}.jp", "b".repeat(63))).is_ok(), "a label of 63");
     }
 }

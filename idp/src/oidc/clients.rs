@@ -188,6 +188,9 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     if keys.as_ref().and_then(|k| k["keys"].as_array()).is_some_and(|a| a.len() > MAX_JWKS_KEYS) {
         return Err(format!("at most {MAX_JWKS_KEYS} keys in jwks"));
     }
+    for (i, key) in keys.as_ref().and_then(|k| k["keys"].as_array()).into_iter().flatten().enumerate() {
+        mamori_untrusted::jws::check_signing_jwk(key).map_err(|why| format!("jwks: key {}: {why}", i + 1))?;
+    }
     if spec.auth_method == "private_key_jwt"
         && jwks_uri.is_none()
         && keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty()))

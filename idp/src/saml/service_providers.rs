@@ -363,4 +363,37 @@ pub(crate) mod tests {
         assert_eq!(sp.resolve_acs(Some("http://localhost:80@evil.example/acs"), None), Err(AcsError::NotRegistered));
         assert_eq!(sp.slo_endpoint(Binding::Redirect, false), None);
     }
+
+    /// An SP's metadata with `acs` AssertionConsumerService and `slo` SingleLogoutService
+    /// endpoints and `keys` distinct signing certificates.
+    fn metadata_of_size(acs: usize, slo: usize, keys: usize) -> String {
+        use base64::Engine as _;
+        let descriptors: String = (0..keys)
+            .map(|_| {
+                let cert = rcgen::generate_simple_self_signed(vec!["sp.example".to_owned()]).expect("certificate").cert;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(cert.der());
+                format!(r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#)
+            })
+            .collect();
+        let slo: String = (0..slo)
+            .map(|i| format!(r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo{i}"/>"#))
+            .collect();
+        let acs: String = (0..acs)
+            .map(|i| format!(r#"<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs{i}" index="{i}"/>"#))
+            .collect();
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/metadata"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{descriptors}{slo}{acs}</md:SPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    #[test]
+    fn endpoints_and_keys_are_capped() {
+        use mamori_saml_wire::metadata::{MAX_ENDPOINTS, MAX_KEYS};
+        let at_caps = parse_sp_metadata(metadata_of_size(MAX_ENDPOINTS, MAX_ENDPOINTS, MAX_KEYS).as_bytes(), None).expect("at the caps");
+        assert_eq!((at_caps.acs.len(), at_caps.slo.len(), at_caps.signing_certificates.len()), (20, 20, 4));
+        for (acs, slo, keys, what) in [(21, 0, 0, "AssertionConsumerService"), (1_700, 0, 0, "AssertionConsumerService"), (1, 21, 0, "SingleLogoutService"), (1, 0, 5, "signing certificates")] {
+            let refused = parse_sp_metadata(metadata_of_size(acs, slo, keys).as_bytes(), None);
+            assert!(matches!(&refused, Err(e @ MetadataError::TooMany { .. }) if e.to_string().contains(what)), "{acs} {slo} {keys}: {refused:?}");
+        }
+    }
 }

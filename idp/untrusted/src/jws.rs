@@ -90,6 +90,36 @@ fn field(jwk: &Value, name: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(jwk[name].as_str()?).ok()
 }
 
+/// The RSA modulus sizes [`verify_with_jwk`] verifies with (aws-lc's `2048_8192` RSA
+/// parameters).
+pub const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// Whether a signing JWK can ever verify: an RSA key (`use` absent or `sig`) needs a
+/// modulus of [`RSA_BITS`] and an odd public exponent from 3 to 2^33 - 1 (the range
+/// aws-lc takes). Refused at registration so that a key that could never verify is not
+/// registered, nor larger keys made to cost CPU on every anonymous request. Other key
+/// types and encryption keys are not judged here.
+pub fn check_signing_jwk(jwk: &Value) -> Result<(), &'static str> {
+    const BAD_RSA: &str = "an RSA signing key needs a 2048- to 8192-bit modulus `n` and an odd exponent `e` from 3 to 2^33-1";
+    if jwk["kty"].as_str() != Some("RSA") || jwk["use"].as_str().is_some_and(|u| u != "sig") {
+        return Ok(());
+    }
+    let (Some(n), Some(e)) = (field(jwk, "n"), field(jwk, "e")) else { return Err(BAD_RSA) };
+    let bits = |bytes: &[u8]| {
+        let trimmed: &[u8] = match bytes.iter().position(|&b| b != 0) {
+            Some(first) => &bytes[first..],
+            None => &[],
+        };
+        trimmed.first().map_or(0, |&top| (trimmed.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
+    };
+    let e_odd = e.last().is_some_and(|b| b & 1 == 1);
+    if RSA_BITS.contains(&bits(&n)) && e_odd && (2..=33).contains(&bits(&e)) {
+        Ok(())
+    } else {
+        Err(BAD_RSA)
+    }
+}
+
 /// Verifies one signature with one public JWK.
 pub fn verify_with_jwk(jwk: &Value, alg: &str, message: &[u8], signature: &[u8]) -> bool {
     match (alg, jwk["kty"].as_str()) {
@@ -172,5 +202,48 @@ mod tests {
         let (_, token) = copies(1, Some("k1"));
         let rsa = json!({"keys": [{"kty": "RSA", "kid": "k1", "n": "AQAB", "e": "AQAB"}]});
         assert!(matches!(parse(&token).expect("parses").verify(&rsa), Err(JwtError::NoKey)));
+    }
+
+    fn rsa(n_bytes: &[u8], e_bytes: &[u8]) -> Value {
+        json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n_bytes), "e": URL_SAFE_NO_PAD.encode(e_bytes)})
+    }
+
+    /// A modulus of exactly `bits` bits (top bit set, odd).
+    fn modulus(bits: usize) -> Vec<u8> {
+        let mut n = vec![0x5a_u8; bits.div_ceil(8)];
+        n[0] = 1 << ((bits - 1) % 8);
+        if let Some(last) = n.last_mut() {
+            *last |= 1;
+        }
+        n
+    }
+
+    #[test]
+    fn rsa_keys_that_could_never_verify_are_refused() {
+        let f4 = [1, 0, 1];
+        for ok in [rsa(&modulus(2048), &f4), rsa(&modulus(4096), &[3]), rsa(&modulus(8192), &f4), rsa(&modulus(3072), &[1, 0xff, 0xff, 0xff, 0xff])] {
+            assert!(check_signing_jwk(&ok).is_ok(), "{ok}");
+        }
+        // A leading zero byte does not count towards the size.
+        let mut padded = vec![0];
+        padded.extend(modulus(8192));
+        assert!(check_signing_jwk(&rsa(&padded, &f4)).is_ok());
+        for bad in [
+            rsa(&modulus(8193), &f4),
+            rsa(&modulus(16384), &f4),
+            rsa(&modulus(2047), &f4),
+            rsa(&modulus(2048), &[1]),
+            rsa(&modulus(2048), &[0x01, 0x00, 0x00]),
+            rsa(&modulus(2048), &[2, 0, 0, 0, 1]),
+            rsa(&modulus(2048), &[]),
+            json!({"kty": "RSA", "n": "***", "e": "AQAB"}),
+            json!({"kty": "RSA", "e": "AQAB"}),
+            json!({"kty": "RSA", "use": "sig", "n": URL_SAFE_NO_PAD.encode(modulus(8200)), "e": "AQAB"}),
+        ] {
+            assert!(check_signing_jwk(&bad).is_err(), "{bad}");
+        }
+        // Keys Mamori never verifies with are not judged here.
+        assert!(check_signing_jwk(&json!({"kty": "RSA", "use": "enc", "n": URL_SAFE_NO_PAD.encode(modulus(8200)), "e": "AQAB"})).is_ok());
+        assert!(check_signing_jwk(&json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"})).is_ok());
     }
 }

@@ -30,6 +30,9 @@ pub struct Model {
     pub updated_at: i64,
     /// Last TOTP time step accepted; a code for it or an earlier step is refused.
     pub totp_last_step: Option<i64>,
+    /// The user ID lower-cased ([`crate::model::login_id_key`]), unique per tenant; NULL
+    /// only for a row that already differed from another by case alone before m0017.
+    pub login_id_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

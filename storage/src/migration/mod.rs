@@ -20,6 +20,7 @@ mod m0013_throttle;
 mod m0014_relying_site_versions;
 mod m0015_grant_sessions;
 mod m0016_published_crls;
+mod m0017_login_id_key;
 
 pub(crate) struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_relying_site_versions::Migration),
             Box::new(m0015_grant_sessions::Migration),
             Box::new(m0016_published_crls::Migration),
+            Box::new(m0017_login_id_key::Migration),
         ]
     }
 }

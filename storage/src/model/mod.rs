@@ -41,7 +41,7 @@ pub use tenant::{
 };
 pub use ticket::{AttemptOutcome, NewTicket, RedeemError, Ticket, TicketKind};
 pub use user::{
-    Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus,
+    Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key,
 };
 
 /// One page of a longer list, with the total so a UI can say "1 ~ 20 / 57 items".

@@ -99,6 +99,13 @@ impl fmt::Debug for User {
     }
 }
 
+/// The form of a user ID under which it is unique within its tenant: lower-cased (full
+/// Unicode case mapping, done here in Rust so both backends agree), so that IDs differing
+/// only in case are one.
+pub fn login_id_key(login_id: &str) -> String {
+    login_id.to_lowercase()
+}
+
 /// What `Users::create` needs; credentials are set later, at enrollment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewUser {

@@ -581,6 +581,7 @@ pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user:
         created_at: ms(now),
         updated_at: ms(now),
         totp_last_step: None,
+        login_id_key: Some(crate::model::login_id_key(&new.login_id)),
     })
 }
 

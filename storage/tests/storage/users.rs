@@ -65,6 +65,23 @@ async fn login_ids_are_unique_per_tenant(s: Storage) {
         err,
         StorageError::Conflict("user ID already exists in this tenant")
     ));
+    // IDs that differ only in case are one (m0017's lower-cased key), whichever way in.
+    for variant in ["P-01-USR012", "p-01-Usr012"] {
+        let err = s.users().create(&NewUser::new(t1.id, variant, LoginMethod::Cert), t0()).await.unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)), "{variant}: {err:?}");
+        let err = s
+            .devices()
+            .create_user_with_device(&NewUser::new(t1.id, variant, LoginMethod::Cert), DeviceType::Pc, "a@example.jp", 3, t0())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)), "{variant} with a device: {err:?}");
+    }
+    let accented = NewUser::new(t1.id, "ÉLODIE", LoginMethod::Cert);
+    s.users().create(&accented, t0()).await.unwrap();
+    let err = s.users().create(&NewUser::new(t1.id, "élodie", LoginMethod::Cert), t0()).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "beyond ASCII: {err:?}");
+    // An ID found exactly as it was written.
+    assert!(s.users().get_by_login_id(t1.id, "ÉLODIE").await.unwrap().is_some());
     // The same user ID in another tenant is someone else.
     s.users()
         .create(

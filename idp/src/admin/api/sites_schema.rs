@@ -93,7 +93,8 @@ impl From<IdTokenAlg> for SigningAlgorithm {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OidcClientCreate {
-    /// Generated (`c-…`) when absent: 1 to 128 of `A-Z a-z 0-9 - . _ ~`.
+    /// Generated (`c-…`) when absent: 1 to 128 of `A-Z a-z 0-9 - . _ ~`. A tenant admin's
+    /// is the tenant's slug, a dot and a name (`acme.shop`); a super-admin's is free.
     pub client_id: Option<String>,
     /// Shown to users on the consent page.
     pub name: String,
