@@ -44,6 +44,6 @@ fn request_line(lines: &[String], status: u16) -> serde_json::Value {
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["message"] == "request" && v["status"] == status)
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no request line with status {status} in {lines:#?}"))
 }
