@@ -43,7 +43,6 @@ fn request_line(lines: &[String], status: u16) -> serde_json::Value {
     lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["message"] == "request" && v["status"] == status)
-        .next_back()
+        .rfind(|v| v["message"] == "request" && v["status"] == status)
         .unwrap_or_else(|| panic!("no request line with status {status} in {lines:#?}"))
 }
