@@ -26,6 +26,15 @@ pub struct App {
     pub ca: CaService,
     pub sealing: Arc<SealingKey>,
     pub clock: Arc<dyn Clock>,
+    /// The one bounded pool for CPU-heavy work: Argon2id, key generation, RSA signing,
+    /// SAML signatures and encryption (`hashing.max_concurrent` slots).
+    pub pool: BlockingPool,
+    /// What this node remembers between requests (see [`NodeCaches`]).
+    pub caches: NodeCaches,
+    /// Fetches of URLs that clients and operators give (JWK Sets, request objects,
+    /// SP metadata, back-channel logout), behind the destination guard.
+    pub outbound: Arc<crate::outbound::Outbound>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub ui: Ui,
     pub csrf: CsrfKey,
     pub mailer: Mailer,
@@ -62,14 +71,17 @@ impl App {
         let shared = shared_store(&config, &storage)?;
         let pool = BlockingPool::new(config.hashing.max_concurrent);
         let hasher = SecretHasher::new(&config.hashing, pool.clone()).context("config section `hashing`")?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let urls = certificate_urls(&config, &config.main_public_url(config.server.listen.port()));
         let ca = CaService::new(
             storage.clone(),
             Arc::clone(&sealing),
-            pool,
+            pool.clone(),
             urls,
             Duration::from_secs(u64::from(config.ca.crl_validity_hours.max(1)) * 3600),
+            Arc::clone(&metrics),
         );
+        let outbound = Arc::new(crate::outbound::Outbound::new(&config.oidc));
         let ui = Ui::new();
         let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
         let writer = storage.dedicated_writer(&config.storage.url).await.context("config key `storage.url`")?;
@@ -82,6 +94,10 @@ impl App {
             ca,
             sealing,
             clock: Arc::new(SystemClock),
+            pool,
+            caches: NodeCaches::default(),
+            outbound,
+            metrics,
             ui,
             csrf,
             mailer,
@@ -103,6 +119,32 @@ impl App {
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
     }
+}
+
+/// What one node keeps in memory between requests. Each cache is owned here, not by the
+/// process, so two `App`s in one process (tests, a CLI command beside a server) share
+/// nothing; each cache's module says how stale an entry may be and how a change made on
+/// another node reaches it.
+#[derive(Default)]
+pub struct NodeCaches {
+    /// Tenants by slug, for [`crate::oidc::RECORD_CACHE_TTL`].
+    pub tenants: crate::oidc::RecentRecords<mamori_storage::model::Tenant>,
+    /// Each tenant's relying-site version, checked every
+    /// [`crate::oidc::site_version::VERSION_CHECK_EVERY`].
+    pub site_versions: crate::oidc::site_version::CheckedVersions,
+    /// OIDC clients, current while their tenant's relying-site version is.
+    pub clients: crate::oidc::site_version::VersionedRecords<crate::oidc::clients::RegisteredClient>,
+    /// Each tenant's registered web origins (CORS), like `clients`.
+    pub cors_origins: crate::oidc::site_version::VersionedRecords<Arc<std::collections::BTreeSet<String>>>,
+    /// Client secrets this node verified recently (so a busy client pays Argon2id once).
+    pub verified_secrets: crate::oidc::client_auth::VerifiedSecrets,
+    /// JWK Sets fetched from clients' `jwks_uri`.
+    pub client_jwks: crate::oidc::jwks_fetch::JwksCache,
+    /// The OIDC and SAML keys in use, re-read every few seconds (another node may rotate).
+    pub oidc_keys: crate::oidc::keys::ActiveKeys,
+    pub saml_keys: crate::saml::keys::ActiveKeys,
+    /// When this node last purged expired OIDC records.
+    pub oidc_purged_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// The shared-state store `storage.shared_state` asks for. Redis is reached lazily: a node
@@ -146,3 +188,7 @@ fn redact_url(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

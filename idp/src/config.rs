@@ -236,7 +236,8 @@ pub struct HashingConfig {
     pub argon2_memory_kib: u32,
     /// Argon2id passes.
     pub argon2_iterations: u32,
-    /// Hashes computed at once on the blocking pool; 0 = number of cores.
+    /// Slots of the one blocking pool (Argon2id hashes, key generation, RSA and SAML
+    /// signatures, SAML encryption) in use at once; 0 = number of cores.
     pub max_concurrent: usize,
 }
 

@@ -189,7 +189,7 @@ async fn login(State(state): Rp) -> Response {
         ("code_challenge", challenge),
         ("code_challenge_method", "S256".to_owned()),
     ];
-    Redirect::to(&crate::oidc::with_query(&format!("{}/authorize", state.issuer), &params)).into_response()
+    Redirect::to(&crate::urlcode::with_query(&format!("{}/authorize", state.issuer), &params)).into_response()
 }
 
 async fn callback(State(state): Rp, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -225,7 +225,7 @@ async fn finish_login(state: &RpState, q: &HashMap<String, String>) -> anyhow::R
         ("code_verifier", &verifier),
     ]
     .iter()
-    .map(|(k, v)| format!("{k}={}", crate::oidc::form_encode(v)))
+    .map(|(k, v)| format!("{k}={}", crate::urlcode::component(v)))
     .collect::<Vec<_>>()
     .join("&");
     let (status, body) = https(state, "POST", &format!("{}/token", state.issuer), Some(&form)).await?;
@@ -255,7 +255,7 @@ async fn logout(State(state): Rp, headers: HeaderMap) -> Response {
     let mut response = match session {
         Some((_, id_token)) => {
             let params = [("id_token_hint", id_token), ("post_logout_redirect_uri", format!("{}/", state.url))];
-            Redirect::to(&crate::oidc::with_query(&format!("{}/end_session", state.issuer), &params)).into_response()
+            Redirect::to(&crate::urlcode::with_query(&format!("{}/end_session", state.issuer), &params)).into_response()
         }
         None => Redirect::to("/").into_response(),
     };

@@ -20,4 +20,5 @@ pub mod secrets;
 
 pub mod server;
 pub mod throttle;
+pub mod urlcode;
 pub mod web;

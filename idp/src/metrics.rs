@@ -4,7 +4,7 @@
 //! provider's login rates and failures are not for the internet.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -27,14 +27,15 @@ pub struct Metrics {
     lockouts: IntCounterVec,
 }
 
-/// The process's metrics (one set per process, like the process itself).
-pub fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::new)
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    fn new() -> Metrics {
+    /// A node's metrics, kept in its `App` (one registry per node).
+    pub fn new() -> Metrics {
         let registry = Registry::new_custom(Some("mamori".into()), None).unwrap_or_default();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("{name}: {e}"));
@@ -108,6 +109,7 @@ impl Metrics {
 /// true. Prints its URL so that operators and tests find a port chosen with `:0`.
 pub async fn spawn_listener(
     config: &MetricsConfig,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if !config.enabled {
@@ -119,7 +121,7 @@ pub async fn spawn_listener(
     let addr = listener.local_addr()?;
     println!("mamori: metrics on http://{addr}/metrics");
     tracing::info!(%addr, "metrics listening");
-    let router = Router::new().route("/metrics", get(serve_metrics)).with_state(config.allow_from.clone());
+    let router = Router::new().route("/metrics", get(serve_metrics)).with_state((config.allow_from.clone(), metrics));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     Ok(Some(tokio::spawn(async move {
         let stopped = async move {
@@ -131,13 +133,13 @@ pub async fn spawn_listener(
     })))
 }
 
-async fn serve_metrics(State(allow): State<Vec<ipnet::IpNet>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn serve_metrics(State((allow, metrics)): State<(Vec<ipnet::IpNet>, Arc<Metrics>)>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
     let ip = peer.ip().to_canonical();
     if !allow.iter().any(|net| net.contains(&ip)) {
         tracing::warn!(%peer, "metrics scrape refused: peer not in metrics.allow_from");
         return (StatusCode::FORBIDDEN, "forbidden\n").into_response();
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics().render()).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.render()).into_response()
 }
 
 #[cfg(test)]
@@ -177,11 +179,12 @@ mod tests {
         for (c, expect) in [(allowed, "HTTP/1.1 200"), (refused, "HTTP/1.1 403")] {
             let listener = TcpListener::bind(c.listen).await.expect("bind");
             let addr = listener.local_addr().expect("addr");
-            let router = Router::new().route("/metrics", get(serve_metrics)).with_state(c.allow_from.clone());
+            let metrics = Arc::new(Metrics::new());
+            let router = Router::new().route("/metrics", get(serve_metrics)).with_state((c.allow_from.clone(), Arc::clone(&metrics)));
             let server = tokio::spawn(async move {
                 let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
             });
-            metrics().login("wrong-password", &[]);
+            metrics.login("wrong-password", &[]);
             let answer = scrape(addr).await;
             assert!(answer.starts_with(expect), "{answer}");
             if expect.ends_with("200") {
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn counts_show_up_in_the_exposition() {
-        let m = metrics();
+        let m = Metrics::new();
         m.login("success", &["swk", "pwd"]);
         m.token_request("password", "unsupported_grant_type");
         m.http_request("main", "/t/{tenant}/token", "POST", 200, 0.003);

@@ -147,14 +147,37 @@ async fn destinations(host: &str, port: u16, limits: &Limits) -> Result<Vec<Sock
     }
 }
 
-/// The TLS settings for fetches, built once per process: the system roots and the extra
-/// CA file of the first configuration that asks (one configuration per process).
-fn tls_config(config: &OidcConfig) -> Result<Arc<rustls::ClientConfig>, OutboundError> {
-    static TLS: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    TLS.get_or_init(|| build_tls_config(config)).clone().map_err(OutboundError::Failed)
+/// The client every outbound fetch goes through; one per [`crate::app::App`]. Its TLS
+/// settings (the system roots plus `oidc.jwks_fetch_extra_ca_file`) are built on the first
+/// https fetch, so commands that fetch nothing never read the system's roots.
+pub struct Outbound {
+    extra_ca_file: Option<std::path::PathBuf>,
+    tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
-fn build_tls_config(config: &OidcConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+impl Outbound {
+    pub fn new(config: &OidcConfig) -> Outbound {
+        Outbound { extra_ca_file: config.jwks_fetch_extra_ca_file.clone(), tls: OnceLock::new() }
+    }
+
+    /// One GET of `uri`, whole: resolution, TCP, TLS and HTTP/1.1 within `limits.timeout`;
+    /// anything but 200 is an error.
+    pub async fn get(&self, uri: &str, accept: &str, limits: Limits) -> Result<Fetched, OutboundError> {
+        self.exchange(uri, accept, None, limits).await
+    }
+
+    /// One POST of a form (`application/x-www-form-urlencoded`) to `uri`, under the same
+    /// guard and limits as [`Outbound::get`]; 200 and 204 are success, anything else an error.
+    pub async fn post_form(&self, uri: &str, form: String, limits: Limits) -> Result<Fetched, OutboundError> {
+        self.exchange(uri, "*/*", Some(form), limits).await
+    }
+
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, OutboundError> {
+        self.tls.get_or_init(|| build_tls_config(self.extra_ca_file.as_deref())).clone().map_err(OutboundError::Failed)
+    }
+}
+
+fn build_tls_config(extra_ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
@@ -163,7 +186,7 @@ fn build_tls_config(config: &OidcConfig) -> Result<Arc<rustls::ClientConfig>, St
         tracing::warn!(%error, "a system root certificate could not be loaded for outbound fetches");
     }
     let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if let Some(path) = &config.jwks_fetch_extra_ca_file {
+    if let Some(path) = extra_ca_file {
         let certs = CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
@@ -184,51 +207,41 @@ fn loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// One GET of `uri`, whole: resolution, TCP, TLS and HTTP/1.1 within `limits.timeout`;
-/// anything but 200 is an error.
-pub async fn get(config: &OidcConfig, uri: &str, accept: &str, limits: Limits) -> Result<Fetched, OutboundError> {
-    exchange(config, uri, accept, None, limits).await
-}
-
-/// One POST of a form (`application/x-www-form-urlencoded`) to `uri`, under the same
-/// guard and limits as [`get`]; 200 and 204 are success, anything else an error.
-pub async fn post_form(config: &OidcConfig, uri: &str, form: String, limits: Limits) -> Result<Fetched, OutboundError> {
-    exchange(config, uri, "*/*", Some(form), limits).await
-}
-
-async fn exchange(config: &OidcConfig, uri: &str, accept: &str, form: Option<String>, limits: Limits) -> Result<Fetched, OutboundError> {
-    let parsed: http::Uri = uri.parse().map_err(|_| OutboundError::BadUri("not a URL"))?;
-    let authority = parsed.authority().ok_or(OutboundError::BadUri("no host"))?.as_str().to_owned();
-    if authority.contains('@') {
-        return Err(OutboundError::BadUri("credentials in the URL"));
-    }
-    let host = parsed.host().ok_or(OutboundError::BadUri("no host"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let https = match parsed.scheme_str() {
-        Some("https") => true,
-        Some("http") if limits.allow_loopback_http && loopback_host(&host) => false,
-        _ => return Err(OutboundError::BadUri("not https")),
-    };
-    let port = parsed.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = parsed.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned());
-    let tls = if https { Some(tls_config(config)?) } else { None };
-    let accept = accept.to_owned();
-    let attempt = async move {
-        let addresses = destinations(&host, port, &limits).await?;
-        let tcp = connect(&addresses).await?;
-        match tls {
-            Some(tls) => {
-                let name = rustls::pki_types::ServerName::try_from(host).map_err(|_| OutboundError::BadUri("bad host name"))?;
-                let stream = tokio_rustls::TlsConnector::from(tls)
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| OutboundError::Failed(format!("TLS: {e}")))?;
-                send(stream, &authority, &path, &accept, form, limits.max_body).await
-            }
-            None => send(tcp, &authority, &path, &accept, form, limits.max_body).await,
+impl Outbound {
+    async fn exchange(&self, uri: &str, accept: &str, form: Option<String>, limits: Limits) -> Result<Fetched, OutboundError> {
+        let parsed: http::Uri = uri.parse().map_err(|_| OutboundError::BadUri("not a URL"))?;
+        let authority = parsed.authority().ok_or(OutboundError::BadUri("no host"))?.as_str().to_owned();
+        if authority.contains('@') {
+            return Err(OutboundError::BadUri("credentials in the URL"));
         }
-    };
-    tokio::time::timeout(limits.timeout, attempt).await.map_err(|_| OutboundError::Timeout)?
+        let host = parsed.host().ok_or(OutboundError::BadUri("no host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let https = match parsed.scheme_str() {
+            Some("https") => true,
+            Some("http") if limits.allow_loopback_http && loopback_host(&host) => false,
+            _ => return Err(OutboundError::BadUri("not https")),
+        };
+        let port = parsed.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let path = parsed.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned());
+        let tls = if https { Some(self.tls_config()?) } else { None };
+        let accept = accept.to_owned();
+        let attempt = async move {
+            let addresses = destinations(&host, port, &limits).await?;
+            let tcp = connect(&addresses).await?;
+            match tls {
+                Some(tls) => {
+                    let name = rustls::pki_types::ServerName::try_from(host).map_err(|_| OutboundError::BadUri("bad host name"))?;
+                    let stream = tokio_rustls::TlsConnector::from(tls)
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| OutboundError::Failed(format!("TLS: {e}")))?;
+                    send(stream, &authority, &path, &accept, form, limits.max_body).await
+                }
+                None => send(tcp, &authority, &path, &accept, form, limits.max_body).await,
+            }
+        };
+        tokio::time::timeout(limits.timeout, attempt).await.map_err(|_| OutboundError::Timeout)?
+    }
 }
 
 /// The first checked address that accepts the connection.
@@ -343,13 +356,14 @@ mod tests {
     async fn refused_before_connecting() {
         let config = OidcConfig::default();
         let limits = Limits::for_clients(&config, Duration::from_secs(2), 1024);
+        let outbound = Outbound::new(&config);
         // Nothing listens there; a refusal other than Forbidden would mean a connection try.
         for uri in ["https://127.0.0.1:9/x", "https://[::1]:9/x", "https://169.254.169.254/latest", "https://[::ffff:10.0.0.1]/", "https://localhost:9/x"] {
-            let err = get(&config, uri, "*/*", limits).await.expect_err(uri);
+            let err = outbound.get(uri, "*/*", limits).await.expect_err(uri);
             assert!(matches!(err, OutboundError::Forbidden(_)), "{uri}: {err}");
         }
         for uri in ["http://127.0.0.1:9/jwks", "ftp://example.com/x", "not a url", "https://user:pw@example.com/"] {
-            assert!(matches!(get(&config, uri, "*/*", limits).await, Err(OutboundError::BadUri(_))), "{uri}");
+            assert!(matches!(outbound.get(uri, "*/*", limits).await, Err(OutboundError::BadUri(_))), "{uri}");
         }
     }
 }

@@ -80,6 +80,7 @@ pub struct CaService {
     crls: tokio::sync::Mutex<HashMap<Uuid, Arc<Crl>>>,
     /// One CRL signature at a time on this node.
     crl_signing: tokio::sync::Mutex<()>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl CaService {
@@ -89,6 +90,7 @@ impl CaService {
         pool: BlockingPool,
         urls: CertificateUrls,
         crl_validity: Duration,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             storage,
@@ -100,6 +102,7 @@ impl CaService {
             retired: tokio::sync::Mutex::new(HashMap::new()),
             crls: tokio::sync::Mutex::new(HashMap::new()),
             crl_signing: tokio::sync::Mutex::new(()),
+            metrics,
         }
     }
 
@@ -250,7 +253,7 @@ impl CaService {
         let (issued, record) =
             self.sign_device_certificate(owner, common_name, email, key_algorithm, not_before, not_after).await?;
         self.storage.certificates().insert(&record, issued.not_before).await?;
-        crate::metrics::metrics().certificate_issued("generated");
+        self.metrics.certificate_issued("generated");
         Ok(issued)
     }
 
@@ -289,7 +292,7 @@ impl CaService {
         let ca = Arc::clone(&active);
         let issued = self.pool.run(move || ca.ca.issue_from_csr(&csr, &request)).await??;
         self.record(&active, owner, &issued).await?;
-        crate::metrics::metrics().certificate_issued("csr");
+        self.metrics.certificate_issued("csr");
         Ok(issued)
     }
 
@@ -311,7 +314,8 @@ impl CaService {
         let serial = normalise_serial(serial_hex);
         let revoked = match self.storage.certificates().revoke(&serial, reason.as_str(), now).await {
             Ok(cert) => cert,
-            Err(mamori_storage::StorageError::NotFound) => return Err(PkiError::UnknownSerial(serial)),
+            // Named as the operator wrote it, so they recognise what they typed.
+            Err(mamori_storage::StorageError::NotFound) => return Err(PkiError::UnknownSerial(serial_hex.trim().to_owned())),
             Err(mamori_storage::StorageError::Conflict(_)) => return Err(PkiError::AlreadyRevoked(serial)),
             Err(e) => return Err(e.into()),
         };
@@ -409,9 +413,10 @@ fn new_record(ca: &CertificateAuthority, sealing: &SealingKey) -> Result<NewCert
     })
 }
 
-/// Serial numbers as operators type them: any case, with or without colons.
+/// Serial numbers as operators type them (any case, colons, leading zeros), in the
+/// stored form.
 pub fn normalise_serial(serial: &str) -> String {
-    serial.chars().filter(|c| c.is_ascii_hexdigit()).map(|c| c.to_ascii_lowercase()).collect::<String>()
+    mamori_storage::serial_key(serial)
 }
 
 /// The DER inside one PEM block (`None` if it is not base64).

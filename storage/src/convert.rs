@@ -87,6 +87,19 @@ pub(crate) fn normalise_hex(text: &str) -> String {
         .collect()
 }
 
+/// The one written form of a certificate serial number, the CA's (lowercase hex of the
+/// number without leading zero bytes): what is stored, compared and listed, however an
+/// operator, OpenSSL or a DER INTEGER spelled it (case, `:`, leading zeros).
+pub fn serial_key(text: &str) -> String {
+    let hex = normalise_hex(text);
+    let even = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex };
+    let mut rest = even.as_str();
+    while rest.len() > 2 && rest.starts_with("00") {
+        rest = &rest[2..];
+    }
+    rest.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +114,9 @@ mod tests {
             Some(datetime!(2026-04-01 09:00:00.123 UTC))
         );
         assert_eq!(normalise_hex("AB:cd 0F"), "abcd0f");
+        for spelling in ["1a02", "1A:02", "00:1a:02", "0001a02", " 1a02 "] {
+            assert_eq!(serial_key(spelling), "1a02", "{spelling}");
+        }
+        assert_eq!((serial_key("00"), serial_key("0080")), ("00".into(), "80".into()));
     }
 }

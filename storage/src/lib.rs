@@ -24,6 +24,7 @@ mod repo;
 pub mod shared;
 mod storage;
 
+pub use convert::serial_key;
 pub use error::StorageError;
 pub use repo::{
     AdminRoles, ApiTokens, AuditEvents,

@@ -312,7 +312,7 @@ pub async fn registered_oidc_client(app: &App, principal: &Principal, slug: &str
 
 async fn stored_settings(app: &App, client_id: &str) -> Result<ClientSettings, AdminError> {
     Ok(match app.storage.oidc_grants().client_settings(client_id).await? {
-        Some(json) => serde_json::from_value(json).unwrap_or_default(),
+        Some(json) => ClientSettings::read(client_id, json)?,
         None => ClientSettings::default(),
     })
 }
@@ -329,7 +329,7 @@ pub async fn oidc_client(app: &App, principal: &Principal, slug: &str, client_id
 pub async fn delete_oidc_client(app: &App, principal: &Principal, slug: &str, client_id: &str) -> Result<(), AdminError> {
     let client = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
     app.storage.oidc_clients().delete(&client.client_id, app.now()).await?;
-    clients::forget(&client.client_id);
+    clients::forget(app, &client.client_id);
     audit::record(app, principal, Some(client.tenant_id), "oidc-client.delete", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"name": client.name})).await;
     Ok(())
 }
@@ -362,7 +362,7 @@ pub struct ClientUpdate {
 
 /// The client with its settings, read afresh (not from this node's cache).
 async fn registered(app: &App, tenant_id: Uuid, client_id: &str) -> Result<clients::RegisteredClient, AdminError> {
-    clients::forget(client_id);
+    clients::forget(app, client_id);
     clients::load(app, tenant_id, client_id).await?.ok_or_else(|| AdminError::NotFound(format!("no OIDC client `{client_id}`")))
 }
 
@@ -485,7 +485,7 @@ pub async fn update_oidc_client(
     if update.id_token_signed_response_alg.is_some() || request_uris_changed || backchannel_changed {
         app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(anyhow::Error::from)?, app.now()).await?;
     }
-    clients::forget(client_id);
+    clients::forget(app, client_id);
     audit::record(app, principal, Some(client.tenant_id), "oidc-client.update", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"changed": changed}))
         .await;
     Ok(clients::RegisteredClient { client, settings })
@@ -503,7 +503,7 @@ pub async fn rotate_oidc_client_secret(app: &App, principal: &Principal, slug: &
     let secret = crate::secrets::url_token();
     client.client_secret_hash = Some(app.hasher.hash(&secret).await.map_err(|e| AdminError::Internal(format!("hashing a client secret: {e}")))?);
     app.storage.oidc_clients().update(&client).await?;
-    clients::forget(client_id);
+    clients::forget(app, client_id);
     audit::record(app, principal, Some(client.tenant_id), "oidc-client.rotate-secret", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({}))
         .await;
     Ok(CreatedClient { client, settings, secret: Some(secret) })

@@ -80,7 +80,8 @@ pub async fn tenant_policy(app: &App, args: TenantPolicyArgs) -> anyhow::Result<
         return Ok(());
     }
     let policy = apply_settings(&tenant.policy, &args.set)?;
-    app.storage.tenants().update_policy(tenant.id, &policy).await?;
+    // Checked and audited like the API's change.
+    crate::admin::tenants::replace_policy(app, &crate::admin::Principal::local_cli(), &tenant.slug, policy).await?;
     println!("updated the policy of tenant {}", tenant.slug);
     Ok(())
 }

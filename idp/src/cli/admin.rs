@@ -130,9 +130,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let tenant = find_tenant(app, &tenant).await?;
             let user = find_user(app, &tenant, &login_id).await?;
             let device = find_device(app, &user, Some(device)).await?;
-            let now = app.now();
-            app.storage.devices().delete(device.id, now).await?;
-            app.storage.certificates().revoke_for_device(device.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
+            crate::flows::account::remove_device(app, &device).await?;
             let details = serde_json::json!({"device_no": device.device_no});
             admin::audit::record(app, &Principal::local_cli(), Some(tenant.id), "user.delete-device", &admin::users::target(&tenant, &login_id), details).await;
             println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);

@@ -203,6 +203,6 @@ async fn read_metadata(app: &App, source: &str) -> anyhow::Result<Vec<u8>> {
 /// loopback as before.
 async fn fetch(app: &App, url: &str) -> anyhow::Result<Vec<u8>> {
     let limits = outbound::Limits { timeout: Duration::from_secs(20), max_body: MAX_METADATA, allow_private: true, allow_loopback_http: true };
-    let fetched = outbound::get(&app.config.oidc, url, "application/samlmetadata+xml, application/xml", limits).await?;
+    let fetched = app.outbound.get(url, "application/samlmetadata+xml, application/xml", limits).await?;
     Ok(fetched.body.to_vec())
 }

@@ -197,7 +197,7 @@ pub async fn announce_download(
     pending: &PendingDownload,
     public_url: &str,
 ) {
-    crate::metrics::metrics().certificate_issued("generated");
+    app.metrics.certificate_issued("generated");
     let mail = crate::mail::OutgoingMail {
         tenant_id: Some(tenant.id),
         to: device.email.clone(),

@@ -15,7 +15,7 @@ pub struct Attempt<'a> {
 
 /// Records an event; a storage failure is logged, never shown to the user as a login error.
 pub async fn record_login_event(app: &App, attempt: &Attempt<'_>, result: LoginResult, factors: &[&str]) {
-    crate::metrics::metrics().login(result.as_str(), factors);
+    app.metrics.login(result.as_str(), factors);
     let event = login_event(app, attempt, result, factors);
     if let Err(err) = app.storage.login_events().record(&event).await {
         tracing::error!(%err, "could not record a login event");

@@ -1,4 +1,5 @@
-//! Flows stay free of HTTP: no file under `flows/` may name axum, the server or the web
+//! Flows and the protocol decisions stay free of HTTP: no file under `flows/` (nor one of
+//! [`PROTOCOL_DECISIONS`]) may name axum, the server or the web
 //! layer in its code (comments may). The handlers depend on the flows, never back.
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,33 @@ fn flows_do_not_import_http_or_the_server() {
         }
     }
     assert!(offences.is_empty(), "flows/ must stay free of HTTP and the server:\n{}", offences.join("\n"));
+}
+
+/// The protocol modules that decide without HTTP: client authentication, tokens and
+/// grants, keys, clients and relying-site versions, SAML responses and keys. Their
+/// endpoints (token.rs, authorize.rs, sso.rs, ...) read the request and render.
+const PROTOCOL_DECISIONS: [&str; 25] = [
+    "oidc/acr.rs", "oidc/backchannel.rs", "oidc/client_auth.rs", "oidc/clients.rs", "oidc/id_token.rs",
+    "oidc/jwks_fetch.rs", "oidc/jwt.rs", "oidc/keys.rs", "oidc/pkce.rs", "oidc/redirect_uri.rs",
+    "oidc/request_object.rs", "oidc/rotation.rs", "oidc/site_version.rs", "oidc/tokens.rs",
+    "oidc/grants/authorization_code.rs", "oidc/grants/client_credentials.rs", "oidc/grants/mod.rs",
+    "oidc/grants/refresh_token.rs", "saml/authn_context.rs", "saml/encryption.rs", "saml/keys.rs",
+    "saml/name_id.rs", "saml/response.rs", "saml/service_providers.rs", "saml/times.rs",
+];
+
+#[test]
+fn protocol_decisions_do_not_import_http_or_the_server() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offences = Vec::new();
+    for file in PROTOCOL_DECISIONS {
+        let source = std::fs::read_to_string(src.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        // Their unit tests (last in each file) reach siblings through `super::super::`.
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        for (line, name) in forbidden_uses(code) {
+            offences.push(format!("{file}:{line}: {name}"));
+        }
+    }
+    assert!(offences.is_empty(), "these modules decide without HTTP; read the request in the endpoint:\n{}", offences.join("\n"));
 }
 
 #[test]

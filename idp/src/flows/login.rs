@@ -219,7 +219,7 @@ pub async fn submit_password(
             .record_failed_password(user.id, tenant.policy.lockout_threshold_password, now)
             .await?;
         record_login_event(app, attempt, result, &[]).await;
-        return Ok(failure(tenant, outcome));
+        return Ok(failure(app, tenant, outcome));
     }
     // A password that raced a lock is still refused.
     let user = app.storage.users().get(user.id).await?;
@@ -236,8 +236,8 @@ pub async fn submit_password(
     Ok(PasswordOutcome::Accepted)
 }
 
-pub(super) fn failure(tenant: &Tenant, outcome: LockoutOutcome) -> PasswordOutcome {
-    crate::metrics::metrics().lockout("password", &outcome);
+pub(super) fn failure(app: &App, tenant: &Tenant, outcome: LockoutOutcome) -> PasswordOutcome {
+    app.metrics.lockout("password", &outcome);
     if outcome.locked {
         PasswordOutcome::Locked
     } else {
@@ -330,7 +330,7 @@ pub async fn submit_otp(
         let outcome =
             app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
         record_login_event(app, attempt, LoginResult::WrongOtp, &[]).await;
-        return Ok(match failure(tenant, outcome) {
+        return Ok(match failure(app, tenant, outcome) {
             PasswordOutcome::Locked => OtpOutcome::Locked,
             PasswordOutcome::Failed { attempts_left } => OtpOutcome::Wrong { attempts_left },
             PasswordOutcome::Accepted => OtpOutcome::Accepted,
@@ -365,8 +365,8 @@ pub fn success_event(app: &App, progress: &LoginProgress, attempt: &Attempt<'_>)
 }
 
 /// Counts a completed login in the metrics, once its session is stored.
-pub fn count_success(progress: &LoginProgress) {
-    crate::metrics::metrics().login(LoginResult::Success.as_str(), &amr(&progress.factors));
+pub fn count_success(app: &App, progress: &LoginProgress) {
+    app.metrics.login(LoginResult::Success.as_str(), &amr(&progress.factors));
 }
 
 #[cfg(test)]

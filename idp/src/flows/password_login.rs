@@ -149,7 +149,7 @@ pub async fn submit(
             app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
         record_login_event(app, &attempt, LoginResult::WrongPassword, &[]).await;
         // Counted (and locked at the threshold) all the same; only the page says less.
-        let _ = failure(tenant, outcome);
+        let _ = failure(app, tenant, outcome);
         return Ok(StartOutcome::Failed);
     }
     // A password that raced a lock, or a method change to a certificate method, is refused.

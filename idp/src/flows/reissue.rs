@@ -256,7 +256,7 @@ async fn check_answer(
     if !(question_matches && answer_matches) {
         let threshold = open.tenant.policy.lockout_threshold_secret_answer;
         let outcome = app.storage.users().record_failed_secret_answer(user.id, threshold, now).await?;
-        crate::metrics::metrics().lockout("secret_answer", &outcome);
+        app.metrics.lockout("secret_answer", &outcome);
         record_change(app, attempt, AccountChange::WrongSecretAnswer).await;
         if outcome.locked {
             return Ok(AnswerOutcome::Locked);

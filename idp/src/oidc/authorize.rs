@@ -22,8 +22,9 @@ use sha2::{Digest, Sha256};
 use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
 use super::grants::authorization_code::CodeData;
-use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redirect_uri, request_object, split_spaces, with_query};
+use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redirect_uri, request_object, split_spaces};
 use crate::app::App;
+use crate::urlcode::with_query;
 use crate::flows::login;
 use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
 use crate::server::SharedState;
@@ -256,7 +257,7 @@ pub async fn authorize_get(State(state): State<SharedState>, Path(tenant): Path<
 
 pub async fn authorize_post(State(state): State<SharedState>, Path(tenant): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
-    authorize(state, tenant, Params::from_pairs(super::serde_urlencoded_pairs(&text)), headers).await
+    authorize(state, tenant, Params::from_pairs(crate::urlcode::form_pairs(&text)), headers).await
 }
 
 async fn authorize(state: SharedState, slug: String, params: Result<Params, String>, headers: HeaderMap) -> Response {
@@ -293,8 +294,15 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
             Ok(None) => return error_page(&state, &headers, &unknown),
             Err(err) => return error_page(&state, &headers, &OAuthError::from(err)),
         };
-        let stored: HashMap<String, String> = serde_json::from_value(pushed.params).unwrap_or_default();
-        params = Params::from_pairs(stored.into_iter().collect()).unwrap_or_default();
+        // Stored by `par.rs` from checked parameters: one that does not read is a fault.
+        let stored: HashMap<String, String> = match serde_json::from_value(pushed.params) {
+            Ok(stored) => stored,
+            Err(err) => return error_page(&state, &headers, &OAuthError::internal(&err.into())),
+        };
+        params = match Params::from_pairs(stored.into_iter().collect()) {
+            Ok(params) => params,
+            Err(name) => return error_page(&state, &headers, &OAuthError::internal(&anyhow::anyhow!("stored pushed request repeats {name}"))),
+        };
     }
     let (_client, request) = match validate(app, &issuer, &params).await {
         Ok(ok) => ok,
@@ -455,15 +463,15 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         // The tenant lets a user without a certificate log in by ID in the right tenant.
         let mut target = format!(
             "/login?return_to={}&tenant={}",
-            super::form_encode(&format!("/oidc/resume/{id}")),
-            super::form_encode(&issuer.tenant.slug)
+            crate::urlcode::component(&format!("/oidc/resume/{id}")),
+            crate::urlcode::component(&issuer.tenant.slug)
         );
         if let Some(lang) = request.ui_locales.iter().find_map(|l| mamori_ui::Locale::from_tag(l)) {
             target.push_str(&format!("&lang={}", lang.tag()));
         }
         // login_hint only prefills the ID field; the login page checks it again.
         if let Some(hint) = request.login_hint.as_deref().filter(|h| crate::admin::users::check_login_id(h).is_ok()) {
-            target.push_str(&format!("&login_hint={}", super::form_encode(hint)));
+            target.push_str(&format!("&login_hint={}", crate::urlcode::component(hint)));
         }
         Redirect::to(&target).into_response()
     };

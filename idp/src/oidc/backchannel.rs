@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{clients, jwt};
 use crate::app::App;
-use crate::outbound::{self, Limits};
+use crate::outbound::Limits;
 
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// `typ` of a logout token (§2.4: explicit typing is recommended).
@@ -68,13 +68,13 @@ async fn logout_token(app: &App, tenant_id: Uuid, client_id: &str, user_id: Uuid
 }
 
 fn deliver(app: &App, client_id: String, uri: String, token: String) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let config = app.config.oidc.clone();
-    let limits = Limits::for_clients(&config, DELIVERY_TIMEOUT, 64 * 1024);
+    let outbound = std::sync::Arc::clone(&app.outbound);
+    let limits = Limits::for_clients(&app.config.oidc, DELIVERY_TIMEOUT, 64 * 1024);
     // A compact JWS is base64url and dots: nothing to encode.
     let form = format!("logout_token={token}");
     async move {
         for attempt in 1..=2 {
-            match outbound::post_form(&config, &uri, form.clone(), limits).await {
+            match outbound.post_form(&uri, form.clone(), limits).await {
                 Ok(_) => {
                     tracing::info!(client = client_id, attempt, "back-channel logout delivered");
                     return;

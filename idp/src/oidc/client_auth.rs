@@ -5,7 +5,8 @@
 //! and `none` for public clients. A client authenticates only with the method it
 //! registered.
 
-use axum::http::{HeaderMap, header};
+use std::net::IpAddr;
+
 use base64::Engine as _;
 use mamori_storage::model::{NewPendingRequest, PendingRequestKind};
 use sha2::{Digest, Sha256};
@@ -16,7 +17,6 @@ use super::error::OAuthError;
 use super::{Issuer, Params, jwks_fetch, jwt};
 use crate::app::App;
 use crate::throttle::{self, Subject};
-use crate::server::listener::{ConnectionInfo, ListenerKind};
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -28,11 +28,39 @@ pub struct AuthenticatedClient {
     pub certificate_thumbprint: Option<String>,
 }
 
-/// `Authorization: Basic` credentials, form-decoded as RFC 6749 §2.3.1 says.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return Ok(None);
-    };
+/// What a request presents to authenticate its client, read off the request once by the
+/// endpoint (`presented::from_request`); deciding needs no HTTP.
+#[derive(Debug, Clone)]
+pub struct Presented<'a> {
+    /// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1); an error when
+    /// the header is there but malformed.
+    pub basic: Result<Option<(String, String)>, OAuthError>,
+    pub params: &'a Params,
+    /// The leaf certificate (DER) the client connected with, on the client-certificate
+    /// listener only (RFC 8705 does not apply on the main one).
+    pub certificate: Option<&'a [u8]>,
+    /// Where the request came from (after trusted proxies), for throttling.
+    pub source: IpAddr,
+}
+
+impl Presented<'_> {
+    /// The client the request names, before any check: the Basic user name, else the
+    /// client assertion's `sub`, else `client_id` (what [`authenticate`] then
+    /// authenticates). For choosing CORS headers only (cors.rs): it proves nothing.
+    pub fn named_client_id(&self) -> Option<String> {
+        if let Ok(Some((id, _))) = &self.basic {
+            return Some(id.clone());
+        }
+        if let Some(assertion) = self.params.get("client_assertion") {
+            return jwt::parse(assertion).ok().and_then(|parsed| parsed.claims["sub"].as_str().map(str::to_owned));
+        }
+        self.params.get("client_id").map(str::to_owned)
+    }
+}
+
+/// `Authorization: Basic` credentials from the header's value, form-decoded as RFC 6749
+/// §2.3.1 says; `None` for another scheme.
+pub fn basic_credentials(value: &str) -> Result<Option<(String, String)>, OAuthError> {
     let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
         return Ok(None);
     };
@@ -40,43 +68,23 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad.clone())?;
     let text = String::from_utf8(decoded).map_err(|_| bad.clone())?;
     let (id, secret) = text.split_once(':').ok_or(bad)?;
-    let decode = |s: &str| super::serde_urlencoded_pairs(&format!("x={s}")).pop().map(|(_, v)| v).unwrap_or_default();
+    let decode = |s: &str| crate::urlcode::form_pairs(&format!("x={s}")).pop().map(|(_, v)| v).unwrap_or_default();
     Ok(Some((decode(id), decode(secret))))
 }
 
-pub fn certificate_thumbprint(conn: &ConnectionInfo) -> Option<String> {
-    if conn.listener != ListenerKind::Mtls {
-        return None;
-    }
-    let leaf = conn.client_chain.as_ref()?.first()?;
-    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(leaf.as_ref())))
-}
-
-/// The client a request names, before any check: the Basic user name, else the client
-/// assertion's `sub`, else `client_id` (what [`authenticate`] then authenticates). For
-/// choosing CORS headers only (cors.rs): it proves nothing.
-pub fn named_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
-    if let Ok(Some((id, _))) = basic_credentials(headers) {
-        return Some(id);
-    }
-    if let Some(assertion) = params.get("client_assertion") {
-        return jwt::parse(assertion).ok().and_then(|parsed| parsed.claims["sub"].as_str().map(str::to_owned));
-    }
-    params.get("client_id").map(str::to_owned)
+/// `x5t#S256` of a certificate (base64url SHA-256 of its DER), as RFC 8705 §3.1 binds
+/// tokens to it.
+pub fn certificate_thumbprint(der: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(der))
 }
 
 /// Authenticates the client of a back-channel request to `issuer`.
-pub async fn authenticate(
-    app: &App,
-    issuer: &Issuer,
-    headers: &HeaderMap,
-    conn: &ConnectionInfo,
-    params: &Params,
-) -> Result<AuthenticatedClient, OAuthError> {
-    let basic = basic_credentials(headers)?;
+pub async fn authenticate(app: &App, issuer: &Issuer, presented: &Presented<'_>) -> Result<AuthenticatedClient, OAuthError> {
+    let params = presented.params;
+    let basic = presented.basic.clone()?;
     let assertion = params.get("client_assertion");
-    let presented = [basic.is_some(), params.contains("client_secret"), assertion.is_some()];
-    if presented.iter().filter(|p| **p).count() > 1 {
+    let methods = [basic.is_some(), params.contains("client_secret"), assertion.is_some()];
+    if methods.iter().filter(|p| **p).count() > 1 {
         return Err(OAuthError::InvalidRequest("more than one client authentication method was used"));
     }
     // Which client claims to be calling.
@@ -101,7 +109,7 @@ pub async fn authenticate(
         return Err(OAuthError::InvalidClient("client_id does not match the credentials"));
     }
     let unknown = OAuthError::InvalidClient("client authentication failed");
-    let source = Subject::client_source(crate::web::request::client_ip(conn, headers, &app.config.server.trusted_proxies));
+    let source = Subject::client_source(presented.source);
     // An unknown client is refused at once, without a dummy Argon2id hash: client IDs are
     // not secrets (they travel in every authorization request), so equal timing would hide
     // nothing, while a hash per guess would let anyone spend our CPU for free. It still
@@ -111,7 +119,8 @@ pub async fn authenticate(
         throttle::record_failure(app, &[source]).await;
         return Err(unknown);
     };
-    let thumbprint = certificate_thumbprint(conn);
+    let certificate = presented.certificate;
+    let thumbprint = certificate.map(certificate_thumbprint);
     let method = registered.client.token_endpoint_auth_method.as_str();
     let secret = match method {
         "client_secret_basic" => basic.as_ref().map(|(_, secret)| secret.as_str()),
@@ -121,7 +130,7 @@ pub async fn authenticate(
     // A secret this node verified recently costs no hash and counts nothing; everything
     // else is throttled first, so a throttled guess costs no hash either.
     if let Some(secret) = secret
-        && secret_recently_verified(&registered, secret)
+        && secret_recently_verified(app, &registered, secret)
     {
         return Ok(AuthenticatedClient { registered, certificate_thumbprint: thumbprint });
     }
@@ -136,8 +145,8 @@ pub async fn authenticate(
             Some(parsed) => verify_assertion(app, issuer, &registered, parsed).await?,
             None => false,
         },
-        "tls_client_auth" => basic.is_none() && assertion.is_none() && verify_pki_certificate(app, &registered, conn).await?,
-        "self_signed_tls_client_auth" => basic.is_none() && assertion.is_none() && verify_self_signed(&registered, conn),
+        "tls_client_auth" => basic.is_none() && assertion.is_none() && verify_pki_certificate(app, &registered, certificate).await?,
+        "self_signed_tls_client_auth" => basic.is_none() && assertion.is_none() && verify_self_signed(&registered, certificate),
         "none" => basic.is_none() && assertion.is_none() && !params.contains("client_secret"),
         _ => false,
     };
@@ -155,32 +164,39 @@ pub async fn authenticate(
 const VERIFIED_SECRET_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 const VERIFIED_SECRET_MAX: usize = 10_000;
 
-type VerifiedSecrets = std::collections::HashMap<String, ([u8; 32], std::time::Instant)>;
-
-fn verified_secrets() -> &'static std::sync::Mutex<VerifiedSecrets> {
-    static CACHE: std::sync::OnceLock<std::sync::Mutex<VerifiedSecrets>> = std::sync::OnceLock::new();
-    CACHE.get_or_init(|| std::sync::Mutex::new(VerifiedSecrets::new()))
+/// The secrets this node verified recently, as keyed digests (the key is random per
+/// node and never leaves it).
+pub struct VerifiedSecrets {
+    key: [u8; 32],
+    recent: std::sync::Mutex<std::collections::HashMap<String, ([u8; 32], std::time::Instant)>>,
 }
 
-fn secret_digest(client_id: &str, stored: &str, secret: &str) -> [u8; 32] {
-    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    let key = KEY.get_or_init(rand::random);
-    let mut h = Sha256::new();
-    for part in [key.as_slice(), client_id.as_bytes(), stored.as_bytes(), secret.as_bytes()] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
+impl Default for VerifiedSecrets {
+    fn default() -> Self {
+        VerifiedSecrets { key: rand::random(), recent: Default::default() }
     }
-    h.finalize().into()
+}
+
+impl VerifiedSecrets {
+    fn digest(&self, client_id: &str, stored: &str, secret: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [self.key.as_slice(), client_id.as_bytes(), stored.as_bytes(), secret.as_bytes()] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
 }
 
 /// True when this node verified exactly this secret for this client (and stored hash)
 /// within [`VERIFIED_SECRET_TTL`].
-fn secret_recently_verified(client: &RegisteredClient, secret: &str) -> bool {
+fn secret_recently_verified(app: &App, client: &RegisteredClient, secret: &str) -> bool {
     use subtle::ConstantTimeEq as _;
     let Some(stored) = client.client.client_secret_hash.as_deref() else { return false };
     let id = client.client_id();
-    let digest = secret_digest(id, stored, secret);
-    verified_secrets().lock().is_ok_and(|cache| {
+    let verified = &app.caches.verified_secrets;
+    let digest = verified.digest(id, stored, secret);
+    verified.recent.lock().is_ok_and(|cache| {
         cache.get(id).is_some_and(|(known, at)| at.elapsed() < VERIFIED_SECRET_TTL && bool::from(known.ct_eq(&digest)))
     })
 }
@@ -191,12 +207,13 @@ async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Re
         return Ok(false);
     };
     let ok = app.hasher.verify(secret, Some(stored)).await.map_err(|e| OAuthError::internal(&e.into()))?;
-    if ok && let Ok(mut cache) = verified_secrets().lock() {
+    let verified = &app.caches.verified_secrets;
+    if ok && let Ok(mut cache) = verified.recent.lock() {
         if cache.len() >= VERIFIED_SECRET_MAX {
             cache.clear();
         }
         let id = client.client_id();
-        cache.insert(id.to_owned(), (secret_digest(id, stored, secret), std::time::Instant::now()));
+        cache.insert(id.to_owned(), (verified.digest(id, stored, secret), std::time::Instant::now()));
     }
     Ok(ok)
 }
@@ -249,7 +266,7 @@ async fn signed_by_client_key(app: &App, client: &RegisteredClient, parsed: &jwt
     }
     let Some(uri) = client.client.jwks_uri.as_deref() else { return false };
     let kid = parsed.header["kid"].as_str();
-    match jwks_fetch::keys_for(&app.config.oidc, uri, kid).await {
+    match jwks_fetch::keys_for(app, uri, kid).await {
         Ok(jwks) => parsed.verify(&jwks).is_ok(),
         Err(_) => false,
     }
@@ -257,13 +274,10 @@ async fn signed_by_client_key(app: &App, client: &RegisteredClient, parsed: &jwt
 
 /// RFC 8705 §2.1: a certificate from our CA, recorded and not revoked, whose subject DN is
 /// the registered one.
-async fn verify_pki_certificate(app: &App, client: &RegisteredClient, conn: &ConnectionInfo) -> Result<bool, OAuthError> {
+async fn verify_pki_certificate(app: &App, client: &RegisteredClient, leaf: Option<&[u8]>) -> Result<bool, OAuthError> {
     let Some(expected) = client.settings.tls_client_auth_subject_dn.as_deref() else { return Ok(false) };
-    if conn.listener != ListenerKind::Mtls {
-        return Ok(false);
-    }
-    let Some(leaf) = conn.client_chain.as_ref().and_then(|c| c.first()) else { return Ok(false) };
-    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf.as_ref()) else { return Ok(false) };
+    let Some(leaf) = leaf else { return Ok(false) };
+    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf) else { return Ok(false) };
     if !cert.validity().is_valid() || !same_dn(&cert.subject().to_string(), expected) {
         return Ok(false);
     }
@@ -274,9 +288,9 @@ async fn verify_pki_certificate(app: &App, client: &RegisteredClient, conn: &Con
     }
     // Our CA's own records decide whether it still vouches for the certificate: one it
     // revoked (or does not know) authenticates no client, as at the login.
-    let serial = hex::encode(cert.tbs_certificate.raw_serial());
-    let fingerprint = hex::encode(Sha256::digest(leaf.as_ref()));
-    let recorded = app.storage.certificates().find_by_serial_and_fingerprint(serial.trim_start_matches("00"), &fingerprint).await?;
+    let serial = mamori_storage::serial_key(&hex::encode(cert.tbs_certificate.raw_serial()));
+    let fingerprint = hex::encode(Sha256::digest(leaf));
+    let recorded = app.storage.certificates().find_by_serial_and_fingerprint(&serial, &fingerprint).await?;
     Ok(recorded.is_some_and(|c| c.status != mamori_storage::model::CertificateStatus::Revoked))
 }
 
@@ -286,12 +300,9 @@ fn same_dn(a: &str, b: &str) -> bool {
 }
 
 /// RFC 8705 §2.2: exactly a certificate the client registered.
-fn verify_self_signed(client: &RegisteredClient, conn: &ConnectionInfo) -> bool {
-    if conn.listener != ListenerKind::Mtls {
-        return false;
-    }
-    let Some(leaf) = conn.client_chain.as_ref().and_then(|c| c.first()) else { return false };
-    let fingerprint = hex::encode(Sha256::digest(leaf.as_ref()));
+fn verify_self_signed(client: &RegisteredClient, leaf: Option<&[u8]>) -> bool {
+    let Some(leaf) = leaf else { return false };
+    let fingerprint = hex::encode(Sha256::digest(leaf));
     client.settings.tls_client_certificate_sha256.iter().any(|f| f.eq_ignore_ascii_case(&fingerprint))
 }
 
@@ -301,18 +312,19 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_form_decoded() {
-        let mut headers = HeaderMap::new();
         let encoded = base64::engine::general_purpose::STANDARD.encode("my%20client:p%40ss+word");
-        headers.insert(header::AUTHORIZATION, format!("Basic {encoded}").parse().expect("header"));
-        assert_eq!(basic_credentials(&headers).expect("parses"), Some(("my client".into(), "p@ss word".into())));
-        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().expect("header"));
-        assert!(basic_credentials(&headers).is_err());
+        assert_eq!(basic_credentials(&format!("Basic {encoded}")).expect("parses"), Some(("my client".into(), "p@ss word".into())));
+        assert!(basic_credentials("Basic !!!").is_err());
+        assert_eq!(basic_credentials("Bearer abc").expect("another scheme"), None);
         assert!(same_dn("CN=rp, O=Example", "cn=rp,o=example"));
         // The verified-secret cache key changes with the secret and with the stored hash.
-        let a = secret_digest("rp", "$argon2id$1", "s3cret");
-        assert_eq!(a, secret_digest("rp", "$argon2id$1", "s3cret"));
-        assert_ne!(a, secret_digest("rp", "$argon2id$1", "s3cret2"));
-        assert_ne!(a, secret_digest("rp", "$argon2id$2", "s3cret"));
-        assert_ne!(a, secret_digest("rp2", "$argon2id$1", "s3cret"));
+        // Two nodes (two caches) never share a digest.
+        let verified = VerifiedSecrets::default();
+        let a = verified.digest("rp", "$argon2id$1", "s3cret");
+        assert_eq!(a, verified.digest("rp", "$argon2id$1", "s3cret"));
+        assert_ne!(a, verified.digest("rp", "$argon2id$1", "s3cret2"));
+        assert_ne!(a, verified.digest("rp", "$argon2id$2", "s3cret"));
+        assert_ne!(a, verified.digest("rp2", "$argon2id$1", "s3cret"));
+        assert_ne!(a, VerifiedSecrets::default().digest("rp", "$argon2id$1", "s3cret"));
     }
 }

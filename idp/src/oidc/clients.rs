@@ -38,6 +38,12 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
+    /// The stored settings of `client_id`, read strictly: settings that do not read are
+    /// an error, not the defaults (which would drop a registered algorithm or logout URI).
+    pub fn read(client_id: &str, json: serde_json::Value) -> anyhow::Result<ClientSettings> {
+        serde_json::from_value(json).map_err(|e| anyhow::anyhow!("the stored settings of client {client_id} do not read: {e}"))
+    }
+
     pub fn id_token_algorithm(&self) -> SigningAlgorithm {
         self.id_token_signed_response_alg.unwrap_or(SigningAlgorithm::Rs256)
     }
@@ -89,13 +95,11 @@ impl RegisteredClient {
     }
 }
 
-static CLIENTS: super::site_version::VersionedRecords<RegisteredClient> = super::site_version::VersionedRecords::new();
-
 /// The client with its settings, if it exists in `tenant_id`: from this node's cache
 /// while the tenant's relying-site version is unchanged (a change through any node is
 /// seen within [`super::site_version::VERSION_CHECK_EVERY`] and one read).
 pub async fn load(app: &App, tenant_id: uuid::Uuid, client_id: &str) -> anyhow::Result<Option<RegisteredClient>> {
-    let version = match CLIENTS.get(app, tenant_id, client_id).await? {
+    let version = match app.caches.clients.get(app, tenant_id, client_id).await? {
         Ok(found) => return Ok(Some(found)),
         Err(version) => version,
     };
@@ -106,17 +110,17 @@ pub async fn load(app: &App, tenant_id: uuid::Uuid, client_id: &str) -> anyhow::
         return Ok(None);
     }
     let settings = match app.storage.oidc_grants().client_settings(client_id).await? {
-        Some(json) => serde_json::from_value(json).unwrap_or_default(),
+        Some(json) => ClientSettings::read(client_id, json)?,
         None => ClientSettings::default(),
     };
     let found = RegisteredClient { client, settings };
-    CLIENTS.put(tenant_id, version, client_id, found.clone());
+    app.caches.clients.put(tenant_id, version, client_id, found.clone());
     Ok(Some(found))
 }
 
 /// Drops a client this node remembers (after deleting or changing it here).
-pub fn forget(client_id: &str) {
-    CLIENTS.forget(client_id);
+pub fn forget(app: &App, client_id: &str) {
+    app.caches.clients.forget(client_id);
 }
 
 /// Token endpoint authentication methods a client may register.
@@ -270,6 +274,18 @@ pub async fn create_with_jwks_uri(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_settings_are_read_strictly() {
+        assert_eq!(ClientSettings::read("rp", serde_json::json!({})).expect("reads"), ClientSettings::default());
+        let es256 = ClientSettings::read("rp", serde_json::json!({"id_token_signed_response_alg": "ES256"})).expect("reads");
+        assert_eq!(es256.id_token_signed_response_alg, Some(SigningAlgorithm::Es256));
+        // An algorithm or URI list that does not read is an error, not "no settings".
+        for bad in [serde_json::json!({"id_token_signed_response_alg": "HS256"}), serde_json::json!({"request_uris": "https://rp/r"}), serde_json::json!("settings")] {
+            let err = ClientSettings::read("rp", bad.clone()).expect_err("refused");
+            assert!(err.to_string().contains("client rp"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn request_uris_match_without_fragment_and_must_be_https() {

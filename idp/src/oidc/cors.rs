@@ -58,13 +58,11 @@ pub fn request_origin(headers: &HeaderMap) -> Option<&str> {
     (origin != "null" && !origin.is_empty()).then_some(origin)
 }
 
-static TENANT_ORIGINS: super::site_version::VersionedRecords<Arc<BTreeSet<String>>> = super::site_version::VersionedRecords::new();
-
 /// The web origins of every client of the tenant (read only for requests that carry an
 /// `Origin`, and again after the tenant's relying-site version changes).
 async fn tenant_origins(state: &SharedState, tenant_id: uuid::Uuid) -> anyhow::Result<Arc<BTreeSet<String>>> {
     let key = tenant_id.to_string();
-    let version = match TENANT_ORIGINS.get(&state.app, tenant_id, &key).await? {
+    let version = match state.app.caches.cors_origins.get(&state.app, tenant_id, &key).await? {
         Ok(found) => return Ok(found),
         Err(version) => version,
     };
@@ -72,7 +70,7 @@ async fn tenant_origins(state: &SharedState, tenant_id: uuid::Uuid) -> anyhow::R
     let origins: BTreeSet<String> =
         clients.iter().flat_map(|c| c.redirect_uris.iter()).filter_map(|u| web_origin(u)).collect();
     let origins = Arc::new(origins);
-    TENANT_ORIGINS.put(tenant_id, version, &key, Arc::clone(&origins));
+    state.app.caches.cors_origins.put(tenant_id, version, &key, Arc::clone(&origins));
     Ok(origins)
 }
 

@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::OAuthError;
-use super::{Issuer, Params, clients, with_query};
+use super::{Issuer, Params, clients};
+use crate::urlcode::with_query;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::{FormFields, PageCtx, field};

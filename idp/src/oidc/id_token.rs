@@ -84,7 +84,7 @@ pub async fn issue(
     let claims = claims(issuer, client_id, issue, app.now())?;
     let key = keys::signing_key(app, algorithm).await?;
     let access_token = access_token.to_owned();
-    keys::with_key(key, move |key| sign_with(key, claims, &access_token)).await?
+    keys::with_key(app, key, move |key| sign_with(key, claims, &access_token)).await?
 }
 
 /// What an `id_token_hint` (Core §3.1.2.1, RP-Initiated Logout §2) says, once checked.

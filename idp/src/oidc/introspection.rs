@@ -36,7 +36,7 @@ async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &H
     let issuer = super::token::issuer_of(state, slug).await?;
     let params = super::token::form_body(headers, body)?;
     let app = &state.app;
-    let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
+    let client = client_auth::authenticate(app, &issuer, &super::presented::from_request(app, headers, conn, &params)).await?;
     let token = params.get("token").ok_or(OAuthError::InvalidRequest("token is missing"))?;
     let inactive = json!({ "active": false });
     let client_id = client.registered.client_id();

@@ -3,7 +3,7 @@
 //! signed request objects: fetched over https through [`crate::outbound`] (its destination
 //! guard included) within 5 s and 64 KiB, and cached per URI.
 //!
-//! The cache lives in this process: in a cluster every node fetches and caches on its
+//! The cache lives in this node (`App::caches`): in a cluster every node fetches and caches on its
 //! own (the keys are public, so nothing needs sharing, and a node never waits on another
 //! one or on Redis for them). A cached set is used for up to 5 minutes (less when the
 //! response's `Cache-Control: max-age` says so); an assertion whose `kid` is not in the
@@ -12,13 +12,14 @@
 //! for the same URI wait for one fetch rather than each starting their own.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::config::OidcConfig;
-use crate::outbound::{self, OutboundError};
+use crate::app::App;
+use crate::outbound::{self, Outbound, OutboundError};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 64 * 1024;
@@ -52,17 +53,18 @@ struct Entry {
 
 type Slot = Arc<tokio::sync::Mutex<Entry>>;
 
-fn slots() -> &'static Mutex<HashMap<String, Slot>> {
-    static SLOTS: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
-    SLOTS.get_or_init(|| Mutex::new(HashMap::new()))
-}
+/// The JWK Sets this node fetched, per URI.
+#[derive(Default)]
+pub struct JwksCache(Mutex<HashMap<String, Slot>>);
 
-fn slot(uri: &str) -> Slot {
-    let mut map = slots().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if map.len() >= MAX_URIS && !map.contains_key(uri) {
-        map.clear();
+impl JwksCache {
+    fn slot(&self, uri: &str) -> Slot {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_URIS && !map.contains_key(uri) {
+            map.clear();
+        }
+        map.entry(uri.to_owned()).or_default().clone()
     }
-    map.entry(uri.to_owned()).or_default().clone()
 }
 
 fn has_kid(keys: &Value, kid: &str) -> bool {
@@ -72,8 +74,8 @@ fn has_kid(keys: &Value, kid: &str) -> bool {
 /// The client's keys for an assertion naming `kid` (if it names one): cached, or fetched
 /// now when there are none, they are stale, or `kid` is new and the last fetch is 30 s old.
 /// A failed refetch keeps the keys already known.
-pub async fn keys_for(config: &OidcConfig, uri: &str, kid: Option<&str>) -> Result<Arc<Value>, FetchError> {
-    let slot = slot(uri);
+pub async fn keys_for(app: &App, uri: &str, kid: Option<&str>) -> Result<Arc<Value>, FetchError> {
+    let slot = app.caches.client_jwks.slot(uri);
     let mut entry = slot.lock().await;
     let now = Instant::now();
     let fresh = entry.fetched_at.is_some_and(|at| now.duration_since(at) < entry.ttl);
@@ -89,7 +91,7 @@ pub async fn keys_for(config: &OidcConfig, uri: &str, kid: Option<&str>) -> Resu
         return Err(FetchError::RecentlyFailed);
     }
     entry.attempted_at = Some(now);
-    match fetch(config, uri).await {
+    match fetch(&app.outbound, &app.config.oidc, uri).await {
         Ok((keys, ttl)) => {
             let keys = Arc::new(keys);
             entry.keys = Some(keys.clone());
@@ -113,9 +115,9 @@ pub async fn keys_for(config: &OidcConfig, uri: &str, kid: Option<&str>) -> Resu
 }
 
 /// One GET of the set, with its lifetime.
-async fn fetch(config: &OidcConfig, uri: &str) -> Result<(Value, Duration), FetchError> {
+async fn fetch(outbound: &Outbound, config: &OidcConfig, uri: &str) -> Result<(Value, Duration), FetchError> {
     let limits = outbound::Limits::for_clients(config, FETCH_TIMEOUT, MAX_BODY);
-    let fetched = outbound::get(config, uri, "application/jwk-set+json, application/json", limits).await?;
+    let fetched = outbound.get(uri, "application/jwk-set+json, application/json", limits).await?;
     let ttl = max_age(&fetched.headers).map_or(MAX_TTL, |age| age.clamp(MIN_REFETCH, MAX_TTL));
     let keys: Value = serde_json::from_slice(&fetched.body).map_err(|_| FetchError::NotJwks)?;
     // A set of more keys than a client may register is not taken either (key caps).
@@ -145,10 +147,11 @@ mod tests {
     #[tokio::test]
     async fn plain_http_bad_urls_and_private_addresses_are_refused_without_a_request() {
         let config = OidcConfig::default();
+        let outbound = Outbound::new(&config);
         for uri in ["http://127.0.0.1:9/jwks", "ftp://example.com/jwks", "not a url"] {
-            assert!(matches!(fetch(&config, uri).await, Err(FetchError::Outbound(OutboundError::BadUri(_)))), "{uri}");
+            assert!(matches!(fetch(&outbound, &config, uri).await, Err(FetchError::Outbound(OutboundError::BadUri(_)))), "{uri}");
         }
-        let refused = fetch(&config, "https://10.0.0.1/jwks").await;
+        let refused = fetch(&outbound, &config, "https://10.0.0.1/jwks").await;
         assert!(matches!(refused, Err(FetchError::Outbound(OutboundError::Forbidden(_)))), "{refused:?}");
     }
 }

@@ -22,17 +22,17 @@ use crate::app::App;
 /// (`at+jwt`).
 pub async fn sign(app: &App, algorithm: SigningAlgorithm, typ: &str, claims: &Value) -> anyhow::Result<String> {
     let key = keys::signing_key(app, algorithm).await?;
-    sign_with(key, typ, claims).await
+    sign_with(app, key, typ, claims).await
 }
 
-pub async fn sign_with(key: Arc<DatabaseKey>, typ: &str, claims: &Value) -> anyhow::Result<String> {
+pub async fn sign_with(app: &App, key: Arc<DatabaseKey>, typ: &str, claims: &Value) -> anyhow::Result<String> {
     let header = json!({ "alg": key.algorithm().as_str(), "kid": key.kid(), "typ": typ });
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
     );
-    keys::with_key(key, move |key| {
+    keys::with_key(app, key, move |key| {
         let signature = key.sign(&keys::jws_algorithm(key.algorithm()), input.as_bytes())?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     })

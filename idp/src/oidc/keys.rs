@@ -12,7 +12,7 @@
 //! runs inline.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context as _;
@@ -26,7 +26,6 @@ use openidconnect::{JsonWebKeyId, PrivateSigningKey, SigningError};
 use time::OffsetDateTime;
 
 use crate::app::App;
-use crate::blocking::BlockingPool;
 
 /// How long a retired key stays published: longer than any token it signed lives.
 pub const RETIRED_KEY_PUBLISHED_FOR: time::Duration = time::Duration::hours(25);
@@ -139,18 +138,14 @@ impl PrivateSigningKey for DatabaseKey {
 /// Runs `work` with the key: on the blocking pool when the algorithm is slow (RSA),
 /// inline otherwise.
 pub async fn with_key<T: Send + 'static>(
+    app: &App,
     key: Arc<DatabaseKey>,
     work: impl FnOnce(&DatabaseKey) -> T + Send + 'static,
 ) -> anyhow::Result<T> {
     match key.algorithm {
         SigningAlgorithm::Es256 => Ok(work(&key)),
-        SigningAlgorithm::Rs256 => Ok(pool().run(move || work(&key)).await?),
+        SigningAlgorithm::Rs256 => Ok(app.pool.run(move || work(&key)).await?),
     }
-}
-
-fn pool() -> &'static BlockingPool {
-    static POOL: OnceLock<BlockingPool> = OnceLock::new();
-    POOL.get_or_init(|| BlockingPool::new(0))
 }
 
 /// The additional data that binds a sealed key to its identity.
@@ -189,7 +184,7 @@ fn load(key: &SigningKey, app: &App) -> anyhow::Result<DatabaseKey> {
 
 /// Creates and stores a new key, active from `now`.
 pub async fn create(app: &App, algorithm: SigningAlgorithm, now: OffsetDateTime) -> anyhow::Result<SigningKey> {
-    let (kid, pkcs8, jwk) = pool().run(move || generate(algorithm)).await??;
+    let (kid, pkcs8, jwk) = app.pool.run(move || generate(algorithm)).await??;
     let sealed = app.sealing.seal(&pkcs8, &aad(&kid, algorithm)).map_err(|e| anyhow::anyhow!("cannot seal the key: {e}"))?;
     let new = NewSigningKey {
         kid,
@@ -219,30 +214,29 @@ pub async fn rotate(app: &App) -> anyhow::Result<Vec<String>> {
         }
         kids.push(created.kid);
     }
-    forget_cached_active();
+    app.caches.oidc_keys.forget();
     Ok(kids)
 }
 
-type ActiveCache = HashMap<SigningAlgorithm, (Instant, Arc<DatabaseKey>)>;
+/// The key this node signs with per algorithm, and when it looked it up.
+#[derive(Default)]
+pub struct ActiveKeys(Mutex<HashMap<SigningAlgorithm, (Instant, Arc<DatabaseKey>)>>);
 
-fn active_cache() -> &'static Mutex<ActiveCache> {
-    static CACHE: OnceLock<Mutex<ActiveCache>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+impl ActiveKeys {
+    fn forget(&self) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.clear();
+        }
+    }
 }
 
 /// How long a node keeps using the key it looked up before asking again (another node
 /// may have rotated).
 const ACTIVE_KEY_TTL: StdDuration = StdDuration::from_secs(10);
 
-fn forget_cached_active() {
-    if let Ok(mut cache) = active_cache().lock() {
-        cache.clear();
-    }
-}
-
 /// The key to sign with for `algorithm`, created on first use.
 pub async fn signing_key(app: &App, algorithm: SigningAlgorithm) -> anyhow::Result<Arc<DatabaseKey>> {
-    if let Ok(cache) = active_cache().lock()
+    if let Ok(cache) = app.caches.oidc_keys.0.lock()
         && let Some((at, key)) = cache.get(&algorithm)
         && at.elapsed() < ACTIVE_KEY_TTL
     {
@@ -254,7 +248,7 @@ pub async fn signing_key(app: &App, algorithm: SigningAlgorithm) -> anyhow::Resu
         None => create(app, algorithm, now).await.context("creating the first signing key")?,
     };
     let key = Arc::new(load(&stored, app)?);
-    if let Ok(mut cache) = active_cache().lock() {
+    if let Ok(mut cache) = app.caches.oidc_keys.0.lock() {
         cache.insert(algorithm, (Instant::now(), Arc::clone(&key)));
     }
     Ok(key)

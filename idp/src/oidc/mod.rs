@@ -25,6 +25,7 @@ pub mod jwks_fetch;
 pub mod jwt;
 pub mod keys;
 pub mod par;
+pub mod presented;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod registration;
@@ -113,26 +114,18 @@ pub const RECORD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs
 
 /// A small map of recently read records, each kept for [`RECORD_CACHE_TTL`].
 pub struct RecentRecords<V> {
-    map: std::sync::OnceLock<std::sync::Mutex<HashMap<String, (std::time::Instant, V)>>>,
+    map: std::sync::Mutex<HashMap<String, (std::time::Instant, V)>>,
 }
 
 impl<V: Clone> RecentRecords<V> {
-    pub const fn new() -> Self {
-        RecentRecords { map: std::sync::OnceLock::new() }
-    }
-
-    fn map(&self) -> &std::sync::Mutex<HashMap<String, (std::time::Instant, V)>> {
-        self.map.get_or_init(|| std::sync::Mutex::new(HashMap::new()))
-    }
-
     pub fn get(&self, key: &str) -> Option<V> {
-        let map = self.map().lock().ok()?;
+        let map = self.map.lock().ok()?;
         let (at, value) = map.get(key)?;
         (at.elapsed() < RECORD_CACHE_TTL).then(|| value.clone())
     }
 
     pub fn put(&self, key: &str, value: V) {
-        if let Ok(mut map) = self.map().lock() {
+        if let Ok(mut map) = self.map.lock() {
             if map.len() >= 10_000 {
                 map.clear();
             }
@@ -141,19 +134,17 @@ impl<V: Clone> RecentRecords<V> {
     }
 
     pub fn forget(&self, key: &str) {
-        if let Ok(mut map) = self.map().lock() {
+        if let Ok(mut map) = self.map.lock() {
             map.remove(key);
         }
     }
 }
 
-impl<V: Clone> Default for RecentRecords<V> {
+impl<V> Default for RecentRecords<V> {
     fn default() -> Self {
-        Self::new()
+        RecentRecords { map: Default::default() }
     }
 }
-
-static TENANTS: RecentRecords<Tenant> = RecentRecords::new();
 
 /// How often a node deletes expired requests, codes and tokens.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -161,8 +152,7 @@ const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 /// Deletes expired OIDC records in the background, at most every [`PURGE_EVERY`] per
 /// node; called on the way through busy endpoints, so an idle node does no work.
 pub fn purge_expired_now_and_then(app: &std::sync::Arc<crate::app::App>) {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    let due = match LAST.lock() {
+    let due = match app.caches.oidc_purged_at.lock() {
         Ok(mut last) if last.is_none_or(|at| at.elapsed() >= PURGE_EVERY) => {
             *last = Some(std::time::Instant::now());
             true
@@ -181,13 +171,13 @@ pub fn purge_expired_now_and_then(app: &std::sync::Arc<crate::app::App>) {
 }
 
 pub async fn issuer(state: &SharedState, slug: &str) -> anyhow::Result<Option<Issuer>> {
-    if let Some(tenant) = TENANTS.get(slug) {
+    if let Some(tenant) = state.app.caches.tenants.get(slug) {
         return Ok(Some(issuer_for(state, tenant)));
     }
     let Some(tenant) = state.app.storage.tenants().get_by_slug(slug).await? else {
         return Ok(None);
     };
-    TENANTS.put(slug, tenant.clone());
+    state.app.caches.tenants.put(slug, tenant.clone());
     Ok(Some(issuer_for(state, tenant)))
 }
 
@@ -221,7 +211,7 @@ impl Params {
     }
 
     pub fn from_query(query: Option<&str>) -> Result<Params, String> {
-        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query.unwrap_or(""));
+        let pairs: Vec<(String, String)> = crate::urlcode::form_pairs(query.unwrap_or(""));
         Params::from_pairs(pairs)
     }
 
@@ -246,62 +236,6 @@ impl Params {
     }
 }
 
-/// `application/x-www-form-urlencoded` pairs (also query strings).
-pub fn serde_urlencoded_pairs(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(k), form_decode(v))
-        })
-        .collect()
-}
-
-fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                match s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Percent-encodes a value for a query string or form body.
-pub fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `uri` with `params` appended to its query (keeping any query it has).
-pub fn with_query(uri: &str, params: &[(&str, String)]) -> String {
-    let (base, fragment) = match uri.split_once('#') {
-        Some((b, _)) => (b, ""),
-        None => (uri, ""),
-    };
-    let encoded: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}{}{fragment}", encoded.join("&"))
-}
-
 /// Space-separated values (scope, prompt, acr_values, ui_locales).
 pub fn split_spaces(value: Option<&str>) -> Vec<String> {
     value.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
@@ -319,8 +253,6 @@ mod tests {
         assert_eq!(p.get("c"), None);
         assert_eq!(p.get("d"), Some("あ"));
         assert_eq!(Params::from_query(Some("a=1&a=2")).err().as_deref(), Some("a"));
-        assert_eq!(with_query("https://rp/cb", &[("code", "a b".into())]), "https://rp/cb?code=a%20b");
-        assert_eq!(with_query("https://rp/cb?x=1", &[("state", "s".into())]), "https://rp/cb?x=1&state=s");
         assert_eq!(split_spaces(Some(" openid  profile ")), ["openid", "profile"]);
     }
 }

@@ -39,7 +39,7 @@ async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &H
     let issuer = super::token::issuer_of(state, slug).await?;
     let mut params = super::token::form_body(headers, body)?;
     let app = &state.app;
-    let client = client_auth::authenticate(app, &issuer, headers, conn, &params).await?;
+    let client = client_auth::authenticate(app, &issuer, &super::presented::from_request(app, headers, conn, &params)).await?;
     if params.contains("request_uri") {
         return Err(OAuthError::InvalidRequest("request_uri cannot be pushed"));
     }

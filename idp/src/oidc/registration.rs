@@ -307,7 +307,7 @@ async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &
     };
     app.storage.oidc_clients().update(&client).await?;
     app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(|e| OAuthError::internal(&e.into()))?, app.now()).await?;
-    clients::forget(client_id);
+    clients::forget(app, client_id);
     let details = json!({ "redirect_uris": client.redirect_uris, "grant_types": client.grant_types, "token_endpoint_auth_method": client.token_endpoint_auth_method, "new_secret": new_secret.is_some() });
     crate::admin::audit::record(app, &principal, Some(issuer.tenant.id), "oidc-client.update", &audit_target(&issuer, client_id), details).await;
     let mut out = describe(&issuer, &RegisteredClient { client, settings });
@@ -330,7 +330,7 @@ pub async fn delete(
     match managed(&state, &slug, &client_id, &headers, source).await {
         Ok((issuer, _, principal)) => match state.app.storage.oidc_clients().delete(&client_id, state.app.now()).await {
             Ok(()) => {
-                clients::forget(&client_id);
+                clients::forget(&state.app, &client_id);
                 let target = audit_target(&issuer, &client_id);
                 crate::admin::audit::record(&state.app, &principal, Some(issuer.tenant.id), "oidc-client.delete", &target, json!({})).await;
                 StatusCode::NO_CONTENT.into_response()

@@ -8,7 +8,7 @@ use super::clients::{RegisteredClient, without_fragment};
 use super::error::OAuthError;
 use super::{Issuer, jwks_fetch, jwt};
 use crate::app::App;
-use crate::outbound::{self, Limits};
+use crate::outbound::Limits;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest a fetched object is reused, whatever its `exp` says.
@@ -69,7 +69,7 @@ pub async fn fetch(app: &App, client: &RegisteredClient, uri: &str) -> Result<St
     }
     let config = &app.config.oidc;
     let limits = Limits::for_clients(config, FETCH_TIMEOUT, MAX_OBJECT);
-    let fetched = outbound::get(config, without_fragment(uri), "application/oauth-authz-req+jwt, application/jwt", limits)
+    let fetched = app.outbound.get(without_fragment(uri), "application/oauth-authz-req+jwt, application/jwt", limits)
         .await
         .map_err(|error| {
             tracing::warn!(client_id = client.client_id(), request_uri = uri, %error, "cannot fetch a request object");
@@ -106,7 +106,7 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
         (Some(inline), _) => Arc::new(
             serde_json::from_str::<serde_json::Value>(inline).map_err(|_| invalid("the client has no registered keys for request objects"))?,
         ),
-        (None, Some(uri)) => jwks_fetch::keys_for(&app.config.oidc, uri, parsed.header["kid"].as_str())
+        (None, Some(uri)) => jwks_fetch::keys_for(app, uri, parsed.header["kid"].as_str())
             .await
             .map_err(|_| invalid("the client's jwks_uri could not be fetched"))?,
         (None, None) => return Err(invalid("the client has no registered keys for request objects")),

@@ -32,7 +32,7 @@ pub async fn revoke(
         Err(err) => err.into_response(),
     };
     // As at the token endpoint: only the named client's origins read the answer.
-    let named = params.as_ref().ok().and_then(|p| client_auth::named_client_id(&headers, p));
+    let named = params.as_ref().ok().and_then(|p| super::presented::named_client_id(&headers, p));
     super::cors::for_named_client(&state, Some(&slug), named.as_deref(), &headers, response).await
 }
 
@@ -46,7 +46,7 @@ async fn run(
     let issuer = super::token::issuer_of(state, slug).await?;
     let params = params.as_ref().map_err(Clone::clone)?;
     let app = &state.app;
-    let client = client_auth::authenticate(app, &issuer, headers, conn, params).await?;
+    let client = client_auth::authenticate(app, &issuer, &super::presented::from_request(app, headers, conn, params)).await?;
     let token = params.get("token").ok_or(OAuthError::InvalidRequest("token is missing"))?;
     let client_id = client.registered.client_id();
     let repo = app.storage.oidc_grants();

@@ -12,7 +12,7 @@
 //! clusters meet the same bound.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -23,22 +23,21 @@ use crate::app::App;
 /// another node is seen within this, plus one database read.
 pub const VERSION_CHECK_EVERY: Duration = Duration::from_millis(250);
 
-fn checked() -> &'static Mutex<HashMap<Uuid, (Instant, i64)>> {
-    static CHECKED: OnceLock<Mutex<HashMap<Uuid, (Instant, i64)>>> = OnceLock::new();
-    CHECKED.get_or_init(|| Mutex::new(HashMap::new()))
-}
+/// The versions this node last read, per tenant, with when it read them.
+#[derive(Default)]
+pub struct CheckedVersions(Mutex<HashMap<Uuid, (Instant, i64)>>);
 
 /// The tenant's relying-site version, read from the database at most every
 /// [`VERSION_CHECK_EVERY`] per node.
 pub async fn current(app: &App, tenant_id: Uuid) -> anyhow::Result<i64> {
-    if let Ok(map) = checked().lock()
+    if let Ok(map) = app.caches.site_versions.0.lock()
         && let Some((at, version)) = map.get(&tenant_id)
         && at.elapsed() < VERSION_CHECK_EVERY
     {
         return Ok(*version);
     }
     let version = app.storage.relying_site_versions().get(tenant_id).await?;
-    if let Ok(mut map) = checked().lock() {
+    if let Ok(mut map) = app.caches.site_versions.0.lock() {
         if map.len() >= 10_000 {
             map.clear();
         }
@@ -51,7 +50,7 @@ pub async fn current(app: &App, tenant_id: Uuid) -> anyhow::Result<i64> {
 /// [`super::RECORD_CACHE_TTL`] (the bound for changes made outside Mamori, such as by
 /// hand in the database) and only while that version is current.
 pub struct VersionedRecords<V> {
-    map: OnceLock<Mutex<HashMap<String, Entry<V>>>>,
+    map: Mutex<HashMap<String, Entry<V>>>,
 }
 
 struct Entry<V> {
@@ -62,20 +61,12 @@ struct Entry<V> {
 }
 
 impl<V: Clone> VersionedRecords<V> {
-    pub const fn new() -> Self {
-        VersionedRecords { map: OnceLock::new() }
-    }
-
-    fn map(&self) -> &Mutex<HashMap<String, Entry<V>>> {
-        self.map.get_or_init(|| Mutex::new(HashMap::new()))
-    }
-
     /// The entry for `key` of `tenant_id` if it is still current; else `None` and the
     /// version to store a fresh read under. The version is read before the record, so a
     /// change between the two makes the stored entry stale, never wrongly current.
     pub async fn get(&self, app: &App, tenant_id: Uuid, key: &str) -> anyhow::Result<Result<V, i64>> {
         let version = current(app, tenant_id).await?;
-        let map = self.map().lock().map_err(|_| anyhow::anyhow!("record cache poisoned"))?;
+        let map = self.map.lock().map_err(|_| anyhow::anyhow!("record cache poisoned"))?;
         Ok(match map.get(key) {
             Some(e) if e.tenant_id == tenant_id && e.version == version && e.at.elapsed() < super::RECORD_CACHE_TTL => {
                 Ok(e.value.clone())
@@ -85,7 +76,7 @@ impl<V: Clone> VersionedRecords<V> {
     }
 
     pub fn put(&self, tenant_id: Uuid, version: i64, key: &str, value: V) {
-        if let Ok(mut map) = self.map().lock() {
+        if let Ok(mut map) = self.map.lock() {
             if map.len() >= 10_000 {
                 map.clear();
             }
@@ -94,14 +85,14 @@ impl<V: Clone> VersionedRecords<V> {
     }
 
     pub fn forget(&self, key: &str) {
-        if let Ok(mut map) = self.map().lock() {
+        if let Ok(mut map) = self.map.lock() {
             map.remove(key);
         }
     }
 }
 
-impl<V: Clone> Default for VersionedRecords<V> {
+impl<V> Default for VersionedRecords<V> {
     fn default() -> Self {
-        Self::new()
+        VersionedRecords { map: Default::default() }
     }
 }

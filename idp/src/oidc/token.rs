@@ -49,7 +49,7 @@ pub async fn post_only() -> Response {
 /// Parses a form body into parameters, refusing repeated ones.
 pub fn form_params(body: &[u8]) -> Result<Params, OAuthError> {
     let text = std::str::from_utf8(body).map_err(|_| OAuthError::InvalidRequest("the body is not UTF-8"))?;
-    Params::from_pairs(super::serde_urlencoded_pairs(text)).map_err(|_| OAuthError::InvalidRequest("a parameter was repeated"))
+    Params::from_pairs(crate::urlcode::form_pairs(text)).map_err(|_| OAuthError::InvalidRequest("a parameter was repeated"))
 }
 
 /// The issuer of a back-channel request, or `invalid_request` for an unknown tenant.
@@ -79,13 +79,13 @@ pub async fn token(
         (outcome, _) => outcome,
     };
     let grant_type = params.as_ref().ok().and_then(|p| p.get("grant_type")).unwrap_or_default();
-    crate::metrics::metrics().token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
+    state.app.metrics.token_request(grant_type, outcome.as_ref().map_or_else(OAuthError::code, |_| "ok"));
     let response = match outcome {
         Ok(json) => no_store(axum::Json(json).into_response()),
         Err(err) => err.into_response(),
     };
     // A browser app reads the answer (tokens, or the error) only from its client's origins.
-    let named = params.as_ref().ok().and_then(|p| client_auth::named_client_id(&headers, p));
+    let named = params.as_ref().ok().and_then(|p| super::presented::named_client_id(&headers, p));
     super::cors::for_named_client(&state, slug.as_deref(), named.as_deref(), &headers, response).await
 }
 
@@ -93,7 +93,7 @@ pub async fn token(
 /// its tenant deleted, on another node while this one still had it cached): its writes
 /// then fail on their references, which is the client being unknown, not a server error.
 async fn client_vanished(state: &SharedState, headers: &HeaderMap, params: &Params) -> bool {
-    let Some(client_id) = client_auth::named_client_id(headers, params) else { return false };
+    let Some(client_id) = super::presented::named_client_id(headers, params) else { return false };
     matches!(state.app.storage.oidc_clients().get_by_client_id(&client_id).await, Ok(None))
 }
 
@@ -107,7 +107,7 @@ pub fn no_store(mut response: Response) -> Response {
 async fn exchange(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
     let issuer = issuer_of(state, slug).await?;
     let app = &state.app;
-    let client = client_auth::authenticate(app, &issuer, headers, conn, params).await?;
+    let client = client_auth::authenticate(app, &issuer, &super::presented::from_request(app, headers, conn, params)).await?;
     let grant_type = params.get("grant_type").ok_or(OAuthError::InvalidRequest("grant_type is missing"))?;
     let known = matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials");
     if !known {
@@ -189,15 +189,16 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
         response["refresh_token"] = successor.into();
     } else if registered.allows_grant("refresh_token") {
         let refresh = crate::secrets::url_token();
-        let data = json!({
-            "client_id": registered.client_id(),
-            "user_id": issue.user.id,
-            "scope": issue.scope,
-            "auth_time": issue.auth_time,
-            "acr": issue.acr,
-            "amr": issue.amr,
-            "sid": issue.sid,
-        });
+        let data = refresh_token::RefreshData {
+            client_id: registered.client_id().to_owned(),
+            user_id: issue.user.id,
+            scope: issue.scope.to_vec(),
+            auth_time: issue.auth_time,
+            acr: issue.acr.to_owned(),
+            amr: issue.amr.to_vec(),
+            sid: issue.sid.map(str::to_owned),
+        };
+        let data = serde_json::to_value(&data).map_err(|e| OAuthError::internal(&e.into()))?;
         app.storage
             .oidc_grants()
             .insert_refresh_token(&mamori_storage::token_lookup_hash(&refresh), issue.grant_id, &data, now + REFRESH_TOKEN_TTL, now)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use mamori_storage::model::User;
 use serde_json::{Value, json};
 
-use super::client_auth::certificate_thumbprint;
+use super::presented::certificate_thumbprint;
 use super::clients::RegisteredClient;
 use super::error::{OAuthError, bearer_error};
 use super::tokens::{self, AccessTokenClaims};

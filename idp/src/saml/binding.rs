@@ -45,13 +45,13 @@ pub async fn read_post_body(body: Body) -> Result<Incoming, BindingError> {
 
 /// The URL that sends `xml` to `endpoint` over HTTP-Redirect, signed with RSA-SHA256.
 pub fn redirect_url(endpoint: &str, kind: MessageKind, xml: &str, relay_state: Option<&str>, key: &IdpKey) -> anyhow::Result<String> {
-    let mut query = format!("{}={}", kind.param(), form_encode(&STANDARD.encode(deflate(xml.as_bytes()))));
+    let mut query = format!("{}={}", kind.param(), crate::urlcode::component(&STANDARD.encode(deflate(xml.as_bytes()))));
     if let Some(rs) = relay_state {
-        query.push_str(&format!("&RelayState={}", form_encode(rs)));
+        query.push_str(&format!("&RelayState={}", crate::urlcode::component(rs)));
     }
-    query.push_str(&format!("&SigAlg={}", form_encode(RSA_SHA256)));
+    query.push_str(&format!("&SigAlg={}", crate::urlcode::component(RSA_SHA256)));
     let signature = key.sign_rsa_sha256(query.as_bytes())?;
-    query.push_str(&format!("&Signature={}", form_encode(&STANDARD.encode(signature))));
+    query.push_str(&format!("&Signature={}", crate::urlcode::component(&STANDARD.encode(signature))));
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     Ok(format!("{endpoint}{sep}{query}"))
 }

@@ -218,7 +218,7 @@ pub async fn reject(
             let built = async {
                 let key = super::keys::active(&state.app, super::keys::KeyUse::Signing).await?;
                 let (entity, acs, irt, now) = (idp.entity_id(), acs_url.clone(), in_response_to.clone(), state.app.now());
-                super::keys::pool()
+                state.app.pool
                     .run(move || super::response::failure(&entity, &acs, irt.as_deref(), &status, now, &key))
                     .await?
             };

@@ -117,7 +117,7 @@ fn outcomes(sp: &RegisteredSp, key: &IdpKey) -> Vec<(&'static str, Binding, bool
         let body = format!(
             "{}={}",
             kind.param(),
-            binding::form_encode(&base64::Engine::encode(
+            crate::urlcode::component(&base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
                 &signed
             ))

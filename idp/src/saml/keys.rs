@@ -6,9 +6,9 @@
 //! from creation until they expire, so that a rotation publishes old and new keys.
 //!
 //! Private-key operations go through [`IdpKey`]; callers run them on the bounded blocking
-//! pool ([`pool`]).
+//! pool (`App::pool`).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context as _;
@@ -21,7 +21,6 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::app::App;
-use crate::blocking::BlockingPool;
 
 /// How long a SAML certificate is valid. Service providers pin it from our metadata, so a
 /// short life would only force needless rotations; rotation is what replaces it.
@@ -105,12 +104,6 @@ impl IdpKey {
     }
 }
 
-/// The pool private-key operations run on.
-pub fn pool() -> &'static BlockingPool {
-    static POOL: OnceLock<BlockingPool> = OnceLock::new();
-    POOL.get_or_init(|| BlockingPool::new(0))
-}
-
 /// The additional data that binds a sealed key to its identity.
 fn aad(kid: &str, key_use: KeyUse) -> Vec<u8> {
     format!("mamori-saml-key:{kid}:{}", key_use.purpose()).into_bytes()
@@ -158,7 +151,7 @@ pub async fn create(app: &App, key_use: KeyUse, now: OffsetDateTime) -> anyhow::
 
 /// Creates and stores a new key, published from `now` and used from `activate_at`.
 async fn create_activated_at(app: &App, key_use: KeyUse, now: OffsetDateTime, activate_at: OffsetDateTime) -> anyhow::Result<SigningKey> {
-    let (kid, pkcs8, cert_der) = pool().run(move || generate(key_use, now)).await??;
+    let (kid, pkcs8, cert_der) = app.pool.run(move || generate(key_use, now)).await??;
     let sealed = app.sealing.seal(&pkcs8, &aad(&kid, key_use)).map_err(|e| anyhow::anyhow!("cannot seal the key: {e}"))?;
     let new = NewSigningKey {
         kid,
@@ -198,22 +191,19 @@ pub async fn rotate(app: &App, grace: time::Duration) -> anyhow::Result<Vec<Stri
         }
         kids.push(created.kid);
     }
-    if let Ok(mut cache) = active_cache().lock() {
+    if let Ok(mut cache) = app.caches.saml_keys.0.lock() {
         cache.clear();
     }
     Ok(kids)
 }
 
-type ActiveCache = std::collections::HashMap<KeyUse, (Instant, Arc<IdpKey>)>;
-
-fn active_cache() -> &'static Mutex<ActiveCache> {
-    static CACHE: OnceLock<Mutex<ActiveCache>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(Default::default()))
-}
+/// The key this node uses per key use, and when it looked it up.
+#[derive(Default)]
+pub struct ActiveKeys(Mutex<std::collections::HashMap<KeyUse, (Instant, Arc<IdpKey>)>>);
 
 /// The key to use now for `key_use`, created on first use.
 pub async fn active(app: &App, key_use: KeyUse) -> anyhow::Result<Arc<IdpKey>> {
-    if let Ok(cache) = active_cache().lock()
+    if let Ok(cache) = app.caches.saml_keys.0.lock()
         && let Some((at, key)) = cache.get(&key_use)
         && at.elapsed() < ACTIVE_KEY_TTL
     {
@@ -226,7 +216,7 @@ pub async fn active(app: &App, key_use: KeyUse) -> anyhow::Result<Arc<IdpKey>> {
         None => create(app, key_use, now).await.context("creating the first SAML key")?,
     };
     let key = Arc::new(unseal(&stored, key_use, app)?);
-    if let Ok(mut cache) = active_cache().lock() {
+    if let Ok(mut cache) = app.caches.saml_keys.0.lock() {
         cache.insert(key_use, (Instant::now(), Arc::clone(&key)));
     }
     Ok(key)
@@ -262,7 +252,7 @@ pub(crate) mod tests {
 
     /// A generated key, shared by the module's tests (RSA-3072 generation takes a while).
     pub(crate) fn test_key(key_use: KeyUse) -> Arc<IdpKey> {
-        static KEYS: OnceLock<Mutex<std::collections::HashMap<KeyUse, Arc<IdpKey>>>> = OnceLock::new();
+        static KEYS: std::sync::OnceLock<Mutex<std::collections::HashMap<KeyUse, Arc<IdpKey>>>> = std::sync::OnceLock::new();
         let keys = KEYS.get_or_init(Default::default);
         let mut keys = keys.lock().expect("lock");
         Arc::clone(keys.entry(key_use).or_insert_with(|| {

@@ -88,7 +88,7 @@ pub async fn signed_metadata(state: &SharedState, idp: &Idp) -> anyhow::Result<S
     let encryption_certs = keys::published_certificates(app, KeyUse::Encryption).await?;
     let now = app.now();
     let idp = idp.clone();
-    keys::pool()
+    app.pool
         .run(move || {
             let sig_key = std::sync::Arc::clone(&key);
             let unsigned = document(

@@ -241,7 +241,7 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
 async fn decrypt_name_id(app: &crate::app::App, encrypted: &super::encryption::wire::EncryptedElement) -> Result<String, SamlError> {
     let keys = keys::all_unexpired(app, KeyUse::Encryption).await?;
     let encrypted = encrypted.clone();
-    let plain = keys::pool()
+    let plain = app.pool
         .run(move || {
             let ders: Vec<&[u8]> = keys.iter().map(|k| k.private_key_der()).collect();
             super::encryption::decrypt(&encrypted, &ders)
@@ -346,13 +346,13 @@ async fn advance(
         let relay = id.to_owned();
         return match binding {
             Binding::Redirect => {
-                let target = keys::pool()
+                let target = app.pool
                     .run(move || binding::redirect_url(&url, MessageKind::Request, &request.to_xml(None), Some(&relay), &key))
                     .await??;
                 Ok(Redirect::to(&target).into_response())
             }
             Binding::Post => {
-                let xml = keys::pool()
+                let xml = app.pool
                     .run(move || {
                         let template = signing::template(&request.id, &key).to_string().map_err(|e| anyhow::anyhow!("{e}"))?;
                         signing::sign_enveloped(&request.to_xml(Some(&template)), &key)
@@ -511,7 +511,7 @@ pub async fn send_logout_response(
     let (url, relay) = (url.to_owned(), relay_state.map(str::to_owned));
     match binding {
         Binding::Redirect => {
-            let target = keys::pool()
+            let target = state.app.pool
                 .run(move || {
                     binding::redirect_url(&url, MessageKind::Response, xml::without_declaration(&document), relay.as_deref(), &key)
                 })
@@ -519,7 +519,7 @@ pub async fn send_logout_response(
             Ok(Redirect::to(&target).into_response())
         }
         Binding::Post => {
-            let xml = keys::pool().run(move || signing::sign_enveloped(&document, &key)).await??;
+            let xml = state.app.pool.run(move || signing::sign_enveloped(&document, &key)).await??;
             Ok(binding::post_page(state, headers, &url, MessageKind::Response, &xml, relay.as_deref()))
         }
     }

@@ -401,8 +401,8 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
             // The tenant lets a user without a certificate log in by ID in the right tenant.
             let target = format!(
                 "/login?return_to={}&tenant={}",
-                binding::form_encode(&format!("/saml/resume/{id}")),
-                binding::form_encode(&idp.tenant.slug)
+                crate::urlcode::component(&format!("/saml/resume/{id}")),
+                crate::urlcode::component(&idp.tenant.slug)
             );
             return Ok(Redirect::to(&target).into_response());
         }
@@ -480,7 +480,7 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         encrypt_for,
     };
     let key = keys::active(app, KeyUse::Signing).await?;
-    let xml = keys::pool().run(move || response::success(&content, &protection, &key)).await??;
+    let xml = app.pool.run(move || response::success(&content, &protection, &key)).await??;
     tracing::info!(sp = %sp.entity_id(), user = %user.id, "SAML assertion issued");
     Ok(binding::post_page(state, &ctx.headers, &pending.acs_url, MessageKind::Response, &xml, pending.relay_state.as_deref()))
 }

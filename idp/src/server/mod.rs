@@ -66,7 +66,7 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let _mail_dispatcher = app.mailer.spawn_dispatcher();
     let state = Arc::new(ServerState { app: Arc::new(app), urls: urls.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, stop_rx.clone()).await?;
+    let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, Arc::clone(&state.app.metrics), stop_rx.clone()).await?;
     let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
     let ca_task = tokio::spawn(follow_client_cas(Arc::clone(&state.app), tls, client_ca_subjects, mtls_acceptor_tx, stop_rx.clone()));
     let router = router(state);
@@ -176,6 +176,7 @@ pub fn init_logging(config: &crate::config::LogConfig) {
 }
 
 pub fn router(state: SharedState) -> Router {
+    let metrics = Arc::clone(&state.app.metrics);
     crate::web::pages::routes()
         .merge(crate::web::login::routes())
         .merge(crate::oidc::routes())
@@ -191,7 +192,7 @@ pub fn router(state: SharedState) -> Router {
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn(request_id))
+        .layer(axum::middleware::from_fn_with_state(metrics, request_id))
 }
 
 /// A request refused by an extractor before any handler ran (a path segment that is not
@@ -236,7 +237,11 @@ async fn plain_errors_as_pages(
 
 /// Gives every request an ID (echoed in `x-request-id`) and logs it with its outcome, so a
 /// user's report, a proxy log line and ours can be matched.
-async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn request_id(
+    axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::Metrics>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     request.extensions_mut().insert(RequestId(id.clone()));
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
@@ -253,7 +258,7 @@ async fn request_id(mut request: axum::extract::Request, next: axum::middleware:
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
-    crate::metrics::metrics().http_request(listener, &route, method.as_str(), status, millis / 1000.0);
+    metrics.http_request(listener, &route, method.as_str(), status, millis / 1000.0);
     span.in_scope(|| {
         if path == "/healthz" || path == "/readyz" {
             tracing::debug!(status, millis, "request");

@@ -26,6 +26,7 @@ use crate::flows::password_login;
 use crate::flows::session_binding::CertificateBinding;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::urlcode;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -84,7 +85,7 @@ async fn start(
             Ok(None) => {}
             Err(err) => return ctx.internal(&err),
         }
-        let qs = serde_urlencoded_pairs(&query);
+        let qs = query_string(&query);
         return Redirect::to(&format!("{}/login{qs}", ctx.state.urls.mtls)).into_response();
     }
     match begin(&ctx, return_to, tenant, login_hint).await {
@@ -93,21 +94,13 @@ async fn start(
     }
 }
 
-fn serde_urlencoded_pairs(query: &HashMap<String, String>) -> String {
+/// The query string (with its `?`) of `query`, for the same page on the other listener.
+fn query_string(query: &HashMap<String, String>) -> String {
     if query.is_empty() {
         return String::new();
     }
-    let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", urlcode::path(k), urlcode::path(v))).collect();
     format!("?{}", pairs.join("&"))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A `login_hint` is used only when it could be a user ID (the admin API's rule); anything
@@ -262,7 +255,7 @@ async fn finish(
     // The session and its "success" in the history are stored together, or neither.
     let success = login::success_event(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id)));
     let (_, cookies) = session::complete_login(app, &ctx.headers, web_session, tenant, authenticated, &success).await?;
-    login::count_success(progress);
+    login::count_success(app, progress);
     let target = progress.return_to.clone().unwrap_or_else(|| "/login/done".to_owned());
     let mut response = Redirect::to(&target).into_response();
     for cookie in cookies {

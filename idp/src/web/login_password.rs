@@ -59,10 +59,10 @@ pub(super) async fn form_on_main_listener(
 fn back_link(tenant: Option<&str>, return_to: Option<&str>) -> String {
     let mut pairs = Vec::new();
     if let Some(t) = tenant {
-        pairs.push(format!("tenant={}", crate::oidc::form_encode(t)));
+        pairs.push(format!("tenant={}", crate::urlcode::component(t)));
     }
     if let Some(r) = return_to {
-        pairs.push(format!("return_to={}", crate::oidc::form_encode(r)));
+        pairs.push(format!("return_to={}", crate::urlcode::component(r)));
     }
     if pairs.is_empty() { "/login".to_owned() } else { format!("/login?{}", pairs.join("&")) }
 }

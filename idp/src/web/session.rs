@@ -262,10 +262,9 @@ pub async fn end(app: &App, session_id: &str) -> anyhow::Result<()> {
     let sessions = app.shared.sessions();
     let row = sessions.get(session_id, app.now()).await?;
     sessions.delete(session_id).await?;
-    let ended = row.and_then(|row| {
-        let state: SessionState = serde_json::from_value(row.data).ok()?;
-        state.authenticated
-    });
+    // A session whose state does not read is still deleted; the error is reported after.
+    let state: Option<SessionState> = row.map(|row| serde_json::from_value(row.data)).transpose()?;
+    let ended = state.and_then(|state| state.authenticated);
     if let Some(auth) = ended {
         session_end::grants_of_ended_sessions(app, auth.user_id, Ended::One(&auth.sid)).await?;
     }

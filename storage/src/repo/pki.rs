@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::update_returning;
 use crate::StorageError;
-use crate::convert::{from_json, ms, normalise_hex, opt_time, parse, time, to_json};
+use crate::convert::{from_json, ms, normalise_hex, opt_time, parse, serial_key, time, to_json};
 use crate::entity::{certificate, certificate_authority as ca};
 use crate::error::{db_err, on_conflict};
 use crate::model::{
@@ -242,7 +242,7 @@ impl<'a> Certificates<'a> {
         &self,
         serial_hex: &str,
     ) -> Result<Option<Certificate>, StorageError> {
-        self.find_one(certificate::Column::SerialHex.eq(normalise_hex(serial_hex)))
+        self.find_one(certificate::Column::SerialHex.eq(serial_key(serial_hex)))
             .await
     }
 
@@ -255,7 +255,7 @@ impl<'a> Certificates<'a> {
     ) -> Result<Option<Certificate>, StorageError> {
         self.find_one(
             certificate::Column::SerialHex
-                .eq(normalise_hex(serial_hex))
+                .eq(serial_key(serial_hex))
                 .and(certificate::Column::FingerprintSha256.eq(normalise_hex(fingerprint_sha256))),
         )
         .await
@@ -269,7 +269,7 @@ impl<'a> Certificates<'a> {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<Certificate, StorageError> {
-        let serial = normalise_hex(serial_hex);
+        let serial = serial_key(serial_hex);
         let revoked = self
             .revoke_where(
                 certificate::Column::SerialHex.eq(serial.as_str()),
@@ -365,7 +365,7 @@ impl<'a> Certificates<'a> {
             query = query.filter(certificate::Column::Status.eq(status.as_str()));
         }
         if let Some(serial) = &q.serial_hex {
-            query = query.filter(certificate::Column::SerialHex.eq(normalise_hex(serial)));
+            query = query.filter(certificate::Column::SerialHex.eq(serial_key(serial)));
         }
         if let Some(text) = q.subject_contains.as_deref().filter(|t| !t.is_empty()) {
             query = query.filter(certificate::Column::SubjectCn.contains(text));
@@ -443,7 +443,7 @@ pub(crate) async fn insert_certificate_on<C: ConnectionTrait>(
         ca_id: new.ca_id,
         user_id: new.user_id,
         device_id: new.device_id,
-        serial_hex: normalise_hex(&new.serial_hex),
+        serial_hex: serial_key(&new.serial_hex),
         fingerprint_sha256: normalise_hex(&new.fingerprint_sha256),
         subject_cn: new.subject_cn.clone(),
         not_before: ms(new.not_before),

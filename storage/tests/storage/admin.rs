@@ -181,7 +181,9 @@ async fn operator_lists_filter_within_one_tenant(s: Storage) {
         .unwrap();
     let mut serials = Vec::new();
     for (i, who) in [&a, &a, &b, &foreign].into_iter().enumerate() {
-        let serial = format!("0{i}{}", unique("a").trim_start_matches('a').replace(|c: char| !c.is_ascii_hexdigit(), ""));
+        // As the CA writes serials: lowercase hex, whole bytes, no leading zero byte.
+        let n: u64 = unique("").trim_start_matches('-').parse().unwrap();
+        let serial = format!("{:02x}{n:08x}", i + 1);
         let cert = NewCertificate {
             ca_id: ca.id,
             user_id: Some(who.id),

@@ -31,7 +31,7 @@ pub async fn change_password(
     let users = app.storage.users();
     if !app.hasher.verify(current, user.password_hash.as_deref()).await? {
         let outcome = users.record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
-        crate::metrics::metrics().lockout("password", &outcome);
+        app.metrics.lockout("password", &outcome);
         record_change(app, attempt, AccountChange::WrongCurrentPassword).await;
         if outcome.locked {
             return Ok(PasswordChangeOutcome::Locked);

@@ -229,18 +229,26 @@ pub enum DeleteDeviceOutcome {
 /// Deletes a device and revokes its certificate (cessation of operation): it stops
 /// logging in at once and is on the next CRL. The notice also reaches the deleted address.
 pub async fn delete_device(app: &App, user: &User, device: &Device, attempt: &Attempt<'_>) -> anyhow::Result<DeleteDeviceOutcome> {
-    let now = app.now();
     if user.login_method.needs_certificate() && app.storage.devices().count_active(user.id).await? <= 1 {
         return Ok(DeleteDeviceOutcome::LastCertificateDevice);
     }
-    app.storage.devices().delete(device.id, now).await?;
-    app.storage.certificates().revoke_for_device(device.id, RevocationReason::CessationOfOperation.as_str(), now).await?;
-    app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
-    app.storage.tickets().invalidate_for_device(device.id, TicketKind::CertificateReissue).await?;
+    remove_device(app, device).await?;
     record_change(app, attempt, AccountChange::DeviceDeleted).await;
     let extra = serde_json::json!({ "device_no": device.device_no, "email": device.email });
     notify(app, user, "notice-device-deleted", extra, std::slice::from_ref(&device.email)).await;
     Ok(DeleteDeviceOutcome::Deleted)
+}
+
+/// What deleting a device means, whoever deletes it (the user, an operator): the device
+/// goes, its certificate is revoked (cessation of operation) and its download and
+/// reissue links stop working.
+pub async fn remove_device(app: &App, device: &Device) -> anyhow::Result<()> {
+    let now = app.now();
+    app.storage.devices().delete(device.id, now).await?;
+    app.storage.certificates().revoke_for_device(device.id, RevocationReason::CessationOfOperation.as_str(), now).await?;
+    app.storage.tickets().invalidate_for_device(device.id, TicketKind::Download).await?;
+    app.storage.tickets().invalidate_for_device(device.id, TicketKind::CertificateReissue).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,12 +3,35 @@
 //! the whole family (OAuth 2.0 Security BCP, refresh token rotation).
 
 use mamori_storage::model::{RefreshError, RefreshRotation, RefreshToken};
+use serde::Deserialize as _;
 
 use crate::app::App;
 use crate::oidc::client_auth::AuthenticatedClient;
 use crate::oidc::error::OAuthError;
 use crate::oidc::token::{UserIssue, issue_for_user, still_active};
 use crate::oidc::{Issuer, Params, REFRESH_TOKEN_TTL, split_spaces};
+
+/// What a refresh token carries from its grant. Read strictly: a token whose data does
+/// not read is an error, never a token with an empty scope, `amr` or `auth_time`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RefreshData {
+    pub client_id: String,
+    pub user_id: uuid::Uuid,
+    pub scope: Vec<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub sid: Option<String>,
+}
+
+impl RefreshData {
+    pub fn read(data: &serde_json::Value) -> Result<RefreshData, OAuthError> {
+        RefreshData::deserialize(data).map_err(|e| {
+            tracing::error!(error = %e, "a stored refresh token's data does not read");
+            OAuthError::ServerError
+        })
+    }
+}
 
 pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, params: &Params) -> Result<serde_json::Value, OAuthError> {
     let token = params.get("refresh_token").ok_or(OAuthError::InvalidRequest("refresh_token is missing"))?;
@@ -22,9 +45,10 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
     let requested = params.get("scope").map(|s| split_spaces(Some(s)));
     let accept = {
         let requested = requested.clone();
-        move |found: &RefreshToken| {
-            let original: Vec<String> = serde_json::from_value(found.data["scope"].clone()).unwrap_or_default();
-            requested.is_none_or(|r| r.iter().all(|s| original.contains(s)))
+        // Data that does not read is refused after the rotation, as a server error.
+        move |found: &RefreshToken| match RefreshData::deserialize(&found.data) {
+            Ok(data) => requested.is_none_or(|r| r.iter().all(|s| data.scope.contains(s))),
+            Err(_) => true,
         }
     };
     let rotation = RefreshRotation {
@@ -44,13 +68,9 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         Err(RefreshError::Storage(err)) => return Err(err.into()),
         Err(_) => return Err(invalid),
     };
-    let data = &spent.data;
-    let scope = match requested {
-        Some(requested) => requested,
-        None => serde_json::from_value(data["scope"].clone()).unwrap_or_default(),
-    };
+    let data = RefreshData::read(&spent.data)?;
+    let scope = requested.unwrap_or_else(|| data.scope.clone());
     let user = still_active(user)?;
-    let amr: Vec<String> = serde_json::from_value(data["amr"].clone()).unwrap_or_default();
     issue_for_user(
         app,
         issuer,
@@ -59,13 +79,34 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             user: &user,
             grant_id: spent.grant_id,
             scope: &scope,
-            auth_time: data["auth_time"].as_i64().unwrap_or(0),
-            acr: data["acr"].as_str().unwrap_or(""),
-            amr: &amr,
+            auth_time: data.auth_time,
+            acr: &data.acr,
+            amr: &data.amr,
             nonce: None,
-            sid: data["sid"].as_str(),
+            sid: data.sid.as_deref(),
             rotated_refresh: Some(successor),
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_data_reads_what_token_issuance_writes_and_nothing_less() {
+        let written = serde_json::json!({
+            "client_id": "rp", "user_id": uuid::Uuid::nil(), "scope": ["openid"], "auth_time": 1_700_000_000,
+            "acr": "urn:mamori:acr:cert", "amr": ["swk", "pwd"], "sid": null,
+        });
+        let data = RefreshData::read(&written).expect("reads");
+        assert_eq!((data.scope, data.amr, data.auth_time, data.sid), (vec!["openid".to_owned()], vec!["swk".to_owned(), "pwd".to_owned()], 1_700_000_000, None));
+        // Without its amr or auth_time a token would be re-issued with weaker claims.
+        for missing in ["amr", "auth_time", "scope", "acr"] {
+            let mut damaged = written.clone();
+            damaged.as_object_mut().expect("object").remove(missing);
+            assert!(matches!(RefreshData::read(&damaged), Err(OAuthError::ServerError)), "{missing}");
+        }
+    }
 }

@@ -68,7 +68,7 @@ pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Resp
         Err(err) => return Err(ctx.internal(&err)),
     };
     let Some(session::LoggedIn { session: web_session, auth }) = loaded else {
-        return Err(Redirect::to(&format!("/login?return_to={}", encode_component(path))).into_response());
+        return Err(Redirect::to(&format!("/login?return_to={}", crate::urlcode::path(path))).into_response());
     };
     let user_id = auth.user_id;
     let found = async {
@@ -162,15 +162,6 @@ pub(super) fn back_to_account(notice: &str) -> Response {
     Redirect::to(&format!("/account?notice={notice}")).into_response()
 }
 
-fn encode_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Builds a `PageCtx` from the handler's parts and language.
 pub(super) fn page_ctx((State(state), axum::Extension(conn), headers): Parts, lang: &LangQuery) -> PageCtx {
     PageCtx::new(state, conn, headers, lang)
@@ -196,14 +187,3 @@ macro_rules! require_or_return {
     };
 }
 pub(super) use require_or_return;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn return_paths_are_encoded() {
-        assert_eq!(encode_component("/account/history?page=2"), "/account/history%3Fpage%3D2");
-        assert_eq!(encode_component("/account"), "/account");
-    }
-}

@@ -12,11 +12,12 @@ use mamori_storage::model::LoginEvent;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Console, Parts, console_or_return, encode_component, open_console, page_ctx};
+use super::{Console, Parts, console_or_return, open_console, page_ctx};
 use crate::admin::Paging;
 use crate::admin::events::{LoginEventFilter, search};
 use crate::flows::account::HISTORY_RESULTS;
 use crate::server::SharedState;
+use crate::urlcode;
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/console/t/{tenant}/events", get(list))
@@ -57,8 +58,8 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Even
     let link = |page: u64| {
         format!(
             "/console/t/{}/events?login_id={}&result={result}&page={page}",
-            encode_component(&tenant),
-            encode_component(&login_id)
+            urlcode::component(&tenant),
+            urlcode::component(&login_id)
         )
     };
     let console = console_or_return!(ctx, &link(requested));

@@ -12,13 +12,14 @@ use axum::response::Response;
 use axum::routing::get;
 use mamori_storage::model::{ApiScope, OidcClient};
 
-use super::{Console, Parts, console_or_return, encode_component, open_console, page_ctx};
+use super::{Console, Parts, console_or_return, open_console, page_ctx};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
 use crate::oidc::redirect_uri;
 use crate::server::SharedState;
 use crate::web::context::{FormFields, field};
 use crate::web::page::LangQuery;
+use crate::urlcode;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -32,7 +33,7 @@ const MAX_REDIRECT_URIS_CHARS: usize = 4000;
 const MAX_REDIRECT_URIS: usize = crate::oidc::clients::MAX_REDIRECT_URIS;
 
 pub(super) fn sites_path(tenant: &str) -> String {
-    format!("/console/t/{}/sites", encode_component(tenant))
+    format!("/console/t/{}/sites", urlcode::component(tenant))
 }
 
 /// Notices on the list after an action (`?notice=…`); only these are shown.
@@ -75,7 +76,7 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Noti
 
 /// A site's own page.
 pub(super) fn site_path(tenant: &str, client_id: &str) -> String {
-    format!("{}/{}", sites_path(tenant), encode_component(client_id))
+    format!("{}/{}", sites_path(tenant), urlcode::component(client_id))
 }
 
 /// `public` for a client without a secret or keys (`none`), else `confidential`.
@@ -195,7 +196,7 @@ async fn create(
         Err(err) => return console.refused(&err).await,
     };
     let main = &console.ctx.state.urls.main;
-    let slug = encode_component(&tenant);
+    let slug = urlcode::component(&tenant);
     console
         .page(
             StatusCode::CREATED,

@@ -13,11 +13,12 @@ use axum::routing::{get, post};
 use mamori_storage::model::{UserQuery, UserStatus};
 use serde::Deserialize;
 
-use super::{Console, Parts, console_or_return, encode_component, open_console, page_ctx};
+use super::{Console, Parts, console_or_return, open_console, page_ctx};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Paging, users};
 use crate::server::SharedState;
 use crate::web::context::{FormFields, field};
+use crate::urlcode;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -49,8 +50,8 @@ async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Se
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
     let path = format!(
         "/console/t/{}/users?q={}&show={show}&page={requested}",
-        encode_component(&tenant),
-        encode_component(&text)
+        urlcode::component(&tenant),
+        urlcode::component(&text)
     );
     let console = console_or_return!(ctx, &path);
     let user_query = UserQuery {
@@ -87,7 +88,7 @@ async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Se
         .replace("{last}", &last.to_string())
         .replace("{total}", &listed.total.to_string());
     let link = |page: u64| {
-        format!("/console/t/{}/users?q={}&show={show}&page={page}", encode_component(&tenant), encode_component(&text))
+        format!("/console/t/{}/users?q={}&show={show}&page={page}", urlcode::component(&tenant), urlcode::component(&text))
     };
     console
         .page(
@@ -108,7 +109,7 @@ async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Se
 }
 
 fn user_href(tenant: &str, login_id: &str) -> String {
-    format!("/console/t/{}/users/{}", encode_component(tenant), encode_component(login_id))
+    format!("/console/t/{}/users/{}", urlcode::component(tenant), urlcode::component(login_id))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -192,7 +193,7 @@ async fn detail(parts: Parts, Path((tenant, login_id)): Path<(String, String)>, 
                 "devices": devices,
                 "certificates": certificates,
                 "rows": logins,
-                "events_href": format!("/console/t/{}/events?login_id={}", encode_component(&tenant), encode_component(&user.login_id)),
+                "events_href": format!("/console/t/{}/events?login_id={}", urlcode::component(&tenant), urlcode::component(&user.login_id)),
             }),
         )
         .await
