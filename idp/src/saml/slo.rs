@@ -349,7 +349,7 @@ async fn advance(
                 let target = keys::pool()
                     .run(move || binding::redirect_url(&url, MessageKind::Request, &request.to_xml(None), Some(&relay), &key))
                     .await??;
-                Ok(Redirect::to(&target).into_response())
+                Ok(binding::never_cached(Redirect::to(&target).into_response()))
             }
             Binding::Post => {
                 let xml = keys::pool()
@@ -524,7 +524,7 @@ pub async fn send_logout_response(
                     binding::redirect_url(&url, MessageKind::Response, xml::without_declaration(&document), relay.as_deref(), &key)
                 })
                 .await??;
-            Ok(Redirect::to(&target).into_response())
+            Ok(binding::never_cached(Redirect::to(&target).into_response()))
         }
         Binding::Post => {
             let xml = keys::pool().run(move || signing::sign_enveloped(&document, &key)).await??;
