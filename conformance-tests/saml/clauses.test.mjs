@@ -95,6 +95,28 @@ test('SAML clauses without a browser', async (t) => {
     assert.doesNotMatch(res.xml, /<saml2:Assertion/, 'no assertion about anyone');
   });
 
+  await t.test('ProtocolBinding: HTTP-POST passes, another is UnsupportedBinding', async () => {
+    const honest = outcome(await signedGet(SSO_PATH, authn({ attrs: `ProtocolBinding="${POST}"` })));
+    assert.equal(honest.kind, 'redirect', JSON.stringify(honest));
+    for (const binding of ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact', REDIRECT]) {
+      const res = outcome(await signedGet(SSO_PATH, authn({ attrs: `ProtocolBinding="${binding}"` })));
+      assert.equal(res.kind, 'status', `${binding}: ${JSON.stringify(res)}`);
+      assert.equal(res.action, 'https://sp.clauses.example/acs', 'answered over HTTP-POST at the registered ACS');
+      assert.deepEqual(res.codes, ['Requester', 'UnsupportedBinding'], binding);
+    }
+  });
+
+  await t.test('LogoutRequest identifiers: a NameID is looked up, a BaseID is RequestUnsupported, none is UnknownPrincipal, no Issuer a page', async () => {
+    const honest = outcome(await signedGet(SLO_PATH, logout()));
+    assert.deepEqual([honest.kind, honest.codes], ['redirect', ['Success']], JSON.stringify(honest));
+    const base = outcome(await signedGet(SLO_PATH, logout().replace('<saml:NameID>x</saml:NameID>', '<saml:BaseID NameQualifier="q"/>')));
+    assert.deepEqual([base.kind, base.codes], ['redirect', ['Requester', 'RequestUnsupported']], JSON.stringify(base));
+    const none = outcome(await signedGet(SLO_PATH, logout().replace('<saml:NameID>x</saml:NameID>', '')));
+    assert.deepEqual([none.kind, none.codes], ['redirect', ['Requester', 'UnknownPrincipal']], JSON.stringify(none));
+    const anonymous = outcome(await signedGet(SLO_PATH, logout().replace(`<saml:Issuer>${SIGNED_SP}</saml:Issuer>`, '')));
+    assert.deepEqual([anonymous.kind, anonymous.code], ['page', 'unknown_sp'], JSON.stringify(anonymous));
+  });
+
   await t.test('ForceAuthn with IsPassive is NoPassive', async () => {
     for (const attrs of ['ForceAuthn="true"', 'IsPassive="true"', 'ForceAuthn="true" IsPassive="false"']) {
       const res = outcome(await signedGet(SSO_PATH, authn({ attrs })));
@@ -152,8 +174,22 @@ test('SAML clauses without a browser', async (t) => {
     const sso = [...md.body.matchAll(/<md:SingleSignOnService [^>]*>/g)].map((m) => m[0]);
     assert.equal(sso.length, 2);
     for (const e of sso) assert.doesNotMatch(e, /ResponseLocation/, e);
+    const maxAge = Number(md.headers['cache-control']?.match(/max-age=(\d+)/)?.[1]);
+    assert.ok(maxAge > 0 && maxAge <= 3600, `HTTP caching within cacheDuration: ${md.headers['cache-control']}`);
+    assert.equal((await request(server, idpEntityId(server, 'no-such-tenant'))).status, 404, 'an unknown tenant has no metadata');
     const encryption = md.body.match(/<md:KeyDescriptor use="encryption">[\s\S]*?<\/md:KeyDescriptor>/)[0];
     assert.match(encryption, /<md:EncryptionMethod Algorithm="http:\/\/www.w3.org\/2009\/xmlenc11#aes256-gcm"\/>/);
     assert.match(encryption, /<md:EncryptionMethod Algorithm="http:\/\/www.w3.org\/2001\/04\/xmlenc#rsa-oaep-mgf1p"\/>/);
+  });
+
+  await t.test('SP metadata: only a SAML 2.0 SPSSODescriptor with an AssertionConsumerService is registered', () => {
+    const register = (name, edit) => {
+      const path = join(dir, `${name}.xml`);
+      writeFileSync(path, edit(spMetadata(`https://${name}.example/metadata`, keys.cert, { signed: true })));
+      return server.cli('admin', 'saml-sp', 'add', '--tenant', 'demo', '--metadata', path);
+    };
+    register('saml2-sp', (xml) => xml);
+    assert.throws(() => register('saml11-sp', (xml) => xml.replace('urn:oasis:names:tc:SAML:2.0:protocol', 'urn:oasis:names:tc:SAML:1.1:protocol')), /SAML 2\.0 SPSSODescriptor/);
+    assert.throws(() => register('no-acs-sp', (xml) => xml.replace(/<md:AssertionConsumerService [^>]*\/>/, '')), /no AssertionConsumerService/);
   });
 });

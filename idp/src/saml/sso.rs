@@ -155,7 +155,8 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         return Err(reject(SamlError::Unsupported("request IDs longer than 256 characters")));
     }
     if request.protocol_binding.as_deref().is_some_and(|b| b != ns::BINDING_POST) {
-        return Err(reject(SamlError::Unsupported("only HTTP-POST responses are sent")));
+        // SAML Core §3.2.2.2: the binding asked for cannot be used.
+        return Err(reject(SamlError::UnsupportedBinding));
     }
     let now = app.now();
     // Beyond `time`'s range (chrono reads years past 9999): out of range, not a panic.
