@@ -9,6 +9,8 @@
 //! - Core §3.7.3.2, Profiles §4.4.4.2, Bindings §3.4.5.2: a told SP's LogoutResponse that
 //!   names another Destination does not confirm the logout: the requester gets
 //!   Success + PartialLogout; a correctly addressed one gives plain Success.
+//! - Core §3.4.1.4: a user who may no longer log in (locked) gets an error status
+//!   (AuthnFailed) from the session that worked a moment before, never an assertion.
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use mamori::saml::keys::{KeyUse, generate};
 use mamori_conformance::cluster::query_param;
 use mamori_conformance::login_client::{LoginUser, Response, TlsSession, dev_roots, provision_user};
 use mamori_conformance::{Quickstart, decode_entities, mamori, ok, stdout};
+use mamori_storage::model::LockReason;
 
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
@@ -191,6 +194,16 @@ async fn saml_answers_that_need_a_logged_in_user() -> anyhow::Result<()> {
         assert!(result.contains(r#"StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success""#), "{case}: {result}");
         assert_eq!(result.contains("status:PartialLogout"), partial, "{case} (Destination {destination}): {result}");
     }
+
+    // A locked user (Core §3.4.1.4): the same session that was just answered gets AuthnFailed.
+    let mut browser = logged_in(&addr, &alice).await?;
+    let before_lock = posted_response(&sso(&qs, &mut browser, &a, "_before_lock", "", true).await?);
+    assert!(before_lock.contains("status:Success"), "{before_lock}");
+    let user = app.storage.users().get_by_login_id(demo.id, "alice").await?.expect("alice");
+    assert!(app.storage.users().lock(user.id, LockReason::Password, app.now()).await?);
+    let locked = posted_response(&sso(&qs, &mut browser, &a, "_after_lock", "", true).await?);
+    assert!(locked.contains(r#"status:Responder"><saml2p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed""#), "{locked}");
+    assert!(!locked.contains("<saml2:Assertion"), "{locked}");
     qs.stop();
     Ok(())
 }
