@@ -22,9 +22,12 @@ let counter = 0;
 export const newId = () => `_req${Date.now()}${counter++}`;
 
 /** An AuthnRequest from `issuer` to the demo tenant's SSO endpoint. */
-export function authnRequest(server, { issuer, id = newId(), instant = new Date(), acsUrl, acsIndex, version = '2.0', signatureTemplate = false, inner = '' } = {}) {
+/** `destination`: the Destination attribute (`null` leaves it out); `attrs`: more attributes of the root. */
+export function authnRequest(server, { issuer, id = newId(), instant = new Date(), acsUrl, acsIndex, version = '2.0', signatureTemplate = false, inner = '', destination = `${server.main}/t/demo/saml/sso`, attrs: extra = '' } = {}) {
   const issueInstant = typeof instant === 'string' ? instant : instant.toISOString();
-  const attrs = [`ID="${id}"`, `Version="${version}"`, `IssueInstant="${issueInstant}"`, `Destination="${server.main}/t/demo/saml/sso"`];
+  const attrs = [`ID="${id}"`, `Version="${version}"`, `IssueInstant="${issueInstant}"`];
+  if (destination !== null) attrs.push(`Destination="${destination}"`);
+  if (extra) attrs.push(extra);
   if (acsUrl) attrs.push(`AssertionConsumerServiceURL="${acsUrl}"`);
   if (acsIndex !== undefined) attrs.push(`AssertionConsumerServiceIndex="${acsIndex}"`);
   const sig = signatureTemplate ? template(id) : '';
@@ -32,11 +35,12 @@ export function authnRequest(server, { issuer, id = newId(), instant = new Date(
 }
 
 /** A LogoutRequest from `issuer` to the demo tenant's SLO endpoint. */
-export function logoutRequest(server, { issuer, id = newId(), instant = new Date(), notOnOrAfter, nameId = 'x', signatureTemplate = false } = {}) {
+export function logoutRequest(server, { issuer, id = newId(), instant = new Date(), notOnOrAfter, nameId = 'x', signatureTemplate = false, destination = `${server.main}/t/demo/saml/slo` } = {}) {
   const issueInstant = typeof instant === 'string' ? instant : instant.toISOString();
   const limit = notOnOrAfter ? ` NotOnOrAfter="${notOnOrAfter}"` : '';
   const sig = signatureTemplate ? template(id) : '';
-  return `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${issueInstant}" Destination="${server.main}/t/demo/saml/slo"${limit}><saml:Issuer>${issuer}</saml:Issuer>${sig}<saml:NameID>${nameId}</saml:NameID></samlp:LogoutRequest>`;
+  const dest = destination === null ? '' : ` Destination="${destination}"`;
+  return `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${issueInstant}"${dest}${limit}><saml:Issuer>${issuer}</saml:Issuer>${sig}<saml:NameID>${nameId}</saml:NameID></samlp:LogoutRequest>`;
 }
 
 export function template(id) {

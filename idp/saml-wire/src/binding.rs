@@ -102,6 +102,8 @@ pub enum BindingError {
     TooLarge,
     #[error("RelayState is too long")]
     RelayStateTooLong,
+    #[error("RelayState is not UTF-8 text")]
+    RelayStateNotText,
     #[error("Signature without SigAlg, or SigAlg without Signature")]
     IncompleteSignature,
 }
@@ -132,11 +134,15 @@ fn message_param<'a>(pairs: &[(&'a str, &'a str)]) -> Result<(MessageKind, &'a s
     }
 }
 
+/// The RelayState, decoded exactly: it goes back to the SP unchanged (SAML Bindings
+/// §3.1.1), so bytes that are not UTF-8 are refused rather than replaced.
 fn relay_state(pairs: &[(&str, &str)]) -> Result<Option<String>, BindingError> {
-    match find(pairs, "RelayState").map(percent_decode) {
-        Some(rs) if rs.len() > MAX_RELAY_STATE => Err(BindingError::RelayStateTooLong),
-        Some(rs) if rs.is_empty() => Ok(None),
-        other => Ok(other),
+    let Some(raw) = find(pairs, "RelayState") else { return Ok(None) };
+    let rs = String::from_utf8(percent_decode_bytes(raw)).map_err(|_| BindingError::RelayStateNotText)?;
+    match rs {
+        rs if rs.len() > MAX_RELAY_STATE => Err(BindingError::RelayStateTooLong),
+        rs if rs.is_empty() => Ok(None),
+        rs => Ok(Some(rs)),
     }
 }
 
@@ -252,9 +258,15 @@ pub fn form_encode(s: &str) -> String {
 }
 
 /// Decodes `application/x-www-form-urlencoded` text (`+` is a space; a broken escape
-/// stays as it is; bytes that are not UTF-8 become U+FFFD).
+/// stays as it is); bytes that are not UTF-8 become U+FFFD (see [`percent_decode_bytes`]
+/// where they must not).
 pub fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// The bytes `application/x-www-form-urlencoded` text stands for (`+` is a space).
+pub fn percent_decode_bytes(s: &str) -> Vec<u8> {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).collect()
 }
 
 #[cfg(test)]
@@ -286,6 +298,22 @@ mod tests {
         assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&SigAlg=x")).err(), Some(BindingError::IncompleteSignature));
         let long = "x".repeat(2000);
         assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&RelayState={long}")).err(), Some(BindingError::RelayStateTooLong));
+    }
+
+    #[test]
+    fn relay_state_is_echoed_exactly_or_refused() {
+        let ok = form_encode(&STANDARD.encode(deflate(b"<a/>")));
+        // Honest: UTF-8, escapes and `+` decode to exactly the text the SP sent.
+        let query = format!("SAMLRequest={ok}&RelayState=%E6%97%A5%2B+x%2Fy");
+        assert_eq!(from_redirect_query(&query).expect("decodes").relay_state.as_deref(), Some("日+ x/y"));
+        let body = format!("SAMLRequest={}&RelayState=%E6%97%A5%2B+x", form_encode(&STANDARD.encode(b"<a/>")));
+        assert_eq!(from_post_form(body.as_bytes()).expect("decodes").relay_state.as_deref(), Some("日+ x"));
+        // Hostile: bytes that are not text would come back altered (U+FFFD): refused.
+        for rs in ["%FF", "ok%C3", "%ED%A0%80"] {
+            assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&RelayState={rs}")).err(), Some(BindingError::RelayStateNotText), "{rs}");
+            let body = format!("SAMLRequest={}&RelayState={rs}", form_encode(&STANDARD.encode(b"<a/>")));
+            assert_eq!(from_post_form(body.as_bytes()).err(), Some(BindingError::RelayStateNotText), "{rs}");
+        }
     }
 
     #[test]

@@ -84,7 +84,15 @@ pub fn post_page(
     if let Ok(value) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    never_cached(response)
+}
+
+/// A response carrying a SAML message, marked as SAML Bindings §3.4.5.1 and §3.5.5.1
+/// ask: `Cache-Control: no-cache, no-store` and `Pragma: no-cache`.
+pub fn never_cached(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 

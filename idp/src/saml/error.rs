@@ -79,6 +79,8 @@ pub enum SamlError {
     NoPassive,
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    #[error("the response cannot be sent over the ProtocolBinding asked for")]
+    UnsupportedBinding,
     #[error("the user may not log in (disabled or locked)")]
     AuthnFailed,
     #[error("the principal is not known")]
@@ -165,6 +167,9 @@ impl SamlError {
             }
             SamlError::NoPassive => status(RESPONDER, Some(NO_PASSIVE), "The user is not logged in."),
             SamlError::Unsupported(_) => status(REQUESTER, Some(REQUEST_UNSUPPORTED), "The request is not supported."),
+            SamlError::UnsupportedBinding => {
+                status(REQUESTER, Some(UNSUPPORTED_BINDING), "Responses are sent over HTTP-POST only.")
+            }
             SamlError::AuthnFailed => status(RESPONDER, Some(AUTHN_FAILED), "The user cannot log in."),
             SamlError::UnknownPrincipal => status(REQUESTER, Some(UNKNOWN_PRINCIPAL), "The principal is not known."),
             SamlError::Internal(_) => status(RESPONDER, None, "The identity provider failed to answer."),
@@ -261,6 +266,7 @@ mod tests {
         assert_eq!(code(SamlError::NoPassive), (status::RESPONDER, Some(status::NO_PASSIVE)));
         assert_eq!(code(SamlError::NoAuthnContext), (status::RESPONDER, Some(status::NO_AUTHN_CONTEXT)));
         assert_eq!(code(SamlError::NameIdPolicy("x")), (status::RESPONDER, Some(status::INVALID_NAME_ID_POLICY)));
+        assert_eq!(code(SamlError::UnsupportedBinding), (status::REQUESTER, Some(status::UNSUPPORTED_BINDING)));
         // Without an endpoint from metadata, a status error is a page too.
         assert_eq!(SamlError::Replay.answer(false), Answer::Page(StatusCode::BAD_REQUEST, "saml.error.refused"));
         assert_eq!(

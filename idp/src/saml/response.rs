@@ -292,6 +292,37 @@ pub(crate) mod tests {
         assert!(root.is(ns::PROTOCOL, "Response"));
     }
 
+    /// Core §2.5.1 and §2.4.1.2 (NotBefore before NotOnOrAfter, the confirmation inside
+    /// the Conditions' window), Profiles §4.1.4.2 (no NotBefore on a bearer confirmation),
+    /// Core §1.3.3 (every time in UTC, `Z`).
+    #[test]
+    fn assertion_times_are_ordered_and_in_utc() {
+        let content = content();
+        let a = assertion(&content, "_a");
+        let conditions = a.conditions.as_ref().expect("conditions");
+        let (not_before, not_on_or_after) = (conditions.not_before.expect("NotBefore"), conditions.not_on_or_after.expect("NotOnOrAfter"));
+        assert!(not_before < not_on_or_after);
+        assert!(not_before <= chrono_time(content.now) && chrono_time(content.now) < not_on_or_after, "valid now");
+        let confirmation = &a.subject.as_ref().and_then(|s| s.subject_confirmations.as_ref()).expect("confirmations")[0];
+        let data = confirmation.subject_confirmation_data.as_ref().expect("data");
+        assert_eq!(data.not_before, None, "bearer SubjectConfirmationData never carries NotBefore");
+        let until = data.not_on_or_after.expect("NotOnOrAfter");
+        assert!(until <= not_on_or_after && until > chrono_time(content.now), "inside the Conditions' window");
+
+        let key = test_key(KeyUse::Signing);
+        let xml = success(&content, &Protection { sign_assertion: true, sign_response: true, encrypt_for: None }, &key).expect("builds");
+        let mut times = 0;
+        for name in ["IssueInstant=\"", "AuthnInstant=\"", "NotBefore=\"", "NotOnOrAfter=\"", "SessionNotOnOrAfter=\""] {
+            for (at, _) in xml.match_indices(name) {
+                let value = xml[at + name.len()..].split('"').next().unwrap_or("");
+                assert!(value.ends_with('Z') && !value.contains('+'), "{name}{value}\" is not UTC with Z");
+                times += 1;
+            }
+        }
+        assert!(times >= 7, "Response, Assertion and AuthnStatement times all seen ({times})");
+        assert!(!xml.contains("<saml2:SubjectConfirmationData NotBefore"), "{xml}");
+    }
+
     #[test]
     fn failures_carry_a_second_level_code() {
         let key = test_key(KeyUse::Signing);

@@ -33,6 +33,8 @@ pub struct RegisteredSp {
     signing: Vec<Vec<u8>>,
     /// DER of the certificates the metadata marks for encryption or any use.
     encryption: Vec<Vec<u8>>,
+    /// The metadata says `WantAssertionsSigned="true"` (SAML Metadata §2.4.4).
+    wants_signed_assertions: bool,
 }
 
 pub async fn load(app: &App, tenant_id: Uuid, entity_id: &str) -> anyhow::Result<Option<RegisteredSp>> {
@@ -66,23 +68,23 @@ impl RegisteredSp {
         let release = serde_json::from_value(sp.attribute_release.clone()).unwrap_or_default();
         // The stored certificate list has no `use`: the metadata it came from says which
         // key is for what, so it is read again here.
-        let (signing, encryption) = match sp.metadata_xml.as_deref() {
+        let (signing, encryption, wants_signed_assertions) = match sp.metadata_xml.as_deref() {
             Some(xml) => match parse_sp_metadata(xml.as_bytes(), Some(&sp.entity_id)) {
-                Ok(meta) => (meta.signing_certificates, meta.encryption_certificates),
+                Ok(meta) => (meta.signing_certificates, meta.encryption_certificates, meta.want_assertions_signed),
                 Err(err) => {
                     // Fail closed: with unreadable metadata no key is trusted to sign.
                     tracing::warn!(sp = %sp.entity_id, error = %err, "stored SP metadata no longer reads; its signatures are refused");
-                    (Vec::new(), Vec::new())
+                    (Vec::new(), Vec::new(), true)
                 }
             },
             // A registration without metadata has no `use` to go by; a key without
             // `use` may sign and encrypt (SAML Metadata §2.4.1.1).
             None => {
                 let all = der_of(&sp.certificates);
-                (all.clone(), all)
+                (all.clone(), all, false)
             }
         };
-        RegisteredSp { sp, release, signing, encryption }
+        RegisteredSp { sp, release, signing, encryption, wants_signed_assertions }
     }
 
     pub fn entity_id(&self) -> &str {
@@ -94,6 +96,12 @@ impl RegisteredSp {
     /// `use`. A key published for encryption only never verifies a signature.
     pub fn signature_certificates(&self) -> &[Vec<u8>] {
         &self.signing
+    }
+
+    /// Whether the SP's metadata requires signed assertions (`WantAssertionsSigned`),
+    /// whatever the registration's own signing settings say.
+    pub fn wants_signed_assertions(&self) -> bool {
+        self.wants_signed_assertions
     }
 
     /// The certificate to encrypt assertions for: the first its metadata marks for
@@ -304,6 +312,23 @@ pub(crate) mod tests {
     fn der(b64: &str) -> Vec<u8> {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")
+    }
+
+    #[test]
+    fn logout_responses_go_to_the_response_location() {
+        let key = super::super::keys::tests::test_key(super::super::keys::KeyUse::Signing);
+        let xml = sp_metadata("https://sp.example/metadata", &key.certificate_base64()).replace(
+            r#"Location="https://sp.example/slo"/>"#,
+            r#"Location="https://sp.example/slo" ResponseLocation="https://sp.example/slo/response"/>"#,
+        );
+        let meta = parse_sp_metadata(xml.as_bytes(), None).expect("parses");
+        let sp = registered(&meta);
+        // SAML Metadata §2.2.2: responses go to ResponseLocation, requests to Location.
+        assert_eq!(sp.slo_endpoint(Binding::Redirect, true), Some(("https://sp.example/slo/response".into(), Binding::Redirect)));
+        assert_eq!(sp.slo_endpoint(Binding::Redirect, false), Some(("https://sp.example/slo".into(), Binding::Redirect)));
+        // Without a ResponseLocation, responses go to Location.
+        let plain = registered(&parse_sp_metadata(sp_metadata("https://sp.example/metadata", &key.certificate_base64()).as_bytes(), None).expect("parses"));
+        assert_eq!(plain.slo_endpoint(Binding::Redirect, true), Some(("https://sp.example/slo".into(), Binding::Redirect)));
     }
 
     #[test]

@@ -349,7 +349,7 @@ async fn advance(
                 let target = app.pool
                     .run(move || binding::redirect_url(&url, MessageKind::Request, &request.to_xml(None), Some(&relay), &key))
                     .await??;
-                Ok(Redirect::to(&target).into_response())
+                Ok(binding::never_cached(Redirect::to(&target).into_response()))
             }
             Binding::Post => {
                 let xml = app.pool
@@ -418,10 +418,7 @@ async fn logout_response(state: &SharedState, headers: &HeaderMap, idp: &Idp, in
             match authenticate_message(incoming, &text, &root_id, &sp, true) {
                 Ok((signed, _)) => {
                     let verified = if incoming.binding == Binding::Post { parse_logout_response(signed.as_bytes()).ok().map(|m| m.1) } else { Some(message.clone()) };
-                    verified
-                        .and_then(|m| m.status)
-                        .and_then(|s| s.status_code.value)
-                        .is_some_and(|code| code == status::SUCCESS)
+                    confirms(verified.as_ref(), &idp.slo_url())
                 }
                 Err(err) => {
                     tracing::info!(error = %err, sp = %issuer, "unauthenticated LogoutResponse");
@@ -435,6 +432,17 @@ async fn logout_response(state: &SharedState, headers: &HeaderMap, idp: &Idp, in
         chain.partial = true;
     }
     advance(state, headers, idp, &id, entry.data, chain).await.map_err(|e| (SamlError::Internal(e), None))
+}
+
+/// Whether an authenticated LogoutResponse (`None`: not authenticated) confirms the
+/// logout: it says Success and names this endpoint as its Destination. A signed message
+/// must name where it was sent, and one naming another place is discarded (SAML Core
+/// §3.2.2; Bindings §3.4.5.2, §3.5.5.2); LogoutResponses are always signed here.
+pub fn confirms(authenticated: Option<&LogoutResponse>, slo_url: &str) -> bool {
+    authenticated.is_some_and(|m| {
+        m.destination.as_deref() == Some(slo_url)
+            && m.status.as_ref().and_then(|s| s.status_code.value.as_deref()) == Some(status::SUCCESS)
+    })
 }
 
 /// A LogoutRequest we send (SAML Core §3.7.1), written by hand for schema order.
@@ -516,7 +524,7 @@ pub async fn send_logout_response(
                     binding::redirect_url(&url, MessageKind::Response, xml::without_declaration(&document), relay.as_deref(), &key)
                 })
                 .await??;
-            Ok(Redirect::to(&target).into_response())
+            Ok(binding::never_cached(Redirect::to(&target).into_response()))
         }
         Binding::Post => {
             let xml = state.app.pool.run(move || signing::sign_enveloped(&document, &key)).await??;
@@ -561,6 +569,28 @@ mod tests {
         assert!(xml.contains("a&lt;b"));
         let (_, parsed) = parse_logout_request(xml.as_bytes()).expect("our own request parses");
         assert_eq!(parsed.session_indexes, ["_s", "_t"]);
+    }
+
+    #[test]
+    fn a_logout_response_confirms_only_when_authentic_successful_and_addressed_here() {
+        const SLO: &str = "https://idp.example/t/demo/saml/slo";
+        let response = |destination: Option<&str>, code: &str| {
+            let destination = destination.map(|d| format!(r#" Destination="{d}""#)).unwrap_or_default();
+            let xml = format!(
+                r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="2026-04-01T09:00:00Z" InResponseTo="_q"{destination}><saml:Issuer>https://sp.example</saml:Issuer><samlp:Status><samlp:StatusCode Value="{code}"/></samlp:Status></samlp:LogoutResponse>"#
+            );
+            parse_logout_response(xml.as_bytes()).expect("parses").1
+        };
+        // Honest: authenticated, addressed to this endpoint, Success.
+        assert!(confirms(Some(&response(Some(SLO), status::SUCCESS)), SLO));
+        // Addressed to another endpoint (another tenant's, another IdP's): discarded.
+        assert!(!confirms(Some(&response(Some("https://idp.example/t/other/saml/slo"), status::SUCCESS)), SLO));
+        assert!(!confirms(Some(&response(Some("https://evil.example/slo"), status::SUCCESS)), SLO));
+        // Signed (every LogoutResponse counted is) but naming no Destination.
+        assert!(!confirms(Some(&response(None, status::SUCCESS)), SLO));
+        // Not Success, or not authenticated at all.
+        assert!(!confirms(Some(&response(Some(SLO), status::RESPONDER)), SLO));
+        assert!(!confirms(None, SLO));
     }
 
     #[test]

@@ -155,7 +155,8 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         return Err(reject(SamlError::Unsupported("request IDs longer than 256 characters")));
     }
     if request.protocol_binding.as_deref().is_some_and(|b| b != ns::BINDING_POST) {
-        return Err(reject(SamlError::Unsupported("only HTTP-POST responses are sent")));
+        // SAML Core §3.2.2.2: the binding asked for cannot be used.
+        return Err(reject(SamlError::UnsupportedBinding));
     }
     let now = app.now();
     // Beyond `time`'s range (chrono reads years past 9999): out of range, not a panic.
@@ -472,17 +473,20 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         attributes,
         now,
     };
-    // Every response is signed: the assertion and/or the response as registered, the
-    // response when neither was asked for.
-    let protection = Protection {
-        sign_assertion: sp.sp.sign_assertion,
-        sign_response: sp.sp.sign_response || !sp.sp.sign_assertion,
-        encrypt_for,
-    };
+    let protection = protection(&sp, encrypt_for);
     let key = keys::active(app, KeyUse::Signing).await?;
     let xml = app.pool.run(move || response::success(&content, &protection, &key)).await??;
     tracing::info!(sp = %sp.entity_id(), user = %user.id, "SAML assertion issued");
     Ok(binding::post_page(state, &ctx.headers, &pending.acs_url, MessageKind::Response, &xml, pending.relay_state.as_deref()))
+}
+
+/// How a response to `sp` is protected. Every response is signed: the assertion and/or
+/// the response as registered, the response when neither was asked for (SAML Profiles
+/// §4.1.4.5); and the assertion whenever the SP's metadata says `WantAssertionsSigned`
+/// (SAML Metadata §2.4.4), whatever the registration says.
+pub fn protection(sp: &RegisteredSp, encrypt_for: Option<Vec<u8>>) -> Protection {
+    let sign_assertion = sp.sp.sign_assertion || sp.wants_signed_assertions();
+    Protection { sign_assertion, sign_response: sp.sp.sign_response || !sign_assertion, encrypt_for }
 }
 
 /// The attributes `sp` is given, in its release order.
@@ -517,6 +521,47 @@ async fn released_attributes(
 mod tests {
     use super::*;
     use mamori_saml_wire::messages::ParseError;
+
+    #[test]
+    fn metadata_asking_for_signed_assertions_gets_them() {
+        let registration = |want: Option<bool>, sign_response: bool, sign_assertion: bool| {
+            let attr = want.map(|w| format!(r#" WantAssertionsSigned="{w}""#)).unwrap_or_default();
+            let metadata = format!(
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/metadata"><md:SPSSODescriptor{attr} protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#
+            );
+            RegisteredSp::new(mamori_storage::model::SamlServiceProvider {
+                id: uuid::Uuid::new_v4(),
+                tenant_id: uuid::Uuid::new_v4(),
+                entity_id: "https://sp.example/metadata".into(),
+                name: "SP".into(),
+                metadata_xml: Some(metadata),
+                acs: vec![],
+                slo: vec![],
+                certificates: vec![],
+                want_authn_requests_signed: false,
+                name_id_format: ns::NAMEID_PERSISTENT.into(),
+                attribute_release: serde_json::json!({}),
+                sign_response,
+                sign_assertion,
+                encrypt_assertion: false,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+            })
+        };
+        let signs = |sp: &RegisteredSp| {
+            let p = protection(sp, None);
+            (p.sign_response, p.sign_assertion)
+        };
+        // Honest: metadata that does not ask; the registration decides.
+        assert_eq!(signs(&registration(None, true, false)), (true, false));
+        assert_eq!(signs(&registration(Some(false), true, false)), (true, false));
+        assert_eq!(signs(&registration(None, false, true)), (false, true));
+        assert_eq!(signs(&registration(None, false, false)), (true, false), "never neither");
+        // The SP asks for signed assertions: it gets them, even when registered for a
+        // signed response only.
+        assert_eq!(signs(&registration(Some(true), true, false)), (true, true));
+        assert_eq!(signs(&registration(Some(true), false, false)), (false, true));
+        assert_eq!(signs(&registration(Some(true), true, true)), (true, true));
+    }
 
     #[test]
     fn authn_requests_parse_only_as_what_they_are() {
