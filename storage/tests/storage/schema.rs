@@ -12,7 +12,7 @@ on_both!(
     unique_violations_map_to_conflict,
     ping_and_backend
 );
-on_both_unmigrated!(concurrent_migrations_apply_once);
+on_both_unmigrated!(concurrent_migrations_apply_once, login_id_keys_are_backfilled_on_existing_users);
 
 async fn migrations_are_idempotent(s: Storage) {
     let t = tenant(&s).await;
@@ -149,4 +149,50 @@ async fn sqlite_file_uses_wal_and_in_memory_works() {
     memory.migrate().await.unwrap();
     let t = tenant(&memory).await;
     assert_eq!(memory.tenants().get(t.id).await.unwrap(), t);
+}
+
+/// m0017 keys the users that exist when it runs: on a database that already holds users
+/// (one ID differing only in case from an older one), undo m0017 and run it again, as on
+/// an upgrade. It must not fail, must key every user, and must leave the later of two
+/// case-twins without a key rather than refuse to start.
+async fn login_id_keys_are_backfilled_on_existing_users(url: String) {
+    use sea_orm::ConnectionTrait as _;
+    let s = Storage::connect(&url).await.unwrap();
+    s.migrate().await.unwrap();
+    let (t1, t2) = (tenant(&s).await, tenant(&s).await);
+    let raw = sea_orm::Database::connect(&url).await.unwrap();
+    raw.execute_unprepared("DROP INDEX ux_users_tenant_login_id_key").await.unwrap();
+    let users = s.users();
+    let taro = users.create(&NewUser::new(t1.id, "Taro", LoginMethod::Cert), t0()).await.unwrap();
+    let twin = users.create(&NewUser::new(t1.id, "TARO", LoginMethod::Cert), t0() + time::Duration::seconds(1)).await.unwrap();
+    let other = users.create(&NewUser::new(t2.id, "taro", LoginMethod::Cert), t0()).await.unwrap();
+    let jiro = users.create(&NewUser::new(t1.id, "Jiro-ÄÖ", LoginMethod::Cert), t0()).await.unwrap();
+    raw.execute_unprepared("ALTER TABLE users DROP COLUMN login_id_key").await.unwrap();
+    raw.execute_unprepared("DELETE FROM seaql_migrations WHERE version LIKE 'm0017%'").await.unwrap();
+
+    s.migrate().await.unwrap();
+    let stmt = sea_orm::Statement::from_string(raw.get_database_backend(), "SELECT login_id, login_id_key FROM users");
+    let mut keys: Vec<(String, Option<String>)> = raw
+        .query_all_raw(stmt)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.try_get("", "login_id").unwrap(), row.try_get("", "login_id_key").unwrap()))
+        .collect();
+    keys.sort();
+    let expected: Vec<(String, Option<String>)> = vec![
+        ("Jiro-ÄÖ".into(), Some("jiro-äö".into())),
+        ("TARO".into(), None),
+        ("Taro".into(), Some("taro".into())),
+        ("taro".into(), Some("taro".into())),
+    ];
+    assert_eq!(keys, expected, "every user keyed, the later case-twin of a tenant without a key");
+    assert_eq!(users.get_by_login_id(t2.id, "taro").await.unwrap().map(|u| u.id), Some(other.id));
+    assert_eq!(users.get_by_login_id(t1.id, "Taro").await.unwrap().map(|u| u.id), Some(taro.id));
+    let _ = jiro;
+    // The later twin still exists and keeps its exact ID; the index holds from now on.
+    assert_eq!(users.get(twin.id).await.unwrap().login_id, "TARO");
+    let again = users.create(&NewUser::new(t1.id, "tArO", LoginMethod::Cert), t0()).await.unwrap_err();
+    assert!(matches!(again, mamori_storage::StorageError::Conflict(_)), "{again:?}");
+    s.close().await.unwrap();
 }
