@@ -64,6 +64,8 @@ fn prepared() -> (tempfile::TempDir, std::path::PathBuf) {
         .env("MAMORI_HASHING__ARGON2_MEMORY_KIB", "8192")
         .output()
         .expect("runs");
+    // It prepares and exits: nothing to stop, so it does not say so.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Ctrl-C"), "{}", String::from_utf8_lossy(&out.stdout));
     ok(out);
     let config = work.path().join("mamori-data/mamori.toml");
     (work, config)

@@ -66,7 +66,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             println!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
             rp.start(&urls.main, DEMO_TENANT);
         }
-        println!("Press Ctrl-C to stop.");
+        if !args.no_serve {
+            println!("Press Ctrl-C to stop.");
+        }
     };
     if args.no_serve {
         let port = app.config.server.listen.port();
