@@ -12,8 +12,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mamori_ca::{
-    CaSubject, CertificateAuthority, CertificateUrls, DeviceCertificateRequest, KeyAlgorithm,
-    Pkcs12Format, RevocationReason, RevokedCertificate, export_pkcs12,
+    CaSubject, CertificateAuthority, CertificateUrls, DeviceCertificateRequest, KeyAlgorithm, Pkcs12Format, RevocationReason,
+    RevokedCertificate, export_pkcs12,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -27,26 +27,10 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let now = OffsetDateTime::now_utc();
-    let subject = |cn: &str| CaSubject {
-        common_name: cn.into(),
-        organization: Some("Mamori Bench".into()),
-    };
-    let root = CertificateAuthority::create_root(
-        &subject("Bench Root"),
-        KeyAlgorithm::EcP256,
-        now,
-        now + Duration::days(3650),
-    )
-    .unwrap();
+    let subject = |cn: &str| CaSubject { common_name: cn.into(), organization: Some("Mamori Bench".into()) };
+    let root = CertificateAuthority::create_root(&subject("Bench Root"), KeyAlgorithm::EcP256, now, now + Duration::days(3650)).unwrap();
     // Devices are issued by an intermediate, as in a real deployment.
-    let ca = root
-        .create_intermediate(
-            &subject("Bench Devices"),
-            KeyAlgorithm::EcP256,
-            now,
-            now + Duration::days(1825),
-        )
-        .unwrap();
+    let ca = root.create_intermediate(&subject("Bench Devices"), KeyAlgorithm::EcP256, now, now + Duration::days(1825)).unwrap();
     let mut chain = vec![ca.certificate_der().to_vec()];
     chain.extend(ca.chain_der().iter().cloned());
     Fixture { ca, chain, now }
@@ -71,14 +55,7 @@ fn request(now: OffsetDateTime, key_algorithm: KeyAlgorithm) -> DeviceCertificat
 fn issue(fixture: &Fixture, req: &DeviceCertificateRequest, with_pkcs12: bool) -> usize {
     let issued = fixture.ca.issue_device_certificate(req).unwrap();
     if with_pkcs12 {
-        let p12 = export_pkcs12(
-            &issued,
-            &fixture.chain,
-            "correct horse battery staple",
-            "Alice's laptop",
-            Pkcs12Format::Modern,
-        )
-        .unwrap();
+        let p12 = export_pkcs12(&issued, &fixture.chain, "correct horse battery staple", "Alice's laptop", Pkcs12Format::Modern).unwrap();
         return black_box(p12).len();
     }
     black_box(issued).certificate_der.len()
@@ -88,19 +65,14 @@ fn device_certificates(c: &mut Criterion) {
     let fixture = fixture();
     let mut group = c.benchmark_group("device_certificate");
     group.throughput(Throughput::Elements(1));
-    for (name, alg) in [
-        ("p256", KeyAlgorithm::EcP256),
-        ("rsa2048", KeyAlgorithm::Rsa2048),
-    ] {
+    for (name, alg) in [("p256", KeyAlgorithm::EcP256), ("rsa2048", KeyAlgorithm::Rsa2048)] {
         if alg != KeyAlgorithm::EcP256 {
             // RSA key generation takes tens of milliseconds; ten samples are plenty.
             group.sample_size(10);
         }
         let req = request(fixture.now, alg);
         group.bench_function(name, |b| b.iter(|| issue(&fixture, &req, false)));
-        group.bench_function(format!("{name}_pkcs12"), |b| {
-            b.iter(|| issue(&fixture, &req, true))
-        });
+        group.bench_function(format!("{name}_pkcs12"), |b| b.iter(|| issue(&fixture, &req, true)));
     }
     group.finish();
 }
@@ -110,10 +82,7 @@ fn device_certificates_parallel(c: &mut Criterion) {
     let fixture = fixture();
     let mut group = c.benchmark_group("device_certificate_2_threads");
     group.throughput(Throughput::Elements(1));
-    for (name, alg, with_pkcs12) in [
-        ("p256", KeyAlgorithm::EcP256, false),
-        ("p256_pkcs12", KeyAlgorithm::EcP256, true),
-    ] {
+    for (name, alg, with_pkcs12) in [("p256", KeyAlgorithm::EcP256, false), ("p256_pkcs12", KeyAlgorithm::EcP256, true)] {
         let req = request(fixture.now, alg);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -144,11 +113,7 @@ fn crl_100k(c: &mut Criterion) {
             // 128-bit serials like the ones we issue.
             serial_hex: format!("{:032x}", (u128::from(i) << 64) | 0x7f3a_9c21_55e0_1b44),
             revoked_at: fixture.now - Duration::seconds(i as i64),
-            reason: if i % 3 == 0 {
-                RevocationReason::Unspecified
-            } else {
-                RevocationReason::KeyCompromise
-            },
+            reason: if i % 3 == 0 { RevocationReason::Unspecified } else { RevocationReason::KeyCompromise },
         })
         .collect();
     let mut group = c.benchmark_group("crl");
@@ -156,10 +121,7 @@ fn crl_100k(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("sign_100k_entries", |b| {
         b.iter(|| {
-            let crl = fixture
-                .ca
-                .sign_crl(&entries, 1, fixture.now, fixture.now + Duration::days(7))
-                .unwrap();
+            let crl = fixture.ca.sign_crl(&entries, 1, fixture.now, fixture.now + Duration::days(7)).unwrap();
             black_box(crl.der.len())
         })
     });

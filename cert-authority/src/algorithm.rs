@@ -63,17 +63,11 @@ impl KeyAlgorithm {
     /// is refused with a sentence that names what was found.
     pub(crate) fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, CaError> {
         let unsupported = |found: String| {
-            CaError::invalid_request(format!(
-                "the certificate's key is {found}; this CA supports P-256, RSA 2048 and RSA 3072 keys"
-            ))
+            CaError::invalid_request(format!("the certificate's key is {found}; this CA supports P-256, RSA 2048 and RSA 3072 keys"))
         };
         let algorithm = &spki.algorithm.algorithm;
         if *algorithm == x509_parser::oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok());
+            let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
             return match curve {
                 Some(curve) if curve == x509_parser::oid_registry::OID_EC_P256 => Ok(Self::EcP256),
                 Some(curve) => Err(unsupported(format!("an EC key on curve {curve}"))),
@@ -118,11 +112,7 @@ impl FromStr for KeyAlgorithm {
         Self::ALL
             .into_iter()
             .find(|alg| alg.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                CaError::invalid_request(format!(
-                    "unknown key algorithm \"{wanted}\"; use p256, rsa2048 or rsa3072"
-                ))
-            })
+            .ok_or_else(|| CaError::invalid_request(format!("unknown key algorithm \"{wanted}\"; use p256, rsa2048 or rsa3072")))
     }
 }
 
@@ -138,10 +128,7 @@ mod tests {
             assert_eq!(json, format!("\"{alg}\""));
             assert_eq!(serde_json::from_str::<KeyAlgorithm>(&json).unwrap(), alg);
         }
-        assert_eq!(
-            "RSA2048".parse::<KeyAlgorithm>().unwrap(),
-            KeyAlgorithm::Rsa2048
-        );
+        assert_eq!("RSA2048".parse::<KeyAlgorithm>().unwrap(), KeyAlgorithm::Rsa2048);
         assert!("ed25519".parse::<KeyAlgorithm>().is_err());
         assert_eq!(KeyAlgorithm::default(), KeyAlgorithm::EcP256);
     }

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod,
-    KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber, SignatureAlgorithm, SigningKey,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PublicKeyData,
+    SerialNumber, SignatureAlgorithm, SigningKey,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -15,8 +15,8 @@ use x509_parser::x509::X509Name;
 use zeroize::Zeroize as _;
 
 use crate::encoding::{
-    check_name, common_name, display_time, one_certificate_from_pem, parse_certificate, pem_encode,
-    random_serial, sha256, sha256_hex, validity,
+    check_name, common_name, display_time, one_certificate_from_pem, parse_certificate, pem_encode, random_serial, sha256, sha256_hex,
+    validity,
 };
 use crate::private_key::load_ca_private_key;
 use crate::{CaError, KeyAlgorithm, SealingKey};
@@ -70,17 +70,9 @@ impl CertificateAuthority {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<Self, CaError> {
-        let params = ca_params(
-            subject,
-            alg,
-            not_before,
-            not_after,
-            BasicConstraints::Unconstrained,
-        )?;
+        let params = ca_params(subject, alg, not_before, not_after, BasicConstraints::Unconstrained)?;
         let key = alg.generate_key()?;
-        let certificate = params.self_signed(&key).map_err(|e| {
-            CaError::Generation(format!("signing the root certificate failed: {e}"))
-        })?;
+        let certificate = params.self_signed(&key).map_err(|e| CaError::Generation(format!("signing the root certificate failed: {e}")))?;
         Self::from_parts(certificate.der().to_vec(), key, Vec::new())
     }
 
@@ -94,23 +86,15 @@ impl CertificateAuthority {
         not_after: OffsetDateTime,
     ) -> Result<Self, CaError> {
         if self.path_len_constraint == Some(0) {
-            return Err(CaError::invalid_request(
-                "this CA has pathLen 0 and may not create intermediate CAs",
-            ));
+            return Err(CaError::invalid_request("this CA has pathLen 0 and may not create intermediate CAs"));
         }
-        let mut params = ca_params(
-            subject,
-            alg,
-            not_before,
-            not_after,
-            BasicConstraints::Constrained(0),
-        )?;
+        let mut params = ca_params(subject, alg, not_before, not_after, BasicConstraints::Constrained(0))?;
         self.check_within_validity(params.not_after)?;
         params.use_authority_key_identifier_extension = true;
         let key = alg.generate_key()?;
-        let certificate = params.signed_by(&key, &self.issuer).map_err(|e| {
-            CaError::Generation(format!("signing the intermediate certificate failed: {e}"))
-        })?;
+        let certificate = params
+            .signed_by(&key, &self.issuer)
+            .map_err(|e| CaError::Generation(format!("signing the intermediate certificate failed: {e}")))?;
         let mut chain = Vec::with_capacity(self.chain_der.len() + 1);
         chain.push(self.certificate_der.clone());
         chain.extend(self.chain_der.iter().cloned());
@@ -130,9 +114,7 @@ impl CertificateAuthority {
         };
         let key = load_ca_private_key(key_pem, key_algorithm)?;
         let mut chain = match chain_pem {
-            Some(text) if !text.trim().is_empty() => {
-                crate::encoding::certificates_from_pem("certificate chain", text)?
-            }
+            Some(text) if !text.trim().is_empty() => crate::encoding::certificates_from_pem("certificate chain", text)?,
             _ => Vec::new(),
         };
         // A "full chain" file often starts with the CA certificate itself.
@@ -143,11 +125,7 @@ impl CertificateAuthority {
     }
 
     /// Checks every invariant the rest of the crate relies on, whatever the source.
-    fn from_parts(
-        certificate_der: Vec<u8>,
-        key: KeyPair,
-        chain_der: Vec<Vec<u8>>,
-    ) -> Result<Self, CaError> {
+    fn from_parts(certificate_der: Vec<u8>, key: KeyPair, chain_der: Vec<Vec<u8>>) -> Result<Self, CaError> {
         let key = CaKey(key);
         let certificate = parse_certificate("CA certificate", &certificate_der)?;
         let path_len_constraint = check_is_ca(&certificate)?;
@@ -160,24 +138,16 @@ impl CertificateAuthority {
         check_name_is_reproducible(certificate.subject())?;
         check_chain(&certificate, &chain_der)?;
 
-        let subject_key_id =
-            certificate
-                .iter_extensions()
-                .find_map(|ext| match ext.parsed_extension() {
-                    ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
-                    _ => None,
-                });
-        let subject_common_name =
-            common_name(certificate.subject()).unwrap_or_else(|| certificate.subject().to_string());
+        let subject_key_id = certificate.iter_extensions().find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        });
+        let subject_common_name = common_name(certificate.subject()).unwrap_or_else(|| certificate.subject().to_string());
         let not_after = certificate.validity().not_after.to_datetime();
         drop(certificate);
 
-        let issuer =
-            Issuer::from_ca_cert_der(&certificate_der.as_slice().into(), key).map_err(|e| {
-                CaError::invalid_request(format!(
-                    "the CA certificate cannot be used for issuing ({e})"
-                ))
-            })?;
+        let issuer = Issuer::from_ca_cert_der(&certificate_der.as_slice().into(), key)
+            .map_err(|e| CaError::invalid_request(format!("the CA certificate cannot be used for issuing ({e})")))?;
         Ok(Self {
             certificate_der,
             chain_der,
@@ -228,11 +198,7 @@ impl CertificateAuthority {
         let pkcs8 = self.issuer.key().0.serialized_der();
         Ok(SealedCa {
             certificate_pem: self.certificate_pem(),
-            chain_pem: self
-                .chain_der
-                .iter()
-                .map(|der| pem_encode("CERTIFICATE", der))
-                .collect(),
+            chain_pem: self.chain_der.iter().map(|der| pem_encode("CERTIFICATE", der)).collect(),
             sealed_private_key: key.seal(pkcs8, &sealing_aad(&self.certificate_der))?,
             key_algorithm: self.key_algorithm,
         })
@@ -241,19 +207,12 @@ impl CertificateAuthority {
     /// Opens a sealed CA; [`CaError::WrongSealingKey`] when `key` is not the one it was
     /// sealed with, or the sealed key or certificate was altered.
     pub fn from_sealed(sealed: &SealedCa, key: &SealingKey) -> Result<Self, CaError> {
-        let certificate_der =
-            one_certificate_from_pem("sealed CA certificate", &sealed.certificate_pem)?;
-        let chain_der = sealed
-            .chain_pem
-            .iter()
-            .map(|pem| one_certificate_from_pem("sealed CA chain", pem))
-            .collect::<Result<Vec<_>, _>>()?;
+        let certificate_der = one_certificate_from_pem("sealed CA certificate", &sealed.certificate_pem)?;
+        let chain_der =
+            sealed.chain_pem.iter().map(|pem| one_certificate_from_pem("sealed CA chain", pem)).collect::<Result<Vec<_>, _>>()?;
         let pkcs8 = key.open(&sealed.sealed_private_key, &sealing_aad(&certificate_der))?;
-        let key_pair = KeyPair::try_from(pkcs8.as_slice()).map_err(|e| {
-            CaError::invalid_request(format!(
-                "the sealed CA key is not a usable PKCS#8 key ({e})"
-            ))
-        })?;
+        let key_pair = KeyPair::try_from(pkcs8.as_slice())
+            .map_err(|e| CaError::invalid_request(format!("the sealed CA key is not a usable PKCS#8 key ({e})")))?;
         let authority = Self::from_parts(certificate_der, key_pair, chain_der)?;
         if authority.key_algorithm != sealed.key_algorithm {
             return Err(CaError::invalid_request(format!(
@@ -298,9 +257,7 @@ fn ca_params(
     constraints: BasicConstraints,
 ) -> Result<CertificateParams, CaError> {
     if alg == KeyAlgorithm::Rsa2048 {
-        return Err(CaError::invalid_request(
-            "a new CA key must be p256 or rsa3072 (rsa2048 is too weak for a CA's lifetime)",
-        ));
+        return Err(CaError::invalid_request("a new CA key must be p256 or rsa3072 (rsa2048 is too weak for a CA's lifetime)"));
     }
     check_name("CA common name", &subject.common_name)?;
     let mut name = DistinguishedName::new();
@@ -325,14 +282,10 @@ fn ca_params(
 /// basicConstraints CA:TRUE and keyUsage with keyCertSign (RFC 5280 requires the
 /// extension in CA certificates). Returns the pathLen constraint.
 fn check_is_ca(certificate: &X509Certificate<'_>) -> Result<Option<u32>, CaError> {
-    let constraints = certificate
-        .basic_constraints()
-        .map_err(|_| CaError::NotACa)?;
+    let constraints = certificate.basic_constraints().map_err(|_| CaError::NotACa)?;
     let key_usage = certificate.key_usage().map_err(|_| CaError::NotACa)?;
     match (constraints, key_usage) {
-        (Some(bc), Some(ku)) if bc.value.ca && ku.value.key_cert_sign() => {
-            Ok(bc.value.path_len_constraint)
-        }
+        (Some(bc), Some(ku)) if bc.value.ca && ku.value.key_cert_sign() => Ok(bc.value.path_len_constraint),
         _ => Err(CaError::NotACa),
     }
 }
@@ -360,19 +313,14 @@ fn check_name_is_reproducible(name: &X509Name<'_>) -> Result<(), CaError> {
         seen.push(attribute.attr_type().clone());
     }
     if seen.is_empty() {
-        return Err(CaError::invalid_request(
-            "the CA certificate's subject is empty",
-        ));
+        return Err(CaError::invalid_request("the CA certificate's subject is empty"));
     }
     Ok(())
 }
 
 /// Each chain certificate must be a CA whose key verifies the signature of the one before.
 fn check_chain(certificate: &X509Certificate<'_>, chain_der: &[Vec<u8>]) -> Result<(), CaError> {
-    let parsed = chain_der
-        .iter()
-        .map(|der| parse_certificate("certificate chain", der))
-        .collect::<Result<Vec<_>, _>>()?;
+    let parsed = chain_der.iter().map(|der| parse_certificate("certificate chain", der)).collect::<Result<Vec<_>, _>>()?;
     let mut child = certificate;
     for (position, parent) in parsed.iter().enumerate() {
         if child.verify_signature(Some(parent.public_key())).is_err() {
@@ -383,10 +331,7 @@ fn check_chain(certificate: &X509Certificate<'_>, chain_der: &[Vec<u8>]) -> Resu
             )));
         }
         if !parent.is_ca() {
-            return Err(CaError::invalid_request(format!(
-                "chain certificate {} is not a CA certificate",
-                position + 1
-            )));
+            return Err(CaError::invalid_request(format!("chain certificate {} is not a CA certificate", position + 1)));
         }
         child = parent;
     }
@@ -430,8 +375,6 @@ mod base64_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(deserializer)?;
-        STANDARD
-            .decode(text.trim())
-            .map_err(serde::de::Error::custom)
+        STANDARD.decode(text.trim()).map_err(serde::de::Error::custom)
     }
 }

@@ -79,16 +79,10 @@ impl FromStr for RevocationReason {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim();
-        Self::ALL
-            .into_iter()
-            .find(|reason| reason.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                let known: Vec<&str> = Self::ALL.iter().map(|r| r.as_str()).collect();
-                CaError::invalid_request(format!(
-                    "unknown revocation reason \"{wanted}\"; use one of {}",
-                    known.join(", ")
-                ))
-            })
+        Self::ALL.into_iter().find(|reason| reason.as_str().eq_ignore_ascii_case(wanted)).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|r| r.as_str()).collect();
+            CaError::invalid_request(format!("unknown revocation reason \"{wanted}\"; use one of {}", known.join(", ")))
+        })
     }
 }
 
@@ -125,9 +119,7 @@ impl CertificateAuthority {
         let this_update = certificate_time("this_update", this_update)?;
         let next_update = certificate_time("next_update", next_update)?;
         if next_update <= this_update {
-            return Err(CaError::invalid_request(
-                "next_update must be later than this_update",
-            ));
+            return Err(CaError::invalid_request("next_update must be later than this_update"));
         }
         let revoked_certs = revoked
             .iter()
@@ -149,19 +141,13 @@ impl CertificateAuthority {
             key_identifier_method: self.authority_key_id.clone(),
         };
         let crl = params.signed_by(&self.issuer).map_err(|e| match e {
-            rcgen::Error::IssuerNotCrlSigner => CaError::invalid_request(
-                "this CA certificate's keyUsage does not include cRLSign, so it cannot sign CRLs",
-            ),
+            rcgen::Error::IssuerNotCrlSigner => {
+                CaError::invalid_request("this CA certificate's keyUsage does not include cRLSign, so it cannot sign CRLs")
+            }
             other => CaError::Generation(format!("signing the CRL failed: {other}")),
         })?;
         let der = crl.der().to_vec();
-        Ok(Crl {
-            pem: pem_encode("X509 CRL", &der),
-            der,
-            crl_number,
-            this_update,
-            next_update,
-        })
+        Ok(Crl { pem: pem_encode("X509 CRL", &der), der, crl_number, this_update, next_update })
     }
 }
 
@@ -172,16 +158,10 @@ mod tests {
     #[test]
     fn reason_names_are_kebab_case_everywhere() {
         for reason in RevocationReason::ALL {
-            assert_eq!(
-                reason.to_string().parse::<RevocationReason>().unwrap(),
-                reason
-            );
+            assert_eq!(reason.to_string().parse::<RevocationReason>().unwrap(), reason);
             let json = serde_json::to_string(&reason).unwrap();
             assert_eq!(json, format!("\"{reason}\""));
-            assert_eq!(
-                serde_json::from_str::<RevocationReason>(&json).unwrap(),
-                reason
-            );
+            assert_eq!(serde_json::from_str::<RevocationReason>(&json).unwrap(), reason);
         }
         assert_eq!(RevocationReason::CaCompromise.to_string(), "ca-compromise");
         assert!("stolen".parse::<RevocationReason>().is_err());

@@ -25,10 +25,7 @@ pub(crate) fn sha256_hex(der: &[u8]) -> String {
 
 /// PEM with LF line endings (the `pem` crate defaults to CRLF).
 pub(crate) fn pem_encode(tag: &str, der: &[u8]) -> String {
-    pem::encode_config(
-        &Pem::new(tag, der),
-        EncodeConfig::new().set_line_ending(LineEnding::LF),
-    )
+    pem::encode_config(&Pem::new(tag, der), EncodeConfig::new().set_line_ending(LineEnding::LF))
 }
 
 /// PEM for secrets: written straight into a buffer that is wiped on drop, because the
@@ -38,9 +35,7 @@ pub(crate) fn pem_encode_secret(tag: &str, der: &[u8]) -> Zeroizing<String> {
     let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der));
     let lines = encoded.len().div_ceil(64);
     // Sized up front so the String never reallocates and leaves a copy behind.
-    let mut out = Zeroizing::new(String::with_capacity(
-        2 * tag.len() + 40 + encoded.len() + lines,
-    ));
+    let mut out = Zeroizing::new(String::with_capacity(2 * tag.len() + 40 + encoded.len() + lines));
     out.push_str("-----BEGIN ");
     out.push_str(tag);
     out.push_str("-----\n");
@@ -56,42 +51,26 @@ pub(crate) fn pem_encode_secret(tag: &str, der: &[u8]) -> Zeroizing<String> {
 
 /// RFC 3339 for messages; falls back to `Display`, which cannot fail.
 pub(crate) fn display_time(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 pub(crate) fn parse_pem_blocks(what: &'static str, text: &str) -> Result<Vec<Pem>, CaError> {
-    let blocks = pem::parse_many(text).map_err(|e| CaError::InvalidPem {
-        what,
-        reason: format!("it is not valid PEM ({e})"),
-    })?;
+    let blocks = pem::parse_many(text).map_err(|e| CaError::InvalidPem { what, reason: format!("it is not valid PEM ({e})") })?;
     if blocks.is_empty() {
-        return Err(CaError::InvalidPem {
-            what,
-            reason: "it contains no PEM block".into(),
-        });
+        return Err(CaError::InvalidPem { what, reason: "it contains no PEM block".into() });
     }
     Ok(blocks)
 }
 
 /// Every block must be a CERTIFICATE; returns their DER in order.
-pub(crate) fn certificates_from_pem(
-    what: &'static str,
-    text: &str,
-) -> Result<Vec<Vec<u8>>, CaError> {
+pub(crate) fn certificates_from_pem(what: &'static str, text: &str) -> Result<Vec<Vec<u8>>, CaError> {
     parse_pem_blocks(what, text)?
         .into_iter()
         .map(|block| {
             if block.tag() == "CERTIFICATE" {
                 Ok(block.into_contents())
             } else {
-                Err(CaError::InvalidPem {
-                    what,
-                    reason: format!(
-                        "expected CERTIFICATE blocks but found a {} block",
-                        block.tag()
-                    ),
-                })
+                Err(CaError::InvalidPem { what, reason: format!("expected CERTIFICATE blocks but found a {} block", block.tag()) })
             }
         })
         .collect()
@@ -102,38 +81,21 @@ pub(crate) fn one_certificate_from_pem(what: &'static str, text: &str) -> Result
     let mut certificates = certificates_from_pem(what, text)?;
     match certificates.len() {
         1 => Ok(certificates.remove(0)),
-        n => Err(CaError::InvalidPem {
-            what,
-            reason: format!(
-                "expected one certificate but found {n} (pass the issuers as the chain)"
-            ),
-        }),
+        n => Err(CaError::InvalidPem { what, reason: format!("expected one certificate but found {n} (pass the issuers as the chain)") }),
     }
 }
 
 /// Parses DER and refuses trailing bytes, which would make fingerprints ambiguous.
-pub(crate) fn parse_certificate<'a>(
-    what: &'static str,
-    der: &'a [u8],
-) -> Result<X509Certificate<'a>, CaError> {
+pub(crate) fn parse_certificate<'a>(what: &'static str, der: &'a [u8]) -> Result<X509Certificate<'a>, CaError> {
     match X509Certificate::from_der(der) {
         Ok(([], certificate)) => Ok(certificate),
-        Ok(_) => Err(CaError::InvalidPem {
-            what,
-            reason: "there are bytes after the certificate".into(),
-        }),
-        Err(e) => Err(CaError::InvalidPem {
-            what,
-            reason: format!("it is not an X.509 certificate ({e})"),
-        }),
+        Ok(_) => Err(CaError::InvalidPem { what, reason: "there are bytes after the certificate".into() }),
+        Err(e) => Err(CaError::InvalidPem { what, reason: format!("it is not an X.509 certificate ({e})") }),
     }
 }
 
 pub(crate) fn common_name(name: &X509Name<'_>) -> Option<String> {
-    name.iter_common_name()
-        .next()
-        .and_then(|attribute| attribute.as_str().ok())
-        .map(str::to_owned)
+    name.iter_common_name().next().and_then(|attribute| attribute.as_str().ok()).map(str::to_owned)
 }
 
 /// 128 random bits, positive (top bit clear) and never zero: RFC 5280 asks for positive
@@ -153,10 +115,7 @@ pub(crate) fn random_serial() -> [u8; 16] {
 /// Lowercase hex of the serial's magnitude without leading zero bytes: the same text
 /// for the number whether it came from our generator or from a parsed DER INTEGER.
 pub(crate) fn serial_hex(magnitude: &[u8]) -> String {
-    let start = magnitude
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(magnitude.len());
+    let start = magnitude.iter().position(|&b| b != 0).unwrap_or(magnitude.len());
     let hex = hex::encode(&magnitude[start..]);
     if hex.is_empty() { "00".to_owned() } else { hex }
 }
@@ -167,25 +126,15 @@ pub(crate) fn parse_serial_hex(text: &str) -> Result<Vec<u8>, CaError> {
     if digits.is_empty() {
         return Err(CaError::InvalidSerial("it is empty".into()));
     }
-    let padded = if digits.len() % 2 == 1 {
-        format!("0{digits}")
-    } else {
-        digits
-    };
-    let bytes = hex::decode(&padded)
-        .map_err(|_| CaError::InvalidSerial(format!("\"{}\" is not hexadecimal", text.trim())))?;
-    let start = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .ok_or_else(|| CaError::InvalidSerial("zero is not a certificate serial number".into()))?;
+    let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits };
+    let bytes = hex::decode(&padded).map_err(|_| CaError::InvalidSerial(format!("\"{}\" is not hexadecimal", text.trim())))?;
+    let start =
+        bytes.iter().position(|&b| b != 0).ok_or_else(|| CaError::InvalidSerial("zero is not a certificate serial number".into()))?;
     let magnitude = bytes[start..].to_vec();
     // 20 octets once DER adds the sign byte, as RFC 5280 section 4.1.2.2 allows.
     let encoded_len = magnitude.len() + usize::from(magnitude[0] >= 0x80);
     if encoded_len > 20 {
-        return Err(CaError::InvalidSerial(format!(
-            "\"{}\" is longer than the 20 octets RFC 5280 allows",
-            text.trim()
-        )));
+        return Err(CaError::InvalidSerial(format!("\"{}\" is longer than the 20 octets RFC 5280 allows", text.trim())));
     }
     Ok(magnitude)
 }
@@ -193,27 +142,18 @@ pub(crate) fn parse_serial_hex(text: &str) -> Result<Vec<u8>, CaError> {
 /// UTC, whole seconds (X.509 times have no fractions) and a year X.509 can express.
 pub(crate) fn certificate_time(what: &str, t: OffsetDateTime) -> Result<OffsetDateTime, CaError> {
     let utc = t.to_offset(time::UtcOffset::UTC);
-    let whole = utc
-        .replace_nanosecond(0)
-        .map_err(|e| CaError::invalid_request(format!("{what}: {e}")))?;
+    let whole = utc.replace_nanosecond(0).map_err(|e| CaError::invalid_request(format!("{what}: {e}")))?;
     if !(1950..=9999).contains(&whole.year()) {
-        return Err(CaError::invalid_request(format!(
-            "{what} must fall between the years 1950 and 9999"
-        )));
+        return Err(CaError::invalid_request(format!("{what} must fall between the years 1950 and 9999")));
     }
     Ok(whole)
 }
 
-pub(crate) fn validity(
-    not_before: OffsetDateTime,
-    not_after: OffsetDateTime,
-) -> Result<(OffsetDateTime, OffsetDateTime), CaError> {
+pub(crate) fn validity(not_before: OffsetDateTime, not_after: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), CaError> {
     let not_before = certificate_time("not_before", not_before)?;
     let not_after = certificate_time("not_after", not_after)?;
     if not_after <= not_before {
-        return Err(CaError::invalid_request(
-            "not_after must be later than not_before",
-        ));
+        return Err(CaError::invalid_request("not_after must be later than not_before"));
     }
     Ok((not_before, not_after))
 }
@@ -222,19 +162,13 @@ pub(crate) fn validity(
 /// and within the RFC 5280 length bound.
 pub(crate) fn check_name(what: &str, value: &str) -> Result<(), CaError> {
     if value.trim().is_empty() {
-        return Err(CaError::invalid_request(format!(
-            "the {what} must not be empty"
-        )));
+        return Err(CaError::invalid_request(format!("the {what} must not be empty")));
     }
     if value.chars().count() > MAX_NAME_CHARS {
-        return Err(CaError::invalid_request(format!(
-            "the {what} must be at most {MAX_NAME_CHARS} characters"
-        )));
+        return Err(CaError::invalid_request(format!("the {what} must be at most {MAX_NAME_CHARS} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(CaError::invalid_request(format!(
-            "the {what} must not contain control characters"
-        )));
+        return Err(CaError::invalid_request(format!("the {what} must not contain control characters")));
     }
     Ok(())
 }
@@ -242,9 +176,8 @@ pub(crate) fn check_name(what: &str, value: &str) -> Result<(), CaError> {
 /// URLs go into IA5String fields: ASCII only, and http(s) because that is what relying
 /// parties fetch CRLs, OCSP responses and issuer certificates from.
 pub(crate) fn check_url(what: &str, url: &str) -> Result<(), CaError> {
-    let scheme_ok = ["http://", "https://"]
-        .iter()
-        .any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme));
+    let scheme_ok =
+        ["http://", "https://"].iter().any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme));
     if !scheme_ok || !url.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CaError::invalid_request(format!(
             "the {what} \"{url}\" must be an http:// or https:// URL of printable ASCII without spaces"
@@ -269,9 +202,7 @@ pub(crate) fn check_email(email: &str) -> Result<(), CaError> {
     if valid {
         Ok(())
     } else {
-        Err(CaError::invalid_request(format!(
-            "\"{email}\" is not an e-mail address this CA can put in a certificate (ASCII local@domain)"
-        )))
+        Err(CaError::invalid_request(format!("\"{email}\" is not an e-mail address this CA can put in a certificate (ASCII local@domain)")))
     }
 }
 
@@ -293,10 +224,7 @@ mod tests {
     fn secret_pem_matches_the_pem_crate() {
         for len in [0, 1, 47, 48, 49, 138, 1217] {
             let der: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
-            assert_eq!(
-                pem_encode_secret("PRIVATE KEY", &der).as_str(),
-                pem_encode("PRIVATE KEY", &der)
-            );
+            assert_eq!(pem_encode_secret("PRIVATE KEY", &der).as_str(), pem_encode("PRIVATE KEY", &der));
         }
     }
 
@@ -307,18 +235,9 @@ mod tests {
         assert_eq!(parse_serial_hex("1A:02").unwrap(), vec![0x1a, 0x02]);
         assert_eq!(parse_serial_hex("0001a02").unwrap(), vec![0x1a, 0x02]);
         assert_eq!(parse_serial_hex(" 7 ").unwrap(), vec![0x07]);
-        assert!(matches!(
-            parse_serial_hex("00"),
-            Err(CaError::InvalidSerial(_))
-        ));
-        assert!(matches!(
-            parse_serial_hex("xyz"),
-            Err(CaError::InvalidSerial(_))
-        ));
-        assert!(matches!(
-            parse_serial_hex(""),
-            Err(CaError::InvalidSerial(_))
-        ));
+        assert!(matches!(parse_serial_hex("00"), Err(CaError::InvalidSerial(_))));
+        assert!(matches!(parse_serial_hex("xyz"), Err(CaError::InvalidSerial(_))));
+        assert!(matches!(parse_serial_hex(""), Err(CaError::InvalidSerial(_))));
         assert!(parse_serial_hex(&"7f".repeat(20)).is_ok());
         assert!(parse_serial_hex(&"80".repeat(20)).is_err());
     }
@@ -329,13 +248,7 @@ mod tests {
         assert_eq!(t, datetime!(2050-01-01 04:00:00 UTC));
         assert_eq!(t.offset(), time::UtcOffset::UTC);
         assert!(certificate_time("t", datetime!(1949-12-31 23:59:59 UTC)).is_err());
-        assert!(
-            validity(
-                datetime!(2030-01-01 0:00 UTC),
-                datetime!(2030-01-01 0:00 UTC)
-            )
-            .is_err()
-        );
+        assert!(validity(datetime!(2030-01-01 0:00 UTC), datetime!(2030-01-01 0:00 UTC)).is_err());
     }
 
     #[test]

@@ -76,13 +76,16 @@ mod tests {
         for (name, data) in &files {
             csr(data);
             if let Some(rest) = name.strip_prefix("openssl-") {
-                let issued = authority().expect("CA").issue_from_csr(data, &CsrIssuanceRequest {
-                    common_name: "x".into(),
-                    email: None,
-                    not_before: OffsetDateTime::UNIX_EPOCH,
-                    not_after: OffsetDateTime::UNIX_EPOCH + Duration::days(1),
-                    urls: CertificateUrls::default(),
-                });
+                let issued = authority().expect("CA").issue_from_csr(
+                    data,
+                    &CsrIssuanceRequest {
+                        common_name: "x".into(),
+                        email: None,
+                        not_before: OffsetDateTime::UNIX_EPOCH,
+                        not_after: OffsetDateTime::UNIX_EPOCH + Duration::days(1),
+                        urls: CertificateUrls::default(),
+                    },
+                );
                 assert_eq!(issued.is_ok(), !rest.starts_with("refused-"), "{name}: {:?}", issued.err());
             }
         }

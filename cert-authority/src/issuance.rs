@@ -6,17 +6,15 @@ use std::fmt;
 use std::net::IpAddr;
 
 use rcgen::{
-    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, PublicKeyData, SanType,
-    SerialNumber,
+    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod,
+    KeyPair, KeyUsagePurpose, PublicKeyData, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::csr::public_key_from_csr;
 use crate::encoding::{
-    check_email, check_name, check_url, parse_certificate, pem_encode, pem_encode_secret,
-    random_serial, serial_hex, sha256_hex, validity,
+    check_email, check_name, check_url, parse_certificate, pem_encode, pem_encode_secret, random_serial, serial_hex, sha256_hex, validity,
 };
 use crate::{CaError, CertificateAuthority, KeyAlgorithm};
 
@@ -74,9 +72,7 @@ pub struct IssuedCertificate {
 impl IssuedCertificate {
     /// The private key as PKCS#8 PEM ("PRIVATE KEY"), if we generated it.
     pub fn private_key_pem(&self) -> Option<Zeroizing<String>> {
-        self.private_key_pkcs8_der
-            .as_ref()
-            .map(|der| pem_encode_secret("PRIVATE KEY", der))
+        self.private_key_pkcs8_der.as_ref().map(|der| pem_encode_secret("PRIVATE KEY", der))
     }
 }
 
@@ -88,10 +84,7 @@ impl fmt::Debug for IssuedCertificate {
             .field("fingerprint_sha256_hex", &self.fingerprint_sha256_hex)
             .field("not_before", &self.not_before)
             .field("not_after", &self.not_after)
-            .field(
-                "private_key",
-                &self.private_key_pkcs8_der.as_ref().map(|_| "redacted"),
-            )
+            .field("private_key", &self.private_key_pkcs8_der.as_ref().map(|_| "redacted"))
             .finish_non_exhaustive()
     }
 }
@@ -100,47 +93,22 @@ impl CertificateAuthority {
     /// Generates a key and a TLS client certificate for a device: subject CN, optional
     /// e-mail SAN, EKU clientAuth only, keyUsage digitalSignature (critical), CA:FALSE,
     /// AKI/SKI, and the CRL distribution point and AIA URLs that are given.
-    pub fn issue_device_certificate(
-        &self,
-        req: &DeviceCertificateRequest,
-    ) -> Result<IssuedCertificate, CaError> {
-        let params = self.client_params(
-            &req.common_name,
-            req.email.as_deref(),
-            req.not_before,
-            req.not_after,
-            &req.urls,
-        )?;
+    pub fn issue_device_certificate(&self, req: &DeviceCertificateRequest) -> Result<IssuedCertificate, CaError> {
+        let params = self.client_params(&req.common_name, req.email.as_deref(), req.not_before, req.not_after, &req.urls)?;
         let key = GeneratedKey(req.key_algorithm.generate_key()?);
-        self.issue(
-            params,
-            &key.0,
-            Some(Zeroizing::new(key.0.serialized_der().to_vec())),
-        )
+        self.issue(params, &key.0, Some(Zeroizing::new(key.0.serialized_der().to_vec())))
     }
 
     /// Issues a TLS client certificate for the public key in a CSR (PEM or DER) after
     /// verifying the CSR's self-signature. Nothing else is taken from the CSR.
-    pub fn issue_from_csr(
-        &self,
-        csr_pem_or_der: &[u8],
-        req: &CsrIssuanceRequest,
-    ) -> Result<IssuedCertificate, CaError> {
+    pub fn issue_from_csr(&self, csr_pem_or_der: &[u8], req: &CsrIssuanceRequest) -> Result<IssuedCertificate, CaError> {
         let public_key = public_key_from_csr(csr_pem_or_der)?;
-        let params = self.client_params(
-            &req.common_name,
-            req.email.as_deref(),
-            req.not_before,
-            req.not_after,
-            &req.urls,
-        )?;
+        let params = self.client_params(&req.common_name, req.email.as_deref(), req.not_before, req.not_after, &req.urls)?;
         let issued = self.issue(params, &public_key.key, None)?;
         // rcgen re-encodes the key; make sure it wrote exactly what the device holds.
         let certificate = parse_certificate("issued certificate", &issued.certificate_der)?;
         if certificate.public_key().raw != public_key.spki_der.as_slice() {
-            return Err(CaError::generation(
-                "the issued certificate does not carry the CSR's public key",
-            ));
+            return Err(CaError::generation("the issued certificate does not carry the CSR's public key"));
         }
         Ok(issued)
     }
@@ -158,35 +126,22 @@ impl CertificateAuthority {
             .first()
             .cloned()
             .or_else(|| ip_addresses.first().map(IpAddr::to_string))
-            .ok_or_else(|| {
-                CaError::invalid_request(
-                    "a server certificate needs at least one DNS name or IP address",
-                )
-            })?;
+            .ok_or_else(|| CaError::invalid_request("a server certificate needs at least one DNS name or IP address"))?;
         let mut subject_alt_names = Vec::with_capacity(dns_names.len() + ip_addresses.len());
         for name in dns_names {
             check_dns_name(name)?;
-            let ia5 = name.as_str().try_into().map_err(|e| {
-                CaError::invalid_request(format!("the DNS name \"{name}\" is not valid ({e})"))
-            })?;
+            let ia5 =
+                name.as_str().try_into().map_err(|e| CaError::invalid_request(format!("the DNS name \"{name}\" is not valid ({e})")))?;
             subject_alt_names.push(SanType::DnsName(ia5));
         }
         subject_alt_names.extend(ip_addresses.iter().copied().map(SanType::IpAddress));
 
-        let common_name = if first_name.chars().count() <= 64 {
-            first_name
-        } else {
-            "Mamori server".to_owned()
-        };
+        let common_name = if first_name.chars().count() <= 64 { first_name } else { "Mamori server".to_owned() };
         let mut params = self.end_entity_params(&common_name, not_before, not_after)?;
         params.subject_alt_names = subject_alt_names;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = GeneratedKey(KeyAlgorithm::EcP256.generate_key()?);
-        self.issue(
-            params,
-            &key.0,
-            Some(Zeroizing::new(key.0.serialized_der().to_vec())),
-        )
+        self.issue(params, &key.0, Some(Zeroizing::new(key.0.serialized_der().to_vec())))
     }
 
     fn client_params(
@@ -200,17 +155,13 @@ impl CertificateAuthority {
         let mut params = self.end_entity_params(common_name, not_before, not_after)?;
         if let Some(email) = email {
             check_email(email)?;
-            let ia5 = email.try_into().map_err(|e| {
-                CaError::invalid_request(format!("the e-mail address is not valid ({e})"))
-            })?;
+            let ia5 = email.try_into().map_err(|e| CaError::invalid_request(format!("the e-mail address is not valid ({e})")))?;
             params.subject_alt_names.push(SanType::Rfc822Name(ia5));
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         if let Some(url) = &urls.crl_distribution_point {
             check_url("CRL distribution point", url)?;
-            params.crl_distribution_points = vec![CrlDistributionPoint {
-                uris: vec![url.clone()],
-            }];
+            params.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![url.clone()] }];
         }
         if let Some(extension) = authority_info_access(urls)? {
             params.custom_extensions.push(extension);
@@ -251,15 +202,10 @@ impl CertificateAuthority {
         public_key: &impl PublicKeyData,
         private_key_pkcs8_der: Option<Zeroizing<Vec<u8>>>,
     ) -> Result<IssuedCertificate, CaError> {
-        let certificate = params
-            .signed_by(public_key, &self.issuer)
-            .map_err(|e| CaError::Generation(format!("signing the certificate failed: {e}")))?;
+        let certificate =
+            params.signed_by(public_key, &self.issuer).map_err(|e| CaError::Generation(format!("signing the certificate failed: {e}")))?;
         let certificate_der = certificate.der().to_vec();
-        let serial = params
-            .serial_number
-            .as_ref()
-            .map(|s| serial_hex(s.as_ref()))
-            .unwrap_or_default();
+        let serial = params.serial_number.as_ref().map(|s| serial_hex(s.as_ref())).unwrap_or_default();
         let subject_common_name = match params.distinguished_name.get(&DnType::CommonName) {
             Some(rcgen::DnValue::Utf8String(name)) => name.clone(),
             _ => String::new(),
@@ -285,19 +231,11 @@ fn check_dns_name(name: &str) -> Result<(), CaError> {
         && host.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    if valid {
-        Ok(())
-    } else {
-        Err(CaError::invalid_request(format!(
-            "\"{name}\" is not a valid DNS name"
-        )))
-    }
+    if valid { Ok(()) } else { Err(CaError::invalid_request(format!("\"{name}\" is not a valid DNS name"))) }
 }
 
 /// AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription, each
@@ -320,23 +258,14 @@ fn authority_info_access(urls: &CertificateUrls) -> Result<Option<CustomExtensio
         writer.write_sequence(|writer| {
             for (method, url) in &descriptions {
                 writer.next().write_sequence(|writer| {
-                    writer
-                        .next()
-                        .write_oid(&yasna::models::ObjectIdentifier::from_slice(method));
+                    writer.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(method));
                     // check_url guaranteed ASCII, which write_ia5_string asserts.
-                    writer
-                        .next()
-                        .write_tagged_implicit(yasna::Tag::context(6), |writer| {
-                            writer.write_ia5_string(url)
-                        });
+                    writer.next().write_tagged_implicit(yasna::Tag::context(6), |writer| writer.write_ia5_string(url));
                 });
             }
         });
     });
-    Ok(Some(CustomExtension::from_oid_content(
-        AUTHORITY_INFO_ACCESS,
-        der,
-    )))
+    Ok(Some(CustomExtension::from_oid_content(AUTHORITY_INFO_ACCESS, der)))
 }
 
 /// A freshly generated key pair whose PKCS#8 bytes are wiped once issuance is done.
@@ -366,20 +295,9 @@ mod tests {
         assert_eq!(content[0], 0x30);
         let ocsp_oid = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
         assert!(content.windows(ocsp_oid.len()).any(|w| w == ocsp_oid));
-        assert!(
-            content
-                .windows(18)
-                .any(|w| w == b"\x86\x10http://o.example")
-        );
-        assert!(
-            authority_info_access(&CertificateUrls::default())
-                .unwrap()
-                .is_none()
-        );
-        let bad = CertificateUrls {
-            ocsp: Some("http://ü".into()),
-            ..Default::default()
-        };
+        assert!(content.windows(18).any(|w| w == b"\x86\x10http://o.example"));
+        assert!(authority_info_access(&CertificateUrls::default()).unwrap().is_none());
+        let bad = CertificateUrls { ocsp: Some("http://ü".into()), ..Default::default() };
         assert!(authority_info_access(&bad).is_err());
     }
 

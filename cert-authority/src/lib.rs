@@ -48,9 +48,7 @@ pub use algorithm::KeyAlgorithm;
 pub use authority::{CaSubject, CertificateAuthority, SealedCa};
 pub use crl::{Crl, RevocationReason, RevokedCertificate};
 pub use error::CaError;
-pub use issuance::{
-    CertificateUrls, CsrIssuanceRequest, DeviceCertificateRequest, IssuedCertificate,
-};
+pub use issuance::{CertificateUrls, CsrIssuanceRequest, DeviceCertificateRequest, IssuedCertificate};
 pub use pkcs12::{Pkcs12Format, export_pkcs12};
 pub use sealing::SealingKey;
 pub use summary::{CertificateSummary, parse_certificate_summary};

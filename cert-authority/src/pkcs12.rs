@@ -5,10 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
-use p12_keystore::{
-    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
-    PrivateKeyChain,
-};
+use p12_keystore::{Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey, PrivateKeyChain};
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::parse_certificate;
@@ -53,9 +50,7 @@ impl FromStr for Pkcs12Format {
         match s.trim().to_ascii_lowercase().as_str() {
             "modern" => Ok(Self::Modern),
             "legacy" => Ok(Self::Legacy),
-            other => Err(CaError::invalid_request(format!(
-                "unknown PKCS#12 format \"{other}\"; use modern or legacy"
-            ))),
+            other => Err(CaError::invalid_request(format!("unknown PKCS#12 format \"{other}\"; use modern or legacy"))),
         }
     }
 }
@@ -75,57 +70,37 @@ pub fn export_pkcs12(
     friendly_name: &str,
     format: Pkcs12Format,
 ) -> Result<Vec<u8>, CaError> {
-    let key_der = cert.private_key_pkcs8_der.as_ref().ok_or_else(|| {
-        CaError::Pkcs12("the certificate has no private key here (it was issued from a CSR)".into())
-    })?;
+    let key_der = cert
+        .private_key_pkcs8_der
+        .as_ref()
+        .ok_or_else(|| CaError::Pkcs12("the certificate has no private key here (it was issued from a CSR)".into()))?;
     if password.is_empty() {
         return Err(CaError::Pkcs12("the password must not be empty".into()));
     }
-    if friendly_name.trim().is_empty()
-        || friendly_name
-            .chars()
-            .any(|c| c.is_control() || u32::from(c) > 0xffff)
-    {
+    if friendly_name.trim().is_empty() || friendly_name.chars().any(|c| c.is_control() || u32::from(c) > 0xffff) {
         return Err(CaError::Pkcs12(
             "the friendly name must be non-empty, without control characters or characters outside the BMP".into(),
         ));
     }
 
     let mut certificates = Vec::with_capacity(chain_der.len() + 1);
-    certificates.push(
-        Certificate::from_der(&cert.certificate_der)
-            .map_err(|e| CaError::Pkcs12(format!("the certificate cannot be read ({e})")))?,
-    );
+    certificates
+        .push(Certificate::from_der(&cert.certificate_der).map_err(|e| CaError::Pkcs12(format!("the certificate cannot be read ({e})")))?);
     for (position, der) in chain_der.iter().enumerate() {
         // Our parser first: it refuses trailing bytes, which p12-keystore would keep.
         parse_certificate("certificate chain", der)?;
-        certificates.push(Certificate::from_der(der).map_err(|e| {
-            CaError::Pkcs12(format!(
-                "chain certificate {} cannot be read ({e})",
-                position + 1
-            ))
-        })?);
+        certificates.push(
+            Certificate::from_der(der).map_err(|e| CaError::Pkcs12(format!("chain certificate {} cannot be read ({e})", position + 1)))?,
+        );
     }
-    let key = PrivateKey::from_der(key_der)
-        .map_err(|e| CaError::Pkcs12(format!("the private key cannot be read ({e})")))?;
-    let local_key_id = digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert.certificate_der)
-        .as_ref()
-        .to_vec();
+    let key = PrivateKey::from_der(key_der).map_err(|e| CaError::Pkcs12(format!("the private key cannot be read ({e})")))?;
+    let local_key_id = digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert.certificate_der).as_ref().to_vec();
 
     let mut store = KeyStore::new();
-    store.add_entry(
-        friendly_name,
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certificates)),
-    );
+    store.add_entry(friendly_name, KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certificates)));
     let (encryption, mac) = match format {
-        Pkcs12Format::Modern => (
-            EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
-            MacAlgorithm::HmacSha256,
-        ),
-        Pkcs12Format::Legacy => (
-            EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc,
-            MacAlgorithm::HmacSha1,
-        ),
+        Pkcs12Format::Modern => (EncryptionAlgorithm::PbeWithHmacSha256AndAes256, MacAlgorithm::HmacSha256),
+        Pkcs12Format::Legacy => (EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc, MacAlgorithm::HmacSha1),
     };
     store
         .writer(password)

@@ -21,10 +21,7 @@ enum KeyFormat {
 /// Loads the key the CA certificate says it has (`expected`). A well-formed key of
 /// another type is a [`CaError::KeyMismatch`]; anything unreadable is
 /// [`CaError::InvalidPem`]. The public halves are compared later, by the caller.
-pub(crate) fn load_ca_private_key(
-    key_pem: &str,
-    expected: KeyAlgorithm,
-) -> Result<KeyPair, CaError> {
+pub(crate) fn load_ca_private_key(key_pem: &str, expected: KeyAlgorithm) -> Result<KeyPair, CaError> {
     let (format, der) = single_key_block(key_pem)?;
     let pkcs8 = match normalise_to_pkcs8(format, &der, expected) {
         Some(pkcs8) => pkcs8,
@@ -32,15 +29,12 @@ pub(crate) fn load_ca_private_key(
         None => {
             return Err(CaError::InvalidPem {
                 what: WHAT,
-                reason: "it is not a P-256 or RSA private key in PKCS#8, SEC1 or PKCS#1 form"
-                    .into(),
+                reason: "it is not a P-256 or RSA private key in PKCS#8, SEC1 or PKCS#1 form".into(),
             });
         }
     };
-    let key = KeyPair::try_from(pkcs8.as_slice()).map_err(|e| CaError::InvalidPem {
-        what: WHAT,
-        reason: format!("the key was rejected ({e})"),
-    })?;
+    let key = KeyPair::try_from(pkcs8.as_slice())
+        .map_err(|e| CaError::InvalidPem { what: WHAT, reason: format!("the key was rejected ({e})") })?;
     if key.algorithm() != expected.signature_algorithm() {
         return Err(CaError::KeyMismatch);
     }
@@ -59,46 +53,31 @@ fn single_key_block(key_pem: &str) -> Result<(KeyFormat, Zeroizing<Vec<u8>>), Ca
             "ENCRYPTED PRIVATE KEY" => {
                 return Err(CaError::InvalidPem {
                     what: WHAT,
-                    reason: "it is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)"
-                        .into(),
+                    reason: "it is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)".into(),
                 });
             }
             other => {
-                return Err(CaError::InvalidPem {
-                    what: WHAT,
-                    reason: format!("expected a PRIVATE KEY block but found a {other} block"),
-                });
+                return Err(CaError::InvalidPem { what: WHAT, reason: format!("expected a PRIVATE KEY block but found a {other} block") });
             }
         };
         found.push((format, Zeroizing::new(block.into_contents())));
     }
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(CaError::InvalidPem {
-            what: WHAT,
-            reason: "it contains no private key".into(),
-        }),
-        n => Err(CaError::InvalidPem {
-            what: WHAT,
-            reason: format!("it contains {n} private keys"),
-        }),
+        0 => Err(CaError::InvalidPem { what: WHAT, reason: "it contains no private key".into() }),
+        n => Err(CaError::InvalidPem { what: WHAT, reason: format!("it contains {n} private keys") }),
     }
 }
 
 /// `None` when the bytes are not a key of the expected type in the given format.
-fn normalise_to_pkcs8(
-    format: KeyFormat,
-    der: &[u8],
-    expected: KeyAlgorithm,
-) -> Option<Zeroizing<Vec<u8>>> {
+fn normalise_to_pkcs8(format: KeyFormat, der: &[u8], expected: KeyAlgorithm) -> Option<Zeroizing<Vec<u8>>> {
     match expected {
         KeyAlgorithm::EcP256 => {
             if format == KeyFormat::Pkcs1 {
                 return None;
             }
             // Accepts PKCS#8 and SEC1 alike, and checks the curve.
-            let key =
-                EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, der).ok()?;
+            let key = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, der).ok()?;
             Some(Zeroizing::new(key.to_pkcs8v1().ok()?.as_ref().to_vec()))
         }
         KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 => {

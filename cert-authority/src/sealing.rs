@@ -33,21 +33,18 @@ impl SealingKey {
 
     /// Takes exactly 32 raw bytes.
     pub fn from_bytes(b: &[u8]) -> Result<Self, CaError> {
-        let bytes: [u8; KEY_LEN] = b.try_into().map_err(|_| {
-            CaError::invalid_request(format!(
-                "a sealing key must be exactly {KEY_LEN} bytes, not {}",
-                b.len()
-            ))
-        })?;
+        let bytes: [u8; KEY_LEN] = b
+            .try_into()
+            .map_err(|_| CaError::invalid_request(format!("a sealing key must be exactly {KEY_LEN} bytes, not {}", b.len())))?;
         Ok(Self(Zeroizing::new(bytes)))
     }
 
     /// Takes standard base64 (with padding), ignoring surrounding whitespace, as
     /// written by [`SealingKey::to_base64`] or `openssl rand -base64 32`.
     pub fn from_base64(s: &str) -> Result<Self, CaError> {
-        let decoded = Zeroizing::new(STANDARD.decode(s.trim()).map_err(|e| {
-            CaError::invalid_request(format!("the sealing key is not valid base64 ({e})"))
-        })?);
+        let decoded = Zeroizing::new(
+            STANDARD.decode(s.trim()).map_err(|e| CaError::invalid_request(format!("the sealing key is not valid base64 ({e})")))?,
+        );
         Self::from_bytes(&decoded)
     }
 
@@ -71,11 +68,7 @@ impl SealingKey {
         let mut in_out = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
         in_out.extend_from_slice(plaintext);
         self.aead_key()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(versioned_aad(FORMAT_V1, aad)),
-                &mut *in_out,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(versioned_aad(FORMAT_V1, aad)), &mut *in_out)
             .map_err(|_| CaError::generation("sealing with AES-256-GCM failed"))?;
         sealed.extend_from_slice(&in_out);
         Ok(sealed)
@@ -90,16 +83,11 @@ impl SealingKey {
             return Err(CaError::WrongSealingKey);
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| CaError::WrongSealingKey)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CaError::WrongSealingKey)?;
         let mut in_out = Zeroizing::new(ciphertext.to_vec());
         let plaintext_len = self
             .aead_key()?
-            .open_in_place(
-                nonce,
-                Aad::from(versioned_aad(version, aad)),
-                in_out.as_mut_slice(),
-            )
+            .open_in_place(nonce, Aad::from(versioned_aad(version, aad)), in_out.as_mut_slice())
             .map_err(|_| CaError::WrongSealingKey)?
             .len();
         in_out.truncate(plaintext_len);
@@ -107,8 +95,8 @@ impl SealingKey {
     }
 
     fn aead_key(&self) -> Result<LessSafeKey, CaError> {
-        let unbound = UnboundKey::new(&AES_256_GCM, self.0.as_ref())
-            .map_err(|_| CaError::generation("the AES-256-GCM key was rejected"))?;
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| CaError::generation("the AES-256-GCM key was rejected"))?;
         Ok(LessSafeKey::new(unbound))
     }
 }
@@ -137,10 +125,7 @@ mod tests {
         assert_eq!(sealed[0], FORMAT_V1);
         assert_eq!(sealed.len(), 1 + NONCE_LEN + 6 + TAG_LEN);
         assert_eq!(key.open(&sealed, b"context").unwrap().as_slice(), b"secret");
-        assert!(matches!(
-            key.open(&sealed, b"other"),
-            Err(CaError::WrongSealingKey)
-        ));
+        assert!(matches!(key.open(&sealed, b"other"), Err(CaError::WrongSealingKey)));
         // Two seals of the same plaintext differ (random nonce).
         assert_ne!(sealed, key.seal(b"secret", b"context").unwrap());
     }
@@ -152,18 +137,12 @@ mod tests {
         for i in 0..sealed.len() {
             let mut tampered = sealed.clone();
             tampered[i] ^= 0x01;
-            assert!(
-                matches!(key.open(&tampered, b""), Err(CaError::WrongSealingKey)),
-                "byte {i}"
-            );
+            assert!(matches!(key.open(&tampered, b""), Err(CaError::WrongSealingKey)), "byte {i}");
         }
         assert!(key.open(&sealed[..sealed.len() - 1], b"").is_err());
         assert!(key.open(&[], b"").is_err());
         let other = SealingKey::generate();
-        assert!(matches!(
-            other.open(&sealed, b""),
-            Err(CaError::WrongSealingKey)
-        ));
+        assert!(matches!(other.open(&sealed, b""), Err(CaError::WrongSealingKey)));
     }
 
     #[test]

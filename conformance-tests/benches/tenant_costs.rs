@@ -21,11 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mamori_conformance::cpu_seconds;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mamori_conformance::cpu_seconds;
 use mamori_conformance::login_client::{dev_roots, request};
 use rustls::pki_types::ServerName;
 
@@ -100,25 +100,25 @@ async fn main() -> anyhow::Result<()> {
         per_one = per_one.min(a);
         per_capped = per_capped.min(b);
     }
-    println!("\n| client_credentials with a client assertion (ES256, keep-alive; cheapest of {ROUNDS} rounds: {}) | server CPU per request, µs | in ES256 verifications |", rounds.join(", "));
+    println!(
+        "\n| client_credentials with a client assertion (ES256, keep-alive; cheapest of {ROUNDS} rounds: {}) | server CPU per request, µs | in ES256 verifications |",
+        rounds.join(", ")
+    );
     println!("|---|---:|---:|");
     println!("| client with 1 key | {per_one:.0} | {:.1} |", per_one / floor.verify_us);
     println!("| client with 20 copies of it, same kid | {per_capped:.0} | {:.1} |", per_capped / floor.verify_us);
 
     let handshake = floor.sign_us + 2.0 * floor.x25519_us;
-    println!("\n| 100 MB declared, 1 byte sent, new TLS connection each | answer | wall p50 ms | wall max ms | server CPU per request, µs | in handshake floors ({handshake:.0} µs) |");
+    println!(
+        "\n| 100 MB declared, 1 byte sent, new TLS connection each | answer | wall p50 ms | wall max ms | server CPU per request, µs | in handshake floors ({handshake:.0} µs) |"
+    );
     println!("|---|---|---:|---:|---:|---:|");
     let mut refusal_costs = Vec::new();
-    for (path, content_type) in [("/t/demo/token", "application/x-www-form-urlencoded"), ("/admin/api/v1/tenants/demo/users", "application/json")] {
+    for (path, content_type) in
+        [("/t/demo/token", "application/x-www-form-urlencoded"), ("/admin/api/v1/tenants/demo/users", "application/json")]
+    {
         let r = oversized(&server, path, content_type, requests / 2).await?;
-        println!(
-            "| POST {path} | {} | {:.1} | {:.1} | {:.0} | {:.1} |",
-            r.status,
-            ms(r.p50),
-            ms(r.max),
-            r.cpu_us,
-            r.cpu_us / handshake
-        );
+        println!("| POST {path} | {} | {:.1} | {:.1} | {:.0} | {:.1} |", r.status, ms(r.p50), ms(r.max), r.cpu_us, r.cpu_us / handshake);
         anyhow::ensure!(r.status == 413, "POST {path} with 100 MB declared answered {}", r.status);
         refusal_costs.push(r.cpu_us);
     }
@@ -233,7 +233,9 @@ async fn oversized(server: &Server, path: &str, content_type: &str, n: u32) -> a
         let mut conn = connect(server).await?;
         let text = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: 100000000\r\n\r\nx");
         // A server that waited for the body would never answer: the timeout says so.
-        let answer = tokio::time::timeout(Duration::from_secs(10), request(&mut conn, &text)).await.context("no answer within 10 s: the server waits for the body")??;
+        let answer = tokio::time::timeout(Duration::from_secs(10), request(&mut conn, &text))
+            .await
+            .context("no answer within 10 s: the server waits for the body")??;
         times.push(start.elapsed());
         status = answer.status;
     }

@@ -192,9 +192,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if let (Some(prefix), Some((_, url))) =
-            (&self.redis_prefix, self.env.iter().find(|(k, _)| k == "MAMORI_STORAGE__REDIS_URL"))
-        {
+        if let (Some(prefix), Some((_, url))) = (&self.redis_prefix, self.env.iter().find(|(k, _)| k == "MAMORI_STORAGE__REDIS_URL")) {
             // Best effort: the run's keys all carry its prefix and expire anyway.
             let script = "for _,k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
             let _ = Command::new("redis-cli").args(["-u", url, "EVAL", script, "0", &format!("{prefix}*")]).output();
@@ -238,8 +236,7 @@ impl Node {
                     metrics_url = line.split_whitespace().last().map(str::to_owned);
                 }
                 Ok(line) if line.starts_with("mamori: listening on") => {
-                    let found: Vec<String> =
-                        line.split_whitespace().filter(|w| w.starts_with("https://")).map(str::to_owned).collect();
+                    let found: Vec<String> = line.split_whitespace().filter(|w| w.starts_with("https://")).map(str::to_owned).collect();
                     urls = Some((found[0].clone(), found[1].clone()));
                 }
                 Ok(_) => {}
@@ -402,9 +399,8 @@ async fn read_response<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> anyho
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let mut lines = head.lines();
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))).collect();
     let find = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let mut body = buf[head_end..].to_vec();
     if let Some(length) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
@@ -519,7 +515,11 @@ pub async fn follow_authorization(
             (200, _) if response.body.contains("name=\"password\"") => {
                 let token = crate::login_client::csrf_token(&response.body).context("no CSRF token on the password form")?.to_owned();
                 response = browser
-                    .post_form(&node.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", password)])
+                    .post_form(
+                        &node.mtls_addr(),
+                        "/login/password",
+                        &[("csrf_token", &token), ("login_id", login_id), ("password", password)],
+                    )
                     .await?;
             }
             (status, _) => anyhow::bail!("unexpected answer {status}: {}", response.body),

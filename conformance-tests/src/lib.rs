@@ -30,13 +30,7 @@ pub fn mamori_bin() -> PathBuf {
 
 /// Runs a `mamori` command to completion with the given config.
 pub fn mamori(config: &Path, args: &[&str]) -> Output {
-    Command::new(mamori_bin())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("MAMORI_CONFIG")
-        .output()
-        .expect("mamori runs")
+    Command::new(mamori_bin()).arg("--config").arg(config).args(args).env_remove("MAMORI_CONFIG").output().expect("mamori runs")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -163,10 +157,7 @@ impl Quickstart {
 
     /// A value printed in the banner after `label`.
     pub fn banner_value(&self, label: &str) -> Option<String> {
-        self.banner
-            .lines()
-            .find_map(|l| l.trim_start().strip_prefix(label))
-            .map(|rest| rest.trim().to_owned())
+        self.banner.lines().find_map(|l| l.trim_start().strip_prefix(label)).map(|rest| rest.trim().to_owned())
     }
 
     /// `curl` against the main listener, trusting only the dev root.

@@ -11,29 +11,15 @@ pub fn json(text: &str) -> serde_json::Value {
 
 /// `mamori admin oidc-client create` in the demo tenant with `args`; the process output.
 pub fn cli_create(qs: &Quickstart, args: &[&str]) -> std::process::Output {
-    let mut all = vec![
-        "admin",
-        "oidc-client",
-        "create",
-        "--tenant",
-        "demo",
-        "--output",
-        "json",
-    ];
+    let mut all = vec!["admin", "oidc-client", "create", "--tenant", "demo", "--output", "json"];
     all.extend_from_slice(args);
     mamori(&qs.config(), &all)
 }
 
 /// A GET of the authorization endpoint without following redirects: (status, Location).
 pub fn authorize(qs: &Quickstart, query: &[(&str, &str)]) -> (u16, String) {
-    let query: Vec<String> = query
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
-    let out = qs.curl(
-        &format!("/t/demo/authorize?{}", query.join("&")),
-        &["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"],
-    );
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let out = qs.curl(&format!("/t/demo/authorize?{}", query.join("&")), &["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"]);
     let text = stdout(&out);
     let (status, location) = text.split_once(' ').unwrap_or((text.as_str(), ""));
     (status.parse().unwrap_or(0), location.to_owned())
@@ -45,13 +31,7 @@ pub fn resume(qs: &Quickstart, location: &str) -> (u16, String) {
     let out = std::process::Command::new("curl")
         .args(["-sS", "--max-time", "20", "--cacert"])
         .arg(qs.dev_root())
-        .args([
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{redirect_url}",
-            location,
-        ])
+        .args(["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", location])
         .output()
         .expect("curl runs");
     let text = stdout(&out);
@@ -60,25 +40,8 @@ pub fn resume(qs: &Quickstart, location: &str) -> (u16, String) {
 }
 
 /// A POST with `content_type` and `body` to `path`: (status, headers, body).
-pub fn post(
-    qs: &Quickstart,
-    path: &str,
-    content_type: &str,
-    body: &str,
-    extra: &[&str],
-) -> (u16, String, String) {
-    let mut args = vec![
-        "-D",
-        "-",
-        "-X",
-        "POST",
-        "-H",
-        "Accept: application/json",
-        "--data-binary",
-        body,
-        "-w",
-        "\n%{http_code}",
-    ];
+pub fn post(qs: &Quickstart, path: &str, content_type: &str, body: &str, extra: &[&str]) -> (u16, String, String) {
+    let mut args = vec!["-D", "-", "-X", "POST", "-H", "Accept: application/json", "--data-binary", body, "-w", "\n%{http_code}"];
     let header = format!("Content-Type: {content_type}");
     args.extend_from_slice(&["-H", &header]);
     args.extend_from_slice(extra);

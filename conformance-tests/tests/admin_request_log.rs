@@ -30,7 +30,9 @@ fn admin_calls_are_logged_with_the_token_id_and_source_address() {
     assert!(lines.iter().all(|l| !l.contains(&token)), "the token itself is in the log");
 
     // Refused (a wrong token): the line still names the source, and no token as actor.
-    let (_, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &["-H", "Authorization: Bearer mamori_at_wrong", "-w", "\n%{http_code}"]));
+    let (_, status) = body_and_status(
+        &qs.curl("/admin/api/v1/tenants/demo/users", &["-H", "Authorization: Bearer mamori_at_wrong", "-w", "\n%{http_code}"]),
+    );
     assert_eq!(status, 401);
     let line = request_line(&qs.log_lines("\"status\":401"), 401);
     assert_eq!(line["span"]["source_ip"], "127.0.0.1", "{line}");

@@ -10,13 +10,16 @@ fn declared_oversized_bodies_are_refused_before_authentication_and_without_waiti
     let qs = Quickstart::start(work.path());
     // 100 MB declared, one byte sent: a server that waited for the body would hold the
     // request until curl gives up (--max-time), so an answer at all shows it did not.
-    let declared = ["--http1.1", "-X", "POST", "-H", "Content-Length: 100000000", "--data-binary", "x", "--max-time", "20", "-w", "\n%{http_code}"];
-    let (body, status) = body_and_status(&qs.curl("/t/demo/token", &[&declared[..], &["-H", "Content-Type: application/x-www-form-urlencoded"]].concat()));
+    let declared =
+        ["--http1.1", "-X", "POST", "-H", "Content-Length: 100000000", "--data-binary", "x", "--max-time", "20", "-w", "\n%{http_code}"];
+    let (body, status) =
+        body_and_status(&qs.curl("/t/demo/token", &[&declared[..], &["-H", "Content-Type: application/x-www-form-urlencoded"]].concat()));
     assert_eq!(status, 413, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
     assert_eq!(json["error"], "invalid_request");
     // The admin API answers 413 before it looks at the (missing) token: not 401.
-    let (body, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &[&declared[..], &["-H", "Content-Type: application/json"]].concat()));
+    let (body, status) =
+        body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &[&declared[..], &["-H", "Content-Type: application/json"]].concat()));
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("payload-too-large"), "{body}");
     // Pages too: every form, SAML's HTTP-POST binding and the portal on the mTLS
@@ -32,15 +35,24 @@ fn declared_oversized_bodies_are_refused_before_authentication_and_without_waiti
     assert_eq!(status, 413, "POST /account/password: {body}");
     // Honest: a form of ordinary size still reaches its page (the download form answers
     // its own refusal for a missing CSRF token, not 413).
-    let (body, status) = body_and_status(&qs.curl("/download", &["--http1.1", "-X", "POST", "--data", "acquisition_id=x", "-w", "\n%{http_code}", "-H", "Accept-Language: en"]));
+    let (body, status) = body_and_status(&qs.curl(
+        "/download",
+        &["--http1.1", "-X", "POST", "--data", "acquisition_id=x", "-w", "\n%{http_code}", "-H", "Accept-Language: en"],
+    ));
     assert!(status != 413 && status < 500, "{status}: {body}");
     // Honest: a small body goes on to authentication as before.
-    let (_, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &["--http1.1", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"]));
+    let (_, status) = body_and_status(&qs.curl(
+        "/admin/api/v1/tenants/demo/users",
+        &["--http1.1", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"],
+    ));
     assert_eq!(status, 401);
     // Over HTTP/2 too, every time: an answer given before the body was read used to end
     // in a stream reset that curl reports as an error (and no answer) now and then.
     for i in 0..20 {
-        let (body, status) = body_and_status(&qs.curl("/admin/api/v1/tenants/demo/users", &["--http2", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"]));
+        let (body, status) = body_and_status(&qs.curl(
+            "/admin/api/v1/tenants/demo/users",
+            &["--http2", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-w", "\n%{http_code}"],
+        ));
         assert_eq!(status, 401, "attempt {i}: {body}");
     }
     qs.stop();

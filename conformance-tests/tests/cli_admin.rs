@@ -62,11 +62,30 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
 
     // Users: update, then show reflects it; a method the tenant refuses is refused by name.
     ok(mamori(config, &["admin", "user", "create", "--tenant", "acme", "--login-id", "taro", "--email", "Taro.Yamada@Example.test"]));
-    let updated = admin_json(config, &["user", "update", "--tenant", "acme", "--login-id", "taro", "--display-name", "Yamada Taro",
-        "--locale", "en", "--time-zone", "Europe/Paris"]);
+    let updated = admin_json(
+        config,
+        &[
+            "user",
+            "update",
+            "--tenant",
+            "acme",
+            "--login-id",
+            "taro",
+            "--display-name",
+            "Yamada Taro",
+            "--locale",
+            "en",
+            "--time-zone",
+            "Europe/Paris",
+        ],
+    );
     assert_eq!(updated["display_name"], "Yamada Taro");
     let shown = admin_json(config, &["user", "show", "--tenant", "acme", "--login-id", "taro"]);
-    assert_eq!((&shown["display_name"], &shown["locale"], &shown["time_zone"]), (&"Yamada Taro".into(), &"en".into(), &"Europe/Paris".into()), "{shown}");
+    assert_eq!(
+        (&shown["display_name"], &shown["locale"], &shown["time_zone"]),
+        (&"Yamada Taro".into(), &"en".into(), &"Europe/Paris".into()),
+        "{shown}"
+    );
     assert_eq!(shown["status"], "active");
     let err = failed(mamori(config, &["admin", "user", "update", "--tenant", "acme", "--login-id", "taro", "--method", "telepathy"]));
     assert!(err.contains("telepathy"), "{err}");
@@ -99,7 +118,10 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     // Certificates: issue one, find it, revoke it with a reason, find it revoked.
     std::fs::write(dir.join("pw"), "P12-password-1\n").expect("write");
     let (p12, pw) = (dir.join("taro.p12").display().to_string(), dir.join("pw").display().to_string());
-    let issued = ok(mamori(config, &["admin", "user", "issue-cert", "--tenant", "acme", "--login-id", "taro", "--p12", &p12, "--password-file", &pw]));
+    let issued = ok(mamori(
+        config,
+        &["admin", "user", "issue-cert", "--tenant", "acme", "--login-id", "taro", "--p12", &p12, "--password-file", &pw],
+    ));
     let serial = issued.split_whitespace().skip_while(|w| *w != "serial").nth(1).expect("serial printed").to_owned();
     let found = admin_json(config, &["certificate", "search", "--tenant", "acme", "--login-id", "taro"]);
     assert_eq!((&found["items"][0]["serial"], &found["items"][0]["status"]), (&serial.as_str().into(), &"active".into()), "{found}");
@@ -117,39 +139,91 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     assert_eq!(by_serial["items"][0]["status"], "revoked");
     let own = admin_json(config, &["user", "certificates", "--tenant", "acme", "--login-id", "taro"]);
     assert_eq!(own[0]["revocation_reason"], "key-compromise", "{own}");
-    let err = failed(mamori(config, &["admin", "certificate", "revoke", "--tenant", "acme", "--serial", &serial, "--reason", "superseded"]));
+    let err =
+        failed(mamori(config, &["admin", "certificate", "revoke", "--tenant", "acme", "--serial", &serial, "--reason", "superseded"]));
     assert!(err.contains("already revoked"), "{err}");
     // Another tenant does not see acme's certificate.
     let err = failed(mamori(config, &["admin", "certificate", "revoke", "--tenant", "demo", "--serial", &serial]));
     assert!(err.contains("no certificate"), "{err}");
 
     // Relying sites: an OIDC client changed and given a new secret, a SAML SP changed.
-    let created = admin_json(config, &["oidc-client", "create", "--tenant", "acme", "--client-id", "wiki", "--name", "Wiki",
-        "--redirect-uri", "https://wiki.acme.test/cb", "--request-uri", "https://wiki.acme.test/ro/1"]);
+    let created = admin_json(
+        config,
+        &[
+            "oidc-client",
+            "create",
+            "--tenant",
+            "acme",
+            "--client-id",
+            "wiki",
+            "--name",
+            "Wiki",
+            "--redirect-uri",
+            "https://wiki.acme.test/cb",
+            "--request-uri",
+            "https://wiki.acme.test/ro/1",
+        ],
+    );
     assert_eq!(strings(&created["request_uris"]), ["https://wiki.acme.test/ro/1"], "{created}");
     let first_secret = created["client_secret"].as_str().expect("a secret").to_owned();
-    let client = admin_json(config, &["oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--name", "ACME Wiki",
-        "--redirect-uri", "https://wiki.acme.test/cb", "--redirect-uri", "https://wiki.acme.test/cb2", "--first-party", "true"]);
+    let client = admin_json(
+        config,
+        &[
+            "oidc-client",
+            "update",
+            "--tenant",
+            "acme",
+            "--client-id",
+            "wiki",
+            "--name",
+            "ACME Wiki",
+            "--redirect-uri",
+            "https://wiki.acme.test/cb",
+            "--redirect-uri",
+            "https://wiki.acme.test/cb2",
+            "--first-party",
+            "true",
+        ],
+    );
     assert_eq!(strings(&client["redirect_uris"]), ["https://wiki.acme.test/cb", "https://wiki.acme.test/cb2"]);
     let shown = admin_json(config, &["oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]);
     assert_eq!((&shown["name"], &shown["first_party"]), (&"ACME Wiki".into(), &true.into()), "{shown}");
     // An update that does not name request URIs keeps them; --request-uri replaces them,
     // --clear-request-uris removes them, and show reads back what is stored.
     assert_eq!(strings(&shown["request_uris"]), ["https://wiki.acme.test/ro/1"], "{shown}");
-    let client = admin_json(config, &["oidc-client", "update", "--tenant", "acme", "--client-id", "wiki",
-        "--request-uri", "https://wiki.acme.test/ro/2", "--request-uri", "https://wiki.acme.test/ro/3#v1"]);
+    let client = admin_json(
+        config,
+        &[
+            "oidc-client",
+            "update",
+            "--tenant",
+            "acme",
+            "--client-id",
+            "wiki",
+            "--request-uri",
+            "https://wiki.acme.test/ro/2",
+            "--request-uri",
+            "https://wiki.acme.test/ro/3#v1",
+        ],
+    );
     assert_eq!(strings(&client["request_uris"]), ["https://wiki.acme.test/ro/2", "https://wiki.acme.test/ro/3#v1"], "{client}");
     let shown = admin_json(config, &["oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]);
     assert_eq!(strings(&shown["request_uris"]), ["https://wiki.acme.test/ro/2", "https://wiki.acme.test/ro/3#v1"], "{shown}");
     let text = ok(mamori(config, &["admin", "oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]));
     assert!(text.contains("https://wiki.acme.test/ro/2 https://wiki.acme.test/ro/3#v1"), "{text}");
-    let err = failed(mamori(config, &["admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--request-uri", "http://wiki.acme.test/ro"]));
+    let err = failed(mamori(
+        config,
+        &["admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--request-uri", "http://wiki.acme.test/ro"],
+    ));
     assert!(err.contains("http://wiki.acme.test/ro"), "{err}");
     let client = admin_json(config, &["oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--clear-request-uris"]);
     assert_eq!(client["request_uris"], serde_json::json!([]), "{client}");
     let shown = admin_json(config, &["oidc-client", "show", "--tenant", "acme", "--client-id", "wiki"]);
     assert_eq!((&shown["request_uris"], &shown["name"]), (&serde_json::json!([]), &"ACME Wiki".into()), "{shown}");
-    let err = failed(mamori(config, &["admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--redirect-uri", "http://wiki.acme.test/cb"]));
+    let err = failed(mamori(
+        config,
+        &["admin", "oidc-client", "update", "--tenant", "acme", "--client-id", "wiki", "--redirect-uri", "http://wiki.acme.test/cb"],
+    ));
     assert!(err.contains("http://wiki.acme.test/cb"), "{err}");
     let rotated = admin_json(config, &["oidc-client", "rotate-secret", "--tenant", "acme", "--client-id", "wiki"]);
     let second_secret = rotated["client_secret"].as_str().expect("a new secret");
@@ -166,14 +240,32 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     let sp_file = dir.join("sp.xml").display().to_string();
     ok(mamori(config, &["admin", "saml-sp", "add", "--tenant", "acme", "--metadata", &sp_file, "--name", "Portal"]));
     let entity = "https://sp.acme.test/metadata";
-    let sp = admin_json(config, &["saml-sp", "update", "--tenant", "acme", "--entity-id", entity, "--name", "ACME Portal",
-        "--name-id-format", "email", "--attribute", "email,login_id", "--sign-response", "false"]);
+    let sp = admin_json(
+        config,
+        &[
+            "saml-sp",
+            "update",
+            "--tenant",
+            "acme",
+            "--entity-id",
+            entity,
+            "--name",
+            "ACME Portal",
+            "--name-id-format",
+            "email",
+            "--attribute",
+            "email,login_id",
+            "--sign-response",
+            "false",
+        ],
+    );
     assert_eq!(sp["name"], "ACME Portal");
     let shown = admin_json(config, &["saml-sp", "show", "--tenant", "acme", "--id", sp["id"].as_str().expect("id")]);
     assert_eq!(shown["name_id_format"], "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "{shown}");
     assert_eq!(strings(&shown["attribute_release"]["attributes"]), ["email", "login_id"], "{shown}");
     assert_eq!((&shown["sign_response"], &shown["sign_assertion"]), (&false.into(), &true.into()), "{shown}");
-    let err = failed(mamori(config, &["admin", "saml-sp", "update", "--tenant", "acme", "--entity-id", entity, "--sign-assertion", "false"]));
+    let err =
+        failed(mamori(config, &["admin", "saml-sp", "update", "--tenant", "acme", "--entity-id", entity, "--sign-assertion", "false"]));
     assert!(err.contains("sign"), "{err}");
 
     // Deleting a user: it is gone, its certificates stay revoked.
@@ -224,7 +316,10 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     ] {
         assert!(has(action, target), "no {action} on {target} in the audit trail: {trail}");
     }
-    assert!(!events.iter().any(|e| e["action"] == "user.create" && e["target"].as_str().is_some_and(|t| t.contains("bad user"))), "a failed row was audited as created");
+    assert!(
+        !events.iter().any(|e| e["action"] == "user.create" && e["target"].as_str().is_some_and(|t| t.contains("bad user"))),
+        "a failed row was audited as created"
+    );
     let revoke = events.iter().find(|e| e["action"] == "certificate.revoke").expect("revoke event");
     assert_eq!(revoke["details"]["reason"], "key-compromise");
     // Filters: by action, and the time range.
@@ -292,19 +387,44 @@ fn the_longest_names_allowed_still_get_a_certificate() {
     let tenant_name = tenant_name.trim_end().chars().take(200).collect::<String>();
     ok(mamori(&config, &["admin", "tenant", "update", "--tenant", "demo", "--name", &tenant_name]));
     let login_id = "u".repeat(64);
-    ok(mamori(&config, &["admin", "user", "create", "--tenant", "demo", "--login-id", &login_id, "--email", "long@example.test", "--method", "cert"]));
+    ok(mamori(
+        &config,
+        &["admin", "user", "create", "--tenant", "demo", "--login-id", &login_id, "--email", "long@example.test", "--method", "cert"],
+    ));
     let password_file = work.path().join("p12.pw");
     std::fs::write(&password_file, "Long-Names-P12-pw\n").expect("write");
     let p12 = work.path().join("long.p12");
-    let out = ok(mamori(&config, &[
-        "admin", "user", "issue-cert", "--tenant", "demo", "--login-id", &login_id,
-        "--p12", p12.to_str().expect("utf-8"), "--password-file", password_file.to_str().expect("utf-8"),
-    ]));
+    let out = ok(mamori(
+        &config,
+        &[
+            "admin",
+            "user",
+            "issue-cert",
+            "--tenant",
+            "demo",
+            "--login-id",
+            &login_id,
+            "--p12",
+            p12.to_str().expect("utf-8"),
+            "--password-file",
+            password_file.to_str().expect("utf-8"),
+        ],
+    ));
     assert!(out.contains("serial"), "{out}");
     // openssl reads the subject: within 64 characters, ending in the device number.
     let pem = work.path().join("long.pem");
     ok(std::process::Command::new("openssl")
-        .args(["pkcs12", "-in", p12.to_str().expect("utf-8"), "-passin", "pass:Long-Names-P12-pw", "-nokeys", "-clcerts", "-out", pem.to_str().expect("utf-8")])
+        .args([
+            "pkcs12",
+            "-in",
+            p12.to_str().expect("utf-8"),
+            "-passin",
+            "pass:Long-Names-P12-pw",
+            "-nokeys",
+            "-clcerts",
+            "-out",
+            pem.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("openssl runs"));
     let subject = ok(std::process::Command::new("openssl")
@@ -322,25 +442,48 @@ fn the_longest_names_allowed_still_get_a_certificate() {
 fn deleting_a_tenant_revokes_its_certificates_on_the_crl() {
     let (work, config) = prepared();
     ok(mamori(&config, &["admin", "tenant", "create", "--slug", "gone", "--name", "Gone"]));
-    ok(mamori(&config, &["admin", "user", "create", "--tenant", "gone", "--login-id", "leaver", "--email", "leaver@example.test", "--method", "cert"]));
-    ok(mamori(&config, &["admin", "user", "create", "--tenant", "demo", "--login-id", "stayer", "--email", "stayer@example.test", "--method", "cert"]));
+    ok(mamori(
+        &config,
+        &["admin", "user", "create", "--tenant", "gone", "--login-id", "leaver", "--email", "leaver@example.test", "--method", "cert"],
+    ));
+    ok(mamori(
+        &config,
+        &["admin", "user", "create", "--tenant", "demo", "--login-id", "stayer", "--email", "stayer@example.test", "--method", "cert"],
+    ));
     let password_file = work.path().join("p12.pw");
     std::fs::write(&password_file, "Tenant-Gone-P12-pw\n").expect("write");
     let issue = |tenant: &str, login_id: &str| {
         let p12 = work.path().join(format!("{login_id}.p12"));
-        let out = ok(mamori(&config, &[
-            "admin", "user", "issue-cert", "--tenant", tenant, "--login-id", login_id,
-            "--p12", p12.to_str().expect("utf-8"), "--password-file", password_file.to_str().expect("utf-8"),
-        ]));
+        let out = ok(mamori(
+            &config,
+            &[
+                "admin",
+                "user",
+                "issue-cert",
+                "--tenant",
+                tenant,
+                "--login-id",
+                login_id,
+                "--p12",
+                p12.to_str().expect("utf-8"),
+                "--password-file",
+                password_file.to_str().expect("utf-8"),
+            ],
+        ));
         out.split_whitespace().skip_while(|w| *w != "serial").nth(1).expect("issue-cert prints the serial").to_owned()
     };
     let (leaver, stayer) = (issue("gone", "leaver"), issue("demo", "stayer"));
     let listed = |serial: &str| {
         let crl = work.path().join("crl.pem");
         ok(mamori(&config, &["ca", "crl", "--out", crl.to_str().expect("utf-8")]));
-        let text = ok(std::process::Command::new("openssl").args(["crl", "-noout", "-text", "-in", crl.to_str().expect("utf-8")]).output().expect("openssl runs"));
+        let text = ok(std::process::Command::new("openssl")
+            .args(["crl", "-noout", "-text", "-in", crl.to_str().expect("utf-8")])
+            .output()
+            .expect("openssl runs"));
         let wanted = serial.trim_start_matches('0').to_ascii_uppercase();
-        text.lines().filter_map(|l| l.trim().strip_prefix("Serial Number:")).any(|s| s.trim().trim_start_matches('0').eq_ignore_ascii_case(&wanted))
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("Serial Number:"))
+            .any(|s| s.trim().trim_start_matches('0').eq_ignore_ascii_case(&wanted))
     };
     assert!(!listed(&leaver) && !listed(&stayer));
     ok(mamori(&config, &["admin", "tenant", "delete", "--tenant", "gone", "--yes"]));

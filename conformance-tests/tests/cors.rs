@@ -217,7 +217,9 @@ fn only_a_clients_own_web_origins_get_cors_and_only_on_the_five_endpoints() {
 
     // The pages a browser visits itself answer no CORS, even to a registered origin.
     let authorize = "/t/demo/authorize?client_id=spa&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
-    for (method, path) in [("GET", authorize), ("OPTIONS", authorize), ("GET", "/login"), ("OPTIONS", "/login"), ("OPTIONS", "/t/demo/introspect")] {
+    for (method, path) in
+        [("GET", authorize), ("OPTIONS", authorize), ("GET", "/login"), ("OPTIONS", "/login"), ("OPTIONS", "/t/demo/introspect")]
+    {
         let (status, headers, _) = from_origin(&qs, method, path, APP, &["-H", "Access-Control-Request-Method: POST"]);
         assert!(status != 0, "{method} {path}");
         assert_eq!(allowed_origin(&headers), None, "{method} {path}\n{headers}");
@@ -229,10 +231,7 @@ fn only_a_clients_own_web_origins_get_cors_and_only_on_the_five_endpoints() {
 fn a_stored_redirect_uri_that_todays_rules_refuse_grants_no_origin() {
     let work = tempfile::tempdir().expect("tempdir");
     let qs = Quickstart::start(work.path());
-    ok(cli_create(
-        &qs,
-        &["--client-id", "legacy", "--name", "Legacy", "--auth-method", "none", "--redirect-uri", "https://rp.test/cb"],
-    ));
+    ok(cli_create(&qs, &["--client-id", "legacy", "--name", "Legacy", "--auth-method", "none", "--redirect-uri", "https://rp.test/cb"]));
     // Stored before the redirect URI validator: its WHATWG origin is the attacker's.
     let db = qs.data_dir().join("mamori.db");
     let tamper = "UPDATE oidc_clients SET redirect_uris = '[\"http://localhost:@evil.example/cb\",\"https://rp.test/cb\"]' WHERE client_id = 'legacy'; SELECT changes();";

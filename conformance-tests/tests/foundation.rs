@@ -78,20 +78,70 @@ fn ca_issues_what_openssl_accepts_and_revocation_reaches_the_crl() {
     std::fs::write(dir.join("pw"), "S3cret-download\n").expect("write");
 
     // A new key in a PKCS#12 file, modern and legacy.
-    let out = ok_keep(run_in(dir, &config, &["ca", "issue", "--common-name", "Taro's laptop", "--email", "taro@example.test",
-        "--p12", "taro.p12", "--password-file", "pw", "--out", "taro.pem"]));
+    let out = ok_keep(run_in(
+        dir,
+        &config,
+        &[
+            "ca",
+            "issue",
+            "--common-name",
+            "Taro's laptop",
+            "--email",
+            "taro@example.test",
+            "--p12",
+            "taro.p12",
+            "--password-file",
+            "pw",
+            "--out",
+            "taro.pem",
+        ],
+    ));
     let serial = serial_from(&stderr(&out));
     let info = tool("openssl", &["pkcs12", "-info", "-in", "taro.p12", "-passin", "pass:S3cret-download", "-noout"], dir);
     assert!(info.status.success(), "{}", stderr(&info));
     assert!(stderr(&info).contains("AES-256-CBC"), "{}", stderr(&info));
-    ok_keep(run_in(dir, &config, &["ca", "issue", "--common-name", "old phone", "--p12", "old.p12", "--password-file", "pw",
-        "--legacy", "--key-type", "rsa2048", "--out", "old.pem"]));
+    ok_keep(run_in(
+        dir,
+        &config,
+        &[
+            "ca",
+            "issue",
+            "--common-name",
+            "old phone",
+            "--p12",
+            "old.p12",
+            "--password-file",
+            "pw",
+            "--legacy",
+            "--key-type",
+            "rsa2048",
+            "--out",
+            "old.pem",
+        ],
+    ));
     let legacy = tool("openssl", &["pkcs12", "-legacy", "-info", "-in", "old.p12", "-passin", "pass:S3cret-download", "-noout"], dir);
     assert!(legacy.status.success() && stderr(&legacy).contains("TripleDES"), "{}", stderr(&legacy));
 
     // From a CSR: the key never leaves the "device".
-    let req = tool("openssl", &["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "dev.key", "-subj", "/CN=ignored", "-out", "dev.csr"], dir);
+    let req = tool(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "dev.key",
+            "-subj",
+            "/CN=ignored",
+            "-out",
+            "dev.csr",
+        ],
+        dir,
+    );
     assert!(req.status.success(), "{}", stderr(&req));
     ok_keep(run_in(dir, &config, &["ca", "issue", "--common-name", "Hanako's phone", "--csr", "dev.csr", "--out", "dev.pem"]));
     let pubkey_cert = tool("openssl", &["x509", "-in", "dev.pem", "-noout", "-pubkey"], dir);
@@ -128,10 +178,27 @@ fn ca_issues_what_openssl_accepts_and_revocation_reaches_the_crl() {
 fn operators_create_tenants_users_and_enrollment_tickets() {
     let (_work, config) = prepared();
     ok(mamori(&config, &["admin", "tenant", "create", "--slug", "acme", "--name", "ACME"]));
-    let created = json(&ok(mamori(&config, &["admin", "user", "create", "--tenant", "acme", "--login-id", "p-01-usr012",
-        "--email", "usr012@example.test", "--method", "cert+password+otp", "--output", "json"])));
+    let created = json(&ok(mamori(
+        &config,
+        &[
+            "admin",
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--login-id",
+            "p-01-usr012",
+            "--email",
+            "usr012@example.test",
+            "--method",
+            "cert+password+otp",
+            "--output",
+            "json",
+        ],
+    )));
     assert_eq!(created["login_id"], "p-01-usr012");
-    let ticket = json(&ok(mamori(&config, &["admin", "user", "enroll", "--tenant", "acme", "--login-id", "p-01-usr012", "--output", "json"])));
+    let ticket =
+        json(&ok(mamori(&config, &["admin", "user", "enroll", "--tenant", "acme", "--login-id", "p-01-usr012", "--output", "json"])));
     assert!(ticket["url"].as_str().is_some_and(|u| u.contains("/enroll/")), "{ticket}");
     assert_eq!(ticket["one_time_password"].as_str().map(str::len), Some(10), "{ticket}");
     let users = ok(mamori(&config, &["admin", "user", "list", "--tenant", "acme"]));
@@ -181,8 +248,27 @@ fn bad_input_fails_with_a_message_that_names_the_culprit() {
     std::fs::write(dir.join("junk.csr"), "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n").expect("write");
     let out = run_in(dir, &config, &["ca", "issue", "--common-name", "x", "--csr", "junk.csr"]);
     assert!(!out.status.success() && stderr(&out).contains("junk.csr"), "{}", stderr(&out));
-    let req = tool("openssl", &["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "k.pem", "-subj", "/CN=x", "-outform", "DER", "-out", "good.der"], dir);
+    let req = tool(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-subj",
+            "/CN=x",
+            "-outform",
+            "DER",
+            "-out",
+            "good.der",
+        ],
+        dir,
+    );
     assert!(req.status.success());
     let mut der = std::fs::read(dir.join("good.der")).expect("read");
     let last = der.len() - 3;
@@ -194,14 +280,23 @@ fn bad_input_fails_with_a_message_that_names_the_culprit() {
 
     // An unknown config key is reported, not fatal.
     let out = std::process::Command::new(mamori_conformance::mamori_bin())
-        .args(["--config"]).arg(&config).args(["ca", "show"])
-        .env("MAMORI_SERVER__LISSEN", "x").output().expect("runs");
+        .args(["--config"])
+        .arg(&config)
+        .args(["ca", "show"])
+        .env("MAMORI_SERVER__LISSEN", "x")
+        .output()
+        .expect("runs");
     assert!(out.status.success() && stderr(&out).contains("server.lissen"), "{}", stderr(&out));
 }
 
 fn run_in(dir: &Path, config: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(mamori_conformance::mamori_bin())
-        .arg("--config").arg(config).args(args).current_dir(dir).output().expect("runs")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
 }
 
 #[track_caller]

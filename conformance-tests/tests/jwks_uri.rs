@@ -87,10 +87,7 @@ async fn start_jwks_server(dir: &std::path::Path) -> (JwksServer, std::path::Pat
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-        )
+        .with_single_cert(vec![leaf.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()))
         .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -163,20 +160,43 @@ impl JwksServer {
 /// Registers a private_key_jwt client for client_credentials that publishes its keys at
 /// `jwks_uri`, as an operator does (`mamori admin oidc-client create --jwks-uri`).
 async fn register(qs: &Quickstart, client_id: &str, jwks_uri: &str) {
-    ok(mamori(&qs.config(), &[
-        "admin", "oidc-client", "create", "--tenant", "demo", "--client-id", client_id, "--name", client_id,
-        "--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks-uri", jwks_uri,
-    ]));
+    ok(mamori(
+        &qs.config(),
+        &[
+            "admin",
+            "oidc-client",
+            "create",
+            "--tenant",
+            "demo",
+            "--client-id",
+            client_id,
+            "--name",
+            client_id,
+            "--grant-type",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            jwks_uri,
+        ],
+    ));
 }
 
 /// POSTs a client_credentials request authenticated by `assertion`; (status, JSON body).
 fn token_request(qs: &Quickstart, assertion: &str) -> (u16, serde_json::Value) {
-    let out = qs.curl("/t/demo/token", &[
-        "-w", "\n%{http_code}",
-        "--data-urlencode", "grant_type=client_credentials",
-        "--data-urlencode", "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "--data-urlencode", &format!("client_assertion={assertion}"),
-    ]);
+    let out = qs.curl(
+        "/t/demo/token",
+        &[
+            "-w",
+            "\n%{http_code}",
+            "--data-urlencode",
+            "grant_type=client_credentials",
+            "--data-urlencode",
+            "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "--data-urlencode",
+            &format!("client_assertion={assertion}"),
+        ],
+    );
     let (body, status) = body_and_status(&out);
     (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON (HTTP {status}): {body}")))
 }
@@ -195,10 +215,10 @@ async fn jwks_uri_client_gets_tokens_follows_rotation_and_fails_closed() {
     let ca = ca_file.display().to_string();
     // The key server is on 127.0.0.1, which the provider refuses to fetch from unless
     // the operator allows non-public destinations.
-    let qs = Quickstart::start_with_env(dir.path(), &[
-        ("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str()),
-        ("MAMORI_OIDC__OUTBOUND_ALLOW_PRIVATE", "true"),
-    ]);
+    let qs = Quickstart::start_with_env(
+        dir.path(),
+        &[("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str()), ("MAMORI_OIDC__OUTBOUND_ALLOW_PRIVATE", "true")],
+    );
     let aud = format!("{}/t/demo/token", qs.main_url);
 
     let first = ClientKey::new("key-1");
@@ -285,18 +305,39 @@ async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, ca_file) = start_jwks_server(dir.path()).await;
     let ca = ca_file.display().to_string();
-    let qs = Quickstart::start_with_env(dir.path(), &[
-        ("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str()),
-        ("MAMORI_OIDC__OUTBOUND_ALLOW_PRIVATE", "true"),
-    ]);
+    let qs = Quickstart::start_with_env(
+        dir.path(),
+        &[("MAMORI_OIDC__JWKS_FETCH_EXTRA_CA_FILE", ca.as_str()), ("MAMORI_OIDC__OUTBOUND_ALLOW_PRIVATE", "true")],
+    );
     let key = ClientKey::new("ro-key");
     server.serve(&[&key]);
     // Registered with a hash fragment, as Dynamic Registration suggests; matched without it.
-    ok(mamori(&qs.config(), &[
-        "admin", "oidc-client", "create", "--tenant", "demo", "--client-id", "ro-rp", "--name", "ro-rp",
-        "--redirect-uri", "https://rp.test/cb", "--grant-type", "authorization_code", "--auth-method", "private_key_jwt",
-        "--jwks-uri", &server.url("/jwks"), "--request-uri", &server.url("/ro/good#v1"), "--request-uri", &server.url("/ro/gone"),
-    ]));
+    ok(mamori(
+        &qs.config(),
+        &[
+            "admin",
+            "oidc-client",
+            "create",
+            "--tenant",
+            "demo",
+            "--client-id",
+            "ro-rp",
+            "--name",
+            "ro-rp",
+            "--redirect-uri",
+            "https://rp.test/cb",
+            "--grant-type",
+            "authorization_code",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            &server.url("/jwks"),
+            "--request-uri",
+            &server.url("/ro/good#v1"),
+            "--request-uri",
+            &server.url("/ro/gone"),
+        ],
+    ));
     let discovery = qs.curl("/t/demo/.well-known/openid-configuration", &[]);
     let discovery: serde_json::Value = serde_json::from_str(&mamori_conformance::stdout(&discovery)).expect("discovery JSON");
     assert_eq!(discovery["request_uri_parameter_supported"], true);
@@ -305,11 +346,13 @@ async fn request_objects_verify_with_jwks_uri_keys_by_value_and_by_reference() {
     // prompt=none without a session: the answer at the redirect URI carries the object's
     // state, so the object (not the query) was the request.
     let in_five_minutes = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 300;
-    let claims = |state: &str| serde_json::json!({
-        "iss": "ro-rp", "aud": format!("{}/t/demo", qs.main_url), "client_id": "ro-rp", "response_type": "code",
-        "redirect_uri": "https://rp.test/cb", "scope": "openid", "state": state, "nonce": "n", "prompt": "none",
-        "exp": in_five_minutes,
-    });
+    let claims = |state: &str| {
+        serde_json::json!({
+            "iss": "ro-rp", "aud": format!("{}/t/demo", qs.main_url), "client_id": "ro-rp", "response_type": "code",
+            "redirect_uri": "https://rp.test/cb", "scope": "openid", "state": state, "nonce": "n", "prompt": "none",
+            "exp": in_five_minutes,
+        })
+    };
     let object = |state: &str| key.sign("oauth-authz-req+jwt", &claims(state));
     let by_value = object("by-value");
     assert_answer(authorize(&qs, &[("client_id", "ro-rp"), ("request", &by_value)]), "login_required", "by-value");

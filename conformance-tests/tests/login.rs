@@ -56,7 +56,10 @@ use mamori_conformance::login_client::{TlsSession, element_text, provision_user_
 use mamori_storage::model::{LoginMethod, OtpKind, TenantPolicy};
 
 /// Logs `user` in up to the step after the password; returns the session and that page.
-async fn past_password(addr: &str, user: &mamori_conformance::login_client::LoginUser) -> anyhow::Result<(TlsSession, mamori_conformance::login_client::Response)> {
+async fn past_password(
+    addr: &str,
+    user: &mamori_conformance::login_client::LoginUser,
+) -> anyhow::Result<(TlsSession, mamori_conformance::login_client::Response)> {
     let mut session = TlsSession::connect(addr, std::sync::Arc::clone(&user.tls)).await?;
     let page = session.get("/login").await?;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -66,8 +69,14 @@ async fn past_password(addr: &str, user: &mamori_conformance::login_client::Logi
 
 fn totp_code(secret_base32: &str, unix: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32 secret");
-    let totp = totp_rs::Builder::new().with_secret(secret).with_digits(6).with_step_duration(30).with_skew(1)
-        .with_account_name("x").build().expect("totp");
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_skew(1)
+        .with_account_name("x")
+        .build()
+        .expect("totp");
     totp.generate(unix).to_string()
 }
 
@@ -79,7 +88,9 @@ async fn a_totp_code_is_accepted_once() -> anyhow::Result<()> {
     let app = mamori::app::App::open(&qs.config()).await?;
     let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
     let hash = app.hasher.hash("Totp-Pass-1").await?;
-    let user = provision_user_with(&app, &tenant, "totp-user", LoginMethod::CertPasswordOtp, &hash, "Totp-Pass-1", &dev_roots(&qs.data_dir())?).await?;
+    let user =
+        provision_user_with(&app, &tenant, "totp-user", LoginMethod::CertPasswordOtp, &hash, "Totp-Pass-1", &dev_roots(&qs.data_dir())?)
+            .await?;
     let addr = qs.mtls_url.replace("https://localhost", "127.0.0.1");
 
     // First login: register the authenticator with a code of the current step.
@@ -111,7 +122,9 @@ async fn e_mailed_codes_are_single_use_rate_limited_and_hashed() -> anyhow::Resu
     let policy = TenantPolicy { otp_kind: OtpKind::Email, ..TenantPolicy::default() };
     let tenant = app.storage.tenants().create("mailotp", "Mail OTP", &policy, app.now()).await?;
     let hash = app.hasher.hash("Mail-Pass-1").await?;
-    let user = provision_user_with(&app, &tenant, "mail-user", LoginMethod::CertPasswordOtp, &hash, "Mail-Pass-1", &dev_roots(&qs.data_dir())?).await?;
+    let user =
+        provision_user_with(&app, &tenant, "mail-user", LoginMethod::CertPasswordOtp, &hash, "Mail-Pass-1", &dev_roots(&qs.data_dir())?)
+            .await?;
     let addr = qs.mtls_url.replace("https://localhost", "127.0.0.1");
 
     let (mut session, otp_page) = past_password(&addr, &user).await?;
@@ -170,7 +183,11 @@ fn an_expired_enrollment_ticket_is_refused() {
     assert!(mamori_conformance::stdout(&fresh).ends_with("200"));
     // Time passes: the ticket's expiry is moved into the past in the database.
     let db = qs.data_dir().join("mamori.db");
-    let out = mamori_conformance::tool("sqlite3", &[&db.display().to_string(), "UPDATE tickets SET expires_at = 1000 WHERE kind = 'enrollment';"], work.path());
+    let out = mamori_conformance::tool(
+        "sqlite3",
+        &[&db.display().to_string(), "UPDATE tickets SET expires_at = 1000 WHERE kind = 'enrollment';"],
+        work.path(),
+    );
     assert!(out.status.success(), "{}", mamori_conformance::stderr(&out));
     let stale = mamori_conformance::stdout(&qs.curl(&path, &["-w", "\n%{http_code}", "-H", "Accept-Language: en"]));
     let status: u16 = stale.rsplit('\n').next().and_then(|s| s.parse().ok()).expect("status");
@@ -191,18 +208,51 @@ async fn a_trusted_proxy_may_pass_the_certificate_in_a_header_and_no_one_else() 
         ok(mamori(&config, &["admin", "user", "create", "--tenant", "demo", "--login-id", "proxied", "--email", "p@example.test"]));
         std::fs::write(work.path().join("pw"), "p12-pass\n")?;
         let p12 = work.path().join("p.p12");
-        ok(mamori(&config, &["admin", "user", "issue-cert", "--tenant", "demo", "--login-id", "proxied",
-            "--p12", &p12.display().to_string(), "--password-file", &work.path().join("pw").display().to_string()]));
-        let pem = mamori_conformance::tool("openssl", &["pkcs12", "-in", "p.p12", "-passin", "pass:p12-pass", "-nokeys", "-clcerts"], work.path());
+        ok(mamori(
+            &config,
+            &[
+                "admin",
+                "user",
+                "issue-cert",
+                "--tenant",
+                "demo",
+                "--login-id",
+                "proxied",
+                "--p12",
+                &p12.display().to_string(),
+                "--password-file",
+                &work.path().join("pw").display().to_string(),
+            ],
+        ));
+        let pem = mamori_conformance::tool(
+            "openssl",
+            &["pkcs12", "-in", "p.p12", "-passin", "pass:p12-pass", "-nokeys", "-clcerts"],
+            work.path(),
+        );
         let pem = mamori_conformance::stdout(&pem);
         let pem = &pem[pem.find("-----BEGIN CERTIFICATE-----").expect("certificate")..];
-        let encoded: String = pem.bytes().map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        }).collect();
+        let encoded: String = pem
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
         // The proxy talks to the certificate listener without a certificate of its own.
-        let out = mamori_conformance::tool("curl", &["-sS", "--cacert", &qs.dev_root().display().to_string(),
-            "-H", &format!("x-client-cert: {encoded}"), "-H", "Accept-Language: en", &format!("{}/login", qs.mtls_url)], work.path());
+        let out = mamori_conformance::tool(
+            "curl",
+            &[
+                "-sS",
+                "--cacert",
+                &qs.dev_root().display().to_string(),
+                "-H",
+                &format!("x-client-cert: {encoded}"),
+                "-H",
+                "Accept-Language: en",
+                &format!("{}/login", qs.mtls_url),
+            ],
+            work.path(),
+        );
         let page = mamori_conformance::stdout(&out);
         if trusted {
             assert!(page.contains("id=\"login-form\""), "a trusted proxy's header was not honoured: {page}");
@@ -229,9 +279,28 @@ fn decoded_body(eml: &str) -> String {
 
 /// curl with a cookie jar against the main listener.
 fn curl_jar(qs: &Quickstart, jar: &std::path::Path, args: &[&str], path: &str) -> String {
-    let out = mamori_conformance::tool("curl", &[&["-sS", "--cacert", &qs.dev_root().display().to_string(),
-        "-b", &jar.display().to_string(), "-c", &jar.display().to_string(), "-H", "Accept-Language: en",
-        "-w", "\n%{http_code}"], args, &[&format!("{}{path}", qs.main_url)]].concat(), &qs.workdir);
+    let out = mamori_conformance::tool(
+        "curl",
+        &[
+            &[
+                "-sS",
+                "--cacert",
+                &qs.dev_root().display().to_string(),
+                "-b",
+                &jar.display().to_string(),
+                "-c",
+                &jar.display().to_string(),
+                "-H",
+                "Accept-Language: en",
+                "-w",
+                "\n%{http_code}",
+            ],
+            args,
+            &[&format!("{}{path}", qs.main_url)],
+        ]
+        .concat(),
+        &qs.workdir,
+    );
     mamori_conformance::stdout(&out)
 }
 
@@ -254,15 +323,46 @@ async fn a_download_works_the_allowed_number_of_times_then_is_spent() -> anyhow:
         let form = curl_jar(&qs, &jar, &[], "/download");
         let token = mamori_conformance::login_client::csrf_token(&form).expect("CSRF token").to_owned();
         let file = work.path().join(format!("dl-{round}.p12"));
-        let out = mamori_conformance::tool("curl", &["-sS", "--cacert", &qs.dev_root().display().to_string(),
-            "-b", &jar.display().to_string(), "-H", "Accept-Language: en", "-o", &file.display().to_string(), "-w", "%{http_code} %{content_type}",
-            "--data-urlencode", &format!("csrf_token={token}"), "--data-urlencode", &format!("acquisition_id={}", pending.acquisition_id),
-            "--data-urlencode", &format!("download_password={}", pending.download_password), &format!("{}/download", qs.main_url)], work.path());
+        let out = mamori_conformance::tool(
+            "curl",
+            &[
+                "-sS",
+                "--cacert",
+                &qs.dev_root().display().to_string(),
+                "-b",
+                &jar.display().to_string(),
+                "-H",
+                "Accept-Language: en",
+                "-o",
+                &file.display().to_string(),
+                "-w",
+                "%{http_code} %{content_type}",
+                "--data-urlencode",
+                &format!("csrf_token={token}"),
+                "--data-urlencode",
+                &format!("acquisition_id={}", pending.acquisition_id),
+                "--data-urlencode",
+                &format!("download_password={}", pending.download_password),
+                &format!("{}/download", qs.main_url),
+            ],
+            work.path(),
+        );
         statuses.push(mamori_conformance::stdout(&out));
         last_body = std::fs::read_to_string(&file).unwrap_or_default();
         if round < 3 {
-            let info = mamori_conformance::tool("openssl", &["pkcs12", "-info", "-in", &file.display().to_string(),
-                "-passin", &format!("pass:{}", pending.download_password), "-noout"], work.path());
+            let info = mamori_conformance::tool(
+                "openssl",
+                &[
+                    "pkcs12",
+                    "-info",
+                    "-in",
+                    &file.display().to_string(),
+                    "-passin",
+                    &format!("pass:{}", pending.download_password),
+                    "-noout",
+                ],
+                work.path(),
+            );
             assert!(info.status.success(), "download {round} is not a PKCS#12 that opens: {}", mamori_conformance::stderr(&info));
         }
     }
@@ -289,8 +389,19 @@ async fn a_locked_download_answers_the_same_for_the_right_password_as_for_a_wron
     let attempt = |password: &str| {
         let form = curl_jar(&qs, &jar, &[], "/download");
         let token = mamori_conformance::login_client::csrf_token(&form).expect("CSRF token").to_owned();
-        let answer = curl_jar(&qs, &jar, &["--data-urlencode", &format!("csrf_token={token}"), "--data-urlencode",
-            &format!("acquisition_id={}", pending.acquisition_id), "--data-urlencode", &format!("download_password={password}")], "/download");
+        let answer = curl_jar(
+            &qs,
+            &jar,
+            &[
+                "--data-urlencode",
+                &format!("csrf_token={token}"),
+                "--data-urlencode",
+                &format!("acquisition_id={}", pending.acquisition_id),
+                "--data-urlencode",
+                &format!("download_password={password}"),
+            ],
+            "/download",
+        );
         // The page without its CSRF token, which differs on every form.
         mamori_conformance::login_client::without_csrf_token(&answer)
     };
@@ -341,8 +452,17 @@ async fn a_password_lock_ends_by_itself_only_where_the_tenant_says_so() -> anyho
     // A 30-minute release: a lock taken 10 minutes ago stays...
     let policy = mamori_storage::model::TenantPolicy { lockout_release_minutes: 30, ..tenant.policy.clone() };
     app.storage.tenants().update_policy(tenant.id, &policy).await?;
-    let out = mamori_conformance::tool("sqlite3", &[&db.display().to_string(),
-        &format!("UPDATE users SET locked_at = {} WHERE login_id = 'sleeper';", (time::OffsetDateTime::now_utc().unix_timestamp() - 600) * 1000)], work.path());
+    let out = mamori_conformance::tool(
+        "sqlite3",
+        &[
+            &db.display().to_string(),
+            &format!(
+                "UPDATE users SET locked_at = {} WHERE login_id = 'sleeper';",
+                (time::OffsetDateTime::now_utc().unix_timestamp() - 600) * 1000
+            ),
+        ],
+        work.path(),
+    );
     assert!(out.status.success());
     assert_eq!(login_with(&addr, &user, "Right-Password1").await?.status, 403, "released before its time");
     // ...and one taken 31 minutes ago has ended: the right password logs in.

@@ -5,15 +5,22 @@
 
 use std::path::{Path, PathBuf};
 
-use mamori_conformance::{HtmlForm, Quickstart, body_and_status, mamori, ok, stderr, stdout, tool};
 use mamori_conformance::login_client::element_text;
+use mamori_conformance::{HtmlForm, Quickstart, body_and_status, mamori, ok, stderr, stdout, tool};
 
 /// `openssl s_client` against a local port, for `localhost`, with no input.
 fn s_client(qs: &Quickstart, port: u16) -> String {
     let out = tool(
         "openssl",
-        &["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost", "-CAfile",
-            &qs.dev_root().display().to_string()],
+        &[
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+            "-CAfile",
+            &qs.dev_root().display().to_string(),
+        ],
         &qs.data_dir(),
     );
     format!("{}{}", stdout(&out), stderr(&out))
@@ -36,8 +43,10 @@ fn get_mtls(qs: &Quickstart, path: &str, extra: &[String]) -> (String, u16) {
 }
 
 fn create_user(qs: &Quickstart, login_id: &str) {
-    ok(mamori(&qs.config(), &["admin", "user", "create", "--tenant", "demo", "--login-id", login_id, "--email",
-        &format!("{login_id}@example.test")]));
+    ok(mamori(
+        &qs.config(),
+        &["admin", "user", "create", "--tenant", "demo", "--login-id", login_id, "--email", &format!("{login_id}@example.test")],
+    ));
 }
 
 /// A CA of our own and a client certificate from it, as a PKCS#12 (made with openssl).
@@ -46,14 +55,57 @@ fn foreign_p12(dir: &Path) -> (PathBuf, String) {
         let out = tool("openssl", args, dir);
         assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
     };
-    run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "foreign-ca.key",
-        "-out", "foreign-ca.pem", "-subj", "/CN=Some Other CA", "-days", "30"]);
-    run(&["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "foreign.key",
-        "-out", "foreign.csr", "-subj", "/CN=demo-user"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "foreign-ca.key",
+        "-out",
+        "foreign-ca.pem",
+        "-subj",
+        "/CN=Some Other CA",
+        "-days",
+        "30",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "foreign.key",
+        "-out",
+        "foreign.csr",
+        "-subj",
+        "/CN=demo-user",
+    ]);
     std::fs::write(dir.join("foreign.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
         .expect("write");
-    run(&["x509", "-req", "-in", "foreign.csr", "-CA", "foreign-ca.pem", "-CAkey", "foreign-ca.key", "-CAcreateserial", "-days", "30",
-        "-out", "foreign.pem", "-extfile", "foreign.ext"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "foreign.csr",
+        "-CA",
+        "foreign-ca.pem",
+        "-CAkey",
+        "foreign-ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-out",
+        "foreign.pem",
+        "-extfile",
+        "foreign.ext",
+    ]);
     run(&["pkcs12", "-export", "-inkey", "foreign.key", "-in", "foreign.pem", "-out", "foreign.p12", "-passout", "pass:Foreign-1"]);
     (dir.join("foreign.p12"), "Foreign-1".into())
 }
@@ -72,7 +124,9 @@ fn only_the_certificate_listener_asks_for_a_client_certificate_and_names_our_ca(
 
     let mtls = s_client(&qs, qs.mtls_port());
     assert!(mtls.contains("Verify return code: 0 (ok)"), "the server chain verifies against the dev root:\n{mtls}");
-    let names = mtls.split("Acceptable client certificate CA names").nth(1)
+    let names = mtls
+        .split("Acceptable client certificate CA names")
+        .nth(1)
         .unwrap_or_else(|| panic!("the certificate listener asks for a client certificate with CA names:\n{mtls}"));
     let names = names.split("Requested Signature Algorithms").next().unwrap_or(names);
     assert!(names.contains("Mamori Quickstart Issuing CA"), "our issuing CA is named:\n{names}");
@@ -107,8 +161,19 @@ fn curl_gets_the_password_page_with_a_device_certificate_and_a_clear_refusal_wit
 
     // An operator certificate from our CA (`ca issue`), bound to no user: Unknown.
     std::fs::write(dir.join("operator.pw"), "Operator-pw-1\n").expect("write");
-    ok(mamori(&qs.config(), &["ca", "issue", "--common-name", "ops laptop", "--p12", &dir.join("operator.p12").display().to_string(),
-        "--password-file", &dir.join("operator.pw").display().to_string()]));
+    ok(mamori(
+        &qs.config(),
+        &[
+            "ca",
+            "issue",
+            "--common-name",
+            "ops laptop",
+            "--p12",
+            &dir.join("operator.p12").display().to_string(),
+            "--password-file",
+            &dir.join("operator.pw").display().to_string(),
+        ],
+    ));
     let (page, status) = get_mtls(&qs, "/login", &p12_args(&dir.join("operator.p12"), "Operator-pw-1"));
     assert_eq!(refusal_reason(&page).as_deref(), Some("Unknown"), "{page}");
     assert_eq!(status, 403, "{page}");
@@ -230,7 +295,11 @@ fn a_completed_enrollment_shows_its_page_again_to_its_one_time_password_for_a_sh
     // Past the window (the completion made 16 minutes old in the database): the "already
     // used" page, and the one-time password opens nothing.
     let db = qs.data_dir().join("mamori.db");
-    let aged = tool("sqlite3", &[&db.display().to_string(), "UPDATE tickets SET last_used_at = last_used_at - 960000 WHERE kind = 'enrollment';"], work.path());
+    let aged = tool(
+        "sqlite3",
+        &[&db.display().to_string(), "UPDATE tickets SET last_used_at = last_used_at - 960000 WHERE kind = 'enrollment';"],
+        work.path(),
+    );
     assert!(aged.status.success(), "sqlite3: {}", stderr(&aged));
     let other = qs.data_dir().join("other.jar").display().to_string();
     let other_args = ["-c", other.as_str(), "-b", other.as_str(), "-w", "\n%{http_code}"];
@@ -266,8 +335,8 @@ fn an_expired_login_session_gets_a_clear_page() {
     // The user walks away; the login session runs out (made to expire in the database,
     // rather than waiting out the tenant's idle limit).
     let db = qs.data_dir().join("mamori.db");
-    let expire = tool("sqlite3", &[&db.display().to_string(), "UPDATE sessions SET idle_expires_at = 0, absolute_expires_at = 0;"],
-        &qs.data_dir());
+    let expire =
+        tool("sqlite3", &[&db.display().to_string(), "UPDATE sessions SET idle_expires_at = 0, absolute_expires_at = 0;"], &qs.data_dir());
     assert!(expire.status.success(), "sqlite3: {}", stderr(&expire));
 
     let mut args = cert.clone();

@@ -158,7 +158,14 @@ impl Sample {
 
     fn brief(&self) -> String {
         match &self.answer {
-            Ok(r) => format!("{:?} {} {} in {:?}: {}", self.kind, self.key, r.status, self.ended - self.started, r.body.chars().take(300).collect::<String>()),
+            Ok(r) => format!(
+                "{:?} {} {} in {:?}: {}",
+                self.kind,
+                self.key,
+                r.status,
+                self.ended - self.started,
+                r.body.chars().take(300).collect::<String>()
+            ),
             Err(e) => format!("{:?} {} no answer after {:?}: {e}", self.kind, self.key, self.ended - self.started),
         }
     }
@@ -233,7 +240,11 @@ async fn a_postgres_outage_is_a_clear_503_and_heals_without_a_restart() -> anyho
             let mut browser = Browser::new(Arc::clone(&user.tls));
             browser.user_agent = "outage-portal".into();
             let mut seen = Vec::new();
-            assert!(login(&mut browser, &addr, &user.login_id, &mut seen).await, "{:?}", seen.iter().map(Sample::brief).collect::<Vec<_>>());
+            assert!(
+                login(&mut browser, &addr, &user.login_id, &mut seen).await,
+                "{:?}",
+                seen.iter().map(Sample::brief).collect::<Vec<_>>()
+            );
             while !stop.load(Ordering::Relaxed) {
                 timed(&mut seen, Kind::Account, "portal", browser.get(&addr, "/account")).await;
             }

@@ -14,47 +14,17 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
     let qs = Quickstart::start(work.path());
     // The reported bypasses: userinfo that a prefix test read as a loopback host, sending
     // the browser to evil.example.
-    let hostile = [
-        "http://localhost:@evil.example/cb",
-        "http://127.0.0.1:80@evil.example/cb",
-        "https://rp.test/cb#frag",
-        "http://localhost:8080/cb",
-    ];
+    let hostile =
+        ["http://localhost:@evil.example/cb", "http://127.0.0.1:80@evil.example/cb", "https://rp.test/cb#frag", "http://localhost:8080/cb"];
 
     // The CLI (and through it the admin service): refused, naming the field.
     for uri in hostile {
         let out = cli_create(&qs, &["--name", "Evil", "--redirect-uri", uri]);
-        assert!(
-            !out.status.success(),
-            "{uri} was registered: {}",
-            stdout(&out)
-        );
-        assert!(
-            stderr(&out).contains("redirect_uris"),
-            "{uri}: {}",
-            stderr(&out)
-        );
-        let out = cli_create(
-            &qs,
-            &[
-                "--name",
-                "Evil",
-                "--redirect-uri",
-                "https://rp.test/cb",
-                "--post-logout-redirect-uri",
-                uri,
-            ],
-        );
-        assert!(
-            !out.status.success(),
-            "post-logout {uri} was registered: {}",
-            stdout(&out)
-        );
-        assert!(
-            stderr(&out).contains("post_logout_redirect_uris"),
-            "{uri}: {}",
-            stderr(&out)
-        );
+        assert!(!out.status.success(), "{uri} was registered: {}", stdout(&out));
+        assert!(stderr(&out).contains("redirect_uris"), "{uri}: {}", stderr(&out));
+        let out = cli_create(&qs, &["--name", "Evil", "--redirect-uri", "https://rp.test/cb", "--post-logout-redirect-uri", uri]);
+        assert!(!out.status.success(), "post-logout {uri} was registered: {}", stdout(&out));
+        assert!(stderr(&out).contains("post_logout_redirect_uris"), "{uri}: {}", stderr(&out));
     }
     let honest = json(&ok(cli_create(
         &qs,
@@ -78,39 +48,16 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
     assert_eq!(honest["client_id"], "native", "{honest}");
 
     // The admin API: the same validator, as problem+json naming the field.
-    let token = json(&ok(mamori(
-        &qs.config(),
-        &[
-            "admin",
-            "api-token",
-            "create",
-            "--super-admin",
-            "--scope",
-            "read,write",
-            "--output",
-            "json",
-        ],
-    )));
-    let token = token["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token in {token}"))
-        .to_owned();
+    let token =
+        json(&ok(mamori(&qs.config(), &["admin", "api-token", "create", "--super-admin", "--scope", "read,write", "--output", "json"])));
+    let token = token["token"].as_str().unwrap_or_else(|| panic!("no token in {token}")).to_owned();
     let bearer = format!("Authorization: Bearer {token}");
     for uri in hostile {
         let body = serde_json::json!({"name": "Evil", "redirect_uris": [uri]}).to_string();
-        let (status, headers, body) = post(
-            &qs,
-            "/admin/api/v1/tenants/demo/oidc-clients",
-            "application/json",
-            &body,
-            &["-H", &bearer],
-        );
+        let (status, headers, body) = post(&qs, "/admin/api/v1/tenants/demo/oidc-clients", "application/json", &body, &["-H", &bearer]);
         assert_eq!(status, 422, "{uri}: {body}");
         assert!(
-            headers.contains("application/problem+json")
-                && json(&body)["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("redirect_uris:")),
+            headers.contains("application/problem+json") && json(&body)["detail"].as_str().is_some_and(|d| d.starts_with("redirect_uris:")),
             "{uri}: {body}"
         );
         // The field and a catalogue key, for a front end to say it in its own language.
@@ -120,65 +67,25 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
         assert!(key.starts_with("oidc.redirect_uri."), "{body}");
     }
     let body = serde_json::json!({"name": "API RP", "redirect_uris": ["https://rp.test/cb", "http://127.0.0.1:8080/cb"]}).to_string();
-    let (status, _, created) = post(
-        &qs,
-        "/admin/api/v1/tenants/demo/oidc-clients",
-        "application/json",
-        &body,
-        &["-H", &bearer],
-    );
+    let (status, _, created) = post(&qs, "/admin/api/v1/tenants/demo/oidc-clients", "application/json", &body, &["-H", &bearer]);
     assert_eq!(status, 201, "{created}");
 
     // Dynamic registration (RFC 7591): invalid_redirect_uri, or invalid_client_metadata
     // for a post-logout URI.
     let initial = |qs: &Quickstart| {
-        let t = json(&ok(mamori(
-            &qs.config(),
-            &[
-                "admin",
-                "oidc-client",
-                "initial-access-token",
-                "--tenant",
-                "demo",
-                "--output",
-                "json",
-            ],
-        )));
-        format!(
-            "Authorization: Bearer {}",
-            t["initial_access_token"].as_str().unwrap_or_default()
-        )
+        let t = json(&ok(mamori(&qs.config(), &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"])));
+        format!("Authorization: Bearer {}", t["initial_access_token"].as_str().unwrap_or_default())
     };
     for uri in hostile {
-        for (field, error) in [
-            ("redirect_uris", "invalid_redirect_uri"),
-            ("post_logout_redirect_uris", "invalid_client_metadata"),
-        ] {
-            let mut metadata =
-                serde_json::json!({"client_name": "Evil", "redirect_uris": ["https://rp.test/cb"]});
+        for (field, error) in [("redirect_uris", "invalid_redirect_uri"), ("post_logout_redirect_uris", "invalid_client_metadata")] {
+            let mut metadata = serde_json::json!({"client_name": "Evil", "redirect_uris": ["https://rp.test/cb"]});
             metadata[field] = serde_json::json!([uri]);
-            let (status, _, body) = post(
-                &qs,
-                "/t/demo/register",
-                "application/json",
-                &metadata.to_string(),
-                &["-H", &initial(&qs)],
-            );
-            assert_eq!(
-                (status, json(&body)["error"].as_str()),
-                (400, Some(error)),
-                "{field} {uri}: {body}"
-            );
+            let (status, _, body) = post(&qs, "/t/demo/register", "application/json", &metadata.to_string(), &["-H", &initial(&qs)]);
+            assert_eq!((status, json(&body)["error"].as_str()), (400, Some(error)), "{field} {uri}: {body}");
         }
     }
     let metadata = serde_json::json!({"client_name": "Dyn", "redirect_uris": ["http://[::1]:9000/cb"], "post_logout_redirect_uris": ["https://rp.test/bye"]});
-    let (status, _, body) = post(
-        &qs,
-        "/t/demo/register",
-        "application/json",
-        &metadata.to_string(),
-        &["-H", &initial(&qs)],
-    );
+    let (status, _, body) = post(&qs, "/t/demo/register", "application/json", &metadata.to_string(), &["-H", &initial(&qs)]);
     assert_eq!(status, 201, "{body}");
 
     // RFC 8252 §7.3: a native app's loopback redirect matches on any port, and only the
@@ -200,27 +107,12 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
             ],
         )
     };
-    for uri in [
-        "http://127.0.0.1:51234/cb",
-        "http://127.0.0.1/cb",
-        "http://[::1]:40000/cb",
-        "https://rp.test/cb",
-    ] {
+    for uri in ["http://127.0.0.1:51234/cb", "http://127.0.0.1/cb", "http://[::1]:40000/cb", "https://rp.test/cb"] {
         let (status, location) = ask(uri);
-        assert!(
-            (300..400).contains(&status) && location.contains("/oidc/resume/"),
-            "{uri}: HTTP {status} to {location}"
-        );
+        assert!((300..400).contains(&status) && location.contains("/oidc/resume/"), "{uri}: HTTP {status} to {location}");
         let (status, answer) = resume(&qs, &location);
-        assert!(
-            (300..400).contains(&status) && answer.starts_with(&format!("{uri}?")),
-            "{uri}: HTTP {status} to {answer}"
-        );
-        assert_eq!(
-            query_param(&answer, "error").as_deref(),
-            Some("login_required"),
-            "{answer}"
-        );
+        assert!((300..400).contains(&status) && answer.starts_with(&format!("{uri}?")), "{uri}: HTTP {status} to {answer}");
+        assert_eq!(query_param(&answer, "error").as_deref(), Some("login_required"), "{answer}");
     }
     for uri in [
         "http://127.0.0.1:51234/other",
@@ -237,44 +129,20 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
 
     // A client registered before the validator, its hostile URI still in the database:
     // the authorization endpoint does not follow it, while its honest URI still works.
-    ok(cli_create(
-        &qs,
-        &[
-            "--client-id",
-            "legacy",
-            "--name",
-            "Legacy",
-            "--redirect-uri",
-            "https://rp.test/cb",
-        ],
-    ));
+    ok(cli_create(&qs, &["--client-id", "legacy", "--name", "Legacy", "--redirect-uri", "https://rp.test/cb"]));
     let db = qs.data_dir().join("mamori.db");
     let tamper = "UPDATE oidc_clients SET redirect_uris = '[\"http://localhost:@evil.example/cb\",\"https://rp.test/cb\"]' WHERE client_id = 'legacy'; SELECT changes();";
-    let out =
-        mamori_conformance::tool("sqlite3", &[&db.display().to_string(), tamper], work.path());
+    let out = mamori_conformance::tool("sqlite3", &[&db.display().to_string(), tamper], work.path());
     assert_eq!(stdout(&out).trim(), "1", "sqlite3: {}", stderr(&out));
     let legacy = |redirect_uri: &str| {
         authorize(
             &qs,
-            &[
-                ("client_id", "legacy"),
-                ("redirect_uri", redirect_uri),
-                ("response_type", "code"),
-                ("scope", "openid"),
-                ("state", "s2"),
-            ],
+            &[("client_id", "legacy"), ("redirect_uri", redirect_uri), ("response_type", "code"), ("scope", "openid"), ("state", "s2")],
         )
     };
     let (status, location) = legacy("http://localhost:@evil.example/cb");
-    assert_eq!(
-        (status, location.as_str()),
-        (400, ""),
-        "a stored hostile redirect URI was followed"
-    );
+    assert_eq!((status, location.as_str()), (400, ""), "a stored hostile redirect URI was followed");
     let (status, location) = legacy("https://rp.test/cb");
-    assert!(
-        (300..400).contains(&status) && location.contains("/oidc/resume/"),
-        "HTTP {status} to {location}"
-    );
+    assert!((300..400).contains(&status) && location.contains("/oidc/resume/"), "HTTP {status} to {location}");
     qs.stop();
 }

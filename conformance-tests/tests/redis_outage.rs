@@ -84,11 +84,7 @@ fn a_redis_outage_is_a_clear_503_and_heals_without_a_restart() {
     // Started while nothing listens on the Redis port: the node still comes up.
     let qs = Quickstart::start_with_env(
         work.path(),
-        &[
-            ("MAMORI_STORAGE__SHARED_STATE", "redis"),
-            ("MAMORI_STORAGE__REDIS_URL", &url),
-            ("MAMORI_STORAGE__REDIS_KEY_PREFIX", &prefix),
-        ],
+        &[("MAMORI_STORAGE__SHARED_STATE", "redis"), ("MAMORI_STORAGE__REDIS_URL", &url), ("MAMORI_STORAGE__REDIS_KEY_PREFIX", &prefix)],
     );
     let (body, status) = body_and_status(&qs.curl("/healthz", &["-w", "\n%{http_code}"]));
     assert_eq!((body.trim(), status), ("ok", 200), "alive, even without Redis");

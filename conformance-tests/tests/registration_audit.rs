@@ -10,8 +10,10 @@ async fn issuing_an_initial_access_token_and_registering_with_it_are_audited() -
     mamori::server::tls::install_default_provider();
     let work = tempfile::tempdir()?;
     let qs = Quickstart::start(work.path());
-    let issued: serde_json::Value =
-        serde_json::from_str(&ok(mamori(&qs.config(), &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"])))?;
+    let issued: serde_json::Value = serde_json::from_str(&ok(mamori(
+        &qs.config(),
+        &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"],
+    )))?;
     let token = issued["initial_access_token"].as_str().expect("a token").to_owned();
     let metadata = r#"{"client_name":"Self-registered","redirect_uris":["https://rp.example/cb"]}"#;
     let auth = format!("Authorization: Bearer {token}");
@@ -48,8 +50,10 @@ async fn managing_a_registration_is_audited_and_guessed_tokens_are_throttled() -
     mamori::server::tls::install_default_provider();
     let work = tempfile::tempdir()?;
     let qs = Quickstart::start(work.path());
-    let issued: serde_json::Value =
-        serde_json::from_str(&ok(mamori(&qs.config(), &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"])))?;
+    let issued: serde_json::Value = serde_json::from_str(&ok(mamori(
+        &qs.config(),
+        &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"],
+    )))?;
     let initial = format!("Authorization: Bearer {}", issued["initial_access_token"].as_str().expect("a token"));
     let send = |method: &str, path: &str, auth: &str, body: Option<&str>| {
         let mut args = vec!["-X", method, "-H", auth, "-w", "\n%{http_code}"];
@@ -58,7 +62,8 @@ async fn managing_a_registration_is_audited_and_guessed_tokens_are_throttled() -
         }
         body_and_status(&qs.curl(path, &args))
     };
-    let (body, status) = send("POST", "/t/demo/register", &initial, Some(r#"{"client_name":"Managed","redirect_uris":["https://rp.example/cb"]}"#));
+    let (body, status) =
+        send("POST", "/t/demo/register", &initial, Some(r#"{"client_name":"Managed","redirect_uris":["https://rp.example/cb"]}"#));
     assert_eq!(status, 201, "{body}");
     let registered: serde_json::Value = serde_json::from_str(&body)?;
     let client_id = registered["client_id"].as_str().expect("client_id").to_owned();
@@ -101,8 +106,10 @@ async fn managing_a_registration_is_audited_and_guessed_tokens_are_throttled() -
     }
     assert!(statuses[..20].iter().all(|&s| s == 401), "{statuses:?}");
     assert!(statuses[20..].iter().all(|&s| s == 429), "guesses past the limit are not throttled: {statuses:?}");
-    let fresh: serde_json::Value =
-        serde_json::from_str(&ok(mamori(&qs.config(), &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"])))?;
+    let fresh: serde_json::Value = serde_json::from_str(&ok(mamori(
+        &qs.config(),
+        &["admin", "oidc-client", "initial-access-token", "--tenant", "demo", "--output", "json"],
+    )))?;
     let good = format!("Authorization: Bearer {}", fresh["initial_access_token"].as_str().expect("a token"));
     let (_, status) = send("POST", "/t/demo/register", &good, Some(r#"{"client_name":"Late","redirect_uris":["https://rp.example/cb"]}"#));
     assert_eq!(status, 429, "a throttled source registers nothing");

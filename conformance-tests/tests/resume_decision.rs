@@ -26,7 +26,8 @@ async fn logged_in(addr: &str, user: &LoginUser, path: &str) -> anyhow::Result<T
 
 /// A new authorization request of the demo tenant's client: the path of its continuation.
 fn new_request(qs: &Quickstart, state: &str) -> String {
-    let query = [("client_id", "resume-rp"), ("redirect_uri", REDIRECT_URI), ("response_type", "code"), ("scope", "openid"), ("state", state)];
+    let query =
+        [("client_id", "resume-rp"), ("redirect_uri", REDIRECT_URI), ("response_type", "code"), ("scope", "openid"), ("state", state)];
     let (status, location) = authorize(qs, &query);
     assert!((300..400).contains(&status), "HTTP {status} to {location}");
     let path = location.strip_prefix(&qs.mtls_url).unwrap_or_else(|| panic!("not on the certificate listener: {location}"));

@@ -116,7 +116,8 @@ async fn logged_in(addr: &str, user: &LoginUser) -> anyhow::Result<TlsSession> {
 
 /// Sends an unsigned AuthnRequest and follows it in `session`; the page it ends on.
 async fn sso(qs: &Quickstart, session: &mut TlsSession, sp: &Sp, id: &str, attrs: &str, allow_create: bool) -> anyhow::Result<Response> {
-    let (status, location) = get_main(qs, &format!("/t/demo/saml/sso?{}", sp.query("SAMLRequest", &sp.authn_request(qs, id, attrs, allow_create), None, false)));
+    let (status, location) =
+        get_main(qs, &format!("/t/demo/saml/sso?{}", sp.query("SAMLRequest", &sp.authn_request(qs, id, attrs, allow_create), None, false)));
     assert_eq!(status, 303, "{location}");
     let path = location.strip_prefix(&qs.mtls_url).unwrap_or_else(|| panic!("not on the certificate listener: {location}")).to_owned();
     session.get(&path).await
@@ -149,7 +150,10 @@ async fn saml_answers_that_need_a_logged_in_user() -> anyhow::Result<()> {
     assert_eq!(name_id(&again).as_deref(), Some(first.as_str()), "the established identifier");
 
     // ForceAuthn (Core §3.4.1): a new login, and the AuthnInstant says so (Core §2.7.2).
-    let before = time::OffsetDateTime::parse(&attribute(&again, "AuthnInstant").expect("AuthnInstant"), &time::format_description::well_known::Rfc3339)?;
+    let before = time::OffsetDateTime::parse(
+        &attribute(&again, "AuthnInstant").expect("AuthnInstant"),
+        &time::format_description::well_known::Rfc3339,
+    )?;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let login = sso(&qs, &mut browser, &a, "_force", r#" ForceAuthn="true""#, true).await?;
     assert_eq!(login.status, 303, "ForceAuthn sends to the login: {}", login.body);
@@ -159,7 +163,10 @@ async fn saml_answers_that_need_a_logged_in_user() -> anyhow::Result<()> {
     assert_eq!(done.status, 303, "{}", done.body);
     let back = done.header("location").expect("location").to_owned();
     let forced = posted_response(&browser.get(&back).await?);
-    let after = time::OffsetDateTime::parse(&attribute(&forced, "AuthnInstant").expect("AuthnInstant"), &time::format_description::well_known::Rfc3339)?;
+    let after = time::OffsetDateTime::parse(
+        &attribute(&forced, "AuthnInstant").expect("AuthnInstant"),
+        &time::format_description::well_known::Rfc3339,
+    )?;
     assert!(after > before, "AuthnInstant {after} after ForceAuthn, {before} before");
 
     // Single logout from A tells B; B's LogoutResponse decides Success or PartialLogout.

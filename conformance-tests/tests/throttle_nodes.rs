@@ -39,8 +39,19 @@ async fn client_authentication_is_throttled_across_nodes(kind: SharedStateKind) 
     let cluster = Cluster::create(kind);
     let nodes = [cluster.start_node(), cluster.start_node()];
     let created: serde_json::Value = serde_json::from_str(&cluster.run(&[
-        "admin", "oidc-client", "create", "--tenant", "demo", "--name", "Throttled", "--redirect-uri",
-        "https://rp.throttle.test/cb", "--auth-method", "client_secret_post", "--output", "json",
+        "admin",
+        "oidc-client",
+        "create",
+        "--tenant",
+        "demo",
+        "--name",
+        "Throttled",
+        "--redirect-uri",
+        "https://rp.throttle.test/cb",
+        "--auth-method",
+        "client_secret_post",
+        "--output",
+        "json",
     ]))?;
     let (id, secret) = (created["client_id"].as_str().expect("id"), created["client_secret"].as_str().expect("secret"));
 
@@ -85,9 +96,8 @@ async fn admin_tokens_are_throttled_across_nodes(kind: SharedStateKind) -> anyho
     mamori::server::tls::install_default_provider();
     let cluster = Cluster::create(kind);
     let nodes = [cluster.start_node(), cluster.start_node()];
-    let created: serde_json::Value = serde_json::from_str(&cluster.run(&[
-        "admin", "api-token", "create", "--super-admin", "--scope", "read", "--output", "json",
-    ]))?;
+    let created: serde_json::Value =
+        serde_json::from_str(&cluster.run(&["admin", "api-token", "create", "--super-admin", "--scope", "read", "--output", "json"]))?;
     let token = created["token"].as_str().expect("token").to_owned();
     let get = |browser: &mut Browser, node: &Node, token: String| {
         let mut browser = browser.clone();

@@ -60,9 +60,7 @@ async fn metrics(node: &Node) -> anyhow::Result<String> {
 
 /// The value of one series in a Prometheus text exposition (0 when absent).
 fn series(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(0.0)
+    text.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
 }
 
 async fn a_login_moves_between_nodes_and_a_logout_ends_it_on_both(kind: SharedStateKind) -> anyhow::Result<()> {
@@ -145,13 +143,17 @@ async fn authorization_code(browser: &mut Browser, node: &Node, rp: &RelyingSite
 async fn redeem(node: &Node, data_dir: &std::path::Path, rp: &RelyingSite, code: &str) -> anyhow::Result<HttpResponse> {
     let mut client = Browser::anonymous(data_dir)?;
     client
-        .post_form(&node.main_addr(), "/t/demo/token", &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            ("client_id", &rp.client_id),
-            ("client_secret", &rp.secret),
-        ])
+        .post_form(
+            &node.main_addr(),
+            "/t/demo/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT_URI),
+                ("client_id", &rp.client_id),
+                ("client_secret", &rp.secret),
+            ],
+        )
         .await
 }
 
@@ -285,7 +287,11 @@ async fn both_nodes_publish_the_same_keys_and_follow_a_rotation(kind: SharedStat
         let (mut c, addr, rp_id, secret) = (client.clone(), node.main_addr(), rp.client_id.clone(), rp.secret.clone());
         async move {
             let r = c
-                .post_form(&addr, "/t/demo/token", &[("grant_type", "client_credentials"), ("client_id", &rp_id), ("client_secret", &secret)])
+                .post_form(
+                    &addr,
+                    "/t/demo/token",
+                    &[("grant_type", "client_credentials"), ("client_id", &rp_id), ("client_secret", &secret)],
+                )
                 .await?;
             anyhow::ensure!(r.status == 200, "client_credentials: {} {}", r.status, r.body);
             anyhow::Ok(jwt_kid(r.json()["access_token"].as_str().expect("access token")))

@@ -92,7 +92,15 @@ impl Setup {
             .with_root_certificates(dev_roots(&self.cluster.data_dir())?)
             .with_client_cert_resolver(Arc::new(resolver));
         let tls = Arc::new(tls);
-        Ok(CertUser { login_id: login_id.to_owned(), serial: issued.serial_hex, crl_url, ca_issuers_url, browser: Browser::new(Arc::clone(&tls)), tls, offered })
+        Ok(CertUser {
+            login_id: login_id.to_owned(),
+            serial: issued.serial_hex,
+            crl_url,
+            ca_issuers_url,
+            browser: Browser::new(Arc::clone(&tls)),
+            tls,
+            offered,
+        })
     }
 
     /// The CRL `node` serves at `/ca/crl.der` (the active CA's), parsed by openssl.
@@ -107,7 +115,10 @@ impl Setup {
         let got = self.curl(url, &der);
         assert!(got.status.success(), "GET {url}: {}", String::from_utf8_lossy(&got.stderr));
         let text = mamori_conformance::ok(
-            Command::new("openssl").args(["crl", "-inform", "DER", "-noout", "-text", "-in", der.to_str().expect("utf-8")]).output().expect("openssl runs"),
+            Command::new("openssl")
+                .args(["crl", "-inform", "DER", "-noout", "-text", "-in", der.to_str().expect("utf-8")])
+                .output()
+                .expect("openssl runs"),
         );
         Crl { der, text }
     }
@@ -190,7 +201,16 @@ impl Crl {
     /// Whether openssl verifies the CRL's signature with the CA chain in `ca_file`.
     fn signed_by(&self, ca_file: &std::path::Path) -> bool {
         let out = Command::new("openssl")
-            .args(["crl", "-inform", "DER", "-noout", "-in", self.der.to_str().expect("utf-8"), "-CAfile", ca_file.to_str().expect("utf-8")])
+            .args([
+                "crl",
+                "-inform",
+                "DER",
+                "-noout",
+                "-in",
+                self.der.to_str().expect("utf-8"),
+                "-CAfile",
+                ca_file.to_str().expect("utf-8"),
+            ])
             .output()
             .expect("openssl runs");
         out.status.success() && String::from_utf8_lossy(&out.stderr).contains("verify OK")
@@ -236,7 +256,11 @@ impl CertUser {
         }
         let Some(token) = csrf_token(&page.body).map(str::to_owned) else { return Ok((page.status, page.body)) };
         let done = browser
-            .post_form(&node.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", &self.login_id), ("password", PASSWORD)])
+            .post_form(
+                &node.mtls_addr(),
+                "/login/password",
+                &[("csrf_token", &token), ("login_id", &self.login_id), ("password", PASSWORD)],
+            )
             .await?;
         if done.status == 303 {
             self.browser = browser;
@@ -281,7 +305,13 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
     let mut client = Browser::anonymous(&s.cluster.data_dir())?;
     let path = format!("/admin/api/v1/tenants/demo/certificates/{}/revoke", by_api.serial);
     let r = client
-        .send(&s.a.main_addr(), "POST", &path, &[("Authorization", &bearer), ("Content-Type", "application/json")], Some(r#"{"reason":"superseded"}"#))
+        .send(
+            &s.a.main_addr(),
+            "POST",
+            &path,
+            &[("Authorization", &bearer), ("Content-Type", "application/json")],
+            Some(r#"{"reason":"superseded"}"#),
+        )
         .await?;
     assert_eq!(r.status, 200, "{}", r.body);
     let revoked_at = Instant::now();
@@ -320,7 +350,11 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
     // The URL written into the certificates is the active CA's own CRL, the same as
     // /ca/crl.der. Both nodes serve one published CRL (the same bytes), and a relying
     // party polling node after node never sees the CRL number go back (RFC 5280 §5.2.3).
-    assert!(kept.crl_url.contains("/ca/") && kept.crl_url.ends_with("/crl.der") && !kept.crl_url.ends_with("/ca/crl.der"), "{}", kept.crl_url);
+    assert!(
+        kept.crl_url.contains("/ca/") && kept.crl_url.ends_with("/crl.der") && !kept.crl_url.ends_with("/ca/crl.der"),
+        "{}",
+        kept.crl_url
+    );
     let mut last = 0;
     for round in 0..3 {
         let (from_a, from_b) = (s.crl_at(&on(&s.a, &kept.crl_url)), s.crl_at(&on(&s.b, &kept.crl_url)));
@@ -334,7 +368,13 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
         let (from_b, from_a) = (s.crl(&s.b), s.crl(&s.a));
         assert!(from_b.lists(&next.serial) && from_a.lists(&next.serial));
         assert!(from_b.number() > last, "round {round}: a new revocation did not raise the CRL number ({} after {last})", from_b.number());
-        assert_eq!(from_a.number(), from_b.number(), "round {round}: node A serves CRL {} after node B served {}", from_a.number(), from_b.number());
+        assert_eq!(
+            from_a.number(),
+            from_b.number(),
+            "round {round}: node A serves CRL {} after node B served {}",
+            from_a.number(),
+            from_b.number()
+        );
         last = from_b.number();
     }
     Ok(())
@@ -455,13 +495,17 @@ async fn add_device_and_download(s: &Setup, user: &mut CertUser, node: &Node) ->
     let email = format!("{}-2@example.test", user.login_id);
     let added = user
         .browser
-        .post_form(&addr, "/account/devices/register", &[
-            ("csrf_token", &token),
-            ("device_email", &email),
-            ("device_email_confirmation", &email),
-            ("device_type", "pc"),
-            ("action", "register"),
-        ])
+        .post_form(
+            &addr,
+            "/account/devices/register",
+            &[
+                ("csrf_token", &token),
+                ("device_email", &email),
+                ("device_email_confirmation", &email),
+                ("device_type", "pc"),
+                ("action", "register"),
+            ],
+        )
         .await?;
     assert_eq!(added.status, 200, "{}", added.body);
     let acquisition_id = element_text(&added.body, "acquisition-id").expect("acquisition id").trim().to_owned();

@@ -86,8 +86,14 @@ async fn run(kind: SharedStateKind) -> anyhow::Result<()> {
         }));
     }
     for w in 0..2 {
-        let (main, stop, counter, next, enrollments, browser) =
-            (main.clone(), Arc::clone(&stop), Arc::clone(&counter), Arc::clone(&next_enrollment), Arc::clone(&enrollments), anonymous.clone());
+        let (main, stop, counter, next, enrollments, browser) = (
+            main.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&counter),
+            Arc::clone(&next_enrollment),
+            Arc::clone(&enrollments),
+            anonymous.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -169,7 +175,8 @@ async fn login(browser: &mut Browser, addr: &str, login_id: &str) -> anyhow::Res
     let page = browser.get(addr, "/login").await?;
     anyhow::ensure!(page.status == 200, "certificate step: {}", page.status);
     let token = csrf_token(&page.body).unwrap_or_default().to_owned();
-    let done = browser.post_form(addr, "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", PASSWORD)]).await?;
+    let done =
+        browser.post_form(addr, "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", PASSWORD)]).await?;
     anyhow::ensure!(done.status == 303, "password step: {} {}", done.status, done.body);
     Ok(())
 }

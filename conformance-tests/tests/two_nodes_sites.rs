@@ -39,7 +39,14 @@ async fn setup(kind: SharedStateKind) -> anyhow::Result<Setup> {
     let (n1, n2) = (cluster.start_node(), cluster.start_node());
     let app = cluster.app().await?;
     let created: serde_json::Value = serde_json::from_str(&cluster.run(&[
-        "admin", "api-token", "create", "--super-admin", "--scope", "read,write", "--output", "json",
+        "admin",
+        "api-token",
+        "create",
+        "--super-admin",
+        "--scope",
+        "read,write",
+        "--output",
+        "json",
     ]))?;
     let admin = format!("Bearer {}", created["token"].as_str().expect("token"));
     Ok(Setup { n1, n2, app, cluster, admin })
@@ -163,7 +170,8 @@ async fn a_client_deleted_on_one_node_stops_on_both_and_its_tokens_end(kind: Sha
     let mut issued = Vec::new();
     for node in [&s.n1, &s.n2] {
         let code = authorization_code(&mut browser, node, &doomed, "leaver").await?;
-        let tokens = s.token(node, &doomed, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI)]).await?;
+        let tokens =
+            s.token(node, &doomed, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI)]).await?;
         assert_eq!(tokens.status, 200, "{}", tokens.body);
         let cc = s.client_credentials(node, &doomed).await?;
         assert_eq!(cc.status, 200, "{}", cc.body);
@@ -261,8 +269,21 @@ async fn a_secret_rotated_on_one_node_changes_on_both(kind: SharedStateKind) -> 
 async fn a_tenant_deleted_on_one_node_leaves_no_server_error_on_the_other(kind: SharedStateKind) -> anyhow::Result<()> {
     let s = setup(kind).await?;
     s.cluster.run(&["admin", "tenant", "create", "--slug", "doomed", "--name", "Doomed"]);
-    let args = ["admin", "oidc-client", "create", "--tenant", "doomed", "--name", "Opaque", "--grant-type", "client_credentials", "--auth-method", "client_secret_post"];
-    let created: serde_json::Value = serde_json::from_str(&s.cluster.run(&[&args[..], &["--access-token-format", "opaque", "--output", "json"]].concat()))?;
+    let args = [
+        "admin",
+        "oidc-client",
+        "create",
+        "--tenant",
+        "doomed",
+        "--name",
+        "Opaque",
+        "--grant-type",
+        "client_credentials",
+        "--auth-method",
+        "client_secret_post",
+    ];
+    let created: serde_json::Value =
+        serde_json::from_str(&s.cluster.run(&[&args[..], &["--access-token-format", "opaque", "--output", "json"]].concat()))?;
     let fields = [
         ("grant_type", "client_credentials"),
         ("client_id", created["client_id"].as_str().expect("client_id")),

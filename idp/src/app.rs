@@ -60,8 +60,7 @@ impl App {
 
     pub async fn from_config(config: Config) -> anyhow::Result<App> {
         let master_key = config.master_key_text()?;
-        let sealing = SealingKey::from_base64(master_key.expose())
-            .context("config key `secrets.master_key`: not a base64 32-byte key")?;
+        let sealing = SealingKey::from_base64(master_key.expose()).context("config key `secrets.master_key`: not a base64 32-byte key")?;
         let csrf = CsrfKey::derive(master_key.expose());
         let sealing = Arc::new(sealing);
         let storage = Storage::connect(&config.storage.url)

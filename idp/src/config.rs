@@ -210,14 +210,7 @@ pub struct SmtpConfig {
 
 impl Default for SmtpConfig {
     fn default() -> Self {
-        Self {
-            host: "localhost".into(),
-            port: 587,
-            security: SmtpSecurity::Starttls,
-            username: None,
-            password: None,
-            password_file: None,
-        }
+        Self { host: "localhost".into(), port: 587, security: SmtpSecurity::Starttls, username: None, password: None, password_file: None }
     }
 }
 
@@ -330,22 +323,15 @@ const NOT_CONFIG_KEYS: &[&str] = &["config", "data_dir", "bin"];
 impl Config {
     /// Loads `path` (required to exist) with the environment layered on top.
     pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
-        Self::load_layers(Some(&text), &base_dir).map_err(|reason| ConfigError::Invalid {
-            path: path.to_owned(),
-            reason,
-        })
+        Self::load_layers(Some(&text), &base_dir).map_err(|reason| ConfigError::Invalid { path: path.to_owned(), reason })
     }
 
     /// Defaults and environment only, relative paths against `base_dir`.
     pub fn load_defaults(base_dir: &Path) -> Result<Loaded, ConfigError> {
-        Self::load_layers(None, base_dir)
-            .map_err(|reason| ConfigError::Invalid { path: PathBuf::from("(environment)"), reason })
+        Self::load_layers(None, base_dir).map_err(|reason| ConfigError::Invalid { path: PathBuf::from("(environment)"), reason })
     }
 
     fn load_layers(toml: Option<&str>, base_dir: &Path) -> Result<Loaded, String> {
@@ -354,18 +340,14 @@ impl Config {
             figment = figment.merge(Toml::string(toml));
         }
         figment = figment.merge(
-            Env::prefixed("MAMORI_")
-                .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_"))
-                .ignore(NOT_CONFIG_KEYS)
-                .split("__"),
+            Env::prefixed("MAMORI_").filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_")).ignore(NOT_CONFIG_KEYS).split("__"),
         );
         let mut config: Config = figment.extract().map_err(describe)?;
         config.resolve_relative_paths(base_dir);
         // A second pass with serde_ignored names the keys the structs do not know.
         let mut unknown_keys = Vec::new();
         if let Ok(merged) = figment.extract::<figment::value::Value>() {
-            let _: Result<Config, figment::Error> =
-                serde_ignored::deserialize(&merged, |path| unknown_keys.push(path.to_string()));
+            let _: Result<Config, figment::Error> = serde_ignored::deserialize(&merged, |path| unknown_keys.push(path.to_string()));
         }
         Ok(Loaded { config, base_dir: base_dir.to_owned(), unknown_keys })
     }
@@ -401,24 +383,17 @@ impl Config {
 
     /// The master key's base64 text, from `master_key` or `master_key_file`.
     pub fn master_key_text(&self) -> Result<Secret, ConfigError> {
-        read_secret(
-            self.secrets.master_key.as_ref(),
-            self.secrets.master_key_file.as_deref(),
-            "secrets.master_key",
-        )?
-        .ok_or(ConfigError::Key {
-            key: "secrets.master_key",
-            reason: "is not set (set secrets.master_key_file or MAMORI_SECRETS__MASTER_KEY)".into(),
-        })
+        read_secret(self.secrets.master_key.as_ref(), self.secrets.master_key_file.as_deref(), "secrets.master_key")?.ok_or(
+            ConfigError::Key {
+                key: "secrets.master_key",
+                reason: "is not set (set secrets.master_key_file or MAMORI_SECRETS__MASTER_KEY)".into(),
+            },
+        )
     }
 
     /// The SMTP password, from `password` or `password_file`, if any.
     pub fn smtp_password(&self) -> Result<Option<Secret>, ConfigError> {
-        read_secret(
-            self.mail.smtp.password.as_ref(),
-            self.mail.smtp.password_file.as_deref(),
-            "mail.smtp.password",
-        )
+        read_secret(self.mail.smtp.password.as_ref(), self.mail.smtp.password_file.as_deref(), "mail.smtp.password")
     }
 }
 
@@ -428,11 +403,7 @@ fn describe(error: figment::Error) -> String {
         .into_iter()
         .map(|e| {
             let source = e.metadata.as_ref().map(|m| m.name.to_string());
-            let mut line = if e.path.is_empty() {
-                e.kind.to_string()
-            } else {
-                format!("key `{}`: {}", e.path.join("."), e.kind)
-            };
+            let mut line = if e.path.is_empty() { e.kind.to_string() } else { format!("key `{}`: {}", e.path.join("."), e.kind) };
             if let Some(source) = source.filter(|s| s.contains("environment")) {
                 line.push_str(&format!(" (from {source})"));
             }
@@ -443,23 +414,13 @@ fn describe(error: figment::Error) -> String {
 }
 
 /// A secret given inline or as `*_file`; both at once is a mistake worth naming.
-fn read_secret(
-    inline: Option<&Secret>,
-    file: Option<&Path>,
-    key: &'static str,
-) -> Result<Option<Secret>, ConfigError> {
+fn read_secret(inline: Option<&Secret>, file: Option<&Path>, key: &'static str) -> Result<Option<Secret>, ConfigError> {
     match (inline, file) {
-        (Some(_), Some(_)) => Err(ConfigError::Key {
-            key,
-            reason: "is set both inline and as a file; keep one".into(),
-        }),
+        (Some(_), Some(_)) => Err(ConfigError::Key { key, reason: "is set both inline and as a file; keep one".into() }),
         (Some(s), None) => Ok(Some(s.clone())),
         (None, Some(path)) => std::fs::read_to_string(path)
             .map(|s| Some(Secret::new(s.trim().to_owned())))
-            .map_err(|e| ConfigError::Key {
-                key,
-                reason: format!("cannot read file {}: {e}", path.display()),
-            }),
+            .map_err(|e| ConfigError::Key { key, reason: format!("cannot read file {}: {e}", path.display()) }),
         (None, None) => Ok(None),
     }
 }

@@ -114,7 +114,8 @@ impl DemoRp {
         let (_, acceptor) = tokio::sync::watch::channel(tokio_rustls::TlsAcceptor::from(self.server_tls));
         tokio::spawn(async move {
             let _keep_open = stop_tx;
-            crate::server::listener::serve(self.listener, acceptor, crate::server::listener::ListenerKind::Main, router, None, stop_rx).await;
+            crate::server::listener::serve(self.listener, acceptor, crate::server::listener::ListenerKind::Main, router, None, stop_rx)
+                .await;
         });
     }
 }
@@ -202,7 +203,10 @@ async fn callback(State(state): Rp, Query(q): Query<HashMap<String, String>>) ->
             response
         }
         Err(err) => {
-            let mut response = page("Mamori demo site — login failed", &format!("<p id=\"demo-error\">{}</p><p><a href=\"/\">Back</a></p>", escape(&format!("{err:#}"))));
+            let mut response = page(
+                "Mamori demo site — login failed",
+                &format!("<p id=\"demo-error\">{}</p><p><a href=\"/\">Back</a></p>", escape(&format!("{err:#}"))),
+            );
             *response.status_mut() = StatusCode::BAD_REQUEST;
             response
         }

@@ -30,14 +30,11 @@ pub struct SecretHasher {
 
 impl SecretHasher {
     pub fn new(config: &HashingConfig, pool: BlockingPool) -> Result<Self, HashError> {
-        let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
-            .map_err(|e| HashError::Params(e.to_string()))?;
+        let params =
+            Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None).map_err(|e| HashError::Params(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let random: [u8; 16] = rand::random();
-        let dummy_hash = argon
-            .hash_password(&random)
-            .map_err(|e| HashError::Hash(e.to_string()))?
-            .to_string();
+        let dummy_hash = argon.hash_password(&random).map_err(|e| HashError::Hash(e.to_string()))?.to_string();
         Ok(Self { params, pool, dummy_hash: Arc::new(dummy_hash) })
     }
 
@@ -49,10 +46,7 @@ impl SecretHasher {
     pub async fn hash(&self, secret: &str) -> Result<String, HashError> {
         let secret = Zeroizing::new(secret.as_bytes().to_vec());
         let argon = self.argon();
-        self.run(move || {
-            argon.hash_password(&secret).map(|h| h.to_string()).map_err(|e| HashError::Hash(e.to_string()))
-        })
-        .await
+        self.run(move || argon.hash_password(&secret).map(|h| h.to_string()).map_err(|e| HashError::Hash(e.to_string()))).await
     }
 
     /// Checks `secret` against `stored` in constant time. With no stored hash (unknown
@@ -66,10 +60,7 @@ impl SecretHasher {
         Ok(known && matched)
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T, HashError> + Send + 'static) -> Result<T, HashError> {
         self.pool.run(work).await?
     }
 }
@@ -79,10 +70,7 @@ mod tests {
     use super::*;
 
     fn cheap() -> SecretHasher {
-        SecretHasher::new(
-            &HashingConfig { argon2_memory_kib: 1024, argon2_iterations: 1, max_concurrent: 2 },
-            BlockingPool::new(2),
-        )
+        SecretHasher::new(&HashingConfig { argon2_memory_kib: 1024, argon2_iterations: 1, max_concurrent: 2 }, BlockingPool::new(2))
             .expect("params")
     }
 

@@ -4,8 +4,8 @@
 pub mod admin;
 pub mod app;
 pub mod blocking;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo_rp;
 pub mod flows;

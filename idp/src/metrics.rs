@@ -43,13 +43,12 @@ impl Metrics {
             c
         };
         let logins = counter("logins_total", "Login attempts by result and the factors of a success", &["result", "factors"]);
-        let token_requests =
-            counter("token_requests_total", "Token endpoint requests by grant type and result (ok or the OAuth error)", &[
-                "grant_type",
-                "result",
-            ]);
-        let certificates =
-            counter("certificates_issued_total", "Client certificates issued, by where the key came from", &["key_source"]);
+        let token_requests = counter(
+            "token_requests_total",
+            "Token endpoint requests by grant type and result (ok or the OAuth error)",
+            &["grant_type", "result"],
+        );
+        let certificates = counter("certificates_issued_total", "Client certificates issued, by where the key came from", &["key_source"]);
         let lockouts = counter("lockouts_total", "Accounts locked by too many failures, by what failed", &["kind"]);
         let http_duration = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by listener, matched route, method and status")
@@ -115,9 +114,7 @@ pub async fn spawn_listener(
     if !config.enabled {
         return Ok(None);
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("metrics.listen: cannot listen on {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("metrics.listen: cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     println!("mamori: metrics on http://{addr}/metrics");
     tracing::info!(%addr, "metrics listening");
@@ -133,7 +130,10 @@ pub async fn spawn_listener(
     })))
 }
 
-async fn serve_metrics(State((allow, metrics)): State<(Vec<ipnet::IpNet>, Arc<Metrics>)>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn serve_metrics(
+    State((allow, metrics)): State<(Vec<ipnet::IpNet>, Arc<Metrics>)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     let ip = peer.ip().to_canonical();
     if !allow.iter().any(|net| net.contains(&ip)) {
         tracing::warn!(%peer, "metrics scrape refused: peer not in metrics.allow_from");

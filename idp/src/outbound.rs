@@ -53,7 +53,12 @@ pub struct Limits {
 impl Limits {
     /// The limits for URLs that clients registered, from the operator's `[oidc]` settings.
     pub fn for_clients(config: &OidcConfig, timeout: Duration, max_body: usize) -> Limits {
-        Limits { timeout, max_body, allow_private: config.outbound_allow_private, allow_loopback_http: config.jwks_fetch_allow_loopback_http }
+        Limits {
+            timeout,
+            max_body,
+            allow_private: config.outbound_allow_private,
+            allow_loopback_http: config.jwks_fetch_allow_loopback_http,
+        }
     }
 }
 
@@ -265,7 +270,14 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn send<S>(stream: S, authority: &str, path: &str, accept: &str, form: Option<String>, max_body: usize) -> Result<Fetched, OutboundError>
+async fn send<S>(
+    stream: S,
+    authority: &str,
+    path: &str,
+    accept: &str,
+    form: Option<String>,
+    max_body: usize,
+) -> Result<Fetched, OutboundError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -318,7 +330,16 @@ mod tests {
 
     #[test]
     fn public_addresses_are_public() {
-        for ip in ["93.184.216.34", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1",
+        ] {
             assert_eq!(reach(ip), Reach::Public, "{ip}");
         }
     }
@@ -330,12 +351,35 @@ mod tests {
         assert_eq!(reach("::1"), Reach::Loopback);
         assert_eq!(reach("::ffff:127.0.0.1"), Reach::Loopback);
         for ip in [
-            "10.0.0.1", "172.16.5.4", "172.31.255.255", "192.168.1.1", // RFC 1918
-            "169.254.169.254", "169.254.0.1", // link-local, cloud metadata
-            "100.64.0.1", "100.127.255.254", // CGNAT
-            "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250", "255.255.255.255", "240.0.0.1", "198.18.0.1", "192.0.0.8",
-            "::", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1",
-            "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0", "::10.0.0.1", "64:ff9b::a9fe:a9fe", "2002:a00:1::1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "172.31.255.255",
+            "192.168.1.1", // RFC 1918
+            "169.254.169.254",
+            "169.254.0.1", // link-local, cloud metadata
+            "100.64.0.1",
+            "100.127.255.254", // CGNAT
+            "0.0.0.0",
+            "0.1.2.3",
+            "224.0.0.1",
+            "239.255.255.250",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:0.0.0.0",
+            "::10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a00:1::1",
         ] {
             assert_eq!(reach(ip), Reach::Internal, "{ip}");
         }
@@ -346,7 +390,8 @@ mod tests {
         let strict = Limits { timeout: Duration::from_secs(1), max_body: 1, allow_private: false, allow_loopback_http: false };
         let loopback = Limits { allow_loopback_http: true, ..strict };
         let private = Limits { allow_private: true, ..strict };
-        let (lo, ten, public): (IpAddr, IpAddr, IpAddr) = ("127.0.0.1".parse().expect("ip"), "10.1.1.1".parse().expect("ip"), "8.8.4.4".parse().expect("ip"));
+        let (lo, ten, public): (IpAddr, IpAddr, IpAddr) =
+            ("127.0.0.1".parse().expect("ip"), "10.1.1.1".parse().expect("ip"), "8.8.4.4".parse().expect("ip"));
         assert!(!allowed(lo, &strict) && !allowed(ten, &strict) && allowed(public, &strict));
         assert!(allowed(lo, &loopback) && !allowed(ten, &loopback));
         assert!(allowed(lo, &private) && allowed(ten, &private));
@@ -358,7 +403,13 @@ mod tests {
         let limits = Limits::for_clients(&config, Duration::from_secs(2), 1024);
         let outbound = Outbound::new(&config);
         // Nothing listens there; a refusal other than Forbidden would mean a connection try.
-        for uri in ["https://127.0.0.1:9/x", "https://[::1]:9/x", "https://169.254.169.254/latest", "https://[::ffff:10.0.0.1]/", "https://localhost:9/x"] {
+        for uri in [
+            "https://127.0.0.1:9/x",
+            "https://[::1]:9/x",
+            "https://169.254.169.254/latest",
+            "https://[::ffff:10.0.0.1]/",
+            "https://localhost:9/x",
+        ] {
             let err = outbound.get(uri, "*/*", limits).await.expect_err(uri);
             assert!(matches!(err, OutboundError::Forbidden(_)), "{uri}: {err}");
         }

@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use mamori_ca::{
-    CaSubject, CertificateAuthority, CertificateUrls, Crl, CsrIssuanceRequest, DeviceCertificateRequest,
-    IssuedCertificate, KeyAlgorithm, RevocationReason, SealingKey,
+    CaSubject, CertificateAuthority, CertificateUrls, Crl, CsrIssuanceRequest, DeviceCertificateRequest, IssuedCertificate, KeyAlgorithm,
+    RevocationReason, SealingKey,
 };
 use mamori_storage::Storage;
 use mamori_storage::model::{Certificate, NewCertificate, NewCertificateAuthority};
@@ -250,8 +250,7 @@ impl CaService {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<IssuedCertificate, PkiError> {
-        let (issued, record) =
-            self.sign_device_certificate(owner, common_name, email, key_algorithm, not_before, not_after).await?;
+        let (issued, record) = self.sign_device_certificate(owner, common_name, email, key_algorithm, not_before, not_after).await?;
         self.storage.certificates().insert(&record, issued.not_before).await?;
         self.metrics.certificate_issued("generated");
         Ok(issued)

@@ -47,13 +47,16 @@ mod tests {
         assert_eq!(component("あ"), "%E3%81%82");
         assert_eq!(path("/account/history?page=2"), "/account/history%3Fpage%3D2");
         assert_eq!((path("/account"), component("p-01-usr012")), ("/account".into(), "p-01-usr012".into()));
-        assert_eq!(form_pairs("a=1&b=x%20y+z&&c=&d=%E3%81%82&e"), [
-            ("a".into(), "1".into()),
-            ("b".into(), "x y z".into()),
-            ("c".into(), String::new()),
-            ("d".into(), "あ".into()),
-            ("e".into(), String::new())
-        ]);
+        assert_eq!(
+            form_pairs("a=1&b=x%20y+z&&c=&d=%E3%81%82&e"),
+            [
+                ("a".into(), "1".into()),
+                ("b".into(), "x y z".into()),
+                ("c".into(), String::new()),
+                ("d".into(), "あ".into()),
+                ("e".into(), String::new())
+            ]
+        );
         // Hostile: a broken escape stays as it is, bytes that are not UTF-8 do not panic.
         assert_eq!(form_pairs("a=%zz%4&b=%FF"), [("a".into(), "%zz%4".into()), ("b".into(), "\u{FFFD}".into())]);
         assert_eq!(with_query("https://rp/cb", &[("code", "a b".into())]), "https://rp/cb?code=a%20b");

@@ -94,9 +94,8 @@ impl SmtpServer {
 
     /// The files of the mails received so far.
     fn files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.maildir.join("new"))
-            .map(|entries| entries.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(self.maildir.join("new")).map(|entries| entries.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         files.sort();
         files
     }
@@ -234,10 +233,7 @@ async fn a_japanese_mail_arrives_through_a_real_smtp_server() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let sent_at = Instant::now();
-    mailer
-        .send(login_code("taro.yamada@example.com", "山田太郎", "042917"), OffsetDateTime::now_utc())
-        .await
-        .expect("queued");
+    mailer.send(login_code("taro.yamada@example.com", "山田太郎", "042917"), OffsetDateTime::now_utc()).await.expect("queued");
     server.wait_files(1, Duration::from_secs(30)).await;
     let took = sent_at.elapsed();
     // The server stores the mail before it answers; the dispatcher marks it sent after.
@@ -357,9 +353,7 @@ async fn two_dispatchers_over_one_database_send_each_mail_once() {
     let now = OffsetDateTime::now_utc();
     for i in 0..N {
         let node = if i % 2 == 0 { &node_a } else { &node_b };
-        node.send(login_code(&format!("user{i:02}@example.com"), &format!("user-{i:02}"), &format!("{i:06}")), now)
-            .await
-            .expect("queued");
+        node.send(login_code(&format!("user{i:02}@example.com"), &format!("user-{i:02}"), &format!("{i:06}")), now).await.expect("queued");
     }
     let dispatchers = [node_a.spawn_dispatcher(), node_b.spawn_dispatcher(), node_a.spawn_dispatcher()];
     let received = server.wait_for(N, Duration::from_secs(60)).await;
@@ -449,8 +443,7 @@ async fn the_dev_mailbox_lists_and_shows_mails_with_only_safe_links() {
     assert!(stored[0].sent_at.is_some());
 
     // The .eml file is the message SMTP would carry.
-    let files: Vec<PathBuf> =
-        std::fs::read_dir(dir.path().join("outbox")).expect("outbox").flatten().map(|e| e.path()).collect();
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("outbox")).expect("outbox").flatten().map(|e| e.path()).collect();
     assert_eq!(files.len(), 1);
     let eml = std::fs::read(&files[0]).expect("eml");
     assert_eq!(eml, app.mailer.eml(&stored[0]).expect("eml"));
@@ -465,8 +458,7 @@ async fn the_dev_mailbox_lists_and_shows_mails_with_only_safe_links() {
     assert!(list.contains("saburo@example.com"), "{list}");
     assert!(list.contains("電子証明書ダウンロードのご案内"), "{list}");
     assert!(
-        list.contains(&format!("href=\"/dev/mailbox/{id}\""))
-            || list.contains(&format!("href=\"&#x2f;dev&#x2f;mailbox&#x2f;{id}\"")),
+        list.contains(&format!("href=\"/dev/mailbox/{id}\"")) || list.contains(&format!("href=\"&#x2f;dev&#x2f;mailbox&#x2f;{id}\"")),
         "{list}"
     );
 
@@ -475,8 +467,7 @@ async fn the_dev_mailbox_lists_and_shows_mails_with_only_safe_links() {
     assert!(page.contains("電子証明書ダウンロードのご案内"), "{page}");
     assert!(!page.contains("<script>alert"), "markup from the mail reached the page: {page}");
     assert!(
-        page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
-            || page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;") || page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{page}"
     );
     assert!(!page.contains("<b>x</b>"), "{page}");
@@ -486,9 +477,7 @@ async fn the_dev_mailbox_lists_and_shows_mails_with_only_safe_links() {
     assert_eq!(body.matches("<a ").count(), 1, "{body}");
     let escaped_url = url.replace('&', "&amp;").replace('/', "&#x2f;");
     assert!(
-        body.contains(&format!(
-            "<a href=\"{escaped_url}\" rel=\"noopener noreferrer\">{escaped_url}</a>&quot;&gt;&lt;b&gt;"
-        )),
+        body.contains(&format!("<a href=\"{escaped_url}\" rel=\"noopener noreferrer\">{escaped_url}</a>&quot;&gt;&lt;b&gt;")),
         "{body}"
     );
 

@@ -21,14 +21,10 @@ pub(crate) fn opt_ms(t: Option<OffsetDateTime>) -> Option<i64> {
 }
 
 pub(crate) fn time(column: &'static str, millis: i64) -> Result<OffsetDateTime, StorageError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .map_err(|e| corrupt(column, e))
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).map_err(|e| corrupt(column, e))
 }
 
-pub(crate) fn opt_time(
-    column: &'static str,
-    millis: Option<i64>,
-) -> Result<Option<OffsetDateTime>, StorageError> {
+pub(crate) fn opt_time(column: &'static str, millis: Option<i64>) -> Result<Option<OffsetDateTime>, StorageError> {
     millis.map(|m| time(column, m)).transpose()
 }
 
@@ -41,10 +37,7 @@ where
     text.parse().map_err(|e| corrupt(column, e))
 }
 
-pub(crate) fn opt_parse<T>(
-    column: &'static str,
-    text: Option<&str>,
-) -> Result<Option<T>, StorageError>
+pub(crate) fn opt_parse<T>(column: &'static str, text: Option<&str>) -> Result<Option<T>, StorageError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -53,14 +46,10 @@ where
 }
 
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StorageError> {
-    serde_json::to_string(value)
-        .map_err(|e| StorageError::Invalid(format!("not serialisable: {e}")))
+    serde_json::to_string(value).map_err(|e| StorageError::Invalid(format!("not serialisable: {e}")))
 }
 
-pub(crate) fn from_json<T: DeserializeOwned>(
-    column: &'static str,
-    text: &str,
-) -> Result<T, StorageError> {
+pub(crate) fn from_json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T, StorageError> {
     serde_json::from_str(text).map_err(|e| corrupt(column, e))
 }
 
@@ -81,10 +70,7 @@ pub(crate) fn page_bounds(offset: u64, limit: u64) -> (u64, u64) {
 
 /// Lower-case hex without separators, for serials and fingerprints.
 pub(crate) fn normalise_hex(text: &str) -> String {
-    text.chars()
-        .filter(|c| !matches!(c, ':' | ' ' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect()
+    text.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).flat_map(char::to_lowercase).collect()
 }
 
 /// The one written form of a certificate serial number, the CA's (lowercase hex of the
@@ -109,10 +95,7 @@ mod tests {
     fn times_round_trip_at_millisecond_precision() {
         let t = datetime!(2026-04-01 09:00:00.123456 UTC);
         assert_eq!(ms(t), 1_775_034_000_123);
-        assert_eq!(
-            time("x", ms(t)).ok(),
-            Some(datetime!(2026-04-01 09:00:00.123 UTC))
-        );
+        assert_eq!(time("x", ms(t)).ok(), Some(datetime!(2026-04-01 09:00:00.123 UTC)));
         assert_eq!(normalise_hex("AB:cd 0F"), "abcd0f");
         for spelling in ["1a02", "1A:02", "00:1a:02", "0001a02", " 1a02 "] {
             assert_eq!(serial_key(spelling), "1a02", "{spelling}");

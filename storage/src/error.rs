@@ -69,12 +69,7 @@ fn is_transient(err: &DbErr) -> bool {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             match e.as_ref() {
-                Sqlx::Io(_)
-                | Sqlx::Tls(_)
-                | Sqlx::PoolTimedOut
-                | Sqlx::PoolClosed
-                | Sqlx::WorkerCrashed
-                | Sqlx::Protocol(_) => true,
+                Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Protocol(_) => true,
                 Sqlx::Database(db) => {
                     let code = db.code().unwrap_or_default();
                     // SQLite: BUSY (5, with extended codes) and LOCKED (6).
@@ -82,10 +77,7 @@ fn is_transient(err: &DbErr) -> bool {
                     // shutdown, serialization failures and deadlocks.
                     matches!(code.as_ref(), "5" | "6" | "261" | "517" | "262")
                         || code.starts_with("08")
-                        || matches!(
-                            code.as_ref(),
-                            "53300" | "57P01" | "57P02" | "57P03" | "40001" | "40P01"
-                        )
+                        || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03" | "40001" | "40P01")
                 }
                 _ => false,
             }

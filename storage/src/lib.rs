@@ -27,9 +27,9 @@ mod storage;
 pub use convert::serial_key;
 pub use error::StorageError;
 pub use repo::{
-    AdminRoles, ApiTokens, AuditEvents,
-    CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LoginEvents, MailOutbox, OidcClients, OidcGrants,
-    PublishedCrls, RelyingSiteVersions, SamlRecords, SamlServiceProviders, Sessions, SigningKeys, Tenants, Throttle, Tickets, Users,
+    AdminRoles, ApiTokens, AuditEvents, CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LoginEvents,
+    MailOutbox, OidcClients, OidcGrants, PublishedCrls, RelyingSiteVersions, SamlRecords, SamlServiceProviders, Sessions, SigningKeys,
+    Tenants, Throttle, Tickets, Users,
 };
 pub use shared::{RedisSettings, SharedStore, ThrottleWindow};
 pub use storage::{Backend, PoolSettings, Storage};
@@ -51,9 +51,6 @@ mod tests {
 
     #[test]
     fn lookup_hash_is_hex_sha256() {
-        assert_eq!(
-            token_lookup_hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(token_lookup_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

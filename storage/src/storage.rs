@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -74,9 +74,7 @@ pub struct Storage {
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may hold a password, so only the backend is shown.
-        f.debug_struct("Storage")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("Storage").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -97,9 +95,7 @@ impl Storage {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            return Err(StorageError::Invalid(
-                "database URL must start with sqlite: or postgres://".to_owned(),
-            ));
+            return Err(StorageError::Invalid("database URL must start with sqlite: or postgres://".to_owned()));
         };
 
         let mut options = ConnectOptions::new(url);
@@ -117,11 +113,7 @@ impl Storage {
                 // Each connection to an in-memory database sees its own database, so such a
                 // pool must hold exactly one connection for its whole life.
                 if in_memory(url) {
-                    options
-                        .max_connections(1)
-                        .min_connections(1)
-                        .idle_timeout(None)
-                        .max_lifetime(None);
+                    options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
                 } else {
                     options.max_connections(settings.max_connections.unwrap_or(SQLITE_POOL_SIZE));
                 }
@@ -183,11 +175,7 @@ impl Storage {
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let txn = begin_write(&self.db).await?;
         if self.backend == Backend::Postgres {
-            txn.execute_unprepared(&format!(
-                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
-            ))
-            .await
-            .map_err(db_err)?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await.map_err(db_err)?;
         }
         Migrator::up(&txn, None).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)
@@ -300,14 +288,11 @@ fn in_memory(url: &str) -> bool {
 /// A transaction that intends to write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
 /// with SQLITE_BUSY under concurrency instead of waiting.
-pub(crate) async fn begin_write(
-    db: &DatabaseConnection,
-) -> Result<DatabaseTransaction, StorageError> {
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StorageError> {
     let options = match db.get_database_backend() {
-        DbBackend::Sqlite => TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        },
+        DbBackend::Sqlite => {
+            TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..TransactionOptions::default() }
+        }
         _ => TransactionOptions::default(),
     };
     db.begin_with_options(options).await.map_err(db_err)

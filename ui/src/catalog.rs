@@ -45,8 +45,7 @@ mod tests {
     fn every_file_parses_keys_are_unique_and_both_languages_match() {
         let mut keys: HashMap<&str, HashSet<String>> = HashMap::new();
         for (locale, file, json) in MESSAGES {
-            let map: HashMap<String, String> =
-                serde_json::from_str(json).unwrap_or_else(|e| panic!("messages/{locale}/{file}: {e}"));
+            let map: HashMap<String, String> = serde_json::from_str(json).unwrap_or_else(|e| panic!("messages/{locale}/{file}: {e}"));
             let set = keys.entry(locale).or_default();
             for key in map.into_keys() {
                 assert!(set.insert(key.clone()), "messages/{locale}: key {key} defined twice");

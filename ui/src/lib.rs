@@ -19,8 +19,8 @@ pub const STYLESHEET_PATH: &str = "/assets/mamori.css";
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
-use embedded::TEMPLATES;
 pub(crate) use embedded::MESSAGES;
+use embedded::TEMPLATES;
 
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +54,7 @@ impl Ui {
         let lookup = Arc::clone(&catalogs);
         // `t("key")` looks the key up in the catalog of the page's `locale` variable.
         env.add_function("t", move |state: &State, key: &str| -> String {
-            let locale = state
-                .lookup("locale")
-                .and_then(|v| v.as_str().and_then(Locale::from_tag))
-                .unwrap_or_default();
+            let locale = state.lookup("locale").and_then(|v| v.as_str().and_then(Locale::from_tag)).unwrap_or_default();
             lookup.message(locale, key).to_owned()
         });
         Self { env: Arc::new(env), catalogs }
@@ -71,12 +68,7 @@ impl Ui {
 
     /// Renders `name` for `locale`. `context` is any serialisable value whose fields the
     /// template reads; `locale` and `stylesheet` are added here for every page.
-    pub fn render(
-        &self,
-        name: &str,
-        locale: Locale,
-        context: impl serde::Serialize,
-    ) -> Result<String, UiError> {
+    pub fn render(&self, name: &str, locale: Locale, context: impl serde::Serialize) -> Result<String, UiError> {
         let render_err = |source| UiError::Render { name: name.to_owned(), source };
         let template = self.env.get_template(name).map_err(render_err)?;
         let ctx = minijinja::context! {
@@ -118,9 +110,7 @@ mod tests {
     #[test]
     fn values_are_html_escaped() {
         let ui = Ui::new();
-        let html = ui
-            .render("error.html", Locale::En, minijinja::context! { message => "<script>x</script>" })
-            .expect("renders");
+        let html = ui.render("error.html", Locale::En, minijinja::context! { message => "<script>x</script>" }).expect("renders");
         assert!(!html.contains("<script>x"));
         assert!(html.contains("&lt;script&gt;"));
     }

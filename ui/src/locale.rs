@@ -59,9 +59,7 @@ pub fn negotiate_locale(explicit: Option<&str>, accept_language: Option<&str>) -
         let Some(locale) = parts.next().and_then(Locale::from_tag) else {
             continue;
         };
-        let q = parts
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
-            .unwrap_or(1.0);
+        let q = parts.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok())).unwrap_or(1.0);
         // Strictly greater keeps the first of equal weights, as the header lists preference order.
         if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
             best = Some((q, locale));

@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use mamori_ca::{
-    CaSubject, CertificateAuthority, CertificateUrls, DeviceCertificateRequest, IssuedCertificate,
-    KeyAlgorithm,
-};
+use mamori_ca::{CaSubject, CertificateAuthority, CertificateUrls, DeviceCertificateRequest, IssuedCertificate, KeyAlgorithm};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
@@ -18,10 +15,7 @@ pub fn now() -> OffsetDateTime {
 }
 
 pub fn subject(common_name: &str) -> CaSubject {
-    CaSubject {
-        common_name: common_name.into(),
-        organization: Some("Mamori Tests".into()),
-    }
+    CaSubject { common_name: common_name.into(), organization: Some("Mamori Tests".into()) }
 }
 
 pub fn p256_root() -> &'static CertificateAuthority {
@@ -85,8 +79,7 @@ pub fn device_request(common_name: &str, key_algorithm: KeyAlgorithm) -> DeviceC
 }
 
 pub fn p256_device(ca: &CertificateAuthority, common_name: &str) -> IssuedCertificate {
-    ca.issue_device_certificate(&device_request(common_name, KeyAlgorithm::EcP256))
-        .unwrap()
+    ca.issue_device_certificate(&device_request(common_name, KeyAlgorithm::EcP256)).unwrap()
 }
 
 /// A tempdir to hand files to openssl.
@@ -96,9 +89,7 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Self { dir: tempfile::tempdir().unwrap() }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -145,10 +136,7 @@ impl Workspace {
         let root = self.write("root.pem", pem("CERTIFICATE", root_der));
         let mut args = vec!["-CAfile".to_owned(), root];
         if !untrusted.is_empty() {
-            let bundle: String = untrusted
-                .iter()
-                .map(|der| pem("CERTIFICATE", der))
-                .collect();
+            let bundle: String = untrusted.iter().map(|der| pem("CERTIFICATE", der)).collect();
             args.push("-untrusted".to_owned());
             args.push(self.write("untrusted.pem", bundle));
         }
@@ -157,35 +145,23 @@ impl Workspace {
 }
 
 fn run_openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "these interoperability tests need the `openssl` command-line tool on PATH \
+    let output = Command::new("openssl").args(args).current_dir(dir).output().unwrap_or_else(|e| {
+        panic!(
+            "these interoperability tests need the `openssl` command-line tool on PATH \
              (Debian: apt-get install openssl); running it failed: {e}"
-            )
-        });
+        )
+    });
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
 }
 
 pub fn pem(tag: &str, der: &[u8]) -> String {
-    pem::encode_config(
-        &pem::Pem::new(tag, der),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    )
+    pem::encode_config(&pem::Pem::new(tag, der), pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
 }
 
 /// `openssl verify` with the CA's chain files; returns success and output.
-pub fn openssl_verify(
-    ws: &Workspace,
-    ca: &CertificateAuthority,
-    leaf_pem: &str,
-    extra: &[&str],
-) -> (bool, String) {
+pub fn openssl_verify(ws: &Workspace, ca: &CertificateAuthority, leaf_pem: &str, extra: &[&str]) -> (bool, String) {
     let leaf = ws.write("leaf.pem", leaf_pem);
     let chain = ws.write_chain_files(ca);
     let mut args: Vec<&str> = vec!["verify"];

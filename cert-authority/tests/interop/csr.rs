@@ -14,27 +14,14 @@ fn request() -> CsrIssuanceRequest {
         email: Some("carol@example.com".into()),
         not_before: now - Duration::hours(1),
         not_after: now + Duration::days(90),
-        urls: CertificateUrls {
-            crl_distribution_point: Some("http://pki.mamori.test/crl".into()),
-            ..Default::default()
-        },
+        urls: CertificateUrls { crl_distribution_point: Some("http://pki.mamori.test/crl".into()), ..Default::default() },
     }
 }
 
 fn openssl_csr(ws: &Workspace, key_args: &[&str], outform: &str) -> Vec<u8> {
     let mut args = vec!["req", "-new"];
     args.extend(key_args);
-    args.extend([
-        "-nodes",
-        "-subj",
-        "/CN=x/O=Attacker Inc",
-        "-keyout",
-        "key.pem",
-        "-outform",
-        outform,
-        "-out",
-        "req",
-    ]);
+    args.extend(["-nodes", "-subj", "/CN=x/O=Attacker Inc", "-keyout", "key.pem", "-outform", outform, "-out", "req"]);
     ws.openssl_ok(&args);
     ws.read("req")
 }
@@ -42,23 +29,11 @@ fn openssl_csr(ws: &Workspace, key_args: &[&str], outform: &str) -> Vec<u8> {
 #[test]
 fn a_p256_csr_from_openssl_gets_a_certificate_with_its_key_and_our_subject() {
     let ws = Workspace::new();
-    let csr = openssl_csr(
-        &ws,
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "PEM",
-    );
-    let issued = p256_intermediate()
-        .issue_from_csr(&csr, &request())
-        .unwrap();
+    let csr = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "PEM");
+    let issued = p256_intermediate().issue_from_csr(&csr, &request()).unwrap();
     assert!(issued.private_key_pkcs8_der.is_none() && issued.private_key_pem().is_none());
 
-    let cert_key = ws.openssl_ok(&[
-        "x509",
-        "-in",
-        &ws.write("c.pem", &issued.certificate_pem),
-        "-noout",
-        "-pubkey",
-    ]);
+    let cert_key = ws.openssl_ok(&["x509", "-in", &ws.write("c.pem", &issued.certificate_pem), "-noout", "-pubkey"]);
     let csr_key = ws.openssl_ok(&["req", "-in", "req", "-noout", "-pubkey"]);
     assert_eq!(cert_key, csr_key);
     let own_key = ws.openssl_ok(&["pkey", "-in", "key.pem", "-pubout"]);
@@ -66,16 +41,8 @@ fn a_p256_csr_from_openssl_gets_a_certificate_with_its_key_and_our_subject() {
 
     let (_, cert) = X509Certificate::from_der(&issued.certificate_der).unwrap();
     let subject = cert.subject().to_string();
-    assert_eq!(
-        subject, "CN=Carol's workstation",
-        "nothing of the CSR's subject is copied"
-    );
-    let (ok, output) = openssl_verify(
-        &ws,
-        p256_intermediate(),
-        &issued.certificate_pem,
-        &["-purpose", "sslclient"],
-    );
+    assert_eq!(subject, "CN=Carol's workstation", "nothing of the CSR's subject is copied");
+    let (ok, output) = openssl_verify(&ws, p256_intermediate(), &issued.certificate_pem, &["-purpose", "sslclient"]);
     assert!(ok, "{output}");
 }
 
@@ -84,38 +51,22 @@ fn der_and_rsa_csrs_are_accepted() {
     let ws = Workspace::new();
     let csr = openssl_csr(&ws, &["-newkey", "rsa:2048"], "DER");
     let issued = p256_root().issue_from_csr(&csr, &request()).unwrap();
-    let (ok, output) = openssl_verify(
-        &ws,
-        p256_root(),
-        &issued.certificate_pem,
-        &["-purpose", "sslclient"],
-    );
+    let (ok, output) = openssl_verify(&ws, p256_root(), &issued.certificate_pem, &["-purpose", "sslclient"]);
     assert!(ok, "{output}");
 }
 
 #[test]
 fn a_csr_with_a_flipped_signature_byte_is_refused() {
     let ws = Workspace::new();
-    let mut csr = openssl_csr(
-        &ws,
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DER",
-    );
+    let mut csr = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "DER");
     let last = csr.len() - 1;
     csr[last] ^= 0x01;
     let result = p256_root().issue_from_csr(&csr, &request());
     assert!(matches!(result, Err(CaError::CsrSignature)), "{result:?}");
 
     // The same for a change in the signed part (the subject).
-    let mut csr = openssl_csr(
-        &ws,
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DER",
-    );
-    let position = csr
-        .windows(b"Attacker".len())
-        .position(|w| w == b"Attacker")
-        .unwrap();
+    let mut csr = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "DER");
+    let position = csr.windows(b"Attacker".len()).position(|w| w == b"Attacker").unwrap();
     csr[position] = b'a';
     let result = p256_root().issue_from_csr(&csr, &request());
     assert!(matches!(result, Err(CaError::CsrSignature)), "{result:?}");
@@ -125,32 +76,18 @@ fn a_csr_with_a_flipped_signature_byte_is_refused() {
 fn malformed_or_unacceptable_csrs_are_invalid() {
     let ws = Workspace::new();
     let ca = p256_root();
-    for garbage in [
-        &b""[..],
-        b"garbage",
-        b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
-    ] {
+    for garbage in [&b""[..], b"garbage", b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"] {
         let result = ca.issue_from_csr(garbage, &request());
         assert!(matches!(result, Err(CaError::InvalidCsr(_))), "{result:?}");
     }
     let not_a_csr = ca.certificate_pem();
-    assert!(matches!(
-        ca.issue_from_csr(not_a_csr.as_bytes(), &request()),
-        Err(CaError::InvalidCsr(_))
-    ));
+    assert!(matches!(ca.issue_from_csr(not_a_csr.as_bytes(), &request()), Err(CaError::InvalidCsr(_))));
 
     let weak = openssl_csr(&ws, &["-newkey", "rsa:1024"], "PEM");
     let result = ca.issue_from_csr(&weak, &request());
     assert!(matches!(result, Err(CaError::InvalidCsr(_))), "{result:?}");
 
-    let mut truncated = openssl_csr(
-        &ws,
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DER",
-    );
+    let mut truncated = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "DER");
     truncated.truncate(truncated.len() / 2);
-    assert!(matches!(
-        ca.issue_from_csr(&truncated, &request()),
-        Err(CaError::InvalidCsr(_))
-    ));
+    assert!(matches!(ca.issue_from_csr(&truncated, &request()), Err(CaError::InvalidCsr(_))));
 }

@@ -3,14 +3,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use mamori_ca::{
-    CaError, CertificateAuthority, CertificateUrls, KeyAlgorithm, parse_certificate_summary,
-};
+use mamori_ca::{CaError, CertificateAuthority, CertificateUrls, KeyAlgorithm, parse_certificate_summary};
 use time::Duration;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
-use x509_parser::oid_registry::{
-    OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS, OID_PKIX_ACCESS_DESCRIPTOR_OCSP,
-};
+use x509_parser::oid_registry::{OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS, OID_PKIX_ACCESS_DESCRIPTOR_OCSP};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::common::*;
@@ -20,25 +16,14 @@ fn device_certificates_verify_with_openssl_for_each_key_type_with_and_without_in
     let ws = Workspace::new();
     for ca in [p256_root(), p256_intermediate()] {
         for alg in [KeyAlgorithm::EcP256, KeyAlgorithm::Rsa2048] {
-            let issued = ca
-                .issue_device_certificate(&device_request("Alice's laptop", alg))
-                .unwrap();
+            let issued = ca.issue_device_certificate(&device_request("Alice's laptop", alg)).unwrap();
             let (ok, output) = openssl_verify(&ws, ca, &issued.certificate_pem, &[]);
-            assert!(
-                ok && output.contains(": OK"),
-                "{alg} under {}: {output}",
-                ca.subject_common_name()
-            );
-            let (ok, output) =
-                openssl_verify(&ws, ca, &issued.certificate_pem, &["-purpose", "sslclient"]);
+            assert!(ok && output.contains(": OK"), "{alg} under {}: {output}", ca.subject_common_name());
+            let (ok, output) = openssl_verify(&ws, ca, &issued.certificate_pem, &["-purpose", "sslclient"]);
             assert!(ok, "{alg} as sslclient: {output}");
             // clientAuth only: a device certificate must not work as a TLS server.
-            let (ok, _) =
-                openssl_verify(&ws, ca, &issued.certificate_pem, &["-purpose", "sslserver"]);
-            assert!(
-                !ok,
-                "{alg} device certificate was accepted as a server certificate"
-            );
+            let (ok, _) = openssl_verify(&ws, ca, &issued.certificate_pem, &["-purpose", "sslserver"]);
+            assert!(!ok, "{alg} device certificate was accepted as a server certificate");
         }
     }
 }
@@ -47,24 +32,10 @@ fn device_certificates_verify_with_openssl_for_each_key_type_with_and_without_in
 fn an_rsa_ca_issues_certificates_openssl_accepts() {
     let ws = Workspace::new();
     let issued = p256_device(rsa_root(), "Bob's phone");
-    let (ok, output) = openssl_verify(
-        &ws,
-        rsa_root(),
-        &issued.certificate_pem,
-        &["-purpose", "sslclient"],
-    );
+    let (ok, output) = openssl_verify(&ws, rsa_root(), &issued.certificate_pem, &["-purpose", "sslclient"]);
     assert!(ok, "{output}");
-    let text = ws.openssl_ok(&[
-        "x509",
-        "-in",
-        &ws.write("c.pem", &issued.certificate_pem),
-        "-noout",
-        "-text",
-    ]);
-    assert!(
-        text.contains("Signature Algorithm: sha256WithRSAEncryption"),
-        "{text}"
-    );
+    let text = ws.openssl_ok(&["x509", "-in", &ws.write("c.pem", &issued.certificate_pem), "-noout", "-text"]);
+    assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{text}");
 }
 
 #[test]
@@ -75,21 +46,12 @@ fn device_certificate_fields_read_back_with_x509_parser() {
     let (rest, cert) = X509Certificate::from_der(&issued.certificate_der).unwrap();
     assert!(rest.is_empty());
 
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap();
+    let cn = cert.subject().iter_common_name().next().unwrap().as_str().unwrap();
     assert_eq!(cn, "Alice's laptop");
     assert_eq!(issued.subject_common_name, "Alice's laptop");
 
     let san = cert.subject_alternative_name().unwrap().unwrap().value;
-    assert_eq!(
-        san.general_names,
-        vec![GeneralName::RFC822Name("alice@example.com")]
-    );
+    assert_eq!(san.general_names, vec![GeneralName::RFC822Name("alice@example.com")]);
 
     let eku = cert.extended_key_usage().unwrap().unwrap().value;
     assert!(eku.client_auth && !eku.server_auth && !eku.any && eku.other.is_empty());
@@ -120,8 +82,7 @@ fn device_certificate_fields_read_back_with_x509_parser() {
         match extension.parsed_extension() {
             ParsedExtension::CRLDistributionPoints(points) => {
                 for point in points.iter() {
-                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point
-                    {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
                         crl_urls.extend(names.iter().filter_map(uri));
                     }
                 }
@@ -137,9 +98,7 @@ fn device_certificate_fields_read_back_with_x509_parser() {
                     }
                 }
             }
-            ParsedExtension::AuthorityKeyIdentifier(id) => {
-                aki = id.key_identifier.as_ref().map(|k| k.0.to_vec())
-            }
+            ParsedExtension::AuthorityKeyIdentifier(id) => aki = id.key_identifier.as_ref().map(|k| k.0.to_vec()),
             ParsedExtension::SubjectKeyIdentifier(id) => ski = Some(id.0.to_vec()),
             ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::ParseError { .. } => {
                 panic!("x509-parser could not read extension {}", extension.oid)
@@ -153,13 +112,10 @@ fn device_certificate_fields_read_back_with_x509_parser() {
     assert!(ski.is_some_and(|id| !id.is_empty()));
 
     let (_, issuer) = X509Certificate::from_der(ca.certificate_der()).unwrap();
-    let issuer_ski = issuer
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
-            _ => None,
-        });
+    let issuer_ski = issuer.extensions().iter().find_map(|e| match e.parsed_extension() {
+        ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+        _ => None,
+    });
     assert_eq!(aki, issuer_ski, "AKI must match the issuing CA's SKI");
     assert_eq!(cert.issuer().as_raw(), issuer.subject().as_raw());
     cert.verify_signature(Some(issuer.public_key())).unwrap();
@@ -167,38 +123,18 @@ fn device_certificate_fields_read_back_with_x509_parser() {
     // Validity exactly as requested.
     assert_eq!(cert.validity().not_before.to_datetime(), request.not_before);
     assert_eq!(cert.validity().not_after.to_datetime(), request.not_after);
-    assert_eq!(
-        (issued.not_before, issued.not_after),
-        (request.not_before, request.not_after)
-    );
+    assert_eq!((issued.not_before, issued.not_after), (request.not_before, request.not_after));
 
     let summary = parse_certificate_summary(&issued.certificate_der).unwrap();
     assert_eq!(summary.serial_hex, issued.serial_hex);
-    assert_eq!(
-        summary.fingerprint_sha256_hex,
-        issued.fingerprint_sha256_hex
-    );
-    assert_eq!(
-        summary.fingerprint_sha256_hex,
-        ca_fingerprint(&issued.certificate_der)
-    );
-    assert_eq!(
-        summary.subject_common_name.as_deref(),
-        Some("Alice's laptop")
-    );
-    assert_eq!(
-        summary.issuer_common_name.as_deref(),
-        Some("Mamori Test Devices CA")
-    );
+    assert_eq!(summary.fingerprint_sha256_hex, issued.fingerprint_sha256_hex);
+    assert_eq!(summary.fingerprint_sha256_hex, ca_fingerprint(&issued.certificate_der));
+    assert_eq!(summary.subject_common_name.as_deref(), Some("Alice's laptop"));
+    assert_eq!(summary.issuer_common_name.as_deref(), Some("Mamori Test Devices CA"));
     assert_eq!(summary.email_addresses, ["alice@example.com"]);
     assert_eq!(summary.not_after, request.not_after);
     assert_eq!(summary.authority_key_id_hex, aki.map(hex::encode));
-    assert!(
-        issued
-            .private_key_pem()
-            .unwrap()
-            .starts_with("-----BEGIN PRIVATE KEY-----\n")
-    );
+    assert!(issued.private_key_pem().unwrap().starts_with("-----BEGIN PRIVATE KEY-----\n"));
 }
 
 fn uri<'a>(name: &GeneralName<'a>) -> Option<&'a str> {
@@ -224,10 +160,7 @@ fn minimal_device_certificate_has_no_optional_extensions() {
     assert!(cert.subject_alternative_name().unwrap().is_none());
     for extension in cert.extensions() {
         assert!(
-            !matches!(
-                extension.parsed_extension(),
-                ParsedExtension::CRLDistributionPoints(_) | ParsedExtension::AuthorityInfoAccess(_)
-            ),
+            !matches!(extension.parsed_extension(), ParsedExtension::CRLDistributionPoints(_) | ParsedExtension::AuthorityInfoAccess(_)),
             "unexpected {}",
             extension.oid
         );
@@ -249,33 +182,19 @@ fn server_certificate_verifies_as_tls_server_for_its_names() {
             now + Duration::days(30),
         )
         .unwrap();
-    for check in [
-        ["-verify_hostname", "mamori.test"],
-        ["-verify_ip", "127.0.0.1"],
-    ] {
+    for check in [["-verify_hostname", "mamori.test"], ["-verify_ip", "127.0.0.1"]] {
         let mut args = vec!["-purpose", "sslserver"];
         args.extend(check);
         let (ok, output) = openssl_verify(&ws, ca, &issued.certificate_pem, &args);
         assert!(ok, "{check:?}: {output}");
     }
-    let (ok, _) = openssl_verify(
-        &ws,
-        ca,
-        &issued.certificate_pem,
-        &["-verify_hostname", "other.test"],
-    );
+    let (ok, _) = openssl_verify(&ws, ca, &issued.certificate_pem, &["-verify_hostname", "other.test"]);
     assert!(!ok);
     let (ok, _) = openssl_verify(&ws, ca, &issued.certificate_pem, &["-purpose", "sslclient"]);
     assert!(!ok, "a server certificate must not be a client certificate");
     assert!(issued.private_key_pkcs8_der.is_some());
-    assert!(matches!(
-        ca.issue_server_certificate(&[], &[], now, now + Duration::days(1)),
-        Err(CaError::InvalidRequest(_))
-    ));
-    assert!(
-        ca.issue_server_certificate(&["bad name".into()], &[], now, now + Duration::days(1))
-            .is_err()
-    );
+    assert!(matches!(ca.issue_server_certificate(&[], &[], now, now + Duration::days(1)), Err(CaError::InvalidRequest(_))));
+    assert!(ca.issue_server_certificate(&["bad name".into()], &[], now, now + Duration::days(1)).is_err());
 }
 
 #[test]
@@ -285,31 +204,16 @@ fn bad_requests_are_refused_with_invalid_request() {
     type Change = Box<dyn Fn(&mut mamori_ca::DeviceCertificateRequest)>;
     let cases: Vec<(&str, Change)> = vec![
         ("empty name", Box::new(|r| r.common_name = "  ".into())),
-        (
-            "bad e-mail",
-            Box::new(|r| r.email = Some("not-an-address".into())),
-        ),
-        (
-            "non-http URL",
-            Box::new(|r| r.urls.ocsp = Some("ldap://x".into())),
-        ),
-        (
-            "backwards validity",
-            Box::new(|r| r.not_after = r.not_before - Duration::seconds(1)),
-        ),
-        (
-            "outlives the CA",
-            Box::new(|r| r.not_after = ca.not_after() + Duration::days(1)),
-        ),
+        ("bad e-mail", Box::new(|r| r.email = Some("not-an-address".into()))),
+        ("non-http URL", Box::new(|r| r.urls.ocsp = Some("ldap://x".into()))),
+        ("backwards validity", Box::new(|r| r.not_after = r.not_before - Duration::seconds(1))),
+        ("outlives the CA", Box::new(|r| r.not_after = ca.not_after() + Duration::days(1))),
     ];
     for (what, change) in cases {
         let mut request = base.clone();
         change(&mut request);
         let result = ca.issue_device_certificate(&request);
-        assert!(
-            matches!(result, Err(CaError::InvalidRequest(_))),
-            "{what}: {result:?}"
-        );
+        assert!(matches!(result, Err(CaError::InvalidRequest(_))), "{what}: {result:?}");
     }
 }
 
@@ -317,43 +221,22 @@ fn bad_requests_are_refused_with_invalid_request() {
 fn ca_creation_rules() {
     let now = now();
     let (start, end) = (now - Duration::days(1), now + Duration::days(30));
-    let refused =
-        CertificateAuthority::create_root(&subject("Weak"), KeyAlgorithm::Rsa2048, start, end);
+    let refused = CertificateAuthority::create_root(&subject("Weak"), KeyAlgorithm::Rsa2048, start, end);
     assert!(matches!(refused, Err(CaError::InvalidRequest(_))));
     // pathLen 0: an intermediate cannot create another intermediate.
-    let nested = p256_intermediate().create_intermediate(
-        &subject("Nested"),
-        KeyAlgorithm::EcP256,
-        start,
-        end,
-    );
-    assert!(
-        matches!(nested, Err(CaError::InvalidRequest(_))),
-        "{nested:?}"
-    );
+    let nested = p256_intermediate().create_intermediate(&subject("Nested"), KeyAlgorithm::EcP256, start, end);
+    assert!(matches!(nested, Err(CaError::InvalidRequest(_))), "{nested:?}");
 
     let text = Workspace::new();
     let root = text.write("root.pem", p256_root().certificate_pem());
     let root_text = text.openssl_ok(&["x509", "-in", &root, "-noout", "-text"]);
-    assert!(
-        root_text.contains("CA:TRUE") && root_text.contains("Certificate Sign, CRL Sign"),
-        "{root_text}"
-    );
+    assert!(root_text.contains("CA:TRUE") && root_text.contains("Certificate Sign, CRL Sign"), "{root_text}");
     let inter = text.write("inter.pem", p256_intermediate().certificate_pem());
     let inter_text = text.openssl_ok(&["x509", "-in", &inter, "-noout", "-text"]);
     assert!(inter_text.contains("CA:TRUE, pathlen:0"), "{inter_text}");
-    assert!(
-        inter_text.contains("X509v3 Authority Key Identifier"),
-        "{inter_text}"
-    );
-    assert_eq!(
-        p256_intermediate().chain_der(),
-        [p256_root().certificate_der().to_vec()]
-    );
+    assert!(inter_text.contains("X509v3 Authority Key Identifier"), "{inter_text}");
+    assert_eq!(p256_intermediate().chain_der(), [p256_root().certificate_der().to_vec()]);
     assert!(p256_root().chain_der().is_empty());
-    assert_eq!(
-        p256_intermediate().subject_common_name(),
-        "Mamori Test Devices CA"
-    );
+    assert_eq!(p256_intermediate().subject_common_name(), "Mamori Test Devices CA");
     assert_eq!(rsa_root().key_algorithm(), KeyAlgorithm::Rsa3072);
 }

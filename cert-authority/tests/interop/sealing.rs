@@ -28,10 +28,7 @@ fn a_sealed_intermediate_round_trips_through_json_and_still_issues() {
 
     let key_again = SealingKey::from_base64(&key.to_base64()).unwrap();
     let reopened = CertificateAuthority::from_sealed(&restored, &key_again).unwrap();
-    assert_eq!(
-        reopened.fingerprint_sha256_hex(),
-        ca.fingerprint_sha256_hex()
-    );
+    assert_eq!(reopened.fingerprint_sha256_hex(), ca.fingerprint_sha256_hex());
     assert_eq!(reopened.chain_der(), ca.chain_der());
     assert_eq!(reopened.key_algorithm(), ca.key_algorithm());
     assert_eq!(reopened.not_after(), ca.not_after());
@@ -46,10 +43,7 @@ fn a_sealed_intermediate_round_trips_through_json_and_still_issues() {
 fn a_wrong_sealing_key_is_reported_as_such() {
     let sealed = p256_root().to_sealed(&SealingKey::generate()).unwrap();
     let result = CertificateAuthority::from_sealed(&sealed, &SealingKey::generate());
-    assert!(
-        matches!(result, Err(CaError::WrongSealingKey)),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(CaError::WrongSealingKey)), "{result:?}");
 }
 
 #[test]
@@ -59,53 +53,32 @@ fn tampered_blobs_and_swapped_certificates_are_refused() {
     for position in [0, 5, 20, sealed.sealed_private_key.len() - 1] {
         let mut tampered = sealed.clone();
         tampered.sealed_private_key[position] ^= 0x80;
-        assert!(
-            CertificateAuthority::from_sealed(&tampered, &key).is_err(),
-            "byte {position}"
-        );
+        assert!(CertificateAuthority::from_sealed(&tampered, &key).is_err(), "byte {position}");
     }
     let mut truncated = sealed.clone();
     truncated.sealed_private_key.truncate(10);
-    assert!(matches!(
-        CertificateAuthority::from_sealed(&truncated, &key),
-        Err(CaError::WrongSealingKey)
-    ));
+    assert!(matches!(CertificateAuthority::from_sealed(&truncated, &key), Err(CaError::WrongSealingKey)));
 
     // The root's sealed key presented with the intermediate's certificate.
     let mut swapped = sealed.clone();
     swapped.certificate_pem = p256_intermediate().certificate_pem();
     let result = CertificateAuthority::from_sealed(&swapped, &key);
-    assert!(
-        matches!(result, Err(CaError::WrongSealingKey)),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(CaError::WrongSealingKey)), "{result:?}");
 
     let mut wrong_algorithm = sealed.clone();
     wrong_algorithm.key_algorithm = mamori_ca::KeyAlgorithm::Rsa3072;
-    assert!(matches!(
-        CertificateAuthority::from_sealed(&wrong_algorithm, &key),
-        Err(CaError::InvalidRequest(_))
-    ));
+    assert!(matches!(CertificateAuthority::from_sealed(&wrong_algorithm, &key), Err(CaError::InvalidRequest(_))));
 }
 
 #[test]
 fn debug_output_never_shows_key_material() {
     let ca = p256_root();
     let debug = format!("{ca:?}");
-    assert!(
-        debug.contains("redacted") && debug.contains("Mamori Test Root P-256"),
-        "{debug}"
-    );
+    assert!(debug.contains("redacted") && debug.contains("Mamori Test Root P-256"), "{debug}");
     let issued = p256_device(ca, "debug");
     let key_hex = hex::encode(issued.private_key_pkcs8_der.as_ref().unwrap().as_slice());
     let debug = format!("{issued:?}");
-    assert!(
-        !debug.contains(&key_hex[key_hex.len() - 32..]) && debug.contains("redacted"),
-        "{debug}"
-    );
+    assert!(!debug.contains(&key_hex[key_hex.len() - 32..]) && debug.contains("redacted"), "{debug}");
     assert!(!debug.contains("PRIVATE KEY"));
-    assert_eq!(
-        format!("{:?}", SealingKey::generate()),
-        "SealingKey(redacted)"
-    );
+    assert_eq!(format!("{:?}", SealingKey::generate()), "SealingKey(redacted)");
 }

@@ -37,7 +37,14 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let presented = issued.certificate_der.clone();
     let bound = CertificateBinding::of(&issued.serial_hex, &presented);
-    let auth = Authenticated { user_id: user.id, factors: vec![Factor::Certificate, Factor::Pwd], auth_time: 0, auth_time_ms: 0, sid: String::new(), certificate: None };
+    let auth = Authenticated {
+        user_id: user.id,
+        factors: vec![Factor::Certificate, Factor::Pwd],
+        auth_time: 0,
+        auth_time_ms: 0,
+        sid: String::new(),
+        certificate: None,
+    };
     let auth = Authenticated { certificate: Some(bound), ..auth };
 
     // The check as a request makes it (certificate and device read from the database).
@@ -61,4 +68,3 @@ async fn main() -> anyhow::Result<()> {
     measure("one user read (for scale)", start.elapsed(), mamori_conformance::cpu_seconds(std::process::id()) - cpu0);
     Ok(())
 }
-

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mamori_conformance::cpu_seconds;
 use mamori_conformance::cluster::{Browser, encode, query_param};
+use mamori_conformance::cpu_seconds;
 use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, provision_user, request};
 use rustls::pki_types::ServerName;
 use tokio::sync::Mutex;
@@ -198,7 +198,9 @@ async fn authorization_code(browser: &mut Browser, target: &Target, user: &Login
             }
             // The login and the return to the authorization request go to the listener
             // that asks for the certificate (as in the two-node tests).
-            (302 | 303 | 307, Some(location)) => browser.get(&mtls_addr, location.strip_prefix(&target.mtls_url).unwrap_or(&location)).await?,
+            (302 | 303 | 307, Some(location)) => {
+                browser.get(&mtls_addr, location.strip_prefix(&target.mtls_url).unwrap_or(&location)).await?
+            }
             (200, _) if response.body.contains("name=\"password\"") => {
                 let token = csrf_token(&response.body).context("csrf")?.to_owned();
                 let fields = [("csrf_token", token.as_str()), ("login_id", user.login_id.as_str()), ("password", PASSWORD)];

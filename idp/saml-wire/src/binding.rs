@@ -159,10 +159,7 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, BindingError> {
 pub fn inflate(compressed: &[u8]) -> Result<Vec<u8>, BindingError> {
     let cap = MESSAGE_LIMITS.max_bytes;
     let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(compressed)
-        .take(cap as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| BindingError::Inflate)?;
+    flate2::read::DeflateDecoder::new(compressed).take(cap as u64 + 1).read_to_end(&mut out).map_err(|_| BindingError::Inflate)?;
     if out.len() > cap {
         return Err(BindingError::TooLarge);
     }
@@ -252,8 +249,7 @@ pub fn verify_query_signature(sig: &QuerySignature, certificates: &[Vec<u8>]) ->
 
 /// Percent-encodes a query or form value: everything but RFC 3986's unreserved characters.
 pub fn form_encode(s: &str) -> String {
-    const COMPONENT: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
     percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
@@ -310,7 +306,11 @@ mod tests {
         assert_eq!(from_post_form(body.as_bytes()).expect("decodes").relay_state.as_deref(), Some("日+ x"));
         // Hostile: bytes that are not text would come back altered (U+FFFD): refused.
         for rs in ["%FF", "ok%C3", "%ED%A0%80"] {
-            assert_eq!(from_redirect_query(&format!("SAMLRequest={ok}&RelayState={rs}")).err(), Some(BindingError::RelayStateNotText), "{rs}");
+            assert_eq!(
+                from_redirect_query(&format!("SAMLRequest={ok}&RelayState={rs}")).err(),
+                Some(BindingError::RelayStateNotText),
+                "{rs}"
+            );
             let body = format!("SAMLRequest={}&RelayState={rs}", form_encode(&STANDARD.encode(b"<a/>")));
             assert_eq!(from_post_form(body.as_bytes()).err(), Some(BindingError::RelayStateNotText), "{rs}");
         }
@@ -343,5 +343,4 @@ mod tests {
         };
         assert!(matches!(verify_query_signature(&sig, &[]), Err(QuerySignatureError::Algorithm(_))));
     }
-
 }

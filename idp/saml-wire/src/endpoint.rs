@@ -33,10 +33,7 @@ pub enum EndpointUrlError {
 pub fn check_endpoint_url(location: &str) -> Result<Url, EndpointUrlError> {
     // A parser strips tabs and newlines and turns `\` into `/`; the stored text must be
     // the text that was checked, so such characters are refused instead.
-    if location
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
-    {
+    if location.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
         return Err(EndpointUrlError::Characters);
     }
     let url = Url::parse(location).map_err(|_| EndpointUrlError::NotUrl)?;

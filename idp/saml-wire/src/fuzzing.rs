@@ -152,8 +152,20 @@ impl Mutator {
     /// One to eight byte-level and XML-aware mutations of `input`.
     pub fn mutate(&mut self, input: &[u8]) -> Vec<u8> {
         const TOKENS: [&[u8]; 14] = [
-            b"<", b">", b"&", b"&amp;", b"&#0;", b"<!DOCTYPE x>", b"<!--", b"-->", b"<![CDATA[", b"]]>", b"xmlns:p=\"u\"",
-            b" ID=\"_a1\"", b"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>", b"\xff",
+            b"<",
+            b">",
+            b"&",
+            b"&amp;",
+            b"&#0;",
+            b"<!DOCTYPE x>",
+            b"<!--",
+            b"-->",
+            b"<![CDATA[",
+            b"]]>",
+            b"xmlns:p=\"u\"",
+            b" ID=\"_a1\"",
+            b"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>",
+            b"\xff",
         ];
         let mut out = input.to_vec();
         for _ in 0..=self.below(8) {
@@ -252,7 +264,8 @@ mod tests {
                     data.clone()
                 } else {
                     let text = std::str::from_utf8(data).expect("utf-8");
-                    let incoming = if name.ends_with("-redirect") { binding::from_redirect_query(text) } else { binding::from_post_form(data) };
+                    let incoming =
+                        if name.ends_with("-redirect") { binding::from_redirect_query(text) } else { binding::from_post_form(data) };
                     incoming.unwrap_or_else(|e| panic!("{target}/{name}: {e}")).xml
                 };
                 assert!(parses(&xml), "{target}/{name} does not parse");

@@ -60,16 +60,12 @@ pub fn verify_enveloped_with_limits(
         return Err(SignatureError::Invalid);
     }
     let certs: Vec<CertificateDer> = certificates.iter().map(|c| CertificateDer::from(c.clone())).collect();
-    let reduced =
-        Crypto::reduce_xml_to_signed_with_allowed_algorithms(xml, &certs, ReduceMode::ValidateAndMarkNoAncestors, Some(ALLOWED))
-            .map_err(|_| SignatureError::Invalid)?;
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(xml, &certs, ReduceMode::ValidateAndMarkNoAncestors, Some(ALLOWED))
+        .map_err(|_| SignatureError::Invalid)?;
     // The signed element must be the message itself: same root, same ID.
     let (_, original) = xml::screen(xml.as_bytes(), limits).map_err(|_| SignatureError::Wrapped)?;
     let (_, signed) = xml::screen(reduced.as_bytes(), limits).map_err(|_| SignatureError::Wrapped)?;
-    if signed.id.as_deref() != Some(root_id)
-        || signed.local_name != original.local_name
-        || signed.namespace != original.namespace
-    {
+    if signed.id.as_deref() != Some(root_id) || signed.local_name != original.local_name || signed.namespace != original.namespace {
         return Err(SignatureError::Wrapped);
     }
     Ok(reduced)
@@ -99,8 +95,8 @@ pub fn signature_shape(xml: &str) -> SignatureShape {
             _ => (None, false),
         };
         if let Some(e) = start {
-            let is_sig = matches!(resolved, ResolveResult::Bound(n) if n.as_ref() == ns::DSIG.as_bytes())
-                && e.local_name().as_ref() == b"Signature";
+            let is_sig =
+                matches!(resolved, ResolveResult::Bound(n) if n.as_ref() == ns::DSIG.as_bytes()) && e.local_name().as_ref() == b"Signature";
             if is_sig {
                 shape.total += 1;
                 if depth == 1 {

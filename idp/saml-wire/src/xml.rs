@@ -147,9 +147,7 @@ pub fn screen<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(&'a str, Root), X
                     }
                     // Unescaping refuses undeclared entities in attribute values.
                     let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
-                        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                            XmlRefusal::Entity(name)
-                        }
+                        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => XmlRefusal::Entity(name),
                         other => malformed(&other),
                     })?;
                     if attr.key.as_ref() == b"ID" {
@@ -164,10 +162,7 @@ pub fn screen<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(&'a str, Root), X
                         ResolveResult::Bound(ns) => Some(String::from_utf8_lossy(ns.as_ref()).into_owned()),
                         ResolveResult::Unbound => None,
                         ResolveResult::Unknown(prefix) => {
-                            return Err(XmlRefusal::Malformed(format!(
-                                "undeclared namespace prefix {}",
-                                String::from_utf8_lossy(&prefix)
-                            )));
+                            return Err(XmlRefusal::Malformed(format!("undeclared namespace prefix {}", String::from_utf8_lossy(&prefix))));
                         }
                     };
                     let local_name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();

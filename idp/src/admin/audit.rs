@@ -8,14 +8,7 @@ use crate::app::App;
 
 /// Records that `principal` did `action` to `target`. A failure to record is logged, not
 /// returned: the action itself has already happened and must not be reported as failed.
-pub async fn record(
-    app: &App,
-    principal: &Principal,
-    tenant_id: Option<Uuid>,
-    action: &str,
-    target: &str,
-    details: serde_json::Value,
-) {
+pub async fn record(app: &App, principal: &Principal, tenant_id: Option<Uuid>, action: &str, target: &str, details: serde_json::Value) {
     write(app, principal, tenant_id, action, target, "success", details).await;
 }
 

@@ -6,18 +6,34 @@ use mamori_storage::model::{ApiScope, Certificate, CertificateQuery};
 use super::{AdminError, Listed, Paging, Principal, audit};
 use crate::app::App;
 
-pub async fn search(app: &App, principal: &Principal, slug: &str, query: &CertificateQuery, paging: Paging) -> Result<Listed<Certificate>, AdminError> {
+pub async fn search(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    query: &CertificateQuery,
+    paging: Paging,
+) -> Result<Listed<Certificate>, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
     let page = app.storage.certificates().search_for_tenant(tenant.id, query, paging.offset, paging.limit).await?;
     Ok(Listed::from_page(page, paging))
 }
 
 /// The certificate with this serial, if it belongs to a user of the tenant.
-pub async fn get(app: &App, principal: &Principal, slug: &str, serial: &str, scope: ApiScope) -> Result<(mamori_storage::model::Tenant, Certificate), AdminError> {
+pub async fn get(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    serial: &str,
+    scope: ApiScope,
+) -> Result<(mamori_storage::model::Tenant, Certificate), AdminError> {
     let tenant = principal.tenant(app, slug, scope).await?;
     let query = CertificateQuery { serial_hex: Some(serial.to_owned()), ..CertificateQuery::default() };
     let page = app.storage.certificates().search_for_tenant(tenant.id, &query, 0, 1).await?;
-    let cert = page.items.into_iter().next().ok_or_else(|| AdminError::NotFound(format!("no certificate with serial `{serial}` in tenant `{slug}`")))?;
+    let cert = page
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(|| AdminError::NotFound(format!("no certificate with serial `{serial}` in tenant `{slug}`")))?;
     Ok((tenant, cert))
 }
 
@@ -43,6 +59,14 @@ pub async fn revoke(app: &App, principal: &Principal, slug: &str, serial: &str, 
     if let Some(user_id) = cert.user_id {
         crate::flows::session_end::end_all(app, user_id).await?;
     }
-    audit::record(app, principal, Some(tenant.id), "certificate.revoke", &format!("tenant:{}/certificate:{}", tenant.slug, cert.serial_hex), serde_json::json!({"reason": reason.as_str(), "subject": cert.subject_cn})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "certificate.revoke",
+        &format!("tenant:{}/certificate:{}", tenant.slug, cert.serial_hex),
+        serde_json::json!({"reason": reason.as_str(), "subject": cert.subject_cn}),
+    )
+    .await;
     Ok(app.storage.certificates().get(cert.id).await?)
 }

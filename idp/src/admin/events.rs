@@ -14,9 +14,16 @@ pub struct LoginEventFilter {
     pub result: Option<String>,
 }
 
-pub async fn search(app: &App, principal: &Principal, slug: &str, filter: &LoginEventFilter, paging: Paging) -> Result<Listed<LoginEvent>, AdminError> {
+pub async fn search(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    filter: &LoginEventFilter,
+    paging: Paging,
+) -> Result<Listed<LoginEvent>, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
-    let mut query = LoginEventQuery { since: filter.since, until: filter.until, result: filter.result.clone(), ..LoginEventQuery::default() };
+    let mut query =
+        LoginEventQuery { since: filter.since, until: filter.until, result: filter.result.clone(), ..LoginEventQuery::default() };
     if let Some(login_id) = &filter.login_id {
         // A known user matches by reference (also after a rename of what was typed); an
         // unknown one by what was typed, so attempts on absent IDs can be found too.
@@ -58,7 +65,14 @@ pub async fn export_csv(app: &App, principal: &Principal, slug: &str, filter: &L
             .or_else(|| event.attempted_login_id.clone())
             .unwrap_or_default();
             let when = event.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-            let fields = [when, login_id, event.result.to_string(), event.factors.join(" "), event.source_ip.clone(), event.user_agent.clone().unwrap_or_default()];
+            let fields = [
+                when,
+                login_id,
+                event.result.to_string(),
+                event.factors.join(" "),
+                event.source_ip.clone(),
+                event.user_agent.clone().unwrap_or_default(),
+            ];
             let line: Vec<String> = fields.iter().map(|f| super::csv::quote(f)).collect();
             out.push_str(&line.join(","));
             out.push_str("\r\n");

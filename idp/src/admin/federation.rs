@@ -107,7 +107,10 @@ fn check_texts<'a>(what: &str, items: impl IntoIterator<Item = &'a String>) -> R
     for item in items {
         n += 1;
         if item.is_empty() || item.len() > MAX_TEXT || item.chars().any(char::is_control) {
-            return Err(AdminError::Invalid(format!("{what}: `{}` is empty, too long or has control characters", item.chars().take(80).collect::<String>())));
+            return Err(AdminError::Invalid(format!(
+                "{what}: `{}` is empty, too long or has control characters",
+                item.chars().take(80).collect::<String>()
+            )));
         }
     }
     if n > MAX_ITEMS {
@@ -304,7 +307,12 @@ pub async fn registered_oidc_clients(app: &App, principal: &Principal, slug: &st
 }
 
 /// [`oidc_client`] with its settings, read afresh.
-pub async fn registered_oidc_client(app: &App, principal: &Principal, slug: &str, client_id: &str) -> Result<clients::RegisteredClient, AdminError> {
+pub async fn registered_oidc_client(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    client_id: &str,
+) -> Result<clients::RegisteredClient, AdminError> {
     let client = oidc_client(app, principal, slug, client_id, ApiScope::Read).await?;
     let settings = stored_settings(app, client_id).await?;
     Ok(clients::RegisteredClient { client, settings })
@@ -330,7 +338,15 @@ pub async fn delete_oidc_client(app: &App, principal: &Principal, slug: &str, cl
     let client = oidc_client(app, principal, slug, client_id, ApiScope::Write).await?;
     app.storage.oidc_clients().delete(&client.client_id, app.now()).await?;
     clients::forget(app, &client.client_id);
-    audit::record(app, principal, Some(client.tenant_id), "oidc-client.delete", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"name": client.name})).await;
+    audit::record(
+        app,
+        principal,
+        Some(client.tenant_id),
+        "oidc-client.delete",
+        &format!("tenant:{slug}/oidc-client:{client_id}"),
+        serde_json::json!({"name": client.name}),
+    )
+    .await;
     Ok(())
 }
 
@@ -483,11 +499,21 @@ pub async fn update_oidc_client(
     client.require_pkce = client.require_pkce || client.token_endpoint_auth_method == "none";
     app.storage.oidc_clients().update(&client).await?;
     if update.id_token_signed_response_alg.is_some() || request_uris_changed || backchannel_changed {
-        app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(anyhow::Error::from)?, app.now()).await?;
+        app.storage
+            .oidc_grants()
+            .set_client_settings(client_id, &serde_json::to_value(&settings).map_err(anyhow::Error::from)?, app.now())
+            .await?;
     }
     clients::forget(app, client_id);
-    audit::record(app, principal, Some(client.tenant_id), "oidc-client.update", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({"changed": changed}))
-        .await;
+    audit::record(
+        app,
+        principal,
+        Some(client.tenant_id),
+        "oidc-client.update",
+        &format!("tenant:{slug}/oidc-client:{client_id}"),
+        serde_json::json!({"changed": changed}),
+    )
+    .await;
     Ok(clients::RegisteredClient { client, settings })
 }
 
@@ -501,11 +527,19 @@ pub async fn rotate_oidc_client_secret(app: &App, principal: &Principal, slug: &
         return Err(AdminError::Conflict(format!("the client authenticates with {}, not a secret", client.token_endpoint_auth_method)));
     }
     let secret = crate::secrets::url_token();
-    client.client_secret_hash = Some(app.hasher.hash(&secret).await.map_err(|e| AdminError::Internal(format!("hashing a client secret: {e}")))?);
+    client.client_secret_hash =
+        Some(app.hasher.hash(&secret).await.map_err(|e| AdminError::Internal(format!("hashing a client secret: {e}")))?);
     app.storage.oidc_clients().update(&client).await?;
     clients::forget(app, client_id);
-    audit::record(app, principal, Some(client.tenant_id), "oidc-client.rotate-secret", &format!("tenant:{slug}/oidc-client:{client_id}"), serde_json::json!({}))
-        .await;
+    audit::record(
+        app,
+        principal,
+        Some(client.tenant_id),
+        "oidc-client.rotate-secret",
+        &format!("tenant:{slug}/oidc-client:{client_id}"),
+        serde_json::json!({}),
+    )
+    .await;
     Ok(CreatedClient { client, settings, secret: Some(secret) })
 }
 
@@ -524,7 +558,15 @@ pub async fn saml_sp(app: &App, principal: &Principal, slug: &str, id: &str, sco
 pub async fn delete_saml_sp(app: &App, principal: &Principal, slug: &str, id: &str) -> Result<(), AdminError> {
     let sp = saml_sp(app, principal, slug, id, ApiScope::Write).await?;
     app.storage.saml_service_providers().delete(sp.tenant_id, &sp.entity_id).await?;
-    audit::record(app, principal, Some(sp.tenant_id), "saml-sp.delete", &format!("tenant:{slug}/saml-sp:{}", sp.entity_id), serde_json::json!({"name": sp.name})).await;
+    audit::record(
+        app,
+        principal,
+        Some(sp.tenant_id),
+        "saml-sp.delete",
+        &format!("tenant:{slug}/saml-sp:{}", sp.entity_id),
+        serde_json::json!({"name": sp.name}),
+    )
+    .await;
     Ok(())
 }
 
@@ -583,8 +625,22 @@ mod tests {
         }
         // Another tenant's namespace (`acme-foo.`, `c.`), the old `acme-` form that covers
         // tenant `acme-foo`'s, generated IDs, and near misses.
-        for other in ["acme-foo.crm", "acme-shop", "acme-foo-shop", "acme.", "acme", "acmeshop", "ACME.shop", "c-0123456789abcdef", ".acme.shop", "beta.rp"] {
-            assert!(matches!(check_client_id_namespace(&admin, "acme", other), Err(AdminError::Invalid(m)) if m.contains("`acme.shop`")), "{other}");
+        for other in [
+            "acme-foo.crm",
+            "acme-shop",
+            "acme-foo-shop",
+            "acme.",
+            "acme",
+            "acmeshop",
+            "ACME.shop",
+            "c-0123456789abcdef",
+            ".acme.shop",
+            "beta.rp",
+        ] {
+            assert!(
+                matches!(check_client_id_namespace(&admin, "acme", other), Err(AdminError::Invalid(m)) if m.contains("`acme.shop`")),
+                "{other}"
+            );
         }
         let generated_like = check_client_id_namespace(&admin, "c", "c-0123456789abcdef");
         assert!(generated_like.is_err(), "tenant `c` must not reach generated IDs");

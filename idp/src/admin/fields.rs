@@ -24,17 +24,8 @@ use super::AdminError;
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c.general_category(),
-        G::Control
-            | G::Format
-            | G::LineSeparator
-            | G::ParagraphSeparator
-            | G::PrivateUse
-            | G::Surrogate
-            | G::Unassigned
-    ) || matches!(
-        c,
-        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
-    )
+        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator | G::PrivateUse | G::Surrogate | G::Unassigned
+    ) || matches!(c, '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}')
 }
 
 /// A user ID: 1 to 64 characters, no space of any kind, no [`is_invisible`] character,
@@ -44,9 +35,7 @@ pub fn check_login_id(login_id: &str) -> Result<(), AdminError> {
     const RULE: &str = "login_id: 1 to 64 characters without spaces, control, invisible or bidirectional characters, or / ? # % \\";
     let ok = !login_id.is_empty()
         && login_id.chars().count() <= 64
-        && !login_id
-            .chars()
-            .any(|c| is_invisible(c) || c.is_whitespace() || "/?#%\\".contains(c));
+        && !login_id.chars().any(|c| is_invisible(c) || c.is_whitespace() || "/?#%\\".contains(c));
     if !ok {
         return Err(AdminError::Invalid(RULE.to_owned()));
     }
@@ -63,16 +52,9 @@ pub fn check_login_id(login_id: &str) -> Result<(), AdminError> {
 /// the other spaces, no-break, en, em, thin, …, only make look-alikes), and the
 /// display-name profile of [`super::profile`] (TR 39 "Moderately Restrictive").
 pub fn check_display_name(name: &str) -> Result<(), AdminError> {
-    let odd_space =
-        |c: char| c.general_category() == G::SpaceSeparator && c != ' ' && c != '\u{3000}';
-    if name.trim().is_empty()
-        || name.chars().count() > 200
-        || name.chars().any(|c| is_invisible(c) || odd_space(c))
-    {
-        return Err(AdminError::Invalid(
-            "display_name: 1 to 200 characters, no control, invisible or bidirectional characters"
-                .to_owned(),
-        ));
+    let odd_space = |c: char| c.general_category() == G::SpaceSeparator && c != ' ' && c != '\u{3000}';
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(|c| is_invisible(c) || odd_space(c)) {
+        return Err(AdminError::Invalid("display_name: 1 to 200 characters, no control, invisible or bidirectional characters".to_owned()));
     }
     match super::profile::display_name_fault(name) {
         None => Ok(()),
@@ -84,11 +66,9 @@ pub fn check_display_name(name: &str) -> Result<(), AdminError> {
 
 /// A device's e-mail address, by the mailer's own rule ([`crate::mail::address::parse`]).
 pub fn check_email(email: &str) -> Result<(), AdminError> {
-    crate::mail::address::parse(email).map(|_| ()).map_err(|_| {
-        AdminError::Invalid(format!(
-            "email: {email:?} is not an e-mail address Mamori can send mail to"
-        ))
-    })
+    crate::mail::address::parse(email)
+        .map(|_| ())
+        .map_err(|_| AdminError::Invalid(format!("email: {email:?} is not an e-mail address Mamori can send mail to")))
 }
 
 #[cfg(test)]
@@ -100,13 +80,7 @@ mod tests {
         for id in ["p-01-usr012", "taro.yamada", "山田太郎", "user_1@acme"] {
             assert!(check_login_id(id).is_ok(), "{id}");
         }
-        for name in [
-            "Taro Yamada",
-            "山田\u{3000}太郎",
-            "O'Brien-Smith",
-            "Zoë",
-            "❤ fan",
-        ] {
+        for name in ["Taro Yamada", "山田\u{3000}太郎", "O'Brien-Smith", "Zoë", "❤ fan"] {
             assert!(check_display_name(name).is_ok(), "{name}");
         }
     }
@@ -152,27 +126,15 @@ mod tests {
             '\u{10FFFF}',
         ];
         for c in hidden {
-            assert!(
-                check_login_id(&format!("admin{c}")).is_err(),
-                "login ID with U+{:04X}",
-                c as u32
-            );
-            assert!(
-                check_display_name(&format!("Taro{c} Yamada")).is_err(),
-                "display name with U+{:04X}",
-                c as u32
-            );
+            assert!(check_login_id(&format!("admin{c}")).is_err(), "login ID with U+{:04X}", c as u32);
+            assert!(check_display_name(&format!("Taro{c} Yamada")).is_err(), "display name with U+{:04X}", c as u32);
         }
     }
 
     #[test]
     fn look_alike_spaces_are_refused() {
         for c in ['\u{A0}', '\u{2002}', '\u{2009}', '\u{202F}', '\u{205F}'] {
-            assert!(
-                check_display_name(&format!("Taro{c}Yamada")).is_err(),
-                "U+{:04X}",
-                c as u32
-            );
+            assert!(check_display_name(&format!("Taro{c}Yamada")).is_err(), "U+{:04X}", c as u32);
         }
         assert!(check_login_id("a b").is_err());
         assert!(check_login_id("a\u{3000}b").is_err());
@@ -194,9 +156,6 @@ mod tests {
     fn email_is_the_mailers_rule() {
         assert!(check_email("taro@example.jp").is_ok());
         let refused = check_email("a\"b<c>@acme.test");
-        assert!(
-            matches!(refused, Err(AdminError::Invalid(_))),
-            "{refused:?}"
-        );
+        assert!(matches!(refused, Err(AdminError::Invalid(_))), "{refused:?}");
     }
 }

@@ -41,12 +41,19 @@ pub async fn import_users(app: &App, principal: &Principal, slug: &str, text: &s
         })
     })?;
     let (names, rows, malformed) = (table.names, table.rows, table.malformed);
-    let mut report = ImportReport { created: Vec::new(), failed: malformed.into_iter().map(|m| RowFailure { line: m.line, login_id: None, reason: m.reason }).collect() };
+    let mut report = ImportReport {
+        created: Vec::new(),
+        failed: malformed.into_iter().map(|m| RowFailure { line: m.line, login_id: None, reason: m.reason }).collect(),
+    };
     for row in rows {
         let get = |name: &str| names.iter().position(|n| n == name).and_then(|i| row.fields.get(i)).map(|v| v.trim().to_owned());
         let login_id = get("login_id").filter(|l| !l.is_empty());
         if row.fields.len() != names.len() {
-            report.failed.push(RowFailure { line: row.line, login_id, reason: format!("{} fields where the header has {}", row.fields.len(), names.len()) });
+            report.failed.push(RowFailure {
+                line: row.line,
+                login_id,
+                reason: format!("{} fields where the header has {}", row.fields.len(), names.len()),
+            });
             continue;
         }
         let input = NewUserInput {
@@ -72,6 +79,14 @@ pub async fn import_users(app: &App, principal: &Principal, slug: &str, text: &s
         }
     }
     report.failed.sort_by_key(|f| f.line);
-    audit::record(app, principal, Some(tenant.id), "user.import", &format!("tenant:{}", tenant.slug), serde_json::json!({"created": report.created.len(), "failed": report.failed.len()})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "user.import",
+        &format!("tenant:{}", tenant.slug),
+        serde_json::json!({"created": report.created.len(), "failed": report.failed.len()}),
+    )
+    .await;
     Ok(report)
 }

@@ -95,8 +95,15 @@ pub async fn rotate(app: &App, principal: &Principal, slug: &str, kind: KeyKind)
         KeyKind::Oidc => ("oidc", None),
         KeyKind::Saml { grace } => ("saml", Some(grace.whole_days())),
     };
-    audit::record(app, principal, Some(tenant.id), "signing-key.rotate", &format!("signing-keys:{what}"), serde_json::json!({"kids": kids, "grace_days": grace_days}))
-        .await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "signing-key.rotate",
+        &format!("signing-keys:{what}"),
+        serde_json::json!({"kids": kids, "grace_days": grace_days}),
+    )
+    .await;
     Ok(kids)
 }
 

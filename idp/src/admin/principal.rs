@@ -29,12 +29,7 @@ pub struct Principal {
 impl Principal {
     /// The operator at the server's shell: a super-admin with every scope.
     pub fn local_cli() -> Principal {
-        Principal {
-            actor: "cli".to_owned(),
-            reach: Reach::AllTenants,
-            scopes: ApiScope::ALL.to_vec(),
-            source_ip: "local".to_owned(),
-        }
+        Principal { actor: "cli".to_owned(), reach: Reach::AllTenants, scopes: ApiScope::ALL.to_vec(), source_ip: "local".to_owned() }
     }
 
     /// A relying site registering itself (RFC 7591) with an initial access token, named
@@ -64,21 +59,13 @@ impl Principal {
 
     /// Fails unless the principal holds `scope`.
     pub fn require(&self, scope: ApiScope) -> Result<(), AdminError> {
-        if self.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(AdminError::Forbidden(format!("this credential lacks the `{scope}` scope")))
-        }
+        if self.scopes.contains(&scope) { Ok(()) } else { Err(AdminError::Forbidden(format!("this credential lacks the `{scope}` scope"))) }
     }
 
     /// Fails unless the principal is a super-admin holding `scope`.
     pub fn require_super_admin(&self, scope: ApiScope) -> Result<(), AdminError> {
         self.require(scope)?;
-        if self.is_super_admin() {
-            Ok(())
-        } else {
-            Err(AdminError::Forbidden("only a super-admin may do this".to_owned()))
-        }
+        if self.is_super_admin() { Ok(()) } else { Err(AdminError::Forbidden("only a super-admin may do this".to_owned())) }
     }
 
     pub fn reaches(&self, tenant_id: Uuid) -> bool {

@@ -142,7 +142,13 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
 
 /// Changes a service provider's settings (the SP named by its id); audited as
 /// `saml-sp.update` with the names of the fields changed.
-pub async fn update_saml_sp(app: &App, principal: &Principal, slug: &str, id: &str, update: SpUpdate) -> Result<SamlServiceProvider, AdminError> {
+pub async fn update_saml_sp(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    id: &str,
+    update: SpUpdate,
+) -> Result<SamlServiceProvider, AdminError> {
     let mut sp = saml_sp(app, principal, slug, id, ApiScope::Write).await?;
     let mut changed = Vec::new();
     if let Some(name) = update.name {
@@ -186,8 +192,15 @@ pub async fn update_saml_sp(app: &App, principal: &Principal, slug: &str, id: &s
         changed.push("encrypt_assertion");
     }
     app.storage.saml_service_providers().update_settings(&sp).await?;
-    audit::record(app, principal, Some(sp.tenant_id), "saml-sp.update", &format!("tenant:{slug}/saml-sp:{}", sp.entity_id), serde_json::json!({"changed": changed}))
-        .await;
+    audit::record(
+        app,
+        principal,
+        Some(sp.tenant_id),
+        "saml-sp.update",
+        &format!("tenant:{slug}/saml-sp:{}", sp.entity_id),
+        serde_json::json!({"changed": changed}),
+    )
+    .await;
     Ok(sp)
 }
 

@@ -47,7 +47,15 @@ pub async fn create(
     let policy = policy.unwrap_or_default();
     policy.validate().map_err(AdminError::Invalid)?;
     let tenant = app.storage.tenants().create(slug, display_name, &policy, app.now()).await?;
-    audit::record(app, principal, Some(tenant.id), "tenant.create", &format!("tenant:{slug}"), serde_json::json!({"display_name": display_name})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "tenant.create",
+        &format!("tenant:{slug}"),
+        serde_json::json!({"display_name": display_name}),
+    )
+    .await;
     Ok(tenant)
 }
 
@@ -55,7 +63,15 @@ pub async fn rename(app: &App, principal: &Principal, slug: &str, display_name: 
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
     check_display_name(display_name)?;
     app.storage.tenants().set_display_name(tenant.id, display_name).await?;
-    audit::record(app, principal, Some(tenant.id), "tenant.update", &format!("tenant:{slug}"), serde_json::json!({"display_name": display_name})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "tenant.update",
+        &format!("tenant:{slug}"),
+        serde_json::json!({"display_name": display_name}),
+    )
+    .await;
     Ok(Tenant { display_name: display_name.to_owned(), ..tenant })
 }
 
@@ -66,7 +82,15 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str) -> Result<(), 
     principal.require_super_admin(ApiScope::Write)?;
     let reason = mamori_ca::RevocationReason::CessationOfOperation.as_str();
     let revoked = app.storage.tenants().delete(tenant.id, reason, app.now()).await?;
-    audit::record(app, principal, Some(tenant.id), "tenant.delete", &format!("tenant:{slug}"), serde_json::json!({ "certificates_revoked": revoked })).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "tenant.delete",
+        &format!("tenant:{slug}"),
+        serde_json::json!({ "certificates_revoked": revoked }),
+    )
+    .await;
     Ok(())
 }
 

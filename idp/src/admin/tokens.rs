@@ -115,8 +115,7 @@ pub async fn list(app: &App, principal: &Principal, tenant: Option<&str>) -> Res
         Some(slug) => Some(principal.tenant(app, slug, ApiScope::Read).await?.id),
         None => None,
     };
-    let slugs: std::collections::HashMap<Uuid, String> =
-        app.storage.tenants().list().await?.into_iter().map(|t| (t.id, t.slug)).collect();
+    let slugs: std::collections::HashMap<Uuid, String> = app.storage.tenants().list().await?.into_iter().map(|t| (t.id, t.slug)).collect();
     let tokens = app.storage.api_tokens().list(tenant_id).await?;
     Ok(tokens
         .into_iter()
@@ -141,7 +140,15 @@ pub async fn revoke(app: &App, principal: &Principal, id: &str) -> Result<Listed
         return Err(AdminError::Conflict("the token is already revoked".to_owned()));
     }
     app.storage.api_tokens().revoke(id, app.now()).await?;
-    super::audit::record(app, principal, token.tenant_id, "api-token.revoke", &format!("api-token:{id}"), serde_json::json!({"name": token.name})).await;
+    super::audit::record(
+        app,
+        principal,
+        token.tenant_id,
+        "api-token.revoke",
+        &format!("api-token:{id}"),
+        serde_json::json!({"name": token.name}),
+    )
+    .await;
     let token = app.storage.api_tokens().get(id).await?;
     let tenant = match token.tenant_id {
         Some(tid) => Some(app.storage.tenants().get(tid).await?.slug),
@@ -158,12 +165,7 @@ pub async fn authenticate(app: &App, token: &str, source_ip: String) -> Result<P
         return Err(unauthenticated());
     }
     let now = app.now();
-    let record: ApiToken = app
-        .storage
-        .api_tokens()
-        .find_by_lookup_hash(&lookup_hash(app, token))
-        .await?
-        .ok_or_else(unauthenticated)?;
+    let record: ApiToken = app.storage.api_tokens().find_by_lookup_hash(&lookup_hash(app, token)).await?.ok_or_else(unauthenticated)?;
     if !record.is_usable_at(now) {
         // The id, never the token: which credential someone still holds and tries.
         tracing::warn!(token_id = %record.id, source_ip, revoked = record.revoked_at.is_some(), "refused an expired or revoked API token");
@@ -187,9 +189,7 @@ pub fn parse_lifetime(text: &str) -> Result<time::Duration, AdminError> {
         Some((i, _)) => text.split_at(i),
         None => (text, "d"),
     };
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| AdminError::Invalid(format!("`{text}`: use a number with d, h, m or s, e.g. 90d")))?;
+    let n: i64 = digits.parse().map_err(|_| AdminError::Invalid(format!("`{text}`: use a number with d, h, m or s, e.g. 90d")))?;
     // Far beyond any lifetime allowed, and small enough that no Duration overflows.
     if n > 1_000_000_000 {
         return Err(AdminError::Invalid(format!("`{text}` is too long a lifetime")));

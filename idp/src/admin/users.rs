@@ -1,9 +1,7 @@
 //! Users: the operators' everyday tasks, on top of the same flows the user pages and the
 //! CLI use (enrollment tickets, certificate reissue, lockout).
 
-use mamori_storage::model::{
-    ApiScope, Certificate, Device, DeviceType, Locale, LoginMethod, NewUser, Tenant, User, UserQuery, UserStatus,
-};
+use mamori_storage::model::{ApiScope, Certificate, Device, DeviceType, Locale, LoginMethod, NewUser, Tenant, User, UserQuery, UserStatus};
 
 use super::{AdminError, Listed, Paging, Principal, audit};
 use crate::app::App;
@@ -80,7 +78,13 @@ pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, 
 /// role is wider than its own" ([`Principal::may_act_on`]) is applied, for every surface.
 /// A refusal is audited and answers 403 (the user's existence is no secret to someone
 /// who may list the tenant's users).
-pub(crate) async fn find_to_change(app: &App, principal: &Principal, slug: &str, login_id: &str, action: &str) -> Result<(Tenant, User), AdminError> {
+pub(crate) async fn find_to_change(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    action: &str,
+) -> Result<(Tenant, User), AdminError> {
     let (tenant, user) = find(app, principal, slug, login_id, ApiScope::Write).await?;
     check_may_act_on(app, principal, &tenant, &user, action).await?;
     Ok((tenant, user))
@@ -88,7 +92,13 @@ pub(crate) async fn find_to_change(app: &App, principal: &Principal, slug: &str,
 
 /// [`Principal::may_act_on`] for `user`, auditing a refusal; for callers that found the
 /// user by other means (a certificate's serial).
-pub(crate) async fn check_may_act_on(app: &App, principal: &Principal, tenant: &Tenant, user: &User, action: &str) -> Result<(), AdminError> {
+pub(crate) async fn check_may_act_on(
+    app: &App,
+    principal: &Principal,
+    tenant: &Tenant,
+    user: &User,
+    action: &str,
+) -> Result<(), AdminError> {
     let roles = app.storage.admin_roles().list_for_user(user.id).await?;
     if principal.may_act_on(&roles) {
         return Ok(());
@@ -139,7 +149,15 @@ pub async fn create_in(app: &App, principal: &Principal, tenant: &Tenant, input:
     // the other, even if the database goes away in between.
     let (user, _device) =
         app.storage.devices().create_user_with_device(&new, DeviceType::Pc, &input.email, tenant.policy.max_devices, app.now()).await?;
-    audit::record(app, principal, Some(tenant.id), "user.create", &target(tenant, &user.login_id), serde_json::json!({"email": input.email, "login_method": user.login_method})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "user.create",
+        &target(tenant, &user.login_id),
+        serde_json::json!({"email": input.email, "login_method": user.login_method}),
+    )
+    .await;
     Ok(user)
 }
 
@@ -201,7 +219,15 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str
 pub async fn unlock(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<User, AdminError> {
     let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.unlock").await?;
     app.storage.users().unlock(user.id, app.now()).await?;
-    audit::record(app, principal, Some(tenant.id), "user.unlock", &target(&tenant, login_id), serde_json::json!({"was_locked": user.is_locked()})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "user.unlock",
+        &target(&tenant, login_id),
+        serde_json::json!({"was_locked": user.is_locked()}),
+    )
+    .await;
     Ok(app.storage.users().get(user.id).await?)
 }
 
@@ -213,13 +239,27 @@ pub async fn force_password_change(app: &App, principal: &Principal, slug: &str,
 }
 
 /// A fresh enrollment ticket (flow 1); the URL and one-time password are shown once.
-pub async fn enrollment_ticket(app: &App, principal: &Principal, slug: &str, login_id: &str, public_url: &str) -> Result<IssuedEnrollment, AdminError> {
+pub async fn enrollment_ticket(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    public_url: &str,
+) -> Result<IssuedEnrollment, AdminError> {
     let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.enrollment-ticket").await?;
     if user.status == UserStatus::Disabled {
         return Err(AdminError::Conflict("the account is disabled: enable it first".to_owned()));
     }
     let issued = crate::flows::enrollment::issue_enrollment_ticket(app, &tenant, &user, public_url).await?;
-    audit::record(app, principal, Some(tenant.id), "user.enrollment-ticket", &target(&tenant, login_id), serde_json::json!({"expires_at": issued.expires_at.unix_timestamp()})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "user.enrollment-ticket",
+        &target(&tenant, login_id),
+        serde_json::json!({"expires_at": issued.expires_at.unix_timestamp()}),
+    )
+    .await;
     Ok(issued)
 }
 
@@ -233,19 +273,43 @@ pub struct ReissueStarted {
 
 /// Starts a certificate reissue (flow 6) for one device: a single-use link goes by mail
 /// to the device's address.
-pub async fn reissue_certificate(app: &App, principal: &Principal, slug: &str, login_id: &str, device_no: Option<u32>, public_url: &str) -> Result<ReissueStarted, AdminError> {
+pub async fn reissue_certificate(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    device_no: Option<u32>,
+    public_url: &str,
+) -> Result<ReissueStarted, AdminError> {
     let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.reissue-certificate").await?;
     let devices = app.storage.devices().list_for_user(user.id, false).await?;
     let device = match device_no {
-        Some(no) => devices.into_iter().find(|d| d.device_no == no).ok_or_else(|| AdminError::NotFound(format!("`{login_id}` has no active device {no}")))?,
+        Some(no) => devices
+            .into_iter()
+            .find(|d| d.device_no == no)
+            .ok_or_else(|| AdminError::NotFound(format!("`{login_id}` has no active device {no}")))?,
         None => devices.into_iter().next().ok_or_else(|| AdminError::Conflict(format!("`{login_id}` has no active device")))?,
     };
     if user.secret_answer_hash.is_none() {
         return Err(AdminError::Conflict(format!("`{login_id}` has not enrolled yet: create an enrollment ticket instead")));
     }
-    let attempt = Attempt { tenant_id: tenant.id, user_id: Some(user.id), login_id: Some(&user.login_id), source_ip: principal.source_ip.clone(), user_agent: None };
+    let attempt = Attempt {
+        tenant_id: tenant.id,
+        user_id: Some(user.id),
+        login_id: Some(&user.login_id),
+        source_ip: principal.source_ip.clone(),
+        user_agent: None,
+    };
     let expires_at = crate::flows::reissue::start_certificate_reissue(app, &tenant, &user, &device, public_url, &attempt).await?;
-    audit::record(app, principal, Some(tenant.id), "user.reissue-certificate", &target(&tenant, login_id), serde_json::json!({"device_no": device.device_no})).await;
+    audit::record(
+        app,
+        principal,
+        Some(tenant.id),
+        "user.reissue-certificate",
+        &target(&tenant, login_id),
+        serde_json::json!({"device_no": device.device_no}),
+    )
+    .await;
     Ok(ReissueStarted { device_no: device.device_no, mailed_to: device.email, expires_at })
 }
 

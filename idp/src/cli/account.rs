@@ -57,7 +57,8 @@ pub async fn reissue_cert(app: &App, args: ReissueCertArgs) -> anyhow::Result<()
         anyhow::bail!("{} has not enrolled yet (no secret answer): use `mamori admin user enroll`", user.login_id);
     }
     let base = app.config.main_public_url(app.config.server.listen.port());
-    let attempt = Attempt { tenant_id: tenant.id, user_id: Some(user.id), login_id: Some(&user.login_id), source_ip: "cli".into(), user_agent: None };
+    let attempt =
+        Attempt { tenant_id: tenant.id, user_id: Some(user.id), login_id: Some(&user.login_id), source_ip: "cli".into(), user_agent: None };
     let expires = crate::flows::reissue::start_certificate_reissue(app, &tenant, &user, &device, &base, &attempt).await?;
     let json = serde_json::json!({
         "login_id": user.login_id, "device": device.device_no, "mailed_to": device.email, "expires_at": super::quickstart::utc_seconds(expires),
@@ -66,7 +67,10 @@ pub async fn reissue_cert(app: &App, args: ReissueCertArgs) -> anyhow::Result<()
         super::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
         super::OutputFormat::Text => println!(
             "certificate reissue for device {} of {}: the link was mailed to {} (valid until {})",
-            device.device_no, user.login_id, device.email, super::quickstart::utc_seconds(expires)
+            device.device_no,
+            user.login_id,
+            device.email,
+            super::quickstart::utc_seconds(expires)
         ),
     }
     Ok(())

@@ -6,9 +6,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use mamori_storage::model::{DeviceType, LoginMethod, NewUser, Tenant, UserStatus};
 
+use super::output::print;
 use super::{AdminCommand, TenantCommand, UserCommand};
 use crate::admin::{self, Principal};
-use super::output::print;
 use crate::app::App;
 
 pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
@@ -46,36 +46,56 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Create { tenant, login_id, email, display_name, method, locale, output } => {
             let tenant = find_tenant(app, &tenant).await?;
             let method: LoginMethod = match method {
-                Some(m) => m.parse().map_err(|_| anyhow::anyhow!(
-                    "--method {m}: not a login method (cert, cert+password, cert+password+otp, password, password+otp)"))?,
+                Some(m) => m.parse().map_err(|_| {
+                    anyhow::anyhow!("--method {m}: not a login method (cert, cert+password, cert+password+otp, password, password+otp)")
+                })?,
                 None => tenant.policy.default_login_method,
             };
             if !tenant.policy.allowed_login_methods.contains(&method) {
                 anyhow::bail!("--method {method}: tenant `{}` does not allow this login method", tenant.slug);
             }
             let user = create_user_with_device(app, &tenant, &login_id, &email, display_name, method, &locale).await?;
-            print(output.output, &serde_json::json!({"id": user.id, "login_id": user.login_id, "tenant": tenant.slug}),
-                || format!("created user {} in tenant {}", user.login_id, tenant.slug))
+            print(output.output, &serde_json::json!({"id": user.id, "login_id": user.login_id, "tenant": tenant.slug}), || {
+                format!("created user {} in tenant {}", user.login_id, tenant.slug)
+            })
         }
         UserCommand::List { tenant, output } => {
             let tenant = find_tenant(app, &tenant).await?;
             let page = app.storage.users().list(tenant.id, 0, 1000).await?;
-            let json: Vec<_> = page.items.iter().map(|u| serde_json::json!({
-                "id": u.id, "login_id": u.login_id, "display_name": u.display_name,
-                "login_method": u.login_method.to_string(), "locked": u.is_locked(),
-            })).collect();
-            print(output.output, &json, || page.items.iter().map(|u| format!("{}\t{}\t{}{}", u.login_id, u.display_name, u.login_method,
-                if u.is_locked() { "\tLOCKED" } else { "" })).collect::<Vec<_>>().join("\n"))
+            let json: Vec<_> = page
+                .items
+                .iter()
+                .map(|u| {
+                    serde_json::json!({
+                        "id": u.id, "login_id": u.login_id, "display_name": u.display_name,
+                        "login_method": u.login_method.to_string(), "locked": u.is_locked(),
+                    })
+                })
+                .collect();
+            print(output.output, &json, || {
+                page.items
+                    .iter()
+                    .map(|u| {
+                        format!("{}\t{}\t{}{}", u.login_id, u.display_name, u.login_method, if u.is_locked() { "\tLOCKED" } else { "" })
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         }
         // These go through the admin service layer, as the API and the console do, so that
         // every change made at the shell is in the audit trail too (actor `cli`).
         UserCommand::Enroll { tenant, login_id, output } => {
             user_exists(app, &tenant, &login_id).await?;
             let base = app.config.main_public_url(app.config.server.listen.port());
-            let issued = admin::users::enrollment_ticket(app, &Principal::local_cli(), &tenant, &login_id, &base).await.map_err(super::oidc::cli_error)?;
-            print(output.output, &issued, || format!(
-                "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
-                issued.url, issued.one_time_password, issued.expires_at))
+            let issued = admin::users::enrollment_ticket(app, &Principal::local_cli(), &tenant, &login_id, &base)
+                .await
+                .map_err(super::oidc::cli_error)?;
+            print(output.output, &issued, || {
+                format!(
+                    "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
+                    issued.url, issued.one_time_password, issued.expires_at
+                )
+            })
         }
         UserCommand::Unlock { tenant, login_id } => {
             user_exists(app, &tenant, &login_id).await?;
@@ -116,11 +136,19 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             if not_after <= not_before {
                 anyhow::bail!("--not-after must be later than --not-before");
             }
-            let issued = crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
-            crate::cli::ca::write_file_atomically(&p12, &issued.pkcs12)
-                .with_context(|| format!("cannot write {}", p12.display()))?;
+            let issued =
+                crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
+            crate::cli::ca::write_file_atomically(&p12, &issued.pkcs12).with_context(|| format!("cannot write {}", p12.display()))?;
             let details = serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex});
-            admin::audit::record(app, &Principal::local_cli(), Some(tenant.id), "user.issue-certificate", &admin::users::target(&tenant, &login_id), details).await;
+            admin::audit::record(
+                app,
+                &Principal::local_cli(),
+                Some(tenant.id),
+                "user.issue-certificate",
+                &admin::users::target(&tenant, &login_id),
+                details,
+            )
+            .await;
             println!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display());
             Ok(())
         }
@@ -132,7 +160,15 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let device = find_device(app, &user, Some(device)).await?;
             crate::flows::account::remove_device(app, &device).await?;
             let details = serde_json::json!({"device_no": device.device_no});
-            admin::audit::record(app, &Principal::local_cli(), Some(tenant.id), "user.delete-device", &admin::users::target(&tenant, &login_id), details).await;
+            admin::audit::record(
+                app,
+                &Principal::local_cli(),
+                Some(tenant.id),
+                "user.delete-device",
+                &admin::users::target(&tenant, &login_id),
+                details,
+            )
+            .await;
             println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);
             Ok(())
         }
@@ -161,7 +197,9 @@ pub async fn create_user_with_device(
     }
     new.locale = locale.parse().map_err(|_| anyhow::anyhow!("--locale {locale}: use ja or en"))?;
     // One transaction: a refused first device leaves no user behind.
-    let (user, _device) = app.storage.devices()
+    let (user, _device) = app
+        .storage
+        .devices()
         .create_user_with_device(&new, DeviceType::Pc, email, tenant.policy.max_devices, app.now())
         .await
         .with_context(|| format!("cannot create user `{login_id}` with its first device in tenant `{}`", tenant.slug))?;
@@ -169,14 +207,23 @@ pub async fn create_user_with_device(
 }
 
 pub async fn find_tenant(app: &App, slug: &str) -> anyhow::Result<Tenant> {
-    app.storage.tenants().get_by_slug(slug).await?
+    app.storage
+        .tenants()
+        .get_by_slug(slug)
+        .await?
         .with_context(|| format!("--tenant {slug}: no such tenant (see `mamori admin tenant list`)"))
 }
 
-async fn find_device(app: &App, user: &mamori_storage::model::User, device_no: Option<u32>) -> anyhow::Result<mamori_storage::model::Device> {
+async fn find_device(
+    app: &App,
+    user: &mamori_storage::model::User,
+    device_no: Option<u32>,
+) -> anyhow::Result<mamori_storage::model::Device> {
     let devices = app.storage.devices().list_for_user(user.id, false).await?;
     match device_no {
-        Some(no) => devices.into_iter().find(|d| d.device_no == no)
+        Some(no) => devices
+            .into_iter()
+            .find(|d| d.device_no == no)
             .with_context(|| format!("--device {no}: {} has no such active device", user.login_id)),
         None => devices.into_iter().next().with_context(|| format!("{} has no active device", user.login_id)),
     }
@@ -189,11 +236,13 @@ async fn user_exists(app: &App, slug: &str, login_id: &str) -> anyhow::Result<()
 }
 
 async fn find_user(app: &App, tenant: &Tenant, login_id: &str) -> anyhow::Result<mamori_storage::model::User> {
-    app.storage.users().get_by_login_id(tenant.id, login_id).await?
+    app.storage
+        .users()
+        .get_by_login_id(tenant.id, login_id)
+        .await?
         .with_context(|| format!("--login-id {login_id}: no such user in tenant `{}`", tenant.slug))
 }
 
 fn tenant_json(t: &Tenant) -> serde_json::Value {
     serde_json::json!({"id": t.id, "slug": t.slug, "display_name": t.display_name})
 }
-

@@ -83,17 +83,25 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
             let list = app.storage.api_tokens().list(tenant_id).await?;
             let json: Vec<_> = list
                 .iter()
-                .map(|t| serde_json::json!({
-                    "id": t.id, "name": t.name, "tenant_id": t.tenant_id, "scopes": t.scopes,
-                    "expires_at": t.expires_at.unix_timestamp(), "revoked": t.revoked_at.is_some(),
-                    "last_used_at": t.last_used_at.map(|x| x.unix_timestamp()),
-                }))
+                .map(|t| {
+                    serde_json::json!({
+                        "id": t.id, "name": t.name, "tenant_id": t.tenant_id, "scopes": t.scopes,
+                        "expires_at": t.expires_at.unix_timestamp(), "revoked": t.revoked_at.is_some(),
+                        "last_used_at": t.last_used_at.map(|x| x.unix_timestamp()),
+                    })
+                })
                 .collect();
             match output.output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
                 OutputFormat::Text => {
                     for t in &list {
-                        let state = if t.revoked_at.is_some() { "revoked" } else if t.expires_at <= app.now() { "expired" } else { "active" };
+                        let state = if t.revoked_at.is_some() {
+                            "revoked"
+                        } else if t.expires_at <= app.now() {
+                            "expired"
+                        } else {
+                            "active"
+                        };
                         println!("{}\t{}\t{}\t{state}", t.id, t.name, t.expires_at);
                     }
                 }

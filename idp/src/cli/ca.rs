@@ -30,7 +30,10 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                 },
             };
             let summary = app.ca.init(source, args.replace, app.now()).await?;
-            println!("certificate authority ready: {} ({}), SHA-256 {}", summary.common_name, summary.key_algorithm, summary.fingerprint_sha256);
+            println!(
+                "certificate authority ready: {} ({}), SHA-256 {}",
+                summary.common_name, summary.key_algorithm, summary.fingerprint_sha256
+            );
             Ok(())
         }
         CaCommand::Issue(args) => issue(&app, args).await,

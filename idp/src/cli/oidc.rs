@@ -9,8 +9,8 @@ use mamori_storage::model::{AccessTokenFormat, KeyPurpose, SigningAlgorithm};
 
 use super::OutputArgs;
 use super::output::print;
-use crate::app::App;
 use crate::admin::Principal;
+use crate::app::App;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -136,10 +136,12 @@ pub async fn keys(app: &App, command: KeysCommand) -> anyhow::Result<()> {
             let keys = app.storage.signing_keys().list_published(None, KeyPurpose::Oidc, app.now()).await?;
             let json: Vec<_> = keys
                 .iter()
-                .map(|k| serde_json::json!({
-                    "kid": k.kid, "alg": k.algorithm.as_str(), "activated_at": k.activated_at.unix_timestamp(),
-                    "retire_after": k.retire_after.map(|t| t.unix_timestamp()), "expires_at": k.expires_at.map(|t| t.unix_timestamp()),
-                }))
+                .map(|k| {
+                    serde_json::json!({
+                        "kid": k.kid, "alg": k.algorithm.as_str(), "activated_at": k.activated_at.unix_timestamp(),
+                        "retire_after": k.retire_after.map(|t| t.unix_timestamp()), "expires_at": k.expires_at.map(|t| t.unix_timestamp()),
+                    })
+                })
                 .collect();
             print(output.output, &json, || {
                 keys.iter()
@@ -160,11 +162,13 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
             let list = app.storage.oidc_clients().list(tenant.id).await?;
             let json: Vec<_> = list
                 .iter()
-                .map(|c| serde_json::json!({
-                    "client_id": c.client_id, "name": c.name, "redirect_uris": c.redirect_uris,
-                    "grant_types": c.grant_types, "token_endpoint_auth_method": c.token_endpoint_auth_method,
-                    "scopes": c.scopes, "access_token_format": c.access_token_format.as_str(), "first_party": c.first_party,
-                }))
+                .map(|c| {
+                    serde_json::json!({
+                        "client_id": c.client_id, "name": c.name, "redirect_uris": c.redirect_uris,
+                        "grant_types": c.grant_types, "token_endpoint_auth_method": c.token_endpoint_auth_method,
+                        "scopes": c.scopes, "access_token_format": c.access_token_format.as_str(), "first_party": c.first_party,
+                    })
+                })
                 .collect();
             print(output.output, &json, || {
                 list.iter()
@@ -175,7 +179,11 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
         }
         OidcClientCommand::Delete { client_id } => {
             // Through the service layer (audited, the client cache forgotten) in its tenant.
-            let client = app.storage.oidc_clients().get_by_client_id(&client_id).await?
+            let client = app
+                .storage
+                .oidc_clients()
+                .get_by_client_id(&client_id)
+                .await?
                 .with_context(|| format!("--client-id {client_id}: no such client"))?;
             let tenant = app.storage.tenants().get(client.tenant_id).await?;
             crate::admin::federation::delete_oidc_client(app, &crate::admin::Principal::local_cli(), &tenant.slug, &client_id)
@@ -195,10 +203,20 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
                 .await?;
             let details = serde_json::json!({ "uses": uses.max(1), "expires_at": expires.unix_timestamp() });
             let target = format!("tenant:{}/initial-access-token:{}", tenant.slug, &mamori_storage::token_lookup_hash(&token)[..12]);
-            crate::admin::audit::record(app, &crate::admin::Principal::local_cli(), Some(tenant.id), "oidc.initial-access-token.create", &target, details).await;
-            print(output.output, &serde_json::json!({ "initial_access_token": token, "uses": uses, "expires_at": expires.unix_timestamp() }), || {
-                format!("initial access token (shown once): {token}")
-            })
+            crate::admin::audit::record(
+                app,
+                &crate::admin::Principal::local_cli(),
+                Some(tenant.id),
+                "oidc.initial-access-token.create",
+                &target,
+                details,
+            )
+            .await;
+            print(
+                output.output,
+                &serde_json::json!({ "initial_access_token": token, "uses": uses, "expires_at": expires.unix_timestamp() }),
+                || format!("initial access token (shown once): {token}"),
+            )
         }
     }
 }
@@ -281,4 +299,3 @@ pub(super) fn cli_error(err: crate::admin::AdminError) -> anyhow::Error {
         other => anyhow::anyhow!(other),
     }
 }
-

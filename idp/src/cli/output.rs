@@ -37,6 +37,7 @@ pub fn paging(offset: u64, limit: u64) -> anyhow::Result<crate::admin::Paging> {
 /// The total when a page holds fewer items than match, so text output does not hide them.
 pub fn more_note<T>(listed: &crate::admin::Listed<T>) -> Option<String> {
     let shown = listed.items.len() as u64;
-    (listed.paging.offset + shown < listed.total)
-        .then(|| format!("({shown} shown from offset {} of {} matching; use --offset/--limit for more)", listed.paging.offset, listed.total))
+    (listed.paging.offset + shown < listed.total).then(|| {
+        format!("({shown} shown from offset {} of {} matching; use --offset/--limit for more)", listed.paging.offset, listed.total)
+    })
 }

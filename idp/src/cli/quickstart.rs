@@ -96,8 +96,13 @@ async fn ensure_demo_user(app: &App) -> anyhow::Result<Option<IssuedEnrollment>>
         Some(u) => u,
         None => {
             super::admin::create_user_with_device(
-                app, &tenant, DEMO_USER, "demo-user@example.test", Some("Demo User".into()),
-                LoginMethod::CertPassword, "ja",
+                app,
+                &tenant,
+                DEMO_USER,
+                "demo-user@example.test",
+                Some("Demo User".into()),
+                LoginMethod::CertPassword,
+                "ja",
             )
             .await?
         }

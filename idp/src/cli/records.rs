@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::oidc::cli_error;
 use super::output::{more_note, or_dash, paging, print};
 use super::{OutputArgs, OutputFormat};
-use crate::admin::api::schema::{AuditEventList, AuditEventOut, CertificateList, CertificateOut, LoginEventList, LoginEventOut, PageInfo, parse_time};
+use crate::admin::api::schema::{
+    AuditEventList, AuditEventOut, CertificateList, CertificateOut, LoginEventList, LoginEventOut, PageInfo, parse_time,
+};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Principal, audit, certificates, events, users};
 use crate::app::App;
@@ -158,7 +160,14 @@ pub async fn certificate(app: &App, command: CertificateCommand) -> anyhow::Resu
                 .await
                 .map_err(|e| cli_error(e).context(format!("--serial {serial}")))?;
             let out = CertificateOut::from(&cert);
-            print(output.output, &out, || format!("revoked certificate {} ({}) of tenant {tenant}: {}", out.serial, out.subject_cn, or_dash(out.revocation_reason.as_deref())))
+            print(output.output, &out, || {
+                format!(
+                    "revoked certificate {} ({}) of tenant {tenant}: {}",
+                    out.serial,
+                    out.subject_cn,
+                    or_dash(out.revocation_reason.as_deref())
+                )
+            })
         }
     }
 }
@@ -178,9 +187,11 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
                 print!("{csv}");
                 return Ok(());
             }
-            let listed = events::search(app, &principal, &a.tenant, &filter, paging(a.page.offset, a.page.limit)?).await.map_err(cli_error)?;
+            let listed =
+                events::search(app, &principal, &a.tenant, &filter, paging(a.page.offset, a.page.limit)?).await.map_err(cli_error)?;
             let names = login_ids(app, listed.items.iter().filter_map(|e| e.user_id)).await;
-            let items: Vec<LoginEventOut> = listed.items.iter().map(|e| LoginEventOut::new(e, e.user_id.and_then(|id| names.get(&id).cloned()))).collect();
+            let items: Vec<LoginEventOut> =
+                listed.items.iter().map(|e| LoginEventOut::new(e, e.user_id.and_then(|id| names.get(&id).cloned()))).collect();
             let out = LoginEventList { page: PageInfo::from(&listed), items };
             let format = if a.output == EventsOutput::Json { OutputFormat::Json } else { OutputFormat::Text };
             print(format, &out, || {
@@ -200,10 +211,15 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
                 since: parse_time("--since", a.since.as_deref()).map_err(cli_error)?,
                 until: parse_time("--until", a.until.as_deref()).map_err(cli_error)?,
             };
-            let listed = audit::search(app, &principal, a.tenant.as_deref(), query, paging(a.page.offset, a.page.limit)?).await.map_err(cli_error)?;
+            let listed = audit::search(app, &principal, a.tenant.as_deref(), query, paging(a.page.offset, a.page.limit)?)
+                .await
+                .map_err(cli_error)?;
             let out = AuditEventList { page: PageInfo::from(&listed), items: listed.items.iter().map(AuditEventOut::from).collect() };
             print(a.output.output, &out, || {
-                let lines = out.items.iter().map(|e| format!("{}\t{}\t{}\t{}\t{}\t{}", e.occurred_at, e.actor, e.action, e.target, e.source_ip, e.details));
+                let lines = out
+                    .items
+                    .iter()
+                    .map(|e| format!("{}\t{}\t{}\t{}\t{}\t{}", e.occurred_at, e.actor, e.action, e.target, e.source_ip, e.details));
                 with_note(lines.collect::<Vec<_>>().join("\n"), more_note(&listed))
             })
         }

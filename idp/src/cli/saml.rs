@@ -54,7 +54,9 @@ pub async fn keys(app: &App, command: SamlKeysCommand) -> anyhow::Result<()> {
     match command {
         SamlKeysCommand::Rotate { grace_days, output } => {
             let grace = time::Duration::days(i64::from(grace_days));
-            let kids = crate::admin::keys::rotate_shared(app, crate::admin::keys::KeyKind::Saml { grace }).await.map_err(super::oidc::cli_error)?;
+            let kids = crate::admin::keys::rotate_shared(app, crate::admin::keys::KeyKind::Saml { grace })
+                .await
+                .map_err(super::oidc::cli_error)?;
             print(output.output, &serde_json::json!({ "published": kids, "grace_days": grace_days }), || {
                 format!("published SAML keys {} (used from {grace_days} days on)", kids.join(", "))
             })
@@ -75,7 +77,14 @@ pub async fn keys(app: &App, command: SamlKeysCommand) -> anyhow::Result<()> {
             }
             print(output.output, &rows, || {
                 rows.iter()
-                    .map(|r| format!("{}\t{}\tfrom {}", r["kid"].as_str().unwrap_or(""), r["use"].as_str().unwrap_or(""), r["activated_at"].as_str().unwrap_or("")))
+                    .map(|r| {
+                        format!(
+                            "{}\t{}\tfrom {}",
+                            r["kid"].as_str().unwrap_or(""),
+                            r["use"].as_str().unwrap_or(""),
+                            r["activated_at"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })
@@ -140,9 +149,7 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
                 .into_iter()
                 .find(|s| s.entity_id == entity_id)
                 .with_context(|| format!("--entity-id {entity_id}: no such service provider in tenant `{tenant}`"))?;
-            crate::admin::federation::delete_saml_sp(app, &principal, &tenant, &sp.id.to_string())
-                .await
-                .map_err(super::oidc::cli_error)?;
+            crate::admin::federation::delete_saml_sp(app, &principal, &tenant, &sp.id.to_string()).await.map_err(super::oidc::cli_error)?;
             println!("deleted service provider {entity_id}");
             Ok(())
         }
@@ -184,7 +191,6 @@ fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value
     })
 }
 
-
 /// Largest metadata document fetched or read.
 const MAX_METADATA: usize = crate::admin::saml_sps::MAX_METADATA;
 
@@ -202,7 +208,8 @@ async fn read_metadata(app: &App, source: &str) -> anyhow::Result<Vec<u8>> {
 /// command, not from a client, so private addresses are allowed, and plain http on the
 /// loopback as before.
 async fn fetch(app: &App, url: &str) -> anyhow::Result<Vec<u8>> {
-    let limits = outbound::Limits { timeout: Duration::from_secs(20), max_body: MAX_METADATA, allow_private: true, allow_loopback_http: true };
+    let limits =
+        outbound::Limits { timeout: Duration::from_secs(20), max_body: MAX_METADATA, allow_private: true, allow_loopback_http: true };
     let fetched = app.outbound.get(url, "application/samlmetadata+xml, application/xml", limits).await?;
     Ok(fetched.body.to_vec())
 }

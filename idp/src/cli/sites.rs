@@ -12,10 +12,10 @@ use mamori_storage::model::{AccessTokenFormat, ApiScope, SigningAlgorithm};
 use super::OutputArgs;
 use super::oidc::cli_error;
 use super::output::{fields, or_dash, print};
+use crate::admin::Principal;
 use crate::admin::api::schema::{OidcClientOut, SamlSpOut};
 use crate::admin::federation::{self, ClientUpdate};
 use crate::admin::saml_sps::{self, SpUpdate};
-use crate::admin::Principal;
 use crate::app::App;
 
 #[derive(Debug, Subcommand)]
@@ -184,7 +184,8 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
             let a = *a;
             let jwks = match (&a.jwks_file, a.no_jwks) {
                 (Some(path), _) => {
-                    let text = tokio::fs::read_to_string(path).await.with_context(|| format!("--jwks-file {}: cannot read", path.display()))?;
+                    let text =
+                        tokio::fs::read_to_string(path).await.with_context(|| format!("--jwks-file {}: cannot read", path.display()))?;
                     Some(Some(serde_json::from_str(&text).with_context(|| format!("--jwks-file {}: not JSON", path.display()))?))
                 }
                 (None, true) => Some(None),
@@ -226,9 +227,13 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
             let created = federation::rotate_oidc_client_secret(app, &principal, &tenant, &client_id)
                 .await
                 .map_err(|e| cli_error(e).context(format!("--client-id {client_id}")))?;
-            let json = serde_json::json!({"client": OidcClientOut::new(&created.client, &created.settings), "client_secret": created.secret});
+            let json =
+                serde_json::json!({"client": OidcClientOut::new(&created.client, &created.settings), "client_secret": created.secret});
             print(output.output, &json, || {
-                format!("new client secret for {client_id} (shown once; the old one no longer works): {}", created.secret.as_deref().unwrap_or_default())
+                format!(
+                    "new client secret for {client_id} (shown once; the old one no longer works): {}",
+                    created.secret.as_deref().unwrap_or_default()
+                )
             })
         }
     }
@@ -299,9 +304,11 @@ pub async fn saml_sp(app: &App, command: SamlSpChangeCommand) -> anyhow::Result<
 }
 
 fn sp_fields(s: &SamlSpOut) -> String {
-    let attributes = s.attribute_release.get("attributes").and_then(|a| a.as_array()).map(|a| {
-        a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")
-    });
+    let attributes = s
+        .attribute_release
+        .get("attributes")
+        .and_then(|a| a.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "));
     fields(&[
         ("entity ID", s.entity_id.clone()),
         ("id", s.id.clone()),

@@ -52,7 +52,8 @@ pub async fn run(app: &App, command: TenantChangeCommand) -> anyhow::Result<()> 
             })
         }
         TenantChangeCommand::Update { tenant, name, output } => {
-            let t = tenants::rename(app, &principal, &tenant, &name).await.map_err(|e| cli_error(e).context(format!("--tenant {tenant}")))?;
+            let t =
+                tenants::rename(app, &principal, &tenant, &name).await.map_err(|e| cli_error(e).context(format!("--tenant {tenant}")))?;
             print(output.output, &TenantOut::from(&t), || format!("renamed tenant {} to {}", t.slug, t.display_name))
         }
         TenantChangeCommand::Delete { tenant, yes: _, output } => {

@@ -121,20 +121,40 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
         }
         UserRecordCommand::Import { tenant, file, output } => {
             let text = read_csv(&file).await?;
-            let report = import::import_users(app, &principal, &tenant, &text).await.map_err(|e| cli_error(e).context(format!("--file {}", file.display())))?;
+            let report = import::import_users(app, &principal, &tenant, &text)
+                .await
+                .map_err(|e| cli_error(e).context(format!("--file {}", file.display())))?;
             let out = ImportReportOut {
                 created: report.created.clone(),
-                failed: report.failed.iter().map(|f| RowFailureOut { line: f.line as u64, login_id: f.login_id.clone(), reason: f.reason.clone() }).collect(),
+                failed: report
+                    .failed
+                    .iter()
+                    .map(|f| RowFailureOut { line: f.line as u64, login_id: f.login_id.clone(), reason: f.reason.clone() })
+                    .collect(),
             };
             print(output.output, &out, || {
-                let mut lines = vec![format!("created {} user(s){}", out.created.len(), if out.created.is_empty() { String::new() } else { format!(": {}", out.created.join(", ")) })];
+                let mut lines = vec![format!(
+                    "created {} user(s){}",
+                    out.created.len(),
+                    if out.created.is_empty() { String::new() } else { format!(": {}", out.created.join(", ")) }
+                )];
                 for f in &out.failed {
-                    lines.push(format!("line {}: {}{}", f.line, f.login_id.as_deref().map(|l| format!("{l}: ")).unwrap_or_default(), f.reason));
+                    lines.push(format!(
+                        "line {}: {}{}",
+                        f.line,
+                        f.login_id.as_deref().map(|l| format!("{l}: ")).unwrap_or_default(),
+                        f.reason
+                    ));
                 }
                 lines.join("\n")
             })?;
             if !out.failed.is_empty() {
-                anyhow::bail!("{} of {} row(s) failed; the {} good one(s) were imported", out.failed.len(), out.failed.len() + out.created.len(), out.created.len());
+                anyhow::bail!(
+                    "{} of {} row(s) failed; the {} good one(s) were imported",
+                    out.failed.len(),
+                    out.failed.len() + out.created.len(),
+                    out.created.len()
+                );
             }
             Ok(())
         }
@@ -143,7 +163,15 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
             let out: Vec<DeviceOut> = devices.iter().map(DeviceOut::from).collect();
             print(output.output, &out, || {
                 out.iter()
-                    .map(|d| format!("{}\t{}\t{}\t{}", d.device_no, d.device_type, d.email, d.deleted_at.as_deref().map_or("active".to_owned(), |t| format!("deleted {t}"))))
+                    .map(|d| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            d.device_no,
+                            d.device_type,
+                            d.email,
+                            d.deleted_at.as_deref().map_or("active".to_owned(), |t| format!("deleted {t}"))
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })
@@ -162,7 +190,14 @@ fn user_fields(u: &UserOut) -> String {
         ("name", u.display_name.clone()),
         ("login method", u.login_method.clone()),
         ("status", u.status.clone()),
-        ("locked", if u.locked { format!("yes ({}, since {})", or_dash(u.lock_reason.as_deref()), or_dash(u.locked_at.as_deref())) } else { "no".to_owned() }),
+        (
+            "locked",
+            if u.locked {
+                format!("yes ({}, since {})", or_dash(u.lock_reason.as_deref()), or_dash(u.locked_at.as_deref()))
+            } else {
+                "no".to_owned()
+            },
+        ),
         ("enrolled", if u.enrolled { "yes" } else { "no" }.to_owned()),
         ("must change password", if u.password_must_change { "yes" } else { "no" }.to_owned()),
         ("locale", u.locale.clone()),

@@ -73,7 +73,10 @@ pub struct CertifiedUser {
 pub enum CertificateCheck {
     Accepted(Box<CertifiedUser>),
     /// Refused; the user is known when the certificate was ours (for the login event).
-    Refused { refusal: CertificateRefusal, user: Option<Box<User>> },
+    Refused {
+        refusal: CertificateRefusal,
+        user: Option<Box<User>>,
+    },
 }
 
 /// Judges the leaf certificate (DER) the client presented, if any.

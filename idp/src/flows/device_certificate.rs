@@ -104,8 +104,7 @@ pub async fn issue_to_file(
     let (key, format) = key_and_format(tenant);
     app.storage.certificates().revoke_for_device(device.id, RevocationReason::Superseded.as_str(), now).await?;
     let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
-    let issued =
-        app.ca.issue_device_certificate(owner, name.clone(), Some(device.email.clone()), key, not_before, not_after).await?;
+    let issued = app.ca.issue_device_certificate(owner, name.clone(), Some(device.email.clone()), key, not_before, not_after).await?;
     let chain = app.ca.pkcs12_chain().await?;
     let pkcs12 = mamori_ca::export_pkcs12(&issued, &chain, password, &name, format)?;
     Ok(IssuedFile { serial_hex: issued.serial_hex, pkcs12 })
@@ -146,10 +145,8 @@ pub async fn prepare_download(app: &App, tenant: &Tenant, user: &User, device: &
     let (key, format) = key_and_format(tenant);
     let not_after = now + time::Duration::days(i64::from(policy.certificate_validity_days.max(1)));
     let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
-    let (issued, certificate) = app
-        .ca
-        .sign_device_certificate(owner, name.clone(), Some(device.email.clone()), key, now, not_after)
-        .await?;
+    let (issued, certificate) =
+        app.ca.sign_device_certificate(owner, name.clone(), Some(device.email.clone()), key, now, not_after).await?;
 
     let password = crate::secrets::download_password();
     let chain = app.ca.pkcs12_chain().await?;
@@ -189,14 +186,7 @@ pub async fn prepare_download(app: &App, tenant: &Tenant, user: &User, device: &
 /// After the completion committed: the next CRL lists the superseded certificate, and
 /// the guidance mail goes to the device's address. A mail that cannot be queued is logged,
 /// not returned: the certificate is recorded and the page shows how to download it.
-pub async fn announce_download(
-    app: &App,
-    tenant: &Tenant,
-    user: &User,
-    device: &Device,
-    pending: &PendingDownload,
-    public_url: &str,
-) {
+pub async fn announce_download(app: &App, tenant: &Tenant, user: &User, device: &Device, pending: &PendingDownload, public_url: &str) {
     app.metrics.certificate_issued("generated");
     let mail = crate::mail::OutgoingMail {
         tenant_id: Some(tenant.id),

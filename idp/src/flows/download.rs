@@ -8,8 +8,8 @@ use mamori_storage::model::{RedeemError, TicketKind};
 use zeroize::Zeroizing;
 
 use crate::app::App;
-use crate::flows::enrollment::normalise_typed_code;
 use crate::flows::device_certificate::{SealedDownload, download_aad};
+use crate::flows::enrollment::normalise_typed_code;
 
 /// The PKCS#12 file for the browser.
 pub struct CertificateFile {
@@ -79,11 +79,8 @@ pub async fn redeem_download(app: &App, acquisition_id: &str, password: &str) ->
 /// A file name safe inside `Content-Disposition: attachment; filename="…"`: ASCII letters,
 /// digits, `.`, `-` and `_` only, ending in `.p12`.
 pub fn safe_file_name(name: &str) -> String {
-    let mut safe: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-        .take(100)
-        .collect();
+    let mut safe: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).take(100).collect();
     let safe_trimmed = safe.trim_start_matches('.');
     safe = if safe_trimmed.is_empty() { "certificate".to_owned() } else { safe_trimmed.to_owned() };
     if !safe.to_ascii_lowercase().ends_with(".p12") {

@@ -28,12 +28,7 @@ pub struct IssuedEnrollment {
 }
 
 /// Creates a fresh enrollment ticket for `user`, voiding any older one.
-pub async fn issue_enrollment_ticket(
-    app: &App,
-    tenant: &Tenant,
-    user: &User,
-    base_url: &str,
-) -> anyhow::Result<IssuedEnrollment> {
+pub async fn issue_enrollment_ticket(app: &App, tenant: &Tenant, user: &User, base_url: &str) -> anyhow::Result<IssuedEnrollment> {
     let now = app.now();
     let token = crate::secrets::url_token();
     let otp = crate::secrets::enrollment_otp();
@@ -42,28 +37,25 @@ pub async fn issue_enrollment_ticket(
     let tickets = app.storage.tickets();
     tickets.invalidate_for_user(user.id, TicketKind::Enrollment).await?;
     tickets
-        .create(&NewTicket {
-            kind: TicketKind::Enrollment,
-            tenant_id: tenant.id,
-            user_id: user.id,
-            device_id: None,
-            lookup_hash: mamori_storage::token_lookup_hash(&token),
-            secret_hash: Some(otp_hash),
-            acquisition_id: None,
-            payload_sealed: None,
-            expires_at,
-            attempts: tenant.policy.lockout_threshold_enrollment_otp,
-            uses: 1,
-        }, now)
+        .create(
+            &NewTicket {
+                kind: TicketKind::Enrollment,
+                tenant_id: tenant.id,
+                user_id: user.id,
+                device_id: None,
+                lookup_hash: mamori_storage::token_lookup_hash(&token),
+                secret_hash: Some(otp_hash),
+                acquisition_id: None,
+                payload_sealed: None,
+                expires_at,
+                attempts: tenant.policy.lockout_threshold_enrollment_otp,
+                uses: 1,
+            },
+            now,
+        )
         .await?;
     let path = format!("/enroll/{token}");
-    Ok(IssuedEnrollment {
-        login_id: user.login_id.clone(),
-        url: format!("{base_url}{path}"),
-        path,
-        one_time_password: otp,
-        expires_at,
-    })
+    Ok(IssuedEnrollment { login_id: user.login_id.clone(), url: format!("{base_url}{path}"), path, one_time_password: otp, expires_at })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -140,7 +132,9 @@ pub fn normalise_typed_code(typed: &str) -> String {
 pub enum OtpCheck {
     Accepted,
     /// `attempts_left` only when the tenant shows the warning.
-    Wrong { attempts_left: Option<u32> },
+    Wrong {
+        attempts_left: Option<u32>,
+    },
     Locked,
 }
 
@@ -254,16 +248,11 @@ pub async fn register_credentials(
     let needs_password = user.login_method.needs_password();
     let mut problems: Vec<&'static str> = Vec::new();
     if needs_password {
-        let found =
-            crate::flows::login::validate_new_password(app, tenant, user, form.password, form.password_confirmation)
-                .await?;
+        let found = crate::flows::login::validate_new_password(app, tenant, user, form.password, form.password_confirmation).await?;
         problems.extend(found.into_iter().map(|p| p.message_key()));
     }
-    problems.extend(
-        secret_answer::check_question_and_answer(form.secret_question, form.secret_answer)
-            .into_iter()
-            .map(|p| p.message_key()),
-    );
+    problems
+        .extend(secret_answer::check_question_and_answer(form.secret_question, form.secret_answer).into_iter().map(|p| p.message_key()));
     if !problems.is_empty() {
         return Ok(RegistrationOutcome::Invalid(problems));
     }
@@ -444,11 +433,7 @@ mod tests {
         assert_eq!(json["stage"], "otp_verified");
         let back: EnrollmentProof = serde_json::from_value(json).expect("back");
         assert_eq!(back.stage, ProofStage::OtpVerified);
-        let done = EnrollmentProof {
-            ticket: Uuid::nil(),
-            stage: ProofStage::Completed { acquisition_id: Some("C1".into()) },
-            expires: 1,
-        };
+        let done = EnrollmentProof { ticket: Uuid::nil(), stage: ProofStage::Completed { acquisition_id: Some("C1".into()) }, expires: 1 };
         let back: EnrollmentProof = serde_json::from_slice(&serde_json::to_vec(&done).expect("json")).expect("back");
         assert_eq!(back.stage, ProofStage::Completed { acquisition_id: Some("C1".into()) });
     }

@@ -59,7 +59,9 @@ pub enum LoginStep {
     /// The password expired or was reissued: choose a new one before going on.
     ChangePassword,
     /// A TOTP authenticator has to be registered first: its sealed secret waits here.
-    TotpSetup { sealed_secret: String },
+    TotpSetup {
+        sealed_secret: String,
+    },
     Otp,
     Done,
 }
@@ -187,7 +189,9 @@ pub enum PasswordOutcome {
     /// Accepted; `progress.step` says what follows.
     Accepted,
     /// Wrong ID or password. `attempts_left` only when the policy shows it.
-    Failed { attempts_left: Option<u32> },
+    Failed {
+        attempts_left: Option<u32>,
+    },
     Locked,
 }
 
@@ -213,11 +217,7 @@ pub async fn submit_password(
     let verified = app.hasher.verify(password, stored).await?;
     if !verified {
         let result = if id_matches { LoginResult::WrongPassword } else { LoginResult::CertificateUserMismatch };
-        let outcome = app
-            .storage
-            .users()
-            .record_failed_password(user.id, tenant.policy.lockout_threshold_password, now)
-            .await?;
+        let outcome = app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
         record_login_event(app, attempt, result, &[]).await;
         return Ok(failure(app, tenant, outcome));
     }
@@ -274,8 +274,7 @@ pub async fn validate_new_password(
     new_password: &str,
     confirmation: &str,
 ) -> anyhow::Result<Vec<PasswordProblem>> {
-    let emails: Vec<String> =
-        app.storage.devices().list_for_user(user.id, false).await?.into_iter().map(|d| d.email).collect();
+    let emails: Vec<String> = app.storage.devices().list_for_user(user.id, false).await?.into_iter().map(|d| d.email).collect();
     let mut problems = check_password(&tenant.policy, new_password, confirmation, &user.login_id, &emails);
     if problems.is_empty() {
         let keep = tenant.policy.password_history_count.max(1);
@@ -295,7 +294,9 @@ pub async fn validate_new_password(
 
 pub enum OtpOutcome {
     Accepted,
-    Wrong { attempts_left: Option<u32> },
+    Wrong {
+        attempts_left: Option<u32>,
+    },
     Locked,
     /// The e-mailed code expired or none was sent: send a new one.
     Expired,
@@ -327,8 +328,7 @@ pub async fn submit_otp(
         },
     };
     if !accepted {
-        let outcome =
-            app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
+        let outcome = app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
         record_login_event(app, attempt, LoginResult::WrongOtp, &[]).await;
         return Ok(match failure(app, tenant, outcome) {
             PasswordOutcome::Locked => OtpOutcome::Locked,

@@ -129,8 +129,7 @@ pub async fn submit(
         let _ = app.hasher.verify(password, None).await?;
         match &found {
             Some((tenant, user)) => {
-                let result =
-                    if user.status == UserStatus::Active { LoginResult::NoCertificate } else { LoginResult::UserDisabled };
+                let result = if user.status == UserStatus::Active { LoginResult::NoCertificate } else { LoginResult::UserDisabled };
                 record_login_event(app, &origin.attempt(tenant, Some(user), typed), result, &[]).await;
             }
             None => tracing::info!(source_ip = %origin.source_ip, "login without certificate for an unknown user ID"),
@@ -145,8 +144,7 @@ pub async fn submit(
         return Ok(StartOutcome::Failed);
     }
     if !app.hasher.verify(password, user.password_hash.as_deref()).await? {
-        let outcome =
-            app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
+        let outcome = app.storage.users().record_failed_password(user.id, tenant.policy.lockout_threshold_password, now).await?;
         record_login_event(app, &attempt, LoginResult::WrongPassword, &[]).await;
         // Counted (and locked at the threshold) all the same; only the page says less.
         let _ = failure(app, tenant, outcome);

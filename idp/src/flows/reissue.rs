@@ -230,7 +230,9 @@ pub fn link_unavailable(open: &OpenReissue, now: OffsetDateTime) -> Option<LinkU
 pub enum AnswerOutcome<T> {
     Accepted(T),
     /// "The question and its answer do not match"; `attempts_left` when the policy shows it.
-    Mismatch { attempts_left: Option<u32> },
+    Mismatch {
+        attempts_left: Option<u32>,
+    },
     /// The account is locked (now or before): only the operator can unlock it.
     Locked,
     Unavailable(LinkUnavailable),

@@ -99,7 +99,9 @@ pub enum Assurance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Answer the request with the session's login; save the consent first if given.
-    Proceed { save_consent: bool },
+    Proceed {
+        save_consent: bool,
+    },
     /// Send the browser to the login page.
     Login(LoginReason),
     /// Show the consent page.

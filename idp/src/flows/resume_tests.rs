@@ -161,7 +161,12 @@ fn the_user_must_exist_and_be_active() {
         ("active", same, Some(same), PROCEED),
         ("gone", same, Some(|s| s.user = None), Login(NoSession)),
         ("gone, passive", |r| r.passive = true, Some(|s| s.user = None), Refuse(Refusal::Passive(NoSession))),
-        ("disabled", same, Some(|s| s.user = Some(Account { subject: ALICE, active: false, locked: false })), Refuse(Refusal::UserDisabled)),
+        (
+            "disabled",
+            same,
+            Some(|s| s.user = Some(Account { subject: ALICE, active: false, locked: false })),
+            Refuse(Refusal::UserDisabled),
+        ),
         ("locked", same, Some(|s| s.user = Some(Account { subject: ALICE, active: true, locked: true })), Refuse(Refusal::UserDisabled)),
         (
             "disabled, passive",
@@ -241,8 +246,18 @@ fn the_hinted_user_must_be_the_sessions() {
 fn forced_and_aged_logins_must_be_fresh() {
     run(&[
         ("prompt=login / ForceAuthn, fresh", |r| r.force_login = true, Some(|s| s.auth_time_ms = FRESH), PROCEED),
-        ("prompt=login / ForceAuthn, at the request's millisecond", |r| r.force_login = true, Some(|s| s.auth_time_ms = REQUESTED), PROCEED),
-        ("prompt=login / ForceAuthn, a millisecond before", |r| r.force_login = true, Some(|s| s.auth_time_ms = REQUESTED - 1), Login(TooOld)),
+        (
+            "prompt=login / ForceAuthn, at the request's millisecond",
+            |r| r.force_login = true,
+            Some(|s| s.auth_time_ms = REQUESTED),
+            PROCEED,
+        ),
+        (
+            "prompt=login / ForceAuthn, a millisecond before",
+            |r| r.force_login = true,
+            Some(|s| s.auth_time_ms = REQUESTED - 1),
+            Login(TooOld),
+        ),
         ("prompt=login / ForceAuthn, stale", |r| r.force_login = true, Some(same), Login(TooOld)),
         (
             "ForceAuthn with IsPassive, stale",
@@ -267,7 +282,12 @@ fn forced_and_aged_logins_must_be_fresh() {
         ),
         ("max_age=0, stale", |r| r.max_age = Some(0), Some(same), Login(TooOld)),
         ("max_age=0, logged in after the request", |r| r.max_age = Some(0), Some(|s| s.auth_time_ms = FRESH), PROCEED),
-        ("max_age=0, logged in within the request's second", |r| r.max_age = Some(0), Some(|s| s.auth_time_ms = REQUESTED - 1), Login(TooOld)),
+        (
+            "max_age=0, logged in within the request's second",
+            |r| r.max_age = Some(0),
+            Some(|s| s.auth_time_ms = REQUESTED - 1),
+            Login(TooOld),
+        ),
         ("a huge max_age", |r| r.max_age = Some(i64::MAX), Some(|s| s.auth_time_ms = i64::MIN), PROCEED),
         ("a session that never recorded milliseconds", |r| r.force_login = true, Some(|s| s.auth_time_ms = 0), Login(TooOld)),
         (
@@ -296,7 +316,12 @@ fn a_weaker_session_steps_up_or_is_refused() {
             Some(same),
             Refuse(Refusal::Passive(StepUp)),
         ),
-        ("reachable, but the new login still misses it (a loop)", |r| r.assurance = Assurance::Reachable, Some(|s| s.auth_time_ms = FRESH), Refuse(Refusal::Unmet)),
+        (
+            "reachable, but the new login still misses it (a loop)",
+            |r| r.assurance = Assurance::Reachable,
+            Some(|s| s.auth_time_ms = FRESH),
+            Refuse(Refusal::Unmet),
+        ),
         ("unreachable", |r| r.assurance = Assurance::Unreachable, Some(same), Refuse(Refusal::Unmet)),
         ("unreachable, fresh", |r| r.assurance = Assurance::Unreachable, Some(|s| s.auth_time_ms = FRESH), Refuse(Refusal::Unmet)),
         (
@@ -374,7 +399,12 @@ fn consent_is_asked_given_or_declined() {
             None,
             Refuse(Refusal::Passive(NoSession)),
         ),
-        ("given, by a disabled user", |r| r.consent_answer = Some(true), Some(|s| s.user = Some(Account { subject: ALICE, active: false, locked: false })), Refuse(Refusal::UserDisabled)),
+        (
+            "given, by a disabled user",
+            |r| r.consent_answer = Some(true),
+            Some(|s| s.user = Some(Account { subject: ALICE, active: false, locked: false })),
+            Refuse(Refusal::UserDisabled),
+        ),
     ]);
 }
 
@@ -395,7 +425,9 @@ fn a_methods_factors_reach_its_level() {
     assert_eq!(factors_of(LoginMethod::CertPasswordOtp), [Certificate, Pwd, Otp]);
     assert_eq!(factors_of(LoginMethod::Password), [Pwd]);
     assert_eq!(factors_of(LoginMethod::PasswordOtp), [Pwd, Otp]);
-    for method in [LoginMethod::Cert, LoginMethod::CertPassword, LoginMethod::CertPasswordOtp, LoginMethod::Password, LoginMethod::PasswordOtp] {
+    for method in
+        [LoginMethod::Cert, LoginMethod::CertPassword, LoginMethod::CertPasswordOtp, LoginMethod::Password, LoginMethod::PasswordOtp]
+    {
         assert_eq!(acr::achieved(&factors_of(method)).1, acr::reachable(method), "{method:?}");
     }
 }

@@ -24,21 +24,14 @@ pub struct CertificateBinding {
 
 impl CertificateBinding {
     pub fn of(serial: &str, leaf_der: &[u8]) -> Self {
-        Self {
-            serial: serial.to_owned(),
-            fingerprint: fingerprint(leaf_der),
-        }
+        Self { serial: serial.to_owned(), fingerprint: fingerprint(leaf_der) }
     }
 
     /// Whether `leaf_der` (the connection's certificate, if any) is this one.
     pub fn presented_by(&self, leaf_der: Option<&[u8]>) -> bool {
         leaf_der.is_some_and(|der| {
             use subtle::ConstantTimeEq as _;
-            bool::from(
-                fingerprint(der)
-                    .as_bytes()
-                    .ct_eq(self.fingerprint.as_bytes()),
-            )
+            bool::from(fingerprint(der).as_bytes().ct_eq(self.fingerprint.as_bytes()))
         })
     }
 }
@@ -61,12 +54,7 @@ pub enum Binding {
 }
 
 /// Judges a completed login against the connection's certificate (`leaf_der`).
-pub async fn check(
-    app: &App,
-    auth: &Authenticated,
-    leaf_der: Option<&[u8]>,
-    now: OffsetDateTime,
-) -> anyhow::Result<Binding> {
+pub async fn check(app: &App, auth: &Authenticated, leaf_der: Option<&[u8]>, now: OffsetDateTime) -> anyhow::Result<Binding> {
     if !auth.factors.contains(&Factor::Certificate) {
         // A login without a certificate (password methods) binds to none.
         return Ok(Binding::Holds);
@@ -78,12 +66,7 @@ pub async fn check(
     if !bound.presented_by(leaf_der) {
         return Ok(Binding::NotThisConnection);
     }
-    let Some(certificate) = app
-        .storage
-        .certificates()
-        .find_by_serial_and_fingerprint(&bound.serial, &bound.fingerprint)
-        .await?
-    else {
+    let Some(certificate) = app.storage.certificates().find_by_serial_and_fingerprint(&bound.serial, &bound.fingerprint).await? else {
         return Ok(Binding::Ended(CertificateRefusal::Unknown));
     };
     if let Some(device_id) = certificate.device_id
@@ -111,14 +94,8 @@ mod tests {
     fn only_the_same_certificate_is_presented() {
         let binding = CertificateBinding::of("0a1b", b"certificate one");
         assert!(binding.presented_by(Some(b"certificate one")));
-        assert!(
-            !binding.presented_by(Some(b"certificate two")),
-            "another certificate, even with the same serial"
-        );
-        assert!(
-            !binding.presented_by(None),
-            "a connection without a certificate"
-        );
+        assert!(!binding.presented_by(Some(b"certificate two")), "another certificate, even with the same serial");
+        assert!(!binding.presented_by(None), "a connection without a certificate");
         assert_eq!(binding.fingerprint.len(), 64);
     }
 }

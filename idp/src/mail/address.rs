@@ -25,10 +25,7 @@ pub fn parse(text: &str) -> Result<Address, BadAddress> {
     if text.is_empty() || text.len() > MAX_LEN {
         return Err(bad());
     }
-    if !text
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && !b"\"()<>[],;\\".contains(&b))
-    {
+    if !text.bytes().all(|b| b.is_ascii_graphic() && !b"\"()<>[],;\\".contains(&b)) {
         return Err(bad());
     }
     let Some((local, domain)) = text.split_once('@') else {
@@ -47,10 +44,7 @@ pub fn parse(text: &str) -> Result<Address, BadAddress> {
 /// through `_`, `%` and other characters that no DNS name for mail carries.
 pub fn is_hostname(domain: &str) -> bool {
     let label_ok = |l: &str| {
-        (1..=63).contains(&l.len())
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
+        (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-')
     };
     domain.len() <= 253
         && domain.split('.').all(label_ok)
@@ -113,10 +107,7 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        assert!(
-            parse(&format!("{}@example.jp", "a".repeat(250))).is_err(),
-            "over 254 characters"
-        );
+        assert!(parse(&format!("{}@example.jp", "a".repeat(250))).is_err(), "over 254 characters");
         assert!(parse(&format!("a@{}.jp", "b".repeat(64))).is_err(), "a label over 63");
         assert!(parse(&format!("a@{}.jp", "b".repeat(63))).is_ok(), "a label of 63");
     }

@@ -56,10 +56,7 @@ pub fn build(mail: &OutboxMail, from: &Mailbox) -> Result<Message, MessageError>
         Some(html) => {
             let html = SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone());
             // A boundary from the mail id keeps the bytes reproducible.
-            let alternative = MultiPart::alternative()
-                .boundary(format!("mamori-{}", mail.id.simple()))
-                .singlepart(plain)
-                .singlepart(html);
+            let alternative = MultiPart::alternative().boundary(format!("mamori-{}", mail.id.simple())).singlepart(plain).singlepart(html);
             builder.multipart(alternative)?
         }
     };
@@ -100,10 +97,8 @@ mod tests {
 
     #[test]
     fn japanese_subject_and_body_are_encoded_and_headers_present() {
-        let text = String::from_utf8(
-            eml(&mail("ワンタイムパスワードのお知らせ", "こんにちは\n123456\n"), &from()).expect("builds"),
-        )
-        .expect("ascii");
+        let text = String::from_utf8(eml(&mail("ワンタイムパスワードのお知らせ", "こんにちは\n123456\n"), &from()).expect("builds"))
+            .expect("ascii");
         assert!(text.is_ascii(), "{text}");
         assert!(text.contains("Subject: =?utf-8?b?"), "{text}");
         assert!(text.contains("From: Mamori <no-reply@idp.example.com>\r\n"), "{text}");

@@ -53,16 +53,15 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(config: &Config, storage: Storage, ui: Ui) -> anyhow::Result<Self> {
-        let from: Mailbox = config.mail.from.parse().map_err(|e| {
-            anyhow::anyhow!("config key `mail.from`: {:?} is not a mail address: {e}", config.mail.from)
-        })?;
+        let from: Mailbox = config
+            .mail
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("config key `mail.from`: {:?} is not a mail address: {e}", config.mail.from))?;
         let smtp = match config.mail.transport {
             MailTransport::Outbox => {
                 std::fs::create_dir_all(&config.mail.outbox_dir).map_err(|e| {
-                    anyhow::anyhow!(
-                        "config key `mail.outbox_dir`: cannot create {}: {e}",
-                        config.mail.outbox_dir.display()
-                    )
+                    anyhow::anyhow!("config key `mail.outbox_dir`: cannot create {}: {e}", config.mail.outbox_dir.display())
                 })?;
                 if config.mail.dev_mailbox && !config.server.listen.ip().is_loopback() {
                     tracing::warn!(

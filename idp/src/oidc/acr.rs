@@ -64,7 +64,11 @@ pub fn required(acr_values: &[String]) -> Option<u8> {
 pub fn assurance(factors: &[Factor], method: LoginMethod, acr_values: &[String]) -> Assurance {
     match required(acr_values) {
         Some(level) if achieved(factors).1 < level => {
-            if reachable(method) >= level { Assurance::Reachable } else { Assurance::Unreachable }
+            if reachable(method) >= level {
+                Assurance::Reachable
+            } else {
+                Assurance::Unreachable
+            }
         }
         _ => Assurance::Met,
     }

@@ -24,11 +24,11 @@ use super::error::OAuthError;
 use super::grants::authorization_code::CodeData;
 use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redirect_uri, request_object, split_spaces};
 use crate::app::App;
-use crate::urlcode::with_query;
 use crate::flows::login;
 use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::urlcode::with_query;
 use crate::web::context::PageCtx;
 use crate::web::page::LangQuery;
 use crate::web::session;
@@ -251,11 +251,21 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
     Ok((client, request))
 }
 
-pub async fn authorize_get(State(state): State<SharedState>, Path(tenant): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+pub async fn authorize_get(
+    State(state): State<SharedState>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     authorize(state, tenant, Params::from_query(query.as_deref()), headers).await
 }
 
-pub async fn authorize_post(State(state): State<SharedState>, Path(tenant): Path<String>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn authorize_post(
+    State(state): State<SharedState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     authorize(state, tenant, Params::from_pairs(crate::urlcode::form_pairs(&text)), headers).await
 }
@@ -301,7 +311,9 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
         };
         params = match Params::from_pairs(stored.into_iter().collect()) {
             Ok(params) => params,
-            Err(name) => return error_page(&state, &headers, &OAuthError::internal(&anyhow::anyhow!("stored pushed request repeats {name}"))),
+            Err(name) => {
+                return error_page(&state, &headers, &OAuthError::internal(&anyhow::anyhow!("stored pushed request repeats {name}")));
+            }
         };
     }
     let (_client, request) = match validate(app, &issuer, &params).await {
@@ -322,10 +334,12 @@ async fn authorize(state: SharedState, slug: String, params: Result<Params, Stri
         expires_at: app.now() + AUTHORIZATION_REQUEST_TTL,
     };
     if let Err(err) = app.storage.oidc_grants().create_pending(&pending, app.now()).await {
-        return reject(&state, &headers, &issuer, Rejection {
-            error: OAuthError::from(err),
-            redirect: Some((request.redirect_uri, request.response_mode, request.state)),
-        });
+        return reject(
+            &state,
+            &headers,
+            &issuer,
+            Rejection { error: OAuthError::from(err), redirect: Some((request.redirect_uri, request.response_mode, request.state)) },
+        );
     }
     // ui_locales picks the language of the login and consent pages (ja or en).
     let lang = request.ui_locales.iter().find_map(|l| mamori_ui::Locale::from_tag(l)).map(|l| format!("?lang={}", l.tag()));
@@ -356,7 +370,13 @@ pub fn error_page(state: &SharedState, headers: &HeaderMap, error: &OAuthError) 
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
 
 /// Answers the client at its redirect URI (RFC 6749 §4.1.2) by redirect or form_post.
-pub fn respond(state: &SharedState, headers: &HeaderMap, redirect_uri: &str, mode: ResponseMode, params: Vec<(&'static str, String)>) -> Response {
+pub fn respond(
+    state: &SharedState,
+    headers: &HeaderMap,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    params: Vec<(&'static str, String)>,
+) -> Response {
     match mode {
         ResponseMode::Query => {
             let mut response = Redirect::to(&with_query(redirect_uri, &params)).into_response();
@@ -366,12 +386,8 @@ pub fn respond(state: &SharedState, headers: &HeaderMap, redirect_uri: &str, mod
         ResponseMode::FormPost => {
             let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), headers);
             let fields: Vec<_> = params.iter().map(|(k, v)| serde_json::json!({ "name": k, "value": v })).collect();
-            let mut response = page.render(
-                state,
-                StatusCode::OK,
-                "oidc/form_post.html",
-                serde_json::json!({ "action": redirect_uri, "fields": fields }),
-            );
+            let mut response =
+                page.render(state, StatusCode::OK, "oidc/form_post.html", serde_json::json!({ "action": redirect_uri, "fields": fields }));
             let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
             let csp = format!(
                 "default-src 'self'; script-src 'sha256-{hash}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
@@ -390,7 +406,8 @@ pub fn respond(state: &SharedState, headers: &HeaderMap, redirect_uri: &str, mod
 fn origin_of(uri: &str) -> String {
     let Some((scheme, rest)) = uri.split_once("://") else { return "'none'".into() };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let clean = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'+'));
+    let clean =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'+'));
     if clean(scheme) && clean(authority) { format!("{scheme}://{authority}") } else { "'none'".into() }
 }
 
@@ -457,7 +474,13 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         return Ok(ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired"));
     };
     let answer = |error: OAuthError| {
-        respond(&ctx.state, &ctx.headers, &request.redirect_uri, request.response_mode, error.redirect_params(request.state.as_deref(), &issuer.url))
+        respond(
+            &ctx.state,
+            &ctx.headers,
+            &request.redirect_uri,
+            request.response_mode,
+            error.redirect_params(request.state.as_deref(), &issuer.url),
+        )
     };
     let login_again = || {
         // The tenant lets a user without a certificate log in by ID in the right tenant.

@@ -34,7 +34,11 @@ fn form_post_csp_source_is_the_redirect_origin() {
 fn the_form_post_template_carries_the_hashed_script() {
     let ui = mamori_ui::Ui::new();
     let html = ui
-        .render("oidc/form_post.html", mamori_ui::Locale::En, serde_json::json!({"action": "https://rp/cb", "fields": [{"name": "code", "value": "a\"b"}]}))
+        .render(
+            "oidc/form_post.html",
+            mamori_ui::Locale::En,
+            serde_json::json!({"action": "https://rp/cb", "fields": [{"name": "code", "value": "a\"b"}]}),
+        )
         .expect("renders");
     assert!(html.contains(&format!("<script>{FORM_POST_SCRIPT}</script>")), "{html}");
     assert!(html.contains("<noscript>"), "a button for browsers without scripts");

@@ -196,9 +196,10 @@ fn secret_recently_verified(app: &App, client: &RegisteredClient, secret: &str) 
     let id = client.client_id();
     let verified = &app.caches.verified_secrets;
     let digest = verified.digest(id, stored, secret);
-    verified.recent.lock().is_ok_and(|cache| {
-        cache.get(id).is_some_and(|(known, at)| at.elapsed() < VERIFIED_SECRET_TTL && bool::from(known.ct_eq(&digest)))
-    })
+    verified
+        .recent
+        .lock()
+        .is_ok_and(|cache| cache.get(id).is_some_and(|(known, at)| at.elapsed() < VERIFIED_SECRET_TTL && bool::from(known.ct_eq(&digest))))
 }
 
 async fn verify_secret(app: &App, client: &RegisteredClient, secret: &str) -> Result<bool, OAuthError> {

@@ -195,9 +195,7 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     for (i, key) in keys.as_ref().and_then(|k| k["keys"].as_array()).into_iter().flatten().enumerate() {
         mamori_untrusted::jws::check_signing_jwk(key).map_err(|why| format!("jwks: key {}: {why}", i + 1))?;
     }
-    if spec.auth_method == "private_key_jwt"
-        && jwks_uri.is_none()
-        && keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty()))
+    if spec.auth_method == "private_key_jwt" && jwks_uri.is_none() && keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty()))
     {
         return Err("private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
     }
@@ -281,7 +279,11 @@ mod tests {
         let es256 = ClientSettings::read("rp", serde_json::json!({"id_token_signed_response_alg": "ES256"})).expect("reads");
         assert_eq!(es256.id_token_signed_response_alg, Some(SigningAlgorithm::Es256));
         // An algorithm or URI list that does not read is an error, not "no settings".
-        for bad in [serde_json::json!({"id_token_signed_response_alg": "HS256"}), serde_json::json!({"request_uris": "https://rp/r"}), serde_json::json!("settings")] {
+        for bad in [
+            serde_json::json!({"id_token_signed_response_alg": "HS256"}),
+            serde_json::json!({"request_uris": "https://rp/r"}),
+            serde_json::json!("settings"),
+        ] {
             let err = ClientSettings::read("rp", bad.clone()).expect_err("refused");
             assert!(err.to_string().contains("client rp"), "{bad}: {err}");
         }

@@ -67,8 +67,7 @@ async fn tenant_origins(state: &SharedState, tenant_id: uuid::Uuid) -> anyhow::R
         Err(version) => version,
     };
     let clients = state.app.storage.oidc_clients().list(tenant_id).await?;
-    let origins: BTreeSet<String> =
-        clients.iter().flat_map(|c| c.redirect_uris.iter()).filter_map(|u| web_origin(u)).collect();
+    let origins: BTreeSet<String> = clients.iter().flat_map(|c| c.redirect_uris.iter()).filter_map(|u| web_origin(u)).collect();
     let origins = Arc::new(origins);
     state.app.caches.cors_origins.put(tenant_id, version, &key, Arc::clone(&origins));
     Ok(origins)
@@ -173,7 +172,11 @@ pub async fn preflight_post(State(state): State<SharedState>, slug: Result<Path<
 }
 
 /// Preflight of the userinfo endpoint.
-pub async fn preflight_get_post(State(state): State<SharedState>, slug: Result<Path<String>, PathRejection>, headers: HeaderMap) -> Response {
+pub async fn preflight_get_post(
+    State(state): State<SharedState>,
+    slug: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
     preflight(&state, slug, &headers, "GET, POST").await
 }
 
@@ -193,7 +196,9 @@ mod tests {
         assert_eq!(web_origin("http://127.0.0.1:5173/cb").as_deref(), Some("http://127.0.0.1:5173"));
         assert_eq!(web_origin("http://[::1]:8080/cb").as_deref(), Some("http://[::1]:8080"));
         // A URI the validator refuses has no origin, above all one whose host is the attacker's.
-        for refused in ["http://localhost:@evil.example/cb", "http://127.0.0.1:80@evil.example/cb", "http://app.example/cb", "com.example.app:/cb"] {
+        for refused in
+            ["http://localhost:@evil.example/cb", "http://127.0.0.1:80@evil.example/cb", "http://app.example/cb", "com.example.app:/cb"]
+        {
             assert_eq!(web_origin(refused), None, "{refused}");
         }
     }

@@ -9,13 +9,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, EndSessionUrl, IssuerUrl, JsonWebKeySetUrl,
-    LanguageTag, LogoutProviderMetadata, PkceCodeChallengeMethod, ProviderMetadata, RegistrationUrl, ResponseTypes,
-    Scope, TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, EndSessionUrl, IssuerUrl, JsonWebKeySetUrl, LanguageTag,
+    LogoutProviderMetadata, PkceCodeChallengeMethod, ProviderMetadata, RegistrationUrl, ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -146,8 +145,25 @@ pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
     };
     let locales = || Some(vec![LanguageTag::new("ja".into()), LanguageTag::new("en".into())]);
     let claims = [
-        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid", "name",
-        "preferred_username", "locale", "zoneinfo", "updated_at", "email", "email_verified",
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "azp",
+        "at_hash",
+        "sid",
+        "name",
+        "preferred_username",
+        "locale",
+        "zoneinfo",
+        "updated_at",
+        "email",
+        "email_verified",
     ];
     Ok(Metadata::new(
         IssuerUrl::new(issuer.url.clone())?,
@@ -163,11 +179,7 @@ pub fn metadata(issuer: &Issuer) -> anyhow::Result<Metadata> {
     .set_registration_endpoint(Some(RegistrationUrl::new(issuer.endpoint("register"))?))
     .set_scopes_supported(Some(["openid", "profile", "email", "offline_access"].map(|s| Scope::new(s.into())).to_vec()))
     .set_response_modes_supported(Some(vec![CoreResponseMode::Query, CoreResponseMode::FormPost]))
-    .set_grant_types_supported(Some(vec![
-        CoreGrantType::AuthorizationCode,
-        CoreGrantType::RefreshToken,
-        CoreGrantType::ClientCredentials,
-    ]))
+    .set_grant_types_supported(Some(vec![CoreGrantType::AuthorizationCode, CoreGrantType::RefreshToken, CoreGrantType::ClientCredentials]))
     .set_request_object_signing_alg_values_supported(Some(assertion_algs.clone()))
     .set_token_endpoint_auth_methods_supported(Some(auth_methods))
     .set_token_endpoint_auth_signing_alg_values_supported(Some(assertion_algs))

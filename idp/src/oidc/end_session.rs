@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::OAuthError;
 use super::{Issuer, Params, clients};
-use crate::urlcode::with_query;
 use crate::server::SharedState;
 use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::urlcode::with_query;
 use crate::web::context::{FormFields, PageCtx, field};
 use crate::web::page::{LangQuery, PageLocale};
 use crate::web::session;
@@ -107,7 +107,8 @@ async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: 
     let hint_names_this_user = logged_in.is_some() && hinted_subject == logged_in;
     if logged_in.is_some() && !hint_names_this_user {
         // ui_locales picks the page's language, like on the login and consent pages.
-        let lang = params.get("ui_locales").and_then(|v| v.split_whitespace().find_map(mamori_ui::Locale::from_tag)).map(|l| l.tag().to_owned());
+        let lang =
+            params.get("ui_locales").and_then(|v| v.split_whitespace().find_map(mamori_ui::Locale::from_tag)).map(|l| l.tag().to_owned());
         let ctx = PageCtx::new(state.clone(), conn, headers.clone(), &LangQuery { lang });
         let client_name = match &client_id {
             Some(id) => clients::load(app, issuer.tenant.id, id).await?.map(|c| c.client.name),
@@ -131,7 +132,12 @@ async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: 
 
 /// The `post_logout_redirect_uri`, only when registered for the client named by the hint
 /// or `client_id`.
-async fn redirect_target(state: &SharedState, issuer: &Issuer, client_id: Option<&str>, uri: Option<&str>) -> Result<Option<String>, OAuthError> {
+async fn redirect_target(
+    state: &SharedState,
+    issuer: &Issuer,
+    client_id: Option<&str>,
+    uri: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
     let Some(uri) = uri else { return Ok(None) };
     let client = match client_id {
         Some(id) => clients::load(&state.app, issuer.tenant.id, id).await?,
@@ -159,7 +165,12 @@ async fn finish(state: &SharedState, headers: &HeaderMap, target: Option<String>
             let to = if extra.is_empty() { uri } else { with_query(&uri, &extra) };
             Redirect::to(&to).into_response()
         }
-        None => PageLocale::from_request(&LangQuery::default(), headers).render(state, StatusCode::OK, "login/logged_out.html", serde_json::json!({})),
+        None => PageLocale::from_request(&LangQuery::default(), headers).render(
+            state,
+            StatusCode::OK,
+            "login/logged_out.html",
+            serde_json::json!({}),
+        ),
     };
     response.headers_mut().append(header::SET_COOKIE, clear);
     Ok(response)

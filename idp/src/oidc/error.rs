@@ -107,9 +107,7 @@ impl OAuthError {
             | OAuthError::InvalidClientMetadata(d)
             | OAuthError::InvalidRedirectUri(d)
             | OAuthError::NotFound(d) => Some(d),
-            OAuthError::UnmetAuthenticationRequirements => {
-                Some("the login cannot reach the requested authentication level")
-            }
+            OAuthError::UnmetAuthenticationRequirements => Some("the login cannot reach the requested authentication level"),
             OAuthError::Throttled(_) => Some("too many failed client authentications; retry later"),
             _ => None,
         }
@@ -130,9 +128,9 @@ impl OAuthError {
     /// An unexpected failure: logged with its detail, answered as `server_error` (or
     /// `temporarily_unavailable` when storage is down).
     pub fn internal(err: &anyhow::Error) -> OAuthError {
-        let unavailable = err.chain().any(|e| {
-            matches!(e.downcast_ref::<mamori_storage::StorageError>(), Some(mamori_storage::StorageError::Unavailable))
-        });
+        let unavailable = err
+            .chain()
+            .any(|e| matches!(e.downcast_ref::<mamori_storage::StorageError>(), Some(mamori_storage::StorageError::Unavailable)));
         tracing::error!(error = %format!("{err:#}"), "OIDC request failed");
         if unavailable { OAuthError::TemporarilyUnavailable } else { OAuthError::ServerError }
     }

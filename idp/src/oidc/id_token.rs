@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use mamori_storage::model::SigningAlgorithm;
 use openidconnect::core::{CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AccessToken, AdditionalClaims, Audience, AuthenticationContextClass, AuthenticationMethodReference, ClientId,
-    IdToken, IdTokenClaims, IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
+    AccessToken, AdditionalClaims, Audience, AuthenticationContextClass, AuthenticationMethodReference, ClientId, IdToken, IdTokenClaims,
+    IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -62,13 +62,8 @@ pub fn claims(issuer: &Issuer, client_id: &str, issue: &UserIssue<'_>, now: Offs
 
 /// Signs `claims` with `key`, with `at_hash` for the access token handed out beside it.
 pub fn sign_with(key: &DatabaseKey, claims: MamoriIdTokenClaims, access_token: &str) -> anyhow::Result<String> {
-    let token = MamoriIdToken::new(
-        claims,
-        key,
-        keys::jws_algorithm(key.algorithm()),
-        Some(&AccessToken::new(access_token.to_owned())),
-        None,
-    )?;
+    let token =
+        MamoriIdToken::new(claims, key, keys::jws_algorithm(key.algorithm()), Some(&AccessToken::new(access_token.to_owned())), None)?;
     Ok(token.to_string())
 }
 

@@ -32,7 +32,13 @@ pub async fn introspect(
     }
 }
 
-async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, OAuthError> {
+async fn run(
+    state: &SharedState,
+    conn: &ConnectionInfo,
+    slug: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
     let params = super::token::form_body(headers, body)?;
     let app = &state.app;

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::config::OidcConfig;
 use crate::app::App;
+use crate::config::OidcConfig;
 use crate::outbound::{self, Outbound, OutboundError};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);

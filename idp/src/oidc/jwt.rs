@@ -27,11 +27,7 @@ pub async fn sign(app: &App, algorithm: SigningAlgorithm, typ: &str, claims: &Va
 
 pub async fn sign_with(app: &App, key: Arc<DatabaseKey>, typ: &str, claims: &Value) -> anyhow::Result<String> {
     let header = json!({ "alg": key.algorithm().as_str(), "kid": key.kid(), "typ": typ });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
-    );
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?), URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?));
     keys::with_key(app, key, move |key| {
         let signature = key.sign(&keys::jws_algorithm(key.algorithm()), input.as_bytes())?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))

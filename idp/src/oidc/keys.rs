@@ -46,13 +46,10 @@ enum Pair {
 impl Pair {
     fn from_pkcs8(algorithm: SigningAlgorithm, pkcs8: &[u8]) -> anyhow::Result<Self> {
         Ok(match algorithm {
-            SigningAlgorithm::Es256 => Pair::Ec(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
-                    .map_err(|_| anyhow::anyhow!("not a P-256 key"))?,
-            ),
-            SigningAlgorithm::Rs256 => {
-                Pair::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| anyhow::anyhow!("not an RSA key"))?)
+            SigningAlgorithm::Es256 => {
+                Pair::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(|_| anyhow::anyhow!("not a P-256 key"))?)
             }
+            SigningAlgorithm::Rs256 => Pair::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| anyhow::anyhow!("not an RSA key"))?),
         })
     }
 

@@ -25,8 +25,8 @@ pub mod jwks_fetch;
 pub mod jwt;
 pub mod keys;
 pub mod par;
-pub mod presented;
 pub mod pkce;
+pub mod presented;
 pub mod redirect_uri;
 pub mod registration;
 pub mod request_object;
@@ -64,20 +64,14 @@ pub fn routes() -> Router<SharedState> {
         .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
         .route("/t/{tenant}/token", post(token::token).options(cors::preflight_post).fallback(token::post_only))
-        .route(
-            "/t/{tenant}/userinfo",
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post).options(cors::preflight_get_post),
-        )
+        .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post).options(cors::preflight_get_post))
         .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
         .route("/t/{tenant}/end_session/confirm", post(end_session::confirm))
         .route("/t/{tenant}/revoke", post(revocation::revoke).options(cors::preflight_post))
         .route("/t/{tenant}/introspect", post(introspection::introspect))
         .route("/t/{tenant}/par", post(par::pushed_authorization_request))
         .route("/t/{tenant}/register", post(registration::register))
-        .route(
-            "/t/{tenant}/register/{client_id}",
-            get(registration::read).put(registration::update).delete(registration::delete),
-        )
+        .route("/t/{tenant}/register/{client_id}", get(registration::read).put(registration::update).delete(registration::delete))
 }
 
 /// A tenant seen as an issuer: where its endpoints are, on both listeners.
@@ -182,11 +176,7 @@ pub async fn issuer(state: &SharedState, slug: &str) -> anyhow::Result<Option<Is
 }
 
 pub fn issuer_for(state: &SharedState, tenant: Tenant) -> Issuer {
-    Issuer {
-        url: format!("{}/t/{}", state.urls.main, tenant.slug),
-        mtls_url: format!("{}/t/{}", state.urls.mtls, tenant.slug),
-        tenant,
-    }
+    Issuer { url: format!("{}/t/{}", state.urls.main, tenant.slug), mtls_url: format!("{}/t/{}", state.urls.mtls, tenant.slug), tenant }
 }
 
 /// Request parameters, each at most once (RFC 6749 §3.1: "parameters MUST NOT be

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use mamori_storage::model::{NewPendingRequest, PendingRequestKind};
 use serde_json::{Value, json};
 
+use super::PUSHED_REQUEST_TTL;
 use super::authorize::{self, PUSHED_REQUEST_URI_PREFIX};
 use super::client_auth;
 use super::error::OAuthError;
-use super::PUSHED_REQUEST_TTL;
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
 
@@ -35,7 +35,13 @@ pub async fn pushed_authorization_request(
     }
 }
 
-async fn run(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, OAuthError> {
+async fn run(
+    state: &SharedState,
+    conn: &ConnectionInfo,
+    slug: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, OAuthError> {
     let issuer = super::token::issuer_of(state, slug).await?;
     let mut params = super::token::form_body(headers, body)?;
     let app = &state.app;

@@ -13,8 +13,7 @@ pub fn valid_challenge(challenge: &str) -> bool {
 
 /// A verifier as §4.1 allows: 43–128 unreserved characters.
 pub fn valid_verifier(verifier: &str) -> bool {
-    (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    (43..=128).contains(&verifier.len()) && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.

@@ -32,11 +32,7 @@ pub struct UriProblem {
 
 impl UriProblem {
     fn new(field: &'static str, key: &'static str, uri: &str) -> Self {
-        UriProblem {
-            field,
-            key,
-            uri: uri.chars().take(200).collect(),
-        }
+        UriProblem { field, key, uri: uri.chars().take(200).collect() }
     }
 
     /// The English text of [`Self::key`] (the catalogue has the same, and the Japanese).
@@ -48,9 +44,7 @@ impl UriProblem {
             }
             KEY_USERINFO => "a URI must not carry a user name or password (user:pass@host)",
             KEY_FRAGMENT => "a URI must not have a fragment (#...)",
-            KEY_NOT_HTTPS => {
-                "a URI must be https, or http on a loopback IP address (127.0.0.1 or [::1])"
-            }
+            KEY_NOT_HTTPS => "a URI must be https, or http on a loopback IP address (127.0.0.1 or [::1])",
             _ => "the URI is not acceptable",
         }
     }
@@ -63,13 +57,7 @@ pub const KEY_FRAGMENT: &str = "oidc.redirect_uri.fragment";
 pub const KEY_NOT_HTTPS: &str = "oidc.redirect_uri.not_https";
 
 /// Every message key a [`UriProblem`] can carry (the catalogue test checks each is there).
-pub const KEYS: [&str; 5] = [
-    KEY_NOT_A_URL,
-    KEY_NOT_CANONICAL,
-    KEY_USERINFO,
-    KEY_FRAGMENT,
-    KEY_NOT_HTTPS,
-];
+pub const KEYS: [&str; 5] = [KEY_NOT_A_URL, KEY_NOT_CANONICAL, KEY_USERINFO, KEY_FRAGMENT, KEY_NOT_HTTPS];
 
 /// Field names, as the registration metadata and the admin API spell them.
 pub const REDIRECT_URIS: &str = "redirect_uris";
@@ -105,20 +93,14 @@ pub fn check(field: &'static str, uri: &str) -> Result<Url, UriProblem> {
 }
 
 /// [`check`] for each URI of a list; the first refusal.
-pub fn check_all<'a>(
-    field: &'static str,
-    uris: impl IntoIterator<Item = &'a String>,
-) -> Result<(), UriProblem> {
-    uris.into_iter()
-        .try_for_each(|u| check(field, u).map(|_| ()))
+pub fn check_all<'a>(field: &'static str, uris: impl IntoIterator<Item = &'a String>) -> Result<(), UriProblem> {
+    uris.into_iter().try_for_each(|u| check(field, u).map(|_| ()))
 }
 
 /// An `@` before the path: userinfo, even one the parser would drop as empty (`http://@h/`).
 fn authority_has_at(uri: &str) -> bool {
     let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    rest.split(['/', '?', '#', '\\'])
-        .next()
-        .is_some_and(|authority| authority.contains('@'))
+    rest.split(['/', '?', '#', '\\']).next().is_some_and(|authority| authority.contains('@'))
 }
 
 /// The host is an IP literal on the loopback: 127.0.0.0/8 or ::1 (never a name).
@@ -207,53 +189,32 @@ mod tests {
         ];
         for (uri, key) in refused {
             let problem = check(POST_LOGOUT_REDIRECT_URIS, uri).err();
-            assert_eq!(
-                problem.map(|p| (p.field, p.key)),
-                Some((POST_LOGOUT_REDIRECT_URIS, key)),
-                "{uri}"
-            );
+            assert_eq!(problem.map(|p| (p.field, p.key)), Some((POST_LOGOUT_REDIRECT_URIS, key)), "{uri}");
         }
         let long = format!("https://shop.example/{}", "a".repeat(MAX_URI_CHARS));
-        assert_eq!(
-            check(REDIRECT_URIS, &long).err().map(|p| p.key),
-            Some(KEY_NOT_A_URL)
-        );
+        assert_eq!(check(REDIRECT_URIS, &long).err().map(|p| p.key), Some(KEY_NOT_A_URL));
     }
 
     #[test]
     fn every_problem_has_a_text() {
         for key in KEYS {
-            assert_ne!(
-                UriProblem::new(REDIRECT_URIS, key, "x").text(),
-                "the URI is not acceptable",
-                "{key}"
-            );
+            assert_ne!(UriProblem::new(REDIRECT_URIS, key, "x").text(), "the URI is not acceptable", "{key}");
         }
         let shown = UriProblem::new(REDIRECT_URIS, KEY_USERINFO, "http://a@b/").to_string();
-        assert!(
-            shown.starts_with("redirect_uris: `http://a@b/`: "),
-            "{shown}"
-        );
+        assert!(shown.starts_with("redirect_uris: `http://a@b/`: "), "{shown}");
         // The console shows the key's text: each is in both catalogues.
         let ui = mamori_ui::Ui::new();
         for locale in [mamori_ui::Locale::Ja, mamori_ui::Locale::En] {
             for key in KEYS {
                 let text = ui.message(locale, key);
-                assert!(
-                    text != key && !text.starts_with("??"),
-                    "{key} missing in {locale:?}"
-                );
+                assert!(text != key && !text.starts_with("??"), "{key} missing in {locale:?}");
             }
         }
     }
 
     #[test]
     fn only_a_loopback_literal_may_differ_and_only_by_port() {
-        let registered = [
-            "http://127.0.0.1/cb".to_owned(),
-            "http://[::1]:8080/cb?app=1".to_owned(),
-            "https://shop.example/cb".to_owned(),
-        ];
+        let registered = ["http://127.0.0.1/cb".to_owned(), "http://[::1]:8080/cb?app=1".to_owned(), "https://shop.example/cb".to_owned()];
         for uri in [
             "http://127.0.0.1/cb",
             "http://127.0.0.1:51234/cb",
@@ -279,15 +240,9 @@ mod tests {
             assert!(!matches(&registered, uri), "{uri}");
         }
         // An https registration on a loopback address is matched exactly, like any https one.
-        assert!(!matches(
-            &["https://127.0.0.1:8443/cb".to_owned()],
-            "https://127.0.0.1:9443/cb"
-        ));
+        assert!(!matches(&["https://127.0.0.1:8443/cb".to_owned()], "https://127.0.0.1:9443/cb"));
         // Registered before the validator existed: an exact match is not enough.
-        let legacy = [
-            "http://localhost:@evil.example/cb".to_owned(),
-            "http://localhost:8080/cb".to_owned(),
-        ];
+        let legacy = ["http://localhost:@evil.example/cb".to_owned(), "http://localhost:8080/cb".to_owned()];
         assert!(!matches(&legacy, "http://localhost:@evil.example/cb"));
         assert!(!matches(&legacy, "http://localhost:8080/cb"));
     }

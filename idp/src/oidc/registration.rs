@@ -79,7 +79,15 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     // A new client is a write like any other: on the audit trail, by the token that made it.
     let principal = crate::admin::Principal::dynamic_registration(&token_hash, issuer.tenant.id, source_ip);
     let target = format!("tenant:{}/oidc-client:{}", issuer.tenant.slug, client.client_id());
-    crate::admin::audit::record(app, &principal, Some(issuer.tenant.id), "oidc-client.register", &target, serde_json::json!({ "name": client.client.name })).await;
+    crate::admin::audit::record(
+        app,
+        &principal,
+        Some(issuer.tenant.id),
+        "oidc-client.register",
+        &target,
+        serde_json::json!({ "name": client.client.name }),
+    )
+    .await;
     let mut out = describe(&issuer, &client);
     out["registration_access_token"] = registration_token.into();
     if let Some(secret) = secret {
@@ -105,8 +113,11 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
     // RFC 7591 §3.2.2: invalid_redirect_uri for redirect_uris; other URIs are metadata.
     let post_logout_redirect_uris = strings("post_logout_redirect_uris")?;
     redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &redirect_uris).map_err(|p| OAuthError::InvalidRedirectUri(p.text()))?;
-    redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris)
-        .map_err(|_| OAuthError::InvalidClientMetadata("post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment"))?;
+    redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris).map_err(|_| {
+        OAuthError::InvalidClientMetadata(
+            "post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment",
+        )
+    })?;
     let mut grant_types = strings("grant_types")?;
     if grant_types.is_empty() {
         grant_types.push("authorization_code".into());
@@ -119,7 +130,9 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
     };
     let id_token_signed_response_alg = match m["id_token_signed_response_alg"].as_str() {
         None => None,
-        Some(alg) => Some(alg.parse::<SigningAlgorithm>().map_err(|_| OAuthError::InvalidClientMetadata("unsupported id_token_signed_response_alg"))?),
+        Some(alg) => Some(
+            alg.parse::<SigningAlgorithm>().map_err(|_| OAuthError::InvalidClientMetadata("unsupported id_token_signed_response_alg"))?,
+        ),
     };
     let mut scopes = split_spaces(m["scope"].as_str());
     if scopes.is_empty() {
@@ -253,9 +266,17 @@ pub async fn update(
 }
 
 /// Fields the server sets; §2.2 forbids them in an update request.
-const SERVER_FIELDS: [&str; 4] = ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
+const SERVER_FIELDS: [&str; 4] =
+    ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"];
 
-async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &HeaderMap, body: &[u8], source: IpAddr) -> Result<Value, OAuthError> {
+async fn run_update(
+    state: &SharedState,
+    slug: &str,
+    client_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    source: IpAddr,
+) -> Result<Value, OAuthError> {
     let (issuer, current, principal) = managed(state, slug, client_id, headers, source).await?;
     let app = &state.app;
     let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
@@ -266,7 +287,9 @@ async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &
         return Err(OAuthError::InvalidClientMetadata("client_id must be the client's own"));
     }
     if SERVER_FIELDS.iter().any(|f| metadata.get(f).is_some()) {
-        return Err(OAuthError::InvalidClientMetadata("registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's"));
+        return Err(OAuthError::InvalidClientMetadata(
+            "registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's",
+        ));
     }
     let spec = spec_from_metadata(&metadata)?;
     let old_hash = current.client.client_secret_hash.clone();
@@ -306,10 +329,14 @@ async fn run_update(state: &SharedState, slug: &str, client_id: &str, headers: &
         ..spec.settings
     };
     app.storage.oidc_clients().update(&client).await?;
-    app.storage.oidc_grants().set_client_settings(client_id, &serde_json::to_value(&settings).map_err(|e| OAuthError::internal(&e.into()))?, app.now()).await?;
+    app.storage
+        .oidc_grants()
+        .set_client_settings(client_id, &serde_json::to_value(&settings).map_err(|e| OAuthError::internal(&e.into()))?, app.now())
+        .await?;
     clients::forget(app, client_id);
     let details = json!({ "redirect_uris": client.redirect_uris, "grant_types": client.grant_types, "token_endpoint_auth_method": client.token_endpoint_auth_method, "new_secret": new_secret.is_some() });
-    crate::admin::audit::record(app, &principal, Some(issuer.tenant.id), "oidc-client.update", &audit_target(&issuer, client_id), details).await;
+    crate::admin::audit::record(app, &principal, Some(issuer.tenant.id), "oidc-client.update", &audit_target(&issuer, client_id), details)
+        .await;
     let mut out = describe(&issuer, &RegisteredClient { client, settings });
     // The token the client used stays valid; §3 has it in every client information response.
     out["registration_access_token"] = bearer_token(headers, None)?.into();

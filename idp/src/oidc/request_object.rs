@@ -69,9 +69,8 @@ pub async fn fetch(app: &App, client: &RegisteredClient, uri: &str) -> Result<St
     }
     let config = &app.config.oidc;
     let limits = Limits::for_clients(config, FETCH_TIMEOUT, MAX_OBJECT);
-    let fetched = app.outbound.get(without_fragment(uri), "application/oauth-authz-req+jwt, application/jwt", limits)
-        .await
-        .map_err(|error| {
+    let fetched =
+        app.outbound.get(without_fragment(uri), "application/oauth-authz-req+jwt, application/jwt", limits).await.map_err(|error| {
             tracing::warn!(client_id = client.client_id(), request_uri = uri, %error, "cannot fetch a request object");
             refused("the request_uri could not be fetched")
         })?;
@@ -104,7 +103,8 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
     let parsed = jwt::parse(object).map_err(|_| invalid("the request object is not a signed JWT"))?;
     let jwks = match (client.client.jwks.as_deref(), client.client.jwks_uri.as_deref()) {
         (Some(inline), _) => Arc::new(
-            serde_json::from_str::<serde_json::Value>(inline).map_err(|_| invalid("the client has no registered keys for request objects"))?,
+            serde_json::from_str::<serde_json::Value>(inline)
+                .map_err(|_| invalid("the client has no registered keys for request objects"))?,
         ),
         (None, Some(uri)) => jwks_fetch::keys_for(app, uri, parsed.header["kid"].as_str())
             .await
@@ -146,7 +146,6 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
     }
     Ok(out)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -68,9 +68,7 @@ impl<V: Clone> VersionedRecords<V> {
         let version = current(app, tenant_id).await?;
         let map = self.map.lock().map_err(|_| anyhow::anyhow!("record cache poisoned"))?;
         Ok(match map.get(key) {
-            Some(e) if e.tenant_id == tenant_id && e.version == version && e.at.elapsed() < super::RECORD_CACHE_TTL => {
-                Ok(e.value.clone())
-            }
+            Some(e) if e.tenant_id == tenant_id && e.version == version && e.at.elapsed() < super::RECORD_CACHE_TTL => Ok(e.value.clone()),
             _ => Err(version),
         })
     }

@@ -104,7 +104,13 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-async fn exchange(state: &SharedState, conn: &ConnectionInfo, slug: &str, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
+async fn exchange(
+    state: &SharedState,
+    conn: &ConnectionInfo,
+    slug: &str,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Value, OAuthError> {
     let issuer = issuer_of(state, slug).await?;
     let app = &state.app;
     let client = client_auth::authenticate(app, &issuer, &super::presented::from_request(app, headers, conn, params)).await?;

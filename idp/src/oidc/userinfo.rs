@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use mamori_storage::model::User;
 use serde_json::{Value, json};
 
-use super::presented::certificate_thumbprint;
 use super::clients::RegisteredClient;
 use super::error::{OAuthError, bearer_error};
+use super::presented::certificate_thumbprint;
 use super::tokens::{self, AccessTokenClaims};
 use crate::app::App;
 use crate::server::SharedState;

@@ -66,7 +66,8 @@ impl CaService {
         let next_update = now + self.crl_validity;
         let signer = Arc::clone(ca);
         let crl = self.pool.run(move || signer.ca.sign_crl(&revoked, number, now, next_update)).await??;
-        let header = CrlHeader { ca_id: ca.id, crl_number: crl.crl_number, this_update: crl.this_update, next_update: crl.next_update, mark };
+        let header =
+            CrlHeader { ca_id: ca.id, crl_number: crl.crl_number, this_update: crl.this_update, next_update: crl.next_update, mark };
         if published.publish(&PublishedCrl { header, der: crl.der.clone() }).await? {
             let crl = Arc::new(crl);
             self.crls.lock().await.insert(ca.id, Arc::clone(&crl));

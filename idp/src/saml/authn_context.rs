@@ -222,7 +222,10 @@ mod tests {
         assert_eq!(assurance(&[Certificate], LoginMethod::CertPassword, Some(&ask(&[REFEDS_MFA]))), Assurance::Reachable);
         assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&ask(&[acr::ACR_MFA]))), Assurance::Unreachable);
         assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordOtp, Some(&ask(&[acr::ACR_MFA]))), Assurance::Reachable);
-        assert_eq!(assurance(&[Certificate, Pwd, Otp], LoginMethod::CertPasswordOtp, Some(&ask(&["urn:example:smartcard"]))), Assurance::Unreachable);
+        assert_eq!(
+            assurance(&[Certificate, Pwd, Otp], LoginMethod::CertPasswordOtp, Some(&ask(&["urn:example:smartcard"]))),
+            Assurance::Unreachable
+        );
         let decl = Requested { declarations: true, ..ask(&[X509]) };
         assert_eq!(assurance(&[Certificate], LoginMethod::Cert, Some(&decl)), Assurance::Unreachable);
     }

@@ -74,8 +74,7 @@ pub fn post_page(
     if let Some(rs) = relay_state {
         fields.push(serde_json::json!({ "name": "RelayState", "value": rs }));
     }
-    let mut response =
-        page.render(state, StatusCode::OK, "saml/post.html", serde_json::json!({ "action": action, "fields": fields }));
+    let mut response = page.render(state, StatusCode::OK, "saml/post.html", serde_json::json!({ "action": action, "fields": fields }));
     let hash = STANDARD.encode(Sha256::digest(AUTO_POST_SCRIPT.as_bytes()));
     let csp = format!(
         "default-src 'self'; script-src 'sha256-{hash}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
@@ -100,9 +99,8 @@ pub fn never_cached(mut response: Response) -> Response {
 pub fn origin_of(uri: &str) -> String {
     let Some((scheme, rest)) = uri.split_once("://") else { return "'none'".into() };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let clean = |s: &str| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'+'))
-    };
+    let clean =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'+'));
     if clean(scheme) && clean(authority) { format!("{scheme}://{authority}") } else { "'none'".into() }
 }
 

@@ -23,8 +23,8 @@ pub fn encrypt_assertion(assertion_xml: &str, recipient_cert: &[u8]) -> anyhow::
     let (_, cert) = x509_parser::parse_x509_certificate(recipient_cert)
         .map_err(|_| anyhow::anyhow!("the service provider's certificate does not parse"))?;
     let spki = cert.tbs_certificate.subject_pki.raw;
-    let public = PublicEncryptingKey::from_der(spki)
-        .map_err(|_| anyhow::anyhow!("the service provider's certificate has no usable RSA key"))?;
+    let public =
+        PublicEncryptingKey::from_der(spki).map_err(|_| anyhow::anyhow!("the service provider's certificate has no usable RSA key"))?;
     let oaep = OaepPublicEncryptingKey::new(public).map_err(|_| anyhow::anyhow!("RSA-OAEP key"))?;
 
     let mut content_key = Zeroizing::new([0u8; 32]);
@@ -97,9 +97,7 @@ mod tests {
         let (iv, sealed) = data.split_at(NONCE_LEN);
         let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &content_key).expect("key"));
         let mut sealed = sealed.to_vec();
-        let plain = aead
-            .open_in_place(Nonce::try_assume_unique_for_key(iv).expect("iv"), Aad::empty(), &mut sealed)
-            .expect("opens");
+        let plain = aead.open_in_place(Nonce::try_assume_unique_for_key(iv).expect("iv"), Aad::empty(), &mut sealed).expect("opens");
         assert_eq!(plain, assertion.as_bytes());
         assert_eq!(between(&xml, "<xenc:EncryptionMethod Algorithm=\"", "\""), AES256_GCM);
     }

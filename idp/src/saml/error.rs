@@ -147,9 +147,7 @@ impl SamlError {
             SamlError::Binding(_) | SamlError::Xml(_) | SamlError::WrongMessage { .. } | SamlError::Parse(_) => {
                 Answer::Page(StatusCode::BAD_REQUEST, "saml.error.malformed")
             }
-            SamlError::NoIssuer | SamlError::UnknownServiceProvider => {
-                Answer::Page(StatusCode::BAD_REQUEST, "saml.error.unknown_sp")
-            }
+            SamlError::NoIssuer | SamlError::UnknownServiceProvider => Answer::Page(StatusCode::BAD_REQUEST, "saml.error.unknown_sp"),
             SamlError::Acs(_) => Answer::Page(StatusCode::BAD_REQUEST, "saml.error.acs"),
             SamlError::Unsigned | SamlError::Signature(_) | SamlError::QuerySignature(_) => {
                 Answer::Page(StatusCode::BAD_REQUEST, "saml.error.signature")
@@ -162,14 +160,10 @@ impl SamlError {
             SamlError::TimeOutOfRange => status(REQUESTER, None, "A time in the request is out of range."),
             SamlError::Version => status(VERSION_MISMATCH, None, "Only SAML 2.0 is supported."),
             SamlError::NameIdPolicy(_) => status(RESPONDER, Some(INVALID_NAME_ID_POLICY), "The NameID policy cannot be met."),
-            SamlError::NoAuthnContext => {
-                status(RESPONDER, Some(NO_AUTHN_CONTEXT), "The requested authentication context cannot be met.")
-            }
+            SamlError::NoAuthnContext => status(RESPONDER, Some(NO_AUTHN_CONTEXT), "The requested authentication context cannot be met."),
             SamlError::NoPassive => status(RESPONDER, Some(NO_PASSIVE), "The user is not logged in."),
             SamlError::Unsupported(_) => status(REQUESTER, Some(REQUEST_UNSUPPORTED), "The request is not supported."),
-            SamlError::UnsupportedBinding => {
-                status(REQUESTER, Some(UNSUPPORTED_BINDING), "Responses are sent over HTTP-POST only.")
-            }
+            SamlError::UnsupportedBinding => status(REQUESTER, Some(UNSUPPORTED_BINDING), "Responses are sent over HTTP-POST only."),
             SamlError::AuthnFailed => status(RESPONDER, Some(AUTHN_FAILED), "The user cannot log in."),
             SamlError::UnknownPrincipal => status(REQUESTER, Some(UNKNOWN_PRINCIPAL), "The principal is not known."),
             SamlError::Internal(_) => status(RESPONDER, None, "The identity provider failed to answer."),
@@ -223,9 +217,7 @@ pub async fn reject(
             let built = async {
                 let key = super::keys::active(&state.app, super::keys::KeyUse::Signing).await?;
                 let (entity, acs, irt, now) = (idp.entity_id(), acs_url.clone(), in_response_to.clone(), state.app.now());
-                state.app.pool
-                    .run(move || super::response::failure(&entity, &acs, irt.as_deref(), &status, now, &key))
-                    .await?
+                state.app.pool.run(move || super::response::failure(&entity, &acs, irt.as_deref(), &status, now, &key)).await?
             };
             built.await.map(|xml| super::binding::post_page(state, headers, acs_url, MessageKind::Response, &xml, relay_state.as_deref()))
         }

@@ -29,12 +29,7 @@ fn sp(signing: &IdpKey, encryption: &IdpKey) -> RegisteredSp {
         descriptor("encryption", encryption),
         ns::BINDING_POST
     );
-    let pem = |key: &IdpKey| {
-        pem::encode(&pem::Pem::new(
-            "CERTIFICATE",
-            key.certificate_der().to_vec(),
-        ))
-    };
+    let pem = |key: &IdpKey| pem::encode(&pem::Pem::new("CERTIFICATE", key.certificate_der().to_vec()));
     RegisteredSp::new(SamlServiceProvider {
         id: Uuid::new_v4(),
         tenant_id: Uuid::new_v4(),
@@ -71,18 +66,11 @@ fn messages(id: &str) -> Vec<(&'static str, MessageKind, String)> {
         )
     };
     vec![
-        (
-            "AuthnRequest",
-            MessageKind::Request,
-            format!("{}</samlp:AuthnRequest>", head("AuthnRequest", "")),
-        ),
+        ("AuthnRequest", MessageKind::Request, format!("{}</samlp:AuthnRequest>", head("AuthnRequest", ""))),
         (
             "LogoutRequest",
             MessageKind::Request,
-            format!(
-                "{}<saml:NameID>alice</saml:NameID></samlp:LogoutRequest>",
-                head("LogoutRequest", "")
-            ),
+            format!("{}<saml:NameID>alice</saml:NameID></samlp:LogoutRequest>", head("LogoutRequest", "")),
         ),
         (
             "LogoutResponse",
@@ -101,26 +89,17 @@ fn outcomes(sp: &RegisteredSp, key: &IdpKey) -> Vec<(&'static str, Binding, bool
     let mut seen = Vec::new();
     for (root, kind, xml) in messages("_m1") {
         let plain = xml.replace("{sig}", "");
-        let url = binding::redirect_url("https://idp.example/slo", kind, &plain, Some("rs"), key)
-            .expect("signs the query");
+        let url = binding::redirect_url("https://idp.example/slo", kind, &plain, Some("rs"), key).expect("signs the query");
         let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
         let incoming = binding::from_redirect_query(query).expect("decodes");
-        seen.push((
-            root,
-            Binding::Redirect,
-            authenticate_message(&incoming, &plain, "_m1", sp, true).is_ok(),
-        ));
+        seen.push((root, Binding::Redirect, authenticate_message(&incoming, &plain, "_m1", sp, true).is_ok()));
 
         let template = signing::template("_m1", key).to_string().expect("template");
-        let signed =
-            signing::sign_enveloped(&xml.replace("{sig}", &template), key).expect("signs the XML");
+        let signed = signing::sign_enveloped(&xml.replace("{sig}", &template), key).expect("signs the XML");
         let body = format!(
             "{}={}",
             kind.param(),
-            crate::urlcode::component(&base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                &signed
-            ))
+            crate::urlcode::component(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signed))
         );
         let incoming = binding::from_post_form(body.as_bytes()).expect("decodes");
         let accepted = match authenticate_message(&incoming, &signed, "_m1", sp, true) {
@@ -138,10 +117,7 @@ fn messages_signed_with_the_signing_key_are_authenticated() {
     let (signing, encryption) = (test_key(KeyUse::Signing), test_key(KeyUse::Encryption));
     let sp = sp(&signing, &encryption);
     for (root, binding, accepted) in outcomes(&sp, &signing) {
-        assert!(
-            accepted,
-            "{root} over {binding:?}, signed with the signing key"
-        );
+        assert!(accepted, "{root} over {binding:?}, signed with the signing key");
     }
 }
 
@@ -152,9 +128,6 @@ fn messages_signed_with_the_encryption_only_key_are_refused() {
     let outcomes = outcomes(&sp, &encryption);
     assert_eq!(outcomes.len(), 6, "three messages, two bindings");
     for (root, binding, accepted) in outcomes {
-        assert!(
-            !accepted,
-            "{root} over {binding:?}, signed with the encryption-only key"
-        );
+        assert!(!accepted, "{root} over {binding:?}, signed with the encryption-only key");
     }
 }

@@ -97,9 +97,7 @@ impl IdpKey {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (Redirect-binding signatures).
     pub fn sign_rsa_sha256(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
         let mut sig = vec![0; self.pair.public_modulus_len()];
-        self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig)
-            .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+        self.pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig).map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
         Ok(sig)
     }
 }

@@ -60,21 +60,13 @@ pub fn document(
         ));
     }
     for b in [Binding::Redirect, Binding::Post] {
-        out.push_str(&format!(
-            r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
-            b.uri(),
-            escape(&idp.slo_url())
-        ));
+        out.push_str(&format!(r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#, b.uri(), escape(&idp.slo_url())));
     }
     for format in name_id::SUPPORTED {
         out.push_str(&format!("<md:NameIDFormat>{format}</md:NameIDFormat>"));
     }
     for b in [Binding::Redirect, Binding::Post] {
-        out.push_str(&format!(
-            r#"<md:SingleSignOnService Binding="{}" Location="{}"/>"#,
-            b.uri(),
-            escape(&idp.sso_url())
-        ));
+        out.push_str(&format!(r#"<md:SingleSignOnService Binding="{}" Location="{}"/>"#, b.uri(), escape(&idp.sso_url())));
     }
     out.push_str("</md:IDPSSODescriptor></md:EntityDescriptor>");
     out
@@ -171,7 +163,12 @@ mod tests {
         }
         let (_, root) = super::super::xml::screen(xml.as_bytes(), &super::super::xml::METADATA_LIMITS).expect("screens");
         let id = root.id.expect("ID");
-        super::super::signing::verify_enveloped_with_limits(&xml, &id, &[key.certificate_der().to_vec()], &super::super::xml::METADATA_LIMITS)
-            .expect("the signature verifies");
+        super::super::signing::verify_enveloped_with_limits(
+            &xml,
+            &id,
+            &[key.certificate_der().to_vec()],
+            &super::super::xml::METADATA_LIMITS,
+        )
+        .expect("the signature verifies");
     }
 }

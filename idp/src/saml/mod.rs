@@ -23,9 +23,9 @@ pub mod binding;
 pub mod encryption;
 pub use mamori_saml_wire::endpoint;
 pub mod error;
-pub mod keys;
 #[cfg(test)]
 mod key_use_tests;
+pub mod keys;
 pub mod metadata;
 pub mod name_id;
 pub mod response;

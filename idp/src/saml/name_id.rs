@@ -80,11 +80,7 @@ pub async fn issue(app: &App, sp: &RegisteredSp, user: &User, choice: &NameIdCho
         }
         ns::NAMEID_EMAIL => {
             let devices = app.storage.devices().list_for_user(user.id, false).await?;
-            devices
-                .into_iter()
-                .map(|d| d.email)
-                .find(|e| !e.is_empty())
-                .ok_or(SamlError::NameIdPolicy("the user has no e-mail address"))
+            devices.into_iter().map(|d| d.email).find(|e| !e.is_empty()).ok_or(SamlError::NameIdPolicy("the user has no e-mail address"))
         }
         _ => Ok(crate::secrets::url_token()),
     }

@@ -17,8 +17,8 @@
 
 use samael::attribute::{Attribute, AttributeValue};
 use samael::schema::{
-    Assertion, AttributeStatement, AudienceRestriction, AuthnContext, AuthnContextClassRef, AuthnStatement, Conditions,
-    Issuer, Response, Subject, SubjectConfirmation, SubjectConfirmationData, SubjectNameID,
+    Assertion, AttributeStatement, AudienceRestriction, AuthnContext, AuthnContextClassRef, AuthnStatement, Conditions, Issuer, Response,
+    Subject, SubjectConfirmation, SubjectConfirmationData, SubjectNameID,
 };
 use samael::traits::ToXml as _;
 use time::OffsetDateTime;
@@ -144,9 +144,7 @@ pub fn assertion(content: &AssertionContent, id: &str) -> Assertion {
             session_index: Some(content.session_index.clone()),
             session_not_on_or_after: Some(chrono_time(content.session_not_on_or_after)),
             subject_locality: None,
-            authn_context: Some(AuthnContext {
-                value: Some(AuthnContextClassRef { value: Some(escape(&content.authn_context_class)) }),
-            }),
+            authn_context: Some(AuthnContext { value: Some(AuthnContextClassRef { value: Some(escape(&content.authn_context_class)) }) }),
         }]),
         attribute_statements: (!attributes.is_empty()).then(|| vec![AttributeStatement { attributes }]),
     }

@@ -141,13 +141,7 @@ impl RegisteredSp {
     /// the URL to send to (ResponseLocation for responses when given).
     pub fn slo_endpoint(&self, prefer: Binding, response: bool) -> Option<(String, Binding)> {
         let usable = |s: &&SingleLogoutService| Binding::from_uri(&s.binding).is_some();
-        let chosen = self
-            .sp
-            .slo
-            .iter()
-            .filter(usable)
-            .find(|s| s.binding == prefer.uri())
-            .or_else(|| self.sp.slo.iter().find(usable))?;
+        let chosen = self.sp.slo.iter().filter(usable).find(|s| s.binding == prefer.uri()).or_else(|| self.sp.slo.iter().find(usable))?;
         let url = if response { chosen.response_url.clone().unwrap_or_else(|| chosen.url.clone()) } else { chosen.url.clone() };
         Some((url, Binding::from_uri(&chosen.binding)?))
     }
@@ -271,10 +265,7 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_metadata_is_refused() {
-        assert!(matches!(
-            parse_sp_metadata(b"<!DOCTYPE x><x/>", None),
-            Err(MetadataError::Xml(xml::XmlRefusal::Dtd))
-        ));
+        assert!(matches!(parse_sp_metadata(b"<!DOCTYPE x><x/>", None), Err(MetadataError::Xml(xml::XmlRefusal::Dtd))));
         assert_eq!(parse_sp_metadata(b"<x/>", None), Err(MetadataError::NotEntityDescriptor));
         let xml = sp_metadata("https://sp.example/metadata", "bm90IGEgY2VydA==");
         assert_eq!(parse_sp_metadata(xml.as_bytes(), None), Err(MetadataError::BadCertificate));
@@ -327,7 +318,9 @@ pub(crate) mod tests {
         assert_eq!(sp.slo_endpoint(Binding::Redirect, true), Some(("https://sp.example/slo/response".into(), Binding::Redirect)));
         assert_eq!(sp.slo_endpoint(Binding::Redirect, false), Some(("https://sp.example/slo".into(), Binding::Redirect)));
         // Without a ResponseLocation, responses go to Location.
-        let plain = registered(&parse_sp_metadata(sp_metadata("https://sp.example/metadata", &key.certificate_base64()).as_bytes(), None).expect("parses"));
+        let plain = registered(
+            &parse_sp_metadata(sp_metadata("https://sp.example/metadata", &key.certificate_base64()).as_bytes(), None).expect("parses"),
+        );
         assert_eq!(plain.slo_endpoint(Binding::Redirect, true), Some(("https://sp.example/slo".into(), Binding::Redirect)));
     }
 
@@ -379,7 +372,8 @@ pub(crate) mod tests {
     #[test]
     fn stored_endpoints_the_rule_refuses_are_never_answered_at() {
         let key = super::super::keys::tests::test_key(super::super::keys::KeyUse::Signing);
-        let meta = parse_sp_metadata(sp_metadata("https://sp.example/metadata", &key.certificate_base64()).as_bytes(), None).expect("parses");
+        let meta =
+            parse_sp_metadata(sp_metadata("https://sp.example/metadata", &key.certificate_base64()).as_bytes(), None).expect("parses");
         let mut stored = registered(&meta).sp;
         stored.acs.iter_mut().for_each(|a| a.url = a.url.replace("https://sp.example", "http://localhost:80@evil.example"));
         stored.slo.iter_mut().for_each(|s| s.url = "http://localhost.evil.example/slo".into());
@@ -416,9 +410,17 @@ pub(crate) mod tests {
         use mamori_saml_wire::metadata::{MAX_ENDPOINTS, MAX_KEYS};
         let at_caps = parse_sp_metadata(metadata_of_size(MAX_ENDPOINTS, MAX_ENDPOINTS, MAX_KEYS).as_bytes(), None).expect("at the caps");
         assert_eq!((at_caps.acs.len(), at_caps.slo.len(), at_caps.signing_certificates.len()), (20, 20, 4));
-        for (acs, slo, keys, what) in [(21, 0, 0, "AssertionConsumerService"), (1_700, 0, 0, "AssertionConsumerService"), (1, 21, 0, "SingleLogoutService"), (1, 0, 5, "signing certificates")] {
+        for (acs, slo, keys, what) in [
+            (21, 0, 0, "AssertionConsumerService"),
+            (1_700, 0, 0, "AssertionConsumerService"),
+            (1, 21, 0, "SingleLogoutService"),
+            (1, 0, 5, "signing certificates"),
+        ] {
             let refused = parse_sp_metadata(metadata_of_size(acs, slo, keys).as_bytes(), None);
-            assert!(matches!(&refused, Err(e @ MetadataError::TooMany { .. }) if e.to_string().contains(what)), "{acs} {slo} {keys}: {refused:?}");
+            assert!(
+                matches!(&refused, Err(e @ MetadataError::TooMany { .. }) if e.to_string().contains(what)),
+                "{acs} {slo} {keys}: {refused:?}"
+            );
         }
     }
 }

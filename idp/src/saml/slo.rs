@@ -30,10 +30,10 @@ use super::service_providers;
 use super::sso::authenticate_message;
 use super::times::check_logout_request_times;
 use super::xml::{self, MESSAGE_LIMITS, escape};
-pub use mamori_saml_wire::messages::{LogoutRequestMessage, NameIdElement, TextElement, parse_logout_request, parse_logout_response};
 use super::{Idp, chrono_time, later, limits, new_id, ns, signing};
 use crate::server::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
+pub use mamori_saml_wire::messages::{LogoutRequestMessage, NameIdElement, TextElement, parse_logout_request, parse_logout_response};
 
 /// A service provider still to be told, with what it knows the user by: one
 /// LogoutRequest per SP and NameID, naming every SessionIndex it was given.
@@ -105,18 +105,18 @@ impl<'de> Deserialize<'de> for Reply {
 }
 
 /// `GET /t/{tenant}/saml/slo` (HTTP-Redirect)
-pub async fn slo_redirect(State(state): State<SharedState>, Path(slug): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+pub async fn slo_redirect(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let incoming = binding::from_redirect_query(query.as_deref().unwrap_or(""));
     receive(state, slug, incoming, headers).await
 }
 
 /// `POST /t/{tenant}/saml/slo` (HTTP-POST)
-pub async fn slo_post(
-    State(state): State<SharedState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub async fn slo_post(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let incoming = binding::read_post_body(body).await;
     receive(state, slug, incoming, headers).await
 }
@@ -158,7 +158,8 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
         .map_err(|e| untrusted(SamlError::Internal(e)))?
         .ok_or_else(|| untrusted(SamlError::UnknownServiceProvider))?;
     let (signed_text, _) = authenticate_message(incoming, &text, &message.id, &sp, true).map_err(untrusted)?;
-    let message = if incoming.binding == Binding::Post { parse_logout_request(signed_text.as_bytes()).map_err(untrusted)?.1 } else { message };
+    let message =
+        if incoming.binding == Binding::Post { parse_logout_request(signed_text.as_bytes()).map_err(untrusted)?.1 } else { message };
     if message.destination.as_deref() != Some(idp.slo_url().as_str()) {
         return Err(untrusted(SamlError::WrongDestination));
     }
@@ -201,10 +202,8 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
         found = records.participants_by_name_id(idp.tenant.id, sp.entity_id(), &name_id, now).await.map_err(|e| fail(e.into()))?;
     } else {
         for index in &message.session_indexes {
-            let hit = records
-                .participant_by_session_index(idp.tenant.id, sp.entity_id(), index.trim(), now)
-                .await
-                .map_err(|e| fail(e.into()))?;
+            let hit =
+                records.participant_by_session_index(idp.tenant.id, sp.entity_id(), index.trim(), now).await.map_err(|e| fail(e.into()))?;
             found.extend(hit.filter(|p| p.name_id == name_id));
         }
     }
@@ -230,10 +229,7 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
     tracing::info!(sp = %sp.entity_id(), sessions = sessions.len(), others = queue.len(), "SAML single logout");
     let chain = LogoutChain { requester: reply, queue, current: None, partial: false };
     let mut response = start_chain(state, headers, idp, chain).await.map_err(|e| (SamlError::Internal(e), None))?;
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        crate::web::session::clear_cookie(crate::web::session::SESSION_COOKIE),
-    );
+    response.headers_mut().append(header::SET_COOKIE, crate::web::session::clear_cookie(crate::web::session::SESSION_COOKIE));
     Ok(response)
 }
 
@@ -241,7 +237,8 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
 async fn decrypt_name_id(app: &crate::app::App, encrypted: &super::encryption::wire::EncryptedElement) -> Result<String, SamlError> {
     let keys = keys::all_unexpired(app, KeyUse::Encryption).await?;
     let encrypted = encrypted.clone();
-    let plain = app.pool
+    let plain = app
+        .pool
         .run(move || {
             let ders: Vec<&[u8]> = keys.iter().map(|k| k.private_key_der()).collect();
             super::encryption::decrypt(&encrypted, &ders)
@@ -346,13 +343,15 @@ async fn advance(
         let relay = id.to_owned();
         return match binding {
             Binding::Redirect => {
-                let target = app.pool
+                let target = app
+                    .pool
                     .run(move || binding::redirect_url(&url, MessageKind::Request, &request.to_xml(None), Some(&relay), &key))
                     .await??;
                 Ok(binding::never_cached(Redirect::to(&target).into_response()))
             }
             Binding::Post => {
-                let xml = app.pool
+                let xml = app
+                    .pool
                     .run(move || {
                         let template = signing::template(&request.id, &key).to_string().map_err(|e| anyhow::anyhow!("{e}"))?;
                         signing::sign_enveloped(&request.to_xml(Some(&template)), &key)
@@ -371,7 +370,11 @@ async fn advance(
 /// Answers the requester (or shows the page) once every SP was told.
 async fn finish(state: &SharedState, headers: &HeaderMap, idp: &Idp, chain: &LogoutChain) -> anyhow::Result<Response> {
     let status = if chain.partial {
-        Status { code: status::SUCCESS, sub_code: Some(status::PARTIAL_LOGOUT), message: "Not every service provider confirmed the logout." }
+        Status {
+            code: status::SUCCESS,
+            sub_code: Some(status::PARTIAL_LOGOUT),
+            message: "Not every service provider confirmed the logout.",
+        }
     } else {
         Status::SUCCESS
     };
@@ -417,7 +420,11 @@ async fn logout_response(state: &SharedState, headers: &HeaderMap, idp: &Idp, in
             let root_id = message.id.clone().unwrap_or_default();
             match authenticate_message(incoming, &text, &root_id, &sp, true) {
                 Ok((signed, _)) => {
-                    let verified = if incoming.binding == Binding::Post { parse_logout_response(signed.as_bytes()).ok().map(|m| m.1) } else { Some(message.clone()) };
+                    let verified = if incoming.binding == Binding::Post {
+                        parse_logout_response(signed.as_bytes()).ok().map(|m| m.1)
+                    } else {
+                        Some(message.clone())
+                    };
                     confirms(verified.as_ref(), &idp.slo_url())
                 }
                 Err(err) => {
@@ -440,8 +447,7 @@ async fn logout_response(state: &SharedState, headers: &HeaderMap, idp: &Idp, in
 /// §3.2.2; Bindings §3.4.5.2, §3.5.5.2); LogoutResponses are always signed here.
 pub fn confirms(authenticated: Option<&LogoutResponse>, slo_url: &str) -> bool {
     authenticated.is_some_and(|m| {
-        m.destination.as_deref() == Some(slo_url)
-            && m.status.as_ref().and_then(|s| s.status_code.value.as_deref()) == Some(status::SUCCESS)
+        m.destination.as_deref() == Some(slo_url) && m.status.as_ref().and_then(|s| s.status_code.value.as_deref()) == Some(status::SUCCESS)
     })
 }
 
@@ -519,7 +525,9 @@ pub async fn send_logout_response(
     let (url, relay) = (url.to_owned(), relay_state.map(str::to_owned));
     match binding {
         Binding::Redirect => {
-            let target = state.app.pool
+            let target = state
+                .app
+                .pool
                 .run(move || {
                     binding::redirect_url(&url, MessageKind::Response, xml::without_declaration(&document), relay.as_deref(), &key)
                 })
@@ -603,7 +611,12 @@ mod tests {
                 in_response_to: "_r".into(),
                 relay_state: None,
             }),
-            queue: vec![Notice { sp_entity_id: "b".into(), name_id: "n".into(), name_id_format: "f".into(), session_indexes: vec!["i".into()] }],
+            queue: vec![Notice {
+                sp_entity_id: "b".into(),
+                name_id: "n".into(),
+                name_id_format: "f".into(),
+                session_indexes: vec!["i".into()],
+            }],
             current: Some(Outstanding { sp_entity_id: "c".into(), request_id: "_q".into() }),
             partial: true,
         };

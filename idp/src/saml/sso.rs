@@ -25,7 +25,6 @@ use super::keys::{self, KeyUse};
 use super::name_id::{self, NameIdChoice};
 use super::response::{self, AssertionContent, Protection};
 use super::service_providers::{self, RegisteredSp};
-pub use mamori_saml_wire::messages::parse_authn_request;
 use super::times::is_fresh;
 use super::{Idp, from_chrono, later, limits, ns, signing};
 use crate::app::App;
@@ -36,6 +35,7 @@ use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::PageCtx;
 use crate::web::page::LangQuery;
 use crate::web::session;
+pub use mamori_saml_wire::messages::parse_authn_request;
 
 /// A request accepted and waiting for the login (the `data` of a pending entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,13 +132,18 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
         .ok_or(SamlError::UnknownServiceProvider)?;
     let (signed_text, signed) = authenticate_message(incoming, &text, &request.id, &sp, sp.sp.want_authn_requests_signed)?;
     // Parse again what the signature covered (identical for Redirect and unsigned POST).
-    let request = if signed && incoming.binding == Binding::Post { parse_authn_request(signed_text.as_bytes()).map_err(SamlError::from)?.1 } else { request };
+    let request = if signed && incoming.binding == Binding::Post {
+        parse_authn_request(signed_text.as_bytes()).map_err(SamlError::from)?.1
+    } else {
+        request
+    };
     match request.destination.as_deref() {
         Some(d) if d != idp.sso_url() => return Err(SamlError::WrongDestination.into()),
         None if signed => return Err(SamlError::WrongDestination.into()),
         _ => {}
     }
-    let acs = sp.resolve_acs(request.assertion_consumer_service_url.as_deref(), request.assertion_consumer_service_index)
+    let acs = sp
+        .resolve_acs(request.assertion_consumer_service_url.as_deref(), request.assertion_consumer_service_index)
         .map_err(SamlError::from)?;
     let reply = Reply::Acs {
         sp_entity_id: sp.entity_id().to_owned(),
@@ -204,18 +209,18 @@ pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> 
 }
 
 /// `GET /t/{tenant}/saml/sso` (HTTP-Redirect)
-pub async fn sso_redirect(State(state): State<SharedState>, Path(slug): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+pub async fn sso_redirect(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let incoming = binding::from_redirect_query(query.as_deref().unwrap_or(""));
     receive(state, slug, incoming, headers).await
 }
 
 /// `POST /t/{tenant}/saml/sso` (HTTP-POST)
-pub async fn sso_post(
-    State(state): State<SharedState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub async fn sso_post(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let incoming = binding::read_post_body(body).await;
     receive(state, slug, incoming, headers).await
 }

@@ -12,18 +12,12 @@ use super::limits;
 pub struct TimeOutOfRange;
 
 /// `t + d`, or [`TimeOutOfRange`] where that leaves `time`'s range.
-pub fn later(
-    t: time::OffsetDateTime,
-    d: time::Duration,
-) -> Result<time::OffsetDateTime, TimeOutOfRange> {
+pub fn later(t: time::OffsetDateTime, d: time::Duration) -> Result<time::OffsetDateTime, TimeOutOfRange> {
     t.checked_add(d).ok_or(TimeOutOfRange)
 }
 
 /// `t - d`, checked (see [`later`]).
-pub fn earlier(
-    t: time::OffsetDateTime,
-    d: time::Duration,
-) -> Result<time::OffsetDateTime, TimeOutOfRange> {
+pub fn earlier(t: time::OffsetDateTime, d: time::Duration) -> Result<time::OffsetDateTime, TimeOutOfRange> {
     t.checked_sub(d).ok_or(TimeOutOfRange)
 }
 
@@ -54,11 +48,7 @@ fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
 /// A LogoutRequest's IssueInstant must be fresh and its NotOnOrAfter (SAML Core §3.7.1)
 /// not passed at `now`, give or take the clock skew. A limit so far off that adding the
 /// skew leaves the range of times is refused as out of range.
-pub fn check_logout_request_times(
-    issue_instant: &str,
-    not_on_or_after: Option<&str>,
-    now: time::OffsetDateTime,
-) -> Result<(), SamlError> {
+pub fn check_logout_request_times(issue_instant: &str, not_on_or_after: Option<&str>, now: time::OffsetDateTime) -> Result<(), SamlError> {
     let issued = parse_instant(issue_instant).ok_or(SamlError::Stale)?;
     if !is_fresh(issued, now) {
         return Err(SamlError::Stale);
@@ -88,9 +78,7 @@ mod tests {
         ] {
             assert_eq!(from_chrono(&chrono_time(extreme)), Some(extreme));
         }
-        let far: chrono::DateTime<chrono::Utc> = "+10000-01-01T00:00:00Z"
-            .parse()
-            .expect("chrono reads five-digit years");
+        let far: chrono::DateTime<chrono::Utc> = "+10000-01-01T00:00:00Z".parse().expect("chrono reads five-digit years");
         assert_eq!(from_chrono(&far), None);
         assert_eq!(from_chrono(&chrono::DateTime::<chrono::Utc>::MIN_UTC), None);
         assert_eq!(from_chrono(&chrono::DateTime::<chrono::Utc>::MAX_UTC), None);
@@ -99,23 +87,14 @@ mod tests {
     #[test]
     fn time_arithmetic_is_checked_at_both_ends() {
         // The ends of `time`'s range (year ±9999, or ±999999 with its `large-dates`).
-        let (max, min) = (
-            time::PrimitiveDateTime::MAX.assume_utc(),
-            time::PrimitiveDateTime::MIN.assume_utc(),
-        );
+        let (max, min) = (time::PrimitiveDateTime::MAX.assume_utc(), time::PrimitiveDateTime::MIN.assume_utc());
         assert_eq!(later(max, limits::CLOCK_SKEW), Err(TimeOutOfRange));
         assert_eq!(earlier(min, limits::CLOCK_SKEW), Err(TimeOutOfRange));
         assert_eq!(later(min, time::Duration::MAX), Err(TimeOutOfRange));
         assert_eq!(earlier(max, time::Duration::MIN), Err(TimeOutOfRange));
         let year1 = time::macros::datetime!(0001-01-01 00:00:00 UTC);
-        assert_eq!(
-            earlier(year1, time::Duration::days(1)),
-            Ok(time::macros::datetime!(0000-12-31 00:00:00 UTC))
-        );
-        assert_eq!(
-            later(year1, limits::CLOCK_SKEW),
-            Ok(time::macros::datetime!(0001-01-01 00:01:00 UTC))
-        );
+        assert_eq!(earlier(year1, time::Duration::days(1)), Ok(time::macros::datetime!(0000-12-31 00:00:00 UTC)));
+        assert_eq!(later(year1, limits::CLOCK_SKEW), Ok(time::macros::datetime!(0001-01-01 00:01:00 UTC)));
     }
 
     #[test]
@@ -131,16 +110,8 @@ mod tests {
     #[test]
     fn issue_instants_at_the_ends_of_the_calendar_are_refused_without_panic() {
         let now = time::macros::datetime!(2026-04-01 09:00 UTC);
-        let (max, min) = (
-            time::PrimitiveDateTime::MAX.assume_utc(),
-            time::PrimitiveDateTime::MIN.assume_utc(),
-        );
-        for instant in [
-            max,
-            min,
-            time::macros::datetime!(0001-01-01 00:00 UTC),
-            time::macros::datetime!(9999-12-31 23:59:59 UTC),
-        ] {
+        let (max, min) = (time::PrimitiveDateTime::MAX.assume_utc(), time::PrimitiveDateTime::MIN.assume_utc());
+        for instant in [max, min, time::macros::datetime!(0001-01-01 00:00 UTC), time::macros::datetime!(9999-12-31 23:59:59 UTC)] {
             assert!(!is_fresh(instant, now), "{instant}");
         }
         // The IdP's own clock at either end: nothing is fresh, nothing panics.
@@ -165,47 +136,19 @@ mod tests {
         let fresh = "2026-12-05T12:00:00Z";
         assert!(check_logout_request_times(fresh, None, now).is_ok());
         assert!(check_logout_request_times(fresh, Some("2026-12-05T12:05:00Z"), now).is_ok());
-        assert!(matches!(
-            check_logout_request_times(fresh, Some("2026-12-05T11:58:00Z"), now),
-            Err(SamlError::Stale)
-        ));
+        assert!(matches!(check_logout_request_times(fresh, Some("2026-12-05T11:58:00Z"), now), Err(SamlError::Stale)));
         // The limit plus the clock skew leaves the range of times: refused, no panic.
-        assert!(matches!(
-            check_logout_request_times(fresh, Some("9999-12-31T23:59:59Z"), now),
-            Err(SamlError::TimeOutOfRange)
-        ));
-        assert!(matches!(
-            check_logout_request_times(fresh, Some("0001-01-01T00:00:00Z"), now),
-            Err(SamlError::Stale)
-        ));
-        assert!(matches!(
-            check_logout_request_times(fresh, Some("-0001-01-01T00:00:00Z"), now),
-            Err(SamlError::Stale)
-        ));
-        for instant in [
-            "9999-12-31T23:59:59Z",
-            "0001-01-01T00:00:00Z",
-            "0000-01-01T00:00:00Z",
-            "-0001-01-01T00:00:00Z",
-            "+10000-01-01T00:00:00Z",
-        ] {
-            assert!(
-                matches!(
-                    check_logout_request_times(instant, None, now),
-                    Err(SamlError::Stale)
-                ),
-                "{instant}"
-            );
+        assert!(matches!(check_logout_request_times(fresh, Some("9999-12-31T23:59:59Z"), now), Err(SamlError::TimeOutOfRange)));
+        assert!(matches!(check_logout_request_times(fresh, Some("0001-01-01T00:00:00Z"), now), Err(SamlError::Stale)));
+        assert!(matches!(check_logout_request_times(fresh, Some("-0001-01-01T00:00:00Z"), now), Err(SamlError::Stale)));
+        for instant in
+            ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z", "+10000-01-01T00:00:00Z"]
+        {
+            assert!(matches!(check_logout_request_times(instant, None, now), Err(SamlError::Stale)), "{instant}");
         }
         // An IdP clock at either end of the range: still an answer, never a panic.
-        let (max, min) = (
-            time::PrimitiveDateTime::MAX.assume_utc(),
-            time::PrimitiveDateTime::MIN.assume_utc(),
-        );
-        assert!(
-            check_logout_request_times("9999-12-31T23:59:59Z", Some("9999-12-31T23:59:59Z"), max)
-                .is_err()
-        );
+        let (max, min) = (time::PrimitiveDateTime::MAX.assume_utc(), time::PrimitiveDateTime::MIN.assume_utc());
+        assert!(check_logout_request_times("9999-12-31T23:59:59Z", Some("9999-12-31T23:59:59Z"), max).is_err());
         assert!(check_logout_request_times("0001-01-01T00:00:00Z", None, min).is_err());
     }
 }

@@ -42,9 +42,7 @@ pub type OnReady = Box<dyn FnOnce(&PublicUrls) + Send>;
 pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     init_logging(&app.config.log);
     let config = &app.config.server;
-    let main = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("server.listen: cannot listen on {}", config.listen))?;
+    let main = TcpListener::bind(config.listen).await.with_context(|| format!("server.listen: cannot listen on {}", config.listen))?;
     let mtls = TcpListener::bind(config.mtls_listen)
         .await
         .with_context(|| format!("server.mtls_listen: cannot listen on {}", config.mtls_listen))?;
@@ -70,16 +68,9 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
     let ca_task = tokio::spawn(follow_client_cas(Arc::clone(&state.app), tls, client_ca_subjects, mtls_acceptor_tx, stop_rx.clone()));
     let router = router(state);
-    let main_task = tokio::spawn(listener::serve(
-        main,
-        main_acceptor,
-        ListenerKind::Main,
-        router.clone(),
-        oversized.clone(),
-        stop_rx.clone(),
-    ));
-    let mtls_task =
-        tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, router, oversized, stop_rx));
+    let main_task =
+        tokio::spawn(listener::serve(main, main_acceptor, ListenerKind::Main, router.clone(), oversized.clone(), stop_rx.clone()));
+    let mtls_task = tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, router, oversized, stop_rx));
     tracing::info!(main = %urls.main, mtls = %urls.mtls, "listening");
     println!("mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
     if let Some(on_ready) = on_ready {
@@ -164,9 +155,8 @@ async fn stop_signal() {
 /// Logs to standard error as text or JSON, per `[log]`; `RUST_LOG` overrides the level.
 pub fn init_logging(config: &crate::config::LogConfig) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&config.level)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second initialisation (tests starting several servers) keeps the first.
     let _ = match config.format {
@@ -181,9 +171,11 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::web::login::routes())
         .merge(crate::oidc::routes())
         .merge(crate::saml::routes())
-        .merge(crate::web::enroll::routes()).merge(crate::web::download::routes())
+        .merge(crate::web::enroll::routes())
+        .merge(crate::web::download::routes())
         .merge(crate::web::mailbox::routes())
-        .merge(crate::web::account::routes()).merge(crate::web::reissue::routes())
+        .merge(crate::web::account::routes())
+        .merge(crate::web::reissue::routes())
         .merge(crate::admin::api::routes())
         .merge(crate::web::console::routes())
         // After every route is in: those without their own answer get a page.
@@ -217,11 +209,7 @@ async fn plain_errors_as_pages(
     }
     let response = next.run(request).await;
     let status = response.status();
-    let plain = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/plain"));
+    let plain = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/plain"));
     if !status.is_client_error() || !plain {
         return response;
     }
@@ -254,7 +242,8 @@ async fn request_id(
     let started = std::time::Instant::now();
     // `actor` and `source_ip` are filled in by the admin API once it knows the caller, so
     // each admin call's line names the token (its id, never the token) and its address.
-    let span = tracing::info_span!("request", request_id = %id, %method, %path, actor = tracing::field::Empty, source_ip = tracing::field::Empty);
+    let span =
+        tracing::info_span!("request", request_id = %id, %method, %path, actor = tracing::field::Empty, source_ip = tracing::field::Empty);
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
@@ -282,7 +271,10 @@ const RETRY_AFTER_SECONDS: &str = "5";
 /// Headers every response carries: no framing, no foreign scripts or styles, HTTPS only.
 /// (Also on the pages written below the router, [`oversized`].)
 pub const SECURITY_HEADERS: [(&str, &str); 5] = [
-    ("content-security-policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https:"),
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https:",
+    ),
     ("strict-transport-security", "max-age=31536000"),
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),

@@ -29,10 +29,7 @@ const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 4 * 1024 * 1024;
 
 /// The statuses hyper answers on its own for an oversized head.
-const REWRITTEN: [StatusCode; 2] = [
-    StatusCode::URI_TOO_LONG,
-    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-];
+const REWRITTEN: [StatusCode; 2] = [StatusCode::URI_TOO_LONG, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE];
 
 /// The complete HTTP/1.1 answers, rendered once at start-up, per status and language.
 #[derive(Debug)]
@@ -48,11 +45,7 @@ impl OversizedPages {
         for status in REWRITTEN {
             for locale in Locale::ALL {
                 let message = ui.message(locale, "error.too_large");
-                let body = ui.render(
-                    "error.html",
-                    locale,
-                    serde_json::json!({ "message": message }),
-                )?;
+                let body = ui.render("error.html", locale, serde_json::json!({ "message": message }))?;
                 let mut head = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n",
                     body.len()
@@ -69,25 +62,17 @@ impl OversizedPages {
     }
 
     fn response(&self, status: StatusCode, locale: Locale) -> Option<Arc<[u8]>> {
-        self.responses
-            .iter()
-            .find(|(s, l, _)| *s == status && *l == locale)
-            .map(|(_, _, r)| Arc::clone(r))
+        self.responses.iter().find(|(s, l, _)| *s == status && *l == locale).map(|(_, _, r)| Arc::clone(r))
     }
 }
 
 /// hyper's own answer to an oversized head: a bare status line, `content-length: 0`, a
 /// date, nothing else. No route of ours answers 414 or 431, let alone with an empty body.
 pub fn automatic_answer(written: &[u8]) -> Option<StatusCode> {
-    if written.len() > 256
-        || !written.ends_with(b"\r\n\r\n")
-        || !contains(written, b"\r\ncontent-length: 0\r\n")
-    {
+    if written.len() > 256 || !written.ends_with(b"\r\n\r\n") || !contains(written, b"\r\ncontent-length: 0\r\n") {
         return None;
     }
-    REWRITTEN
-        .into_iter()
-        .find(|status| written.starts_with(format!("HTTP/1.1 {} ", status.as_u16()).as_bytes()))
+    REWRITTEN.into_iter().find(|status| written.starts_with(format!("HTTP/1.1 {} ", status.as_u16()).as_bytes()))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -97,27 +82,17 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// The value of the last `name:` header line in `recent` (ASCII case-insensitive).
 fn last_header<'a>(recent: &'a [u8], name: &str) -> Option<&'a str> {
     let pattern = format!("\r\n{name}:");
-    let start = recent
-        .windows(pattern.len())
-        .rposition(|w| w.eq_ignore_ascii_case(pattern.as_bytes()))?
-        + pattern.len();
+    let start = recent.windows(pattern.len()).rposition(|w| w.eq_ignore_ascii_case(pattern.as_bytes()))? + pattern.len();
     let rest = &recent[start..];
-    let end = rest
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .unwrap_or(rest.len());
+    let end = rest.windows(2).position(|w| w == b"\r\n").unwrap_or(rest.len());
     std::str::from_utf8(&rest[..end]).ok().map(str::trim)
 }
 
 /// The page language the client asks for in what it sent last: the language cookie,
 /// else Accept-Language (as [`crate::web::page::PageLocale`] decides for routed pages).
 pub fn locale_of(recent: &[u8]) -> Locale {
-    let cookie = last_header(recent, "cookie").and_then(|c| {
-        c.split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == "mamori_lang")
-            .map(|(_, v)| v)
-    });
+    let cookie = last_header(recent, "cookie")
+        .and_then(|c| c.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(k, _)| *k == "mamori_lang").map(|(_, v)| v));
     negotiate_locale(cookie, last_header(recent, "accept-language"))
 }
 
@@ -135,38 +110,25 @@ enum Phase {
     /// Bytes pass through.
     Passing,
     /// hyper has given up on a head: read on to its end, where the language headers are.
-    FindingHeadEnd {
-        status: StatusCode,
-        deadline: Pin<Box<Sleep>>,
-        read: usize,
-    },
+    FindingHeadEnd { status: StatusCode, deadline: Pin<Box<Sleep>>, read: usize },
     /// Our page, and how much of it is written.
     Writing { page: Arc<[u8]>, written: usize },
     /// Reading and dropping what the client still sends, so that closing does not reset
     /// the connection (a reset can destroy the page before the client reads it).
-    Draining {
-        deadline: Pin<Box<Sleep>>,
-        read: usize,
-    },
+    Draining { deadline: Pin<Box<Sleep>>, read: usize },
     /// Answered; hyper closes the connection.
     Done,
 }
 
 impl<IO> RewriteOversized<IO> {
     pub fn new(io: IO, pages: Option<Arc<OversizedPages>>) -> Self {
-        RewriteOversized {
-            io,
-            pages,
-            recent: Vec::new(),
-            phase: Phase::Passing,
-        }
+        RewriteOversized { io, pages, recent: Vec::new(), phase: Phase::Passing }
     }
 
     fn remember(&mut self, read: &[u8]) {
         if read.len() >= RECENT_BYTES {
             self.recent.clear();
-            self.recent
-                .extend_from_slice(&read[read.len() - RECENT_BYTES..]);
+            self.recent.extend_from_slice(&read[read.len() - RECENT_BYTES..]);
         } else {
             self.recent.extend_from_slice(read);
             let excess = self.recent.len().saturating_sub(RECENT_BYTES);
@@ -178,11 +140,7 @@ impl<IO> RewriteOversized<IO> {
     fn take_over(&mut self, written: &[u8]) -> bool {
         match (&self.phase, &self.pages, automatic_answer(written)) {
             (Phase::Passing, Some(_), Some(status)) => {
-                self.phase = Phase::FindingHeadEnd {
-                    status,
-                    deadline: Box::pin(tokio::time::sleep(LINGER)),
-                    read: 0,
-                };
+                self.phase = Phase::FindingHeadEnd { status, deadline: Box::pin(tokio::time::sleep(LINGER)), read: 0 };
                 true
             }
             _ => false,
@@ -190,11 +148,7 @@ impl<IO> RewriteOversized<IO> {
     }
 
     fn page(&self, status: StatusCode) -> Phase {
-        match self
-            .pages
-            .as_ref()
-            .and_then(|p| p.response(status, locale_of(&self.recent)))
-        {
+        match self.pages.as_ref().and_then(|p| p.response(status, locale_of(&self.recent))) {
             Some(page) => Phase::Writing { page, written: 0 },
             None => Phase::Done,
         }
@@ -208,11 +162,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
         loop {
             match &mut self.phase {
                 Phase::Passing | Phase::Done => return Poll::Ready(Ok(())),
-                Phase::FindingHeadEnd {
-                    status,
-                    deadline,
-                    read,
-                } => {
+                Phase::FindingHeadEnd { status, deadline, read } => {
                     let status = *status;
                     if contains(&self.recent, b"\r\n\r\n") || *read >= LINGER_BYTES {
                         self.phase = self.page(status);
@@ -226,18 +176,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
                             self.remember(&filled);
                         }
                         Poll::Ready(_) => self.phase = self.page(status),
-                        Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
-                            self.phase = self.page(status)
-                        }
+                        Poll::Pending if deadline.as_mut().poll(cx).is_ready() => self.phase = self.page(status),
                         Poll::Pending => return Poll::Pending,
                     }
                 }
                 Phase::Writing { page, written } => {
                     if *written >= page.len() {
-                        self.phase = Phase::Draining {
-                            deadline: Box::pin(tokio::time::sleep(LINGER)),
-                            read: 0,
-                        };
+                        self.phase = Phase::Draining { deadline: Box::pin(tokio::time::sleep(LINGER)), read: 0 };
                         continue;
                     }
                     let n = ready!(Pin::new(&mut self.io).poll_write(cx, &page[*written..]))?;
@@ -250,13 +195,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
                     ready!(Pin::new(&mut self.io).poll_flush(cx))?;
                     let mut buf = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                        Poll::Ready(Ok(())) if !buf.filled().is_empty() && *read < LINGER_BYTES => {
-                            *read += buf.filled().len()
-                        }
+                        Poll::Ready(Ok(())) if !buf.filled().is_empty() && *read < LINGER_BYTES => *read += buf.filled().len(),
                         Poll::Ready(_) => self.phase = Phase::Done,
-                        Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
-                            self.phase = Phase::Done
-                        }
+                        Poll::Pending if deadline.as_mut().poll(cx).is_ready() => self.phase = Phase::Done,
                         Poll::Pending => return Poll::Pending,
                     }
                 }
@@ -266,11 +207,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for RewriteOversized<IO> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
@@ -282,11 +219,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for RewriteOversized<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RewriteOversized<IO> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         // hyper's answer is taken whole; the flush and shutdown it does next write ours.
         if this.take_over(buf) || !matches!(this.phase, Phase::Passing) {
@@ -295,11 +228,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RewriteOversized<IO> {
         Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let mut non_empty = bufs.iter().filter(|b| !b.is_empty());
         let only = match (non_empty.next(), non_empty.next()) {
@@ -339,55 +268,24 @@ mod tests {
     #[test]
     fn only_hypers_bare_answers_are_recognised() {
         assert_eq!(automatic_answer(HYPER_414), Some(StatusCode::URI_TOO_LONG));
-        let bare_431 =
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
-        assert_eq!(
-            automatic_answer(bare_431),
-            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-        );
-        assert_eq!(
-            automatic_answer(b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 12\r\n\r\n"),
-            None,
-            "a body"
-        );
-        assert_eq!(
-            automatic_answer(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"),
-            None
-        );
-        assert_eq!(
-            automatic_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
-            None
-        );
-        assert_eq!(
-            automatic_answer(&HYPER_414[..HYPER_414.len() - 2]),
-            None,
-            "not a whole head"
-        );
+        let bare_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        assert_eq!(automatic_answer(bare_431), Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+        assert_eq!(automatic_answer(b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 12\r\n\r\n"), None, "a body");
+        assert_eq!(automatic_answer(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"), None);
+        assert_eq!(automatic_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
+        assert_eq!(automatic_answer(&HYPER_414[..HYPER_414.len() - 2]), None, "not a whole head");
     }
 
     #[test]
     fn the_language_comes_from_the_cookie_else_accept_language() {
-        assert_eq!(
-            locale_of(b"GET /x HTTP/1.1\r\nhost: a\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n"),
-            Locale::En
-        );
-        assert_eq!(
-            locale_of(b"GET /x HTTP/1.1\r\naccept-language: ja\r\n\r\n"),
-            Locale::Ja
-        );
-        assert_eq!(
-            locale_of(
-                b"GET /x HTTP/1.1\r\naccept-language: en\r\ncookie: a=b; mamori_lang=ja\r\n\r\n"
-            ),
-            Locale::Ja
-        );
+        assert_eq!(locale_of(b"GET /x HTTP/1.1\r\nhost: a\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n"), Locale::En);
+        assert_eq!(locale_of(b"GET /x HTTP/1.1\r\naccept-language: ja\r\n\r\n"), Locale::Ja);
+        assert_eq!(locale_of(b"GET /x HTTP/1.1\r\naccept-language: en\r\ncookie: a=b; mamori_lang=ja\r\n\r\n"), Locale::Ja);
         assert_eq!(locale_of(b"AAAA"), Locale::default());
     }
 
     fn pages() -> Arc<OversizedPages> {
-        Arc::new(
-            OversizedPages::render(&Ui::new(), &[("x-frame-options", "DENY")]).expect("renders"),
-        )
+        Arc::new(OversizedPages::render(&Ui::new(), &[("x-frame-options", "DENY")]).expect("renders"))
     }
 
     /// What a client sending `head` gets when hyper answers `hyper_answer` after reading
@@ -409,15 +307,9 @@ mod tests {
 
     #[tokio::test]
     async fn hypers_answer_becomes_our_page_in_the_clients_language() {
-        let head = format!(
-            "GET /t/demo/saml/sso?SAMLRequest={} HTTP/1.1\r\naccept-language: en\r\n\r\n",
-            "A".repeat(20_000)
-        );
+        let head = format!("GET /t/demo/saml/sso?SAMLRequest={} HTTP/1.1\r\naccept-language: en\r\n\r\n", "A".repeat(20_000));
         let answer = answer_to(head.clone(), head.len(), HYPER_414).await;
-        assert!(
-            answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
-            "{answer}"
-        );
+        assert!(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{answer}");
         assert!(answer.contains("content-type: text/html; charset=utf-8\r\n"));
         assert!(answer.contains("x-frame-options: DENY\r\n"));
         assert!(answer.contains(r#"<html lang="en">"#), "{answer}");
@@ -427,39 +319,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_head_hyper_gave_up_on_is_read_to_its_end_for_the_language() {
-        let head = format!(
-            "GET /t/demo/saml/sso?SAMLRequest={} HTTP/1.1\r\naccept-language: en\r\n\r\n",
-            "A".repeat(50_000)
-        );
-        let bare_431 =
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let head = format!("GET /t/demo/saml/sso?SAMLRequest={} HTTP/1.1\r\naccept-language: en\r\n\r\n", "A".repeat(50_000));
+        let bare_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
         let answer = answer_to(head, 30_000, bare_431).await;
-        assert!(
-            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
-            "{answer}"
-        );
+        assert!(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{answer}");
         assert!(answer.contains(r#"<html lang="en">"#), "{answer}");
     }
 
     #[tokio::test]
     async fn everything_else_passes_through_untouched() {
-        for (pages, written) in [
-            (
-                Some(pages()),
-                &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"[..],
-            ),
-            (None, HYPER_414),
-        ] {
+        for (pages, written) in [(Some(pages()), &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"[..]), (None, HYPER_414)] {
             let (mut client, server) = tokio::io::duplex(64 * 1024);
             let mut wrapped = RewriteOversized::new(server, pages);
             wrapped.write_all(written).await.expect("writes");
             wrapped.shutdown().await.expect("shuts down");
             let mut answer = Vec::new();
             client.read_to_end(&mut answer).await.expect("receives");
-            assert_eq!(
-                answer, written,
-                "without pages, even hyper's answer is left as it is"
-            );
+            assert_eq!(answer, written, "without pages, even hyper's answer is left as it is");
         }
     }
 }

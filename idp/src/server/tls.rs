@@ -52,10 +52,8 @@ pub fn listener_tls(
     client_ca_subjects: Vec<DistinguishedName>,
 ) -> Result<ListenerTls, TlsSetupError> {
     let chain = load_certificates(certificate_path)?;
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| TlsSetupError::PrivateKey {
-        path: key_path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .map_err(|e| TlsSetupError::PrivateKey { path: key_path.display().to_string(), reason: e.to_string() })?;
     let provider = crypto_provider();
     let mut main = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?
@@ -84,10 +82,8 @@ fn mtls_config(
     key: PrivateKeyDer<'static>,
     client_ca_subjects: Vec<DistinguishedName>,
 ) -> Result<Arc<ServerConfig>, TlsSetupError> {
-    let verifier = Arc::new(RecordingClientVerifier {
-        subjects: client_ca_subjects,
-        algorithms: provider.signature_verification_algorithms,
-    });
+    let verifier =
+        Arc::new(RecordingClientVerifier { subjects: client_ca_subjects, algorithms: provider.signature_verification_algorithms });
     let mut mtls = ServerConfig::builder_with_provider(Arc::clone(provider))
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)

@@ -40,8 +40,7 @@ pub fn issue(key: &CsrfKey, headers: &HeaderMap) -> CsrfIssue {
         return CsrfIssue { token: key.token_for(&cookie), set_cookie: None };
     }
     let cookie = crate::secrets::url_token();
-    let set_cookie =
-        HeaderValue::from_str(&format!("{CSRF_COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict")).ok();
+    let set_cookie = HeaderValue::from_str(&format!("{CSRF_COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict")).ok();
     CsrfIssue { token: key.token_for(&cookie), set_cookie }
 }
 
@@ -97,7 +96,9 @@ mod tests {
     #[test]
     fn only_our_own_origins_may_post() {
         let own = ["https://idp.example:8443", "https://idp.example:8444/"];
-        let with = |name: &'static str, value: &'static str| HeaderMap::from_iter([(axum::http::HeaderName::from_static(name), HeaderValue::from_static(value))]);
+        let with = |name: &'static str, value: &'static str| {
+            HeaderMap::from_iter([(axum::http::HeaderName::from_static(name), HeaderValue::from_static(value))])
+        };
         assert!(posted_from(&with("origin", "https://idp.example:8443"), &own));
         assert!(posted_from(&with("origin", "https://idp.example:8444"), &own));
         assert!(posted_from(&HeaderMap::new(), &own), "no Origin, no Sec-Fetch-Site: the token decides");

@@ -42,10 +42,7 @@ async fn show(
     form_page(&ctx, &prefill, None, StatusCode::OK)
 }
 
-async fn download(
-    (State(state), axum::Extension(conn), headers): Parts,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
+async fn download((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
     let form = match ctx.accept_form(form) {
         Ok(form) => form,
@@ -72,11 +69,7 @@ async fn download(
 }
 
 fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let mut response = ctx.form(
-        status,
-        "download/form.html",
-        serde_json::json!({ "acquisition_id": acquisition_id, "problem": problem }),
-    );
+    let mut response = ctx.form(status, "download/form.html", serde_json::json!({ "acquisition_id": acquisition_id, "problem": problem }));
     no_store(&mut response);
     response
 }

@@ -13,8 +13,8 @@ use axum::routing::get;
 use super::context::{FormFields, PageCtx, field};
 use super::page::LangQuery;
 use super::request::cookie_value;
-use crate::flows::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
 use crate::flows::device_certificate::PendingDownload;
+use crate::flows::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
@@ -26,9 +26,7 @@ const PROOF_COOKIE: &str = "mamori_enroll";
 const PROOF_COOKIE_SECONDS: u32 = 30 * 60;
 
 pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/enroll/{token}", get(show).post(submit_otp))
-        .route("/enroll/{token}/register", get(show).post(register))
+    Router::new().route("/enroll/{token}", get(show).post(submit_otp)).route("/enroll/{token}/register", get(show).post(register))
 }
 
 type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
@@ -202,11 +200,8 @@ async fn register(
 }
 
 fn otp_page(ctx: &PageCtx, open: &OpenEnrollment, token: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let mut response = ctx.form(
-        status,
-        "enroll/otp.html",
-        serde_json::json!({ "token": token, "login_id": open.user.login_id, "problem": problem }),
-    );
+    let mut response =
+        ctx.form(status, "enroll/otp.html", serde_json::json!({ "token": token, "login_id": open.user.login_id, "problem": problem }));
     no_store(&mut response);
     response
 }
@@ -219,10 +214,8 @@ fn register_page(
     selected: &str,
     status: StatusCode,
 ) -> Response {
-    let questions: Vec<serde_json::Value> = SECRET_QUESTIONS
-        .iter()
-        .map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) }))
-        .collect();
+    let questions: Vec<serde_json::Value> =
+        SECRET_QUESTIONS.iter().map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) })).collect();
     let policy = &open.tenant.policy;
     let mut response = ctx.form(
         status,
@@ -273,9 +266,7 @@ fn unavailable_page(ctx: &PageCtx, reason: EnrollmentUnavailable) -> Response {
 
 fn set_proof_cookie(response: &mut Response, token: &str, proof: &str) {
     // `token` is a known ticket's token, so URL-safe base64 only: nothing to escape.
-    let cookie = format!(
-        "{PROOF_COOKIE}={proof}; Path=/enroll/{token}; Max-Age={PROOF_COOKIE_SECONDS}; Secure; HttpOnly; SameSite=Lax"
-    );
+    let cookie = format!("{PROOF_COOKIE}={proof}; Path=/enroll/{token}; Max-Age={PROOF_COOKIE_SECONDS}; Secure; HttpOnly; SameSite=Lax");
     match HeaderValue::from_str(&cookie) {
         Ok(value) => {
             response.headers_mut().append(header::SET_COOKIE, value);

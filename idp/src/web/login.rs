@@ -114,9 +114,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
     let now = app.now();
     let leaf = presented_leaf(ctx);
     match client_certificate::check(app, leaf.as_deref(), now).await? {
-        CertificateCheck::Refused { refusal: CertificateRefusal::Missing, .. }
-            if password_login::offered(app, tenant_slug).await? =>
-        {
+        CertificateCheck::Refused { refusal: CertificateRefusal::Missing, .. } if password_login::offered(app, tenant_slug).await? => {
             // No certificate, and a method of this tenant needs none: the ID decides.
             Ok(super::login_password::form(ctx, tenant_slug, return_to.as_deref(), login_hint, StatusCode::OK))
         }
@@ -159,8 +157,7 @@ pub(super) async fn open_transaction(ctx: &Ctx, tenant: &Tenant, user: &User, pr
     let (mut login_record, cookie) = session::begin_login(app, tenant, progress).await?;
     let mut response = advance(ctx, &mut login_record, tenant, user, None).await?;
     // A login that completed (or ended) at once already says what becomes of its cookie.
-    let settled =
-        response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(session::LOGIN_COOKIE.as_bytes()));
+    let settled = response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(session::LOGIN_COOKIE.as_bytes()));
     if !settled {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -330,11 +327,9 @@ async fn password((State(state), axum::Extension(conn), headers): Parts, form: R
                 let user = ctx.state.app.storage.users().get(user.id).await?;
                 advance(&ctx, &mut web_session, &tenant, &user, None).await
             }
-            PasswordOutcome::Failed { attempts_left } => Ok(ctx.form(
-                StatusCode::UNAUTHORIZED,
-                "login/failed.html",
-                serde_json::json!({ "attempts_left": attempts_left }),
-            )),
+            PasswordOutcome::Failed { attempts_left } => {
+                Ok(ctx.form(StatusCode::UNAUTHORIZED, "login/failed.html", serde_json::json!({ "attempts_left": attempts_left })))
+            }
             PasswordOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
         }
     }
@@ -364,8 +359,7 @@ async fn change_password((State(state), axum::Extension(conn), headers): Parts, 
                 advance(&ctx, &mut web_session, &tenant, &user, None).await
             }
             Err(problems) => {
-                let messages: Vec<String> =
-                    problems.iter().map(|p| ctx.state.app.ui.message(ctx.page.locale, p.message_key())).collect();
+                let messages: Vec<String> = problems.iter().map(|p| ctx.state.app.ui.message(ctx.page.locale, p.message_key())).collect();
                 let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(messages.into())).await?;
                 *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                 Ok(response)
@@ -437,7 +431,10 @@ async fn send_code((State(state), axum::Extension(conn), headers): Parts, form: 
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn one_time_password((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
+async fn one_time_password(
+    (State(state), axum::Extension(conn), headers): Parts,
+    form: Result<Form<FormFields>, FormRejection>,
+) -> Response {
     let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
     let form = match ctx.accept_form(form) {
         Ok(form) => form,
@@ -461,7 +458,8 @@ async fn one_time_password((State(state), axum::Extension(conn), headers): Parts
             OtpOutcome::Wrong { attempts_left } => {
                 let mut message = app.ui.message(ctx.page.locale, "otp.wrong");
                 if let Some(left) = attempts_left {
-                    message = format!("{message} {}", app.ui.message(ctx.page.locale, "login.attempts_left").replace("{n}", &left.to_string()));
+                    message =
+                        format!("{message} {}", app.ui.message(ctx.page.locale, "login.attempts_left").replace("{n}", &left.to_string()));
                 }
                 let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
                 *response.status_mut() = StatusCode::UNAUTHORIZED;

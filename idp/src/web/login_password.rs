@@ -84,8 +84,7 @@ async fn identify((State(state), axum::Extension(conn), headers): Parts, form: R
     let result = async {
         let app = ctx.app();
         let outcome =
-            password_login::submit(app, tenant, field(&form, "login_id"), field(&form, "password"), return_to.clone(), &origin)
-                .await?;
+            password_login::submit(app, tenant, field(&form, "login_id"), field(&form, "password"), return_to.clone(), &origin).await?;
         match outcome {
             StartOutcome::Accepted(started) => open_transaction(&ctx, &started.tenant, &started.user, started.progress).await,
             StartOutcome::Failed => Ok(ctx.form(

@@ -25,10 +25,7 @@ use crate::server::listener::ConnectionInfo;
 const PAGE_SIZE: u64 = 50;
 
 pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/dev/mailbox", get(list))
-        .route("/dev/mailbox/{id}", get(show))
-        .route("/dev/mailbox/{id}/raw", get(raw))
+    Router::new().route("/dev/mailbox", get(list)).route("/dev/mailbox/{id}", get(show)).route("/dev/mailbox/{id}/raw", get(raw))
 }
 
 type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
@@ -92,11 +89,7 @@ async fn list((State(state), axum::Extension(conn), headers): Parts, Query(query
     response
 }
 
-async fn show(
-    (State(state), axum::Extension(conn), headers): Parts,
-    Path(id): Path<String>,
-    Query(lang): Query<LangQuery>,
-) -> Response {
+async fn show((State(state), axum::Extension(conn), headers): Parts, Path(id): Path<String>, Query(lang): Query<LangQuery>) -> Response {
     let ctx = PageCtx::new(state, conn, headers, &lang);
     let mail = match find(&ctx, &id).await {
         Ok(mail) => mail,
@@ -221,8 +214,7 @@ fn url_char(c: char) -> bool {
 fn trim_url(mut url: &str) -> &str {
     loop {
         let Some(last) = url.chars().last() else { return url };
-        let unbalanced =
-            |open: char, close: char| last == close && url.matches(close).count() > url.matches(open).count();
+        let unbalanced = |open: char, close: char| last == close && url.matches(close).count() > url.matches(open).count();
         if matches!(last, '.' | ',' | ';' | ':' | '!' | '?') || unbalanced('(', ')') || unbalanced('[', ']') {
             url = &url[..url.len() - 1];
         } else {

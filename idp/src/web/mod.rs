@@ -2,7 +2,10 @@
 
 pub mod account;
 pub mod console;
+pub mod context;
 pub mod csrf;
+pub mod download;
+pub mod enroll;
 pub mod login;
 pub mod login_password;
 pub mod mailbox;
@@ -11,4 +14,3 @@ pub mod pages;
 pub mod reissue;
 pub mod request;
 pub mod session;
-pub mod context; pub mod enroll; pub mod download;

@@ -42,10 +42,7 @@ impl PageLocale {
         };
         let mut response = (status, Html(html)).into_response();
         if self.chosen_now {
-            let cookie = format!(
-                "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=Lax",
-                self.locale.tag()
-            );
+            let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=Lax", self.locale.tag());
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }

@@ -54,10 +54,7 @@ async fn ready(State(state): State<SharedState>) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
-        mamori_ui::STYLESHEET,
-    )
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], mamori_ui::STYLESHEET)
         .into_response()
 }
 

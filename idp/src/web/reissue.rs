@@ -60,12 +60,19 @@ fn request_page(ctx: &PageCtx, tenant: &str, login_id: &str, problem: Option<Vec
     ))
 }
 
-async fn show_request((State(state), axum::Extension(conn), headers): Parts, uri: Uri, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn show_request(
+    (State(state), axum::Extension(conn), headers): Parts,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: query.get("lang").cloned() });
     if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
         return redirect;
     }
-    let tenant = query.get("tenant").map(String::as_str).filter(|t| t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let tenant = query
+        .get("tenant")
+        .map(String::as_str)
+        .filter(|t| t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     request_page(&ctx, tenant.unwrap_or(""), "", None, StatusCode::OK)
 }
 
@@ -153,11 +160,16 @@ fn mismatch_problem(ctx: &PageCtx, attempts_left: Option<u32>) -> Vec<String> {
 
 // Flow 5, step 3.
 
-fn password_answer_page(ctx: &PageCtx, open: &OpenReissue, token: &str, problem: Option<Vec<String>>, selected: &str, status: StatusCode) -> Response {
-    let questions: Vec<serde_json::Value> = SECRET_QUESTIONS
-        .iter()
-        .map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) }))
-        .collect();
+fn password_answer_page(
+    ctx: &PageCtx,
+    open: &OpenReissue,
+    token: &str,
+    problem: Option<Vec<String>>,
+    selected: &str,
+    status: StatusCode,
+) -> Response {
+    let questions: Vec<serde_json::Value> =
+        SECRET_QUESTIONS.iter().map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) })).collect();
     no_store(ctx.form(
         status,
         "reissue/password_answer.html",
@@ -228,13 +240,7 @@ async fn answer_password(
 // Flow 6, steps 2–3.
 
 fn certificate_answer_page(ctx: &PageCtx, open: &OpenReissue, token: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let question = open
-        .user
-        .secret_question
-        .as_deref()
-        .and_then(find_question)
-        .map(|q| ctx.message(q.label_key))
-        .unwrap_or_default();
+    let question = open.user.secret_question.as_deref().and_then(find_question).map(|q| ctx.message(q.label_key)).unwrap_or_default();
     no_store(ctx.form(
         status,
         "reissue/certificate_answer.html",

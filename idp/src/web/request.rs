@@ -36,25 +36,16 @@ pub fn client_ip(conn: &ConnectionInfo, headers: &HeaderMap, trusted_proxies: &[
 
 /// The leaf certificate (DER) the client presented on this connection: from the TLS
 /// handshake, or from the configured header when the request comes from a trusted proxy.
-pub fn presented_certificate(
-    conn: &ConnectionInfo,
-    headers: &HeaderMap,
-    config: &ServerConfig,
-) -> Option<Vec<u8>> {
+pub fn presented_certificate(conn: &ConnectionInfo, headers: &HeaderMap, config: &ServerConfig) -> Option<Vec<u8>> {
     if let Some(chain) = &conn.client_chain {
         return chain.first().map(|c| c.as_ref().to_vec());
     }
     if !config.trusted_proxies.contains(&conn.peer.ip()) {
         return None;
     }
-    let value = headers
-        .get(config.client_cert_header.as_str())?
-        .to_str()
-        .ok()?;
+    let value = headers.get(config.client_cert_header.as_str())?.to_str().ok()?;
     let pem = percent_encoding::percent_decode_str(value).collect::<Vec<u8>>();
-    rustls::pki_types::CertificateDer::from_pem_slice(&pem)
-        .ok()
-        .map(|c| c.as_ref().to_vec())
+    rustls::pki_types::CertificateDer::from_pem_slice(&pem).ok().map(|c| c.as_ref().to_vec())
 }
 
 /// A place on this server to continue to after a login (`return_to`), or `None`.
@@ -65,19 +56,12 @@ pub fn presented_certificate(
 /// header value). Control characters, whitespace and backslashes are refused outright,
 /// since browsers strip or rewrite them (`/\t/evil.example` is `//evil.example`).
 pub fn local_return_target(value: &str) -> Option<String> {
-    if !value.starts_with('/')
-        || value
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
-    {
+    if !value.starts_with('/') || value.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
         return None;
     }
     let base = url::Url::parse("https://mamori.invalid/").ok()?;
     let joined = base.join(value).ok()?;
-    if joined.origin() != base.origin()
-        || !joined.username().is_empty()
-        || joined.password().is_some()
-    {
+    if joined.origin() != base.origin() || !joined.username().is_empty() || joined.password().is_some() {
         return None;
     }
     let target = &joined[url::Position::BeforePath..];
@@ -92,22 +76,10 @@ mod tests {
     #[test]
     fn local_paths_pass_as_the_browser_would_read_them() {
         assert_eq!(local_return_target("/account").as_deref(), Some("/account"));
-        assert_eq!(
-            local_return_target("/oidc/resume/abc_-9").as_deref(),
-            Some("/oidc/resume/abc_-9")
-        );
-        assert_eq!(
-            local_return_target("/account?lang=ja#x").as_deref(),
-            Some("/account?lang=ja#x")
-        );
-        assert_eq!(
-            local_return_target("/a/../account").as_deref(),
-            Some("/account")
-        );
-        assert_eq!(
-            local_return_target("/caf\u{e9}").as_deref(),
-            Some("/caf%C3%A9")
-        );
+        assert_eq!(local_return_target("/oidc/resume/abc_-9").as_deref(), Some("/oidc/resume/abc_-9"));
+        assert_eq!(local_return_target("/account?lang=ja#x").as_deref(), Some("/account?lang=ja#x"));
+        assert_eq!(local_return_target("/a/../account").as_deref(), Some("/account"));
+        assert_eq!(local_return_target("/caf\u{e9}").as_deref(), Some("/caf%C3%A9"));
     }
 
     #[test]
@@ -136,9 +108,6 @@ mod tests {
     #[test]
     fn a_percent_encoded_tab_stays_encoded_in_the_path() {
         // The decoded form is refused above; the encoded form is a harmless local path.
-        assert_eq!(
-            local_return_target("/%09/evil.example/").as_deref(),
-            Some("/%09/evil.example/")
-        );
+        assert_eq!(local_return_target("/%09/evil.example/").as_deref(), Some("/%09/evil.example/"));
     }
 }

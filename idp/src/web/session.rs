@@ -57,16 +57,10 @@ pub async fn load(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSe
 
 /// The login under way in this browser, if any.
 pub async fn load_login(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSession>> {
-    Ok(load_by_cookie(app, headers, LOGIN_COOKIE)
-        .await?
-        .filter(|s| s.state.login.is_some()))
+    Ok(load_by_cookie(app, headers, LOGIN_COOKIE).await?.filter(|s| s.state.login.is_some()))
 }
 
-async fn load_by_cookie(
-    app: &App,
-    headers: &HeaderMap,
-    cookie: &str,
-) -> anyhow::Result<Option<WebSession>> {
+async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow::Result<Option<WebSession>> {
     let Some(token) = cookie_value(headers, cookie) else {
         return Ok(None);
     };
@@ -78,20 +72,13 @@ async fn load_by_cookie(
     };
     let tenant = app.storage.tenants().get(row.tenant_id).await?;
     let idle_until = now + time::Duration::minutes(i64::from(tenant.policy.session_idle_minutes));
-    sessions
-        .touch(&id, now, idle_until.min(row.absolute_expires_at))
-        .await?;
+    sessions.touch(&id, now, idle_until.min(row.absolute_expires_at)).await?;
     // A state this version cannot read is no session at all, never a default one.
     let Ok(state) = serde_json::from_value(row.data) else {
         tracing::info!("unreadable session state: treated as logged out");
         return Ok(None);
     };
-    Ok(Some(WebSession {
-        id,
-        tenant_id: row.tenant_id,
-        user_id: row.user_id,
-        state,
-    }))
+    Ok(Some(WebSession { id, tenant_id: row.tenant_id, user_id: row.user_id, state }))
 }
 
 /// A logged-in browser on a connection its session may be used on.
@@ -183,35 +170,17 @@ impl Resuming {
 }
 
 /// Opens the record of a login whose first step passed; returns it with its cookie.
-pub async fn begin_login(
-    app: &App,
-    tenant: &Tenant,
-    progress: LoginProgress,
-) -> anyhow::Result<(WebSession, HeaderValue)> {
+pub async fn begin_login(app: &App, tenant: &Tenant, progress: LoginProgress) -> anyhow::Result<(WebSession, HeaderValue)> {
     let now = app.now();
     let (idle, absolute) = limits(tenant, now);
     let login_ends = now + time::Duration::minutes(LOGIN_MINUTES);
-    let state = SessionState {
-        login: Some(progress),
-        authenticated: None,
-    };
-    let (session, token) = insert(
-        app,
-        tenant.id,
-        None,
-        state,
-        idle.min(login_ends),
-        absolute.min(login_ends),
-    )
-    .await?;
+    let state = SessionState { login: Some(progress), authenticated: None };
+    let (session, token) = insert(app, tenant.id, None, state, idle.min(login_ends), absolute.min(login_ends)).await?;
     Ok((session, cookie(LOGIN_COOKIE, &token)?))
 }
 
 pub async fn save(app: &App, session: &WebSession) -> anyhow::Result<()> {
-    app.shared
-        .sessions()
-        .update_data(&session.id, &serde_json::to_value(&session.state)?)
-        .await?;
+    app.shared.sessions().update_data(&session.id, &serde_json::to_value(&session.state)?).await?;
     Ok(())
 }
 
@@ -233,15 +202,9 @@ pub async fn complete_login(
     sessions.delete(&login.id).await?;
     let (idle, absolute) = limits(tenant, app.now());
     let user_id = authenticated.user_id;
-    let state = SessionState {
-        login: None,
-        authenticated: Some(authenticated),
-    };
+    let state = SessionState { login: None, authenticated: Some(authenticated) };
     let (session, token) = insert_recording(app, tenant.id, Some(user_id), state, idle, absolute, Some(success)).await?;
-    Ok((
-        session,
-        [cookie(SESSION_COOKIE, &token)?, clear_cookie(LOGIN_COOKIE)],
-    ))
+    Ok((session, [cookie(SESSION_COOKIE, &token)?, clear_cookie(LOGIN_COOKIE)]))
 }
 
 /// Ends a login under way (the method changed, the certificate is missing).
@@ -271,15 +234,10 @@ pub async fn end(app: &App, session_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// Ends every session of `user_id` on every node, after a change of its credentials.
 /// `keep`, the session that made the change, goes on under a fresh token: the cookie to
 /// set is returned.
-pub async fn end_other_sessions(
-    app: &App,
-    user_id: Uuid,
-    keep: Option<&WebSession>,
-) -> anyhow::Result<Option<HeaderValue>> {
+pub async fn end_other_sessions(app: &App, user_id: Uuid, keep: Option<&WebSession>) -> anyhow::Result<Option<HeaderValue>> {
     let sessions = app.shared.sessions();
     let kept = match keep {
         Some(current) => sessions.get(&current.id, app.now()).await?,
@@ -291,15 +249,7 @@ pub async fn end_other_sessions(
     let kept_sid = state.as_ref().and_then(|s| s.authenticated.as_ref()).map(|a| a.sid.as_str());
     session_end::grants_of_ended_sessions(app, user_id, Ended::AllBut(kept_sid)).await?;
     let (Some(row), Some(state)) = (kept, state) else { return Ok(None) };
-    let (_, token) = insert(
-        app,
-        row.tenant_id,
-        row.user_id,
-        state,
-        row.idle_expires_at,
-        row.absolute_expires_at,
-    )
-    .await?;
+    let (_, token) = insert(app, row.tenant_id, row.user_id, state, row.idle_expires_at, row.absolute_expires_at).await?;
     Ok(Some(cookie(SESSION_COOKIE, &token)?))
 }
 
@@ -326,27 +276,12 @@ async fn insert_recording(
 ) -> anyhow::Result<(WebSession, String)> {
     let token = crate::secrets::url_token();
     let id = mamori_storage::token_lookup_hash(&token);
-    let new = NewSession {
-        id: id.clone(),
-        tenant_id,
-        user_id,
-        data: serde_json::to_value(&state)?,
-        idle_expires_at,
-        absolute_expires_at,
-    };
+    let new = NewSession { id: id.clone(), tenant_id, user_id, data: serde_json::to_value(&state)?, idle_expires_at, absolute_expires_at };
     match success {
         Some(event) => app.shared.sessions().create_with_success(&new, event, app.now()).await?,
         None => app.shared.sessions().create(&new, app.now()).await?,
     };
-    Ok((
-        WebSession {
-            id,
-            tenant_id,
-            user_id,
-            state,
-        },
-        token,
-    ))
+    Ok((WebSession { id, tenant_id, user_id, state }, token))
 }
 
 fn limits(tenant: &Tenant, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
@@ -356,21 +291,15 @@ fn limits(tenant: &Tenant, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTi
 }
 
 fn cookie(name: &str, token: &str) -> anyhow::Result<HeaderValue> {
-    Ok(HeaderValue::from_str(&format!(
-        "{name}={token}; Path=/; Secure; HttpOnly; SameSite=Lax"
-    ))?)
+    Ok(HeaderValue::from_str(&format!("{name}={token}; Path=/; Secure; HttpOnly; SameSite=Lax"))?)
 }
 
 /// The header that removes the session or login cookie from the browser.
 pub fn clear_cookie(name: &'static str) -> HeaderValue {
     if name == LOGIN_COOKIE {
-        HeaderValue::from_static(
-            "__Host-mamori_login=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
-        )
+        HeaderValue::from_static("__Host-mamori_login=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax")
     } else {
-        HeaderValue::from_static(
-            "__Host-mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
-        )
+        HeaderValue::from_static("__Host-mamori_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax")
     }
 }
 
@@ -380,30 +309,13 @@ mod tests {
 
     #[test]
     fn cookies_are_host_only_and_secure() {
-        for value in [
-            cookie(SESSION_COOKIE, "t").expect("valid"),
-            cookie(LOGIN_COOKIE, "t").expect("valid"),
-            clear_cookie(LOGIN_COOKIE),
-        ] {
+        for value in [cookie(SESSION_COOKIE, "t").expect("valid"), cookie(LOGIN_COOKIE, "t").expect("valid"), clear_cookie(LOGIN_COOKIE)] {
             let text = value.to_str().expect("ascii");
             assert!(text.starts_with("__Host-"), "{text}");
-            assert!(
-                text.contains("; Path=/;")
-                    && text.contains("; Secure;")
-                    && text.contains("HttpOnly"),
-                "{text}"
-            );
+            assert!(text.contains("; Path=/;") && text.contains("; Secure;") && text.contains("HttpOnly"), "{text}");
             assert!(!text.to_ascii_lowercase().contains("domain="), "{text}");
         }
-        assert!(
-            clear_cookie(SESSION_COOKIE)
-                .to_str()
-                .is_ok_and(|t| t.starts_with(SESSION_COOKIE))
-        );
-        assert!(
-            clear_cookie(LOGIN_COOKIE)
-                .to_str()
-                .is_ok_and(|t| t.starts_with(LOGIN_COOKIE))
-        );
+        assert!(clear_cookie(SESSION_COOKIE).to_str().is_ok_and(|t| t.starts_with(SESSION_COOKIE)));
+        assert!(clear_cookie(LOGIN_COOKIE).to_str().is_ok_and(|t| t.starts_with(LOGIN_COOKIE)));
     }
 }

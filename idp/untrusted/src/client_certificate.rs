@@ -24,9 +24,8 @@ pub struct Presented {
 pub fn examine(leaf_der: &[u8], cas: &[Vec<u8>]) -> Option<Presented> {
     let (_, leaf) = X509Certificate::from_der(leaf_der).ok()?;
     let ours = cas.iter().any(|der| {
-        X509Certificate::from_der(der).is_ok_and(|(_, ca)| {
-            ca.subject().as_raw() == leaf.issuer().as_raw() && leaf.verify_signature(Some(ca.public_key())).is_ok()
-        })
+        X509Certificate::from_der(der)
+            .is_ok_and(|(_, ca)| ca.subject().as_raw() == leaf.issuer().as_raw() && leaf.verify_signature(Some(ca.public_key())).is_ok())
     });
     if !ours {
         return None;

@@ -139,11 +139,7 @@ pub fn table(text: &str, known: &[&str], required: &[&'static str], max_rows: us
 /// with `'` when a spreadsheet would take it for a formula.
 pub fn quote(field: &str) -> String {
     let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{field}") } else { field.to_owned() };
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field
-    }
+    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
 }
 
 #[cfg(test)]

@@ -98,9 +98,10 @@ pub fn client_certificate(data: &[u8]) {
         use x509_parser::prelude::FromDer as _;
         let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(data).expect("an accepted leaf parses");
         let tbs = leaf.tbs_certificate.as_ref();
-        let known = issued_leaves().into_iter().chain(cas.iter().map(Vec::as_slice)).any(|der| {
-            x509_parser::certificate::X509Certificate::from_der(der).is_ok_and(|(_, c)| c.tbs_certificate.as_ref() == tbs)
-        });
+        let known = issued_leaves()
+            .into_iter()
+            .chain(cas.iter().map(Vec::as_slice))
+            .any(|der| x509_parser::certificate::X509Certificate::from_der(der).is_ok_and(|(_, c)| c.tbs_certificate.as_ref() == tbs));
         assert!(known, "a certificate none of our CAs issued is accepted");
         check_serial(&presented.serial);
     }

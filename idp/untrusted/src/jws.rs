@@ -3,8 +3,7 @@
 //! Signing is the server's (`mamori::oidc::jwt`).
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, RsaPublicKeyComponents,
-    UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -78,11 +77,7 @@ impl Parsed {
             },
         };
         let Some(jwk) = chosen else { return Err(JwtError::NoKey) };
-        if verify_with_jwk(jwk, alg, self.signing_input.as_bytes(), &self.signature) {
-            Ok(())
-        } else {
-            Err(JwtError::BadSignature)
-        }
+        if verify_with_jwk(jwk, alg, self.signing_input.as_bytes(), &self.signature) { Ok(()) } else { Err(JwtError::BadSignature) }
     }
 }
 
@@ -113,11 +108,7 @@ pub fn check_signing_jwk(jwk: &Value) -> Result<(), &'static str> {
         trimmed.first().map_or(0, |&top| (trimmed.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
     };
     let e_odd = e.last().is_some_and(|b| b & 1 == 1);
-    if RSA_BITS.contains(&bits(&n)) && e_odd && (2..=33).contains(&bits(&e)) {
-        Ok(())
-    } else {
-        Err(BAD_RSA)
-    }
+    if RSA_BITS.contains(&bits(&n)) && e_odd && (2..=33).contains(&bits(&e)) { Ok(()) } else { Err(BAD_RSA) }
 }
 
 /// Verifies one signature with one public JWK.
@@ -149,18 +140,10 @@ mod tests {
     fn malformed_tokens_and_alg_none_are_refused() {
         assert_eq!(parse("a.b").err(), Some(JwtError::Malformed));
         assert_eq!(parse("a.b.c.d").err(), Some(JwtError::Malformed));
-        let none = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-            URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#)
-        );
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#));
         let parsed = parse(&none).expect("parses");
         assert_eq!(parsed.verify(&json!({"keys": []})), Err(JwtError::UnsupportedAlgorithm));
-        let hs = format!(
-            "{}.{}.c2ln",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#),
-            URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#)
-        );
+        let hs = format!("{}.{}.c2ln", URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#), URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#));
         assert_eq!(parse(&hs).expect("parses").verify(&json!({"keys": []})), Err(JwtError::UnsupportedAlgorithm));
     }
 
@@ -172,7 +155,8 @@ mod tests {
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("key");
         let point = pair.public_key().as_ref();
-        let mut jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])});
+        let mut jwk =
+            json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])});
         if let Some(kid) = kid {
             jwk["kid"] = kid.into();
         }
@@ -221,7 +205,12 @@ mod tests {
     #[test]
     fn rsa_keys_that_could_never_verify_are_refused() {
         let f4 = [1, 0, 1];
-        for ok in [rsa(&modulus(2048), &f4), rsa(&modulus(4096), &[3]), rsa(&modulus(8192), &f4), rsa(&modulus(3072), &[1, 0xff, 0xff, 0xff, 0xff])] {
+        for ok in [
+            rsa(&modulus(2048), &f4),
+            rsa(&modulus(4096), &[3]),
+            rsa(&modulus(8192), &f4),
+            rsa(&modulus(3072), &[1, 0xff, 0xff, 0xff, 0xff]),
+        ] {
             assert!(check_signing_jwk(&ok).is_ok(), "{ok}");
         }
         // A leading zero byte does not count towards the size.

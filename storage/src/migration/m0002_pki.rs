@@ -121,19 +121,8 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        for (name, column) in [
-            ("ix_certificates_user", Certificates::UserId),
-            ("ix_certificates_device", Certificates::DeviceId),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Certificates::Table)
-                        .col(column)
-                        .take(),
-                )
-                .await?;
+        for (name, column) in [("ix_certificates_user", Certificates::UserId), ("ix_certificates_device", Certificates::DeviceId)] {
+            manager.create_index(Index::create().name(name).table(Certificates::Table).col(column).take()).await?;
         }
         manager
             .create_index(

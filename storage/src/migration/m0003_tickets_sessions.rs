@@ -58,12 +58,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(Tickets::DeviceId))
                     .col(string_uniq(Tickets::LookupHash))
                     .col(text_null(Tickets::SecretHash))
-                    .col(
-                        ColumnDef::new(Tickets::AcquisitionId)
-                            .string()
-                            .null()
-                            .unique_key(),
-                    )
+                    .col(ColumnDef::new(Tickets::AcquisitionId).string().null().unique_key())
                     .col(blob_null(Tickets::PayloadSealed))
                     .col(big_integer(Tickets::ExpiresAt))
                     .col(integer(Tickets::AttemptsLeft))
@@ -98,24 +93,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_tickets_user_kind")
-                    .table(Tickets::Table)
-                    .col(Tickets::UserId)
-                    .col(Tickets::Kind)
-                    .take(),
-            )
+            .create_index(Index::create().name("ix_tickets_user_kind").table(Tickets::Table).col(Tickets::UserId).col(Tickets::Kind).take())
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_tickets_expires_at")
-                    .table(Tickets::Table)
-                    .col(Tickets::ExpiresAt)
-                    .take(),
-            )
-            .await?;
+        manager.create_index(Index::create().name("ix_tickets_expires_at").table(Tickets::Table).col(Tickets::ExpiresAt).take()).await?;
 
         manager
             .create_table(
@@ -151,20 +131,9 @@ impl MigrationTrait for Migration {
         for (name, column) in [
             ("ix_sessions_user", Sessions::UserId),
             ("ix_sessions_idle_expires_at", Sessions::IdleExpiresAt),
-            (
-                "ix_sessions_absolute_expires_at",
-                Sessions::AbsoluteExpiresAt,
-            ),
+            ("ix_sessions_absolute_expires_at", Sessions::AbsoluteExpiresAt),
         ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Sessions::Table)
-                        .col(column)
-                        .take(),
-                )
-                .await?;
+            manager.create_index(Index::create().name(name).table(Sessions::Table).col(column).take()).await?;
         }
         Ok(())
     }

@@ -82,19 +82,9 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        for (name, column) in [
-            ("ix_login_events_user_time", LoginEvents::UserId),
-            ("ix_login_events_tenant_time", LoginEvents::TenantId),
-        ] {
+        for (name, column) in [("ix_login_events_user_time", LoginEvents::UserId), ("ix_login_events_tenant_time", LoginEvents::TenantId)] {
             manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(LoginEvents::Table)
-                        .col(column)
-                        .col(LoginEvents::OccurredAt)
-                        .take(),
-                )
+                .create_index(Index::create().name(name).table(LoginEvents::Table).col(column).col(LoginEvents::OccurredAt).take())
                 .await?;
         }
 

@@ -106,13 +106,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_oidc_clients_tenant")
-                    .table(OidcClients::Table)
-                    .col(OidcClients::TenantId)
-                    .take(),
-            )
+            .create_index(Index::create().name("ix_oidc_clients_tenant").table(OidcClients::Table).col(OidcClients::TenantId).take())
             .await?;
 
         manager

@@ -20,13 +20,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .add_column(big_integer_null(TotpColumns::TotpLastStep))
-                    .take(),
-            )
-            .await
+        manager.alter_table(Table::alter().table(Users::Table).add_column(big_integer_null(TotpColumns::TotpLastStep)).take()).await
     }
 }

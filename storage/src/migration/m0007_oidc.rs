@@ -108,14 +108,7 @@ enum OidcClientSettings {
 }
 
 fn tenant_fk(name: &str, table: impl IntoIden, column: impl IntoIden) -> ForeignKeyCreateStatement {
-    fk(
-        name,
-        table,
-        column,
-        Tenants::Table,
-        Tenants::Id,
-        ForeignKeyAction::Cascade,
-    )
+    fk(name, table, column, Tenants::Table, Tenants::Id, ForeignKeyAction::Cascade)
 }
 
 fn index(name: &str, table: impl IntoIden, column: impl IntoIden) -> IndexCreateStatement {
@@ -142,17 +135,11 @@ impl MigrationTrait for Migration {
                     .col(big_integer(P::ExpiresAt))
                     .col(big_integer_null(P::ConsumedAt))
                     .col(big_integer(P::CreatedAt))
-                    .foreign_key(&mut tenant_fk(
-                        "fk_oidc_pending_tenant",
-                        P::Table,
-                        P::TenantId,
-                    ))
+                    .foreign_key(&mut tenant_fk("fk_oidc_pending_tenant", P::Table, P::TenantId))
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("ix_oidc_pending_expires", P::Table, P::ExpiresAt))
-            .await?;
+        manager.create_index(index("ix_oidc_pending_expires", P::Table, P::ExpiresAt)).await?;
 
         use OidcGrants as G;
         manager
@@ -165,28 +152,13 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(G::UserId))
                     .col(big_integer_null(G::RevokedAt))
                     .col(big_integer(G::CreatedAt))
-                    .foreign_key(&mut tenant_fk(
-                        "fk_oidc_grants_tenant",
-                        G::Table,
-                        G::TenantId,
-                    ))
-                    .foreign_key(&mut fk(
-                        "fk_oidc_grants_user",
-                        G::Table,
-                        G::UserId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
+                    .foreign_key(&mut tenant_fk("fk_oidc_grants_tenant", G::Table, G::TenantId))
+                    .foreign_key(&mut fk("fk_oidc_grants_user", G::Table, G::UserId, Users::Table, Users::Id, ForeignKeyAction::Cascade))
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("ix_oidc_grants_user", G::Table, G::UserId))
-            .await?;
-        manager
-            .create_index(index("ix_oidc_grants_client", G::Table, G::ClientId))
-            .await?;
+        manager.create_index(index("ix_oidc_grants_user", G::Table, G::UserId)).await?;
+        manager.create_index(index("ix_oidc_grants_client", G::Table, G::ClientId)).await?;
 
         use OidcAuthorizationCodes as C;
         manager
@@ -199,20 +171,11 @@ impl MigrationTrait for Migration {
                     .col(big_integer(C::ExpiresAt))
                     .col(big_integer_null(C::RedeemedAt))
                     .col(big_integer(C::CreatedAt))
-                    .foreign_key(&mut fk(
-                        "fk_oidc_codes_grant",
-                        C::Table,
-                        C::GrantId,
-                        G::Table,
-                        G::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
+                    .foreign_key(&mut fk("fk_oidc_codes_grant", C::Table, C::GrantId, G::Table, G::Id, ForeignKeyAction::Cascade))
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("ix_oidc_codes_grant", C::Table, C::GrantId))
-            .await?;
+        manager.create_index(index("ix_oidc_codes_grant", C::Table, C::GrantId)).await?;
 
         use OidcRefreshTokens as R;
         manager
@@ -226,20 +189,11 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(R::RotatedAt))
                     .col(big_integer_null(R::RevokedAt))
                     .col(big_integer(R::CreatedAt))
-                    .foreign_key(&mut fk(
-                        "fk_oidc_refresh_grant",
-                        R::Table,
-                        R::GrantId,
-                        G::Table,
-                        G::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
+                    .foreign_key(&mut fk("fk_oidc_refresh_grant", R::Table, R::GrantId, G::Table, G::Id, ForeignKeyAction::Cascade))
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("ix_oidc_refresh_grant", R::Table, R::GrantId))
-            .await?;
+        manager.create_index(index("ix_oidc_refresh_grant", R::Table, R::GrantId)).await?;
 
         use OidcAccessTokens as A;
         manager
@@ -254,28 +208,13 @@ impl MigrationTrait for Migration {
                     .col(big_integer(A::ExpiresAt))
                     .col(big_integer_null(A::RevokedAt))
                     .col(big_integer(A::CreatedAt))
-                    .foreign_key(&mut tenant_fk(
-                        "fk_oidc_access_tenant",
-                        A::Table,
-                        A::TenantId,
-                    ))
-                    .foreign_key(&mut fk(
-                        "fk_oidc_access_grant",
-                        A::Table,
-                        A::GrantId,
-                        G::Table,
-                        G::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
+                    .foreign_key(&mut tenant_fk("fk_oidc_access_tenant", A::Table, A::TenantId))
+                    .foreign_key(&mut fk("fk_oidc_access_grant", A::Table, A::GrantId, G::Table, G::Id, ForeignKeyAction::Cascade))
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("ix_oidc_access_grant", A::Table, A::GrantId))
-            .await?;
-        manager
-            .create_index(index("ix_oidc_access_expires", A::Table, A::ExpiresAt))
-            .await?;
+        manager.create_index(index("ix_oidc_access_grant", A::Table, A::GrantId)).await?;
+        manager.create_index(index("ix_oidc_access_expires", A::Table, A::ExpiresAt)).await?;
 
         use OidcConsents as K;
         manager
@@ -288,31 +227,14 @@ impl MigrationTrait for Migration {
                     .col(uuid(K::UserId))
                     .col(text(K::Scopes))
                     .col(big_integer(K::GrantedAt))
-                    .foreign_key(&mut tenant_fk(
-                        "fk_oidc_consents_tenant",
-                        K::Table,
-                        K::TenantId,
-                    ))
-                    .foreign_key(&mut fk(
-                        "fk_oidc_consents_user",
-                        K::Table,
-                        K::UserId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
+                    .foreign_key(&mut tenant_fk("fk_oidc_consents_tenant", K::Table, K::TenantId))
+                    .foreign_key(&mut fk("fk_oidc_consents_user", K::Table, K::UserId, Users::Table, Users::Id, ForeignKeyAction::Cascade))
                     .take(),
             )
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("ux_oidc_consents_client_user")
-                    .table(K::Table)
-                    .col(K::ClientId)
-                    .col(K::UserId)
-                    .unique()
-                    .take(),
+                Index::create().name("ux_oidc_consents_client_user").table(K::Table).col(K::ClientId).col(K::UserId).unique().take(),
             )
             .await?;
 

@@ -175,12 +175,8 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("ux_saml_participants_index", A::Table, vec![A::SessionIndex.into_iden()], true))
-            .await?;
-        manager
-            .create_index(index("ix_saml_participants_session", A::Table, vec![A::WebSessionId.into_iden()], false))
-            .await?;
+        manager.create_index(index("ux_saml_participants_index", A::Table, vec![A::SessionIndex.into_iden()], true)).await?;
+        manager.create_index(index("ix_saml_participants_session", A::Table, vec![A::WebSessionId.into_iden()], false)).await?;
         manager
             .create_index(index(
                 "ix_saml_participants_name",
@@ -189,9 +185,7 @@ impl MigrationTrait for Migration {
                 false,
             ))
             .await?;
-        manager
-            .create_index(index("ix_saml_participants_expires", A::Table, vec![A::ExpiresAt.into_iden()], false))
-            .await?;
+        manager.create_index(index("ix_saml_participants_expires", A::Table, vec![A::ExpiresAt.into_iden()], false)).await?;
         Ok(())
     }
 }

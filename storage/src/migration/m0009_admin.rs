@@ -85,7 +85,14 @@ impl MigrationTrait for Migration {
                     .col(big_integer(T::CreatedAt))
                     .col(big_integer_null(T::LastUsedAt))
                     .col(big_integer_null(T::RevokedAt))
-                    .foreign_key(&mut fk("fk_api_tokens_tenant", T::Table, T::TenantId, Tenants::Table, Tenants::Id, ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk(
+                        "fk_api_tokens_tenant",
+                        T::Table,
+                        T::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .take(),
             )
             .await?;
@@ -102,7 +109,14 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(R::TenantId))
                     .col(big_integer(R::CreatedAt))
                     .foreign_key(&mut fk("fk_admin_roles_user", R::Table, R::UserId, Users::Table, Users::Id, ForeignKeyAction::Cascade))
-                    .foreign_key(&mut fk("fk_admin_roles_tenant", R::Table, R::TenantId, Tenants::Table, Tenants::Id, ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk(
+                        "fk_admin_roles_tenant",
+                        R::Table,
+                        R::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .take(),
             )
             .await?;

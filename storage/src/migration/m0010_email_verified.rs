@@ -21,13 +21,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Devices::Table)
-                    .add_column(big_integer_null(EmailVerified::EmailVerifiedAt))
-                    .take(),
-            )
-            .await
+        manager.alter_table(Table::alter().table(Devices::Table).add_column(big_integer_null(EmailVerified::EmailVerifiedAt)).take()).await
     }
 }

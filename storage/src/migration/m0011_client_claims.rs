@@ -20,13 +20,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(OidcClients::Table)
-                    .add_column(text_null(OidcClients::Claims))
-                    .take(),
-            )
-            .await
+        manager.alter_table(Table::alter().table(OidcClients::Table).add_column(text_null(OidcClients::Claims)).take()).await
     }
 }

@@ -20,12 +20,7 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Tenants::Table)
-                    .add_column(integer(Tenants::LockoutReleaseMinutes).default(0))
-                    .take(),
-            )
+            .alter_table(Table::alter().table(Tenants::Table).add_column(integer(Tenants::LockoutReleaseMinutes).default(0)).take())
             .await
     }
 }

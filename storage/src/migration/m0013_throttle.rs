@@ -32,14 +32,6 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_throttle_window_ends")
-                    .table(T::Table)
-                    .col(T::WindowEndsAt)
-                    .take(),
-            )
-            .await
+        manager.create_index(Index::create().name("ix_throttle_window_ends").table(T::Table).col(T::WindowEndsAt).take()).await
     }
 }

@@ -29,9 +29,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(Table::alter().table(Users::Table).add_column(string_null(LoginIdKey::LoginIdKey)).take())
-            .await?;
+        manager.alter_table(Table::alter().table(Users::Table).add_column(string_null(LoginIdKey::LoginIdKey)).take()).await?;
         let db = manager.get_connection();
         let select = Query::select()
             .columns([Users::Id, Users::TenantId, Users::LoginId])
@@ -47,11 +45,8 @@ impl MigrationTrait for Migration {
             if !seen.insert((tenant_id, key.clone())) {
                 continue;
             }
-            let update = Query::update()
-                .table(Users::Table)
-                .value(LoginIdKey::LoginIdKey, key)
-                .and_where(Expr::col(Users::Id).eq(id))
-                .take();
+            let update =
+                Query::update().table(Users::Table).value(LoginIdKey::LoginIdKey, key).and_where(Expr::col(Users::Id).eq(id)).take();
             db.execute(&update).await?;
         }
         manager

@@ -84,16 +84,12 @@ pub struct CertificateDownload {
 
 impl fmt::Debug for PasswordChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordChange")
-            .field("must_change", &self.must_change)
-            .finish_non_exhaustive()
+        f.debug_struct("PasswordChange").field("must_change", &self.must_change).finish_non_exhaustive()
     }
 }
 
 impl fmt::Debug for SecretAnswerChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretAnswerChange")
-            .field("question", &self.question)
-            .finish_non_exhaustive()
+        f.debug_struct("SecretAnswerChange").field("question", &self.question).finish_non_exhaustive()
     }
 }

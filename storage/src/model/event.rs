@@ -38,15 +38,9 @@ impl LoginResult {
         (LoginResult::NoCertificate, "no-certificate"),
         (LoginResult::UnknownCertificate, "unknown-certificate"),
         (LoginResult::CertificateExpired, "certificate-expired"),
-        (
-            LoginResult::CertificateNotYetValid,
-            "certificate-not-yet-valid",
-        ),
+        (LoginResult::CertificateNotYetValid, "certificate-not-yet-valid"),
         (LoginResult::CertificateRevoked, "certificate-revoked"),
-        (
-            LoginResult::CertificateUserMismatch,
-            "certificate-user-mismatch",
-        ),
+        (LoginResult::CertificateUserMismatch, "certificate-user-mismatch"),
         (LoginResult::DeviceDeleted, "device-deleted"),
         (LoginResult::UserDisabled, "user-disabled"),
         (LoginResult::WrongOtp, "wrong-otp"),
@@ -57,10 +51,7 @@ impl LoginResult {
         if let LoginResult::Other(text) = self {
             return text;
         }
-        LoginResult::NAMED
-            .iter()
-            .find(|(value, _)| value == self)
-            .map_or("other", |(_, text)| text)
+        LoginResult::NAMED.iter().find(|(value, _)| value == self).map_or("other", |(_, text)| text)
     }
 
     pub fn is_success(&self) -> bool {
@@ -81,10 +72,7 @@ impl FromStr for LoginResult {
         Ok(LoginResult::NAMED
             .iter()
             .find(|(_, text)| *text == s)
-            .map_or_else(
-                || LoginResult::Other(s.to_owned()),
-                |(value, _)| value.clone(),
-            ))
+            .map_or_else(|| LoginResult::Other(s.to_owned()), |(value, _)| value.clone()))
     }
 }
 

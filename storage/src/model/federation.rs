@@ -69,10 +69,7 @@ impl fmt::Debug for OidcClient {
             .field("client_id", &self.client_id)
             .field("name", &self.name)
             .field("redirect_uris", &self.redirect_uris)
-            .field(
-                "token_endpoint_auth_method",
-                &self.token_endpoint_auth_method,
-            )
+            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
             .finish_non_exhaustive()
     }
 }
@@ -100,10 +97,7 @@ pub struct NewOidcClient {
 
 impl fmt::Debug for NewOidcClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewOidcClient")
-            .field("client_id", &self.client_id)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("NewOidcClient").field("client_id", &self.client_id).field("name", &self.name).finish_non_exhaustive()
     }
 }
 

@@ -14,35 +14,25 @@ mod ticket;
 mod user;
 
 pub use admin::{
-    AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, CertificateQuery,
-    LoginEventQuery, NewApiToken, NewAuditEvent, UserQuery,
+    AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, CertificateQuery, LoginEventQuery, NewApiToken, NewAuditEvent,
+    UserQuery,
 };
-pub use completion::{
-    CertificateDownload, Completion, DeviceAddition, EmailVerification, PasswordChange,
-    SecretAnswerChange,
-};
+pub use completion::{CertificateDownload, Completion, DeviceAddition, EmailVerification, PasswordChange, SecretAnswerChange};
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{
-    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider,
-    NewSigningKey, OidcClient, SamlServiceProvider, SigningAlgorithm, SigningKey,
-    SingleLogoutService,
+    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider, NewSigningKey, OidcClient,
+    SamlServiceProvider, SigningAlgorithm, SigningKey, SingleLogoutService,
 };
 pub use mail::{NewMail, OutboxMail};
 pub use oidc::*;
 pub use pki::{
-    Certificate, CertificateAuthority, CertificateStatus, CrlHeader, NewCertificate, NewCertificateAuthority,
-    PublishedCrl, RevocationMark,
+    Certificate, CertificateAuthority, CertificateStatus, CrlHeader, NewCertificate, NewCertificateAuthority, PublishedCrl, RevocationMark,
 };
 pub use saml::*;
 pub use session::{NewSession, Session};
-pub use tenant::{
-    CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, Tenant,
-    TenantPolicy,
-};
+pub use tenant::{CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, Tenant, TenantPolicy};
 pub use ticket::{AttemptOutcome, NewTicket, RedeemError, Ticket, TicketKind};
-pub use user::{
-    Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key,
-};
+pub use user::{Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key};
 
 /// One page of a longer list, with the total so a UI can say "1 ~ 20 / 57 items".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,36 +120,13 @@ mod tests {
     #[test]
     fn enums_use_their_fixed_spellings() {
         let spelled: Vec<_> = LoginMethod::ALL.iter().map(|m| m.to_string()).collect();
-        assert_eq!(
-            spelled,
-            [
-                "cert",
-                "cert+password",
-                "cert+password+otp",
-                "password",
-                "password+otp"
-            ]
-        );
+        assert_eq!(spelled, ["cert", "cert+password", "cert+password+otp", "password", "password+otp"]);
         for method in LoginMethod::ALL {
             assert_eq!(method.as_str().parse::<LoginMethod>(), Ok(*method));
         }
-        assert_eq!(
-            "cert+otp".parse::<LoginMethod>(),
-            Err(ParseEnumError {
-                kind: "LoginMethod",
-                value: "cert+otp".into()
-            })
-        );
-        assert_eq!(
-            serde_json::to_string(&DeviceType::MobilePhone)
-                .ok()
-                .as_deref(),
-            Some("\"mobile-phone\"")
-        );
-        assert_eq!(
-            serde_json::from_str::<TicketKind>("\"password-reissue\"").ok(),
-            Some(TicketKind::PasswordReissue)
-        );
+        assert_eq!("cert+otp".parse::<LoginMethod>(), Err(ParseEnumError { kind: "LoginMethod", value: "cert+otp".into() }));
+        assert_eq!(serde_json::to_string(&DeviceType::MobilePhone).ok().as_deref(), Some("\"mobile-phone\""));
+        assert_eq!(serde_json::from_str::<TicketKind>("\"password-reissue\"").ok(), Some(TicketKind::PasswordReissue));
         assert!(serde_json::from_str::<Locale>("\"fr\"").is_err());
         assert_eq!(SigningAlgorithm::Es256.as_str(), "ES256");
     }
@@ -177,29 +144,15 @@ mod tests {
     fn default_policy_is_the_spec_default_and_valid() {
         let policy = TenantPolicy::default();
         assert_eq!(policy.validate(), Ok(()));
-        assert_eq!(
-            (policy.password_min_length, policy.password_max_length),
-            (8, 32)
-        );
+        assert_eq!((policy.password_min_length, policy.password_max_length), (8, 32));
         assert_eq!(policy.default_login_method, LoginMethod::CertPassword);
-        assert_eq!(
-            (policy.session_idle_minutes, policy.session_absolute_minutes),
-            (30, 480)
-        );
+        assert_eq!((policy.session_idle_minutes, policy.session_absolute_minutes), (30, 480));
 
         let mut bad = policy.clone();
         bad.password_max_length = 4;
-        assert!(
-            bad.validate()
-                .is_err_and(|m| m.contains("password_max_length"))
-        );
+        assert!(bad.validate().is_err_and(|m| m.contains("password_max_length")));
         let mut bad = policy;
-        bad.password_char_classes = PasswordCharClasses {
-            digits: false,
-            upper: false,
-            lower: false,
-            symbols: false,
-        };
+        bad.password_char_classes = PasswordCharClasses { digits: false, upper: false, lower: false, symbols: false };
         assert!(bad.validate().is_err());
     }
 }

@@ -19,10 +19,7 @@ string_enum! {
 
 impl LoginMethod {
     pub fn needs_certificate(self) -> bool {
-        matches!(
-            self,
-            LoginMethod::Cert | LoginMethod::CertPassword | LoginMethod::CertPasswordOtp
-        )
+        matches!(self, LoginMethod::Cert | LoginMethod::CertPassword | LoginMethod::CertPasswordOtp)
     }
 
     pub fn needs_password(self) -> bool {
@@ -30,10 +27,7 @@ impl LoginMethod {
     }
 
     pub fn needs_otp(self) -> bool {
-        matches!(
-            self,
-            LoginMethod::CertPasswordOtp | LoginMethod::PasswordOtp
-        )
+        matches!(self, LoginMethod::CertPasswordOtp | LoginMethod::PasswordOtp)
     }
 }
 
@@ -72,12 +66,7 @@ pub struct PasswordCharClasses {
 
 impl Default for PasswordCharClasses {
     fn default() -> Self {
-        PasswordCharClasses {
-            digits: true,
-            upper: true,
-            lower: true,
-            symbols: true,
-        }
+        PasswordCharClasses { digits: true, upper: true, lower: true, symbols: true }
     }
 }
 
@@ -128,11 +117,7 @@ impl Default for TenantPolicy {
     fn default() -> Self {
         TenantPolicy {
             // Certificate-based methods only, unless a contract says otherwise.
-            allowed_login_methods: vec![
-                LoginMethod::Cert,
-                LoginMethod::CertPassword,
-                LoginMethod::CertPasswordOtp,
-            ],
+            allowed_login_methods: vec![LoginMethod::Cert, LoginMethod::CertPassword, LoginMethod::CertPasswordOtp],
             default_login_method: LoginMethod::CertPassword,
             password_min_length: 8,
             password_max_length: 32,
@@ -170,18 +155,9 @@ impl TenantPolicy {
         let positive = [
             ("password_min_length", self.password_min_length),
             ("password_history_count", self.password_history_count),
-            (
-                "lockout_threshold_password",
-                self.lockout_threshold_password,
-            ),
-            (
-                "lockout_threshold_secret_answer",
-                self.lockout_threshold_secret_answer,
-            ),
-            (
-                "lockout_threshold_enrollment_otp",
-                self.lockout_threshold_enrollment_otp,
-            ),
+            ("lockout_threshold_password", self.lockout_threshold_password),
+            ("lockout_threshold_secret_answer", self.lockout_threshold_secret_answer),
+            ("lockout_threshold_enrollment_otp", self.lockout_threshold_enrollment_otp),
             ("max_devices", self.max_devices),
             ("certificate_validity_days", self.certificate_validity_days),
             ("session_idle_minutes", self.session_idle_minutes),
@@ -212,16 +188,11 @@ impl TenantPolicy {
         if self.allowed_login_methods.is_empty() {
             return Err("allowed_login_methods must not be empty".to_owned());
         }
-        if !self
-            .allowed_login_methods
-            .contains(&self.default_login_method)
-        {
+        if !self.allowed_login_methods.contains(&self.default_login_method) {
             return Err("default_login_method must be one of allowed_login_methods".to_owned());
         }
         if self.session_absolute_minutes < self.session_idle_minutes {
-            return Err(
-                "session_absolute_minutes must not be below session_idle_minutes".to_owned(),
-            );
+            return Err("session_absolute_minutes must not be below session_idle_minutes".to_owned());
         }
         Ok(())
     }

@@ -90,10 +90,7 @@ impl fmt::Debug for User {
             .field("locked_at", &self.locked_at)
             .field("lock_reason", &self.lock_reason)
             .field("failed_password_count", &self.failed_password_count)
-            .field(
-                "failed_secret_answer_count",
-                &self.failed_secret_answer_count,
-            )
+            .field("failed_secret_answer_count", &self.failed_secret_answer_count)
             .field("password_must_change", &self.password_must_change)
             .finish_non_exhaustive()
     }

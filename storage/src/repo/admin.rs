@@ -2,8 +2,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,10 +11,7 @@ use crate::StorageError;
 use crate::convert::{from_json, ms, opt_time, page_bounds, parse, time, to_json};
 use crate::entity::{admin_role, api_token, audit_event};
 use crate::error::{db_err, on_conflict};
-use crate::model::{
-    AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, NewApiToken,
-    NewAuditEvent, Page,
-};
+use crate::model::{AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, NewApiToken, NewAuditEvent, Page};
 
 pub struct ApiTokens<'a> {
     db: &'a DatabaseConnection,
@@ -55,11 +51,7 @@ impl<'a> ApiTokens<'a> {
     /// The token whose keyed hash is `lookup_hash`, whatever its state (the caller checks
     /// expiry and revocation).
     pub async fn find_by_lookup_hash(&self, lookup_hash: &str) -> Result<Option<ApiToken>, StorageError> {
-        let model = api_token::Entity::find()
-            .filter(api_token::Column::LookupHash.eq(lookup_hash))
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = api_token::Entity::find().filter(api_token::Column::LookupHash.eq(lookup_hash)).one(self.db).await.map_err(db_err)?;
         model.map(to_token).transpose()
     }
 
@@ -74,11 +66,7 @@ impl<'a> ApiTokens<'a> {
         if let Some(tenant_id) = tenant_id {
             query = query.filter(api_token::Column::TenantId.eq(tenant_id));
         }
-        let models = query
-            .order_by_desc(api_token::Column::CreatedAt)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models = query.order_by_desc(api_token::Column::CreatedAt).all(self.db).await.map_err(db_err)?;
         models.into_iter().map(to_token).collect()
     }
 
@@ -88,11 +76,7 @@ impl<'a> ApiTokens<'a> {
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::val(ms(now)))
             .filter(api_token::Column::Id.eq(id))
-            .filter(
-                Condition::any()
-                    .add(api_token::Column::LastUsedAt.is_null())
-                    .add(api_token::Column::LastUsedAt.lt(ms(now) - 60_000)),
-            )
+            .filter(Condition::any().add(api_token::Column::LastUsedAt.is_null()).add(api_token::Column::LastUsedAt.lt(ms(now) - 60_000)))
             .exec(self.db)
             .await
             .map_err(db_err)?;
@@ -154,25 +138,11 @@ impl<'a> AdminRoles<'a> {
             }
             _ => {}
         }
-        if let Some(existing) = self
-            .list_for_user(user_id)
-            .await?
-            .into_iter()
-            .find(|r| r.role == role && r.tenant_id == tenant_id)
-        {
+        if let Some(existing) = self.list_for_user(user_id).await?.into_iter().find(|r| r.role == role && r.tenant_id == tenant_id) {
             return Ok(existing);
         }
-        let model = admin_role::Model {
-            id: Uuid::new_v4(),
-            user_id,
-            role: role.as_str().to_owned(),
-            tenant_id,
-            created_at: ms(now),
-        };
-        admin_role::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = admin_role::Model { id: Uuid::new_v4(), user_id, role: role.as_str().to_owned(), tenant_id, created_at: ms(now) };
+        admin_role::Entity::insert(model.clone().into_active_model()).exec_without_returning(self.db).await.map_err(db_err)?;
         to_role(model)
     }
 
@@ -226,10 +196,7 @@ impl<'a> AuditEvents<'a> {
             outcome: new.outcome.clone(),
             details: to_json(&new.details)?,
         };
-        audit_event::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(db_err)?;
+        audit_event::Entity::insert(model.clone().into_active_model()).exec_without_returning(self.db).await.map_err(db_err)?;
         to_audit(model)
     }
 
@@ -257,14 +224,8 @@ impl<'a> AuditEvents<'a> {
             query = query.filter(C::OccurredAt.lt(ms(until)));
         }
         let total = query.clone().count(self.db).await.map_err(db_err)?;
-        let models = query
-            .order_by_desc(C::OccurredAt)
-            .order_by_desc(C::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models =
+            query.order_by_desc(C::OccurredAt).order_by_desc(C::Id).offset(offset).limit(limit).all(self.db).await.map_err(db_err)?;
         let items = models.into_iter().map(to_audit).collect::<Result<_, _>>()?;
         Ok(Page { items, total })
     }

@@ -29,11 +29,7 @@ impl<'a> Completions<'a> {
     /// concurrent completion waits for the first and then fails with `Spent`; any
     /// failure after that rolls everything back, the redemption included. Nothing slow
     /// happens inside: the caller has hashed, signed and sealed beforehand.
-    pub async fn complete(
-        &self,
-        completion: &Completion,
-        now: OffsetDateTime,
-    ) -> Result<(), RedeemError> {
+    pub async fn complete(&self, completion: &Completion, now: OffsetDateTime) -> Result<(), RedeemError> {
         // Dropping the transaction on any early return rolls it back.
         let txn = begin_write(self.db).await?;
         if let Some(ticket_id) = completion.ticket_id {
@@ -45,26 +41,12 @@ impl<'a> Completions<'a> {
             add_reserved_on(&txn, &added.device, added.max_devices).await?;
         }
         if let Some(password) = &completion.password {
-            set_password_on(
-                &txn,
-                user_id,
-                &password.hash,
-                password.must_change,
-                password.keep,
-                now,
-            )
-            .await?;
+            set_password_on(&txn, user_id, &password.hash, password.must_change, password.keep, now).await?;
         }
         if let Some(answer) = &completion.secret_answer {
             update_on(&txn, user_id, now, |u| {
-                u.col_expr(
-                    user::Column::SecretQuestion,
-                    Expr::val(answer.question.as_str()),
-                )
-                .col_expr(
-                    user::Column::SecretAnswerHash,
-                    Expr::val(answer.answer_hash.as_str()),
-                )
+                u.col_expr(user::Column::SecretQuestion, Expr::val(answer.question.as_str()))
+                    .col_expr(user::Column::SecretAnswerHash, Expr::val(answer.answer_hash.as_str()))
             })
             .await?;
         }
@@ -116,12 +98,7 @@ impl<'a> Completions<'a> {
             // and their pending downloads.
             let device = certificate::Column::DeviceId.eq(issued.device_id);
             revoke_where_on(&txn, device, &issued.supersede_reason, now).await?;
-            invalidate_on(
-                &txn,
-                ticket::Column::DeviceId.eq(issued.device_id),
-                TicketKind::Download,
-            )
-            .await?;
+            invalidate_on(&txn, ticket::Column::DeviceId.eq(issued.device_id), TicketKind::Download).await?;
             insert_certificate_on(&txn, &issued.certificate, now).await?;
             insert_on(&txn, &issued.download, now).await?;
         }

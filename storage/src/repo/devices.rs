@@ -2,20 +2,19 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::update_returning;
+use super::users::{insert_user_on, new_user_model, to_user};
 use crate::StorageError;
 use crate::convert::{count, ms, opt_time, parse, time};
 use crate::entity::device::{self, Column, Entity};
 use crate::entity::user;
 use crate::error::db_err;
 use crate::model::{Device, DeviceType, NewDevice, NewUser, User};
-use super::users::{insert_user_on, new_user_model, to_user};
 use crate::storage::begin_write;
 
 pub struct Devices<'a> {
@@ -29,29 +28,16 @@ impl<'a> Devices<'a> {
 
     /// Adds a device with the user's next device number, unless the user already has
     /// `max_devices` active devices (`Conflict("device limit reached")`).
-    pub async fn add_device(
-        &self,
-        new: &NewDevice,
-        max_devices: u32,
-        now: OffsetDateTime,
-    ) -> Result<Device, StorageError> {
+    pub async fn add_device(&self, new: &NewDevice, max_devices: u32, now: OffsetDateTime) -> Result<Device, StorageError> {
         let txn = begin_write(self.db).await?;
         // Taking the next number locks the user's row until commit, so concurrent adds for
         // one user count devices one after the other.
         let stmt = user::Entity::update_many()
-            .col_expr(
-                user::Column::LastDeviceNo,
-                Expr::col(user::Column::LastDeviceNo).add(1),
-            )
+            .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo).add(1))
             .filter(user::Column::Id.eq(new.user_id))
             .into_query();
-        let updated = update_returning::<user::Entity, _>(&txn, stmt)
-            .await
-            .map_err(db_err)?;
-        let device_no = updated
-            .first()
-            .ok_or(StorageError::NotFound)?
-            .last_device_no;
+        let updated = update_returning::<user::Entity, _>(&txn, stmt).await.map_err(db_err)?;
+        let device_no = updated.first().ok_or(StorageError::NotFound)?.last_device_no;
 
         let model = new_device_model(new, device_no, now);
         insert_within_limit_on(&txn, &model, max_devices).await?;
@@ -85,25 +71,13 @@ impl<'a> Devices<'a> {
     /// its number is taken now, since the certificate names it, and the row is written
     /// by [`crate::Completions::complete`], which enforces the limit. Numbers are never
     /// reused, so a completion that fails leaves a gap in the user's numbering.
-    pub async fn reserve(
-        &self,
-        new: &NewDevice,
-        now: OffsetDateTime,
-    ) -> Result<Device, StorageError> {
+    pub async fn reserve(&self, new: &NewDevice, now: OffsetDateTime) -> Result<Device, StorageError> {
         let stmt = user::Entity::update_many()
-            .col_expr(
-                user::Column::LastDeviceNo,
-                Expr::col(user::Column::LastDeviceNo).add(1),
-            )
+            .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo).add(1))
             .filter(user::Column::Id.eq(new.user_id))
             .into_query();
-        let updated = update_returning::<user::Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
-        let device_no = updated
-            .first()
-            .ok_or(StorageError::NotFound)?
-            .last_device_no;
+        let updated = update_returning::<user::Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let device_no = updated.first().ok_or(StorageError::NotFound)?.last_device_no;
         to_device(new_device_model(new, device_no, now))
     }
 
@@ -114,30 +88,17 @@ impl<'a> Devices<'a> {
     }
 
     /// The user's devices by number; deleted ones only when asked for.
-    pub async fn list_for_user(
-        &self,
-        user_id: Uuid,
-        include_deleted: bool,
-    ) -> Result<Vec<Device>, StorageError> {
+    pub async fn list_for_user(&self, user_id: Uuid, include_deleted: bool) -> Result<Vec<Device>, StorageError> {
         let mut query = Entity::find().filter(Column::UserId.eq(user_id));
         if !include_deleted {
             query = query.filter(Column::DeletedAt.is_null());
         }
-        let models = query
-            .order_by_asc(Column::DeviceNo)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models = query.order_by_asc(Column::DeviceNo).all(self.db).await.map_err(db_err)?;
         models.into_iter().map(to_device).collect()
     }
 
     pub async fn count_active(&self, user_id: Uuid) -> Result<u64, StorageError> {
-        Entity::find()
-            .filter(Column::UserId.eq(user_id))
-            .filter(Column::DeletedAt.is_null())
-            .count(self.db)
-            .await
-            .map_err(db_err)
+        Entity::find().filter(Column::UserId.eq(user_id)).filter(Column::DeletedAt.is_null()).count(self.db).await.map_err(db_err)
     }
 
     /// Changes an active device's e-mail address; the new one is not proven yet.
@@ -158,12 +119,7 @@ impl<'a> Devices<'a> {
 
     /// Records that a link mailed to `email` was completed. Only while the device still
     /// has that address (a change in between leaves the new one unproven); false if not.
-    pub async fn mark_email_verified(
-        &self,
-        id: Uuid,
-        email: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    pub async fn mark_email_verified(&self, id: Uuid, email: &str, now: OffsetDateTime) -> Result<bool, StorageError> {
         let result = Entity::update_many()
             .col_expr(Column::EmailVerifiedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
@@ -200,34 +156,20 @@ pub(crate) async fn insert_within_limit_on<C: ConnectionTrait>(
     model: &device::Model,
     max_devices: u32,
 ) -> Result<(), StorageError> {
-    let active = Entity::find()
-        .filter(Column::UserId.eq(model.user_id))
-        .filter(Column::DeletedAt.is_null())
-        .count(db)
-        .await
-        .map_err(db_err)?;
+    let active =
+        Entity::find().filter(Column::UserId.eq(model.user_id)).filter(Column::DeletedAt.is_null()).count(db).await.map_err(db_err)?;
     if active >= u64::from(max_devices) {
         return Err(StorageError::Conflict(DEVICE_LIMIT_REACHED));
     }
-    Entity::insert(model.clone().into_active_model())
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err)?;
+    Entity::insert(model.clone().into_active_model()).exec_without_returning(db).await.map_err(db_err)?;
     Ok(())
 }
 
 /// [`crate::Completions::complete`]'s device: the user's row locked first (a no-op write),
 /// then the limit counted and the row inserted.
-pub(crate) async fn add_reserved_on<C: ConnectionTrait>(
-    db: &C,
-    device: &Device,
-    max_devices: u32,
-) -> Result<(), StorageError> {
+pub(crate) async fn add_reserved_on<C: ConnectionTrait>(db: &C, device: &Device, max_devices: u32) -> Result<(), StorageError> {
     let locked = user::Entity::update_many()
-        .col_expr(
-            user::Column::LastDeviceNo,
-            Expr::col(user::Column::LastDeviceNo),
-        )
+        .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo))
         .filter(user::Column::Id.eq(device.user_id))
         .exec(db)
         .await
@@ -238,8 +180,7 @@ pub(crate) async fn add_reserved_on<C: ConnectionTrait>(
     let model = device::Model {
         id: device.id,
         user_id: device.user_id,
-        device_no: i32::try_from(device.device_no)
-            .map_err(|_| StorageError::Invalid("device number out of range".into()))?,
+        device_no: i32::try_from(device.device_no).map_err(|_| StorageError::Invalid("device number out of range".into()))?,
         device_type: device.device_type.as_str().to_owned(),
         email: device.email.clone(),
         created_at: ms(device.created_at),

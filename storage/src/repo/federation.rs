@@ -2,8 +2,7 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -11,31 +10,20 @@ use uuid::Uuid;
 use crate::StorageError;
 use crate::convert::{from_json, ms, opt_ms, opt_time, parse, time, to_json};
 use crate::entity::oidc::{access_token, grant};
-use crate::entity::{
-    oidc_client, relying_site_version as site_version, saml_service_provider as saml_sp,
-    signing_key,
-};
+use crate::entity::{oidc_client, relying_site_version as site_version, saml_service_provider as saml_sp, signing_key};
 use crate::error::{db_err, on_conflict};
 use crate::model::{
-    KeyPurpose, NewOidcClient, NewSamlServiceProvider, NewSigningKey, OidcClient,
-    SamlServiceProvider, SigningAlgorithm, SigningKey,
+    KeyPurpose, NewOidcClient, NewSamlServiceProvider, NewSigningKey, OidcClient, SamlServiceProvider, SigningAlgorithm, SigningKey,
 };
 
 /// Bumps the tenant's relying-site version on `conn`, the transaction that changes one of
 /// its clients or service providers (see migration 0014): every node's cached client is
 /// then stale as soon as, and not before, the change itself is visible.
-pub(crate) async fn bump_site_version<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: Uuid,
-) -> Result<(), StorageError> {
+pub(crate) async fn bump_site_version<C: ConnectionTrait>(conn: &C, tenant_id: Uuid) -> Result<(), StorageError> {
     use site_version::Column as V;
     let first = site_version::Model { tenant_id, version: 1 };
     site_version::Entity::insert(first.into_active_model())
-        .on_conflict(
-            OnConflict::column(V::TenantId)
-                .value(V::Version, Expr::col((site_version::Entity, V::Version)).add(1))
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(V::TenantId).value(V::Version, Expr::col((site_version::Entity, V::Version)).add(1)).to_owned())
         .exec_without_returning(conn)
         .await
         .map_err(db_err)?;
@@ -53,10 +41,7 @@ impl<'a> RelyingSiteVersions<'a> {
     }
 
     pub async fn get(&self, tenant_id: Uuid) -> Result<i64, StorageError> {
-        let model = site_version::Entity::find_by_id(tenant_id)
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = site_version::Entity::find_by_id(tenant_id).one(self.db).await.map_err(db_err)?;
         Ok(model.map_or(0, |m| m.version))
     }
 }
@@ -70,11 +55,7 @@ impl<'a> OidcClients<'a> {
         OidcClients { db }
     }
 
-    pub async fn create(
-        &self,
-        new: &NewOidcClient,
-        now: OffsetDateTime,
-    ) -> Result<OidcClient, StorageError> {
+    pub async fn create(&self, new: &NewOidcClient, now: OffsetDateTime) -> Result<OidcClient, StorageError> {
         let model = oidc_client::Model {
             id: Uuid::new_v4(),
             tenant_id: new.tenant_id,
@@ -105,15 +86,8 @@ impl<'a> OidcClients<'a> {
         to_oidc_client(model)
     }
 
-    pub async fn get_by_client_id(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<OidcClient>, StorageError> {
-        let model = oidc_client::Entity::find()
-            .filter(oidc_client::Column::ClientId.eq(client_id))
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Option<OidcClient>, StorageError> {
+        let model = oidc_client::Entity::find().filter(oidc_client::Column::ClientId.eq(client_id)).one(self.db).await.map_err(db_err)?;
         model.map(to_oidc_client).transpose()
     }
 
@@ -136,27 +110,15 @@ impl<'a> OidcClients<'a> {
             .col_expr(C::ClientSecretHash, Expr::val(client.client_secret_hash.clone()))
             .col_expr(C::Name, Expr::val(client.name.clone()))
             .col_expr(C::RedirectUris, Expr::val(to_json(&client.redirect_uris)?))
-            .col_expr(
-                C::PostLogoutRedirectUris,
-                Expr::val(to_json(&client.post_logout_redirect_uris)?),
-            )
+            .col_expr(C::PostLogoutRedirectUris, Expr::val(to_json(&client.post_logout_redirect_uris)?))
             .col_expr(C::GrantTypes, Expr::val(to_json(&client.grant_types)?))
             .col_expr(C::ResponseTypes, Expr::val(to_json(&client.response_types)?))
-            .col_expr(
-                C::TokenEndpointAuthMethod,
-                Expr::val(client.token_endpoint_auth_method.clone()),
-            )
+            .col_expr(C::TokenEndpointAuthMethod, Expr::val(client.token_endpoint_auth_method.clone()))
             .col_expr(C::Jwks, Expr::val(client.jwks.clone()))
             .col_expr(C::JwksUri, Expr::val(client.jwks_uri.clone()))
             .col_expr(C::Scopes, Expr::val(to_json(&client.scopes)?))
-            .col_expr(
-                C::Claims,
-                Expr::val(client.claims.as_ref().map(to_json).transpose()?),
-            )
-            .col_expr(
-                C::AccessTokenFormat,
-                Expr::val(client.access_token_format.as_str()),
-            )
+            .col_expr(C::Claims, Expr::val(client.claims.as_ref().map(to_json).transpose()?))
+            .col_expr(C::AccessTokenFormat, Expr::val(client.access_token_format.as_str()))
             .col_expr(C::FirstParty, Expr::val(client.first_party))
             .col_expr(C::RequirePkce, Expr::val(client.require_pkce))
             .filter(C::ClientId.eq(client.client_id.as_str()))
@@ -178,17 +140,9 @@ impl<'a> OidcClients<'a> {
     /// recorded; a validator refuses a token whose client is gone.)
     pub async fn delete(&self, client_id: &str, now: OffsetDateTime) -> Result<(), StorageError> {
         let txn = self.db.begin().await.map_err(db_err)?;
-        let found = oidc_client::Entity::find()
-            .filter(oidc_client::Column::ClientId.eq(client_id))
-            .one(&txn)
-            .await
-            .map_err(db_err)?;
+        let found = oidc_client::Entity::find().filter(oidc_client::Column::ClientId.eq(client_id)).one(&txn).await.map_err(db_err)?;
         let Some(found) = found else { return Err(StorageError::NotFound) };
-        oidc_client::Entity::delete_many()
-            .filter(oidc_client::Column::ClientId.eq(client_id))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
+        oidc_client::Entity::delete_many().filter(oidc_client::Column::ClientId.eq(client_id)).exec(&txn).await.map_err(db_err)?;
         grant::Entity::update_many()
             .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
             .filter(grant::Column::ClientId.eq(client_id))
@@ -217,21 +171,14 @@ fn to_oidc_client(m: oidc_client::Model) -> Result<OidcClient, StorageError> {
         client_secret_hash: m.client_secret_hash,
         name: m.name,
         redirect_uris: from_json("oidc_clients.redirect_uris", &m.redirect_uris)?,
-        post_logout_redirect_uris: from_json(
-            "oidc_clients.post_logout_redirect_uris",
-            &m.post_logout_redirect_uris,
-        )?,
+        post_logout_redirect_uris: from_json("oidc_clients.post_logout_redirect_uris", &m.post_logout_redirect_uris)?,
         grant_types: from_json("oidc_clients.grant_types", &m.grant_types)?,
         response_types: from_json("oidc_clients.response_types", &m.response_types)?,
         token_endpoint_auth_method: m.token_endpoint_auth_method,
         jwks: m.jwks,
         jwks_uri: m.jwks_uri,
         scopes: from_json("oidc_clients.scopes", &m.scopes)?,
-        claims: m
-            .claims
-            .as_deref()
-            .map(|c| from_json("oidc_clients.claims", c))
-            .transpose()?,
+        claims: m.claims.as_deref().map(|c| from_json("oidc_clients.claims", c)).transpose()?,
         access_token_format: parse("oidc_clients.access_token_format", &m.access_token_format)?,
         first_party: m.first_party,
         require_pkce: m.require_pkce,
@@ -248,11 +195,7 @@ impl<'a> SamlServiceProviders<'a> {
         SamlServiceProviders { db }
     }
 
-    pub async fn create(
-        &self,
-        new: &NewSamlServiceProvider,
-        now: OffsetDateTime,
-    ) -> Result<SamlServiceProvider, StorageError> {
+    pub async fn create(&self, new: &NewSamlServiceProvider, now: OffsetDateTime) -> Result<SamlServiceProvider, StorageError> {
         let model = saml_sp::Model {
             id: Uuid::new_v4(),
             tenant_id: new.tenant_id,
@@ -280,11 +223,7 @@ impl<'a> SamlServiceProviders<'a> {
         to_saml_sp(model)
     }
 
-    pub async fn get_by_entity_id(
-        &self,
-        tenant_id: Uuid,
-        entity_id: &str,
-    ) -> Result<Option<SamlServiceProvider>, StorageError> {
+    pub async fn get_by_entity_id(&self, tenant_id: Uuid, entity_id: &str) -> Result<Option<SamlServiceProvider>, StorageError> {
         let model = saml_sp::Entity::find()
             .filter(saml_sp::Column::TenantId.eq(tenant_id))
             .filter(saml_sp::Column::EntityId.eq(entity_id))
@@ -313,10 +252,7 @@ impl<'a> SamlServiceProviders<'a> {
             .col_expr(C::Name, Expr::val(sp.name.clone()))
             .col_expr(C::NameIdFormat, Expr::val(sp.name_id_format.clone()))
             .col_expr(C::AttributeRelease, Expr::val(to_json(&sp.attribute_release)?))
-            .col_expr(
-                C::WantAuthnRequestsSigned,
-                Expr::val(sp.want_authn_requests_signed),
-            )
+            .col_expr(C::WantAuthnRequestsSigned, Expr::val(sp.want_authn_requests_signed))
             .col_expr(C::SignResponse, Expr::val(sp.sign_response))
             .col_expr(C::SignAssertion, Expr::val(sp.sign_assertion))
             .col_expr(C::EncryptAssertion, Expr::val(sp.encrypt_assertion))
@@ -362,10 +298,7 @@ fn to_saml_sp(m: saml_sp::Model) -> Result<SamlServiceProvider, StorageError> {
         certificates: from_json("saml_service_providers.certificates", &m.certificates)?,
         want_authn_requests_signed: m.want_authn_requests_signed,
         name_id_format: m.name_id_format,
-        attribute_release: from_json(
-            "saml_service_providers.attribute_release",
-            &m.attribute_release,
-        )?,
+        attribute_release: from_json("saml_service_providers.attribute_release", &m.attribute_release)?,
         sign_response: m.sign_response,
         sign_assertion: m.sign_assertion,
         encrypt_assertion: m.encrypt_assertion,
@@ -382,11 +315,7 @@ impl<'a> SigningKeys<'a> {
         SigningKeys { db }
     }
 
-    pub async fn insert(
-        &self,
-        new: &NewSigningKey,
-        now: OffsetDateTime,
-    ) -> Result<SigningKey, StorageError> {
+    pub async fn insert(&self, new: &NewSigningKey, now: OffsetDateTime) -> Result<SigningKey, StorageError> {
         let model = signing_key::Model {
             id: new.kid.clone(),
             tenant_id: new.tenant_id,
@@ -408,10 +337,7 @@ impl<'a> SigningKeys<'a> {
     }
 
     pub async fn get(&self, kid: &str) -> Result<SigningKey, StorageError> {
-        let model = signing_key::Entity::find_by_id(kid.to_owned())
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = signing_key::Entity::find_by_id(kid.to_owned()).one(self.db).await.map_err(db_err)?;
         to_signing_key(model.ok_or(StorageError::NotFound)?)
     }
 
@@ -450,21 +376,13 @@ impl<'a> SigningKeys<'a> {
             .filter(signing_key::Column::Purpose.eq(purpose.as_str()))
             .filter(signing_key::Column::Algorithm.eq(algorithm.as_str()))
             .filter(signing_key::Column::ActivatedAt.lte(ms(now)))
-            .filter(
-                Condition::any()
-                    .add(signing_key::Column::RetireAfter.is_null())
-                    .add(signing_key::Column::RetireAfter.gt(ms(now))),
-            )
+            .filter(Condition::any().add(signing_key::Column::RetireAfter.is_null()).add(signing_key::Column::RetireAfter.gt(ms(now))))
             .filter(unexpired(now))
             .order_by_desc(signing_key::Column::ActivatedAt)
             .all(self.db)
             .await
             .map_err(db_err)?;
-        let best = models
-            .iter()
-            .find(|m| m.tenant_id.is_some() && m.tenant_id == tenant_id)
-            .or_else(|| models.first())
-            .cloned();
+        let best = models.iter().find(|m| m.tenant_id.is_some() && m.tenant_id == tenant_id).or_else(|| models.first()).cloned();
         best.map(to_signing_key).transpose()
     }
 }
@@ -473,17 +391,13 @@ impl<'a> SigningKeys<'a> {
 fn scope(tenant_id: Option<Uuid>) -> Condition {
     let global = signing_key::Column::TenantId.is_null();
     match tenant_id {
-        Some(tenant_id) => Condition::any()
-            .add(global)
-            .add(signing_key::Column::TenantId.eq(tenant_id)),
+        Some(tenant_id) => Condition::any().add(global).add(signing_key::Column::TenantId.eq(tenant_id)),
         None => Condition::all().add(global),
     }
 }
 
 fn unexpired(now: OffsetDateTime) -> Condition {
-    Condition::any()
-        .add(signing_key::Column::ExpiresAt.is_null())
-        .add(signing_key::Column::ExpiresAt.gt(ms(now)))
+    Condition::any().add(signing_key::Column::ExpiresAt.is_null()).add(signing_key::Column::ExpiresAt.gt(ms(now)))
 }
 
 fn to_signing_key(m: signing_key::Model) -> Result<SigningKey, StorageError> {

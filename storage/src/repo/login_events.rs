@@ -1,9 +1,6 @@
 //! Login history, paged for the "login history" page.
 
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -24,10 +21,7 @@ impl<'a> LoginEvents<'a> {
 
     pub async fn record(&self, new: &NewLoginEvent) -> Result<LoginEvent, StorageError> {
         let model = model(new)?;
-        Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(db_err)?;
+        Entity::insert(model.clone().into_active_model()).exec_without_returning(self.db).await.map_err(db_err)?;
         to_event(model)
     }
 
@@ -45,8 +39,7 @@ impl<'a> LoginEvents<'a> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<LoginEvent>, StorageError> {
-        self.page(Column::UserId.eq(user_id), since, offset, limit)
-            .await
+        self.page(Column::UserId.eq(user_id), since, offset, limit).await
     }
 
     /// All attempts in a tenant (operators' view), newest first.
@@ -57,8 +50,7 @@ impl<'a> LoginEvents<'a> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<LoginEvent>, StorageError> {
-        self.page(Column::TenantId.eq(tenant_id), since, offset, limit)
-            .await
+        self.page(Column::TenantId.eq(tenant_id), since, offset, limit).await
     }
 
     /// A tenant's attempts matching `q`, newest first (the operators' query and export).
@@ -91,11 +83,7 @@ impl<'a> LoginEvents<'a> {
 
     /// Deletes events older than `cutoff` (retention). Returns how many.
     pub async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = Entity::delete_many()
-            .filter(Column::OccurredAt.lt(ms(cutoff)))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = Entity::delete_many().filter(Column::OccurredAt.lt(ms(cutoff))).exec(self.db).await.map_err(db_err)?;
         Ok(result.rows_affected)
     }
 
@@ -107,19 +95,12 @@ impl<'a> LoginEvents<'a> {
         limit: u64,
     ) -> Result<Page<LoginEvent>, StorageError> {
         let (offset, limit) = page_bounds(offset, limit);
-        let query = Entity::find()
-            .filter(owner)
-            .filter(Column::OccurredAt.gte(ms(since)));
+        let query = Entity::find().filter(owner).filter(Column::OccurredAt.gte(ms(since)));
         self.newest_first(query, offset, limit).await
     }
 
     /// One page of `query`, newest first, with the total count of matching events.
-    async fn newest_first(
-        &self,
-        query: sea_orm::Select<Entity>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page<LoginEvent>, StorageError> {
+    async fn newest_first(&self, query: sea_orm::Select<Entity>, offset: u64, limit: u64) -> Result<Page<LoginEvent>, StorageError> {
         let total = query.clone().count(self.db).await.map_err(db_err)?;
         let models = query
             .order_by_desc(Column::OccurredAt)

@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,11 +25,7 @@ impl<'a> MailOutbox<'a> {
         MailOutbox { db }
     }
 
-    pub async fn enqueue(
-        &self,
-        new: &NewMail,
-        now: OffsetDateTime,
-    ) -> Result<OutboxMail, StorageError> {
+    pub async fn enqueue(&self, new: &NewMail, now: OffsetDateTime) -> Result<OutboxMail, StorageError> {
         let model = mail_outbox::Model {
             id: Uuid::new_v4(),
             tenant_id: new.tenant_id,
@@ -45,10 +41,7 @@ impl<'a> MailOutbox<'a> {
             last_error: None,
             claimed_until: None,
         };
-        Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(db_err)?;
+        Entity::insert(model.clone().into_active_model()).exec_without_returning(self.db).await.map_err(db_err)?;
         to_mail(model)
     }
 
@@ -58,12 +51,7 @@ impl<'a> MailOutbox<'a> {
     }
 
     /// Mails newest first, of one tenant or (with `None`) of all.
-    pub async fn list(
-        &self,
-        tenant_id: Option<Uuid>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page<OutboxMail>, StorageError> {
+    pub async fn list(&self, tenant_id: Option<Uuid>, offset: u64, limit: u64) -> Result<Page<OutboxMail>, StorageError> {
         let (offset, limit) = page_bounds(offset, limit);
         let mut query = Entity::find();
         if let Some(tenant_id) = tenant_id {
@@ -105,9 +93,7 @@ impl<'a> MailOutbox<'a> {
             .filter(Column::Id.in_subquery(candidates))
             .filter(claimable(now))
             .into_query();
-        let mut models = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let mut models = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
         models.sort_by_key(|m| m.created_at);
         models.into_iter().map(to_mail).collect()
     }
@@ -127,12 +113,7 @@ impl<'a> MailOutbox<'a> {
     }
 
     /// Records a failed attempt; the mail is not claimed again before `retry_after`.
-    pub async fn mark_failed(
-        &self,
-        id: Uuid,
-        error: &str,
-        retry_after: OffsetDateTime,
-    ) -> Result<(), StorageError> {
+    pub async fn mark_failed(&self, id: Uuid, error: &str, retry_after: OffsetDateTime) -> Result<(), StorageError> {
         let result = Entity::update_many()
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
             .col_expr(Column::LastError, Expr::val(error))
@@ -152,11 +133,7 @@ fn claimable(now: OffsetDateTime) -> Condition {
     Condition::all()
         .add(Column::SentAt.is_null())
         .add(Column::Attempts.lt(i64::from(MAIL_MAX_ATTEMPTS)))
-        .add(
-            Condition::any()
-                .add(Column::ClaimedUntil.is_null())
-                .add(Column::ClaimedUntil.lte(ms(now))),
-        )
+        .add(Condition::any().add(Column::ClaimedUntil.is_null()).add(Column::ClaimedUntil.lte(ms(now))))
 }
 
 fn to_mail(m: mail_outbox::Model) -> Result<OutboxMail, StorageError> {

@@ -40,17 +40,12 @@ pub use users::Users;
 /// sea-orm only uses RETURNING on SQLite behind a feature flag; SQLite has had it since
 /// 3.35 (bundled here), and it lets one statement both change and report a row, which is
 /// what the atomic counters need.
-pub(crate) async fn update_returning<E, C>(
-    db: &C,
-    mut stmt: UpdateStatement,
-) -> Result<Vec<E::Model>, DbErr>
+pub(crate) async fn update_returning<E, C>(db: &C, mut stmt: UpdateStatement) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
     C: ConnectionTrait,
 {
     stmt.returning_all();
     let rows = db.query_all(&stmt).await?;
-    rows.iter()
-        .map(|row| E::Model::from_query_result(row, ""))
-        .collect()
+    rows.iter().map(|row| E::Model::from_query_result(row, "")).collect()
 }

@@ -4,10 +4,7 @@
 //! A second use of a code or refresh token revokes the grant that issued it.
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryTrait, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryTrait, TransactionTrait};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -17,14 +14,12 @@ mod refresh;
 use crate::StorageError;
 use crate::convert::{count, from_json, ms, opt_time, parse, small, time, to_json};
 use crate::entity::oidc::{
-    access_token, authorization_code, client_settings, consent, grant, initial_access_token,
-    pending_request, refresh_token,
+    access_token, authorization_code, client_settings, consent, grant, initial_access_token, pending_request, refresh_token,
 };
 use crate::error::{db_err, on_conflict};
 use crate::model::{
-    AccessTokenRecord, AuthorizationCode, CodeRedeemError, Consent, InitialAccessToken,
-    NewAccessToken, NewPendingRequest, OidcGrant, PendingRequest, PendingRequestKind,
-    RefreshToken,
+    AccessTokenRecord, AuthorizationCode, CodeRedeemError, Consent, InitialAccessToken, NewAccessToken, NewPendingRequest, OidcGrant,
+    PendingRequest, PendingRequestKind, RefreshToken,
 };
 
 pub struct OidcGrants<'a> {
@@ -38,11 +33,7 @@ impl<'a> OidcGrants<'a> {
 
     // ---- pending and pushed authorization requests ----
 
-    pub async fn create_pending(
-        &self,
-        new: &NewPendingRequest,
-        now: OffsetDateTime,
-    ) -> Result<PendingRequest, StorageError> {
+    pub async fn create_pending(&self, new: &NewPendingRequest, now: OffsetDateTime) -> Result<PendingRequest, StorageError> {
         let model = pending_request::Model {
             lookup_hash: new.lookup_hash.clone(),
             kind: new.kind.as_str().to_owned(),
@@ -96,9 +87,7 @@ impl<'a> OidcGrants<'a> {
             .filter(Column::ConsumedAt.is_null())
             .filter(Column::ExpiresAt.gt(ms(now)))
             .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
         rows.into_iter().next().map(to_pending).transpose()
     }
 
@@ -135,18 +124,12 @@ impl<'a> OidcGrants<'a> {
             session_id: session_id.map(str::to_owned),
             offline,
         };
-        grant::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(db_err)?;
+        grant::Entity::insert(model.clone().into_active_model()).exec_without_returning(self.db).await.map_err(db_err)?;
         to_grant(model)
     }
 
     pub async fn get_grant(&self, id: Uuid) -> Result<OidcGrant, StorageError> {
-        let model = grant::Entity::find_by_id(id)
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = grant::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
         to_grant(model.ok_or(StorageError::NotFound)?)
     }
 
@@ -190,12 +173,7 @@ impl<'a> OidcGrants<'a> {
     }
 
     /// Revokes every live grant of a user with a client (e.g. consent withdrawn).
-    pub async fn revoke_grants_of(
-        &self,
-        client_id: &str,
-        user_id: Uuid,
-        now: OffsetDateTime,
-    ) -> Result<u64, StorageError> {
+    pub async fn revoke_grants_of(&self, client_id: &str, user_id: Uuid, now: OffsetDateTime) -> Result<u64, StorageError> {
         let result = grant::Entity::update_many()
             .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
             .filter(grant::Column::ClientId.eq(client_id))
@@ -234,11 +212,7 @@ impl<'a> OidcGrants<'a> {
 
     /// Redeems a code once. A second redemption fails with `AlreadyUsed` and revokes the
     /// grant, so the tokens the first one obtained stop working too (RFC 6749 §4.1.2).
-    pub async fn redeem_code(
-        &self,
-        lookup_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<AuthorizationCode, CodeRedeemError> {
+    pub async fn redeem_code(&self, lookup_hash: &str, now: OffsetDateTime) -> Result<AuthorizationCode, CodeRedeemError> {
         use authorization_code::{Column, Entity};
         let stmt = Entity::update_many()
             .col_expr(Column::RedeemedAt, Expr::val(ms(now)))
@@ -247,35 +221,24 @@ impl<'a> OidcGrants<'a> {
             .filter(Column::ExpiresAt.gt(ms(now)))
             .filter(Column::GrantId.in_subquery(live_grants()))
             .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
         if let Some(row) = rows.into_iter().next() {
             return Ok(to_code(row)?);
         }
-        let row = Entity::find_by_id(lookup_hash.to_owned())
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let row = Entity::find_by_id(lookup_hash.to_owned()).one(self.db).await.map_err(db_err)?;
         let Some(row) = row else {
             return Err(CodeRedeemError::NotFound);
         };
         if row.redeemed_at.is_some() || self.get_grant(row.grant_id).await?.is_revoked() {
             self.revoke_grant(row.grant_id, now).await?;
-            return Err(CodeRedeemError::AlreadyUsed {
-                grant_id: row.grant_id,
-            });
+            return Err(CodeRedeemError::AlreadyUsed { grant_id: row.grant_id });
         }
         Err(CodeRedeemError::Expired)
     }
 
     // ---- access tokens ----
 
-    pub async fn insert_access_token(
-        &self,
-        new: &NewAccessToken,
-        now: OffsetDateTime,
-    ) -> Result<AccessTokenRecord, StorageError> {
+    pub async fn insert_access_token(&self, new: &NewAccessToken, now: OffsetDateTime) -> Result<AccessTokenRecord, StorageError> {
         let model = access_token::Model {
             lookup_hash: new.lookup_hash.clone(),
             grant_id: new.grant_id,
@@ -330,11 +293,7 @@ impl<'a> OidcGrants<'a> {
     }
 
     /// Revokes one access token (RFC 7009); true when it existed and was live.
-    pub async fn revoke_access_token(
-        &self,
-        lookup_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    pub async fn revoke_access_token(&self, lookup_hash: &str, now: OffsetDateTime) -> Result<bool, StorageError> {
         use access_token::{Column, Entity};
         let result = Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::val(ms(now)))
@@ -348,11 +307,7 @@ impl<'a> OidcGrants<'a> {
 
     // ---- consents ----
 
-    pub async fn find_consent(
-        &self,
-        client_id: &str,
-        user_id: Uuid,
-    ) -> Result<Option<Consent>, StorageError> {
+    pub async fn find_consent(&self, client_id: &str, user_id: Uuid) -> Result<Option<Consent>, StorageError> {
         let model = consent::Entity::find()
             .filter(consent::Column::ClientId.eq(client_id))
             .filter(consent::Column::UserId.eq(user_id))
@@ -405,11 +360,7 @@ impl<'a> OidcGrants<'a> {
         models.into_iter().map(to_consent).collect()
     }
 
-    pub async fn delete_consent(
-        &self,
-        client_id: &str,
-        user_id: Uuid,
-    ) -> Result<bool, StorageError> {
+    pub async fn delete_consent(&self, client_id: &str, user_id: Uuid) -> Result<bool, StorageError> {
         let result = consent::Entity::delete_many()
             .filter(consent::Column::ClientId.eq(client_id))
             .filter(consent::Column::UserId.eq(user_id))
@@ -456,25 +407,14 @@ impl<'a> OidcGrants<'a> {
             .filter(Column::UsesLeft.gt(0))
             .filter(Column::ExpiresAt.gt(ms(now)))
             .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
         rows.into_iter().next().map(to_iat).transpose()
     }
 
     // ---- client metadata beyond `oidc_clients` ----
 
-    pub async fn set_client_settings(
-        &self,
-        client_id: &str,
-        data: &serde_json::Value,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
-        let model = client_settings::Model {
-            client_id: client_id.to_owned(),
-            data: to_json(data)?,
-            updated_at: ms(now),
-        };
+    pub async fn set_client_settings(&self, client_id: &str, data: &serde_json::Value, now: OffsetDateTime) -> Result<(), StorageError> {
+        let model = client_settings::Model { client_id: client_id.to_owned(), data: to_json(data)?, updated_at: ms(now) };
         // The settings are part of the client every node caches: the same transaction
         // bumps its tenant's relying-site version.
         let txn = self.db.begin().await.map_err(db_err)?;
@@ -486,10 +426,7 @@ impl<'a> OidcGrants<'a> {
         client_settings::Entity::insert(model.into_active_model())
             .on_conflict(
                 OnConflict::column(client_settings::Column::ClientId)
-                    .update_columns([
-                        client_settings::Column::Data,
-                        client_settings::Column::UpdatedAt,
-                    ])
+                    .update_columns([client_settings::Column::Data, client_settings::Column::UpdatedAt])
                     .to_owned(),
             )
             .exec_without_returning(&txn)
@@ -502,17 +439,9 @@ impl<'a> OidcGrants<'a> {
         Ok(())
     }
 
-    pub async fn client_settings(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<serde_json::Value>, StorageError> {
-        let model = client_settings::Entity::find_by_id(client_id.to_owned())
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
-        model
-            .map(|m| from_json("oidc_client_settings.data", &m.data))
-            .transpose()
+    pub async fn client_settings(&self, client_id: &str) -> Result<Option<serde_json::Value>, StorageError> {
+        let model = client_settings::Entity::find_by_id(client_id.to_owned()).one(self.db).await.map_err(db_err)?;
+        model.map(|m| from_json("oidc_client_settings.data", &m.data)).transpose()
     }
 
     // ---- signing keys ----
@@ -572,9 +501,7 @@ impl<'a> OidcGrants<'a> {
             .rows_affected;
         total += initial_access_token::Entity::delete_many()
             .filter(
-                Condition::any()
-                    .add(initial_access_token::Column::ExpiresAt.lte(now))
-                    .add(initial_access_token::Column::UsesLeft.lte(0)),
+                Condition::any().add(initial_access_token::Column::ExpiresAt.lte(now)).add(initial_access_token::Column::UsesLeft.lte(0)),
             )
             .exec(self.db)
             .await

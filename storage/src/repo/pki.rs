@@ -1,10 +1,7 @@
 //! Certificate authorities and issued certificates.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QueryTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -13,10 +10,7 @@ use crate::StorageError;
 use crate::convert::{from_json, ms, normalise_hex, opt_time, parse, serial_key, time, to_json};
 use crate::entity::{certificate, certificate_authority as ca};
 use crate::error::{db_err, on_conflict};
-use crate::model::{
-    Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority,
-    RevocationMark,
-};
+use crate::model::{Certificate, CertificateAuthority, CertificateStatus, NewCertificate, NewCertificateAuthority, RevocationMark};
 use crate::storage::begin_write;
 
 pub struct CertificateAuthorities<'a> {
@@ -29,11 +23,7 @@ impl<'a> CertificateAuthorities<'a> {
     }
 
     /// Stores a CA that does not issue yet (e.g. a successor prepared for rotation).
-    pub async fn insert(
-        &self,
-        new: &NewCertificateAuthority,
-        now: OffsetDateTime,
-    ) -> Result<CertificateAuthority, StorageError> {
+    pub async fn insert(&self, new: &NewCertificateAuthority, now: OffsetDateTime) -> Result<CertificateAuthority, StorageError> {
         let mut model = ca_model(new, false, now)?;
         model.crl_number = highest_crl_number(self.db).await?;
         ca::Entity::insert(model.clone().into_active_model())
@@ -71,9 +61,7 @@ impl<'a> CertificateAuthorities<'a> {
             .filter(ca::Column::Id.eq(id))
             .exec(&txn)
             .await
-            .map_err(on_conflict(
-                "another certificate authority was activated concurrently",
-            ))?;
+            .map_err(on_conflict("another certificate authority was activated concurrently"))?;
         if result.rows_affected == 0 {
             txn.rollback().await.map_err(db_err)?;
             return Err(StorageError::NotFound);
@@ -83,11 +71,7 @@ impl<'a> CertificateAuthorities<'a> {
 
     /// The issuing CA, if one has been set up.
     pub async fn active(&self) -> Result<Option<CertificateAuthority>, StorageError> {
-        let model = ca::Entity::find()
-            .filter(ca::Column::IsActive.eq(true))
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = ca::Entity::find().filter(ca::Column::IsActive.eq(true)).one(self.db).await.map_err(db_err)?;
         model.map(to_ca).transpose()
     }
 
@@ -106,17 +90,11 @@ impl<'a> CertificateAuthorities<'a> {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<CertificateAuthority, StorageError> {
-        let model = ca::Entity::find_by_id(id)
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = ca::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
         to_ca(model.ok_or(StorageError::NotFound)?)
     }
 
-    pub async fn find_by_fingerprint(
-        &self,
-        fingerprint_sha256: &str,
-    ) -> Result<Option<CertificateAuthority>, StorageError> {
+    pub async fn find_by_fingerprint(&self, fingerprint_sha256: &str) -> Result<Option<CertificateAuthority>, StorageError> {
         let model = ca::Entity::find()
             .filter(ca::Column::FingerprintSha256.eq(normalise_hex(fingerprint_sha256)))
             .one(self.db)
@@ -127,11 +105,7 @@ impl<'a> CertificateAuthorities<'a> {
 
     /// All CAs, oldest first (old CAs stay trusted for their certificates' lifetime).
     pub async fn list(&self) -> Result<Vec<CertificateAuthority>, StorageError> {
-        let models = ca::Entity::find()
-            .order_by_asc(ca::Column::CreatedAt)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models = ca::Entity::find().order_by_asc(ca::Column::CreatedAt).all(self.db).await.map_err(db_err)?;
         models.into_iter().map(to_ca).collect()
     }
 
@@ -139,15 +113,10 @@ impl<'a> CertificateAuthorities<'a> {
     /// get distinct numbers.
     pub async fn next_crl_number(&self, ca_id: Uuid) -> Result<u64, StorageError> {
         let stmt = ca::Entity::update_many()
-            .col_expr(
-                ca::Column::CrlNumber,
-                Expr::col(ca::Column::CrlNumber).add(1),
-            )
+            .col_expr(ca::Column::CrlNumber, Expr::col(ca::Column::CrlNumber).add(1))
             .filter(ca::Column::Id.eq(ca_id))
             .into_query();
-        let updated = update_returning::<ca::Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let updated = update_returning::<ca::Entity, _>(self.db, stmt).await.map_err(db_err)?;
         let number = updated.first().ok_or(StorageError::NotFound)?.crl_number;
         u64::try_from(number).map_err(|_| StorageError::Backend("negative CRL number".to_owned()))
     }
@@ -178,11 +147,7 @@ async fn deactivate_all(txn: &sea_orm::DatabaseTransaction) -> Result<(), Storag
     Ok(())
 }
 
-fn ca_model(
-    new: &NewCertificateAuthority,
-    is_active: bool,
-    now: OffsetDateTime,
-) -> Result<ca::Model, StorageError> {
+fn ca_model(new: &NewCertificateAuthority, is_active: bool, now: OffsetDateTime) -> Result<ca::Model, StorageError> {
     Ok(ca::Model {
         id: Uuid::new_v4(),
         name: new.name.clone(),
@@ -222,28 +187,17 @@ impl<'a> Certificates<'a> {
     }
 
     /// Records an issued certificate. Serial and fingerprint are stored as lower-case hex.
-    pub async fn insert(
-        &self,
-        new: &NewCertificate,
-        now: OffsetDateTime,
-    ) -> Result<Certificate, StorageError> {
+    pub async fn insert(&self, new: &NewCertificate, now: OffsetDateTime) -> Result<Certificate, StorageError> {
         insert_certificate_on(self.db, new, now).await
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Certificate, StorageError> {
-        let model = certificate::Entity::find_by_id(id)
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = certificate::Entity::find_by_id(id).one(self.db).await.map_err(db_err)?;
         to_certificate(model.ok_or(StorageError::NotFound)?)
     }
 
-    pub async fn find_by_serial(
-        &self,
-        serial_hex: &str,
-    ) -> Result<Option<Certificate>, StorageError> {
-        self.find_one(certificate::Column::SerialHex.eq(serial_key(serial_hex)))
-            .await
+    pub async fn find_by_serial(&self, serial_hex: &str) -> Result<Option<Certificate>, StorageError> {
+        self.find_one(certificate::Column::SerialHex.eq(serial_key(serial_hex))).await
     }
 
     /// The certificate a TLS client presented: both serial and fingerprint must match, so
@@ -263,20 +217,9 @@ impl<'a> Certificates<'a> {
 
     /// Revokes an active certificate. Revoking again fails with
     /// `Conflict("certificate already revoked")` and leaves the first revocation as it was.
-    pub async fn revoke(
-        &self,
-        serial_hex: &str,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<Certificate, StorageError> {
+    pub async fn revoke(&self, serial_hex: &str, reason: &str, now: OffsetDateTime) -> Result<Certificate, StorageError> {
         let serial = serial_key(serial_hex);
-        let revoked = self
-            .revoke_where(
-                certificate::Column::SerialHex.eq(serial.as_str()),
-                reason,
-                now,
-            )
-            .await?;
+        let revoked = self.revoke_where(certificate::Column::SerialHex.eq(serial.as_str()), reason, now).await?;
         match revoked.into_iter().next() {
             Some(cert) => Ok(cert),
             None => match self.find_by_serial(&serial).await? {
@@ -287,25 +230,13 @@ impl<'a> Certificates<'a> {
     }
 
     /// Revokes every active certificate of a device (device deleted or reissued).
-    pub async fn revoke_for_device(
-        &self,
-        device_id: Uuid,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Certificate>, StorageError> {
-        self.revoke_where(certificate::Column::DeviceId.eq(device_id), reason, now)
-            .await
+    pub async fn revoke_for_device(&self, device_id: Uuid, reason: &str, now: OffsetDateTime) -> Result<Vec<Certificate>, StorageError> {
+        self.revoke_where(certificate::Column::DeviceId.eq(device_id), reason, now).await
     }
 
     /// Revokes every active certificate of a user.
-    pub async fn revoke_for_user(
-        &self,
-        user_id: Uuid,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Certificate>, StorageError> {
-        self.revoke_where(certificate::Column::UserId.eq(user_id), reason, now)
-            .await
+    pub async fn revoke_for_user(&self, user_id: Uuid, reason: &str, now: OffsetDateTime) -> Result<Vec<Certificate>, StorageError> {
+        self.revoke_where(certificate::Column::UserId.eq(user_id), reason, now).await
     }
 
     /// Revoked certificates of a CA, for its CRL, oldest revocation first.
@@ -349,8 +280,8 @@ impl<'a> Certificates<'a> {
         offset: u64,
         limit: u64,
     ) -> Result<crate::model::Page<Certificate>, StorageError> {
-        use sea_orm::{PaginatorTrait, QuerySelect};
         use crate::entity::user;
+        use sea_orm::{PaginatorTrait, QuerySelect};
         let (offset, limit) = crate::convert::page_bounds(offset, limit);
         let owners = sea_orm::sea_query::Query::select()
             .column(user::Column::Id)
@@ -385,14 +316,12 @@ impl<'a> Certificates<'a> {
 
     /// A user's certificates, newest first.
     pub async fn list_for_user(&self, user_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
-        self.list_where(certificate::Column::UserId.eq(user_id))
-            .await
+        self.list_where(certificate::Column::UserId.eq(user_id)).await
     }
 
     /// A device's certificates, newest first.
     pub async fn list_for_device(&self, device_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
-        self.list_where(certificate::Column::DeviceId.eq(device_id))
-            .await
+        self.list_where(certificate::Column::DeviceId.eq(device_id)).await
     }
 
     async fn revoke_where(
@@ -404,22 +333,12 @@ impl<'a> Certificates<'a> {
         revoke_where_on(self.db, condition, reason, now).await
     }
 
-    async fn find_one(
-        &self,
-        condition: sea_orm::sea_query::SimpleExpr,
-    ) -> Result<Option<Certificate>, StorageError> {
-        let model = certificate::Entity::find()
-            .filter(condition)
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+    async fn find_one(&self, condition: sea_orm::sea_query::SimpleExpr) -> Result<Option<Certificate>, StorageError> {
+        let model = certificate::Entity::find().filter(condition).one(self.db).await.map_err(db_err)?;
         model.map(to_certificate).transpose()
     }
 
-    async fn list_where(
-        &self,
-        condition: sea_orm::sea_query::SimpleExpr,
-    ) -> Result<Vec<Certificate>, StorageError> {
+    async fn list_where(&self, condition: sea_orm::sea_query::SimpleExpr) -> Result<Vec<Certificate>, StorageError> {
         let models = certificate::Entity::find()
             .filter(condition)
             .order_by_desc(certificate::Column::CreatedAt)
@@ -456,9 +375,7 @@ pub(crate) async fn insert_certificate_on<C: ConnectionTrait>(
     certificate::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(db)
         .await
-        .map_err(on_conflict(
-            "certificate serial or fingerprint already exists",
-        ))?;
+        .map_err(on_conflict("certificate serial or fingerprint already exists"))?;
     to_certificate(model)
 }
 
@@ -470,18 +387,13 @@ pub(crate) async fn revoke_where_on<C: ConnectionTrait>(
 ) -> Result<Vec<Certificate>, StorageError> {
     // Conditional on `status = active`: a second revocation never overwrites the first.
     let stmt = certificate::Entity::update_many()
-        .col_expr(
-            certificate::Column::Status,
-            Expr::val(CertificateStatus::Revoked.as_str()),
-        )
+        .col_expr(certificate::Column::Status, Expr::val(CertificateStatus::Revoked.as_str()))
         .col_expr(certificate::Column::RevokedAt, Expr::val(ms(now)))
         .col_expr(certificate::Column::RevocationReason, Expr::val(reason))
         .filter(condition)
         .filter(certificate::Column::Status.eq(CertificateStatus::Active.as_str()))
         .into_query();
-    let models = update_returning::<certificate::Entity, _>(db, stmt)
-        .await
-        .map_err(db_err)?;
+    let models = update_returning::<certificate::Entity, _>(db, stmt).await.map_err(db_err)?;
     models.into_iter().map(to_certificate).collect()
 }
 

@@ -4,10 +4,7 @@
 //! across any number of nodes.
 
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QueryTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -50,18 +47,9 @@ impl<'a> SamlRecords<'a> {
             .exec(self.db)
             .await
             .map_err(db_err)?;
-        let model = seen_request::Model {
-            lookup_hash: key,
-            tenant_id,
-            expires_at: ms(expires_at),
-            created_at: ms(now),
-        };
+        let model = seen_request::Model { lookup_hash: key, tenant_id, expires_at: ms(expires_at), created_at: ms(now) };
         let inserted = seen_request::Entity::insert(model.into_active_model())
-            .on_conflict(
-                OnConflict::column(seen_request::Column::LookupHash)
-                    .do_nothing()
-                    .to_owned(),
-            )
+            .on_conflict(OnConflict::column(seen_request::Column::LookupHash).do_nothing().to_owned())
             .exec_without_returning(self.db)
             .await
             .map_err(db_err)?;
@@ -70,11 +58,7 @@ impl<'a> SamlRecords<'a> {
 
     // ---- requests and logouts waiting for the browser ----
 
-    pub async fn create_pending(
-        &self,
-        new: &NewSamlPending,
-        now: OffsetDateTime,
-    ) -> Result<SamlPending, StorageError> {
+    pub async fn create_pending(&self, new: &NewSamlPending, now: OffsetDateTime) -> Result<SamlPending, StorageError> {
         let model = pending_request::Model {
             lookup_hash: new.lookup_hash.clone(),
             kind: new.kind.as_str().to_owned(),
@@ -126,9 +110,7 @@ impl<'a> SamlRecords<'a> {
             .filter(Column::ConsumedAt.is_null())
             .filter(Column::ExpiresAt.gt(ms(now)))
             .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
         rows.into_iter().next().map(to_pending).transpose()
     }
 
@@ -178,17 +160,11 @@ impl<'a> SamlRecords<'a> {
             created_at: ms(now),
         };
         Entity::insert(model.into_active_model())
-            .on_conflict(
-                OnConflict::columns([Column::TenantId, Column::UserId, Column::SpEntityId])
-                    .do_nothing()
-                    .to_owned(),
-            )
+            .on_conflict(OnConflict::columns([Column::TenantId, Column::UserId, Column::SpEntityId]).do_nothing().to_owned())
             .exec_without_returning(self.db)
             .await
             .map_err(on_conflict("persistent NameID already in use"))?;
-        self.find_persistent_name_id(tenant_id, user_id, sp_entity_id)
-            .await?
-            .ok_or(StorageError::NotFound)
+        self.find_persistent_name_id(tenant_id, user_id, sp_entity_id).await?.ok_or(StorageError::NotFound)
     }
 
     /// The persistent NameID of `user_id` at `sp_entity_id`, if one was ever issued.
@@ -229,11 +205,7 @@ impl<'a> SamlRecords<'a> {
 
     // ---- session participants (single logout) ----
 
-    pub async fn record_participant(
-        &self,
-        new: &NewSamlParticipant,
-        now: OffsetDateTime,
-    ) -> Result<SamlParticipant, StorageError> {
+    pub async fn record_participant(&self, new: &NewSamlParticipant, now: OffsetDateTime) -> Result<SamlParticipant, StorageError> {
         let model = participant::Model {
             id: Uuid::new_v4(),
             tenant_id: new.tenant_id,
@@ -298,11 +270,7 @@ impl<'a> SamlRecords<'a> {
     }
 
     /// The live participants of a login session, oldest first.
-    pub async fn live_participants(
-        &self,
-        web_session_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SamlParticipant>, StorageError> {
+    pub async fn live_participants(&self, web_session_id: &str, now: OffsetDateTime) -> Result<Vec<SamlParticipant>, StorageError> {
         use participant::{Column, Entity};
         let models = Entity::find()
             .filter(Column::WebSessionId.eq(web_session_id))
@@ -317,11 +285,7 @@ impl<'a> SamlRecords<'a> {
 
     /// Ends every live participant of a login session and returns them, atomically: of
     /// two concurrent logouts of one session, each participant goes to exactly one.
-    pub async fn end_session_participants(
-        &self,
-        web_session_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SamlParticipant>, StorageError> {
+    pub async fn end_session_participants(&self, web_session_id: &str, now: OffsetDateTime) -> Result<Vec<SamlParticipant>, StorageError> {
         use participant::{Column, Entity};
         let stmt = Entity::update_many()
             .col_expr(Column::EndedAt, Expr::val(ms(now)))
@@ -329,13 +293,8 @@ impl<'a> SamlRecords<'a> {
             .filter(Column::EndedAt.is_null())
             .filter(Column::ExpiresAt.gt(ms(now)))
             .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
-        let mut ended: Vec<SamlParticipant> = rows
-            .into_iter()
-            .map(to_participant)
-            .collect::<Result<_, _>>()?;
+        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        let mut ended: Vec<SamlParticipant> = rows.into_iter().map(to_participant).collect::<Result<_, _>>()?;
         ended.sort_by_key(|p| p.created_at);
         Ok(ended)
     }
@@ -404,8 +363,7 @@ fn to_pending(m: pending_request::Model) -> Result<SamlPending, StorageError> {
         kind: parse("saml_pending_requests.kind", &m.kind)?,
         tenant_id: m.tenant_id,
         sp_entity_id: m.sp_entity_id,
-        data: serde_json::from_str(&m.data)
-            .map_err(|e| corrupt("saml_pending_requests.data", e))?,
+        data: serde_json::from_str(&m.data).map_err(|e| corrupt("saml_pending_requests.data", e))?,
         expires_at: time("saml_pending_requests.expires_at", m.expires_at)?,
         consumed_at: opt_time("saml_pending_requests.consumed_at", m.consumed_at)?,
         created_at: time("saml_pending_requests.created_at", m.created_at)?,

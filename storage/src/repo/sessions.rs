@@ -2,10 +2,7 @@
 //! the caller passes, so an expired row is never returned even before it is purged.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -24,11 +21,7 @@ impl<'a> Sessions<'a> {
         Sessions { db }
     }
 
-    pub async fn create(
-        &self,
-        new: &NewSession,
-        now: OffsetDateTime,
-    ) -> Result<Session, StorageError> {
+    pub async fn create(&self, new: &NewSession, now: OffsetDateTime) -> Result<Session, StorageError> {
         let model = model(new, now)?;
         Entity::insert(model.clone().into_active_model())
             .exec_without_returning(self.db)
@@ -39,12 +32,7 @@ impl<'a> Sessions<'a> {
 
     /// [`Self::create`] and the login's success event in one transaction: the history
     /// says "success" exactly when the session exists.
-    pub async fn create_with_event(
-        &self,
-        new: &NewSession,
-        event: &NewLoginEvent,
-        now: OffsetDateTime,
-    ) -> Result<Session, StorageError> {
+    pub async fn create_with_event(&self, new: &NewSession, event: &NewLoginEvent, now: OffsetDateTime) -> Result<Session, StorageError> {
         let model = model(new, now)?;
         let event = super::login_events::model(event)?;
         let txn = self.db.begin().await.map_err(db_err)?;
@@ -52,37 +40,20 @@ impl<'a> Sessions<'a> {
             .exec_without_returning(&txn)
             .await
             .map_err(on_conflict("session already exists"))?;
-        crate::entity::login_event::Entity::insert(event.into_active_model())
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err)?;
+        crate::entity::login_event::Entity::insert(event.into_active_model()).exec_without_returning(&txn).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         to_session(model)
     }
 
     /// The session, unless it is missing or its idle or absolute limit has passed.
-    pub async fn get(
-        &self,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<Session>, StorageError> {
-        let model = Entity::find()
-            .filter(Column::Id.eq(id))
-            .filter(alive(now))
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+    pub async fn get(&self, id: &str, now: OffsetDateTime) -> Result<Option<Session>, StorageError> {
+        let model = Entity::find().filter(Column::Id.eq(id)).filter(alive(now)).one(self.db).await.map_err(db_err)?;
         model.map(to_session).transpose()
     }
 
     /// Records activity and extends the idle limit to `idle_until` (never past the
     /// absolute limit, which `get` checks anyway). False when the session is gone.
-    pub async fn touch(
-        &self,
-        id: &str,
-        now: OffsetDateTime,
-        idle_until: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    pub async fn touch(&self, id: &str, now: OffsetDateTime, idle_until: OffsetDateTime) -> Result<bool, StorageError> {
         let result = Entity::update_many()
             .col_expr(Column::LastSeenAt, Expr::val(ms(now)))
             .col_expr(Column::IdleExpiresAt, Expr::val(ms(idle_until)))
@@ -95,20 +66,14 @@ impl<'a> Sessions<'a> {
     }
 
     /// Replaces the session's state (e.g. the next step of a login transaction).
-    pub async fn update_data(
-        &self,
-        id: &str,
-        data: &serde_json::Value,
-    ) -> Result<(), StorageError> {
+    pub async fn update_data(&self, id: &str, data: &serde_json::Value) -> Result<(), StorageError> {
         let data = to_json(data)?;
-        self.update(id, |u| u.col_expr(Column::Data, Expr::val(data)))
-            .await
+        self.update(id, |u| u.col_expr(Column::Data, Expr::val(data))).await
     }
 
     /// Binds the session to the user who has just logged in (or unbinds it).
     pub async fn set_user(&self, id: &str, user_id: Option<Uuid>) -> Result<(), StorageError> {
-        self.update(id, |u| u.col_expr(Column::UserId, Expr::val(user_id)))
-            .await
+        self.update(id, |u| u.col_expr(Column::UserId, Expr::val(user_id))).await
     }
 
     /// Moves the session to a new id (new cookie after login, against session fixation).
@@ -127,31 +92,20 @@ impl<'a> Sessions<'a> {
 
     /// Logout. Returns whether a session was removed (deleting twice is harmless).
     pub async fn delete(&self, id: &str) -> Result<bool, StorageError> {
-        let result = Entity::delete_by_id(id.to_owned())
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = Entity::delete_by_id(id.to_owned()).exec(self.db).await.map_err(db_err)?;
         Ok(result.rows_affected > 0)
     }
 
     /// Ends all of a user's sessions (password change, lock, operator action).
     pub async fn delete_for_user(&self, user_id: Uuid) -> Result<u64, StorageError> {
-        let result = Entity::delete_many()
-            .filter(Column::UserId.eq(user_id))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = Entity::delete_many().filter(Column::UserId.eq(user_id)).exec(self.db).await.map_err(db_err)?;
         Ok(result.rows_affected)
     }
 
     /// Deletes sessions past either limit. Returns how many.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
         let result = Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(Column::IdleExpiresAt.lte(ms(now)))
-                    .add(Column::AbsoluteExpiresAt.lte(ms(now))),
-            )
+            .filter(Condition::any().add(Column::IdleExpiresAt.lte(ms(now))).add(Column::AbsoluteExpiresAt.lte(ms(now))))
             .exec(self.db)
             .await
             .map_err(db_err)?;
@@ -163,10 +117,7 @@ impl<'a> Sessions<'a> {
         id: &str,
         set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
     ) -> Result<(), StorageError> {
-        let result = set(Entity::update_many().filter(Column::Id.eq(id)))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = set(Entity::update_many().filter(Column::Id.eq(id))).exec(self.db).await.map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
@@ -175,9 +126,7 @@ impl<'a> Sessions<'a> {
 }
 
 fn alive(now: OffsetDateTime) -> Condition {
-    Condition::all()
-        .add(Column::IdleExpiresAt.gt(ms(now)))
-        .add(Column::AbsoluteExpiresAt.gt(ms(now)))
+    Condition::all().add(Column::IdleExpiresAt.gt(ms(now))).add(Column::AbsoluteExpiresAt.gt(ms(now)))
 }
 
 fn to_session(m: session::Model) -> Result<Session, StorageError> {

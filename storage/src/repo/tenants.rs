@@ -1,10 +1,7 @@
 //! Tenants and their policy.
 
 use sea_orm::ActiveValue::NotSet;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -24,17 +21,9 @@ impl<'a> Tenants<'a> {
     }
 
     /// Creates a tenant; the policy is validated first.
-    pub async fn create(
-        &self,
-        slug: &str,
-        display_name: &str,
-        policy: &TenantPolicy,
-        now: OffsetDateTime,
-    ) -> Result<Tenant, StorageError> {
+    pub async fn create(&self, slug: &str, display_name: &str, policy: &TenantPolicy, now: OffsetDateTime) -> Result<Tenant, StorageError> {
         if slug.is_empty() {
-            return Err(StorageError::Invalid(
-                "tenant slug must not be empty".to_owned(),
-            ));
+            return Err(StorageError::Invalid("tenant slug must not be empty".to_owned()));
         }
         let model = tenant::Model {
             id: Uuid::new_v4(),
@@ -56,20 +45,12 @@ impl<'a> Tenants<'a> {
     }
 
     pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StorageError> {
-        let model = Entity::find()
-            .filter(Column::Slug.eq(slug))
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+        let model = Entity::find().filter(Column::Slug.eq(slug)).one(self.db).await.map_err(db_err)?;
         model.map(to_tenant).transpose()
     }
 
     pub async fn list(&self) -> Result<Vec<Tenant>, StorageError> {
-        let models = Entity::find()
-            .order_by_asc(Column::Slug)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models = Entity::find().order_by_asc(Column::Slug).all(self.db).await.map_err(db_err)?;
         models.into_iter().map(to_tenant).collect()
     }
 
@@ -82,12 +63,7 @@ impl<'a> Tenants<'a> {
         active.slug = NotSet;
         active.display_name = NotSet;
         active.created_at = NotSet;
-        let result = Entity::update_many()
-            .set(active)
-            .filter(Column::Id.eq(id))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = Entity::update_many().set(active).filter(Column::Id.eq(id)).exec(self.db).await.map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
@@ -114,10 +90,11 @@ impl<'a> Tenants<'a> {
     /// must keep listing them): deleted unrevoked, they would stay valid and be listed
     /// by no CRL until they expire. Returns how many were revoked.
     pub async fn delete(&self, id: Uuid, reason: &str, now: OffsetDateTime) -> Result<usize, StorageError> {
-        use sea_orm::sea_query::{Expr, ExprTrait, Query};
         use crate::entity::{certificate, user};
+        use sea_orm::sea_query::{Expr, ExprTrait, Query};
         let txn = crate::storage::begin_write(self.db).await?;
-        let users = Query::select().column(user::Column::Id).from(user::Entity).and_where(Expr::col(user::Column::TenantId).eq(id)).to_owned();
+        let users =
+            Query::select().column(user::Column::Id).from(user::Entity).and_where(Expr::col(user::Column::TenantId).eq(id)).to_owned();
         let revoked = crate::repo::pki::revoke_where_on(&txn, certificate::Column::UserId.in_subquery(users), reason, now).await?;
         let result = Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
         if result.rows_affected == 0 {
@@ -151,18 +128,9 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
         password_allow_symbols: classes.symbols,
         password_expiry_days: small("password_expiry_days", policy.password_expiry_days)?,
         password_history_count: small("password_history_count", policy.password_history_count)?,
-        lockout_threshold_password: small(
-            "lockout_threshold_password",
-            policy.lockout_threshold_password,
-        )?,
-        lockout_threshold_secret_answer: small(
-            "lockout_threshold_secret_answer",
-            policy.lockout_threshold_secret_answer,
-        )?,
-        lockout_threshold_enrollment_otp: small(
-            "lockout_threshold_enrollment_otp",
-            policy.lockout_threshold_enrollment_otp,
-        )?,
+        lockout_threshold_password: small("lockout_threshold_password", policy.lockout_threshold_password)?,
+        lockout_threshold_secret_answer: small("lockout_threshold_secret_answer", policy.lockout_threshold_secret_answer)?,
+        lockout_threshold_enrollment_otp: small("lockout_threshold_enrollment_otp", policy.lockout_threshold_enrollment_otp)?,
         show_attempts_left: policy.show_attempts_left,
         self_service_enabled: policy.self_service_enabled,
         password_reissue_enabled: policy.password_reissue_enabled,
@@ -170,18 +138,12 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
         login_method_change_enabled: policy.login_method_change_enabled,
         user_certificate_reissue_enabled: policy.user_certificate_reissue_enabled,
         max_devices: small("max_devices", policy.max_devices)?,
-        certificate_validity_days: small(
-            "certificate_validity_days",
-            policy.certificate_validity_days,
-        )?,
+        certificate_validity_days: small("certificate_validity_days", policy.certificate_validity_days)?,
         certificate_key_type: policy.certificate_key_type.as_str().to_owned(),
         pkcs12_format: policy.pkcs12_format.as_str().to_owned(),
         otp_kind: policy.otp_kind.as_str().to_owned(),
         session_idle_minutes: small("session_idle_minutes", policy.session_idle_minutes)?,
-        session_absolute_minutes: small(
-            "session_absolute_minutes",
-            policy.session_absolute_minutes,
-        )?,
+        session_absolute_minutes: small("session_absolute_minutes", policy.session_absolute_minutes)?,
         enrollment_ticket_hours: small("enrollment_ticket_hours", policy.enrollment_ticket_hours)?,
         download_ticket_hours: small("download_ticket_hours", policy.download_ticket_hours)?,
         download_max_count: small("download_max_count", policy.download_max_count)?,
@@ -192,10 +154,7 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
 
 fn to_tenant(m: tenant::Model) -> Result<Tenant, StorageError> {
     let policy = TenantPolicy {
-        allowed_login_methods: from_json(
-            "tenants.allowed_login_methods",
-            &m.allowed_login_methods,
-        )?,
+        allowed_login_methods: from_json("tenants.allowed_login_methods", &m.allowed_login_methods)?,
         default_login_method: parse("tenants.default_login_method", &m.default_login_method)?,
         password_min_length: count(m.password_min_length),
         password_max_length: count(m.password_max_length),
@@ -229,11 +188,5 @@ fn to_tenant(m: tenant::Model) -> Result<Tenant, StorageError> {
         reissue_link_minutes: count(m.reissue_link_minutes),
         lockout_release_minutes: count(m.lockout_release_minutes),
     };
-    Ok(Tenant {
-        id: m.id,
-        slug: m.slug,
-        display_name: m.display_name,
-        created_at: time("tenants.created_at", m.created_at)?,
-        policy,
-    })
+    Ok(Tenant { id: m.id, slug: m.slug, display_name: m.display_name, created_at: time("tenants.created_at", m.created_at)?, policy })
 }

@@ -65,18 +65,12 @@ impl<'a> Throttle<'a> {
 
     /// Deletes counters whose window has ended.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = throttle_counter::Entity::delete_many()
-            .filter(Column::WindowEndsAt.lte(ms(now)))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result =
+            throttle_counter::Entity::delete_many().filter(Column::WindowEndsAt.lte(ms(now))).exec(self.db).await.map_err(db_err)?;
         Ok(result.rows_affected)
     }
 }
 
 fn window(row: throttle_counter::Model) -> Result<ThrottleWindow, StorageError> {
-    Ok(ThrottleWindow {
-        failures: u64::try_from(row.failures).unwrap_or(0),
-        ends_at: time("window_ends_at", row.window_ends_at)?,
-    })
+    Ok(ThrottleWindow { failures: u64::try_from(row.failures).unwrap_or(0), ends_at: time("window_ends_at", row.window_ends_at)? })
 }

@@ -2,10 +2,7 @@
 //! works exactly as often as allowed, whatever the number of nodes and requests.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QueryTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -25,11 +22,7 @@ impl<'a> Tickets<'a> {
         Tickets { db }
     }
 
-    pub async fn create(
-        &self,
-        new: &NewTicket,
-        now: OffsetDateTime,
-    ) -> Result<Ticket, StorageError> {
+    pub async fn create(&self, new: &NewTicket, now: OffsetDateTime) -> Result<Ticket, StorageError> {
         insert_on(self.db, new, now).await
     }
 
@@ -39,20 +32,13 @@ impl<'a> Tickets<'a> {
     }
 
     /// The ticket behind a URL token, by [`crate::token_lookup_hash`] of the token.
-    pub async fn find_by_lookup_hash(
-        &self,
-        lookup_hash: &str,
-    ) -> Result<Option<Ticket>, StorageError> {
+    pub async fn find_by_lookup_hash(&self, lookup_hash: &str) -> Result<Option<Ticket>, StorageError> {
         self.find_one(Column::LookupHash.eq(lookup_hash)).await
     }
 
     /// The download ticket for a certificate-acquisition ID.
-    pub async fn find_by_acquisition_id(
-        &self,
-        acquisition_id: &str,
-    ) -> Result<Option<Ticket>, StorageError> {
-        self.find_one(Column::AcquisitionId.eq(acquisition_id))
-            .await
+    pub async fn find_by_acquisition_id(&self, acquisition_id: &str) -> Result<Option<Ticket>, StorageError> {
+        self.find_one(Column::AcquisitionId.eq(acquisition_id)).await
     }
 
     /// Counts one wrong one-time or download password: an atomic decrement that never
@@ -63,13 +49,9 @@ impl<'a> Tickets<'a> {
             .filter(Column::Id.eq(id))
             .filter(Column::AttemptsLeft.gt(0))
             .into_query();
-        let updated = update_returning::<Entity, _>(self.db, stmt)
-            .await
-            .map_err(db_err)?;
+        let updated = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
         match updated.first() {
-            Some(row) => Ok(AttemptOutcome {
-                attempts_left: count(row.attempts_left),
-            }),
+            Some(row) => Ok(AttemptOutcome { attempts_left: count(row.attempts_left) }),
             // Nothing left to decrement: already locked (or gone).
             None => {
                 self.get(id).await?;
@@ -87,29 +69,17 @@ impl<'a> Tickets<'a> {
 
     /// Voids the user's unspent tickets of `kind` (a new ticket replaces older ones) and
     /// drops their sealed payloads. Returns how many were voided.
-    pub async fn invalidate_for_user(
-        &self,
-        user_id: Uuid,
-        kind: TicketKind,
-    ) -> Result<u64, StorageError> {
+    pub async fn invalidate_for_user(&self, user_id: Uuid, kind: TicketKind) -> Result<u64, StorageError> {
         self.invalidate(Column::UserId.eq(user_id), kind).await
     }
 
     /// As [`Self::invalidate_for_user`], for one device's tickets (e.g. its downloads).
-    pub async fn invalidate_for_device(
-        &self,
-        device_id: Uuid,
-        kind: TicketKind,
-    ) -> Result<u64, StorageError> {
+    pub async fn invalidate_for_device(&self, device_id: Uuid, kind: TicketKind) -> Result<u64, StorageError> {
         self.invalidate(Column::DeviceId.eq(device_id), kind).await
     }
 
     /// The user's tickets that can still be redeemed at `now`, newest first.
-    pub async fn list_pending_for_user(
-        &self,
-        user_id: Uuid,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Ticket>, StorageError> {
+    pub async fn list_pending_for_user(&self, user_id: Uuid, now: OffsetDateTime) -> Result<Vec<Ticket>, StorageError> {
         let models = Entity::find()
             .filter(Column::UserId.eq(user_id))
             .filter(Column::UsesLeft.gt(0))
@@ -124,40 +94,21 @@ impl<'a> Tickets<'a> {
 
     /// Deletes tickets whose expiry has passed. Returns how many.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = Entity::delete_many()
-            .filter(Column::ExpiresAt.lte(ms(now)))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = Entity::delete_many().filter(Column::ExpiresAt.lte(ms(now))).exec(self.db).await.map_err(db_err)?;
         Ok(result.rows_affected)
     }
 
-    async fn invalidate(
-        &self,
-        owner: sea_orm::sea_query::SimpleExpr,
-        kind: TicketKind,
-    ) -> Result<u64, StorageError> {
+    async fn invalidate(&self, owner: sea_orm::sea_query::SimpleExpr, kind: TicketKind) -> Result<u64, StorageError> {
         invalidate_on(self.db, owner, kind).await
     }
 
-    async fn find_one(
-        &self,
-        condition: sea_orm::sea_query::SimpleExpr,
-    ) -> Result<Option<Ticket>, StorageError> {
-        let model = Entity::find()
-            .filter(condition)
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+    async fn find_one(&self, condition: sea_orm::sea_query::SimpleExpr) -> Result<Option<Ticket>, StorageError> {
+        let model = Entity::find().filter(condition).one(self.db).await.map_err(db_err)?;
         model.map(to_ticket).transpose()
     }
 }
 
-pub(crate) async fn insert_on<C: ConnectionTrait>(
-    db: &C,
-    new: &NewTicket,
-    now: OffsetDateTime,
-) -> Result<Ticket, StorageError> {
+pub(crate) async fn insert_on<C: ConnectionTrait>(db: &C, new: &NewTicket, now: OffsetDateTime) -> Result<Ticket, StorageError> {
     let model = ticket::Model {
         id: Uuid::new_v4(),
         kind: new.kind.as_str().to_owned(),
@@ -183,11 +134,7 @@ pub(crate) async fn insert_on<C: ConnectionTrait>(
 
 /// [`Tickets::redeem`] on any connection, so a flow can redeem inside the transaction
 /// that also records what the ticket was for.
-pub(crate) async fn redeem_on<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    now: OffsetDateTime,
-) -> Result<Ticket, RedeemError> {
+pub(crate) async fn redeem_on<C: ConnectionTrait>(db: &C, id: Uuid, now: OffsetDateTime) -> Result<Ticket, RedeemError> {
     let stmt = Entity::update_many()
         .col_expr(Column::UsesLeft, Expr::col(Column::UsesLeft).sub(1))
         .col_expr(Column::LastUsedAt, Expr::val(ms(now)))
@@ -196,9 +143,7 @@ pub(crate) async fn redeem_on<C: ConnectionTrait>(
         .filter(Column::AttemptsLeft.gt(0))
         .filter(Column::ExpiresAt.gt(ms(now)))
         .into_query();
-    let updated = update_returning::<Entity, _>(db, stmt)
-        .await
-        .map_err(db_err)?;
+    let updated = update_returning::<Entity, _>(db, stmt).await.map_err(db_err)?;
     if let Some(row) = updated.into_iter().next() {
         return Ok(to_ticket(row)?);
     }

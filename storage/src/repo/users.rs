@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::update_returning;
 use crate::StorageError;
 use crate::convert::{count, ms, opt_parse, opt_time, page_bounds, parse, time};
-use crate::entity::{device, password_history};
 use crate::entity::user::{self, Column, Entity};
+use crate::entity::{device, password_history};
 use crate::error::{db_err, on_conflict};
 use crate::model::{LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserStatus};
 use crate::storage::begin_write;
@@ -38,11 +38,7 @@ impl<'a> Users<'a> {
         to_user(model.ok_or(StorageError::NotFound)?)
     }
 
-    pub async fn get_by_login_id(
-        &self,
-        tenant_id: Uuid,
-        login_id: &str,
-    ) -> Result<Option<User>, StorageError> {
+    pub async fn get_by_login_id(&self, tenant_id: Uuid, login_id: &str) -> Result<Option<User>, StorageError> {
         let model = Entity::find()
             .filter(Column::TenantId.eq(tenant_id))
             .filter(Column::LoginId.eq(login_id))
@@ -53,34 +49,17 @@ impl<'a> Users<'a> {
     }
 
     /// Users of a tenant ordered by user ID.
-    pub async fn list(
-        &self,
-        tenant_id: Uuid,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page<User>, StorageError> {
+    pub async fn list(&self, tenant_id: Uuid, offset: u64, limit: u64) -> Result<Page<User>, StorageError> {
         let (offset, limit) = page_bounds(offset, limit);
         let query = Entity::find().filter(Column::TenantId.eq(tenant_id));
         let total = query.clone().count(self.db).await.map_err(db_err)?;
-        let models = query
-            .order_by_asc(Column::LoginId)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models = query.order_by_asc(Column::LoginId).offset(offset).limit(limit).all(self.db).await.map_err(db_err)?;
         let items = models.into_iter().map(to_user).collect::<Result<_, _>>()?;
         Ok(Page { items, total })
     }
 
     /// A tenant's users matching `q`, ordered by user ID (the operators' user list).
-    pub async fn search(
-        &self,
-        tenant_id: Uuid,
-        q: &crate::model::UserQuery,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page<User>, StorageError> {
+    pub async fn search(&self, tenant_id: Uuid, q: &crate::model::UserQuery, offset: u64, limit: u64) -> Result<Page<User>, StorageError> {
         let (offset, limit) = page_bounds(offset, limit);
         let mut query = Entity::find().filter(Column::TenantId.eq(tenant_id));
         if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
@@ -108,13 +87,7 @@ impl<'a> Users<'a> {
             None => {}
         }
         let total = query.clone().count(self.db).await.map_err(db_err)?;
-        let models = query
-            .order_by_asc(Column::LoginId)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db)
-            .await
-            .map_err(db_err)?;
+        let models = query.order_by_asc(Column::LoginId).offset(offset).limit(limit).all(self.db).await.map_err(db_err)?;
         let items = models.into_iter().map(to_user).collect::<Result<_, _>>()?;
         Ok(Page { items, total })
     }
@@ -135,11 +108,7 @@ impl<'a> Users<'a> {
     }
 
     /// The newest `n` password hashes (the current one first), for the reuse rule.
-    pub async fn recent_password_hashes(
-        &self,
-        id: Uuid,
-        n: u32,
-    ) -> Result<Vec<String>, StorageError> {
+    pub async fn recent_password_hashes(&self, id: Uuid, n: u32) -> Result<Vec<String>, StorageError> {
         let rows = password_history::Entity::find()
             .filter(password_history::Column::UserId.eq(id))
             .order_by_desc(password_history::Column::Seq)
@@ -150,57 +119,28 @@ impl<'a> Users<'a> {
         Ok(rows.into_iter().map(|row| row.password_hash).collect())
     }
 
-    pub async fn set_password_must_change(
-        &self,
-        id: Uuid,
-        must_change: bool,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
-        self.update(id, now, |u| {
-            u.col_expr(Column::PasswordMustChange, Expr::val(must_change))
-        })
-        .await
+    pub async fn set_password_must_change(&self, id: Uuid, must_change: bool, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::PasswordMustChange, Expr::val(must_change))).await
     }
 
     /// Stores the secret question's code and the hash of its (normalised) answer.
-    pub async fn set_secret_answer(
-        &self,
-        id: Uuid,
-        question: &str,
-        answer_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
+    pub async fn set_secret_answer(&self, id: Uuid, question: &str, answer_hash: &str, now: OffsetDateTime) -> Result<(), StorageError> {
         self.update(id, now, |u| {
-            u.col_expr(Column::SecretQuestion, Expr::val(question))
-                .col_expr(Column::SecretAnswerHash, Expr::val(answer_hash))
+            u.col_expr(Column::SecretQuestion, Expr::val(question)).col_expr(Column::SecretAnswerHash, Expr::val(answer_hash))
         })
         .await
     }
 
-    pub async fn set_login_method(
-        &self,
-        id: Uuid,
-        method: LoginMethod,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
-        self.update(id, now, |u| {
-            u.col_expr(Column::LoginMethod, Expr::val(method.as_str()))
-        })
-        .await
+    pub async fn set_login_method(&self, id: Uuid, method: LoginMethod, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::LoginMethod, Expr::val(method.as_str()))).await
     }
 
     /// Stores (or with `None` removes) the sealed TOTP secret. Steps used with an earlier
     /// secret no longer count.
-    pub async fn set_totp_secret(
-        &self,
-        id: Uuid,
-        sealed: Option<&[u8]>,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
+    pub async fn set_totp_secret(&self, id: Uuid, sealed: Option<&[u8]>, now: OffsetDateTime) -> Result<(), StorageError> {
         let sealed = sealed.map(<[u8]>::to_vec);
         self.update(id, now, |u| {
-            u.col_expr(Column::TotpSecretSealed, Expr::val(sealed))
-                .col_expr(Column::TotpLastStep, Expr::val(Option::<i64>::None))
+            u.col_expr(Column::TotpSecretSealed, Expr::val(sealed)).col_expr(Column::TotpLastStep, Expr::val(Option::<i64>::None))
         })
         .await
     }
@@ -209,16 +149,11 @@ impl<'a> Users<'a> {
     /// before, false for a replayed or older one. Atomic, so two nodes receiving the same
     /// code at once accept it only once.
     pub async fn consume_totp_step(&self, id: Uuid, step: u64) -> Result<bool, StorageError> {
-        let step = i64::try_from(step)
-            .map_err(|_| StorageError::Invalid("TOTP step out of range".to_owned()))?;
+        let step = i64::try_from(step).map_err(|_| StorageError::Invalid("TOTP step out of range".to_owned()))?;
         let result = Entity::update_many()
             .col_expr(Column::TotpLastStep, Expr::val(step))
             .filter(Column::Id.eq(id))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(Column::TotpLastStep.is_null())
-                    .add(Column::TotpLastStep.lt(step)),
-            )
+            .filter(sea_orm::Condition::any().add(Column::TotpLastStep.is_null()).add(Column::TotpLastStep.lt(step)))
             .exec(self.db)
             .await
             .map_err(db_err)?;
@@ -230,16 +165,8 @@ impl<'a> Users<'a> {
         Ok(true)
     }
 
-    pub async fn set_status(
-        &self,
-        id: Uuid,
-        status: UserStatus,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
-        self.update(id, now, |u| {
-            u.col_expr(Column::Status, Expr::val(status.as_str()))
-        })
-        .await
+    pub async fn set_status(&self, id: Uuid, status: UserStatus, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::Status, Expr::val(status.as_str()))).await
     }
 
     pub async fn update_profile(
@@ -261,70 +188,27 @@ impl<'a> Users<'a> {
     /// Counts one wrong password and locks the account when `threshold` is reached.
     /// Safe under concurrency: N parallel calls count N, and exactly one reports
     /// `locked_now`.
-    pub async fn record_failed_password(
-        &self,
-        id: Uuid,
-        threshold: u32,
-        now: OffsetDateTime,
-    ) -> Result<LockoutOutcome, StorageError> {
-        self.record_failure(
-            id,
-            Column::FailedPasswordCount,
-            LockReason::Password,
-            threshold,
-            now,
-        )
-        .await
+    pub async fn record_failed_password(&self, id: Uuid, threshold: u32, now: OffsetDateTime) -> Result<LockoutOutcome, StorageError> {
+        self.record_failure(id, Column::FailedPasswordCount, LockReason::Password, threshold, now).await
     }
 
     /// After a successful password check.
-    pub async fn reset_failed_passwords(
-        &self,
-        id: Uuid,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
-        self.update(id, now, |u| {
-            u.col_expr(Column::FailedPasswordCount, Expr::val(0))
-        })
-        .await
+    pub async fn reset_failed_passwords(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::FailedPasswordCount, Expr::val(0))).await
     }
 
     /// Counts one wrong secret answer; same guarantees as [`Self::record_failed_password`].
-    pub async fn record_failed_secret_answer(
-        &self,
-        id: Uuid,
-        threshold: u32,
-        now: OffsetDateTime,
-    ) -> Result<LockoutOutcome, StorageError> {
-        self.record_failure(
-            id,
-            Column::FailedSecretAnswerCount,
-            LockReason::SecretAnswer,
-            threshold,
-            now,
-        )
-        .await
+    pub async fn record_failed_secret_answer(&self, id: Uuid, threshold: u32, now: OffsetDateTime) -> Result<LockoutOutcome, StorageError> {
+        self.record_failure(id, Column::FailedSecretAnswerCount, LockReason::SecretAnswer, threshold, now).await
     }
 
-    pub async fn reset_failed_secret_answers(
-        &self,
-        id: Uuid,
-        now: OffsetDateTime,
-    ) -> Result<(), StorageError> {
-        self.update(id, now, |u| {
-            u.col_expr(Column::FailedSecretAnswerCount, Expr::val(0))
-        })
-        .await
+    pub async fn reset_failed_secret_answers(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::FailedSecretAnswerCount, Expr::val(0))).await
     }
 
     /// Locks the account (e.g. by an operator, or after wrong enrollment one-time
     /// passwords). Returns whether this call locked it; an existing lock is kept as is.
-    pub async fn lock(
-        &self,
-        id: Uuid,
-        reason: LockReason,
-        now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    pub async fn lock(&self, id: Uuid, reason: LockReason, now: OffsetDateTime) -> Result<bool, StorageError> {
         let result = Entity::update_many()
             .col_expr(Column::LockedAt, Expr::val(ms(now)))
             .col_expr(Column::LockReason, Expr::val(reason.as_str()))
@@ -377,10 +261,7 @@ impl<'a> Users<'a> {
     /// Deletes the user with devices, tickets, sessions and password history; login
     /// history and certificates remain with the user reference cleared.
     pub async fn delete(&self, id: Uuid) -> Result<(), StorageError> {
-        let result = Entity::delete_by_id(id)
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
+        let result = Entity::delete_by_id(id).exec(self.db).await.map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
@@ -404,9 +285,7 @@ impl<'a> Users<'a> {
             .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .into_query();
-        let updated = update_returning::<Entity, _>(&txn, stmt)
-            .await
-            .map_err(db_err)?;
+        let updated = update_returning::<Entity, _>(&txn, stmt).await.map_err(db_err)?;
         let row = updated.into_iter().next().ok_or(StorageError::NotFound)?;
         let failures = count(match counter {
             Column::FailedSecretAnswerCount => row.failed_secret_answer_count,
@@ -428,16 +307,7 @@ impl<'a> Users<'a> {
         txn.commit().await.map_err(db_err)?;
 
         let locked = row.locked_at.is_some() || locked_now;
-        Ok(LockoutOutcome {
-            failures,
-            locked,
-            locked_now,
-            attempts_left: if locked {
-                0
-            } else {
-                threshold.saturating_sub(failures)
-            },
-        })
+        Ok(LockoutOutcome { failures, locked, locked_now, attempts_left: if locked { 0 } else { threshold.saturating_sub(failures) } })
     }
 
     /// One-row update that also bumps `updated_at`; NotFound when the user is missing.
@@ -468,22 +338,12 @@ pub(crate) async fn set_password_on<C: ConnectionTrait>(
         .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
         .filter(Column::Id.eq(id))
         .into_query();
-    let updated = update_returning::<Entity, _>(db, stmt)
-        .await
-        .map_err(db_err)?;
+    let updated = update_returning::<Entity, _>(db, stmt).await.map_err(db_err)?;
     let seq = updated.first().ok_or(StorageError::NotFound)?.password_seq;
 
-    let entry = password_history::Model {
-        id: Uuid::new_v4(),
-        user_id: id,
-        seq,
-        password_hash: password_hash.to_owned(),
-        created_at: ms(now),
-    };
-    password_history::Entity::insert(entry.into_active_model())
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err)?;
+    let entry =
+        password_history::Model { id: Uuid::new_v4(), user_id: id, seq, password_hash: password_hash.to_owned(), created_at: ms(now) };
+    password_history::Entity::insert(entry.into_active_model()).exec_without_returning(db).await.map_err(db_err)?;
     password_history::Entity::delete_many()
         .filter(password_history::Column::UserId.eq(id))
         .filter(password_history::Column::Seq.lte(seq - i64::from(Ord::max(keep, 1))))
@@ -500,9 +360,7 @@ pub(crate) async fn update_on<C: ConnectionTrait>(
     now: OffsetDateTime,
     set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
 ) -> Result<(), StorageError> {
-    let update = Entity::update_many()
-        .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
-        .filter(Column::Id.eq(id));
+    let update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::val(ms(now))).filter(Column::Id.eq(id));
     let result = set(update).exec(db).await.map_err(db_err)?;
     if result.rows_affected == 0 {
         return Err(StorageError::NotFound);

@@ -91,12 +91,7 @@ impl SharedSessions<'_> {
     /// "success" exactly when the session exists. In the database both are one
     /// transaction; with Redis the event is written first and deleted again if the
     /// session cannot be stored.
-    pub async fn create_with_success(
-        &self,
-        new: &NewSession,
-        event: &NewLoginEvent,
-        now: OffsetDateTime,
-    ) -> Result<Session, StorageError> {
+    pub async fn create_with_success(&self, new: &NewSession, event: &NewLoginEvent, now: OffsetDateTime) -> Result<Session, StorageError> {
         let Some(r) = &self.store.redis else {
             return self.store.storage.sessions().create_with_event(new, event, now).await;
         };
@@ -245,9 +240,7 @@ impl SamlReplayCache<'_> {
     ) -> Result<bool, StorageError> {
         match &self.store.redis {
             Some(r) => r.remember_request_id(tenant_id, issuer, request_id, expires_at, now).await,
-            None => {
-                self.store.storage.saml_records().remember_request_id(tenant_id, issuer, request_id, expires_at, now).await
-            }
+            None => self.store.storage.saml_records().remember_request_id(tenant_id, issuer, request_id, expires_at, now).await,
         }
     }
 }
@@ -276,12 +269,7 @@ impl SharedThrottle<'_> {
     }
 
     /// Counts one failure for `key`; the first in a window opens one of `length`.
-    pub async fn record_failure(
-        &self,
-        key: &str,
-        length: time::Duration,
-        now: OffsetDateTime,
-    ) -> Result<ThrottleWindow, StorageError> {
+    pub async fn record_failure(&self, key: &str, length: time::Duration, now: OffsetDateTime) -> Result<ThrottleWindow, StorageError> {
         let hash = crate::token_lookup_hash(key);
         match &self.store.redis {
             Some(r) => r.throttle_record_failure(&hash, length, now).await,

@@ -166,9 +166,8 @@ impl RedisStore {
     }
 
     pub(super) async fn session_touch(&self, id: &str, now: OffsetDateTime, idle_until: OffsetDateTime) -> Result<bool, StorageError> {
-        let touched: i64 = self
-            .run(&SESSION_TOUCH, &[&self.key("session", id)], &[&ms(now).to_string(), &ms(idle_until).to_string()])
-            .await?;
+        let touched: i64 =
+            self.run(&SESSION_TOUCH, &[&self.key("session", id)], &[&ms(now).to_string(), &ms(idle_until).to_string()]).await?;
         Ok(touched == 1)
     }
 
@@ -192,11 +191,7 @@ impl RedisStore {
 
     pub(super) async fn session_rotate(&self, old_id: &str, new_id: &str) -> Result<(), StorageError> {
         let moved: i64 = self
-            .run(
-                &SESSION_ROTATE,
-                &[&self.key("session", old_id), &self.key("session", new_id)],
-                &[&self.prefix, old_id, new_id],
-            )
+            .run(&SESSION_ROTATE, &[&self.key("session", old_id), &self.key("session", new_id)], &[&self.prefix, old_id, new_id])
             .await?;
         match moved {
             1 => Ok(()),
@@ -323,7 +318,9 @@ impl RedisStore {
         let key = self.key("throttle", hash);
         let (failures, ttl): (Option<u64>, i64) = self.run(&THROTTLE_READ, &[&key], &[]).await?;
         Ok(match failures {
-            Some(failures) if ttl > 0 => Some(super::ThrottleWindow { failures, ends_at: now.saturating_add(time::Duration::milliseconds(ttl)) }),
+            Some(failures) if ttl > 0 => {
+                Some(super::ThrottleWindow { failures, ends_at: now.saturating_add(time::Duration::milliseconds(ttl)) })
+            }
             _ => None,
         })
     }

@@ -1,9 +1,8 @@
 //! API tokens, operator roles, the audit trail, and the operators' filtered lists.
 
 use mamori_storage::model::{
-    AdminRoleKind, ApiScope, AuditQuery, CertificateQuery, CertificateStatus,
-    LoginEventQuery, LoginResult, NewApiToken, NewAuditEvent, NewCertificate,
-    NewCertificateAuthority, NewLoginEvent, UserQuery, UserStatus,
+    AdminRoleKind, ApiScope, AuditQuery, CertificateQuery, CertificateStatus, LoginEventQuery, LoginResult, NewApiToken, NewAuditEvent,
+    NewCertificate, NewCertificateAuthority, NewLoginEvent, UserQuery, UserStatus,
 };
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
@@ -138,9 +137,10 @@ async fn operator_lists_filter_within_one_tenant(s: Storage) {
     assert_eq!(users.search(t.id, &q, 0, 10).await.unwrap().total, 0, "never another tenant's");
 
     // Login history by user, time and result.
-    for (i, (who, result)) in [(&a, LoginResult::Success), (&a, LoginResult::WrongPassword), (&b, LoginResult::Success), (&foreign, LoginResult::Success)]
-        .into_iter()
-        .enumerate()
+    for (i, (who, result)) in
+        [(&a, LoginResult::Success), (&a, LoginResult::WrongPassword), (&b, LoginResult::Success), (&foreign, LoginResult::Success)]
+            .into_iter()
+            .enumerate()
     {
         let event = NewLoginEvent {
             tenant_id: who.tenant_id,
@@ -159,7 +159,11 @@ async fn operator_lists_filter_within_one_tenant(s: Storage) {
     assert_eq!(events.search(t.id, &LoginEventQuery::default(), 0, 10).await.unwrap().total, 3);
     let q = LoginEventQuery { user_id: Some(a.id), result: Some("success".into()), ..LoginEventQuery::default() };
     assert_eq!(events.search(t.id, &q, 0, 10).await.unwrap().total, 1);
-    let q = LoginEventQuery { since: Some(t0() + Duration::minutes(1)), until: Some(t0() + Duration::minutes(2)), ..LoginEventQuery::default() };
+    let q = LoginEventQuery {
+        since: Some(t0() + Duration::minutes(1)),
+        until: Some(t0() + Duration::minutes(2)),
+        ..LoginEventQuery::default()
+    };
     let found = events.search(t.id, &q, 0, 10).await.unwrap();
     assert_eq!((found.total, found.items[0].result.clone()), (1, LoginResult::WrongPassword));
 

@@ -2,19 +2,15 @@
 //! nothing recorded; of concurrent completions of one ticket exactly one commits.
 
 use mamori_storage::model::{
-    CertificateAuthority, CertificateDownload, CertificateStatus, Completion, Device, DeviceType,
-    NewCertificate, NewCertificateAuthority, NewDevice, NewTicket, PasswordChange, RedeemError,
-    SecretAnswerChange, Tenant, TicketKind, User,
+    CertificateAuthority, CertificateDownload, CertificateStatus, Completion, Device, DeviceType, NewCertificate, NewCertificateAuthority,
+    NewDevice, NewTicket, PasswordChange, RedeemError, SecretAnswerChange, Tenant, TicketKind, User,
 };
 use mamori_storage::{Storage, StorageError, token_lookup_hash};
 use time::Duration;
 
 use crate::harness::{t0, tenant, unique, user};
 
-on_both!(
-    a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded,
-    concurrent_completions_record_one_certificate
-);
+on_both!(a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded, concurrent_completions_record_one_certificate);
 
 pub(crate) struct Fixture {
     pub(crate) ca: CertificateAuthority,
@@ -31,8 +27,7 @@ pub(crate) async fn fixture(s: &Storage) -> Fixture {
         .insert_and_activate(
             &NewCertificateAuthority {
                 name: "Mamori CA".into(),
-                certificate_pem: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
-                    .into(),
+                certificate_pem: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n".into(),
                 chain_pem: vec![],
                 sealed_private_key: vec![9, 9, 9],
                 key_algorithm: "p256".into(),
@@ -44,21 +39,11 @@ pub(crate) async fn fixture(s: &Storage) -> Fixture {
         .unwrap();
     let tenant = tenant(s).await;
     let user = user(s, &tenant).await;
-    let new_device = NewDevice {
-        user_id: user.id,
-        device_type: DeviceType::Pc,
-        email: "a@example.jp".into(),
-    };
+    let new_device = NewDevice { user_id: user.id, device_type: DeviceType::Pc, email: "a@example.jp".into() };
     let device = s.devices().add_device(&new_device, 3, t0()).await.unwrap();
     let enrollment = ticket(&tenant, &user, TicketKind::Enrollment, None);
     let ticket_id = s.tickets().create(&enrollment, t0()).await.unwrap().id;
-    Fixture {
-        ca,
-        tenant,
-        user,
-        device,
-        ticket_id,
-    }
+    Fixture { ca, tenant, user, device, ticket_id }
 }
 
 fn ticket(t: &Tenant, u: &User, kind: TicketKind, acquisition_id: Option<&str>) -> NewTicket {
@@ -79,25 +64,13 @@ fn ticket(t: &Tenant, u: &User, kind: TicketKind, acquisition_id: Option<&str>) 
 
 /// An enrollment completion as the flow prepares it, with a fresh serial and acquisition ID.
 pub(crate) fn completion(f: &Fixture) -> Completion {
-    let mut download = ticket(
-        &f.tenant,
-        &f.user,
-        TicketKind::Download,
-        Some(&unique("C0")),
-    );
+    let mut download = ticket(&f.tenant, &f.user, TicketKind::Download, Some(&unique("C0")));
     download.device_id = Some(f.device.id);
     Completion {
         ticket_id: Some(f.ticket_id),
         user_id: f.user.id,
-        password: Some(PasswordChange {
-            hash: "$argon2id$password".into(),
-            must_change: false,
-            keep: 3,
-        }),
-        secret_answer: Some(SecretAnswerChange {
-            question: "q1".into(),
-            answer_hash: "$argon2id$answer".into(),
-        }),
+        password: Some(PasswordChange { hash: "$argon2id$password".into(), must_change: false, keep: 3 }),
+        secret_answer: Some(SecretAnswerChange { question: "q1".into(), answer_hash: "$argon2id$answer".into() }),
         certificates: vec![CertificateDownload {
             device_id: f.device.id,
             certificate: NewCertificate {
@@ -126,16 +99,8 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     let now = t0() + Duration::minutes(5);
     // What was there before: an active certificate of the device and its pending download.
     let earlier = completion(&f);
-    let old_cert = s
-        .certificates()
-        .insert(&record(&earlier).certificate, t0())
-        .await
-        .unwrap();
-    let old_download = s
-        .tickets()
-        .create(&record(&earlier).download, t0())
-        .await
-        .unwrap();
+    let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
+    let old_download = s.tickets().create(&record(&earlier).download, t0()).await.unwrap();
 
     // Two ways the transaction can fail at its last writes: the certificate's serial or
     // the download's acquisition ID already recorded (a unique violation in the database).
@@ -147,36 +112,16 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     clashing_download.certificates[0].download.acquisition_id = taken;
     for failing in [clashing_serial, clashing_download] {
         let result = s.completions().complete(&failing, now).await;
-        assert!(
-            matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))), "{result:?}");
 
         let ticket = s.tickets().get(f.ticket_id).await.unwrap();
-        assert_eq!(
-            (ticket.uses_left, ticket.last_used_at),
-            (1, None),
-            "the ticket is still usable"
-        );
+        assert_eq!((ticket.uses_left, ticket.last_used_at), (1, None), "the ticket is still usable");
         let u = s.users().get(f.user.id).await.unwrap();
-        assert_eq!(
-            (u.password_hash, u.secret_question, u.secret_answer_hash),
-            (None, None, None)
-        );
-        assert!(
-            s.users()
-                .recent_password_hashes(f.user.id, 5)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!((u.password_hash, u.secret_question, u.secret_answer_hash), (None, None, None));
+        assert!(s.users().recent_password_hashes(f.user.id, 5).await.unwrap().is_empty());
         let certs = s.certificates().list_for_device(f.device.id).await.unwrap();
         assert_eq!(certs.len(), 1, "no certificate recorded: {certs:?}");
-        assert_eq!(
-            certs[0].status,
-            CertificateStatus::Active,
-            "the old certificate is not revoked"
-        );
+        assert_eq!(certs[0].status, CertificateStatus::Active, "the old certificate is not revoked");
         let pending = s.tickets().get(old_download.id).await.unwrap();
         assert_eq!(pending.uses_left, 1, "the pending download is not voided");
     }
@@ -189,63 +134,21 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     assert_eq!(u.password_hash.as_deref(), Some("$argon2id$password"));
     assert_eq!(u.secret_question.as_deref(), Some("q1"));
     assert_eq!(u.secret_answer_hash.as_deref(), Some("$argon2id$answer"));
-    assert_eq!(
-        s.users()
-            .recent_password_hashes(f.user.id, 5)
-            .await
-            .unwrap(),
-        ["$argon2id$password"]
-    );
-    let new_cert = s
-        .certificates()
-        .find_by_serial(&record(&good).certificate.serial_hex)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(s.users().recent_password_hashes(f.user.id, 5).await.unwrap(), ["$argon2id$password"]);
+    let new_cert = s.certificates().find_by_serial(&record(&good).certificate.serial_hex).await.unwrap().unwrap();
     assert_eq!(new_cert.status, CertificateStatus::Active);
     let old = s.certificates().get(old_cert.id).await.unwrap();
-    assert_eq!(
-        (old.status, old.revocation_reason.as_deref()),
-        (CertificateStatus::Revoked, Some("superseded"))
-    );
-    assert_eq!(
-        s.tickets().get(old_download.id).await.unwrap().uses_left,
-        0,
-        "the older download is voided"
-    );
+    assert_eq!((old.status, old.revocation_reason.as_deref()), (CertificateStatus::Revoked, Some("superseded")));
+    assert_eq!(s.tickets().get(old_download.id).await.unwrap().uses_left, 0, "the older download is voided");
     let acquisition_id = record(&good).download.acquisition_id.clone().unwrap();
-    let download = s
-        .tickets()
-        .find_by_acquisition_id(&acquisition_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (download.kind, download.device_id, download.uses_left),
-        (TicketKind::Download, Some(f.device.id), 1)
-    );
+    let download = s.tickets().find_by_acquisition_id(&acquisition_id).await.unwrap().unwrap();
+    assert_eq!((download.kind, download.device_id, download.uses_left), (TicketKind::Download, Some(f.device.id), 1));
 
     // A second submit is refused and records nothing.
     let again = completion(&f);
-    assert!(matches!(
-        s.completions().complete(&again, now).await,
-        Err(RedeemError::Spent)
-    ));
-    assert_eq!(
-        s.certificates()
-            .find_by_serial(&record(&again).certificate.serial_hex)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        s.certificates()
-            .list_for_device(f.device.id)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert!(matches!(s.completions().complete(&again, now).await, Err(RedeemError::Spent)));
+    assert_eq!(s.certificates().find_by_serial(&record(&again).certificate.serial_hex).await.unwrap(), None);
+    assert_eq!(s.certificates().list_for_device(f.device.id).await.unwrap().len(), 2);
 }
 
 async fn concurrent_completions_record_one_certificate(s: Storage) {
@@ -255,9 +158,7 @@ async fn concurrent_completions_record_one_certificate(s: Storage) {
     let mut tasks = Vec::new();
     for c in attempts.clone() {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.completions().complete(&c, now).await
-        }));
+        tasks.push(tokio::spawn(async move { s.completions().complete(&c, now).await }));
     }
     let mut won = Vec::new();
     for (i, task) in tasks.into_iter().enumerate() {
@@ -271,21 +172,9 @@ async fn concurrent_completions_record_one_certificate(s: Storage) {
     let certs = s.certificates().list_for_device(f.device.id).await.unwrap();
     assert_eq!(certs.len(), 1, "{certs:?}");
     let winner = record(&attempts[won[0]]);
-    let recorded = s
-        .certificates()
-        .find_by_serial(&winner.certificate.serial_hex)
-        .await
-        .unwrap();
-    assert_eq!(
-        recorded.map(|c| c.id),
-        Some(certs[0].id),
-        "the recorded certificate is the winner's"
-    );
-    let pending = s
-        .tickets()
-        .list_pending_for_user(f.user.id, now)
-        .await
-        .unwrap();
+    let recorded = s.certificates().find_by_serial(&winner.certificate.serial_hex).await.unwrap();
+    assert_eq!(recorded.map(|c| c.id), Some(certs[0].id), "the recorded certificate is the winner's");
+    let pending = s.tickets().list_pending_for_user(f.user.id, now).await.unwrap();
     assert_eq!(pending.len(), 1, "one download, the winner's");
     assert_eq!(pending[0].acquisition_id, winner.download.acquisition_id);
 }

@@ -1,26 +1,17 @@
 //! Adding a device with its certificate in one completion: a failure leaves no device
 //! without a certificate, and the tenant's limit holds under concurrent adds.
 
-use mamori_storage::model::{
-    CertificateDownload, Completion, Device, DeviceAddition, DeviceType, NewDevice, RedeemError,
-};
+use mamori_storage::model::{CertificateDownload, Completion, Device, DeviceAddition, DeviceType, NewDevice, RedeemError};
 use mamori_storage::{DEVICE_LIMIT_REACHED, Storage, StorageError};
 use time::Duration;
 
 use crate::completion::{Fixture, completion, fixture};
 use crate::harness::t0;
 
-on_both!(
-    a_failed_addition_leaves_no_device,
-    the_device_limit_holds_under_concurrent_additions
-);
+on_both!(a_failed_addition_leaves_no_device, the_device_limit_holds_under_concurrent_additions);
 
 async fn reserved(s: &Storage, f: &Fixture, email: &str) -> Device {
-    let new = NewDevice {
-        user_id: f.user.id,
-        device_type: DeviceType::Smartphone,
-        email: email.into(),
-    };
+    let new = NewDevice { user_id: f.user.id, device_type: DeviceType::Smartphone, email: email.into() };
     s.devices().reserve(&new, t0()).await.unwrap()
 }
 
@@ -32,10 +23,7 @@ fn addition(f: &Fixture, device: &Device, max_devices: u32) -> Completion {
     issued.download.device_id = Some(device.id);
     Completion {
         user_id: f.user.id,
-        new_device: Some(DeviceAddition {
-            device: device.clone(),
-            max_devices,
-        }),
+        new_device: Some(DeviceAddition { device: device.clone(), max_devices }),
         certificates: vec![issued],
         ..Completion::default()
     }
@@ -44,30 +32,16 @@ fn addition(f: &Fixture, device: &Device, max_devices: u32) -> Completion {
 async fn a_failed_addition_leaves_no_device(s: Storage) {
     let f = fixture(&s).await;
     let now = t0() + Duration::minutes(5);
-    let taken = s
-        .certificates()
-        .insert(&completion(&f).certificates[0].certificate, t0())
-        .await
-        .unwrap();
+    let taken = s.certificates().insert(&completion(&f).certificates[0].certificate, t0()).await.unwrap();
     let device = reserved(&s, &f, "b@example.jp").await;
     assert_eq!(device.device_no, 2);
     let mut failing = addition(&f, &device, 3);
     failing.certificates[0].certificate.serial_hex = taken.serial_hex.clone();
     let result = s.completions().complete(&failing, now).await;
-    assert!(
-        matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))), "{result:?}");
     let devices = s.devices().list_for_user(f.user.id, true).await.unwrap();
-    assert_eq!(
-        devices.len(),
-        1,
-        "no device without its certificate: {devices:?}"
-    );
-    assert!(matches!(
-        s.devices().get(device.id).await,
-        Err(StorageError::NotFound)
-    ));
+    assert_eq!(devices.len(), 1, "no device without its certificate: {devices:?}");
+    assert!(matches!(s.devices().get(device.id).await, Err(StorageError::NotFound)));
 
     // Tried again (a new number: the failed one is not reused), it is recorded whole.
     let device = reserved(&s, &f, "b@example.jp").await;
@@ -75,19 +49,11 @@ async fn a_failed_addition_leaves_no_device(s: Storage) {
     let good = addition(&f, &device, 3);
     s.completions().complete(&good, now).await.unwrap();
     let stored = s.devices().get(device.id).await.unwrap();
-    assert_eq!(
-        (stored.device_no, stored.email.as_str(), stored.deleted_at),
-        (3, "b@example.jp", None)
-    );
+    assert_eq!((stored.device_no, stored.email.as_str(), stored.deleted_at), (3, "b@example.jp", None));
     let certs = s.certificates().list_for_device(device.id).await.unwrap();
     assert_eq!(certs.len(), 1);
     let acquisition_id = good.certificates[0].download.acquisition_id.clone().unwrap();
-    let download = s
-        .tickets()
-        .find_by_acquisition_id(&acquisition_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let download = s.tickets().find_by_acquisition_id(&acquisition_id).await.unwrap().unwrap();
     assert_eq!(download.device_id, Some(device.id));
 }
 
@@ -100,9 +66,7 @@ async fn the_device_limit_holds_under_concurrent_additions(s: Storage) {
         let device = reserved(&s, &f, &format!("n{i}@example.jp")).await;
         let c = addition(&f, &device, 3);
         let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.completions().complete(&c, now).await.map(|()| c)
-        }));
+        tasks.push(tokio::spawn(async move { s.completions().complete(&c, now).await.map(|()| c) }));
     }
     let mut added = Vec::new();
     for task in tasks {

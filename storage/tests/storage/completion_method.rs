@@ -8,10 +8,7 @@ use time::Duration;
 use crate::completion::{completion, fixture};
 use crate::harness::t0;
 
-on_both!(
-    leaving_certificates_revokes_all_of_them_with_the_method_change,
-    a_failed_method_change_keeps_the_old_method_and_issues_nothing
-);
+on_both!(leaving_certificates_revokes_all_of_them_with_the_method_change, a_failed_method_change_keeps_the_old_method_and_issues_nothing);
 
 async fn leaving_certificates_revokes_all_of_them_with_the_method_change(s: Storage) {
     let f = fixture(&s).await;
@@ -73,7 +70,10 @@ async fn a_failed_method_change_keeps_the_old_method_and_issues_nothing(s: Stora
     assert!(s.completions().complete(&change(vec![first.clone(), clashing]), now).await.is_err());
     let u = s.users().get(f.user.id).await.unwrap();
     assert_eq!(u.login_method, LoginMethod::Password, "the method is unchanged");
-    assert!(s.certificates().find_by_serial(&first.certificate.serial_hex).await.unwrap().is_none(), "no certificate for the first device either");
+    assert!(
+        s.certificates().find_by_serial(&first.certificate.serial_hex).await.unwrap().is_none(),
+        "no certificate for the first device either"
+    );
 
     s.completions().complete(&change(vec![first, other]), now).await.unwrap();
     assert_eq!(s.users().get(f.user.id).await.unwrap().login_method, LoginMethod::CertPassword);

@@ -13,11 +13,7 @@ async fn history_is_paged_with_total(s: Storage) {
     let u = user(&s, &t).await;
     let other = user(&s, &t).await;
     for i in 0..57 {
-        let result = if i % 10 == 3 {
-            LoginResult::WrongPassword
-        } else {
-            LoginResult::Success
-        };
+        let result = if i % 10 == 3 { LoginResult::WrongPassword } else { LoginResult::Success };
         let event = NewLoginEvent {
             tenant_id: t.id,
             user_id: Some(u.id),
@@ -55,19 +51,10 @@ async fn history_is_paged_with_total(s: Storage) {
     let last = events.list_for_user(u.id, t0(), 40, 20).await.unwrap();
     assert_eq!((last.items.len(), last.total), (17, 57));
     assert_eq!(last.items.last().unwrap().occurred_at, t0());
-    assert_eq!(
-        last.items
-            .iter()
-            .filter(|e| e.result == LoginResult::WrongPassword)
-            .count(),
-        2
-    );
+    assert_eq!(last.items.iter().filter(|e| e.result == LoginResult::WrongPassword).count(), 2);
 
     // "The last month": only events since a cut-off count.
-    let recent = events
-        .list_for_user(u.id, t0() + Duration::minutes(50), 0, 20)
-        .await
-        .unwrap();
+    let recent = events.list_for_user(u.id, t0() + Duration::minutes(50), 0, 20).await.unwrap();
     assert_eq!((recent.items.len(), recent.total), (7, 7));
 
     let tenant_wide = events.list_for_tenant(t.id, t0(), 0, 100).await.unwrap();
@@ -75,11 +62,5 @@ async fn history_is_paged_with_total(s: Storage) {
     let other_page = events.list_for_user(other.id, t0(), 0, 20).await.unwrap();
     assert_eq!(other_page.items, vec![recorded]);
 
-    assert_eq!(
-        events
-            .purge_before(t0() + Duration::minutes(10))
-            .await
-            .unwrap(),
-        11
-    );
+    assert_eq!(events.purge_before(t0() + Duration::minutes(10)).await.unwrap(), 11);
 }

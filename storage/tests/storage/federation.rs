@@ -1,8 +1,8 @@
 //! OIDC clients, SAML service providers and signing keys.
 
 use mamori_storage::model::{
-    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewAccessToken, NewOidcClient,
-    NewSamlServiceProvider, NewSigningKey, SigningAlgorithm, SingleLogoutService,
+    AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewAccessToken, NewOidcClient, NewSamlServiceProvider, NewSigningKey,
+    SigningAlgorithm, SingleLogoutService,
 };
 use mamori_storage::{Storage, StorageError, token_lookup_hash};
 use serde_json::json;
@@ -34,16 +34,10 @@ async fn oidc_clients(s: Storage) {
     };
     let client = s.oidc_clients().create(&new, t0()).await.unwrap();
     assert_eq!(client.redirect_uris, ["https://shop.example/cb"]);
-    assert_eq!(
-        s.oidc_clients().get_by_client_id("shop").await.unwrap(),
-        Some(client.clone())
-    );
+    assert_eq!(s.oidc_clients().get_by_client_id("shop").await.unwrap(), Some(client.clone()));
     assert!(!format!("{client:?}").contains("argon2id"));
     let err = s.oidc_clients().create(&new, t0()).await.unwrap_err();
-    assert!(matches!(
-        err,
-        StorageError::Conflict("client ID already exists")
-    ));
+    assert!(matches!(err, StorageError::Conflict("client ID already exists")));
     assert_eq!(client.claims, None, "no list: every claim the scopes allow");
     assert_eq!(s.oidc_clients().list(t.id).await.unwrap(), vec![client.clone()]);
 
@@ -61,27 +55,14 @@ async fn oidc_clients(s: Storage) {
     changed.claims = None;
     s.oidc_clients().update(&changed).await.unwrap();
     assert_eq!(s.oidc_clients().get_by_client_id("shop").await.unwrap(), Some(client));
-    let listed = NewOidcClient {
-        client_id: "listed".into(),
-        claims: Some(vec!["name".into()]),
-        ..new.clone()
-    };
+    let listed = NewOidcClient { client_id: "listed".into(), claims: Some(vec!["name".into()]), ..new.clone() };
     let created = s.oidc_clients().create(&listed, t0()).await.unwrap();
     assert_eq!(created.claims, Some(vec!["name".to_owned()]));
-    assert_eq!(
-        s.oidc_clients().get_by_client_id("listed").await.unwrap(),
-        Some(created)
-    );
+    assert_eq!(s.oidc_clients().get_by_client_id("listed").await.unwrap(), Some(created));
     s.oidc_clients().delete("listed", t0()).await.unwrap();
     s.oidc_clients().delete("shop", t0()).await.unwrap();
-    assert_eq!(
-        s.oidc_clients().get_by_client_id("shop").await.unwrap(),
-        None
-    );
-    assert!(matches!(
-        s.oidc_clients().delete("shop", t0()).await,
-        Err(StorageError::NotFound)
-    ));
+    assert_eq!(s.oidc_clients().get_by_client_id("shop").await.unwrap(), None);
+    assert!(matches!(s.oidc_clients().delete("shop", t0()).await, Err(StorageError::NotFound)));
 }
 
 async fn saml_service_providers(s: Storage) {
@@ -112,44 +93,17 @@ async fn saml_service_providers(s: Storage) {
     };
     let sp = s.saml_service_providers().create(&new, t0()).await.unwrap();
     assert_eq!(sp.acs, new.acs);
-    let found = s
-        .saml_service_providers()
-        .get_by_entity_id(t1.id, &new.entity_id)
-        .await
-        .unwrap();
+    let found = s.saml_service_providers().get_by_entity_id(t1.id, &new.entity_id).await.unwrap();
     assert_eq!(found, Some(sp));
     assert!(matches!(
         s.saml_service_providers().create(&new, t0()).await,
-        Err(StorageError::Conflict(
-            "entity ID already exists in this tenant"
-        ))
+        Err(StorageError::Conflict("entity ID already exists in this tenant"))
     ));
     // The same SP may also serve another tenant.
-    s.saml_service_providers()
-        .create(
-            &NewSamlServiceProvider {
-                tenant_id: t2.id,
-                ..new.clone()
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        s.saml_service_providers().list(t2.id).await.unwrap().len(),
-        1
-    );
-    s.saml_service_providers()
-        .delete(t1.id, &new.entity_id)
-        .await
-        .unwrap();
-    assert!(
-        s.saml_service_providers()
-            .list(t1.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    s.saml_service_providers().create(&NewSamlServiceProvider { tenant_id: t2.id, ..new.clone() }, t0()).await.unwrap();
+    assert_eq!(s.saml_service_providers().list(t2.id).await.unwrap().len(), 1);
+    s.saml_service_providers().delete(t1.id, &new.entity_id).await.unwrap();
+    assert!(s.saml_service_providers().list(t1.id).await.unwrap().is_empty());
 }
 
 fn key(kid: &str, tenant_id: Option<uuid::Uuid>, activated_hours: i64) -> NewSigningKey {
@@ -175,76 +129,28 @@ async fn signing_key_rotation(s: Storage) {
     old.expires_at = Some(t0() + Duration::hours(48));
     keys.insert(&old, t0()).await.unwrap();
     keys.insert(&key("k-new", None, 24), t0()).await.unwrap();
-    assert!(matches!(
-        keys.insert(&key("k-new", None, 0), t0()).await,
-        Err(StorageError::Conflict(_))
-    ));
+    assert!(matches!(keys.insert(&key("k-new", None, 0), t0()).await, Err(StorageError::Conflict(_))));
 
-    let kids = |list: Vec<mamori_storage::model::SigningKey>| {
-        list.into_iter().map(|k| k.kid).collect::<Vec<_>>()
-    };
-    let active = |hours: i64| {
-        keys.active(
-            Some(t.id),
-            KeyPurpose::Oidc,
-            SigningAlgorithm::Es256,
-            t0() + Duration::hours(hours),
-        )
-    };
+    let kids = |list: Vec<mamori_storage::model::SigningKey>| list.into_iter().map(|k| k.kid).collect::<Vec<_>>();
+    let active = |hours: i64| keys.active(Some(t.id), KeyPurpose::Oidc, SigningAlgorithm::Es256, t0() + Duration::hours(hours));
 
     // Before the switch: sign with the old key, publish both.
     assert_eq!(active(1).await.unwrap().unwrap().kid, "k-old");
-    assert_eq!(
-        kids(
-            keys.list_published(None, KeyPurpose::Oidc, t0())
-                .await
-                .unwrap()
-        ),
-        ["k-new", "k-old"]
-    );
+    assert_eq!(kids(keys.list_published(None, KeyPurpose::Oidc, t0()).await.unwrap()), ["k-new", "k-old"]);
     // After: sign with the new key, still publish the old one until it expires.
     assert_eq!(active(30).await.unwrap().unwrap().kid, "k-new");
     let at = |hours: i64| t0() + Duration::hours(hours);
-    assert_eq!(
-        kids(
-            keys.list_published(Some(t.id), KeyPurpose::Oidc, at(30))
-                .await
-                .unwrap()
-        ),
-        ["k-new", "k-old"]
-    );
-    assert_eq!(
-        kids(
-            keys.list_published(Some(t.id), KeyPurpose::Oidc, at(50))
-                .await
-                .unwrap()
-        ),
-        ["k-new"]
-    );
-    assert!(
-        keys.list_published(None, KeyPurpose::Saml, at(1))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(kids(keys.list_published(Some(t.id), KeyPurpose::Oidc, at(30)).await.unwrap()), ["k-new", "k-old"]);
+    assert_eq!(kids(keys.list_published(Some(t.id), KeyPurpose::Oidc, at(50)).await.unwrap()), ["k-new"]);
+    assert!(keys.list_published(None, KeyPurpose::Saml, at(1)).await.unwrap().is_empty());
 
     // A tenant's own key wins over the global one.
-    keys.insert(&key("k-tenant", Some(t.id), 0), t0())
-        .await
-        .unwrap();
+    keys.insert(&key("k-tenant", Some(t.id), 0), t0()).await.unwrap();
     assert_eq!(active(30).await.unwrap().unwrap().kid, "k-tenant");
-    let global = keys
-        .active(None, KeyPurpose::Oidc, SigningAlgorithm::Es256, at(30))
-        .await
-        .unwrap();
+    let global = keys.active(None, KeyPurpose::Oidc, SigningAlgorithm::Es256, at(30)).await.unwrap();
     assert_eq!(global.unwrap().kid, "k-new");
     assert_eq!(keys.get("k-tenant").await.unwrap().tenant_id, Some(t.id));
-    assert!(
-        keys.active(None, KeyPurpose::Oidc, SigningAlgorithm::Rs256, at(30))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(keys.active(None, KeyPurpose::Oidc, SigningAlgorithm::Rs256, at(30)).await.unwrap().is_none());
 }
 
 /// Every change to a tenant's clients bumps its relying-site version (nodes drop their

@@ -59,9 +59,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn storage(&self) -> Storage {
-        self.storage
-            .clone()
-            .expect("this test database was not migrated")
+        self.storage.clone().expect("this test database was not migrated")
     }
 }
 
@@ -71,16 +69,9 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("mamori.db").display()
-    );
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("mamori.db").display());
     let storage = prepare(&url, migrate).await;
-    let outcome = tokio::spawn(test(TestDb {
-        url,
-        storage: storage.clone(),
-    }))
-    .await;
+    let outcome = tokio::spawn(test(TestDb { url, storage: storage.clone() })).await;
     if let Some(storage) = storage {
         storage.close().await.unwrap();
     }
@@ -95,30 +86,20 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin_url =
-        std::env::var("MAMORI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+    let admin_url = std::env::var("MAMORI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
     let admin = admin_connection(&admin_url).await;
     let name = format!("mamori_t_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
     let url = with_database(&admin_url, &name);
 
     let storage = prepare(&url, migrate).await;
-    let outcome = tokio::spawn(test(TestDb {
-        url,
-        storage: storage.clone(),
-    }))
-    .await;
+    let outcome = tokio::spawn(test(TestDb { url, storage: storage.clone() })).await;
     if let Some(storage) = storage {
         let _ = storage.close().await;
     }
     // Best effort: a leftover database is harmless, a failed drop must not hide the
     // test's own result.
-    let _ = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
+    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     let _ = admin.close().await;
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
@@ -127,10 +108,7 @@ where
 
 async fn admin_connection(admin_url: &str) -> DatabaseConnection {
     let mut options = ConnectOptions::new(admin_url);
-    options
-        .max_connections(1)
-        .sqlx_logging(false)
-        .connect_timeout(std::time::Duration::from_secs(5));
+    options.max_connections(1).sqlx_logging(false).connect_timeout(std::time::Duration::from_secs(5));
     match Database::connect(options).await {
         Ok(db) => db,
         Err(err) => panic!(
@@ -180,11 +158,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn tenant(storage: &Storage) -> Tenant {
-    storage
-        .tenants()
-        .create(&unique("tenant"), "Demo", &TenantPolicy::default(), t0())
-        .await
-        .unwrap()
+    storage.tenants().create(&unique("tenant"), "Demo", &TenantPolicy::default(), t0()).await.unwrap()
 }
 
 pub async fn user(storage: &Storage, tenant: &Tenant) -> User {

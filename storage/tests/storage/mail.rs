@@ -26,10 +26,7 @@ async fn outbox_lifecycle(s: Storage) {
     let t = tenant(&s).await;
     let outbox = s.mail_outbox();
     for i in 0..3 {
-        outbox
-            .enqueue(&mail(Some(t.id), i), t0() + Duration::seconds(i as i64))
-            .await
-            .unwrap();
+        outbox.enqueue(&mail(Some(t.id), i), t0() + Duration::seconds(i as i64)).await.unwrap();
     }
     outbox.enqueue(&mail(None, 9), t0()).await.unwrap();
     let page = outbox.list(Some(t.id), 0, 2).await.unwrap();
@@ -43,32 +40,17 @@ async fn outbox_lifecycle(s: Storage) {
     // Claimed mails are not handed out again while the lease runs.
     let rest = outbox.claim_unsent(10, t0(), lease).await.unwrap();
     assert_eq!(rest.len(), 2);
-    assert!(
-        outbox
-            .claim_unsent(10, t0(), lease)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(outbox.claim_unsent(10, t0(), lease).await.unwrap().is_empty());
 
     outbox.mark_sent(claimed[0].id, t0()).await.unwrap();
-    outbox
-        .mark_failed(claimed[1].id, "421 try later", t0() + Duration::minutes(1))
-        .await
-        .unwrap();
+    outbox.mark_failed(claimed[1].id, "421 try later", t0() + Duration::minutes(1)).await.unwrap();
     let failed = outbox.get(claimed[1].id).await.unwrap();
-    assert_eq!(
-        (failed.attempts, failed.last_error.as_deref()),
-        (1, Some("421 try later"))
-    );
+    assert_eq!((failed.attempts, failed.last_error.as_deref()), (1, Some("421 try later")));
     assert_eq!(outbox.get(claimed[0].id).await.unwrap().sent_at, Some(t0()));
 
     // After the retry time (and other leases' expiry) the unsent ones come back; a sent
     // one never does.
-    let again = outbox
-        .claim_unsent(10, lease, lease + Duration::minutes(5))
-        .await
-        .unwrap();
+    let again = outbox.claim_unsent(10, lease, lease + Duration::minutes(5)).await.unwrap();
     let ids: HashSet<_> = again.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), 3);
     assert!(!ids.contains(&claimed[0].id));
@@ -78,10 +60,7 @@ async fn outbox_lifecycle(s: Storage) {
         outbox.mark_failed(failed.id, "550", t0()).await.unwrap();
     }
     let later = lease + Duration::hours(1);
-    let last = outbox
-        .claim_unsent(10, later, later + Duration::minutes(5))
-        .await
-        .unwrap();
+    let last = outbox.claim_unsent(10, later, later + Duration::minutes(5)).await.unwrap();
     assert!(last.iter().all(|m| m.id != failed.id));
 }
 
@@ -95,11 +74,7 @@ async fn concurrent_claims_do_not_overlap(s: Storage) {
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let batch = s
-                    .mail_outbox()
-                    .claim_unsent(4, t0(), t0() + Duration::minutes(5))
-                    .await
-                    .unwrap();
+                let batch = s.mail_outbox().claim_unsent(4, t0(), t0() + Duration::minutes(5)).await.unwrap();
                 if batch.is_empty() {
                     return mine;
                 }
@@ -107,11 +82,7 @@ async fn concurrent_claims_do_not_overlap(s: Storage) {
             }
         })
     });
-    let all: Vec<_> = futures::future::join_all(claimers)
-        .await
-        .into_iter()
-        .flat_map(|r| r.unwrap())
-        .collect();
+    let all: Vec<_> = futures::future::join_all(claimers).await.into_iter().flat_map(|r| r.unwrap()).collect();
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!((all.len(), distinct.len()), (30, 30));
 }

@@ -1,8 +1,8 @@
 //! Certificate authorities, certificates, revocation and CRL numbers.
 
 use mamori_storage::model::{
-    CertificateAuthority, CertificateStatus, CrlHeader, DeviceType, NewCertificate,
-    NewCertificateAuthority, NewDevice, PublishedCrl, RevocationMark,
+    CertificateAuthority, CertificateStatus, CrlHeader, DeviceType, NewCertificate, NewCertificateAuthority, NewDevice, PublishedCrl,
+    RevocationMark,
 };
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
@@ -21,9 +21,7 @@ on_both!(
 fn new_ca(name: &str) -> NewCertificateAuthority {
     NewCertificateAuthority {
         name: name.to_owned(),
-        certificate_pem: format!(
-            "-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n"
-        ),
+        certificate_pem: format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n"),
         chain_pem: vec!["root".into()],
         sealed_private_key: vec![9, 9, 9],
         key_algorithm: "p256".into(),
@@ -32,17 +30,10 @@ fn new_ca(name: &str) -> NewCertificateAuthority {
 }
 
 async fn issuing_ca(s: &Storage) -> CertificateAuthority {
-    s.certificate_authorities()
-        .insert_and_activate(&new_ca("Mamori CA"), t0())
-        .await
-        .unwrap()
+    s.certificate_authorities().insert_and_activate(&new_ca("Mamori CA"), t0()).await.unwrap()
 }
 
-fn new_cert(
-    ca: &CertificateAuthority,
-    user_id: Option<Uuid>,
-    device_id: Option<Uuid>,
-) -> NewCertificate {
+fn new_cert(ca: &CertificateAuthority, user_id: Option<Uuid>, device_id: Option<Uuid>) -> NewCertificate {
     NewCertificate {
         ca_id: ca.id,
         user_id,
@@ -64,11 +55,7 @@ async fn one_active_ca(s: Storage) {
     assert_eq!(cas.active_id().await.unwrap(), Some(first.id));
     assert_eq!(first.chain_pem, ["root"]);
     // Stored as lower-case hex without separators.
-    assert!(
-        first.fingerprint_sha256.starts_with("abcd"),
-        "{}",
-        first.fingerprint_sha256
-    );
+    assert!(first.fingerprint_sha256.starts_with("abcd"), "{}", first.fingerprint_sha256);
     assert!(!first.fingerprint_sha256.contains([':', '-']));
 
     let second = cas.insert(&new_ca("Next CA"), t0()).await.unwrap();
@@ -79,27 +66,14 @@ async fn one_active_ca(s: Storage) {
     // What every node checks before using the CA it holds.
     assert_eq!(cas.active_id().await.unwrap(), Some(second.id));
     assert!(!cas.get(first.id).await.unwrap().is_active);
-    assert!(matches!(
-        cas.activate(Uuid::new_v4()).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(cas.activate(Uuid::new_v4()).await, Err(StorageError::NotFound)));
     // The failed activation changed nothing.
     assert_eq!(cas.active().await.unwrap().unwrap().id, second.id);
 
     let mut clash = new_ca("Clash");
     clash.fingerprint_sha256 = second.fingerprint_sha256.clone();
-    assert!(matches!(
-        cas.insert(&clash, t0()).await,
-        Err(StorageError::Conflict(_))
-    ));
-    assert_eq!(
-        cas.find_by_fingerprint(&second.fingerprint_sha256.to_uppercase())
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        second.id
-    );
+    assert!(matches!(cas.insert(&clash, t0()).await, Err(StorageError::Conflict(_))));
+    assert_eq!(cas.find_by_fingerprint(&second.fingerprint_sha256.to_uppercase()).await.unwrap().unwrap().id, second.id);
     assert_eq!(cas.list().await.unwrap().len(), 2);
 }
 
@@ -109,21 +83,10 @@ async fn crl_numbers_are_distinct_under_concurrency(s: Storage) {
         let s = s.clone();
         tokio::spawn(async move { s.certificate_authorities().next_crl_number(ca.id).await })
     });
-    let mut numbers: Vec<u64> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
-        .collect();
+    let mut numbers: Vec<u64> = futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=20).collect::<Vec<u64>>());
-    assert_eq!(
-        s.certificate_authorities()
-            .get(ca.id)
-            .await
-            .unwrap()
-            .crl_number,
-        20
-    );
+    assert_eq!(s.certificate_authorities().get(ca.id).await.unwrap().crl_number, 20);
 }
 
 fn crl(ca: &CertificateAuthority, number: u64, revoked: i64) -> PublishedCrl {
@@ -184,15 +147,7 @@ async fn certificates_and_revocation(s: Storage) {
     let u = user(&s, &t).await;
     let device = s
         .devices()
-        .add_device(
-            &NewDevice {
-                user_id: u.id,
-                device_type: DeviceType::Pc,
-                email: "a@example.jp".into(),
-            },
-            3,
-            t0(),
-        )
+        .add_device(&NewDevice { user_id: u.id, device_type: DeviceType::Pc, email: "a@example.jp".into() }, 3, t0())
         .await
         .unwrap();
     let certs = s.certificates();
@@ -203,102 +158,50 @@ async fn certificates_and_revocation(s: Storage) {
     assert!(!cert.is_usable_at(t0() + Duration::days(400)));
 
     // Lookups accept upper case and colons, as printed by tools.
-    let found = certs
-        .find_by_serial_and_fingerprint(&new.serial_hex.to_uppercase(), &new.fingerprint_sha256)
-        .await
-        .unwrap();
+    let found = certs.find_by_serial_and_fingerprint(&new.serial_hex.to_uppercase(), &new.fingerprint_sha256).await.unwrap();
     assert_eq!(found, Some(cert.clone()));
-    assert_eq!(
-        certs
-            .find_by_serial_and_fingerprint(&new.serial_hex, "00")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(certs.find_by_serial_and_fingerprint(&new.serial_hex, "00").await.unwrap(), None);
     let mut duplicate = new_cert(&ca, None, None);
     duplicate.serial_hex = new.serial_hex.clone();
-    assert!(matches!(
-        certs.insert(&duplicate, t0()).await,
-        Err(StorageError::Conflict(_))
-    ));
+    assert!(matches!(certs.insert(&duplicate, t0()).await, Err(StorageError::Conflict(_))));
 
     // The mark a node keys its cached CRL on: no revocation yet.
     assert_eq!(certs.revocation_mark(ca.id).await.unwrap(), RevocationMark { revoked: 0, latest: None });
 
     let later = t0() + Duration::days(2);
-    let revoked = certs
-        .revoke(&cert.serial_hex, "superseded", later)
-        .await
-        .unwrap();
+    let revoked = certs.revoke(&cert.serial_hex, "superseded", later).await.unwrap();
     assert_eq!(revoked.status, CertificateStatus::Revoked);
     assert_eq!(revoked.revoked_at, Some(later));
-    let again = certs
-        .revoke(&cert.serial_hex, "keyCompromise", later + Duration::days(1))
-        .await;
-    assert!(matches!(
-        again,
-        Err(StorageError::Conflict("certificate already revoked"))
-    ));
+    let again = certs.revoke(&cert.serial_hex, "keyCompromise", later + Duration::days(1)).await;
+    assert!(matches!(again, Err(StorageError::Conflict("certificate already revoked"))));
     // The first revocation stands.
     let reread = certs.get(cert.id).await.unwrap();
-    assert_eq!(
-        (reread.revoked_at, reread.revocation_reason.as_deref()),
-        (Some(later), Some("superseded"))
-    );
-    assert!(matches!(
-        certs.revoke("ffff", "x", later).await,
-        Err(StorageError::NotFound)
-    ));
+    assert_eq!((reread.revoked_at, reread.revocation_reason.as_deref()), (Some(later), Some("superseded")));
+    assert!(matches!(certs.revoke("ffff", "x", later).await, Err(StorageError::NotFound)));
 
     // A device's remaining certificates are revoked together.
-    let second = certs
-        .insert(&new_cert(&ca, Some(u.id), Some(device.id)), t0())
-        .await
-        .unwrap();
-    let by_device = certs
-        .revoke_for_device(device.id, "cessationOfOperation", later)
-        .await
-        .unwrap();
-    assert_eq!(
-        by_device.iter().map(|c| c.id).collect::<Vec<_>>(),
-        [second.id]
-    );
+    let second = certs.insert(&new_cert(&ca, Some(u.id), Some(device.id)), t0()).await.unwrap();
+    let by_device = certs.revoke_for_device(device.id, "cessationOfOperation", later).await.unwrap();
+    assert_eq!(by_device.iter().map(|c| c.id).collect::<Vec<_>>(), [second.id]);
 
     let crl = certs.list_revoked(ca.id).await.unwrap();
     assert_eq!(crl.len(), 2);
     // Both revocations at the same instant still move the mark (its count).
     let later_ms = i64::try_from(later.unix_timestamp_nanos() / 1_000_000).unwrap();
-    assert_eq!(
-        certs.revocation_mark(ca.id).await.unwrap(),
-        RevocationMark { revoked: 2, latest: Some(later_ms) }
-    );
+    assert_eq!(certs.revocation_mark(ca.id).await.unwrap(), RevocationMark { revoked: 2, latest: Some(later_ms) });
     assert_eq!(certs.list_for_user(u.id).await.unwrap().len(), 2);
     assert_eq!(certs.list_for_device(device.id).await.unwrap().len(), 2);
-    let other_ca = s
-        .certificate_authorities()
-        .insert(&new_ca("Other"), t0())
-        .await
-        .unwrap();
+    let other_ca = s.certificate_authorities().insert(&new_ca("Other"), t0()).await.unwrap();
     assert!(certs.list_revoked(other_ca.id).await.unwrap().is_empty());
-    assert_eq!(
-        certs.revocation_mark(other_ca.id).await.unwrap(),
-        RevocationMark { revoked: 0, latest: None }
-    );
+    assert_eq!(certs.revocation_mark(other_ca.id).await.unwrap(), RevocationMark { revoked: 0, latest: None });
 }
 
 async fn certificates_outlive_their_user(s: Storage) {
     let ca = issuing_ca(&s).await;
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
-    let cert = s
-        .certificates()
-        .insert(&new_cert(&ca, Some(u.id), None), t0())
-        .await
-        .unwrap();
-    s.certificates()
-        .revoke_for_user(u.id, "affiliationChanged", t0())
-        .await
-        .unwrap();
+    let cert = s.certificates().insert(&new_cert(&ca, Some(u.id), None), t0()).await.unwrap();
+    s.certificates().revoke_for_user(u.id, "affiliationChanged", t0()).await.unwrap();
     // A second user's certificate, still good when the tenant goes.
     let other = user(&s, &t).await;
     let active = s.certificates().insert(&new_cert(&ca, Some(other.id), None), t0()).await.unwrap();

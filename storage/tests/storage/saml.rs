@@ -44,10 +44,7 @@ async fn concurrent_request_ids_are_accepted_once(s: Storage) {
         let s = s.clone();
         let tenant_id = t.id;
         tasks.push(tokio::spawn(async move {
-            s.saml_records()
-                .remember_request_id(tenant_id, "https://sp.example", "_race", t0() + Duration::minutes(5), t0())
-                .await
-                .unwrap()
+            s.saml_records().remember_request_id(tenant_id, "https://sp.example", "_race", t0() + Duration::minutes(5), t0()).await.unwrap()
         }));
     }
     let mut accepted = 0;

@@ -6,12 +6,7 @@ use uuid::Uuid;
 
 use crate::harness::{t0, tenant, user};
 
-on_both!(
-    migrations_are_idempotent,
-    foreign_keys_are_enforced,
-    unique_violations_map_to_conflict,
-    ping_and_backend
-);
+on_both!(migrations_are_idempotent, foreign_keys_are_enforced, unique_violations_map_to_conflict, ping_and_backend);
 on_both_unmigrated!(concurrent_migrations_apply_once, login_id_keys_are_backfilled_on_existing_users);
 
 async fn migrations_are_idempotent(s: Storage) {
@@ -76,31 +71,18 @@ async fn foreign_keys_are_enforced(s: Storage) {
         attempts: 5,
         uses: 1,
     };
-    assert!(matches!(
-        s.tickets().create(&ticket, t0()).await,
-        Err(StorageError::Invalid(_))
-    ));
+    assert!(matches!(s.tickets().create(&ticket, t0()).await, Err(StorageError::Invalid(_))));
 
     // Cascade: deleting the tenant removes its users.
     let u = user(&s, &t).await;
     s.tenants().delete(t.id, "cessationOfOperation", t0()).await.unwrap();
-    assert!(matches!(
-        s.users().get(u.id).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(s.users().get(u.id).await, Err(StorageError::NotFound)));
 }
 
 async fn unique_violations_map_to_conflict(s: Storage) {
     let t = tenant(&s).await;
-    let err = s
-        .tenants()
-        .create(&t.slug, "again", &t.policy, t0())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StorageError::Conflict("tenant slug already exists")),
-        "{err:?}"
-    );
+    let err = s.tenants().create(&t.slug, "again", &t.policy, t0()).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict("tenant slug already exists")), "{err:?}");
     // The text users may see carries no SQL.
     assert_eq!(err.to_string(), "conflict: tenant slug already exists");
 }
@@ -118,13 +100,8 @@ async fn connect_rejects_unknown_schemes() {
 
 #[tokio::test]
 async fn unreachable_postgres_is_unavailable() {
-    let settings = PoolSettings {
-        connect_timeout: std::time::Duration::from_millis(500),
-        ..Default::default()
-    };
-    let err = Storage::connect_with("postgres://postgres@127.0.0.1:1/none", &settings)
-        .await
-        .unwrap_err();
+    let settings = PoolSettings { connect_timeout: std::time::Duration::from_millis(500), ..Default::default() };
+    let err = Storage::connect_with("postgres://postgres@127.0.0.1:1/none", &settings).await.unwrap_err();
     assert!(matches!(err, StorageError::Unavailable), "{err:?}");
 }
 
@@ -132,16 +109,11 @@ async fn unreachable_postgres_is_unavailable() {
 async fn sqlite_file_uses_wal_and_in_memory_works() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal.db");
-    let s = Storage::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap();
+    let s = Storage::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
     assert_eq!(s.backend(), Backend::Sqlite);
     s.migrate().await.unwrap();
     tenant(&s).await;
-    assert!(
-        dir.path().join("wal.db-wal").exists(),
-        "no write-ahead log next to the database"
-    );
+    assert!(dir.path().join("wal.db-wal").exists(), "no write-ahead log next to the database");
     s.close().await.unwrap();
 
     // One connection for an in-memory database, so that every query sees the same data.

@@ -25,49 +25,24 @@ async fn idle_and_absolute_expiry(s: Storage) {
     let t = tenant(&s).await;
     let session = login_session(&s, t.id).await;
     let sessions = s.sessions();
-    assert_eq!(
-        sessions.get(&session.id, t0()).await.unwrap(),
-        Some(session.clone())
-    );
+    assert_eq!(sessions.get(&session.id, t0()).await.unwrap(), Some(session.clone()));
 
     // Idle limit: gone at 30 minutes without activity.
-    assert!(
-        sessions
-            .get(&session.id, t0() + Duration::minutes(29))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        sessions
-            .get(&session.id, t0() + Duration::minutes(30))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(sessions.get(&session.id, t0() + Duration::minutes(29)).await.unwrap().is_some());
+    assert!(sessions.get(&session.id, t0() + Duration::minutes(30)).await.unwrap().is_none());
 
     // Activity keeps it alive past the first idle limit...
     let mut now = t0();
     while now + Duration::minutes(20) < t0() + Duration::minutes(480) {
         now += Duration::minutes(20);
-        assert!(
-            sessions
-                .touch(&session.id, now, now + Duration::minutes(30))
-                .await
-                .unwrap()
-        );
+        assert!(sessions.touch(&session.id, now, now + Duration::minutes(30)).await.unwrap());
     }
     let alive = sessions.get(&session.id, now).await.unwrap().unwrap();
     assert_eq!(alive.last_seen_at, now);
     // ...but never past the absolute limit.
     let end = t0() + Duration::minutes(480);
     assert!(sessions.get(&session.id, end).await.unwrap().is_none());
-    assert!(
-        !sessions
-            .touch(&session.id, end, end + Duration::minutes(30))
-            .await
-            .unwrap()
-    );
+    assert!(!sessions.touch(&session.id, end, end + Duration::minutes(30)).await.unwrap());
 
     let other = login_session(&s, t.id).await;
     assert_eq!(sessions.purge_expired(end).await.unwrap(), 2);
@@ -79,13 +54,7 @@ async fn state_updates_and_logout(s: Storage) {
     let u = user(&s, &t).await;
     let session = login_session(&s, t.id).await;
     let sessions = s.sessions();
-    sessions
-        .update_data(
-            &session.id,
-            &json!({"step": "password", "factors": ["hwk"]}),
-        )
-        .await
-        .unwrap();
+    sessions.update_data(&session.id, &json!({"step": "password", "factors": ["hwk"]})).await.unwrap();
     sessions.set_user(&session.id, Some(u.id)).await.unwrap();
     let new_id = token_lookup_hash("rotated cookie");
     sessions.rotate(&session.id, &new_id).await.unwrap();
@@ -93,10 +62,7 @@ async fn state_updates_and_logout(s: Storage) {
     let moved = sessions.get(&new_id, t0()).await.unwrap().unwrap();
     assert_eq!(moved.user_id, Some(u.id));
     assert_eq!(moved.data["factors"][0], "hwk");
-    assert!(matches!(
-        sessions.update_data("missing", &json!({})).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(sessions.update_data("missing", &json!({})).await, Err(StorageError::NotFound)));
 
     // Logout on one session; then all of a user's sessions.
     let second = login_session(&s, t.id).await;

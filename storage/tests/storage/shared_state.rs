@@ -97,13 +97,8 @@ where
     F: FnOnce(Under) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    test(Under {
-        store: SharedStore::database(storage.clone()),
-        node2: SharedStore::database(storage.clone()),
-        storage,
-        redis: None,
-    })
-    .await;
+    test(Under { store: SharedStore::database(storage.clone()), node2: SharedStore::database(storage.clone()), storage, redis: None })
+        .await;
 }
 
 /// Runs `test` with Redis-backed stores under a fresh prefix, then deletes its keys.
@@ -142,15 +137,8 @@ async fn keys(conn: &mut redis::aio::ConnectionManager, prefix: &str) -> Vec<Str
     let mut cursor = 0u64;
     let mut all = Vec::new();
     loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .unwrap();
+        let (next, batch): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(format!("{prefix}*")).arg("COUNT").arg(1000).query_async(conn).await.unwrap();
         all.extend(batch);
         if next == 0 {
             return all;
@@ -288,10 +276,7 @@ async fn codes_are_single_use(u: Under) {
     let data = json!({"nonce": "n-1", "scope": "openid"});
     let stored = codes.insert(&code, grant.id, &data, t0() + Duration::minutes(1), t0()).await.unwrap();
     assert_eq!((stored.grant_id, &stored.data, stored.redeemed_at), (grant.id, &data, None));
-    assert!(matches!(
-        codes.insert(&code, grant.id, &data, t0() + Duration::minutes(1), t0()).await,
-        Err(StorageError::Conflict(_))
-    ));
+    assert!(matches!(codes.insert(&code, grant.id, &data, t0() + Duration::minutes(1), t0()).await, Err(StorageError::Conflict(_))));
 
     // Redeemed on node 2, then refused on node 1 — and the reuse revokes the grant.
     let redeemed = u.node2.authorization_codes().redeem(&code, t0() + Duration::seconds(5)).await.unwrap();
@@ -330,10 +315,7 @@ async fn twenty_parallel_takes_of_one_code_on_two_nodes(u: Under) {
     });
     let results: Vec<_> = futures::future::join_all(tries).await.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
-    assert!(
-        results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, CodeRedeemError::AlreadyUsed { .. })),
-        "{results:?}"
-    );
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, CodeRedeemError::AlreadyUsed { .. })), "{results:?}");
 }
 
 async fn replay_cache_accepts_an_id_once(u: Under) {
@@ -347,9 +329,7 @@ async fn replay_cache_accepts_an_id_once(u: Under) {
     // Twenty concurrent deliveries of one message over two nodes: one is accepted.
     let tries = (0..20).map(|i| {
         let store = if i % 2 == 0 { u.store.clone() } else { u.node2.clone() };
-        tokio::spawn(async move {
-            store.saml_replay_cache().remember(t.id, "https://sp.example", "_race", until, t0()).await.unwrap()
-        })
+        tokio::spawn(async move { store.saml_replay_cache().remember(t.id, "https://sp.example", "_race", until, t0()).await.unwrap() })
     });
     let accepted = futures::future::join_all(tries).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     assert_eq!(accepted, 1);

@@ -1,8 +1,6 @@
 //! Users: creation, credentials, password history, lockout.
 
-use mamori_storage::model::{
-    DeviceType, Locale, LockReason, LoginMethod, NewDevice, NewUser, UserQuery, UserStatus,
-};
+use mamori_storage::model::{DeviceType, Locale, LockReason, LoginMethod, NewDevice, NewUser, UserQuery, UserStatus};
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
 
@@ -34,26 +32,11 @@ async fn create_and_find(s: Storage) {
     };
     let u = s.users().create(&new, t0()).await.unwrap();
     assert_eq!(u.status, UserStatus::Active);
-    assert_eq!(
-        (u.locale, u.time_zone.as_str()),
-        (Locale::En, "Europe/Paris")
-    );
+    assert_eq!((u.locale, u.time_zone.as_str()), (Locale::En, "Europe/Paris"));
     assert!(u.password_hash.is_none() && u.locked_at.is_none());
     assert_eq!(s.users().get(u.id).await.unwrap(), u);
-    assert_eq!(
-        s.users()
-            .get_by_login_id(t.id, "p-01-usr012")
-            .await
-            .unwrap(),
-        Some(u)
-    );
-    assert_eq!(
-        s.users()
-            .get_by_login_id(t.id, "p-01-usr013")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(s.users().get_by_login_id(t.id, "p-01-usr012").await.unwrap(), Some(u));
+    assert_eq!(s.users().get_by_login_id(t.id, "p-01-usr013").await.unwrap(), None);
 }
 
 async fn login_ids_are_unique_per_tenant(s: Storage) {
@@ -61,10 +44,7 @@ async fn login_ids_are_unique_per_tenant(s: Storage) {
     let new = NewUser::new(t1.id, "p-01-usr012", LoginMethod::Cert);
     s.users().create(&new, t0()).await.unwrap();
     let err = s.users().create(&new, t0()).await.unwrap_err();
-    assert!(matches!(
-        err,
-        StorageError::Conflict("user ID already exists in this tenant")
-    ));
+    assert!(matches!(err, StorageError::Conflict("user ID already exists in this tenant")));
     // IDs that differ only in case are one (m0017's lower-cased key), whichever way in.
     for variant in ["P-01-USR012", "p-01-Usr012"] {
         let err = s.users().create(&NewUser::new(t1.id, variant, LoginMethod::Cert), t0()).await.unwrap_err();
@@ -83,16 +63,7 @@ async fn login_ids_are_unique_per_tenant(s: Storage) {
     // An ID found exactly as it was written.
     assert!(s.users().get_by_login_id(t1.id, "ÉLODIE").await.unwrap().is_some());
     // The same user ID in another tenant is someone else.
-    s.users()
-        .create(
-            &NewUser {
-                tenant_id: t2.id,
-                ..new
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
+    s.users().create(&NewUser { tenant_id: t2.id, ..new }, t0()).await.unwrap();
 }
 
 async fn listing_is_paged(s: Storage) {
@@ -112,42 +83,21 @@ async fn password_history_is_pruned(s: Storage) {
     let u = user(&s, &t).await;
     for i in 1..=5 {
         let now = t0() + Duration::minutes(i);
-        s.users()
-            .set_password(u.id, &format!("$argon2id$hash{i}"), false, 3, now)
-            .await
-            .unwrap();
+        s.users().set_password(u.id, &format!("$argon2id$hash{i}"), false, 3, now).await.unwrap();
     }
     let reread = s.users().get(u.id).await.unwrap();
     assert_eq!(reread.password_hash.as_deref(), Some("$argon2id$hash5"));
-    assert_eq!(
-        reread.password_changed_at,
-        Some(t0() + Duration::minutes(5))
-    );
-    assert_eq!(
-        s.users().recent_password_hashes(u.id, 10).await.unwrap(),
-        ["$argon2id$hash5", "$argon2id$hash4", "$argon2id$hash3"]
-    );
-    assert_eq!(
-        s.users().recent_password_hashes(u.id, 1).await.unwrap(),
-        ["$argon2id$hash5"]
-    );
+    assert_eq!(reread.password_changed_at, Some(t0() + Duration::minutes(5)));
+    assert_eq!(s.users().recent_password_hashes(u.id, 10).await.unwrap(), ["$argon2id$hash5", "$argon2id$hash4", "$argon2id$hash3"]);
+    assert_eq!(s.users().recent_password_hashes(u.id, 1).await.unwrap(), ["$argon2id$hash5"]);
 
     // A reissued password must be changed; `keep` below 1 still keeps the current one.
-    s.users()
-        .set_password(u.id, "$argon2id$reissued", true, 0, t0())
-        .await
-        .unwrap();
+    s.users().set_password(u.id, "$argon2id$reissued", true, 0, t0()).await.unwrap();
     assert!(s.users().get(u.id).await.unwrap().password_must_change);
-    assert_eq!(
-        s.users().recent_password_hashes(u.id, 10).await.unwrap(),
-        ["$argon2id$reissued"]
-    );
+    assert_eq!(s.users().recent_password_hashes(u.id, 10).await.unwrap(), ["$argon2id$reissued"]);
 
     let missing = uuid::Uuid::new_v4();
-    assert!(matches!(
-        s.users().set_password(missing, "$x", false, 1, t0()).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(s.users().set_password(missing, "$x", false, 1, t0()).await, Err(StorageError::NotFound)));
 }
 
 async fn credentials_and_status(s: Storage) {
@@ -155,32 +105,14 @@ async fn credentials_and_status(s: Storage) {
     let u = user(&s, &t).await;
     let later = t0() + Duration::hours(1);
     let users = s.users();
-    users
-        .set_secret_answer(u.id, "first-car", "$argon2id$answer", later)
-        .await
-        .unwrap();
-    users
-        .set_login_method(u.id, LoginMethod::CertPasswordOtp, later)
-        .await
-        .unwrap();
-    users
-        .set_totp_secret(u.id, Some(&[1, 2, 3]), later)
-        .await
-        .unwrap();
-    users
-        .set_status(u.id, UserStatus::Disabled, later)
-        .await
-        .unwrap();
-    users
-        .update_profile(u.id, "Sato Hanako", Locale::En, "UTC", later)
-        .await
-        .unwrap();
+    users.set_secret_answer(u.id, "first-car", "$argon2id$answer", later).await.unwrap();
+    users.set_login_method(u.id, LoginMethod::CertPasswordOtp, later).await.unwrap();
+    users.set_totp_secret(u.id, Some(&[1, 2, 3]), later).await.unwrap();
+    users.set_status(u.id, UserStatus::Disabled, later).await.unwrap();
+    users.update_profile(u.id, "Sato Hanako", Locale::En, "UTC", later).await.unwrap();
     let reread = users.get(u.id).await.unwrap();
     assert_eq!(reread.secret_question.as_deref(), Some("first-car"));
-    assert_eq!(
-        reread.secret_answer_hash.as_deref(),
-        Some("$argon2id$answer")
-    );
+    assert_eq!(reread.secret_answer_hash.as_deref(), Some("$argon2id$answer"));
     assert_eq!(reread.login_method, LoginMethod::CertPasswordOtp);
     assert_eq!(reread.totp_secret_sealed, Some(vec![1, 2, 3]));
     assert_eq!(reread.status, UserStatus::Disabled);
@@ -200,11 +132,7 @@ async fn concurrent_wrong_passwords_lock_exactly_once(s: Storage) {
         let s = s.clone();
         tokio::spawn(async move { s.users().record_failed_password(u.id, 5, t0()).await })
     });
-    let outcomes: Vec<_> = futures::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
-        .collect();
+    let outcomes: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
 
     assert_eq!(outcomes.iter().filter(|o| o.locked_now).count(), 1);
     let mut failures: Vec<_> = outcomes.iter().map(|o| o.failures).collect();
@@ -227,28 +155,13 @@ async fn secret_answer_lockout_and_unlock(s: Storage) {
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
     let users = s.users();
-    let first = users
-        .record_failed_secret_answer(u.id, 2, t0())
-        .await
-        .unwrap();
-    assert_eq!(
-        (first.failures, first.attempts_left, first.locked),
-        (1, 1, false)
-    );
+    let first = users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
+    assert_eq!((first.failures, first.attempts_left, first.locked), (1, 1, false));
     users.reset_failed_secret_answers(u.id, t0()).await.unwrap();
-    users
-        .record_failed_secret_answer(u.id, 2, t0())
-        .await
-        .unwrap();
-    let second = users
-        .record_failed_secret_answer(u.id, 2, t0())
-        .await
-        .unwrap();
+    users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
+    let second = users.record_failed_secret_answer(u.id, 2, t0()).await.unwrap();
     assert!(second.locked_now && second.locked);
-    assert_eq!(
-        users.get(u.id).await.unwrap().lock_reason,
-        Some(LockReason::SecretAnswer)
-    );
+    assert_eq!(users.get(u.id).await.unwrap().lock_reason, Some(LockReason::SecretAnswer));
 
     // Locked by secret answer: a wrong password counts but does not re-lock.
     let pwd = users.record_failed_password(u.id, 1, t0()).await.unwrap();
@@ -257,79 +170,40 @@ async fn secret_answer_lockout_and_unlock(s: Storage) {
     users.unlock(u.id, t0()).await.unwrap();
     let reread = users.get(u.id).await.unwrap();
     assert!(!reread.is_locked());
-    assert_eq!(
-        (
-            reread.failed_password_count,
-            reread.failed_secret_answer_count
-        ),
-        (0, 0)
-    );
+    assert_eq!((reread.failed_password_count, reread.failed_secret_answer_count), (0, 0));
     assert_eq!(reread.lock_reason, None);
 
     users.record_failed_password(u.id, 5, t0()).await.unwrap();
     users.reset_failed_passwords(u.id, t0()).await.unwrap();
     assert_eq!(users.get(u.id).await.unwrap().failed_password_count, 0);
 
-    assert!(matches!(
-        users
-            .record_failed_password(uuid::Uuid::new_v4(), 5, t0())
-            .await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(users.record_failed_password(uuid::Uuid::new_v4(), 5, t0()).await, Err(StorageError::NotFound)));
 }
 
 async fn operator_lock(s: Storage) {
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
-    assert!(
-        s.users()
-            .lock(u.id, LockReason::Operator, t0())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.users()
-            .lock(u.id, LockReason::EnrollmentOtp, t0())
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        s.users().get(u.id).await.unwrap().lock_reason,
-        Some(LockReason::Operator)
-    );
+    assert!(s.users().lock(u.id, LockReason::Operator, t0()).await.unwrap());
+    assert!(!s.users().lock(u.id, LockReason::EnrollmentOtp, t0()).await.unwrap());
+    assert_eq!(s.users().get(u.id).await.unwrap().lock_reason, Some(LockReason::Operator));
     s.users().delete(u.id).await.unwrap();
-    assert!(matches!(
-        s.users().delete(u.id).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(s.users().delete(u.id).await, Err(StorageError::NotFound)));
 }
 
 async fn totp_steps_are_accepted_once(s: Storage) {
     let t = tenant(&s).await;
     let u = user(&s, &t).await;
     let users = s.users();
-    users
-        .set_totp_secret(u.id, Some(b"sealed"), t0())
-        .await
-        .unwrap();
+    users.set_totp_secret(u.id, Some(b"sealed"), t0()).await.unwrap();
     // The same code sent to two nodes at once is accepted once.
-    let (a, b) = tokio::join!(
-        users.consume_totp_step(u.id, 100),
-        users.consume_totp_step(u.id, 100)
-    );
+    let (a, b) = tokio::join!(users.consume_totp_step(u.id, 100), users.consume_totp_step(u.id, 100));
     assert!(a.unwrap() ^ b.unwrap());
     assert!(!users.consume_totp_step(u.id, 99).await.unwrap());
     assert!(users.consume_totp_step(u.id, 101).await.unwrap());
     // A new secret starts afresh.
-    users
-        .set_totp_secret(u.id, Some(b"other"), t0())
-        .await
-        .unwrap();
+    users.set_totp_secret(u.id, Some(b"other"), t0()).await.unwrap();
     assert!(users.consume_totp_step(u.id, 101).await.unwrap());
-    assert!(matches!(
-        users.consume_totp_step(uuid::Uuid::new_v4(), 1).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(users.consume_totp_step(uuid::Uuid::new_v4(), 1).await, Err(StorageError::NotFound)));
 }
 
 /// The operators' search (`q` of the API, the console's find box) finds a user by any

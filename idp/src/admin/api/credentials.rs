@@ -18,7 +18,11 @@ type Result<T> = std::result::Result<T, Problem>;
 /// The OIDC and SAML keys the tenant's JWKS and metadata publish (public facts only).
 #[utoipa::path(get, path = "/tenants/{tenant}/signing-keys", tag = "signing-keys", params(("tenant" = String, Path, description = "Tenant slug")),
     responses((status = 200, description = "Keys", body = Vec<SigningKeyOut>)))]
-pub async fn signing_keys(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>) -> Result<Json<Vec<SigningKeyOut>>> {
+pub async fn signing_keys(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+) -> Result<Json<Vec<SigningKeyOut>>> {
     Ok(Json(keys::list(&s.app, &p, &slug).await?.iter().map(SigningKeyOut::from).collect()))
 }
 
@@ -50,7 +54,11 @@ pub struct TokenFilter {
 /// API tokens, never their text (super-admin only).
 #[utoipa::path(get, path = "/api-tokens", tag = "api-tokens", params(TokenFilter),
     responses((status = 200, description = "Tokens", body = Vec<ApiTokenOut>)))]
-pub async fn api_tokens(State(s): State<SharedState>, Caller(p): Caller, ApiQuery(filter): ApiQuery<TokenFilter>) -> Result<Json<Vec<ApiTokenOut>>> {
+pub async fn api_tokens(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiQuery(filter): ApiQuery<TokenFilter>,
+) -> Result<Json<Vec<ApiTokenOut>>> {
     Ok(Json(tokens::list(&s.app, &p, filter.tenant.as_deref()).await?.iter().map(ApiTokenOut::from).collect()))
 }
 

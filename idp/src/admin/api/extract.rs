@@ -30,7 +30,10 @@ impl FromRequestParts<SharedState> for Caller {
         let span = tracing::Span::current();
         span.record("source_ip", tracing::field::display(&source_ip));
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| h.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, token)| token.trim());
+        let token = header
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         // Failed tokens are counted per source address on every node; a source past its
         // limit is refused before its token is even looked up.
         let throttled = match (token, source) {
@@ -98,7 +101,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text()))
+            }
             Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
         }
     }
@@ -113,7 +118,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text()))
+            }
             Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.body_text())),
         }
     }

@@ -19,7 +19,11 @@ type Result<T> = std::result::Result<T, Problem>;
 /// A tenant's OIDC clients.
 #[utoipa::path(get, path = "/tenants/{tenant}/oidc-clients", tag = "relying-sites", params(("tenant" = String, Path, description = "Tenant slug")),
     responses((status = 200, description = "Clients", body = Vec<OidcClientOut>)))]
-pub async fn oidc_clients(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>) -> Result<Json<Vec<OidcClientOut>>> {
+pub async fn oidc_clients(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+) -> Result<Json<Vec<OidcClientOut>>> {
     Ok(Json(federation::registered_oidc_clients(&s.app, &p, &slug).await?.iter().map(OidcClientOut::from).collect()))
 }
 
@@ -27,7 +31,11 @@ pub async fn oidc_clients(State(s): State<SharedState>, Caller(p): Caller, ApiPa
 #[utoipa::path(get, path = "/tenants/{tenant}/oidc-clients/{client_id}", tag = "relying-sites",
     params(("tenant" = String, Path, description = "Tenant slug"), ("client_id" = String, Path, description = "Client ID")),
     responses((status = 200, description = "The client", body = OidcClientOut)))]
-pub async fn oidc_client(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, client_id)): ApiPath<(String, String)>) -> Result<Json<OidcClientOut>> {
+pub async fn oidc_client(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, client_id)): ApiPath<(String, String)>,
+) -> Result<Json<OidcClientOut>> {
     Ok(Json(OidcClientOut::from(&federation::registered_oidc_client(&s.app, &p, &slug, &client_id).await?)))
 }
 
@@ -43,7 +51,8 @@ pub async fn create_oidc_client(
     ApiJson(body): ApiJson<OidcClientCreate>,
 ) -> Result<(StatusCode, Json<OidcClientCreated>)> {
     let uris = (body.redirect_uris.clone(), body.post_logout_redirect_uris.clone());
-    let created = federation::create_oidc_client(&s.app, &p, &slug, body.into()).await.map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
+    let created =
+        federation::create_oidc_client(&s.app, &p, &slug, body.into()).await.map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
     Ok((StatusCode::CREATED, Json(OidcClientCreated::from(&created))))
 }
 
@@ -59,7 +68,9 @@ pub async fn update_oidc_client(
     ApiJson(body): ApiJson<OidcClientPatch>,
 ) -> Result<Json<OidcClientOut>> {
     let uris = (body.redirect_uris.clone().unwrap_or_default(), body.post_logout_redirect_uris.clone().unwrap_or_default());
-    let updated = federation::update_oidc_client(&s.app, &p, &slug, &client_id, body.into()).await.map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
+    let updated = federation::update_oidc_client(&s.app, &p, &slug, &client_id, body.into())
+        .await
+        .map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
     Ok(Json(OidcClientOut::from(&updated)))
 }
 
@@ -79,7 +90,11 @@ pub async fn rotate_oidc_client_secret(
 #[utoipa::path(delete, path = "/tenants/{tenant}/oidc-clients/{client_id}", tag = "relying-sites",
     params(("tenant" = String, Path, description = "Tenant slug"), ("client_id" = String, Path, description = "Client ID")),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete_oidc_client(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, client_id)): ApiPath<(String, String)>) -> Result<StatusCode> {
+pub async fn delete_oidc_client(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, client_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode> {
     federation::delete_oidc_client(&s.app, &p, &slug, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -95,7 +110,11 @@ pub async fn saml_sps(State(s): State<SharedState>, Caller(p): Caller, ApiPath(s
 #[utoipa::path(get, path = "/tenants/{tenant}/saml-sps/{sp_id}", tag = "relying-sites",
     params(("tenant" = String, Path, description = "Tenant slug"), ("sp_id" = String, Path, description = "The service provider's id")),
     responses((status = 200, description = "The service provider", body = SamlSpOut)))]
-pub async fn saml_sp(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, id)): ApiPath<(String, String)>) -> Result<Json<SamlSpOut>> {
+pub async fn saml_sp(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+) -> Result<Json<SamlSpOut>> {
     Ok(Json(SamlSpOut::from(&federation::saml_sp(&s.app, &p, &slug, &id, ApiScope::Read).await?)))
 }
 
@@ -121,7 +140,9 @@ fn sp_registration(headers: &HeaderMap, body: &[u8]) -> Result<SpRegistration> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match essence.as_str() {
-        "application/samlmetadata+xml" | "application/xml" | "text/xml" => Ok(SpRegistration { metadata: body.to_vec(), ..SpRegistration::default() }),
+        "application/samlmetadata+xml" | "application/xml" | "text/xml" => {
+            Ok(SpRegistration { metadata: body.to_vec(), ..SpRegistration::default() })
+        }
         "application/json" => match serde_json::from_slice::<SamlSpCreate>(body) {
             Ok(create) => Ok(create.into()),
             Err(e) if e.is_data() => Err(AdminError::Invalid(e.to_string()).into()),
@@ -154,7 +175,11 @@ pub async fn update_saml_sp(
 #[utoipa::path(delete, path = "/tenants/{tenant}/saml-sps/{sp_id}", tag = "relying-sites",
     params(("tenant" = String, Path, description = "Tenant slug"), ("sp_id" = String, Path, description = "The service provider's id")),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete_saml_sp(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, id)): ApiPath<(String, String)>) -> Result<StatusCode> {
+pub async fn delete_saml_sp(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+) -> Result<StatusCode> {
     federation::delete_saml_sp(&s.app, &p, &slug, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -57,7 +57,10 @@ pub fn routes() -> Router<SharedState> {
         )
         .route("/tenants/{tenant}/oidc-clients/{client_id}/rotate-secret", post(federation::rotate_oidc_client_secret))
         .route("/tenants/{tenant}/saml-sps", get(federation::saml_sps).post(federation::create_saml_sp))
-        .route("/tenants/{tenant}/saml-sps/{sp_id}", get(federation::saml_sp).patch(federation::update_saml_sp).delete(federation::delete_saml_sp))
+        .route(
+            "/tenants/{tenant}/saml-sps/{sp_id}",
+            get(federation::saml_sp).patch(federation::update_saml_sp).delete(federation::delete_saml_sp),
+        )
         .route("/tenants/{tenant}/signing-keys", get(credentials::signing_keys))
         .route("/tenants/{tenant}/signing-keys/rotate", post(credentials::rotate_signing_keys))
         .route("/api-tokens", get(credentials::api_tokens).post(credentials::create_api_token))

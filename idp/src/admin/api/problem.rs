@@ -52,11 +52,8 @@ impl Problem {
 
     /// 429: too many failed attempts from the caller's address; retry after `secs`.
     pub fn throttled(secs: u64) -> Problem {
-        let mut problem = Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            "too many failed API token attempts from this address; retry later",
-        );
+        let mut problem =
+            Problem::new(StatusCode::TOO_MANY_REQUESTS, "throttled", "too many failed API token attempts from this address; retry later");
         problem.retry_after = Some(u16::try_from(secs).unwrap_or(u16::MAX));
         problem
     }

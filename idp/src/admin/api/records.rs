@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::problem::Problem;
 use super::schema::{
-    AuditEventList, AuditEventOut, AuditFilterParams, CertificateFilter, CertificateList, CertificateOut, ImportReportOut, LoginEventFilterParams,
-    LoginEventList, LoginEventOut, PageInfo, RevokeIn, RowFailureOut, parse_time,
+    AuditEventList, AuditEventOut, AuditFilterParams, CertificateFilter, CertificateList, CertificateOut, ImportReportOut,
+    LoginEventFilterParams, LoginEventList, LoginEventOut, PageInfo, RevokeIn, RowFailureOut, parse_time,
 };
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{AdminError, Paging, audit, certificates, events, import};
@@ -28,7 +28,13 @@ type Result<T> = std::result::Result<T, Problem>;
 #[utoipa::path(post, path = "/tenants/{tenant}/users/import", tag = "users", params(("tenant" = String, Path, description = "Tenant slug")),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, description = "Per-row report", body = ImportReportOut)))]
-pub async fn import_users(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<ImportReportOut>> {
+pub async fn import_users(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<ImportReportOut>> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content_type.to_ascii_lowercase().starts_with("text/csv") {
         return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "send the CSV as text/csv"));
@@ -46,7 +52,12 @@ pub async fn import_users(State(s): State<SharedState>, Caller(p): Caller, ApiPa
 #[utoipa::path(get, path = "/tenants/{tenant}/certificates", tag = "certificates",
     params(("tenant" = String, Path, description = "Tenant slug"), CertificateFilter),
     responses((status = 200, description = "Certificates, newest first", body = CertificateList)))]
-pub async fn certificates(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiQuery(f): ApiQuery<CertificateFilter>) -> Result<Json<CertificateList>> {
+pub async fn certificates(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(f): ApiQuery<CertificateFilter>,
+) -> Result<Json<CertificateList>> {
     let paging = Paging::new(f.offset, f.limit)?;
     let status = f
         .status
@@ -72,7 +83,11 @@ pub async fn certificates(State(s): State<SharedState>, Caller(p): Caller, ApiPa
 #[utoipa::path(get, path = "/tenants/{tenant}/certificates/{serial}", tag = "certificates",
     params(("tenant" = String, Path, description = "Tenant slug"), ("serial" = String, Path, description = "Serial in hex")),
     responses((status = 200, description = "The certificate", body = CertificateOut)))]
-pub async fn certificate(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, serial)): ApiPath<(String, String)>) -> Result<Json<CertificateOut>> {
+pub async fn certificate(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, serial)): ApiPath<(String, String)>,
+) -> Result<Json<CertificateOut>> {
     let (_, cert) = certificates::get(&s.app, &p, &slug, &serial, ApiScope::Read).await?;
     Ok(Json(CertificateOut::from(&cert)))
 }
@@ -81,7 +96,12 @@ pub async fn certificate(State(s): State<SharedState>, Caller(p): Caller, ApiPat
 #[utoipa::path(post, path = "/tenants/{tenant}/certificates/{serial}/revoke", tag = "certificates",
     params(("tenant" = String, Path, description = "Tenant slug"), ("serial" = String, Path, description = "Serial in hex")),
     request_body = RevokeIn, responses((status = 200, description = "Revoked", body = CertificateOut)))]
-pub async fn revoke(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, serial)): ApiPath<(String, String)>, ApiJson(b): ApiJson<RevokeIn>) -> Result<Json<CertificateOut>> {
+pub async fn revoke(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, serial)): ApiPath<(String, String)>,
+    ApiJson(b): ApiJson<RevokeIn>,
+) -> Result<Json<CertificateOut>> {
     Ok(Json(CertificateOut::from(&certificates::revoke(&s.app, &p, &slug, &serial, &b.reason).await?)))
 }
 
@@ -111,7 +131,12 @@ async fn login_ids(app: &App, ids: impl Iterator<Item = Uuid>) -> HashMap<Uuid, 
 #[utoipa::path(get, path = "/tenants/{tenant}/login-events", tag = "events",
     params(("tenant" = String, Path, description = "Tenant slug"), LoginEventFilterParams),
     responses((status = 200, description = "Login attempts, newest first", body = LoginEventList)))]
-pub async fn login_events(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiQuery(f): ApiQuery<LoginEventFilterParams>) -> Result<Json<LoginEventList>> {
+pub async fn login_events(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(f): ApiQuery<LoginEventFilterParams>,
+) -> Result<Json<LoginEventList>> {
     let listed = events::search(&s.app, &p, &slug, &login_filter(&f)?, Paging::new(f.offset, f.limit)?).await?;
     let names = login_ids(&s.app, listed.items.iter().filter_map(|e| e.user_id)).await;
     let items = listed.items.iter().map(|e| LoginEventOut::new(e, e.user_id.and_then(|id| names.get(&id).cloned()))).collect();
@@ -122,10 +147,16 @@ pub async fn login_events(State(s): State<SharedState>, Caller(p): Caller, ApiPa
 #[utoipa::path(get, path = "/tenants/{tenant}/login-events.csv", tag = "events",
     params(("tenant" = String, Path, description = "Tenant slug"), LoginEventFilterParams),
     responses((status = 200, description = "CSV with a header line", body = String, content_type = "text/csv")))]
-pub async fn login_events_csv(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiQuery(f): ApiQuery<LoginEventFilterParams>) -> Result<Response> {
+pub async fn login_events_csv(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(f): ApiQuery<LoginEventFilterParams>,
+) -> Result<Response> {
     Paging::new(f.offset, f.limit)?;
     let csv = events::export_csv(&s.app, &p, &slug, &login_filter(&f)?).await?;
-    let disposition = format!("attachment; filename=\"login-events-{slug}.csv\"").replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_");
+    let disposition =
+        format!("attachment; filename=\"login-events-{slug}.csv\"").replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_");
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
 }
 
@@ -144,7 +175,12 @@ fn audit_query(f: &AuditFilterParams) -> std::result::Result<AuditQuery, AdminEr
 #[utoipa::path(get, path = "/tenants/{tenant}/audit-events", tag = "events",
     params(("tenant" = String, Path, description = "Tenant slug"), AuditFilterParams),
     responses((status = 200, description = "Admin actions, newest first", body = AuditEventList)))]
-pub async fn tenant_audit_events(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiQuery(f): ApiQuery<AuditFilterParams>) -> Result<Json<AuditEventList>> {
+pub async fn tenant_audit_events(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(f): ApiQuery<AuditFilterParams>,
+) -> Result<Json<AuditEventList>> {
     let listed = audit::search(&s.app, &p, Some(&slug), audit_query(&f)?, Paging::new(f.offset, f.limit)?).await?;
     Ok(Json(AuditEventList { page: PageInfo::from(&listed), items: listed.items.iter().map(AuditEventOut::from).collect() }))
 }
@@ -152,7 +188,11 @@ pub async fn tenant_audit_events(State(s): State<SharedState>, Caller(p): Caller
 /// The whole audit trail, every tenant (super-admin).
 #[utoipa::path(get, path = "/audit-events", tag = "events", params(AuditFilterParams),
     responses((status = 200, description = "Admin actions, newest first", body = AuditEventList)))]
-pub async fn audit_events(State(s): State<SharedState>, Caller(p): Caller, ApiQuery(f): ApiQuery<AuditFilterParams>) -> Result<Json<AuditEventList>> {
+pub async fn audit_events(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiQuery(f): ApiQuery<AuditFilterParams>,
+) -> Result<Json<AuditEventList>> {
     let listed = audit::search(&s.app, &p, None, audit_query(&f)?, Paging::new(f.offset, f.limit)?).await?;
     Ok(Json(AuditEventList { page: PageInfo::from(&listed), items: listed.items.iter().map(AuditEventOut::from).collect() }))
 }

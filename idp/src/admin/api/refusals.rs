@@ -42,16 +42,11 @@ pub(super) async fn record_refusals(mut request: Request, next: Next) -> Respons
     let slot = CallerSlot::default();
     request.extensions_mut().insert(slot.clone());
     // The path as sent: inside the nested router the URI has lost the API's prefix.
-    let path = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or_else(|| request.uri().path().to_owned(), |u| u.path().to_owned());
+    let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path().to_owned(), |u| u.path().to_owned());
     let tried = format!("{} {path}", request.method());
     let response = next.run(request).await;
     let status = response.status();
-    if !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
-        || response.extensions().get::<AlreadyAudited>().is_some()
-    {
+    if !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) || response.extensions().get::<AlreadyAudited>().is_some() {
         return response;
     }
     // No principal: the caller never authenticated (a 401, logged by the extractor) or
@@ -64,15 +59,7 @@ pub(super) async fn record_refusals(mut request: Request, next: Next) -> Respons
             Reach::AllTenants => None,
         };
         let details = serde_json::json!({"status": status.as_u16()});
-        audit::record_refused(
-            &state.app,
-            &principal,
-            tenant,
-            "api.refused",
-            &tried,
-            details,
-        )
-        .await;
+        audit::record_refused(&state.app, &principal, tenant, "api.refused", &tried, details).await;
     }
     response
 }

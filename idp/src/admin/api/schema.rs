@@ -342,7 +342,9 @@ pub struct CertificateFilter {
 pub struct RevokeIn {
     /// RFC 5280 reason: unspecified, key-compromise, ca-compromise, affiliation-changed,
     /// superseded, cessation-of-operation, certificate-hold, privilege-withdrawn.
-    #[schema(pattern = "^(unspecified|key-compromise|ca-compromise|affiliation-changed|superseded|cessation-of-operation|certificate-hold|privilege-withdrawn)$")]
+    #[schema(
+        pattern = "^(unspecified|key-compromise|ca-compromise|affiliation-changed|superseded|cessation-of-operation|certificate-hold|privilege-withdrawn)$"
+    )]
     pub reason: String,
 }
 

@@ -23,7 +23,11 @@ pub async fn list(State(s): State<SharedState>, Caller(p): Caller, ApiQuery(q): 
 /// Create a tenant (super-admin).
 #[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = TenantCreate,
     responses((status = 201, description = "Created", body = TenantOut)))]
-pub async fn create(State(s): State<SharedState>, Caller(p): Caller, ApiJson(body): ApiJson<TenantCreate>) -> Result<(StatusCode, Json<TenantOut>)> {
+pub async fn create(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiJson(body): ApiJson<TenantCreate>,
+) -> Result<(StatusCode, Json<TenantOut>)> {
     let policy = body.policy.as_ref().map(PolicyDoc::to_policy).transpose()?;
     let tenant = tenants::create(&s.app, &p, &body.slug, &body.display_name, policy).await?;
     Ok((StatusCode::CREATED, Json(TenantOut::from(&tenant))))
@@ -39,7 +43,12 @@ pub async fn get(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug):
 /// Rename a tenant.
 #[utoipa::path(patch, path = "/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path, description = "Tenant slug")),
     request_body = TenantUpdate, responses((status = 200, description = "Updated", body = TenantOut)))]
-pub async fn update(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiJson(body): ApiJson<TenantUpdate>) -> Result<Json<TenantOut>> {
+pub async fn update(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(body): ApiJson<TenantUpdate>,
+) -> Result<Json<TenantOut>> {
     Ok(Json(TenantOut::from(&tenants::rename(&s.app, &p, &slug, &body.display_name).await?)))
 }
 
@@ -61,7 +70,12 @@ pub async fn get_policy(State(s): State<SharedState>, Caller(p): Caller, ApiPath
 /// Replace a tenant's policy; the knobs are checked against each other first.
 #[utoipa::path(put, path = "/tenants/{tenant}/policy", tag = "tenants", params(("tenant" = String, Path, description = "Tenant slug")),
     request_body = PolicyDoc, responses((status = 200, description = "The new policy", body = PolicyDoc)))]
-pub async fn put_policy(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiJson(body): ApiJson<PolicyDoc>) -> Result<Json<PolicyDoc>> {
+pub async fn put_policy(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(body): ApiJson<PolicyDoc>,
+) -> Result<Json<PolicyDoc>> {
     let policy = tenants::replace_policy(&s.app, &p, &slug, body.to_policy()?).await?;
     Ok(Json(PolicyDoc::from_policy(&policy)?))
 }

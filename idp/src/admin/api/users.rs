@@ -9,7 +9,8 @@ use mamori_storage::model::{UserQuery, UserStatus};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::problem::Problem;
 use super::schema::{
-    CertificateOut, DeviceOut, EnrollmentTicketOut, PageInfo, ReissueIn, ReissueOut, UserCreate, UserFilter, UserList, UserOut, UserUpdate, rfc3339,
+    CertificateOut, DeviceOut, EnrollmentTicketOut, PageInfo, ReissueIn, ReissueOut, UserCreate, UserFilter, UserList, UserOut, UserUpdate,
+    rfc3339,
 };
 use crate::admin::users::{self, NewUserInput, UserChanges};
 use crate::admin::{AdminError, Paging};
@@ -21,7 +22,12 @@ type Result<T> = std::result::Result<T, Problem>;
 #[utoipa::path(get, path = "/tenants/{tenant}/users", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), UserFilter),
     responses((status = 200, description = "Users", body = UserList)))]
-pub async fn list(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiQuery(f): ApiQuery<UserFilter>) -> Result<Json<UserList>> {
+pub async fn list(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(f): ApiQuery<UserFilter>,
+) -> Result<Json<UserList>> {
     let status = f
         .status
         .as_deref()
@@ -35,8 +41,20 @@ pub async fn list(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug)
 /// Create a user with one device (the e-mail address given).
 #[utoipa::path(post, path = "/tenants/{tenant}/users", tag = "users", params(("tenant" = String, Path, description = "Tenant slug")),
     request_body = UserCreate, responses((status = 201, description = "Created", body = UserOut)))]
-pub async fn create(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>, ApiJson(b): ApiJson<UserCreate>) -> Result<(StatusCode, Json<UserOut>)> {
-    let input = NewUserInput { login_id: b.login_id, email: b.email, display_name: b.display_name, login_method: b.login_method, locale: b.locale, time_zone: b.time_zone };
+pub async fn create(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(b): ApiJson<UserCreate>,
+) -> Result<(StatusCode, Json<UserOut>)> {
+    let input = NewUserInput {
+        login_id: b.login_id,
+        email: b.email,
+        display_name: b.display_name,
+        login_method: b.login_method,
+        locale: b.locale,
+        time_zone: b.time_zone,
+    };
     let user = users::create(&s.app, &p, &slug, &input).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
 }
@@ -45,7 +63,11 @@ pub async fn create(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slu
 #[utoipa::path(get, path = "/tenants/{tenant}/users/{login_id}", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "The user", body = UserOut)))]
-pub async fn get(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<UserOut>> {
+pub async fn get(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<UserOut>> {
     Ok(Json(UserOut::from(&users::get(&s.app, &p, &slug, &login_id).await?)))
 }
 
@@ -53,7 +75,12 @@ pub async fn get(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug,
 #[utoipa::path(patch, path = "/tenants/{tenant}/users/{login_id}", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     request_body = UserUpdate, responses((status = 200, description = "Updated", body = UserOut)))]
-pub async fn update(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>, ApiJson(b): ApiJson<UserUpdate>) -> Result<Json<UserOut>> {
+pub async fn update(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+    ApiJson(b): ApiJson<UserUpdate>,
+) -> Result<Json<UserOut>> {
     let changes = UserChanges { display_name: b.display_name, locale: b.locale, time_zone: b.time_zone, login_method: b.login_method };
     Ok(Json(UserOut::from(&users::update(&s.app, &p, &slug, &login_id, &changes).await?)))
 }
@@ -62,7 +89,11 @@ pub async fn update(State(s): State<SharedState>, Caller(p): Caller, ApiPath((sl
 #[utoipa::path(delete, path = "/tenants/{tenant}/users/{login_id}", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<StatusCode> {
+pub async fn delete(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode> {
     users::delete(&s.app, &p, &slug, &login_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -71,7 +102,11 @@ pub async fn delete(State(s): State<SharedState>, Caller(p): Caller, ApiPath((sl
 #[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/disable", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "Disabled", body = UserOut)))]
-pub async fn disable(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<UserOut>> {
+pub async fn disable(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<UserOut>> {
     Ok(Json(UserOut::from(&users::set_status(&s.app, &p, &slug, &login_id, UserStatus::Disabled).await?)))
 }
 
@@ -79,7 +114,11 @@ pub async fn disable(State(s): State<SharedState>, Caller(p): Caller, ApiPath((s
 #[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/enable", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "Enabled", body = UserOut)))]
-pub async fn enable(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<UserOut>> {
+pub async fn enable(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<UserOut>> {
     Ok(Json(UserOut::from(&users::set_status(&s.app, &p, &slug, &login_id, UserStatus::Active).await?)))
 }
 
@@ -87,7 +126,11 @@ pub async fn enable(State(s): State<SharedState>, Caller(p): Caller, ApiPath((sl
 #[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/unlock", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "Unlocked", body = UserOut)))]
-pub async fn unlock(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<UserOut>> {
+pub async fn unlock(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<UserOut>> {
     Ok(Json(UserOut::from(&users::unlock(&s.app, &p, &slug, &login_id).await?)))
 }
 
@@ -95,7 +138,11 @@ pub async fn unlock(State(s): State<SharedState>, Caller(p): Caller, ApiPath((sl
 #[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/force-password-change", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "Done", body = UserOut)))]
-pub async fn force_password_change(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<UserOut>> {
+pub async fn force_password_change(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<UserOut>> {
     Ok(Json(UserOut::from(&users::force_password_change(&s.app, &p, &slug, &login_id).await?)))
 }
 
@@ -104,9 +151,18 @@ pub async fn force_password_change(State(s): State<SharedState>, Caller(p): Call
 #[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/enrollment-ticket", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 201, description = "Ticket created", body = EnrollmentTicketOut)))]
-pub async fn enrollment_ticket(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<(StatusCode, Json<EnrollmentTicketOut>)> {
+pub async fn enrollment_ticket(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<(StatusCode, Json<EnrollmentTicketOut>)> {
     let issued = users::enrollment_ticket(&s.app, &p, &slug, &login_id, &s.urls.main).await?;
-    let out = EnrollmentTicketOut { login_id: issued.login_id, url: issued.url, one_time_password: issued.one_time_password, expires_at: rfc3339(issued.expires_at) };
+    let out = EnrollmentTicketOut {
+        login_id: issued.login_id,
+        url: issued.url,
+        one_time_password: issued.one_time_password,
+        expires_at: rfc3339(issued.expires_at),
+    };
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -114,16 +170,28 @@ pub async fn enrollment_ticket(State(s): State<SharedState>, Caller(p): Caller, 
 #[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/reissue-certificate", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     request_body = ReissueIn, responses((status = 202, description = "Link mailed", body = ReissueOut)))]
-pub async fn reissue_certificate(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>, ApiJson(b): ApiJson<ReissueIn>) -> Result<(StatusCode, Json<ReissueOut>)> {
+pub async fn reissue_certificate(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+    ApiJson(b): ApiJson<ReissueIn>,
+) -> Result<(StatusCode, Json<ReissueOut>)> {
     let started = users::reissue_certificate(&s.app, &p, &slug, &login_id, b.device_no, &s.urls.main).await?;
-    Ok((StatusCode::ACCEPTED, Json(ReissueOut { device_no: started.device_no, mailed_to: started.mailed_to, expires_at: rfc3339(started.expires_at) })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReissueOut { device_no: started.device_no, mailed_to: started.mailed_to, expires_at: rfc3339(started.expires_at) }),
+    ))
 }
 
 /// A user's devices, deleted ones included.
 #[utoipa::path(get, path = "/tenants/{tenant}/users/{login_id}/devices", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "Devices", body = Vec<DeviceOut>)))]
-pub async fn devices(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<Vec<DeviceOut>>> {
+pub async fn devices(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<Vec<DeviceOut>>> {
     Ok(Json(users::devices(&s.app, &p, &slug, &login_id).await?.iter().map(DeviceOut::from).collect()))
 }
 
@@ -131,6 +199,10 @@ pub async fn devices(State(s): State<SharedState>, Caller(p): Caller, ApiPath((s
 #[utoipa::path(get, path = "/tenants/{tenant}/users/{login_id}/certificates", tag = "users",
     params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
     responses((status = 200, description = "Certificates", body = Vec<CertificateOut>)))]
-pub async fn certificates(State(s): State<SharedState>, Caller(p): Caller, ApiPath((slug, login_id)): ApiPath<(String, String)>) -> Result<Json<Vec<CertificateOut>>> {
+pub async fn certificates(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<Vec<CertificateOut>>> {
     Ok(Json(users::certificates(&s.app, &p, &slug, &login_id).await?.iter().map(CertificateOut::from).collect()))
 }

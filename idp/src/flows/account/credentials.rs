@@ -11,7 +11,9 @@ use crate::flows::secret_answer::{self, AnswerProblem};
 pub enum PasswordChangeOutcome {
     Changed,
     /// The current password is wrong; `attempts_left` only when the policy shows it.
-    WrongCurrent { attempts_left: Option<u32> },
+    WrongCurrent {
+        attempts_left: Option<u32>,
+    },
     Locked,
     Invalid(Vec<PasswordProblem>),
 }

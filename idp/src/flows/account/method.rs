@@ -65,7 +65,10 @@ pub enum MethodChangeStep {
     Invalid(Vec<&'static str>),
     /// Register the authenticator first: show `sealed_secret` as a QR code and send back
     /// `pending` with the first code.
-    NeedsTotp { pending: String, sealed_secret: String },
+    NeedsTotp {
+        pending: String,
+        sealed_secret: String,
+    },
     Done(MethodChangeDone),
 }
 

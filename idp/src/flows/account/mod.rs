@@ -51,9 +51,7 @@ pub fn feature_enabled(policy: &TenantPolicy, user: &User, feature: Feature) -> 
         Feature::LoginMethodChange => {
             policy.login_method_change_enabled && policy.allowed_login_methods.iter().any(|m| *m != user.login_method)
         }
-        Feature::CertificateReissue => {
-            policy.user_certificate_reissue_enabled && user.login_method.needs_certificate()
-        }
+        Feature::CertificateReissue => policy.user_certificate_reissue_enabled && user.login_method.needs_certificate(),
     }
 }
 

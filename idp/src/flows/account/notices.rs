@@ -90,11 +90,7 @@ pub async fn registered_addresses(app: &App, user: &User) -> anyhow::Result<Vec<
 /// Addresses without repeats (compared case-insensitively), in first-seen order.
 pub fn unique_addresses(addresses: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    addresses
-        .into_iter()
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty() && seen.insert(a.to_lowercase()))
-        .collect()
+    addresses.into_iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty() && seen.insert(a.to_lowercase())).collect()
 }
 
 /// Sends notice `template` to every registered address (and `also`), in the user's

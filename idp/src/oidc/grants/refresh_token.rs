@@ -101,7 +101,10 @@ mod tests {
             "acr": "urn:mamori:acr:cert", "amr": ["swk", "pwd"], "sid": null,
         });
         let data = RefreshData::read(&written).expect("reads");
-        assert_eq!((data.scope, data.amr, data.auth_time, data.sid), (vec!["openid".to_owned()], vec!["swk".to_owned(), "pwd".to_owned()], 1_700_000_000, None));
+        assert_eq!(
+            (data.scope, data.amr, data.auth_time, data.sid),
+            (vec!["openid".to_owned()], vec!["swk".to_owned(), "pwd".to_owned()], 1_700_000_000, None)
+        );
         // Without its amr or auth_time a token would be re-issued with weaker claims.
         for missing in ["amr", "auth_time", "scope", "acr"] {
             let mut damaged = written.clone();

@@ -88,10 +88,8 @@ async fn change_password(parts: Parts, form: Result<Form<FormFields>, FormReject
 }
 
 fn secret_question_page(portal: &Portal, selected: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let questions: Vec<serde_json::Value> = SECRET_QUESTIONS
-        .iter()
-        .map(|q| serde_json::json!({ "code": q.code, "label": portal.ctx.message(q.label_key) }))
-        .collect();
+    let questions: Vec<serde_json::Value> =
+        SECRET_QUESTIONS.iter().map(|q| serde_json::json!({ "code": q.code, "label": portal.ctx.message(q.label_key) })).collect();
     let selected = if selected.is_empty() { portal.user.secret_question.clone().unwrap_or_default() } else { selected.to_owned() };
     portal.page(
         status,
@@ -116,8 +114,7 @@ async fn change_secret_question(parts: Parts, form: Result<Form<FormFields>, For
     require_or_return!(portal, Feature::SecretQuestionChange);
     let question = field(&form, "secret_question");
     let result =
-        flow::change_secret_question(portal.ctx.app(), &portal.user, question, field(&form, "secret_answer"), &portal.attempt())
-            .await;
+        flow::change_secret_question(portal.ctx.app(), &portal.user, question, field(&form, "secret_answer"), &portal.attempt()).await;
     match result {
         Ok(Ok(())) => back_to_account("secret-question-changed"),
         Ok(Err(problems)) => {

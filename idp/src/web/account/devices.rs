@@ -42,10 +42,7 @@ impl<'a> NewDeviceFields<'a> {
 }
 
 fn device_types(portal: &Portal) -> Vec<serde_json::Value> {
-    DEVICE_TYPES
-        .iter()
-        .map(|(t, key)| serde_json::json!({ "code": t.as_str(), "label": portal.ctx.message(key) }))
-        .collect()
+    DEVICE_TYPES.iter().map(|(t, key)| serde_json::json!({ "code": t.as_str(), "label": portal.ctx.message(key) })).collect()
 }
 
 fn new_device_page(portal: &Portal, fields: &NewDeviceFields<'_>, problem: Option<Vec<String>>, status: StatusCode) -> Response {

@@ -163,7 +163,9 @@ async fn execute(parts: Parts, form: Result<Form<FormFields>, FormRejection>) ->
     match step {
         Ok(MethodChangeStep::Done(done)) => portal.ending_other_sessions(done_page(&portal, &done)).await,
         Ok(MethodChangeStep::NeedsTotp { pending, sealed_secret }) => totp_page(&portal, &pending, &sealed_secret, None, StatusCode::OK),
-        Ok(MethodChangeStep::Invalid(keys)) => confirm_page(&portal, to, Some(portal.messages(&keys)), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Ok(MethodChangeStep::Invalid(keys)) => {
+            confirm_page(&portal, to, Some(portal.messages(&keys)), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(err) => portal.internal(&err),
     }
 }
@@ -180,8 +182,7 @@ async fn totp(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Re
     let pending = field(&form, "pending");
     let main = portal.ctx.state.urls.main.clone();
     let outcome =
-        flow::confirm_method_change_totp(app, &portal.tenant, &portal.user, pending, field(&form, "code"), &main, &portal.attempt())
-            .await;
+        flow::confirm_method_change_totp(app, &portal.tenant, &portal.user, pending, field(&form, "code"), &main, &portal.attempt()).await;
     match outcome {
         Ok(TotpConfirmation::Done(done)) => portal.ending_other_sessions(done_page(&portal, &done)).await,
         Ok(TotpConfirmation::WrongCode) => match flow::pending_totp_secret(app, &portal.user, pending) {

@@ -150,13 +150,8 @@ impl Portal {
 }
 
 /// A notice shown on the account page after a change (`/account?notice=…`); only these.
-pub(super) const NOTICES: &[&str] = &[
-    "password-changed",
-    "secret-question-changed",
-    "device-email-changed",
-    "device-deleted",
-    "certificate-reissue-sent",
-];
+pub(super) const NOTICES: &[&str] =
+    &["password-changed", "secret-question-changed", "device-email-changed", "device-deleted", "certificate-reissue-sent"];
 
 pub(super) fn back_to_account(notice: &str) -> Response {
     Redirect::to(&format!("/account?notice={notice}")).into_response()

@@ -18,9 +18,7 @@ use crate::web::context::FormFields;
 use crate::web::page::LangQuery;
 
 pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/account", get(show))
-        .route("/account/devices/{device_no}/reissue", post(request_certificate_reissue))
+    Router::new().route("/account", get(show)).route("/account/devices/{device_no}/reissue", post(request_certificate_reissue))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -64,11 +62,7 @@ async fn show(parts: Parts, Query(query): Query<AccountQuery>) -> Response {
 
 /// The user asks for a certificate reissue of one device (flow 6, "or the user asks, per
 /// policy"): the link goes to that device's address.
-async fn request_certificate_reissue(
-    parts: Parts,
-    Path(device_no): Path<u32>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
+async fn request_certificate_reissue(parts: Parts, Path(device_no): Path<u32>, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let ctx = page_ctx(parts, &LangQuery::default());
     if let Err(page) = ctx.accept_form(form) {
         return page;

@@ -56,11 +56,7 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Even
     let result = query.result.clone().filter(|r| FILTER_RESULTS.contains(&r.as_str())).unwrap_or_default();
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
     let link = |page: u64| {
-        format!(
-            "/console/t/{}/events?login_id={}&result={result}&page={page}",
-            urlcode::component(&tenant),
-            urlcode::component(&login_id)
-        )
+        format!("/console/t/{}/events?login_id={}&result={result}&page={page}", urlcode::component(&tenant), urlcode::component(&login_id))
     };
     let console = console_or_return!(ctx, &link(requested));
     let filter = LoginEventFilter {
@@ -115,7 +111,11 @@ async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Even
 }
 
 /// Table rows of login events, the user's ID from `login_id_of` or else what was typed.
-pub(super) fn rows(console: &Console, events: &[LoginEvent], login_id_of: impl Fn(&LoginEvent) -> Option<String>) -> Vec<serde_json::Value> {
+pub(super) fn rows(
+    console: &Console,
+    events: &[LoginEvent],
+    login_id_of: impl Fn(&LoginEvent) -> Option<String>,
+) -> Vec<serde_json::Value> {
     events
         .iter()
         .map(|e| {

@@ -53,8 +53,8 @@ macro_rules! console_or_return {
         }
     };
 }
-use console_or_return;
 use crate::urlcode;
+use console_or_return;
 
 type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
 
@@ -133,14 +133,12 @@ fn reach_of(roles: &[AdminRole], own_tenant: uuid::Uuid) -> Option<Reach> {
     if roles.iter().any(|r| r.role == AdminRoleKind::SuperAdmin) {
         return Some(Reach::AllTenants);
     }
-    let tenants: Vec<uuid::Uuid> =
-        roles.iter().filter(|r| r.role == AdminRoleKind::TenantAdmin).filter_map(|r| r.tenant_id).collect();
+    let tenants: Vec<uuid::Uuid> = roles.iter().filter(|r| r.role == AdminRoleKind::TenantAdmin).filter_map(|r| r.tenant_id).collect();
     tenants.iter().find(|t| **t == own_tenant).or(tenants.first()).map(|t| Reach::Tenant(*t))
 }
 
 fn forbidden(ctx: &PageCtx, key: &str) -> Response {
-    let mut response =
-        ctx.render(StatusCode::FORBIDDEN, "console/forbidden.html", serde_json::json!({ "message": ctx.message(key) }));
+    let mut response = ctx.render(StatusCode::FORBIDDEN, "console/forbidden.html", serde_json::json!({ "message": ctx.message(key) }));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -202,9 +200,7 @@ impl Console {
         }
         match err {
             AdminError::NotFound(_) => self.ctx.error(StatusCode::NOT_FOUND, "console.error.not_found"),
-            AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => {
-                self.ctx.error(StatusCode::FORBIDDEN, "console.forbidden.message")
-            }
+            AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => self.ctx.error(StatusCode::FORBIDDEN, "console.forbidden.message"),
             AdminError::WiderRole => forbidden(&self.ctx, "console.forbidden.wider_role"),
             AdminError::Conflict(_) => self.ctx.error(StatusCode::CONFLICT, "console.error.conflict"),
             AdminError::Invalid(_) => self.ctx.error(StatusCode::BAD_REQUEST, "console.error.invalid"),
@@ -274,20 +270,41 @@ mod render_tests {
         let ui = Ui::new();
         let login = serde_json::json!({"at": "2026-11-29 10:00:00 JST", "login_id": "u1", "result": "success", "label": "ok", "success": true, "factors": "swk pwd", "source_ip": "127.0.0.1"});
         let pages = [
-            ("console/users.html", serde_json::json!({"console": console(), "csrf_token": "x", "q": "u", "show": "locked", "summary": "1 ~ 1 / 1", "page_label": "1/1", "prev": null, "next": "/n",
-                "rows": [{"login_id": "u1", "href": "/console/t/demo/users/u1", "display_name": "U", "status": "Active", "locked": true, "method": "cert"}]})),
-            ("console/user.html", serde_json::json!({"console": console(), "csrf_token": "x", "notice": "done", "href": "/console/t/demo/users/u1",
+            (
+                "console/users.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "q": "u", "show": "locked", "summary": "1 ~ 1 / 1", "page_label": "1/1", "prev": null, "next": "/n",
+                "rows": [{"login_id": "u1", "href": "/console/t/demo/users/u1", "display_name": "U", "status": "Active", "locked": true, "method": "cert"}]}),
+            ),
+            (
+                "console/user.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "notice": "done", "href": "/console/t/demo/users/u1",
                 "user": {"login_id": "u1", "display_name": "U", "status": "Active", "disabled": false, "locked": "2026 (pw)", "method": "cert", "enrolled": true, "created": "2026"},
                 "devices": [{"device_no": 1, "type": "PC", "email": "a@b.c", "deleted": false}],
                 "certificates": [{"serial": "0a", "subject": "u1", "not_after": "2027", "status": "Active", "revocation_reason": null}],
-                "rows": [login.clone()], "events_href": "/e"})),
-            ("console/events.html", serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "results": [{"value": "success", "label": "ok", "selected": true}],
-                "rows": [login], "summary": "s", "page_label": "1/1", "prev": "/p", "next": null})),
-            ("console/enrollment.html", serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "href": "/h", "url": "https://x/enroll/t", "one_time_password": "123456", "expires_at": "2026"})),
-            ("console/sites.html", serde_json::json!({"console": console(), "csrf_token": "x", "clients": [{"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code", "claims": "email"}]})),
-            ("console/site_new.html", serde_json::json!({"console": console(), "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites"})),
-            ("console/site_created.html", serde_json::json!({"console": console(), "csrf_token": "x", "client": {"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "g", "claims": "email"},
-                "client_secret": "s3cret", "issuer_config": "https://x/t/demo/.well-known/openid-configuration", "token_endpoint": "https://x/t/demo/token", "sites_href": "/s"})),
+                "rows": [login.clone()], "events_href": "/e"}),
+            ),
+            (
+                "console/events.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "results": [{"value": "success", "label": "ok", "selected": true}],
+                "rows": [login], "summary": "s", "page_label": "1/1", "prev": "/p", "next": null}),
+            ),
+            (
+                "console/enrollment.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "login_id": "u1", "href": "/h", "url": "https://x/enroll/t", "one_time_password": "123456", "expires_at": "2026"}),
+            ),
+            (
+                "console/sites.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "clients": [{"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code", "claims": "email"}]}),
+            ),
+            (
+                "console/site_new.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites"}),
+            ),
+            (
+                "console/site_created.html",
+                serde_json::json!({"console": console(), "csrf_token": "x", "client": {"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "g", "claims": "email"},
+                "client_secret": "s3cret", "issuer_config": "https://x/t/demo/.well-known/openid-configuration", "token_endpoint": "https://x/t/demo/token", "sites_href": "/s"}),
+            ),
             ("console/forbidden.html", serde_json::json!({"message": "no"})),
         ];
         for (name, ctx) in pages {

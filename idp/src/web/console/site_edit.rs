@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn the_edit_form_starts_from_the_client() {
-        let mut c = client("client_secret_basic", &["https://a.example/cb", "https://b.example/cb"], &["authorization_code", "client_credentials"]);
+        let mut c =
+            client("client_secret_basic", &["https://a.example/cb", "https://b.example/cb"], &["authorization_code", "client_credentials"]);
         c.claims = Some(vec!["email".into(), "name".into()]);
         let form = form_of(&c);
         assert_eq!(form.name, "Shop");
@@ -311,22 +312,41 @@ mod tests {
     fn site_pages_render_with_real_values() {
         use mamori_ui::{Locale, Ui};
         let ui = Ui::new();
-        let console = serde_json::json!({"tenant": "demo", "base": "/console/t/demo", "operator": "op", "role": "tenant admin", "tenants": []});
+        let console =
+            serde_json::json!({"tenant": "demo", "base": "/console/t/demo", "operator": "op", "role": "tenant admin", "tenants": []});
         let client = serde_json::json!({"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code", "claims": "email"});
         let pages = [
-            ("console/site.html", serde_json::json!({"console": console, "csrf_token": "x", "client": client, "name": "N", "redirect_uris": "https://a/cb", "kind": "confidential",
-                "machine": true, "claims": "email", "problem": ["bad"], "notice": "saved", "href": "/console/t/demo/sites/c-1", "public": false, "has_secret": true, "sites_href": "/s"})),
-            ("console/site.html", serde_json::json!({"console": console, "csrf_token": "x", "client": client, "name": "N", "redirect_uris": "", "kind": "public",
-                "machine": false, "claims": "", "problem": [], "notice": null, "href": "/console/t/demo/sites/c-1", "public": true, "has_secret": false, "sites_href": "/s"})),
-            ("console/site_secret.html", serde_json::json!({"console": console, "csrf_token": "x", "client": client, "client_secret": "s3cret", "href": "/h"})),
-            ("console/sites.html", serde_json::json!({"console": console, "csrf_token": "x", "notice": "removed", "clients": [{"client_id": "c-1", "href": "/h", "name": "N", "kind": "Public", "redirect_uris": [], "grant_types": "g", "claims": "c"}]})),
-            ("console/site_new.html", serde_json::json!({"console": console, "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites"})),
+            (
+                "console/site.html",
+                serde_json::json!({"console": console, "csrf_token": "x", "client": client, "name": "N", "redirect_uris": "https://a/cb", "kind": "confidential",
+                "machine": true, "claims": "email", "problem": ["bad"], "notice": "saved", "href": "/console/t/demo/sites/c-1", "public": false, "has_secret": true, "sites_href": "/s"}),
+            ),
+            (
+                "console/site.html",
+                serde_json::json!({"console": console, "csrf_token": "x", "client": client, "name": "N", "redirect_uris": "", "kind": "public",
+                "machine": false, "claims": "", "problem": [], "notice": null, "href": "/console/t/demo/sites/c-1", "public": true, "has_secret": false, "sites_href": "/s"}),
+            ),
+            (
+                "console/site_secret.html",
+                serde_json::json!({"console": console, "csrf_token": "x", "client": client, "client_secret": "s3cret", "href": "/h"}),
+            ),
+            (
+                "console/sites.html",
+                serde_json::json!({"console": console, "csrf_token": "x", "notice": "removed", "clients": [{"client_id": "c-1", "href": "/h", "name": "N", "kind": "Public", "redirect_uris": [], "grant_types": "g", "claims": "c"}]}),
+            ),
+            (
+                "console/site_new.html",
+                serde_json::json!({"console": console, "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites"}),
+            ),
         ];
         for (name, ctx) in pages {
             for locale in [Locale::Ja, Locale::En] {
                 let html = ui.render(name, locale, &ctx).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
                 assert!(!html.contains("??"), "{name} {locale:?}: a missing message");
-                assert!(!html.contains("<form") || html.contains("name=\"csrf_token\" value=\"x\""), "{name}: every form has the CSRF token");
+                assert!(
+                    !html.contains("<form") || html.contains("name=\"csrf_token\" value=\"x\""),
+                    "{name}: every form has the CSRF token"
+                );
             }
         }
     }

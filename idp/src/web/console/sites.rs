@@ -17,14 +17,12 @@ use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
 use crate::oidc::redirect_uri;
 use crate::server::SharedState;
+use crate::urlcode;
 use crate::web::context::{FormFields, field};
 use crate::web::page::LangQuery;
-use crate::urlcode;
 
 pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/console/t/{tenant}/sites", get(list).post(create))
-        .route("/console/t/{tenant}/sites/new", get(new_form))
+    Router::new().route("/console/t/{tenant}/sites", get(list).post(create)).route("/console/t/{tenant}/sites/new", get(new_form))
 }
 
 /// Longest redirect URI list accepted from the form (the other fields keep the usual
@@ -221,8 +219,7 @@ pub(super) fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'st
     if form.name.is_empty() || form.name.chars().count() > 200 || form.name.chars().any(char::is_control) {
         problems.push("console.sites.problem.name");
     }
-    let redirect_uris: Vec<String> =
-        form.redirect_uris.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let redirect_uris: Vec<String> = form.redirect_uris.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
     if redirect_uris.len() > MAX_REDIRECT_URIS {
         problems.push("console.sites.problem.redirect_uri");
     }
@@ -278,9 +275,14 @@ mod tests {
 
     #[test]
     fn the_claim_list_is_optional_and_checked_as_the_api_checks_it() {
-        let with = |claims: &str| check_form(&SiteForm { claims: claims.into(), ..form("Shop", "https://shop.example/cb", "confidential", false) });
+        let with = |claims: &str| {
+            check_form(&SiteForm { claims: claims.into(), ..form("Shop", "https://shop.example/cb", "confidential", false) })
+        };
         assert_eq!(with("").expect("valid").claims, None);
-        assert_eq!(with("email, email_verified name,email").expect("valid").claims, Some(vec!["email".into(), "email_verified".into(), "name".into()]));
+        assert_eq!(
+            with("email, email_verified name,email").expect("valid").claims,
+            Some(vec!["email".into(), "email_verified".into(), "name".into()])
+        );
         for bad in ["phone_number", "email,Email", "email;name"] {
             assert_eq!(with(bad).err(), Some(vec!["console.sites.problem.claims"]), "{bad}");
         }
@@ -288,7 +290,8 @@ mod tests {
 
     #[test]
     fn the_form_becomes_a_client_spec() {
-        let spec = check_form(&form("Shop", "https://shop.example/cb\r\n\r\nhttp://127.0.0.1:8080/cb", "confidential", false)).expect("valid");
+        let spec =
+            check_form(&form("Shop", "https://shop.example/cb\r\n\r\nhttp://127.0.0.1:8080/cb", "confidential", false)).expect("valid");
         assert_eq!(spec.redirect_uris, ["https://shop.example/cb", "http://127.0.0.1:8080/cb"]);
         assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
         assert_eq!(spec.token_endpoint_auth_method, "client_secret_basic");
@@ -314,10 +317,7 @@ mod tests {
         }
         let many = vec!["https://a.example/cb"; MAX_REDIRECT_URIS + 1].join("\n");
         assert_eq!(check_form(&form("X", &many, "confidential", false)).err(), Some(vec!["console.sites.problem.redirect_uri"]));
-        assert_eq!(
-            check_form(&form("X", "", "public", true)).err(),
-            Some(vec!["console.sites.problem.public_machine"])
-        );
+        assert_eq!(check_form(&form("X", "", "public", true)).err(), Some(vec!["console.sites.problem.public_machine"]));
         assert_eq!(check_form(&form("X", "", "confidential", false)).err(), Some(vec!["console.sites.problem.no_redirect_uri"]));
     }
 }

@@ -17,8 +17,8 @@ use super::{Console, Parts, console_or_return, open_console, page_ctx};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Paging, users};
 use crate::server::SharedState;
-use crate::web::context::{FormFields, field};
 use crate::urlcode;
+use crate::web::context::{FormFields, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -48,11 +48,7 @@ async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Se
     let text = query.q.clone().unwrap_or_default().trim().chars().take(100).collect::<String>();
     let show = query.show.clone().filter(|s| s == "locked" || s == "disabled").unwrap_or_default();
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
-    let path = format!(
-        "/console/t/{}/users?q={}&show={show}&page={requested}",
-        urlcode::component(&tenant),
-        urlcode::component(&text)
-    );
+    let path = format!("/console/t/{}/users?q={}&show={show}&page={requested}", urlcode::component(&tenant), urlcode::component(&text));
     let console = console_or_return!(ctx, &path);
     let user_query = UserQuery {
         text: (!text.is_empty()).then(|| text.clone()),
@@ -87,9 +83,8 @@ async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<Se
         .replace("{first}", &first.to_string())
         .replace("{last}", &last.to_string())
         .replace("{total}", &listed.total.to_string());
-    let link = |page: u64| {
-        format!("/console/t/{}/users?q={}&show={show}&page={page}", urlcode::component(&tenant), urlcode::component(&text))
-    };
+    let link =
+        |page: u64| format!("/console/t/{}/users?q={}&show={show}&page={page}", urlcode::component(&tenant), urlcode::component(&text));
     console
         .page(
             StatusCode::OK,
@@ -163,11 +158,7 @@ async fn detail(parts: Parts, Path((tenant, login_id)): Path<(String, String)>, 
         })
         .collect();
     let logins = super::events::rows(&console, &logins.items, |_| Some(login_id.clone()));
-    let notice = query
-        .notice
-        .as_deref()
-        .filter(|n| NOTICES.contains(n))
-        .map(|n| console.ctx.message(&format!("console.user.notice.{n}")));
+    let notice = query.notice.as_deref().filter(|n| NOTICES.contains(n)).map(|n| console.ctx.message(&format!("console.user.notice.{n}")));
     let lock = user.locked_at.map(|at| {
         let reason = user.lock_reason.map(|r| console.ctx.message(&format!("console.lock_reason.{r}"))).unwrap_or_default();
         format!("{} ({reason})", console.time(at))
@@ -239,12 +230,7 @@ async fn act(
 }
 
 /// The one time the enrollment URL and one-time password are shown.
-async fn enrollment_page(
-    console: &Console,
-    tenant: &str,
-    href: &str,
-    issued: &crate::flows::enrollment::IssuedEnrollment,
-) -> Response {
+async fn enrollment_page(console: &Console, tenant: &str, href: &str, issued: &crate::flows::enrollment::IssuedEnrollment) -> Response {
     console
         .page(
             StatusCode::OK,

@@ -20,8 +20,8 @@ use crate::entity::oidc::{grant, refresh_token};
 use crate::entity::user;
 use crate::error::{db_err, on_conflict};
 use crate::model::{RefreshError, RefreshRotation, RefreshToken, Rotated, User};
-use crate::repo::users::to_user;
 use crate::repo::update_returning;
+use crate::repo::users::to_user;
 use crate::storage::begin_write;
 
 impl OidcGrants<'_> {
@@ -52,11 +52,7 @@ impl OidcGrants<'_> {
     /// One rotation: spends a live token of the client's live grant and stores its
     /// successor (same grant, same data, RFC 6749 §6); returns the spent token.
     /// Presenting a token that was already rotated revokes the whole family.
-    pub async fn rotate_refresh_token(
-        &self,
-        rotation: RefreshRotation,
-        now: OffsetDateTime,
-    ) -> Result<RefreshToken, RefreshError> {
+    pub async fn rotate_refresh_token(&self, rotation: RefreshRotation, now: OffsetDateTime) -> Result<RefreshToken, RefreshError> {
         let (lookup, client) = (rotation.lookup_hash.clone(), rotation.client_id.clone());
         match self.rotate_refresh_tokens(vec![rotation], now).await?.pop() {
             Some(Rotated::Spent { token, .. }) => Ok(token),
@@ -69,11 +65,7 @@ impl OidcGrants<'_> {
     /// Either every spent token's successor is stored or (on an error) nothing changed.
     /// The same token twice in a batch is spent by the first; the second is `NotSpent`,
     /// and `why_not_rotated` then finds it reused, as it would one at a time.
-    pub async fn rotate_refresh_tokens(
-        &self,
-        batch: Vec<RefreshRotation>,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Rotated>, StorageError> {
+    pub async fn rotate_refresh_tokens(&self, batch: Vec<RefreshRotation>, now: OffsetDateTime) -> Result<Vec<Rotated>, StorageError> {
         use refresh_token::{Column, Entity};
         let hashes: Vec<&str> = batch.iter().map(|r| r.lookup_hash.as_str()).collect();
         let spend = Entity::update_many()
@@ -163,10 +155,7 @@ impl OidcGrants<'_> {
                 .map_err(db_err)?;
         }
         if !successors.is_empty() {
-            Entity::insert_many(successors)
-                .exec_without_returning(&txn)
-                .await
-                .map_err(on_conflict("refresh token already exists"))?;
+            Entity::insert_many(successors).exec_without_returning(&txn).await.map_err(on_conflict("refresh token already exists"))?;
         }
         txn.commit().await.map_err(db_err)?;
         Ok(answers)
@@ -200,14 +189,8 @@ impl OidcGrants<'_> {
     }
 
     /// The refresh token, live or not (for introspection and revocation).
-    pub async fn find_refresh_token(
-        &self,
-        lookup_hash: &str,
-    ) -> Result<Option<RefreshToken>, StorageError> {
-        let model = refresh_token::Entity::find_by_id(lookup_hash.to_owned())
-            .one(self.db)
-            .await
-            .map_err(db_err)?;
+    pub async fn find_refresh_token(&self, lookup_hash: &str) -> Result<Option<RefreshToken>, StorageError> {
+        let model = refresh_token::Entity::find_by_id(lookup_hash.to_owned()).one(self.db).await.map_err(db_err)?;
         model.map(to_refresh).transpose()
     }
 }
