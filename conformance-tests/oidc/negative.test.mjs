@@ -225,6 +225,24 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const both = await follow(server, `${base}&state=outer&request=${signed}&request_uri=${encodeURIComponent('https://rp.example/ro')}`, cb.base);
     assert.equal(both.url.searchParams.get('error'), 'invalid_request');
     assert.equal(both.url.searchParams.get('state'), 'outer');
+    // Core §6.1 / RFC 9101: an audience, and RFC 7519's times; a captured object is no
+    // standing request. Each hostile object is refused on its own, the honest one passes.
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (payload) => new jose.SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: 'ro-1' }).sign(privateKey);
+    const hostile = {
+      'no aud': { ...claims, aud: undefined, exp: now + 300 },
+      'nbf tomorrow': { ...claims, nbf: now + 86400, exp: now + 86400 + 300 },
+      'iat tomorrow': { ...claims, iat: now + 86400, exp: now + 300 },
+      'exp in ten years': { ...claims, iat: now, exp: now + 10 * 365 * 86400 },
+    };
+    for (const [why, payload] of Object.entries(hostile)) {
+      const r = await follow(server, `${base}&state=outer&request=${await sign(payload)}`, cb.base);
+      assert.equal(r.url.searchParams.get('error'), 'invalid_request_object', why);
+      assert.equal(r.url.searchParams.get('code'), null, why);
+    }
+    const inAnHour = cb.next();
+    await page.goto(`${base}&request=${await sign({ ...claims, iat: now, nbf: now, exp: now + 3500 })}`);
+    assert.ok((await inAnHour).query.get('code'), 'a lifetime under an hour is honoured');
   });
 
   await t.test('a refresh token works only for its own client', async () => {

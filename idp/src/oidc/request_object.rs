@@ -116,22 +116,17 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
     if claims.get("iss").and_then(|v| v.as_str()).is_some_and(|iss| iss != client.client_id()) {
         return Err(invalid("the request object's iss is not the client"));
     }
+    // OIDC Core §6.1 and RFC 9101 §4 ask for `aud` in a signed object; without it the same
+    // object would be good at any authorization server that trusts the client's key.
     let aud_ok = match claims.get("aud") {
-        None => true,
         Some(serde_json::Value::String(aud)) => issuer.is_own_audience(aud),
         Some(serde_json::Value::Array(auds)) => auds.iter().filter_map(|a| a.as_str()).any(|a| issuer.is_own_audience(a)),
-        Some(_) => false,
+        _ => false,
     };
     if !aud_ok {
-        return Err(invalid("the request object is for another audience"));
+        return Err(invalid("the request object has no aud for this issuer"));
     }
-    // Without `exp` a captured object would be replayable forever (RFC 9101 §10.8; FAPI 2.0
-    // requires it): refused like an expired one.
-    match claims.get("exp").and_then(|v| v.as_i64()) {
-        None => return Err(invalid("the request object has no exp")),
-        Some(exp) if exp <= now => return Err(invalid("the request object has expired")),
-        Some(_) => {}
-    }
+    check_times(claims, now).map_err(invalid)?;
     let mut out = Vec::new();
     for (k, v) in claims {
         if matches!(k.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "request" | "request_uri") {
@@ -147,8 +142,62 @@ pub async fn verify(app: &App, client: &RegisteredClient, issuer: &Issuer, objec
     Ok(out)
 }
 
+/// The longest a request object may be valid (FAPI 2.0 asks at most 60 minutes between
+/// `nbf` and `exp`): a captured object is not a standing authorization request.
+const MAX_LIFETIME_SECS: i64 = 3600;
+/// Clocks of relying sites may run this far ahead of ours.
+const CLOCK_SKEW_SECS: i64 = 60;
+
+/// `exp` present, in the future and at most [`MAX_LIFETIME_SECS`] away; `nbf` and `iat`,
+/// when present, not in the future (RFC 7519 §4.1.4, §4.1.5, §4.1.6; RFC 9101 §10.8).
+fn check_times(claims: &serde_json::Map<String, serde_json::Value>, now: i64) -> Result<(), &'static str> {
+    let time = |name: &str| match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or("the request object has a time that is not a number"),
+    };
+    let (exp, nbf, iat) = (time("exp")?, time("nbf")?, time("iat")?);
+    // Without `exp` a captured object would be replayable forever: refused like an expired one.
+    let exp = exp.ok_or("the request object has no exp")?;
+    if exp <= now {
+        return Err("the request object has expired");
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(CLOCK_SKEW_SECS)) {
+        return Err("the request object is not valid yet (nbf)");
+    }
+    if iat.is_some_and(|iat| iat > now.saturating_add(CLOCK_SKEW_SECS)) {
+        return Err("the request object was issued in the future (iat)");
+    }
+    let from = nbf.unwrap_or(now).min(now);
+    if exp.saturating_sub(from) > MAX_LIFETIME_SECS {
+        return Err("the request object is valid for more than an hour");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_checked_as_rfc_7519_says_and_lifetimes_are_short() {
+        let now = 1_000_000;
+        let check = |json: serde_json::Value| check_times(json.as_object().expect("object"), now);
+        assert_eq!(check(serde_json::json!({"exp": now + 300, "iat": now, "nbf": now})), Ok(()));
+        assert_eq!(check(serde_json::json!({"exp": now + 3600})), Ok(()));
+        assert_eq!(check(serde_json::json!({"exp": now + 300, "iat": now + 30, "nbf": now + 30})), Ok(()), "within the skew");
+        for (hostile, why) in [
+            (serde_json::json!({}), "no exp"),
+            (serde_json::json!({"exp": now}), "expired"),
+            (serde_json::json!({"exp": now + 86_400 + 300, "nbf": now + 86_400}), "nbf"),
+            (serde_json::json!({"exp": now + 300, "iat": now + 86_400}), "iat"),
+            (serde_json::json!({"exp": now + 10 * 365 * 86_400}), "more than an hour"),
+            (serde_json::json!({"exp": now + 7200, "nbf": now - 3600}), "more than an hour"),
+            (serde_json::json!({"exp": "soon"}), "not a number"),
+            (serde_json::json!({"exp": i64::MAX, "nbf": i64::MIN}), "more than an hour"),
+        ] {
+            let err = check(hostile.clone()).expect_err("refused");
+            assert!(err.contains(why), "{hostile}: {err}");
+        }
+    }
+
     #[test]
     fn an_object_is_reused_until_its_exp_and_never_beyond_the_cap() {
         use base64::Engine as _;
