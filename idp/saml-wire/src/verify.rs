@@ -56,6 +56,11 @@ pub fn verify_enveloped_with_limits(
         SignatureShape { total: 1, under_root: 1 } => {}
         _ => return Err(SignatureError::Shape),
     }
+    // Core §5.4.2: one Reference, a same-document reference to the root's ID. `URI=""`
+    // (the whole document) would verify too, but is not what SAML signs.
+    if reference_uris(xml) != [format!("#{root_id}")] {
+        return Err(SignatureError::Wrapped);
+    }
     if certificates.is_empty() {
         return Err(SignatureError::Invalid);
     }
@@ -69,6 +74,30 @@ pub fn verify_enveloped_with_limits(
         return Err(SignatureError::Wrapped);
     }
     Ok(reduced)
+}
+
+/// The `URI` of every `ds:Reference` in the document (one signature's, once the shape
+/// is checked); a Reference without one counts as `""`.
+pub fn reference_uris(xml: &str) -> Vec<String> {
+    let mut reader = NsReader::from_str(xml);
+    let mut uris = Vec::new();
+    while let Ok((resolved, event)) = reader.read_resolved_event() {
+        let e = match &event {
+            Event::Start(e) | Event::Empty(e) => e,
+            Event::Eof => break,
+            _ => continue,
+        };
+        if matches!(resolved, ResolveResult::Bound(n) if n.as_ref() == ns::DSIG.as_bytes()) && e.local_name().as_ref() == b"Reference" {
+            let uri = e
+                .attributes()
+                .flatten()
+                .find(|a| a.key.as_ref() == b"URI")
+                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                .unwrap_or_default();
+            uris.push(uri);
+        }
+    }
+    uris
 }
 
 /// Where the `ds:Signature` elements of a document are.

@@ -78,6 +78,25 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_over_the_whole_document_is_not_a_saml_signature() {
+        // Core §5.4.2: the Reference names the root's ID. `URI=""` signs the whole
+        // document, verifies cryptographically, and is still refused (outside review).
+        let key = test_key(KeyUse::Signing);
+        let cert = key.certificate_der().to_vec();
+        let sig = template("_whole", &key).to_string().expect("template serialises").replace(r##"URI="#_whole""##, r#"URI="""#);
+        assert!(sig.contains(r#"URI="""#), "{sig}");
+        let xml = format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_whole" Version="2.0" IssueInstant="2026-04-01T09:00:00Z"><saml:Issuer>https://sp.example</saml:Issuer>{sig}<saml:NameID>alice</saml:NameID></samlp:LogoutRequest>"#
+        );
+        let signed = sign_enveloped(&xml, &key).expect("signs");
+        assert_eq!(verify_enveloped(&signed, "_whole", std::slice::from_ref(&cert)), Err(SignatureError::Wrapped));
+        assert!(
+            verify_enveloped(&signed_request(&key, "_whole"), "_whole", std::slice::from_ref(&cert)).is_ok(),
+            "the same message signed by ID"
+        );
+    }
+
+    #[test]
     fn wrapped_signatures_are_refused() {
         let key = test_key(KeyUse::Signing);
         let cert = key.certificate_der().to_vec();
