@@ -202,6 +202,28 @@ async fn saml_answers_that_need_a_logged_in_user() -> anyhow::Result<()> {
         assert_eq!(result.contains("status:PartialLogout"), partial, "{case} (Destination {destination}): {result}");
     }
 
+    // Single logout ends the sessions of the principal the NameID names (Profiles §4.4.4),
+    // not those of the browser that happens to carry the message: alice's NameID, carried
+    // by bob's browser, logs alice out and leaves bob logged in.
+    let bob = provision_user(&app, &demo, "bob", &hash, "Right-Password1", &roots).await?;
+    let mut alices = logged_in(&addr, &alice).await?;
+    let at_a = posted_response(&sso(&qs, &mut alices, &a, "_carrier_alice", "", true).await?);
+    let mut bobs = logged_in(&addr, &bob).await?;
+    assert!(posted_response(&sso(&qs, &mut bobs, &a, "_carrier_bob", "", true).await?).contains("status:Success"));
+    let (index, name) = (attribute(&at_a, "SessionIndex").expect("SessionIndex"), name_id(&at_a).expect("NameID"));
+    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
+    let logout = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lr_carrier" Version="2.0" IssueInstant="{now}" Destination="{}/t/demo/saml/slo"><saml:Issuer>{}</saml:Issuer><saml:NameID Format="{PERSISTENT}">{name}</saml:NameID><samlp:SessionIndex>{index}</samlp:SessionIndex></samlp:LogoutRequest>"#,
+        qs.main_url, a.entity
+    );
+    let carried = bobs.get(&format!("/t/demo/saml/slo?{}", a.query("SAMLRequest", &logout, None, true))).await?;
+    assert_eq!(carried.status, 303, "{}", carried.body);
+    assert!(carried.header("location").is_some_and(|l| l.starts_with(&format!("{}/slo?", a.base))), "A gets its answer");
+    let bob_after = posted_response(&sso(&qs, &mut bobs, &a, "_carrier_bob_after", "", true).await?);
+    assert!(bob_after.contains("status:Success"), "bob, who carried it, is still logged in: {bob_after}");
+    let alice_after = sso(&qs, &mut alices, &a, "_carrier_alice_after", "", true).await?;
+    assert_eq!(alice_after.status, 303, "alice's session ended: she is sent to log in: {}", alice_after.body);
+
     // A locked user (Core §3.4.1.4): the same session that was just answered gets AuthnFailed.
     let mut browser = logged_in(&addr, &alice).await?;
     let before_lock = posted_response(&sso(&qs, &mut browser, &a, "_before_lock", "", true).await?);

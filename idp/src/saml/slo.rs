@@ -229,7 +229,11 @@ async fn logout_request(state: &SharedState, headers: &HeaderMap, idp: &Idp, inc
     tracing::info!(sp = %sp.entity_id(), sessions = sessions.len(), others = queue.len(), "SAML single logout");
     let chain = LogoutChain { requester: reply, queue, current: None, partial: false };
     let mut response = start_chain(state, headers, idp, chain).await.map_err(|e| (SamlError::Internal(e), None))?;
-    response.headers_mut().append(header::SET_COOKIE, crate::web::session::clear_cookie(crate::web::session::SESSION_COOKIE));
+    // Profiles §4.4.4: the sessions of the principal the NameID names end; the browser
+    // that carried the message forgets its cookie only when its session was one of them.
+    if crate::web::session::cookie_session_id(headers).is_some_and(|carrier| sessions.contains(&carrier)) {
+        response.headers_mut().append(header::SET_COOKIE, crate::web::session::clear_cookie(crate::web::session::SESSION_COOKIE));
+    }
     Ok(response)
 }
 

@@ -60,6 +60,11 @@ pub async fn load_login(app: &App, headers: &HeaderMap) -> anyhow::Result<Option
     Ok(load_by_cookie(app, headers, LOGIN_COOKIE).await?.filter(|s| s.state.login.is_some()))
 }
 
+/// The store key of the session the browser's cookie names, without loading it.
+pub fn cookie_session_id(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE).map(|token| mamori_storage::token_lookup_hash(&token))
+}
+
 async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow::Result<Option<WebSession>> {
     let Some(token) = cookie_value(headers, cookie) else {
         return Ok(None);
