@@ -92,7 +92,7 @@ pub fn reference_uris(xml: &str) -> Vec<String> {
                 .attributes()
                 .flatten()
                 .find(|a| a.key.as_ref() == b"URI")
-                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
                 .unwrap_or_default();
             uris.push(uri);
         }
