@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use mamori_storage::model::{AccessTokenFormat, SigningAlgorithm};
 use serde_json::{Value, json};
 
-use super::clients::{self, ClientSettings, ClientSpec, RegisteredClient};
+use super::clients::{self, ClientSettings, ClientSpec, FetchRule, RegisteredClient};
 use super::error::OAuthError;
 use super::redirect_uri;
 use super::userinfo::bearer_token;
@@ -69,7 +69,7 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     }
     let source_ip = source.to_string();
     let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
-    let mut spec = spec_from_metadata(&metadata)?;
+    let mut spec = spec_from_metadata(&metadata, FetchRule::for_clients(&app.config.oidc))?;
     let registration_token = crate::secrets::url_token();
     spec.settings.registration_access_token_hash = Some(mamori_storage::token_lookup_hash(&registration_token));
     let (client, secret) = clients::create(app, issuer.tenant.id, spec).await.map_err(|e| {
@@ -97,8 +97,19 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     Ok(out)
 }
 
-/// A client spec from RFC 7591 §2 metadata.
-pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
+/// What to say of a URL the provider would call (`request_uris`, `backchannel_logout_uri`)
+/// and the outbound client would refuse: fixed texts naming the field.
+fn fetch_url_refusal(field: &str) -> &'static str {
+    if field == clients::REQUEST_URIS {
+        "request_uris: each must be https (http on a loopback IP address only where the operator allows it), without userinfo"
+    } else {
+        "backchannel_logout_uri: must be https (http on a loopback IP address only where the operator allows it), without userinfo or fragment"
+    }
+}
+
+/// A client spec from RFC 7591 §2 metadata; URLs the provider will call are checked
+/// against the operator's outbound `rule`, as the fetch will apply it.
+pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAuthError> {
     let strings = |name: &str| -> Result<Vec<String>, OAuthError> {
         match &m[name] {
             Value::Null => Ok(Vec::new()),
@@ -118,6 +129,20 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
             "post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment",
         )
     })?;
+    let request_uris = strings("request_uris")?;
+    for uri in &request_uris {
+        clients::check_fetch_url(clients::REQUEST_URIS, clients::without_fragment(uri), rule)
+            .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field)))?;
+    }
+    let backchannel_logout_uri = match &m["backchannel_logout_uri"] {
+        Value::Null => None,
+        Value::String(uri) => {
+            clients::check_fetch_url(redirect_uri::BACKCHANNEL_LOGOUT_URI, uri, rule)
+                .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field)))?;
+            Some(uri.clone())
+        }
+        _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri must be a string")),
+    };
     let mut grant_types = strings("grant_types")?;
     if grant_types.is_empty() {
         grant_types.push("authorization_code".into());
@@ -156,15 +181,11 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
             tls_client_certificate_bound_access_tokens: m["tls_client_certificate_bound_access_tokens"].as_bool().unwrap_or(false),
             id_token_signed_response_alg,
             registration_access_token_hash: None,
-            request_uris: strings("request_uris")?,
-            backchannel_logout_uri: match &m["backchannel_logout_uri"] {
-                Value::Null => None,
-                Value::String(uri) => Some(uri.clone()),
-                _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri must be a string")),
-            },
+            request_uris,
+            backchannel_logout_uri,
         },
     };
-    clients::check_spec(&spec).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
+    clients::check_spec(&spec, rule).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
     Ok(spec)
 }
 
@@ -291,7 +312,7 @@ async fn run_update(
             "registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's",
         ));
     }
-    let spec = spec_from_metadata(&metadata)?;
+    let spec = spec_from_metadata(&metadata, FetchRule::for_clients(&app.config.oidc))?;
     let old_hash = current.client.client_secret_hash.clone();
     if let Some(presented) = metadata.get("client_secret") {
         // §2.2: a client_secret in the request must be the current one; it never sets one.
@@ -365,5 +386,43 @@ pub async fn delete(
             Err(err) => OAuthError::from(err).into_response(),
         },
         Err(err) => err.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(m: Value, rule: FetchRule) -> Option<(&'static str, &'static str)> {
+        spec_from_metadata(&m, rule).err().map(|e| (e.code(), e.description().unwrap_or_default()))
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut m = json!({"client_name": "RP", "redirect_uris": ["https://rp.test/cb"]});
+        m[field] = value;
+        m
+    }
+
+    #[test]
+    fn urls_the_provider_calls_follow_the_outbound_rule() {
+        let (strict, dev) = (FetchRule::default(), FetchRule { allow_loopback_http: true });
+        // The reported cases: stored, then refused at every use as "not https".
+        let bcl = with("backchannel_logout_uri", json!("http://127.0.0.1:6379/"));
+        let ro = with("request_uris", json!(["http://127.0.0.1:18999/ro"]));
+        assert_eq!(
+            refusal(bcl.clone(), strict).map(|(c, d)| (c, d.starts_with("backchannel_logout_uri:"))),
+            Some(("invalid_client_metadata", true))
+        );
+        assert_eq!(refusal(ro.clone(), strict).map(|(c, d)| (c, d.starts_with("request_uris:"))), Some(("invalid_client_metadata", true)));
+        // Where the operator lets the provider call loopback http, the fetch follows them.
+        assert_eq!(refusal(bcl, dev), None);
+        assert_eq!(refusal(ro, dev), None);
+        // https is always fine; a fragment is not for a back-channel URI (BCL §2.2).
+        assert_eq!(refusal(with("backchannel_logout_uri", json!("https://rp.test/bcl")), strict), None);
+        assert_eq!(refusal(with("request_uris", json!(["https://rp.test/ro#v2"])), strict), None);
+        for bad in ["https://rp.test/bcl#f", "https://u:p@rp.test/bcl", "http://rp.test/bcl", "javascript:alert(1)"] {
+            let got = refusal(with("backchannel_logout_uri", json!(bad)), dev);
+            assert_eq!(got.map(|(c, d)| (c, d.starts_with("backchannel_logout_uri:"))), Some(("invalid_client_metadata", true)), "{bad}");
+        }
     }
 }
