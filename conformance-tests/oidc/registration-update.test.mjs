@@ -135,6 +135,12 @@ test('registration refuses metadata it cannot honour or that is unsafe', async (
       ['backchannel_logout_uri', loopback.backchannel_logout_uri],
       ['request_uris', loopback.request_uris],
       ['backchannel_logout_uri', 'https://localhost:9/bcl#frag'],
+      ['logo_uri', 'javascript:alert(document.cookie)'],
+      ['client_uri', 'data:text/html,<script>alert(1)</script>'],
+      ['policy_uri', 'javascript:alert(1)'],
+      ['tos_uri', 'data:text/html,x'],
+      ['logo_uri#ja', 'http://localhost:9/logo.png'],
+      ['subject_type', 'pairwise'],
     ];
     for (const [field, value] of hostile) {
       const res = await register(strict, { [field]: value });
@@ -147,7 +153,8 @@ test('registration refuses metadata it cannot honour or that is unsafe', async (
 
   await t.test('the honest counterparts are registered', async () => {
     const res = await register(strict, {
-      backchannel_logout_uri: 'https://localhost:9/bcl', request_uris: ['https://localhost:9/ro#v1'],
+      backchannel_logout_uri: 'https://localhost:9/bcl', request_uris: ['https://localhost:9/ro#v1'], subject_type: 'public',
+      logo_uri: 'https://localhost:9/logo.png', client_uri: 'https://localhost:9/', policy_uri: 'https://localhost:9/policy', tos_uri: 'https://localhost:9/tos',
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.backchannel_logout_uri, 'https://localhost:9/bcl');

@@ -97,6 +97,45 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     Ok(out)
 }
 
+/// Human-readable pages of the client (RFC 7591 §2), shown to users if ever shown: only
+/// https URLs, never `javascript:` or `data:`. Each may also come in language variants
+/// (`logo_uri#ja`, §2.2), checked alike.
+const PAGE_URIS: [(&str, &str); 4] = [
+    ("logo_uri", "logo_uri must be an https URL"),
+    ("client_uri", "client_uri must be an https URL"),
+    ("policy_uri", "policy_uri must be an https URL"),
+    ("tos_uri", "tos_uri must be an https URL"),
+];
+
+/// The page URIs of `m` ([`PAGE_URIS`]): each, when present, a string that parses as an
+/// absolute https URL with a host and no userinfo; the error names the field.
+fn check_page_uris(m: &Value) -> Result<(), OAuthError> {
+    let Some(fields) = m.as_object() else { return Ok(()) };
+    for (name, value) in fields {
+        let base = name.split_once('#').map_or(name.as_str(), |(base, _)| base);
+        let Some((_, refusal)) = PAGE_URIS.iter().find(|(field, _)| *field == base) else { continue };
+        let https = value
+            .as_str()
+            .and_then(|v| url::Url::parse(v).ok())
+            .is_some_and(|u| u.scheme() == "https" && u.host().is_some() && u.username().is_empty() && u.password().is_none());
+        if !https {
+            return Err(OAuthError::InvalidClientMetadata(refusal));
+        }
+    }
+    Ok(())
+}
+
+/// `subject_type` (OpenID Connect Registration §2): only `public`, the one type discovery
+/// lists in `subject_types_supported`; a client asking for pairwise identifiers must not
+/// be registered as if it got them.
+fn check_subject_type(m: &Value) -> Result<(), OAuthError> {
+    match &m["subject_type"] {
+        Value::Null => Ok(()),
+        Value::String(t) if t == "public" => Ok(()),
+        _ => Err(OAuthError::InvalidClientMetadata("subject_type: only public is supported (subject_types_supported)")),
+    }
+}
+
 /// What to say of a URL the provider would call (`request_uris`, `backchannel_logout_uri`)
 /// and the outbound client would refuse: fixed texts naming the field.
 fn fetch_url_refusal(field: &str) -> &'static str {
@@ -129,6 +168,8 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
             "post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment",
         )
     })?;
+    check_subject_type(m)?;
+    check_page_uris(m)?;
     let request_uris = strings("request_uris")?;
     for uri in &request_uris {
         clients::check_fetch_url(clients::REQUEST_URIS, clients::without_fragment(uri), rule)
@@ -423,6 +464,34 @@ mod tests {
         for bad in ["https://rp.test/bcl#f", "https://u:p@rp.test/bcl", "http://rp.test/bcl", "javascript:alert(1)"] {
             let got = refusal(with("backchannel_logout_uri", json!(bad)), dev);
             assert_eq!(got.map(|(c, d)| (c, d.starts_with("backchannel_logout_uri:"))), Some(("invalid_client_metadata", true)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_uris_are_https_only() {
+        for field in ["logo_uri", "client_uri", "policy_uri", "tos_uri", "logo_uri#ja"] {
+            assert_eq!(refusal(with(field, json!("https://rp.test/page")), FetchRule::default()), None, "{field}");
+            for bad in [
+                json!("javascript:alert(document.cookie)"),
+                json!("data:text/html,<script>1</script>"),
+                json!("http://rp.test/p"),
+                json!("https://u@rp.test/"),
+                json!("/relative"),
+                json!(7),
+            ] {
+                let got = refusal(with(field, bad.clone()), FetchRule::default());
+                let base = field.split('#').next().unwrap_or_default();
+                assert_eq!(got.map(|(c, d)| (c, d.starts_with(base))), Some(("invalid_client_metadata", true)), "{field} {bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_public_subjects() {
+        assert_eq!(refusal(with("subject_type", json!("public")), FetchRule::default()), None);
+        for bad in [json!("pairwise"), json!(["public"]), json!("")] {
+            let got = refusal(with("subject_type", bad.clone()), FetchRule::default());
+            assert_eq!(got.map(|(c, d)| (c, d.starts_with("subject_type:"))), Some(("invalid_client_metadata", true)), "{bad}");
         }
     }
 }
