@@ -113,3 +113,62 @@ test('a dynamically registered client updates its metadata', async (t) => {
     assert.equal((await request(server, reg.registration_client_uri, { headers: manage })).status, 401);
   });
 });
+
+// RFC 7591 §2 and §3.2.2: metadata the provider would never use, or that is unsafe, is
+// refused with invalid_client_metadata naming the field, not stored behind a 201. URLs the
+// provider calls (request_uris, backchannel_logout_uri) follow the outbound rule: https,
+// or http on a loopback address only where the operator allowed the fetch to go there.
+test('registration refuses metadata it cannot honour or that is unsafe', async (t) => {
+  const strict = await startServer(t);
+  const register = async (server, extra) => {
+    const { initial_access_token: token } = server.cliJson('admin', 'oidc-client', 'initial-access-token', '--tenant', 'demo', '--uses', '1');
+    const body = { client_name: 'Meta', redirect_uris: ['https://localhost:9/cb'], ...extra };
+    const res = await request(server, `${issuerUrl(server)}/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),
+    });
+    return { status: res.status, type: res.headers['content-type'], body: JSON.parse(res.body) };
+  };
+  const loopback = { backchannel_logout_uri: 'http://127.0.0.1:6379/', request_uris: ['http://127.0.0.1:18999/ro'] };
+
+  await t.test('each hostile field is refused, naming it', async () => {
+    const hostile = [
+      ['backchannel_logout_uri', loopback.backchannel_logout_uri],
+      ['request_uris', loopback.request_uris],
+      ['backchannel_logout_uri', 'https://localhost:9/bcl#frag'],
+      ['logo_uri', 'javascript:alert(document.cookie)'],
+      ['client_uri', 'data:text/html,<script>alert(1)</script>'],
+      ['policy_uri', 'javascript:alert(1)'],
+      ['tos_uri', 'data:text/html,x'],
+      ['logo_uri#ja', 'http://localhost:9/logo.png'],
+      ['subject_type', 'pairwise'],
+    ];
+    for (const [field, value] of hostile) {
+      const res = await register(strict, { [field]: value });
+      assert.equal(res.status, 400, `${field} ${JSON.stringify(value)}: ${JSON.stringify(res.body)}`);
+      assert.match(res.type, /application\/json/);
+      assert.equal(res.body.error, 'invalid_client_metadata', field);
+      assert.ok(res.body.error_description.startsWith(field.split('#')[0]), `${field}: ${res.body.error_description}`);
+    }
+  });
+
+  await t.test('the honest counterparts are registered', async () => {
+    const res = await register(strict, {
+      backchannel_logout_uri: 'https://localhost:9/bcl', request_uris: ['https://localhost:9/ro#v1'], subject_type: 'public',
+      logo_uri: 'https://localhost:9/logo.png', client_uri: 'https://localhost:9/', policy_uri: 'https://localhost:9/policy', tos_uri: 'https://localhost:9/tos',
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.backchannel_logout_uri, 'https://localhost:9/bcl');
+    assert.deepEqual(res.body.request_uris, ['https://localhost:9/ro#v1']);
+  });
+
+  await t.test('loopback http is registered where the operator lets the provider call it', async () => {
+    const dev = await startServer(t, { env: { MAMORI_OIDC__JWKS_FETCH_ALLOW_LOOPBACK_HTTP: 'true' } });
+    const res = await register(dev, loopback);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.backchannel_logout_uri, loopback.backchannel_logout_uri);
+    assert.deepEqual(res.body.request_uris, loopback.request_uris);
+    // Still never on another host over http.
+    const remote = await register(dev, { backchannel_logout_uri: 'http://bcl.example/logout' });
+    assert.equal(remote.body.error, 'invalid_client_metadata');
+  });
+});

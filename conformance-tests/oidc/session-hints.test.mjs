@@ -123,6 +123,32 @@ test('the session answers only for its own user and its own age', async (t) => {
     assert.ok(await alicePage.isVisible('#logout-confirm-form'), 'asked to confirm');
     await snap(alicePage, 'foreign-hint-confirm');
     assert.ok(await loggedIn(alicePage), 'Alice is still logged in');
+    // The confirmation carries what the GET checked: edited to name another client (with
+    // that client's registered URI), it is refused, and nothing ends.
+    const other = registerClient(server, { name: 'Other RP', redirectUris: [cb.redirectUri], postLogout: [cb.logoutUri] });
+    const confirmFor = async () => {
+      await alicePage.goto(String(client.buildEndSessionUrl(config, { id_token_hint: bobs.tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'x' })));
+      assert.ok(await alicePage.isVisible('#logout-confirm-form'), 'asked to confirm');
+    };
+    await confirmFor();
+    const hitsBefore = cb.hits.length;
+    await alicePage.evaluate((clientId) => {
+      const form = document.querySelector('#logout-confirm-form');
+      let input = form.querySelector('input[name="client_id"]');
+      if (!input) form.append((input = Object.assign(document.createElement('input'), { type: 'hidden', name: 'client_id' })));
+      input.value = clientId;
+    }, other.client_id);
+    const [tampered] = await Promise.all([alicePage.waitForNavigation(), alicePage.click('#logout-confirm-submit')]);
+    assert.equal(tampered.status(), 400);
+    assert.match(await alicePage.textContent('#oauth-error'), /invalid_request/);
+    assert.equal(cb.hits.length, hitsBefore, 'no redirect to the other client');
+    assert.ok(await loggedIn(alicePage), 'Alice is still logged in');
+    // Honest: the same page, unchanged, logs Alice out and returns to the site.
+    await confirmFor();
+    const confirmed = cb.next();
+    await alicePage.click('#logout-confirm-submit');
+    assert.equal((await confirmed).query.get('state'), 'x');
+    assert.equal(await loggedIn(alicePage), false);
     // Honest: Alice's own hint logs her out at once.
     const alices = await login(alicePage, alice);
     const arrived = cb.next();

@@ -57,8 +57,23 @@ impl Limits {
             timeout,
             max_body,
             allow_private: config.outbound_allow_private,
-            allow_loopback_http: config.jwks_fetch_allow_loopback_http,
+            allow_loopback_http: FetchRule::for_clients(config).allow_loopback_http,
         }
+    }
+}
+
+/// The scheme rule of fetches to client-given URLs, which registration applies too
+/// (`oidc::redirect_uri::check_fetch`): every surface that registers a client refuses
+/// a URL these fetches would refuse as "not https".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FetchRule {
+    /// Plain `http://` to a loopback host is followed (`oidc.jwks_fetch_allow_loopback_http`).
+    pub allow_loopback_http: bool,
+}
+
+impl FetchRule {
+    pub fn for_clients(config: &OidcConfig) -> FetchRule {
+        FetchRule { allow_loopback_http: config.jwks_fetch_allow_loopback_http }
     }
 }
 

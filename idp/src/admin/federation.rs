@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{AdminError, Principal, Reach, audit};
 use crate::app::App;
-use crate::oidc::clients::{self, ClientSettings, ClientSpec};
+use crate::oidc::clients::{self, ClientSettings, ClientSpec, FetchRule};
 use crate::oidc::userinfo::{ALWAYS_RELEASED, USER_CLAIMS};
 
 /// What an operator registers an OIDC client with. Empty lists take the defaults noted;
@@ -134,8 +134,8 @@ fn jwks_text(jwks: &serde_json::Value) -> Result<String, AdminError> {
     }
 }
 
-fn check_jwks_uri(uri: &str) -> Result<(), AdminError> {
-    clients::check_fetch_url("jwks_uri", uri).map_err(|problem| AdminError::Invalid(problem.to_string()))
+fn check_jwks_uri(uri: &str, rule: FetchRule) -> Result<(), AdminError> {
+    clients::check_fetch_url("jwks_uri", uri, rule).map_err(|problem| AdminError::Invalid(problem.to_string()))
 }
 
 /// SHA-256 (hex) of a PEM certificate, as `self_signed_tls_client_auth` compares it.
@@ -165,8 +165,9 @@ pub fn checked_claims(claims: Vec<String>) -> Result<Vec<String>, AdminError> {
 type CheckedRegistration = (ClientSpec, Option<String>, Option<Vec<String>>);
 
 /// The checked spec for `reg`, in the terms of `oidc::clients`, with its JWKS URI and
-/// claim release list (kept beside the spec, which dynamic registration shares).
-fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminError> {
+/// claim release list (kept beside the spec, which dynamic registration shares). URLs the
+/// provider will call are checked against the operator's outbound `rule`.
+fn client_spec(reg: ClientRegistration, rule: FetchRule) -> Result<CheckedRegistration, AdminError> {
     if reg.name.trim().is_empty() {
         return Err(AdminError::Invalid("name: give the name users see on the consent page".to_owned()));
     }
@@ -178,7 +179,7 @@ fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminErro
     check_texts("tls_client_auth_subject_dn", &reg.tls_client_auth_subject_dn)?;
     let jwks = reg.jwks.as_ref().map(jwks_text).transpose()?;
     if let Some(uri) = &reg.jwks_uri {
-        check_jwks_uri(uri)?;
+        check_jwks_uri(uri, rule)?;
         if jwks.is_some() {
             return Err(AdminError::Invalid("give jwks or jwks_uri, not both".to_owned()));
         }
@@ -210,7 +211,7 @@ fn client_spec(reg: ClientRegistration) -> Result<CheckedRegistration, AdminErro
             backchannel_logout_uri: reg.backchannel_logout_uri,
         },
     };
-    clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref()).map_err(AdminError::Invalid)?;
+    clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref(), rule).map_err(AdminError::Invalid)?;
     Ok((spec, reg.jwks_uri, claims))
 }
 
@@ -258,7 +259,7 @@ pub async fn create_oidc_client(
     if let Some(id) = &registration.client_id {
         check_client_id_namespace(principal, &tenant.slug, id)?;
     }
-    let (spec, jwks_uri, claims) = client_spec(registration)?;
+    let (spec, jwks_uri, claims) = client_spec(registration, FetchRule::for_clients(&app.config.oidc))?;
     let (registered, secret) = clients::create_with_jwks_uri(app, tenant.id, spec, jwks_uri, claims).await?;
     let c = &registered.client;
     audit::record(
@@ -430,7 +431,7 @@ pub async fn update_oidc_client(
     }
     if let Some(uri) = update.jwks_uri {
         if let Some(uri) = &uri {
-            check_jwks_uri(uri)?;
+            check_jwks_uri(uri, FetchRule::for_clients(&app.config.oidc))?;
         }
         client.jwks_uri = uri;
         changed.push("jwks_uri");
@@ -490,7 +491,8 @@ pub async fn update_oidc_client(
         require_pkce: client.require_pkce,
         settings: settings.clone(),
     };
-    clients::check_spec_with_keys_at(&spec, client.jwks_uri.as_deref()).map_err(AdminError::Invalid)?;
+    clients::check_spec_with_keys_at(&spec, client.jwks_uri.as_deref(), FetchRule::for_clients(&app.config.oidc))
+        .map_err(AdminError::Invalid)?;
     let authorization_code = client.grant_types.iter().any(|g| g == "authorization_code");
     if authorization_code && !client.scopes.iter().any(|s| s == "openid") {
         client.scopes.insert(0, "openid".into());
@@ -580,7 +582,7 @@ mod tests {
 
     #[test]
     fn defaults_make_a_confidential_code_flow_client() {
-        let (spec, jwks_uri, claims) = client_spec(registration()).expect("valid");
+        let (spec, jwks_uri, claims) = client_spec(registration(), FetchRule::default()).expect("valid");
         assert_eq!(spec.auth_method, "client_secret_basic");
         assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
         assert_eq!(spec.scopes, ["openid", "profile", "email"]);
@@ -591,12 +593,15 @@ mod tests {
     #[test]
     fn claim_lists_name_only_released_claims() {
         let listed = ClientRegistration { claims: Some(vec!["email".into(), "name".into(), "email".into()]), ..registration() };
-        let (_, _, claims) = client_spec(listed).expect("valid");
+        let (_, _, claims) = client_spec(listed, FetchRule::default()).expect("valid");
         assert_eq!(claims, Some(vec!["email".to_owned(), "name".to_owned()]));
-        assert!(client_spec(ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() }).is_ok());
+        assert!(
+            client_spec(ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() }, FetchRule::default())
+                .is_ok()
+        );
         for bad in ["mail", "Email", "", "address"] {
             let case = ClientRegistration { claims: Some(vec!["email".into(), bad.into()]), ..registration() };
-            assert!(matches!(client_spec(case), Err(AdminError::Invalid(m)) if m.starts_with("claims:")), "{bad}");
+            assert!(matches!(client_spec(case, FetchRule::default()), Err(AdminError::Invalid(m)) if m.starts_with("claims:")), "{bad}");
         }
     }
 
@@ -613,7 +618,34 @@ mod tests {
             ClientRegistration { tls_client_certificate_pem: Some("not pem".into()), ..registration() },
         ];
         for case in cases {
-            assert!(matches!(client_spec(case.clone()), Err(AdminError::Invalid(_))), "{case:?}");
+            assert!(matches!(client_spec(case.clone(), FetchRule::default()), Err(AdminError::Invalid(_))), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn urls_the_provider_calls_are_registered_only_if_the_fetch_would_follow_them() {
+        let loopback = [
+            ClientRegistration { backchannel_logout_uri: Some("http://127.0.0.1:6379/".into()), ..registration() },
+            ClientRegistration { request_uris: vec!["http://127.0.0.1:18999/ro".into()], ..registration() },
+            ClientRegistration { jwks_uri: Some("http://127.0.0.1:8080/jwks".into()), ..registration() },
+        ];
+        let dev = FetchRule { allow_loopback_http: true };
+        for case in loopback {
+            // Refused as the outbound client would refuse it ("not https") at every use...
+            let refused = client_spec(case.clone(), FetchRule::default());
+            assert!(matches!(&refused, Err(AdminError::Invalid(m)) if m.contains("oidc.jwks_fetch_allow_loopback_http")), "{refused:?}");
+            // ...and accepted where the operator lets the provider call loopback http.
+            assert!(client_spec(case, dev).is_ok());
+        }
+        let honest = ClientRegistration {
+            backchannel_logout_uri: Some("https://rp.test/bcl".into()),
+            request_uris: vec!["https://rp.test/ro#v1".into()],
+            ..registration()
+        };
+        assert!(client_spec(honest, FetchRule::default()).is_ok());
+        for bad in ["https://rp.test/bcl#frag", "https://user@rp.test/bcl", "http://rp.test/bcl"] {
+            let case = ClientRegistration { backchannel_logout_uri: Some(bad.into()), ..registration() };
+            assert!(matches!(client_spec(case, dev), Err(AdminError::Invalid(m)) if m.starts_with("backchannel_logout_uri:")), "{bad}");
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::redirect_uri;
 use crate::app::App;
+pub use crate::outbound::FetchRule;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClientSettings {
@@ -146,15 +147,17 @@ pub struct ClientSpec {
     pub settings: ClientSettings,
 }
 
-/// A URL the provider fetches from (`jwks_uri`, `request_uris` without their fragment):
-/// the redirect URI rules of [`redirect_uri::check`], for `field`.
-pub fn check_fetch_url(field: &'static str, uri: &str) -> Result<(), redirect_uri::UriProblem> {
-    redirect_uri::check(field, uri).map(|_| ())
+/// A URL the provider calls for a client (`jwks_uri`, `request_uris` without their
+/// fragment, `backchannel_logout_uri`): the redirect URI rules, and http only where the
+/// outbound client follows it ([`redirect_uri::check_fetch`]), for `field`. Every surface
+/// (dynamic registration, admin API, CLI, console) comes here through [`check_spec`].
+pub fn check_fetch_url(field: &'static str, uri: &str, rule: FetchRule) -> Result<(), redirect_uri::UriProblem> {
+    redirect_uri::check_fetch(field, uri, rule).map(|_| ())
 }
 
-/// Checks a spec; the error names what is wrong.
-pub fn check_spec(spec: &ClientSpec) -> Result<(), String> {
-    check_spec_with_keys_at(spec, None)
+/// Checks a spec against the operator's outbound `rule`; the error names what is wrong.
+pub fn check_spec(spec: &ClientSpec, rule: FetchRule) -> Result<(), String> {
+    check_spec_with_keys_at(spec, None, rule)
 }
 
 /// The most keys a client's JWK Set may hold, inline or at its `jwks_uri`: key rotation
@@ -163,7 +166,7 @@ pub const MAX_JWKS_KEYS: usize = 20;
 
 /// [`check_spec`] for a client that may publish its keys at `jwks_uri` instead of inline:
 /// `private_key_jwt` needs one or the other (the token endpoint fetches the URI).
-pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Result<(), String> {
+pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>, rule: FetchRule) -> Result<(), String> {
     if !AUTH_METHODS.contains(&spec.auth_method.as_str()) {
         return Err(format!("unknown token endpoint auth method {}", spec.auth_method));
     }
@@ -178,9 +181,9 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     if spec.redirect_uris.len() > MAX_REDIRECT_URIS || spec.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS {
         return Err(format!("at most {MAX_REDIRECT_URIS} redirect URIs and {MAX_REDIRECT_URIS} post-logout redirect URIs"));
     }
-    check_uris(spec).map_err(|problem| problem.to_string())?;
-    if let Some(uri) = &spec.settings.backchannel_logout_uri {
-        super::redirect_uri::check(super::redirect_uri::BACKCHANNEL_LOGOUT_URI, uri).map_err(|problem| problem.to_string())?;
+    check_uris(spec, rule).map_err(|problem| problem.to_string())?;
+    if let Some(uri) = jwks_uri {
+        check_fetch_url("jwks_uri", uri, rule).map_err(|problem| problem.to_string())?;
     }
     if spec.settings.request_uris.len() > MAX_REQUEST_URIS {
         return Err(format!("at most {MAX_REQUEST_URIS} request URIs"));
@@ -208,13 +211,21 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>) -> Res
     Ok(())
 }
 
-/// The spec's redirect, post-logout and request URIs, each by [`redirect_uri::check`]
-/// (request URIs without their fragment, which is only a version marker for them).
-pub fn check_uris(spec: &ClientSpec) -> Result<(), redirect_uri::UriProblem> {
+/// The spec's redirect and post-logout URIs by [`redirect_uri::check`], and the URIs the
+/// provider calls (request URIs without their fragment, which is only a version marker
+/// for them; the back-channel logout URI) by [`check_fetch_url`] under `rule`.
+pub fn check_uris(spec: &ClientSpec, rule: FetchRule) -> Result<(), redirect_uri::UriProblem> {
     redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &spec.redirect_uris)?;
     redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &spec.post_logout_redirect_uris)?;
-    spec.settings.request_uris.iter().try_for_each(|u| check_fetch_url("request_uris", without_fragment(u)))
+    spec.settings.request_uris.iter().try_for_each(|u| check_fetch_url(REQUEST_URIS, without_fragment(u), rule))?;
+    match &spec.settings.backchannel_logout_uri {
+        Some(uri) => check_fetch_url(redirect_uri::BACKCHANNEL_LOGOUT_URI, uri, rule),
+        None => Ok(()),
+    }
 }
+
+/// The field name of request URIs, as the registration metadata and the admin API spell it.
+pub const REQUEST_URIS: &str = "request_uris";
 
 /// Registers a client; returns it and, for secret-based methods, the secret (shown once,
 /// stored only as its Argon2id hash).
@@ -232,7 +243,7 @@ pub async fn create_with_jwks_uri(
     jwks_uri: Option<String>,
     claims: Option<Vec<String>>,
 ) -> anyhow::Result<(RegisteredClient, Option<String>)> {
-    check_spec_with_keys_at(&spec, jwks_uri.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    check_spec_with_keys_at(&spec, jwks_uri.as_deref(), FetchRule::for_clients(&app.config.oidc)).map_err(|e| anyhow::anyhow!(e))?;
     let secret = spec.auth_method.starts_with("client_secret_").then(crate::secrets::url_token);
     let hash = match &secret {
         Some(s) => Some(app.hasher.hash(s).await?),
@@ -309,8 +320,14 @@ mod tests {
             require_pkce: false,
             settings: ClientSettings { request_uris: uris.iter().map(|u| (*u).to_owned()).collect(), ..ClientSettings::default() },
         };
-        assert!(check_spec(&spec(&["https://rp.test/ro#hash"])).is_ok());
-        assert!(check_spec(&spec(&["http://rp.test/ro"])).is_err());
-        assert!(check_spec(&spec(&["urn:x"])).is_err());
+        let strict = FetchRule::default();
+        assert!(check_spec(&spec(&["https://rp.test/ro#hash"]), strict).is_ok());
+        assert!(check_spec(&spec(&["http://rp.test/ro"]), strict).is_err());
+        assert!(check_spec(&spec(&["urn:x"]), strict).is_err());
+        // Loopback http only where the outbound client follows it (it says "not https" otherwise).
+        let dev = FetchRule { allow_loopback_http: true };
+        assert!(check_spec(&spec(&["http://127.0.0.1:18999/ro"]), strict).is_err());
+        assert!(check_spec(&spec(&["http://127.0.0.1:18999/ro"]), dev).is_ok());
+        assert!(check_spec(&spec(&["http://rp.test/ro"]), dev).is_err());
     }
 }

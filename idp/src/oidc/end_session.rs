@@ -44,8 +44,16 @@ pub async fn end_session_post(
     run(state, conn, slug, headers, String::from_utf8_lossy(&body).into_owned()).await
 }
 
+/// What the confirmation page's hidden fields are sealed for ([`crate::web::csrf::CsrfKey::seal_fields`]).
+const CONFIRM_PURPOSE: &str = "oidc end_session confirm";
+/// The hidden field with the seal.
+const CHECKED_FIELD: &str = "checked";
+
 /// The user's answer on the confirmation page: log out (with the CSRF token), then go
-/// where the original request asked, checked again.
+/// where the original request asked. The hidden fields must be the ones the GET checked
+/// and sealed (its client from the hint's `aud`, its URI registered for that client): a
+/// page edited to name another client, or another client's URI, is refused, and the
+/// target is checked again against the client's registration as it is now.
 pub async fn confirm(
     State(state): State<SharedState>,
     Extension(conn): Extension<ConnectionInfo>,
@@ -61,9 +69,14 @@ pub async fn confirm(
     let result = async {
         let issuer = super::token::issuer_of(&state, &slug).await?;
         let optional = |name: &str| Some(field(&form, name)).filter(|v| !v.is_empty()).map(str::to_owned);
-        let client_id = optional("client_id");
-        let target = redirect_target(&state, &issuer, client_id.as_deref(), optional("post_logout_redirect_uri").as_deref()).await?;
-        finish(&state, &headers, target, optional("state").as_deref()).await
+        let (client_id, uri, rp_state) = (optional("client_id"), optional("post_logout_redirect_uri"), optional("state"));
+        let fields = [client_id.as_deref(), uri.as_deref(), rp_state.as_deref()];
+        if !state.app.csrf.fields_sealed(CONFIRM_PURPOSE, &fields, field(&form, CHECKED_FIELD)) {
+            tracing::warn!(tenant = %slug, "an RP-initiated logout confirmation came back with other fields than the page had");
+            return Err(OAuthError::InvalidRequest("the logout confirmation does not match the checked request"));
+        }
+        let target = redirect_target(&state, &issuer, client_id.as_deref(), uri.as_deref()).await?;
+        finish(&state, &headers, target, rp_state.as_deref()).await
     }
     .await;
     result.unwrap_or_else(|err| super::authorize::error_page(&state, &headers, &err))
@@ -114,16 +127,20 @@ async fn logout(state: &SharedState, conn: ConnectionInfo, slug: &str, headers: 
             Some(id) => clients::load(app, issuer.tenant.id, id).await?.map(|c| c.client.name),
             None => None,
         };
+        let rp_state = params.get("state").filter(|s| !s.is_empty());
+        // The fields as checked here, sealed: the confirmation takes them only unchanged.
+        let checked = app.csrf.seal_fields(CONFIRM_PURPOSE, &[client_id.as_deref(), target.as_deref(), rp_state]);
         return Ok(ctx.form(
             StatusCode::OK,
             "oidc/logout_confirm.html",
             serde_json::json!({
                 "action": format!("/t/{slug}/end_session/confirm"),
                 "client_name": client_name,
-                // Carried to the confirmation and checked again there.
+                // Carried to the confirmation, sealed, and checked again there.
                 "client_id": client_id,
                 "post_logout_redirect_uri": target,
-                "state": params.get("state"),
+                "state": rp_state,
+                "checked": checked,
             }),
         ));
     }

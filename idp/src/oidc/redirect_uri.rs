@@ -16,6 +16,8 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
+use crate::outbound::FetchRule;
+
 /// Longest redirect URI accepted (it ends up in pages, tokens and logs).
 pub const MAX_URI_CHARS: usize = 2000;
 
@@ -45,6 +47,9 @@ impl UriProblem {
             KEY_USERINFO => "a URI must not carry a user name or password (user:pass@host)",
             KEY_FRAGMENT => "a URI must not have a fragment (#...)",
             KEY_NOT_HTTPS => "a URI must be https, or http on a loopback IP address (127.0.0.1 or [::1])",
+            KEY_FETCH_NOT_HTTPS => {
+                "a URI the provider calls must be https (http on a loopback IP address only where the operator set oidc.jwks_fetch_allow_loopback_http)"
+            }
             _ => "the URI is not acceptable",
         }
     }
@@ -55,9 +60,10 @@ pub const KEY_NOT_CANONICAL: &str = "oidc.redirect_uri.not_canonical";
 pub const KEY_USERINFO: &str = "oidc.redirect_uri.userinfo";
 pub const KEY_FRAGMENT: &str = "oidc.redirect_uri.fragment";
 pub const KEY_NOT_HTTPS: &str = "oidc.redirect_uri.not_https";
+pub const KEY_FETCH_NOT_HTTPS: &str = "oidc.redirect_uri.fetch_not_https";
 
 /// Every message key a [`UriProblem`] can carry (the catalogue test checks each is there).
-pub const KEYS: [&str; 5] = [KEY_NOT_A_URL, KEY_NOT_CANONICAL, KEY_USERINFO, KEY_FRAGMENT, KEY_NOT_HTTPS];
+pub const KEYS: [&str; 6] = [KEY_NOT_A_URL, KEY_NOT_CANONICAL, KEY_USERINFO, KEY_FRAGMENT, KEY_NOT_HTTPS, KEY_FETCH_NOT_HTTPS];
 
 /// Field names, as the registration metadata and the admin API spell them.
 pub const REDIRECT_URIS: &str = "redirect_uris";
@@ -88,6 +94,19 @@ pub fn check(field: &'static str, uri: &str) -> Result<Url, UriProblem> {
     // follow somewhere other than it reads.
     if url.as_str() != uri {
         return Err(UriProblem::new(field, KEY_NOT_CANONICAL, uri));
+    }
+    Ok(url)
+}
+
+/// A URL the provider itself calls for a client (`jwks_uri`, `request_uris` without their
+/// fragment, `backchannel_logout_uri`): [`check`], and plain http only where the outbound
+/// client will follow it, that is when the operator set `oidc.jwks_fetch_allow_loopback_http`
+/// ([`FetchRule`], which `outbound::Limits::for_clients` reads too). Otherwise a URI
+/// registered today would be refused ("not https") at every use.
+pub fn check_fetch(field: &'static str, uri: &str, rule: FetchRule) -> Result<Url, UriProblem> {
+    let url = check(field, uri)?;
+    if url.scheme() != "https" && !rule.allow_loopback_http {
+        return Err(UriProblem::new(field, KEY_FETCH_NOT_HTTPS, uri));
     }
     Ok(url)
 }
@@ -193,6 +212,28 @@ mod tests {
         }
         let long = format!("https://shop.example/{}", "a".repeat(MAX_URI_CHARS));
         assert_eq!(check(REDIRECT_URIS, &long).err().map(|p| p.key), Some(KEY_NOT_A_URL));
+    }
+
+    #[test]
+    fn urls_the_provider_calls_follow_the_outbound_rule() {
+        let (strict, dev) = (FetchRule { allow_loopback_http: false }, FetchRule { allow_loopback_http: true });
+        // Honest: https anywhere; loopback http where the operator allows it.
+        for allow in [strict, dev] {
+            assert!(check_fetch(BACKCHANNEL_LOGOUT_URI, "https://rp.example/bcl", allow).is_ok());
+        }
+        assert!(check_fetch(BACKCHANNEL_LOGOUT_URI, "http://127.0.0.1:6379/", dev).is_ok());
+        assert!(check_fetch("request_uris", "http://[::1]:18999/ro", dev).is_ok());
+        // Hostile: loopback http the fetch would refuse ("not https"), and what no fetch takes.
+        let problem = |uri: &str, allow: FetchRule| check_fetch(BACKCHANNEL_LOGOUT_URI, uri, allow).err().map(|p| (p.field, p.key));
+        assert_eq!(problem("http://127.0.0.1:6379/", strict), Some((BACKCHANNEL_LOGOUT_URI, KEY_FETCH_NOT_HTTPS)));
+        assert_eq!(problem("http://[::1]:18999/ro", strict), Some((BACKCHANNEL_LOGOUT_URI, KEY_FETCH_NOT_HTTPS)));
+        for allow in [strict, dev] {
+            assert_eq!(problem("http://rp.example/bcl", allow), Some((BACKCHANNEL_LOGOUT_URI, KEY_NOT_HTTPS)));
+            assert_eq!(problem("http://localhost:6379/", allow), Some((BACKCHANNEL_LOGOUT_URI, KEY_NOT_HTTPS)));
+            assert_eq!(problem("https://u:p@rp.example/bcl", allow), Some((BACKCHANNEL_LOGOUT_URI, KEY_USERINFO)));
+            assert_eq!(problem("https://rp.example/bcl#f", allow), Some((BACKCHANNEL_LOGOUT_URI, KEY_FRAGMENT)));
+            assert_eq!(problem("javascript:alert(1)", allow), Some((BACKCHANNEL_LOGOUT_URI, KEY_NOT_HTTPS)));
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use mamori_storage::model::{AccessTokenFormat, SigningAlgorithm};
 use serde_json::{Value, json};
 
-use super::clients::{self, ClientSettings, ClientSpec, RegisteredClient};
+use super::clients::{self, ClientSettings, ClientSpec, FetchRule, RegisteredClient};
 use super::error::OAuthError;
 use super::redirect_uri;
 use super::userinfo::bearer_token;
@@ -69,7 +69,7 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     }
     let source_ip = source.to_string();
     let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
-    let mut spec = spec_from_metadata(&metadata)?;
+    let mut spec = spec_from_metadata(&metadata, FetchRule::for_clients(&app.config.oidc))?;
     let registration_token = crate::secrets::url_token();
     spec.settings.registration_access_token_hash = Some(mamori_storage::token_lookup_hash(&registration_token));
     let (client, secret) = clients::create(app, issuer.tenant.id, spec).await.map_err(|e| {
@@ -97,8 +97,58 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
     Ok(out)
 }
 
-/// A client spec from RFC 7591 §2 metadata.
-pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
+/// Human-readable pages of the client (RFC 7591 §2), shown to users if ever shown: only
+/// https URLs, never `javascript:` or `data:`. Each may also come in language variants
+/// (`logo_uri#ja`, §2.2), checked alike.
+const PAGE_URIS: [(&str, &str); 4] = [
+    ("logo_uri", "logo_uri must be an https URL"),
+    ("client_uri", "client_uri must be an https URL"),
+    ("policy_uri", "policy_uri must be an https URL"),
+    ("tos_uri", "tos_uri must be an https URL"),
+];
+
+/// The page URIs of `m` ([`PAGE_URIS`]): each, when present, a string that parses as an
+/// absolute https URL with a host and no userinfo; the error names the field.
+fn check_page_uris(m: &Value) -> Result<(), OAuthError> {
+    let Some(fields) = m.as_object() else { return Ok(()) };
+    for (name, value) in fields {
+        let base = name.split_once('#').map_or(name.as_str(), |(base, _)| base);
+        let Some((_, refusal)) = PAGE_URIS.iter().find(|(field, _)| *field == base) else { continue };
+        let https = value
+            .as_str()
+            .and_then(|v| url::Url::parse(v).ok())
+            .is_some_and(|u| u.scheme() == "https" && u.host().is_some() && u.username().is_empty() && u.password().is_none());
+        if !https {
+            return Err(OAuthError::InvalidClientMetadata(refusal));
+        }
+    }
+    Ok(())
+}
+
+/// `subject_type` (OpenID Connect Registration §2): only `public`, the one type discovery
+/// lists in `subject_types_supported`; a client asking for pairwise identifiers must not
+/// be registered as if it got them.
+fn check_subject_type(m: &Value) -> Result<(), OAuthError> {
+    match &m["subject_type"] {
+        Value::Null => Ok(()),
+        Value::String(t) if t == "public" => Ok(()),
+        _ => Err(OAuthError::InvalidClientMetadata("subject_type: only public is supported (subject_types_supported)")),
+    }
+}
+
+/// What to say of a URL the provider would call (`request_uris`, `backchannel_logout_uri`)
+/// and the outbound client would refuse: fixed texts naming the field.
+fn fetch_url_refusal(field: &str) -> &'static str {
+    if field == clients::REQUEST_URIS {
+        "request_uris: each must be https (http on a loopback IP address only where the operator allows it), without userinfo"
+    } else {
+        "backchannel_logout_uri: must be https (http on a loopback IP address only where the operator allows it), without userinfo or fragment"
+    }
+}
+
+/// A client spec from RFC 7591 §2 metadata; URLs the provider will call are checked
+/// against the operator's outbound `rule`, as the fetch will apply it.
+pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAuthError> {
     let strings = |name: &str| -> Result<Vec<String>, OAuthError> {
         match &m[name] {
             Value::Null => Ok(Vec::new()),
@@ -118,6 +168,22 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
             "post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment",
         )
     })?;
+    check_subject_type(m)?;
+    check_page_uris(m)?;
+    let request_uris = strings("request_uris")?;
+    for uri in &request_uris {
+        clients::check_fetch_url(clients::REQUEST_URIS, clients::without_fragment(uri), rule)
+            .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field)))?;
+    }
+    let backchannel_logout_uri = match &m["backchannel_logout_uri"] {
+        Value::Null => None,
+        Value::String(uri) => {
+            clients::check_fetch_url(redirect_uri::BACKCHANNEL_LOGOUT_URI, uri, rule)
+                .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field)))?;
+            Some(uri.clone())
+        }
+        _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri must be a string")),
+    };
     let mut grant_types = strings("grant_types")?;
     if grant_types.is_empty() {
         grant_types.push("authorization_code".into());
@@ -156,15 +222,11 @@ pub fn spec_from_metadata(m: &Value) -> Result<ClientSpec, OAuthError> {
             tls_client_certificate_bound_access_tokens: m["tls_client_certificate_bound_access_tokens"].as_bool().unwrap_or(false),
             id_token_signed_response_alg,
             registration_access_token_hash: None,
-            request_uris: strings("request_uris")?,
-            backchannel_logout_uri: match &m["backchannel_logout_uri"] {
-                Value::Null => None,
-                Value::String(uri) => Some(uri.clone()),
-                _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri must be a string")),
-            },
+            request_uris,
+            backchannel_logout_uri,
         },
     };
-    clients::check_spec(&spec).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
+    clients::check_spec(&spec, rule).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
     Ok(spec)
 }
 
@@ -291,7 +353,7 @@ async fn run_update(
             "registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's",
         ));
     }
-    let spec = spec_from_metadata(&metadata)?;
+    let spec = spec_from_metadata(&metadata, FetchRule::for_clients(&app.config.oidc))?;
     let old_hash = current.client.client_secret_hash.clone();
     if let Some(presented) = metadata.get("client_secret") {
         // §2.2: a client_secret in the request must be the current one; it never sets one.
@@ -365,5 +427,71 @@ pub async fn delete(
             Err(err) => OAuthError::from(err).into_response(),
         },
         Err(err) => err.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(m: Value, rule: FetchRule) -> Option<(&'static str, &'static str)> {
+        spec_from_metadata(&m, rule).err().map(|e| (e.code(), e.description().unwrap_or_default()))
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut m = json!({"client_name": "RP", "redirect_uris": ["https://rp.test/cb"]});
+        m[field] = value;
+        m
+    }
+
+    #[test]
+    fn urls_the_provider_calls_follow_the_outbound_rule() {
+        let (strict, dev) = (FetchRule::default(), FetchRule { allow_loopback_http: true });
+        // The reported cases: stored, then refused at every use as "not https".
+        let bcl = with("backchannel_logout_uri", json!("http://127.0.0.1:6379/"));
+        let ro = with("request_uris", json!(["http://127.0.0.1:18999/ro"]));
+        assert_eq!(
+            refusal(bcl.clone(), strict).map(|(c, d)| (c, d.starts_with("backchannel_logout_uri:"))),
+            Some(("invalid_client_metadata", true))
+        );
+        assert_eq!(refusal(ro.clone(), strict).map(|(c, d)| (c, d.starts_with("request_uris:"))), Some(("invalid_client_metadata", true)));
+        // Where the operator lets the provider call loopback http, the fetch follows them.
+        assert_eq!(refusal(bcl, dev), None);
+        assert_eq!(refusal(ro, dev), None);
+        // https is always fine; a fragment is not for a back-channel URI (BCL §2.2).
+        assert_eq!(refusal(with("backchannel_logout_uri", json!("https://rp.test/bcl")), strict), None);
+        assert_eq!(refusal(with("request_uris", json!(["https://rp.test/ro#v2"])), strict), None);
+        for bad in ["https://rp.test/bcl#f", "https://u:p@rp.test/bcl", "http://rp.test/bcl", "javascript:alert(1)"] {
+            let got = refusal(with("backchannel_logout_uri", json!(bad)), dev);
+            assert_eq!(got.map(|(c, d)| (c, d.starts_with("backchannel_logout_uri:"))), Some(("invalid_client_metadata", true)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_uris_are_https_only() {
+        for field in ["logo_uri", "client_uri", "policy_uri", "tos_uri", "logo_uri#ja"] {
+            assert_eq!(refusal(with(field, json!("https://rp.test/page")), FetchRule::default()), None, "{field}");
+            for bad in [
+                json!("javascript:alert(document.cookie)"),
+                json!("data:text/html,<script>1</script>"),
+                json!("http://rp.test/p"),
+                json!("https://u@rp.test/"),
+                json!("/relative"),
+                json!(7),
+            ] {
+                let got = refusal(with(field, bad.clone()), FetchRule::default());
+                let base = field.split('#').next().unwrap_or_default();
+                assert_eq!(got.map(|(c, d)| (c, d.starts_with(base))), Some(("invalid_client_metadata", true)), "{field} {bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_public_subjects() {
+        assert_eq!(refusal(with("subject_type", json!("public")), FetchRule::default()), None);
+        for bad in [json!("pairwise"), json!(["public"]), json!("")] {
+            let got = refusal(with("subject_type", bad.clone()), FetchRule::default());
+            assert_eq!(got.map(|(c, d)| (c, d.starts_with("subject_type:"))), Some(("invalid_client_metadata", true)), "{bad}");
+        }
     }
 }

@@ -14,19 +14,46 @@ pub const CSRF_COOKIE: &str = "__Host-mamori_csrf";
 pub const CSRF_FIELD: &str = "csrf_token";
 
 #[derive(Clone)]
-pub struct CsrfKey(hmac::Key);
+pub struct CsrfKey(hmac::Key, hmac::Key);
 
 impl CsrfKey {
-    /// Derives the key from the master key text, separated from its other uses by a label.
+    /// Derives the key from the master key text, separated from its other uses by a label;
+    /// and beside it the key of [`CsrfKey::seal_fields`], under another label.
     pub fn derive(master_key_text: &str) -> Self {
         let root = hmac::Key::new(hmac::HMAC_SHA256, master_key_text.as_bytes());
         let derived = hmac::sign(&root, b"mamori csrf v1");
-        Self(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+        let fields = hmac::sign(&root, b"mamori form fields v1");
+        Self(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()), hmac::Key::new(hmac::HMAC_SHA256, fields.as_ref()))
+    }
+
+    /// A tag over hidden form fields a page has checked, for `purpose`: the handler of the
+    /// form verifies it ([`CsrfKey::fields_sealed`]) and so gets the fields back as the page
+    /// wrote them, not as the browser (or whoever edits the page) changed them. Absent and
+    /// empty are the same; each field is length-prefixed, so no two lists share a tag.
+    pub fn seal_fields(&self, purpose: &str, fields: &[Option<&str>]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hmac::sign(&self.1, &fields_message(purpose, fields)).as_ref())
+    }
+
+    /// Whether `tag` is [`CsrfKey::seal_fields`] of these fields (constant time).
+    pub fn fields_sealed(&self, purpose: &str, fields: &[Option<&str>], tag: &str) -> bool {
+        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        hmac::verify(&self.1, &fields_message(purpose, fields), &tag).is_ok()
     }
 
     fn token_for(&self, cookie: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, cookie.as_bytes()).as_ref())
     }
+}
+
+fn fields_message(purpose: &str, fields: &[Option<&str>]) -> Vec<u8> {
+    let mut message = Vec::new();
+    for part in std::iter::once(purpose).chain(fields.iter().map(|f| f.unwrap_or_default())) {
+        message.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        message.extend_from_slice(part.as_bytes());
+    }
+    message
 }
 
 /// The token to put in a form, and the cookie to set when the browser has none yet.
@@ -110,6 +137,27 @@ mod tests {
         }
         assert!(!posted_from(&with("sec-fetch-site", "same-site"), &own), "another port of the same host");
         assert!(!posted_from(&with("sec-fetch-site", "cross-site"), &own));
+    }
+
+    #[test]
+    fn sealed_fields_come_back_only_as_written() {
+        let key = CsrfKey::derive("master");
+        let fields = [Some("shop"), Some("https://shop.example/bye"), None];
+        let tag = key.seal_fields("end_session", &fields);
+        assert!(key.fields_sealed("end_session", &fields, &tag));
+        assert!(key.fields_sealed("end_session", &[Some("shop"), Some("https://shop.example/bye"), Some("")], &tag), "empty is absent");
+        // Another client, another URI, fields shifted, another purpose or key: refused.
+        for other in [
+            [Some("mail"), Some("https://shop.example/bye"), None],
+            [Some("shop"), Some("https://mail.example/bye"), None],
+            [Some("shophttps://shop.example/bye"), None, None],
+            [Some("sho"), Some("phttps://shop.example/bye"), None],
+        ] {
+            assert!(!key.fields_sealed("end_session", &other, &tag), "{other:?}");
+        }
+        assert!(!key.fields_sealed("consent", &fields, &tag));
+        assert!(!CsrfKey::derive("other").fields_sealed("end_session", &fields, &tag));
+        assert!(!key.fields_sealed("end_session", &fields, "not base64!"));
     }
 
     #[test]
