@@ -21,4 +21,7 @@ pub mod secrets;
 pub mod server;
 pub mod throttle;
 pub mod urlcode;
+
+#[cfg(test)]
+pub(crate) mod test_context;
 pub mod web;

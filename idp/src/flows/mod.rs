@@ -18,3 +18,5 @@ pub mod session_end;
 
 #[cfg(test)]
 mod layering_tests;
+#[cfg(test)]
+mod login_tests;

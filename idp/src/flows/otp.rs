@@ -128,3 +128,7 @@ pub async fn send_email_code(app: &App, user: &User, now: OffsetDateTime) -> any
         sent_at: now.unix_timestamp(),
     })
 }
+
+#[cfg(test)]
+#[path = "otp_tests.rs"]
+mod tests;

@@ -1,0 +1,172 @@
+//! The login state machine (`flows::login`) through the calls the pages make, in the
+//! test context (`crate::test_context`): each step's honest input next to the hostile
+//! ones, lockout and its timed release, expiry, and the e-mailed one-time password.
+
+use mamori_storage::model::{LoginMethod, OtpKind, TenantPolicy};
+use time::Duration;
+
+use super::login::{self, Factor, LoginStep, OtpOutcome, PasswordOutcome};
+use super::otp::PendingEmailCode;
+use super::session_binding::CertificateBinding;
+use crate::test_context::{T0, TestContext};
+
+const PASSWORD: &str = "Right-Password1";
+
+fn binding() -> CertificateBinding {
+    CertificateBinding { serial: "1a02".into(), fingerprint: "ab".repeat(32) }
+}
+
+fn accepted(outcome: &PasswordOutcome) -> bool {
+    matches!(outcome, PasswordOutcome::Accepted)
+}
+
+#[tokio::test]
+async fn the_first_step_follows_the_method() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy::default()).await;
+    for (method, first) in [
+        (LoginMethod::Cert, LoginStep::Done),
+        (LoginMethod::CertPassword, LoginStep::Password),
+        (LoginMethod::CertPasswordOtp, LoginStep::Password),
+    ] {
+        let user = ctx.user(&tenant, &format!("u-{method:?}").to_lowercase(), method, Some(PASSWORD)).await;
+        let progress = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+        assert_eq!(progress.step, first, "{method:?}");
+        assert_eq!(progress.factors, [Factor::Certificate]);
+    }
+}
+
+#[tokio::test]
+async fn the_password_must_be_the_certificate_owners_and_failures_count_against_the_owner() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { show_attempts_left: true, lockout_threshold_password: 5, ..TenantPolicy::default() }).await;
+    let owner = ctx.user(&tenant, "owner", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let other = ctx.user(&tenant, "other", LoginMethod::CertPassword, Some("Other-Password1")).await;
+    let mut progress = login::start_with_certificate(&owner, &tenant, binding(), None, ctx.app.now());
+    let attempt = ctx.attempt(&tenant, &owner);
+    // Hostile: a wrong password, the other user's ID with their right password, an ID
+    // with spaces only the owner's would trim to. Each fails and counts against the owner.
+    let mut left = Vec::new();
+    for (id, password) in [("owner", "wrong"), ("other", "Other-Password1"), ("OWNER", PASSWORD)] {
+        match login::submit_password(&ctx.app, &tenant, &mut progress, id, password, &attempt).await.expect("runs") {
+            PasswordOutcome::Failed { attempts_left } => left.push(attempts_left),
+            _ => panic!("{id}/{password} was accepted"),
+        }
+    }
+    assert_eq!(left, [Some(4), Some(3), Some(2)], "every failure counts against the certificate's owner");
+    assert_eq!(ctx.app.storage.users().get(other.id).await.expect("other").failed_password_count, 0, "not against the other user");
+    assert_eq!(progress.factors, [Factor::Certificate], "nothing was added");
+    // Honest: the owner's ID (surrounding blanks trimmed) and password.
+    let outcome = login::submit_password(&ctx.app, &tenant, &mut progress, " owner ", PASSWORD, &attempt).await.expect("runs");
+    assert!(accepted(&outcome));
+    assert_eq!((progress.step.clone(), progress.factors.clone()), (LoginStep::Done, vec![Factor::Certificate, Factor::Pwd]));
+    assert_eq!(ctx.app.storage.users().get(owner.id).await.expect("owner").failed_password_count, 0, "a success resets the count");
+    let done = login::completed(&progress, ctx.app.now());
+    assert_eq!((done.auth_time, login::amr(&done.factors)), (T0.unix_timestamp(), vec!["swk", "pwd", "mfa"]));
+}
+
+#[tokio::test]
+async fn the_threshold_locks_and_a_locked_user_is_refused_the_right_password_until_released() {
+    let ctx = TestContext::new().await;
+    let policy =
+        TenantPolicy { lockout_threshold_password: 3, lockout_release_minutes: 30, show_attempts_left: false, ..TenantPolicy::default() };
+    let tenant = ctx.tenant(policy).await;
+    let user = ctx.user(&tenant, "taro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let attempt = ctx.attempt(&tenant, &user);
+    let mut progress = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+    for n in 1..=3 {
+        let outcome = login::submit_password(&ctx.app, &tenant, &mut progress, "taro", "wrong", &attempt).await.expect("runs");
+        match (n, outcome) {
+            (1 | 2, PasswordOutcome::Failed { attempts_left: None }) => {}
+            (3, PasswordOutcome::Locked) => {}
+            (n, _) => panic!("attempt {n}: not the expected outcome (attempts left hidden by the policy)"),
+        }
+    }
+    let locked = login::submit_password(&ctx.app, &tenant, &mut progress, "taro", PASSWORD, &attempt).await.expect("runs");
+    assert!(matches!(locked, PasswordOutcome::Locked), "the right password does not open a lock");
+    // The timed release: not a minute early, then the lock is gone and the password works.
+    ctx.clock.advance(Duration::minutes(29));
+    let still =
+        login::release_expired_lock(&ctx.app, &tenant, ctx.app.storage.users().get(user.id).await.expect("user"), ctx.app.now()).await;
+    assert!(still.expect("runs").is_locked(), "29 minutes of 30");
+    ctx.clock.advance(Duration::minutes(1));
+    let released =
+        login::release_expired_lock(&ctx.app, &tenant, ctx.app.storage.users().get(user.id).await.expect("user"), ctx.app.now()).await;
+    assert!(!released.expect("runs").is_locked(), "30 minutes: released");
+    let outcome = login::submit_password(&ctx.app, &tenant, &mut progress, "taro", PASSWORD, &attempt).await.expect("runs");
+    assert!(accepted(&outcome));
+}
+
+#[tokio::test]
+async fn an_expired_or_reissued_password_must_be_changed_before_the_login_goes_on() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { password_expiry_days: 90, ..TenantPolicy::default() }).await;
+    let user = ctx.user(&tenant, "hanako", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let attempt = ctx.attempt(&tenant, &user);
+    for (age, step) in [(Duration::days(89), LoginStep::Done), (Duration::days(1), LoginStep::ChangePassword)] {
+        ctx.clock.advance(age);
+        let mut progress = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+        assert!(accepted(&login::submit_password(&ctx.app, &tenant, &mut progress, "hanako", PASSWORD, &attempt).await.expect("runs")));
+        assert_eq!(progress.step, step, "after {age}");
+        if step == LoginStep::ChangePassword {
+            // The same password again is refused; a new one moves the login on.
+            let reused = login::change_expired_password(&ctx.app, &tenant, &mut progress, PASSWORD, PASSWORD).await.expect("runs");
+            assert!(reused.is_err(), "a reused password");
+            assert_eq!(progress.step, LoginStep::ChangePassword);
+            let changed = login::change_expired_password(&ctx.app, &tenant, &mut progress, "Fresh-Password-42", "Fresh-Password-42").await;
+            assert!(changed.expect("runs").is_ok());
+            assert_eq!(progress.step, LoginStep::Done);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_emailed_code_is_single_use_expires_and_wrong_codes_count_towards_the_lock() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { otp_kind: OtpKind::Email, lockout_threshold_password: 5, ..TenantPolicy::default() }).await;
+    let user = ctx.user(&tenant, "jiro", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    let attempt = ctx.attempt(&tenant, &user);
+    let mut progress = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+    assert!(accepted(&login::submit_password(&ctx.app, &tenant, &mut progress, "jiro", PASSWORD, &attempt).await.expect("runs")));
+    assert_eq!(progress.step, LoginStep::Otp);
+    // No code was sent yet: nothing to check against.
+    assert!(matches!(login::submit_otp(&ctx.app, &tenant, &mut progress, "123456", &attempt).await.expect("runs"), OtpOutcome::Expired));
+    let now = ctx.app.now();
+    let pending =
+        |hash: String| PendingEmailCode { hash, expires_at: (now + Duration::minutes(10)).unix_timestamp(), sent_at: now.unix_timestamp() };
+    progress.email_code = Some(pending(ctx.app.hasher.hash("123456").await.expect("hash")));
+    let wrong = login::submit_otp(&ctx.app, &tenant, &mut progress, "654321", &attempt).await.expect("runs");
+    assert!(matches!(wrong, OtpOutcome::Wrong { attempts_left: Some(4) }), "a wrong code counts like a wrong password");
+    let right = login::submit_otp(&ctx.app, &tenant, &mut progress, " 123456 ", &attempt).await.expect("runs");
+    assert!(matches!(right, OtpOutcome::Accepted));
+    assert_eq!(progress.factors, [Factor::Certificate, Factor::Pwd, Factor::Otp]);
+    assert!(progress.email_code.is_none(), "single use");
+    assert_eq!(login::amr(&progress.factors), ["swk", "pwd", "otp", "mfa"]);
+    // An expired code is not checked at all, even when right.
+    let mut late = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+    late.factors.push(Factor::Pwd);
+    late.step = LoginStep::Otp;
+    late.email_code = Some(pending(ctx.app.hasher.hash("111111").await.expect("hash")));
+    ctx.clock.advance(Duration::minutes(10));
+    assert!(matches!(login::submit_otp(&ctx.app, &tenant, &mut late, "111111", &attempt).await.expect("runs"), OtpOutcome::Expired));
+    assert!(late.email_code.is_none() && !late.factors.contains(&Factor::Otp));
+}
+
+#[test]
+fn a_method_is_satisfied_only_by_all_its_factors() {
+    use Factor::{Certificate as C, Otp as O, Pwd as P};
+    for (method, factors, ok) in [
+        (LoginMethod::Cert, &[C][..], true),
+        (LoginMethod::Cert, &[P][..], false),
+        (LoginMethod::CertPassword, &[C, P][..], true),
+        (LoginMethod::CertPassword, &[C][..], false),
+        (LoginMethod::CertPassword, &[P, O][..], false),
+        (LoginMethod::CertPasswordOtp, &[C, P][..], false),
+        (LoginMethod::CertPasswordOtp, &[C, P, O][..], true),
+        (LoginMethod::Password, &[P][..], true),
+        (LoginMethod::PasswordOtp, &[P][..], false),
+        (LoginMethod::PasswordOtp, &[P, O][..], true),
+    ] {
+        assert_eq!(login::satisfies(method, factors), ok, "{method:?} with {factors:?}");
+    }
+}

@@ -1,0 +1,81 @@
+//! The context unit tests of the flows run in: a whole [`App`] on in-memory SQLite, with
+//! a low Argon2 cost, mail into a temporary outbox and a clock the test moves, so a flow
+//! is tested through the same calls the pages make, without HTTP and without sleeping.
+
+use std::sync::{Arc, Mutex};
+
+use mamori_storage::model::{LoginMethod, NewUser, Tenant, TenantPolicy, User};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::config::{Config, Secret};
+use crate::flows::events::Attempt;
+
+/// A clock that stands still until the test moves it.
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl TestClock {
+    pub fn advance(&self, by: time::Duration) {
+        let mut now = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+pub struct TestContext {
+    pub app: App,
+    pub clock: Arc<TestClock>,
+    _dir: tempfile::TempDir,
+}
+
+/// Where every test's clock starts.
+pub const T0: OffsetDateTime = datetime!(2026-04-01 09:00:00 UTC);
+
+impl TestContext {
+    pub async fn new() -> TestContext {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut config = Config::default();
+        config.storage.url = "sqlite::memory:".into();
+        config.secrets.master_key = Some(Secret::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
+        config.hashing.argon2_memory_kib = 64;
+        config.hashing.argon2_iterations = 1;
+        config.mail.outbox_dir = dir.path().join("outbox");
+        let mut app = App::from_config(config).await.expect("the test app opens");
+        let clock = Arc::new(TestClock(Mutex::new(T0)));
+        app.clock = clock.clone();
+        TestContext { app, clock, _dir: dir }
+    }
+
+    pub async fn tenant(&self, policy: TenantPolicy) -> Tenant {
+        self.app.storage.tenants().create("t", "Test", &policy, self.app.now()).await.expect("tenant")
+    }
+
+    /// A user of `tenant` with `method` and, when given, a password.
+    pub async fn user(&self, tenant: &Tenant, login_id: &str, method: LoginMethod, password: Option<&str>) -> User {
+        let now = self.app.now();
+        let users = self.app.storage.users();
+        let user = users.create(&NewUser::new(tenant.id, login_id, method), now).await.expect("user");
+        if let Some(password) = password {
+            let hash = self.app.hasher.hash(password).await.expect("hash");
+            users.set_password(user.id, &hash, false, 1, now).await.expect("password");
+        }
+        users.get(user.id).await.expect("reads back")
+    }
+
+    pub fn attempt<'a>(&self, tenant: &Tenant, user: &'a User) -> Attempt<'a> {
+        Attempt {
+            tenant_id: tenant.id,
+            user_id: Some(user.id),
+            login_id: Some(&user.login_id),
+            source_ip: "192.0.2.1".into(),
+            user_agent: None,
+        }
+    }
+}
