@@ -192,42 +192,6 @@ impl Outbound {
         self.exchange(uri, "*/*", Some(form), limits).await
     }
 
-    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, OutboundError> {
-        self.tls.get_or_init(|| build_tls_config(self.extra_ca_file.as_deref())).clone().map_err(OutboundError::Failed)
-    }
-}
-
-fn build_tls_config(extra_ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::warn!(%error, "a system root certificate could not be loaded for outbound fetches");
-    }
-    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if let Some(path) = extra_ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
-        for cert in certs {
-            roots.add(cert).map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(tls))
-}
-
-fn loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-impl Outbound {
     async fn exchange(&self, uri: &str, accept: &str, form: Option<String>, limits: Limits) -> Result<Fetched, OutboundError> {
         let parsed: http::Uri = uri.parse().map_err(|_| OutboundError::BadUri("not a URL"))?;
         let authority = parsed.authority().ok_or(OutboundError::BadUri("no host"))?.as_str().to_owned();
@@ -262,6 +226,40 @@ impl Outbound {
         };
         tokio::time::timeout(limits.timeout, attempt).await.map_err(|_| OutboundError::Timeout)?
     }
+
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, OutboundError> {
+        self.tls.get_or_init(|| build_tls_config(self.extra_ca_file.as_deref())).clone().map_err(OutboundError::Failed)
+    }
+}
+
+fn build_tls_config(extra_ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!(%error, "a system root certificate could not be loaded for outbound fetches");
+    }
+    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if let Some(path) = extra_ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
+        for cert in certs {
+            roots.add(cert).map_err(|e| format!("oidc.jwks_fetch_extra_ca_file {}: {e}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
+fn loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The first checked address that accepts the connection.

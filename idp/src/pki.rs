@@ -310,12 +310,13 @@ impl CaService {
 
     /// Revokes by serial; the next CRL lists it. Returns the revoked record.
     pub async fn revoke(&self, serial_hex: &str, reason: RevocationReason, now: OffsetDateTime) -> Result<Certificate, PkiError> {
-        let serial = normalise_serial(serial_hex);
-        let revoked = match self.storage.certificates().revoke(&serial, reason.as_str(), now).await {
+        // The storage reads the serial however it is spelled (`mamori_storage::serial_key`);
+        // errors name it as the operator wrote it, so they recognise what they typed.
+        let typed = || serial_hex.trim().to_owned();
+        let revoked = match self.storage.certificates().revoke(serial_hex, reason.as_str(), now).await {
             Ok(cert) => cert,
-            // Named as the operator wrote it, so they recognise what they typed.
-            Err(mamori_storage::StorageError::NotFound) => return Err(PkiError::UnknownSerial(serial_hex.trim().to_owned())),
-            Err(mamori_storage::StorageError::Conflict(_)) => return Err(PkiError::AlreadyRevoked(serial)),
+            Err(mamori_storage::StorageError::NotFound) => return Err(PkiError::UnknownSerial(typed())),
+            Err(mamori_storage::StorageError::Conflict(_)) => return Err(PkiError::AlreadyRevoked(typed())),
             Err(e) => return Err(e.into()),
         };
         Ok(revoked)
@@ -410,12 +411,6 @@ fn new_record(ca: &CertificateAuthority, sealing: &SealingKey) -> Result<NewCert
         key_algorithm: ca.key_algorithm().to_string(),
         fingerprint_sha256: ca.fingerprint_sha256_hex(),
     })
-}
-
-/// Serial numbers as operators type them (any case, colons, leading zeros), in the
-/// stored form.
-pub fn normalise_serial(serial: &str) -> String {
-    mamori_storage::serial_key(serial)
 }
 
 /// The DER inside one PEM block (`None` if it is not base64).

@@ -49,7 +49,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             if let Some(user_id) = revoked.user_id {
                 crate::flows::session_end::end_all(&app, user_id).await?;
             }
-            println!("revoked {} ({reason}); the next CRL lists it", crate::pki::normalise_serial(&args.serial));
+            println!("revoked {} ({reason}); the next CRL lists it", mamori_storage::serial_key(&args.serial));
             Ok(())
         }
         CaCommand::Crl(args) => {

@@ -62,14 +62,18 @@ pub async fn load_login(app: &App, headers: &HeaderMap) -> anyhow::Result<Option
 
 /// The store key of the session the browser's cookie names, without loading it.
 pub fn cookie_session_id(headers: &HeaderMap) -> Option<String> {
-    cookie_value(headers, SESSION_COOKIE).map(|token| mamori_storage::token_lookup_hash(&token))
+    cookie_row_id(headers, SESSION_COOKIE)
+}
+
+/// The store key of the row cookie `cookie` names: its token's lookup hash.
+fn cookie_row_id(headers: &HeaderMap, cookie: &str) -> Option<String> {
+    cookie_value(headers, cookie).map(|token| mamori_storage::token_lookup_hash(&token))
 }
 
 async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow::Result<Option<WebSession>> {
-    let Some(token) = cookie_value(headers, cookie) else {
+    let Some(id) = cookie_row_id(headers, cookie) else {
         return Ok(None);
     };
-    let id = mamori_storage::token_lookup_hash(&token);
     let now = app.now();
     let sessions = app.shared.sessions();
     let Some(row) = sessions.get(&id, now).await? else {
