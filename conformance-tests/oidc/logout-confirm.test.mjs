@@ -25,6 +25,9 @@ test('logout without id_token_hint asks the user first', async (t) => {
     const hit = await arrived;
     return client.authorizationCodeGrant(config, new URL(hit.url), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
   };
+  // The callback server sees the redirect before the browser has finished arriving there:
+  // wait for the page too, or the next navigation interrupts that one.
+  const backAtSite = () => page.waitForURL((url) => url.pathname === '/logged-out');
   const loggedIn = async () => {
     await page.goto(`${server.mtls}/account`);
     return page.isVisible('#account-menu');
@@ -62,6 +65,7 @@ test('logout without id_token_hint asks the user first', async (t) => {
     const arrived = cb.next();
     await page.click('#logout-confirm-submit');
     const hit = await arrived;
+    await backAtSite();
     assert.equal(hit.path, '/logged-out');
     assert.equal(hit.query.get('state'), 'bye');
     assert.equal(await loggedIn(), false, 'the session is gone');
@@ -103,6 +107,7 @@ test('logout without id_token_hint asks the user first', async (t) => {
       form.submit();
     }, { action: `${issuerUrl(server)}/end_session`, fields: { id_token_hint: tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'posted' } });
     assert.equal((await arrived).query.get('state'), 'posted');
+    await backAtSite();
     assert.equal(await loggedIn(), false);
   });
 
@@ -111,6 +116,7 @@ test('logout without id_token_hint asks the user first', async (t) => {
     const arrived = cb.next();
     await page.goto(String(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'now' })));
     const hit = await arrived;
+    await backAtSite();
     assert.equal(hit.query.get('state'), 'now');
     assert.equal(await loggedIn(), false);
   });

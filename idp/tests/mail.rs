@@ -397,7 +397,7 @@ async fn get(app: &Arc<App>, path: &str) -> (StatusCode, String, axum::http::Hea
         main_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
         mtls_addr: SocketAddr::from(([127, 0, 0, 1], 8444)),
     };
-    let router = mamori::server::router(Arc::new(ServerState { app: Arc::clone(app), urls }));
+    let router = mamori::server::routes::main_router(Arc::new(ServerState { app: Arc::clone(app), urls }));
     let mut request = Request::get(path).header("accept-language", "ja").body(Body::empty()).expect("request");
     request.extensions_mut().insert(ConnectionInfo {
         peer: SocketAddr::from(([127, 0, 0, 1], 50000)),

@@ -344,6 +344,105 @@ pub async fn submit_otp(
     Ok(OtpOutcome::Accepted)
 }
 
+/// Whether this request may continue the login: it comes over a connection presenting the
+/// very certificate the login started with (`leaf`, DER), or the login has none.
+pub fn continues_on(progress: &LoginProgress, leaf: Option<&[u8]>) -> bool {
+    progress.certificate.as_ref().is_none_or(|bound| bound.presented_by(leaf))
+}
+
+/// Readies the current step for its page: a first TOTP login registers an authenticator
+/// before a code can be asked for, so `Otp` becomes `TotpSetup` with a new sealed secret.
+/// Returns whether `progress` changed (the caller stores it).
+pub fn prepare_step(app: &App, tenant: &Tenant, user: &User, progress: &mut LoginProgress) -> anyhow::Result<bool> {
+    let first_totp = progress.step == LoginStep::Otp
+        && tenant.policy.otp_kind == mamori_storage::model::OtpKind::Totp
+        && user.totp_secret_sealed.is_none();
+    if !first_totp {
+        return Ok(false);
+    }
+    progress.step = LoginStep::TotpSetup { sealed_secret: otp::new_sealed_secret(app, user)? };
+    Ok(true)
+}
+
+pub enum TotpSetupOutcome {
+    /// The authenticator is registered and the code counted as the one-time password;
+    /// `progress.step` says what follows.
+    Accepted,
+    Wrong,
+    /// The login is not at this step.
+    NotThisStep,
+}
+
+/// The TOTP set-up step: the first code from the new authenticator registers it and is
+/// this login's one-time password.
+pub async fn confirm_totp_setup(
+    app: &App,
+    tenant: &Tenant,
+    progress: &mut LoginProgress,
+    code: &str,
+    attempt: &Attempt<'_>,
+) -> anyhow::Result<TotpSetupOutcome> {
+    let LoginStep::TotpSetup { sealed_secret } = &progress.step else { return Ok(TotpSetupOutcome::NotThisStep) };
+    let now = app.now();
+    let user = app.storage.users().get(progress.user_id).await?;
+    if !otp::confirm_enrollment(app, &user, sealed_secret, code, now).await? {
+        record_login_event(app, attempt, LoginResult::WrongOtp, &[]).await;
+        return Ok(TotpSetupOutcome::Wrong);
+    }
+    progress.factors.push(Factor::Otp);
+    let user = app.storage.users().get(user.id).await?;
+    progress.step = next_step(&user, tenant, &progress.factors, now);
+    Ok(TotpSetupOutcome::Accepted)
+}
+
+pub enum SendCodeOutcome {
+    /// A new code went out; `progress.email_code` holds its hash.
+    Sent,
+    /// The last one went out moments ago.
+    TooSoon,
+    /// The login is not at an e-mailed one-time password step.
+    NotThisStep,
+}
+
+/// Sends (or sends again) the e-mailed one-time password of the OTP step.
+pub async fn send_email_code(app: &App, tenant: &Tenant, progress: &mut LoginProgress) -> anyhow::Result<SendCodeOutcome> {
+    if progress.step != LoginStep::Otp || tenant.policy.otp_kind != mamori_storage::model::OtpKind::Email {
+        return Ok(SendCodeOutcome::NotThisStep);
+    }
+    let now = app.now();
+    if progress.email_code.as_ref().is_some_and(|pending| !pending.may_resend(now)) {
+        return Ok(SendCodeOutcome::TooSoon);
+    }
+    let user = app.storage.users().get(progress.user_id).await?;
+    progress.email_code = Some(otp::send_email_code(app, &user, now).await?);
+    Ok(SendCodeOutcome::Sent)
+}
+
+pub enum Completion {
+    /// Every factor the user's method asks for is done: the session to store.
+    Complete(Authenticated),
+    /// The method (changed during the login) needs the certificate this login lacks.
+    CertificateMissing,
+    /// Another factor became due meanwhile: the login starts again.
+    StartAgain,
+}
+
+/// The last step: the user's method is read again, since it may have changed during the
+/// login, and must be met in full.
+pub async fn complete(app: &App, progress: &LoginProgress) -> anyhow::Result<Completion> {
+    if progress.step != LoginStep::Done {
+        return Ok(Completion::StartAgain);
+    }
+    let current = app.storage.users().get(progress.user_id).await?;
+    if satisfies(current.login_method, &progress.factors) {
+        return Ok(Completion::Complete(completed(progress, app.now())));
+    }
+    if current.login_method.needs_certificate() && !progress.factors.contains(&Factor::Certificate) {
+        return Ok(Completion::CertificateMissing);
+    }
+    Ok(Completion::StartAgain)
+}
+
 /// The completed login a transaction's factors make, at `now`. The caller stores it as
 /// the session together with [`success_event`].
 pub fn completed(progress: &LoginProgress, now: OffsetDateTime) -> Authenticated {

@@ -5,7 +5,7 @@
 use mamori_storage::model::{LoginMethod, OtpKind, TenantPolicy};
 use time::Duration;
 
-use super::login::{self, Factor, LoginStep, OtpOutcome, PasswordOutcome};
+use super::login::{self, Completion, Factor, LoginStep, OtpOutcome, PasswordOutcome, SendCodeOutcome, TotpSetupOutcome};
 use super::otp::PendingEmailCode;
 use super::session_binding::CertificateBinding;
 use crate::test_context::{T0, TestContext};
@@ -169,4 +169,126 @@ fn a_method_is_satisfied_only_by_all_its_factors() {
     ] {
         assert_eq!(login::satisfies(method, factors), ok, "{method:?} with {factors:?}");
     }
+}
+
+/// Password accepted for `login_id`, leaving the login at the step after it.
+async fn past_password(
+    ctx: &TestContext,
+    tenant: &mamori_storage::model::Tenant,
+    user: &mamori_storage::model::User,
+) -> login::LoginProgress {
+    let mut progress = login::start_with_certificate(user, tenant, binding(), None, ctx.app.now());
+    let attempt = ctx.attempt(tenant, user);
+    assert!(accepted(&login::submit_password(&ctx.app, tenant, &mut progress, &user.login_id, PASSWORD, &attempt).await.expect("runs")));
+    progress
+}
+
+#[tokio::test]
+async fn a_first_totp_login_registers_the_authenticator_and_its_first_code_is_the_one_time_password() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { otp_kind: OtpKind::Totp, ..TenantPolicy::default() }).await;
+    let user = ctx.user(&tenant, "saburo", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    let attempt = ctx.attempt(&tenant, &user);
+    let mut progress = past_password(&ctx, &tenant, &user).await;
+    assert_eq!(progress.step, LoginStep::Otp);
+    // Hostile: a code typed before any authenticator exists is no set-up.
+    let early = login::confirm_totp_setup(&ctx.app, &tenant, &mut progress, "123456", &attempt).await.expect("runs");
+    assert!(matches!(early, TotpSetupOutcome::NotThisStep));
+    assert!(login::prepare_step(&ctx.app, &tenant, &user, &mut progress).expect("prepares"), "the step changed");
+    let LoginStep::TotpSetup { sealed_secret } = progress.step.clone() else { panic!("{:?}", progress.step) };
+    // Preparing again keeps the secret the page shows.
+    assert!(!login::prepare_step(&ctx.app, &tenant, &user, &mut progress).expect("prepares"));
+    // Hostile: a wrong code registers nothing and adds no factor.
+    let wrong = login::confirm_totp_setup(&ctx.app, &tenant, &mut progress, "000000", &attempt).await.expect("runs");
+    assert!(matches!(wrong, TotpSetupOutcome::Wrong));
+    assert!(!progress.factors.contains(&Factor::Otp));
+    assert!(ctx.app.storage.users().get(user.id).await.expect("user").totp_secret_sealed.is_none());
+    // Honest: the authenticator's current code.
+    let code = super::otp::tests::code(&ctx.app, &user, &sealed_secret, ctx.app.now());
+    let right = login::confirm_totp_setup(&ctx.app, &tenant, &mut progress, &code, &attempt).await.expect("runs");
+    assert!(matches!(right, TotpSetupOutcome::Accepted));
+    assert_eq!((progress.step.clone(), progress.factors.clone()), (LoginStep::Done, vec![Factor::Certificate, Factor::Pwd, Factor::Otp]));
+    let registered = ctx.app.storage.users().get(user.id).await.expect("user");
+    assert!(registered.totp_secret_sealed.is_some(), "the authenticator is registered");
+    // The next login asks for a code at once, without a new set-up.
+    let mut next = past_password(&ctx, &tenant, &registered).await;
+    assert!(!login::prepare_step(&ctx.app, &tenant, &registered, &mut next).expect("prepares"));
+    assert_eq!(next.step, LoginStep::Otp);
+}
+
+#[tokio::test]
+async fn an_emailed_code_is_sent_only_at_its_step_and_not_again_at_once() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { otp_kind: OtpKind::Email, ..TenantPolicy::default() }).await;
+    let user = ctx.user(&tenant, "shiro", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    // Hostile: before the password, no code goes out.
+    let mut early = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut early).await.expect("runs"), SendCodeOutcome::NotThisStep));
+    assert!(early.email_code.is_none());
+    let mut progress = past_password(&ctx, &tenant, &user).await;
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut progress).await.expect("runs"), SendCodeOutcome::Sent));
+    let first = progress.email_code.clone().expect("a code is pending");
+    // Hostile: a second send at once is refused and keeps the first code.
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut progress).await.expect("runs"), SendCodeOutcome::TooSoon));
+    assert_eq!(progress.email_code.as_ref().map(|c| c.hash.clone()), Some(first.hash.clone()));
+    ctx.clock.advance(Duration::minutes(2));
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut progress).await.expect("runs"), SendCodeOutcome::Sent));
+    assert_ne!(progress.email_code.as_ref().map(|c| c.hash.clone()), Some(first.hash), "a new code replaces the old one");
+    // A TOTP tenant never mails a code.
+    let totp_tenant = ctx
+        .app
+        .storage
+        .tenants()
+        .create("totp", "TOTP", &TenantPolicy { otp_kind: OtpKind::Totp, ..TenantPolicy::default() }, ctx.app.now())
+        .await
+        .expect("tenant");
+    let totp_user = ctx.user(&totp_tenant, "goro", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    let mut totp = past_password(&ctx, &totp_tenant, &totp_user).await;
+    assert!(matches!(login::send_email_code(&ctx.app, &totp_tenant, &mut totp).await.expect("runs"), SendCodeOutcome::NotThisStep));
+}
+
+#[tokio::test]
+async fn a_login_completes_only_when_the_current_method_is_met() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy::default()).await;
+    let user = ctx.user(&tenant, "rokuro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let progress = past_password(&ctx, &tenant, &user).await;
+    assert_eq!(progress.step, LoginStep::Done);
+    // Honest: the method asked for certificate and password, and both are done.
+    let Completion::Complete(done) = login::complete(&ctx.app, &progress).await.expect("runs") else { panic!("not complete") };
+    assert_eq!((done.user_id, done.certificate.clone()), (user.id, Some(binding())));
+    // Hostile: a transaction not at its last step does not complete.
+    let mut unfinished = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+    assert!(matches!(login::complete(&ctx.app, &unfinished).await.expect("runs"), Completion::StartAgain));
+    unfinished.step = LoginStep::Done;
+    assert!(matches!(login::complete(&ctx.app, &unfinished).await.expect("runs"), Completion::StartAgain), "a step forged to Done");
+    // The method changed during the login: a one-time password is now due.
+    ctx.app.storage.users().set_login_method(user.id, LoginMethod::CertPasswordOtp, ctx.app.now()).await.expect("method");
+    assert!(matches!(login::complete(&ctx.app, &progress).await.expect("runs"), Completion::StartAgain));
+    // A password-only login of a user whose method now needs the certificate.
+    let mut without = progress.clone();
+    without.factors = vec![Factor::Pwd];
+    without.certificate = None;
+    ctx.app.storage.users().set_login_method(user.id, LoginMethod::CertPassword, ctx.app.now()).await.expect("method");
+    assert!(matches!(login::complete(&ctx.app, &without).await.expect("runs"), Completion::CertificateMissing));
+}
+
+#[test]
+fn a_login_continues_only_with_the_certificate_it_started_with() {
+    let leaf = b"the DER of the certificate".to_vec();
+    let bound = CertificateBinding::of("1a02", &leaf);
+    let progress = login::LoginProgress {
+        user_id: uuid::Uuid::nil(),
+        certificate: Some(bound),
+        factors: vec![Factor::Certificate],
+        step: LoginStep::Password,
+        return_to: None,
+        email_code: None,
+        login_hint: None,
+    };
+    assert!(login::continues_on(&progress, Some(&leaf)));
+    assert!(!login::continues_on(&progress, Some(b"another certificate")), "another certificate");
+    assert!(!login::continues_on(&progress, None), "no certificate on this connection");
+    let unbound = login::LoginProgress { certificate: None, ..progress };
+    assert!(login::continues_on(&unbound, None), "a login without a certificate needs none");
 }

@@ -17,6 +17,8 @@ pub mod session_binding;
 pub mod session_end;
 
 #[cfg(test)]
+mod client_certificate_tests;
+#[cfg(test)]
 mod layering_tests;
 #[cfg(test)]
 mod login_tests;

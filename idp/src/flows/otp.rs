@@ -131,4 +131,4 @@ pub async fn send_email_code(app: &App, user: &User, now: OffsetDateTime) -> any
 
 #[cfg(test)]
 #[path = "otp_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -9,7 +9,7 @@ use super::*;
 use crate::test_context::TestContext;
 
 /// The code an authenticator holding `sealed_secret` (of `user`) shows at `at`.
-fn code(app: &App, user: &User, sealed_secret: &str, at: OffsetDateTime) -> String {
+pub(crate) fn code(app: &App, user: &User, sealed_secret: &str, at: OffsetDateTime) -> String {
     let sealed = base64::engine::general_purpose::STANDARD.decode(sealed_secret).expect("base64");
     totp(&open(app, user, &sealed).expect("opens"), &user.login_id).expect("totp").generate(unix(at)).to_string()
 }

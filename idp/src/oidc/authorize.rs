@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use axum::Extension;
 use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,9 +26,8 @@ use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
 use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::urlcode::with_query;
-use crate::web::context::PageCtx;
+use crate::web::context::{PageCtx, Posted};
 use crate::web::page::LangQuery;
 use crate::web::session;
 
@@ -411,43 +409,17 @@ fn origin_of(uri: &str) -> String {
     if clean(scheme) && clean(authority) { format!("{scheme}://{authority}") } else { "'none'".into() }
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct ResumeQuery {
-    pub lang: Option<String>,
-}
-
-pub async fn resume_get(
-    State(state): State<SharedState>,
-    Extension(conn): Extension<ConnectionInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<ResumeQuery>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: q.lang });
+pub async fn resume_get(ctx: PageCtx, Path(id): Path<String>) -> Response {
     if !crate::secrets::is_url_token(&id) {
         return ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired");
-    }
-    if ctx.conn.listener == ListenerKind::Main {
-        return Redirect::to(&format!("{}/oidc/resume/{id}", ctx.state.urls.mtls)).into_response();
     }
     proceed(&ctx, &id, None).await
 }
 
-pub async fn resume_post(
-    State(state): State<SharedState>,
-    Extension(conn): Extension<ConnectionInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Result<axum::extract::Form<crate::web::context::FormFields>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+pub async fn resume_post(Path(id): Path<String>, Posted { ctx, form }: Posted) -> Response {
     if !crate::secrets::is_url_token(&id) {
         return ctx.error(StatusCode::BAD_REQUEST, "oidc.error.request_expired");
     }
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
     let allow = crate::web::context::field(&form, "decision") == "allow";
     proceed(&ctx, &id, Some(allow)).await
 }

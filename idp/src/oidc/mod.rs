@@ -62,7 +62,6 @@ pub fn routes() -> Router<SharedState> {
         .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::openid_configuration).options(cors::preflight_get))
         .route("/t/{tenant}/jwks", get(jwks::jwks).options(cors::preflight_get))
         .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
         .route("/t/{tenant}/token", post(token::token).options(cors::preflight_post).fallback(token::post_only))
         .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post).options(cors::preflight_get_post))
         .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
@@ -72,6 +71,12 @@ pub fn routes() -> Router<SharedState> {
         .route("/t/{tenant}/par", post(par::pushed_authorization_request))
         .route("/t/{tenant}/register", post(registration::register))
         .route("/t/{tenant}/register/{client_id}", get(registration::read).put(registration::update).delete(registration::delete))
+}
+
+/// The sign-in a relying site asked for continues here after the login, on the
+/// certificate listener: the session it needs is bound to the connection's certificate.
+pub fn resume_routes() -> Router<SharedState> {
+    Router::new().route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
 }
 
 /// A tenant seen as an issuer: where its endpoints are, on both listeners.

@@ -69,8 +69,13 @@ pub fn routes() -> Router<SharedState> {
         .route("/t/{tenant}/saml/metadata", get(metadata::metadata))
         .route("/t/{tenant}/saml/sso", get(sso::sso_redirect).post(sso::sso_post))
         .route("/t/{tenant}/saml/sso/unsolicited", get(sso::unsolicited))
-        .route("/saml/resume/{id}", get(sso::resume))
         .route("/t/{tenant}/saml/slo", get(slo::slo_redirect).post(slo::slo_post))
+}
+
+/// The single sign-on continues here after the login, on the certificate listener: the
+/// session it needs is bound to the connection's certificate.
+pub fn resume_routes() -> Router<SharedState> {
+    Router::new().route("/saml/resume/{id}", get(sso::resume))
 }
 
 /// A tenant seen as a SAML identity provider: its entity ID and endpoints.

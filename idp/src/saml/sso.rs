@@ -11,7 +11,6 @@
 //! status: Version, IssueInstant freshness, request-ID replay, Subject (unsupported),
 //! NameIDPolicy, RequestedAuthnContext, and IsPassive with ForceAuthn.
 
-use axum::Extension;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,9 +30,7 @@ use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, Outcome, Refusal};
 use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
 use crate::web::context::PageCtx;
-use crate::web::page::LangQuery;
 use crate::web::session;
 pub use mamori_saml_wire::messages::parse_authn_request;
 
@@ -336,20 +333,10 @@ pub async fn unsolicited(
 }
 
 /// `GET /saml/resume/{id}`: answers the SP once the browser's session allows it.
-pub async fn resume(
-    State(state): State<SharedState>,
-    Extension(conn): Extension<ConnectionInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(lang): Query<LangQuery>,
-) -> Response {
+pub async fn resume(ctx: PageCtx, Path(id): Path<String>) -> Response {
     if !crate::secrets::is_url_token(&id) {
-        return reject(&state, &headers, None, SamlError::Expired, None).await;
+        return reject(&ctx.state, &ctx.headers, None, SamlError::Expired, None).await;
     }
-    if conn.listener == ListenerKind::Main {
-        return Redirect::to(&format!("{}/saml/resume/{id}", state.urls.mtls)).into_response();
-    }
-    let ctx = PageCtx::new(state, conn, headers, &lang);
     match continue_sso(&ctx, &id).await {
         Ok(response) => response,
         Err(err) => ctx.internal(&err),

@@ -1,16 +1,16 @@
-//! The HTTPS server: two listeners (see `tls`), one router, security headers on every
-//! response, graceful stop on Ctrl-C or SIGTERM.
+//! The HTTPS server: two listeners (see `tls`), a router for each (`routes`), security
+//! headers on every response, graceful stop on Ctrl-C or SIGTERM.
 
 pub mod body_limit;
 pub mod listener;
 pub mod oversized;
+pub mod routes;
 pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -67,10 +67,9 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, Arc::clone(&state.app.metrics), stop_rx.clone()).await?;
     let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
     let ca_task = tokio::spawn(follow_client_cas(Arc::clone(&state.app), tls, client_ca_subjects, mtls_acceptor_tx, stop_rx.clone()));
-    let router = router(state);
-    let main_task =
-        tokio::spawn(listener::serve(main, main_acceptor, ListenerKind::Main, router.clone(), oversized.clone(), stop_rx.clone()));
-    let mtls_task = tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, router, oversized, stop_rx));
+    let (main_router, mtls_router) = (routes::main_router(Arc::clone(&state)), routes::mtls_router(state));
+    let main_task = tokio::spawn(listener::serve(main, main_acceptor, ListenerKind::Main, main_router, oversized.clone(), stop_rx.clone()));
+    let mtls_task = tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, mtls_router, oversized, stop_rx));
     tracing::info!(main = %urls.main, mtls = %urls.mtls, "listening");
     println!("mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
     if let Some(on_ready) = on_ready {
@@ -163,28 +162,6 @@ pub fn init_logging(config: &crate::config::LogConfig) {
         crate::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
         crate::config::LogFormat::Text => builder.try_init(),
     };
-}
-
-pub fn router(state: SharedState) -> Router {
-    let metrics = Arc::clone(&state.app.metrics);
-    crate::web::pages::routes()
-        .merge(crate::web::login::routes())
-        .merge(crate::oidc::routes())
-        .merge(crate::saml::routes())
-        .merge(crate::web::enroll::routes())
-        .merge(crate::web::download::routes())
-        .merge(crate::web::mailbox::routes())
-        .merge(crate::web::account::routes())
-        .merge(crate::web::reissue::routes())
-        .merge(crate::admin::api::routes())
-        .merge(crate::web::console::routes())
-        // After every route is in: those without their own answer get a page.
-        .method_not_allowed_fallback(crate::web::pages::method_not_allowed)
-        .layer(axum::middleware::from_fn(body_limit::refuse_declared_oversize))
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
-        .with_state(state)
-        .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn_with_state(metrics, request_id))
 }
 
 /// A request refused by an extractor before any handler ran (a path segment that is not

@@ -6,14 +6,16 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::csrf;
 use super::page::{LangQuery, PageLocale};
 use crate::app::App;
 use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::server::listener::ConnectionInfo;
 
 /// Longest value accepted in any form field, in characters. Every real value (IDs,
 /// passwords up to the policy's maximum, answers) is far shorter; longer ones are refused
@@ -88,13 +90,6 @@ impl PageCtx {
         Ok(form)
     }
 
-    /// Pages that need no client certificate belong on the main listener, where the
-    /// browser is never asked for one; on the other listener, a GET is sent over.
-    pub fn redirect_to_main_listener(&self, path_and_query: &str) -> Option<Response> {
-        (self.conn.listener == ListenerKind::Mtls)
-            .then(|| Redirect::to(&format!("{}{path_and_query}", self.state.urls.main)).into_response())
-    }
-
     /// The page for a failure we did not plan for: 503 when storage is unreachable (the
     /// user may retry), else 500. The detail goes to the log, never to the page.
     pub fn internal(&self, err: &anyhow::Error) -> Response {
@@ -104,6 +99,48 @@ impl PageCtx {
         } else {
             self.error(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
         }
+    }
+}
+
+/// Every page handler starts from this: the server state, the connection, the headers and
+/// the page language (the `lang` query parameter, else the remembered choice, else
+/// Accept-Language). Other query parameters are the handler's own.
+impl FromRequestParts<SharedState> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Response> {
+        let lang = LangQuery { lang: lang_parameter(parts.uri.query()) };
+        let Some(conn) = parts.extensions.get::<ConnectionInfo>().cloned() else {
+            // Only a router served outside `listener::serve` lacks it: a wiring fault.
+            tracing::error!("a page was served without connection information");
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
+        };
+        Ok(PageCtx::new(state.clone(), conn, parts.headers.clone(), &lang))
+    }
+}
+
+/// The `lang` parameter of a query string, if any; the rest of the query is not read here,
+/// so a page's own malformed parameters are its handler's to answer.
+fn lang_parameter(query: Option<&str>) -> Option<String> {
+    crate::urlcode::form_pairs(query?).into_iter().find(|(k, _)| k == "lang").map(|(_, v)| v)
+}
+
+/// A posted page form that passed [`PageCtx::accept_form`]: readable, CSRF-checked, no
+/// over-long field. Its rejection is the error page already rendered in the user's language.
+pub struct Posted {
+    pub ctx: PageCtx,
+    pub form: FormFields,
+}
+
+impl FromRequest<SharedState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &SharedState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let ctx = PageCtx::from_request_parts(&mut parts, state).await?;
+        let form = axum::extract::Form::<FormFields>::from_request(Request::from_parts(parts, body), state).await;
+        let form = ctx.accept_form(form)?;
+        Ok(Posted { ctx, form })
     }
 }
 

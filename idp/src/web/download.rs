@@ -5,35 +5,23 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::context::{FormFields, PageCtx, field};
-use super::page::LangQuery;
 use crate::flows::download::{self as flow, CertificateFile, DownloadOutcome};
 use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/download", get(show).post(download))
 }
 
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
-
 /// The form; `?acquisition_id=` fills the ID in (e.g. from a link).
-async fn show(
-    (State(state), axum::Extension(conn), headers): Parts,
-    uri: Uri,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Response {
+async fn show(ctx: PageCtx, query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Response {
     let query = query.map(|Query(q)| q).unwrap_or_default();
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: query.get("lang").cloned() });
-    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
-        return redirect;
-    }
     let prefill = query
         .get("acquisition_id")
         .map(|id| flow::normalise_acquisition_id(id))
@@ -42,12 +30,7 @@ async fn show(
     form_page(&ctx, &prefill, None, StatusCode::OK)
 }
 
-async fn download((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn download(Posted { ctx, form }: Posted) -> Response {
     let acquisition_id = field(&form, "acquisition_id");
     let password = field(&form, "download_password");
     if acquisition_id.trim().is_empty() || password.trim().is_empty() {

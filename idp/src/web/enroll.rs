@@ -4,20 +4,18 @@
 //! password. Handlers parse, check CSRF, call `crate::flows::enrollment`, and render.
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::context::{FormFields, PageCtx, field};
-use super::page::LangQuery;
 use super::request::cookie_value;
 use crate::flows::device_certificate::PendingDownload;
 use crate::flows::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
 use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::web::context::{PageCtx, Posted, field};
 
 /// The cookie carrying the sealed proof between steps (see `crate::flows::enrollment`), scoped
 /// to one enrollment URL by its path.
@@ -29,8 +27,6 @@ pub fn routes() -> Router<SharedState> {
     Router::new().route("/enroll/{token}", get(show).post(submit_otp)).route("/enroll/{token}/register", get(show).post(register))
 }
 
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
-
 fn token_of(path: Result<Path<String>, PathRejection>) -> String {
     path.map(|Path(token)| token).unwrap_or_default()
 }
@@ -38,17 +34,7 @@ fn token_of(path: Result<Path<String>, PathRejection>) -> String {
 /// Whatever step the enrollment is at: the completion page while its proof lasts, a page
 /// saying why the URL cannot be used, the registration form once the one-time password
 /// was verified, else the one-time password form. Reloads and the language switch land here.
-async fn show(
-    (State(state), axum::Extension(conn), headers): Parts,
-    uri: Uri,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<LangQuery>, QueryRejection>,
-) -> Response {
-    let lang = query.map(|Query(q)| q).unwrap_or_default();
-    let ctx = PageCtx::new(state, conn, headers, &lang);
-    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
-        return redirect;
-    }
+async fn show(ctx: PageCtx, path: Result<Path<String>, PathRejection>) -> Response {
     let token = token_of(path);
     let result = async {
         let app = ctx.app();
@@ -86,16 +72,7 @@ async fn show(
 
 /// Step 1: the one-time password. Right → the registration form (and the proof cookie);
 /// wrong → the same form with "does not match", until the ticket locks.
-async fn submit_otp(
-    (State(state), axum::Extension(conn), headers): Parts,
-    path: Result<Path<String>, PathRejection>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn submit_otp(path: Result<Path<String>, PathRejection>, Posted { ctx, form }: Posted) -> Response {
     let token = token_of(path);
     let result = async {
         let app = ctx.app();
@@ -144,16 +121,7 @@ async fn submit_otp(
 /// Step 2: password (for methods that use one) and secret question. Valid → the ticket
 /// is redeemed (one winner), the credentials stored, the certificate issued, and the
 /// completion page shows the download password.
-async fn register(
-    (State(state), axum::Extension(conn), headers): Parts,
-    path: Result<Path<String>, PathRejection>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form }: Posted) -> Response {
     let token = token_of(path);
     let result = async {
         let app = ctx.app();

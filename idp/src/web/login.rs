@@ -7,26 +7,25 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::Query;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use mamori_storage::model::{LoginResult, OtpKind, Tenant, User};
+use mamori_storage::model::{LoginResult, Tenant, User};
 
-use super::context::{FormFields, PageCtx};
 use super::page::LangQuery;
 use super::request::{client_ip, local_return_target, presented_certificate};
 use super::session::{self, WebSession};
 use crate::flows::client_certificate::{self, CertificateCheck, CertificateRefusal};
 use crate::flows::events::{Attempt, record_login_event};
-use crate::flows::login::{self, LoginProgress, LoginStep, OtpOutcome, PasswordOutcome};
+use crate::flows::login::{self, Completion, LoginProgress, LoginStep, OtpOutcome, PasswordOutcome, SendCodeOutcome, TotpSetupOutcome};
 use crate::flows::otp;
 use crate::flows::password_login;
 use crate::flows::session_binding::CertificateBinding;
 use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::server::listener::ListenerKind;
 use crate::urlcode;
+use crate::web::context::{PageCtx, Posted};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -66,14 +65,7 @@ pub(super) fn safe_return_to(value: Option<&String>) -> Option<String> {
     value.and_then(|v| local_return_target(v))
 }
 
-async fn start(
-    State(state): State<SharedState>,
-    axum::Extension(conn): axum::Extension<ConnectionInfo>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = LangQuery { lang: query.get("lang").cloned() };
-    let ctx = Ctx::new(state, conn, headers, &lang);
+async fn start(ctx: PageCtx, Query(query): Query<HashMap<String, String>>) -> Response {
     let tenant = query.get("tenant").map(String::as_str).filter(|s| password_login::valid_slug(s));
     let return_to = safe_return_to(query.get("return_to"));
     let login_hint = query.get("login_hint").map(String::as_str).filter(|h| valid_login_hint(h));
@@ -184,9 +176,13 @@ async fn advance(
     problem: Option<serde_json::Value>,
 ) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
-    let Some(progress) = web_session.state.login.clone() else {
+    let Some(mut progress) = web_session.state.login.clone() else {
         return Ok(Redirect::to("/login").into_response());
     };
+    if login::prepare_step(app, tenant, user, &mut progress)? {
+        web_session.state.login = Some(progress.clone());
+        session::save(app, web_session).await?;
+    }
     let base = serde_json::json!({ "login_id": user.login_id, "problem": problem });
     let page = match &progress.step {
         LoginStep::Password => {
@@ -200,15 +196,6 @@ async fn advance(
             ctx_json["min"] = tenant.policy.password_min_length.into();
             ctx_json["max"] = tenant.policy.password_max_length.into();
             ctx.form(StatusCode::OK, "login/change_password.html", ctx_json)
-        }
-        LoginStep::Otp if tenant.policy.otp_kind == OtpKind::Totp && user.totp_secret_sealed.is_none() => {
-            // First TOTP login: register an authenticator before the code can be asked for.
-            let sealed = otp::new_sealed_secret(app, user)?;
-            let mut next = progress.clone();
-            next.step = LoginStep::TotpSetup { sealed_secret: sealed };
-            web_session.state.login = Some(next);
-            session::save(app, web_session).await?;
-            return Box::pin(advance(ctx, web_session, tenant, user, problem)).await;
         }
         LoginStep::TotpSetup { sealed_secret } => {
             let view = otp::enrollment_view(app, user, sealed_secret)?;
@@ -236,19 +223,16 @@ async fn finish(
     progress: &LoginProgress,
 ) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
-    // The method may have changed during the login: it must still be met in full.
-    let current = app.storage.users().get(user.id).await?;
-    if !login::satisfies(current.login_method, &progress.factors) {
-        if current.login_method.needs_certificate() && !progress.factors.contains(&login::Factor::Certificate) {
-            return refuse_without_certificate(ctx, web_session, tenant, &current).await;
+    let authenticated = match login::complete(app, progress).await? {
+        Completion::Complete(authenticated) => authenticated,
+        Completion::CertificateMissing => return refuse_without_certificate(ctx, web_session, tenant, user).await,
+        Completion::StartAgain => {
+            let clear = session::abandon_login(app, web_session).await?;
+            let mut response = ctx.error(StatusCode::BAD_REQUEST, "login.session_expired");
+            response.headers_mut().append(header::SET_COOKIE, clear);
+            return Ok(response);
         }
-        // Another factor became due meanwhile: this login starts again.
-        let clear = session::abandon_login(app, web_session).await?;
-        let mut response = ctx.error(StatusCode::BAD_REQUEST, "login.session_expired");
-        response.headers_mut().append(header::SET_COOKIE, clear);
-        return Ok(response);
-    }
-    let authenticated = login::completed(progress, app.now());
+    };
     // The session and its "success" in the history are stored together, or neither.
     let success = login::success_event(app, progress, &attempt(ctx, tenant, Some(user), Some(&user.login_id)));
     let (_, cookies) = session::complete_login(app, &ctx.headers, web_session, tenant, authenticated, &success).await?;
@@ -283,9 +267,7 @@ async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tenant, User), 
     let Some(progress) = &login_record.state.login else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
     };
-    if let Some(bound) = &progress.certificate
-        && !bound.presented_by(presented_leaf(ctx).as_deref())
-    {
+    if !login::continues_on(progress, presented_leaf(ctx).as_deref()) {
         return Ok(Err(ctx.error(StatusCode::FORBIDDEN, "login.certificate_changed")));
     }
     let user = app.storage.users().get(progress.user_id).await?;
@@ -303,14 +285,7 @@ macro_rules! resume_or_return {
     };
 }
 
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
-
-async fn password((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn password(Posted { ctx, form }: Posted) -> Response {
     let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
@@ -337,12 +312,7 @@ async fn password((State(state), axum::Extension(conn), headers): Parts, form: R
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn change_password((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn change_password(Posted { ctx, form }: Posted) -> Response {
     let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
@@ -370,76 +340,58 @@ async fn change_password((State(state), axum::Extension(conn), headers): Parts, 
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn totp_setup((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn totp_setup(Posted { ctx, form }: Posted) -> Response {
     let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let app = &ctx.state.app;
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
-        let LoginStep::TotpSetup { sealed_secret } = progress.step.clone() else {
-            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
-        };
         let code = form.get("code").map(String::as_str).unwrap_or("");
-        if !otp::confirm_enrollment(app, &user, &sealed_secret, code, app.now()).await? {
-            let attempt = attempt(&ctx, &tenant, Some(&user), Some(&user.login_id));
-            record_login_event(app, &attempt, LoginResult::WrongOtp, &[]).await;
-            let message = app.ui.message(ctx.page.locale, "otp.wrong");
-            let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            return Ok(response);
+        let attempt = attempt(&ctx, &tenant, Some(&user), Some(&user.login_id));
+        match login::confirm_totp_setup(app, &tenant, &mut progress, code, &attempt).await? {
+            TotpSetupOutcome::NotThisStep => advance(&ctx, &mut web_session, &tenant, &user, None).await,
+            TotpSetupOutcome::Wrong => {
+                let message = app.ui.message(ctx.page.locale, "otp.wrong");
+                let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                Ok(response)
+            }
+            TotpSetupOutcome::Accepted => {
+                web_session.state.login = Some(progress);
+                session::save(app, &web_session).await?;
+                let user = app.storage.users().get(user.id).await?;
+                advance(&ctx, &mut web_session, &tenant, &user, None).await
+            }
         }
-        progress.factors.push(login::Factor::Otp);
-        let user = app.storage.users().get(user.id).await?;
-        progress.step = LoginStep::Done;
-        web_session.state.login = Some(progress);
-        session::save(app, &web_session).await?;
-        advance(&ctx, &mut web_session, &tenant, &user, None).await
     }
     .await;
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn send_code((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    if let Err(page) = ctx.accept_form(form) {
-        return page;
-    }
+async fn send_code(Posted { ctx, .. }: Posted) -> Response {
     let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let app = &ctx.state.app;
-        let now = app.now();
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
-        if progress.step != LoginStep::Otp || tenant.policy.otp_kind != OtpKind::Email {
-            return advance(&ctx, &mut web_session, &tenant, &user, None).await;
+        match login::send_email_code(app, &tenant, &mut progress).await? {
+            SendCodeOutcome::NotThisStep => advance(&ctx, &mut web_session, &tenant, &user, None).await,
+            SendCodeOutcome::TooSoon => {
+                let message = app.ui.message(ctx.page.locale, "otp.wait_before_resend");
+                let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                Ok(response)
+            }
+            SendCodeOutcome::Sent => {
+                web_session.state.login = Some(progress);
+                session::save(app, &web_session).await?;
+                advance(&ctx, &mut web_session, &tenant, &user, None).await
+            }
         }
-        if progress.email_code.as_ref().is_some_and(|p| !p.may_resend(now)) {
-            let message = app.ui.message(ctx.page.locale, "otp.wait_before_resend");
-            let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
-            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            return Ok(response);
-        }
-        progress.email_code = Some(otp::send_email_code(app, &user, now).await?);
-        web_session.state.login = Some(progress);
-        session::save(app, &web_session).await?;
-        advance(&ctx, &mut web_session, &tenant, &user, None).await
     }
     .await;
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn one_time_password(
-    (State(state), axum::Extension(conn), headers): Parts,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
     let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let app = &ctx.state.app;
@@ -484,13 +436,7 @@ async fn restart(Query(lang): Query<LangQuery>) -> Response {
     }
 }
 
-async fn done(
-    State(state): State<SharedState>,
-    axum::Extension(conn): axum::Extension<ConnectionInfo>,
-    headers: HeaderMap,
-    Query(lang): Query<LangQuery>,
-) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &lang);
+async fn done(ctx: PageCtx) -> Response {
     let result = async {
         let app = &ctx.state.app;
         let Some(logged_in) = session::logged_in(&ctx).await? else {
@@ -505,11 +451,7 @@ async fn done(
     result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
 }
 
-async fn logout((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = Ctx::new(state, conn, headers, &LangQuery::default());
-    if let Err(page) = ctx.accept_form(form) {
-        return page;
-    }
+async fn logout(Posted { ctx, .. }: Posted) -> Response {
     let result = async {
         let app = &ctx.state.app;
         if let Some(s) = session::load(app, &ctx.headers).await? {

@@ -5,19 +5,16 @@
 //! password change, return to the relying site) are the certificate login's.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
 
-use super::context::{FormFields, PageCtx, field};
 use super::login::{open_transaction, safe_return_to};
 use super::page::LangQuery;
 use super::request::client_ip;
 use crate::flows::password_login::{self, Origin, StartOutcome};
 use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/login/identify", post(identify).get(restart))
@@ -67,14 +64,7 @@ fn back_link(tenant: Option<&str>, return_to: Option<&str>) -> String {
     if pairs.is_empty() { "/login".to_owned() } else { format!("/login?{}", pairs.join("&")) }
 }
 
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
-
-async fn identify((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn identify(Posted { ctx, form }: Posted) -> Response {
     let tenant = Some(field(&form, "tenant")).filter(|s| password_login::valid_slug(s));
     let return_to = safe_return_to(form.get("return_to").filter(|r| !r.is_empty()));
     let origin = Origin {

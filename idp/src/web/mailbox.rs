@@ -6,8 +6,8 @@
 //! Mails carry one-time passwords and links: never enable it where others can reach.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use mamori_storage::StorageError;
@@ -16,10 +16,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::context::PageCtx;
-use super::page::LangQuery;
 use crate::config::MailTransport;
 use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
 
 /// Mails per page of the list.
 const PAGE_SIZE: u64 = 50;
@@ -28,11 +26,8 @@ pub fn routes() -> Router<SharedState> {
     Router::new().route("/dev/mailbox", get(list)).route("/dev/mailbox/{id}", get(show)).route("/dev/mailbox/{id}/raw", get(raw))
 }
 
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
-
 #[derive(Debug, Deserialize, Default)]
 struct ListQuery {
-    lang: Option<String>,
     page: Option<u64>,
 }
 
@@ -42,17 +37,9 @@ pub fn enabled(state: &SharedState) -> bool {
     mail.transport == MailTransport::Outbox && mail.dev_mailbox
 }
 
-async fn list((State(state), axum::Extension(conn), headers): Parts, Query(query): Query<ListQuery>) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: query.lang.clone() });
+async fn list(ctx: PageCtx, Query(query): Query<ListQuery>) -> Response {
     if !enabled(&ctx.state) {
         return ctx.error(StatusCode::NOT_FOUND, "error.not_found");
-    }
-    let path = match query.page {
-        Some(page) => format!("/dev/mailbox?page={page}"),
-        None => "/dev/mailbox".to_owned(),
-    };
-    if let Some(redirect) = ctx.redirect_to_main_listener(&path) {
-        return redirect;
     }
     let page = query.page.unwrap_or(1).max(1);
     let offset = (page - 1).saturating_mul(PAGE_SIZE);
@@ -89,15 +76,11 @@ async fn list((State(state), axum::Extension(conn), headers): Parts, Query(query
     response
 }
 
-async fn show((State(state), axum::Extension(conn), headers): Parts, Path(id): Path<String>, Query(lang): Query<LangQuery>) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &lang);
+async fn show(ctx: PageCtx, Path(id): Path<String>) -> Response {
     let mail = match find(&ctx, &id).await {
         Ok(mail) => mail,
         Err(response) => return response,
     };
-    if let Some(redirect) = ctx.redirect_to_main_listener(&format!("/dev/mailbox/{}", mail.id)) {
-        return redirect;
-    }
     let from = ctx.app().mailer.from_mailbox().to_string();
     let mut response = ctx.render(
         StatusCode::OK,
@@ -117,15 +100,11 @@ async fn show((State(state), axum::Extension(conn), headers): Parts, Path(id): P
 }
 
 /// The message exactly as built for sending (the .eml), as plain text.
-async fn raw((State(state), axum::Extension(conn), headers): Parts, Path(id): Path<String>) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
+async fn raw(ctx: PageCtx, Path(id): Path<String>) -> Response {
     let mail = match find(&ctx, &id).await {
         Ok(mail) => mail,
         Err(response) => return response,
     };
-    if let Some(redirect) = ctx.redirect_to_main_listener(&format!("/dev/mailbox/{}/raw", mail.id)) {
-        return redirect;
-    }
     match ctx.app().mailer.eml(&mail) {
         Ok(eml) => {
             let mut response = (StatusCode::OK, eml).into_response();

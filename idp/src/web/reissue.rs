@@ -9,21 +9,19 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, PathRejection};
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::context::{FormFields, PageCtx, field};
-use super::page::LangQuery;
 use super::request::client_ip;
 use crate::flows::enrollment::EnrollmentUnavailable as LinkUnavailable;
 use crate::flows::events::Attempt;
 use crate::flows::reissue::{self as flow, AnswerOutcome, OpenReissue, ReissueKind};
 use crate::flows::secret_answer::{SECRET_QUESTIONS, find_question};
 use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -31,8 +29,6 @@ pub fn routes() -> Router<SharedState> {
         .route("/reissue/password/{token}", get(show_password_answer).post(answer_password))
         .route("/reissue/certificate/{token}", get(show_certificate_answer).post(answer_certificate))
 }
-
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
 
 fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -60,15 +56,7 @@ fn request_page(ctx: &PageCtx, tenant: &str, login_id: &str, problem: Option<Vec
     ))
 }
 
-async fn show_request(
-    (State(state), axum::Extension(conn), headers): Parts,
-    uri: Uri,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery { lang: query.get("lang").cloned() });
-    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
-        return redirect;
-    }
+async fn show_request(ctx: PageCtx, Query(query): Query<HashMap<String, String>>) -> Response {
     let tenant = query
         .get("tenant")
         .map(String::as_str)
@@ -79,12 +67,7 @@ async fn show_request(
 /// Always the same page, after the same work (one hash); the link goes out only when
 /// the ID and the address belong together, from a task of its own so the answer does
 /// not wait for the mail either.
-async fn request((State(state), axum::Extension(conn), headers): Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn request(Posted { ctx, form }: Posted) -> Response {
     let (tenant_slug, login_id, email) = (field(&form, "tenant"), field(&form, "login_id"), field(&form, "email"));
     if login_id.trim().is_empty() || email.trim().is_empty() {
         let problem = vec![ctx.message("reissue.request.required")];
@@ -183,16 +166,7 @@ fn password_answer_page(
     ))
 }
 
-async fn show_password_answer(
-    (State(state), axum::Extension(conn), headers): Parts,
-    uri: Uri,
-    path: Result<Path<String>, PathRejection>,
-    Query(lang): Query<LangQuery>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &lang);
-    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
-        return redirect;
-    }
+async fn show_password_answer(ctx: PageCtx, path: Result<Path<String>, PathRejection>) -> Response {
     let token = token_of(path);
     match open_link(&ctx, &token, ReissueKind::Password).await {
         Ok(open) => password_answer_page(&ctx, &open, &token, None, "", StatusCode::OK),
@@ -200,16 +174,7 @@ async fn show_password_answer(
     }
 }
 
-async fn answer_password(
-    (State(state), axum::Extension(conn), headers): Parts,
-    path: Result<Path<String>, PathRejection>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn answer_password(path: Result<Path<String>, PathRejection>, Posted { ctx, form }: Posted) -> Response {
     let token = token_of(path);
     let open = match open_link(&ctx, &token, ReissueKind::Password).await {
         Ok(open) => open,
@@ -248,16 +213,7 @@ fn certificate_answer_page(ctx: &PageCtx, open: &OpenReissue, token: &str, probl
     ))
 }
 
-async fn show_certificate_answer(
-    (State(state), axum::Extension(conn), headers): Parts,
-    uri: Uri,
-    path: Result<Path<String>, PathRejection>,
-    Query(lang): Query<LangQuery>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &lang);
-    if let Some(redirect) = ctx.redirect_to_main_listener(uri.path_and_query().map_or("/", |pq| pq.as_str())) {
-        return redirect;
-    }
+async fn show_certificate_answer(ctx: PageCtx, path: Result<Path<String>, PathRejection>) -> Response {
     let token = token_of(path);
     match open_link(&ctx, &token, ReissueKind::Certificate).await {
         Ok(open) => certificate_answer_page(&ctx, &open, &token, None, StatusCode::OK),
@@ -265,16 +221,7 @@ async fn show_certificate_answer(
     }
 }
 
-async fn answer_certificate(
-    (State(state), axum::Extension(conn), headers): Parts,
-    path: Result<Path<String>, PathRejection>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = PageCtx::new(state, conn, headers, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn answer_certificate(path: Result<Path<String>, PathRejection>, Posted { ctx, form }: Posted) -> Response {
     let token = token_of(path);
     let open = match open_link(&ctx, &token, ReissueKind::Certificate).await {
         Ok(open) => open,

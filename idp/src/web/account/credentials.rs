@@ -2,18 +2,15 @@
 //! change (choose a question, give the answer), from the account portal.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::{Parts, Portal, back_to_account, page_ctx, portal_or_return, require_or_return};
+use super::{Portal, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, PasswordChangeOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
 use crate::server::SharedState;
-use crate::web::context::{FormFields, field};
-use crate::web::page::LangQuery;
+use crate::web::context::{PageCtx, Posted, field};
 use crate::web::session;
 
 pub fn routes() -> Router<SharedState> {
@@ -35,18 +32,13 @@ fn password_page(portal: &Portal, problem: Option<Vec<String>>, status: StatusCo
     )
 }
 
-async fn show_password(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
-    let portal = portal_or_return!(page_ctx(parts, &lang), "/account/password");
+async fn show_password(ctx: PageCtx) -> Response {
+    let portal = portal_or_return!(ctx, "/account/password");
     require_or_return!(portal, Feature::PasswordChange);
     password_page(&portal, None, StatusCode::OK)
 }
 
-async fn change_password(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn change_password(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/password");
     require_or_return!(portal, Feature::PasswordChange);
     let app = portal.ctx.app();
@@ -98,18 +90,13 @@ fn secret_question_page(portal: &Portal, selected: &str, problem: Option<Vec<Str
     )
 }
 
-async fn show_secret_question(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
-    let portal = portal_or_return!(page_ctx(parts, &lang), "/account/secret-question");
+async fn show_secret_question(ctx: PageCtx) -> Response {
+    let portal = portal_or_return!(ctx, "/account/secret-question");
     require_or_return!(portal, Feature::SecretQuestionChange);
     secret_question_page(&portal, "", None, StatusCode::OK)
 }
 
-async fn change_secret_question(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn change_secret_question(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/secret-question");
     require_or_return!(portal, Feature::SecretQuestionChange);
     let question = field(&form, "secret_question");

@@ -4,18 +4,16 @@
 //! (its certificate is revoked). The tenant's maximum number of devices is enforced.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use mamori_storage::model::Device;
 
-use super::{Parts, Portal, back_to_account, page_ctx, portal_or_return, require_or_return};
+use super::{Portal, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, AddDeviceOutcome, DEVICE_TYPES, DeleteDeviceOutcome, Feature};
 use crate::server::SharedState;
-use crate::web::context::{FormFields, field};
-use crate::web::page::LangQuery;
+use crate::web::context::{FormFields, PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -60,8 +58,8 @@ fn new_device_page(portal: &Portal, fields: &NewDeviceFields<'_>, problem: Optio
     )
 }
 
-async fn show_new(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
-    let portal = portal_or_return!(page_ctx(parts, &lang), "/account/devices/new");
+async fn show_new(ctx: PageCtx) -> Response {
+    let portal = portal_or_return!(ctx, "/account/devices/new");
     require_or_return!(portal, Feature::Devices);
     let empty = NewDeviceFields { email: "", confirmation: "", device_type: "" };
     // At the limit already: say so before anything is typed.
@@ -76,12 +74,7 @@ async fn show_new(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
 }
 
 /// Step 2: the values are checked, then shown for confirmation (Back / Register).
-async fn confirm_new(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn confirm_new(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/devices/new");
     require_or_return!(portal, Feature::Devices);
     let fields = NewDeviceFields::from(&form);
@@ -110,12 +103,7 @@ async fn confirm_new(parts: Parts, form: Result<Form<FormFields>, FormRejection>
 }
 
 /// Step 3: Back (the form again, filled in) or Register (device added, certificate issued).
-async fn register(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn register(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/devices/new");
     require_or_return!(portal, Feature::Devices);
     let fields = NewDeviceFields::from(&form);
@@ -174,8 +162,8 @@ fn email_page(portal: &Portal, device: &Device, email: &str, problem: Option<Vec
     )
 }
 
-async fn show_email(parts: Parts, Path(device_no): Path<u32>, Query(lang): Query<LangQuery>) -> Response {
-    let portal = portal_or_return!(page_ctx(parts, &lang), &format!("/account/devices/{device_no}/email"));
+async fn show_email(ctx: PageCtx, Path(device_no): Path<u32>) -> Response {
+    let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/email"));
     require_or_return!(portal, Feature::Devices);
     match device_or_page(&portal, device_no).await {
         Ok(device) => email_page(&portal, &device, "", None, StatusCode::OK),
@@ -183,12 +171,7 @@ async fn show_email(parts: Parts, Path(device_no): Path<u32>, Query(lang): Query
     }
 }
 
-async fn change_email(parts: Parts, Path(device_no): Path<u32>, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn change_email(Path(device_no): Path<u32>, Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/email"));
     require_or_return!(portal, Feature::Devices);
     let device = match device_or_page(&portal, device_no).await {
@@ -211,8 +194,8 @@ fn delete_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, s
     )
 }
 
-async fn show_delete(parts: Parts, Path(device_no): Path<u32>, Query(lang): Query<LangQuery>) -> Response {
-    let portal = portal_or_return!(page_ctx(parts, &lang), &format!("/account/devices/{device_no}/delete"));
+async fn show_delete(ctx: PageCtx, Path(device_no): Path<u32>) -> Response {
+    let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/delete"));
     require_or_return!(portal, Feature::Devices);
     match device_or_page(&portal, device_no).await {
         Ok(device) => delete_page(&portal, &device, None, StatusCode::OK),
@@ -220,11 +203,7 @@ async fn show_delete(parts: Parts, Path(device_no): Path<u32>, Query(lang): Quer
     }
 }
 
-async fn delete(parts: Parts, Path(device_no): Path<u32>, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    if let Err(page) = ctx.accept_form(form) {
-        return page;
-    }
+async fn delete(Path(device_no): Path<u32>, Posted { ctx, .. }: Posted) -> Response {
     let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/delete"));
     require_or_return!(portal, Feature::Devices);
     let device = match device_or_page(&portal, device_no).await {

@@ -9,10 +9,10 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{Parts, page_ctx, portal_or_return, require_or_return};
+use super::{portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, HISTORY_RESULTS};
 use crate::server::SharedState;
-use crate::web::page::LangQuery;
+use crate::web::context::PageCtx;
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/account/history", get(show))
@@ -20,13 +20,11 @@ pub fn routes() -> Router<SharedState> {
 
 #[derive(Debug, Deserialize, Default)]
 struct HistoryQuery {
-    lang: Option<String>,
     /// Anything that is not a page number shows the first page.
     page: Option<String>,
 }
 
-async fn show(parts: Parts, Query(query): Query<HistoryQuery>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery { lang: query.lang.clone() });
+async fn show(ctx: PageCtx, Query(query): Query<HistoryQuery>) -> Response {
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
     let path = format!("/account/history?page={requested}");
     let portal = portal_or_return!(ctx, &path);

@@ -5,19 +5,16 @@
 //! certificate for every device; the factor given up stops working.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use mamori_storage::model::LoginMethod;
 
-use super::{Parts, Portal, page_ctx, portal_or_return, require_or_return};
+use super::{Portal, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, MethodChangeDone, MethodChangeStep, TotpConfirmation};
 use crate::flows::otp;
 use crate::server::SharedState;
-use crate::web::context::{FormFields, field};
-use crate::web::page::LangQuery;
+use crate::web::context::{FormFields, PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -47,8 +44,8 @@ fn choices_page(portal: &Portal, problem: Option<Vec<String>>, status: StatusCod
     )
 }
 
-async fn show_choices(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
-    let portal = portal_or_return!(page_ctx(parts, &lang), "/account/login-method");
+async fn show_choices(ctx: PageCtx) -> Response {
+    let portal = portal_or_return!(ctx, "/account/login-method");
     require_or_return!(portal, Feature::LoginMethodChange);
     choices_page(&portal, None, StatusCode::OK)
 }
@@ -84,12 +81,7 @@ fn chosen(portal: &Portal, form: &FormFields) -> Option<LoginMethod> {
     flow::method_choices(&portal.tenant.policy, &portal.user).into_iter().find(|m| m.as_str() == wanted)
 }
 
-async fn confirm(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn confirm(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/login-method");
     require_or_return!(portal, Feature::LoginMethodChange);
     match chosen(&portal, &form) {
@@ -137,12 +129,7 @@ fn done_page(portal: &Portal, done: &MethodChangeDone) -> Response {
     )
 }
 
-async fn execute(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn execute(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/login-method");
     require_or_return!(portal, Feature::LoginMethodChange);
     let Some(to) = chosen(&portal, &form) else {
@@ -170,12 +157,7 @@ async fn execute(parts: Parts, form: Result<Form<FormFields>, FormRejection>) ->
     }
 }
 
-async fn totp(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn totp(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/login-method");
     require_or_return!(portal, Feature::LoginMethodChange);
     let app = portal.ctx.app();

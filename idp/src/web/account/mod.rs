@@ -20,19 +20,16 @@ mod overview;
 mod sites;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{Tenant, User, UserStatus};
 
 use super::context::PageCtx;
-use super::page::LangQuery;
 use super::request::client_ip;
 use super::session::{self, WebSession};
 use crate::flows::account::{self as flow, Feature};
 use crate::flows::events::Attempt;
 use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -43,8 +40,6 @@ pub fn routes() -> Router<SharedState> {
         .merge(login_method::routes())
         .merge(sites::routes())
 }
-
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
 
 /// A request of a logged-in user, with what every portal page shows.
 pub(super) struct Portal {
@@ -57,10 +52,6 @@ pub(super) struct Portal {
 /// The authorization check at the top of every portal handler. `path` is where to come
 /// back to after a login (a GET's own address).
 pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Response> {
-    if ctx.conn.listener == ListenerKind::Main {
-        // The session cookie comes from the login on the certificate listener.
-        return Err(Redirect::to(&format!("{}{path}", ctx.state.urls.mtls)).into_response());
-    }
     let app = ctx.app();
     // Only on a connection presenting the certificate the session was opened with.
     let loaded = match session::logged_in(&ctx).await {
@@ -155,11 +146,6 @@ pub(super) const NOTICES: &[&str] =
 
 pub(super) fn back_to_account(notice: &str) -> Response {
     Redirect::to(&format!("/account?notice={notice}")).into_response()
-}
-
-/// Builds a `PageCtx` from the handler's parts and language.
-pub(super) fn page_ctx((State(state), axum::Extension(conn), headers): Parts, lang: &LangQuery) -> PageCtx {
-    PageCtx::new(state, conn, headers, lang)
 }
 
 /// `open_portal`, returning the response from the handler when it refuses.

@@ -3,19 +3,17 @@
 //! device actions and the user's own certificate-reissue request where the policy allows.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{NOTICES, Parts, back_to_account, page_ctx, portal_or_return, require_or_return};
+use super::{NOTICES, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature};
 use crate::flows::reissue;
 use crate::server::SharedState;
-use crate::web::context::FormFields;
-use crate::web::page::LangQuery;
+use crate::web::context::{PageCtx, Posted};
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/account", get(show)).route("/account/devices/{device_no}/reissue", post(request_certificate_reissue))
@@ -23,12 +21,10 @@ pub fn routes() -> Router<SharedState> {
 
 #[derive(Debug, Deserialize, Default)]
 struct AccountQuery {
-    lang: Option<String>,
     notice: Option<String>,
 }
 
-async fn show(parts: Parts, Query(query): Query<AccountQuery>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery { lang: query.lang.clone() });
+async fn show(ctx: PageCtx, Query(query): Query<AccountQuery>) -> Response {
     let portal = portal_or_return!(ctx, "/account");
     require_or_return!(portal, Feature::AccountManagement);
     let app = portal.ctx.app();
@@ -62,11 +58,7 @@ async fn show(parts: Parts, Query(query): Query<AccountQuery>) -> Response {
 
 /// The user asks for a certificate reissue of one device (flow 6, "or the user asks, per
 /// policy"): the link goes to that device's address.
-async fn request_certificate_reissue(parts: Parts, Path(device_no): Path<u32>, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    if let Err(page) = ctx.accept_form(form) {
-        return page;
-    }
+async fn request_certificate_reissue(Path(device_no): Path<u32>, Posted { ctx, .. }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account");
     require_or_return!(portal, Feature::CertificateReissue);
     let app = portal.ctx.app();

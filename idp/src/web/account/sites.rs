@@ -4,18 +4,16 @@
 //! and access tokens), so the site's next authorization asks for consent again.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Parts, Portal, page_ctx, portal_or_return, require_or_return};
+use super::{Portal, portal_or_return, require_or_return};
 use crate::flows::account::{AccountChange, Feature, format_date_time, record_change};
 use crate::server::SharedState;
-use crate::web::context::{FormFields, field};
-use crate::web::page::LangQuery;
+use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/account/sites", get(show)).route("/account/sites/withdraw", post(withdraw))
@@ -23,13 +21,11 @@ pub fn routes() -> Router<SharedState> {
 
 #[derive(Debug, Deserialize, Default)]
 struct SitesQuery {
-    lang: Option<String>,
     /// Only `withdrawn` shows a notice; anything else is ignored.
     notice: Option<String>,
 }
 
-async fn show(parts: Parts, Query(query): Query<SitesQuery>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery { lang: query.lang.clone() });
+async fn show(ctx: PageCtx, Query(query): Query<SitesQuery>) -> Response {
     let portal = portal_or_return!(ctx, "/account/sites");
     require_or_return!(portal, Feature::AccountManagement);
     let notice = (query.notice.as_deref() == Some("withdrawn")).then(|| portal.ctx.message("account.sites.withdrawn"));
@@ -67,12 +63,7 @@ fn scope_text(portal: &Portal, scope: &str) -> String {
     if text == key || text.starts_with("??") { scope.to_owned() } else { text }
 }
 
-async fn withdraw(parts: Parts, form: Result<Form<FormFields>, FormRejection>) -> Response {
-    let ctx = page_ctx(parts, &LangQuery::default());
-    let form = match ctx.accept_form(form) {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+async fn withdraw(Posted { ctx, form }: Posted) -> Response {
     let portal = portal_or_return!(ctx, "/account/sites");
     require_or_return!(portal, Feature::AccountManagement);
     let client_id = field(&form, "client_id");

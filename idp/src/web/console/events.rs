@@ -12,12 +12,13 @@ use mamori_storage::model::LoginEvent;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Console, Parts, console_or_return, open_console, page_ctx};
+use super::{Console, console_or_return, open_console};
 use crate::admin::Paging;
 use crate::admin::events::{LoginEventFilter, search};
 use crate::flows::account::HISTORY_RESULTS;
 use crate::server::SharedState;
 use crate::urlcode;
+use crate::web::context::PageCtx;
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/console/t/{tenant}/events", get(list))
@@ -44,14 +45,12 @@ const FILTER_RESULTS: &[&str] = &[
 
 #[derive(Debug, Deserialize, Default)]
 struct EventsQuery {
-    lang: Option<String>,
     login_id: Option<String>,
     result: Option<String>,
     page: Option<String>,
 }
 
-async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<EventsQuery>) -> Response {
-    let ctx = page_ctx(parts, query.lang.clone());
+async fn list(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<EventsQuery>) -> Response {
     let login_id: String = query.login_id.clone().unwrap_or_default().trim().chars().take(64).collect();
     let result = query.result.clone().filter(|r| FILTER_RESULTS.contains(&r.as_str())).unwrap_or_default();
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);

@@ -20,20 +20,17 @@ mod sites;
 mod users;
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use mamori_storage::model::{AdminRole, AdminRoleKind, ApiScope, Tenant, User, UserStatus};
 
 use super::context::PageCtx;
-use super::page::LangQuery;
 use super::request::client_ip;
 use super::session;
 use crate::admin::{AdminError, Paging, Principal, Reach};
 use crate::flows::login::Factor;
 use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -56,13 +53,6 @@ macro_rules! console_or_return {
 use crate::urlcode;
 use console_or_return;
 
-type Parts = (State<SharedState>, axum::Extension<ConnectionInfo>, HeaderMap);
-
-/// Builds a `PageCtx` from the handler's parts and language.
-fn page_ctx((State(state), axum::Extension(conn), headers): Parts, lang: Option<String>) -> PageCtx {
-    PageCtx::new(state, conn, headers, &LangQuery { lang })
-}
-
 /// A request of a logged-in operator.
 struct Console {
     ctx: PageCtx,
@@ -78,9 +68,6 @@ struct Console {
 /// the certificate and the password, of an active, unlocked user holding an operator
 /// role. `path` is where the login comes back to.
 async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
-    if ctx.conn.listener == ListenerKind::Main {
-        return Err(Redirect::to(&format!("{}{path}", ctx.state.urls.mtls)).into_response());
-    }
     let app = ctx.app();
     // Only on a connection presenting the certificate the session was opened with.
     let loaded = match session::logged_in(&ctx).await {
@@ -219,8 +206,7 @@ impl Console {
 }
 
 /// `/console`: the operator's own tenant's user search.
-async fn home(parts: Parts, Query(lang): Query<LangQuery>) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
+async fn home(ctx: PageCtx) -> Response {
     let console = console_or_return!(ctx, "/console");
     Redirect::to(&format!("{}/users", tenant_base(&console.home_slug()))).into_response()
 }

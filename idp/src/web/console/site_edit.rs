@@ -13,12 +13,11 @@ use axum::routing::{get, post};
 use mamori_storage::model::{ApiScope, OidcClient};
 
 use super::sites::{NoticeQuery, SiteForm, accept_site_form, check_form, client_row, kind_of, site_path, sites_path};
-use super::{Console, Parts, console_or_return, open_console, page_ctx};
+use super::{Console, console_or_return, open_console};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration, ClientUpdate};
 use crate::server::SharedState;
-use crate::web::context::{FormFields, field};
-use crate::web::page::LangQuery;
+use crate::web::context::{FormFields, PageCtx, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -30,8 +29,7 @@ pub fn routes() -> Router<SharedState> {
 /// Notices on the site's page after an action (`?notice=…`); only these are shown.
 const NOTICES: &[&str] = &["saved"];
 
-async fn show(parts: Parts, Path((tenant, client_id)): Path<(String, String)>, Query(query): Query<NoticeQuery>) -> Response {
-    let ctx = page_ctx(parts, query.lang.clone());
+async fn show(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, Query(query): Query<NoticeQuery>) -> Response {
     let console = console_or_return!(ctx, &site_path(&tenant, &client_id));
     let client = match federation::oidc_client(console.ctx.app(), &console.principal, &tenant, &client_id, ApiScope::Read).await {
         Ok(c) => c,
@@ -113,13 +111,7 @@ fn update_of(client: &OidcClient, checked: ClientRegistration, machine: bool) ->
     }
 }
 
-async fn save(
-    parts: Parts,
-    Path((tenant, client_id)): Path<(String, String)>,
-    Query(lang): Query<LangQuery>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
+async fn save(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let href = site_path(&tenant, &client_id);
     let console = console_or_return!(ctx, &href);
     let fields = match accept_site_form(&console, form) {
@@ -152,12 +144,10 @@ async fn save(
 
 /// A new client secret, shown this once; the old one stops working.
 async fn new_secret(
-    parts: Parts,
+    ctx: PageCtx,
     Path((tenant, client_id)): Path<(String, String)>,
-    Query(lang): Query<LangQuery>,
     form: Result<Form<FormFields>, FormRejection>,
 ) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
     let href = site_path(&tenant, &client_id);
     let console = console_or_return!(ctx, &href);
     if let Err(response) = console.ctx.accept_form(form) {
@@ -183,12 +173,10 @@ async fn new_secret(
 
 /// Removes the site once the operator has ticked the confirmation; back to the list.
 async fn remove(
-    parts: Parts,
+    ctx: PageCtx,
     Path((tenant, client_id)): Path<(String, String)>,
-    Query(lang): Query<LangQuery>,
     form: Result<Form<FormFields>, FormRejection>,
 ) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
     let console = console_or_return!(ctx, &site_path(&tenant, &client_id));
     let fields = match console.ctx.accept_form(form) {
         Ok(fields) => fields,

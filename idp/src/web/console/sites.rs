@@ -12,14 +12,13 @@ use axum::response::Response;
 use axum::routing::get;
 use mamori_storage::model::{ApiScope, OidcClient};
 
-use super::{Console, Parts, console_or_return, open_console, page_ctx};
+use super::{Console, console_or_return, open_console};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
 use crate::oidc::redirect_uri;
 use crate::server::SharedState;
 use crate::urlcode;
-use crate::web::context::{FormFields, field};
-use crate::web::page::LangQuery;
+use crate::web::context::{FormFields, PageCtx, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/console/t/{tenant}/sites", get(list).post(create)).route("/console/t/{tenant}/sites/new", get(new_form))
@@ -40,7 +39,6 @@ const LIST_NOTICES: &[&str] = &["removed"];
 /// The query of a page that may show a notice after an action: `?notice=…`.
 #[derive(Debug, serde::Deserialize, Default)]
 pub(super) struct NoticeQuery {
-    pub(super) lang: Option<String>,
     notice: Option<String>,
 }
 
@@ -52,9 +50,7 @@ impl NoticeQuery {
     }
 }
 
-async fn list(parts: Parts, Path(tenant): Path<String>, Query(query): Query<NoticeQuery>) -> Response {
-    let lang = query.lang.clone();
-    let ctx = page_ctx(parts, lang);
+async fn list(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<NoticeQuery>) -> Response {
     let console = console_or_return!(ctx, &sites_path(&tenant));
     let clients = match federation::oidc_clients(console.ctx.app(), &console.principal, &tenant).await {
         Ok(c) => c,
@@ -97,8 +93,7 @@ pub(super) fn client_row(console: &Console, c: &OidcClient) -> serde_json::Value
     })
 }
 
-async fn new_form(parts: Parts, Path(tenant): Path<String>, Query(lang): Query<LangQuery>) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
+async fn new_form(ctx: PageCtx, Path(tenant): Path<String>) -> Response {
     let console = console_or_return!(ctx, &format!("{}/new", sites_path(&tenant)));
     // The tenant check before the form, so another tenant's form is a 404 too.
     if let Err(err) = console.principal.tenant(console.ctx.app(), &tenant, ApiScope::Write).await {
@@ -163,13 +158,7 @@ async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &S
     console.page(status, "console/site_new.html", tenant, ctx).await
 }
 
-async fn create(
-    parts: Parts,
-    Path(tenant): Path<String>,
-    Query(lang): Query<LangQuery>,
-    form: Result<Form<FormFields>, FormRejection>,
-) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
+async fn create(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<FormFields>, FormRejection>) -> Response {
     let console = console_or_return!(ctx, &sites_path(&tenant));
     let fields = match accept_site_form(&console, form) {
         Ok(fields) => fields,

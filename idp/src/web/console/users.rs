@@ -13,12 +13,12 @@ use axum::routing::{get, post};
 use mamori_storage::model::{UserQuery, UserStatus};
 use serde::Deserialize;
 
-use super::{Console, Parts, console_or_return, open_console, page_ctx};
+use super::{Console, console_or_return, open_console};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Paging, users};
 use crate::server::SharedState;
 use crate::urlcode;
-use crate::web::context::{FormFields, field};
+use crate::web::context::{FormFields, PageCtx, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -36,15 +36,13 @@ const NOTICES: &[&str] = &["unlocked", "disabled", "enabled", "reissue-sent"];
 
 #[derive(Debug, Deserialize, Default)]
 struct SearchQuery {
-    lang: Option<String>,
     q: Option<String>,
     /// `locked`, `disabled` or anything else for all.
     show: Option<String>,
     page: Option<String>,
 }
 
-async fn search(parts: Parts, Path(tenant): Path<String>, Query(query): Query<SearchQuery>) -> Response {
-    let ctx = page_ctx(parts, query.lang.clone());
+async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<SearchQuery>) -> Response {
     let text = query.q.clone().unwrap_or_default().trim().chars().take(100).collect::<String>();
     let show = query.show.clone().filter(|s| s == "locked" || s == "disabled").unwrap_or_default();
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
@@ -109,12 +107,10 @@ fn user_href(tenant: &str, login_id: &str) -> String {
 
 #[derive(Debug, Deserialize, Default)]
 struct DetailQuery {
-    lang: Option<String>,
     notice: Option<String>,
 }
 
-async fn detail(parts: Parts, Path((tenant, login_id)): Path<(String, String)>, Query(query): Query<DetailQuery>) -> Response {
-    let ctx = page_ctx(parts, query.lang.clone());
+async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, Query(query): Query<DetailQuery>) -> Response {
     let console = console_or_return!(ctx, &user_href(&tenant, &login_id));
     let app = console.ctx.app();
     let p = &console.principal;
@@ -191,12 +187,10 @@ async fn detail(parts: Parts, Path((tenant, login_id)): Path<(String, String)>, 
 }
 
 async fn act(
-    parts: Parts,
+    ctx: PageCtx,
     Path((tenant, login_id, action)): Path<(String, String, String)>,
-    Query(lang): Query<crate::web::page::LangQuery>,
     form: Result<Form<FormFields>, FormRejection>,
 ) -> Response {
-    let ctx = page_ctx(parts, lang.lang);
     let href = user_href(&tenant, &login_id);
     let mut console = console_or_return!(ctx, &href);
     console.path = format!("{href}/{action}");
