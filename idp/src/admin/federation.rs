@@ -220,8 +220,8 @@ fn check_lists(redirect_uris: &[String], post_logout: &[String], grant_types: &[
         let max = clients::MAX_REDIRECT_URIS;
         return Err(AdminError::Invalid(format!("at most {max} redirect URIs and {max} post-logout redirect URIs")));
     }
-    check_texts("redirect_uris", redirect_uris)?;
-    check_texts("post_logout_redirect_uris", post_logout)?;
+    // The URIs themselves are RedirectUri's (in clients::check_spec), which says which
+    // field and why with a message key.
     check_texts("grant_types", grant_types)?;
     check_texts("scopes", scopes)?;
     if let Some(bad) = scopes.iter().find(|s| s.contains(' ') || s.contains('"') || s.contains('\\')) {
@@ -595,6 +595,27 @@ mod tests {
         for bad in ["mail", "Email", "", "address"] {
             let case = ClientRegistration { claims: Some(vec!["email".into(), bad.into()]), ..registration() };
             assert!(matches!(client_spec(case, FetchRule::default()), Err(AdminError::Invalid(m)) if m.starts_with("claims:")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_names_and_uris_are_refused_by_their_parsers_with_field_and_key() {
+        let refused = |reg: ClientRegistration| match client_spec(reg, FetchRule::default()) {
+            Err(AdminError::Field(f)) => Some((f.field, f.key)),
+            _ => None,
+        };
+        for name in ["", " ", "Shop\u{202E}", "Sh\u{200B}op", "Shop\u{7}"] {
+            assert_eq!(
+                refused(ClientRegistration { name: name.into(), ..registration() }),
+                Some(("name", crate::fields::KEY_CLIENT_NAME)),
+                "{name:?}"
+            );
+        }
+        assert!(refused(ClientRegistration { name: "名".repeat(201), ..registration() }).is_some());
+        assert!(client_spec(ClientRegistration { name: "名".repeat(200), ..registration() }, FetchRule::default()).is_ok());
+        for (uri, key) in [("", "oidc.redirect_uri.not_a_url"), ("http://localhost:@evil.example/cb", "oidc.redirect_uri.userinfo")] {
+            let case = ClientRegistration { redirect_uris: vec![uri.into()], ..registration() };
+            assert_eq!(refused(case), Some(("redirect_uris", key)), "{uri}");
         }
     }
 

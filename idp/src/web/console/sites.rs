@@ -311,7 +311,13 @@ mod tests {
 
     #[test]
     fn bad_forms_name_their_problems() {
-        assert_eq!(check_form(&form("", "https://a.example/cb", "confidential", false)).err(), Some(vec!["field.client_name.invalid"]));
+        // The name by the API's own parser: blank, over-long, or hiding a bidi override.
+        for name in [String::new(), "名".repeat(201), "\u{202E}emcA".to_owned()] {
+            assert_eq!(
+                check_form(&form(&name, "https://a.example/cb", "confidential", false)).err(),
+                Some(vec!["field.client_name.invalid"])
+            );
+        }
         for (uri, key) in [
             ("http://evil.example/cb", "oidc.redirect_uri.not_https"),
             ("http://localhost:@evil.example/cb", "oidc.redirect_uri.userinfo"),
