@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo_rp;
+pub mod fields;
 pub mod flows;
 pub mod hashing;
 pub mod mail;

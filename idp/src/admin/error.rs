@@ -3,6 +3,8 @@
 
 use mamori_storage::StorageError;
 
+use crate::fields::FieldError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// No credentials, or credentials that are unknown, expired or revoked.
@@ -23,11 +25,31 @@ pub enum AdminError {
     /// The request is well-formed but its values are not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// One value refused by its parser ([`crate::fields`]): the API answers as for
+    /// [`Self::Invalid`] and also names the field and message key; the console shows the
+    /// key's text in the operator's language.
+    #[error("{0}")]
+    Field(FieldError),
     #[error("the service is temporarily unavailable")]
     Unavailable,
     /// A fault on our side; the detail is for logs only.
     #[error("internal error")]
     Internal(String),
+}
+
+impl From<FieldError> for AdminError {
+    fn from(err: FieldError) -> Self {
+        AdminError::Field(err)
+    }
+}
+
+impl From<crate::oidc::clients::SpecRefusal> for AdminError {
+    fn from(err: crate::oidc::clients::SpecRefusal) -> Self {
+        match err {
+            crate::oidc::clients::SpecRefusal::Field(field) => AdminError::Field(field),
+            crate::oidc::clients::SpecRefusal::Combination(why) => AdminError::Invalid(why),
+        }
+    }
 }
 
 impl From<StorageError> for AdminError {

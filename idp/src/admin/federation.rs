@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{AdminError, Principal, Reach, audit};
 use crate::app::App;
+use crate::fields::ClientName;
 use crate::oidc::clients::{self, ClientSettings, ClientSpec, FetchRule};
 use crate::oidc::userinfo::{ALWAYS_RELEASED, USER_CLAIMS};
 
@@ -97,7 +98,7 @@ impl std::fmt::Debug for CreatedClient {
     }
 }
 
-/// Longest name, URI or DN an operator may give (they end up in pages and tokens).
+/// Longest URI or DN an operator may give (they end up in pages and tokens).
 const MAX_TEXT: usize = 2000;
 /// Most redirect URIs, grant types or scopes in one list.
 const MAX_ITEMS: usize = 50;
@@ -135,7 +136,7 @@ fn jwks_text(jwks: &serde_json::Value) -> Result<String, AdminError> {
 }
 
 fn check_jwks_uri(uri: &str, rule: FetchRule) -> Result<(), AdminError> {
-    clients::check_fetch_url("jwks_uri", uri, rule).map_err(|problem| AdminError::Invalid(problem.to_string()))
+    Ok(clients::check_fetch_url("jwks_uri", uri, rule)?)
 }
 
 /// SHA-256 (hex) of a PEM certificate, as `self_signed_tls_client_auth` compares it.
@@ -168,10 +169,7 @@ type CheckedRegistration = (ClientSpec, Option<String>, Option<Vec<String>>);
 /// claim release list (kept beside the spec, which dynamic registration shares). URLs the
 /// provider will call are checked against the operator's outbound `rule`.
 fn client_spec(reg: ClientRegistration, rule: FetchRule) -> Result<CheckedRegistration, AdminError> {
-    if reg.name.trim().is_empty() {
-        return Err(AdminError::Invalid("name: give the name users see on the consent page".to_owned()));
-    }
-    check_texts("name", [&reg.name])?;
+    let name = ClientName::parse(&reg.name)?;
     if let Some(id) = &reg.client_id {
         check_client_id(id)?;
     }
@@ -191,7 +189,7 @@ fn client_spec(reg: ClientRegistration, rule: FetchRule) -> Result<CheckedRegist
     let scopes = if reg.scopes.is_empty() { vec!["openid".into(), "profile".into(), "email".into()] } else { dedup(reg.scopes) };
     let spec = ClientSpec {
         client_id: reg.client_id,
-        name: reg.name,
+        name: name.into_string(),
         redirect_uris: dedup(reg.redirect_uris),
         post_logout_redirect_uris: dedup(reg.post_logout_redirect_uris),
         grant_types,
@@ -211,7 +209,7 @@ fn client_spec(reg: ClientRegistration, rule: FetchRule) -> Result<CheckedRegist
             backchannel_logout_uri: reg.backchannel_logout_uri,
         },
     };
-    clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref(), rule).map_err(AdminError::Invalid)?;
+    clients::check_spec_with_keys_at(&spec, reg.jwks_uri.as_deref(), rule)?;
     Ok((spec, reg.jwks_uri, claims))
 }
 
@@ -222,8 +220,8 @@ fn check_lists(redirect_uris: &[String], post_logout: &[String], grant_types: &[
         let max = clients::MAX_REDIRECT_URIS;
         return Err(AdminError::Invalid(format!("at most {max} redirect URIs and {max} post-logout redirect URIs")));
     }
-    check_texts("redirect_uris", redirect_uris)?;
-    check_texts("post_logout_redirect_uris", post_logout)?;
+    // The URIs themselves are RedirectUri's (in clients::check_spec), which says which
+    // field and why with a message key.
     check_texts("grant_types", grant_types)?;
     check_texts("scopes", scopes)?;
     if let Some(bad) = scopes.iter().find(|s| s.contains(' ') || s.contains('"') || s.contains('\\')) {
@@ -403,11 +401,7 @@ pub async fn update_oidc_client(
     )?;
     let mut changed = Vec::new();
     if let Some(name) = update.name {
-        if name.trim().is_empty() {
-            return Err(AdminError::Invalid("name: must not be empty".to_owned()));
-        }
-        check_texts("name", [&name])?;
-        client.name = name;
+        client.name = ClientName::parse(&name)?.into_string();
         changed.push("name");
     }
     if let Some(uris) = update.redirect_uris {
@@ -491,8 +485,7 @@ pub async fn update_oidc_client(
         require_pkce: client.require_pkce,
         settings: settings.clone(),
     };
-    clients::check_spec_with_keys_at(&spec, client.jwks_uri.as_deref(), FetchRule::for_clients(&app.config.oidc))
-        .map_err(AdminError::Invalid)?;
+    clients::check_spec_with_keys_at(&spec, client.jwks_uri.as_deref(), FetchRule::for_clients(&app.config.oidc))?;
     let authorization_code = client.grant_types.iter().any(|g| g == "authorization_code");
     if authorization_code && !client.scopes.iter().any(|s| s == "openid") {
         client.scopes.insert(0, "openid".into());
@@ -606,6 +599,27 @@ mod tests {
     }
 
     #[test]
+    fn client_names_and_uris_are_refused_by_their_parsers_with_field_and_key() {
+        let refused = |reg: ClientRegistration| match client_spec(reg, FetchRule::default()) {
+            Err(AdminError::Field(f)) => Some((f.field, f.key)),
+            _ => None,
+        };
+        for name in ["", " ", "Shop\u{202E}", "Sh\u{200B}op", "Shop\u{7}"] {
+            assert_eq!(
+                refused(ClientRegistration { name: name.into(), ..registration() }),
+                Some(("name", crate::fields::KEY_CLIENT_NAME)),
+                "{name:?}"
+            );
+        }
+        assert!(refused(ClientRegistration { name: "名".repeat(201), ..registration() }).is_some());
+        assert!(client_spec(ClientRegistration { name: "名".repeat(200), ..registration() }, FetchRule::default()).is_ok());
+        for (uri, key) in [("", "oidc.redirect_uri.not_a_url"), ("http://localhost:@evil.example/cb", "oidc.redirect_uri.userinfo")] {
+            let case = ClientRegistration { redirect_uris: vec![uri.into()], ..registration() };
+            assert_eq!(refused(case), Some(("redirect_uris", key)), "{uri}");
+        }
+    }
+
+    #[test]
     fn unacceptable_registrations_are_invalid() {
         let cases = [
             ClientRegistration { name: " ".into(), ..registration() },
@@ -618,7 +632,8 @@ mod tests {
             ClientRegistration { tls_client_certificate_pem: Some("not pem".into()), ..registration() },
         ];
         for case in cases {
-            assert!(matches!(client_spec(case.clone(), FetchRule::default()), Err(AdminError::Invalid(_))), "{case:?}");
+            let refused = client_spec(case.clone(), FetchRule::default());
+            assert!(matches!(refused, Err(AdminError::Invalid(_) | AdminError::Field(_))), "{case:?}");
         }
     }
 
@@ -633,7 +648,10 @@ mod tests {
         for case in loopback {
             // Refused as the outbound client would refuse it ("not https") at every use...
             let refused = client_spec(case.clone(), FetchRule::default());
-            assert!(matches!(&refused, Err(AdminError::Invalid(m)) if m.contains("oidc.jwks_fetch_allow_loopback_http")), "{refused:?}");
+            assert!(
+                matches!(&refused, Err(AdminError::Field(f)) if f.detail.contains("oidc.jwks_fetch_allow_loopback_http")),
+                "{refused:?}"
+            );
             // ...and accepted where the operator lets the provider call loopback http.
             assert!(client_spec(case, dev).is_ok());
         }
@@ -645,7 +663,11 @@ mod tests {
         assert!(client_spec(honest, FetchRule::default()).is_ok());
         for bad in ["https://rp.test/bcl#frag", "https://user@rp.test/bcl", "http://rp.test/bcl"] {
             let case = ClientRegistration { backchannel_logout_uri: Some(bad.into()), ..registration() };
-            assert!(matches!(client_spec(case, dev), Err(AdminError::Invalid(m)) if m.starts_with("backchannel_logout_uri:")), "{bad}");
+            let refused = client_spec(case, dev);
+            assert!(
+                matches!(&refused, Err(AdminError::Field(f)) if f.field == "backchannel_logout_uri" && f.detail.starts_with("backchannel_logout_uri:")),
+                "{bad}"
+            );
         }
     }
 

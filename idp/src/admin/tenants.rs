@@ -3,10 +3,10 @@
 use mamori_storage::model::{ApiScope, Tenant, TenantPolicy};
 
 use super::{AdminError, Listed, Paging, Principal, audit};
+use crate::app::App;
 // A tenant's name is shown to its users and written into certificate names: the users'
 // display-name rule, so it hides no reordering or invisible character either.
-use super::fields::check_display_name;
-use crate::app::App;
+use crate::fields::{DisplayName, TenantSlug};
 
 /// Tenants the principal reaches, by slug.
 pub async fn list(app: &App, principal: &Principal, paging: Paging) -> Result<Listed<Tenant>, AdminError> {
@@ -21,19 +21,6 @@ pub async fn get(app: &App, principal: &Principal, slug: &str) -> Result<Tenant,
     principal.tenant(app, slug, ApiScope::Read).await
 }
 
-/// A slug is what URLs carry: lower-case ASCII letters, digits and hyphens.
-pub fn check_slug(slug: &str) -> Result<(), AdminError> {
-    let ok = !slug.is_empty()
-        && slug.len() <= 63
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid("slug: 1 to 63 lower-case letters, digits or hyphens, not starting with a hyphen".to_owned()))
-    }
-}
-
 pub async fn create(
     app: &App,
     principal: &Principal,
@@ -42,8 +29,8 @@ pub async fn create(
     policy: Option<TenantPolicy>,
 ) -> Result<Tenant, AdminError> {
     principal.require_super_admin(ApiScope::Write)?;
-    check_slug(slug)?;
-    check_display_name(display_name)?;
+    TenantSlug::parse(slug)?;
+    DisplayName::parse(display_name)?;
     let policy = policy.unwrap_or_default();
     policy.validate().map_err(AdminError::Invalid)?;
     let tenant = app.storage.tenants().create(slug, display_name, &policy, app.now()).await?;
@@ -61,7 +48,7 @@ pub async fn create(
 
 pub async fn rename(app: &App, principal: &Principal, slug: &str, display_name: &str) -> Result<Tenant, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
-    check_display_name(display_name)?;
+    DisplayName::parse(display_name)?;
     app.storage.tenants().set_display_name(tenant.id, display_name).await?;
     audit::record(
         app,

@@ -32,7 +32,7 @@ pub struct UserChanges {
     pub login_method: Option<String>,
 }
 
-pub use super::fields::{check_display_name, check_email, check_login_id};
+use crate::fields::{DisplayName, Email, LoginId};
 
 fn parse_method(tenant: &Tenant, text: &str) -> Result<LoginMethod, AdminError> {
     let method: LoginMethod = text.parse().map_err(|_| {
@@ -121,16 +121,15 @@ pub async fn get(app: &App, principal: &Principal, slug: &str, login_id: &str) -
 
 /// Checks a new user's values without writing anything (also used by the CSV import).
 pub fn prepare_new_user(tenant: &Tenant, input: &NewUserInput) -> Result<NewUser, AdminError> {
-    check_login_id(&input.login_id)?;
-    check_email(&input.email)?;
+    let login_id = LoginId::parse(&input.login_id)?;
+    Email::parse(&input.email)?;
     let method = match input.login_method.as_deref().filter(|m| !m.is_empty()) {
         Some(m) => parse_method(tenant, m)?,
         None => tenant.policy.default_login_method,
     };
-    let mut new = NewUser::new(tenant.id, input.login_id.clone(), method);
+    let mut new = NewUser::new(tenant.id, login_id.into_string(), method);
     if let Some(name) = input.display_name.as_deref().filter(|n| !n.is_empty()) {
-        check_display_name(name)?;
-        new.display_name = name.to_owned();
+        new.display_name = DisplayName::parse(name)?.into_string();
     }
     if let Some(locale) = input.locale.as_deref().filter(|l| !l.is_empty()) {
         new.locale = parse_locale(locale)?;
@@ -171,7 +170,7 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
     // Only a new name is checked: a stored one from before a stricter rule must not block
     // changing the language or the method.
     if let Some(name) = &changes.display_name {
-        check_display_name(name)?;
+        DisplayName::parse(name)?;
     }
     let display_name = changes.display_name.clone().unwrap_or_else(|| user.display_name.clone());
     let locale = changes.locale.as_deref().map(parse_locale).transpose()?.unwrap_or(user.locale);

@@ -10,6 +10,7 @@ use super::output::print;
 use super::{AdminCommand, TenantCommand, UserCommand};
 use crate::admin::{self, Principal};
 use crate::app::App;
+use crate::fields::{DisplayName, Email, LoginId};
 
 pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
     let app = App::open(config).await?;
@@ -186,10 +187,10 @@ pub async fn create_user_with_device(
     locale: &str,
 ) -> anyhow::Result<mamori_storage::model::User> {
     // The same field checks as the API, the console and the CSV import.
-    admin::users::check_login_id(login_id).map_err(|e| anyhow::anyhow!("--login-id {login_id:?}: {e}"))?;
-    admin::users::check_email(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    LoginId::parse(login_id).map_err(|e| anyhow::anyhow!("--login-id {login_id:?}: {e}"))?;
+    Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     if let Some(name) = &display_name {
-        admin::users::check_display_name(name).map_err(|e| anyhow::anyhow!("--display-name: {e}"))?;
+        DisplayName::parse(name).map_err(|e| anyhow::anyhow!("--display-name: {e}"))?;
     }
     let mut new = NewUser::new(tenant.id, login_id, method);
     if let Some(name) = display_name {

@@ -79,14 +79,10 @@ pub struct OpenEnrollment {
     pub user: User,
 }
 
-/// Longest URL token we look up; ours are 43 characters.
-const MAX_TOKEN_LEN: usize = 128;
-
 /// The enrollment behind a URL token, whatever its state (see [`unavailable_reason`]).
 pub async fn find_enrollment(app: &App, token: &str) -> anyhow::Result<Option<OpenEnrollment>> {
     // Ours are URL-safe base64; anything else is made up (and must not reach a cookie path).
-    let well_formed = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if token.is_empty() || token.len() > MAX_TOKEN_LEN || !well_formed {
+    if !crate::secrets::is_url_token(token) {
         return Ok(None);
     }
     let lookup = mamori_storage::token_lookup_hash(token);

@@ -203,8 +203,7 @@ pub struct OpenReissue {
 /// The reissue behind a link token of `kind`; `None` for anything we do not know
 /// (including a disabled user, so a link tells nothing about the account).
 pub async fn find_reissue(app: &App, token: &str, kind: ReissueKind) -> anyhow::Result<Option<OpenReissue>> {
-    let well_formed = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if token.is_empty() || token.len() > 128 || !well_formed {
+    if !crate::secrets::is_url_token(token) {
         return Ok(None);
     }
     let Some(ticket) = app.storage.tickets().find_by_lookup_hash(&mamori_storage::token_lookup_hash(token)).await? else {

@@ -465,7 +465,7 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
             target.push_str(&format!("&lang={}", lang.tag()));
         }
         // login_hint only prefills the ID field; the login page checks it again.
-        if let Some(hint) = request.login_hint.as_deref().filter(|h| crate::admin::users::check_login_id(h).is_ok()) {
+        if let Some(hint) = request.login_hint.as_deref().filter(|h| crate::fields::LoginId::parse(h).is_ok()) {
             target.push_str(&format!("&login_hint={}", crate::urlcode::component(hint)));
         }
         Redirect::to(&target).into_response()

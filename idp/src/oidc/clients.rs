@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::redirect_uri;
 use crate::app::App;
+use crate::fields::{FieldError, RedirectUri};
 pub use crate::outbound::FetchRule;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -151,12 +152,34 @@ pub struct ClientSpec {
 /// fragment, `backchannel_logout_uri`): the redirect URI rules, and http only where the
 /// outbound client follows it ([`redirect_uri::check_fetch`]), for `field`. Every surface
 /// (dynamic registration, admin API, CLI, console) comes here through [`check_spec`].
-pub fn check_fetch_url(field: &'static str, uri: &str, rule: FetchRule) -> Result<(), redirect_uri::UriProblem> {
-    redirect_uri::check_fetch(field, uri, rule).map(|_| ())
+pub fn check_fetch_url(field: &'static str, uri: &str, rule: FetchRule) -> Result<(), FieldError> {
+    RedirectUri::parse_fetched(field, uri, rule).map(|_| ())
+}
+
+/// Why a spec was refused: a value of one field ([`FieldError`], with its message key),
+/// or the combination of fields (in English).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecRefusal {
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    #[error("{0}")]
+    Combination(String),
+}
+
+impl From<String> for SpecRefusal {
+    fn from(why: String) -> Self {
+        SpecRefusal::Combination(why)
+    }
+}
+
+impl From<&str> for SpecRefusal {
+    fn from(why: &str) -> Self {
+        SpecRefusal::Combination(why.to_owned())
+    }
 }
 
 /// Checks a spec against the operator's outbound `rule`; the error names what is wrong.
-pub fn check_spec(spec: &ClientSpec, rule: FetchRule) -> Result<(), String> {
+pub fn check_spec(spec: &ClientSpec, rule: FetchRule) -> Result<(), SpecRefusal> {
     check_spec_with_keys_at(spec, None, rule)
 }
 
@@ -166,34 +189,34 @@ pub const MAX_JWKS_KEYS: usize = 20;
 
 /// [`check_spec`] for a client that may publish its keys at `jwks_uri` instead of inline:
 /// `private_key_jwt` needs one or the other (the token endpoint fetches the URI).
-pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>, rule: FetchRule) -> Result<(), String> {
+pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>, rule: FetchRule) -> Result<(), SpecRefusal> {
     if !AUTH_METHODS.contains(&spec.auth_method.as_str()) {
-        return Err(format!("unknown token endpoint auth method {}", spec.auth_method));
+        return Err(format!("unknown token endpoint auth method {}", spec.auth_method).into());
     }
     for g in &spec.grant_types {
         if !matches!(g.as_str(), "authorization_code" | "refresh_token" | "client_credentials") {
-            return Err(format!("unsupported grant type {g}"));
+            return Err(format!("unsupported grant type {g}").into());
         }
     }
     if spec.grant_types.iter().any(|g| g == "authorization_code") && spec.redirect_uris.is_empty() {
         return Err("the authorization_code grant needs at least one redirect URI".into());
     }
     if spec.redirect_uris.len() > MAX_REDIRECT_URIS || spec.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(format!("at most {MAX_REDIRECT_URIS} redirect URIs and {MAX_REDIRECT_URIS} post-logout redirect URIs"));
+        return Err(format!("at most {MAX_REDIRECT_URIS} redirect URIs and {MAX_REDIRECT_URIS} post-logout redirect URIs").into());
     }
-    check_uris(spec, rule).map_err(|problem| problem.to_string())?;
+    check_uris(spec, rule)?;
     if let Some(uri) = jwks_uri {
-        check_fetch_url("jwks_uri", uri, rule).map_err(|problem| problem.to_string())?;
+        check_fetch_url("jwks_uri", uri, rule)?;
     }
     if spec.settings.request_uris.len() > MAX_REQUEST_URIS {
-        return Err(format!("at most {MAX_REQUEST_URIS} request URIs"));
+        return Err(format!("at most {MAX_REQUEST_URIS} request URIs").into());
     }
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
         return Err("a public client cannot use client_credentials".into());
     }
     let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
     if keys.as_ref().and_then(|k| k["keys"].as_array()).is_some_and(|a| a.len() > MAX_JWKS_KEYS) {
-        return Err(format!("at most {MAX_JWKS_KEYS} keys in jwks"));
+        return Err(format!("at most {MAX_JWKS_KEYS} keys in jwks").into());
     }
     for (i, key) in keys.as_ref().and_then(|k| k["keys"].as_array()).into_iter().flatten().enumerate() {
         mamori_untrusted::jws::check_signing_jwk(key).map_err(|why| format!("jwks: key {}: {why}", i + 1))?;
@@ -211,12 +234,12 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>, rule: 
     Ok(())
 }
 
-/// The spec's redirect and post-logout URIs by [`redirect_uri::check`], and the URIs the
+/// The spec's redirect and post-logout URIs by [`RedirectUri::parse`], and the URIs the
 /// provider calls (request URIs without their fragment, which is only a version marker
 /// for them; the back-channel logout URI) by [`check_fetch_url`] under `rule`.
-pub fn check_uris(spec: &ClientSpec, rule: FetchRule) -> Result<(), redirect_uri::UriProblem> {
-    redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &spec.redirect_uris)?;
-    redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &spec.post_logout_redirect_uris)?;
+pub fn check_uris(spec: &ClientSpec, rule: FetchRule) -> Result<(), FieldError> {
+    RedirectUri::parse_list(redirect_uri::REDIRECT_URIS, &spec.redirect_uris)?;
+    RedirectUri::parse_list(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &spec.post_logout_redirect_uris)?;
     spec.settings.request_uris.iter().try_for_each(|u| check_fetch_url(REQUEST_URIS, without_fragment(u), rule))?;
     match &spec.settings.backchannel_logout_uri {
         Some(uri) => check_fetch_url(redirect_uri::BACKCHANNEL_LOGOUT_URI, uri, rule),

@@ -41,8 +41,8 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 /// before today's rules, such as `http://localhost:@evil.example/cb`, has none: its
 /// origin would be the attacker's).
 pub fn web_origin(uri: &str) -> Option<String> {
-    let url = redirect_uri::check(redirect_uri::REDIRECT_URIS, uri).ok()?;
-    let origin = url.origin();
+    let uri = crate::fields::RedirectUri::parse(redirect_uri::REDIRECT_URIS, uri).ok()?;
+    let origin = uri.url().origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 

@@ -83,7 +83,7 @@ pub async fn confirm(
 }
 
 async fn run(state: SharedState, conn: ConnectionInfo, slug: String, headers: HeaderMap, query: String) -> Response {
-    if !crate::flows::password_login::valid_slug(&slug) {
+    if crate::fields::TenantSlug::parse(&slug).is_err() {
         return super::authorize::error_page(&state, &headers, &OAuthError::InvalidRequest("unknown tenant"));
     }
     if conn.listener == ListenerKind::Main {

@@ -16,6 +16,7 @@ use super::redirect_uri;
 use super::userinfo::bearer_token;
 use super::{Issuer, split_spaces};
 use crate::admin::Principal;
+use crate::fields::{ClientName, RedirectUri};
 use crate::server::SharedState;
 use crate::server::listener::ConnectionInfo;
 use crate::throttle::{self, Subject};
@@ -146,6 +147,17 @@ fn fetch_url_refusal(field: &str) -> &'static str {
     }
 }
 
+/// The `client_name`, by the rule of every surface ([`ClientName`]); a client that gives
+/// none is called "Registered client".
+fn client_name(m: &Value) -> Result<String, OAuthError> {
+    match m["client_name"].as_str() {
+        None => Ok("Registered client".to_owned()),
+        Some(name) => ClientName::parse(name).map(ClientName::into_string).map_err(|_| {
+            OAuthError::InvalidClientMetadata("client_name: 1 to 200 characters, no control, invisible or bidirectional characters")
+        }),
+    }
+}
+
 /// A client spec from RFC 7591 §2 metadata; URLs the provider will call are checked
 /// against the operator's outbound `rule`, as the fetch will apply it.
 pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAuthError> {
@@ -162,8 +174,9 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
     let redirect_uris = strings("redirect_uris")?;
     // RFC 7591 §3.2.2: invalid_redirect_uri for redirect_uris; other URIs are metadata.
     let post_logout_redirect_uris = strings("post_logout_redirect_uris")?;
-    redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &redirect_uris).map_err(|p| OAuthError::InvalidRedirectUri(p.text()))?;
-    redirect_uri::check_all(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris).map_err(|_| {
+    RedirectUri::parse_list(redirect_uri::REDIRECT_URIS, &redirect_uris)
+        .map_err(|p| OAuthError::InvalidRedirectUri(crate::fields::redirect_uri::text(p.key)))?;
+    RedirectUri::parse_list(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris).map_err(|_| {
         OAuthError::InvalidClientMetadata(
             "post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment",
         )
@@ -206,7 +219,7 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
     }
     let spec = ClientSpec {
         client_id: None,
-        name: m["client_name"].as_str().unwrap_or("Registered client").to_owned(),
+        name: client_name(m)?,
         redirect_uris,
         post_logout_redirect_uris,
         grant_types,
@@ -442,6 +455,26 @@ mod tests {
         let mut m = json!({"client_name": "RP", "redirect_uris": ["https://rp.test/cb"]});
         m[field] = value;
         m
+    }
+
+    #[test]
+    fn client_names_follow_the_rule_of_every_surface() {
+        let strict = FetchRule::default();
+        let named = |name: &str| spec_from_metadata(&with("client_name", json!(name)), strict).map(|spec| spec.name);
+        assert_eq!(named("Shop 山田").ok().as_deref(), Some("Shop 山田"));
+        let mut unnamed = with("client_name", Value::Null);
+        assert_eq!(spec_from_metadata(&unnamed, strict).map(|s| s.name).ok().as_deref(), Some("Registered client"));
+        unnamed["client_name"] = json!("");
+        assert_eq!(refusal(unnamed, strict).map(|(code, _)| code), Some("invalid_client_metadata"));
+        // What would read as another site on the consent page, or fill it.
+        for hostile in ["\u{202E}elgooG", "Goo\u{200B}gle", "Shop\u{0}", " ", &"x".repeat(201)] {
+            let refused = refusal(with("client_name", json!(hostile)), strict);
+            assert_eq!(
+                refused.map(|(code, d)| (code, d.starts_with("client_name:"))),
+                Some(("invalid_client_metadata", true)),
+                "{hostile:?}"
+            );
+        }
     }
 
     #[test]

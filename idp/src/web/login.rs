@@ -66,7 +66,7 @@ pub(super) fn safe_return_to(value: Option<&String>) -> Option<String> {
 }
 
 async fn start(ctx: PageCtx, Query(query): Query<HashMap<String, String>>) -> Response {
-    let tenant = query.get("tenant").map(String::as_str).filter(|s| password_login::valid_slug(s));
+    let tenant = query.get("tenant").map(String::as_str).filter(|s| crate::fields::TenantSlug::parse(s).is_ok());
     let return_to = safe_return_to(query.get("return_to"));
     let login_hint = query.get("login_hint").map(String::as_str).filter(|h| valid_login_hint(h));
     if ctx.conn.listener == ListenerKind::Main && ctx.conn.client_chain.is_none() {
@@ -98,7 +98,7 @@ fn query_string(query: &HashMap<String, String>) -> String {
 /// A `login_hint` is used only when it could be a user ID (the admin API's rule); anything
 /// else is ignored rather than shown back.
 pub(super) fn valid_login_hint(hint: &str) -> bool {
-    crate::admin::users::check_login_id(hint).is_ok()
+    crate::fields::LoginId::parse(hint).is_ok()
 }
 
 async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, login_hint: Option<&str>) -> anyhow::Result<Response> {

@@ -65,7 +65,7 @@ fn back_link(tenant: Option<&str>, return_to: Option<&str>) -> String {
 }
 
 async fn identify(Posted { ctx, form }: Posted) -> Response {
-    let tenant = Some(field(&form, "tenant")).filter(|s| password_login::valid_slug(s));
+    let tenant = Some(field(&form, "tenant")).filter(|s| crate::fields::TenantSlug::parse(s).is_ok());
     let return_to = safe_return_to(form.get("return_to").filter(|r| !r.is_empty()));
     let origin = Origin {
         source_ip: client_ip(&ctx.conn, &ctx.headers, &ctx.state.app.config.server.trusted_proxies).to_string(),

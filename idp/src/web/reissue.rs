@@ -57,10 +57,7 @@ fn request_page(ctx: &PageCtx, tenant: &str, login_id: &str, problem: Option<Vec
 }
 
 async fn show_request(ctx: PageCtx, Query(query): Query<HashMap<String, String>>) -> Response {
-    let tenant = query
-        .get("tenant")
-        .map(String::as_str)
-        .filter(|t| t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let tenant = query.get("tenant").map(String::as_str).filter(|t| crate::fields::TenantSlug::parse(t).is_ok());
     request_page(&ctx, tenant.unwrap_or(""), "", None, StatusCode::OK)
 }
 

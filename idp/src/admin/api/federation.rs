@@ -50,9 +50,7 @@ pub async fn create_oidc_client(
     ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<OidcClientCreate>,
 ) -> Result<(StatusCode, Json<OidcClientCreated>)> {
-    let uris = (body.redirect_uris.clone(), body.post_logout_redirect_uris.clone());
-    let created =
-        federation::create_oidc_client(&s.app, &p, &slug, body.into()).await.map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
+    let created = federation::create_oidc_client(&s.app, &p, &slug, body.into()).await?;
     Ok((StatusCode::CREATED, Json(OidcClientCreated::from(&created))))
 }
 
@@ -67,10 +65,7 @@ pub async fn update_oidc_client(
     ApiPath((slug, client_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<OidcClientPatch>,
 ) -> Result<Json<OidcClientOut>> {
-    let uris = (body.redirect_uris.clone().unwrap_or_default(), body.post_logout_redirect_uris.clone().unwrap_or_default());
-    let updated = federation::update_oidc_client(&s.app, &p, &slug, &client_id, body.into())
-        .await
-        .map_err(|e| Problem::for_uris(e, &uris.0, &uris.1))?;
+    let updated = federation::update_oidc_client(&s.app, &p, &slug, &client_id, body.into()).await?;
     Ok(Json(OidcClientOut::from(&updated)))
 }
 

@@ -57,21 +57,6 @@ impl Problem {
         problem.retry_after = Some(u16::try_from(secs).unwrap_or(u16::MAX));
         problem
     }
-
-    /// `err` for a request with these redirect URIs: when it is the redirect URI
-    /// validator's refusal, with the field and message key of the URI at fault.
-    pub fn for_uris(err: AdminError, redirect_uris: &[String], post_logout_redirect_uris: &[String]) -> Problem {
-        use crate::oidc::redirect_uri::{POST_LOGOUT_REDIRECT_URIS, REDIRECT_URIS, check_all};
-        let found = check_all(REDIRECT_URIS, redirect_uris).and_then(|()| check_all(POST_LOGOUT_REDIRECT_URIS, post_logout_redirect_uris));
-        // Only when the service refused for that very reason (it checks other fields first).
-        let same = matches!((&err, &found), (AdminError::Invalid(detail), Err(uri)) if *detail == uri.to_string());
-        let mut problem = Problem::from(err);
-        if let (true, Err(uri)) = (same, found) {
-            problem.field = Some(uri.field);
-            problem.message_key = Some(uri.key);
-        }
-        problem
-    }
 }
 
 impl IntoResponse for Problem {
@@ -106,6 +91,11 @@ impl From<AdminError> for Problem {
             AdminError::NotFound(d) => Problem::new(StatusCode::NOT_FOUND, "not-found", d),
             AdminError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", d),
             AdminError::Invalid(d) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", d),
+            AdminError::Field(refused) => Problem {
+                field: Some(refused.field),
+                message_key: Some(refused.key),
+                ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", refused.detail)
+            },
             AdminError::Unavailable => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is temporarily unavailable; retry later")
             }
@@ -136,15 +126,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_refused_redirect_uri_names_its_field_and_message_key() {
-        let uris = ["https://rp.test/cb".to_owned(), "http://localhost:@evil.example/cb".to_owned()];
-        let refusal = crate::oidc::redirect_uri::check("redirect_uris", &uris[1]).err().map(|p| p.to_string()).unwrap_or_default();
-        let problem = Problem::for_uris(AdminError::Invalid(refusal), &uris, &[]);
-        assert_eq!(problem.field, Some("redirect_uris"));
-        assert_eq!(problem.message_key, Some("oidc.redirect_uri.userinfo"));
-        // Refused for another reason first: the URI is not blamed.
-        let problem = Problem::for_uris(AdminError::Invalid("name: give the name".into()), &uris, &[]);
-        assert_eq!((problem.field, problem.message_key), (None, None));
+    fn a_refused_value_names_its_field_and_message_key() {
+        let refusal = crate::fields::RedirectUri::parse("redirect_uris", "http://localhost:@evil.example/cb").expect_err("refused");
+        let problem = Problem::from(AdminError::from(refusal.clone()));
+        assert_eq!((problem.status, problem.field, problem.message_key), (422, Some("redirect_uris"), Some("oidc.redirect_uri.userinfo")));
+        assert_eq!(problem.detail, refusal.detail);
+        // Refused for another reason: no field is blamed.
+        let problem = Problem::from(AdminError::Invalid("give jwks or jwks_uri, not both".into()));
+        assert_eq!((problem.status, problem.field, problem.message_key), (422, None, None));
         let json = serde_json::to_value(Problem::new(StatusCode::NOT_FOUND, "not-found", "x")).unwrap_or_default();
         assert!(json.get("field").is_none() && json.get("message_key").is_none(), "{json}");
     }

@@ -191,6 +191,8 @@ impl Console {
             AdminError::WiderRole => forbidden(&self.ctx, "console.forbidden.wider_role"),
             AdminError::Conflict(_) => self.ctx.error(StatusCode::CONFLICT, "console.error.conflict"),
             AdminError::Invalid(_) => self.ctx.error(StatusCode::BAD_REQUEST, "console.error.invalid"),
+            // The parser's own message key, in the operator's language.
+            AdminError::Field(refused) => self.ctx.error(StatusCode::BAD_REQUEST, refused.key),
             AdminError::Unavailable => self.ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
             AdminError::Internal(detail) => {
                 tracing::error!(error = %detail, "console request failed");

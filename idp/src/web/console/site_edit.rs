@@ -129,6 +129,7 @@ async fn save(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, f
             let update = update_of(&client, checked, form.machine);
             match federation::update_oidc_client(app, &console.principal, &tenant, &client_id, update).await {
                 Ok(_) => return Redirect::to(&format!("{href}?notice=saved")).into_response(),
+                Err(AdminError::Field(refused)) => vec![console.ctx.message(refused.key)],
                 Err(AdminError::Invalid(why) | AdminError::Conflict(why)) => {
                     // Checked above; what remains is told in general terms.
                     tracing::info!(why, "console: OIDC client change refused");

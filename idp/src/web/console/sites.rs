@@ -15,6 +15,7 @@ use mamori_storage::model::{ApiScope, OidcClient};
 use super::{Console, console_or_return, open_console};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
+use crate::fields::{ClientName, RedirectUri};
 use crate::oidc::redirect_uri;
 use crate::server::SharedState;
 use crate::urlcode;
@@ -174,6 +175,10 @@ async fn create(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<Form
     };
     let (client, secret) = match federation::create_oidc_client(console.ctx.app(), &console.principal, &tenant, spec).await {
         Ok(created) => (created.client, created.secret),
+        Err(AdminError::Field(refused)) => {
+            let problems = vec![console.ctx.message(refused.key)];
+            return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems).await;
+        }
         Err(AdminError::Invalid(why) | AdminError::Conflict(why)) => {
             // Checked above; what remains is told in general terms.
             tracing::info!(why, "console: OIDC client refused");
@@ -205,17 +210,17 @@ async fn create(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<Form
 /// checks again).
 pub(super) fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'static str>> {
     let mut problems = Vec::new();
-    if form.name.is_empty() || form.name.chars().count() > 200 || form.name.chars().any(char::is_control) {
-        problems.push("console.sites.problem.name");
+    // The parsers the service layer uses, so the console accepts exactly what the API
+    // does; a refusal's message key says what is wrong in the operator's language.
+    if let Err(refused) = ClientName::parse(&form.name) {
+        problems.push(refused.key);
     }
     let redirect_uris: Vec<String> = form.redirect_uris.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
     if redirect_uris.len() > MAX_REDIRECT_URIS {
         problems.push("console.sites.problem.redirect_uri");
     }
-    // The API's validator, so the console accepts exactly the URIs the API does; its
-    // message key says what is wrong in the operator's language.
-    if let Err(problem) = redirect_uri::check_all(redirect_uri::REDIRECT_URIS, &redirect_uris) {
-        problems.push(problem.key);
+    if let Err(refused) = RedirectUri::parse_list(redirect_uri::REDIRECT_URIS, &redirect_uris) {
+        problems.push(refused.key);
     }
     let public = form.kind == "public";
     if public && form.machine {
@@ -295,7 +300,13 @@ mod tests {
 
     #[test]
     fn bad_forms_name_their_problems() {
-        assert_eq!(check_form(&form("", "https://a.example/cb", "confidential", false)).err(), Some(vec!["console.sites.problem.name"]));
+        // The name by the API's own parser: blank, over-long, or hiding a bidi override.
+        for name in [String::new(), "名".repeat(201), "\u{202E}emcA".to_owned()] {
+            assert_eq!(
+                check_form(&form(&name, "https://a.example/cb", "confidential", false)).err(),
+                Some(vec!["field.client_name.invalid"])
+            );
+        }
         for (uri, key) in [
             ("http://evil.example/cb", "oidc.redirect_uri.not_https"),
             ("http://localhost:@evil.example/cb", "oidc.redirect_uri.userinfo"),
