@@ -169,6 +169,7 @@ pub fn router(state: SharedState) -> Router {
     let metrics = Arc::clone(&state.app.metrics);
     crate::web::pages::routes()
         .merge(crate::web::login::routes())
+        .merge(crate::web::ocsp::routes())
         .merge(crate::oidc::routes())
         .merge(crate::saml::routes())
         .merge(crate::web::enroll::routes())
