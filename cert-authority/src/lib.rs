@@ -1,5 +1,5 @@
 //! Mamori's certificate authority: CA keys, TLS client certificates for devices,
-//! PKCS#12 export, and CRLs (RFC 5280, RFC 7292).
+//! PKCS#12 export, CRLs and OCSP responses (RFC 5280, RFC 7292, RFC 6960).
 //!
 //! No HTTP, no database and no clock: the server stores [`SealedCa`] values and
 //! revocation records, and passes times in, so issuance is deterministic in tests.
@@ -39,6 +39,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod issuance;
+mod ocsp;
 mod pkcs12;
 mod private_key;
 mod sealing;
@@ -49,6 +50,10 @@ pub use authority::{CaSubject, CertificateAuthority, SealedCa};
 pub use crl::{Crl, RevocationReason, RevokedCertificate};
 pub use error::CaError;
 pub use issuance::{CertificateUrls, CsrIssuanceRequest, DeviceCertificateRequest, IssuedCertificate};
+pub use ocsp::{
+    CertIdHash, MAX_OCSP_REQUEST_BYTES, MAX_REQUEST_ENTRIES, OcspFailure, OcspQuery, OcspSigner, OcspStatus, OcspTimes,
+    RequestedCertificate, parse_ocsp_request,
+};
 pub use pkcs12::{Pkcs12Format, export_pkcs12};
 pub use sealing::SealingKey;
 pub use summary::{CertificateSummary, parse_certificate_summary};

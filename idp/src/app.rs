@@ -169,7 +169,7 @@ fn shared_store(config: &Config, storage: &Storage) -> anyhow::Result<SharedStor
 pub fn certificate_urls(config: &Config, main_url: &str) -> CertificateUrls {
     CertificateUrls {
         crl_distribution_point: Some(config.ca.crl_url.clone().unwrap_or_else(|| format!("{main_url}/ca/{{ca}}/crl.der"))),
-        ocsp: config.ca.ocsp_url.clone(),
+        ocsp: Some(config.ca.ocsp_url.clone().unwrap_or_else(|| format!("{main_url}/ca/{{ca}}/ocsp"))),
         ca_issuers: Some(config.ca.ca_issuers_url.clone().unwrap_or_else(|| format!("{main_url}/ca/{{ca}}/ca.der"))),
     }
 }

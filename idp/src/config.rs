@@ -144,7 +144,8 @@ pub struct CaConfig {
     /// CRL distribution point written into certificates; `{ca}` becomes the signing CA's
     /// key. Defaults to `{public_url}/ca/{ca}/crl.der`.
     pub crl_url: Option<String>,
-    /// OCSP responder URL written into certificates' AIA extension, if any.
+    /// OCSP responder URL written into certificates' AIA extension (`{ca}` as above);
+    /// defaults to `{public_url}/ca/{ca}/ocsp`, the responder every node runs.
     pub ocsp_url: Option<String>,
     /// CA issuers URL for the AIA extension (`{ca}` as above); defaults to
     /// `{public_url}/ca/{ca}/ca.der`.

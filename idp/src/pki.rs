@@ -20,6 +20,9 @@ use x509_parser::prelude::FromDer;
 use crate::blocking::{BlockingPool, PoolError};
 
 mod crl;
+mod ocsp;
+
+pub use ocsp::OcspAnswer;
 
 /// How many hex digits of a CA's SHA-256 fingerprint name it in URLs: 64 bits, unique
 /// among the few CAs one installation ever has, short enough for every certificate.
@@ -80,6 +83,8 @@ pub struct CaService {
     crls: tokio::sync::Mutex<HashMap<Uuid, Arc<Crl>>>,
     /// One CRL signature at a time on this node.
     crl_signing: tokio::sync::Mutex<()>,
+    /// This node's delegated OCSP signer of each CA (see `ocsp.rs`).
+    ocsp_signers: tokio::sync::Mutex<HashMap<Uuid, Arc<mamori_ca::OcspSigner>>>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -102,6 +107,7 @@ impl CaService {
             retired: tokio::sync::Mutex::new(HashMap::new()),
             crls: tokio::sync::Mutex::new(HashMap::new()),
             crl_signing: tokio::sync::Mutex::new(()),
+            ocsp_signers: tokio::sync::Mutex::new(HashMap::new()),
             metrics,
         }
     }

@@ -69,6 +69,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                     println!("key algorithm: {}", summary.key_algorithm);
                     println!("SHA-256:       {}", summary.fingerprint_sha256);
                     println!("CRL:           /ca/{}/crl.der (also /ca/crl.der while active)", summary.url_key);
+                    println!("OCSP:          /ca/{}/ocsp", summary.url_key);
                     println!("valid until:   {}", summary.not_after);
                     println!("chain length:  {}", summary.chain_length);
                 }

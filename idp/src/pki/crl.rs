@@ -32,7 +32,7 @@ impl CaService {
         }
     }
 
-    async fn crl_of(&self, ca: &Arc<ActiveCa>, now: OffsetDateTime) -> Result<Arc<Crl>, PkiError> {
+    pub(super) async fn crl_of(&self, ca: &Arc<ActiveCa>, now: OffsetDateTime) -> Result<Arc<Crl>, PkiError> {
         let published = self.storage.published_crls();
         // The mark is read before the list of revoked certificates below: a revocation
         // landing in between is then listed under the older mark, which costs one more

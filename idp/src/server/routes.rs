@@ -19,7 +19,11 @@ use super::{SharedState, body_limit, plain_errors_as_pages, request_id, security
 
 /// Routes served alike on both listeners.
 fn shared_routes() -> Router<SharedState> {
-    crate::web::pages::routes().merge(crate::web::login::routes()).merge(crate::oidc::routes()).merge(crate::saml::routes())
+    crate::web::pages::routes()
+        .merge(crate::web::ocsp::routes())
+        .merge(crate::web::login::routes())
+        .merge(crate::oidc::routes())
+        .merge(crate::saml::routes())
 }
 
 /// Routes that need no certificate and must not ask for one.

@@ -9,6 +9,7 @@ pub mod enroll;
 pub mod login;
 pub mod login_password;
 pub mod mailbox;
+pub mod ocsp;
 pub mod page;
 pub mod pages;
 pub mod reissue;
