@@ -62,6 +62,13 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
 
     // Users: update, then show reflects it; a method the tenant refuses is refused by name.
     ok(mamori(config, &["admin", "user", "create", "--tenant", "acme", "--login-id", "taro", "--email", "Taro.Yamada@Example.test"]));
+    // The hostile twin, refused by the service's own rule and naming the field: an ID
+    // with a bidirectional override.
+    let bidi = failed(mamori(
+        config,
+        &["admin", "user", "create", "--tenant", "acme", "--login-id", "evil\u{202e}gpj", "--email", "e@example.test"],
+    ));
+    assert!(bidi.contains("login_id"), "{bidi}");
     let updated = admin_json(
         config,
         &[
@@ -300,6 +307,7 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
         ("tenant.update", "tenant:acme"),
         ("user.update", "user:taro"),
         ("user.import", "tenant:acme"),
+        ("user.create", "user:taro"),
         ("user.create", "user:hanako"),
         ("user.create", "user:jiro"),
         ("certificate.revoke", serial.as_str()),

@@ -4,13 +4,12 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use mamori_storage::model::{DeviceType, LoginMethod, NewUser, Tenant, UserStatus};
+use mamori_storage::model::{Tenant, UserStatus};
 
 use super::output::print;
 use super::{AdminCommand, TenantCommand, UserCommand};
 use crate::admin::{self, Principal};
 use crate::app::App;
-use crate::fields::{DisplayName, Email, LoginId};
 
 pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
     let app = App::open(config).await?;
@@ -45,19 +44,20 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
 async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Create { tenant, login_id, email, display_name, method, locale, output } => {
-            let tenant = find_tenant(app, &tenant).await?;
-            let method: LoginMethod = match method {
-                Some(m) => m.parse().map_err(|_| {
-                    anyhow::anyhow!("--method {m}: not a login method (cert, cert+password, cert+password+otp, password, password+otp)")
-                })?,
-                None => tenant.policy.default_login_method,
+            // The service layer, as the API and the console: the same checks, and audited.
+            let input = admin::users::NewUserInput {
+                login_id: login_id.clone(),
+                email,
+                display_name,
+                login_method: method,
+                locale: Some(locale),
+                time_zone: None,
             };
-            if !tenant.policy.allowed_login_methods.contains(&method) {
-                anyhow::bail!("--method {method}: tenant `{}` does not allow this login method", tenant.slug);
-            }
-            let user = create_user_with_device(app, &tenant, &login_id, &email, display_name, method, &locale).await?;
-            print(output.output, &serde_json::json!({"id": user.id, "login_id": user.login_id, "tenant": tenant.slug}), || {
-                format!("created user {} in tenant {}", user.login_id, tenant.slug)
+            let user = admin::users::create(app, &Principal::local_cli(), &tenant, &input)
+                .await
+                .map_err(|e| super::oidc::cli_error(e).context(format!("cannot create user `{login_id}` in tenant `{tenant}`")))?;
+            print(output.output, &serde_json::json!({"id": user.id, "login_id": user.login_id, "tenant": tenant}), || {
+                format!("created user {} in tenant {tenant}", user.login_id)
             })
         }
         UserCommand::List { tenant, output } => {
@@ -174,37 +174,6 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Creates a user and its first device (device No 1, the given e-mail).
-pub async fn create_user_with_device(
-    app: &App,
-    tenant: &Tenant,
-    login_id: &str,
-    email: &str,
-    display_name: Option<String>,
-    method: LoginMethod,
-    locale: &str,
-) -> anyhow::Result<mamori_storage::model::User> {
-    // The same field checks as the API, the console and the CSV import.
-    LoginId::parse(login_id).map_err(|e| anyhow::anyhow!("--login-id {login_id:?}: {e}"))?;
-    Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-    if let Some(name) = &display_name {
-        DisplayName::parse(name).map_err(|e| anyhow::anyhow!("--display-name: {e}"))?;
-    }
-    let mut new = NewUser::new(tenant.id, login_id, method);
-    if let Some(name) = display_name {
-        new.display_name = name;
-    }
-    new.locale = locale.parse().map_err(|_| anyhow::anyhow!("--locale {locale}: use ja or en"))?;
-    // One transaction: a refused first device leaves no user behind.
-    let (user, _device) = app
-        .storage
-        .devices()
-        .create_user_with_device(&new, DeviceType::Pc, email, tenant.policy.max_devices, app.now())
-        .await
-        .with_context(|| format!("cannot create user `{login_id}` with its first device in tenant `{}`", tenant.slug))?;
-    Ok(user)
 }
 
 pub async fn find_tenant(app: &App, slug: &str) -> anyhow::Result<Tenant> {

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use mamori_ca::{CaSubject, CertificateAuthority, KeyAlgorithm, SealingKey};
-use mamori_storage::model::{LoginMethod, TenantPolicy};
+use mamori_storage::model::LoginMethod;
 
 use super::QuickstartArgs;
+use crate::admin::{self, Principal};
 use crate::app::App;
 use crate::flows::enrollment::IssuedEnrollment;
 use crate::pki::CaSource;
@@ -88,23 +89,24 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 /// The demo tenant and user; a fresh enrollment ticket while the user has not enrolled
 /// (its one-time password is stored only as a hash, so each run prints a new one).
 async fn ensure_demo_user(app: &App) -> anyhow::Result<Option<IssuedEnrollment>> {
+    // Through the service layer, as `mamori admin` does: checked and audited.
+    let cli = Principal::local_cli();
     let tenant = match app.storage.tenants().get_by_slug(DEMO_TENANT).await? {
         Some(t) => t,
-        None => app.storage.tenants().create(DEMO_TENANT, "Demo", &TenantPolicy::default(), app.now()).await?,
+        None => admin::tenants::create(app, &cli, DEMO_TENANT, "Demo", None).await.map_err(super::oidc::cli_error)?,
     };
     let user = match app.storage.users().get_by_login_id(tenant.id, DEMO_USER).await? {
         Some(u) => u,
         None => {
-            super::admin::create_user_with_device(
-                app,
-                &tenant,
-                DEMO_USER,
-                "demo-user@example.test",
-                Some("Demo User".into()),
-                LoginMethod::CertPassword,
-                "ja",
-            )
-            .await?
+            let input = admin::users::NewUserInput {
+                login_id: DEMO_USER.into(),
+                email: "demo-user@example.test".into(),
+                display_name: Some("Demo User".into()),
+                login_method: Some(LoginMethod::CertPassword.to_string()),
+                locale: Some("ja".into()),
+                time_zone: None,
+            };
+            admin::users::create_in(app, &cli, &tenant, &input).await.map_err(super::oidc::cli_error)?
         }
     };
     if user.secret_answer_hash.is_some() {
