@@ -114,8 +114,7 @@ impl DemoRp {
         let (_, acceptor) = tokio::sync::watch::channel(tokio_rustls::TlsAcceptor::from(self.server_tls));
         tokio::spawn(async move {
             let _keep_open = stop_tx;
-            crate::server::listener::serve(self.listener, acceptor, crate::server::listener::ListenerKind::Main, router, None, stop_rx)
-                .await;
+            crate::server::listener::serve(self.listener, acceptor, crate::state::ListenerKind::Main, router, None, stop_rx).await;
         });
     }
 }

@@ -20,6 +20,7 @@ pub mod saml;
 pub mod secrets;
 
 pub mod server;
+pub mod state;
 pub mod throttle;
 pub mod urlcode;
 

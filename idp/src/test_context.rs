@@ -55,14 +55,14 @@ impl TestContext {
 
     /// The server state around this context's app, with the listeners at
     /// `https://main.test` and `https://mtls.test:8444`; the folder must outlive it.
-    pub fn into_server_state(self) -> (crate::server::SharedState, tempfile::TempDir) {
-        let urls = crate::server::PublicUrls {
+    pub fn into_server_state(self) -> (crate::state::SharedState, tempfile::TempDir) {
+        let urls = crate::state::PublicUrls {
             main: "https://main.test".into(),
             mtls: "https://mtls.test:8444".into(),
             main_addr: ([127, 0, 0, 1], 443).into(),
             mtls_addr: ([127, 0, 0, 1], 8444).into(),
         };
-        (Arc::new(crate::server::ServerState { app: Arc::new(self.app), urls }), self._dir)
+        (Arc::new(crate::state::ServerState { app: Arc::new(self.app), urls }), self._dir)
     }
 
     pub async fn tenant(&self, policy: TenantPolicy) -> Tenant {

@@ -1,6 +1,10 @@
 //! Bulk import of users from CSV. Each row stands alone: a bad row is reported with its
 //! line number and reason and never stops the good ones.
 
+/// The largest CSV user import accepted, in bytes (which also takes at most 10,000 rows);
+/// the API's body limit and the CLI's file limit.
+pub const CSV_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
 use mamori_storage::model::ApiScope;
 
 use super::csv::TableError;

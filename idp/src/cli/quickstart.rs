@@ -48,7 +48,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let dev_root = dir.join("tls").join("dev-root.pem");
     let demo_rp = if args.no_serve { None } else { Some(crate::demo_rp::prepare(&app, DEMO_TENANT, &dev_root).await?) };
     let config_shown = config_path.clone();
-    let print_next_steps = move |urls: &crate::server::PublicUrls| {
+    let print_next_steps = move |urls: &crate::state::PublicUrls| {
         println!();
         println!("Mamori is running.");
         println!("  start page:              {}/", urls.main);
@@ -74,7 +74,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     if args.no_serve {
         let port = app.config.server.listen.port();
         let mtls_port = app.config.server.mtls_listen.port();
-        let urls = crate::server::PublicUrls {
+        let urls = crate::state::PublicUrls {
             main: app.config.main_public_url(port),
             mtls: app.config.mtls_public_url(mtls_port),
             main_addr: app.config.server.listen,

@@ -17,7 +17,7 @@ use crate::app::App;
 
 /// The largest CSV file `user import` reads (as the API takes).
 /// The same limit as the API's (one number for both surfaces).
-const MAX_IMPORT_BYTES: u64 = crate::server::body_limit::CSV_IMPORT_BYTES as u64;
+const MAX_IMPORT_BYTES: u64 = crate::admin::import::CSV_IMPORT_BYTES as u64;
 
 #[derive(Debug, Subcommand)]
 pub enum UserRecordCommand {

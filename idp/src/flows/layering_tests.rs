@@ -112,6 +112,33 @@ fn protocol_decisions_do_not_import_http_or_the_server() {
     assert!(offences.is_empty(), "these modules decide without HTTP; read the request in the endpoint:\n{}", offences.join("\n"));
 }
 
+/// What runs a server (it wires the handlers, so it may name the server module).
+const SERVER_SIDE: [&str; 5] = ["server/", "cli/", "demo_rp.rs", "main.rs", "test_context.rs"];
+
+#[test]
+fn handlers_depend_on_the_shared_state_never_on_the_server_that_mounts_them() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut offences = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("under src/").to_string_lossy().replace('\\', "/");
+        if SERVER_SIDE.iter().any(|s| relative.starts_with(s)) || relative.ends_with("layering_tests.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(file).expect("a readable source file");
+        for (line, name) in forbidden_uses(&source).into_iter().filter(|(_, name)| name.contains("server")) {
+            offences.push(format!("{relative}:{line}: {name}"));
+        }
+    }
+    assert!(files.len() > 100, "found only {} files", files.len());
+    assert!(
+        offences.is_empty(),
+        "handlers and flows take SharedState and ConnectionInfo from crate::state; only the server wires them:\n{}",
+        offences.join("\n")
+    );
+}
+
 #[test]
 fn the_scan_finds_what_it_looks_for() {
     // Hostile: each way in is caught; honest: comments and lookalikes are not.

@@ -25,7 +25,7 @@ use super::{AUTHORIZATION_REQUEST_TTL, CODE_TTL, Issuer, Params, acr, pkce, redi
 use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::urlcode::with_query;
 use crate::web::context::{PageCtx, Posted};
 use crate::web::page::LangQuery;

@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::clients::RegisteredClient;
 use super::redirect_uri;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 /// What a cross-origin script may send besides the CORS-safelisted headers.
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type";

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
 use super::{Issuer, acr};
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub async fn openid_configuration(
     State(state): State<SharedState>,

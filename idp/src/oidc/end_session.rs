@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::OAuthError;
 use super::{Issuer, Params, clients};
-use crate::server::SharedState;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::state::SharedState;
+use crate::state::{ConnectionInfo, ListenerKind};
 use crate::urlcode::with_query;
 use crate::web::context::{FormFields, PageCtx, field};
 use crate::web::page::{LangQuery, PageLocale};

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OAuthError;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub async fn jwks(State(state): State<SharedState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
     let response = key_set(&state, &slug).await;

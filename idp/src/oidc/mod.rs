@@ -43,7 +43,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use mamori_storage::model::Tenant;
 
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 /// Lifetimes of what the provider hands out.
 pub const AUTHORIZATION_REQUEST_TTL: time::Duration = time::Duration::minutes(30);

@@ -15,8 +15,8 @@ use super::PUSHED_REQUEST_TTL;
 use super::authorize::{self, PUSHED_REQUEST_URI_PREFIX};
 use super::client_auth;
 use super::error::OAuthError;
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 
 pub async fn pushed_authorization_request(
     State(state): State<SharedState>,

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use super::Params;
 use super::client_auth::{self, Presented};
 use crate::app::App;
-use crate::server::listener::{ConnectionInfo, ListenerKind};
+use crate::state::{ConnectionInfo, ListenerKind};
 
 pub fn from_request<'a>(app: &App, headers: &HeaderMap, conn: &'a ConnectionInfo, params: &'a Params) -> Presented<'a> {
     Presented {

@@ -17,8 +17,8 @@ use super::userinfo::bearer_token;
 use super::{Issuer, split_spaces};
 use crate::admin::Principal;
 use crate::fields::{ClientName, RedirectUri};
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 use crate::throttle::{self, Subject};
 
 type Conn = axum::Extension<ConnectionInfo>;

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use super::client_auth;
 use super::error::OAuthError;
 use super::tokens;
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 
 pub async fn revoke(
     State(state): State<SharedState>,

@@ -19,8 +19,8 @@ use super::grants::{authorization_code, client_credentials, refresh_token};
 use super::tokens::{self, AccessTokenClaims};
 use super::{ACCESS_TOKEN_TTL, Issuer, Params, REFRESH_TOKEN_TTL, id_token};
 use crate::app::App;
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 
 /// The parameters of a back-channel POST (RFC 6749 §3.2: `application/x-www-form-urlencoded`).
 /// Any other body, and a body that cannot be read, is `invalid_request` in the protocol's

@@ -15,8 +15,8 @@ use super::error::{OAuthError, bearer_error};
 use super::presented::certificate_thumbprint;
 use super::tokens::{self, AccessTokenClaims};
 use crate::app::App;
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 
 pub async fn userinfo_get(
     State(state): State<SharedState>,

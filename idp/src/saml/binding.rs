@@ -12,7 +12,7 @@ pub use mamori_saml_wire::binding::*;
 use sha2::{Digest, Sha256};
 
 use super::keys::IdpKey;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
 
 /// How much of an oversized POST body is still read (and dropped) before answering: a

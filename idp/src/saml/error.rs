@@ -190,7 +190,7 @@ pub enum Reply {
 /// Answers an error: a signed status response to the trusted endpoint when the error
 /// allows it and there is one, else a page. Internal detail goes to the log only.
 pub async fn reject(
-    state: &crate::server::SharedState,
+    state: &crate::state::SharedState,
     headers: &HeaderMap,
     idp: Option<&Idp>,
     error: SamlError,

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::keys::{self, KeyUse};
 use super::xml::escape;
 use super::{Idp, binding::Binding, encryption, name_id, new_id, ns, signing};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
 
 /// How long a fetched copy of the metadata may be used (validUntil).

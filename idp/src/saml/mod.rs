@@ -39,7 +39,7 @@ use axum::Router;
 use axum::routing::get;
 use mamori_storage::model::Tenant;
 
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub use mamori_saml_wire::{ns, xml};
 pub use times::{TimeOutOfRange, chrono_time, earlier, from_chrono, later};

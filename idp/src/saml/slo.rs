@@ -31,7 +31,7 @@ use super::sso::authenticate_message;
 use super::times::check_logout_request_times;
 use super::xml::{self, MESSAGE_LIMITS, escape};
 use super::{Idp, chrono_time, later, limits, new_id, ns, signing};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::page::{LangQuery, PageLocale};
 pub use mamori_saml_wire::messages::{LogoutRequestMessage, NameIdElement, TextElement, parse_logout_request, parse_logout_response};
 

@@ -29,7 +29,7 @@ use super::{Idp, from_chrono, later, limits, ns, signing};
 use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, Outcome, Refusal};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::PageCtx;
 use crate::web::session;
 pub use mamori_saml_wire::messages::parse_authn_request;

@@ -14,8 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// The CSV user import (which also takes at most 10,000 rows).
-pub const CSV_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+pub use crate::admin::import::CSV_IMPORT_BYTES;
 /// Every other admin API call (JSON documents of one object).
 pub const ADMIN_API_BYTES: usize = 256 * 1024;
 /// OAuth endpoints' forms and registration documents (RFC 7591 metadata, JWT assertions).

@@ -2,35 +2,19 @@
 //! facts (peer address, verified-possession client chain) in its extensions. Written by
 //! hand rather than with axum-server so failed handshakes can be logged and counted.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::oversized::{OversizedPages, RewriteOversized};
-
-/// What the connection tells a handler.
-#[derive(Clone, Debug)]
-pub struct ConnectionInfo {
-    pub peer: SocketAddr,
-    /// The client's certificate chain (leaf first) when it sent one on the mTLS listener.
-    pub client_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
-    pub listener: ListenerKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListenerKind {
-    Main,
-    Mtls,
-}
+use crate::state::{ConnectionInfo, ListenerKind};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 

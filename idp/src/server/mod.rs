@@ -7,7 +7,6 @@ pub mod oversized;
 pub mod routes;
 pub mod tls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -17,23 +16,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
-use listener::ListenerKind;
-
-/// The URLs users and relying sites reach the two listeners at.
-#[derive(Clone, Debug)]
-pub struct PublicUrls {
-    pub main: String,
-    pub mtls: String,
-    pub main_addr: SocketAddr,
-    pub mtls_addr: SocketAddr,
-}
-
-pub struct ServerState {
-    pub app: Arc<App>,
-    pub urls: PublicUrls,
-}
-
-pub type SharedState = Arc<ServerState>;
+use crate::state::{ConnectionInfo, ListenerKind};
+use crate::state::{PublicUrls, ServerState, SharedState};
 
 /// Called once both listeners are bound, with their URLs (quickstart prints next steps).
 pub type OnReady = Box<dyn FnOnce(&PublicUrls) + Send>;
@@ -212,7 +196,7 @@ async fn request_id(
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     // The route pattern, not the path: IDs and tokens in paths must not become series.
     let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
-    let listener = match request.extensions().get::<listener::ConnectionInfo>().map(|c| c.listener) {
+    let listener = match request.extensions().get::<ConnectionInfo>().map(|c| c.listener) {
         Some(ListenerKind::Mtls) => "mtls",
         _ => "main",
     };

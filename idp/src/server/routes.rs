@@ -15,7 +15,8 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{SharedState, body_limit, plain_errors_as_pages, request_id, security_headers};
+use super::{body_limit, plain_errors_as_pages, request_id, security_headers};
+use crate::state::SharedState;
 
 /// Routes served alike on both listeners.
 fn shared_routes() -> Router<SharedState> {
@@ -92,7 +93,7 @@ mod tests {
     use tower::ServiceExt as _;
 
     use super::*;
-    use crate::server::listener::{ConnectionInfo, ListenerKind};
+    use crate::state::{ConnectionInfo, ListenerKind};
     use crate::test_context::TestContext;
 
     async fn send(router: &Router, listener: ListenerKind, method: Method, uri: &str) -> Response {

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use super::csrf;
 use super::page::{LangQuery, PageLocale};
 use crate::app::App;
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 
 /// Longest value accepted in any form field, in characters. Every real value (IDs,
 /// passwords up to the policy's maximum, answers) is far shorter; longer ones are refused

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::flows::download::{self as flow, CertificateFile, DownloadOutcome};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {

@@ -14,7 +14,7 @@ use super::request::cookie_value;
 use crate::flows::device_certificate::PendingDownload;
 use crate::flows::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
 /// The cookie carrying the sealed proof between steps (see `crate::flows::enrollment`), scoped

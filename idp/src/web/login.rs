@@ -22,8 +22,8 @@ use crate::flows::login::{self, Completion, LoginProgress, LoginStep, OtpOutcome
 use crate::flows::otp;
 use crate::flows::password_login;
 use crate::flows::session_binding::CertificateBinding;
-use crate::server::SharedState;
-use crate::server::listener::ListenerKind;
+use crate::state::ListenerKind;
+use crate::state::SharedState;
 use crate::urlcode;
 use crate::web::context::{PageCtx, Posted};
 

@@ -13,7 +13,7 @@ use super::login::{open_transaction, safe_return_to};
 use super::page::LangQuery;
 use super::request::client_ip;
 use crate::flows::password_login::{self, Origin, StartOutcome};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::context::PageCtx;
 use crate::config::MailTransport;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 /// Mails per page of the list.
 const PAGE_SIZE: u64 = 50;

@@ -19,7 +19,7 @@ use mamori_ca::MAX_OCSP_REQUEST_BYTES;
 use time::OffsetDateTime;
 
 use crate::pki::OcspAnswer;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub const OCSP_REQUEST_TYPE: &str = "application/ocsp-request";
 pub const OCSP_RESPONSE_TYPE: &str = "application/ocsp-response";

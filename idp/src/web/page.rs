@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use mamori_ui::{Locale, negotiate_locale};
 use serde::Deserialize;
 
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 const LANG_COOKIE: &str = "mamori_lang";
 

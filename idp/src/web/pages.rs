@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::page::{LangQuery, PageLocale};
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()

@@ -20,7 +20,7 @@ use crate::flows::enrollment::EnrollmentUnavailable as LinkUnavailable;
 use crate::flows::events::Attempt;
 use crate::flows::reissue::{self as flow, AnswerOutcome, OpenReissue, ReissueKind};
 use crate::flows::secret_answer::{SECRET_QUESTIONS, find_question};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use rustls::pki_types::pem::PemObject as _;
 
 use crate::config::ServerConfig;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

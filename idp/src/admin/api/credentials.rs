@@ -11,7 +11,7 @@ use super::problem::Problem;
 use super::sites_schema::{ApiTokenCreate, ApiTokenCreated, ApiTokenOut, KeyKindIn, KeyRotate, KeysRotated, SigningKeyOut};
 use crate::admin::keys::{self, KeyKind};
 use crate::admin::tokens;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 type Result<T> = std::result::Result<T, Problem>;
 

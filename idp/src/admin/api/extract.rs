@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use super::Problem;
 use super::refusals::CallerSlot;
 use crate::admin::{AdminError, Principal};
-use crate::server::SharedState;
-use crate::server::listener::ConnectionInfo;
+use crate::state::ConnectionInfo;
+use crate::state::SharedState;
 use crate::throttle::{self, Subject, ThrottleError};
 
 /// The principal behind the request's bearer token.

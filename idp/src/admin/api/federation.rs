@@ -12,7 +12,7 @@ use super::schema::{OidcClientOut, SamlSpOut};
 use super::sites_schema::{OidcClientCreate, OidcClientCreated, OidcClientPatch, SamlSpCreate, SamlSpPatch};
 use crate::admin::saml_sps::{self, SpRegistration};
 use crate::admin::{AdminError, federation};
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 type Result<T> = std::result::Result<T, Problem>;
 

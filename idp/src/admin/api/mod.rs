@@ -18,7 +18,7 @@ mod users;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::server::SharedState;
+use crate::state::SharedState;
 pub use problem::Problem;
 
 pub const BASE: &str = "/admin/api/v1";
@@ -32,7 +32,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/users", get(users::list).post(users::create))
         .route(
             "/tenants/{tenant}/users/import",
-            post(records::import_users).layer(axum::extract::DefaultBodyLimit::max(crate::server::body_limit::CSV_IMPORT_BYTES)),
+            post(records::import_users).layer(axum::extract::DefaultBodyLimit::max(crate::admin::import::CSV_IMPORT_BYTES)),
         )
         .route("/tenants/{tenant}/users/{login_id}", get(users::get).patch(users::update).delete(users::delete))
         .route("/tenants/{tenant}/users/{login_id}/disable", post(users::disable))

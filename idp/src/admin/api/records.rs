@@ -18,7 +18,7 @@ use super::schema::{
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{AdminError, Paging, audit, certificates, events, import};
 use crate::app::App;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 type Result<T> = std::result::Result<T, Problem>;
 

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::admin::{Principal, Reach, audit};
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 /// Filled by the [`super::extract::Caller`] extractor with whom it authenticated, read by
 /// [`record_refusals`] once the handler has answered.

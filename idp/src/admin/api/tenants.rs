@@ -8,7 +8,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::problem::Problem;
 use super::schema::{PageInfo, PageParams, PolicyDoc, TenantCreate, TenantList, TenantOut, TenantUpdate};
 use crate::admin::{Paging, tenants};
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 type Result<T> = std::result::Result<T, Problem>;
 

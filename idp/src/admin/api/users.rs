@@ -14,7 +14,7 @@ use super::schema::{
 };
 use crate::admin::users::{self, NewUserInput, UserChanges};
 use crate::admin::{AdminError, Paging};
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 type Result<T> = std::result::Result<T, Problem>;
 

@@ -9,7 +9,7 @@ use axum::routing::get;
 use super::{Portal, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, PasswordChangeOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 use crate::web::session;
 

@@ -12,7 +12,7 @@ use mamori_storage::model::Device;
 
 use super::{Portal, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, AddDeviceOutcome, DEVICE_TYPES, DeleteDeviceOutcome, Feature};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{FormFields, PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, HISTORY_RESULTS};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::PageCtx;
 
 pub fn routes() -> Router<SharedState> {

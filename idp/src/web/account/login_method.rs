@@ -13,7 +13,7 @@ use mamori_storage::model::LoginMethod;
 use super::{Portal, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, MethodChangeDone, MethodChangeStep, TotpConfirmation};
 use crate::flows::otp;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{FormFields, PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {

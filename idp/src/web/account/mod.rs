@@ -29,7 +29,7 @@ use super::request::client_ip;
 use super::session::{self, WebSession};
 use crate::flows::account::{self as flow, Feature};
 use crate::flows::events::Attempt;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{NOTICES, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature};
 use crate::flows::reissue;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted};
 
 pub fn routes() -> Router<SharedState> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{Portal, portal_or_return, require_or_return};
 use crate::flows::account::{AccountChange, Feature, format_date_time, record_change};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {

@@ -16,7 +16,7 @@ use super::{Console, console_or_return, open_console};
 use crate::admin::Paging;
 use crate::admin::events::{LoginEventFilter, search};
 use crate::flows::account::HISTORY_RESULTS;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::urlcode;
 use crate::web::context::PageCtx;
 

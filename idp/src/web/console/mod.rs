@@ -30,7 +30,7 @@ use super::request::client_ip;
 use super::session;
 use crate::admin::{AdminError, Paging, Principal, Reach};
 use crate::flows::login::Factor;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()

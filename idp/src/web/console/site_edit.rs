@@ -16,7 +16,7 @@ use super::sites::{NoticeQuery, SiteForm, accept_site_form, check_form, client_r
 use super::{Console, console_or_return, open_console};
 use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration, ClientUpdate};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::web::context::{FormFields, PageCtx, field};
 
 pub fn routes() -> Router<SharedState> {

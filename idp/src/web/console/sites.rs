@@ -17,7 +17,7 @@ use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
 use crate::fields::{ClientName, RedirectUri};
 use crate::oidc::redirect_uri;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::urlcode;
 use crate::web::context::{FormFields, PageCtx, field};
 

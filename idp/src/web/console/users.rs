@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{Console, console_or_return, open_console};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Paging, users};
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::urlcode;
 use crate::web::context::{FormFields, PageCtx, field};
 
