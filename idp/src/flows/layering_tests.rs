@@ -69,7 +69,10 @@ fn flows_do_not_import_http_or_the_server() {
 /// The protocol modules that decide without HTTP: client authentication, tokens and
 /// grants, keys, clients and relying-site versions, SAML responses and keys. Their
 /// endpoints (token.rs, authorize.rs, sso.rs, ...) read the request and render.
-const PROTOCOL_DECISIONS: [&str; 25] = [
+const PROTOCOL_DECISIONS: [&str; 27] = [
+    // The protocols' types; their routes are in routes.rs.
+    "oidc/mod.rs",
+    "saml/mod.rs",
     "oidc/acr.rs",
     "oidc/backchannel.rs",
     "oidc/client_auth.rs",

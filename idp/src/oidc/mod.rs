@@ -32,6 +32,7 @@ pub mod registration;
 pub mod request_object;
 pub mod revocation;
 pub mod rotation;
+pub mod routes;
 pub mod site_version;
 pub mod token;
 pub mod tokens;
@@ -39,8 +40,6 @@ pub mod userinfo;
 
 use std::collections::HashMap;
 
-use axum::Router;
-use axum::routing::{get, post};
 use mamori_storage::model::Tenant;
 
 use crate::state::SharedState;
@@ -52,32 +51,6 @@ pub const CODE_TTL: time::Duration = time::Duration::seconds(60);
 pub const ACCESS_TOKEN_TTL: time::Duration = time::Duration::minutes(10);
 pub const ID_TOKEN_TTL: time::Duration = time::Duration::minutes(60);
 pub const REFRESH_TOKEN_TTL: time::Duration = time::Duration::days(30);
-
-pub fn routes() -> Router<SharedState> {
-    Router::new()
-        // The five endpoints a browser app calls from its own script answer CORS (cors.rs).
-        .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration).options(cors::preflight_get))
-        .route("/t/{tenant}/.well-known/oauth-authorization-server", get(discovery::openid_configuration).options(cors::preflight_get))
-        // RFC 8414 §3.1: the well-known suffix goes between the host and the issuer's path.
-        .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::openid_configuration).options(cors::preflight_get))
-        .route("/t/{tenant}/jwks", get(jwks::jwks).options(cors::preflight_get))
-        .route("/t/{tenant}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/t/{tenant}/token", post(token::token).options(cors::preflight_post).fallback(token::post_only))
-        .route("/t/{tenant}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post).options(cors::preflight_get_post))
-        .route("/t/{tenant}/end_session", get(end_session::end_session_get).post(end_session::end_session_post))
-        .route("/t/{tenant}/end_session/confirm", post(end_session::confirm))
-        .route("/t/{tenant}/revoke", post(revocation::revoke).options(cors::preflight_post))
-        .route("/t/{tenant}/introspect", post(introspection::introspect))
-        .route("/t/{tenant}/par", post(par::pushed_authorization_request))
-        .route("/t/{tenant}/register", post(registration::register))
-        .route("/t/{tenant}/register/{client_id}", get(registration::read).put(registration::update).delete(registration::delete))
-}
-
-/// The sign-in a relying site asked for continues here after the login, on the
-/// certificate listener: the session it needs is bound to the connection's certificate.
-pub fn resume_routes() -> Router<SharedState> {
-    Router::new().route("/oidc/resume/{id}", get(authorize::resume_get).post(authorize::resume_post))
-}
 
 /// A tenant seen as an issuer: where its endpoints are, on both listeners.
 #[derive(Debug, Clone)]

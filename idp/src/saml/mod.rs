@@ -29,14 +29,13 @@ pub mod keys;
 pub mod metadata;
 pub mod name_id;
 pub mod response;
+pub mod routes;
 pub mod service_providers;
 pub mod signing;
 pub mod slo;
 pub mod sso;
 pub mod times;
 
-use axum::Router;
-use axum::routing::get;
 use mamori_storage::model::Tenant;
 
 use crate::state::SharedState;
@@ -62,20 +61,6 @@ pub mod limits {
     /// Lifetime of an assertion (Conditions and SubjectConfirmationData NotOnOrAfter).
     pub const ASSERTION_TTL: Duration = Duration::minutes(5);
     pub use mamori_saml_wire::binding::MAX_RELAY_STATE;
-}
-
-pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/t/{tenant}/saml/metadata", get(metadata::metadata))
-        .route("/t/{tenant}/saml/sso", get(sso::sso_redirect).post(sso::sso_post))
-        .route("/t/{tenant}/saml/sso/unsolicited", get(sso::unsolicited))
-        .route("/t/{tenant}/saml/slo", get(slo::slo_redirect).post(slo::slo_post))
-}
-
-/// The single sign-on continues here after the login, on the certificate listener: the
-/// session it needs is bound to the connection's certificate.
-pub fn resume_routes() -> Router<SharedState> {
-    Router::new().route("/saml/resume/{id}", get(sso::resume))
 }
 
 /// A tenant seen as a SAML identity provider: its entity ID and endpoints.

@@ -23,8 +23,8 @@ fn shared_routes() -> Router<SharedState> {
     crate::web::pages::routes()
         .merge(crate::web::ocsp::routes())
         .merge(crate::web::login::routes())
-        .merge(crate::oidc::routes())
-        .merge(crate::saml::routes())
+        .merge(crate::oidc::routes::routes())
+        .merge(crate::saml::routes::routes())
 }
 
 /// Routes that need no certificate and must not ask for one.
@@ -40,8 +40,8 @@ fn main_only_routes() -> Router<SharedState> {
 fn mtls_only_routes() -> Router<SharedState> {
     crate::web::account::routes()
         .merge(crate::web::console::routes())
-        .merge(crate::oidc::resume_routes())
-        .merge(crate::saml::resume_routes())
+        .merge(crate::oidc::routes::resume_routes())
+        .merge(crate::saml::routes::resume_routes())
 }
 
 /// The router of the main listener.
