@@ -294,6 +294,16 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     ok(mamori(config, &["admin", "user", "enroll", "--tenant", "acme", "--login-id", "hanako"]));
     failed(mamori(config, &["admin", "user", "unlock", "--tenant", "acme", "--login-id", "nobody"]));
 
+    // Operator roles through the service layer: granted, refused by name when not held,
+    // taken away.
+    ok(mamori(config, &["admin", "operator", "grant", "--tenant", "acme", "--login-id", "taro", "--role", "tenant-admin"]));
+    let not_held =
+        failed(mamori(config, &["admin", "operator", "revoke", "--tenant", "acme", "--login-id", "taro", "--role", "super-admin"]));
+    assert!(not_held.contains("is not super-admin"), "{not_held}");
+    let bad_role = failed(mamori(config, &["admin", "operator", "grant", "--tenant", "acme", "--login-id", "taro", "--role", "root"]));
+    assert!(bad_role.contains("role"), "{bad_role}");
+    ok(mamori(config, &["admin", "operator", "revoke", "--tenant", "acme", "--login-id", "taro", "--role", "tenant-admin"]));
+
     // Every change is in acme's audit trail, by the CLI, from the local shell.
     let trail = admin_json(config, &["events", "audit", "--tenant", "acme", "--limit", "500"]);
     let events = trail["items"].as_array().expect("items");
@@ -308,6 +318,8 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
         ("user.update", "user:taro"),
         ("user.import", "tenant:acme"),
         ("user.create", "user:taro"),
+        ("operator.grant", "user:taro"),
+        ("operator.revoke", "user:taro"),
         ("user.create", "user:hanako"),
         ("user.create", "user:jiro"),
         ("certificate.revoke", serial.as_str()),

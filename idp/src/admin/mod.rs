@@ -13,6 +13,7 @@ pub mod events;
 pub mod federation;
 pub mod import;
 pub mod keys;
+pub mod operators;
 pub mod principal;
 pub mod saml_sps;
 pub mod tenants;

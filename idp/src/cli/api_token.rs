@@ -109,8 +109,7 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ApiTokenCommand::Revoke { id } => {
-            app.storage.api_tokens().revoke(id, app.now()).await.map_err(|e| anyhow::anyhow!("--id {id}: {e}"))?;
-            crate::admin::audit::record(app, &principal, None, "api-token.revoke", &format!("api-token:{id}"), serde_json::json!({})).await;
+            tokens::revoke(app, &principal, &id.to_string()).await.map_err(|e| anyhow::anyhow!("--id {id}: {e}"))?;
             println!("revoked token {id}");
             Ok(())
         }
