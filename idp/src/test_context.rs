@@ -81,6 +81,43 @@ impl TestContext {
         users.get(user.id).await.expect("reads back")
     }
 
+    /// A device of `user` with a certificate of the context's CA (made on first use), valid
+    /// from a minute ago for 30 days: its DER and the binding a login with it records.
+    pub async fn device_certificate(&self, user: &User) -> (Vec<u8>, crate::flows::session_binding::CertificateBinding) {
+        let now = self.app.now();
+        if matches!(self.app.ca.summary().await, Err(crate::pki::PkiError::NoCa)) {
+            let source = crate::pki::CaSource::Create {
+                subject: mamori_ca::CaSubject { common_name: "Test Root CA".into(), organization: None },
+                key: mamori_ca::KeyAlgorithm::EcP256,
+                years: 1,
+                intermediate: false,
+            };
+            self.app.ca.init(source, false, now).await.expect("a CA");
+        }
+        let new = mamori_storage::model::NewDevice {
+            user_id: user.id,
+            device_type: mamori_storage::model::DeviceType::Pc,
+            email: format!("{}@example.com", user.login_id),
+        };
+        let device = self.app.storage.devices().add_device(&new, 5, now).await.expect("a device");
+        let owner = crate::pki::CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
+        let issued = self
+            .app
+            .ca
+            .issue_device_certificate(
+                owner,
+                user.login_id.clone(),
+                None,
+                mamori_ca::KeyAlgorithm::EcP256,
+                now - time::Duration::minutes(1),
+                now + time::Duration::days(30),
+            )
+            .await
+            .expect("issued");
+        let binding = crate::flows::session_binding::CertificateBinding::of(&issued.serial_hex, &issued.certificate_der);
+        (issued.certificate_der, binding)
+    }
+
     pub fn attempt<'a>(&self, tenant: &Tenant, user: &'a User) -> Attempt<'a> {
         Attempt {
             tenant_id: tenant.id,

@@ -29,6 +29,10 @@ pub const CLIENT_AUTH_PER_SOURCE: Limit = Limit { max_failures: 30, window: time
 /// Failed admin API tokens from one address.
 pub const ADMIN_TOKEN_PER_SOURCE: Limit = Limit { max_failures: 20, window: time::Duration::minutes(1) };
 
+/// One-time passwords mailed to one user, whichever login asked (each new login may ask
+/// once): a mailbox cannot be flooded by starting logins over and over.
+pub const EMAILED_CODES_PER_USER: Limit = Limit { max_failures: 5, window: time::Duration::minutes(15) };
+
 /// One throttled subject: what it is (the key in the shared store) and its limit.
 #[derive(Clone, Debug)]
 pub struct Subject {
@@ -43,6 +47,11 @@ impl Subject {
 
     pub fn client_source(ip: IpAddr) -> Subject {
         Subject { key: format!("client-auth:source:{}", source(ip)), limit: CLIENT_AUTH_PER_SOURCE }
+    }
+
+    /// Counts codes sent rather than failures (with [`record_failure`]).
+    pub fn emailed_codes(user: Uuid) -> Subject {
+        Subject { key: format!("emailed-code:user:{user}"), limit: EMAILED_CODES_PER_USER }
     }
 
     pub fn admin_token_source(ip: IpAddr) -> Subject {

@@ -369,6 +369,9 @@ pub enum TotpSetupOutcome {
     /// `progress.step` says what follows.
     Accepted,
     Wrong,
+    /// Another set-up registered an authenticator first: this one registers nothing, and
+    /// the login asks for a code of the registered one (`progress.step` is `Otp` again).
+    AlreadyRegistered,
     /// The login is not at this step.
     NotThisStep,
 }
@@ -385,9 +388,16 @@ pub async fn confirm_totp_setup(
     let LoginStep::TotpSetup { sealed_secret } = &progress.step else { return Ok(TotpSetupOutcome::NotThisStep) };
     let now = app.now();
     let user = app.storage.users().get(progress.user_id).await?;
-    if !otp::confirm_enrollment(app, &user, sealed_secret, code, now).await? {
-        record_login_event(app, attempt, LoginResult::WrongOtp, &[]).await;
-        return Ok(TotpSetupOutcome::Wrong);
+    match otp::confirm_first_enrollment(app, &user, sealed_secret, code, now).await? {
+        otp::FirstEnrollment::Registered => {}
+        otp::FirstEnrollment::WrongCode => {
+            record_login_event(app, attempt, LoginResult::WrongOtp, &[]).await;
+            return Ok(TotpSetupOutcome::Wrong);
+        }
+        otp::FirstEnrollment::AlreadyRegistered => {
+            progress.step = LoginStep::Otp;
+            return Ok(TotpSetupOutcome::AlreadyRegistered);
+        }
     }
     progress.factors.push(Factor::Otp);
     let user = app.storage.users().get(user.id).await?;
@@ -400,6 +410,9 @@ pub enum SendCodeOutcome {
     Sent,
     /// The last one went out moments ago.
     TooSoon,
+    /// This user was sent as many codes as the limit allows for now, whichever logins
+    /// asked ([`crate::throttle::EMAILED_CODES_PER_USER`]).
+    TooMany,
     /// The login is not at an e-mailed one-time password step.
     NotThisStep,
 }
@@ -413,14 +426,26 @@ pub async fn send_email_code(app: &App, tenant: &Tenant, progress: &mut LoginPro
     if progress.email_code.as_ref().is_some_and(|pending| !pending.may_resend(now)) {
         return Ok(SendCodeOutcome::TooSoon);
     }
+    let mailed = [crate::throttle::Subject::emailed_codes(progress.user_id)];
+    match crate::throttle::check(app, &mailed).await {
+        Ok(()) => {}
+        Err(crate::throttle::ThrottleError::Throttled(_)) => return Ok(SendCodeOutcome::TooMany),
+        Err(crate::throttle::ThrottleError::Storage(err)) => return Err(err.into()),
+    }
     let user = app.storage.users().get(progress.user_id).await?;
     progress.email_code = Some(otp::send_email_code(app, &user, now).await?);
+    crate::throttle::record_failure(app, &mailed).await;
     Ok(SendCodeOutcome::Sent)
 }
 
 pub enum Completion {
     /// Every factor the user's method asks for is done: the session to store.
     Complete(Authenticated),
+    /// The certificate the login started with, or the user, can no longer log in: revoked,
+    /// expired or its device deleted, or the user disabled, since the login began.
+    Refused(super::client_certificate::CertificateRefusal),
+    /// The user was locked meanwhile.
+    Locked,
     /// The method (changed during the login) needs the certificate this login lacks.
     CertificateMissing,
     /// Another factor became due meanwhile: the login starts again.
@@ -434,8 +459,21 @@ pub async fn complete(app: &App, progress: &LoginProgress) -> anyhow::Result<Com
         return Ok(Completion::StartAgain);
     }
     let current = app.storage.users().get(progress.user_id).await?;
+    let now = app.now();
+    // What was true when the login began may have ended since: the last step checks again.
+    if current.status == mamori_storage::model::UserStatus::Disabled {
+        return Ok(Completion::Refused(super::client_certificate::CertificateRefusal::UserDisabled));
+    }
+    if current.is_locked() {
+        return Ok(Completion::Locked);
+    }
+    if let Some(bound) = &progress.certificate
+        && let Some(refusal) = super::session_binding::refusal_now(app, bound, current.id, now).await?
+    {
+        return Ok(Completion::Refused(refusal));
+    }
     if satisfies(current.login_method, &progress.factors) {
-        return Ok(Completion::Complete(completed(progress, app.now())));
+        return Ok(Completion::Complete(completed(progress, now)));
     }
     if current.login_method.needs_certificate() && !progress.factors.contains(&Factor::Certificate) {
         return Ok(Completion::CertificateMissing);

@@ -5,6 +5,7 @@
 use mamori_storage::model::{LoginMethod, OtpKind, TenantPolicy};
 use time::Duration;
 
+use super::client_certificate::CertificateRefusal;
 use super::login::{self, Completion, Factor, LoginStep, OtpOutcome, PasswordOutcome, SendCodeOutcome, TotpSetupOutcome};
 use super::otp::PendingEmailCode;
 use super::session_binding::CertificateBinding;
@@ -177,7 +178,17 @@ async fn past_password(
     tenant: &mamori_storage::model::Tenant,
     user: &mamori_storage::model::User,
 ) -> login::LoginProgress {
-    let mut progress = login::start_with_certificate(user, tenant, binding(), None, ctx.app.now());
+    past_password_with(ctx, tenant, user, binding()).await
+}
+
+/// As [`past_password`], for a login that started with the certificate `bound`.
+async fn past_password_with(
+    ctx: &TestContext,
+    tenant: &mamori_storage::model::Tenant,
+    user: &mamori_storage::model::User,
+    bound: CertificateBinding,
+) -> login::LoginProgress {
+    let mut progress = login::start_with_certificate(user, tenant, bound, None, ctx.app.now());
     let attempt = ctx.attempt(tenant, user);
     assert!(accepted(&login::submit_password(&ctx.app, tenant, &mut progress, &user.login_id, PASSWORD, &attempt).await.expect("runs")));
     progress
@@ -252,13 +263,14 @@ async fn a_login_completes_only_when_the_current_method_is_met() {
     let ctx = TestContext::new().await;
     let tenant = ctx.tenant(TenantPolicy::default()).await;
     let user = ctx.user(&tenant, "rokuro", LoginMethod::CertPassword, Some(PASSWORD)).await;
-    let progress = past_password(&ctx, &tenant, &user).await;
+    let (_, bound) = ctx.device_certificate(&user).await;
+    let progress = past_password_with(&ctx, &tenant, &user, bound.clone()).await;
     assert_eq!(progress.step, LoginStep::Done);
     // Honest: the method asked for certificate and password, and both are done.
     let Completion::Complete(done) = login::complete(&ctx.app, &progress).await.expect("runs") else { panic!("not complete") };
-    assert_eq!((done.user_id, done.certificate.clone()), (user.id, Some(binding())));
+    assert_eq!((done.user_id, done.certificate.clone()), (user.id, Some(bound.clone())));
     // Hostile: a transaction not at its last step does not complete.
-    let mut unfinished = login::start_with_certificate(&user, &tenant, binding(), None, ctx.app.now());
+    let mut unfinished = login::start_with_certificate(&user, &tenant, bound, None, ctx.app.now());
     assert!(matches!(login::complete(&ctx.app, &unfinished).await.expect("runs"), Completion::StartAgain));
     unfinished.step = LoginStep::Done;
     assert!(matches!(login::complete(&ctx.app, &unfinished).await.expect("runs"), Completion::StartAgain), "a step forged to Done");
@@ -291,4 +303,85 @@ fn a_login_continues_only_with_the_certificate_it_started_with() {
     assert!(!login::continues_on(&progress, None), "no certificate on this connection");
     let unbound = login::LoginProgress { certificate: None, ..progress };
     assert!(login::continues_on(&unbound, None), "a login without a certificate needs none");
+}
+
+#[tokio::test]
+async fn what_ended_during_the_login_ends_the_login_at_its_last_step() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { lockout_threshold_password: 1, ..TenantPolicy::default() }).await;
+    let now = ctx.app.now();
+    // The user disabled by an operator between the password and the last step.
+    let disabled = ctx.user(&tenant, "nanami", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let (_, bound) = ctx.device_certificate(&disabled).await;
+    let progress = past_password_with(&ctx, &tenant, &disabled, bound).await;
+    ctx.app.storage.users().set_status(disabled.id, mamori_storage::model::UserStatus::Disabled, now).await.expect("disabled");
+    assert!(matches!(login::complete(&ctx.app, &progress).await.expect("runs"), Completion::Refused(CertificateRefusal::UserDisabled)));
+    // Locked meanwhile (a wrong password in another login).
+    let locked = ctx.user(&tenant, "hachiro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let (_, bound) = ctx.device_certificate(&locked).await;
+    let progress = past_password_with(&ctx, &tenant, &locked, bound).await;
+    ctx.app.storage.users().record_failed_password(locked.id, 1, now).await.expect("locked");
+    assert!(matches!(login::complete(&ctx.app, &progress).await.expect("runs"), Completion::Locked));
+    // The certificate revoked meanwhile.
+    let revoked = ctx.user(&tenant, "kuro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let (_, bound) = ctx.device_certificate(&revoked).await;
+    let progress = past_password_with(&ctx, &tenant, &revoked, bound.clone()).await;
+    ctx.app.ca.revoke(&bound.serial, mamori_ca::RevocationReason::KeyCompromise, now).await.expect("revoked");
+    assert!(matches!(login::complete(&ctx.app, &progress).await.expect("runs"), Completion::Refused(CertificateRefusal::Revoked)));
+    // A binding to no certificate Mamori recorded.
+    let forged = ctx.user(&tenant, "juro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let progress = past_password(&ctx, &tenant, &forged).await;
+    assert!(matches!(login::complete(&ctx.app, &progress).await.expect("runs"), Completion::Refused(CertificateRefusal::Unknown)));
+}
+
+#[tokio::test]
+async fn a_set_up_page_opened_before_another_completed_cannot_replace_the_authenticator() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { otp_kind: OtpKind::Totp, ..TenantPolicy::default() }).await;
+    let user = ctx.user(&tenant, "ichika", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    let attempt = ctx.attempt(&tenant, &user);
+    // Two logins reach the set-up, each with its own new secret.
+    let (mut first, mut second) = (past_password(&ctx, &tenant, &user).await, past_password(&ctx, &tenant, &user).await);
+    assert!(login::prepare_step(&ctx.app, &tenant, &user, &mut first).expect("prepares"));
+    assert!(login::prepare_step(&ctx.app, &tenant, &user, &mut second).expect("prepares"));
+    let secret = |p: &login::LoginProgress| match &p.step {
+        LoginStep::TotpSetup { sealed_secret } => sealed_secret.clone(),
+        other => panic!("{other:?}"),
+    };
+    let (first_secret, second_secret) = (secret(&first), secret(&second));
+    let code = super::otp::tests::code(&ctx.app, &user, &first_secret, ctx.app.now());
+    let accepted = login::confirm_totp_setup(&ctx.app, &tenant, &mut first, &code, &attempt).await.expect("runs");
+    assert!(matches!(accepted, TotpSetupOutcome::Accepted));
+    let registered = ctx.app.storage.users().get(user.id).await.expect("user").totp_secret_sealed;
+    // Hostile: the older page, with a right code of its own secret, registers nothing and
+    // asks for a code of the registered authenticator instead.
+    let code = super::otp::tests::code(&ctx.app, &user, &second_secret, ctx.app.now());
+    let late = login::confirm_totp_setup(&ctx.app, &tenant, &mut second, &code, &attempt).await.expect("runs");
+    assert!(matches!(late, TotpSetupOutcome::AlreadyRegistered));
+    assert_eq!((second.step.clone(), second.factors.contains(&Factor::Otp)), (LoginStep::Otp, false));
+    assert_eq!(ctx.app.storage.users().get(user.id).await.expect("user").totp_secret_sealed, registered, "the first authenticator stays");
+}
+
+#[tokio::test]
+async fn new_logins_cannot_flood_a_mailbox_with_codes() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy { otp_kind: OtpKind::Email, ..TenantPolicy::default() }).await;
+    let user = ctx.user(&tenant, "mailee", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    let limit = crate::throttle::EMAILED_CODES_PER_USER.max_failures;
+    for n in 1..=limit {
+        let mut progress = past_password(&ctx, &tenant, &user).await;
+        assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut progress).await.expect("runs"), SendCodeOutcome::Sent), "code {n}");
+    }
+    // Hostile: one login more, at once: no mail.
+    let mut flood = past_password(&ctx, &tenant, &user).await;
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut flood).await.expect("runs"), SendCodeOutcome::TooMany));
+    assert!(flood.email_code.is_none());
+    // Another user of the tenant is not held back by it.
+    let other = ctx.user(&tenant, "other", LoginMethod::CertPasswordOtp, Some(PASSWORD)).await;
+    let mut theirs = past_password(&ctx, &tenant, &other).await;
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut theirs).await.expect("runs"), SendCodeOutcome::Sent));
+    // After the window, codes go out again.
+    ctx.clock.advance(crate::throttle::EMAILED_CODES_PER_USER.window);
+    let mut later = past_password(&ctx, &tenant, &user).await;
+    assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut later).await.expect("runs"), SendCodeOutcome::Sent));
 }

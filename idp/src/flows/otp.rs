@@ -69,6 +69,34 @@ pub async fn confirm_enrollment(app: &App, user: &User, sealed_secret: &str, cod
     Ok(app.storage.users().consume_totp_step(user.id, step).await?)
 }
 
+/// What a login's TOTP set-up comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstEnrollment {
+    Registered,
+    WrongCode,
+    /// Another set-up registered an authenticator first; this one registers nothing.
+    AlreadyRegistered,
+}
+
+/// The set-up during a login: as [`confirm_enrollment`], but it registers the secret only
+/// while the user has none, so a set-up page opened before another one completed (by
+/// whoever holds the certificate and the password) cannot replace the authenticator.
+pub async fn confirm_first_enrollment(
+    app: &App,
+    user: &User,
+    sealed_secret: &str,
+    code: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<FirstEnrollment> {
+    let sealed = base64::engine::general_purpose::STANDARD.decode(sealed_secret)?;
+    let totp = totp(&open(app, user, &sealed)?, &user.login_id)?;
+    let Some(step) = totp.check(code.trim(), unix(now)) else { return Ok(FirstEnrollment::WrongCode) };
+    if !app.storage.users().set_first_totp_secret(user.id, &sealed, now).await? {
+        return Ok(FirstEnrollment::AlreadyRegistered);
+    }
+    Ok(if app.storage.users().consume_totp_step(user.id, step).await? { FirstEnrollment::Registered } else { FirstEnrollment::WrongCode })
+}
+
 /// Checks a TOTP code of `user`; a step already used is refused (RFC 6238 §5.2).
 pub async fn check_totp(app: &App, user: &User, code: &str, now: OffsetDateTime) -> anyhow::Result<bool> {
     let Some(sealed) = user.totp_secret_sealed.as_deref() else { return Ok(false) };

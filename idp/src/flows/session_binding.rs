@@ -8,6 +8,7 @@ use mamori_storage::model::CertificateStatus;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::client_certificate::CertificateRefusal;
 use super::login::{Authenticated, Factor};
@@ -66,24 +67,38 @@ pub async fn check(app: &App, auth: &Authenticated, leaf_der: Option<&[u8]>, now
     if !bound.presented_by(leaf_der) {
         return Ok(Binding::NotThisConnection);
     }
+    Ok(match refusal_now(app, bound, auth.user_id, now).await? {
+        Some(refusal) => Binding::Ended(refusal),
+        None => Binding::Holds,
+    })
+}
+
+/// Why the certificate `bound` can no longer log `user_id` in, checked against the
+/// database (so a revocation on any node counts at once), or `None` while it can.
+pub async fn refusal_now(
+    app: &App,
+    bound: &CertificateBinding,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<CertificateRefusal>> {
     let Some(certificate) = app.storage.certificates().find_by_serial_and_fingerprint(&bound.serial, &bound.fingerprint).await? else {
-        return Ok(Binding::Ended(CertificateRefusal::Unknown));
+        return Ok(Some(CertificateRefusal::Unknown));
     };
     if let Some(device_id) = certificate.device_id
         && app.storage.devices().get(device_id).await?.is_deleted()
     {
-        return Ok(Binding::Ended(CertificateRefusal::DeviceDeleted));
+        return Ok(Some(CertificateRefusal::DeviceDeleted));
     }
     if certificate.status == CertificateStatus::Revoked {
-        return Ok(Binding::Ended(CertificateRefusal::Revoked));
+        return Ok(Some(CertificateRefusal::Revoked));
     }
     if now >= certificate.not_after {
-        return Ok(Binding::Ended(CertificateRefusal::Expired));
+        return Ok(Some(CertificateRefusal::Expired));
     }
-    if certificate.user_id != Some(auth.user_id) {
-        return Ok(Binding::Ended(CertificateRefusal::Unknown));
+    if certificate.user_id != Some(user_id) {
+        return Ok(Some(CertificateRefusal::Unknown));
     }
-    Ok(Binding::Holds)
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -226,6 +226,20 @@ async fn finish(
     let authenticated = match login::complete(app, progress).await? {
         Completion::Complete(authenticated) => authenticated,
         Completion::CertificateMissing => return refuse_without_certificate(ctx, web_session, tenant, user).await,
+        Completion::Refused(refusal) => {
+            let clear = session::abandon_login(app, web_session).await?;
+            record_login_event(app, &attempt(ctx, tenant, Some(user), Some(&user.login_id)), refusal.login_result(), &[]).await;
+            let mut response = refused_page(ctx, refusal);
+            response.headers_mut().append(header::SET_COOKIE, clear);
+            return Ok(response);
+        }
+        Completion::Locked => {
+            let clear = session::abandon_login(app, web_session).await?;
+            record_login_event(app, &attempt(ctx, tenant, Some(user), Some(&user.login_id)), LoginResult::Locked, &[]).await;
+            let mut response = ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}));
+            response.headers_mut().append(header::SET_COOKIE, clear);
+            return Ok(response);
+        }
         Completion::StartAgain => {
             let clear = session::abandon_login(app, web_session).await?;
             let mut response = ctx.error(StatusCode::BAD_REQUEST, "login.session_expired");
@@ -355,6 +369,15 @@ async fn totp_setup(Posted { ctx, form }: Posted) -> Response {
                 *response.status_mut() = StatusCode::UNAUTHORIZED;
                 Ok(response)
             }
+            TotpSetupOutcome::AlreadyRegistered => {
+                web_session.state.login = Some(progress);
+                session::save(app, &web_session).await?;
+                let user = app.storage.users().get(user.id).await?;
+                let message = app.ui.message(ctx.page.locale, "otp.totp_already_registered");
+                let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
+                *response.status_mut() = StatusCode::CONFLICT;
+                Ok(response)
+            }
             TotpSetupOutcome::Accepted => {
                 web_session.state.login = Some(progress);
                 session::save(app, &web_session).await?;
@@ -374,8 +397,9 @@ async fn send_code(Posted { ctx, .. }: Posted) -> Response {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         match login::send_email_code(app, &tenant, &mut progress).await? {
             SendCodeOutcome::NotThisStep => advance(&ctx, &mut web_session, &tenant, &user, None).await,
-            SendCodeOutcome::TooSoon => {
-                let message = app.ui.message(ctx.page.locale, "otp.wait_before_resend");
+            outcome @ (SendCodeOutcome::TooSoon | SendCodeOutcome::TooMany) => {
+                let key = if matches!(outcome, SendCodeOutcome::TooSoon) { "otp.wait_before_resend" } else { "otp.too_many_codes" };
+                let message = app.ui.message(ctx.page.locale, key);
                 let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
                 *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
                 Ok(response)
@@ -411,7 +435,7 @@ async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
                 let mut message = app.ui.message(ctx.page.locale, "otp.wrong");
                 if let Some(left) = attempts_left {
                     message =
-                        format!("{message} {}", app.ui.message(ctx.page.locale, "login.attempts_left").replace("{n}", &left.to_string()));
+                        format!("{message} {}", app.ui.message(ctx.page.locale, "otp.attempts_left").replace("{n}", &left.to_string()));
                 }
                 let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
                 *response.status_mut() = StatusCode::UNAUTHORIZED;

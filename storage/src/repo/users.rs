@@ -145,6 +145,22 @@ impl<'a> Users<'a> {
         .await
     }
 
+    /// Registers the user's first TOTP secret: false, and nothing changes, when one is
+    /// registered already (a set-up page opened before another one completed). Atomic, so
+    /// of two set-ups finishing at once on two nodes one wins.
+    pub async fn set_first_totp_secret(&self, id: Uuid, sealed: &[u8], now: OffsetDateTime) -> Result<bool, StorageError> {
+        let result = Entity::update_many()
+            .col_expr(Column::TotpSecretSealed, Expr::val(Some(sealed.to_vec())))
+            .col_expr(Column::TotpLastStep, Expr::val(Option::<i64>::None))
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .filter(Column::Id.eq(id))
+            .filter(Column::TotpSecretSealed.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// Accepts TOTP time step `step` once: true if it is later than every step accepted
     /// before, false for a replayed or older one. Atomic, so two nodes receiving the same
     /// code at once accept it only once.

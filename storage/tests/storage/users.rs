@@ -16,6 +16,7 @@ on_both!(
     secret_answer_lockout_and_unlock,
     operator_lock,
     totp_steps_are_accepted_once,
+    a_first_totp_secret_is_registered_once,
     search_matches_email_ignoring_case,
     a_timed_release_ends_only_an_old_enough_password_lock
 );
@@ -188,6 +189,23 @@ async fn operator_lock(s: Storage) {
     assert_eq!(s.users().get(u.id).await.unwrap().lock_reason, Some(LockReason::Operator));
     s.users().delete(u.id).await.unwrap();
     assert!(matches!(s.users().delete(u.id).await, Err(StorageError::NotFound)));
+}
+
+async fn a_first_totp_secret_is_registered_once(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let users = s.users();
+    // Two set-ups finishing at once: one registers, the other changes nothing.
+    let (a, b) = tokio::join!(users.set_first_totp_secret(u.id, b"first", t0()), users.set_first_totp_secret(u.id, b"second", t0()));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one set-up registers");
+    let kept = users.get(u.id).await.unwrap().totp_secret_sealed.expect("a secret");
+    assert!(kept == b"first" || kept == b"second");
+    // A later one, too, leaves the registered secret alone.
+    assert!(!users.set_first_totp_secret(u.id, b"late", t0()).await.unwrap());
+    assert_eq!(users.get(u.id).await.unwrap().totp_secret_sealed, Some(kept));
+    // Once the secret is cleared (a method change away from TOTP), a set-up registers again.
+    users.set_totp_secret(u.id, None, t0()).await.unwrap();
+    assert!(users.set_first_totp_secret(u.id, b"again", t0()).await.unwrap());
 }
 
 async fn totp_steps_are_accepted_once(s: Storage) {
