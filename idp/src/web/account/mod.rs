@@ -75,7 +75,7 @@ pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Resp
     if user.status != UserStatus::Active || user.is_locked() || user.tenant_id != web_session.tenant_id {
         // Locked or disabled since the login: the session ends here.
         let clear = session::destroy(app, &web_session.id).await.ok();
-        let mut response = ctx.render(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}));
+        let mut response = ctx.locked_page(PageCtx::render, Some(&tenant.slug));
         if let Some(clear) = clear {
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
