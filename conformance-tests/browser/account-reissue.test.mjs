@@ -67,6 +67,8 @@ test('password reissue: no telling whether ID and address match, one-use link, s
   await snap(page, 'new-password');
   const reissued = await text(page, '#new-password');
   assert.ok(reissued.length >= 8, `a new password is shown: ${await text(page, 'main')}`);
+  // …and the page leads on to the login, for the user's tenant (issue 19).
+  assert.equal(await page.getAttribute('#to-login', 'href'), '/login?tenant=demo');
   const notice = await waitForMail(server, { to: address, pattern: /パスワードが再発行されました/, skip: before });
   assert.ok(!notice.includes(reissued), 'the notice carries no password');
 

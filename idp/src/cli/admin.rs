@@ -55,7 +55,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             };
             let user = admin::users::create(app, &Principal::local_cli(), &tenant, &input)
                 .await
-                .map_err(|e| super::oidc::cli_error(e).context(format!("cannot create user `{login_id}` in tenant `{tenant}`")))?;
+                .map_err(|e| flag_error(e).context(format!("cannot create user `{login_id}` in tenant `{tenant}`")))?;
             print(output.output, &serde_json::json!({"id": user.id, "login_id": user.login_id, "tenant": tenant}), || {
                 format!("created user {} in tenant {tenant}", user.login_id)
             })
@@ -173,6 +173,21 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);
             Ok(())
         }
+    }
+}
+
+/// A refused field named as the option the operator typed (`--login-id`), with the
+/// service's reason.
+fn flag_error(err: admin::AdminError) -> anyhow::Error {
+    match err {
+        admin::AdminError::Field(field) => {
+            let flag = match field.field {
+                "login_method" => "method".to_owned(),
+                other => other.replace('_', "-"),
+            };
+            anyhow::anyhow!("--{flag}: {}", field.detail)
+        }
+        other => super::oidc::cli_error(other),
     }
 }
 

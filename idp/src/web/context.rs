@@ -62,6 +62,21 @@ impl PageCtx {
         response
     }
 
+    /// The password reissue form (on the main listener, where it is served), for the
+    /// tenant when it is known: "Forgot your password?" on the login pages.
+    pub fn password_reissue_url(&self, tenant: Option<&str>) -> String {
+        let main = &self.state.urls.main;
+        match tenant {
+            Some(slug) => format!("{main}/reissue/password?tenant={}", crate::urlcode::component(slug)),
+            None => format!("{main}/reissue/password"),
+        }
+    }
+
+    /// The lock page, with the way to a new password once the account is unlocked.
+    pub fn locked_page(&self, render: fn(&Self, StatusCode, &str, serde_json::Value) -> Response, tenant: Option<&str>) -> Response {
+        render(self, StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({ "reissue_url": self.password_reissue_url(tenant) }))
+    }
+
     pub fn error(&self, status: StatusCode, key: &str) -> Response {
         self.page.error_page(&self.state, status, key)
     }
@@ -115,7 +130,10 @@ impl FromRequestParts<SharedState> for PageCtx {
             tracing::error!("a page was served without connection information");
             return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
         };
-        Ok(PageCtx::new(state.clone(), conn, parts.headers.clone(), &lang))
+        let stays_here = parts.extensions.get::<super::page::SwitchStaysHere>().is_some();
+        let mut ctx = PageCtx::new(state.clone(), conn, parts.headers.clone(), &lang);
+        ctx.page.set_switch_address(super::page::switch_address(&parts.method, &parts.uri, stays_here));
+        Ok(ctx)
     }
 }
 
@@ -142,6 +160,18 @@ impl FromRequest<SharedState> for Posted {
         let form = ctx.accept_form(form)?;
         Ok(Posted { ctx, form })
     }
+}
+
+/// The fields a form's problems are about, in the form's `order`: `rules` pairs a message
+/// key, or a key prefix ending in '.', with the field it names (the first match wins).
+pub fn invalid_fields(keys: &[&str], rules: &[(&str, &str)], order: &[&str]) -> Vec<String> {
+    let named: Vec<&str> = keys
+        .iter()
+        .filter_map(|key| {
+            rules.iter().find(|(rule, _)| if rule.ends_with('.') { key.starts_with(rule) } else { key == rule }).map(|(_, f)| *f)
+        })
+        .collect();
+    order.iter().filter(|f| named.contains(f)).map(|f| (*f).to_owned()).collect()
 }
 
 /// A form field, or "" when absent.

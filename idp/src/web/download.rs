@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::web::page::switch_stays_here;
 use axum::Router;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
@@ -16,7 +17,7 @@ use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/download", get(show).post(download))
+    Router::new().route("/download", switch_stays_here(get(show).post(download)))
 }
 
 /// The form; `?acquisition_id=` fills the ID in (e.g. from a link).
@@ -35,7 +36,12 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
     let password = field(&form, "download_password");
     if acquisition_id.trim().is_empty() || password.trim().is_empty() {
         let problem = vec![ctx.message("download.required")];
-        return form_page(&ctx, acquisition_id.trim(), Some(problem), StatusCode::BAD_REQUEST);
+        let invalid: Vec<&str> = [("acquisition_id", acquisition_id), ("download_password", password)]
+            .into_iter()
+            .filter(|(_, value)| value.trim().is_empty())
+            .map(|(name, _)| name)
+            .collect();
+        return form_page(&ctx, acquisition_id.trim(), Some((problem, invalid)), StatusCode::BAD_REQUEST);
     }
     match flow::redeem_download(ctx.app(), acquisition_id, password).await {
         Ok(DownloadOutcome::Delivered(file)) => file_response(file),
@@ -51,8 +57,20 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
     }
 }
 
-fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let mut response = ctx.form(status, "download/form.html", serde_json::json!({ "acquisition_id": acquisition_id, "problem": problem }));
+/// The form; `problem` is the messages and the fields in error.
+fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<(Vec<String>, Vec<&str>)>, status: StatusCode) -> Response {
+    let (problem, invalid) = problem.unzip();
+    let mut response = ctx.form(
+        status,
+        "download/form.html",
+        serde_json::json!({
+            "acquisition_id": acquisition_id,
+            "problem": problem,
+            "invalid": invalid,
+            // What comes after the file: the login, on the certificate listener.
+            "login_url": format!("{}/login", ctx.state.urls.mtls),
+        }),
+    );
     no_store(&mut response);
     response
 }

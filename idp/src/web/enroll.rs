@@ -3,6 +3,7 @@
 //! takes the password and secret answer, redeems the ticket and shows the download
 //! password. Handlers parse, check CSRF, call `crate::flows::enrollment`, and render.
 
+use crate::web::page::switch_stays_here;
 use axum::Router;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
@@ -15,7 +16,7 @@ use crate::flows::device_certificate::PendingDownload;
 use crate::flows::enrollment::{self as flow, EnrollmentUnavailable, OpenEnrollment, OtpCheck, ProofStage, RegistrationOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
 use crate::state::SharedState;
-use crate::web::context::{PageCtx, Posted, field};
+use crate::web::context::{PageCtx, Posted, field, invalid_fields};
 
 /// The cookie carrying the sealed proof between steps (see `crate::flows::enrollment`), scoped
 /// to one enrollment URL by its path.
@@ -24,7 +25,9 @@ const PROOF_COOKIE: &str = "mamori_enroll";
 const PROOF_COOKIE_SECONDS: u32 = 30 * 60;
 
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/enroll/{token}", get(show).post(submit_otp)).route("/enroll/{token}/register", get(show).post(register))
+    Router::new()
+        .route("/enroll/{token}", switch_stays_here(get(show).post(submit_otp)))
+        .route("/enroll/{token}/register", switch_stays_here(get(show).post(register)))
 }
 
 fn token_of(path: Result<Path<String>, PathRejection>) -> String {
@@ -146,8 +149,18 @@ async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form 
         match flow::register_credentials(app, &open, &registration, &ctx.state.urls.main).await? {
             RegistrationOutcome::Invalid(keys) => {
                 let problem = keys.iter().map(|k| ctx.message(k)).collect();
+                let invalid = invalid_fields(
+                    &keys,
+                    &[
+                        ("password.rule.confirmation_mismatch", "password_confirmation"),
+                        ("password.rule.", "password"),
+                        ("secret_answer.problem.choose_question", "secret_question"),
+                        ("secret_answer.problem.", "secret_answer"),
+                    ],
+                    &["password", "password_confirmation", "secret_question", "secret_answer"],
+                );
                 let selected = registration.secret_question;
-                Ok(register_page(&ctx, &open, &token, Some(problem), selected, StatusCode::UNPROCESSABLE_ENTITY))
+                Ok(register_page(&ctx, &open, &token, Some((problem, invalid)), selected, StatusCode::UNPROCESSABLE_ENTITY))
             }
             RegistrationOutcome::Unavailable(reason) => Ok(unavailable_page(&ctx, reason)),
             RegistrationOutcome::NoDevice => Ok(ctx.error(StatusCode::CONFLICT, "enroll.no_device")),
@@ -168,8 +181,13 @@ async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form 
 }
 
 fn otp_page(ctx: &PageCtx, open: &OpenEnrollment, token: &str, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let mut response =
-        ctx.form(status, "enroll/otp.html", serde_json::json!({ "token": token, "login_id": open.user.login_id, "problem": problem }));
+    // An empty or wrong one-time password (not a notice, nor "verify it first").
+    let invalid: &[&str] = if matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED) { &["one_time_password"] } else { &[] };
+    let mut response = ctx.form(
+        status,
+        "enroll/otp.html",
+        serde_json::json!({ "token": token, "login_id": open.user.login_id, "problem": problem, "invalid": invalid }),
+    );
     no_store(&mut response);
     response
 }
@@ -178,13 +196,14 @@ fn register_page(
     ctx: &PageCtx,
     open: &OpenEnrollment,
     token: &str,
-    problem: Option<Vec<String>>,
+    problem: Option<(Vec<String>, Vec<String>)>,
     selected: &str,
     status: StatusCode,
 ) -> Response {
     let questions: Vec<serde_json::Value> =
         SECRET_QUESTIONS.iter().map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) })).collect();
     let policy = &open.tenant.policy;
+    let (problem, invalid) = problem.unzip();
     let mut response = ctx.form(
         status,
         "enroll/register.html",
@@ -197,6 +216,7 @@ fn register_page(
             "questions": questions,
             "selected": selected,
             "problem": problem,
+            "invalid": invalid,
         }),
     );
     no_store(&mut response);

@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mamori_storage::model::{LoginResult, Tenant, User};
 
-use super::page::LangQuery;
+use super::login_password::login_page;
+use super::page::{LangQuery, switch_stays_here};
 use super::request::{client_ip, local_return_target, presented_certificate};
 use super::session::{self, WebSession};
 use crate::flows::client_certificate::{self, CertificateCheck, CertificateRefusal};
@@ -32,11 +33,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/login", get(start))
         // A GET on a step's address (the language switch, a reload) starts the login
         // again from the certificate step, in the chosen language, instead of a 405.
-        .route("/login/password", post(password).get(restart))
-        .route("/login/change-password", post(change_password).get(restart))
-        .route("/login/otp", post(one_time_password).get(restart))
-        .route("/login/otp/send", post(send_code).get(restart))
-        .route("/login/totp", post(totp_setup).get(restart))
+        .route("/login/password", switch_stays_here(post(password).get(restart)))
+        .route("/login/change-password", switch_stays_here(post(change_password).get(restart)))
+        .route("/login/otp", switch_stays_here(post(one_time_password).get(restart)))
+        .route("/login/otp/send", switch_stays_here(post(send_code).get(restart)))
+        .route("/login/totp", switch_stays_here(post(totp_setup).get(restart)))
         .route("/login/done", get(done))
         .route("/logout", post(logout))
         .merge(super::login_password::routes())
@@ -130,7 +131,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
             }
             if user.is_locked() {
                 record_login_event(app, &attempt(ctx, tenant, Some(user), None), LoginResult::Locked, &[]).await;
-                return Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})));
+                return Ok(ctx.locked_page(PageCtx::form, Some(&tenant.slug)));
             }
             let Some(leaf) = leaf.as_deref() else { return Ok(refused_page(ctx, CertificateRefusal::Missing)) };
             let binding = CertificateBinding::of(&certified.certificate.serial_hex, leaf);
@@ -163,8 +164,19 @@ fn refused_page(ctx: &Ctx, refusal: CertificateRefusal) -> Response {
         &ctx.state,
         status,
         "login/certificate_refused.html",
-        serde_json::json!({ "message": message, "reason": format!("{refusal:?}") }),
+        serde_json::json!({
+            "message": message,
+            "reason": format!("{refusal:?}"),
+            "download_url": format!("{}/download", ctx.state.urls.main),
+        }),
     )
+}
+
+/// The fields of a step's form to mark in error when it comes back with a problem: the
+/// step's one field (the code), or the new password and its confirmation (each problem of
+/// a new password is about the one typed twice).
+fn invalid_fields(problem: &Option<serde_json::Value>, fields: &[&str]) -> Vec<String> {
+    if problem.is_some() { fields.iter().map(|f| (*f).to_owned()).collect() } else { Vec::new() }
 }
 
 /// Renders the page for the transaction's current step, or finishes it.
@@ -183,11 +195,12 @@ async fn advance(
         web_session.state.login = Some(progress.clone());
         session::save(app, web_session).await?;
     }
-    let base = serde_json::json!({ "login_id": user.login_id, "problem": problem });
+    let base = serde_json::json!({ "login_id": user.login_id, "problem": problem.clone() });
     let page = match &progress.step {
         LoginStep::Password => {
             let mut ctx_json = base;
             ctx_json["login_hint"] = progress.login_hint.clone().into();
+            ctx_json["reissue_url"] = ctx.password_reissue_url(Some(&tenant.slug)).into();
             ctx.form(StatusCode::OK, "login/password.html", ctx_json)
         }
         LoginStep::CertificateRequired => return refuse_without_certificate(ctx, web_session, tenant, user).await,
@@ -195,18 +208,21 @@ async fn advance(
             let mut ctx_json = base;
             ctx_json["min"] = tenant.policy.password_min_length.into();
             ctx_json["max"] = tenant.policy.password_max_length.into();
+            ctx_json["invalid"] = invalid_fields(&problem, &["new_password", "new_password_confirmation"]).into();
             ctx.form(StatusCode::OK, "login/change_password.html", ctx_json)
         }
         LoginStep::TotpSetup { sealed_secret } => {
             let view = otp::enrollment_view(app, user, sealed_secret)?;
             let mut ctx_json = base;
             ctx_json["qr_svg"] = view.qr_svg.into();
+            ctx_json["invalid"] = invalid_fields(&problem, &["code"]).into();
             ctx_json["secret"] = view.secret_base32.into();
             ctx.form(StatusCode::OK, "login/totp_setup.html", ctx_json)
         }
         LoginStep::Otp => {
             let mut ctx_json = base;
             ctx_json["kind"] = tenant.policy.otp_kind.to_string().into();
+            ctx_json["invalid"] = invalid_fields(&problem, &["code"]).into();
             ctx_json["code_sent"] = progress.email_code.is_some().into();
             ctx.form(StatusCode::OK, "login/otp.html", ctx_json)
         }
@@ -317,9 +333,19 @@ async fn password(Posted { ctx, form }: Posted) -> Response {
                 advance(&ctx, &mut web_session, &tenant, &user, None).await
             }
             PasswordOutcome::Failed { attempts_left } => {
-                Ok(ctx.form(StatusCode::UNAUTHORIZED, "login/failed.html", serde_json::json!({ "attempts_left": attempts_left })))
+                // Back to the same login: a relying site's sign-in continues after it.
+                let back = login_page(Some(&tenant.slug), progress.return_to.as_deref());
+                Ok(ctx.form(
+                    StatusCode::UNAUTHORIZED,
+                    "login/failed.html",
+                    serde_json::json!({
+                        "attempts_left": attempts_left,
+                        "back": back,
+                        "reissue_url": ctx.password_reissue_url(Some(&tenant.slug)),
+                    }),
+                ))
             }
-            PasswordOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
+            PasswordOutcome::Locked => Ok(ctx.locked_page(PageCtx::form, Some(&tenant.slug))),
         }
     }
     .await;
@@ -430,7 +456,7 @@ async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
         session::save(app, &web_session).await?;
         match outcome {
             OtpOutcome::Accepted => advance(&ctx, &mut web_session, &tenant, &user, None).await,
-            OtpOutcome::Locked => Ok(ctx.form(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))),
+            OtpOutcome::Locked => Ok(ctx.locked_page(PageCtx::form, Some(&tenant.slug))),
             OtpOutcome::Wrong { attempts_left } => {
                 let mut message = app.ui.message(ctx.page.locale, "otp.wrong");
                 if let Some(left) = attempts_left {
@@ -453,11 +479,30 @@ async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn restart(Query(lang): Query<LangQuery>) -> Response {
+/// A GET on a step's address: the login page again, for the same tenant and the same
+/// way back to the relying site when a login is under way, in the language asked for.
+async fn restart(ctx: PageCtx, Query(lang): Query<LangQuery>) -> Response {
+    let back = match login_page_of_record(&ctx).await {
+        Ok(back) => back,
+        Err(err) => return ctx.internal(&err),
+    };
     match lang.lang.as_deref().and_then(mamori_ui::Locale::from_tag) {
-        Some(locale) => Redirect::to(&format!("/login?lang={}", locale.tag())).into_response(),
-        None => Redirect::to("/login").into_response(),
+        Some(locale) => {
+            let separator = if back.contains('?') { '&' } else { '?' };
+            Redirect::to(&format!("{back}{separator}lang={}", locale.tag())).into_response()
+        }
+        None => Redirect::to(&back).into_response(),
     }
+}
+
+/// The login page of the login under way in this browser (its tenant and `return_to`),
+/// else the plain login page.
+async fn login_page_of_record(ctx: &Ctx) -> anyhow::Result<String> {
+    let app = &ctx.state.app;
+    let Some(record) = session::load_login(app, &ctx.headers).await? else { return Ok("/login".to_owned()) };
+    let Some(progress) = &record.state.login else { return Ok("/login".to_owned()) };
+    let tenant = app.storage.tenants().get(record.tenant_id).await?;
+    Ok(login_page(Some(&tenant.slug), progress.return_to.as_deref()))
 }
 
 async fn done(ctx: PageCtx) -> Response {
@@ -469,6 +514,7 @@ async fn done(ctx: PageCtx) -> Response {
         let user = app.storage.users().get(logged_in.auth.user_id).await?;
         let auth = &logged_in.auth;
         let factors = login::amr(&auth.factors);
+        // The codes stay in the page (`data-amr`); the user reads them in words.
         Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors })))
     }
     .await;

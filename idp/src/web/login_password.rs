@@ -28,6 +28,7 @@ pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>,
         "login/password.html",
         serde_json::json!({
             "without_certificate": true,
+            "reissue_url": ctx.password_reissue_url(tenant),
             "tenant": tenant.unwrap_or(""),
             "return_to": return_to.unwrap_or(""),
             "login_hint": login_hint,
@@ -53,7 +54,7 @@ pub(super) async fn form_on_main_listener(
 }
 
 /// The login page this form came from, to try again.
-fn back_link(tenant: Option<&str>, return_to: Option<&str>) -> String {
+pub(super) fn login_page(tenant: Option<&str>, return_to: Option<&str>) -> String {
     let mut pairs = Vec::new();
     if let Some(t) = tenant {
         pairs.push(format!("tenant={}", crate::urlcode::component(t)));
@@ -64,9 +65,11 @@ fn back_link(tenant: Option<&str>, return_to: Option<&str>) -> String {
     if pairs.is_empty() { "/login".to_owned() } else { format!("/login?{}", pairs.join("&")) }
 }
 
-async fn identify(Posted { ctx, form }: Posted) -> Response {
+async fn identify(Posted { mut ctx, form }: Posted) -> Response {
     let tenant = Some(field(&form, "tenant")).filter(|s| crate::fields::TenantSlug::parse(s).is_ok());
     let return_to = safe_return_to(form.get("return_to").filter(|r| !r.is_empty()));
+    // The switch starts this login again in the other language, for the same site.
+    ctx.page.set_switch_address(login_page(tenant, return_to.as_deref()));
     let origin = Origin {
         source_ip: client_ip(&ctx.conn, &ctx.headers, &ctx.state.app.config.server.trusted_proxies).to_string(),
         user_agent: ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
@@ -80,7 +83,11 @@ async fn identify(Posted { ctx, form }: Posted) -> Response {
             StartOutcome::Failed => Ok(ctx.form(
                 StatusCode::UNAUTHORIZED,
                 "login/failed.html",
-                serde_json::json!({ "without_certificate": true, "back": back_link(tenant, return_to.as_deref()) }),
+                serde_json::json!({
+                    "without_certificate": true,
+                    "back": login_page(tenant, return_to.as_deref()),
+                    "reissue_url": ctx.password_reissue_url(tenant),
+                }),
             )),
         }
     }
@@ -102,8 +109,8 @@ mod tests {
 
     #[test]
     fn login_without_certificate_comes_back_to_its_tenant_and_request() {
-        assert_eq!(back_link(None, None), "/login");
-        assert_eq!(back_link(Some("demo"), Some("/oidc/resume/abc")), "/login?tenant=demo&return_to=%2Foidc%2Fresume%2Fabc");
-        assert_eq!(back_link(None, Some("/account")), "/login?return_to=%2Faccount");
+        assert_eq!(login_page(None, None), "/login");
+        assert_eq!(login_page(Some("demo"), Some("/oidc/resume/abc")), "/login?tenant=demo&return_to=%2Foidc%2Fresume%2Fabc");
+        assert_eq!(login_page(None, Some("/account")), "/login?return_to=%2Faccount");
     }
 }

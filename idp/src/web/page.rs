@@ -1,7 +1,7 @@
 //! The page language and rendering: every page is rendered through [`PageLocale`], which
 //! picks Japanese or English and remembers a choice made with the switch.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use mamori_ui::{Locale, negotiate_locale};
 use serde::Deserialize;
@@ -15,10 +15,38 @@ pub struct LangQuery {
     pub lang: Option<String>,
 }
 
-/// The page language, and whether the switch was just used (then it is remembered).
+/// The page language, whether the switch was just used (then it is remembered), and the
+/// address the switch links to.
 pub struct PageLocale {
     pub locale: Locale,
     chosen_now: bool,
+    switch_to: Option<String>,
+}
+
+/// Marks a route whose address answers a GET with the same page (or the start of the same
+/// step): the language switch on a page its form posted to links there. Elsewhere, after
+/// a POST, the switch links to the start page, since a GET on a form's target may be a 405.
+#[derive(Debug, Clone, Copy)]
+pub struct SwitchStaysHere;
+
+/// `route` with the language switch of its posted pages linking to its own address.
+pub fn switch_stays_here<S: Clone + Send + Sync + 'static>(route: axum::routing::MethodRouter<S>) -> axum::routing::MethodRouter<S> {
+    route.layer(axum::Extension(SwitchStaysHere))
+}
+
+/// The address (a GET) the language switch links to, without `lang`: the page itself when
+/// it was reached by GET (its other query parameters kept), the same address after a POST
+/// when the route says a GET there shows the page again, else the start page.
+pub fn switch_address(method: &Method, uri: &Uri, stays_here: bool) -> String {
+    if method == Method::GET || method == Method::HEAD {
+        let kept: Vec<&str> =
+            uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("lang")).collect();
+        if kept.is_empty() { uri.path().to_owned() } else { format!("{}?{}", uri.path(), kept.join("&")) }
+    } else if stays_here {
+        uri.path().to_owned()
+    } else {
+        "/".to_owned()
+    }
 }
 
 impl PageLocale {
@@ -28,11 +56,27 @@ impl PageLocale {
         let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let locale = negotiate_locale(explicit, accept);
         let chosen_now = query.lang.as_deref().and_then(Locale::from_tag).is_some();
-        Self { locale, chosen_now }
+        Self { locale, chosen_now, switch_to: None }
+    }
+
+    /// Points the language switch at `address` (a GET page, without `lang`).
+    pub fn set_switch_address(&mut self, address: String) {
+        self.switch_to = Some(address);
+    }
+
+    /// The language switch's link: the address in the other language.
+    fn switch_href(&self) -> String {
+        let address = self.switch_to.as_deref().unwrap_or("/");
+        let separator = if address.contains('?') { '&' } else { '?' };
+        format!("{address}{separator}lang={}", self.locale.other().tag())
     }
 
     /// Renders `template`, remembering a language just chosen with the switch.
     pub fn render(&self, state: &SharedState, status: StatusCode, template: &str, ctx: impl serde::Serialize) -> Response {
+        let mut ctx = serde_json::to_value(ctx).unwrap_or_default();
+        if let Some(map) = ctx.as_object_mut() {
+            map.insert("lang_switch".into(), self.switch_href().into());
+        }
         let html = match state.app.ui.render(template, self.locale, ctx) {
             Ok(html) => html,
             Err(err) => {
@@ -58,3 +102,25 @@ impl PageLocale {
 }
 
 pub use super::request::cookie_value;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_switch_always_links_to_a_page_a_get_can_show() {
+        let uri = |s: &str| s.parse::<Uri>().expect("uri");
+        // A page reached by GET: itself, its own parameters kept, the old choice dropped.
+        assert_eq!(switch_address(&Method::GET, &uri("/login?return_to=%2Faccount&lang=ja"), false), "/login?return_to=%2Faccount");
+        assert_eq!(switch_address(&Method::GET, &uri("/account?lang=en"), false), "/account");
+        assert_eq!(switch_address(&Method::HEAD, &uri("/download"), false), "/download");
+        // A page a form posted to: its address only if a GET shows it there.
+        assert_eq!(switch_address(&Method::POST, &uri("/download"), true), "/download");
+        assert_eq!(switch_address(&Method::POST, &uri("/logout"), false), "/");
+        let page = PageLocale { locale: Locale::Ja, chosen_now: false, switch_to: None };
+        assert_eq!(page.switch_href(), "/?lang=en");
+        let mut page = page;
+        page.set_switch_address("/login?return_to=%2Fx".into());
+        assert_eq!(page.switch_href(), "/login?return_to=%2Fx&lang=en");
+    }
+}

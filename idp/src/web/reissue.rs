@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use crate::web::page::switch_stays_here;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query};
@@ -25,9 +26,9 @@ use crate::web::context::{PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
-        .route("/reissue/password", get(show_request).post(request))
-        .route("/reissue/password/{token}", get(show_password_answer).post(answer_password))
-        .route("/reissue/certificate/{token}", get(show_certificate_answer).post(answer_certificate))
+        .route("/reissue/password", switch_stays_here(get(show_request).post(request)))
+        .route("/reissue/password/{token}", switch_stays_here(get(show_password_answer).post(answer_password)))
+        .route("/reissue/certificate/{token}", switch_stays_here(get(show_certificate_answer).post(answer_certificate)))
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -110,7 +111,7 @@ fn unavailable_page(ctx: &PageCtx, reason: LinkUnavailable) -> Response {
 
 /// The account-lock page (アカウントロック): only the operator can unlock.
 fn locked_page(ctx: &PageCtx) -> Response {
-    no_store(ctx.render(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({})))
+    no_store(ctx.locked_page(PageCtx::render, None))
 }
 
 /// The reissue behind a link, if it can be used now; else the page saying why.
@@ -187,7 +188,11 @@ async fn answer_password(path: Result<Path<String>, PathRejection>, Posted { ctx
         Ok(AnswerOutcome::Accepted(password)) => no_store(ctx.render(
             StatusCode::OK,
             "reissue/password_done.html",
-            serde_json::json!({ "login_id": open.user.login_id, "new_password": password }),
+            serde_json::json!({
+                "login_id": open.user.login_id,
+                "new_password": password,
+                "login_url": format!("/login?tenant={}", crate::urlcode::component(&open.tenant.slug)),
+            }),
         )),
         Ok(AnswerOutcome::Mismatch { attempts_left }) => {
             let problem = mismatch_problem(&ctx, attempts_left);

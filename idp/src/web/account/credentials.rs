@@ -1,6 +1,7 @@
 //! Password change (current, new, confirmation; every rule named) and secret-question
 //! change (choose a question, give the answer), from the account portal.
 
+use crate::web::page::switch_stays_here;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -10,16 +11,28 @@ use super::{Portal, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature, PasswordChangeOutcome};
 use crate::flows::secret_answer::SECRET_QUESTIONS;
 use crate::state::SharedState;
-use crate::web::context::{PageCtx, Posted, field};
+use crate::web::context::{PageCtx, Posted, field, invalid_fields};
 use crate::web::session;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
-        .route("/account/password", get(show_password).post(change_password))
-        .route("/account/secret-question", get(show_secret_question).post(change_secret_question))
+        .route("/account/password", switch_stays_here(get(show_password).post(change_password)))
+        .route("/account/secret-question", switch_stays_here(get(show_secret_question).post(change_secret_question)))
 }
 
-fn password_page(portal: &Portal, problem: Option<Vec<String>>, status: StatusCode) -> Response {
+/// The form; `problem` is the messages and the message keys they came from (which name
+/// the fields in error).
+fn password_page(portal: &Portal, problem: Option<(Vec<String>, Vec<&str>)>, status: StatusCode) -> Response {
+    let (problem, keys) = problem.unzip();
+    let invalid = invalid_fields(
+        &keys.unwrap_or_default(),
+        &[
+            ("account.password.current_wrong", "current_password"),
+            ("password.rule.confirmation_mismatch", "new_password_confirmation"),
+            ("password.rule.", "new_password"),
+        ],
+        &["current_password", "new_password", "new_password_confirmation"],
+    );
     let policy = &portal.tenant.policy;
     portal.page(
         status,
@@ -28,6 +41,7 @@ fn password_page(portal: &Portal, problem: Option<Vec<String>>, status: StatusCo
             "min": policy.password_min_length.to_string(),
             "max": policy.password_max_length.to_string(),
             "problem": problem,
+            "invalid": invalid,
         }),
     )
 }
@@ -56,19 +70,19 @@ async fn change_password(Posted { ctx, form }: Posted) -> Response {
         Ok(PasswordChangeOutcome::Changed) => portal.ending_other_sessions(back_to_account("password-changed")).await,
         Ok(PasswordChangeOutcome::Invalid(problems)) => {
             let keys: Vec<&str> = problems.iter().map(|p| p.message_key()).collect();
-            password_page(&portal, Some(portal.messages(&keys)), StatusCode::UNPROCESSABLE_ENTITY)
+            password_page(&portal, Some((portal.messages(&keys), keys)), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Ok(PasswordChangeOutcome::WrongCurrent { attempts_left }) => {
             let mut problem = vec![portal.ctx.message("account.password.current_wrong")];
             if let Some(left) = attempts_left {
                 problem.push(portal.ctx.message("login.attempts_left").replace("{n}", &left.to_string()));
             }
-            password_page(&portal, Some(problem), StatusCode::UNAUTHORIZED)
+            password_page(&portal, Some((problem, vec!["account.password.current_wrong"])), StatusCode::UNAUTHORIZED)
         }
         Ok(PasswordChangeOutcome::Locked) => {
             // The account is locked now: the session ends with the lock page.
             let clear = session::destroy(app, &portal.session.id).await.ok();
-            let mut response = portal.ctx.render(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}));
+            let mut response = portal.ctx.locked_page(PageCtx::render, Some(&portal.tenant.slug));
             if let Some(clear) = clear {
                 response.headers_mut().append(header::SET_COOKIE, clear);
             }

@@ -3,6 +3,7 @@
 //! download mail goes to the new address; change a device's e-mail; delete a device
 //! (its certificate is revoked). The tenant's maximum number of devices is enforced.
 
+use crate::web::page::switch_stays_here;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -17,9 +18,9 @@ use crate::web::context::{FormFields, PageCtx, Posted, field};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
-        .route("/account/devices/new", get(show_new).post(confirm_new))
+        .route("/account/devices/new", switch_stays_here(get(show_new).post(confirm_new)))
         .route("/account/devices/register", post(register))
-        .route("/account/devices/{device_no}/email", get(show_email).post(change_email))
+        .route("/account/devices/{device_no}/email", switch_stays_here(get(show_email).post(change_email)))
         .route("/account/devices/{device_no}/delete", get(show_delete).post(delete))
 }
 

@@ -76,7 +76,7 @@ pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Resp
         // Locked or disabled since the login: the session ends here.
         let clear = session::destroy(app, &web_session.id).await.ok();
         let mut response = if user.is_locked() {
-            ctx.render(StatusCode::FORBIDDEN, "login/locked.html", serde_json::json!({}))
+            ctx.locked_page(PageCtx::render, Some(&tenant.slug))
         } else {
             // Disabled (or moved): say so, not that the password was mistyped too often.
             ctx.error(StatusCode::FORBIDDEN, "cert.user_disabled")
