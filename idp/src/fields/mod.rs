@@ -116,14 +116,22 @@ text_type!(TenantSlug);
 
 impl TenantSlug {
     pub fn parse(slug: &str) -> Result<Self, FieldError> {
+        // A DNS label's letter-digit-hyphen rule, and no `--` anywhere: that is where IDNA
+        // puts its `xn--` prefix, so a slug cannot pose as the encoding of a look-alike.
         let ok = !slug.is_empty()
             && slug.len() <= 63
             && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !slug.starts_with('-');
+            && !slug.starts_with('-')
+            && !slug.ends_with('-')
+            && !slug.contains("--");
         if ok {
             Ok(TenantSlug(slug.to_owned()))
         } else {
-            Err(FieldError::new("slug", KEY_TENANT_SLUG, "slug: 1 to 63 lower-case letters, digits or hyphens, not starting with a hyphen"))
+            Err(FieldError::new(
+                "slug",
+                KEY_TENANT_SLUG,
+                "slug: 1 to 63 lower-case letters, digits or hyphens, a hyphen only between two letters or digits",
+            ))
         }
     }
 }
@@ -282,7 +290,7 @@ mod tests {
 
     #[test]
     fn tenant_slugs_are_dns_label_shaped() {
-        for slug in ["demo", "acme", "acme-2", "t", "0", "a1-b2-c3", &"a".repeat(63)] {
+        for slug in ["demo", "acme", "acme-2", "t", "0", "1acme", "a1-b2-c3", &"a".repeat(63)] {
             assert_eq!(TenantSlug::parse(slug).map(|s| s.into_string()), Ok(slug.to_owned()));
         }
         let refused = [
@@ -305,6 +313,10 @@ mod tests {
             "ac\u{AD}me",
             "acmé",
             "acme\u{0}",
+            "acme-",
+            "acme--x",
+            "xn--80ak6aa92e",
+            "-",
         ];
         for slug in refused.iter().copied().chain([&*"a".repeat(64)]) {
             assert_eq!(key(TenantSlug::parse(slug)), Some(("slug", KEY_TENANT_SLUG)), "{slug:?}");
