@@ -208,6 +208,9 @@ pub enum AdminCommand {
     /// Operators of the web console (/console): users with an admin role.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Make the first super-admin (in a tenant created if absent) and print its enrollment
+    /// link; refused once a super-admin exists, unless --another is given.
+    Bootstrap(operator::BootstrapArgs),
     /// Certificates of a tenant's users: search and revoke.
     #[command(subcommand, visible_alias = "certificates")]
     Certificate(records::CertificateCommand),
