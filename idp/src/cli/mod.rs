@@ -31,7 +31,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create ./mamori-data (config, SQLite, dev CA, TLS certificate, mail outbox), a demo
-    /// tenant and user, and start the server. Running it again reuses the data.
+    /// tenant and user, a super-admin for the console, and start the server. Running it
+    /// again reuses the data.
     Quickstart(QuickstartArgs),
     /// Run the server.
     Serve,
