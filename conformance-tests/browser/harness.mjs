@@ -77,12 +77,16 @@ export function spkiSha256(pemPath) {
 
 /**
  * Starts `mamori quickstart` in a fresh temporary folder and waits for "Press Ctrl-C".
- * The server is stopped with SIGTERM when the test ends.
+ * The server is stopped with SIGTERM when the test ends. With `serve: workdir`, runs
+ * `mamori serve` instead on the data folder a test prepared in `workdir/mamori-data`
+ * (as production starts: nothing is created), ready at its "listening on" line.
  */
-export async function startServer(t, { env = {} } = {}) {
+export async function startServer(t, { env = {}, serve } = {}) {
   assertExists(MAMORI_BIN, 'run `cargo build --bin mamori` first (scripts/test does)');
-  const workdir = tempDir(t, 'mamori-browser-');
-  const child = spawn(MAMORI_BIN, ['quickstart'], {
+  const workdir = serve ?? tempDir(t, 'mamori-browser-');
+  const args = serve ? ['--config', join(serve, 'mamori-data', 'mamori.toml'), 'serve'] : ['quickstart'];
+  const ready = serve ? 'mamori: listening on' : 'Press Ctrl-C';
+  const child = spawn(MAMORI_BIN, args, {
     cwd: workdir,
     env: {
       ...withoutMamoriConfig(process.env),
@@ -106,7 +110,7 @@ export async function startServer(t, { env = {} } = {}) {
     const timer = setTimeout(() => rej(new Error(`quickstart did not become ready:\n${banner.join('\n')}\n${log}`)), 60_000);
     lines.on('line', (line) => {
       banner.push(line);
-      if (line.startsWith('Press Ctrl-C')) {
+      if (line.startsWith(ready)) {
         clearTimeout(timer);
         res();
       }

@@ -42,7 +42,8 @@ fn quickstart_serves_over_tls_then_reuses_its_data() {
     let fingerprint = json(&ok(mamori(&qs.config(), &["ca", "show", "--output", "json"])))["fingerprint_sha256"].clone();
     qs.stop();
 
-    // A second run reuses everything: same CA, one demo tenant, a new one-time password.
+    // A second run reuses everything: same CA, the demo and operators tenants, a new
+    // one-time password.
     let qs = Quickstart::start(work.path());
     assert!(qs.banner.contains("reusing mamori-data"), "{}", qs.banner);
     let otp2 = qs.banner_value("its one-time password:").expect("a new one-time password");
@@ -50,7 +51,7 @@ fn quickstart_serves_over_tls_then_reuses_its_data() {
     let again = json(&ok(mamori(&qs.config(), &["ca", "show", "--output", "json"])))["fingerprint_sha256"].clone();
     assert_eq!(fingerprint, again, "the CA was replaced on rerun");
     let tenants = json(&ok(mamori(&qs.config(), &["admin", "tenant", "list", "--output", "json"])));
-    assert_eq!(tenants.as_array().map(Vec::len), Some(1), "{tenants}");
+    assert_eq!(tenants.as_array().map(Vec::len), Some(2), "{tenants}");
     assert_eq!(ok(qs.curl("/healthz", &[])), "ok");
     qs.stop();
 }

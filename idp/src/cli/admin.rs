@@ -36,6 +36,7 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::SamlKeys(cmd) => super::saml::keys(&app, cmd).await,
         AdminCommand::ApiToken(cmd) => super::api_token::run(&app, cmd).await,
         AdminCommand::Operator(cmd) => super::operator::run(&app, cmd).await,
+        AdminCommand::Bootstrap(args) => super::operator::bootstrap(&app, args).await,
         AdminCommand::Certificate(cmd) => super::records::certificate(&app, cmd).await,
         AdminCommand::Events(cmd) => super::records::events(&app, cmd).await,
     }

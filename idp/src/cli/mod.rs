@@ -31,7 +31,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create ./mamori-data (config, SQLite, dev CA, TLS certificate, mail outbox), a demo
-    /// tenant and user, and start the server. Running it again reuses the data.
+    /// tenant and user, a super-admin for the console, and start the server. Running it
+    /// again reuses the data.
     Quickstart(QuickstartArgs),
     /// Run the server.
     Serve,
@@ -208,6 +209,9 @@ pub enum AdminCommand {
     /// Operators of the web console (/console): users with an admin role.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Make the first super-admin (in a tenant created if absent) and print its enrollment
+    /// link; refused once a super-admin exists, unless --another is given.
+    Bootstrap(operator::BootstrapArgs),
     /// Certificates of a tenant's users: search and revoke.
     #[command(subcommand, visible_alias = "certificates")]
     Certificate(records::CertificateCommand),

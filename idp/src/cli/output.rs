@@ -41,3 +41,37 @@ pub fn more_note<T>(listed: &crate::admin::Listed<T>) -> Option<String> {
         format!("({shown} shown from offset {} of {} matching; use --offset/--limit for more)", listed.paging.offset, listed.total)
     })
 }
+
+/// Columns under a header row, each as wide as its widest cell (the last one unpadded).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == last { (*c).to_owned() } else { format!("{c:<width$}", width = widths[i]) })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    std::iter::once(line(header.to_vec()))
+        .chain(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_table_aligns_its_columns_under_the_header() {
+        let rows = vec![vec!["ops".to_owned(), "root".to_owned(), "x".to_owned()], vec!["a".to_owned(), "b".to_owned(), "y".to_owned()]];
+        assert_eq!(super::table(&["TENANT", "ID", "Z"], &rows), "TENANT  ID    Z\nops     root  x\na       b     y");
+    }
+}

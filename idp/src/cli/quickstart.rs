@@ -18,6 +18,12 @@ use crate::pki::CaSource;
 const CONFIG_FILE: &str = "mamori.toml";
 const DEMO_TENANT: &str = "demo";
 const DEMO_USER: &str = "demo-user";
+/// The operators' own tenant: the console's super-admin lives apart from the demo's users,
+/// so that trying out the demo tenant's policy, importing or deleting its users, or
+/// deleting the tenant itself never locks the operator out; as `mamori admin bootstrap`
+/// would set up a production installation.
+const ADMIN_TENANT: &str = "operators";
+const ADMIN_USER: &str = "admin";
 
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let dir = args.data_dir;
@@ -43,6 +49,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         app.ca.init(source, false, app.now()).await?;
     }
     let enrollment = ensure_demo_user(&app).await?;
+    let admin_enrollment = ensure_admin(&app).await?;
 
     let outbox = app.config.mail.outbox_dir.clone();
     let dev_root = dir.join("tls").join("dev-root.pem");
@@ -60,6 +67,15 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             }
             None => println!("  the demo user `{DEMO_USER}` has enrolled already; log in from the start page"),
         }
+        match &admin_enrollment {
+            Some(e) => {
+                println!("  enroll the admin:        {}{}", urls.main, e.path);
+                println!("  admin one-time password: {}", e.one_time_password);
+                println!("  (super-admin {} of tenant {ADMIN_TENANT}, valid until {})", e.login_id, utc_seconds(e.expires_at));
+            }
+            None => println!("  the admin `{ADMIN_USER}` of tenant {ADMIN_TENANT} has enrolled already; log in at the console"),
+        }
+        println!("  console:                 {}/console", urls.mtls);
         println!("  trust this dev root:     {}", dev_root.display());
         println!("  mails land in:           {} (read them at {}/dev/mailbox)", outbox.display(), urls.main);
         println!("  config:                  {}", config_shown.display());
@@ -114,6 +130,42 @@ async fn ensure_demo_user(app: &App) -> anyhow::Result<Option<IssuedEnrollment>>
     }
     // The URL printed is built from the bound port; the base here is only a placeholder.
     Ok(Some(crate::flows::enrollment::issue_enrollment_ticket(app, &tenant, &user, "").await?))
+}
+
+/// The console's super-admin, in its own tenant (made by the bootstrap the first time,
+/// as `mamori admin bootstrap` makes it), and a fresh enrollment ticket while it has not
+/// enrolled; a rerun makes nothing twice.
+async fn ensure_admin(app: &App) -> anyhow::Result<Option<IssuedEnrollment>> {
+    let cli = Principal::local_cli();
+    let tenant = app.storage.tenants().get_by_slug(ADMIN_TENANT).await?;
+    let user = match &tenant {
+        Some(t) => app.storage.users().get_by_login_id(t.id, ADMIN_USER).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        let input = admin::operators::BootstrapInput {
+            tenant: ADMIN_TENANT.into(),
+            tenant_name: Some("Operators".into()),
+            login_id: ADMIN_USER.into(),
+            email: "admin@example.test".into(),
+            display_name: Some("Quickstart Admin".into()),
+            locale: Some("ja".into()),
+            // The quickstart's own admin, whoever else an experiment made super-admin.
+            another: true,
+        };
+        // The URL printed is built from the bound port; the base here is only a placeholder.
+        let done = admin::operators::bootstrap(app, &cli, &input, "").await.map_err(super::oidc::cli_error)?;
+        return Ok(Some(done.enrollment));
+    };
+    let roles = app.storage.admin_roles().list_for_user(user.id).await?;
+    if !roles.iter().any(|r| r.role == mamori_storage::model::AdminRoleKind::SuperAdmin) {
+        admin::operators::grant(app, &cli, ADMIN_TENANT, ADMIN_USER, "super-admin").await.map_err(super::oidc::cli_error)?;
+    }
+    if user.secret_answer_hash.is_some() {
+        return Ok(None);
+    }
+    let issued = admin::users::enrollment_ticket(app, &cli, ADMIN_TENANT, ADMIN_USER, "").await.map_err(super::oidc::cli_error)?;
+    Ok(Some(issued))
 }
 
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {

@@ -156,6 +156,29 @@ impl<'a> AdminRoles<'a> {
         models.into_iter().map(to_role).collect()
     }
 
+    /// Every role of every user, oldest first: who may administer what, for the
+    /// operators' list.
+    pub async fn list_all(&self) -> Result<Vec<AdminRole>, StorageError> {
+        let models = admin_role::Entity::find()
+            .order_by_asc(admin_role::Column::CreatedAt)
+            .order_by_asc(admin_role::Column::Id)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_role).collect()
+    }
+
+    /// Whether anyone holds the super-admin role (the first admin's bootstrap is refused
+    /// once someone does).
+    pub async fn any_super_admin(&self) -> Result<bool, StorageError> {
+        let found = admin_role::Entity::find()
+            .filter(admin_role::Column::Role.eq(AdminRoleKind::SuperAdmin.as_str()))
+            .count(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(found > 0)
+    }
+
     pub async fn revoke(&self, id: Uuid) -> Result<(), StorageError> {
         let result = admin_role::Entity::delete_by_id(id).exec(self.db).await.map_err(db_err)?;
         if result.rows_affected == 0 {

@@ -12,6 +12,7 @@ use crate::harness::{t0, tenant, unique, user};
 on_both!(
     api_tokens_are_found_by_hash_and_revoked,
     admin_roles_follow_their_user,
+    every_role_is_listed_and_a_super_admin_is_found,
     audit_trail_is_filtered_and_paged,
     operator_lists_filter_within_one_tenant
 );
@@ -73,6 +74,34 @@ async fn admin_roles_follow_their_user(s: Storage) {
     assert_eq!(roles.list_for_user(u.id).await.unwrap().len(), 1);
     s.users().delete(u.id).await.unwrap();
     assert!(roles.list_for_user(u.id).await.unwrap().is_empty());
+}
+
+async fn every_role_is_listed_and_a_super_admin_is_found(s: Storage) {
+    let roles = s.admin_roles();
+    assert!(!roles.any_super_admin().await.unwrap(), "an empty database has none");
+    assert!(roles.list_all().await.unwrap().is_empty());
+    let (t, other) = (tenant(&s).await, tenant(&s).await);
+    let (a, b) = (user(&s, &t).await, user(&s, &other).await);
+    roles.grant(a.id, AdminRoleKind::TenantAdmin, Some(t.id), t0()).await.unwrap();
+    assert!(!roles.any_super_admin().await.unwrap(), "a tenant admin is no super-admin");
+    roles.grant(b.id, AdminRoleKind::SuperAdmin, None, t0() + Duration::seconds(1)).await.unwrap();
+    roles.grant(a.id, AdminRoleKind::TenantAdmin, Some(other.id), t0() + Duration::seconds(2)).await.unwrap();
+    assert!(roles.any_super_admin().await.unwrap());
+    let all = roles.list_all().await.unwrap();
+    let seen: Vec<_> = all.iter().map(|r| (r.user_id, r.role, r.tenant_id)).collect();
+    assert_eq!(
+        seen,
+        [
+            (a.id, AdminRoleKind::TenantAdmin, Some(t.id)),
+            (b.id, AdminRoleKind::SuperAdmin, None),
+            (a.id, AdminRoleKind::TenantAdmin, Some(other.id))
+        ],
+        "every tenant's, oldest first"
+    );
+    // The super-admin's user goes, and the role with it.
+    s.users().delete(b.id).await.unwrap();
+    assert!(!roles.any_super_admin().await.unwrap());
+    assert_eq!(roles.list_all().await.unwrap().len(), 2);
 }
 
 async fn audit_trail_is_filtered_and_paged(s: Storage) {
