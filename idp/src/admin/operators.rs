@@ -18,13 +18,7 @@ async fn subject(
     principal.require_super_admin(ApiScope::Write)?;
     let role: AdminRoleKind =
         role.parse().map_err(|_| AdminError::Invalid(format!("role: `{role}` is not tenant-admin or super-admin")))?;
-    let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
-    let user = app
-        .storage
-        .users()
-        .get_by_login_id(tenant.id, login_id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("no user `{login_id}` in tenant `{slug}`")))?;
+    let (tenant, user) = super::users::find(app, principal, slug, login_id, ApiScope::Write).await?;
     Ok((tenant, user, role))
 }
 
