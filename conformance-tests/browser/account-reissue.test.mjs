@@ -86,10 +86,16 @@ test('password reissue: no telling whether ID and address match, one-use link, s
   await submitPassword(login, user.loginId, reissued);
   await snap(login, 'must-change');
   assert.ok(await login.isVisible('#change-password-form'), `forced change: ${await text(login, 'main')}`);
+  // A reissued password is one to replace, not an expired one, on the page and in the history.
+  const reason = await text(login, '#change-reason');
+  assert.ok(reason.includes('set for you') && !reason.includes('expired'), reason);
   await login.fill('#new_password', 'Own-Choice-77');
   await login.fill('#new_password_confirmation', 'Own-Choice-77');
   await submit(login, '#change-password-submit');
   assert.ok(await login.isVisible('#logged-in'), `logged in: ${await text(login, 'main')}`);
+  await login.goto(`${server.mtls}/account/history`);
+  const history = await text(login, 'main');
+  assert.ok(history.includes('New password to replace') && !history.includes('Password expired'), history);
 });
 
 test('password reissue: repeated wrong answers lock the account until the operator unlocks it', { timeout: 180_000 }, async (t) => {
@@ -105,7 +111,9 @@ test('password reissue: repeated wrong answers lock the account until the operat
     await answer(page, 'first-car', `guess ${left}`);
     const problems = await problemsOn(page);
     assert.ok(problems.includes('The question and its answer do not match.'), JSON.stringify(problems));
-    assert.ok(problems.some((p) => p.includes(`${left} more wrong answers`)), `${left} left: ${JSON.stringify(problems)}`);
+    // "1 more wrong answer", in the singular.
+    const warning = left === 1 ? '1 more wrong answer will' : `${left} more wrong answers will`;
+    assert.ok(problems.some((p) => p.includes(warning)), `${left} left: ${JSON.stringify(problems)}`);
   }
   await answer(page, 'first-car', 'guess 0');
   await snap(page, 'locked');

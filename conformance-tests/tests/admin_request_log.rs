@@ -48,3 +48,32 @@ fn request_line(lines: &[String], status: u16) -> serde_json::Value {
         .rfind(|v| v["message"] == "request" && v["status"] == status)
         .unwrap_or_else(|| panic!("no request line with status {status} in {lines:#?}"))
 }
+
+/// Text logs as an operator ships them (to a file, not a terminal): no colour codes, no
+/// single-use token from an enrollment or reissue link, and no path of any length; and
+/// the documented `MAMORI_DEMO_RP_LISTEN` is not reported as an unknown config key.
+#[test]
+fn text_logs_carry_no_colour_codes_tokens_or_giant_paths() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let qs = Quickstart::start_with_env(work.path(), &[("MAMORI_DEMO_RP_LISTEN", "127.0.0.1:0")]);
+    let startup = qs.log_lines("\u{0}").join("\n");
+    assert!(!startup.to_lowercase().contains("demo_rp_listen"), "MAMORI_DEMO_RP_LISTEN reported:\n{startup}");
+    let secrets = ["/enroll/EnrollSecret4242", "/enroll/EnrollSecret4343/register", "/reissue/password/ReissueSecret77"];
+    for path in secrets {
+        let (_, status) = body_and_status(&qs.curl(path, &["-w", "\n%{http_code}"]));
+        assert!(status < 500, "{path}: {status}");
+    }
+    let giant = format!("/t/{}", "x".repeat(20_000));
+    let (_, status) = body_and_status(&qs.curl(&giant, &["-w", "\n%{http_code}"]));
+    assert!(status < 500, "{status}");
+    let lines = qs.log_lines("bytes)");
+    let log = lines.join("\n");
+    assert!(log.contains("/enroll/{token}") && log.contains("/reissue/password/{token}"), "the redacted paths are logged:\n{log}");
+    for secret in ["EnrollSecret4242", "EnrollSecret4343", "ReissueSecret77"] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    assert!(log.contains("… (20003 bytes)"), "the giant path is cut and its length said");
+    assert!(lines.iter().all(|l| l.len() < 2000), "a log line holds the giant path");
+    assert!(!log.contains('\u{1b}'), "colour codes in a log that is not a terminal:\n{log}");
+    qs.stop();
+}

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mamori_conformance::{Quickstart, mamori, ok, stderr, stdout, tool};
+use mamori_conformance::{Quickstart, body_and_status, mamori, ok, stderr, stdout, tool};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -308,4 +308,43 @@ fn ok_keep(o: std::process::Output) -> std::process::Output {
 
 fn serial_from(stderr: &str) -> String {
     stderr.split_whitespace().skip_while(|w| *w != "serial").nth(1).expect("serial printed").to_owned()
+}
+
+/// The quickstart's banner names what a newcomer opens next, and each URL answers: the
+/// demo tenant's OIDC issuer (its discovery says the same issuer), the SAML metadata;
+/// and `mamori admin …` typed in the quickstart folder finds the config by itself.
+#[test]
+fn the_banner_leads_on_and_admin_commands_find_the_quickstart_config() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let qs = Quickstart::start(work.path());
+    assert!(qs.banner_value("open first:").is_some_and(|v| v.contains("enrollment link")), "{}", qs.banner);
+    let issuer = qs.banner_value("OIDC issuer (demo):").expect("the issuer");
+    let discovery = qs.banner_value("OIDC discovery (demo):").expect("the discovery URL");
+    let metadata = qs.banner_value("SAML metadata (demo):").expect("the SAML metadata URL");
+    let path = |url: &str| url.strip_prefix(&qs.main_url).expect("on the main listener").to_owned();
+    let (body, status) = body_and_status(&qs.curl(&path(&discovery), &["-w", "\n%{http_code}"]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["issuer"], issuer.as_str(), "the banner's issuer is the discovery's");
+    let (body, status) = body_and_status(&qs.curl(&path(&metadata), &["-w", "\n%{http_code}"]));
+    assert!(status == 200 && body.contains("EntityDescriptor") && body.contains("IDPSSODescriptor"), "{status}: {body}");
+
+    // In the quickstart folder, no --config and no MAMORI_CONFIG: the data folder's config.
+    let listed = std::process::Command::new(mamori_conformance::mamori_bin())
+        .args(["admin", "operator", "list"])
+        .current_dir(work.path())
+        .env_remove("MAMORI_CONFIG")
+        .output()
+        .expect("mamori runs");
+    let text = ok(listed);
+    assert!(text.contains("admin") && text.contains("operators"), "the quickstart's operator is listed:\n{text}");
+    // Elsewhere, the missing file is named.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let refused = std::process::Command::new(mamori_conformance::mamori_bin())
+        .args(["admin", "operator", "list"])
+        .current_dir(elsewhere.path())
+        .env_remove("MAMORI_CONFIG")
+        .output()
+        .expect("mamori runs");
+    assert!(!refused.status.success() && stderr(&refused).contains("mamori.toml"), "{refused:?}");
+    qs.stop();
 }

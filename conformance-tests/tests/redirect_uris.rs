@@ -14,8 +14,17 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
     let qs = Quickstart::start(work.path());
     // The reported bypasses: userinfo that a prefix test read as a loopback host, sending
     // the browser to evil.example.
-    let hostile =
-        ["http://localhost:@evil.example/cb", "http://127.0.0.1:80@evil.example/cb", "https://rp.test/cb#frag", "http://localhost:8080/cb"];
+    // Then what an outside review tried: the rest of 127.0.0.0/8 (RFC 8252 names only
+    // 127.0.0.1 and [::1]), a host that reads like a wildcard, and a port no socket has.
+    let hostile = [
+        "http://localhost:@evil.example/cb",
+        "http://127.0.0.1:80@evil.example/cb",
+        "https://rp.test/cb#frag",
+        "http://localhost:8080/cb",
+        "http://127.0.0.2/cb",
+        "https://*.rp.test/cb",
+        "https://rp.test:99999/cb",
+    ];
 
     // The CLI (and through it the admin service): refused, naming the field.
     for uri in hostile {
@@ -82,6 +91,9 @@ fn redirect_uris_are_parsed_by_one_validator_wherever_a_client_is_registered() {
             metadata[field] = serde_json::json!([uri]);
             let (status, _, body) = post(&qs, "/t/demo/register", "application/json", &metadata.to_string(), &["-H", &initial(&qs)]);
             assert_eq!((status, json(&body)["error"].as_str()), (400, Some(error)), "{field} {uri}: {body}");
+            // The description names the field, as the admin API's detail does.
+            let description = json(&body)["error_description"].as_str().unwrap_or_default().to_owned();
+            assert!(description.starts_with(&format!("{field}: ")), "{field} {uri}: {body}");
         }
     }
     let metadata = serde_json::json!({"client_name": "Dyn", "redirect_uris": ["http://[::1]:9000/cb"], "post_logout_redirect_uris": ["https://rp.test/bye"]});

@@ -48,6 +48,8 @@ struct CertUser {
     /// The CRL and CA-issuer URLs written into the certificate.
     crl_url: String,
     ca_issuers_url: String,
+    /// The OCSP responder written into the certificate's AIA.
+    ocsp_url: String,
     tls: Arc<rustls::ClientConfig>,
     /// The browser of the last successful login (its session cookie).
     browser: Browser,
@@ -81,7 +83,7 @@ impl Setup {
         let mut chain = vec![CertificateDer::from(issued.certificate_der.clone())];
         chain.extend(app.ca.pkcs12_chain().await?.into_iter().map(CertificateDer::from));
         let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(&issued.certificate_der)?;
-        let (crl_url, ca_issuers_url) = certificate_urls(&leaf);
+        let (crl_url, ca_issuers_url, ocsp_url) = certificate_urls(&leaf);
         let offered = Arc::new(Mutex::new(Vec::new()));
         let resolver = AsksForIssuer {
             issuer: leaf.issuer().as_raw().to_vec(),
@@ -97,6 +99,7 @@ impl Setup {
             serial: issued.serial_hex,
             crl_url,
             ca_issuers_url,
+            ocsp_url,
             browser: Browser::new(Arc::clone(&tls)),
             tls,
             offered,
@@ -132,6 +135,25 @@ impl Setup {
             .expect("curl runs")
     }
 
+    /// What `node`'s OCSP responder (the one `user`'s certificate names) says of the
+    /// certificate, asked by `openssl ocsp` with a nonce; the answer must verify.
+    async fn ocsp_status(&self, node: &Node, user: &CertUser) -> anyhow::Result<String> {
+        let chain = self.app.ca.published_chain_pem().await?;
+        let end = chain.find("-----END CERTIFICATE-----").expect("a certificate") + "-----END CERTIFICATE-----\n".len();
+        let (issuer, trust) = (self.cluster.work.path().join("ocsp-issuer.pem"), self.cluster.work.path().join("ocsp-trust.pem"));
+        std::fs::write(&issuer, &chain[..end])?;
+        let dev_root = std::fs::read_to_string(self.cluster.data_dir().join("tls/dev-root.pem"))?;
+        std::fs::write(&trust, format!("{chain}{dev_root}"))?;
+        let out = Command::new("openssl")
+            .args(["ocsp", "-issuer", issuer.to_str().expect("utf-8"), "-serial", &format!("0x{}", user.serial)])
+            .args(["-url", &on(node, &user.ocsp_url), "-CAfile", trust.to_str().expect("utf-8"), "-resp_text"])
+            .output()?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("Response verify OK"), "OCSP at {}:\n{text}", node.main_url);
+        let status = text.lines().find_map(|l| l.trim().strip_prefix("Cert Status: ")).expect("a certificate status");
+        Ok(status.to_owned())
+    }
+
     /// The active CA's chain (PEM) in a file, for `openssl … -CAfile`.
     async fn chain_file(&self, name: &str) -> anyhow::Result<std::path::PathBuf> {
         let path = self.cluster.work.path().join(name);
@@ -149,10 +171,10 @@ struct Crl {
     text: String,
 }
 
-/// The CRL distribution point and the AIA caIssuers URL of a certificate.
-fn certificate_urls(cert: &x509_parser::certificate::X509Certificate<'_>) -> (String, String) {
+/// The CRL distribution point and the AIA caIssuers and OCSP URLs of a certificate.
+fn certificate_urls(cert: &x509_parser::certificate::X509Certificate<'_>) -> (String, String, String) {
     use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
-    let (mut crl, mut issuers) = (None, None);
+    let (mut crl, mut issuers, mut ocsp) = (None, None, None);
     for ext in cert.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::CRLDistributionPoints(points) => {
@@ -173,12 +195,17 @@ fn certificate_urls(cert: &x509_parser::certificate::X509Certificate<'_>) -> (St
                     {
                         issuers = Some((*uri).to_owned());
                     }
+                    if desc.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                        && let GeneralName::URI(uri) = &desc.access_location
+                    {
+                        ocsp = Some((*uri).to_owned());
+                    }
                 }
             }
             _ => {}
         }
     }
-    (crl.expect("a CRL distribution point"), issuers.expect("a caIssuers URL"))
+    (crl.expect("a CRL distribution point"), issuers.expect("a caIssuers URL"), ocsp.expect("an OCSP URL"))
 }
 
 impl Crl {
@@ -288,6 +315,7 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
         for u in [&by_cli, &by_api, &kept] {
             assert!(!crl.lists(&u.serial), "{} is listed before any revocation:\n{}", u.serial, crl.text);
         }
+        assert_eq!(s.ocsp_status(node, &by_api).await?, "good", "OCSP at {} before any revocation", node.main_url);
     }
 
     // Revoked by an operator's CLI process: listed by the next request to either node.
@@ -319,6 +347,12 @@ async fn a_revocation_is_in_every_nodes_crl_at_once() -> anyhow::Result<()> {
     let elapsed = revoked_at.elapsed();
     assert!(crl.lists(&by_api.serial), "node B does not list the serial node A revoked:\n{}", crl.text);
     println!("API revocation on node A listed by node B after {elapsed:?} (one CRL fetch)");
+    // OCSP says the same on both nodes at once (issue 21: no cache between them).
+    for node in [&s.a, &s.b] {
+        assert_eq!(s.ocsp_status(node, &by_api).await?, "revoked", "OCSP at {} after node A's revocation", node.main_url);
+        assert_eq!(s.ocsp_status(node, &by_cli).await?, "revoked", "OCSP at {} after the CLI's revocation", node.main_url);
+        assert_eq!(s.ocsp_status(node, &kept).await?, "good", "OCSP at {} for the kept certificate", node.main_url);
+    }
     for node in [&s.a, &s.b] {
         let crl = s.crl(node);
         assert!(crl.lists(&by_cli.serial) && crl.lists(&by_api.serial), "{}:\n{}", node.main_url, crl.text);

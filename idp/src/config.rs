@@ -318,8 +318,10 @@ pub struct Loaded {
     pub unknown_keys: Vec<String>,
 }
 
-/// Environment variables of ours that are not config keys.
-const NOT_CONFIG_KEYS: &[&str] = &["config", "data_dir", "bin"];
+/// Environment variables of ours that are not config keys: the config file itself, the
+/// quickstart's data folder and demo site address (`MAMORI_DEMO_RP_LISTEN`), and the test
+/// harness's binary.
+const NOT_CONFIG_KEYS: &[&str] = &["config", "data_dir", "demo_rp_listen", "bin"];
 
 impl Config {
     /// Loads `path` (required to exist) with the environment layered on top.

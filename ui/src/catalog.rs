@@ -25,6 +25,15 @@ impl Catalogs {
         };
         catalog.get(key).map(String::as_str).unwrap_or(MISSING)
     }
+
+    /// A message counting `n` (its `{n}` filled in): the key's `.one` variant when `n` is
+    /// one and the catalogue has it ("1 more wrong attempt"), else the key itself.
+    pub fn counted(&self, locale: Locale, key: &str, n: u64) -> String {
+        let singular = format!("{key}.one");
+        let text =
+            if n == 1 && self.message(locale, &singular) != MISSING { self.message(locale, &singular) } else { self.message(locale, key) };
+        text.replace("{n}", &n.to_string())
+    }
 }
 
 fn merged(locale: &str) -> HashMap<String, String> {
@@ -34,6 +43,27 @@ fn merged(locale: &str) -> HashMap<String, String> {
         // Embedded at build time and checked by the tests below.
         .flat_map(|(_, _, json)| serde_json::from_str::<HashMap<String, String>>(json).unwrap_or_default())
         .collect()
+}
+
+#[cfg(test)]
+mod counted_tests {
+    use super::*;
+
+    #[test]
+    fn one_is_singular_where_the_language_has_a_singular() {
+        let c = Catalogs::embedded();
+        assert_eq!(c.counted(Locale::En, "login.attempts_left", 1), "Warning: 1 more wrong attempt will lock the account.");
+        assert_eq!(c.counted(Locale::En, "login.attempts_left", 2), "Warning: 2 more wrong attempts will lock the account.");
+        assert!(c.counted(Locale::Ja, "login.attempts_left", 1).contains('1'));
+        // Every `.one` variant belongs to a counted message, in both languages.
+        for locale in [Locale::En, Locale::Ja] {
+            let catalog = if locale == Locale::En { &c.en } else { &c.ja };
+            for key in catalog.keys().filter_map(|k| k.strip_suffix(".one")) {
+                assert!(c.message(locale, key).contains("{n}"), "{key}");
+                assert!(c.counted(locale, key, 1).contains('1') && !c.counted(locale, key, 1).contains("{n}"), "{key}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

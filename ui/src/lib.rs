@@ -57,6 +57,12 @@ impl Ui {
             let locale = state.lookup("locale").and_then(|v| v.as_str().and_then(Locale::from_tag)).unwrap_or_default();
             lookup.message(locale, key).to_owned()
         });
+        let lookup = Arc::clone(&catalogs);
+        // `tn("key", n)`: a counted message ([`Catalogs::counted`]).
+        env.add_function("tn", move |state: &State, key: &str, n: u64| -> String {
+            let locale = state.lookup("locale").and_then(|v| v.as_str().and_then(Locale::from_tag)).unwrap_or_default();
+            lookup.counted(locale, key, n)
+        });
         Self { env: Arc::new(env), catalogs }
     }
 
@@ -64,6 +70,12 @@ impl Ui {
     /// JSON errors).
     pub fn message(&self, locale: Locale, key: &str) -> String {
         self.catalogs.message(locale, key).to_owned()
+    }
+
+    /// A message counting `n`, singular where the language has one ("1 more wrong
+    /// attempt"), with `{n}` filled in.
+    pub fn counted(&self, locale: Locale, key: &str, n: u64) -> String {
+        self.catalogs.counted(locale, key, n)
     }
 
     /// Renders `name` for `locale`. `context` is any serialisable value whose fields the

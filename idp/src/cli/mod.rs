@@ -21,9 +21,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "mamori", version, about = "Mamori identity provider: client certificates + password + OTP, over OIDC and SAML")]
 pub struct Cli {
-    /// The TOML config file (every key can be overridden by MAMORI_* variables).
-    #[arg(long, short, global = true, env = "MAMORI_CONFIG", default_value = "mamori.toml")]
-    pub config: PathBuf,
+    /// The TOML config file (every key can be overridden by MAMORI_* variables). Without
+    /// it: ./mamori.toml, else the quickstart's ./mamori-data/mamori.toml.
+    #[arg(long, short, global = true, env = "MAMORI_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -361,18 +362,50 @@ pub fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = || config_file(cli.config.clone(), std::path::Path::new("."));
     match cli.command {
         Command::Quickstart(args) => quickstart::run(args).await,
         Command::Serve => {
-            let app = crate::app::App::open(&cli.config).await?;
+            let app = crate::app::App::open(&config()).await?;
             crate::server::run(app, None).await
         }
         Command::Migrate => {
-            let app = crate::app::App::open(&cli.config).await?;
+            let app = crate::app::App::open(&config()).await?;
             println!("database schema is up to date ({:?})", app.storage.backend());
             Ok(())
         }
-        Command::Ca(cmd) => ca::run(&cli.config, cmd).await,
-        Command::Admin(cmd) => admin::run(&cli.config, cmd).await,
+        Command::Ca(cmd) => ca::run(&config(), cmd).await,
+        Command::Admin(cmd) => admin::run(&config(), cmd).await,
+    }
+}
+
+/// The config file to open: the one named (`--config`, `MAMORI_CONFIG`), else
+/// `mamori.toml` in `dir`, else the quickstart's `mamori-data/mamori.toml` there, so an
+/// operator in the quickstart folder types `mamori admin …` as the banner shows it. When
+/// neither exists the first is named, and loading it says it is missing.
+fn config_file(named: Option<PathBuf>, dir: &std::path::Path) -> PathBuf {
+    if let Some(path) = named {
+        return path;
+    }
+    let (own, quickstart) = (dir.join("mamori.toml"), dir.join("mamori-data").join("mamori.toml"));
+    if !own.exists() && quickstart.exists() { quickstart } else { own }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_file;
+
+    #[test]
+    fn the_config_is_found_in_the_quickstart_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (own, quickstart) = (dir.path().join("mamori.toml"), dir.path().join("mamori-data/mamori.toml"));
+        assert_eq!(config_file(None, dir.path()), own, "nothing there: the default is named");
+        std::fs::create_dir(dir.path().join("mamori-data")).expect("write");
+        std::fs::write(&quickstart, "").expect("write");
+        assert_eq!(config_file(None, dir.path()), quickstart);
+        std::fs::write(&own, "").expect("write");
+        assert_eq!(config_file(None, dir.path()), own, "a mamori.toml of its own wins");
+        let named = dir.path().join("elsewhere.toml");
+        assert_eq!(config_file(Some(named.clone()), dir.path()), named, "--config always wins");
     }
 }

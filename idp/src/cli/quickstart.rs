@@ -58,6 +58,12 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let print_next_steps = move |urls: &crate::state::PublicUrls| {
         println!();
         println!("Mamori is running.");
+        match &enrollment {
+            Some(_) => {
+                println!("  open first:              the demo user's enrollment link below, in a browser; then log in at the start page")
+            }
+            None => println!("  open first:              the start page, and log in with the demo user's certificate"),
+        }
         println!("  start page:              {}/", urls.main);
         match &enrollment {
             Some(e) => {
@@ -79,6 +85,10 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         println!("  trust this dev root:     {}", dev_root.display());
         println!("  mails land in:           {} (read them at {}/dev/mailbox)", outbox.display(), urls.main);
         println!("  config:                  {}", config_shown.display());
+        println!("  OIDC issuer (demo):      {}/t/{DEMO_TENANT}", urls.main);
+        println!("  OIDC discovery (demo):   {}/t/{DEMO_TENANT}/.well-known/openid-configuration", urls.main);
+        println!("  SAML metadata (demo):    {}/t/{DEMO_TENANT}/saml/metadata", urls.main);
+        println!("  admin commands:          mamori admin --help (in this folder: the config is found without --config)");
         if let Some(rp) = demo_rp {
             println!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
             rp.start(&urls.main, DEMO_TENANT);

@@ -39,9 +39,10 @@ pub const KEY_DISPLAY_NAME: &str = "field.display_name.invalid";
 pub const KEY_DISPLAY_NAME_PROFILE: &str = "field.display_name.profile";
 pub const KEY_EMAIL: &str = "field.email.invalid";
 pub const KEY_CLIENT_NAME: &str = "field.client_name.invalid";
+pub const KEY_CLIENT_NAME_PROFILE: &str = "field.client_name.profile";
 
 /// Every message key a [`FieldError`] can carry (a test checks each is in both catalogues).
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 16] = [
     KEY_TENANT_SLUG,
     KEY_LOGIN_ID,
     KEY_LOGIN_ID_PROFILE,
@@ -49,12 +50,15 @@ pub const KEYS: [&str; 13] = [
     KEY_DISPLAY_NAME_PROFILE,
     KEY_EMAIL,
     KEY_CLIENT_NAME,
+    KEY_CLIENT_NAME_PROFILE,
     redirect_uri::KEY_NOT_A_URL,
     redirect_uri::KEY_NOT_CANONICAL,
     redirect_uri::KEY_USERINFO,
     redirect_uri::KEY_FRAGMENT,
     redirect_uri::KEY_NOT_HTTPS,
     redirect_uri::KEY_FETCH_NOT_HTTPS,
+    redirect_uri::KEY_HOST,
+    redirect_uri::KEY_PORT,
 ];
 
 /// Characters that render as nothing, or change how the text around them renders, so
@@ -235,7 +239,16 @@ impl ClientName {
                 ),
             ));
         }
-        Ok(ClientName(name.to_owned()))
+        // Users read the name on the consent and login pages ("Log in to Shop"): the
+        // display names' profile keeps `Ｓhop` and a Cyrillic-in-Latin `Ѕhop` off them.
+        match profile::display_name_fault(name) {
+            None => Ok(ClientName(name.to_owned())),
+            Some(fault) => Err(FieldError::new(
+                "name",
+                KEY_CLIENT_NAME_PROFILE,
+                format!("name: {fault} (names are NFC, without invisible, fullwidth or look-alike characters, in scripts used together)"),
+            )),
+        }
     }
 }
 
@@ -364,6 +377,14 @@ mod tests {
             assert_eq!(key(LoginId::parse(id)), Some(("login_id", KEY_LOGIN_ID_PROFILE)), "{id}");
         }
         assert_eq!(key(DisplayName::parse("Ｔaro")), Some(("display_name", KEY_DISPLAY_NAME_PROFILE)));
+        // Client names (the consent page's "Log in to …") by the same profile: fullwidth,
+        // Cyrillic Ѕ inside Latin, Greek ο inside Latin, decomposed accents.
+        for name in ["Ｓhop", "\u{405}hop", "G\u{3bf}\u{3bf}gle", "Caf\u{65}\u{301}"] {
+            assert_eq!(key(ClientName::parse(name)), Some(("name", KEY_CLIENT_NAME_PROFILE)), "{name}");
+        }
+        for name in ["Shop", "Café", "Магазин", "山田商店 Shop", "ショップ2号店"] {
+            assert!(ClientName::parse(name).is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! use the loopback IP literals, on which any port matches (§7.3). https to any host name
 //! (`localhost` included) is accepted as for any site.
 
-use std::net::IpAddr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use url::{Host, Url};
 
@@ -28,9 +28,12 @@ pub const KEY_USERINFO: &str = "oidc.redirect_uri.userinfo";
 pub const KEY_FRAGMENT: &str = "oidc.redirect_uri.fragment";
 pub const KEY_NOT_HTTPS: &str = "oidc.redirect_uri.not_https";
 pub const KEY_FETCH_NOT_HTTPS: &str = "oidc.redirect_uri.fetch_not_https";
+pub const KEY_HOST: &str = "oidc.redirect_uri.host";
+pub const KEY_PORT: &str = "oidc.redirect_uri.port";
 
 /// Every message key a refused URI can carry (the catalogue test checks each is there).
-pub const KEYS: [&str; 6] = [KEY_NOT_A_URL, KEY_NOT_CANONICAL, KEY_USERINFO, KEY_FRAGMENT, KEY_NOT_HTTPS, KEY_FETCH_NOT_HTTPS];
+pub const KEYS: [&str; 8] =
+    [KEY_NOT_A_URL, KEY_NOT_CANONICAL, KEY_USERINFO, KEY_FRAGMENT, KEY_NOT_HTTPS, KEY_FETCH_NOT_HTTPS, KEY_HOST, KEY_PORT];
 
 /// Field names, as the registration metadata and the admin API spell them.
 pub const REDIRECT_URIS: &str = "redirect_uris";
@@ -49,6 +52,8 @@ pub fn text(key: &str) -> &'static str {
         KEY_USERINFO => "a URI must not carry a user name or password (user:pass@host)",
         KEY_FRAGMENT => "a URI must not have a fragment (#...)",
         KEY_NOT_HTTPS => "a URI must be https, or http on a loopback IP address (127.0.0.1 or [::1])",
+        KEY_HOST => "the host must be a DNS name (letters, digits and hyphens between dots) or an IP address",
+        KEY_PORT => "the port must be a number from 1 to 65535",
         KEY_FETCH_NOT_HTTPS => {
             "a URI the provider calls must be https (http on a loopback IP address only where the operator set oidc.jwks_fetch_allow_loopback_http)"
         }
@@ -74,7 +79,7 @@ impl RedirectUri {
         if uri.chars().count() > MAX_URI_CHARS {
             return Err(refused(field, KEY_NOT_A_URL, uri));
         }
-        let url = Url::parse(uri).map_err(|_| refused(field, KEY_NOT_A_URL, uri))?;
+        let url = Url::parse(uri).map_err(|e| refused(field, parse_error_key(e), uri))?;
         // Userinfo and fragments first: they are the attacks, and say more than "not normal".
         if !url.username().is_empty() || url.password().is_some() || authority_has_at(uri) {
             return Err(refused(field, KEY_USERINFO, uri));
@@ -86,6 +91,16 @@ impl RedirectUri {
             "https" => {}
             "http" if is_loopback_literal(&url) => {}
             _ => return Err(refused(field, KEY_NOT_HTTPS, uri)),
+        }
+        if url.port() == Some(0) {
+            return Err(refused(field, KEY_PORT, uri));
+        }
+        // The WHATWG parser takes `*`, `_` or `!` in a host name; no DNS name has them, and
+        // `https://*.shop.example/cb` reads like a wildcard that the exact match is not.
+        if let Some(Host::Domain(name)) = url.host()
+            && !is_dns_name(name)
+        {
+            return Err(refused(field, KEY_HOST, uri));
         }
         // Only the parser's own spelling: the authorization endpoint compares strings, and a
         // text the parser rewrites (tabs, backslashes, `..`, `:443`) is one a browser would
@@ -124,17 +139,40 @@ impl RedirectUri {
     }
 }
 
+/// The key for a URI the parser refused: its host or port named where that is the fault.
+fn parse_error_key(error: url::ParseError) -> &'static str {
+    use url::ParseError as E;
+    match error {
+        E::InvalidPort => KEY_PORT,
+        E::EmptyHost | E::IdnaError | E::InvalidIpv4Address | E::InvalidIpv6Address | E::InvalidDomainCharacter => KEY_HOST,
+        _ => KEY_NOT_A_URL,
+    }
+}
+
+/// A host name as DNS writes it (RFC 1123 §2.1, in the parser's lower-case ASCII form):
+/// labels of 1–63 letters, digits and inner hyphens; no empty label, so no trailing dot.
+fn is_dns_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 /// An `@` before the path: userinfo, even one the parser would drop as empty (`http://@h/`).
 fn authority_has_at(uri: &str) -> bool {
     let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
     rest.split(['/', '?', '#', '\\']).next().is_some_and(|authority| authority.contains('@'))
 }
 
-/// The host is an IP literal on the loopback: 127.0.0.0/8 or ::1 (never a name).
+/// The host is one of the two loopback literals RFC 8252 §7.3 names, 127.0.0.1 or [::1]
+/// (never a name, nor the rest of 127.0.0.0/8, which the message promises no one).
 pub(crate) fn is_loopback_literal(url: &Url) -> bool {
     match url.host() {
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Ipv4(ip)) => ip == Ipv4Addr::LOCALHOST,
+        Some(Host::Ipv6(ip)) => ip == Ipv6Addr::LOCALHOST,
         _ => false,
     }
 }
@@ -156,7 +194,8 @@ mod tests {
             "https://xn--bcher-kva.example/cb",
             "http://127.0.0.1/cb",
             "http://127.0.0.1:8080/cb",
-            "http://127.1.2.3:9/cb",
+            "https://10.0.0.1/cb",
+            "https://a-b.c1.example/cb",
             "http://[::1]:8080/cb",
         ];
         for uri in ok {
@@ -177,6 +216,24 @@ mod tests {
             ("http://127.0.0.1.evil.example/cb", KEY_NOT_HTTPS),
             ("http://[::2]/cb", KEY_NOT_HTTPS),
             ("http://10.0.0.1/cb", KEY_NOT_HTTPS),
+            // The rest of 127.0.0.0/8 is loopback too, but RFC 8252 names only these two.
+            ("http://127.0.0.2/cb", KEY_NOT_HTTPS),
+            ("http://127.1.2.3:9/cb", KEY_NOT_HTTPS),
+            ("http://[::ffff:127.0.0.1]/cb", KEY_NOT_HTTPS),
+            // Hosts no DNS name spells, and ports no socket has.
+            ("https://*/cb", KEY_HOST),
+            ("https://*.shop.example/cb", KEY_HOST),
+            ("https://shop_1.example/cb", KEY_HOST),
+            ("https://-shop.example/cb", KEY_HOST),
+            ("https://shop-.example/cb", KEY_HOST),
+            ("https://shop..example/cb", KEY_HOST),
+            ("https://shop.example./cb", KEY_HOST),
+            ("https://shop ex.example/cb", KEY_HOST),
+            ("https://[::1/cb", KEY_HOST),
+            ("https://shop.example:99999/cb", KEY_PORT),
+            ("https://shop.example:x/cb", KEY_PORT),
+            ("https://shop.example:0/cb", KEY_PORT),
+            ("http://127.0.0.1:0/cb", KEY_PORT),
             ("javascript:alert(1)", KEY_NOT_HTTPS),
             ("data:text/html,<script>alert(1)</script>", KEY_NOT_HTTPS),
             ("com.example.app:/cb", KEY_NOT_HTTPS),
@@ -202,6 +259,9 @@ mod tests {
             let problem = check(POST_LOGOUT_REDIRECT_URIS, uri).err();
             assert_eq!(problem.map(|p| (p.field, p.key)), Some((POST_LOGOUT_REDIRECT_URIS, key)), "{uri}");
         }
+        let label = "a".repeat(64);
+        assert_eq!(check(REDIRECT_URIS, &format!("https://{label}.example/cb")).err().map(|p| p.key), Some(KEY_HOST));
+        assert!(check(REDIRECT_URIS, &format!("https://{}.example/cb", &label[..63])).is_ok());
         let long = format!("https://shop.example/{}", "a".repeat(MAX_URI_CHARS));
         assert_eq!(check(REDIRECT_URIS, &long).err().map(|p| p.key), Some(KEY_NOT_A_URL));
         assert!(check(REDIRECT_URIS, &long[..MAX_URI_CHARS]).is_ok());

@@ -195,6 +195,7 @@ pub async fn announce_download(app: &App, tenant: &Tenant, user: &User, device: 
         template: "download-guidance",
         context: serde_json::json!({
             "login_id": user.login_id,
+            "display_name": user.display_name,
             "certificate_name": pending.certificate_name,
             "acquisition_id": pending.acquisition_id,
             "download_url": format!("{public_url}/download"),

@@ -131,6 +131,12 @@ pub(super) fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: Offs
     LoginStep::Done
 }
 
+/// Why a login stops at the password change, as the history says it: a password set for
+/// the user (a reissue, an operator's reset) to replace, or one that reached its age.
+pub fn password_change_reason(user: &User) -> LoginResult {
+    if user.password_must_change { LoginResult::PasswordMustChange } else { LoginResult::PasswordExpired }
+}
+
 fn password_expired(user: &User, tenant: &Tenant, now: OffsetDateTime) -> bool {
     if user.password_must_change {
         return true;
@@ -231,7 +237,7 @@ pub async fn submit_password(
     progress.factors.push(Factor::Pwd);
     progress.step = next_step(&user, tenant, &progress.factors, now);
     if progress.step == LoginStep::ChangePassword {
-        record_login_event(app, attempt, LoginResult::PasswordExpired, &[]).await;
+        record_login_event(app, attempt, password_change_reason(&user), &[]).await;
     }
     Ok(PasswordOutcome::Accepted)
 }

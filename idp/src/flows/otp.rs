@@ -144,7 +144,7 @@ pub async fn send_email_code(app: &App, user: &User, now: OffsetDateTime) -> any
                     to: device.email,
                     locale,
                     template: "login-code",
-                    context: serde_json::json!({ "code": code, "minutes": EMAIL_CODE_MINUTES, "login_id": user.login_id }),
+                    context: serde_json::json!({ "code": code, "minutes": EMAIL_CODE_MINUTES, "login_id": user.login_id, "display_name": user.display_name }),
                 },
                 now,
             )

@@ -160,7 +160,7 @@ pub async fn submit(
     app.storage.users().reset_failed_passwords(user.id, now).await?;
     let progress = start_without_certificate(&user, tenant, return_to, now);
     if progress.step == super::login::LoginStep::ChangePassword {
-        record_login_event(app, &attempt, LoginResult::PasswordExpired, &[]).await;
+        record_login_event(app, &attempt, super::login::password_change_reason(&user), &[]).await;
     }
     Ok(StartOutcome::Accepted(Box::new(Started { tenant: tenant.clone(), user, progress })))
 }

@@ -151,6 +151,7 @@ async fn issue_link(
                 template,
                 context: serde_json::json!({
                     "login_id": user.login_id,
+                    "display_name": user.display_name,
                     "url": format!("{public_url}{}/{token}", kind.path()),
                     "expires_at": format_date_time(expires_at, &user.time_zone),
                     "device_no": device.map(|d| d.device_no),

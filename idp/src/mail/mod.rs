@@ -28,6 +28,16 @@ use crate::config::{Config, MailTransport};
 
 pub use smtp::DispatchReport;
 
+/// Whom a mail greets: the user's display name when one is set, with the user ID beside
+/// it (a person may hold several accounts), else the user ID.
+pub fn greeting_name(login_id: Option<&str>, display_name: Option<&str>) -> String {
+    let login_id = login_id.unwrap_or_default();
+    match display_name.map(str::trim) {
+        Some(name) if !name.is_empty() && name != login_id => format!("{name} ({login_id})"),
+        _ => login_id.to_owned(),
+    }
+}
+
 /// A mail to send: `template` names `mail/{template}.{locale}.txt`, whose first line is
 /// `Subject: …` and the rest the body.
 pub struct OutgoingMail {
@@ -91,7 +101,12 @@ impl Mailer {
         // A mail that could never be addressed is the caller's mistake: say so now.
         message::recipient(&mail.to)?;
         let name = format!("mail/{}.{}.txt", mail.template, mail.locale.tag());
-        let rendered = self.ui.render(&name, mail.locale, &mail.context)?;
+        let mut context = mail.context;
+        if let Some(map) = context.as_object_mut() {
+            let name = greeting_name(map.get("login_id").and_then(|v| v.as_str()), map.get("display_name").and_then(|v| v.as_str()));
+            map.insert("greeting_name".into(), name.into());
+        }
+        let rendered = self.ui.render(&name, mail.locale, &context)?;
         let (subject, body) = split_subject(&rendered);
         let queued = self
             .storage
@@ -156,5 +171,18 @@ pub fn ui_locale(locale: StoredLocale) -> Locale {
     match locale {
         StoredLocale::En => Locale::En,
         _ => Locale::Ja,
+    }
+}
+
+#[cfg(test)]
+mod greeting_tests {
+    use super::greeting_name;
+
+    #[test]
+    fn mails_greet_by_display_name_with_the_user_id_beside_it() {
+        assert_eq!(greeting_name(Some("p-01-taro"), Some("山田太郎")), "山田太郎 (p-01-taro)");
+        assert_eq!(greeting_name(Some("p-01-taro"), None), "p-01-taro");
+        assert_eq!(greeting_name(Some("p-01-taro"), Some("  ")), "p-01-taro", "a blank name is no name");
+        assert_eq!(greeting_name(Some("taro"), Some("taro")), "taro", "not twice");
     }
 }

@@ -191,45 +191,45 @@ pub const MAX_JWKS_KEYS: usize = 20;
 /// `private_key_jwt` needs one or the other (the token endpoint fetches the URI).
 pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>, rule: FetchRule) -> Result<(), SpecRefusal> {
     if !AUTH_METHODS.contains(&spec.auth_method.as_str()) {
-        return Err(format!("unknown token endpoint auth method {}", spec.auth_method).into());
+        return Err(format!("token_endpoint_auth_method: unknown method {}", spec.auth_method).into());
     }
     for g in &spec.grant_types {
         if !matches!(g.as_str(), "authorization_code" | "refresh_token" | "client_credentials") {
-            return Err(format!("unsupported grant type {g}").into());
+            return Err(format!("grant_types: unsupported grant type {g}").into());
         }
     }
     if spec.grant_types.iter().any(|g| g == "authorization_code") && spec.redirect_uris.is_empty() {
-        return Err("the authorization_code grant needs at least one redirect URI".into());
+        return Err("redirect_uris: the authorization_code grant needs at least one redirect URI".into());
     }
     if spec.redirect_uris.len() > MAX_REDIRECT_URIS || spec.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(format!("at most {MAX_REDIRECT_URIS} redirect URIs and {MAX_REDIRECT_URIS} post-logout redirect URIs").into());
+        return Err(format!("redirect_uris, post_logout_redirect_uris: at most {MAX_REDIRECT_URIS} redirect URIs and {MAX_REDIRECT_URIS} post-logout redirect URIs").into());
     }
     check_uris(spec, rule)?;
     if let Some(uri) = jwks_uri {
         check_fetch_url("jwks_uri", uri, rule)?;
     }
     if spec.settings.request_uris.len() > MAX_REQUEST_URIS {
-        return Err(format!("at most {MAX_REQUEST_URIS} request URIs").into());
+        return Err(format!("request_uris: at most {MAX_REQUEST_URIS} request URIs").into());
     }
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
-        return Err("a public client cannot use client_credentials".into());
+        return Err("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials".into());
     }
     let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
     if keys.as_ref().and_then(|k| k["keys"].as_array()).is_some_and(|a| a.len() > MAX_JWKS_KEYS) {
-        return Err(format!("at most {MAX_JWKS_KEYS} keys in jwks").into());
+        return Err(format!("jwks: at most {MAX_JWKS_KEYS} keys").into());
     }
     for (i, key) in keys.as_ref().and_then(|k| k["keys"].as_array()).into_iter().flatten().enumerate() {
         mamori_untrusted::jws::check_signing_jwk(key).map_err(|why| format!("jwks: key {}: {why}", i + 1))?;
     }
     if spec.auth_method == "private_key_jwt" && jwks_uri.is_none() && keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty()))
     {
-        return Err("private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
+        return Err("jwks: private_key_jwt needs a JWK Set with at least one key, or a jwks_uri".into());
     }
     if spec.auth_method == "tls_client_auth" && spec.settings.tls_client_auth_subject_dn.is_none() {
-        return Err("tls_client_auth needs the certificate's subject DN".into());
+        return Err("tls_client_auth_subject_dn: tls_client_auth needs the certificate's subject DN".into());
     }
     if spec.auth_method == "self_signed_tls_client_auth" && spec.settings.tls_client_certificate_sha256.is_empty() {
-        return Err("self_signed_tls_client_auth needs the certificate".into());
+        return Err("tls_client_certificate: self_signed_tls_client_auth needs the certificate".into());
     }
     Ok(())
 }

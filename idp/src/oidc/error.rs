@@ -4,6 +4,8 @@
 //! (RFC 6749 §4.1.2.1 with RFC 9207's `iss`). Descriptions are fixed texts chosen here;
 //! internal detail goes to the log only.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -48,10 +50,11 @@ pub enum OAuthError {
     InvalidToken(&'static str),
     #[error("insufficient_scope")]
     InsufficientScope,
+    /// Registration (RFC 7591 §3.2.2): the description names the field at fault.
     #[error("invalid_client_metadata: {0}")]
-    InvalidClientMetadata(&'static str),
+    InvalidClientMetadata(Cow<'static, str>),
     #[error("invalid_redirect_uri: {0}")]
-    InvalidRedirectUri(&'static str),
+    InvalidRedirectUri(Cow<'static, str>),
     /// No such resource (the metadata of an unknown issuer): 404, in the same JSON shape.
     #[error("not_found: {0}")]
     NotFound(&'static str),
@@ -93,7 +96,7 @@ impl OAuthError {
         }
     }
 
-    pub fn description(&self) -> Option<&'static str> {
+    pub fn description(&self) -> Option<&str> {
         match self {
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidClient(d)
@@ -104,9 +107,8 @@ impl OAuthError {
             | OAuthError::InvalidRequestUri(d)
             | OAuthError::InvalidRequestObject(d)
             | OAuthError::InvalidToken(d)
-            | OAuthError::InvalidClientMetadata(d)
-            | OAuthError::InvalidRedirectUri(d)
             | OAuthError::NotFound(d) => Some(d),
+            OAuthError::InvalidClientMetadata(d) | OAuthError::InvalidRedirectUri(d) => Some(d),
             OAuthError::UnmetAuthenticationRequirements => Some("the login cannot reach the requested authentication level"),
             OAuthError::Throttled(_) => Some("too many failed client authentications; retry later"),
             _ => None,
@@ -139,7 +141,7 @@ impl OAuthError {
     pub fn redirect_params(&self, state: Option<&str>, issuer: &str) -> Vec<(&'static str, String)> {
         let mut params = vec![("error", self.code().to_owned())];
         if let Some(d) = self.description() {
-            params.push(("error_description", d.to_owned()));
+            params.push(("error_description", wire_text(d)));
         }
         if let Some(state) = state {
             params.push(("state", state.to_owned()));
@@ -151,10 +153,21 @@ impl OAuthError {
     fn json_body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.code() });
         if let Some(d) = self.description() {
-            body["error_description"] = d.into();
+            body["error_description"] = wire_text(d).into();
         }
         body
     }
+}
+
+/// Longest `error_description` sent: a sentence, not an echo of the request.
+const MAX_DESCRIPTION_CHARS: usize = 300;
+
+/// `description` in the characters RFC 6749 §5.2 allows in `error_description`
+/// (%x20-21 / %x23-5B / %x5D-7E): a description that names a client's value (a grant
+/// type, an auth method) may carry anything the client sent, and the others become `?`.
+fn wire_text(description: &str) -> String {
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E');
+    description.chars().take(MAX_DESCRIPTION_CHARS).map(|c| if allowed(c) { c } else { '?' }).collect()
 }
 
 impl From<anyhow::Error> for OAuthError {
@@ -239,6 +252,18 @@ mod tests {
         assert_eq!(params[0], ("error", "login_required".to_owned()));
         assert!(params.contains(&("state", "s".to_owned())));
         assert!(params.contains(&("iss", "https://idp/t/demo".to_owned())));
+    }
+
+    #[test]
+    fn descriptions_keep_to_the_characters_rfc_6749_allows() {
+        let echoed =
+            OAuthError::InvalidClientMetadata(format!("grant_types: unsupported grant type \"x\\y\u{202E}é{}", "z".repeat(400)).into());
+        let body = echoed.json_body();
+        let sent = body["error_description"].as_str().expect("a description");
+        assert!(sent.starts_with("grant_types: unsupported grant type ?x?y??z"), "{sent}");
+        assert_eq!(sent.chars().count(), MAX_DESCRIPTION_CHARS);
+        let honest = OAuthError::InvalidRedirectUri("redirect_uris: a URI must not have a fragment (#...)".into());
+        assert_eq!(honest.json_body()["error_description"], "redirect_uris: a URI must not have a fragment (#...)");
     }
 
     #[test]

@@ -69,13 +69,14 @@ async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body
         return Err(refuse_token(state, source, &path, "the initial access token is invalid, expired or used up").await);
     }
     let source_ip = source.to_string();
-    let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
+    let metadata: Value =
+        serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object".into()))?;
     let mut spec = spec_from_metadata(&metadata, FetchRule::for_clients(&app.config.oidc))?;
     let registration_token = crate::secrets::url_token();
     spec.settings.registration_access_token_hash = Some(mamori_storage::token_lookup_hash(&registration_token));
     let (client, secret) = clients::create(app, issuer.tenant.id, spec).await.map_err(|e| {
         tracing::info!(error = %e, "dynamic registration refused");
-        OAuthError::InvalidClientMetadata("the client metadata is not acceptable")
+        OAuthError::InvalidClientMetadata("the client metadata is not acceptable".into())
     })?;
     // A new client is a write like any other: on the audit trail, by the token that made it.
     let principal = crate::admin::Principal::dynamic_registration(&token_hash, issuer.tenant.id, source_ip);
@@ -120,7 +121,7 @@ fn check_page_uris(m: &Value) -> Result<(), OAuthError> {
             .and_then(|v| url::Url::parse(v).ok())
             .is_some_and(|u| u.scheme() == "https" && u.host().is_some() && u.username().is_empty() && u.password().is_none());
         if !https {
-            return Err(OAuthError::InvalidClientMetadata(refusal));
+            return Err(OAuthError::InvalidClientMetadata((*refusal).into()));
         }
     }
     Ok(())
@@ -133,8 +134,14 @@ fn check_subject_type(m: &Value) -> Result<(), OAuthError> {
     match &m["subject_type"] {
         Value::Null => Ok(()),
         Value::String(t) if t == "public" => Ok(()),
-        _ => Err(OAuthError::InvalidClientMetadata("subject_type: only public is supported (subject_types_supported)")),
+        _ => Err(OAuthError::InvalidClientMetadata("subject_type: only public is supported (subject_types_supported)".into())),
     }
+}
+
+/// A refused URI in the metadata's words: the field and why, without echoing the URI
+/// (the client has it; an error description is ASCII of RFC 6749 §5.2's set).
+fn field_refusal(p: &crate::fields::FieldError) -> String {
+    format!("{}: {}", p.field, crate::fields::redirect_uri::text(p.key))
 }
 
 /// What to say of a URL the provider would call (`request_uris`, `backchannel_logout_uri`)
@@ -152,9 +159,10 @@ fn fetch_url_refusal(field: &str) -> &'static str {
 fn client_name(m: &Value) -> Result<String, OAuthError> {
     match m["client_name"].as_str() {
         None => Ok("Registered client".to_owned()),
-        Some(name) => ClientName::parse(name).map(ClientName::into_string).map_err(|_| {
-            OAuthError::InvalidClientMetadata("client_name: 1 to 200 characters, no control, invisible or bidirectional characters")
-        }),
+        // The rule's own detail, with the metadata's spelling of the field.
+        Some(name) => ClientName::parse(name)
+            .map(ClientName::into_string)
+            .map_err(|p| OAuthError::InvalidClientMetadata(p.detail.replacen("name:", "client_name:", 1).into())),
     }
 }
 
@@ -166,36 +174,37 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
             Value::Null => Ok(Vec::new()),
             Value::Array(items) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or(OAuthError::InvalidClientMetadata("list values must be strings")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| OAuthError::InvalidClientMetadata(format!("{name}: each value must be a string").into()))
+                })
                 .collect(),
-            _ => Err(OAuthError::InvalidClientMetadata("a list field is not an array")),
+            _ => Err(OAuthError::InvalidClientMetadata(format!("{name}: must be an array of strings").into())),
         }
     };
     let redirect_uris = strings("redirect_uris")?;
     // RFC 7591 §3.2.2: invalid_redirect_uri for redirect_uris; other URIs are metadata.
     let post_logout_redirect_uris = strings("post_logout_redirect_uris")?;
     RedirectUri::parse_list(redirect_uri::REDIRECT_URIS, &redirect_uris)
-        .map_err(|p| OAuthError::InvalidRedirectUri(crate::fields::redirect_uri::text(p.key)))?;
-    RedirectUri::parse_list(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris).map_err(|_| {
-        OAuthError::InvalidClientMetadata(
-            "post_logout_redirect_uris: each must be https, or http on a loopback IP address, without userinfo or fragment",
-        )
-    })?;
+        .map_err(|p| OAuthError::InvalidRedirectUri(field_refusal(&p).into()))?;
+    RedirectUri::parse_list(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris)
+        .map_err(|p| OAuthError::InvalidClientMetadata(field_refusal(&p).into()))?;
     check_subject_type(m)?;
     check_page_uris(m)?;
     let request_uris = strings("request_uris")?;
     for uri in &request_uris {
         clients::check_fetch_url(clients::REQUEST_URIS, clients::without_fragment(uri), rule)
-            .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field)))?;
+            .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field).into()))?;
     }
     let backchannel_logout_uri = match &m["backchannel_logout_uri"] {
         Value::Null => None,
         Value::String(uri) => {
             clients::check_fetch_url(redirect_uri::BACKCHANNEL_LOGOUT_URI, uri, rule)
-                .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field)))?;
+                .map_err(|p| OAuthError::InvalidClientMetadata(fetch_url_refusal(p.field).into()))?;
             Some(uri.clone())
         }
-        _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri must be a string")),
+        _ => return Err(OAuthError::InvalidClientMetadata("backchannel_logout_uri: must be a string".into())),
     };
     let mut grant_types = strings("grant_types")?;
     if grant_types.is_empty() {
@@ -205,12 +214,13 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
     let jwks = match &m["jwks"] {
         Value::Null => None,
         Value::Object(_) => Some(m["jwks"].to_string()),
-        _ => return Err(OAuthError::InvalidClientMetadata("jwks must be a JWK Set")),
+        _ => return Err(OAuthError::InvalidClientMetadata("jwks: must be a JWK Set".into())),
     };
     let id_token_signed_response_alg = match m["id_token_signed_response_alg"].as_str() {
         None => None,
         Some(alg) => Some(
-            alg.parse::<SigningAlgorithm>().map_err(|_| OAuthError::InvalidClientMetadata("unsupported id_token_signed_response_alg"))?,
+            alg.parse::<SigningAlgorithm>()
+                .map_err(|_| OAuthError::InvalidClientMetadata("id_token_signed_response_alg: unsupported algorithm".into()))?,
         ),
     };
     let mut scopes = split_spaces(m["scope"].as_str());
@@ -239,7 +249,8 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
             backchannel_logout_uri,
         },
     };
-    clients::check_spec(&spec, rule).map_err(|_| OAuthError::InvalidClientMetadata("the client metadata is not acceptable"))?;
+    // The combination rules name their fields ("grant_types: …", "jwks: …").
+    clients::check_spec(&spec, rule).map_err(|why| OAuthError::InvalidClientMetadata(why.to_string().into()))?;
     Ok(spec)
 }
 
@@ -354,26 +365,27 @@ async fn run_update(
 ) -> Result<Value, OAuthError> {
     let (issuer, current, principal) = managed(state, slug, client_id, headers, source).await?;
     let app = &state.app;
-    let metadata: Value = serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object"))?;
+    let metadata: Value =
+        serde_json::from_slice(body).map_err(|_| OAuthError::InvalidClientMetadata("the body is not a JSON object".into()))?;
     if !metadata.is_object() {
-        return Err(OAuthError::InvalidClientMetadata("the body is not a JSON object"));
+        return Err(OAuthError::InvalidClientMetadata("the body is not a JSON object".into()));
     }
     if metadata["client_id"].as_str() != Some(client_id) {
-        return Err(OAuthError::InvalidClientMetadata("client_id must be the client's own"));
+        return Err(OAuthError::InvalidClientMetadata("client_id: must be the client's own".into()));
     }
     if SERVER_FIELDS.iter().any(|f| metadata.get(f).is_some()) {
         return Err(OAuthError::InvalidClientMetadata(
-            "registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's",
+            "registration_access_token, registration_client_uri, client_secret_expires_at and client_id_issued_at are the server's".into(),
         ));
     }
     let spec = spec_from_metadata(&metadata, FetchRule::for_clients(&app.config.oidc))?;
     let old_hash = current.client.client_secret_hash.clone();
     if let Some(presented) = metadata.get("client_secret") {
         // §2.2: a client_secret in the request must be the current one; it never sets one.
-        let presented = presented.as_str().ok_or(OAuthError::InvalidClientMetadata("client_secret must be a string"))?;
+        let presented = presented.as_str().ok_or(OAuthError::InvalidClientMetadata("client_secret: must be a string".into()))?;
         let ok = app.hasher.verify(presented, old_hash.as_deref()).await.map_err(|e| OAuthError::internal(&e.into()))?;
         if !ok || old_hash.is_none() {
-            return Err(OAuthError::InvalidClientMetadata("client_secret is not the client's current secret"));
+            return Err(OAuthError::InvalidClientMetadata("client_secret: not the client's current secret".into()));
         }
     }
     let wants_secret = spec.auth_method.starts_with("client_secret_");
@@ -447,8 +459,8 @@ pub async fn delete(
 mod tests {
     use super::*;
 
-    fn refusal(m: Value, rule: FetchRule) -> Option<(&'static str, &'static str)> {
-        spec_from_metadata(&m, rule).err().map(|e| (e.code(), e.description().unwrap_or_default()))
+    fn refusal(m: Value, rule: FetchRule) -> Option<(&'static str, String)> {
+        spec_from_metadata(&m, rule).err().map(|e| (e.code(), e.description().unwrap_or_default().to_owned()))
     }
 
     fn with(field: &str, value: Value) -> Value {

@@ -61,7 +61,7 @@ pub async fn refuse_declared_oversize(request: Request, next: Next) -> Response 
     let (surface, limit) = surface_of(request.uri().path());
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        tracing::info!(path = %request.uri().path(), ?declared, limit, "request body larger than the endpoint takes");
+        tracing::info!(?declared, limit, "request body larger than the endpoint takes");
         return too_large(surface, limit);
     }
     if surface == Surface::Page {

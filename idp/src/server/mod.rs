@@ -3,6 +3,7 @@
 
 pub mod body_limit;
 pub mod listener;
+mod logged_path;
 pub mod oversized;
 pub mod routes;
 pub mod tls;
@@ -136,11 +137,15 @@ async fn stop_signal() {
 }
 
 /// Logs to standard error as text or JSON, per `[log]`; `RUST_LOG` overrides the level.
+/// Text is coloured only when standard error is a terminal.
 pub fn init_logging(config: &crate::config::LogConfig) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&config.level)).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: escape codes in a file, journald or a log
+    // shipper are noise that breaks grep.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // A second initialisation (tests starting several servers) keeps the first.
     let _ = match config.format {
         crate::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -193,7 +198,7 @@ async fn request_id(
 ) -> axum::response::Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     request.extensions_mut().insert(RequestId(id.clone()));
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let (method, path) = (request.method().clone(), logged_path::logged_path(request.uri().path()));
     // The route pattern, not the path: IDs and tokens in paths must not become series.
     let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
     let listener = match request.extensions().get::<ConnectionInfo>().map(|c| c.listener) {

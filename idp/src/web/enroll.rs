@@ -110,7 +110,7 @@ async fn submit_otp(path: Result<Path<String>, PathRejection>, Posted { ctx, for
             OtpCheck::Wrong { attempts_left } => {
                 let mut problem = vec![ctx.message("enroll.otp.wrong")];
                 if let Some(left) = attempts_left {
-                    problem.push(ctx.message("enroll.otp.attempts_left").replace("{n}", &left.to_string()));
+                    problem.push(ctx.state.app.ui.counted(ctx.page.locale, "enroll.otp.attempts_left", u64::from(left)));
                 }
                 Ok(otp_page(&ctx, &open, &token, Some(problem), StatusCode::UNAUTHORIZED))
             }

@@ -209,6 +209,8 @@ async fn advance(
             ctx_json["min"] = tenant.policy.password_min_length.into();
             ctx_json["max"] = tenant.policy.password_max_length.into();
             ctx_json["invalid"] = invalid_fields(&problem, &["new_password", "new_password_confirmation"]).into();
+            // A password set for the user is to be replaced, not "expired".
+            ctx_json["must_change"] = user.password_must_change.into();
             ctx.form(StatusCode::OK, "login/change_password.html", ctx_json)
         }
         LoginStep::TotpSetup { sealed_secret } => {
@@ -460,8 +462,7 @@ async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
             OtpOutcome::Wrong { attempts_left } => {
                 let mut message = app.ui.message(ctx.page.locale, "otp.wrong");
                 if let Some(left) = attempts_left {
-                    message =
-                        format!("{message} {}", app.ui.message(ctx.page.locale, "otp.attempts_left").replace("{n}", &left.to_string()));
+                    message = format!("{message} {}", app.ui.counted(ctx.page.locale, "otp.attempts_left", u64::from(left)));
                 }
                 let mut response = advance(&ctx, &mut web_session, &tenant, &user, Some(vec![message].into())).await?;
                 *response.status_mut() = StatusCode::UNAUTHORIZED;

@@ -134,7 +134,7 @@ async fn open_link(ctx: &PageCtx, token: &str, kind: ReissueKind) -> Result<Open
 fn mismatch_problem(ctx: &PageCtx, attempts_left: Option<u32>) -> Vec<String> {
     let mut problem = vec![ctx.message("reissue.answer.mismatch")];
     if let Some(left) = attempts_left {
-        problem.push(ctx.message("reissue.answer.attempts_left").replace("{n}", &left.to_string()));
+        problem.push(ctx.state.app.ui.counted(ctx.page.locale, "reissue.answer.attempts_left", u64::from(left)));
     }
     problem
 }

@@ -33,6 +33,9 @@ pub struct Model {
     /// The user ID lower-cased ([`crate::model::login_id_key`]), unique per tenant; NULL
     /// only for a row that already differed from another by case alone before m0017.
     pub login_id_key: Option<String>,
+    /// The user ID's look-alike skeleton ([`crate::model::login_id_skeleton`]), unique per
+    /// tenant; NULL only for a row that already looked like another before m0018.
+    pub login_id_skeleton: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m0014_relying_site_versions;
 mod m0015_grant_sessions;
 mod m0016_published_crls;
 mod m0017_login_id_key;
+mod m0018_login_id_skeleton;
 
 pub(crate) struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_grant_sessions::Migration),
             Box::new(m0016_published_crls::Migration),
             Box::new(m0017_login_id_key::Migration),
+            Box::new(m0018_login_id_skeleton::Migration),
         ]
     }
 }

@@ -26,6 +26,9 @@ pub enum LoginResult {
     UserDisabled,
     WrongOtp,
     PasswordExpired,
+    /// The password was set for the user (a reissue, an operator's reset) and must be
+    /// replaced by one of their own: not an expired one.
+    PasswordMustChange,
     Other(String),
 }
 
@@ -45,6 +48,7 @@ impl LoginResult {
         (LoginResult::UserDisabled, "user-disabled"),
         (LoginResult::WrongOtp, "wrong-otp"),
         (LoginResult::PasswordExpired, "password-expired"),
+        (LoginResult::PasswordMustChange, "password-must-change"),
     ];
 
     pub fn as_str(&self) -> &str {

@@ -32,7 +32,9 @@ pub use saml::*;
 pub use session::{NewSession, Session};
 pub use tenant::{CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, Tenant, TenantPolicy};
 pub use ticket::{AttemptOutcome, NewTicket, RedeemError, Ticket, TicketKind};
-pub use user::{Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key};
+pub use user::{
+    Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key, login_id_skeleton,
+};
 
 /// One page of a longer list, with the total so a UI can say "1 ~ 20 / 57 items".
 #[derive(Clone, Debug, PartialEq, Eq)]

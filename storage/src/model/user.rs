@@ -103,6 +103,13 @@ pub fn login_id_key(login_id: &str) -> String {
     login_id.to_lowercase()
 }
 
+/// The form of a user ID under which it is unique within its tenant by look: the TR 39
+/// confusable skeleton of the lower-cased ID, so `рау` (Cyrillic) is `pay`, `paypa1` is
+/// `paypal` and `ROOT` is `root` (m0018). Only compared, never shown or used to log in.
+pub fn login_id_skeleton(login_id: &str) -> String {
+    unicode_security::confusable_detection::skeleton(&login_id.to_lowercase()).collect()
+}
+
 /// What `Users::create` needs; credentials are set later, at enrollment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewUser {

@@ -456,6 +456,7 @@ pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user:
         updated_at: ms(now),
         totp_last_step: None,
         login_id_key: Some(crate::model::login_id_key(&new.login_id)),
+        login_id_skeleton: Some(crate::model::login_id_skeleton(&new.login_id)),
     })
 }
 

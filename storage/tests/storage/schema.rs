@@ -134,6 +134,8 @@ async fn login_id_keys_are_backfilled_on_existing_users(url: String) {
     let (t1, t2) = (tenant(&s).await, tenant(&s).await);
     let raw = sea_orm::Database::connect(&url).await.unwrap();
     raw.execute_unprepared("DROP INDEX ux_users_tenant_login_id_key").await.unwrap();
+    // Case twins are also look-alike twins (m0018): an older database had neither index.
+    raw.execute_unprepared("DROP INDEX ux_users_tenant_login_id_skeleton").await.unwrap();
     let users = s.users();
     let taro = users.create(&NewUser::new(t1.id, "Taro", LoginMethod::Cert), t0()).await.unwrap();
     let twin = users.create(&NewUser::new(t1.id, "TARO", LoginMethod::Cert), t0() + time::Duration::seconds(1)).await.unwrap();
@@ -161,10 +163,40 @@ async fn login_id_keys_are_backfilled_on_existing_users(url: String) {
     assert_eq!(keys, expected, "every user keyed, the later case-twin of a tenant without a key");
     assert_eq!(users.get_by_login_id(t2.id, "taro").await.unwrap().map(|u| u.id), Some(other.id));
     assert_eq!(users.get_by_login_id(t1.id, "Taro").await.unwrap().map(|u| u.id), Some(taro.id));
-    let _ = jiro;
     // The later twin still exists and keeps its exact ID; the index holds from now on.
     assert_eq!(users.get(twin.id).await.unwrap().login_id, "TARO");
     let again = users.create(&NewUser::new(t1.id, "tArO", LoginMethod::Cert), t0()).await.unwrap_err();
+    assert!(matches!(again, mamori_storage::StorageError::Conflict(_)), "{again:?}");
+
+    // m0018 likewise: look-alikes that exist when it runs (Cyrillic р, а, у beside Latin
+    // `pay`, created while no index stood) are skeleton-keyed oldest first; the later
+    // look-alike keeps none, and no new one can join them.
+    let pay = users.create(&NewUser::new(t1.id, "pay", LoginMethod::Cert), t0()).await.unwrap();
+    let cyrillic =
+        users.create(&NewUser::new(t1.id, "\u{440}\u{430}\u{443}", LoginMethod::Cert), t0() + time::Duration::seconds(1)).await.unwrap();
+    raw.execute_unprepared("ALTER TABLE users DROP COLUMN login_id_skeleton").await.unwrap();
+    raw.execute_unprepared("DELETE FROM seaql_migrations WHERE version LIKE 'm0018%'").await.unwrap();
+    s.migrate().await.unwrap();
+    let skeleton_of = |id: uuid::Uuid| {
+        let raw = &raw;
+        async move {
+            let stmt = sea_orm::Statement::from_sql_and_values(
+                raw.get_database_backend(),
+                if raw.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+                    "SELECT login_id_skeleton FROM users WHERE id = $1"
+                } else {
+                    "SELECT login_id_skeleton FROM users WHERE id = ?"
+                },
+                [id.into()],
+            );
+            let row = raw.query_one_raw(stmt).await.unwrap().expect("the user's row");
+            row.try_get::<Option<String>>("", "login_id_skeleton").unwrap()
+        }
+    };
+    assert_eq!(skeleton_of(pay.id).await, Some("pay".into()));
+    assert_eq!(skeleton_of(cyrillic.id).await, None, "the later look-alike keeps no skeleton");
+    assert!(skeleton_of(jiro.id).await.is_some());
+    let again = users.create(&NewUser::new(t1.id, "pa\u{443}", LoginMethod::Cert), t0()).await.unwrap_err();
     assert!(matches!(again, mamori_storage::StorageError::Conflict(_)), "{again:?}");
     s.close().await.unwrap();
 }

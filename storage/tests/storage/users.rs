@@ -61,6 +61,17 @@ async fn login_ids_are_unique_per_tenant(s: Storage) {
     s.users().create(&accented, t0()).await.unwrap();
     let err = s.users().create(&NewUser::new(t1.id, "élodie", LoginMethod::Cert), t0()).await.unwrap_err();
     assert!(matches!(err, StorageError::Conflict(_)), "beyond ASCII: {err:?}");
+    // IDs that look alike are one (m0018's skeleton): Cyrillic р, а, у beside Latin
+    // p, a, y; the digit 1 beside the letter l; and the honest neighbours still pass.
+    s.users().create(&NewUser::new(t1.id, "pay", LoginMethod::Cert), t0()).await.unwrap();
+    s.users().create(&NewUser::new(t1.id, "paypal", LoginMethod::Cert), t0()).await.unwrap();
+    for look_alike in ["\u{440}\u{430}\u{443}", "paypa1", "PAYPAl"] {
+        let err = s.users().create(&NewUser::new(t1.id, look_alike, LoginMethod::Cert), t0()).await.unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)), "{look_alike}: {err:?}");
+    }
+    for neighbour in ["payer", "pay2", "\u{43f}\u{430}\u{443}"] {
+        s.users().create(&NewUser::new(t1.id, neighbour, LoginMethod::Cert), t0()).await.unwrap();
+    }
     // An ID found exactly as it was written.
     assert!(s.users().get_by_login_id(t1.id, "ÉLODIE").await.unwrap().is_some());
     // The same user ID in another tenant is someone else.

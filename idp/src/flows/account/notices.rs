@@ -63,6 +63,7 @@ pub const HISTORY_RESULTS: &[&str] = &[
     "user-disabled",
     "wrong-otp",
     "password-expired",
+    "password-must-change",
     "password-changed",
     "secret-question-changed",
     "device-added",
@@ -108,6 +109,7 @@ pub async fn notify(app: &App, user: &User, template: &'static str, extra: serde
     addresses.extend(also.iter().cloned());
     let mut context = serde_json::json!({
         "login_id": user.login_id,
+        "display_name": user.display_name,
         "changed_at": format_date_time(now, &user.time_zone),
     });
     if let (Some(map), serde_json::Value::Object(more)) = (context.as_object_mut(), extra) {

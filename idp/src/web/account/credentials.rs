@@ -75,7 +75,7 @@ async fn change_password(Posted { ctx, form }: Posted) -> Response {
         Ok(PasswordChangeOutcome::WrongCurrent { attempts_left }) => {
             let mut problem = vec![portal.ctx.message("account.password.current_wrong")];
             if let Some(left) = attempts_left {
-                problem.push(portal.ctx.message("login.attempts_left").replace("{n}", &left.to_string()));
+                problem.push(portal.ctx.state.app.ui.counted(portal.ctx.page.locale, "login.attempts_left", u64::from(left)));
             }
             password_page(&portal, Some((problem, vec!["account.password.current_wrong"])), StatusCode::UNAUTHORIZED)
         }

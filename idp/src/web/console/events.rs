@@ -41,6 +41,7 @@ const FILTER_RESULTS: &[&str] = &[
     "device-deleted",
     "user-disabled",
     "password-expired",
+    "password-must-change",
 ];
 
 #[derive(Debug, Deserialize, Default)]
