@@ -100,7 +100,9 @@ impl<'a> Completions<'a> {
             revoke_where_on(&txn, device, &issued.supersede_reason, now).await?;
             invalidate_on(&txn, ticket::Column::DeviceId.eq(issued.device_id), TicketKind::Download).await?;
             insert_certificate_on(&txn, &issued.certificate, now).await?;
-            insert_on(&txn, &issued.download, now).await?;
+            if let Some(download) = &issued.download {
+                insert_on(&txn, download, now).await?;
+            }
         }
         txn.commit().await.map_err(db_err)?;
         Ok(())

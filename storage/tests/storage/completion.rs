@@ -10,7 +10,11 @@ use time::Duration;
 
 use crate::harness::{t0, tenant, unique, user};
 
-on_both!(a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded, concurrent_completions_record_one_certificate);
+on_both!(
+    a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded,
+    concurrent_completions_record_one_certificate,
+    a_certificate_without_a_download_supersedes_like_any_other
+);
 
 pub(crate) struct Fixture {
     pub(crate) ca: CertificateAuthority,
@@ -84,7 +88,7 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
                 not_after: t0() + Duration::days(365),
             },
             supersede_reason: "superseded".into(),
-            download,
+            download: Some(download),
         }],
         ..Completion::default()
     }
@@ -100,7 +104,7 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     // What was there before: an active certificate of the device and its pending download.
     let earlier = completion(&f);
     let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
-    let old_download = s.tickets().create(&record(&earlier).download, t0()).await.unwrap();
+    let old_download = s.tickets().create(record(&earlier).download.as_ref().unwrap(), t0()).await.unwrap();
 
     // Two ways the transaction can fail at its last writes: the certificate's serial or
     // the download's acquisition ID already recorded (a unique violation in the database).
@@ -109,7 +113,7 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     clashing_serial.certificates[0].certificate.serial_hex = serial;
     let mut clashing_download = completion(&f);
     let taken = old_download.acquisition_id.clone();
-    clashing_download.certificates[0].download.acquisition_id = taken;
+    clashing_download.certificates[0].download.as_mut().unwrap().acquisition_id = taken;
     for failing in [clashing_serial, clashing_download] {
         let result = s.completions().complete(&failing, now).await;
         assert!(matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))), "{result:?}");
@@ -140,7 +144,7 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     let old = s.certificates().get(old_cert.id).await.unwrap();
     assert_eq!((old.status, old.revocation_reason.as_deref()), (CertificateStatus::Revoked, Some("superseded")));
     assert_eq!(s.tickets().get(old_download.id).await.unwrap().uses_left, 0, "the older download is voided");
-    let acquisition_id = record(&good).download.acquisition_id.clone().unwrap();
+    let acquisition_id = record(&good).download.as_ref().unwrap().acquisition_id.clone().unwrap();
     let download = s.tickets().find_by_acquisition_id(&acquisition_id).await.unwrap().unwrap();
     assert_eq!((download.kind, download.device_id, download.uses_left), (TicketKind::Download, Some(f.device.id), 1));
 
@@ -149,6 +153,33 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     assert!(matches!(s.completions().complete(&again, now).await, Err(RedeemError::Spent)));
     assert_eq!(s.certificates().find_by_serial(&record(&again).certificate.serial_hex).await.unwrap(), None);
     assert_eq!(s.certificates().list_for_device(f.device.id).await.unwrap().len(), 2);
+}
+
+/// A certificate for the device's own key (CSR) comes with no download: recording it
+/// still revokes the device's certificate and voids its pending download.
+async fn a_certificate_without_a_download_supersedes_like_any_other(s: Storage) {
+    let f = fixture(&s).await;
+    let earlier = completion(&f);
+    let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
+    let old_download = s.tickets().create(record(&earlier).download.as_ref().unwrap(), t0()).await.unwrap();
+    let mut from_csr = completion(&f);
+    from_csr.ticket_id = None;
+    from_csr.password = None;
+    from_csr.secret_answer = None;
+    from_csr.certificates[0].download = None;
+    s.completions().complete(&from_csr, t0() + Duration::minutes(1)).await.unwrap();
+    let new_cert = s.certificates().find_by_serial(&record(&from_csr).certificate.serial_hex).await.unwrap().unwrap();
+    assert_eq!(new_cert.status, CertificateStatus::Active);
+    assert_eq!(s.certificates().get(old_cert.id).await.unwrap().status, CertificateStatus::Revoked);
+    assert_eq!(s.tickets().get(old_download.id).await.unwrap().uses_left, 0, "the pending download is void");
+    assert!(
+        s.tickets()
+            .list_pending_for_user(f.user.id, t0() + Duration::minutes(2))
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.kind != TicketKind::Download)
+    );
 }
 
 async fn concurrent_completions_record_one_certificate(s: Storage) {
@@ -176,5 +207,5 @@ async fn concurrent_completions_record_one_certificate(s: Storage) {
     assert_eq!(recorded.map(|c| c.id), Some(certs[0].id), "the recorded certificate is the winner's");
     let pending = s.tickets().list_pending_for_user(f.user.id, now).await.unwrap();
     assert_eq!(pending.len(), 1, "one download, the winner's");
-    assert_eq!(pending[0].acquisition_id, winner.download.acquisition_id);
+    assert_eq!(pending[0].acquisition_id, winner.download.as_ref().unwrap().acquisition_id);
 }
