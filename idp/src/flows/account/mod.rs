@@ -6,15 +6,18 @@
 //!
 //! One file per flow: `history` (time zone, login history), `notices` (audit events and
 //! notification mails), `credentials` (password and secret question), `devices`, and
-//! `method` (login-method change); the policy gate of every feature is here.
+//! `device_csr` (a device's certificate for its own key), and `method` (login-method
+//! change); the policy gate of every feature is here.
 
 mod credentials;
+mod device_csr;
 mod devices;
 mod history;
 mod method;
 mod notices;
 
 pub use credentials::*;
+pub use device_csr::*;
 pub use devices::*;
 pub use history::*;
 pub use method::*;

@@ -50,6 +50,8 @@ async fn show(ctx: PageCtx, Query(query): Query<AccountQuery>) -> Response {
             "device_count": devices.len(),
             "max_devices": portal.tenant.policy.max_devices,
             "can_add_device": (devices.len() as u64) < u64::from(portal.tenant.policy.max_devices),
+            // A certificate from the device's own key (CSR) only where logins use one.
+            "can_use_csr": portal.user.login_method.needs_certificate(),
             "login_method": portal.ctx.message(&format!("account.method.{}", portal.user.login_method)),
             "notice": notice,
         }),
