@@ -79,8 +79,10 @@ pub struct SecretAnswerChange {
 pub struct CertificateDownload {
     pub device_id: Uuid,
     pub certificate: NewCertificate,
-    /// Revocation reason for the certificates it replaces (`superseded`).
-    pub supersede_reason: String,
+    /// Revocation reason for the certificates it replaces (`superseded`); `None` for a
+    /// renewal, where the device's current certificate stays valid until the new one
+    /// is used or a grace period ends (see `Certificates::settle_renewal`).
+    pub supersede_reason: Option<String>,
     pub download: Option<NewTicket>,
 }
 

@@ -324,6 +324,19 @@ impl<'a> Certificates<'a> {
         self.list_where(certificate::Column::DeviceId.eq(device_id)).await
     }
 
+    /// Revokes a device's active certificates recorded before `created_before`: those a
+    /// renewal replaced, once the new certificate is in use.
+    pub async fn revoke_older_for_device(
+        &self,
+        device_id: Uuid,
+        created_before: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        let condition = certificate::Column::DeviceId.eq(device_id).and(certificate::Column::CreatedAt.lt(ms(created_before)));
+        self.revoke_where(condition, reason, now).await
+    }
+
     async fn revoke_where(
         &self,
         condition: sea_orm::sea_query::SimpleExpr,

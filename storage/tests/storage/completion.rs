@@ -13,7 +13,8 @@ use crate::harness::{t0, tenant, unique, user};
 on_both!(
     a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded,
     concurrent_completions_record_one_certificate,
-    a_certificate_without_a_download_supersedes_like_any_other
+    a_certificate_without_a_download_supersedes_like_any_other,
+    a_renewal_keeps_the_old_certificate_until_it_is_retired
 );
 
 pub(crate) struct Fixture {
@@ -87,7 +88,7 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
                 not_before: t0(),
                 not_after: t0() + Duration::days(365),
             },
-            supersede_reason: "superseded".into(),
+            supersede_reason: Some("superseded".into()),
             download: Some(download),
         }],
         ..Completion::default()
@@ -180,6 +181,28 @@ async fn a_certificate_without_a_download_supersedes_like_any_other(s: Storage) 
             .iter()
             .all(|t| t.kind != TicketKind::Download)
     );
+}
+
+/// A renewal (no supersede reason) records the new certificate and leaves the old one
+/// active; `revoke_older_for_device` later retires exactly the older ones.
+async fn a_renewal_keeps_the_old_certificate_until_it_is_retired(s: Storage) {
+    let f = fixture(&s).await;
+    let earlier = completion(&f);
+    let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
+    let mut renewal = completion(&f);
+    renewal.ticket_id = None;
+    renewal.password = None;
+    renewal.secret_answer = None;
+    renewal.certificates[0].supersede_reason = None;
+    let renewed_at = t0() + Duration::days(1);
+    s.completions().complete(&renewal, renewed_at).await.unwrap();
+    let new_cert = s.certificates().find_by_serial(&record(&renewal).certificate.serial_hex).await.unwrap().unwrap();
+    assert_eq!(s.certificates().get(old_cert.id).await.unwrap().status, CertificateStatus::Active, "the old one still works");
+    // Nothing is older than the old one; the new one's use retires the old one only.
+    assert!(s.certificates().revoke_older_for_device(f.device.id, old_cert.created_at, "superseded", renewed_at).await.unwrap().is_empty());
+    let revoked = s.certificates().revoke_older_for_device(f.device.id, new_cert.created_at, "superseded", renewed_at).await.unwrap();
+    assert_eq!(revoked.iter().map(|c| c.id).collect::<Vec<_>>(), vec![old_cert.id]);
+    assert_eq!(s.certificates().get(new_cert.id).await.unwrap().status, CertificateStatus::Active);
 }
 
 async fn concurrent_completions_record_one_certificate(s: Storage) {

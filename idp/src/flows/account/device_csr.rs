@@ -111,7 +111,7 @@ pub async fn issue_for_device_csr(
         certificates: vec![CertificateDownload {
             device_id: device.id,
             certificate: record,
-            supersede_reason: RevocationReason::Superseded.as_str().to_owned(),
+            supersede_reason: Some(RevocationReason::Superseded.as_str().to_owned()),
             download: None,
         }],
         ..Completion::default()
