@@ -167,3 +167,20 @@ async fn an_old_certificate_stops_when_the_renewal_grace_period_ends() {
     assert_eq!(refusal(&f.check(Some(&old), over).await), Some((CertificateRefusal::Revoked, true)));
     assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)), "revoked for good");
 }
+
+/// The server's sweep revokes what a renewal replaced once the grace period is over,
+/// presented or not, so that the CRL and OCSP say so.
+#[tokio::test]
+async fn the_sweep_retires_renewed_certificates_after_the_grace_period() {
+    let f = fixture().await;
+    let now = f.ctx.app.now();
+    let (old, _) = f.certificate(now - Duration::days(20), 365).await;
+    let (new, _) = f.certificate(now - Duration::days(15), 365).await;
+    let app = &f.ctx.app;
+    let retire = |at| crate::flows::account::retire_renewed_certificates(app, at);
+    assert_eq!(retire(now - Duration::days(2)).await.expect("sweep"), 0, "within the grace period");
+    assert_eq!(retire(now).await.expect("sweep"), 1, "over: the old one");
+    assert_eq!(retire(now).await.expect("sweep"), 0, "once");
+    assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)));
+    assert_eq!(refusal(&f.check(Some(&new), now).await), None);
+}

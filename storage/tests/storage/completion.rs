@@ -14,7 +14,8 @@ on_both!(
     a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded,
     concurrent_completions_record_one_certificate,
     a_certificate_without_a_download_supersedes_like_any_other,
-    a_renewal_keeps_the_old_certificate_until_it_is_retired
+    a_renewal_keeps_the_old_certificate_until_it_is_retired,
+    renewed_certificates_are_retired_when_the_grace_period_is_over
 );
 
 pub(crate) struct Fixture {
@@ -203,6 +204,27 @@ async fn a_renewal_keeps_the_old_certificate_until_it_is_retired(s: Storage) {
     let revoked = s.certificates().revoke_older_for_device(f.device.id, new_cert.created_at, "superseded", renewed_at).await.unwrap();
     assert_eq!(revoked.iter().map(|c| c.id).collect::<Vec<_>>(), vec![old_cert.id]);
     assert_eq!(s.certificates().get(new_cert.id).await.unwrap().status, CertificateStatus::Active);
+}
+
+/// The periodic sweep: an old certificate goes once its renewal is older than the
+/// cut-off, and only when the renewal's certificate is still active.
+async fn renewed_certificates_are_retired_when_the_grace_period_is_over(s: Storage) {
+    let f = fixture(&s).await;
+    let old = s.certificates().insert(&record(&completion(&f)).certificate, t0()).await.unwrap();
+    let renewed_at = t0() + Duration::days(1);
+    let new = s.certificates().insert(&record(&completion(&f)).certificate, renewed_at).await.unwrap();
+    let certificates = s.certificates();
+    let sweep = |cutoff| certificates.revoke_renewed_before(cutoff, "superseded", renewed_at + Duration::days(30));
+    assert!(sweep(renewed_at - Duration::minutes(1)).await.unwrap().is_empty(), "the renewal is younger than the cut-off");
+    let revoked = sweep(renewed_at).await.unwrap();
+    assert_eq!(revoked.iter().map(|c| c.id).collect::<Vec<_>>(), vec![old.id], "the old one, not the new one");
+    assert_eq!(s.certificates().get(new.id).await.unwrap().status, CertificateStatus::Active);
+    assert!(sweep(renewed_at + Duration::days(100)).await.unwrap().is_empty(), "the newest certificate of a device stays");
+    // A renewal whose certificate was revoked meanwhile retires nothing.
+    let third = s.certificates().insert(&record(&completion(&f)).certificate, renewed_at + Duration::days(2)).await.unwrap();
+    s.certificates().revoke(&third.serial_hex, "key_compromise", renewed_at + Duration::days(3)).await.unwrap();
+    assert!(sweep(renewed_at + Duration::days(100)).await.unwrap().is_empty());
+    assert_eq!(s.certificates().get(new.id).await.unwrap().status, CertificateStatus::Active);
 }
 
 async fn concurrent_completions_record_one_certificate(s: Storage) {

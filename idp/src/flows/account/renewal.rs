@@ -2,8 +2,8 @@
 //! is still valid, a new certificate for the same device is issued for download, and the
 //! old one keeps working so the user is never locked out. The old one is revoked
 //! (superseded) when the new one is first presented at a login, or once the grace
-//! period (`ca.renewal_grace_days`) after the renewal has passed, when the old one is
-//! next presented.
+//! period (`ca.renewal_grace_days`) after the renewal has passed: when the old one is
+//! next presented, or by the server's periodic sweep, whichever comes first.
 
 use mamori_ca::RevocationReason;
 use mamori_storage::model::{Certificate, CertificateStatus, Completion, Device, Tenant, User};
@@ -94,4 +94,12 @@ pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDat
         }
         _ => Ok(true),
     }
+}
+
+/// Revokes every certificate whose renewal is older than the grace period; the number
+/// revoked. Run periodically by the server (see `server::retire_renewed_certificates`).
+pub async fn retire_renewed_certificates(app: &App, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let grace = time::Duration::days(i64::from(app.config.ca.renewal_grace_days));
+    let reason = RevocationReason::Superseded.as_str();
+    Ok(app.storage.certificates().revoke_renewed_before(now - grace, reason, now).await?.len())
 }
