@@ -22,7 +22,7 @@ pub enum CaError {
 
     /// The certificate signing request is malformed or uses something we do not accept.
     #[error("The certificate signing request is not acceptable: {0}.")]
-    InvalidCsr(String),
+    InvalidCsr(crate::csr::CsrProblem),
 
     /// The certificate signing request is not signed by the key it contains.
     #[error(

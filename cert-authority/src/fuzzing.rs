@@ -26,7 +26,7 @@ fn authority() -> Option<&'static CertificateAuthority> {
 /// an accepted key type, and comes out as a certificate carrying exactly the CSR's key.
 pub fn csr(data: &[u8]) {
     let Some(ca) = authority() else { panic!("the fuzz CA could not be made") };
-    let parsed = crate::csr::public_key_from_csr(data);
+    let parsed = crate::csr::check_csr(data, &crate::csr::CsrKeyPolicy::default());
     let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let request = CsrIssuanceRequest {
         common_name: "fuzz".into(),

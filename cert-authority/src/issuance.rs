@@ -12,7 +12,7 @@ use rcgen::{
 use time::OffsetDateTime;
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::csr::public_key_from_csr;
+use crate::csr::{CheckedCsr, CsrKeyPolicy, check_csr};
 use crate::encoding::{
     check_email, check_name, check_url, parse_certificate, pem_encode, pem_encode_secret, random_serial, serial_hex, sha256_hex, validity,
 };
@@ -100,14 +100,20 @@ impl CertificateAuthority {
     }
 
     /// Issues a TLS client certificate for the public key in a CSR (PEM or DER) after
-    /// verifying the CSR's self-signature. Nothing else is taken from the CSR.
+    /// screening it with the default key policy ([`check_csr`]). Nothing else is taken
+    /// from the CSR.
     pub fn issue_from_csr(&self, csr_pem_or_der: &[u8], req: &CsrIssuanceRequest) -> Result<IssuedCertificate, CaError> {
-        let public_key = public_key_from_csr(csr_pem_or_der)?;
+        self.issue_for_checked_csr(&check_csr(csr_pem_or_der, &CsrKeyPolicy::default())?, req)
+    }
+
+    /// Issues a TLS client certificate for a CSR that passed [`check_csr`]: its public
+    /// key, and subject, SANs and extensions from `req` and this CA only.
+    pub fn issue_for_checked_csr(&self, csr: &CheckedCsr, req: &CsrIssuanceRequest) -> Result<IssuedCertificate, CaError> {
         let params = self.client_params(&req.common_name, req.email.as_deref(), req.not_before, req.not_after, &req.urls)?;
-        let issued = self.issue(params, &public_key.key, None)?;
+        let issued = self.issue(params, &csr.key, None)?;
         // rcgen re-encodes the key; make sure it wrote exactly what the device holds.
         let certificate = parse_certificate("issued certificate", &issued.certificate_der)?;
-        if certificate.public_key().raw != public_key.spki_der.as_slice() {
+        if certificate.public_key().raw != csr.spki_der.as_slice() {
             return Err(CaError::generation("the issued certificate does not carry the CSR's public key"));
         }
         Ok(issued)

@@ -48,6 +48,7 @@ mod summary;
 pub use algorithm::KeyAlgorithm;
 pub use authority::{CaSubject, CertificateAuthority, SealedCa};
 pub use crl::{Crl, RevocationReason, RevokedCertificate};
+pub use csr::{CheckedCsr, CsrKeyPolicy, CsrProblem, IgnoredRequest, MAX_CSR_BYTES, check_csr};
 pub use error::CaError;
 pub use issuance::{CertificateUrls, CsrIssuanceRequest, DeviceCertificateRequest, IssuedCertificate};
 pub use ocsp::{

@@ -311,10 +311,11 @@ export function decodeMail(raw) {
 
 /**
  * Opens a fresh Chromium (Debian's, with a NEW EMPTY user-data dir) with one context and
- * one page, closed when the test ends. With `certificate: {pfxPath, passphrase}` the
- * context presents that PKCS#12 to the certificate listener.
+ * one page, closed when the test ends. With `certificate: {pfxPath, passphrase}` (or
+ * `{certPath, keyPath}`, PEM files: a key made outside Mamori) the context presents that
+ * certificate to the certificate listener. `userAgent` replaces Chromium's own.
  */
-export async function openBrowser(t, server, { certificate, locale, acceptLanguage } = {}) {
+export async function openBrowser(t, server, { certificate, locale, acceptLanguage, userAgent } = {}) {
   const userDataDir = tempDir(t, 'mamori-chromium-');
   const options = {
     executablePath: CHROMIUM,
@@ -327,10 +328,14 @@ export async function openBrowser(t, server, { certificate, locale, acceptLangua
     locale,
     extraHTTPHeaders: acceptLanguage ? { 'Accept-Language': acceptLanguage } : undefined,
     viewport: { width: 1000, height: 800 },
+    userAgent,
   };
   if (certificate) {
+    const origin = new URL(server.mtls).origin;
     options.clientCertificates = [
-      { origin: new URL(server.mtls).origin, pfxPath: certificate.pfxPath, passphrase: certificate.passphrase },
+      certificate.certPath
+        ? { origin, certPath: certificate.certPath, keyPath: certificate.keyPath }
+        : { origin, pfxPath: certificate.pfxPath, passphrase: certificate.passphrase },
     ];
     // With clientCertificates, playwright-core does the TLS handshake with the server
     // itself (in this Node process, presenting the PKCS#12) and relays it to Chromium,

@@ -20,6 +20,8 @@ q openssl req -new -newkey rsa:2048 -nodes -keyout $T/rsa.key -subj "/CN=desk" -
 openssl req -in $C/csr/openssl-rsa2048.pem -outform DER -out $C/csr/openssl-rsa2048.der
 q openssl req -new -newkey rsa:1024 -nodes -keyout $T/rsa1k.key -subj "/CN=old" -out $C/csr/openssl-refused-rsa1024.pem
 q openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:secp256k1 -nodes -keyout $T/k1.key -subj "/CN=k1" -outform DER -out $C/csr/openssl-refused-secp256k1.der
+# Asks for what a device never gets (CA:TRUE, SANs, EKUs, keyCertSign): accepted, all ignored.
+q openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $T/greedy.key -subj "/CN=Evil Root/O=Attacker" -addext "basicConstraints=critical,CA:TRUE" -addext "subjectAltName=DNS:evil.example,email:ceo@example.com" -addext "extendedKeyUsage=serverAuth,codeSigning" -addext "keyUsage=critical,keyCertSign,cRLSign" -out $C/csr/openssl-p256-asks-ca-san-eku.pem
 sed 's/CERTIFICATE REQUEST/NEW CERTIFICATE REQUEST/' $C/csr/openssl-p256.pem > $C/csr/openssl-p256-new-header.pem
 /usr/bin/python3 -c "import sys; d = bytearray(open(sys.argv[1], 'rb').read()); d[-5] ^= 0x40; open(sys.argv[2], 'wb').write(d)" \
   $C/csr/openssl-p384.der $C/csr/openssl-refused-bad-signature.der

@@ -152,11 +152,27 @@ pub struct CaConfig {
     pub ca_issuers_url: Option<String>,
     /// How long a published CRL is valid (its nextUpdate), in hours.
     pub crl_validity_hours: u32,
+    /// Whether the Apple configuration profile offered on the download page also installs
+    /// the CA's root certificate as trusted (`com.apple.security.root`). Off by default: a
+    /// root trusted on a device vouches for every TLS server it signs there, and a
+    /// client-certificate CA should not, unless it also signs this server's certificate.
+    pub mobileconfig_trust_root: bool,
+    /// After a renewal from the account page, how many days the device's previous
+    /// certificate keeps working if the new one is never used to log in (its first use
+    /// revokes the old one at once).
+    pub renewal_grace_days: u32,
 }
 
 impl Default for CaConfig {
     fn default() -> Self {
-        Self { crl_url: None, ocsp_url: None, ca_issuers_url: None, crl_validity_hours: 24 }
+        Self {
+            crl_url: None,
+            ocsp_url: None,
+            ca_issuers_url: None,
+            crl_validity_hours: 24,
+            mobileconfig_trust_root: false,
+            renewal_grace_days: 14,
+        }
     }
 }
 

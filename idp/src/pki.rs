@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use mamori_ca::{
-    CaSubject, CertificateAuthority, CertificateUrls, Crl, CsrIssuanceRequest, DeviceCertificateRequest, IssuedCertificate, KeyAlgorithm,
-    RevocationReason, SealingKey,
+    CaSubject, CertificateAuthority, CertificateUrls, CheckedCsr, Crl, CsrIssuanceRequest, CsrKeyPolicy, DeviceCertificateRequest,
+    IssuedCertificate, KeyAlgorithm, RevocationReason, SealingKey,
 };
 use mamori_storage::Storage;
 use mamori_storage::model::{Certificate, NewCertificate, NewCertificateAuthority};
@@ -299,6 +299,31 @@ impl CaService {
         self.record(&active, owner, &issued).await?;
         self.metrics.certificate_issued("csr");
         Ok(issued)
+    }
+
+    /// Screens a CSR from outside (size, encoding, key against `policy`, proof of
+    /// possession) on the blocking pool: an RSA signature check is not for the runtime.
+    pub async fn check_csr(&self, csr: Vec<u8>, policy: CsrKeyPolicy) -> Result<CheckedCsr, PkiError> {
+        Ok(self.pool.run(move || mamori_ca::check_csr(&csr, &policy)).await??)
+    }
+
+    /// Signs a device certificate for a screened CSR without recording it, like
+    /// [`Self::sign_device_certificate`]: the caller records it with what else it writes.
+    pub async fn sign_for_csr(
+        &self,
+        owner: CertificateOwner,
+        csr: CheckedCsr,
+        common_name: String,
+        email: Option<String>,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<(IssuedCertificate, NewCertificate), PkiError> {
+        let active = self.active().await?;
+        let request = CsrIssuanceRequest { common_name, email, not_before, not_after, urls: self.urls_for(&active) };
+        let ca = Arc::clone(&active);
+        let issued = self.pool.run(move || ca.ca.issue_for_checked_csr(&csr, &request)).await??;
+        let record = new_certificate(&active, owner, &issued);
+        Ok((issued, record))
     }
 
     async fn record(&self, active: &ActiveCa, owner: CertificateOwner, issued: &IssuedCertificate) -> Result<(), PkiError> {

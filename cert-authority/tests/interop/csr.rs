@@ -1,7 +1,7 @@
 //! Issuing from CSRs made by openssl: the certificate carries the CSR's key and our
 //! subject; altered or malformed requests are refused.
 
-use mamori_ca::{CaError, CertificateUrls, CsrIssuanceRequest};
+use mamori_ca::{CaError, CertificateUrls, CsrIssuanceRequest, CsrKeyPolicy, CsrProblem, IgnoredRequest, check_csr};
 use time::Duration;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -90,4 +90,38 @@ fn malformed_or_unacceptable_csrs_are_invalid() {
     let mut truncated = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "DER");
     truncated.truncate(truncated.len() / 2);
     assert!(matches!(ca.issue_from_csr(&truncated, &request()), Err(CaError::InvalidCsr(_))));
+}
+
+#[test]
+fn openssl_requests_are_screened_with_named_problems() {
+    let ws = Workspace::new();
+    let policy = CsrKeyPolicy::default();
+    let weak = openssl_csr(&ws, &["-newkey", "rsa:1024"], "PEM");
+    let result = check_csr(&weak, &policy);
+    assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::RsaKeyTooSmall { bits: 1024, min_bits: 2048 }))), "{result:?}");
+    let odd_curve = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1"], "PEM");
+    let result = check_csr(&odd_curve, &policy);
+    assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::UnsupportedKey(_)))), "{result:?}");
+
+    // A request for a CA certificate with SANs and EKUs of its own: issued as a plain
+    // client certificate, and the page can say what was ignored.
+    let greedy = {
+        let mut args = vec!["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        args.extend(["-subj", "/CN=Evil Root", "-keyout", "key.pem", "-out", "greedy.pem"]);
+        args.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "subjectAltName=DNS:evil.example,email:ceo@example.com"]);
+        args.extend(["-addext", "extendedKeyUsage=serverAuth,codeSigning"]);
+        ws.openssl_ok(&args);
+        ws.read("greedy.pem")
+    };
+    let checked = check_csr(&greedy, &policy).unwrap();
+    for wanted in
+        [IgnoredRequest::CaCertificate, IgnoredRequest::SubjectAltNames, IgnoredRequest::ExtendedKeyUsage, IgnoredRequest::Subject]
+    {
+        assert!(checked.ignored.contains(&wanted), "{wanted:?}: {:?}", checked.ignored);
+    }
+    let issued = p256_root().issue_for_checked_csr(&checked, &request()).unwrap();
+    let text = ws.openssl_ok(&["x509", "-in", &ws.write("greedy-cert.pem", &issued.certificate_pem), "-noout", "-text"]);
+    assert!(text.contains("CA:FALSE") && !text.contains("CA:TRUE"), "{text}");
+    assert!(!text.contains("evil.example") && !text.contains("ceo@example.com") && !text.contains("Code Signing"), "{text}");
+    assert!(text.contains("TLS Web Client Authentication") && !text.contains("TLS Web Server Authentication"), "{text}");
 }

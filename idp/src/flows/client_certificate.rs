@@ -117,6 +117,11 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     if user.status == UserStatus::Disabled {
         return refuse_for(Why::UserDisabled);
     }
+    // A renewal of the device: this certificate's use retires the one it renewed, or
+    // this is the old one and its grace period is over.
+    if !super::account::settle_renewal(app, &certificate, now).await? {
+        return refuse_for(Why::Revoked);
+    }
     let tenant = app.storage.tenants().get(user.tenant_id).await?;
     let user = super::login::release_expired_lock(app, &tenant, user, now).await?;
     Ok(CertificateCheck::Accepted(Box::new(CertifiedUser { tenant, user, device, certificate })))

@@ -137,3 +137,50 @@ async fn a_password_lock_past_its_timed_release_is_lifted_by_the_certificate_ste
     let CertificateCheck::Accepted(released) = f.check(Some(&leaf), now + Duration::minutes(30)).await else { panic!("refused") };
     assert!(!released.user.is_locked(), "released at the policy's time");
 }
+
+/// Renewal (issue 21): the certificate a renewal replaced keeps working until the new
+/// one is presented, whose first use revokes it.
+#[tokio::test]
+async fn a_renewed_certificate_retires_the_old_one_at_its_first_use() {
+    let f = fixture().await;
+    let now = f.ctx.app.now();
+    let (old, _) = f.certificate(now - Duration::days(10), 365).await;
+    let (new, _) = f.certificate(now - Duration::days(1), 365).await;
+    assert_eq!(refusal(&f.check(Some(&old), now).await), None, "still usable: the new one is unused");
+    assert_eq!(refusal(&f.check(Some(&new), now).await), None);
+    assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)), "retired by the new one's use");
+    assert_eq!(refusal(&f.check(Some(&new), now).await), None, "the new one goes on");
+}
+
+/// Unused, the renewal's new certificate retires the old one when the grace period
+/// (`ca.renewal_grace_days`, 14 by default) after the renewal is over.
+#[tokio::test]
+async fn an_old_certificate_stops_when_the_renewal_grace_period_ends() {
+    let f = fixture().await;
+    let now = f.ctx.app.now();
+    let (old, _) = f.certificate(now - Duration::days(10), 365).await;
+    let (_new, _) = f.certificate(now - Duration::days(1), 365).await;
+    let grace = Duration::days(i64::from(f.ctx.app.config.ca.renewal_grace_days));
+    let last_day = now - Duration::days(1) + grace - Duration::minutes(1);
+    assert_eq!(refusal(&f.check(Some(&old), last_day).await), None, "within the grace period");
+    let over = now - Duration::days(1) + grace;
+    assert_eq!(refusal(&f.check(Some(&old), over).await), Some((CertificateRefusal::Revoked, true)));
+    assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)), "revoked for good");
+}
+
+/// The server's sweep revokes what a renewal replaced once the grace period is over,
+/// presented or not, so that the CRL and OCSP say so.
+#[tokio::test]
+async fn the_sweep_retires_renewed_certificates_after_the_grace_period() {
+    let f = fixture().await;
+    let now = f.ctx.app.now();
+    let (old, _) = f.certificate(now - Duration::days(20), 365).await;
+    let (new, _) = f.certificate(now - Duration::days(15), 365).await;
+    let app = &f.ctx.app;
+    let retire = |at| crate::flows::account::retire_renewed_certificates(app, at);
+    assert_eq!(retire(now - Duration::days(2)).await.expect("sweep"), 0, "within the grace period");
+    assert_eq!(retire(now).await.expect("sweep"), 1, "over: the old one");
+    assert_eq!(retire(now).await.expect("sweep"), 0, "once");
+    assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)));
+    assert_eq!(refusal(&f.check(Some(&new), now).await), None);
+}

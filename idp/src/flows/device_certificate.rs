@@ -176,8 +176,8 @@ pub async fn prepare_download(app: &App, tenant: &Tenant, user: &User, device: &
         record: CertificateDownload {
             device_id: device.id,
             certificate,
-            supersede_reason: RevocationReason::Superseded.as_str().to_owned(),
-            download,
+            supersede_reason: Some(RevocationReason::Superseded.as_str().to_owned()),
+            download: Some(download),
         },
         pending: PendingDownload { acquisition_id, download_password: password, certificate_name: name, expires_at },
     })

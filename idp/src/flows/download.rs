@@ -11,10 +11,49 @@ use crate::app::App;
 use crate::flows::device_certificate::{SealedDownload, download_aad};
 use crate::flows::enrollment::normalise_typed_code;
 
-/// The PKCS#12 file for the browser.
+/// The PKCS#12 file for the browser, and what names the download (for a profile).
 pub struct CertificateFile {
     pub file_name: String,
     pub pkcs12: Zeroizing<Vec<u8>>,
+    pub acquisition_id: String,
+    pub device_id: Option<uuid::Uuid>,
+}
+
+/// What the browser asked for: the `.p12` itself, or the same PKCS#12 inside an Apple
+/// configuration profile. Either is one use of the download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadFormat {
+    Pkcs12,
+    AppleProfile,
+}
+
+impl DownloadFormat {
+    /// The form's `format` field; anything unknown is the `.p12`.
+    pub fn from_field(value: &str) -> Self {
+        if value == "mobileconfig" { Self::AppleProfile } else { Self::Pkcs12 }
+    }
+}
+
+/// The PKCS#12 of `file` wrapped in a configuration profile for iOS and macOS, with the
+/// CA root as a trusted certificate when the operator enabled that
+/// (`ca.mobileconfig_trust_root`). See [`crate::flows::mobileconfig`].
+pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) -> anyhow::Result<Vec<u8>> {
+    let root = match app.config.ca.mobileconfig_trust_root {
+        // The top of the active CA's chain: the root the PKCS#12's chain ends in, unless
+        // the CA was replaced since the download was prepared (then the new root).
+        true => app.ca.pkcs12_chain().await?.pop(),
+        false => None,
+    };
+    let host = url::Url::parse(public_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    let input = crate::flows::mobileconfig::ProfileInput {
+        pkcs12: &file.pkcs12,
+        file_name: &file.file_name,
+        acquisition_id: &file.acquisition_id,
+        device_id: file.device_id,
+        public_host: &host,
+        ca_root_der: root.as_deref(),
+    };
+    Ok(crate::flows::mobileconfig::configuration_profile(&input)?)
 }
 
 pub enum DownloadOutcome {
@@ -73,7 +112,12 @@ pub async fn redeem_download(app: &App, acquisition_id: &str, password: &str) ->
     let sealed: SealedDownload = serde_json::from_slice(&plain)?;
     let pkcs12 = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(&sealed.pkcs12_base64)?);
     tracing::info!(ticket = %ticket.id, uses_left = redeemed.uses_left, "certificate downloaded");
-    Ok(DownloadOutcome::Delivered(CertificateFile { file_name: safe_file_name(&sealed.file_name), pkcs12 }))
+    Ok(DownloadOutcome::Delivered(CertificateFile {
+        file_name: safe_file_name(&sealed.file_name),
+        pkcs12,
+        acquisition_id,
+        device_id: redeemed.device_id,
+    }))
 }
 
 /// A file name safe inside `Content-Disposition: attachment; filename="…"`: ASCII letters,

@@ -7,6 +7,7 @@ pub mod download;
 pub mod enrollment;
 pub mod events;
 pub mod login;
+pub mod mobileconfig;
 pub mod otp;
 pub mod password_login;
 pub mod password_policy;

@@ -52,6 +52,7 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, Arc::clone(&state.app.metrics), stop_rx.clone()).await?;
     let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
     let ca_task = tokio::spawn(follow_client_cas(Arc::clone(&state.app), tls, client_ca_subjects, mtls_acceptor_tx, stop_rx.clone()));
+    let renewal_task = tokio::spawn(retire_renewed_certificates(Arc::clone(&state.app), stop_rx.clone()));
     let (main_router, mtls_router) = (routes::main_router(Arc::clone(&state)), routes::mtls_router(state));
     let main_task = tokio::spawn(listener::serve(main, main_acceptor, ListenerKind::Main, main_router, oversized.clone(), stop_rx.clone()));
     let mtls_task = tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, mtls_router, oversized, stop_rx));
@@ -63,7 +64,7 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     stop_signal().await;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(main_task, mtls_task, ca_task);
+    let _ = tokio::join!(main_task, mtls_task, ca_task, renewal_task);
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
@@ -114,6 +115,29 @@ async fn follow_client_cas(
                 current = subjects;
             }
             Err(err) => tracing::warn!(%err, "building the mTLS config for the new client-CA list failed"),
+        }
+    }
+}
+
+/// How often a node revokes the certificates whose renewal's grace period is over.
+const RENEWAL_SWEEP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Revokes, now and then, the certificates a renewal replaced once its grace period is
+/// over, so that CRLs and OCSP say so even if the old certificate is never presented
+/// again (a presented one is settled at once by the login). Every node may run it: it
+/// is one conditional UPDATE.
+async fn retire_renewed_certificates(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RENEWAL_SWEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match crate::flows::account::retire_renewed_certificates(&app, app.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(revoked = n, "renewal grace periods over; the old certificates are revoked"),
+            Err(err) => tracing::warn!(error = %format!("{err:#}"), "retiring renewed certificates failed; trying again later"),
         }
     }
 }

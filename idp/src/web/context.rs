@@ -162,6 +162,74 @@ impl FromRequest<SharedState> for Posted {
     }
 }
 
+/// A posted page form sent as `multipart/form-data` because it carries a file: the same
+/// checks as [`Posted`] (readable, CSRF token, no over-long short field). Short text
+/// parts land in `form`; files and text longer than [`MAX_FIELD_CHARS`] (a pasted
+/// certificate request) land in `large`, as bytes, for the handler to bound and check.
+/// The whole body is bounded by the route's `DefaultBodyLimit`; beyond it the answer is
+/// the 413 page.
+pub struct PostedUpload {
+    pub ctx: PageCtx,
+    pub form: FormFields,
+    pub large: HashMap<String, Vec<u8>>,
+}
+
+impl PostedUpload {
+    /// A part's bytes, short or large; `None` when absent or empty.
+    pub fn bytes(&self, name: &str) -> Option<&[u8]> {
+        let value = self.large.get(name).map(Vec::as_slice).or_else(|| self.form.get(name).map(String::as_bytes));
+        value.filter(|v| !v.is_empty())
+    }
+}
+
+impl FromRequest<SharedState> for PostedUpload {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &SharedState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let ctx = PageCtx::from_request_parts(&mut parts, state).await?;
+        let Ok(mut multipart) = axum::extract::Multipart::from_request(Request::from_parts(parts, body), state).await else {
+            return Err(ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid"));
+        };
+        let mut form = FormFields::new();
+        let mut large = HashMap::new();
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(ctx.error(StatusCode::PAYLOAD_TOO_LARGE, "error.too_large"));
+                }
+                Err(_) => return Err(ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid")),
+            };
+            let name = field.name().unwrap_or_default().to_owned();
+            let is_file = field.file_name().is_some();
+            let bytes = match field.bytes().await {
+                Ok(bytes) => bytes.to_vec(),
+                Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(ctx.error(StatusCode::PAYLOAD_TOO_LARGE, "error.too_large"));
+                }
+                Err(_) => return Err(ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid")),
+            };
+            match (is_file, String::from_utf8(bytes)) {
+                (false, Ok(text)) if text.chars().count() <= MAX_FIELD_CHARS => {
+                    form.insert(name, text);
+                }
+                (_, Ok(text)) => {
+                    large.insert(name, text.into_bytes());
+                }
+                (_, Err(not_text)) => {
+                    large.insert(name, not_text.into_bytes());
+                }
+            }
+        }
+        if !ctx.csrf_ok(&form) {
+            return Err(ctx.error(StatusCode::FORBIDDEN, "csrf.invalid"));
+        }
+        Ok(PostedUpload { ctx, form, large })
+    }
+}
+
 /// The fields a form's problems are about, in the form's `order`: `rules` pairs a message
 /// key, or a key prefix ending in '.', with the field it names (the first match wins).
 pub fn invalid_fields(keys: &[&str], rules: &[(&str, &str)], order: &[&str]) -> Vec<String> {

@@ -1,6 +1,8 @@
 //! Certificate download page (flow 2, 電子証明書の取得), on the main listener: the form
 //! asks for the certificate-acquisition ID and the download password; a match answers
 //! with the PKCS#12 file, anything else with a page that never says which part was wrong.
+//! Browsers on iOS and macOS are also offered the same file inside an Apple configuration
+//! profile (`.mobileconfig`): the same download, counted the same.
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::flows::download::{self as flow, CertificateFile, DownloadOutcome};
+use crate::flows::download::{self as flow, CertificateFile, DownloadFormat, DownloadOutcome};
 use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
@@ -43,7 +45,14 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
             .collect();
         return form_page(&ctx, acquisition_id.trim(), Some((problem, invalid)), StatusCode::BAD_REQUEST);
     }
+    let format = DownloadFormat::from_field(field(&form, "format"));
     match flow::redeem_download(ctx.app(), acquisition_id, password).await {
+        Ok(DownloadOutcome::Delivered(file)) if format == DownloadFormat::AppleProfile => {
+            match flow::apple_profile(ctx.app(), &file, &ctx.state.urls.main).await {
+                Ok(profile) => profile_response(&file, profile),
+                Err(err) => ctx.internal(&err),
+            }
+        }
         Ok(DownloadOutcome::Delivered(file)) => file_response(file),
         Ok(DownloadOutcome::WrongCredentials) => {
             let mut response = ctx.render(StatusCode::UNAUTHORIZED, "download/failed.html", serde_json::json!({}));
@@ -69,6 +78,9 @@ fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<(Vec<String>, 
             "invalid": invalid,
             // What comes after the file: the login, on the certificate listener.
             "login_url": format!("{}/login", ctx.state.urls.mtls),
+            // iOS and macOS install a configuration profile with a tap.
+            "offer_profile": ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
+                .is_some_and(crate::flows::mobileconfig::is_apple_user_agent),
         }),
     );
     no_store(&mut response);
@@ -87,6 +99,20 @@ fn file_response(file: CertificateFile) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pkcs12"));
     // `file_name` is restricted to [A-Za-z0-9._-], so the header is always valid.
     if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The configuration profile, for Safari to hand to the profile installer; never cached.
+fn profile_response(file: &CertificateFile, profile: Vec<u8>) -> Response {
+    let name = format!("{}.mobileconfig", file.file_name.trim_end_matches(".p12"));
+    let mut response = (StatusCode::OK, profile).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::flows::mobileconfig::CONTENT_TYPE));
+    // `file_name` is restricted to [A-Za-z0-9._-], so the header is always valid.
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -71,15 +71,19 @@ pub struct SecretAnswerChange {
     pub answer_hash: String,
 }
 
-/// A device certificate already signed, and the download ticket that holds it sealed.
-/// Recording it supersedes the device's active certificates and pending downloads.
+/// A device certificate already signed, and the download ticket that holds it sealed
+/// (none for a certificate issued from the device's own CSR: it holds the key already and
+/// gets the certificate on screen). Recording it supersedes the device's active
+/// certificates and pending downloads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateDownload {
     pub device_id: Uuid,
     pub certificate: NewCertificate,
-    /// Revocation reason for the certificates it replaces (`superseded`).
-    pub supersede_reason: String,
-    pub download: NewTicket,
+    /// Revocation reason for the certificates it replaces (`superseded`); `None` for a
+    /// renewal, where the device's current certificate stays valid until the new one
+    /// is used or a grace period ends (see `Certificates::settle_renewal`).
+    pub supersede_reason: Option<String>,
+    pub download: Option<NewTicket>,
 }
 
 impl fmt::Debug for PasswordChange {

@@ -95,12 +95,17 @@ impl<'a> Completions<'a> {
         }
         for issued in &completion.certificates {
             // One certificate per device at a time: the new one supersedes the old ones
-            // and their pending downloads.
+            // and their pending downloads (a renewal leaves the old ones to be revoked
+            // once the new one is in use).
             let device = certificate::Column::DeviceId.eq(issued.device_id);
-            revoke_where_on(&txn, device, &issued.supersede_reason, now).await?;
+            if let Some(reason) = &issued.supersede_reason {
+                revoke_where_on(&txn, device, reason, now).await?;
+            }
             invalidate_on(&txn, ticket::Column::DeviceId.eq(issued.device_id), TicketKind::Download).await?;
             insert_certificate_on(&txn, &issued.certificate, now).await?;
-            insert_on(&txn, &issued.download, now).await?;
+            if let Some(download) = &issued.download {
+                insert_on(&txn, download, now).await?;
+            }
         }
         txn.commit().await.map_err(db_err)?;
         Ok(())

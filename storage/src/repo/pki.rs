@@ -1,6 +1,6 @@
 //! Certificate authorities and issued certificates.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -322,6 +322,45 @@ impl<'a> Certificates<'a> {
     /// A device's certificates, newest first.
     pub async fn list_for_device(&self, device_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
         self.list_where(certificate::Column::DeviceId.eq(device_id)).await
+    }
+
+    /// Revokes a device's active certificates recorded before `created_before`: those a
+    /// renewal replaced, once the new certificate is in use.
+    pub async fn revoke_older_for_device(
+        &self,
+        device_id: Uuid,
+        created_before: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        let condition = certificate::Column::DeviceId.eq(device_id).and(certificate::Column::CreatedAt.lt(ms(created_before)));
+        self.revoke_where(condition, reason, now).await
+    }
+
+    /// Revokes every active device certificate that an active certificate of the same
+    /// device, recorded before `renewed_before`, renewed: the grace period after those
+    /// renewals is over. One conditional UPDATE, so any number of nodes may run it.
+    pub async fn revoke_renewed_before(
+        &self,
+        renewed_before: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        let newer = Alias::new("newer");
+        let renewal = Query::select()
+            .expr(Expr::val(1))
+            .from_as(certificate::Entity, newer.clone())
+            .and_where(
+                Expr::col((newer.clone(), certificate::Column::DeviceId)).equals((certificate::Entity, certificate::Column::DeviceId)),
+            )
+            .and_where(
+                Expr::col((newer.clone(), certificate::Column::CreatedAt))
+                    .gt(Expr::col((certificate::Entity, certificate::Column::CreatedAt))),
+            )
+            .and_where(Expr::col((newer.clone(), certificate::Column::CreatedAt)).lte(ms(renewed_before)))
+            .and_where(Expr::col((newer, certificate::Column::Status)).eq(CertificateStatus::Active.as_str()))
+            .to_owned();
+        self.revoke_where(certificate::Column::DeviceId.is_not_null().and(Expr::exists(renewal)), reason, now).await
     }
 
     async fn revoke_where(

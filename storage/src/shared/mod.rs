@@ -69,6 +69,10 @@ impl SharedStore {
         SamlReplayCache { store: self }
     }
 
+    pub fn form_submissions(&self) -> FormSubmissions<'_> {
+        FormSubmissions { store: self }
+    }
+
     pub fn throttle(&self) -> SharedThrottle<'_> {
         SharedThrottle { store: self }
     }
@@ -242,6 +246,29 @@ impl SamlReplayCache<'_> {
             Some(r) => r.remember_request_id(tenant_id, issuer, request_id, expires_at, now).await,
             None => self.store.storage.saml_records().remember_request_id(tenant_id, issuer, request_id, expires_at, now).await,
         }
+    }
+}
+
+/// One-time tokens of page forms whose submission must act once (issuing a certificate
+/// from a CSR): a resubmitted form, a double click, a replayed request find the token
+/// taken. Kept in the replay table of SAML request IDs, under an issuer no SAML entity
+/// uses, so that one atomic insert-if-absent serves both on every node.
+pub struct FormSubmissions<'a> {
+    store: &'a SharedStore,
+}
+
+impl FormSubmissions<'_> {
+    /// True the first time `token` of form `purpose` is used before `expires_at`.
+    pub async fn first_use(
+        &self,
+        tenant_id: Uuid,
+        purpose: &str,
+        token: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let issuer = format!("urn:mamori:form-submission:{purpose}");
+        self.store.saml_replay_cache().remember(tenant_id, &issuer, token, expires_at, now).await
     }
 }
 

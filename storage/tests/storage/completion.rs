@@ -10,7 +10,13 @@ use time::Duration;
 
 use crate::harness::{t0, tenant, unique, user};
 
-on_both!(a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded, concurrent_completions_record_one_certificate);
+on_both!(
+    a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded,
+    concurrent_completions_record_one_certificate,
+    a_certificate_without_a_download_supersedes_like_any_other,
+    a_renewal_keeps_the_old_certificate_until_it_is_retired,
+    renewed_certificates_are_retired_when_the_grace_period_is_over
+);
 
 pub(crate) struct Fixture {
     pub(crate) ca: CertificateAuthority,
@@ -83,8 +89,8 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
                 not_before: t0(),
                 not_after: t0() + Duration::days(365),
             },
-            supersede_reason: "superseded".into(),
-            download,
+            supersede_reason: Some("superseded".into()),
+            download: Some(download),
         }],
         ..Completion::default()
     }
@@ -100,7 +106,7 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     // What was there before: an active certificate of the device and its pending download.
     let earlier = completion(&f);
     let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
-    let old_download = s.tickets().create(&record(&earlier).download, t0()).await.unwrap();
+    let old_download = s.tickets().create(record(&earlier).download.as_ref().unwrap(), t0()).await.unwrap();
 
     // Two ways the transaction can fail at its last writes: the certificate's serial or
     // the download's acquisition ID already recorded (a unique violation in the database).
@@ -109,7 +115,7 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     clashing_serial.certificates[0].certificate.serial_hex = serial;
     let mut clashing_download = completion(&f);
     let taken = old_download.acquisition_id.clone();
-    clashing_download.certificates[0].download.acquisition_id = taken;
+    clashing_download.certificates[0].download.as_mut().unwrap().acquisition_id = taken;
     for failing in [clashing_serial, clashing_download] {
         let result = s.completions().complete(&failing, now).await;
         assert!(matches!(result, Err(RedeemError::Storage(StorageError::Conflict(_)))), "{result:?}");
@@ -140,7 +146,7 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     let old = s.certificates().get(old_cert.id).await.unwrap();
     assert_eq!((old.status, old.revocation_reason.as_deref()), (CertificateStatus::Revoked, Some("superseded")));
     assert_eq!(s.tickets().get(old_download.id).await.unwrap().uses_left, 0, "the older download is voided");
-    let acquisition_id = record(&good).download.acquisition_id.clone().unwrap();
+    let acquisition_id = record(&good).download.as_ref().unwrap().acquisition_id.clone().unwrap();
     let download = s.tickets().find_by_acquisition_id(&acquisition_id).await.unwrap().unwrap();
     assert_eq!((download.kind, download.device_id, download.uses_left), (TicketKind::Download, Some(f.device.id), 1));
 
@@ -149,6 +155,76 @@ async fn a_failed_completion_leaves_the_ticket_usable_and_nothing_recorded(s: St
     assert!(matches!(s.completions().complete(&again, now).await, Err(RedeemError::Spent)));
     assert_eq!(s.certificates().find_by_serial(&record(&again).certificate.serial_hex).await.unwrap(), None);
     assert_eq!(s.certificates().list_for_device(f.device.id).await.unwrap().len(), 2);
+}
+
+/// A certificate for the device's own key (CSR) comes with no download: recording it
+/// still revokes the device's certificate and voids its pending download.
+async fn a_certificate_without_a_download_supersedes_like_any_other(s: Storage) {
+    let f = fixture(&s).await;
+    let earlier = completion(&f);
+    let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
+    let old_download = s.tickets().create(record(&earlier).download.as_ref().unwrap(), t0()).await.unwrap();
+    let mut from_csr = completion(&f);
+    from_csr.ticket_id = None;
+    from_csr.password = None;
+    from_csr.secret_answer = None;
+    from_csr.certificates[0].download = None;
+    s.completions().complete(&from_csr, t0() + Duration::minutes(1)).await.unwrap();
+    let new_cert = s.certificates().find_by_serial(&record(&from_csr).certificate.serial_hex).await.unwrap().unwrap();
+    assert_eq!(new_cert.status, CertificateStatus::Active);
+    assert_eq!(s.certificates().get(old_cert.id).await.unwrap().status, CertificateStatus::Revoked);
+    assert_eq!(s.tickets().get(old_download.id).await.unwrap().uses_left, 0, "the pending download is void");
+    assert!(
+        s.tickets()
+            .list_pending_for_user(f.user.id, t0() + Duration::minutes(2))
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.kind != TicketKind::Download)
+    );
+}
+
+/// A renewal (no supersede reason) records the new certificate and leaves the old one
+/// active; `revoke_older_for_device` later retires exactly the older ones.
+async fn a_renewal_keeps_the_old_certificate_until_it_is_retired(s: Storage) {
+    let f = fixture(&s).await;
+    let earlier = completion(&f);
+    let old_cert = s.certificates().insert(&record(&earlier).certificate, t0()).await.unwrap();
+    let mut renewal = completion(&f);
+    renewal.ticket_id = None;
+    renewal.password = None;
+    renewal.secret_answer = None;
+    renewal.certificates[0].supersede_reason = None;
+    let renewed_at = t0() + Duration::days(1);
+    s.completions().complete(&renewal, renewed_at).await.unwrap();
+    let new_cert = s.certificates().find_by_serial(&record(&renewal).certificate.serial_hex).await.unwrap().unwrap();
+    assert_eq!(s.certificates().get(old_cert.id).await.unwrap().status, CertificateStatus::Active, "the old one still works");
+    // Nothing is older than the old one; the new one's use retires the old one only.
+    assert!(s.certificates().revoke_older_for_device(f.device.id, old_cert.created_at, "superseded", renewed_at).await.unwrap().is_empty());
+    let revoked = s.certificates().revoke_older_for_device(f.device.id, new_cert.created_at, "superseded", renewed_at).await.unwrap();
+    assert_eq!(revoked.iter().map(|c| c.id).collect::<Vec<_>>(), vec![old_cert.id]);
+    assert_eq!(s.certificates().get(new_cert.id).await.unwrap().status, CertificateStatus::Active);
+}
+
+/// The periodic sweep: an old certificate goes once its renewal is older than the
+/// cut-off, and only when the renewal's certificate is still active.
+async fn renewed_certificates_are_retired_when_the_grace_period_is_over(s: Storage) {
+    let f = fixture(&s).await;
+    let old = s.certificates().insert(&record(&completion(&f)).certificate, t0()).await.unwrap();
+    let renewed_at = t0() + Duration::days(1);
+    let new = s.certificates().insert(&record(&completion(&f)).certificate, renewed_at).await.unwrap();
+    let certificates = s.certificates();
+    let sweep = |cutoff| certificates.revoke_renewed_before(cutoff, "superseded", renewed_at + Duration::days(30));
+    assert!(sweep(renewed_at - Duration::minutes(1)).await.unwrap().is_empty(), "the renewal is younger than the cut-off");
+    let revoked = sweep(renewed_at).await.unwrap();
+    assert_eq!(revoked.iter().map(|c| c.id).collect::<Vec<_>>(), vec![old.id], "the old one, not the new one");
+    assert_eq!(s.certificates().get(new.id).await.unwrap().status, CertificateStatus::Active);
+    assert!(sweep(renewed_at + Duration::days(100)).await.unwrap().is_empty(), "the newest certificate of a device stays");
+    // A renewal whose certificate was revoked meanwhile retires nothing.
+    let third = s.certificates().insert(&record(&completion(&f)).certificate, renewed_at + Duration::days(2)).await.unwrap();
+    s.certificates().revoke(&third.serial_hex, "key_compromise", renewed_at + Duration::days(3)).await.unwrap();
+    assert!(sweep(renewed_at + Duration::days(100)).await.unwrap().is_empty());
+    assert_eq!(s.certificates().get(new.id).await.unwrap().status, CertificateStatus::Active);
 }
 
 async fn concurrent_completions_record_one_certificate(s: Storage) {
@@ -176,5 +252,5 @@ async fn concurrent_completions_record_one_certificate(s: Storage) {
     assert_eq!(recorded.map(|c| c.id), Some(certs[0].id), "the recorded certificate is the winner's");
     let pending = s.tickets().list_pending_for_user(f.user.id, now).await.unwrap();
     assert_eq!(pending.len(), 1, "one download, the winner's");
-    assert_eq!(pending[0].acquisition_id, winner.download.acquisition_id);
+    assert_eq!(pending[0].acquisition_id, winner.download.as_ref().unwrap().acquisition_id);
 }

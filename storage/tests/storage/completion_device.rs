@@ -20,7 +20,7 @@ fn addition(f: &Fixture, device: &Device, max_devices: u32) -> Completion {
     let mut issued: CertificateDownload = completion(f).certificates.remove(0);
     issued.device_id = device.id;
     issued.certificate.device_id = Some(device.id);
-    issued.download.device_id = Some(device.id);
+    issued.download.as_mut().unwrap().device_id = Some(device.id);
     Completion {
         user_id: f.user.id,
         new_device: Some(DeviceAddition { device: device.clone(), max_devices }),
@@ -52,7 +52,7 @@ async fn a_failed_addition_leaves_no_device(s: Storage) {
     assert_eq!((stored.device_no, stored.email.as_str(), stored.deleted_at), (3, "b@example.jp", None));
     let certs = s.certificates().list_for_device(device.id).await.unwrap();
     assert_eq!(certs.len(), 1);
-    let acquisition_id = good.certificates[0].download.acquisition_id.clone().unwrap();
+    let acquisition_id = good.certificates[0].download.as_ref().unwrap().acquisition_id.clone().unwrap();
     let download = s.tickets().find_by_acquisition_id(&acquisition_id).await.unwrap().unwrap();
     assert_eq!(download.device_id, Some(device.id));
 }

@@ -36,7 +36,7 @@ async fn leaving_certificates_revokes_all_of_them_with_the_method_change(s: Stor
     assert_eq!(certs.len(), 1);
     assert_eq!(certs[0].status, CertificateStatus::Revoked);
     assert_eq!(certs[0].revocation_reason.as_deref(), Some("cessationOfOperation"));
-    let acquisition_id = issued.certificates[0].download.acquisition_id.clone().unwrap();
+    let acquisition_id = issued.certificates[0].download.as_ref().unwrap().acquisition_id.clone().unwrap();
     let download = s.tickets().find_by_acquisition_id(&acquisition_id).await.unwrap().unwrap();
     assert_eq!(download.uses_left, 0, "the pending download is void");
 }
@@ -56,7 +56,7 @@ async fn a_failed_method_change_keeps_the_old_method_and_issues_nothing(s: Stora
     let mut other = completion(&f).certificates.remove(0);
     other.device_id = second.id;
     other.certificate.device_id = Some(second.id);
-    other.download.device_id = Some(second.id);
+    other.download.as_mut().unwrap().device_id = Some(second.id);
     let taken = s.certificates().insert(&completion(&f).certificates[0].certificate, t0()).await.unwrap();
     let mut clashing = other.clone();
     clashing.certificate.serial_hex = taken.serial_hex.clone();

@@ -50,6 +50,7 @@ on_every_store!(
     twenty_parallel_takes_of_one_code_on_two_nodes,
     replay_cache_accepts_an_id_once,
     replay_cache_forgets_after_expiry,
+    a_form_submission_acts_once_on_two_nodes,
     throttle_counts_every_failure_on_two_nodes,
     throttle_windows_end,
     a_logins_success_is_stored_with_its_session_or_not_at_all,
@@ -333,6 +334,21 @@ async fn replay_cache_accepts_an_id_once(u: Under) {
     });
     let accepted = futures::future::join_all(tries).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     assert_eq!(accepted, 1);
+    u.assert_every_key_expires().await;
+}
+
+async fn a_form_submission_acts_once_on_two_nodes(u: Under) {
+    let t = tenant(&u.storage).await;
+    let until = t0() + Duration::days(2);
+    let tries = (0..10).map(|i| {
+        let store = if i % 2 == 0 { u.store.clone() } else { u.node2.clone() };
+        tokio::spawn(async move { store.form_submissions().first_use(t.id, "device-csr", "tok1", until, t0()).await.unwrap() })
+    });
+    let accepted = futures::future::join_all(tries).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(accepted, 1, "one of ten submissions of one form acts");
+    // Another form's token, and the same token of another form, are their own.
+    assert!(u.store.form_submissions().first_use(t.id, "device-csr", "tok2", until, t0()).await.unwrap());
+    assert!(u.store.form_submissions().first_use(t.id, "other-form", "tok1", until, t0()).await.unwrap());
     u.assert_every_key_expires().await;
 }
 

@@ -36,6 +36,8 @@ pub struct DeviceRow {
     /// While a download is pending: its acquisition ID and download password.
     pub acquisition_id: Option<String>,
     pub download_password: Option<String>,
+    /// A renewal's certificate is issued and not yet used: the old one still works.
+    pub renewal_pending: bool,
 }
 
 /// The device table of the account page.
@@ -47,11 +49,11 @@ pub async fn device_rows(app: &App, user: &User) -> anyhow::Result<Vec<DeviceRow
     Ok(devices
         .into_iter()
         .map(|d| {
-            let expires = certificates
+            let live: Vec<_> = certificates
                 .iter()
                 .filter(|c| c.device_id == Some(d.id) && c.status == CertificateStatus::Active && c.not_after > now)
-                .map(|c| c.not_after)
-                .max();
+                .collect();
+            let expires = live.iter().map(|c| c.not_after).max();
             let download = downloads.get(&d.id);
             DeviceRow {
                 device_no: d.device_no,
@@ -60,6 +62,7 @@ pub async fn device_rows(app: &App, user: &User) -> anyhow::Result<Vec<DeviceRow
                 certificate_expires: expires.map(|t| format_date(t, &user.time_zone)),
                 acquisition_id: download.map(|(id, _)| id.clone()),
                 download_password: download.map(|(_, pw)| pw.clone()),
+                renewal_pending: super::renewal_pending(live.len()),
             }
         })
         .collect())

@@ -6,19 +6,25 @@
 //!
 //! One file per flow: `history` (time zone, login history), `notices` (audit events and
 //! notification mails), `credentials` (password and secret question), `devices`, and
-//! `method` (login-method change); the policy gate of every feature is here.
+//! `device_csr` (a device's certificate for its own key), `renewal` (a new certificate
+//! while the old one still works), and `method` (login-method change); the policy gate
+//! of every feature is here.
 
 mod credentials;
+mod device_csr;
 mod devices;
 mod history;
 mod method;
 mod notices;
+mod renewal;
 
 pub use credentials::*;
+pub use device_csr::*;
 pub use devices::*;
 pub use history::*;
 pub use method::*;
 pub use notices::*;
+pub use renewal::*;
 
 use mamori_storage::model::{TenantPolicy, User};
 use serde::Serialize;

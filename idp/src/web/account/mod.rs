@@ -9,10 +9,12 @@
 //! - `credentials`: password change and secret-question change;
 //! - `history`: the login history of the last month;
 //! - `devices`: add (form → confirmation → certificate), change e-mail, delete;
+//! - `device_csr`: a device's certificate for a key made on the device (a CSR);
 //! - `login_method`: choose → confirm (before/after) → authenticator → done;
 //! - `sites`: the relying sites the user consented to, each consent withdrawable.
 
 mod credentials;
+mod device_csr;
 mod devices;
 mod history;
 mod login_method;
@@ -37,6 +39,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(credentials::routes())
         .merge(history::routes())
         .merge(devices::routes())
+        .merge(device_csr::routes())
         .merge(login_method::routes())
         .merge(sites::routes())
 }

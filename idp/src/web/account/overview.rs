@@ -1,6 +1,7 @@
 //! The account page (flow 4): the user ID and the device table (device No, e-mail,
 //! certificate expiry, the download password while a download is pending), with the
-//! device actions and the user's own certificate-reissue request where the policy allows.
+//! device actions, the user's own certificate-reissue request where the policy allows,
+//! and the renewal of a device's certificate while it is still valid.
 
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -16,7 +17,10 @@ use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted};
 
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/account", get(show)).route("/account/devices/{device_no}/reissue", post(request_certificate_reissue))
+    Router::new()
+        .route("/account", get(show))
+        .route("/account/devices/{device_no}/reissue", post(request_certificate_reissue))
+        .route("/account/devices/{device_no}/renew", post(renew_certificate))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -50,6 +54,8 @@ async fn show(ctx: PageCtx, Query(query): Query<AccountQuery>) -> Response {
             "device_count": devices.len(),
             "max_devices": portal.tenant.policy.max_devices,
             "can_add_device": (devices.len() as u64) < u64::from(portal.tenant.policy.max_devices),
+            // A certificate from the device's own key (CSR) only where logins use one.
+            "can_use_csr": portal.user.login_method.needs_certificate(),
             "login_method": portal.ctx.message(&format!("account.method.{}", portal.user.login_method)),
             "notice": notice,
         }),
@@ -72,4 +78,37 @@ async fn request_certificate_reissue(Path(device_no): Path<u32>, Posted { ctx, .
     }
     .await;
     result.unwrap_or_else(|err: anyhow::Error| portal.internal(&err))
+}
+
+/// Renewal before expiry: a new certificate for the device, for download, while the
+/// current one keeps working until the new one is used (issue 21).
+async fn renew_certificate(Path(device_no): Path<u32>, Posted { ctx, .. }: Posted) -> Response {
+    let portal = portal_or_return!(ctx, "/account");
+    require_or_return!(portal, Feature::Devices);
+    let app = portal.ctx.app();
+    let device = match flow::find_device(app, &portal.user, device_no).await {
+        Ok(Some(device)) => device,
+        Ok(None) => return portal.ctx.error(StatusCode::NOT_FOUND, "account.device.not_found"),
+        Err(err) => return portal.internal(&err),
+    };
+    let main = portal.ctx.state.urls.main.clone();
+    match flow::renew_device_certificate(app, &portal.tenant, &portal.user, &device, &main, &portal.attempt()).await {
+        Ok(flow::RenewOutcome::Renewed(download)) => portal.page(
+            StatusCode::OK,
+            "account/device_renewed.html",
+            serde_json::json!({
+                "device_no": device.device_no,
+                "email": device.email,
+                "download_password": download.download_password,
+                "acquisition_id": download.acquisition_id,
+                "certificate_name": download.certificate_name,
+                "download_url": format!("{main}/download"),
+                "grace_days": app.config.ca.renewal_grace_days,
+            }),
+        ),
+        Ok(flow::RenewOutcome::AlreadyPending) => portal.ctx.error(StatusCode::CONFLICT, "account.renew.already_pending"),
+        Ok(flow::RenewOutcome::NoLiveCertificate) => portal.ctx.error(StatusCode::CONFLICT, "account.renew.no_certificate"),
+        Ok(flow::RenewOutcome::NoCertificateMethod) => portal.ctx.error(StatusCode::CONFLICT, "csr.problem.no-certificate-method"),
+        Err(err) => portal.internal(&err),
+    }
 }

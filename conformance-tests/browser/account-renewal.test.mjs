@@ -1,0 +1,85 @@
+// Issue 21, renewal before expiry: from the account page, while the device's certificate
+// is valid, a new certificate for the same device is issued for download; the old one
+// keeps logging in until the new one is first used, then it is revoked (superseded, on
+// the CRL); with no use of the new one it is revoked once the grace period is over.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  crlLists, crlText, downloadCertificate, enrolledUser, gotoLogin, loginTo, openBrowser, p12Serial, screenshots, startServer, submit,
+  text,
+} from './harness.mjs';
+
+/** Renews device 1 from the account page; returns {acquisitionId, passphrase}. */
+async function renew(page, snap, name) {
+  await page.click('#device-1-renew-submit');
+  await page.waitForSelector('#device-renewed');
+  await snap(page, name);
+  return { acquisitionId: await text(page, '#acquisition-id'), passphrase: await text(page, '#download-password') };
+}
+
+/** Whether `certificate` gets past the certificate step of a login. */
+async function accepted(t, server, certificate) {
+  const { page, context } = await openBrowser(t, server, { certificate, locale: 'en-US' });
+  await gotoLogin(page, server);
+  const refused = await page.isVisible('#certificate-refusal');
+  const reason = refused ? await page.getAttribute('#certificate-refusal', 'data-reason') : null;
+  await context.close();
+  return { ok: !refused, reason };
+}
+
+test('renewal: the old certificate works until the new one is used, then is revoked', { timeout: 240_000 }, async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('account-renewal');
+  const user = await enrolledUser(t, server, 'u-renew');
+  const { context, page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
+  await loginTo(page, server, user.loginId, user.password);
+  assert.equal(await text(page, '#login-id'), user.loginId, `logged in: ${await text(page, 'main')}`);
+
+  const renewal = await renew(page, snap, 'renewed');
+  assert.match(renewal.passphrase, /^[A-Za-z]{8}$/);
+  await submit(page, '#back-to-account');
+  await snap(page, 'account-renewal-pending');
+  assert.ok(await page.isVisible('#device-1 .device-renewal-pending'), 'the table says a renewal is pending');
+  assert.ok(!(await page.isVisible('#device-1-renew-submit')), 'no second renewal offered');
+  // A second renewal sent anyway is refused: one pending renewal per device.
+  const again = await context.request.post(`${server.mtls}/account/devices/1/renew`, {
+    form: { csrf_token: await page.inputValue('input[name=csrf_token]') },
+    headers: { Origin: new URL(server.mtls).origin, Referer: `${server.mtls}/account` },
+    maxRedirects: 0,
+  });
+  assert.equal(again.status(), 409, await again.text());
+
+  // Until the new certificate is used, the old one still logs in (no lock-out).
+  assert.deepEqual(await accepted(t, server, user), { ok: true, reason: null });
+  const fresh = await downloadCertificate(t, page, server, renewal.acquisitionId, renewal.passphrase);
+  const oldSerial = p12Serial(user.pfxPath, user.passphrase);
+  assert.notEqual(p12Serial(fresh.pfxPath, fresh.passphrase), oldSerial, 'a new certificate');
+  assert.ok(!crlLists(await crlText(t, server), oldSerial), 'not revoked yet');
+
+  // The new certificate's first login retires the old one.
+  const { page: newPage } = await openBrowser(t, server, { certificate: fresh, locale: 'en-US' });
+  await loginTo(newPage, server, user.loginId, user.password);
+  await snap(newPage, 'new-certificate-logged-in');
+  assert.equal(await text(newPage, '#login-id'), user.loginId, `the new certificate logs in: ${await text(newPage, 'main')}`);
+  assert.ok(!(await newPage.isVisible('#device-1 .device-renewal-pending')), 'nothing pending any more');
+  assert.deepEqual(await accepted(t, server, user), { ok: false, reason: 'Revoked' });
+  const crl = await crlText(t, server);
+  assert.ok(crlLists(crl, oldSerial), `the old serial ${oldSerial} is on the CRL:\n${crl}`);
+  assert.match(crl, /Superseded/i);
+});
+
+test('renewal: unused, the old certificate stops after the grace period', { timeout: 180_000 }, async (t) => {
+  // A grace period of zero days: over as soon as the renewal is made.
+  const server = await startServer(t, { env: { MAMORI_CA__RENEWAL_GRACE_DAYS: '0' } });
+  const snap = screenshots('account-renewal-grace');
+  const user = await enrolledUser(t, server, 'u-grace');
+  const { page } = await openBrowser(t, server, { certificate: user, locale: 'ja-JP' });
+  await loginTo(page, server, user.loginId, user.password);
+  await page.waitForSelector('#device-1-renew-submit');
+  assert.match(await text(page, '#device-1-renew-submit'), /電子証明書を更新/);
+  await renew(page, snap, 'renewed-ja');
+  assert.deepEqual(await accepted(t, server, user), { ok: false, reason: 'Revoked' });
+  assert.ok(crlLists(await crlText(t, server), p12Serial(user.pfxPath, user.passphrase)), 'on the CRL once refused');
+});

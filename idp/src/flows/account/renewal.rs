@@ -1,0 +1,105 @@
+//! Renewal before expiry (issue 21): from the account page, while a device's certificate
+//! is still valid, a new certificate for the same device is issued for download, and the
+//! old one keeps working so the user is never locked out. The old one is revoked
+//! (superseded) when the new one is first presented at a login, or once the grace
+//! period (`ca.renewal_grace_days`) after the renewal has passed: when the old one is
+//! next presented, or by the server's periodic sweep, whichever comes first.
+
+use mamori_ca::RevocationReason;
+use mamori_storage::model::{Certificate, CertificateStatus, Completion, Device, Tenant, User};
+use time::OffsetDateTime;
+
+use super::notices::{AccountChange, record_change};
+use crate::app::App;
+use crate::flows::device_certificate::{self, PendingDownload};
+use crate::flows::events::Attempt;
+
+pub enum RenewOutcome {
+    Renewed(PendingDownload),
+    /// The device has no valid certificate to renew: a reissue is what it needs.
+    NoLiveCertificate,
+    /// A renewal is already waiting for its certificate to be used.
+    AlreadyPending,
+    NoCertificateMethod,
+}
+
+/// The device's certificates that log in at `now`, newest first.
+async fn live_certificates(app: &App, device: &Device, now: OffsetDateTime) -> anyhow::Result<Vec<Certificate>> {
+    let all = app.storage.certificates().list_for_device(device.id).await?;
+    Ok(all.into_iter().filter(|c| c.status == CertificateStatus::Active && c.is_usable_at(now)).collect())
+}
+
+/// Issues the renewal's certificate for download without revoking the current one.
+pub async fn renew_device_certificate(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+    device: &Device,
+    public_url: &str,
+    attempt: &Attempt<'_>,
+) -> anyhow::Result<RenewOutcome> {
+    if !user.login_method.needs_certificate() {
+        return Ok(RenewOutcome::NoCertificateMethod);
+    }
+    let live = live_certificates(app, device, app.now()).await?;
+    match live.len() {
+        0 => return Ok(RenewOutcome::NoLiveCertificate),
+        1 => {}
+        // Two live certificates: the last renewal's is not in use yet. Another one would
+        // leave three, and a double click would issue twice.
+        _ => return Ok(RenewOutcome::AlreadyPending),
+    }
+    let mut prepared = device_certificate::prepare_download(app, tenant, user, device).await?;
+    prepared.record.supersede_reason = None;
+    let completion = Completion { user_id: user.id, certificates: vec![prepared.record], ..Completion::default() };
+    app.storage.completions().complete(&completion, app.now()).await?;
+    device_certificate::announce_download(app, tenant, user, device, &prepared.pending, public_url).await;
+    record_change(app, attempt, AccountChange::CertificateReissued).await;
+    Ok(RenewOutcome::Renewed(prepared.pending))
+}
+
+/// Whether a device has a renewal waiting for its new certificate to be used.
+pub fn renewal_pending(live_certificates_of_device: usize) -> bool {
+    live_certificates_of_device > 1
+}
+
+/// At a certificate login, after `certificate` passed every other check: settles a
+/// renewal of its device. Returns false when `certificate` is an old one whose grace
+/// period has ended (it is revoked now and the login refused as revoked).
+pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDateTime) -> anyhow::Result<bool> {
+    let Some(device_id) = certificate.device_id else { return Ok(true) };
+    let certificates = app.storage.certificates();
+    let live: Vec<Certificate> =
+        certificates.list_for_device(device_id).await?.into_iter().filter(|c| c.status == CertificateStatus::Active).collect();
+    if live.len() < 2 {
+        return Ok(true);
+    }
+    let reason = RevocationReason::Superseded.as_str();
+    // A newer certificate of the device is in use: the ones it renewed go now.
+    if live.iter().any(|c| c.created_at < certificate.created_at) {
+        let revoked = certificates.revoke_older_for_device(device_id, certificate.created_at, reason, now).await?;
+        tracing::info!(device = %device_id, revoked = revoked.len(), "renewed certificate in use; the old one is revoked");
+    }
+    let grace = time::Duration::days(i64::from(app.config.ca.renewal_grace_days));
+    let renewed_at = live.iter().filter(|c| c.created_at > certificate.created_at).map(|c| c.created_at).min();
+    match renewed_at {
+        Some(at) if now >= at + grace => {
+            match certificates.revoke(&certificate.serial_hex, reason, now).await {
+                // Conflict: revoked meanwhile, by a concurrent login or an operator.
+                Ok(_) | Err(mamori_storage::StorageError::Conflict(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+            tracing::info!(device = %device_id, "renewal grace period over; the old certificate is revoked");
+            Ok(false)
+        }
+        _ => Ok(true),
+    }
+}
+
+/// Revokes every certificate whose renewal is older than the grace period; the number
+/// revoked. Run periodically by the server (see `server::retire_renewed_certificates`).
+pub async fn retire_renewed_certificates(app: &App, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let grace = time::Duration::days(i64::from(app.config.ca.renewal_grace_days));
+    let reason = RevocationReason::Superseded.as_str();
+    Ok(app.storage.certificates().revoke_renewed_before(now - grace, reason, now).await?.len())
+}
