@@ -128,3 +128,25 @@ fn an_unknown_client_is_refused_without_spending_an_argon2_hash() {
     assert!(fastest < 0.4, "an unknown client took {fastest} s: a hash was spent on it");
     qs.stop();
 }
+
+/// The page a person meets when a request cannot be answered at its redirect URI says
+/// what is wrong in the page's language: no English description on a Japanese page, the
+/// error code kept as the identifier to report.
+#[test]
+fn the_authorization_error_page_speaks_the_page_language() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let qs = Quickstart::start(work.path());
+    let path = "/t/demo/authorize?client_id=no-such-site&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Frp.test%2Fcb";
+    let page = |language: &str| {
+        let (body, status) = body_and_status(&qs.curl(path, &["-H", &format!("Accept-Language: {language}"), "-w", "\n%{http_code}"]));
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("id=\"oauth-error\">invalid_request<"), "{body}");
+        body
+    };
+    let ja = page("ja");
+    assert!(ja.contains("このログインサービスに登録されていません"), "{ja}");
+    assert!(!ja.contains("unknown client_id"), "English on a Japanese page:\n{ja}");
+    let en = page("en");
+    assert!(en.contains("is not registered with this login service"), "{en}");
+    qs.stop();
+}

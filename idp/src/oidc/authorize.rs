@@ -356,12 +356,35 @@ fn reject(state: &SharedState, headers: &HeaderMap, issuer: &Issuer, rejection: 
 pub fn error_page(state: &SharedState, headers: &HeaderMap, error: &OAuthError) -> Response {
     let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), headers);
     let message = state.app.ui.message(page.locale, "oidc.error.untrusted");
+    // The description is written for the site's developers, in English: a person reads
+    // it in their language where the catalogue has it, and a Japanese page shows no
+    // English sentence (the error code stays, as the identifier to report).
+    let detail = match error.description().and_then(page_detail_key) {
+        Some(key) => Some(state.app.ui.message(page.locale, key)),
+        None if page.locale == mamori_ui::Locale::En => error.description().map(str::to_owned),
+        None => None,
+    };
     page.render(
         state,
         error.status().max(StatusCode::BAD_REQUEST),
         "oidc/error.html",
-        serde_json::json!({ "message": message, "error": error.code(), "error_description": error.description() }),
+        serde_json::json!({ "message": message, "error": error.code(), "error_description": detail }),
     )
+}
+
+/// The descriptions a person meets on the error page (a request that cannot be answered
+/// at its redirect URI) and their catalogue keys.
+const PAGE_DETAILS: [(&str, &str); 6] = [
+    ("client_id is missing", "oidc.error.detail.client_id_missing"),
+    ("unknown client_id", "oidc.error.detail.unknown_client"),
+    ("redirect_uri is missing or not registered for this client", "oidc.error.detail.redirect_uri"),
+    ("client_id does not match the request object", "oidc.error.detail.request_object_client"),
+    ("a parameter was repeated", "oidc.error.detail.repeated"),
+    ("unknown tenant", "oidc.error.detail.unknown_tenant"),
+];
+
+fn page_detail_key(description: &str) -> Option<&'static str> {
+    PAGE_DETAILS.iter().find(|(d, _)| *d == description).map(|(_, key)| *key)
 }
 
 /// The inline script of the form_post page; its hash is the only script the page's CSP allows.

@@ -44,3 +44,15 @@ fn the_form_post_template_carries_the_hashed_script() {
     assert!(html.contains("<noscript>"), "a button for browsers without scripts");
     assert!(html.contains("a&quot;b") || html.contains("a&#34;b"), "{html}");
 }
+
+#[test]
+fn every_page_detail_is_in_both_catalogues() {
+    let ui = mamori_ui::Ui::new();
+    for (description, key) in PAGE_DETAILS {
+        assert_eq!(page_detail_key(description), Some(key));
+        for locale in [mamori_ui::Locale::En, mamori_ui::Locale::Ja] {
+            assert_ne!(ui.message(locale, key), "??", "{key} in {locale:?}");
+        }
+    }
+    assert_eq!(page_detail_key("something else"), None);
+}
