@@ -31,6 +31,11 @@ test('login-method change: TOTP enrolled on the spot, the old factor stops worki
   await page.waitForSelector('#login-method-form');
   await snap(page, 'choose');
   assert.equal(await text(page, '#current-method'), 'Certificate + ID/password');
+  // The list starts at the current method, never at the weakest; submitting it changes nothing.
+  assert.equal(await page.inputValue('#login_method'), 'cert+password');
+  await submit(page, '#login-method-submit');
+  assert.ok((await problemsOn(page)).length > 0, 'the current method is not a change');
+  assert.equal(await page.inputValue('#login_method'), 'cert+password');
   await page.selectOption('#login_method', 'cert+password+otp');
   await submit(page, '#login-method-submit');
   await snap(page, 'confirm');

@@ -46,6 +46,51 @@ fn merged(locale: &str) -> HashMap<String, String> {
 }
 
 #[cfg(test)]
+mod glossary_tests {
+    use std::collections::HashMap;
+
+    use crate::{MESSAGES, TEMPLATES};
+
+    /// Where `variant` stands in `text` as a word of its own (for Latin letters: not
+    /// inside a longer word, so `user id` does not find `user identity`).
+    fn used(text: &str, variant: &str) -> bool {
+        let latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        text.match_indices(variant).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + variant.len()..].chars().next();
+            !variant.is_ascii() || (!latin(before) && !latin(after))
+        })
+    }
+
+    #[test]
+    fn catalogues_and_mails_spell_each_term_one_way() {
+        let glossary: HashMap<String, serde_json::Value> =
+            serde_json::from_str(include_str!("../glossary.json")).expect("ui/glossary.json is JSON");
+        let mut found = Vec::new();
+        for locale in ["ja", "en"] {
+            let terms = glossary[locale].as_object().expect("terms per language");
+            let messages = MESSAGES.iter().filter(|(l, _, _)| *l == locale).map(|(_, file, json)| (file.to_string(), *json));
+            let suffix = format!(".{locale}.txt");
+            let mails =
+                TEMPLATES.iter().filter(|(name, _)| name.starts_with("mail/") && name.ends_with(&suffix)).map(|(n, s)| (n.to_string(), *s));
+            for (file, text) in messages.chain(mails) {
+                for (term, variants) in terms {
+                    for variant in variants.as_array().expect("a list of spellings").iter().filter_map(|v| v.as_str()) {
+                        if used(text, variant) {
+                            found.push(format!("{locale} {file}: `{variant}` where the glossary says `{term}`"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "other spellings than the glossary's:\n{}", found.join("\n"));
+        // The check itself finds what it should, and nothing inside a longer word.
+        assert!(used("ユーザーIDを入力", "ユーザーID") && used("Please sign in.", "sign in"));
+        assert!(!used("a user identity", "user id") && !used("design in", "sign in"));
+    }
+}
+
+#[cfg(test)]
 mod counted_tests {
     use super::*;
 

@@ -29,9 +29,12 @@ fn method_label(portal: &Portal, method: LoginMethod) -> String {
 }
 
 fn choices_page(portal: &Portal, problem: Option<Vec<String>>, status: StatusCode) -> Response {
-    let choices: Vec<serde_json::Value> = flow::method_choices(&portal.tenant.policy, &portal.user)
-        .into_iter()
-        .map(|m| serde_json::json!({ "code": m.as_str(), "label": method_label(portal, m) }))
+    // The current method first and selected, so that a hurried submit changes nothing
+    // (it is refused as "choose a method") rather than picking the weakest on the list.
+    let current = portal.user.login_method;
+    let choices: Vec<serde_json::Value> = std::iter::once(current)
+        .chain(flow::method_choices(&portal.tenant.policy, &portal.user))
+        .map(|m| serde_json::json!({ "code": m.as_str(), "label": method_label(portal, m), "current": m == current }))
         .collect();
     portal.page(
         status,
