@@ -101,6 +101,22 @@ fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
     let devices = admin_json(config, &["user", "devices", "--tenant", "acme", "--login-id", "taro"]);
     assert_eq!(devices[0]["email"], "Taro.Yamada@Example.test", "{devices}");
 
+    // Text for people: the user with their address, lists under a header row, and every
+    // time as RFC 3339 in whole seconds, UTC (never `+00:00:00` or nanoseconds).
+    let shown = ok(mamori(config, &["admin", "user", "show", "--tenant", "acme", "--login-id", "taro"]));
+    assert!(shown.lines().any(|l| l.starts_with("e-mail:") && l.contains("Taro.Yamada@Example.test")), "{shown}");
+    let listed = ok(mamori(config, &["admin", "user", "devices", "--tenant", "acme", "--login-id", "taro"]));
+    assert!(listed.starts_with("DEVICE") && listed.contains("E-MAIL"), "a header row:\n{listed}");
+    let tokens = ok(mamori(config, &["admin", "api-token", "list"]));
+    assert!(tokens.starts_with("ID") && tokens.contains("EXPIRES"), "a header row:\n{tokens}");
+    for text in [&shown, &listed, &tokens] {
+        assert!(!text.contains("+00:00:00") && !text.contains(" UTC"), "{text}");
+        for word in text.split_whitespace().filter(|w| w.starts_with("20") && w.contains('T')) {
+            let word = word.trim_end_matches([',', ')']);
+            assert!(word.len() == 20 && word.ends_with('Z'), "not RFC 3339 in whole seconds: {word}\n{text}");
+        }
+    }
+
     // Import: the bad row (line 3) is reported with its line and reason, the good rows are
     // created anyway, and the exit status says something failed.
     std::fs::write(dir.join("users.csv"), "login_id,email,display_name\r\nhanako,hanako@example.test,Sato Hanako\r\nbad user,bad@example.test,Bad\r\njiro,jiro@example.test,\"Suzuki, Jiro\"\r\n")

@@ -95,7 +95,9 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             print(output.output, &issued, || {
                 format!(
                     "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
-                    issued.url, issued.one_time_password, issued.expires_at
+                    issued.url,
+                    issued.one_time_password,
+                    super::output::time(issued.expires_at)
                 )
             })
         }

@@ -86,24 +86,29 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
                 .map(|t| {
                     serde_json::json!({
                         "id": t.id, "name": t.name, "tenant_id": t.tenant_id, "scopes": t.scopes,
-                        "expires_at": t.expires_at.unix_timestamp(), "revoked": t.revoked_at.is_some(),
-                        "last_used_at": t.last_used_at.map(|x| x.unix_timestamp()),
+                        "expires_at": super::output::time(t.expires_at), "revoked": t.revoked_at.is_some(),
+                        "last_used_at": t.last_used_at.map(super::output::time),
                     })
                 })
                 .collect();
             match output.output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
                 OutputFormat::Text => {
-                    for t in &list {
-                        let state = if t.revoked_at.is_some() {
-                            "revoked"
-                        } else if t.expires_at <= app.now() {
-                            "expired"
-                        } else {
-                            "active"
-                        };
-                        println!("{}\t{}\t{}\t{state}", t.id, t.name, t.expires_at);
-                    }
+                    let rows: Vec<Vec<String>> = list
+                        .iter()
+                        .map(|t| {
+                            let state = if t.revoked_at.is_some() {
+                                "revoked"
+                            } else if t.expires_at <= app.now() {
+                                "expired"
+                            } else {
+                                "active"
+                            };
+                            let last_used = t.last_used_at.map_or_else(|| "-".to_owned(), super::output::time);
+                            vec![t.id.to_string(), t.name.clone(), super::output::time(t.expires_at), last_used, state.to_owned()]
+                        })
+                        .collect();
+                    println!("{}", super::output::table(&["ID", "NAME", "EXPIRES", "LAST USED", "STATE"], &rows));
                 }
             }
             Ok(())

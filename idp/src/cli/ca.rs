@@ -56,7 +56,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             let crl = app.ca.current_crl(app.now()).await?;
             let bytes = if args.der { crl.der.clone() } else { crl.pem.clone().into_bytes() };
             write_out(args.out.as_deref(), &bytes, "CRL")?;
-            eprintln!("CRL number {}, next update {}", crl.crl_number, crl.next_update);
+            eprintln!("CRL number {}, next update {}", crl.crl_number, super::output::time(crl.next_update));
             Ok(())
         }
         CaCommand::Chain(args) => write_out(args.out.as_deref(), app.ca.published_chain_pem().await?.as_bytes(), "CA chain"),
@@ -70,7 +70,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                     println!("SHA-256:       {}", summary.fingerprint_sha256);
                     println!("CRL:           /ca/{}/crl.der (also /ca/crl.der while active)", summary.url_key);
                     println!("OCSP:          /ca/{}/ocsp", summary.url_key);
-                    println!("valid until:   {}", summary.not_after);
+                    println!("valid until:   {}", super::output::time(summary.not_after));
                     println!("chain length:  {}", summary.chain_length);
                 }
             }
@@ -113,7 +113,12 @@ async fn issue(app: &App, args: super::CaIssueArgs) -> anyhow::Result<()> {
         issued
     };
     write_out(args.out.as_deref(), issued.certificate_pem.as_bytes(), "certificate")?;
-    eprintln!("issued serial {} for {}, valid until {}", issued.serial_hex, issued.subject_common_name, issued.not_after);
+    eprintln!(
+        "issued serial {} for {}, valid until {}",
+        issued.serial_hex,
+        issued.subject_common_name,
+        super::output::time(issued.not_after)
+    );
     Ok(())
 }
 

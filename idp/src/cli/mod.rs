@@ -188,8 +188,10 @@ pub struct OutputArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Tenants: create, list, show, change, delete, and their policy.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Users: create, show, change, import, enrollment tickets, locks, devices and certificates.
     #[command(subcommand)]
     User(UserCommand),
     /// Token-signing keys of the OpenID Connect provider.
@@ -394,6 +396,24 @@ fn config_file(named: Option<PathBuf>, dir: &std::path::Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::config_file;
+
+    /// Every command and command group says what it does in `--help`, and every option
+    /// of every command has a line too where clap cannot say it by itself.
+    #[test]
+    fn every_command_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(here.clone());
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&<super::Cli as clap::CommandFactory>::command(), "mamori", &mut missing);
+        assert!(missing.is_empty(), "commands without help text:\n{}", missing.join("\n"));
+    }
 
     #[test]
     fn the_config_is_found_in_the_quickstart_folder() {

@@ -138,16 +138,20 @@ pub async fn keys(app: &App, command: KeysCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(|k| {
                     serde_json::json!({
-                        "kid": k.kid, "alg": k.algorithm.as_str(), "activated_at": k.activated_at.unix_timestamp(),
-                        "retire_after": k.retire_after.map(|t| t.unix_timestamp()), "expires_at": k.expires_at.map(|t| t.unix_timestamp()),
+                        "kid": k.kid, "alg": k.algorithm.as_str(), "activated_at": super::output::time(k.activated_at),
+                        "retire_after": k.retire_after.map(super::output::time), "expires_at": k.expires_at.map(super::output::time),
                     })
                 })
                 .collect();
             print(output.output, &json, || {
-                keys.iter()
-                    .map(|k| format!("{}\t{}\t{}", k.kid, k.algorithm, if k.retire_after.is_some() { "retired" } else { "active" }))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                let rows: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        let state = if k.retire_after.is_some() { "retired" } else { "active" };
+                        vec![k.kid.clone(), k.algorithm.to_string(), super::output::time(k.activated_at), state.to_owned()]
+                    })
+                    .collect();
+                super::output::table(&["KID", "ALG", "ACTIVATED", "STATE"], &rows)
             })
         }
     }
@@ -214,8 +218,8 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
             .await;
             print(
                 output.output,
-                &serde_json::json!({ "initial_access_token": token, "uses": uses, "expires_at": expires.unix_timestamp() }),
-                || format!("initial access token (shown once): {token}"),
+                &serde_json::json!({ "initial_access_token": token, "uses": uses, "expires_at": super::output::time(expires) }),
+                || format!("initial access token (shown once): {token}\nuses:    {uses}\nexpires: {}", super::output::time(expires)),
             )
         }
     }

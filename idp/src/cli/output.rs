@@ -18,6 +18,20 @@ pub fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnO
     Ok(())
 }
 
+/// `2026-12-02T14:05:50Z`: the one way the command line writes a time, in text and in
+/// the JSON of its own commands (RFC 3339, UTC, whole seconds), unlike `OffsetDateTime`'s
+/// `Display` with nanoseconds and a `+00:00:00` offset, or a bare Unix number.
+pub fn time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// An RFC 3339 time as the API writes it (fractions included), in [`time`]'s form; text
+/// that is not such a time is shown as it is.
+pub fn time_text(value: &str) -> String {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_or_else(|_| value.to_owned(), self::time)
+}
+
 /// `label: value` lines with the values aligned, for showing one object.
 pub fn fields(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0) + 1;
@@ -69,6 +83,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_rfc_3339_utc_whole_seconds() {
+        let t = time::macros::datetime!(2026-12-02 23:05:50.123456789 +09:00);
+        assert_eq!(super::time(t), "2026-12-02T14:05:50Z");
+        assert_eq!(super::time_text("2026-12-02T14:05:50.5+00:00"), "2026-12-02T14:05:50Z");
+        assert_eq!(super::time_text("-"), "-");
+    }
+
     #[test]
     fn a_table_aligns_its_columns_under_the_header() {
         let rows = vec![vec!["ops".to_owned(), "root".to_owned(), "x".to_owned()], vec!["a".to_owned(), "b".to_owned(), "y".to_owned()]];

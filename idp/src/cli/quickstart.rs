@@ -260,9 +260,7 @@ outbox_dir = "outbox"
 dev_mailbox = true               # read the mails at /dev/mailbox; development only
 "#;
 
-/// `2026-12-02T14:05:50Z`: what a person reads at a glance, unlike `OffsetDateTime`'s
-/// `Display` with nanoseconds and a `+00:00:00` offset.
+/// The command line's one time format ([`super::output::time`]).
 pub(crate) fn utc_seconds(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+    super::output::time(t)
 }

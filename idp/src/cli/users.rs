@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use super::OutputArgs;
 use super::oidc::cli_error;
-use super::output::{fields, or_dash, print};
+use super::output::{fields, or_dash, print, table, time_text};
 use crate::admin::api::schema::{CertificateOut, DeviceOut, ImportReportOut, RowFailureOut, UserOut};
 use crate::admin::users::{self, UserChanges};
 use crate::admin::{Principal, import};
@@ -102,7 +102,16 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
         UserRecordCommand::Show { tenant, login_id, output } => {
             let user = users::get(app, &principal, &tenant, &login_id).await.map_err(cli_error)?;
             let out = UserOut::from(&user);
-            print(output.output, &out, || user_fields(&out))
+            // The addresses belong to the devices; text shows them with the user (the JSON
+            // stays the API's, where they come from the devices endpoint).
+            let devices = users::devices(app, &principal, &tenant, &login_id).await.map_err(cli_error)?;
+            let mut addresses: Vec<String> = devices.iter().filter(|d| d.deleted_at.is_none()).map(|d| d.email.clone()).collect();
+            addresses.dedup();
+            print(output.output, &out, || {
+                let mut text = user_fields(&out);
+                text.push_str(&format!("\n{}", fields(&[("e-mail", or_dash(Some(&addresses.join(", "))))])));
+                text
+            })
         }
         UserRecordCommand::Update { tenant, login_id, display_name, locale, time_zone, method, output } => {
             if display_name.is_none() && locale.is_none() && time_zone.is_none() && method.is_none() {
@@ -162,18 +171,14 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
             let devices = users::devices(app, &principal, &tenant, &login_id).await.map_err(cli_error)?;
             let out: Vec<DeviceOut> = devices.iter().map(DeviceOut::from).collect();
             print(output.output, &out, || {
-                out.iter()
+                let rows: Vec<Vec<String>> = out
+                    .iter()
                     .map(|d| {
-                        format!(
-                            "{}\t{}\t{}\t{}",
-                            d.device_no,
-                            d.device_type,
-                            d.email,
-                            d.deleted_at.as_deref().map_or("active".to_owned(), |t| format!("deleted {t}"))
-                        )
+                        let state = d.deleted_at.as_deref().map_or("active".to_owned(), |t| format!("deleted {}", time_text(t)));
+                        vec![d.device_no.to_string(), d.device_type.clone(), d.email.clone(), time_text(&d.created_at), state]
                     })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                table(&["DEVICE", "TYPE", "E-MAIL", "ADDED", "STATE"], &rows)
             })
         }
         UserRecordCommand::Certificates { tenant, login_id, output } => {
@@ -193,7 +198,7 @@ fn user_fields(u: &UserOut) -> String {
         (
             "locked",
             if u.locked {
-                format!("yes ({}, since {})", or_dash(u.lock_reason.as_deref()), or_dash(u.locked_at.as_deref()))
+                format!("yes ({}, since {})", or_dash(u.lock_reason.as_deref()), or_dash(u.locked_at.as_deref().map(time_text).as_deref()))
             } else {
                 "no".to_owned()
             },
@@ -202,24 +207,24 @@ fn user_fields(u: &UserOut) -> String {
         ("must change password", if u.password_must_change { "yes" } else { "no" }.to_owned()),
         ("locale", u.locale.clone()),
         ("time zone", u.time_zone.clone()),
-        ("created", u.created_at.clone()),
-        ("updated", u.updated_at.clone()),
+        ("created", time_text(&u.created_at)),
+        ("updated", time_text(&u.updated_at)),
     ])
 }
 
-/// One line per certificate: serial, status (with reason), validity, subject.
+/// A table of certificates: serial, status (with reason), validity, subject.
 pub fn certificate_lines(certs: &[CertificateOut]) -> String {
-    certs
+    let rows: Vec<Vec<String>> = certs
         .iter()
         .map(|c| {
             let status = match (&c.revoked_at, &c.revocation_reason) {
-                (Some(at), reason) => format!("revoked {at} ({})", or_dash(reason.as_deref())),
+                (Some(at), reason) => format!("revoked {} ({})", time_text(at), or_dash(reason.as_deref())),
                 _ => c.status.clone(),
             };
-            format!("{}\t{status}\t{} .. {}\t{}", c.serial, c.not_before, c.not_after, c.subject_cn)
+            vec![c.serial.clone(), status, time_text(&c.not_before), time_text(&c.not_after), c.subject_cn.clone()]
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    table(&["SERIAL", "STATUS", "NOT BEFORE", "NOT AFTER", "SUBJECT"], &rows)
 }
 
 async fn read_csv(file: &std::path::Path) -> anyhow::Result<String> {
