@@ -8,7 +8,7 @@ mod extract;
 mod federation;
 pub mod openapi;
 mod problem;
-mod records;
+pub(crate) mod records;
 mod refusals;
 pub mod schema;
 mod sites_schema;
@@ -49,6 +49,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/login-events", get(records::login_events))
         .route("/tenants/{tenant}/login-events.csv", get(records::login_events_csv))
         .route("/tenants/{tenant}/audit-events", get(records::tenant_audit_events))
+        .route("/tenants/{tenant}/audit-events.csv", get(records::tenant_audit_events_csv))
         .route("/audit-events", get(records::audit_events))
         .route("/tenants/{tenant}/oidc-clients", get(federation::oidc_clients).post(federation::create_oidc_client))
         .route(

@@ -21,7 +21,7 @@ use super::{credentials, federation, records, schema, tenants, users};
         users::list, users::create, users::get, users::update, users::delete, users::disable, users::enable, users::unlock,
         users::force_password_change, users::enrollment_ticket, users::reissue_certificate, users::devices, users::certificates,
         records::import_users, records::certificates, records::certificate, records::revoke, records::login_events,
-        records::login_events_csv, records::tenant_audit_events, records::audit_events,
+        records::login_events_csv, records::tenant_audit_events, records::tenant_audit_events_csv, records::audit_events,
         federation::oidc_clients, federation::oidc_client, federation::delete_oidc_client,
         federation::saml_sps, federation::saml_sp, federation::delete_saml_sp,
         federation::create_oidc_client, federation::update_oidc_client, federation::rotate_oidc_client_secret,
