@@ -15,8 +15,11 @@
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
 mod events;
+#[cfg(test)]
+mod pages_tests;
 mod site_edit;
 mod sites;
+mod user_edit;
 mod users;
 
 use axum::Router;
@@ -36,6 +39,7 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/console", get(home))
         .merge(users::routes())
+        .merge(user_edit::routes())
         .merge(sites::routes())
         .merge(site_edit::routes())
         .merge(events::routes())

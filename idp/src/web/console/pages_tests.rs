@@ -1,0 +1,64 @@
+//! The pages of the user console render with the values
+//! their handlers give them, in both languages, every form with the CSRF token.
+
+use mamori_ui::{Locale, Ui};
+
+fn console() -> serde_json::Value {
+    serde_json::json!({"tenant": "demo", "base": "/console/t/demo", "operator": "op", "role": "tenant admin", "tenants": []})
+}
+
+fn with_console(mut page: serde_json::Value) -> serde_json::Value {
+    page["console"] = console();
+    page["csrf_token"] = serde_json::json!("x");
+    page
+}
+
+#[test]
+fn new_console_pages_render_with_real_values() {
+    let ui = Ui::new();
+    let methods = serde_json::json!([{"value": "cert", "label": "Cert", "selected": true}]);
+    let pages = [
+        (
+            "console/user_new.html",
+            serde_json::json!({"login_id": "u1", "display_name": "U", "email": "a@b.c", "login_method": "cert", "locale": "en",
+            "methods": methods, "problem": ["bad"], "invalid": ["email"], "action": "/console/t/demo/new-user"}),
+        ),
+        (
+            "console/user_edit.html",
+            serde_json::json!({"login_id": "u1", "display_name": "U", "locale": "ja", "methods": methods,
+            "emails": [{"device_no": 1, "name": "email_1", "email": "a@b.c"}], "problem": [], "invalid": ["email_1"], "action": "/a", "href": "/h"}),
+        ),
+        (
+            "console/confirm.html",
+            serde_json::json!({"title": "T", "lead": "L", "submit": "S", "login_id": "u1", "display_name": "U",
+            "facts": [{"label": "Serial", "value": "0a"}], "hidden": [{"name": "reason", "value": "superseded"}], "action": "/a", "href": "/h"}),
+        ),
+        (
+            "console/user.html",
+            serde_json::json!({"href": "/console/t/demo/users/u1", "must_change_password": true,
+            "user": {"login_id": "u1", "display_name": "U", "status": "Active", "disabled": false, "locked": null, "method": "cert", "enrolled": true, "created": "2026"},
+            "devices": [], "certificates": [], "rows": [], "events_href": "/e",
+            "sessions": [{"created": "2026", "last_seen": "2026", "expires": "2026", "factors": "swk pwd"}]}),
+        ),
+        (
+            "console/users.html",
+            serde_json::json!({"q": "", "show": "", "rows": [], "summary": "0", "page_label": "1/1", "notice": "deleted", "new_user_href": "/n"}),
+        ),
+        (
+            "console/enrollment.html",
+            serde_json::json!({"login_id": "u1", "href": "/h", "url": "https://x/enroll/t", "one_time_password": "1", "expires_at": "2026", "created": true}),
+        ),
+    ];
+    for (name, page) in pages {
+        let ctx = with_console(page);
+        for locale in [Locale::Ja, Locale::En] {
+            let html = ui.render(name, locale, &ctx).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
+            assert!(!html.contains("??"), "{name} {locale:?}: a missing message");
+            assert_eq!(
+                html.matches("<form method=\"post\"").count(),
+                html.matches("name=\"csrf_token\" value=\"x\"").count(),
+                "{name}: every form has the CSRF token"
+            );
+        }
+    }
+}
