@@ -201,6 +201,13 @@ test('an operator creates, changes, forces a password change on, logs out and de
   await ja.page.goto(`${server.mtls}/console/t/demo/users/u-sessions/edit`);
   assert.equal(await text(ja.page, '#console-user-edit-title'), '利用者の変更');
   await fitsPhone(ja.page, 'edit ja');
+
+  // Nor can a new user be made in another tenant.
+  assert.equal((await ja.page.goto(`${server.mtls}/console/t/other/new-user`)).status(), 404);
+  await ja.page.goto(`${server.mtls}/console/t/demo/new-user`);
+  const elsewhere = await postFromPage(ja.page, server, '/console/t/other/new-user', { login_id: 'o-planted', email: 'o@example.test' });
+  assert.equal(elsewhere.status, 404);
+  assert.equal((await api(server, otherToken, '/tenants/other/users/o-planted')).status, 404);
 });
 
 test('a user without an operator role gets the 403 page on the new user pages', { timeout: 240_000 }, async (t) => {
@@ -208,7 +215,7 @@ test('a user without an operator role gets the 403 page on the new user pages', 
   const plain = await enrolledUser(t, server, 'u-plain');
   const { page } = await openBrowser(t, server, { certificate: plain, locale: 'en-US' });
   await loginTo(page, server, plain.loginId, plain.password);
-  for (const path of ['/console/t/demo/new-user', '/console/t/demo/users/u-plain/edit']) {
+  for (const path of ['/console/t/demo/new-user', '/console/t/demo/users/u-plain/edit', '/console/t/demo/policy']) {
     const response = await page.goto(`${server.mtls}${path}`).catch(() => null);
     if (response) {
       assert.equal(response.status(), 403, path);

@@ -109,3 +109,15 @@ fn policy_refusal(problem: PolicyProblem) -> AdminError {
     };
     AdminError::Field(crate::fields::FieldError { field: problem.knob, key, detail: problem.to_string() })
 }
+
+/// Every message key [`policy_refusal`] can give (a test checks both catalogues have it).
+#[cfg(test)]
+pub(crate) const POLICY_KEYS: [&str; 7] = [
+    "console.policy.problem.at_least_one",
+    "console.policy.problem.too_large",
+    "console.policy.problem.below_minimum",
+    "console.policy.problem.no_class",
+    "console.policy.problem.no_method",
+    "console.policy.problem.default_not_allowed",
+    "console.policy.problem.below_idle",
+];

@@ -17,6 +17,7 @@
 mod events;
 #[cfg(test)]
 mod pages_tests;
+mod policy;
 mod site_edit;
 mod sites;
 mod user_edit;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(sites::routes())
         .merge(site_edit::routes())
         .merge(events::routes())
+        .merge(policy::routes())
 }
 
 /// `open_console`, returning the response from the handler when it refuses.

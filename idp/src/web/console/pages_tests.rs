@@ -1,4 +1,4 @@
-//! The pages of the user console render with the values
+//! The pages of the user and policy consoles render with the values
 //! their handlers give them, in both languages, every form with the CSRF token.
 
 use mamori_ui::{Locale, Ui};
@@ -45,6 +45,14 @@ fn new_console_pages_render_with_real_values() {
             serde_json::json!({"q": "", "show": "", "rows": [], "summary": "0", "page_label": "1/1", "notice": "deleted", "new_user_href": "/n"}),
         ),
         (
+            "console/policy.html",
+            serde_json::json!({"notice": "saved", "problem": ["x"], "action": "/p", "groups": [{"name": "passwords", "legend": "P", "knobs": [
+                {"name": "password_min_length", "label": "Min", "kind": "number", "value": "8", "checked": false, "options": [], "hint": "1..", "invalid": true},
+                {"name": "show_attempts_left", "label": "Show", "kind": "switch", "value": "", "checked": true, "options": [], "hint": "", "invalid": false},
+                {"name": "otp_kind", "label": "OTP", "kind": "choice", "value": "totp", "checked": false, "options": [{"value": "totp", "label": "T", "selected": true}], "hint": "", "invalid": false},
+                {"name": "allowed_login_methods", "label": "M", "kind": "multi", "value": "", "checked": false, "options": methods, "hint": "h", "invalid": false}]}]}),
+        ),
+        (
             "console/enrollment.html",
             serde_json::json!({"login_id": "u1", "href": "/h", "url": "https://x/enroll/t", "one_time_password": "1", "expires_at": "2026", "created": true}),
         ),
@@ -59,6 +67,16 @@ fn new_console_pages_render_with_real_values() {
                 html.matches("name=\"csrf_token\" value=\"x\"").count(),
                 "{name}: every form has the CSRF token"
             );
+        }
+    }
+}
+
+#[test]
+fn policy_refusals_have_texts_in_both_languages() {
+    let ui = Ui::new();
+    for key in crate::admin::tenants::POLICY_KEYS {
+        for locale in [Locale::Ja, Locale::En] {
+            assert!(!ui.message(locale, key).contains("??"), "{key} {locale:?}");
         }
     }
 }
