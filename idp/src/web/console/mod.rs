@@ -14,6 +14,7 @@
 //! tenant; a tenant admin asking for another tenant gets the same 404 as for an absent
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
+mod certificates;
 mod events;
 #[cfg(test)]
 mod pages_tests;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(site_edit::routes())
         .merge(events::routes())
         .merge(policy::routes())
+        .merge(certificates::routes())
 }
 
 /// `open_console`, returning the response from the handler when it refuses.

@@ -1,4 +1,4 @@
-//! The pages of the user and policy consoles render with the values
+//! The pages of the user, policy and certificate consoles render with the values
 //! their handlers give them, in both languages, every form with the CSRF token.
 
 use mamori_ui::{Locale, Ui};
@@ -17,6 +17,8 @@ fn with_console(mut page: serde_json::Value) -> serde_json::Value {
 fn new_console_pages_render_with_real_values() {
     let ui = Ui::new();
     let methods = serde_json::json!([{"value": "cert", "label": "Cert", "selected": true}]);
+    let cert = serde_json::json!({"serial": "0a", "href": "/c/0a", "subject": "u1", "login_id": "u1", "user_href": "/u/u1", "not_after": "2027",
+        "status": "active", "status_label": "Active", "revoked_at": null, "revocation_reason": null, "active": true});
     let pages = [
         (
             "console/user_new.html",
@@ -51,6 +53,14 @@ fn new_console_pages_render_with_real_values() {
                 {"name": "show_attempts_left", "label": "Show", "kind": "switch", "value": "", "checked": true, "options": [], "hint": "", "invalid": false},
                 {"name": "otp_kind", "label": "OTP", "kind": "choice", "value": "totp", "checked": false, "options": [{"value": "totp", "label": "T", "selected": true}], "hint": "", "invalid": false},
                 {"name": "allowed_login_methods", "label": "M", "kind": "multi", "value": "", "checked": false, "options": methods, "hint": "h", "invalid": false}]}]}),
+        ),
+        (
+            "console/certificates.html",
+            serde_json::json!({"serial": "0a", "login_id": "u1", "status": "active", "rows": [cert], "summary": "1", "page_label": "1/1", "prev": null, "next": "/n"}),
+        ),
+        (
+            "console/certificate.html",
+            serde_json::json!({"certificate": cert, "reasons": [{"value": "superseded", "label": "S", "selected": true}], "problem": [], "notice": "revoked", "list_href": "/l"}),
         ),
         (
             "console/enrollment.html",
