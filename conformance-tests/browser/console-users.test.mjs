@@ -215,7 +215,7 @@ test('a user without an operator role gets the 403 page on the new user pages', 
   const plain = await enrolledUser(t, server, 'u-plain');
   const { page } = await openBrowser(t, server, { certificate: plain, locale: 'en-US' });
   await loginTo(page, server, plain.loginId, plain.password);
-  for (const path of ['/console/t/demo/new-user', '/console/t/demo/users/u-plain/edit', '/console/t/demo/policy', '/console/t/demo/certificates']) {
+  for (const path of ['/console/t/demo/new-user', '/console/t/demo/users/u-plain/edit', '/console/t/demo/policy', '/console/t/demo/certificates', '/console/t/demo/audit', '/console/t/demo/audit.csv']) {
     const response = await page.goto(`${server.mtls}${path}`).catch(() => null);
     if (response) {
       assert.equal(response.status(), 403, path);

@@ -14,6 +14,7 @@
 //! tenant; a tenant admin asking for another tenant gets the same 404 as for an absent
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
+mod audit;
 mod certificates;
 mod events;
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(events::routes())
         .merge(policy::routes())
         .merge(certificates::routes())
+        .merge(audit::routes())
 }
 
 /// `open_console`, returning the response from the handler when it refuses.

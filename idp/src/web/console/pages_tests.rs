@@ -1,4 +1,4 @@
-//! The pages of the user, policy and certificate consoles render with the values
+//! The pages of the user, policy, certificate and audit consoles render with the values
 //! their handlers give them, in both languages, every form with the CSRF token.
 
 use mamori_ui::{Locale, Ui};
@@ -61,6 +61,12 @@ fn new_console_pages_render_with_real_values() {
         (
             "console/certificate.html",
             serde_json::json!({"certificate": cert, "reasons": [{"value": "superseded", "label": "S", "selected": true}], "problem": [], "notice": "revoked", "list_href": "/l"}),
+        ),
+        (
+            "console/audit.html",
+            serde_json::json!({"actor": "a", "action": "user.update", "target": "", "since": "2026-12-01", "until": "", "actions": ["user.update"],
+            "problem": [], "invalid": [], "csv_href": "/c", "summary": "1", "page_label": "1/1", "prev": null, "next": null,
+            "rows": [{"at": "2026", "actor": "user:demo/op", "action": "user.update", "target": "tenant:demo/user:u1", "outcome": "failure", "source_ip": "127.0.0.1"}]}),
         ),
         (
             "console/enrollment.html",
