@@ -136,6 +136,7 @@ test('an operator creates, changes, forces a password change on, logs out and de
   await fitsPhone(page, 'user page');
   assert.equal((await page.$$('.session-row')).length, 1);
   assert.match(await text(page, '.session-factors'), /swk/);
+  assert.deepEqual((await apiJson(server, token, '/tenants/demo/users/u-sessions/sessions')).map((x) => x.factors), [['swk', 'pwd']]);
   await submit(page, '#end-sessions-submit');
   await snap(page, 'end-sessions-confirm');
   await fitsPhone(page, 'confirmation');
@@ -149,6 +150,7 @@ test('an operator creates, changes, forces a password change on, logs out and de
   await submit(page, '#confirm-submit');
   assert.match(await text(page, '#notice'), /sessions have been ended/);
   assert.ok(await page.isVisible('#sessions-empty'));
+  assert.deepEqual(await apiJson(server, token, '/tenants/demo/users/u-sessions/sessions'), []);
   await own.page.goto(`${server.mtls}/account`);
   assert.ok(own.page.url().includes('/login'), `logged out: ${own.page.url()}`);
 

@@ -312,15 +312,36 @@ pub async fn reissue_certificate(
     Ok(ReissueStarted { device_no: device.device_no, mailed_to: device.email, expires_at })
 }
 
+/// A live session of a user, as operators see it: never its key (which opens nothing
+/// by itself, but is the store's handle on the session).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSession {
+    pub created_at: time::OffsetDateTime,
+    pub last_seen_at: time::OffsetDateTime,
+    /// When it ends unless used before (the idle limit, or the absolute one if sooner).
+    pub expires_at: time::OffsetDateTime,
+    /// The factors its login proved, as RFC 8176 `amr` values.
+    pub factors: Vec<&'static str>,
+}
+
+impl UserSession {
+    fn of(session: &mamori_storage::model::Session) -> Self {
+        let factors = serde_json::from_value::<crate::flows::login::Authenticated>(session.data["authenticated"].clone())
+            .map(|auth| auth.factors.iter().map(|f| f.amr()).collect())
+            .unwrap_or_default();
+        UserSession {
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            expires_at: session.idle_expires_at.min(session.absolute_expires_at),
+            factors,
+        }
+    }
+}
+
 /// The user's live sessions, oldest first (on every node: they are shared state).
-pub async fn sessions(
-    app: &App,
-    principal: &Principal,
-    slug: &str,
-    login_id: &str,
-) -> Result<Vec<mamori_storage::model::Session>, AdminError> {
+pub async fn sessions(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<Vec<UserSession>, AdminError> {
     let (_, user) = find(app, principal, slug, login_id, ApiScope::Read).await?;
-    Ok(app.shared.sessions().list_for_user(user.id, app.now()).await?)
+    Ok(app.shared.sessions().list_for_user(user.id, app.now()).await?.iter().map(UserSession::of).collect())
 }
 
 /// Ends every session of the user on every node, with the grants that came from them;

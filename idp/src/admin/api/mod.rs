@@ -16,7 +16,7 @@ mod tenants;
 mod users;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::state::SharedState;
 pub use problem::Problem;
@@ -42,6 +42,9 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/users/{login_id}/enrollment-ticket", post(users::enrollment_ticket))
         .route("/tenants/{tenant}/users/{login_id}/reissue-certificate", post(users::reissue_certificate))
         .route("/tenants/{tenant}/users/{login_id}/devices", get(users::devices))
+        .route("/tenants/{tenant}/users/{login_id}/devices/{device_no}/email", put(users::device_email))
+        .route("/tenants/{tenant}/users/{login_id}/sessions", get(users::sessions))
+        .route("/tenants/{tenant}/users/{login_id}/end-sessions", post(users::end_sessions))
         .route("/tenants/{tenant}/users/{login_id}/certificates", get(users::certificates))
         .route("/tenants/{tenant}/certificates", get(records::certificates))
         .route("/tenants/{tenant}/certificates/{serial}", get(records::certificate))

@@ -20,6 +20,7 @@ use super::{credentials, federation, records, schema, tenants, users};
         tenants::list, tenants::create, tenants::get, tenants::update, tenants::delete, tenants::get_policy, tenants::put_policy,
         users::list, users::create, users::get, users::update, users::delete, users::disable, users::enable, users::unlock,
         users::force_password_change, users::enrollment_ticket, users::reissue_certificate, users::devices, users::certificates,
+        users::device_email, users::sessions, users::end_sessions,
         records::import_users, records::certificates, records::certificate, records::revoke, records::login_events,
         records::login_events_csv, records::tenant_audit_events, records::tenant_audit_events_csv, records::audit_events,
         federation::oidc_clients, federation::oidc_client, federation::delete_oidc_client,

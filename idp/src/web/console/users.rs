@@ -273,14 +273,12 @@ pub(super) async fn enrollment_page(
 }
 
 /// A session as the user's page lists it: when it began and was last used, until when it
-/// lasts, and the factors its login proved.
-fn session_row(console: &Console, session: &mamori_storage::model::Session) -> serde_json::Value {
-    let state: crate::web::session::SessionState = serde_json::from_value(session.data.clone()).unwrap_or_default();
-    let factors = state.authenticated.map(|a| a.factors.iter().map(|f| f.amr()).collect::<Vec<_>>().join(" ")).unwrap_or_default();
+/// lasts unless used, and the factors its login proved.
+fn session_row(console: &Console, session: &users::UserSession) -> serde_json::Value {
     serde_json::json!({
         "created": console.time(session.created_at),
         "last_seen": console.time(session.last_seen_at),
-        "expires": console.time(session.idle_expires_at.min(session.absolute_expires_at)),
-        "factors": factors,
+        "expires": console.time(session.expires_at),
+        "factors": session.factors.join(" "),
     })
 }
