@@ -173,7 +173,7 @@ def beta_objects(server):
     sps = server.call("GET", "/tenants/beta/saml-sps", token=server.super_token).json()
     certs = server.call("GET", "/tenants/beta/certificates", token=server.super_token).json()["items"]
     assert len(sps) == 1 and len(certs) == 1
-    return {"tenant": "beta", "login_id": "beta-user", "serial": certs[0]["serial"], "client_id": "beta-rp", "sp_id": sps[0]["id"]}
+    return {"tenant": "beta", "login_id": "beta-user", "serial": certs[0]["serial"], "client_id": "beta-rp", "sp_id": sps[0]["id"], "device_no": 1}
 
 
 # A valid body for each writing operation, so that a missing tenant check would show as
@@ -185,6 +185,7 @@ BODIES = {
     ("post", "/tenants/{tenant}/users/import"): {"data": "login_id,email\nintruder2,i2@acme.test\n", "headers": {"Content-Type": "text/csv"}},
     ("patch", "/tenants/{tenant}/users/{login_id}"): {"json": {"display_name": "Taken over"}},
     ("post", "/tenants/{tenant}/users/{login_id}/reissue-certificate"): {"json": {}},
+    ("put", "/tenants/{tenant}/users/{login_id}/devices/{device_no}/email"): {"json": {"email": "taken@acme.test"}},
     ("post", "/tenants/{tenant}/certificates/{serial}/revoke"): {"json": {"reason": "key-compromise"}},
     ("post", "/tenants/{tenant}/oidc-clients"): {"json": {"name": "Intruder", "grant_types": ["client_credentials"]}},
     ("patch", "/tenants/{tenant}/oidc-clients/{client_id}"): {"json": {"name": "Taken over"}},
@@ -226,6 +227,8 @@ def test_tenant_admin_reaches_no_other_tenant_through_any_operation(server, open
     # Nothing of beta changed.
     user = server.call("GET", "/tenants/beta/users/beta-user", token=server.super_token).json()
     assert user["display_name"] == "beta-user" and user["status"] == "active"
+    devices = server.call("GET", "/tenants/beta/users/beta-user/devices", token=server.super_token).json()
+    assert "taken@acme.test" not in [d["email"] for d in devices]
     cert = server.call("GET", f"/tenants/beta/certificates/{values['serial']}", token=server.super_token).json()
     assert cert["status"] == "active"
     assert server.call("GET", "/tenants/beta", token=server.super_token).json()["display_name"] == "Beta"
@@ -347,6 +350,31 @@ def test_policy_is_validated(server):
     is_problem(server.call("PUT", "/tenants/acme/policy", token=t, json=dict(policy, otp_kind="pigeon")), 422)
     is_problem(server.call("PUT", "/tenants/acme/policy", token=t, json=dict(policy, session_idle_minutes=0)), 422)
     assert server.call("GET", "/tenants/acme/policy", token=t).json()["max_devices"] == 2
+
+
+def test_sessions_device_email_and_policy_refusals_name_their_field(server):
+    t = server.acme_token
+    assert server.call("POST", "/tenants/acme/users", token=t, json={"login_id": "roam", "email": "roam@acme.test"}).status_code == 201
+    # Not logged in anywhere: nothing to list or end (the browser tests log users in).
+    assert server.call("GET", "/tenants/acme/users/roam/sessions", token=t).json() == []
+    assert server.call("POST", "/tenants/acme/users/roam/end-sessions", token=t).json() == {"ended": 0}
+    moved = server.call("PUT", "/tenants/acme/users/roam/devices/1/email", token=t, json={"email": "roam-new@acme.test"})
+    assert moved.status_code == 200 and moved.json()["email"] == "roam-new@acme.test", moved.text
+    bad = is_problem(server.call("PUT", "/tenants/acme/users/roam/devices/1/email", token=t, json={"email": "not an address"}), 422)
+    assert bad["field"] == "email", bad
+    is_problem(server.call("PUT", "/tenants/acme/users/roam/devices/9/email", token=t, json={"email": "x@acme.test"}), 404)
+    assert [d["email"] for d in server.call("GET", "/tenants/acme/users/roam/devices", token=t).json()] == ["roam-new@acme.test"]
+    actions = [e["action"] for e in server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "user:roam"}).json()["items"]]
+    assert actions == ["user.device-email", "user.end-sessions", "user.create"], actions
+    # A refused policy names its knob; the detail is the rule's text.
+    policy = server.call("GET", "/tenants/acme/policy", token=t).json()
+    refused = is_problem(server.call("PUT", "/tenants/acme/policy", token=t, json=dict(policy, lockout_threshold_secret_answer=0)), 422)
+    assert refused["field"] == "lockout_threshold_secret_answer" and refused["detail"] == "lockout_threshold_secret_answer must be at least 1", refused
+    # The audit trail as CSV: formula-safe cells, the same filters as the JSON.
+    csv = server.call("GET", "/tenants/acme/audit-events.csv", token=t, params={"target": "user:roam"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv"), csv.text
+    lines = csv.text.strip().split("\r\n")
+    assert lines[0] == "occurred_at,actor,action,target,outcome,source_ip,details" and len(lines) == 4, csv.text
 
 
 def test_login_history_query_and_csv(server):

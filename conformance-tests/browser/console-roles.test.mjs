@@ -71,7 +71,10 @@ test('a tenant admin cannot hand out or disable a super-admin account from the c
   assert.ok((await text(page, '#enrollment-url')).startsWith(`${server.main}/enroll/`));
   assert.ok(await text(page, '#enrollment-otp'));
   await page.goto(`${server.mtls}/console/t/demo/users/u-plain`);
+  // Disabling locks the user out: it asks first.
   await submit(page, '#disable-submit');
+  assert.equal(await text(page, '#confirm-login-id'), 'u-plain');
+  await submit(page, '#confirm-submit');
   assert.equal(await text(page, '#user-status'), 'Disabled');
   assert.equal(server.cliJson('admin', 'user', 'show', '--tenant', 'demo', '--login-id', 'u-plain').status, 'disabled');
 });

@@ -6,15 +6,25 @@ use mamori_storage::model::{ApiScope, Certificate, CertificateQuery};
 use super::{AdminError, Listed, Paging, Principal, audit};
 use crate::app::App;
 
+/// The tenant's certificates matching `query`, and with `login_id` those of that user of
+/// the tenant (none when the tenant has no such user: another tenant's user is no one).
 pub async fn search(
     app: &App,
     principal: &Principal,
     slug: &str,
     query: &CertificateQuery,
+    login_id: Option<&str>,
     paging: Paging,
 ) -> Result<Listed<Certificate>, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
-    let page = app.storage.certificates().search_for_tenant(tenant.id, query, paging.offset, paging.limit).await?;
+    let mut query = query.clone();
+    if let Some(login_id) = login_id {
+        match app.storage.users().get_by_login_id(tenant.id, login_id).await? {
+            Some(user) => query.user_id = Some(user.id),
+            None => return Ok(Listed { items: Vec::new(), total: 0, paging }),
+        }
+    }
+    let page = app.storage.certificates().search_for_tenant(tenant.id, &query, paging.offset, paging.limit).await?;
     Ok(Listed::from_page(page, paging))
 }
 

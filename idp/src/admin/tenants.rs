@@ -1,6 +1,6 @@
 //! Tenants and their policy.
 
-use mamori_storage::model::{ApiScope, Tenant, TenantPolicy};
+use mamori_storage::model::{ApiScope, PolicyProblem, PolicyRule, Tenant, TenantPolicy};
 
 use super::{AdminError, Listed, Paging, Principal, audit};
 use crate::app::App;
@@ -32,7 +32,7 @@ pub async fn create(
     TenantSlug::parse(slug)?;
     DisplayName::parse(display_name)?;
     let policy = policy.unwrap_or_default();
-    policy.validate().map_err(AdminError::Invalid)?;
+    policy.check().map_err(policy_refusal)?;
     let tenant = app.storage.tenants().create(slug, display_name, &policy, app.now()).await?;
     audit::record(
         app,
@@ -88,9 +88,36 @@ pub async fn policy(app: &App, principal: &Principal, slug: &str) -> Result<Tena
 /// Replaces the policy after checking its knobs against each other.
 pub async fn replace_policy(app: &App, principal: &Principal, slug: &str, policy: TenantPolicy) -> Result<TenantPolicy, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
-    policy.validate().map_err(AdminError::Invalid)?;
+    policy.check().map_err(policy_refusal)?;
     app.storage.tenants().update_policy(tenant.id, &policy).await?;
     let details = serde_json::to_value(&policy).unwrap_or_default();
     audit::record(app, principal, Some(tenant.id), "tenant.policy.update", &format!("tenant:{slug}"), details).await;
     Ok(policy)
 }
+
+/// A refused policy as a refused field: the API names the knob (its detail is the
+/// storage rule's text, as before), the console shows the rule in the operator's language.
+fn policy_refusal(problem: PolicyProblem) -> AdminError {
+    let key = match problem.rule {
+        PolicyRule::AtLeastOne => "console.policy.problem.at_least_one",
+        PolicyRule::TooLarge => "console.policy.problem.too_large",
+        PolicyRule::BelowMinimum => "console.policy.problem.below_minimum",
+        PolicyRule::NoCharacterClass => "console.policy.problem.no_class",
+        PolicyRule::NoMethod => "console.policy.problem.no_method",
+        PolicyRule::DefaultNotAllowed => "console.policy.problem.default_not_allowed",
+        PolicyRule::BelowIdle => "console.policy.problem.below_idle",
+    };
+    AdminError::Field(crate::fields::FieldError { field: problem.knob, key, detail: problem.to_string() })
+}
+
+/// Every message key [`policy_refusal`] can give (a test checks both catalogues have it).
+#[cfg(test)]
+pub(crate) const POLICY_KEYS: [&str; 7] = [
+    "console.policy.problem.at_least_one",
+    "console.policy.problem.too_large",
+    "console.policy.problem.below_minimum",
+    "console.policy.problem.no_class",
+    "console.policy.problem.no_method",
+    "console.policy.problem.default_not_allowed",
+    "console.policy.problem.below_idle",
+];

@@ -312,6 +312,86 @@ pub async fn reissue_certificate(
     Ok(ReissueStarted { device_no: device.device_no, mailed_to: device.email, expires_at })
 }
 
+/// A live session of a user, as operators see it: never its key (which opens nothing
+/// by itself, but is the store's handle on the session).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSession {
+    pub created_at: time::OffsetDateTime,
+    pub last_seen_at: time::OffsetDateTime,
+    /// When it ends unless used before (the idle limit, or the absolute one if sooner).
+    pub expires_at: time::OffsetDateTime,
+    /// The factors its login proved, as RFC 8176 `amr` values.
+    pub factors: Vec<&'static str>,
+}
+
+impl UserSession {
+    fn of(session: &mamori_storage::model::Session) -> Self {
+        let factors = serde_json::from_value::<crate::flows::login::Authenticated>(session.data["authenticated"].clone())
+            .map(|auth| auth.factors.iter().map(|f| f.amr()).collect())
+            .unwrap_or_default();
+        UserSession {
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            expires_at: session.idle_expires_at.min(session.absolute_expires_at),
+            factors,
+        }
+    }
+}
+
+/// The user's live sessions, oldest first (on every node: they are shared state).
+pub async fn sessions(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<Vec<UserSession>, AdminError> {
+    let (_, user) = find(app, principal, slug, login_id, ApiScope::Read).await?;
+    Ok(app.shared.sessions().list_for_user(user.id, app.now()).await?.iter().map(UserSession::of).collect())
+}
+
+/// Ends every session of the user on every node, with the grants that came from them;
+/// returns how many ended. The user logs in again with their credentials as they are.
+pub async fn end_sessions(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<u64, AdminError> {
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.end-sessions").await?;
+    let ended = crate::flows::session_end::end_all(app, user.id).await?;
+    audit::record(app, principal, Some(tenant.id), "user.end-sessions", &target(&tenant, login_id), serde_json::json!({"ended": ended}))
+        .await;
+    Ok(ended)
+}
+
+/// Changes the e-mail address of one of the user's devices, as the user can in flow 7:
+/// reissue links mailed to the old address stop working and both addresses are told.
+pub async fn change_device_email(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    device_no: u32,
+    email: &str,
+) -> Result<Device, AdminError> {
+    let email = Email::parse(email)?.into_string();
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.device-email").await?;
+    let device = app
+        .storage
+        .devices()
+        .list_for_user(user.id, false)
+        .await?
+        .into_iter()
+        .find(|d| d.device_no == device_no)
+        .ok_or_else(|| AdminError::NotFound(format!("`{login_id}` has no active device {device_no}")))?;
+    if device.email != email {
+        let attempt = Attempt {
+            tenant_id: tenant.id,
+            user_id: Some(user.id),
+            login_id: Some(&user.login_id),
+            source_ip: principal.source_ip.clone(),
+            user_agent: None,
+        };
+        if let Err(keys) = crate::flows::account::change_device_email(app, &user, &device, &email, &email, &attempt).await? {
+            // Email::parse accepted it; the flow's own rule should agree.
+            return Err(AdminError::Invalid(format!("email: refused ({})", keys.join(", "))));
+        }
+        let details = serde_json::json!({"device_no": device_no, "from": device.email, "to": email});
+        audit::record(app, principal, Some(tenant.id), "user.device-email", &target(&tenant, login_id), details).await;
+    }
+    Ok(Device { email, ..device })
+}
+
 pub async fn devices(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<Vec<Device>, AdminError> {
     let (_, user) = find(app, principal, slug, login_id, ApiScope::Read).await?;
     Ok(app.storage.devices().list_for_user(user.id, true).await?)

@@ -151,7 +151,7 @@ pub async fn certificate(app: &App, command: CertificateCommand) -> anyhow::Resu
                 let (_, user) = users::find(app, &principal, &a.tenant, login_id, ApiScope::Read).await.map_err(cli_error)?;
                 query.user_id = Some(user.id);
             }
-            let listed = certificates::search(app, &principal, &a.tenant, &query, paging).await.map_err(cli_error)?;
+            let listed = certificates::search(app, &principal, &a.tenant, &query, None, paging).await.map_err(cli_error)?;
             let out = CertificateList { page: PageInfo::from(&listed), items: listed.items.iter().map(CertificateOut::from).collect() };
             print(a.output.output, &out, || with_note(super::users::certificate_lines(&out.items), more_note(&listed)))
         }

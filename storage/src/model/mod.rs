@@ -30,7 +30,9 @@ pub use pki::{
 };
 pub use saml::*;
 pub use session::{NewSession, Session};
-pub use tenant::{CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, Tenant, TenantPolicy};
+pub use tenant::{
+    CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, PolicyProblem, PolicyRule, Tenant, TenantPolicy,
+};
 pub use ticket::{AttemptOutcome, NewTicket, RedeemError, Ticket, TicketKind};
 pub use user::{
     Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key, login_id_skeleton,
@@ -153,8 +155,15 @@ mod tests {
         let mut bad = policy.clone();
         bad.password_max_length = 4;
         assert!(bad.validate().is_err_and(|m| m.contains("password_max_length")));
-        let mut bad = policy;
+        assert_eq!(bad.check(), Err(PolicyProblem { knob: "password_max_length", rule: PolicyRule::BelowMinimum }));
+        let mut bad = policy.clone();
         bad.password_char_classes = PasswordCharClasses { digits: false, upper: false, lower: false, symbols: false };
         assert!(bad.validate().is_err());
+        assert_eq!(bad.check().map_err(|p| p.knob), Err("password_char_classes"));
+        let mut bad = policy;
+        bad.lockout_threshold_secret_answer = 0;
+        assert_eq!(bad.validate(), Err("lockout_threshold_secret_answer must be at least 1".to_owned()), "the API's text as before");
+        bad.lockout_threshold_secret_answer = u32::MAX;
+        assert_eq!(bad.check(), Err(PolicyProblem { knob: "lockout_threshold_secret_answer", rule: PolicyRule::TooLarge }));
     }
 }

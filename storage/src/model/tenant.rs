@@ -149,9 +149,58 @@ impl Default for TenantPolicy {
     }
 }
 
+/// Which rule a policy knob breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyRule {
+    /// Zero where at least 1 is needed.
+    AtLeastOne,
+    /// Beyond the 32-bit signed column it is stored in.
+    TooLarge,
+    /// The maximum password length below the minimum.
+    BelowMinimum,
+    /// No password character class allowed.
+    NoCharacterClass,
+    /// No login method allowed.
+    NoMethod,
+    /// The default login method is not an allowed one.
+    DefaultNotAllowed,
+    /// The absolute session lifetime below the idle one.
+    BelowIdle,
+}
+
+/// The first knob of a policy that breaks a rule, so that every surface can name it (the
+/// API by its name, the console by its label in the operator's language).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// The knob, spelt as in [`TenantPolicy`]'s fields.
+    pub knob: &'static str,
+    pub rule: PolicyRule,
+}
+
+impl std::fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let knob = self.knob;
+        match self.rule {
+            PolicyRule::AtLeastOne => write!(f, "{knob} must be at least 1"),
+            PolicyRule::TooLarge => write!(f, "{knob} is too large"),
+            PolicyRule::BelowMinimum => write!(f, "{knob} must not be below password_min_length"),
+            PolicyRule::NoCharacterClass => write!(f, "{knob} must allow at least one class"),
+            PolicyRule::NoMethod => write!(f, "{knob} must not be empty"),
+            PolicyRule::DefaultNotAllowed => write!(f, "{knob} must be one of allowed_login_methods"),
+            PolicyRule::BelowIdle => write!(f, "{knob} must not be below session_idle_minutes"),
+        }
+    }
+}
+
 impl TenantPolicy {
     /// Checks the knobs against each other; the message names the first bad knob.
     pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|problem| problem.to_string())
+    }
+
+    /// [`Self::validate`], saying which knob breaks which rule.
+    pub fn check(&self) -> Result<(), PolicyProblem> {
+        let refuse = |knob: &'static str, rule: PolicyRule| Err(PolicyProblem { knob, rule });
         let positive = [
             ("password_min_length", self.password_min_length),
             ("password_history_count", self.password_history_count),
@@ -168,7 +217,7 @@ impl TenantPolicy {
             ("reissue_link_minutes", self.reissue_link_minutes),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
-            return Err(format!("{name} must be at least 1"));
+            return refuse(name, PolicyRule::AtLeastOne);
         }
         // Values are stored in 32-bit signed columns.
         let mut all = positive.to_vec();
@@ -176,23 +225,23 @@ impl TenantPolicy {
         all.push(("password_expiry_days", self.password_expiry_days));
         all.push(("lockout_release_minutes", self.lockout_release_minutes));
         if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
-            return Err(format!("{name} is too large"));
+            return refuse(name, PolicyRule::TooLarge);
         }
         if self.password_max_length < self.password_min_length {
-            return Err("password_max_length must not be below password_min_length".to_owned());
+            return refuse("password_max_length", PolicyRule::BelowMinimum);
         }
         let classes = self.password_char_classes;
         if !(classes.digits || classes.upper || classes.lower || classes.symbols) {
-            return Err("password_char_classes must allow at least one class".to_owned());
+            return refuse("password_char_classes", PolicyRule::NoCharacterClass);
         }
         if self.allowed_login_methods.is_empty() {
-            return Err("allowed_login_methods must not be empty".to_owned());
+            return refuse("allowed_login_methods", PolicyRule::NoMethod);
         }
         if !self.allowed_login_methods.contains(&self.default_login_method) {
-            return Err("default_login_method must be one of allowed_login_methods".to_owned());
+            return refuse("default_login_method", PolicyRule::DefaultNotAllowed);
         }
         if self.session_absolute_minutes < self.session_idle_minutes {
-            return Err("session_absolute_minutes must not be below session_idle_minutes".to_owned());
+            return refuse("session_absolute_minutes", PolicyRule::BelowIdle);
         }
         Ok(())
     }

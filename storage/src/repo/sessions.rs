@@ -2,7 +2,7 @@
 //! the caller passes, so an expired row is never returned even before it is purged.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -94,6 +94,19 @@ impl<'a> Sessions<'a> {
     pub async fn delete(&self, id: &str) -> Result<bool, StorageError> {
         let result = Entity::delete_by_id(id.to_owned()).exec(self.db).await.map_err(db_err)?;
         Ok(result.rows_affected > 0)
+    }
+
+    /// A user's live sessions, oldest first (the operators' view of where a user is
+    /// logged in).
+    pub async fn list_for_user(&self, user_id: Uuid, now: OffsetDateTime) -> Result<Vec<Session>, StorageError> {
+        let models = Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(alive(now))
+            .order_by_asc(Column::CreatedAt)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_session).collect()
     }
 
     /// Ends all of a user's sessions (password change, lock, operator action).

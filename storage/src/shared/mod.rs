@@ -158,6 +158,14 @@ impl SharedSessions<'_> {
         }
     }
 
+    /// A user's live sessions, oldest first.
+    pub async fn list_for_user(&self, user_id: Uuid, now: OffsetDateTime) -> Result<Vec<Session>, StorageError> {
+        match &self.store.redis {
+            Some(r) => r.session_list_for_user(user_id, now).await,
+            None => self.store.storage.sessions().list_for_user(user_id, now).await,
+        }
+    }
+
     /// Ends all of a user's sessions; returns how many.
     pub async fn delete_for_user(&self, user_id: Uuid) -> Result<u64, StorageError> {
         match &self.store.redis {

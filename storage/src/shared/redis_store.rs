@@ -205,6 +205,22 @@ impl RedisStore {
         Ok(deleted > 0)
     }
 
+    /// The live sessions in the user's index (expired members are skipped; the index
+    /// itself expires with the longest of them).
+    pub(super) async fn session_list_for_user(&self, user_id: Uuid, now: OffsetDateTime) -> Result<Vec<Session>, StorageError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> =
+            redis::cmd("SMEMBERS").arg(self.key("user-sessions", &user_id.to_string())).query_async(&mut conn).await.map_err(redis_err)?;
+        let mut sessions = Vec::new();
+        for id in ids {
+            if let Some(session) = self.session_get(&id, now).await?.filter(|s| s.user_id == Some(user_id)) {
+                sessions.push(session);
+            }
+        }
+        sessions.sort_by_key(|s| s.created_at);
+        Ok(sessions)
+    }
+
     pub(super) async fn session_delete_for_user(&self, user_id: Uuid) -> Result<u64, StorageError> {
         let index = self.key("user-sessions", &user_id.to_string());
         let deleted: i64 = self.run(&SESSION_DELETE_FOR_USER, &[&index], &[&self.prefix]).await?;

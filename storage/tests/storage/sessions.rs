@@ -69,8 +69,14 @@ async fn state_updates_and_logout(s: Storage) {
     sessions.set_user(&second.id, Some(u.id)).await.unwrap();
     let third = login_session(&s, t.id).await;
     sessions.set_user(&third.id, Some(u.id)).await.unwrap();
+    // The operators' list: the user's live sessions only, oldest first.
+    let listed: Vec<String> = sessions.list_for_user(u.id, t0()).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.contains(&new_id) && listed.contains(&second.id) && listed.contains(&third.id));
+    assert!(sessions.list_for_user(u.id, t0() + Duration::days(2)).await.unwrap().is_empty(), "expired ones are not listed");
     assert!(sessions.delete(&new_id).await.unwrap());
     assert!(!sessions.delete(&new_id).await.unwrap());
     assert_eq!(sessions.delete_for_user(u.id).await.unwrap(), 2);
+    assert!(sessions.list_for_user(u.id, t0()).await.unwrap().is_empty());
     assert!(sessions.get(&third.id, t0()).await.unwrap().is_none());
 }

@@ -237,7 +237,14 @@ async fn session_rotation_and_logout_everywhere(u: Under) {
     node2.rotate(&a2.id, &a2_rotated).await.unwrap();
     node2.set_user(&a2_rotated, Some(alice.id)).await.unwrap();
     u.assert_every_key_expires().await;
+    // Either node lists both of alice's sessions, and not the other user's.
+    let mut listed: Vec<String> = node1.list_for_user(alice.id, now).await.unwrap().into_iter().map(|s| s.id).collect();
+    listed.sort();
+    let mut expected = vec![a1.id.clone(), a2_rotated.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
     assert_eq!(node2.delete_for_user(alice.id).await.unwrap(), 2);
+    assert!(node1.list_for_user(alice.id, now).await.unwrap().is_empty());
     assert!(node1.get(&a1.id, now).await.unwrap().is_none());
     assert!(node1.get(&a2_rotated, now).await.unwrap().is_none());
     assert!(node1.get(&other.id, now).await.unwrap().is_some());

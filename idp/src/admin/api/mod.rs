@@ -8,7 +8,7 @@ mod extract;
 mod federation;
 pub mod openapi;
 mod problem;
-mod records;
+pub(crate) mod records;
 mod refusals;
 pub mod schema;
 mod sites_schema;
@@ -16,7 +16,7 @@ mod tenants;
 mod users;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::state::SharedState;
 pub use problem::Problem;
@@ -42,6 +42,9 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/users/{login_id}/enrollment-ticket", post(users::enrollment_ticket))
         .route("/tenants/{tenant}/users/{login_id}/reissue-certificate", post(users::reissue_certificate))
         .route("/tenants/{tenant}/users/{login_id}/devices", get(users::devices))
+        .route("/tenants/{tenant}/users/{login_id}/devices/{device_no}/email", put(users::device_email))
+        .route("/tenants/{tenant}/users/{login_id}/sessions", get(users::sessions))
+        .route("/tenants/{tenant}/users/{login_id}/end-sessions", post(users::end_sessions))
         .route("/tenants/{tenant}/users/{login_id}/certificates", get(users::certificates))
         .route("/tenants/{tenant}/certificates", get(records::certificates))
         .route("/tenants/{tenant}/certificates/{serial}", get(records::certificate))
@@ -49,6 +52,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/login-events", get(records::login_events))
         .route("/tenants/{tenant}/login-events.csv", get(records::login_events_csv))
         .route("/tenants/{tenant}/audit-events", get(records::tenant_audit_events))
+        .route("/tenants/{tenant}/audit-events.csv", get(records::tenant_audit_events_csv))
         .route("/audit-events", get(records::audit_events))
         .route("/tenants/{tenant}/oidc-clients", get(federation::oidc_clients).post(federation::create_oidc_client))
         .route(

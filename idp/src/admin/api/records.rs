@@ -64,18 +64,8 @@ pub async fn certificates(
         .as_deref()
         .map(|v| v.parse::<CertificateStatus>().map_err(|_| AdminError::Invalid(format!("status: `{v}` is not active or revoked"))))
         .transpose()?;
-    let mut query = CertificateQuery { status, serial_hex: f.serial, subject_contains: f.subject, ..CertificateQuery::default() };
-    if let Some(login_id) = &f.login_id {
-        let tenant = p.tenant(&s.app, &slug, ApiScope::Read).await?;
-        match s.app.storage.users().get_by_login_id(tenant.id, login_id).await.map_err(AdminError::from)? {
-            Some(user) => query.user_id = Some(user.id),
-            None => {
-                let page = PageInfo { total: 0, offset: paging.offset, limit: paging.limit };
-                return Ok(Json(CertificateList { items: Vec::new(), page }));
-            }
-        }
-    }
-    let listed = certificates::search(&s.app, &p, &slug, &query, paging).await?;
+    let query = CertificateQuery { status, serial_hex: f.serial, subject_contains: f.subject, ..CertificateQuery::default() };
+    let listed = certificates::search(&s.app, &p, &slug, &query, f.login_id.as_deref(), paging).await?;
     Ok(Json(CertificateList { page: PageInfo::from(&listed), items: listed.items.iter().map(CertificateOut::from).collect() }))
 }
 
@@ -155,9 +145,7 @@ pub async fn login_events_csv(
 ) -> Result<Response> {
     Paging::new(f.offset, f.limit)?;
     let csv = events::export_csv(&s.app, &p, &slug, &login_filter(&f)?).await?;
-    let disposition =
-        format!("attachment; filename=\"login-events-{slug}.csv\"").replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_");
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
+    Ok(csv_attachment(&format!("login-events-{slug}.csv"), csv))
 }
 
 fn audit_query(f: &AuditFilterParams) -> std::result::Result<AuditQuery, AdminError> {
@@ -183,6 +171,28 @@ pub async fn tenant_audit_events(
 ) -> Result<Json<AuditEventList>> {
     let listed = audit::search(&s.app, &p, Some(&slug), audit_query(&f)?, Paging::new(f.offset, f.limit)?).await?;
     Ok(Json(AuditEventList { page: PageInfo::from(&listed), items: listed.items.iter().map(AuditEventOut::from).collect() }))
+}
+
+/// The same query as CSV (offset and limit are ignored: every match, newest first, at most
+/// 100,000). Cells a spreadsheet would run as a formula are prefixed with `'`.
+#[utoipa::path(get, path = "/tenants/{tenant}/audit-events.csv", tag = "events",
+    params(("tenant" = String, Path, description = "Tenant slug"), AuditFilterParams),
+    responses((status = 200, description = "CSV with a header line", body = String, content_type = "text/csv")))]
+pub async fn tenant_audit_events_csv(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(f): ApiQuery<AuditFilterParams>,
+) -> Result<Response> {
+    Paging::new(f.offset, f.limit)?;
+    let csv = audit::export_csv(&s.app, &p, Some(&slug), audit_query(&f)?).await?;
+    Ok(csv_attachment(&format!("audit-events-{slug}.csv"), csv))
+}
+
+/// A CSV download; the file name loses anything a header cannot carry.
+pub(crate) fn csv_attachment(file_name: &str, csv: String) -> Response {
+    let disposition = format!("attachment; filename=\"{file_name}\"").replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response()
 }
 
 /// The whole audit trail, every tenant (super-admin).

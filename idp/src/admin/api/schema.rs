@@ -255,6 +255,40 @@ pub struct ReissueIn {
     pub device_no: Option<u32>,
 }
 
+/// A live session of a user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// When it ends unless used before.
+    pub expires_at: String,
+    /// The factors its login proved (RFC 8176 amr values: swk, pwd, otp).
+    pub factors: Vec<String>,
+}
+
+impl From<&crate::admin::users::UserSession> for SessionOut {
+    fn from(s: &crate::admin::users::UserSession) -> Self {
+        SessionOut {
+            created_at: rfc3339(s.created_at),
+            last_seen_at: rfc3339(s.last_seen_at),
+            expires_at: rfc3339(s.expires_at),
+            factors: s.factors.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEndedOut {
+    /// How many sessions ended.
+    pub ended: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEmailIn {
+    pub email: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReissueOut {
     pub device_no: u32,

@@ -9,8 +9,8 @@ use mamori_storage::model::{UserQuery, UserStatus};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::problem::Problem;
 use super::schema::{
-    CertificateOut, DeviceOut, EnrollmentTicketOut, PageInfo, ReissueIn, ReissueOut, UserCreate, UserFilter, UserList, UserOut, UserUpdate,
-    rfc3339,
+    CertificateOut, DeviceEmailIn, DeviceOut, EnrollmentTicketOut, PageInfo, ReissueIn, ReissueOut, SessionOut, SessionsEndedOut,
+    UserCreate, UserFilter, UserList, UserOut, UserUpdate, rfc3339,
 };
 use crate::admin::users::{self, NewUserInput, UserChanges};
 use crate::admin::{AdminError, Paging};
@@ -205,4 +205,43 @@ pub async fn certificates(
     ApiPath((slug, login_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Vec<CertificateOut>>> {
     Ok(Json(users::certificates(&s.app, &p, &slug, &login_id).await?.iter().map(CertificateOut::from).collect()))
+}
+
+/// Change the e-mail address of one of a user's devices (reissue links mailed to the old
+/// address stop working; both addresses are told).
+#[utoipa::path(put, path = "/tenants/{tenant}/users/{login_id}/devices/{device_no}/email", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID"),
+        ("device_no" = u32, Path, description = "Device number")),
+    request_body = DeviceEmailIn, responses((status = 200, description = "The device", body = DeviceOut)))]
+pub async fn device_email(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id, device_no)): ApiPath<(String, String, u32)>,
+    ApiJson(b): ApiJson<DeviceEmailIn>,
+) -> Result<Json<DeviceOut>> {
+    Ok(Json(DeviceOut::from(&users::change_device_email(&s.app, &p, &slug, &login_id, device_no, &b.email).await?)))
+}
+
+/// A user's live sessions, oldest first.
+#[utoipa::path(get, path = "/tenants/{tenant}/users/{login_id}/sessions", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
+    responses((status = 200, description = "Sessions", body = Vec<SessionOut>)))]
+pub async fn sessions(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<Vec<SessionOut>>> {
+    Ok(Json(users::sessions(&s.app, &p, &slug, &login_id).await?.iter().map(SessionOut::from).collect()))
+}
+
+/// End every session of a user on every node, with the tokens relying sites got from them.
+#[utoipa::path(post, path = "/tenants/{tenant}/users/{login_id}/end-sessions", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("login_id" = String, Path, description = "User ID")),
+    responses((status = 200, description = "Ended", body = SessionsEndedOut)))]
+pub async fn end_sessions(
+    State(s): State<SharedState>,
+    Caller(p): Caller,
+    ApiPath((slug, login_id)): ApiPath<(String, String)>,
+) -> Result<Json<SessionsEndedOut>> {
+    Ok(Json(SessionsEndedOut { ended: users::end_sessions(&s.app, &p, &slug, &login_id).await? }))
 }

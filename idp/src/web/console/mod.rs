@@ -4,19 +4,31 @@
 //! every page then calls the same service-layer functions (`crate::admin`) as the REST
 //! API, so tenant confinement, validation and the audit trail are the API's own.
 //!
-//! - `users`: find a user, the user's page, unlock, disable/enable, enrollment ticket,
-//!   certificate reissue;
+//! - `users`: find a user, the user's page (devices, certificates, sessions, recent
+//!   logins) and its actions: unlock, disable/enable, enrollment ticket, certificate
+//!   reissue, password change at the next login, ending the sessions, deleting;
+//! - `user_edit`: creating a user with its first device, changing one, and the
+//!   confirmation page in front of what destroys or locks something;
 //! - `sites`: the tenant's OIDC clients and registering one;
 //! - `site_edit`: a site's page: changing it, a new client secret, removing it;
-//! - `events`: the tenant's login history.
+//! - `events`: the tenant's login history;
+//! - `policy`: the tenant's policy, every knob;
+//! - `certificates`: search, a certificate's page, revocation with a reason;
+//! - `audit`: the audit trail and its CSV export.
 //!
 //! URLs name the tenant (`/console/t/{tenant}/…`) so that a super-admin can work in any
 //! tenant; a tenant admin asking for another tenant gets the same 404 as for an absent
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
+mod audit;
+mod certificates;
 mod events;
+#[cfg(test)]
+mod pages_tests;
+mod policy;
 mod site_edit;
 mod sites;
+mod user_edit;
 mod users;
 
 use axum::Router;
@@ -36,9 +48,13 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/console", get(home))
         .merge(users::routes())
+        .merge(user_edit::routes())
         .merge(sites::routes())
         .merge(site_edit::routes())
         .merge(events::routes())
+        .merge(policy::routes())
+        .merge(certificates::routes())
+        .merge(audit::routes())
 }
 
 /// `open_console`, returning the response from the handler when it refuses.

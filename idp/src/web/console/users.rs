@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use mamori_storage::model::{UserQuery, UserStatus};
 use serde::Deserialize;
 
-use super::{Console, console_or_return, open_console};
+use super::{Console, console_or_return, open_console, user_edit};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Paging, users};
 use crate::state::SharedState;
@@ -32,11 +32,15 @@ const PAGE_SIZE: u64 = 20;
 const RECENT_LOGINS: u64 = 10;
 
 /// Notices after an action (`?notice=…`); only these are shown.
-const NOTICES: &[&str] = &["unlocked", "disabled", "enabled", "reissue-sent"];
+const NOTICES: &[&str] = &["unlocked", "disabled", "enabled", "reissue-sent", "saved", "password-change-forced", "sessions-ended"];
+
+/// Notices on the search page (`?notice=…`).
+const SEARCH_NOTICES: &[&str] = &["deleted"];
 
 #[derive(Debug, Deserialize, Default)]
 struct SearchQuery {
     q: Option<String>,
+    notice: Option<String>,
     /// `locked`, `disabled` or anything else for all.
     show: Option<String>,
     page: Option<String>,
@@ -48,6 +52,8 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
     let requested: u64 = query.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
     let path = format!("/console/t/{}/users?q={}&show={show}&page={requested}", urlcode::component(&tenant), urlcode::component(&text));
     let console = console_or_return!(ctx, &path);
+    let notice =
+        query.notice.as_deref().filter(|n| SEARCH_NOTICES.contains(n)).map(|n| console.ctx.message(&format!("console.users.notice.{n}")));
     let user_query = UserQuery {
         text: (!text.is_empty()).then(|| text.clone()),
         status: (show == "disabled").then_some(UserStatus::Disabled),
@@ -91,6 +97,8 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
             serde_json::json!({
                 "q": text,
                 "show": show,
+                "notice": notice,
+                "new_user_href": format!("/console/t/{}/new-user", urlcode::component(&tenant)),
                 "rows": rows,
                 "summary": summary,
                 "page_label": format!("{requested}/{pages}"),
@@ -101,7 +109,7 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
         .await
 }
 
-fn user_href(tenant: &str, login_id: &str) -> String {
+pub(super) fn user_href(tenant: &str, login_id: &str) -> String {
     format!("/console/t/{}/users/{}", urlcode::component(tenant), urlcode::component(login_id))
 }
 
@@ -123,10 +131,11 @@ async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, 
         let certificates = users::certificates(app, p, &tenant, &login_id).await?;
         let filter = LoginEventFilter { login_id: Some(login_id.clone()), ..LoginEventFilter::default() };
         let logins = crate::admin::events::search(app, p, &tenant, &filter, Paging { offset: 0, limit: RECENT_LOGINS }).await?;
-        Ok::<_, crate::admin::AdminError>((devices, certificates, logins))
+        let sessions = users::sessions(app, p, &tenant, &login_id).await?;
+        Ok::<_, crate::admin::AdminError>((devices, certificates, logins, sessions))
     }
     .await;
-    let (devices, certificates, logins) = match found {
+    let (devices, certificates, logins, sessions) = match found {
         Ok(found) => found,
         Err(err) => return console.refused(&err).await,
     };
@@ -153,6 +162,7 @@ async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, 
             })
         })
         .collect();
+    let sessions: Vec<serde_json::Value> = sessions.iter().map(|s| session_row(&console, s)).collect();
     let logins = super::events::rows(&console, &logins.items, |_| Some(login_id.clone()));
     let notice = query.notice.as_deref().filter(|n| NOTICES.contains(n)).map(|n| console.ctx.message(&format!("console.user.notice.{n}")));
     let lock = user.locked_at.map(|at| {
@@ -177,8 +187,10 @@ async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, 
                     "enrolled": user.secret_answer_hash.is_some(),
                     "created": console.time(user.created_at),
                 },
+                "must_change_password": user.password_must_change,
                 "devices": devices,
                 "certificates": certificates,
+                "sessions": sessions,
                 "rows": logins,
                 "events_href": format!("/console/t/{}/events?login_id={}", urlcode::component(&tenant), urlcode::component(&user.login_id)),
             }),
@@ -201,8 +213,19 @@ async fn act(
     let app = console.ctx.app();
     let p = &console.principal;
     let back = |notice: &str| Redirect::to(&format!("{href}?notice={notice}")).into_response();
+    if user_edit::CONFIRMED_ACTIONS.contains(&action.as_str()) && field(&form, "confirmed") != "yes" {
+        return match user_edit::confirmation(&console, &tenant, &login_id, &action).await {
+            Ok(response) => response,
+            Err(err) => console.refused(&err).await,
+        };
+    }
     let result = match action.as_str() {
         "unlock" => users::unlock(app, p, &tenant, &login_id).await.map(|_| back("unlocked")),
+        "delete" => users::delete(app, p, &tenant, &login_id)
+            .await
+            .map(|()| Redirect::to(&format!("/console/t/{}/users?notice=deleted", urlcode::component(&tenant))).into_response()),
+        "end-sessions" => users::end_sessions(app, p, &tenant, &login_id).await.map(|_| back("sessions-ended")),
+        "force-password-change" => users::force_password_change(app, p, &tenant, &login_id).await.map(|_| back("password-change-forced")),
         "disable" => users::set_status(app, p, &tenant, &login_id, UserStatus::Disabled).await.map(|_| back("disabled")),
         "enable" => users::set_status(app, p, &tenant, &login_id, UserStatus::Active).await.map(|_| back("enabled")),
         "reissue-certificate" => {
@@ -212,7 +235,7 @@ async fn act(
                 .map(|_| back("reissue-sent"))
         }
         "enrollment-ticket" => match users::enrollment_ticket(app, p, &tenant, &login_id, &console.ctx.state.urls.main).await {
-            Ok(issued) => Ok(enrollment_page(&console, &tenant, &href, &issued).await),
+            Ok(issued) => Ok(enrollment_page(&console, &tenant, &href, &issued, false).await),
             Err(err) => Err(err),
         },
         _ => return console.ctx.error(StatusCode::NOT_FOUND, "error.not_found"),
@@ -223,8 +246,15 @@ async fn act(
     }
 }
 
-/// The one time the enrollment URL and one-time password are shown.
-async fn enrollment_page(console: &Console, tenant: &str, href: &str, issued: &crate::flows::enrollment::IssuedEnrollment) -> Response {
+/// The one time the enrollment URL and one-time password are shown; `created` after the
+/// new-user form, which makes the user and the ticket in one go.
+pub(super) async fn enrollment_page(
+    console: &Console,
+    tenant: &str,
+    href: &str,
+    issued: &crate::flows::enrollment::IssuedEnrollment,
+    created: bool,
+) -> Response {
     console
         .page(
             StatusCode::OK,
@@ -236,7 +266,19 @@ async fn enrollment_page(console: &Console, tenant: &str, href: &str, issued: &c
                 "url": issued.url,
                 "one_time_password": issued.one_time_password,
                 "expires_at": console.time(issued.expires_at),
+                "created": created,
             }),
         )
         .await
+}
+
+/// A session as the user's page lists it: when it began and was last used, until when it
+/// lasts unless used, and the factors its login proved.
+fn session_row(console: &Console, session: &users::UserSession) -> serde_json::Value {
+    serde_json::json!({
+        "created": console.time(session.created_at),
+        "last_seen": console.time(session.last_seen_at),
+        "expires": console.time(session.expires_at),
+        "factors": session.factors.join(" "),
+    })
 }

@@ -1,0 +1,132 @@
+// Certificates in the operators' console: search by serial, user and status; revoke
+// one with a reason behind a confirmation (declining revokes nothing); the revocation
+// reads back through the admin API and the certificate stops logging in. The hostile
+// twins (no CSRF token, an unknown reason, another tenant's certificate) revoke nothing.
+// In Japanese too, and at a phone's width.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { enrolledUser, gotoLogin, openBrowser, p12Serial, screenshots, startServer, submit, text } from './harness.mjs';
+import { apiJson, fitsPhone, openConsole, operator, postFromPage, problems, readToken } from './console-helpers.mjs';
+
+/** The lower-case hex the API and the console use for a serial printed by openssl. */
+const hex = (serial) => serial.replace(/[^0-9a-f]/gi, '').toLowerCase().replace(/^0+/, '');
+
+test('an operator finds and revokes a certificate; a declined or hostile revocation does nothing', { timeout: 360_000 }, async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('console-certificates');
+  const admin = await operator(t, server, 'op-certs');
+  const holder = await enrolledUser(t, server, 'u-holder');
+  // Another tenant with a certificate of its own.
+  server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other Co');
+  server.cli('admin', 'user', 'create', '--tenant', 'other', '--login-id', 'o-secret', '--email', 'o-secret@example.test');
+  const dir = mkdtempSync(join(tmpdir(), 'mamori-other-cert-'));
+  writeFileSync(join(dir, 'pw'), 'Other-Cert-1\n');
+  server.cli('admin', 'user', 'issue-cert', '--tenant', 'other', '--login-id', 'o-secret', '--p12', join(dir, 'o.p12'), '--password-file', join(dir, 'pw'));
+  const token = readToken(server);
+  const otherToken = readToken(server, 'other');
+  const [foreignCert] = (await apiJson(server, otherToken, '/tenants/other/users/o-secret/certificates'));
+  const [{ serial }] = await apiJson(server, token, '/tenants/demo/users/u-holder/certificates');
+  assert.equal(hex(serial), hex(p12Serial(holder.pfxPath, holder.passphrase)), 'the certificate in the browser');
+  assert.ok(foreignCert, 'the other tenant has a certificate');
+
+  const { page } = await openConsole(t, server, admin);
+  await page.click('#menu-certificates');
+  await page.waitForURL(/\/console\/t\/demo\/certificates$/);
+  await snap(page, 'certificates');
+  await fitsPhone(page, 'certificates');
+  // By user, by serial (any case and separators), by status.
+  await page.fill('#login_id', 'u-holder');
+  await submit(page, '#certificate-search-submit');
+  assert.deepEqual(await page.$$eval('.certificate-row', (rows) => rows.map((r) => r.dataset.serial)), [serial]);
+  assert.equal(await text(page, '.certificate-user'), 'u-holder');
+  await page.fill('#login_id', '');
+  await page.fill('#serial', serial.toUpperCase().match(/.{1,2}/g).join(':'));
+  await submit(page, '#certificate-search-submit');
+  assert.deepEqual(await page.$$eval('.certificate-row', (rows) => rows.map((r) => r.dataset.serial)), [serial]);
+  await page.fill('#serial', '');
+  await page.selectOption('#status', 'revoked');
+  await submit(page, '#certificate-search-submit');
+  assert.ok(await page.isVisible('#certificates-empty'), 'nothing revoked yet');
+  // Another tenant's certificate and user are not found here.
+  await page.goto(`${server.mtls}/console/t/demo/certificates?serial=${foreignCert.serial}`);
+  assert.ok(await page.isVisible('#certificates-empty'));
+  await page.goto(`${server.mtls}/console/t/demo/certificates?login_id=o-secret`);
+  assert.ok(await page.isVisible('#certificates-empty'));
+  for (const path of [`/console/t/demo/certificates/${foreignCert.serial}`, `/console/t/other/certificates/${foreignCert.serial}`, '/console/t/other/certificates']) {
+    const response = await page.goto(`${server.mtls}${path}`);
+    assert.equal(response.status(), 404, path);
+    assert.ok(!(await text(page, 'main')).includes('o-secret'), `${path} names nothing`);
+  }
+
+  // Revoke: the reason, the confirmation declined, then confirmed.
+  await page.goto(`${server.mtls}/console/t/demo/certificates?login_id=u-holder`);
+  await Promise.all([page.waitForNavigation(), page.click('a.certificate-serial')]);
+  await snap(page, 'certificate');
+  await fitsPhone(page, 'certificate');
+  assert.equal(await text(page, '#certificate-serial'), serial);
+  await page.selectOption('#reason', 'key-compromise');
+  await submit(page, '#revoke-submit');
+  await snap(page, 'revoke-confirm');
+  await fitsPhone(page, 'revoke confirmation');
+  assert.equal(await text(page, '#confirm-login-id'), 'u-holder');
+  assert.match(await text(page, 'main'), /Key compromise/);
+  await page.click('#confirm-cancel');
+  await page.waitForURL((u) => u.pathname.endsWith(`/certificates/${serial}`));
+  assert.equal((await apiJson(server, token, `/tenants/demo/certificates/${serial}`)).status, 'active', 'declined: still active');
+
+  // Hostile: an unknown reason, no CSRF token, another tenant's certificate by either URL.
+  const badReason = await postFromPage(page, server, `/console/t/demo/certificates/${serial}/revoke`, { reason: 'because', confirmed: 'yes' });
+  assert.equal(badReason.status, 422);
+  assert.match(badReason.text, /Choose one of the reasons offered/);
+  const unsigned = await postFromPage(page, server, `/console/t/demo/certificates/${serial}/revoke`, { reason: 'superseded', confirmed: 'yes' }, { csrf: false });
+  assert.equal(unsigned.status, 403);
+  const huge = await postFromPage(page, server, `/console/t/demo/certificates/${serial}/revoke`, { reason: 'x'.repeat(3000), confirmed: 'yes' });
+  assert.equal(huge.status, 400);
+  for (const path of [`/console/t/demo/certificates/${foreignCert.serial}/revoke`, `/console/t/other/certificates/${foreignCert.serial}/revoke`]) {
+    const posted = await postFromPage(page, server, path, { reason: 'key-compromise', confirmed: 'yes' });
+    assert.equal(posted.status, 404, path);
+  }
+  assert.equal((await apiJson(server, token, `/tenants/demo/certificates/${serial}`)).status, 'active');
+  assert.equal((await apiJson(server, otherToken, `/tenants/other/certificates/${foreignCert.serial}`)).status, 'active');
+
+  await page.selectOption('#reason', 'key-compromise');
+  await submit(page, '#revoke-submit');
+  await submit(page, '#confirm-submit');
+  await snap(page, 'revoked');
+  assert.equal(await text(page, '#notice'), 'The certificate has been revoked.');
+  assert.equal(await page.getAttribute('#certificate-status', 'data-status'), 'revoked');
+  assert.ok(!(await page.isVisible('#revoke-form')), 'nothing left to revoke');
+  const revoked = await apiJson(server, token, `/tenants/demo/certificates/${serial}`);
+  assert.equal(revoked.status, 'revoked');
+  assert.equal(revoked.revocation_reason, 'key-compromise');
+  // Revoking again (say, a second tab) is refused and changes nothing.
+  const again = await postFromPage(page, server, `/console/t/demo/certificates/${serial}/revoke`, { reason: 'superseded', confirmed: 'yes' });
+  assert.equal(again.status, 409);
+  assert.equal((await apiJson(server, token, `/tenants/demo/certificates/${serial}`)).revocation_reason, 'key-compromise');
+  // The certificate no longer logs in.
+  const holderBrowser = await openBrowser(t, server, { certificate: holder, locale: 'en-US' });
+  await gotoLogin(holderBrowser.page, server);
+  assert.ok(!(await holderBrowser.page.isVisible('#login-submit')), await text(holderBrowser.page, 'main'));
+  // The revoked filter now finds it.
+  await page.goto(`${server.mtls}/console/t/demo/certificates?status=revoked`);
+  assert.deepEqual(await page.$$eval('.certificate-row', (rows) => rows.map((r) => r.dataset.serial)), [serial]);
+  const trail = (await apiJson(server, token, '/tenants/demo/audit-events?action=certificate.revoke')).items;
+  assert.deepEqual(trail.map((e) => [e.actor, e.outcome, e.details.reason]), [['user:demo/op-certs', 'success', 'key-compromise']]);
+
+  // In Japanese.
+  const ja = await openConsole(t, server, admin, { locale: 'ja-JP', acceptLanguage: 'ja' });
+  await ja.page.goto(`${server.mtls}/console/t/demo/certificates/${serial}`);
+  await snap(ja.page, 'certificate-ja');
+  assert.equal(await text(ja.page, '#console-certificate-title'), '電子証明書');
+  assert.match(await text(ja.page, '#certificate-status'), /失効/);
+  assert.ok(await ja.page.isVisible('a.lang[hreflang="en"]'), 'the language switch');
+  await ja.page.goto(`${server.mtls}/console/t/demo/certificates`);
+  assert.equal(await text(ja.page, '#console-certificates-title'), '証明書');
+  await fitsPhone(ja.page, 'certificates ja');
+  assert.equal(await problems(ja.page), '');
+});
