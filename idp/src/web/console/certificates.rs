@@ -140,7 +140,7 @@ fn row(console: &Console, tenant: &str, cert: &Certificate, owners: &HashMap<Uui
     })
 }
 
-fn reason_label(console: &Console, reason: &str) -> String {
+pub(super) fn reason_label(console: &Console, reason: &str) -> String {
     if RevocationReason::ALL.iter().any(|r| r.as_str() == reason) {
         console.ctx.message(&format!("console.revocation_reason.{reason}"))
     } else {

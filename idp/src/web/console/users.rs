@@ -158,7 +158,7 @@ async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, 
                 "subject": c.subject_cn,
                 "not_after": console.time(c.not_after),
                 "status": console.ctx.message(&format!("console.certificate.{}", c.status)),
-                "revocation_reason": c.revocation_reason,
+                "revocation_reason": c.revocation_reason.as_deref().map(|r| super::certificates::reason_label(&console, r)),
             })
         })
         .collect();
