@@ -154,6 +154,14 @@ pub struct CheckedCsr {
     pub(crate) spki_der: Vec<u8>,
 }
 
+impl CheckedCsr {
+    /// Lowercase hex SHA-256 of the request's SubjectPublicKeyInfo, as
+    /// `IssuedCertificate::public_key_sha256_hex` writes it for the certificate.
+    pub fn public_key_sha256_hex(&self) -> String {
+        crate::encoding::sha256_hex(&self.spki_der)
+    }
+}
+
 /// Screens a CSR (PEM or DER) against `policy`; see the module documentation.
 pub fn check_csr(input: &[u8], policy: &CsrKeyPolicy) -> Result<CheckedCsr, CaError> {
     let invalid = CaError::InvalidCsr;

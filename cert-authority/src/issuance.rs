@@ -63,6 +63,9 @@ pub struct IssuedCertificate {
     /// Lowercase hex of the serial number without leading zeros.
     pub serial_hex: String,
     pub fingerprint_sha256_hex: String,
+    /// Lowercase hex SHA-256 of the certificate's SubjectPublicKeyInfo: the key it
+    /// certifies, so a key once revoked as compromised can be recognised again.
+    pub public_key_sha256_hex: String,
     pub subject_common_name: String,
     /// As written in the certificate: UTC, whole seconds.
     pub not_before: OffsetDateTime,
@@ -211,6 +214,7 @@ impl CertificateAuthority {
         let certificate =
             params.signed_by(public_key, &self.issuer).map_err(|e| CaError::Generation(format!("signing the certificate failed: {e}")))?;
         let certificate_der = certificate.der().to_vec();
+        let public_key_sha256_hex = sha256_hex(&public_key.subject_public_key_info());
         let serial = params.serial_number.as_ref().map(|s| serial_hex(s.as_ref())).unwrap_or_default();
         let subject_common_name = match params.distinguished_name.get(&DnType::CommonName) {
             Some(rcgen::DnValue::Utf8String(name)) => name.clone(),
@@ -219,6 +223,7 @@ impl CertificateAuthority {
         Ok(IssuedCertificate {
             certificate_pem: pem_encode("CERTIFICATE", &certificate_der),
             fingerprint_sha256_hex: sha256_hex(&certificate_der),
+            public_key_sha256_hex,
             certificate_der,
             private_key_pkcs8_der,
             serial_hex: serial,

@@ -225,4 +225,26 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   const own = await openBrowser(t, server, { certificate: { certPath: greedyCert, keyPath: greedy.key }, locale: 'en-US' });
   await loginTo(own.page, server, user.loginId, user.password);
   assert.equal(await text(own.page, '#login-id'), user.loginId, `the new certificate logs in: ${await text(own.page, 'main')}`);
+  await own.context.close();
+
+  // An operator revokes device 1's certificate as key-compromised. Its key is never
+  // certified again, on any device; and device 1, with no working certificate and no
+  // self-service reissue in this tenant, gets no certificate from a request either.
+  const greedySerial = openssl(dir, 'x509', '-in', greedyCert, '-noout', '-serial').trim().replace(/^serial=/, '');
+  server.cli('admin', 'certificate', 'revoke', '--tenant', 'demo', '--serial', greedySerial, '--reason', 'key-compromise');
+  const replayCert = join(dir, 'replay.crt');
+  // The page's PEM, HTML entities undone (the template escapes `/` as `&#x2f;`).
+  const issuedHtml = (await first.text()).replace(/&#x2f;/gi, '/').replace(/&#43;/g, '+').replace(/&#x3d;/gi, '=');
+  writeFileSync(replayCert, `${issuedHtml.match(/-----BEGIN CERTIFICATE-----[^<]*?-----END CERTIFICATE-----/)[0]}\n`);
+  const second = await openBrowser(t, server, { certificate: { certPath: replayCert, keyPath: replay.key }, locale: 'en-US' });
+  await loginTo(second.page, server, user.loginId, user.password);
+  assert.equal(await text(second.page, '#login-id'), user.loginId, `device 2 logs in: ${await text(second.page, 'main')}`);
+  const stolen = join(dir, 'stolen.csr');
+  openssl(dir, 'req', '-new', '-key', greedy.key, '-subj', '/CN=again', '-out', stolen);
+  await openForm(second.page, server, 2);
+  assert.equal(await send(second.page, { pem: readFileSync(stolen, 'utf8') }), 422);
+  assert.ok((await problemsOn(second.page)).some((p) => /revoked because the key was compromised/.test(p)), await text(second.page, 'main'));
+  await openForm(second.page, server, 1);
+  assert.equal(await send(second.page, { pem: makeCsr(dir, 'fresh', EC).pem }), 409);
+  assert.ok((await problemsOn(second.page)).some((p) => /no certificate that works now/.test(p)), await text(second.page, 'main'));
 });

@@ -426,6 +426,7 @@ fn new_certificate(active: &ActiveCa, owner: CertificateOwner, issued: &IssuedCe
         device_id: owner.device_id,
         serial_hex: issued.serial_hex.clone(),
         fingerprint_sha256: issued.fingerprint_sha256_hex.clone(),
+        public_key_sha256: Some(issued.public_key_sha256_hex.clone()),
         subject_cn: issued.subject_common_name.clone(),
         not_before: issued.not_before,
         not_after: issued.not_after,

@@ -19,6 +19,8 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     pub revocation_reason: Option<String>,
     pub created_at: i64,
+    /// SHA-256 of the certified SubjectPublicKeyInfo (m0019); NULL for older rows.
+    pub public_key_sha256: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

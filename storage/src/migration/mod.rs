@@ -22,6 +22,7 @@ mod m0015_grant_sessions;
 mod m0016_published_crls;
 mod m0017_login_id_key;
 mod m0018_login_id_skeleton;
+mod m0019_certificate_public_key;
 
 pub(crate) struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_published_crls::Migration),
             Box::new(m0017_login_id_key::Migration),
             Box::new(m0018_login_id_skeleton::Migration),
+            Box::new(m0019_certificate_public_key::Migration),
         ]
     }
 }

@@ -102,6 +102,8 @@ pub struct NewCertificate {
     pub device_id: Option<Uuid>,
     pub serial_hex: String,
     pub fingerprint_sha256: String,
+    /// SHA-256 of the certified SubjectPublicKeyInfo, hex (m0019; absent before it).
+    pub public_key_sha256: Option<String>,
     pub subject_cn: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,

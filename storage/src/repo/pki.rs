@@ -319,6 +319,20 @@ impl<'a> Certificates<'a> {
         self.list_where(certificate::Column::UserId.eq(user_id)).await
     }
 
+    /// Whether a certificate for the key with this SubjectPublicKeyInfo hash was revoked
+    /// because the key (or its CA) was compromised: such a key is never certified again.
+    pub async fn key_revoked_as_compromised(&self, public_key_sha256: &str) -> Result<bool, StorageError> {
+        use sea_orm::PaginatorTrait as _;
+        let found = certificate::Entity::find()
+            .filter(certificate::Column::PublicKeySha256.eq(normalise_hex(public_key_sha256)))
+            .filter(certificate::Column::Status.eq(CertificateStatus::Revoked.as_str()))
+            .filter(certificate::Column::RevocationReason.is_in(["key-compromise", "ca-compromise"]))
+            .count(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(found > 0)
+    }
+
     /// A device's certificates, newest first.
     pub async fn list_for_device(&self, device_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
         self.list_where(certificate::Column::DeviceId.eq(device_id)).await
@@ -410,6 +424,7 @@ pub(crate) async fn insert_certificate_on<C: ConnectionTrait>(
         revoked_at: None,
         revocation_reason: None,
         created_at: ms(now),
+        public_key_sha256: new.public_key_sha256.as_deref().map(normalise_hex),
     };
     certificate::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(db)

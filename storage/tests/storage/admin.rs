@@ -218,6 +218,7 @@ async fn operator_lists_filter_within_one_tenant(s: Storage) {
         let n: u64 = unique("").trim_start_matches('-').parse().unwrap();
         let serial = format!("{:02x}{n:08x}", i + 1);
         let cert = NewCertificate {
+            public_key_sha256: None,
             ca_id: ca.id,
             user_id: Some(who.id),
             device_id: None,

@@ -80,6 +80,7 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
         certificates: vec![CertificateDownload {
             device_id: f.device.id,
             certificate: NewCertificate {
+                public_key_sha256: None,
                 ca_id: f.ca.id,
                 user_id: Some(f.user.id),
                 device_id: Some(f.device.id),

@@ -35,6 +35,7 @@ async fn issuing_ca(s: &Storage) -> CertificateAuthority {
 
 fn new_cert(ca: &CertificateAuthority, user_id: Option<Uuid>, device_id: Option<Uuid>) -> NewCertificate {
     NewCertificate {
+        public_key_sha256: None,
         ca_id: ca.id,
         user_id,
         device_id,

@@ -44,6 +44,8 @@ pub enum CsrRefusal {
     Problem(CsrProblem),
     /// The self-signature does not verify (altered, or not signed with its own key).
     Signature,
+    /// A certificate for this very key was revoked because the key was compromised.
+    CompromisedKey,
 }
 
 /// A certificate issued for a device's own key.
@@ -66,6 +68,9 @@ pub enum CsrOutcome {
     AlreadySubmitted,
     /// The user's login method uses no certificate.
     NoCertificateMethod,
+    /// The device has no certificate that logs in now (revoked or expired) and the tenant
+    /// does not let users reissue for themselves: the operator decides, as for a reissue.
+    NoLiveCertificate,
 }
 
 /// Screens `csr` and, when it passes and the form's token is fresh, issues and records
@@ -83,6 +88,14 @@ pub async fn issue_for_device_csr(
     if !user.login_method.needs_certificate() {
         return Ok(CsrOutcome::NoCertificateMethod);
     }
+    // A request replaces a working certificate, like a renewal; a device whose
+    // certificate was revoked (by an operator, perhaps for a stolen key) or has expired
+    // gets a new one the way a reissue does, only where the tenant lets users do that.
+    let now = app.now();
+    let live = app.storage.certificates().list_for_device(device.id).await?.iter().any(|c| c.is_usable_at(now));
+    if !live && !tenant.policy.user_certificate_reissue_enabled {
+        return Ok(CsrOutcome::NoLiveCertificate);
+    }
     // Screened before the token is taken: a refused request can be fixed and sent again
     // from the same form.
     let checked = match app.ca.check_csr(csr, csr_key_policy(tenant)).await {
@@ -91,7 +104,10 @@ pub async fn issue_for_device_csr(
         Err(PkiError::Ca(CaError::CsrSignature)) => return Ok(CsrOutcome::Refused(CsrRefusal::Signature)),
         Err(err) => return Err(err.into()),
     };
-    let now = app.now();
+    // A key once revoked as compromised stays so, whoever asks and on whichever device.
+    if app.storage.certificates().key_revoked_as_compromised(&checked.public_key_sha256_hex()).await? {
+        return Ok(CsrOutcome::Refused(CsrRefusal::CompromisedKey));
+    }
     let fresh = crate::secrets::is_url_token(submission_token)
         && app.shared.form_submissions().first_use(tenant.id, CSR_FORM_PURPOSE, submission_token, now + SUBMISSION_MEMORY, now).await?;
     if !fresh {

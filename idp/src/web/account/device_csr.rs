@@ -103,6 +103,9 @@ async fn submit(Path(device_no): Path<u32>, upload: PostedUpload) -> Response {
         Ok(CsrOutcome::NoCertificateMethod) => {
             form_page(&portal, &device, Some(portal.messages(&["csr.problem.no-certificate-method"])), StatusCode::CONFLICT)
         }
+        Ok(CsrOutcome::NoLiveCertificate) => {
+            form_page(&portal, &device, Some(portal.messages(&["csr.problem.no-live-certificate"])), StatusCode::CONFLICT)
+        }
         Err(err) => portal.internal(&err),
     }
 }
@@ -136,6 +139,7 @@ fn refusal_message(portal: &Portal, refusal: &CsrRefusal) -> String {
         CsrRefusal::Both => t("csr.problem.both"),
         CsrRefusal::TooLarge => t("csr.problem.too-large").replace("{kb}", &(MAX_REQUEST_BYTES / 1024).to_string()),
         CsrRefusal::Signature => t("csr.problem.signature"),
+        CsrRefusal::CompromisedKey => t("csr.problem.compromised-key"),
         CsrRefusal::Problem(problem) => {
             let text = t(&format!("csr.problem.{}", problem.code()));
             match problem {
