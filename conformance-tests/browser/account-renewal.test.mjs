@@ -51,6 +51,21 @@ test('renewal: the old certificate works until the new one is used, then is revo
   });
   assert.equal(again.status(), 409, await again.text());
 
+  // A renewal whose download is locked (five wrong download passwords, by anyone who saw
+  // the mailed acquisition ID) does not stick: Renew is offered again and replaces it.
+  for (let i = 0; i < 5; i += 1) {
+    await page.goto(`${server.main}/download`);
+    await page.fill('#acquisition_id', renewal.acquisitionId);
+    await page.fill('#download_password', 'Wrong-guess');
+    await submit(page, '#download-submit');
+  }
+  await page.goto(`${server.mtls}/account`);
+  assert.ok(!(await page.isVisible('#device-1 .device-renewal-pending')), 'a locked download is no pending renewal');
+  const replaced = await renew(page, snap, 'renewed-after-lock');
+  assert.notEqual(replaced.acquisitionId, renewal.acquisitionId, 'a new download');
+  await page.goto(`${server.mtls}/account`);
+  Object.assign(renewal, replaced);
+
   // Until the new certificate is used, the old one still logs in (no lock-out).
   assert.deepEqual(await accepted(t, server, user), { ok: true, reason: null });
   const fresh = await downloadCertificate(t, page, server, renewal.acquisitionId, renewal.passphrase);

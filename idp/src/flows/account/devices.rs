@@ -62,7 +62,9 @@ pub async fn device_rows(app: &App, user: &User) -> anyhow::Result<Vec<DeviceRow
                 certificate_expires: expires.map(|t| format_date(t, &user.time_zone)),
                 acquisition_id: download.map(|(id, _)| id.clone()),
                 download_password: download.map(|(_, pw)| pw.clone()),
-                renewal_pending: super::renewal_pending(live.len()),
+                // Pending while its download can be fetched; after that a new renewal
+                // replaces it (see `renew_device_certificate`).
+                renewal_pending: super::renewal_pending(live.len()) && download.is_some(),
             }
         })
         .collect())

@@ -6,7 +6,7 @@
 //! next presented, or by the server's periodic sweep, whichever comes first.
 
 use mamori_ca::RevocationReason;
-use mamori_storage::model::{Certificate, CertificateStatus, Completion, Device, Tenant, User};
+use mamori_storage::model::{Certificate, CertificateStatus, Completion, Device, Tenant, TicketKind, User};
 use time::OffsetDateTime;
 
 use super::notices::{AccountChange, record_change};
@@ -41,13 +41,29 @@ pub async fn renew_device_certificate(
     if !user.login_method.needs_certificate() {
         return Ok(RenewOutcome::NoCertificateMethod);
     }
-    let live = live_certificates(app, device, app.now()).await?;
+    let now = app.now();
+    let live = live_certificates(app, device, now).await?;
     match live.len() {
         0 => return Ok(RenewOutcome::NoLiveCertificate),
         1 => {}
-        // Two live certificates: the last renewal's is not in use yet. Another one would
-        // leave three, and a double click would issue twice.
-        _ => return Ok(RenewOutcome::AlreadyPending),
+        // Two live certificates: the last renewal's is not in use yet. While its download
+        // can still be redeemed, another renewal would leave three (and a double click
+        // would issue twice). Once that download is spent, locked by wrong passwords or
+        // expired, the renewal would wait for a certificate nobody can fetch: it is
+        // withdrawn (revoked, never used) and this one takes its place.
+        _ => {
+            let pending = app.storage.tickets().list_pending_for_user(user.id, now).await?;
+            if pending.iter().any(|t| t.kind == TicketKind::Download && t.device_id == Some(device.id)) {
+                return Ok(RenewOutcome::AlreadyPending);
+            }
+            // `live` is newest first; the oldest is the one in use.
+            for unused in &live[..live.len() - 1] {
+                match app.storage.certificates().revoke(&unused.serial_hex, RevocationReason::Superseded.as_str(), now).await {
+                    Ok(_) | Err(mamori_storage::StorageError::Conflict(_)) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
     }
     let mut prepared = device_certificate::prepare_download(app, tenant, user, device).await?;
     prepared.record.supersede_reason = None;
