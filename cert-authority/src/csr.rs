@@ -227,6 +227,11 @@ fn csr_der(input: &[u8]) -> Result<Vec<u8>, CaError> {
     if !looks_like_pem {
         return Ok(input.to_vec());
     }
+    // The PEM reader skips text around its blocks; what follows the last END line is
+    // refused as the DER reader refuses trailing bytes, so both forms take one request.
+    if !after_last_pem_end(input).trim_ascii().is_empty() {
+        return Err(CaError::InvalidCsr(CsrProblem::TrailingBytes));
+    }
     let mut blocks = pem::parse_many(input).map_err(|_| CaError::InvalidCsr(CsrProblem::BadPem))?;
     let block = match (blocks.pop(), blocks.is_empty()) {
         (Some(block), true) => block,
@@ -239,6 +244,18 @@ fn csr_der(input: &[u8]) -> Result<Vec<u8>, CaError> {
             let label: String = other.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(40).collect();
             Err(CaError::InvalidCsr(CsrProblem::WrongPemLabel(label)))
         }
+    }
+}
+
+/// What follows the last `-----END …-----` marker of a PEM text (all of it when there is
+/// none): the rest of that line after the closing dashes, and the lines after it.
+fn after_last_pem_end(input: &[u8]) -> &[u8] {
+    const END: &[u8] = b"-----END ";
+    let Some(at) = input.windows(END.len()).rposition(|w| w == END) else { return input };
+    let rest = &input[at + END.len()..];
+    match rest.windows(5).position(|w| w == b"-----") {
+        Some(close) => &rest[close + 5..],
+        None => rest,
     }
 }
 

@@ -119,6 +119,17 @@ fn every_malformed_input_is_named() {
     let mut trailing = der.clone();
     trailing.extend_from_slice(&[0, 0]);
     assert_eq!(problem(&trailing, &policy), CsrProblem::TrailingBytes);
+    // PEM likewise: text after the END line (or on it) is not part of a request; blank
+    // lines and CRLF line ends are.
+    for tail in ["garbage-here\n", "-----END FAKE-----x", "\n\nmore text", "x"] {
+        let text = format!("{pem}{tail}");
+        assert_eq!(problem(text.as_bytes(), &policy), CsrProblem::TrailingBytes, "{tail:?}");
+    }
+    let same_line = pem.trim_end().to_owned() + "garbage\n";
+    assert_eq!(problem(same_line.as_bytes(), &policy), CsrProblem::TrailingBytes);
+    for honest in [format!("{pem}\n\n"), pem.replace('\n', "\r\n"), format!("  {pem}  ")] {
+        assert!(check_csr(honest.as_bytes(), &policy).is_ok(), "{honest:?}");
+    }
     assert_eq!(problem(b"-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n", &policy), CsrProblem::BadPem);
     let certificate = pem.replace("CERTIFICATE REQUEST", "CERTIFICATE");
     assert_eq!(problem(certificate.as_bytes(), &policy), CsrProblem::WrongPemLabel("CERTIFICATE".into()));
