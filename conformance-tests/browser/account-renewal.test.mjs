@@ -73,6 +73,10 @@ test('renewal: the old certificate works until the new one is used, then is revo
   assert.notEqual(p12Serial(fresh.pfxPath, fresh.passphrase), oldSerial, 'a new certificate');
   assert.ok(!crlLists(await crlText(t, server), oldSerial), 'not revoked yet');
 
+  // Presenting the new certificate without finishing a login retires nothing.
+  assert.deepEqual(await accepted(t, server, fresh), { ok: true, reason: null });
+  assert.deepEqual(await accepted(t, server, user), { ok: true, reason: null }, 'the old one still works');
+
   // The new certificate's first login retires the old one.
   const { page: newPage } = await openBrowser(t, server, { certificate: fresh, locale: 'en-US' });
   await loginTo(newPage, server, user.loginId, user.password);

@@ -117,8 +117,8 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     if user.status == UserStatus::Disabled {
         return refuse_for(Why::UserDisabled);
     }
-    // A renewal of the device: this certificate's use retires the one it renewed, or
-    // this is the old one and its grace period is over.
+    // An old certificate whose renewal's grace period is over is retired here; the new
+    // one retires the old only when its login completes (`login::complete`).
     if !super::account::settle_renewal(app, &certificate, now).await? {
         return refuse_for(Why::Revoked);
     }

@@ -138,17 +138,21 @@ async fn a_password_lock_past_its_timed_release_is_lifted_by_the_certificate_ste
     assert!(!released.user.is_locked(), "released at the policy's time");
 }
 
-/// Renewal (issue 21): the certificate a renewal replaced keeps working until the new
-/// one is presented, whose first use revokes it.
+/// Renewal (issue 21): the certificate a renewal replaced keeps working until a login
+/// with the new one completes; presenting the new one at the certificate step alone
+/// retires nothing (an outside review's finding).
 #[tokio::test]
-async fn a_renewed_certificate_retires_the_old_one_at_its_first_use() {
+async fn a_renewed_certificate_retires_the_old_one_when_its_login_completes() {
     let f = fixture().await;
     let now = f.ctx.app.now();
     let (old, _) = f.certificate(now - Duration::days(10), 365).await;
-    let (new, _) = f.certificate(now - Duration::days(1), 365).await;
+    let (new, new_serial) = f.certificate(now - Duration::days(1), 365).await;
     assert_eq!(refusal(&f.check(Some(&old), now).await), None, "still usable: the new one is unused");
     assert_eq!(refusal(&f.check(Some(&new), now).await), None);
-    assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)), "retired by the new one's use");
+    assert_eq!(refusal(&f.check(Some(&old), now).await), None, "presented is not used: the old one still works");
+    let record = f.ctx.app.storage.certificates().find_by_serial(&new_serial).await.expect("read").expect("recorded");
+    crate::flows::account::retire_renewed(&f.ctx.app, &record, now).await.expect("retired");
+    assert_eq!(refusal(&f.check(Some(&old), now).await), Some((CertificateRefusal::Revoked, true)), "retired by the new one's login");
     assert_eq!(refusal(&f.check(Some(&new), now).await), None, "the new one goes on");
 }
 

@@ -479,6 +479,11 @@ pub async fn complete(app: &App, progress: &LoginProgress) -> anyhow::Result<Com
         return Ok(Completion::Refused(refusal));
     }
     if satisfies(current.login_method, &progress.factors) {
+        if let Some(bound) = &progress.certificate
+            && let Some(certificate) = app.storage.certificates().find_by_serial(&bound.serial).await?
+        {
+            super::account::retire_renewed(app, &certificate, now).await?;
+        }
         return Ok(Completion::Complete(completed(progress, now)));
     }
     if current.login_method.needs_certificate() && !progress.factors.contains(&Factor::Certificate) {

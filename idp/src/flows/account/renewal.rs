@@ -1,7 +1,7 @@
 //! Renewal before expiry (issue 21): from the account page, while a device's certificate
 //! is still valid, a new certificate for the same device is issued for download, and the
 //! old one keeps working so the user is never locked out. The old one is revoked
-//! (superseded) when the new one is first presented at a login, or once the grace
+//! (superseded) when a login with the new one completes, or once the grace
 //! period (`ca.renewal_grace_days`) after the renewal has passed: when the old one is
 //! next presented, or by the server's periodic sweep, whichever comes first.
 
@@ -79,9 +79,25 @@ pub fn renewal_pending(live_certificates_of_device: usize) -> bool {
     live_certificates_of_device > 1
 }
 
-/// At a certificate login, after `certificate` passed every other check: settles a
-/// renewal of its device. Returns false when `certificate` is an old one whose grace
-/// period has ended (it is revoked now and the login refused as revoked).
+/// At a completed login with `certificate`: a renewal's certificate is in use now, so
+/// the ones it renewed are revoked. Only a finished login counts ("the new one has been
+/// used to log in"): presenting the certificate at the first step retires nothing.
+pub async fn retire_renewed(app: &App, certificate: &Certificate, now: OffsetDateTime) -> anyhow::Result<()> {
+    let Some(device_id) = certificate.device_id else { return Ok(()) };
+    let certificates = app.storage.certificates();
+    let live: Vec<Certificate> =
+        certificates.list_for_device(device_id).await?.into_iter().filter(|c| c.status == CertificateStatus::Active).collect();
+    if live.iter().any(|c| c.created_at < certificate.created_at) {
+        let reason = RevocationReason::Superseded.as_str();
+        let revoked = certificates.revoke_older_for_device(device_id, certificate.created_at, reason, now).await?;
+        tracing::info!(device = %device_id, revoked = revoked.len(), "renewed certificate in use; the old one is revoked");
+    }
+    Ok(())
+}
+
+/// At the certificate step, after `certificate` passed every other check: false when it
+/// is an old one whose renewal's grace period has ended (revoked now, the login refused
+/// as revoked).
 pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDateTime) -> anyhow::Result<bool> {
     let Some(device_id) = certificate.device_id else { return Ok(true) };
     let certificates = app.storage.certificates();
@@ -91,11 +107,6 @@ pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDat
         return Ok(true);
     }
     let reason = RevocationReason::Superseded.as_str();
-    // A newer certificate of the device is in use: the ones it renewed go now.
-    if live.iter().any(|c| c.created_at < certificate.created_at) {
-        let revoked = certificates.revoke_older_for_device(device_id, certificate.created_at, reason, now).await?;
-        tracing::info!(device = %device_id, revoked = revoked.len(), "renewed certificate in use; the old one is revoked");
-    }
     let grace = time::Duration::days(i64::from(app.config.ca.renewal_grace_days));
     let renewed_at = live.iter().filter(|c| c.created_at > certificate.created_at).map(|c| c.created_at).min();
     match renewed_at {
