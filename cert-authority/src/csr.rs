@@ -12,7 +12,9 @@ use rcgen::SubjectPublicKeyInfo;
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::error::X509Error;
 use x509_parser::extensions::ParsedExtension;
-use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION, OID_PKCS1_RSASSAPSS, OID_SIG_ED25519,
+};
 use x509_parser::prelude::FromDer as _;
 use x509_parser::public_key::PublicKey;
 
@@ -185,6 +187,10 @@ pub fn check_csr(input: &[u8], policy: &CsrKeyPolicy) -> Result<CheckedCsr, CaEr
     let key_description = check_key(spki, policy)?;
     // Proof of possession: the request is signed by the private key of the public key it
     // carries. Checked after the key, so a weak key is named as such, not as a signature.
+    // RSASSA-PSS is not verified here: say so, rather than call a good signature altered.
+    if csr.signature_algorithm.algorithm == OID_PKCS1_RSASSAPSS {
+        return Err(invalid(CsrProblem::UnsupportedSignatureAlgorithm));
+    }
     match csr.verify_signature() {
         Ok(()) => {}
         Err(X509Error::SignatureVerificationError) => return Err(CaError::CsrSignature),

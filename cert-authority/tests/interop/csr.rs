@@ -102,6 +102,11 @@ fn openssl_requests_are_screened_with_named_problems() {
     let odd_curve = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1"], "PEM");
     let result = check_csr(&odd_curve, &policy);
     assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::UnsupportedKey(_)))), "{result:?}");
+    // A good RSA key signed with RSASSA-PSS: named as an algorithm we do not check, not
+    // as an altered request (an outside review's finding).
+    let pss = openssl_csr(&ws, &["-newkey", "rsa:2048", "-sigopt", "rsa_padding_mode:pss"], "PEM");
+    let result = check_csr(&pss, &policy);
+    assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::UnsupportedSignatureAlgorithm))), "{result:?}");
 
     // A request for a CA certificate with SANs and EKUs of its own: issued as a plain
     // client certificate, and the page can say what was ignored.
