@@ -143,21 +143,10 @@ async fn list(ctx: PageCtx, Path(tenant): Path<String>, Query(params): Query<Aud
         Ok(listed) => listed,
         Err(err) => return console.refused(&err).await,
     };
-    let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
-    let first = if listed.total == 0 { 0 } else { paging.offset + 1 };
-    let summary = console
-        .ctx
-        .message("console.paging.summary")
-        .replace("{first}", &first.to_string())
-        .replace("{last}", &(paging.offset + listed.items.len() as u64).to_string())
-        .replace("{total}", &listed.total.to_string());
-    let page = serde_json::json!({
-        "rows": listed.items.iter().map(|e| row(&console, e)).collect::<Vec<_>>(),
-        "summary": summary,
-        "page_label": format!("{requested}/{pages}"),
-        "prev": (requested > 1).then(|| link(requested - 1)),
-        "next": (requested < pages).then(|| link(requested + 1)),
-    });
+    let page = super::with_fields(
+        serde_json::json!({ "rows": listed.items.iter().map(|e| row(&console, e)).collect::<Vec<_>>() }),
+        console.paging_fields(requested, paging, listed.items.len(), listed.total, link),
+    );
     audit_page(&console, &tenant, StatusCode::OK, &filters, Some(page), &[], &[]).await
 }
 

@@ -83,29 +83,15 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
     };
     let owners = owners(&console, &listed.items).await;
     let rows: Vec<serde_json::Value> = listed.items.iter().map(|c| row(&console, &tenant, c, &owners)).collect();
-    let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
-    let first = if listed.total == 0 { 0 } else { paging.offset + 1 };
-    let summary = console
-        .ctx
-        .message("console.paging.summary")
-        .replace("{first}", &first.to_string())
-        .replace("{last}", &(paging.offset + listed.items.len() as u64).to_string())
-        .replace("{total}", &listed.total.to_string());
     console
         .page(
             StatusCode::OK,
             "console/certificates.html",
             &tenant,
-            serde_json::json!({
-                "serial": serial,
-                "login_id": login_id,
-                "status": status,
-                "rows": rows,
-                "summary": summary,
-                "page_label": format!("{requested}/{pages}"),
-                "prev": (requested > 1).then(|| link(requested - 1)),
-                "next": (requested < pages).then(|| link(requested + 1)),
-            }),
+            super::with_fields(
+                serde_json::json!({ "serial": serial, "login_id": login_id, "status": status, "rows": rows }),
+                console.paging_fields(requested, paging, listed.items.len(), listed.total, link),
+            ),
         )
         .await
 }

@@ -80,14 +80,6 @@ async fn list(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Even
         }
     }
     let rows = rows(&console, &listed.items, |e| e.user_id.and_then(|id| names.get(&id).cloned()));
-    let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
-    let first = if listed.total == 0 { 0 } else { paging.offset + 1 };
-    let summary = console
-        .ctx
-        .message("console.paging.summary")
-        .replace("{first}", &first.to_string())
-        .replace("{last}", &(paging.offset + listed.items.len() as u64).to_string())
-        .replace("{total}", &listed.total.to_string());
     let results: Vec<serde_json::Value> = FILTER_RESULTS
         .iter()
         .map(|r| serde_json::json!({"value": r, "label": console.ctx.message(&format!("history.result.{r}")), "selected": *r == result}))
@@ -97,15 +89,10 @@ async fn list(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Even
             StatusCode::OK,
             "console/events.html",
             &tenant,
-            serde_json::json!({
-                "login_id": login_id,
-                "results": results,
-                "rows": rows,
-                "summary": summary,
-                "page_label": format!("{requested}/{pages}"),
-                "prev": (requested > 1).then(|| link(requested - 1)),
-                "next": (requested < pages).then(|| link(requested + 1)),
-            }),
+            super::with_fields(
+                serde_json::json!({ "login_id": login_id, "results": results, "rows": rows }),
+                console.paging_fields(requested, paging, listed.items.len(), listed.total, link),
+            ),
         )
         .await
 }

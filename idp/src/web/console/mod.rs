@@ -140,6 +140,14 @@ fn reach_of(roles: &[AdminRole], own_tenant: uuid::Uuid) -> Option<Reach> {
     tenants.iter().find(|t| **t == own_tenant).or(tenants.first()).map(|t| Reach::Tenant(*t))
 }
 
+/// `fields` (an object) added to `page` (an object).
+fn with_fields(mut page: serde_json::Value, fields: serde_json::Value) -> serde_json::Value {
+    if let (Some(map), serde_json::Value::Object(more)) = (page.as_object_mut(), fields) {
+        map.extend(more);
+    }
+    page
+}
+
 fn forbidden(ctx: &PageCtx, key: &str) -> Response {
     let mut response = ctx.render(StatusCode::FORBIDDEN, "console/forbidden.html", serde_json::json!({ "message": ctx.message(key) }));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -147,6 +155,26 @@ fn forbidden(ctx: &PageCtx, key: &str) -> Response {
 }
 
 impl Console {
+    /// The paging fields every listing page shows (`summary` "1 ~ 20 / 45", `page_label`
+    /// "1/3", `prev` and `next` links), for page `requested` of `total` items of which
+    /// this page, starting at `paging.offset`, shows `shown`; `link` makes a page's URL.
+    fn paging_fields(&self, requested: u64, paging: Paging, shown: usize, total: u64, link: impl Fn(u64) -> String) -> serde_json::Value {
+        let pages = total.div_ceil(paging.limit.max(1)).max(1);
+        let first = if total == 0 { 0 } else { paging.offset + 1 };
+        let summary = self
+            .ctx
+            .message("console.paging.summary")
+            .replace("{first}", &first.to_string())
+            .replace("{last}", &(paging.offset + shown as u64).to_string())
+            .replace("{total}", &total.to_string());
+        serde_json::json!({
+            "summary": summary,
+            "page_label": format!("{requested}/{pages}"),
+            "prev": (requested > 1).then(|| link(requested - 1)),
+            "next": (requested < pages).then(|| link(requested + 1)),
+        })
+    }
+
     /// The tenant a tenant admin works in, or a super-admin's own.
     fn home_slug(&self) -> String {
         self.home.slug.clone()

@@ -78,15 +78,6 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
             })
         })
         .collect();
-    let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
-    let first = if listed.total == 0 { 0 } else { paging.offset + 1 };
-    let last = paging.offset + listed.items.len() as u64;
-    let summary = console
-        .ctx
-        .message("console.paging.summary")
-        .replace("{first}", &first.to_string())
-        .replace("{last}", &last.to_string())
-        .replace("{total}", &listed.total.to_string());
     let link =
         |page: u64| format!("/console/t/{}/users?q={}&show={show}&page={page}", urlcode::component(&tenant), urlcode::component(&text));
     console
@@ -94,17 +85,16 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
             StatusCode::OK,
             "console/users.html",
             &tenant,
-            serde_json::json!({
-                "q": text,
-                "show": show,
-                "notice": notice,
-                "new_user_href": format!("/console/t/{}/new-user", urlcode::component(&tenant)),
-                "rows": rows,
-                "summary": summary,
-                "page_label": format!("{requested}/{pages}"),
-                "prev": (requested > 1).then(|| link(requested - 1)),
-                "next": (requested < pages).then(|| link(requested + 1)),
-            }),
+            super::with_fields(
+                serde_json::json!({
+                    "q": text,
+                    "show": show,
+                    "notice": notice,
+                    "new_user_href": format!("/console/t/{}/new-user", urlcode::component(&tenant)),
+                    "rows": rows,
+                }),
+                console.paging_fields(requested, paging, listed.items.len(), listed.total, link),
+            ),
         )
         .await
 }
