@@ -134,32 +134,36 @@ fn an_overlong_login_field_is_named_and_the_way_back_kept() {
     assert_eq!(status, 200, "{page}");
     let form = HtmlForm::containing(&page, "id=\"login-form\"").expect("the login form");
     let referer = format!("Referer: {}{form_page}", qs.main_url);
-    let post = |login_id: &str, lang: &str, with_referer: bool| {
+    let post = |login_id: &str, lang: &str, referer: Option<&str>| {
         let mut form = form.clone();
         form.set("login_id", login_id).set("password", "Wrong-password-1");
         let data = form.curl_data();
         let mut args: Vec<&str> = cookies.to_vec();
         args.extend(["-w", "\n%{http_code}", "-H", lang, "-X", "POST"]);
-        if with_referer {
-            args.extend(["-H", referer.as_str()]);
+        if let Some(referer) = referer {
+            args.extend(["-H", referer]);
         }
         args.extend(data.iter().map(String::as_str));
         body_and_status(&qs.curl(&form.action, &args))
     };
     let long = "x".repeat(300);
     for (lang, label) in [("Accept-Language: ja", "「ユーザID」"), ("Accept-Language: en", "“User ID”")] {
-        let (body, status) = post(&long, lang, true);
+        let (body, status) = post(&long, lang, Some(&referer));
         assert_eq!(status, 400, "{body}");
         assert!(body.contains(label) && body.contains("256"), "{lang}: the field is not named: {body}");
         assert_eq!(way_back(&body).as_deref(), Some("/login?tenant=pw&return_to=%2Faccount"), "{lang}: {body}");
     }
     // Without a Referer (a script), still a way back: to the form's own address.
-    let (body, status) = post(&long, "Accept-Language: en", false);
+    let (body, status) = post(&long, "Accept-Language: en", None);
     assert_eq!(status, 400, "{body}");
     assert!(way_back(&body).is_some_and(|href| href.starts_with('/')), "{body}");
+    // Hostile: a Referer of another site is not where the link leads.
+    let (body, status) = post(&long, "Accept-Language: en", Some("Referer: https://evil.example/login?return_to=%2Faccount"));
+    assert_eq!(status, 400, "{body}");
+    assert!(way_back(&body).is_some_and(|href| href.starts_with('/') && !href.contains("evil")), "{body}");
     assert_eq!(attempts(), before, "a refused form recorded a login attempt");
     // Honest twin: a value at the limit is read, and fails as a wrong login does.
-    let (body, status) = post(&"x".repeat(256), "Accept-Language: en", true);
+    let (body, status) = post(&"x".repeat(256), "Accept-Language: en", Some(&referer));
     assert!(status != 400 && !body.contains("is too long (at most"), "{status}: {body}");
     qs.stop();
 }

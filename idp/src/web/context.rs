@@ -115,17 +115,21 @@ impl PageCtx {
         self.render(StatusCode::BAD_REQUEST, "error.html", ctx)
     }
 
-    /// The page a posted form came from, to go back to: the `Referer` when it is one of
-    /// Mamori's own pages (the browser sends it for same-origin posts; it keeps the
-    /// page's `return_to`), else the address the language switch uses for this request.
+    /// The page a posted form came from, to go back to: the `Referer` when it is a page
+    /// of the listener this request came to (the browser sends it for same-origin posts;
+    /// it keeps the page's `return_to`), else the address the language switch uses.
     fn way_back(&self) -> String {
-        let own = [&self.state.urls.main, &self.state.urls.mtls];
+        let here = match self.conn.listener {
+            crate::state::ListenerKind::Main => &self.state.urls.main,
+            crate::state::ListenerKind::Mtls => &self.state.urls.mtls,
+        };
+        let here = url::Url::parse(here).ok().map(|u| u.origin());
         let from_referer = self
             .headers
             .get(axum::http::header::REFERER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| url::Url::parse(v).ok())
-            .filter(|r| own.iter().filter_map(|u| url::Url::parse(u).ok()).any(|u| u.origin() == r.origin()))
+            .filter(|r| here.as_ref() == Some(&r.origin()))
             .and_then(|r| super::request::local_return_target(&r[url::Position::BeforePath..]));
         from_referer.unwrap_or_else(|| self.page.switch_address().to_owned())
     }
