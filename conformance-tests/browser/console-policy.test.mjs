@@ -90,6 +90,9 @@ test('an operator changes the tenant policy; refused values save nothing and nam
   assert.match(unknown.text, /Certificate key type: choose one of the values offered/);
   const oversized = await postFromPage(page, server, '/console/t/demo/policy', { ...form, max_devices: '9'.repeat(4000) });
   assert.equal(oversized.status, 400);
+  // The refusal names the field by its label and links back to the form (issue #19).
+  assert.match(oversized.text, /“Most devices per user” is too long \(at most 256 characters\)/);
+  assert.match(oversized.text, /<a href="[^"]*policy" id="error-back">Back to the form<\/a>/);
   const unsigned = await postFromPage(page, server, '/console/t/demo/policy', { ...form, csrf_token: '', max_devices: '9' }, { csrf: false });
   assert.equal(unsigned.status, 403);
   assert.deepEqual(await apiJson(server, token, '/tenants/demo/policy'), saved, 'the hostile POSTs saved nothing');
@@ -115,4 +118,10 @@ test('an operator changes the tenant policy; refused values save nothing and nam
   await submit(ja.page, '#policy-save');
   assert.match(await problems(ja.page), /1 人あたりの最大端末数: 表示されている範囲の整数/);
   await fitsPhone(ja.page, 'policy ja');
+  const jaForm = await ja.page.$eval('#policy-form', (f) => Object.fromEntries(new FormData(f).entries()));
+  const jaOversized = await postFromPage(ja.page, server, '/console/t/demo/policy', { ...jaForm, max_devices: '9'.repeat(4000) });
+  assert.equal(jaOversized.status, 400);
+  assert.match(jaOversized.text, /「1 人あたりの最大端末数」に入力された値が長すぎます（256文字まで）/);
+  assert.match(jaOversized.text, /id="error-back">入力画面に戻る</);
+  assert.equal((await api(server, token, '/tenants/demo/policy')).json.max_devices, 5, 'nothing saved');
 });

@@ -69,6 +69,8 @@ test('an operator creates, changes, forces a password change on, logs out and de
   // Hostile: an oversized user ID, a method the policy does not allow, no CSRF token.
   const huge = await postFromPage(page, server, '/console/t/demo/new-user', { login_id: 'x'.repeat(5000), email: 'x@example.test' });
   assert.equal(huge.status, 400);
+  assert.match(huge.text, /“User ID” is too long/, 'the refusal names the field');
+  assert.match(huge.text, /id="error-back">Back to the form</, 'and leads back to the form');
   const method = await postFromPage(page, server, '/console/t/demo/new-user', { login_id: 'u-pw', email: 'pw@example.test', login_method: 'password' });
   assert.equal(method.status, 422);
   assert.match(method.text, /login method the tenant/);

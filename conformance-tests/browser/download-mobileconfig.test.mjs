@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -57,6 +57,7 @@ test('an iPhone gets a configuration profile carrying the PKCS#12, counted as a 
   const dir = tempDir(t, 'mamori-profile-');
   const profilePath = join(dir, download.suggestedFilename());
   await download.saveAs(profilePath);
+  assert.ok(readFileSync(profilePath, 'utf8').startsWith('<?xml'), 'no signing certificate configured: a bare plist');
 
   const profile = readProfile(profilePath);
   assert.equal(profile.PayloadType, 'Configuration');
@@ -111,4 +112,67 @@ test('an iPhone gets a configuration profile carrying the PKCS#12, counted as a 
   const [spent] = await Promise.all([page.waitForNavigation(), page.click('#download-mobileconfig')]);
   await snap(page, 'download-spent');
   assert.equal(spent?.status(), 410, `spent: ${await text(page, 'main')}`);
+});
+
+/** A test CA and a P-256 profile-signing certificate under it, made with openssl. */
+function profileSigningFiles(dir) {
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
+    '-subj', '/CN=Profile Test CA', '-days', '2');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'signing.key', '-out', 'signing.csr',
+    '-subj', '/CN=Mamori profile signing');
+  run('x509', '-req', '-in', 'signing.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'signing.pem', '-days', '2');
+  writeFileSync(join(dir, 'chain.pem'), readFileSync(join(dir, 'signing.pem'), 'utf8') + readFileSync(join(dir, 'ca.pem'), 'utf8'));
+  return { ca: join(dir, 'ca.pem'), chain: join(dir, 'chain.pem'), key: join(dir, 'signing.key') };
+}
+
+/** `openssl cms -verify` of a signed profile against `ca`: the spawn result. */
+function verifyProfile(profilePath, ca, outPath) {
+  return spawnSync('openssl', ['cms', '-verify', '-inform', 'DER', '-in', profilePath, '-CAfile', ca, '-purpose', 'any', '-binary', '-out', outPath],
+    { encoding: 'utf8' });
+}
+
+test('with a profile-signing certificate configured, the profile is CMS-signed and verifies', { timeout: 180_000 }, async (t) => {
+  const keys = tempDir(t, 'mamori-profile-signing-');
+  const files = profileSigningFiles(keys);
+  const server = await startServer(t, {
+    env: { MAMORI_CA__MOBILECONFIG_SIGNING_CHAIN_FILE: files.chain, MAMORI_CA__MOBILECONFIG_SIGNING_KEY_FILE: files.key },
+  });
+  setPolicy(server, { download_max_count: 2 });
+  const user = await enrolledUser(t, server, 'u-signed');
+  const { page } = await openBrowser(t, server, { locale: 'en-US', userAgent: IPHONE_SAFARI });
+  await page.goto(`${server.main}/download`);
+  await page.fill('#acquisition_id', user.acquisitionId);
+  await page.fill('#download_password', user.passphrase);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-mobileconfig')]);
+  const dir = tempDir(t, 'mamori-signed-profile-');
+  const profilePath = join(dir, download.suggestedFilename());
+  await download.saveAs(profilePath);
+
+  // OpenSSL verifies the signature up to the test CA and gives back the plist, which
+  // carries the PKCS#12 that opens with the download password.
+  const contentPath = join(dir, 'content.plist');
+  const verified = verifyProfile(profilePath, files.ca, contentPath);
+  assert.equal(verified.status, 0, verified.stderr);
+  const profile = readProfile(contentPath);
+  assert.equal(profile.PayloadType, 'Configuration');
+  const [identity] = profile.PayloadContent;
+  assert.equal(identity.PayloadType, 'com.apple.security.pkcs12');
+  const p12Path = join(dir, 'payload.p12');
+  writeFileSync(p12Path, Buffer.from(identity.PayloadContent.base64, 'base64'));
+  const opened = spawnSync('openssl', ['pkcs12', '-in', p12Path, '-passin', `pass:${user.passphrase}`, '-nodes'], { encoding: 'utf8' });
+  assert.equal(opened.status, 0, opened.stderr);
+  const signer = execFileSync('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', profilePath], { encoding: 'utf8' });
+  assert.match(signer, /Mamori profile signing/, 'the signing certificate travels with the profile');
+
+  // Hostile: one byte of the signed plist changed, and a CA that did not sign it.
+  const bytes = readFileSync(profilePath);
+  const at = bytes.indexOf('PayloadUUID');
+  assert.ok(at > 0, 'the plist is attached');
+  bytes[at] ^= 0x20;
+  const tamperedPath = join(dir, 'tampered.mobileconfig');
+  writeFileSync(tamperedPath, bytes);
+  assert.notEqual(verifyProfile(tamperedPath, files.ca, join(dir, 'x.plist')).status, 0, 'a changed byte still verified');
+  const stranger = profileSigningFiles(tempDir(t, 'mamori-stranger-'));
+  assert.notEqual(verifyProfile(profilePath, stranger.ca, join(dir, 'y.plist')).status, 0, 'verified against a stranger CA');
 });

@@ -2,7 +2,7 @@
 //! before authentication (no token lookup, no Argon2 hash) and without waiting for the
 //! bytes, in the endpoint's own format. The CSV import takes what the README says.
 
-use mamori_conformance::{Quickstart, body_and_status, mamori, ok};
+use mamori_conformance::{HtmlForm, Quickstart, attribute, body_and_status, mamori, ok};
 
 #[test]
 fn declared_oversized_bodies_are_refused_before_authentication_and_without_waiting() {
@@ -96,4 +96,81 @@ fn the_csv_import_takes_the_four_mebibytes_the_readme_states() {
     assert_eq!(status, 413, "{}", &body[..body.len().min(300)]);
     assert!(body.contains("payload-too-large"), "{}", &body[..body.len().min(300)]);
     qs.stop();
+}
+
+/// A hand-made POST with a field longer than any page lets a browser type (`maxlength`):
+/// the refusal names the field, in the page's language, links back to the form it came
+/// from (its `return_to` kept), and nothing happened: no login attempt was recorded.
+#[test]
+fn an_overlong_login_field_is_named_and_the_way_back_kept() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let qs = Quickstart::start(work.path());
+    let jar = work.path().join("cookies");
+    let jar_arg = jar.display().to_string();
+    let cookies = ["-b", jar_arg.as_str(), "-c", jar_arg.as_str()];
+    let attempts = || {
+        let events = ok(mamori(&qs.config(), &["admin", "events", "login", "--tenant", "pw", "--output", "json"]));
+        serde_json::from_str::<serde_json::Value>(&events).expect("json")["page"]["total"].as_u64().expect("total")
+    };
+    // A tenant that logs in with a password alone: its form is on the main listener.
+    ok(mamori(&qs.config(), &["admin", "tenant", "create", "--slug", "pw", "--name", "Password only"]));
+    ok(mamori(
+        &qs.config(),
+        &[
+            "admin",
+            "tenant",
+            "policy",
+            "--tenant",
+            "pw",
+            "--set",
+            r#"allowed_login_methods=["password"]"#,
+            "--set",
+            "default_login_method=password",
+        ],
+    ));
+    let before = attempts();
+    let form_page = "/login?tenant=pw&return_to=%2Faccount";
+    let (page, status) = body_and_status(&qs.curl(form_page, &[&cookies[..], &["-w", "\n%{http_code}"]].concat()));
+    assert_eq!(status, 200, "{page}");
+    let form = HtmlForm::containing(&page, "id=\"login-form\"").expect("the login form");
+    let referer = format!("Referer: {}{form_page}", qs.main_url);
+    let post = |login_id: &str, lang: &str, referer: Option<&str>| {
+        let mut form = form.clone();
+        form.set("login_id", login_id).set("password", "Wrong-password-1");
+        let data = form.curl_data();
+        let mut args: Vec<&str> = cookies.to_vec();
+        args.extend(["-w", "\n%{http_code}", "-H", lang, "-X", "POST"]);
+        if let Some(referer) = referer {
+            args.extend(["-H", referer]);
+        }
+        args.extend(data.iter().map(String::as_str));
+        body_and_status(&qs.curl(&form.action, &args))
+    };
+    let long = "x".repeat(300);
+    for (lang, label) in [("Accept-Language: ja", "「ユーザID」"), ("Accept-Language: en", "“User ID”")] {
+        let (body, status) = post(&long, lang, Some(&referer));
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(label) && body.contains("256"), "{lang}: the field is not named: {body}");
+        assert_eq!(way_back(&body).as_deref(), Some("/login?tenant=pw&return_to=%2Faccount"), "{lang}: {body}");
+    }
+    // Without a Referer (a script), still a way back: to the form's own address.
+    let (body, status) = post(&long, "Accept-Language: en", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(way_back(&body).is_some_and(|href| href.starts_with('/')), "{body}");
+    // Hostile: a Referer of another site is not where the link leads.
+    let (body, status) = post(&long, "Accept-Language: en", Some("Referer: https://evil.example/login?return_to=%2Faccount"));
+    assert_eq!(status, 400, "{body}");
+    assert!(way_back(&body).is_some_and(|href| href.starts_with('/') && !href.contains("evil")), "{body}");
+    assert_eq!(attempts(), before, "a refused form recorded a login attempt");
+    // Honest twin: a value at the limit is read, and fails as a wrong login does.
+    let (body, status) = post(&"x".repeat(256), "Accept-Language: en", Some(&referer));
+    assert!(status != 400 && !body.contains("is too long (at most"), "{status}: {body}");
+    qs.stop();
+}
+
+/// The href of the error page's link back to the form.
+fn way_back(page: &str) -> Option<String> {
+    let at = page.find("id=\"error-back\"")?;
+    let start = page[..at].rfind("<a")?;
+    attribute(&page[start..at + page[at..].find('>')?], "href")
 }

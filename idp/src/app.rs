@@ -46,6 +46,8 @@ pub struct App {
     /// The main listener's public URL once it is bound (issuer URLs in back-channel
     /// tokens made outside a request).
     pub bound_main_url: std::sync::OnceLock<String>,
+    /// Signs the `.mobileconfig` profiles when a profile-signing certificate is configured.
+    pub profile_signer: Option<Arc<crate::flows::mobileconfig_signing::ProfileSigner>>,
 }
 
 impl App {
@@ -71,6 +73,7 @@ impl App {
         let pool = BlockingPool::new(config.hashing.max_concurrent);
         let hasher = SecretHasher::new(&config.hashing, pool.clone()).context("config section `hashing`")?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
+        let profile_signer = crate::flows::mobileconfig_signing::ProfileSigner::from_config(&config.ca)?;
         let urls = certificate_urls(&config, &config.main_public_url(config.server.listen.port()));
         let ca = CaService::new(
             storage.clone(),
@@ -104,6 +107,7 @@ impl App {
             request_objects: Default::default(),
             throttle_purger: Default::default(),
             bound_main_url: Default::default(),
+            profile_signer,
         })
     }
 

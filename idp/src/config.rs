@@ -157,6 +157,13 @@ pub struct CaConfig {
     /// root trusted on a device vouches for every TLS server it signs there, and a
     /// client-certificate CA should not, unless it also signs this server's certificate.
     pub mobileconfig_trust_root: bool,
+    /// PEM file of the profile-signing certificate, then the CA certificates above it:
+    /// with `mobileconfig_signing_key_file`, every `.mobileconfig` is signed (CMS,
+    /// RFC 5652). Unsigned when neither is set.
+    pub mobileconfig_signing_chain_file: Option<PathBuf>,
+    /// PEM file of the profile-signing certificate's private key (P-256 or RSA). Keep it
+    /// readable only by the service account.
+    pub mobileconfig_signing_key_file: Option<PathBuf>,
     /// After a renewal from the account page, how many days the device's previous
     /// certificate keeps working if the new one is never used to log in (its first use
     /// revokes the old one at once).
@@ -171,6 +178,8 @@ impl Default for CaConfig {
             ca_issuers_url: None,
             crl_validity_hours: 24,
             mobileconfig_trust_root: false,
+            mobileconfig_signing_chain_file: None,
+            mobileconfig_signing_key_file: None,
             renewal_grace_days: 14,
         }
     }
@@ -387,6 +396,9 @@ impl Config {
             resolve(p);
         }
         if let Some(p) = self.oidc.jwks_fetch_extra_ca_file.as_mut() {
+            resolve(p);
+        }
+        for p in [&mut self.ca.mobileconfig_signing_chain_file, &mut self.ca.mobileconfig_signing_key_file].into_iter().flatten() {
             resolve(p);
         }
         if let Some(rest) = self.storage.url.strip_prefix("sqlite://") {

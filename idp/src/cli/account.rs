@@ -33,6 +33,8 @@ pub struct TenantPolicyArgs {
     /// any, the policy is printed.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Starts a certificate reissue: the link goes by mail to the device's address; nothing
@@ -80,14 +82,18 @@ pub async fn reissue_cert(app: &App, args: ReissueCertArgs) -> anyhow::Result<()
 pub async fn tenant_policy(app: &App, args: TenantPolicyArgs) -> anyhow::Result<()> {
     let tenant = find_tenant(app, &args.tenant).await?;
     if args.set.is_empty() {
+        // The policy is a document of knobs: text shows it as JSON too.
         println!("{}", serde_json::to_string_pretty(&tenant.policy)?);
         return Ok(());
     }
     let policy = apply_settings(&tenant.policy, &args.set)?;
     // Checked and audited like the API's change.
-    crate::admin::tenants::replace_policy(app, &crate::admin::Principal::local_cli(), &tenant.slug, policy).await?;
-    println!("updated the policy of tenant {}", tenant.slug);
-    Ok(())
+    let policy = crate::admin::tenants::replace_policy(app, &crate::admin::Principal::local_cli(), &tenant.slug, policy)
+        .await
+        .map_err(super::oidc::cli_error)?;
+    let changed: Vec<&str> = args.set.iter().filter_map(|s| s.split_once('=').map(|(k, _)| k)).collect();
+    let json = serde_json::json!({ "tenant": tenant.slug, "changed": changed, "policy": policy });
+    super::output::print(args.output.output, &json, || format!("updated the policy of tenant {}", tenant.slug))
 }
 
 fn apply_settings(policy: &TenantPolicy, settings: &[String]) -> anyhow::Result<TenantPolicy> {

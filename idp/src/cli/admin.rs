@@ -92,7 +92,9 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let issued = admin::users::enrollment_ticket(app, &Principal::local_cli(), &tenant, &login_id, &base)
                 .await
                 .map_err(super::oidc::cli_error)?;
-            print(output.output, &issued, || {
+            let mut json = serde_json::to_value(&issued)?;
+            json["expires_at"] = super::output::time(issued.expires_at).into();
+            print(output.output, &json, || {
                 format!(
                     "enrollment URL:      {}\none-time password:   {}\nexpires:             {}",
                     issued.url,
@@ -101,26 +103,29 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 )
             })
         }
-        UserCommand::Unlock { tenant, login_id } => {
+        UserCommand::Unlock { tenant, login_id, output } => {
             user_exists(app, &tenant, &login_id).await?;
             admin::users::unlock(app, &Principal::local_cli(), &tenant, &login_id).await.map_err(super::oidc::cli_error)?;
-            println!("unlocked {login_id}");
-            Ok(())
+            print(output.output, &serde_json::json!({"tenant": tenant, "user": login_id, "locked": false}), || {
+                format!("unlocked {login_id}")
+            })
         }
-        UserCommand::SetStatus { tenant, login_id, status } => {
+        UserCommand::SetStatus { tenant, login_id, status, output } => {
             user_exists(app, &tenant, &login_id).await?;
             let status: UserStatus = status.parse().map_err(|_| anyhow::anyhow!("--status {status}: use active or disabled"))?;
             admin::users::set_status(app, &Principal::local_cli(), &tenant, &login_id, status).await.map_err(super::oidc::cli_error)?;
-            println!("{login_id} is now {status}");
-            Ok(())
+            print(output.output, &serde_json::json!({"tenant": tenant, "user": login_id, "status": status.to_string()}), || {
+                format!("{login_id} is now {status}")
+            })
         }
-        UserCommand::ExpirePassword { tenant, login_id } => {
+        UserCommand::ExpirePassword { tenant, login_id, output } => {
             user_exists(app, &tenant, &login_id).await?;
             admin::users::force_password_change(app, &Principal::local_cli(), &tenant, &login_id).await.map_err(super::oidc::cli_error)?;
-            println!("{login_id} must choose a new password at the next login");
-            Ok(())
+            print(output.output, &serde_json::json!({"tenant": tenant, "user": login_id, "password_must_change": true}), || {
+                format!("{login_id} must choose a new password at the next login")
+            })
         }
-        UserCommand::IssueCert { tenant, login_id, device, p12, password_file, not_before, not_after } => {
+        UserCommand::IssueCert { tenant, login_id, device, p12, password_file, not_before, not_after, output } => {
             let tenant = find_tenant(app, &tenant).await?;
             let user = find_user(app, &tenant, &login_id).await?;
             let device = find_device(app, &user, device).await?;
@@ -153,12 +158,17 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 details,
             )
             .await;
-            println!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display());
-            Ok(())
+            let json = serde_json::json!({
+                "tenant": tenant.slug, "user": login_id, "device": device.device_no, "serial": issued.serial_hex,
+                "not_before": super::output::time(not_before), "not_after": super::output::time(not_after), "p12": p12.display().to_string(),
+            });
+            print(output.output, &json, || {
+                format!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display())
+            })
         }
         UserCommand::ReissueCert(args) => super::account::reissue_cert(app, args).await,
         UserCommand::Record(cmd) => super::users::run(app, cmd).await,
-        UserCommand::DeleteDevice { tenant, login_id, device } => {
+        UserCommand::DeleteDevice { tenant, login_id, device, output } => {
             let tenant = find_tenant(app, &tenant).await?;
             let user = find_user(app, &tenant, &login_id).await?;
             let device = find_device(app, &user, Some(device)).await?;
@@ -173,8 +183,9 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 details,
             )
             .await;
-            println!("deleted device {} of {login_id} and revoked its certificate", device.device_no);
-            Ok(())
+            print(output.output, &serde_json::json!({"deleted": device.device_no, "tenant": tenant.slug, "user": login_id}), || {
+                format!("deleted device {} of {login_id} and revoked its certificate", device.device_no)
+            })
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum ApiTokenCommand {
     Revoke {
         #[arg(long)]
         id: uuid::Uuid,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -62,18 +64,19 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
             let created = tokens::create(app, &principal, &args.name, args.tenant.as_deref(), &scopes, lifetime)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the token: {e}"))?;
-            match args.output.output {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&created)?),
-                OutputFormat::Text => println!(
+            // The command line's one time format, in JSON and text alike.
+            let mut json = serde_json::to_value(&created)?;
+            json["expires_at"] = super::output::time(created.expires_at).into();
+            super::output::print(args.output.output, &json, || {
+                format!(
                     "API token (shown once, keep it secret):\n{}\nid {}, {}, scopes {}, expires {}",
                     created.token,
                     created.id,
                     created.tenant.as_deref().map_or("super-admin".to_owned(), |t| format!("tenant {t}")),
                     created.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
-                    created.expires_at
-                ),
-            }
-            Ok(())
+                    super::output::time(created.expires_at)
+                )
+            })
         }
         ApiTokenCommand::List { tenant, output } => {
             let tenant_id = match tenant {
@@ -113,10 +116,9 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ApiTokenCommand::Revoke { id } => {
+        ApiTokenCommand::Revoke { id, output } => {
             tokens::revoke(app, &principal, &id.to_string()).await.map_err(|e| anyhow::anyhow!("--id {id}: {e}"))?;
-            println!("revoked token {id}");
-            Ok(())
+            super::output::print(output.output, &serde_json::json!({"revoked": id}), || format!("revoked token {id}"))
         }
     }
 }

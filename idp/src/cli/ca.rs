@@ -30,11 +30,12 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                 },
             };
             let summary = app.ca.init(source, args.replace, app.now()).await?;
-            println!(
-                "certificate authority ready: {} ({}), SHA-256 {}",
-                summary.common_name, summary.key_algorithm, summary.fingerprint_sha256
-            );
-            Ok(())
+            super::output::print(args.output.output, &summary, || {
+                format!(
+                    "certificate authority ready: {} ({}), SHA-256 {}",
+                    summary.common_name, summary.key_algorithm, summary.fingerprint_sha256
+                )
+            })
         }
         CaCommand::Issue(args) => issue(&app, args).await,
         CaCommand::Revoke(args) => {
@@ -49,17 +50,47 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             if let Some(user_id) = revoked.user_id {
                 crate::flows::session_end::end_all(&app, user_id).await?;
             }
-            println!("revoked {} ({reason}); the next CRL lists it", mamori_storage::serial_key(&args.serial));
-            Ok(())
+            let out = crate::admin::api::schema::CertificateOut::from(&revoked);
+            let json = serde_json::json!({
+                "serial": out.serial, "subject": out.subject_cn, "status": out.status,
+                "revocation_reason": reason.as_str(), "revoked_at": revoked.revoked_at.map(super::output::time),
+            });
+            super::output::print(args.output.output, &json, || {
+                format!("revoked {} ({reason}); the next CRL lists it", mamori_storage::serial_key(&args.serial))
+            })
         }
         CaCommand::Crl(args) => {
+            let json_out = args.output.output == OutputFormat::Json;
+            anyhow::ensure!(!(json_out && args.der && args.out.is_none()), "--der with --output json needs --out FILE (JSON carries PEM)");
             let crl = app.ca.current_crl(app.now()).await?;
             let bytes = if args.der { crl.der.clone() } else { crl.pem.clone().into_bytes() };
-            write_out(args.out.as_deref(), &bytes, "CRL")?;
-            eprintln!("CRL number {}, next update {}", crl.crl_number, super::output::time(crl.next_update));
-            Ok(())
+            let mut json = serde_json::json!({ "crl_number": crl.crl_number, "next_update": super::output::time(crl.next_update) });
+            match (&args.out, json_out) {
+                (Some(path), _) => {
+                    write_out(Some(path), &bytes, "CRL")?;
+                    json["out"] = path.display().to_string().into();
+                }
+                (None, true) => json["pem"] = crl.pem.clone().into(),
+                (None, false) => write_out(None, &bytes, "CRL")?,
+            }
+            if json_out {
+                super::output::print(OutputFormat::Json, &json, String::new)
+            } else {
+                eprintln!("CRL number {}, next update {}", crl.crl_number, super::output::time(crl.next_update));
+                Ok(())
+            }
         }
-        CaCommand::Chain(args) => write_out(args.out.as_deref(), app.ca.published_chain_pem().await?.as_bytes(), "CA chain"),
+        CaCommand::Chain(args) => {
+            let pem = app.ca.published_chain_pem().await?;
+            match (&args.out, args.output.output) {
+                (Some(path), format) => {
+                    write_out(Some(path), pem.as_bytes(), "CA chain")?;
+                    super::output::print(format, &serde_json::json!({ "out": path.display().to_string() }), String::new)
+                }
+                (None, OutputFormat::Json) => super::output::print(OutputFormat::Json, &serde_json::json!({ "pem": pem }), String::new),
+                (None, OutputFormat::Text) => write_out(None, pem.as_bytes(), "CA chain"),
+            }
+        }
         CaCommand::Show(out) => {
             let summary = app.ca.summary().await?;
             match out.output {
@@ -109,17 +140,35 @@ async fn issue(app: &App, args: super::CaIssueArgs) -> anyhow::Result<()> {
         let chain = app.ca.pkcs12_chain().await?;
         let p12 = mamori_ca::export_pkcs12(&issued, &chain, password, &cn, format)?;
         write_file_atomically(p12_path, &p12).with_context(|| format!("cannot write {}", p12_path.display()))?;
-        eprintln!("wrote {} ({format} PKCS#12)", p12_path.display());
+        if args.output.output == OutputFormat::Text {
+            eprintln!("wrote {} ({format} PKCS#12)", p12_path.display());
+        }
         issued
     };
-    write_out(args.out.as_deref(), issued.certificate_pem.as_bytes(), "certificate")?;
-    eprintln!(
-        "issued serial {} for {}, valid until {}",
-        issued.serial_hex,
-        issued.subject_common_name,
-        super::output::time(issued.not_after)
-    );
-    Ok(())
+    let mut json = serde_json::json!({
+        "serial": issued.serial_hex, "subject": issued.subject_common_name, "not_after": super::output::time(issued.not_after),
+        "p12": args.p12.as_ref().map(|p| p.display().to_string()),
+    });
+    match (&args.out, args.output.output) {
+        (Some(path), _) => {
+            write_out(Some(path), issued.certificate_pem.as_bytes(), "certificate")?;
+            json["out"] = path.display().to_string().into();
+        }
+        (None, OutputFormat::Json) => json["certificate_pem"] = issued.certificate_pem.clone().into(),
+        (None, OutputFormat::Text) => write_out(None, issued.certificate_pem.as_bytes(), "certificate")?,
+    }
+    match args.output.output {
+        OutputFormat::Json => super::output::print(OutputFormat::Json, &json, String::new),
+        OutputFormat::Text => {
+            eprintln!(
+                "issued serial {} for {}, valid until {}",
+                issued.serial_hex,
+                issued.subject_common_name,
+                super::output::time(issued.not_after)
+            );
+            Ok(())
+        }
+    }
 }
 
 fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {

@@ -38,7 +38,7 @@ pub enum Command {
     /// Run the server.
     Serve,
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate(OutputArgs),
     /// The certificate authority.
     #[command(subcommand)]
     Ca(CaCommand),
@@ -113,6 +113,8 @@ pub struct CaInitArgs {
     /// Replace an existing active CA (its certificates stay valid until they expire or are revoked).
     #[arg(long)]
     pub replace: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -140,9 +142,12 @@ pub struct CaIssueArgs {
     /// Days the certificate is valid.
     #[arg(long, default_value_t = 365)]
     pub days: u32,
-    /// Where to write the certificate (PEM); standard output when absent.
+    /// Where to write the certificate (PEM); standard output when absent (with
+    /// `--output json`, the `certificate_pem` member).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -154,23 +159,31 @@ pub struct CaRevokeArgs {
     /// cessation-of-operation, certificate-hold, privilege-withdrawn.
     #[arg(long, default_value = "unspecified")]
     pub reason: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CaChainArgs {
-    /// Where to write the chain; standard output when absent.
+    /// Where to write the chain; standard output when absent (with `--output json`, the
+    /// `pem` member).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CaCrlArgs {
-    /// Where to write the CRL; standard output when absent.
+    /// Where to write the CRL; standard output when absent (with `--output json`, the
+    /// `pem` member).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// DER instead of PEM.
     #[arg(long)]
     pub der: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -182,6 +195,9 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
+    /// text for people; json for scripts: one JSON value on standard output (an action
+    /// describes its result, a deletion names what went in `deleted`), times in RFC 3339
+    /// UTC. A failure prints {"error": "…"} on standard error and exits non-zero.
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
 }
@@ -288,6 +304,8 @@ pub enum UserCommand {
         tenant: String,
         #[arg(long)]
         login_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Disable or re-enable an account (a disabled account's certificates log no one in).
     SetStatus {
@@ -298,6 +316,8 @@ pub enum UserCommand {
         /// active or disabled.
         #[arg(long)]
         status: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Make the user choose a new password at the next login.
     ExpirePassword {
@@ -305,6 +325,8 @@ pub enum UserCommand {
         tenant: String,
         #[arg(long)]
         login_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Issue a new certificate for one of the user's devices, revoking the device's
     /// previous one, and write it as PKCS#12 (instead of mailing a download link).
@@ -327,6 +349,8 @@ pub enum UserCommand {
         /// End of validity (RFC 3339); the tenant's certificate validity when absent.
         #[arg(long)]
         not_after: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Start a certificate reissue (flow 6): a single-use link is mailed to the device's address.
     ReissueCert(account::ReissueCertArgs),
@@ -338,18 +362,31 @@ pub enum UserCommand {
         login_id: String,
         #[arg(long)]
         device: u32,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     #[command(flatten)]
     Record(users::UserRecordCommand),
 }
 
-/// Parses the command line and runs it; the process exit code follows the result.
+/// Parses the command line and runs it; the process exit code follows the result. With
+/// `--output json` a failure, a refused command line included, is one JSON object on
+/// standard error (`{"error": "…"}`), so a script reads every outcome the same way.
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let json = asks_for_json(std::env::args_os().skip(1));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if json && err.use_stderr() => {
+            let text = err.to_string();
+            print_error(true, text.strip_prefix("error: ").unwrap_or(&text));
+            return std::process::ExitCode::from(2);
+        }
+        Err(err) => err.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            print_error(json, &format!("cannot start the async runtime: {err}"));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -357,9 +394,26 @@ pub fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            print_error(json, &format!("{err:#}"));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Whether the command line says `--output json` (or `--output=json`). Read from the
+/// words themselves so that it is known even when clap refuses the rest of the line; clap
+/// takes no option value that starts with `--`, so a value cannot pass for the flag.
+fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    args.iter().any(|a| a == "--output=json") || args.windows(2).any(|w| w[0] == "--output" && w[1] == "json")
+}
+
+/// A failure on standard error: `error: …` for people, `{"error": "…"}` for scripts.
+fn print_error(json: bool, message: &str) {
+    if json {
+        eprintln!("{}", serde_json::json!({ "error": message.trim_end() }));
+    } else {
+        eprintln!("error: {message}");
     }
 }
 
@@ -371,10 +425,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = crate::app::App::open(&config()).await?;
             crate::server::run(app, None).await
         }
-        Command::Migrate => {
+        Command::Migrate(args) => {
             let app = crate::app::App::open(&config()).await?;
-            println!("database schema is up to date ({:?})", app.storage.backend());
-            Ok(())
+            let backend = format!("{:?}", app.storage.backend()).to_lowercase();
+            output::print(args.output, &serde_json::json!({ "database": backend, "up_to_date": true }), || {
+                format!("database schema is up to date ({backend})")
+            })
         }
         Command::Ca(cmd) => ca::run(&config(), cmd).await,
         Command::Admin(cmd) => admin::run(&config(), cmd).await,
@@ -413,6 +469,40 @@ mod tests {
         let mut missing = Vec::new();
         walk(&<super::Cli as clap::CommandFactory>::command(), "mamori", &mut missing);
         assert!(missing.is_empty(), "commands without help text:\n{}", missing.join("\n"));
+    }
+
+    /// Every command a script may run takes `--output json` (issue #19): a command added
+    /// without it fails here. Only the two that run the server are apart.
+    #[test]
+    fn every_command_takes_output_json() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| s.get_name() != "help").collect();
+            if subs.is_empty() {
+                let json = cmd
+                    .get_arguments()
+                    .find(|a| a.get_id() == "output")
+                    .is_some_and(|a| a.get_possible_values().iter().any(|v| v.get_name() == "json"));
+                if !json && !["mamori serve", "mamori quickstart"].contains(&path) {
+                    missing.push(path.to_owned());
+                }
+            }
+            for sub in subs {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&<super::Cli as clap::CommandFactory>::command(), "mamori", &mut missing);
+        assert!(missing.is_empty(), "commands without --output json:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn json_is_asked_for_by_the_flag_and_its_value_only() {
+        let words = |s: &str| s.split(' ').map(std::ffi::OsString::from).collect::<Vec<_>>().into_iter();
+        assert!(super::asks_for_json(words("admin user unlock --tenant a --login-id b --output json")));
+        assert!(super::asks_for_json(words("admin user unlock --output=json")));
+        assert!(!super::asks_for_json(words("admin user unlock --output text")));
+        assert!(!super::asks_for_json(words("admin events login --output csv --tenant json")));
+        assert!(!super::asks_for_json(words("admin user show --login-id json")));
     }
 
     #[test]

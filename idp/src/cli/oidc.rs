@@ -36,6 +36,8 @@ pub enum OidcClientCommand {
     Delete {
         #[arg(long)]
         client_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// An initial access token for dynamic client registration (RFC 7591), printed once.
     InitialAccessToken {
@@ -181,7 +183,7 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
                     .join("\n")
             })
         }
-        OidcClientCommand::Delete { client_id } => {
+        OidcClientCommand::Delete { client_id, output } => {
             // Through the service layer (audited, the client cache forgotten) in its tenant.
             let client = app
                 .storage
@@ -193,8 +195,9 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
             crate::admin::federation::delete_oidc_client(app, &crate::admin::Principal::local_cli(), &tenant.slug, &client_id)
                 .await
                 .map_err(cli_error)?;
-            println!("deleted client {client_id}");
-            Ok(())
+            print(output.output, &serde_json::json!({"deleted": client_id, "tenant": tenant.slug}), || {
+                format!("deleted client {client_id}")
+            })
         }
         OidcClientCommand::InitialAccessToken { tenant, uses, hours, output } => {
             let tenant = super::admin::find_tenant(app, &tenant).await?;

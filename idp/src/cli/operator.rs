@@ -28,6 +28,8 @@ pub struct OperatorArgs {
     /// tenant-admin (this tenant only) or super-admin (every tenant).
     #[arg(long)]
     pub role: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -61,11 +63,13 @@ pub async fn run(app: &App, command: OperatorCommand) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Grant(args) => {
             let role = operators::grant(app, &cli, &args.tenant, &args.login_id, &args.role).await.map_err(super::oidc::cli_error)?;
-            println!("{} of tenant {} is now {role}", args.login_id, args.tenant);
+            let json = serde_json::json!({"tenant": args.tenant, "user": args.login_id, "role": role.to_string(), "granted": true});
+            print(args.output.output, &json, || format!("{} of tenant {} is now {role}", args.login_id, args.tenant))?;
         }
         OperatorCommand::Revoke(args) => {
             let role = operators::revoke(app, &cli, &args.tenant, &args.login_id, &args.role).await.map_err(super::oidc::cli_error)?;
-            println!("{} of tenant {} is no longer {role}", args.login_id, args.tenant);
+            let json = serde_json::json!({"tenant": args.tenant, "user": args.login_id, "role": role.to_string(), "revoked": true});
+            print(args.output.output, &json, || format!("{} of tenant {} is no longer {role}", args.login_id, args.tenant))?;
         }
         OperatorCommand::List(output) => {
             let roles = operators::list(app, &cli).await.map_err(super::oidc::cli_error)?;
@@ -114,7 +118,8 @@ pub async fn bootstrap(app: &App, args: BootstrapArgs) -> anyhow::Result<()> {
         "tenant_created": done.tenant_created,
         "login_id": done.user.login_id,
         "role": "super-admin",
-        "enrollment": e,
+        "enrollment": {"login_id": e.login_id, "path": e.path, "url": e.url, "one_time_password": e.one_time_password,
+            "expires_at": super::output::time(e.expires_at)},
         "console_url": console,
     });
     print(args.output.output, &json, || {

@@ -29,6 +29,8 @@ pub enum SamlSpCommand {
         tenant: String,
         #[arg(long)]
         entity_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     #[command(flatten)]
     Change(super::sites::SamlSpChangeCommand),
@@ -70,8 +72,8 @@ pub async fn keys(app: &App, command: SamlKeysCommand) -> anyhow::Result<()> {
                 for k in app.storage.signing_keys().list_published(None, key_use.purpose(), app.now()).await? {
                     rows.push(serde_json::json!({
                         "kid": k.kid, "use": format!("{key_use:?}").to_lowercase(),
-                        "activated_at": k.activated_at.to_string(), "retire_after": k.retire_after.map(|t| t.to_string()),
-                        "expires_at": k.expires_at.map(|t| t.to_string()),
+                        "activated_at": super::output::time(k.activated_at), "retire_after": k.retire_after.map(super::output::time),
+                        "expires_at": k.expires_at.map(super::output::time),
                     }));
                 }
             }
@@ -140,7 +142,7 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
                 sps.iter().map(|s| format!("{}\t{}\t{}", s.entity_id, s.name, s.name_id_format)).collect::<Vec<_>>().join("\n")
             })
         }
-        SamlSpCommand::Delete { tenant, entity_id } => {
+        SamlSpCommand::Delete { tenant, entity_id, output } => {
             // Through the service layer, so the deletion is in the audit trail.
             let principal = crate::admin::Principal::local_cli();
             let sp = crate::admin::federation::saml_sps(app, &principal, &tenant)
@@ -150,8 +152,9 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
                 .find(|s| s.entity_id == entity_id)
                 .with_context(|| format!("--entity-id {entity_id}: no such service provider in tenant `{tenant}`"))?;
             crate::admin::federation::delete_saml_sp(app, &principal, &tenant, &sp.id.to_string()).await.map_err(super::oidc::cli_error)?;
-            println!("deleted service provider {entity_id}");
-            Ok(())
+            print(output.output, &serde_json::json!({"deleted": entity_id, "tenant": tenant}), || {
+                format!("deleted service provider {entity_id}")
+            })
         }
     }
 }

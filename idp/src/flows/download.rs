@@ -36,7 +36,8 @@ impl DownloadFormat {
 
 /// The PKCS#12 of `file` wrapped in a configuration profile for iOS and macOS, with the
 /// CA root as a trusted certificate when the operator enabled that
-/// (`ca.mobileconfig_trust_root`). See [`crate::flows::mobileconfig`].
+/// (`ca.mobileconfig_trust_root`), signed when a profile-signing certificate is
+/// configured. See [`crate::flows::mobileconfig`] and [`crate::flows::mobileconfig_signing`].
 pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) -> anyhow::Result<Vec<u8>> {
     let root = match app.config.ca.mobileconfig_trust_root {
         // The top of the active CA's chain: the root the PKCS#12's chain ends in, unless
@@ -53,7 +54,15 @@ pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) 
         public_host: &host,
         ca_root_der: root.as_deref(),
     };
-    Ok(crate::flows::mobileconfig::configuration_profile(&input)?)
+    let profile = crate::flows::mobileconfig::configuration_profile(&input)?;
+    match &app.profile_signer {
+        // On the blocking pool: an RSA signature is CPU work like the others there.
+        Some(signer) => {
+            let (signer, now) = (std::sync::Arc::clone(signer), app.now());
+            app.pool.run(move || signer.sign(&profile, now)).await?
+        }
+        None => Ok(profile),
+    }
 }
 
 pub enum DownloadOutcome {

@@ -11,9 +11,9 @@
 //! - UUIDs are derived from the acquisition ID: the same download gives the same profile,
 //!   and no two downloads share one. The identifier names the device, so a later
 //!   certificate's profile replaces the earlier one on the device instead of piling up.
-//! - The profile is not signed (CMS): a signed profile needs a profile-signing
-//!   certificate that Apple devices trust, which Mamori does not have yet; devices show
-//!   an unsigned profile as "Not Verified" but install it.
+//! - The profile is signed (CMS) only when the operator configures a profile-signing
+//!   certificate Apple devices trust (`crate::flows::mobileconfig_signing`); devices
+//!   show an unsigned profile as "Not Verified" but install it.
 
 use plist::{Dictionary, Value};
 use sha2::{Digest, Sha256};

@@ -8,6 +8,7 @@ pub mod enrollment;
 pub mod events;
 pub mod login;
 pub mod mobileconfig;
+pub mod mobileconfig_signing;
 pub mod otp;
 pub mod password_login;
 pub mod password_policy;
@@ -23,3 +24,5 @@ mod client_certificate_tests;
 mod layering_tests;
 #[cfg(test)]
 mod login_tests;
+#[cfg(test)]
+mod mobileconfig_signing_tests;

@@ -99,10 +99,39 @@ impl PageCtx {
         if !self.csrf_ok(&form) {
             return Err(self.error(StatusCode::FORBIDDEN, "csrf.invalid"));
         }
-        if form.values().any(|v| v.chars().count() > MAX_FIELD_CHARS) {
-            return Err(self.error(StatusCode::BAD_REQUEST, "enroll.form.too_long"));
+        if let Some((name, max)) = overlong_field(&form, |_| MAX_FIELD_CHARS) {
+            return Err(self.too_long(name, max));
         }
         Ok(form)
+    }
+
+    /// The refusal of a form with a value longer than `max` in the field `name` (only a
+    /// hand-made request gets past the page's `maxlength`): the page names the field in
+    /// the page's language and links back to the form, nothing having been done.
+    pub fn too_long(&self, name: &str, max: usize) -> Response {
+        let label = field_label(&self.state.app.ui, self.page.locale, name);
+        let message = self.message("form.too_long.field").replace("{field}", &label).replace("{max}", &max.to_string());
+        let ctx = serde_json::json!({ "message": message, "back": self.way_back() });
+        self.render(StatusCode::BAD_REQUEST, "error.html", ctx)
+    }
+
+    /// The page a posted form came from, to go back to: the `Referer` when it is a page
+    /// of the listener this request came to (the browser sends it for same-origin posts;
+    /// it keeps the page's `return_to`), else the address the language switch uses.
+    fn way_back(&self) -> String {
+        let here = match self.conn.listener {
+            crate::state::ListenerKind::Main => &self.state.urls.main,
+            crate::state::ListenerKind::Mtls => &self.state.urls.mtls,
+        };
+        let here = url::Url::parse(here).ok().map(|u| u.origin());
+        let from_referer = self
+            .headers
+            .get(axum::http::header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| url::Url::parse(v).ok())
+            .filter(|r| here.as_ref() == Some(&r.origin()))
+            .and_then(|r| super::request::local_return_target(&r[url::Position::BeforePath..]));
+        from_referer.unwrap_or_else(|| self.page.switch_address().to_owned())
     }
 
     /// The page for a failure we did not plan for: 503 when storage is unreachable (the
@@ -242,6 +271,29 @@ pub fn invalid_fields(keys: &[&str], rules: &[(&str, &str)], order: &[&str]) -> 
     order.iter().filter(|f| named.contains(f)).map(|f| (*f).to_owned()).collect()
 }
 
+/// The first field (by name, so the answer does not hang on hash order) whose value is
+/// longer than `limit(name)` characters, with that limit.
+pub fn overlong_field(form: &FormFields, limit: impl Fn(&str) -> usize) -> Option<(&str, usize)> {
+    let mut names: Vec<&String> = form.keys().collect();
+    names.sort();
+    names.into_iter().find_map(|name| {
+        let max = limit(name);
+        (form[name].chars().count() > max).then_some((name.as_str(), max))
+    })
+}
+
+/// What a page calls the field `name`: its `form.field.*` label, a console policy knob's
+/// label, the label of `email` for a numbered `email_2`, else the name itself.
+pub fn field_label(ui: &mamori_ui::Ui, locale: mamori_ui::Locale, name: &str) -> String {
+    let known = |key: String| Some(ui.message(locale, &key)).filter(|m| m != "??");
+    let base = name.split('.').next().unwrap_or(name);
+    let unnumbered = base.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches('_');
+    known(format!("form.field.{base}"))
+        .or_else(|| known(format!("console.policy.knob.{base}")))
+        .or_else(|| known(format!("form.field.{unnumbered}")))
+        .unwrap_or_else(|| name.to_owned())
+}
+
 /// A form field, or "" when absent.
 pub fn field<'a>(form: &'a FormFields, name: &str) -> &'a str {
     form.get(name).map_or("", String::as_str)
@@ -269,6 +321,24 @@ mod tests {
         assert!(is_unavailable(&err));
         assert!(!is_unavailable(&anyhow::anyhow!("something else")));
         assert!(!is_unavailable(&anyhow::Error::from(mamori_storage::StorageError::NotFound)));
+    }
+
+    #[test]
+    fn the_overlong_field_is_named_with_its_label() {
+        let mut form = FormFields::new();
+        form.insert("password".into(), "x".repeat(MAX_FIELD_CHARS));
+        form.insert("login_id".into(), "x".repeat(MAX_FIELD_CHARS + 1));
+        form.insert("zeta".into(), "x".repeat(MAX_FIELD_CHARS + 1));
+        assert_eq!(overlong_field(&form, |_| MAX_FIELD_CHARS), Some(("login_id", MAX_FIELD_CHARS)));
+        assert_eq!(overlong_field(&form, |n| if n == "password" { 10 } else { 1000 }), Some(("password", 10)));
+        form.clear();
+        form.insert("login_id".into(), "x".repeat(MAX_FIELD_CHARS));
+        assert_eq!(overlong_field(&form, |_| MAX_FIELD_CHARS), None, "at the limit is fine");
+        let ui = mamori_ui::Ui::new();
+        assert_eq!(field_label(&ui, mamori_ui::Locale::Ja, "login_id"), "ユーザID");
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "login_id"), "User ID");
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "email_2"), "E-mail address");
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "no_such_field"), "no_such_field");
     }
 
     #[test]

@@ -64,9 +64,15 @@ impl PageLocale {
         self.switch_to = Some(address);
     }
 
+    /// The address the language switch leads to, without `lang`: this page when a GET
+    /// shows it, else the start page.
+    pub fn switch_address(&self) -> &str {
+        self.switch_to.as_deref().unwrap_or("/")
+    }
+
     /// The language switch's link: the address in the other language.
     fn switch_href(&self) -> String {
-        let address = self.switch_to.as_deref().unwrap_or("/");
+        let address = self.switch_address();
         let separator = if address.contains('?') { '&' } else { '?' };
         format!("{address}{separator}lang={}", self.locale.other().tag())
     }

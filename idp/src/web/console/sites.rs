@@ -139,12 +139,9 @@ pub(super) fn accept_site_form(console: &Console, form: Result<Form<FormFields>,
     if !console.ctx.csrf_ok(&fields) {
         return Err(console.ctx.error(StatusCode::FORBIDDEN, "csrf.invalid"));
     }
-    let too_long = fields.iter().any(|(k, v)| {
-        let limit = if k == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
-        v.chars().count() > limit
-    });
-    if too_long {
-        return Err(console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.too_long"));
+    let limit = |name: &str| if name == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
+    if let Some((name, max)) = crate::web::context::overlong_field(&fields, limit) {
+        return Err(console.ctx.too_long(name, max));
     }
     Ok(fields)
 }
