@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { enrolledUser, openBrowser, screenshots, startServer, tempDir, text } from './harness.mjs';
+import { enrollAndDownload, openBrowser, screenshots, startServer, tempDir, text } from './harness.mjs';
 
 // A 1×1 PNG of the accent colour (signature, IHDR, IDAT, IEND with their CRCs).
 const TINY_PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6390f2effe0f00036f01f4165a5d690000000049454e44ae426082', 'hex');
@@ -111,20 +111,25 @@ test('the tenant branding and the relying site are on the login page and in the 
   const { client_id: clientId } = server.cliJson('admin', 'oidc-client', 'create', '--tenant', 'demo', '--name', 'Shop',
     '--redirect-uri', 'https://shop.example.test/cb');
 
-  for (const [locale, heading, tenantLine, signOff] of [
-    ['en-US', 'Log in to Shop', 'With your account at Acme 商事', 'sent by Mamori for your account at Acme 商事'],
-    ['ja-JP', 'Shop にログイン', 'Acme 商事 のアカウントでログインします', 'Acme 商事 のアカウントについて Mamori からお送りしています'],
+  for (const [locale, heading, tenantLine, signOff, firefoxGuide] of [
+    ['en-US', 'Log in to Shop', 'With your account at Acme 商事', 'Sent by Mamori for your account at Acme 商事.', 'Privacy & Security → Certificates → View Certificates'],
+    ['ja-JP', 'Shop にログイン', 'Acme 商事 のアカウントでログインします', 'Acme 商事 のアカウントについて、Mamori からお送りしています。', '「プライバシーとセキュリティ」→「証明書」→「証明書を表示...」'],
   ]) {
     const lang = locale.slice(0, 2);
     const loginId = `brand-${lang}`;
-    const enroller = await openBrowser(t, server, { locale });
-    const user = await enrolledUser(t, server, loginId, { page: enroller.page });
+    // The user's language decides the mails' (set before the enrollment sends the first).
+    const ticket = server.createUser(loginId);
     server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', loginId, '--locale', lang);
+    const enroller = await openBrowser(t, server, { locale });
+    const password = 'Tsubame-2026!';
+    const got = await enrollAndDownload(t, enroller.page, { url: ticket.url, otp: ticket.one_time_password, password });
+    const user = { loginId, password, ...got };
 
     // The download-guidance mail (sent at enrollment) names the tenant and carries the guides.
     const guidance = server.mails().find((m) => m.includes(`${loginId}@example.test`) && /証明書取得用ID:|acquisition ID:/.test(m));
     assert.ok(guidance, `a download-guidance mail to ${loginId}`);
-    assert.ok(guidance.includes('Acme 商事'), `the mail names the tenant:\n${guidance}`);
+    assert.ok(guidance.includes(signOff), `the mail ends with the tenant's sign-off in ${lang}:\n${guidance}`);
+    assert.ok(guidance.includes(firefoxGuide), `the Firefox guide in ${lang}:\n${guidance}`);
     for (const system of ['Windows 11', 'macOS 15', 'iOS', 'Android 14', 'Firefox']) {
       assert.ok(guidance.includes(system), `the mail has the ${system} guide:\n${guidance}`);
     }
