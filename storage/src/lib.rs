@@ -29,7 +29,7 @@ pub use error::StorageError;
 pub use repo::{
     AdminRoles, ApiTokens, AuditEvents, CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LoginEvents,
     MailOutbox, OidcClients, OidcGrants, PublishedCrls, RelyingSiteVersions, SamlRecords, SamlServiceProviders, Sessions, SigningKeys,
-    Tenants, Throttle, Tickets, Users,
+    TenantBrandings, Tenants, Throttle, Tickets, Users,
 };
 pub use shared::{RedisSettings, SharedStore, ThrottleWindow};
 pub use storage::{Backend, PoolSettings, Storage};

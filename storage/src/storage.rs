@@ -198,6 +198,10 @@ impl Storage {
         Tenants::new(&self.db)
     }
 
+    pub fn tenant_brandings(&self) -> crate::TenantBrandings<'_> {
+        crate::TenantBrandings::new(&self.db)
+    }
+
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.db)
     }

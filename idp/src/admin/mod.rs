@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod branding;
 pub mod certificates;
 // The CSV reader is untrusted-input parsing, fuzzed on its own (idp/fuzz).
 pub use mamori_untrusted::csv;

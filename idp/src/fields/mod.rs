@@ -6,11 +6,13 @@
 //! console shows in the operator's language; `ui/messages/*/fields.json` and
 //! `oidc.json`) and an English detail for the API, the CLI and the logs.
 
+pub mod branding;
 mod profile;
 pub mod redirect_uri;
 
 use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
 
+pub use branding::{AccentColour, Logo};
 pub use redirect_uri::RedirectUri;
 
 /// Why a value was refused.
@@ -42,7 +44,7 @@ pub const KEY_CLIENT_NAME: &str = "field.client_name.invalid";
 pub const KEY_CLIENT_NAME_PROFILE: &str = "field.client_name.profile";
 
 /// Every message key a [`FieldError`] can carry (a test checks each is in both catalogues).
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 21] = [
     KEY_TENANT_SLUG,
     KEY_LOGIN_ID,
     KEY_LOGIN_ID_PROFILE,
@@ -59,6 +61,11 @@ pub const KEYS: [&str; 16] = [
     redirect_uri::KEY_FETCH_NOT_HTTPS,
     redirect_uri::KEY_HOST,
     redirect_uri::KEY_PORT,
+    branding::KEY_ACCENT_COLOUR,
+    branding::KEY_ACCENT_CONTRAST,
+    branding::KEY_LOGO_NOT_PNG,
+    branding::KEY_LOGO_SVG,
+    branding::KEY_LOGO_TOO_LARGE,
 ];
 
 /// Characters that render as nothing, or change how the text around them renders, so
@@ -109,6 +116,7 @@ macro_rules! text_type {
         }
     };
 }
+pub(crate) use text_type;
 
 /// A tenant's slug, as URLs carry it (`/t/{slug}/…`): 1 to 63 lower-case ASCII letters,
 /// digits and hyphens, not starting with a hyphen (a DNS label's shape, so it may also

@@ -108,6 +108,7 @@ impl Mailer {
         }
         let rendered = self.ui.render(&name, mail.locale, &context)?;
         let (subject, body) = split_subject(&rendered);
+        let body = self.signed(body, mail.tenant_id, mail.locale).await;
         let queued = self
             .storage
             .mail_outbox()
@@ -137,6 +138,25 @@ impl Mailer {
             MailTransport::Smtp => self.wake.notify_one(),
         }
         Ok(())
+    }
+
+    /// The body with the tenant's sign-off: every mail of a tenant names it by its display
+    /// name (its branding), so a user knows whose account it is about. A tenant that
+    /// cannot be read now leaves the mail unsigned rather than unsent.
+    async fn signed(&self, body: String, tenant_id: Option<Uuid>, locale: Locale) -> String {
+        let Some(tenant) = tenant_id else {
+            return body;
+        };
+        match self.storage.tenants().get(tenant).await {
+            Ok(tenant) => {
+                let line = self.ui.message(locale, "mail.sign_off").replace("{tenant}", &tenant.display_name);
+                format!("{}\n\n-- \n{line}\n", body.trim_end())
+            }
+            Err(err) => {
+                tracing::warn!(%err, "mail sent without the tenant's sign-off");
+                body
+            }
+        }
     }
 
     /// The message a queued mail is (or was) sent as: the .eml bytes.

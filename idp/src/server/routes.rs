@@ -21,6 +21,7 @@ use crate::state::SharedState;
 /// Routes served alike on both listeners.
 fn shared_routes() -> Router<SharedState> {
     crate::web::pages::routes()
+        .merge(crate::web::brand::routes())
         .merge(crate::web::ocsp::routes())
         .merge(crate::web::login::routes())
         .merge(crate::oidc::routes::routes())

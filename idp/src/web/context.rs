@@ -41,6 +41,35 @@ impl PageCtx {
         &self.state.app
     }
 
+    /// Shows the tenant's name, logo and colour on the pages this request renders.
+    pub async fn show_tenant(&self, tenant: &mamori_storage::model::Tenant) {
+        self.page.set_brand(&super::brand::PageBrand::load(&self.state.app, tenant).await);
+    }
+
+    /// [`Self::show_tenant`] on a login page: with the relying site `return_to` leads to.
+    pub async fn show_login_tenant(&self, tenant: &mamori_storage::model::Tenant, return_to: Option<&str>) {
+        let mut brand = super::brand::PageBrand::load(&self.state.app, tenant).await;
+        if let Some(return_to) = return_to {
+            brand.site_name = super::brand::relying_site_name(&self.state.app, return_to).await;
+        }
+        self.page.set_brand(&brand);
+    }
+
+    /// [`Self::show_tenant`] for a tenant known by its ID or slug (nothing when unknown).
+    pub async fn show_tenant_id(&self, tenant_id: uuid::Uuid) {
+        if let Ok(tenant) = self.state.app.storage.tenants().get(tenant_id).await {
+            self.show_tenant(&tenant).await;
+        }
+    }
+
+    pub async fn show_tenant_slug(&self, slug: &str, return_to: Option<&str>) {
+        if crate::fields::TenantSlug::parse(slug).is_ok()
+            && let Ok(Some(tenant)) = self.state.app.storage.tenants().get_by_slug(slug).await
+        {
+            self.show_login_tenant(&tenant, return_to).await;
+        }
+    }
+
     /// One message in the page's language.
     pub fn message(&self, key: &str) -> String {
         self.state.app.ui.message(self.page.locale, key)

@@ -81,10 +81,30 @@ fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<(Vec<String>, 
             // iOS and macOS install a configuration profile with a tap.
             "offer_profile": ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
                 .is_some_and(crate::flows::mobileconfig::is_apple_user_agent),
+            // The install guide opened first; every other one is on the page too.
+            "platform": install_platform(ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("")),
         }),
     );
     no_store(&mut response);
     response
+}
+
+/// Which install guide fits the browser: Firefox on a desktop has its own certificate
+/// store, so its guide wins there; on iOS and Android every browser uses the system's.
+fn install_platform(user_agent: &str) -> &'static str {
+    if user_agent.contains("iPhone") || user_agent.contains("iPad") || user_agent.contains("iPod") {
+        "ios"
+    } else if user_agent.contains("Android") {
+        "android"
+    } else if user_agent.contains("Firefox/") {
+        "firefox"
+    } else if user_agent.contains("Windows") {
+        "windows"
+    } else if user_agent.contains("Macintosh") || user_agent.contains("Mac OS X") {
+        "macos"
+    } else {
+        ""
+    }
 }
 
 fn unavailable_page(ctx: &PageCtx, status: StatusCode, reason: &str) -> Response {
@@ -121,4 +141,37 @@ fn profile_response(file: &CertificateFile, profile: Vec<u8>) -> Response {
 
 fn no_store(response: &mut Response) {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::install_platform;
+
+    #[test]
+    fn the_guide_opened_first_matches_the_browser() {
+        for (ua, platform) in [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                "windows",
+            ),
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", "firefox"),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0", "firefox"),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+                "macos",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/133.0 Mobile/15E148 Safari/605.1.15",
+                "ios",
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+                "android",
+            ),
+            ("Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0", "android"),
+            ("curl/8.0", ""),
+        ] {
+            assert_eq!(install_platform(ua), platform, "{ua}");
+        }
+    }
 }

@@ -44,6 +44,7 @@ async fn show(ctx: PageCtx, path: Result<Path<String>, PathRejection>) -> Respon
         let Some(open) = flow::find_enrollment(app, &token).await? else {
             return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
         };
+        ctx.show_tenant(&open.tenant).await;
         let now = app.now();
         let proof = flow::open_proof(&app.sealing, open.ticket.id, cookie_value(&ctx.headers, PROOF_COOKIE).as_deref(), now);
         if let Some(ProofStage::Completed { acquisition_id }) = &proof {
@@ -82,6 +83,7 @@ async fn submit_otp(path: Result<Path<String>, PathRejection>, Posted { ctx, for
         let Some(open) = flow::find_enrollment(app, &token).await? else {
             return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
         };
+        ctx.show_tenant(&open.tenant).await;
         let show_again = flow::may_show_completion_again(&open.ticket, app.now());
         if !show_again && let Some(reason) = flow::unavailable_reason(&open.ticket, app.now()) {
             return Ok(unavailable_page(&ctx, reason));
@@ -131,6 +133,7 @@ async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form 
         let Some(open) = flow::find_enrollment(app, &token).await? else {
             return Ok(unavailable_page(&ctx, EnrollmentUnavailable::NotFound));
         };
+        ctx.show_tenant(&open.tenant).await;
         // The ticket's state first: the loser of a double submit learns it was used.
         if let Some(reason) = flow::unavailable_reason(&open.ticket, app.now()) {
             return Ok(unavailable_page(&ctx, reason));

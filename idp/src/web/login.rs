@@ -70,6 +70,9 @@ async fn start(ctx: PageCtx, Query(query): Query<HashMap<String, String>>) -> Re
     let tenant = query.get("tenant").map(String::as_str).filter(|s| crate::fields::TenantSlug::parse(s).is_ok());
     let return_to = safe_return_to(query.get("return_to"));
     let login_hint = query.get("login_hint").map(String::as_str).filter(|h| valid_login_hint(h));
+    if let Some(slug) = tenant {
+        ctx.show_tenant_slug(slug, return_to.as_deref()).await;
+    }
     if ctx.conn.listener == ListenerKind::Main && ctx.conn.client_chain.is_none() {
         // A tenant none of whose methods needs a certificate logs in right here; for the
         // others the certificate can only be asked for on the other listener.
@@ -191,6 +194,7 @@ async fn advance(
     let Some(mut progress) = web_session.state.login.clone() else {
         return Ok(Redirect::to("/login").into_response());
     };
+    ctx.show_login_tenant(tenant, progress.return_to.as_deref()).await;
     if login::prepare_step(app, tenant, user, &mut progress)? {
         web_session.state.login = Some(progress.clone());
         session::save(app, web_session).await?;

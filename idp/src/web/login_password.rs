@@ -70,6 +70,9 @@ async fn identify(Posted { mut ctx, form }: Posted) -> Response {
     let return_to = safe_return_to(form.get("return_to").filter(|r| !r.is_empty()));
     // The switch starts this login again in the other language, for the same site.
     ctx.page.set_switch_address(login_page(tenant, return_to.as_deref()));
+    if let Some(slug) = tenant {
+        ctx.show_tenant_slug(slug, return_to.as_deref()).await;
+    }
     let origin = Origin {
         source_ip: client_ip(&ctx.conn, &ctx.headers, &ctx.state.app.config.server.trusted_proxies).to_string(),
         user_agent: ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),

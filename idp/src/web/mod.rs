@@ -1,6 +1,7 @@
 //! Browser-facing plumbing shared by every page: language, CSRF, sessions, client facts.
 
 pub mod account;
+pub mod brand;
 pub mod console;
 pub mod context;
 pub mod csrf;

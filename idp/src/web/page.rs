@@ -21,6 +21,8 @@ pub struct PageLocale {
     pub locale: Locale,
     chosen_now: bool,
     switch_to: Option<String>,
+    /// The tenant whose page this is, once a handler knows it (`base.html`'s header).
+    brand: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// Marks a route whose address answers a GET with the same page (or the start of the same
@@ -56,7 +58,7 @@ impl PageLocale {
         let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let locale = negotiate_locale(explicit, accept);
         let chosen_now = query.lang.as_deref().and_then(Locale::from_tag).is_some();
-        Self { locale, chosen_now, switch_to: None }
+        Self { locale, chosen_now, switch_to: None, brand: std::sync::OnceLock::new() }
     }
 
     /// Points the language switch at `address` (a GET page, without `lang`).
@@ -68,6 +70,11 @@ impl PageLocale {
     /// shows it, else the start page.
     pub fn switch_address(&self) -> &str {
         self.switch_to.as_deref().unwrap_or("/")
+    }
+
+    /// Shows `brand` in the header of the page rendered next (the first one set stays).
+    pub fn set_brand(&self, brand: &super::brand::PageBrand) {
+        let _ = self.brand.set(serde_json::to_value(brand).unwrap_or_default());
     }
 
     /// The language switch's link: the address in the other language.
@@ -82,6 +89,9 @@ impl PageLocale {
         let mut ctx = serde_json::to_value(ctx).unwrap_or_default();
         if let Some(map) = ctx.as_object_mut() {
             map.insert("lang_switch".into(), self.switch_href().into());
+            if let Some(brand) = self.brand.get() {
+                map.entry("brand").or_insert_with(|| brand.clone());
+            }
         }
         let html = match state.app.ui.render(template, self.locale, ctx) {
             Ok(html) => html,
@@ -123,7 +133,7 @@ mod tests {
         // A page a form posted to: its address only if a GET shows it there.
         assert_eq!(switch_address(&Method::POST, &uri("/download"), true), "/download");
         assert_eq!(switch_address(&Method::POST, &uri("/logout"), false), "/");
-        let page = PageLocale { locale: Locale::Ja, chosen_now: false, switch_to: None };
+        let page = PageLocale { locale: Locale::Ja, chosen_now: false, switch_to: None, brand: Default::default() };
         assert_eq!(page.switch_href(), "/?lang=en");
         let mut page = page;
         page.set_switch_address("/login?return_to=%2Fx".into());

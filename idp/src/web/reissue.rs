@@ -59,6 +59,9 @@ fn request_page(ctx: &PageCtx, tenant: &str, login_id: &str, problem: Option<Vec
 
 async fn show_request(ctx: PageCtx, Query(query): Query<HashMap<String, String>>) -> Response {
     let tenant = query.get("tenant").map(String::as_str).filter(|t| crate::fields::TenantSlug::parse(t).is_ok());
+    if let Some(slug) = tenant {
+        ctx.show_tenant_slug(slug, None).await;
+    }
     request_page(&ctx, tenant.unwrap_or(""), "", None, StatusCode::OK)
 }
 
@@ -67,6 +70,7 @@ async fn show_request(ctx: PageCtx, Query(query): Query<HashMap<String, String>>
 /// not wait for the mail either.
 async fn request(Posted { ctx, form }: Posted) -> Response {
     let (tenant_slug, login_id, email) = (field(&form, "tenant"), field(&form, "login_id"), field(&form, "email"));
+    ctx.show_tenant_slug(tenant_slug, None).await;
     if login_id.trim().is_empty() || email.trim().is_empty() {
         let problem = vec![ctx.message("reissue.request.required")];
         return request_page(&ctx, tenant_slug, login_id.trim(), Some(problem), StatusCode::BAD_REQUEST);

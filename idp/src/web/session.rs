@@ -115,6 +115,8 @@ pub async fn presented(ctx: &PageCtx) -> anyhow::Result<Option<(LoggedIn, Bindin
     let Some(auth) = session.state.authenticated.clone() else {
         return Ok(None);
     };
+    // Every page of a logged-in user (account portal, console) wears its tenant's brand.
+    ctx.show_tenant_id(session.tenant_id).await;
     let leaf = presented_certificate(&ctx.conn, &ctx.headers, &app.config.server);
     let binding = session_binding::check(app, &auth, leaf.as_deref(), app.now()).await?;
     if let Binding::Ended(why) = binding {

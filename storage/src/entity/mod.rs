@@ -19,6 +19,7 @@ pub(crate) mod saml_service_provider;
 pub(crate) mod session;
 pub(crate) mod signing_key;
 pub(crate) mod tenant;
+pub(crate) mod tenant_branding;
 pub(crate) mod throttle_counter;
 pub(crate) mod ticket;
 pub(crate) mod user;

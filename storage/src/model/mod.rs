@@ -31,7 +31,8 @@ pub use pki::{
 pub use saml::*;
 pub use session::{NewSession, Session};
 pub use tenant::{
-    CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, PolicyProblem, PolicyRule, Tenant, TenantPolicy,
+    CertificateKeyType, LoginMethod, OtpKind, PasswordCharClasses, Pkcs12Format, PolicyProblem, PolicyRule, Tenant, TenantBranding,
+    TenantPolicy,
 };
 pub use ticket::{AttemptOutcome, NewTicket, RedeemError, Ticket, TicketKind};
 pub use user::{

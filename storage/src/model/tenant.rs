@@ -257,3 +257,15 @@ pub struct Tenant {
     pub created_at: OffsetDateTime,
     pub policy: TenantPolicy,
 }
+
+/// A tenant's branding beyond its display name. Each value was checked by the IdP's field
+/// rules before it was stored; storage keeps them as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantBranding {
+    /// `#rrggbb`, lower case.
+    pub accent_colour: Option<String>,
+    /// Hex SHA-256 of the logo: names its version in URLs.
+    pub logo_sha256: Option<String>,
+    /// The PNG itself, only when asked for.
+    pub logo_png: Option<Vec<u8>>,
+}

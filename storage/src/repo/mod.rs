@@ -4,6 +4,7 @@ use sea_orm::sea_query::UpdateStatement;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult};
 
 mod admin;
+mod brandings;
 mod completion;
 mod crls;
 mod devices;
@@ -20,6 +21,7 @@ mod tickets;
 mod users;
 
 pub use admin::{AdminRoles, ApiTokens, AuditEvents};
+pub use brandings::TenantBrandings;
 pub use completion::Completions;
 pub use crls::PublishedCrls;
 pub use devices::{DEVICE_LIMIT_REACHED, Devices};

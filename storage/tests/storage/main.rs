@@ -10,6 +10,7 @@
 mod harness;
 
 mod admin;
+mod brandings;
 mod completion;
 mod completion_device;
 mod completion_method;

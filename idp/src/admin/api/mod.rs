@@ -3,6 +3,7 @@
 //! error an RFC 9457 problem document, described by the OpenAPI 3.1 document at
 //! `/admin/api/v1/openapi.json` that `openapi` generates from these handlers.
 
+mod branding;
 mod credentials;
 mod extract;
 mod federation;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants", get(tenants::list).post(tenants::create))
         .route("/tenants/{tenant}", get(tenants::get).patch(tenants::update).delete(tenants::delete))
         .route("/tenants/{tenant}/policy", get(tenants::get_policy).put(tenants::put_policy))
+        .route("/tenants/{tenant}/branding", get(branding::get).put(branding::put))
         .route("/tenants/{tenant}/users", get(users::list).post(users::create))
         .route(
             "/tenants/{tenant}/users/import",

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use super::{credentials, federation, records, schema, tenants, users};
+use super::{branding, credentials, federation, records, schema, tenants, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use super::{credentials, federation, records, schema, tenants, users};
     ),
     paths(
         tenants::list, tenants::create, tenants::get, tenants::update, tenants::delete, tenants::get_policy, tenants::put_policy,
+        branding::get, branding::put,
         users::list, users::create, users::get, users::update, users::delete, users::disable, users::enable, users::unlock,
         users::force_password_change, users::enrollment_ticket, users::reissue_certificate, users::devices, users::certificates,
         users::device_email, users::sessions, users::end_sessions,

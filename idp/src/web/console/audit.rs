@@ -39,6 +39,7 @@ const KNOWN_ACTIONS: &[&str] = &[
     "user.device-email",
     "certificate.revoke",
     "tenant.policy.update",
+    "tenant.branding.update",
     "oidc-client.create",
     "oidc-client.update",
     "oidc-client.rotate-secret",

@@ -21,6 +21,7 @@
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
 mod audit;
+mod branding;
 mod certificates;
 mod events;
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(site_edit::routes())
         .merge(events::routes())
         .merge(policy::routes())
+        .merge(branding::routes())
         .merge(certificates::routes())
         .merge(audit::routes())
 }

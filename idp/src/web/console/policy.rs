@@ -108,9 +108,26 @@ async fn show(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Noti
         Ok(policy) => policy,
         Err(err) => return console.refused(&err).await,
     };
-    let notice = query.text(&console, &["saved"], "console.policy.notice");
+    let notice = query.text(&console, &["saved", "branding_saved"], "console.policy.notice");
     let values = serde_json::to_value(&policy).unwrap_or_default();
     policy_page(&console, &tenant, StatusCode::OK, &values, &[], None, notice).await
+}
+
+/// The page after a refused branding form: the policy as stored, the branding as typed.
+pub(super) async fn page_with_branding(
+    console: &Console,
+    tenant: &str,
+    status: StatusCode,
+    problems: &[String],
+    typed: &serde_json::Value,
+) -> Response {
+    let policy = match tenants::policy(console.ctx.app(), &console.principal, tenant).await {
+        Ok(policy) => policy,
+        Err(err) => return console.refused(&err).await,
+    };
+    let values = serde_json::to_value(&policy).unwrap_or_default();
+    let branding = super::branding::fields(console, tenant, Some(typed)).await;
+    policy_page_with(console, tenant, status, &values, problems, None, None, branding).await
 }
 
 /// The page, its fields filled from `values` (the policy as stored, or as typed).
@@ -122,6 +139,21 @@ async fn policy_page(
     problems: &[String],
     invalid: Option<&str>,
     notice: Option<String>,
+) -> Response {
+    let branding = super::branding::fields(console, tenant, None).await;
+    policy_page_with(console, tenant, status, values, problems, invalid, notice, branding).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn policy_page_with(
+    console: &Console,
+    tenant: &str,
+    status: StatusCode,
+    values: &serde_json::Value,
+    problems: &[String],
+    invalid: Option<&str>,
+    notice: Option<String>,
+    branding: serde_json::Value,
 ) -> Response {
     let msg = |key: String| console.ctx.message(&key);
     let groups: Vec<serde_json::Value> = GROUPS
@@ -187,7 +219,7 @@ async fn policy_page(
             status,
             "console/policy.html",
             tenant,
-            serde_json::json!({"groups": groups, "problem": problems, "notice": notice, "action": policy_path(tenant)}),
+            serde_json::json!({"groups": groups, "problem": problems, "notice": notice, "action": policy_path(tenant), "branding": branding}),
         )
         .await
 }
