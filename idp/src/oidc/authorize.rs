@@ -11,13 +11,12 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, RawForm, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine as _;
 use mamori_storage::model::{NewPendingRequest, PendingRequestKind};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use super::authorize_response::{error_page, respond};
 use super::clients::{self, RegisteredClient};
 use super::error::OAuthError;
 use super::grants::authorization_code::CodeData;
@@ -26,7 +25,6 @@ use crate::app::App;
 use crate::flows::login;
 use crate::flows::resume::{self, LoginReason, Outcome, Refusal};
 use crate::state::SharedState;
-use crate::urlcode::with_query;
 use crate::web::context::{PageCtx, Posted};
 use crate::web::page::LangQuery;
 use crate::web::session;
@@ -349,87 +347,6 @@ fn reject(state: &SharedState, headers: &HeaderMap, issuer: &Issuer, rejection: 
         Some((uri, mode, st)) => respond(state, headers, &uri, mode, rejection.error.redirect_params(st.as_deref(), &issuer.url)),
         None => error_page(state, headers, &rejection.error),
     }
-}
-
-/// The page for a request whose redirect URI cannot be trusted (or is unknown): the
-/// user is told, the client learns nothing.
-pub fn error_page(state: &SharedState, headers: &HeaderMap, error: &OAuthError) -> Response {
-    let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), headers);
-    let message = state.app.ui.message(page.locale, "oidc.error.untrusted");
-    // The description is written for the site's developers, in English: a person reads
-    // it in their language where the catalogue has it, and a Japanese page shows no
-    // English sentence (the error code stays, as the identifier to report).
-    let detail = match error.description().and_then(page_detail_key) {
-        Some(key) => Some(state.app.ui.message(page.locale, key)),
-        None if page.locale == mamori_ui::Locale::En => error.description().map(str::to_owned),
-        None => None,
-    };
-    page.render(
-        state,
-        error.status().max(StatusCode::BAD_REQUEST),
-        "oidc/error.html",
-        serde_json::json!({ "message": message, "error": error.code(), "error_description": detail }),
-    )
-}
-
-/// The descriptions a person meets on the error page (a request that cannot be answered
-/// at its redirect URI) and their catalogue keys.
-const PAGE_DETAILS: [(&str, &str); 6] = [
-    ("client_id is missing", "oidc.error.detail.client_id_missing"),
-    ("unknown client_id", "oidc.error.detail.unknown_client"),
-    ("redirect_uri is missing or not registered for this client", "oidc.error.detail.redirect_uri"),
-    ("client_id does not match the request object", "oidc.error.detail.request_object_client"),
-    ("a parameter was repeated", "oidc.error.detail.repeated"),
-    ("unknown tenant", "oidc.error.detail.unknown_tenant"),
-];
-
-fn page_detail_key(description: &str) -> Option<&'static str> {
-    PAGE_DETAILS.iter().find(|(d, _)| *d == description).map(|(_, key)| *key)
-}
-
-/// The inline script of the form_post page; its hash is the only script the page's CSP allows.
-pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
-
-/// Answers the client at its redirect URI (RFC 6749 §4.1.2) by redirect or form_post.
-pub fn respond(
-    state: &SharedState,
-    headers: &HeaderMap,
-    redirect_uri: &str,
-    mode: ResponseMode,
-    params: Vec<(&'static str, String)>,
-) -> Response {
-    match mode {
-        ResponseMode::Query => {
-            let mut response = Redirect::to(&with_query(redirect_uri, &params)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        ResponseMode::FormPost => {
-            let page = crate::web::page::PageLocale::from_request(&LangQuery::default(), headers);
-            let fields: Vec<_> = params.iter().map(|(k, v)| serde_json::json!({ "name": k, "value": v })).collect();
-            let mut response =
-                page.render(state, StatusCode::OK, "oidc/form_post.html", serde_json::json!({ "action": redirect_uri, "fields": fields }));
-            let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
-            let csp = format!(
-                "default-src 'self'; script-src 'sha256-{hash}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
-                origin_of(redirect_uri)
-            );
-            if let Ok(value) = HeaderValue::from_str(&csp) {
-                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
-            }
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-    }
-}
-
-/// `scheme://authority` of a URI, for a CSP source; `'none'` if it has none we can use.
-fn origin_of(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return "'none'".into() };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let clean =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'+'));
-    if clean(scheme) && clean(authority) { format!("{scheme}://{authority}") } else { "'none'".into() }
 }
 
 pub async fn resume_get(ctx: PageCtx, Path(id): Path<String>) -> Response {

@@ -79,12 +79,12 @@ pub async fn confirm(
         finish(&state, &headers, target, rp_state.as_deref()).await
     }
     .await;
-    result.unwrap_or_else(|err| super::authorize::error_page(&state, &headers, &err))
+    result.unwrap_or_else(|err| super::authorize_response::error_page(&state, &headers, &err))
 }
 
 async fn run(state: SharedState, conn: ConnectionInfo, slug: String, headers: HeaderMap, query: String) -> Response {
     if crate::fields::TenantSlug::parse(&slug).is_err() {
-        return super::authorize::error_page(&state, &headers, &OAuthError::InvalidRequest("unknown tenant"));
+        return super::authorize_response::error_page(&state, &headers, &OAuthError::InvalidRequest("unknown tenant"));
     }
     if conn.listener == ListenerKind::Main {
         // The session cookie belongs to the other listener's origin.
@@ -93,7 +93,7 @@ async fn run(state: SharedState, conn: ConnectionInfo, slug: String, headers: He
     }
     match logout(&state, conn, &slug, &headers, &query).await {
         Ok(response) => response,
-        Err(err) => super::authorize::error_page(&state, &headers, &err),
+        Err(err) => super::authorize_response::error_page(&state, &headers, &err),
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod acr;
 pub mod authorize;
+pub mod authorize_response;
 pub mod backchannel;
 pub mod client_auth;
 pub mod clients;
