@@ -157,22 +157,13 @@ pub struct CaConfig {
     /// root trusted on a device vouches for every TLS server it signs there, and a
     /// client-certificate CA should not, unless it also signs this server's certificate.
     pub mobileconfig_trust_root: bool,
-    /// After a renewal from the account page, how many days the device's previous
-    /// certificate keeps working if the new one is never used to log in (its first use
-    /// revokes the old one at once).
-    pub renewal_grace_days: u32,
+    // The renewal grace period was `ca.renewal_grace_days` here; it is the tenant
+    // policy's `renewal_grace_days` now (migration m0020, default 14 as before).
 }
 
 impl Default for CaConfig {
     fn default() -> Self {
-        Self {
-            crl_url: None,
-            ocsp_url: None,
-            ca_issuers_url: None,
-            crl_validity_hours: 24,
-            mobileconfig_trust_root: false,
-            renewal_grace_days: 14,
-        }
+        Self { crl_url: None, ocsp_url: None, ca_issuers_url: None, crl_validity_hours: 24, mobileconfig_trust_root: false }
     }
 }
 

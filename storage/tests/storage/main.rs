@@ -16,6 +16,7 @@ mod completion_method;
 mod completion_reissue;
 mod devices;
 mod events;
+mod expiry;
 mod federation;
 mod mail;
 mod oidc;

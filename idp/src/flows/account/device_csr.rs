@@ -23,13 +23,13 @@ pub const CSR_FORM_PURPOSE: &str = "device-csr";
 /// same form cannot be submitted twice while it can be submitted at all.
 const SUBMISSION_MEMORY: time::Duration = time::Duration::days(2);
 
-/// The keys accepted from devices. The tenant policy has one key knob, the type of key
-/// Mamori generates (`p256` or `rsa2048`); its weakest choice, RSA 2048 (112-bit
-/// strength), is the floor for keys made on devices as well, whichever type the tenant
-/// generates. Ed25519 is refused: browsers and OS key stores cannot present it for TLS
-/// client authentication, so its certificate would never log in.
-pub fn csr_key_policy(_tenant: &Tenant) -> CsrKeyPolicy {
-    CsrKeyPolicy { min_rsa_bits: 2048, allow_ed25519: false }
+/// The keys accepted from devices: RSA from the tenant policy's `csr_min_rsa_bits` up
+/// (never below 2048, 112-bit strength; the policy refuses less), and P-256 / P-384
+/// whatever it says. Ed25519 is refused: browsers and OS key stores cannot present it
+/// for TLS client authentication, so its certificate would never log in.
+pub fn csr_key_policy(tenant: &Tenant) -> CsrKeyPolicy {
+    let min_rsa_bits = usize::try_from(tenant.policy.csr_min_rsa_bits).unwrap_or(usize::MAX);
+    CsrKeyPolicy { min_rsa_bits: min_rsa_bits.max(2048), allow_ed25519: false }
 }
 
 /// Why a request was refused, for the page to name.

@@ -103,7 +103,7 @@ async fn renew_certificate(Path(device_no): Path<u32>, Posted { ctx, .. }: Poste
                 "acquisition_id": download.acquisition_id,
                 "certificate_name": download.certificate_name,
                 "download_url": format!("{main}/download"),
-                "grace_days": app.config.ca.renewal_grace_days,
+                "grace_days": portal.tenant.policy.renewal_grace_days,
             }),
         ),
         Ok(flow::RenewOutcome::AlreadyPending) => portal.ctx.error(StatusCode::CONFLICT, "account.renew.already_pending"),

@@ -84,6 +84,15 @@ const GROUPS: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "lifecycle",
+        &[
+            ("certificate_expiry_reminder_days", Kind::Number { min: 0 }),
+            ("certificate_expiry_reminder_repeats", Kind::Number { min: 0 }),
+            ("renewal_grace_days", Kind::Number { min: 1 }),
+            ("csr_min_rsa_bits", Kind::Number { min: 2048 }),
+        ],
+    ),
+    (
         "methods",
         &[
             ("allowed_login_methods", Kind::Methods),
