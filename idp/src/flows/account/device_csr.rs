@@ -71,6 +71,10 @@ pub enum CsrOutcome {
     /// The device has no certificate that logs in now (revoked or expired) and the tenant
     /// does not let users reissue for themselves: the operator decides, as for a reissue.
     NoLiveCertificate,
+    /// The user issued [`crate::throttle::CSR_ISSUANCES_PER_USER`] already: try later.
+    Throttled {
+        retry_after_secs: u64,
+    },
 }
 
 /// Screens `csr` and, when it passes and the form's token is fresh, issues and records
@@ -95,6 +99,13 @@ pub async fn issue_for_device_csr(
     let live = app.storage.certificates().list_for_device(device.id).await?.iter().any(|c| c.is_usable_at(now));
     if !live && !tenant.policy.user_certificate_reissue_enabled {
         return Ok(CsrOutcome::NoLiveCertificate);
+    }
+    // Every node counts in the shared store, so the limit holds across a cluster.
+    let issuances = [crate::throttle::Subject::csr_issuances(user.id)];
+    match crate::throttle::check(app, &issuances).await {
+        Ok(()) => {}
+        Err(crate::throttle::ThrottleError::Throttled(t)) => return Ok(CsrOutcome::Throttled { retry_after_secs: t.retry_after_secs }),
+        Err(crate::throttle::ThrottleError::Storage(err)) => return Err(err.into()),
     }
     // Screened before the token is taken: a refused request can be fixed and sent again
     // from the same form.
@@ -133,6 +144,7 @@ pub async fn issue_for_device_csr(
         ..Completion::default()
     };
     app.storage.completions().complete(&completion, now).await?;
+    crate::throttle::record_failure(app, &issuances).await;
     app.metrics.certificate_issued("csr");
     record_change(app, attempt, AccountChange::CertificateReissued).await;
     notify(app, user, "notice-certificate-reissued", serde_json::json!({ "device_no": device.device_no }), &[]).await;
@@ -147,3 +159,7 @@ pub async fn issue_for_device_csr(
         ignored,
     })))
 }
+
+#[cfg(test)]
+#[path = "device_csr_tests.rs"]
+mod tests;
