@@ -192,6 +192,7 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   const again = await post();
   assert.equal(again.status(), 409, 'the replay is refused');
   assert.match(await again.text(), /already sent/);
+  assert.doesNotMatch(await again.text(), /Please correct/, 'nothing in the form to correct');
   assert.doesNotMatch(await again.text(), /BEGIN CERTIFICATE-----/, 'no certificate on the refusal');
   assert.equal(await settled(), afterFirst, 'no second certificate, no second notice');
   // The token is bound to the user and device its form was made for: sent for another

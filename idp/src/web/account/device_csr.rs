@@ -72,6 +72,9 @@ fn form_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, sta
             "submission_seal": submission_seal(portal, device, &submission),
             "max_kb": MAX_REQUEST_BYTES / 1024,
             "problem": problem,
+            // A refusal for the state of things (409, 429) has nothing in the form to
+            // correct: no "please correct" before it.
+            "problem_plain": status == StatusCode::CONFLICT || status == StatusCode::TOO_MANY_REQUESTS,
         }),
     )
 }
