@@ -122,7 +122,8 @@ pub struct TenantPolicy {
     #[serde(default = "defaults::expiry_reminder_repeats")]
     pub certificate_expiry_reminder_repeats: u32,
     /// After a renewal from the account page, how many days the device's previous
-    /// certificate keeps working if the new one is never used to log in.
+    /// certificate keeps working if the new one is never used to log in (0: it is
+    /// revoked when next presented or swept).
     #[serde(default = "defaults::renewal_grace_days")]
     pub renewal_grace_days: u32,
     /// The smallest RSA key (bits) accepted in a certificate signing request; never below
@@ -259,7 +260,6 @@ impl TenantPolicy {
             ("download_ticket_hours", self.download_ticket_hours),
             ("download_max_count", self.download_max_count),
             ("reissue_link_minutes", self.reissue_link_minutes),
-            ("renewal_grace_days", self.renewal_grace_days),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return refuse(name, PolicyRule::AtLeastOne);
@@ -272,6 +272,7 @@ impl TenantPolicy {
         all.push(("certificate_expiry_reminder_days", self.certificate_expiry_reminder_days));
         all.push(("certificate_expiry_reminder_repeats", self.certificate_expiry_reminder_repeats));
         all.push(("csr_min_rsa_bits", self.csr_min_rsa_bits));
+        all.push(("renewal_grace_days", self.renewal_grace_days));
         if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
             return refuse(name, PolicyRule::TooLarge);
         }
