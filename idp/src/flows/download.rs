@@ -37,7 +37,7 @@ impl DownloadFormat {
 /// The PKCS#12 of `file` wrapped in a configuration profile for iOS and macOS, with the
 /// CA root as a trusted certificate when the operator enabled that
 /// (`ca.mobileconfig_trust_root`). See [`crate::flows::mobileconfig`].
-pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) -> anyhow::Result<Vec<u8>> {
+pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str, locale: mamori_ui::Locale) -> anyhow::Result<Vec<u8>> {
     let root = match app.config.ca.mobileconfig_trust_root {
         // The top of the active CA's chain: the root the PKCS#12's chain ends in, unless
         // the CA was replaced since the download was prepared (then the new root).
@@ -52,6 +52,7 @@ pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) 
         device_id: file.device_id,
         public_host: &host,
         ca_root_der: root.as_deref(),
+        texts: crate::flows::mobileconfig::ProfileTexts::in_language(&app.ui, locale),
     };
     Ok(crate::flows::mobileconfig::configuration_profile(&input)?)
 }
