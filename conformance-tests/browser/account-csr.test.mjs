@@ -178,6 +178,7 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   const first = await post();
   assert.equal(first.status(), 200, await first.text());
   assert.match(await first.text(), /id="csr-issued"/);
+  assert.match(await first.text(), /id="csr-shown-once"[^]*shown only once/, 'the page says it is not shown again');
   const settled = async () => {
     let last = -1;
     for (;;) {
