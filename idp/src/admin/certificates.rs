@@ -89,7 +89,7 @@ pub const MAX_EXPIRING_WITHIN_DAYS: u32 = 3650;
 /// admin API, the CLI and the console list and export.
 pub async fn expiring(app: &App, principal: &Principal, slug: &str, within_days: u32) -> Result<Vec<ExpiringCertificate>, AdminError> {
     if !(1..=MAX_EXPIRING_WITHIN_DAYS).contains(&within_days) {
-        return Err(AdminError::Invalid(format!("expiring_within_days: use a whole number from 1 to {MAX_EXPIRING_WITHIN_DAYS}")));
+        return Err(AdminError::Invalid(format!("within_days: use a whole number from 1 to {MAX_EXPIRING_WITHIN_DAYS}")));
     }
     let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
     let now = app.now();

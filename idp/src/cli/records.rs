@@ -169,8 +169,7 @@ pub async fn certificate(app: &App, command: CertificateCommand) -> anyhow::Resu
         }
         CertificateCommand::Expiring { tenant, within_days, output } => {
             use crate::admin::api::expiring::{ExpiringCertificateList, ExpiringCertificateOut};
-            let list =
-                certificates::expiring(app, &principal, &tenant, within_days).await.map_err(|e| cli_error(e).context("--within-days"))?;
+            let list = certificates::expiring(app, &principal, &tenant, within_days).await.map_err(cli_error)?;
             let out = ExpiringCertificateList { within_days, items: list.iter().map(ExpiringCertificateOut::from).collect() };
             print(output.output, &out, || expiring_table(&out))
         }
