@@ -154,22 +154,8 @@ pub struct PolicyDoc {
 }
 
 /// The defaults of the lifecycle knobs: those of [`TenantPolicy::default`].
-mod lifecycle_default {
-    use mamori_storage::model::TenantPolicy;
-
-    pub fn expiry_reminder_days() -> u32 {
-        TenantPolicy::default().certificate_expiry_reminder_days
-    }
-    pub fn expiry_reminder_repeats() -> u32 {
-        TenantPolicy::default().certificate_expiry_reminder_repeats
-    }
-    pub fn renewal_grace_days() -> u32 {
-        TenantPolicy::default().renewal_grace_days
-    }
-    pub fn csr_min_rsa_bits() -> u32 {
-        TenantPolicy::default().csr_min_rsa_bits
-    }
-}
+#[path = "schema_lifecycle.rs"]
+mod lifecycle_default;
 
 impl PolicyDoc {
     /// Same field names and spellings as [`TenantPolicy`]: converted through JSON so the
