@@ -285,10 +285,16 @@ fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>, policy: &CsrKey
         };
     }
     if *algorithm == OID_PKCS1_RSAENCRYPTION {
-        let bits = match spki.parsed() {
-            Ok(PublicKey::RSA(rsa)) => rsa_modulus_bits(rsa.modulus),
+        let (bits, exponent) = match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => (rsa_modulus_bits(rsa.modulus), rsa.exponent),
             _ => return Err(unsupported("an RSA key that cannot be read".into())),
         };
+        // A small public exponent (3, say) invites the attacks on unpadded or badly padded
+        // RSA; every mainstream key generator uses 65537, and the CA/Browser Forum asks
+        // for an odd exponent of at least 65537. Such a key is refused, not certified.
+        if !acceptable_rsa_exponent(exponent) {
+            return Err(unsupported("an RSA key with a public exponent that is even or below 65537".into()));
+        }
         let min_bits = policy.min_rsa_bits.max(RSA_FLOOR_BITS);
         if bits < min_bits {
             return Err(CaError::InvalidCsr(CsrProblem::RsaKeyTooSmall { bits, min_bits }));
@@ -302,6 +308,17 @@ fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>, policy: &CsrKey
         return if policy.allow_ed25519 { Ok("Ed25519".into()) } else { Err(unsupported("an Ed25519 key".into())) };
     }
     Err(unsupported(format!("of type {algorithm}")))
+}
+
+/// An odd public exponent of at least 65537 (big-endian bytes, leading zeros allowed).
+fn acceptable_rsa_exponent(exponent: &[u8]) -> bool {
+    let significant = match exponent.iter().position(|b| *b != 0) {
+        Some(first) => &exponent[first..],
+        None => return false,
+    };
+    let odd = significant.last().is_some_and(|b| b & 1 == 1);
+    let at_least_65537 = significant.len() > 3 || significant.iter().fold(0u32, |v, b| (v << 8) | u32::from(*b)) >= 65537;
+    odd && at_least_65537
 }
 
 #[cfg(test)]

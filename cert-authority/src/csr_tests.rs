@@ -147,3 +147,18 @@ fn every_malformed_input_is_named() {
     }
     assert!(CaError::InvalidCsr(CsrProblem::RsaKeyTooSmall { bits: 1024, min_bits: 2048 }).to_string().contains("1024 bits"));
 }
+
+#[test]
+fn rsa_public_exponents_must_be_odd_and_at_least_65537() {
+    use super::acceptable_rsa_exponent as ok;
+    assert!(ok(&[0x01, 0x00, 0x01]), "65537");
+    assert!(ok(&[0x00, 0x01, 0x00, 0x01]), "65537 with a leading zero");
+    assert!(ok(&[0x01, 0x00, 0x00, 0x00, 0x01]), "a larger odd one");
+    assert!(!ok(&[0x03]), "3");
+    assert!(!ok(&[0x00, 0x03]), "3 with a leading zero");
+    assert!(!ok(&[0x01, 0x00, 0x00]), "65536: even");
+    assert!(!ok(&[0x01, 0x00, 0x00, 0x00, 0x00]), "even and large");
+    assert!(!ok(&[0xff, 0xff]), "65535: below");
+    assert!(!ok(&[]), "none");
+    assert!(!ok(&[0x00]), "zero");
+}

@@ -165,6 +165,7 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   const fields = {
     csrf_token: await page.inputValue('input[name=csrf_token]'),
     submission: await page.inputValue('input[name=submission]'),
+    submission_seal: await page.inputValue('input[name=submission_seal]'),
     csr_pem: replay.pem,
   };
   const post = () => context.request.post(`${server.mtls}/account/devices/2/csr`, {
@@ -177,6 +178,7 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   const first = await post();
   assert.equal(first.status(), 200, await first.text());
   assert.match(await first.text(), /id="csr-issued"/);
+  assert.match(await first.text(), /id="csr-shown-once"[^]*shown only once/, 'the page says it is not shown again');
   const settled = async () => {
     let last = -1;
     for (;;) {
@@ -191,8 +193,23 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   const again = await post();
   assert.equal(again.status(), 409, 'the replay is refused');
   assert.match(await again.text(), /already sent/);
+  assert.doesNotMatch(await again.text(), /Please correct/, 'nothing in the form to correct');
   assert.doesNotMatch(await again.text(), /BEGIN CERTIFICATE-----/, 'no certificate on the refusal');
   assert.equal(await settled(), afterFirst, 'no second certificate, no second notice');
+  // The token is bound to the user and device its form was made for: sent for another
+  // device, or with a token of its own making, it issues nothing.
+  const unbound = async (path, changed) => {
+    const response = await context.request.post(`${server.mtls}${path}`, {
+      multipart: { ...fields, submission: `${fields.submission.slice(0, -1)}${fields.submission.endsWith('A') ? 'B' : 'A'}`, ...changed },
+      headers: { Origin: new URL(server.mtls).origin, Referer: `${server.mtls}${path}` },
+      maxRedirects: 0,
+    });
+    assert.equal(response.status(), 409, path);
+    assert.match(await response.text(), /not made for this account and device/);
+  };
+  await unbound('/account/devices/1/csr', { submission: fields.submission });
+  await unbound('/account/devices/2/csr', {});
+  assert.equal(await settled(), afterFirst, 'nothing issued for a token of another form');
 
   // The session's own device: a greedy request (CA:TRUE, SANs, EKUs) gets a plain client
   // certificate, and the page says what was ignored.

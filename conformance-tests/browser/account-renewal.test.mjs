@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  crlLists, crlText, downloadCertificate, enrolledUser, gotoLogin, loginTo, openBrowser, p12Serial, screenshots, startServer, submit,
-  text,
+  crlLists, crlText, downloadCertificate, enrolledUser, gotoLogin, loginTo, openBrowser, p12Serial, screenshots, setPolicy, startServer,
+  submit, text,
 } from './harness.mjs';
 
 /** Renews device 1 from the account page; returns {acquisitionId, passphrase}. */
@@ -50,6 +50,8 @@ test('renewal: the old certificate works until the new one is used, then is revo
     maxRedirects: 0,
   });
   assert.equal(again.status(), 409, await again.text());
+  // Its error page leads back to the account page, not the start page.
+  assert.match(await again.text(), /<a id="error-back" href="(\/|&#x2f;)account">(Back to the account page|アカウント管理画面へ戻る)<\/a>/);
 
   // A renewal whose download is locked (five wrong download passwords, by anyone who saw
   // the mailed acquisition ID) does not stick: Renew is offered again and replaces it.
@@ -90,8 +92,9 @@ test('renewal: the old certificate works until the new one is used, then is revo
 });
 
 test('renewal: unused, the old certificate stops after the grace period', { timeout: 180_000 }, async (t) => {
-  // A grace period of zero days: over as soon as the renewal is made.
-  const server = await startServer(t, { env: { MAMORI_CA__RENEWAL_GRACE_DAYS: '0' } });
+  // A grace period of zero days (the tenant policy's): over as soon as the renewal is made.
+  const server = await startServer(t);
+  setPolicy(server, { renewal_grace_days: 0 });
   const snap = screenshots('account-renewal-grace');
   const user = await enrolledUser(t, server, 'u-grace');
   const { page } = await openBrowser(t, server, { certificate: user, locale: 'ja-JP' });

@@ -130,3 +130,59 @@ test('an operator finds and revokes a certificate; a declined or hostile revocat
   await fitsPhone(ja.page, 'certificates ja');
   assert.equal(await problems(ja.page), '');
 });
+
+test('an operator lists the certificates expiring soon and downloads them as CSV; a bad window is refused', { timeout: 360_000 }, async (t) => {
+  const server = await startServer(t);
+  const snap = screenshots('console-certificates-expiring');
+  const admin = await operator(t, server, 'op-expiry');
+  await enrolledUser(t, server, 'u-expiring');
+  server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other Co');
+  server.cli('admin', 'user', 'create', '--tenant', 'other', '--login-id', 'o-expiring', '--email', 'o-expiring@example.test');
+  const dir = mkdtempSync(join(tmpdir(), 'mamori-other-cert-'));
+  writeFileSync(join(dir, 'pw'), 'Other-Cert-1\n');
+  server.cli('admin', 'user', 'issue-cert', '--tenant', 'other', '--login-id', 'o-expiring', '--p12', join(dir, 'o.p12'), '--password-file', join(dir, 'pw'));
+  const token = readToken(server);
+  const [{ serial }] = await apiJson(server, token, '/tenants/demo/users/u-expiring/certificates');
+
+  const { page } = await openConsole(t, server, admin);
+  await page.goto(`${server.mtls}/console/t/demo/certificates`);
+  // The default policy issues for 365 days: nothing within 30, this one within 400.
+  await page.fill('#expiring_within_days', '30');
+  await submit(page, '#expiring-search-submit');
+  assert.ok(await page.isVisible('#certificates-empty'), 'nothing expires within 30 days');
+  await page.fill('#expiring_within_days', '400');
+  await submit(page, '#expiring-search-submit');
+  await snap(page, 'expiring');
+  await fitsPhone(page, 'expiring certificates');
+  const serials = await page.$$eval('.certificate-row', (rows) => rows.map((r) => r.dataset.serial));
+  assert.ok(serials.includes(serial), `${serials}`);
+  assert.ok(!(await text(page, 'main')).includes('o-expiring'), "another tenant's certificate is not listed");
+  // The CSV is the same list, the API's export.
+  const href = await page.getAttribute('#expiring-csv', 'href');
+  const csv = await page.evaluate(async (url) => {
+    const response = await fetch(url);
+    return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+  }, href);
+  assert.equal(csv.status, 200);
+  assert.match(csv.type, /^text\/csv/);
+  const lines = csv.body.trim().split(/\r\n/);
+  assert.equal(lines[0], 'serial,subject_cn,login_id,display_name,user_status,device_no,device_email,not_after,renewed');
+  assert.ok(lines.some((l) => l.startsWith(`${serial},`) && l.includes(',u-expiring,')), csv.body);
+  assert.ok(!csv.body.includes('o-expiring'));
+  const api = await apiJson(server, token, '/tenants/demo/expiring-certificates?within_days=400');
+  assert.deepEqual(api.items.map((e) => e.certificate.serial).sort(), lines.slice(1).map((l) => l.split(',')[0]).sort(), 'API and CSV agree');
+  // Hostile: a window that is no number, or out of range; another tenant's list.
+  for (const bad of ['soon', '0', '99999']) {
+    const response = await page.goto(`${server.mtls}/console/t/demo/certificates?expiring_within_days=${bad}`);
+    assert.equal(response.status(), 400, bad);
+    assert.match(await text(page, 'main'), /1 to 3650/);
+  }
+  const foreign = await page.goto(`${server.mtls}/console/t/other/expiring-certificates.csv?within_days=400`);
+  assert.equal(foreign.status(), 404);
+  // In Japanese.
+  const ja = await openConsole(t, server, admin, { locale: 'ja-JP', acceptLanguage: 'ja' });
+  await ja.page.goto(`${server.mtls}/console/t/demo/certificates?expiring_within_days=400`);
+  assert.match(await text(ja.page, '#expiring-csv'), /CSV/);
+  assert.match(await text(ja.page, 'main'), /有効期限までの日数/);
+  assert.equal(await problems(ja.page), '');
+});

@@ -164,10 +164,8 @@ pub struct CaConfig {
     /// PEM file of the profile-signing certificate's private key (P-256 or RSA). Keep it
     /// readable only by the service account.
     pub mobileconfig_signing_key_file: Option<PathBuf>,
-    /// After a renewal from the account page, how many days the device's previous
-    /// certificate keeps working if the new one is never used to log in (its first use
-    /// revokes the old one at once).
-    pub renewal_grace_days: u32,
+    // The renewal grace period was `ca.renewal_grace_days` here; it is the tenant
+    // policy's `renewal_grace_days` now (migration m0020, default 14 as before).
 }
 
 impl Default for CaConfig {
@@ -180,7 +178,6 @@ impl Default for CaConfig {
             mobileconfig_trust_root: false,
             mobileconfig_signing_chain_file: None,
             mobileconfig_signing_key_file: None,
-            renewal_grace_days: 14,
         }
     }
 }

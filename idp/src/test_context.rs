@@ -40,9 +40,26 @@ pub const T0: OffsetDateTime = datetime!(2026-04-01 09:00:00 UTC);
 
 impl TestContext {
     pub async fn new() -> TestContext {
+        Self::on_database(|_| "sqlite::memory:".into()).await
+    }
+
+    /// A context on a SQLite file, so that [`Self::another_node`] can share its database.
+    pub async fn with_database_file() -> TestContext {
+        Self::on_database(|dir| format!("sqlite://{}?mode=rwc", dir.join("mamori.db").display())).await
+    }
+
+    /// A second node: its own [`App`] on this context's database, outbox and clock, as
+    /// another server of a cluster would be (only with [`Self::with_database_file`]).
+    pub async fn another_node(&self) -> App {
+        let mut app = App::from_config(self.app.config.clone()).await.expect("the second node opens");
+        app.clock = self.clock.clone();
+        app
+    }
+
+    async fn on_database(url: impl FnOnce(&std::path::Path) -> String) -> TestContext {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let mut config = Config::default();
-        config.storage.url = "sqlite::memory:".into();
+        config.storage.url = url(dir.path());
         config.secrets.master_key = Some(Secret::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
         config.hashing.argon2_memory_kib = 64;
         config.hashing.argon2_iterations = 1;

@@ -33,6 +33,10 @@ pub const ADMIN_TOKEN_PER_SOURCE: Limit = Limit { max_failures: 20, window: time
 /// once): a mailbox cannot be flooded by starting logins over and over.
 pub const EMAILED_CODES_PER_USER: Limit = Limit { max_failures: 5, window: time::Duration::minutes(15) };
 
+/// Certificates one user has issued from CSRs: each is a signature by the CA and a row
+/// that CRLs list for ever once revoked, so a script cannot make thousands.
+pub const CSR_ISSUANCES_PER_USER: Limit = Limit { max_failures: 10, window: time::Duration::hours(1) };
+
 /// One throttled subject: what it is (the key in the shared store) and its limit.
 #[derive(Clone, Debug)]
 pub struct Subject {
@@ -52,6 +56,11 @@ impl Subject {
     /// Counts codes sent rather than failures (with [`record_failure`]).
     pub fn emailed_codes(user: Uuid) -> Subject {
         Subject { key: format!("emailed-code:user:{user}"), limit: EMAILED_CODES_PER_USER }
+    }
+
+    /// Counts issuances rather than failures (with [`record_failure`]).
+    pub fn csr_issuances(user: Uuid) -> Subject {
+        Subject { key: format!("csr-issuance:user:{user}"), limit: CSR_ISSUANCES_PER_USER }
     }
 
     pub fn admin_token_source(ip: IpAddr) -> Subject {

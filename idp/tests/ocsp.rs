@@ -275,6 +275,19 @@ fn openssl_ocsp_gets_good_revoked_unknown_and_unauthorized_answers_that_verify()
     // Alice is still good.
     assert!(ask(&alice).contains(&format!("{}: good", alice.display())));
 
+    // `/ca/ocsp`, the issuing CA's responder under a fixed name, answers alike, by POST
+    // and by GET; a certificate of another CA is not its to answer there either.
+    let alias = format!("{}/ca/ocsp", qs.main_url);
+    let ask_alias = |cert: &Path, extra: &[&str]| {
+        let mut args = vec!["ocsp", "-issuer", issuer_s, "-cert", cert.to_str().unwrap(), "-url", &alias, "-CAfile", trust_s];
+        args.extend_from_slice(extra);
+        all_output(&openssl_output(&args))
+    };
+    let text = ask_alias(&alice, &[]);
+    assert!(text.contains("Response verify OK") && text.contains(&format!("{}: good", alice.display())), "{text}");
+    let text = ask_alias(&bob, &[]);
+    assert!(text.contains("Response verify OK") && text.contains(&format!("{}: revoked", bob.display())), "{text}");
+
     // A serial this CA never issued: unknown, signed.
     let out = openssl_output(&["ocsp", "-issuer", issuer_s, "-serial", "0x1234abcd5678", "-url", &responder, "-CAfile", trust_s]);
     let text = all_output(&out);
@@ -312,6 +325,24 @@ fn openssl_ocsp_gets_good_revoked_unknown_and_unauthorized_answers_that_verify()
         "ocsp",
         "-respin",
         get_s.to_str().unwrap(),
+        "-no_nonce",
+        "-issuer",
+        issuer_s,
+        "-cert",
+        bob.to_str().unwrap(),
+        "-CAfile",
+        trust_s,
+    ]);
+    let text = all_output(&out);
+    assert!(text.contains("Response verify OK") && text.contains(&format!("{}: revoked", bob.display())), "{text}");
+    // The same GET at `/ca/ocsp/…`: the same cacheable, signed answer.
+    let alias_s = qs.path("alias.der");
+    let (headers, _) = qs.curl(&format!("/ca/ocsp/{}", get_path(&std::fs::read(&request).unwrap())), &[], &alias_s);
+    assert!(headers.contains("cache-control: public, max-age="), "{headers}");
+    let out = openssl_output(&[
+        "ocsp",
+        "-respin",
+        alias_s.to_str().unwrap(),
         "-no_nonce",
         "-issuer",
         issuer_s,

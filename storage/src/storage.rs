@@ -14,8 +14,8 @@ use crate::StorageError;
 use crate::error::db_err;
 use crate::migration::Migrator;
 use crate::repo::{
-    CertificateAuthorities, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, PublishedCrls, RelyingSiteVersions,
-    SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
+    CertificateAuthorities, CertificateExpiry, Certificates, Devices, LoginEvents, MailOutbox, OidcClients, PublishedCrls,
+    RelyingSiteVersions, SamlServiceProviders, Sessions, SigningKeys, Tenants, Tickets, Users,
 };
 
 /// Which database engine a [`Storage`] talks to.
@@ -220,6 +220,11 @@ impl Storage {
 
     pub fn certificates(&self) -> Certificates<'_> {
         Certificates::new(&self.db)
+    }
+
+    /// Certificates that expire soon and the reminders sent about them.
+    pub fn certificate_expiry(&self) -> CertificateExpiry<'_> {
+        CertificateExpiry::new(&self.db)
     }
 
     pub fn tickets(&self) -> Tickets<'_> {

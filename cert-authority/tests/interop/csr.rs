@@ -99,6 +99,10 @@ fn openssl_requests_are_screened_with_named_problems() {
     let weak = openssl_csr(&ws, &["-newkey", "rsa:1024"], "PEM");
     let result = check_csr(&weak, &policy);
     assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::RsaKeyTooSmall { bits: 1024, min_bits: 2048 }))), "{result:?}");
+    // RSA 2048 with public exponent 3: big enough, but refused for its exponent.
+    let small_e = openssl_csr(&ws, &["-newkey", "rsa:2048", "-pkeyopt", "rsa_keygen_pubexp:3"], "PEM");
+    let result = check_csr(&small_e, &policy);
+    assert!(matches!(&result, Err(CaError::InvalidCsr(CsrProblem::UnsupportedKey(what))) if what.contains("exponent")), "{result:?}");
     let odd_curve = openssl_csr(&ws, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1"], "PEM");
     let result = check_csr(&odd_curve, &policy);
     assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::UnsupportedKey(_)))), "{result:?}");

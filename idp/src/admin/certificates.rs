@@ -1,7 +1,7 @@
 //! Certificates of a tenant's users: search and revocation.
 
 use mamori_ca::RevocationReason;
-use mamori_storage::model::{ApiScope, Certificate, CertificateQuery};
+use mamori_storage::model::{ApiScope, Certificate, CertificateQuery, ExpiringCertificate};
 
 use super::{AdminError, Listed, Paging, Principal, audit};
 use crate::app::App;
@@ -79,4 +79,48 @@ pub async fn revoke(app: &App, principal: &Principal, slug: &str, serial: &str, 
     )
     .await;
     Ok(app.storage.certificates().get(cert.id).await?)
+}
+
+/// The widest window [`expiring`] looks ahead: ten years, beyond any validity.
+pub const MAX_EXPIRING_WITHIN_DAYS: u32 = 3650;
+
+/// The tenant's unrevoked certificates that expire within `within_days` (1 to
+/// [`MAX_EXPIRING_WITHIN_DAYS`]), soonest first, with their users and devices: what the
+/// admin API, the CLI and the console list and export.
+pub async fn expiring(app: &App, principal: &Principal, slug: &str, within_days: u32) -> Result<Vec<ExpiringCertificate>, AdminError> {
+    if !(1..=MAX_EXPIRING_WITHIN_DAYS).contains(&within_days) {
+        return Err(AdminError::Invalid(format!("within_days: use a whole number from 1 to {MAX_EXPIRING_WITHIN_DAYS}")));
+    }
+    let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
+    let now = app.now();
+    let until = now + time::Duration::days(i64::from(within_days));
+    Ok(app.storage.certificate_expiry().expiring_for_tenant(tenant.id, now, until).await?)
+}
+
+/// The header of [`expiring_csv`].
+pub const EXPIRING_CSV_HEADER: &str = "serial,subject_cn,login_id,display_name,user_status,device_no,device_email,not_after,renewed\r\n";
+
+/// [`expiring`]'s list as CSV, one certificate a line; cells that a spreadsheet would read
+/// as formulas are quoted safe.
+pub fn expiring_csv(list: &[ExpiringCertificate]) -> String {
+    let mut out = String::from(EXPIRING_CSV_HEADER);
+    for e in list {
+        let not_after = e.certificate.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let device_no = e.device.as_ref().map(|d| d.device_no.to_string()).unwrap_or_default();
+        let email = e.device.as_ref().map(|d| d.email.clone()).unwrap_or_default();
+        let cells = [
+            e.certificate.serial_hex.as_str(),
+            &e.certificate.subject_cn,
+            &e.user.login_id,
+            &e.user.display_name,
+            e.user.status.as_str(),
+            &device_no,
+            &email,
+            &not_after,
+            if e.renewed { "true" } else { "false" },
+        ];
+        out.push_str(&cells.iter().map(|c| super::csv::quote(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
 }

@@ -106,6 +106,7 @@ fn policy_refusal(problem: PolicyProblem) -> AdminError {
         PolicyRule::NoMethod => "console.policy.problem.no_method",
         PolicyRule::DefaultNotAllowed => "console.policy.problem.default_not_allowed",
         PolicyRule::BelowIdle => "console.policy.problem.below_idle",
+        PolicyRule::BelowRsaFloor => "console.policy.problem.below_rsa_floor",
     };
     AdminError::Field(crate::fields::FieldError { field: problem.knob, key, detail: problem.to_string() })
 }

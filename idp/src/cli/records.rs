@@ -38,6 +38,18 @@ pub enum CertificateCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Unrevoked certificates that expire within some days, soonest first, with their
+    /// owners and devices (`--output json`: what the admin API's
+    /// `/tenants/{tenant}/expiring-certificates` returns; the console exports it as CSV).
+    Expiring {
+        #[arg(long)]
+        tenant: String,
+        /// Days ahead, 1 to 3650.
+        #[arg(long, default_value_t = crate::admin::api::expiring::DEFAULT_WITHIN_DAYS)]
+        within_days: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +167,12 @@ pub async fn certificate(app: &App, command: CertificateCommand) -> anyhow::Resu
             let out = CertificateList { page: PageInfo::from(&listed), items: listed.items.iter().map(CertificateOut::from).collect() };
             print(a.output.output, &out, || with_note(super::users::certificate_lines(&out.items), more_note(&listed)))
         }
+        CertificateCommand::Expiring { tenant, within_days, output } => {
+            use crate::admin::api::expiring::{ExpiringCertificateList, ExpiringCertificateOut};
+            let list = certificates::expiring(app, &principal, &tenant, within_days).await.map_err(cli_error)?;
+            let out = ExpiringCertificateList { within_days, items: list.iter().map(ExpiringCertificateOut::from).collect() };
+            print(output.output, &out, || expiring_table(&out))
+        }
         CertificateCommand::Revoke { tenant, serial, reason, output } => {
             let cert = certificates::revoke(app, &principal, &tenant, &serial, &reason)
                 .await
@@ -170,6 +188,28 @@ pub async fn certificate(app: &App, command: CertificateCommand) -> anyhow::Resu
             })
         }
     }
+}
+
+/// The expiring certificates as a table, or a line saying there are none.
+fn expiring_table(list: &crate::admin::api::expiring::ExpiringCertificateList) -> String {
+    if list.items.is_empty() {
+        return format!("no certificate expires within {} days", list.within_days);
+    }
+    let rows: Vec<Vec<String>> = list
+        .items
+        .iter()
+        .map(|e| {
+            vec![
+                super::output::time_text(&e.not_after),
+                e.login_id.clone(),
+                e.device_no.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                e.user_status.clone(),
+                if e.renewed { "yes" } else { "no" }.to_owned(),
+                e.certificate.serial.clone(),
+            ]
+        })
+        .collect();
+    super::output::table(&["EXPIRES", "LOGIN ID", "DEVICE", "USER", "RENEWED", "SERIAL"], &rows)
 }
 
 pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {

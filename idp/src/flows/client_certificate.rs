@@ -119,10 +119,10 @@ pub async fn check(app: &App, leaf: Option<&[u8]>, now: OffsetDateTime) -> anyho
     }
     // An old certificate whose renewal's grace period is over is retired here; the new
     // one retires the old only when its login completes (`login::complete`).
-    if !super::account::settle_renewal(app, &certificate, now).await? {
+    let tenant = app.storage.tenants().get(user.tenant_id).await?;
+    if !super::account::settle_renewal(app, &tenant, &certificate, now).await? {
         return refuse_for(Why::Revoked);
     }
-    let tenant = app.storage.tenants().get(user.tenant_id).await?;
     let user = super::login::release_expired_lock(app, &tenant, user, now).await?;
     Ok(CertificateCheck::Accepted(Box::new(CertifiedUser { tenant, user, device, certificate })))
 }

@@ -157,14 +157,14 @@ async fn a_renewed_certificate_retires_the_old_one_when_its_login_completes() {
 }
 
 /// Unused, the renewal's new certificate retires the old one when the grace period
-/// (`ca.renewal_grace_days`, 14 by default) after the renewal is over.
+/// (the policy's `renewal_grace_days`, 14 by default) after the renewal is over.
 #[tokio::test]
 async fn an_old_certificate_stops_when_the_renewal_grace_period_ends() {
     let f = fixture().await;
     let now = f.ctx.app.now();
     let (old, _) = f.certificate(now - Duration::days(10), 365).await;
     let (_new, _) = f.certificate(now - Duration::days(1), 365).await;
-    let grace = Duration::days(i64::from(f.ctx.app.config.ca.renewal_grace_days));
+    let grace = Duration::days(i64::from(TenantPolicy::default().renewal_grace_days));
     let last_day = now - Duration::days(1) + grace - Duration::minutes(1);
     assert_eq!(refusal(&f.check(Some(&old), last_day).await), None, "within the grace period");
     let over = now - Duration::days(1) + grace;

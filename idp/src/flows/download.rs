@@ -38,7 +38,7 @@ impl DownloadFormat {
 /// CA root as a trusted certificate when the operator enabled that
 /// (`ca.mobileconfig_trust_root`), signed when a profile-signing certificate is
 /// configured. See [`crate::flows::mobileconfig`] and [`crate::flows::mobileconfig_signing`].
-pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) -> anyhow::Result<Vec<u8>> {
+pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str, locale: mamori_ui::Locale) -> anyhow::Result<Vec<u8>> {
     let root = match app.config.ca.mobileconfig_trust_root {
         // The top of the active CA's chain: the root the PKCS#12's chain ends in, unless
         // the CA was replaced since the download was prepared (then the new root).
@@ -53,6 +53,7 @@ pub async fn apple_profile(app: &App, file: &CertificateFile, public_url: &str) 
         device_id: file.device_id,
         public_host: &host,
         ca_root_der: root.as_deref(),
+        texts: crate::flows::mobileconfig::ProfileTexts::in_language(&app.ui, locale),
     };
     let profile = crate::flows::mobileconfig::configuration_profile(&input)?;
     match &app.profile_signer {

@@ -34,6 +34,29 @@ pub struct ProfileInput<'a> {
     pub public_host: &'a str,
     /// The root CA certificate (DER), to install as trusted, when configured.
     pub ca_root_der: Option<&'a [u8]>,
+    /// What the installer shows, in the user's language.
+    pub texts: ProfileTexts,
+}
+
+/// The profile's display texts (see `mobileconfig.*` in ui/messages).
+pub struct ProfileTexts {
+    /// The profile's name; `{name}` is the certificate file's name without `.p12`.
+    pub display_name: String,
+    pub description: String,
+    pub identity_description: String,
+    pub root_name: String,
+}
+
+impl ProfileTexts {
+    pub fn in_language(ui: &mamori_ui::Ui, locale: mamori_ui::Locale) -> ProfileTexts {
+        let text = |key: &str| ui.message(locale, key);
+        ProfileTexts {
+            display_name: text("mobileconfig.display_name"),
+            description: text("mobileconfig.description"),
+            identity_description: text("mobileconfig.identity_description"),
+            root_name: text("mobileconfig.root_name"),
+        }
+    }
 }
 
 /// The profile as an XML property list.
@@ -48,10 +71,10 @@ pub fn configuration_profile(input: &ProfileInput<'_>) -> Result<Vec<u8>, plist:
     let mut identity = payload("com.apple.security.pkcs12", &format!("{profile_id}.pkcs12"), &uuid("pkcs12"), input.file_name);
     identity.insert("PayloadCertificateFileName".into(), input.file_name.into());
     identity.insert("PayloadContent".into(), Value::Data(input.pkcs12.to_vec()));
-    identity.insert("PayloadDescription".into(), "Client certificate and private key for logging in with Mamori.".into());
+    identity.insert("PayloadDescription".into(), input.texts.identity_description.as_str().into());
     let mut content = vec![Value::Dictionary(identity)];
     if let Some(root) = input.ca_root_der {
-        let mut trusted = payload("com.apple.security.root", &format!("{profile_id}.root"), &uuid("root"), "Mamori root CA");
+        let mut trusted = payload("com.apple.security.root", &format!("{profile_id}.root"), &uuid("root"), &input.texts.root_name);
         trusted.insert("PayloadCertificateFileName".into(), "mamori-root-ca.cer".into());
         trusted.insert("PayloadContent".into(), Value::Data(root.to_vec()));
         content.push(Value::Dictionary(trusted));
@@ -62,11 +85,9 @@ pub fn configuration_profile(input: &ProfileInput<'_>) -> Result<Vec<u8>, plist:
     profile.insert("PayloadVersion".into(), Value::Integer(1.into()));
     profile.insert("PayloadIdentifier".into(), profile_id.clone().into());
     profile.insert("PayloadUUID".into(), uuid("profile").into());
-    profile.insert("PayloadDisplayName".into(), format!("Mamori certificate ({})", input.file_name.trim_end_matches(".p12")).into());
-    profile.insert(
-        "PayloadDescription".into(),
-        "Installs your Mamori client certificate. Enter the certificate download password when asked.".into(),
-    );
+    let display_name = input.texts.display_name.replace("{name}", input.file_name.trim_end_matches(".p12"));
+    profile.insert("PayloadDisplayName".into(), display_name.into());
+    profile.insert("PayloadDescription".into(), input.texts.description.as_str().into());
     profile.insert("PayloadOrganization".into(), input.public_host.into());
     profile.insert("PayloadRemovalDisallowed".into(), false.into());
     profile.insert("PayloadContent".into(), Value::Array(content));
@@ -129,6 +150,7 @@ mod tests {
             device_id: Some(Uuid::from_u128(0x1234)),
             public_host: "idp.example.jp",
             ca_root_der: root,
+            texts: ProfileTexts::in_language(&mamori_ui::Ui::new(), mamori_ui::Locale::En),
         }
     }
 
@@ -170,6 +192,21 @@ mod tests {
         assert!(all[0] != all[1] && all[1] != all[2] && all[0] != all[2]);
         let other = ProfileInput { acquisition_id: "C09999999999", ..input(Some(&root)) };
         assert_ne!(uuids(&parse(&configuration_profile(&other).expect("other")))[0], all[0]);
+    }
+
+    /// The installer speaks the user's language: the texts come from the messages.
+    #[test]
+    fn the_display_texts_are_in_the_users_language() {
+        let ja =
+            ProfileInput { texts: ProfileTexts::in_language(&mamori_ui::Ui::new(), mamori_ui::Locale::Ja), ..input(Some(&[0x30, 0x00])) };
+        let profile = parse(&configuration_profile(&ja).expect("profile"));
+        assert_eq!(profile["PayloadDisplayName"].as_string(), Some("Mamori 電子証明書（p-01-usr012-1）"));
+        assert!(profile["PayloadDescription"].as_string().expect("text").contains("証明書ダウンロード用パスワード"));
+        let content = profile["PayloadContent"].as_array().expect("content");
+        assert!(content.iter().all(|p| !p.as_dictionary().expect("payload")["PayloadDisplayName"].as_string().expect("name").is_empty()));
+        assert_eq!(content[1].as_dictionary().expect("root")["PayloadDisplayName"].as_string(), Some("Mamori ルート認証局"));
+        let en = parse(&configuration_profile(&input(None)).expect("profile"));
+        assert_eq!(en["PayloadDisplayName"].as_string(), Some("Mamori certificate (p-01-usr012-1)"));
     }
 
     #[test]

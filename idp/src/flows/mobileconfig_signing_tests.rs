@@ -9,7 +9,7 @@ use plist::Value;
 
 use super::mobileconfig_signing::ProfileSigner;
 use crate::config::CaConfig;
-use crate::flows::mobileconfig::{ProfileInput, configuration_profile};
+use crate::flows::mobileconfig::{ProfileInput, ProfileTexts, configuration_profile};
 
 /// A test CA and a profile-signing certificate under it, as PEM files in `dir`: (CA file,
 /// chain file, key file). `rsa` makes the signing key an RSA key (from openssl).
@@ -52,6 +52,7 @@ fn profile() -> Vec<u8> {
         device_id: None,
         public_host: "idp.example.jp",
         ca_root_der: None,
+        texts: ProfileTexts::in_language(&mamori_ui::Ui::new(), mamori_ui::Locale::En),
     };
     configuration_profile(&input).expect("profile")
 }

@@ -206,3 +206,20 @@ mod greeting_tests {
         assert_eq!(greeting_name(Some("taro"), Some("taro")), "taro", "not twice");
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use mamori_ui::{Locale, Ui};
+
+    /// The guidance mail follows a renewal and a reissue as well as a registration: it
+    /// must not send the user to look for the password on the registration page only.
+    #[test]
+    fn the_download_mail_names_every_page_its_password_is_shown_on() {
+        let ui = Ui::new();
+        let context = serde_json::json!({"greeting_name": "taro", "download_max_count": 3});
+        let en = ui.render("mail/download-guidance.en.txt", Locale::En, &context).expect("renders");
+        assert!(en.contains("renewed") && en.contains("reissued") && !en.contains("when you completed registration"), "{en}");
+        let ja = ui.render("mail/download-guidance.ja.txt", Locale::Ja, &context).expect("renders");
+        assert!(ja.contains("更新") && ja.contains("再発行"), "{ja}");
+    }
+}

@@ -52,7 +52,7 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let metrics_task = crate::metrics::spawn_listener(&state.app.config.metrics, Arc::clone(&state.app.metrics), stop_rx.clone()).await?;
     let oversized = Some(Arc::new(oversized::OversizedPages::render(&state.app.ui, &SECURITY_HEADERS)?));
     let ca_task = tokio::spawn(follow_client_cas(Arc::clone(&state.app), tls, client_ca_subjects, mtls_acceptor_tx, stop_rx.clone()));
-    let renewal_task = tokio::spawn(retire_renewed_certificates(Arc::clone(&state.app), stop_rx.clone()));
+    let renewal_task = tokio::spawn(certificate_sweeps(Arc::clone(&state.app), urls.mtls.clone(), stop_rx.clone()));
     let (main_router, mtls_router) = (routes::main_router(Arc::clone(&state)), routes::mtls_router(state));
     let main_task = tokio::spawn(listener::serve(main, main_acceptor, ListenerKind::Main, main_router, oversized.clone(), stop_rx.clone()));
     let mtls_task = tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, mtls_router, oversized, stop_rx));
@@ -119,14 +119,16 @@ async fn follow_client_cas(
     }
 }
 
-/// How often a node revokes the certificates whose renewal's grace period is over.
+/// How often a node revokes the certificates whose renewal's grace period is over and
+/// mails the expiry reminders due.
 const RENEWAL_SWEEP: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Revokes, now and then, the certificates a renewal replaced once its grace period is
+/// Now and then: revokes the certificates a renewal replaced once its grace period is
 /// over, so that CRLs and OCSP say so even if the old certificate is never presented
-/// again (a presented one is settled at once by the login). Every node may run it: it
-/// is one conditional UPDATE.
-async fn retire_renewed_certificates(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+/// again (a presented one is settled at once by the login), and mails the expiry
+/// reminders due. Every node may run it: the revocation is one conditional UPDATE, and
+/// each reminder is claimed in the database before it is sent.
+async fn certificate_sweeps(app: Arc<App>, mtls_url: String, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(RENEWAL_SWEEP);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -138,6 +140,11 @@ async fn retire_renewed_certificates(app: Arc<App>, mut stop: watch::Receiver<bo
             Ok(0) => {}
             Ok(n) => tracing::info!(revoked = n, "renewal grace periods over; the old certificates are revoked"),
             Err(err) => tracing::warn!(error = %format!("{err:#}"), "retiring renewed certificates failed; trying again later"),
+        }
+        match crate::flows::account::send_expiry_reminders(&app, &mtls_url, app.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "certificate expiry reminders mailed"),
+            Err(err) => tracing::warn!(error = %format!("{err:#}"), "expiry reminders failed; trying again later"),
         }
     }
 }

@@ -110,6 +110,11 @@ impl PageCtx {
         self.page.error_page(&self.state, status, key)
     }
 
+    /// An error page whose back link returns to the account page, not the start page.
+    pub fn error_to_account(&self, status: StatusCode, key: &str) -> Response {
+        self.page.error_page_back(&self.state, status, key, "/account", "error.back_account")
+    }
+
     /// The form's CSRF token matches the browser's CSRF cookie, and the browser says the
     /// form was posted from one of Mamori's own pages.
     pub fn csrf_ok(&self, form: &FormFields) -> bool {

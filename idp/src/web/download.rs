@@ -48,7 +48,7 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
     let format = DownloadFormat::from_field(field(&form, "format"));
     match flow::redeem_download(ctx.app(), acquisition_id, password).await {
         Ok(DownloadOutcome::Delivered(file)) if format == DownloadFormat::AppleProfile => {
-            match flow::apple_profile(ctx.app(), &file, &ctx.state.urls.main).await {
+            match flow::apple_profile(ctx.app(), &file, &ctx.state.urls.main, ctx.page.locale).await {
                 Ok(profile) => profile_response(&file, profile),
                 Err(err) => ctx.internal(&err),
             }

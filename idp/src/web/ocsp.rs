@@ -4,6 +4,11 @@
 //! with an `application/ocsp-response` (OCSP's own error statuses included), except a
 //! body over [`MAX_OCSP_REQUEST_BYTES`] (413) or a POST of another content type (415).
 //!
+//! `/ca/ocsp` (POST, and GET with the request after it) is the issuing CA's responder
+//! under a name that does not change when the CA is replaced: for clients configured
+//! with one fixed OCSP URL. It answers for the CA that issues now; a certificate of an
+//! earlier CA gets `unauthorized` there, and its own URL (in its AIA) answers for it.
+//!
 //! A signed answer to a GET without a nonce may be cached until its `nextUpdate`
 //! (RFC 5019 section 6.2); everything else is `no-store`, a nonce'd answer above all,
 //! since it is made for one request. The work is `pki::ocsp`.
@@ -25,7 +30,37 @@ pub const OCSP_REQUEST_TYPE: &str = "application/ocsp-request";
 pub const OCSP_RESPONSE_TYPE: &str = "application/ocsp-response";
 
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/ca/{ca}/ocsp", post(by_post)).route("/ca/{ca}/ocsp/{*request}", get(by_get))
+    Router::new()
+        .route("/ca/{ca}/ocsp", post(by_post))
+        .route("/ca/{ca}/ocsp/{*request}", get(by_get))
+        .route("/ca/ocsp", post(issuing_by_post))
+        .route("/ca/ocsp/{*request}", get(issuing_by_get))
+}
+
+/// The URL key of the CA that issues now; an empty key (answered `unauthorized`, as for
+/// an unknown CA) before one is set up or while the database is away.
+async fn issuing_key(state: &SharedState) -> String {
+    match state.app.storage.certificate_authorities().active().await {
+        Ok(Some(ca)) => crate::pki::url_key(&ca.fingerprint_sha256).to_owned(),
+        Ok(None) => String::new(),
+        Err(err) => {
+            tracing::warn!(%err, "OCSP: the issuing CA could not be read");
+            String::new()
+        }
+    }
+}
+
+async fn issuing_by_post(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
+    let key = issuing_key(&state).await;
+    by_post(State(state), Path(key), headers, body).await
+}
+
+async fn issuing_by_get(State(state): State<SharedState>, uri: Uri) -> Response {
+    let Some(encoded) = uri.path().strip_prefix("/ca/ocsp/") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let key = issuing_key(&state).await;
+    answer_get(&state, &key, encoded).await
 }
 
 async fn by_post(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
@@ -47,6 +82,10 @@ async fn by_get(State(state): State<SharedState>, uri: Uri) -> Response {
     let Some((key, encoded)) = uri.path().strip_prefix("/ca/").and_then(|rest| rest.split_once("/ocsp/")) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    answer_get(&state, key, encoded).await
+}
+
+async fn answer_get(state: &SharedState, key: &str, encoded: &str) -> Response {
     // Base64 takes 4 characters for 3 bytes; %2F and friends take 3 characters for 1.
     if encoded.len() > (MAX_OCSP_REQUEST_BYTES / 3 + 1) * 4 * 3 {
         return StatusCode::URI_TOO_LONG.into_response();

@@ -115,6 +115,24 @@ impl PageLocale {
         let message = state.app.ui.message(self.locale, message_key);
         self.render(state, status, "error.html", serde_json::json!({ "message": message }))
     }
+
+    /// [`Self::error_page`] whose back link goes to `back` (a path of this site) and says
+    /// `back_label_key`, for an error inside a flow with a page of its own to return to
+    /// (the account page) rather than the start page.
+    pub fn error_page_back(
+        &self,
+        state: &SharedState,
+        status: StatusCode,
+        message_key: &str,
+        back: &str,
+        back_label_key: &str,
+    ) -> Response {
+        let message = state.app.ui.message(self.locale, message_key);
+        let label = state.app.ui.message(self.locale, back_label_key);
+        // Only a path of this site: never a link to elsewhere.
+        let back = if back.starts_with('/') && !back.starts_with("//") { back } else { "/" };
+        self.render(state, status, "error.html", serde_json::json!({ "message": message, "back_href": back, "back_label": label }))
+    }
 }
 
 pub use super::request::cookie_value;

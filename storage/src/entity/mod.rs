@@ -6,6 +6,7 @@ pub(crate) mod api_token;
 pub(crate) mod audit_event;
 pub(crate) mod certificate;
 pub(crate) mod certificate_authority;
+pub(crate) mod certificate_expiry_reminder;
 pub(crate) mod device;
 pub(crate) mod login_event;
 pub(crate) mod mail_outbox;

@@ -41,6 +41,11 @@ pub struct Model {
     pub download_max_count: i32,
     pub reissue_link_minutes: i32,
     pub lockout_release_minutes: i32,
+    // Certificate lifecycle (m0020).
+    pub certificate_expiry_reminder_days: i32,
+    pub certificate_expiry_reminder_repeats: i32,
+    pub renewal_grace_days: i32,
+    pub csr_min_rsa_bits: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

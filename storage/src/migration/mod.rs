@@ -23,6 +23,7 @@ mod m0016_published_crls;
 mod m0017_login_id_key;
 mod m0018_login_id_skeleton;
 mod m0019_certificate_public_key;
+mod m0020_certificate_lifecycle;
 mod m0021_tenant_branding;
 
 pub(crate) struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_login_id_key::Migration),
             Box::new(m0018_login_id_skeleton::Migration),
             Box::new(m0019_certificate_public_key::Migration),
+            Box::new(m0020_certificate_lifecycle::Migration),
             Box::new(m0021_tenant_branding::Migration),
         ]
     }

@@ -26,7 +26,8 @@ pub use federation::{
 pub use mail::{NewMail, OutboxMail};
 pub use oidc::*;
 pub use pki::{
-    Certificate, CertificateAuthority, CertificateStatus, CrlHeader, NewCertificate, NewCertificateAuthority, PublishedCrl, RevocationMark,
+    Certificate, CertificateAuthority, CertificateStatus, CrlHeader, ExpiringCertificate, NewCertificate, NewCertificateAuthority,
+    PublishedCrl, RevocationMark,
 };
 pub use saml::*;
 pub use session::{NewSession, Session};

@@ -139,3 +139,17 @@ impl fmt::Debug for PublishedCrl {
         f.debug_struct("PublishedCrl").field("header", &self.header).field("der_len", &self.der.len()).finish()
     }
 }
+
+/// An unrevoked certificate of a tenant's user that expires soon, with whom and what it
+/// belongs to: for the expiry reminders and the operators' list of expiring certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiringCertificate {
+    pub certificate: Certificate,
+    pub user: super::User,
+    /// The device it was issued for (deleted ones included); `None` for a certificate
+    /// issued to no device.
+    pub device: Option<super::Device>,
+    /// A newer unrevoked certificate of the same device exists: it was renewed (or
+    /// reissued) and the new one takes over.
+    pub renewed: bool,
+}

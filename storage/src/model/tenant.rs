@@ -111,7 +111,45 @@ pub struct TenantPolicy {
     pub download_ticket_hours: u32,
     pub download_max_count: u32,
     pub reissue_link_minutes: u32,
+    // Certificate lifecycle (issue 21, m0020). Absent from older policy documents, which
+    // get the defaults.
+    /// Days before a device's certificate expires that its user is first mailed a
+    /// reminder to renew; 0 = no reminders.
+    #[serde(default = "defaults::expiry_reminder_days")]
+    pub certificate_expiry_reminder_days: u32,
+    /// Further reminders after the first, evenly spaced before the expiry (see
+    /// [`TenantPolicy::expiry_reminder_thresholds`]).
+    #[serde(default = "defaults::expiry_reminder_repeats")]
+    pub certificate_expiry_reminder_repeats: u32,
+    /// After a renewal from the account page, how many days the device's previous
+    /// certificate keeps working if the new one is never used to log in (0: it is
+    /// revoked when next presented or swept).
+    #[serde(default = "defaults::renewal_grace_days")]
+    pub renewal_grace_days: u32,
+    /// The smallest RSA key (bits) accepted in a certificate signing request; never below
+    /// 2048.
+    #[serde(default = "defaults::csr_min_rsa_bits")]
+    pub csr_min_rsa_bits: u32,
 }
+
+/// Defaults of the certificate lifecycle knobs, for documents written before them.
+mod defaults {
+    pub fn expiry_reminder_days() -> u32 {
+        30
+    }
+    pub fn expiry_reminder_repeats() -> u32 {
+        1
+    }
+    pub fn renewal_grace_days() -> u32 {
+        14
+    }
+    pub fn csr_min_rsa_bits() -> u32 {
+        super::CSR_RSA_FLOOR_BITS
+    }
+}
+
+/// No policy accepts RSA keys below this size (112-bit strength) in a CSR.
+pub const CSR_RSA_FLOOR_BITS: u32 = 2048;
 
 impl Default for TenantPolicy {
     fn default() -> Self {
@@ -145,6 +183,10 @@ impl Default for TenantPolicy {
             download_ticket_hours: 72,
             download_max_count: 3,
             reissue_link_minutes: 60,
+            certificate_expiry_reminder_days: defaults::expiry_reminder_days(),
+            certificate_expiry_reminder_repeats: defaults::expiry_reminder_repeats(),
+            renewal_grace_days: defaults::renewal_grace_days(),
+            csr_min_rsa_bits: defaults::csr_min_rsa_bits(),
         }
     }
 }
@@ -166,6 +208,8 @@ pub enum PolicyRule {
     DefaultNotAllowed,
     /// The absolute session lifetime below the idle one.
     BelowIdle,
+    /// An RSA key size below [`CSR_RSA_FLOOR_BITS`].
+    BelowRsaFloor,
 }
 
 /// The first knob of a policy that breaks a rule, so that every surface can name it (the
@@ -188,6 +232,7 @@ impl std::fmt::Display for PolicyProblem {
             PolicyRule::NoMethod => write!(f, "{knob} must not be empty"),
             PolicyRule::DefaultNotAllowed => write!(f, "{knob} must be one of allowed_login_methods"),
             PolicyRule::BelowIdle => write!(f, "{knob} must not be below session_idle_minutes"),
+            PolicyRule::BelowRsaFloor => write!(f, "{knob} must be at least {CSR_RSA_FLOOR_BITS}"),
         }
     }
 }
@@ -224,6 +269,10 @@ impl TenantPolicy {
         all.push(("password_max_length", self.password_max_length));
         all.push(("password_expiry_days", self.password_expiry_days));
         all.push(("lockout_release_minutes", self.lockout_release_minutes));
+        all.push(("certificate_expiry_reminder_days", self.certificate_expiry_reminder_days));
+        all.push(("certificate_expiry_reminder_repeats", self.certificate_expiry_reminder_repeats));
+        all.push(("csr_min_rsa_bits", self.csr_min_rsa_bits));
+        all.push(("renewal_grace_days", self.renewal_grace_days));
         if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
             return refuse(name, PolicyRule::TooLarge);
         }
@@ -243,7 +292,39 @@ impl TenantPolicy {
         if self.session_absolute_minutes < self.session_idle_minutes {
             return refuse("session_absolute_minutes", PolicyRule::BelowIdle);
         }
+        if self.csr_min_rsa_bits < CSR_RSA_FLOOR_BITS {
+            return refuse("csr_min_rsa_bits", PolicyRule::BelowRsaFloor);
+        }
         Ok(())
+    }
+
+    /// Which reminder is due for a certificate with `remaining` time left: the days of
+    /// the nearest threshold it has reached, or `None` (reminders off, not yet within
+    /// the first one, or already expired). The first threshold is at
+    /// `certificate_expiry_reminder_days`, then `certificate_expiry_reminder_repeats` more
+    /// at even steps towards the expiry (30 days and 2 repeats: 30, 20, 10), rounded up
+    /// to whole days, at most one a day. A reminder a node missed while down is not sent
+    /// late once a nearer one is due: only the nearest counts.
+    pub fn expiry_reminder_due(&self, remaining: time::Duration) -> Option<u32> {
+        let days = u64::from(self.certificate_expiry_reminder_days);
+        if days == 0
+            || remaining <= time::Duration::ZERO
+            || remaining > time::Duration::days(i64::from(self.certificate_expiry_reminder_days))
+        {
+            return None;
+        }
+        // More reminders than days cannot be told apart: one a day at most, so the
+        // thresholds are distinct and decreasing.
+        let steps = u64::from(self.certificate_expiry_reminder_repeats).min(days - 1) + 1;
+        let threshold = |i: u64| (days * (steps - i)).div_ceil(steps);
+        let reached = |i: u64| time::Duration::days(i64::try_from(threshold(i)).unwrap_or(i64::MAX)) >= remaining;
+        // The largest step whose threshold `remaining` has reached; step 0 has.
+        let (mut low, mut high) = (0, steps - 1);
+        while low < high {
+            let middle = (low + high).div_ceil(2);
+            if reached(middle) { low = middle } else { high = middle - 1 }
+        }
+        u32::try_from(threshold(low)).ok()
     }
 }
 
@@ -268,4 +349,65 @@ pub struct TenantBranding {
     pub logo_sha256: Option<String>,
     /// The PNG itself, only when asked for.
     pub logo_png: Option<Vec<u8>>,
+}
+
+#[cfg(test)]
+mod reminder_tests {
+    use super::TenantPolicy;
+
+    /// The thresholds a certificate passes on its way to expiry, checked hour by hour.
+    fn thresholds(days: u32, repeats: u32) -> Vec<u32> {
+        let policy = TenantPolicy {
+            certificate_expiry_reminder_days: days,
+            certificate_expiry_reminder_repeats: repeats,
+            ..TenantPolicy::default()
+        };
+        let mut seen: Vec<u32> = Vec::new();
+        for hours in (1..=i64::from(days + 2) * 24).rev() {
+            if let Some(due) = policy.expiry_reminder_due(time::Duration::hours(hours))
+                && seen.last() != Some(&due)
+            {
+                seen.push(due);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn reminders_step_evenly_towards_the_expiry() {
+        assert_eq!(thresholds(30, 0), vec![30]);
+        assert_eq!(thresholds(30, 1), vec![30, 15]);
+        assert_eq!(thresholds(30, 2), vec![30, 20, 10]);
+        assert_eq!(thresholds(14, 2), vec![14, 10, 5], "rounded up");
+        assert_eq!(thresholds(0, 5), Vec::<u32>::new(), "0 days: no reminders");
+        assert_eq!(thresholds(3, 10), vec![3, 2, 1], "one a day at most");
+        assert_eq!(thresholds(1, 0), vec![1]);
+    }
+
+    #[test]
+    fn the_nearest_reached_threshold_is_due() {
+        let policy =
+            TenantPolicy { certificate_expiry_reminder_days: 30, certificate_expiry_reminder_repeats: 2, ..TenantPolicy::default() };
+        let due = |d: f64| policy.expiry_reminder_due(time::Duration::seconds_f64(d * 86400.0));
+        assert_eq!(due(31.0), None, "not yet");
+        assert_eq!(due(30.0), Some(30));
+        assert_eq!(due(20.5), Some(30));
+        assert_eq!(due(20.0), Some(20));
+        assert_eq!(due(9.0), Some(10), "the 30 and 20 day reminders missed: only the nearest");
+        assert_eq!(due(0.0), None, "expired");
+        assert_eq!(due(-1.0), None, "expired");
+        let huge = TenantPolicy {
+            certificate_expiry_reminder_days: i32::MAX as u32,
+            certificate_expiry_reminder_repeats: i32::MAX as u32,
+            ..TenantPolicy::default()
+        };
+        assert_eq!(huge.expiry_reminder_due(time::Duration::days(1)), Some(1), "no list of two billion thresholds, no overflow");
+    }
+
+    #[test]
+    fn csr_keys_below_2048_bits_are_refused() {
+        let policy = TenantPolicy { csr_min_rsa_bits: 1024, ..TenantPolicy::default() };
+        assert_eq!(policy.validate().expect_err("refused"), "csr_min_rsa_bits must be at least 2048");
+        assert!(TenantPolicy { csr_min_rsa_bits: 3072, ..TenantPolicy::default() }.validate().is_ok());
+    }
 }

@@ -360,21 +360,26 @@ impl<'a> Certificates<'a> {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<Certificate>, StorageError> {
-        let newer = Alias::new("newer");
-        let renewal = Query::select()
-            .expr(Expr::val(1))
-            .from_as(certificate::Entity, newer.clone())
-            .and_where(
-                Expr::col((newer.clone(), certificate::Column::DeviceId)).equals((certificate::Entity, certificate::Column::DeviceId)),
-            )
-            .and_where(
-                Expr::col((newer.clone(), certificate::Column::CreatedAt))
-                    .gt(Expr::col((certificate::Entity, certificate::Column::CreatedAt))),
-            )
-            .and_where(Expr::col((newer.clone(), certificate::Column::CreatedAt)).lte(ms(renewed_before)))
-            .and_where(Expr::col((newer, certificate::Column::Status)).eq(CertificateStatus::Active.as_str()))
+        self.revoke_where(renewed_condition(renewed_before), reason, now).await
+    }
+
+    /// [`Self::revoke_renewed_before`] for the certificates of one tenant's users, whose
+    /// policy sets its own grace period.
+    pub async fn revoke_renewed_before_in_tenant(
+        &self,
+        tenant_id: Uuid,
+        renewed_before: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Certificate>, StorageError> {
+        use crate::entity::user;
+        let owners = Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .and_where(Expr::col(user::Column::TenantId).eq(tenant_id))
             .to_owned();
-        self.revoke_where(certificate::Column::DeviceId.is_not_null().and(Expr::exists(renewal)), reason, now).await
+        let condition = renewed_condition(renewed_before).and(certificate::Column::UserId.in_subquery(owners));
+        self.revoke_where(condition, reason, now).await
     }
 
     async fn revoke_where(
@@ -401,6 +406,23 @@ impl<'a> Certificates<'a> {
             .map_err(db_err)?;
         models.into_iter().map(to_certificate).collect()
     }
+}
+
+/// A device certificate that a newer active certificate of the same device, recorded
+/// before `renewed_before`, renewed.
+fn renewed_condition(renewed_before: OffsetDateTime) -> sea_orm::sea_query::SimpleExpr {
+    let newer = Alias::new("newer");
+    let renewal = Query::select()
+        .expr(Expr::val(1))
+        .from_as(certificate::Entity, newer.clone())
+        .and_where(Expr::col((newer.clone(), certificate::Column::DeviceId)).equals((certificate::Entity, certificate::Column::DeviceId)))
+        .and_where(
+            Expr::col((newer.clone(), certificate::Column::CreatedAt)).gt(Expr::col((certificate::Entity, certificate::Column::CreatedAt))),
+        )
+        .and_where(Expr::col((newer.clone(), certificate::Column::CreatedAt)).lte(ms(renewed_before)))
+        .and_where(Expr::col((newer, certificate::Column::Status)).eq(CertificateStatus::Active.as_str()))
+        .to_owned();
+    certificate::Column::DeviceId.is_not_null().and(Expr::exists(renewal))
 }
 
 /// [`Certificates::insert`] on any connection, so a flow records a certificate in the
@@ -451,7 +473,7 @@ pub(crate) async fn revoke_where_on<C: ConnectionTrait>(
     models.into_iter().map(to_certificate).collect()
 }
 
-fn to_certificate(m: certificate::Model) -> Result<Certificate, StorageError> {
+pub(crate) fn to_certificate(m: certificate::Model) -> Result<Certificate, StorageError> {
     Ok(Certificate {
         id: m.id,
         ca_id: m.ca_id,

@@ -149,6 +149,10 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
         download_max_count: small("download_max_count", policy.download_max_count)?,
         reissue_link_minutes: small("reissue_link_minutes", policy.reissue_link_minutes)?,
         lockout_release_minutes: small("lockout_release_minutes", policy.lockout_release_minutes)?,
+        certificate_expiry_reminder_days: small("certificate_expiry_reminder_days", policy.certificate_expiry_reminder_days)?,
+        certificate_expiry_reminder_repeats: small("certificate_expiry_reminder_repeats", policy.certificate_expiry_reminder_repeats)?,
+        renewal_grace_days: small("renewal_grace_days", policy.renewal_grace_days)?,
+        csr_min_rsa_bits: small("csr_min_rsa_bits", policy.csr_min_rsa_bits)?,
     })
 }
 
@@ -187,6 +191,10 @@ fn to_tenant(m: tenant::Model) -> Result<Tenant, StorageError> {
         download_max_count: count(m.download_max_count),
         reissue_link_minutes: count(m.reissue_link_minutes),
         lockout_release_minutes: count(m.lockout_release_minutes),
+        certificate_expiry_reminder_days: count(m.certificate_expiry_reminder_days),
+        certificate_expiry_reminder_repeats: count(m.certificate_expiry_reminder_repeats),
+        renewal_grace_days: count(m.renewal_grace_days),
+        csr_min_rsa_bits: count(m.csr_min_rsa_bits),
     };
     Ok(Tenant { id: m.id, slug: m.slug, display_name: m.display_name, created_at: time("tenants.created_at", m.created_at)?, policy })
 }

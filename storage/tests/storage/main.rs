@@ -17,6 +17,7 @@ mod completion_method;
 mod completion_reissue;
 mod devices;
 mod events;
+mod expiry;
 mod federation;
 mod mail;
 mod oidc;

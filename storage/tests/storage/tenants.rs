@@ -38,6 +38,10 @@ fn custom_policy() -> TenantPolicy {
         download_max_count: 1,
         reissue_link_minutes: 15,
         lockout_release_minutes: 30,
+        certificate_expiry_reminder_days: 21,
+        certificate_expiry_reminder_repeats: 3,
+        renewal_grace_days: 5,
+        csr_min_rsa_bits: 3072,
     }
 }
 

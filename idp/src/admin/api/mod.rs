@@ -5,6 +5,7 @@
 
 mod branding;
 mod credentials;
+pub mod expiring;
 mod extract;
 mod federation;
 pub mod openapi;
@@ -51,6 +52,8 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/certificates", get(records::certificates))
         .route("/tenants/{tenant}/certificates/{serial}", get(records::certificate))
         .route("/tenants/{tenant}/certificates/{serial}/revoke", post(records::revoke))
+        .route("/tenants/{tenant}/expiring-certificates", get(expiring::list))
+        .route("/tenants/{tenant}/expiring-certificates.csv", get(expiring::csv))
         .route("/tenants/{tenant}/login-events", get(records::login_events))
         .route("/tenants/{tenant}/login-events.csv", get(records::login_events_csv))
         .route("/tenants/{tenant}/audit-events", get(records::tenant_audit_events))

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use super::{branding, credentials, federation, records, schema, tenants, users};
+use super::{branding, credentials, expiring, federation, records, schema, tenants, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use super::{branding, credentials, federation, records, schema, tenants, users};
         users::device_email, users::sessions, users::end_sessions,
         records::import_users, records::certificates, records::certificate, records::revoke, records::login_events,
         records::login_events_csv, records::tenant_audit_events, records::tenant_audit_events_csv, records::audit_events,
+        expiring::list, expiring::csv,
         federation::oidc_clients, federation::oidc_client, federation::delete_oidc_client,
         federation::saml_sps, federation::saml_sp, federation::delete_saml_sp,
         federation::create_oidc_client, federation::update_oidc_client, federation::rotate_oidc_client_secret,

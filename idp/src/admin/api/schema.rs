@@ -136,7 +136,26 @@ pub struct PolicyDoc {
     pub download_ticket_hours: u32,
     pub download_max_count: u32,
     pub reissue_link_minutes: u32,
+    // Certificate lifecycle (issue 21); absent from older documents: the defaults.
+    /// Days before a device's certificate expires that its user is first mailed a
+    /// reminder; 0 = no reminders. Default 30.
+    #[serde(default = "lifecycle_default::expiry_reminder_days")]
+    pub certificate_expiry_reminder_days: u32,
+    /// Further reminders after the first, evenly spaced before the expiry (30 days and 2:
+    /// at 30, 20 and 10 days), at most one a day. Default 1.
+    #[serde(default = "lifecycle_default::expiry_reminder_repeats")]
+    pub certificate_expiry_reminder_repeats: u32,
+    /// Days a renewed certificate keeps working if the new one is never used. Default 14.
+    #[serde(default = "lifecycle_default::renewal_grace_days")]
+    pub renewal_grace_days: u32,
+    /// Smallest RSA key (bits) accepted in a certificate signing request, at least 2048.
+    #[serde(default = "lifecycle_default::csr_min_rsa_bits")]
+    pub csr_min_rsa_bits: u32,
 }
+
+/// The defaults of the lifecycle knobs: those of [`TenantPolicy::default`].
+#[path = "schema_lifecycle.rs"]
+mod lifecycle_default;
 
 impl PolicyDoc {
     /// Same field names and spellings as [`TenantPolicy`]: converted through JSON so the

@@ -23,13 +23,13 @@ pub const CSR_FORM_PURPOSE: &str = "device-csr";
 /// same form cannot be submitted twice while it can be submitted at all.
 const SUBMISSION_MEMORY: time::Duration = time::Duration::days(2);
 
-/// The keys accepted from devices. The tenant policy has one key knob, the type of key
-/// Mamori generates (`p256` or `rsa2048`); its weakest choice, RSA 2048 (112-bit
-/// strength), is the floor for keys made on devices as well, whichever type the tenant
-/// generates. Ed25519 is refused: browsers and OS key stores cannot present it for TLS
-/// client authentication, so its certificate would never log in.
-pub fn csr_key_policy(_tenant: &Tenant) -> CsrKeyPolicy {
-    CsrKeyPolicy { min_rsa_bits: 2048, allow_ed25519: false }
+/// The keys accepted from devices: RSA from the tenant policy's `csr_min_rsa_bits` up
+/// (never below 2048, 112-bit strength; the policy refuses less), and P-256 / P-384
+/// whatever it says. Ed25519 is refused: browsers and OS key stores cannot present it
+/// for TLS client authentication, so its certificate would never log in.
+pub fn csr_key_policy(tenant: &Tenant) -> CsrKeyPolicy {
+    let min_rsa_bits = usize::try_from(tenant.policy.csr_min_rsa_bits).unwrap_or(usize::MAX);
+    CsrKeyPolicy { min_rsa_bits: min_rsa_bits.max(2048), allow_ed25519: false }
 }
 
 /// Why a request was refused, for the page to name.
@@ -71,6 +71,10 @@ pub enum CsrOutcome {
     /// The device has no certificate that logs in now (revoked or expired) and the tenant
     /// does not let users reissue for themselves: the operator decides, as for a reissue.
     NoLiveCertificate,
+    /// The user issued [`crate::throttle::CSR_ISSUANCES_PER_USER`] already: try later.
+    Throttled {
+        retry_after_secs: u64,
+    },
 }
 
 /// Screens `csr` and, when it passes and the form's token is fresh, issues and records
@@ -95,6 +99,13 @@ pub async fn issue_for_device_csr(
     let live = app.storage.certificates().list_for_device(device.id).await?.iter().any(|c| c.is_usable_at(now));
     if !live && !tenant.policy.user_certificate_reissue_enabled {
         return Ok(CsrOutcome::NoLiveCertificate);
+    }
+    // Every node counts in the shared store, so the limit holds across a cluster.
+    let issuances = [crate::throttle::Subject::csr_issuances(user.id)];
+    match crate::throttle::check(app, &issuances).await {
+        Ok(()) => {}
+        Err(crate::throttle::ThrottleError::Throttled(t)) => return Ok(CsrOutcome::Throttled { retry_after_secs: t.retry_after_secs }),
+        Err(crate::throttle::ThrottleError::Storage(err)) => return Err(err.into()),
     }
     // Screened before the token is taken: a refused request can be fixed and sent again
     // from the same form.
@@ -133,6 +144,7 @@ pub async fn issue_for_device_csr(
         ..Completion::default()
     };
     app.storage.completions().complete(&completion, now).await?;
+    crate::throttle::record_failure(app, &issuances).await;
     app.metrics.certificate_issued("csr");
     record_change(app, attempt, AccountChange::CertificateReissued).await;
     notify(app, user, "notice-certificate-reissued", serde_json::json!({ "device_no": device.device_no }), &[]).await;
@@ -147,3 +159,7 @@ pub async fn issue_for_device_csr(
         ignored,
     })))
 }
+
+#[cfg(test)]
+#[path = "device_csr_tests.rs"]
+mod tests;

@@ -7,12 +7,13 @@
 //! One file per flow: `history` (time zone, login history), `notices` (audit events and
 //! notification mails), `credentials` (password and secret question), `devices`, and
 //! `device_csr` (a device's certificate for its own key), `renewal` (a new certificate
-//! while the old one still works), and `method` (login-method change); the policy gate
-//! of every feature is here.
+//! while the old one still works), `expiry_reminders` (mails before a certificate runs
+//! out), and `method` (login-method change); the policy gate of every feature is here.
 
 mod credentials;
 mod device_csr;
 mod devices;
+mod expiry_reminders;
 mod history;
 mod method;
 mod notices;
@@ -21,6 +22,7 @@ mod renewal;
 pub use credentials::*;
 pub use device_csr::*;
 pub use devices::*;
+pub use expiry_reminders::*;
 pub use history::*;
 pub use method::*;
 pub use notices::*;

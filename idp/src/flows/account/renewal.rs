@@ -2,7 +2,7 @@
 //! is still valid, a new certificate for the same device is issued for download, and the
 //! old one keeps working so the user is never locked out. The old one is revoked
 //! (superseded) when a login with the new one completes, or once the grace
-//! period (`ca.renewal_grace_days`) after the renewal has passed: when the old one is
+//! period (the tenant policy's `renewal_grace_days`) after the renewal has passed: when the old one is
 //! next presented, or by the server's periodic sweep, whichever comes first.
 
 use mamori_ca::RevocationReason;
@@ -98,7 +98,7 @@ pub async fn retire_renewed(app: &App, certificate: &Certificate, now: OffsetDat
 /// At the certificate step, after `certificate` passed every other check: false when it
 /// is an old one whose renewal's grace period has ended (revoked now, the login refused
 /// as revoked).
-pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDateTime) -> anyhow::Result<bool> {
+pub async fn settle_renewal(app: &App, tenant: &Tenant, certificate: &Certificate, now: OffsetDateTime) -> anyhow::Result<bool> {
     let Some(device_id) = certificate.device_id else { return Ok(true) };
     let certificates = app.storage.certificates();
     let live: Vec<Certificate> =
@@ -107,7 +107,7 @@ pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDat
         return Ok(true);
     }
     let reason = RevocationReason::Superseded.as_str();
-    let grace = time::Duration::days(i64::from(app.config.ca.renewal_grace_days));
+    let grace = time::Duration::days(i64::from(tenant.policy.renewal_grace_days));
     let renewed_at = live.iter().filter(|c| c.created_at > certificate.created_at).map(|c| c.created_at).min();
     match renewed_at {
         Some(at) if now >= at + grace => {
@@ -123,10 +123,14 @@ pub async fn settle_renewal(app: &App, certificate: &Certificate, now: OffsetDat
     }
 }
 
-/// Revokes every certificate whose renewal is older than the grace period; the number
-/// revoked. Run periodically by the server (see `server::retire_renewed_certificates`).
+/// Revokes every certificate whose renewal is older than its tenant's grace period; the
+/// number revoked. Run periodically by the server (see `server::certificate_sweeps`).
 pub async fn retire_renewed_certificates(app: &App, now: OffsetDateTime) -> anyhow::Result<usize> {
-    let grace = time::Duration::days(i64::from(app.config.ca.renewal_grace_days));
     let reason = RevocationReason::Superseded.as_str();
-    Ok(app.storage.certificates().revoke_renewed_before(now - grace, reason, now).await?.len())
+    let mut revoked = 0;
+    for tenant in app.storage.tenants().list().await? {
+        let grace = time::Duration::days(i64::from(tenant.policy.renewal_grace_days));
+        revoked += app.storage.certificates().revoke_renewed_before_in_tenant(tenant.id, now - grace, reason, now).await?.len();
+    }
+    Ok(revoked)
 }

@@ -29,6 +29,16 @@ pub fn routes() -> Router<SharedState> {
 const PASTED: &str = "csr_pem";
 const UPLOADED: &str = "csr_file";
 const SUBMISSION: &str = "submission";
+/// The seal binding the submission token to the user and device the form was made for.
+const SUBMISSION_SEAL: &str = "submission_seal";
+const SEAL_PURPOSE: &str = "device-csr-submission";
+
+/// The seal of a submission token for this user's device: a token from a form made for
+/// another user or device, or one made up, is no submission of this form.
+fn submission_seal(portal: &Portal, device: &Device, token: &str) -> String {
+    let (user, device_no) = (portal.user.id.to_string(), device.device_no.to_string());
+    portal.ctx.app().csrf.seal_fields(SEAL_PURPOSE, &[Some(&user), Some(&device_no), Some(token)])
+}
 
 /// The most the form's body may carry, read as it streams in: what the server lets any
 /// page declare (`server::body_limit`, which handlers do not depend on), so that a
@@ -50,6 +60,7 @@ async fn device_or_page(portal: &Portal, device_no: u32) -> Result<Device, Respo
 /// The form, with a fresh one-time token: each rendering can issue one certificate.
 fn form_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, status: StatusCode) -> Response {
     let file_stem = file_stem(&portal.user.login_id, device.device_no);
+    let submission = crate::secrets::url_token();
     portal.page(
         status,
         "account/device_csr.html",
@@ -57,9 +68,13 @@ fn form_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, sta
             "device_no": device.device_no,
             "email": device.email,
             "file_stem": file_stem,
-            "submission": crate::secrets::url_token(),
+            "submission": submission,
+            "submission_seal": submission_seal(portal, device, &submission),
             "max_kb": MAX_REQUEST_BYTES / 1024,
             "problem": problem,
+            // A refusal for the state of things (409, 429) has nothing in the form to
+            // correct: no "please correct" before it.
+            "problem_plain": status == StatusCode::CONFLICT || status == StatusCode::TOO_MANY_REQUESTS,
         }),
     )
 }
@@ -89,6 +104,10 @@ async fn submit(Path(device_no): Path<u32>, upload: PostedUpload) -> Response {
     };
     let app = portal.ctx.app();
     let token = field(&form, SUBMISSION);
+    let (user, device_no) = (portal.user.id.to_string(), device.device_no.to_string());
+    if !app.csrf.fields_sealed(SEAL_PURPOSE, &[Some(&user), Some(&device_no), Some(token)], field(&form, SUBMISSION_SEAL)) {
+        return form_page(&portal, &device, Some(portal.messages(&["csr.problem.form-not-this"])), StatusCode::CONFLICT);
+    }
     let outcome = flow::issue_for_device_csr(app, &portal.tenant, &portal.user, &device, csr, token, &portal.attempt()).await;
     match outcome {
         Ok(CsrOutcome::Issued(issued)) => {
@@ -105,6 +124,15 @@ async fn submit(Path(device_no): Path<u32>, upload: PostedUpload) -> Response {
         }
         Ok(CsrOutcome::NoLiveCertificate) => {
             form_page(&portal, &device, Some(portal.messages(&["csr.problem.no-live-certificate"])), StatusCode::CONFLICT)
+        }
+        Ok(CsrOutcome::Throttled { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60).to_string();
+            let message = portal.ctx.message("csr.problem.throttled").replace("{minutes}", &minutes);
+            let mut page = form_page(&portal, &device, Some(vec![message]), StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                page.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+            page
         }
         Err(err) => portal.internal(&err),
     }

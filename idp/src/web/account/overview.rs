@@ -88,7 +88,7 @@ async fn renew_certificate(Path(device_no): Path<u32>, Posted { ctx, .. }: Poste
     let app = portal.ctx.app();
     let device = match flow::find_device(app, &portal.user, device_no).await {
         Ok(Some(device)) => device,
-        Ok(None) => return portal.ctx.error(StatusCode::NOT_FOUND, "account.device.not_found"),
+        Ok(None) => return portal.ctx.error_to_account(StatusCode::NOT_FOUND, "account.device.not_found"),
         Err(err) => return portal.internal(&err),
     };
     let main = portal.ctx.state.urls.main.clone();
@@ -103,12 +103,15 @@ async fn renew_certificate(Path(device_no): Path<u32>, Posted { ctx, .. }: Poste
                 "acquisition_id": download.acquisition_id,
                 "certificate_name": download.certificate_name,
                 "download_url": format!("{main}/download"),
-                "grace_days": app.config.ca.renewal_grace_days,
+                "grace_days": portal.tenant.policy.renewal_grace_days,
             }),
         ),
-        Ok(flow::RenewOutcome::AlreadyPending) => portal.ctx.error(StatusCode::CONFLICT, "account.renew.already_pending"),
-        Ok(flow::RenewOutcome::NoLiveCertificate) => portal.ctx.error(StatusCode::CONFLICT, "account.renew.no_certificate"),
-        Ok(flow::RenewOutcome::NoCertificateMethod) => portal.ctx.error(StatusCode::CONFLICT, "csr.problem.no-certificate-method"),
+        // The user came from the account page and goes back there, not to the start page.
+        Ok(flow::RenewOutcome::AlreadyPending) => portal.ctx.error_to_account(StatusCode::CONFLICT, "account.renew.already_pending"),
+        Ok(flow::RenewOutcome::NoLiveCertificate) => portal.ctx.error_to_account(StatusCode::CONFLICT, "account.renew.no_certificate"),
+        Ok(flow::RenewOutcome::NoCertificateMethod) => {
+            portal.ctx.error_to_account(StatusCode::CONFLICT, "csr.problem.no-certificate-method")
+        }
         Err(err) => portal.internal(&err),
     }
 }

@@ -29,6 +29,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/console/t/{tenant}/certificates", get(search))
         .route("/console/t/{tenant}/certificates/{serial}", get(show))
         .route("/console/t/{tenant}/certificates/{serial}/revoke", post(revoke))
+        .route("/console/t/{tenant}/expiring-certificates.csv", get(expiring_csv))
 }
 
 const PAGE_SIZE: u64 = 20;
@@ -48,6 +49,8 @@ struct SearchQuery {
     /// `active`, `revoked` or anything else for both.
     status: Option<String>,
     page: Option<String>,
+    /// Days ahead: when given, the unrevoked certificates that expire within them instead.
+    expiring_within_days: Option<String>,
 }
 
 /// A query parameter as typed, trimmed and cut to `max` characters.
@@ -56,6 +59,9 @@ fn bounded(value: Option<&str>, max: usize) -> String {
 }
 
 async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<SearchQuery>) -> Response {
+    if let Some(days) = query.expiring_within_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        return expiring(ctx, &tenant, days).await;
+    }
     let serial = bounded(query.serial.as_deref(), 64);
     let login_id = bounded(query.login_id.as_deref(), 64);
     let status = query.status.clone().filter(|s| s == "active" || s == "revoked").unwrap_or_default();
@@ -94,6 +100,73 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
             ),
         )
         .await
+}
+
+/// The expiring certificates (every one, soonest first) and a link to them as CSV.
+async fn expiring(ctx: PageCtx, tenant: &str, typed: &str) -> Response {
+    let typed: String = typed.chars().take(8).collect();
+    let here = format!("{}?expiring_within_days={}", list_path(tenant), urlcode::component(&typed));
+    let console = console_or_return!(ctx, &here);
+    let Ok(days) = typed.parse::<u32>() else {
+        return console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
+    };
+    let list = match certificates::expiring(console.ctx.app(), &console.principal, tenant, days).await {
+        Ok(list) => list,
+        Err(AdminError::Invalid(_)) => return console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid"),
+        Err(err) => return console.refused(&err).await,
+    };
+    let owners: HashMap<Uuid, String> = list.iter().map(|e| (e.user.id, e.user.login_id.clone())).collect();
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .map(|e| {
+            let mut row = row(&console, tenant, &e.certificate, &owners);
+            row["device_no"] = serde_json::json!(e.device.as_ref().map(|d| d.device_no));
+            row["renewed"] = serde_json::json!(e.renewed);
+            row
+        })
+        .collect();
+    let paging = Paging { offset: 0, limit: u64::try_from(list.len()).unwrap_or(u64::MAX).max(1) };
+    let total = u64::try_from(list.len()).unwrap_or(u64::MAX);
+    console
+        .page(
+            StatusCode::OK,
+            "console/certificates.html",
+            tenant,
+            super::with_fields(
+                serde_json::json!({
+                    "serial": "", "login_id": "", "status": "", "rows": rows,
+                    "expiring_within_days": days,
+                    "csv_href": format!("/console/t/{}/expiring-certificates.csv?within_days={days}", urlcode::component(tenant)),
+                }),
+                console.paging_fields(1, paging, list.len(), total, |_| here.clone()),
+            ),
+        )
+        .await
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ExpiringQuery {
+    within_days: Option<String>,
+}
+
+async fn expiring_csv(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<ExpiringQuery>) -> Response {
+    let typed: String = query.within_days.unwrap_or_default().trim().chars().take(8).collect();
+    let here = format!("/console/t/{}/expiring-certificates.csv?within_days={}", urlcode::component(&tenant), urlcode::component(&typed));
+    let console = console_or_return!(ctx, &here);
+    let Ok(days) = typed.parse::<u32>() else {
+        return console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
+    };
+    match certificates::expiring(console.ctx.app(), &console.principal, &tenant, days).await {
+        Ok(list) => {
+            let csv = certificates::expiring_csv(&list);
+            let mut response = crate::admin::api::records::csv_attachment(&format!("expiring-certificates-{tenant}.csv"), csv);
+            // Users' names and addresses: no shared cache keeps a copy.
+            response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(AdminError::Invalid(_)) => console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid"),
+        Err(err) => console.refused(&err).await,
+    }
 }
 
 /// The user IDs of the certificates' owners (the search confined them to the tenant).

@@ -84,6 +84,15 @@ const GROUPS: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "lifecycle",
+        &[
+            ("certificate_expiry_reminder_days", Kind::Number { min: 0 }),
+            ("certificate_expiry_reminder_repeats", Kind::Number { min: 0 }),
+            ("renewal_grace_days", Kind::Number { min: 0 }),
+            ("csr_min_rsa_bits", Kind::Number { min: 2048 }),
+        ],
+    ),
+    (
         "methods",
         &[
             ("allowed_login_methods", Kind::Methods),
@@ -165,7 +174,13 @@ async fn policy_page_with(
                     let value = &values[*name];
                     let (kind_name, hint, options) = match kind {
                         Kind::Number { min } => {
-                            let hint = msg(format!("console.policy.allowed.from_{min}")).replace("{max}", &MAX_NUMBER.to_string());
+                            // Where 0 means something other than "never", the hint says what.
+                            let key = match *name {
+                                "renewal_grace_days" => "console.policy.allowed.from_0_at_once".to_owned(),
+                                "certificate_expiry_reminder_repeats" => "console.policy.allowed.from_0_none".to_owned(),
+                                _ => format!("console.policy.allowed.from_{min}"),
+                            };
+                            let hint = msg(key).replace("{max}", &MAX_NUMBER.to_string());
                             ("number", hint, Vec::new())
                         }
                         Kind::Switch => ("switch", String::new(), Vec::new()),
