@@ -345,6 +345,9 @@ pub struct Loaded {
 /// harness's binary.
 const NOT_CONFIG_KEYS: &[&str] = &["config", "data_dir", "demo_rp_listen", "bin"];
 
+/// Config keys that became tenant policy knobs (migration m0020), and the knob.
+const MOVED_TO_TENANT_POLICY: &[(&str, &str)] = &[("ca.renewal_grace_days", "renewal_grace_days")];
+
 impl Config {
     /// Loads `path` (required to exist) with the environment layered on top.
     pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
@@ -373,6 +376,14 @@ impl Config {
         let mut unknown_keys = Vec::new();
         if let Ok(merged) = figment.extract::<figment::value::Value>() {
             let _: Result<Config, figment::Error> = serde_ignored::deserialize(&merged, |path| unknown_keys.push(path.to_string()));
+        }
+        // A setting that moved to the tenant policy must not be dropped with only a
+        // warning: the operator would silently get the default instead of their value.
+        if let Some((key, knob)) = MOVED_TO_TENANT_POLICY.iter().find(|(key, _)| unknown_keys.iter().any(|k| k == key)) {
+            return Err(format!(
+                "config key `{key}` is now the tenant policy knob `{knob}`: remove it here and set it per tenant with \
+                 `mamori admin tenant policy --tenant SLUG --set {knob}=VALUE` (default 14)"
+            ));
         }
         Ok(Loaded { config, base_dir: base_dir.to_owned(), unknown_keys })
     }
@@ -511,6 +522,13 @@ mod tests {
         assert_eq!(loaded.config.server.listen.port(), 9000);
         assert!(loaded.unknown_keys.contains(&"server.lisen".to_owned()), "{:?}", loaded.unknown_keys);
         assert!(loaded.unknown_keys.contains(&"bogus".to_owned()), "{:?}", loaded.unknown_keys);
+    }
+
+    #[test]
+    fn a_key_moved_to_the_tenant_policy_stops_the_start_and_says_where_it_went() {
+        let err = load("[ca]\nrenewal_grace_days = 30\n").expect_err("refused").to_string();
+        assert!(err.contains("ca.renewal_grace_days"), "{err}");
+        assert!(err.contains("--set renewal_grace_days="), "{err}");
     }
 
     #[test]

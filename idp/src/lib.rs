@@ -7,6 +7,7 @@ pub mod blocking;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod demo_rp;
 pub mod fields;
 pub mod flows;

@@ -74,7 +74,7 @@ impl ProfileSigner {
         })?;
         let key_der = PrivateKeyDer::from_pem_file(key_path)
             .map_err(|e| anyhow::anyhow!("config key `{KEY_KEY}`: cannot read a private key from {}: {e}", key_path.display()))?;
-        let key = crate::server::tls::crypto_provider()
+        let key = crate::crypto::crypto_provider()
             .key_provider
             .load_private_key(key_der)
             .map_err(|e| anyhow::anyhow!("config key `{KEY_KEY}`: {} is not a usable private key: {e}", key_path.display()))?;

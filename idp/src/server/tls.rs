@@ -24,16 +24,7 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The one crypto provider of the whole binary.
-pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-/// Installs [`crypto_provider`] as the process default, for libraries (lettre, reqwest)
-/// that build their own rustls configs. Idempotent.
-pub fn install_default_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
+pub use crate::crypto::{crypto_provider, install_default_provider};
 
 pub struct ListenerTls {
     pub main: Arc<ServerConfig>,
