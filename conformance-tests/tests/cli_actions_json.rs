@@ -104,6 +104,17 @@ fn every_action_describes_its_result_in_json_and_refusals_are_json_errors() {
     let certs =
         json(&ok(mamori(config, &["admin", "certificate", "search", "--tenant", "acme", "--login-id", "taro", "--output", "json"])));
     assert_eq!(certs["items"][0]["serial"], serial.as_str(), "{certs}");
+    // Hostile twin: a path that cannot be written issues nothing (a new certificate
+    // would supersede the one the user has, and its key would be lost).
+    let nowhere = dir.join("no-such-dir/taro.p12").display().to_string();
+    let err = refused_json(mamori(
+        config,
+        &[&["admin", "user", "issue-cert"][..], &user[..], &["--p12", &nowhere, "--password-file", &pw, "--output", "json"]].concat(),
+    ));
+    assert!(err.contains("cannot write"), "{err}");
+    let after =
+        json(&ok(mamori(config, &["admin", "certificate", "search", "--tenant", "acme", "--login-id", "taro", "--output", "json"])));
+    assert_eq!(after["items"], certs["items"], "the failed command changed the certificates");
 
     // `ca revoke`: the certificate, its reason and when.
     let revoked = run_json(config, &["ca", "revoke", "--serial", &serial, "--reason", "key-compromise"]);
@@ -123,6 +134,7 @@ fn every_action_describes_its_result_in_json_and_refusals_are_json_errors() {
     let granted = run_json(config, &[&["admin", "operator", "grant"][..], &user[..], &["--role", "tenant-admin"]].concat());
     assert_eq!((&granted["role"], &granted["granted"]), (&"tenant-admin".into(), &true.into()), "{granted}");
     let listed = json(&ok(mamori(config, &["admin", "operator", "list", "--output", "json"])));
+    times_are_rfc3339(&listed);
     assert!(listed.as_array().expect("list").iter().any(|r| r["login_id"] == "taro"), "{listed}");
     let taken = run_json(config, &[&["admin", "operator", "revoke"][..], &user[..], &["--role", "tenant-admin"]].concat());
     assert_eq!((&taken["role"], &taken["revoked"]), (&"tenant-admin".into(), &true.into()), "{taken}");

@@ -145,9 +145,12 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             if not_after <= not_before {
                 anyhow::bail!("--not-after must be later than --not-before");
             }
+            // Before the certificate exists (it supersedes the device's current one): a
+            // path that cannot be written must leave the device as it was.
+            let pending = crate::cli::ca::PendingFile::create(&p12).with_context(|| format!("cannot write {}", p12.display()))?;
             let issued =
                 crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
-            crate::cli::ca::write_file_atomically(&p12, &issued.pkcs12).with_context(|| format!("cannot write {}", p12.display()))?;
+            pending.finish(&issued.pkcs12).with_context(|| format!("cannot write {}", p12.display()))?;
             let details = serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex});
             admin::audit::record(
                 app,

@@ -135,11 +135,13 @@ async fn issue(app: &App, args: super::CaIssueArgs) -> anyhow::Result<()> {
             DeviceKeyType::Rsa2048 => KeyAlgorithm::Rsa2048,
         };
         let cn = args.common_name.clone();
+        // Before the certificate exists: a path that cannot be written issues nothing.
+        let pending = PendingFile::create(p12_path).with_context(|| format!("cannot write {}", p12_path.display()))?;
         let issued = app.ca.issue_device_certificate(owner, args.common_name, args.email, key, now, not_after).await?;
         let format = if args.legacy { Pkcs12Format::Legacy } else { Pkcs12Format::Modern };
         let chain = app.ca.pkcs12_chain().await?;
         let p12 = mamori_ca::export_pkcs12(&issued, &chain, password, &cn, format)?;
-        write_file_atomically(p12_path, &p12).with_context(|| format!("cannot write {}", p12_path.display()))?;
+        pending.finish(&p12).with_context(|| format!("cannot write {}", p12_path.display()))?;
         if args.output.output == OutputFormat::Text {
             eprintln!("wrote {} ({format} PKCS#12)", p12_path.display());
         }
@@ -187,8 +189,40 @@ fn write_out(path: Option<&Path>, bytes: &[u8], what: &str) -> anyhow::Result<()
 
 /// Writes beside the target and renames, so a reader never sees half a file.
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = PathBuf::from(path);
-    tmp.as_mut_os_string().push(".tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    PendingFile::create(path)?.finish(bytes)
+}
+
+/// A file that will hold what is about to be made (a certificate and its key): created
+/// beside its target before the work, so a path that cannot be written fails before
+/// anything is issued; written and renamed into place after. Dropped unfinished, it
+/// leaves nothing behind.
+pub struct PendingFile {
+    file: Option<std::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl PendingFile {
+    pub fn create(path: &Path) -> std::io::Result<PendingFile> {
+        let mut tmp = PathBuf::from(path);
+        tmp.as_mut_os_string().push(".tmp");
+        let file = std::fs::File::create(&tmp)?;
+        Ok(PendingFile { file: Some(file), tmp, path: path.to_owned() })
+    }
+
+    pub fn finish(mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut file = self.file.take().ok_or_else(|| std::io::Error::other("the file was already finished"))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path)
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        // Unfinished (the work failed, or finishing did): take the temporary file away.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }

@@ -73,7 +73,17 @@ pub async fn run(app: &App, command: OperatorCommand) -> anyhow::Result<()> {
         }
         OperatorCommand::List(output) => {
             let roles = operators::list(app, &cli).await.map_err(super::oidc::cli_error)?;
-            print(output.output, &roles, || {
+            // The CLI's own JSON writes times as its text does: RFC 3339, whole seconds.
+            let json: Vec<_> = roles
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "tenant": r.tenant, "login_id": r.login_id, "role": r.role, "administers": r.administers,
+                        "granted_at": super::output::time(r.granted_at),
+                    })
+                })
+                .collect();
+            print(output.output, &json, || {
                 let rows: Vec<Vec<String>> = roles
                     .iter()
                     .map(|r| {
