@@ -65,6 +65,14 @@ impl ProfileSigner {
     /// Reads the chain (PEM certificates, the signing one first) and its key (PEM: PKCS#8,
     /// PKCS#1 or SEC1).
     pub fn load(chain_path: &Path, key_path: &Path) -> anyhow::Result<ProfileSigner> {
+        // An empty value resolves to the config's folder: say so, not "Is a directory".
+        for (config_key, path) in [(CHAIN_KEY, chain_path), (KEY_KEY, key_path)] {
+            anyhow::ensure!(
+                !path.is_dir(),
+                "config key `{config_key}`: {} is a folder, not a PEM file (is the value empty?)",
+                path.display()
+            );
+        }
         let ders: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(chain_path)
             .and_then(|iter| iter.collect::<Result<_, _>>())
             .map_err(|e| anyhow::anyhow!("config key `{CHAIN_KEY}`: cannot read certificates from {}: {e}", chain_path.display()))?;
@@ -74,10 +82,12 @@ impl ProfileSigner {
         })?;
         let key_der = PrivateKeyDer::from_pem_file(key_path)
             .map_err(|e| anyhow::anyhow!("config key `{KEY_KEY}`: cannot read a private key from {}: {e}", key_path.display()))?;
-        let key = crate::crypto::crypto_provider()
-            .key_provider
-            .load_private_key(key_der)
-            .map_err(|e| anyhow::anyhow!("config key `{KEY_KEY}`: {} is not a usable private key: {e}", key_path.display()))?;
+        let key = crate::crypto::crypto_provider().key_provider.load_private_key(key_der).map_err(|e| {
+            anyhow::anyhow!(
+                "config key `{KEY_KEY}`: {} is not a usable private key (P-256, or RSA of at least 2048 bits): {e}",
+                key_path.display()
+            )
+        })?;
         let scheme = key
             .choose_scheme(&[SignatureScheme::ECDSA_NISTP256_SHA256, SignatureScheme::RSA_PKCS1_SHA256])
             .map(|signer| signer.scheme())
@@ -91,7 +101,39 @@ impl ProfileSigner {
             key_path.display(),
             chain_path.display()
         );
-        Ok(ProfileSigner { key, scheme, chain })
+        // A profile signed by a certificate outside its validity does not verify on the
+        // device, and each one spends a download: refuse to start with it.
+        let signer = ProfileSigner { key, scheme, chain };
+        let now = time::OffsetDateTime::now_utc();
+        let (not_before, not_after) = signer.validity();
+        anyhow::ensure!(
+            signer.valid_at(now),
+            "config key `{CHAIN_KEY}`: the profile-signing certificate in {} is valid from {not_before} to {not_after}, not now",
+            chain_path.display()
+        );
+        if not_after - now < time::Duration::days(30) {
+            tracing::warn!(%not_after, "the profile-signing certificate ({CHAIN_KEY}) expires within 30 days");
+        }
+        Ok(signer)
+    }
+
+    /// The signing certificate's validity (notBefore, notAfter).
+    fn validity(&self) -> (time::OffsetDateTime, time::OffsetDateTime) {
+        let validity = &self.chain[0].tbs_certificate.validity;
+        let at = |t: &x509_cert::time::Time| {
+            i64::try_from(t.to_unix_duration().as_secs())
+                .ok()
+                .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        };
+        (at(&validity.not_before), at(&validity.not_after))
+    }
+
+    /// Whether a profile signed at `now` verifies: the signing certificate is within its
+    /// validity. Checked before a download is spent on a profile.
+    pub fn valid_at(&self, now: time::OffsetDateTime) -> bool {
+        let (not_before, not_after) = self.validity();
+        not_before <= now && now <= not_after
     }
 
     /// `content` (the plist) as a DER `ContentInfo` holding a SignedData with the content

@@ -14,6 +14,15 @@ use crate::flows::mobileconfig::{ProfileInput, ProfileTexts, configuration_profi
 /// A test CA and a profile-signing certificate under it, as PEM files in `dir`: (CA file,
 /// chain file, key file). `rsa` makes the signing key an RSA key (from openssl).
 fn signing_files(dir: &Path, rsa: bool) -> (PathBuf, PathBuf, PathBuf) {
+    signing_files_valid(dir, rsa, None)
+}
+
+/// As [`signing_files`], the signing certificate valid over `validity` when given.
+fn signing_files_valid(
+    dir: &Path,
+    rsa: bool,
+    validity: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = rcgen::KeyPair::generate().expect("CA key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Profile Test CA");
@@ -35,6 +44,9 @@ fn signing_files(dir: &Path, rsa: bool) -> (PathBuf, PathBuf, PathBuf) {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     params.distinguished_name.push(rcgen::DnType::CommonName, "Mamori profile signing");
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    if let Some((not_before, not_after)) = validity {
+        (params.not_before, params.not_after) = (not_before, not_after);
+    }
     let cert = params.signed_by(&key, &issuer).expect("signing certificate");
 
     let (ca_file, chain_file, key_file) = (dir.join("ca.pem"), dir.join("chain.pem"), dir.join("signing.key"));
@@ -138,4 +150,27 @@ fn unsigned_unless_configured_and_a_wrong_configuration_stops_at_load() {
     std::fs::write(dir.path().join("junk.pem"), "not a certificate").expect("write");
     let err = ProfileSigner::load(&dir.path().join("junk.pem"), &key).expect_err("junk");
     assert!(err.to_string().contains("mobileconfig_signing_chain_file"), "{err}");
+}
+
+#[test]
+fn a_signing_certificate_outside_its_validity_or_an_empty_path_stops_at_load() {
+    let now = time::OffsetDateTime::now_utc();
+    for (label, validity) in [
+        ("expired", (now - time::Duration::days(400), now - time::Duration::days(35))),
+        ("not yet valid", (now + time::Duration::days(30), now + time::Duration::days(400))),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, chain, key) = signing_files_valid(dir.path(), false, Some(validity));
+        let err = ProfileSigner::load(&chain, &key).expect_err(label);
+        assert!(err.to_string().contains("not now") && err.to_string().contains("mobileconfig_signing_chain_file"), "{label}: {err}");
+    }
+    // Honest twin: valid for one more day still loads and answers valid_at.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, chain, key) = signing_files_valid(dir.path(), false, Some((now - time::Duration::days(1), now + time::Duration::days(1))));
+    let signer = ProfileSigner::load(&chain, &key).expect("valid now");
+    assert!(signer.valid_at(now));
+    assert!(!signer.valid_at(now + time::Duration::days(2)), "a running server notices the expiry");
+    // An empty value resolves to the config's folder.
+    let err = ProfileSigner::load(dir.path(), &key).expect_err("a folder");
+    assert!(err.to_string().contains("is a folder"), "{err}");
 }

@@ -46,6 +46,13 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
         return form_page(&ctx, acquisition_id.trim(), Some((problem, invalid)), StatusCode::BAD_REQUEST);
     }
     let format = DownloadFormat::from_field(field(&form, "format"));
+    // A profile that would not verify must not spend the download (the .p12 still can).
+    if format == DownloadFormat::AppleProfile
+        && let Some(signer) = &ctx.app().profile_signer
+        && !signer.valid_at(ctx.app().now())
+    {
+        return ctx.internal(&anyhow::anyhow!("the profile-signing certificate is outside its validity"));
+    }
     match flow::redeem_download(ctx.app(), acquisition_id, password).await {
         Ok(DownloadOutcome::Delivered(file)) if format == DownloadFormat::AppleProfile => {
             match flow::apple_profile(ctx.app(), &file, &ctx.state.urls.main, ctx.page.locale).await {
