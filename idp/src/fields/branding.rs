@@ -92,6 +92,12 @@ impl Logo {
         if width > MAX_LOGO_SIDE || height > MAX_LOGO_SIDE {
             return Err(too_large(format!("logo: {width}×{height} pixels, at most {MAX_LOGO_SIDE} a side")));
         }
+        // The header alone proves little: the whole image must decode (every chunk's CRC,
+        // the pixel data within a bound of memory) and end at IEND, with nothing after it
+        // that another reader could take for another format.
+        if !ends_at_iend(bytes) || !decodes(bytes) {
+            return Err(FieldError::new("logo", KEY_LOGO_NOT_PNG, "logo: not a complete, readable PNG image"));
+        }
         Ok(Logo(bytes.to_vec()))
     }
 
@@ -102,6 +108,34 @@ impl Logo {
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }
+}
+
+/// Walks the chunks (length, type, data, CRC) from the signature: the last one is IEND
+/// and ends the file exactly.
+fn ends_at_iend(bytes: &[u8]) -> bool {
+    let mut at = PNG_SIGNATURE.len();
+    while let Some(head) = bytes.get(at..at + 8) {
+        let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let Some(next) = at.checked_add(12).and_then(|n| n.checked_add(length)) else { return false };
+        if next > bytes.len() {
+            return false;
+        }
+        if &head[4..8] == b"IEND" {
+            return next == bytes.len();
+        }
+        at = next;
+    }
+    false
+}
+
+/// The image decodes in full, within a memory bound fit for the largest logo (1024 × 1024
+/// pixels of 16-bit RGBA is 8 MiB), so a small file that inflates to gigabytes is refused.
+fn decodes(bytes: &[u8]) -> bool {
+    let limits = png::Limits { bytes: 16 * 1024 * 1024 };
+    let Ok(mut reader) = png::Decoder::new_with_limits(std::io::Cursor::new(bytes), limits).read_info() else { return false };
+    let Some(size) = reader.output_buffer_size() else { return false };
+    let mut pixels = vec![0; size];
+    reader.next_frame(&mut pixels).is_ok() && reader.finish().is_ok()
 }
 
 fn too_large(detail: String) -> FieldError {
@@ -175,8 +209,44 @@ pub(crate) mod tests {
         let mut wide = TINY_PNG.to_vec();
         wide[16..20].copy_from_slice(&(MAX_LOGO_SIDE + 1).to_be_bytes());
         assert_eq!(key(&wide), Err(KEY_LOGO_TOO_LARGE));
-        let mut exact = TINY_PNG.to_vec();
-        exact.resize(MAX_LOGO_BYTES, 0);
-        assert!(Logo::parse(&exact).is_ok(), "the limit itself is allowed");
+        // A large but honest logo: 1024 × 1024, a text chunk (harmless: served as image/png).
+        let honest = encoded(MAX_LOGO_SIDE, MAX_LOGO_SIDE, Some("<script>alert(1)</script>"));
+        assert!(honest.len() <= MAX_LOGO_BYTES, "{}", honest.len());
+        assert!(Logo::parse(&honest).is_ok());
+    }
+
+    /// A grey PNG made by the `png` crate, with a tEXt chunk when given.
+    fn encoded(width: u32, height: u32, text: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        if let Some(text) = text {
+            encoder.add_text_chunk("Comment".into(), text.into()).expect("text chunk");
+        }
+        let mut writer = encoder.write_header().expect("header");
+        writer.write_image_data(&vec![0x80; (width * height) as usize]).expect("pixels");
+        writer.finish().expect("IEND");
+        out
+    }
+
+    #[test]
+    fn a_logo_must_decode_in_full_and_end_at_iend() {
+        let key = |bytes: &[u8]| Logo::parse(bytes).map(|_| ()).map_err(|e| e.key);
+        assert_eq!(key(TINY_PNG), Ok(()));
+        // A broken CRC in the image data.
+        let mut crc = TINY_PNG.to_vec();
+        crc[55] ^= 0xff;
+        assert_eq!(key(&crc), Err(KEY_LOGO_NOT_PNG));
+        // A polyglot: HTML after IEND; and a file cut before IEND.
+        let mut polyglot = TINY_PNG.to_vec();
+        polyglot.extend_from_slice(b"<html><script>alert(1)</script></html>");
+        assert_eq!(key(&polyglot), Err(KEY_LOGO_NOT_PNG));
+        assert_eq!(key(&TINY_PNG[..TINY_PNG.len() - 12]), Err(KEY_LOGO_NOT_PNG));
+        assert_eq!(key(&TINY_PNG[..60]), Err(KEY_LOGO_NOT_PNG));
+        // A chunk length that points past the end (or overflows) is refused, not trusted.
+        let mut lying = TINY_PNG.to_vec();
+        lying[33..37].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(key(&lying), Err(KEY_LOGO_NOT_PNG));
     }
 }
