@@ -34,6 +34,8 @@ test('an operator sets the tenant branding in the console; hostile values save n
       'logo', /SVG/],
     [{ logo: { name: 'logo.png', mimeType: 'image/png', buffer: Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00', 'latin1') } }, 'logo', /must be a PNG/],
     [{ logo: { name: 'big.png', mimeType: 'image/png', buffer: Buffer.concat([TINY_PNG, Buffer.alloc(49 * 1024)]) } }, 'logo', /at most 48 KiB/],
+    // Beyond a page form's 64 KiB: still the rule's message beside the field, not a bare 413.
+    [{ logo: { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.concat([TINY_PNG, Buffer.alloc(73 * 1024)]) } }, 'logo', /at most 48 KiB/],
     [{ display_name: ' ' }, 'display_name', /name/i],
   ]) {
     await page.goto(policy);
@@ -58,6 +60,20 @@ test('an operator sets the tenant branding in the console; hostile values save n
   }, `${server.mtls}/console/t/demo/branding`);
   assert.equal(forged, 403);
   assert.notEqual((await apiJson(server, token, '/tenants/demo/branding')).display_name, 'Forged');
+
+  // A short field sent long by hand (past the input's maxlength): the page names it and
+  // nothing is saved; it is not dropped and the rest saved.
+  const long = await page.evaluate(async () => {
+    const body = new FormData(document.querySelector('#branding-form'));
+    body.set('display_name', 'Long-name');
+    body.set('accent_colour', 'a'.repeat(300));
+    const r = await fetch(document.querySelector('#branding-form').action, { method: 'POST', body, credentials: 'same-origin' });
+    return { status: r.status, text: await r.text() };
+  });
+  assert.equal(long.status, 400, long.text);
+  assert.match(long.text, /Accent colour/);
+  const afterLong = await apiJson(server, token, '/tenants/demo/branding');
+  assert.notEqual(afterLong.display_name, 'Long-name', 'nothing saved');
 
   // Saved: name, colour and logo, read back through the API, shown in the preview.
   await page.goto(policy);

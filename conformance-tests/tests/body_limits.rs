@@ -150,7 +150,7 @@ fn an_overlong_login_field_is_named_and_the_way_back_kept() {
     for (lang, label) in [("Accept-Language: ja", "「ユーザID」"), ("Accept-Language: en", "“User ID”")] {
         let (body, status) = post(&long, lang, Some(&referer));
         assert_eq!(status, 400, "{body}");
-        assert!(body.contains(label) && body.contains("256"), "{lang}: the field is not named: {body}");
+        assert!(body.contains(label) && body.contains("64"), "{lang}: the field is not named with its limit: {body}");
         assert_eq!(way_back(&body).as_deref(), Some("/login?tenant=pw&return_to=%2Faccount"), "{lang}: {body}");
     }
     // Without a Referer (a script), still a way back: to the form's own address.
@@ -162,8 +162,13 @@ fn an_overlong_login_field_is_named_and_the_way_back_kept() {
     assert_eq!(status, 400, "{body}");
     assert!(way_back(&body).is_some_and(|href| href.starts_with('/') && !href.contains("evil")), "{body}");
     assert_eq!(attempts(), before, "a refused form recorded a login attempt");
+    // Just past the form's maxlength (64, the user ID rule): refused as too long too, not
+    // counted as a wrong login against anyone.
+    let (body, status) = post(&"x".repeat(65), "Accept-Language: en", Some(&referer));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(attempts(), before, "a refused form recorded a login attempt");
     // Honest twin: a value at the limit is read, and fails as a wrong login does.
-    let (body, status) = post(&"x".repeat(256), "Accept-Language: en", Some(&referer));
+    let (body, status) = post(&"x".repeat(64), "Accept-Language: en", Some(&referer));
     assert!(status != 400 && !body.contains("is too long (at most"), "{status}: {body}");
     qs.stop();
 }

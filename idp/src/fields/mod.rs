@@ -159,7 +159,7 @@ impl LoginId {
     pub fn parse(login_id: &str) -> Result<Self, FieldError> {
         const RULE: &str = "login_id: 1 to 64 characters without spaces, control, invisible or bidirectional characters, or / ? # % \\";
         let ok = !login_id.is_empty()
-            && login_id.chars().count() <= 64
+            && login_id.chars().count() <= MAX_LOGIN_ID_CHARS
             && !login_id.chars().any(|c| is_invisible(c) || c.is_whitespace() || "/?#%\\".contains(c));
         if !ok {
             return Err(FieldError::new("login_id", KEY_LOGIN_ID, RULE));
@@ -190,7 +190,8 @@ text_type!(DisplayName);
 impl DisplayName {
     pub fn parse(name: &str) -> Result<Self, FieldError> {
         let odd_space = |c: char| c.general_category() == G::SpaceSeparator && c != ' ' && c != '\u{3000}';
-        if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(|c| is_invisible(c) || odd_space(c)) {
+        if name.trim().is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS || name.chars().any(|c| is_invisible(c) || odd_space(c))
+        {
             return Err(FieldError::new(
                 "display_name",
                 KEY_DISPLAY_NAME,
@@ -223,6 +224,15 @@ impl Email {
             .map_err(|_| FieldError::new("email", KEY_EMAIL, format!("email: {email:?} is not an e-mail address Mamori can send mail to")))
     }
 }
+
+/// The most characters of a user ID (the login forms' `maxlength`).
+pub const MAX_LOGIN_ID_CHARS: usize = 64;
+
+/// The most characters of a display name (the forms' `maxlength`).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+
+/// The most characters of an e-mail address in a form (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// The most characters of a client's name.
 pub const MAX_CLIENT_NAME_CHARS: usize = 200;

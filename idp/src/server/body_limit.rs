@@ -40,8 +40,14 @@ fn surface_of(path: &str) -> (Surface, usize) {
     match endpoint {
         Some("token" | "register" | "introspect" | "revoke" | "par" | "userinfo") => (Surface::OAuth, OAUTH_BYTES),
         Some("saml/sso" | "saml/slo") => (Surface::Page, mamori_saml_wire::binding::MAX_POST_BODY),
+        _ if is_branding_upload(path) => (Surface::Page, crate::web::console::branding::FORM_BODY_BYTES),
         _ => (Surface::Page, PAGE_BYTES),
     }
+}
+
+/// `/console/t/{tenant}/branding`: the console form that uploads a logo.
+fn is_branding_upload(path: &str) -> bool {
+    path.strip_prefix("/console/t/").and_then(|rest| rest.split_once('/')).is_some_and(|(_tenant, rest)| rest == "branding")
 }
 
 /// The most bytes a body to `path` may have.
@@ -107,6 +113,9 @@ mod tests {
         assert_eq!(limit_for("/t/acme/saml/sso"), mamori_saml_wire::binding::MAX_POST_BODY);
         assert_eq!(limit_for("/login/password"), PAGE_BYTES);
         assert_eq!(limit_for("/t/acme/authorize"), PAGE_BYTES);
+        assert_eq!(limit_for("/console/t/acme/branding"), crate::web::console::branding::FORM_BODY_BYTES);
+        assert_eq!(limit_for("/console/t/acme/policy"), PAGE_BYTES);
+        assert_eq!(limit_for("/console/t/acme/branding/x"), PAGE_BYTES);
         assert!(is_machine_endpoint("/t/acme/token") && is_machine_endpoint("/admin/api/v1/tenants"));
         for page in ["/t/acme/saml/sso", "/login/password", "/download", "/t/acme/authorize", "/t/acme"] {
             assert!(!is_machine_endpoint(page), "{page}");

@@ -133,7 +133,7 @@ impl PageCtx {
         if !self.csrf_ok(&form) {
             return Err(self.error(StatusCode::FORBIDDEN, "csrf.invalid"));
         }
-        if let Some((name, max)) = overlong_field(&form, |_| MAX_FIELD_CHARS) {
+        if let Some((name, max)) = overlong_field(&form, field_max_chars) {
             return Err(self.too_long(name, max));
         }
         Ok(form)
@@ -231,6 +231,10 @@ impl FromRequest<SharedState> for Posted {
 /// certificate request) land in `large`, as bytes, for the handler to bound and check.
 /// The whole body is bounded by the route's `DefaultBodyLimit`; beyond it the answer is
 /// the 413 page.
+/// The text parts of an upload form that may be longer than [`MAX_FIELD_CHARS`]: a
+/// certificate request pasted as PEM. Every other text part is bounded like a field.
+pub const LONG_TEXT_PARTS: &[&str] = &["csr_pem"];
+
 pub struct PostedUpload {
     pub ctx: PageCtx,
     pub form: FormFields,
@@ -278,6 +282,11 @@ impl FromRequest<SharedState> for PostedUpload {
                 (false, Ok(text)) if text.chars().count() <= MAX_FIELD_CHARS => {
                     form.insert(name, text);
                 }
+                // A short field sent long by hand is refused by name, as in `Posted`:
+                // dropping it would save the form without it.
+                (false, Ok(_)) if !LONG_TEXT_PARTS.contains(&name.as_str()) => {
+                    return Err(ctx.too_long(&name, MAX_FIELD_CHARS).into_response());
+                }
                 (_, Ok(text)) => {
                     large.insert(name, text.into_bytes());
                 }
@@ -303,6 +312,19 @@ pub fn invalid_fields(keys: &[&str], rules: &[(&str, &str)], order: &[&str]) -> 
         })
         .collect();
     order.iter().filter(|f| named.contains(f)).map(|f| (*f).to_owned()).collect()
+}
+
+/// The most characters a posted field may have: the field rule's bound where a rule has
+/// one (the same number the pages put in `maxlength`), else [`MAX_FIELD_CHARS`].
+pub fn field_max_chars(name: &str) -> usize {
+    use crate::fields::{MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS, MAX_LOGIN_ID_CHARS};
+    match name {
+        "login_id" => MAX_LOGIN_ID_CHARS,
+        "display_name" => MAX_DISPLAY_NAME_CHARS,
+        "email" | "device_email" | "device_email_confirmation" => MAX_EMAIL_CHARS,
+        "secret_answer" => crate::flows::secret_answer::MAX_ANSWER_CHARS,
+        _ => MAX_FIELD_CHARS,
+    }
 }
 
 /// The first field (by name, so the answer does not hang on hash order) whose value is
@@ -368,6 +390,12 @@ mod tests {
         form.clear();
         form.insert("login_id".into(), "x".repeat(MAX_FIELD_CHARS));
         assert_eq!(overlong_field(&form, |_| MAX_FIELD_CHARS), None, "at the limit is fine");
+        // The pages' maxlength is the field rule's bound, and the server holds to it.
+        assert_eq!(field_max_chars("login_id"), crate::fields::MAX_LOGIN_ID_CHARS);
+        assert_eq!(field_max_chars("device_email"), 254);
+        assert_eq!(field_max_chars("display_name"), 200);
+        assert_eq!(field_max_chars("secret_answer"), 100);
+        assert_eq!(field_max_chars("new_password"), MAX_FIELD_CHARS);
         let ui = mamori_ui::Ui::new();
         assert_eq!(field_label(&ui, mamori_ui::Locale::Ja, "login_id"), "ユーザID");
         assert_eq!(field_label(&ui, mamori_ui::Locale::En, "login_id"), "User ID");

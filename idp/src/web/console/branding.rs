@@ -16,8 +16,9 @@ use crate::state::SharedState;
 use crate::urlcode;
 use crate::web::context::{PostedUpload, field};
 
-/// A page form's body limit (the server refuses a longer declared body before this).
-const FORM_BODY_BYTES: usize = 64 * 1024;
+/// This form's body limit: larger than the logo rule's (48 KiB), so that a logo a little
+/// too large gets the rule's message beside its field rather than the bare 413 page.
+pub const FORM_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn routes() -> Router<SharedState> {
     Router::new().route("/console/t/{tenant}/branding", post(save).layer(DefaultBodyLimit::max(FORM_BODY_BYTES)))

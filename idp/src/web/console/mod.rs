@@ -21,7 +21,7 @@
 //! object, and a logged-in user without a role a 403 page that says nothing else.
 
 mod audit;
-mod branding;
+pub(crate) mod branding;
 mod certificates;
 mod events;
 #[cfg(test)]
