@@ -333,6 +333,20 @@ impl<'a> Certificates<'a> {
         Ok(found > 0)
     }
 
+    /// Whether this key is on a certificate of any other device (or of no device: the
+    /// CA's own, the operator's), whatever that certificate's state. One key belongs to
+    /// one device: certifying it again for another would bind one holder to two accounts.
+    pub async fn key_certified_elsewhere(&self, public_key_sha256: &str, device_id: Uuid) -> Result<bool, StorageError> {
+        use sea_orm::PaginatorTrait as _;
+        let found = certificate::Entity::find()
+            .filter(certificate::Column::PublicKeySha256.eq(normalise_hex(public_key_sha256)))
+            .filter(certificate::Column::DeviceId.ne(device_id).or(certificate::Column::DeviceId.is_null()))
+            .count(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(found > 0)
+    }
+
     /// A device's certificates, newest first.
     pub async fn list_for_device(&self, device_id: Uuid) -> Result<Vec<Certificate>, StorageError> {
         self.list_where(certificate::Column::DeviceId.eq(device_id)).await

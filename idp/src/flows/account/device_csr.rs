@@ -46,6 +46,9 @@ pub enum CsrRefusal {
     Signature,
     /// A certificate for this very key was revoked because the key was compromised.
     CompromisedKey,
+    /// This key is already certified for another device (perhaps another user's: a CSR
+    /// is not secret, and certifying its key again would give its holder two accounts).
+    KeyOfAnotherDevice,
 }
 
 /// A certificate issued for a device's own key.
@@ -118,6 +121,9 @@ pub async fn issue_for_device_csr(
     // A key once revoked as compromised stays so, whoever asks and on whichever device.
     if app.storage.certificates().key_revoked_as_compromised(&checked.public_key_sha256_hex()).await? {
         return Ok(CsrOutcome::Refused(CsrRefusal::CompromisedKey));
+    }
+    if app.storage.certificates().key_certified_elsewhere(&checked.public_key_sha256_hex(), device.id).await? {
+        return Ok(CsrOutcome::Refused(CsrRefusal::KeyOfAnotherDevice));
     }
     let fresh = crate::secrets::is_url_token(submission_token)
         && app.shared.form_submissions().first_use(tenant.id, CSR_FORM_PURPOSE, submission_token, now + SUBMISSION_MEMORY, now).await?;

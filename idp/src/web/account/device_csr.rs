@@ -168,6 +168,7 @@ fn refusal_message(portal: &Portal, refusal: &CsrRefusal) -> String {
         CsrRefusal::TooLarge => t("csr.problem.too-large").replace("{kb}", &(MAX_REQUEST_BYTES / 1024).to_string()),
         CsrRefusal::Signature => t("csr.problem.signature"),
         CsrRefusal::CompromisedKey => t("csr.problem.compromised-key"),
+        CsrRefusal::KeyOfAnotherDevice => t("csr.problem.key-of-another-device"),
         CsrRefusal::Problem(problem) => {
             let text = t(&format!("csr.problem.{}", problem.code()));
             match problem {
