@@ -181,6 +181,7 @@ def beta_objects(server):
 BODIES = {
     ("patch", "/tenants/{tenant}"): {"json": {"display_name": "Taken over"}},
     ("put", "/tenants/{tenant}/policy"): "policy",
+    ("put", "/tenants/{tenant}/branding"): {"json": {"display_name": "Taken over", "accent_colour": "#000000"}},
     ("post", "/tenants/{tenant}/users"): {"json": {"login_id": "intruder", "email": "i@acme.test"}},
     ("post", "/tenants/{tenant}/users/import"): {"data": "login_id,email\nintruder2,i2@acme.test\n", "headers": {"Content-Type": "text/csv"}},
     ("patch", "/tenants/{tenant}/users/{login_id}"): {"json": {"display_name": "Taken over"}},

@@ -54,14 +54,14 @@ impl From<Branding> for BrandingOut {
 }
 
 /// Show a tenant's branding.
-#[utoipa::path(get, path = "/tenants/{tenant}/branding", tag = "tenants", params(("tenant" = String, Path, description = "Tenant slug")),
+#[utoipa::path(get, path = "/tenants/{tenant}/branding", tag = "tenants", operation_id = "get_branding", params(("tenant" = String, Path, description = "Tenant slug")),
     responses((status = 200, description = "The branding", body = BrandingOut)))]
 pub async fn get(State(s): State<SharedState>, Caller(p): Caller, ApiPath(slug): ApiPath<String>) -> Result<Json<BrandingOut>> {
     Ok(Json(branding::get(&s.app, &p, &slug).await?.into()))
 }
 
 /// Replace a tenant's branding; every value is checked before anything changes.
-#[utoipa::path(put, path = "/tenants/{tenant}/branding", tag = "tenants", params(("tenant" = String, Path, description = "Tenant slug")),
+#[utoipa::path(put, path = "/tenants/{tenant}/branding", tag = "tenants", operation_id = "put_branding", params(("tenant" = String, Path, description = "Tenant slug")),
     request_body = BrandingIn, responses((status = 200, description = "The new branding", body = BrandingOut)))]
 pub async fn put(
     State(s): State<SharedState>,
