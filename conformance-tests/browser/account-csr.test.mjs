@@ -75,6 +75,13 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   await snap(page, 'csr-form');
   assert.match(await text(page, '#csr-howto'), /openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256/);
   assert.match(await text(page, '#csr-howto'), /openssl pkcs12 -export/);
+  // The RSA instructions follow the tenant's minimum, as the check does.
+  assert.match(await text(page, '#csr-howto'), /openssl req -new -newkey rsa:2048 /);
+  setPolicy(server, { csr_min_rsa_bits: 3072 });
+  await page.reload();
+  assert.match(await text(page, '#csr-howto'), /at least 3072 bits[\s\S]*openssl req -new -newkey rsa:3072 /);
+  setPolicy(server, { csr_min_rsa_bits: 2048 });
+  await page.reload();
 
   // Hostile and broken requests: each refused (422) with a sentence naming the problem.
   const weak = makeCsr(dir, 'rsa1024', ['-newkey', 'rsa:1024']);

@@ -151,6 +151,10 @@ mod defaults {
 /// No policy accepts RSA keys below this size (112-bit strength) in a CSR.
 pub const CSR_RSA_FLOOR_BITS: u32 = 2048;
 
+/// The largest RSA key a CSR may carry, so the highest `csr_min_rsa_bits` (the CA's own
+/// bound in `mamori-ca`).
+pub const CSR_RSA_CEILING_BITS: u32 = 8192;
+
 impl Default for TenantPolicy {
     fn default() -> Self {
         TenantPolicy {
@@ -274,6 +278,17 @@ impl TenantPolicy {
         all.push(("csr_min_rsa_bits", self.csr_min_rsa_bits));
         all.push(("renewal_grace_days", self.renewal_grace_days));
         if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
+            return refuse(name, PolicyRule::TooLarge);
+        }
+        // Beyond these the knob means nothing a user could meet (a reminder ten years
+        // ahead, more reminders than days, an RSA minimum no accepted key reaches).
+        let ceilings = [
+            ("certificate_expiry_reminder_days", self.certificate_expiry_reminder_days, 3650),
+            ("certificate_expiry_reminder_repeats", self.certificate_expiry_reminder_repeats, 365),
+            ("renewal_grace_days", self.renewal_grace_days, 365),
+            ("csr_min_rsa_bits", self.csr_min_rsa_bits, CSR_RSA_CEILING_BITS),
+        ];
+        if let Some((name, _, _)) = ceilings.iter().find(|(_, value, ceiling)| value > ceiling) {
             return refuse(name, PolicyRule::TooLarge);
         }
         if self.password_max_length < self.password_min_length {
@@ -402,6 +417,26 @@ mod reminder_tests {
             ..TenantPolicy::default()
         };
         assert_eq!(huge.expiry_reminder_due(time::Duration::days(1)), Some(1), "no list of two billion thresholds, no overflow");
+    }
+
+    #[test]
+    fn lifecycle_knobs_have_ceilings_a_user_could_meet() {
+        for (knob, policy) in [
+            ("certificate_expiry_reminder_days", TenantPolicy { certificate_expiry_reminder_days: 3651, ..TenantPolicy::default() }),
+            ("certificate_expiry_reminder_repeats", TenantPolicy { certificate_expiry_reminder_repeats: 366, ..TenantPolicy::default() }),
+            ("renewal_grace_days", TenantPolicy { renewal_grace_days: 1_000_000, ..TenantPolicy::default() }),
+            ("csr_min_rsa_bits", TenantPolicy { csr_min_rsa_bits: 16384, ..TenantPolicy::default() }),
+        ] {
+            assert_eq!(policy.check().expect_err(knob).knob, knob);
+        }
+        let at_ceilings = TenantPolicy {
+            certificate_expiry_reminder_days: 3650,
+            certificate_expiry_reminder_repeats: 365,
+            renewal_grace_days: 365,
+            csr_min_rsa_bits: 8192,
+            ..TenantPolicy::default()
+        };
+        assert!(at_ceilings.check().is_ok());
     }
 
     #[test]

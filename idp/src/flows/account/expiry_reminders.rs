@@ -77,6 +77,7 @@ async fn remind(app: &App, tenant: &Tenant, entry: &ExpiringCertificate, thresho
             "expires_at": format_date_time(certificate.not_after, &user.time_zone),
             "days_left": days_left.min(i64::from(threshold)),
             "account_url": format!("{mtls_url}/account"),
+            "grace_days": tenant.policy.renewal_grace_days,
         }),
     };
     match app.mailer.send(mail, now).await {

@@ -71,6 +71,8 @@ fn form_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, sta
             "submission": submission,
             "submission_seal": submission_seal(portal, device, &submission),
             "max_kb": MAX_REQUEST_BYTES / 1024,
+            // The tenant's own minimum, in the instructions as in the check.
+            "min_rsa_bits": portal.tenant.policy.csr_min_rsa_bits.to_string(),
             "problem": problem,
             // A refusal for the state of things (409, 429) has nothing in the form to
             // correct: no "please correct" before it.
