@@ -392,3 +392,19 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// A data folder from `quickstart --no-serve` (a cheap Argon2 for tests): the CLI works on
+/// its database directly. The folder, and the config file in it.
+pub fn quickstart_data() -> (tempfile::TempDir, PathBuf) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(mamori_bin())
+        .args(["quickstart", "--no-serve"])
+        .current_dir(work.path())
+        .env("MAMORI_HASHING__ARGON2_MEMORY_KIB", "8192")
+        .env_remove("MAMORI_CONFIG")
+        .output()
+        .expect("runs");
+    ok(out);
+    let config = work.path().join("mamori-data/mamori.toml");
+    (work, config)
+}

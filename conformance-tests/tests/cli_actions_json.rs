@@ -4,7 +4,7 @@
 //! seconds; a refused action prints `{"error": …}` on standard error, nothing on standard
 //! output, and exits non-zero (a command line clap refuses as well).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use mamori_conformance::{mamori, ok, stderr, stdout};
@@ -49,23 +49,9 @@ fn times_are_rfc3339(value: &Value) {
     }
 }
 
-fn prepared() -> (tempfile::TempDir, PathBuf) {
-    let work = tempfile::tempdir().expect("tempdir");
-    let out = std::process::Command::new(mamori_conformance::mamori_bin())
-        .args(["quickstart", "--no-serve"])
-        .current_dir(work.path())
-        .env("MAMORI_HASHING__ARGON2_MEMORY_KIB", "8192")
-        .env_remove("MAMORI_CONFIG")
-        .output()
-        .expect("runs");
-    ok(out);
-    let config = work.path().join("mamori-data/mamori.toml");
-    (work, config)
-}
-
 #[test]
 fn every_action_describes_its_result_in_json_and_refusals_are_json_errors() {
-    let (work, config) = prepared();
+    let (work, config) = mamori_conformance::quickstart_data();
     let (dir, config) = (work.path(), config.as_path());
     ok(mamori(config, &["admin", "tenant", "create", "--slug", "acme", "--name", "ACME"]));
     ok(mamori(config, &["admin", "user", "create", "--tenant", "acme", "--login-id", "taro", "--email", "taro@example.test"]));

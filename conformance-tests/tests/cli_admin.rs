@@ -3,7 +3,7 @@
 //! `--output json`, their JSON parsed and their effect checked with other commands, and
 //! every change found in the audit trail under the CLI's actor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use mamori_conformance::login_client::{dev_roots, login, login_with, provision_user};
@@ -29,28 +29,13 @@ fn failed(o: Output) -> String {
     stderr(&o)
 }
 
-/// A data folder from `quickstart --no-serve`: the CLI works on its database directly.
-fn prepared() -> (tempfile::TempDir, PathBuf) {
-    let work = tempfile::tempdir().expect("tempdir");
-    let out = std::process::Command::new(mamori_conformance::mamori_bin())
-        .args(["quickstart", "--no-serve"])
-        .current_dir(work.path())
-        .env("MAMORI_HASHING__ARGON2_MEMORY_KIB", "8192")
-        .env_remove("MAMORI_CONFIG")
-        .output()
-        .expect("runs");
-    ok(out);
-    let config = work.path().join("mamori-data/mamori.toml");
-    (work, config)
-}
-
 fn strings(v: &Value) -> Vec<&str> {
     v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 
 #[test]
 fn cli_admin_changes_go_through_the_service_layer_and_are_audited() {
-    let (work, config) = prepared();
+    let (work, config) = mamori_conformance::quickstart_data();
     let dir = work.path();
     let config = config.as_path();
     ok(mamori(config, &["admin", "tenant", "create", "--slug", "acme", "--name", "ACME"]));
@@ -418,7 +403,7 @@ async fn cli_admin_events_login_reports_the_login_history() -> anyhow::Result<()
 /// RFC 5280's 64 characters instead of the issuance failing with a server error.
 #[test]
 fn the_longest_names_allowed_still_get_a_certificate() {
-    let (work, config) = prepared();
+    let (work, config) = mamori_conformance::quickstart_data();
     let tenant_name = "Long Tenant Name ".repeat(12);
     let tenant_name = tenant_name.trim_end().chars().take(200).collect::<String>();
     ok(mamori(&config, &["admin", "tenant", "update", "--tenant", "demo", "--name", &tenant_name]));
@@ -476,7 +461,7 @@ fn the_longest_names_allowed_still_get_a_certificate() {
 /// keep accepting them until they expire.
 #[test]
 fn deleting_a_tenant_revokes_its_certificates_on_the_crl() {
-    let (work, config) = prepared();
+    let (work, config) = mamori_conformance::quickstart_data();
     ok(mamori(&config, &["admin", "tenant", "create", "--slug", "gone", "--name", "Gone"]));
     ok(mamori(
         &config,
