@@ -118,6 +118,7 @@ test('keys made on the device: CSRs from openssl, hostile ones refused, the cert
   await openForm(page, server, 1);
   assert.equal(await send(page, { file: join(dir, 'huge.csr') }), 413);
   assert.match(await text(page, 'main'), /too large/i);
+  assert.equal(await page.getAttribute('#error-back', 'href'), '/account', 'the way back is the account page');
   // The page and its refusals in Japanese too.
   await page.goto(`${server.mtls}/account/devices/1/csr?lang=ja`);
   assert.match(await text(page, '#csr-howto'), /openssl で鍵と要求を作る方法/);

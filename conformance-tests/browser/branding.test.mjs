@@ -134,6 +134,31 @@ test('the tenant branding and the relying site are on the login page and in the 
       assert.ok(guidance.includes(system), `the mail has the ${system} guide:\n${guidance}`);
     }
 
+    // The mail's download link shows the tenant's brand, fills the ID in, and keeps the
+    // brand through a wrong password; a format Mamori does not make is refused and spends
+    // nothing.
+    const link = guidance.match(/(?:Download URL|ダウンロード URL): (\S+)/)?.[1];
+    assert.ok(link && new URL(link).searchParams.get('tenant') === 'demo', `the mail's link names the tenant: ${link}`);
+    await enroller.page.goto(link);
+    assert.equal(await text(enroller.page, '#tenant-name'), 'Acme 商事');
+    assert.equal(await enroller.page.inputValue('#acquisition_id'), got.acquisitionId);
+    await enroller.page.fill('#download_password', 'not-the-password');
+    await Promise.all([enroller.page.waitForNavigation(), enroller.page.click('#download-submit')]);
+    assert.equal(await text(enroller.page, '#tenant-name'), 'Acme 商事', 'the brand stays after a wrong password');
+    assert.match(await enroller.page.getAttribute('#back-to-download', 'href'), /tenant=demo/);
+    await enroller.page.goto(link);
+    await enroller.page.fill('#download_password', got.passphrase);
+    await enroller.page.$eval('#download-form', (f) => {
+      const format = Object.assign(document.createElement('input'), { type: 'hidden', name: 'format', value: 'pkcs7' });
+      f.append(format);
+    });
+    const [refused] = await Promise.all([enroller.page.waitForNavigation(), enroller.page.click('#download-submit')]);
+    assert.equal(refused.status(), 400, 'an unknown format is a form error, not a .p12');
+    assert.ok((await text(enroller.page, '#problems')).length > 10, 'the page says which formats there are');
+    await enroller.page.fill('#download_password', got.passphrase);
+    const [file] = await Promise.all([enroller.page.waitForEvent('download'), enroller.page.click('#download-submit')]);
+    assert.match(file.suggestedFilename(), /\.p12$/, 'the refused request spent nothing: the .p12 still downloads');
+
     // A relying site sends the user to log in: the page names the site, the tenant, its logo.
     const { page } = await openBrowser(t, server, { certificate: user, locale });
     const query = new URLSearchParams({

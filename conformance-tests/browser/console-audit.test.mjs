@@ -93,7 +93,10 @@ test('an operator filters the audit trail and exports it as CSV', { timeout: 300
   const shown = (await page.$$('.audit-row')).length;
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#audit-csv')]);
   assert.match(download.suggestedFilename(), /^audit-events-demo\.csv$/);
-  const csv = readFileSync(await download.path(), 'utf8');
+  const bytes = readFileSync(await download.path());
+  // A byte order mark first, so that Excel reads the Japanese names as UTF-8.
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'the file starts with a UTF-8 BOM');
+  const csv = bytes.subarray(3).toString('utf8');
   const lines = csv.split('\r\n').filter(Boolean);
   assert.equal(lines[0], 'occurred_at,actor,action,target,outcome,source_ip,details');
   assert.equal(lines.length - 1, shown, csv);

@@ -61,6 +61,9 @@ test('an operator finds and revokes a certificate; a declined or hostile revocat
     const response = await page.goto(`${server.mtls}${path}`);
     assert.equal(response.status(), 404, path);
     assert.ok(!(await text(page, 'main')).includes('o-secret'), `${path} names nothing`);
+    // Reached by typing the address (no Referer), the way back is the console, not the start page.
+    assert.equal(await page.getAttribute('#error-back', 'href'), '/console', path);
+    assert.equal(await text(page, '#error-back'), 'Back to the console');
   }
 
   // Revoke: the reason, the confirmation declined, then confirmed.
@@ -161,9 +164,15 @@ test('an operator lists the certificates expiring soon and downloads them as CSV
   const href = await page.getAttribute('#expiring-csv', 'href');
   const csv = await page.evaluate(async (url) => {
     const response = await fetch(url);
-    return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return {
+      status: response.status, type: response.headers.get('content-type'), cache: response.headers.get('cache-control'),
+      bom: [...bytes.subarray(0, 3)], body: new TextDecoder().decode(bytes),
+    };
   }, href);
   assert.equal(csv.status, 200);
+  assert.equal(csv.cache, 'no-store');
+  assert.deepEqual(csv.bom, [0xef, 0xbb, 0xbf], 'a UTF-8 BOM for Excel');
   assert.match(csv.type, /^text\/csv/);
   const lines = csv.body.trim().split(/\r\n/);
   assert.equal(lines[0], 'serial,subject_cn,login_id,display_name,user_status,device_no,device_email,not_after,renewed');
@@ -176,6 +185,7 @@ test('an operator lists the certificates expiring soon and downloads them as CSV
     const response = await page.goto(`${server.mtls}/console/t/demo/certificates?expiring_within_days=${bad}`);
     assert.equal(response.status(), 400, bad);
     assert.match(await text(page, 'main'), /1 to 3650/);
+    assert.equal(await page.getAttribute('#error-back', 'href'), '/console', bad);
   }
   const foreign = await page.goto(`${server.mtls}/console/t/other/expiring-certificates.csv?within_days=400`);
   assert.equal(foreign.status(), 404);

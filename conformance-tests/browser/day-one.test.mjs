@@ -184,3 +184,36 @@ test('form errors look like errors: error style, aria-invalid, the first field i
   await submit(account.page, '#password-change-submit');
   await check(account.page, ['current_password'], 'account-password');
 });
+
+test('an over-long value and an unknown address keep the tenant, the way back and the language', { timeout: 120_000 }, async (t) => {
+  const server = await startServer(t);
+  const { page } = await openBrowser(t, server, { locale: 'en-US' });
+  await page.goto(`${server.main}/reissue/password?tenant=demo`);
+  // Hand-made posts (the page's maxlength stops a user), sent without a Referer so that
+  // the way back is built from the form itself.
+  const post = (extra) => page.evaluate(async (extra) => {
+    const body = new URLSearchParams(new FormData(document.querySelector('#password-reissue-form')));
+    for (const [k, v] of Object.entries(extra)) body.set(k, v);
+    const r = await fetch('/reissue/password', { method: 'POST', body, referrerPolicy: 'no-referrer' });
+    const html = new DOMParser().parseFromString(await r.text(), 'text/html');
+    return { status: r.status, text: html.querySelector('main').textContent, back: html.querySelector('#error-back')?.getAttribute('href') };
+  }, extra);
+
+  const visible = await post({ login_id: 'a'.repeat(65), email: 'a@example.test' });
+  assert.equal(visible.status, 400);
+  assert.match(visible.text, /“User ID” is too long \(at most 64 characters\)/, 'a field the user sees is named');
+  assert.equal(visible.back, '/reissue/password?tenant=demo', 'the way back keeps the tenant');
+
+  const hidden = await post({ login_id: 'a', email: 'a@example.test', filler_x: 'x'.repeat(300) });
+  assert.equal(hidden.status, 400);
+  assert.match(hidden.text, /A value sent with this form is too long/);
+  assert.ok(!hidden.text.includes('filler_x'), 'a name the page never had is not shown');
+  assert.equal(hidden.back, '/reissue/password?tenant=demo');
+  assert.ok(server.mails().every((m) => !m.includes('a@example.test')), 'nothing was sent');
+
+  // An address nobody serves answers in the language asked for by the switch's `lang`.
+  const missing = await page.goto(`${server.main}/no/such/page?lang=ja`);
+  assert.equal(missing.status(), 404);
+  assert.equal(await page.getAttribute('html', 'lang'), 'ja');
+  assert.match(await text(page, 'main'), /お探しのページは存在しません/);
+});

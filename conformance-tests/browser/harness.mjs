@@ -446,8 +446,11 @@ export async function enrollAndDownload(t, page, { url, otp, password, answer = 
   const passphrase = (await page.textContent('#download-password')).trim();
   const acquisitionId = (await page.textContent('#acquisition-id')).trim();
 
-  await page.goto(`${mainOrigin}/download`);
+  // The page's own link: it carries the tenant (for its brand) and the acquisition ID.
+  await Promise.all([page.waitForNavigation(), page.click('#download-link')]);
   await shot(page, 'download');
+  const prefilled = await page.inputValue('#acquisition_id');
+  if (prefilled !== acquisitionId) throw new Error(`the download link filled in ${prefilled}, not ${acquisitionId}`);
   await page.fill('#acquisition_id', acquisitionId);
   await page.fill('#download_password', passphrase);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-submit')]);

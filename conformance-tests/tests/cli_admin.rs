@@ -511,3 +511,48 @@ fn deleting_a_tenant_revokes_its_certificates_on_the_crl() {
     assert!(listed(&leaver), "the deleted tenant's certificate is not on the CRL");
     assert!(!listed(&stayer), "another tenant's certificate was revoked");
 }
+
+/// `mamori admin … | head` and a full disk: the command reports the failed write (or, for
+/// a reader that went away, exits as `SIGPIPE` would) instead of panicking.
+#[test]
+fn output_to_a_closed_pipe_or_a_full_disk_is_reported_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let (_work, config) = mamori_conformance::quickstart_data();
+    let command = || {
+        let mut c = Command::new(mamori_conformance::mamori_bin());
+        c.arg("--config").arg(&config).args(["admin", "tenant", "show", "--tenant", "demo"]).env_remove("MAMORI_CONFIG");
+        c
+    };
+    // The reader closes its end before the command has opened its database.
+    let mut child = command().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("mamori starts");
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().expect("mamori ends");
+    let text = stderr(&closed);
+    assert!(!text.contains("panicked"), "no panic on a closed pipe: {text}");
+    assert_eq!(closed.status.code(), Some(141), "exits as a command stopped by SIGPIPE: {text}");
+
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let out = command().stdout(Stdio::from(full)).output().expect("mamori runs");
+    let text = stderr(&out);
+    assert!(!text.contains("panicked"), "no panic on a full disk: {text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("could not be written to standard output") && text.contains("No space left"), "{text}");
+}
+
+/// A setting that moved to the tenant policy, set through the environment: the refusal
+/// names the variable to unset, not a line of the config file that is not there.
+#[test]
+fn a_moved_setting_in_the_environment_is_named_as_a_variable() {
+    let (_work, config) = mamori_conformance::quickstart_data();
+    let out = std::process::Command::new(mamori_conformance::mamori_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["admin", "tenant", "show", "--tenant", "demo"])
+        .env_remove("MAMORI_CONFIG")
+        .env("MAMORI_CA__RENEWAL_GRACE_DAYS", "30")
+        .output()
+        .expect("mamori runs");
+    let text = failed(out);
+    assert!(text.contains("unset the environment variable `MAMORI_CA__RENEWAL_GRACE_DAYS`"), "{text}");
+    assert!(text.contains("--set renewal_grace_days="), "{text}");
+}

@@ -380,8 +380,15 @@ impl Config {
         // A setting that moved to the tenant policy must not be dropped with only a
         // warning: the operator would silently get the default instead of their value.
         if let Some((key, knob)) = MOVED_TO_TENANT_POLICY.iter().find(|(key, _)| unknown_keys.iter().any(|k| k == key)) {
+            // Said where the operator set it: the file, or an environment variable.
+            let from_env = figment.find_metadata(key).is_some_and(|m| m.name.contains("environment"));
+            let remove = if from_env {
+                format!("unset the environment variable `MAMORI_{}`", key.replace('.', "__").to_ascii_uppercase())
+            } else {
+                "remove it from the config file".to_owned()
+            };
             return Err(format!(
-                "config key `{key}` is now the tenant policy knob `{knob}`: remove it here and set it per tenant with \
+                "config key `{key}` is now the tenant policy knob `{knob}`: {remove} and set it per tenant with \
                  `mamori admin tenant policy --tenant SLUG --set {knob}=VALUE` (default 14)"
             ));
         }
@@ -529,6 +536,7 @@ mod tests {
         let err = load("[ca]\nrenewal_grace_days = 30\n").expect_err("refused").to_string();
         assert!(err.contains("ca.renewal_grace_days"), "{err}");
         assert!(err.contains("--set renewal_grace_days="), "{err}");
+        assert!(err.contains("remove it from the config file"), "{err}");
     }
 
     #[test]

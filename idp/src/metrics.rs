@@ -116,7 +116,11 @@ pub async fn spawn_listener(
     }
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("metrics.listen: cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    println!("mamori: metrics on http://{addr}/metrics");
+    // A closed standard output must not stop the server (`println!` would panic).
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "mamori: metrics on http://{addr}/metrics");
+    }
     tracing::info!(%addr, "metrics listening");
     let router = Router::new().route("/metrics", get(serve_metrics)).with_state((config.allow_from.clone(), metrics));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();

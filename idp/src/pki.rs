@@ -22,7 +22,7 @@ use crate::blocking::{BlockingPool, PoolError};
 mod crl;
 mod ocsp;
 
-pub use ocsp::OcspAnswer;
+pub use ocsp::{OcspAnswer, OcspCacheable};
 
 /// How many hex digits of a CA's SHA-256 fingerprint name it in URLs: 64 bits, unique
 /// among the few CAs one installation ever has, short enough for every certificate.

@@ -318,8 +318,20 @@ fn openssl_ocsp_gets_good_revoked_unknown_and_unauthorized_answers_that_verify()
     let max_age: i64 = field(&headers, "cache-control: public, max-age=").split(',').next().unwrap().trim().parse().unwrap();
     let remaining = (next - OffsetDateTime::now_utc()).whole_seconds();
     assert!(max_age > 0 && max_age <= remaining + 1, "max-age {max_age}, {remaining} s to nextUpdate");
+    assert!(max_age <= 300, "a cache asks again within five minutes: max-age {max_age}");
     assert!(headers.contains("etag:") && headers.contains("last-modified:") && headers.contains("expires:"), "{headers}");
     assert!(!body.is_empty());
+    // The validator names what the answer states, not its bytes: the same request gets
+    // the same ETag, and a revalidation with it is a 304 with no body.
+    let etag = field(&headers, "etag:").trim().to_owned();
+    let get_url = format!("/ca/{key}/ocsp/{}", get_path(&std::fs::read(&request).unwrap()));
+    let (again, _) = qs.curl(&get_url, &[], &qs.path("again.der"));
+    assert_eq!(field(&again, "etag:").trim(), etag, "{again}");
+    let (revalidated, empty) = qs.curl(&get_url, &["-H", &format!("If-None-Match: {etag}")], &qs.path("revalidated.der"));
+    assert!(revalidated.starts_with("http/2 304") || revalidated.starts_with("http/1.1 304"), "{revalidated}");
+    assert!(empty.is_empty() && revalidated.contains("cache-control: public, max-age="), "{revalidated}");
+    let (other, _) = qs.curl(&get_url, &["-H", "If-None-Match: \"0123\""], &qs.path("other.der"));
+    assert!(other.starts_with("http/2 200") || other.starts_with("http/1.1 200"), "another validator: the answer: {other}");
     let get_s = qs.path("get.der");
     let out = openssl_output(&[
         "ocsp",

@@ -66,16 +66,15 @@ pub async fn reissue_cert(app: &App, args: ReissueCertArgs) -> anyhow::Result<()
         "login_id": user.login_id, "device": device.device_no, "mailed_to": device.email, "expires_at": super::quickstart::utc_seconds(expires),
     });
     match args.output.output {
-        super::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
-        super::OutputFormat::Text => println!(
+        super::OutputFormat::Json => super::output::line(&serde_json::to_string_pretty(&json)?),
+        super::OutputFormat::Text => super::output::line(&format!(
             "certificate reissue for device {} of {}: the link was mailed to {} (valid until {})",
             device.device_no,
             user.login_id,
             device.email,
             super::quickstart::utc_seconds(expires)
-        ),
+        )),
     }
-    Ok(())
 }
 
 /// Prints the policy, or applies `--set` changes after checking the result.
@@ -83,8 +82,7 @@ pub async fn tenant_policy(app: &App, args: TenantPolicyArgs) -> anyhow::Result<
     let tenant = find_tenant(app, &args.tenant).await?;
     if args.set.is_empty() {
         // The policy is a document of knobs: text shows it as JSON too.
-        println!("{}", serde_json::to_string_pretty(&tenant.policy)?);
-        return Ok(());
+        return super::output::line(&serde_json::to_string_pretty(&tenant.policy)?);
     }
     let policy = apply_settings(&tenant.policy, &args.set)?;
     // Checked and audited like the API's change.

@@ -95,7 +95,7 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             match output.output {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+                OutputFormat::Json => super::output::line(&serde_json::to_string_pretty(&json)?)?,
                 OutputFormat::Text => {
                     let rows: Vec<Vec<String>> = list
                         .iter()
@@ -111,7 +111,7 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
                             vec![t.id.to_string(), t.name.clone(), super::output::time(t.expires_at), last_used, state.to_owned()]
                         })
                         .collect();
-                    println!("{}", super::output::table(&["ID", "NAME", "EXPIRES", "LAST USED", "STATE"], &rows));
+                    super::output::line(&super::output::table(&["ID", "NAME", "EXPIRES", "LAST USED", "STATE"], &rows))?;
                 }
             }
             Ok(())

@@ -76,7 +76,7 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             if json_out {
                 super::output::print(OutputFormat::Json, &json, String::new)
             } else {
-                eprintln!("CRL number {}, next update {}", crl.crl_number, super::output::time(crl.next_update));
+                super::output::note(&format!("CRL number {}, next update {}", crl.crl_number, super::output::time(crl.next_update)));
                 Ok(())
             }
         }
@@ -94,18 +94,17 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
         CaCommand::Show(out) => {
             let summary = app.ca.summary().await?;
             match out.output {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-                OutputFormat::Text => {
-                    println!("common name:   {}", summary.common_name);
-                    println!("key algorithm: {}", summary.key_algorithm);
-                    println!("SHA-256:       {}", summary.fingerprint_sha256);
-                    println!("CRL:           /ca/{}/crl.der (also /ca/crl.der while active)", summary.url_key);
-                    println!("OCSP:          /ca/{}/ocsp", summary.url_key);
-                    println!("valid until:   {}", super::output::time(summary.not_after));
-                    println!("chain length:  {}", summary.chain_length);
-                }
+                OutputFormat::Json => super::output::line(&serde_json::to_string_pretty(&summary)?),
+                OutputFormat::Text => super::output::line(&super::output::fields(&[
+                    ("common name", summary.common_name.clone()),
+                    ("key algorithm", summary.key_algorithm.to_string()),
+                    ("SHA-256", summary.fingerprint_sha256.clone()),
+                    ("CRL", format!("/ca/{}/crl.der (also /ca/crl.der while active)", summary.url_key)),
+                    ("OCSP", format!("/ca/{}/ocsp", summary.url_key)),
+                    ("valid until", super::output::time(summary.not_after)),
+                    ("chain length", summary.chain_length.to_string()),
+                ])),
             }
-            Ok(())
         }
     }
 }
@@ -143,7 +142,7 @@ async fn issue(app: &App, args: super::CaIssueArgs) -> anyhow::Result<()> {
         let p12 = mamori_ca::export_pkcs12(&issued, &chain, password, &cn, format)?;
         pending.finish(&p12).with_context(|| format!("cannot write {}", p12_path.display()))?;
         if args.output.output == OutputFormat::Text {
-            eprintln!("wrote {} ({format} PKCS#12)", p12_path.display());
+            super::output::note(&format!("wrote {} ({format} PKCS#12)", p12_path.display()));
         }
         issued
     };
@@ -162,12 +161,12 @@ async fn issue(app: &App, args: super::CaIssueArgs) -> anyhow::Result<()> {
     match args.output.output {
         OutputFormat::Json => super::output::print(OutputFormat::Json, &json, String::new),
         OutputFormat::Text => {
-            eprintln!(
+            super::output::note(&format!(
                 "issued serial {} for {}, valid until {}",
                 issued.serial_hex,
                 issued.subject_common_name,
                 super::output::time(issued.not_after)
-            );
+            ));
             Ok(())
         }
     }
@@ -182,7 +181,8 @@ fn write_out(path: Option<&Path>, bytes: &[u8], what: &str) -> anyhow::Result<()
         Some(path) => write_file_atomically(path, bytes).with_context(|| format!("cannot write {what} to {}", path.display())),
         None => {
             use std::io::Write as _;
-            std::io::stdout().write_all(bytes).context("cannot write to standard output")
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| super::output::OutputFailed(e).into())
         }
     }
 }

@@ -393,6 +393,11 @@ pub fn main() -> std::process::ExitCode {
     crate::server::tls::install_default_provider();
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `mamori … | head`: the reader has what it wanted; exit as a command killed by
+        // SIGPIPE would (128 + 13), without a message nobody reads.
+        Err(err) if err.downcast_ref::<output::OutputFailed>().is_some_and(|failed| failed.0.kind() == std::io::ErrorKind::BrokenPipe) => {
+            std::process::ExitCode::from(141)
+        }
         Err(err) => {
             print_error(json, &format!("{err:#}"));
             std::process::ExitCode::FAILURE
@@ -411,9 +416,9 @@ fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
 /// A failure on standard error: `error: …` for people, `{"error": "…"}` for scripts.
 fn print_error(json: bool, message: &str) {
     if json {
-        eprintln!("{}", serde_json::json!({ "error": message.trim_end() }));
+        output::note(&serde_json::json!({ "error": message.trim_end() }).to_string());
     } else {
-        eprintln!("error: {message}");
+        output::note(&format!("error: {message}"));
     }
 }
 

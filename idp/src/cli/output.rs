@@ -7,15 +7,41 @@ use super::OutputFormat;
 /// Prints `json` as pretty JSON or `text()` as plain text.
 pub fn print<T: serde::Serialize>(format: OutputFormat, json: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json)?),
+        OutputFormat::Json => line(&serde_json::to_string_pretty(json)?),
         OutputFormat::Text => {
             let text = text();
-            if !text.is_empty() {
-                println!("{text}");
-            }
+            if text.is_empty() { Ok(()) } else { line(&text) }
         }
     }
-    Ok(())
+}
+
+/// Standard output could not take the command's answer: a reader that went away (`| head`)
+/// or a full disk. The command itself ran; `main` says so, or stays quiet for a closed pipe.
+#[derive(Debug)]
+pub struct OutputFailed(pub std::io::Error);
+
+impl std::fmt::Display for OutputFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the command ran, but its output could not be written to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for OutputFailed {}
+
+/// Writes `text` and a newline to standard output and flushes it, so that a failed write
+/// is an error the command reports ([`OutputFailed`]) instead of `println!`'s panic, and is
+/// not lost in a buffer flushed silently at exit.
+pub fn line(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).map_err(|e| OutputFailed(e).into())
+}
+
+/// A note for people on standard error (what was written where); a closed stderr loses
+/// the note, never the command (`eprintln!` would panic).
+pub fn note(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// `2026-12-02T14:05:50Z`: the one way the command line writes a time, in text and in

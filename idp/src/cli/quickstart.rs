@@ -15,6 +15,15 @@ use crate::app::App;
 use crate::flows::enrollment::IssuedEnrollment;
 use crate::pki::CaSource;
 
+/// What quickstart tells the person at the terminal. A closed standard output loses the
+/// text, never the running server (`println!` would panic).
+macro_rules! say {
+    ($($words:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($words)*);
+    }};
+}
+
 const CONFIG_FILE: &str = "mamori.toml";
 const DEMO_TENANT: &str = "demo";
 const DEMO_USER: &str = "demo-user";
@@ -33,9 +42,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             anyhow::bail!("{} exists but has no {CONFIG_FILE}; move it away or pass --data-dir", dir.display());
         }
         create_data_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        println!("created {}", dir.display());
+        say!("created {}", dir.display());
     } else {
-        println!("reusing {}", dir.display());
+        say!("reusing {}", dir.display());
     }
 
     let app = App::open(&config_path).await?;
@@ -56,45 +65,45 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let demo_rp = if args.no_serve { None } else { Some(crate::demo_rp::prepare(&app, DEMO_TENANT, &dev_root).await?) };
     let config_shown = config_path.clone();
     let print_next_steps = move |urls: &crate::state::PublicUrls| {
-        println!();
-        println!("Mamori is running.");
+        say!();
+        say!("Mamori is running.");
         match &enrollment {
             Some(_) => {
-                println!("  open first:              the demo user's enrollment link below, in a browser; then log in at the start page")
+                say!("  open first:              the demo user's enrollment link below, in a browser; then log in at the start page")
             }
-            None => println!("  open first:              the start page, and log in with the demo user's certificate"),
+            None => say!("  open first:              the start page, and log in with the demo user's certificate"),
         }
-        println!("  start page:              {}/", urls.main);
+        say!("  start page:              {}/", urls.main);
         match &enrollment {
             Some(e) => {
-                println!("  enroll the demo user:    {}{}", urls.main, e.path);
-                println!("  its one-time password:   {}", e.one_time_password);
-                println!("  (user ID {}, valid until {})", e.login_id, utc_seconds(e.expires_at));
+                say!("  enroll the demo user:    {}{}", urls.main, e.path);
+                say!("  its one-time password:   {}", e.one_time_password);
+                say!("  (user ID {}, valid until {})", e.login_id, utc_seconds(e.expires_at));
             }
-            None => println!("  the demo user `{DEMO_USER}` has enrolled already; log in from the start page"),
+            None => say!("  the demo user `{DEMO_USER}` has enrolled already; log in from the start page"),
         }
         match &admin_enrollment {
             Some(e) => {
-                println!("  enroll the admin:        {}{}", urls.main, e.path);
-                println!("  admin one-time password: {}", e.one_time_password);
-                println!("  (super-admin {} of tenant {ADMIN_TENANT}, valid until {})", e.login_id, utc_seconds(e.expires_at));
+                say!("  enroll the admin:        {}{}", urls.main, e.path);
+                say!("  admin one-time password: {}", e.one_time_password);
+                say!("  (super-admin {} of tenant {ADMIN_TENANT}, valid until {})", e.login_id, utc_seconds(e.expires_at));
             }
-            None => println!("  the admin `{ADMIN_USER}` of tenant {ADMIN_TENANT} has enrolled already; log in at the console"),
+            None => say!("  the admin `{ADMIN_USER}` of tenant {ADMIN_TENANT} has enrolled already; log in at the console"),
         }
-        println!("  console:                 {}/console", urls.mtls);
-        println!("  trust this dev root:     {}", dev_root.display());
-        println!("  mails land in:           {} (read them at {}/dev/mailbox)", outbox.display(), urls.main);
-        println!("  config:                  {}", config_shown.display());
-        println!("  OIDC issuer (demo):      {}/t/{DEMO_TENANT}", urls.main);
-        println!("  OIDC discovery (demo):   {}/t/{DEMO_TENANT}/.well-known/openid-configuration", urls.main);
-        println!("  SAML metadata (demo):    {}/t/{DEMO_TENANT}/saml/metadata", urls.main);
-        println!("  admin commands:          mamori admin --help (in this folder: the config is found without --config)");
+        say!("  console:                 {}/console", urls.mtls);
+        say!("  trust this dev root:     {}", dev_root.display());
+        say!("  mails land in:           {} (read them at {}/dev/mailbox)", outbox.display(), urls.main);
+        say!("  config:                  {}", config_shown.display());
+        say!("  OIDC issuer (demo):      {}/t/{DEMO_TENANT}", urls.main);
+        say!("  OIDC discovery (demo):   {}/t/{DEMO_TENANT}/.well-known/openid-configuration", urls.main);
+        say!("  SAML metadata (demo):    {}/t/{DEMO_TENANT}/saml/metadata", urls.main);
+        say!("  admin commands:          mamori admin --help (in this folder: the config is found without --config)");
         if let Some(rp) = demo_rp {
-            println!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
+            say!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
             rp.start(&urls.main, DEMO_TENANT);
         }
         if !args.no_serve {
-            println!("Press Ctrl-C to stop.");
+            say!("Press Ctrl-C to stop.");
         }
     };
     if args.no_serve {

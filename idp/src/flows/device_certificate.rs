@@ -198,7 +198,7 @@ pub async fn announce_download(app: &App, tenant: &Tenant, user: &User, device: 
             "display_name": user.display_name,
             "certificate_name": pending.certificate_name,
             "acquisition_id": pending.acquisition_id,
-            "download_url": format!("{public_url}/download"),
+            "download_url": crate::flows::download::download_page_url(public_url, &tenant.slug, Some(&pending.acquisition_id)),
             "expires_at": pending.expires_at.date().to_string(),
             "download_max_count": tenant.policy.download_max_count,
         }),

@@ -28,10 +28,27 @@ pub enum DownloadFormat {
 }
 
 impl DownloadFormat {
-    /// The form's `format` field; anything unknown is the `.p12`.
-    pub fn from_field(value: &str) -> Self {
-        if value == "mobileconfig" { Self::AppleProfile } else { Self::Pkcs12 }
+    /// The form's `format` field: none is the `.p12`; a value Mamori does not make is
+    /// refused rather than answered with a file the browser did not ask for.
+    pub fn from_field(value: &str) -> Option<Self> {
+        match value {
+            "" | "p12" => Some(Self::Pkcs12),
+            "mobileconfig" => Some(Self::AppleProfile),
+            _ => None,
+        }
     }
+}
+
+/// The download page's address for a user of `tenant_slug`: the page shows the tenant's
+/// name, logo and colour, and fills in the acquisition ID when the link knows it. Every
+/// page and mail that points to the download builds the link here.
+pub fn download_page_url(base: &str, tenant_slug: &str, acquisition_id: Option<&str>) -> String {
+    let mut url = format!("{}/download?tenant={}", base.trim_end_matches('/'), crate::urlcode::component(tenant_slug));
+    if let Some(id) = acquisition_id {
+        url.push_str("&acquisition_id=");
+        url.push_str(&crate::urlcode::component(id));
+    }
+    url
 }
 
 /// The PKCS#12 of `file` wrapped in a configuration profile for iOS and macOS, with the

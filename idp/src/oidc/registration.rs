@@ -155,10 +155,11 @@ fn fetch_url_refusal(field: &str) -> &'static str {
 }
 
 /// The `client_name`, by the rule of every surface ([`ClientName`]); a client that gives
-/// none is called "Registered client".
+/// none has an empty name, which pages show in the reader's language (`oidc.unnamed_client`)
+/// and the registration response leaves out, instead of a name in one language stored for all.
 fn client_name(m: &Value) -> Result<String, OAuthError> {
     match m["client_name"].as_str() {
-        None => Ok("Registered client".to_owned()),
+        None => Ok(String::new()),
         // The rule's own detail, with the metadata's spelling of the field.
         Some(name) => ClientName::parse(name)
             .map(ClientName::into_string)
@@ -260,7 +261,6 @@ fn describe(issuer: &Issuer, registered: &RegisteredClient) -> Value {
     let mut out = json!({
         "client_id": c.client_id,
         "client_id_issued_at": c.created_at.unix_timestamp(),
-        "client_name": c.name,
         "redirect_uris": c.redirect_uris,
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "grant_types": c.grant_types,
@@ -273,6 +273,9 @@ fn describe(issuer: &Issuer, registered: &RegisteredClient) -> Value {
     });
     if let Some(jwks) = c.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
         out["jwks"] = jwks;
+    }
+    if !c.name.is_empty() {
+        out["client_name"] = json!(c.name);
     }
     if !registered.settings.request_uris.is_empty() {
         out["request_uris"] = json!(registered.settings.request_uris);
@@ -475,7 +478,7 @@ mod tests {
         let named = |name: &str| spec_from_metadata(&with("client_name", json!(name)), strict).map(|spec| spec.name);
         assert_eq!(named("Shop 山田").ok().as_deref(), Some("Shop 山田"));
         let mut unnamed = with("client_name", Value::Null);
-        assert_eq!(spec_from_metadata(&unnamed, strict).map(|s| s.name).ok().as_deref(), Some("Registered client"));
+        assert_eq!(spec_from_metadata(&unnamed, strict).map(|s| s.name).ok().as_deref(), Some(""));
         unnamed["client_name"] = json!("");
         assert_eq!(refusal(unnamed, strict).map(|(code, _)| code), Some("invalid_client_metadata"));
         // What would read as another site on the consent page, or fill it.

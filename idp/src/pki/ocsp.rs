@@ -25,30 +25,48 @@ use time::OffsetDateTime;
 
 use super::{ActiveCa, CaService, PkiError};
 
-/// What the responder answers: an OCSPResponse (DER), and for a signed answer the window
-/// in which caches may keep it.
+/// What the responder answers: an OCSPResponse (DER), and for a signed answer to a
+/// request without a nonce what lets HTTP caches keep it.
 #[derive(Debug, Clone)]
 pub struct OcspAnswer {
+    /// Empty when `not_modified`: the client's copy still says the same.
     pub der: Vec<u8>,
-    /// `Some` for a successful answer to a request without a nonce: (thisUpdate, nextUpdate).
-    pub cacheable: Option<(OffsetDateTime, OffsetDateTime)>,
+    pub cacheable: Option<OcspCacheable>,
+    pub not_modified: bool,
+}
+
+/// The window in which an answer may be kept, and its validator: a digest of what the
+/// answer states (the CA, the serials, their statuses, the window), which changes only
+/// when that does. The DER itself differs on every request (`producedAt`, the signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspCacheable {
+    pub this_update: OffsetDateTime,
+    pub next_update: OffsetDateTime,
+    pub etag: String,
 }
 
 impl OcspAnswer {
     fn failure(failure: OcspFailure) -> Self {
-        Self { der: failure.response_der(), cacheable: None }
+        Self { der: failure.response_der(), cacheable: None, not_modified: false }
     }
+}
+
+/// `If-None-Match` as the client sent it: a list of entity tags, or `*`.
+fn names_etag(if_none_match: Option<&str>, etag: &str) -> bool {
+    if_none_match.is_some_and(|v| v.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*"))
 }
 
 impl CaService {
     /// Answers the DER OCSP request `request` for the CA `key` names (see
     /// [`super::url_key`]). Never fails: every problem is an OCSP error status.
-    pub async fn ocsp_response(&self, key: &str, request: &[u8], now: OffsetDateTime) -> OcspAnswer {
+    /// `if_none_match` is a GET's validator: when it names the answer's, the answer is
+    /// `not_modified` and nothing is signed.
+    pub async fn ocsp_response(&self, key: &str, request: &[u8], if_none_match: Option<&str>, now: OffsetDateTime) -> OcspAnswer {
         let query = match parse_ocsp_request(request) {
             Ok(query) => query,
             Err(failure) => return OcspAnswer::failure(failure),
         };
-        match self.answer(key, &query, now).await {
+        match self.answer(key, &query, if_none_match, now).await {
             Ok(answer) => answer,
             Err(err) => {
                 // A database that is away comes back: clients should retry, not give up.
@@ -62,7 +80,7 @@ impl CaService {
         }
     }
 
-    async fn answer(&self, key: &str, query: &OcspQuery, now: OffsetDateTime) -> Result<OcspAnswer, PkiError> {
+    async fn answer(&self, key: &str, query: &OcspQuery, if_none_match: Option<&str>, now: OffsetDateTime) -> Result<OcspAnswer, PkiError> {
         // A CA we do not have, or a CertID naming another issuer: not ours to answer.
         let Some(ca) = self.by_key(key).await? else { return Ok(OcspAnswer::failure(OcspFailure::Unauthorized)) };
         let signer = self.ocsp_signer(&ca, now).await?;
@@ -90,9 +108,18 @@ impl CaService {
         let crl = self.crl_of(&ca, now).await?;
         // The signer outlives every CRL window it signs for, unless its CA ends sooner.
         let times = OcspTimes { produced_at: now, this_update: crl.this_update, next_update: crl.next_update.min(signer.not_after()) };
+        let cacheable = (!query.has_nonce()).then(|| {
+            let serials: Vec<Option<&str>> = query.certificates.iter().map(|c| c.serial_hex.as_deref()).collect();
+            let stated = format!("{}|{serials:?}|{statuses:?}|{}|{}", ca.key, times.this_update, times.next_update);
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, stated.as_bytes());
+            let etag = format!("\"{}\"", &hex::encode(digest)[..32]);
+            OcspCacheable { this_update: times.this_update, next_update: times.next_update, etag }
+        });
+        if let Some(cacheable) = cacheable.as_ref().filter(|c| names_etag(if_none_match, &c.etag)) {
+            return Ok(OcspAnswer { der: Vec::new(), cacheable: Some(cacheable.clone()), not_modified: true });
+        }
         let der = signer.respond(query, &statuses, times)?;
-        let cacheable = (!query.has_nonce()).then_some((times.this_update, times.next_update));
-        Ok(OcspAnswer { der, cacheable })
+        Ok(OcspAnswer { der, cacheable, not_modified: false })
     }
 
     /// How long a delegated signer is valid: twice the CRL validity, at least two days.

@@ -57,7 +57,11 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let main_task = tokio::spawn(listener::serve(main, main_acceptor, ListenerKind::Main, main_router, oversized.clone(), stop_rx.clone()));
     let mtls_task = tokio::spawn(listener::serve(mtls, mtls_acceptor, ListenerKind::Mtls, mtls_router, oversized, stop_rx));
     tracing::info!(main = %urls.main, mtls = %urls.mtls, "listening");
-    println!("mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
+    // A closed standard output must not stop the server (`println!` would panic).
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "mamori: listening on {} (main) and {} (client certificates)", urls.main, urls.mtls);
+    }
     if let Some(on_ready) = on_ready {
         on_ready(&urls);
     }
@@ -197,7 +201,13 @@ async fn plain_errors_as_pages(
     if body_limit::is_machine_endpoint(request.uri().path()) {
         return next.run(request).await;
     }
-    // Only what picks the page's language is kept for after the handler.
+    // Only what picks the page's language, and where its way back leads, is kept for
+    // after the handler: a refused upload on the account page or in the console leads
+    // back there, not to the start page.
+    let lang = crate::web::context::lang_parameter(request.uri().query());
+    let path = request.uri().path();
+    let home =
+        ["/account", "/console"].into_iter().find(|home| path == *home || path.strip_prefix(home).is_some_and(|r| r.starts_with('/')));
     let mut headers = axum::http::HeaderMap::new();
     for name in [header::ACCEPT_LANGUAGE, header::COOKIE] {
         if let Some(value) = request.headers().get(&name) {
@@ -216,8 +226,12 @@ async fn plain_errors_as_pages(
         http::StatusCode::PAYLOAD_TOO_LARGE => "error.too_large",
         _ => "error.bad_request",
     };
-    let page = crate::web::page::PageLocale::from_request(&crate::web::page::LangQuery::default(), &headers);
-    page.error_page(&state, status, key)
+    let page = crate::web::page::PageLocale::from_request(&crate::web::page::LangQuery { lang }, &headers);
+    match home {
+        Some("/account") => page.error_page_back(&state, status, key, "/account", "error.back_account"),
+        Some(_) => page.error_page_back(&state, status, key, "/console", "error.back_console"),
+        None => page.error_page(&state, status, key),
+    }
 }
 
 /// Gives every request an ID (echoed in `x-request-id`) and logs it with its outcome, so a

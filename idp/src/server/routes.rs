@@ -148,4 +148,35 @@ mod tests {
             assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
         }
     }
+
+    #[tokio::test]
+    async fn pages_for_unknown_addresses_and_methods_speak_the_language_asked_for() {
+        let (state, _dir) = TestContext::new().await.into_server_state();
+        let main = main_router(state);
+        let body = |response: Response| async move {
+            String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body").to_vec()).expect("utf-8")
+        };
+        for (method, path, status, ja, en) in [
+            (Method::GET, "/no/such/page", StatusCode::NOT_FOUND, "お探しのページは存在しません", "does not exist"),
+            (Method::GET, "/logout", StatusCode::METHOD_NOT_ALLOWED, "このアドレスはこの種類のリクエストを", "does not take that kind"),
+        ] {
+            // `?lang=` wins over the browser's language, as on every routed page, and a
+            // malformed rest of the query does not cost the page.
+            let mut request =
+                Request::builder().method(method.clone()).uri(format!("{path}?x=%zz&lang=ja")).header(header::ACCEPT_LANGUAGE, "en");
+            request = request.header(header::ACCEPT, "text/html");
+            let mut request = request.body(Body::empty()).expect("request");
+            request.extensions_mut().insert(ConnectionInfo {
+                peer: ([127, 0, 0, 1], 50000).into(),
+                client_chain: None,
+                listener: ListenerKind::Main,
+            });
+            let answer = main.clone().oneshot(request).await.expect("an answer");
+            assert_eq!(answer.status(), status, "{path}");
+            let page = body(answer).await;
+            assert!(page.contains(r#"<html lang="ja">"#) && page.contains(ja), "{path} in Japanese: {page}");
+            let answer = send(&main, ListenerKind::Main, method, &format!("{path}?lang=en")).await;
+            assert!(body(answer).await.contains(en), "{path} in English");
+        }
+    }
 }

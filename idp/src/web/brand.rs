@@ -77,7 +77,8 @@ pub async fn relying_site_name(app: &App, return_to: &str) -> Option<String> {
         let pending = app.storage.oidc_grants().find_pending(&lookup, kind, now).await.ok()??;
         let request: crate::oidc::authorize::AuthorizationRequest = serde_json::from_value(pending.params).ok()?;
         let client = crate::oidc::clients::load(app, pending.tenant_id, &request.client_id).await.ok()??;
-        return Some(client.client.name);
+        // A dynamically registered client may have no name: the page then names none.
+        return Some(client.client.name).filter(|name| !name.is_empty());
     }
     if let Some(id) = return_to.strip_prefix("/saml/resume/") {
         crate::secrets::is_url_token(id).then_some(())?;

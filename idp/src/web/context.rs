@@ -115,6 +115,11 @@ impl PageCtx {
         self.page.error_page_back(&self.state, status, key, "/account", "error.back_account")
     }
 
+    /// An error page whose back link returns to the operators' console.
+    pub fn error_to_console(&self, status: StatusCode, key: &str) -> Response {
+        self.page.error_page_back(&self.state, status, key, "/console", "error.back_console")
+    }
+
     /// The form's CSRF token matches the browser's CSRF cookie, and the browser says the
     /// form was posted from one of Mamori's own pages.
     pub fn csrf_ok(&self, form: &FormFields) -> bool {
@@ -134,7 +139,7 @@ impl PageCtx {
             return Err(self.error(StatusCode::FORBIDDEN, "csrf.invalid"));
         }
         if let Some((name, max)) = overlong_field(&form, field_max_chars) {
-            return Err(self.too_long(name, max));
+            return Err(self.too_long_page(name, max, self.way_back(Some(&form))));
         }
         Ok(form)
     }
@@ -143,16 +148,27 @@ impl PageCtx {
     /// hand-made request gets past the page's `maxlength`): the page names the field in
     /// the page's language and links back to the form, nothing having been done.
     pub fn too_long(&self, name: &str, max: usize) -> Response {
-        let label = field_label(&self.state.app.ui, self.page.locale, name);
-        let message = self.message("form.too_long.field").replace("{field}", &label).replace("{max}", &max.to_string());
-        let ctx = serde_json::json!({ "message": message, "back": self.way_back() });
+        self.too_long_page(name, max, self.way_back(None))
+    }
+
+    fn too_long_page(&self, name: &str, max: usize, back: String) -> Response {
+        // A field the user cannot see (a hidden field, or a name the page never had) is
+        // not named: its raw name would mean nothing to the reader.
+        let message = match field_label(&self.state.app.ui, self.page.locale, name) {
+            Some(label) => self.message("form.too_long.field").replace("{field}", &label),
+            None => self.message("form.too_long.hidden"),
+        };
+        let message = message.replace("{max}", &max.to_string());
+        let ctx = serde_json::json!({ "message": message, "back": back });
         self.render(StatusCode::BAD_REQUEST, "error.html", ctx)
     }
 
     /// The page a posted form came from, to go back to: the `Referer` when it is a page
     /// of the listener this request came to (the browser sends it for same-origin posts;
-    /// it keeps the page's `return_to`), else the address the language switch uses.
-    fn way_back(&self) -> String {
+    /// it keeps the page's `return_to`), else the address the language switch uses, with
+    /// the form's own `tenant` and `return_to` (when they are well-formed) so that the way
+    /// back keeps the tenant's form and the relying site's login.
+    fn way_back(&self, form: Option<&FormFields>) -> String {
         let here = match self.conn.listener {
             crate::state::ListenerKind::Main => &self.state.urls.main,
             crate::state::ListenerKind::Mtls => &self.state.urls.mtls,
@@ -165,7 +181,20 @@ impl PageCtx {
             .and_then(|v| url::Url::parse(v).ok())
             .filter(|r| here.as_ref() == Some(&r.origin()))
             .and_then(|r| super::request::local_return_target(&r[url::Position::BeforePath..]));
-        from_referer.unwrap_or_else(|| self.page.switch_address().to_owned())
+        from_referer.unwrap_or_else(|| {
+            let address = self.page.switch_address().to_owned();
+            let Some(form) = form.filter(|_| !address.contains('?')) else { return address };
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            let tenant = form.get("tenant").filter(|t| crate::fields::TenantSlug::parse(t).is_ok());
+            if let Some(tenant) = tenant {
+                query.append_pair("tenant", tenant);
+            }
+            if let Some(target) = form.get("return_to").and_then(|r| super::request::local_return_target(r)) {
+                query.append_pair("return_to", &target);
+            }
+            let query = query.finish();
+            if query.is_empty() { address } else { format!("{address}?{query}") }
+        })
     }
 
     /// The page for a failure we did not plan for: 503 when storage is unreachable (the
@@ -202,7 +231,7 @@ impl FromRequestParts<SharedState> for PageCtx {
 
 /// The `lang` parameter of a query string, if any; the rest of the query is not read here,
 /// so a page's own malformed parameters are its handler's to answer.
-fn lang_parameter(query: Option<&str>) -> Option<String> {
+pub(crate) fn lang_parameter(query: Option<&str>) -> Option<String> {
     crate::urlcode::form_pairs(query?).into_iter().find(|(k, _)| k == "lang").map(|(_, v)| v)
 }
 
@@ -339,15 +368,14 @@ pub fn overlong_field(form: &FormFields, limit: impl Fn(&str) -> usize) -> Optio
 }
 
 /// What a page calls the field `name`: its `form.field.*` label, a console policy knob's
-/// label, the label of `email` for a numbered `email_2`, else the name itself.
-pub fn field_label(ui: &mamori_ui::Ui, locale: mamori_ui::Locale, name: &str) -> String {
+/// label, the label of `email` for a numbered `email_2`; none for a name no page labels.
+pub fn field_label(ui: &mamori_ui::Ui, locale: mamori_ui::Locale, name: &str) -> Option<String> {
     let known = |key: String| Some(ui.message(locale, &key)).filter(|m| m != "??");
     let base = name.split('.').next().unwrap_or(name);
     let unnumbered = base.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches('_');
     known(format!("form.field.{base}"))
         .or_else(|| known(format!("console.policy.knob.{base}")))
         .or_else(|| known(format!("form.field.{unnumbered}")))
-        .unwrap_or_else(|| name.to_owned())
 }
 
 /// A form field, or "" when absent.
@@ -397,10 +425,11 @@ mod tests {
         assert_eq!(field_max_chars("secret_answer"), 100);
         assert_eq!(field_max_chars("new_password"), MAX_FIELD_CHARS);
         let ui = mamori_ui::Ui::new();
-        assert_eq!(field_label(&ui, mamori_ui::Locale::Ja, "login_id"), "ユーザID");
-        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "login_id"), "User ID");
-        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "email_2"), "E-mail address");
-        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "no_such_field"), "no_such_field");
+        assert_eq!(field_label(&ui, mamori_ui::Locale::Ja, "login_id").as_deref(), Some("ユーザID"));
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "login_id").as_deref(), Some("User ID"));
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "email_2").as_deref(), Some("E-mail address"));
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "no_such_field"), None);
+        assert_eq!(field_label(&ui, mamori_ui::Locale::En, "csrf_token"), None);
     }
 
     #[test]

@@ -22,20 +22,25 @@ pub fn routes() -> Router<SharedState> {
     Router::new().route("/download", switch_stays_here(get(show).post(download)))
 }
 
-/// The form; `?acquisition_id=` fills the ID in (e.g. from a link).
+/// The form; `?acquisition_id=` fills the ID in (e.g. from a link), `?tenant=` shows the
+/// tenant's brand (links from its pages and mails carry it: [`flow::download_page_url`]).
 async fn show(ctx: PageCtx, query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Response {
     let query = query.map(|Query(q)| q).unwrap_or_default();
+    let tenant = query.get("tenant").map(String::as_str).unwrap_or_default();
+    ctx.show_tenant_slug(tenant, None).await;
     let prefill = query
         .get("acquisition_id")
         .map(|id| flow::normalise_acquisition_id(id))
         .filter(|id| id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
         .unwrap_or_default();
-    form_page(&ctx, &prefill, None, StatusCode::OK)
+    form_page(&ctx, &prefill, tenant, None, StatusCode::OK)
 }
 
 async fn download(Posted { ctx, form }: Posted) -> Response {
     let acquisition_id = field(&form, "acquisition_id");
     let password = field(&form, "download_password");
+    let tenant = field(&form, "tenant");
+    ctx.show_tenant_slug(tenant, None).await;
     if acquisition_id.trim().is_empty() || password.trim().is_empty() {
         let problem = vec![ctx.message("download.required")];
         let invalid: Vec<&str> = [("acquisition_id", acquisition_id), ("download_password", password)]
@@ -43,9 +48,12 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
             .filter(|(_, value)| value.trim().is_empty())
             .map(|(name, _)| name)
             .collect();
-        return form_page(&ctx, acquisition_id.trim(), Some((problem, invalid)), StatusCode::BAD_REQUEST);
+        return form_page(&ctx, acquisition_id.trim(), tenant, Some((problem, invalid)), StatusCode::BAD_REQUEST);
     }
-    let format = DownloadFormat::from_field(field(&form, "format"));
+    let Some(format) = DownloadFormat::from_field(field(&form, "format")) else {
+        let problem = vec![ctx.message("download.format_unknown")];
+        return form_page(&ctx, acquisition_id.trim(), tenant, Some((problem, Vec::new())), StatusCode::BAD_REQUEST);
+    };
     // A profile that would not verify must not spend the download (the .p12 still can).
     if format == DownloadFormat::AppleProfile
         && let Some(signer) = &ctx.app().profile_signer
@@ -62,7 +70,8 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
         }
         Ok(DownloadOutcome::Delivered(file)) => file_response(file),
         Ok(DownloadOutcome::WrongCredentials) => {
-            let mut response = ctx.render(StatusCode::UNAUTHORIZED, "download/failed.html", serde_json::json!({}));
+            let back = if tenant.is_empty() { "/download".to_owned() } else { flow::download_page_url("", tenant, None) };
+            let mut response = ctx.render(StatusCode::UNAUTHORIZED, "download/failed.html", serde_json::json!({ "back_url": back }));
             no_store(&mut response);
             response
         }
@@ -74,13 +83,15 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
 }
 
 /// The form; `problem` is the messages and the fields in error.
-fn form_page(ctx: &PageCtx, acquisition_id: &str, problem: Option<(Vec<String>, Vec<&str>)>, status: StatusCode) -> Response {
+fn form_page(ctx: &PageCtx, acquisition_id: &str, tenant: &str, problem: Option<(Vec<String>, Vec<&str>)>, status: StatusCode) -> Response {
     let (problem, invalid) = problem.unzip();
     let mut response = ctx.form(
         status,
         "download/form.html",
         serde_json::json!({
             "acquisition_id": acquisition_id,
+            // Kept through the POST so that the answer pages show the same brand.
+            "tenant": crate::fields::TenantSlug::parse(tenant).is_ok().then_some(tenant),
             "problem": problem,
             "invalid": invalid,
             // What comes after the file: the login, on the certificate listener.

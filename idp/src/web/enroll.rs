@@ -235,6 +235,7 @@ fn complete_page(ctx: &PageCtx, open: &OpenEnrollment, download: Option<&Pending
             "has_certificate": download.is_some(),
             "download_password": download.map(|d| d.download_password.as_str()),
             "acquisition_id": download.map(|d| d.acquisition_id.as_str()),
+            "download_url": download.map(|d| crate::flows::download::download_page_url("", &open.tenant.slug, Some(&d.acquisition_id))),
             "certificate_name": download.map(|d| d.certificate_name.as_str()),
             "download_expires": download.map(|d| d.expires_at.date().to_string()),
             "download_max_count": open.tenant.policy.download_max_count.to_string(),

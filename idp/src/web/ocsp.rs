@@ -9,9 +9,12 @@
 //! with one fixed OCSP URL. It answers for the CA that issues now; a certificate of an
 //! earlier CA gets `unauthorized` there, and its own URL (in its AIA) answers for it.
 //!
-//! A signed answer to a GET without a nonce may be cached until its `nextUpdate`
-//! (RFC 5019 section 6.2); everything else is `no-store`, a nonce'd answer above all,
-//! since it is made for one request. The work is `pki::ocsp`.
+//! A signed answer to a GET without a nonce may be cached (RFC 5019 section 6.2) for at
+//! most [`MAX_CACHE_SECONDS`], never past its `nextUpdate`, so that a revocation reaches a
+//! client behind a cache within minutes; its `ETag` changes only when what it states
+//! changes, and a revalidation that names it gets `304` without a new signature.
+//! Everything else is `no-store`, a nonce'd answer above all, since it is made for one
+//! request. The work is `pki::ocsp`.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -28,6 +31,8 @@ use crate::state::SharedState;
 
 pub const OCSP_REQUEST_TYPE: &str = "application/ocsp-request";
 pub const OCSP_RESPONSE_TYPE: &str = "application/ocsp-response";
+/// How long a cache may keep a GET answer before it asks again.
+pub const MAX_CACHE_SECONDS: i64 = 300;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -55,12 +60,12 @@ async fn issuing_by_post(State(state): State<SharedState>, headers: HeaderMap, b
     by_post(State(state), Path(key), headers, body).await
 }
 
-async fn issuing_by_get(State(state): State<SharedState>, uri: Uri) -> Response {
+async fn issuing_by_get(State(state): State<SharedState>, uri: Uri, headers: HeaderMap) -> Response {
     let Some(encoded) = uri.path().strip_prefix("/ca/ocsp/") else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let key = issuing_key(&state).await;
-    answer_get(&state, &key, encoded).await
+    answer_get(&state, &key, encoded, &headers).await
 }
 
 async fn by_post(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
@@ -72,28 +77,29 @@ async fn by_post(State(state): State<SharedState>, Path(key): Path<String>, head
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let now = state.app.clock.now();
-    let answer = state.app.ca.ocsp_response(&key, &request, now).await;
+    let answer = state.app.ca.ocsp_response(&key, &request, None, now).await;
     respond(answer, false, now)
 }
 
 /// The path is read from the URI itself rather than a decoded path parameter, so that
 /// any bytes a client puts there end in an OCSP `malformedRequest`, not an HTML page.
-async fn by_get(State(state): State<SharedState>, uri: Uri) -> Response {
+async fn by_get(State(state): State<SharedState>, uri: Uri, headers: HeaderMap) -> Response {
     let Some((key, encoded)) = uri.path().strip_prefix("/ca/").and_then(|rest| rest.split_once("/ocsp/")) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    answer_get(&state, key, encoded).await
+    answer_get(&state, key, encoded, &headers).await
 }
 
-async fn answer_get(state: &SharedState, key: &str, encoded: &str) -> Response {
+async fn answer_get(state: &SharedState, key: &str, encoded: &str, headers: &HeaderMap) -> Response {
     // Base64 takes 4 characters for 3 bytes; %2F and friends take 3 characters for 1.
     if encoded.len() > (MAX_OCSP_REQUEST_BYTES / 3 + 1) * 4 * 3 {
         return StatusCode::URI_TOO_LONG.into_response();
     }
     let now = state.app.clock.now();
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     let answer = match decode_get_path(encoded) {
-        Some(request) => state.app.ca.ocsp_response(key, &request, now).await,
-        None => OcspAnswer { der: mamori_ca::OcspFailure::MalformedRequest.response_der(), cacheable: None },
+        Some(request) => state.app.ca.ocsp_response(key, &request, if_none_match, now).await,
+        None => OcspAnswer { der: mamori_ca::OcspFailure::MalformedRequest.response_der(), cacheable: None, not_modified: false },
     };
     respond(answer, true, now)
 }
@@ -113,15 +119,14 @@ fn respond(answer: OcspAnswer, by_get: bool, now: OffsetDateTime) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCSP_RESPONSE_TYPE));
     match answer.cacheable.filter(|_| by_get) {
-        Some((this_update, next_update)) => {
-            let max_age = (next_update - now).whole_seconds().max(0);
+        Some(cacheable) => {
+            let max_age = (cacheable.next_update - now).whole_seconds().clamp(0, MAX_CACHE_SECONDS);
             let cache_control = format!("public, max-age={max_age}, no-transform, must-revalidate");
-            let etag = format!("\"{}\"", &hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &answer.der))[..32]);
             for (name, value) in [
                 (header::CACHE_CONTROL, Some(cache_control)),
-                (header::LAST_MODIFIED, http_date(this_update)),
-                (header::EXPIRES, http_date(next_update)),
-                (header::ETAG, Some(etag)),
+                (header::LAST_MODIFIED, http_date(cacheable.this_update)),
+                (header::EXPIRES, http_date(now + time::Duration::seconds(max_age))),
+                (header::ETAG, Some(cacheable.etag)),
             ] {
                 if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
                     headers.insert(name, value);
@@ -131,6 +136,10 @@ fn respond(answer: OcspAnswer, by_get: bool, now: OffsetDateTime) -> Response {
         None => {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
+    }
+    if answer.not_modified && by_get {
+        headers.remove(header::CONTENT_TYPE);
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     (StatusCode::OK, headers, Bytes::from(answer.der)).into_response()
 }
@@ -167,16 +176,26 @@ mod tests {
     #[test]
     fn only_signed_get_answers_without_a_nonce_are_cached() {
         let now = datetime!(2030-01-01 00:00:00 UTC);
-        let window = (now - time::Duration::hours(1), now + time::Duration::hours(11));
-        let cached = respond(OcspAnswer { der: vec![1, 2, 3], cacheable: Some(window) }, true, now);
+        let window =
+            |next_update| crate::pki::OcspCacheable { this_update: now - time::Duration::hours(1), next_update, etag: "\"e1\"".to_owned() };
+        let answer = |cacheable, not_modified| OcspAnswer { der: vec![1, 2, 3], cacheable, not_modified };
+        let cached = respond(answer(Some(window(now + time::Duration::hours(11))), false), true, now);
         let h = cached.headers();
         assert_eq!(h[header::CONTENT_TYPE], OCSP_RESPONSE_TYPE);
-        assert_eq!(h[header::CACHE_CONTROL], "public, max-age=39600, no-transform, must-revalidate");
+        // Five minutes at most, though the window runs 11 hours: a revocation shows soon.
+        assert_eq!(h[header::CACHE_CONTROL], "public, max-age=300, no-transform, must-revalidate");
         assert_eq!(h[header::LAST_MODIFIED], "Mon, 31 Dec 2029 23:00:00 GMT");
-        assert_eq!(h[header::EXPIRES], "Tue, 01 Jan 2030 11:00:00 GMT");
-        assert!(h.contains_key(header::ETAG));
-        for (cacheable, by_get) in [(Some(window), false), (None, true)] {
-            let answer = respond(OcspAnswer { der: vec![1, 2, 3], cacheable }, by_get, now);
+        assert_eq!(h[header::EXPIRES], "Tue, 01 Jan 2030 00:05:00 GMT");
+        assert_eq!(h[header::ETAG], "\"e1\"");
+        // Never past nextUpdate.
+        let ending = respond(answer(Some(window(now + time::Duration::seconds(42))), false), true, now);
+        assert_eq!(ending.headers()[header::CACHE_CONTROL], "public, max-age=42, no-transform, must-revalidate");
+        // A revalidation that still matches: 304 with the validators, no body.
+        let same = respond(answer(Some(window(now + time::Duration::hours(11))), true), true, now);
+        assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(same.headers()[header::ETAG], "\"e1\"");
+        for (cacheable, by_get) in [(Some(window(now + time::Duration::hours(11))), false), (None, true)] {
+            let answer = respond(answer(cacheable, false), by_get, now);
             assert_eq!(answer.headers()[header::CACHE_CONTROL], "no-store");
             assert!(!answer.headers().contains_key(header::ETAG));
         }

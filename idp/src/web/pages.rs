@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -31,14 +31,21 @@ async fn index(State(state): State<SharedState>, Query(q): Query<LangQuery>, hea
     PageLocale::from_request(&q, &headers).render(&state, StatusCode::OK, "index.html", serde_json::json!({}))
 }
 
-async fn not_found(State(state): State<SharedState>, headers: HeaderMap) -> Response {
-    PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::NOT_FOUND, "error.not_found")
+async fn not_found(State(state): State<SharedState>, uri: Uri, headers: HeaderMap) -> Response {
+    page_locale(&uri, &headers).error_page(&state, StatusCode::NOT_FOUND, "error.not_found")
 }
 
 /// A known address asked with a method it does not take (a reload of a form's target,
 /// a link to a POST-only action): a page that says so instead of an empty 405.
-pub async fn method_not_allowed(State(state): State<SharedState>, headers: HeaderMap) -> Response {
-    PageLocale::from_request(&LangQuery::default(), &headers).error_page(&state, StatusCode::METHOD_NOT_ALLOWED, "error.method_not_allowed")
+pub async fn method_not_allowed(State(state): State<SharedState>, uri: Uri, headers: HeaderMap) -> Response {
+    page_locale(&uri, &headers).error_page(&state, StatusCode::METHOD_NOT_ALLOWED, "error.method_not_allowed")
+}
+
+/// The language of an error page for an address nobody routes: `?lang=` is honoured here
+/// too (a user who switched language and then mistyped a path keeps it), read leniently
+/// so that a malformed query still gets a page.
+fn page_locale(uri: &Uri, headers: &HeaderMap) -> PageLocale {
+    PageLocale::from_request(&LangQuery { lang: super::context::lang_parameter(uri.query()) }, headers)
 }
 
 /// Readiness: the database answers, and Redis too when shared state lives there. A node
@@ -89,40 +96,40 @@ async fn crl_der(State(state): State<SharedState>) -> Response {
 // Each CA by its key (`crate::pki::url_key`): the URLs written into its certificates,
 // which keep answering for that CA after it is replaced.
 
-async fn ca_pem_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+async fn ca_pem_of(State(state): State<SharedState>, Path(key): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     match state.app.ca.record_by_key(&key).await {
         Ok(Some(ca)) => {
             let pem = std::iter::once(&ca.certificate_pem).chain(ca.chain_pem.iter()).map(String::as_str).collect::<String>();
             ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
         }
-        Ok(None) => not_found(State(state), headers).await,
+        Ok(None) => not_found(State(state), uri, headers).await,
         Err(err) => unavailable(err),
     }
 }
 
-async fn ca_der_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+async fn ca_der_of(State(state): State<SharedState>, Path(key): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     match state.app.ca.record_by_key(&key).await {
         Ok(Some(ca)) => match crate::pki::pem_to_der(&ca.certificate_pem) {
             Some(der) => ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
             None => unavailable("a stored CA certificate is not PEM"),
         },
-        Ok(None) => not_found(State(state), headers).await,
+        Ok(None) => not_found(State(state), uri, headers).await,
         Err(err) => unavailable(err),
     }
 }
 
-async fn crl_pem_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+async fn crl_pem_of(State(state): State<SharedState>, Path(key): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     match state.app.ca.crl_by_key(&key, state.app.clock.now()).await {
         Ok(Some(crl)) => ([(header::CONTENT_TYPE, "application/x-pem-file")], crl.pem.clone()).into_response(),
-        Ok(None) => not_found(State(state), headers).await,
+        Ok(None) => not_found(State(state), uri, headers).await,
         Err(err) => unavailable(err),
     }
 }
 
-async fn crl_der_of(State(state): State<SharedState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+async fn crl_der_of(State(state): State<SharedState>, Path(key): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     match state.app.ca.crl_by_key(&key, state.app.clock.now()).await {
         Ok(Some(crl)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], crl.der.clone()).into_response(),
-        Ok(None) => not_found(State(state), headers).await,
+        Ok(None) => not_found(State(state), uri, headers).await,
         Err(err) => unavailable(err),
     }
 }

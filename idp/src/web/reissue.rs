@@ -247,6 +247,7 @@ async fn answer_certificate(path: Result<Path<String>, PathRejection>, Posted { 
             serde_json::json!({
                 "login_id": open.user.login_id,
                 "download_password": download.download_password,
+                "download_url": crate::flows::download::download_page_url("", &open.tenant.slug, Some(&download.acquisition_id)),
                 "acquisition_id": download.acquisition_id,
                 "certificate_name": download.certificate_name,
                 "download_expires": download.expires_at.date().to_string(),

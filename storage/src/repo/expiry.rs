@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StorageError;
-use crate::convert::{ms, small};
+use crate::convert::{ms, small, time};
 use crate::entity::{certificate, certificate_expiry_reminder as reminder, device, user};
 use crate::error::{db_err, on_conflict};
 use crate::model::{CertificateStatus, ExpiringCertificate};
@@ -102,6 +102,18 @@ impl<'a> CertificateExpiry<'a> {
             Err(StorageError::Conflict(_)) => Ok(false),
             Err(err) => Err(err),
         }
+    }
+
+    /// When the latest reminder for a certificate was sent, if any: a policy that moves
+    /// its thresholds must not make a second mail follow the first within minutes.
+    pub async fn last_reminder_at(&self, certificate_id: Uuid) -> Result<Option<OffsetDateTime>, StorageError> {
+        let latest = reminder::Entity::find()
+            .filter(reminder::Column::CertificateId.eq(certificate_id))
+            .order_by_desc(reminder::Column::SentAt)
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        latest.map(|m| time("sent_at", m.sent_at)).transpose()
     }
 
     /// The thresholds (days) whose reminders were sent for a certificate, nearest last.

@@ -68,7 +68,9 @@ async fn operators_list_and_export_the_certificates_that_expire_soon() {
     let csv = get(&router, &token, "/tenants/t/expiring-certificates.csv?within_days=31").await;
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(csv.headers()[header::CONTENT_TYPE].to_str().expect("ASCII").starts_with("text/csv"));
+    assert_eq!(csv.headers()[header::CACHE_CONTROL], "no-store", "names and addresses: no shared cache keeps them");
     let csv = text(csv).await;
+    assert!(csv.starts_with("serial,"), "the API's CSV is for scripts: no byte order mark: {csv}");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2, "{csv}");
     assert_eq!(format!("{}\r\n", lines[0]), crate::admin::certificates::EXPIRING_CSV_HEADER);

@@ -189,10 +189,23 @@ pub async fn tenant_audit_events_csv(
     Ok(csv_attachment(&format!("audit-events-{slug}.csv"), csv))
 }
 
-/// A CSV download; the file name loses anything a header cannot carry.
+/// A CSV download; the file name loses anything a header cannot carry. Exports hold
+/// users' names and addresses or the audit trail: no shared cache keeps a copy.
 pub(crate) fn csv_attachment(file_name: &str, csv: String) -> Response {
     let disposition = format!("attachment; filename=\"{file_name}\"").replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_");
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response()
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    (headers, csv).into_response()
+}
+
+/// [`csv_attachment`] for a person who opens it in a spreadsheet: with a UTF-8 byte order
+/// mark, without which Excel reads the file in the system's code page and garbles
+/// Japanese names. The API's CSV has none (scripts read it); Mamori's import takes both.
+pub(crate) fn csv_for_spreadsheets(file_name: &str, csv: &str) -> Response {
+    csv_attachment(file_name, format!("\u{feff}{csv}"))
 }
 
 /// The whole audit trail, every tenant (super-admin).

@@ -43,6 +43,12 @@ async fn send_for_tenant(app: &App, tenant: &Tenant, mtls_url: &str, now: Offset
             continue;
         }
         let Some(threshold) = tenant.policy.expiry_reminder_due(entry.certificate.not_after - now) else { continue };
+        // At most one reminder a day per certificate, whatever the thresholds: a policy
+        // changed after a reminder would otherwise earn a second one at the next sweep.
+        let expiry = app.storage.certificate_expiry();
+        if expiry.last_reminder_at(entry.certificate.id).await?.is_some_and(|last| now - last < time::Duration::DAY) {
+            continue;
+        }
         // Claimed first: of two nodes sweeping at once, only the one holding the claim
         // mails. A mail that then fails to queue is logged and not retried (at most once).
         if !app.storage.certificate_expiry().claim_reminder(entry.certificate.id, threshold, now).await? {
@@ -64,7 +70,11 @@ fn needs_reminder(entry: &ExpiringCertificate) -> bool {
 async fn remind(app: &App, tenant: &Tenant, entry: &ExpiringCertificate, threshold: u32, mtls_url: &str, now: OffsetDateTime) -> bool {
     let (user, certificate) = (&entry.user, &entry.certificate);
     let Some(device) = &entry.device else { return false };
-    let days_left = (certificate.not_after - now).whole_hours().div_euclid(24) + 1;
+    let left = certificate.not_after - now;
+    // Whole days, rounded up ("in 2 days" for 1 day and 5 hours); under a day is said so.
+    let days_left = left.whole_hours().div_euclid(24) + 1;
+    // The mail says how to renew only where the account page lets this user renew.
+    let can_renew = super::feature_enabled(&tenant.policy, user, super::Feature::Devices);
     let mail = crate::mail::OutgoingMail {
         tenant_id: Some(tenant.id),
         to: device.email.clone(),
@@ -76,6 +86,8 @@ async fn remind(app: &App, tenant: &Tenant, entry: &ExpiringCertificate, thresho
             "device_no": device.device_no,
             "expires_at": format_date_time(certificate.not_after, &user.time_zone),
             "days_left": days_left.min(i64::from(threshold)),
+            "under_a_day": left < time::Duration::DAY,
+            "can_renew": can_renew,
             "account_url": format!("{mtls_url}/account"),
             "grace_days": tenant.policy.renewal_grace_days,
         }),

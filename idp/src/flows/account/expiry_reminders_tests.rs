@@ -103,3 +103,41 @@ async fn reminders_off_send_nothing() {
     assert_eq!(send_expiry_reminders(&ctx.app, MTLS, ctx.app.now()).await.expect("sweep"), 0);
     assert!(reminders(&ctx).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_policy_changed_after_a_reminder_waits_a_day_before_the_next() {
+    let ctx = TestContext::new().await;
+    let policy = TenantPolicy { certificate_expiry_reminder_days: 30, certificate_expiry_reminder_repeats: 0, ..TenantPolicy::default() };
+    let tenant = ctx.tenant(policy.clone()).await;
+    let taro = ctx.user(&tenant, "taro", LoginMethod::CertPassword, None).await;
+    let _ = ctx.device_certificate(&taro).await;
+    let sweep = || async { send_expiry_reminders(&ctx.app, MTLS, ctx.app.now()).await.expect("sweep") };
+    assert_eq!(sweep().await, 1, "30 days left: the 30-day reminder");
+    // The operator moves the reminder to 40 days: a threshold not yet mailed, and due.
+    let moved = TenantPolicy { certificate_expiry_reminder_days: 40, ..policy };
+    ctx.app.storage.tenants().update_policy(tenant.id, &moved).await.expect("policy saved");
+    ctx.clock.advance(Duration::minutes(10));
+    assert_eq!(sweep().await, 0, "not a second mail minutes after the first");
+    ctx.clock.advance(Duration::hours(23));
+    assert_eq!(sweep().await, 0, "still within the day");
+    ctx.clock.advance(Duration::hours(1));
+    assert_eq!(sweep().await, 1, "a day after the last one, the new threshold's");
+    assert_eq!(reminders(&ctx).await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_reminder_says_less_than_a_day_and_who_renews_where_users_cannot() {
+    let ctx = TestContext::new().await;
+    let policy = TenantPolicy { certificate_expiry_reminder_days: 30, device_management_enabled: false, ..TenantPolicy::default() };
+    let tenant = ctx.tenant(policy).await;
+    let taro = ctx.user(&tenant, "taro", LoginMethod::CertPassword, None).await;
+    let _ = ctx.device_certificate(&taro).await;
+    // The node was down for weeks: the first sweep finds 30 minutes left.
+    ctx.clock.advance(Duration::days(30) - Duration::minutes(30));
+    assert_eq!(send_expiry_reminders(&ctx.app, MTLS, ctx.app.now()).await.expect("sweep"), 1);
+    let mail = reminders(&ctx).await.pop().expect("a reminder");
+    let text = &mail.body_text;
+    assert!(text.contains("in less than a day") || text.contains("残り 1 日未満"), "not \"1 day\" for minutes: {text}");
+    assert!(text.contains("administrator") || text.contains("管理者"), "says who renews: {text}");
+    assert!(!text.contains("/account"), "no link to a renewal the account page does not offer: {text}");
+}

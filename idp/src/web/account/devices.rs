@@ -13,6 +13,7 @@ use mamori_storage::model::Device;
 
 use super::{Portal, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, AddDeviceOutcome, DEVICE_TYPES, DeleteDeviceOutcome, Feature};
+use crate::flows::download::download_page_url;
 use crate::state::SharedState;
 use crate::web::context::{FormFields, PageCtx, Posted, field};
 
@@ -135,7 +136,7 @@ async fn register(Posted { ctx, form }: Posted) -> Response {
                 "download_password": download.as_ref().map(|d| d.download_password.as_str()),
                 "acquisition_id": download.as_ref().map(|d| d.acquisition_id.as_str()),
                 "certificate_name": download.as_ref().map(|d| d.certificate_name.as_str()),
-                "download_url": format!("{main}/download"),
+                "download_url": download.as_ref().map(|d| download_page_url(&main, &portal.tenant.slug, Some(&d.acquisition_id))),
             }),
         ),
         Ok(AddDeviceOutcome::Invalid(keys)) => {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::{NOTICES, back_to_account, portal_or_return, require_or_return};
 use crate::flows::account::{self as flow, Feature};
+use crate::flows::download::download_page_url;
 use crate::flows::reissue;
 use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted};
@@ -102,7 +103,7 @@ async fn renew_certificate(Path(device_no): Path<u32>, Posted { ctx, .. }: Poste
                 "download_password": download.download_password,
                 "acquisition_id": download.acquisition_id,
                 "certificate_name": download.certificate_name,
-                "download_url": format!("{main}/download"),
+                "download_url": download_page_url(&main, &portal.tenant.slug, Some(&download.acquisition_id)),
                 "grace_days": portal.tenant.policy.renewal_grace_days,
             }),
         ),

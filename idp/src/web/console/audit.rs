@@ -193,15 +193,10 @@ async fn export(ctx: PageCtx, Path(tenant): Path<String>, Query(params): Query<A
     let filters = Filters::of(&params);
     let console = console_or_return!(ctx, &format!("{}.csv?{}", audit_path(&tenant), filters.query_string()));
     let Ok(query) = filters.query(&console.operator.time_zone) else {
-        return console.ctx.error(StatusCode::BAD_REQUEST, "console.audit.problem.date");
+        return console.ctx.error_to_console(StatusCode::BAD_REQUEST, "console.audit.problem.date");
     };
     match audit::export_csv(console.ctx.app(), &console.principal, Some(&tenant), query).await {
-        Ok(csv) => {
-            let mut response = crate::admin::api::records::csv_attachment(&format!("audit-events-{tenant}.csv"), csv);
-            // Who did what in the tenant: no shared cache keeps a copy.
-            response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(csv) => crate::admin::api::records::csv_for_spreadsheets(&format!("audit-events-{tenant}.csv"), &csv),
         Err(err) => console.refused(&err).await,
     }
 }

@@ -108,11 +108,13 @@ async fn expiring(ctx: PageCtx, tenant: &str, typed: &str) -> Response {
     let here = format!("{}?expiring_within_days={}", list_path(tenant), urlcode::component(&typed));
     let console = console_or_return!(ctx, &here);
     let Ok(days) = typed.parse::<u32>() else {
-        return console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
+        return console.ctx.error_to_console(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
     };
     let list = match certificates::expiring(console.ctx.app(), &console.principal, tenant, days).await {
         Ok(list) => list,
-        Err(AdminError::Invalid(_)) => return console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid"),
+        Err(AdminError::Invalid(_)) => {
+            return console.ctx.error_to_console(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
+        }
         Err(err) => return console.refused(&err).await,
     };
     let owners: HashMap<Uuid, String> = list.iter().map(|e| (e.user.id, e.user.login_id.clone())).collect();
@@ -154,17 +156,14 @@ async fn expiring_csv(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Qu
     let here = format!("/console/t/{}/expiring-certificates.csv?within_days={}", urlcode::component(&tenant), urlcode::component(&typed));
     let console = console_or_return!(ctx, &here);
     let Ok(days) = typed.parse::<u32>() else {
-        return console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
+        return console.ctx.error_to_console(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid");
     };
     match certificates::expiring(console.ctx.app(), &console.principal, &tenant, days).await {
         Ok(list) => {
             let csv = certificates::expiring_csv(&list);
-            let mut response = crate::admin::api::records::csv_attachment(&format!("expiring-certificates-{tenant}.csv"), csv);
-            // Users' names and addresses: no shared cache keeps a copy.
-            response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
-            response
+            crate::admin::api::records::csv_for_spreadsheets(&format!("expiring-certificates-{tenant}.csv"), &csv)
         }
-        Err(AdminError::Invalid(_)) => console.ctx.error(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid"),
+        Err(AdminError::Invalid(_)) => console.ctx.error_to_console(StatusCode::BAD_REQUEST, "console.certificates.expiring_days_invalid"),
         Err(err) => console.refused(&err).await,
     }
 }

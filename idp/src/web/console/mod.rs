@@ -232,17 +232,19 @@ impl Console {
             crate::admin::audit::record_refused(self.ctx.app(), &self.principal, tenant, "console.refused", &self.path, details).await;
         }
         match err {
-            AdminError::NotFound(_) => self.ctx.error(StatusCode::NOT_FOUND, "console.error.not_found"),
-            AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => self.ctx.error(StatusCode::FORBIDDEN, "console.forbidden.message"),
+            AdminError::NotFound(_) => self.ctx.error_to_console(StatusCode::NOT_FOUND, "console.error.not_found"),
+            AdminError::Forbidden(_) | AdminError::Unauthenticated(_) => {
+                self.ctx.error_to_console(StatusCode::FORBIDDEN, "console.forbidden.message")
+            }
             AdminError::WiderRole => forbidden(&self.ctx, "console.forbidden.wider_role"),
-            AdminError::Conflict(_) => self.ctx.error(StatusCode::CONFLICT, "console.error.conflict"),
-            AdminError::Invalid(_) => self.ctx.error(StatusCode::BAD_REQUEST, "console.error.invalid"),
+            AdminError::Conflict(_) => self.ctx.error_to_console(StatusCode::CONFLICT, "console.error.conflict"),
+            AdminError::Invalid(_) => self.ctx.error_to_console(StatusCode::BAD_REQUEST, "console.error.invalid"),
             // The parser's own message key, in the operator's language.
-            AdminError::Field(refused) => self.ctx.error(StatusCode::BAD_REQUEST, refused.key),
-            AdminError::Unavailable => self.ctx.error(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
+            AdminError::Field(refused) => self.ctx.error_to_console(StatusCode::BAD_REQUEST, refused.key),
+            AdminError::Unavailable => self.ctx.error_to_console(StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
             AdminError::Internal(detail) => {
                 tracing::error!(error = %detail, "console request failed");
-                self.ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
+                self.ctx.error_to_console(StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
             }
         }
     }

@@ -134,10 +134,10 @@ impl SiteForm {
 #[allow(clippy::result_large_err)] // the refusal is the page itself, answered at once
 pub(super) fn accept_site_form(console: &Console, form: Result<Form<FormFields>, FormRejection>) -> Result<FormFields, Response> {
     let Ok(Form(fields)) = form else {
-        return Err(console.ctx.error(StatusCode::BAD_REQUEST, "enroll.form.invalid"));
+        return Err(console.ctx.error_to_console(StatusCode::BAD_REQUEST, "enroll.form.invalid"));
     };
     if !console.ctx.csrf_ok(&fields) {
-        return Err(console.ctx.error(StatusCode::FORBIDDEN, "csrf.invalid"));
+        return Err(console.ctx.error_to_console(StatusCode::FORBIDDEN, "csrf.invalid"));
     }
     let limit = |name: &str| if name == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
     if let Some((name, max)) = crate::web::context::overlong_field(&fields, limit) {

@@ -228,7 +228,7 @@ async fn act(
             Ok(issued) => Ok(enrollment_page(&console, &tenant, &href, &issued, false).await),
             Err(err) => Err(err),
         },
-        _ => return console.ctx.error(StatusCode::NOT_FOUND, "error.not_found"),
+        _ => return console.ctx.error_to_console(StatusCode::NOT_FOUND, "error.not_found"),
     };
     match result {
         Ok(response) => response,
