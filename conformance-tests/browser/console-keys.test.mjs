@@ -31,8 +31,10 @@ test('only a super-admin sees and rotates the signing keys, after confirming', {
   const dir = tempDir(t, 'console-keys-');
   writeFileSync(join(dir, 'sp.xml'), SP);
   server.cli('admin', 'saml-sp', 'add', '--tenant', 'demo', '--metadata', join(dir, 'sp.xml'), '--name', 'Keys SP');
-  // The SAML keys are made on first use; listing them through the CLI makes them.
+  // Keys are made on first use: listing the SAML keys through the CLI makes them, and a
+  // first OIDC rotation makes the OIDC keys (there are none to retire yet).
   server.cli('admin', 'saml-keys', 'list');
+  server.cli('admin', 'keys', 'rotate');
   const token = readToken(server);
   const keys = () => apiJson(server, token, '/tenants/demo/signing-keys');
   const kids = async () => (await keys()).map((k) => `${k.kid}:${k.state}`).sort();
@@ -98,6 +100,7 @@ test('only a super-admin sees and rotates the signing keys, after confirming', {
 
   // Confirmed: the OIDC keys are replaced; the old ones are retired, still published.
   const oldOidc = api.filter((k) => k.purpose === 'oidc' && k.state === 'active').map((k) => k.kid);
+  assert.equal(oldOidc.length, 2, 'an ES256 and an RS256 key to replace');
   await page.goto(`${server.mtls}/console/t/demo/keys`);
   await submit(page, '#rotate-oidc-submit');
   await submit(page, '#confirm-submit');
