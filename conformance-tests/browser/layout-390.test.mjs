@@ -3,9 +3,11 @@
 // not exceed window.innerWidth (tables become stacked cards or wrap, forms wrap).
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { enrolledUser, loginTo, openBrowser, screenshots, startServer, submit } from './harness.mjs';
+import { enrolledUser, loginTo, openBrowser, screenshots, startServer, submit, tempDir } from './harness.mjs';
 import { openConsole, operator } from './console-helpers.mjs';
 
 const PHONE = { width: 390, height: 844 };
@@ -51,6 +53,16 @@ test('at 390 px wide no page scrolls sideways, in Japanese and English', { timeo
   const admin = await operator(t, server, 'op-phone');
   const { client_id: clientId } = server.cliJson('admin', 'oidc-client', 'create', '--tenant', 'demo', '--name', 'Shop with a long name',
     '--redirect-uri', 'https://shop.example.test/a/rather/long/callback/path/that/does/not/fit/on/a/phone/screen/at/all');
+  // A SAML service provider with a long entity ID, and a super-admin for the keys page.
+  const spFile = join(tempDir(t, 'layout-390-'), 'sp.xml');
+  const entityId = 'https://saml.example.test/a/rather/long/entity/id/that/does/not/fit/on/a/phone/screen/metadata';
+  writeFileSync(spFile, `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${entityId}">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${entityId}/acs" index="0"/>
+  </md:SPSSODescriptor></md:EntityDescriptor>`);
+  server.cli('admin', 'saml-sp', 'add', '--tenant', 'demo', '--metadata', spFile, '--name', 'Wiki with a long name');
+  const { id: spId } = server.cliJson('admin', 'saml-sp', 'show', '--tenant', 'demo', '--entity-id', entityId);
+  const root = await operator(t, server, 'op-phone-root', 'super-admin');
 
   for (const locale of ['ja-JP', 'en-US']) {
     const lang = locale.slice(0, 2);
@@ -146,6 +158,9 @@ test('at 390 px wide no page scrolls sideways, in Japanese and English', { timeo
         ['/certificates', 'certificates'],
         ['/audit', 'audit'],
         ['/events', 'events'],
+        ['/saml-sps', 'saml-sps'],
+        ['/saml-sps/new', 'saml-sp-new'],
+        [`/saml-sps/${spId}`, 'saml-sp'],
       ]) {
         await visit(page, `${base}${path}`, `${lang}-console-${name}`, wide, snap);
       }
@@ -155,6 +170,20 @@ test('at 390 px wide no page scrolls sideways, in Japanese and English', { timeo
         return html.match(/\/certificates\/([0-9A-Fa-f:]+)"/)?.[1] ?? null;
       }, `${base}/certificates`);
       if (serial) await visit(page, `${base}/certificates/${serial}`, `${lang}-console-certificate`, wide, snap);
+      // The confirmation before removing the SAML service provider (declined: not submitted).
+      await visit(page, `${base}/saml-sps/${spId}`, `${lang}-console-saml-sp-again`, wide, snap);
+      await submit(page, '#delete-submit');
+      await measure(page, `${lang}-console-saml-sp-confirm`, wide, snap);
+      await context.close();
+    }
+
+    // --- A super-admin: the signing keys and the rotation's confirmation (declined).
+    {
+      const { page, context } = await openConsole(t, server, root, { locale });
+      await page.setViewportSize(PHONE);
+      await visit(page, `${server.mtls}/console/t/demo/keys`, `${lang}-console-keys`, wide, snap);
+      await submit(page, '#rotate-saml-submit');
+      await measure(page, `${lang}-console-keys-confirm`, wide, snap);
       await context.close();
     }
   }

@@ -41,6 +41,7 @@ fn surface_of(path: &str) -> (Surface, usize) {
         Some("token" | "register" | "introspect" | "revoke" | "par" | "userinfo") => (Surface::OAuth, OAUTH_BYTES),
         Some("saml/sso" | "saml/slo") => (Surface::Page, mamori_saml_wire::binding::MAX_POST_BODY),
         _ if is_branding_upload(path) => (Surface::Page, crate::web::console::branding::FORM_BODY_BYTES),
+        _ if is_console_form(path, "saml-sps") => (Surface::Page, crate::web::console::saml_sps::FORM_BODY_BYTES),
         _ => (Surface::Page, PAGE_BYTES),
     }
 }
@@ -48,6 +49,11 @@ fn surface_of(path: &str) -> (Surface, usize) {
 /// `/console/t/{tenant}/branding`: the console form that uploads a logo.
 fn is_branding_upload(path: &str) -> bool {
     path.strip_prefix("/console/t/").and_then(|rest| rest.split_once('/')).is_some_and(|(_tenant, rest)| rest == "branding")
+}
+
+/// `/console/t/{tenant}/{form}`: a console form with a limit of its own (an upload).
+fn is_console_form(path: &str, form: &str) -> bool {
+    path.strip_prefix("/console/t/").and_then(|rest| rest.split_once('/')).is_some_and(|(_tenant, rest)| rest == form)
 }
 
 /// The most bytes a body to `path` may have.
@@ -116,6 +122,9 @@ mod tests {
         assert_eq!(limit_for("/console/t/acme/branding"), crate::web::console::branding::FORM_BODY_BYTES);
         assert_eq!(limit_for("/console/t/acme/policy"), PAGE_BYTES);
         assert_eq!(limit_for("/console/t/acme/branding/x"), PAGE_BYTES);
+        // The SP registration uploads metadata of up to 1 MiB; its other pages are forms.
+        assert_eq!(limit_for("/console/t/acme/saml-sps"), crate::web::console::saml_sps::FORM_BODY_BYTES);
+        assert_eq!(limit_for("/console/t/acme/saml-sps/1/delete"), PAGE_BYTES);
         assert!(is_machine_endpoint("/t/acme/token") && is_machine_endpoint("/admin/api/v1/tenants"));
         for page in ["/t/acme/saml/sso", "/login/password", "/download", "/t/acme/authorize", "/t/acme"] {
             assert!(!is_machine_endpoint(page), "{page}");

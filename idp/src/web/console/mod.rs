@@ -14,7 +14,10 @@
 //! - `events`: the tenant's login history;
 //! - `policy`: the tenant's policy, every knob;
 //! - `certificates`: search, a certificate's page, revocation with a reason;
-//! - `audit`: the audit trail and its CSV export.
+//! - `audit`: the audit trail and its CSV export;
+//! - `saml_sps`, `saml_sp_edit`: the tenant's SAML service providers, registering one
+//!   from its metadata, changing and removing one;
+//! - `keys`: the signing keys and their rotation (super-admins only).
 //!
 //! URLs name the tenant (`/console/t/{tenant}/…`) so that a super-admin can work in any
 //! tenant; a tenant admin asking for another tenant gets the same 404 as for an absent
@@ -24,9 +27,12 @@ mod audit;
 pub(crate) mod branding;
 mod certificates;
 mod events;
+mod keys;
 #[cfg(test)]
 mod pages_tests;
 mod policy;
+mod saml_sp_edit;
+pub(crate) mod saml_sps;
 mod site_edit;
 mod sites;
 mod user_edit;
@@ -57,6 +63,9 @@ pub fn routes() -> Router<SharedState> {
         .merge(branding::routes())
         .merge(certificates::routes())
         .merge(audit::routes())
+        .merge(saml_sps::routes())
+        .merge(saml_sp_edit::routes())
+        .merge(keys::routes())
 }
 
 /// `open_console`, returning the response from the handler when it refuses.
@@ -208,6 +217,8 @@ impl Console {
                     "operator": self.operator.login_id,
                     "role": self.ctx.message(role),
                     "tenants": tenants,
+                    // The menu offers the pages only a super-admin may open.
+                    "super_admin": self.principal.is_super_admin(),
                 }),
             );
         }
