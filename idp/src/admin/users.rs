@@ -73,6 +73,20 @@ pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, 
     Ok((tenant, user))
 }
 
+/// The user whose UUID is `id` (how SCIM names a user: its `id` must never change, and a
+/// login ID is what people type), in a tenant the principal reaches. A malformed id, a
+/// missing user and another tenant's user are all "not found".
+pub async fn find_by_id(app: &App, principal: &Principal, slug: &str, id: &str, scope: ApiScope) -> Result<(Tenant, User), AdminError> {
+    let tenant = principal.tenant(app, slug, scope).await?;
+    let not_found = || AdminError::NotFound(format!("no user `{}` in tenant `{slug}`", id.chars().take(60).collect::<String>()));
+    let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    match app.storage.users().get(id).await {
+        Ok(user) if user.tenant_id == tenant.id => Ok((tenant, user)),
+        Ok(_) | Err(mamori_storage::StorageError::NotFound) => Err(not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// The user `login_id`, for `action`, which changes the user or hands out its
 /// credentials: the one place where the rule "no principal acts on a user whose operator
 /// role is wider than its own" ([`Principal::may_act_on`]) is applied, for every surface.
