@@ -233,6 +233,10 @@ fn shorten(text: &str) -> String {
 /// `name`, `name.sub`, `urn:…:User:name.sub`. The core User schema's URN is dropped;
 /// an extension's URN stays in `name` (that is how the representation keys it).
 pub fn parse_attr_path(word: &str) -> Result<AttrPath, FilterError> {
+    // The extension as a whole (its URN ends in a name with a dot before it: `2.0:User`).
+    if word.eq_ignore_ascii_case(super::mapping::MAMORI_USER) {
+        return Ok(AttrPath { name: super::mapping::MAMORI_USER.to_owned(), sub: None });
+    }
     let (urn, rest) = match word.rfind(':') {
         Some(i) => (Some(&word[..i]), &word[i + 1..]),
         None => (None, word),

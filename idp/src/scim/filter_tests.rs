@@ -128,6 +128,10 @@ fn paths_split_urns_and_sub_attributes() {
         parse_attr_path("urn:mamori:params:scim:schemas:extension:2.0:User:locked"),
         Ok(AttrPath { name: "urn:mamori:params:scim:schemas:extension:2.0:User".to_owned(), sub: Some("locked".to_owned()) })
     );
+    assert_eq!(
+        parse_attr_path("urn:mamori:params:scim:schemas:extension:2.0:User"),
+        Ok(AttrPath { name: "urn:mamori:params:scim:schemas:extension:2.0:User".to_owned(), sub: None })
+    );
     for bad in ["", ".", "a..b", "a.b.c", "1a", "a b", ":", "urn:x:"] {
         assert!(parse_attr_path(bad).is_err(), "{bad:?}");
     }

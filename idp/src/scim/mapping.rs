@@ -252,9 +252,12 @@ fn split_value_path(path: &str) -> Result<(String, Option<filter::Filter>, Optio
 }
 
 fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>) -> Result<(), ScimError> {
+    let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", path.chars().take(80).collect::<String>()));
+    if path.eq_ignore_ascii_case(MAMORI_USER) {
+        return Err(read_only());
+    }
     let (name, value_filter, sub) = split_value_path(path)?;
     let needs_value = || value.filter(|v| !v.is_null()).ok_or_else(|| invalid(format!("{op:?} `{path}` needs a value")));
-    let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", path.chars().take(80).collect::<String>()));
     let lower = name.to_ascii_lowercase();
     let sub_lower = sub.as_deref().map(str::to_ascii_lowercase);
     match (lower.as_str(), sub_lower.as_deref()) {

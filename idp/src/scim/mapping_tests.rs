@@ -143,6 +143,8 @@ fn patches_that_cannot_apply_are_refused() {
         (json!([{"op": "remove", "path": "active"}]), ScimType::Mutability),
         (json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability),
         (json!([{"op": "replace", "path": "urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod", "value": "password"}]), ScimType::Mutability),
+        (json!([{"op": "add", "path": "urn:mamori:params:scim:schemas:extension:2.0:User", "value": {"locked": false}}]), ScimType::Mutability),
+        (json!([{"op": "replace", "value": {"urn:mamori:params:scim:schemas:extension:2.0:User": {"loginMethod": "cert"}}}]), ScimType::Mutability),
         (json!([{"op": "replace", "path": "password", "value": "x"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "nickName", "value": "x"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "emails[value eq \"a\"", "value": "x"}]), ScimType::InvalidPath),
@@ -172,6 +174,8 @@ fn attributes_and_excluded_attributes_select_what_is_returned() {
     let keys: Vec<&String> = only.as_object().expect("an object").keys().collect();
     assert_eq!(keys.len(), 4, "id, schemas and the two asked for: {keys:?}");
     assert_eq!(only["emails"], json!([{"value": "a@acme.test"}]));
+    let whole = project(r.clone(), Some("urn:mamori:params:scim:schemas:extension:2.0:User"), None).expect("ok");
+    assert_eq!(whole[MAMORI_USER]["loginMethod"], "cert+password");
     let ext = project(r.clone(), Some("urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod"), None).expect("ok");
     assert_eq!(ext[MAMORI_USER], json!({"loginMethod": "cert+password"}));
     let without = project(r.clone(), None, Some("emails,meta,id,name.formatted")).expect("ok");
