@@ -73,11 +73,23 @@ pub fn user_schema(base: &str) -> Value {
         json!({"uniqueness": "server"}),
     );
     let name = with(
-        attribute("name", "complex", "readOnly", false, "Derived from the display name (name.formatted or given and family names are taken as the display name on creation)."),
+        attribute(
+            "name",
+            "complex",
+            "readOnly",
+            false,
+            "Derived from the display name (name.formatted or given and family names are taken as the display name on creation).",
+        ),
         json!({"subAttributes": [attribute("formatted", "string", "readOnly", false, "The display name.")]}),
     );
     let emails = with(
-        attribute("emails", "complex", "readWrite", true, "The active devices' addresses; the primary one is the first device's, the one a directory sets."),
+        attribute(
+            "emails",
+            "complex",
+            "readWrite",
+            true,
+            "The active devices' addresses; the primary one is the first device's, the one a directory sets.",
+        ),
         json!({
             "multiValued": true,
             "subAttributes": [

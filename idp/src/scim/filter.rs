@@ -102,7 +102,8 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
                 if j >= bytes.len() {
                     return err("a string is not closed");
                 }
-                let literal: String = serde_json::from_str(&text[i..=j]).map_err(|_| FilterError("a string is not valid JSON".to_owned()))?;
+                let literal: String =
+                    serde_json::from_str(&text[i..=j]).map_err(|_| FilterError("a string is not valid JSON".to_owned()))?;
                 tokens.push(Token::Literal(Value::String(literal)));
                 i = j + 1;
             }
@@ -206,7 +207,9 @@ impl Parser {
         let path = parse_attr_path(word)?;
         let op = match self.next() {
             Some(Token::Word(op)) if op.eq_ignore_ascii_case("pr") => return Ok(Filter::Present(path)),
-            Some(Token::Word(op)) => CompareOp::parse(&op).ok_or_else(|| FilterError(format!("`{}` is not a comparison operator", shorten(&op))))?,
+            Some(Token::Word(op)) => {
+                CompareOp::parse(&op).ok_or_else(|| FilterError(format!("`{}` is not a comparison operator", shorten(&op))))?
+            }
             _ => return err("expected a comparison operator after the attribute"),
         };
         let value = match self.next() {
@@ -245,7 +248,10 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, FilterError> {
         Some((name, sub)) => (name, Some(sub)),
         None => (rest, None),
     };
-    let valid = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
+    let valid = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+    };
     if !valid(name) || sub.is_some_and(|s| !valid(s)) {
         return err(format!("`{}` is not an attribute path", shorten(word)));
     }

@@ -38,7 +38,8 @@ fn the_filters_directories_send_match_as_rfc_7644_says() {
         (r#"name.formatted eq "alice example""#, true),
         (r#"meta.lastModified gt "2026-01-15T00:00:00Z""#, true),
         (r#"urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod eq "cert+password""#, true),
-        (r#"USERNAME EQ "alice-01" AND (ACTIVE EQ TRUE)"#, true),
+        // Names and operators ignore case; values are JSON, so `true` is lower case.
+        (r#"USERNAME EQ "alice-01" AND (ACTIVE EQ true)"#, true),
         (r#"userName ne "alice-01""#, false),
     ] {
         assert_eq!(matches_text(text), expected, "{text}");
@@ -75,6 +76,7 @@ fn malformed_filters_are_refused_not_guessed() {
         "userName eq \"a\" \u{0}",
         r#"1abc eq "a""#,
         r#"userName eq "\x""#,
+        r#"active eq TRUE"#,
     ] {
         assert!(parse(text).is_err(), "{text:?} should be refused");
     }
@@ -123,7 +125,10 @@ fn unknown_attributes_are_named() {
 #[test]
 fn paths_split_urns_and_sub_attributes() {
     assert_eq!(parse_attr_path("name.formatted"), Ok(AttrPath { name: "name".to_owned(), sub: Some("formatted".to_owned()) }));
-    assert_eq!(parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:userName"), Ok(AttrPath { name: "userName".to_owned(), sub: None }));
+    assert_eq!(
+        parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:userName"),
+        Ok(AttrPath { name: "userName".to_owned(), sub: None })
+    );
     assert_eq!(
         parse_attr_path("urn:mamori:params:scim:schemas:extension:2.0:User:locked"),
         Ok(AttrPath { name: "urn:mamori:params:scim:schemas:extension:2.0:User".to_owned(), sub: Some("locked".to_owned()) })

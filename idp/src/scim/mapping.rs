@@ -148,7 +148,9 @@ fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
         _ => return Err(invalid("emails must be a list of objects with a value")),
     };
     let primary = items.iter().find(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true))).or(items.first());
-    primary.map(|e| get_ci(e, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value"))).transpose()
+    primary
+        .map(|e| get_ci(e, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value")))
+        .transpose()
 }
 
 /// The fields of a whole User document (POST, PUT). Read-only attributes are ignored
@@ -246,7 +248,9 @@ fn split_value_path(path: &str) -> Result<(String, Option<filter::Filter>, Optio
     let inner = filter::parse(&path[open + 1..close]).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?;
     let sub = match &path[close + 1..] {
         "" => None,
-        rest => Some(rest.strip_prefix('.').filter(|s| !s.is_empty()).ok_or_else(|| bad_path("expected `.sub` after `]`".to_owned()))?.to_owned()),
+        rest => Some(
+            rest.strip_prefix('.').filter(|s| !s.is_empty()).ok_or_else(|| bad_path("expected `.sub` after `]`".to_owned()))?.to_owned(),
+        ),
     };
     Ok((attr.name, Some(inner), sub))
 }
@@ -306,7 +310,10 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
         ("externalid", None) => Ok(()),
         ("id" | "meta" | "groups", _) => Err(read_only()),
         _ if lower.eq_ignore_ascii_case(MAMORI_USER) => Err(read_only()),
-        _ => Err(ScimError::bad(ScimType::InvalidPath, format!("`{}` is not an attribute Mamori serves", path.chars().take(80).collect::<String>()))),
+        _ => Err(ScimError::bad(
+            ScimType::InvalidPath,
+            format!("`{}` is not an attribute Mamori serves", path.chars().take(80).collect::<String>()),
+        )),
     }
 }
 
@@ -367,7 +374,9 @@ pub fn project(resource: Value, attributes: Option<&str>, excluded: Option<&str>
 
 fn narrow(value: &Value, sub: &str) -> Value {
     match value {
-        Value::Object(o) => Value::Object(o.iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(|i| narrow(i, sub)).collect()),
         other => other.clone(),
     }

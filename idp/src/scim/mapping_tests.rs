@@ -45,7 +45,12 @@ fn device(no: u32, email: &str, deleted: bool) -> Device {
 }
 
 fn fields() -> UserFields {
-    UserFields { user_name: "alice".to_owned(), display_name: Some("Alice".to_owned()), email: Some("a@acme.test".to_owned()), active: true }
+    UserFields {
+        user_name: "alice".to_owned(),
+        display_name: Some("Alice".to_owned()),
+        email: Some("a@acme.test".to_owned()),
+        active: true,
+    }
 }
 
 fn patch(ops: serde_json::Value) -> Result<UserFields, ScimError> {
@@ -60,7 +65,11 @@ fn a_user_reads_as_rfc_7643_says_and_keeps_its_secrets() {
     assert_eq!(r["displayName"], "Alice");
     assert_eq!(r["name"]["formatted"], "Alice");
     assert_eq!(r["active"], true);
-    assert_eq!(r["emails"], json!([{"value": "a@acme.test", "primary": true}, {"value": "phone@acme.test", "primary": false}]), "deleted devices' addresses are not the user's");
+    assert_eq!(
+        r["emails"],
+        json!([{"value": "a@acme.test", "primary": true}, {"value": "phone@acme.test", "primary": false}]),
+        "deleted devices' addresses are not the user's"
+    );
     assert_eq!(r[MAMORI_USER]["loginMethod"], "cert+password");
     assert_eq!(r[MAMORI_USER]["devices"].as_array().map(Vec::len), Some(3));
     assert_eq!(r["meta"]["resourceType"], "User");
@@ -86,7 +95,15 @@ fn documents_from_directories_map_to_mamori_fields() {
         "emails": [{"value": "home@x.test", "type": "home"}, {"value": "work@x.test", "type": "work", "primary": true}], "active": "False",
         "externalId": "00u1", "id": "ignored", "meta": {"version": "ignored"}});
     let f = fields_from_document(&okta).expect("accepted");
-    assert_eq!(f, UserFields { user_name: "bob".to_owned(), display_name: Some("Bob Smith".to_owned()), email: Some("work@x.test".to_owned()), active: false });
+    assert_eq!(
+        f,
+        UserFields {
+            user_name: "bob".to_owned(),
+            display_name: Some("Bob Smith".to_owned()),
+            email: Some("work@x.test".to_owned()),
+            active: false
+        }
+    );
     let plain = fields_from_document(&json!({"userName": "c", "displayName": "C", "name": {"formatted": "ignored"}})).expect("accepted");
     assert_eq!((plain.display_name.as_deref(), plain.email, plain.active), (Some("C"), None, true));
 }
@@ -142,9 +159,18 @@ fn patches_that_cannot_apply_are_refused() {
         (json!([{"op": "remove", "path": "emails"}]), ScimType::Mutability),
         (json!([{"op": "remove", "path": "active"}]), ScimType::Mutability),
         (json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability),
-        (json!([{"op": "replace", "path": "urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod", "value": "password"}]), ScimType::Mutability),
-        (json!([{"op": "add", "path": "urn:mamori:params:scim:schemas:extension:2.0:User", "value": {"locked": false}}]), ScimType::Mutability),
-        (json!([{"op": "replace", "value": {"urn:mamori:params:scim:schemas:extension:2.0:User": {"loginMethod": "cert"}}}]), ScimType::Mutability),
+        (
+            json!([{"op": "replace", "path": "urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod", "value": "password"}]),
+            ScimType::Mutability,
+        ),
+        (
+            json!([{"op": "add", "path": "urn:mamori:params:scim:schemas:extension:2.0:User", "value": {"locked": false}}]),
+            ScimType::Mutability,
+        ),
+        (
+            json!([{"op": "replace", "value": {"urn:mamori:params:scim:schemas:extension:2.0:User": {"loginMethod": "cert"}}}]),
+            ScimType::Mutability,
+        ),
         (json!([{"op": "replace", "path": "password", "value": "x"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "nickName", "value": "x"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "emails[value eq \"a\"", "value": "x"}]), ScimType::InvalidPath),

@@ -84,7 +84,11 @@ async fn tenant_checked(state: &SharedState, principal: &Principal, slug: &str) 
     Ok(base_url(state, slug))
 }
 
-async fn service_provider_config(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(slug): Path<String>) -> Result<Response, ScimError> {
+async fn service_provider_config(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path(slug): Path<String>,
+) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
     Ok(scim_json(StatusCode::OK, &discovery::service_provider_config(&base)))
 }
@@ -94,7 +98,11 @@ async fn resource_types(State(s): State<SharedState>, ScimCaller(p): ScimCaller,
     Ok(scim_json(StatusCode::OK, &discovery::list(vec![discovery::user_resource_type(&base)])))
 }
 
-async fn resource_type(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path((slug, id)): Path<(String, String)>) -> Result<Response, ScimError> {
+async fn resource_type(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
     if id != "User" {
         return Err(ScimError::not_found("Mamori serves only the User resource type (no groups)"));
@@ -107,7 +115,11 @@ async fn schemas(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(s
     Ok(scim_json(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base), discovery::mamori_schema(&base)])))
 }
 
-async fn schema(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path((slug, id)): Path<(String, String)>) -> Result<Response, ScimError> {
+async fn schema(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
     match id.as_str() {
         mapping::CORE_USER => Ok(scim_json(StatusCode::OK, &discovery::user_schema(&base))),

@@ -141,7 +141,12 @@ pub(super) async fn list(
 }
 
 /// POST `/Users/.search` (RFC 7644 §3.4.3): the list's parameters in a body.
-pub(super) async fn search(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(slug): Path<String>, body: Bytes) -> Result<Response> {
+pub(super) async fn search(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
     let body = json_body(&body)?;
     let listed = mapping_schemas(&body).iter().any(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST));
     if !listed {
@@ -173,7 +178,10 @@ pub(super) async fn search(State(s): State<SharedState>, ScimCaller(p): ScimCall
 }
 
 fn mapping_schemas(body: &Value) -> Vec<String> {
-    filter::get_ci(body, "schemas").and_then(Value::as_array).map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+    filter::get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn json_body(bytes: &Bytes) -> Result<Value> {
@@ -184,15 +192,16 @@ fn json_body(bytes: &Bytes) -> Result<Value> {
 fn resource_answer(status: StatusCode, resource: &Value, q: &HashMap<String, String>) -> Result<Response> {
     let version = resource["meta"]["version"].as_str().unwrap_or_default().to_owned();
     let location = resource["meta"]["location"].as_str().unwrap_or_default().to_owned();
-    let body = mapping::project(resource.clone(), q.get("attributes").map(String::as_str), q.get("excludedAttributes").map(String::as_str))?;
+    let body =
+        mapping::project(resource.clone(), q.get("attributes").map(String::as_str), q.get("excludedAttributes").map(String::as_str))?;
     let mut response = scim_json(status, &body);
     if let Ok(etag) = HeaderValue::from_str(&version) {
         response.headers_mut().insert(header::ETAG, etag);
     }
-    if status == StatusCode::CREATED {
-        if let Ok(location) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
+    if status == StatusCode::CREATED
+        && let Ok(location) = HeaderValue::from_str(&location)
+    {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
 }
@@ -226,7 +235,8 @@ pub(super) async fn get(
     let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Read).await?;
     let resource = resource_of(&s, &slug, &user).await?;
     let current = opaque(resource["meta"]["version"].as_str().unwrap_or_default()).to_owned();
-    let unchanged = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| opaque(t) == current));
+    let unchanged =
+        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| opaque(t) == current));
     if unchanged {
         let mut response = scim_json(StatusCode::NOT_MODIFIED, &Value::Null);
         *response.body_mut() = axum::body::Body::empty();
@@ -243,8 +253,12 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Result<Response> {
     let fields = mapping::fields_from_document(&json_body(&body)?)?;
-    let email = fields.email.clone().ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "emails: Mamori needs an e-mail address for the user's first device"))?;
-    let input = NewUserInput { login_id: fields.user_name.clone(), email, display_name: fields.display_name.clone(), ..NewUserInput::default() };
+    let email = fields
+        .email
+        .clone()
+        .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "emails: Mamori needs an e-mail address for the user's first device"))?;
+    let input =
+        NewUserInput { login_id: fields.user_name.clone(), email, display_name: fields.display_name.clone(), ..NewUserInput::default() };
     let mut user = admin_users::create(&s.app, &p, &slug, &input).await?;
     if !fields.active {
         user = admin_users::set_status(&s.app, &p, &slug, &user.login_id, UserStatus::Disabled).await?;
