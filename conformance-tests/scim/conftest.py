@@ -3,6 +3,7 @@ directory, started by the admin API suite's own `Server` (imported, not copied),
 tenants, a `scim` token each, and tokens without the scope to show what they cannot do.
 """
 
+import ssl
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ class ScimServer(Server):
 
     def http(self, slug, token):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return Client(base_url=self.scim_url(slug), headers=headers, verify=self.dev_root, timeout=30)
+        return Client(base_url=self.scim_url(slug), headers=headers, verify=ssl.create_default_context(cafile=self.dev_root), timeout=30)
 
     def scim_client(self, slug, token):
         """A scim2-client that learnt the server from its discovery endpoints."""

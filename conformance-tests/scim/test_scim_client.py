@@ -174,3 +174,21 @@ def test_tokens_and_tenant_isolation(server):
     everyone = beta.get("/Users").json()
     assert [r["userName"] for r in everyone["Resources"]] == ["beta-user"]
     assert admin_user(server, "acme-user").json()["status"] == "active"
+
+
+def test_a_directory_cannot_touch_a_super_admin_living_in_its_tenant(server):
+    """The admin API's rule holds over SCIM too: a tenant's token may not disable,
+    change or delete a user whose operator role reaches wider than the tenant."""
+    login_id = f"root-{uuid.uuid4().hex[:8]}"
+    server.cli("admin", "user", "create", "--tenant", "acme", "--login-id", login_id, "--email", f"{login_id}@acme.test")
+    server.cli("admin", "operator", "grant", "--tenant", "acme", "--login-id", login_id, "--role", "super-admin")
+    uid = admin_user(server, login_id).json()["id"]
+    http = server.http("acme", server.acme_scim)
+    assert http.get(f"/Users/{uid}").status_code == 200, "reading is allowed"
+    deactivate = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    is_scim_error(http.patch(f"/Users/{uid}", json=deactivate), 403)
+    is_scim_error(http.delete(f"/Users/{uid}"), 403)
+    assert admin_user(server, login_id).json()["status"] == "active"
+    trail = server.call("GET", "/tenants/acme/audit-events", token=server.acme_admin, params={"limit": 50}).json()["items"]
+    refused = [e for e in trail if e["target"] == f"tenant:acme/user:{login_id}" and e["outcome"] == "failure"]
+    assert {e["action"] for e in refused} >= {"user.disable", "user.delete"}, refused
