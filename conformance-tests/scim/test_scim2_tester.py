@@ -10,12 +10,6 @@ from scim2_tester import Status, check_server
 
 # (title, part of the reason) → why Mamori answers as it does.
 EXPECTED = {
-    # Mamori has no place to keep externalId (docs/scim.md): it is accepted and ignored,
-    # so it is not returned. scim2-tester treats it as a writable common attribute.
-    ("object_query_with_attributes", "'externalId'"): "externalId is not kept",
-    ("object_list_with_attributes", "'externalId'"): "externalId is not kept",
-    ("check_add_attribute", "'externalId'"): "externalId is not kept",
-    ("check_replace_attribute", "'externalId'"): "externalId is not kept",
     # The Mamori extension is read-only (every attribute of its schema says so); a PATCH
     # on it is 400 mutability. scim2-tester takes the extension as a whole for writable.
     ("check_add_attribute", "urn:mamori:params:scim:schemas:extension:2.0:User"): "the Mamori extension is read-only",

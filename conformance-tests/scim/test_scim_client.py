@@ -116,6 +116,28 @@ def test_filters_and_paging(server):
     assert searched.status_code == 200 and searched.json()["totalResults"] == 1, searched.text
 
 
+def test_external_id_is_kept_as_entra_id_uses_it(server):
+    http = server.http("acme", server.acme_scim)
+    login_id = f"entra-{uuid.uuid4().hex[:8]}"
+    external = str(uuid.uuid4())
+    created = http.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": login_id,
+                                        "externalId": external, "emails": [{"value": f"{login_id}@acme.test", "type": "work", "primary": True}]})
+    assert created.status_code == 201, created.text
+    assert created.json()["externalId"] == external and created.headers["location"].endswith(created.json()["id"])
+    found = http.get("/Users", params={"filter": f'externalId eq "{external}"'}).json()
+    assert [r["userName"] for r in found["Resources"]] == [login_id]
+    uid = created.json()["id"]
+    cleared = http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "remove", "path": "externalId"}]})
+    assert cleared.status_code == 200 and "externalId" not in cleared.json()
+    too_long = http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "add", "path": "externalId", "value": "x" * 256}]})
+    is_scim_error(too_long, 400, "invalidValue")
+    refused = http.post("/Users", json={"userName": f"{login_id}-2", "externalId": "x" * 256, "emails": [{"value": "b@acme.test"}]})
+    is_scim_error(refused, 400, "invalidValue")
+    assert admin_user(server, f"{login_id}-2").status_code == 404, "a refused creation leaves no user behind"
+    control = http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "add", "path": "externalId", "value": "a\u0000b"}]})
+    is_scim_error(control, 400, "invalidValue")
+
+
 def test_etags_guard_concurrent_changes(server):
     client = server.scim_client("acme", server.acme_scim)
     http = server.http("acme", server.acme_scim)

@@ -205,6 +205,34 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
     Ok(app.storage.users().get(user.id).await?)
 }
 
+/// The longest `externalId` kept (Entra ID's and Okta's identifiers are far shorter).
+pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
+
+/// Checks an `externalId` before anything is written (a creation checks it before the
+/// user exists, so that a refusal leaves no user behind).
+pub fn check_external_id(id: &str) -> Result<(), AdminError> {
+    if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!("externalId: 1 to {MAX_EXTERNAL_ID_CHARS} characters, no control characters")));
+    }
+    Ok(())
+}
+
+/// Sets or clears the identifier a provisioning client gave the user (SCIM `externalId`).
+pub async fn set_external_id(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    external_id: Option<&str>,
+) -> Result<User, AdminError> {
+    external_id.map(check_external_id).transpose()?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.external-id").await?;
+    app.storage.users().set_external_id(user.id, external_id, app.now()).await?;
+    let details = serde_json::json!({"from": user.external_id, "to": external_id});
+    audit::record(app, principal, Some(tenant.id), "user.external-id", &target(&tenant, login_id), details).await;
+    Ok(app.storage.users().get(user.id).await?)
+}
+
 /// Disables (ending the user's sessions) or re-enables an account.
 pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: &str, status: UserStatus) -> Result<User, AdminError> {
     let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };

@@ -8,6 +8,7 @@
 //! | `displayName`, `name.formatted` | the display name |
 //! | `emails` | the active devices' addresses; the primary one is the first device's |
 //! | `active` | enabled / disabled |
+//! | `externalId` | the provisioning client's identifier (m0022) |
 //! | Mamori extension | login method, lock, devices (read-only) |
 
 use mamori_storage::model::{Device, User, UserStatus};
@@ -61,6 +62,9 @@ pub fn user_resource(user: &User, devices: &[Device], location: &str) -> Value {
             "devices": device_list,
         },
     });
+    if let Some(external_id) = &user.external_id {
+        resource["externalId"] = external_id.as_str().into();
+    }
     let version = version_of(&resource);
     resource["meta"] = json!({
         "resourceType": "User",
@@ -89,6 +93,7 @@ pub struct UserFields {
     /// The primary address (the first device's).
     pub email: Option<String>,
     pub active: bool,
+    pub external_id: Option<String>,
 }
 
 impl UserFields {
@@ -100,6 +105,7 @@ impl UserFields {
             display_name: Some(user.display_name.clone()),
             email: active.first().map(|d| d.email.clone()),
             active: user.status == UserStatus::Active,
+            external_id: user.external_id.clone(),
         }
     }
 }
@@ -154,8 +160,7 @@ fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
 }
 
 /// The fields of a whole User document (POST, PUT). Read-only attributes are ignored
-/// (RFC 7644 §3.3); `externalId` has no place in Mamori and is ignored too; a password
-/// is refused, since a Mamori user chooses it at enrollment.
+/// (RFC 7644 §3.3); a password is refused, since a Mamori user chooses it at enrollment.
 pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
     if !body.is_object() {
         return Err(ScimError::bad(ScimType::InvalidSyntax, "the body must be a JSON object"));
@@ -176,7 +181,8 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
     };
     let email = get_ci(body, "emails").map(email_of).transpose()?.flatten();
     let active = get_ci(body, "active").filter(|v| !v.is_null()).map(|v| bool_of(v, "active")).transpose()?.unwrap_or(true);
-    Ok(UserFields { user_name, display_name, email, active })
+    let external_id = get_ci(body, "externalId").filter(|v| !v.is_null()).map(|v| string_of(v, "externalId")).transpose()?;
+    Ok(UserFields { user_name, display_name, email, active, external_id })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,8 +312,13 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
                 Ok(())
             }
         },
-        // Mamori has no place to keep it; see docs/scim.md.
-        ("externalid", None) => Ok(()),
+        ("externalid", None) => {
+            fields.external_id = match op {
+                Op::Remove => None,
+                _ => Some(string_of(needs_value()?, "externalId")?),
+            };
+            Ok(())
+        }
         ("id" | "meta" | "groups", _) => Err(read_only()),
         _ if lower.eq_ignore_ascii_case(MAMORI_USER) => Err(read_only()),
         _ => Err(ScimError::bad(

@@ -26,6 +26,7 @@ fn sample_user() -> User {
         secret_question: None,
         secret_answer_hash: Some("$argon2id$answer".to_owned()),
         totp_secret_sealed: None,
+        external_id: Some("ext-7".to_owned()),
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
     }
@@ -71,6 +72,7 @@ fn a_user_reads_as_rfc_7643_says_and_keeps_its_secrets() {
         "deleted devices' addresses are not the user's"
     );
     assert_eq!(r[MAMORI_USER]["loginMethod"], "cert+password");
+    assert_eq!(r["externalId"], "ext-7");
     assert_eq!(r[MAMORI_USER]["devices"].as_array().map(Vec::len), Some(3));
     assert_eq!(r["meta"]["resourceType"], "User");
     assert!(r["meta"]["version"].as_str().is_some_and(|v| v.starts_with("W/\"")));
@@ -101,7 +103,8 @@ fn documents_from_directories_map_to_mamori_fields() {
             user_name: "bob".to_owned(),
             display_name: Some("Bob Smith".to_owned()),
             email: Some("work@x.test".to_owned()),
-            active: false
+            active: false,
+            external_id: Some("00u1".to_owned()),
         }
     );
     let plain = fields_from_document(&json!({"userName": "c", "displayName": "C", "name": {"formatted": "ignored"}})).expect("accepted");
@@ -148,8 +151,14 @@ fn patches_as_entra_and_okta_send_them() {
     assert_eq!(f.display_name.as_deref(), Some("Via URN"));
     let f = patch(json!([{"op": "replace", "path": "userName", "value": "alice"}])).expect("the same name is no change");
     assert_eq!(f, fields());
-    let f = patch(json!([{"op": "add", "path": "externalId", "value": "ext-1"}])).expect("ignored");
-    assert_eq!(f, fields());
+    let f = patch(json!([{"op": "add", "path": "externalId", "value": "ext-1"}])).expect("ok");
+    assert_eq!(f.external_id.as_deref(), Some("ext-1"));
+    let f = apply_patch(
+        UserFields { external_id: Some("ext-1".to_owned()), ..fields() },
+        &json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "externalId"}]}),
+    )
+    .expect("ok");
+    assert_eq!(f.external_id, None);
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn number(value: Option<&str>, what: &str) -> Result<Option<u64>> {
 fn filterable(path: &AttrPath) -> bool {
     let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
     match (path.name.to_ascii_lowercase().as_str(), sub.as_deref()) {
-        ("id" | "username" | "displayname" | "active" | "emails", None) => true,
+        ("id" | "username" | "displayname" | "active" | "emails" | "externalid", None) => true,
         ("name", Some("formatted")) | ("emails", Some("value" | "primary")) => true,
         ("meta", Some("created" | "lastmodified" | "resourcetype")) => true,
         (urn, Some("loginmethod" | "locked")) => urn.eq_ignore_ascii_case(mapping::MAMORI_USER),
@@ -257,9 +257,14 @@ pub(super) async fn create(
         .email
         .clone()
         .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "emails: Mamori needs an e-mail address for the user's first device"))?;
+    // Checked before the user exists: a refusal after it would leave a half-made user.
+    fields.external_id.as_deref().map(admin_users::check_external_id).transpose()?;
     let input =
         NewUserInput { login_id: fields.user_name.clone(), email, display_name: fields.display_name.clone(), ..NewUserInput::default() };
     let mut user = admin_users::create(&s.app, &p, &slug, &input).await?;
+    if let Some(external_id) = &fields.external_id {
+        user = admin_users::set_external_id(&s.app, &p, &slug, &user.login_id, Some(external_id)).await?;
+    }
     if !fields.active {
         user = admin_users::set_status(&s.app, &p, &slug, &user.login_id, UserStatus::Disabled).await?;
     }
@@ -282,6 +287,9 @@ async fn apply_changes(s: &SharedState, p: &Principal, slug: &str, user: &User, 
     if display_name != user.display_name {
         let changes = UserChanges { display_name: Some(display_name), ..UserChanges::default() };
         admin_users::update(&s.app, p, slug, login_id, &changes).await?;
+    }
+    if wanted.external_id != current.external_id {
+        admin_users::set_external_id(&s.app, p, slug, login_id, wanted.external_id.as_deref()).await?;
     }
     match (&wanted.email, &current.email) {
         (None, _) => return Err(ScimError::bad(ScimType::InvalidValue, "emails: Mamori needs an e-mail address")),
