@@ -51,6 +51,7 @@ fn fields() -> UserFields {
         display_name: Some("Alice".to_owned()),
         email: Some("a@acme.test".to_owned()),
         active: true,
+        external_id: None,
     }
 }
 
