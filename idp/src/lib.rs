@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod outbound;
 pub mod pki;
 pub mod saml;
+pub mod scim;
 pub mod secrets;
 
 pub mod server;

@@ -52,7 +52,7 @@ pub async fn create(
 ) -> Result<CreatedToken, AdminError> {
     principal.require_super_admin(ApiScope::Write)?;
     if scopes.is_empty() {
-        return Err(AdminError::Invalid("give at least one scope (read, write)".to_owned()));
+        return Err(AdminError::Invalid("give at least one scope (read, write, scim)".to_owned()));
     }
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(AdminError::Invalid("the name: 1 to 200 characters, no control characters".to_owned()));

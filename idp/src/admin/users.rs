@@ -73,6 +73,20 @@ pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, 
     Ok((tenant, user))
 }
 
+/// The user whose UUID is `id` (how SCIM names a user: its `id` must never change, and a
+/// login ID is what people type), in a tenant the principal reaches. A malformed id, a
+/// missing user and another tenant's user are all "not found".
+pub async fn find_by_id(app: &App, principal: &Principal, slug: &str, id: &str, scope: ApiScope) -> Result<(Tenant, User), AdminError> {
+    let tenant = principal.tenant(app, slug, scope).await?;
+    let not_found = || AdminError::NotFound(format!("no user `{}` in tenant `{slug}`", id.chars().take(60).collect::<String>()));
+    let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    match app.storage.users().get(id).await {
+        Ok(user) if user.tenant_id == tenant.id => Ok((tenant, user)),
+        Ok(_) | Err(mamori_storage::StorageError::NotFound) => Err(not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// The user `login_id`, for `action`, which changes the user or hands out its
 /// credentials: the one place where the rule "no principal acts on a user whose operator
 /// role is wider than its own" ([`Principal::may_act_on`]) is applied, for every surface.
@@ -188,6 +202,34 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
     }
     let details = serde_json::json!({"display_name": changes.display_name, "locale": changes.locale, "time_zone": changes.time_zone, "login_method": changes.login_method});
     audit::record(app, principal, Some(tenant.id), "user.update", &target(&tenant, login_id), details).await;
+    Ok(app.storage.users().get(user.id).await?)
+}
+
+/// The longest `externalId` kept (Entra ID's and Okta's identifiers are far shorter).
+pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
+
+/// Checks an `externalId` before anything is written (a creation checks it before the
+/// user exists, so that a refusal leaves no user behind).
+pub fn check_external_id(id: &str) -> Result<(), AdminError> {
+    if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!("externalId: 1 to {MAX_EXTERNAL_ID_CHARS} characters, no control characters")));
+    }
+    Ok(())
+}
+
+/// Sets or clears the identifier a provisioning client gave the user (SCIM `externalId`).
+pub async fn set_external_id(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    external_id: Option<&str>,
+) -> Result<User, AdminError> {
+    external_id.map(check_external_id).transpose()?;
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.external-id").await?;
+    app.storage.users().set_external_id(user.id, external_id, app.now()).await?;
+    let details = serde_json::json!({"from": user.external_id, "to": external_id});
+    audit::record(app, principal, Some(tenant.id), "user.external-id", &target(&tenant, login_id), details).await;
     Ok(app.storage.users().get(user.id).await?)
 }
 

@@ -38,7 +38,8 @@ pub struct CreateArgs {
     /// A super-admin token for every tenant.
     #[arg(long)]
     pub super_admin: bool,
-    /// read, write (repeat or separate with commas).
+    /// read, write, scim (repeat or separate with commas; `scim` alone for a directory
+    /// that provisions users over SCIM 2.0).
     #[arg(long = "scope", value_delimiter = ',', required = true)]
     pub scopes: Vec<String>,
     /// Lifetime: 90d, 12h, 30m, 45s.
@@ -58,7 +59,7 @@ pub async fn run(app: &App, command: ApiTokenCommand) -> anyhow::Result<()> {
             let scopes = args
                 .scopes
                 .iter()
-                .map(|s| s.trim().parse::<ApiScope>().map_err(|_| anyhow::anyhow!("--scope {s}: use read or write")))
+                .map(|s| s.trim().parse::<ApiScope>().map_err(|_| anyhow::anyhow!("--scope {s}: use read, write or scim")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let lifetime = tokens::parse_lifetime(&args.expires_in).map_err(|e| anyhow::anyhow!("--expires-in {e}"))?;
             let created = tokens::create(app, &principal, &args.name, args.tenant.as_deref(), &scopes, lifetime)

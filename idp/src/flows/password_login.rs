@@ -203,6 +203,7 @@ mod tests {
             password_must_change: false,
             secret_question: None,
             secret_answer_hash: None,
+            external_id: None,
             totp_secret_sealed: None,
             created_at: now,
             updated_at: now,

@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 pub use crate::admin::import::CSV_IMPORT_BYTES;
 /// Every other admin API call (JSON documents of one object).
 pub const ADMIN_API_BYTES: usize = 256 * 1024;
+/// SCIM 2.0 requests (one user, a PATCH, a search request).
+pub const SCIM_BYTES: usize = 256 * 1024;
 /// OAuth endpoints' forms and registration documents (RFC 7591 metadata, JWT assertions).
 pub const OAUTH_BYTES: usize = 64 * 1024;
 /// Browser forms (a few fields; the largest, a request object posted to `/authorize`).
@@ -26,6 +28,7 @@ pub const PAGE_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Surface {
     AdminApi,
+    Scim,
     OAuth,
     Page,
 }
@@ -34,6 +37,9 @@ fn surface_of(path: &str) -> (Surface, usize) {
     if let Some(rest) = path.strip_prefix("/admin/api/") {
         let limit = if rest.ends_with("/users/import") { CSV_IMPORT_BYTES } else { ADMIN_API_BYTES };
         return (Surface::AdminApi, limit);
+    }
+    if path.starts_with("/scim/") {
+        return (Surface::Scim, SCIM_BYTES);
     }
     // /t/{tenant}/{endpoint}: the OAuth endpoints that read a body, and SAML's.
     let endpoint = path.strip_prefix("/t/").and_then(|rest| rest.split_once('/')).map(|(_tenant, endpoint)| endpoint);
@@ -97,6 +103,7 @@ fn too_large(surface: Surface, limit: usize) -> Response {
         // the user's language.
         Surface::Page => (StatusCode::PAYLOAD_TOO_LARGE, detail).into_response(),
         Surface::AdminApi => crate::admin::api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", detail).into_response(),
+        Surface::Scim => crate::scim::error::ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, None, detail).into_response(),
         Surface::OAuth => {
             let body = serde_json::json!({ "error": "invalid_request", "error_description": detail });
             let mut response = (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
@@ -125,7 +132,9 @@ mod tests {
         // The SP registration uploads metadata of up to 1 MiB; its other pages are forms.
         assert_eq!(limit_for("/console/t/acme/saml-sps"), crate::web::console::saml_sps::FORM_BODY_BYTES);
         assert_eq!(limit_for("/console/t/acme/saml-sps/1/delete"), PAGE_BYTES);
+        assert_eq!(limit_for("/scim/v2/t/acme/Users"), SCIM_BYTES);
         assert!(is_machine_endpoint("/t/acme/token") && is_machine_endpoint("/admin/api/v1/tenants"));
+        assert!(is_machine_endpoint("/scim/v2/t/acme/Users/x"));
         for page in ["/t/acme/saml/sso", "/login/password", "/download", "/t/acme/authorize", "/t/acme"] {
             assert!(!is_machine_endpoint(page), "{page}");
         }

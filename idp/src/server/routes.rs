@@ -35,6 +35,7 @@ fn main_only_routes() -> Router<SharedState> {
         .merge(crate::web::mailbox::routes())
         .merge(crate::web::reissue::routes())
         .merge(crate::admin::api::routes())
+        .merge(crate::scim::routes())
 }
 
 /// Routes whose session is bound to the certificate of the connection.
@@ -120,8 +121,14 @@ mod tests {
             assert_eq!(location(&answer), format!("https://mtls.test:8444{path}"));
         }
         // Pages that must not ask for a certificate: the other way round.
-        for path in ["/download?acquisition_id=AB12", "/enroll/token", "/reissue/password?lang=ja", "/dev/mailbox", "/admin/api/v1/tenants"]
-        {
+        for path in [
+            "/download?acquisition_id=AB12",
+            "/enroll/token",
+            "/reissue/password?lang=ja",
+            "/dev/mailbox",
+            "/admin/api/v1/tenants",
+            "/scim/v2/t/acme/Users",
+        ] {
             let answer = send(&mtls, ListenerKind::Mtls, Method::GET, path).await;
             assert!(answer.status().is_redirection(), "{path}: {}", answer.status());
             assert_eq!(location(&answer), format!("https://main.test{path}"));

@@ -36,6 +36,8 @@ pub struct Model {
     /// The user ID's look-alike skeleton ([`crate::model::login_id_skeleton`]), unique per
     /// tenant; NULL only for a row that already looked like another before m0018.
     pub login_id_skeleton: Option<String>,
+    /// The provisioning client's identifier for the user (SCIM `externalId`, m0022).
+    pub external_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

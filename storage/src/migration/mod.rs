@@ -25,6 +25,7 @@ mod m0018_login_id_skeleton;
 mod m0019_certificate_public_key;
 mod m0020_certificate_lifecycle;
 mod m0021_tenant_branding;
+mod m0022_user_external_id;
 
 pub(crate) struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_certificate_public_key::Migration),
             Box::new(m0020_certificate_lifecycle::Migration),
             Box::new(m0021_tenant_branding::Migration),
+            Box::new(m0022_user_external_id::Migration),
         ]
     }
 }

@@ -9,10 +9,13 @@ use uuid::Uuid;
 use super::{CertificateStatus, UserStatus, string_enum};
 
 string_enum! {
-    /// What an API token may do: `read` lists and shows, `write` changes.
+    /// What an API token may do: `read` lists and shows, `write` changes, `scim` lets a
+    /// customer's directory provision the tenant's users over SCIM 2.0 (and nothing else:
+    /// a token holding only `scim` cannot use the admin API).
     pub enum ApiScope {
         Read => "read",
         Write => "write",
+        Scim => "scim",
     }
 }
 

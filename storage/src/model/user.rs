@@ -68,6 +68,8 @@ pub struct User {
     pub secret_question: Option<String>,
     pub secret_answer_hash: Option<String>,
     pub totp_secret_sealed: Option<Vec<u8>>,
+    /// The identifier a provisioning client (SCIM `externalId`) gave the user, if any.
+    pub external_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

@@ -185,6 +185,11 @@ impl<'a> Users<'a> {
         self.update(id, now, |u| u.col_expr(Column::Status, Expr::val(status.as_str()))).await
     }
 
+    /// Sets or clears the provisioning client's identifier for the user (SCIM `externalId`).
+    pub async fn set_external_id(&self, id: Uuid, external_id: Option<&str>, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.update(id, now, |u| u.col_expr(Column::ExternalId, Expr::val(external_id.map(str::to_owned)))).await
+    }
+
     pub async fn update_profile(
         &self,
         id: Uuid,
@@ -421,6 +426,7 @@ pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {
         secret_question: m.secret_question,
         secret_answer_hash: m.secret_answer_hash,
         totp_secret_sealed: m.totp_secret_sealed,
+        external_id: m.external_id,
         created_at: time("users.created_at", m.created_at)?,
         updated_at: time("users.updated_at", m.updated_at)?,
     })
@@ -457,6 +463,7 @@ pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user:
         totp_last_step: None,
         login_id_key: Some(crate::model::login_id_key(&new.login_id)),
         login_id_skeleton: Some(crate::model::login_id_skeleton(&new.login_id)),
+        external_id: None,
     })
 }
 

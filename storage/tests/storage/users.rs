@@ -18,8 +18,26 @@ on_both!(
     totp_steps_are_accepted_once,
     a_first_totp_secret_is_registered_once,
     search_matches_email_ignoring_case,
-    a_timed_release_ends_only_an_old_enough_password_lock
+    a_timed_release_ends_only_an_old_enough_password_lock,
+    an_external_id_is_kept_and_cleared
 );
+
+/// SCIM's `externalId` (m0022): none for a new user, kept as given (any text a directory
+/// uses, quotes and non-ASCII included), cleared again, and only on its own user.
+async fn an_external_id_is_kept_and_cleared(s: Storage) {
+    let t = tenant(&s).await;
+    let a = s.users().create(&NewUser::new(t.id, "ext-a", LoginMethod::Cert), t0()).await.unwrap();
+    let b = s.users().create(&NewUser::new(t.id, "ext-b", LoginMethod::Cert), t0()).await.unwrap();
+    assert_eq!(a.external_id, None);
+    let odd = "00u1'; DROP TABLE users; -- 山田";
+    s.users().set_external_id(a.id, Some(odd), t0() + Duration::minutes(1)).await.unwrap();
+    let read = s.users().get(a.id).await.unwrap();
+    assert_eq!(read.external_id.as_deref(), Some(odd));
+    assert_eq!(read.updated_at, t0() + Duration::minutes(1));
+    assert_eq!(s.users().get(b.id).await.unwrap().external_id, None, "only its own user");
+    s.users().set_external_id(a.id, None, t0()).await.unwrap();
+    assert_eq!(s.users().get(a.id).await.unwrap().external_id, None);
+}
 
 async fn create_and_find(s: Storage) {
     let t = tenant(&s).await;

@@ -6,7 +6,7 @@
 mod branding;
 mod credentials;
 pub mod expiring;
-mod extract;
+pub(crate) mod extract;
 mod federation;
 pub mod openapi;
 mod problem;

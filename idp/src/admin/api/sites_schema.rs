@@ -403,6 +403,8 @@ pub struct KeysRotated {
 pub enum Scope {
     Read,
     Write,
+    /// User provisioning over SCIM 2.0 (`/scim/v2/t/{tenant}/`) only.
+    Scim,
 }
 
 impl From<Scope> for ApiScope {
@@ -410,6 +412,7 @@ impl From<Scope> for ApiScope {
         match s {
             Scope::Read => ApiScope::Read,
             Scope::Write => ApiScope::Write,
+            Scope::Scim => ApiScope::Scim,
         }
     }
 }

@@ -115,6 +115,7 @@ pub(crate) mod test_support {
             password_must_change: false,
             secret_question: None,
             secret_answer_hash: None,
+            external_id: None,
             totp_secret_sealed: None,
             created_at: now,
             updated_at: now,

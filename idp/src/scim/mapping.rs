@@ -1,0 +1,406 @@
+//! RFC 7643 §4.1: how a Mamori user reads as a SCIM `User`, and how a SCIM document or
+//! PATCH (RFC 7644 §3.5.2) becomes the few values Mamori lets a directory set.
+//!
+//! | SCIM | Mamori |
+//! | --- | --- |
+//! | `id` | the user's UUID |
+//! | `userName` | the login ID (set at creation, immutable: Mamori cannot rename) |
+//! | `displayName`, `name.formatted` | the display name |
+//! | `emails` | the active devices' addresses; the primary one is the first device's |
+//! | `active` | enabled / disabled |
+//! | `externalId` | the provisioning client's identifier (m0022) |
+//! | Mamori extension | login method, lock, devices (read-only) |
+
+use mamori_storage::model::{Device, User, UserStatus};
+use serde_json::{Map, Value, json};
+
+use super::error::{ScimError, ScimType};
+use super::filter::{self, get_ci};
+
+pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const MAMORI_USER: &str = "urn:mamori:params:scim:schemas:extension:2.0:User";
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// The most operations one PATCH may carry.
+pub const MAX_PATCH_OPERATIONS: usize = 50;
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The user as a SCIM resource, with `meta.version` (a weak ETag over everything else).
+pub fn user_resource(user: &User, devices: &[Device], location: &str) -> Value {
+    let mut active: Vec<&Device> = devices.iter().filter(|d| !d.is_deleted()).collect();
+    active.sort_by_key(|d| d.device_no);
+    let mut emails: Vec<Value> = Vec::new();
+    for device in &active {
+        if !emails.iter().any(|e| e["value"] == device.email.as_str()) {
+            emails.push(json!({"value": device.email, "primary": emails.is_empty()}));
+        }
+    }
+    let mut all: Vec<&Device> = devices.iter().collect();
+    all.sort_by_key(|d| d.device_no);
+    let device_list: Vec<Value> = all
+        .iter()
+        .map(|d| {
+            json!({"deviceNo": d.device_no, "type": d.device_type.as_str(), "email": d.email, "created": rfc3339(d.created_at), "deleted": d.is_deleted()})
+        })
+        .collect();
+    let mut resource = json!({
+        "schemas": [CORE_USER, MAMORI_USER],
+        "id": user.id.to_string(),
+        "userName": user.login_id,
+        "displayName": user.display_name,
+        "name": {"formatted": user.display_name},
+        "emails": emails,
+        "active": user.status == UserStatus::Active,
+        MAMORI_USER: {
+            "loginMethod": user.login_method.as_str(),
+            "locked": user.is_locked(),
+            "devices": device_list,
+        },
+    });
+    if let Some(external_id) = &user.external_id {
+        resource["externalId"] = external_id.as_str().into();
+    }
+    let version = version_of(&resource);
+    resource["meta"] = json!({
+        "resourceType": "User",
+        "created": rfc3339(user.created_at),
+        "lastModified": rfc3339(user.updated_at),
+        "location": location,
+        "version": version,
+    });
+    resource
+}
+
+/// A weak ETag over the representation: it changes whenever anything a client can read
+/// does, including a device's address, which does not touch the user's own row.
+fn version_of(resource: &Value) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(resource.to_string().as_bytes());
+    format!("W/\"{}\"", hex::encode(&digest[..8]))
+}
+
+/// The values of a user that a directory may set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserFields {
+    pub user_name: String,
+    /// `None`: Mamori's default (the login ID).
+    pub display_name: Option<String>,
+    /// The primary address (the first device's).
+    pub email: Option<String>,
+    pub active: bool,
+    pub external_id: Option<String>,
+}
+
+impl UserFields {
+    pub fn of(user: &User, devices: &[Device]) -> UserFields {
+        let mut active: Vec<&Device> = devices.iter().filter(|d| !d.is_deleted()).collect();
+        active.sort_by_key(|d| d.device_no);
+        UserFields {
+            user_name: user.login_id.clone(),
+            display_name: Some(user.display_name.clone()),
+            email: active.first().map(|d| d.email.clone()),
+            active: user.status == UserStatus::Active,
+            external_id: user.external_id.clone(),
+        }
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidValue, detail)
+}
+
+fn string_of(value: &Value, what: &str) -> Result<String, ScimError> {
+    value.as_str().map(str::to_owned).ok_or_else(|| invalid(format!("{what} must be a string")))
+}
+
+/// `true`/`false`; also the strings `"True"`/`"False"` that some directories send.
+fn bool_of(value: &Value, what: &str) -> Result<bool, ScimError> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(invalid(format!("{what} must be true or false"))),
+    }
+}
+
+/// The display name a `name` object implies: `formatted`, else given and family names.
+fn name_of(value: &Value) -> Result<Option<String>, ScimError> {
+    if !value.is_object() {
+        return Err(invalid("name must be an object"));
+    }
+    if let Some(formatted) = get_ci(value, "formatted").filter(|v| !v.is_null()) {
+        return string_of(formatted, "name.formatted").map(Some);
+    }
+    let parts: Vec<String> = ["givenName", "familyName"]
+        .iter()
+        .filter_map(|k| get_ci(value, k).and_then(Value::as_str))
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok((!parts.is_empty()).then(|| parts.join(" ")))
+}
+
+/// The primary address of an `emails` value: the one marked primary, else the first.
+fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![value],
+        Value::Null => Vec::new(),
+        _ => return Err(invalid("emails must be a list of objects with a value")),
+    };
+    let primary = items.iter().find(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true))).or(items.first());
+    primary
+        .map(|e| get_ci(e, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value")))
+        .transpose()
+}
+
+/// The fields of a whole User document (POST, PUT). Read-only attributes are ignored
+/// (RFC 7644 §3.3); a password is refused, since a Mamori user chooses it at enrollment.
+pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
+    if !body.is_object() {
+        return Err(ScimError::bad(ScimType::InvalidSyntax, "the body must be a JSON object"));
+    }
+    if let Some(schemas) = get_ci(body, "schemas") {
+        let listed = schemas.as_array().is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(CORE_USER))));
+        if !listed {
+            return Err(ScimError::bad(ScimType::InvalidSyntax, format!("schemas must list {CORE_USER}")));
+        }
+    }
+    if get_ci(body, "password").is_some_and(|p| !p.is_null()) {
+        return Err(invalid("Mamori does not take passwords over SCIM: users choose theirs at enrollment"));
+    }
+    let user_name = get_ci(body, "userName").ok_or_else(|| invalid("userName is required")).and_then(|v| string_of(v, "userName"))?;
+    let display_name = match get_ci(body, "displayName").filter(|v| !v.is_null()) {
+        Some(v) => Some(string_of(v, "displayName")?),
+        None => get_ci(body, "name").filter(|v| !v.is_null()).map(name_of).transpose()?.flatten(),
+    };
+    let email = get_ci(body, "emails").map(email_of).transpose()?.flatten();
+    let active = get_ci(body, "active").filter(|v| !v.is_null()).map(|v| bool_of(v, "active")).transpose()?.unwrap_or(true);
+    let external_id = get_ci(body, "externalId").filter(|v| !v.is_null()).map(|v| string_of(v, "externalId")).transpose()?;
+    Ok(UserFields { user_name, display_name, email, active, external_id })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Add,
+    Replace,
+    Remove,
+}
+
+/// Applies a PATCH request's operations, in order, to `fields` (RFC 7644 §3.5.2).
+pub fn apply_patch(mut fields: UserFields, body: &Value) -> Result<UserFields, ScimError> {
+    let listed = get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP))));
+    if !listed {
+        return Err(ScimError::bad(ScimType::InvalidSyntax, format!("schemas must be [{PATCH_OP}]")));
+    }
+    let operations = get_ci(body, "Operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::bad(ScimType::InvalidSyntax, "Operations must be a list"))?;
+    if operations.is_empty() || operations.len() > MAX_PATCH_OPERATIONS {
+        return Err(ScimError::bad(ScimType::InvalidSyntax, format!("Operations: 1 to {MAX_PATCH_OPERATIONS} operations")));
+    }
+    for operation in operations {
+        let op = match get_ci(operation, "op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+            Some("add") => Op::Add,
+            Some("replace") => Op::Replace,
+            Some("remove") => Op::Remove,
+            _ => return Err(ScimError::bad(ScimType::InvalidSyntax, "op must be add, replace or remove")),
+        };
+        let value = get_ci(operation, "value");
+        match get_ci(operation, "path").filter(|p| !p.is_null()) {
+            Some(path) => {
+                let path = path.as_str().ok_or_else(|| ScimError::bad(ScimType::InvalidPath, "path must be a string"))?;
+                apply_path(&mut fields, op, path, value)?;
+            }
+            None if op == Op::Remove => return Err(ScimError::bad(ScimType::NoTarget, "remove needs a path")),
+            None => {
+                let Some(Value::Object(attributes)) = value else {
+                    return Err(invalid("an operation without a path takes an object of attributes"));
+                };
+                for (key, value) in attributes {
+                    // The core schema's URN as a key holds core attributes (RFC 7644 §3.5.2.1).
+                    if key.eq_ignore_ascii_case(CORE_USER) {
+                        if let Value::Object(inner) = value {
+                            for (key, value) in inner {
+                                apply_path(&mut fields, op, key, Some(value))?;
+                            }
+                        }
+                        continue;
+                    }
+                    apply_path(&mut fields, op, key, Some(value))?;
+                }
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// Splits `emails[type eq "work"].value` into `emails`, the inner filter, and `value`.
+fn split_value_path(path: &str) -> Result<(String, Option<filter::Filter>, Option<String>), ScimError> {
+    let bad_path = |why: String| ScimError::bad(ScimType::InvalidPath, why);
+    let Some(open) = path.find('[') else {
+        let parsed = filter::parse_attr_path(path).map_err(|e| bad_path(e.0))?;
+        return Ok((parsed.name, None, parsed.sub));
+    };
+    let close = path.rfind(']').filter(|c| *c > open).ok_or_else(|| bad_path("a `[` in the path is not closed".to_owned()))?;
+    let attr = filter::parse_attr_path(&path[..open]).map_err(|e| bad_path(e.0))?;
+    let inner = filter::parse(&path[open + 1..close]).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?;
+    let sub = match &path[close + 1..] {
+        "" => None,
+        rest => Some(
+            rest.strip_prefix('.').filter(|s| !s.is_empty()).ok_or_else(|| bad_path("expected `.sub` after `]`".to_owned()))?.to_owned(),
+        ),
+    };
+    Ok((attr.name, Some(inner), sub))
+}
+
+fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>) -> Result<(), ScimError> {
+    let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", path.chars().take(80).collect::<String>()));
+    if path.eq_ignore_ascii_case(MAMORI_USER) {
+        return Err(read_only());
+    }
+    let (name, value_filter, sub) = split_value_path(path)?;
+    let needs_value = || value.filter(|v| !v.is_null()).ok_or_else(|| invalid(format!("{op:?} `{path}` needs a value")));
+    let lower = name.to_ascii_lowercase();
+    let sub_lower = sub.as_deref().map(str::to_ascii_lowercase);
+    match (lower.as_str(), sub_lower.as_deref()) {
+        ("username", None) => match op {
+            Op::Remove => Err(ScimError::bad(ScimType::Mutability, "userName is required and cannot be removed")),
+            _ if string_of(needs_value()?, "userName")? == fields.user_name => Ok(()),
+            _ => Err(ScimError::bad(ScimType::Mutability, "userName is immutable: Mamori cannot rename a user")),
+        },
+        ("displayname", None) | ("name", Some("formatted")) => {
+            fields.display_name = match op {
+                Op::Remove => None,
+                _ => Some(string_of(needs_value()?, "displayName")?),
+            };
+            Ok(())
+        }
+        ("name", None) => {
+            fields.display_name = match op {
+                Op::Remove => None,
+                _ => name_of(needs_value()?)?,
+            };
+            Ok(())
+        }
+        ("emails", None | Some("value")) => {
+            if let Some(inner) = &value_filter {
+                // The one address a directory sets is the user's work address.
+                let current = fields.email.as_ref().map(|e| json!({"value": e, "primary": true, "type": "work"}));
+                if !current.as_ref().is_some_and(|c| filter::matches(inner, c)) && op != Op::Add {
+                    return Err(ScimError::bad(ScimType::NoTarget, "no e-mail address matches the path's filter"));
+                }
+            }
+            if op == Op::Remove {
+                return Err(ScimError::bad(ScimType::Mutability, "Mamori needs an e-mail address: replace it instead"));
+            }
+            let value = needs_value()?;
+            fields.email = if sub.is_some() || value.is_string() { Some(string_of(value, "emails.value")?) } else { email_of(value)? };
+            Ok(())
+        }
+        ("active", None) => match op {
+            Op::Remove => Err(ScimError::bad(ScimType::Mutability, "active cannot be removed: set it to true or false")),
+            _ => {
+                fields.active = bool_of(needs_value()?, "active")?;
+                Ok(())
+            }
+        },
+        ("externalid", None) => {
+            fields.external_id = match op {
+                Op::Remove => None,
+                _ => Some(string_of(needs_value()?, "externalId")?),
+            };
+            Ok(())
+        }
+        ("id" | "meta" | "groups", _) => Err(read_only()),
+        _ if lower.eq_ignore_ascii_case(MAMORI_USER) => Err(read_only()),
+        _ => Err(ScimError::bad(
+            ScimType::InvalidPath,
+            format!("`{}` is not an attribute Mamori serves", path.chars().take(80).collect::<String>()),
+        )),
+    }
+}
+
+/// Narrows a resource to `attributes`, or drops `excluded_attributes` (RFC 7644
+/// §3.4.2.5); `id` and `schemas` are always returned. Unknown names select nothing.
+pub fn project(resource: Value, attributes: Option<&str>, excluded: Option<&str>) -> Result<Value, ScimError> {
+    let parse_list = |list: &str| -> Result<Vec<filter::AttrPath>, ScimError> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .take(50)
+            .map(|p| filter::parse_attr_path(p).map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0)))
+            .collect()
+    };
+    let Value::Object(mut object) = resource else { return Ok(resource) };
+    let always = |key: &str| key == "id" || key == "schemas";
+    if let Some(list) = attributes.filter(|l| !l.trim().is_empty()) {
+        let mut kept = Map::new();
+        for (key, value) in object.iter().filter(|(k, _)| always(k)) {
+            kept.insert(key.clone(), value.clone());
+        }
+        for path in parse_list(list)? {
+            let Some((key, value)) = object.iter().find(|(k, _)| k.eq_ignore_ascii_case(&path.name)) else { continue };
+            match &path.sub {
+                None => {
+                    kept.insert(key.clone(), value.clone());
+                }
+                Some(sub) => {
+                    let narrowed = narrow(value, sub);
+                    match (kept.get_mut(key), narrowed) {
+                        (Some(Value::Object(existing)), Value::Object(add)) => existing.extend(add),
+                        (_, narrowed) => {
+                            kept.insert(key.clone(), narrowed);
+                        }
+                    }
+                }
+            }
+        }
+        return Ok(Value::Object(kept));
+    }
+    if let Some(list) = excluded {
+        for path in parse_list(list)? {
+            let Some(key) = object.keys().find(|k| k.eq_ignore_ascii_case(&path.name) && !always(k)).cloned() else { continue };
+            match &path.sub {
+                None => {
+                    object.remove(&key);
+                }
+                Some(sub) => {
+                    if let Some(value) = object.get_mut(&key) {
+                        remove_sub(value, sub);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Value::Object(object))
+}
+
+fn narrow(value: &Value, sub: &str) -> Value {
+    match value {
+        Value::Object(o) => {
+            Value::Object(o.iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| narrow(i, sub)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn remove_sub(value: &mut Value, sub: &str) {
+    match value {
+        Value::Object(o) => o.retain(|k, _| !k.eq_ignore_ascii_case(sub)),
+        Value::Array(items) => items.iter_mut().for_each(|i| remove_sub(i, sub)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "mapping_tests.rs"]
+mod tests;

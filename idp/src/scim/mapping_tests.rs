@@ -1,0 +1,224 @@
+use mamori_storage::model::{Device, DeviceType, LoginMethod, NewUser, User, UserStatus};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::*;
+
+fn sample_user() -> User {
+    let new = NewUser::new(Uuid::nil(), "alice", LoginMethod::CertPassword);
+    User {
+        id: Uuid::from_u128(7),
+        tenant_id: Uuid::nil(),
+        login_id: new.login_id,
+        display_name: "Alice".to_owned(),
+        locale: new.locale,
+        time_zone: new.time_zone,
+        login_method: new.login_method,
+        status: UserStatus::Active,
+        locked_at: None,
+        lock_reason: None,
+        failed_password_count: 0,
+        failed_secret_answer_count: 0,
+        password_hash: Some("$argon2id$secret".to_owned()),
+        password_changed_at: None,
+        password_must_change: false,
+        secret_question: None,
+        secret_answer_hash: Some("$argon2id$answer".to_owned()),
+        totp_secret_sealed: None,
+        external_id: Some("ext-7".to_owned()),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+fn device(no: u32, email: &str, deleted: bool) -> Device {
+    Device {
+        id: Uuid::from_u128(100 + u128::from(no)),
+        user_id: Uuid::from_u128(7),
+        device_no: no,
+        device_type: DeviceType::Pc,
+        email: email.to_owned(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        deleted_at: deleted.then_some(OffsetDateTime::UNIX_EPOCH),
+        email_verified_at: None,
+    }
+}
+
+fn fields() -> UserFields {
+    UserFields {
+        user_name: "alice".to_owned(),
+        display_name: Some("Alice".to_owned()),
+        email: Some("a@acme.test".to_owned()),
+        active: true,
+        external_id: None,
+    }
+}
+
+fn patch(ops: serde_json::Value) -> Result<UserFields, ScimError> {
+    apply_patch(fields(), &json!({"schemas": [PATCH_OP], "Operations": ops}))
+}
+
+#[test]
+fn a_user_reads_as_rfc_7643_says_and_keeps_its_secrets() {
+    let devices = [device(2, "phone@acme.test", false), device(1, "a@acme.test", false), device(3, "old@acme.test", true)];
+    let r = user_resource(&sample_user(), &devices, "https://idp.test/scim/v2/t/acme/Users/x");
+    assert_eq!(r["userName"], "alice");
+    assert_eq!(r["displayName"], "Alice");
+    assert_eq!(r["name"]["formatted"], "Alice");
+    assert_eq!(r["active"], true);
+    assert_eq!(
+        r["emails"],
+        json!([{"value": "a@acme.test", "primary": true}, {"value": "phone@acme.test", "primary": false}]),
+        "deleted devices' addresses are not the user's"
+    );
+    assert_eq!(r[MAMORI_USER]["loginMethod"], "cert+password");
+    assert_eq!(r["externalId"], "ext-7");
+    assert_eq!(r[MAMORI_USER]["devices"].as_array().map(Vec::len), Some(3));
+    assert_eq!(r["meta"]["resourceType"], "User");
+    assert!(r["meta"]["version"].as_str().is_some_and(|v| v.starts_with("W/\"")));
+    let text = r.to_string();
+    assert!(!text.contains("argon2") && !text.contains("password_hash"), "no hash leaks: {text}");
+}
+
+#[test]
+fn the_version_changes_with_what_a_client_reads() {
+    let user = sample_user();
+    let a = user_resource(&user, &[device(1, "a@acme.test", false)], "x");
+    let b = user_resource(&user, &[device(1, "b@acme.test", false)], "x");
+    let c = user_resource(&User { status: UserStatus::Disabled, ..user.clone() }, &[device(1, "a@acme.test", false)], "x");
+    assert_ne!(a["meta"]["version"], b["meta"]["version"]);
+    assert_ne!(a["meta"]["version"], c["meta"]["version"]);
+    assert_eq!(a["meta"]["version"], user_resource(&user, &[device(1, "a@acme.test", false)], "x")["meta"]["version"]);
+}
+
+#[test]
+fn documents_from_directories_map_to_mamori_fields() {
+    let okta = json!({"schemas": [CORE_USER], "userName": "bob", "name": {"givenName": "Bob", "familyName": "Smith"},
+        "emails": [{"value": "home@x.test", "type": "home"}, {"value": "work@x.test", "type": "work", "primary": true}], "active": "False",
+        "externalId": "00u1", "id": "ignored", "meta": {"version": "ignored"}});
+    let f = fields_from_document(&okta).expect("accepted");
+    assert_eq!(
+        f,
+        UserFields {
+            user_name: "bob".to_owned(),
+            display_name: Some("Bob Smith".to_owned()),
+            email: Some("work@x.test".to_owned()),
+            active: false,
+            external_id: Some("00u1".to_owned()),
+        }
+    );
+    let plain = fields_from_document(&json!({"userName": "c", "displayName": "C", "name": {"formatted": "ignored"}})).expect("accepted");
+    assert_eq!((plain.display_name.as_deref(), plain.email, plain.active), (Some("C"), None, true));
+}
+
+#[test]
+fn hostile_documents_are_refused_with_the_right_scim_type() {
+    let cases = [
+        (json!([1, 2]), ScimType::InvalidSyntax),
+        (json!({"schemas": ["urn:evil"], "userName": "x"}), ScimType::InvalidSyntax),
+        (json!({"displayName": "no user name"}), ScimType::InvalidValue),
+        (json!({"userName": 42}), ScimType::InvalidValue),
+        (json!({"userName": "x", "active": "maybe"}), ScimType::InvalidValue),
+        (json!({"userName": "x", "emails": "a@b.test"}), ScimType::InvalidValue),
+        (json!({"userName": "x", "emails": [{"type": "work"}]}), ScimType::InvalidValue),
+        (json!({"userName": "x", "password": "hunter2"}), ScimType::InvalidValue),
+        (json!({"userName": "x", "name": "Bob"}), ScimType::InvalidValue),
+    ];
+    for (body, scim_type) in cases {
+        let refused = fields_from_document(&body).expect_err("refused");
+        assert_eq!(refused.scim_type, Some(scim_type), "{body}");
+        assert!(!refused.detail.contains("hunter2"), "a refused password is never echoed");
+    }
+}
+
+#[test]
+fn patches_as_entra_and_okta_send_them() {
+    let f = patch(json!([{"op": "Replace", "path": "active", "value": "False"}])).expect("ok");
+    assert!(!f.active);
+    let f = patch(json!([{"op": "replace", "value": {"active": false, "displayName": "New"}}])).expect("ok");
+    assert_eq!((f.active, f.display_name.as_deref()), (false, Some("New")));
+    let f = patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "w@acme.test"}])).expect("ok");
+    assert_eq!(f.email.as_deref(), Some("w@acme.test"), "the address a directory sets is the work address");
+    let refused = patch(json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "n@acme.test"}]));
+    assert_eq!(refused.expect_err("no home address").scim_type, Some(ScimType::NoTarget));
+    let f = patch(json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "n@acme.test"}])).expect("ok");
+    assert_eq!(f.email.as_deref(), Some("n@acme.test"));
+    let f = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "m@acme.test", "primary": true}]}])).expect("ok");
+    assert_eq!(f.email.as_deref(), Some("m@acme.test"));
+    let f = patch(json!([{"op": "remove", "path": "displayName"}])).expect("ok");
+    assert_eq!(f.display_name, None, "back to the default");
+    let f = patch(json!([{"op": "replace", "value": {CORE_USER: {"displayName": "Via URN"}}}])).expect("ok");
+    assert_eq!(f.display_name.as_deref(), Some("Via URN"));
+    let f = patch(json!([{"op": "replace", "path": "userName", "value": "alice"}])).expect("the same name is no change");
+    assert_eq!(f, fields());
+    let f = patch(json!([{"op": "add", "path": "externalId", "value": "ext-1"}])).expect("ok");
+    assert_eq!(f.external_id.as_deref(), Some("ext-1"));
+    let f = apply_patch(
+        UserFields { external_id: Some("ext-1".to_owned()), ..fields() },
+        &json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "externalId"}]}),
+    )
+    .expect("ok");
+    assert_eq!(f.external_id, None);
+}
+
+#[test]
+fn patches_that_cannot_apply_are_refused() {
+    let cases = [
+        (json!([{"op": "replace", "path": "userName", "value": "mallory"}]), ScimType::Mutability),
+        (json!([{"op": "remove", "path": "emails"}]), ScimType::Mutability),
+        (json!([{"op": "remove", "path": "active"}]), ScimType::Mutability),
+        (json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability),
+        (
+            json!([{"op": "replace", "path": "urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod", "value": "password"}]),
+            ScimType::Mutability,
+        ),
+        (
+            json!([{"op": "add", "path": "urn:mamori:params:scim:schemas:extension:2.0:User", "value": {"locked": false}}]),
+            ScimType::Mutability,
+        ),
+        (
+            json!([{"op": "replace", "value": {"urn:mamori:params:scim:schemas:extension:2.0:User": {"loginMethod": "cert"}}}]),
+            ScimType::Mutability,
+        ),
+        (json!([{"op": "replace", "path": "password", "value": "x"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "nickName", "value": "x"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "emails[value eq \"a\"", "value": "x"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "emails[value xx \"a\"]", "value": "x"}]), ScimType::InvalidFilter),
+        (json!([{"op": "remove"}]), ScimType::NoTarget),
+        (json!([{"op": "move", "path": "active", "value": true}]), ScimType::InvalidSyntax),
+        (json!([{"op": "replace", "path": "active", "value": 1}]), ScimType::InvalidValue),
+        (json!([{"op": "replace", "path": "active"}]), ScimType::InvalidValue),
+        (json!([]), ScimType::InvalidSyntax),
+    ];
+    for (ops, scim_type) in cases {
+        assert_eq!(patch(ops.clone()).expect_err("refused").scim_type, Some(scim_type), "{ops}");
+    }
+    let too_many = vec![json!({"op": "replace", "path": "active", "value": true}); MAX_PATCH_OPERATIONS + 1];
+    assert_eq!(patch(json!(too_many)).expect_err("refused").scim_type, Some(ScimType::InvalidSyntax));
+    let no_schema = apply_patch(fields(), &json!({"Operations": [{"op": "replace", "path": "active", "value": false}]}));
+    assert_eq!(no_schema.expect_err("refused").scim_type, Some(ScimType::InvalidSyntax));
+    // A refused patch changes nothing: the fields are applied only when all operations are.
+    let partly = patch(json!([{"op": "replace", "path": "active", "value": false}, {"op": "replace", "path": "userName", "value": "x"}]));
+    assert!(partly.is_err());
+}
+
+#[test]
+fn attributes_and_excluded_attributes_select_what_is_returned() {
+    let r = user_resource(&sample_user(), &[device(1, "a@acme.test", false)], "x");
+    let only = project(r.clone(), Some("displayName,emails.value"), None).expect("ok");
+    let keys: Vec<&String> = only.as_object().expect("an object").keys().collect();
+    assert_eq!(keys.len(), 4, "id, schemas and the two asked for: {keys:?}");
+    assert_eq!(only["emails"], json!([{"value": "a@acme.test"}]));
+    let whole = project(r.clone(), Some("urn:mamori:params:scim:schemas:extension:2.0:User"), None).expect("ok");
+    assert_eq!(whole[MAMORI_USER]["loginMethod"], "cert+password");
+    let ext = project(r.clone(), Some("urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod"), None).expect("ok");
+    assert_eq!(ext[MAMORI_USER], json!({"loginMethod": "cert+password"}));
+    let without = project(r.clone(), None, Some("emails,meta,id,name.formatted")).expect("ok");
+    assert!(without.get("emails").is_none() && without.get("meta").is_none());
+    assert!(without.get("id").is_some(), "id is always returned");
+    assert_eq!(without["name"], json!({}));
+    let unknown = project(r.clone(), Some("nickName"), None).expect("unknown names select nothing");
+    assert_eq!(unknown.as_object().map(|o| o.len()), Some(2));
+    assert!(project(r, Some("a b"), None).is_err(), "a malformed path is an error");
+}

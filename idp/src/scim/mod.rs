@@ -1,0 +1,141 @@
+//! SCIM 2.0 (RFC 7643, RFC 7644) per tenant under `/scim/v2/t/{tenant}/`, so that a
+//! customer's directory (Entra ID, Okta, OneLogin, an HR system) keeps the tenant's users
+//! in step. Authenticated by the admin API's tokens holding the `scim` scope; every change
+//! goes through the admin service layer (`crate::admin::users`), which checks the tenant,
+//! validates the values and writes the audit record, so SCIM is one more surface over
+//! the same rules, not a second set of them.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod mapping;
+mod users;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mamori_storage::model::ApiScope;
+
+use crate::admin::Principal;
+use crate::admin::api::extract::Caller;
+use crate::state::SharedState;
+use error::{SCIM_JSON, ScimError};
+
+pub const BASE: &str = "/scim/v2/t/{tenant}";
+
+pub fn routes() -> Router<SharedState> {
+    let scim = Router::new()
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema))
+        .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(users::search))
+        .route("/Users/{id}", get(users::get).put(users::replace).patch(users::patch).delete(users::delete))
+        .route("/.search", post(not_implemented))
+        .route("/Bulk", post(not_implemented))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new().nest(BASE, scim)
+}
+
+/// A caller of the SCIM endpoints: an API token holding the `scim` scope, as the
+/// principal the service layer sees. The scope stands for reading and writing the
+/// tenant's users through these endpoints only: the principal handed on carries `read`
+/// and `write` (what `admin::users` checks) but is built here, per request, and never
+/// reaches the admin API, so a token holding only `scim` cannot list sites or rotate keys.
+pub struct ScimCaller(pub Principal);
+
+impl FromRequestParts<SharedState> for ScimCaller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        // The admin API's extractor: the same token check, throttling of failures and logs.
+        let Caller(principal) = Caller::from_request_parts(parts, state).await.map_err(|problem| {
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            ScimError::new(status, None, problem.detail)
+        })?;
+        principal.require(ApiScope::Scim)?;
+        Ok(ScimCaller(Principal { scopes: vec![ApiScope::Read, ApiScope::Write], ..principal }))
+    }
+}
+
+/// The absolute base of a tenant's SCIM endpoints, for `meta.location`.
+fn base_url(state: &SharedState, slug: &str) -> String {
+    format!("{}/scim/v2/t/{slug}", state.urls.main)
+}
+
+/// A SCIM JSON answer.
+pub(crate) fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Discovery is behind the token too: answering it unauthenticated would tell anyone
+/// which tenant slugs exist.
+async fn tenant_checked(state: &SharedState, principal: &Principal, slug: &str) -> Result<String, ScimError> {
+    principal.tenant(&state.app, slug, ApiScope::Read).await?;
+    Ok(base_url(state, slug))
+}
+
+async fn service_provider_config(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path(slug): Path<String>,
+) -> Result<Response, ScimError> {
+    let base = tenant_checked(&s, &p, &slug).await?;
+    Ok(scim_json(StatusCode::OK, &discovery::service_provider_config(&base)))
+}
+
+async fn resource_types(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(slug): Path<String>) -> Result<Response, ScimError> {
+    let base = tenant_checked(&s, &p, &slug).await?;
+    Ok(scim_json(StatusCode::OK, &discovery::list(vec![discovery::user_resource_type(&base)])))
+}
+
+async fn resource_type(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, ScimError> {
+    let base = tenant_checked(&s, &p, &slug).await?;
+    if id != "User" {
+        return Err(ScimError::not_found("Mamori serves only the User resource type (no groups)"));
+    }
+    Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&base)))
+}
+
+async fn schemas(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(slug): Path<String>) -> Result<Response, ScimError> {
+    let base = tenant_checked(&s, &p, &slug).await?;
+    Ok(scim_json(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base), discovery::mamori_schema(&base)])))
+}
+
+async fn schema(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, ScimError> {
+    let base = tenant_checked(&s, &p, &slug).await?;
+    match id.as_str() {
+        mapping::CORE_USER => Ok(scim_json(StatusCode::OK, &discovery::user_schema(&base))),
+        mapping::MAMORI_USER => Ok(scim_json(StatusCode::OK, &discovery::mamori_schema(&base))),
+        _ => Err(ScimError::not_found("no such schema")),
+    }
+}
+
+async fn not_implemented() -> ScimError {
+    ScimError::new(StatusCode::NOT_IMPLEMENTED, None, "not supported: see /ServiceProviderConfig")
+}
+
+async fn not_found() -> ScimError {
+    ScimError::not_found("no such SCIM endpoint (Mamori serves Users; it has no groups)")
+}
+
+async fn method_not_allowed() -> ScimError {
+    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "this endpoint does not take that method")
+}
