@@ -41,6 +41,7 @@ fn surface_of(path: &str) -> (Surface, usize) {
         Some("token" | "register" | "introspect" | "revoke" | "par" | "userinfo") => (Surface::OAuth, OAUTH_BYTES),
         Some("saml/sso" | "saml/slo") => (Surface::Page, mamori_saml_wire::binding::MAX_POST_BODY),
         _ if is_branding_upload(path) => (Surface::Page, crate::web::console::branding::FORM_BODY_BYTES),
+        _ if crate::web::console::users_import::is_import_form(path) => (Surface::Page, crate::web::console::users_import::FORM_BODY_BYTES),
         _ => (Surface::Page, PAGE_BYTES),
     }
 }
@@ -115,6 +116,7 @@ mod tests {
         assert_eq!(limit_for("/t/acme/authorize"), PAGE_BYTES);
         assert_eq!(limit_for("/console/t/acme/branding"), crate::web::console::branding::FORM_BODY_BYTES);
         assert_eq!(limit_for("/console/t/acme/policy"), PAGE_BYTES);
+        assert_eq!(limit_for("/console/t/acme/users-import/confirm"), crate::web::console::users_import::FORM_BODY_BYTES);
         assert_eq!(limit_for("/console/t/acme/branding/x"), PAGE_BYTES);
         assert!(is_machine_endpoint("/t/acme/token") && is_machine_endpoint("/admin/api/v1/tenants"));
         for page in ["/t/acme/saml/sso", "/login/password", "/download", "/t/acme/authorize", "/t/acme"] {
