@@ -39,11 +39,12 @@ pub struct ImportReport {
 }
 
 /// What an import of a file would do, nothing written: the rows it would create (with
-/// their line) and the rows it would refuse, each with its reason.
+/// their line) and the rows it would refuse, each with its reason and, where the row
+/// could be read, its values.
 #[derive(Clone, Debug, Default)]
 pub struct ImportPreview {
     pub ready: Vec<(usize, NewUserInput)>,
-    pub failed: Vec<RowFailure>,
+    pub failed: Vec<(RowFailure, Option<NewUserInput>)>,
 }
 
 /// A file's rows as values for [`create_in`], and the rows that cannot even be read.
@@ -157,7 +158,7 @@ pub async fn import_users(app: &App, principal: &Principal, slug: &str, text: &s
 pub async fn preview_users(app: &App, principal: &Principal, slug: &str, text: &str) -> Result<ImportPreview, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
     let Rows { rows, failed } = read_rows(text)?;
-    let mut preview = ImportPreview { ready: Vec::new(), failed };
+    let mut preview = ImportPreview { ready: Vec::new(), failed: failed.into_iter().map(|f| (f, None)).collect() };
     // The line of the first row taking each (checked, so normalised) user ID.
     let mut first_line: HashMap<String, usize> = HashMap::new();
     for (line, input) in rows {
@@ -166,10 +167,10 @@ pub async fn preview_users(app: &App, principal: &Principal, slug: &str, text: &
             Ok(()) => preview.ready.push((line, input)),
             Err(AdminError::Unavailable) => return Err(AdminError::Unavailable),
             Err(AdminError::Internal(detail)) => return Err(AdminError::Internal(detail)),
-            Err(err) => preview.failed.push(row_failure(line, login_id, &err)),
+            Err(err) => preview.failed.push((row_failure(line, login_id, &err), Some(input))),
         }
     }
-    preview.failed.sort_by_key(|f| f.line);
+    preview.failed.sort_by_key(|(f, _)| f.line);
     Ok(preview)
 }
 

@@ -21,6 +21,7 @@ use super::users::user_href;
 use super::{Console, console_or_return, open_console};
 use crate::admin::AdminError;
 use crate::admin::import::{self, CSV_IMPORT_BYTES, ImportPreview, RowFailure};
+use crate::admin::users::NewUserInput;
 use crate::state::SharedState;
 use crate::urlcode;
 use crate::web::context::{PageCtx, PostedUpload, field};
@@ -74,6 +75,7 @@ async fn import_page(
     preview: Option<serde_json::Value>,
 ) -> Response {
     let ctx = serde_json::json!({
+        "format_hint": message(console, "console.import.format_hint"),
         "action": import_path(tenant),
         "confirm_action": format!("{}/confirm", import_path(tenant)),
         "users_href": format!("/console/t/{}/users", urlcode::component(tenant)),
@@ -136,27 +138,22 @@ async fn preview(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
 /// The preview's table and counts; and, when every row is ready, the file and its seal
 /// for the confirmation form.
 fn preview_fields(console: &Console, tenant: &str, text: &str, previewed: &ImportPreview) -> serde_json::Value {
-    let mut rows: Vec<(usize, serde_json::Value)> = previewed
-        .ready
-        .iter()
-        .take(SHOWN_READY)
-        .map(|(line, input)| {
-            let row = serde_json::json!({
-                "line": line, "ok": true, "login_id": input.login_id, "email": input.email,
-                "display_name": input.display_name, "login_method": input.login_method,
-                "locale": input.locale, "time_zone": input.time_zone,
-            });
-            (*line, row)
-        })
-        .collect();
-    rows.extend(previewed.failed.iter().take(SHOWN_FAILED).map(|f| (f.line, failed_row(console, f))));
+    let mut rows: Vec<(usize, serde_json::Value)> =
+        previewed.ready.iter().take(SHOWN_READY).map(|(line, input)| (*line, row_values(*line, input))).collect();
+    rows.extend(previewed.failed.iter().take(SHOWN_FAILED).map(|(f, input)| {
+        let mut row = input.as_ref().map_or_else(|| serde_json::json!({"line": f.line}), |input| row_values(f.line, input));
+        row["ok"] = serde_json::json!(false);
+        row["login_id"] = serde_json::json!(f.login_id.clone().unwrap_or_default());
+        row["problem"] = serde_json::json!(console.ctx.message(f.key));
+        (f.line, row)
+    }));
     rows.sort_by_key(|(line, _)| *line);
     let shown = rows.len();
     let total = previewed.ready.len() + previewed.failed.len();
     let ready = previewed.failed.is_empty() && !previewed.ready.is_empty();
     let csv = ready.then(|| base64::engine::general_purpose::STANDARD.encode(text.as_bytes()));
     let seal = csv.as_deref().map(|csv| seal(console, tenant, csv));
-    let counted = |key: &str, n: usize| console.ctx.message(key).replace("{n}", &n.to_string());
+    let counted = |key: &str, n: usize| counted(console, key, n);
     serde_json::json!({
         "rows": rows.into_iter().map(|(_, row)| row).collect::<Vec<_>>(),
         "ready_count": counted("console.import.ready_count", previewed.ready.len()),
@@ -165,6 +162,21 @@ fn preview_fields(console: &Console, tenant: &str, text: &str, previewed: &Impor
         "empty": previewed.ready.is_empty() && previewed.failed.is_empty(),
         "csv": csv,
         "seal": seal,
+    })
+}
+
+/// A message counting `n` rows or users (its `.one` variant for one).
+fn counted(console: &Console, key: &str, n: usize) -> String {
+    console.ctx.app().ui.counted(console.ctx.page.locale, key, n as u64)
+}
+
+/// A row's values as the file gives them (absent: empty).
+fn row_values(line: usize, input: &NewUserInput) -> serde_json::Value {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    serde_json::json!({
+        "line": line, "ok": true, "login_id": input.login_id, "email": input.email,
+        "display_name": text(&input.display_name), "login_method": text(&input.login_method),
+        "locale": text(&input.locale), "time_zone": text(&input.time_zone),
     })
 }
 
@@ -216,7 +228,6 @@ async fn confirm(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
     let created: Vec<serde_json::Value> =
         report.created.iter().map(|id| serde_json::json!({"login_id": id, "href": user_href(&tenant, id)})).collect();
     let failed: Vec<serde_json::Value> = report.failed.iter().map(|f| failed_row(&console, f)).collect();
-    let counted = |key: &str, n: usize| console.ctx.message(key).replace("{n}", &n.to_string());
     console
         .page(
             StatusCode::OK,
@@ -224,7 +235,7 @@ async fn confirm(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
             &tenant,
             serde_json::json!({
                 "created": created,
-                "created_count": counted("console.import.created_count", report.created.len()),
+                "created_count": counted(&console, "console.import.created_count", report.created.len()),
                 "failed": failed,
                 "users_href": format!("/console/t/{}/users", urlcode::component(&tenant)),
                 "import_href": import_path(&tenant),
