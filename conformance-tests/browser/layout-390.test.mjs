@@ -151,6 +151,7 @@ test('at 390 px wide no page scrolls sideways, in Japanese and English', { timeo
         [`/users/${encodeURIComponent(user.loginId)}`, 'user'],
         [`/users/${encodeURIComponent(user.loginId)}/edit`, 'user-edit'],
         ['/new-user', 'new-user'],
+        ['/users-import', 'users-import'],
         ['/policy', 'policy'],
         ['/sites', 'sites'],
         ['/sites/new', 'site-new'],

@@ -48,6 +48,7 @@ fn surface_of(path: &str) -> (Surface, usize) {
         Some("saml/sso" | "saml/slo") => (Surface::Page, mamori_saml_wire::binding::MAX_POST_BODY),
         _ if is_branding_upload(path) => (Surface::Page, crate::web::console::branding::FORM_BODY_BYTES),
         _ if is_console_form(path, "saml-sps") => (Surface::Page, crate::web::console::saml_sps::FORM_BODY_BYTES),
+        _ if crate::web::console::users_import::is_import_form(path) => (Surface::Page, crate::web::console::users_import::FORM_BODY_BYTES),
         _ => (Surface::Page, PAGE_BYTES),
     }
 }
@@ -128,6 +129,7 @@ mod tests {
         assert_eq!(limit_for("/t/acme/authorize"), PAGE_BYTES);
         assert_eq!(limit_for("/console/t/acme/branding"), crate::web::console::branding::FORM_BODY_BYTES);
         assert_eq!(limit_for("/console/t/acme/policy"), PAGE_BYTES);
+        assert_eq!(limit_for("/console/t/acme/users-import/confirm"), crate::web::console::users_import::FORM_BODY_BYTES);
         assert_eq!(limit_for("/console/t/acme/branding/x"), PAGE_BYTES);
         // The SP registration uploads metadata of up to 1 MiB; its other pages are forms.
         assert_eq!(limit_for("/console/t/acme/saml-sps"), crate::web::console::saml_sps::FORM_BODY_BYTES);

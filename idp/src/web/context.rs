@@ -261,8 +261,9 @@ impl FromRequest<SharedState> for Posted {
 /// The whole body is bounded by the route's `DefaultBodyLimit`; beyond it the answer is
 /// the 413 page.
 /// The text parts of an upload form that may be longer than [`MAX_FIELD_CHARS`]: a
-/// certificate request pasted as PEM. Every other text part is bounded like a field.
-pub const LONG_TEXT_PARTS: &[&str] = &["csr_pem"];
+/// certificate request pasted as PEM, a previewed CSV file carried to its confirmation.
+/// Every other text part is bounded like a field.
+pub const LONG_TEXT_PARTS: &[&str] = &["csr_pem", "csv"];
 
 pub struct PostedUpload {
     pub ctx: PageCtx,

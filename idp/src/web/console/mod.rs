@@ -9,6 +9,7 @@
 //!   reissue, password change at the next login, ending the sessions, deleting;
 //! - `user_edit`: creating a user with its first device, changing one, and the
 //!   confirmation page in front of what destroys or locks something;
+//! - `users_import`: users from a CSV file, previewed row by row before anything is saved;
 //! - `sites`: the tenant's OIDC clients and registering one;
 //! - `site_edit`: a site's page: changing it, a new client secret, removing it;
 //! - `events`: the tenant's login history;
@@ -34,9 +35,11 @@ mod policy;
 mod saml_sp_edit;
 pub(crate) mod saml_sps;
 mod site_edit;
+mod site_fields;
 mod sites;
 mod user_edit;
 mod users;
+pub(crate) mod users_import;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -56,6 +59,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/console", get(home))
         .merge(users::routes())
         .merge(user_edit::routes())
+        .merge(users_import::routes())
         .merge(sites::routes())
         .merge(site_edit::routes())
         .merge(events::routes())

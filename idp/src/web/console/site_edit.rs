@@ -1,6 +1,6 @@
 //! A relying site's own page in the console: what it is, and changing its name, redirect
-//! URIs, machine-to-machine access and claim release list with the registration form's
-//! fields and checks; a new client secret (shown once) and removing the site. Every
+//! URIs, machine-to-machine access, claim release list and the other fields the service
+//! lets change (`site_fields`) with the registration form's fields and checks; a new client secret (shown once) and removing the site. Every
 //! change is a CSRF-checked POST that calls the same service functions as the REST API,
 //! so confinement to the tenant, validation and the audit trail are the API's own.
 
@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mamori_storage::model::{ApiScope, OidcClient};
 
+use super::site_fields::{self, SiteExtras};
 use super::sites::{NoticeQuery, SiteForm, accept_site_form, check_form, client_row, kind_of, site_path, sites_path};
 use super::{Console, console_or_return, open_console};
-use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration, ClientUpdate};
+use crate::oidc::clients::{ClientSettings, RegisteredClient};
 use crate::state::SharedState;
 use crate::web::context::{FormFields, PageCtx, field};
 
@@ -31,12 +32,13 @@ const NOTICES: &[&str] = &["saved"];
 
 async fn show(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, Query(query): Query<NoticeQuery>) -> Response {
     let console = console_or_return!(ctx, &site_path(&tenant, &client_id));
-    let client = match federation::oidc_client(console.ctx.app(), &console.principal, &tenant, &client_id, ApiScope::Read).await {
+    let site = match federation::registered_oidc_client(console.ctx.app(), &console.principal, &tenant, &client_id).await {
         Ok(c) => c,
         Err(err) => return console.refused(&err).await,
     };
     let notice = query.text(&console, NOTICES, "console.site.notice");
-    site_page(&console, &tenant, &client, StatusCode::OK, &form_of(&client), &[], notice).await
+    let form = form_of(&site.client, &site.settings);
+    site_page(&console, &tenant, &site.client, StatusCode::OK, &form, &[], notice).await
 }
 
 /// The site's page: its facts, the edit form (refilled from `form`) and the actions.
@@ -58,6 +60,7 @@ async fn site_page(
         map.insert("public".to_owned(), serde_json::json!(kind_of(client) == "public"));
         map.insert("has_secret".to_owned(), serde_json::json!(has_secret(client)));
         map.insert("sites_href".to_owned(), serde_json::json!(sites_path(tenant)));
+        map.insert("options".to_owned(), site_fields::options(console, &form.extra));
     }
     console.page(status, "console/site.html", tenant, ctx).await
 }
@@ -68,28 +71,28 @@ fn has_secret(client: &OidcClient) -> bool {
 }
 
 /// The edit form filled in with the client as it is.
-fn form_of(client: &OidcClient) -> SiteForm {
+fn form_of(client: &OidcClient, settings: &ClientSettings) -> SiteForm {
     SiteForm {
         name: client.name.clone(),
         redirect_uris: client.redirect_uris.join("\n"),
         kind: kind_of(client).to_owned(),
         machine: client.grant_types.iter().any(|g| g == "client_credentials"),
         claims: client.claims.as_ref().map(|c| c.join(", ")).unwrap_or_default(),
+        extra: SiteExtras::of(client, settings),
     }
 }
 
-/// The grant types after an edit. Machine-to-machine follows the checkbox. The
-/// authorization code flow needs a redirect URI, so it goes with the last one; it is kept
-/// where the client had it, and added (with refresh tokens, as at registration) where the
-/// client had no redirect URI before or would have no grant left. Otherwise a client
-/// registered through the API keeps its choices (say, code without refresh tokens).
-fn edited_grants(client: &OidcClient, redirect_uris: &[String], machine: bool) -> Vec<String> {
+/// The grant types after an edit. Machine-to-machine follows the checkbox, refresh
+/// tokens theirs (they come with the code flow). The authorization code flow needs a
+/// redirect URI, so it goes with the last one; it is kept where the client had it, and
+/// added where the client had no redirect URI before or would have no grant left.
+fn edited_grants(client: &OidcClient, redirect_uris: &[String], machine: bool, refresh: bool) -> Vec<String> {
     let had = |g: &str| client.grant_types.iter().any(|h| h == g);
     let code = !redirect_uris.is_empty() && (had("authorization_code") || client.redirect_uris.is_empty() || !machine);
     let mut grants = Vec::new();
     if code {
         grants.push("authorization_code".to_owned());
-        if had("refresh_token") || !had("authorization_code") {
+        if refresh {
             grants.push("refresh_token".to_owned());
         }
     }
@@ -99,16 +102,20 @@ fn edited_grants(client: &OidcClient, redirect_uris: &[String], machine: bool) -
     grants
 }
 
-/// The change a checked form makes: only the name, redirect URIs, grant types and claim
-/// release list (the auth method, and so the kind, is fixed at registration).
-fn update_of(client: &OidcClient, checked: ClientRegistration, machine: bool) -> ClientUpdate {
-    ClientUpdate {
-        grant_types: Some(edited_grants(client, &checked.redirect_uris, machine)),
-        name: Some(checked.name),
-        redirect_uris: Some(checked.redirect_uris),
-        claims: Some(checked.claims),
+/// The change a checked form makes: the name, redirect URIs, grant types and claim
+/// release list, and of the other fields those that changed (the auth method, and so
+/// the kind, its certificate and client ID are fixed at registration).
+fn update_of(site: &RegisteredClient, checked: ClientRegistration, form: &SiteForm) -> ClientUpdate {
+    let client = &site.client;
+    let mut update = ClientUpdate {
+        grant_types: Some(edited_grants(client, &checked.redirect_uris, form.machine, form.extra.refresh)),
+        name: Some(checked.name.clone()),
+        redirect_uris: Some(checked.redirect_uris.clone()),
+        claims: Some(checked.claims.clone()),
         ..ClientUpdate::default()
-    }
+    };
+    site_fields::changes(client, &site.settings, &checked, &mut update);
+    update
 }
 
 async fn save(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, form: Result<Form<FormFields>, FormRejection>) -> Response {
@@ -119,28 +126,36 @@ async fn save(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, f
         Err(response) => return response,
     };
     let app = console.ctx.app();
-    let client = match federation::oidc_client(app, &console.principal, &tenant, &client_id, ApiScope::Write).await {
+    // Write scope first, so that a read-only role is refused before anything is read.
+    if let Err(err) = federation::oidc_client(app, &console.principal, &tenant, &client_id, ApiScope::Write).await {
+        return console.refused(&err).await;
+    }
+    let site = match federation::registered_oidc_client(app, &console.principal, &tenant, &client_id).await {
         Ok(c) => c,
         Err(err) => return console.refused(&err).await,
     };
-    let form = SiteForm::from_fields(&fields, kind_of(&client));
+    let mut form = SiteForm::from_fields(&fields, kind_of(&site.client));
+    // Fixed at registration: the form's values are the client's, whatever was posted.
+    let fixed = SiteExtras::of(&site.client, &site.settings);
+    form.extra.client_id = fixed.client_id;
+    form.extra.auth_method = fixed.auth_method;
+    form.extra.tls_client_auth_subject_dn = fixed.tls_client_auth_subject_dn;
+    form.extra.tls_bound = fixed.tls_bound;
+    form.extra.tls_client_certificate = String::new();
     let problems = match check_form(&form) {
         Ok(checked) => {
-            let update = update_of(&client, checked, form.machine);
+            let update = update_of(&site, checked, &form);
             match federation::update_oidc_client(app, &console.principal, &tenant, &client_id, update).await {
                 Ok(_) => return Redirect::to(&format!("{href}?notice=saved")).into_response(),
-                Err(AdminError::Field(refused)) => vec![console.ctx.message(refused.key)],
-                Err(AdminError::Invalid(why) | AdminError::Conflict(why)) => {
-                    // Checked above; what remains is told in general terms.
-                    tracing::info!(why, "console: OIDC client change refused");
-                    vec![console.ctx.message("console.site.problem.refused")]
-                }
-                Err(err) => return console.refused(&err).await,
+                Err(err) => match site_fields::refusal_message(&console, &err, "console.site.problem.refused") {
+                    Some(problem) => vec![problem],
+                    None => return console.refused(&err).await,
+                },
             }
         }
         Err(keys) => keys.iter().map(|k| console.ctx.message(k)).collect(),
     };
-    site_page(&console, &tenant, &client, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await
+    site_page(&console, &tenant, &site.client, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await
 }
 
 /// A new client secret, shown this once; the old one stops working.
@@ -186,12 +201,16 @@ async fn remove(
     let app = console.ctx.app();
     if field(&fields, "confirm") != "on" {
         // Not confirmed: the page again, saying so (another tenant's site is still a 404).
-        let client = match federation::oidc_client(app, &console.principal, &tenant, &client_id, ApiScope::Write).await {
+        if let Err(err) = federation::oidc_client(app, &console.principal, &tenant, &client_id, ApiScope::Write).await {
+            return console.refused(&err).await;
+        }
+        let site = match federation::registered_oidc_client(app, &console.principal, &tenant, &client_id).await {
             Ok(c) => c,
             Err(err) => return console.refused(&err).await,
         };
         let problems = [console.ctx.message("console.site.problem.confirm")];
-        return site_page(&console, &tenant, &client, StatusCode::UNPROCESSABLE_ENTITY, &form_of(&client), &problems, None).await;
+        let form = form_of(&site.client, &site.settings);
+        return site_page(&console, &tenant, &site.client, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await;
     }
     match federation::delete_oidc_client(app, &console.principal, &tenant, &client_id).await {
         Ok(()) => Redirect::to(&format!("{}?notice=removed", sites_path(&tenant))).into_response(),
@@ -235,7 +254,7 @@ mod tests {
         let mut c =
             client("client_secret_basic", &["https://a.example/cb", "https://b.example/cb"], &["authorization_code", "client_credentials"]);
         c.claims = Some(vec!["email".into(), "name".into()]);
-        let form = form_of(&c);
+        let form = form_of(&c, &ClientSettings::default());
         assert_eq!(form.name, "Shop");
         assert_eq!(form.redirect_uris, "https://a.example/cb\nhttps://b.example/cb");
         assert_eq!(form.kind, "confidential");
@@ -243,19 +262,30 @@ mod tests {
         assert_eq!(form.claims, "email, name");
         // Unchanged, it passes the registration's checks and changes nothing.
         let checked = check_form(&form).expect("valid");
-        let update = update_of(&c, checked, form.machine);
+        let update = update_of(&RegisteredClient { client: c.clone(), settings: ClientSettings::default() }, checked, &form);
         assert_eq!(update.redirect_uris.as_deref(), Some(&c.redirect_uris[..]));
         assert_eq!(update.grant_types.as_deref(), Some(&c.grant_types[..]));
         assert_eq!(update.claims, Some(Some(vec!["email".to_owned(), "name".to_owned()])));
         assert!(update.scopes.is_none() && update.require_pkce.is_none() && update.jwks.is_none(), "nothing else is touched");
+        // Refresh tokens follow their box.
+        assert!(!form.extra.refresh, "the client has no refresh tokens");
+        let with = SiteForm { extra: SiteExtras { refresh: true, ..form.extra.clone() }, ..form_of(&c, &ClientSettings::default()) };
+        let site = RegisteredClient { client: c.clone(), settings: ClientSettings::default() };
+        let update = update_of(&site, check_form(&with).expect("valid"), &with);
+        let grants = ["authorization_code", "refresh_token", "client_credentials"].map(str::to_owned);
+        assert_eq!(update.grant_types.as_deref(), Some(&grants[..]));
 
-        let public = form_of(&client("none", &["https://app.example/cb"], &["authorization_code", "refresh_token"]));
+        let public =
+            form_of(&client("none", &["https://app.example/cb"], &["authorization_code", "refresh_token"]), &ClientSettings::default());
         assert_eq!((public.kind.as_str(), public.machine, public.claims.as_str()), ("public", false, ""));
     }
 
     #[test]
     fn a_public_client_cannot_become_machine_to_machine() {
-        let form = SiteForm { machine: true, ..form_of(&client("none", &["https://app.example/cb"], &["authorization_code"])) };
+        let form = SiteForm {
+            machine: true,
+            ..form_of(&client("none", &["https://app.example/cb"], &["authorization_code"]), &ClientSettings::default())
+        };
         assert_eq!(check_form(&form).err(), Some(vec!["console.sites.problem.public_machine"]));
     }
 
@@ -263,28 +293,29 @@ mod tests {
     fn grants_follow_the_form_and_keep_the_clients_choices() {
         let web = client("client_secret_basic", &["https://a.example/cb"], &["authorization_code", "refresh_token"]);
         let two = uris(&["https://a.example/cb", "https://a.example/cb2"]);
-        assert_eq!(edited_grants(&web, &two, false), ["authorization_code", "refresh_token"]);
-        assert_eq!(edited_grants(&web, &two, true), ["authorization_code", "refresh_token", "client_credentials"]);
+        assert_eq!(edited_grants(&web, &two, false, true), ["authorization_code", "refresh_token"]);
+        assert_eq!(edited_grants(&web, &two, true, true), ["authorization_code", "refresh_token", "client_credentials"]);
         // No redirect URI left: machine-to-machine only.
-        assert_eq!(edited_grants(&web, &[], true), ["client_credentials"]);
+        assert_eq!(edited_grants(&web, &[], true, true), ["client_credentials"]);
         // Code without refresh tokens (registered through the API) stays so.
         let no_refresh = client("client_secret_basic", &["https://a.example/cb"], &["authorization_code"]);
-        assert_eq!(edited_grants(&no_refresh, &two, false), ["authorization_code"]);
+        assert_eq!(edited_grants(&no_refresh, &two, false, false), ["authorization_code"]);
         // A machine client given its first redirect URI gets the browser login, as at registration.
         let machine = client("client_secret_basic", &[], &["client_credentials"]);
-        assert_eq!(edited_grants(&machine, &two, true), ["authorization_code", "refresh_token", "client_credentials"]);
+        assert_eq!(edited_grants(&machine, &two, true, true), ["authorization_code", "refresh_token", "client_credentials"]);
         // One that had redirect URIs but no code flow keeps it so while it stays machine-to-machine.
         let cc_with_uris = client("client_secret_basic", &["https://a.example/cb"], &["client_credentials"]);
-        assert_eq!(edited_grants(&cc_with_uris, &two, true), ["client_credentials"]);
-        assert_eq!(edited_grants(&cc_with_uris, &two, false), ["authorization_code", "refresh_token"]);
+        assert_eq!(edited_grants(&cc_with_uris, &two, true, true), ["client_credentials"]);
+        assert_eq!(edited_grants(&cc_with_uris, &two, false, true), ["authorization_code", "refresh_token"]);
     }
 
     #[test]
     fn the_claim_list_can_be_emptied() {
         let mut c = client("client_secret_basic", &["https://a.example/cb"], &["authorization_code"]);
         c.claims = Some(vec!["email".into()]);
-        let form = SiteForm { claims: String::new(), ..form_of(&c) };
-        let update = update_of(&c, check_form(&form).expect("valid"), false);
+        let form = SiteForm { claims: String::new(), ..form_of(&c, &ClientSettings::default()) };
+        let site = RegisteredClient { client: c.clone(), settings: ClientSettings::default() };
+        let update = update_of(&site, check_form(&form).expect("valid"), &form);
         assert_eq!(update.claims, Some(None), "every claim the scopes allow again");
     }
 
@@ -304,16 +335,19 @@ mod tests {
         let console =
             serde_json::json!({"tenant": "demo", "base": "/console/t/demo", "operator": "op", "role": "tenant admin", "tenants": []});
         let client = serde_json::json!({"client_id": "c-1", "name": "N", "kind": "Confidential", "redirect_uris": ["https://a/cb"], "grant_types": "authorization_code", "claims": "email"});
+        let option = serde_json::json!([{"value": "v", "label": "L", "selected": true}]);
+        let options =
+            serde_json::json!({"auth_methods": option, "token_formats": option, "id_token_algs": option, "auth_method_label": "Secret"});
         let pages = [
             (
                 "console/site.html",
                 serde_json::json!({"console": console, "csrf_token": "x", "client": client, "name": "N", "redirect_uris": "https://a/cb", "kind": "confidential",
-                "machine": true, "claims": "email", "problem": ["bad"], "notice": "saved", "href": "/console/t/demo/sites/c-1", "public": false, "has_secret": true, "sites_href": "/s"}),
+                "machine": true, "claims": "email", "problem": ["bad"], "notice": "saved", "href": "/console/t/demo/sites/c-1", "public": false, "has_secret": true, "sites_href": "/s", "options": options, "scopes": "openid", "jwks": "{}"}),
             ),
             (
                 "console/site.html",
                 serde_json::json!({"console": console, "csrf_token": "x", "client": client, "name": "N", "redirect_uris": "", "kind": "public",
-                "machine": false, "claims": "", "problem": [], "notice": null, "href": "/console/t/demo/sites/c-1", "public": true, "has_secret": false, "sites_href": "/s"}),
+                "machine": false, "claims": "", "problem": [], "notice": null, "href": "/console/t/demo/sites/c-1", "public": true, "has_secret": false, "sites_href": "/s", "options": options, "refresh": true}),
             ),
             (
                 "console/site_secret.html",
@@ -325,7 +359,7 @@ mod tests {
             ),
             (
                 "console/site_new.html",
-                serde_json::json!({"console": console, "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites"}),
+                serde_json::json!({"console": console, "csrf_token": "x", "name": "N", "redirect_uris": "https://a/cb", "kind": "public", "machine": false, "claims": "email", "problem": ["bad"], "action": "/console/t/demo/sites", "options": options, "client_id": "demo.x"}),
             ),
         ];
         for (name, ctx) in pages {

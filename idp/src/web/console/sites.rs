@@ -1,7 +1,7 @@
 //! Relying sites in the console: the tenant's OIDC clients, and registering one (name,
 //! redirect URIs, confidential or public, optionally machine-to-machine, optionally the
-//! user claims it may receive). The client ID and, for a confidential client, the secret
-//! are shown once on the answer. A site's own page, where it is changed, given a new
+//! user claims it may receive, and every other field the admin API takes: `site_fields`).
+//! The client ID and, for a client with a secret, the secret are shown once on the answer. A site's own page, where it is changed, given a new
 //! secret or removed, is in `site_edit`.
 
 use axum::Router;
@@ -12,8 +12,8 @@ use axum::response::Response;
 use axum::routing::get;
 use mamori_storage::model::{ApiScope, OidcClient};
 
+use super::site_fields::{self, SiteExtras};
 use super::{Console, console_or_return, open_console};
-use crate::admin::AdminError;
 use crate::admin::federation::{self, ClientRegistration};
 use crate::fields::{ClientName, RedirectUri};
 use crate::oidc::redirect_uri;
@@ -25,9 +25,6 @@ pub fn routes() -> Router<SharedState> {
     Router::new().route("/console/t/{tenant}/sites", get(list).post(create)).route("/console/t/{tenant}/sites/new", get(new_form))
 }
 
-/// Longest redirect URI list accepted from the form (the other fields keep the usual
-/// 256-character bound).
-const MAX_REDIRECT_URIS_CHARS: usize = 4000;
 const MAX_REDIRECT_URIS: usize = crate::oidc::clients::MAX_REDIRECT_URIS;
 
 pub(super) fn sites_path(tenant: &str) -> String {
@@ -113,6 +110,8 @@ pub(super) struct SiteForm {
     /// The claim release list as typed (comma- or space-separated); empty: every claim
     /// the granted scopes allow.
     pub(super) claims: String,
+    #[serde(flatten)]
+    pub(super) extra: SiteExtras,
 }
 
 impl SiteForm {
@@ -125,6 +124,7 @@ impl SiteForm {
             kind: if kind == "public" { "public".to_owned() } else { "confidential".to_owned() },
             machine: field(fields, "machine") == "on",
             claims: field(fields, "claims").trim().to_owned(),
+            extra: SiteExtras::from_fields(fields),
         }
     }
 }
@@ -139,8 +139,7 @@ pub(super) fn accept_site_form(console: &Console, form: Result<Form<FormFields>,
     if !console.ctx.csrf_ok(&fields) {
         return Err(console.ctx.error_to_console(StatusCode::FORBIDDEN, "csrf.invalid"));
     }
-    let limit = |name: &str| if name == "redirect_uris" { MAX_REDIRECT_URIS_CHARS } else { crate::web::context::MAX_FIELD_CHARS };
-    if let Some((name, max)) = crate::web::context::overlong_field(&fields, limit) {
+    if let Some((name, max)) = crate::web::context::overlong_field(&fields, site_fields::max_chars) {
         return Err(console.ctx.too_long(name, max));
     }
     Ok(fields)
@@ -152,6 +151,7 @@ async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &S
     if let Some(map) = ctx.as_object_mut() {
         map.insert("problem".to_owned(), serde_json::json!(problems));
         map.insert("action".to_owned(), serde_json::json!(sites_path(tenant)));
+        map.insert("options".to_owned(), site_fields::options(console, &form.extra));
     }
     console.page(status, "console/site_new.html", tenant, ctx).await
 }
@@ -172,17 +172,12 @@ async fn create(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<Form
     };
     let (client, secret) = match federation::create_oidc_client(console.ctx.app(), &console.principal, &tenant, spec).await {
         Ok(created) => (created.client, created.secret),
-        Err(AdminError::Field(refused)) => {
-            let problems = vec![console.ctx.message(refused.key)];
-            return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems).await;
+        Err(err) => {
+            return match site_fields::refusal_message(&console, &err, "console.sites.problem.refused") {
+                Some(problem) => form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &[problem]).await,
+                None => console.refused(&err).await,
+            };
         }
-        Err(AdminError::Invalid(why) | AdminError::Conflict(why)) => {
-            // Checked above; what remains is told in general terms.
-            tracing::info!(why, "console: OIDC client refused");
-            let problems = vec![console.ctx.message("console.sites.problem.refused")];
-            return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems).await;
-        }
-        Err(err) => return console.refused(&err).await,
     };
     let main = &console.ctx.state.urls.main;
     let slug = urlcode::component(&tenant);
@@ -235,25 +230,25 @@ pub(super) fn check_form(form: &SiteForm) -> Result<ClientRegistration, Vec<&'st
     if claims.is_none() && form.claims.split(|c: char| c == ',' || c.is_whitespace()).any(|c| !c.is_empty()) {
         problems.push("console.sites.problem.claims");
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
     let mut grant_types = Vec::new();
     if !redirect_uris.is_empty() {
-        grant_types.extend(["authorization_code".to_owned(), "refresh_token".to_owned()]);
+        grant_types.push("authorization_code".to_owned());
+        if form.extra.refresh {
+            grant_types.push("refresh_token".to_owned());
+        }
     }
     if form.machine {
         grant_types.push("client_credentials".to_owned());
     }
-    Ok(ClientRegistration {
-        name: form.name.clone(),
-        redirect_uris,
-        grant_types,
-        token_endpoint_auth_method: if public { "none".to_owned() } else { "client_secret_basic".to_owned() },
-        require_pkce: public,
-        claims,
-        ..ClientRegistration::default()
-    })
+    let mut registration =
+        ClientRegistration { name: form.name.clone(), redirect_uris, grant_types, claims, ..ClientRegistration::default() };
+    if let Err(keys) = form.extra.apply(&mut registration, public) {
+        problems.extend(keys);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(registration)
 }
 
 #[cfg(test)]
@@ -261,7 +256,14 @@ mod tests {
     use super::*;
 
     fn form(name: &str, uris: &str, kind: &str, machine: bool) -> SiteForm {
-        SiteForm { name: name.into(), redirect_uris: uris.into(), kind: kind.into(), machine, claims: String::new() }
+        SiteForm {
+            name: name.into(),
+            redirect_uris: uris.into(),
+            kind: kind.into(),
+            machine,
+            claims: String::new(),
+            extra: SiteExtras::default(),
+        }
     }
 
     #[test]

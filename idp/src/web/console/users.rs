@@ -91,6 +91,7 @@ async fn search(ctx: PageCtx, Path(tenant): Path<String>, Query(query): Query<Se
                     "show": show,
                     "notice": notice,
                     "new_user_href": format!("/console/t/{}/new-user", urlcode::component(&tenant)),
+                    "import_href": format!("/console/t/{}/users-import", urlcode::component(&tenant)),
                     "rows": rows,
                 }),
                 console.paging_fields(requested, paging, listed.items.len(), listed.total, link),
