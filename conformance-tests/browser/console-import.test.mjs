@@ -78,6 +78,13 @@ test('an operator previews a CSV, sees the bad rows, and imports only the file p
   assert.match(bad[3][2], /already in use/, 'a user ID an earlier row takes');
   assert.match(bad[4][2], /as many fields/, 'a short row');
   assert.match(await text(page, '#import-failed-count'), /^4 rows/);
+  // The same ID in other letters' case is the same ID, in the file and in the tenant.
+  const existing = (await apiJson(server, token, '/tenants/demo/users?limit=1')).items[0].login_id;
+  assert.equal(await preview(page, `login_id,email\ncaseA,c1@example.test\nCASEA,c2@example.test\n${existing.toUpperCase()},c3@example.test\n`), 422);
+  const cased = await rows(page);
+  assert.deepEqual(cased.map(([line, ok]) => [line, ok]), [[2, true], [3, false], [4, false]], JSON.stringify(cased));
+  assert.match(cased[1][2], /already in use/, 'CASEA after caseA');
+  assert.match(cased[2][2], /already in use/, `${existing.toUpperCase()} beside ${existing}`);
   assert.ok(!(await page.$('#import-confirm-form')), 'no way to import a file with a bad row');
   assert.ok(await page.isVisible('#import-fix'));
   assert.equal(await total(), before, 'a preview saves nothing');

@@ -216,4 +216,6 @@ test('an over-long value and an unknown address keep the tenant, the way back an
   assert.equal(missing.status(), 404);
   assert.equal(await page.getAttribute('html', 'lang'), 'ja');
   assert.match(await text(page, 'main'), /お探しのページは存在しません/);
+  // Its switch shows the same answer in the other language, not the start page.
+  assert.equal(await page.getAttribute('a.lang', 'href'), '/no/such/page?lang=en');
 });

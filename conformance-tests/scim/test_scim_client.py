@@ -214,3 +214,20 @@ def test_a_directory_cannot_touch_a_super_admin_living_in_its_tenant(server):
     trail = server.call("GET", "/tenants/acme/audit-events", token=server.acme_admin, params={"limit": 50}).json()["items"]
     refused = [e for e in trail if e["target"] == f"tenant:acme/user:{login_id}" and e["outcome"] == "failure"]
     assert {e["action"] for e in refused} >= {"user.disable", "user.delete"}, refused
+
+
+def test_a_replace_that_leaves_out_active_does_not_enable_a_disabled_account(server):
+    http = server.http("acme", server.acme_scim)
+    login_id = f"scim-{uuid.uuid4().hex[:8]}"
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    created = http.post("/Users", json={"schemas": [core], "userName": login_id, "emails": [{"value": f"{login_id}@acme.test"}], "active": False})
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    # A directory that does not map `active` replaces the user without it.
+    replaced = http.put(f"/Users/{user_id}", json={"schemas": [core], "userName": login_id, "emails": [{"value": f"{login_id}@acme.test"}]})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["active"] is False, replaced.text
+    assert admin_user(server, login_id).json()["status"] == "disabled"
+    # Said out loud, it does.
+    replaced = http.put(f"/Users/{user_id}", json={"schemas": [core], "userName": login_id, "emails": [{"value": f"{login_id}@acme.test"}], "active": True})
+    assert replaced.status_code == 200 and replaced.json()["active"] is True, replaced.text

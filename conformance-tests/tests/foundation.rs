@@ -17,6 +17,8 @@ fn quickstart_serves_over_tls_then_reuses_its_data() {
     let otp1 = qs.banner_value("its one-time password:").expect("an enrollment one-time password is printed");
     let enroll_url = qs.banner_value("enroll the demo user:").expect("an enrollment URL is printed");
     assert!(enroll_url.starts_with(&format!("{}/enroll/", qs.main_url)), "{enroll_url}");
+    let hint = qs.banner_value("admin commands:").expect("how to run admin commands");
+    assert!(hint.starts_with("mamori admin --help (in this folder"), "{hint}");
 
     // Served over TLS with a certificate for localhost that the dev root vouches for.
     assert_eq!(ok(qs.curl("/healthz", &[])), "ok");
@@ -53,6 +55,24 @@ fn quickstart_serves_over_tls_then_reuses_its_data() {
     let tenants = json(&ok(mamori(&qs.config(), &["admin", "tenant", "list", "--output", "json"])));
     assert_eq!(tenants.as_array().map(Vec::len), Some(2), "{tenants}");
     assert_eq!(ok(qs.curl("/healthz", &[])), "ok");
+    qs.stop();
+}
+
+/// With the data folder elsewhere (`--data-dir`, `MAMORI_DATA_DIR`), the banner's admin
+/// command names the config, and works as printed from the folder quickstart ran in.
+#[test]
+fn the_banner_names_the_config_when_the_data_folder_is_elsewhere() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let qs = Quickstart::start_with_env(work.path(), &[("MAMORI_DATA_DIR", "elsewhere")]);
+    let hint = qs.banner_value("admin commands:").expect("how to run admin commands");
+    assert_eq!(hint, "mamori --config elsewhere/mamori.toml admin --help", "{}", qs.banner);
+    let listed = std::process::Command::new(mamori_conformance::mamori_bin())
+        .args(["--config", "elsewhere/mamori.toml", "admin", "tenant", "list", "--output", "json"])
+        .current_dir(work.path())
+        .env_remove("MAMORI_CONFIG")
+        .output()
+        .expect("mamori runs");
+    assert_eq!(json(&ok(listed)).as_array().map(Vec::len), Some(2));
     qs.stop();
 }
 

@@ -182,11 +182,14 @@ async fn check_row(
     first_line: &mut HashMap<String, usize>,
 ) -> Result<(), AdminError> {
     let new = prepare_new_user(tenant, input)?;
-    if let Some(earlier) = first_line.get(&new.login_id) {
+    // Under the form the database keeps unique (case and look-alikes folded): `dupA` and
+    // `DUPA` are one ID, and the preview must say so before the import trips over it.
+    let skeleton = mamori_storage::model::login_id_skeleton(&new.login_id);
+    if let Some(earlier) = first_line.get(&skeleton) {
         return Err(AdminError::Conflict(format!("login_id: `{}` is taken by line {earlier} of this file", new.login_id)));
     }
-    first_line.insert(new.login_id.clone(), line);
-    if app.storage.users().get_by_login_id(tenant.id, &new.login_id).await?.is_some() {
+    first_line.insert(skeleton, line);
+    if app.storage.users().login_id_in_use(tenant.id, &new.login_id).await? {
         return Err(AdminError::Conflict(format!("login_id: `{}` is taken", new.login_id)));
     }
     Ok(())

@@ -76,11 +76,26 @@ pub fn release_policy<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Re
     Ok(ReleasePolicy { attributes })
 }
 
+/// A service provider's name follows the rule of every relying site's name
+/// ([`ClientName`]: the same bound the console's field and the OIDC clients have).
 fn check_name(name: &str) -> Result<(), AdminError> {
-    if name.trim().is_empty() || name.len() > 500 || name.chars().any(char::is_control) {
-        return Err(AdminError::Invalid("name: 1 to 500 characters, no control characters".to_owned()));
-    }
+    crate::fields::ClientName::parse(name)?;
     Ok(())
+}
+
+/// SAML metadata's `entityID` is at most 1024 characters (SAML Metadata §2.3.2,
+/// `entityIDType`); the name an SP gets when none is given is its entity ID, shortened to
+/// fit the name's rule.
+const MAX_ENTITY_ID_CHARS: usize = 1024;
+
+fn default_name(entity_id: &str) -> String {
+    let max = crate::fields::MAX_CLIENT_NAME_CHARS;
+    if entity_id.chars().count() <= max {
+        return entity_id.to_owned();
+    }
+    let mut short: String = entity_id.chars().take(max - 1).collect();
+    short.push('…');
+    short
 }
 
 /// Registers a service provider in the tenant `slug` from its metadata (checked: an SP
@@ -98,6 +113,9 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
         // Only what this IdP knows of what the SP asks for.
         None => release_policy(meta.requested_attributes.iter().map(String::as_str).filter(|a| response::attribute(a).is_some()))?,
     };
+    if meta.entity_id.chars().count() > MAX_ENTITY_ID_CHARS {
+        return Err(AdminError::Invalid(format!("entityID: at most {MAX_ENTITY_ID_CHARS} characters (SAML metadata)")));
+    }
     if let Some(name) = &reg.name {
         check_name(name)?;
     }
@@ -115,7 +133,7 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
     let new = NewSamlServiceProvider {
         tenant_id: tenant.id,
         entity_id: meta.entity_id.clone(),
-        name: reg.name.unwrap_or_else(|| meta.entity_id.clone()),
+        name: reg.name.unwrap_or_else(|| default_name(&meta.entity_id)),
         metadata_xml: Some(String::from_utf8_lossy(&reg.metadata).into_owned()),
         acs: meta.acs.clone(),
         slo: meta.slo.clone(),
@@ -207,6 +225,18 @@ pub async fn update_saml_sp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_follow_the_relying_site_rule_and_a_long_entity_id_is_shortened_to_it() {
+        assert!(check_name("Shop").is_ok());
+        assert!(check_name(&"n".repeat(crate::fields::MAX_CLIENT_NAME_CHARS + 1)).is_err());
+        assert!(check_name("evil\u{202e}name").is_err(), "bidirectional overrides");
+        let long = format!("https://sp.example/{}", "a".repeat(900));
+        let name = default_name(&long);
+        assert_eq!(name.chars().count(), crate::fields::MAX_CLIENT_NAME_CHARS);
+        assert!(name.ends_with('…') && check_name(&name).is_ok(), "the default name can be saved again: {name}");
+        assert_eq!(default_name("https://sp.example/meta"), "https://sp.example/meta");
+    }
 
     #[test]
     fn name_id_formats_by_short_name_or_urn() {

@@ -239,7 +239,7 @@ pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: 
     let (tenant, user) = find_to_change(app, principal, slug, login_id, action).await?;
     app.storage.users().set_status(user.id, status, app.now()).await?;
     if status == UserStatus::Disabled {
-        crate::flows::session_end::end_all(app, user.id).await?;
+        crate::flows::session_end::shut_out(app, user.id).await?;
     }
     audit::record(app, principal, Some(tenant.id), action, &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(app.storage.users().get(user.id).await?)
@@ -251,7 +251,7 @@ pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str
     let now = app.now();
     app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
     // Sessions in Redis are out of reach of the database's cascade.
-    crate::flows::session_end::end_all(app, user.id).await?;
+    crate::flows::session_end::shut_out(app, user.id).await?;
     app.storage.users().delete(user.id).await?;
     audit::record(app, principal, Some(tenant.id), "user.delete", &target(&tenant, login_id), serde_json::json!({})).await;
     Ok(())

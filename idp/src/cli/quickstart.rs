@@ -64,6 +64,13 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let dev_root = dir.join("tls").join("dev-root.pem");
     let demo_rp = if args.no_serve { None } else { Some(crate::demo_rp::prepare(&app, DEMO_TENANT, &dev_root).await?) };
     let config_shown = config_path.clone();
+    // Found without --config only from the folder that holds ./mamori-data (the default);
+    // with another --data-dir the banner shows the whole command.
+    let admin_hint = if dir == Path::new("mamori-data") {
+        "mamori admin --help (in this folder: the config is found without --config)".to_owned()
+    } else {
+        format!("mamori --config {} admin --help", config_path.display())
+    };
     let print_next_steps = move |urls: &crate::state::PublicUrls| {
         say!();
         say!("Mamori is running.");
@@ -97,7 +104,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         say!("  OIDC issuer (demo):      {}/t/{DEMO_TENANT}", urls.main);
         say!("  OIDC discovery (demo):   {}/t/{DEMO_TENANT}/.well-known/openid-configuration", urls.main);
         say!("  SAML metadata (demo):    {}/t/{DEMO_TENANT}/saml/metadata", urls.main);
-        say!("  admin commands:          mamori admin --help (in this folder: the config is found without --config)");
+        say!("  admin commands:          {admin_hint}");
         if let Some(rp) = demo_rp {
             say!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
             rp.start(&urls.main, DEMO_TENANT);

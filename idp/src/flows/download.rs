@@ -92,6 +92,8 @@ pub enum DownloadOutcome {
     Expired,
     /// Too many wrong passwords for this ID.
     Locked,
+    /// The user's account is disabled: their key stays on the server, like their login.
+    AccountDisabled,
 }
 
 /// The acquisition ID as printed in the mail (`C` and 11 digits), whatever the user's
@@ -122,6 +124,11 @@ pub async fn redeem_download(app: &App, acquisition_id: &str, password: &str) ->
         let outcome = tickets.record_failed_attempt(ticket.id).await?;
         tracing::info!(ticket = %ticket.id, attempts_left = outcome.attempts_left, "wrong download password");
         return Ok(if outcome.is_locked() { DownloadOutcome::Locked } else { DownloadOutcome::WrongCredentials });
+    }
+    // Only after the password: who does not know it learns nothing about the account.
+    if app.storage.users().get(ticket.user_id).await?.status != mamori_storage::model::UserStatus::Active {
+        tracing::info!(ticket = %ticket.id, "download refused: the account is disabled");
+        return Ok(DownloadOutcome::AccountDisabled);
     }
     let redeemed = match tickets.redeem(ticket.id, app.now()).await {
         Ok(redeemed) => redeemed,
@@ -180,5 +187,31 @@ mod tests {
         assert_eq!(safe_file_name("..."), "certificate.p12");
         assert_eq!(safe_file_name("x"), "x.p12");
         assert!(safe_file_name(&"a".repeat(500)).len() <= 104);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_users_certificate_is_not_handed_over() {
+        use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, TenantPolicy, UserStatus};
+        let ctx = crate::test_context::TestContext::new().await;
+        let tenant = ctx.tenant(TenantPolicy::default()).await;
+        let taro = ctx.user(&tenant, "taro", LoginMethod::CertPassword, None).await;
+        let _ = ctx.device_certificate(&taro).await;
+        let new = NewDevice { user_id: taro.id, device_type: DeviceType::Pc, email: "taro-pc@example.com".into() };
+        let device = ctx.app.storage.devices().add_device(&new, 9, ctx.app.now()).await.expect("a device");
+        let pending = crate::flows::device_certificate::issue_for_download(&ctx.app, &tenant, &taro, &device, "https://main.test")
+            .await
+            .expect("issued for download");
+        let users = ctx.app.storage.users();
+        users.set_status(taro.id, UserStatus::Disabled, ctx.app.now()).await.expect("disabled");
+        let outcome = redeem_download(&ctx.app, &pending.acquisition_id, &pending.download_password).await.expect("answered");
+        assert!(matches!(outcome, DownloadOutcome::AccountDisabled), "the key stays on the server");
+        // Not spent by the refusal: enabled again, the user gets the file.
+        users.set_status(taro.id, UserStatus::Active, ctx.app.now()).await.expect("enabled");
+        let outcome = redeem_download(&ctx.app, &pending.acquisition_id, &pending.download_password).await.expect("answered");
+        assert!(matches!(outcome, DownloadOutcome::Delivered(_)));
+        // A wrong password says nothing about the account.
+        users.set_status(taro.id, UserStatus::Disabled, ctx.app.now()).await.expect("disabled");
+        let outcome = redeem_download(&ctx.app, &pending.acquisition_id, "wrong-password").await.expect("answered");
+        assert!(matches!(outcome, DownloadOutcome::WrongCredentials));
     }
 }

@@ -56,6 +56,18 @@ pub async fn end_all(app: &App, user_id: Uuid) -> Result<u64, StorageError> {
     Ok(ended)
 }
 
+/// Shuts a user out (disabled or deleted): [`end_all`], and then every grant of the user,
+/// offline ones too. `offline_access` outlives a logout, never the account: re-enabling
+/// the user must not bring old refresh tokens back.
+pub async fn shut_out(app: &App, user_id: Uuid) -> Result<u64, StorageError> {
+    let ended = end_all(app, user_id).await?;
+    let revoked = app.storage.oidc_grants().revoke_user_grants(user_id, app.now()).await?;
+    if revoked > 0 {
+        tracing::info!(%user_id, revoked, "every grant of a shut-out user revoked, offline ones too");
+    }
+    Ok(ended)
+}
+
 /// Of a user's session grants, those to revoke (live, not offline, not of the kept
 /// session) and the (tenant, client, sid) triples to notify (live ones, offline too).
 fn split(found: &[OidcGrant], keep: Option<&str>) -> (Vec<Uuid>, BTreeSet<(Uuid, String, String)>) {
@@ -108,5 +120,31 @@ mod tests {
         // Nothing kept: the kept session's grant goes too.
         let (revoke, _) = split(&all, None);
         assert_eq!(revoke.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_shut_out_user_loses_offline_grants_too_a_logout_does_not() {
+        use mamori_storage::model::{LoginMethod, TenantPolicy};
+        let ctx = crate::test_context::TestContext::new().await;
+        let tenant = ctx.tenant(TenantPolicy::default()).await;
+        let taro = ctx.user(&tenant, "taro", LoginMethod::CertPassword, None).await;
+        let (now, tenant_id, user_id) = (ctx.app.now(), tenant.id, taro.id);
+        let make = |sid: Option<&'static str>, offline: bool| {
+            let grants = ctx.app.storage.oidc_grants();
+            async move { grants.create_grant_in_session(tenant_id, "shop", Some(user_id), sid, offline, now).await.expect("grant") }
+        };
+        let online = make(Some("s1"), false).await;
+        let offline = make(Some("s1"), true).await;
+        let sessionless = make(None, false).await;
+        let revoked = |id| async move { ctx.app.storage.oidc_grants().get_grant(id).await.expect("grant").is_revoked() };
+
+        end_all(&ctx.app, taro.id).await.expect("sessions end");
+        assert!(revoked(online.id).await, "a session's grant ends with it");
+        assert!(!revoked(offline.id).await, "offline_access outlives a logout");
+        assert!(!revoked(sessionless.id).await);
+
+        shut_out(&ctx.app, taro.id).await.expect("shut out");
+        assert!(revoked(offline.id).await, "never the account: disabled or deleted, offline grants end too");
+        assert!(revoked(sessionless.id).await);
     }
 }

@@ -185,6 +185,11 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
     Ok(UserFields { user_name, display_name, email, active, external_id })
 }
 
+/// Whether a resource document sets `attribute` (any case) to a value, not null.
+pub fn asserts(body: &Value, attribute: &str) -> bool {
+    get_ci(body, attribute).is_some_and(|v| !v.is_null())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Add,

@@ -78,6 +78,7 @@ async fn download(Posted { ctx, form }: Posted) -> Response {
         Ok(DownloadOutcome::Spent) => unavailable_page(&ctx, StatusCode::GONE, "spent"),
         Ok(DownloadOutcome::Expired) => unavailable_page(&ctx, StatusCode::GONE, "expired"),
         Ok(DownloadOutcome::Locked) => unavailable_page(&ctx, StatusCode::FORBIDDEN, "locked"),
+        Ok(DownloadOutcome::AccountDisabled) => unavailable_page(&ctx, StatusCode::FORBIDDEN, "disabled"),
         Err(err) => ctx.internal(&err),
     }
 }

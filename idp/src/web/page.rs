@@ -38,7 +38,8 @@ pub fn switch_stays_here<S: Clone + Send + Sync + 'static>(route: axum::routing:
 
 /// The address (a GET) the language switch links to, without `lang`: the page itself when
 /// it was reached by GET (its other query parameters kept), the same address after a POST
-/// when the route says a GET there shows the page again, else the start page.
+/// when the route says a GET there shows the page again, else the home of the section the
+/// POST was in (the console, the account page) or the start page.
 pub fn switch_address(method: &Method, uri: &Uri, stays_here: bool) -> String {
     if method == Method::GET || method == Method::HEAD {
         let kept: Vec<&str> =
@@ -47,7 +48,9 @@ pub fn switch_address(method: &Method, uri: &Uri, stays_here: bool) -> String {
     } else if stays_here {
         uri.path().to_owned()
     } else {
-        "/".to_owned()
+        let path = uri.path();
+        let home = ["/console", "/account"].into_iter().find(|home| path.strip_prefix(home).is_some_and(|r| r.is_empty() || r.starts_with('/')));
+        home.unwrap_or("/").to_owned()
     }
 }
 
@@ -151,6 +154,10 @@ mod tests {
         // A page a form posted to: its address only if a GET shows it there.
         assert_eq!(switch_address(&Method::POST, &uri("/download"), true), "/download");
         assert_eq!(switch_address(&Method::POST, &uri("/logout"), false), "/");
+        // Else the home of its section: a console confirmation leads back into the console.
+        assert_eq!(switch_address(&Method::POST, &uri("/console/t/demo/saml-sps/1/delete"), false), "/console");
+        assert_eq!(switch_address(&Method::POST, &uri("/account/devices/1/renew"), false), "/account");
+        assert_eq!(switch_address(&Method::POST, &uri("/consoles"), false), "/");
         let page = PageLocale { locale: Locale::Ja, chosen_now: false, switch_to: None, brand: Default::default() };
         assert_eq!(page.switch_href(), "/?lang=en");
         let mut page = page;

@@ -45,7 +45,10 @@ pub async fn method_not_allowed(State(state): State<SharedState>, uri: Uri, head
 /// too (a user who switched language and then mistyped a path keeps it), read leniently
 /// so that a malformed query still gets a page.
 fn page_locale(uri: &Uri, headers: &HeaderMap) -> PageLocale {
-    PageLocale::from_request(&LangQuery { lang: super::context::lang_parameter(uri.query()) }, headers)
+    let mut page = PageLocale::from_request(&LangQuery { lang: super::context::lang_parameter(uri.query()) }, headers);
+    // The switch shows this same answer in the other language, not the start page.
+    page.set_switch_address(super::page::switch_address(&axum::http::Method::GET, uri, false));
+    page
 }
 
 /// Readiness: the database answers, and Redis too when shared state lives there. A node

@@ -172,6 +172,19 @@ impl<'a> OidcGrants<'a> {
         Ok(result.rows_affected)
     }
 
+    /// Revokes every live grant of a user, offline ones and those without a session too:
+    /// for a user who may no longer act through Mamori at all (disabled, deleted).
+    pub async fn revoke_user_grants(&self, user_id: Uuid, now: OffsetDateTime) -> Result<u64, StorageError> {
+        let result = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
+            .filter(grant::Column::UserId.eq(user_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected)
+    }
+
     /// Revokes every live grant of a user with a client (e.g. consent withdrawn).
     pub async fn revoke_grants_of(&self, client_id: &str, user_id: Uuid, now: OffsetDateTime) -> Result<u64, StorageError> {
         let result = grant::Entity::update_many()

@@ -48,6 +48,22 @@ impl<'a> Users<'a> {
         model.map(to_user).transpose()
     }
 
+    /// Whether a user of the tenant has this ID, or one differing only in case or looking
+    /// the same: what the unique keys would refuse on `create`.
+    pub async fn login_id_in_use(&self, tenant_id: Uuid, login_id: &str) -> Result<bool, StorageError> {
+        let found = Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(Column::LoginIdKey.eq(crate::model::login_id_key(login_id)))
+                    .add(Column::LoginIdSkeleton.eq(crate::model::login_id_skeleton(login_id))),
+            )
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(found.is_some())
+    }
+
     /// Users of a tenant ordered by user ID.
     pub async fn list(&self, tenant_id: Uuid, offset: u64, limit: u64) -> Result<Page<User>, StorageError> {
         let (offset, limit) = page_bounds(offset, limit);

@@ -291,27 +291,21 @@ async fn revoke(ctx: PageCtx, Path((tenant, serial)): Path<(String, String)>, fo
 
 async fn confirmation(console: &Console, tenant: &str, cert: &Certificate, reason: &str) -> Response {
     let owners = owners(console, std::slice::from_ref(cert)).await;
-    let facts = serde_json::json!([
-        {"label": console.ctx.message("console.certificates.serial"), "value": cert.serial_hex},
-        {"label": console.ctx.message("console.certificates.subject"), "value": cert.subject_cn},
-        {"label": console.ctx.message("console.certificates.reason"), "value": reason_label(console, reason)},
-    ]);
     let href = certificate_path(tenant, &cert.serial_hex);
-    console
-        .page(
-            StatusCode::OK,
-            "console/confirm.html",
-            tenant,
-            serde_json::json!({
-                "title": console.ctx.message("console.confirm.revoke.title"),
-                "lead": console.ctx.message("console.confirm.revoke.lead"),
-                "submit": console.ctx.message("console.confirm.revoke.submit"),
-                "login_id": cert.user_id.and_then(|id| owners.get(&id).cloned()),
-                "facts": facts,
-                "hidden": [{"name": "reason", "value": reason}],
-                "action": format!("{href}/revoke"),
-                "href": href,
-            }),
-        )
-        .await
+    let confirmation = super::Confirmation {
+        title_key: "console.confirm.revoke.title".into(),
+        submit_key: "console.confirm.revoke.submit".into(),
+        lead: console.ctx.message("console.confirm.revoke.lead"),
+        login_id: cert.user_id.and_then(|id| owners.get(&id).cloned()),
+        facts: vec![
+            ("console.certificates.serial".into(), cert.serial_hex.clone()),
+            ("console.certificates.subject".into(), cert.subject_cn.clone()),
+            ("console.certificates.reason".into(), reason_label(console, reason)),
+        ],
+        hidden: vec![("reason", reason.to_owned())],
+        action: format!("{href}/revoke"),
+        back: href,
+        ..Default::default()
+    };
+    console.confirm(tenant, confirmation).await
 }

@@ -220,33 +220,27 @@ async fn confirmation(console: &Console, tenant: &str, name: &str, days: Option<
         Ok(usage) => usage,
         Err(err) => return console.refused(&err).await,
     };
-    let fact = |label: &str, value: String| serde_json::json!({"label": console.ctx.message(label), "value": value});
     let mut facts = vec![
-        fact("console.keys.confirm.which", console.ctx.message(&format!("console.keys.kind.{name}"))),
-        fact("console.keys.usage.title", summary(console, &usage)),
+        ("console.keys.confirm.which".to_owned(), console.ctx.message(&format!("console.keys.kind.{name}"))),
+        ("console.keys.usage.title".to_owned(), summary(console, &usage)),
     ];
-    let mut hidden = vec![serde_json::json!({"name": "kind", "value": name})];
+    let mut hidden = vec![("kind", name.to_owned())];
     if let Some(days) = days {
-        facts.push(fact("console.keys.grace_days", days.to_string()));
-        hidden.push(serde_json::json!({"name": "grace_days", "value": days.to_string()}));
+        facts.push(("console.keys.grace_days".to_owned(), days.to_string()));
+        hidden.push(("grace_days", days.to_string()));
     }
     let path = keys_path(tenant);
-    console
-        .page(
-            StatusCode::OK,
-            "console/confirm.html",
-            tenant,
-            serde_json::json!({
-                "title": console.ctx.message(&format!("console.keys.confirm.{name}.title")),
-                "lead": console.ctx.message(&format!("console.keys.confirm.{name}.lead")).replace("{days}", &days.unwrap_or(0).to_string()),
-                "submit": console.ctx.message("console.keys.confirm.submit"),
-                "facts": facts,
-                "hidden": hidden,
-                "action": format!("{path}/rotate"),
-                "href": path,
-            }),
-        )
-        .await
+    let confirmation = super::Confirmation {
+        title_key: format!("console.keys.confirm.{name}.title"),
+        submit_key: "console.keys.confirm.submit".into(),
+        lead: console.ctx.message(&format!("console.keys.confirm.{name}.lead")).replace("{days}", &days.unwrap_or(0).to_string()),
+        facts,
+        hidden,
+        action: format!("{path}/rotate"),
+        back: path,
+        ..Default::default()
+    };
+    console.confirm(tenant, confirmation).await
 }
 
 #[cfg(test)]

@@ -231,6 +231,27 @@ impl Console {
         response
     }
 
+    /// The confirmation in front of a change that destroys or locks something
+    /// (`console/confirm.html`): declining is the link back, confirming posts the action
+    /// with `confirmed=yes` and the hidden fields.
+    async fn confirm(&self, tenant: &str, c: Confirmation) -> Response {
+        let facts: Vec<serde_json::Value> =
+            c.facts.iter().map(|(label, value)| serde_json::json!({"label": self.ctx.message(label), "value": value})).collect();
+        let hidden: Vec<serde_json::Value> = c.hidden.iter().map(|(name, value)| serde_json::json!({"name": name, "value": value})).collect();
+        let ctx = serde_json::json!({
+            "title": self.ctx.message(&c.title_key),
+            "lead": c.lead,
+            "submit": self.ctx.message(&c.submit_key),
+            "login_id": c.login_id,
+            "display_name": c.display_name,
+            "facts": facts,
+            "hidden": hidden,
+            "action": c.action,
+            "href": c.back,
+        });
+        self.page(StatusCode::OK, "console/confirm.html", tenant, ctx).await
+    }
+
     /// The page for a refused or failed service call. Not-found and another tenant's
     /// objects look the same; the service's own texts (English, sometimes naming
     /// objects) stay in the log.
@@ -268,6 +289,23 @@ impl Console {
     fn time(&self, at: time::OffsetDateTime) -> String {
         crate::flows::account::format_date_time(at, &self.operator.time_zone)
     }
+}
+
+/// What a confirmation page shows and posts ([`Console::confirm`]).
+#[derive(Default)]
+struct Confirmation {
+    /// Message keys of the heading and the button.
+    title_key: String,
+    submit_key: String,
+    /// The lead in words (it may carry a count).
+    lead: String,
+    login_id: Option<String>,
+    display_name: Option<String>,
+    /// (label's message key, value) of what is about to change.
+    facts: Vec<(String, String)>,
+    hidden: Vec<(&'static str, String)>,
+    action: String,
+    back: String,
 }
 
 /// `/console`: the operator's own tenant's user search.

@@ -177,22 +177,16 @@ async fn remove(ctx: PageCtx, Path((tenant, id)): Path<(String, String)>, form: 
 
 async fn confirmation(console: &Console, tenant: &str, sp: &SamlServiceProvider) -> Response {
     let href = sp_path(tenant, &sp.id.to_string());
-    let fact = |label: &str, value: &str| serde_json::json!({"label": console.ctx.message(label), "value": value});
-    console
-        .page(
-            StatusCode::OK,
-            "console/confirm.html",
-            tenant,
-            serde_json::json!({
-                "title": console.ctx.message("console.saml.confirm.delete.title"),
-                "lead": console.ctx.message("console.saml.confirm.delete.lead"),
-                "submit": console.ctx.message("console.saml.confirm.delete.submit"),
-                "facts": [fact("console.saml.entity_id", &sp.entity_id), fact("console.saml.name", &sp.name)],
-                "action": format!("{href}/delete"),
-                "href": href,
-            }),
-        )
-        .await
+    let confirmation = super::Confirmation {
+        title_key: "console.saml.confirm.delete.title".into(),
+        submit_key: "console.saml.confirm.delete.submit".into(),
+        lead: console.ctx.message("console.saml.confirm.delete.lead"),
+        facts: vec![("console.saml.entity_id".into(), sp.entity_id.clone()), ("console.saml.name".into(), sp.name.clone())],
+        action: format!("{href}/delete"),
+        back: href,
+        ..Default::default()
+    };
+    console.confirm(tenant, confirmation).await
 }
 
 #[cfg(test)]

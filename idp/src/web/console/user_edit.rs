@@ -295,20 +295,15 @@ pub(super) async fn confirmation(console: &Console, tenant: &str, login_id: &str
     let href = user_href(tenant, login_id);
     let sessions = if action == "end-sessions" { users::sessions(app, &console.principal, tenant, login_id).await?.len() } else { 0 };
     let lead = console.ctx.message(&format!("console.confirm.{action}.lead")).replace("{count}", &sessions.to_string());
-    Ok(console
-        .page(
-            StatusCode::OK,
-            "console/confirm.html",
-            tenant,
-            serde_json::json!({
-                "title": console.ctx.message(&format!("console.confirm.{action}.title")),
-                "lead": lead,
-                "submit": console.ctx.message(&format!("console.confirm.{action}.submit")),
-                "login_id": user.login_id,
-                "display_name": user.display_name,
-                "action": format!("{href}/{action}"),
-                "href": href,
-            }),
-        )
-        .await)
+    let confirmation = super::Confirmation {
+        title_key: format!("console.confirm.{action}.title"),
+        submit_key: format!("console.confirm.{action}.submit"),
+        lead,
+        login_id: Some(user.login_id),
+        display_name: Some(user.display_name),
+        action: format!("{href}/{action}"),
+        back: href,
+        ..Default::default()
+    };
+    Ok(console.confirm(tenant, confirmation).await)
 }
