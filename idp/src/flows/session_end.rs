@@ -136,7 +136,8 @@ mod tests {
         let online = make(Some("s1"), false).await;
         let offline = make(Some("s1"), true).await;
         let sessionless = make(None, false).await;
-        let revoked = |id| async move { ctx.app.storage.oidc_grants().get_grant(id).await.expect("grant").is_revoked() };
+        let app = &ctx.app;
+        let revoked = |id| async move { app.storage.oidc_grants().get_grant(id).await.expect("grant").is_revoked() };
 
         end_all(&ctx.app, taro.id).await.expect("sessions end");
         assert!(revoked(online.id).await, "a session's grant ends with it");

@@ -322,8 +322,14 @@ pub(super) async fn replace(
     let body = json_body(&body)?;
     let devices = s.app.storage.devices().list_for_user(user.id, true).await.map_err(crate::admin::AdminError::from)?;
     check_if_match(&headers, &resource_of(&s, &slug, &user).await?)?;
-    let wanted = mapping::fields_from_document(&body)?;
-    apply_changes(&s, &p, &slug, &user, &UserFields::of(&user, &devices), &wanted).await?;
+    let current = UserFields::of(&user, &devices);
+    let mut wanted = mapping::fields_from_document(&body)?;
+    // A directory that does not map `active` must not re-enable an account an operator
+    // disabled: left out, it is not asserted (RFC 7644 §3.5.1 allows either reading).
+    if !mapping::asserts(&body, "active") {
+        wanted.active = current.active;
+    }
+    apply_changes(&s, &p, &slug, &user, &current, &wanted).await?;
     let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Read).await?;
     resource_answer(StatusCode::OK, &resource_of(&s, &slug, &user).await?, &q)
 }

@@ -49,7 +49,8 @@ pub fn switch_address(method: &Method, uri: &Uri, stays_here: bool) -> String {
         uri.path().to_owned()
     } else {
         let path = uri.path();
-        let home = ["/console", "/account"].into_iter().find(|home| path.strip_prefix(home).is_some_and(|r| r.is_empty() || r.starts_with('/')));
+        let home =
+            ["/console", "/account"].into_iter().find(|home| path.strip_prefix(home).is_some_and(|r| r.is_empty() || r.starts_with('/')));
         home.unwrap_or("/").to_owned()
     }
 }

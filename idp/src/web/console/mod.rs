@@ -237,7 +237,8 @@ impl Console {
     async fn confirm(&self, tenant: &str, c: Confirmation) -> Response {
         let facts: Vec<serde_json::Value> =
             c.facts.iter().map(|(label, value)| serde_json::json!({"label": self.ctx.message(label), "value": value})).collect();
-        let hidden: Vec<serde_json::Value> = c.hidden.iter().map(|(name, value)| serde_json::json!({"name": name, "value": value})).collect();
+        let hidden: Vec<serde_json::Value> =
+            c.hidden.iter().map(|(name, value)| serde_json::json!({"name": name, "value": value})).collect();
         let ctx = serde_json::json!({
             "title": self.ctx.message(&c.title_key),
             "lead": c.lead,
