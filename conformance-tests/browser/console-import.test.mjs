@@ -112,6 +112,16 @@ test('an operator previews a CSV, sees the bad rows, and imports only the file p
   assert.match(await problems(page), /not the one that was checked/);
   assert.equal(await userStatus(server, token, 'imp-evil'), 404);
   assert.equal(await total(), before, 'a tampered confirmation saves nothing');
+  // Hostile: the time of the preview moved (to make an old confirmation look fresh, or
+  // the other way): the seal covers it.
+  await page.goto(`${server.mtls}/console/t/demo/users-import`);
+  assert.equal(await preview(page, GOOD), 200);
+  await page.$eval('#import-confirm-form input[name="previewed_at"]', (input) => { input.value = String(Number(input.value) + 3600); });
+  const [moved] = await Promise.all([page.waitForNavigation(), page.click('#import-confirm-submit')]);
+  assert.equal(moved.status(), 400);
+  assert.equal(await total(), before, 'a confirmation with another time saves nothing');
+  await page.goto(`${server.mtls}/console/t/demo/users-import`);
+  assert.equal(await preview(page, GOOD), 200);
   // Hostile: no CSRF token; another tenant (its preview or this one's file).
   const csrf = await page.getAttribute('input[name="csrf_token"]', 'value');
   const noCsrf = await postMultipart(page, confirmUrl, { csv, seal });
@@ -127,6 +137,7 @@ test('an operator previews a CSV, sees the bad rows, and imports only the file p
   // The honest confirmation: the users are created as the file says.
   await page.goto(`${server.mtls}/console/t/demo/users-import`);
   assert.equal(await preview(page, GOOD), 200);
+  const kept = await page.$eval('#import-confirm-form', (f) => Object.fromEntries(new FormData(f)));
   await submit(page, '#import-confirm-submit');
   await snap(page, 'imported');
   await fitsPhone(page, 'imported');
@@ -146,7 +157,7 @@ test('an operator previews a CSV, sees the bad rows, and imports only the file p
   const audit = await apiJson(server, token, '/tenants/demo/audit-events?limit=500');
   assert.ok(audit.items.some((e) => e.action === 'user.import' && e.actor === 'user:demo/op-import'), 'audited');
   // Replaying the confirmation once the users exist: checked again, nothing saved twice.
-  const replay = await postMultipart(page, confirmUrl, { csrf_token: csrf, csv, seal });
+  const replay = await postMultipart(page, confirmUrl, kept);
   assert.equal(replay.status, 409);
   assert.match(replay.text, /Nothing has been saved/);
   assert.equal(await total(), before + 2);

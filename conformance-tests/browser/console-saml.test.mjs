@@ -156,10 +156,16 @@ test('a tenant admin registers, changes and removes a SAML service provider in t
   // In Japanese.
   await page.goto(`${spUrl}?lang=ja`);
   assert.equal(await text(page, '#console-saml-sp-title'), 'SAML サービスプロバイダー');
-  await page.fill('#name', 'Wiki（改）');
+  // The relying-site name rule (as for OIDC clients): fullwidth look-alikes are refused
+  // on the form, in Japanese, and nothing is saved.
+  await page.fill('#name', 'Ｗｉｋｉ（改）');
+  await submit(page, '#saml-sp-save');
+  assert.equal(await page.getAttribute('#name', 'aria-invalid'), 'true');
+  assert.equal((await read()).name, 'Wiki 社内');
+  await page.fill('#name', 'Wiki (改)');
   await submit(page, '#saml-sp-save');
   assert.equal(await text(page, '#notice'), '設定を保存しました。');
-  assert.equal((await read()).name, 'Wiki（改）');
+  assert.equal((await read()).name, 'Wiki (改)');
   await page.goto(`${spUrl}?lang=en`);
 
   // Without the CSRF token: refused, nothing changed.
@@ -181,6 +187,17 @@ test('a tenant admin registers, changes and removes a SAML service provider in t
   assert.equal((await page.goto(`${server.mtls}/console/t/other/saml-sps`)).status(), 404);
   const stillThere = await apiJson(server, otherToken, `/tenants/other/saml-sps/${foreign.id}`);
   assert.equal(stillThere.name, foreign.name, 'the other tenant\'s SP is untouched');
+
+  // In Japanese a refused document is said in Japanese only (the parser speaks English),
+  // and an entity ID longer than SAML allows is refused.
+  await page.goto(`${server.mtls}/console/t/demo/saml-sps/new?lang=ja`);
+  const longId = `https://long.test/${'a'.repeat(1100)}`;
+  await page.setInputFiles('#metadata', file('long.xml', metadata(longId, 'https://long.test/acs')));
+  const [longAnswer] = await Promise.all([page.waitForNavigation(), page.click('#saml-sp-new-submit')]);
+  assert.equal(longAnswer.status(), 422);
+  const jaProblem = await problems(page);
+  assert.match(jaProblem, /このメタデータは使えません/);
+  assert.ok(!/[a-z]{4,} [a-z]{4,}/.test(jaProblem.replace(/EntityDescriptor|https/g, '')), `no English in the Japanese page: ${jaProblem}`);
 
   // With an encryption certificate in the metadata, encryption can be turned on.
   await page.goto(`${server.mtls}/console/t/demo/saml-sps/new?lang=ja`);

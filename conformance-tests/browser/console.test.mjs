@@ -354,4 +354,14 @@ test('a tenant admin stays in their tenant, a user without a role gets 403', { t
   assert.equal(await text(other.page, '#user-status'), 'Active', 'the refused POST changed nothing');
   server.cli('admin', 'operator', 'revoke', '--tenant', 'demo', '--login-id', 'u-plain', '--role', 'super-admin');
   assert.equal((await other.page.goto(`${server.mtls}/console`)).status(), 403);
+
+  // An operator whose login method has no password: logging in again cannot help, so the
+  // page says what has to change.
+  server.cli('admin', 'operator', 'grant', '--tenant', 'demo', '--login-id', 'u-plain', '--role', 'tenant-admin');
+  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', 'u-plain', '--login-method', 'cert');
+  const certOnly = await openBrowser(t, server, { certificate: plain, locale: 'en-US' });
+  await certOnly.page.goto(`${server.mtls}/login?return_to=%2Fconsole`);
+  const blocked = await certOnly.page.goto(`${server.mtls}/console`);
+  assert.equal(blocked.status(), 403);
+  assert.match(await text(certOnly.page, '#console-forbidden'), /your login method lacks one of them/);
 });

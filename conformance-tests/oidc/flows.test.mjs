@@ -249,6 +249,17 @@ test('openid-client logs a user in through the certificate login and uses every 
     const claims = JSON.parse(await page.textContent('#claims'));
     assert.deepEqual(claims.aud, ['demo-rp'], 'openidconnect writes aud as an array (Core §2 allows either form)');
     assert.deepEqual([...claims.amr].sort(), ['mfa', 'pwd', 'swk']);
+    // It asked for `profile email`: it greets the user by name and shows the address,
+    // from UserInfo for the same subject.
+    assert.ok((await page.textContent('#demo-name')).trim().length > 0, 'the name is shown');
+    assert.match(await page.textContent('#demo-email'), /^[^@\s]+@[^@\s]+$/, 'the e-mail address is shown');
+    // A phone-width browser reads it without scrolling sideways (the viewport tag, the
+    // claims wrapped).
+    assert.equal(await page.getAttribute('meta[name="viewport"]', 'content'), 'width=device-width, initial-scale=1');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scrollWidth <= innerWidth, `no sideways scroll at 390 px: ${scrollWidth} > ${innerWidth}`);
+    await page.setViewportSize({ width: 1280, height: 720 });
     await page.click('#demo-logout');
     await page.waitForSelector('#demo-login');
   });

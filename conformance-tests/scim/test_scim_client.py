@@ -196,6 +196,10 @@ def test_tokens_and_tenant_isolation(server):
     everyone = beta.get("/Users").json()
     assert [r["userName"] for r in everyone["Resources"]] == ["beta-user"]
     assert admin_user(server, "acme-user").json()["status"] == "active"
+    # Each refusal of a known token is on the trail, as the admin API's are.
+    trail = server.call("GET", "/tenants/beta/audit-events?action=api.refused&limit=500", token=server.super_token).json()["items"]
+    tried = {e["target"] for e in trail}
+    assert f"DELETE /scim/v2/t/acme/Users/{acme_id}" in tried and f"PATCH /scim/v2/t/beta/Users/{acme_id}" in tried, trail
 
 
 def test_a_directory_cannot_touch_a_super_admin_living_in_its_tenant(server):

@@ -125,8 +125,18 @@ struct RpState {
     client_tls: Arc<rustls::ClientConfig>,
     /// state → (nonce, PKCE verifier) of requests under way.
     pending: Mutex<HashMap<String, (String, String)>>,
-    /// cookie → (verified claims, the ID token for logout).
-    sessions: Mutex<HashMap<String, (serde_json::Value, String)>>,
+    /// cookie → who logged in.
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+#[derive(Clone)]
+struct Session {
+    /// The ID token's verified claims.
+    claims: serde_json::Value,
+    /// What the UserInfo endpoint said of the same `sub` (name and e-mail for `profile email`).
+    userinfo: serde_json::Value,
+    /// For the logout's `id_token_hint`.
+    id_token: String,
 }
 
 type Rp = State<Arc<RpState>>;
@@ -137,27 +147,34 @@ fn escape(text: &str) -> String {
 
 fn page(title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>body{{font-family:sans-serif;max-width:50rem;margin:2rem auto}}pre{{background:#f4f4f4;padding:1rem}}</style>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
+         <style>body{{font-family:sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}}\
+         pre{{background:#f4f4f4;padding:1rem;white-space:pre-wrap;overflow-wrap:anywhere}}</style>\
          </head><body><h1>{t}</h1>{body}</body></html>",
         t = escape(title)
     );
     Html(html).into_response()
 }
 
-fn session_of(state: &RpState, headers: &HeaderMap) -> Option<(serde_json::Value, String)> {
+fn session_of(state: &RpState, headers: &HeaderMap) -> Option<Session> {
     let cookie = crate::web::request::cookie_value(headers, COOKIE)?;
     state.sessions.lock().ok()?.get(&cookie).cloned()
 }
 
 async fn home(State(state): Rp, headers: HeaderMap) -> Response {
     match session_of(&state, &headers) {
-        Some((claims, _)) => {
-            let pretty = serde_json::to_string_pretty(&claims).unwrap_or_default();
+        Some(session) => {
+            let pretty = serde_json::to_string_pretty(&session.claims).unwrap_or_default();
+            let said = |claim: &str| session.userinfo[claim].as_str().or_else(|| session.claims[claim].as_str()).map(escape);
+            let name = said("name").or_else(|| said("preferred_username")).unwrap_or_default();
+            let email = said("email").map(|e| format!(" (<span id=\"demo-email\">{e}</span>)")).unwrap_or_default();
             page(
                 "Mamori demo site — logged in",
                 &format!(
-                    "<p>Mamori logged you in. The ID token's signature, issuer, audience, nonce and expiry were verified; its claims:</p>\
+                    "<p>Welcome, <strong id=\"demo-name\">{name}</strong>{email}.</p>\
+                     <p>Mamori logged you in. The ID token's signature, issuer, audience, nonce and expiry were verified; \
+                     the name and e-mail come from the UserInfo endpoint, for the same subject. The ID token's claims:</p>\
                      <pre id=\"claims\">{}</pre><p><a id=\"demo-logout\" href=\"/logout\">Log out</a></p>",
                     escape(&pretty)
                 ),
@@ -231,11 +248,11 @@ async fn finish_login(state: &RpState, q: &HashMap<String, String>) -> anyhow::R
     .map(|(k, v)| format!("{k}={}", crate::urlcode::component(v)))
     .collect::<Vec<_>>()
     .join("&");
-    let (status, body) = https(state, "POST", &format!("{}/token", state.issuer), Some(&form)).await?;
+    let (status, body) = https(state, "POST", &format!("{}/token", state.issuer), Some(&form), None).await?;
     let tokens: serde_json::Value = serde_json::from_slice(&body).context("the token response is not JSON")?;
     anyhow::ensure!(status == 200, "the token endpoint answered {status}: {tokens}");
     let id_token = tokens["id_token"].as_str().context("no ID token")?.to_owned();
-    let (_, jwks) = https(state, "GET", &format!("{}/jwks", state.issuer), None).await?;
+    let (_, jwks) = https(state, "GET", &format!("{}/jwks", state.issuer), None, None).await?;
     // The relying-party side of openidconnect checks the signature (with its own ES256
     // verifier, not the aws-lc-rs code that signed), issuer, audience, expiry and nonce.
     let jwks: CoreJsonWebKeySet = serde_json::from_slice(&jwks).context("the JWKS is not a JWK Set")?;
@@ -245,9 +262,16 @@ async fn finish_login(state: &RpState, q: &HashMap<String, String>) -> anyhow::R
     let token: CoreIdToken = id_token.parse().context("the ID token is not a JWT")?;
     let verified = token.claims(&verifier, &Nonce::new(nonce.clone())).map_err(|e| anyhow::anyhow!("ID token: {e}"))?;
     let claims = serde_json::to_value(verified)?;
+    // Name and e-mail from UserInfo, kept only when it speaks of the ID token's subject
+    // (OIDC Core §5.3.2: the sub MUST match, else the answer is not used).
+    let access_token = tokens["access_token"].as_str().context("no access token")?;
+    let (status, body) = https(state, "GET", &format!("{}/userinfo", state.issuer), None, Some(access_token)).await?;
+    let userinfo: serde_json::Value = serde_json::from_slice(&body).context("the UserInfo answer is not JSON")?;
+    anyhow::ensure!(status == 200, "the UserInfo endpoint answered {status}: {userinfo}");
+    anyhow::ensure!(userinfo["sub"] == claims["sub"], "UserInfo speaks of another subject than the ID token");
     let cookie = crate::secrets::url_token();
     if let Ok(mut sessions) = state.sessions.lock() {
-        sessions.insert(cookie.clone(), (claims, id_token));
+        sessions.insert(cookie.clone(), Session { claims, userinfo, id_token });
     }
     Ok(cookie)
 }
@@ -256,7 +280,7 @@ async fn logout(State(state): Rp, headers: HeaderMap) -> Response {
     let cookie = crate::web::request::cookie_value(&headers, COOKIE);
     let session = cookie.as_ref().and_then(|c| state.sessions.lock().ok().and_then(|mut s| s.remove(c)));
     let mut response = match session {
-        Some((_, id_token)) => {
+        Some(Session { id_token, .. }) => {
             let params = [("id_token_hint", id_token), ("post_logout_redirect_uri", format!("{}/", state.url))];
             Redirect::to(&crate::urlcode::with_query(&format!("{}/end_session", state.issuer), &params)).into_response()
         }
@@ -266,8 +290,9 @@ async fn logout(State(state): Rp, headers: HeaderMap) -> Response {
     response
 }
 
-/// One HTTPS/1.1 request to Mamori, trusting only the dev root; returns (status, body).
-async fn https(state: &RpState, method: &str, url: &str, form: Option<&str>) -> anyhow::Result<(u16, Vec<u8>)> {
+/// One HTTPS/1.1 request to Mamori, trusting only the dev root, with a form body or a
+/// bearer token; returns (status, body).
+async fn https(state: &RpState, method: &str, url: &str, form: Option<&str>, bearer: Option<&str>) -> anyhow::Result<(u16, Vec<u8>)> {
     let rest = url.strip_prefix("https://").context("not an https URL")?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let (host, port) = authority.rsplit_once(':').map_or((authority, 443), |(h, p)| (h, p.parse().unwrap_or(443)));
@@ -278,6 +303,9 @@ async fn https(state: &RpState, method: &str, url: &str, form: Option<&str>) -> 
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nAccept: application/json\r\n");
     if form.is_some() {
         request.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", body.len()));
+    }
+    if let Some(token) = bearer {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
     request.push_str("\r\n");
     request.push_str(body);

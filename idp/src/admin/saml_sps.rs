@@ -114,7 +114,7 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
         None => release_policy(meta.requested_attributes.iter().map(String::as_str).filter(|a| response::attribute(a).is_some()))?,
     };
     if meta.entity_id.chars().count() > MAX_ENTITY_ID_CHARS {
-        return Err(AdminError::Invalid(format!("entityID: at most {MAX_ENTITY_ID_CHARS} characters (SAML metadata)")));
+        return Err(AdminError::Invalid(format!("metadata: its entityID is longer than SAML's {MAX_ENTITY_ID_CHARS} characters")));
     }
     if let Some(name) = &reg.name {
         check_name(name)?;

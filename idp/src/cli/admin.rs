@@ -24,7 +24,10 @@ pub async fn run(config: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Tenant(TenantCommand::List(output)) => {
             let tenants = app.storage.tenants().list().await?;
             let json: Vec<_> = tenants.iter().map(tenant_json).collect();
-            print(output.output, &json, || tenants.iter().map(|t| format!("{}\t{}", t.slug, t.display_name)).collect::<Vec<_>>().join("\n"))
+            print(output.output, &json, || {
+                let rows: Vec<Vec<String>> = tenants.iter().map(|t| vec![t.slug.clone(), t.display_name.clone()]).collect();
+                super::output::table(&["SLUG", "NAME"], &rows)
+            })
         }
         AdminCommand::Tenant(TenantCommand::Policy(args)) => super::account::tenant_policy(&app, args).await,
         AdminCommand::Tenant(TenantCommand::Change(cmd)) => super::tenants::run(&app, cmd).await,
@@ -75,13 +78,15 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             print(output.output, &json, || {
-                page.items
+                let rows: Vec<Vec<String>> = page
+                    .items
                     .iter()
                     .map(|u| {
-                        format!("{}\t{}\t{}{}", u.login_id, u.display_name, u.login_method, if u.is_locked() { "\tLOCKED" } else { "" })
+                        let locked = if u.is_locked() { "yes" } else { "no" };
+                        vec![u.login_id.clone(), u.display_name.clone(), u.login_method.to_string(), locked.to_owned()]
                     })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                super::output::table(&["USER ID", "NAME", "METHOD", "LOCKED"], &rows)
             })
         }
         // These go through the admin service layer, as the API and the console do, so that

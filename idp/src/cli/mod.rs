@@ -381,6 +381,8 @@ pub fn main() -> std::process::ExitCode {
             print_error(true, text.strip_prefix("error: ").unwrap_or(&text));
             return std::process::ExitCode::from(2);
         }
+        // --help and --version are answers like any other: a failed write is reported.
+        Err(err) if !err.use_stderr() => return exit_code(output::line(err.render().to_string().trim_end()), json),
         Err(err) => err.exit(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -391,7 +393,12 @@ pub fn main() -> std::process::ExitCode {
         }
     };
     crate::server::tls::install_default_provider();
-    match runtime.block_on(run(cli)) {
+    exit_code(runtime.block_on(run(cli)), json)
+}
+
+/// How a command's outcome ends the process.
+fn exit_code(outcome: anyhow::Result<()>, json: bool) -> std::process::ExitCode {
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // `mamori … | head`: the reader has what it wanted; exit as a command killed by
         // SIGPIPE would (128 + 13), without a message nobody reads.

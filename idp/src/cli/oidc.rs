@@ -177,10 +177,11 @@ pub async fn client(app: &App, command: OidcClientCommand) -> anyhow::Result<()>
                 })
                 .collect();
             print(output.output, &json, || {
-                list.iter()
-                    .map(|c| format!("{}\t{}\t{}\t{}", c.client_id, c.name, c.token_endpoint_auth_method, c.redirect_uris.join(" ")))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|c| vec![c.client_id.clone(), c.name.clone(), c.token_endpoint_auth_method.clone(), c.redirect_uris.join(" ")])
+                    .collect();
+                super::output::table(&["CLIENT ID", "NAME", "AUTH METHOD", "REDIRECT URIS"], &rows)
             })
         }
         OidcClientCommand::Delete { client_id, output } => {

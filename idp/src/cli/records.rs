@@ -9,7 +9,7 @@ use mamori_storage::model::{ApiScope, AuditQuery, CertificateQuery, CertificateS
 use uuid::Uuid;
 
 use super::oidc::cli_error;
-use super::output::{more_note, or_dash, paging, print};
+use super::output::{more_note, or_dash, paging, print, table, time_text};
 use super::{OutputArgs, OutputFormat};
 use crate::admin::api::schema::{
     AuditEventList, AuditEventOut, CertificateList, CertificateOut, LoginEventList, LoginEventOut, PageInfo, parse_time,
@@ -224,8 +224,7 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
             };
             if a.output == EventsOutput::Csv {
                 let csv = events::export_csv(app, &principal, &a.tenant, &filter).await.map_err(cli_error)?;
-                print!("{csv}");
-                return Ok(());
+                return super::output::line(csv.strip_suffix('\n').unwrap_or(&csv));
             }
             let listed =
                 events::search(app, &principal, &a.tenant, &filter, paging(a.page.offset, a.page.limit)?).await.map_err(cli_error)?;
@@ -235,11 +234,15 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
             let out = LoginEventList { page: PageInfo::from(&listed), items };
             let format = if a.output == EventsOutput::Json { OutputFormat::Json } else { OutputFormat::Text };
             print(format, &out, || {
-                let lines = out.items.iter().map(|e| {
-                    let who = e.login_id.as_deref().or(e.attempted_login_id.as_deref());
-                    format!("{}\t{}\t{}\t{}\t{}", e.occurred_at, or_dash(who), e.result, or_dash(Some(&e.factors.join(" "))), e.source_ip)
-                });
-                with_note(lines.collect::<Vec<_>>().join("\n"), more_note(&listed))
+                let rows: Vec<Vec<String>> = out
+                    .items
+                    .iter()
+                    .map(|e| {
+                        let who = e.login_id.as_deref().or(e.attempted_login_id.as_deref());
+                        vec![time_text(&e.occurred_at), or_dash(who), e.result.clone(), or_dash(Some(&e.factors.join(" "))), e.source_ip.clone()]
+                    })
+                    .collect();
+                with_note(table(&["TIME", "USER ID", "RESULT", "FACTORS", "SOURCE"], &rows), more_note(&listed))
             })
         }
         EventsCommand::Audit(a) => {
@@ -256,11 +259,12 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
                 .map_err(cli_error)?;
             let out = AuditEventList { page: PageInfo::from(&listed), items: listed.items.iter().map(AuditEventOut::from).collect() };
             print(a.output.output, &out, || {
-                let lines = out
+                let rows: Vec<Vec<String>> = out
                     .items
                     .iter()
-                    .map(|e| format!("{}\t{}\t{}\t{}\t{}\t{}", e.occurred_at, e.actor, e.action, e.target, e.source_ip, e.details));
-                with_note(lines.collect::<Vec<_>>().join("\n"), more_note(&listed))
+                    .map(|e| vec![time_text(&e.occurred_at), e.actor.clone(), e.action.clone(), e.target.clone(), e.source_ip.clone(), e.details.to_string()])
+                    .collect();
+                with_note(table(&["TIME", "ACTOR", "ACTION", "TARGET", "SOURCE", "DETAILS"], &rows), more_note(&listed))
             })
         }
     }

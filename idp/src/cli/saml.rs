@@ -78,17 +78,10 @@ pub async fn keys(app: &App, command: SamlKeysCommand) -> anyhow::Result<()> {
                 }
             }
             print(output.output, &rows, || {
-                rows.iter()
-                    .map(|r| {
-                        format!(
-                            "{}\t{}\tfrom {}",
-                            r["kid"].as_str().unwrap_or(""),
-                            r["use"].as_str().unwrap_or(""),
-                            r["activated_at"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                let cell = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("-").to_owned();
+                let table: Vec<Vec<String>> =
+                    rows.iter().map(|r| vec![cell(r, "kid"), cell(r, "use"), cell(r, "activated_at"), cell(r, "retire_after")]).collect();
+                super::output::table(&["KID", "USE", "ACTIVATED", "RETIRES"], &table)
             })
         }
     }
@@ -139,7 +132,8 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
             let sps = app.storage.saml_service_providers().list(tenant.id).await?;
             let json: Vec<_> = sps.iter().map(sp_json).collect();
             print(output.output, &json, || {
-                sps.iter().map(|s| format!("{}\t{}\t{}", s.entity_id, s.name, s.name_id_format)).collect::<Vec<_>>().join("\n")
+                let rows: Vec<Vec<String>> = sps.iter().map(|s| vec![s.entity_id.clone(), s.name.clone(), s.name_id_format.clone()]).collect();
+                super::output::table(&["ENTITY ID", "NAME", "NAMEID FORMAT"], &rows)
             })
         }
         SamlSpCommand::Delete { tenant, entity_id, output } => {

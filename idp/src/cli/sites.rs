@@ -11,7 +11,7 @@ use mamori_storage::model::{AccessTokenFormat, ApiScope, SigningAlgorithm};
 
 use super::OutputArgs;
 use super::oidc::cli_error;
-use super::output::{fields, or_dash, print};
+use super::output::{fields, or_dash, print, time_text};
 use crate::admin::Principal;
 use crate::admin::api::schema::{OidcClientOut, SamlSpOut};
 use crate::admin::federation::{self, ClientUpdate};
@@ -254,7 +254,7 @@ fn client_fields(c: &OidcClientOut) -> String {
         ("first party", c.first_party.to_string()),
         ("require PKCE", c.require_pkce.to_string()),
         ("request URIs", or_dash(Some(&c.request_uris.join(" ")))),
-        ("created", c.created_at.clone()),
+        ("created", time_text(&c.created_at)),
     ])
 }
 
@@ -320,6 +320,6 @@ fn sp_fields(s: &SamlSpOut) -> String {
         ("sign response", s.sign_response.to_string()),
         ("sign assertion", s.sign_assertion.to_string()),
         ("encrypt assertion", s.encrypt_assertion.to_string()),
-        ("created", s.created_at.clone()),
+        ("created", time_text(&s.created_at)),
     ])
 }

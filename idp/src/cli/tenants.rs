@@ -72,7 +72,7 @@ pub async fn run(app: &App, command: TenantChangeCommand) -> anyhow::Result<()> 
             let t = tenants::get(app, &principal, &tenant).await.map_err(cli_error)?;
             let out = TenantOut::from(&t);
             print(output.output, &out, || {
-                fields(&[("slug", out.slug.clone()), ("name", out.display_name.clone()), ("created", out.created_at.clone())])
+                fields(&[("slug", out.slug.clone()), ("name", out.display_name.clone()), ("created", super::output::time_text(&out.created_at))])
             })
         }
         TenantChangeCommand::Update { tenant, name, output } => {

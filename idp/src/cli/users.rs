@@ -107,11 +107,7 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
             let devices = users::devices(app, &principal, &tenant, &login_id).await.map_err(cli_error)?;
             let mut addresses: Vec<String> = devices.iter().filter(|d| d.deleted_at.is_none()).map(|d| d.email.clone()).collect();
             addresses.dedup();
-            print(output.output, &out, || {
-                let mut text = user_fields(&out);
-                text.push_str(&format!("\n{}", fields(&[("e-mail", or_dash(Some(&addresses.join(", "))))])));
-                text
-            })
+            print(output.output, &out, || fields(&user_rows(&out, Some(or_dash(Some(&addresses.join(", ")))))))
         }
         UserRecordCommand::Update { tenant, login_id, display_name, locale, time_zone, method, output } => {
             if display_name.is_none() && locale.is_none() && time_zone.is_none() && method.is_none() {
@@ -190,7 +186,13 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
 }
 
 fn user_fields(u: &UserOut) -> String {
-    fields(&[
+    fields(&user_rows(u, None))
+}
+
+/// The rows `user show` prints, with the e-mail addresses when known: one block, one
+/// column of values.
+fn user_rows(u: &UserOut, email: Option<String>) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
         ("user ID", u.login_id.clone()),
         ("name", u.display_name.clone()),
         ("login method", u.login_method.clone()),
@@ -209,7 +211,11 @@ fn user_fields(u: &UserOut) -> String {
         ("time zone", u.time_zone.clone()),
         ("created", time_text(&u.created_at)),
         ("updated", time_text(&u.updated_at)),
-    ])
+    ];
+    if let Some(email) = email {
+        rows.insert(2, ("e-mail", email));
+    }
+    rows
 }
 
 /// A table of certificates: serial, status (with reason), validity, subject.

@@ -39,7 +39,9 @@ pub fn routes() -> Router<SharedState> {
         .route("/.search", post(not_implemented))
         .route("/Bulk", post(not_implemented))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        // A 403 or 404 answered to a known token is on the audit trail, as on the admin API.
+        .layer(axum::middleware::from_fn(crate::admin::api::refusals::record_refusals));
     Router::new().nest(BASE, scim)
 }
 

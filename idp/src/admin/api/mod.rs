@@ -11,7 +11,7 @@ mod federation;
 pub mod openapi;
 mod problem;
 pub(crate) mod records;
-mod refusals;
+pub(crate) mod refusals;
 pub mod schema;
 mod sites_schema;
 mod tenants;

@@ -38,7 +38,7 @@ pub(super) struct AlreadyAudited;
 /// The longest path kept in an audit record.
 const MAX_PATH: usize = 300;
 
-pub(super) async fn record_refusals(mut request: Request, next: Next) -> Response {
+pub(crate) async fn record_refusals(mut request: Request, next: Next) -> Response {
     let slot = CallerSlot::default();
     request.extensions_mut().insert(slot.clone());
     // The path as sent: inside the nested router the URI has lost the API's prefix.

@@ -134,7 +134,11 @@ async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
     // alone, is not enough for it even where the tenant lets users log in so.
     let factors = &authenticated.factors;
     if !(factors.contains(&Factor::Certificate) && factors.contains(&Factor::Pwd)) {
-        return Err(forbidden(&ctx, "console.forbidden.factors"));
+        // Logging in again only helps an operator whose method has both; for one without a
+        // certificate or a password, say what has to change instead.
+        let method = operator.login_method;
+        let key = if method.needs_certificate() && method.needs_password() { "console.forbidden.factors" } else { "console.forbidden.method" };
+        return Err(forbidden(&ctx, key));
     }
     let principal = Principal {
         actor: format!("user:{}/{}", home.slug, operator.login_id),

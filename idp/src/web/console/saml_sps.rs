@@ -271,9 +271,11 @@ pub(super) fn form_problem(console: &Console, err: &AdminError, no_file: bool) -
     let (key, field) = match err {
         Invalid(_) if no_file => ("console.saml.problem.no_file", "metadata"),
         Invalid(why) if why.starts_with("metadata:") => {
+            // The parser's own words are English: a Japanese page keeps to its sentence.
             let detail = why.trim_start_matches("metadata:").trim();
             let text = console.ctx.message("console.saml.problem.metadata");
-            return Some((vec![format!("{text} ({detail})")], "metadata"));
+            let text = if console.ctx.page.locale == mamori_ui::Locale::En { format!("{text} ({detail})") } else { text };
+            return Some((vec![text], "metadata"));
         }
         Invalid(why) if why.starts_with("name_id_format") => ("console.saml.problem.name_id_format", "name_id_format"),
         Invalid(why) if why.starts_with("attributes") => ("console.saml.problem.attributes", "attributes"),
@@ -288,6 +290,8 @@ pub(super) fn form_problem(console: &Console, err: &AdminError, no_file: bool) -
             ("console.saml.problem.refused", "")
         }
         AdminError::Conflict(_) => ("console.saml.problem.taken", "metadata"),
+        // The relying-site name rule, in the operator's language.
+        AdminError::Field(refused) => return Some((vec![console.ctx.message(refused.key)], "name")),
         _ => return None,
     };
     Some((vec![console.ctx.message(key)], field))

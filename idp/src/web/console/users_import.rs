@@ -32,7 +32,10 @@ use crate::web::context::{PageCtx, PostedUpload, field};
 pub const FORM_BODY_BYTES: usize = CSV_IMPORT_BYTES * 2;
 
 /// What the seal of a previewed file is for (it is no use elsewhere).
-const SEAL_PURPOSE: &str = "console users import v1";
+const SEAL_PURPOSE: &str = "console users import v2";
+/// How long a preview may be confirmed: a page left open (or its form kept) must not
+/// import, much later, users deleted since.
+const PREVIEW_VALID: time::Duration = time::Duration::minutes(30);
 
 /// Rows of each kind shown in the preview; the counts cover the rest.
 const SHOWN_FAILED: usize = 200;
@@ -152,7 +155,8 @@ fn preview_fields(console: &Console, tenant: &str, text: &str, previewed: &Impor
     let total = previewed.ready.len() + previewed.failed.len();
     let ready = previewed.failed.is_empty() && !previewed.ready.is_empty();
     let csv = ready.then(|| base64::engine::general_purpose::STANDARD.encode(text.as_bytes()));
-    let seal = csv.as_deref().map(|csv| seal(console, tenant, csv));
+    let previewed_at = console.ctx.app().now().unix_timestamp().to_string();
+    let seal = csv.as_deref().map(|csv| seal(console, tenant, csv, &previewed_at));
     let counted = |key: &str, n: usize| counted(console, key, n);
     serde_json::json!({
         "rows": rows.into_iter().map(|(_, row)| row).collect::<Vec<_>>(),
@@ -162,6 +166,7 @@ fn preview_fields(console: &Console, tenant: &str, text: &str, previewed: &Impor
         "empty": previewed.ready.is_empty() && previewed.failed.is_empty(),
         "csv": csv,
         "seal": seal,
+        "previewed_at": previewed_at,
     })
 }
 
@@ -184,9 +189,10 @@ fn failed_row(console: &Console, f: &RowFailure) -> serde_json::Value {
     serde_json::json!({"line": f.line, "ok": false, "login_id": f.login_id, "problem": console.ctx.message(f.key)})
 }
 
-/// The tag binding a previewed file (as carried, base64) to this tenant and operator.
-fn seal(console: &Console, tenant: &str, csv: &str) -> String {
-    console.ctx.app().csrf.seal_fields(SEAL_PURPOSE, &[Some(tenant), Some(&console.principal.actor), Some(csv)])
+/// The tag binding a previewed file (as carried, base64) to this tenant, this operator
+/// and the time of the preview.
+fn seal(console: &Console, tenant: &str, csv: &str, previewed_at: &str) -> String {
+    console.ctx.app().csrf.seal_fields(SEAL_PURPOSE, &[Some(tenant), Some(&console.principal.actor), Some(csv), Some(previewed_at)])
 }
 
 async fn confirm(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
@@ -200,9 +206,10 @@ async fn confirm(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
     // Only the file the preview showed, to this tenant, by this operator: anything else
     // (an edited hidden field, another tenant's preview) is refused and nothing is saved.
     let csv = String::from_utf8(csv).unwrap_or_default();
+    let previewed_at = field(&form, "previewed_at");
     let sealed = console.ctx.app().csrf.fields_sealed(
         SEAL_PURPOSE,
-        &[Some(&tenant), Some(&console.principal.actor), Some(&csv)],
+        &[Some(&tenant), Some(&console.principal.actor), Some(&csv), Some(previewed_at)],
         field(&form, "seal"),
     );
     let text = base64::engine::general_purpose::STANDARD.decode(csv.as_bytes()).ok().and_then(|b| String::from_utf8(b).ok());
@@ -211,6 +218,15 @@ async fn confirm(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
         let problems = [message(&console, "console.import.problem.tampered")];
         return import_page(&console, &tenant, StatusCode::BAD_REQUEST, &problems, None).await;
     };
+    let age = previewed_at
+        .parse::<i64>()
+        .ok()
+        .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok())
+        .map(|at| console.ctx.app().now() - at);
+    if !age.is_some_and(|age| age >= time::Duration::ZERO && age <= PREVIEW_VALID) {
+        let problems = [message(&console, "console.import.problem.stale")];
+        return import_page(&console, &tenant, StatusCode::CONFLICT, &problems, None).await;
+    }
     // Checked again: a row the preview passed may have become bad since (a user ID taken).
     let previewed = match import::preview_users(app, &console.principal, &tenant, &text).await {
         Ok(previewed) => previewed,
