@@ -539,7 +539,8 @@ fn output_to_a_closed_pipe_or_a_full_disk_is_reported_not_a_panic() {
     assert!(text.contains("could not be written to standard output") && text.contains("No space left"), "{text}");
     // Help is an answer too.
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
-    let help = Command::new(mamori_conformance::mamori_bin()).args(["admin", "--help"]).stdout(Stdio::from(full)).output().expect("mamori runs");
+    let help =
+        Command::new(mamori_conformance::mamori_bin()).args(["admin", "--help"]).stdout(Stdio::from(full)).output().expect("mamori runs");
     assert_eq!(help.status.code(), Some(1), "--help to a full disk: {}", stderr(&help));
 }
 

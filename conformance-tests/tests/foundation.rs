@@ -225,13 +225,20 @@ fn operators_create_tenants_users_and_enrollment_tickets() {
     let users = ok(mamori(&config, &["admin", "user", "list", "--tenant", "acme"]));
     assert!(users.contains("p-01-usr012") && users.contains("cert+password+otp"), "{users}");
     assert!(users.starts_with("USER ID"), "a list has a header row: {users}");
-    for list in [&["admin", "tenant", "list"][..], &["admin", "oidc-client", "list", "--tenant", "acme"], &["admin", "saml-sp", "list", "--tenant", "acme"]] {
+    for list in [
+        &["admin", "tenant", "list"][..],
+        &["admin", "oidc-client", "list", "--tenant", "acme"],
+        &["admin", "saml-sp", "list", "--tenant", "acme"],
+    ] {
         let text = ok(mamori(&config, list));
         assert!(text.lines().next().is_some_and(|h| h.chars().all(|c| c.is_ascii_uppercase() || c == ' ')), "{list:?}: {text}");
     }
     let audit = ok(mamori(&config, &["admin", "events", "audit", "--tenant", "acme"]));
     assert!(audit.starts_with("TIME"), "{audit}");
-    assert!(!audit.lines().skip(1).any(|l| l.split_whitespace().next().is_some_and(|t| t.contains('.'))), "times in whole seconds: {audit}");
+    assert!(
+        !audit.lines().skip(1).any(|l| l.split_whitespace().next().is_some_and(|t| t.contains('.'))),
+        "times in whole seconds: {audit}"
+    );
 
     let dup = mamori(&config, &["admin", "user", "create", "--tenant", "acme", "--login-id", "p-01-usr012", "--email", "x@example.test"]);
     assert!(!dup.status.success() && stderr(&dup).contains("already exists"), "{}", stderr(&dup));

@@ -239,7 +239,13 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
                     .iter()
                     .map(|e| {
                         let who = e.login_id.as_deref().or(e.attempted_login_id.as_deref());
-                        vec![time_text(&e.occurred_at), or_dash(who), e.result.clone(), or_dash(Some(&e.factors.join(" "))), e.source_ip.clone()]
+                        vec![
+                            time_text(&e.occurred_at),
+                            or_dash(who),
+                            e.result.clone(),
+                            or_dash(Some(&e.factors.join(" "))),
+                            e.source_ip.clone(),
+                        ]
                     })
                     .collect();
                 with_note(table(&["TIME", "USER ID", "RESULT", "FACTORS", "SOURCE"], &rows), more_note(&listed))
@@ -262,7 +268,16 @@ pub async fn events(app: &App, command: EventsCommand) -> anyhow::Result<()> {
                 let rows: Vec<Vec<String>> = out
                     .items
                     .iter()
-                    .map(|e| vec![time_text(&e.occurred_at), e.actor.clone(), e.action.clone(), e.target.clone(), e.source_ip.clone(), e.details.to_string()])
+                    .map(|e| {
+                        vec![
+                            time_text(&e.occurred_at),
+                            e.actor.clone(),
+                            e.action.clone(),
+                            e.target.clone(),
+                            e.source_ip.clone(),
+                            e.details.to_string(),
+                        ]
+                    })
                     .collect();
                 with_note(table(&["TIME", "ACTOR", "ACTION", "TARGET", "SOURCE", "DETAILS"], &rows), more_note(&listed))
             })

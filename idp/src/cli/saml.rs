@@ -132,7 +132,8 @@ pub async fn run(app: &App, command: SamlSpCommand) -> anyhow::Result<()> {
             let sps = app.storage.saml_service_providers().list(tenant.id).await?;
             let json: Vec<_> = sps.iter().map(sp_json).collect();
             print(output.output, &json, || {
-                let rows: Vec<Vec<String>> = sps.iter().map(|s| vec![s.entity_id.clone(), s.name.clone(), s.name_id_format.clone()]).collect();
+                let rows: Vec<Vec<String>> =
+                    sps.iter().map(|s| vec![s.entity_id.clone(), s.name.clone(), s.name_id_format.clone()]).collect();
                 super::output::table(&["ENTITY ID", "NAME", "NAMEID FORMAT"], &rows)
             })
         }

@@ -72,7 +72,11 @@ pub async fn run(app: &App, command: TenantChangeCommand) -> anyhow::Result<()> 
             let t = tenants::get(app, &principal, &tenant).await.map_err(cli_error)?;
             let out = TenantOut::from(&t);
             print(output.output, &out, || {
-                fields(&[("slug", out.slug.clone()), ("name", out.display_name.clone()), ("created", super::output::time_text(&out.created_at))])
+                fields(&[
+                    ("slug", out.slug.clone()),
+                    ("name", out.display_name.clone()),
+                    ("created", super::output::time_text(&out.created_at)),
+                ])
             })
         }
         TenantChangeCommand::Update { tenant, name, output } => {

@@ -137,7 +137,8 @@ async fn open_console(ctx: PageCtx, path: &str) -> Result<Console, Response> {
         // Logging in again only helps an operator whose method has both; for one without a
         // certificate or a password, say what has to change instead.
         let method = operator.login_method;
-        let key = if method.needs_certificate() && method.needs_password() { "console.forbidden.factors" } else { "console.forbidden.method" };
+        let key =
+            if method.needs_certificate() && method.needs_password() { "console.forbidden.factors" } else { "console.forbidden.method" };
         return Err(forbidden(&ctx, key));
     }
     let principal = Principal {
