@@ -358,7 +358,7 @@ test('a tenant admin stays in their tenant, a user without a role gets 403', { t
   // An operator whose login method has no password: logging in again cannot help, so the
   // page says what has to change.
   server.cli('admin', 'operator', 'grant', '--tenant', 'demo', '--login-id', 'u-plain', '--role', 'tenant-admin');
-  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', 'u-plain', '--login-method', 'cert');
+  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', 'u-plain', '--method', 'cert');
   const certOnly = await openBrowser(t, server, { certificate: plain, locale: 'en-US' });
   await certOnly.page.goto(`${server.mtls}/login?return_to=%2Fconsole`);
   const blocked = await certOnly.page.goto(`${server.mtls}/console`);
