@@ -318,20 +318,16 @@ pub(super) async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Write).await?;
-    let body = json_body(&body)?;
-    let devices = s.app.storage.devices().list_for_user(user.id, true).await.map_err(crate::admin::AdminError::from)?;
-    check_if_match(&headers, &resource_of(&s, &slug, &user).await?)?;
-    let current = UserFields::of(&user, &devices);
-    let mut wanted = mapping::fields_from_document(&body)?;
-    // A directory that does not map `active` must not re-enable an account an operator
-    // disabled: left out, it is not asserted (RFC 7644 §3.5.1 allows either reading).
-    if !mapping::asserts(&body, "active") {
-        wanted.active = current.active;
-    }
-    apply_changes(&s, &p, &slug, &user, &current, &wanted).await?;
-    let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Read).await?;
-    resource_answer(StatusCode::OK, &resource_of(&s, &slug, &user).await?, &q)
+    change(&s, &p, &slug, &id, &q, &headers, &body, |current, body| {
+        let mut wanted = mapping::fields_from_document(body)?;
+        // A directory that does not map `active` must not re-enable an account an operator
+        // disabled: left out, it is not asserted (RFC 7644 §3.5.1 allows either reading).
+        if !mapping::asserts(body, "active") {
+            wanted.active = current.active;
+        }
+        Ok(wanted)
+    })
+    .await
 }
 
 pub(super) async fn patch(
@@ -342,15 +338,31 @@ pub(super) async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Write).await?;
-    let body = json_body(&body)?;
+    change(&s, &p, &slug, &id, &q, &headers, &body, |current, body| mapping::apply_patch(current.clone(), body)).await
+}
+
+/// PUT and PATCH: the user as it is (If-Match checked against it), what the request
+/// wants instead (`wanted`), the changes made through the service, the user as it is now.
+#[allow(clippy::too_many_arguments)]
+async fn change(
+    s: &SharedState,
+    p: &Principal,
+    slug: &str,
+    id: &str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    wanted: impl FnOnce(&UserFields, &serde_json::Value) -> Result<UserFields>,
+) -> Result<Response> {
+    let (_, user) = admin_users::find_by_id(&s.app, p, slug, id, ApiScope::Write).await?;
+    let body = json_body(body)?;
     let devices = s.app.storage.devices().list_for_user(user.id, true).await.map_err(crate::admin::AdminError::from)?;
-    check_if_match(&headers, &resource_of(&s, &slug, &user).await?)?;
+    check_if_match(headers, &resource_of(s, slug, &user).await?)?;
     let current = UserFields::of(&user, &devices);
-    let wanted = mapping::apply_patch(current.clone(), &body)?;
-    apply_changes(&s, &p, &slug, &user, &current, &wanted).await?;
-    let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Read).await?;
-    resource_answer(StatusCode::OK, &resource_of(&s, &slug, &user).await?, &q)
+    let wanted = wanted(&current, &body)?;
+    apply_changes(s, p, slug, &user, &current, &wanted).await?;
+    let (_, user) = admin_users::find_by_id(&s.app, p, slug, id, ApiScope::Read).await?;
+    resource_answer(StatusCode::OK, &resource_of(s, slug, &user).await?, q)
 }
 
 pub(super) async fn delete(

@@ -136,14 +136,19 @@ impl<'a> OidcGrants<'a> {
     /// Revokes the grant and so everything issued under it. Idempotent; true when this
     /// call revoked it.
     pub async fn revoke_grant(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StorageError> {
+        Ok(self.revoke_live(grant::Column::Id.eq(id), now).await? > 0)
+    }
+
+    /// Revokes the live grants `which` selects; returns how many.
+    async fn revoke_live(&self, which: impl sea_orm::sea_query::IntoCondition, now: OffsetDateTime) -> Result<u64, StorageError> {
         let result = grant::Entity::update_many()
             .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
-            .filter(grant::Column::Id.eq(id))
+            .filter(which)
             .filter(grant::Column::RevokedAt.is_null())
             .exec(self.db)
             .await
             .map_err(db_err)?;
-        Ok(result.rows_affected > 0)
+        Ok(result.rows_affected)
     }
 
     /// The grants that came from browser sessions of `user_id` (`sid` given: of that one
@@ -162,40 +167,18 @@ impl<'a> OidcGrants<'a> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let result = grant::Entity::update_many()
-            .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
-            .filter(grant::Column::Id.is_in(ids.iter().copied()))
-            .filter(grant::Column::RevokedAt.is_null())
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+        self.revoke_live(grant::Column::Id.is_in(ids.iter().copied()), now).await
     }
 
     /// Revokes every live grant of a user, offline ones and those without a session too:
     /// for a user who may no longer act through Mamori at all (disabled, deleted).
     pub async fn revoke_user_grants(&self, user_id: Uuid, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = grant::Entity::update_many()
-            .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
-            .filter(grant::Column::UserId.eq(user_id))
-            .filter(grant::Column::RevokedAt.is_null())
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+        self.revoke_live(grant::Column::UserId.eq(user_id), now).await
     }
 
     /// Revokes every live grant of a user with a client (e.g. consent withdrawn).
     pub async fn revoke_grants_of(&self, client_id: &str, user_id: Uuid, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = grant::Entity::update_many()
-            .col_expr(grant::Column::RevokedAt, Expr::val(ms(now)))
-            .filter(grant::Column::ClientId.eq(client_id))
-            .filter(grant::Column::UserId.eq(user_id))
-            .filter(grant::Column::RevokedAt.is_null())
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+        self.revoke_live(grant::Column::ClientId.eq(client_id).and(grant::Column::UserId.eq(user_id)), now).await
     }
 
     // ---- authorization codes ----
