@@ -46,6 +46,8 @@ pub struct Model {
     pub certificate_expiry_reminder_repeats: i32,
     pub renewal_grace_days: i32,
     pub csr_min_rsa_bits: i32,
+    // SCIM provisioning (m0024).
+    pub scim_enrollment_mail: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,6 +38,8 @@ pub struct Model {
     pub login_id_skeleton: Option<String>,
     /// The provisioning client's identifier for the user (SCIM `externalId`, m0022).
     pub external_id: Option<String>,
+    /// Bumped by every write to the user or its devices (m0024): SCIM's compare-and-swap.
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -37,7 +37,8 @@ pub use tenant::{
 };
 pub use ticket::{AttemptOutcome, NewTicket, RedeemError, Ticket, TicketKind};
 pub use user::{
-    Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserStatus, login_id_key, login_id_skeleton,
+    Device, DeviceType, Locale, LockReason, LockoutOutcome, NewDevice, NewUser, User, UserChangeSet, UserStatus, login_id_key,
+    login_id_skeleton,
 };
 
 /// One page of a longer list, with the total so a UI can say "1 ~ 20 / 57 items".

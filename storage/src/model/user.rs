@@ -70,8 +70,29 @@ pub struct User {
     pub totp_secret_sealed: Option<Vec<u8>>,
     /// The identifier a provisioning client (SCIM `externalId`) gave the user, if any.
     pub external_id: Option<String>,
+    /// Bumped by every write to the user or its devices ([`crate::Users::apply_changes`]
+    /// writes only while it is unchanged).
+    pub version: i64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// Changes a provisioning client makes to a user at once ([`crate::Users::apply_changes`]):
+/// all of them or none. `None` keeps a value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserChangeSet {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
+    pub status: Option<UserStatus>,
+    /// A new address for one active device (by its row id).
+    pub device_email: Option<(Uuid, String)>,
+}
+
+impl UserChangeSet {
+    pub fn is_empty(&self) -> bool {
+        *self == UserChangeSet::default()
+    }
 }
 
 impl User {

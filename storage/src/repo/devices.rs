@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::update_returning;
-use super::users::{insert_user_on, new_user_model, to_user};
+use super::users::{bump, insert_user_on, new_user_model, to_user};
 use crate::StorageError;
 use crate::convert::{count, ms, opt_time, parse, time};
 use crate::entity::device::{self, Column, Entity};
@@ -34,6 +34,7 @@ impl<'a> Devices<'a> {
         // one user count devices one after the other.
         let stmt = user::Entity::update_many()
             .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo).add(1))
+            .col_expr(user::Column::Version, bump())
             .filter(user::Column::Id.eq(new.user_id))
             .into_query();
         let updated = update_returning::<user::Entity, _>(&txn, stmt).await.map_err(db_err)?;
@@ -74,6 +75,7 @@ impl<'a> Devices<'a> {
     pub async fn reserve(&self, new: &NewDevice, now: OffsetDateTime) -> Result<Device, StorageError> {
         let stmt = user::Entity::update_many()
             .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo).add(1))
+            .col_expr(user::Column::Version, bump())
             .filter(user::Column::Id.eq(new.user_id))
             .into_query();
         let updated = update_returning::<user::Entity, _>(self.db, stmt).await.map_err(db_err)?;
@@ -103,18 +105,9 @@ impl<'a> Devices<'a> {
 
     /// Changes an active device's e-mail address; the new one is not proven yet.
     pub async fn set_email(&self, id: Uuid, email: &str) -> Result<(), StorageError> {
-        let result = Entity::update_many()
-            .col_expr(Column::Email, Expr::val(email))
-            .col_expr(Column::EmailVerifiedAt, Expr::val(None::<i64>))
-            .filter(Column::Id.eq(id))
-            .filter(Column::DeletedAt.is_null())
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        if result.rows_affected == 0 {
-            return Err(StorageError::NotFound);
-        }
-        Ok(())
+        let txn = begin_write(self.db).await?;
+        set_email_on(&txn, id, email).await?;
+        txn.commit().await.map_err(db_err)
     }
 
     /// Records that a link mailed to `email` was completed. Only while the device still
@@ -134,18 +127,50 @@ impl<'a> Devices<'a> {
     /// Soft-deletes an active device (its certificates should be revoked alongside);
     /// NotFound if it is missing or already deleted.
     pub async fn delete(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+        let txn = begin_write(self.db).await?;
+        touch_owner_on(&txn, id).await?;
         let result = Entity::update_many()
             .col_expr(Column::DeletedAt, Expr::val(ms(now)))
             .filter(Column::Id.eq(id))
             .filter(Column::DeletedAt.is_null())
-            .exec(self.db)
+            .exec(&txn)
             .await
             .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(StorageError::NotFound);
         }
-        Ok(())
+        txn.commit().await.map_err(db_err)
     }
+}
+
+/// Bumps the version of the user owning device `id` (a device is part of what a SCIM
+/// client reads of the user), taking the user's row lock first.
+async fn touch_owner_on<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), StorageError> {
+    let owner = sea_orm::sea_query::Query::select().column(Column::UserId).from(Entity).and_where(Column::Id.eq(id)).to_owned();
+    user::Entity::update_many()
+        .col_expr(user::Column::Version, bump())
+        .filter(user::Column::Id.in_subquery(owner))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// [`Devices::set_email`] inside the caller's transaction, the owner's version bumped.
+pub(crate) async fn set_email_on<C: ConnectionTrait>(db: &C, id: Uuid, email: &str) -> Result<(), StorageError> {
+    touch_owner_on(db, id).await?;
+    let result = Entity::update_many()
+        .col_expr(Column::Email, Expr::val(email))
+        .col_expr(Column::EmailVerifiedAt, Expr::val(None::<i64>))
+        .filter(Column::Id.eq(id))
+        .filter(Column::DeletedAt.is_null())
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    if result.rows_affected == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
 }
 
 /// Inserts `model` unless its user already has `max_devices` active devices
@@ -170,6 +195,7 @@ pub(crate) async fn insert_within_limit_on<C: ConnectionTrait>(
 pub(crate) async fn add_reserved_on<C: ConnectionTrait>(db: &C, device: &Device, max_devices: u32) -> Result<(), StorageError> {
     let locked = user::Entity::update_many()
         .col_expr(user::Column::LastDeviceNo, Expr::col(user::Column::LastDeviceNo))
+        .col_expr(user::Column::Version, bump())
         .filter(user::Column::Id.eq(device.user_id))
         .exec(db)
         .await

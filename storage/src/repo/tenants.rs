@@ -153,6 +153,7 @@ fn policy_columns(policy: &TenantPolicy) -> Result<tenant::Model, StorageError> 
         certificate_expiry_reminder_repeats: small("certificate_expiry_reminder_repeats", policy.certificate_expiry_reminder_repeats)?,
         renewal_grace_days: small("renewal_grace_days", policy.renewal_grace_days)?,
         csr_min_rsa_bits: small("csr_min_rsa_bits", policy.csr_min_rsa_bits)?,
+        scim_enrollment_mail: policy.scim_enrollment_mail,
     })
 }
 
@@ -195,6 +196,7 @@ fn to_tenant(m: tenant::Model) -> Result<Tenant, StorageError> {
         certificate_expiry_reminder_repeats: count(m.certificate_expiry_reminder_repeats),
         renewal_grace_days: count(m.renewal_grace_days),
         csr_min_rsa_bits: count(m.csr_min_rsa_bits),
+        scim_enrollment_mail: m.scim_enrollment_mail,
     };
     Ok(Tenant { id: m.id, slug: m.slug, display_name: m.display_name, created_at: time("tenants.created_at", m.created_at)?, policy })
 }

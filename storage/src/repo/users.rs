@@ -14,7 +14,7 @@ use crate::convert::{count, ms, opt_parse, opt_time, page_bounds, parse, time};
 use crate::entity::user::{self, Column, Entity};
 use crate::entity::{device, password_history};
 use crate::error::{db_err, on_conflict};
-use crate::model::{LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserStatus};
+use crate::model::{LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserChangeSet, UserStatus};
 use crate::storage::begin_write;
 
 pub struct Users<'a> {
@@ -169,6 +169,7 @@ impl<'a> Users<'a> {
             .col_expr(Column::TotpSecretSealed, Expr::val(Some(sealed.to_vec())))
             .col_expr(Column::TotpLastStep, Expr::val(Option::<i64>::None))
             .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .col_expr(Column::Version, bump())
             .filter(Column::Id.eq(id))
             .filter(Column::TotpSecretSealed.is_null())
             .exec(self.db)
@@ -250,6 +251,7 @@ impl<'a> Users<'a> {
             .col_expr(Column::LockedAt, Expr::val(ms(now)))
             .col_expr(Column::LockReason, Expr::val(reason.as_str()))
             .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .col_expr(Column::Version, bump())
             .filter(Column::Id.eq(id))
             .filter(Column::LockedAt.is_null())
             .exec(self.db)
@@ -286,6 +288,7 @@ impl<'a> Users<'a> {
             .col_expr(Column::LockReason, Expr::val(Option::<String>::None))
             .col_expr(Column::FailedPasswordCount, Expr::val(0))
             .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .col_expr(Column::Version, bump())
             .filter(Column::Id.eq(id))
             .filter(Column::LockReason.eq(LockReason::Password.as_str()))
             .filter(Column::LockedAt.lte(ms(locked_until_then)))
@@ -293,6 +296,60 @@ impl<'a> Users<'a> {
             .await
             .map_err(db_err)?;
         Ok(result.rows_affected == 1)
+    }
+
+    /// Applies `changes` in one transaction, only while the user is still at
+    /// `expected_version` (a compare-and-swap): `Ok(false)`, and nothing written, when
+    /// something else wrote to the user or its devices since that version was read.
+    pub async fn apply_changes(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        changes: &UserChangeSet,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let txn = begin_write(self.db).await?;
+        let mut update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .col_expr(Column::Version, bump())
+            .filter(Column::Id.eq(id))
+            .filter(Column::Version.eq(expected_version));
+        if let Some(name) = &changes.display_name {
+            update = update.col_expr(Column::DisplayName, Expr::val(name.as_str()));
+        }
+        if let Some(external_id) = &changes.external_id {
+            update = update.col_expr(Column::ExternalId, Expr::val(external_id.clone()));
+        }
+        if let Some(status) = changes.status {
+            update = update.col_expr(Column::Status, Expr::val(status.as_str()));
+        }
+        if update.exec(&txn).await.map_err(db_err)?.rows_affected == 0 {
+            txn.rollback().await.map_err(db_err)?;
+            // A missing user is an error; an existing one has moved on.
+            self.get(id).await?;
+            return Ok(false);
+        }
+        if let Some((device_id, email)) = &changes.device_email {
+            let owned = device::Entity::find_by_id(*device_id).one(&txn).await.map_err(db_err)?.is_some_and(|d| d.user_id == id);
+            if !owned {
+                return Err(StorageError::NotFound);
+            }
+            super::devices::set_email_on(&txn, *device_id, email).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    /// The tenant's users whose `external_id` is exactly `external_id` (by the m0024 index).
+    pub async fn find_by_external_id(&self, tenant_id: Uuid, external_id: &str) -> Result<Vec<User>, StorageError> {
+        let models = Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::ExternalId.eq(external_id))
+            .order_by_asc(Column::LoginId)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
+        models.into_iter().map(to_user).collect()
     }
 
     /// Deletes the user with devices, tickets, sessions and password history; login
@@ -320,6 +377,7 @@ impl<'a> Users<'a> {
         let stmt = Entity::update_many()
             .col_expr(counter, Expr::col(counter).add(1))
             .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+            .col_expr(Column::Version, bump())
             .filter(Column::Id.eq(id))
             .into_query();
         let updated = update_returning::<Entity, _>(&txn, stmt).await.map_err(db_err)?;
@@ -334,6 +392,7 @@ impl<'a> Users<'a> {
             let result = Entity::update_many()
                 .col_expr(Column::LockedAt, Expr::val(ms(now)))
                 .col_expr(Column::LockReason, Expr::val(reason.as_str()))
+                .col_expr(Column::Version, bump())
                 .filter(Column::Id.eq(id))
                 .filter(Column::LockedAt.is_null())
                 .exec(&txn)
@@ -373,6 +432,7 @@ pub(crate) async fn set_password_on<C: ConnectionTrait>(
         .col_expr(Column::PasswordMustChange, Expr::val(must_change))
         .col_expr(Column::PasswordSeq, Expr::col(Column::PasswordSeq).add(1))
         .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
+        .col_expr(Column::Version, bump())
         .filter(Column::Id.eq(id))
         .into_query();
     let updated = update_returning::<Entity, _>(db, stmt).await.map_err(db_err)?;
@@ -397,12 +457,19 @@ pub(crate) async fn update_on<C: ConnectionTrait>(
     now: OffsetDateTime,
     set: impl FnOnce(sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity>,
 ) -> Result<(), StorageError> {
-    let update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::val(ms(now))).filter(Column::Id.eq(id));
+    let update =
+        Entity::update_many().col_expr(Column::UpdatedAt, Expr::val(ms(now))).col_expr(Column::Version, bump()).filter(Column::Id.eq(id));
     let result = set(update).exec(db).await.map_err(db_err)?;
     if result.rows_affected == 0 {
         return Err(StorageError::NotFound);
     }
     Ok(())
+}
+
+/// `version + 1`: every write to a user, or to one of its devices, changes the version
+/// that [`Users::apply_changes`] compares (m0024).
+pub(crate) fn bump() -> Expr {
+    Expr::col(Column::Version).add(1)
 }
 
 /// `LOWER(column) LIKE '%text%'` with the wildcards in `text` taken literally, so the
@@ -443,6 +510,7 @@ pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {
         secret_answer_hash: m.secret_answer_hash,
         totp_secret_sealed: m.totp_secret_sealed,
         external_id: m.external_id,
+        version: m.version,
         created_at: time("users.created_at", m.created_at)?,
         updated_at: time("users.updated_at", m.updated_at)?,
     })
@@ -480,6 +548,7 @@ pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user:
         login_id_key: Some(crate::model::login_id_key(&new.login_id)),
         login_id_skeleton: Some(crate::model::login_id_skeleton(&new.login_id)),
         external_id: None,
+        version: 0,
     })
 }
 

@@ -28,4 +28,5 @@ mod sessions;
 mod shared_state;
 mod tenants;
 mod tickets;
+mod user_versions;
 mod users;

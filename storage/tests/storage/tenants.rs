@@ -42,6 +42,7 @@ fn custom_policy() -> TenantPolicy {
         certificate_expiry_reminder_repeats: 3,
         renewal_grace_days: 5,
         csr_min_rsa_bits: 3072,
+        scim_enrollment_mail: true,
     }
 }
 

@@ -116,6 +116,7 @@ pub(crate) mod test_support {
             secret_question: None,
             secret_answer_hash: None,
             external_id: None,
+            version: 0,
             totp_secret_sealed: None,
             created_at: now,
             updated_at: now,
