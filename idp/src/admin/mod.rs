@@ -19,6 +19,7 @@ pub mod principal;
 pub mod saml_sps;
 pub mod tenants;
 pub mod tokens;
+pub mod user_sync;
 pub mod users;
 
 pub use error::AdminError;

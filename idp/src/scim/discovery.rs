@@ -94,6 +94,16 @@ pub fn user_schema(base: &str) -> Value {
             "multiValued": true,
             "subAttributes": [
                 attribute("value", "string", "readWrite", true, "An e-mail address Mamori can send mail to."),
+                with(
+                    attribute(
+                        "type",
+                        "string",
+                        "readWrite",
+                        false,
+                        "Always work: a device's address receives its certificate mails; other types are refused.",
+                    ),
+                    json!({"canonicalValues": ["work"]}),
+                ),
                 attribute("primary", "boolean", "readOnly", false, "The first device's address."),
             ],
         }),

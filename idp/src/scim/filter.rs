@@ -281,23 +281,84 @@ pub fn parse(text: &str) -> Result<Filter, FilterError> {
     Ok(filter)
 }
 
-/// Fails on an attribute the representation does not have (`known` says which do).
-pub fn check_attributes(filter: &Filter, known: &dyn Fn(&AttrPath) -> bool) -> Result<(), FilterError> {
+/// The type of an attribute a filter may name (RFC 7643 §2.3), which decides the
+/// comparisons it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrType {
+    /// Compared ignoring case (`caseExact: false`).
+    String,
+    /// Compared as written (`id`, `externalId`: `caseExact: true`).
+    ExactString,
+    Boolean,
+    /// An RFC 3339 instant, compared as a time, not as text.
+    DateTime,
+}
+
+/// Fails on an attribute the representation does not have (`type_of` gives the type of
+/// those it has) and on a comparison the attribute's type does not take (RFC 7644
+/// §3.4.2.2): booleans only `eq`/`ne`; strings only against strings; times only against
+/// a valid RFC 3339 instant, and not with `co`/`sw`/`ew`.
+pub fn check_attributes(filter: &Filter, type_of: &dyn Fn(&AttrPath) -> Option<AttrType>) -> Result<(), FilterError> {
     match filter {
-        Filter::Compare(path, _, _) | Filter::Present(path) => {
-            if known(path) {
-                Ok(())
-            } else {
-                err(format!("`{}` cannot be filtered on", display_path(path)))
-            }
+        Filter::Present(path) => type_of(path).map(|_| ()).ok_or_else(|| unknown(path)),
+        Filter::Compare(path, op, value) => {
+            let kind = type_of(path).ok_or_else(|| unknown(path))?;
+            check_comparison(path, kind, *op, value)
         }
-        Filter::And(a, b) | Filter::Or(a, b) => check_attributes(a, known).and_then(|()| check_attributes(b, known)),
-        Filter::Not(inner) => check_attributes(inner, known),
+        Filter::And(a, b) | Filter::Or(a, b) => check_attributes(a, type_of).and_then(|()| check_attributes(b, type_of)),
+        Filter::Not(inner) => check_attributes(inner, type_of),
         Filter::ValuePath(name, inner) => {
-            let scoped = |p: &AttrPath| p.sub.is_none() && known(&AttrPath { name: name.clone(), sub: Some(p.name.clone()) });
+            let scoped = |p: &AttrPath| {
+                if p.sub.is_some() {
+                    return None;
+                }
+                type_of(&AttrPath { name: name.clone(), sub: Some(p.name.clone()) })
+            };
             check_attributes(inner, &scoped)
         }
     }
+}
+
+fn unknown(path: &AttrPath) -> FilterError {
+    FilterError(format!("`{}` cannot be filtered on", display_path(path)))
+}
+
+fn check_comparison(path: &AttrPath, kind: AttrType, op: CompareOp, value: &Value) -> Result<(), FilterError> {
+    let name = display_path(path);
+    let equality = matches!(op, CompareOp::Eq | CompareOp::Ne);
+    match (kind, value) {
+        // `eq null` / `ne null`: absent or present, whatever the type.
+        (_, Value::Null) if equality => Ok(()),
+        (_, Value::Null) => err(format!("`{name}`: only eq and ne compare with null")),
+        (AttrType::Boolean, Value::Bool(_)) if equality => Ok(()),
+        (AttrType::Boolean, Value::Bool(_)) => err(format!("`{name}` is a boolean: it takes only eq and ne (RFC 7644 §3.4.2.2)")),
+        (AttrType::Boolean, _) => err(format!("`{name}` is a boolean: compare it with true or false")),
+        (AttrType::String | AttrType::ExactString, Value::String(_)) => Ok(()),
+        (AttrType::String | AttrType::ExactString, _) => err(format!("`{name}` is a string: compare it with a quoted string")),
+        (AttrType::DateTime, Value::String(text)) => {
+            if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+                return err(format!("`{name}` is a time: it takes eq, ne, gt, ge, lt and le"));
+            }
+            instant(text).map(|_| ()).ok_or_else(|| FilterError(format!("`{name}`: `{}` is not an RFC 3339 time", shorten(text))))
+        }
+        (AttrType::DateTime, _) => err(format!("`{name}` is a time: compare it with a quoted RFC 3339 time")),
+    }
+}
+
+/// An RFC 3339 time (`2026-01-01T00:00:00Z`, with or without fractions, any offset).
+fn instant(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The attributes compared as times and as written: Mamori's representation has no
+/// others of these types that a filter may name.
+fn is_date_time(path: &AttrPath) -> bool {
+    path.name.eq_ignore_ascii_case("meta")
+        && path.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("created") || s.eq_ignore_ascii_case("lastModified"))
+}
+
+fn is_case_exact(path: &AttrPath) -> bool {
+    path.sub.is_none() && (path.name.eq_ignore_ascii_case("id") || path.name.eq_ignore_ascii_case("externalId"))
 }
 
 fn display_path(path: &AttrPath) -> String {
@@ -321,6 +382,13 @@ pub fn matches(filter: &Filter, resource: &Value) -> bool {
         Filter::Or(a, b) => matches(a, resource) || matches(b, resource),
         Filter::Not(inner) => !matches(inner, resource),
         Filter::Present(path) => values_at(resource, path).iter().any(|v| !v.is_null() && v.as_str() != Some("")),
+        Filter::Compare(path, op, expected) if is_date_time(path) => {
+            values_at(resource, path).iter().any(|v| compare_times(v, *op, expected))
+        }
+        Filter::Compare(path, op, expected) if is_case_exact(path) => values_at(resource, path).iter().any(|v| match (v, expected) {
+            (Value::String(a), Value::String(e)) => compare_strings(a, e, *op),
+            _ => compare(v, *op, expected),
+        }),
         Filter::Compare(path, op, expected) => values_at(resource, path).iter().any(|v| compare(v, *op, expected)),
         Filter::ValuePath(name, inner) => match get_ci(resource, name) {
             Some(Value::Array(items)) => items.iter().any(|item| matches(inner, item)),
@@ -345,23 +413,40 @@ fn values_at<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
     }
 }
 
+/// Two instants (a `2026-01-01T09:00:00+09:00` literal is the same time as
+/// `2026-01-01T00:00:00Z`); a value that is not a time matches only `ne`.
+fn compare_times(actual: &Value, op: CompareOp, expected: &Value) -> bool {
+    let (Some(a), Some(e)) = (actual.as_str().and_then(instant), expected.as_str().and_then(instant)) else {
+        return compare(actual, op, expected);
+    };
+    match op {
+        CompareOp::Eq => a == e,
+        CompareOp::Ne => a != e,
+        CompareOp::Gt => a > e,
+        CompareOp::Ge => a >= e,
+        CompareOp::Lt => a < e,
+        CompareOp::Le => a <= e,
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+    }
+}
+
+fn compare_strings(a: &str, e: &str, op: CompareOp) -> bool {
+    match op {
+        CompareOp::Eq => a == e,
+        CompareOp::Ne => a != e,
+        CompareOp::Co => a.contains(e),
+        CompareOp::Sw => a.starts_with(e),
+        CompareOp::Ew => a.ends_with(e),
+        CompareOp::Gt => a > e,
+        CompareOp::Ge => a >= e,
+        CompareOp::Lt => a < e,
+        CompareOp::Le => a <= e,
+    }
+}
+
 fn compare(actual: &Value, op: CompareOp, expected: &Value) -> bool {
     match (actual, expected) {
-        (Value::String(a), Value::String(e)) => {
-            let (a, e) = (a.to_lowercase(), e.to_lowercase());
-            match op {
-                CompareOp::Eq => a == e,
-                CompareOp::Ne => a != e,
-                CompareOp::Co => a.contains(&e),
-                CompareOp::Sw => a.starts_with(&e),
-                CompareOp::Ew => a.ends_with(&e),
-                // Timestamps are all written in one RFC 3339 form, so text order is time order.
-                CompareOp::Gt => a > e,
-                CompareOp::Ge => a >= e,
-                CompareOp::Lt => a < e,
-                CompareOp::Le => a <= e,
-            }
-        }
+        (Value::String(a), Value::String(e)) => compare_strings(&a.to_lowercase(), &e.to_lowercase(), op),
         (Value::Bool(a), Value::Bool(e)) => match op {
             CompareOp::Eq => a == e,
             CompareOp::Ne => a != e,
@@ -373,6 +458,32 @@ fn compare(actual: &Value, op: CompareOp, expected: &Value) -> bool {
             _ => false,
         },
         _ => op == CompareOp::Ne,
+    }
+}
+
+/// A user a filter names by an indexed key: every user it matches has this `id` or
+/// this `externalId`, so only those need evaluating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyHint {
+    Id(String),
+    ExternalId(String),
+}
+
+/// The [`KeyHint`] of `id eq "…"` or `externalId eq "…"`, alone or on either side of an
+/// `and` (an `or` could match users without the key).
+pub fn key_hint(filter: &Filter) -> Option<KeyHint> {
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, Value::String(text)) if path.sub.is_none() => {
+            if path.name.eq_ignore_ascii_case("id") {
+                Some(KeyHint::Id(text.clone()))
+            } else if path.name.eq_ignore_ascii_case("externalId") {
+                Some(KeyHint::ExternalId(text.clone()))
+            } else {
+                None
+            }
+        }
+        Filter::And(a, b) => key_hint(a).or_else(|| key_hint(b)),
+        _ => None,
     }
 }
 

@@ -113,7 +113,8 @@ fn hostile_sizes_are_bounded() {
 
 #[test]
 fn unknown_attributes_are_named() {
-    let known = |p: &AttrPath| p.name == "userName" || (p.name == "emails" && p.sub.as_deref() == Some("value"));
+    let known =
+        |p: &AttrPath| (p.name == "userName" || (p.name == "emails" && p.sub.as_deref() == Some("value"))).then_some(AttrType::String);
     assert!(check_attributes(&parse(r#"userName eq "a""#).expect("valid"), &known).is_ok());
     assert!(check_attributes(&parse(r#"emails[value eq "a"]"#).expect("valid"), &known).is_ok());
     let refused = check_attributes(&parse(r#"userName eq "a" and password eq "x""#).expect("valid"), &known).expect_err("password");
@@ -154,4 +155,99 @@ fn the_text_hint_narrows_only_when_it_is_implied() {
     assert_eq!(hint(r#"not (userName eq "a")"#), None);
     assert_eq!(hint(r#"userName ne "a""#), None);
     assert_eq!(hint(r#"name.givenName eq "a""#), None);
+}
+
+/// The types of the attributes a test filter names, as the SCIM handler gives them.
+fn typed(p: &AttrPath) -> Option<AttrType> {
+    match (p.name.as_str(), p.sub.as_deref()) {
+        ("userName" | "displayName", None) | ("emails", Some("value" | "type")) => Some(AttrType::String),
+        ("id" | "externalId", None) => Some(AttrType::ExactString),
+        ("active", None) | ("emails", Some("primary")) => Some(AttrType::Boolean),
+        ("meta", Some("created" | "lastModified")) => Some(AttrType::DateTime),
+        _ => None,
+    }
+}
+
+#[test]
+fn comparisons_must_suit_the_attribute_type() {
+    // RFC 7644 §3.4.2.2: gt/ge/lt/le (and co/sw/ew) on a boolean fail with invalidFilter;
+    // a value of another type than the attribute's is as wrong.
+    for bad in [
+        "active gt true",
+        "active ge false",
+        "active lt true",
+        "active co true",
+        r#"active eq "true""#,
+        "active eq 1",
+        "userName gt 5",
+        "userName eq true",
+        "emails[primary gt false]",
+        r#"meta.created gt "yesterday""#,
+        r#"meta.created gt "2026-02-30T00:00:00Z""#,
+        r#"meta.created gt "2026-01-01""#,
+        r#"meta.created sw "2026""#,
+        "meta.lastModified lt 1700000000",
+        "id eq 7",
+        "userName gt null",
+    ] {
+        let filter = parse(bad).expect("well-formed");
+        assert!(check_attributes(&filter, &typed).is_err(), "{bad} should be refused");
+    }
+    for good in [
+        "active eq true",
+        "active ne false",
+        r#"userName gt "a""#,
+        "emails[primary eq true]",
+        r#"meta.created ge "2026-01-01T00:00:00+09:00""#,
+        r#"meta.lastModified lt "2026-01-01T00:00:00.5Z""#,
+        "displayName eq null",
+        "not (active eq false)",
+    ] {
+        let filter = parse(good).expect("well-formed");
+        assert!(check_attributes(&filter, &typed).is_ok(), "{good} should be accepted");
+    }
+}
+
+#[test]
+fn times_compare_as_instants_not_as_text() {
+    // 2026-01-02T03:04:05Z is 12:04:05 in Japan: later as text than the created time,
+    // equal as a time.
+    for (text, expected) in [
+        (r#"meta.created eq "2026-01-02T12:04:05+09:00""#, true),
+        (r#"meta.created eq "2026-01-02T03:04:05.000Z""#, true),
+        (r#"meta.created gt "2026-01-02T11:04:05+09:00""#, true),
+        (r#"meta.created lt "2026-01-02T12:30:00+09:00""#, true),
+        (r#"meta.created gt "2026-01-02T12:30:00+09:00""#, false),
+        (r#"meta.created ge "2026-01-02T03:04:05Z""#, true),
+        (r#"meta.created le "2026-01-02T03:04:04.999Z""#, false),
+        (r#"meta.lastModified ne "2026-02-01T09:00:00+09:00""#, false),
+    ] {
+        assert_eq!(matches_text(text), expected, "{text}");
+    }
+}
+
+#[test]
+fn id_and_external_id_compare_exactly() {
+    let mut user = user();
+    user["externalId"] = "Ext-1".into();
+    let m = |text: &str| matches(&parse(text).expect("valid"), &user);
+    assert!(m(r#"externalId eq "Ext-1""#));
+    assert!(!m(r#"externalId eq "ext-1""#), "caseExact (RFC 7643 §3.1)");
+    assert!(m(r#"id eq "5b1d0f3e-0000-4000-8000-000000000001""#));
+    assert!(!m(r#"id eq "5B1D0F3E-0000-4000-8000-000000000001""#));
+    assert!(m(r#"userName eq "ALICE-01""#), "other strings still ignore case");
+}
+
+#[test]
+fn the_key_hint_names_an_id_or_external_id_only_when_implied() {
+    let hint = |t: &str| key_hint(&parse(t).expect("valid"));
+    assert_eq!(hint(r#"id eq "abc""#), Some(KeyHint::Id("abc".to_owned())));
+    assert_eq!(hint(r#"externalId eq "E-1""#), Some(KeyHint::ExternalId("E-1".to_owned())));
+    assert_eq!(hint(r#"active eq true and externalId eq "E-1""#), Some(KeyHint::ExternalId("E-1".to_owned())));
+    // An `or`, a negation or another operator could match users without that key.
+    assert_eq!(hint(r#"externalId eq "a" or userName eq "b""#), None);
+    assert_eq!(hint(r#"not (id eq "a")"#), None);
+    assert_eq!(hint(r#"externalId ne "a""#), None);
+    assert_eq!(hint(r#"externalId sw "a""#), None);
+    assert_eq!(hint(r#"urn:mamori:params:scim:schemas:extension:2.0:User:id eq "a""#), None);
 }

@@ -23,6 +23,10 @@ pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListRespo
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
+/// The one `emails.type` Mamori keeps: a device's address is where its certificate,
+/// reissue and notice mails go, the organisation's address for the person (docs/scim.md).
+pub const WORK: &str = "work";
+
 /// The most operations one PATCH may carry.
 pub const MAX_PATCH_OPERATIONS: usize = 50;
 
@@ -37,7 +41,7 @@ pub fn user_resource(user: &User, devices: &[Device], location: &str) -> Value {
     let mut emails: Vec<Value> = Vec::new();
     for device in &active {
         if !emails.iter().any(|e| e["value"] == device.email.as_str()) {
-            emails.push(json!({"value": device.email, "primary": emails.is_empty()}));
+            emails.push(json!({"value": device.email, "type": WORK, "primary": emails.is_empty()}));
         }
     }
     let mut all: Vec<&Device> = devices.iter().collect();
@@ -145,7 +149,8 @@ fn name_of(value: &Value) -> Result<Option<String>, ScimError> {
     Ok((!parts.is_empty()).then(|| parts.join(" ")))
 }
 
-/// The primary address of an `emails` value: the one marked primary, else the first.
+/// The address of an `emails` value Mamori keeps: the one marked primary, else the first
+/// work address, else the first.
 fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
     let items: Vec<&Value> = match value {
         Value::Array(items) => items.iter().collect(),
@@ -153,10 +158,46 @@ fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
         Value::Null => Vec::new(),
         _ => return Err(invalid("emails must be a list of objects with a value")),
     };
-    let primary = items.iter().find(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true))).or(items.first());
+    let is_work = |e: &&&Value| get_ci(e, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(WORK));
+    let primary = items
+        .iter()
+        .find(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)))
+        .or_else(|| items.iter().find(is_work))
+        .or(items.first());
+    if let Some(chosen) = primary {
+        check_work_type(chosen)?;
+    }
     primary
         .map(|e| get_ci(e, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value")))
         .transpose()
+}
+
+/// Whether a value filter asks for an address of a type other than `work`
+/// (`type eq "home"`), which Mamori does not keep.
+fn names_other_type(inner: &filter::Filter) -> bool {
+    use filter::{CompareOp, Filter};
+    match inner {
+        Filter::Compare(path, CompareOp::Eq, Value::String(t)) => {
+            path.sub.is_none() && path.name.eq_ignore_ascii_case("type") && !t.eq_ignore_ascii_case(WORK)
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => names_other_type(a) || names_other_type(b),
+        _ => false,
+    }
+}
+
+/// The address Mamori keeps must be a work address (or say no type): a device's address
+/// receives its certificate and reissue mails, and Mamori has no place for a second,
+/// private one. A `home` or `other` address is refused rather than kept as `work`.
+fn check_work_type(email: &Value) -> Result<(), ScimError> {
+    match get_ci(email, "type") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case(WORK) => Ok(()),
+        Some(Value::String(t)) => Err(invalid(format!(
+            "emails: Mamori keeps only work addresses (type \"work\"), where the device's certificate mails go; `{}` is not kept",
+            t.chars().take(20).collect::<String>()
+        ))),
+        Some(_) => Err(invalid("emails.type must be a string")),
+    }
 }
 
 /// The fields of a whole User document (POST, PUT). Read-only attributes are ignored
@@ -298,9 +339,14 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
         ("emails", None | Some("value")) => {
             if let Some(inner) = &value_filter {
                 // The one address a directory sets is the user's work address.
-                let current = fields.email.as_ref().map(|e| json!({"value": e, "primary": true, "type": "work"}));
-                if !current.as_ref().is_some_and(|c| filter::matches(inner, c)) && op != Op::Add {
-                    return Err(ScimError::bad(ScimType::NoTarget, "no e-mail address matches the path's filter"));
+                let current = fields.email.as_ref().map(|e| json!({"value": e, "primary": true, "type": WORK}));
+                if !current.as_ref().is_some_and(|c| filter::matches(inner, c)) {
+                    if names_other_type(inner) {
+                        return Err(invalid("emails: Mamori keeps only work addresses (type \"work\"); the path names another type"));
+                    }
+                    if op != Op::Add {
+                        return Err(ScimError::bad(ScimType::NoTarget, "no e-mail address matches the path's filter"));
+                    }
                 }
             }
             if op == Op::Remove {

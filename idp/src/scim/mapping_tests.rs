@@ -27,6 +27,7 @@ fn sample_user() -> User {
         secret_answer_hash: Some("$argon2id$answer".to_owned()),
         totp_secret_sealed: None,
         external_id: Some("ext-7".to_owned()),
+        version: 0,
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
     }
@@ -69,7 +70,7 @@ fn a_user_reads_as_rfc_7643_says_and_keeps_its_secrets() {
     assert_eq!(r["active"], true);
     assert_eq!(
         r["emails"],
-        json!([{"value": "a@acme.test", "primary": true}, {"value": "phone@acme.test", "primary": false}]),
+        json!([{"value": "a@acme.test", "type": "work", "primary": true}, {"value": "phone@acme.test", "type": "work", "primary": false}]),
         "deleted devices' addresses are not the user's"
     );
     assert_eq!(r[MAMORI_USER]["loginMethod"], "cert+password");
@@ -108,6 +109,10 @@ fn documents_from_directories_map_to_mamori_fields() {
             external_id: Some("00u1".to_owned()),
         }
     );
+    let work_later = json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home"}, {"value": "w@x.test", "type": "work"}]});
+    assert_eq!(fields_from_document(&work_later).expect("accepted").email.as_deref(), Some("w@x.test"), "no primary: the work one");
+    let home_only = json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home", "primary": true}]});
+    assert_eq!(fields_from_document(&home_only).expect_err("refused").scim_type, Some(ScimType::InvalidValue));
     let plain = fields_from_document(&json!({"userName": "c", "displayName": "C", "name": {"formatted": "ignored"}})).expect("accepted");
     assert_eq!((plain.display_name.as_deref(), plain.email, plain.active), (Some("C"), None, true));
 }
@@ -141,7 +146,18 @@ fn patches_as_entra_and_okta_send_them() {
     let f = patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "w@acme.test"}])).expect("ok");
     assert_eq!(f.email.as_deref(), Some("w@acme.test"), "the address a directory sets is the work address");
     let refused = patch(json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "n@acme.test"}]));
-    assert_eq!(refused.expect_err("no home address").scim_type, Some(ScimType::NoTarget));
+    assert_eq!(refused.expect_err("no home address").scim_type, Some(ScimType::InvalidValue), "Mamori keeps only work addresses");
+    for kind in ["home", "other", "HOME"] {
+        let path = format!("emails[type eq \"{kind}\"].value");
+        let refused = patch(json!([{"op": "add", "path": path, "value": "n@acme.test"}]));
+        assert_eq!(refused.expect_err("not kept as work").scim_type, Some(ScimType::InvalidValue), "{kind}");
+        let refused = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "n@acme.test", "type": kind}]}]));
+        assert_eq!(refused.expect_err("not kept as work").scim_type, Some(ScimType::InvalidValue), "{kind}");
+    }
+    let refused = patch(json!([{"op": "replace", "path": "emails[value eq \"nobody@acme.test\"].value", "value": "n@acme.test"}]));
+    assert_eq!(refused.expect_err("no such address").scim_type, Some(ScimType::NoTarget));
+    let f = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "w2@acme.test", "type": "Work"}]}])).expect("work, any case");
+    assert_eq!(f.email.as_deref(), Some("w2@acme.test"));
     let f = patch(json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "n@acme.test"}])).expect("ok");
     assert_eq!(f.email.as_deref(), Some("n@acme.test"));
     let f = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "m@acme.test", "primary": true}]}])).expect("ok");

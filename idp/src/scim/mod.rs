@@ -8,6 +8,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+mod list;
 pub mod mapping;
 mod users;
 
@@ -33,16 +34,40 @@ pub fn routes() -> Router<SharedState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
-        .route("/Users", get(users::list).post(users::create))
-        .route("/Users/.search", post(users::search))
+        .route("/Users", get(list::list).post(users::create))
+        .route("/Users/.search", post(list::search))
         .route("/Users/{id}", get(users::get).put(users::replace).patch(users::patch).delete(users::delete))
         .route("/.search", post(not_implemented))
         .route("/Bulk", post(not_implemented))
+        // Only on the routes and methods that exist: a POST to a discovery endpoint is
+        // 405, whatever its body.
+        .route_layer(axum::middleware::from_fn(require_json_body))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // A 403 or 404 answered to a known token is on the audit trail, as on the admin API.
         .layer(axum::middleware::from_fn(crate::admin::api::refusals::record_refusals));
-    Router::new().nest(BASE, scim)
+    // The base URL with a trailing slash (`…/t/acme/`, as directories are often
+    // configured) is outside the nested router's paths: it answers SCIM JSON too.
+    Router::new().nest(BASE, scim).route(&format!("{BASE}/"), axum::routing::any(not_found))
+}
+
+/// RFC 7644 §3.1 and §3.8: a request body is `application/scim+json` (or, as service
+/// providers should also accept, `application/json`); any other media type, or none,
+/// is 415 in SCIM's error format (RFC 7231 §6.5.13), before the body is read.
+async fn require_json_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::Method;
+    if matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH) {
+        let media_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        if !matches!(media_type.as_deref(), Some(SCIM_JSON | "application/json")) {
+            let detail = "the request body must be application/scim+json (or application/json)";
+            return ScimError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, detail).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// A caller of the SCIM endpoints: an API token holding the `scim` scope, as the

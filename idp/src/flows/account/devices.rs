@@ -214,14 +214,20 @@ pub async fn change_device_email(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
-    let old = device.email.clone();
     app.storage.devices().set_email(device.id, email.trim()).await?;
+    device_email_changed(app, user, device, email.trim(), attempt).await?;
+    Ok(Ok(()))
+}
+
+/// What follows a device's new address, whoever wrote it (the flow above, or a SCIM
+/// change applied in one transaction with others): `device` is the device as it was.
+pub async fn device_email_changed(app: &App, user: &User, device: &Device, email: &str, attempt: &Attempt<'_>) -> anyhow::Result<()> {
     // A reissue link already mailed to the old address must not prove the new one.
     app.storage.tickets().invalidate_for_device(device.id, mamori_storage::model::TicketKind::CertificateReissue).await?;
     record_change(app, attempt, AccountChange::DeviceEmailChanged).await;
-    let extra = serde_json::json!({ "device_no": device.device_no, "email": email.trim() });
-    notify(app, user, "notice-device-changed", extra, &[old]).await;
-    Ok(Ok(()))
+    let extra = serde_json::json!({ "device_no": device.device_no, "email": email });
+    notify(app, user, "notice-device-changed", extra, std::slice::from_ref(&device.email)).await;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
