@@ -151,6 +151,11 @@ pub struct PolicyDoc {
     /// Smallest RSA key (bits) accepted in a certificate signing request, at least 2048.
     #[serde(default = "lifecycle_default::csr_min_rsa_bits")]
     pub csr_min_rsa_bits: u32,
+    /// Mail a user created through SCIM (with an e-mail address) an enrollment ticket:
+    /// the URL and the one-time password in one mail, which is weaker than handing the
+    /// password over separately. Default false (absent from older documents: false).
+    #[serde(default)]
+    pub scim_enrollment_mail: bool,
 }
 
 /// The defaults of the lifecycle knobs: those of [`TenantPolicy::default`].

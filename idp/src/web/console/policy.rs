@@ -102,7 +102,11 @@ const GROUPS: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("sessions", &[("session_idle_minutes", Kind::Number { min: 1 }), ("session_absolute_minutes", Kind::Number { min: 1 })]),
+    ("provisioning", &[("scim_enrollment_mail", Kind::Switch)]),
 ];
+
+/// Switches whose consequences the label alone does not tell: a hint under them says.
+const SWITCH_HINTS: &[&str] = &["scim_enrollment_mail"];
 
 /// The largest number a knob takes: what its 32-bit signed column holds.
 const MAX_NUMBER: u32 = i32::MAX as u32;
@@ -183,6 +187,7 @@ async fn policy_page_with(
                             let hint = msg(key).replace("{max}", &MAX_NUMBER.to_string());
                             ("number", hint, Vec::new())
                         }
+                        Kind::Switch if SWITCH_HINTS.contains(name) => ("switch", msg(format!("console.policy.hint.{name}")), Vec::new()),
                         Kind::Switch => ("switch", String::new(), Vec::new()),
                         Kind::Choice(choices) => {
                             let options = choices
