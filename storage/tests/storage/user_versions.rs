@@ -86,7 +86,8 @@ async fn of_two_racing_writers_one_wins(s: Storage) {
         let version = s.users().get(u.id).await.unwrap().version;
         let a = UserChangeSet { display_name: Some(format!("A{round}")), ..UserChangeSet::default() };
         let b = UserChangeSet { display_name: Some(format!("B{round}")), ..UserChangeSet::default() };
-        let (ra, rb) = tokio::join!(s.users().apply_changes(u.id, version, &a, t0()), s.users().apply_changes(u.id, version, &b, t0()));
+        let (users_a, users_b) = (s.users(), s.users());
+        let (ra, rb) = tokio::join!(users_a.apply_changes(u.id, version, &a, t0()), users_b.apply_changes(u.id, version, &b, t0()));
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
         assert!(ra ^ rb, "exactly one of two writers holding version {version} wins (round {round}: {ra}, {rb})");
         let name = s.users().get(u.id).await.unwrap().display_name;
