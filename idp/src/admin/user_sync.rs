@@ -155,3 +155,7 @@ pub async fn find_by_external_id(app: &App, principal: &Principal, slug: &str, e
     let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
     Ok(app.storage.users().find_by_external_id(tenant.id, external_id).await?)
 }
+
+#[cfg(test)]
+#[path = "user_sync_tests.rs"]
+mod tests;

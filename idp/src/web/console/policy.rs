@@ -387,8 +387,29 @@ mod tests {
     }
 
     #[test]
+    fn every_knob_group_and_hint_speaks_both_languages() {
+        let ui = mamori_ui::Ui::new();
+        let mut keys: Vec<String> = SWITCH_HINTS.iter().map(|n| format!("console.policy.hint.{n}")).collect();
+        for (group, knobs) in GROUPS {
+            keys.push(format!("console.policy.group.{group}"));
+            keys.extend(knobs.iter().map(|(name, _)| format!("console.policy.knob.{name}")));
+        }
+        for key in &keys {
+            for locale in [mamori_ui::Locale::Ja, mamori_ui::Locale::En] {
+                assert!(!ui.message(locale, key).contains("??"), "{key} {locale:?}");
+            }
+        }
+        // Mailing the ticket is weaker than the flows' separate hand-over: the hint says so.
+        let hint = ui.message(mamori_ui::Locale::En, "console.policy.hint.scim_enrollment_mail");
+        assert!(hint.starts_with("Weaker") && hint.contains("one-time password"), "{hint}");
+        assert!(ui.message(mamori_ui::Locale::Ja, "console.policy.hint.scim_enrollment_mail").contains("弱い"));
+        assert!(!TenantPolicy::default().scim_enrollment_mail, "off unless a tenant chooses it");
+    }
+
+    #[test]
     fn the_form_of_a_policy_reads_back_as_it() {
-        let mut policy = TenantPolicy { lockout_release_minutes: 15, show_attempts_left: false, ..TenantPolicy::default() };
+        let mut policy =
+            TenantPolicy { lockout_release_minutes: 15, show_attempts_left: false, scim_enrollment_mail: true, ..TenantPolicy::default() };
         policy.password_char_classes.symbols = false;
         policy.allowed_login_methods = vec![LoginMethod::CertPassword, LoginMethod::Password];
         let (read, _) = read_form(&TenantPolicy::default(), &form_of(&policy)).expect("readable");
