@@ -33,16 +33,22 @@ test('an operator changes the tenant policy; refused values save nothing and nam
       : await page.$(`[name="${knob}"]`);
     assert.ok(found, `a field for ${knob}`);
   }
-  for (const group of ['passwords', 'lockout', 'devices', 'certificates', 'methods', 'sessions']) {
+  for (const group of ['passwords', 'lockout', 'devices', 'certificates', 'methods', 'sessions', 'provisioning']) {
     assert.ok(await page.isVisible(`#group-${group}`), group);
   }
   assert.equal(await page.inputValue('#max_devices'), String(original.max_devices));
+  // Mailing SCIM users their ticket is off unless chosen, and the page says why it is weaker.
+  assert.equal(original.scim_enrollment_mail, false);
+  assert.equal(await page.isChecked('#scim_enrollment_mail'), false);
+  assert.match(await text(page, '#scim_enrollment_mail-hint'), /^Weaker than handing out tickets yourself: .*one-time password/);
+  assert.equal(await page.getAttribute('#scim_enrollment_mail', 'aria-describedby'), 'scim_enrollment_mail-hint');
   assert.match(await text(page, '#group-lockout'), /whole number from 1 to 2147483647/);
 
   // A change that saves.
   await page.fill('#max_devices', '5');
   await page.fill('#password_expiry_days', '0');
   await page.uncheck('#show_attempts_left');
+  await page.check('#scim_enrollment_mail');
   await page.selectOption('#pkcs12_format', 'legacy');
   await page.check('[id="allowed_login_methods.password"]');
   await page.uncheck('[id="password_char_classes.symbols"]');
@@ -56,6 +62,7 @@ test('an operator changes the tenant policy; refused values save nothing and nam
     max_devices: 5,
     password_expiry_days: 0,
     show_attempts_left: false,
+    scim_enrollment_mail: true,
     pkcs12_format: 'legacy',
     allowed_login_methods: [...original.allowed_login_methods, 'password'],
     password_char_classes: { ...original.password_char_classes, symbols: false },
