@@ -6,7 +6,9 @@ use mamori_storage::model::{ApiScope, NewSamlServiceProvider, SamlServiceProvide
 use super::federation::saml_sp;
 use super::{AdminError, Principal, audit};
 use crate::app::App;
-use crate::saml::service_providers::{ReleasePolicy, parse_sp_metadata};
+use crate::fields::site_rules;
+use crate::saml::service_providers::{ReleasePolicy, SpMetadata, parse_sp_metadata};
+use mamori_untrusted::site_certificate::CertificateUse;
 use crate::saml::{ns, response};
 
 /// Largest metadata document accepted.
@@ -98,6 +100,25 @@ fn default_name(entity_id: &str) -> String {
     short
 }
 
+/// The metadata's certificates, screened for what each is used for at `now`
+/// ([`site_rules::certificate_der`]): every signing one (whole, current, a key XML
+/// signatures verify with), every one marked for encryption only, and, when assertions
+/// are to be encrypted, the one they are encrypted for (RSA). A certificate the metadata
+/// gives without a `use` serves both; it must sign, and it must encrypt only if asked to.
+fn check_certificates(meta: &SpMetadata, encrypt: bool, now: time::OffsetDateTime) -> Result<(), AdminError> {
+    for (i, der) in meta.signing_certificates.iter().enumerate() {
+        site_rules::certificate_der("metadata", &format!("signing certificate {}", i + 1), der, CertificateUse::Signing, now)?;
+    }
+    for (i, der) in meta.encryption_certificates.iter().enumerate() {
+        let only_encrypts = !meta.signing_certificates.contains(der);
+        // The first is the one assertions are encrypted for.
+        if only_encrypts || (encrypt && i == 0) {
+            site_rules::certificate_der("metadata", &format!("encryption certificate {}", i + 1), der, CertificateUse::Encryption, now)?;
+        }
+    }
+    Ok(())
+}
+
 /// Registers a service provider in the tenant `slug` from its metadata (checked: an SP
 /// descriptor with https endpoints and parsable certificates), for a super-admin or the
 /// tenant's admin holding the write scope. Audited as `saml-sp.create`.
@@ -119,6 +140,7 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
     if let Some(name) = &reg.name {
         check_name(name)?;
     }
+    check_certificates(&meta, reg.encrypt_assertion, app.now())?;
     if reg.encrypt_assertion && meta.encryption_certificates.is_empty() {
         return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
     }
@@ -203,8 +225,15 @@ pub async fn update_saml_sp(
     }
     if let Some(encrypt) = update.encrypt_assertion {
         let registered = crate::saml::service_providers::RegisteredSp::new(sp.clone());
-        if encrypt && registered.encryption_certificate().is_none() {
-            return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
+        match registered.encryption_certificate() {
+            None if encrypt => {
+                return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
+            }
+            // Registered before certificates were screened, or expired since.
+            Some(der) if encrypt => {
+                site_rules::certificate_der("metadata", "the encryption certificate", &der, CertificateUse::Encryption, app.now())?;
+            }
+            _ => {}
         }
         sp.encrypt_assertion = encrypt;
         changed.push("encrypt_assertion");

@@ -155,6 +155,7 @@ async fn save(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, f
         }
         Err(keys) => keys.iter().map(|k| console.ctx.message(k)).collect(),
     };
+    form.extra.forget_secret_keys();
     site_page(&console, &tenant, &site.client, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await
 }
 
