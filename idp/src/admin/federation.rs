@@ -567,6 +567,10 @@ pub async fn delete_saml_sp(app: &App, principal: &Principal, slug: &str, id: &s
 }
 
 #[cfg(test)]
+#[path = "federation_rules_tests.rs"]
+mod rules_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

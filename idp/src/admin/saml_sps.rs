@@ -267,6 +267,47 @@ mod tests {
         assert_eq!(default_name("https://sp.example/meta"), "https://sp.example/meta");
     }
 
+    /// A self-signed P-256 certificate (base64 DER) valid from `from` to `to` days from now.
+    fn ec_certificate(from: i64, to: i64) -> String {
+        use base64::Engine as _;
+        let now = time::OffsetDateTime::now_utc();
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(vec!["sp.example".to_owned()]).expect("params");
+        params.not_before = now + time::Duration::days(from);
+        params.not_after = now + time::Duration::days(to);
+        base64::engine::general_purpose::STANDARD.encode(params.self_signed(&key).expect("certificate").der())
+    }
+
+    fn screened(cert_b64: &str, encrypt: bool) -> Result<(), AdminError> {
+        let xml = crate::saml::service_providers::tests::sp_metadata("https://sp.example/metadata", cert_b64);
+        let meta = parse_sp_metadata(xml.as_bytes(), None).expect("parses");
+        check_certificates(&meta, encrypt, time::OffsetDateTime::now_utc())
+    }
+
+    fn refused_key(result: Result<(), AdminError>) -> Option<&'static str> {
+        match result {
+            Err(AdminError::Field(f)) if f.field == "metadata" => Some(f.key),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn certificates_are_screened_for_what_they_are_used_for() {
+        use crate::saml::keys::{KeyUse, tests::test_key};
+        // An RSA certificate signs and encrypts; a current self-signed EC one signs.
+        assert!(screened(&test_key(KeyUse::Signing).certificate_base64(), true).is_ok());
+        let ec = ec_certificate(-1, 30);
+        assert!(screened(&ec, false).is_ok());
+        // RSA-OAEP cannot encrypt to an EC key: refused when encryption is asked for.
+        assert_eq!(refused_key(screened(&ec, true)), Some(site_rules::KEY_CERT_KEY));
+        assert_eq!(refused_key(screened(&ec_certificate(-30, -1), false)), Some(site_rules::KEY_CERT_EXPIRED));
+        assert_eq!(refused_key(screened(&ec_certificate(1, 30), false)), Some(site_rules::KEY_CERT_NOT_YET_VALID));
+        // Random bytes where the certificate goes never reach the screen: the metadata
+        // parser refuses them first.
+        let xml = crate::saml::service_providers::tests::sp_metadata("https://sp.example/metadata", "Tm90IGEgY2VydGlmaWNhdGU=");
+        assert!(parse_sp_metadata(xml.as_bytes(), None).is_err());
+    }
+
     #[test]
     fn name_id_formats_by_short_name_or_urn() {
         assert_eq!(name_id_format("persistent").ok(), Some(ns::NAMEID_PERSISTENT));

@@ -38,7 +38,6 @@ pub const KEYS: [&str; 13] = [
     KEY_CERT_KEY,
     KEY_CERT_EXPIRED,
     KEY_CERT_NOT_YET_VALID,
-    // The JWK Set's key count: shown as a value too.
     "field.jwks.too_many",
 ];
 
@@ -55,11 +54,16 @@ fn naming(field: &'static str, key: &'static str, value: &str, why: impl std::fm
     FieldError::new(field, key, format!("{field}: `{}`: {why}", shown(value)))
 }
 
-/// The value a refusal names (between the first backticks after `field: `), for the
-/// console's `{value}`.
+/// The value a refusal names (between the first backticks after `field: `, or the
+/// position in `field: key 2: …`), for the console's `{value}`.
 pub fn shown_value(refused: &FieldError) -> Option<&str> {
-    let rest = refused.detail.strip_prefix(refused.field)?.strip_prefix(": `")?;
-    rest.split_once('`').map(|(value, _)| value)
+    let rest = refused.detail.strip_prefix(refused.field)?.strip_prefix(": ")?;
+    if let Some(quoted) = rest.strip_prefix('`') {
+        return quoted.split_once('`').map(|(value, _)| value);
+    }
+    let position = rest.strip_prefix("key ")?;
+    let digits = position.find(|c: char| !c.is_ascii_digit()).unwrap_or(position.len());
+    Some(&position[..digits]).filter(|d| !d.is_empty())
 }
 
 /// A scope a client may be registered for: one Mamori offers, or an API's own scope,
@@ -112,22 +116,15 @@ pub fn application_type(value: &str) -> Result<(), FieldError> {
 /// position, never by its contents.
 pub fn jwks(set: &serde_json::Value, max_keys: usize) -> Result<(), FieldError> {
     client_keys::screen_jwk_set(set, max_keys).map_err(|refusal| {
-        let (key, value) = match refusal {
-            JwkSetRefusal::NotASet => (KEY_JWKS_SHAPE, None),
-            JwkSetRefusal::TooMany(max) => ("field.jwks.too_many", Some(max)),
-            JwkSetRefusal::Key { index, why } => (
-                match why {
-                    JwkRefusal::Symmetric | JwkRefusal::PrivateMaterial(_) => KEY_JWKS_SECRET,
-                    JwkRefusal::EncryptionKey => KEY_JWKS_ENCRYPTION,
-                    _ => KEY_JWKS_UNUSABLE,
-                },
-                Some(index),
-            ),
+        let key = match refusal {
+            JwkSetRefusal::NotASet => KEY_JWKS_SHAPE,
+            JwkSetRefusal::TooMany(_) => "field.jwks.too_many",
+            JwkSetRefusal::Key { why: JwkRefusal::Symmetric | JwkRefusal::PrivateMaterial(_), .. } => KEY_JWKS_SECRET,
+            JwkSetRefusal::Key { why: JwkRefusal::EncryptionKey, .. } => KEY_JWKS_ENCRYPTION,
+            JwkSetRefusal::Key { .. } => KEY_JWKS_UNUSABLE,
         };
-        match value {
-            Some(n) => naming("jwks", key, &n.to_string(), refusal),
-            None => FieldError::new("jwks", key, format!("jwks: {refusal}")),
-        }
+        // `jwks: key 2: why`, as the API and the CLI have always said it.
+        FieldError::new("jwks", key, format!("jwks: {refusal}"))
     })
 }
 
