@@ -174,9 +174,12 @@ fn certificate_refusal(field: &'static str, what: &str, why: CertificateRefusal)
         CertificateRefusal::Expired(at) => (KEY_CERT_EXPIRED, Some(date(at))),
         CertificateRefusal::NotYetValid(at) => (KEY_CERT_NOT_YET_VALID, Some(date(at))),
     };
-    match value {
-        Some(value) => naming(field, key, &value, format!("{what}: {why}")),
-        None => FieldError::new(field, key, format!("{field}: {what}: {why}")),
+    match (value, why) {
+        (Some(value), CertificateRefusal::Expired(_)) => {
+            naming(field, key, &value, format!("{what}: it expired on {value}; register the site's current certificate"))
+        }
+        (Some(value), _) => naming(field, key, &value, format!("{what}: it is not valid before {value}; register it once it is valid")),
+        (None, _) => FieldError::new(field, key, format!("{field}: {what}: {why}")),
     }
 }
 
