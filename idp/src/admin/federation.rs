@@ -184,7 +184,8 @@ fn client_spec(reg: ClientRegistration, rule: FetchRule, now: time::OffsetDateTi
         }
     }
     let claims = reg.claims.map(checked_claims).transpose()?;
-    let fingerprints = reg.tls_client_certificate_pem.as_deref().map(|pem| certificate_fingerprint(pem, now)).transpose()?.into_iter().collect();
+    let fingerprints =
+        reg.tls_client_certificate_pem.as_deref().map(|pem| certificate_fingerprint(pem, now)).transpose()?.into_iter().collect();
     let grant_types =
         if reg.grant_types.is_empty() { vec!["authorization_code".to_owned(), "refresh_token".to_owned()] } else { dedup(reg.grant_types) };
     let scopes = if reg.scopes.is_empty() { vec!["openid".into(), "profile".into(), "email".into()] } else { dedup(reg.scopes) };
@@ -598,12 +599,19 @@ mod tests {
         let (_, _, claims) = client_spec(listed, FetchRule::default(), now()).expect("valid");
         assert_eq!(claims, Some(vec!["email".to_owned(), "name".to_owned()]));
         assert!(
-            client_spec(ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() }, FetchRule::default(), now())
-                .is_ok()
+            client_spec(
+                ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() },
+                FetchRule::default(),
+                now()
+            )
+            .is_ok()
         );
         for bad in ["mail", "Email", "", "address"] {
             let case = ClientRegistration { claims: Some(vec!["email".into(), bad.into()]), ..registration() };
-            assert!(matches!(client_spec(case, FetchRule::default(), now()), Err(AdminError::Invalid(m)) if m.starts_with("claims:")), "{bad}");
+            assert!(
+                matches!(client_spec(case, FetchRule::default(), now()), Err(AdminError::Invalid(m)) if m.starts_with("claims:")),
+                "{bad}"
+            );
         }
     }
 

@@ -8,8 +8,8 @@ use super::{AdminError, Principal, audit};
 use crate::app::App;
 use crate::fields::site_rules;
 use crate::saml::service_providers::{ReleasePolicy, SpMetadata, parse_sp_metadata};
-use mamori_untrusted::site_certificate::CertificateUse;
 use crate::saml::{ns, response};
+use mamori_untrusted::site_certificate::CertificateUse;
 
 /// Largest metadata document accepted.
 pub const MAX_METADATA: usize = crate::saml::xml::METADATA_LIMITS.max_bytes;

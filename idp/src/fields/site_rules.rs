@@ -77,7 +77,8 @@ pub fn scope(value: &str) -> Result<(), FieldError> {
     }
     // RFC 6749 §3.3 scope-token characters.
     let token = value.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-    let edges = value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && value.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let edges =
+        value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && value.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     let namespaced = value.contains(['.', ':', '/']);
     if token && edges && namespaced && value.len() <= 200 {
         return Ok(());
@@ -131,7 +132,9 @@ pub fn jwks(set: &serde_json::Value, max_keys: usize) -> Result<(), FieldError> 
 /// Whether a JWK Set as typed holds a secret (private parts or a symmetric key): such a
 /// set is not shown back, not even on the form that refused it.
 pub fn jwks_holds_secret(set: &serde_json::Value) -> bool {
-    set.get("keys").and_then(|k| k.as_array()).is_some_and(|keys| keys.iter().any(|k| client_keys::screen_jwk(k).is_err_and(JwkRefusal::is_secret)))
+    set.get("keys")
+        .and_then(|k| k.as_array())
+        .is_some_and(|keys| keys.iter().any(|k| client_keys::screen_jwk(k).is_err_and(JwkRefusal::is_secret)))
 }
 
 /// One certificate a site registers, for `purpose`, at `now`: whole, with a usable key,
@@ -192,7 +195,9 @@ mod tests {
         for ok in ["openid", "profile", "email", "offline_access", "api.read", "orders:write", "https://api.example/read", "a.b"] {
             assert!(scope(ok).is_ok(), "{ok}");
         }
-        for bad in ["bogus", "admin", "OpenID", "Email", "phone", "address", "", ".read", "api.", "api read", "api.\"x\"", "api.ｒead", "api\\.x"] {
+        for bad in
+            ["bogus", "admin", "OpenID", "Email", "phone", "address", "", ".read", "api.", "api read", "api.\"x\"", "api.ｒead", "api\\.x"]
+        {
             let refused = scope(bad).expect_err(bad);
             assert_eq!((refused.field, refused.key), ("scopes", KEY_SCOPE_UNKNOWN), "{bad}");
             assert_eq!(shown_value(&refused), Some(shown(bad).as_str()), "{bad}");
@@ -209,7 +214,10 @@ mod tests {
             assert_eq!((refused.key, shown_value(&refused)), (KEY_CLIENT_KIND, Some(bad)));
         }
         assert!(application_type("web").is_ok() && application_type("native").is_ok());
-        assert_eq!(application_type("bogus").expect_err("refused").detail, "application_type: `bogus`: not an application type (web or native)");
+        assert_eq!(
+            application_type("bogus").expect_err("refused").detail,
+            "application_type: `bogus`: not an application type (web or native)"
+        );
     }
 
     #[test]

@@ -126,9 +126,8 @@ async fn fetch(outbound: &Outbound, config: &OidcConfig, uri: &str) -> Result<(V
     // set allows: more keys than a client may register, or a private or symmetric key
     // (leaked: nothing it signs is trusted), refuse the set; keys Mamori never verifies
     // with (encryption keys for other providers) are left out.
-    let keys = mamori_untrusted::client_keys::published_keys(&keys, super::clients::MAX_JWKS_KEYS).map_err(|why| {
-        if why.is_secret() { FetchError::Secret } else { FetchError::NotJwks }
-    })?;
+    let keys = mamori_untrusted::client_keys::published_keys(&keys, super::clients::MAX_JWKS_KEYS)
+        .map_err(|why| if why.is_secret() { FetchError::Secret } else { FetchError::NotJwks })?;
     Ok((keys, ttl))
 }
 

@@ -79,20 +79,20 @@ pub fn screen_jwk(jwk: &Value) -> Result<(), JwkRefusal> {
         Some(u) if u == "enc" => return Err(JwkRefusal::EncryptionKey),
         Some(_) => return Err(JwkRefusal::NotForVerifying),
     }
-    if let Some(ops) = jwk.get("key_ops") {
-        if !ops.as_array().is_some_and(|ops| ops.iter().any(|o| o == "verify")) {
-            return Err(JwkRefusal::NotForVerifying);
-        }
+    if let Some(ops) = jwk.get("key_ops")
+        && !ops.as_array().is_some_and(|ops| ops.iter().any(|o| o == "verify"))
+    {
+        return Err(JwkRefusal::NotForVerifying);
     }
     let algs: &[&str] = match kty {
         "EC" => &["ES256"],
         "RSA" => &["RS256", "PS256"],
         _ => return Err(JwkRefusal::UnsupportedType),
     };
-    if let Some(alg) = jwk.get("alg") {
-        if !alg.as_str().is_some_and(|a| algs.contains(&a)) {
-            return Err(JwkRefusal::UnsupportedAlgorithm);
-        }
+    if let Some(alg) = jwk.get("alg")
+        && !alg.as_str().is_some_and(|a| algs.contains(&a))
+    {
+        return Err(JwkRefusal::UnsupportedAlgorithm);
     }
     if kty == "RSA" {
         return crate::jws::check_signing_jwk(jwk).map_err(JwkRefusal::BadRsaKey);

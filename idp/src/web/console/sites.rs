@@ -152,7 +152,9 @@ async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &S
     let mut ctx = serde_json::to_value(form).unwrap_or_default();
     let mut extra = form.extra.clone();
     extra.forget_secret_keys();
-    if extra.jwks.is_empty() && let Some(map) = ctx.as_object_mut() {
+    if extra.jwks.is_empty()
+        && let Some(map) = ctx.as_object_mut()
+    {
         map.insert("jwks".to_owned(), serde_json::json!(""));
     }
     if let Some(map) = ctx.as_object_mut() {
