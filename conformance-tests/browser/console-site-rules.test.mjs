@@ -153,6 +153,8 @@ test('the console refuses what the service refuses, and keeps the honest twin', 
   assert.equal(response.status(), 201, await problems(page));
   const mtls = await apiJson(server, token, '/tenants/demo/oidc-clients/demo.mtls');
   assert.equal(mtls.tls_client_certificate_sha256.length, 1);
+  await page.goto(`${server.mtls}/console/t/demo/sites/demo.mtls`);
+  assert.equal(await text(page, '.site-tls-fingerprint'), mtls.tls_client_certificate_sha256[0], 'the kept certificate is shown');
 
   // SAML: an expired signing certificate, and encryption for an EC key.
   const sps = async () => (await apiJson(server, token, '/tenants/demo/saml-sps')).length;
