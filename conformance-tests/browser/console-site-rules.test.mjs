@@ -186,7 +186,7 @@ test('the console refuses what the service refuses, and keeps the honest twin', 
   await ja.page.fill('#scopes', 'openid bogus');
   const [jaResponse] = await Promise.all([ja.page.waitForNavigation(), ja.page.click('#site-submit')]);
   assert.equal(jaResponse.status(), 422);
-  assert.match(await problems(ja.page), /`bogus` は Mamori が提供するスコープではありません/);
+  assert.match(await problems(ja.page), /スコープ: `bogus` は Mamori が提供するスコープ（.*）ではありません/);
   await ja.page.goto(`${server.mtls}/console/t/demo/sites/new`);
   await ja.page.fill('#name', 'ルール');
   await ja.page.fill('#redirect_uris', 'https://rp.example.test/cb');
