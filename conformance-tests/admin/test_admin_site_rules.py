@@ -138,7 +138,7 @@ def test_saml_sp_certificates_are_whole_current_and_usable(server):
     cases = [
         ({"signing": GARBAGE_PEM}, False, "does not parse"),
         ({"signing": EXPIRED_PEM}, False, "expired"),
-        ({"encryption": FUTURE_PEM}, False, "not valid before"),
+        ({"signing": FUTURE_PEM}, False, "not valid before"),
         # RSA-OAEP encrypts to RSA keys only.
         ({"encryption": ec}, True, "encryption needs RSA"),
     ]
