@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use super::{AdminError, Principal, Reach, audit};
 use crate::app::App;
-use crate::fields::ClientName;
+use crate::fields::{ClientName, site_rules};
 use crate::oidc::clients::{self, ClientSettings, ClientSpec, FetchRule};
 use crate::oidc::userinfo::{ALWAYS_RELEASED, USER_CLAIMS};
+use mamori_untrusted::site_certificate::CertificateUse;
 
 /// What an operator registers an OIDC client with. Empty lists take the defaults noted;
 /// `ClientRegistration { name, redirect_uris, ..Default::default() }` is a confidential
@@ -139,12 +140,12 @@ fn check_jwks_uri(uri: &str, rule: FetchRule) -> Result<(), AdminError> {
     Ok(clients::check_fetch_url("jwks_uri", uri, rule)?)
 }
 
-/// SHA-256 (hex) of a PEM certificate, as `self_signed_tls_client_auth` compares it.
-fn certificate_fingerprint(pem: &str) -> Result<String, AdminError> {
-    use rustls::pki_types::pem::PemObject as _;
-    let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| AdminError::Invalid(format!("tls_client_certificate: not a PEM certificate ({e})")))?;
-    Ok(hex::encode(Sha256::digest(der.as_ref())))
+/// SHA-256 (hex) of a PEM certificate, as `self_signed_tls_client_auth` compares it;
+/// refused unless it is one whole certificate, current at `now`, with a key TLS can use
+/// (garbage in PEM armour would otherwise be kept as a fingerprint no handshake matches).
+fn certificate_fingerprint(pem: &str, now: time::OffsetDateTime) -> Result<String, AdminError> {
+    let screened = site_rules::certificate_pem("tls_client_certificate", "the client certificate", pem, CertificateUse::TlsClient, now)?;
+    Ok(hex::encode(Sha256::digest(&screened.der)))
 }
 
 /// A claim release list as stored: only claims discovery lists as supported (a typo would
@@ -168,7 +169,7 @@ type CheckedRegistration = (ClientSpec, Option<String>, Option<Vec<String>>);
 /// The checked spec for `reg`, in the terms of `oidc::clients`, with its JWKS URI and
 /// claim release list (kept beside the spec, which dynamic registration shares). URLs the
 /// provider will call are checked against the operator's outbound `rule`.
-fn client_spec(reg: ClientRegistration, rule: FetchRule) -> Result<CheckedRegistration, AdminError> {
+fn client_spec(reg: ClientRegistration, rule: FetchRule, now: time::OffsetDateTime) -> Result<CheckedRegistration, AdminError> {
     let name = ClientName::parse(&reg.name)?;
     if let Some(id) = &reg.client_id {
         check_client_id(id)?;
@@ -183,7 +184,8 @@ fn client_spec(reg: ClientRegistration, rule: FetchRule) -> Result<CheckedRegist
         }
     }
     let claims = reg.claims.map(checked_claims).transpose()?;
-    let fingerprints = reg.tls_client_certificate_pem.as_deref().map(certificate_fingerprint).transpose()?.into_iter().collect();
+    let fingerprints =
+        reg.tls_client_certificate_pem.as_deref().map(|pem| certificate_fingerprint(pem, now)).transpose()?.into_iter().collect();
     let grant_types =
         if reg.grant_types.is_empty() { vec!["authorization_code".to_owned(), "refresh_token".to_owned()] } else { dedup(reg.grant_types) };
     let scopes = if reg.scopes.is_empty() { vec!["openid".into(), "profile".into(), "email".into()] } else { dedup(reg.scopes) };
@@ -257,7 +259,7 @@ pub async fn create_oidc_client(
     if let Some(id) = &registration.client_id {
         check_client_id_namespace(principal, &tenant.slug, id)?;
     }
-    let (spec, jwks_uri, claims) = client_spec(registration, FetchRule::for_clients(&app.config.oidc))?;
+    let (spec, jwks_uri, claims) = client_spec(registration, FetchRule::for_clients(&app.config.oidc), app.now())?;
     let (registered, secret) = clients::create_with_jwks_uri(app, tenant.id, spec, jwks_uri, claims).await?;
     let c = &registered.client;
     audit::record(
@@ -566,8 +568,16 @@ pub async fn delete_saml_sp(app: &App, principal: &Principal, slug: &str, id: &s
 }
 
 #[cfg(test)]
+#[path = "federation_rules_tests.rs"]
+mod rules_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
 
     fn registration() -> ClientRegistration {
         ClientRegistration { name: "Site".into(), redirect_uris: vec!["https://rp.test/cb".into()], ..Default::default() }
@@ -575,7 +585,7 @@ mod tests {
 
     #[test]
     fn defaults_make_a_confidential_code_flow_client() {
-        let (spec, jwks_uri, claims) = client_spec(registration(), FetchRule::default()).expect("valid");
+        let (spec, jwks_uri, claims) = client_spec(registration(), FetchRule::default(), now()).expect("valid");
         assert_eq!(spec.auth_method, "client_secret_basic");
         assert_eq!(spec.grant_types, ["authorization_code", "refresh_token"]);
         assert_eq!(spec.scopes, ["openid", "profile", "email"]);
@@ -586,21 +596,28 @@ mod tests {
     #[test]
     fn claim_lists_name_only_released_claims() {
         let listed = ClientRegistration { claims: Some(vec!["email".into(), "name".into(), "email".into()]), ..registration() };
-        let (_, _, claims) = client_spec(listed, FetchRule::default()).expect("valid");
+        let (_, _, claims) = client_spec(listed, FetchRule::default(), now()).expect("valid");
         assert_eq!(claims, Some(vec!["email".to_owned(), "name".to_owned()]));
         assert!(
-            client_spec(ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() }, FetchRule::default())
-                .is_ok()
+            client_spec(
+                ClientRegistration { claims: Some(vec!["sub".into(), "amr".into()]), ..registration() },
+                FetchRule::default(),
+                now()
+            )
+            .is_ok()
         );
         for bad in ["mail", "Email", "", "address"] {
             let case = ClientRegistration { claims: Some(vec!["email".into(), bad.into()]), ..registration() };
-            assert!(matches!(client_spec(case, FetchRule::default()), Err(AdminError::Invalid(m)) if m.starts_with("claims:")), "{bad}");
+            assert!(
+                matches!(client_spec(case, FetchRule::default(), now()), Err(AdminError::Invalid(m)) if m.starts_with("claims:")),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn client_names_and_uris_are_refused_by_their_parsers_with_field_and_key() {
-        let refused = |reg: ClientRegistration| match client_spec(reg, FetchRule::default()) {
+        let refused = |reg: ClientRegistration| match client_spec(reg, FetchRule::default(), now()) {
             Err(AdminError::Field(f)) => Some((f.field, f.key)),
             _ => None,
         };
@@ -612,7 +629,7 @@ mod tests {
             );
         }
         assert!(refused(ClientRegistration { name: "名".repeat(201), ..registration() }).is_some());
-        assert!(client_spec(ClientRegistration { name: "名".repeat(200), ..registration() }, FetchRule::default()).is_ok());
+        assert!(client_spec(ClientRegistration { name: "名".repeat(200), ..registration() }, FetchRule::default(), now()).is_ok());
         for (uri, key) in [("", "oidc.redirect_uri.not_a_url"), ("http://localhost:@evil.example/cb", "oidc.redirect_uri.userinfo")] {
             let case = ClientRegistration { redirect_uris: vec![uri.into()], ..registration() };
             assert_eq!(refused(case), Some(("redirect_uris", key)), "{uri}");
@@ -632,7 +649,7 @@ mod tests {
             ClientRegistration { tls_client_certificate_pem: Some("not pem".into()), ..registration() },
         ];
         for case in cases {
-            let refused = client_spec(case.clone(), FetchRule::default());
+            let refused = client_spec(case.clone(), FetchRule::default(), now());
             assert!(matches!(refused, Err(AdminError::Invalid(_) | AdminError::Field(_))), "{case:?}");
         }
     }
@@ -647,23 +664,23 @@ mod tests {
         let dev = FetchRule { allow_loopback_http: true };
         for case in loopback {
             // Refused as the outbound client would refuse it ("not https") at every use...
-            let refused = client_spec(case.clone(), FetchRule::default());
+            let refused = client_spec(case.clone(), FetchRule::default(), now());
             assert!(
                 matches!(&refused, Err(AdminError::Field(f)) if f.detail.contains("oidc.jwks_fetch_allow_loopback_http")),
                 "{refused:?}"
             );
             // ...and accepted where the operator lets the provider call loopback http.
-            assert!(client_spec(case, dev).is_ok());
+            assert!(client_spec(case, dev, now()).is_ok());
         }
         let honest = ClientRegistration {
             backchannel_logout_uri: Some("https://rp.test/bcl".into()),
             request_uris: vec!["https://rp.test/ro#v1".into()],
             ..registration()
         };
-        assert!(client_spec(honest, FetchRule::default()).is_ok());
+        assert!(client_spec(honest, FetchRule::default(), now()).is_ok());
         for bad in ["https://rp.test/bcl#frag", "https://user@rp.test/bcl", "http://rp.test/bcl"] {
             let case = ClientRegistration { backchannel_logout_uri: Some(bad.into()), ..registration() };
-            let refused = client_spec(case, dev);
+            let refused = client_spec(case, dev, now());
             assert!(
                 matches!(&refused, Err(AdminError::Field(f)) if f.field == "backchannel_logout_uri" && f.detail.starts_with("backchannel_logout_uri:")),
                 "{bad}"

@@ -6,8 +6,10 @@ use mamori_storage::model::{ApiScope, NewSamlServiceProvider, SamlServiceProvide
 use super::federation::saml_sp;
 use super::{AdminError, Principal, audit};
 use crate::app::App;
-use crate::saml::service_providers::{ReleasePolicy, parse_sp_metadata};
+use crate::fields::site_rules;
+use crate::saml::service_providers::{ReleasePolicy, SpMetadata, parse_sp_metadata};
 use crate::saml::{ns, response};
+use mamori_untrusted::site_certificate::CertificateUse;
 
 /// Largest metadata document accepted.
 pub const MAX_METADATA: usize = crate::saml::xml::METADATA_LIMITS.max_bytes;
@@ -98,6 +100,25 @@ fn default_name(entity_id: &str) -> String {
     short
 }
 
+/// The metadata's certificates, screened for what each is used for at `now`
+/// ([`site_rules::certificate_der`]): every signing one (whole, current, a key XML
+/// signatures verify with), every one marked for encryption only, and, when assertions
+/// are to be encrypted, the one they are encrypted for (RSA). A certificate the metadata
+/// gives without a `use` serves both; it must sign, and it must encrypt only if asked to.
+fn check_certificates(meta: &SpMetadata, encrypt: bool, now: time::OffsetDateTime) -> Result<(), AdminError> {
+    for (i, der) in meta.signing_certificates.iter().enumerate() {
+        site_rules::certificate_der("metadata", &format!("signing certificate {}", i + 1), der, CertificateUse::Signing, now)?;
+    }
+    for (i, der) in meta.encryption_certificates.iter().enumerate() {
+        let only_encrypts = !meta.signing_certificates.contains(der);
+        // The first is the one assertions are encrypted for.
+        if only_encrypts || (encrypt && i == 0) {
+            site_rules::certificate_der("metadata", &format!("encryption certificate {}", i + 1), der, CertificateUse::Encryption, now)?;
+        }
+    }
+    Ok(())
+}
+
 /// Registers a service provider in the tenant `slug` from its metadata (checked: an SP
 /// descriptor with https endpoints and parsable certificates), for a super-admin or the
 /// tenant's admin holding the write scope. Audited as `saml-sp.create`.
@@ -119,6 +140,7 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
     if let Some(name) = &reg.name {
         check_name(name)?;
     }
+    check_certificates(&meta, reg.encrypt_assertion, app.now())?;
     if reg.encrypt_assertion && meta.encryption_certificates.is_empty() {
         return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
     }
@@ -203,8 +225,15 @@ pub async fn update_saml_sp(
     }
     if let Some(encrypt) = update.encrypt_assertion {
         let registered = crate::saml::service_providers::RegisteredSp::new(sp.clone());
-        if encrypt && registered.encryption_certificate().is_none() {
-            return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
+        match registered.encryption_certificate() {
+            None if encrypt => {
+                return Err(AdminError::Invalid("encrypt_assertion: the metadata has no certificate to encrypt for".to_owned()));
+            }
+            // Registered before certificates were screened, or expired since.
+            Some(der) if encrypt => {
+                site_rules::certificate_der("metadata", "the encryption certificate", &der, CertificateUse::Encryption, app.now())?;
+            }
+            _ => {}
         }
         sp.encrypt_assertion = encrypt;
         changed.push("encrypt_assertion");
@@ -236,6 +265,47 @@ mod tests {
         assert_eq!(name.chars().count(), crate::fields::MAX_CLIENT_NAME_CHARS);
         assert!(name.ends_with('…') && check_name(&name).is_ok(), "the default name can be saved again: {name}");
         assert_eq!(default_name("https://sp.example/meta"), "https://sp.example/meta");
+    }
+
+    /// A self-signed P-256 certificate (base64 DER) valid from `from` to `to` days from now.
+    fn ec_certificate(from: i64, to: i64) -> String {
+        use base64::Engine as _;
+        let now = time::OffsetDateTime::now_utc();
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(vec!["sp.example".to_owned()]).expect("params");
+        params.not_before = now + time::Duration::days(from);
+        params.not_after = now + time::Duration::days(to);
+        base64::engine::general_purpose::STANDARD.encode(params.self_signed(&key).expect("certificate").der())
+    }
+
+    fn screened(cert_b64: &str, encrypt: bool) -> Result<(), AdminError> {
+        let xml = crate::saml::service_providers::tests::sp_metadata("https://sp.example/metadata", cert_b64);
+        let meta = parse_sp_metadata(xml.as_bytes(), None).expect("parses");
+        check_certificates(&meta, encrypt, time::OffsetDateTime::now_utc())
+    }
+
+    fn refused_key(result: Result<(), AdminError>) -> Option<&'static str> {
+        match result {
+            Err(AdminError::Field(f)) if f.field == "metadata" => Some(f.key),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn certificates_are_screened_for_what_they_are_used_for() {
+        use crate::saml::keys::{KeyUse, tests::test_key};
+        // An RSA certificate signs and encrypts; a current self-signed EC one signs.
+        assert!(screened(&test_key(KeyUse::Signing).certificate_base64(), true).is_ok());
+        let ec = ec_certificate(-1, 30);
+        assert!(screened(&ec, false).is_ok());
+        // RSA-OAEP cannot encrypt to an EC key: refused when encryption is asked for.
+        assert_eq!(refused_key(screened(&ec, true)), Some(site_rules::KEY_CERT_KEY));
+        assert_eq!(refused_key(screened(&ec_certificate(-30, -1), false)), Some(site_rules::KEY_CERT_EXPIRED));
+        assert_eq!(refused_key(screened(&ec_certificate(1, 30), false)), Some(site_rules::KEY_CERT_NOT_YET_VALID));
+        // Random bytes where the certificate goes never reach the screen: the metadata
+        // parser refuses them first.
+        let xml = crate::saml::service_providers::tests::sp_metadata("https://sp.example/metadata", "Tm90IGEgY2VydGlmaWNhdGU=");
+        assert!(parse_sp_metadata(xml.as_bytes(), None).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod branding;
 mod profile;
 pub mod redirect_uri;
+pub mod site_rules;
 
 use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::redirect_uri;
 use crate::app::App;
-use crate::fields::{FieldError, RedirectUri};
+use crate::fields::{FieldError, RedirectUri, site_rules};
 pub use crate::outbound::FetchRule;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -214,12 +214,14 @@ pub fn check_spec_with_keys_at(spec: &ClientSpec, jwks_uri: Option<&str>, rule: 
     if spec.auth_method == "none" && spec.grant_types.iter().any(|g| g == "client_credentials") {
         return Err("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials".into());
     }
+    // Scopes Mamori offers, or an API's own (namespaced): a made-up word is refused here
+    // for every surface rather than registered and never granted meaningfully.
+    spec.scopes.iter().try_for_each(|s| site_rules::scope(s))?;
     let keys = spec.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
-    if keys.as_ref().and_then(|k| k["keys"].as_array()).is_some_and(|a| a.len() > MAX_JWKS_KEYS) {
-        return Err(format!("jwks: at most {MAX_JWKS_KEYS} keys").into());
-    }
-    for (i, key) in keys.as_ref().and_then(|k| k["keys"].as_array()).into_iter().flatten().enumerate() {
-        mamori_untrusted::jws::check_signing_jwk(key).map_err(|why| format!("jwks: key {}: {why}", i + 1))?;
+    // Public asymmetric signing keys only (RFC 7523, OIDC Core §9): the one screen the
+    // token endpoint's and request objects' verification rely on.
+    if let Some(keys) = &keys {
+        site_rules::jwks(keys, MAX_JWKS_KEYS)?;
     }
     if spec.auth_method == "private_key_jwt" && jwks_uri.is_none() && keys.is_none_or(|k| k["keys"].as_array().is_none_or(|a| a.is_empty()))
     {

@@ -36,6 +36,8 @@ pub enum FetchError {
     Outbound(#[from] OutboundError),
     #[error("jwks_uri response is not a JWK Set")]
     NotJwks,
+    #[error("jwks_uri publishes a private or symmetric key; the set is not used")]
+    Secret,
     #[error("jwks_uri failed recently; not retried yet")]
     RecentlyFailed,
 }
@@ -120,10 +122,12 @@ async fn fetch(outbound: &Outbound, config: &OidcConfig, uri: &str) -> Result<(V
     let fetched = outbound.get(uri, "application/jwk-set+json, application/json", limits).await?;
     let ttl = max_age(&fetched.headers).map_or(MAX_TTL, |age| age.clamp(MIN_REFETCH, MAX_TTL));
     let keys: Value = serde_json::from_slice(&fetched.body).map_err(|_| FetchError::NotJwks)?;
-    // A set of more keys than a client may register is not taken either (key caps).
-    if !keys["keys"].as_array().is_some_and(|ks| ks.len() <= super::clients::MAX_JWKS_KEYS && ks.iter().all(Value::is_object)) {
-        return Err(FetchError::NotJwks);
-    }
+    // The registration's screen (mamori_untrusted::client_keys), as far as a published
+    // set allows: more keys than a client may register, or a private or symmetric key
+    // (leaked: nothing it signs is trusted), refuse the set; keys Mamori never verifies
+    // with (encryption keys for other providers) are left out.
+    let keys = mamori_untrusted::client_keys::published_keys(&keys, super::clients::MAX_JWKS_KEYS)
+        .map_err(|why| if why.is_secret() { FetchError::Secret } else { FetchError::NotJwks })?;
     Ok((keys, ttl))
 }
 

@@ -192,6 +192,14 @@ pub fn spec_from_metadata(m: &Value, rule: FetchRule) -> Result<ClientSpec, OAut
     RedirectUri::parse_list(redirect_uri::POST_LOGOUT_REDIRECT_URIS, &post_logout_redirect_uris)
         .map_err(|p| OAuthError::InvalidClientMetadata(field_refusal(&p).into()))?;
     check_subject_type(m)?;
+    // OIDC Registration §2: web or native; anything else is refused, not taken for web.
+    match &m["application_type"] {
+        Value::Null => {}
+        Value::String(t) => {
+            crate::fields::site_rules::application_type(t).map_err(|f| OAuthError::InvalidClientMetadata(f.detail.into()))?;
+        }
+        _ => return Err(OAuthError::InvalidClientMetadata("application_type: must be a string".into())),
+    }
     check_page_uris(m)?;
     let request_uris = strings("request_uris")?;
     for uri in &request_uris {

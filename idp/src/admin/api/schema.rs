@@ -549,6 +549,10 @@ pub struct OidcClientOut {
     /// client took part in ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// self_signed_tls_client_auth: SHA-256 (hex) of the registered certificate, the
+    /// value a presented certificate is compared with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_client_certificate_sha256: Vec<String>,
     pub created_at: String,
 }
 
@@ -572,6 +576,7 @@ impl OidcClientOut {
             require_pkce: c.require_pkce,
             request_uris: settings.request_uris.clone(),
             backchannel_logout_uri: settings.backchannel_logout_uri.clone(),
+            tls_client_certificate_sha256: settings.tls_client_certificate_sha256.clone(),
             created_at: rfc3339(c.created_at),
         }
     }

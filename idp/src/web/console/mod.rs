@@ -175,6 +175,16 @@ fn forbidden(ctx: &PageCtx, key: &str) -> Response {
 }
 
 impl Console {
+    /// A field refusal's message in the operator's language, its `{value}` filled in with
+    /// the value the refusal names (the service's rules in `fields::site_rules`).
+    pub(super) fn field_text(&self, refused: &crate::fields::FieldError) -> String {
+        let text = self.ctx.message(refused.key);
+        match crate::fields::site_rules::shown_value(refused) {
+            Some(value) => text.replace("{value}", value),
+            None => text,
+        }
+    }
+
     /// The paging fields every listing page shows (`summary` "1 ~ 20 / 45", `page_label`
     /// "1/3", `prev` and `next` links), for page `requested` of `total` items of which
     /// this page, starting at `paging.offset`, shows `shown`; `link` makes a page's URL.

@@ -290,6 +290,13 @@ pub(super) fn form_problem(console: &Console, err: &AdminError, no_file: bool) -
             ("console.saml.problem.refused", "")
         }
         AdminError::Conflict(_) => ("console.saml.problem.taken", "metadata"),
+        // A certificate of the metadata (which one: the English detail says it).
+        AdminError::Field(refused) if refused.field == "metadata" => {
+            let text = console.field_text(refused);
+            let detail = refused.detail.trim_start_matches("metadata:").trim();
+            let text = if console.ctx.page.locale == mamori_ui::Locale::En { format!("{text} ({detail})") } else { text };
+            return Some((vec![text], "metadata"));
+        }
         // The relying-site name rule, in the operator's language.
         AdminError::Field(refused) => return Some((vec![console.ctx.message(refused.key)], "name")),
         _ => return None,

@@ -38,21 +38,24 @@ async fn show(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, Q
     };
     let notice = query.text(&console, NOTICES, "console.site.notice");
     let form = form_of(&site.client, &site.settings);
-    site_page(&console, &tenant, &site.client, StatusCode::OK, &form, &[], notice).await
+    site_page(&console, &tenant, &site, StatusCode::OK, &form, &[], notice).await
 }
 
 /// The site's page: its facts, the edit form (refilled from `form`) and the actions.
 async fn site_page(
     console: &Console,
     tenant: &str,
-    client: &OidcClient,
+    site: &RegisteredClient,
     status: StatusCode,
     form: &SiteForm,
     problems: &[String],
     notice: Option<String>,
 ) -> Response {
+    let client = &site.client;
     let mut ctx = serde_json::to_value(form).unwrap_or_default();
     if let Some(map) = ctx.as_object_mut() {
+        // The registered certificate, as self_signed_tls_client_auth compares it.
+        map.insert("tls_fingerprints".to_owned(), serde_json::json!(site.settings.tls_client_certificate_sha256));
         map.insert("client".to_owned(), client_row(console, client));
         map.insert("problem".to_owned(), serde_json::json!(problems));
         map.insert("notice".to_owned(), serde_json::json!(notice));
@@ -155,7 +158,8 @@ async fn save(ctx: PageCtx, Path((tenant, client_id)): Path<(String, String)>, f
         }
         Err(keys) => keys.iter().map(|k| console.ctx.message(k)).collect(),
     };
-    site_page(&console, &tenant, &site.client, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await
+    form.extra.forget_secret_keys();
+    site_page(&console, &tenant, &site, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await
 }
 
 /// A new client secret, shown this once; the old one stops working.
@@ -210,7 +214,7 @@ async fn remove(
         };
         let problems = [console.ctx.message("console.site.problem.confirm")];
         let form = form_of(&site.client, &site.settings);
-        return site_page(&console, &tenant, &site.client, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await;
+        return site_page(&console, &tenant, &site, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, None).await;
     }
     match federation::delete_oidc_client(app, &console.principal, &tenant, &client_id).await {
         Ok(()) => Redirect::to(&format!("{}?notice=removed", sites_path(&tenant))).into_response(),

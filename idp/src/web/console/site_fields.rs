@@ -165,6 +165,15 @@ impl SiteExtras {
         }
     }
 
+    /// Blanks a JWK Set holding private parts or a symmetric key, so that a refused form
+    /// does not send the secret back to the browser (it is refused, never stored).
+    pub(super) fn forget_secret_keys(&mut self) {
+        let typed = serde_json::from_str::<serde_json::Value>(&self.jwks).ok();
+        if typed.is_some_and(|set| crate::fields::site_rules::jwks_holds_secret(&set)) {
+            self.jwks.clear();
+        }
+    }
+
     /// Fills in the registration's other fields; the keys of what a form cannot even
     /// hold (an unknown choice, JWKS that is not JSON). The rest is the service's to check.
     pub(super) fn apply(&self, reg: &mut ClientRegistration, public: bool) -> Result<(), Vec<&'static str>> {
@@ -246,7 +255,7 @@ pub(super) fn refusal_message(console: &Console, err: &AdminError, fallback: &st
         AdminError::Field(refused) => {
             let label_key = format!("console.sites.{}", refused.field);
             let label = console.ctx.message(&label_key);
-            let message = console.ctx.message(refused.key);
+            let message = console.field_text(refused);
             return Some(if label == "??" { message } else { format!("{label}: {message}") });
         }
         AdminError::Conflict(_) => "console.sites.problem.client_id_taken",

@@ -15,7 +15,7 @@ use mamori_storage::model::{ApiScope, OidcClient};
 use super::site_fields::{self, SiteExtras};
 use super::{Console, console_or_return, open_console};
 use crate::admin::federation::{self, ClientRegistration};
-use crate::fields::{ClientName, RedirectUri};
+use crate::fields::{ClientName, RedirectUri, site_rules};
 use crate::oidc::redirect_uri;
 use crate::state::SharedState;
 use crate::urlcode;
@@ -121,7 +121,8 @@ impl SiteForm {
         SiteForm {
             name: field(fields, "name").trim().to_owned(),
             redirect_uris: field(fields, "redirect_uris").to_owned(),
-            kind: if kind == "public" { "public".to_owned() } else { "confidential".to_owned() },
+            // As posted: an unknown kind is refused by the service's rule, not guessed at.
+            kind: kind.to_owned(),
             machine: field(fields, "machine") == "on",
             claims: field(fields, "claims").trim().to_owned(),
             extra: SiteExtras::from_fields(fields),
@@ -146,8 +147,16 @@ pub(super) fn accept_site_form(console: &Console, form: Result<Form<FormFields>,
 }
 
 async fn form_page(console: &Console, tenant: &str, status: StatusCode, form: &SiteForm, problems: &[String]) -> Response {
-    // The form's fields at the top level, as the template reads them (refilled after a problem).
+    // The form's fields at the top level, as the template reads them (refilled after a
+    // problem, without a JWK Set that holds secrets).
     let mut ctx = serde_json::to_value(form).unwrap_or_default();
+    let mut extra = form.extra.clone();
+    extra.forget_secret_keys();
+    if extra.jwks.is_empty()
+        && let Some(map) = ctx.as_object_mut()
+    {
+        map.insert("jwks".to_owned(), serde_json::json!(""));
+    }
     if let Some(map) = ctx.as_object_mut() {
         map.insert("problem".to_owned(), serde_json::json!(problems));
         map.insert("action".to_owned(), serde_json::json!(sites_path(tenant)));
@@ -163,6 +172,10 @@ async fn create(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<Form
         Err(response) => return response,
     };
     let form = SiteForm::from_fields(&fields, field(&fields, "kind"));
+    if let Err(refused) = site_rules::client_kind(&form.kind) {
+        let problem = format!("{}: {}", console.ctx.message("console.sites.kind"), console.field_text(&refused));
+        return form_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &[problem]).await;
+    }
     let spec = match check_form(&form) {
         Ok(spec) => spec,
         Err(keys) => {
