@@ -9,6 +9,7 @@ pub mod download;
 pub mod enroll;
 pub mod login;
 pub mod login_password;
+pub mod login_passkey;
 pub mod mailbox;
 pub mod ocsp;
 pub mod page;

@@ -26,6 +26,7 @@ mod m0019_certificate_public_key;
 mod m0020_certificate_lifecycle;
 mod m0021_tenant_branding;
 mod m0022_user_external_id;
+mod m0023_passkeys;
 
 pub(crate) struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_certificate_lifecycle::Migration),
             Box::new(m0021_tenant_branding::Migration),
             Box::new(m0022_user_external_id::Migration),
+            Box::new(m0023_passkeys::Migration),
         ]
     }
 }
