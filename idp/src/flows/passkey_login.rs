@@ -12,6 +12,14 @@ use super::login::{Factor, LoginProgress, LoginStep, next_step};
 use super::passkey::{self, AssertionOutcome, Pending, RegistrationOutcome};
 use crate::app::App;
 
+/// What a passkey form brings back: the sealed ceremony the page carried and the
+/// browser's answer (WebAuthn JSON).
+#[derive(Clone, Copy, Debug)]
+pub struct Answer<'a> {
+    pub ceremony: &'a str,
+    pub credential: &'a str,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum StepOutcome {
     /// Done; `progress.step` says what follows.
@@ -49,18 +57,17 @@ pub async fn submit_assertion(
     webauthn: &Webauthn,
     tenant: &Tenant,
     progress: &mut LoginProgress,
-    sealed: &str,
-    answer: &str,
+    answer: Answer<'_>,
     attempt: &Attempt<'_>,
 ) -> anyhow::Result<StepOutcome> {
     if progress.step != LoginStep::Passkey {
         return Ok(StepOutcome::NotThisStep);
     }
-    let Some(pending) = ceremony_for(app, progress, sealed, false) else {
+    let Some(pending) = ceremony_for(app, progress, answer.ceremony, false) else {
         record_login_event(app, attempt, LoginResult::PasskeyFailed, &[]).await;
         return Ok(StepOutcome::Refused);
     };
-    match passkey::finish_assertion(app, webauthn, &pending, answer, attempt).await? {
+    match passkey::finish_assertion(app, webauthn, &pending, answer.credential, attempt).await? {
         AssertionOutcome::Verified { user_id, .. } if user_id == progress.user_id => {}
         AssertionOutcome::Verified { .. } | AssertionOutcome::Refused => return Ok(StepOutcome::Refused),
         AssertionOutcome::Expired => return Ok(StepOutcome::Expired),
@@ -78,8 +85,7 @@ pub async fn confirm_setup(
     webauthn: &Webauthn,
     tenant: &Tenant,
     progress: &mut LoginProgress,
-    sealed: &str,
-    answer: &str,
+    answer: Answer<'_>,
     name: &str,
     attempt: &Attempt<'_>,
 ) -> anyhow::Result<StepOutcome> {
@@ -92,9 +98,9 @@ pub async fn confirm_setup(
         progress.step = LoginStep::Passkey;
         return Ok(StepOutcome::NotThisStep);
     }
-    let Some(pending) = ceremony_for(app, progress, sealed, true) else { return Ok(StepOutcome::Refused) };
+    let Some(pending) = ceremony_for(app, progress, answer.ceremony, true) else { return Ok(StepOutcome::Refused) };
     let name = passkey::clean_name(name).unwrap_or_else(|| default_name(app));
-    match passkey::finish_registration(app, webauthn, &user, &pending, answer, &name).await? {
+    match passkey::finish_registration(app, webauthn, &user, &pending, answer.credential, &name).await? {
         RegistrationOutcome::Registered(_) => {}
         RegistrationOutcome::Refused => return Ok(StepOutcome::Refused),
         RegistrationOutcome::Expired => return Ok(StepOutcome::Expired),
@@ -113,10 +119,16 @@ pub fn default_name(app: &App) -> String {
     format!("Passkey {:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
 }
 
+/// A discoverable login that verified: its user and transaction.
+pub struct Started {
+    pub user: User,
+    /// The next step is `progress.step`.
+    pub progress: LoginProgress,
+}
+
 pub enum DiscoverableOutcome {
-    /// A passkey of an active user whose method is `passkey` verified: the login's
-    /// transaction, its next step said by `progress.step`.
-    Started { user: Box<User>, progress: LoginProgress },
+    /// A passkey of an active user whose method is `passkey` verified.
+    Started(Box<Started>),
     /// Did not verify, belongs to no user of this tenant, or its user's method needs
     /// more (a certificate): one answer for all, so nothing tells which.
     Refused,
@@ -129,15 +141,14 @@ pub async fn discoverable(
     app: &App,
     webauthn: &Webauthn,
     tenant: &Tenant,
-    sealed: &str,
-    answer: &str,
+    answer: Answer<'_>,
     return_to: Option<String>,
     attempt: &Attempt<'_>,
 ) -> anyhow::Result<DiscoverableOutcome> {
-    let Some(pending) = Pending::open(app, sealed).filter(|p| p.user_id().is_none() && !p.is_registration()) else {
+    let Some(pending) = Pending::open(app, answer.ceremony).filter(|p| p.user_id().is_none() && !p.is_registration()) else {
         return Ok(DiscoverableOutcome::Refused);
     };
-    let user_id = match passkey::finish_assertion(app, webauthn, &pending, answer, attempt).await? {
+    let user_id = match passkey::finish_assertion(app, webauthn, &pending, answer.credential, attempt).await? {
         AssertionOutcome::Verified { user_id, .. } => user_id,
         AssertionOutcome::Refused | AssertionOutcome::Cloned => return Ok(DiscoverableOutcome::Refused),
         AssertionOutcome::Expired => return Ok(DiscoverableOutcome::Expired),
@@ -174,5 +185,5 @@ pub async fn discoverable(
         email_code: None,
         login_hint: None,
     };
-    Ok(DiscoverableOutcome::Started { user: Box::new(user), progress })
+    Ok(DiscoverableOutcome::Started(Box::new(Started { user, progress })))
 }

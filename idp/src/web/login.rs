@@ -523,7 +523,11 @@ async fn done(ctx: PageCtx) -> Response {
         let factors = login::amr(&auth.factors);
         // The codes stay in the page (`data-amr`); the user reads them in words.
         let names: Vec<&str> = auth.factors.iter().map(|f| f.label_key()).collect();
-        Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors, "factor_names": names })))
+        Ok(ctx.form(
+            StatusCode::OK,
+            "login/done.html",
+            serde_json::json!({ "login_id": user.login_id, "factors": factors, "factor_names": names }),
+        ))
     }
     .await;
     result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))

@@ -16,7 +16,7 @@ use super::page::switch_stays_here;
 use super::session::{self, WebSession};
 use crate::flows::login::{LoginProgress, LoginStep};
 use crate::flows::passkey;
-use crate::flows::passkey_login::{self, DiscoverableOutcome, StepOutcome};
+use crate::flows::passkey_login::{self, Answer, DiscoverableOutcome, StepOutcome};
 use crate::state::SharedState;
 use crate::web::context::{PageCtx, Posted, field};
 
@@ -38,7 +38,12 @@ fn unavailable(ctx: &PageCtx) -> Response {
 }
 
 /// The page of a passkey step, with a new ceremony (called by `login::advance`).
-pub(super) async fn step_page(ctx: &PageCtx, user: &User, step: &LoginStep, problem: Option<serde_json::Value>) -> anyhow::Result<Response> {
+pub(super) async fn step_page(
+    ctx: &PageCtx,
+    user: &User,
+    step: &LoginStep,
+    problem: Option<serde_json::Value>,
+) -> anyhow::Result<Response> {
     let app = ctx.app();
     let Some(webauthn) = webauthn(ctx) else { return Ok(unavailable(ctx)) };
     let (template, started) = match step {
@@ -61,8 +66,8 @@ async fn assertion(Posted { ctx, form }: Posted) -> Response {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };
         let attempt = attempt(&ctx, &tenant, Some(&user), Some(&user.login_id));
-        let (ceremony, answer) = (field(&form, "ceremony"), field(&form, "credential"));
-        let outcome = passkey_login::submit_assertion(ctx.app(), &webauthn, &tenant, &mut progress, ceremony, answer, &attempt).await?;
+        let answer = Answer { ceremony: field(&form, "ceremony"), credential: field(&form, "credential") };
+        let outcome = passkey_login::submit_assertion(ctx.app(), &webauthn, &tenant, &mut progress, answer, &attempt).await?;
         respond(&ctx, &mut web_session, &tenant, &user, progress, outcome).await
     }
     .await;
@@ -79,8 +84,9 @@ async fn setup(Posted { ctx, form }: Posted) -> Response {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };
         let attempt = attempt(&ctx, &tenant, Some(&user), Some(&user.login_id));
-        let (ceremony, answer, name) = (field(&form, "ceremony"), field(&form, "credential"), field(&form, "name"));
-        let outcome = passkey_login::confirm_setup(ctx.app(), &webauthn, &tenant, &mut progress, ceremony, answer, name, &attempt).await?;
+        let answer = Answer { ceremony: field(&form, "ceremony"), credential: field(&form, "credential") };
+        let name = field(&form, "name");
+        let outcome = passkey_login::confirm_setup(ctx.app(), &webauthn, &tenant, &mut progress, answer, name, &attempt).await?;
         respond(&ctx, &mut web_session, &tenant, &user, progress, outcome).await
     }
     .await;
@@ -141,18 +147,19 @@ async fn discover(Posted { ctx, form }: Posted) -> Response {
     let return_to = safe_return_to(form.get("return_to").filter(|r| !r.is_empty()));
     let slug = Some(field(&form, "tenant")).filter(|s| crate::fields::TenantSlug::parse(s).is_ok());
     let result = async {
-        let Some(tenant) = passkey_tenant(&ctx, slug).await? else { return Ok(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")) };
+        let Some(tenant) = passkey_tenant(&ctx, slug).await? else {
+            return Ok(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired"));
+        };
         ctx.show_tenant_slug(&tenant.slug, return_to.as_deref()).await;
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };
         let attempt = attempt(&ctx, &tenant, None, None);
-        let (ceremony, answer) = (field(&form, "ceremony"), field(&form, "credential"));
-        let outcome = passkey_login::discoverable(ctx.app(), &webauthn, &tenant, ceremony, answer, return_to.clone(), &attempt).await?;
+        let answer = Answer { ceremony: field(&form, "ceremony"), credential: field(&form, "credential") };
+        let outcome = passkey_login::discoverable(ctx.app(), &webauthn, &tenant, answer, return_to.clone(), &attempt).await?;
         let back = login_page(Some(&tenant.slug), return_to.as_deref());
-        let refusal = |status, key: &str| {
-            ctx.render(status, "error.html", serde_json::json!({ "message": ctx.message(key), "back": back.clone() }))
-        };
+        let refusal =
+            |status, key: &str| ctx.render(status, "error.html", serde_json::json!({ "message": ctx.message(key), "back": back.clone() }));
         Ok(match outcome {
-            DiscoverableOutcome::Started { user, progress } => open_transaction(&ctx, &tenant, &user, progress).await?,
+            DiscoverableOutcome::Started(started) => open_transaction(&ctx, &tenant, &started.user, started.progress).await?,
             DiscoverableOutcome::Refused => refusal(StatusCode::UNAUTHORIZED, "passkey.discover.refused"),
             DiscoverableOutcome::Expired => refusal(StatusCode::BAD_REQUEST, "passkey.expired"),
             DiscoverableOutcome::Locked => ctx.locked_page(PageCtx::form, Some(&tenant.slug)),

@@ -34,9 +34,13 @@ pub(super) async fn form(
 ) -> anyhow::Result<Response> {
     let passkey = super::login_passkey::discover_form(ctx, tenant).await?;
     let password_offered = match passkey.as_ref().and(tenant) {
-        Some(slug) => ctx.app().storage.tenants().get_by_slug(slug).await?.is_none_or(|t| {
-            t.policy.allowed_login_methods.iter().any(|m| m.needs_password() && !m.needs_certificate())
-        }),
+        Some(slug) => ctx
+            .app()
+            .storage
+            .tenants()
+            .get_by_slug(slug)
+            .await?
+            .is_none_or(|t| t.policy.allowed_login_methods.iter().any(|m| m.needs_password() && !m.needs_certificate())),
         None => true,
     };
     Ok(ctx.form(

@@ -74,8 +74,6 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(Index::create().name("ix_passkeys_user").table(P::Table).col(P::UserId).take())
-            .await
+        manager.create_index(Index::create().name("ix_passkeys_user").table(P::Table).col(P::UserId).take()).await
     }
 }

@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn enums_use_their_fixed_spellings() {
         let spelled: Vec<_> = LoginMethod::ALL.iter().map(|m| m.to_string()).collect();
-        assert_eq!(spelled, ["cert", "cert+password", "cert+password+otp", "password", "password+otp", "cert+passkey", "cert+password+passkey", "passkey"]);
+        assert_eq!(
+            spelled,
+            ["cert", "cert+password", "cert+password+otp", "password", "password+otp", "cert+passkey", "cert+password+passkey", "passkey"]
+        );
         for method in LoginMethod::ALL {
             assert_eq!(method.as_str().parse::<LoginMethod>(), Ok(*method));
         }

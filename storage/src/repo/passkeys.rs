@@ -3,7 +3,10 @@
 //! passkeys a user's login method needs, counted under the user's row lock.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::StorageError;
@@ -47,7 +50,13 @@ impl<'a> Passkeys<'a> {
 
     /// A user's passkeys, oldest first.
     pub async fn list_for_user(&self, user_id: Uuid) -> Result<Vec<Passkey>, StorageError> {
-        let rows = Entity::find().filter(Column::UserId.eq(user_id)).order_by_asc(Column::CreatedAt).order_by_asc(Column::Id).all(self.db).await.map_err(db_err)?;
+        let rows = Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .all(self.db)
+            .await
+            .map_err(db_err)?;
         rows.into_iter().map(to_passkey).collect()
     }
 

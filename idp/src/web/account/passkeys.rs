@@ -127,7 +127,9 @@ async fn rename(Posted { ctx, form }: Posted) -> Response {
             let done = notice(&portal, "passkey.portal.renamed", &renamed.name);
             page(&portal, StatusCode::OK, done, None).await
         }
-        Ok(PasskeyChange::BadName) => page(&portal, StatusCode::UNPROCESSABLE_ENTITY, None, Some(portal.ctx.message("passkey.portal.bad_name"))).await,
+        Ok(PasskeyChange::BadName) => {
+            page(&portal, StatusCode::UNPROCESSABLE_ENTITY, None, Some(portal.ctx.message("passkey.portal.bad_name"))).await
+        }
         Ok(PasskeyChange::NotFound | PasskeyChange::LastOne) => portal.ctx.error_to_account(StatusCode::NOT_FOUND, "error.not_found"),
         Err(err) => portal.internal(&err),
     }
@@ -150,7 +152,9 @@ async fn remove(Posted { ctx, form }: Posted) -> Response {
         return portal.page(StatusCode::OK, "account/passkey_remove.html", context);
     }
     match remove_passkey(app, &portal.user, id, &portal.attempt(), false).await {
-        Ok(PasskeyChange::Done(removed)) => page(&portal, StatusCode::OK, notice(&portal, "passkey.portal.removed", &removed.name), None).await,
+        Ok(PasskeyChange::Done(removed)) => {
+            page(&portal, StatusCode::OK, notice(&portal, "passkey.portal.removed", &removed.name), None).await
+        }
         Ok(PasskeyChange::LastOne) => page(&portal, StatusCode::CONFLICT, None, Some(portal.ctx.message("passkey.portal.keep_one"))).await,
         Ok(PasskeyChange::NotFound | PasskeyChange::BadName) => portal.ctx.error_to_account(StatusCode::NOT_FOUND, "error.not_found"),
         Err(err) => portal.internal(&err),
