@@ -27,9 +27,9 @@ mod storage;
 pub use convert::serial_key;
 pub use error::StorageError;
 pub use repo::{
-    AdminRoles, ApiTokens, AuditEvents, CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LoginEvents,
-    MailOutbox, OidcClients, OidcGrants, PublishedCrls, RelyingSiteVersions, SamlRecords, SamlServiceProviders, Sessions, SigningKeys,
-    TenantBrandings, Tenants, Throttle, Tickets, Users,
+    AdminRoles, ApiTokens, AuditEvents, CertificateAuthorities, Certificates, Completions, DEVICE_LIMIT_REACHED, Devices, LAST_PASSKEY,
+    LoginEvents, MailOutbox, OidcClients, OidcGrants, PASSKEY_ALREADY_REGISTERED, PASSKEY_LIMIT_REACHED, Passkeys, PublishedCrls,
+    RelyingSiteVersions, SamlRecords, SamlServiceProviders, Sessions, SigningKeys, TenantBrandings, Tenants, Throttle, Tickets, Users,
 };
 pub use shared::{RedisSettings, SharedStore, ThrottleWindow};
 pub use storage::{Backend, PoolSettings, Storage};

@@ -210,6 +210,10 @@ impl Storage {
         Devices::new(&self.db)
     }
 
+    pub fn passkeys(&self) -> crate::Passkeys<'_> {
+        crate::Passkeys::new(&self.db)
+    }
+
     pub fn certificate_authorities(&self) -> CertificateAuthorities<'_> {
         CertificateAuthorities::new(&self.db)
     }

@@ -15,6 +15,9 @@ pub use locale::{Locale, negotiate_locale};
 /// The stylesheet, served by the server under [`STYLESHEET_PATH`].
 pub const STYLESHEET: &str = include_str!("../assets/mamori.css");
 pub const STYLESHEET_PATH: &str = "/assets/mamori.css";
+/// The passkey pages' script (the only script of the pages), under [`PASSKEY_SCRIPT_PATH`].
+pub const PASSKEY_SCRIPT: &str = include_str!("../assets/passkey.js");
+pub const PASSKEY_SCRIPT_PATH: &str = "/assets/passkey.js";
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

@@ -369,7 +369,7 @@ pub struct UserSession {
 impl UserSession {
     fn of(session: &mamori_storage::model::Session) -> Self {
         let factors = serde_json::from_value::<crate::flows::login::Authenticated>(session.data["authenticated"].clone())
-            .map(|auth| auth.factors.iter().map(|f| f.amr()).collect())
+            .map(|auth| auth.factors.iter().flat_map(|f| f.amr().iter().copied()).collect())
             .unwrap_or_default();
         UserSession {
             created_at: session.created_at,

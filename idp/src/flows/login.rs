@@ -29,21 +29,45 @@ pub enum Factor {
     Certificate,
     Pwd,
     Otp,
+    /// A WebAuthn assertion by a registered passkey, always with user verification.
+    /// Registration asks for no attestation, so nothing proves the key is in hardware (and
+    /// synced passkeys are not): `swk`, with `user` for the presence and verification the
+    /// authenticator tested. A passkey is two factors in one (`oidc::acr`).
+    Passkey,
 }
 
 impl Factor {
-    pub fn amr(self) -> &'static str {
+    pub fn amr(self) -> &'static [&'static str] {
         match self {
-            Factor::Certificate => "swk",
-            Factor::Pwd => "pwd",
-            Factor::Otp => "otp",
+            Factor::Certificate => &["swk"],
+            Factor::Pwd => &["pwd"],
+            Factor::Otp => &["otp"],
+            Factor::Passkey => &["swk", "user"],
+        }
+    }
+
+    /// The message key of its name on pages (`factor.*`).
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Factor::Certificate => "factor.swk",
+            Factor::Pwd => "factor.pwd",
+            Factor::Otp => "factor.otp",
+            Factor::Passkey => "factor.passkey",
         }
     }
 }
 
+/// The `amr` values of a login: each value once, in the order proven, then `mfa` when
+/// two factors or more were proven (a passkey counting two).
 pub fn amr(factors: &[Factor]) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = factors.iter().map(|f| f.amr()).collect();
-    if factors.len() > 1 {
+    let mut v: Vec<&'static str> = Vec::new();
+    for value in factors.iter().flat_map(|f| f.amr()) {
+        if !v.contains(value) {
+            v.push(value);
+        }
+    }
+    let count: usize = factors.iter().map(|f| if *f == Factor::Passkey { 2 } else { 1 }).sum();
+    if count > 1 {
         v.push("mfa");
     }
     v
@@ -63,6 +87,11 @@ pub enum LoginStep {
         sealed_secret: String,
     },
     Otp,
+    /// A passkey assertion.
+    Passkey,
+    /// The method needs a passkey and the user has none: the first one is registered
+    /// here, and counts as this login's passkey.
+    PasskeySetup,
     Done,
 }
 
@@ -128,6 +157,9 @@ pub(super) fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: Offs
     if method.needs_otp() && !done.contains(&Factor::Otp) {
         return LoginStep::Otp;
     }
+    if method.needs_passkey() && !done.contains(&Factor::Passkey) {
+        return LoginStep::Passkey;
+    }
     LoginStep::Done
 }
 
@@ -189,6 +221,7 @@ pub fn satisfies(method: mamori_storage::model::LoginMethod, factors: &[Factor])
     (!method.needs_certificate() || factors.contains(&Factor::Certificate))
         && (!method.needs_password() || factors.contains(&Factor::Pwd))
         && (!method.needs_otp() || factors.contains(&Factor::Otp))
+        && (!method.needs_passkey() || factors.contains(&Factor::Passkey))
 }
 
 pub enum PasswordOutcome {
@@ -526,6 +559,14 @@ mod tests {
         assert_eq!(amr(&[Factor::Certificate, Factor::Pwd]), vec!["swk", "pwd", "mfa"]);
         assert_eq!(amr(&[Factor::Pwd]), vec!["pwd"]);
         assert!(!amr(&[Factor::Certificate, Factor::Pwd, Factor::Otp]).contains(&"hwk"));
+    }
+
+    #[test]
+    fn a_passkey_is_a_verified_software_key_and_two_factors() {
+        assert_eq!(amr(&[Factor::Passkey]), vec!["swk", "user", "mfa"]);
+        assert_eq!(amr(&[Factor::Certificate, Factor::Passkey]), vec!["swk", "user", "mfa"]);
+        assert_eq!(amr(&[Factor::Certificate, Factor::Pwd, Factor::Passkey]), vec!["swk", "pwd", "user", "mfa"]);
+        assert!(!amr(&[Factor::Passkey]).contains(&"hwk"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod login;
 pub mod mobileconfig;
 pub mod mobileconfig_signing;
 pub mod otp;
+pub mod passkey;
+pub mod passkey_login;
 pub mod password_login;
 pub mod password_policy;
 pub mod reissue;

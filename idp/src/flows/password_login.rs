@@ -120,7 +120,10 @@ pub async fn submit(
     let found = find_user(app, tenant_slug, login_id).await?;
     let typed = login_id.trim();
     // Only an active user whose method needs no certificate may be checked at all.
-    let candidate = found.as_ref().filter(|(_, u)| !u.login_method.needs_certificate() && u.status == UserStatus::Active);
+    // A passkey-only user has no password to check: the same failure as anyone else's.
+    let candidate = found
+        .as_ref()
+        .filter(|(_, u)| !u.login_method.needs_certificate() && u.login_method.needs_password() && u.status == UserStatus::Active);
     let Some((tenant, user)) = candidate else {
         // Spend the hash a real check would, then give the one failure answer.
         let _ = app.hasher.verify(password, None).await?;

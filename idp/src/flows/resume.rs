@@ -203,6 +203,9 @@ pub fn factors_of(method: LoginMethod) -> Vec<Factor> {
     if method.needs_otp() {
         factors.push(Factor::Otp);
     }
+    if method.needs_passkey() {
+        factors.push(Factor::Passkey);
+    }
     factors
 }
 

@@ -465,7 +465,7 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
             ));
         }
     }
-    let (acr_value, _) = acr::achieved(&auth.factors);
+    let acr_value = acr::issued(&auth.factors, &request.acr_values);
 
     // Issue the code, once.
     if repo.consume_pending(&lookup, PendingRequestKind::Authorization, now).await?.is_none() {
@@ -484,7 +484,7 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         code_challenge: request.code_challenge.clone(),
         user_id: user.id,
         auth_time: auth.auth_time,
-        acr: acr_value.to_owned(),
+        acr: acr_value,
         amr: login::amr(&auth.factors).into_iter().map(str::to_owned).collect(),
         sid: sid.map(str::to_owned),
     };

@@ -9,7 +9,8 @@
 //! | `…:ac:classes:PasswordProtectedTransport`, `…:Password` | the password, always over TLS (`pwd`) | 1 |
 //! | `…:ac:classes:TimeSyncToken` | a one-time password (`otp`) | 1 |
 //! | `https://refeds.org/profile/mfa`, `…:MobileTwoFactorContract` | two or more factors | 2 |
-//! | `urn:mamori:acr:cert`, `…:cert-password`, `…:mfa` | the OIDC levels 1, 2, 3 | 1, 2, 3 |
+//! | `https://refeds.org/profile/mfa`, `…:MobileTwoFactorContract` | also a passkey alone (two factors in one) | 2 |
+//! | `urn:mamori:acr:cert`, `…:cert-password`, `…:mfa`, `…:passkey` | as in `oidc::acr` | 1, 2, 3, 2 |
 //!
 //! A response names the class the login reached when nothing was asked for (X509 for
 //! the certificate alone, the REFEDS multi-factor class for two factors or more), else
@@ -37,7 +38,7 @@ pub const MOBILE_TWO_FACTOR: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:Mobi
 pub const REFEDS_MFA: &str = "https://refeds.org/profile/mfa";
 
 /// Every class this IdP can assert.
-pub const SUPPORTED: [&str; 10] = [
+pub const SUPPORTED: [&str; 11] = [
     X509,
     TLS_CLIENT,
     PASSWORD_PROTECTED_TRANSPORT,
@@ -48,6 +49,7 @@ pub const SUPPORTED: [&str; 10] = [
     acr::ACR_CERT,
     acr::ACR_CERT_PASSWORD,
     acr::ACR_MFA,
+    acr::ACR_PASSKEY,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,10 +106,16 @@ pub fn strength(class: &str) -> Option<u8> {
     }
 }
 
-/// How strong a login with these factors is: its number of factors, or the OIDC level.
+/// How strong a login with these factors is: its number of factors (a passkey counting
+/// two), or the OIDC level.
 fn login_strength(factors: &[Factor]) -> u8 {
     let (_, level) = acr::achieved(factors);
-    level.max(u8::try_from(factors.len()).unwrap_or(u8::MAX))
+    level.max(factor_count(factors))
+}
+
+/// A user-verifying passkey is two factors in one (`oidc::acr`).
+fn factor_count(factors: &[Factor]) -> u8 {
+    factors.iter().map(|f| if *f == Factor::Passkey { 2u8 } else { 1 }).fold(0, u8::saturating_add)
 }
 
 /// Whether a login with `factors` used what `class` describes.
@@ -117,14 +125,14 @@ pub fn satisfies(factors: &[Factor], class: &str) -> bool {
         X509 | TLS_CLIENT => has(Factor::Certificate),
         PASSWORD_PROTECTED_TRANSPORT | PASSWORD => has(Factor::Pwd),
         TIME_SYNC_TOKEN => has(Factor::Otp),
-        MOBILE_TWO_FACTOR | REFEDS_MFA => factors.len() >= 2,
-        other => acr::level_of(other).is_some_and(|level| acr::achieved(factors).1 >= level),
+        MOBILE_TWO_FACTOR | REFEDS_MFA => factor_count(factors) >= 2,
+        other => acr::satisfies(factors, other),
     }
 }
 
 /// The class a login with `factors` reached, when nothing was asked for.
 pub fn default_class(factors: &[Factor]) -> &'static str {
-    if factors.len() >= 2 {
+    if factor_count(factors) >= 2 {
         REFEDS_MFA
     } else if factors.contains(&Factor::Certificate) {
         X509

@@ -353,6 +353,9 @@ pub fn field_max_chars(name: &str) -> usize {
         "display_name" => MAX_DISPLAY_NAME_CHARS,
         "email" | "device_email" | "device_email_confirmation" => MAX_EMAIL_CHARS,
         "secret_answer" => crate::flows::secret_answer::MAX_ANSWER_CHARS,
+        // A passkey ceremony's sealed state and the browser's answer (hidden fields).
+        "ceremony" => 16 * 1024,
+        "credential" => crate::flows::passkey::MAX_RESPONSE,
         _ => MAX_FIELD_CHARS,
     }
 }

@@ -41,6 +41,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/login/done", get(done))
         .route("/logout", post(logout))
         .merge(super::login_password::routes())
+        .merge(super::login_passkey::routes())
 }
 
 type Ctx = PageCtx;
@@ -112,7 +113,7 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
     match client_certificate::check(app, leaf.as_deref(), now).await? {
         CertificateCheck::Refused { refusal: CertificateRefusal::Missing, .. } if password_login::offered(app, tenant_slug).await? => {
             // No certificate, and a method of this tenant needs none: the ID decides.
-            Ok(super::login_password::form(ctx, tenant_slug, return_to.as_deref(), login_hint, StatusCode::OK))
+            super::login_password::form(ctx, tenant_slug, return_to.as_deref(), login_hint, StatusCode::OK).await
         }
         CertificateCheck::Refused { refusal, user } => {
             if let Some(user) = user.as_deref() {
@@ -183,7 +184,7 @@ fn invalid_fields(problem: &Option<serde_json::Value>, fields: &[&str]) -> Vec<S
 }
 
 /// Renders the page for the transaction's current step, or finishes it.
-async fn advance(
+pub(super) async fn advance(
     ctx: &Ctx,
     web_session: &mut WebSession,
     tenant: &Tenant,
@@ -195,7 +196,7 @@ async fn advance(
         return Ok(Redirect::to("/login").into_response());
     };
     ctx.show_login_tenant(tenant, progress.return_to.as_deref()).await;
-    if login::prepare_step(app, tenant, user, &mut progress)? {
+    if login::prepare_step(app, tenant, user, &mut progress)? | crate::flows::passkey_login::prepare(app, user, &mut progress).await? {
         web_session.state.login = Some(progress.clone());
         session::save(app, web_session).await?;
     }
@@ -232,6 +233,7 @@ async fn advance(
             ctx_json["code_sent"] = progress.email_code.is_some().into();
             ctx.form(StatusCode::OK, "login/otp.html", ctx_json)
         }
+        LoginStep::Passkey | LoginStep::PasskeySetup => return super::login_passkey::step_page(ctx, user, &progress.step, problem).await,
         LoginStep::Done => return finish(ctx, web_session, tenant, user, &progress).await,
     };
     Ok(page)
@@ -295,7 +297,7 @@ async fn refuse_without_certificate(ctx: &Ctx, web_session: &mut WebSession, ten
 /// Loads the record of a login under way and checks the request belongs to it: the very
 /// certificate it started with, by fingerprint (the form's CSRF token was checked on
 /// arrival).
-async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
+pub(super) async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
     let app = &ctx.state.app;
     let Some(login_record) = session::load_login(app, &ctx.headers).await? else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
@@ -486,7 +488,7 @@ async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
 
 /// A GET on a step's address: the login page again, for the same tenant and the same
 /// way back to the relying site when a login is under way, in the language asked for.
-async fn restart(ctx: PageCtx, Query(lang): Query<LangQuery>) -> Response {
+pub(super) async fn restart(ctx: PageCtx, Query(lang): Query<LangQuery>) -> Response {
     let back = match login_page_of_record(&ctx).await {
         Ok(back) => back,
         Err(err) => return ctx.internal(&err),
@@ -520,7 +522,12 @@ async fn done(ctx: PageCtx) -> Response {
         let auth = &logged_in.auth;
         let factors = login::amr(&auth.factors);
         // The codes stay in the page (`data-amr`); the user reads them in words.
-        Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors })))
+        let names: Vec<&str> = auth.factors.iter().map(|f| f.label_key()).collect();
+        Ok(ctx.form(
+            StatusCode::OK,
+            "login/done.html",
+            serde_json::json!({ "login_id": user.login_id, "factors": factors, "factor_names": names }),
+        ))
     }
     .await;
     result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))

@@ -21,9 +21,29 @@ pub fn routes() -> Router<SharedState> {
 }
 
 /// The form. `tenant` and `return_to` ride along as hidden fields, so the ID is looked up
-/// in the relying site's tenant and the login resumes its OIDC or SAML request.
-pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>, login_hint: Option<&str>, status: StatusCode) -> Response {
-    ctx.form(
+/// in the relying site's tenant and the login resumes its OIDC or SAML request. Where the
+/// tenant allows the `passkey` method it also offers the passkey login (and the ID field
+/// offers passkeys in its autofill); a tenant whose methods without a certificate all
+/// use a passkey shows no password form.
+pub(super) async fn form(
+    ctx: &PageCtx,
+    tenant: Option<&str>,
+    return_to: Option<&str>,
+    login_hint: Option<&str>,
+    status: StatusCode,
+) -> anyhow::Result<Response> {
+    let passkey = super::login_passkey::discover_form(ctx, tenant).await?;
+    let password_offered = match passkey.as_ref().and(tenant) {
+        Some(slug) => ctx
+            .app()
+            .storage
+            .tenants()
+            .get_by_slug(slug)
+            .await?
+            .is_none_or(|t| t.policy.allowed_login_methods.iter().any(|m| m.needs_password() && !m.needs_certificate())),
+        None => true,
+    };
+    Ok(ctx.form(
         status,
         "login/password.html",
         serde_json::json!({
@@ -32,8 +52,10 @@ pub(super) fn form(ctx: &PageCtx, tenant: Option<&str>, return_to: Option<&str>,
             "tenant": tenant.unwrap_or(""),
             "return_to": return_to.unwrap_or(""),
             "login_hint": login_hint,
+            "passkey": passkey,
+            "password_offered": password_offered,
         }),
-    )
+    ))
 }
 
 /// The form on the main listener, when no method of the tenant (of every tenant, when
@@ -50,7 +72,10 @@ pub(super) async fn form_on_main_listener(
         None => app.storage.tenants().list().await?,
     };
     let never = !tenants.is_empty() && tenants.iter().all(password_login::certificate_never_needed);
-    Ok(never.then(|| form(ctx, tenant, return_to, login_hint, StatusCode::OK)))
+    if !never {
+        return Ok(None);
+    }
+    Ok(Some(form(ctx, tenant, return_to, login_hint, StatusCode::OK).await?))
 }
 
 /// The login page this form came from, to try again.

@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod download;
 pub mod enroll;
 pub mod login;
+pub mod login_passkey;
 pub mod login_password;
 pub mod mailbox;
 pub mod ocsp;

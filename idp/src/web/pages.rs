@@ -16,6 +16,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route(mamori_ui::STYLESHEET_PATH, get(stylesheet))
+        .route(mamori_ui::PASSKEY_SCRIPT_PATH, get(passkey_script))
         .route("/ca/ca.pem", get(ca_pem))
         .route("/ca/ca.der", get(ca_der))
         .route("/ca/crl.pem", get(crl_pem))
@@ -66,6 +67,11 @@ async fn ready(State(state): State<SharedState>) -> Response {
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], mamori_ui::STYLESHEET)
         .into_response()
+}
+
+async fn passkey_script() -> Response {
+    let headers = [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")];
+    (headers, mamori_ui::PASSKEY_SCRIPT).into_response()
 }
 
 async fn ca_pem(State(state): State<SharedState>) -> Response {

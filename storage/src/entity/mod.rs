@@ -12,6 +12,7 @@ pub(crate) mod login_event;
 pub(crate) mod mail_outbox;
 pub(crate) mod oidc;
 pub(crate) mod oidc_client;
+pub(crate) mod passkey;
 pub(crate) mod password_history;
 pub(crate) mod published_crl;
 pub(crate) mod relying_site_version;

@@ -26,7 +26,7 @@ mod m0019_certificate_public_key;
 mod m0020_certificate_lifecycle;
 mod m0021_tenant_branding;
 mod m0022_user_external_id;
-// m0023 is taken by the passkey work (a parallel branch).
+mod m0023_passkeys;
 mod m0024_scim_consistency;
 
 pub(crate) struct Migrator;
@@ -56,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_certificate_lifecycle::Migration),
             Box::new(m0021_tenant_branding::Migration),
             Box::new(m0022_user_external_id::Migration),
+            Box::new(m0023_passkeys::Migration),
             Box::new(m0024_scim_consistency::Migration),
         ]
     }

@@ -29,6 +29,12 @@ pub enum LoginResult {
     /// The password was set for the user (a reissue, an operator's reset) and must be
     /// replaced by one of their own: not an expired one.
     PasswordMustChange,
+    /// A passkey assertion that did not verify (wrong origin, signature, challenge, or a
+    /// credential of another user or tenant).
+    PasskeyFailed,
+    /// A passkey whose signature counter did not move forward: the authenticator may have
+    /// been cloned, so the assertion was refused.
+    PasskeyCloned,
     Other(String),
 }
 
@@ -49,6 +55,8 @@ impl LoginResult {
         (LoginResult::WrongOtp, "wrong-otp"),
         (LoginResult::PasswordExpired, "password-expired"),
         (LoginResult::PasswordMustChange, "password-must-change"),
+        (LoginResult::PasskeyFailed, "passkey-failed"),
+        (LoginResult::PasskeyCloned, "passkey-cloned"),
     ];
 
     pub fn as_str(&self) -> &str {

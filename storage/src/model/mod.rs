@@ -6,6 +6,7 @@ mod event;
 mod federation;
 mod mail;
 mod oidc;
+mod passkey;
 mod pki;
 mod saml;
 mod session;
@@ -25,6 +26,7 @@ pub use federation::{
 };
 pub use mail::{NewMail, OutboxMail};
 pub use oidc::*;
+pub use passkey::{Passkey, PasskeyUse};
 pub use pki::{
     Certificate, CertificateAuthority, CertificateStatus, CrlHeader, ExpiringCertificate, NewCertificate, NewCertificateAuthority,
     PublishedCrl, RevocationMark,
@@ -127,7 +129,10 @@ mod tests {
     #[test]
     fn enums_use_their_fixed_spellings() {
         let spelled: Vec<_> = LoginMethod::ALL.iter().map(|m| m.to_string()).collect();
-        assert_eq!(spelled, ["cert", "cert+password", "cert+password+otp", "password", "password+otp"]);
+        assert_eq!(
+            spelled,
+            ["cert", "cert+password", "cert+password+otp", "password", "password+otp", "cert+passkey", "cert+password+passkey", "passkey"]
+        );
         for method in LoginMethod::ALL {
             assert_eq!(method.as_str().parse::<LoginMethod>(), Ok(*method));
         }
@@ -142,9 +147,9 @@ mod tests {
     fn login_results_keep_unknown_values() {
         let Ok(known) = "certificate-revoked".parse::<LoginResult>();
         assert_eq!(known, LoginResult::CertificateRevoked);
-        let Ok(unknown) = "passkey-mismatch".parse::<LoginResult>();
-        assert_eq!(unknown, LoginResult::Other("passkey-mismatch".into()));
-        assert_eq!(unknown.as_str(), "passkey-mismatch");
+        let Ok(unknown) = "webauthn-mismatch".parse::<LoginResult>();
+        assert_eq!(unknown, LoginResult::Other("webauthn-mismatch".into()));
+        assert_eq!(unknown.as_str(), "webauthn-mismatch");
     }
 
     #[test]

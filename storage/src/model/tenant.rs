@@ -14,16 +14,41 @@ string_enum! {
         CertPasswordOtp => "cert+password+otp",
         Password => "password",
         PasswordOtp => "password+otp",
+        /// The certificate and a passkey, which stands in for the password.
+        CertPasskey => "cert+passkey",
+        /// The certificate, the password and a passkey, which stands in for the one-time
+        /// password.
+        CertPasswordPasskey => "cert+password+passkey",
+        /// A discoverable passkey alone, on the listener that asks for no certificate.
+        Passkey => "passkey",
     }
 }
 
 impl LoginMethod {
     pub fn needs_certificate(self) -> bool {
-        matches!(self, LoginMethod::Cert | LoginMethod::CertPassword | LoginMethod::CertPasswordOtp)
+        matches!(
+            self,
+            LoginMethod::Cert
+                | LoginMethod::CertPassword
+                | LoginMethod::CertPasswordOtp
+                | LoginMethod::CertPasskey
+                | LoginMethod::CertPasswordPasskey
+        )
     }
 
     pub fn needs_password(self) -> bool {
-        !matches!(self, LoginMethod::Cert)
+        matches!(
+            self,
+            LoginMethod::CertPassword
+                | LoginMethod::CertPasswordOtp
+                | LoginMethod::Password
+                | LoginMethod::PasswordOtp
+                | LoginMethod::CertPasswordPasskey
+        )
+    }
+
+    pub fn needs_passkey(self) -> bool {
+        matches!(self, LoginMethod::CertPasskey | LoginMethod::CertPasswordPasskey | LoginMethod::Passkey)
     }
 
     pub fn needs_otp(self) -> bool {

@@ -13,6 +13,7 @@ mod federation;
 mod login_events;
 mod mail;
 mod oidc_grants;
+mod passkeys;
 mod pki;
 mod saml;
 mod sessions;
@@ -31,6 +32,7 @@ pub use federation::{OidcClients, RelyingSiteVersions, SamlServiceProviders, Sig
 pub use login_events::LoginEvents;
 pub use mail::MailOutbox;
 pub use oidc_grants::OidcGrants;
+pub use passkeys::{LAST_PASSKEY, PASSKEY_ALREADY_REGISTERED, PASSKEY_LIMIT_REACHED, Passkeys};
 pub use pki::{CertificateAuthorities, Certificates};
 pub use saml::SamlRecords;
 pub use sessions::Sessions;

@@ -21,6 +21,7 @@ mod expiry;
 mod federation;
 mod mail;
 mod oidc;
+mod passkeys;
 mod pki;
 mod saml;
 mod schema;

@@ -94,6 +94,10 @@ pub async fn begin_method_change(
     let Some(to) = method_choices(&tenant.policy, user).into_iter().find(|m| m.as_str() == to) else {
         return Ok(MethodChangeStep::Invalid(vec!["account.login_method.choose"]));
     };
+    // A passkey is registered on its own page, before a method that asks for one.
+    if to.needs_passkey() && app.storage.passkeys().count_for_user(user.id).await? == 0 {
+        return Ok(MethodChangeStep::Invalid(vec!["passkey.method.register_first"]));
+    }
     let plan = plan_method_change(user.login_method, to, &tenant.policy, user.totp_secret_sealed.is_some());
     if plan.issue_certificates && app.storage.devices().count_active(user.id).await? == 0 {
         return Ok(MethodChangeStep::Invalid(vec!["account.login_method.no_device"]));

@@ -17,6 +17,7 @@ mod expiry_reminders;
 mod history;
 mod method;
 mod notices;
+mod passkeys;
 mod renewal;
 
 pub use credentials::*;
@@ -26,6 +27,7 @@ pub use expiry_reminders::*;
 pub use history::*;
 pub use method::*;
 pub use notices::*;
+pub use passkeys::*;
 pub use renewal::*;
 
 use mamori_storage::model::{TenantPolicy, User};
@@ -44,6 +46,9 @@ pub enum Feature {
     LoginMethodChange,
     /// The user asks for a certificate reissue link themselves.
     CertificateReissue,
+    /// Register, rename and remove passkeys: where a method the tenant allows (or the
+    /// user's own) uses one.
+    Passkeys,
 }
 
 /// Whether `feature` is on for `user` under `policy`. Handlers call this before acting,
@@ -60,6 +65,7 @@ pub fn feature_enabled(policy: &TenantPolicy, user: &User, feature: Feature) -> 
             policy.login_method_change_enabled && policy.allowed_login_methods.iter().any(|m| *m != user.login_method)
         }
         Feature::CertificateReissue => policy.user_certificate_reissue_enabled && user.login_method.needs_certificate(),
+        Feature::Passkeys => user.login_method.needs_passkey() || policy.allowed_login_methods.iter().any(|m| m.needs_passkey()),
     }
 }
 
@@ -73,6 +79,7 @@ pub struct Menu {
     pub login_method: bool,
     pub devices: bool,
     pub certificate_reissue: bool,
+    pub passkeys: bool,
 }
 
 pub fn menu(policy: &TenantPolicy, user: &User) -> Menu {
@@ -85,6 +92,7 @@ pub fn menu(policy: &TenantPolicy, user: &User) -> Menu {
         login_method: on(Feature::LoginMethodChange),
         devices: on(Feature::Devices),
         certificate_reissue: on(Feature::CertificateReissue),
+        passkeys: on(Feature::Passkeys),
     }
 }
 

@@ -24,6 +24,10 @@ pub enum AccountChange {
     WrongCurrentPassword,
     /// An OpenID Connect consent withdrawn on the Connected sites page.
     ConsentWithdrawn,
+    PasskeyAdded,
+    PasskeyRenamed,
+    /// Removed by the user, or by an operator (then audited as well).
+    PasskeyRemoved,
 }
 
 impl AccountChange {
@@ -43,6 +47,9 @@ impl AccountChange {
             Self::WrongSecretAnswer => "wrong-secret-answer",
             Self::WrongCurrentPassword => "wrong-password",
             Self::ConsentWithdrawn => "consent-withdrawn",
+            Self::PasskeyAdded => "passkey-added",
+            Self::PasskeyRenamed => "passkey-renamed",
+            Self::PasskeyRemoved => "passkey-removed",
         }
     }
 }
@@ -75,6 +82,11 @@ pub const HISTORY_RESULTS: &[&str] = &[
     "certificate-reissued",
     "wrong-secret-answer",
     "consent-withdrawn",
+    "passkey-added",
+    "passkey-renamed",
+    "passkey-removed",
+    "passkey-failed",
+    "passkey-cloned",
 ];
 
 pub async fn record_change(app: &App, attempt: &Attempt<'_>, change: AccountChange) {
@@ -150,6 +162,9 @@ mod tests {
             C::WrongSecretAnswer,
             C::WrongCurrentPassword,
             C::ConsentWithdrawn,
+            C::PasskeyAdded,
+            C::PasskeyRenamed,
+            C::PasskeyRemoved,
         ] {
             assert!(HISTORY_RESULTS.contains(&c.result()), "{c:?}");
         }

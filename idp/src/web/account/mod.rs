@@ -11,7 +11,8 @@
 //! - `devices`: add (form → confirmation → certificate), change e-mail, delete;
 //! - `device_csr`: a device's certificate for a key made on the device (a CSR);
 //! - `login_method`: choose → confirm (before/after) → authenticator → done;
-//! - `sites`: the relying sites the user consented to, each consent withdrawable.
+//! - `sites`: the relying sites the user consented to, each consent withdrawable;
+//! - `passkeys`: list, add, rename, remove.
 
 mod credentials;
 mod device_csr;
@@ -19,6 +20,7 @@ mod devices;
 mod history;
 mod login_method;
 mod overview;
+mod passkeys;
 mod sites;
 
 use axum::Router;
@@ -42,6 +44,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(device_csr::routes())
         .merge(login_method::routes())
         .merge(sites::routes())
+        .merge(passkeys::routes())
 }
 
 /// A request of a logged-in user, with what every portal page shows.
@@ -50,6 +53,8 @@ pub(super) struct Portal {
     pub session: WebSession,
     pub tenant: Tenant,
     pub user: User,
+    /// What the session's login proved.
+    pub factors: Vec<crate::flows::login::Factor>,
 }
 
 /// The authorization check at the top of every portal handler. `path` is where to come
@@ -89,7 +94,7 @@ pub(super) async fn open_portal(ctx: PageCtx, path: &str) -> Result<Portal, Resp
         }
         return Err(response);
     }
-    Ok(Portal { ctx, session: web_session, tenant, user })
+    Ok(Portal { ctx, session: web_session, tenant, user, factors: auth.factors })
 }
 
 impl Portal {
