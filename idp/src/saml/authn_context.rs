@@ -160,13 +160,13 @@ pub fn choose(factors: &[Factor], requested: Option<&Requested>) -> Option<Strin
     let first_satisfied = || known.iter().find(|(c, _)| satisfies(factors, c)).map(|(c, _)| (*c).to_owned());
     match requested.comparison {
         Comparison::Exact => first_satisfied(),
-        Comparison::Minimum => {
-            let weakest = known.iter().map(|(_, s)| *s).min().unwrap_or(u8::MAX);
-            (ours >= weakest).then(|| first_satisfied().unwrap_or_else(|| default_class(factors).to_owned()))
-        }
+        // "At least as strong as" a class means meeting it: strength alone does not order
+        // classes of different kinds (a passkey and a certificate level are both strength
+        // 2, yet neither stands in for the other).
+        Comparison::Minimum => first_satisfied(),
         Comparison::Better => {
-            let weakest = known.iter().map(|(_, s)| *s).min().unwrap_or(u8::MAX);
-            (ours > weakest).then(|| default_class(factors).to_owned())
+            let beaten = known.iter().any(|(c, s)| satisfies(factors, c) && ours > *s);
+            beaten.then(|| default_class(factors).to_owned())
         }
         Comparison::Maximum => {
             let strongest = known.iter().map(|(_, s)| *s).max().unwrap_or(0);
