@@ -74,3 +74,22 @@ export async function postAnswer(page, answer, { ceremony } = {}) {
     }, [JSON.stringify(answer), ceremony ?? null]),
   ]);
 }
+
+/** A user of `method` (a certificate + passkey one), enrolled with a password method and
+ * then moved to it by the operator: the enrollment form of the harness sets a password. */
+export async function enrolledPasskeyUser(t, server, loginId, method, { snap } = {}) {
+  const { enrolledUser } = await import('./harness.mjs');
+  const user = await enrolledUser(t, server, loginId, { method: 'cert+password', snap });
+  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', loginId, '--method', method);
+  return user;
+}
+
+/** On a page offering the passkey login: logs in with it. The browser may already have
+ * done so through the ID field's autofill (conditional mediation, which a virtual
+ * authenticator answers at once); otherwise the button starts the modal ceremony. */
+export async function loginWithOfferedPasskey(page) {
+  await page.waitForSelector('#logged-in, #passkey-submit');
+  if (await page.isVisible('#logged-in')) return 'conditional';
+  await Promise.all([page.waitForSelector('#logged-in, .problems, .error-message'), page.click('#passkey-submit')]);
+  return 'button';
+}

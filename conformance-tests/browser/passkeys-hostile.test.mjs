@@ -6,14 +6,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { enrolledUser, gotoLogin, openBrowser, screenshots, setPolicy, startServer, submit, text } from './harness.mjs';
-import { craftAssertion, pageOptions, postAnswer, virtualAuthenticator } from './passkey-helpers.mjs';
+import { gotoLogin, openBrowser, screenshots, setPolicy, startServer, submit, text } from './harness.mjs';
+import { craftAssertion, enrolledPasskeyUser, pageOptions, postAnswer, virtualAuthenticator } from './passkey-helpers.mjs';
 
 const METHODS = ['cert+password', 'cert+passkey', 'cert+password+passkey', 'passkey'];
 
 /** A certificate + passkey user, logged in once (which registered the passkey), logged out. */
 async function userWithPasskey(t, server, loginId, snap) {
-  const user = await enrolledUser(t, server, loginId, { method: 'cert+passkey', snap });
+  const user = await enrolledPasskeyUser(t, server, loginId, 'cert+passkey', { snap });
   const { context, page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
   const authenticator = await virtualAuthenticator(context, page);
   await gotoLogin(page, server);

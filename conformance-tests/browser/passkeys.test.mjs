@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { enrolledUser, gotoLogin, openBrowser, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
-import { virtualAuthenticator } from './passkey-helpers.mjs';
+import { enrolledUser, gotoLogin, mailHeader, openBrowser, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
+import { enrolledPasskeyUser, loginWithOfferedPasskey, virtualAuthenticator } from './passkey-helpers.mjs';
 
 const METHODS = ['cert+password', 'cert+passkey', 'cert+password+passkey', 'passkey'];
 
@@ -18,7 +18,7 @@ test('passkeys: set up at the first login, used at the next, managed on the acco
   const server = await startServer(t);
   setPolicy(server, { allowed_login_methods: METHODS });
   const snap = screenshots('passkeys');
-  const user = await enrolledUser(t, server, 'u-passkey', { method: 'cert+passkey', snap });
+  const user = await enrolledPasskeyUser(t, server, 'u-passkey', 'cert+passkey', { snap });
   const { context, page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
   const authenticator = await virtualAuthenticator(context, page);
 
@@ -32,8 +32,9 @@ test('passkeys: set up at the first login, used at the next, managed on the acco
   assert.ok(await page.isVisible('#logged-in'), `logged in: ${await text(page, 'main')}`);
   assert.deepEqual(await amr(page), ['mfa', 'swk', 'user'], 'a passkey login never claims a hardware key');
   assert.equal((await authenticator.credentials()).length, 1, 'one credential on the authenticator');
-  const notice = await waitForMail(server, { to: 'u-passkey@', pattern: /passkey/i });
-  assert.match(notice, /Work laptop/);
+  // The notice of the new passkey, in the user's language (Japanese by default).
+  const notice = await waitForMail(server, { to: 'u-passkey@', pattern: /Work laptop/ });
+  assert.equal(mailHeader(notice, 'Subject'), 'パスキー登録のお知らせ');
   await submit(page, '#logout');
 
   // The next login asks for the passkey; nothing is registered again.
@@ -96,17 +97,53 @@ test('passkeys: a passkey-only user logs in without a certificate or an ID typed
   server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', user.loginId, '--method', 'passkey');
   await submit(page, '#logout');
 
-  // A browser without the certificate, on the main listener, with the same authenticator's credential.
+  // A browser without the certificate, on the main listener: the passkey login is offered
+  // (no password form: no method without a certificate uses one here).
   const [credential] = await authenticator.credentials();
   const fresh = await openBrowser(t, server, { locale: 'en-US' });
   const other = await virtualAuthenticator(fresh.context, fresh.page);
-  await other.cdp.send('WebAuthn.addCredential', { authenticatorId: other.authenticatorId, credential });
   await fresh.page.goto(`${server.main}/login?tenant=demo`);
   await snap(fresh.page, 'discover');
   assert.ok(await fresh.page.isVisible('#passkey-form'), `the passkey login is offered: ${await text(fresh.page, 'main')}`);
   assert.ok(!(await fresh.page.isVisible('#login-form')), 'no password form where no method without a certificate uses one');
-  await submit(fresh.page, '#passkey-submit');
+  assert.equal(await fresh.page.getAttribute('#passkey-login-id', 'autocomplete'), 'username webauthn', 'passkeys in the autofill');
+  // The same credential in this browser's authenticator: the passkey logs in, no ID typed.
+  await other.cdp.send('WebAuthn.addCredential', { authenticatorId: other.authenticatorId, credential });
+  await fresh.page.reload();
+  await loginWithOfferedPasskey(fresh.page);
   await snap(fresh.page, 'discover-logged-in');
   assert.ok(await fresh.page.isVisible('#logged-in'), `logged in: ${await text(fresh.page, 'main')}`);
+  assert.match(await text(fresh.page, '#factors'), /^Passkey/, 'the page names the passkey, not a certificate');
   assert.deepEqual(await amr(fresh.page), ['mfa', 'swk', 'user']);
+});
+
+test('passkeys: a passkey-only user enrolls with a passkey and logs in with it', { timeout: 180_000 }, async (t) => {
+  const server = await startServer(t);
+  setPolicy(server, { allowed_login_methods: METHODS });
+  const snap = screenshots('passkeys-enroll');
+  const ticket = server.createUser('u-pk-enroll', { method: 'passkey' });
+  const { context, page } = await openBrowser(t, server, { locale: 'en-US' });
+  const authenticator = await virtualAuthenticator(context, page);
+
+  await page.goto(ticket.url);
+  await page.fill('#one_time_password', ticket.one_time_password);
+  await submit(page, '#enroll-otp-submit');
+  await snap(page, 'register');
+  assert.equal(await page.getAttribute('#enroll-register-form', 'data-passkey'), 'create', `a passkey form: ${await text(page, 'main')}`);
+  assert.ok(!(await page.isVisible('#password')), 'no password for a passkey-only method');
+  await page.selectOption('#secret_question', { index: 1 });
+  await page.fill('#secret_answer', 'Kyoto ramen');
+  await submit(page, '#enroll-register-submit');
+  await snap(page, 'complete');
+  assert.equal((await authenticator.credentials()).length, 1, `the passkey was created: ${await text(page, 'main')}`);
+  assert.ok(!(await page.isVisible('.problems')), `enrollment completed: ${await text(page, 'main')}`);
+
+  // The same ticket cannot enroll a second passkey.
+  await page.goto(ticket.url);
+  assert.ok(!(await page.isVisible('#enroll-register-form')), 'the enrollment is spent');
+
+  await page.goto(`${server.main}/login?tenant=demo`);
+  await loginWithOfferedPasskey(page);
+  assert.ok(await page.isVisible('#logged-in'), `logged in with the enrolled passkey: ${await text(page, 'main')}`);
+  assert.deepEqual(await amr(page), ['mfa', 'swk', 'user']);
 });

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::flows::device_certificate::{self, PendingDownload, SealedDownload};
+use crate::flows::passkey;
 use crate::flows::secret_answer;
 
 /// What the operator hands to the user; shown once, never stored in clear.
@@ -212,6 +213,14 @@ pub struct Registration<'a> {
     pub password_confirmation: &'a str,
     pub secret_question: &'a str,
     pub secret_answer: &'a str,
+    /// The passkey of a `passkey`-method user (that method has no other factor to
+    /// register one later): the verifier, the page's sealed ceremony, the browser's answer.
+    pub passkey: Option<(&'a webauthn_rs::prelude::Webauthn, &'a str, &'a str)>,
+}
+
+/// Whether enrollment registers the user's passkey: the method is a passkey alone.
+pub fn enrolls_passkey(user: &User) -> bool {
+    user.login_method.needs_passkey() && !user.login_method.needs_certificate() && !user.login_method.needs_password()
 }
 
 pub enum RegistrationOutcome {
@@ -272,6 +281,25 @@ pub async fn register_credentials(
         None
     };
     let answer_hash = secret_answer::hash_secret_answer(app, form.secret_answer).await?;
+    // The passkey goes in first (verifying it spends its ceremony); if the ticket then
+    // cannot be completed it is taken out again, so nothing is left half-done.
+    let passkey = if enrolls_passkey(user) {
+        let Some((webauthn, ceremony, answer)) = form.passkey else { return Ok(RegistrationOutcome::Invalid(vec!["passkey.unavailable"])) };
+        let Some(pending) = passkey::Pending::open(app, ceremony).filter(|p| p.is_registration() && p.user_id() == Some(user.id)) else {
+            return Ok(RegistrationOutcome::Invalid(vec!["passkey.refused"]));
+        };
+        let name = crate::flows::passkey_login::default_name(app);
+        match passkey::finish_registration(app, webauthn, user, &pending, answer, &name).await? {
+            passkey::RegistrationOutcome::Registered(added) => Some(added),
+            passkey::RegistrationOutcome::Expired => return Ok(RegistrationOutcome::Invalid(vec!["passkey.expired"])),
+            passkey::RegistrationOutcome::AlreadyRegistered | passkey::RegistrationOutcome::LimitReached => {
+                return Ok(RegistrationOutcome::Invalid(vec!["passkey.already_registered"]));
+            }
+            passkey::RegistrationOutcome::Refused => return Ok(RegistrationOutcome::Invalid(vec!["passkey.refused"])),
+        }
+    } else {
+        None
+    };
     let prepared = match &device {
         Some(device) => Some(device_certificate::prepare_download(app, tenant, user, device).await?),
         None => None,
@@ -295,6 +323,9 @@ pub async fn register_credentials(
         Err(other) => return Err(other.into()),
     };
     if let Some(reason) = unavailable {
+        if let Some(added) = &passkey {
+            app.storage.passkeys().remove(user.id, added.id, 0).await?;
+        }
         return Ok(RegistrationOutcome::Unavailable(reason));
     }
     if let (Some(device), Some(pending)) = (&device, &pending) {

@@ -45,6 +45,16 @@ impl Factor {
             Factor::Passkey => &["swk", "user"],
         }
     }
+
+    /// The message key of its name on pages (`factor.*`).
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Factor::Certificate => "factor.swk",
+            Factor::Pwd => "factor.pwd",
+            Factor::Otp => "factor.otp",
+            Factor::Passkey => "factor.passkey",
+        }
+    }
 }
 
 /// The `amr` values of a login: each value once, in the order proven, then `mfa` when

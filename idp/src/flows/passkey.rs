@@ -122,7 +122,7 @@ pub type Options = serde_json::Value;
 /// to keep. Credentials the user has are excluded (no second registration of one key).
 pub async fn start_registration(app: &App, webauthn: &Webauthn, user: &User) -> anyhow::Result<(Options, Pending)> {
     let existing = app.storage.passkeys().list_for_user(user.id).await?;
-    let exclude = existing.iter().filter_map(|p| URL_SAFE_NO_PAD.decode(&p.credential_id).ok()).map(Into::into).collect::<Vec<_>>();
+    let exclude: Vec<Vec<u8>> = existing.iter().filter_map(|p| URL_SAFE_NO_PAD.decode(&p.credential_id).ok()).collect();
     let (options, state) = webauthn.start_passkey_registration(user.id, &user.login_id, &user.login_id, Some(exclude))?;
     let mut options = serde_json::to_value(&options)?;
     // A discoverable credential, so the passkey also serves a login without a typed ID

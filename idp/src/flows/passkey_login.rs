@@ -6,7 +6,7 @@
 use mamori_storage::model::{LoginResult, Tenant, User, UserStatus};
 use webauthn_rs::prelude::Webauthn;
 
-use super::account::notices::{self, AccountChange};
+use super::account::{AccountChange, notify, record_change};
 use super::events::{Attempt, record_login_event};
 use super::login::{Factor, LoginProgress, LoginStep, next_step};
 use super::passkey::{self, AssertionOutcome, Pending, RegistrationOutcome};
@@ -100,8 +100,8 @@ pub async fn confirm_setup(
         RegistrationOutcome::Expired => return Ok(StepOutcome::Expired),
         RegistrationOutcome::AlreadyRegistered | RegistrationOutcome::LimitReached => return Ok(StepOutcome::AlreadyRegistered),
     }
-    notices::record_change(app, attempt, AccountChange::PasskeyAdded).await;
-    notices::notify(app, &user, "notice-passkey-added", serde_json::json!({ "passkey_name": name }), &[]).await;
+    record_change(app, attempt, AccountChange::PasskeyAdded).await;
+    notify(app, &user, "notice-passkey-added", serde_json::json!({ "passkey_name": name }), &[]).await;
     progress.factors.push(Factor::Passkey);
     progress.step = next_step(&user, tenant, &progress.factors, app.now());
     Ok(StepOutcome::Accepted)

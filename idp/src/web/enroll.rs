@@ -66,7 +66,7 @@ async fn show(ctx: PageCtx, path: Result<Path<String>, PathRejection>) -> Respon
             return Ok(unavailable_page(&ctx, reason));
         }
         if proof == Some(ProofStage::OtpVerified) {
-            return Ok(register_page(&ctx, &open, &token, None, "", StatusCode::OK));
+            return register_page(&ctx, &open, &token, None, "", StatusCode::OK).await;
         }
         Ok(otp_page(&ctx, &open, &token, None, StatusCode::OK))
     }
@@ -105,7 +105,7 @@ async fn submit_otp(path: Result<Path<String>, PathRejection>, Posted { ctx, for
             }
             OtpCheck::Accepted => {
                 let proof = flow::seal_proof(&app.sealing, open.ticket.id, ProofStage::OtpVerified, app.now())?;
-                let mut response = register_page(&ctx, &open, &token, None, "", StatusCode::OK);
+                let mut response = register_page(&ctx, &open, &token, None, "", StatusCode::OK).await?;
                 set_proof_cookie(&mut response, &token, &proof);
                 Ok(response)
             }
@@ -143,11 +143,13 @@ async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form 
             let problem = vec![ctx.message("enroll.otp.verify_first")];
             return Ok(otp_page(&ctx, &open, &token, Some(problem), StatusCode::FORBIDDEN));
         }
+        let webauthn = crate::web::login_passkey::webauthn(&ctx);
         let registration = flow::Registration {
             password: field(&form, "password"),
             password_confirmation: field(&form, "password_confirmation"),
             secret_question: field(&form, "secret_question"),
             secret_answer: field(&form, "secret_answer"),
+            passkey: webauthn.as_ref().map(|w| (w, field(&form, "ceremony"), field(&form, "credential"))),
         };
         match flow::register_credentials(app, &open, &registration, &ctx.state.urls.main).await? {
             RegistrationOutcome::Invalid(keys) => {
@@ -159,11 +161,12 @@ async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form 
                         ("password.rule.", "password"),
                         ("secret_answer.problem.choose_question", "secret_question"),
                         ("secret_answer.problem.", "secret_answer"),
+                        ("passkey.", "credential"),
                     ],
                     &["password", "password_confirmation", "secret_question", "secret_answer"],
                 );
                 let selected = registration.secret_question;
-                Ok(register_page(&ctx, &open, &token, Some((problem, invalid)), selected, StatusCode::UNPROCESSABLE_ENTITY))
+                register_page(&ctx, &open, &token, Some((problem, invalid)), selected, StatusCode::UNPROCESSABLE_ENTITY).await
             }
             RegistrationOutcome::Unavailable(reason) => Ok(unavailable_page(&ctx, reason)),
             RegistrationOutcome::NoDevice => Ok(ctx.error(StatusCode::CONFLICT, "enroll.no_device")),
@@ -195,14 +198,23 @@ fn otp_page(ctx: &PageCtx, open: &OpenEnrollment, token: &str, problem: Option<V
     response
 }
 
-fn register_page(
+/// The registration page. A `passkey`-method user registers the passkey on it: a new
+/// ceremony each time it is shown.
+async fn register_page(
     ctx: &PageCtx,
     open: &OpenEnrollment,
     token: &str,
     problem: Option<(Vec<String>, Vec<String>)>,
     selected: &str,
     status: StatusCode,
-) -> Response {
+) -> anyhow::Result<Response> {
+    let passkey = match crate::web::login_passkey::webauthn(ctx) {
+        Some(webauthn) if flow::enrolls_passkey(&open.user) => {
+            let (options, pending) = crate::flows::passkey::start_registration(ctx.app(), &webauthn, &open.user).await?;
+            Some(serde_json::json!({ "options": options, "ceremony": pending.seal(ctx.app())? }))
+        }
+        _ => None,
+    };
     let questions: Vec<serde_json::Value> =
         SECRET_QUESTIONS.iter().map(|q| serde_json::json!({ "code": q.code, "label": ctx.message(q.label_key) })).collect();
     let policy = &open.tenant.policy;
@@ -220,10 +232,12 @@ fn register_page(
             "selected": selected,
             "problem": problem,
             "invalid": invalid,
+            "passkey": passkey,
+            "passkey_unavailable": flow::enrolls_passkey(&open.user) && passkey.is_none(),
         }),
     );
     no_store(&mut response);
-    response
+    Ok(response)
 }
 
 fn complete_page(ctx: &PageCtx, open: &OpenEnrollment, download: Option<&PendingDownload>) -> Response {

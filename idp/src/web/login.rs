@@ -522,7 +522,8 @@ async fn done(ctx: PageCtx) -> Response {
         let auth = &logged_in.auth;
         let factors = login::amr(&auth.factors);
         // The codes stay in the page (`data-amr`); the user reads them in words.
-        Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors })))
+        let names: Vec<&str> = auth.factors.iter().map(|f| f.label_key()).collect();
+        Ok(ctx.form(StatusCode::OK, "login/done.html", serde_json::json!({ "login_id": user.login_id, "factors": factors, "factor_names": names })))
     }
     .await;
     result.unwrap_or_else(|err: anyhow::Error| ctx.internal(&err))
