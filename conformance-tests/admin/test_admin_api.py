@@ -19,6 +19,8 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
+from passkey_rows import add_passkey
+
 ROOT = Path(__file__).resolve().parents[2]
 MAMORI = os.environ.get("MAMORI_BIN", str(ROOT / "target" / "debug" / "mamori"))
 VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
@@ -173,7 +175,8 @@ def beta_objects(server):
     sps = server.call("GET", "/tenants/beta/saml-sps", token=server.super_token).json()
     certs = server.call("GET", "/tenants/beta/certificates", token=server.super_token).json()["items"]
     assert len(sps) == 1 and len(certs) == 1
-    return {"tenant": "beta", "login_id": "beta-user", "serial": certs[0]["serial"], "client_id": "beta-rp", "sp_id": sps[0]["id"], "device_no": 1}
+    passkey_id = add_passkey(server, "beta", "beta-user", "Beta laptop")
+    return {"tenant": "beta", "login_id": "beta-user", "serial": certs[0]["serial"], "client_id": "beta-rp", "sp_id": sps[0]["id"], "device_no": 1, "passkey_id": passkey_id}
 
 
 # A valid body for each writing operation, so that a missing tenant check would show as
@@ -230,6 +233,8 @@ def test_tenant_admin_reaches_no_other_tenant_through_any_operation(server, open
     assert user["display_name"] == "beta-user" and user["status"] == "active"
     devices = server.call("GET", "/tenants/beta/users/beta-user/devices", token=server.super_token).json()
     assert "taken@acme.test" not in [d["email"] for d in devices]
+    passkeys = server.call("GET", "/tenants/beta/users/beta-user/passkeys", token=server.super_token).json()
+    assert [p["id"] for p in passkeys] == [values["passkey_id"]], passkeys
     cert = server.call("GET", f"/tenants/beta/certificates/{values['serial']}", token=server.super_token).json()
     assert cert["status"] == "active"
     assert server.call("GET", "/tenants/beta", token=server.super_token).json()["display_name"] == "Beta"

@@ -15,6 +15,7 @@ pub mod federation;
 pub mod import;
 pub mod keys;
 pub mod operators;
+pub mod passkeys;
 pub mod principal;
 pub mod saml_sps;
 pub mod tenants;

@@ -1,4 +1,4 @@
-//! `mamori admin user show|update|delete|import|devices|certificates`: through the admin
+//! `mamori admin user show|update|delete|import|devices|certificates|passkeys|remove-passkey`: through the admin
 //! service layer as the local super-admin, so each is checked as the API checks it and
 //! every change is audited.
 
@@ -10,7 +10,9 @@ use clap::Subcommand;
 use super::OutputArgs;
 use super::oidc::cli_error;
 use super::output::{fields, or_dash, print, table, time_text};
+use crate::admin::api::passkeys::PasskeyOut;
 use crate::admin::api::schema::{CertificateOut, DeviceOut, ImportReportOut, RowFailureOut, UserOut};
+use crate::admin::passkeys;
 use crate::admin::users::{self, UserChanges};
 use crate::admin::{Principal, import};
 use crate::app::App;
@@ -91,6 +93,30 @@ pub enum UserRecordCommand {
         tenant: String,
         #[arg(long)]
         login_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// A user's passkeys, oldest first.
+    Passkeys {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Remove one of a user's passkeys, even the last one; the user is told by mail.
+    ///
+    /// A user left without the passkey their login method needs recovers through a
+    /// reissue (`mamori admin user reissue-cert` or an enrollment ticket).
+    RemovePasskey {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login_id: String,
+        /// The passkey's ID, as `user passkeys` lists it.
+        #[arg(long)]
+        id: String,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -182,7 +208,39 @@ pub async fn run(app: &App, command: UserRecordCommand) -> anyhow::Result<()> {
             let out: Vec<CertificateOut> = certs.iter().map(CertificateOut::from).collect();
             print(output.output, &out, || certificate_lines(&out))
         }
+        UserRecordCommand::Passkeys { tenant, login_id, output } => {
+            let listed = passkeys::list(app, &principal, &tenant, &login_id).await.map_err(cli_error)?;
+            let out: Vec<PasskeyOut> = listed.iter().map(PasskeyOut::from).collect();
+            print(output.output, &out, || passkey_lines(&out))
+        }
+        UserRecordCommand::RemovePasskey { tenant, login_id, id, output } => {
+            let removed = passkeys::remove(app, &principal, &tenant, &login_id, &id).await.map_err(cli_error)?;
+            let json = serde_json::json!({"removed": PasskeyOut::from(&removed), "login_id": login_id, "tenant": tenant});
+            print(output.output, &json, || {
+                format!("removed passkey {} ({}) of {login_id}; they were told by mail", removed.id, removed.name)
+            })
+        }
     }
+}
+
+/// A table of passkeys: ID, name, when added and last used, backup flags, counter.
+fn passkey_lines(passkeys: &[PasskeyOut]) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let rows: Vec<Vec<String>> = passkeys
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.clone(),
+                p.name.clone(),
+                time_text(&p.created_at),
+                or_dash(p.last_used_at.as_deref().map(time_text).as_deref()),
+                yes_no(p.backup_eligible),
+                yes_no(p.backed_up),
+                p.sign_count.to_string(),
+            ]
+        })
+        .collect();
+    table(&["ID", "NAME", "ADDED", "LAST USED", "BACKUP ELIGIBLE", "BACKED UP", "COUNTER"], &rows)
 }
 
 fn user_fields(u: &UserOut) -> String {

@@ -9,6 +9,7 @@ pub mod expiring;
 pub(crate) mod extract;
 mod federation;
 pub mod openapi;
+pub mod passkeys;
 mod problem;
 pub(crate) mod records;
 pub(crate) mod refusals;
@@ -18,7 +19,7 @@ mod tenants;
 mod users;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::state::SharedState;
 pub use problem::Problem;
@@ -49,6 +50,8 @@ pub fn routes() -> Router<SharedState> {
         .route("/tenants/{tenant}/users/{login_id}/sessions", get(users::sessions))
         .route("/tenants/{tenant}/users/{login_id}/end-sessions", post(users::end_sessions))
         .route("/tenants/{tenant}/users/{login_id}/certificates", get(users::certificates))
+        .route("/tenants/{tenant}/users/{login_id}/passkeys", get(passkeys::list))
+        .route("/tenants/{tenant}/users/{login_id}/passkeys/{passkey_id}", delete(passkeys::remove))
         .route("/tenants/{tenant}/certificates", get(records::certificates))
         .route("/tenants/{tenant}/certificates/{serial}", get(records::certificate))
         .route("/tenants/{tenant}/certificates/{serial}/revoke", post(records::revoke))

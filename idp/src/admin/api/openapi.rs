@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use super::{branding, credentials, expiring, federation, records, schema, tenants, users};
+use super::{branding, credentials, expiring, federation, passkeys, records, schema, tenants, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +21,7 @@ use super::{branding, credentials, expiring, federation, records, schema, tenant
         branding::get, branding::put,
         users::list, users::create, users::get, users::update, users::delete, users::disable, users::enable, users::unlock,
         users::force_password_change, users::enrollment_ticket, users::reissue_certificate, users::devices, users::certificates,
-        users::device_email, users::sessions, users::end_sessions,
+        users::device_email, users::sessions, users::end_sessions, passkeys::list, passkeys::remove,
         records::import_users, records::certificates, records::certificate, records::revoke, records::login_events,
         records::login_events_csv, records::tenant_audit_events, records::tenant_audit_events_csv, records::audit_events,
         expiring::list, expiring::csv,

@@ -16,7 +16,7 @@ mod devices;
 mod expiry_reminders;
 mod history;
 mod method;
-mod notices;
+pub(crate) mod notices;
 mod passkeys;
 mod renewal;
 

@@ -7,6 +7,7 @@
 //! - `users`: find a user, the user's page (devices, certificates, sessions, recent
 //!   logins) and its actions: unlock, disable/enable, enrollment ticket, certificate
 //!   reissue, password change at the next login, ending the sessions, deleting;
+//! - `user_passkeys`: the user's passkeys on the user's page, and removing one;
 //! - `user_edit`: creating a user with its first device, changing one, and the
 //!   confirmation page in front of what destroys or locks something;
 //! - `users_import`: users from a CSV file, previewed row by row before anything is saved;
@@ -38,6 +39,7 @@ mod site_edit;
 mod site_fields;
 mod sites;
 mod user_edit;
+mod user_passkeys;
 mod users;
 pub(crate) mod users_import;
 
@@ -59,6 +61,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/console", get(home))
         .merge(users::routes())
         .merge(user_edit::routes())
+        .merge(user_passkeys::routes())
         .merge(users_import::routes())
         .merge(sites::routes())
         .merge(site_edit::routes())

@@ -40,7 +40,9 @@ fn new_console_pages_render_with_real_values() {
             serde_json::json!({"href": "/console/t/demo/users/u1", "must_change_password": true,
             "user": {"login_id": "u1", "display_name": "U", "status": "Active", "disabled": false, "locked": null, "method": "cert", "enrolled": true, "created": "2026"},
             "devices": [], "certificates": [], "rows": [], "events_href": "/e",
-            "sessions": [{"created": "2026", "last_seen": "2026", "expires": "2026", "factors": "swk pwd"}]}),
+            "sessions": [{"created": "2026", "last_seen": "2026", "expires": "2026", "factors": "swk pwd"}],
+            "passkeys": [{"id": "p1", "name": "Laptop", "created": "2026", "last_used": null, "backup_eligible": "Yes", "backed_up": "No",
+                "remove_href": "/console/t/demo/users/u1/passkeys/p1/remove"}]}),
         ),
         (
             "console/users.html",

@@ -1,5 +1,5 @@
 //! Users in the console: search (by user ID or name, 20 to a page), the user's page
-//! (status, lock, devices, certificates, recent logins) and its actions. Every action is
+//! (status, lock, devices, certificates, passkeys, recent logins) and its actions. Every action is
 //! a CSRF-checked POST that calls the service layer (which writes the audit event) and
 //! answers with a redirect back to the user's page, except the enrollment ticket, whose
 //! URL and one-time password are shown once on the answer itself.
@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use mamori_storage::model::{UserQuery, UserStatus};
 use serde::Deserialize;
 
-use super::{Console, console_or_return, open_console, user_edit};
+use super::{Console, console_or_return, open_console, user_edit, user_passkeys};
 use crate::admin::events::LoginEventFilter;
 use crate::admin::{Paging, users};
 use crate::state::SharedState;
@@ -32,7 +32,16 @@ const PAGE_SIZE: u64 = 20;
 const RECENT_LOGINS: u64 = 10;
 
 /// Notices after an action (`?notice=…`); only these are shown.
-const NOTICES: &[&str] = &["unlocked", "disabled", "enabled", "reissue-sent", "saved", "password-change-forced", "sessions-ended"];
+const NOTICES: &[&str] = &[
+    "unlocked",
+    "disabled",
+    "enabled",
+    "reissue-sent",
+    "saved",
+    "password-change-forced",
+    "sessions-ended",
+    super::user_passkeys::REMOVED_NOTICE,
+];
 
 /// Notices on the search page (`?notice=…`).
 const SEARCH_NOTICES: &[&str] = &["deleted"];
@@ -123,10 +132,11 @@ async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, 
         let filter = LoginEventFilter { login_id: Some(login_id.clone()), ..LoginEventFilter::default() };
         let logins = crate::admin::events::search(app, p, &tenant, &filter, Paging { offset: 0, limit: RECENT_LOGINS }).await?;
         let sessions = users::sessions(app, p, &tenant, &login_id).await?;
-        Ok::<_, crate::admin::AdminError>((devices, certificates, logins, sessions))
+        let passkeys = crate::admin::passkeys::list(app, p, &tenant, &login_id).await?;
+        Ok::<_, crate::admin::AdminError>((devices, certificates, logins, sessions, passkeys))
     }
     .await;
-    let (devices, certificates, logins, sessions) = match found {
+    let (devices, certificates, logins, sessions, passkeys) = match found {
         Ok(found) => found,
         Err(err) => return console.refused(&err).await,
     };
@@ -182,6 +192,7 @@ async fn detail(ctx: PageCtx, Path((tenant, login_id)): Path<(String, String)>, 
                 "devices": devices,
                 "certificates": certificates,
                 "sessions": sessions,
+                "passkeys": user_passkeys::rows(&console, &tenant, &user.login_id, &passkeys),
                 "rows": logins,
                 "events_href": format!("/console/t/{}/events?login_id={}", urlcode::component(&tenant), urlcode::component(&user.login_id)),
             }),
