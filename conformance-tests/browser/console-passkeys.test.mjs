@@ -10,16 +10,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { enrolledUser, gotoLogin, openBrowser, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
+import { enrolledUser, gotoLogin, openBrowser, screenshots, setPolicy, startServer, submit, submitPassword, text, waitForMail } from './harness.mjs';
 import { api, apiJson, fitsPhone, openConsole, operator, postFromPage, readToken } from './console-helpers.mjs';
 import { virtualAuthenticator } from './passkey-helpers.mjs';
 
-/** Logs `user` (cert+passkey) in with a fresh virtual authenticator; registers a passkey
- * named `name` at the first login, or on the account page once one exists. */
+/** Logs `user` (cert+password+passkey) in with a fresh virtual authenticator; registers a
+ * passkey named `name` at the first login, after the certificate and the password. */
 async function registerPasskey(t, server, user, name) {
   const { context, page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
   const authenticator = await virtualAuthenticator(context, page);
   await gotoLogin(page, server, '?return_to=%2Faccount%2Fpasskeys');
+  await submitPassword(page, user.loginId, user.password);
   if ((await page.getAttribute('#passkey-form', 'data-passkey')) === 'create') {
     // The first login: the registration is the login's passkey.
     await page.fill('#name', name);
@@ -31,19 +32,17 @@ async function registerPasskey(t, server, user, name) {
 
 test('an operator sees a user\'s passkeys and removes them behind the confirmation', { timeout: 480_000 }, async (t) => {
   const server = await startServer(t);
-  setPolicy(server, { allowed_login_methods: ['cert+password', 'cert+passkey'] });
+  setPolicy(server, { allowed_login_methods: ['cert+password', 'cert+password+passkey'] });
   const snap = screenshots('console-passkeys');
   const admin = await operator(t, server, 'op-passkeys');
   server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other Co');
   server.cli('admin', 'user', 'create', '--tenant', 'other', '--login-id', 'o-secret', '--email', 'o-secret@example.test');
   const token = readToken(server);
 
-  // A cert+passkey user whose first login registers "Work laptop", then adds "Phone" on
-  // the account page with a second authenticator.
-  // Enrolled as cert+password, then moved (on wt-passkey the enrollment page of a
-  // cert+passkey user has no password field, which the harness's enrollment fills).
+  // A cert+password+passkey user whose first login registers "Work laptop", then adds
+  // "Phone" on the account page with a second authenticator.
   const user = await enrolledUser(t, server, 'u-keys');
-  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', 'u-keys', '--method', 'cert+passkey');
+  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', 'u-keys', '--method', 'cert+password+passkey');
   const own = await registerPasskey(t, server, user, 'Work laptop');
   assert.ok(own.page.url().includes('/account'), `logged in: ${own.page.url()} ${await text(own.page, 'main')}`);
   await own.authenticator.remove();
@@ -145,6 +144,7 @@ test('an operator sees a user\'s passkeys and removes them behind the confirmati
   const again = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
   await virtualAuthenticator(again.context, again.page);
   await gotoLogin(again.page, server);
+  await submitPassword(again.page, user.loginId, user.password);
   assert.equal(await again.page.getAttribute('#passkey-form', 'data-passkey'), 'create', 'the next login registers a new passkey');
 
   // The audit trail: two removals by the operator, nothing for the refused attempts.

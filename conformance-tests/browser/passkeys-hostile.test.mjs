@@ -6,20 +6,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { gotoLogin, openBrowser, screenshots, setPolicy, startServer, submit, text } from './harness.mjs';
+import { gotoLogin, openBrowser, submitPassword, screenshots, setPolicy, startServer, submit, text } from './harness.mjs';
 import { craftAssertion, enrolledPasskeyUser, pageOptions, postAnswer, virtualAuthenticator } from './passkey-helpers.mjs';
 
 const METHODS = ['cert+password', 'cert+passkey', 'cert+password+passkey', 'passkey'];
 
 /** A certificate + passkey user, logged in once (which registered the passkey), logged out. */
 async function userWithPasskey(t, server, loginId, snap) {
-  const user = await enrolledPasskeyUser(t, server, loginId, 'cert+passkey', { snap });
+  const user = await enrolledPasskeyUser(t, server, loginId, 'cert+password+passkey', { snap });
   const { context, page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
   const authenticator = await virtualAuthenticator(context, page);
   await gotoLogin(page, server);
+  await submitPassword(page, user.loginId, user.password);
   await submit(page, '#passkey-submit');
   assert.ok(await page.isVisible('#logged-in'), `${loginId} set up a passkey: ${await text(page, 'main')}`);
   await submit(page, '#logout');
+  // With a passkey registered, the operator may make it the certificate's only companion.
+  server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', loginId, '--method', 'cert+passkey');
   const [credential] = await authenticator.credentials();
   return { user, page, credential };
 }

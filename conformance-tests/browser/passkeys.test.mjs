@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { enrolledUser, gotoLogin, mailHeader, openBrowser, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
+import { enrolledUser, gotoLogin, mailHeader, openBrowser, submitPassword, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
 import { enrolledPasskeyUser, loginWithOfferedPasskey, virtualAuthenticator } from './passkey-helpers.mjs';
 
 const METHODS = ['cert+password', 'cert+passkey', 'cert+password+passkey', 'passkey'];
@@ -18,19 +18,24 @@ test('passkeys: set up at the first login, used at the next, managed on the acco
   const server = await startServer(t);
   setPolicy(server, { allowed_login_methods: METHODS });
   const snap = screenshots('passkeys');
-  const user = await enrolledPasskeyUser(t, server, 'u-passkey', 'cert+passkey', { snap });
+  // An operator cannot give a method whose passkey would come after the certificate alone
+  // to a user without one; cert+password+passkey registers it after the password.
+  const user = await enrolledPasskeyUser(t, server, 'u-passkey', 'cert+password+passkey', { snap });
+  assert.throws(() => server.cli('admin', 'user', 'update', '--tenant', 'demo', '--login-id', 'u-passkey', '--method', 'cert+passkey'), /needs a passkey/);
   const { context, page } = await openBrowser(t, server, { certificate: user, locale: 'en-US' });
   const authenticator = await virtualAuthenticator(context, page);
 
-  // First login: the certificate, then the passkey's registration, which is the factor.
+  // First login: the certificate and the password, then the passkey's registration, which
+  // is the factor.
   await gotoLogin(page, server);
+  await submitPassword(page, user.loginId, user.password);
   await snap(page, 'setup');
   assert.equal(await page.getAttribute('#passkey-form', 'data-passkey'), 'create', `the set-up page: ${await text(page, 'main')}`);
   await page.fill('#name', 'Work laptop');
   await submit(page, '#passkey-submit');
   await snap(page, 'logged-in-after-setup');
   assert.ok(await page.isVisible('#logged-in'), `logged in: ${await text(page, 'main')}`);
-  assert.deepEqual(await amr(page), ['mfa', 'swk', 'user'], 'a passkey login never claims a hardware key');
+  assert.deepEqual(await amr(page), ['mfa', 'pwd', 'swk', 'user'], 'a passkey login never claims a hardware key');
   assert.equal((await authenticator.credentials()).length, 1, 'one credential on the authenticator');
   // The notice of the new passkey, in the user's language (Japanese by default).
   const notice = await waitForMail(server, { to: 'u-passkey@', pattern: /Work laptop/ });
@@ -39,6 +44,7 @@ test('passkeys: set up at the first login, used at the next, managed on the acco
 
   // The next login asks for the passkey; nothing is registered again.
   await gotoLogin(page, server);
+  await submitPassword(page, user.loginId, user.password);
   await snap(page, 'assertion');
   assert.equal(await page.getAttribute('#passkey-form', 'data-passkey'), 'get', `the passkey step: ${await text(page, 'main')}`);
   await submit(page, '#passkey-submit');

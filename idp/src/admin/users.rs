@@ -36,7 +36,8 @@ use crate::fields::{DisplayName, Email, LoginId};
 
 fn parse_method(tenant: &Tenant, text: &str) -> Result<LoginMethod, AdminError> {
     let method: LoginMethod = text.parse().map_err(|_| {
-        AdminError::Invalid(format!("login_method: `{text}` is not one of cert, cert+password, cert+password+otp, password, password+otp"))
+        let known: Vec<&str> = LoginMethod::ALL.iter().map(|m| m.as_str()).collect();
+        AdminError::Invalid(format!("login_method: `{text}` is not one of {}", known.join(", ")))
     })?;
     if !tenant.policy.allowed_login_methods.contains(&method) {
         return Err(AdminError::Invalid(format!("login_method: the tenant's policy does not allow `{method}`")));
@@ -156,6 +157,20 @@ pub fn prepare_new_user(tenant: &Tenant, input: &NewUserInput) -> Result<NewUser
 }
 
 /// Creates a user with its first device; no half-made user remains if the device fails.
+/// A method whose only other factor is the certificate (or nothing) is not given to a
+/// user without a passkey: the first passkey would otherwise be registered on the
+/// strength of the certificate alone. Such users register one on the account page first
+/// (or at enrollment, for new users); `cert+password+passkey` registers it at the next
+/// login, after the certificate and the password.
+pub async fn check_passkey_for(app: &App, user: &User, method: LoginMethod) -> Result<(), AdminError> {
+    if method.needs_passkey() && !method.needs_password() && app.storage.passkeys().count_for_user(user.id).await? == 0 {
+        return Err(AdminError::Invalid(format!(
+            "login_method: `{method}` needs a passkey and the user has none: the user adds one on the account page first (or a new enrollment registers one)"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn create_in(app: &App, principal: &Principal, tenant: &Tenant, input: &NewUserInput) -> Result<User, AdminError> {
     let new = prepare_new_user(tenant, input)?;
     // The user and the device its enrollment needs are one transaction: neither without
@@ -193,6 +208,9 @@ pub async fn update(app: &App, principal: &Principal, slug: &str, login_id: &str
         check_time_zone(&time_zone)?;
     }
     let method = changes.login_method.as_deref().map(|m| parse_method(&tenant, m)).transpose()?;
+    if let Some(method) = method.filter(|m| *m != user.login_method) {
+        check_passkey_for(app, &user, method).await?;
+    }
     let now = app.now();
     app.storage.users().update_profile(user.id, &display_name, locale, &time_zone, now).await?;
     if let Some(method) = method.filter(|m| *m != user.login_method) {

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::flows::device_certificate::{self, PendingDownload, SealedDownload};
+use crate::flows::events::Attempt;
 use crate::flows::passkey;
 use crate::flows::secret_answer;
 
@@ -218,9 +219,11 @@ pub struct Registration<'a> {
     pub passkey: Option<(&'a webauthn_rs::prelude::Webauthn, &'a str, &'a str)>,
 }
 
-/// Whether enrollment registers the user's passkey: the method is a passkey alone.
+/// Whether enrollment registers the user's passkey: methods where nothing but the
+/// certificate comes before the passkey (`passkey`, `cert+passkey`), so that no login
+/// registers one on the certificate's strength alone.
 pub fn enrolls_passkey(user: &User) -> bool {
-    user.login_method.needs_passkey() && !user.login_method.needs_certificate() && !user.login_method.needs_password()
+    user.login_method.needs_passkey() && !user.login_method.needs_password()
 }
 
 pub enum RegistrationOutcome {
@@ -327,6 +330,19 @@ pub async fn register_credentials(
             app.storage.passkeys().remove(user.id, added.id, 0).await?;
         }
         return Ok(RegistrationOutcome::Unavailable(reason));
+    }
+    if let Some(added) = &passkey {
+        // Like every other registration: in the history, and mailed.
+        let attempt = Attempt {
+            tenant_id: tenant.id,
+            user_id: Some(user.id),
+            login_id: Some(&user.login_id),
+            source_ip: String::new(),
+            user_agent: None,
+        };
+        crate::flows::account::record_change(app, &attempt, crate::flows::account::AccountChange::PasskeyAdded).await;
+        let context = serde_json::json!({ "passkey_name": added.name });
+        crate::flows::account::notify(app, user, "notice-passkey-added", context, &[]).await;
     }
     if let (Some(device), Some(pending)) = (&device, &pending) {
         device_certificate::announce_download(app, tenant, user, device, pending, public_url).await;

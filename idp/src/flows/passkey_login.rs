@@ -36,10 +36,14 @@ pub enum StepOutcome {
     NotThisStep,
 }
 
-/// Readies a passkey step for its page: a user who has no passkey registers one first.
-/// Returns whether `progress` changed (the caller stores it).
+/// Readies a passkey step for its page: a `cert+password+passkey` user who has no passkey
+/// registers one first, after the certificate and the password (as the first TOTP
+/// set-up). The methods where only the certificate (or nothing) comes before the passkey
+/// register it at enrollment instead, never at a login on the certificate's strength
+/// alone. Returns whether `progress` changed (the caller stores it).
 pub async fn prepare(app: &App, user: &User, progress: &mut LoginProgress) -> anyhow::Result<bool> {
-    if progress.step != LoginStep::Passkey || app.storage.passkeys().count_for_user(user.id).await? > 0 {
+    let set_up_here = user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd);
+    if progress.step != LoginStep::Passkey || !set_up_here || app.storage.passkeys().count_for_user(user.id).await? > 0 {
         return Ok(false);
     }
     progress.step = LoginStep::PasskeySetup;
@@ -93,6 +97,9 @@ pub async fn confirm_setup(
         return Ok(StepOutcome::NotThisStep);
     }
     let user = app.storage.users().get(progress.user_id).await?;
+    if !(user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd)) {
+        return Ok(StepOutcome::Refused);
+    }
     // Another set-up got there first: this login asks for an assertion instead.
     if app.storage.passkeys().count_for_user(user.id).await? > 0 {
         progress.step = LoginStep::Passkey;

@@ -249,4 +249,20 @@ mod tests {
         let max = req(Comparison::Maximum, &[PASSWORD_PROTECTED_TRANSPORT]);
         assert_eq!(choose(&[Certificate, Pwd], Some(&max)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
     }
+
+    #[test]
+    fn an_equal_strength_of_another_kind_meets_no_minimum() {
+        // The review's case: a certificate and password login asked for at least a passkey.
+        let passkey = req(Comparison::Minimum, &[acr::ACR_PASSKEY]);
+        assert_eq!(choose(&[Certificate, Pwd], Some(&passkey)), None);
+        assert_eq!(choose(&[Certificate, Pwd, Passkey], Some(&passkey)).as_deref(), Some(acr::ACR_PASSKEY));
+        // And a passkey alone asked for at least a certificate.
+        for class in [X509, acr::ACR_CERT, acr::ACR_CERT_PASSWORD] {
+            assert_eq!(choose(&[Passkey], Some(&req(Comparison::Minimum, &[class]))), None, "{class}");
+            assert_eq!(choose(&[Passkey], Some(&req(Comparison::Better, &[class]))), None, "{class}");
+        }
+        assert_eq!(choose(&[Passkey], Some(&req(Comparison::Minimum, &[REFEDS_MFA]))).as_deref(), Some(REFEDS_MFA));
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&passkey)), Assurance::Unreachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordPasskey, Some(&passkey)), Assurance::Reachable);
+    }
 }

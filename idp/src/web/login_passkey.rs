@@ -50,8 +50,8 @@ pub(super) async fn step_page(
         LoginStep::PasskeySetup => ("login/passkey_setup.html", Some(passkey::start_registration(app, &webauthn, user).await?)),
         _ => ("login/passkey.html", passkey::start_assertion(app, &webauthn, user).await?),
     };
-    // No passkey any more (removed meanwhile): the login starts again and sets one up.
-    let Some((options, pending)) = started else { return Ok(ctx.error(StatusCode::CONFLICT, "login.session_expired")) };
+    // No passkey, and this method registers none at a login: a new enrollment does.
+    let Some((options, pending)) = started else { return Ok(ctx.error(StatusCode::FORBIDDEN, "passkey.none_registered")) };
     let context = serde_json::json!({ "options": options, "ceremony": pending.seal(app)?, "problem": problem });
     Ok(ctx.form(StatusCode::OK, template, context))
 }
