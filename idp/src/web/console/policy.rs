@@ -39,7 +39,8 @@ enum Kind {
     Classes,
 }
 
-const METHODS: &[&str] = &["cert", "cert+password", "cert+password+otp", "password", "password+otp"];
+const METHODS: &[&str] =
+    &["cert", "cert+password", "cert+password+otp", "password", "password+otp", "cert+passkey", "cert+password+passkey", "passkey"];
 const CLASSES: &[&str] = &["digits", "upper", "lower", "symbols"];
 
 /// Every knob, by group, in the order of the page; the names are [`TenantPolicy`]'s fields
@@ -335,10 +336,7 @@ mod tests {
 
     /// Every login method, so the table's list cannot fall behind the model's.
     fn all_methods() -> Vec<String> {
-        [LoginMethod::Cert, LoginMethod::CertPassword, LoginMethod::CertPasswordOtp, LoginMethod::Password, LoginMethod::PasswordOtp]
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        LoginMethod::ALL.iter().map(ToString::to_string).collect()
     }
 
     fn form_of(policy: &TenantPolicy) -> FormFields {
