@@ -322,6 +322,7 @@ macro_rules! resume_or_return {
         }
     };
 }
+pub(super) use resume_or_return;
 
 async fn password(Posted { ctx, form }: Posted) -> Response {
     let (mut web_session, tenant, user) = resume_or_return!(ctx);

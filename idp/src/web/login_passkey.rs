@@ -10,7 +10,7 @@ use axum::routing::post;
 use mamori_storage::model::{LoginMethod, Tenant, User};
 use webauthn_rs::prelude::Webauthn;
 
-use super::login::{advance, attempt, open_transaction, restart, resume, safe_return_to};
+use super::login::{advance, attempt, open_transaction, restart, resume, resume_or_return, safe_return_to};
 use super::login_password::login_page;
 use super::page::switch_stays_here;
 use super::session::{self, WebSession};
@@ -57,11 +57,7 @@ pub(super) async fn step_page(
 }
 
 async fn assertion(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = match resume(&ctx).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(page)) => return page,
-        Err(err) => return ctx.internal(&err),
-    };
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };
@@ -75,11 +71,7 @@ async fn assertion(Posted { ctx, form }: Posted) -> Response {
 }
 
 async fn setup(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = match resume(&ctx).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(page)) => return page,
-        Err(err) => return ctx.internal(&err),
-    };
+    let (mut web_session, tenant, user) = resume_or_return!(ctx);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };
