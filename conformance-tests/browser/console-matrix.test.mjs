@@ -27,11 +27,15 @@ function messages(lang) {
 
 const M = { en: messages('en'), ja: messages('ja') };
 const squash = (s) => s.replace(/\s+/g, ' ').trim();
-/** English texts that the Japanese messages do not share: found on a Japanese page, they
- * are English left behind (a missing translation or a hard-coded string). */
+/** Texts the same in both languages: names and technical terms. */
+const SAME_IN_BOTH = new Set(['-', 'Mamori', 'OK', 'ECDSA P-256', 'RSA 2048']);
+/** English texts: every English message except those a Japanese message translates to
+ * (the same words may be Japanese for another key) and the names above. Found on a
+ * Japanese page, one is English left behind: a message the Japanese file copied from the
+ * English one, a missing translation, or a hard-coded string. */
 const ENGLISH_ONLY = (() => {
-  const ja = new Set(Object.values(M.ja).map(squash));
-  return [...new Set(Object.values(M.en).map(squash))].filter((v) => v.length > 2 && !ja.has(v) && !v.includes('{'));
+  const translated = new Set(Object.keys(M.ja).filter((k) => M.ja[k] !== M.en[k]).map((k) => squash(M.ja[k])));
+  return new Set(Object.values(M.en).map(squash).filter((v) => v.length > 1 && !v.includes('{') && !translated.has(v) && !SAME_IN_BOTH.has(v)));
 })();
 /** The first segments of the message keys: a visible word like `console.users.title` is a
  * key the page failed to translate. */
@@ -83,7 +87,7 @@ async function pageFaults(page, lang) {
   if (!seen.switcher) faults.push(`no language switch to ${other}`);
   if (seen.scroll > seen.inner) faults.push(`${seen.scroll} px wide at ${seen.inner} px`);
   if (lang === 'ja') {
-    const english = seen.labels.filter((l) => ENGLISH_ONLY.includes(l));
+    const english = seen.labels.filter((l) => ENGLISH_ONLY.has(l));
     if (english.length) faults.push(`English left: ${english.join(' | ')}`);
     for (const heading of [seen.title, ...seen.h1]) {
       if (!/[\u3000-\u9fff\uff00-\uffef]/.test(heading)) faults.push(`heading without Japanese: ${heading}`);
