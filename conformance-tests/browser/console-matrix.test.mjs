@@ -96,7 +96,7 @@ async function pageFaults(page, lang) {
   return { faults, h1: seen.h1 };
 }
 
-test('every console page in both languages at 1280 and 390 px: language, switch, width, CSRF; save, refuse, decline, 404', { timeout: 240_000 }, async (t) => {
+test('every console page in both languages at 1280 and 390 px: language, switch, width, CSRF; save, refuse, decline, 404', { timeout: 360_000 }, async (t) => {
   const server = await startServer(t);
   const dir = tempDir(t, 'console-matrix-');
   const admin = await operator(t, server, 'op-matrix');
