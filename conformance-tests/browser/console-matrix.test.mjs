@@ -443,7 +443,7 @@ test('every console page in both languages at 1280 and 390 px: language, switch,
     assert.ok((await problems(page)).includes(msg('console.keys.problem.grace_days')), `${c}: the refusal says why`);
     assert.deepEqual(await kids(), before, `${c}: refused, no rotation`);
     await submit(page, '#rotate-oidc-submit');
-    await check(`${c} keys oidc confirm`, null);
+    await check(`${c} keys oidc confirm`, 'console.keys.confirm.oidc.title');
     await submit(page, '#confirm-submit');
     await check(`${c} keys rotated`, 'console.keys.title');
     assert.equal(await text(page, '#notice'), msg('console.keys.notice.rotated-oidc'));
