@@ -8,7 +8,7 @@ use webauthn_rs::prelude::Webauthn;
 
 use super::account::{AccountChange, notify, record_change};
 use super::events::{Attempt, record_login_event};
-use super::login::{Factor, LoginProgress, LoginStep, next_step};
+use super::login::{Factor, LoginProgress, LoginStep, next_step, step_after};
 use super::passkey::{self, AssertionOutcome, Pending, RegistrationOutcome};
 use crate::app::App;
 
@@ -40,14 +40,21 @@ pub enum StepOutcome {
 /// registers one first, after the certificate and the password (as the first TOTP
 /// set-up). The methods where only the certificate (or nothing) comes before the passkey
 /// register it at enrollment instead, never at a login on the certificate's strength
-/// alone. Returns whether `progress` changed (the caller stores it).
+/// alone. A step-up's passkey step (a method without a passkey) never registers one: the
+/// passkey must be the user's already. Returns whether `progress` changed (the caller stores it).
 pub async fn prepare(app: &App, user: &User, progress: &mut LoginProgress) -> anyhow::Result<bool> {
-    let set_up_here = user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd);
+    let set_up_here = set_up_at_login(user, progress);
     if progress.step != LoginStep::Passkey || !set_up_here || app.storage.passkeys().count_for_user(user.id).await? > 0 {
         return Ok(false);
     }
     progress.step = LoginStep::PasskeySetup;
     Ok(true)
+}
+
+/// Whether this login may register the user's first passkey: their method needs one and
+/// has a password, which this login proved.
+fn set_up_at_login(user: &User, progress: &LoginProgress) -> bool {
+    user.login_method.needs_passkey() && user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd)
 }
 
 /// The ceremony a posted form carries, if it is one for this login's user.
@@ -79,7 +86,7 @@ pub async fn submit_assertion(
     }
     let user = app.storage.users().get(progress.user_id).await?;
     progress.factors.push(Factor::Passkey);
-    progress.step = next_step(&user, tenant, &progress.factors, app.now());
+    progress.step = step_after(&user, tenant, progress, app.now());
     Ok(StepOutcome::Accepted)
 }
 
@@ -97,7 +104,7 @@ pub async fn confirm_setup(
         return Ok(StepOutcome::NotThisStep);
     }
     let user = app.storage.users().get(progress.user_id).await?;
-    if !(user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd)) {
+    if !set_up_at_login(&user, progress) {
         return Ok(StepOutcome::Refused);
     }
     // Another set-up got there first: this login asks for an assertion instead.
@@ -116,7 +123,7 @@ pub async fn confirm_setup(
     record_change(app, attempt, AccountChange::PasskeyAdded).await;
     notify(app, &user, "notice-passkey-added", serde_json::json!({ "passkey_name": name }), &[]).await;
     progress.factors.push(Factor::Passkey);
-    progress.step = next_step(&user, tenant, &progress.factors, app.now());
+    progress.step = step_after(&user, tenant, progress, app.now());
     Ok(StepOutcome::Accepted)
 }
 
@@ -191,6 +198,7 @@ pub async fn discoverable(
         return_to,
         email_code: None,
         login_hint: None,
+        step_up_passkey: false,
     };
     Ok(DiscoverableOutcome::Started(Box::new(Started { user, progress })))
 }
