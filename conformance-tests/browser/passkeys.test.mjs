@@ -175,6 +175,10 @@ test('passkeys: a certificate + passkey user enrolls a passkey, then logs in wit
   await snap(page, 'complete');
   assert.equal((await authenticator.credentials()).length, 1, `the passkey was created: ${await text(page, 'main')}`);
   assert.ok(await page.isVisible('#download-password'), `the certificate waits for download: ${await text(page, 'main')}`);
+  // The registration is in the history with where it came from.
+  const events = server.cliJson('admin', 'events', 'login', '--tenant', 'demo', '--login-id', 'u-cpk-enroll', '--result', 'passkey-added');
+  assert.equal(events.items.length, 1, JSON.stringify(events));
+  assert.equal(events.items[0].source_ip, '127.0.0.1');
 
   // The certificate of the first device, from the completion page's link.
   const passphrase = (await page.textContent('#download-password')).trim();
