@@ -92,6 +92,7 @@ fn read_rows(text: &str) -> Result<Rows, AdminError> {
             login_method: get("login_method"),
             locale: get("locale"),
             time_zone: get("time_zone"),
+            ..Default::default()
         };
         out.rows.push((row.line, input));
     }

@@ -146,6 +146,7 @@ pub async fn bootstrap(app: &App, principal: &Principal, input: &BootstrapInput,
         login_method: Some(OPERATOR_METHOD.to_string()),
         locale: input.locale.clone(),
         time_zone: None,
+        ..Default::default()
     };
     let existing = app.storage.tenants().get_by_slug(&input.tenant).await?;
     if let Some(tenant) = &existing {

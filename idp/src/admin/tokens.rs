@@ -54,6 +54,11 @@ pub async fn create(
     if scopes.is_empty() {
         return Err(AdminError::Invalid("give at least one scope (read, write, scim)".to_owned()));
     }
+    // A SCIM token acts on one tenant's users; a super-admin one would reach every
+    // tenant's, the operators' own included, through a surface made for one directory.
+    if tenant.is_none() && scopes.contains(&ApiScope::Scim) {
+        return Err(AdminError::Invalid("a super-admin token cannot hold the scim scope: create a tenant token with --tenant".to_owned()));
+    }
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(AdminError::Invalid("the name: 1 to 200 characters, no control characters".to_owned()));
     }

@@ -4,9 +4,9 @@
 //! of [`super::users`] (value checks, the operator-role rule, audit records per value),
 //! gathered so that a refusal of any value writes nothing.
 
-use mamori_storage::model::{ApiScope, User, UserChangeSet, UserStatus};
+use mamori_storage::model::{ApiScope, Device, User, UserChangeSet, UserStatus};
 
-use super::users::{check_external_id, find, find_to_change, target};
+use super::users::{check_external_id, check_name_part, check_not_last_super_admin, find, find_to_change, target};
 use super::{AdminError, Principal, audit};
 use crate::app::App;
 use crate::fields::{DisplayName, Email};
@@ -18,6 +18,9 @@ pub struct DirectoryChanges {
     pub display_name: Option<String>,
     /// `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// SCIM `name.givenName` / `name.familyName`; `Some(None)` clears it.
+    pub given_name: Option<Option<String>>,
+    pub family_name: Option<Option<String>>,
     pub status: Option<UserStatus>,
     /// A new address for the active device with this number.
     pub device_email: Option<(u32, String)>,
@@ -26,8 +29,9 @@ pub struct DirectoryChanges {
 /// The outcome of [`apply`].
 #[derive(Debug)]
 pub enum Applied {
-    /// Every change is written; the user as it is now.
-    Done(Box<User>),
+    /// Every change is written; the user and their devices (deleted ones too) as this
+    /// write left them, not as a later writer may have made them since.
+    Done(Box<User>, Vec<Device>),
     /// The user (or a device of theirs) changed since `expected_version` was read:
     /// nothing is written. The caller reads again and decides (SCIM: `If-Match` → 412).
     Stale,
@@ -49,6 +53,9 @@ pub async fn apply(
     if let Some(Some(external_id)) = &changes.external_id {
         check_external_id(external_id)?;
     }
+    for part in [&changes.given_name, &changes.family_name].into_iter().flatten().flatten() {
+        check_name_part(part)?;
+    }
     let new_email = changes.device_email.as_ref().map(|(_, e)| Email::parse(e).map(Email::into_string)).transpose()?;
     let action = match changes.status {
         Some(UserStatus::Disabled) => "user.disable",
@@ -58,6 +65,9 @@ pub async fn apply(
     let (tenant, user) = find_to_change(app, principal, slug, login_id, action).await?;
     if user.version != expected_version {
         return Ok(Applied::Stale);
+    }
+    if changes.status == Some(UserStatus::Disabled) && user.status != UserStatus::Disabled {
+        check_not_last_super_admin(app, principal, &tenant, &user, action).await?;
     }
     let device = match &changes.device_email {
         None => None,
@@ -75,19 +85,23 @@ pub async fn apply(
     let set = UserChangeSet {
         display_name: changes.display_name.clone().filter(|n| *n != user.display_name),
         external_id: changes.external_id.clone().filter(|e| *e != user.external_id),
+        given_name: changes.given_name.clone().filter(|n| *n != user.given_name),
+        family_name: changes.family_name.clone().filter(|n| *n != user.family_name),
         status: changes.status.filter(|s| *s != user.status),
         device_email: device.as_ref().zip(new_email.as_ref()).filter(|(d, e)| d.email != **e).map(|(d, e)| (d.id, e.clone())),
     };
     if set.is_empty() {
-        return Ok(Applied::Done(Box::new(user)));
+        let devices = app.storage.devices().list_for_user(user.id, true).await?;
+        return Ok(Applied::Done(Box::new(user), devices));
     }
-    if !app.storage.users().apply_changes(user.id, expected_version, &set, app.now()).await? {
+    let Some((written, devices)) = app.storage.users().apply_changes(user.id, expected_version, &set, app.now()).await? else {
         return Ok(Applied::Stale);
-    }
+    };
     // Written; what follows each change, as the single-value functions do it.
     let at = target(&tenant, login_id);
-    if set.display_name.is_some() {
-        let details = serde_json::json!({"display_name": set.display_name, "locale": null, "time_zone": null, "login_method": null});
+    if set.display_name.is_some() || set.given_name.is_some() || set.family_name.is_some() {
+        let details = serde_json::json!({"display_name": set.display_name, "given_name": set.given_name, "family_name": set.family_name,
+            "locale": null, "time_zone": null, "login_method": null});
         audit::record(app, principal, Some(tenant.id), "user.update", &at, details).await;
     }
     if let Some(to) = &set.external_id {
@@ -112,7 +126,35 @@ pub async fn apply(
         }
         audit::record(app, principal, Some(tenant.id), action, &at, serde_json::json!({})).await;
     }
-    Ok(Applied::Done(Box::new(app.storage.users().get(user.id).await?)))
+    Ok(Applied::Done(Box::new(written), devices))
+}
+
+/// Deletes the user only while they are still at `expected_version` (SCIM's DELETE
+/// with `If-Match`): the check and the delete are one transaction, so of a PATCH and a
+/// DELETE holding the same version one wins. `Ok(false)`: someone wrote in between,
+/// nothing was revoked or deleted. The same rules as [`super::users::delete`].
+pub async fn delete_at_version(
+    app: &App,
+    principal: &Principal,
+    slug: &str,
+    login_id: &str,
+    expected_version: i64,
+) -> Result<bool, AdminError> {
+    let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.delete").await?;
+    if user.version != expected_version {
+        return Ok(false);
+    }
+    check_not_last_super_admin(app, principal, &tenant, &user, "user.delete").await?;
+    // Sessions in Redis are out of reach of the database's cascade, and the grants their
+    // logout notices need go with the user: ended first. A writer slipping in between
+    // this and the delete costs the user a login, never a half-deleted account.
+    crate::flows::session_end::shut_out(app, user.id).await?;
+    let reason = mamori_ca::RevocationReason::CessationOfOperation.as_str();
+    if !app.storage.users().delete_at_version(user.id, expected_version, reason, app.now()).await? {
+        return Ok(false);
+    }
+    audit::record(app, principal, Some(tenant.id), "user.delete", &target(&tenant, login_id), serde_json::json!({})).await;
+    Ok(true)
 }
 
 /// When the tenant's policy says so (`scim_enrollment_mail`), issues the user an

@@ -79,8 +79,9 @@ async fn a_refused_value_writes_nothing_and_a_stale_version_is_reported() {
         status: Some(UserStatus::Disabled),
         device_email: Some((1, "new@t.test".into())),
         external_id: Some(Some("e-1".into())),
+        ..DirectoryChanges::default()
     };
-    let Applied::Done(done) = apply(&ctx.app, &cli, &tenant.slug, "taro", user.version, &good).await.expect("applied") else {
+    let Applied::Done(done, _) = apply(&ctx.app, &cli, &tenant.slug, "taro", user.version, &good).await.expect("applied") else {
         panic!("the version read is current")
     };
     assert_eq!((done.display_name.as_str(), done.status, done.external_id.as_deref()), ("New", UserStatus::Disabled, Some("e-1")));

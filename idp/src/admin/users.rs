@@ -21,6 +21,13 @@ pub struct NewUserInput {
     pub locale: Option<String>,
     /// `Asia/Tokyo` when absent.
     pub time_zone: Option<String>,
+    /// Created disabled (a provisioning client's `active: false`), in the same insert.
+    pub disabled: bool,
+    /// A provisioning client's identifier (SCIM `externalId`), in the same insert.
+    pub external_id: Option<String>,
+    /// SCIM `name.givenName` / `name.familyName`, kept as sent.
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
 }
 
 /// Changes to a user; absent fields stay.
@@ -153,6 +160,18 @@ pub fn prepare_new_user(tenant: &Tenant, input: &NewUserInput) -> Result<NewUser
         check_time_zone(tz)?;
         new.time_zone = tz.to_owned();
     }
+    if let Some(external_id) = &input.external_id {
+        check_external_id(external_id)?;
+    }
+    for part in [&input.given_name, &input.family_name].into_iter().flatten() {
+        check_name_part(part)?;
+    }
+    new.external_id = input.external_id.clone();
+    new.given_name = input.given_name.clone();
+    new.family_name = input.family_name.clone();
+    if input.disabled {
+        new.status = UserStatus::Disabled;
+    }
     Ok(new)
 }
 
@@ -183,7 +202,7 @@ pub async fn create_in(app: &App, principal: &Principal, tenant: &Tenant, input:
         Some(tenant.id),
         "user.create",
         &target(tenant, &user.login_id),
-        serde_json::json!({"email": input.email, "login_method": user.login_method}),
+        serde_json::json!({"email": input.email, "login_method": user.login_method, "status": user.status.as_str(), "external_id": user.external_id}),
     )
     .await;
     Ok(user)
@@ -235,6 +254,44 @@ pub fn check_external_id(id: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// Checks a given or family name (SCIM `name.givenName`, `name.familyName`) by the
+/// display name's rule: it is shown the same way.
+pub fn check_name_part(part: &str) -> Result<(), AdminError> {
+    DisplayName::parse(part)?;
+    Ok(())
+}
+
+/// The one enabled super-admin is not disabled or deleted, by any surface: with none
+/// left, nobody could administer the installation again (a SCIM token of the operators'
+/// tenant could otherwise lock everyone out). Refused and audited as a conflict.
+pub(crate) async fn check_not_last_super_admin(
+    app: &App,
+    principal: &Principal,
+    tenant: &Tenant,
+    user: &User,
+    action: &str,
+) -> Result<(), AdminError> {
+    use mamori_storage::model::AdminRoleKind;
+    if user.status != UserStatus::Active {
+        return Ok(());
+    }
+    let roles = app.storage.admin_roles().list_all().await?;
+    if !roles.iter().any(|r| r.user_id == user.id && r.role == AdminRoleKind::SuperAdmin) {
+        return Ok(());
+    }
+    let mut others: Vec<uuid::Uuid> =
+        roles.iter().filter(|r| r.role == AdminRoleKind::SuperAdmin && r.user_id != user.id).map(|r| r.user_id).collect();
+    others.dedup();
+    for other in others {
+        if app.storage.users().get(other).await.is_ok_and(|u| u.status == UserStatus::Active) {
+            return Ok(());
+        }
+    }
+    let details = serde_json::json!({"reason": "last-super-admin"});
+    audit::record_refused(app, principal, Some(tenant.id), action, &target(tenant, &user.login_id), details).await;
+    Err(AdminError::Conflict(format!("`{}` is the last enabled super-admin: make another one first", user.login_id)))
+}
+
 /// Sets or clears the identifier a provisioning client gave the user (SCIM `externalId`).
 pub async fn set_external_id(
     app: &App,
@@ -255,6 +312,9 @@ pub async fn set_external_id(
 pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: &str, status: UserStatus) -> Result<User, AdminError> {
     let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };
     let (tenant, user) = find_to_change(app, principal, slug, login_id, action).await?;
+    if status == UserStatus::Disabled {
+        check_not_last_super_admin(app, principal, &tenant, &user, action).await?;
+    }
     app.storage.users().set_status(user.id, status, app.now()).await?;
     if status == UserStatus::Disabled {
         crate::flows::session_end::shut_out(app, user.id).await?;
@@ -266,6 +326,7 @@ pub async fn set_status(app: &App, principal: &Principal, slug: &str, login_id: 
 /// Deletes the user; their certificates are revoked first so none keeps working.
 pub async fn delete(app: &App, principal: &Principal, slug: &str, login_id: &str) -> Result<(), AdminError> {
     let (tenant, user) = find_to_change(app, principal, slug, login_id, "user.delete").await?;
+    check_not_last_super_admin(app, principal, &tenant, &user, "user.delete").await?;
     let now = app.now();
     app.storage.certificates().revoke_for_user(user.id, mamori_ca::RevocationReason::CessationOfOperation.as_str(), now).await?;
     // Sessions in Redis are out of reach of the database's cascade.

@@ -56,6 +56,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 login_method: method,
                 locale: Some(locale),
                 time_zone: None,
+                ..Default::default()
             };
             let user = admin::users::create(app, &Principal::local_cli(), &tenant, &input)
                 .await

@@ -147,6 +147,7 @@ async fn ensure_demo_user(app: &App) -> anyhow::Result<Option<IssuedEnrollment>>
                 login_method: Some(LoginMethod::CertPassword.to_string()),
                 locale: Some("ja".into()),
                 time_zone: None,
+                ..Default::default()
             };
             admin::users::create_in(app, &cli, &tenant, &input).await.map_err(super::oidc::cli_error)?
         }

@@ -157,6 +157,13 @@ pub struct LoginId(String);
 text_type!(LoginId);
 
 impl LoginId {
+    /// Whether two user IDs name the same user: IDs that differ only in case are one
+    /// (the tenant's unique key is the lower-cased ID, `login_id_key`), so `Alice` for
+    /// `alice` is no rename. The stored ID keeps the case it was created with.
+    pub fn same_user(a: &str, b: &str) -> bool {
+        mamori_storage::model::login_id_key(a) == mamori_storage::model::login_id_key(b)
+    }
+
     pub fn parse(login_id: &str) -> Result<Self, FieldError> {
         const RULE: &str = "login_id: 1 to 64 characters without spaces, control, invisible or bidirectional characters, or / ? # % \\";
         let ok = !login_id.is_empty()
@@ -368,6 +375,14 @@ mod tests {
         for name in ["Shop", "山田商店のサイト", "Zoë's shop (staging)", "❤ fan club", &"名".repeat(200)] {
             assert_eq!(ClientName::parse(name).map(|n| n.to_string()), Ok(name.to_owned()));
         }
+    }
+
+    #[test]
+    fn ids_differing_only_in_case_are_the_same_user() {
+        assert!(LoginId::same_user("alice", "Alice"));
+        assert!(LoginId::same_user("ÉMILE", "émile"), "full Unicode case mapping");
+        assert!(!LoginId::same_user("alice", "alice2"), "a rename is not");
+        assert!(!LoginId::same_user("alice", "a1ice"), "nor a look-alike");
     }
 
     #[test]

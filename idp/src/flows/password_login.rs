@@ -208,6 +208,8 @@ mod tests {
             secret_question: None,
             secret_answer_hash: None,
             external_id: None,
+            given_name: None,
+            family_name: None,
             version: 0,
             totp_secret_sealed: None,
             created_at: now,

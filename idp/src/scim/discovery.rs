@@ -69,18 +69,27 @@ fn with(mut attr: Value, changes: Value) -> Value {
 /// The core User schema as Mamori serves it: only the attributes it keeps.
 pub fn user_schema(base: &str) -> Value {
     let user_name = with(
-        attribute("userName", "string", "immutable", true, "The login ID; Mamori cannot rename a user."),
+        attribute(
+            "userName",
+            "string",
+            "immutable",
+            true,
+            "The login ID; Mamori cannot rename a user. caseExact false: the same ID in another case is the same user (accepted, the stored case kept).",
+        ),
         json!({"uniqueness": "server"}),
     );
     let name = with(
         attribute(
             "name",
             "complex",
-            "readOnly",
+            "readWrite",
             false,
-            "Derived from the display name (name.formatted or given and family names are taken as the display name on creation).",
+            "Given and family names as sent; a document without displayName takes them, joined, as its display name. No formatted: the display name is displayName.",
         ),
-        json!({"subAttributes": [attribute("formatted", "string", "readOnly", false, "The display name.")]}),
+        json!({"subAttributes": [
+            attribute("givenName", "string", "readWrite", false, "Kept as sent."),
+            attribute("familyName", "string", "readWrite", false, "Kept as sent."),
+        ]}),
     );
     let emails = with(
         attribute(
@@ -181,5 +190,13 @@ mod tests {
         assert_eq!(user_resource_type("x")["schemaExtensions"][0]["schema"], MAMORI_USER);
         let extension = mamori_schema("x");
         assert!(extension["attributes"].as_array().expect("a list").iter().all(|a| a["mutability"] == "readOnly"));
+        // name: what a client may write, and the one part it may not.
+        let name = schema["attributes"].as_array().expect("a list").iter().find(|a| a["name"] == "name").expect("name");
+        let mutability =
+            |sub: &str| name["subAttributes"].as_array().expect("subs").iter().find(|a| a["name"] == sub).map(|a| a["mutability"].clone());
+        assert_eq!(name["mutability"], "readWrite");
+        assert_eq!(mutability("formatted"), None, "not served: displayName is the display name");
+        assert_eq!(mutability("givenName"), Some("readWrite".into()));
+        assert_eq!(mutability("familyName"), Some("readWrite".into()));
     }
 }

@@ -233,16 +233,37 @@ fn shorten(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
+/// The schema URNs a path may start with: a known one is matched whole, so that the
+/// attribute is what follows the schema URN's last colon (`…:2.0:User:loginMethod`),
+/// never a piece of the URN itself.
+const KNOWN_SCHEMAS: [&str; 3] = [CORE_USER, super::mapping::MAMORI_USER, ENTERPRISE_USER];
+const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The Mamori extension's attributes, which a path may also name without the URN
+/// (RFC 7644 §3.10): no core attribute has these names, so the short form is unambiguous.
+const MAMORI_ATTRIBUTES: [&str; 3] = ["loginMethod", "locked", "devices"];
+
 /// `name`, `name.sub`, `urn:…:User:name.sub`. The core User schema's URN is dropped;
-/// an extension's URN stays in `name` (that is how the representation keys it).
+/// an extension's URN stays in `name` (that is how the representation keys it), and the
+/// Mamori extension's attributes may be named without it.
 pub fn parse_attr_path(word: &str) -> Result<AttrPath, FilterError> {
-    // The extension as a whole (its URN ends in a name with a dot before it: `2.0:User`).
-    if word.eq_ignore_ascii_case(super::mapping::MAMORI_USER) {
-        return Ok(AttrPath { name: super::mapping::MAMORI_USER.to_owned(), sub: None });
-    }
-    let (urn, rest) = match word.rfind(':') {
-        Some(i) => (Some(&word[..i]), &word[i + 1..]),
-        None => (None, word),
+    let known = KNOWN_SCHEMAS.iter().find_map(|urn| {
+        let head = word.get(..urn.len()).filter(|h| h.eq_ignore_ascii_case(urn))?;
+        match &word[urn.len()..] {
+            "" => Some((*urn, None)),
+            rest => rest.strip_prefix(':').map(|attr| (*urn, Some((head, attr)))),
+        }
+    });
+    let (urn, rest) = match known {
+        // A schema as a whole: only the Mamori extension is an attribute of the resource.
+        Some((urn, None)) if urn == super::mapping::MAMORI_USER => return Ok(AttrPath { name: urn.to_owned(), sub: None }),
+        Some((urn, None)) => return err(format!("`{}` is a schema, not an attribute", shorten(urn))),
+        Some((urn, Some((_, attr)))) => (Some(urn), attr),
+        // An unknown schema: the attribute follows the last colon.
+        None => match word.rfind(':') {
+            Some(i) => (Some(&word[..i]), &word[i + 1..]),
+            None => (None, word),
+        },
     };
     let (name, sub) = match rest.split_once('.') {
         Some((name, sub)) => (name, Some(sub)),
@@ -256,6 +277,9 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, FilterError> {
         return err(format!("`{}` is not an attribute path", shorten(word)));
     }
     match urn {
+        None if sub.is_none() && MAMORI_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name)) => {
+            Ok(AttrPath { name: super::mapping::MAMORI_USER.to_owned(), sub: Some(name.to_owned()) })
+        }
         None => Ok(AttrPath { name: name.to_owned(), sub: sub.map(str::to_owned) }),
         Some(urn) if urn.eq_ignore_ascii_case(CORE_USER) => Ok(AttrPath { name: name.to_owned(), sub: sub.map(str::to_owned) }),
         // An extension attribute: the extension's URN is the top-level key.
@@ -327,9 +351,9 @@ fn check_comparison(path: &AttrPath, kind: AttrType, op: CompareOp, value: &Valu
     let name = display_path(path);
     let equality = matches!(op, CompareOp::Eq | CompareOp::Ne);
     match (kind, value) {
-        // `eq null` / `ne null`: absent or present, whatever the type.
-        (_, Value::Null) if equality => Ok(()),
-        (_, Value::Null) => err(format!("`{name}`: only eq and ne compare with null")),
+        // RFC 7644 §3.4.2.2 defines no comparison with null: presence is `pr` (and
+        // absence `not (… pr)`); `active eq null` would otherwise match nobody silently.
+        (_, Value::Null) => err(format!("`{name}`: nothing compares with null: use `{name} pr` or `not ({name} pr)`")),
         (AttrType::Boolean, Value::Bool(_)) if equality => Ok(()),
         (AttrType::Boolean, Value::Bool(_)) => err(format!("`{name}` is a boolean: it takes only eq and ne (RFC 7644 §3.4.2.2)")),
         (AttrType::Boolean, _) => err(format!("`{name}` is a boolean: compare it with true or false")),
@@ -361,11 +385,15 @@ fn is_case_exact(path: &AttrPath) -> bool {
     path.sub.is_none() && (path.name.eq_ignore_ascii_case("id") || path.name.eq_ignore_ascii_case("externalId"))
 }
 
+/// A path as a client would write it: an extension attribute after its schema URN and a
+/// colon, a sub-attribute after a dot; long enough to show a whole URN.
 fn display_path(path: &AttrPath) -> String {
-    shorten(&match &path.sub {
+    let whole = match &path.sub {
+        Some(sub) if path.name.to_ascii_lowercase().starts_with("urn:") => format!("{}:{sub}", path.name),
         Some(sub) => format!("{}.{sub}", path.name),
         None => path.name.clone(),
-    })
+    };
+    whole.chars().take(120).collect()
 }
 
 /// Case-insensitive key lookup (attribute names are case-insensitive, RFC 7643 §2.1).
@@ -491,14 +519,14 @@ pub fn key_hint(filter: &Filter) -> Option<KeyHint> {
 /// an e-mail address, if the filter implies one: the storage's text search narrows the
 /// candidates to those before the exact evaluation.
 pub fn text_hint(filter: &Filter) -> Option<String> {
-    const SEARCHABLE: [&str; 4] = ["username", "displayname", "emails", "name"];
+    // (`name`'s parts are not in the storage's text search.)
+    const SEARCHABLE: [&str; 3] = ["username", "displayname", "emails"];
     match filter {
         Filter::Compare(path, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Value::String(text))
             if SEARCHABLE.contains(&path.name.to_ascii_lowercase().as_str()) && !text.is_empty() =>
         {
-            // `name` serves only `formatted`, the display name.
-            (path.name.eq_ignore_ascii_case("name") == path.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("formatted")))
-                .then(|| text.clone())
+            // Of an address only its value is searched text (`emails.type eq "work"` is not).
+            (path.sub.is_none() || path.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("value"))).then(|| text.clone())
         }
         Filter::ValuePath(name, inner) if name.eq_ignore_ascii_case("emails") => match inner.as_ref() {
             Filter::Compare(path, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Value::String(text))

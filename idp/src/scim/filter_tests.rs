@@ -144,6 +144,32 @@ fn paths_split_urns_and_sub_attributes() {
 }
 
 #[test]
+fn extension_attributes_take_the_short_form_and_urns_split_at_their_last_colon() {
+    let mamori = "urn:mamori:params:scim:schemas:extension:2.0:User";
+    // RFC 7644 §3.10: an extension attribute no core attribute shares a name with may be
+    // named without its schema URN.
+    assert_eq!(parse_attr_path("loginMethod"), Ok(AttrPath { name: mamori.to_owned(), sub: Some("loginMethod".to_owned()) }));
+    assert_eq!(parse_attr_path("LOCKED"), Ok(AttrPath { name: mamori.to_owned(), sub: Some("LOCKED".to_owned()) }));
+    assert!(matches_text(r#"loginMethod eq "cert+password""#));
+    assert!(!matches_text("locked eq true"));
+    // Core names stay core.
+    assert_eq!(parse_attr_path("userName"), Ok(AttrPath { name: "userName".to_owned(), sub: None }));
+    // A known schema URN is matched whole: the attribute follows its last colon, and a
+    // schema alone is no attribute.
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    assert_eq!(
+        parse_attr_path(&format!("{enterprise}:employeeNumber")),
+        Ok(AttrPath { name: enterprise.to_owned(), sub: Some("employeeNumber".to_owned()) })
+    );
+    let refused = parse_attr_path(enterprise).expect_err("a schema");
+    assert!(refused.0.contains("is a schema"), "{}", refused.0);
+    // The refusal names the path as written, whole.
+    let filter = parse(&format!(r#"{enterprise}:employeeNumber eq "7""#)).expect("valid");
+    let refused = check_attributes(&filter, &typed).expect_err("not served");
+    assert!(refused.0.contains(&format!("`{enterprise}:employeeNumber`")), "{}", refused.0);
+}
+
+#[test]
 fn the_text_hint_narrows_only_when_it_is_implied() {
     let hint = |t: &str| text_hint(&parse(t).expect("valid"));
     assert_eq!(hint(r#"userName eq "alice""#).as_deref(), Some("alice"));
@@ -155,6 +181,7 @@ fn the_text_hint_narrows_only_when_it_is_implied() {
     assert_eq!(hint(r#"not (userName eq "a")"#), None);
     assert_eq!(hint(r#"userName ne "a""#), None);
     assert_eq!(hint(r#"name.givenName eq "a""#), None);
+    assert_eq!(hint(r#"emails.type eq "work""#), None, "a type is no address text");
 }
 
 /// The types of the attributes a test filter names, as the SCIM handler gives them.
@@ -189,6 +216,10 @@ fn comparisons_must_suit_the_attribute_type() {
         "meta.lastModified lt 1700000000",
         "id eq 7",
         "userName gt null",
+        // Nothing compares with null (RFC 7644 §3.4.2.2 has `pr` for presence).
+        "active eq null",
+        "displayName eq null",
+        "displayName ne null",
     ] {
         let filter = parse(bad).expect("well-formed");
         assert!(check_attributes(&filter, &typed).is_err(), "{bad} should be refused");
@@ -200,7 +231,8 @@ fn comparisons_must_suit_the_attribute_type() {
         "emails[primary eq true]",
         r#"meta.created ge "2026-01-01T00:00:00+09:00""#,
         r#"meta.lastModified lt "2026-01-01T00:00:00.5Z""#,
-        "displayName eq null",
+        "displayName pr",
+        "not (displayName pr)",
         "not (active eq false)",
     ] {
         let filter = parse(good).expect("well-formed");

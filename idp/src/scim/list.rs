@@ -58,7 +58,7 @@ pub(super) fn type_of(path: &AttrPath) -> Option<AttrType> {
         ("id" | "externalid", None) => Some(AttrType::ExactString),
         ("username" | "displayname" | "emails", None) => Some(AttrType::String),
         ("active", None) | ("emails", Some("primary")) => Some(AttrType::Boolean),
-        ("name", Some("formatted")) | ("emails", Some("value" | "type")) => Some(AttrType::String),
+        ("name", Some("givenname" | "familyname")) | ("emails", Some("value" | "type")) => Some(AttrType::String),
         ("meta", Some("created" | "lastmodified")) => Some(AttrType::DateTime),
         ("meta", Some("resourcetype")) => Some(AttrType::String),
         (urn, Some("loginmethod")) if urn.eq_ignore_ascii_case(mapping::MAMORI_USER) => Some(AttrType::String),
@@ -159,8 +159,9 @@ pub(super) async fn list(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path(slug): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response> {
+    let q = single_parameters(pairs)?;
     let request = ListRequest {
         filter: q.get("filter").cloned(),
         start_index: number(q.get("startIndex").map(String::as_str), "startIndex")?.unwrap_or(1),
@@ -169,6 +170,22 @@ pub(super) async fn list(
         excluded: q.get("excludedAttributes").cloned(),
     };
     run_list(&s, &p, &slug, request).await
+}
+
+/// The query's parameters, each at most once: with two `filter`s (or two counts) there is
+/// no telling which one the client meant, and taking either would answer another
+/// question than the one asked.
+fn single_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
+    let mut q = HashMap::new();
+    for (key, value) in pairs {
+        if q.contains_key(&key) {
+            let scim_type = if key == "filter" { ScimType::InvalidFilter } else { ScimType::InvalidValue };
+            let shown: String = key.chars().take(40).collect();
+            return Err(ScimError::bad(scim_type, format!("the query gives `{shown}` more than once")));
+        }
+        q.insert(key, value);
+    }
+    Ok(q)
 }
 
 /// POST `/Users/.search` (RFC 7644 §3.4.3): the list's parameters in a body.

@@ -4,8 +4,9 @@
 //! | SCIM | Mamori |
 //! | --- | --- |
 //! | `id` | the user's UUID |
-//! | `userName` | the login ID (set at creation, immutable: Mamori cannot rename) |
-//! | `displayName`, `name.formatted` | the display name |
+//! | `userName` | the login ID (set at creation; a change of case only is the same user) |
+//! | `displayName` | the display name (`name.formatted` is not served: it would be a copy) |
+//! | `name.givenName`, `name.familyName` | kept as sent (m0025); seed a missing display name |
 //! | `emails` | the active devices' addresses; the primary one is the first device's |
 //! | `active` | enabled / disabled |
 //! | `externalId` | the provisioning client's identifier (m0022) |
@@ -57,7 +58,6 @@ pub fn user_resource(user: &User, devices: &[Device], location: &str) -> Value {
         "id": user.id.to_string(),
         "userName": user.login_id,
         "displayName": user.display_name,
-        "name": {"formatted": user.display_name},
         "emails": emails,
         "active": user.status == UserStatus::Active,
         MAMORI_USER: {
@@ -69,6 +69,9 @@ pub fn user_resource(user: &User, devices: &[Device], location: &str) -> Value {
     if let Some(external_id) = &user.external_id {
         resource["externalId"] = external_id.as_str().into();
     }
+    if let Some(name) = name_value(user) {
+        resource["name"] = name;
+    }
     let version = version_of(&resource);
     resource["meta"] = json!({
         "resourceType": "User",
@@ -78,6 +81,20 @@ pub fn user_resource(user: &User, devices: &[Device], location: &str) -> Value {
         "version": version,
     });
     resource
+}
+
+/// `name`: the given and family names as a directory sent them; absent without either.
+/// No `formatted`: the display name is `displayName`, and a server-made copy in `name`
+/// would answer a client's PATCH of `name` with a value it did not send.
+fn name_value(user: &User) -> Option<Value> {
+    let mut name = Map::new();
+    if let Some(given) = &user.given_name {
+        name.insert("givenName".to_owned(), given.as_str().into());
+    }
+    if let Some(family) = &user.family_name {
+        name.insert("familyName".to_owned(), family.as_str().into());
+    }
+    (!name.is_empty()).then_some(Value::Object(name))
 }
 
 /// A weak ETag over the representation: it changes whenever anything a client can read
@@ -98,6 +115,8 @@ pub struct UserFields {
     pub email: Option<String>,
     pub active: bool,
     pub external_id: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
 }
 
 impl UserFields {
@@ -110,6 +129,8 @@ impl UserFields {
             email: active.first().map(|d| d.email.clone()),
             active: user.status == UserStatus::Active,
             external_id: user.external_id.clone(),
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
         }
     }
 }
@@ -122,31 +143,64 @@ fn string_of(value: &Value, what: &str) -> Result<String, ScimError> {
     value.as_str().map(str::to_owned).ok_or_else(|| invalid(format!("{what} must be a string")))
 }
 
-/// `true`/`false`; also the strings `"True"`/`"False"` that some directories send.
+/// A JSON boolean (RFC 7643 §2.3.2: `true` or `false`, not the string `"False"`, which
+/// would otherwise have to be guessed at).
 fn bool_of(value: &Value, what: &str) -> Result<bool, ScimError> {
     match value {
         Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(invalid(format!("{what} must be true or false"))),
+        _ => Err(invalid(format!("{what} must be the JSON boolean true or false"))),
     }
 }
 
-/// The display name a `name` object implies: `formatted`, else given and family names.
-fn name_of(value: &Value) -> Result<Option<String>, ScimError> {
-    if !value.is_object() {
-        return Err(invalid("name must be an object"));
+/// The sub-attributes of `name` Mamori keeps. Any other (`formatted`, `middleName`, …) is
+/// not served: ignored in a document or a `name` value, refused as a PATCH path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NamePart {
+    Given,
+    Family,
+}
+
+impl NamePart {
+    fn of(sub: &str) -> Option<NamePart> {
+        if sub.eq_ignore_ascii_case("givenName") {
+            Some(NamePart::Given)
+        } else if sub.eq_ignore_ascii_case("familyName") {
+            Some(NamePart::Family)
+        } else {
+            None
+        }
     }
-    if let Some(formatted) = get_ci(value, "formatted").filter(|v| !v.is_null()) {
-        return string_of(formatted, "name.formatted").map(Some);
+
+    fn slot(self, fields: &mut UserFields) -> &mut Option<String> {
+        match self {
+            NamePart::Given => &mut fields.given_name,
+            NamePart::Family => &mut fields.family_name,
+        }
     }
-    let parts: Vec<String> = ["givenName", "familyName"]
-        .iter()
-        .filter_map(|k| get_ci(value, k).and_then(Value::as_str))
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    Ok((!parts.is_empty()).then(|| parts.join(" ")))
+}
+
+/// The given and family names of a `name` object (`None`: absent or null); the
+/// sub-attributes Mamori does not keep are skipped, as a document's unknown attributes are.
+fn name_parts(value: &Value) -> Result<Vec<(NamePart, Option<String>)>, ScimError> {
+    let Value::Object(object) = value else { return Err(invalid("name must be an object")) };
+    let mut parts = Vec::new();
+    for (key, value) in object {
+        if let Some(part) = NamePart::of(key) {
+            let text = match value {
+                Value::Null => None,
+                other => Some(string_of(other, &format!("name.{key}"))?).filter(|t| !t.is_empty()),
+            };
+            parts.push((part, text));
+        }
+    }
+    Ok(parts)
+}
+
+/// The display name given and family names imply, for a document without `displayName`.
+fn joined_name(fields: &UserFields) -> Option<String> {
+    let parts: Vec<&str> =
+        [&fields.given_name, &fields.family_name].into_iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// The address of an `emails` value Mamori keeps: the one marked primary, else the first
@@ -159,11 +213,11 @@ fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
         _ => return Err(invalid("emails must be a list of objects with a value")),
     };
     let is_work = |e: &&&Value| get_ci(e, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(WORK));
-    let primary = items
-        .iter()
-        .find(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)))
-        .or_else(|| items.iter().find(is_work))
-        .or(items.first());
+    let is_primary = |e: &&&Value| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true));
+    if items.iter().filter(is_primary).count() > 1 {
+        return Err(invalid("emails: at most one address may be primary (RFC 7643 §2.4)"));
+    }
+    let primary = items.iter().find(is_primary).or_else(|| items.iter().find(is_work)).or(items.first());
     if let Some(chosen) = primary {
         check_work_type(chosen)?;
     }
@@ -216,14 +270,21 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
         return Err(invalid("Mamori does not take passwords over SCIM: users choose theirs at enrollment"));
     }
     let user_name = get_ci(body, "userName").ok_or_else(|| invalid("userName is required")).and_then(|v| string_of(v, "userName"))?;
-    let display_name = match get_ci(body, "displayName").filter(|v| !v.is_null()) {
-        Some(v) => Some(string_of(v, "displayName")?),
-        None => get_ci(body, "name").filter(|v| !v.is_null()).map(name_of).transpose()?.flatten(),
-    };
     let email = get_ci(body, "emails").map(email_of).transpose()?.flatten();
     let active = get_ci(body, "active").filter(|v| !v.is_null()).map(|v| bool_of(v, "active")).transpose()?.unwrap_or(true);
     let external_id = get_ci(body, "externalId").filter(|v| !v.is_null()).map(|v| string_of(v, "externalId")).transpose()?;
-    Ok(UserFields { user_name, display_name, email, active, external_id })
+    let mut fields = UserFields { user_name, display_name: None, email, active, external_id, given_name: None, family_name: None };
+    if let Some(name) = get_ci(body, "name").filter(|v| !v.is_null()) {
+        for (part, text) in name_parts(name)? {
+            *part.slot(&mut fields) = text;
+        }
+    }
+    // `displayName` when the document has one; else what the name parts make.
+    fields.display_name = match get_ci(body, "displayName").filter(|v| !v.is_null()) {
+        Some(v) => Some(string_of(v, "displayName")?),
+        None => joined_name(&fields),
+    };
+    Ok(fields)
 }
 
 /// Whether a resource document sets `attribute` (any case) to a value, not null.
@@ -319,21 +380,48 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
     match (lower.as_str(), sub_lower.as_deref()) {
         ("username", None) => match op {
             Op::Remove => Err(ScimError::bad(ScimType::Mutability, "userName is required and cannot be removed")),
-            _ if string_of(needs_value()?, "userName")? == fields.user_name => Ok(()),
-            _ => Err(ScimError::bad(ScimType::Mutability, "userName is immutable: Mamori cannot rename a user")),
+            // The same user ID in another case is the same user (userName is caseExact
+            // false, RFC 7643 §4.1.1; LoginId::same_user): accepted, stored ID kept.
+            _ => {
+                let wanted = string_of(needs_value()?, "userName")?;
+                if !crate::fields::LoginId::same_user(&wanted, &fields.user_name) {
+                    return Err(ScimError::bad(ScimType::Mutability, "userName is immutable: Mamori cannot rename a user"));
+                }
+                fields.user_name = wanted;
+                Ok(())
+            }
         },
-        ("displayname", None) | ("name", Some("formatted")) => {
+        ("displayname", None) => {
             fields.display_name = match op {
                 Op::Remove => None,
                 _ => Some(string_of(needs_value()?, "displayName")?),
             };
             Ok(())
         }
-        ("name", None) => {
-            fields.display_name = match op {
+        ("name", Some(sub)) => {
+            let part = NamePart::of(sub).ok_or_else(|| {
+                ScimError::bad(
+                    ScimType::InvalidPath,
+                    "Mamori keeps name.givenName and name.familyName only (the display name is displayName, not name.formatted)",
+                )
+            })?;
+            *part.slot(fields) = match op {
                 Op::Remove => None,
-                _ => name_of(needs_value()?)?,
+                _ => Some(string_of(needs_value()?, path)?).filter(|t| !t.is_empty()),
             };
+            Ok(())
+        }
+        ("name", None) => {
+            match op {
+                Op::Remove => (fields.given_name, fields.family_name) = (None, None),
+                _ => {
+                    // Add and replace alike: the sub-attributes given are set, the others
+                    // left as they are (RFC 7644 §3.5.2.3).
+                    for (part, text) in name_parts(needs_value()?)? {
+                        *part.slot(fields) = text;
+                    }
+                }
+            }
             Ok(())
         }
         ("emails", None | Some("value")) => {

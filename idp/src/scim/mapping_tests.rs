@@ -27,6 +27,8 @@ fn sample_user() -> User {
         secret_answer_hash: Some("$argon2id$answer".to_owned()),
         totp_secret_sealed: None,
         external_id: Some("ext-7".to_owned()),
+        given_name: None,
+        family_name: None,
         version: 0,
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
@@ -53,6 +55,8 @@ fn fields() -> UserFields {
         email: Some("a@acme.test".to_owned()),
         active: true,
         external_id: None,
+        given_name: None,
+        family_name: None,
     }
 }
 
@@ -66,7 +70,10 @@ fn a_user_reads_as_rfc_7643_says_and_keeps_its_secrets() {
     let r = user_resource(&sample_user(), &devices, "https://idp.test/scim/v2/t/acme/Users/x");
     assert_eq!(r["userName"], "alice");
     assert_eq!(r["displayName"], "Alice");
-    assert_eq!(r["name"]["formatted"], "Alice");
+    assert!(r.get("name").is_none(), "no given or family name was sent: no name (displayName is the display name)");
+    let named = User { given_name: Some("Alice".to_owned()), family_name: Some("Liddell".to_owned()), ..sample_user() };
+    let r2 = user_resource(&named, &devices, "x");
+    assert_eq!(r2["name"], json!({"givenName": "Alice", "familyName": "Liddell"}));
     assert_eq!(r["active"], true);
     assert_eq!(
         r["emails"],
@@ -96,7 +103,7 @@ fn the_version_changes_with_what_a_client_reads() {
 #[test]
 fn documents_from_directories_map_to_mamori_fields() {
     let okta = json!({"schemas": [CORE_USER], "userName": "bob", "name": {"givenName": "Bob", "familyName": "Smith"},
-        "emails": [{"value": "home@x.test", "type": "home"}, {"value": "work@x.test", "type": "work", "primary": true}], "active": "False",
+        "emails": [{"value": "home@x.test", "type": "home"}, {"value": "work@x.test", "type": "work", "primary": true}], "active": false,
         "externalId": "00u1", "id": "ignored", "meta": {"version": "ignored"}});
     let f = fields_from_document(&okta).expect("accepted");
     assert_eq!(
@@ -107,8 +114,16 @@ fn documents_from_directories_map_to_mamori_fields() {
             email: Some("work@x.test".to_owned()),
             active: false,
             external_id: Some("00u1".to_owned()),
+            given_name: Some("Bob".to_owned()),
+            family_name: Some("Smith".to_owned()),
         }
     );
+    // displayName wins over the name parts; name.formatted is not served and ignored.
+    let both = json!({"userName": "b", "displayName": "Bobby", "name": {"givenName": "Bob", "familyName": "Smith", "formatted": "X Y"}});
+    let f = fields_from_document(&both).expect("accepted");
+    assert_eq!((f.display_name.as_deref(), f.given_name.as_deref()), (Some("Bobby"), Some("Bob")));
+    let formatted_only = fields_from_document(&json!({"userName": "b", "name": {"formatted": "X Y"}})).expect("accepted");
+    assert_eq!(formatted_only.display_name, None, "formatted is not written: the default display name");
     let work_later = json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home"}, {"value": "w@x.test", "type": "work"}]});
     assert_eq!(fields_from_document(&work_later).expect("accepted").email.as_deref(), Some("w@x.test"), "no primary: the work one");
     let home_only = json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home", "primary": true}]});
@@ -129,6 +144,15 @@ fn hostile_documents_are_refused_with_the_right_scim_type() {
         (json!({"userName": "x", "emails": [{"type": "work"}]}), ScimType::InvalidValue),
         (json!({"userName": "x", "password": "hunter2"}), ScimType::InvalidValue),
         (json!({"userName": "x", "name": "Bob"}), ScimType::InvalidValue),
+        // RFC 7643 booleans are JSON booleans, not strings that look like one.
+        (json!({"userName": "x", "active": "False"}), ScimType::InvalidValue),
+        (json!({"userName": "x", "active": "true"}), ScimType::InvalidValue),
+        // Two primary addresses: which one would Mamori keep?
+        (
+            json!({"userName": "x", "emails": [{"value": "a@x.test", "primary": true}, {"value": "b@x.test", "primary": true}]}),
+            ScimType::InvalidValue,
+        ),
+        (json!({"userName": "x", "name": {"givenName": 7}}), ScimType::InvalidValue),
     ];
     for (body, scim_type) in cases {
         let refused = fields_from_document(&body).expect_err("refused");
@@ -139,7 +163,7 @@ fn hostile_documents_are_refused_with_the_right_scim_type() {
 
 #[test]
 fn patches_as_entra_and_okta_send_them() {
-    let f = patch(json!([{"op": "Replace", "path": "active", "value": "False"}])).expect("ok");
+    let f = patch(json!([{"op": "Replace", "path": "active", "value": false}])).expect("ok");
     assert!(!f.active);
     let f = patch(json!([{"op": "replace", "value": {"active": false, "displayName": "New"}}])).expect("ok");
     assert_eq!((f.active, f.display_name.as_deref()), (false, Some("New")));
@@ -168,6 +192,8 @@ fn patches_as_entra_and_okta_send_them() {
     assert_eq!(f.display_name.as_deref(), Some("Via URN"));
     let f = patch(json!([{"op": "replace", "path": "userName", "value": "alice"}])).expect("the same name is no change");
     assert_eq!(f, fields());
+    let f = patch(json!([{"op": "replace", "path": "userName", "value": "ALICE"}])).expect("a change of case is the same user");
+    assert_eq!(f.user_name, "ALICE");
     let f = patch(json!([{"op": "add", "path": "externalId", "value": "ext-1"}])).expect("ok");
     assert_eq!(f.external_id.as_deref(), Some("ext-1"));
     let f = apply_patch(
@@ -179,9 +205,56 @@ fn patches_as_entra_and_okta_send_them() {
 }
 
 #[test]
+fn a_pathless_patch_keeps_display_name_as_put_does() {
+    let f = patch(json!([{"op": "replace", "value": {"displayName": "X", "name": {"givenName": "Given", "familyName": "Family"}}}]))
+        .expect("ok");
+    assert_eq!(
+        (f.display_name.as_deref(), f.given_name.as_deref(), f.family_name.as_deref()),
+        (Some("X"), Some("Given"), Some("Family")),
+        "displayName as sent, whatever the order of the keys"
+    );
+    // The name alone leaves the display name as it is: it is its own attribute.
+    let f = patch(json!([{"op": "replace", "value": {"name": {"givenName": "Given"}}}])).expect("ok");
+    assert_eq!((f.display_name.as_deref(), f.given_name.as_deref()), (Some("Alice"), Some("Given")));
+}
+
+#[test]
+fn name_sub_attributes_take_add_replace_and_remove() {
+    let named = UserFields { given_name: Some("Old".to_owned()), family_name: Some("Family".to_owned()), ..fields() };
+    let run = |ops: serde_json::Value| apply_patch(named.clone(), &json!({"schemas": [PATCH_OP], "Operations": ops}));
+    let f = run(json!([{"op": "replace", "path": "name.givenName", "value": "New"}])).expect("ok");
+    assert_eq!((f.given_name.as_deref(), f.family_name.as_deref()), (Some("New"), Some("Family")), "only the one named");
+    let f = run(json!([{"op": "add", "path": "name.FamilyName", "value": "Other"}])).expect("ok");
+    assert_eq!(f.family_name.as_deref(), Some("Other"));
+    let f = run(json!([{"op": "remove", "path": "name.givenName"}])).expect("ok");
+    assert_eq!((f.given_name, f.family_name.as_deref()), (None, Some("Family")));
+    let f = run(json!([{"op": "replace", "path": "name", "value": {"familyName": "Only"}}])).expect("ok");
+    assert_eq!((f.given_name.as_deref(), f.family_name.as_deref()), (Some("Old"), Some("Only")), "the others left as they are");
+    let f = run(json!([{"op": "remove", "path": "name"}])).expect("ok");
+    assert_eq!((f.given_name, f.family_name), (None, None));
+    assert_eq!(f.display_name.as_deref(), Some("Alice"), "the display name is its own value");
+    // name.formatted (not served) in a value is ignored, as any part Mamori does not keep.
+    let f = run(json!([{"op": "replace", "path": "name", "value": {"formatted": "X", "middleName": "M"}}])).expect("ok");
+    assert_eq!(f, named, "nothing changed");
+    let f = run(json!([{"op": "replace", "value": {"name": {"formatted": "X"}}}])).expect("ok");
+    assert_eq!(f, named);
+    // Hostile: a path to a part Mamori does not keep, a non-string.
+    for (ops, scim_type) in [
+        (json!([{"op": "replace", "path": "name.formatted", "value": "X"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "name.honorificPrefix", "value": "Dr"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "name.givenName", "value": 7}]), ScimType::InvalidValue),
+        (json!([{"op": "replace", "path": "active", "value": "False"}]), ScimType::InvalidValue),
+        (json!([{"op": "replace", "value": {"active": "true"}}]), ScimType::InvalidValue),
+    ] {
+        assert_eq!(run(ops.clone()).expect_err("refused").scim_type, Some(scim_type), "{ops}");
+    }
+}
+
+#[test]
 fn patches_that_cannot_apply_are_refused() {
     let cases = [
         (json!([{"op": "replace", "path": "userName", "value": "mallory"}]), ScimType::Mutability),
+        (json!([{"op": "replace", "path": "userName", "value": "alice2"}]), ScimType::Mutability),
         (json!([{"op": "remove", "path": "emails"}]), ScimType::Mutability),
         (json!([{"op": "remove", "path": "active"}]), ScimType::Mutability),
         (json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability),
@@ -230,10 +303,11 @@ fn attributes_and_excluded_attributes_select_what_is_returned() {
     assert_eq!(whole[MAMORI_USER]["loginMethod"], "cert+password");
     let ext = project(r.clone(), Some("urn:mamori:params:scim:schemas:extension:2.0:User:loginMethod"), None).expect("ok");
     assert_eq!(ext[MAMORI_USER], json!({"loginMethod": "cert+password"}));
-    let without = project(r.clone(), None, Some("emails,meta,id,name.formatted")).expect("ok");
-    assert!(without.get("emails").is_none() && without.get("meta").is_none());
+    let without = project(r.clone(), None, Some("emails,meta,id,displayName")).expect("ok");
+    assert!(without.get("emails").is_none() && without.get("meta").is_none() && without.get("displayName").is_none());
     assert!(without.get("id").is_some(), "id is always returned");
-    assert_eq!(without["name"], json!({}));
+    let named = user_resource(&User { given_name: Some("A".to_owned()), family_name: Some("L".to_owned()), ..sample_user() }, &[], "x");
+    assert_eq!(project(named, None, Some("name.givenName")).expect("ok")["name"], json!({"familyName": "L"}));
     let unknown = project(r.clone(), Some("nickName"), None).expect("unknown names select nothing");
     assert_eq!(unknown.as_object().map(|o| o.len()), Some(2));
     assert!(project(r, Some("a b"), None).is_err(), "a malformed path is an error");

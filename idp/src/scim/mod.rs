@@ -42,13 +42,87 @@ pub fn routes() -> Router<SharedState> {
         // Only on the routes and methods that exist: a POST to a discovery endpoint is
         // 405, whatever its body.
         .route_layer(axum::middleware::from_fn(require_json_body))
-        .fallback(not_found)
+        .fallback(same_resource_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // A 403 or 404 answered to a known token is on the audit trail, as on the admin API.
         .layer(axum::middleware::from_fn(crate::admin::api::refusals::record_refusals));
     // The base URL with a trailing slash (`…/t/acme/`, as directories are often
     // configured) is outside the nested router's paths: it answers SCIM JSON too.
-    Router::new().nest(BASE, scim).route(&format!("{BASE}/"), axum::routing::any(not_found))
+    Router::new()
+        .nest(BASE, scim)
+        .route(&format!("{BASE}/"), axum::routing::any(same_resource_or_not_found))
+        // Outermost: whatever answers under /scim/v2/ (an extractor's rejection, a path
+        // that is not UTF-8) answers in SCIM's error format.
+        .layer(axum::middleware::from_fn(errors_as_scim_json))
+}
+
+/// `//Users`, `/Users/`, `/Users/{id}/` name the same resources as `/Users` and
+/// `/Users/{id}` (clients join base URLs and paths carelessly): the path with its empty
+/// segments dropped is served once more; anything else is a SCIM 404.
+async fn same_resource_or_not_found(
+    State(s): State<SharedState>,
+    axum::extract::OriginalUri(original): axum::extract::OriginalUri,
+    request: axum::extract::Request,
+) -> Response {
+    use tower::ServiceExt as _;
+    let path = original.path();
+    let normalized = normalized_path(path);
+    if normalized == path || !normalized.starts_with("/scim/v2/t/") {
+        return not_found().await.into_response();
+    }
+    let uri = match original.query() {
+        Some(query) => format!("{normalized}?{query}"),
+        None => normalized,
+    };
+    let Ok(uri) = uri.parse::<axum::http::Uri>() else { return not_found().await.into_response() };
+    // A fresh request: the routing of this one left its path parameters in the
+    // extensions, which the second routing would add to. Only what the handlers read
+    // (the connection) is carried over.
+    let (parts, body) = request.into_parts();
+    let mut fresh = axum::extract::Request::new(body);
+    *fresh.method_mut() = parts.method;
+    *fresh.uri_mut() = uri;
+    *fresh.version_mut() = parts.version;
+    *fresh.headers_mut() = parts.headers;
+    if let Some(connection) = parts.extensions.get::<crate::state::ConnectionInfo>() {
+        fresh.extensions_mut().insert(connection.clone());
+    }
+    match routes().with_state(s).oneshot(fresh).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The path without empty segments (`//`, a trailing `/`).
+fn normalized_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    format!("/{}", segments.join("/"))
+}
+
+/// Any error answer that is not SCIM JSON already becomes one, with the same status
+/// (RFC 7644 §3.12): clients parse every error under /scim/v2/ the same way.
+async fn errors_as_scim_json(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let scim = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with(SCIM_JSON));
+    if !(status.is_client_error() || status.is_server_error()) || scim {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::BAD_REQUEST => "the request's path or query cannot be read (it must be valid UTF-8, percent-encoded)",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        StatusCode::NOT_FOUND => "no such SCIM endpoint",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let scim_type = (status == StatusCode::BAD_REQUEST).then_some(error::ScimType::InvalidSyntax);
+    let mut answer = ScimError::new(status, scim_type, detail).into_response();
+    // Headers a client acts on (Retry-After, WWW-Authenticate) are kept.
+    for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW] {
+        if let Some(value) = response.headers().get(&name) {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
 }
 
 /// RFC 7644 §3.1 and §3.8: a request body is `application/scim+json` (or, as service
@@ -56,6 +130,19 @@ pub fn routes() -> Router<SharedState> {
 /// is 415 in SCIM's error format (RFC 7231 §6.5.13), before the body is read.
 async fn require_json_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use axum::http::Method;
+    // Mamori reads bodies as sent: a compressed one would be parsed as garbage (or, with
+    // a JSON-looking prefix, misread), so any content coding is refused (RFC 7231 §3.1.2.2).
+    let coded = request
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|v| v.to_str().map_or(true, |v| v.split(',').any(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity"))));
+    if coded {
+        let detail = "Content-Encoding is not supported: send the body uncompressed";
+        let mut refused = ScimError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, detail).into_response();
+        refused.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        return refused;
+    }
     if matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH) {
         let media_type = request
             .headers()
@@ -87,6 +174,12 @@ impl FromRequestParts<SharedState> for ScimCaller {
             ScimError::new(status, None, problem.detail)
         })?;
         principal.require(ApiScope::Scim)?;
+        // A super-admin token with `scim` (no longer made: `admin::tokens::create` refuses
+        // it) would reach every tenant's users, the operators' own: one made before is
+        // refused here.
+        if principal.is_super_admin() {
+            return Err(ScimError::new(StatusCode::FORBIDDEN, None, "SCIM takes a tenant's token, not a super-admin token"));
+        }
         Ok(ScimCaller(Principal { scopes: vec![ApiScope::Read, ApiScope::Write], ..principal }))
     }
 }

@@ -141,36 +141,34 @@ pub(super) async fn create(
         .email
         .clone()
         .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "emails: Mamori needs an e-mail address for the user's first device"))?;
-    // Checked before the user exists: a refusal after it would leave a half-made user.
-    fields.external_id.as_deref().map(admin_users::check_external_id).transpose()?;
-    let input =
-        NewUserInput { login_id: fields.user_name.clone(), email, display_name: fields.display_name.clone(), ..NewUserInput::default() };
-    let mut user = admin_users::create(&s.app, &p, &slug, &input).await?;
-    let rest = DirectoryChanges {
-        external_id: fields.external_id.clone().map(Some),
-        status: (!fields.active).then_some(UserStatus::Disabled),
-        ..DirectoryChanges::default()
+    // Every value in the one insert: no reader ever sees the user active, or without its
+    // externalId, for an instant (and a refused value leaves no user behind).
+    let input = NewUserInput {
+        login_id: fields.user_name.clone(),
+        email,
+        display_name: fields.display_name.clone(),
+        disabled: !fields.active,
+        external_id: fields.external_id.clone(),
+        given_name: fields.given_name.clone(),
+        family_name: fields.family_name.clone(),
+        ..NewUserInput::default()
     };
-    if rest != DirectoryChanges::default() {
-        match user_sync::apply(&s.app, &p, &slug, &user.login_id, user.version, &rest).await? {
-            Applied::Done(changed) => user = *changed,
-            // Someone changed the user in the instant since it was made: answer what it is.
-            Applied::Stale => user = admin_users::find_by_id(&s.app, &p, &slug, &user.id.to_string(), ApiScope::Read).await?.1,
-        }
-    }
+    let user = admin_users::create(&s.app, &p, &slug, &input).await?;
     // The tenant's choice (policy `scim_enrollment_mail`); the user exists either way, so
     // a mail that cannot be queued is logged, not a failed creation the client would retry.
     if let Err(err) = user_sync::mail_enrollment(&s.app, &p, &slug, &user.login_id, &s.urls.main).await {
         tracing::warn!(error = %err, user = %user.id, "SCIM: the enrollment mail could not be queued");
     }
-    let resource = resource_of(&s, &slug, &user).await?;
-    resource_answer(StatusCode::CREATED, &resource, &q)
+    // The user as this request made it (a mail ticket does not change what a client reads).
+    let devices = devices_of(&s, &user).await?;
+    resource_answer(StatusCode::CREATED, &resource_with(&s, &slug, &user, &devices), &q)
 }
 
 /// What makes Mamori's user what `wanted` says, in the service's terms; only the values
 /// that differ are named (so a refusal or the audit names what the request changed).
 fn directory_changes(user: &User, devices: &[Device], current: &UserFields, wanted: &UserFields) -> Result<DirectoryChanges> {
-    if wanted.user_name != current.user_name {
+    // A change of case only is the same user (LoginId::same_user); the stored ID stays.
+    if !crate::fields::LoginId::same_user(&wanted.user_name, &current.user_name) {
         return Err(ScimError::bad(ScimType::Mutability, "userName is immutable: Mamori cannot rename a user"));
     }
     let display_name = wanted.display_name.clone().unwrap_or_else(|| user.login_id.clone());
@@ -190,6 +188,8 @@ fn directory_changes(user: &User, devices: &[Device], current: &UserFields, want
     Ok(DirectoryChanges {
         display_name: (display_name != user.display_name).then_some(display_name),
         external_id: (wanted.external_id != current.external_id).then(|| wanted.external_id.clone()),
+        given_name: (wanted.given_name != current.given_name).then(|| wanted.given_name.clone()),
+        family_name: (wanted.family_name != current.family_name).then(|| wanted.family_name.clone()),
         status: (wanted.active != current.active).then_some(if wanted.active { UserStatus::Active } else { UserStatus::Disabled }),
         device_email,
     })
@@ -259,8 +259,10 @@ async fn change(
         check_preconditions(headers, &resource_with(s, slug, &user, &devices))?;
         let current = UserFields::of(&user, &devices);
         let changes = directory_changes(&user, &devices, &current, &wanted(&current, &body)?)?;
-        if let Applied::Done(user) = user_sync::apply(&s.app, p, slug, &user.login_id, user.version, &changes).await? {
-            return resource_answer(StatusCode::OK, &resource_of(s, slug, &user).await?, q);
+        // The answer is the state this write produced (read in its transaction), with
+        // its ETag: never a later writer's.
+        if let Applied::Done(user, devices) = user_sync::apply(&s.app, p, slug, &user.login_id, user.version, &changes).await? {
+            return resource_answer(StatusCode::OK, &resource_with(s, slug, &user, &devices), q);
         }
     }
     Err(ScimError::new(StatusCode::CONFLICT, None, "the user kept changing while this request was applied: read it again and retry"))
@@ -272,9 +274,25 @@ pub(super) async fn delete(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Write).await?;
-    check_preconditions(&headers, &resource_of(&s, &slug, &user).await?)?;
-    admin_users::delete(&s.app, &p, &slug, &user.login_id).await?;
+    // As PUT and PATCH: the preconditions are checked on the version read, and the delete
+    // happens only while the user is still at it, so of a PATCH and a DELETE holding
+    // the same If-Match one wins and the other gets 412.
+    let mut deleted = false;
+    for _ in 1..=CHANGE_ATTEMPTS {
+        let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Write).await?;
+        check_preconditions(&headers, &resource_of(&s, &slug, &user).await?)?;
+        if user_sync::delete_at_version(&s.app, &p, &slug, &user.login_id, user.version).await? {
+            deleted = true;
+            break;
+        }
+    }
+    if !deleted {
+        return Err(ScimError::new(
+            StatusCode::CONFLICT,
+            None,
+            "the user kept changing while this request was applied: read it again and retry",
+        ));
+    }
     let mut response = scim_json(StatusCode::NO_CONTENT, &Value::Null);
     *response.body_mut() = axum::body::Body::empty();
     response.headers_mut().remove(header::CONTENT_TYPE);

@@ -5,7 +5,8 @@
 //! recognises those automatic answers as they are written, and writes Mamori's error
 //! page in the user's language instead. HTTP/2 is not rewritten (its answers are HPACK
 //! frames): its header limit is raised so that every URL up to the `http` crate's own
-//! 64 KiB cap reaches the routes (see `listener`).
+//! 64 KiB cap reaches the routes (see `listener`). A request under `/scim/v2/` gets
+//! SCIM's JSON error instead of the page: a provisioning client parses every answer there.
 
 use std::io;
 use std::pin::Pin;
@@ -35,6 +36,23 @@ const REWRITTEN: [StatusCode; 2] = [StatusCode::URI_TOO_LONG, StatusCode::REQUES
 #[derive(Debug)]
 pub struct OversizedPages {
     responses: Vec<(StatusCode, Locale, Arc<[u8]>)>,
+    /// The same statuses as SCIM errors (RFC 7644 §3.12), for requests under `/scim/v2/`.
+    scim: Vec<(StatusCode, Arc<[u8]>)>,
+}
+
+/// How much of the start of a request is kept to see where it goes.
+const START_BYTES: usize = 64;
+
+/// The head of an HTTP/1.1 answer with `content_type` and the headers every answer has.
+fn head(status: StatusCode, content_type: &str, length: usize, security_headers: &[(&str, &str)]) -> String {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {length}\r\ncache-control: no-store\r\nconnection: close\r\n"
+    );
+    for (name, value) in security_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 impl OversizedPages {
@@ -42,28 +60,39 @@ impl OversizedPages {
     /// Mamori response carries.
     pub fn render(ui: &Ui, security_headers: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut responses = Vec::new();
+        let mut scim = Vec::new();
         for status in REWRITTEN {
             for locale in Locale::ALL {
                 let message = ui.message(locale, "error.too_large");
                 let body = ui.render("error.html", locale, serde_json::json!({ "message": message }))?;
-                let mut head = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n",
-                    body.len()
-                );
-                for (name, value) in security_headers {
-                    head.push_str(&format!("{name}: {value}\r\n"));
-                }
-                head.push_str("\r\n");
+                let head = head(status, "text/html; charset=utf-8", body.len(), security_headers);
                 let bytes: Vec<u8> = [head.into_bytes(), body.into_bytes()].concat();
                 responses.push((status, locale, Arc::from(bytes)));
             }
+            let detail = if status == StatusCode::URI_TOO_LONG {
+                "the request line is longer than 64 KiB: send a long filter in a POST to /Users/.search"
+            } else {
+                "the request's headers are too large"
+            };
+            let body = crate::scim::error::ScimError::new(status, None, detail).body().to_string();
+            let head = head(status, crate::scim::error::SCIM_JSON, body.len(), security_headers);
+            scim.push((status, Arc::from([head.into_bytes(), body.into_bytes()].concat())));
         }
-        Ok(OversizedPages { responses })
+        Ok(OversizedPages { responses, scim })
     }
 
-    fn response(&self, status: StatusCode, locale: Locale) -> Option<Arc<[u8]>> {
+    fn response(&self, status: StatusCode, locale: Locale, start: &[u8]) -> Option<Arc<[u8]>> {
+        if is_scim_request(start) {
+            return self.scim.iter().find(|(s, _)| *s == status).map(|(_, r)| Arc::clone(r));
+        }
         self.responses.iter().find(|(s, l, _)| *s == status && *l == locale).map(|(_, _, r)| Arc::clone(r))
     }
+}
+
+/// Whether a request line (its first bytes) targets SCIM: `METHOD /scim/v2/…`.
+fn is_scim_request(start: &[u8]) -> bool {
+    let Some(space) = start.iter().position(|b| *b == b' ') else { return false };
+    start[space + 1..].starts_with(b"/scim/v2/")
 }
 
 /// hyper's own answer to an oversized head: a bare status line, `content-length: 0`, a
@@ -102,6 +131,10 @@ pub struct RewriteOversized<IO> {
     io: IO,
     pages: Option<Arc<OversizedPages>>,
     recent: Vec<u8>,
+    /// The first bytes of the request being read: where it goes.
+    start: Vec<u8>,
+    /// An answer was written since: the next bytes read begin another request.
+    answered: bool,
     phase: Phase,
 }
 
@@ -122,7 +155,20 @@ enum Phase {
 
 impl<IO> RewriteOversized<IO> {
     pub fn new(io: IO, pages: Option<Arc<OversizedPages>>) -> Self {
-        RewriteOversized { io, pages, recent: Vec::new(), phase: Phase::Passing }
+        RewriteOversized { io, pages, recent: Vec::new(), start: Vec::new(), answered: false, phase: Phase::Passing }
+    }
+
+    /// Keeps the start of each request (after an answer, the next bytes begin one).
+    fn remember_start(&mut self, read: &[u8]) {
+        if read.is_empty() {
+            return;
+        }
+        if self.answered {
+            self.start.clear();
+            self.answered = false;
+        }
+        let room = START_BYTES.saturating_sub(self.start.len());
+        self.start.extend_from_slice(&read[..read.len().min(room)]);
     }
 
     fn remember(&mut self, read: &[u8]) {
@@ -148,7 +194,7 @@ impl<IO> RewriteOversized<IO> {
     }
 
     fn page(&self, status: StatusCode) -> Phase {
-        match self.pages.as_ref().and_then(|p| p.response(status, locale_of(&self.recent))) {
+        match self.pages.as_ref().and_then(|p| p.response(status, locale_of(&self.recent), &self.start)) {
             Some(page) => Phase::Writing { page, written: 0 },
             None => Phase::Done,
         }
@@ -212,7 +258,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for RewriteOversized<IO> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
         if this.pages.is_some() && matches!(polled, Poll::Ready(Ok(()))) {
-            this.remember(&buf.filled()[before..]);
+            let read = buf.filled()[before..].to_vec();
+            this.remember_start(&read);
+            this.remember(&read);
         }
         polled
     }
@@ -225,6 +273,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RewriteOversized<IO> {
         if this.take_over(buf) || !matches!(this.phase, Phase::Passing) {
             return Poll::Ready(Ok(buf.len()));
         }
+        this.answered = true;
         Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
@@ -238,6 +287,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RewriteOversized<IO> {
         if only.is_some_and(|b| this.take_over(b)) || !matches!(this.phase, Phase::Passing) {
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
         }
+        this.answered = true;
         Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }
 
@@ -315,6 +365,21 @@ mod tests {
         assert!(answer.contains(r#"<html lang="en">"#), "{answer}");
         let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
         assert!(head.contains(&format!("content-length: {}\r\n", body.len())));
+    }
+
+    #[tokio::test]
+    async fn a_scim_request_gets_scims_json_error_not_the_page() {
+        let head = format!("GET /scim/v2/t/acme/Users?filter={} HTTP/1.1\r\naccept-language: en\r\n\r\n", "a".repeat(70_000));
+        let answer = answer_to(head.clone(), head.len(), HYPER_414).await;
+        assert!(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{answer}");
+        assert!(answer.contains("content-type: application/scim+json\r\n"), "{answer}");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())));
+        let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!((body["schemas"][0].as_str(), body["status"].as_str()), (Some(crate::scim::error::ERROR_SCHEMA), Some("414")));
+        // A path that only contains /scim/v2/ further on is a page's.
+        let page = format!("GET /t/demo/saml/sso?next=/scim/v2/{} HTTP/1.1\r\n\r\n", "a".repeat(70_000));
+        assert!(answer_to(page.clone(), page.len(), HYPER_414).await.contains("text/html"));
     }
 
     #[tokio::test]

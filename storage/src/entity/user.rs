@@ -40,6 +40,9 @@ pub struct Model {
     pub external_id: Option<String>,
     /// Bumped by every write to the user or its devices (m0024): SCIM's compare-and-swap.
     pub version: i64,
+    /// SCIM `name.givenName` and `name.familyName` as a directory sent them (m0025).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,7 @@ mod m0021_tenant_branding;
 mod m0022_user_external_id;
 mod m0023_passkeys;
 mod m0024_scim_consistency;
+mod m0025_user_name_parts;
 
 pub(crate) struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0022_user_external_id::Migration),
             Box::new(m0023_passkeys::Migration),
             Box::new(m0024_scim_consistency::Migration),
+            Box::new(m0025_user_name_parts::Migration),
         ]
     }
 }

@@ -70,6 +70,10 @@ pub struct User {
     pub totp_secret_sealed: Option<Vec<u8>>,
     /// The identifier a provisioning client (SCIM `externalId`) gave the user, if any.
     pub external_id: Option<String>,
+    /// SCIM `name.givenName` and `name.familyName`, if a directory sent them; the display
+    /// name is its own value.
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
     /// Bumped by every write to the user or its devices ([`crate::Users::apply_changes`]
     /// writes only while it is unchanged).
     pub version: i64,
@@ -84,6 +88,10 @@ pub struct UserChangeSet {
     pub display_name: Option<String>,
     /// `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// `Some(None)` clears it.
+    pub given_name: Option<Option<String>>,
+    /// `Some(None)` clears it.
+    pub family_name: Option<Option<String>>,
     pub status: Option<UserStatus>,
     /// A new address for one active device (by its row id).
     pub device_email: Option<(Uuid, String)>,
@@ -142,6 +150,12 @@ pub struct NewUser {
     pub locale: Locale,
     pub time_zone: String,
     pub login_method: LoginMethod,
+    /// Created disabled when a provisioning client says so, in the same insert: no reader
+    /// ever sees it active.
+    pub status: UserStatus,
+    pub external_id: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
 }
 
 impl NewUser {
@@ -155,6 +169,10 @@ impl NewUser {
             locale: Locale::Ja,
             time_zone: "Asia/Tokyo".to_owned(),
             login_method,
+            status: UserStatus::Active,
+            external_id: None,
+            given_name: None,
+            family_name: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::convert::{count, ms, opt_parse, opt_time, page_bounds, parse, time};
 use crate::entity::user::{self, Column, Entity};
 use crate::entity::{device, password_history};
 use crate::error::{db_err, on_conflict};
-use crate::model::{LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserChangeSet, UserStatus};
+use crate::model::{Device, LockReason, LockoutOutcome, LoginMethod, NewUser, Page, User, UserChangeSet, UserStatus};
 use crate::storage::begin_write;
 
 pub struct Users<'a> {
@@ -299,15 +299,18 @@ impl<'a> Users<'a> {
     }
 
     /// Applies `changes` in one transaction, only while the user is still at
-    /// `expected_version` (a compare-and-swap): `Ok(false)`, and nothing written, when
+    /// `expected_version` (a compare-and-swap): `Ok(None)`, and nothing written, when
     /// something else wrote to the user or its devices since that version was read.
+    /// `Some`: the user and their devices (deleted ones too) as this write left them,
+    /// read inside its transaction, so a later writer's values are never reported as
+    /// this one's.
     pub async fn apply_changes(
         &self,
         id: Uuid,
         expected_version: i64,
         changes: &UserChangeSet,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    ) -> Result<Option<(User, Vec<Device>)>, StorageError> {
         let txn = begin_write(self.db).await?;
         let mut update = Entity::update_many()
             .col_expr(Column::UpdatedAt, Expr::val(ms(now)))
@@ -320,6 +323,12 @@ impl<'a> Users<'a> {
         if let Some(external_id) = &changes.external_id {
             update = update.col_expr(Column::ExternalId, Expr::val(external_id.clone()));
         }
+        if let Some(given_name) = &changes.given_name {
+            update = update.col_expr(Column::GivenName, Expr::val(given_name.clone()));
+        }
+        if let Some(family_name) = &changes.family_name {
+            update = update.col_expr(Column::FamilyName, Expr::val(family_name.clone()));
+        }
         if let Some(status) = changes.status {
             update = update.col_expr(Column::Status, Expr::val(status.as_str()));
         }
@@ -327,7 +336,7 @@ impl<'a> Users<'a> {
             txn.rollback().await.map_err(db_err)?;
             // A missing user is an error; an existing one has moved on.
             self.get(id).await?;
-            return Ok(false);
+            return Ok(None);
         }
         if let Some((device_id, email)) = &changes.device_email {
             let owned = device::Entity::find_by_id(*device_id).one(&txn).await.map_err(db_err)?.is_some_and(|d| d.user_id == id);
@@ -336,6 +345,39 @@ impl<'a> Users<'a> {
             }
             super::devices::set_email_on(&txn, *device_id, email).await?;
         }
+        let written = written_on(&txn, id).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Some(written))
+    }
+
+    /// Deletes the user only while they are still at `expected_version`, revoking their
+    /// certificates in the same transaction: `Ok(false)`, and nothing revoked or deleted,
+    /// when something else wrote to the user since (a conditional DELETE loses to a
+    /// PATCH that won the same version). `NotFound` when there is no such user.
+    pub async fn delete_at_version(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let txn = begin_write(self.db).await?;
+        // The claim: takes the row lock (PostgreSQL) under the write lock (SQLite), so no
+        // other write slips in between the check and the delete.
+        let claimed = Entity::update_many()
+            .col_expr(Column::Version, bump())
+            .filter(Column::Id.eq(id))
+            .filter(Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if claimed.rows_affected == 0 {
+            txn.rollback().await.map_err(db_err)?;
+            self.get(id).await?;
+            return Ok(false);
+        }
+        super::pki::revoke_where_on(&txn, crate::entity::certificate::Column::UserId.eq(id), reason, now).await?;
+        Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -489,6 +531,18 @@ fn contains_ignoring_case(column: impl sea_orm::sea_query::IntoColumnRef, text: 
     Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('!'))
 }
 
+/// The user and all their devices as a transaction sees them.
+async fn written_on<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(User, Vec<Device>), StorageError> {
+    let user = Entity::find_by_id(id).one(db).await.map_err(db_err)?.ok_or(StorageError::NotFound)?;
+    let devices = device::Entity::find()
+        .filter(device::Column::UserId.eq(id))
+        .order_by_asc(device::Column::DeviceNo)
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    Ok((to_user(user)?, devices.into_iter().map(super::devices::to_device).collect::<Result<_, _>>()?))
+}
+
 pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {
     Ok(User {
         id: m.id,
@@ -510,6 +564,8 @@ pub(crate) fn to_user(m: user::Model) -> Result<User, StorageError> {
         secret_answer_hash: m.secret_answer_hash,
         totp_secret_sealed: m.totp_secret_sealed,
         external_id: m.external_id,
+        given_name: m.given_name,
+        family_name: m.family_name,
         version: m.version,
         created_at: time("users.created_at", m.created_at)?,
         updated_at: time("users.updated_at", m.updated_at)?,
@@ -529,7 +585,7 @@ pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user:
         locale: new.locale.as_str().to_owned(),
         time_zone: new.time_zone.clone(),
         login_method: new.login_method.as_str().to_owned(),
-        status: UserStatus::Active.as_str().to_owned(),
+        status: new.status.as_str().to_owned(),
         locked_at: None,
         lock_reason: None,
         failed_password_count: 0,
@@ -547,8 +603,10 @@ pub(crate) fn new_user_model(new: &NewUser, now: OffsetDateTime) -> Result<user:
         totp_last_step: None,
         login_id_key: Some(crate::model::login_id_key(&new.login_id)),
         login_id_skeleton: Some(crate::model::login_id_skeleton(&new.login_id)),
-        external_id: None,
+        external_id: new.external_id.clone(),
         version: 0,
+        given_name: new.given_name.clone(),
+        family_name: new.family_name.clone(),
     })
 }
 

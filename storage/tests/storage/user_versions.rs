@@ -2,7 +2,7 @@
 //! user or its devices moves it; `apply_changes` writes all its values or none, and only
 //! while the version is the one the writer read, even when two writers race.
 
-use mamori_storage::model::{DeviceType, NewDevice, UserChangeSet, UserStatus};
+use mamori_storage::model::{DeviceType, LoginMethod, NewDevice, NewUser, UserChangeSet, UserStatus};
 use mamori_storage::{Storage, StorageError};
 use time::Duration;
 
@@ -13,8 +13,40 @@ on_both!(
     changes_apply_together_on_the_version_read,
     of_two_racing_writers_one_wins,
     a_device_of_another_user_writes_nothing,
-    external_ids_are_found_exactly
+    external_ids_are_found_exactly,
+    a_user_is_created_disabled_with_its_external_id_in_one_insert,
+    a_delete_at_a_stale_version_revokes_and_deletes_nothing
 );
+
+async fn a_user_is_created_disabled_with_its_external_id_in_one_insert(s: Storage) {
+    let t = tenant(&s).await;
+    let new = NewUser {
+        status: UserStatus::Disabled,
+        external_id: Some("00u-7".into()),
+        given_name: Some("Hanako".into()),
+        ..NewUser::new(t.id, "scim-made", LoginMethod::Cert)
+    };
+    let (made, _) = s.devices().create_user_with_device(&new, DeviceType::Pc, "m@x.test", 5, t0()).await.unwrap();
+    // The row as first written: the version is still the insert's own.
+    let read = s.users().get(made.id).await.unwrap();
+    assert_eq!((read.status, read.external_id.as_deref(), read.version), (UserStatus::Disabled, Some("00u-7"), made.version));
+    assert_eq!((read.given_name.as_deref(), read.family_name.as_deref()), (Some("Hanako"), None));
+    // The honest default: active, no identifier.
+    let plain = s.users().create(&NewUser::new(t.id, "plain", LoginMethod::Cert), t0()).await.unwrap();
+    assert_eq!((plain.status, plain.external_id), (UserStatus::Active, None));
+}
+
+async fn a_delete_at_a_stale_version_revokes_and_deletes_nothing(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let read = s.users().get(u.id).await.unwrap();
+    s.users().set_status(u.id, UserStatus::Disabled, t0()).await.unwrap();
+    assert!(!s.users().delete_at_version(u.id, read.version, "cessationOfOperation", t0()).await.unwrap(), "a writer came in between");
+    let now = s.users().get(u.id).await.expect("still there");
+    assert!(s.users().delete_at_version(u.id, now.version, "cessationOfOperation", t0()).await.unwrap());
+    assert!(matches!(s.users().get(u.id).await, Err(StorageError::NotFound)));
+    assert!(matches!(s.users().delete_at_version(u.id, now.version, "cessationOfOperation", t0()).await, Err(StorageError::NotFound)));
+}
 
 async fn every_write_moves_the_version(s: Storage) {
     let t = tenant(&s).await;
@@ -50,12 +82,17 @@ async fn changes_apply_together_on_the_version_read(s: Storage) {
     let changes = UserChangeSet {
         display_name: Some("New Name".into()),
         external_id: Some(Some("ext-1".into())),
+        given_name: Some(Some("Hanako".into())),
+        family_name: Some(Some("Sato".into())),
         status: Some(UserStatus::Disabled),
         device_email: Some((device.id, "new@x.test".into())),
     };
     let later = t0() + Duration::minutes(5);
-    assert!(s.users().apply_changes(u.id, read.version, &changes, later).await.unwrap());
+    let (written, devices) = s.users().apply_changes(u.id, read.version, &changes, later).await.unwrap().expect("applied");
     let after = s.users().get(u.id).await.unwrap();
+    assert_eq!(written, after, "what the write answers is what it wrote");
+    assert_eq!(devices.iter().map(|d| d.email.as_str()).collect::<Vec<_>>(), ["new@x.test"]);
+    assert_eq!((after.given_name.as_deref(), after.family_name.as_deref()), (Some("Hanako"), Some("Sato")));
     assert_eq!(
         (after.display_name.as_str(), after.external_id.as_deref(), after.status),
         ("New Name", Some("ext-1"), UserStatus::Disabled)
@@ -70,7 +107,7 @@ async fn changes_apply_together_on_the_version_read(s: Storage) {
         device_email: Some((device.id, "stale@x.test".into())),
         ..UserChangeSet::default()
     };
-    assert!(!s.users().apply_changes(u.id, read.version, &stale, later).await.unwrap());
+    assert!(s.users().apply_changes(u.id, read.version, &stale, later).await.unwrap().is_none());
     let unchanged = s.users().get(u.id).await.unwrap();
     assert_eq!((unchanged.display_name.as_str(), unchanged.version), ("New Name", after.version));
     assert_eq!(s.devices().get(device.id).await.unwrap().email, "new@x.test");
@@ -89,9 +126,11 @@ async fn of_two_racing_writers_one_wins(s: Storage) {
         let (users_a, users_b) = (s.users(), s.users());
         let (ra, rb) = tokio::join!(users_a.apply_changes(u.id, version, &a, t0()), users_b.apply_changes(u.id, version, &b, t0()));
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert!(ra ^ rb, "exactly one of two writers holding version {version} wins (round {round}: {ra}, {rb})");
+        assert!(ra.is_some() ^ rb.is_some(), "exactly one of two writers holding version {version} wins (round {round})");
+        let (winner, _) = ra.clone().or(rb).expect("one won");
         let name = s.users().get(u.id).await.unwrap().display_name;
-        assert_eq!(name, if ra { format!("A{round}") } else { format!("B{round}") });
+        assert_eq!(name, if ra.is_some() { format!("A{round}") } else { format!("B{round}") });
+        assert_eq!(winner.display_name, name, "the winner answers its own write");
     }
     assert!(s.users().get(u.id).await.unwrap().version >= read.version + 5);
 }

@@ -48,6 +48,7 @@ async fn create_and_find(s: Storage) {
         locale: Locale::En,
         time_zone: "Europe/Paris".into(),
         login_method: LoginMethod::CertPasswordOtp,
+        ..NewUser::new(t.id, "p-01-usr012", LoginMethod::CertPasswordOtp)
     };
     let u = s.users().create(&new, t0()).await.unwrap();
     assert_eq!(u.status, UserStatus::Active);

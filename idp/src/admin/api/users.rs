@@ -54,6 +54,7 @@ pub async fn create(
         login_method: b.login_method,
         locale: b.locale,
         time_zone: b.time_zone,
+        ..Default::default()
     };
     let user = users::create(&s.app, &p, &slug, &input).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))

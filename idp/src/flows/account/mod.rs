@@ -124,6 +124,8 @@ pub(crate) mod test_support {
             secret_question: None,
             secret_answer_hash: None,
             external_id: None,
+            given_name: None,
+            family_name: None,
             version: 0,
             totp_secret_sealed: None,
             created_at: now,

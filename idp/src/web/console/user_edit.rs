@@ -116,6 +116,7 @@ async fn create(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<Form
         login_method: Some(form.login_method.clone()),
         locale: Some(form.locale.clone()),
         time_zone: None,
+        ..Default::default()
     };
     let created = match users::create(app, &console.principal, &tenant, &input).await {
         Ok(user) => user,
