@@ -1,0 +1,236 @@
+// Issue 22: Mamori's CPU per token request against the crypto floor measured in the same
+// run, and its resident memory. CPU per request is the server's utime + stime (from
+// /proc/PID/stat) over a run ÷ the requests it answered, which other work on the machine
+// cannot inflate; the floors come from `openssl speed` on one core, which it cannot
+// inflate either. Prints a Markdown table for docs/benchmarks.md.
+//
+// Builds nothing: expects a release binary. Needs node, openssl, wrk and hey (Debian
+// packages; scripts/lib/ensure.sh installs them with `ensure_apt_packages wrk hey`). Usage,
+// from the repository root:
+//
+//   cargo build --release --bin mamori
+//   node conformance-tests/oidc/bench/cpu-floor.mjs [--duration 15] [--connections 32]
+//
+// The server is `mamori quickstart` in a temporary folder (SQLite, the default settings).
+// Scenarios: client_credentials and refresh_token (rotating, chained by refresh_token.lua)
+// over keep-alive HTTPS with wrk, and client_credentials with a new TLS connection per
+// request with `hey -disable-keepalive` (wrk cannot turn keep-alive off).
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.MAMORI_BIN || resolve(here, '../../../target/release/mamori');
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    connections: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '2' },
+    'idle-seconds': { type: 'string', default: '3' },
+  },
+});
+const REDIRECT = 'https://localhost:9/cb';
+const run = promisify(execFile);
+
+/** Operations per second on one core, from `openssl speed -seconds 3`. */
+async function floors() {
+  const { stdout } = await run('openssl', ['speed', '-seconds', '3', 'ecdsap256', 'ecdhx25519', 'rsa2048'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const num = (re, what) => {
+    const m = stdout.match(re);
+    if (!m) throw new Error(`no ${what} in openssl speed output:\n${stdout}`);
+    return Number(m[1]);
+  };
+  const perSecond = {
+    es256: num(/256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)/, 'ecdsap256'),
+    x25519: num(/253 bits ecdh \(X25519\)\s+\S+\s+([\d.]+)/, 'X25519'),
+    rsa2048: num(/rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)/, 'rsa2048'),
+  };
+  const us = Object.fromEntries(Object.entries(perSecond).map(([k, v]) => [k, 1e6 / v]));
+  return { perSecond, us, version: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim() };
+}
+
+/** utime + stime of the process (all its threads, live and gone), in seconds. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** A field of /proc/PID/status in MiB (VmRSS, VmHWM). */
+function statusMiB(pid, field) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return Number(m[1]) / 1024;
+}
+
+/** Resets the peak resident set (VmHWM) to the current one, so each run reports its own. */
+function resetPeak(pid) {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+async function startQuickstart(workdir) {
+  const env = { ...process.env, MAMORI_SERVER__LISTEN: '127.0.0.1:0', MAMORI_SERVER__MTLS_LISTEN: '127.0.0.1:0', MAMORI_LOG__LEVEL: 'warn' };
+  delete env.MAMORI_CONFIG;
+  delete env.MAMORI_BIN;
+  const child = spawn(BIN, ['quickstart'], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  const banner = [];
+  await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`quickstart not ready:\n${banner.join('\n')}\n${log}`)), 120_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      banner.push(line);
+      if (line.startsWith('Press Ctrl-C')) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`quickstart exited (${code}):\n${banner.join('\n')}\n${log}`)));
+  });
+  child.stdout.resume();
+  const urls = banner.find((l) => l.startsWith('mamori: listening on'))?.match(/https:\/\/\S+/g) ?? [];
+  const dataDir = join(workdir, 'mamori-data');
+  const cli = (...args) => execFileSync(BIN, ['--config', join(dataDir, 'mamori.toml'), ...args], { cwd: workdir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { child, main: urls[0], dataDir, cli, log: () => log };
+}
+
+function request(url, { method = 'GET', body, headers = {}, ...tls } = {}) {
+  return new Promise((res, rej) => {
+    const req = https.request(url, { method, headers, ...tls }, (r) => {
+      let data = '';
+      r.on('data', (c) => (data += c));
+      r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: data }));
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+/** Refresh tokens from real code flows of a certificate-only user (as run.mjs). */
+async function refreshTokens(server, basic, ca, n) {
+  server.cli('admin', 'user', 'create', '--tenant', 'demo', '--login-id', 'bench-user', '--email', 'bench@example.test', '--method', 'cert');
+  const pwFile = join(server.dataDir, 'bench.pw');
+  writeFileSync(pwFile, 'Bench-p12-1\n');
+  const p12 = join(server.dataDir, 'bench.p12');
+  server.cli('admin', 'user', 'issue-cert', '--tenant', 'demo', '--login-id', 'bench-user', '--p12', p12, '--password-file', pwFile);
+  const tls = { pfx: readFileSync(p12), passphrase: 'Bench-p12-1', ca };
+  let cookie;
+  const tokens = [];
+  for (let i = 0; i < n; i += 1) {
+    let url = `${server.main}/t/demo/authorize?response_type=code&client_id=bench&redirect_uri=${encodeURIComponent(REDIRECT)}&scope=openid&state=s${i}`;
+    for (let hop = 0; hop < 10 && !url.startsWith(REDIRECT); hop += 1) {
+      const r = await request(url, { ...tls, headers: cookie ? { cookie } : {} });
+      const set = [r.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('__Host-mamori_session='));
+      if (set) cookie = set.split(';')[0];
+      if (!r.headers.location) throw new Error(`${url} answered ${r.status}`);
+      url = new URL(r.headers.location, url).href;
+    }
+    const code = new URL(url).searchParams.get('code');
+    const res = await tokenPost(server, basic, ca, `grant_type=authorization_code&code=${code}&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    tokens.push(JSON.parse(res.body).refresh_token);
+  }
+  return tokens;
+}
+
+function tokenPost(server, basic, ca, body) {
+  return request(`${server.main}/t/demo/token`, { method: 'POST', body, ca, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } });
+}
+
+/** wrk over keep-alive connections; returns requests answered with 2xx and the errors. */
+async function wrk(url, script, env, seconds) {
+  const args = ['-t', opts.threads, '-c', opts.connections, '-d', `${seconds}s`, '-s', join(here, script), url];
+  const { stdout } = await run('wrk', args, { env: { ...process.env, ...env, BENCH_THREADS: opts.threads }, encoding: 'utf8' });
+  const total = Number(stdout.match(/(\d+) requests in/)?.[1]);
+  const non2xx = Number(stdout.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const socket = stdout.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { ok: total - non2xx, errors, raw: stdout };
+}
+
+/** hey with a new TCP and TLS connection per request (hey skips certificate checks). hey
+ * sends the URL's host:port as the TLS server name, which rustls refuses; `-host` sets both
+ * the server name and the Host header to the bare name. */
+async function hey(url, basic, seconds) {
+  const args = ['-z', `${seconds}s`, '-c', opts.connections, '-disable-keepalive', '-host', new URL(url).hostname, '-m', 'POST', '-T', 'application/x-www-form-urlencoded',
+    '-H', `Authorization: ${basic}`, '-d', 'grant_type=client_credentials&scope=api.read', url];
+  const { stdout } = await run('hey', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const codes = [...stdout.matchAll(/\[(\d+)\]\s+(\d+) responses/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  const ok = codes.filter(([c]) => c >= 200 && c < 300).reduce((a, [, n]) => a + n, 0);
+  const bad = codes.filter(([c]) => c < 200 || c >= 300).reduce((a, [, n]) => a + n, 0);
+  const errs = [...(stdout.split('Error distribution:')[1] ?? '').matchAll(/\[(\d+)\]/g)].reduce((a, m) => a + Number(m[1]), 0);
+  return { ok, errors: bad + errs, raw: stdout };
+}
+
+const workdir = mkdtempSync(join(os.tmpdir(), 'mamori-cpu-floor-'));
+let server;
+try {
+  const load = os.loadavg();
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+  const floor = await floors();
+  server = await startQuickstart(workdir);
+  const pid = server.child.pid;
+  await new Promise((r) => setTimeout(r, Number(opts['idle-seconds']) * 1000));
+  const idle = { rss: statusMiB(pid, 'VmRSS'), hwm: statusMiB(pid, 'VmHWM'), rollup: readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8') };
+
+  const serverKey = new X509Certificate(readFileSync(join(server.dataDir, 'tls/server.pem'))).publicKey;
+  const handshakeSig = serverKey.asymmetricKeyType === 'ec' ? ['ES256', floor.us.es256] : ['RSA-2048', floor.us.rsa2048];
+  const ca = readFileSync(join(server.dataDir, 'tls/dev-root.pem'));
+  const reg = JSON.parse(server.cli('admin', 'oidc-client', 'create', '--tenant', 'demo', '--client-id', 'bench', '--name', 'Bench',
+    '--redirect-uri', REDIRECT, '--grant-type', 'client_credentials', '--grant-type', 'authorization_code', '--grant-type', 'refresh_token',
+    '--scope', 'openid', '--scope', 'api.read', '--first-party', '--output', 'json'));
+  const basic = `Basic ${Buffer.from(`bench:${reg.client_secret}`).toString('base64')}`;
+  const perThread = Number(opts.connections) / Number(opts.threads);
+  const tokensFile = join(server.dataDir, 'rt.txt');
+  writeFileSync(tokensFile, (await refreshTokens(server, basic, ca, Number(opts.threads) * (perThread + 8))).join('\n'));
+  const url = `${server.main}/t/demo/token`;
+  const warm = await tokenPost(server, basic, ca, 'grant_type=client_credentials&scope=api.read');
+  if (warm.status !== 200) throw new Error(`warm-up: ${warm.status} ${warm.body}`);
+  // Warm-up: the client's secret verified once, keys loaded, connections and caches filled.
+  await wrk(url, 'client_credentials.lua', { BENCH_BASIC: basic }, 2);
+  const afterSetup = statusMiB(pid, 'VmRSS');
+
+  const duration = Number(opts.duration);
+  const scenarios = [
+    { name: 'client_credentials, keep-alive', floor: floor.us.es256, floorText: '1 ES256', target: 1.5,
+      go: () => wrk(url, 'client_credentials.lua', { BENCH_BASIC: basic }, duration) },
+    { name: 'refresh_token (rotation, SQLite), keep-alive', floor: 2 * floor.us.es256, floorText: '2 ES256', target: 2,
+      go: () => wrk(url, 'refresh_token.lua', { BENCH_BASIC: basic, BENCH_TOKENS: tokensFile }, duration) },
+    { name: 'client_credentials, new TLS connection each', floor: handshakeSig[1] + 2 * floor.us.x25519 + floor.us.es256,
+      floorText: `1 ${handshakeSig[0]} + 2 X25519 + 1 ES256`, target: 1.25, go: () => hey(url, basic, duration) },
+  ];
+  const rows = [];
+  for (const s of scenarios) {
+    resetPeak(pid);
+    const before = cpuSeconds(pid);
+    const r = await s.go();
+    const cpu = cpuSeconds(pid) - before;
+    const perRequest = (cpu * 1e6) / r.ok;
+    rows.push({ ...s, ...r, cpu, perRequest, peak: statusMiB(pid, 'VmHWM'), after: statusMiB(pid, 'VmRSS') });
+  }
+  const loadAfter = os.loadavg();
+
+  console.log(`\n${new Date().toISOString()}, commit ${commit}, ${os.cpus()[0].model}, ${os.availableParallelism()} cores`);
+  console.log(`load average ${load.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after`);
+  console.log(`${floor.version}, one core: ES256 sign ${floor.perSecond.es256}/s = ${floor.us.es256.toFixed(1)} µs; X25519 ${floor.perSecond.x25519}/s = ${floor.us.x25519.toFixed(1)} µs; RSA-2048 sign ${floor.perSecond.rsa2048}/s = ${floor.us.rsa2048.toFixed(1)} µs`);
+  console.log(`server TLS key: ${serverKey.asymmetricKeyType}; ${opts.connections} connections, ${duration} s per run\n`);
+  console.log('| scenario | requests (2xx) | errors | server CPU, s | CPU µs/request | floor | floor µs | ratio | target | peak RSS MiB |');
+  console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${r.ok} | ${r.errors} | ${r.cpu.toFixed(2)} | ${r.perRequest.toFixed(1)} | ${r.floorText} | ${r.floor.toFixed(1)} | ${(r.perRequest / r.floor).toFixed(2)}× | ≤ ${r.target}× | ${r.peak.toFixed(1)} |`);
+  }
+  const pss = (k) => Number(idle.rollup.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0) / 1024;
+  console.log(`\nRSS: idle ${idle.rss.toFixed(1)} MiB ${opts['idle-seconds']} s after start (anonymous ${pss('Anonymous').toFixed(1)} of which transparent huge pages ${pss('AnonHugePages').toFixed(1)}, file-backed ${(pss('Rss') - pss('Anonymous')).toFixed(1)}; peak while starting ${idle.hwm.toFixed(1)}), `
+    + `${afterSetup.toFixed(1)} after setup and warm-up, peak ${Math.max(...rows.map((r) => r.peak)).toFixed(1)} over the runs, ${rows.at(-1).after.toFixed(1)} after them (targets: ≤ 30 idle, ≤ 60 peak)`);
+  if (process.env.BENCH_VERBOSE) for (const r of rows) console.log(r.raw);
+} finally {
+  if (server) {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
+  }
+  rmSync(workdir, { recursive: true, force: true, maxRetries: 3 });
+}
