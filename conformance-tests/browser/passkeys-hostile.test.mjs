@@ -158,4 +158,23 @@ test('passkeys: a discoverable passkey of one tenant logs in nobody at another',
   answer = craftAssertion({ credential: alice.credential, challenge, origin: origin(page.url()), signCount: 9002 });
   await postAnswer(page, answer);
   assert.ok(await page.isVisible('#logged-in'), `logged in at its tenant: ${await text(page, 'main')}`);
+  const counter = () => server.cliJson('admin', 'user', 'passkeys', '--tenant', 'demo', '--login-id', 'u-pk-tenant')[0].sign_count;
+  assert.equal(counter(), 9002);
+  await submit(page, '#logout');
+
+  // A disabled user's passkey, honestly signed: refused, and its counter stays where it
+  // was (a refused login records nothing on the passkey).
+  server.admin('set-status', 'u-pk-tenant', '--status', 'disabled');
+  challenge = await discover('demo');
+  answer = craftAssertion({ credential: alice.credential, challenge, origin: origin(page.url()), signCount: 9500 });
+  await postAnswer(page, answer);
+  assert.ok(!(await page.isVisible('#logged-in')), `a disabled user is not logged in: ${await text(page, 'main')}`);
+  assert.equal(counter(), 9002, 'the refused login did not move the counter');
+  // Enabled again, a counter below the refused one's but above the last login's works.
+  server.admin('set-status', 'u-pk-tenant', '--status', 'active');
+  challenge = await discover('demo');
+  answer = craftAssertion({ credential: alice.credential, challenge, origin: origin(page.url()), signCount: 9100 });
+  await postAnswer(page, answer);
+  assert.ok(await page.isVisible('#logged-in'), `logged in again: ${await text(page, 'main')}`);
+  assert.equal(counter(), 9100);
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { enrolledUser, gotoLogin, mailHeader, openBrowser, submitPassword, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
+import { downloadCertificate, enrolledUser, gotoLogin, mailHeader, openBrowser, submitPassword, screenshots, setPolicy, startServer, submit, text, waitForMail } from './harness.mjs';
 import { enrolledPasskeyUser, loginWithOfferedPasskey, virtualAuthenticator } from './passkey-helpers.mjs';
 
 const METHODS = ['cert+password', 'cert+passkey', 'cert+password+passkey', 'passkey'];
@@ -152,4 +152,49 @@ test('passkeys: a passkey-only user enrolls with a passkey and logs in with it',
   await loginWithOfferedPasskey(page);
   assert.ok(await page.isVisible('#logged-in'), `logged in with the enrolled passkey: ${await text(page, 'main')}`);
   assert.deepEqual(await amr(page), ['mfa', 'swk', 'user']);
+});
+
+test('passkeys: a certificate + passkey user enrolls a passkey, then logs in with it instead of a password', { timeout: 180_000 }, async (t) => {
+  const server = await startServer(t);
+  setPolicy(server, { allowed_login_methods: METHODS });
+  const snap = screenshots('passkeys-cert-enroll');
+  const ticket = server.createUser('u-cpk-enroll', { method: 'cert+passkey' });
+  const { context, page } = await openBrowser(t, server, { locale: 'en-US' });
+  const authenticator = await virtualAuthenticator(context, page);
+
+  // Enrollment: the one-time password, then the passkey and the secret question; no password.
+  await page.goto(ticket.url);
+  await page.fill('#one_time_password', ticket.one_time_password);
+  await submit(page, '#enroll-otp-submit');
+  await snap(page, 'register');
+  assert.equal(await page.getAttribute('#enroll-register-form', 'data-passkey'), 'create', `a passkey form: ${await text(page, 'main')}`);
+  assert.ok(!(await page.isVisible('#password')), 'no password for cert+passkey');
+  await page.selectOption('#secret_question', { index: 1 });
+  await page.fill('#secret_answer', 'Kyoto ramen');
+  await submit(page, '#enroll-register-submit');
+  await snap(page, 'complete');
+  assert.equal((await authenticator.credentials()).length, 1, `the passkey was created: ${await text(page, 'main')}`);
+  assert.ok(await page.isVisible('#download-password'), `the certificate waits for download: ${await text(page, 'main')}`);
+  // The registration is in the history with where it came from.
+  const events = server.cliJson('admin', 'events', 'login', '--tenant', 'demo', '--login-id', 'u-cpk-enroll', '--result', 'passkey-added');
+  assert.equal(events.items.length, 1, JSON.stringify(events));
+  assert.equal(events.items[0].source_ip, '127.0.0.1');
+
+  // The certificate of the first device, from the completion page's link.
+  const passphrase = (await page.textContent('#download-password')).trim();
+  const acquisitionId = (await page.textContent('#acquisition-id')).trim();
+  const pfx = await downloadCertificate(t, page, server, acquisitionId, passphrase);
+
+  // The certificate login asks for the passkey, never for a password.
+  const [credential] = await authenticator.credentials();
+  const withCert = await openBrowser(t, server, { certificate: pfx, locale: 'en-US' });
+  const second = await virtualAuthenticator(withCert.context, withCert.page);
+  await second.cdp.send('WebAuthn.addCredential', { authenticatorId: second.authenticatorId, credential });
+  await gotoLogin(withCert.page, server);
+  await snap(withCert.page, 'login-passkey-step');
+  assert.ok(!(await withCert.page.isVisible('#login-form')), 'no password form');
+  assert.equal(await withCert.page.getAttribute('#passkey-form', 'data-passkey'), 'get', `the passkey step: ${await text(withCert.page, 'main')}`);
+  await submit(withCert.page, '#passkey-submit');
+  assert.ok(await withCert.page.isVisible('#logged-in'), `logged in: ${await text(withCert.page, 'main')}`);
+  assert.deepEqual(await amr(withCert.page), ['mfa', 'swk', 'user']);
 });

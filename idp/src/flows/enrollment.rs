@@ -217,6 +217,8 @@ pub struct Registration<'a> {
     /// The passkey of a `passkey`-method user (that method has no other factor to
     /// register one later): the verifier, the page's sealed ceremony, the browser's answer.
     pub passkey: Option<(&'a webauthn_rs::prelude::Webauthn, &'a str, &'a str)>,
+    /// Where the form came from, for the history of what it registers.
+    pub origin: crate::flows::password_login::Origin,
 }
 
 /// Whether enrollment registers the user's passkey: methods where nothing but the
@@ -337,8 +339,8 @@ pub async fn register_credentials(
             tenant_id: tenant.id,
             user_id: Some(user.id),
             login_id: Some(&user.login_id),
-            source_ip: String::new(),
-            user_agent: None,
+            source_ip: form.origin.source_ip.clone(),
+            user_agent: form.origin.user_agent.clone(),
         };
         crate::flows::account::record_change(app, &attempt, crate::flows::account::AccountChange::PasskeyAdded).await;
         let context = serde_json::json!({ "passkey_name": added.name });

@@ -113,6 +113,11 @@ pub struct LoginProgress {
     /// prefills the ID field of the password step, the certificate still decides who logs in.
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// The relying site asked for a class this user's method cannot reach but the same
+    /// login and a passkey the user has can: a passkey step follows the method's own
+    /// (`flows::step_up`). Decided when the login opens.
+    #[serde(default)]
+    pub step_up_passkey: bool,
 }
 
 /// Unix milliseconds of `t`.
@@ -161,6 +166,15 @@ pub(super) fn next_step(user: &User, tenant: &Tenant, done: &[Factor], now: Offs
         return LoginStep::Passkey;
     }
     LoginStep::Done
+}
+
+/// The step after this transaction's factors: the method's own steps, then the passkey
+/// step a relying site's step-up added.
+pub(super) fn step_after(user: &User, tenant: &Tenant, progress: &LoginProgress, now: OffsetDateTime) -> LoginStep {
+    match next_step(user, tenant, &progress.factors, now) {
+        LoginStep::Done if progress.step_up_passkey && !progress.factors.contains(&Factor::Passkey) => LoginStep::Passkey,
+        step => step,
+    }
 }
 
 /// Why a login stops at the password change, as the history says it: a password set for
@@ -212,6 +226,7 @@ pub fn start_with_certificate(
         return_to,
         email_code: None,
         login_hint: None,
+        step_up_passkey: false,
     }
 }
 
@@ -268,7 +283,7 @@ pub async fn submit_password(
     }
     app.storage.users().reset_failed_passwords(user.id, now).await?;
     progress.factors.push(Factor::Pwd);
-    progress.step = next_step(&user, tenant, &progress.factors, now);
+    progress.step = step_after(&user, tenant, progress, now);
     if progress.step == LoginStep::ChangePassword {
         record_login_event(app, attempt, password_change_reason(&user), &[]).await;
     }
@@ -301,7 +316,7 @@ pub async fn change_expired_password(
     let hash = app.hasher.hash(new_password).await?;
     app.storage.users().set_password(user.id, &hash, false, tenant.policy.password_history_count.max(1), now).await?;
     let user = app.storage.users().get(user.id).await?;
-    progress.step = next_step(&user, tenant, &progress.factors, now);
+    progress.step = step_after(&user, tenant, progress, now);
     Ok(Ok(()))
 }
 
@@ -379,7 +394,7 @@ pub async fn submit_otp(
     progress.email_code = None;
     app.storage.users().reset_failed_passwords(user.id, now).await?;
     progress.factors.push(Factor::Otp);
-    progress.step = next_step(&user, tenant, &progress.factors, now);
+    progress.step = step_after(&user, tenant, progress, now);
     Ok(OtpOutcome::Accepted)
 }
 
@@ -440,7 +455,7 @@ pub async fn confirm_totp_setup(
     }
     progress.factors.push(Factor::Otp);
     let user = app.storage.users().get(user.id).await?;
-    progress.step = next_step(&user, tenant, &progress.factors, now);
+    progress.step = step_after(&user, tenant, progress, now);
     Ok(TotpSetupOutcome::Accepted)
 }
 
@@ -494,7 +509,8 @@ pub enum Completion {
 /// The last step: the user's method is read again, since it may have changed during the
 /// login, and must be met in full.
 pub async fn complete(app: &App, progress: &LoginProgress) -> anyhow::Result<Completion> {
-    if progress.step != LoginStep::Done {
+    // A step-up's passkey is as much part of this login as the method's own steps.
+    if progress.step != LoginStep::Done || progress.step_up_passkey && !progress.factors.contains(&Factor::Passkey) {
         return Ok(Completion::StartAgain);
     }
     let current = app.storage.users().get(progress.user_id).await?;

@@ -297,6 +297,7 @@ fn a_login_continues_only_with_the_certificate_it_started_with() {
         return_to: None,
         email_code: None,
         login_hint: None,
+        step_up_passkey: false,
     };
     assert!(login::continues_on(&progress, Some(&leaf)));
     assert!(!login::continues_on(&progress, Some(b"another certificate")), "another certificate");
@@ -384,4 +385,67 @@ async fn new_logins_cannot_flood_a_mailbox_with_codes() {
     ctx.clock.advance(crate::throttle::EMAILED_CODES_PER_USER.window);
     let mut later = past_password(&ctx, &tenant, &user).await;
     assert!(matches!(login::send_email_code(&ctx.app, &tenant, &mut later).await.expect("runs"), SendCodeOutcome::Sent));
+}
+
+#[tokio::test]
+async fn a_step_up_adds_a_passkey_step_only_for_a_user_who_has_a_passkey() {
+    let ctx = TestContext::new().await;
+    let tenant = ctx.tenant(TenantPolicy::default()).await;
+    let wanted = crate::oidc::acr::wanted(&[crate::oidc::acr::ACR_PASSKEY.to_owned()]);
+    let with = ctx.user(&tenant, "hachiro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let without = ctx.user(&tenant, "kuro", LoginMethod::CertPassword, Some(PASSWORD)).await;
+    let record = mamori_storage::model::Passkey {
+        id: uuid::Uuid::new_v4(),
+        tenant_id: tenant.id,
+        user_id: with.id,
+        credential_id: "c3RlcC11cA".into(),
+        credential: "{}".into(),
+        name: "key".into(),
+        sign_count: 0,
+        backup_eligible: false,
+        backed_up: false,
+        created_at: ctx.app.now(),
+        last_used_at: None,
+    };
+    ctx.app.storage.passkeys().add(&record, 10).await.expect("passkey");
+
+    // Honest: after the certificate and the password, the passkey the site asked for.
+    let mut progress = login::start_with_certificate(&with, &tenant, binding(), None, ctx.app.now());
+    super::step_up::plan(&ctx.app, &with, &mut progress, Some(&wanted)).await.expect("plans");
+    assert!(progress.step_up_passkey);
+    assert_eq!(progress.step, LoginStep::Password, "the method's own steps first");
+    let attempt = ctx.attempt(&tenant, &with);
+    assert!(accepted(&login::submit_password(&ctx.app, &tenant, &mut progress, "hachiro", PASSWORD, &attempt).await.expect("runs")));
+    assert_eq!(progress.step, LoginStep::Passkey);
+    // Hostile: a transaction forged to Done without the passkey does not complete.
+    let mut forged = progress.clone();
+    forged.step = LoginStep::Done;
+    assert!(matches!(login::complete(&ctx.app, &forged).await.expect("runs"), Completion::StartAgain));
+
+    // No passkey registered: no step is added (the site gets its error, never less).
+    let mut plain = login::start_with_certificate(&without, &tenant, binding(), None, ctx.app.now());
+    super::step_up::plan(&ctx.app, &without, &mut plain, Some(&wanted)).await.expect("plans");
+    assert!(!plain.step_up_passkey);
+    // Nothing asked, or a class the method meets: nothing added either.
+    let met = crate::oidc::acr::wanted(&[crate::oidc::acr::ACR_CERT_PASSWORD.to_owned()]);
+    for asked in [None, Some(&met)] {
+        let mut progress = login::start_with_certificate(&with, &tenant, binding(), None, ctx.app.now());
+        super::step_up::plan(&ctx.app, &with, &mut progress, asked).await.expect("plans");
+        assert!(!progress.step_up_passkey);
+    }
+    // A certificate-only user with a passkey: the login that would be done at once asks for it.
+    let cert_only = ctx.user(&tenant, "juro", LoginMethod::Cert, None).await;
+    ctx.app
+        .storage
+        .passkeys()
+        .add(
+            &mamori_storage::model::Passkey { id: uuid::Uuid::new_v4(), user_id: cert_only.id, credential_id: "anVybw".into(), ..record },
+            10,
+        )
+        .await
+        .expect("passkey");
+    let mut progress = login::start_with_certificate(&cert_only, &tenant, binding(), None, ctx.app.now());
+    assert_eq!(progress.step, LoginStep::Done);
+    super::step_up::plan(&ctx.app, &cert_only, &mut progress, Some(&wanted)).await.expect("plans");
+    assert_eq!(progress.step, LoginStep::Passkey);
 }

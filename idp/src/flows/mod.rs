@@ -19,6 +19,7 @@ pub mod resume;
 pub mod secret_answer;
 pub mod session_binding;
 pub mod session_end;
+pub mod step_up;
 
 #[cfg(test)]
 mod client_certificate_tests;

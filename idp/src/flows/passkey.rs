@@ -224,6 +224,24 @@ pub enum AssertionOutcome {
     Expired,
     /// The counter did not move forward: recorded as `passkey-cloned`.
     Cloned,
+    /// It verified, but its owner may not log in this way now (the `admit` check, with
+    /// the result recorded): nothing about the passkey is recorded, its counter included.
+    NotAdmitted(LoginResult),
+}
+
+/// Whether the owner of a verified passkey may log in with it now; else the result to
+/// record. Checked before the use is recorded, so a refused login moves no counter.
+pub type Admit = fn(&User) -> Result<(), LoginResult>;
+
+/// An active, unlocked user.
+pub fn admit_active(user: &User) -> Result<(), LoginResult> {
+    if user.status != mamori_storage::model::UserStatus::Active {
+        Err(LoginResult::UserDisabled)
+    } else if user.is_locked() {
+        Err(LoginResult::Locked)
+    } else {
+        Ok(())
+    }
 }
 
 /// Finishes an assertion with the browser's answer. `attempt` names who the login is
@@ -234,6 +252,7 @@ pub async fn finish_assertion(
     pending: &Pending,
     answer: &str,
     attempt: &Attempt<'_>,
+    admit: Admit,
 ) -> anyhow::Result<AssertionOutcome> {
     let now = app.now();
     if matches!(pending.state, State::Registration(_)) || pending.tenant_id != attempt.tenant_id {
@@ -302,6 +321,19 @@ pub async fn finish_assertion(
     if counter_went_back(stored.sign_count, result.counter()) {
         refuse(Some(stored.user_id), LoginResult::PasskeyCloned).await;
         return Ok(AssertionOutcome::Cloned);
+    }
+    // A refused login leaves the passkey as it was: its counter moves only with a login.
+    let owner = app.storage.users().get(stored.user_id).await?;
+    if let Err(refused) = admit(&owner) {
+        let attempt = Attempt {
+            tenant_id: attempt.tenant_id,
+            user_id: Some(owner.id),
+            login_id: Some(&owner.login_id),
+            source_ip: attempt.source_ip.clone(),
+            user_agent: attempt.user_agent.clone(),
+        };
+        record_login_event(app, &attempt, refused.clone(), &[]).await;
+        return Ok(AssertionOutcome::NotAdmitted(refused));
     }
     key.update_credential(&result);
     let used = PasskeyUse {

@@ -3,12 +3,12 @@
 //! first TOTP set-up, it counts as this login's passkey once the steps before it passed),
 //! and the discoverable login of the `passkey` method, which starts a login on its own.
 
-use mamori_storage::model::{LoginResult, Tenant, User, UserStatus};
+use mamori_storage::model::{LoginResult, Tenant, User};
 use webauthn_rs::prelude::Webauthn;
 
 use super::account::{AccountChange, notify, record_change};
 use super::events::{Attempt, record_login_event};
-use super::login::{Factor, LoginProgress, LoginStep, next_step};
+use super::login::{Factor, LoginProgress, LoginStep, next_step, step_after};
 use super::passkey::{self, AssertionOutcome, Pending, RegistrationOutcome};
 use crate::app::App;
 
@@ -40,14 +40,21 @@ pub enum StepOutcome {
 /// registers one first, after the certificate and the password (as the first TOTP
 /// set-up). The methods where only the certificate (or nothing) comes before the passkey
 /// register it at enrollment instead, never at a login on the certificate's strength
-/// alone. Returns whether `progress` changed (the caller stores it).
+/// alone. A step-up's passkey step (a method without a passkey) never registers one: the
+/// passkey must be the user's already. Returns whether `progress` changed (the caller stores it).
 pub async fn prepare(app: &App, user: &User, progress: &mut LoginProgress) -> anyhow::Result<bool> {
-    let set_up_here = user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd);
+    let set_up_here = set_up_at_login(user, progress);
     if progress.step != LoginStep::Passkey || !set_up_here || app.storage.passkeys().count_for_user(user.id).await? > 0 {
         return Ok(false);
     }
     progress.step = LoginStep::PasskeySetup;
     Ok(true)
+}
+
+/// Whether this login may register the user's first passkey: their method needs one and
+/// has a password, which this login proved.
+fn set_up_at_login(user: &User, progress: &LoginProgress) -> bool {
+    user.login_method.needs_passkey() && user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd)
 }
 
 /// The ceremony a posted form carries, if it is one for this login's user.
@@ -71,15 +78,17 @@ pub async fn submit_assertion(
         record_login_event(app, attempt, LoginResult::PasskeyFailed, &[]).await;
         return Ok(StepOutcome::Refused);
     };
-    match passkey::finish_assertion(app, webauthn, &pending, answer.credential, attempt).await? {
+    match passkey::finish_assertion(app, webauthn, &pending, answer.credential, attempt, passkey::admit_active).await? {
         AssertionOutcome::Verified { user_id, .. } if user_id == progress.user_id => {}
-        AssertionOutcome::Verified { .. } | AssertionOutcome::Refused => return Ok(StepOutcome::Refused),
+        AssertionOutcome::Verified { .. } | AssertionOutcome::Refused | AssertionOutcome::NotAdmitted(_) => {
+            return Ok(StepOutcome::Refused);
+        }
         AssertionOutcome::Expired => return Ok(StepOutcome::Expired),
         AssertionOutcome::Cloned => return Ok(StepOutcome::Cloned),
     }
     let user = app.storage.users().get(progress.user_id).await?;
     progress.factors.push(Factor::Passkey);
-    progress.step = next_step(&user, tenant, &progress.factors, app.now());
+    progress.step = step_after(&user, tenant, progress, app.now());
     Ok(StepOutcome::Accepted)
 }
 
@@ -97,7 +106,7 @@ pub async fn confirm_setup(
         return Ok(StepOutcome::NotThisStep);
     }
     let user = app.storage.users().get(progress.user_id).await?;
-    if !(user.login_method.needs_password() && progress.factors.contains(&Factor::Pwd)) {
+    if !set_up_at_login(&user, progress) {
         return Ok(StepOutcome::Refused);
     }
     // Another set-up got there first: this login asks for an assertion instead.
@@ -116,7 +125,7 @@ pub async fn confirm_setup(
     record_change(app, attempt, AccountChange::PasskeyAdded).await;
     notify(app, &user, "notice-passkey-added", serde_json::json!({ "passkey_name": name }), &[]).await;
     progress.factors.push(Factor::Passkey);
-    progress.step = next_step(&user, tenant, &progress.factors, app.now());
+    progress.step = step_after(&user, tenant, progress, app.now());
     Ok(StepOutcome::Accepted)
 }
 
@@ -143,6 +152,18 @@ pub enum DiscoverableOutcome {
     Locked,
 }
 
+/// Who a discoverable login admits: an active, unlocked user whose method is a passkey
+/// alone (a method that also needs a certificate or a password is not met by it, so the
+/// user is told to log in the usual way). Checked before the passkey's use is recorded.
+fn admit_discoverable(user: &User) -> Result<(), LoginResult> {
+    passkey::admit_active(user)?;
+    let method = user.login_method;
+    if method.needs_certificate() || method.needs_password() || !method.needs_passkey() {
+        return Err(LoginResult::NoCertificate);
+    }
+    Ok(())
+}
+
 /// A login of the `passkey` method at `tenant`, without a typed ID.
 pub async fn discoverable(
     app: &App,
@@ -155,31 +176,15 @@ pub async fn discoverable(
     let Some(pending) = Pending::open(app, answer.ceremony).filter(|p| p.user_id().is_none() && !p.is_registration()) else {
         return Ok(DiscoverableOutcome::Refused);
     };
-    let user_id = match passkey::finish_assertion(app, webauthn, &pending, answer.credential, attempt).await? {
+    let user_id = match passkey::finish_assertion(app, webauthn, &pending, answer.credential, attempt, admit_discoverable).await? {
         AssertionOutcome::Verified { user_id, .. } => user_id,
-        AssertionOutcome::Refused | AssertionOutcome::Cloned => return Ok(DiscoverableOutcome::Refused),
+        AssertionOutcome::NotAdmitted(LoginResult::Locked) => return Ok(DiscoverableOutcome::Locked),
+        AssertionOutcome::Refused | AssertionOutcome::Cloned | AssertionOutcome::NotAdmitted(_) => return Ok(DiscoverableOutcome::Refused),
         AssertionOutcome::Expired => return Ok(DiscoverableOutcome::Expired),
     };
+    // The owner was admitted (`admit_discoverable`) before the passkey's use was recorded.
     let user = app.storage.users().get(user_id).await?;
-    let attempt = Attempt {
-        tenant_id: attempt.tenant_id,
-        user_id: Some(user.id),
-        login_id: Some(&user.login_id),
-        source_ip: attempt.source_ip.clone(),
-        user_agent: attempt.user_agent.clone(),
-    };
-    if user.tenant_id != tenant.id || user.status != UserStatus::Active {
-        record_login_event(app, &attempt, LoginResult::UserDisabled, &[]).await;
-        return Ok(DiscoverableOutcome::Refused);
-    }
-    if user.is_locked() {
-        record_login_event(app, &attempt, LoginResult::Locked, &[]).await;
-        return Ok(DiscoverableOutcome::Locked);
-    }
-    // A passkey is this method's whole login; a method that also needs a certificate (or
-    // a password) is not met by it, so the user is told to log in the usual way.
-    if user.login_method.needs_certificate() || user.login_method.needs_password() || !user.login_method.needs_passkey() {
-        record_login_event(app, &attempt, LoginResult::NoCertificate, &[]).await;
+    if user.tenant_id != tenant.id {
         return Ok(DiscoverableOutcome::Refused);
     }
     let factors = vec![Factor::Passkey];
@@ -191,6 +196,7 @@ pub async fn discoverable(
         return_to,
         email_code: None,
         login_hint: None,
+        step_up_passkey: false,
     };
     Ok(DiscoverableOutcome::Started(Box::new(Started { user, progress })))
 }

@@ -104,6 +104,7 @@ pub fn start_without_certificate(user: &User, tenant: &Tenant, return_to: Option
         return_to,
         email_code: None,
         login_hint: None,
+        step_up_passkey: false,
     }
 }
 

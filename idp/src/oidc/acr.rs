@@ -17,7 +17,8 @@
 use mamori_storage::model::LoginMethod;
 
 use crate::flows::login::Factor;
-use crate::flows::resume::{self, Assurance};
+use crate::flows::resume::Assurance;
+use crate::flows::step_up::{self, Wanted};
 
 pub const ACR_CERT: &str = "urn:mamori:acr:cert";
 pub const ACR_CERT_PASSWORD: &str = "urn:mamori:acr:cert-password";
@@ -83,16 +84,19 @@ pub fn issued(factors: &[Factor], acr_values: &[String]) -> String {
     acr_values.iter().find(|v| satisfies(factors, v)).cloned().unwrap_or_else(|| achieved(factors).0.to_owned())
 }
 
-/// How a login with `factors`, by a user whose login method is `method`, stands against
-/// the `acr_values` of a request: any one of the values we know satisfies it; met,
-/// reachable by a new login (a step-up), or neither. Values we do not know are ignored.
-pub fn assurance(factors: &[Factor], method: LoginMethod, acr_values: &[String]) -> Assurance {
+/// What a request's `acr_values` ask of a login's factors: any one of the values we know;
+/// values we do not know are ignored (nothing known asked: anything meets it).
+pub fn wanted(acr_values: &[String]) -> Wanted {
     let known: Vec<&String> = acr_values.iter().filter(|v| level_of(v).is_some()).collect();
-    if known.is_empty() || known.iter().any(|v| satisfies(factors, v)) {
-        return Assurance::Met;
-    }
-    let by_method = resume::factors_of(method);
-    if known.iter().any(|v| satisfies(&by_method, v)) { Assurance::Reachable } else { Assurance::Unreachable }
+    Wanted::from_predicate(|factors| known.is_empty() || known.iter().any(|v| satisfies(factors, v)))
+}
+
+/// How a login with `factors`, by a user whose login method is `method` (with a passkey
+/// registered or not), stands against the `acr_values` of a request: met, reachable by a
+/// new login (a step-up, with a passkey step added where that is what it lacks), or
+/// neither (`flows::step_up`).
+pub fn assurance(factors: &[Factor], method: LoginMethod, has_passkey: bool, acr_values: &[String]) -> Assurance {
+    step_up::assurance(factors, method, has_passkey, &wanted(acr_values))
 }
 
 #[cfg(test)]
@@ -140,18 +144,25 @@ mod tests {
     #[test]
     fn assurance_is_met_reachable_or_not() {
         let cert_pwd = [Certificate, Pwd];
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &[]), Assurance::Met);
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &ask(&["urn:other"])), Assurance::Met);
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &ask(&[ACR_CERT_PASSWORD])), Assurance::Met);
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, &ask(&[ACR_MFA])), Assurance::Unreachable);
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, &ask(&[ACR_MFA])), Assurance::Reachable);
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, &ask(&[ACR_MFA, ACR_CERT])), Assurance::Met);
-        assert_eq!(assurance(&[Certificate], LoginMethod::CertPassword, &ask(&[ACR_CERT_PASSWORD])), Assurance::Reachable);
-        assert_eq!(assurance(&[Pwd], LoginMethod::Password, &ask(&[ACR_CERT])), Assurance::Unreachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, false, &[]), Assurance::Met);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, false, &ask(&["urn:other"])), Assurance::Met);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, false, &ask(&[ACR_CERT_PASSWORD])), Assurance::Met);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, false, &ask(&[ACR_MFA])), Assurance::Unreachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, false, &ask(&[ACR_MFA])), Assurance::Reachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, false, &ask(&[ACR_MFA, ACR_CERT])), Assurance::Met);
+        assert_eq!(assurance(&[Certificate], LoginMethod::CertPassword, false, &ask(&[ACR_CERT_PASSWORD])), Assurance::Reachable);
+        assert_eq!(assurance(&[Pwd], LoginMethod::Password, false, &ask(&[ACR_CERT])), Assurance::Unreachable);
         // A site asking for a passkey: a step-up where the method has one, never less.
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordPasskey, &ask(&[ACR_PASSKEY])), Assurance::Reachable);
-        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, &ask(&[ACR_PASSKEY])), Assurance::Unreachable);
-        assert_eq!(assurance(&[Passkey], LoginMethod::Passkey, &ask(&[ACR_PASSKEY])), Assurance::Met);
-        assert_eq!(assurance(&[Passkey], LoginMethod::Passkey, &ask(&[ACR_CERT])), Assurance::Unreachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordPasskey, false, &ask(&[ACR_PASSKEY])), Assurance::Reachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, false, &ask(&[ACR_PASSKEY])), Assurance::Unreachable);
+        assert_eq!(assurance(&[Passkey], LoginMethod::Passkey, false, &ask(&[ACR_PASSKEY])), Assurance::Met);
+        assert_eq!(assurance(&[Passkey], LoginMethod::Passkey, false, &ask(&[ACR_CERT])), Assurance::Unreachable);
+        // A user whose method has no passkey but who registered one: a passkey step is added.
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, true, &ask(&[ACR_PASSKEY])), Assurance::Reachable);
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPasswordOtp, true, &ask(&[ACR_PASSKEY])), Assurance::Reachable);
+        // A passkey does not make a certificate login of a passkey-only user.
+        assert_eq!(assurance(&[Passkey], LoginMethod::Passkey, true, &ask(&[ACR_CERT])), Assurance::Unreachable);
+        // Level 3 for a cert+password user is a certificate, a password and a passkey.
+        assert_eq!(assurance(&cert_pwd, LoginMethod::CertPassword, true, &ask(&[ACR_MFA])), Assurance::Reachable);
     }
 }

@@ -423,7 +423,8 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
             let stored = repo.find_consent(client.client_id(), user.id).await?;
             let covered = stored.as_ref().is_some_and(|c| request.scope.iter().all(|s| c.scopes.contains(s)));
             let needed = request.prompts("consent") || (!client.client.first_party && !covered);
-            (acr::assurance(&logged_in.auth.factors, user.login_method, &request.acr_values), needed)
+            let has_passkey = app.storage.passkeys().count_for_user(user.id).await? > 0;
+            (acr::assurance(&logged_in.auth.factors, user.login_method, has_passkey, &request.acr_values), needed)
         }
         None => (resume::Assurance::Met, false),
     };
@@ -506,6 +507,20 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
     }
     params.push(("iss", issuer.url.clone()));
     Ok(respond(&ctx.state, &ctx.headers, &request.redirect_uri, request.response_mode, params))
+}
+
+/// What the waiting authorization request `id` asks of a login's factors (its
+/// `acr_values` and essential `acr` claim), for the login it sent the browser to.
+pub async fn wanted_by(app: &crate::app::App, id: &str) -> anyhow::Result<Option<crate::flows::step_up::Wanted>> {
+    if !crate::secrets::is_url_token(id) {
+        return Ok(None);
+    }
+    let lookup = mamori_storage::token_lookup_hash(id);
+    let Some(pending) = app.storage.oidc_grants().find_pending(&lookup, PendingRequestKind::Authorization, app.now()).await? else {
+        return Ok(None);
+    };
+    let request: AuthorizationRequest = serde_json::from_value(pending.params)?;
+    Ok(Some(acr::wanted(&request.acr_values)))
 }
 
 /// The error a refused request gets at the client's redirect URI.

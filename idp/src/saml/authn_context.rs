@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use mamori_storage::model::LoginMethod;
 
 use crate::flows::login::Factor;
-use crate::flows::resume::{self, Assurance};
+use crate::flows::resume::Assurance;
+use crate::flows::step_up::{self, Wanted};
 use crate::oidc::acr;
 
 pub const X509: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
@@ -175,16 +176,17 @@ pub fn choose(factors: &[Factor], requested: Option<&Requested>) -> Option<Strin
     }
 }
 
-/// How a login with `factors`, by a user whose login method is `method`, stands against
-/// `requested`: met, reachable by a new login (a step-up), or neither.
-pub fn assurance(factors: &[Factor], method: LoginMethod, requested: Option<&Requested>) -> Assurance {
-    if choose(factors, requested).is_some() {
-        Assurance::Met
-    } else if choose(&resume::factors_of(method), requested).is_some() {
-        Assurance::Reachable
-    } else {
-        Assurance::Unreachable
-    }
+/// What `requested` asks of a login's factors (nothing requested: anything meets it).
+pub fn wanted(requested: Option<&Requested>) -> Wanted {
+    Wanted::from_predicate(|factors| choose(factors, requested).is_some())
+}
+
+/// How a login with `factors`, by a user whose login method is `method` (with a passkey
+/// registered or not), stands against `requested`: met, reachable by a new login (a
+/// step-up, with a passkey step added where that is what it lacks), or neither
+/// (`flows::step_up`).
+pub fn assurance(factors: &[Factor], method: LoginMethod, has_passkey: bool, requested: Option<&Requested>) -> Assurance {
+    step_up::assurance(factors, method, has_passkey, &wanted(requested))
 }
 
 #[cfg(test)]
@@ -225,17 +227,20 @@ mod tests {
     #[test]
     fn assurance_steps_up_only_where_the_method_reaches() {
         let ask = |classes: &[&str]| req(Comparison::Exact, classes);
-        assert_eq!(assurance(&[Certificate], LoginMethod::Cert, None), Assurance::Met);
-        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&ask(&[PASSWORD_PROTECTED_TRANSPORT]))), Assurance::Met);
-        assert_eq!(assurance(&[Certificate], LoginMethod::CertPassword, Some(&ask(&[REFEDS_MFA]))), Assurance::Reachable);
-        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&ask(&[acr::ACR_MFA]))), Assurance::Unreachable);
-        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordOtp, Some(&ask(&[acr::ACR_MFA]))), Assurance::Reachable);
+        assert_eq!(assurance(&[Certificate], LoginMethod::Cert, false, None), Assurance::Met);
         assert_eq!(
-            assurance(&[Certificate, Pwd, Otp], LoginMethod::CertPasswordOtp, Some(&ask(&["urn:example:smartcard"]))),
+            assurance(&[Certificate, Pwd], LoginMethod::CertPassword, false, Some(&ask(&[PASSWORD_PROTECTED_TRANSPORT]))),
+            Assurance::Met
+        );
+        assert_eq!(assurance(&[Certificate], LoginMethod::CertPassword, false, Some(&ask(&[REFEDS_MFA]))), Assurance::Reachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, false, Some(&ask(&[acr::ACR_MFA]))), Assurance::Unreachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordOtp, false, Some(&ask(&[acr::ACR_MFA]))), Assurance::Reachable);
+        assert_eq!(
+            assurance(&[Certificate, Pwd, Otp], LoginMethod::CertPasswordOtp, false, Some(&ask(&["urn:example:smartcard"]))),
             Assurance::Unreachable
         );
         let decl = Requested { declarations: true, ..ask(&[X509]) };
-        assert_eq!(assurance(&[Certificate], LoginMethod::Cert, Some(&decl)), Assurance::Unreachable);
+        assert_eq!(assurance(&[Certificate], LoginMethod::Cert, false, Some(&decl)), Assurance::Unreachable);
     }
 
     #[test]
@@ -262,7 +267,17 @@ mod tests {
             assert_eq!(choose(&[Passkey], Some(&req(Comparison::Better, &[class]))), None, "{class}");
         }
         assert_eq!(choose(&[Passkey], Some(&req(Comparison::Minimum, &[REFEDS_MFA]))).as_deref(), Some(REFEDS_MFA));
-        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, Some(&passkey)), Assurance::Unreachable);
-        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordPasskey, Some(&passkey)), Assurance::Reachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, false, Some(&passkey)), Assurance::Unreachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPasswordPasskey, false, Some(&passkey)), Assurance::Reachable);
+        // The same user with a passkey registered: a passkey step is added, whichever
+        // comparison names the passkey class.
+        for comparison in [Comparison::Exact, Comparison::Minimum] {
+            let asked = req(comparison, &[acr::ACR_PASSKEY]);
+            assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, true, Some(&asked)), Assurance::Reachable);
+        }
+        // `better` than a certificate and password: a passkey makes it stronger.
+        let better = req(Comparison::Better, &[acr::ACR_CERT_PASSWORD]);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, false, Some(&better)), Assurance::Unreachable);
+        assert_eq!(assurance(&[Certificate, Pwd], LoginMethod::CertPassword, true, Some(&better)), Assurance::Reachable);
     }
 }

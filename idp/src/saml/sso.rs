@@ -332,6 +332,20 @@ pub async fn unsolicited(
     store_and_continue(&state, &headers, &idp, pending).await
 }
 
+/// What the waiting AuthnRequest `id` asks of a login's factors (its
+/// RequestedAuthnContext), for the login it sent the browser to.
+pub async fn wanted_by(app: &crate::app::App, id: &str) -> anyhow::Result<Option<crate::flows::step_up::Wanted>> {
+    if !crate::secrets::is_url_token(id) {
+        return Ok(None);
+    }
+    let lookup = mamori_storage::token_lookup_hash(id);
+    let Some(entry) = app.storage.saml_records().find_pending(&lookup, SamlPendingKind::Authn, app.now()).await? else {
+        return Ok(None);
+    };
+    let pending: PendingAuthn = serde_json::from_value(entry.data)?;
+    Ok(Some(authn_context::wanted(pending.requested_context.as_ref())))
+}
+
 /// `GET /saml/resume/{id}`: answers the SP once the browser's session allows it.
 pub async fn resume(ctx: PageCtx, Path(id): Path<String>) -> Response {
     if !crate::secrets::is_url_token(&id) {
@@ -364,7 +378,10 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
     let resuming = session::resuming(ctx, idp.tenant.id).await?;
     let requested = pending.requested_context.as_ref();
     let assurance = match resuming.current() {
-        Some((logged_in, user)) => authn_context::assurance(&logged_in.auth.factors, user.login_method, requested),
+        Some((logged_in, user)) => {
+            let has_passkey = app.storage.passkeys().count_for_user(user.id).await? > 0;
+            authn_context::assurance(&logged_in.auth.factors, user.login_method, has_passkey, requested)
+        }
         None => resume::Assurance::Met,
     };
     let asked = resume::Request {

@@ -150,6 +150,10 @@ async fn register(path: Result<Path<String>, PathRejection>, Posted { ctx, form 
             secret_question: field(&form, "secret_question"),
             secret_answer: field(&form, "secret_answer"),
             passkey: webauthn.as_ref().map(|w| (w, field(&form, "ceremony"), field(&form, "credential"))),
+            origin: crate::flows::password_login::Origin {
+                source_ip: super::request::client_ip(&ctx.conn, &ctx.headers, &app.config.server.trusted_proxies).to_string(),
+                user_agent: ctx.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            },
         };
         match flow::register_credentials(app, &open, &registration, &ctx.state.urls.main).await? {
             RegistrationOutcome::Invalid(keys) => {

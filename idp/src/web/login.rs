@@ -149,8 +149,11 @@ async fn begin(ctx: &Ctx, return_to: Option<String>, tenant_slug: Option<&str>, 
 
 /// Opens the record of a login whose first step passed, and shows the next step. The
 /// browser's session, if it has one, stays as it is until this login completes.
-pub(super) async fn open_transaction(ctx: &Ctx, tenant: &Tenant, user: &User, progress: LoginProgress) -> anyhow::Result<Response> {
+pub(super) async fn open_transaction(ctx: &Ctx, tenant: &Tenant, user: &User, mut progress: LoginProgress) -> anyhow::Result<Response> {
     let app = &ctx.state.app;
+    // What the relying site this login returns to asked for may add a passkey step.
+    let wanted = wanted_by_return_to(app, progress.return_to.as_deref()).await?;
+    crate::flows::step_up::plan(app, user, &mut progress, wanted.as_ref()).await?;
     let (mut login_record, cookie) = session::begin_login(app, tenant, progress).await?;
     let mut response = advance(ctx, &mut login_record, tenant, user, None).await?;
     // A login that completed (or ended) at once already says what becomes of its cookie.
@@ -159,6 +162,18 @@ pub(super) async fn open_transaction(ctx: &Ctx, tenant: &Tenant, user: &User, pr
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// What the sign-in request a login's `return_to` resumes asks of its factors, if it is one.
+async fn wanted_by_return_to(app: &crate::app::App, return_to: Option<&str>) -> anyhow::Result<Option<crate::flows::step_up::Wanted>> {
+    let Some(return_to) = return_to else { return Ok(None) };
+    if let Some(id) = return_to.strip_prefix("/oidc/resume/") {
+        return crate::oidc::authorize::wanted_by(app, id.split('?').next().unwrap_or(id)).await;
+    }
+    if let Some(id) = return_to.strip_prefix("/saml/resume/") {
+        return crate::saml::sso::wanted_by(app, id.split('?').next().unwrap_or(id)).await;
+    }
+    Ok(None)
 }
 
 fn refused_page(ctx: &Ctx, refusal: CertificateRefusal) -> Response {
@@ -233,7 +248,7 @@ pub(super) async fn advance(
             ctx_json["code_sent"] = progress.email_code.is_some().into();
             ctx.form(StatusCode::OK, "login/otp.html", ctx_json)
         }
-        LoginStep::Passkey | LoginStep::PasskeySetup => return super::login_passkey::step_page(ctx, user, &progress.step, problem).await,
+        LoginStep::Passkey | LoginStep::PasskeySetup => return super::login_passkey::step_page(ctx, user, &progress, problem).await,
         LoginStep::Done => return finish(ctx, web_session, tenant, user, &progress).await,
     };
     Ok(page)

@@ -41,18 +41,24 @@ fn unavailable(ctx: &PageCtx) -> Response {
 pub(super) async fn step_page(
     ctx: &PageCtx,
     user: &User,
-    step: &LoginStep,
+    progress: &LoginProgress,
     problem: Option<serde_json::Value>,
 ) -> anyhow::Result<Response> {
     let app = ctx.app();
     let Some(webauthn) = webauthn(ctx) else { return Ok(unavailable(ctx)) };
-    let (template, started) = match step {
+    let (template, started) = match &progress.step {
         LoginStep::PasskeySetup => ("login/passkey_setup.html", Some(passkey::start_registration(app, &webauthn, user).await?)),
         _ => ("login/passkey.html", passkey::start_assertion(app, &webauthn, user).await?),
     };
     // No passkey, and this method registers none at a login: a new enrollment does.
     let Some((options, pending)) = started else { return Ok(ctx.error(StatusCode::FORBIDDEN, "passkey.none_registered")) };
-    let context = serde_json::json!({ "options": options, "ceremony": pending.seal(app)?, "problem": problem });
+    // A step-up says why a passkey is asked for although the user's method has none.
+    let context = serde_json::json!({
+        "options": options,
+        "ceremony": pending.seal(app)?,
+        "problem": problem,
+        "step_up": progress.step_up_passkey,
+    });
     Ok(ctx.form(StatusCode::OK, template, context))
 }
 
