@@ -13,7 +13,8 @@ use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::error::X509Error;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::oid_registry::{
-    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION, OID_PKCS1_RSASSAPSS, OID_SIG_ED25519,
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION, OID_PKCS1_RSASSAPSS, OID_PKCS1_SHA1WITHRSA,
+    OID_SIG_ED25519,
 };
 use x509_parser::prelude::FromDer as _;
 use x509_parser::public_key::PublicKey;
@@ -76,6 +77,9 @@ pub enum CsrProblem {
     },
     /// The request is signed with an algorithm we cannot check.
     UnsupportedSignatureAlgorithm,
+    /// The request is signed with SHA-1, whose collisions make the proof of possession
+    /// worth nothing (and which CAs stopped accepting long ago).
+    WeakSignatureAlgorithm,
 }
 
 impl CsrProblem {
@@ -94,6 +98,7 @@ impl CsrProblem {
             Self::RsaKeyTooSmall { .. } => "rsa-too-small",
             Self::RsaKeyTooLarge { .. } => "rsa-too-large",
             Self::UnsupportedSignatureAlgorithm => "unsupported-signature",
+            Self::WeakSignatureAlgorithm => "weak-signature",
         }
     }
 }
@@ -113,6 +118,7 @@ impl fmt::Display for CsrProblem {
             Self::RsaKeyTooSmall { bits, min_bits } => write!(f, "its RSA key has {bits} bits, fewer than the {min_bits} required"),
             Self::RsaKeyTooLarge { bits, max_bits } => write!(f, "its RSA key has {bits} bits, more than the {max_bits} accepted"),
             Self::UnsupportedSignatureAlgorithm => f.write_str("it is signed with an algorithm that cannot be checked"),
+            Self::WeakSignatureAlgorithm => f.write_str("it is signed with SHA-1; sign it with SHA-256"),
         }
     }
 }
@@ -190,6 +196,9 @@ pub fn check_csr(input: &[u8], policy: &CsrKeyPolicy) -> Result<CheckedCsr, CaEr
     // RSASSA-PSS is not verified here: say so, rather than call a good signature altered.
     if csr.signature_algorithm.algorithm == OID_PKCS1_RSASSAPSS {
         return Err(invalid(CsrProblem::UnsupportedSignatureAlgorithm));
+    }
+    if csr.signature_algorithm.algorithm == OID_PKCS1_SHA1WITHRSA {
+        return Err(invalid(CsrProblem::WeakSignatureAlgorithm));
     }
     match csr.verify_signature() {
         Ok(()) => {}

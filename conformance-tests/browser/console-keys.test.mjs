@@ -90,12 +90,19 @@ test('only a super-admin sees and rotates the signing keys, after confirming', {
   assert.equal(forged.status, 403);
   assert.deepEqual(await kids(), initial, 'nothing rotated without the token');
 
-  // A grace period the service refuses: the page says so and nothing is rotated.
+  // A grace period the service refuses: the page says so before any confirmation is
+  // asked for (an operator never confirms what would be refused), and nothing is rotated.
   await page.fill('#grace_days', '91');
   await page.$eval('#grace_days', (e) => e.removeAttribute('max'));
   await submit(page, '#rotate-saml-submit');
-  await submit(page, '#confirm-submit');
+  assert.ok(!(await page.isVisible('#confirm-submit')), 'no confirmation for a refused value');
   assert.match(await problems(page), /0 to 90/);
+  // Posted as confirmed anyway, or with a kind that does not exist: refused with its reason.
+  const confirmedAnyway = await postFromPage(page, server, '/console/t/demo/keys/rotate', { kind: 'saml', grace_days: '91', confirmed: 'yes' });
+  assert.equal(confirmedAnyway.status, 422);
+  const bogus = await postFromPage(page, server, '/console/t/demo/keys/rotate', { kind: 'bogus', confirmed: 'yes' });
+  assert.equal(bogus.status, 422);
+  assert.match(bogus.text, /OpenID Connect or the SAML keys/);
   assert.deepEqual(await kids(), initial, 'refused: nothing rotated');
 
   // Confirmed: the OIDC keys are replaced; the old ones are retired, still published.

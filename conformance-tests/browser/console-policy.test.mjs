@@ -67,6 +67,13 @@ test('an operator changes the tenant policy; refused values save nothing and nam
     allowed_login_methods: [...original.allowed_login_methods, 'password'],
     password_char_classes: { ...original.password_char_classes, symbols: false },
   });
+  // The preview says what users are told under these values, in the pages' own words.
+  assert.match(await text(page, '#preview-password'), new RegExp(`^Use ${saved.password_min_length} to ${saved.password_max_length} half-width characters`));
+  assert.match(await text(page, '#preview-lockout'), new RegExp(`^After ${saved.lockout_threshold_password} wrong passwords in a row`));
+  // The ranges shown are the ones enforced: a ten-year ceiling on certificates, at least 8
+  // characters for a password (NIST SP 800-63B).
+  assert.match(await text(page, '#group-certificates'), /whole number from 1 to 3650/);
+  assert.match(await text(page, '#group-passwords'), /whole number from 8 to 256/);
 
   // Refused changes: each names its knob, keeps what was typed, and saves nothing (not
   // even the valid change made with it).
@@ -76,6 +83,9 @@ test('an operator changes the tenant policy; refused values save nothing and nam
     ['idle above absolute', async () => page.fill('#session_idle_minutes', '9999'), 'session_absolute_minutes', /Session ends at the latest after \(minutes\): must not be shorter/],
     ['default not allowed', async () => page.uncheck('[id="allowed_login_methods.cert+password"]'), 'default_login_method', /Login method of new users: must be one of the login methods allowed/],
     ['too large', async () => page.fill('#download_max_count', '99999999999'), 'download_max_count', /Downloads per certificate: enter a whole number/],
+    ['validity no CA can issue', async () => page.fill('#certificate_validity_days', '100000'), 'certificate_validity_days', /Certificate validity \(days\): enter a whole number/],
+    ['password shorter than 8', async () => page.fill('#password_min_length', '7'), 'password_min_length', /Shortest password \(characters\): enter a whole number/],
+    ['no grace period', async () => page.fill('#renewal_grace_days', '0'), 'renewal_grace_days', /Days a renewed certificate keeps working if the new one is not used: enter a whole number/],
   ]) {
     await page.goto(`${server.mtls}/console/t/demo/policy`);
     await page.fill('#max_devices', '7');

@@ -209,9 +209,18 @@ test('an operator unlocks, hands out enrollment, reissues, registers, changes an
     return [tr.querySelector('.site-name').textContent.trim(), [...tr.querySelectorAll('.site-redirect-uris code')].map((c) => c.textContent)];
   });
   assert.deepEqual(row, ['Nightly batch', ['https://rp.example.test/callback', 'https://rp.example.test/second']]);
-  // A new client secret, shown once: it gets a token, the old one no longer does.
+  // A new client secret, shown once: it gets a token, the old one no longer does. It is
+  // confirmed first (the site stops working until it has the new one); declined, the old
+  // secret still works.
   await page.goto(`${server.mtls}${sitePath}`);
   await submit(page, '#secret-submit');
+  assert.equal(await text(page, '#confirm-title'), 'Issue a new client secret?');
+  await page.click('#confirm-cancel');
+  await page.waitForURL((u) => u.pathname === sitePath);
+  const kept = await postForm(server, tokenEndpoint, { grant_type: 'client_credentials' }, { authorization: basic });
+  assert.equal(kept.status, 200, `declined: the old secret still works: ${kept.body}`);
+  await submit(page, '#secret-submit');
+  await submit(page, '#confirm-submit');
   await snap(page, 'site-new-secret');
   assert.equal(await text(page, '#site-client-id'), clientId);
   const newSecret = await text(page, '#site-client-secret');
@@ -322,7 +331,7 @@ test('a tenant admin stays in their tenant, a user without a role gets 403', { t
   assert.equal(posted, 404);
   // Nor change, give a new secret to or remove another tenant's site, by either tenant's URL.
   for (const path of [`/console/t/other/sites/${otherSite}`, `/console/t/demo/sites/${otherSite}`]) {
-    for (const [action, form] of [['', { name: 'Taken', redirect_uris: 'https://evil.example.test/cb' }], ['/secret', {}], ['/delete', { confirm: 'on' }]]) {
+    for (const [action, form] of [['', { name: 'Taken', redirect_uris: 'https://evil.example.test/cb' }], ['/secret', {}], ['/secret', { confirmed: 'yes' }], ['/delete', { confirm: 'on' }]]) {
       const status = await page.evaluate(async ([url, fields]) => {
         const token = document.querySelector('input[name="csrf_token"]').value;
         const r = await fetch(url, { method: 'POST', body: new URLSearchParams({ csrf_token: token, ...fields }), credentials: 'same-origin' });

@@ -151,8 +151,9 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     assert.equal(r.url.searchParams.get('state'), req.state);
   });
 
-  await t.test('max_age=0 and prompt=login force a new login', async () => {
-    for (const params of [{ max_age: '0' }, { prompt: 'login', ui_locales: 'ja en' }]) {
+  await t.test('max_age=0, prompt=login and prompt=select_account force a new login', async () => {
+    // select_account: Mamori has no account chooser; the user chooses by logging in again.
+    for (const params of [{ max_age: '0' }, { prompt: 'login', ui_locales: 'ja en' }, { prompt: 'select_account' }]) {
       await new Promise((r) => setTimeout(r, 1100));
       const req = await authorizationRequest(config, cb.redirectUri, params);
       const arrived = cb.next();
@@ -181,6 +182,16 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     const met = await code({ claims: essential(['urn:mamori:acr:cert-password']) });
     const metTokens = await client.authorizationCodeGrant(config, new URL(met.hit.url), { pkceCodeVerifier: met.req.verifier, expectedState: met.req.state, expectedNonce: met.req.nonce });
     assert.equal(metTokens.claims().acr, 'urn:mamori:acr:cert-password');
+    // Essential, but naming only classes Mamori does not know (its own password-only
+    // class included, which describes a login and satisfies no request): no acr could
+    // be one of them, so the authentication fails (Core §5.5.1.1) ...
+    for (const values of [['https://example.com/acr/unknown'], ['urn:mamori:acr:password']]) {
+      const { hit: none } = await code({ claims: essential(values) });
+      assert.equal(none.query.get('error'), 'unmet_authentication_requirements', `essential ${values}`);
+    }
+    // ... while the same values as a voluntary acr_values are a preference, not a demand.
+    const voluntary = await code({ acr_values: 'https://example.com/acr/unknown' });
+    assert.ok(voluntary.hit.query.get('code'), 'a voluntary unknown acr is ignored');
   });
 
   await t.test('response_mode=form_post posts the code to the client', async () => {

@@ -67,11 +67,21 @@ fn discovery_is_404_for_an_unknown_issuer_and_served_at_the_rfc_8414_address() {
         "/t/nosuch/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server/t/nosuch",
         "/t/%FF/.well-known/openid-configuration",
+        // The unknown issuer's other resources are not there either (an outside review
+        // saw 400 invalid_request here).
+        "/t/nosuch/jwks",
+        "/t/nosuch/userinfo",
     ] {
         let (body, status) = get(path);
         assert_eq!(status, 404, "{path}: {body}");
         assert_eq!(json(&body)["error"].as_str(), Some("not_found"), "{path}: {body}");
     }
+    let (status, _, body) = post(&qs, "/t/nosuch/register", "application/json", "{}", &["-H", "Authorization: Bearer x"]);
+    assert_eq!((status, json(&body)["error"].as_str()), (404, Some("not_found")), "{body}");
+    // A request with no token at all is challenged without an error code (RFC 6750 §3.1).
+    let headers = stdout(&qs.curl("/t/demo/userinfo", &["-D", "-", "-o", "/dev/null"])).to_ascii_lowercase();
+    let challenge = headers.lines().find(|l| l.starts_with("www-authenticate:")).unwrap_or_default();
+    assert_eq!(challenge.trim_end(), "www-authenticate: bearer realm=\"mamori\"", "{headers}");
     qs.stop();
 }
 

@@ -11,7 +11,7 @@ use mamori_ca::{
     IssuedCertificate, KeyAlgorithm, RevocationReason, SealingKey,
 };
 use mamori_storage::Storage;
-use mamori_storage::model::{Certificate, NewCertificate, NewCertificateAuthority};
+use mamori_storage::model::{Certificate, NewCertificate, NewCertificateAuthority, TenantPolicy};
 use rustls::DistinguishedName;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -265,6 +265,16 @@ impl CaService {
     /// Signs a certificate with a fresh key for a device without recording it: the
     /// caller stores the returned record in the transaction that also stores how the
     /// certificate is handed over, and discards the certificate if that fails.
+    /// When a device certificate issued at `now` under `policy` ends: the policy's
+    /// validity, but never after the issuing CA itself (a certificate cannot outlive the
+    /// CA that vouches for it; a long validity must not turn every enrollment into an
+    /// error once the CA has less left).
+    pub async fn device_not_after(&self, policy: &TenantPolicy, now: OffsetDateTime) -> Result<OffsetDateTime, PkiError> {
+        let wanted = now.checked_add(time::Duration::days(i64::from(policy.certificate_validity_days.max(1))));
+        let ca_end = self.active().await?.ca.not_after();
+        Ok(wanted.map_or(ca_end, |t| t.min(ca_end)))
+    }
+
     pub async fn sign_device_certificate(
         &self,
         owner: CertificateOwner,

@@ -111,6 +111,13 @@ fn openssl_requests_are_screened_with_named_problems() {
     let pss = openssl_csr(&ws, &["-newkey", "rsa:2048", "-sigopt", "rsa_padding_mode:pss"], "PEM");
     let result = check_csr(&pss, &policy);
     assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::UnsupportedSignatureAlgorithm))), "{result:?}");
+    // SHA-1 (`-sha1`, as old scripts still write): refused as weak, beside the same key
+    // signed with SHA-256, which is accepted.
+    let sha1 = openssl_csr(&ws, &["-newkey", "rsa:2048", "-sha1"], "PEM");
+    let result = check_csr(&sha1, &policy);
+    assert!(matches!(result, Err(CaError::InvalidCsr(CsrProblem::WeakSignatureAlgorithm))), "{result:?}");
+    let sha256 = openssl_csr(&ws, &["-newkey", "rsa:2048", "-sha256"], "PEM");
+    assert!(check_csr(&sha256, &policy).is_ok());
 
     // A request for a CA certificate with SANs and EKUs of its own: issued as a plain
     // client certificate, and the page can say what was ignored.

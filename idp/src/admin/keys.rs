@@ -79,17 +79,27 @@ pub async fn list(app: &App, principal: &Principal, slug: &str) -> Result<Vec<Ke
     Ok(keys)
 }
 
+impl KeyKind {
+    /// The rotation's own rule: a SAML grace period of 0 to 90 days (service providers
+    /// fetch metadata at least that often; longer would leave a published key unused).
+    /// Surfaces check it before asking for a confirmation, and [`rotate`] again.
+    pub fn check(&self) -> Result<(), AdminError> {
+        match self {
+            KeyKind::Saml { grace } if *grace < time::Duration::ZERO || *grace > time::Duration::days(90) => {
+                Err(AdminError::Invalid("grace_days: 0 to 90".to_owned()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Rotates the keys of `kind` and returns the new key IDs. The keys are shared by every
 /// tenant, so although it is reached through a tenant (which must exist and be within
 /// reach, else "not found"), only a super-admin may rotate. Audited as `signing-key.rotate`.
 pub async fn rotate(app: &App, principal: &Principal, slug: &str, kind: KeyKind) -> Result<Vec<String>, AdminError> {
     let tenant = principal.tenant(app, slug, ApiScope::Write).await?;
     principal.require_super_admin(ApiScope::Write)?;
-    if let KeyKind::Saml { grace } = kind
-        && (grace < time::Duration::ZERO || grace > time::Duration::days(90))
-    {
-        return Err(AdminError::Invalid("grace_days: 0 to 90".to_owned()));
-    }
+    kind.check()?;
     let kids = rotate_shared(app, kind).await?;
     let (what, grace_days) = match kind {
         KeyKind::Oidc => ("oidc", None),

@@ -101,6 +101,7 @@ fn policy_refusal(problem: PolicyProblem) -> AdminError {
     let key = match problem.rule {
         PolicyRule::AtLeastOne => "console.policy.problem.at_least_one",
         PolicyRule::TooLarge => "console.policy.problem.too_large",
+        PolicyRule::TooSmall => "console.policy.problem.too_small",
         PolicyRule::BelowMinimum => "console.policy.problem.below_minimum",
         PolicyRule::NoCharacterClass => "console.policy.problem.no_class",
         PolicyRule::NoMethod => "console.policy.problem.no_method",

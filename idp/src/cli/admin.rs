@@ -146,7 +146,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let not_before = not_before.as_deref().map(|v| parse("--not-before", v)).transpose()?.unwrap_or(now);
             let not_after = match not_after.as_deref() {
                 Some(v) => parse("--not-after", v)?,
-                None => not_before + time::Duration::days(i64::from(tenant.policy.certificate_validity_days.max(1))),
+                None => app.ca.device_not_after(&tenant.policy, not_before).await?,
             };
             if not_after <= not_before {
                 anyhow::bail!("--not-after must be later than --not-before");

@@ -71,9 +71,14 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     } else {
         format!("mamori --config {} admin --help", config_path.display())
     };
+    let serving = !args.no_serve;
     let print_next_steps = move |urls: &crate::state::PublicUrls| {
         say!();
-        say!("Mamori is running.");
+        if serving {
+            say!("Mamori is running.");
+        } else {
+            say!("Mamori is set up (not started: --no-serve). Start it with `mamori --config {} serve`.", config_shown.display());
+        }
         match &enrollment {
             Some(_) => {
                 say!("  open first:              the demo user's enrollment link below, in a browser; then log in at the start page")
@@ -109,7 +114,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             say!("  demo relying site:       {}/ (logs in through Mamori over OpenID Connect)", rp.url());
             rp.start(&urls.main, DEMO_TENANT);
         }
-        if !args.no_serve {
+        if serving {
             say!("Press Ctrl-C to stop.");
         }
     };

@@ -143,7 +143,7 @@ pub async fn prepare_download(app: &App, tenant: &Tenant, user: &User, device: &
     let policy = &tenant.policy;
     let name = certificate_name(tenant, user, device);
     let (key, format) = key_and_format(tenant);
-    let not_after = now + time::Duration::days(i64::from(policy.certificate_validity_days.max(1)));
+    let not_after = app.ca.device_not_after(policy, now).await?;
     let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
     let (issued, certificate) =
         app.ca.sign_device_certificate(owner, name.clone(), Some(device.email.clone()), key, now, not_after).await?;
@@ -177,6 +177,7 @@ pub async fn prepare_download(app: &App, tenant: &Tenant, user: &User, device: &
             device_id: device.id,
             certificate,
             supersede_reason: Some(RevocationReason::Superseded.as_str().to_owned()),
+            renews: None,
             download: Some(download),
         },
         pending: PendingDownload { acquisition_id, download_password: password, certificate_name: name, expires_at },

@@ -212,6 +212,11 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         if let Some(value) = acr["value"].as_str() {
             acr_values.push(value.to_owned());
         }
+        // An Essential acr (Core §5.5.1.1) must be one of the values asked for, or the
+        // authentication fails: with no class Mamori knows among them, none can be met.
+        if acr["essential"] == serde_json::Value::Bool(true) && !acr_values.iter().any(|v| super::acr::level_of(v).is_some()) {
+            return Err(reject(OAuthError::UnmetAuthenticationRequirements));
+        }
         claimed_subject = claims["id_token"]["sub"]["value"].as_str().map(str::to_owned);
     }
     let hint_subject = match params.get("id_token_hint") {
@@ -427,7 +432,10 @@ async fn decide(ctx: &PageCtx, id: &str, consent: Option<bool>) -> anyhow::Resul
         tenant_id: issuer.tenant.id,
         requested_at_ms: request.created_at_ms.max(request.created_at * 1000),
         now_ms: login::unix_ms(now),
-        force_login: request.prompts("login"),
+        // No account chooser: the user selects an account by logging in again (Core
+        // §3.1.2.1 allows a prompt; refusing with account_selection_required would leave
+        // a site's "switch account" button with nothing to offer).
+        force_login: request.prompts("login") || request.prompts("select_account"),
         max_age: request.max_age,
         passive: request.prompts("none"),
         hinted_subject: request.hinted_subject.as_deref(),

@@ -50,6 +50,10 @@ pub enum OAuthError {
     InvalidToken(&'static str),
     #[error("insufficient_scope")]
     InsufficientScope,
+    /// A bearer-protected request with no token at all: 401 whose challenge names no error
+    /// (RFC 6750 §3.1: the request lacks any authentication information).
+    #[error("invalid_token: no access token")]
+    MissingToken,
     /// Registration (RFC 7591 §3.2.2): the description names the field at fault.
     #[error("invalid_client_metadata: {0}")]
     InvalidClientMetadata(Cow<'static, str>),
@@ -86,7 +90,7 @@ impl OAuthError {
             OAuthError::InvalidRequestUri(_) => "invalid_request_uri",
             OAuthError::InvalidRequestObject(_) => "invalid_request_object",
             OAuthError::RequestNotSupported => "request_not_supported",
-            OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::InvalidToken(_) | OAuthError::MissingToken => "invalid_token",
             OAuthError::InsufficientScope => "insufficient_scope",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
@@ -109,6 +113,7 @@ impl OAuthError {
             | OAuthError::InvalidToken(d)
             | OAuthError::NotFound(d) => Some(d),
             OAuthError::InvalidClientMetadata(d) | OAuthError::InvalidRedirectUri(d) => Some(d),
+            OAuthError::MissingToken => Some("no access token"),
             OAuthError::UnmetAuthenticationRequirements => Some("the login cannot reach the requested authentication level"),
             OAuthError::Throttled(_) => Some("too many failed client authentications; retry later"),
             _ => None,
@@ -117,7 +122,7 @@ impl OAuthError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) | OAuthError::MissingToken => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope => StatusCode::FORBIDDEN,
             OAuthError::NotFound(_) => StatusCode::NOT_FOUND,
             OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -252,6 +257,18 @@ mod tests {
         assert_eq!(params[0], ("error", "login_required".to_owned()));
         assert!(params.contains(&("state", "s".to_owned())));
         assert!(params.contains(&("iss", "https://idp/t/demo".to_owned())));
+    }
+
+    #[test]
+    fn a_request_without_a_token_is_challenged_without_an_error_code() {
+        // RFC 6750 §3.1: no authentication information, no error in the challenge ...
+        let missing = bearer_error(&OAuthError::MissingToken);
+        assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"mamori\"");
+        // ... while a token that is presented and fails says why.
+        let invalid = bearer_error(&OAuthError::InvalidToken("expired"));
+        assert_eq!(invalid.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(invalid.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"mamori\", error=\"invalid_token\"");
     }
 
     #[test]

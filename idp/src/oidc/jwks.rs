@@ -16,7 +16,7 @@ pub async fn jwks(State(state): State<SharedState>, Path(slug): Path<String>, he
 async fn key_set(state: &SharedState, slug: &str) -> Response {
     match super::issuer(state, slug).await {
         Ok(Some(_)) => {}
-        Ok(None) => return OAuthError::InvalidRequest("unknown tenant").into_response(),
+        Ok(None) => return OAuthError::NotFound("unknown tenant").into_response(),
         Err(err) => return OAuthError::internal(&err).into_response(),
     }
     match super::keys::published_key_set(&state.app).await {

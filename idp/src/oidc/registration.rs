@@ -58,7 +58,7 @@ pub async fn register(
 }
 
 async fn run_register(state: &SharedState, slug: &str, headers: &HeaderMap, body: &[u8], source: IpAddr) -> Result<Value, OAuthError> {
-    let issuer = super::token::issuer_of(state, slug).await?;
+    let issuer = super::token::issuer_of_resource(state, slug).await?;
     let app = &state.app;
     check_throttle(state, source).await?;
     let token = bearer_token(headers, None)?;
@@ -304,7 +304,7 @@ async fn managed(
     headers: &HeaderMap,
     source: IpAddr,
 ) -> Result<(Issuer, RegisteredClient, Principal), OAuthError> {
-    let issuer = super::token::issuer_of(state, slug).await?;
+    let issuer = super::token::issuer_of_resource(state, slug).await?;
     check_throttle(state, source).await?;
     let token = bearer_token(headers, None)?;
     let client = clients::load(&state.app, issuer.tenant.id, client_id).await?;

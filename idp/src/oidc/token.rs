@@ -52,9 +52,17 @@ pub fn form_params(body: &[u8]) -> Result<Params, OAuthError> {
     Params::from_pairs(crate::urlcode::form_pairs(text)).map_err(|_| OAuthError::InvalidRequest("a parameter was repeated"))
 }
 
-/// The issuer of a back-channel request, or `invalid_request` for an unknown tenant.
+/// The issuer of a back-channel request, or `invalid_request` for an unknown tenant (the
+/// token, introspection, revocation and PAR endpoints answer in RFC 6749 §5.2's terms,
+/// which have no "not found").
 pub async fn issuer_of(state: &SharedState, slug: &str) -> Result<Issuer, OAuthError> {
     super::issuer(state, slug).await?.ok_or(OAuthError::InvalidRequest("unknown tenant"))
+}
+
+/// The issuer of a resource (JWK Set, UserInfo, client registration), or `404 not_found`
+/// for an unknown tenant, as its discovery document is.
+pub async fn issuer_of_resource(state: &SharedState, slug: &str) -> Result<Issuer, OAuthError> {
+    super::issuer(state, slug).await?.ok_or(OAuthError::NotFound("unknown tenant"))
 }
 
 pub async fn token(

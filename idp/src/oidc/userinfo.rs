@@ -52,7 +52,7 @@ pub fn bearer_token(headers: &HeaderMap, form_token: Option<String>) -> Result<S
             Ok(token.trim().to_owned())
         }
         (None, Some(t)) => Ok(t),
-        (None, None) => Err(OAuthError::InvalidToken("no access token")),
+        (None, None) => Err(OAuthError::MissingToken),
     }
 }
 
@@ -79,7 +79,7 @@ async fn claims_for(
     form_token: Option<String>,
     token_client: &mut Option<RegisteredClient>,
 ) -> Result<Value, OAuthError> {
-    let issuer = super::token::issuer_of(state, slug).await?;
+    let issuer = super::token::issuer_of_resource(state, slug).await?;
     let token = bearer_token(headers, form_token)?;
     let app = &state.app;
     let claims = tokens::validate(app, &issuer.url, issuer.tenant.id, &token)

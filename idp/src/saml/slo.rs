@@ -429,7 +429,7 @@ async fn logout_response(state: &SharedState, headers: &HeaderMap, idp: &Idp, in
                     } else {
                         Some(message.clone())
                     };
-                    confirms(verified.as_ref(), &idp.slo_url())
+                    confirms(verified.as_ref(), &idp.slo_url(), app.now())
                 }
                 Err(err) => {
                     tracing::info!(error = %err, sp = %issuer, "unauthenticated LogoutResponse");
@@ -446,12 +446,15 @@ async fn logout_response(state: &SharedState, headers: &HeaderMap, idp: &Idp, in
 }
 
 /// Whether an authenticated LogoutResponse (`None`: not authenticated) confirms the
-/// logout: it says Success and names this endpoint as its Destination. A signed message
-/// must name where it was sent, and one naming another place is discarded (SAML Core
-/// §3.2.2; Bindings §3.4.5.2, §3.5.5.2); LogoutResponses are always signed here.
-pub fn confirms(authenticated: Option<&LogoutResponse>, slo_url: &str) -> bool {
+/// logout: it says Success, names this endpoint as its Destination and was issued now
+/// (its IssueInstant as fresh as a request's must be). A signed message must name where
+/// it was sent, and one naming another place is discarded (SAML Core §3.2.2; Bindings
+/// §3.4.5.2, §3.5.5.2); LogoutResponses are always signed here.
+pub fn confirms(authenticated: Option<&LogoutResponse>, slo_url: &str, now: time::OffsetDateTime) -> bool {
     authenticated.is_some_and(|m| {
-        m.destination.as_deref() == Some(slo_url) && m.status.as_ref().and_then(|s| s.status_code.value.as_deref()) == Some(status::SUCCESS)
+        m.destination.as_deref() == Some(slo_url)
+            && m.status.as_ref().and_then(|s| s.status_code.value.as_deref()) == Some(status::SUCCESS)
+            && m.issue_instant.as_ref().and_then(super::times::from_chrono).is_some_and(|t| super::times::is_fresh(t, now))
     })
 }
 
@@ -586,13 +589,18 @@ mod tests {
     #[test]
     fn a_logout_response_confirms_only_when_authentic_successful_and_addressed_here() {
         const SLO: &str = "https://idp.example/t/demo/saml/slo";
-        let response = |destination: Option<&str>, code: &str| {
+        let now = time::macros::datetime!(2026-04-01 09:00:30 UTC);
+        let xml_at = |destination: Option<&str>, code: &str, instant: &str| {
             let destination = destination.map(|d| format!(r#" Destination="{d}""#)).unwrap_or_default();
-            let xml = format!(
-                r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="2026-04-01T09:00:00Z" InResponseTo="_q"{destination}><saml:Issuer>https://sp.example</saml:Issuer><samlp:Status><samlp:StatusCode Value="{code}"/></samlp:Status></samlp:LogoutResponse>"#
-            );
-            parse_logout_response(xml.as_bytes()).expect("parses").1
+            format!(
+                r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="{instant}" InResponseTo="_q"{destination}><saml:Issuer>https://sp.example</saml:Issuer><samlp:Status><samlp:StatusCode Value="{code}"/></samlp:Status></samlp:LogoutResponse>"#
+            )
         };
+        let issued_at = |destination: Option<&str>, code: &str, instant: &str| {
+            parse_logout_response(xml_at(destination, code, instant).as_bytes()).expect("parses").1
+        };
+        let response = |destination: Option<&str>, code: &str| issued_at(destination, code, "2026-04-01T09:00:00Z");
+        let confirms = |m: Option<&LogoutResponse>, slo: &str| confirms(m, slo, now);
         // Honest: authenticated, addressed to this endpoint, Success.
         assert!(confirms(Some(&response(Some(SLO), status::SUCCESS)), SLO));
         // Addressed to another endpoint (another tenant's, another IdP's): discarded.
@@ -603,6 +611,15 @@ mod tests {
         // Not Success, or not authenticated at all.
         assert!(!confirms(Some(&response(Some(SLO), status::RESPONDER)), SLO));
         assert!(!confirms(None, SLO));
+        // Issued at a time no SP sends a fresh answer at: the far future, before the
+        // calendar, long ago (an outside review's finding: these counted as Success).
+        for instant in ["9999-12-31T23:59:59Z", "-0001-01-01T00:00:00Z", "2026-03-01T09:00:00Z", "2026-04-01T10:00:00Z"] {
+            // (One samael cannot read is not confirmed either: it never gets this far.)
+            if let Ok((_, stale)) = parse_logout_response(xml_at(Some(SLO), status::SUCCESS, instant).as_bytes()) {
+                assert!(!confirms(Some(&stale), SLO), "IssueInstant {instant}");
+            }
+        }
+        assert!(confirms(Some(&issued_at(Some(SLO), status::SUCCESS, "2026-04-01T09:00:29Z")), SLO));
     }
 
     #[test]

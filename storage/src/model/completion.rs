@@ -83,8 +83,15 @@ pub struct CertificateDownload {
     /// renewal, where the device's current certificate stays valid until the new one
     /// is used or a grace period ends (see `Certificates::settle_renewal`).
     pub supersede_reason: Option<String>,
+    /// A renewal of the certificate with this serial: recorded only while that one is the
+    /// device's only usable certificate, so concurrent renewals issue one certificate
+    /// (the others get `Conflict(RENEWAL_PENDING)` and nothing is written).
+    pub renews: Option<String>,
     pub download: Option<NewTicket>,
 }
+
+/// The conflict of a renewal that found another renewal (or certificate) in its place.
+pub const RENEWAL_PENDING: &str = "a renewal of this device's certificate is already pending";
 
 impl fmt::Debug for PasswordChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -186,6 +186,31 @@ pub const CSR_RSA_FLOOR_BITS: u32 = 2048;
 /// bound in `mamori-ca`).
 pub const CSR_RSA_CEILING_BITS: u32 = 8192;
 
+/// The largest value of a knob that still means something a user could meet; the others
+/// go up to the 32-bit column they are stored in. Every surface shows these as the range.
+const KNOB_CEILINGS: [(&str, u32); 7] = [
+    // A reminder ten years ahead, more reminders than days.
+    ("certificate_expiry_reminder_days", 3650),
+    ("certificate_expiry_reminder_repeats", 365),
+    ("renewal_grace_days", 365),
+    // Ten years: longer than any device should keep one key (and certificates never
+    // outlive their CA whatever this says).
+    ("certificate_validity_days", 3650),
+    // An RSA minimum no accepted key reaches.
+    ("csr_min_rsa_bits", CSR_RSA_CEILING_BITS),
+    // The password fields take at most 256 characters.
+    ("password_max_length", 256),
+    ("password_min_length", 256),
+];
+
+/// The smallest value of a knob where that is more than 0 or 1.
+const KNOB_FLOORS: [(&str, u32); 1] = [
+    // NIST SP 800-63B §5.1.1.2: at least 8 characters for a chosen password.
+    ("password_min_length", 8),
+];
+
+
+
 impl Default for TenantPolicy {
     fn default() -> Self {
         TenantPolicy {
@@ -246,6 +271,8 @@ pub enum PolicyRule {
     BelowIdle,
     /// An RSA key size below [`CSR_RSA_FLOOR_BITS`].
     BelowRsaFloor,
+    /// Below the knob's floor ([`TenantPolicy::floor_of`]).
+    TooSmall,
 }
 
 /// The first knob of a policy that breaks a rule, so that every surface can name it (the
@@ -263,6 +290,7 @@ impl std::fmt::Display for PolicyProblem {
         match self.rule {
             PolicyRule::AtLeastOne => write!(f, "{knob} must be at least 1"),
             PolicyRule::TooLarge => write!(f, "{knob} is too large"),
+            PolicyRule::TooSmall => write!(f, "{knob} is too small"),
             PolicyRule::BelowMinimum => write!(f, "{knob} must not be below password_min_length"),
             PolicyRule::NoCharacterClass => write!(f, "{knob} must allow at least one class"),
             PolicyRule::NoMethod => write!(f, "{knob} must not be empty"),
@@ -274,6 +302,16 @@ impl std::fmt::Display for PolicyProblem {
 }
 
 impl TenantPolicy {
+    /// The largest value `knob` may take, where it is less than the column's limit.
+    pub fn ceiling_of(knob: &str) -> Option<u32> {
+        KNOB_CEILINGS.iter().find(|(name, _)| *name == knob).map(|(_, ceiling)| *ceiling)
+    }
+
+    /// The smallest value `knob` may take, where it is more than 0 or 1.
+    pub fn floor_of(knob: &str) -> Option<u32> {
+        KNOB_FLOORS.iter().find(|(name, _)| *name == knob).map(|(_, floor)| *floor)
+    }
+
     /// Checks the knobs against each other; the message names the first bad knob.
     pub fn validate(&self) -> Result<(), String> {
         self.check().map_err(|problem| problem.to_string())
@@ -296,6 +334,8 @@ impl TenantPolicy {
             ("download_ticket_hours", self.download_ticket_hours),
             ("download_max_count", self.download_max_count),
             ("reissue_link_minutes", self.reissue_link_minutes),
+            // 0 would revoke the old certificate before the user installed the new one.
+            ("renewal_grace_days", self.renewal_grace_days),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return refuse(name, PolicyRule::AtLeastOne);
@@ -308,20 +348,14 @@ impl TenantPolicy {
         all.push(("certificate_expiry_reminder_days", self.certificate_expiry_reminder_days));
         all.push(("certificate_expiry_reminder_repeats", self.certificate_expiry_reminder_repeats));
         all.push(("csr_min_rsa_bits", self.csr_min_rsa_bits));
-        all.push(("renewal_grace_days", self.renewal_grace_days));
         if let Some((name, _)) = all.iter().find(|(_, value)| i32::try_from(*value).is_err()) {
             return refuse(name, PolicyRule::TooLarge);
         }
-        // Beyond these the knob means nothing a user could meet (a reminder ten years
-        // ahead, more reminders than days, an RSA minimum no accepted key reaches).
-        let ceilings = [
-            ("certificate_expiry_reminder_days", self.certificate_expiry_reminder_days, 3650),
-            ("certificate_expiry_reminder_repeats", self.certificate_expiry_reminder_repeats, 365),
-            ("renewal_grace_days", self.renewal_grace_days, 365),
-            ("csr_min_rsa_bits", self.csr_min_rsa_bits, CSR_RSA_CEILING_BITS),
-        ];
-        if let Some((name, _, _)) = ceilings.iter().find(|(_, value, ceiling)| value > ceiling) {
+        if let Some((name, _)) = all.iter().find(|(name, value)| Self::ceiling_of(name).is_some_and(|ceiling| *value > ceiling)) {
             return refuse(name, PolicyRule::TooLarge);
+        }
+        if let Some((name, _)) = all.iter().find(|(name, value)| Self::floor_of(name).is_some_and(|floor| *value < floor)) {
+            return refuse(name, PolicyRule::TooSmall);
         }
         if self.password_max_length < self.password_min_length {
             return refuse("password_max_length", PolicyRule::BelowMinimum);
@@ -343,6 +377,13 @@ impl TenantPolicy {
             return refuse("csr_min_rsa_bits", PolicyRule::BelowRsaFloor);
         }
         Ok(())
+    }
+
+    /// How long a renewed certificate keeps working beside its renewal: at least a day,
+    /// also for a tenant saved with 0 before [`Self::check`] refused it, so that the user
+    /// is never locked out before installing the new certificate.
+    pub fn renewal_grace(&self) -> time::Duration {
+        time::Duration::days(i64::from(self.renewal_grace_days.max(1)))
     }
 
     /// Which reminder is due for a certificate with `remaining` time left: the days of
@@ -469,6 +510,35 @@ mod reminder_tests {
             ..TenantPolicy::default()
         };
         assert!(at_ceilings.check().is_ok());
+    }
+
+    #[test]
+    fn knobs_stay_within_what_a_user_can_meet() {
+        let refused = |policy: TenantPolicy| policy.check().expect_err("refused");
+        // A validity no CA can issue, a grace period of none, passwords no field takes.
+        let cases = [
+            (TenantPolicy { certificate_validity_days: 3651, ..TenantPolicy::default() }, "certificate_validity_days", PolicyRule::TooLarge),
+            (TenantPolicy { renewal_grace_days: 0, ..TenantPolicy::default() }, "renewal_grace_days", PolicyRule::AtLeastOne),
+            (TenantPolicy { password_min_length: 7, ..TenantPolicy::default() }, "password_min_length", PolicyRule::TooSmall),
+            (TenantPolicy { password_max_length: 257, ..TenantPolicy::default() }, "password_max_length", PolicyRule::TooLarge),
+        ];
+        for (policy, knob, rule) in cases {
+            let problem = refused(policy);
+            assert_eq!((problem.knob, problem.rule), (knob, rule));
+        }
+        // Their edges are allowed.
+        let edges = TenantPolicy {
+            certificate_validity_days: 3650,
+            renewal_grace_days: 1,
+            password_min_length: 8,
+            password_max_length: 256,
+            ..TenantPolicy::default()
+        };
+        assert!(edges.check().is_ok());
+        // A tenant saved with no grace period before it was refused still gets a day.
+        assert_eq!(TenantPolicy { renewal_grace_days: 0, ..TenantPolicy::default() }.renewal_grace(), time::Duration::days(1));
+        assert_eq!(TenantPolicy::ceiling_of("certificate_validity_days"), Some(3650));
+        assert_eq!(TenantPolicy::floor_of("max_devices"), None);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! without its outcome nor a valid certificate without the download that hands it over.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use super::devices::add_reserved_on;
 use super::pki::{insert_certificate_on, revoke_where_on};
@@ -11,8 +12,8 @@ use super::tickets::{insert_on, invalidate_on, redeem_on};
 use super::users::{set_password_on, update_on};
 use crate::convert::ms;
 use crate::entity::{certificate, device, ticket, user};
-use crate::error::db_err;
-use crate::model::{Completion, RedeemError, TicketKind};
+use crate::error::{StorageError, db_err};
+use crate::model::{CertificateStatus, Completion, RENEWAL_PENDING, RedeemError, TicketKind};
 use crate::storage::begin_write;
 use time::OffsetDateTime;
 
@@ -98,6 +99,9 @@ impl<'a> Completions<'a> {
             // and their pending downloads (a renewal leaves the old ones to be revoked
             // once the new one is in use).
             let device = certificate::Column::DeviceId.eq(issued.device_id);
+            if let Some(renewed) = &issued.renews {
+                renewal_still_due_on(&txn, issued.device_id, renewed, now).await?;
+            }
             if let Some(reason) = &issued.supersede_reason {
                 revoke_where_on(&txn, device, reason, now).await?;
             }
@@ -110,4 +114,35 @@ impl<'a> Completions<'a> {
         txn.commit().await.map_err(db_err)?;
         Ok(())
     }
+}
+
+/// Locks the device's row (on SQLite the write lock is already held, on PostgreSQL the
+/// row lock orders concurrent renewals) and checks that `renewed` is still the device's
+/// only usable certificate: a renewal that lost a race finds the winner's certificate.
+async fn renewal_still_due_on<C: ConnectionTrait>(db: &C, device_id: Uuid, renewed: &str, now: OffsetDateTime) -> Result<(), StorageError> {
+    let locked = device::Entity::update_many()
+        .col_expr(device::Column::DeviceNo, Expr::col(device::Column::DeviceNo))
+        .filter(device::Column::Id.eq(device_id))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    if locked.rows_affected == 0 {
+        return Err(StorageError::NotFound);
+    }
+    let at = ms(now);
+    let usable: Vec<String> = certificate::Entity::find()
+        .filter(certificate::Column::DeviceId.eq(device_id))
+        .filter(certificate::Column::Status.eq(CertificateStatus::Active.as_str()))
+        .filter(certificate::Column::NotBefore.lte(at))
+        .filter(certificate::Column::NotAfter.gt(at))
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(|c| c.serial_hex)
+        .collect();
+    if usable != [renewed] {
+        return Err(StorageError::Conflict(RENEWAL_PENDING.into()));
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use mamori_storage::model::{
     CertificateAuthority, CertificateDownload, CertificateStatus, Completion, Device, DeviceType, NewCertificate, NewCertificateAuthority,
-    NewDevice, NewTicket, PasswordChange, RedeemError, SecretAnswerChange, Tenant, TicketKind, User,
+    NewDevice, NewTicket, PasswordChange, RENEWAL_PENDING, RedeemError, SecretAnswerChange, Tenant, TicketKind, User,
 };
 use mamori_storage::{Storage, StorageError, token_lookup_hash};
 use time::Duration;
@@ -15,7 +15,8 @@ on_both!(
     concurrent_completions_record_one_certificate,
     a_certificate_without_a_download_supersedes_like_any_other,
     a_renewal_keeps_the_old_certificate_until_it_is_retired,
-    renewed_certificates_are_retired_when_the_grace_period_is_over
+    renewed_certificates_are_retired_when_the_grace_period_is_over,
+    concurrent_renewals_record_one_certificate
 );
 
 pub(crate) struct Fixture {
@@ -91,6 +92,7 @@ pub(crate) fn completion(f: &Fixture) -> Completion {
                 not_after: t0() + Duration::days(365),
             },
             supersede_reason: Some("superseded".into()),
+            renews: None,
             download: Some(download),
         }],
         ..Completion::default()
@@ -254,4 +256,51 @@ async fn concurrent_completions_record_one_certificate(s: Storage) {
     let pending = s.tickets().list_pending_for_user(f.user.id, now).await.unwrap();
     assert_eq!(pending.len(), 1, "one download, the winner's");
     assert_eq!(pending[0].acquisition_id, winner.download.as_ref().unwrap().acquisition_id);
+}
+
+/// Renewals of one certificate sent at once (a double click, a script): one records its
+/// certificate, the others find it and record nothing (an outside review saw four live
+/// renewals); once the renewed certificate is gone, no renewal of it is recorded either.
+async fn concurrent_renewals_record_one_certificate(s: Storage) {
+    let f = fixture(&s).await;
+    let in_use = s.certificates().insert(&record(&completion(&f)).certificate, t0()).await.unwrap();
+    let renewal = |serial: &str| {
+        let mut c = completion(&f);
+        c.ticket_id = None;
+        c.password = None;
+        c.secret_answer = None;
+        c.certificates[0].supersede_reason = None;
+        c.certificates[0].renews = Some(serial.to_owned());
+        c
+    };
+    let now = t0() + Duration::days(1);
+    let attempts: Vec<Completion> = (0..6).map(|_| renewal(&in_use.serial_hex)).collect();
+    let mut tasks = Vec::new();
+    for c in attempts.clone() {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.completions().complete(&c, now).await }));
+    }
+    let mut won = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(()) => won.push(i),
+            Err(RedeemError::Storage(StorageError::Conflict(RENEWAL_PENDING))) => {}
+            Err(other) => panic!("renewal {i}: {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one renewal commits: {won:?}");
+    let active: Vec<_> =
+        s.certificates().list_for_device(f.device.id).await.unwrap().into_iter().filter(|c| c.status == CertificateStatus::Active).collect();
+    assert_eq!(active.len(), 2, "the one in use and one renewal: {active:?}");
+    let pending = s.tickets().list_pending_for_user(f.user.id, now).await.unwrap();
+    assert_eq!(pending.len(), 1, "one download, the winner's");
+
+    // The renewed certificate revoked meanwhile (by an operator, say): a renewal of it
+    // records nothing; one of the certificate now in use does.
+    let winner = record(&attempts[won[0]]).certificate.serial_hex.clone();
+    s.certificates().revoke(&in_use.serial_hex, "superseded", now).await.unwrap();
+    let late = renewal(&in_use.serial_hex);
+    assert!(matches!(s.completions().complete(&late, now).await, Err(RedeemError::Storage(StorageError::Conflict(RENEWAL_PENDING)))));
+    assert_eq!(s.certificates().find_by_serial(&record(&late).certificate.serial_hex).await.unwrap(), None);
+    s.completions().complete(&renewal(&winner), now).await.unwrap();
 }

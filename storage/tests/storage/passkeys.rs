@@ -61,7 +61,8 @@ async fn passkeys_are_registered_once_and_removed_keeping_what_the_method_needs(
     let (a, b) = tokio::join!(one.remove(alice.id, first.id, 1), two.remove(alice.id, second, 1));
     let removed = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
     assert_eq!(removed, 1, "exactly one of two concurrent removals: {a:?} {b:?}");
-    assert!(matches!(a.err().or(b.err()), Some(StorageError::Conflict(LAST_PASSKEY))));
+    let refused = a.err().or(b.err());
+    assert!(matches!(refused, Some(StorageError::Conflict(LAST_PASSKEY))), "the other is refused as the last one: {refused:?}");
     assert_eq!(s.passkeys().count_for_user(alice.id).await.unwrap(), 1);
     // With nothing to keep (an operator's removal), the last one goes too.
     let last = s.passkeys().list_for_user(alice.id).await.unwrap()[0].id;

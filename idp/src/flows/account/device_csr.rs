@@ -131,7 +131,7 @@ pub async fn issue_for_device_csr(
         return Ok(CsrOutcome::AlreadySubmitted);
     }
     let name = certificate_name(tenant, user, device);
-    let not_after = now + time::Duration::days(i64::from(tenant.policy.certificate_validity_days.max(1)));
+    let not_after = app.ca.device_not_after(&tenant.policy, now).await?;
     let owner = CertificateOwner { user_id: Some(user.id), device_id: Some(device.id) };
     let key_description = checked.key_description.clone();
     let ignored = checked.ignored.clone();
@@ -145,6 +145,7 @@ pub async fn issue_for_device_csr(
             device_id: device.id,
             certificate: record,
             supersede_reason: Some(RevocationReason::Superseded.as_str().to_owned()),
+            renews: None,
             download: None,
         }],
         ..Completion::default()

@@ -6,7 +6,8 @@
 //! next presented, or by the server's periodic sweep, whichever comes first.
 
 use mamori_ca::RevocationReason;
-use mamori_storage::model::{Certificate, CertificateStatus, Completion, Device, Tenant, TicketKind, User};
+use mamori_storage::StorageError;
+use mamori_storage::model::{Certificate, CertificateStatus, Completion, Device, RENEWAL_PENDING, RedeemError, Tenant, TicketKind, User};
 use time::OffsetDateTime;
 
 use super::notices::{AccountChange, record_change};
@@ -43,8 +44,10 @@ pub async fn renew_device_certificate(
     }
     let now = app.now();
     let live = live_certificates(app, device, now).await?;
+    // `live` is newest first; the oldest is the one in use, and the one renewed.
+    let Some(in_use) = live.last() else { return Ok(RenewOutcome::NoLiveCertificate) };
+    let renews = in_use.serial_hex.clone();
     match live.len() {
-        0 => return Ok(RenewOutcome::NoLiveCertificate),
         1 => {}
         // Two live certificates: the last renewal's is not in use yet. While its download
         // can still be redeemed, another renewal would leave three (and a double click
@@ -56,7 +59,6 @@ pub async fn renew_device_certificate(
             if pending.iter().any(|t| t.kind == TicketKind::Download && t.device_id == Some(device.id)) {
                 return Ok(RenewOutcome::AlreadyPending);
             }
-            // `live` is newest first; the oldest is the one in use.
             for unused in &live[..live.len() - 1] {
                 match app.storage.certificates().revoke(&unused.serial_hex, RevocationReason::Superseded.as_str(), now).await {
                     Ok(_) | Err(mamori_storage::StorageError::Conflict(_)) => {}
@@ -67,8 +69,15 @@ pub async fn renew_device_certificate(
     }
     let mut prepared = device_certificate::prepare_download(app, tenant, user, device).await?;
     prepared.record.supersede_reason = None;
+    // Checked again in the transaction: of concurrent renewals one issues, the others
+    // find its certificate and are told a renewal is pending.
+    prepared.record.renews = Some(renews);
     let completion = Completion { user_id: user.id, certificates: vec![prepared.record], ..Completion::default() };
-    app.storage.completions().complete(&completion, app.now()).await?;
+    match app.storage.completions().complete(&completion, app.now()).await {
+        Ok(()) => {}
+        Err(RedeemError::Storage(StorageError::Conflict(RENEWAL_PENDING))) => return Ok(RenewOutcome::AlreadyPending),
+        Err(err) => return Err(err.into()),
+    }
     device_certificate::announce_download(app, tenant, user, device, &prepared.pending, public_url).await;
     record_change(app, attempt, AccountChange::CertificateReissued).await;
     Ok(RenewOutcome::Renewed(prepared.pending))
@@ -107,7 +116,7 @@ pub async fn settle_renewal(app: &App, tenant: &Tenant, certificate: &Certificat
         return Ok(true);
     }
     let reason = RevocationReason::Superseded.as_str();
-    let grace = time::Duration::days(i64::from(tenant.policy.renewal_grace_days));
+    let grace = tenant.policy.renewal_grace();
     let renewed_at = live.iter().filter(|c| c.created_at > certificate.created_at).map(|c| c.created_at).min();
     match renewed_at {
         Some(at) if now >= at + grace => {
@@ -129,7 +138,7 @@ pub async fn retire_renewed_certificates(app: &App, now: OffsetDateTime) -> anyh
     let reason = RevocationReason::Superseded.as_str();
     let mut revoked = 0;
     for tenant in app.storage.tenants().list().await? {
-        let grace = time::Duration::days(i64::from(tenant.policy.renewal_grace_days));
+        let grace = tenant.policy.renewal_grace();
         revoked += app.storage.certificates().revoke_renewed_before_in_tenant(tenant.id, now - grace, reason, now).await?.len();
     }
     Ok(revoked)

@@ -193,7 +193,15 @@ async fn rotate(ctx: PageCtx, Path(tenant): Path<String>, form: Result<Form<Form
     if let Err(err) = console.principal.require_super_admin(ApiScope::Write) {
         return not_super_admin(&console, &err).await;
     }
-    let Some((kind, name, days)) = requested(&fields) else {
+    let requested = match field(&fields, "kind") {
+        "oidc" | "saml" => requested(&fields).filter(|(kind, _, _)| kind.check().is_ok()),
+        _ => {
+            let problems = [console.ctx.message("console.keys.problem.kind")];
+            return keys_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &problems, None).await;
+        }
+    };
+    // Checked before the confirmation, so an operator never confirms what is refused.
+    let Some((kind, name, days)) = requested else {
         let problems = [console.ctx.message("console.keys.problem.grace_days")];
         return keys_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &problems, None).await;
     };

@@ -54,7 +54,8 @@ fn new_console_pages_render_with_real_values() {
                 {"name": "password_min_length", "label": "Min", "kind": "number", "value": "8", "checked": false, "options": [], "hint": "1..", "invalid": true},
                 {"name": "show_attempts_left", "label": "Show", "kind": "switch", "value": "", "checked": true, "options": [], "hint": "", "invalid": false},
                 {"name": "otp_kind", "label": "OTP", "kind": "choice", "value": "totp", "checked": false, "options": [{"value": "totp", "label": "T", "selected": true}], "hint": "", "invalid": false},
-                {"name": "allowed_login_methods", "label": "M", "kind": "multi", "value": "", "checked": false, "options": methods, "hint": "h", "invalid": false}]}]}),
+                {"name": "allowed_login_methods", "label": "M", "kind": "multi", "value": "", "checked": false, "options": methods, "hint": "h", "invalid": false}]}],
+                "preview": {"min": "8", "max": "32", "lockout": "After 5 wrong passwords…"}}),
         ),
         (
             "console/certificates.html",

@@ -89,7 +89,7 @@ const GROUPS: &[(&str, &[(&str, Kind)])] = &[
         &[
             ("certificate_expiry_reminder_days", Kind::Number { min: 0 }),
             ("certificate_expiry_reminder_repeats", Kind::Number { min: 0 }),
-            ("renewal_grace_days", Kind::Number { min: 0 }),
+            ("renewal_grace_days", Kind::Number { min: 1 }),
             ("csr_min_rsa_bits", Kind::Number { min: 2048 }),
         ],
     ),
@@ -109,8 +109,15 @@ const GROUPS: &[(&str, &[(&str, Kind)])] = &[
 /// Switches whose consequences the label alone does not tell: a hint under them says.
 const SWITCH_HINTS: &[&str] = &["scim_enrollment_mail"];
 
-/// The largest number a knob takes: what its 32-bit signed column holds.
+/// The largest number a knob takes where the policy sets no lower ceiling: what its
+/// 32-bit signed column holds.
 const MAX_NUMBER: u32 = i32::MAX as u32;
+
+/// The range a number knob takes: the policy's own floor and ceiling where it has them
+/// (the service checks the same), else `min` to the column's limit.
+fn number_range(knob: &str, min: u32) -> (u32, u32) {
+    (TenantPolicy::floor_of(knob).unwrap_or(min).max(min), TenantPolicy::ceiling_of(knob).unwrap_or(MAX_NUMBER))
+}
 
 fn policy_path(tenant: &str) -> String {
     format!("/console/t/{}/policy", urlcode::component(tenant))
@@ -179,13 +186,14 @@ async fn policy_page_with(
                     let value = &values[*name];
                     let (kind_name, hint, options) = match kind {
                         Kind::Number { min } => {
+                            let (min, max) = number_range(name, *min);
                             // Where 0 means something other than "never", the hint says what.
-                            let key = match *name {
-                                "renewal_grace_days" => "console.policy.allowed.from_0_at_once".to_owned(),
-                                "certificate_expiry_reminder_repeats" => "console.policy.allowed.from_0_none".to_owned(),
-                                _ => format!("console.policy.allowed.from_{min}"),
+                            let key = match (*name, min) {
+                                ("certificate_expiry_reminder_repeats", _) => "console.policy.allowed.from_0_none",
+                                (_, 0) => "console.policy.allowed.from_0",
+                                _ => "console.policy.allowed.range",
                             };
-                            let hint = msg(key).replace("{max}", &MAX_NUMBER.to_string());
+                            let hint = msg(key.to_owned()).replace("{min}", &min.to_string()).replace("{max}", &max.to_string());
                             ("number", hint, Vec::new())
                         }
                         Kind::Switch if SWITCH_HINTS.contains(name) => ("switch", msg(format!("console.policy.hint.{name}")), Vec::new()),
@@ -240,9 +248,30 @@ async fn policy_page_with(
             status,
             "console/policy.html",
             tenant,
-            serde_json::json!({"groups": groups, "problem": problems, "notice": notice, "action": policy_path(tenant), "branding": branding}),
+            serde_json::json!({
+                "groups": groups, "problem": problems, "notice": notice, "action": policy_path(tenant), "branding": branding,
+                "preview": preview(console, values),
+            }),
         )
         .await
+}
+
+/// What users are told under the values on the page: the password rule as the
+/// enrollment and password pages write it, and what wrong passwords lead to. Values the
+/// form could not read are shown as typed.
+fn preview(console: &Console, values: &serde_json::Value) -> serde_json::Value {
+    let shown = |knob: &str| match &values[knob] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let release = values["lockout_release_minutes"].as_u64();
+    let lockout_key = if release == Some(0) { "console.policy.preview.lockout_admin" } else { "console.policy.preview.lockout_timed" };
+    let lockout = console
+        .ctx
+        .message(lockout_key)
+        .replace("{n}", &shown("lockout_threshold_password"))
+        .replace("{m}", &shown("lockout_release_minutes"));
+    serde_json::json!({"min": shown("password_min_length"), "max": shown("password_max_length"), "lockout": lockout})
 }
 
 fn choice_label(console: &Console, knob: &str, value: &str) -> String {
@@ -268,7 +297,7 @@ fn read_form(current: &TenantPolicy, fields: &FormFields) -> Result<(TenantPolic
         let typed = field(fields, name).trim();
         let value = match kind {
             Kind::Number { min } => match typed.parse::<u32>() {
-                Ok(n) if n >= *min && n <= MAX_NUMBER => serde_json::json!(n),
+                Ok(n) if (number_range(name, *min).0..=number_range(name, *min).1).contains(&n) => serde_json::json!(n),
                 _ => {
                     refused.get_or_insert(Unreadable { knob: name, key: "console.policy.problem.number" });
                     serde_json::json!(typed)

@@ -170,8 +170,30 @@ async fn new_secret(
 ) -> Response {
     let href = site_path(&tenant, &client_id);
     let console = console_or_return!(ctx, &href);
-    if let Err(response) = console.ctx.accept_form(form) {
-        return response;
+    let fields = match console.ctx.accept_form(form) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    // The site's working secret stops at once: the operator confirms first (another
+    // tenant's site is a 404 here too).
+    if field(&fields, "confirmed") != "yes" {
+        let site = match federation::oidc_client(console.ctx.app(), &console.principal, &tenant, &client_id, ApiScope::Write).await {
+            Ok(site) => site,
+            Err(err) => return console.refused(&err).await,
+        };
+        let confirmation = super::Confirmation {
+            title_key: "console.confirm.secret.title".into(),
+            submit_key: "console.confirm.secret.submit".into(),
+            lead: console.ctx.message("console.confirm.secret.lead"),
+            facts: vec![
+                ("console.sites.client_id".into(), site.client_id.clone()),
+                ("console.sites.name".into(), site.name.clone()),
+            ],
+            action: format!("{href}/secret"),
+            back: href,
+            ..Default::default()
+        };
+        return console.confirm(&tenant, confirmation).await;
     }
     let rotated = match federation::rotate_oidc_client_secret(console.ctx.app(), &console.principal, &tenant, &client_id).await {
         Ok(rotated) => rotated,
