@@ -43,6 +43,11 @@ pub async fn revoke(app: &App, principal: &Principal, slug: &str, login_id: &str
         .into_iter()
         .find(|r| r.role == role && r.tenant_id == role_tenant)
         .ok_or_else(|| AdminError::NotFound(format!("{} of tenant {} is not {role}", user.login_id, tenant.slug)))?;
+    // As for disabling or deleting one: nobody could reach the console's shared pages (or
+    // make another super-admin there) once the last enabled one is gone.
+    if role == AdminRoleKind::SuperAdmin {
+        super::users::check_not_last_super_admin(app, principal, &tenant, &user, "operator.revoke").await?;
+    }
     app.storage.admin_roles().revoke(found.id).await?;
     let target = format!("tenant:{}/user:{}", tenant.slug, user.login_id);
     audit::record(app, principal, Some(tenant.id), "operator.revoke", &target, serde_json::json!({"role": role.as_str()})).await;
@@ -185,3 +190,7 @@ fn placeholder_tenant() -> Tenant {
         policy: mamori_storage::model::TenantPolicy::default(),
     }
 }
+
+#[cfg(test)]
+#[path = "operators_tests.rs"]
+mod tests;

@@ -18,7 +18,9 @@ pub use admin::{
     AdminRole, AdminRoleKind, ApiScope, ApiToken, AuditEvent, AuditQuery, CertificateQuery, LoginEventQuery, NewApiToken, NewAuditEvent,
     UserQuery,
 };
-pub use completion::{CertificateDownload, Completion, DeviceAddition, EmailVerification, PasswordChange, RENEWAL_PENDING, SecretAnswerChange};
+pub use completion::{
+    CertificateDownload, Completion, DeviceAddition, EmailVerification, PasswordChange, RENEWAL_PENDING, SecretAnswerChange,
+};
 pub use event::{LoginEvent, LoginResult, NewLoginEvent};
 pub use federation::{
     AccessTokenFormat, AssertionConsumerService, KeyPurpose, NewOidcClient, NewSamlServiceProvider, NewSigningKey, OidcClient,

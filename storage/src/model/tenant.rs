@@ -209,8 +209,6 @@ const KNOB_FLOORS: [(&str, u32); 1] = [
     ("password_min_length", 8),
 ];
 
-
-
 impl Default for TenantPolicy {
     fn default() -> Self {
         TenantPolicy {
@@ -441,7 +439,7 @@ pub struct TenantBranding {
 
 #[cfg(test)]
 mod reminder_tests {
-    use super::TenantPolicy;
+    use super::{PolicyRule, TenantPolicy};
 
     /// The thresholds a certificate passes on its way to expiry, checked hour by hour.
     fn thresholds(days: u32, repeats: u32) -> Vec<u32> {
@@ -517,7 +515,11 @@ mod reminder_tests {
         let refused = |policy: TenantPolicy| policy.check().expect_err("refused");
         // A validity no CA can issue, a grace period of none, passwords no field takes.
         let cases = [
-            (TenantPolicy { certificate_validity_days: 3651, ..TenantPolicy::default() }, "certificate_validity_days", PolicyRule::TooLarge),
+            (
+                TenantPolicy { certificate_validity_days: 3651, ..TenantPolicy::default() },
+                "certificate_validity_days",
+                PolicyRule::TooLarge,
+            ),
             (TenantPolicy { renewal_grace_days: 0, ..TenantPolicy::default() }, "renewal_grace_days", PolicyRule::AtLeastOne),
             (TenantPolicy { password_min_length: 7, ..TenantPolicy::default() }, "password_min_length", PolicyRule::TooSmall),
             (TenantPolicy { password_max_length: 257, ..TenantPolicy::default() }, "password_max_length", PolicyRule::TooLarge),

@@ -142,7 +142,7 @@ async fn renewal_still_due_on<C: ConnectionTrait>(db: &C, device_id: Uuid, renew
         .map(|c| c.serial_hex)
         .collect();
     if usable != [renewed] {
-        return Err(StorageError::Conflict(RENEWAL_PENDING.into()));
+        return Err(StorageError::Conflict(RENEWAL_PENDING));
     }
     Ok(())
 }

@@ -289,8 +289,14 @@ async fn concurrent_renewals_record_one_certificate(s: Storage) {
         }
     }
     assert_eq!(won.len(), 1, "exactly one renewal commits: {won:?}");
-    let active: Vec<_> =
-        s.certificates().list_for_device(f.device.id).await.unwrap().into_iter().filter(|c| c.status == CertificateStatus::Active).collect();
+    let active: Vec<_> = s
+        .certificates()
+        .list_for_device(f.device.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.status == CertificateStatus::Active)
+        .collect();
     assert_eq!(active.len(), 2, "the one in use and one renewal: {active:?}");
     let pending = s.tickets().list_pending_for_user(f.user.id, now).await.unwrap();
     assert_eq!(pending.len(), 1, "one download, the winner's");

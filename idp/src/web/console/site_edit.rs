@@ -185,10 +185,7 @@ async fn new_secret(
             title_key: "console.confirm.secret.title".into(),
             submit_key: "console.confirm.secret.submit".into(),
             lead: console.ctx.message("console.confirm.secret.lead"),
-            facts: vec![
-                ("console.sites.client_id".into(), site.client_id.clone()),
-                ("console.sites.name".into(), site.name.clone()),
-            ],
+            facts: vec![("console.sites.client_id".into(), site.client_id.clone()), ("console.sites.name".into(), site.name.clone())],
             action: format!("{href}/secret"),
             back: href,
             ..Default::default()
