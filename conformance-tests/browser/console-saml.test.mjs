@@ -1,5 +1,5 @@
 // SAML service providers in the operators' console: a tenant admin registers one from an
-// uploaded metadata file, changes its NameID format, attribute release, signing and
+// uploaded metadata file (or its URL, fetched under the rule for relying sites' URLs), changes its NameID format, attribute release, signing and
 // encryption, and removes it behind the confirmation page. Each change is read back
 // through the admin API; refused ones (bad metadata, the wrong entity ID, encryption
 // without a certificate, nothing signed) save nothing; a declined confirmation removes
@@ -233,4 +233,55 @@ test('a tenant admin registers, changes and removes a SAML service provider in t
   assert.deepEqual(done, ['saml-sp.create', 'saml-sp.create', 'saml-sp.delete', 'saml-sp.update', 'saml-sp.update'], JSON.stringify(trail));
   const refused = (await apiJson(server, token, '/tenants/demo/audit-events?action=console.refused')).items;
   assert.ok(refused.length >= 2, 'the other tenant\'s SP attempts are audited');
+});
+
+test('a SAML service provider registered from its metadata URL; private addresses and a file with a URL are refused', { timeout: 300_000 }, async (t) => {
+  // The SP publishes its metadata on a loopback HTTP server; the server under test allows
+  // loopback http for this (as for relying sites' JWK Sets in tests), never private networks.
+  const served = metadata('https://urlsp.test/md', 'https://urlsp.test/acs');
+  const { createServer } = await import('node:http');
+  const published = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' });
+    res.end(served);
+  });
+  await new Promise((res) => published.listen(0, '127.0.0.1', res));
+  t.after(() => published.close());
+  const mdUrl = `http://127.0.0.1:${published.address().port}/saml/metadata`;
+
+  const server = await startServer(t, { env: { MAMORI_OIDC__JWKS_FETCH_ALLOW_LOOPBACK_HTTP: 'true' } });
+  const admin = await operator(t, server, 'op-saml-url');
+  const token = readToken(server);
+  const sps = () => apiJson(server, token, '/tenants/demo/saml-sps');
+  const before = (await sps()).length;
+  const { page } = await openConsole(t, server, admin);
+
+  // Refused: addresses inside the server's network (a cloud metadata service, a private
+  // host), and a file and a URL at once. Each names the URL field and registers nothing.
+  for (const [label, url, withFile, pattern] of [
+    ['link-local', 'https://169.254.169.254/latest/meta-data', false, /could not be fetched.*not a public address/],
+    ['private', 'https://10.0.0.1/saml/metadata', false, /could not be fetched.*not a public address/],
+    ['file and URL', mdUrl, true, /as a file or as a URL, not both/],
+  ]) {
+    await page.goto(`${server.mtls}/console/t/demo/saml-sps/new`);
+    if (withFile) await page.setInputFiles('#metadata', file('urlsp.xml', served));
+    await page.fill('#metadata_url', url);
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('#saml-sp-new-submit')]);
+    assert.equal(response.status(), 422, label);
+    assert.match(await problems(page), pattern, label);
+    assert.equal(await page.getAttribute('#metadata_url', 'aria-invalid'), 'true', label);
+    assert.equal(await page.inputValue('#metadata_url'), url, `${label}: the URL is kept`);
+    assert.equal((await sps()).length, before, `${label}: nothing registered`);
+  }
+
+  // Registered from the URL: the SP the metadata describes, read back through the API.
+  await page.goto(`${server.mtls}/console/t/demo/saml-sps/new?lang=ja`);
+  assert.match(await text(page, 'label[for="metadata_url"]'), /メタデータの URL/);
+  await page.fill('#metadata_url', mdUrl);
+  await page.fill('#name', 'URL SP');
+  await submit(page, '#saml-sp-new-submit');
+  const registered = (await sps()).find((sp) => sp.entity_id === 'https://urlsp.test/md');
+  assert.ok(registered, `registered from ${mdUrl}: ${JSON.stringify(await sps())}`);
+  assert.equal(registered.name, 'URL SP');
+  assert.deepEqual(registered.acs_urls, ['https://urlsp.test/acs'], 'the endpoints are the fetched metadata\'s');
+  assert.equal(await text(page, '#saml-sp-entity-id'), 'https://urlsp.test/md');
 });

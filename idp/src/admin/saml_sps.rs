@@ -14,6 +14,23 @@ use mamori_untrusted::site_certificate::CertificateUse;
 /// Largest metadata document accepted.
 pub const MAX_METADATA: usize = crate::saml::xml::METADATA_LIMITS.max_bytes;
 
+/// How long fetching an SP's metadata may take.
+const METADATA_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// An SP's metadata fetched from the URL an operator typed (the console), under the rule
+/// for URLs that relying sites register: https to a public address only (private and
+/// loopback destinations refused unless the server's `[oidc]` outbound settings allow
+/// them), no redirects, at most [`MAX_METADATA`] bytes. The document is then read like an
+/// uploaded one. The CLI's `--metadata URL` runs at the server's shell and may reach
+/// private addresses; a tenant administrator in a browser may not.
+pub async fn fetch_metadata(app: &App, url: &str) -> Result<Vec<u8>, AdminError> {
+    let limits = crate::outbound::Limits::for_clients(&app.config.oidc, METADATA_FETCH_TIMEOUT, MAX_METADATA);
+    match app.outbound.get(url.trim(), "application/samlmetadata+xml, application/xml", limits).await {
+        Ok(fetched) => Ok(fetched.body.to_vec()),
+        Err(err) => Err(AdminError::Invalid(format!("metadata_url: {err}"))),
+    }
+}
+
 /// What an operator registers a service provider with.
 #[derive(Debug, Clone, Default)]
 pub struct SpRegistration {

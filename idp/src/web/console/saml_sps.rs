@@ -6,9 +6,10 @@
 //! form and says in the operator's language what the service refused. An SP's own page,
 //! where it is changed or removed, is in `saml_sp_edit`.
 //!
-//! The API takes the metadata document itself, not a URL: fetching a URL that a tenant
-//! admin types would make this server reach wherever it points, so the console uploads
-//! a file as the API and the CLI's `--metadata FILE` do.
+//! The metadata comes as a file, or from a URL the server fetches under the rule for
+//! URLs relying sites register (`admin::saml_sps::fetch_metadata`: https to public
+//! addresses only), so that a tenant administrator cannot make this server reach into
+//! its own network.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query};
@@ -155,6 +156,8 @@ pub(super) fn idp_metadata_url(console: &Console, tenant: &str) -> String {
 /// What the registration form holds, to show it again after a refusal (never the file).
 #[derive(Debug, Serialize)]
 struct NewSpForm {
+    /// Where to fetch the metadata from, instead of a file.
+    metadata_url: String,
     entity_id: String,
     name: String,
     name_id_format: String,
@@ -170,6 +173,7 @@ struct NewSpForm {
 impl Default for NewSpForm {
     fn default() -> Self {
         NewSpForm {
+            metadata_url: String::new(),
             entity_id: String::new(),
             name: String::new(),
             name_id_format: "persistent".to_owned(),
@@ -187,6 +191,7 @@ impl NewSpForm {
     fn from_fields(fields: &FormFields) -> Self {
         let on = |name: &str| field(fields, name) == "on";
         NewSpForm {
+            metadata_url: field(fields, "metadata_url").trim().to_owned(),
             entity_id: field(fields, "entity_id").trim().to_owned(),
             name: field(fields, "name").trim().to_owned(),
             name_id_format: field(fields, "name_id_format").to_owned(),
@@ -247,12 +252,39 @@ async fn new_page(
     console.page(status, "console/saml_sp_new.html", tenant, ctx).await
 }
 
-/// Registers the SP from the uploaded metadata, then shows its page.
+/// Registers the SP from the uploaded or fetched metadata, then shows its page.
 async fn create(Path(tenant): Path<String>, upload: PostedUpload) -> Response {
-    let metadata = upload.bytes("metadata").map(<[u8]>::to_vec).unwrap_or_default();
+    let mut metadata = upload.bytes("metadata").map(<[u8]>::to_vec).unwrap_or_default();
     let PostedUpload { ctx, form: fields, .. } = upload;
     let console = console_or_return!(ctx, &sps_path(&tenant));
     let form = NewSpForm::from_fields(&fields);
+    let url = form.metadata_url.clone();
+    if !url.is_empty() {
+        let refused = |key: &str| [console.ctx.message(key)];
+        if !metadata.is_empty() {
+            let problems = refused("console.saml.problem.file_and_url");
+            return new_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &problems, &["metadata_url"]).await;
+        }
+        // The tenant first: nothing is fetched for a tenant out of reach.
+        if let Err(err) = console.principal.tenant(console.ctx.app(), &tenant, ApiScope::Write).await {
+            return console.refused(&err).await;
+        }
+        metadata = match saml_sps::fetch_metadata(console.ctx.app(), &url).await {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                tracing::info!(error = %err, "console: SP metadata not fetched");
+                // The reason in English (the outbound guard's words) only on English pages.
+                let text = console.ctx.message("console.saml.problem.fetch");
+                let detail = err.to_string();
+                let text = if console.ctx.page.locale == mamori_ui::Locale::En {
+                    format!("{text} ({})", detail.trim_start_matches("metadata_url: "))
+                } else {
+                    text
+                };
+                return new_page(&console, &tenant, StatusCode::UNPROCESSABLE_ENTITY, &form, &[text], &["metadata_url"]).await;
+            }
+        };
+    }
     let no_file = metadata.is_empty();
     match saml_sps::create_saml_sp(console.ctx.app(), &console.principal, &tenant, form.registration(metadata)).await {
         Ok(sp) => Redirect::to(&format!("{}?notice=registered", sp_path(&tenant, &sp.id.to_string()))).into_response(),
