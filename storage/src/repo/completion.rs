@@ -141,7 +141,8 @@ async fn renewal_still_due_on<C: ConnectionTrait>(db: &C, device_id: Uuid, renew
         .into_iter()
         .map(|c| c.serial_hex)
         .collect();
-    if usable != [renewed] {
+    // Serials are stored in one spelling (`serial_key`), whatever the caller wrote.
+    if usable != [crate::convert::serial_key(renewed)] {
         return Err(StorageError::Conflict(RENEWAL_PENDING));
     }
     Ok(())
