@@ -189,9 +189,40 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
       const { hit: none } = await code({ claims: essential(values) });
       assert.equal(none.query.get('error'), 'unmet_authentication_requirements', `essential ${values}`);
     }
+    // An Essential demand is not widened by a lower voluntary acr_values added beside it
+    // (the request passes through the browser): still refused, never the lower class.
+    const widened = await code({ claims: essential(['urn:mamori:acr:mfa']), acr_values: 'urn:mamori:acr:cert-password' });
+    assert.equal(widened.hit.query.get('error'), 'unmet_authentication_requirements', 'essential mfa beside voluntary cert-password');
     // ... while the same values as a voluntary acr_values are a preference, not a demand.
     const voluntary = await code({ acr_values: 'https://example.com/acr/unknown' });
     assert.ok(voluntary.hit.query.get('code'), 'a voluntary unknown acr is ignored');
+  });
+
+  await t.test("a native app's loopback http redirect (RFC 8252 §7.3) gets its code after the login form", async () => {
+    // The login page's CSP form-action also governs the redirects after the form post: a
+    // loopback http redirect was blocked there (an outside review, 2026-12-07).
+    const { createServer } = await import('node:http');
+    const arrivals = [];
+    const app = createServer((req, res) => {
+      arrivals.push(new URL(req.url, 'http://127.0.0.1'));
+      res.end('received');
+    });
+    await new Promise((r) => app.listen(0, '127.0.0.1', r));
+    t.after(() => app.close());
+    const native = registerClient(server, { name: 'Native app', redirectUris: ['http://127.0.0.1/cb'], auth: 'none' });
+    const verifier = client.randomPKCECodeVerifier();
+    const redirectUri = `http://127.0.0.1:${app.address().port}/cb`;
+    const url = new URL(`${issuerUrl(server)}/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: 'code', client_id: native.client_id, redirect_uri: redirectUri, scope: 'openid', state: 'native-1', prompt: 'login',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    })) url.searchParams.set(k, v);
+    await page.goto(String(url));
+    await submitPassword(page, user.loginId, user.password);
+    await page.waitForURL((u) => u.origin === `http://127.0.0.1:${app.address().port}`, { timeout: 20_000 });
+    const arrived = arrivals.find((a) => a.pathname === '/cb');
+    assert.ok(arrived?.searchParams.get('code'), `the code reached the app: ${arrivals.map(String)}`);
+    assert.equal(arrived.searchParams.get('state'), 'native-1');
   });
 
   await t.test('response_mode=form_post posts the code to the client', async () => {

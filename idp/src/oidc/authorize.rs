@@ -206,16 +206,22 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
             return Err(reject(OAuthError::InvalidRequest("claims is not JSON")));
         };
         let acr = &claims["id_token"]["acr"];
-        if let Some(values) = acr["values"].as_array() {
-            acr_values.extend(values.iter().filter_map(|v| v.as_str()).map(str::to_owned));
-        }
+        let mut claimed: Vec<String> =
+            acr["values"].as_array().map_or_else(Vec::new, |values| values.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect());
         if let Some(value) = acr["value"].as_str() {
-            acr_values.push(value.to_owned());
+            claimed.push(value.to_owned());
         }
-        // An Essential acr (Core §5.5.1.1) must be one of the values asked for, or the
-        // authentication fails: with no class Mamori knows among them, none can be met.
-        if acr["essential"] == serde_json::Value::Bool(true) && !acr_values.iter().any(|v| super::acr::level_of(v).is_some()) {
-            return Err(reject(OAuthError::UnmetAuthenticationRequirements));
+        if acr["essential"] == serde_json::Value::Bool(true) {
+            // An Essential acr (Core §5.5.1.1) is a demand: the answer must be one of its
+            // values or the authentication fails. So the voluntary `acr_values` (a
+            // preference, and in the browser's hands) cannot widen it to a lower class,
+            // and with no class Mamori knows among its values none can be met.
+            if !claimed.iter().any(|v| super::acr::level_of(v).is_some()) {
+                return Err(reject(OAuthError::UnmetAuthenticationRequirements));
+            }
+            acr_values = claimed;
+        } else {
+            acr_values.extend(claimed);
         }
         claimed_subject = claims["id_token"]["sub"]["value"].as_str().map(str::to_owned);
     }

@@ -284,7 +284,7 @@ const RETRY_AFTER_SECONDS: &str = "5";
 pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     (
         "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https:",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self' https: http://127.0.0.1:*",
     ),
     ("strict-transport-security", "max-age=31536000"),
     ("x-content-type-options", "nosniff"),
