@@ -193,6 +193,10 @@ test('the OP refuses what the specifications say it must refuse', async (t) => {
     // (the request passes through the browser): still refused, never the lower class.
     const widened = await code({ claims: essential(['urn:mamori:acr:mfa']), acr_values: 'urn:mamori:acr:cert-password' });
     assert.equal(widened.hit.query.get('error'), 'unmet_authentication_requirements', 'essential mfa beside voluntary cert-password');
+    // Essential without values only asks for the claim: answered, with the class reached.
+    const anyAcr = await code({ claims: JSON.stringify({ id_token: { acr: { essential: true } } }) });
+    const anyTokens = await client.authorizationCodeGrant(config, new URL(anyAcr.hit.url), { pkceCodeVerifier: anyAcr.req.verifier, expectedState: anyAcr.req.state, expectedNonce: anyAcr.req.nonce });
+    assert.equal(anyTokens.claims().acr, 'urn:mamori:acr:cert-password');
     // ... while the same values as a voluntary acr_values are a preference, not a demand.
     const voluntary = await code({ acr_values: 'https://example.com/acr/unknown' });
     assert.ok(voluntary.hit.query.get('code'), 'a voluntary unknown acr is ignored');

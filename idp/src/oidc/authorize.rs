@@ -211,7 +211,8 @@ pub async fn validate(app: &App, issuer: &Issuer, params: &Params) -> Result<(Re
         if let Some(value) = acr["value"].as_str() {
             claimed.push(value.to_owned());
         }
-        if acr["essential"] == serde_json::Value::Bool(true) {
+        // Without values, an Essential acr only asks that the claim be returned (it always is).
+        if acr["essential"] == serde_json::Value::Bool(true) && !claimed.is_empty() {
             // An Essential acr (Core §5.5.1.1) is a demand: the answer must be one of its
             // values or the authentication fails. So the voluntary `acr_values` (a
             // preference, and in the browser's hands) cannot widen it to a lower class,
