@@ -281,6 +281,7 @@ pub(crate) async fn check_not_last_super_admin(
     }
     let mut others: Vec<uuid::Uuid> =
         roles.iter().filter(|r| r.role == AdminRoleKind::SuperAdmin && r.user_id != user.id).map(|r| r.user_id).collect();
+    others.sort_unstable();
     others.dedup();
     for other in others {
         if app.storage.users().get(other).await.is_ok_and(|u| u.status == UserStatus::Active) {

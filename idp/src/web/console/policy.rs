@@ -115,8 +115,8 @@ const MAX_NUMBER: u32 = i32::MAX as u32;
 
 /// The range a number knob takes: the policy's own floor and ceiling where it has them
 /// (the service checks the same), else `min` to the column's limit.
-fn number_range(knob: &str, min: u32) -> (u32, u32) {
-    (TenantPolicy::floor_of(knob).unwrap_or(min).max(min), TenantPolicy::ceiling_of(knob).unwrap_or(MAX_NUMBER))
+fn number_range(knob: &str, min: u32) -> std::ops::RangeInclusive<u32> {
+    TenantPolicy::floor_of(knob).unwrap_or(min).max(min)..=TenantPolicy::ceiling_of(knob).unwrap_or(MAX_NUMBER)
 }
 
 fn policy_path(tenant: &str) -> String {
@@ -186,7 +186,8 @@ async fn policy_page_with(
                     let value = &values[*name];
                     let (kind_name, hint, options) = match kind {
                         Kind::Number { min } => {
-                            let (min, max) = number_range(name, *min);
+                            let range = number_range(name, *min);
+                            let (min, max) = (*range.start(), *range.end());
                             // Where 0 means something other than "never", the hint says what.
                             let key = match (*name, min) {
                                 ("certificate_expiry_reminder_repeats", _) => "console.policy.allowed.from_0_none",
@@ -297,7 +298,7 @@ fn read_form(current: &TenantPolicy, fields: &FormFields) -> Result<(TenantPolic
         let typed = field(fields, name).trim();
         let value = match kind {
             Kind::Number { min } => match typed.parse::<u32>() {
-                Ok(n) if (number_range(name, *min).0..=number_range(name, *min).1).contains(&n) => serde_json::json!(n),
+                Ok(n) if number_range(name, *min).contains(&n) => serde_json::json!(n),
                 _ => {
                     refused.get_or_insert(Unreadable { knob: name, key: "console.policy.problem.number" });
                     serde_json::json!(typed)
