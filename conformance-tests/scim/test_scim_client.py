@@ -13,6 +13,7 @@ from scim2_models import PatchOp, PatchOperation, SCIMException
 SCIM_JSON = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def is_scim_error(response, status, scim_type=None):
@@ -131,7 +132,7 @@ def test_external_id_is_kept_as_entra_id_uses_it(server):
     assert cleared.status_code == 200 and "externalId" not in cleared.json()
     too_long = http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "add", "path": "externalId", "value": "x" * 256}]})
     is_scim_error(too_long, 400, "invalidValue")
-    refused = http.post("/Users", json={"userName": f"{login_id}-2", "externalId": "x" * 256, "emails": [{"value": "b@acme.test"}]})
+    refused = http.post("/Users", json={"schemas": [CORE], "userName": f"{login_id}-2", "externalId": "x" * 256, "emails": [{"value": "b@acme.test"}]})
     is_scim_error(refused, 400, "invalidValue")
     assert admin_user(server, f"{login_id}-2").status_code == 404, "a refused creation leaves no user behind"
     control = http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "add", "path": "externalId", "value": "a\u0000b"}]})
@@ -160,10 +161,13 @@ def test_errors_are_scim_errors(server):
     http = server.http("acme", server.acme_scim)
     is_scim_error(http.post("/Users", content=b"{not json", headers={"content-type": SCIM_JSON}), 400, "invalidSyntax")
     is_scim_error(http.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "no-mail"}), 400, "invalidValue")
-    is_scim_error(http.post("/Users", json={"userName": "bad user", "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
-    is_scim_error(http.post("/Users", json={"userName": "acme-user", "emails": [{"value": "a@acme.test"}]}), 409, "uniqueness")
-    is_scim_error(http.post("/Users", json={"userName": "x" * 65, "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
-    is_scim_error(http.post("/Users", json={"userName": "pw", "password": "hunter2", "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
+    # RFC 7643 §3: a resource names its schemas; a body without them is not a User.
+    is_scim_error(http.post("/Users", json={"userName": "no-schemas", "emails": [{"value": "a@acme.test"}]}), 400, "invalidSyntax")
+    is_scim_error(http.put(f"/Users/{admin_user(server, 'acme-user').json()['id']}", json={"userName": "acme-user"}), 400, "invalidSyntax")
+    is_scim_error(http.post("/Users", json={"schemas": [CORE], "userName": "bad user", "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
+    is_scim_error(http.post("/Users", json={"schemas": [CORE], "userName": "acme-user", "emails": [{"value": "a@acme.test"}]}), 409, "uniqueness")
+    is_scim_error(http.post("/Users", json={"schemas": [CORE], "userName": "x" * 65, "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
+    is_scim_error(http.post("/Users", json={"schemas": [CORE], "userName": "pw", "password": "hunter2", "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
     uid = admin_user(server, "acme-user").json()["id"]
     is_scim_error(http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "other"}]}), 400, "mutability")
     is_scim_error(http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nickName", "value": "x"}]}), 400, "invalidPath")

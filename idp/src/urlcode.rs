@@ -25,6 +25,13 @@ pub fn form_pairs(text: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(text.as_bytes()).into_owned().collect()
 }
 
+/// Whether every name and value of a query string or form decodes to UTF-8. Where the
+/// exact text matters (a SCIM filter), a query that fails this is refused rather than
+/// read with U+FFFD in place of its bytes, which would answer another question.
+pub fn form_is_utf8(text: &str) -> bool {
+    text.split(['&', '=']).all(|piece| percent_encoding::percent_decode_str(piece).decode_utf8().is_ok())
+}
+
 /// `name=value&…` with each value encoded as a [`component`].
 pub fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     pairs.into_iter().map(|(k, v)| format!("{k}={}", component(v))).collect::<Vec<_>>().join("&")
@@ -59,6 +66,8 @@ mod tests {
         );
         // Hostile: a broken escape stays as it is, bytes that are not UTF-8 do not panic.
         assert_eq!(form_pairs("a=%zz%4&b=%FF"), [("a".into(), "%zz%4".into()), ("b".into(), "\u{FFFD}".into())]);
+        assert!(form_is_utf8("filter=userName%20eq%20%22%E3%81%82%22&count=2&x") && form_is_utf8("a=%zz&b="));
+        assert!(!form_is_utf8("filter=userName%20eq%20%22%FF%22") && !form_is_utf8("%C3=1"), "lone or cut UTF-8 bytes");
         assert_eq!(with_query("https://rp/cb", &[("code", "a b".into())]), "https://rp/cb?code=a%20b");
         assert_eq!(with_query("https://rp/cb?x=1#frag", &[("state", "s&t".into())]), "https://rp/cb?x=1&state=s%26t");
     }

@@ -53,8 +53,10 @@ pub async fn apply(
     if let Some(Some(external_id)) = &changes.external_id {
         check_external_id(external_id)?;
     }
-    for part in [&changes.given_name, &changes.family_name].into_iter().flatten().flatten() {
-        check_name_part(part)?;
+    for (field, part) in [("given_name", &changes.given_name), ("family_name", &changes.family_name)] {
+        if let Some(Some(part)) = part {
+            check_name_part(field, part)?;
+        }
     }
     let new_email = changes.device_email.as_ref().map(|(_, e)| Email::parse(e).map(Email::into_string)).transpose()?;
     let action = match changes.status {
@@ -68,6 +70,9 @@ pub async fn apply(
     }
     if changes.status == Some(UserStatus::Disabled) && user.status != UserStatus::Disabled {
         check_not_last_super_admin(app, principal, &tenant, &user, action).await?;
+    }
+    if changes.device_email.is_some() {
+        check_not_operator(app, principal, &tenant, &user).await?;
     }
     let device = match &changes.device_email {
         None => None,
@@ -100,8 +105,15 @@ pub async fn apply(
     // Written; what follows each change, as the single-value functions do it.
     let at = target(&tenant, login_id);
     if set.display_name.is_some() || set.given_name.is_some() || set.family_name.is_some() {
-        let details = serde_json::json!({"display_name": set.display_name, "given_name": set.given_name, "family_name": set.family_name,
-            "locale": null, "time_zone": null, "login_method": null});
+        // `null` means unchanged, as in `user.update` from the other surfaces; a name part
+        // the directory removed is listed under `cleared`, so the record says it happened.
+        let cleared: Vec<&str> = [("given_name", &set.given_name), ("family_name", &set.family_name)]
+            .into_iter()
+            .filter(|(_, v)| matches!(v, Some(None)))
+            .map(|(f, _)| f)
+            .collect();
+        let details = serde_json::json!({"display_name": set.display_name, "given_name": set.given_name.clone().flatten(),
+            "family_name": set.family_name.clone().flatten(), "cleared": cleared, "locale": null, "time_zone": null, "login_method": null});
         audit::record(app, principal, Some(tenant.id), "user.update", &at, details).await;
     }
     if let Some(to) = &set.external_id {
@@ -127,6 +139,29 @@ pub async fn apply(
         audit::record(app, principal, Some(tenant.id), action, &at, serde_json::json!({})).await;
     }
     Ok(Applied::Done(Box::new(written), devices))
+}
+
+/// A provisioning client does not move an operator's address: the reissue and
+/// certificate mails follow it, so a directory's token (held by a connector, outside the
+/// operators' hands) could take over a tenant admin's account. Operators change their
+/// own and each other's addresses in the console or admin API; deprovisioning an operator
+/// (`active: false`, delete) stays with the directory.
+async fn check_not_operator(
+    app: &App,
+    principal: &Principal,
+    tenant: &mamori_storage::model::Tenant,
+    user: &User,
+) -> Result<(), AdminError> {
+    let roles = app.storage.admin_roles().list_for_user(user.id).await?;
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let held: Vec<&str> = roles.iter().map(|r| r.role.as_str()).collect();
+    let details = serde_json::json!({"reason": "target-is-operator", "target_roles": held});
+    audit::record_refused(app, principal, Some(tenant.id), "user.device-email", &target(tenant, &user.login_id), details).await;
+    Err(AdminError::Forbidden(
+        "this user is an operator: their e-mail address is changed in the console or admin API, not by provisioning".to_owned(),
+    ))
 }
 
 /// Deletes the user only while they are still at `expected_version` (SCIM's DELETE

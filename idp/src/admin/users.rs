@@ -39,7 +39,7 @@ pub struct UserChanges {
     pub login_method: Option<String>,
 }
 
-use crate::fields::{DisplayName, Email, LoginId};
+use crate::fields::{DisplayName, Email, FieldError, LoginId};
 
 fn parse_method(tenant: &Tenant, text: &str) -> Result<LoginMethod, AdminError> {
     let method: LoginMethod = text.parse().map_err(|_| {
@@ -163,8 +163,10 @@ pub fn prepare_new_user(tenant: &Tenant, input: &NewUserInput) -> Result<NewUser
     if let Some(external_id) = &input.external_id {
         check_external_id(external_id)?;
     }
-    for part in [&input.given_name, &input.family_name].into_iter().flatten() {
-        check_name_part(part)?;
+    for (field, part) in [("given_name", &input.given_name), ("family_name", &input.family_name)] {
+        if let Some(part) = part {
+            check_name_part(field, part)?;
+        }
     }
     new.external_id = input.external_id.clone();
     new.given_name = input.given_name.clone();
@@ -256,8 +258,10 @@ pub fn check_external_id(id: &str) -> Result<(), AdminError> {
 
 /// Checks a given or family name (SCIM `name.givenName`, `name.familyName`) by the
 /// display name's rule: it is shown the same way.
-pub fn check_name_part(part: &str) -> Result<(), AdminError> {
-    DisplayName::parse(part)?;
+/// A given or family name (`field`: `given_name`, `family_name`) follows the display
+/// name's rule, and a refusal names the field that was sent.
+pub fn check_name_part(field: &'static str, part: &str) -> Result<(), AdminError> {
+    DisplayName::parse(part).map_err(|e| FieldError { field, detail: e.detail.replacen("display_name", field, 1), ..e })?;
     Ok(())
 }
 

@@ -229,8 +229,11 @@ impl Parser {
     }
 }
 
-fn shorten(text: &str) -> String {
-    text.chars().take(40).collect()
+/// A client's text quoted in an error detail: whole up to 120 characters (a schema
+/// URN with its attribute fits), else cut with a mark that says so.
+pub(super) fn shorten(text: &str) -> String {
+    const SHOWN: usize = 120;
+    if text.chars().count() <= SHOWN { text.to_owned() } else { format!("{}…", text.chars().take(SHOWN).collect::<String>()) }
 }
 
 /// The schema URNs a path may start with: a known one is matched whole, so that the

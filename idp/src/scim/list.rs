@@ -180,8 +180,7 @@ fn single_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, Str
     for (key, value) in pairs {
         if q.contains_key(&key) {
             let scim_type = if key == "filter" { ScimType::InvalidFilter } else { ScimType::InvalidValue };
-            let shown: String = key.chars().take(40).collect();
-            return Err(ScimError::bad(scim_type, format!("the query gives `{shown}` more than once")));
+            return Err(ScimError::bad(scim_type, format!("the query gives `{}` more than once", super::filter::shorten(&key))));
         }
         q.insert(key, value);
     }

@@ -206,12 +206,7 @@ fn joined_name(fields: &UserFields) -> Option<String> {
 /// The address of an `emails` value Mamori keeps: the one marked primary, else the first
 /// work address, else the first.
 fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
-    let items: Vec<&Value> = match value {
-        Value::Array(items) => items.iter().collect(),
-        Value::Object(_) => vec![value],
-        Value::Null => Vec::new(),
-        _ => return Err(invalid("emails must be a list of objects with a value")),
-    };
+    let items = email_items(value)?;
     let is_work = |e: &&&Value| get_ci(e, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(WORK));
     let is_primary = |e: &&&Value| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true));
     if items.iter().filter(is_primary).count() > 1 {
@@ -224,6 +219,31 @@ fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
     primary
         .map(|e| get_ci(e, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value")))
         .transpose()
+}
+
+/// The values of an `emails` attribute: a list, one object, or none for null.
+fn email_items(value: &Value) -> Result<Vec<&Value>, ScimError> {
+    match value {
+        Value::Array(items) => Ok(items.iter().collect()),
+        Value::Object(_) => Ok(vec![value]),
+        Value::Null => Ok(Vec::new()),
+        _ => Err(invalid("emails must be a list of objects with a value")),
+    }
+}
+
+/// `add` to `emails` adds values (RFC 7644 §3.5.2.1); it does not replace the list.
+/// Mamori keeps one address, so an added value replaces the kept one only when it is
+/// marked primary (RFC 7643 §2.4: the others stop being primary) or when there is none
+/// yet; any other added address is checked and then ignored, as a document's second
+/// address is. `None`: keep the current address.
+fn added_email(value: &Value, current: Option<&String>) -> Result<Option<String>, ScimError> {
+    let items = email_items(value)?;
+    for item in &items {
+        check_work_type(item)?;
+        get_ci(item, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value"))?;
+    }
+    let marks_primary = items.iter().any(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)));
+    if current.is_none() || marks_primary { email_of(value) } else { Ok(None) }
 }
 
 /// Whether a value filter asks for an address of a type other than `work`
@@ -248,7 +268,7 @@ fn check_work_type(email: &Value) -> Result<(), ScimError> {
         Some(Value::String(t)) if t.eq_ignore_ascii_case(WORK) => Ok(()),
         Some(Value::String(t)) => Err(invalid(format!(
             "emails: Mamori keeps only work addresses (type \"work\"), where the device's certificate mails go; `{}` is not kept",
-            t.chars().take(20).collect::<String>()
+            filter::shorten(t)
         ))),
         Some(_) => Err(invalid("emails.type must be a string")),
     }
@@ -260,11 +280,13 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
     if !body.is_object() {
         return Err(ScimError::bad(ScimType::InvalidSyntax, "the body must be a JSON object"));
     }
-    if let Some(schemas) = get_ci(body, "schemas") {
-        let listed = schemas.as_array().is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(CORE_USER))));
-        if !listed {
-            return Err(ScimError::bad(ScimType::InvalidSyntax, format!("schemas must list {CORE_USER}")));
-        }
+    // `schemas` is required in every resource (RFC 7643 §3): a document without it may
+    // be meant as another resource type, or be a PATCH sent with the wrong method.
+    let listed = get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(CORE_USER))));
+    if !listed {
+        return Err(ScimError::bad(ScimType::InvalidSyntax, format!("schemas must list {CORE_USER} (RFC 7643 §3)")));
     }
     if get_ci(body, "password").is_some_and(|p| !p.is_null()) {
         return Err(invalid("Mamori does not take passwords over SCIM: users choose theirs at enrollment"));
@@ -369,7 +391,7 @@ fn split_value_path(path: &str) -> Result<(String, Option<filter::Filter>, Optio
 }
 
 fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>) -> Result<(), ScimError> {
-    let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", path.chars().take(80).collect::<String>()));
+    let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", filter::shorten(path)));
     if path.eq_ignore_ascii_case(MAMORI_USER) {
         return Err(read_only());
     }
@@ -441,7 +463,15 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
                 return Err(ScimError::bad(ScimType::Mutability, "Mamori needs an e-mail address: replace it instead"));
             }
             let value = needs_value()?;
-            fields.email = if sub.is_some() || value.is_string() { Some(string_of(value, "emails.value")?) } else { email_of(value)? };
+            if sub.is_some() || value.is_string() {
+                fields.email = Some(string_of(value, "emails.value")?);
+            } else if op == Op::Add && value_filter.is_none() {
+                if let Some(email) = added_email(value, fields.email.as_ref())? {
+                    fields.email = Some(email);
+                }
+            } else {
+                fields.email = email_of(value)?;
+            }
             Ok(())
         }
         ("active", None) => match op {
@@ -460,10 +490,7 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
         }
         ("id" | "meta" | "groups", _) => Err(read_only()),
         _ if lower.eq_ignore_ascii_case(MAMORI_USER) => Err(read_only()),
-        _ => Err(ScimError::bad(
-            ScimType::InvalidPath,
-            format!("`{}` is not an attribute Mamori serves", path.chars().take(80).collect::<String>()),
-        )),
+        _ => Err(ScimError::bad(ScimType::InvalidPath, format!("`{}` is not an attribute Mamori serves", filter::shorten(path)))),
     }
 }
 

@@ -100,6 +100,20 @@ fn the_version_changes_with_what_a_client_reads() {
     assert_eq!(a["meta"]["version"], user_resource(&user, &[device(1, "a@acme.test", false)], "x")["meta"]["version"]);
 }
 
+/// `body` as a User document: with `schemas` listing the core schema.
+fn user_doc(mut body: serde_json::Value) -> serde_json::Value {
+    body["schemas"] = json!([CORE_USER]);
+    body
+}
+
+#[test]
+fn a_document_must_say_it_is_a_user() {
+    for body in [json!({"userName": "x"}), json!({"schemas": null, "userName": "x"}), json!({"schemas": CORE_USER, "userName": "x"})] {
+        assert_eq!(fields_from_document(&body).expect_err("no schemas list").scim_type, Some(ScimType::InvalidSyntax), "{body}");
+    }
+    assert!(fields_from_document(&user_doc(json!({"userName": "x"}))).is_ok());
+}
+
 #[test]
 fn documents_from_directories_map_to_mamori_fields() {
     let okta = json!({"schemas": [CORE_USER], "userName": "bob", "name": {"givenName": "Bob", "familyName": "Smith"},
@@ -119,16 +133,19 @@ fn documents_from_directories_map_to_mamori_fields() {
         }
     );
     // displayName wins over the name parts; name.formatted is not served and ignored.
-    let both = json!({"userName": "b", "displayName": "Bobby", "name": {"givenName": "Bob", "familyName": "Smith", "formatted": "X Y"}});
+    let both =
+        user_doc(json!({"userName": "b", "displayName": "Bobby", "name": {"givenName": "Bob", "familyName": "Smith", "formatted": "X Y"}}));
     let f = fields_from_document(&both).expect("accepted");
     assert_eq!((f.display_name.as_deref(), f.given_name.as_deref()), (Some("Bobby"), Some("Bob")));
-    let formatted_only = fields_from_document(&json!({"userName": "b", "name": {"formatted": "X Y"}})).expect("accepted");
+    let formatted_only = fields_from_document(&user_doc(json!({"userName": "b", "name": {"formatted": "X Y"}}))).expect("accepted");
     assert_eq!(formatted_only.display_name, None, "formatted is not written: the default display name");
-    let work_later = json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home"}, {"value": "w@x.test", "type": "work"}]});
+    let work_later =
+        user_doc(json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home"}, {"value": "w@x.test", "type": "work"}]}));
     assert_eq!(fields_from_document(&work_later).expect("accepted").email.as_deref(), Some("w@x.test"), "no primary: the work one");
-    let home_only = json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home", "primary": true}]});
+    let home_only = user_doc(json!({"userName": "d", "emails": [{"value": "h@x.test", "type": "home", "primary": true}]}));
     assert_eq!(fields_from_document(&home_only).expect_err("refused").scim_type, Some(ScimType::InvalidValue));
-    let plain = fields_from_document(&json!({"userName": "c", "displayName": "C", "name": {"formatted": "ignored"}})).expect("accepted");
+    let plain =
+        fields_from_document(&user_doc(json!({"userName": "c", "displayName": "C", "name": {"formatted": "ignored"}}))).expect("accepted");
     assert_eq!((plain.display_name.as_deref(), plain.email, plain.active), (Some("C"), None, true));
 }
 
@@ -155,6 +172,9 @@ fn hostile_documents_are_refused_with_the_right_scim_type() {
         (json!({"userName": "x", "name": {"givenName": 7}}), ScimType::InvalidValue),
     ];
     for (body, scim_type) in cases {
+        // Each with the core schema listed (when it is an object without `schemas`), so
+        // that the refusal is for the value the case is about.
+        let body = if body.is_object() && body.get("schemas").is_none() { user_doc(body) } else { body };
         let refused = fields_from_document(&body).expect_err("refused");
         assert_eq!(refused.scim_type, Some(scim_type), "{body}");
         assert!(!refused.detail.contains("hunter2"), "a refused password is never echoed");
@@ -180,8 +200,26 @@ fn patches_as_entra_and_okta_send_them() {
     }
     let refused = patch(json!([{"op": "replace", "path": "emails[value eq \"nobody@acme.test\"].value", "value": "n@acme.test"}]));
     assert_eq!(refused.expect_err("no such address").scim_type, Some(ScimType::NoTarget));
+    // `add` adds a value (RFC 7644 §3.5.2.1): a second address beside the kept one is
+    // ignored, never put in the primary's place (where the certificate mails go).
     let f = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "w2@acme.test", "type": "Work"}]}])).expect("work, any case");
-    assert_eq!(f.email.as_deref(), Some("w2@acme.test"));
+    assert_eq!(f.email, fields().email, "the primary address stays");
+    let f = patch(json!([{"op": "add", "value": {"emails": [{"value": "w2@acme.test", "primary": false}]}}])).expect("pathless");
+    assert_eq!(f.email, fields().email, "the primary address stays");
+    let f = patch(json!([{"op": "add", "path": "emails", "value": {"value": "w2@acme.test", "type": "work", "primary": true}}]))
+        .expect("a new primary");
+    assert_eq!(f.email.as_deref(), Some("w2@acme.test"), "an added primary address is the one kept");
+    let none = UserFields { email: None, ..fields() };
+    let f = apply_patch(
+        none,
+        &json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "emails", "value": [{"value": "w3@acme.test"}]}]}),
+    )
+    .expect("first address");
+    assert_eq!(f.email.as_deref(), Some("w3@acme.test"), "a user without an address gets the one added");
+    let refused = patch(json!([{"op": "add", "path": "emails", "value": [{"type": "work"}]}]));
+    assert_eq!(refused.expect_err("no value").scim_type, Some(ScimType::InvalidValue));
+    let f = patch(json!([{"op": "replace", "path": "emails", "value": [{"value": "w4@acme.test", "type": "work"}]}])).expect("replace");
+    assert_eq!(f.email.as_deref(), Some("w4@acme.test"), "replace sets the list: its first work address is kept");
     let f = patch(json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "n@acme.test"}])).expect("ok");
     assert_eq!(f.email.as_deref(), Some("n@acme.test"));
     let f = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "m@acme.test", "primary": true}]}])).expect("ok");

@@ -51,6 +51,11 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .nest(BASE, scim)
         .route(&format!("{BASE}/"), axum::routing::any(same_resource_or_not_found))
+        // Without a tenant (`/scim/v2/Users`, as a client configured with the bare base
+        // might call): a SCIM 404 that says where the endpoints are, not the HTML page.
+        .route("/scim/v2", axum::routing::any(no_tenant))
+        .route("/scim/v2/", axum::routing::any(no_tenant))
+        .route("/scim/v2/{*rest}", axum::routing::any(no_tenant))
         // Outermost: whatever answers under /scim/v2/ (an extractor's rejection, a path
         // that is not UTF-8) answers in SCIM's error format.
         .layer(axum::middleware::from_fn(errors_as_scim_json))
@@ -102,6 +107,10 @@ fn normalized_path(path: &str) -> String {
 /// Any error answer that is not SCIM JSON already becomes one, with the same status
 /// (RFC 7644 §3.12): clients parse every error under /scim/v2/ the same way.
 async fn errors_as_scim_json(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.uri().query().is_some_and(|q| !crate::urlcode::form_is_utf8(q)) {
+        let detail = "the query is not UTF-8 once percent-decoded: it cannot be read as sent";
+        return ScimError::bad(error::ScimType::InvalidSyntax, detail).into_response();
+    }
     let response = next.run(request).await;
     let status = response.status();
     let scim = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with(SCIM_JSON));
@@ -254,6 +263,10 @@ async fn not_implemented() -> ScimError {
 
 async fn not_found() -> ScimError {
     ScimError::not_found("no such SCIM endpoint (Mamori serves Users; it has no groups)")
+}
+
+async fn no_tenant() -> ScimError {
+    ScimError::not_found("SCIM endpoints are per tenant: /scim/v2/t/{tenant}/Users")
 }
 
 async fn method_not_allowed() -> ScimError {

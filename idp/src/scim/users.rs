@@ -26,8 +26,17 @@ use crate::state::SharedState;
 type Result<T> = std::result::Result<T, ScimError>;
 
 /// How often a PUT or PATCH reads the user again when another write slipped in between
-/// its read and its compare-and-swap, before answering 409.
-const CHANGE_ATTEMPTS: usize = 3;
+/// its read and its compare-and-swap, before answering 409. Each round one of the racing
+/// writers wins, so this many writers to one user at once all get through; a directory
+/// sends a few at most (Entra ID and Okta serialise per user).
+const CHANGE_ATTEMPTS: usize = 12;
+
+/// A short random pause before the next attempt, so that the writers who lost a round do
+/// not all arrive at the same instant again.
+async fn back_off(attempt: usize) {
+    let most = u64::try_from(attempt).unwrap_or(1).saturating_mul(3);
+    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(0..=most))).await;
+}
 
 async fn devices_of(state: &SharedState, user: &User) -> Result<Vec<Device>> {
     // The principal reached the tenant in the service call that returned `user`.
@@ -253,6 +262,7 @@ async fn change(
     let body = json_body(body)?;
     for attempt in 1..=CHANGE_ATTEMPTS {
         if attempt > 1 {
+            back_off(attempt).await;
             user = admin_users::find_by_id(&s.app, p, slug, id, ApiScope::Write).await?.1;
         }
         let devices = devices_of(s, &user).await?;
@@ -278,7 +288,10 @@ pub(super) async fn delete(
     // happens only while the user is still at it, so of a PATCH and a DELETE holding
     // the same If-Match one wins and the other gets 412.
     let mut deleted = false;
-    for _ in 1..=CHANGE_ATTEMPTS {
+    for attempt in 1..=CHANGE_ATTEMPTS {
+        if attempt > 1 {
+            back_off(attempt).await;
+        }
         let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Write).await?;
         check_preconditions(&headers, &resource_of(&s, &slug, &user).await?)?;
         if user_sync::delete_at_version(&s.app, &p, &slug, &user.login_id, user.version).await? {
