@@ -122,12 +122,15 @@ for (const store of ['database', 'redis']) {
     await submitPassword(page, user.loginId, user.password);
     assert.equal(await page.getAttribute('#passkey-form', 'data-passkey'), 'get', await text(page, 'main'));
     const csrf = await page.getAttribute('#passkey-form input[name=csrf_token]', 'value');
+    // The new login's own reference: the answer must be refused for its spent ceremony,
+    // not because it names the earlier login.
+    const loginRef = await page.getAttribute('#passkey-form input[name=login_ref]', 'value');
     const fresh = (await context.cookies(a.mtls)).map((c) => `${c.name}=${c.value}`).join('; ');
     const replay = await post(a, new URL(a.mtls).port, '/login/passkey', {
       pfx: user.pfxPath,
       passphrase: user.passphrase,
       cookie: fresh,
-      form: { ...answer, csrf_token: csrf },
+      form: { ...answer, csrf_token: csrf, login_ref: loginRef },
     });
     assert.equal(replay.status, 400, `a replayed answer is refused: ${replay.body.slice(0, 400)}`);
     assert.match(replay.body, /used already/);

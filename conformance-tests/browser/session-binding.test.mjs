@@ -47,4 +47,32 @@ test('a session is honoured only with its certificate, and return_to stays on th
     await page.goto(`${server.mtls}/account`);
     assert.ok(await page.isVisible('#account-menu'), 'a GET of the login page ended the session');
   });
+
+  await t.test('a login page another tab replaced cannot complete the newer login', async () => {
+    // One browser has one login under way. Tab A's page must not finish the login tab B
+    // opened later: it would answer B's relying site (here: B's return_to) while the user
+    // believes they are logging in to A's.
+    const fresh = await openBrowser(t, server, { certificate: { pfxPath: alice.pfxPath, passphrase: alice.passphrase }, locale: 'en-US' });
+    const tabA = fresh.page;
+    await tabA.goto(`${server.mtls}/login?return_to=${encodeURIComponent('/account/history')}`);
+    const tabB = await fresh.context.newPage();
+    await tabB.goto(`${server.mtls}/login?return_to=${encodeURIComponent('/account/sites')}`);
+    await tabA.fill('#login_id', alice.loginId);
+    await tabA.fill('#password', alice.password);
+    const [stale] = await Promise.all([tabA.waitForNavigation({ waitUntil: 'load' }), tabA.click('#login-submit')]);
+    await snap(tabA, 'replaced-login-page');
+    assert.equal(stale.status(), 409, 'the replaced page completed a login');
+    assert.match(await tabA.textContent('body'), /This login page is out of date/);
+    assert.notEqual(new URL(tabA.url()).pathname, '/account/sites');
+    // Hostile: the same tab's form without its reference is no better.
+    await tabB.evaluate(() => document.querySelector('input[name="login_ref"]').remove());
+    await tabB.fill('#login_id', alice.loginId);
+    await tabB.fill('#password', alice.password);
+    const [bare] = await Promise.all([tabB.waitForNavigation({ waitUntil: 'load' }), tabB.click('#login-submit')]);
+    assert.equal(bare.status(), 409, 'a form without login_ref was taken');
+    // Honest: the newest page goes on where it was opened for, the stale tab changed nothing.
+    await tabB.goto(`${server.mtls}/login?return_to=${encodeURIComponent('/account/sites')}`);
+    await submitPassword(tabB, alice.loginId, alice.password);
+    assert.equal(new URL(tabB.url()).pathname, '/account/sites');
+  });
 });

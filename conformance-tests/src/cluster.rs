@@ -333,6 +333,15 @@ impl Browser {
         self.send(addr, "POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], Some(&body)).await
     }
 
+    /// Posts the password step of `page` as a browser posts its form: the page's CSRF token
+    /// and login reference (empty when the page has none) with the ID and password.
+    pub async fn post_password(&mut self, addr: &str, page: &HttpResponse, login_id: &str, password: &str) -> anyhow::Result<HttpResponse> {
+        let token = crate::login_client::csrf_token(&page.body).unwrap_or_default().to_owned();
+        let login = crate::login_client::login_ref(&page.body).unwrap_or_default().to_owned();
+        let fields = [("csrf_token", token.as_str()), ("login_ref", login.as_str()), ("login_id", login_id), ("password", password)];
+        self.post_form(addr, "/login/password", &fields).await
+    }
+
     pub async fn send(
         &mut self,
         addr: &str,
@@ -513,14 +522,8 @@ pub async fn follow_authorization(
                 response = browser.get(&node.mtls_addr(), &path).await?;
             }
             (200, _) if response.body.contains("name=\"password\"") => {
-                let token = crate::login_client::csrf_token(&response.body).context("no CSRF token on the password form")?.to_owned();
-                response = browser
-                    .post_form(
-                        &node.mtls_addr(),
-                        "/login/password",
-                        &[("csrf_token", &token), ("login_id", login_id), ("password", password)],
-                    )
-                    .await?;
+                let page = response;
+                response = browser.post_password(&node.mtls_addr(), &page, login_id, password).await?;
             }
             (status, _) => anyhow::bail!("unexpected answer {status}: {}", response.body),
         }

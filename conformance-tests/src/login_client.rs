@@ -98,7 +98,8 @@ pub async fn login_with(addr: &str, user: &LoginUser, password: &str) -> anyhow:
     }
     let token = page.body.split("name=\"csrf_token\" value=\"").nth(1).and_then(|s| s.split('"').next()).context("csrf token")?;
     let cookies = page.cookies.join("; ");
-    let form = format!("csrf_token={token}&login_id={}&password={}", user.login_id, form_encode(password));
+    let login = login_ref(&page.body).context("the password step names its login")?;
+    let form = format!("csrf_token={token}&login_ref={login}&login_id={}&password={}", user.login_id, form_encode(password));
     let post = format!(
         "POST /login/password HTTP/1.1\r\nHost: localhost\r\nCookie: {cookies}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
         form.len()
@@ -159,10 +160,14 @@ impl TlsSession {
         Ok(response)
     }
 
-    /// Posts `fields` with the CSRF token found in `page`.
+    /// Posts `fields` with the CSRF token found in `page`, and its login reference when it
+    /// is a login step's page (as a browser posts the form's hidden fields).
     pub async fn post(&mut self, path: &str, page: &Response, fields: &[(&str, &str)]) -> anyhow::Result<Response> {
         let token = csrf_token(&page.body).context("the page has no CSRF token")?;
         let mut form = format!("csrf_token={token}");
+        if let Some(login) = login_ref(&page.body) {
+            form.push_str(&format!("&login_ref={login}"));
+        }
         for (name, value) in fields {
             form.push_str(&format!("&{name}={}", form_encode(value)));
         }
@@ -182,12 +187,20 @@ pub fn csrf_token(html: &str) -> Option<&str> {
     html.split("name=\"csrf_token\" value=\"").nth(1).and_then(|s| s.split('"').next())
 }
 
-/// The page without its CSRF token (which differs on every form), to compare two pages.
+/// The login a login step's page belongs to (its hidden `login_ref`), posted back with
+/// the step so that a page another login replaced cannot complete that login.
+pub fn login_ref(html: &str) -> Option<&str> {
+    html.split("name=\"login_ref\" value=\"").nth(1).and_then(|s| s.split('"').next())
+}
+
+/// The page without its CSRF token and login reference (which differ on every form and
+/// login), to compare two pages.
 pub fn without_csrf_token(html: &str) -> String {
-    match csrf_token(html).filter(|t| !t.is_empty()) {
-        Some(token) => html.replace(token, ""),
-        None => html.to_owned(),
+    let mut page = html.to_owned();
+    for value in [csrf_token(html), login_ref(html)].into_iter().flatten().filter(|t| !t.is_empty()) {
+        page = page.replace(value, "");
     }
+    page
 }
 
 /// The text of the element with `id`, if the page has one.

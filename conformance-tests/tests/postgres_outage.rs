@@ -424,9 +424,7 @@ async fn timed(
 async fn login(browser: &mut Browser, addr: &str, login_id: &str, seen: &mut Vec<Sample>) -> bool {
     let key = browser.user_agent.clone();
     let Some(page) = timed(seen, Kind::LoginPage, &key, browser.get(addr, "/login")).await else { return false };
-    let token = csrf_token(&page.body).unwrap_or_default().to_owned();
-    let form = [("csrf_token", token.as_str()), ("login_id", login_id), ("password", PASSWORD)];
-    timed(seen, Kind::LoginPost, &key, browser.post_form(addr, "/login/password", &form)).await.is_some()
+    timed(seen, Kind::LoginPost, &key, browser.post_password(addr, &page, login_id, PASSWORD)).await.is_some()
 }
 
 /// The enrollment pages up to the issued certificate; the steps are keyed

@@ -71,10 +71,8 @@ async fn a_login_moves_between_nodes_and_a_logout_ends_it_on_both(kind: SharedSt
     // The certificate step on node 1, the password on node 2.
     let page = browser.get(&s.n1.mtls_addr(), "/login").await?;
     assert_eq!(page.status, 200, "{}", page.body);
-    let token = csrf_token(&page.body).expect("csrf token").to_owned();
-    let done = browser
-        .post_form(&s.n2.mtls_addr(), "/login/password", &[("csrf_token", &token), ("login_id", "mover"), ("password", PASSWORD)])
-        .await?;
+    assert!(csrf_token(&page.body).is_some(), "the password form has a CSRF token");
+    let done = browser.post_password(&s.n2.mtls_addr(), &page, "mover", PASSWORD).await?;
     assert_eq!(done.status, 303, "node 2 did not continue node 1's login: {}", done.body);
     assert_eq!(done.header("location"), Some("/login/done"));
 

@@ -281,14 +281,10 @@ impl CertUser {
         if page.status != 200 {
             return Ok((page.status, page.body));
         }
-        let Some(token) = csrf_token(&page.body).map(str::to_owned) else { return Ok((page.status, page.body)) };
-        let done = browser
-            .post_form(
-                &node.mtls_addr(),
-                "/login/password",
-                &[("csrf_token", &token), ("login_id", &self.login_id), ("password", PASSWORD)],
-            )
-            .await?;
+        if csrf_token(&page.body).is_none() {
+            return Ok((page.status, page.body));
+        }
+        let done = browser.post_password(&node.mtls_addr(), &page, &self.login_id, PASSWORD).await?;
         if done.status == 303 {
             self.browser = browser;
         }

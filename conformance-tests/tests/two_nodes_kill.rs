@@ -174,9 +174,7 @@ async fn run(kind: SharedStateKind) -> anyhow::Result<()> {
 async fn login(browser: &mut Browser, addr: &str, login_id: &str) -> anyhow::Result<()> {
     let page = browser.get(addr, "/login").await?;
     anyhow::ensure!(page.status == 200, "certificate step: {}", page.status);
-    let token = csrf_token(&page.body).unwrap_or_default().to_owned();
-    let done =
-        browser.post_form(addr, "/login/password", &[("csrf_token", &token), ("login_id", login_id), ("password", PASSWORD)]).await?;
+    let done = browser.post_password(addr, &page, login_id, PASSWORD).await?;
     anyhow::ensure!(done.status == 303, "password step: {} {}", done.status, done.body);
     Ok(())
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use mamori_conformance::cluster::{Browser, encode, query_param};
 use mamori_conformance::cpu_seconds;
-use mamori_conformance::login_client::{LoginUser, csrf_token, dev_roots, provision_user, request};
+use mamori_conformance::login_client::{LoginUser, dev_roots, provision_user, request};
 use rustls::pki_types::ServerName;
 use tokio::sync::Mutex;
 
@@ -202,9 +202,7 @@ async fn authorization_code(browser: &mut Browser, target: &Target, user: &Login
                 browser.get(&mtls_addr, location.strip_prefix(&target.mtls_url).unwrap_or(&location)).await?
             }
             (200, _) if response.body.contains("name=\"password\"") => {
-                let token = csrf_token(&response.body).context("csrf")?.to_owned();
-                let fields = [("csrf_token", token.as_str()), ("login_id", user.login_id.as_str()), ("password", PASSWORD)];
-                browser.post_form(&mtls_addr, "/login/password", &fields).await?
+                browser.post_password(&mtls_addr, &response, &user.login_id, PASSWORD).await?
             }
             (status, _) => anyhow::bail!("unexpected answer {status}: {}", response.body),
         };

@@ -215,7 +215,8 @@ pub(super) async fn advance(
         web_session.state.login = Some(progress.clone());
         session::save(app, web_session).await?;
     }
-    let base = serde_json::json!({ "login_id": user.login_id, "problem": problem.clone() });
+    let login_ref = session::form_ref(web_session);
+    let base = serde_json::json!({ "login_id": user.login_id, "problem": problem.clone(), "login_ref": login_ref });
     let page = match &progress.step {
         LoginStep::Password => {
             let mut ctx_json = base;
@@ -248,7 +249,9 @@ pub(super) async fn advance(
             ctx_json["code_sent"] = progress.email_code.is_some().into();
             ctx.form(StatusCode::OK, "login/otp.html", ctx_json)
         }
-        LoginStep::Passkey | LoginStep::PasskeySetup => return super::login_passkey::step_page(ctx, user, &progress, problem).await,
+        LoginStep::Passkey | LoginStep::PasskeySetup => {
+            return super::login_passkey::step_page(ctx, user, &progress, &login_ref, problem).await;
+        }
         LoginStep::Done => return finish(ctx, web_session, tenant, user, &progress).await,
     };
     Ok(page)
@@ -309,14 +312,21 @@ async fn refuse_without_certificate(ctx: &Ctx, web_session: &mut WebSession, ten
     Ok(response)
 }
 
-/// Loads the record of a login under way and checks the request belongs to it: the very
-/// certificate it started with, by fingerprint (the form's CSRF token was checked on
-/// arrival).
-pub(super) async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
+/// Loads the record of a login under way and checks the request belongs to it: the page
+/// was rendered for this very login (`login_ref`: not one another tab has replaced since),
+/// and the connection presents the certificate it started with, by fingerprint (the
+/// form's CSRF token was checked on arrival).
+pub(super) async fn resume(ctx: &Ctx, form: &HashMap<String, String>) -> anyhow::Result<Result<(WebSession, Tenant, User), Response>> {
     let app = &ctx.state.app;
     let Some(login_record) = session::load_login(app, &ctx.headers).await? else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
     };
+    if !session::posted_for(&login_record, form.get("login_ref").map(String::as_str)) {
+        // Nothing of the posted step is looked at (no password tried, no attempt counted);
+        // the newer login stays as it is, in the tab that opened it.
+        tracing::info!("a login step posted from a page another login has replaced");
+        return Ok(Err(ctx.error(StatusCode::CONFLICT, "login.replaced")));
+    }
     let Some(progress) = &login_record.state.login else {
         return Ok(Err(ctx.error(StatusCode::BAD_REQUEST, "login.session_expired")));
     };
@@ -329,8 +339,8 @@ pub(super) async fn resume(ctx: &Ctx) -> anyhow::Result<Result<(WebSession, Tena
 }
 
 macro_rules! resume_or_return {
-    ($ctx:expr) => {
-        match resume(&$ctx).await {
+    ($ctx:expr, $form:expr) => {
+        match resume(&$ctx, &$form).await {
             Ok(Ok(found)) => found,
             Ok(Err(page)) => return page,
             Err(err) => return $ctx.internal(&err),
@@ -340,7 +350,7 @@ macro_rules! resume_or_return {
 pub(super) use resume_or_return;
 
 async fn password(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         if progress.step != LoginStep::Password {
@@ -377,7 +387,7 @@ async fn password(Posted { ctx, form }: Posted) -> Response {
 }
 
 async fn change_password(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         if progress.step != LoginStep::ChangePassword {
@@ -405,7 +415,7 @@ async fn change_password(Posted { ctx, form }: Posted) -> Response {
 }
 
 async fn totp_setup(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let app = &ctx.state.app;
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
@@ -440,8 +450,8 @@ async fn totp_setup(Posted { ctx, form }: Posted) -> Response {
     result.unwrap_or_else(|err| ctx.internal(&err))
 }
 
-async fn send_code(Posted { ctx, .. }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+async fn send_code(Posted { ctx, form }: Posted) -> Response {
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let app = &ctx.state.app;
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
@@ -466,7 +476,7 @@ async fn send_code(Posted { ctx, .. }: Posted) -> Response {
 }
 
 async fn one_time_password(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let app = &ctx.state.app;
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };

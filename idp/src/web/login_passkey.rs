@@ -42,6 +42,7 @@ pub(super) async fn step_page(
     ctx: &PageCtx,
     user: &User,
     progress: &LoginProgress,
+    login_ref: &str,
     problem: Option<serde_json::Value>,
 ) -> anyhow::Result<Response> {
     let app = ctx.app();
@@ -58,12 +59,13 @@ pub(super) async fn step_page(
         "ceremony": pending.seal(app)?,
         "problem": problem,
         "step_up": progress.step_up_passkey,
+        "login_ref": login_ref,
     });
     Ok(ctx.form(StatusCode::OK, template, context))
 }
 
 async fn assertion(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };
@@ -77,7 +79,7 @@ async fn assertion(Posted { ctx, form }: Posted) -> Response {
 }
 
 async fn setup(Posted { ctx, form }: Posted) -> Response {
-    let (mut web_session, tenant, user) = resume_or_return!(ctx);
+    let (mut web_session, tenant, user) = resume_or_return!(ctx, form);
     let result = async {
         let Some(mut progress) = web_session.state.login.clone() else { return Ok(Redirect::to("/login").into_response()) };
         let Some(webauthn) = webauthn(&ctx) else { return Ok(unavailable(&ctx)) };

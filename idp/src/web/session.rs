@@ -180,6 +180,24 @@ impl Resuming {
     }
 }
 
+/// The reference a login step's form carries (`login_ref`), derived from the login
+/// record's key (itself a hash of the cookie's token, so the page reveals neither). One
+/// browser has one login under way: a page of a login that another tab replaced since
+/// carries another reference, and its submission must not complete the newer login, which
+/// would answer a different relying site than the one the user sees (a confused deputy).
+pub fn form_ref(login: &WebSession) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("mamori login form\0{}", login.id).as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// Whether a posted step's `login_ref` names `login` (constant time: it stands for the
+/// cookie's login).
+pub fn posted_for(login: &WebSession, posted: Option<&str>) -> bool {
+    use subtle::ConstantTimeEq as _;
+    posted.is_some_and(|p| bool::from(p.as_bytes().ct_eq(form_ref(login).as_bytes())))
+}
+
 /// Opens the record of a login whose first step passed; returns it with its cookie.
 pub async fn begin_login(app: &App, tenant: &Tenant, progress: LoginProgress) -> anyhow::Result<(WebSession, HeaderValue)> {
     let now = app.now();
