@@ -17,7 +17,8 @@
 //! the first requested class the login satisfies. Comparison `exact` (the default)
 //! needs a requested class satisfied; `minimum` a login at least as strong as the
 //! weakest requested class; `better` a stronger one; `maximum` one satisfied class no
-//! stronger than the strongest requested. Unknown classes and AuthnContextDeclRef are
+//! stronger than the strongest requested (`better` asserts the strongest class the login
+//! reaches, which must be stronger than the requested one it meets). Unknown classes and AuthnContextDeclRef are
 //! never satisfied (`NoAuthnContext`).
 
 use samael::schema::{AuthnContextComparison, RequestedAuthnContext};
@@ -107,11 +108,16 @@ pub fn strength(class: &str) -> Option<u8> {
     }
 }
 
-/// How strong a login with these factors is: its number of factors (a passkey counting
-/// two), or the OIDC level.
-fn login_strength(factors: &[Factor]) -> u8 {
-    let (_, level) = acr::achieved(factors);
-    level.max(factor_count(factors))
+/// The strongest class a login with `factors` can be asserted under, with its strength:
+/// the default class (REFEDS MFA, X509, …), or Mamori's own class (`oidc::acr`) where
+/// that says more (three factors, or a certificate and a passkey: `urn:mamori:acr:mfa`).
+fn strongest_class(factors: &[Factor]) -> (&'static str, u8) {
+    let default = default_class(factors);
+    let default_strength = strength(default).unwrap_or(0);
+    match acr::achieved(factors) {
+        (class, level) if level > default_strength => (class, level),
+        _ => (default, default_strength),
+    }
 }
 
 /// A user-verifying passkey is two factors in one (`oidc::acr`).
@@ -157,7 +163,6 @@ pub fn choose(factors: &[Factor], requested: Option<&Requested>) -> Option<Strin
     if known.is_empty() {
         return None;
     }
-    let ours = login_strength(factors);
     let first_satisfied = || known.iter().find(|(c, _)| satisfies(factors, c)).map(|(c, _)| (*c).to_owned());
     match requested.comparison {
         Comparison::Exact => first_satisfied(),
@@ -165,9 +170,12 @@ pub fn choose(factors: &[Factor], requested: Option<&Requested>) -> Option<Strin
         // classes of different kinds (a passkey and a certificate level are both strength
         // 2, yet neither stands in for the other).
         Comparison::Minimum => first_satisfied(),
+        // The class asserted must itself be stronger than a requested one the login meets
+        // (SAML Core §3.3.2.2.1): the strongest class the login reaches, never one of the
+        // same strength as the request.
         Comparison::Better => {
-            let beaten = known.iter().any(|(c, s)| satisfies(factors, c) && ours > *s);
-            beaten.then(|| default_class(factors).to_owned())
+            let (class, ours) = strongest_class(factors);
+            known.iter().any(|(c, s)| satisfies(factors, c) && ours > *s).then(|| class.to_owned())
         }
         Comparison::Maximum => {
             let strongest = known.iter().map(|(_, s)| *s).max().unwrap_or(0);
@@ -251,6 +259,23 @@ mod tests {
         let better = req(Comparison::Better, &[X509]);
         assert_eq!(choose(&[Certificate], Some(&better)), None);
         assert_eq!(choose(&[Certificate, Pwd], Some(&better)).as_deref(), Some(REFEDS_MFA));
+        // The class asserted is itself stronger than the one named: never the same class
+        // a weaker login would get (the review's case: REFEDS MFA for `better` than it).
+        let better_mfa = req(Comparison::Better, &[REFEDS_MFA]);
+        assert_eq!(choose(&[Certificate, Pwd], Some(&better_mfa)), None, "equal is not better");
+        assert_eq!(choose(&[Certificate, Pwd, Otp], Some(&better_mfa)).as_deref(), Some(acr::ACR_MFA));
+        assert_eq!(choose(&[Certificate, Pwd, Passkey], Some(&better_mfa)).as_deref(), Some(acr::ACR_MFA));
+        let better_pair = req(Comparison::Better, &[acr::ACR_CERT_PASSWORD]);
+        assert_eq!(choose(&[Certificate, Pwd, Passkey], Some(&better_pair)).as_deref(), Some(acr::ACR_MFA));
+        assert_eq!(choose(&[Certificate, Pwd, Otp], Some(&req(Comparison::Better, &[acr::ACR_MFA]))), None, "nothing is above mfa");
+        for factors in [&[Certificate][..], &[Certificate, Pwd], &[Certificate, Pwd, Otp], &[Certificate, Pwd, Passkey], &[Passkey]] {
+            for class in SUPPORTED {
+                if let Some(asserted) = choose(factors, Some(&req(Comparison::Better, &[class]))) {
+                    assert!(strength(&asserted) > strength(class), "{factors:?} better than {class}: {asserted}");
+                    assert!(satisfies(factors, &asserted), "{factors:?}: {asserted} not reached");
+                }
+            }
+        }
         let max = req(Comparison::Maximum, &[PASSWORD_PROTECTED_TRANSPORT]);
         assert_eq!(choose(&[Certificate, Pwd], Some(&max)).as_deref(), Some(PASSWORD_PROTECTED_TRANSPORT));
     }
