@@ -53,9 +53,9 @@ pub fn routes() -> Router<SharedState> {
         .route(&format!("{BASE}/"), axum::routing::any(same_resource_or_not_found))
         // Without a tenant (`/scim/v2/Users`, as a client configured with the bare base
         // might call): a SCIM 404 that says where the endpoints are, not the HTML page.
-        .route("/scim/v2", axum::routing::any(no_tenant))
-        .route("/scim/v2/", axum::routing::any(no_tenant))
-        .route("/scim/v2/{*rest}", axum::routing::any(no_tenant))
+        .route("/scim/v2", axum::routing::any(outside_a_tenant))
+        .route("/scim/v2/", axum::routing::any(outside_a_tenant))
+        .route("/scim/v2/{*rest}", axum::routing::any(outside_a_tenant))
         // Outermost: whatever answers under /scim/v2/ (an extractor's rejection, a path
         // that is not UTF-8) answers in SCIM's error format.
         .layer(axum::middleware::from_fn(errors_as_scim_json))
@@ -265,8 +265,14 @@ async fn not_found() -> ScimError {
     ScimError::not_found("no such SCIM endpoint (Mamori serves Users; it has no groups)")
 }
 
-async fn no_tenant() -> ScimError {
-    ScimError::not_found("SCIM endpoints are per tenant: /scim/v2/t/{tenant}/Users")
+/// A path the tenant's routes did not take: a careless one that names a tenant's resource
+/// once its empty segments are dropped (`/scim/v2/t/acme//Users`, which the catch-all
+/// route wins over the tenant's), else a 404 that names the per-tenant base.
+async fn outside_a_tenant(state: State<SharedState>, original: axum::extract::OriginalUri, request: axum::extract::Request) -> Response {
+    if normalized_path(original.path()).starts_with("/scim/v2/t/") {
+        return same_resource_or_not_found(state, original, request).await;
+    }
+    ScimError::not_found("SCIM endpoints are per tenant: /scim/v2/t/{tenant}/Users").into_response()
 }
 
 async fn method_not_allowed() -> ScimError {
