@@ -8,6 +8,7 @@ name its schema; a name part's refusal names the part, and clearing one is audit
 import threading
 import uuid
 
+from conftest import ScimServer
 from test_scim_client import SCIM_JSON, is_scim_error
 from test_scim_consistency import CORE, create, patch_body
 
@@ -149,3 +150,118 @@ def test_a_directory_cannot_move_an_operators_address(server):
     assert answer.status_code == 200 and answer.json()["active"] is False, answer.text
     trail = server.call("GET", "/tenants/acme/audit-events", token=server.acme_admin, params={"limit": 100}).json()["items"]
     assert any(e["target"] == f"tenant:acme/user:{login_id}" and e["details"].get("reason") == "target-is-operator" for e in trail), trail
+
+
+# The third outside review ---------------------------------------------------------------
+
+def test_user_names_beyond_ascii_are_found_as_directories_look_them_up(server):
+    http = server.http("acme", server.acme_scim)
+    tag = uuid.uuid4().hex[:6]
+    for n, name in enumerate([f"Øyvind-{tag}", f"Élodie.Dupré-{tag}"]):
+        create(http, name, emails=[{"value": f"u{n}-{tag}@acme.test", "type": "work"}])
+        for asked in [name, name.lower(), name.upper()]:
+            found = http.get("/Users", params={"filter": f'userName eq "{asked}"'}).json()
+            assert [r["userName"] for r in found["Resources"]] == [name], (asked, found)
+        found = http.get("/Users", params={"filter": f'displayName eq "{name.lower()}"'}).json()
+        assert found["totalResults"] == 1, (name, found)
+        found = http.get("/Users", params={"filter": f'userName sw "{name[:3]}" and userName ew "{tag}"'}).json()
+        assert found["totalResults"] == 1, (name, found)
+        # The uniqueness check and the filter agree: the other case is the same user.
+        is_scim_error(http.post("/Users", json={"schemas": [CORE], "userName": name.lower(), "emails": [{"value": "x@acme.test"}]}),
+                      409, "uniqueness")
+
+
+def test_value_filters_apply_to_multi_valued_attributes_only(server):
+    http = server.http("acme", server.acme_scim)
+    user = create(http, unique("vf"), externalId="ext-kept")
+    url = f"/Users/{user['id']}"
+    for path in ['externalId[value eq "nomatch"]', 'displayName[value eq "x"]', 'displayName[bogus pr]', 'emails[bogusattr eq "x"]']:
+        op = "remove" if path.startswith("externalId") else "replace"
+        is_scim_error(http.patch(url, json=patch_body({"op": op, "path": path, "value": "y"})), 400, "invalidPath")
+    assert http.get(url).json()["externalId"] == "ext-kept", "nothing removed"
+
+
+def test_primary_flags_and_second_addresses_are_checked(server):
+    http = server.http("acme", server.acme_scim)
+    login_id = unique("pr")
+    user = create(http, login_id)
+    url = f"/Users/{user['id']}"
+    for primary in ["true", 1, "no", {}]:
+        emails = [{"value": f"first-{login_id}@acme.test", "primary": primary}, {"value": f"second-{login_id}@acme.test", "primary": True}]
+        is_scim_error(http.patch(url, json=patch_body({"op": "replace", "path": "emails", "value": emails})), 400, "invalidValue")
+    for bad in ["bad", "x y@example.com", ""]:
+        is_scim_error(http.patch(url, json=patch_body({"op": "add", "path": "emails", "value": [{"value": bad}]})), 400, "invalidValue")
+    assert [e["value"] for e in http.get(url).json()["emails"]] == [f"{login_id}@acme.test"], "nothing changed"
+    refused = http.post("/Users", json={"schemas": [CORE], "userName": unique("pr2"),
+                                        "emails": [{"value": "ok@acme.test", "primary": True}, {"value": "not-an-address"}]})
+    is_scim_error(refused, 400, "invalidValue")
+
+
+def test_doubled_parameters_and_members_are_refused_everywhere(server):
+    http = server.http("acme", server.acme_scim)
+    user = create(http, unique("dup"), displayName="Before")
+    url = f"/Users/{user['id']}"
+    is_scim_error(http.get(f"{url}?attributes=userName&attributes=id"), 400, "invalidValue")
+    refused = http.patch(f"{url}?attributes=userName&attributes=id", json=patch_body({"op": "replace", "path": "displayName", "value": "After"}))
+    is_scim_error(refused, 400, "invalidValue")
+    assert http.get(url).json()["displayName"] == "Before", "the refused PATCH wrote nothing"
+    # Attribute names ignore case (RFC 7643 §2.1): a member named twice has no one meaning.
+    twice = b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "dup-a", "UserName": "dup-b", "emails": [{"value": "d@acme.test"}]}'
+    is_scim_error(http.post("/Users", content=twice, headers={"content-type": SCIM_JSON}), 400, "invalidSyntax")
+    body = b'{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": true, "ACTIVE": false}}]}'
+    is_scim_error(http.patch(url, content=body, headers={"content-type": SCIM_JSON}), 400, "invalidSyntax")
+    assert http.get(url).json()["active"] is True
+
+
+def test_names_are_refused_by_the_name_that_was_sent(server):
+    http = server.http("acme", server.acme_scim)
+    long_pair = {"givenName": "g" * 150, "familyName": "f" * 100}
+    refused = http.post("/Users", json={"schemas": [CORE], "userName": unique("nm"), "name": long_pair, "emails": [{"value": "n@acme.test"}]})
+    is_scim_error(refused, 400, "invalidValue")
+    assert "displayName is missing" in refused.json()["detail"], refused.text
+    # With a displayName the same parts are kept as sent.
+    kept = create(http, unique("nm2"), displayName="Short", name=long_pair)
+    assert kept["name"] == long_pair
+    refused = http.post("/Users", json={"schemas": [CORE], "userName": unique("nm3"), "name": {"familyName": "a\u200bb"},
+                                        "emails": [{"value": "n@acme.test"}]})
+    is_scim_error(refused, 400, "invalidValue")
+    assert "name.familyName" in refused.json()["detail"] and "display_name" not in refused.json()["detail"], refused.text
+
+
+def test_a_throttled_source_is_told_when_to_retry_and_valid_tokens_keep_working():
+    # An installation of its own: the shared one's other tests send bad tokens on purpose.
+    server = ScimServer()
+    try:
+        server.cli("admin", "tenant", "create", "--slug", "acme", "--name", "Acme")
+        good = server.http("acme", server.token("--tenant", "acme", scopes="scim"))
+        bad = server.http("acme", "mamori_at_" + "x" * 43)
+        # 20 failures a minute from one address (fixed windows: a window may end midway).
+        answers = []
+        while len(answers) < 100 and (not answers or answers[-1].status_code != 429):
+            answers.append(bad.get("/Users"))
+        assert sum(a.status_code == 401 for a in answers) >= 20, [a.status_code for a in answers]
+        throttled = answers[-1]
+        is_scim_error(throttled, 429)
+        assert int(throttled.headers["retry-after"]) > 0, throttled.headers
+        # A connector with a valid token behind the same address is not stopped.
+        assert good.get("/Users").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_user_is_read_under_its_id_as_served_only(server):
+    http = server.http("acme", server.acme_scim)
+    user = create(http, unique("idf"))
+    uid = user["id"]
+    assert http.get(f"/Users/{uid}").status_code == 200
+    # id is caseExact: other spellings name no user, as `filter=id eq` agrees.
+    for other in [uid.upper(), "{" + uid + "}", uid.replace("-", ""), f"urn:uuid:{uid}"]:
+        is_scim_error(http.get(f"/Users/{other}"), 404)
+        assert http.get("/Users", params={"filter": f'id eq "{other}"'}).json()["totalResults"] == 0
+
+
+def test_discovery_takes_no_filter(server):
+    http = server.http("acme", server.acme_scim)
+    for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"]:
+        assert http.get(path).status_code == 200
+        is_scim_error(http.get(path, params={"filter": 'id eq "User"'}), 403)

@@ -119,8 +119,10 @@ async fn admin_tokens_are_throttled_across_nodes(kind: SharedStateKind) -> anyho
         assert_throttled(&r);
         assert_eq!(r.header("content-type"), Some("application/problem+json"));
         assert_eq!(r.json()["type"], "https://mamori.dev/problems/throttled");
-        // The valid token waits too: the address is refused before any token is looked up.
-        assert_throttled(&get(&mut guesser, node, token.clone()).await?);
+        // A valid token from the same address is not stopped (a directory service sends
+        // many tenants' calls from shared addresses); only failures are throttled.
+        assert_eq!(get(&mut guesser, node, token.clone()).await?.status, 200);
+        assert_throttled(&get(&mut guesser, node, "mamori_at_and-another".to_owned()).await?);
     }
     // An operator on another address is not locked out by the guesser.
     let mut operator = from(&cluster, "127.0.0.2")?;

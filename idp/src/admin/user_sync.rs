@@ -233,6 +233,12 @@ pub async fn find_by_external_id(app: &App, principal: &Principal, slug: &str, e
     Ok(app.storage.users().find_by_external_id(tenant.id, external_id).await?)
 }
 
+/// The tenant's user whose ID is `user_name` ignoring case (SCIM `userName eq`), if any.
+pub async fn find_by_user_name(app: &App, principal: &Principal, slug: &str, user_name: &str) -> Result<Option<User>, AdminError> {
+    let tenant = principal.tenant(app, slug, ApiScope::Read).await?;
+    Ok(app.storage.users().get_by_login_id_key(tenant.id, user_name).await?)
+}
+
 #[cfg(test)]
 #[path = "user_sync_tests.rs"]
 mod tests;

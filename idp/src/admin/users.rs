@@ -83,11 +83,13 @@ pub async fn find(app: &App, principal: &Principal, slug: &str, login_id: &str, 
 
 /// The user whose UUID is `id` (how SCIM names a user: its `id` must never change, and a
 /// login ID is what people type), in a tenant the principal reaches. A malformed id, a
-/// missing user and another tenant's user are all "not found".
+/// missing user and another tenant's user are all "not found". The id is matched as
+/// served (lower-case, hyphenated): SCIM's `id` is `caseExact`, and a filter `id eq` on
+/// another spelling finds nothing, so a read by it must not find the user either.
 pub async fn find_by_id(app: &App, principal: &Principal, slug: &str, id: &str, scope: ApiScope) -> Result<(Tenant, User), AdminError> {
     let tenant = principal.tenant(app, slug, scope).await?;
     let not_found = || AdminError::NotFound(format!("no user `{}` in tenant `{slug}`", id.chars().take(60).collect::<String>()));
-    let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    let id: uuid::Uuid = id.parse().ok().filter(|u: &uuid::Uuid| u.hyphenated().to_string() == id).ok_or_else(not_found)?;
     match app.storage.users().get(id).await {
         Ok(user) if user.tenant_id == tenant.id => Ok((tenant, user)),
         Ok(_) | Err(mamori_storage::StorageError::NotFound) => Err(not_found()),
@@ -250,14 +252,16 @@ pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
 /// Checks an `externalId` before anything is written (a creation checks it before the
 /// user exists, so that a refusal leaves no user behind).
 pub fn check_external_id(id: &str) -> Result<(), AdminError> {
-    if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
-        return Err(AdminError::Invalid(format!("externalId: 1 to {MAX_EXTERNAL_ID_CHARS} characters, no control characters")));
+    // Invisible and bidirectional controls too: an externalId is shown in the console and
+    // the audit trail, where U+202E would turn what follows it around.
+    if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(|c| c.is_control() || crate::fields::is_invisible(c)) {
+        return Err(AdminError::Invalid(format!(
+            "externalId: 1 to {MAX_EXTERNAL_ID_CHARS} characters, no control, invisible or bidirectional characters"
+        )));
     }
     Ok(())
 }
 
-/// Checks a given or family name (SCIM `name.givenName`, `name.familyName`) by the
-/// display name's rule: it is shown the same way.
 /// A given or family name (`field`: `given_name`, `family_name`) follows the display
 /// name's rule, and a refusal names the field that was sent.
 pub fn check_name_part(field: &'static str, part: &str) -> Result<(), AdminError> {

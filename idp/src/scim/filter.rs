@@ -396,7 +396,7 @@ fn display_path(path: &AttrPath) -> String {
         Some(sub) => format!("{}.{sub}", path.name),
         None => path.name.clone(),
     };
-    whole.chars().take(120).collect()
+    shorten(&whole)
 }
 
 /// Case-insensitive key lookup (attribute names are case-insensitive, RFC 7643 §2.1).
@@ -492,15 +492,17 @@ fn compare(actual: &Value, op: CompareOp, expected: &Value) -> bool {
     }
 }
 
-/// A user a filter names by an indexed key: every user it matches has this `id` or
-/// this `externalId`, so only those need evaluating.
+/// A user a filter names by an indexed key: every user it matches has this `id`, this
+/// `externalId` or this `userName` (ignoring case, the tenant's unique key), so only
+/// those need evaluating.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyHint {
     Id(String),
     ExternalId(String),
+    UserName(String),
 }
 
-/// The [`KeyHint`] of `id eq "…"` or `externalId eq "…"`, alone or on either side of an
+/// The [`KeyHint`] of `id eq "…"`, `externalId eq "…"` or `userName eq "…"`, alone or on either side of an
 /// `and` (an `or` could match users without the key).
 pub fn key_hint(filter: &Filter) -> Option<KeyHint> {
     match filter {
@@ -509,6 +511,9 @@ pub fn key_hint(filter: &Filter) -> Option<KeyHint> {
                 Some(KeyHint::Id(text.clone()))
             } else if path.name.eq_ignore_ascii_case("externalId") {
                 Some(KeyHint::ExternalId(text.clone()))
+            } else if path.name.eq_ignore_ascii_case("userName") {
+                // How directories look a user up before creating one (Entra ID, Okta).
+                Some(KeyHint::UserName(text.clone()))
             } else {
                 None
             }
@@ -520,8 +525,14 @@ pub fn key_hint(filter: &Filter) -> Option<KeyHint> {
 
 /// A text that every user matching `filter` contains in their user ID, display name or
 /// an e-mail address, if the filter implies one: the storage's text search narrows the
-/// candidates to those before the exact evaluation.
+/// candidates to those before the exact evaluation. ASCII only: the databases fold case
+/// beyond ASCII differently (SQLite's LOWER() not at all), and a narrowing that missed a
+/// user would make the filter miss it; other text is evaluated on every user.
 pub fn text_hint(filter: &Filter) -> Option<String> {
+    ascii_text_hint(filter).filter(|text| text.is_ascii())
+}
+
+fn ascii_text_hint(filter: &Filter) -> Option<String> {
     // (`name`'s parts are not in the storage's text search.)
     const SEARCHABLE: [&str; 3] = ["username", "displayname", "emails"];
     match filter {
@@ -539,7 +550,7 @@ pub fn text_hint(filter: &Filter) -> Option<String> {
             }
             _ => None,
         },
-        Filter::And(a, b) => text_hint(a).or_else(|| text_hint(b)),
+        Filter::And(a, b) => ascii_text_hint(a).filter(|t| t.is_ascii()).or_else(|| ascii_text_hint(b)),
         _ => None,
     }
 }

@@ -182,6 +182,9 @@ fn the_text_hint_narrows_only_when_it_is_implied() {
     assert_eq!(hint(r#"userName ne "a""#), None);
     assert_eq!(hint(r#"name.givenName eq "a""#), None);
     assert_eq!(hint(r#"emails.type eq "work""#), None, "a type is no address text");
+    // Beyond ASCII the databases fold case differently: evaluated on every user instead.
+    assert_eq!(hint(r#"displayName eq "Øyvind""#), None);
+    assert_eq!(hint(r#"displayName sw "Éx" and emails co "acme""#).as_deref(), Some("acme"));
 }
 
 /// The types of the attributes a test filter names, as the SCIM handler gives them.
@@ -271,7 +274,7 @@ fn id_and_external_id_compare_exactly() {
 }
 
 #[test]
-fn the_key_hint_names_an_id_or_external_id_only_when_implied() {
+fn the_key_hint_names_an_id_external_id_or_user_name_only_when_implied() {
     let hint = |t: &str| key_hint(&parse(t).expect("valid"));
     assert_eq!(hint(r#"id eq "abc""#), Some(KeyHint::Id("abc".to_owned())));
     assert_eq!(hint(r#"externalId eq "E-1""#), Some(KeyHint::ExternalId("E-1".to_owned())));
@@ -281,5 +284,8 @@ fn the_key_hint_names_an_id_or_external_id_only_when_implied() {
     assert_eq!(hint(r#"not (id eq "a")"#), None);
     assert_eq!(hint(r#"externalId ne "a""#), None);
     assert_eq!(hint(r#"externalId sw "a""#), None);
+    // userName by the tenant's unique key (case ignored, any script): how directories look a user up.
+    assert_eq!(hint(r#"userName eq "Øyvind""#), Some(KeyHint::UserName("Øyvind".to_owned())));
+    assert_eq!(hint(r#"userName sw "Øy""#), None);
     assert_eq!(hint(r#"urn:mamori:params:scim:schemas:extension:2.0:User:id eq "a""#), None);
 }

@@ -80,6 +80,9 @@ async fn by_key(state: &SharedState, principal: &Principal, slug: &str, key: &Ke
             Err(other) => Err(other.into()),
         },
         KeyHint::ExternalId(external_id) => Ok(user_sync::find_by_external_id(&state.app, principal, slug, external_id).await?),
+        KeyHint::UserName(user_name) => {
+            Ok(user_sync::find_by_user_name(&state.app, principal, slug, user_name).await?.into_iter().collect())
+        }
     }
 }
 
@@ -175,7 +178,7 @@ pub(super) async fn list(
 /// The query's parameters, each at most once: with two `filter`s (or two counts) there is
 /// no telling which one the client meant, and taking either would answer another
 /// question than the one asked.
-fn single_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
+pub(super) fn single_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
     let mut q = HashMap::new();
     for (key, value) in pairs {
         if q.contains_key(&key) {

@@ -221,14 +221,34 @@ fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
         .transpose()
 }
 
-/// The values of an `emails` attribute: a list, one object, or none for null.
+/// The values of an `emails` attribute: a list, one object, or none for null. Each is
+/// checked, the ones Mamori ignores too (a second address, a `home` one beside the
+/// primary): a `primary` that is not a JSON boolean could not say which address is kept,
+/// and an address that is no address is refused rather than passed over in silence.
 fn email_items(value: &Value) -> Result<Vec<&Value>, ScimError> {
-    match value {
-        Value::Array(items) => Ok(items.iter().collect()),
-        Value::Object(_) => Ok(vec![value]),
-        Value::Null => Ok(Vec::new()),
-        _ => Err(invalid("emails must be a list of objects with a value")),
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![value],
+        Value::Null => Vec::new(),
+        _ => return Err(invalid("emails must be a list of objects with a value")),
+    };
+    for item in &items {
+        if !item.is_object() {
+            return Err(invalid("emails must be a list of objects with a value"));
+        }
+        if let Some(primary) = get_ci(item, "primary").filter(|p| !p.is_null()) {
+            bool_of(primary, "emails.primary")?;
+        }
+        if get_ci(item, "type").is_some_and(|t| !t.is_null() && !t.is_string()) {
+            return Err(invalid("emails.type must be a string"));
+        }
+        let address =
+            get_ci(item, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value"))?;
+        if crate::fields::Email::parse(&address).is_err() {
+            return Err(invalid(format!("emails: `{}` is not an address mail can be sent to", filter::shorten(&address))));
+        }
     }
+    Ok(items)
 }
 
 /// `add` to `emails` adds values (RFC 7644 §3.5.2.1); it does not replace the list.
@@ -240,7 +260,6 @@ fn added_email(value: &Value, current: Option<&String>) -> Result<Option<String>
     let items = email_items(value)?;
     for item in &items {
         check_work_type(item)?;
-        get_ci(item, "value").ok_or_else(|| invalid("each of emails needs a value")).and_then(|v| string_of(v, "emails.value"))?;
     }
     let marks_primary = items.iter().any(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)));
     if current.is_none() || marks_primary { email_of(value) } else { Ok(None) }
@@ -301,10 +320,24 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
             *part.slot(&mut fields) = text;
         }
     }
+    // Each name part by the display name's rule, named as sent (a refusal of the joined
+    // display name would name a value the client never sent).
+    for (field, part) in [("name.givenName", &fields.given_name), ("name.familyName", &fields.family_name)] {
+        if let Some(Err(e)) = part.as_deref().map(crate::fields::DisplayName::parse) {
+            return Err(invalid(e.detail.replacen("display_name", field, 1)));
+        }
+    }
     // `displayName` when the document has one; else what the name parts make.
     fields.display_name = match get_ci(body, "displayName").filter(|v| !v.is_null()) {
         Some(v) => Some(string_of(v, "displayName")?),
-        None => joined_name(&fields),
+        None => match joined_name(&fields) {
+            Some(joined) if crate::fields::DisplayName::parse(&joined).is_err() => {
+                return Err(invalid(
+                    "displayName is missing, and name.givenName and name.familyName joined make no display name (1 to 200 characters, in scripts used together): send a displayName",
+                ));
+            }
+            joined => joined,
+        },
     };
     Ok(fields)
 }
@@ -390,12 +423,39 @@ fn split_value_path(path: &str) -> Result<(String, Option<filter::Filter>, Optio
     Ok((attr.name, Some(inner), sub))
 }
 
+/// Whether a value filter names only sub-attributes of an address (`value`, `type`,
+/// `primary`, `display`).
+fn names_email_parts_only(inner: &filter::Filter) -> bool {
+    use filter::Filter;
+    const PARTS: [&str; 4] = ["value", "type", "primary", "display"];
+    match inner {
+        Filter::Compare(path, _, _) | Filter::Present(path) => {
+            path.sub.is_none() && PARTS.iter().any(|p| path.name.eq_ignore_ascii_case(p))
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => names_email_parts_only(a) && names_email_parts_only(b),
+        Filter::Not(a) => names_email_parts_only(a),
+        Filter::ValuePath(..) => false,
+    }
+}
+
 fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>) -> Result<(), ScimError> {
     let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", filter::shorten(path)));
     if path.eq_ignore_ascii_case(MAMORI_USER) {
         return Err(read_only());
     }
     let (name, value_filter, sub) = split_value_path(path)?;
+    // A value filter selects values of a multi-valued attribute (RFC 7644 §3.5.2): on
+    // `externalId[…]` it would be ignored and the change made whatever it said.
+    if let Some(inner) = &value_filter {
+        if !name.eq_ignore_ascii_case("emails") {
+            let detail = format!("`{}`: a value filter `[…]` applies to a multi-valued attribute (emails) only", filter::shorten(path));
+            return Err(ScimError::bad(ScimType::InvalidPath, detail));
+        }
+        if !names_email_parts_only(inner) {
+            let detail = format!("`{}`: an address filter names value, type, primary or display", filter::shorten(path));
+            return Err(ScimError::bad(ScimType::InvalidPath, detail));
+        }
+    }
     let needs_value = || value.filter(|v| !v.is_null()).ok_or_else(|| invalid(format!("{op:?} `{path}` needs a value")));
     let lower = name.to_ascii_lowercase();
     let sub_lower = sub.as_deref().map(str::to_ascii_lowercase);

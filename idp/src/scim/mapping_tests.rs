@@ -317,6 +317,17 @@ fn patches_that_cannot_apply_are_refused() {
         (json!([{"op": "replace", "path": "active", "value": 1}]), ScimType::InvalidValue),
         (json!([{"op": "replace", "path": "active"}]), ScimType::InvalidValue),
         (json!([]), ScimType::InvalidSyntax),
+        // A value filter on a single-valued attribute, or naming no part of an address.
+        (json!([{"op": "remove", "path": "externalId[value eq \"nomatch\"]"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "displayName[value eq \"x\"]", "value": "y"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "emails[bogus eq \"x\"].value", "value": "y@acme.test"}]), ScimType::InvalidPath),
+        // Every address is checked, the ones Mamori ignores too.
+        (json!([{"op": "add", "path": "emails", "value": [{"value": "not-an-address"}]}]), ScimType::InvalidValue),
+        (json!([{"op": "replace", "path": "emails", "value": [{"value": "a@acme.test", "primary": "true"}]}]), ScimType::InvalidValue),
+        (
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "a@acme.test"}, {"value": "b@acme.test", "type": 7}]}]),
+            ScimType::InvalidValue,
+        ),
     ];
     for (ops, scim_type) in cases {
         assert_eq!(patch(ops.clone()).expect_err("refused").scim_type, Some(scim_type), "{ops}");

@@ -8,6 +8,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+mod json;
 mod list;
 pub mod mapping;
 mod users;
@@ -174,20 +175,25 @@ async fn require_json_body(request: axum::extract::Request, next: axum::middlewa
 pub struct ScimCaller(pub Principal);
 
 impl FromRequestParts<SharedState> for ScimCaller {
-    type Rejection = ScimError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
         // The admin API's extractor: the same token check, throttling of failures and logs.
         let Caller(principal) = Caller::from_request_parts(parts, state).await.map_err(|problem| {
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
-            ScimError::new(status, None, problem.detail)
+            let mut refused = ScimError::new(status, None, problem.detail).into_response();
+            // A throttled client is told when to come back (RFC 6585 §4), as on the admin API.
+            if let Some(secs) = problem.retry_after {
+                refused.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            refused
         })?;
-        principal.require(ApiScope::Scim)?;
+        principal.require(ApiScope::Scim).map_err(|e| ScimError::from(e).into_response())?;
         // A super-admin token with `scim` (no longer made: `admin::tokens::create` refuses
         // it) would reach every tenant's users, the operators' own: one made before is
         // refused here.
         if principal.is_super_admin() {
-            return Err(ScimError::new(StatusCode::FORBIDDEN, None, "SCIM takes a tenant's token, not a super-admin token"));
+            return Err(ScimError::new(StatusCode::FORBIDDEN, None, "SCIM takes a tenant's token, not a super-admin token").into_response());
         }
         Ok(ScimCaller(Principal { scopes: vec![ApiScope::Read, ApiScope::Write], ..principal }))
     }
@@ -213,17 +219,35 @@ async fn tenant_checked(state: &SharedState, principal: &Principal, slug: &str) 
     Ok(base_url(state, slug))
 }
 
+/// RFC 7644 §4: the discovery endpoints take no `filter` (403), so that a client does not
+/// believe the conditions it sent were applied.
+fn unfiltered(query: &axum::extract::RawQuery) -> Result<(), ScimError> {
+    let filtered = query.0.as_deref().is_some_and(|q| crate::urlcode::form_pairs(q).iter().any(|(k, _)| k == "filter"));
+    if filtered {
+        return Err(ScimError::new(StatusCode::FORBIDDEN, None, "the discovery endpoints take no filter (RFC 7644 §4)"));
+    }
+    Ok(())
+}
+
 async fn service_provider_config(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path(slug): Path<String>,
+    query: axum::extract::RawQuery,
 ) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
+    unfiltered(&query)?;
     Ok(scim_json(StatusCode::OK, &discovery::service_provider_config(&base)))
 }
 
-async fn resource_types(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(slug): Path<String>) -> Result<Response, ScimError> {
+async fn resource_types(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path(slug): Path<String>,
+    query: axum::extract::RawQuery,
+) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
+    unfiltered(&query)?;
     Ok(scim_json(StatusCode::OK, &discovery::list(vec![discovery::user_resource_type(&base)])))
 }
 
@@ -239,8 +263,14 @@ async fn resource_type(
     Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&base)))
 }
 
-async fn schemas(State(s): State<SharedState>, ScimCaller(p): ScimCaller, Path(slug): Path<String>) -> Result<Response, ScimError> {
+async fn schemas(
+    State(s): State<SharedState>,
+    ScimCaller(p): ScimCaller,
+    Path(slug): Path<String>,
+    query: axum::extract::RawQuery,
+) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
+    unfiltered(&query)?;
     Ok(scim_json(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base), discovery::mamori_schema(&base)])))
 }
 

@@ -52,7 +52,7 @@ pub(super) async fn resource_of(state: &SharedState, slug: &str, user: &User) ->
 }
 
 pub(super) fn json_body(bytes: &Bytes) -> Result<Value> {
-    serde_json::from_slice(bytes).map_err(|_| ScimError::bad(ScimType::InvalidSyntax, "the body is not valid JSON"))
+    super::json::parse(bytes)
 }
 
 /// The resource as an answer, with its ETag and, for a creation, its Location.
@@ -117,9 +117,10 @@ pub(super) async fn get(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path((slug, id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let q = super::list::single_parameters(pairs)?;
     let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Read).await?;
     let resource = resource_of(&s, &slug, &user).await?;
     // RFC 7232 §3.2: a GET whose If-None-Match names the current version (or is `*`:
@@ -142,9 +143,10 @@ pub(super) async fn create(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path(slug): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Result<Response> {
+    let q = super::list::single_parameters(pairs)?;
     let fields = mapping::fields_from_document(&json_body(&body)?)?;
     let email = fields
         .email
@@ -208,10 +210,11 @@ pub(super) async fn replace(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path((slug, id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    let q = super::list::single_parameters(pairs)?;
     let target = Target { slug: &slug, id: &id };
     change(&s, &p, target, &q, &headers, &body, |current, body| {
         let mut wanted = mapping::fields_from_document(body)?;
@@ -229,10 +232,11 @@ pub(super) async fn patch(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path((slug, id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    let q = super::list::single_parameters(pairs)?;
     let target = Target { slug: &slug, id: &id };
     change(&s, &p, target, &q, &headers, &body, |current, body| mapping::apply_patch(current.clone(), body)).await
 }

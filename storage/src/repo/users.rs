@@ -48,6 +48,18 @@ impl<'a> Users<'a> {
         model.map(to_user).transpose()
     }
 
+    /// The user whose ID is `login_id` ignoring case (the tenant's unique key: SCIM's
+    /// `userName` is `caseExact: false`).
+    pub async fn get_by_login_id_key(&self, tenant_id: Uuid, login_id: &str) -> Result<Option<User>, StorageError> {
+        let model = Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::LoginIdKey.eq(crate::model::login_id_key(login_id)))
+            .one(self.db)
+            .await
+            .map_err(db_err)?;
+        model.map(to_user).transpose()
+    }
+
     /// Whether a user of the tenant has this ID, or one differing only in case or looking
     /// the same: what the unique keys would refuse on `create`.
     pub async fn login_id_in_use(&self, tenant_id: Uuid, login_id: &str) -> Result<bool, StorageError> {
@@ -90,6 +102,9 @@ impl<'a> Users<'a> {
             query = query.filter(
                 sea_orm::Condition::any()
                     .add(contains_ignoring_case(Column::LoginId, text))
+                    // The key is lower-cased by Rust, beyond ASCII: SQLite's LOWER() leaves
+                    // `Ø` as it is, so `Øyvind` would not find itself through LoginId alone.
+                    .add(contains_ignoring_case(Column::LoginIdKey, text))
                     .add(contains_ignoring_case(Column::DisplayName, text))
                     .add(Column::Id.in_subquery(by_email)),
             );

@@ -34,26 +34,28 @@ impl FromRequestParts<SharedState> for Caller {
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
-        // Failed tokens are counted per source address on every node; a source past its
-        // limit is refused before its token is even looked up.
+        // Failed tokens are counted per source address on every node. A valid token is
+        // never throttled: many tenants' connectors share a source (a directory service's
+        // egress, a NAT), and one of them holding a revoked token must not stop the
+        // others. Looking a token up is one keyed hash and an indexed read, and a random
+        // 256-bit token cannot be guessed, so the limit only bounds failed traffic.
         let throttled = match (token, source) {
             (Some(_), Some(ip)) => vec![Subject::admin_token_source(ip)],
             _ => Vec::new(),
         };
-        match throttle::check(app, &throttled).await {
-            Ok(()) => {}
-            Err(ThrottleError::Throttled(t)) => {
-                tracing::warn!(source_ip, method = %parts.method, path = parts.uri.path(), "admin API call refused: too many failed tokens from this address");
-                return Err(Problem::throttled(t.retry_after_secs));
-            }
-            Err(ThrottleError::Storage(e)) => return Err(Problem::from(AdminError::from(e))),
-        }
         let authenticated = match token {
             Some(token) => crate::admin::tokens::authenticate(app, token, source_ip.clone()).await,
             None => Err(AdminError::Unauthenticated("send an API token as `Authorization: Bearer mamori_at_…`".to_owned())),
         };
         if matches!(authenticated, Err(AdminError::Unauthenticated(_))) {
-            throttle::record_failure(app, &throttled).await;
+            match throttle::check(app, &throttled).await {
+                Ok(()) => throttle::record_failure(app, &throttled).await,
+                Err(ThrottleError::Throttled(t)) => {
+                    tracing::warn!(source_ip, method = %parts.method, path = parts.uri.path(), "admin API call refused: too many failed tokens from this address");
+                    return Err(Problem::throttled(t.retry_after_secs));
+                }
+                Err(ThrottleError::Storage(e)) => return Err(Problem::from(AdminError::from(e))),
+            }
         }
         match authenticated {
             Ok(principal) => {
