@@ -293,6 +293,14 @@ async fn search_matches_email_ignoring_case(s: Storage) {
     assert!(found("old_phone@mobile_example").await.is_empty(), "_ is literal");
     s.devices().delete(old.id, t0()).await.unwrap();
     assert!(found("old_phone").await.is_empty(), "a deleted device's address finds no one");
+    // Beyond ASCII: SQLite's LOWER() leaves `Ø` as it is, so the user ID is also searched
+    // by its key (lower-cased by Rust), and looked up by it.
+    let oyvind = s.users().create(&NewUser::new(t.id, "Øyvind-01", LoginMethod::Cert), t0()).await.unwrap();
+    assert_eq!(found("Øyvind").await, ["Øyvind-01"], "a user ID finds itself");
+    assert_eq!(found("øyvind-01").await, ["Øyvind-01"], "and in another case");
+    let by_key = s.users().get_by_login_id_key(t.id, "ØYVIND-01").await.unwrap().map(|u| u.id);
+    assert_eq!(by_key, Some(oyvind.id));
+    assert_eq!(s.users().get_by_login_id_key(other.id, "øyvind-01").await.unwrap().map(|u| u.id), None, "own tenant only");
 }
 
 async fn a_timed_release_ends_only_an_old_enough_password_lock(s: Storage) {
