@@ -170,7 +170,7 @@ def test_errors_are_scim_errors(server):
     is_scim_error(http.post("/Users", json={"schemas": [CORE], "userName": "pw", "password": "hunter2", "emails": [{"value": "a@acme.test"}]}), 400, "invalidValue")
     uid = admin_user(server, "acme-user").json()["id"]
     is_scim_error(http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "other"}]}), 400, "mutability")
-    is_scim_error(http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nickName", "value": "x"}]}), 400, "invalidPath")
+    is_scim_error(http.patch(f"/Users/{uid}", json={"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nickNameX", "value": "x"}]}), 400, "invalidPath")
     is_scim_error(http.get("/Users/not-a-uuid"), 404)
     is_scim_error(http.get(f"/Users/{uuid.uuid4()}"), 404)
     is_scim_error(http.get("/Groups"), 404)

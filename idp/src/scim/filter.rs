@@ -240,7 +240,7 @@ pub(super) fn shorten(text: &str) -> String {
 /// attribute is what follows the schema URN's last colon (`…:2.0:User:loginMethod`),
 /// never a piece of the URN itself.
 const KNOWN_SCHEMAS: [&str; 3] = [CORE_USER, super::mapping::MAMORI_USER, ENTERPRISE_USER];
-const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(super) const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// The Mamori extension's attributes, which a path may also name without the URN
 /// (RFC 7644 §3.10): no core attribute has these names, so the short form is unambiguous.

@@ -125,7 +125,12 @@ async fn matching(state: &SharedState, principal: &Principal, slug: &str, parsed
 async fn run_list(state: &SharedState, principal: &Principal, slug: &str, request: ListRequest) -> Result<Response> {
     let start = request.start_index.max(1);
     let count = request.count.min(MAX_RESULTS);
-    let (total, page): (u64, Vec<Value>) = match request.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+    if request.filter.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        // An empty filter is no expression (RFC 7644 §3.4.2.2); answering with the whole
+        // tenant would answer a question nobody asked.
+        return Err(ScimError::bad(ScimType::InvalidFilter, "filter is empty: leave it out to list every user"));
+    }
+    let (total, page): (u64, Vec<Value>) = match request.filter.as_deref() {
         None => {
             let paging = Paging::new(Some(start - 1), Some(count.max(1))).map_err(ScimError::from)?;
             let listed = admin_users::list(&state.app, principal, slug, &UserQuery::default(), paging).await?;
@@ -175,12 +180,18 @@ pub(super) async fn list(
     run_list(&s, &p, &slug, request).await
 }
 
+/// The parameters RFC 7644 §3.4.2 names, in their spelling there.
+const PARAMETERS: [&str; 7] = ["filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder"];
+
 /// The query's parameters, each at most once: with two `filter`s (or two counts) there is
 /// no telling which one the client meant, and taking either would answer another
-/// question than the one asked.
+/// question than the one asked. The names of RFC 7644's parameters are matched ignoring
+/// case (`Filter=` is the filter, never an unknown parameter that would list the whole
+/// tenant), and stored in their RFC spelling.
 pub(super) fn single_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
     let mut q = HashMap::new();
     for (key, value) in pairs {
+        let key = PARAMETERS.iter().find(|p| p.eq_ignore_ascii_case(&key)).map_or(key, |p| (*p).to_owned());
         if q.contains_key(&key) {
             let scim_type = if key == "filter" { ScimType::InvalidFilter } else { ScimType::InvalidValue };
             return Err(ScimError::bad(scim_type, format!("the query gives `{}` more than once", super::filter::shorten(&key))));
@@ -195,8 +206,15 @@ pub(super) async fn search(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path(slug): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Result<Response> {
+    // The search's parameters are in its body: one in the query would be ignored, and the
+    // answer would not be to the question the client believes it asked.
+    if let Some(key) = single_parameters(pairs)?.keys().find(|k| PARAMETERS.contains(&k.as_str())) {
+        let detail = format!("`{key}` belongs in the SearchRequest body, not the query (RFC 7644 §3.4.3)");
+        return Err(ScimError::bad(ScimType::InvalidValue, detail));
+    }
     let body = json_body(&body)?;
     let listed = mapping_schemas(&body).iter().any(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST));
     if !listed {
@@ -213,8 +231,9 @@ pub(super) async fn search(
     let whole = |key: &str| -> Result<Option<u64>> {
         match filter::get_ci(&body, key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => Ok(Some(n.as_i64().map_or(0, |n| u64::try_from(n).unwrap_or(0)))),
-            Some(_) => Err(ScimError::bad(ScimType::InvalidValue, format!("{key} must be a number"))),
+            // A whole JSON number, as the query's digits: 2.0 or 2.9 is refused, not read as 0 or 2.
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.as_i64().map_or(0, |n| u64::try_from(n).unwrap_or(0)))),
+            Some(_) => Err(ScimError::bad(ScimType::InvalidValue, format!("{key} must be a whole number"))),
         }
     };
     let request = ListRequest {

@@ -258,10 +258,9 @@ fn email_items(value: &Value) -> Result<Vec<&Value>, ScimError> {
 /// address is. `None`: keep the current address.
 fn added_email(value: &Value, current: Option<&String>) -> Result<Option<String>, ScimError> {
     let items = email_items(value)?;
-    for item in &items {
-        check_work_type(item)?;
-    }
     let marks_primary = items.iter().any(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)));
+    // The address kept is checked to be a work one (`email_of`); a second address of any
+    // type is ignored, as in a document.
     if current.is_none() || marks_primary { email_of(value) } else { Ok(None) }
 }
 
@@ -293,6 +292,13 @@ fn check_work_type(email: &Value) -> Result<(), ScimError> {
     }
 }
 
+/// The attribute a core-URN-qualified name names (`urn:…:core:2.0:User:active` →
+/// `active`); `None` for any other name. Byte-safe on any text.
+fn core_attribute_of(key: &str) -> Option<&str> {
+    let head = key.get(..CORE_USER.len()).filter(|h| h.eq_ignore_ascii_case(CORE_USER))?;
+    key[head.len()..].strip_prefix(':').filter(|attribute| !attribute.is_empty())
+}
+
 /// The fields of a whole User document (POST, PUT). Read-only attributes are ignored
 /// (RFC 7644 §3.3); a password is refused, since a Mamori user chooses it at enrollment.
 pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
@@ -306,6 +312,15 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
         .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(CORE_USER))));
     if !listed {
         return Err(ScimError::bad(ScimType::InvalidSyntax, format!("schemas must list {CORE_USER} (RFC 7643 §3)")));
+    }
+    // In a resource, core attributes are top-level names (RFC 7643 §3); one spelled with
+    // the schema's URN would otherwise be skipped as unknown (`…:User:active: false`
+    // creating an active user).
+    if let Value::Object(object) = body
+        && let Some(key) = object.keys().find(|k| core_attribute_of(k).is_some())
+    {
+        let detail = format!("`{}`: in a document, core attributes are named without the schema URN", filter::shorten(key));
+        return Err(ScimError::bad(ScimType::InvalidSyntax, detail));
     }
     if get_ci(body, "password").is_some_and(|p| !p.is_null()) {
         return Err(invalid("Mamori does not take passwords over SCIM: users choose theirs at enrollment"));
@@ -386,16 +401,29 @@ pub fn apply_patch(mut fields: UserFields, body: &Value) -> Result<UserFields, S
                 let Some(Value::Object(attributes)) = value else {
                     return Err(invalid("an operation without a path takes an object of attributes"));
                 };
+                // Each attribute once, however it is spelled (`active`, `urn:…:User:active`,
+                // or inside the core URN's object): two spellings would be two answers.
+                let mut named = std::collections::HashSet::new();
+                let mut once = |key: &str| {
+                    let attribute = core_attribute_of(key).unwrap_or(key).to_ascii_lowercase();
+                    if named.insert(attribute) {
+                        Ok(())
+                    } else {
+                        Err(ScimError::bad(ScimType::InvalidSyntax, format!("`{}` is given twice in one operation", filter::shorten(key))))
+                    }
+                };
                 for (key, value) in attributes {
                     // The core schema's URN as a key holds core attributes (RFC 7644 §3.5.2.1).
                     if key.eq_ignore_ascii_case(CORE_USER) {
                         if let Value::Object(inner) = value {
                             for (key, value) in inner {
+                                once(key)?;
                                 apply_path(&mut fields, op, key, Some(value))?;
                             }
                         }
                         continue;
                     }
+                    once(key)?;
                     apply_path(&mut fields, op, key, Some(value))?;
                 }
             }
@@ -438,15 +466,49 @@ fn names_email_parts_only(inner: &filter::Filter) -> bool {
     }
 }
 
+/// Attributes of the core User schema (RFC 7643 §4.1) that Mamori does not keep. A PATCH
+/// that sets them is accepted and they are ignored, as in a POST or PUT document: Entra
+/// ID's and Okta's default mappings send `title`, `phoneNumbers`, `addresses`,
+/// `preferredLanguage`…, and a PATCH is all or nothing, so refusing them would refuse
+/// every update of such a user. (The Schemas endpoint does not list them.)
+const IGNORED_CORE: [&str; 14] = [
+    "nickname",
+    "profileurl",
+    "title",
+    "usertype",
+    "preferredlanguage",
+    "locale",
+    "timezone",
+    "phonenumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "entitlements",
+    "roles",
+    "x509certificates",
+];
+
+/// The parts of `name` Mamori does not keep; ignored like [`IGNORED_CORE`].
+const IGNORED_NAME_PARTS: [&str; 4] = ["formatted", "middlename", "honorificprefix", "honorificsuffix"];
+
 fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>) -> Result<(), ScimError> {
     let read_only = || ScimError::bad(ScimType::Mutability, format!("`{}` is read-only", filter::shorten(path)));
     if path.eq_ignore_ascii_case(MAMORI_USER) {
         return Err(read_only());
     }
+    // The enterprise extension (employeeNumber, department, manager…): nothing of it is
+    // kept, so a change to it is accepted and ignored (see IGNORED_CORE).
+    if path.get(..filter::ENTERPRISE_USER.len()).is_some_and(|head| head.eq_ignore_ascii_case(filter::ENTERPRISE_USER)) {
+        return Ok(());
+    }
     let (name, value_filter, sub) = split_value_path(path)?;
     // A value filter selects values of a multi-valued attribute (RFC 7644 §3.5.2): on
     // `externalId[…]` it would be ignored and the change made whatever it said.
     if let Some(inner) = &value_filter {
+        // A multi-valued attribute Mamori does not keep (`phoneNumbers[type eq "work"]`).
+        if IGNORED_CORE.contains(&name.to_ascii_lowercase().as_str()) {
+            return Ok(());
+        }
         if !name.eq_ignore_ascii_case("emails") {
             let detail = format!("`{}`: a value filter `[…]` applies to a multi-valued attribute (emails) only", filter::shorten(path));
             return Err(ScimError::bad(ScimType::InvalidPath, detail));
@@ -455,6 +517,12 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
             let detail = format!("`{}`: an address filter names value, type, primary or display", filter::shorten(path));
             return Err(ScimError::bad(ScimType::InvalidPath, detail));
         }
+        // The comparisons a list filter allows (`primary ne "true"` or `value ne null` are
+        // refused there, and would select the kept address here).
+        let email_part = |p: &filter::AttrPath| {
+            if p.name.eq_ignore_ascii_case("primary") { Some(filter::AttrType::Boolean) } else { Some(filter::AttrType::String) }
+        };
+        filter::check_attributes(inner, &email_part).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?;
     }
     let needs_value = || value.filter(|v| !v.is_null()).ok_or_else(|| invalid(format!("{op:?} `{path}` needs a value")));
     let lower = name.to_ascii_lowercase();
@@ -480,6 +548,7 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
             };
             Ok(())
         }
+        ("name", Some(sub)) if IGNORED_NAME_PARTS.contains(&sub) => Ok(()),
         ("name", Some(sub)) => {
             let part = NamePart::of(sub).ok_or_else(|| {
                 ScimError::bad(
@@ -548,8 +617,16 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
             };
             Ok(())
         }
+        // Mamori reports every address as the primary work one: `display` and `primary`
+        // are ignored; a `type` other than work is refused, as for a whole address.
+        ("emails", Some("display" | "primary")) => Ok(()),
+        ("emails", Some("type")) => match op {
+            Op::Remove => Ok(()),
+            _ => check_work_type(&json!({"type": needs_value()?})),
+        },
         ("id" | "meta" | "groups", _) => Err(read_only()),
         _ if lower.eq_ignore_ascii_case(MAMORI_USER) => Err(read_only()),
+        (ignored, _) if IGNORED_CORE.contains(&ignored) => Ok(()),
         _ => Err(ScimError::bad(ScimType::InvalidPath, format!("`{}` is not an attribute Mamori serves", filter::shorten(path)))),
     }
 }

@@ -195,7 +195,11 @@ fn patches_as_entra_and_okta_send_them() {
         let path = format!("emails[type eq \"{kind}\"].value");
         let refused = patch(json!([{"op": "add", "path": path, "value": "n@acme.test"}]));
         assert_eq!(refused.expect_err("not kept as work").scim_type, Some(ScimType::InvalidValue), "{kind}");
-        let refused = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "n@acme.test", "type": kind}]}]));
+        // A second address of another type beside the kept one: ignored, as in a document.
+        let f = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "n@acme.test", "type": kind}]}])).expect("ignored");
+        assert_eq!(f.email, fields().email, "{kind}");
+        // As the address to keep, it is refused.
+        let refused = patch(json!([{"op": "add", "path": "emails", "value": [{"value": "n@acme.test", "type": kind, "primary": true}]}]));
         assert_eq!(refused.expect_err("not kept as work").scim_type, Some(ScimType::InvalidValue), "{kind}");
     }
     let refused = patch(json!([{"op": "replace", "path": "emails[value eq \"nobody@acme.test\"].value", "value": "n@acme.test"}]));
@@ -278,8 +282,7 @@ fn name_sub_attributes_take_add_replace_and_remove() {
     assert_eq!(f, named);
     // Hostile: a path to a part Mamori does not keep, a non-string.
     for (ops, scim_type) in [
-        (json!([{"op": "replace", "path": "name.formatted", "value": "X"}]), ScimType::InvalidPath),
-        (json!([{"op": "replace", "path": "name.honorificPrefix", "value": "Dr"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "name.nickname", "value": "X"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "name.givenName", "value": 7}]), ScimType::InvalidValue),
         (json!([{"op": "replace", "path": "active", "value": "False"}]), ScimType::InvalidValue),
         (json!([{"op": "replace", "value": {"active": "true"}}]), ScimType::InvalidValue),
@@ -309,7 +312,7 @@ fn patches_that_cannot_apply_are_refused() {
             ScimType::Mutability,
         ),
         (json!([{"op": "replace", "path": "password", "value": "x"}]), ScimType::InvalidPath),
-        (json!([{"op": "replace", "path": "nickName", "value": "x"}]), ScimType::InvalidPath),
+        (json!([{"op": "replace", "path": "nickNameX", "value": "x"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "emails[value eq \"a\"", "value": "x"}]), ScimType::InvalidPath),
         (json!([{"op": "replace", "path": "emails[value xx \"a\"]", "value": "x"}]), ScimType::InvalidFilter),
         (json!([{"op": "remove"}]), ScimType::NoTarget),
@@ -360,4 +363,58 @@ fn attributes_and_excluded_attributes_select_what_is_returned() {
     let unknown = project(r.clone(), Some("nickName"), None).expect("unknown names select nothing");
     assert_eq!(unknown.as_object().map(|o| o.len()), Some(2));
     assert!(project(r, Some("a b"), None).is_err(), "a malformed path is an error");
+}
+
+#[test]
+fn attributes_mamori_does_not_keep_are_ignored_as_directories_send_them() {
+    // Entra ID's default mappings: a PATCH carrying these must not fail as a whole.
+    let ignored = json!([
+        {"op": "replace", "path": "title", "value": "Engineer"},
+        {"op": "replace", "path": "name.formatted", "value": "Alice Liddell"},
+        {"op": "add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+81 3 0000 0000"},
+        {"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "Tokyo"},
+        {"op": "replace", "path": "preferredLanguage", "value": "ja-JP"},
+        {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"},
+        {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "x"}},
+        {"op": "replace", "path": "emails[type eq \"work\"].primary", "value": true},
+        {"op": "replace", "path": "emails[type eq \"work\"].type", "value": "work"},
+        {"op": "add", "value": {"title": "CTO", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"}}},
+    ]);
+    assert_eq!(patch(ignored).expect("accepted"), fields(), "nothing Mamori keeps changed");
+    let refused = patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].type", "value": "home"}]));
+    assert_eq!(refused.expect_err("not work").scim_type, Some(ScimType::InvalidValue));
+    for (path, scim_type) in
+        [("password", ScimType::InvalidPath), ("groups", ScimType::Mutability), ("bogusAttribute", ScimType::InvalidPath)]
+    {
+        let refused = patch(json!([{"op": "replace", "path": path, "value": "x"}]));
+        assert_eq!(refused.expect_err(path).scim_type, Some(scim_type), "{path}");
+    }
+}
+
+#[test]
+fn one_attribute_is_named_once_however_it_is_spelled() {
+    for value in [
+        json!({"active": true, "urn:ietf:params:scim:schemas:core:2.0:User:active": false}),
+        json!({"active": true, CORE_USER: {"active": false}}),
+        json!({"displayName": "A", "DISPLAYNAME": "B"}),
+    ] {
+        let refused = patch(json!([{"op": "replace", "value": value}]));
+        assert_eq!(refused.expect_err("twice").scim_type, Some(ScimType::InvalidSyntax), "{value}");
+    }
+    // In a document, a core attribute spelled with the URN would be skipped: refused.
+    let doc = user_doc(json!({"userName": "x", "urn:ietf:params:scim:schemas:core:2.0:User:active": false}));
+    assert_eq!(fields_from_document(&doc).expect_err("urn-qualified").scim_type, Some(ScimType::InvalidSyntax));
+    // Hostile: a multi-byte key as long as the URN is no panic.
+    let doc = user_doc(json!({"userName": "x", "あ".repeat(20): true}));
+    assert!(fields_from_document(&doc).is_ok());
+}
+
+#[test]
+fn an_address_filter_in_a_path_is_typed_as_in_a_list_filter() {
+    for path in ["emails[value ne null].value", "emails[primary ne \"true\"].value", "emails[primary gt true].value"] {
+        let refused = patch(json!([{"op": "replace", "path": path, "value": "n@acme.test"}]));
+        assert_eq!(refused.expect_err(path).scim_type, Some(ScimType::InvalidFilter), "{path}");
+    }
+    let f = patch(json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "n@acme.test"}])).expect("typed");
+    assert_eq!(f.email.as_deref(), Some("n@acme.test"));
 }

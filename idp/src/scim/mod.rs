@@ -222,8 +222,8 @@ async fn tenant_checked(state: &SharedState, principal: &Principal, slug: &str) 
 /// RFC 7644 §4: the discovery endpoints take no `filter` (403), so that a client does not
 /// believe the conditions it sent were applied.
 fn unfiltered(query: &axum::extract::RawQuery) -> Result<(), ScimError> {
-    let filtered = query.0.as_deref().is_some_and(|q| crate::urlcode::form_pairs(q).iter().any(|(k, _)| k == "filter"));
-    if filtered {
+    let parameters = list::single_parameters(query.0.as_deref().map(crate::urlcode::form_pairs).unwrap_or_default())?;
+    if parameters.contains_key("filter") {
         return Err(ScimError::new(StatusCode::FORBIDDEN, None, "the discovery endpoints take no filter (RFC 7644 §4)"));
     }
     Ok(())
@@ -255,8 +255,10 @@ async fn resource_type(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path((slug, id)): Path<(String, String)>,
+    query: axum::extract::RawQuery,
 ) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
+    unfiltered(&query)?;
     if id != "User" {
         return Err(ScimError::not_found("Mamori serves only the User resource type (no groups)"));
     }
@@ -278,8 +280,10 @@ async fn schema(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path((slug, id)): Path<(String, String)>,
+    query: axum::extract::RawQuery,
 ) -> Result<Response, ScimError> {
     let base = tenant_checked(&s, &p, &slug).await?;
+    unfiltered(&query)?;
     match id.as_str() {
         mapping::CORE_USER => Ok(scim_json(StatusCode::OK, &discovery::user_schema(&base))),
         mapping::MAMORI_USER => Ok(scim_json(StatusCode::OK, &discovery::mamori_schema(&base))),

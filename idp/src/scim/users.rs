@@ -286,8 +286,12 @@ pub(super) async fn delete(
     State(s): State<SharedState>,
     ScimCaller(p): ScimCaller,
     Path((slug, id)): Path<(String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response> {
+    // Nothing in the query applies to a DELETE, but a doubled parameter is refused here as
+    // everywhere, before anything is deleted.
+    super::list::single_parameters(pairs)?;
     // As PUT and PATCH: the preconditions are checked on the version read, and the delete
     // happens only while the user is still at it, so of a PATCH and a DELETE holding
     // the same If-Match one wins and the other gets 412.

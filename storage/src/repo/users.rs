@@ -629,6 +629,6 @@ pub(crate) async fn insert_user_on<C: ConnectionTrait>(db: &C, model: &user::Mod
     Entity::insert(model.clone().into_active_model())
         .exec_without_returning(db)
         .await
-        .map_err(on_conflict("user ID already exists in this tenant"))?;
+        .map_err(on_conflict("this user ID, or one differing only in case or looking the same, already exists in this tenant"))?;
     Ok(())
 }

@@ -64,7 +64,10 @@ async fn login_ids_are_unique_per_tenant(s: Storage) {
     let new = NewUser::new(t1.id, "p-01-usr012", LoginMethod::Cert);
     s.users().create(&new, t0()).await.unwrap();
     let err = s.users().create(&new, t0()).await.unwrap_err();
-    assert!(matches!(err, StorageError::Conflict("user ID already exists in this tenant")));
+    assert!(matches!(
+        err,
+        StorageError::Conflict("this user ID, or one differing only in case or looking the same, already exists in this tenant")
+    ));
     // IDs that differ only in case are one (m0017's lower-cased key), whichever way in.
     for variant in ["P-01-USR012", "p-01-Usr012"] {
         let err = s.users().create(&NewUser::new(t1.id, variant, LoginMethod::Cert), t0()).await.unwrap_err();
