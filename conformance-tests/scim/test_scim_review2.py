@@ -326,3 +326,16 @@ def test_parameters_are_read_as_named_and_once(server):
     for odd in [{"count": 2.0}, {"startIndex": 2.9}, {"count": "2"}]:
         is_scim_error(http.post("/Users/.search", json={**search, **odd}), 400, "invalidValue")
     assert http.post("/Users/.search", json={**search, "count": 2}).json()["totalResults"] == 1
+
+
+def test_writes_take_no_filter_and_name_parts_are_named_once(server):
+    http = server.http("acme", server.acme_scim)
+    user = create(http, unique("wf"), displayName="Before")
+    url = f"/Users/{user['id']}"
+    refused = http.patch(f"{url}?filter=userName%20eq%20%22nobody%22", json=patch_body({"op": "replace", "path": "displayName", "value": "After"}))
+    is_scim_error(refused, 400, "invalidFilter")
+    is_scim_error(http.post("/Users?filter=x", json={"schemas": [CORE], "userName": unique("wf2"), "emails": [{"value": "w@acme.test"}]}),
+                  400, "invalidFilter")
+    assert http.get(url).json()["displayName"] == "Before"
+    twice = {"name": {"givenName": "A"}, "name.givenName": "B"}
+    is_scim_error(http.patch(url, json=patch_body({"op": "replace", "value": twice})), 400, "invalidSyntax")

@@ -404,26 +404,36 @@ pub fn apply_patch(mut fields: UserFields, body: &Value) -> Result<UserFields, S
                 // Each attribute once, however it is spelled (`active`, `urn:…:User:active`,
                 // or inside the core URN's object): two spellings would be two answers.
                 let mut named = std::collections::HashSet::new();
-                let mut once = |key: &str| {
+                // A `name` object names its parts: `name` with `givenName` beside a
+                // `name.givenName` key is the given name twice.
+                let mut once = |key: &str, value: &Value| {
                     let attribute = core_attribute_of(key).unwrap_or(key).to_ascii_lowercase();
-                    if named.insert(attribute) {
-                        Ok(())
-                    } else {
-                        Err(ScimError::bad(ScimType::InvalidSyntax, format!("`{}` is given twice in one operation", filter::shorten(key))))
+                    let names: Vec<String> = match value {
+                        Value::Object(parts) if attribute == "name" => {
+                            parts.keys().map(|p| format!("name.{}", p.to_ascii_lowercase())).collect()
+                        }
+                        _ => vec![attribute],
+                    };
+                    for name in names {
+                        if !named.insert(name) {
+                            let detail = format!("`{}` is given twice in one operation", filter::shorten(key));
+                            return Err(ScimError::bad(ScimType::InvalidSyntax, detail));
+                        }
                     }
+                    Ok(())
                 };
                 for (key, value) in attributes {
                     // The core schema's URN as a key holds core attributes (RFC 7644 §3.5.2.1).
                     if key.eq_ignore_ascii_case(CORE_USER) {
                         if let Value::Object(inner) = value {
                             for (key, value) in inner {
-                                once(key)?;
+                                once(key, value)?;
                                 apply_path(&mut fields, op, key, Some(value))?;
                             }
                         }
                         continue;
                     }
-                    once(key)?;
+                    once(key, value)?;
                     apply_path(&mut fields, op, key, Some(value))?;
                 }
             }
@@ -553,7 +563,7 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
             let part = NamePart::of(sub).ok_or_else(|| {
                 ScimError::bad(
                     ScimType::InvalidPath,
-                    "Mamori keeps name.givenName and name.familyName only (the display name is displayName, not name.formatted)",
+                    "`name` has no such part: Mamori keeps name.givenName and name.familyName (the display name is displayName)",
                 )
             })?;
             *part.slot(fields) = match op {

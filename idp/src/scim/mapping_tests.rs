@@ -418,3 +418,12 @@ fn an_address_filter_in_a_path_is_typed_as_in_a_list_filter() {
     let f = patch(json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "n@acme.test"}])).expect("typed");
     assert_eq!(f.email.as_deref(), Some("n@acme.test"));
 }
+
+#[test]
+fn a_name_object_and_a_dotted_name_part_are_the_part_twice() {
+    let twice = json!({"name": {"givenName": "A"}, "name.givenName": "B"});
+    assert_eq!(patch(json!([{"op": "replace", "value": twice}])).expect_err("twice").scim_type, Some(ScimType::InvalidSyntax));
+    let both = json!({"name.givenName": "A", "name.familyName": "B"});
+    let f = patch(json!([{"op": "replace", "value": both}])).expect("two parts, once each");
+    assert_eq!((f.given_name.as_deref(), f.family_name.as_deref()), (Some("A"), Some("B")));
+}

@@ -51,6 +51,17 @@ pub(super) async fn resource_of(state: &SharedState, slug: &str, user: &User) ->
     Ok(resource_with(state, slug, user, &devices_of(state, user).await?))
 }
 
+/// The query of a request on one resource (or a creation): each parameter once, and no
+/// `filter`, which only a list applies; ignored, it would let a client believe its write
+/// was conditional on it.
+fn one_resource_parameters(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
+    let q = super::list::single_parameters(pairs)?;
+    if q.contains_key("filter") {
+        return Err(ScimError::bad(ScimType::InvalidFilter, "filter applies to a list (GET /Users, .search), not to one user or a write"));
+    }
+    Ok(q)
+}
+
 pub(super) fn json_body(bytes: &Bytes) -> Result<Value> {
     super::json::parse(bytes)
 }
@@ -120,7 +131,7 @@ pub(super) async fn get(
     Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let q = super::list::single_parameters(pairs)?;
+    let q = one_resource_parameters(pairs)?;
     let (_, user) = admin_users::find_by_id(&s.app, &p, &slug, &id, ApiScope::Read).await?;
     let resource = resource_of(&s, &slug, &user).await?;
     // RFC 7232 §3.2: a GET whose If-None-Match names the current version (or is `*`:
@@ -146,7 +157,7 @@ pub(super) async fn create(
     Query(pairs): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Result<Response> {
-    let q = super::list::single_parameters(pairs)?;
+    let q = one_resource_parameters(pairs)?;
     let fields = mapping::fields_from_document(&json_body(&body)?)?;
     let email = fields
         .email
@@ -214,7 +225,7 @@ pub(super) async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let q = super::list::single_parameters(pairs)?;
+    let q = one_resource_parameters(pairs)?;
     let target = Target { slug: &slug, id: &id };
     change(&s, &p, target, &q, &headers, &body, |current, body| {
         let mut wanted = mapping::fields_from_document(body)?;
@@ -236,7 +247,7 @@ pub(super) async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let q = super::list::single_parameters(pairs)?;
+    let q = one_resource_parameters(pairs)?;
     let target = Target { slug: &slug, id: &id };
     change(&s, &p, target, &q, &headers, &body, |current, body| mapping::apply_patch(current.clone(), body)).await
 }
