@@ -4,5 +4,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // Freed memory goes back to the OS at once while the server starts (mamori-allocator).
+    mamori_allocator::start_up();
     mamori::cli::main()
 }

@@ -65,6 +65,9 @@ pub async fn run(app: App, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     if let Some(on_ready) = on_ready {
         on_ready(&urls);
     }
+    // Start-up's freed memory back to the OS now (an idle server makes no allocator call
+    // that would purge it later), then mimalloc's usual purge delay (mamori-allocator).
+    mamori_allocator::ready();
     stop_signal().await;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
