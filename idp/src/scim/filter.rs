@@ -529,28 +529,24 @@ pub fn key_hint(filter: &Filter) -> Option<KeyHint> {
 /// beyond ASCII differently (SQLite's LOWER() not at all), and a narrowing that missed a
 /// user would make the filter miss it; other text is evaluated on every user.
 pub fn text_hint(filter: &Filter) -> Option<String> {
-    ascii_text_hint(filter).filter(|text| text.is_ascii())
-}
-
-fn ascii_text_hint(filter: &Filter) -> Option<String> {
     // (`name`'s parts are not in the storage's text search.)
     const SEARCHABLE: [&str; 3] = ["username", "displayname", "emails"];
     match filter {
         Filter::Compare(path, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Value::String(text))
-            if SEARCHABLE.contains(&path.name.to_ascii_lowercase().as_str()) && !text.is_empty() =>
+            if SEARCHABLE.contains(&path.name.to_ascii_lowercase().as_str()) && !text.is_empty() && text.is_ascii() =>
         {
             // Of an address only its value is searched text (`emails.type eq "work"` is not).
             (path.sub.is_none() || path.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("value"))).then(|| text.clone())
         }
         Filter::ValuePath(name, inner) if name.eq_ignore_ascii_case("emails") => match inner.as_ref() {
             Filter::Compare(path, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Value::String(text))
-                if path.name.eq_ignore_ascii_case("value") && !text.is_empty() =>
+                if path.name.eq_ignore_ascii_case("value") && !text.is_empty() && text.is_ascii() =>
             {
                 Some(text.clone())
             }
             _ => None,
         },
-        Filter::And(a, b) => ascii_text_hint(a).filter(|t| t.is_ascii()).or_else(|| ascii_text_hint(b)),
+        Filter::And(a, b) => text_hint(a).or_else(|| text_hint(b)),
         _ => None,
     }
 }

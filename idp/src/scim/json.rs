@@ -1,4 +1,4 @@
-//! The one way a SCIM request body becomes JSON: parsed by serde_json, and refused when an
+//! The one way a SCIM request body becomes JSON: parsed by serde_json (in one pass), and refused when an
 //! object names a member twice. Attribute names ignore case (RFC 7643 §2.1), so
 //! `{"active": true, "Active": false}` has no one meaning, and serde_json alone would keep
 //! whichever came last while a case-insensitive lookup finds whichever comes first.
@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimType};
 
-/// A JSON value walked only to see that no object repeats a member name (any case).
-struct UniqueMembers;
+/// A JSON value, read in one pass by serde_json and refused when an object repeats a
+/// member name (any case).
+struct UniqueMembers(Value);
 
 impl<'de> Deserialize<'de> for UniqueMembers {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -29,58 +30,67 @@ impl<'de> Visitor<'de> for UniqueMembersVisitor {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<UniqueMembers, E> {
-        Ok(UniqueMembers)
+    fn visit_bool<E>(self, b: bool) -> Result<UniqueMembers, E> {
+        Ok(UniqueMembers(Value::Bool(b)))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<UniqueMembers, E> {
-        Ok(UniqueMembers)
+    fn visit_i64<E>(self, n: i64) -> Result<UniqueMembers, E> {
+        Ok(UniqueMembers(n.into()))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<UniqueMembers, E> {
-        Ok(UniqueMembers)
+    fn visit_u64<E>(self, n: u64) -> Result<UniqueMembers, E> {
+        Ok(UniqueMembers(n.into()))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<UniqueMembers, E> {
-        Ok(UniqueMembers)
+    fn visit_f64<E>(self, n: f64) -> Result<UniqueMembers, E> {
+        // JSON has no NaN or infinity, so serde_json never hands one over.
+        Ok(UniqueMembers(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<UniqueMembers, E> {
-        Ok(UniqueMembers)
+    fn visit_str<E>(self, text: &str) -> Result<UniqueMembers, E> {
+        Ok(UniqueMembers(Value::String(text.to_owned())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<UniqueMembers, E> {
+        Ok(UniqueMembers(Value::String(text)))
     }
 
     fn visit_unit<E>(self) -> Result<UniqueMembers, E> {
-        Ok(UniqueMembers)
+        Ok(UniqueMembers(Value::Null))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueMembers, A::Error> {
-        while seq.next_element::<UniqueMembers>()?.is_some() {}
-        Ok(UniqueMembers)
+        let mut items = Vec::new();
+        while let Some(UniqueMembers(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(UniqueMembers(Value::Array(items)))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueMembers, A::Error> {
+        let mut object = serde_json::Map::new();
         let mut seen = HashSet::new();
         while let Some(name) = map.next_key::<String>()? {
             if !seen.insert(name.to_lowercase()) {
                 let shown = super::filter::shorten(&name);
                 return Err(de::Error::custom(format!("the body names `{shown}` twice (attribute names ignore case, RFC 7643 §2.1)")));
             }
-            map.next_value::<UniqueMembers>()?;
+            let UniqueMembers(value) = map.next_value()?;
+            object.insert(name, value);
         }
-        Ok(UniqueMembers)
+        Ok(UniqueMembers(Value::Object(object)))
     }
 }
 
 /// The body as JSON, or 400 `invalidSyntax`.
 pub(super) fn parse(bytes: &[u8]) -> Result<Value, ScimError> {
-    let not_json = || ScimError::bad(ScimType::InvalidSyntax, "the body is not valid JSON");
     match serde_json::from_slice::<UniqueMembers>(bytes) {
-        Ok(_) => serde_json::from_slice(bytes).map_err(|_| not_json()),
+        Ok(UniqueMembers(value)) => Ok(value),
         // Our own refusal says what is wrong; serde_json's syntax errors are summed up.
         Err(err) if err.is_data() => {
             Err(ScimError::bad(ScimType::InvalidSyntax, err.to_string().split(" at line ").next().unwrap_or_default()))
         }
-        Err(_) => Err(not_json()),
+        Err(_) => Err(ScimError::bad(ScimType::InvalidSyntax, "the body is not valid JSON")),
     }
 }
 

@@ -206,13 +206,21 @@ fn joined_name(fields: &UserFields) -> Option<String> {
 /// The address of an `emails` value Mamori keeps: the one marked primary, else the first
 /// work address, else the first.
 fn email_of(value: &Value) -> Result<Option<String>, ScimError> {
-    let items = email_items(value)?;
+    kept_email(&email_items(value)?)
+}
+
+/// Whether an address (already checked by [`email_items`]) is marked primary.
+fn is_primary(email: &Value) -> bool {
+    get_ci(email, "primary").is_some_and(|p| p == &Value::Bool(true))
+}
+
+/// [`email_of`] on checked values.
+fn kept_email(items: &[&Value]) -> Result<Option<String>, ScimError> {
     let is_work = |e: &&&Value| get_ci(e, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(WORK));
-    let is_primary = |e: &&&Value| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true));
-    if items.iter().filter(is_primary).count() > 1 {
+    if items.iter().filter(|e| is_primary(e)).count() > 1 {
         return Err(invalid("emails: at most one address may be primary (RFC 7643 §2.4)"));
     }
-    let primary = items.iter().find(is_primary).or_else(|| items.iter().find(is_work)).or(items.first());
+    let primary = items.iter().find(|e| is_primary(e)).or_else(|| items.iter().find(is_work)).or(items.first());
     if let Some(chosen) = primary {
         check_work_type(chosen)?;
     }
@@ -258,10 +266,9 @@ fn email_items(value: &Value) -> Result<Vec<&Value>, ScimError> {
 /// address is. `None`: keep the current address.
 fn added_email(value: &Value, current: Option<&String>) -> Result<Option<String>, ScimError> {
     let items = email_items(value)?;
-    let marks_primary = items.iter().any(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)));
-    // The address kept is checked to be a work one (`email_of`); a second address of any
+    // The address kept is checked to be a work one (`kept_email`); a second address of any
     // type is ignored, as in a document.
-    if current.is_none() || marks_primary { email_of(value) } else { Ok(None) }
+    if current.is_none() || items.iter().any(|e| is_primary(e)) { kept_email(&items) } else { Ok(None) }
 }
 
 /// Whether a value filter asks for an address of a type other than `work`
@@ -338,8 +345,8 @@ pub fn fields_from_document(body: &Value) -> Result<UserFields, ScimError> {
     // Each name part by the display name's rule, named as sent (a refusal of the joined
     // display name would name a value the client never sent).
     for (field, part) in [("name.givenName", &fields.given_name), ("name.familyName", &fields.family_name)] {
-        if let Some(Err(e)) = part.as_deref().map(crate::fields::DisplayName::parse) {
-            return Err(invalid(e.detail.replacen("display_name", field, 1)));
+        if let Some(part) = part {
+            crate::admin::users::check_name_part(field, part)?;
         }
     }
     // `displayName` when the document has one; else what the name parts make.
@@ -512,11 +519,12 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
         return Ok(());
     }
     let (name, value_filter, sub) = split_value_path(path)?;
+    let lower = name.to_ascii_lowercase();
     // A value filter selects values of a multi-valued attribute (RFC 7644 §3.5.2): on
     // `externalId[…]` it would be ignored and the change made whatever it said.
     if let Some(inner) = &value_filter {
         // A multi-valued attribute Mamori does not keep (`phoneNumbers[type eq "work"]`).
-        if IGNORED_CORE.contains(&name.to_ascii_lowercase().as_str()) {
+        if IGNORED_CORE.contains(&lower.as_str()) {
             return Ok(());
         }
         if !name.eq_ignore_ascii_case("emails") {
@@ -535,7 +543,6 @@ fn apply_path(fields: &mut UserFields, op: Op, path: &str, value: Option<&Value>
         filter::check_attributes(inner, &email_part).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?;
     }
     let needs_value = || value.filter(|v| !v.is_null()).ok_or_else(|| invalid(format!("{op:?} `{path}` needs a value")));
-    let lower = name.to_ascii_lowercase();
     let sub_lower = sub.as_deref().map(str::to_ascii_lowercase);
     match (lower.as_str(), sub_lower.as_deref()) {
         ("username", None) => match op {
