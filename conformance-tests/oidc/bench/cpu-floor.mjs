@@ -15,18 +15,17 @@
 // Scenarios: client_credentials and refresh_token (rotating, chained by refresh_token.lua)
 // over keep-alive HTTPS with wrk, and client_credentials with a new TLS connection per
 // request with `hey -disable-keepalive` (wrk cannot turn keep-alive off).
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+
+import { cpuSeconds, floors, hey as heyRun, request, resetPeak, startQuickstart, statusMiB, wrk as wrkRun } from './bench-lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.MAMORI_BIN || resolve(here, '../../../target/release/mamori');
 const { values: opts } = parseArgs({
   options: {
     duration: { type: 'string', default: '15' },
@@ -36,80 +35,8 @@ const { values: opts } = parseArgs({
   },
 });
 const REDIRECT = 'https://localhost:9/cb';
-const run = promisify(execFile);
-
-/** Operations per second on one core, from `openssl speed -seconds 3`. */
-async function floors() {
-  const { stdout } = await run('openssl', ['speed', '-seconds', '3', 'ecdsap256', 'ecdhx25519', 'rsa2048'], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  const num = (re, what) => {
-    const m = stdout.match(re);
-    if (!m) throw new Error(`no ${what} in openssl speed output:\n${stdout}`);
-    return Number(m[1]);
-  };
-  const perSecond = {
-    es256: num(/256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)/, 'ecdsap256'),
-    x25519: num(/253 bits ecdh \(X25519\)\s+\S+\s+([\d.]+)/, 'X25519'),
-    rsa2048: num(/rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)/, 'rsa2048'),
-  };
-  const us = Object.fromEntries(Object.entries(perSecond).map(([k, v]) => [k, 1e6 / v]));
-  return { perSecond, us, version: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim() };
-}
-
-/** utime + stime of the process (all its threads, live and gone), in seconds. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
-const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-/** A field of /proc/PID/status in MiB (VmRSS, VmHWM). */
-function statusMiB(pid, field) {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-  return Number(m[1]) / 1024;
-}
-
-/** Resets the peak resident set (VmHWM) to the current one, so each run reports its own. */
-function resetPeak(pid) {
-  writeFileSync(`/proc/${pid}/clear_refs`, '5');
-}
-
-async function startQuickstart(workdir) {
-  const env = { ...process.env, MAMORI_SERVER__LISTEN: '127.0.0.1:0', MAMORI_SERVER__MTLS_LISTEN: '127.0.0.1:0', MAMORI_LOG__LEVEL: 'warn' };
-  delete env.MAMORI_CONFIG;
-  delete env.MAMORI_BIN;
-  const child = spawn(BIN, ['quickstart'], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (d) => (log += d));
-  const banner = [];
-  await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`quickstart not ready:\n${banner.join('\n')}\n${log}`)), 120_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      banner.push(line);
-      if (line.startsWith('Press Ctrl-C')) {
-        clearTimeout(timer);
-        res();
-      }
-    });
-    child.once('exit', (code) => rej(new Error(`quickstart exited (${code}):\n${banner.join('\n')}\n${log}`)));
-  });
-  child.stdout.resume();
-  const urls = banner.find((l) => l.startsWith('mamori: listening on'))?.match(/https:\/\/\S+/g) ?? [];
-  const dataDir = join(workdir, 'mamori-data');
-  const cli = (...args) => execFileSync(BIN, ['--config', join(dataDir, 'mamori.toml'), ...args], { cwd: workdir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return { child, main: urls[0], dataDir, cli, log: () => log };
-}
-
-function request(url, { method = 'GET', body, headers = {}, ...tls } = {}) {
-  return new Promise((res, rej) => {
-    const req = https.request(url, { method, headers, ...tls }, (r) => {
-      let data = '';
-      r.on('data', (c) => (data += c));
-      r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: data }));
-    });
-    req.on('error', rej);
-    req.end(body);
-  });
-}
+const wrk = (url, script, env, seconds) => wrkRun(url, script, env, seconds, opts);
+const hey = (url, basic, seconds) => heyRun(url, basic, seconds, opts);
 
 /** Refresh tokens from real code flows of a certificate-only user (as run.mjs). */
 async function refreshTokens(server, basic, ca, n) {
@@ -139,31 +66,6 @@ async function refreshTokens(server, basic, ca, n) {
 
 function tokenPost(server, basic, ca, body) {
   return request(`${server.main}/t/demo/token`, { method: 'POST', body, ca, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } });
-}
-
-/** wrk over keep-alive connections; returns requests answered with 2xx and the errors. */
-async function wrk(url, script, env, seconds) {
-  const args = ['-t', opts.threads, '-c', opts.connections, '-d', `${seconds}s`, '-s', join(here, script), url];
-  const { stdout } = await run('wrk', args, { env: { ...process.env, ...env, BENCH_THREADS: opts.threads }, encoding: 'utf8' });
-  const total = Number(stdout.match(/(\d+) requests in/)?.[1]);
-  const non2xx = Number(stdout.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-  const socket = stdout.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { ok: total - non2xx, errors, raw: stdout };
-}
-
-/** hey with a new TCP and TLS connection per request (hey skips certificate checks). hey
- * sends the URL's host:port as the TLS server name, which rustls refuses; `-host` sets both
- * the server name and the Host header to the bare name. */
-async function hey(url, basic, seconds) {
-  const args = ['-z', `${seconds}s`, '-c', opts.connections, '-disable-keepalive', '-host', new URL(url).hostname, '-m', 'POST', '-T', 'application/x-www-form-urlencoded',
-    '-H', `Authorization: ${basic}`, '-d', 'grant_type=client_credentials&scope=api.read', url];
-  const { stdout } = await run('hey', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const codes = [...stdout.matchAll(/\[(\d+)\]\s+(\d+) responses/g)].map((m) => [Number(m[1]), Number(m[2])]);
-  const ok = codes.filter(([c]) => c >= 200 && c < 300).reduce((a, [, n]) => a + n, 0);
-  const bad = codes.filter(([c]) => c < 200 || c >= 300).reduce((a, [, n]) => a + n, 0);
-  const errs = [...(stdout.split('Error distribution:')[1] ?? '').matchAll(/\[(\d+)\]/g)].reduce((a, m) => a + Number(m[1]), 0);
-  return { ok, errors: bad + errs, raw: stdout };
 }
 
 const workdir = mkdtempSync(join(os.tmpdir(), 'mamori-cpu-floor-'));

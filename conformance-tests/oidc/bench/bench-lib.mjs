@@ -1,0 +1,113 @@
+// Shared by the issue-22 benchmarks (cpu-floor.mjs and the scripts it runs): the crypto
+// floors from `openssl speed`, a process's CPU time and resident set from /proc, a
+// `mamori quickstart` in a temporary folder, HTTPS requests, and the wrk and hey runs.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.MAMORI_BIN || resolve(here, '../../../target/release/mamori');
+const run = promisify(execFile);
+
+/** Operations per second on one core, from `openssl speed -seconds 3`. */
+export async function floors() {
+  const { stdout } = await run('openssl', ['speed', '-seconds', '3', 'ecdsap256', 'ecdhx25519', 'rsa2048'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const num = (re, what) => {
+    const m = stdout.match(re);
+    if (!m) throw new Error(`no ${what} in openssl speed output:\n${stdout}`);
+    return Number(m[1]);
+  };
+  const perSecond = {
+    es256: num(/256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)/, 'ecdsap256'),
+    x25519: num(/253 bits ecdh \(X25519\)\s+\S+\s+([\d.]+)/, 'X25519'),
+    rsa2048: num(/rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)/, 'rsa2048'),
+  };
+  const us = Object.fromEntries(Object.entries(perSecond).map(([k, v]) => [k, 1e6 / v]));
+  return { perSecond, us, version: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim() };
+}
+
+/** utime + stime of the process (all its threads, live and gone), in seconds. */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** A field of /proc/PID/status in MiB (VmRSS, VmHWM). */
+export function statusMiB(pid, field) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return Number(m[1]) / 1024;
+}
+
+/** Resets the peak resident set (VmHWM) to the current one, so each run reports its own. */
+export function resetPeak(pid) {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+export async function startQuickstart(workdir) {
+  const env = { ...process.env, MAMORI_SERVER__LISTEN: '127.0.0.1:0', MAMORI_SERVER__MTLS_LISTEN: '127.0.0.1:0', MAMORI_LOG__LEVEL: 'warn' };
+  delete env.MAMORI_CONFIG;
+  delete env.MAMORI_BIN;
+  const child = spawn(BIN, ['quickstart'], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  const banner = [];
+  await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`quickstart not ready:\n${banner.join('\n')}\n${log}`)), 120_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      banner.push(line);
+      if (line.startsWith('Press Ctrl-C')) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`quickstart exited (${code}):\n${banner.join('\n')}\n${log}`)));
+  });
+  child.stdout.resume();
+  const urls = banner.find((l) => l.startsWith('mamori: listening on'))?.match(/https:\/\/\S+/g) ?? [];
+  const dataDir = join(workdir, 'mamori-data');
+  const cli = (...args) => execFileSync(BIN, ['--config', join(dataDir, 'mamori.toml'), ...args], { cwd: workdir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { child, main: urls[0], dataDir, cli, log: () => log };
+}
+
+export function request(url, { method = 'GET', body, headers = {}, ...tls } = {}) {
+  return new Promise((res, rej) => {
+    const req = https.request(url, { method, headers, ...tls }, (r) => {
+      let data = '';
+      r.on('data', (c) => (data += c));
+      r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: data }));
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+/** wrk over keep-alive connections; returns requests answered with 2xx and the errors. */
+export async function wrk(url, script, env, seconds, { threads = '2', connections = '32' } = {}) {
+  const args = ['-t', threads, '-c', connections, '-d', `${seconds}s`, '-s', join(here, script), url];
+  const { stdout } = await run('wrk', args, { env: { ...process.env, ...env, BENCH_THREADS: threads }, encoding: 'utf8' });
+  const total = Number(stdout.match(/(\d+) requests in/)?.[1]);
+  const non2xx = Number(stdout.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const socket = stdout.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { ok: total - non2xx, errors, raw: stdout };
+}
+
+/** hey with a new TCP and TLS connection per request (hey skips certificate checks). hey
+ * sends the URL's host:port as the TLS server name, which rustls refuses; `-host` sets both
+ * the server name and the Host header to the bare name. */
+export async function hey(url, basic, seconds, { connections = '32' } = {}) {
+  const args = ['-z', `${seconds}s`, '-c', connections, '-disable-keepalive', '-host', new URL(url).hostname, '-m', 'POST', '-T', 'application/x-www-form-urlencoded',
+    '-H', `Authorization: ${basic}`, '-d', 'grant_type=client_credentials&scope=api.read', url];
+  const { stdout } = await run('hey', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const codes = [...stdout.matchAll(/\[(\d+)\]\s+(\d+) responses/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  const ok = codes.filter(([c]) => c >= 200 && c < 300).reduce((a, [, n]) => a + n, 0);
+  const bad = codes.filter(([c]) => c < 200 || c >= 300).reduce((a, [, n]) => a + n, 0);
+  const errs = [...(stdout.split('Error distribution:')[1] ?? '').matchAll(/\[(\d+)\]/g)].reduce((a, m) => a + Number(m[1]), 0);
+  return { ok, errors: bad + errs, raw: stdout };
+}
+
