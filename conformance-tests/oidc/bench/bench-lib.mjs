@@ -48,6 +48,37 @@ export function resetPeak(pid) {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }
 
+/** One run against the server process `pid`: its CPU over the run ÷ the requests answered
+ * with 2xx, and its peak resident set over the run. `go` returns what wrk or hey do. */
+export async function measure(pid, go) {
+  await settle(pid);
+  resetPeak(pid);
+  const before = cpuSeconds(pid);
+  const r = await go();
+  const cpu = cpuSeconds(pid) - before;
+  return { ...r, cpu, perRequest: (cpu * 1e6) / r.ok, peak: statusMiB(pid, 'VmHWM'), after: statusMiB(pid, 'VmRSS') };
+}
+
+/** Waits until the server's CPU time stops moving (at most 15 s), so that requests still
+ * queued from a warm-up or an earlier run do not count in the next one. */
+export async function settle(pid) {
+  let last = cpuSeconds(pid);
+  for (let quiet = 0, i = 0; quiet < 2 && i < 60; i += 1) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = cpuSeconds(pid);
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
+/** SIGTERM, then waits for the exit; does nothing if the child is gone already. */
+export async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 export async function startQuickstart(workdir) {
   const env = { ...process.env, MAMORI_SERVER__LISTEN: '127.0.0.1:0', MAMORI_SERVER__MTLS_LISTEN: '127.0.0.1:0', MAMORI_LOG__LEVEL: 'warn' };
   delete env.MAMORI_CONFIG;

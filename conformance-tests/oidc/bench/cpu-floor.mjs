@@ -5,16 +5,22 @@
 // inflate either. Prints a Markdown table for docs/benchmarks.md.
 //
 // Builds nothing: expects a release binary. Needs node, openssl, wrk and hey (Debian
-// packages; scripts/lib/ensure.sh installs them with `ensure_apt_packages wrk hey`). Usage,
-// from the repository root:
+// packages; scripts/lib/ensure.sh installs them with `ensure_apt_packages wrk hey`), and
+// for the peer rows oidc-provider (npm ci in this folder) and glewlwyd (Debian package;
+// `DEBIAN_FRONTEND=noninteractive apt-get install -y glewlwyd`, not installed by
+// scripts/test). A missing peer is reported, not installed. Usage, from the repository root:
 //
 //   cargo build --release --bin mamori
-//   node conformance-tests/oidc/bench/cpu-floor.mjs [--duration 15] [--connections 32]
+//   (cd conformance-tests/oidc/bench && npm ci)
+//   node conformance-tests/oidc/bench/cpu-floor.mjs [--duration 15] [--connections 32] \
+//     [--peers all|none|oidc-provider,glewlwyd] [--glewlwyd-pbkdf2 1]
 //
 // The server is `mamori quickstart` in a temporary folder (SQLite, the default settings).
 // Scenarios: client_credentials and refresh_token (rotating, chained by refresh_token.lua)
 // over keep-alive HTTPS with wrk, and client_credentials with a new TLS connection per
-// request with `hey -disable-keepalive` (wrk cannot turn keep-alive off).
+// request with `hey -disable-keepalive` (wrk cannot turn keep-alive off). Then the same
+// scenarios against each peer (peers.mjs), one server at a time, with "÷ Mamori" = the
+// peer's CPU per request ÷ Mamori's.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +29,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { cpuSeconds, floors, hey as heyRun, request, resetPeak, startQuickstart, statusMiB, wrk as wrkRun } from './bench-lib.mjs';
+import { floors, hey as heyRun, measure, request, startQuickstart, statusMiB, stopChild, wrk as wrkRun } from './bench-lib.mjs';
+import { parsePeers, runPeers } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -32,11 +39,17 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '32' },
     threads: { type: 'string', default: '2' },
     'idle-seconds': { type: 'string', default: '3' },
+    peers: { type: 'string', default: 'all' },
+    // Glewlwyd checks the PBKDF2 hash of the client secret on every request (150000
+    // iterations as shipped); Mamori checks its slow hash once and then a cached digest,
+    // oidc-provider compares the secret: 1 iteration makes Glewlwyd's check as cheap.
+    'glewlwyd-pbkdf2': { type: 'string', default: '1' },
   },
 });
+const peers = parsePeers(opts.peers);
 const REDIRECT = 'https://localhost:9/cb';
-const wrk = (url, script, env, seconds) => wrkRun(url, script, env, seconds, opts);
-const hey = (url, basic, seconds) => heyRun(url, basic, seconds, opts);
+const wrk = (url, script, env, seconds, load = opts) => wrkRun(url, script, env, seconds, load);
+const hey = (url, basic, seconds, load = opts) => heyRun(url, basic, seconds, load);
 
 /** Refresh tokens from real code flows of a certificate-only user (as run.mjs). */
 async function refreshTokens(server, basic, ca, n) {
@@ -97,23 +110,18 @@ try {
   const afterSetup = statusMiB(pid, 'VmRSS');
 
   const duration = Number(opts.duration);
-  const scenarios = [
+  // The peers run the same scenarios against their own endpoint, client and tokens (and
+  // load: connections and threads, when a peer needs fewer connections).
+  const scenariosFor = (url, basic, tokensFile, load = opts) => [
     { name: 'client_credentials, keep-alive', floor: floor.us.es256, floorText: '1 ES256', target: 1.5,
-      go: () => wrk(url, 'client_credentials.lua', { BENCH_BASIC: basic }, duration) },
-    { name: 'refresh_token (rotation, SQLite), keep-alive', floor: 2 * floor.us.es256, floorText: '2 ES256', target: 2,
-      go: () => wrk(url, 'refresh_token.lua', { BENCH_BASIC: basic, BENCH_TOKENS: tokensFile }, duration) },
+      go: () => wrk(url, 'client_credentials.lua', { BENCH_BASIC: basic }, duration, load) },
+    { name: 'refresh_token (rotation, SQLite), keep-alive', floor: 2 * floor.us.es256, floorText: '2 ES256', target: 2, refresh: true,
+      go: () => wrk(url, 'refresh_token.lua', { BENCH_BASIC: basic, BENCH_TOKENS: tokensFile }, duration, load) },
     { name: 'client_credentials, new TLS connection each', floor: handshakeSig[1] + 2 * floor.us.x25519 + floor.us.es256,
-      floorText: `1 ${handshakeSig[0]} + 2 X25519 + 1 ES256`, target: 1.25, go: () => hey(url, basic, duration) },
+      floorText: `1 ${handshakeSig[0]} + 2 X25519 + 1 ES256`, target: 1.25, go: () => hey(url, basic, duration, load) },
   ];
   const rows = [];
-  for (const s of scenarios) {
-    resetPeak(pid);
-    const before = cpuSeconds(pid);
-    const r = await s.go();
-    const cpu = cpuSeconds(pid) - before;
-    const perRequest = (cpu * 1e6) / r.ok;
-    rows.push({ ...s, ...r, cpu, perRequest, peak: statusMiB(pid, 'VmHWM'), after: statusMiB(pid, 'VmRSS') });
-  }
+  for (const s of scenariosFor(url, basic, tokensFile)) rows.push({ ...s, ...(await measure(pid, s.go)) });
   const loadAfter = os.loadavg();
 
   console.log(`\n${new Date().toISOString()}, commit ${commit}, ${os.cpus()[0].model}, ${os.availableParallelism()} cores`);
@@ -129,10 +137,41 @@ try {
   console.log(`\nRSS: idle ${idle.rss.toFixed(1)} MiB ${opts['idle-seconds']} s after start (anonymous ${pss('Anonymous').toFixed(1)} of which transparent huge pages ${pss('AnonHugePages').toFixed(1)}, file-backed ${(pss('Rss') - pss('Anonymous')).toFixed(1)}; peak while starting ${idle.hwm.toFixed(1)}), `
     + `${afterSetup.toFixed(1)} after setup and warm-up, peak ${Math.max(...rows.map((r) => r.peak)).toFixed(1)} over the runs, ${rows.at(-1).after.toFixed(1)} after them (targets: ≤ 30 idle, ≤ 60 peak)`);
   if (process.env.BENCH_VERBOSE) for (const r of rows) console.log(r.raw);
-} finally {
-  if (server) {
-    server.child.kill('SIGTERM');
-    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
+
+  if (peers.length) {
+    await stopChild(server.child); // one server at a time: the peers do not compete with it
+    const peerLoad = os.loadavg();
+    const results = await runPeers(peers, {
+      workdir, certFile: join(server.dataDir, 'tls/server.pem'), keyFile: join(server.dataDir, 'tls/server.key'), ca,
+      clientId: 'bench', clientSecret: reg.client_secret, redirectUri: REDIRECT, tokenCount: Number(opts.threads) * (perThread + 8),
+      idleSeconds: Number(opts['idle-seconds']), load: opts, warmup: (u, b, load) => wrk(u, 'client_credentials.lua', { BENCH_BASIC: b }, 2, load),
+      scenarios: scenariosFor, glewlwydPbkdf2: Number(opts['glewlwyd-pbkdf2']),
+    });
+    printPeers(results, rows, peerLoad);
   }
+} finally {
+  if (server) await stopChild(server.child);
   rmSync(workdir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+function printPeers(results, mamoriRows, loadBefore) {
+  const mamori = Object.fromEntries(mamoriRows.map((r) => [r.name, r.perRequest]));
+  console.log(`\nPeers, the same scenarios, one server at a time; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
+  console.log('| server | scenario | requests (2xx) | errors | server CPU, s | CPU µs/request | floor | floor µs | ratio | ÷ Mamori | peak RSS MiB |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const p of results) {
+    for (const r of p.rows) {
+      console.log(`| ${p.name} | ${r.name} | ${r.ok} | ${r.errors} | ${r.cpu.toFixed(2)} | ${r.perRequest.toFixed(1)} | ${r.floorText} | ${r.floor.toFixed(1)} | ${(r.perRequest / r.floor).toFixed(2)}× | ${(r.perRequest / mamori[r.name]).toFixed(2)}× | ${r.peak.toFixed(1)} |`);
+    }
+  }
+  console.log('');
+  for (const p of results) {
+    const rss = p.idle === undefined ? '' : `RSS idle ${p.idle.toFixed(1)} MiB ${opts['idle-seconds']} s after start, ${p.afterSetup?.toFixed(1) ?? '?'} after setup and warm-up`
+      + (p.rows.length ? `, peak ${Math.max(...p.rows.map((r) => r.peak)).toFixed(1)} over the runs` : '');
+    console.log(`${p.name}: ${[rss, ...p.notes, ...p.skipped].filter(Boolean).join('; ')}`);
+  }
+  if (results.some((p) => p.name === 'glewlwyd' && p.rows.length)) {
+    console.log(`glewlwyd: client secret checked with PBKDF2-SHA256 at ${opts['glewlwyd-pbkdf2']} iteration(s) on every request (150000 as shipped: --glewlwyd-pbkdf2 150000)`);
+  }
+  if (process.env.BENCH_VERBOSE) for (const p of results) for (const r of p.rows) console.log(r.raw);
 }
