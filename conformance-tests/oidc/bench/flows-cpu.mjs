@@ -11,7 +11,11 @@
 //
 // Alone, from the repository root (starts its own `mamori quickstart`):
 //
-//   MAMORI_BIN=target/release/mamori node conformance-tests/oidc/bench/flows-cpu.mjs [--duration 10] [--connections 8]
+//   MAMORI_BIN=target/release/mamori node conformance-tests/oidc/bench/flows-cpu.mjs [--duration 10] [--connections N]
+//
+// (connections: 16 for the code redemptions and 8 for SAML unless given). The floors' RSA
+// size is the IdP key's (RSA-3072 today), measured here with `openssl speed` and added to
+// `floor` when floors() lacks it.
 //
 // The load generator is Node itself, with keep-alive agents: wrk cannot present a client
 // certificate (the SAML continuation needs one) nor stop after a fixed number of codes.
