@@ -67,7 +67,7 @@ impl Default for PoolSettings {
 /// A connection pool plus the repositories over it. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     backend: Backend,
 }
 

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::update_returning;
 
+#[cfg(test)]
+mod plans;
 mod refresh;
 use crate::StorageError;
 use crate::convert::{count, from_json, ms, opt_time, parse, small, time, to_json};
@@ -209,15 +211,8 @@ impl<'a> OidcGrants<'a> {
     /// Redeems a code once. A second redemption fails with `AlreadyUsed` and revokes the
     /// grant, so the tokens the first one obtained stop working too (RFC 6749 §4.1.2).
     pub async fn redeem_code(&self, lookup_hash: &str, now: OffsetDateTime) -> Result<AuthorizationCode, CodeRedeemError> {
-        use authorization_code::{Column, Entity};
-        let stmt = Entity::update_many()
-            .col_expr(Column::RedeemedAt, Expr::val(ms(now)))
-            .filter(Column::LookupHash.eq(lookup_hash))
-            .filter(Column::RedeemedAt.is_null())
-            .filter(Column::ExpiresAt.gt(ms(now)))
-            .filter(Column::GrantId.in_subquery(live_grants()))
-            .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
+        use authorization_code::Entity;
+        let rows = update_returning::<Entity, _>(self.db, spend_code(lookup_hash, now)).await.map_err(db_err)?;
         if let Some(row) = rows.into_iter().next() {
             return Ok(to_code(row)?);
         }
@@ -509,12 +504,30 @@ impl<'a> OidcGrants<'a> {
 
 /// `SELECT id FROM oidc_grants WHERE revoked_at IS NULL`: spending a code or refresh
 /// token checks its grant in the same statement.
-fn live_grants() -> sea_orm::sea_query::SelectStatement {
-    sea_orm::sea_query::Query::select()
-        .column(grant::Column::Id)
+/// Marks a live code of a live grant redeemed.
+fn spend_code(lookup_hash: &str, now: OffsetDateTime) -> sea_orm::sea_query::UpdateStatement {
+    use authorization_code::{Column, Entity};
+    Entity::update_many()
+        .col_expr(Column::RedeemedAt, Expr::val(ms(now)))
+        .filter(Column::LookupHash.eq(lookup_hash))
+        .filter(Column::RedeemedAt.is_null())
+        .filter(Column::ExpiresAt.gt(ms(now)))
+        .filter(grant_is_live(Entity, Column::GrantId))
+        .into_query()
+}
+
+/// The row's grant (`table.grant_id`) is not revoked: a correlated `EXISTS` that reads one
+/// grant by its primary key. `grant_id IN (SELECT id … WHERE revoked_at IS NULL)` would
+/// read the same, but SQLite plans it as a list of every live grant built per statement,
+/// so each code redemption and refresh rotation cost more with every login ever made.
+fn grant_is_live<T: sea_orm::Iden + Clone + 'static>(table: T, grant_id: impl sea_orm::Iden + 'static) -> sea_orm::sea_query::SimpleExpr {
+    let grant = sea_orm::sea_query::Query::select()
+        .expr(Expr::val(1))
         .from(grant::Entity)
-        .and_where(grant::Column::RevokedAt.is_null())
-        .to_owned()
+        .and_where(Expr::col((grant::Entity, grant::Column::Id)).equals((table, grant_id)))
+        .and_where(Expr::col((grant::Entity, grant::Column::RevokedAt)).is_null())
+        .to_owned();
+    Expr::exists(grant)
 }
 
 fn to_pending(m: pending_request::Model) -> Result<PendingRequest, StorageError> {

@@ -100,6 +100,17 @@ async fn codes_are_single_use_and_reuse_revokes_the_grant(s: Storage) {
     repo.insert_code(&old, g2.id, &json!({}), t0() + Duration::minutes(1), t0()).await.unwrap();
     assert!(matches!(repo.redeem_code(&old, t0() + Duration::minutes(2)).await, Err(CodeRedeemError::Expired)));
     assert!(!repo.get_grant(g2.id).await.unwrap().is_revoked());
+
+    // A live code of a grant revoked since (the user logged out, consent withdrawn) is
+    // not redeemed, and the grant of another live code is untouched by that.
+    let g3 = repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap();
+    let g4 = repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap();
+    let (dead, live) = (token_lookup_hash("code-3"), token_lookup_hash("code-4"));
+    repo.insert_code(&dead, g3.id, &json!({}), t0() + Duration::minutes(1), t0()).await.unwrap();
+    repo.insert_code(&live, g4.id, &json!({}), t0() + Duration::minutes(1), t0()).await.unwrap();
+    assert!(repo.revoke_grant(g3.id, t0()).await.unwrap());
+    assert!(matches!(repo.redeem_code(&dead, t0()).await, Err(CodeRedeemError::AlreadyUsed { grant_id }) if grant_id == g3.id));
+    assert_eq!(repo.redeem_code(&live, t0()).await.unwrap().grant_id, g4.id);
 }
 
 async fn concurrent_code_redemption_succeeds_once(s: Storage) {

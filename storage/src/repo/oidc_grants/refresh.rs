@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelec
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{OidcGrants, live_grants, to_refresh};
+use super::{OidcGrants, grant_is_live, to_refresh};
 use crate::StorageError;
 use crate::convert::{ms, to_json};
 use crate::entity::oidc::{grant, refresh_token};
@@ -67,15 +67,7 @@ impl OidcGrants<'_> {
     /// and `why_not_rotated` then finds it reused, as it would one at a time.
     pub async fn rotate_refresh_tokens(&self, batch: Vec<RefreshRotation>, now: OffsetDateTime) -> Result<Vec<Rotated>, StorageError> {
         use refresh_token::{Column, Entity};
-        let hashes: Vec<&str> = batch.iter().map(|r| r.lookup_hash.as_str()).collect();
-        let spend = Entity::update_many()
-            .col_expr(Column::RotatedAt, Expr::val(ms(now)))
-            .filter(Column::LookupHash.is_in(hashes))
-            .filter(Column::RotatedAt.is_null())
-            .filter(Column::RevokedAt.is_null())
-            .filter(Column::ExpiresAt.gt(ms(now)))
-            .filter(Column::GrantId.in_subquery(live_grants()))
-            .into_query();
+        let spend = spend_refresh(batch.iter().map(|r| r.lookup_hash.as_str()), now);
 
         let txn = begin_write(self.db).await?;
         let mut spent: HashMap<String, refresh_token::Model> =
@@ -193,4 +185,17 @@ impl OidcGrants<'_> {
         let model = refresh_token::Entity::find_by_id(lookup_hash.to_owned()).one(self.db).await.map_err(db_err)?;
         model.map(to_refresh).transpose()
     }
+}
+
+/// Marks the live, unrotated tokens among `hashes` (of live grants) rotated.
+pub(super) fn spend_refresh<'a>(hashes: impl IntoIterator<Item = &'a str>, now: OffsetDateTime) -> sea_orm::sea_query::UpdateStatement {
+    use refresh_token::{Column, Entity};
+    Entity::update_many()
+        .col_expr(Column::RotatedAt, Expr::val(ms(now)))
+        .filter(Column::LookupHash.is_in(hashes))
+        .filter(Column::RotatedAt.is_null())
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(ms(now)))
+        .filter(grant_is_live(Entity, Column::GrantId))
+        .into_query()
 }
