@@ -25,6 +25,17 @@ pub fn form_pairs(text: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(text.as_bytes()).into_owned().collect()
 }
 
+/// One form-encoded value on its own (a Basic credential, RFC 6749 §2.3.1), decoded as
+/// [`form_pairs`] decodes values: `+` is a space, bytes that are not UTF-8 become U+FFFD.
+/// `&` and `=` are part of the value here, not separators.
+pub fn form_value(value: &str) -> String {
+    if !value.contains(['+', '%']) {
+        return value.to_owned();
+    }
+    let spaced = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
 /// Whether every name and value of a query string or form decodes to UTF-8. Where the
 /// exact text matters (a SCIM filter), a query that fails this is refused rather than
 /// read with U+FFFD in place of its bytes, which would answer another question.

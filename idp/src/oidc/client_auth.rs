@@ -68,8 +68,7 @@ pub fn basic_credentials(value: &str) -> Result<Option<(String, String)>, OAuthE
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad.clone())?;
     let text = String::from_utf8(decoded).map_err(|_| bad.clone())?;
     let (id, secret) = text.split_once(':').ok_or(bad)?;
-    let decode = |s: &str| crate::urlcode::form_pairs(&format!("x={s}")).pop().map(|(_, v)| v).unwrap_or_default();
-    Ok(Some((decode(id), decode(secret))))
+    Ok(Some((crate::urlcode::form_value(id), crate::urlcode::form_value(secret))))
 }
 
 /// `x5t#S256` of a certificate (base64url SHA-256 of its DER), as RFC 8705 §3.1 binds
@@ -315,6 +314,10 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         let encoded = base64::engine::general_purpose::STANDARD.encode("my%20client:p%40ss+word");
         assert_eq!(basic_credentials(&format!("Basic {encoded}")).expect("parses"), Some(("my client".into(), "p@ss word".into())));
+        // A client that did not form-encode keeps `&` and `=` in its secret (the value is
+        // one component, not a form), and bytes that are not UTF-8 become U+FFFD.
+        let raw = base64::engine::general_purpose::STANDARD.encode("rp:a&b=c%FF");
+        assert_eq!(basic_credentials(&format!("Basic {raw}")).expect("parses"), Some(("rp".into(), "a&b=c\u{fffd}".into())));
         assert!(basic_credentials("Basic !!!").is_err());
         assert_eq!(basic_credentials("Bearer abc").expect("another scheme"), None);
         assert!(same_dn("CN=rp, O=Example", "cn=rp,o=example"));

@@ -64,7 +64,7 @@ pub struct JwtAccessTokens;
 
 impl AccessTokenStrategy for JwtAccessTokens {
     async fn issue(&self, app: &App, claims: &AccessTokenClaims) -> anyhow::Result<String> {
-        jwt::sign(app, SigningAlgorithm::Es256, "at+jwt", &serde_json::to_value(claims)?).await
+        jwt::sign(app, SigningAlgorithm::Es256, "at+jwt", claims).await
     }
 }
 

@@ -164,7 +164,10 @@ impl<IO> RewriteOversized<IO> {
             return;
         }
         if self.answered {
+            // The language headers of an oversized head are in the request being read,
+            // so what came before it is dropped rather than shifted along on every read.
             self.start.clear();
+            self.recent.clear();
             self.answered = false;
         }
         let room = START_BYTES.saturating_sub(self.start.len());
@@ -204,9 +207,9 @@ impl<IO> RewriteOversized<IO> {
 impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
     /// Drives our answer: the rest of the head, the page, the drain.
     fn poll_answer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut scratch = [0u8; 8192];
         loop {
             match &mut self.phase {
+                // Every flush of every answer passes here: nothing to do, nothing to set up.
                 Phase::Passing | Phase::Done => return Poll::Ready(Ok(())),
                 Phase::FindingHeadEnd { status, deadline, read } => {
                     let status = *status;
@@ -214,6 +217,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
                         self.phase = self.page(status);
                         continue;
                     }
+                    let mut scratch = [0u8; 8192];
                     let mut buf = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                         Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
@@ -239,6 +243,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> RewriteOversized<IO> {
                 }
                 Phase::Draining { deadline, read } => {
                     ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+                    let mut scratch = [0u8; 8192];
                     let mut buf = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                         Poll::Ready(Ok(())) if !buf.filled().is_empty() && *read < LINGER_BYTES => *read += buf.filled().len(),
@@ -258,9 +263,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for RewriteOversized<IO> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
         if this.pages.is_some() && matches!(polled, Poll::Ready(Ok(()))) {
-            let read = buf.filled()[before..].to_vec();
-            this.remember_start(&read);
-            this.remember(&read);
+            let read = &buf.filled()[before..];
+            this.remember_start(read);
+            this.remember(read);
         }
         polled
     }

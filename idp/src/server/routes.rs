@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{body_limit, plain_errors_as_pages, request_id, security_headers};
+use super::{body_limit, plain_errors_as_pages, request_id};
 use crate::state::SharedState;
 
 /// Routes served alike on both listeners.
@@ -84,7 +84,7 @@ fn finish(routes: Router<SharedState>, state: SharedState) -> Router {
         .layer(axum::middleware::from_fn(body_limit::refuse_declared_oversize))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), plain_errors_as_pages))
         .with_state(state)
-        .layer(axum::middleware::map_response(security_headers))
+        // Also sets the security headers on every response.
         .layer(axum::middleware::from_fn_with_state(metrics, request_id))
 }
 
