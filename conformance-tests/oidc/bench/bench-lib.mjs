@@ -4,6 +4,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +78,16 @@ export async function stopChild(child) {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
+}
+
+/** What every run begins with: the load average, the commit, the floors, then the server
+ * (after the floors, so that openssl has the machine to itself). */
+export async function startRun(workdir) {
+  const load = os.loadavg();
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+  const floor = await floors();
+  const server = await startQuickstart(workdir);
+  return { load, commit, floor, server, pid: server.child.pid };
 }
 
 export async function startQuickstart(workdir) {

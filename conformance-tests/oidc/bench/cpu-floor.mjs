@@ -21,19 +21,16 @@
 // request with `hey -disable-keepalive` (wrk cannot turn keep-alive off). Then the same
 // scenarios against each peer (peers.mjs), one server at a time, with "÷ Mamori" = the
 // peer's CPU per request ÷ Mamori's.
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { floors, hey as heyRun, measure, request, startQuickstart, statusMiB, stopChild, wrk as wrkRun } from './bench-lib.mjs';
+import { hey as heyRun, measure, request, startRun, statusMiB, stopChild, wrk as wrkRun } from './bench-lib.mjs';
 import { flowScenarios } from './flows-cpu.mjs';
 import { parsePeers, runPeers } from './peers.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
   options: {
     duration: { type: 'string', default: '15' },
@@ -87,11 +84,9 @@ function tokenPost(server, basic, ca, body) {
 const workdir = mkdtempSync(join(os.tmpdir(), 'mamori-cpu-floor-'));
 let server;
 try {
-  const load = os.loadavg();
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-  const floor = await floors();
-  server = await startQuickstart(workdir);
-  const pid = server.child.pid;
+  const run = await startRun(workdir);
+  const { load, commit, floor, pid } = run;
+  server = run.server;
   await new Promise((r) => setTimeout(r, Number(opts['idle-seconds']) * 1000));
   const idle = { rss: statusMiB(pid, 'VmRSS'), hwm: statusMiB(pid, 'VmHWM'), rollup: readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8') };
 

@@ -22,19 +22,18 @@
 // Each row's details line gives the requests/s reached and the client's own CPU, to show
 // whether the client, not the server, set the pace. BENCH_PERF=DIR also records a
 // `perf record -g` profile of the server during each run, DIR/flows-N.data.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { X509Certificate, randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
 
-import { cpuSeconds, floors, request, resetPeak, startQuickstart, statusMiB } from './bench-lib.mjs';
+import { cpuSeconds, request, resetPeak, startRun, statusMiB } from './bench-lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 // Names of their own, so these scenarios can share a server with cpu-floor.mjs's.
 const CLIENT_ID = 'bench-flows';
 const LOGIN_ID = 'bench-flows-user';
@@ -394,11 +393,9 @@ async function main() {
   const workdir = mkdtempSync(join(os.tmpdir(), 'mamori-flows-cpu-'));
   let server;
   try {
-    const load = os.loadavg();
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const floor = await floors();
-    server = await startQuickstart(workdir);
-    const pid = server.child.pid;
+    const run = await startRun(workdir);
+    const { load, commit, floor, pid } = run;
+    server = run.server;
     const ca = readFileSync(join(server.dataDir, 'tls/dev-root.pem'));
     const scenarios = await flowScenarios({ server, ca, floor, duration: opts.duration, connections: opts.connections });
     const rows = [];
