@@ -80,6 +80,15 @@ export async function stopChild(child) {
   await exited;
 }
 
+/** The table every run prints: one row per scenario measured by `measure`. */
+export function printRows(rows) {
+  console.log('| scenario | requests (2xx) | errors | server CPU, s | CPU µs/request | floor | floor µs | ratio | target | peak RSS MiB |');
+  console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${r.ok} | ${r.errors} | ${r.cpu.toFixed(2)} | ${r.perRequest.toFixed(1)} | ${r.floorText} | ${r.floor.toFixed(1)} | ${(r.perRequest / r.floor).toFixed(2)}× | ≤ ${r.target}× | ${r.peak.toFixed(1)} |`);
+  }
+}
+
 /** What every run begins with: the load average, the commit, the floors, then the server
  * (after the floors, so that openssl has the machine to itself). */
 export async function startRun(workdir) {
@@ -116,12 +125,15 @@ export async function startQuickstart(workdir) {
   return { child, main: urls[0], dataDir, cli, log: () => log };
 }
 
+/** One HTTPS request; `tls` takes https.request's options (`ca`, `pfx`, or a keep-alive
+ * `agent`). The body as a string. */
 export function request(url, { method = 'GET', body, headers = {}, ...tls } = {}) {
   return new Promise((res, rej) => {
     const req = https.request(url, { method, headers, ...tls }, (r) => {
-      let data = '';
-      r.on('data', (c) => (data += c));
-      r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: data }));
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks).toString() }));
+      r.on('error', rej);
     });
     req.on('error', rej);
     req.end(body);

@@ -27,7 +27,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { hey as heyRun, measure, request, startRun, statusMiB, stopChild, wrk as wrkRun } from './bench-lib.mjs';
+import { hey as heyRun, measure, printRows, request, startRun, statusMiB, stopChild, wrk as wrkRun } from './bench-lib.mjs';
 import { flowScenarios } from './flows-cpu.mjs';
 import { parsePeers, runPeers } from './peers.mjs';
 
@@ -134,11 +134,7 @@ try {
   console.log(`load average ${load.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after`);
   console.log(`${floor.version}, one core: ES256 sign ${floor.perSecond.es256}/s = ${floor.us.es256.toFixed(1)} µs; X25519 ${floor.perSecond.x25519}/s = ${floor.us.x25519.toFixed(1)} µs; RSA-2048 sign ${floor.perSecond.rsa2048}/s = ${floor.us.rsa2048.toFixed(1)} µs${floor.us.rsa3072 ? `; RSA-3072 sign ${floor.perSecond.rsa3072}/s = ${floor.us.rsa3072.toFixed(1)} µs` : ''}`);
   console.log(`server TLS key: ${serverKey.asymmetricKeyType}; ${opts.connections} connections, ${duration} s per run\n`);
-  console.log('| scenario | requests (2xx) | errors | server CPU, s | CPU µs/request | floor | floor µs | ratio | target | peak RSS MiB |');
-  console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    console.log(`| ${r.name} | ${r.ok} | ${r.errors} | ${r.cpu.toFixed(2)} | ${r.perRequest.toFixed(1)} | ${r.floorText} | ${r.floor.toFixed(1)} | ${(r.perRequest / r.floor).toFixed(2)}× | ≤ ${r.target}× | ${r.peak.toFixed(1)} |`);
-  }
+  printRows(rows);
   const pss = (k) => Number(idle.rollup.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0) / 1024;
   console.log(`\nRSS: idle ${idle.rss.toFixed(1)} MiB ${opts['idle-seconds']} s after start (anonymous ${pss('Anonymous').toFixed(1)} of which transparent huge pages ${pss('AnonHugePages').toFixed(1)}, file-backed ${(pss('Rss') - pss('Anonymous')).toFixed(1)}; peak while starting ${idle.hwm.toFixed(1)}), `
     + `${afterSetup.toFixed(1)} after setup and warm-up, peak ${Math.max(...rows.map((r) => r.peak)).toFixed(1)} over the runs, ${rows.at(-1).after.toFixed(1)} after them (targets: ≤ 30 idle, ≤ 60 peak)`);

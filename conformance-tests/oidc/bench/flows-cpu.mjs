@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
 
-import { cpuSeconds, request, resetPeak, startRun, statusMiB } from './bench-lib.mjs';
+import { measure, printRows, request, startRun, stopChild } from './bench-lib.mjs';
 
 // Names of their own, so these scenarios can share a server with cpu-floor.mjs's.
 const CLIENT_ID = 'bench-flows';
@@ -43,20 +43,6 @@ const SP_BOTH = 'https://sp-both.bench.test/metadata';
 const CODE_TTL_S = 60; // oidc::CODE_TTL
 const POST_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
-
-/** One HTTPS request through `agent` (keep-alive); the body as a string. */
-function send(agent, url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((res, rej) => {
-    const req = https.request(url, { agent, method, headers }, (r) => {
-      const chunks = [];
-      r.on('data', (c) => chunks.push(c));
-      r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks).toString('latin1') }));
-      r.on('error', rej);
-    });
-    req.on('error', rej);
-    req.end(body);
-  });
-}
 
 /** `n` workers, each looping over `step(worker)` until it returns false; per-step
  * failures are counted, not thrown, so one bad answer does not end a run. */
@@ -115,7 +101,7 @@ const sessionCookie = (r) => [r.headers['set-cookie'] ?? []].flat().find((c) => 
 async function authorize(agent, mtls, session, state) {
   let url = `${mtls}/t/demo/authorize?response_type=code&client_id=${CLIENT_ID}&redirect_uri=${encodeURIComponent(REDIRECT)}&scope=openid&state=${state}`;
   for (let hop = 0; hop < 10; hop += 1) {
-    const r = await send(agent, url, { headers: session.cookie ? { cookie: session.cookie } : {} });
+    const r = await request(url, { agent, headers: session.cookie ? { cookie: session.cookie } : {} });
     session.cookie = sessionCookie(r) ?? session.cookie;
     if (!r.headers.location) throw new Error(`${url} answered ${r.status} without a redirect`);
     url = new URL(r.headers.location, url).href;
@@ -171,10 +157,10 @@ function shape(xml) {
  * listener, which answers with the auto-posting form. Both count as one request. */
 async function sso(agent, mtls, cookie, sp, destination) {
   const { id, query } = authnQuery(sp.entityId, destination);
-  const first = await send(agent, `${mtls}/t/demo/saml/sso?${query}`);
+  const first = await request(`${mtls}/t/demo/saml/sso?${query}`, { agent });
   const next = first.headers.location;
   if (!next || !next.includes('/saml/resume/')) return { error: `SSO answered ${first.status} ${next ?? first.body.slice(0, 200)}` };
-  const answer = await send(agent, new URL(next, mtls).href, { headers: { cookie } });
+  const answer = await request(new URL(next, mtls).href, { agent, headers: { cookie } });
   const value = answer.body.match(/name="SAMLResponse"\s+value="([^"]+)"/)?.[1];
   if (answer.status !== 200 || !value) return { error: `resume answered ${answer.status} ${answer.body.slice(0, 200)}` };
   const xml = Buffer.from(value, 'base64').toString('utf8');
@@ -251,7 +237,8 @@ export async function flowScenarios({ server, ca, floor, duration, connections }
   const tokenAgent = new https.Agent({ keepAlive: true, maxSockets: codeConnections, ca });
   const tokenUrl = `${server.main}/t/demo/token`;
   const redeem = async (code) => {
-    const r = await send(tokenAgent, tokenUrl, {
+    const r = await request(tokenUrl, {
+      agent: tokenAgent,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
       body: `grant_type=authorization_code&code=${code}&redirect_uri=${encodeURIComponent(REDIRECT)}`,
@@ -388,6 +375,17 @@ export async function flowScenarios({ server, ca, floor, duration, connections }
   return [codeRow, ...samlRows];
 }
 
+/** `go` with `perf record -g` attached to the server for its length. */
+async function withPerf(pid, file, go) {
+  const perf = spawn('perf', ['record', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  try {
+    return await go();
+  } finally {
+    perf.kill('SIGINT');
+    await new Promise((res) => perf.once('exit', res));
+  }
+}
+
 async function main() {
   const { values: opts } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string' } } });
   const workdir = mkdtempSync(join(os.tmpdir(), 'mamori-flows-cpu-'));
@@ -401,18 +399,9 @@ async function main() {
     const rows = [];
     for (const [i, s] of scenarios.entries()) {
       await s.prepare?.();
-      resetPeak(pid);
       // BENCH_PERF=DIR: a call-graph profile of each run (perf's own cost is in the row).
-      const perf = process.env.BENCH_PERF
-        && spawn('perf', ['record', '-g', '-p', String(pid), '-o', join(process.env.BENCH_PERF, `flows-${i}.data`)], { stdio: 'ignore' });
-      const before = cpuSeconds(pid);
-      const r = await s.go();
-      const cpu = cpuSeconds(pid) - before;
-      if (perf) {
-        perf.kill('SIGINT');
-        await new Promise((res) => perf.once('exit', res));
-      }
-      rows.push({ ...s, ...r, cpu, perRequest: (cpu * 1e6) / r.ok, peak: statusMiB(pid, 'VmHWM') });
+      const go = process.env.BENCH_PERF ? () => withPerf(pid, join(process.env.BENCH_PERF, `flows-${i}.data`), s.go) : s.go;
+      rows.push({ ...s, ...(await measure(pid, go)) });
     }
     const loadAfter = os.loadavg();
     const rsa = Object.keys(floor.us).filter((k) => k.startsWith('rsa')).map((k) => `RSA-${k.slice(3)} sign ${floor.perSecond[k]}/s = ${floor.us[k].toFixed(1)} µs`);
@@ -420,18 +409,11 @@ async function main() {
     console.log(`load average ${load.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after`);
     console.log(`${floor.version}, one core: ES256 sign ${floor.perSecond.es256}/s = ${floor.us.es256.toFixed(1)} µs; ${rsa.join('; ')}`);
     console.log(`${opts.duration} s per SAML run; the code run redeems the codes minted for about that long\n`);
-    console.log('| scenario | requests (2xx) | errors | server CPU, s | CPU µs/request | floor | floor µs | ratio | target | peak RSS MiB |');
-    console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
-    for (const r of rows) {
-      console.log(`| ${r.name} | ${r.ok} | ${r.errors} | ${r.cpu.toFixed(2)} | ${r.perRequest.toFixed(1)} | ${r.floorText} | ${r.floor.toFixed(1)} | ${(r.perRequest / r.floor).toFixed(2)}× | ≤ ${r.target}× | ${r.peak.toFixed(1)} |`);
-    }
+    printRows(rows);
     console.log('');
     for (const r of rows) console.log(`- ${r.raw}`);
   } finally {
-    if (server) {
-      server.child.kill('SIGTERM');
-      await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
-    }
+    if (server) await stopChild(server.child);
     rmSync(workdir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
