@@ -61,7 +61,8 @@ impl Presented<'_> {
 /// `Authorization: Basic` credentials from the header's value, form-decoded as RFC 6749
 /// §2.3.1 says; `None` for another scheme.
 pub fn basic_credentials(value: &str) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    // The scheme's name is case-insensitive (RFC 7235 §2.1).
+    let Some(encoded) = value.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic")).map(|(_, rest)| rest) else {
         return Ok(None);
     };
     let bad = OAuthError::InvalidClient("malformed Basic credentials");
@@ -319,6 +320,9 @@ mod tests {
         let raw = base64::engine::general_purpose::STANDARD.encode("rp:a&b=c%FF");
         assert_eq!(basic_credentials(&format!("Basic {raw}")).expect("parses"), Some(("rp".into(), "a&b=c\u{fffd}".into())));
         assert!(basic_credentials("Basic !!!").is_err());
+        for scheme in ["basic", "BASIC", "bAsIc"] {
+            assert_eq!(basic_credentials(&format!("{scheme} {raw}")).expect("parses").map(|(id, _)| id), Some("rp".into()), "{scheme}");
+        }
         assert_eq!(basic_credentials("Bearer abc").expect("another scheme"), None);
         assert!(same_dn("CN=rp, O=Example", "cn=rp,o=example"));
         // The verified-secret cache key changes with the secret and with the stored hash.

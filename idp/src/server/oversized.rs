@@ -40,8 +40,9 @@ pub struct OversizedPages {
     scim: Vec<(StatusCode, Arc<[u8]>)>,
 }
 
-/// How much of the start of a request is kept to see where it goes.
-const START_BYTES: usize = 64;
+/// How much of the start of a request is kept: its request line (where it goes) and the
+/// headers before a huge one (a browser sends Accept-Language before its cookies).
+const START_BYTES: usize = 8 * 1024;
 
 /// The head of an HTTP/1.1 answer with `content_type` and the headers every answer has.
 fn head(status: StatusCode, content_type: &str, length: usize, security_headers: &[(&str, &str)]) -> String {
@@ -117,12 +118,33 @@ fn last_header<'a>(recent: &'a [u8], name: &str) -> Option<&'a str> {
     std::str::from_utf8(&rest[..end]).ok().map(str::trim)
 }
 
-/// The page language the client asks for in what it sent last: the language cookie,
-/// else Accept-Language (as [`crate::web::page::PageLocale`] decides for routed pages).
-pub fn locale_of(recent: &[u8]) -> Locale {
-    let cookie = last_header(recent, "cookie")
+/// The page language a request asks for: the language cookie, else Accept-Language (as
+/// [`crate::web::page::PageLocale`] decides for routed pages). `parts` are what is kept of
+/// the request, its end last: a header found in a later part wins.
+pub fn locale_of(parts: &[&[u8]]) -> Locale {
+    let last = |name| parts.iter().rev().find_map(|part| last_header(part, name));
+    let cookie = last("cookie")
         .and_then(|c| c.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(k, _)| *k == "mamori_lang").map(|(_, v)| v));
-    negotiate_locale(cookie, last_header(recent, "accept-language"))
+    negotiate_locale(cookie, last("accept-language"))
+}
+
+/// Where heads end in `read`: the positions just after each CRLFCRLF, counting those that
+/// begin in `tail` (the last four bytes read before; a head that ended exactly there ends
+/// at 0 here, where the next request may begin).
+fn head_ends(tail: &[u8], read: &[u8]) -> Vec<usize> {
+    let straddle: Vec<u8> = tail.iter().chain(read.iter().take(3)).copied().collect();
+    let across = straddle.windows(4).enumerate().filter(|(_, w)| *w == b"\r\n\r\n").map(|(at, _)| (at + 4).saturating_sub(tail.len()));
+    let within = read.windows(4).enumerate().filter(|(_, w)| *w == b"\r\n\r\n").map(|(at, _)| at + 4);
+    across.chain(within).collect()
+}
+
+/// Whether `bytes` begin like a request line (`TOKEN SP /…`, `* ` or an absolute URL):
+/// where another request starts, rather than the rest of a long line or a body.
+fn begins_request_line(bytes: &[u8]) -> bool {
+    let Some(space) = bytes.iter().take(21).position(|b| *b == b' ') else { return false };
+    space > 0
+        && bytes[..space].iter().all(u8::is_ascii_uppercase)
+        && bytes.get(space + 1).is_some_and(|b| matches!(b, b'/' | b'*' | b'h' | b'H'))
 }
 
 /// A connection's byte stream, with hyper's automatic oversized-head answers replaced by
@@ -130,10 +152,13 @@ pub fn locale_of(recent: &[u8]) -> Locale {
 pub struct RewriteOversized<IO> {
     io: IO,
     pages: Option<Arc<OversizedPages>>,
-    recent: Vec<u8>,
-    /// The first bytes of the request being read: where it goes.
+    /// The first [`START_BYTES`] of the request being read.
     start: Vec<u8>,
-    /// An answer was written since: the next bytes read begin another request.
+    /// Its last [`RECENT_BYTES`] (where the language headers are after a long line).
+    recent: Vec<u8>,
+    /// The last bytes read, to find a head's end split across reads.
+    tail: Vec<u8>,
+    /// An answer was written since the last read.
     answered: bool,
     phase: Phase,
 }
@@ -155,23 +180,45 @@ enum Phase {
 
 impl<IO> RewriteOversized<IO> {
     pub fn new(io: IO, pages: Option<Arc<OversizedPages>>) -> Self {
-        RewriteOversized { io, pages, recent: Vec::new(), start: Vec::new(), answered: false, phase: Phase::Passing }
+        RewriteOversized { io, pages, start: Vec::new(), recent: Vec::new(), tail: Vec::new(), answered: false, phase: Phase::Passing }
     }
 
-    /// Keeps the start of each request (after an answer, the next bytes begin one).
-    fn remember_start(&mut self, read: &[u8]) {
+    /// Keeps the start and the end of the request being read. A request begins where a
+    /// request line begins after a head's end (requests a client pipelined arrive in one
+    /// read, before the answer to the first) or at the first read after an answer; the
+    /// rest of a long line, a header or a body after an answer does not begin one.
+    fn remember_request(&mut self, read: &[u8]) {
         if read.is_empty() {
             return;
         }
-        if self.answered {
-            // The language headers of an oversized head are in the request being read,
-            // so what came before it is dropped rather than shifted along on every read.
-            self.start.clear();
-            self.recent.clear();
-            self.answered = false;
+        if std::mem::take(&mut self.answered) && begins_request_line(read) {
+            self.start_request();
         }
+        let mut from = 0;
+        for end in head_ends(&self.tail, read) {
+            if begins_request_line(&read[end..]) {
+                // The request that ends here keeps its last bytes before the next begins.
+                self.keep(&read[from..end]);
+                self.start_request();
+                from = end;
+            }
+        }
+        self.keep(&read[from..]);
+        // The last four bytes (of this read, or of the ones before if it is shorter).
+        let mut tail = [self.tail.as_slice(), read].concat();
+        tail.drain(..tail.len().saturating_sub(4));
+        self.tail = tail;
+    }
+
+    fn start_request(&mut self) {
+        self.start.clear();
+        self.recent.clear();
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
         let room = START_BYTES.saturating_sub(self.start.len());
-        self.start.extend_from_slice(&read[..read.len().min(room)]);
+        self.start.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.remember(bytes);
     }
 
     fn remember(&mut self, read: &[u8]) {
@@ -197,7 +244,7 @@ impl<IO> RewriteOversized<IO> {
     }
 
     fn page(&self, status: StatusCode) -> Phase {
-        match self.pages.as_ref().and_then(|p| p.response(status, locale_of(&self.recent), &self.start)) {
+        match self.pages.as_ref().and_then(|p| p.response(status, locale_of(&[&self.start, &self.recent]), &self.start)) {
             Some(page) => Phase::Writing { page, written: 0 },
             None => Phase::Done,
         }
@@ -263,9 +310,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for RewriteOversized<IO> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
         if this.pages.is_some() && matches!(polled, Poll::Ready(Ok(()))) {
-            let read = &buf.filled()[before..];
-            this.remember_start(read);
-            this.remember(read);
+            this.remember_request(&buf.filled()[before..]);
         }
         polled
     }
@@ -333,10 +378,29 @@ mod tests {
 
     #[test]
     fn the_language_comes_from_the_cookie_else_accept_language() {
-        assert_eq!(locale_of(b"GET /x HTTP/1.1\r\nhost: a\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n"), Locale::En);
-        assert_eq!(locale_of(b"GET /x HTTP/1.1\r\naccept-language: ja\r\n\r\n"), Locale::Ja);
-        assert_eq!(locale_of(b"GET /x HTTP/1.1\r\naccept-language: en\r\ncookie: a=b; mamori_lang=ja\r\n\r\n"), Locale::Ja);
-        assert_eq!(locale_of(b"AAAA"), Locale::default());
+        assert_eq!(locale_of(&[b"GET /x HTTP/1.1\r\nhost: a\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n"]), Locale::En);
+        assert_eq!(locale_of(&[b"GET /x HTTP/1.1\r\naccept-language: ja\r\n\r\n"]), Locale::Ja);
+        assert_eq!(locale_of(&[b"GET /x HTTP/1.1\r\naccept-language: en\r\ncookie: a=b; mamori_lang=ja\r\n\r\n"]), Locale::Ja);
+        assert_eq!(locale_of(&[b"AAAA"]), Locale::default());
+        // The start of a request and its end: the end's header wins, the start's is used
+        // when the end has none.
+        assert_eq!(locale_of(&[b"GET /x HTTP/1.1\r\naccept-language: en\r\nx-pad: aaa", b"aaaa\r\n\r\n"]), Locale::En);
+        assert_eq!(locale_of(&[b"GET /x HTTP/1.1\r\naccept-language: en\r\nx-pad: a", b"aa\r\naccept-language: ja\r\n\r\n"]), Locale::Ja);
+    }
+
+    #[test]
+    fn heads_end_where_crlfcrlf_ends_also_across_reads() {
+        assert_eq!(head_ends(b"", b"GET / HTTP/1.1\r\n\r\nGET"), vec![18]);
+        assert_eq!(head_ends(b"1\r\n\r", b"\nGET"), vec![1]);
+        assert_eq!(head_ends(b"\r\n\r\n", b"GET /"), vec![0], "a head that ended with the last read");
+        assert_eq!(head_ends(b"abcd", b"ef"), Vec::<usize>::new());
+        assert!(begins_request_line(b"GET /scim/v2/Users") && begins_request_line(b"OPTIONS * HTTP/1.1"));
+        assert!(
+            !begins_request_line(b"aaaaaaaa")
+                && !begins_request_line(b"X-Pad: a")
+                && !begins_request_line(b"get /")
+                && !begins_request_line(b"")
+        );
     }
 
     fn pages() -> Arc<OversizedPages> {
@@ -394,6 +458,57 @@ mod tests {
         let answer = answer_to(head, 30_000, bare_431).await;
         assert!(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{answer}");
         assert!(answer.contains(r#"<html lang="en">"#), "{answer}");
+    }
+
+    /// What a client that sent `sent` at once receives when hyper, in turn, reads so many
+    /// bytes and writes an answer.
+    async fn answers_to(sent: String, steps: &[(usize, &[u8])]) -> String {
+        let (mut client, server) = tokio::io::duplex(4 * 1024 * 1024);
+        let mut wrapped = RewriteOversized::new(server, Some(pages()));
+        client.write_all(sent.as_bytes()).await.expect("sends");
+        client.shutdown().await.expect("ends its requests");
+        for (reads, answer) in steps {
+            let mut seen = vec![0u8; *reads];
+            wrapped.read_exact(&mut seen).await.expect("reads");
+            wrapped.write_all(answer).await.expect("writes");
+            wrapped.flush().await.expect("flushes");
+        }
+        wrapped.shutdown().await.expect("shuts down");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.expect("receives");
+        answer
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    #[tokio::test]
+    async fn a_scim_request_after_others_on_the_connection_gets_scims_error() {
+        let scim = format!("GET /scim/v2/t/acme/Users?filter={} HTTP/1.1\r\naccept-language: en\r\n\r\n", "a".repeat(70_000));
+        let first = "GET /healthz HTTP/1.1\r\nhost: a\r\naccept-language: ja\r\n\r\n".to_owned();
+        let post = "POST /t/demo/token HTTP/1.1\r\ncontent-length: 5\r\n\r\na=b&c".to_owned();
+        // Pipelined: the SCIM request arrives in the same read as the one before it.
+        let pipelined = answers_to(format!("{first}{scim}"), &[(first.len() + 100, OK), (scim.len() - 100, HYPER_414)]).await;
+        // Read after the answer to a request with a body.
+        let after_body = answers_to(format!("{post}{scim}"), &[(post.len(), OK), (scim.len(), HYPER_414)]).await;
+        for answer in [pipelined, after_body] {
+            let last = answer.rsplit_once("HTTP/1.1 ").map(|(_, a)| a).expect("two answers");
+            assert!(last.starts_with("414 URI Too Long\r\n") && last.contains("application/scim+json"), "{answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_language_is_the_oversized_requests_own_before_or_after_a_huge_header() {
+        let first = "GET / HTTP/1.1\r\naccept-language: ja\r\n\r\n".to_owned();
+        let bare_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        for (language, huge) in [
+            ("en", format!("GET / HTTP/1.1\r\nAccept-Language: en\r\nX-Pad: {}\r\n\r\n", "a".repeat(1_100_000))),
+            ("en", format!("GET / HTTP/1.1\r\nCookie: mamori_lang=en; pad={}\r\n\r\n", "a".repeat(1_100_000))),
+            ("en", format!("GET / HTTP/1.1\r\nX-Pad: {}\r\nAccept-Language: en\r\n\r\n", "a".repeat(1_100_000))),
+        ] {
+            let answer = answers_to(format!("{first}{huge}"), &[(first.len(), OK), (500_000, bare_431)]).await;
+            let last = answer.rsplit_once("HTTP/1.1 ").map(|(_, a)| a).expect("two answers");
+            assert!(last.starts_with("431 ") && last.contains(&format!(r#"<html lang="{language}">"#)), "{}", &last[..200.min(last.len())]);
+        }
     }
 
     #[tokio::test]
