@@ -32,7 +32,10 @@ pub enum OidcClientCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Remove a relying site (its grants and tokens stop working).
+    /// Remove a relying site.
+    ///
+    /// Its refresh tokens, codes and opaque access tokens end at once; every running node
+    /// refuses the client and its JWT access tokens within a second (deploy/OPERATIONS.md).
     Delete {
         #[arg(long)]
         client_id: String,

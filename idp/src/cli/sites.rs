@@ -32,9 +32,13 @@ pub enum OidcClientChangeCommand {
     /// Change a relying site's registration.
     ///
     /// Absent options stay as they are; a list option given replaces the whole list. The
-    /// auth method is fixed: register a new client to change it.
+    /// auth method is fixed: register a new client to change it. Every running node
+    /// follows within a second.
     Update(Box<OidcUpdateArgs>),
-    /// Give a client_secret_* client a new secret (printed once); the old one stops working.
+    /// Give a client_secret_* client a new secret (printed once).
+    ///
+    /// The old secret stops working on every running node within a second (each node
+    /// rechecks a tenant's relying sites every 250 ms; deploy/OPERATIONS.md).
     RotateSecret {
         #[arg(long)]
         tenant: String,
@@ -231,7 +235,7 @@ pub async fn oidc_client(app: &App, command: OidcClientChangeCommand) -> anyhow:
                 serde_json::json!({"client": OidcClientOut::new(&created.client, &created.settings), "client_secret": created.secret});
             print(output.output, &json, || {
                 format!(
-                    "new client secret for {client_id} (shown once; the old one no longer works): {}",
+                    "new client secret for {client_id} (shown once; every node refuses the old one within a second): {}",
                     created.secret.as_deref().unwrap_or_default()
                 )
             })

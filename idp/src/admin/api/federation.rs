@@ -69,7 +69,8 @@ pub async fn update_oidc_client(
     Ok(Json(OidcClientOut::from(&updated)))
 }
 
-/// Give a client_secret_* client a new secret, shown this once; the old one stops working.
+/// Give a client_secret_* client a new secret, shown this once; the old one stops working
+/// on this node at once and on every other node within a second.
 #[utoipa::path(post, path = "/tenants/{tenant}/oidc-clients/{client_id}/rotate-secret", tag = "relying-sites",
     params(("tenant" = String, Path, description = "Tenant slug"), ("client_id" = String, Path, description = "Client ID")),
     responses((status = 200, description = "The client and its new secret", body = OidcClientCreated)))]
