@@ -7,6 +7,7 @@
 //! targets in `idp/fuzz` drive exactly this crate ([`fuzzing`]).
 
 pub mod binding;
+pub mod c14n;
 pub mod encrypted;
 pub mod endpoint;
 pub mod fuzzing;
