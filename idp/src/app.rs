@@ -137,6 +137,8 @@ pub struct NodeCaches {
     pub site_versions: crate::oidc::site_version::CheckedVersions,
     /// OIDC clients, current while their tenant's relying-site version is.
     pub clients: crate::oidc::site_version::VersionedRecords<crate::oidc::clients::RegisteredClient>,
+    /// SAML service providers with their metadata read, like `clients`.
+    pub saml_sps: crate::saml::service_providers::ParsedSps,
     /// Each tenant's registered web origins (CORS), like `clients`.
     pub cors_origins: crate::oidc::site_version::VersionedRecords<Arc<std::collections::BTreeSet<String>>>,
     /// Client secrets this node verified recently (so a busy client pays Argon2id once).

@@ -555,6 +555,7 @@ pub async fn saml_sp(app: &App, principal: &Principal, slug: &str, id: &str, sco
 pub async fn delete_saml_sp(app: &App, principal: &Principal, slug: &str, id: &str) -> Result<(), AdminError> {
     let sp = saml_sp(app, principal, slug, id, ApiScope::Write).await?;
     app.storage.saml_service_providers().delete(sp.tenant_id, &sp.entity_id).await?;
+    crate::saml::service_providers::forget(app, sp.tenant_id, &sp.entity_id);
     audit::record(
         app,
         principal,

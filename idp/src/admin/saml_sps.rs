@@ -256,6 +256,7 @@ pub async fn update_saml_sp(
         changed.push("encrypt_assertion");
     }
     app.storage.saml_service_providers().update_settings(&sp).await?;
+    crate::saml::service_providers::forget(app, sp.tenant_id, &sp.entity_id);
     audit::record(
         app,
         principal,

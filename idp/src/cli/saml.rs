@@ -175,6 +175,7 @@ async fn add(app: &App, args: AddSpArgs) -> anyhow::Result<()> {
 
 fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value {
     serde_json::json!({
+        "id": sp.id,
         "entity_id": sp.entity_id,
         "name": sp.name,
         "acs": sp.acs.iter().map(|a| serde_json::json!({"url": a.url, "binding": a.binding, "index": a.index, "default": a.is_default})).collect::<Vec<_>>(),

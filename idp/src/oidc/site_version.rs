@@ -48,8 +48,8 @@ pub async fn current(app: &App, tenant_id: Uuid) -> anyhow::Result<i64> {
 
 /// Records read under a tenant's relying-site version, kept at most
 /// [`super::RECORD_CACHE_TTL`] (the bound for changes made outside Mamori, such as by
-/// hand in the database) and only while that version is current.
-pub struct VersionedRecords<V> {
+/// hand in the database) and only while that version is current; at most `CAP` of them.
+pub struct VersionedRecords<V, const CAP: usize = 10_000> {
     map: Mutex<HashMap<String, Entry<V>>>,
 }
 
@@ -60,7 +60,7 @@ struct Entry<V> {
     value: V,
 }
 
-impl<V: Clone> VersionedRecords<V> {
+impl<V: Clone, const CAP: usize> VersionedRecords<V, CAP> {
     /// The entry for `key` of `tenant_id` if it is still current; else `None` and the
     /// version to store a fresh read under. The version is read before the record, so a
     /// change between the two makes the stored entry stale, never wrongly current.
@@ -75,7 +75,7 @@ impl<V: Clone> VersionedRecords<V> {
 
     pub fn put(&self, tenant_id: Uuid, version: i64, key: &str, value: V) {
         if let Ok(mut map) = self.map.lock() {
-            if map.len() >= 10_000 {
+            if map.len() >= CAP {
                 map.clear();
             }
             map.insert(key.to_owned(), Entry { tenant_id, version, at: Instant::now(), value });
@@ -89,7 +89,7 @@ impl<V: Clone> VersionedRecords<V> {
     }
 }
 
-impl<V> Default for VersionedRecords<V> {
+impl<V, const CAP: usize> Default for VersionedRecords<V, CAP> {
     fn default() -> Self {
         VersionedRecords { map: Default::default() }
     }

@@ -4,6 +4,8 @@
 //! signatures and the one that encrypts for it, its SingleLogoutService, and which
 //! attributes it is given.
 
+use std::sync::Arc;
+
 use mamori_saml_wire::metadata;
 pub use mamori_saml_wire::metadata::MetadataError;
 use mamori_storage::model::{AssertionConsumerService, SamlServiceProvider, SingleLogoutService};
@@ -14,6 +16,7 @@ use super::binding::Binding;
 use super::endpoint::check_endpoint_url;
 use super::ns;
 use crate::app::App;
+use crate::oidc::site_version::VersionedRecords;
 
 /// What `attribute_release` holds: the names of the attributes this SP is given (see
 /// [`super::response::ATTRIBUTES`]).
@@ -37,11 +40,42 @@ pub struct RegisteredSp {
     wants_signed_assertions: bool,
 }
 
-pub async fn load(app: &App, tenant_id: Uuid, entity_id: &str) -> anyhow::Result<Option<RegisteredSp>> {
+/// Registrations this node has read, current while their tenant's relying-site version is
+/// (see [`crate::oidc::site_version`]): the metadata is parsed once per change, not on
+/// every request. Bounded in count, and a registration whose endpoints and keys weigh
+/// more than [`CACHED_SP_MAX_BYTES`] is read afresh each time instead, so no tenant can
+/// make a node hold much.
+pub type ParsedSps = VersionedRecords<Arc<RegisteredSp>, 1024>;
+
+/// See [`ParsedSps`]; a usual registration weighs a few KiB.
+const CACHED_SP_MAX_BYTES: usize = 32 * 1024;
+
+pub async fn load(app: &App, tenant_id: Uuid, entity_id: &str) -> anyhow::Result<Option<Arc<RegisteredSp>>> {
+    let key = cache_key(tenant_id, entity_id);
+    let version = match app.caches.saml_sps.get(app, tenant_id, &key).await? {
+        Ok(found) => return Ok(Some(found)),
+        Err(version) => version,
+    };
     let Some(sp) = app.storage.saml_service_providers().get_by_entity_id(tenant_id, entity_id).await? else {
         return Ok(None);
     };
-    Ok(Some(RegisteredSp::new(sp)))
+    let mut found = RegisteredSp::new(sp);
+    // Read into `signing`, `encryption` and `wants_signed_assertions`; the endpoints need no more of it.
+    found.sp.metadata_xml = None;
+    let found = Arc::new(found);
+    if found.weight() <= CACHED_SP_MAX_BYTES {
+        app.caches.saml_sps.put(tenant_id, version, &key, Arc::clone(&found));
+    }
+    Ok(Some(found))
+}
+
+/// Drops a registration this node remembers (after changing or deleting it here).
+pub fn forget(app: &App, tenant_id: Uuid, entity_id: &str) {
+    app.caches.saml_sps.forget(&cache_key(tenant_id, entity_id));
+}
+
+fn cache_key(tenant_id: Uuid, entity_id: &str) -> String {
+    format!("{tenant_id} {entity_id}")
 }
 
 /// Why a request's AssertionConsumerService is not one we may answer.
@@ -85,6 +119,21 @@ impl RegisteredSp {
             }
         };
         RegisteredSp { sp, release, signing, encryption, wants_signed_assertions }
+    }
+
+    /// Roughly the bytes this registration holds beyond its fixed fields.
+    fn weight(&self) -> usize {
+        let sp = &self.sp;
+        let endpoints: usize = sp.acs.iter().map(|a| a.url.len() + a.binding.len() + 32).sum::<usize>()
+            + sp.slo.iter().map(|s| s.url.len() + s.response_url.as_ref().map_or(0, String::len) + s.binding.len() + 32).sum::<usize>();
+        let keys: usize = self.signing.iter().chain(&self.encryption).map(Vec::len).sum::<usize>()
+            + sp.certificates.iter().map(String::len).sum::<usize>();
+        endpoints
+            + keys
+            + sp.entity_id.len()
+            + sp.name.len()
+            + sp.attribute_release.to_string().len()
+            + self.release.attributes.iter().map(String::len).sum::<usize>()
     }
 
     pub fn entity_id(&self) -> &str {

@@ -116,7 +116,11 @@ pub fn authenticate_message(
 }
 
 /// Validates an AuthnRequest for `idp` (SAML Profiles §4.1.4.1; Core §3.4.1).
-pub async fn accept_authn_request(app: &App, idp: &Idp, incoming: &Incoming) -> Result<(RegisteredSp, PendingAuthn), Rejection> {
+pub async fn accept_authn_request(
+    app: &App,
+    idp: &Idp,
+    incoming: &Incoming,
+) -> Result<(std::sync::Arc<RegisteredSp>, PendingAuthn), Rejection> {
     if incoming.kind != MessageKind::Request {
         return Err(SamlError::WrongMessage { expected: "AuthnRequest" }.into());
     }

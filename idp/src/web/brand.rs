@@ -87,7 +87,7 @@ pub async fn relying_site_name(app: &App, return_to: &str) -> Option<String> {
         let entry = app.storage.saml_records().find_pending(&lookup, kind, now).await.ok()??;
         let pending: crate::saml::sso::PendingAuthn = serde_json::from_value(entry.data).ok()?;
         let sp = crate::saml::service_providers::load(app, entry.tenant_id, &pending.sp_entity_id).await.ok()??;
-        return Some(sp.sp.name);
+        return Some(sp.sp.name.clone());
     }
     None
 }
