@@ -177,6 +177,15 @@ impl Cluster {
         crate::ok(self.command(&all).output().expect("mamori runs"))
     }
 
+    /// `Authorization` value of a new super-admin API token (read and write), made with
+    /// the CLI as an operator would.
+    #[track_caller]
+    pub fn super_admin_bearer(&self) -> String {
+        let args = ["admin", "api-token", "create", "--super-admin", "--scope", "read,write", "--output", "json"];
+        let created: serde_json::Value = serde_json::from_str(&self.run(&args)).expect("api-token JSON");
+        format!("Bearer {}", created["token"].as_str().expect("token"))
+    }
+
     /// Opens the library on the cluster's database (for setting up users).
     pub async fn app(&self) -> anyhow::Result<mamori::app::App> {
         let mut config = mamori::config::Config::load(&self.config())?.config;

@@ -34,17 +34,7 @@ async fn setup(kind: SharedStateKind) -> anyhow::Result<Setup> {
     mamori::server::tls::install_default_provider();
     let cluster = Cluster::create(kind);
     let (n1, n2) = (cluster.start_node(), cluster.start_node());
-    let token: serde_json::Value = serde_json::from_str(&cluster.run(&[
-        "admin",
-        "api-token",
-        "create",
-        "--super-admin",
-        "--scope",
-        "read,write",
-        "--output",
-        "json",
-    ]))?;
-    let admin = format!("Bearer {}", token["token"].as_str().expect("token"));
+    let admin = cluster.super_admin_bearer();
 
     let (_, _, der) = generate(KeyUse::Signing, time::OffsetDateTime::now_utc())?;
     let entity = "https://sp.two-nodes.test/metadata".to_owned();

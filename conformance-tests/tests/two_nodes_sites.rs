@@ -38,17 +38,7 @@ async fn setup(kind: SharedStateKind) -> anyhow::Result<Setup> {
     let cluster = Cluster::create(kind);
     let (n1, n2) = (cluster.start_node(), cluster.start_node());
     let app = cluster.app().await?;
-    let created: serde_json::Value = serde_json::from_str(&cluster.run(&[
-        "admin",
-        "api-token",
-        "create",
-        "--super-admin",
-        "--scope",
-        "read,write",
-        "--output",
-        "json",
-    ]))?;
-    let admin = format!("Bearer {}", created["token"].as_str().expect("token"));
+    let admin = cluster.super_admin_bearer();
     Ok(Setup { n1, n2, app, cluster, admin })
 }
 

@@ -209,13 +209,7 @@ fn position(reader: &Reader<&[u8]>) -> Result<usize, C14nError> {
 /// Reads `doc` event by event, resolving names, until `visit` says stop.
 fn walk(doc: &str, mut visit: impl FnMut(Node<'_>) -> Result<bool, C14nError>) -> Result<(), C14nError> {
     let mut reader = Reader::from_str(doc);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.check_comments = true;
-    config.allow_unmatched_ends = false;
-    config.allow_dangling_amp = false;
-    config.expand_empty_elements = false;
-    config.trim_text(false);
+    crate::xml::strict(reader.config_mut());
     let mut scopes = Scopes::default();
     let mut depth = 0usize;
     loop {

@@ -81,6 +81,17 @@ impl Root {
     }
 }
 
+/// What every reader of XML here checks: end tags match, comments are well-formed, no
+/// stray `&`; empty elements and whitespace are reported as written.
+pub(crate) fn strict(config: &mut quick_xml::reader::Config) {
+    config.check_end_names = true;
+    config.check_comments = true;
+    config.allow_unmatched_ends = false;
+    config.allow_dangling_amp = false;
+    config.expand_empty_elements = false;
+    config.trim_text(false);
+}
+
 /// Screens `bytes` under `limits`; on success the document is UTF-8 text safe to hand to
 /// a parser, and its root is named.
 pub fn screen<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(&'a str, Root), XmlRefusal> {
@@ -90,13 +101,7 @@ pub fn screen<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(&'a str, Root), X
     let text = std::str::from_utf8(bytes).map_err(|_| XmlRefusal::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = NsReader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.check_comments = true;
-    config.allow_unmatched_ends = false;
-    config.allow_dangling_amp = false;
-    config.expand_empty_elements = false;
-    config.trim_text(false);
+    strict(reader.config_mut());
 
     let malformed = |e: &dyn std::fmt::Display| XmlRefusal::Malformed(e.to_string());
     let mut depth = 0usize;
