@@ -15,7 +15,7 @@ fuzz_bin="${CARGO_HOME:-$HOME/.cargo}/tools/cargo-fuzz-$CARGO_FUZZ_VERSION/bin"
 fuzz_status=0
 fuzz_summary=""
 fuzz_start=$SECONDS
-for target in authn_request logout_request sp_metadata jwt csr client_certificate csv_import; do
+for target in authn_request logout_request sp_metadata c14n jwt csr client_certificate csv_import; do
   mkdir -p "target/fuzz/corpus/$target" "target/fuzz/artifacts/$target"
   fuzz_log=$(mktemp)
   status=0
