@@ -63,6 +63,10 @@ pub enum MetadataError {
     Parse(String),
     #[error("the metadata has no entityID")]
     NoEntityId,
+    #[error(
+        "the metadata's entityID is not an absolute URI of at most {MAX_ENTITY_ID_CHARS} characters without whitespace or control characters"
+    )]
+    BadEntityId,
     #[error("the metadata is for {found}, not {expected}")]
     OtherEntity { found: String, expected: String },
     #[error("the metadata has no SAML 2.0 SPSSODescriptor")]
@@ -169,6 +173,21 @@ mod wire {
     }
 }
 
+/// SAML's bound on an `entityID` (SAML Metadata §2.3.2, `entityIDType`).
+pub const MAX_ENTITY_ID_CHARS: usize = 1024;
+
+/// An `entityID` is an absolute URI of at most [`MAX_ENTITY_ID_CHARS`] characters (SAML
+/// Core §8.3.6). Whitespace and control characters are refused outright: written into an
+/// assertion's Audience, a CR is read back by any XML parser as LF, so an SP registered
+/// as `a\rb` would be named by an assertion the SP `a\nb` accepts (outside review r2).
+pub fn check_entity_id(entity_id: &str) -> Result<(), MetadataError> {
+    let plain = !entity_id.is_empty() && !entity_id.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plain || entity_id.chars().count() > MAX_ENTITY_ID_CHARS || url::Url::parse(entity_id).is_err() {
+        return Err(MetadataError::BadEntityId);
+    }
+    Ok(())
+}
+
 /// Reads SP metadata (an md:EntityDescriptor with an SPSSODescriptor), screened like any
 /// XML from outside.
 pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Result<SpMetadata, MetadataError> {
@@ -179,6 +198,7 @@ pub fn parse_sp_metadata(bytes: &[u8], expected_entity_id: Option<&str>) -> Resu
     }
     let descriptor: wire::EntityDescriptor = quick_xml::de::from_str(text).map_err(|e| MetadataError::Parse(e.to_string()))?;
     let entity_id = descriptor.entity_id.clone().filter(|e| !e.is_empty()).ok_or(MetadataError::NoEntityId)?;
+    check_entity_id(&entity_id)?;
     if let Some(expected) = expected_entity_id
         && expected != entity_id
     {

@@ -102,11 +102,9 @@ fn check_name(name: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// SAML metadata's `entityID` is at most 1024 characters (SAML Metadata §2.3.2,
-/// `entityIDType`); the name an SP gets when none is given is its entity ID, shortened to
-/// fit the name's rule.
-const MAX_ENTITY_ID_CHARS: usize = 1024;
-
+/// The name an SP gets when none is given: its entity ID (at most
+/// [`mamori_saml_wire::metadata::MAX_ENTITY_ID_CHARS`], checked by the metadata's parser),
+/// shortened to fit the name's rule.
 fn default_name(entity_id: &str) -> String {
     let max = crate::fields::MAX_CLIENT_NAME_CHARS;
     if entity_id.chars().count() <= max {
@@ -151,9 +149,6 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
         // Only what this IdP knows of what the SP asks for.
         None => release_policy(meta.requested_attributes.iter().map(String::as_str).filter(|a| response::attribute(a).is_some()))?,
     };
-    if meta.entity_id.chars().count() > MAX_ENTITY_ID_CHARS {
-        return Err(AdminError::Invalid(format!("metadata: its entityID is longer than SAML's {MAX_ENTITY_ID_CHARS} characters")));
-    }
     if let Some(name) = &reg.name {
         check_name(name)?;
     }

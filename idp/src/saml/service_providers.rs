@@ -334,6 +334,36 @@ pub(crate) mod tests {
     }
 
     /// Metadata with one KeyDescriptor per `(use, certificate)`; `None` leaves `use` out.
+    /// An entityID is an absolute URI without whitespace or control characters, at most
+    /// 1024 characters: one a parser reads back differently (CR as LF) could be another
+    /// SP's (outside review r2).
+    #[test]
+    fn entity_ids_are_absolute_uris_read_back_as_written() {
+        let key = super::super::keys::tests::test_key(super::super::keys::KeyUse::Signing);
+        let with = |id: &str| {
+            sp_metadata("https://sp.example/metadata", &key.certificate_base64())
+                .replace(r#"entityID="https://sp.example/metadata""#, &format!(r#"entityID="{id}""#))
+        };
+        for good in ["https://sp.example/metadata", "urn:example:sp", "http://localhost:8000/saml2/metadata/"] {
+            assert!(parse_sp_metadata(with(good).as_bytes(), None).is_ok(), "{good}");
+        }
+        let long = format!("https://sp.example/{}", "a".repeat(1100));
+        for bad in [
+            "https://sp.example/a&#13;b",
+            "https://sp.example/a\rb",
+            "https://sp.example/a&#10;b",
+            "https://sp.example/a\tb",
+            "https://sp.example/a b",
+            " https://sp.example/",
+            "https://sp.example/a&#x7F;b",
+            "sp.example/metadata",
+            "sp",
+            long.as_str(),
+        ] {
+            assert_eq!(parse_sp_metadata(with(bad).as_bytes(), None).map(|m| m.entity_id), Err(MetadataError::BadEntityId), "{bad:?}");
+        }
+    }
+
     fn metadata_with_keys(keys: &[(Option<&str>, String)]) -> String {
         let descriptors: String = keys
             .iter()
