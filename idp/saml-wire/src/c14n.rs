@@ -198,6 +198,33 @@ fn split(qname: &str) -> (&str, &str) {
     qname.split_once(':').unwrap_or(("", qname))
 }
 
+/// A qualified name as Namespaces in XML §4 has it: an NCName, or two joined by one `:`.
+/// quick-xml takes whatever stands before whitespace or `>` as a name (`<a/ b="1"/>`
+/// names `a/`), which written back would not read again.
+fn qualified(name: &str) -> Result<(), C14nError> {
+    let nc_name = |part: &str| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(name_start)
+            && chars
+                .all(|c| name_start(c) || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}'))
+    };
+    let (prefix, local) = split(name);
+    if nc_name(local) && (prefix.is_empty() && !name.starts_with(':') || nc_name(prefix)) {
+        Ok(())
+    } else {
+        Err(malformed(format_args!("{name:?} is not a qualified name")))
+    }
+}
+
+/// XML 1.0 §2.3 NameStartChar, without `:` (namespaces give it its own meaning).
+fn name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
+        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
 fn utf8(bytes: &[u8]) -> Result<&str, C14nError> {
     std::str::from_utf8(bytes).map_err(malformed)
 }
@@ -292,10 +319,12 @@ fn read_tag(start: &BytesStart<'_>, depth: usize, scopes: &mut Scopes) -> Result
         }
     }
     let qname = utf8(start.name().as_ref())?.to_owned();
+    qualified(&qname)?;
     let (prefix, local) = split(&qname);
     let namespace = scopes.lookup(prefix).ok_or_else(|| malformed(format_args!("undeclared prefix {prefix}")))?.to_owned();
     let mut attributes = Vec::with_capacity(raw.len());
     for (name, value) in raw {
+        qualified(&name)?;
         let (prefix, local) = split(&name);
         // Unprefixed attributes are in no namespace (Namespaces in XML §6.2).
         let namespace = if prefix.is_empty() {

@@ -78,6 +78,10 @@ fn what_the_idp_never_writes_is_refused() {
         "<r xmlns:a=\"\"/>",
         "<r><a></r>",
         "<r>",
+        "<r><a/ b=\"1\"/></r>",
+        "<r><1a/></r>",
+        "<r a:b:c=\"1\" xmlns:a=\"u\"/>",
+        "<r><:a/></r>",
     ] {
         let start = doc.find("<r").unwrap_or(0);
         assert!(exclusive(doc, start, None).is_err(), "{doc}");

@@ -314,13 +314,18 @@ mod tests {
     }
 
     /// The c14n corpus replays, every seed canonicalises (they are the shapes the IdP
-    /// signs), and a bounded mutation run keeps the fixed point.
+    /// signs; `crash-*` files are inputs a fuzzer once failed on), and a bounded mutation
+    /// run keeps the fixed point.
     #[test]
     fn c14n_corpus_canonicalises_and_mutations_keep_the_fixed_point() {
         let files = corpus("c14n");
         assert!(files.len() >= 5, "the c14n seeds are missing");
         for (name, data) in &files {
             c14n(data);
+            // Inputs a fuzzer once failed on are kept to replay, not as shapes we sign.
+            if name.starts_with("crash-") {
+                continue;
+            }
             let text = std::str::from_utf8(data).expect("utf-8 seed");
             let start = text.find('<').expect("an element");
             assert!(crate::c14n::exclusive(text, start, None).is_ok(), "{name} does not canonicalise");
