@@ -45,9 +45,10 @@ pub fn template(ref_id: &str, key: &IdpKey) -> Signature {
     signature
 }
 
-/// Signs the signature template of `xml`: its first `ds:Signature`, which must reference
-/// the root element by ID with the algorithms [`template`] writes. Returns the signed
-/// document without its XML declaration. CPU-bound: call it on the blocking pool.
+/// Signs the signature template of `xml`: the root's one child `ds:Signature` (a signature
+/// deeper down belongs to an element signed before), which must reference the root by ID
+/// with the algorithms [`template`] writes. Returns the signed document without its XML
+/// declaration. CPU-bound: call it on the blocking pool.
 pub fn sign_enveloped(xml: &str, key: &IdpKey) -> anyhow::Result<String> {
     let doc = xml::without_declaration(xml);
     let elements = c14n::elements(doc)?;
