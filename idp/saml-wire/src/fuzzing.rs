@@ -314,7 +314,7 @@ mod tests {
     }
 
     /// The c14n corpus replays, every seed canonicalises (they are the shapes the IdP
-    /// signs; `crash-*` files are inputs a fuzzer once failed on), and a bounded mutation
+    /// signs; `regression-*` files are inputs a fuzzer once failed on), and a bounded mutation
     /// run keeps the fixed point.
     #[test]
     fn c14n_corpus_canonicalises_and_mutations_keep_the_fixed_point() {
@@ -323,7 +323,7 @@ mod tests {
         for (name, data) in &files {
             c14n(data);
             // Inputs a fuzzer once failed on are kept to replay, not as shapes we sign.
-            if name.starts_with("crash-") {
+            if name.starts_with("regression-") {
                 continue;
             }
             let text = std::str::from_utf8(data).expect("utf-8 seed");
