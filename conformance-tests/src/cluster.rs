@@ -195,7 +195,14 @@ impl Cluster {
 
     /// Starts one more `mamori serve` on ephemeral ports with metrics on.
     pub fn start_node(&self) -> Node {
-        Node::start(self)
+        Node::start(self, "warn")
+    }
+
+    /// `start_node` with the node's log filter (tracing's directives, as
+    /// `log.level` takes them): a test that makes a node warn on purpose keeps its own
+    /// failure message readable.
+    pub fn start_node_logging(&self, filter: &str) -> Node {
+        Node::start(self, filter)
     }
 }
 
@@ -218,7 +225,7 @@ pub struct Node {
 }
 
 impl Node {
-    fn start(cluster: &Cluster) -> Node {
+    fn start(cluster: &Cluster, log_filter: &str) -> Node {
         let config = cluster.config();
         let mut child = cluster
             .command(&["--config", config.to_str().expect("utf-8 path"), "serve"])
@@ -226,7 +233,7 @@ impl Node {
             .env("MAMORI_SERVER__MTLS_LISTEN", "127.0.0.1:0")
             .env("MAMORI_METRICS__ENABLED", "true")
             .env("MAMORI_METRICS__LISTEN", "127.0.0.1:0")
-            .env("MAMORI_LOG__LEVEL", "warn")
+            .env("MAMORI_LOG__LEVEL", log_filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

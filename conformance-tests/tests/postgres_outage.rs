@@ -30,6 +30,11 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(30);
 const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(7);
 /// How long PostgreSQL stays down: long enough for whole requests to start and end in it.
 const OUTAGE: Duration = Duration::from_secs(10);
+/// The node's log filter: an outage makes the pool, the storage layer and every failed
+/// request log a line (thousands in a run), which would bury this test's own message.
+/// Anything else still shows.
+const NODE_LOG: &str =
+    "warn,sqlx=off,sqlx_core=off,mamori_storage=off,mamori::web::context=off,mamori::oidc::error=off,mamori::server=error";
 
 /// A PostgreSQL cluster this test created (and stops, and deletes).
 struct ThrowAwayPostgres {
@@ -188,7 +193,7 @@ async fn a_postgres_outage_is_a_clear_503_and_heals_without_a_restart() -> anyho
     let pg = ThrowAwayPostgres::init();
     pg.start();
     let cluster = Cluster::on_database(TestDatabase::create_on(&pg.admin_url(), "test_outage"), SharedStateKind::Database);
-    let mut node = cluster.start_node();
+    let mut node = cluster.start_node_logging(NODE_LOG);
     let app = cluster.app().await?;
     let tenant = app.storage.tenants().get_by_slug("demo").await?.expect("demo tenant");
     let roots = dev_roots(&cluster.data_dir())?;
