@@ -38,7 +38,7 @@ pub struct App {
     pub ui: Ui,
     pub csrf: CsrfKey,
     pub mailer: Mailer,
-    pub refresh_rotator: crate::oidc::rotation::RefreshRotator,
+    pub token_writer: crate::oidc::token_writer::TokenWriter,
     /// Request objects fetched by reference, reused until they expire (per node).
     pub request_objects: crate::oidc::request_object::RequestObjectCache,
     /// When this node last purged ended throttle windows.
@@ -87,7 +87,7 @@ impl App {
         let ui = Ui::new();
         let mailer = Mailer::new(&config, storage.clone(), ui.clone())?;
         let writer = storage.dedicated_writer(&config.storage.url).await.context("config key `storage.url`")?;
-        let refresh_rotator = crate::oidc::rotation::RefreshRotator::new(writer);
+        let token_writer = crate::oidc::token_writer::TokenWriter::new(writer);
         Ok(App {
             config,
             storage,
@@ -103,7 +103,7 @@ impl App {
             ui,
             csrf,
             mailer,
-            refresh_rotator,
+            token_writer,
             request_objects: Default::default(),
             throttle_purger: Default::default(),
             bound_main_url: Default::default(),

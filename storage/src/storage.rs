@@ -149,17 +149,18 @@ impl Storage {
         Ok(Storage { db, backend })
     }
 
-    /// A handle for one task that writes often (refresh-token rotations): on a SQLite
-    /// file, a connection of its own with a 16 MiB page cache. SQLite drops a
-    /// connection's whole page cache when another connection has written since its last
-    /// transaction, so a writer drawing a different pooled connection for each batch
-    /// re-read the indexes it touches every time; a connection only that task writes
-    /// through keeps them. PostgreSQL and in-memory SQLite answer this same pool.
+    /// A handle for one task that writes often (refresh-token rotations, code
+    /// redemptions): on a SQLite file, a connection of its own with a 4 MiB page cache
+    /// (16 MiB cost 12 MiB more at the peak and no less CPU, docs/benchmarks.md). SQLite
+    /// drops a connection's whole page cache when another connection has written since
+    /// its last transaction, so a writer drawing a different pooled connection for each
+    /// batch re-read the indexes it touches every time; a connection only that task
+    /// writes through keeps them. PostgreSQL and in-memory SQLite answer this same pool.
     pub async fn dedicated_writer(&self, url: &str) -> Result<Storage, StorageError> {
         if self.backend != Backend::Sqlite || in_memory(url) {
             return Ok(self.clone());
         }
-        let settings = PoolSettings { max_connections: Some(1), sqlite_cache_kib: Some(16 * 1024), ..PoolSettings::default() };
+        let settings = PoolSettings { max_connections: Some(1), sqlite_cache_kib: Some(4 * 1024), ..PoolSettings::default() };
         Storage::connect_with(url, &settings).await
     }
 

@@ -377,7 +377,10 @@ export async function flowScenarios({ server, ca, floor, duration, connections }
 
 /** `go` with `perf record -g` attached to the server for its length. */
 async function withPerf(pid, file, go) {
-  const perf = spawn('perf', ['record', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  // System-wide (`-a`): `-p PID` attaches to the threads that exist now and misses the
+  // blocking pool's, which tokio starts on demand. Read it with `perf report --pid PID`.
+  const perf = spawn('perf', ['record', '-a', '-g', '-o', file], { stdio: 'ignore' });
+  writeFileSync(`${file}.pid`, `${pid}\n`);
   try {
     return await go();
   } finally {

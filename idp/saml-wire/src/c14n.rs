@@ -15,6 +15,7 @@
 
 use std::ops::Range;
 
+use crate::xml::is_nc_name;
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::PrefixDeclaration;
@@ -202,27 +203,12 @@ fn split(qname: &str) -> (&str, &str) {
 /// quick-xml takes whatever stands before whitespace or `>` as a name (`<a/ b="1"/>`
 /// names `a/`), which written back would not read again.
 fn qualified(name: &str) -> Result<(), C14nError> {
-    let nc_name = |part: &str| {
-        let mut chars = part.chars();
-        chars.next().is_some_and(name_start)
-            && chars
-                .all(|c| name_start(c) || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}'))
-    };
     let (prefix, local) = split(name);
-    if nc_name(local) && (prefix.is_empty() && !name.starts_with(':') || nc_name(prefix)) {
+    if is_nc_name(local) && (prefix.is_empty() && !name.starts_with(':') || is_nc_name(prefix)) {
         Ok(())
     } else {
         Err(malformed(format_args!("{name:?} is not a qualified name")))
     }
-}
-
-/// XML 1.0 §2.3 NameStartChar, without `:` (namespaces give it its own meaning).
-fn name_start(c: char) -> bool {
-    matches!(c,
-        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
-        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
-        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
-        | '\u{10000}'..='\u{EFFFF}')
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, C14nError> {

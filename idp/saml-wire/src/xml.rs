@@ -156,6 +156,11 @@ pub fn screen<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(&'a str, Root), X
                         other => malformed(&other),
                     })?;
                     if attr.key.as_ref() == b"ID" {
+                        // xs:ID: an NCName. Whatever else would reach the answer's
+                        // `InResponseTo` as the SP wrote it (a CR, a quote, a space).
+                        if !is_nc_name(&value) {
+                            return Err(XmlRefusal::Malformed("an ID attribute that is not an NCName".into()));
+                        }
                         if !ids.insert(value.to_string()) {
                             return Err(XmlRefusal::DuplicateId);
                         }
@@ -223,9 +228,29 @@ fn check_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<(), XmlRefusal
     }
 }
 
-/// Escapes text for element content or attribute values (`& < > " '`).
+/// Escapes text for element content or attribute values (`& < > " '`, and CR as
+/// `&#13;`): a raw CR reaches every parser as LF (XML 1.0 §2.11), so a value holding one
+/// would not read back as written; as a reference it does.
 pub fn escape(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
+    let escaped = quick_xml::escape::escape(text);
+    if escaped.contains('\r') { escaped.replace('\r', "&#13;") } else { escaped.into_owned() }
+}
+
+/// An NCName (Namespaces in XML §3): what an `xs:ID` such as a SAML message's `ID` must
+/// be, and each part of a qualified name.
+pub fn is_nc_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(name_start)
+        && chars.all(|c| name_start(c) || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}'))
+}
+
+/// XML 1.0 §2.3 NameStartChar, without `:` (namespaces give it its own meaning).
+fn name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
+        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
 }
 
 /// The document without its XML declaration (to embed it in another).
@@ -242,6 +267,34 @@ mod tests {
     use super::*;
 
     const REQ: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="2026-04-01T09:00:00Z"><saml:Issuer>https://sp.example/&amp;x&#x41;</saml:Issuer></samlp:AuthnRequest>"#;
+
+    /// SAML's IDs are `xs:ID`, NCNames: what real SPs send passes, and an ID that would
+    /// carry a CR, a quote, a space or markup into the answer's `InResponseTo` does not.
+    #[test]
+    fn ids_are_nc_names() {
+        for id in [
+            "_a1",
+            "ONELOGIN_4fee3b046395c4e751011e97f8900b5273d56685",
+            "id-5f1c1a2e8b0d4",
+            "_8e8dc5f69a98cc4c1ff3427e5ce34606fd672f91e6",
+            "idé.1",
+        ] {
+            let request = REQ.replace("ID=\"_a1\"", &format!("ID=\"{id}\""));
+            assert_eq!(screen(request.as_bytes(), &MESSAGE_LIMITS).expect(id).1.id.as_deref(), Some(id));
+        }
+        for id in
+            ["", "1abc", "-a", "_a&#13;1", "_a&#10;1", "_a&#9;1", "_a 1", " _a1", "_a1 ", "a:b", "_a&quot;1", "_a&lt;1", "_a&amp;1", "_a/1"]
+        {
+            let request = REQ.replace("ID=\"_a1\"", &format!("ID=\"{id}\""));
+            assert!(matches!(screen(request.as_bytes(), &MESSAGE_LIMITS), Err(XmlRefusal::Malformed(_))), "{id:?} passed");
+        }
+    }
+
+    #[test]
+    fn escaping_keeps_a_carriage_return() {
+        assert_eq!(escape("a\r\nb\rc<&>\"'"), "a&#13;\nb&#13;c&lt;&amp;&gt;&quot;&apos;");
+        assert_eq!(escape("plain"), "plain");
+    }
 
     #[test]
     fn a_plain_request_passes_and_its_root_is_named() {

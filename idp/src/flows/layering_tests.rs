@@ -84,7 +84,7 @@ const PROTOCOL_DECISIONS: [&str; 27] = [
     "oidc/pkce.rs",
     "oidc/redirect_uri.rs",
     "oidc/request_object.rs",
-    "oidc/rotation.rs",
+    "oidc/token_writer.rs",
     "oidc/site_version.rs",
     "oidc/tokens.rs",
     "oidc/grants/authorization_code.rs",

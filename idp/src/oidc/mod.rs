@@ -32,10 +32,10 @@ pub mod redirect_uri;
 pub mod registration;
 pub mod request_object;
 pub mod revocation;
-pub mod rotation;
 pub mod routes;
 pub mod site_version;
 pub mod token;
+pub mod token_writer;
 pub mod tokens;
 pub mod userinfo;
 

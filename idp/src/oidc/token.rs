@@ -159,9 +159,10 @@ pub struct UserIssue<'a> {
     pub nonce: Option<&'a str>,
     /// The browser session the grant came from (`sid`), if any.
     pub sid: Option<&'a str>,
-    /// The successor a refresh-token rotation already stored; `None` makes a new refresh
-    /// token when the client may refresh.
-    pub rotated_refresh: Option<String>,
+    /// The refresh token already stored with the grant's write (a rotation's successor,
+    /// a batched code redemption's); `None` makes and stores one when the client may
+    /// refresh.
+    pub stored_refresh: Option<String>,
 }
 
 /// Access token, ID token (with `openid`) and, when the client may refresh, a refresh
@@ -199,8 +200,8 @@ pub async fn issue_for_user(app: &App, issuer: &Issuer, client: &AuthenticatedCl
         let id_token = id_token::issue(app, issuer, registered.client_id(), algorithm, &issue, &access_token).await?;
         response["id_token"] = id_token.into();
     }
-    if let Some(successor) = issue.rotated_refresh {
-        response["refresh_token"] = successor.into();
+    if let Some(stored) = issue.stored_refresh {
+        response["refresh_token"] = stored.into();
     } else if registered.allows_grant("refresh_token") {
         let refresh = crate::secrets::url_token();
         let data = refresh_token::RefreshData {

@@ -321,6 +321,50 @@ pub(crate) mod tests {
         assert!(!xml.contains("<saml2:SubjectConfirmationData NotBefore"), "{xml}");
     }
 
+    /// A CR in a user's value reaches the SP as a CR: written raw, every XML parser would
+    /// read it as LF (XML 1.0 §2.11), so the SP would see another value than the user's,
+    /// under a signature that still verifies.
+    #[test]
+    fn a_carriage_return_in_a_value_reads_back_as_written() {
+        let key = test_key(KeyUse::Signing);
+        let mut content = content();
+        content.in_response_to = Some("_r1".into());
+        content.name_id = "id\r1".into();
+        content.attributes = vec![(ATTRIBUTES[1], vec!["first\r\nsecond\rthird\n".into()])];
+        let xml = success(&content, &Protection { sign_assertion: false, sign_response: true, encrypt_for: None }, &key).expect("builds");
+        assert!(xml.contains(">first&#13;\nsecond&#13;third\n<") && xml.contains(">id&#13;1<"), "{xml}");
+        let id = xml.split("ID=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("the Response's ID");
+        let cert = key.certificate_der().to_vec();
+        let verified = super::super::signing::verify_enveloped(&xml, id, std::slice::from_ref(&cert)).expect("verifies");
+        // What a parser hands the SP: the text of each element, references resolved.
+        let mut reader = quick_xml::Reader::from_str(&verified);
+        let (mut texts, mut open) = (Vec::<(String, String)>::new(), false);
+        loop {
+            match reader.read_event().expect("reads") {
+                quick_xml::events::Event::Start(e) => {
+                    texts.push((String::from_utf8_lossy(e.local_name().as_ref()).into_owned(), String::new()));
+                    open = true;
+                }
+                quick_xml::events::Event::End(_) => open = false,
+                quick_xml::events::Event::Text(t) if open => texts.last_mut().expect("open").1.push_str(&t.xml10_content().expect("text")),
+                quick_xml::events::Event::GeneralRef(r) if open => {
+                    let c = match r.resolve_char_ref().expect("a reference") {
+                        Some(c) => c,
+                        None => {
+                            quick_xml::escape::resolve_xml_entity(&r.decode().expect("name")).and_then(|s| s.chars().next()).expect("known")
+                        }
+                    };
+                    texts.last_mut().expect("open").1.push(c);
+                }
+                quick_xml::events::Event::Eof => break,
+                _ => {}
+            }
+        }
+        let value = |element: &str| texts.iter().find(|(n, _)| n == element).map(|(_, t)| t.clone()).unwrap_or_default();
+        assert_eq!(value("NameID"), "id\r1");
+        assert_eq!(value("AttributeValue"), "first\r\nsecond\rthird\n");
+    }
+
     #[test]
     fn failures_carry_a_second_level_code() {
         let key = test_key(KeyUse::Signing);

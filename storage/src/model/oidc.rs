@@ -77,6 +77,42 @@ pub struct AuthorizationCode {
     pub created_at: OffsetDateTime,
 }
 
+/// An authorization code presented at the token endpoint, redeemed in a batch with the
+/// refresh token its tokens come with (one transaction, see
+/// `OidcGrants::redeem_codes`).
+pub struct CodeRedemption {
+    pub lookup_hash: String,
+    /// Sees the spent code and its grant's user as the same transaction read them, and
+    /// answers the refresh token to store under the code's grant, if any. The code is
+    /// spent whatever it answers: a code presented with the wrong client, redirect URI
+    /// or verifier must not be tried again.
+    pub refresh: Box<dyn FnOnce(&AuthorizationCode, Option<&crate::model::User>) -> Option<NewRefreshToken> + Send>,
+}
+
+impl std::fmt::Debug for CodeRedemption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRedemption").finish_non_exhaustive()
+    }
+}
+
+/// A refresh token to store under a grant.
+#[derive(Clone, Debug)]
+pub struct NewRefreshToken {
+    pub lookup_hash: String,
+    pub data: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What became of one code in a batch.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// Spent now. The grant's user as it is now (absent for a deleted one), and whether
+    /// the refresh token `CodeRedemption::refresh` answered is stored.
+    Spent { code: AuthorizationCode, user: Option<Box<crate::model::User>>, refresh_stored: bool },
+    /// Unknown, expired, used before, or of a revoked grant: ask `why_not_redeemed`.
+    NotSpent,
+}
+
 /// Why a code could not be redeemed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::update_returning;
 
+mod codes;
 #[cfg(test)]
 mod plans;
 mod refresh;
@@ -210,21 +211,14 @@ impl<'a> OidcGrants<'a> {
 
     /// Redeems a code once. A second redemption fails with `AlreadyUsed` and revokes the
     /// grant, so the tokens the first one obtained stop working too (RFC 6749 §4.1.2).
+    /// (The token endpoint redeems in batches, with the refresh token: `redeem_codes`.)
     pub async fn redeem_code(&self, lookup_hash: &str, now: OffsetDateTime) -> Result<AuthorizationCode, CodeRedeemError> {
         use authorization_code::Entity;
-        let rows = update_returning::<Entity, _>(self.db, spend_code(lookup_hash, now)).await.map_err(db_err)?;
-        if let Some(row) = rows.into_iter().next() {
-            return Ok(to_code(row)?);
+        let rows = update_returning::<Entity, _>(self.db, codes::spend_codes([lookup_hash], now)).await.map_err(db_err)?;
+        match rows.into_iter().next() {
+            Some(row) => Ok(to_code(row)?),
+            None => Err(self.why_not_redeemed(lookup_hash, now).await),
         }
-        let row = Entity::find_by_id(lookup_hash.to_owned()).one(self.db).await.map_err(db_err)?;
-        let Some(row) = row else {
-            return Err(CodeRedeemError::NotFound);
-        };
-        if row.redeemed_at.is_some() || self.get_grant(row.grant_id).await?.is_revoked() {
-            self.revoke_grant(row.grant_id, now).await?;
-            return Err(CodeRedeemError::AlreadyUsed { grant_id: row.grant_id });
-        }
-        Err(CodeRedeemError::Expired)
     }
 
     // ---- access tokens ----
@@ -500,20 +494,6 @@ impl<'a> OidcGrants<'a> {
             .rows_affected;
         Ok(total)
     }
-}
-
-/// `SELECT id FROM oidc_grants WHERE revoked_at IS NULL`: spending a code or refresh
-/// token checks its grant in the same statement.
-/// Marks a live code of a live grant redeemed.
-fn spend_code(lookup_hash: &str, now: OffsetDateTime) -> sea_orm::sea_query::UpdateStatement {
-    use authorization_code::{Column, Entity};
-    Entity::update_many()
-        .col_expr(Column::RedeemedAt, Expr::val(ms(now)))
-        .filter(Column::LookupHash.eq(lookup_hash))
-        .filter(Column::RedeemedAt.is_null())
-        .filter(Column::ExpiresAt.gt(ms(now)))
-        .filter(grant_is_live(Entity, Column::GrantId))
-        .into_query()
 }
 
 /// The row's grant (`table.grant_id`) is not revoked: a correlated `EXISTS` that reads one

@@ -190,6 +190,12 @@ pub struct AuthorizationCodes<'a> {
 }
 
 impl AuthorizationCodes<'_> {
+    /// Whether codes live in the database (no Redis), where a redemption can share one
+    /// transaction with the refresh token it comes with (`OidcGrants::redeem_codes`).
+    pub fn in_database(&self) -> bool {
+        self.store.redis.is_none()
+    }
+
     pub async fn insert(
         &self,
         lookup_hash: &str,

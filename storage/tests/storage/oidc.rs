@@ -4,8 +4,8 @@
 
 use mamori_storage::OidcGrants;
 use mamori_storage::model::{
-    AccessTokenFormat, CodeRedeemError, NewAccessToken, NewOidcClient, NewPendingRequest, PendingRequestKind, RefreshError,
-    RefreshRotation, RefreshToken, Rotated,
+    AccessTokenFormat, CodeRedeemError, CodeRedemption, NewAccessToken, NewOidcClient, NewPendingRequest, NewRefreshToken,
+    PendingRequestKind, Redeemed, RefreshError, RefreshRotation, RefreshToken, Rotated,
 };
 use mamori_storage::{Storage, token_lookup_hash};
 use serde_json::json;
@@ -37,6 +37,7 @@ on_both!(
     pending_requests,
     codes_are_single_use_and_reuse_revokes_the_grant,
     concurrent_code_redemption_succeeds_once,
+    code_redemptions_in_one_batch,
     refresh_rotation_and_reuse_detection,
     concurrent_refresh_rotation_succeeds_once,
     refresh_rotations_in_one_batch,
@@ -180,6 +181,80 @@ async fn refresh_rotation_and_reuse_detection(s: Storage) {
     assert!(matches!(repo.rotate_refresh_token(rotation(&mine, &theirs, t0(), |_| true), t0()).await, Err(RefreshError::Storage(_))));
     assert!(repo.find_refresh_token(&mine).await.unwrap().unwrap().rotated_at.is_none());
     assert!(rotate(&repo, &mine, &token_lookup_hash("rt-e3"), t0()).await.is_ok());
+}
+
+/// Codes redeemed in one transaction with their refresh tokens: each answer is the one
+/// it would get alone, a code is spent even when its check refuses the refresh token
+/// (wrong client, wrong verifier), and a replay in the same batch revokes the grant.
+async fn code_redemptions_in_one_batch(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let repo = s.oidc_grants();
+    let h = |n: &str| token_lookup_hash(&format!("{n}-{}", t.id));
+    let (live, refused, replayed, expired, revoked) = (
+        repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap(),
+        repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap(),
+        repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap(),
+        repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap(),
+        repo.create_grant(t.id, "shop", Some(u.id), t0()).await.unwrap(),
+    );
+    for (name, grant, ttl) in [("a", &live, 1), ("b", &refused, 1), ("c", &replayed, 1), ("d", &expired, -1), ("e", &revoked, 1)] {
+        repo.insert_code(&h(name), grant.id, &json!({"n": name}), t0() + Duration::minutes(ttl), t0() - Duration::minutes(2))
+            .await
+            .unwrap();
+    }
+    assert!(repo.revoke_grant(revoked.id, t0()).await.unwrap());
+    let redemption = |code: &str, refresh: Option<&str>| {
+        let refresh =
+            refresh.map(|r| NewRefreshToken { lookup_hash: h(r), data: json!({"from": code}), expires_at: t0() + Duration::days(1) });
+        let owner = u.id;
+        CodeRedemption {
+            lookup_hash: h(code),
+            refresh: Box::new(move |_, user| refresh.filter(|_| user.is_some_and(|user| user.id == owner))),
+        }
+    };
+    let batch = vec![
+        redemption("a", Some("rt-a")),
+        redemption("b", None),
+        redemption("c", Some("rt-c")),
+        redemption("c", Some("rt-c2")),
+        redemption("d", Some("rt-d")),
+        redemption("e", Some("rt-e")),
+        redemption("unknown", Some("rt-u")),
+    ];
+    let answers = repo.redeem_codes(batch, t0()).await.unwrap();
+    assert!(
+        matches!(&answers[0], Redeemed::Spent { code, user: Some(owner), refresh_stored: true } if code.data["n"] == "a" && code.grant_id == live.id && owner.id == u.id),
+        "{answers:?}"
+    );
+    assert!(matches!(&answers[1], Redeemed::Spent { refresh_stored: false, .. }), "{answers:?}");
+    assert!(matches!(&answers[2], Redeemed::Spent { refresh_stored: true, .. }), "{answers:?}");
+    for (i, answer) in answers.iter().enumerate().skip(3) {
+        assert!(matches!(answer, Redeemed::NotSpent), "{i}: {answers:?}");
+    }
+    let stored = |n: &'static str| {
+        let repo = s.oidc_grants();
+        let hash = h(n);
+        async move { repo.find_refresh_token(&hash).await.unwrap() }
+    };
+    let a = stored("rt-a").await.expect("stored with its code");
+    assert_eq!((a.grant_id, a.data["from"].as_str()), (live.id, Some("a")));
+    for absent in ["rt-c2", "rt-d", "rt-e", "rt-u"] {
+        assert!(stored(absent).await.is_none(), "{absent} was stored");
+    }
+    // The refused code is spent all the same: presented again, it revokes its grant.
+    assert!(matches!(repo.why_not_redeemed(&h("b"), t0()).await, CodeRedeemError::AlreadyUsed { grant_id } if grant_id == refused.id));
+    // The second "c" was a replay: asking why revokes the grant, and with it the refresh
+    // token the first obtained.
+    assert!(matches!(repo.why_not_redeemed(&h("c"), t0()).await, CodeRedeemError::AlreadyUsed { grant_id } if grant_id == replayed.id));
+    assert!(matches!(rotate(&repo, &h("rt-c"), &h("rt-c3"), t0()).await, Err(RefreshError::Revoked)));
+    assert!(matches!(repo.why_not_redeemed(&h("d"), t0()).await, CodeRedeemError::Expired));
+    assert!(matches!(repo.why_not_redeemed(&h("e"), t0()).await, CodeRedeemError::AlreadyUsed { grant_id } if grant_id == revoked.id));
+    assert!(matches!(repo.why_not_redeemed(&h("unknown"), t0()).await, CodeRedeemError::NotFound));
+    assert!(!repo.get_grant(live.id).await.unwrap().is_revoked());
+    // A batch that spends nothing writes nothing and still answers.
+    assert!(matches!(repo.redeem_codes(vec![redemption("a", Some("rt-a2"))], t0()).await.unwrap()[..], [Redeemed::NotSpent]));
+    assert!(stored("rt-a2").await.is_none());
 }
 
 /// One transaction for many presentations: each gets the answer it would get alone, and

@@ -3,15 +3,16 @@
 //! obtained), for the client it was issued to, with the same redirect URI, and with the
 //! PKCE verifier of its challenge.
 
-use mamori_storage::model::CodeRedeemError;
+use mamori_storage::model::{AuthorizationCode, CodeRedeemError, CodeRedemption, NewRefreshToken, Redeemed, User};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::refresh_token::RefreshData;
 use crate::app::App;
 use crate::oidc::client_auth::AuthenticatedClient;
 use crate::oidc::error::OAuthError;
-use crate::oidc::token::{UserIssue, active_user, issue_for_user};
-use crate::oidc::{Issuer, Params, pkce};
+use crate::oidc::token::{UserIssue, active_user, issue_for_user, still_active};
+use crate::oidc::{Issuer, Params, REFRESH_TOKEN_TTL, pkce};
 
 /// What a code stands for, stored under its hash.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,10 +33,31 @@ pub struct CodeData {
 
 pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, params: &Params) -> Result<serde_json::Value, OAuthError> {
     let code = params.get("code").ok_or(OAuthError::InvalidRequest("code is missing"))?;
-    let redeemed = match app.shared.authorization_codes().redeem(&mamori_storage::token_lookup_hash(code), app.now()).await {
+    let lookup_hash = mamori_storage::token_lookup_hash(code);
+    let now = app.now();
+    let client_id = client.registered.client_id();
+    let codes = app.shared.authorization_codes();
+    // The code, and with codes in the database the grant's user and the refresh token,
+    // spent, read and stored in one batched transaction; with codes in Redis, the code
+    // alone (the user is read and the refresh token stored below).
+    let (redeemed, batched) = if codes.in_database() {
+        let refresh = crate::secrets::url_token();
+        let redemption = CodeRedemption {
+            lookup_hash,
+            refresh: refresh_with_code(client_id, client.registered.allows_grant("refresh_token"), params, &refresh, now),
+        };
+        match app.token_writer.redeem(redemption, now).await {
+            Ok(Redeemed::Spent { code, user, refresh_stored }) => (Ok(code), Some((user, refresh_stored.then_some(refresh)))),
+            Ok(Redeemed::NotSpent) => (Err(CodeRedeemError::NotFound), None),
+            Err(err) => (Err(err), None),
+        }
+    } else {
+        (codes.redeem(&lookup_hash, now).await, None)
+    };
+    let redeemed = match redeemed {
         Ok(r) => r,
         Err(CodeRedeemError::AlreadyUsed { grant_id }) => {
-            tracing::warn!(%grant_id, client = client.registered.client_id(), "authorization code reused; grant revoked");
+            tracing::warn!(%grant_id, client = client_id, "authorization code reused; grant revoked");
             return Err(OAuthError::InvalidGrant("the code is invalid, expired or already used"));
         }
         Err(CodeRedeemError::NotFound | CodeRedeemError::Expired) => {
@@ -45,8 +67,11 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         Err(_) => return Err(OAuthError::ServerError),
     };
     let data: CodeData = serde_json::from_value(redeemed.data).map_err(|e| OAuthError::internal(&e.into()))?;
-    check(&data, client.registered.client_id(), params)?;
-    let user = active_user(app, data.user_id).await?;
+    check(&data, client_id, params)?;
+    let (user, stored_refresh) = match batched {
+        Some((user, stored_refresh)) => (still_active(user.map(|u| *u).filter(|u| u.id == data.user_id))?, stored_refresh),
+        None => (active_user(app, data.user_id).await?, None),
+    };
     issue_for_user(
         app,
         issuer,
@@ -60,10 +85,30 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             amr: &data.amr,
             nonce: data.nonce.as_deref(),
             sid: data.sid.as_deref(),
-            rotated_refresh: None,
+            stored_refresh,
         },
     )
     .await
+}
+
+/// What decides, inside the redemption's transaction, whether the code's refresh token is
+/// stored: the same checks the answer makes after it (the code's client, redirect URI
+/// and verifier; the user still active), and a client that may refresh.
+fn refresh_with_code(
+    client_id: &str,
+    may_refresh: bool,
+    params: &Params,
+    refresh: &str,
+    now: time::OffsetDateTime,
+) -> Box<dyn FnOnce(&AuthorizationCode, Option<&User>) -> Option<NewRefreshToken> + Send> {
+    let (client_id, params, lookup_hash) = (client_id.to_owned(), params.clone(), mamori_storage::token_lookup_hash(refresh));
+    Box::new(move |code, user| {
+        let data: CodeData = serde_json::from_value(code.data.clone()).ok()?;
+        check(&data, &client_id, &params).ok()?;
+        still_active(user.filter(|u| u.id == data.user_id)).ok()?;
+        let data = serde_json::to_value(RefreshData::from(&data)).ok()?;
+        may_refresh.then_some(NewRefreshToken { lookup_hash, data, expires_at: now + REFRESH_TOKEN_TTL })
+    })
 }
 
 /// The checks of RFC 6749 §4.1.3 and RFC 7636 §4.6 on a redeemed code.

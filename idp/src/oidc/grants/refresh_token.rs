@@ -24,6 +24,21 @@ pub struct RefreshData {
     pub sid: Option<String>,
 }
 
+impl From<&super::authorization_code::CodeData> for RefreshData {
+    /// A refresh token carries its code's facts: its tokens repeat them.
+    fn from(code: &super::authorization_code::CodeData) -> RefreshData {
+        RefreshData {
+            client_id: code.client_id.clone(),
+            user_id: code.user_id,
+            scope: code.scope.clone(),
+            auth_time: code.auth_time,
+            acr: code.acr.clone(),
+            amr: code.amr.clone(),
+            sid: code.sid.clone(),
+        }
+    }
+}
+
 impl RefreshData {
     pub fn read(data: &serde_json::Value) -> Result<RefreshData, OAuthError> {
         RefreshData::deserialize(data).map_err(|e| {
@@ -58,7 +73,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
         successor_expires_at: now + REFRESH_TOKEN_TTL,
         accept: Box::new(accept),
     };
-    let (spent, user) = match app.refresh_rotator.rotate(rotation, now).await {
+    let (spent, user) = match app.token_writer.rotate(rotation, now).await {
         Ok(found) => found,
         Err(RefreshError::Refused) => return Err(OAuthError::InvalidScope("a requested scope exceeds the original grant")),
         Err(RefreshError::Reused { grant_id }) => {
@@ -84,7 +99,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             amr: &data.amr,
             nonce: None,
             sid: data.sid.as_deref(),
-            rotated_refresh: Some(successor),
+            stored_refresh: Some(successor),
         },
     )
     .await

@@ -5,8 +5,8 @@
 
 use sea_orm::{ConnectionTrait, Statement};
 
+use super::codes::spend_codes;
 use super::refresh::spend_refresh;
-use super::spend_code;
 use crate::Storage;
 
 /// The plan's detail lines, from `EXPLAIN QUERY PLAN` on a migrated in-memory database.
@@ -27,7 +27,7 @@ fn assert_reads_by_key(plan: &[String]) {
 #[tokio::test]
 async fn a_code_redemption_reads_its_code_and_its_grant_by_key() {
     let now = time::OffsetDateTime::UNIX_EPOCH;
-    let plan = plan(spend_code("lookup", now)).await;
+    let plan = plan(spend_codes(["a", "b"], now)).await;
     assert_reads_by_key(&plan);
     assert!(plan.iter().any(|line| line.starts_with("SEARCH oidc_authorization_codes USING")), "{plan:?}");
 }

@@ -1,29 +1,38 @@
-//! Refresh-token rotations, written in batches by one task per node: while one batch is
-//! in the database, the next gathers, so under load a transaction carries many rotations
-//! and an idle node still writes each at once (no timer, no added latency).
+//! The token endpoint's writes that must happen once, in batches, by one task per node:
+//! refresh-token rotations, and authorization codes redeemed with the refresh token they
+//! come with. While one batch is in the database the next gathers, so under load a
+//! transaction carries many requests and an idle node still writes each at once (no
+//! timer, no added latency). On SQLite the task writes through a connection of its own,
+//! whose page cache stays warm (`Storage::dedicated_writer`).
 
 use std::sync::Mutex;
 
-use mamori_storage::model::{RefreshError, RefreshRotation, RefreshToken, Rotated, User};
+use mamori_storage::model::{CodeRedeemError, CodeRedemption, Redeemed, RefreshError, RefreshRotation, RefreshToken, Rotated, User};
 use mamori_storage::{Storage, StorageError};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-/// Most rotations one transaction carries: enough to amortise its round trips, few
-/// enough that the write lock is held briefly.
+/// Most requests one transaction carries: enough to amortise its round trips, few enough
+/// that the write lock is held briefly.
 const BATCH: usize = 64;
 
-type Reply = oneshot::Sender<Result<Rotated, StorageError>>;
-type Queue = mpsc::Sender<(RefreshRotation, OffsetDateTime, Reply)>;
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 
-pub struct RefreshRotator {
+enum Job {
+    Rotate(RefreshRotation, Reply<Rotated>),
+    Redeem(CodeRedemption, Reply<Redeemed>),
+}
+
+type Queue = mpsc::Sender<(Job, OffsetDateTime)>;
+
+pub struct TokenWriter {
     storage: Storage,
     queue: Mutex<Option<Queue>>,
 }
 
-impl RefreshRotator {
+impl TokenWriter {
     pub fn new(storage: Storage) -> Self {
-        RefreshRotator { storage, queue: Mutex::new(None) }
+        TokenWriter { storage, queue: Mutex::new(None) }
     }
 
     /// Spends the presented token and stores its successor (see
@@ -32,7 +41,7 @@ impl RefreshRotator {
     pub async fn rotate(&self, rotation: RefreshRotation, now: OffsetDateTime) -> Result<(RefreshToken, Option<Box<User>>), RefreshError> {
         let (lookup, client) = (rotation.lookup_hash.clone(), rotation.client_id.clone());
         let (reply, answer) = oneshot::channel();
-        self.queue().send((rotation, now, reply)).await.map_err(|_| StorageError::Unavailable)?;
+        self.submit(Job::Rotate(rotation, reply), now).await?;
         match answer.await.map_err(|_| StorageError::Unavailable)?? {
             Rotated::Spent { token, user } => Ok((token, user)),
             Rotated::Refused => Err(RefreshError::Refused),
@@ -40,9 +49,27 @@ impl RefreshRotator {
         }
     }
 
+    /// Spends the presented code and stores the refresh token its `refresh` answers (see
+    /// [`mamori_storage::OidcGrants::redeem_codes`]); answers the code, the grant's user
+    /// as the same transaction read it, and whether that refresh token is stored. A code
+    /// used before revokes its grant.
+    pub async fn redeem(&self, redemption: CodeRedemption, now: OffsetDateTime) -> Result<Redeemed, CodeRedeemError> {
+        let lookup = redemption.lookup_hash.clone();
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Redeem(redemption, reply), now).await?;
+        match answer.await.map_err(|_| StorageError::Unavailable)?? {
+            Redeemed::NotSpent => Err(self.storage.oidc_grants().why_not_redeemed(&lookup, now).await),
+            spent => Ok(spent),
+        }
+    }
+
+    async fn submit(&self, job: Job, now: OffsetDateTime) -> Result<(), StorageError> {
+        self.queue().send((job, now)).await.map_err(|_| StorageError::Unavailable)
+    }
+
     /// The writer task's queue. The task starts on first use, so that only a serving
     /// runtime runs it, and again if it ever ended (a panic in a batch), so that one bad
-    /// batch costs its own requests a 503 and not every refresh until a restart.
+    /// batch costs its own requests a 503 and not every token request until a restart.
     fn queue(&self) -> Queue {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         match queue.as_ref() {
@@ -57,24 +84,46 @@ impl RefreshRotator {
     }
 }
 
-async fn run(storage: Storage, mut jobs: mpsc::Receiver<(RefreshRotation, OffsetDateTime, Reply)>) {
+async fn run(storage: Storage, mut jobs: mpsc::Receiver<(Job, OffsetDateTime)>) {
     let mut batch = Vec::with_capacity(BATCH);
     while jobs.recv_many(&mut batch, BATCH).await > 0 {
-        // The latest clock reading of the batch: a token that expired a moment before any
-        // of its requests is not spent.
-        let now = batch.iter().map(|(_, now, _)| *now).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let (rotations, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|(r, _, reply)| (r, reply)).unzip();
-        match storage.oidc_grants().rotate_refresh_tokens(rotations, now).await {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
+        // The latest clock reading of the batch: a token or code that expired a moment
+        // before any of its requests is not spent.
+        let now = batch.iter().map(|(_, now)| *now).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let (mut rotations, mut rotation_replies, mut redemptions, mut redemption_replies) = (vec![], vec![], vec![], vec![]);
+        for (job, _) in batch.drain(..) {
+            match job {
+                Job::Rotate(rotation, reply) => {
+                    rotations.push(rotation);
+                    rotation_replies.push(reply);
+                }
+                Job::Redeem(redemption, reply) => {
+                    redemptions.push(redemption);
+                    redemption_replies.push(reply);
                 }
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "refresh-token rotation batch failed");
-                for reply in replies {
-                    let _ = reply.send(Err(err.clone()));
-                }
+        }
+        if !rotations.is_empty() {
+            answer(rotation_replies, storage.oidc_grants().rotate_refresh_tokens(rotations, now).await, "refresh-token rotation");
+        }
+        if !redemptions.is_empty() {
+            answer(redemption_replies, storage.oidc_grants().redeem_codes(redemptions, now).await, "code redemption");
+        }
+    }
+}
+
+/// Each request's own answer, or the batch's error to all of them.
+fn answer<T>(replies: Vec<Reply<T>>, outcome: Result<Vec<T>, StorageError>, what: &str) {
+    match outcome {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "{what} batch failed");
+            for reply in replies {
+                let _ = reply.send(Err(err.clone()));
             }
         }
     }
@@ -110,7 +159,7 @@ mod tests {
             let expires = now + time::Duration::days(1);
             grants.insert_refresh_token(&token_lookup_hash(name), grant.id, &serde_json::json!({}), expires, now).await.expect("token");
         }
-        let rotator = RefreshRotator::new(storage.clone());
+        let rotator = TokenWriter::new(storage.clone());
 
         let failed = rotator.rotate(rotation("a", "a2", |_| panic!("a bug in one batch")), now).await;
         assert!(matches!(failed, Err(RefreshError::Storage(StorageError::Unavailable))), "{failed:?}");
