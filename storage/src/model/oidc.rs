@@ -86,8 +86,11 @@ pub struct CodeRedemption {
     /// answers the refresh token to store under the code's grant, if any. The code is
     /// spent whatever it answers: a code presented with the wrong client, redirect URI
     /// or verifier must not be tried again.
-    pub refresh: Box<dyn FnOnce(&AuthorizationCode, Option<&crate::model::User>) -> Option<NewRefreshToken> + Send>,
+    pub refresh: RefreshWithCode,
 }
+
+/// See [`CodeRedemption::refresh`].
+pub type RefreshWithCode = Box<dyn FnOnce(&AuthorizationCode, Option<&crate::model::User>) -> Option<NewRefreshToken> + Send>;
 
 impl std::fmt::Debug for CodeRedemption {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -3,7 +3,7 @@
 //! obtained), for the client it was issued to, with the same redirect URI, and with the
 //! PKCE verifier of its challenge.
 
-use mamori_storage::model::{AuthorizationCode, CodeRedeemError, CodeRedemption, NewRefreshToken, Redeemed, User};
+use mamori_storage::model::{CodeRedeemError, CodeRedemption, NewRefreshToken, Redeemed, RefreshWithCode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -94,13 +94,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
 /// What decides, inside the redemption's transaction, whether the code's refresh token is
 /// stored: the same checks the answer makes after it (the code's client, redirect URI
 /// and verifier; the user still active), and a client that may refresh.
-fn refresh_with_code(
-    client_id: &str,
-    may_refresh: bool,
-    params: &Params,
-    refresh: &str,
-    now: time::OffsetDateTime,
-) -> Box<dyn FnOnce(&AuthorizationCode, Option<&User>) -> Option<NewRefreshToken> + Send> {
+fn refresh_with_code(client_id: &str, may_refresh: bool, params: &Params, refresh: &str, now: time::OffsetDateTime) -> RefreshWithCode {
     let (client_id, params, lookup_hash) = (client_id.to_owned(), params.clone(), mamori_storage::token_lookup_hash(refresh));
     Box::new(move |code, user| {
         let data: CodeData = serde_json::from_value(code.data.clone()).ok()?;
