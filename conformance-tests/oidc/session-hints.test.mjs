@@ -117,6 +117,27 @@ test('the session answers only for its own user and its own age', async (t) => {
     assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
   });
 
+  // A lost device never comes back to end its own session: what its certificate opened
+  // at relying sites ends when an operator deletes it or replaces its certificate.
+  for (const [name, change] of [
+    ['deleting the device', (user) => server.cli('admin', 'user', 'delete-device', '--tenant', 'demo', '--login-id', user.loginId, '--device', '1')],
+    ['replacing its certificate', (user) => server.issueCert(t, user.loginId)],
+  ]) {
+    await t.test(`${name} ends the tokens its sessions gave relying sites`, async () => {
+      const user = await enrolledUser(t, server, `oidc-lost-${name.split(' ')[0]}`);
+      const { tokens } = await login(await browserOf(user), user);
+      const sub = tokens.claims().sub;
+      // Honest: before the change the tokens work.
+      assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
+      assert.ok(tokens.refresh_token, 'the client may refresh');
+      change(user);
+      // Hostile: the same tokens after it, the refresh token included.
+      assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
+      await assert.rejects(client.fetchUserInfo(config, tokens.access_token, sub), 'userinfo answered');
+      await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), 'the refresh token still works');
+    });
+  }
+
   await t.test("another user's ID token does not log this user out unasked", async () => {
     const bobs = await login(bobPage, bob);
     await alicePage.goto(String(client.buildEndSessionUrl(config, { id_token_hint: bobs.tokens.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'x' })));

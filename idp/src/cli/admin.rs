@@ -157,6 +157,9 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let issued =
                 crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
             pending.finish(&issued.pkcs12).with_context(|| format!("cannot write {}", p12.display()))?;
+            // The superseded certificate is revoked: what it opened ends now, as with
+            // `certificate revoke` (its sessions, and the relying sites' grants from them).
+            crate::flows::session_end::end_all(app, user.id).await?;
             let details = serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex});
             admin::audit::record(
                 app,
@@ -182,6 +185,9 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let user = find_user(app, &tenant, &login_id).await?;
             let device = find_device(app, &user, Some(device)).await?;
             crate::flows::account::remove_device(app, &device).await?;
+            // As with `certificate revoke`: the revoked certificate's sessions, and the
+            // relying sites' grants from them, end now (a lost device never comes back).
+            crate::flows::session_end::end_all(app, user.id).await?;
             let details = serde_json::json!({"device_no": device.device_no});
             admin::audit::record(
                 app,
@@ -193,7 +199,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             )
             .await;
             print(output.output, &serde_json::json!({"deleted": device.device_no, "tenant": tenant.slug, "user": login_id}), || {
-                format!("deleted device {} of {login_id} and revoked its certificate", device.device_no)
+                format!("deleted device {} of {login_id}, revoked its certificate and ended {login_id}'s sessions", device.device_no)
             })
         }
     }

@@ -329,7 +329,8 @@ pub enum UserCommand {
         output: OutputArgs,
     },
     /// Issue a new certificate for one of the user's devices, revoking the device's
-    /// previous one, and write it as PKCS#12 (instead of mailing a download link).
+    /// previous one, and write it as PKCS#12 (instead of mailing a download link). The
+    /// user's sessions end, with the relying sites' grants that came from them.
     IssueCert {
         #[arg(long)]
         tenant: String,
@@ -354,7 +355,8 @@ pub enum UserCommand {
     },
     /// Start a certificate reissue (flow 6): a single-use link is mailed to the device's address.
     ReissueCert(account::ReissueCertArgs),
-    /// Delete a device: its certificate is revoked and stops logging in.
+    /// Delete a device: its certificate is revoked and stops logging in; the user's
+    /// sessions end, with the relying sites' grants that came from them.
     DeleteDevice {
         #[arg(long)]
         tenant: String,

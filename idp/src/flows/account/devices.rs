@@ -239,6 +239,9 @@ pub enum DeleteDeviceOutcome {
 
 /// Deletes a device and revokes its certificate (cessation of operation): it stops
 /// logging in at once and is on the next CRL. The notice also reaches the deleted address.
+/// The caller ends the user's other sessions (`ending_other_sessions`): those of the
+/// revoked certificate would end only when next seen, and a lost device is never seen
+/// again, while the refresh tokens its sessions gave relying sites would go on working.
 pub async fn delete_device(app: &App, user: &User, device: &Device, attempt: &Attempt<'_>) -> anyhow::Result<DeleteDeviceOutcome> {
     if user.login_method.needs_certificate() && app.storage.devices().count_active(user.id).await? <= 1 {
         return Ok(DeleteDeviceOutcome::LastCertificateDevice);
@@ -252,7 +255,8 @@ pub async fn delete_device(app: &App, user: &User, device: &Device, attempt: &At
 
 /// What deleting a device means, whoever deletes it (the user, an operator): the device
 /// goes, its certificate is revoked (cessation of operation) and its download and
-/// reissue links stop working.
+/// reissue links stop working. What its certificate opened (sessions, and the relying
+/// sites' grants from them) is the caller's to end, keeping the session that deleted it.
 pub async fn remove_device(app: &App, device: &Device) -> anyhow::Result<()> {
     let now = app.now();
     app.storage.devices().delete(device.id, now).await?;

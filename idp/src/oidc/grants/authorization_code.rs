@@ -108,7 +108,9 @@ fn refresh_with_code(client_id: &str, may_refresh: bool, params: &Params, refres
 /// The checks of RFC 6749 §4.1.3 and RFC 7636 §4.6 on a redeemed code.
 pub fn check(data: &CodeData, client_id: &str, params: &Params) -> Result<(), OAuthError> {
     if data.client_id != client_id {
-        return Err(OAuthError::InvalidGrant("the code was issued to another client"));
+        // The words of an unknown code: a client holding another's code must not learn
+        // that it is still live (the presentation spends it all the same).
+        return Err(OAuthError::InvalidGrant("the code is invalid, expired or already used"));
     }
     if params.get("redirect_uri") != Some(data.redirect_uri.as_str()) {
         return Err(OAuthError::InvalidGrant("redirect_uri does not match the authorization request"));

@@ -213,7 +213,9 @@ async fn delete(Path(device_no): Path<u32>, Posted { ctx, .. }: Posted) -> Respo
         Err(page) => return page,
     };
     match flow::delete_device(portal.ctx.app(), &portal.user, &device, &portal.attempt()).await {
-        Ok(DeleteDeviceOutcome::Deleted) => back_to_account("device-deleted"),
+        // The revoked certificate's sessions, and the grants relying sites got from
+        // them, end now on every node: a lost device never comes back to end its own.
+        Ok(DeleteDeviceOutcome::Deleted) => portal.ending_other_sessions(back_to_account("device-deleted")).await,
         Ok(DeleteDeviceOutcome::LastCertificateDevice) => {
             delete_page(&portal, &device, Some(portal.messages(&["account.device.last"])), StatusCode::CONFLICT)
         }
