@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { enrolledUser, openBrowser, screenshots, startServer, submitPassword } from '../browser/harness.mjs';
+import {
+  downloadCertificate, enrolledUser, loginTo, openBrowser, screenshots, setPolicy, startServer, submit, submitPassword, text,
+} from '../browser/harness.mjs';
 import { authorizationRequest, callbackServer, client, discover, issuerUrl, registerClient } from './rp.mjs';
 
 test('the session answers only for its own user and its own age', async (t) => {
@@ -137,6 +139,37 @@ test('the session answers only for its own user and its own age', async (t) => {
       await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), 'the refresh token still works');
     });
   }
+
+  await t.test('deleting the device you are using ends its tokens at once, not at its next request', async () => {
+    setPolicy(server, { max_devices: 2 });
+    const user = await enrolledUser(t, server, 'oidc-lost-self');
+    const first = await browserOf(user);
+    await loginTo(first, server, user.loginId, user.password);
+    // Device 2, added in the portal; its certificate is downloaded and logs in.
+    await first.goto(`${server.mtls}/account/devices/new`);
+    await first.fill('#device_email', 'oidc-lost-self.phone@example.test');
+    await first.fill('#device_email_confirmation', 'oidc-lost-self.phone@example.test');
+    await first.selectOption('#device_type', 'smartphone');
+    await submit(first, '#device-add-submit');
+    await submit(first, '#device-register-submit');
+    const phone = await downloadCertificate(t, first, server, await text(first, '#acquisition-id'), await text(first, '#download-password'));
+    const second = await browserOf({ ...user, ...phone });
+    const kept = await login(first, user);
+    const { tokens } = await login(second, user);
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
+    // Device 2 deletes itself, and its browser makes no further request (the redirect
+    // not followed): its session would end at the next one anyway.
+    await second.goto(`${server.mtls}/account/devices/2/delete`);
+    const csrf = await second.inputValue('#device-delete-form input[name="csrf_token"]');
+    const deleted = await second.request.post(`${server.mtls}/account/devices/2/delete`, {
+      form: { csrf_token: csrf }, headers: { origin: server.mtls }, maxRedirects: 0,
+    });
+    assert.equal(deleted.status(), 303, await deleted.text());
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false, 'the deleted device kept its tokens');
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), 'its refresh token still works');
+    // Every session ends with it, as when an operator deletes a device.
+    assert.equal((await client.tokenIntrospection(config, kept.tokens.access_token)).active, false);
+  });
 
   await t.test("another user's ID token does not log this user out unasked", async () => {
     const bobs = await login(bobPage, bob);

@@ -196,6 +196,35 @@ fn delete_page(portal: &Portal, device: &Device, problem: Option<Vec<String>>, s
     )
 }
 
+/// The user's other sessions end; this one goes on, unless it was opened with the
+/// deleted device's certificate: then it ends with them, here and not at its next
+/// request, which a browser closed after the click would never make.
+async fn after_deletion(portal: &Portal, device: &Device) -> Response {
+    let app = portal.ctx.app();
+    let serial = portal.session.state.authenticated.as_ref().and_then(|a| a.certificate.as_ref()).map(|c| c.serial.as_str());
+    let own = match serial {
+        Some(serial) => match app.storage.certificates().find_by_serial(serial).await {
+            Ok(found) => found.is_some_and(|c| c.device_id == Some(device.id)),
+            Err(err) => return portal.internal(&err.into()),
+        },
+        None => false,
+    };
+    if !own {
+        return portal.ending_other_sessions(back_to_account("device-deleted")).await;
+    }
+    match crate::web::session::destroy(app, &portal.session.id).await {
+        Ok(clear) => match crate::flows::session_end::end_all(app, portal.user.id).await {
+            Ok(_) => {
+                let mut response = back_to_account("device-deleted");
+                response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
+                response
+            }
+            Err(err) => portal.internal(&err.into()),
+        },
+        Err(err) => portal.internal(&err),
+    }
+}
+
 async fn show_delete(ctx: PageCtx, Path(device_no): Path<u32>) -> Response {
     let portal = portal_or_return!(ctx, &format!("/account/devices/{device_no}/delete"));
     require_or_return!(portal, Feature::Devices);
@@ -215,7 +244,7 @@ async fn delete(Path(device_no): Path<u32>, Posted { ctx, .. }: Posted) -> Respo
     match flow::delete_device(portal.ctx.app(), &portal.user, &device, &portal.attempt()).await {
         // The revoked certificate's sessions, and the grants relying sites got from
         // them, end now on every node: a lost device never comes back to end its own.
-        Ok(DeleteDeviceOutcome::Deleted) => portal.ending_other_sessions(back_to_account("device-deleted")).await,
+        Ok(DeleteDeviceOutcome::Deleted) => after_deletion(&portal, &device).await,
         Ok(DeleteDeviceOutcome::LastCertificateDevice) => {
             delete_page(&portal, &device, Some(portal.messages(&["account.device.last"])), StatusCode::CONFLICT)
         }
