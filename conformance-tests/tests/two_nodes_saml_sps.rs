@@ -22,7 +22,7 @@ const BOUND: Duration = Duration::from_secs(1);
 struct Setup {
     n1: Node,
     n2: Node,
-    _cluster: Cluster,
+    cluster: Cluster,
     /// Bearer token of a super admin, for node 1's admin API.
     admin: String,
     /// The SP's entity ID and the id the admin API knows it by.
@@ -56,7 +56,7 @@ async fn setup(kind: SharedStateKind) -> anyhow::Result<Setup> {
         "json",
     ]))?;
     let sp_id = added["id"].as_str().expect("the SP's id").to_owned();
-    Ok(Setup { n1, n2, _cluster: cluster, admin, entity, sp_id })
+    Ok(Setup { n1, n2, cluster, admin, entity, sp_id })
 }
 
 impl Setup {
@@ -69,7 +69,7 @@ impl Setup {
             self.entity
         );
         let query = format!("SAMLRequest={}", form_encode(&STANDARD.encode(deflate(xml.as_bytes()))));
-        let r = Browser::anonymous(&self._cluster.data_dir())?.get(&node.main_addr(), &format!("/t/demo/saml/sso?{query}")).await?;
+        let r = Browser::anonymous(&self.cluster.data_dir())?.get(&node.main_addr(), &format!("/t/demo/saml/sso?{query}")).await?;
         anyhow::ensure!(r.status != 500, "server error on {}: {}", node.main_url, r.body);
         Ok(r.status)
     }
@@ -80,7 +80,7 @@ impl Setup {
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        Ok(Browser::anonymous(&self._cluster.data_dir())?.send(&self.n1.main_addr(), method, &path, &headers, body).await?.status)
+        Ok(Browser::anonymous(&self.cluster.data_dir())?.send(&self.n1.main_addr(), method, &path, &headers, body).await?.status)
     }
 
     /// Polls node 2 until it refuses the unsigned request; how long that took.
