@@ -16,6 +16,9 @@
 //     [--peers all|none|oidc-provider,glewlwyd] [--glewlwyd-pbkdf2 1]
 //
 // The server is `mamori quickstart` in a temporary folder (SQLite, the default settings).
+// On PostgreSQL: MAMORI_STORAGE__URL=postgres://postgres@127.0.0.1:5432/EMPTY_DATABASE
+// (with --flows no --peers none); each row then also gives the CPU of the machine's
+// `postgres` processes per request, so run it with nothing else on that server.
 // Scenarios: client_credentials and refresh_token (rotating, chained by refresh_token.lua)
 // over keep-alive HTTPS with wrk, and client_credentials with a new TLS connection per
 // request with `hey -disable-keepalive` (wrk cannot turn keep-alive off). Then the same
@@ -113,7 +116,7 @@ try {
   const scenariosFor = (url, basic, tokensFile, load = opts) => [
     { name: 'client_credentials, keep-alive', floor: floor.us.es256, floorText: '1 ES256', target: 1.5,
       go: () => wrk(url, 'client_credentials.lua', { BENCH_BASIC: basic }, duration, load) },
-    { name: 'refresh_token (rotation, SQLite), keep-alive', floor: 2 * floor.us.es256, floorText: '2 ES256', target: 2, refresh: true,
+    { name: `refresh_token (rotation, ${/^postgres/.test(process.env.MAMORI_STORAGE__URL ?? '') ? 'PostgreSQL' : 'SQLite'}), keep-alive`, floor: 2 * floor.us.es256, floorText: '2 ES256', target: 2, refresh: true,
       go: () => wrk(url, 'refresh_token.lua', { BENCH_BASIC: basic, BENCH_TOKENS: tokensFile }, duration, load) },
     { name: 'client_credentials, new TLS connection each', floor: handshakeSig[1] + 2 * floor.us.x25519 + floor.us.es256,
       floorText: `1 ${handshakeSig[0]} + 2 X25519 + 1 ES256`, target: 1.25, go: () => hey(url, basic, duration, load) },
