@@ -7,7 +7,9 @@
 
 use std::sync::Mutex;
 
-use mamori_storage::model::{CodeRedeemError, CodeRedemption, Redeemed, RefreshError, RefreshRotation, RefreshToken, Rotated, User};
+use mamori_storage::model::{
+    AuthorizationCode, CodeRedeemError, CodeRedemption, Redeemed, RefreshError, RefreshRotation, RefreshToken, Rotated, User,
+};
 use mamori_storage::{Storage, StorageError};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -53,13 +55,17 @@ impl TokenWriter {
     /// [`mamori_storage::OidcGrants::redeem_codes`]); answers the code, the grant's user
     /// as the same transaction read it, and whether that refresh token is stored. A code
     /// used before revokes its grant.
-    pub async fn redeem(&self, redemption: CodeRedemption, now: OffsetDateTime) -> Result<Redeemed, CodeRedeemError> {
+    pub async fn redeem(
+        &self,
+        redemption: CodeRedemption,
+        now: OffsetDateTime,
+    ) -> Result<(AuthorizationCode, Option<Box<User>>, bool), CodeRedeemError> {
         let lookup = redemption.lookup_hash.clone();
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Redeem(redemption, reply), now).await?;
         match answer.await.map_err(|_| StorageError::Unavailable)?? {
+            Redeemed::Spent { code, user, refresh_stored } => Ok((code, user, refresh_stored)),
             Redeemed::NotSpent => Err(self.storage.oidc_grants().why_not_redeemed(&lookup, now).await),
-            spent => Ok(spent),
         }
     }
 

@@ -3,7 +3,7 @@
 //! obtained), for the client it was issued to, with the same redirect URI, and with the
 //! PKCE verifier of its challenge.
 
-use mamori_storage::model::{CodeRedeemError, CodeRedemption, NewRefreshToken, Redeemed, RefreshWithCode};
+use mamori_storage::model::{CodeRedeemError, CodeRedemption, NewRefreshToken, RefreshWithCode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -47,8 +47,7 @@ pub async fn exchange(app: &App, issuer: &Issuer, client: &AuthenticatedClient, 
             refresh: refresh_with_code(client_id, client.registered.allows_grant("refresh_token"), params, &refresh, now),
         };
         match app.token_writer.redeem(redemption, now).await {
-            Ok(Redeemed::Spent { code, user, refresh_stored }) => (Ok(code), Some((user, refresh_stored.then_some(refresh)))),
-            Ok(Redeemed::NotSpent) => (Err(CodeRedeemError::NotFound), None),
+            Ok((code, user, refresh_stored)) => (Ok(code), Some((user, refresh_stored.then_some(refresh)))),
             Err(err) => (Err(err), None),
         }
     } else {

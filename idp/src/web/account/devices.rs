@@ -212,17 +212,14 @@ async fn after_deletion(portal: &Portal, device: &Device) -> Response {
     if !own {
         return portal.ending_other_sessions(back_to_account("device-deleted")).await;
     }
-    match crate::web::session::destroy(app, &portal.session.id).await {
-        Ok(clear) => match crate::flows::session_end::end_all(app, portal.user.id).await {
-            Ok(_) => {
-                let mut response = back_to_account("device-deleted");
-                response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
-                response
-            }
-            Err(err) => portal.internal(&err.into()),
-        },
-        Err(err) => portal.internal(&err),
+    // Every session of the user ends, this one included, with the grants from them.
+    if let Err(err) = crate::flows::session_end::end_all(app, portal.user.id).await {
+        return portal.internal(&err.into());
     }
+    let mut response = back_to_account("device-deleted");
+    let clear = crate::web::session::clear_cookie(crate::web::session::SESSION_COOKIE);
+    response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
+    response
 }
 
 async fn show_delete(ctx: PageCtx, Path(device_no): Path<u32>) -> Response {
