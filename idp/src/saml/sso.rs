@@ -170,16 +170,6 @@ pub async fn accept_authn_request(
     if !is_fresh(issued, now) {
         return Err(reject(SamlError::Stale));
     }
-    let remember_until = later(now, limits::REQUEST_ID_MEMORY).map_err(|e| reject(SamlError::Internal(e.into())))?;
-    let first = app
-        .shared
-        .saml_replay_cache()
-        .remember(idp.tenant.id, sp.entity_id(), &request.id, remember_until, now)
-        .await
-        .map_err(|e| reject(e.into()))?;
-    if !first {
-        return Err(reject(SamlError::Replay));
-    }
     if request.subject.is_some() {
         return Err(reject(SamlError::Unsupported("a Subject in the AuthnRequest")));
     }
@@ -263,8 +253,19 @@ async fn store_and_continue(state: &SharedState, headers: &HeaderMap, idp: &Idp,
         data,
         expires_at,
     };
-    if let Err(err) = app.storage.saml_records().create_pending(&new, app.now()).await {
-        return reject(state, headers, Some(idp), err.into(), Some(&reply)).await;
+    let now = app.now();
+    let kept = match &pending.request_id {
+        Some(request_id) => match later(now, limits::REQUEST_ID_MEMORY) {
+            Ok(remember_until) => app.shared.saml_replay_cache().remember_and_hold(request_id, &new, remember_until, now).await,
+            Err(err) => return reject(state, headers, Some(idp), SamlError::Internal(err.into()), Some(&reply)).await,
+        },
+        // IdP-initiated: no request ID to remember.
+        None => app.storage.saml_records().create_pending(&new, now).await.map(|_| true),
+    };
+    match kept {
+        Ok(true) => {}
+        Ok(false) => return reject(state, headers, Some(idp), SamlError::Replay, Some(&reply)).await,
+        Err(err) => return reject(state, headers, Some(idp), err.into(), Some(&reply)).await,
     }
     // Expired replay-cache entries, pending requests and participants are swept now and
     // then, by whichever node happens to be answering.
@@ -431,38 +432,28 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
     let Some(class) = authn_context::choose(&auth.factors, requested) else {
         return Ok(answer(SamlError::NoAuthnContext).await);
     };
-    // From here on the request is answered once.
-    if records.consume_pending(&lookup, SamlPendingKind::Authn, now).await?.is_none() {
-        return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::Expired, None).await);
-    }
     let name_id = match name_id::issue(app, &sp, &user, &pending.name_id).await {
         Ok(n) => n,
         Err(err) => return Ok(answer(err).await),
     };
-    let session_row = app.shared.sessions().get(&web.id, now).await?;
-    let session_ends = match session_row {
-        Some(s) => s.absolute_expires_at,
-        None => later(now, time::Duration::hours(1))?,
-    };
-    if let Some(previous) = pending.previous_session.take().filter(|p| *p != web.id) {
-        records.move_participants(&previous, &web.id, session_ends, now).await?;
-    }
+    let session_ends = web.absolute_expires_at;
     let session_index = super::new_id();
-    records
-        .record_participant(
-            &NewSamlParticipant {
-                tenant_id: idp.tenant.id,
-                user_id: user.id,
-                web_session_id: web.id.clone(),
-                sp_entity_id: sp.entity_id().to_owned(),
-                session_index: session_index.clone(),
-                name_id: name_id.clone(),
-                name_id_format: pending.name_id.format.clone(),
-                expires_at: session_ends,
-            },
-            now,
-        )
-        .await?;
+    let participant = NewSamlParticipant {
+        tenant_id: idp.tenant.id,
+        user_id: user.id,
+        web_session_id: web.id.clone(),
+        sp_entity_id: sp.entity_id().to_owned(),
+        session_index: session_index.clone(),
+        name_id: name_id.clone(),
+        name_id_format: pending.name_id.format.clone(),
+        expires_at: session_ends,
+    };
+    let replaced = pending.previous_session.take().filter(|p| *p != web.id);
+    // From here on the request is answered once: taking it, moving the replaced
+    // session's SPs and recording this one are one transaction.
+    if records.answer_pending(&lookup, &participant, replaced.as_deref(), now).await?.is_none() {
+        return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::Expired, None).await);
+    }
     let attributes = released_attributes(app, &sp, &user, &auth).await?;
     let encrypt_for = if sp.sp.encrypt_assertion {
         match sp.encryption_certificate() {

@@ -46,7 +46,14 @@ pub struct WebSession {
     pub tenant_id: Uuid,
     pub user_id: Option<Uuid>,
     pub state: SessionState,
+    /// When the session ends whatever its activity (what an SP's
+    /// `SessionNotOnOrAfter` says).
+    pub absolute_expires_at: OffsetDateTime,
 }
+
+/// Activity moves a session's idle limit forward at most this often: a page that makes
+/// several requests writes once, and the limit is at most this much early.
+const TOUCH_GRANULARITY: time::Duration = time::Duration::seconds(10);
 
 /// The browser's session, with its idle limit pushed forward; `None` when it has none,
 /// or it expired, or it belongs to nothing we know. It is not yet checked against the
@@ -80,14 +87,16 @@ async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow:
         return Ok(None);
     };
     let tenant = app.storage.tenants().get(row.tenant_id).await?;
-    let idle_until = now + time::Duration::minutes(i64::from(tenant.policy.session_idle_minutes));
-    sessions.touch(&id, now, idle_until.min(row.absolute_expires_at)).await?;
+    let idle_until = (now + time::Duration::minutes(i64::from(tenant.policy.session_idle_minutes))).min(row.absolute_expires_at);
+    if idle_until - row.idle_expires_at >= TOUCH_GRANULARITY {
+        sessions.touch(&id, now, idle_until).await?;
+    }
     // A state this version cannot read is no session at all, never a default one.
     let Ok(state) = serde_json::from_value(row.data) else {
         tracing::info!("unreadable session state: treated as logged out");
         return Ok(None);
     };
-    Ok(Some(WebSession { id, tenant_id: row.tenant_id, user_id: row.user_id, state }))
+    Ok(Some(WebSession { id, tenant_id: row.tenant_id, user_id: row.user_id, state, absolute_expires_at: row.absolute_expires_at }))
 }
 
 /// A logged-in browser on a connection its session may be used on.
@@ -310,7 +319,7 @@ async fn insert_recording(
         Some(event) => app.shared.sessions().create_with_success(&new, event, app.now()).await?,
         None => app.shared.sessions().create(&new, app.now()).await?,
     };
-    Ok((WebSession { id, tenant_id, user_id, state }, token))
+    Ok((WebSession { id, tenant_id, user_id, state, absolute_expires_at }, token))
 }
 
 fn limits(tenant: &Tenant, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
@@ -346,5 +355,52 @@ mod tests {
         }
         assert!(clear_cookie(SESSION_COOKIE).to_str().is_ok_and(|t| t.starts_with(SESSION_COOKIE)));
         assert!(clear_cookie(LOGIN_COOKIE).to_str().is_ok_and(|t| t.starts_with(LOGIN_COOKIE)));
+    }
+
+    #[tokio::test]
+    async fn activity_moves_the_idle_limit_but_writes_at_most_every_few_seconds() {
+        use crate::test_context::{T0, TestContext};
+        use time::Duration;
+        let ctx = TestContext::new().await;
+        let policy = mamori_storage::model::TenantPolicy { session_idle_minutes: 30, session_absolute_minutes: 60, ..Default::default() };
+        let tenant = ctx.tenant(policy).await;
+        let (idle, absolute) = limits(&tenant, T0);
+        let (web, token) = insert(&ctx.app, tenant.id, None, SessionState::default(), idle, absolute).await.expect("stored");
+        let mut headers = HeaderMap::new();
+        headers.insert(axum::http::header::COOKIE, HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}")).expect("ascii"));
+        let stored_idle =
+            || async { ctx.app.shared.sessions().get(&web.id, ctx.app.now()).await.expect("reads").map(|s| s.idle_expires_at) };
+
+        // A request a moment later finds the session and leaves its row alone.
+        ctx.clock.advance(Duration::seconds(5));
+        let loaded = load(&ctx.app, &headers).await.expect("loads").expect("alive");
+        assert_eq!(loaded.absolute_expires_at, absolute);
+        assert_eq!(stored_idle().await, Some(T0 + Duration::minutes(30)), "not written within the granularity");
+        // Later activity pushes the limit forward, so the session outlives its first limit.
+        ctx.clock.advance(Duration::minutes(20));
+        assert!(load(&ctx.app, &headers).await.expect("loads").is_some());
+        assert_eq!(stored_idle().await, Some(T0 + Duration::seconds(5) + Duration::minutes(50)));
+        ctx.clock.advance(Duration::minutes(20));
+        assert!(load(&ctx.app, &headers).await.expect("loads").is_some(), "40 minutes in, active");
+        // Never past the absolute limit.
+        assert_eq!(stored_idle().await, Some(absolute));
+        ctx.clock.advance(Duration::minutes(20));
+        assert!(load(&ctx.app, &headers).await.expect("loads").is_none(), "past the absolute limit");
+
+        // Idle for the whole limit: gone.
+        let (web, token) = insert(
+            &ctx.app,
+            tenant.id,
+            None,
+            SessionState::default(),
+            ctx.app.now() + Duration::minutes(30),
+            ctx.app.now() + Duration::minutes(60),
+        )
+        .await
+        .expect("stored");
+        headers.insert(axum::http::header::COOKIE, HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}")).expect("ascii"));
+        ctx.clock.advance(Duration::minutes(30));
+        assert!(load(&ctx.app, &headers).await.expect("loads").is_none(), "idle for 30 minutes");
+        assert!(ctx.app.shared.sessions().get(&web.id, ctx.app.now()).await.expect("reads").is_none());
     }
 }

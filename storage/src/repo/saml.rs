@@ -3,8 +3,8 @@
 //! statement (insert-if-absent or a conditional UPDATE … RETURNING), so it happens once
 //! across any number of nodes.
 
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use crate::convert::{ms, opt_time, parse, time, to_json};
 use crate::entity::saml::{participant, pending_request, persistent_id, seen_request};
 use crate::error::{corrupt, db_err, on_conflict};
 use crate::model::{NewSamlParticipant, NewSamlPending, SamlParticipant, SamlPending, SamlPendingKind};
+use crate::storage::begin_write;
 
 pub struct SamlRecords<'a> {
     db: &'a DatabaseConnection,
@@ -38,42 +39,34 @@ impl<'a> SamlRecords<'a> {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StorageError> {
-        let key = seen_key(tenant_id, issuer, request_id);
-        // An expired entry no longer blocks the ID (the message's own freshness check
-        // refuses an old message long before its entry expires).
-        seen_request::Entity::delete_many()
-            .filter(seen_request::Column::LookupHash.eq(&key))
-            .filter(seen_request::Column::ExpiresAt.lte(ms(now)))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        let model = seen_request::Model { lookup_hash: key, tenant_id, expires_at: ms(expires_at), created_at: ms(now) };
-        let inserted = seen_request::Entity::insert(model.into_active_model())
-            .on_conflict(OnConflict::column(seen_request::Column::LookupHash).do_nothing().to_owned())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(inserted == 1)
+        remember_seen(self.db, &seen_key(tenant_id, issuer, request_id), tenant_id, expires_at, now).await
     }
 
     // ---- requests and logouts waiting for the browser ----
 
     pub async fn create_pending(&self, new: &NewSamlPending, now: OffsetDateTime) -> Result<SamlPending, StorageError> {
-        let model = pending_request::Model {
-            lookup_hash: new.lookup_hash.clone(),
-            kind: new.kind.as_str().to_owned(),
-            tenant_id: new.tenant_id,
-            sp_entity_id: new.sp_entity_id.clone(),
-            data: to_json(&new.data)?,
-            expires_at: ms(new.expires_at),
-            consumed_at: None,
-            created_at: ms(now),
-        };
-        pending_request::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(on_conflict("request ID already exists"))?;
-        to_pending(model)
+        insert_pending(self.db, new, now).await
+    }
+
+    /// Keeps a request that `new.sp_entity_id` sent with `request_id` until the browser
+    /// comes back, once: false, and nothing kept, when the ID was seen before (a replay;
+    /// the same key as [`Self::remember_request_id`]). The replay-cache entry and the
+    /// pending request are one transaction, so that one write serves both.
+    pub async fn hold_new_request(
+        &self,
+        request_id: &str,
+        new: &NewSamlPending,
+        remember_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let txn = begin_write(self.db).await?;
+        let key = seen_key(new.tenant_id, &new.sp_entity_id, request_id);
+        if !remember_seen(&txn, &key, new.tenant_id, remember_until, now).await? {
+            return Ok(false);
+        }
+        insert_pending(&txn, new, now).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     /// An unconsumed, unexpired entry of `kind`; readable again until consumed.
@@ -102,16 +95,30 @@ impl<'a> SamlRecords<'a> {
         kind: SamlPendingKind,
         now: OffsetDateTime,
     ) -> Result<Option<SamlPending>, StorageError> {
-        use pending_request::{Column, Entity};
-        let stmt = Entity::update_many()
-            .col_expr(Column::ConsumedAt, Expr::val(ms(now)))
-            .filter(Column::LookupHash.eq(lookup_hash))
-            .filter(Column::Kind.eq(kind.as_str()))
-            .filter(Column::ConsumedAt.is_null())
-            .filter(Column::ExpiresAt.gt(ms(now)))
-            .into_query();
-        let rows = update_returning::<Entity, _>(self.db, stmt).await.map_err(db_err)?;
-        rows.into_iter().next().map(to_pending).transpose()
+        take_pending(self.db, lookup_hash, kind, now).await
+    }
+
+    /// Answers a waiting AuthnRequest once: takes it and records `participant` (after
+    /// moving the live participants of `replaced`, the session a new login replaced, to
+    /// the participant's session), in one transaction. `None`, and nothing changed, when
+    /// the request was already taken or has expired.
+    pub async fn answer_pending(
+        &self,
+        lookup_hash: &str,
+        participant: &NewSamlParticipant,
+        replaced: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SamlPending>, StorageError> {
+        let txn = begin_write(self.db).await?;
+        let Some(taken) = take_pending(&txn, lookup_hash, SamlPendingKind::Authn, now).await? else {
+            return Ok(None);
+        };
+        if let Some(from) = replaced {
+            relink_participants(&txn, from, &participant.web_session_id, participant.expires_at, now).await?;
+        }
+        insert_participant(&txn, participant, now).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Some(taken))
     }
 
     /// Replaces the data of an unconsumed, unexpired entry when it still holds
@@ -206,24 +213,7 @@ impl<'a> SamlRecords<'a> {
     // ---- session participants (single logout) ----
 
     pub async fn record_participant(&self, new: &NewSamlParticipant, now: OffsetDateTime) -> Result<SamlParticipant, StorageError> {
-        let model = participant::Model {
-            id: Uuid::new_v4(),
-            tenant_id: new.tenant_id,
-            user_id: new.user_id,
-            web_session_id: new.web_session_id.clone(),
-            sp_entity_id: new.sp_entity_id.clone(),
-            session_index: new.session_index.clone(),
-            name_id: new.name_id.clone(),
-            name_id_format: new.name_id_format.clone(),
-            created_at: ms(now),
-            expires_at: ms(new.expires_at),
-            ended_at: None,
-        };
-        participant::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(self.db)
-            .await
-            .map_err(on_conflict("session index already exists"))?;
-        to_participant(model)
+        insert_participant(self.db, new, now).await
     }
 
     /// The live participant `sp_entity_id` knows by `session_index`.
@@ -308,17 +298,7 @@ impl<'a> SamlRecords<'a> {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<u64, StorageError> {
-        use participant::{Column, Entity};
-        let result = Entity::update_many()
-            .col_expr(Column::WebSessionId, Expr::val(to_web_session_id))
-            .col_expr(Column::ExpiresAt, Expr::val(ms(expires_at)))
-            .filter(Column::WebSessionId.eq(from_web_session_id))
-            .filter(Column::EndedAt.is_null())
-            .filter(Column::ExpiresAt.gt(ms(now)))
-            .exec(self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+        relink_participants(self.db, from_web_session_id, to_web_session_id, expires_at, now).await
     }
 
     /// Deletes expired replay-cache entries, pending entries and participants.
@@ -344,6 +324,110 @@ impl<'a> SamlRecords<'a> {
             .rows_affected;
         Ok(total)
     }
+}
+
+/// Inserts the replay-cache entry `key` unless a live one exists; an expired entry is
+/// replaced. One statement (an upsert whose update only applies to an expired row), so
+/// of several concurrent calls exactly one sees true, on SQLite and on PostgreSQL.
+async fn remember_seen<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    tenant_id: Uuid,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool, StorageError> {
+    use seen_request::{Column, Entity};
+    let model = seen_request::Model { lookup_hash: key.to_owned(), tenant_id, expires_at: ms(expires_at), created_at: ms(now) };
+    let on_conflict = OnConflict::column(Column::LookupHash)
+        .update_columns([Column::TenantId, Column::ExpiresAt, Column::CreatedAt])
+        // An expired entry no longer blocks the ID (the message's own freshness check
+        // refuses an old message long before its entry expires).
+        .action_and_where(Expr::col((Entity, Column::ExpiresAt)).lte(ms(now)))
+        .to_owned();
+    let written = Entity::insert(model.into_active_model()).on_conflict(on_conflict).exec_without_returning(db).await.map_err(db_err)?;
+    Ok(written == 1)
+}
+
+async fn insert_pending<C: ConnectionTrait>(db: &C, new: &NewSamlPending, now: OffsetDateTime) -> Result<SamlPending, StorageError> {
+    let model = pending_request::Model {
+        lookup_hash: new.lookup_hash.clone(),
+        kind: new.kind.as_str().to_owned(),
+        tenant_id: new.tenant_id,
+        sp_entity_id: new.sp_entity_id.clone(),
+        data: to_json(&new.data)?,
+        expires_at: ms(new.expires_at),
+        consumed_at: None,
+        created_at: ms(now),
+    };
+    pending_request::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(on_conflict("request ID already exists"))?;
+    to_pending(model)
+}
+
+/// Marks the entry used, atomically: of several concurrent calls exactly one gets it.
+async fn take_pending<C: ConnectionTrait>(
+    db: &C,
+    lookup_hash: &str,
+    kind: SamlPendingKind,
+    now: OffsetDateTime,
+) -> Result<Option<SamlPending>, StorageError> {
+    use pending_request::{Column, Entity};
+    let stmt = Entity::update_many()
+        .col_expr(Column::ConsumedAt, Expr::val(ms(now)))
+        .filter(Column::LookupHash.eq(lookup_hash))
+        .filter(Column::Kind.eq(kind.as_str()))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(ms(now)))
+        .into_query();
+    let rows = update_returning::<Entity, _>(db, stmt).await.map_err(db_err)?;
+    rows.into_iter().next().map(to_pending).transpose()
+}
+
+async fn insert_participant<C: ConnectionTrait>(
+    db: &C,
+    new: &NewSamlParticipant,
+    now: OffsetDateTime,
+) -> Result<SamlParticipant, StorageError> {
+    let model = participant::Model {
+        id: Uuid::new_v4(),
+        tenant_id: new.tenant_id,
+        user_id: new.user_id,
+        web_session_id: new.web_session_id.clone(),
+        sp_entity_id: new.sp_entity_id.clone(),
+        session_index: new.session_index.clone(),
+        name_id: new.name_id.clone(),
+        name_id_format: new.name_id_format.clone(),
+        created_at: ms(now),
+        expires_at: ms(new.expires_at),
+        ended_at: None,
+    };
+    participant::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(on_conflict("session index already exists"))?;
+    to_participant(model)
+}
+
+async fn relink_participants<C: ConnectionTrait>(
+    db: &C,
+    from_web_session_id: &str,
+    to_web_session_id: &str,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<u64, StorageError> {
+    use participant::{Column, Entity};
+    let result = Entity::update_many()
+        .col_expr(Column::WebSessionId, Expr::val(to_web_session_id))
+        .col_expr(Column::ExpiresAt, Expr::val(ms(expires_at)))
+        .filter(Column::WebSessionId.eq(from_web_session_id))
+        .filter(Column::EndedAt.is_null())
+        .filter(Column::ExpiresAt.gt(ms(now)))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected)
 }
 
 /// The replay-cache key: SHA-256 over tenant, issuer and ID, each length-prefixed so no

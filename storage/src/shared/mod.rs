@@ -17,7 +17,7 @@ mod redis_store;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::model::{AuthorizationCode, CodeRedeemError, NewLoginEvent, NewSession, Session};
+use crate::model::{AuthorizationCode, CodeRedeemError, NewLoginEvent, NewSamlPending, NewSession, Session};
 use crate::{Storage, StorageError};
 pub use redis_store::RedisSettings;
 use redis_store::RedisStore;
@@ -260,6 +260,28 @@ impl SamlReplayCache<'_> {
             Some(r) => r.remember_request_id(tenant_id, issuer, request_id, expires_at, now).await,
             None => self.store.storage.saml_records().remember_request_id(tenant_id, issuer, request_id, expires_at, now).await,
         }
+    }
+
+    /// Remembers `request_id`, sent by `pending.sp_entity_id`, until `remember_until`
+    /// and keeps `pending` for the browser's return; false, and nothing kept, for a
+    /// replay. In the database both are one transaction; with Redis the ID is remembered
+    /// there first, so a replay never reaches the database.
+    pub async fn remember_and_hold(
+        &self,
+        request_id: &str,
+        pending: &NewSamlPending,
+        remember_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let records = self.store.storage.saml_records();
+        let Some(r) = &self.store.redis else {
+            return records.hold_new_request(request_id, pending, remember_until, now).await;
+        };
+        if !r.remember_request_id(pending.tenant_id, &pending.sp_entity_id, request_id, remember_until, now).await? {
+            return Ok(false);
+        }
+        records.create_pending(pending, now).await?;
+        Ok(true)
     }
 }
 

@@ -13,6 +13,8 @@ on_both!(
     request_ids_are_accepted_once_until_they_expire,
     concurrent_request_ids_are_accepted_once,
     pending_requests_are_consumed_once,
+    a_request_is_kept_once_with_its_id,
+    an_authn_request_is_answered_once_with_its_participant,
     persistent_name_ids_are_pairwise_and_stable,
     participants_are_ended_once_per_session,
     purge_removes_only_expired_saml_state
@@ -79,6 +81,87 @@ async fn pending_requests_are_consumed_once(s: Storage) {
     assert!(repo.consume_pending("h1", SamlPendingKind::Authn, t0()).await.unwrap().is_some());
     assert!(repo.consume_pending("h1", SamlPendingKind::Authn, t0()).await.unwrap().is_none());
     assert!(repo.find_pending("h1", SamlPendingKind::Authn, t0()).await.unwrap().is_none());
+}
+
+fn pending(t: uuid::Uuid, lookup: &str) -> NewSamlPending {
+    NewSamlPending {
+        lookup_hash: lookup.into(),
+        kind: SamlPendingKind::Authn,
+        tenant_id: t,
+        sp_entity_id: "https://sp.example".into(),
+        data: json!({"acs": "https://sp.example/acs"}),
+        expires_at: t0() + Duration::minutes(30),
+    }
+}
+
+async fn a_request_is_kept_once_with_its_id(s: Storage) {
+    let t = tenant(&s).await;
+    let repo = s.saml_records();
+    let until = t0() + Duration::minutes(10);
+    assert!(repo.hold_new_request("_r1", &pending(t.id, "first"), until, t0()).await.unwrap());
+    assert!(repo.find_pending("first", SamlPendingKind::Authn, t0()).await.unwrap().is_some());
+    // A replay keeps nothing, and the ID is the one the replay cache knows.
+    assert!(!repo.hold_new_request("_r1", &pending(t.id, "replay"), until, t0()).await.unwrap());
+    assert!(repo.find_pending("replay", SamlPendingKind::Authn, t0()).await.unwrap().is_none());
+    assert!(!repo.remember_request_id(t.id, "https://sp.example", "_r1", until, t0()).await.unwrap());
+    assert!(repo.remember_request_id(t.id, "https://sp.example", "_r2", until, t0()).await.unwrap());
+    assert!(!repo.hold_new_request("_r2", &pending(t.id, "after-remember"), until, t0()).await.unwrap());
+    // Once its entry has expired, the ID is taken again.
+    assert!(repo.hold_new_request("_r1", &pending(t.id, "later"), until + Duration::minutes(10), until).await.unwrap());
+
+    // Eight at once with one ID: one is kept.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (s, new) = (s.clone(), pending(t.id, &format!("race-{i}")));
+        tasks.push(tokio::spawn(async move { s.saml_records().hold_new_request("_race", &new, until, t0()).await.unwrap() }));
+    }
+    let mut kept = 0;
+    for task in tasks {
+        kept += usize::from(task.await.unwrap());
+    }
+    assert_eq!(kept, 1);
+    let mut found = 0;
+    for i in 0..8 {
+        found += usize::from(repo.find_pending(&format!("race-{i}"), SamlPendingKind::Authn, t0()).await.unwrap().is_some());
+    }
+    assert_eq!(found, 1, "only the winner's request is kept");
+}
+
+async fn an_authn_request_is_answered_once_with_its_participant(s: Storage) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t).await;
+    let repo = s.saml_records();
+    let participant = |index: &str, session: &str| NewSamlParticipant {
+        tenant_id: t.id,
+        user_id: u.id,
+        web_session_id: session.into(),
+        sp_entity_id: "https://sp.example".into(),
+        session_index: index.into(),
+        name_id: "name".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into(),
+        expires_at: t0() + Duration::hours(8),
+    };
+    repo.create_pending(&pending(t.id, "p"), t0()).await.unwrap();
+    repo.record_participant(&participant("idx-old", "web-old"), t0()).await.unwrap();
+
+    // A participant that cannot be recorded (its index is taken) leaves the request
+    // waiting: nothing of the answer happened.
+    assert!(repo.answer_pending("p", &participant("idx-old", "web-new"), Some("web-old"), t0()).await.is_err());
+    assert!(repo.find_pending("p", SamlPendingKind::Authn, t0()).await.unwrap().is_some());
+    assert_eq!(repo.live_participants("web-old", t0()).await.unwrap().len(), 1, "not moved");
+
+    let taken = repo.answer_pending("p", &participant("idx-new", "web-new"), Some("web-old"), t0()).await.unwrap();
+    assert_eq!(taken.unwrap().data["acs"], "https://sp.example/acs");
+    let live = repo.live_participants("web-new", t0()).await.unwrap();
+    assert_eq!(live.iter().map(|p| p.session_index.as_str()).collect::<Vec<_>>(), ["idx-old", "idx-new"]);
+    assert!(repo.live_participants("web-old", t0()).await.unwrap().is_empty());
+
+    // Answered once: a second answer records nothing.
+    assert!(repo.answer_pending("p", &participant("idx-again", "web-new"), None, t0()).await.unwrap().is_none());
+    assert!(repo.participant_by_session_index(t.id, "https://sp.example", "idx-again", t0()).await.unwrap().is_none());
+    // Nor is an expired request answered.
+    repo.create_pending(&pending(t.id, "old"), t0()).await.unwrap();
+    assert!(repo.answer_pending("old", &participant("idx-late", "web-new"), None, t0() + Duration::minutes(31)).await.unwrap().is_none());
 }
 
 async fn persistent_name_ids_are_pairwise_and_stable(s: Storage) {
