@@ -157,9 +157,6 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let issued =
                 crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
             pending.finish(&issued.pkcs12).with_context(|| format!("cannot write {}", p12.display()))?;
-            // The superseded certificate is revoked: what it opened ends now, as with
-            // `certificate revoke` (its sessions, and the relying sites' grants from them).
-            crate::flows::session_end::end_all(app, user.id).await?;
             let details = serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex});
             admin::audit::record(
                 app,
@@ -170,6 +167,10 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 details,
             )
             .await;
+            // The superseded certificate is revoked: what it opened ends now, as with
+            // `certificate revoke` (its sessions, and the relying sites' grants from them).
+            let done = format!("issued serial {} and wrote {}", issued.serial_hex, p12.display());
+            end_user_sessions(app, user.id, &done).await?;
             let json = serde_json::json!({
                 "tenant": tenant.slug, "user": login_id, "device": device.device_no, "serial": issued.serial_hex,
                 "not_before": super::output::time(not_before), "not_after": super::output::time(not_after), "p12": p12.display().to_string(),
@@ -185,9 +186,6 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let user = find_user(app, &tenant, &login_id).await?;
             let device = find_device(app, &user, Some(device)).await?;
             crate::flows::account::remove_device(app, &device).await?;
-            // As with `certificate revoke`: the revoked certificate's sessions, and the
-            // relying sites' grants from them, end now (a lost device never comes back).
-            crate::flows::session_end::end_all(app, user.id).await?;
             let details = serde_json::json!({"device_no": device.device_no});
             admin::audit::record(
                 app,
@@ -198,6 +196,10 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 details,
             )
             .await;
+            // As with `certificate revoke`: the revoked certificate's sessions, and the
+            // relying sites' grants from them, end now (a lost device never comes back).
+            let done = format!("deleted device {} and revoked its certificate", device.device_no);
+            end_user_sessions(app, user.id, &done).await?;
             print(output.output, &serde_json::json!({"deleted": device.device_no, "tenant": tenant.slug, "user": login_id}), || {
                 format!("deleted device {} of {login_id}, revoked its certificate and ended {login_id}'s sessions", device.device_no)
             })
@@ -241,6 +243,18 @@ async fn find_device(
             .with_context(|| format!("--device {no}: {} has no such active device", user.login_id)),
         None => devices.into_iter().next().with_context(|| format!("{} has no active device", user.login_id)),
     }
+}
+
+/// Ends every session of the user and the grants from them, after a command has revoked
+/// a certificate (`done` says what it did). A failure says that the change itself stands
+/// and how to finish: the relying sites' tokens from those sessions work until then.
+pub async fn end_user_sessions(app: &App, user_id: uuid::Uuid, done: &str) -> anyhow::Result<()> {
+    crate::flows::session_end::end_all(app, user_id).await.map(|_| ()).map_err(|err| {
+        anyhow::Error::from(err).context(format!(
+            "{done}, but the user's sessions did not end, and the relying sites' tokens from them still work: \
+             end them in the console (the user's page) or with the admin API's end-sessions"
+        ))
+    })
 }
 
 /// Checks `--tenant` and `--login-id` first, so that an error names the flag that was

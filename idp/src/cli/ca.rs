@@ -48,7 +48,8 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
             let revoked = app.ca.revoke(&args.serial, reason, app.now()).await?;
             // Its sessions would end at their next request anyway; the user's others too.
             if let Some(user_id) = revoked.user_id {
-                crate::flows::session_end::end_all(&app, user_id).await?;
+                let done = format!("revoked {}", mamori_storage::serial_key(&args.serial));
+                super::admin::end_user_sessions(&app, user_id, &done).await?;
             }
             let out = crate::admin::api::schema::CertificateOut::from(&revoked);
             let json = serde_json::json!({

@@ -205,7 +205,12 @@ async fn after_deletion(portal: &Portal, device: &Device) -> Response {
     let own = match serial {
         Some(serial) => match app.storage.certificates().find_by_serial(serial).await {
             Ok(found) => found.is_some_and(|c| c.device_id == Some(device.id)),
-            Err(err) => return portal.internal(&err.into()),
+            // Not knowing whether this session hangs on the deleted certificate, end it
+            // too: a needless login again, rather than a session that should be gone.
+            Err(err) => {
+                tracing::warn!(error = %err.log_detail(), "reading the session's certificate failed; every session of the user ends");
+                true
+            }
         },
         None => false,
     };
