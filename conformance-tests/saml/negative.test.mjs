@@ -123,6 +123,17 @@ test('hostile and invalid SAML requests are refused', async (t) => {
     // The same ID again over POST is a replay too.
     const posted = outcome(await post(server, SSO, { SAMLRequest: Buffer.from(xmlsecSign(t, authnRequest(server, { signatureTemplate: true, id: 'replayed-1' }), keys)).toString('base64') }));
     assert.deepEqual(posted.codes, ['Requester', 'RequestDenied']);
+    // A request refused for what it asks spends its ID as well: sent again it is a
+    // replay, not a second chance (nor, once the SP's registration changes, a success).
+    const codes = async (q) => outcome(await get(server, SSO, q)).codes;
+    const passive = redirectQuery(authnRequest(server, { id: 'refused-passive', attrs: 'ForceAuthn="true" IsPassive="true"' }), { keyPem: keys.key });
+    assert.deepEqual(await codes(passive), ['Responder', 'NoPassive']);
+    assert.deepEqual(await codes(passive), ['Requester', 'RequestDenied']);
+    const subject = redirectQuery(authnRequest(server, { id: 'refused-subject', inner: '<saml:Subject><saml:NameID>someone</saml:NameID></saml:Subject>' }), { keyPem: keys.key });
+    assert.deepEqual(await codes(subject), ['Requester', 'RequestUnsupported']);
+    assert.deepEqual(await codes(subject), ['Requester', 'RequestDenied']);
+    // Honest: another request ID from the same SP still goes through.
+    assert.equal(outcome(await get(server, SSO, redirectQuery(authnRequest(server, { id: 'after-refusals' }), { keyPem: keys.key }))).kind, 'redirect');
   });
 
   await t.test('a stale or future IssueInstant: RequestDenied', async () => {

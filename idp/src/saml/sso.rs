@@ -15,6 +15,7 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind, User};
+use samael::schema::AuthnRequest;
 use serde::{Deserialize, Serialize};
 
 use super::authn_context::{self, Requested};
@@ -170,19 +171,18 @@ pub async fn accept_authn_request(
     if !is_fresh(issued, now) {
         return Err(reject(SamlError::Stale));
     }
-    if request.subject.is_some() {
-        return Err(reject(SamlError::Unsupported("a Subject in the AuthnRequest")));
-    }
-    let name_id = name_id::choose(&sp, request.name_id_policy.as_ref()).map_err(reject)?;
-    let requested_context = request.requested_authn_context.as_ref().map(Requested::from_request);
-    if requested_context.as_ref().is_some_and(|r| !r.is_satisfiable()) {
-        return Err(reject(SamlError::NoAuthnContext));
-    }
-    let force_authn = request.force_authn.unwrap_or(false);
-    let is_passive = request.is_passive.unwrap_or(false);
-    if force_authn && is_passive {
-        return Err(reject(SamlError::NoPassive));
-    }
+    let (name_id, requested_context, force_authn, is_passive) = match what_is_asked(&sp, &request) {
+        Ok(asked) => asked,
+        Err(error) => {
+            // A refused request's ID is spent as an accepted one's is: the same message
+            // must not succeed later, once the SP's registration has changed.
+            let remember_until = later(now, limits::REQUEST_ID_MEMORY).map_err(|e| reject(SamlError::Internal(e.into())))?;
+            let cache = app.shared.saml_replay_cache();
+            let first =
+                cache.remember(idp.tenant.id, sp.entity_id(), &request.id, remember_until, now).await.map_err(|e| reject(e.into()))?;
+            return Err(reject(if first { error } else { SamlError::Replay }));
+        }
+    };
     let pending = PendingAuthn {
         sp_entity_id: sp.entity_id().to_owned(),
         acs_url: acs.url.clone(),
@@ -197,6 +197,25 @@ pub async fn accept_authn_request(
         previous_session: None,
     };
     Ok((sp, pending))
+}
+
+/// What a fresh AuthnRequest asks, or why it cannot be given: the NameID, the
+/// RequestedAuthnContext, `ForceAuthn` and `IsPassive`.
+fn what_is_asked(sp: &RegisteredSp, request: &AuthnRequest) -> Result<(NameIdChoice, Option<Requested>, bool, bool), SamlError> {
+    if request.subject.is_some() {
+        return Err(SamlError::Unsupported("a Subject in the AuthnRequest"));
+    }
+    let name_id = name_id::choose(sp, request.name_id_policy.as_ref())?;
+    let requested_context = request.requested_authn_context.as_ref().map(Requested::from_request);
+    if requested_context.as_ref().is_some_and(|r| !r.is_satisfiable()) {
+        return Err(SamlError::NoAuthnContext);
+    }
+    let force_authn = request.force_authn.unwrap_or(false);
+    let is_passive = request.is_passive.unwrap_or(false);
+    if force_authn && is_passive {
+        return Err(SamlError::NoPassive);
+    }
+    Ok((name_id, requested_context, force_authn, is_passive))
 }
 
 /// `GET /t/{tenant}/saml/sso` (HTTP-Redirect)
