@@ -6,10 +6,12 @@
 // a `sub` value asked for in the claims parameter (§5.5.1).
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  downloadCertificate, enrolledUser, loginTo, openBrowser, screenshots, setPolicy, startServer, submit, submitPassword, text,
+  downloadCertificate, enrolledUser, loginTo, openBrowser, screenshots, setPolicy, startServer, submit, submitPassword, tempDir, text,
 } from '../browser/harness.mjs';
 import { authorizationRequest, callbackServer, client, discover, issuerUrl, registerClient } from './rp.mjs';
 
@@ -121,9 +123,16 @@ test('the session answers only for its own user and its own age', async (t) => {
 
   // A lost device never comes back to end its own session: what its certificate opened
   // at relying sites ends when an operator deletes it or replaces its certificate.
-  for (const [name, change] of [
-    ['deleting the device', (user) => server.cli('admin', 'user', 'delete-device', '--tenant', 'demo', '--login-id', user.loginId, '--device', '1')],
-    ['replacing its certificate', (user) => server.issueCert(t, user.loginId)],
+  // Each says how many sessions it ended, and the audit trail keeps it.
+  const serialOf = (user) => server.cliJson('admin', 'certificate', 'search', '--tenant', 'demo', '--login-id', user.loginId, '--status', 'active').items[0].serial;
+  for (const [name, action, change] of [
+    ['deleting the device', 'user.delete-device', (user) => server.cliJson('admin', 'user', 'delete-device', '--tenant', 'demo', '--login-id', user.loginId, '--device', '1')],
+    ['replacing its certificate', 'user.issue-certificate', (user) => {
+      const dir = tempDir(t, 'mamori-reissue-');
+      writeFileSync(join(dir, 'pw'), 'Issue-Cert-1\n');
+      return server.cliJson('admin', 'user', 'issue-cert', '--tenant', 'demo', '--login-id', user.loginId, '--p12', join(dir, 'new.p12'), '--password-file', join(dir, 'pw'));
+    }],
+    ['revoking its certificate (ca revoke)', 'certificate.revoke', (user) => server.cliJson('ca', 'revoke', '--serial', serialOf(user), '--reason', 'key-compromise')],
   ]) {
     await t.test(`${name} ends the tokens its sessions gave relying sites`, async () => {
       const user = await enrolledUser(t, server, `oidc-lost-${name.split(' ')[0]}`);
@@ -132,7 +141,10 @@ test('the session answers only for its own user and its own age', async (t) => {
       // Honest: before the change the tokens work.
       assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
       assert.ok(tokens.refresh_token, 'the client may refresh');
-      change(user);
+      const out = change(user);
+      assert.ok(out.sessions_ended >= 1, JSON.stringify(out));
+      const trail = server.cliJson('admin', 'events', 'audit', '--tenant', 'demo', '--action', action).items;
+      assert.ok(trail.some((e) => e.actor === 'cli' && e.details.sessions_ended === out.sessions_ended), JSON.stringify(trail));
       // Hostile: the same tokens after it, the refresh token included.
       assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
       await assert.rejects(client.fetchUserInfo(config, tokens.access_token, sub), 'userinfo answered');

@@ -157,7 +157,11 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let issued =
                 crate::flows::device_certificate::issue_to_file(app, &tenant, &user, &device, password, not_before, not_after).await?;
             pending.finish(&issued.pkcs12).with_context(|| format!("cannot write {}", p12.display()))?;
-            let details = serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex});
+            // The superseded certificate is revoked: what it opened ends now, as with
+            // `certificate revoke` (its sessions, and the relying sites' grants from them).
+            let ended = crate::flows::session_end::end_all(app, user.id).await;
+            let details =
+                serde_json::json!({"device_no": device.device_no, "serial": issued.serial_hex, "sessions_ended": ended.as_ref().ok()});
             admin::audit::record(
                 app,
                 &Principal::local_cli(),
@@ -167,16 +171,19 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 details,
             )
             .await;
-            // The superseded certificate is revoked: what it opened ends now, as with
-            // `certificate revoke` (its sessions, and the relying sites' grants from them).
-            let done = format!("issued serial {} and wrote {}", issued.serial_hex, p12.display());
-            end_user_sessions(app, user.id, &done).await?;
+            let ended = sessions_ended(ended, &format!("issued serial {} and wrote {}", issued.serial_hex, p12.display()))?;
             let json = serde_json::json!({
                 "tenant": tenant.slug, "user": login_id, "device": device.device_no, "serial": issued.serial_hex,
                 "not_before": super::output::time(not_before), "not_after": super::output::time(not_after), "p12": p12.display().to_string(),
+                "sessions_ended": ended,
             });
             print(output.output, &json, || {
-                format!("issued serial {} for device {} of {login_id}; wrote {}", issued.serial_hex, device.device_no, p12.display())
+                format!(
+                    "issued serial {} for device {} of {login_id}; wrote {}; ended {ended} session(s) of {login_id} and the relying sites' tokens from them",
+                    issued.serial_hex,
+                    device.device_no,
+                    p12.display()
+                )
             })
         }
         UserCommand::ReissueCert(args) => super::account::reissue_cert(app, args).await,
@@ -186,7 +193,10 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
             let user = find_user(app, &tenant, &login_id).await?;
             let device = find_device(app, &user, Some(device)).await?;
             crate::flows::account::remove_device(app, &device).await?;
-            let details = serde_json::json!({"device_no": device.device_no});
+            // As with `certificate revoke`: the revoked certificate's sessions, and the
+            // relying sites' grants from them, end now (a lost device never comes back).
+            let ended = crate::flows::session_end::end_all(app, user.id).await;
+            let details = serde_json::json!({"device_no": device.device_no, "sessions_ended": ended.as_ref().ok()});
             admin::audit::record(
                 app,
                 &Principal::local_cli(),
@@ -196,12 +206,13 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<()> {
                 details,
             )
             .await;
-            // As with `certificate revoke`: the revoked certificate's sessions, and the
-            // relying sites' grants from them, end now (a lost device never comes back).
-            let done = format!("deleted device {} and revoked its certificate", device.device_no);
-            end_user_sessions(app, user.id, &done).await?;
-            print(output.output, &serde_json::json!({"deleted": device.device_no, "tenant": tenant.slug, "user": login_id}), || {
-                format!("deleted device {} of {login_id}, revoked its certificate and ended {login_id}'s sessions", device.device_no)
+            let ended = sessions_ended(ended, &format!("deleted device {} and revoked its certificate", device.device_no))?;
+            let json = serde_json::json!({"deleted": device.device_no, "tenant": tenant.slug, "user": login_id, "sessions_ended": ended});
+            print(output.output, &json, || {
+                format!(
+                    "deleted device {} of {login_id}, revoked its certificate and ended {ended} session(s) of {login_id} and the relying sites' tokens from them",
+                    device.device_no
+                )
             })
         }
     }
@@ -245,11 +256,11 @@ async fn find_device(
     }
 }
 
-/// Ends every session of the user and the grants from them, after a command has revoked
-/// a certificate (`done` says what it did). A failure says that the change itself stands
-/// and how to finish: the relying sites' tokens from those sessions work until then.
-pub async fn end_user_sessions(app: &App, user_id: uuid::Uuid, done: &str) -> anyhow::Result<()> {
-    crate::flows::session_end::end_all(app, user_id).await.map(|_| ()).map_err(|err| {
+/// How many sessions a command that revoked a certificate ended (with the grants from
+/// them), or, when ending them failed, an error saying that the change itself (`done`)
+/// stands and how to finish: the relying sites' tokens from those sessions work until then.
+pub fn sessions_ended(ended: Result<u64, mamori_storage::StorageError>, done: &str) -> anyhow::Result<u64> {
+    ended.map_err(|err| {
         anyhow::Error::from(err).context(format!(
             "{done}, but the user's sessions did not end, and the relying sites' tokens from them still work: \
              end them in the console (the user's page) or with the admin API's end-sessions"

@@ -46,18 +46,45 @@ pub async fn run(config: &Path, command: CaCommand) -> anyhow::Result<()> {
                 )
             })?;
             let revoked = app.ca.revoke(&args.serial, reason, app.now()).await?;
+            let serial = mamori_storage::serial_key(&args.serial);
             // Its sessions would end at their next request anyway; the user's others too.
-            if let Some(user_id) = revoked.user_id {
-                let done = format!("revoked {}", mamori_storage::serial_key(&args.serial));
-                super::admin::end_user_sessions(&app, user_id, &done).await?;
-            }
+            let (tenant, ended) = match revoked.user_id {
+                Some(user_id) => {
+                    let tenant = match app.storage.users().get(user_id).await {
+                        Ok(user) => app.storage.tenants().get(user.tenant_id).await.ok(),
+                        Err(_) => None,
+                    };
+                    (tenant, Some(crate::flows::session_end::end_all(&app, user_id).await))
+                }
+                None => (None, None),
+            };
+            // The target as `admin certificate revoke` writes it, so one search finds both.
+            let target = match &tenant {
+                Some(t) => format!("tenant:{}/certificate:{}", t.slug, revoked.serial_hex),
+                None => format!("certificate:{}", revoked.serial_hex),
+            };
+            let ended_count = ended.as_ref().and_then(|e| e.as_ref().ok().copied());
+            crate::admin::audit::record(
+                &app,
+                &crate::admin::Principal::local_cli(),
+                tenant.as_ref().map(|t| t.id),
+                "certificate.revoke",
+                &target,
+                serde_json::json!({"reason": reason.as_str(), "subject": revoked.subject_cn, "sessions_ended": ended_count}),
+            )
+            .await;
+            let ended = ended.map(|e| super::admin::sessions_ended(e, &format!("revoked {serial}"))).transpose()?;
             let out = crate::admin::api::schema::CertificateOut::from(&revoked);
             let json = serde_json::json!({
                 "serial": out.serial, "subject": out.subject_cn, "status": out.status,
                 "revocation_reason": reason.as_str(), "revoked_at": revoked.revoked_at.map(super::output::time),
+                "sessions_ended": ended,
             });
-            super::output::print(args.output.output, &json, || {
-                format!("revoked {} ({reason}); the next CRL lists it", mamori_storage::serial_key(&args.serial))
+            super::output::print(args.output.output, &json, || match ended {
+                Some(n) => format!(
+                    "revoked {serial} ({reason}); the next CRL lists it; ended {n} session(s) of its user and the relying sites' tokens from them"
+                ),
+                None => format!("revoked {serial} ({reason}); the next CRL lists it"),
             })
         }
         CaCommand::Crl(args) => {
