@@ -130,7 +130,7 @@ impl App {
 /// another node reaches it.
 #[derive(Default)]
 pub struct NodeCaches {
-    /// Tenants by slug, for [`crate::oidc::RECORD_CACHE_TTL`].
+    /// Tenants by slug and by ID, for [`crate::oidc::RECORD_CACHE_TTL`].
     pub tenants: crate::oidc::RecentRecords<mamori_storage::model::Tenant>,
     /// Each tenant's relying-site version, checked every
     /// [`crate::oidc::site_version::VERSION_CHECK_EVERY`].

@@ -144,14 +144,32 @@ pub fn purge_expired_now_and_then(app: &std::sync::Arc<crate::app::App>) {
 }
 
 pub async fn issuer(state: &SharedState, slug: &str) -> anyhow::Result<Option<Issuer>> {
-    if let Some(tenant) = state.app.caches.tenants.get(slug) {
-        return Ok(Some(issuer_for(state, tenant)));
+    Ok(recent_tenant_by_slug(&state.app, slug).await?.map(|tenant| issuer_for(state, tenant)))
+}
+
+/// The tenant `slug` names, as this node read it within [`RECORD_CACHE_TTL`]: for the
+/// protocol endpoints, which need its ID and slug on every request.
+pub async fn recent_tenant_by_slug(app: &crate::app::App, slug: &str) -> Result<Option<Tenant>, mamori_storage::StorageError> {
+    let key = format!("slug:{slug}");
+    if let Some(tenant) = app.caches.tenants.get(&key) {
+        return Ok(Some(tenant));
     }
-    let Some(tenant) = state.app.storage.tenants().get_by_slug(slug).await? else {
+    let Some(tenant) = app.storage.tenants().get_by_slug(slug).await? else {
         return Ok(None);
     };
-    state.app.caches.tenants.put(slug, tenant.clone());
-    Ok(Some(issuer_for(state, tenant)))
+    app.caches.tenants.put(&key, tenant.clone());
+    Ok(Some(tenant))
+}
+
+/// [`recent_tenant_by_slug`] by the tenant's ID.
+pub async fn recent_tenant(app: &crate::app::App, id: uuid::Uuid) -> Result<Tenant, mamori_storage::StorageError> {
+    let key = format!("id:{id}");
+    if let Some(tenant) = app.caches.tenants.get(&key) {
+        return Ok(tenant);
+    }
+    let tenant = app.storage.tenants().get(id).await?;
+    app.caches.tenants.put(&key, tenant.clone());
+    Ok(tenant)
 }
 
 pub fn issuer_for(state: &SharedState, tenant: Tenant) -> Issuer {

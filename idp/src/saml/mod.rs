@@ -91,7 +91,7 @@ impl Idp {
 }
 
 pub async fn idp(state: &SharedState, slug: &str) -> anyhow::Result<Option<Idp>> {
-    Ok(state.app.storage.tenants().get_by_slug(slug).await?.map(|tenant| Idp::for_tenant(state, tenant)))
+    Ok(crate::oidc::recent_tenant_by_slug(&state.app, slug).await?.map(|tenant| Idp::for_tenant(state, tenant)))
 }
 
 /// A fresh SAML ID (xs:ID: starts with a letter or underscore), 160 random bits.

@@ -391,7 +391,7 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
         return Ok(reject(state, &ctx.headers, None, SamlError::Expired, None).await);
     };
     let mut pending: PendingAuthn = serde_json::from_value(entry.data.clone())?;
-    let tenant = app.storage.tenants().get(entry.tenant_id).await?;
+    let tenant = crate::oidc::recent_tenant(app, entry.tenant_id).await?;
     let idp = Idp::for_tenant(state, tenant);
     let reply = pending.reply();
     let answer = |error: SamlError| reject(state, &ctx.headers, Some(&idp), error, Some(&reply));

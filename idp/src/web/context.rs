@@ -55,13 +55,7 @@ impl PageCtx {
         self.page.set_brand(&brand);
     }
 
-    /// [`Self::show_tenant`] for a tenant known by its ID or slug (nothing when unknown).
-    pub async fn show_tenant_id(&self, tenant_id: uuid::Uuid) {
-        if let Ok(tenant) = self.state.app.storage.tenants().get(tenant_id).await {
-            self.show_tenant(&tenant).await;
-        }
-    }
-
+    /// [`Self::show_tenant`] for a tenant known by its slug (nothing when unknown).
     pub async fn show_tenant_slug(&self, slug: &str, return_to: Option<&str>) {
         if crate::fields::TenantSlug::parse(slug).is_ok()
             && let Ok(Some(tenant)) = self.state.app.storage.tenants().get_by_slug(slug).await

@@ -59,12 +59,12 @@ const TOUCH_GRANULARITY: time::Duration = time::Duration::seconds(10);
 /// or it expired, or it belongs to nothing we know. It is not yet checked against the
 /// connection: pages that a session opens use [`logged_in`].
 pub async fn load(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSession>> {
-    load_by_cookie(app, headers, SESSION_COOKIE).await
+    Ok(load_by_cookie(app, headers, SESSION_COOKIE).await?.map(|(session, _)| session))
 }
 
 /// The login under way in this browser, if any.
 pub async fn load_login(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<WebSession>> {
-    Ok(load_by_cookie(app, headers, LOGIN_COOKIE).await?.filter(|s| s.state.login.is_some()))
+    Ok(load_by_cookie(app, headers, LOGIN_COOKIE).await?.map(|(session, _)| session).filter(|s| s.state.login.is_some()))
 }
 
 /// The store key of the session the browser's cookie names, without loading it.
@@ -77,7 +77,9 @@ fn cookie_row_id(headers: &HeaderMap, cookie: &str) -> Option<String> {
     cookie_value(headers, cookie).map(|token| mamori_storage::token_lookup_hash(&token))
 }
 
-async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow::Result<Option<WebSession>> {
+/// The session with its tenant as read for it (its idle limit), so that a page needs
+/// not read the tenant again to wear its brand.
+async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow::Result<Option<(WebSession, Tenant)>> {
     let Some(id) = cookie_row_id(headers, cookie) else {
         return Ok(None);
     };
@@ -96,7 +98,8 @@ async fn load_by_cookie(app: &App, headers: &HeaderMap, cookie: &str) -> anyhow:
         tracing::info!("unreadable session state: treated as logged out");
         return Ok(None);
     };
-    Ok(Some(WebSession { id, tenant_id: row.tenant_id, user_id: row.user_id, state, absolute_expires_at: row.absolute_expires_at }))
+    let session = WebSession { id, tenant_id: row.tenant_id, user_id: row.user_id, state, absolute_expires_at: row.absolute_expires_at };
+    Ok(Some((session, tenant)))
 }
 
 /// A logged-in browser on a connection its session may be used on.
@@ -118,14 +121,14 @@ pub async fn logged_in(ctx: &PageCtx) -> anyhow::Result<Option<LoggedIn>> {
 /// session whose certificate went bad is ended here, as in [`logged_in`].
 pub async fn presented(ctx: &PageCtx) -> anyhow::Result<Option<(LoggedIn, Binding)>> {
     let app = ctx.app();
-    let Some(session) = load(app, &ctx.headers).await? else {
+    let Some((session, tenant)) = load_by_cookie(app, &ctx.headers, SESSION_COOKIE).await? else {
         return Ok(None);
     };
     let Some(auth) = session.state.authenticated.clone() else {
         return Ok(None);
     };
     // Every page of a logged-in user (account portal, console) wears its tenant's brand.
-    ctx.show_tenant_id(session.tenant_id).await;
+    ctx.show_tenant(&tenant).await;
     let leaf = presented_certificate(&ctx.conn, &ctx.headers, &app.config.server);
     let binding = session_binding::check(app, &auth, leaf.as_deref(), app.now()).await?;
     if let Binding::Ended(why) = binding {
