@@ -12,6 +12,8 @@
 //! binary whose global allocator is not mimalloc (the test binaries) the calls act on
 //! mimalloc's own empty heap and change nothing.
 
+pub mod sqlite;
+
 /// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h); the crate
 /// exports no constant for it. A test checks the index against the option's default.
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
@@ -41,10 +43,14 @@ pub fn purge_delay_ms() -> std::ffi::c_long {
     }
 }
 
-/// While the server starts: purge freed memory at once.
+/// While the server starts: purge freed memory at once. SQLite, not yet used, is set to
+/// allocate from mimalloc too ([`sqlite`]).
 pub fn start_up() {
     if !operator_chose_delay() {
         set_purge_delay(0);
+    }
+    if !sqlite::use_mimalloc() {
+        eprintln!("warning: SQLite was already in use; it keeps the C library's allocator");
     }
 }
 
