@@ -240,3 +240,27 @@ test('hostile and invalid SAML requests are refused', async (t) => {
     assert.equal(createHash('sha256').update(md.body).digest('hex').length, 64);
   });
 });
+
+test('a tenant deleted while its SPs still send requests gets no response signed in its name', async (t) => {
+  const server = await startServer(t);
+  const dir = tempDir(t, 'mamori-saml-gone-');
+  const keys = spKeyPair(t, 'gone-sp');
+  server.cli('admin', 'tenant', 'create', '--slug', 'gone', '--name', 'Gone');
+  const entity = 'https://sp.gone.example/metadata';
+  const md = join(dir, 'sp.xml');
+  writeFileSync(md, spMetadata(entity, keys.cert, { signed: false }));
+  server.cli('admin', 'saml-sp', 'add', '--tenant', 'gone', '--metadata', md);
+  const sso = '/t/gone/saml/sso';
+  const query = (id) => redirectQuery(anyAuthnRequest(server, { issuer: entity, id, destination: `${server.main}${sso}` }));
+  // Honest: the tenant answers (and the node now remembers it for a few seconds).
+  assert.equal(outcome(await get(server, sso, query('before-deletion'))).kind, 'redirect');
+  server.cli('admin', 'tenant', 'delete', '--tenant', 'gone', '--yes');
+  // Hostile: requests at once after the deletion, while the node may still remember the
+  // tenant or its SP. Whichever it notices first, the answer is a refusal page.
+  for (const id of ['after-1', 'after-2', 'after-3']) {
+    const res = outcome(await get(server, sso, query(id)));
+    assert.notEqual(res.kind, 'status', `a response signed for a deleted tenant: ${res.xml}`);
+    assert.notEqual(res.kind, 'redirect', JSON.stringify(res));
+    assert.ok(res.status >= 400 && res.status < 500, JSON.stringify(res));
+  }
+});

@@ -161,6 +161,17 @@ pub async fn recent_tenant_by_slug(app: &crate::app::App, slug: &str) -> Result<
     Ok(Some(tenant))
 }
 
+/// True when `tenant` no longer exists in the database; the node then forgets it, so the
+/// next request finds no tenant instead of waiting out [`RECORD_CACHE_TTL`].
+pub async fn tenant_is_gone(app: &crate::app::App, tenant: &Tenant) -> bool {
+    let gone = matches!(app.storage.tenants().get(tenant.id).await, Err(mamori_storage::StorageError::NotFound));
+    if gone {
+        app.caches.tenants.forget(&format!("slug:{}", tenant.slug));
+        app.caches.tenants.forget(&format!("id:{}", tenant.id));
+    }
+    gone
+}
+
 /// [`recent_tenant_by_slug`] by the tenant's ID.
 pub async fn recent_tenant(app: &crate::app::App, id: uuid::Uuid) -> Result<Tenant, mamori_storage::StorageError> {
     let key = format!("id:{id}");

@@ -284,6 +284,11 @@ async fn store_and_continue(state: &SharedState, headers: &HeaderMap, idp: &Idp,
     match kept {
         Ok(true) => {}
         Ok(false) => return reject(state, headers, Some(idp), SamlError::Replay, Some(&reply)).await,
+        // The tenant may have been deleted while this node still remembered it (its
+        // pending request then has nothing to belong to): no response signed in its name.
+        Err(_) if crate::oidc::tenant_is_gone(app, &idp.tenant).await => {
+            return reject(state, headers, None, SamlError::UnknownTenant, None).await;
+        }
         Err(err) => return reject(state, headers, Some(idp), err.into(), Some(&reply)).await,
     }
     // Expired replay-cache entries, pending requests and participants are swept now and
