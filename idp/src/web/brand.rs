@@ -53,12 +53,16 @@ impl PageBrand {
     }
 
     /// The tenant's brand, or just its name when the branding cannot be read now (a page
-    /// is not refused for its decoration).
+    /// is not refused for its decoration, nor held up by it: see [`decoration`]).
     pub async fn load(app: &App, tenant: &Tenant) -> Self {
-        let branding = match app.storage.tenant_brandings().get(tenant.id).await {
-            Ok(branding) => branding,
-            Err(err) => {
+        let branding = match decoration(app.storage.tenant_brandings().get(tenant.id)).await {
+            Some(Ok(branding)) => branding,
+            Some(Err(err)) => {
                 tracing::warn!(%err, "tenant branding unavailable");
+                TenantBranding::default()
+            }
+            None => {
+                tracing::warn!("tenant branding not read within its budget");
                 TenantBranding::default()
             }
         };
@@ -66,9 +70,25 @@ impl PageBrand {
     }
 }
 
+/// How long a page waits for what only decorates it (brand, the relying site's name).
+/// While the database is gone, each read waits for the pool's acquire timeout before it
+/// fails; a decoration read that swallowed that wait would add it to the one the page's
+/// own reads already take before their 503. With a healthy database these reads take
+/// milliseconds.
+pub const DECORATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `read` if it finishes within [`DECORATION_BUDGET`].
+pub async fn decoration<T>(read: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(DECORATION_BUDGET, read).await.ok()
+}
+
 /// The name of the relying site whose sign-in request `return_to` resumes (an OIDC
 /// client's or a SAML SP's registered name), if it is still waiting.
 pub async fn relying_site_name(app: &App, return_to: &str) -> Option<String> {
+    decoration(read_relying_site_name(app, return_to)).await.flatten()
+}
+
+async fn read_relying_site_name(app: &App, return_to: &str) -> Option<String> {
     let now = app.now();
     if let Some(id) = return_to.strip_prefix("/oidc/resume/") {
         crate::secrets::is_url_token(id).then_some(())?;

@@ -58,7 +58,7 @@ impl PageCtx {
     /// [`Self::show_tenant`] for a tenant known by its slug (nothing when unknown).
     pub async fn show_tenant_slug(&self, slug: &str, return_to: Option<&str>) {
         if crate::fields::TenantSlug::parse(slug).is_ok()
-            && let Ok(Some(tenant)) = self.state.app.storage.tenants().get_by_slug(slug).await
+            && let Some(Ok(Some(tenant))) = super::brand::decoration(crate::oidc::recent_tenant_by_slug(&self.state.app, slug)).await
         {
             self.show_login_tenant(&tenant, return_to).await;
         }
