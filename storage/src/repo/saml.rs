@@ -212,10 +212,6 @@ impl<'a> SamlRecords<'a> {
 
     // ---- session participants (single logout) ----
 
-    pub async fn record_participant(&self, new: &NewSamlParticipant, now: OffsetDateTime) -> Result<SamlParticipant, StorageError> {
-        insert_participant(self.db, new, now).await
-    }
-
     /// The live participant `sp_entity_id` knows by `session_index`.
     pub async fn participant_by_session_index(
         &self,
@@ -287,18 +283,6 @@ impl<'a> SamlRecords<'a> {
         let mut ended: Vec<SamlParticipant> = rows.into_iter().map(to_participant).collect::<Result<_, _>>()?;
         ended.sort_by_key(|p| p.created_at);
         Ok(ended)
-    }
-
-    /// Moves the live participants of one login session to another (a new login replaced
-    /// the session, e.g. for `ForceAuthn`), so single logout still finds them.
-    pub async fn move_participants(
-        &self,
-        from_web_session_id: &str,
-        to_web_session_id: &str,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<u64, StorageError> {
-        relink_participants(self.db, from_web_session_id, to_web_session_id, expires_at, now).await
     }
 
     /// Deletes expired replay-cache entries, pending entries and participants.

@@ -2,10 +2,10 @@
 //! pending requests and logouts, persistent pairwise NameIDs, and session participants
 //! for single logout.
 
-use mamori_storage::Storage;
 use mamori_storage::model::{NewSamlParticipant, NewSamlPending, SamlPendingKind};
+use mamori_storage::{SamlRecords, Storage, StorageError};
 use serde_json::json;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::harness::{t0, tenant, user};
 
@@ -94,6 +94,21 @@ fn pending(t: uuid::Uuid, lookup: &str) -> NewSamlPending {
     }
 }
 
+/// Records `participant` the way the server does: as the answer to an AuthnRequest that
+/// was waiting for it, moving the participants of the session it `replaced`.
+async fn answered(
+    repo: &SamlRecords<'_>,
+    participant: &NewSamlParticipant,
+    replaced: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    let lookup = uuid::Uuid::new_v4().to_string();
+    repo.create_pending(&pending(participant.tenant_id, &lookup), now).await?;
+    let taken = repo.answer_pending(&lookup, participant, replaced, now).await?;
+    assert!(taken.is_some(), "the request was waiting");
+    Ok(())
+}
+
 async fn a_request_is_kept_once_with_its_id(s: Storage) {
     let t = tenant(&s).await;
     let repo = s.saml_records();
@@ -142,7 +157,7 @@ async fn an_authn_request_is_answered_once_with_its_participant(s: Storage) {
         expires_at: t0() + Duration::hours(8),
     };
     repo.create_pending(&pending(t.id, "p"), t0()).await.unwrap();
-    repo.record_participant(&participant("idx-old", "web-old"), t0()).await.unwrap();
+    answered(&repo, &participant("idx-old", "web-old"), None, t0()).await.unwrap();
 
     // A participant that cannot be recorded (its index is taken) leaves the request
     // waiting: nothing of the answer happened.
@@ -195,25 +210,26 @@ async fn participants_are_ended_once_per_session(s: Storage) {
         name_id_format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into(),
         expires_at: t0() + Duration::hours(8),
     };
-    repo.record_participant(&new("sp-a", "idx-a", "web-1"), t0()).await.unwrap();
-    repo.record_participant(&new("sp-b", "idx-b", "web-1"), t0() + Duration::seconds(1)).await.unwrap();
-    repo.record_participant(&new("sp-c", "idx-c", "web-2"), t0()).await.unwrap();
-    assert!(repo.record_participant(&new("sp-a", "idx-a", "web-1"), t0()).await.is_err(), "session indexes are unique");
+    answered(&repo, &new("sp-a", "idx-a", "web-1"), None, t0()).await.unwrap();
+    answered(&repo, &new("sp-b", "idx-b", "web-1"), None, t0() + Duration::seconds(1)).await.unwrap();
+    answered(&repo, &new("sp-c", "idx-c", "web-2"), None, t0()).await.unwrap();
+    assert!(answered(&repo, &new("sp-a", "idx-a", "web-1"), None, t0()).await.is_err(), "session indexes are unique");
 
     let found = repo.participant_by_session_index(t.id, "sp-a", "idx-a", t0()).await.unwrap().unwrap();
     assert_eq!(found.web_session_id, "web-1");
     assert!(repo.participant_by_session_index(t.id, "sp-b", "idx-a", t0()).await.unwrap().is_none(), "another SP's index");
     assert_eq!(repo.participants_by_name_id(t.id, "sp-b", "name-at-sp-b", t0()).await.unwrap().len(), 1);
 
-    // A new login replaced web-2: its participants follow.
-    assert_eq!(repo.move_participants("web-2", "web-1", t0() + Duration::hours(9), t0()).await.unwrap(), 1);
+    // A new login (web-1) replaced web-2: its participants follow.
+    answered(&repo, &new("sp-d", "idx-d", "web-1"), Some("web-2"), t0() + Duration::seconds(2)).await.unwrap();
+    assert!(repo.live_participants("web-2", t0()).await.unwrap().is_empty());
     let live = repo.live_participants("web-1", t0()).await.unwrap();
-    assert_eq!(live.iter().map(|p| p.sp_entity_id.as_str()).collect::<Vec<_>>(), ["sp-a", "sp-c", "sp-b"]);
+    assert_eq!(live.iter().map(|p| p.sp_entity_id.as_str()).collect::<Vec<_>>(), ["sp-a", "sp-c", "sp-b", "sp-d"]);
 
     // Two logouts of the same session at once: every participant goes to one of them.
     let (a, b) = tokio::join!(repo.end_session_participants("web-1", t0()), repo.end_session_participants("web-1", t0()));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 3);
+    assert_eq!(a.len() + b.len(), 4);
     assert!(repo.live_participants("web-1", t0()).await.unwrap().is_empty());
     assert!(repo.participant_by_session_index(t.id, "sp-a", "idx-a", t0()).await.unwrap().is_none());
 }
@@ -244,7 +260,7 @@ async fn purge_removes_only_expired_saml_state(s: Storage) {
         name_id_format: "f".into(),
         expires_at: t0() + Duration::minutes(1),
     };
-    repo.record_participant(&participant, t0()).await.unwrap();
+    answered(&repo, &participant, None, t0()).await.unwrap();
     let purged = repo.purge_expired(t0() + Duration::minutes(2)).await.unwrap();
     assert_eq!(purged, 3);
     let later = t0() + Duration::minutes(2);
