@@ -610,9 +610,14 @@ def test_saml_sp_create_from_metadata_and_update(server):
     as_json = as_json.json()
     assert as_json["name"] == "Gamma" and as_json["name_id_format"].endswith(":emailAddress")
     assert as_json["attribute_release"] == {"attributes": ["email", "display_name"]}
+    # Unsolicited responses: off unless asked for, at registration or later.
+    assert sp["allow_unsolicited"] is False and as_json["allow_unsolicited"] is False
     patched = server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"name_id_format": "transient", "attributes": ["login_id"]})
     assert patched.status_code == 200, patched.text
     assert patched.json()["name_id_format"].endswith(":transient") and patched.json()["attribute_release"] == {"attributes": ["login_id"]}
+    patched = server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"allow_unsolicited": True})
+    assert patched.status_code == 200 and patched.json()["allow_unsolicited"] is True, patched.text
+    is_problem(server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"allow_unsolicited": "yes"}), 422)
     # Signed requests need a certificate the metadata does not have; other mistakes too.
     is_problem(server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"want_authn_requests_signed": True}), 422)
     is_problem(server.call("PATCH", f"/tenants/acme/saml-sps/{as_json['id']}", token=t, json={"attributes": ["salary"]}), 422)
@@ -624,7 +629,8 @@ def test_saml_sp_create_from_metadata_and_update(server):
     is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=b"{", headers={"Content-Type": "application/json"}), 400)
     is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=b"x", headers={"Content-Type": "text/plain"}), 415)
     trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "saml-sp:https://sp.gamma-json.test"}).json()["items"]
-    assert sorted(e["action"] for e in trail) == ["saml-sp.create", "saml-sp.update"]
+    assert sorted(e["action"] for e in trail) == ["saml-sp.create", "saml-sp.update", "saml-sp.update"]
+    assert any(e["details"].get("changed") == ["allow_unsolicited"] for e in trail), trail
 
 
 def test_signing_keys_list_and_rotate(server):

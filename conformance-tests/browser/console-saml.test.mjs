@@ -115,6 +115,8 @@ test('a tenant admin registers, changes and removes a SAML service provider in t
   assert.equal(sp.name_id_format, 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress');
   assert.deepEqual(sp.attribute_release.attributes, ['email', 'display_name']);
   assert.deepEqual([sp.sign_response, sp.sign_assertion, sp.encrypt_assertion], [true, true, false]);
+  assert.equal(sp.allow_unsolicited, false, 'unsolicited responses only when asked for');
+  assert.equal(await page.isChecked('#allow_unsolicited'), false);
   await fitsPhone(page, 'saml-sp');
   // The same entity ID again: refused as already registered.
   await page.goto(`${server.mtls}/console/t/demo/saml-sps/new`);
@@ -146,12 +148,14 @@ test('a tenant admin registers, changes and removes a SAML service provider in t
   await page.uncheck('#attr_display_name');
   await page.check('#attr_amr');
   await page.uncheck('#sign_response');
+  await page.check('#allow_unsolicited');
   await submit(page, '#saml-sp-save');
   assert.equal(await text(page, '#notice'), 'The settings have been saved.');
   sp = await read();
   assert.equal(sp.name_id_format, 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
   assert.deepEqual(sp.attribute_release.attributes, ['email', 'amr']);
-  assert.deepEqual([sp.sign_response, sp.sign_assertion], [false, true]);
+  assert.deepEqual([sp.sign_response, sp.sign_assertion, sp.allow_unsolicited], [false, true, true]);
+  assert.equal(await page.isChecked('#allow_unsolicited'), true, 'the page shows what was saved');
   assert.equal(sp.name, 'Wiki 社内', 'what was not changed stays');
   // In Japanese.
   await page.goto(`${spUrl}?lang=ja`);
@@ -203,10 +207,12 @@ test('a tenant admin registers, changes and removes a SAML service provider in t
   await page.goto(`${server.mtls}/console/t/demo/saml-sps/new?lang=ja`);
   await page.setInputFiles('#metadata', file('enc.xml', metadata('https://enc.test/md', 'https://enc.test/acs', certificate(dir))));
   await page.check('#encrypt_assertion');
+  await page.check('#allow_unsolicited');
   await submit(page, '#saml-sp-new-submit');
   assert.equal(await text(page, '#notice'), 'サービスプロバイダーを登録しました。');
   const encId = page.url().replace(/\?.*$/, '').split('/').pop();
-  assert.equal((await apiJson(server, token, `/tenants/demo/saml-sps/${encId}`)).encrypt_assertion, true);
+  const enc = await apiJson(server, token, `/tenants/demo/saml-sps/${encId}`);
+  assert.deepEqual([enc.encrypt_assertion, enc.allow_unsolicited], [true, true]);
   await page.goto(`${server.mtls}/console/t/demo/saml-sps?lang=en`);
   assert.deepEqual(await page.$$eval('.saml-sp-row', (rows) => rows.map((r) => r.dataset.entityId)).then((l) => l.sort()),
     ['https://enc.test/md', 'https://wiki.test/md']);

@@ -28,7 +28,9 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
   const email = `${user.loginId}@example.test`;
   const idp = await idpMetadata(t, server);
   const onelogin = await startSp(t, server, idp, 'onelogin', { register: ['--attribute', 'login_id,email,display_name,amr'] });
-  const pysaml2 = await startSp(t, server, idp, 'pysaml2', { register: ['--attribute', 'login_id,email'] });
+  // pysaml2 takes unsolicited responses (its `allow_unsolicited`), and is registered to
+  // get them; python3-saml is not, until the IdP-initiated subtest turns them on.
+  const pysaml2 = await startSp(t, server, idp, 'pysaml2', { register: ['--attribute', 'login_id,email', '--allow-unsolicited'] });
   const { page } = await openBrowser(t, server, { certificate: { pfxPath: user.pfxPath, passphrase: user.passphrase }, locale: 'en-US' });
 
   await t.test('metadata: signed, verified by xmlsec1, with keys, endpoints and formats', () => {
@@ -135,7 +137,7 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     pysamlNameId = result.nameid;
   });
 
-  await t.test('IdP-initiated SSO to a registered ACS (pysaml2 and python3-saml)', async () => {
+  await t.test('IdP-initiated SSO to a registered ACS (pysaml2 and python3-saml), only for an SP registered to take it', async () => {
     const url = `${server.main}/t/demo/saml/sso/unsolicited?providerId=${encodeURIComponent(pysaml2.entityId)}&RelayState=from-idp`;
     await page.goto(url);
     let result = await resultOf(page);
@@ -144,7 +146,27 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     assert.equal(result.in_response_to, null);
     assert.equal(result.relay_state, 'from-idp');
     assert.equal(result.nameid, pysamlNameId);
-    await page.goto(`${server.main}/t/demo/saml/sso/unsolicited?providerId=${encodeURIComponent(onelogin.entityId)}`);
+    // python3-saml is not registered for unsolicited responses: a page says so, from the
+    // logged-in browser as from anyone, and nothing reaches the SP.
+    const toOnelogin = `${server.main}/t/demo/saml/sso/unsolicited?providerId=${encodeURIComponent(onelogin.entityId)}`;
+    const eventsBefore = onelogin.events().length;
+    const refused = await page.goto(toOnelogin);
+    assert.equal(refused.status(), 403);
+    assert.equal(await page.textContent('#saml-error'), 'unsolicited');
+    await snap(page, 'unsolicited-refused');
+    const anonymous = await request(server, toOnelogin);
+    assert.equal(anonymous.status, 403);
+    assert.match(anonymous.body, /id="saml-error">unsolicited</);
+    assert.equal(onelogin.events().length, eventsBefore, 'no response reached python3-saml');
+    // Turned on by the operator: the running server follows within its relying-site
+    // version check (about a second).
+    server.cli('admin', 'saml-sp', 'update', '--tenant', 'demo', '--entity-id', onelogin.entityId, '--allow-unsolicited', 'true');
+    const deadline = Date.now() + 10_000;
+    while ((await request(server, toOnelogin)).status === 403) {
+      assert.ok(Date.now() < deadline, 'the change did not reach the server within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await page.goto(toOnelogin);
     result = await resultOf(page);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.doesNotMatch(readFileSync(result.file, 'utf8'), /InResponseTo=/);

@@ -52,6 +52,8 @@ pub struct SpRegistration {
     pub encrypt_assertion: bool,
     /// Require signed AuthnRequests even if the metadata does not say so.
     pub require_signed_requests: bool,
+    /// Send the SP IdP-initiated (unsolicited) responses when a user asks for them.
+    pub allow_unsolicited: bool,
 }
 
 /// Changes to a service provider's settings; `None` leaves a field as it is. The
@@ -65,6 +67,7 @@ pub struct SpUpdate {
     pub sign_response: Option<bool>,
     pub sign_assertion: Option<bool>,
     pub encrypt_assertion: Option<bool>,
+    pub allow_unsolicited: Option<bool>,
 }
 
 /// The NameID format URN for a short name or URN.
@@ -178,6 +181,7 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
         sign_response,
         sign_assertion,
         encrypt_assertion: reg.encrypt_assertion,
+        allow_unsolicited: reg.allow_unsolicited,
     };
     let sp = app.storage.saml_service_providers().create(&new, app.now()).await?;
     audit::record(
@@ -186,7 +190,12 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
         Some(tenant.id),
         "saml-sp.create",
         &format!("tenant:{slug}/saml-sp:{}", sp.entity_id),
-        serde_json::json!({"name": sp.name, "name_id_format": sp.name_id_format, "attributes": release.attributes}),
+        serde_json::json!({
+            "name": sp.name,
+            "name_id_format": sp.name_id_format,
+            "attributes": release.attributes,
+            "allow_unsolicited": sp.allow_unsolicited,
+        }),
     )
     .await;
     Ok(sp)
@@ -249,6 +258,10 @@ pub async fn update_saml_sp(
         }
         sp.encrypt_assertion = encrypt;
         changed.push("encrypt_assertion");
+    }
+    if let Some(allow) = update.allow_unsolicited {
+        sp.allow_unsolicited = allow;
+        changed.push("allow_unsolicited");
     }
     app.storage.saml_service_providers().update_settings(&sp).await?;
     crate::saml::service_providers::forget(app, sp.tenant_id, &sp.entity_id);

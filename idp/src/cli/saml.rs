@@ -115,6 +115,11 @@ pub struct AddSpArgs {
     /// Require signed AuthnRequests even if the metadata does not say AuthnRequestsSigned.
     #[arg(long)]
     pub require_signed_requests: bool,
+    /// Send the SP IdP-initiated (unsolicited) responses at
+    /// /t/TENANT/saml/sso/unsolicited?providerId=ENTITY_ID. Off by default: the SP gets
+    /// only answers to its own AuthnRequests.
+    #[arg(long)]
+    pub allow_unsolicited: bool,
     /// An attribute to release: login_id, email, display_name, locale, amr (repeat, or
     /// comma-separated). Default: those the metadata's AttributeConsumingService asks for.
     #[arg(long = "attribute", value_delimiter = ',')]
@@ -166,6 +171,7 @@ async fn add(app: &App, args: AddSpArgs) -> anyhow::Result<()> {
         sign_assertion: args.sign_assertion,
         encrypt_assertion: args.encrypt,
         require_signed_requests: args.require_signed_requests,
+        allow_unsolicited: args.allow_unsolicited,
     };
     let sp = saml_sps::create_saml_sp(app, &crate::admin::Principal::local_cli(), &args.tenant, registration)
         .await
@@ -187,6 +193,7 @@ fn sp_json(sp: &mamori_storage::model::SamlServiceProvider) -> serde_json::Value
         "sign_response": sp.sign_response,
         "sign_assertion": sp.sign_assertion,
         "encrypt_assertion": sp.encrypt_assertion,
+        "allow_unsolicited": sp.allow_unsolicited,
     })
 }
 

@@ -172,6 +172,9 @@ pub struct SpUpdateArgs {
     /// Encrypt assertions for the SP (needs an encryption certificate in its metadata).
     #[arg(long, value_name = "true|false")]
     pub encrypt: Option<bool>,
+    /// Send the SP IdP-initiated (unsolicited) responses.
+    #[arg(long, value_name = "true|false")]
+    pub allow_unsolicited: Option<bool>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -297,6 +300,7 @@ pub async fn saml_sp(app: &App, command: SamlSpChangeCommand) -> anyhow::Result<
                 sign_response: a.sign_response,
                 sign_assertion: a.sign_assertion,
                 encrypt_assertion: a.encrypt,
+                allow_unsolicited: a.allow_unsolicited,
             };
             let sp = saml_sps::update_saml_sp(app, &principal, &a.sp.tenant, &id, update)
                 .await
@@ -324,6 +328,7 @@ fn sp_fields(s: &SamlSpOut) -> String {
         ("sign response", s.sign_response.to_string()),
         ("sign assertion", s.sign_assertion.to_string()),
         ("encrypt assertion", s.encrypt_assertion.to_string()),
+        ("unsolicited responses", s.allow_unsolicited.to_string()),
         ("created", time_text(&s.created_at)),
     ])
 }

@@ -51,6 +51,8 @@ pub enum SamlError {
     Acs(#[from] AcsError),
     #[error("the service provider requires signed requests and this one is unsigned")]
     Unsigned,
+    #[error("the service provider does not take unsolicited responses")]
+    Unsolicited,
     #[error("XML signature: {0}")]
     Signature(#[from] SignatureError),
     #[error("query signature: {0}")]
@@ -152,6 +154,7 @@ impl SamlError {
             SamlError::Unsigned | SamlError::Signature(_) | SamlError::QuerySignature(_) => {
                 Answer::Page(StatusCode::BAD_REQUEST, "saml.error.signature")
             }
+            SamlError::Unsolicited => Answer::Page(StatusCode::FORBIDDEN, "saml.error.unsolicited"),
             SamlError::WrongDestination => Answer::Page(StatusCode::BAD_REQUEST, "saml.error.destination"),
             SamlError::Expired => Answer::Page(StatusCode::BAD_REQUEST, "saml.error.expired"),
             SamlError::UnexpectedLogoutResponse => Answer::Page(StatusCode::BAD_REQUEST, "saml.error.logout_response"),
@@ -244,6 +247,7 @@ mod tests {
         assert!(page(SamlError::UnknownServiceProvider));
         assert!(page(SamlError::Acs(AcsError::NotRegistered)));
         assert!(page(SamlError::Unsigned));
+        assert!(page(SamlError::Unsolicited));
         assert!(page(SamlError::Signature(SignatureError::Wrapped)));
         assert!(page(SamlError::Xml(XmlRefusal::Dtd)));
         assert!(page(SamlError::WrongDestination));

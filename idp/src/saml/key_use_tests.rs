@@ -51,6 +51,7 @@ fn sp(signing: &IdpKey, encryption: &IdpKey) -> RegisteredSp {
         sign_response: true,
         sign_assertion: true,
         encrypt_assertion: false,
+        allow_unsolicited: false,
         created_at: time::OffsetDateTime::UNIX_EPOCH,
     })
 }

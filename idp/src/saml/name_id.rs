@@ -106,6 +106,7 @@ mod tests {
             sign_response: true,
             sign_assertion: true,
             encrypt_assertion: false,
+            allow_unsolicited: false,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         })
     }

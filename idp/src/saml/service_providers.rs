@@ -286,6 +286,7 @@ pub(crate) mod tests {
             sign_response: true,
             sign_assertion: true,
             encrypt_assertion: false,
+            allow_unsolicited: false,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         })
     }

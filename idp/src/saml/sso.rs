@@ -315,7 +315,11 @@ pub struct UnsolicitedQuery {
 }
 
 /// `GET /t/{tenant}/saml/sso/unsolicited?providerId=…[&acsIndex=…][&RelayState=…]`:
-/// IdP-initiated SSO to an ACS from the SP's metadata (SAML Profiles §4.1.5).
+/// IdP-initiated SSO to an ACS from the SP's metadata (SAML Profiles §4.1.5), for an SP
+/// registered to take it (`allow_unsolicited`). Any other SP gets only answers to its
+/// own requests: an unsolicited response carries no request ID for it to match and none
+/// of its request's signature, and the browser carrying it may have been sent here by
+/// anyone.
 pub async fn unsolicited(
     State(state): State<SharedState>,
     Path(slug): Path<String>,
@@ -341,6 +345,9 @@ pub async fn unsolicited(
         Ok(None) => return reject(&state, &headers, Some(&idp), SamlError::UnknownServiceProvider, None).await,
         Err(err) => return reject(&state, &headers, Some(&idp), SamlError::Internal(err), None).await,
     };
+    if !sp.sp.allow_unsolicited {
+        return reject(&state, &headers, Some(&idp), SamlError::Unsolicited, None).await;
+    }
     let acs = match sp.resolve_acs(None, query.acs_index) {
         Ok(acs) => acs.url.clone(),
         Err(err) => return reject(&state, &headers, Some(&idp), err.into(), None).await,
@@ -572,6 +579,7 @@ mod tests {
                 sign_response,
                 sign_assertion,
                 encrypt_assertion: false,
+                allow_unsolicited: false,
                 created_at: time::OffsetDateTime::UNIX_EPOCH,
             })
         };

@@ -18,6 +18,7 @@ pub struct Model {
     pub sign_response: bool,
     pub sign_assertion: bool,
     pub encrypt_assertion: bool,
+    pub allow_unsolicited: bool,
     pub created_at: i64,
 }
 

@@ -29,6 +29,7 @@ mod m0022_user_external_id;
 mod m0023_passkeys;
 mod m0024_scim_consistency;
 mod m0025_user_name_parts;
+mod m0026_saml_unsolicited;
 
 pub(crate) struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0023_passkeys::Migration),
             Box::new(m0024_scim_consistency::Migration),
             Box::new(m0025_user_name_parts::Migration),
+            Box::new(m0026_saml_unsolicited::Migration),
         ]
     }
 }

@@ -140,6 +140,8 @@ pub struct SamlServiceProvider {
     pub sign_response: bool,
     pub sign_assertion: bool,
     pub encrypt_assertion: bool,
+    /// Takes IdP-initiated (unsolicited) responses.
+    pub allow_unsolicited: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -158,6 +160,7 @@ pub struct NewSamlServiceProvider {
     pub sign_response: bool,
     pub sign_assertion: bool,
     pub encrypt_assertion: bool,
+    pub allow_unsolicited: bool,
 }
 
 /// A token- or assertion-signing key. Published from creation until `expires_at`, used for

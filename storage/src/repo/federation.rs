@@ -211,6 +211,7 @@ impl<'a> SamlServiceProviders<'a> {
             sign_response: new.sign_response,
             sign_assertion: new.sign_assertion,
             encrypt_assertion: new.encrypt_assertion,
+            allow_unsolicited: new.allow_unsolicited,
             created_at: ms(now),
         };
         let txn = self.db.begin().await.map_err(db_err)?;
@@ -244,7 +245,8 @@ impl<'a> SamlServiceProviders<'a> {
     }
 
     /// Writes the operator's settings of `sp`: name, NameID format, attribute release,
-    /// signing and encryption choices (the metadata-derived fields stay).
+    /// signing and encryption choices, unsolicited responses (the metadata-derived fields
+    /// stay).
     pub async fn update_settings(&self, sp: &SamlServiceProvider) -> Result<(), StorageError> {
         use saml_sp::Column as C;
         let txn = self.db.begin().await.map_err(db_err)?;
@@ -256,6 +258,7 @@ impl<'a> SamlServiceProviders<'a> {
             .col_expr(C::SignResponse, Expr::val(sp.sign_response))
             .col_expr(C::SignAssertion, Expr::val(sp.sign_assertion))
             .col_expr(C::EncryptAssertion, Expr::val(sp.encrypt_assertion))
+            .col_expr(C::AllowUnsolicited, Expr::val(sp.allow_unsolicited))
             .filter(C::Id.eq(sp.id))
             .filter(C::TenantId.eq(sp.tenant_id))
             .exec(&txn)
@@ -302,6 +305,7 @@ fn to_saml_sp(m: saml_sp::Model) -> Result<SamlServiceProvider, StorageError> {
         sign_response: m.sign_response,
         sign_assertion: m.sign_assertion,
         encrypt_assertion: m.encrypt_assertion,
+        allow_unsolicited: m.allow_unsolicited,
         created_at: time("saml_service_providers.created_at", m.created_at)?,
     })
 }

@@ -90,11 +90,18 @@ async fn saml_service_providers(s: Storage) {
         sign_response: true,
         sign_assertion: true,
         encrypt_assertion: false,
+        allow_unsolicited: false,
     };
     let sp = s.saml_service_providers().create(&new, t0()).await.unwrap();
     assert_eq!(sp.acs, new.acs);
     let found = s.saml_service_providers().get_by_entity_id(t1.id, &new.entity_id).await.unwrap();
-    assert_eq!(found, Some(sp));
+    assert_eq!(found.as_ref(), Some(&sp));
+    assert!(!sp.allow_unsolicited);
+    // The operator's settings are written and read back, unsolicited responses included.
+    let changed = mamori_storage::model::SamlServiceProvider { allow_unsolicited: true, encrypt_assertion: true, ..sp.clone() };
+    s.saml_service_providers().update_settings(&changed).await.unwrap();
+    let found = s.saml_service_providers().get_by_entity_id(t1.id, &new.entity_id).await.unwrap().unwrap();
+    assert!(found.allow_unsolicited && found.encrypt_assertion);
     assert!(matches!(
         s.saml_service_providers().create(&new, t0()).await,
         Err(StorageError::Conflict("entity ID already exists in this tenant"))

@@ -600,6 +600,8 @@ pub struct SamlSpOut {
     pub sign_response: bool,
     pub sign_assertion: bool,
     pub encrypt_assertion: bool,
+    /// Takes IdP-initiated (unsolicited) responses.
+    pub allow_unsolicited: bool,
     pub created_at: String,
 }
 
@@ -616,6 +618,7 @@ impl From<&mamori_storage::model::SamlServiceProvider> for SamlSpOut {
             sign_response: s.sign_response,
             sign_assertion: s.sign_assertion,
             encrypt_assertion: s.encrypt_assertion,
+            allow_unsolicited: s.allow_unsolicited,
             created_at: rfc3339(s.created_at),
         }
     }

@@ -293,6 +293,10 @@ pub struct SamlSpCreate {
     /// Require signed AuthnRequests even if the metadata does not ask for it.
     #[serde(default)]
     pub want_authn_requests_signed: bool,
+    /// Send IdP-initiated (unsolicited) responses to this SP (SAML Profiles §4.1.5).
+    /// Default false: the SP gets only answers to its own AuthnRequests.
+    #[serde(default)]
+    pub allow_unsolicited: bool,
 }
 
 impl From<SamlSpCreate> for SpRegistration {
@@ -307,6 +311,7 @@ impl From<SamlSpCreate> for SpRegistration {
             sign_assertion: c.sign_assertion,
             encrypt_assertion: c.encrypt_assertion,
             require_signed_requests: c.want_authn_requests_signed,
+            allow_unsolicited: c.allow_unsolicited,
         }
     }
 }
@@ -323,6 +328,8 @@ pub struct SamlSpPatch {
     pub sign_response: Option<bool>,
     pub sign_assertion: Option<bool>,
     pub encrypt_assertion: Option<bool>,
+    /// Send IdP-initiated (unsolicited) responses to this SP.
+    pub allow_unsolicited: Option<bool>,
 }
 
 impl From<SamlSpPatch> for SpUpdate {
@@ -335,6 +342,7 @@ impl From<SamlSpPatch> for SpUpdate {
             sign_response: p.sign_response,
             sign_assertion: p.sign_assertion,
             encrypt_assertion: p.encrypt_assertion,
+            allow_unsolicited: p.allow_unsolicited,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A SAML service provider's own page in the console: what its metadata registered
 //! (entity ID, endpoints, certificates), the settings the admin API's `PATCH
 //! …/saml-sps/{id}` changes (name, NameID format, attribute release, signed requests,
+//! unsolicited responses,
 //! what is signed, encryption), and removing it behind the console's confirmation page.
 //! Every change is a CSRF-checked POST to the service functions the API calls, which
 //! confine to the tenant, check and write the audit trail; a refused change saves nothing.
@@ -43,6 +44,7 @@ struct EditForm {
     sign_response: bool,
     sign_assertion: bool,
     encrypt_assertion: bool,
+    allow_unsolicited: bool,
 }
 
 impl EditForm {
@@ -55,6 +57,7 @@ impl EditForm {
             sign_response: sp.sign_response,
             sign_assertion: sp.sign_assertion,
             encrypt_assertion: sp.encrypt_assertion,
+            allow_unsolicited: sp.allow_unsolicited,
         }
     }
 
@@ -68,6 +71,7 @@ impl EditForm {
             sign_response: on("sign_response"),
             sign_assertion: on("sign_assertion"),
             encrypt_assertion: on("encrypt_assertion"),
+            allow_unsolicited: on("allow_unsolicited"),
         }
     }
 
@@ -84,6 +88,7 @@ impl EditForm {
             sign_response: changed(self.sign_response, before.sign_response),
             sign_assertion: changed(self.sign_assertion, before.sign_assertion),
             encrypt_assertion: changed(self.encrypt_assertion, before.encrypt_assertion),
+            allow_unsolicited: changed(self.allow_unsolicited, before.allow_unsolicited),
         }
     }
 }
@@ -202,21 +207,33 @@ mod tests {
             sign_response: true,
             sign_assertion: true,
             encrypt_assertion: false,
+            allow_unsolicited: false,
         }
     }
 
     #[test]
     fn only_what_changed_is_sent() {
         let before = form();
-        let SpUpdate { name, name_id_format, attributes, want_authn_requests_signed, sign_response, sign_assertion, encrypt_assertion } =
-            form().update_from(&before);
+        let SpUpdate {
+            name,
+            name_id_format,
+            attributes,
+            want_authn_requests_signed,
+            sign_response,
+            sign_assertion,
+            encrypt_assertion,
+            allow_unsolicited,
+        } = form().update_from(&before);
         assert!(name.is_none() && name_id_format.is_none() && attributes.is_none());
         assert!(want_authn_requests_signed.is_none() && sign_response.is_none() && sign_assertion.is_none() && encrypt_assertion.is_none());
+        assert!(allow_unsolicited.is_none());
 
         let after = EditForm { attributes: Vec::new(), sign_response: false, encrypt_assertion: true, ..form() };
         let update = after.update_from(&before);
         assert_eq!(update.attributes, Some(Vec::new()), "releasing nothing is a choice");
         assert_eq!((update.sign_response, update.encrypt_assertion, update.sign_assertion), (Some(false), Some(true), None));
+        let update = EditForm { allow_unsolicited: true, ..form() }.update_from(&before);
+        assert_eq!(update.allow_unsolicited, Some(true));
     }
 
     #[test]
@@ -230,6 +247,7 @@ mod tests {
             sign_response: _,
             sign_assertion: _,
             encrypt_assertion: _,
+            allow_unsolicited: _,
         } = SpUpdate::default();
         let page = [
             include_str!("../../../../ui/templates/console/saml_sp.html"),
@@ -237,7 +255,15 @@ mod tests {
         ]
         .concat();
         assert!(page.contains("{% include \"_console_saml_settings.html\" %}"));
-        for name in ["name", "name_id_format", "want_authn_requests_signed", "sign_response", "sign_assertion", "encrypt_assertion"] {
+        for name in [
+            "name",
+            "name_id_format",
+            "want_authn_requests_signed",
+            "sign_response",
+            "sign_assertion",
+            "encrypt_assertion",
+            "allow_unsolicited",
+        ] {
             assert!(page.contains(&format!("name=\"{name}\"")), "{name} is missing from console/saml_sp.html");
         }
         assert!(page.contains("name=\"{{ a.name }}\""), "the attribute checkboxes");
@@ -266,13 +292,13 @@ mod tests {
             (
                 "console/saml_sp_new.html",
                 serde_json::json!({"console": console, "csrf_token": "x", "entity_id": "", "name": "", "name_id_format": "persistent", "attributes_from_metadata": true,
-                "attributes": [], "sign_response": true, "sign_assertion": true, "encrypt_assertion": false, "require_signed_requests": false,
+                "attributes": [], "sign_response": true, "sign_assertion": true, "encrypt_assertion": false, "require_signed_requests": false, "allow_unsolicited": false,
                 "formats": formats, "attribute_options": attrs, "problem": ["bad"], "invalid": ["metadata"], "action": "/a", "sps_href": "/s", "idp_metadata": "https://idp/md", "max_kib": 1024}),
             ),
             (
                 "console/saml_sp.html",
                 serde_json::json!({"console": console, "csrf_token": "x", "sp": sp, "name": "Wiki", "name_id_format": "persistent", "attributes": ["email"],
-                "want_authn_requests_signed": false, "sign_response": true, "sign_assertion": false, "encrypt_assertion": false, "formats": formats,
+                "want_authn_requests_signed": false, "sign_response": true, "sign_assertion": false, "encrypt_assertion": false, "allow_unsolicited": true, "formats": formats,
                 "attribute_options": attrs, "problem": [], "invalid": [], "notice": "saved", "href": "/h", "delete_action": "/h/delete", "sps_href": "/s", "idp_metadata": "https://idp/md"}),
             ),
         ];

@@ -168,6 +168,7 @@ struct NewSpForm {
     sign_assertion: bool,
     encrypt_assertion: bool,
     require_signed_requests: bool,
+    allow_unsolicited: bool,
 }
 
 impl Default for NewSpForm {
@@ -183,6 +184,7 @@ impl Default for NewSpForm {
             sign_assertion: true,
             encrypt_assertion: false,
             require_signed_requests: false,
+            allow_unsolicited: false,
         }
     }
 }
@@ -201,6 +203,7 @@ impl NewSpForm {
             sign_assertion: on("sign_assertion"),
             encrypt_assertion: on("encrypt_assertion"),
             require_signed_requests: on("require_signed_requests"),
+            allow_unsolicited: on("allow_unsolicited"),
         }
     }
 
@@ -217,6 +220,7 @@ impl NewSpForm {
             sign_assertion: self.sign_assertion,
             encrypt_assertion: self.encrypt_assertion,
             require_signed_requests: self.require_signed_requests,
+            allow_unsolicited: self.allow_unsolicited,
         }
     }
 }
@@ -355,6 +359,9 @@ mod tests {
         assert_eq!(reg.name_id_format.as_deref(), Some("email"));
         assert_eq!(reg.attributes, Some(vec!["email".to_owned(), "amr".to_owned()]));
         assert!(reg.encrypt_assertion && !reg.sign_response && !reg.sign_assertion && !reg.require_signed_requests);
+        assert!(!reg.allow_unsolicited, "off unless ticked");
+        fields.insert("allow_unsolicited".to_owned(), "on".to_owned());
+        assert!(NewSpForm::from_fields(&fields).registration(Vec::new()).allow_unsolicited);
 
         fields.insert("attributes_from_metadata".to_owned(), "on".to_owned());
         let reg = NewSpForm::from_fields(&fields).registration(Vec::new());
@@ -374,6 +381,7 @@ mod tests {
             sign_assertion: _,
             encrypt_assertion: _,
             require_signed_requests: _,
+            allow_unsolicited: _,
         } = SpRegistration::default();
         let page = [
             include_str!("../../../../ui/templates/console/saml_sp_new.html"),
@@ -391,6 +399,7 @@ mod tests {
             "sign_assertion",
             "encrypt_assertion",
             "require_signed_requests",
+            "allow_unsolicited",
         ] {
             assert!(page.contains(&format!("name=\"{name}\"")), "{name} is missing from console/saml_sp_new.html");
         }
