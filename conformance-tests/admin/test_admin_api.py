@@ -630,7 +630,8 @@ def test_saml_sp_create_from_metadata_and_update(server):
     is_problem(server.call("POST", "/tenants/acme/saml-sps", token=t, data=b"x", headers={"Content-Type": "text/plain"}), 415)
     trail = server.call("GET", "/tenants/acme/audit-events", token=t, params={"target": "saml-sp:https://sp.gamma-json.test"}).json()["items"]
     assert sorted(e["action"] for e in trail) == ["saml-sp.create", "saml-sp.update", "saml-sp.update"]
-    assert any(e["details"].get("changed") == ["allow_unsolicited"] for e in trail), trail
+    # The audit trail says which way a switch went.
+    assert any(e["details"].get("changed") == ["allow_unsolicited"] and e["details"].get("set_to") == {"allow_unsolicited": True} for e in trail), trail
 
 
 def test_signing_keys_list_and_rotate(server):

@@ -170,6 +170,22 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     result = await resultOf(page);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.doesNotMatch(readFileSync(result.file, 'utf8'), /InResponseTo=/);
+    // Turned off again: a resume link minted while it was on (by anyone, no login
+    // needed) answers nothing either (review r7, F1).
+    const minted = await request(server, toOnelogin);
+    assert.equal(minted.status, 303);
+    const link = new URL(minted.headers.location, server.main).href;
+    server.cli('admin', 'saml-sp', 'update', '--tenant', 'demo', '--entity-id', onelogin.entityId, '--allow-unsolicited', 'false');
+    const offBy = Date.now() + 10_000;
+    while ((await request(server, toOnelogin)).status !== 403) {
+      assert.ok(Date.now() < offBy, 'the change did not reach the server within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const eventsAtOff = onelogin.events().length;
+    const stale = await page.goto(link);
+    assert.equal(stale.status(), 403, link);
+    assert.equal(await page.textContent('#saml-error'), 'unsolicited');
+    assert.equal(onelogin.events().length, eventsAtOff, 'no response reached python3-saml');
     const unknown = await request(server, `${server.main}/t/demo/saml/sso/unsolicited?providerId=https%3A%2F%2Fnot-registered.example`);
     assert.equal(unknown.status, 400);
     assert.match(unknown.body, /id="saml-error">unknown_sp</);

@@ -202,7 +202,8 @@ pub async fn create_saml_sp(app: &App, principal: &Principal, slug: &str, reg: S
 }
 
 /// Changes a service provider's settings (the SP named by its id); audited as
-/// `saml-sp.update` with the names of the fields changed.
+/// `saml-sp.update` with the names of the fields changed and, for the switches, the
+/// value each was set to.
 pub async fn update_saml_sp(
     app: &App,
     principal: &Principal,
@@ -265,13 +266,22 @@ pub async fn update_saml_sp(
     }
     app.storage.saml_service_providers().update_settings(&sp).await?;
     crate::saml::service_providers::forget(app, sp.tenant_id, &sp.entity_id);
+    let switches = [
+        ("want_authn_requests_signed", sp.want_authn_requests_signed),
+        ("sign_response", sp.sign_response),
+        ("sign_assertion", sp.sign_assertion),
+        ("encrypt_assertion", sp.encrypt_assertion),
+        ("allow_unsolicited", sp.allow_unsolicited),
+    ];
+    let set_to: serde_json::Map<String, serde_json::Value> =
+        switches.iter().filter(|(name, _)| changed.contains(name)).map(|(name, on)| ((*name).to_owned(), (*on).into())).collect();
     audit::record(
         app,
         principal,
         Some(sp.tenant_id),
         "saml-sp.update",
         &format!("tenant:{slug}/saml-sp:{}", sp.entity_id),
-        serde_json::json!({"changed": changed}),
+        serde_json::json!({"changed": changed, "set_to": set_to}),
     )
     .await;
     Ok(sp)

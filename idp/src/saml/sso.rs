@@ -410,6 +410,11 @@ async fn continue_sso(ctx: &PageCtx, id: &str) -> anyhow::Result<Response> {
     let Some(sp) = service_providers::load(app, idp.tenant.id, &pending.sp_entity_id).await? else {
         return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::UnknownServiceProvider, None).await);
     };
+    // Checked again at the answer: a resume link minted while the SP took unsolicited
+    // responses must not outlive the operator turning them off (review r7, F1).
+    if pending.request_id.is_none() && !sp.sp.allow_unsolicited {
+        return Ok(reject(state, &ctx.headers, Some(&idp), SamlError::Unsolicited, None).await);
+    }
 
     let resuming = session::resuming(ctx, idp.tenant.id).await?;
     let requested = pending.requested_context.as_ref();
