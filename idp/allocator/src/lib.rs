@@ -12,6 +12,7 @@
 //! binary whose global allocator is not mimalloc (the test binaries) the calls act on
 //! mimalloc's own empty heap and change nothing.
 
+pub mod code;
 pub mod sqlite;
 
 /// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h); the crate
@@ -55,8 +56,10 @@ pub fn start_up() {
 }
 
 /// The server is ready: what start-up freed goes back to the OS now, and freed memory is
-/// purged after mimalloc's usual delay from here on (cheaper under load).
+/// purged after mimalloc's usual delay from here on (cheaper under load). The code only
+/// start-up ran leaves the resident set too ([`code`]).
 pub fn ready() {
+    code::unmap_start_up_code();
     // SAFETY: `mi_collect` walks mimalloc's own bookkeeping; it may be called from any
     // thread at any time, and `force` only makes it purge without waiting.
     #[allow(unsafe_code)]
