@@ -1,8 +1,8 @@
 //! A SAML service provider's own page in the console: what its metadata registered
 //! (entity ID, endpoints, certificates), the settings the admin API's `PATCH
 //! …/saml-sps/{id}` changes (name, NameID format, attribute release, signed requests,
-//! unsolicited responses,
-//! what is signed, encryption), and removing it behind the console's confirmation page.
+//! what is signed, encryption, unsolicited responses), and removing it behind the
+//! console's confirmation page.
 //! Every change is a CSRF-checked POST to the service functions the API calls, which
 //! confine to the tenant, check and write the audit trail; a refused change saves nothing.
 
