@@ -186,6 +186,22 @@ test('SAML SSO and SLO with python3-saml and pysaml2 through the certificate log
     assert.equal(stale.status(), 403, link);
     assert.equal(await page.textContent('#saml-error'), 'unsolicited');
     assert.equal(onelogin.events().length, eventsAtOff, 'no response reached python3-saml');
+    // Another tenant's switch is not this tenant's: python3-saml registered in a second
+    // tenant with unsolicited responses on still gets none through demo, and pysaml2,
+    // on in demo, is unknown to the second tenant.
+    server.cli('admin', 'tenant', 'create', '--slug', 'other', '--name', 'Other');
+    const saved = process.env.SSL_CERT_FILE;
+    process.env.SSL_CERT_FILE = server.devRoot;
+    try {
+      server.cli('admin', 'saml-sp', 'add', '--tenant', 'other', '--metadata', onelogin.entityId, '--allow-unsolicited');
+    } finally {
+      if (saved === undefined) delete process.env.SSL_CERT_FILE;
+      else process.env.SSL_CERT_FILE = saved;
+    }
+    assert.equal((await request(server, toOnelogin)).status, 403, 'demo\'s own setting governs');
+    const crossed = await request(server, `${server.main}/t/other/saml/sso/unsolicited?providerId=${encodeURIComponent(pysaml2.entityId)}`);
+    assert.equal(crossed.status, 400);
+    assert.match(crossed.body, /id="saml-error">unknown_sp</);
     const unknown = await request(server, `${server.main}/t/demo/saml/sso/unsolicited?providerId=https%3A%2F%2Fnot-registered.example`);
     assert.equal(unknown.status, 400);
     assert.match(unknown.body, /id="saml-error">unknown_sp</);
